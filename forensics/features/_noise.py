@@ -1,0 +1,437 @@
+"""Noise-residual features: moments, spatial inconsistency and cross-channel correlation of
+median, wavelet and SRM high-pass residuals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pywt
+
+from ._base import BaseExtractor, FeatureDoc, Interval, Options
+from ._kernels._noise import median_moments, residual_moments, srm_moments
+
+__all__ = ["NoiseFeatures", "noise_features", "noise_vector"]
+
+#: The residual kinds, in column order.
+RESIDUALS = ("median", "wavelet", "srm")
+#: SRM filters with luma statistics, in column order; the first one also gets channel statistics.
+SRM_FILTERS = ("srmkv3", "srmo1", "srmo2", "srmkv5")
+_CHANNELS = ("r", "g", "b")
+_PAIRS = ("rg", "rb", "gb")
+
+#: A residual variance at or below this (std 1e-6 grey levels, under the float32 resolution of the
+#: 0..255 scale) is zero: its skewness, kurtosis and correlations are NaN.
+TINY_VAR = 1e-12
+#: Gaussian MAD consistency constant: median(|N(0, 1)|) = 0.6745.
+MAD_TO_SIGMA = 0.6745
+
+_LUKAS = ("Lukas, Fridrich & Goljan, 'Digital camera identification from sensor pattern noise', "
+          "IEEE TIFS 2006, doi:10.1109/TIFS.2006.873602")
+_DONOHO = ("Donoho & Johnstone, 'Ideal spatial adaptation by wavelet shrinkage', Biometrika 1994, "
+           "doi:10.1093/biomet/81.3.425")
+_SRM = ("Fridrich & Kodovsky, 'Rich models for steganalysis of digital images', IEEE TIFS 2012, "
+        "doi:10.1109/TIFS.2012.2190402; Zhou et al., 'Learning rich features for image manipulation "
+        "detection', CVPR 2018, doi:10.1109/CVPR.2018.00116")
+_MEDIAN = ("Kang, Stamm, Peng & Liu, 'Robust median filtering forensics using an autoregressive model', "
+           "IEEE TIFS 2013, doi:10.1109/TIFS.2013.2273394")
+_LOCAL = ("Mahdian & Saic, 'Using noise inconsistencies for blind image forensics', Image and Vision "
+          "Computing 2009, doi:10.1016/j.imavis.2009.02.001")
+_COLOR = ("Goljan, Fridrich & Cogranne, 'Rich model for steganalysis of color images', WIFS 2014, "
+          "doi:10.1109/WIFS.2014.7084325")
+
+_RESIDUAL_TEXT = {
+    "median": ("3x3 median residual", "R = X - median3x3(X) on interior pixels", _MEDIAN, "low"),
+    "wavelet": ("wavelet-denoising residual",
+                "R = X - W^-1(soft(W X, t)), W = <wavelet> DWT of <wavelet_level> levels, "
+                "t = sigma_MAD sqrt(2 ln(HW)), sigma_MAD = median|HH1| / 0.6745",
+                f"{_LUKAS}; {_DONOHO}", "medium"),
+    "srmkv3": ("SRM 'SQUARE 3x3' KV residual", "R = X * [[-1,2,-1],[2,-4,2],[-1,2,-1]] / 4", _SRM, "low"),
+    "srmo1": ("SRM first-order residual (horizontal and vertical pooled)",
+              "R = X[i,j+1] - X[i,j] and X[i+1,j] - X[i,j]", _SRM, "low"),
+    "srmo2": ("SRM second-order residual (horizontal and vertical pooled)",
+              "R = (X[i,j-1] - 2X[i,j] + X[i,j+1]) / 2 and its vertical twin", _SRM, "low"),
+    "srmkv5": ("SRM 'SQUARE 5x5' KV residual",
+               "R = X * [[-1,2,-2,2,-1],[2,-6,8,-6,2],[-2,8,-12,8,-2],[2,-6,8,-6,2],[-1,2,-2,2,-1]] / 12",
+               _SRM, "low"),
+}
+
+_MINIMAL = {"srmkv3_var", "srmkv3_corr", "srmkv3_local_var_spread", "sigma_mad"}
+
+
+def _docs():
+    docs = []
+
+    def add(feature, params, description, formula, reference, cost):
+        presets = ("minimal",) if feature in _MINIMAL else ("full",)
+        docs.append(FeatureDoc("noise", feature, params, description, formula, reference, cost, presets))
+
+    for res in ("median", "wavelet", "srmkv3"):
+        name, formula, ref, cost = _RESIDUAL_TEXT[res]
+        chans = "r, g, b, y: colour channel or luma" if res == "srmkv3" else "r, g, b: colour channel"
+        add(f"{res}_var", chans, f"Noise level: log variance of the {name} per channel.",
+            f"log(1 + Var(R)), {formula}", ref, cost)
+        add(f"{res}_skew", chans, f"Skewness of the {name} per channel.",
+            "m3 / m2^1.5 (population moments of R; NaN when Var(R) <= 1e-12)", ref, cost)
+        add(f"{res}_kurt", chans, f"Excess kurtosis of the {name} per channel.",
+            "m4 / m2^2 - 3 (population moments of R; NaN when Var(R) <= 1e-12)", ref, cost)
+        add(f"{res}_corr", "rg, rb, gb: channel pair",
+            f"Pearson correlation of the {name} between colour channels (1 for grey images).",
+            "cov(R_a, R_b) / sqrt(Var(R_a) Var(R_b)); NaN when a channel residual is constant",
+            f"{_COLOR}; {ref}", cost)
+        if res == "wavelet":
+            add("sigma_mad", "r, g, b: colour channel",
+                "Robust noise standard deviation from the finest diagonal wavelet sub-band (MAD estimate).",
+                "median(|HH1|) / 0.6745, HH1 = level-1 diagonal detail of the <wavelet> DWT",
+                f"{_DONOHO}; {_LUKAS}", cost)
+        for stat, formula_stat in (("local_var_spread", "std_c(log(1 + v_c))"),
+                                   ("local_var_logrange", "max_c log(1 + v_c) - min_c log(1 + v_c)")):
+            add(f"{res}_{stat}", "g<grid>: grid x grid cells",
+                f"Spatial inconsistency of the noise level: spread of the per-cell variance of the luma {name}.",
+                f"{formula_stat}, v_c = Var(R) of the luma residual in cell c", f"{_LOCAL}; {ref}", cost)
+    for res in SRM_FILTERS[1:]:
+        name, formula, ref, cost = _RESIDUAL_TEXT[res]
+        add(f"{res}_var", "y: luma", f"Noise level: log variance of the luma {name}.",
+            f"log(1 + Var(R)), {formula}", ref, cost)
+        add(f"{res}_skew", "y: luma", f"Skewness of the luma {name}.",
+            "m3 / m2^1.5 (NaN when Var(R) <= 1e-12)", ref, cost)
+        add(f"{res}_kurt", "y: luma", f"Excess kurtosis of the luma {name}.",
+            "m4 / m2^2 - 3 (NaN when Var(R) <= 1e-12)", ref, cost)
+        for stat, formula_stat in (("local_var_spread", "std_c(log(1 + v_c))"),
+                                   ("local_var_logrange", "max_c log(1 + v_c) - min_c log(1 + v_c)")):
+            add(f"{res}_{stat}", "g<grid>: grid x grid cells",
+                f"Spatial inconsistency of the noise level: spread of the per-cell variance of the luma {name}.",
+                f"{formula_stat}, v_c = Var(R) in cell c", f"{_LOCAL}; {ref}", cost)
+    return tuple(docs)
+
+
+class _Residuals:
+    """Parameter rule of ``residuals``: a non-empty subset of :data:`RESIDUALS`, or one name."""
+
+    def check(self, name, value):
+        items = (value,) if isinstance(value, str) else value
+        try:
+            items = tuple(items)
+        except TypeError:
+            raise TypeError(f"{name} must be a name or a sequence of names from {list(RESIDUALS)}, "
+                            f"got {value!r}") from None
+        bad = [v for v in items if v not in RESIDUALS]
+        if bad or not items or len(set(items)) != len(items):
+            raise ValueError(f"{name} must be a non-empty set of distinct names from {list(RESIDUALS)}, "
+                             f"got {value!r}")
+
+
+def _selected(residuals):
+    items = (residuals,) if isinstance(residuals, str) else tuple(residuals)
+    return tuple(r for r in RESIDUALS if r in items)
+
+
+def _names(residuals, grid):
+    g = f"g{grid}"
+    names = []
+    for res in _selected(residuals):
+        blocks = [res] if res != "srm" else list(SRM_FILTERS)
+        for k, block in enumerate(blocks):
+            chans = ("r", "g", "b") if res != "srm" else (("r", "g", "b", "y") if k == 0 else ("y",))
+            for stat in ("var", "skew", "kurt"):
+                names += [f"noise__{block}_{stat}__{c}" for c in chans]
+            if k == 0:
+                names += [f"noise__{block}_corr__{p}" for p in _PAIRS]
+            if res == "wavelet":
+                names += [f"noise__sigma_mad__{c}" for c in _CHANNELS]
+            names += [f"noise__{block}_local_var_spread__{g}", f"noise__{block}_local_var_logrange__{g}"]
+    return names
+
+
+class NoiseFeatures(BaseExtractor):
+    """Noise residuals: their level, shape, spatial consistency and colour correlation.
+
+    A camera leaves sensor noise that is roughly uniform over the frame and weakly correlated
+    between colour channels after demosaicing; generators, splicing and face swaps break these
+    regularities (a pasted region with another noise level, residuals without heavy tails, too
+    strongly or weakly correlated channels). The image is split into a residual by three
+    denoisers -- a 3x3 median filter, wavelet soft thresholding and the SRM high-pass filters --
+    and each residual is summarised by moments, a grid of local variances and channel correlations.
+
+    Parameters
+    ----------
+    residuals : str or sequence of {"median", "wavelet", "srm"}, default=("median", "wavelet", "srm")
+        Which residuals to compute. Columns always come in the order median, wavelet, srm.
+    grid : int, default=4
+        The image is split into ``grid x grid`` cells for the local-variance spread.
+    wavelet : {"haar", "db2", "db4", "db8", "sym4", "sym8"}, default="db4"
+        Wavelet of the denoising residual.
+    wavelet_level : int, default=2
+        Decomposition levels of the denoising residual (1..4).
+    n_jobs, on_error, progress
+        See :class:`~forensics.features.BaseExtractor`.
+
+    Attributes
+    ----------
+    feature_names_out_ : ndarray of str
+        ``noise__<residual>_<stat>__<channel or grid>``; see ``feature_docs``. 63 columns with
+        the default parameters.
+
+    See Also
+    --------
+    noise_features : the single-image function.
+    noise_vector : the row computed from arrays.
+
+    Notes
+    -----
+    Residuals ``R`` are computed on each colour channel ``r, g, b`` of the 0..255 image and on
+    its BT.601 luma ``y``:
+
+    - ``median``: ``R = X - median3x3(X)`` on interior pixels (no padding).
+    - ``wavelet``: ``R = X - W^-1(soft(W X, t))`` with ``W`` the ``wavelet`` DWT over
+      ``wavelet_level`` levels (symmetric extension), soft thresholding of every detail
+      coefficient at the universal threshold ``t = sigma sqrt(2 ln(H W))`` and the MAD noise
+      estimate ``sigma = median(|HH1|) / 0.6745`` from the finest diagonal sub-band (Donoho &
+      Johnstone 1994), per plane; the median runs over the HH1 coefficients whose filter support
+      lies inside the image (the extension would bias it low). ``sigma_mad`` reports ``sigma``.
+    - ``srm``: the SRM high-pass filters of Fridrich & Kodovsky (2012), normalised as in Zhou
+      et al. (2018): first order ``X[i,j+1] - X[i,j]`` (``srmo1``; horizontal and vertical
+      samples pooled), second order ``(X[i,j-1] - 2X[i,j] + X[i,j+1]) / 2`` (``srmo2``, pooled),
+      ``SQUARE 3x3`` KV / 4 (``srmkv3``) and ``SQUARE 5x5`` KV / 12 (``srmkv5``), all evaluated
+      at the pixels with a full 5x5 window. To keep the column count moderate, the channel
+      statistics and correlations are those of ``srmkv3`` (the kernel the others approximate at
+      other scales); the other filters report luma statistics only. For white noise of standard
+      deviation ``s`` the residual variances are ``s^2 * sum(k^2)``: 2, 1.5, 2.25 and 596/144.
+
+    Per residual and plane: ``var = log(1 + m2)``, ``skew = m3 / m2^1.5``, ``kurt = m4 / m2^2 - 3``
+    (population central moments ``mk``; ``skew``/``kurt`` are NaN when ``m2 <= 1e-12``, i.e. a
+    constant residual) and ``corr`` the Pearson correlation of two channel residuals (NaN when
+    one is constant). Grey images have three equal channels: their correlations are 1 (or NaN
+    when constant). For the luma residual, with ``v_c`` its variance in grid cell ``c`` (a pixel
+    ``(i, j)`` of an ``H x W`` image lies in cell ``(i * grid // H, j * grid // W)``; empty cells
+    are skipped), ``local_var_spread = std_c(log(1 + v_c))`` and
+    ``local_var_logrange = max_c - min_c`` of the same.
+
+    Images too small for a residual give NaN for its columns: median needs 3x3 pixels, srm 5x5,
+    wavelet a side of at least ``(filter length - 1) * 2**wavelet_level`` (28 for db4, level 2).
+    A constant image gives ``var = 0``, ``local_var_* = 0``, ``sigma_mad = 0`` (up to rounding)
+    and NaN skewness, kurtosis and correlations.
+
+    References
+    ----------
+    .. [1] Fridrich & Kodovsky, "Rich models for steganalysis of digital images", IEEE TIFS 2012,
+       doi:10.1109/TIFS.2012.2190402.
+    .. [2] Zhou, Han, Morariu & Davis, "Learning rich features for image manipulation detection",
+       CVPR 2018, doi:10.1109/CVPR.2018.00116.
+    .. [3] Lukas, Fridrich & Goljan, "Digital camera identification from sensor pattern noise",
+       IEEE TIFS 2006, doi:10.1109/TIFS.2006.873602.
+    .. [4] Donoho & Johnstone, "Ideal spatial adaptation by wavelet shrinkage", Biometrika 1994,
+       doi:10.1093/biomet/81.3.425.
+    .. [5] Mahdian & Saic, "Using noise inconsistencies for blind image forensics", Image and
+       Vision Computing 2009, doi:10.1016/j.imavis.2009.02.001.
+    .. [6] Kang, Stamm, Peng & Liu, "Robust median filtering forensics using an autoregressive
+       model", IEEE TIFS 2013, doi:10.1109/TIFS.2013.2273394.
+    .. [7] Goljan, Fridrich & Cogranne, "Rich model for steganalysis of color images", WIFS 2014,
+       doi:10.1109/WIFS.2014.7084325.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from forensics.features import NoiseFeatures
+    >>> rng = np.random.default_rng(0)
+    >>> noisy = np.clip(128 + 5 * rng.standard_normal((64, 64)), 0, 255).astype(np.uint8)
+    >>> noise = NoiseFeatures(residuals="srm").fit([noisy])
+    >>> row = dict(zip(noise.get_feature_names_out(), noise.transform([noisy])[0]))
+    >>> bool(abs(np.expm1(row["noise__srmkv3_var__y"]) / (2.25 * 25) - 1) < 0.15)
+    True
+    >>> float(row["noise__srmkv3_corr__rg"])  # a grey image: equal channel residuals
+    1.0
+    """
+
+    family = "noise"
+    _param_rules = {
+        "residuals": _Residuals(),
+        "grid": Interval(int, 1, 64),
+        "wavelet": Options(("haar", "db2", "db4", "db8", "sym4", "sym8")),
+        "wavelet_level": Interval(int, 1, 4),
+    }
+    feature_docs = _docs()
+
+    def __init__(self, *, residuals=RESIDUALS, grid=4, wavelet="db4", wavelet_level=2, n_jobs=None,
+                 on_error="raise", progress=False):
+        self.residuals = residuals
+        self.grid = grid
+        self.wavelet = wavelet
+        self.wavelet_level = wavelet_level
+        self.n_jobs = n_jobs
+        self.on_error = on_error
+        self.progress = progress
+
+    def _feature_names(self):
+        return _names(self.residuals, self.grid)
+
+    def _compute(self, item):
+        return noise_vector(item.rgb, item.luma, residuals=self.residuals, grid=self.grid,
+                            wavelet=self.wavelet, wavelet_level=self.wavelet_level)
+
+
+# -- from kernel sums to statistics -------------------------------------------------------------
+
+def _moments(sums):
+    """(..., 5) shifted power sums [n, S1..S4] -> (var, skew, kurt) arrays; NaN where n == 0."""
+    sums = np.asarray(sums, dtype=np.float64)
+    n = sums[..., 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu = sums[..., 1] / n
+        e2, e3, e4 = sums[..., 2] / n, sums[..., 3] / n, sums[..., 4] / n
+        m2 = np.maximum(e2 - mu * mu, 0.0)
+        m3 = e3 - 3.0 * mu * e2 + 2.0 * mu ** 3
+        m4 = e4 - 4.0 * mu * e3 + 6.0 * mu * mu * e2 - 3.0 * mu ** 4
+        flat = m2 <= TINY_VAR
+        m2 = np.where(flat, 0.0, m2)
+        skew = np.where(flat, np.nan, m3 / m2 ** 1.5)
+        kurt = np.where(flat, np.nan, m4 / (m2 * m2) - 3.0)
+    return m2, skew, kurt
+
+
+def _correlations(sums, cross):
+    """Pearson correlations of rows 0, 1, 2 of ``sums`` (5,) each, from the cross products."""
+    n = sums[0, 0]
+    out = np.full(3, np.nan)
+    if not n > 0:
+        return out
+    mu = sums[:3, 1] / n
+    var = np.maximum(sums[:3, 2] / n - mu * mu, 0.0)
+    for k, (a, b) in enumerate(((0, 1), (0, 2), (1, 2))):
+        if var[a] > TINY_VAR and var[b] > TINY_VAR:
+            cov = cross[k] / n - mu[a] * mu[b]
+            out[k] = np.clip(cov / np.sqrt(var[a] * var[b]), -1.0, 1.0)
+    return out
+
+
+def _local_spread(cell_sums):
+    """(C, 5) per-cell sums -> (std, max - min) of log(1 + cell variance) over non-empty cells."""
+    filled = cell_sums[cell_sums[:, 0] > 0]
+    if not len(filled):
+        return np.nan, np.nan
+    v = np.log1p(_moments(filled)[0])
+    return float(v.std()), float(v.max() - v.min())
+
+
+def _block(cells, cross, channels, luma_row, with_corr):
+    """Columns of one residual: var/skew/kurt of ``channels`` rows, corr, local spread of ``luma_row``."""
+    m2, skew, kurt = _moments(cells[list(channels)].sum(axis=1))
+    parts = [np.log1p(m2), skew, kurt]
+    if with_corr:
+        parts.append(_correlations(cells[:3].sum(axis=1), cross))
+    return parts, list(_local_spread(cells[luma_row]))
+
+
+def median_stats(rgb, luma, grid):
+    """Kernel sums of the median residual: cells (4, grid^2, 5) rows r, g, b, y and cross (3,)."""
+    cells = np.zeros((4, grid * grid, 5))
+    cross = np.zeros(3)
+    median_moments(rgb, luma, grid, cells, cross)
+    return cells, cross
+
+
+def srm_stats(rgb, luma, grid):
+    """Kernel sums of the SRM residuals: cells (7, grid^2, 5) (see ``srm_moments``) and cross (3,)."""
+    cells = np.zeros((7, grid * grid, 5))
+    cross = np.zeros(3)
+    srm_moments(rgb, luma, grid, cells, cross)
+    return cells, cross
+
+
+def wavelet_residual(planes, wavelet="db4", level=2):
+    """Wavelet soft-threshold denoising residual of float64 planes (P, H, W).
+
+    Returns ``(residual (P, H, W), sigma (P,))``, or ``(None, None)`` when the image is too
+    small for ``level`` levels of ``wavelet``.
+    """
+    h, w = planes.shape[1:]
+    wav = pywt.Wavelet(wavelet)
+    if pywt.dwt_max_level(min(h, w), wav.dec_len) < level:
+        return None, None
+    coeffs = pywt.wavedec2(planes, wav, mode="symmetric", level=level, axes=(-2, -1))
+    # MAD over the HH1 coefficients whose filter support lies inside the image: those touched by
+    # the symmetric extension are smaller than the noise and would bias sigma low.
+    start = wav.dec_len // 2 - 1
+    hh1 = coeffs[-1][2][:, start:start + (h - wav.dec_len) // 2 + 1, start:start + (w - wav.dec_len) // 2 + 1]
+    sigma = np.median(np.abs(hh1.reshape(planes.shape[0], -1)), axis=1) / MAD_TO_SIGMA
+    t = (sigma * np.sqrt(2.0 * np.log(h * w)))[:, None, None]
+    # soft(d, t) = sign(d) max(|d| - t, 0) = d - clip(d, -t, t)
+    shrunk = [coeffs[0]] + [tuple(d - np.clip(d, -t, t) for d in details) for details in coeffs[1:]]
+    denoised = pywt.waverec2(shrunk, wav, mode="symmetric", axes=(-2, -1))[:, :h, :w]
+    return planes - denoised, sigma
+
+
+def noise_vector(rgb, luma, *, residuals=RESIDUALS, grid=4, wavelet="db4", wavelet_level=2):
+    """The noise row of an image given as arrays, in :class:`NoiseFeatures` column order.
+
+    Parameters
+    ----------
+    rgb : ndarray (H, W, 3)
+        Colour image on the 0..255 scale.
+    luma : ndarray (H, W)
+        Its luma on the 0..255 scale.
+    residuals, grid, wavelet, wavelet_level
+        See :class:`NoiseFeatures`.
+
+    Returns
+    -------
+    ndarray of shape (n_features,), float64
+    """
+    rgb = np.ascontiguousarray(rgb, dtype=np.float32)
+    luma = np.ascontiguousarray(luma, dtype=np.float32)
+    h, w = luma.shape
+    parts = []
+    for res in _selected(residuals):
+        if res == "median":
+            if h < 3 or w < 3:
+                parts.append(np.full(14, np.nan))
+                continue
+            cells, cross = median_stats(rgb, luma, grid)
+            stats, local = _block(cells, cross, (0, 1, 2), 3, True)
+            parts.append(np.concatenate(stats + [local]))
+        elif res == "wavelet":
+            planes = np.empty((4, h, w))
+            planes[:3] = rgb.transpose(2, 0, 1)
+            planes[3] = luma
+            residual, sigma = wavelet_residual(planes, wavelet, wavelet_level)
+            if residual is None:
+                parts.append(np.full(17, np.nan))
+                continue
+            cells = np.zeros((4, grid * grid, 5))
+            cross = np.zeros(3)
+            residual_moments(np.ascontiguousarray(residual), grid, cells, cross)
+            stats, local = _block(cells, cross, (0, 1, 2), 3, True)
+            parts.append(np.concatenate(stats + [sigma[:3], local]))
+        else:
+            if h < 5 or w < 5:
+                parts.append(np.full(32, np.nan))
+                continue
+            cells, cross = srm_stats(rgb, luma, grid)
+            stats, local = _block(cells, cross, (0, 1, 2, 3), 3, True)
+            parts.append(np.concatenate(stats + [local]))
+            for row in (4, 5, 6):
+                stats, local = _block(cells, cross, (row,), row, False)
+                parts.append(np.concatenate(stats + [local]))
+    return np.concatenate(parts)
+
+
+def noise_features(image, *, residuals=RESIDUALS, grid=4, wavelet="db4", wavelet_level=2):
+    """Noise-residual features of one image as an ordered ``{name: value}`` dict.
+
+    Parameters
+    ----------
+    image : path, bytes or ndarray (H, W) / (H, W, C)
+    residuals, grid, wavelet, wavelet_level
+        See :class:`NoiseFeatures`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from forensics.features import noise_features
+    >>> flat = np.full((32, 32, 3), 0.5)
+    >>> row = noise_features(flat, residuals="median")
+    >>> row["noise__median_var__r"], row["noise__median_local_var_spread__g4"]
+    (0.0, 0.0)
+    >>> row["noise__median_kurt__r"]  # a constant residual has no shape
+    nan
+    """
+    return NoiseFeatures(residuals=residuals, grid=grid, wavelet=wavelet,
+                         wavelet_level=wavelet_level).extract_one(image)

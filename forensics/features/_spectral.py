@@ -1,0 +1,259 @@
+"""Fourier-spectrum features of the luma: radial profile, energy ratios, direction, up-sampling peaks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.fft
+
+from ._base import BaseExtractor, FeatureDoc, Interval, Options
+from ._kernels._spectral import spectrum_sums, upsampling_peak
+
+__all__ = ["SpectralFeatures", "spectral_features", "spectral_vector"]
+
+_DURALL = ("Durall et al., 'Watch your up-convolution: CNN based generative deep neural networks are failing "
+           "to reproduce spectral distributions', CVPR 2020, doi:10.1109/CVPR42600.2020.00791; "
+           "Durall et al., 'Unmasking DeepFakes with simple features', arXiv:1911.00686 (2019)")
+_DZANIC = ("Dzanic, Shah & Witherden, 'Fourier spectrum discrepancies in deep network generated images', "
+           "NeurIPS 2020, arXiv:1911.06465")
+_ZHANG = ("Zhang, Karaman & Chang, 'Detecting and simulating artifacts in GAN fake images', WIFS 2019, "
+          "doi:10.1109/WIFS47025.2019.9035107; Odena, Dumoulin & Olah, 'Deconvolution and checkerboard "
+          "artifacts', Distill 2016, doi:10.23915/distill.00003")
+_SHANNON = "Shannon, 'A mathematical theory of communication', Bell Syst. Tech. J. 1948, doi:10.1002/j.1538-7305.1948.tb01338.x"
+
+#: tan(22.5 deg): half-width of the directional wedges.
+_TAN_WEDGE = math.tan(math.pi / 8)
+#: Power floor before logarithms, relative to the mean power (Parseval: sum of squared pixels).
+_REL_FLOOR = 1e-12
+#: Up-sampling factors whose spectral peaks are measured.
+_FACTORS = (2, 4)
+#: Half-size of the neighbourhood whose median normalizes a peak (5 x 5 window).
+_PEAK_RADIUS = 2
+_N_SCALARS = 9
+
+
+class SpectralFeatures(BaseExtractor):
+    """Fourier power spectrum of the luma: radial profile, high/low energy, slope, direction, peaks.
+
+    Up-sampling layers of generators (transposed convolutions, nearest / zero-insertion
+    up-sampling) leave their mark in the frequency domain: a distorted high-frequency tail of the
+    azimuthally averaged spectrum and periodic peaks at multiples of ``1 / factor`` cycles/pixel.
+
+    Parameters
+    ----------
+    n_bins : int, default=32
+        Number of equal-width normalized-radius bins on (0, 1] of the azimuthal profile.
+    window : {"hann", None}, default="hann"
+        Taper applied to the mean-subtracted luma before the FFT, to suppress the cross that the
+        image borders (a periodic extension with jumps) leave on the frequency axes.
+    cutoff : float, default=0.5
+        Normalized radius separating low and high frequencies in ``hf_lf_ratio``.
+    n_jobs, on_error, progress
+        See :class:`~forensics.features.BaseExtractor`.
+
+    Attributes
+    ----------
+    feature_names_out_ : ndarray of str
+        ``spectral__<feature>__<param>``; see ``feature_docs`` and ``docs/features.md``.
+
+    See Also
+    --------
+    spectral_features : the single-image function.
+
+    Notes
+    -----
+    With ``Y`` the BT.601 luma (H x W, any size, never resized), ``x = (Y - mean(Y)) w`` where
+    ``w[i, j] = v_H[i] v_W[j]``, ``v_N[n] = sin^2(pi (n + 1) / (N + 1))`` (the Hann window of
+    ``N + 2`` points without its two zero end points, so no pixel is lost; ``v = 1`` when
+    ``window=None``). ``P = |FFT2(x)|^2`` with frequencies ``fx, fy`` in [-0.5, 0.5)
+    cycles/pixel, normalized radius ``r = sqrt(fx^2 + fy^2) / 0.5`` (1 at Nyquist on the axes).
+    DC (``r = 0``) is always excluded; the corners ``r > 1`` are excluded from every feature but
+    ``entropy`` and ``upsampling_peak``. Logarithms use ``max(P, f)`` with the floor
+    ``f = 1e-12 sum(x^2)`` (1e-12 times the mean power), so exact zeros stay finite and a gain
+    change ``Y -> g Y`` shifts every log-power by the same ``2 log10 g``.
+
+    - ``azimuthal__bKK``: ``A_k = mean_{r in bin k} log10 P``, bins ``(k/n, (k+1)/n]``, minus
+      ``mean_k A_k`` over non-empty bins (empty bins, in tiny images, are NaN).
+    - ``hf_lf_ratio__r<c>``: ``log10(sum_{c < r <= 1} P / sum_{0 < r <= c} P)``.
+    - ``slope__loglog`` / ``slope_residual__rms``: least-squares line ``A_k ~ a log10 c_k + b``
+      over non-empty bins with centres ``c_k = (k + 0.5) / n``; ``a`` (about -2 for natural
+      images, a ``1/f^alpha`` power law) and the RMS of the residuals.
+    - ``entropy__norm``: ``-sum p ln p / ln(M)``, ``p = P / sum P`` over the ``M = HW - 1``
+      non-DC frequencies (corners included).
+    - ``direction__h``, ``__v``, ``__d``: share of the energy of ``0 < r <= 1`` with
+      ``|fy| <= tan(22.5 deg) |fx|`` (h: near the horizontal frequency axis, i.e. intensity
+      varying along x: vertical edges and stripes), ``|fx| <= tan(22.5 deg) |fy|`` (v: near the
+      vertical frequency axis: horizontal edges and stripes) and the rest (d: within 22.5 deg of
+      either diagonal). The three sum to 1.
+    - ``upsampling_peak__x<s>``: over the peak positions ``(fy, fx)`` in multiples of ``1/s``
+      within [-0.5, 0.5)^2 except DC (3 for s = 2, 15 for s = 4), the mean of
+      ``log10(P[k] / median P[n])``, ``k`` the nearest frequency sample (``round half up`` of
+      ``f N``) and ``n`` the 24 others of its periodic 5 x 5 neighbourhood, DC excluded.
+      Needs H, W >= 5.
+
+    A 1 x 1 or constant image has no spectrum to speak of: every feature is NaN.
+
+    References
+    ----------
+    .. [1] Durall et al., "Watch your up-convolution", CVPR 2020, doi:10.1109/CVPR42600.2020.00791.
+    .. [2] Durall et al., "Unmasking DeepFakes with simple features", arXiv:1911.00686, 2019.
+    .. [3] Dzanic, Shah & Witherden, "Fourier spectrum discrepancies in deep network generated
+       images", NeurIPS 2020, arXiv:1911.06465.
+    .. [4] Zhang, Karaman & Chang, "Detecting and simulating artifacts in GAN fake images",
+       WIFS 2019, doi:10.1109/WIFS47025.2019.9035107.
+    .. [5] Odena, Dumoulin & Olah, "Deconvolution and checkerboard artifacts", Distill 2016,
+       doi:10.23915/distill.00003.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from forensics.features import SpectralFeatures
+    >>> stripes = np.tile(np.array([0, 255], dtype=np.uint8), (16, 8))  # varies along x only
+    >>> spec = SpectralFeatures(window=None).fit([stripes])
+    >>> row = dict(zip(spec.get_feature_names_out(), spec.transform([stripes])[0]))
+    >>> float(round(row["spectral__direction__h"], 6)), float(round(row["spectral__direction__v"], 6))
+    (1.0, 0.0)
+    """
+
+    family = "spectral"
+    _param_rules = {
+        "n_bins": Interval(int, 2, 4096),
+        "window": Options(("hann", None)),
+        "cutoff": Interval(float, 0.0, 1.0),
+    }
+    feature_docs = (
+        FeatureDoc("spectral", "azimuthal", "bKK: normalized-radius bin KK of n_bins on (0, 1]",
+                   "Azimuthally averaged log10 power spectrum, centred on its mean (gain invariant).",
+                   "A_k - mean_k A_k, A_k = mean over (k/n < r <= (k+1)/n) of log10 P", _DURALL,
+                   cost="medium"),
+        FeatureDoc("spectral", "hf_lf_ratio", "r<cutoff>: normalized radius separating low and high",
+                   "Log ratio of high- to low-frequency spectral energy.",
+                   "log10(sum_{cutoff < r <= 1} P / sum_{0 < r <= cutoff} P)", _DURALL,
+                   cost="medium", presets=("minimal",)),
+        FeatureDoc("spectral", "slope", "loglog: slope in log10-log10 coordinates",
+                   "Power-law exponent of the radial spectrum (about -2 for natural images).",
+                   "a of the least-squares fit A_k ~ a log10((k + 0.5)/n) + b over non-empty bins",
+                   _DZANIC, cost="medium", presets=("minimal",)),
+        FeatureDoc("spectral", "slope_residual", "rms: root mean square",
+                   "Departure of the radial spectrum from a power law.",
+                   "sqrt(mean_k (A_k - a log10 c_k - b)^2)", _DZANIC, cost="medium"),
+        FeatureDoc("spectral", "entropy", "norm: divided by ln(number of non-DC frequencies)",
+                   "Normalized Shannon entropy of the power distribution over frequencies.",
+                   "-sum p ln p / ln(HW - 1), p = P / sum P over non-DC frequencies", _SHANNON,
+                   cost="medium"),
+        FeatureDoc("spectral", "direction", "h, v, d: wedges of +-22.5 deg about the fx axis, fy axis, diagonals",
+                   "Share of spectral energy near the horizontal / vertical frequency axes and the diagonals.",
+                   "sum_{wedge, 0 < r <= 1} P / sum_{0 < r <= 1} P; h: |fy| <= tan(pi/8)|fx|, "
+                   "v: |fx| <= tan(pi/8)|fy|, d: the rest", _DURALL, cost="medium"),
+        FeatureDoc("spectral", "upsampling_peak", "x2, x4: up-sampling factor s",
+                   "Strength of the periodic spectral peaks that s-fold up-sampling leaves.",
+                   "mean over peaks f in (Z/s)^2 cap [-0.5, 0.5)^2, f != 0, of "
+                   "log10(P(f) / median of P over its 5x5 neighbourhood)", _ZHANG,
+                   cost="medium", presets=("minimal",)),
+    )
+
+    def __init__(self, *, n_bins=32, window="hann", cutoff=0.5, n_jobs=None, on_error="raise", progress=False):
+        self.n_bins = n_bins
+        self.window = window
+        self.cutoff = cutoff
+        self.n_jobs = n_jobs
+        self.on_error = on_error
+        self.progress = progress
+
+    def _feature_names(self):
+        width = max(2, len(str(self.n_bins - 1)))
+        names = [f"spectral__azimuthal__b{k:0{width}d}" for k in range(self.n_bins)]
+        names += [
+            f"spectral__hf_lf_ratio__r{self.cutoff:g}", "spectral__slope__loglog",
+            "spectral__slope_residual__rms", "spectral__entropy__norm",
+            "spectral__direction__h", "spectral__direction__v", "spectral__direction__d",
+        ]
+        names += [f"spectral__upsampling_peak__x{s}" for s in _FACTORS]
+        return names
+
+    def _compute(self, item):
+        return spectral_vector(item.luma, n_bins=self.n_bins, window=self.window, cutoff=self.cutoff)
+
+
+def _window(n):
+    """Hann window of ``n + 2`` points without its zero end points: ``sin^2(pi (k + 1) / (n + 1))``."""
+    return np.square(np.sin(np.pi * np.arange(1, n + 1) / (n + 1)))
+
+
+def _windowed(luma, window):
+    """(x, sum x^2): the mean-subtracted, optionally Hann-windowed luma (float64) and its energy.
+
+    float64 throughout: the log spectrum of smooth images spans more than float32's ~1e-14
+    relative power resolution.
+    """
+    x = np.array(luma, dtype=np.float64)
+    h, w = x.shape
+    x -= x.mean()
+    if window == "hann":
+        x *= _window(h)[:, None]
+        x *= _window(w)[None, :]
+    return x, float(np.square(x).sum())
+
+
+def spectral_vector(luma, *, n_bins=32, window="hann", cutoff=0.5):
+    """The spectral row of a float (H, W) luma image, in :class:`SpectralFeatures` column order."""
+    x, energy = _windowed(luma, window)
+    h, w = x.shape
+    out = np.full(n_bins + _N_SCALARS, np.nan)
+    if h * w < 2 or not energy > 0.0:
+        return out  # 1x1 or constant image: no non-DC spectrum
+    floor = _REL_FLOOR * energy
+    spec = scipy.fft.rfft2(x)
+    bins = np.zeros((n_bins, 2))
+    sums = np.zeros(7)
+    spectrum_sums(spec, w, n_bins, float(cutoff), _TAN_WEDGE, floor, bins, sums)
+    e_lo, e_hi, e_h, e_v, e_d, s_all, t_all = sums
+
+    filled = bins[:, 0] > 0
+    profile = np.full(n_bins, np.nan)
+    profile[filled] = bins[filled, 1] / bins[filled, 0] / math.log(10.0)
+    if filled.any():
+        out[:n_bins] = profile - profile[filled].mean()
+    k = n_bins
+    if e_lo > 0 and e_hi > 0:
+        out[k] = math.log10(e_hi / e_lo)
+    if filled.sum() >= 2:
+        centres = np.log10((np.flatnonzero(filled) + 0.5) / n_bins)
+        a = profile[filled]
+        dc, da = centres - centres.mean(), a - a.mean()
+        slope = float(dc @ da / (dc @ dc))  # least squares with intercept
+        out[k + 1] = slope
+        out[k + 2] = math.sqrt(np.mean(np.square(da - slope * dc)))
+    n_freq = h * w - 1
+    if n_freq >= 2 and s_all > 0:
+        out[k + 3] = (math.log(s_all) - t_all / s_all) / math.log(n_freq)
+    e_dir = e_h + e_v + e_d
+    if e_dir > 0:
+        out[k + 4:k + 7] = np.array([e_h, e_v, e_d]) / e_dir
+    if h >= 2 * _PEAK_RADIUS + 1 and w >= 2 * _PEAK_RADIUS + 1:
+        for m, factor in enumerate(_FACTORS):
+            out[k + 7 + m] = upsampling_peak(spec, w, factor, _PEAK_RADIUS, floor)
+    return out
+
+
+def spectral_features(image, *, n_bins=32, window="hann", cutoff=0.5):
+    """Fourier-spectrum features of one image as an ordered ``{name: value}`` dict.
+
+    Parameters
+    ----------
+    image : path, bytes or ndarray (H, W) / (H, W, C)
+    n_bins, window, cutoff
+        See :class:`SpectralFeatures`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from forensics.features import spectral_features
+    >>> rng = np.random.default_rng(0)
+    >>> row = spectral_features(rng.random((32, 48)))
+    >>> len(row), round(row["spectral__direction__h"] + row["spectral__direction__v"]
+    ...                 + row["spectral__direction__d"], 12)
+    (41, 1.0)
+    """
+    return SpectralFeatures(n_bins=n_bins, window=window, cutoff=cutoff).extract_one(image)

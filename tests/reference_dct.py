@@ -1,0 +1,81 @@
+"""Plain NumPy/SciPy references for the block-DCT kernels (the package never imports this file)."""
+
+import numpy as np
+import scipy.fft
+
+from forensics.features._dct import N_BINS, Q_MAX, dct_basis
+from forensics.features._kernels._dct import block_dct_stats, lattice_scores
+
+
+def reference_block_dct(luma):
+    """(n_blocks, 64) orthonormal DCT-II of the complete 8x8 blocks of ``luma - 128``, natural order."""
+    y = np.asarray(luma, dtype=np.float64)
+    nby, nbx = y.shape[0] // 8, y.shape[1] // 8
+    blocks = (y[:nby * 8, :nbx * 8] - 128.0).reshape(nby, 8, nbx, 8).transpose(0, 2, 1, 3)
+    return scipy.fft.dctn(blocks, axes=(2, 3), norm="ortho").reshape(nby * nbx, 64)
+
+
+def reference_block_stats(luma):
+    """(coefs, moments, hist, edges) as :func:`block_dct_stats` defines them."""
+    y = np.asarray(luma, dtype=np.float64)
+    coefs = reference_block_dct(y)
+    c2 = coefs * coefs
+    moments = np.stack([coefs.sum(axis=0), c2.sum(axis=0), (c2 * coefs).sum(axis=0), (c2 * c2).sum(axis=0)], axis=1)
+    idx = np.minimum(np.abs(np.rint(coefs)), N_BINS - 1).astype(np.int64)
+    hist = np.bincount((idx + N_BINS * np.arange(64)).ravel(), minlength=64 * N_BINS).reshape(64, N_BINS)
+    nby, nbx = y.shape[0] // 8, y.shape[1] // 8
+    a = y[:nby * 8, :nbx * 8]
+    dx = np.abs(np.diff(a, axis=1))  # pair (j, j + 1)
+    dy = np.abs(np.diff(a, axis=0))
+    bx = (np.arange(dx.shape[1]) % 8) == 7
+    by = (np.arange(dy.shape[0]) % 8) == 7
+    within = dx[:, ~bx].sum() + dy[~by, :].sum()
+    across = dx[:, bx].sum() + dy[by, :].sum()
+    edges = np.array([within, dx[:, ~bx].size + dy[~by, :].size, across, dx[:, bx].size + dy[by, :].size])
+    return coefs, moments, hist, edges
+
+
+def reference_lattice_scores(hist, n_q=Q_MAX + 1):
+    """out[k, q] = [sum_m h[mq], sum_m (h[mq-1] + h[mq+1]) / 2] over m >= 1 with mq + 1 < n_bins."""
+    h = np.asarray(hist, dtype=np.float64)
+    n_bins = h.shape[1]
+    out = np.zeros((h.shape[0], n_q, 2))
+    for q in range(2, n_q):
+        on = h[:, q:n_bins - 1:q]  # n = q, 2q, ... with n + 1 < n_bins
+        out[:, q, 0] = on.sum(axis=1)
+        out[:, q, 1] = 0.5 * (h[:, q - 1:n_bins - 2:q].sum(axis=1) + h[:, q + 1::q][:, :on.shape[1]].sum(axis=1))
+    return out
+
+
+# -- the callables the benchmark harness times (luma float32 (H, W) in, comparable numbers out) --
+
+def _kernel_block_stats(luma):
+    y = np.ascontiguousarray(luma, dtype=np.float32)
+    n_blocks = (y.shape[0] // 8) * (y.shape[1] // 8)
+    coefs = np.empty((n_blocks, 64))
+    moments = np.empty((64, 4))
+    hist = np.empty((64, N_BINS), dtype=np.int64)
+    edges = np.empty(4)
+    block_dct_stats(y, dct_basis(), coefs, moments, hist, edges)
+    return coefs, moments, hist, edges
+
+
+def _hist_from_luma(luma):
+    """A deterministic (64, N_BINS) count table made from the luma (input of the lattice kernel)."""
+    return np.ascontiguousarray(np.resize(np.asarray(luma, dtype=np.float32), (64, N_BINS)).astype(np.int64))
+
+
+def _kernel_lattice(luma):
+    out = np.empty((64, Q_MAX + 1, 2))
+    lattice_scores(_hist_from_luma(luma), out)
+    return out
+
+
+def _reference_lattice(luma):
+    return reference_lattice_scores(_hist_from_luma(luma))
+
+
+KERNEL_CASES = [
+    ("block_dct_stats", _kernel_block_stats, reference_block_stats),
+    ("lattice_scores", _kernel_lattice, _reference_lattice),
+]

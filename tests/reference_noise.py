@@ -1,0 +1,178 @@
+"""Plainly-correct NumPy / SciPy references of the noise kernels (never imported by the package).
+
+Each reference materialises the residual images with ``scipy.ndimage`` and computes two-pass
+central moments with NumPy, and returns the same comparable vector as the kernel side:
+
+    [m2, skew, kurt of every residual row] + [corr rg, rb, gb] + [per-cell variance of every row]
+
+(NaN for empty cells; skew/kurt NaN and m2 = 0 when m2 <= 1e-12, the documented rule).
+"""
+
+import numpy as np
+from scipy import ndimage
+
+from forensics.features._kernels._noise import median_moments, residual_moments, srm_moments
+from forensics.features._noise import TINY_VAR, _correlations, _moments
+
+GRID = 4
+
+KV3 = np.array([[-1, 2, -1], [2, -4, 2], [-1, 2, -1]], dtype=np.float64) / 4.0
+KV5 = np.array([[-1, 2, -2, 2, -1],
+                [2, -6, 8, -6, 2],
+                [-2, 8, -12, 8, -2],
+                [2, -6, 8, -6, 2],
+                [-1, 2, -2, 2, -1]], dtype=np.float64) / 12.0
+O1_H = np.array([[0, 0, 0], [0, -1, 1], [0, 0, 0]], dtype=np.float64)  # X[i, j+1] - X[i, j]
+O2_H = np.array([[0, 0, 0], [1, -2, 1], [0, 0, 0]], dtype=np.float64) / 2.0
+
+
+def rgb_of(luma):
+    """A deterministic colour image built from a luma plane (channels not equal)."""
+    luma = np.asarray(luma, dtype=np.float32)
+    return np.ascontiguousarray(np.stack([luma, np.roll(luma, 1, 0), np.roll(luma, 1, 1)], -1))
+
+
+# -- statistics from materialised residuals -------------------------------------------------------
+
+def plane_stats(x):
+    """(m2, skew, kurt) of a sample by two-pass central moments; the 1e-12 rule for constants."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    d = x - x.mean()
+    d2 = d * d
+    m2 = d2.mean()
+    if m2 <= TINY_VAR:
+        return 0.0, np.nan, np.nan
+    return m2, (d2 * d).mean() / m2 ** 1.5, (d2 * d2).mean() / m2 ** 2 - 3.0
+
+
+def pearson(a, b):
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    da, db = a - a.mean(), b - b.mean()
+    va, vb = (da * da).mean(), (db * db).mean()
+    if va <= TINY_VAR or vb <= TINY_VAR:
+        return np.nan
+    return (da * db).mean() / np.sqrt(va * vb)
+
+
+def cell_index(h, w, rows, cols, grid=GRID):
+    """Cell of each pixel (rows x cols index arrays into an H x W image)."""
+    return ((rows[:, None] * grid) // h) * grid + (cols[None, :] * grid) // w
+
+
+def cell_variances(x, idx, grid=GRID):
+    """Population variance of ``x`` per cell (two-pass with np.bincount); NaN for empty cells."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    idx = idx.ravel()
+    n = np.bincount(idx, minlength=grid * grid).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(idx, weights=x, minlength=grid * grid) / n
+        d = x - mean[idx]
+        var = np.bincount(idx, weights=d * d, minlength=grid * grid) / n
+    return np.where(var <= TINY_VAR, 0.0, var)
+
+
+def stats_vector(rows, corr, cell_vars):
+    """The comparable vector from per-row samples, correlations and per-cell variances."""
+    moments = np.array([plane_stats(r) for r in rows]).T.ravel()  # all m2, then skew, then kurt
+    return np.concatenate([moments, corr, np.concatenate(cell_vars)])
+
+
+def kernel_vector(cells, cross):
+    """The comparable vector from kernel sums (uses the package's moment formulas)."""
+    m2, skew, kurt = _moments(cells.sum(axis=1))
+    cell_m2 = _moments(cells)[0]
+    return np.concatenate([m2, skew, kurt, _correlations(cells[:3].sum(axis=1), cross), cell_m2.ravel()])
+
+
+# -- median residual ------------------------------------------------------------------------------
+
+def median_residuals(rgb, luma):
+    """Interior residuals ``x - median3x3(x)`` of r, g, b, y: list of (H-2, W-2) float64 arrays."""
+    planes = [rgb[:, :, c] for c in range(3)] + [luma]
+    return [(p.astype(np.float64) - ndimage.median_filter(p, size=3))[1:-1, 1:-1] for p in planes]
+
+
+def median_reference(luma, grid=GRID):
+    rgb = rgb_of(luma)
+    h, w = luma.shape
+    res = median_residuals(rgb, luma)
+    idx = cell_index(h, w, np.arange(1, h - 1), np.arange(1, w - 1), grid)
+    corr = [pearson(res[a], res[b]) for a, b in ((0, 1), (0, 2), (1, 2))]
+    return stats_vector(res, corr, [cell_variances(r, idx, grid) for r in res])
+
+
+def median_kernel(luma, grid=GRID):
+    rgb = rgb_of(luma)
+    cells = np.zeros((4, grid * grid, 5))
+    cross = np.zeros(3)
+    median_moments(rgb, np.ascontiguousarray(luma, dtype=np.float32), grid, cells, cross)
+    return kernel_vector(cells, cross)
+
+
+# -- SRM residuals ----------------------------------------------------------------------------------
+
+def srm_residuals(rgb, luma):
+    """The seven SRM residual rows of ``srm_moments`` over pixels with a full 5x5 window.
+
+    Rows: KV3 of r, g, b, y; first order of y (horizontal and vertical concatenated); second
+    order of y (both directions); KV5 of y.
+    """
+    def filt(plane, k):
+        return ndimage.correlate(plane.astype(np.float64), k, mode="nearest")[2:-2, 2:-2]
+
+    y = luma
+    kv3 = [filt(rgb[:, :, c], KV3) for c in range(3)] + [filt(y, KV3)]
+    o1 = np.concatenate([filt(y, O1_H).ravel(), filt(y, O1_H.T).ravel()])
+    o2 = np.concatenate([filt(y, O2_H).ravel(), filt(y, O2_H.T).ravel()])
+    return kv3 + [o1, o2, filt(y, KV5)]
+
+
+def srm_reference(luma, grid=GRID):
+    rgb = rgb_of(luma)
+    h, w = luma.shape
+    res = srm_residuals(rgb, luma)
+    idx = cell_index(h, w, np.arange(2, h - 2), np.arange(2, w - 2), grid)
+    idx2 = np.concatenate([idx.ravel(), idx.ravel()])
+    corr = [pearson(res[a], res[b]) for a, b in ((0, 1), (0, 2), (1, 2))]
+    cell_vars = [cell_variances(r, idx2 if r.ndim == 1 else idx, grid) for r in res]
+    return stats_vector(res, corr, cell_vars)
+
+
+def srm_kernel(luma, grid=GRID):
+    rgb = rgb_of(luma)
+    cells = np.zeros((7, grid * grid, 5))
+    cross = np.zeros(3)
+    srm_moments(rgb, np.ascontiguousarray(luma, dtype=np.float32), grid, cells, cross)
+    return kernel_vector(cells, cross)
+
+
+# -- moments of materialised planes -----------------------------------------------------------------
+
+def planes_of(luma):
+    """(4, H, W) float64 planes: the three channels of :func:`rgb_of` and the luma."""
+    luma = np.asarray(luma, dtype=np.float64)
+    return np.stack([luma, np.roll(luma, 1, 0), np.roll(luma, 1, 1), luma])
+
+
+def residual_reference(luma, grid=GRID):
+    planes = planes_of(luma)
+    h, w = luma.shape
+    idx = cell_index(h, w, np.arange(h), np.arange(w), grid)
+    corr = [pearson(planes[a], planes[b]) for a, b in ((0, 1), (0, 2), (1, 2))]
+    return stats_vector(list(planes), corr, [cell_variances(p, idx, grid) for p in planes])
+
+
+def residual_kernel(luma, grid=GRID):
+    planes = planes_of(luma)
+    cells = np.zeros((4, grid * grid, 5))
+    cross = np.zeros(3)
+    residual_moments(planes, grid, cells, cross)
+    return kernel_vector(cells, cross)
+
+
+KERNEL_CASES = [
+    ("median_moments", median_kernel, median_reference),
+    ("srm_moments", srm_kernel, srm_reference),
+    ("residual_moments", residual_kernel, residual_reference),
+]

@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from sklearn.impute import SimpleImputer
+
+from conftest import encode, natural_image
+from forensics.features import FAMILIES, BlurFeatures, ForensicFeatures, list_features, make_feature_bank
+from forensics.features._registry import catalogue_markdown, preset_prefixes
+from forensics.media import Item
+
+
+def test_bank_equals_concatenated_families():
+    X = [encode(natural_image(s, (40, 56)), "JPEG", quality=80) for s in range(3)]
+    bank = make_feature_bank().fit(X)
+    parts = [cls().fit(X) for cls in FAMILIES.values()]
+    np.testing.assert_array_equal(bank.transform(X), np.hstack([p.transform(X) for p in parts]))
+    assert list(bank.get_feature_names_out()) == [n for p in parts for n in p.get_feature_names_out()]
+
+
+def test_default_bank_is_all_families():
+    X = [natural_image(0, (32, 32))]
+    assert list(ForensicFeatures().fit(X).get_feature_names_out()) == list(make_feature_bank().fit(X).get_feature_names_out())
+
+
+def test_bank_decodes_each_item_once(monkeypatch):
+    calls = []
+    original = Item._decode
+
+    def counting(self):
+        calls.append(self.index)
+        return original(self)
+
+    monkeypatch.setattr(Item, "_decode", counting)
+    X = [encode(natural_image(s, (24, 24)), "PNG") for s in range(4)]
+    make_feature_bank().fit(X).transform(X)
+    assert sorted(calls) == [0, 1, 2, 3]
+
+
+def test_presets_select_registry_features():
+    X = [natural_image(0, (32, 32))]
+    full = make_feature_bank().fit(X)
+    for preset in ("minimal", "pixels", "full"):
+        bank = make_feature_bank(preset=preset).fit(X)
+        prefixes = tuple(p for ps in preset_prefixes(preset).values() for p in ps)
+        expected = [n for n in full.get_feature_names_out() if n.startswith(prefixes)]
+        assert list(bank.get_feature_names_out()) == expected
+        np.testing.assert_array_equal(bank.transform(X), full.transform(X)[:, [list(full.get_feature_names_out()).index(n) for n in expected]])
+    assert not any(n.startswith("codec__") for n in make_feature_bank(preset="pixels").fit(X).get_feature_names_out())
+    with pytest.raises(ValueError, match="preset"):
+        make_feature_bank(preset="tiny").fit(X)
+
+
+def test_nested_params_reach_the_families_in_a_grid_search():
+    rng = np.random.default_rng(0)
+    X, y = [], []
+    for s in range(16):
+        img = natural_image(s, (48, 48))
+        if s % 2:
+            img = np.clip(img + rng.normal(0, 25, img.shape), 0, 255).astype(np.uint8)  # noisier fakes
+        X.append(img)
+        y.append(s % 2)
+    pipe = Pipeline([
+        ("features", make_feature_bank(["blur"])),
+        ("impute", SimpleImputer()), ("scale", StandardScaler()), ("head", LogisticRegression()),
+    ])
+    search = GridSearchCV(pipe, {"features__blur__grid": [2, 4]}, cv=StratifiedKFold(4), scoring="roc_auc")
+    search.fit(X, np.array(y))
+    assert search.best_params_["features__blur__grid"] in (2, 4)
+    assert search.best_score_ > 0.9  # added noise is obvious to the sharpness measures
+
+
+def test_set_params_replaces_and_drops_extractors():
+    bank = make_feature_bank(["blur", "spectral"])
+    bank.set_params(blur=BlurFeatures(grid=2))
+    assert bank.get_params()["blur__grid"] == 2
+    with pytest.raises(ValueError, match="invalid parameter"):
+        bank.set_params(nope__x=1)
+    with pytest.raises(ValueError, match="unknown families"):
+        make_feature_bank(["colour"])
+
+
+def test_bad_extractor_list_is_reported_at_fit():
+    with pytest.raises(TypeError, match="pairs"):
+        ForensicFeatures([BlurFeatures()]).fit()
+    with pytest.raises(ValueError, match="unique"):
+        ForensicFeatures([("a", BlurFeatures()), ("a", BlurFeatures(grid=2))]).fit()
+    with pytest.raises(ValueError, match="duplicate feature names"):
+        ForensicFeatures([("a", BlurFeatures()), ("b", BlurFeatures())]).fit()
+
+
+def test_registry_covers_every_column():
+    X = [natural_image(0, (32, 32))]
+    names = make_feature_bank().fit(X).get_feature_names_out()
+    table = list_features()
+    prefixes = tuple(f"{n}__" for n in table["name"])
+    uncovered = [n for n in names if not n.startswith(prefixes)]
+    assert not uncovered
+    assert table["name"].is_unique
+    assert (table["reference"].str.len() > 10).all() and (table["formula"].str.len() > 5).all()
+    for family in FAMILIES:  # every pixel family has a minimal subset; "minimal" has no codec metadata
+        assert bool(preset_prefixes("minimal").get(family)) == (family != "codec"), family
+
+
+def test_docs_catalogue_is_generated_from_the_registry():
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "features.md"
+    assert page.read_text() == catalogue_markdown(), (
+        "docs/features.md is stale: run python docs/build_catalogue.py")

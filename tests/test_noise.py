@@ -1,0 +1,326 @@
+"""Tests of the noise-residual family: kernels against references, features against independent
+computations and hand-computed fixtures, and the documented behaviour on edge cases."""
+
+import numpy as np
+import pytest
+import pywt
+from scipy import ndimage, stats
+
+from forensics.features._noise import NoiseFeatures, noise_features, noise_vector
+from reference_noise import KERNEL_CASES, KV3, KV5, O1_H, O2_H, median_residuals, srm_residuals
+
+RNG_SEEDS = (0, 1, 2)
+
+
+def _as_dict(image, **params):
+    return noise_features(image, **params)
+
+
+def _luma(rgb):
+    rgb = rgb.astype(np.float32)
+    return (0.299 * rgb[:, :, 0] + 0.587 * rgb[:, :, 1] + 0.114 * rgb[:, :, 2]).astype(np.float32)
+
+
+def _noisy(shape, sigma, seed=0, base=None):
+    """A float64 grey image in [0, 1]: a linear ramp (or ``base``) plus white noise of ``sigma`` grey levels."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    if base is None:
+        i, j = np.mgrid[0:h, 0:w]
+        base = 100.0 + 0.2 * i + 0.1 * j
+    return (base + sigma * rng.standard_normal(shape)) / 255.0
+
+
+# -- kernels against references -------------------------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("name, kernel_fn, reference_fn", KERNEL_CASES, ids=[c[0] for c in KERNEL_CASES])
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (3, 3), (5, 5), (7, 9), (13, 17), (24, 31)])
+def test_kernel_matches_reference(name, kernel_fn, reference_fn, shape):
+    for seed in RNG_SEEDS:
+        luma = (np.random.default_rng(seed).random(shape) * 255).astype(np.float32)
+        got, want = kernel_fn(luma), reference_fn(luma)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9, equal_nan=True)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("name, kernel_fn, reference_fn", KERNEL_CASES, ids=[c[0] for c in KERNEL_CASES])
+def test_kernel_matches_reference_on_constant_and_ramp(name, kernel_fn, reference_fn):
+    i, j = np.mgrid[0:12, 0:15]
+    for luma in (np.full((12, 15), 77.0, np.float32), (3.3 * j + 0.7 * i).astype(np.float32)):
+        got, want = kernel_fn(luma), reference_fn(luma)
+        np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9, equal_nan=True)
+
+
+# -- features against independent computations -------------------------------------------------
+
+def _expected_block(res, with_y=False):
+    """var/skew/kurt per channel with scipy.stats, corr with np.corrcoef."""
+    chans = res[:4] if with_y else res[:3]
+    out = [np.log1p(np.var(r)) for r in chans]
+    out += [stats.skew(r, axis=None) for r in chans]
+    out += [stats.kurtosis(r, axis=None) for r in chans]
+    out += [np.corrcoef(res[a].ravel(), res[b].ravel())[0, 1] for a, b in ((0, 1), (0, 2), (1, 2))]
+    return np.array(out)
+
+
+def _spread(res_y, offset, shape, grid):
+    h, w = shape
+    rows = np.arange(res_y.shape[0]) + offset
+    cols = np.arange(res_y.shape[1]) + offset
+    cell = ((rows[:, None] * grid) // h) * grid + (cols[None, :] * grid) // w
+    v = np.log1p([np.var(res_y[cell == c]) for c in np.unique(cell)])
+    return np.array([v.std(), v.max() - v.min()])
+
+
+@pytest.fixture(scope="module")
+def colour_image():
+    rng = np.random.default_rng(7)
+    i, j = np.mgrid[0:29, 0:34]
+    base = 90 + 40 * np.sin(i / 5.0)[..., None] + 20 * np.cos(j / 7.0)[..., None] + np.array([0, 15, -10])
+    return np.clip(base + 12 * rng.standard_normal((29, 34, 3)), 0, 255).astype(np.uint8)
+
+
+def test_median_features_match_scipy(colour_image):
+    rgb = colour_image.astype(np.float32)
+    luma = _luma(colour_image)
+    row = _as_dict(colour_image, residuals="median", grid=3)
+    got = np.array(list(row.values()))
+    res = [(p.astype(np.float64) - ndimage.median_filter(p, size=3))[1:-1, 1:-1]
+           for p in (rgb[:, :, 0], rgb[:, :, 1], rgb[:, :, 2], luma)]
+    want = np.concatenate([_expected_block(res), _spread(res[3], 1, luma.shape, 3)])
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+
+
+def test_srm_features_match_scipy(colour_image):
+    rgb = colour_image.astype(np.float32)
+    luma = _luma(colour_image)
+    row = _as_dict(colour_image, residuals="srm")
+    names = list(row)
+    assert names[:17] == [f"noise__srmkv3_{s}__{c}" for s in ("var", "skew", "kurt") for c in "rgby"] + [
+        "noise__srmkv3_corr__rg", "noise__srmkv3_corr__rb", "noise__srmkv3_corr__gb",
+        "noise__srmkv3_local_var_spread__g4", "noise__srmkv3_local_var_logrange__g4"]
+
+    def filt(p, k):
+        return ndimage.convolve(p.astype(np.float64), k[::-1, ::-1])[2:-2, 2:-2]  # correlation, valid crop
+
+    kv3 = [filt(rgb[:, :, c], KV3) for c in range(3)] + [filt(luma, KV3)]
+    want = list(_expected_block(kv3, with_y=True)) + list(_spread(kv3[3], 2, luma.shape, 4))
+    for kh in (O1_H, O2_H, KV5):
+        pooled = [filt(luma, kh)] + ([filt(luma, kh.T)] if kh is not KV5 else [])
+        sample = np.concatenate([p.ravel() for p in pooled])
+        want += [np.log1p(np.var(sample)), stats.skew(sample), stats.kurtosis(sample)]
+        # per-cell variances pool both directions of the same pixels
+        h, w = luma.shape
+        cell = ((np.arange(2, h - 2)[:, None] * 4) // h) * 4 + (np.arange(2, w - 2)[None, :] * 4) // w
+        v = np.log1p([np.var(np.concatenate([p[cell == c] for p in pooled])) for c in range(16)])
+        want += [v.std(), v.max() - v.min()]
+    np.testing.assert_allclose(list(row.values()), want, rtol=1e-6, atol=1e-9)
+
+
+def test_wavelet_features_match_pywt(colour_image):
+    rgb = colour_image.astype(np.float64)
+    luma = _luma(colour_image).astype(np.float64)
+    row = _as_dict(colour_image, residuals="wavelet", wavelet="db2", wavelet_level=2, grid=2)
+    res, sig = [], []
+    for p in (rgb[:, :, 0], rgb[:, :, 1], rgb[:, :, 2], luma):
+        coeffs = pywt.wavedec2(p, "db2", mode="symmetric", level=2)
+        # HH1 coefficients untouched by the border extension: equal under symmetric and zero padding
+        hh_zero = pywt.dwt2(p, "db2", mode="zero")[1][2]
+        inside = np.isclose(coeffs[-1][2], hh_zero, rtol=0, atol=1e-9)
+        hh1 = coeffs[-1][2][inside]
+        assert hh1.size == ((p.shape[0] - 4) // 2 + 1) * ((p.shape[1] - 4) // 2 + 1)
+        sigma = np.median(np.abs(hh1)) / 0.6745
+        t = sigma * np.sqrt(2 * np.log(p.size))
+        shrunk = [coeffs[0]] + [tuple(pywt.threshold(d, t, mode="soft") for d in det) for det in coeffs[1:]]
+        res.append(p - pywt.waverec2(shrunk, "db2", mode="symmetric")[: p.shape[0], : p.shape[1]])
+        sig.append(sigma)
+    want = np.concatenate([_expected_block(res), sig[:3], _spread(res[3], 0, luma.shape, 2)])
+    np.testing.assert_allclose(list(row.values()), want, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("residual", ["median", "wavelet", "srm"])
+def test_input_dtypes_agree(colour_image, residual):
+    as_u8 = _as_dict(colour_image, residuals=residual)
+    for arr in (colour_image.astype(np.float32) / 255, colour_image.astype(np.float64) / 255):
+        got = _as_dict(arr, residuals=residual)
+        assert list(got) == list(as_u8)
+        np.testing.assert_allclose(list(got.values()), list(as_u8.values()), rtol=1e-4, atol=1e-4)
+
+
+def test_correlations_exact_signs():
+    rng = np.random.default_rng(3)
+    r = rng.integers(0, 256, (32, 34)).astype(np.uint8)
+    img = np.stack([r, r, 255 - r], -1)
+    row = _as_dict(img)
+    for res in ("median", "wavelet", "srmkv3"):
+        assert row[f"noise__{res}_corr__rg"] == pytest.approx(1.0, abs=1e-9)
+        assert row[f"noise__{res}_corr__rb"] == pytest.approx(-1.0, abs=1e-9)
+        assert row[f"noise__{res}_corr__gb"] == pytest.approx(-1.0, abs=1e-9)
+
+
+def test_grey_image_correlation_is_one_and_channels_equal():
+    img = (np.random.default_rng(4).random((32, 32)) * 255).astype(np.uint8)
+    row = _as_dict(img)
+    for res in ("median", "wavelet", "srmkv3"):
+        for p in ("rg", "rb", "gb"):
+            assert row[f"noise__{res}_corr__{p}"] == pytest.approx(1.0, abs=1e-12)
+        assert row[f"noise__{res}_var__r"] == row[f"noise__{res}_var__b"]
+    assert row["noise__srmkv3_var__y"] == pytest.approx(row["noise__srmkv3_var__r"], rel=1e-12)
+
+
+# -- hand-computed fixture ----------------------------------------------------------------------
+
+def test_impulse_fixture_exact_values():
+    img = np.zeros((7, 7), dtype=np.uint8)
+    img[3, 3] = 12
+    row = _as_dict(img, residuals=("srm", "median"), grid=1)
+    # median residual on the 5x5 interior: one 12 and 24 zeros, p = 1/25
+    p = 1 / 25
+    assert row["noise__median_var__r"] == pytest.approx(np.log1p(144 * p * (1 - p)), rel=1e-12)
+    assert row["noise__median_skew__g"] == pytest.approx((1 - 2 * p) / np.sqrt(p * (1 - p)), rel=1e-12)
+    assert row["noise__median_kurt__b"] == pytest.approx((1 - 6 * p * (1 - p)) / (p * (1 - p)), rel=1e-12)
+    # KV3 on the 3x3 valid window: 3 * [[-1, 2, -1], [2, -4, 2], [-1, 2, -1]]
+    assert row["noise__srmkv3_var__y"] == pytest.approx(np.log(37.0), rel=1e-12)
+    assert row["noise__srmkv3_skew__y"] == pytest.approx(-0.5, rel=1e-12)
+    assert row["noise__srmkv3_kurt__y"] == pytest.approx(-0.75, rel=1e-12)
+    # first order, 18 samples: +12 twice, -12 twice
+    assert row["noise__srmo1_var__y"] == pytest.approx(np.log(33.0), rel=1e-12)
+    assert row["noise__srmo1_skew__y"] == pytest.approx(0.0, abs=1e-12)
+    assert row["noise__srmo1_kurt__y"] == pytest.approx(1.5, rel=1e-12)
+    assert row["noise__srmkv3_local_var_spread__g1"] == 0.0
+    assert row["noise__median_local_var_logrange__g1"] == 0.0
+
+
+# -- recovering a known noise level ---------------------------------------------------------------
+
+def _median_factor():
+    """Var(x_5 - median(x_1..x_9)) for iid N(0, 1), by Monte Carlo (about 0.943)."""
+    x = np.random.default_rng(11).standard_normal((400_000, 9))
+    return float(np.var(x[:, 4] - np.median(x, axis=1)))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_white_noise_level_is_recovered(seed):
+    sigma = 5.0
+    img = _noisy((128, 128), sigma, seed)
+    row = _as_dict(img)
+    var = {k: np.expm1(v) for k, v in row.items() if "_var__" in k and "local" not in k}
+    # variance of filtered white noise = sigma^2 * sum(k^2); o1/o2 pool two directions of equal variance
+    for name, kern in (("srmkv3", KV3), ("srmo1", O1_H), ("srmo2", O2_H), ("srmkv5", KV5)):
+        expected = sigma ** 2 * np.sum(kern ** 2)
+        assert var[f"noise__{name}_var__y"] == pytest.approx(expected, rel=0.06), name
+    assert np.sum(KV5 ** 2) == pytest.approx(596 / 144)
+    for c in "rgb":
+        assert row[f"noise__sigma_mad__{c}"] == pytest.approx(sigma, rel=0.06)
+        # two-level orthogonal DWT: detail bands hold 1 - 4^-2 of white-noise energy
+        assert var[f"noise__wavelet_var__{c}"] == pytest.approx(sigma ** 2 * 15 / 16, rel=0.08)
+        assert abs(row[f"noise__srmkv3_kurt__{c}"]) < 0.2  # Gaussian residual
+    flat = _noisy((128, 128), sigma, seed, base=np.full((128, 128), 120.0))
+    got = np.expm1(_as_dict(flat, residuals="median")["noise__median_var__g"])
+    assert got == pytest.approx(sigma ** 2 * _median_factor(), rel=0.06)
+
+
+def test_spliced_noise_has_large_local_spread():
+    h, w = 96, 96
+    rng = np.random.default_rng(5)
+    sig = np.where(np.arange(w)[None, :] < w // 2, 2.0, 10.0) * np.ones((h, 1))
+    spliced = (120 + sig * rng.standard_normal((h, w))) / 255.0
+    uniform = _noisy((h, w), 2.0, 6, base=np.full((h, w), 120.0))
+    a, b = _as_dict(spliced), _as_dict(uniform)
+    for res in ("median", "wavelet", "srmkv3", "srmo1", "srmo2", "srmkv5"):
+        s, u = a[f"noise__{res}_local_var_spread__g4"], b[f"noise__{res}_local_var_spread__g4"]
+        assert s > 1.0 and s > 8 * u, res
+        assert a[f"noise__{res}_local_var_logrange__g4"] > 2.5, res
+
+
+# -- documented edge cases -------------------------------------------------------------------------
+
+def test_constant_image():
+    row = _as_dict(np.full((40, 40, 3), 0.3))
+    for name, value in row.items():
+        stat = name.split("__")[1]
+        if stat.endswith(("_skew", "_kurt", "_corr")):
+            assert np.isnan(value), name
+        elif stat == "sigma_mad":
+            assert abs(value) < 1e-9, name
+        else:
+            assert abs(value) < 1e-12, name
+
+
+def test_integer_ramp_exact_values():
+    # first-order residuals of the ramp 3j + 2i: 3 (horizontal) and 2 (vertical), pooled half-half
+    i, j = np.mgrid[0:20, 0:30]
+    row = _as_dict((3 * j + 2 * i + 10).astype(np.uint8), residuals=("srm", "median"))
+    assert row["noise__srmo1_var__y"] == pytest.approx(np.log1p(0.25), rel=1e-12)
+    assert row["noise__srmo1_skew__y"] == pytest.approx(0.0, abs=1e-9)
+    assert row["noise__srmo1_kurt__y"] == pytest.approx(-2.0, rel=1e-9)
+    assert row["noise__srmo1_local_var_spread__g4"] == pytest.approx(0.0, abs=1e-12)
+    # second-order filters annihilate a plane, and so does the 3x3 median
+    for name in ("srmkv3_var__r", "srmkv3_var__y", "srmo2_var__y", "srmkv5_var__y", "median_var__g"):
+        assert row[f"noise__{name}"] == 0.0, name
+    assert np.isnan(row["noise__srmkv3_skew__y"]) and np.isnan(row["noise__median_corr__rg"])
+
+
+@pytest.mark.parametrize("shape, finite", [
+    ((1, 1), set()), ((2, 3), set()), ((4, 4), {"median"}), ((13, 17), {"median", "srm"}),
+    ((28, 30), {"median", "srm", "wavelet"}),
+])
+def test_small_images_are_nan_not_errors(shape, finite):
+    img = (np.random.default_rng(0).random(shape) * 255).astype(np.uint8)
+    row = _as_dict(img)
+    assert len(row) == 63
+    for name, value in row.items():
+        feature = name.split("__")[1]
+        res = "wavelet" if feature.startswith(("wavelet", "sigma")) else (
+            "srm" if feature.startswith("srm") else "median")
+        assert np.isfinite(value) == (res in finite), name
+
+
+def test_haar_works_on_small_images():
+    img = (np.random.default_rng(0).random((13, 17)) * 255).astype(np.uint8)
+    row = _as_dict(img, residuals="wavelet", wavelet="haar", wavelet_level=1)
+    assert all(np.isfinite(v) for v in row.values())
+
+
+# -- names and parameters --------------------------------------------------------------------------
+
+def test_feature_names_depend_only_on_params():
+    names = list(NoiseFeatures().fit().get_feature_names_out())
+    assert len(names) == 63 == len(set(names))
+    assert all(n.count("__") == 2 and n == n.lower() and n.startswith("noise__") for n in names)
+    assert names[:3] == ["noise__median_var__r", "noise__median_var__g", "noise__median_var__b"]
+    assert "noise__sigma_mad__g" in names and "noise__srmkv5_local_var_spread__g4" in names
+    sub = NoiseFeatures(residuals=["srm", "median"], grid=3).fit()
+    assert list(sub.get_feature_names_out()) == [n.replace("g4", "g3") for n in names
+                                                 if not n.split("__")[1].startswith(("wavelet", "sigma"))]
+    assert len(NoiseFeatures(residuals="wavelet").fit().get_feature_names_out()) == 17
+    documented = {d.prefix for d in NoiseFeatures.feature_docs}
+    assert {n.rsplit("__", 1)[0] + "__" for n in names} == documented
+
+
+def test_transform_matches_vector(colour_image):
+    ext = NoiseFeatures().fit()
+    X = ext.transform([colour_image, colour_image[:20, :25]])
+    assert X.shape == (2, 63)
+    np.testing.assert_array_equal(
+        X[1], noise_vector(colour_image[:20, :25].astype(np.float32), _luma(colour_image[:20, :25])))
+
+
+@pytest.mark.parametrize("params", [
+    dict(residuals=("foo",)), dict(residuals=()), dict(residuals=("srm", "srm")), dict(residuals=3),
+    dict(grid=0), dict(grid=2.5), dict(wavelet="bior1.3"), dict(wavelet_level=0), dict(wavelet_level=5),
+])
+def test_invalid_params_raise_at_fit(params):
+    ext = NoiseFeatures(**params)  # __init__ never validates
+    with pytest.raises((ValueError, TypeError)):
+        ext.fit()
+
+
+def test_srm_reference_rows_are_consistent():
+    # the pooled first-order reference contains both directions of the same pixels
+    luma = (np.random.default_rng(0).random((9, 11)) * 255).astype(np.float32)
+    rows = srm_residuals(np.stack([luma] * 3, -1), luma)
+    assert rows[4].size == 2 * 5 * 7 and rows[6].shape == (5, 7)
+    assert median_residuals(np.stack([luma] * 3, -1), luma)[0].shape == (7, 9)
