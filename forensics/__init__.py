@@ -1,13 +1,30 @@
 """forensics: forensic features for detecting deepfakes and AI-generated images.
 
 The few public entry points live here; everything else is in the subpackages
-(:mod:`forensics.media`, :mod:`forensics.features`, :mod:`forensics.datasets`).
-Label convention everywhere: fake = 1, real = 0.
+(:mod:`forensics.media`, :mod:`forensics.features`, :mod:`forensics.preprocessing`,
+:mod:`forensics.heads`, :mod:`forensics.metrics`, :mod:`forensics.model_selection`,
+:mod:`forensics.inspection`, :mod:`forensics.datasets`, and the detector catalogue
+:mod:`forensics.estimators`). Label convention everywhere: fake = 1, real = 0.
 """
 
 __version__ = "0.1.0"
 
+from ._persistence import load, save  # noqa: E402
+from ._pipeline import make_pipeline  # noqa: E402
 from .features import ForensicFeatures, list_features, make_feature_bank  # noqa: E402
+from .inspection import AuditReport, ShortcutWarning, audit  # noqa: E402
 from .media import ItemError  # noqa: E402
 
-__all__ = ["ForensicFeatures", "ItemError", "list_features", "make_feature_bank", "__version__"]
+
+def list_estimators():
+    """The catalogue of named detectors (one row each: name, input, summary, reference).
+
+    See :func:`forensics.estimators.list_estimators`.
+    """
+    from .estimators import list_estimators as _list
+
+    return _list()
+
+
+__all__ = ["AuditReport", "ForensicFeatures", "ItemError", "ShortcutWarning", "audit", "list_estimators", "list_features", "load", "make_feature_bank",
+           "make_pipeline", "save", "__version__"]

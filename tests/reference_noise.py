@@ -5,13 +5,16 @@ central moments with NumPy, and returns the same comparable vector as the kernel
 
     [m2, skew, kurt of every residual row] + [corr rg, rb, gb] + [per-cell variance of every row]
 
-(NaN for empty cells; skew/kurt NaN and m2 = 0 when m2 <= 1e-12, the documented rule).
+(NaN for empty cells; skew/kurt NaN and m2 = 0 when m2 <= 1e-12, the documented rule). The Haar
+band is NumPy slicing and the median of absolute values ``np.median(np.abs(x))``.
 """
 
 import numpy as np
 from scipy import ndimage
 
-from forensics.features._kernels._noise import median_moments, residual_moments, srm_moments
+from forensics.features._kernels._noise import (
+    haar_hh, median_abs, median_moments, residual_moments, srm_moments,
+)
 from forensics.features._noise import TINY_VAR, _correlations, _moments
 
 GRID = 4
@@ -30,6 +33,12 @@ def rgb_of(luma):
     """A deterministic colour image built from a luma plane (channels not equal)."""
     luma = np.asarray(luma, dtype=np.float32)
     return np.ascontiguousarray(np.stack([luma, np.roll(luma, 1, 0), np.roll(luma, 1, 1)], -1))
+
+
+def planes_of(luma):
+    """(4, H, W) float32 planes as the kernels read them: the channels of :func:`rgb_of`, then the luma."""
+    luma = np.asarray(luma, dtype=np.float32)
+    return np.ascontiguousarray(np.stack([luma, np.roll(luma, 1, 0), np.roll(luma, 1, 1), luma]))
 
 
 # -- statistics from materialised residuals -------------------------------------------------------
@@ -103,10 +112,9 @@ def median_reference(luma, grid=GRID):
 
 
 def median_kernel(luma, grid=GRID):
-    rgb = rgb_of(luma)
-    cells = np.zeros((4, grid * grid, 5))
-    cross = np.zeros(3)
-    median_moments(rgb, np.ascontiguousarray(luma, dtype=np.float32), grid, cells, cross)
+    cells = np.empty((4, grid * grid, 5))
+    cross = np.empty(3)
+    median_moments(planes_of(luma), grid, cells, cross)
     return kernel_vector(cells, cross)
 
 
@@ -140,39 +148,63 @@ def srm_reference(luma, grid=GRID):
 
 
 def srm_kernel(luma, grid=GRID):
-    rgb = rgb_of(luma)
-    cells = np.zeros((7, grid * grid, 5))
-    cross = np.zeros(3)
-    srm_moments(rgb, np.ascontiguousarray(luma, dtype=np.float32), grid, cells, cross)
+    cells = np.empty((7, grid * grid, 5))
+    cross = np.empty(3)
+    srm_moments(planes_of(luma), grid, cells, cross)
     return kernel_vector(cells, cross)
 
 
-# -- moments of materialised planes -----------------------------------------------------------------
+# -- moments of a materialised residual x - smooth ------------------------------------------------
 
-def planes_of(luma):
-    """(4, H, W) float64 planes: the three channels of :func:`rgb_of` and the luma."""
-    luma = np.asarray(luma, dtype=np.float64)
-    return np.stack([luma, np.roll(luma, 1, 0), np.roll(luma, 1, 1), luma])
+def smooth_of(luma):
+    """A deterministic stand-in for a denoised plane, one row and column larger than ``luma``
+    (as a wavelet reconstruction of an odd-sized plane is): the luma shifted by one column."""
+    return np.pad(np.roll(np.asarray(luma, dtype=np.float32), 1, 1), ((0, 1), (0, 1)), mode="edge")
 
 
 def residual_reference(luma, grid=GRID):
-    planes = planes_of(luma)
-    h, w = luma.shape
+    x = np.asarray(luma, dtype=np.float64)
+    h, w = x.shape
+    res = x - smooth_of(luma)[:h, :w].astype(np.float64)
     idx = cell_index(h, w, np.arange(h), np.arange(w), grid)
-    corr = [pearson(planes[a], planes[b]) for a, b in ((0, 1), (0, 2), (1, 2))]
-    return stats_vector(list(planes), corr, [cell_variances(p, idx, grid) for p in planes])
+    return np.concatenate([plane_stats(res), cell_variances(res, idx, grid)])
 
 
 def residual_kernel(luma, grid=GRID):
-    planes = planes_of(luma)
-    cells = np.zeros((4, grid * grid, 5))
-    cross = np.zeros(3)
-    residual_moments(planes, grid, cells, cross)
-    return kernel_vector(cells, cross)
+    cells = np.empty((grid * grid, 5))
+    residual_moments(np.asarray(luma, dtype=np.float32), smooth_of(luma), grid, cells)
+    return np.concatenate([np.array(_moments(cells.sum(axis=0))), _moments(cells)[0]])
+
+
+# -- Haar diagonal band and the median of absolute values --------------------------------------------
+
+def haar_reference(luma):
+    """HH = (a - b - c + d) / 2 over the 2x2 blocks of the even-cropped plane, by slicing."""
+    x = np.asarray(luma, dtype=np.float64)
+    h, w = (x.shape[0] // 2) * 2, (x.shape[1] // 2) * 2
+    x = x[:h, :w]
+    return (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2.0
+
+
+def haar_kernel(luma):
+    luma = np.ascontiguousarray(luma, dtype=np.float32)
+    hh = np.empty((1, luma.shape[0] // 2, luma.shape[1] // 2))
+    haar_hh(luma[None], hh)
+    return hh[0]
+
+
+def median_abs_reference(luma):
+    return np.array([np.median(np.abs(np.asarray(luma, dtype=np.float64)))])
+
+
+def median_abs_kernel(luma):
+    return np.array([median_abs(np.asarray(luma))])
 
 
 KERNEL_CASES = [
     ("median_moments", median_kernel, median_reference),
     ("srm_moments", srm_kernel, srm_reference),
     ("residual_moments", residual_kernel, residual_reference),
+    ("haar_hh", haar_kernel, haar_reference),
+    ("median_abs", median_abs_kernel, median_abs_reference),
 ]

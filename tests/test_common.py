@@ -9,12 +9,14 @@ import pytest
 from sklearn.base import clone
 
 from conftest import encode, natural_image
-from forensics.features import FAMILIES, ForensicFeatures, make_feature_bank
+from forensics.features import ALL_EXTRACTORS, ForensicFeatures, make_feature_bank
 from forensics.features._base import Interval, Options
 from forensics.media import ItemError
 
-EXTRACTORS = [cls() for cls in FAMILIES.values()] + [make_feature_bank(), ForensicFeatures(preset="minimal")]
-IDS = [type(e).__name__ + ("" if not isinstance(e, ForensicFeatures) else f"[{e.preset}]") for e in EXTRACTORS]
+EXTRACTORS = [cls() for cls in ALL_EXTRACTORS.values()] + [
+    make_feature_bank(), ForensicFeatures(preset="minimal"), ForensicFeatures(select=["blur__", "spectral__slope"])]
+IDS = [type(e).__name__ + ("" if not isinstance(e, ForensicFeatures) else f"[{e.preset},{e.select}]")
+       for e in EXTRACTORS]
 
 
 def _images():
@@ -114,7 +116,7 @@ def test_bad_item_raises_naming_it_or_records_nan_row(est, tmp_path):
     assert status.loc[2, "source"] == missing and "not found" in status.loc[2, "error"]
 
 
-@pytest.mark.parametrize("est", EXTRACTORS[-2:], ids=IDS[-2:])
+@pytest.mark.parametrize("est", EXTRACTORS[-3:], ids=IDS[-3:])
 def test_parallel_output_matches_serial_in_order(est):
     X = [natural_image(s, (32 + s, 40)) for s in range(9)]
     serial = clone(est).fit(X).transform(X)

@@ -99,6 +99,17 @@ def test_lattice_scores_matches_reference(seed):
     out = np.empty((3, 40, 2))
     lattice_scores(small, out)
     np.testing.assert_array_equal(out, reference_lattice_scores(small, 40))
+    # the kernel stops after the last non-empty bin: rows that end early, at the top, or are empty
+    sparse = np.zeros((6, N_BINS), dtype=np.int64)
+    sparse[0, :40] = hist[0, :40]
+    sparse[1, [3, 6, 9, 10, 12]] = [5, 7, 4, 1, 9]
+    sparse[2, N_BINS - 1] = 3
+    sparse[3, N_BINS - 2] = 2
+    sparse[4, [2, N_BINS - 3]] = [1, 8]
+    out = np.empty((6, Q_MAX + 1, 2))
+    lattice_scores(sparse, out)
+    np.testing.assert_array_equal(out, reference_lattice_scores(sparse))
+    assert out[1, 3, 0] == 5 + 7 + 4 + 9 and out[1, 3, 1] == 0.5 * 1  # only h[9 + 1] = 1 is off the lattice
 
 
 @pytest.mark.parametrize("name, kernel_fn, reference_fn", KERNEL_CASES)

@@ -7,7 +7,9 @@ import pywt
 from scipy import ndimage, stats
 
 from forensics.features._noise import NoiseFeatures, noise_features, noise_vector
-from reference_noise import KERNEL_CASES, KV3, KV5, O1_H, O2_H, median_residuals, srm_residuals
+from forensics.media._item import Item
+from forensics.features._kernels._noise import haar_hh, median_abs, residual_moments
+from reference_noise import KERNEL_CASES, KV3, KV5, O1_H, O2_H, median_residuals, smooth_of, srm_residuals
 
 RNG_SEEDS = (0, 1, 2)
 
@@ -17,8 +19,8 @@ def _as_dict(image, **params):
 
 
 def _luma(rgb):
-    rgb = rgb.astype(np.float32)
-    return (0.299 * rgb[:, :, 0] + 0.587 * rgb[:, :, 1] + 0.114 * rgb[:, :, 2]).astype(np.float32)
+    """The luma the extractor sees (the features are tested given it, not the colour conversion)."""
+    return Item(pixels=np.ascontiguousarray(rgb)).luma
 
 
 def _noisy(shape, sigma, seed=0, base=None):
@@ -119,25 +121,110 @@ def test_srm_features_match_scipy(colour_image):
     np.testing.assert_allclose(list(row.values()), want, rtol=1e-6, atol=1e-9)
 
 
-def test_wavelet_features_match_pywt(colour_image):
+def _pywt_luma_residual(luma, wavelet, level):
+    """Independent float64 pywt computation of the documented wavelet residual of the luma."""
+    coeffs = pywt.wavedec2(luma, wavelet, mode="symmetric", level=level)
+    # HH1 coefficients untouched by the border extension: equal under symmetric and zero padding
+    hh_zero = pywt.dwt2(luma, wavelet, mode="zero")[1][2]
+    inside = np.isclose(coeffs[-1][2], hh_zero, rtol=0, atol=1e-9)
+    hh1 = coeffs[-1][2][inside]
+    n = pywt.Wavelet(wavelet).dec_len
+    assert hh1.size == ((luma.shape[0] - n) // 2 + 1) * ((luma.shape[1] - n) // 2 + 1)
+    sigma = np.median(np.abs(hh1)) / 0.6745
+    t = sigma * np.sqrt(2 * np.log(luma.size))
+    shrunk = [coeffs[0]] + [tuple(pywt.threshold(d, t, mode="soft") for d in det) for det in coeffs[1:]]
+    return luma - pywt.waverec2(shrunk, wavelet, mode="symmetric")[: luma.shape[0], : luma.shape[1]]
+
+
+def _haar_sigma(plane):
+    hh = pywt.dwt2(plane[: plane.shape[0] // 2 * 2, : plane.shape[1] // 2 * 2], "haar")[1][2]
+    return np.median(np.abs(hh)) / 0.6745
+
+
+@pytest.mark.parametrize("wavelet, level, grid", [("db2", 2, 2), ("db4", 2, 4), ("haar", 3, 3)])
+def test_wavelet_features_match_pywt(colour_image, wavelet, level, grid):
     rgb = colour_image.astype(np.float64)
     luma = _luma(colour_image).astype(np.float64)
-    row = _as_dict(colour_image, residuals="wavelet", wavelet="db2", wavelet_level=2, grid=2)
-    res, sig = [], []
-    for p in (rgb[:, :, 0], rgb[:, :, 1], rgb[:, :, 2], luma):
-        coeffs = pywt.wavedec2(p, "db2", mode="symmetric", level=2)
-        # HH1 coefficients untouched by the border extension: equal under symmetric and zero padding
-        hh_zero = pywt.dwt2(p, "db2", mode="zero")[1][2]
-        inside = np.isclose(coeffs[-1][2], hh_zero, rtol=0, atol=1e-9)
-        hh1 = coeffs[-1][2][inside]
-        assert hh1.size == ((p.shape[0] - 4) // 2 + 1) * ((p.shape[1] - 4) // 2 + 1)
-        sigma = np.median(np.abs(hh1)) / 0.6745
-        t = sigma * np.sqrt(2 * np.log(p.size))
-        shrunk = [coeffs[0]] + [tuple(pywt.threshold(d, t, mode="soft") for d in det) for det in coeffs[1:]]
-        res.append(p - pywt.waverec2(shrunk, "db2", mode="symmetric")[: p.shape[0], : p.shape[1]])
-        sig.append(sigma)
-    want = np.concatenate([_expected_block(res), sig[:3], _spread(res[3], 0, luma.shape, 2)])
-    np.testing.assert_allclose(list(row.values()), want, rtol=1e-6, atol=1e-9)
+    row = _as_dict(colour_image, residuals="wavelet", wavelet=wavelet, wavelet_level=level, grid=grid)
+    assert list(row) == ["noise__wavelet_var__y", "noise__wavelet_skew__y", "noise__wavelet_kurt__y",
+                         "noise__sigma_mad__r", "noise__sigma_mad__g", "noise__sigma_mad__b", "noise__sigma_mad__y",
+                         f"noise__wavelet_local_var_spread__g{grid}", f"noise__wavelet_local_var_logrange__g{grid}"]
+    res = _pywt_luma_residual(luma, wavelet, level)
+    want_stats = [np.log1p(np.var(res)), stats.skew(res, axis=None), stats.kurtosis(res, axis=None)]
+    want_sigma = [_haar_sigma(p) for p in (rgb[:, :, 0], rgb[:, :, 1], rgb[:, :, 2], luma)]
+    got = np.array(list(row.values()))
+    # the package transforms in float32: the residual is accurate to ~1e-5 grey levels (std ~8 here)
+    np.testing.assert_allclose(got[:3], want_stats, rtol=2e-5)
+    np.testing.assert_allclose(got[7:], _spread(res, 0, luma.shape, grid), rtol=1e-4)
+    # the Haar band is exact: float64 arithmetic on the float32 planes
+    np.testing.assert_allclose(got[3:7], want_sigma, rtol=1e-6)
+
+
+def test_sigma_mad_hand_fixture():
+    # 2x2 blocks [[a, b], [c, d]] -> HH = (a - b - c + d) / 2; an odd last row / column is dropped
+    img = np.array([[10, 10, 20, 10, 99],
+                    [10, 10, 10, 20, 99],
+                    [30, 10, 10, 10, 99],
+                    [10, 10, 10, 50, 99],
+                    [99, 99, 99, 99, 99]], dtype=np.uint8)
+    # HH = [[0, 10], [10, 20]]: median |HH| = 10
+    row = _as_dict(img, residuals="wavelet")
+    for c in "rgby":
+        assert row[f"noise__sigma_mad__{c}"] == pytest.approx(10 / 0.6745, rel=1e-12)
+    assert np.isnan(row["noise__wavelet_var__y"])  # far too small for two db4 levels
+
+
+def test_haar_band_matches_pywt():
+    rng = np.random.default_rng(9)
+    for shape in [(2, 2), (3, 5), (8, 9), (17, 12)]:
+        planes = (rng.random((2,) + shape) * 255).astype(np.float32)
+        hh = np.empty((2, shape[0] // 2, shape[1] // 2))
+        haar_hh(planes, hh)
+        for p in range(2):
+            even = planes[p, : shape[0] // 2 * 2, : shape[1] // 2 * 2].astype(np.float64)
+            np.testing.assert_allclose(hh[p], pywt.dwt2(even, "haar")[1][2], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("values", [
+    [3.0], [-2.0, 1.0], [5.0, 5.0, 5.0, 5.0], [0.0, 0.5, -0.5, 0.5, 1.0, 0.0],
+    list(np.arange(-40, 60, 0.5)),                      # 200 values, even count
+    list(1.0 + np.arange(101) * np.finfo(float).eps),   # spread of ~1e-14: several refinement rounds
+    [0.0] * 50 + [1e300, -1e-300] + [7.0] * 49,        # extreme range and heavy duplicates
+])
+def test_median_abs_is_numpy_median(values):
+    x = np.array(values, dtype=np.float64)
+    rng = np.random.default_rng(len(values))
+    x = rng.permutation(x)
+    for shape in [(1, x.size), (x.size, 1)]:
+        assert median_abs(x.reshape(shape)) == np.median(np.abs(x))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_median_abs_random_sizes(seed):
+    rng = np.random.default_rng(seed)
+    for h, w in [(33, 65), (64, 64), (1, 257)]:
+        x = rng.standard_normal((h, w)) * 10 ** rng.uniform(-3, 3)
+        assert median_abs(x) == np.median(np.abs(x))
+        q = np.round(x * 2) / 2  # half-integers, as the Haar band of an 8-bit image
+        assert median_abs(q) == np.median(np.abs(q))
+        assert median_abs(q.astype(np.float32)) == np.median(np.abs(q.astype(np.float64)))
+
+
+def test_median_abs_nan_and_empty():
+    assert np.isnan(median_abs(np.array([[1.0, np.nan, 2.0]])))
+    assert np.isnan(median_abs(np.empty((0, 3))))
+
+
+def test_residual_moments_reads_the_top_left_of_a_larger_smooth():
+    luma = (np.random.default_rng(2).random((9, 13)) * 255).astype(np.float32)
+    smooth = smooth_of(luma)
+    assert smooth.shape == (10, 14)
+    cells = np.empty((1, 5))
+    residual_moments(luma, smooth, 1, cells)
+    r = luma.astype(np.float64) - smooth[:9, :13]
+    d = r - r[0, 0]
+    np.testing.assert_allclose(cells[0], [r.size, d.sum(), (d ** 2).sum(), (d ** 3).sum(), (d ** 4).sum()],
+                               rtol=1e-12)
 
 
 @pytest.mark.parametrize("residual", ["median", "wavelet", "srm"])
@@ -154,7 +241,7 @@ def test_correlations_exact_signs():
     r = rng.integers(0, 256, (32, 34)).astype(np.uint8)
     img = np.stack([r, r, 255 - r], -1)
     row = _as_dict(img)
-    for res in ("median", "wavelet", "srmkv3"):
+    for res in ("median", "srmkv3"):
         assert row[f"noise__{res}_corr__rg"] == pytest.approx(1.0, abs=1e-9)
         assert row[f"noise__{res}_corr__rb"] == pytest.approx(-1.0, abs=1e-9)
         assert row[f"noise__{res}_corr__gb"] == pytest.approx(-1.0, abs=1e-9)
@@ -163,11 +250,13 @@ def test_correlations_exact_signs():
 def test_grey_image_correlation_is_one_and_channels_equal():
     img = (np.random.default_rng(4).random((32, 32)) * 255).astype(np.uint8)
     row = _as_dict(img)
-    for res in ("median", "wavelet", "srmkv3"):
+    for res in ("median", "srmkv3"):
         for p in ("rg", "rb", "gb"):
             assert row[f"noise__{res}_corr__{p}"] == pytest.approx(1.0, abs=1e-12)
         assert row[f"noise__{res}_var__r"] == row[f"noise__{res}_var__b"]
     assert row["noise__srmkv3_var__y"] == pytest.approx(row["noise__srmkv3_var__r"], rel=1e-12)
+    assert row["noise__sigma_mad__r"] == row["noise__sigma_mad__b"]
+    assert row["noise__sigma_mad__y"] == pytest.approx(row["noise__sigma_mad__g"], rel=1e-6)
 
 
 # -- hand-computed fixture ----------------------------------------------------------------------
@@ -212,11 +301,12 @@ def test_white_noise_level_is_recovered(seed):
         expected = sigma ** 2 * np.sum(kern ** 2)
         assert var[f"noise__{name}_var__y"] == pytest.approx(expected, rel=0.06), name
     assert np.sum(KV5 ** 2) == pytest.approx(596 / 144)
-    for c in "rgb":
+    for c in "rgby":
+        # the Haar HH band of white noise has the noise variance; the ramp is annihilated
         assert row[f"noise__sigma_mad__{c}"] == pytest.approx(sigma, rel=0.06)
-        # two-level orthogonal DWT: detail bands hold 1 - 4^-2 of white-noise energy
-        assert var[f"noise__wavelet_var__{c}"] == pytest.approx(sigma ** 2 * 15 / 16, rel=0.08)
         assert abs(row[f"noise__srmkv3_kurt__{c}"]) < 0.2  # Gaussian residual
+    # two-level orthogonal DWT: detail bands hold 1 - 4^-2 of white-noise energy
+    assert var["noise__wavelet_var__y"] == pytest.approx(sigma ** 2 * 15 / 16, rel=0.08)
     flat = _noisy((128, 128), sigma, seed, base=np.full((128, 128), 120.0))
     got = np.expm1(_as_dict(flat, residuals="median")["noise__median_var__g"])
     assert got == pytest.approx(sigma ** 2 * _median_factor(), rel=0.06)
@@ -264,16 +354,16 @@ def test_integer_ramp_exact_values():
 
 
 @pytest.mark.parametrize("shape, finite", [
-    ((1, 1), set()), ((2, 3), set()), ((4, 4), {"median"}), ((13, 17), {"median", "srm"}),
-    ((28, 30), {"median", "srm", "wavelet"}),
+    ((1, 1), set()), ((1, 5), set()), ((2, 3), {"sigma"}), ((4, 4), {"sigma", "median"}),
+    ((13, 17), {"sigma", "median", "srm"}), ((28, 30), {"sigma", "median", "srm", "wavelet"}),
 ])
 def test_small_images_are_nan_not_errors(shape, finite):
     img = (np.random.default_rng(0).random(shape) * 255).astype(np.uint8)
     row = _as_dict(img)
-    assert len(row) == 63
+    assert len(row) == 55
     for name, value in row.items():
         feature = name.split("__")[1]
-        res = "wavelet" if feature.startswith(("wavelet", "sigma")) else (
+        res = "wavelet" if feature.startswith("wavelet") else "sigma" if feature == "sigma_mad" else (
             "srm" if feature.startswith("srm") else "median")
         assert np.isfinite(value) == (res in finite), name
 
@@ -288,14 +378,16 @@ def test_haar_works_on_small_images():
 
 def test_feature_names_depend_only_on_params():
     names = list(NoiseFeatures().fit().get_feature_names_out())
-    assert len(names) == 63 == len(set(names))
+    assert len(names) == 55 == len(set(names))
     assert all(n.count("__") == 2 and n == n.lower() and n.startswith("noise__") for n in names)
     assert names[:3] == ["noise__median_var__r", "noise__median_var__g", "noise__median_var__b"]
-    assert "noise__sigma_mad__g" in names and "noise__srmkv5_local_var_spread__g4" in names
+    assert "noise__sigma_mad__y" in names and "noise__srmkv5_local_var_spread__g4" in names
+    assert not any("wavelet_corr" in n or n.startswith(("noise__wavelet_var__r", "noise__wavelet_skew__g"))
+                   for n in names)
     sub = NoiseFeatures(residuals=["srm", "median"], grid=3).fit()
     assert list(sub.get_feature_names_out()) == [n.replace("g4", "g3") for n in names
                                                  if not n.split("__")[1].startswith(("wavelet", "sigma"))]
-    assert len(NoiseFeatures(residuals="wavelet").fit().get_feature_names_out()) == 17
+    assert len(NoiseFeatures(residuals="wavelet").fit().get_feature_names_out()) == 9
     documented = {d.prefix for d in NoiseFeatures.feature_docs}
     assert {n.rsplit("__", 1)[0] + "__" for n in names} == documented
 
@@ -303,7 +395,7 @@ def test_feature_names_depend_only_on_params():
 def test_transform_matches_vector(colour_image):
     ext = NoiseFeatures().fit()
     X = ext.transform([colour_image, colour_image[:20, :25]])
-    assert X.shape == (2, 63)
+    assert X.shape == (2, 55)
     np.testing.assert_array_equal(
         X[1], noise_vector(colour_image[:20, :25].astype(np.float32), _luma(colour_image[:20, :25])))
 

@@ -5,15 +5,17 @@ from ._base import BaseExtractor, FeatureDoc
 from ._blur import BlurFeatures, blur_features
 from ._codec import CodecFeatures, codec_features
 from ._dct import DCTFeatures, dct_features
+from ._dct_spectrum import DCTSpectrumFeatures, dct_spectrum_features
 from ._noise import NoiseFeatures, noise_features
-from ._registry import FAMILIES, PRESETS, list_features
+from ._registry import ALL_EXTRACTORS, FAMILIES, PRESETS, list_features
 from ._spectral import SpectralFeatures, spectral_features
 
 __all__ = [
-    "BaseExtractor", "FeatureDoc", "ForensicFeatures", "make_feature_bank", "FAMILIES", "PRESETS",
+    "BaseExtractor", "FeatureDoc", "ForensicFeatures", "make_feature_bank", "ALL_EXTRACTORS", "FAMILIES", "PRESETS",
     "list_features",
     "SpectralFeatures", "spectral_features",
     "DCTFeatures", "dct_features",
+    "DCTSpectrumFeatures", "dct_spectrum_features",
     "NoiseFeatures", "noise_features",
     "BlurFeatures", "blur_features",
     "CodecFeatures", "codec_features",

@@ -28,6 +28,9 @@ class ForensicFeatures(BaseExtractor):
     preset : {"full", "minimal", "pixels"} or None
         Keep only the registry's features of this preset (None keeps every column the
         extractors produce). Families without a feature in the preset are not computed.
+    select : list of str or None
+        Keep only the columns whose name starts with one of these prefixes (applied after
+        ``preset``), e.g. ``["spectral__azimuthal__"]`` for the azimuthal spectrum alone.
     n_jobs, on_error, progress
         As for every extractor (see :class:`~forensics.features.BaseExtractor`); the bank's
         values apply and those of the inner extractors are ignored.
@@ -55,9 +58,11 @@ class ForensicFeatures(BaseExtractor):
     family = "bank"
     _param_rules = {"preset": Options((None, "full", "minimal", "pixels"))}
 
-    def __init__(self, extractors=None, *, preset=None, n_jobs=None, on_error="raise", progress=False):
+    def __init__(self, extractors=None, *, preset=None, select=None, n_jobs=None, on_error="raise",
+                 progress=False):
         self.extractors = extractors
         self.preset = preset
+        self.select = select
         self.n_jobs = n_jobs
         self.on_error = on_error
         self.progress = progress
@@ -113,27 +118,38 @@ class ForensicFeatures(BaseExtractor):
         """Validate the parameters, fit the extractors and fix the output columns."""
         self._check_params()
         fitted = [(name, clone(est).fit(X)) for name, est in self._resolved_extractors()]
+        prefixes = None
         if self.preset is not None:
             from ._registry import preset_prefixes
 
             prefixes = tuple(p for ps in preset_prefixes(self.preset).values() for p in ps)
-            fitted = [(n, e) for n, e in fitted if any(str(c).startswith(prefixes) for c in e.feature_names_out_)]
+        select = self._checked_select()
+
+        def kept(name):
+            name = str(name)
+            return (prefixes is None or name.startswith(prefixes)) and (select is None or name.startswith(select))
+
+        fitted = [(n, e) for n, e in fitted if any(kept(c) for c in e.feature_names_out_)]
         names = np.concatenate([e.feature_names_out_ for _, e in fitted]) if fitted else np.array([], object)
-        if self.preset is not None:
-            keep = np.array([str(c).startswith(prefixes) for c in names], dtype=bool)
-        else:
-            keep = np.ones(len(names), dtype=bool)
+        keep = np.array([kept(c) for c in names], dtype=bool)
         if len(set(names)) != len(names):
             raise ValueError("extractors produce duplicate feature names; give same-family extractors "
                              "different parameters")
         if not keep.any():
-            raise ValueError("the bank has no feature to compute (empty extractors or preset)")
+            raise ValueError("the bank has no feature to compute (empty extractors, or nothing left after preset/select)")
         self.extractors_ = fitted
         self.columns_ = np.flatnonzero(keep)
-        self._n_all = len(names)
         self.feature_names_out_ = names[keep].astype(object)
         self.n_features_out_ = int(keep.sum())
         return self
+
+    def _checked_select(self):
+        if self.select is None:
+            return None
+        select = [self.select] if isinstance(self.select, str) else self.select
+        if not all(isinstance(p, str) and p for p in select) or not len(select):
+            raise ValueError(f"select must be a non-empty list of column-name prefixes, got {self.select!r}")
+        return tuple(select)
 
     def _feature_names(self):
         check_is_fitted(self, "extractors_")
@@ -159,14 +175,16 @@ class ForensicFeatures(BaseExtractor):
         return super().extract_one(image)
 
 
-def make_feature_bank(families=None, *, preset=None, n_jobs=None, on_error="raise", progress=False, **params):
+def make_feature_bank(families=None, *, preset=None, select=None, n_jobs=None, on_error="raise", progress=False,
+                      **params):
     """Build a :class:`ForensicFeatures` with explicit extractors, so every parameter is tunable.
 
     Parameters
     ----------
     families : list of str, optional
-        Family names from the registry (default: all of them).
-    preset : str, optional
+        Extractor names from the registry (default: the five families of the default bank;
+        opt-in extractors such as ``"dctspec"`` can be named too).
+    preset, select : optional
         See :class:`ForensicFeatures`.
     **params
         Family parameters as ``<family>__<param>=value``, e.g. ``spectral__n_bins=16``.
@@ -178,12 +196,12 @@ def make_feature_bank(families=None, *, preset=None, n_jobs=None, on_error="rais
     >>> bank.get_params()["spectral__n_bins"]
     16
     """
-    from ._registry import FAMILIES
+    from ._registry import ALL_EXTRACTORS, FAMILIES
 
     families = list(FAMILIES) if families is None else list(families)
-    unknown = [f for f in families if f not in FAMILIES]
+    unknown = [f for f in families if f not in ALL_EXTRACTORS]
     if unknown:
-        raise ValueError(f"unknown families {unknown}; choose from {list(FAMILIES)}")
-    bank = ForensicFeatures([(f, FAMILIES[f]()) for f in families], preset=preset, n_jobs=n_jobs,
-                            on_error=on_error, progress=progress)
+        raise ValueError(f"unknown families {unknown}; choose from {list(ALL_EXTRACTORS)}")
+    bank = ForensicFeatures([(f, ALL_EXTRACTORS[f]()) for f in families], preset=preset, select=select,
+                            n_jobs=n_jobs, on_error=on_error, progress=progress)
     return bank.set_params(**params) if params else bank

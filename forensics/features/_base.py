@@ -121,7 +121,7 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
         Number of columns.
     status_ : pandas.DataFrame
         Set by each ``transform``: one row per item with ``index``, ``source``, ``status``
-        ("ok" or "error") and ``error``.
+        ("ok" or "error") and ``error``. Not kept when the extractor is pickled or saved.
     """
 
     family: ClassVar[str] = ""
@@ -196,6 +196,13 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
         item = load_item(image, 0)
         values = self._compute(item)
         return dict(zip(self._feature_names(), (float(v) for v in values)))
+
+    def __getstate__(self):
+        # ``status_`` describes the last transform call, not the model: it is not saved (and a
+        # DataFrame cannot go into a safe skops file).
+        state = super().__getstate__()
+        state.pop("status_", None)
+        return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -107,6 +107,18 @@ _DIGITS = _first_digit_matrix()
 _BENFORD = np.log10(1.0 + 1.0 / np.arange(1, 10))
 
 
+def _moving_average_matrix():
+    """(DQ_BINS, DQ_BINS) matrix ``M`` with ``g @ M`` = the centred moving average of ``g`` over
+    ``2 DQ_HALF_WINDOW + 1`` bins, truncated at the ends (divided by the bins inside)."""
+    i = np.arange(DQ_BINS)
+    inside = np.abs(i[:, None] - i[None, :]) <= DQ_HALF_WINDOW
+    return inside / inside.sum(axis=0)
+
+
+_DQ_SMOOTH = _moving_average_matrix()
+_DQ_M = np.arange(1, DQ_BINS + 1)
+
+
 class DCTFeatures(BaseExtractor):
     """8x8 block-DCT statistics of the luma on the JPEG grid.
 
@@ -344,16 +356,17 @@ def estimate_steps(hist):
     hist = np.ascontiguousarray(hist, dtype=np.int64)
     scores = np.empty((hist.shape[0], Q_MAX + 1, 2))
     lattice_scores(hist, scores)
-    n_inf = hist[:, 2:].sum(axis=1).astype(np.float64)
-    excess = (scores[:, :, 0] - scores[:, :, 1]) / np.maximum(n_inf, 1.0)[:, None]
-    excess[:, :2] = -np.inf
+    informative = hist[:, 2:]
+    n_inf = informative.sum(axis=1).astype(np.float64)
+    excess = (scores[:, 2:, 0] - scores[:, 2:, 1]) / np.maximum(n_inf, 1.0)[:, None]  # q = 2..Q_MAX
     best = excess.max(axis=1)
     with np.errstate(divide="ignore"):
         floor = np.maximum(LATTICE_MIN_SCORE, LATTICE_Z / np.sqrt(n_inf))
-    coarsest = np.where(excess >= LATTICE_RHO * best[:, None], np.arange(Q_MAX + 1), 0).max(axis=1)
-    steps = coarsest.astype(np.float64)
+    # coarsest q with X(q) >= rho max X: the last True of each row
+    high = excess >= LATTICE_RHO * best[:, None]
+    steps = (Q_MAX - np.argmax(high[:, ::-1], axis=1)).astype(np.float64)
     steps[best < floor] = 1.0
-    steps[(hist[:, 2:] > 0).sum(axis=1) < 2] = np.nan  # one value: any divisor of it fits
+    steps[informative.max(axis=1) == n_inf] = np.nan  # one non-empty bin: any divisor of it fits
     steps[n_inf < MIN_INFORMATIVE] = np.nan
     return steps
 
@@ -368,10 +381,11 @@ def estimate_quality(steps):
     n_det = int(det.sum())
     if n_det < MIN_STEPS_FOR_QUALITY:
         return np.nan, np.nan
-    match = (_IJG_TABLES[:, det] == steps[det]).sum(axis=1)
-    err = np.abs(_LOG_IJG[:, det] - np.log(steps[det])).sum(axis=1)
+    match = ((_IJG_TABLES == steps) & det).sum(axis=1)
     best = np.flatnonzero(match == match.max())
-    best = best[err[best] <= err[best].min() + 1e-9]
+    if best.size > 1:  # ties: the smallest log distance over the detected steps
+        err = np.abs(_LOG_IJG[best][:, det] - np.log(steps[det])).sum(axis=1)
+        best = best[err <= err.min() + 1e-9]
     return float(best.mean() + 1), float(match.max() / n_det)
 
 
@@ -389,30 +403,30 @@ def _log_moments(moments, n):
 
 
 def _benford_divergence(hist):
+    """Jensen-Shannon divergence (bits) of each row's first-digit distribution from Benford's law."""
     counts = hist @ _DIGITS  # (rows, 9) first-digit counts of the non-zero values
-    total = counts.sum(axis=1)
-    out = np.full(hist.shape[0], np.nan)
-    for i in np.flatnonzero(total >= MIN_BENFORD):
-        p = counts[i] / total[i]
+    total = counts.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = counts / total
         m = 0.5 * (p + _BENFORD)
-        nz = p > 0
-        out[i] = 0.5 * np.sum(p[nz] * np.log2(p[nz] / m[nz])) + 0.5 * np.sum(_BENFORD * np.log2(_BENFORD / m))
-    return out
+        div = (0.5 * np.where(p > 0, p * np.log2(p / m), 0.0).sum(axis=1)
+               + 0.5 * (_BENFORD * np.log2(_BENFORD / m)).sum(axis=1))
+    return np.where(total[:, 0] >= MIN_BENFORD, div, np.nan)
 
 
-def _dq_periodicity(row, step):
-    q = int(step) if np.isfinite(step) and step >= 2 else 1
-    g = np.zeros(DQ_BINS)
-    vals = row[q:N_BINS - 1:q][:DQ_BINS]
-    g[:vals.size] = vals
-    if g.sum() < MIN_DQ:
-        return np.nan
-    ker = np.ones(2 * DQ_HALF_WINDOW + 1)
-    s = np.convolve(g, ker, "same") / np.convolve(np.ones(DQ_BINS), ker, "same")
-    r = np.where(s > 0, (g - s) / np.sqrt(np.where(s > 0, s, 1.0)), 0.0)
-    power = np.abs(np.fft.rfft(r)[1:]) ** 2
-    mean = power.mean()
-    return float(power[1:].max() / mean) if mean > 0 else np.nan
+def _dq_periodicity(hist, steps):
+    """Double-quantization periodicity of each histogram row (n_rows, N_BINS) given its step (n_rows,)."""
+    q = np.where(np.isfinite(steps) & (steps >= 2), steps, 1).astype(np.int64)
+    idx = q[:, None] * _DQ_M  # bins m q, m = 1..DQ_BINS, below the clipped top bin
+    g = np.take_along_axis(hist, np.minimum(idx, N_BINS - 1), axis=1).astype(np.float64)
+    g[idx >= N_BINS - 1] = 0.0
+    s = g @ _DQ_SMOOTH
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(s > 0, (g - s) / np.sqrt(np.where(s > 0, s, 1.0)), 0.0)
+        power = np.abs(np.fft.rfft(r, axis=1)[:, 1:]) ** 2
+        mean = power.mean(axis=1)
+        out = power[:, 1:].max(axis=1) / mean
+    return np.where((g.sum(axis=1) >= MIN_DQ) & (mean > 0), out, np.nan)
 
 
 def dct_vector(luma, *, n_coeffs=9, n_steps=6):
@@ -429,8 +443,9 @@ def dct_vector(luma, *, n_coeffs=9, n_steps=6):
     k = n_coeffs
     out[0:k] = log_std
     out[k:2 * k] = log_kurt
-    out[2 * k:3 * k] = _benford_divergence(hist[zz].astype(np.float64))
-    out[3 * k:4 * k] = [_dq_periodicity(hist[z], steps[z]) for z in zz]
+    ac = hist[zz]
+    out[2 * k:3 * k] = _benford_divergence(ac.astype(np.float64))
+    out[3 * k:4 * k] = _dq_periodicity(ac, steps[zz])
     out[4 * k:4 * k + n_steps] = steps[ZIGZAG[:n_steps]]
     out[4 * k + n_steps:4 * k + n_steps + 2] = estimate_quality(steps)
     within, n_within, across, n_across = edges

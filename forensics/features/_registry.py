@@ -11,10 +11,11 @@ import pandas as pd
 from ._blur import BlurFeatures
 from ._codec import CodecFeatures
 from ._dct import DCTFeatures
+from ._dct_spectrum import DCTSpectrumFeatures
 from ._noise import NoiseFeatures
 from ._spectral import SpectralFeatures
 
-__all__ = ["FAMILIES", "PRESETS", "feature_docs", "list_features", "preset_prefixes", "catalogue_markdown"]
+__all__ = ["ALL_EXTRACTORS", "FAMILIES", "PRESETS", "feature_docs", "list_features", "preset_prefixes", "catalogue_markdown"]
 
 #: Family name -> extractor class, in the column order of the full bank.
 FAMILIES = {
@@ -24,6 +25,9 @@ FAMILIES = {
     "blur": BlurFeatures,
     "codec": CodecFeatures,
 }
+
+#: Every named extractor: the bank's families plus opt-in ones (large spectra for linear detectors).
+ALL_EXTRACTORS = {**FAMILIES, "dctspec": DCTSpectrumFeatures}
 
 #: Preset name -> what it is for.
 PRESETS = {
@@ -35,7 +39,7 @@ PRESETS = {
 
 def feature_docs():
     """All :class:`~forensics.features.FeatureDoc` entries, family by family."""
-    return [doc for cls in FAMILIES.values() for doc in cls.feature_docs]
+    return [doc for cls in ALL_EXTRACTORS.values() for doc in cls.feature_docs]
 
 
 def list_features(preset=None):
@@ -51,7 +55,7 @@ def list_features(preset=None):
     >>> from forensics.features import list_features
     >>> table = list_features()
     >>> sorted(set(table["family"]))
-    ['blur', 'codec', 'dct', 'noise', 'spectral']
+    ['blur', 'codec', 'dct', 'dctspec', 'noise', 'spectral']
     """
     rows = [
         dict(name=f"{d.family}__{d.feature}", family=d.family, feature=d.feature, params=d.params,
@@ -101,8 +105,9 @@ def catalogue_markdown():
         *[f"| `{k}` | {v} |" for k, v in PRESETS.items()],
         "",
     ]
-    for family, cls in FAMILIES.items():
-        lines += [f"## `{family}`: {cls.__doc__.strip().splitlines()[0]}", ""]
+    for family, cls in ALL_EXTRACTORS.items():
+        default = "in the default bank" if family in FAMILIES else "opt-in: `make_feature_bank([..., \"%s\"])`" % family
+        lines += [f"## `{family}`: {cls.__doc__.strip().splitlines()[0]}", "", f"Extractor `{cls.__name__}`, {default}.", ""]
         for d in cls.feature_docs:
             lines += [
                 f"### `{d.family}__{d.feature}__*`",

@@ -146,9 +146,9 @@ class Item:
             arr = None
         if arr is not None and arr.size:
             if arr.ndim == 3 and arr.shape[2] == 3:
-                arr = arr[:, :, ::-1]
+                arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
             elif arr.ndim == 3 and arr.shape[2] == 4:
-                arr = arr[:, :, [2, 1, 0, 3]]
+                arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
             return np.ascontiguousarray(arr)
         # OpenCV could not decode it (e.g. palette GIF on some builds): let PIL try.
         try:
@@ -227,9 +227,8 @@ class Item:
         if self.is_gray:
             g = arr if arr.ndim == 2 else arr[:, :, 0]
             return np.ascontiguousarray(_to_255(g))
-        rgb = self.rgb
-        y = 0.299 * rgb[:, :, 0] + 0.587 * rgb[:, :, 1] + 0.114 * rgb[:, :, 2]
-        return np.ascontiguousarray(y, dtype=np.float32)
+        # OpenCV's RGB -> grey uses exactly the BT.601 weights (0.299, 0.587, 0.114).
+        return np.ascontiguousarray(cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY))
 
     def __repr__(self):
         kind = f"{len(self.data)} bytes" if self.data is not None else "array"

@@ -1,12 +1,19 @@
-"""Noise-residual kernels: fused single passes that filter and accumulate residual moments per grid cell.
+"""Noise-residual kernels: fused single passes that filter and accumulate residual moments per grid
+cell, the level-1 Haar diagonal band, and an exact median of absolute values.
 
-Every kernel fills ``cells[q, c, :] = [n, S1, S2, S3, S4]`` with ``Sk = sum((r - k_q) ** k)`` over
-the residual samples ``r`` of row ``q`` falling in grid cell ``c``, and ``cross`` with the sums of
-products ``sum((r_a - k_a) (r_b - k_b))`` for the channel pairs (r, g), (r, b), (g, b). The
-per-row shift ``k_q`` is the residual of the first valid pixel: moments are shift-invariant, and
-the shift makes a constant residual (e.g. a first-order difference on a linear ramp) give exactly
-zero variance instead of a cancellation error. A pixel at image position (i, j) belongs to cell
-``(i * grid // H) * grid + (j * grid // W)``. All sums are float64.
+The moment kernels fill ``cells[q, c, :] = [n, S1, S2, S3, S4]`` with ``Sk = sum((r - k_q) ** k)``
+over the residual samples ``r`` of row ``q`` falling in grid cell ``c``, and (when they have one)
+``cross`` with the sums of products ``sum((r_a - k_a) (r_b - k_b))`` for the channel pairs
+(r, g), (r, b), (g, b). The per-row shift ``k_q`` is the residual of the first valid pixel:
+moments are shift-invariant, and the shift makes a constant residual (e.g. a first-order difference
+on a linear ramp) give exactly zero variance instead of a cancellation error. A pixel at image
+position (i, j) belongs to cell ``(i * grid // H) * grid + (j * grid // W)``. All sums are float64.
+
+Images come in planar: ``planes`` float32 (P, H, W), C-contiguous, so that every filter runs along
+contiguous rows (SIMD) and the colour channels are de-interleaved once for all kernels. Inner loops
+run ``for t in range(n)`` over slices that start where the loop starts: an index that numba cannot
+prove non-negative (``range(j0, j1)`` with run-time ``j0``, or ``j - 1``) keeps its negative-index
+wraparound test, which stops LLVM from vectorising the loop (4-5x slower here).
 """
 
 import numpy as np
@@ -15,11 +22,11 @@ from ._config import kernel
 
 
 @kernel
-def _accumulate_row(buf, rows, shift, ci, grid, w, jlo, jhi, cells, cross):
+def _accumulate_row(buf, rows, shift, ci, grid, w, jlo, jhi, cells):
     """Add the residual row ``buf[k, jlo:jhi]`` (image columns) to ``cells[rows[k], ci + cell(j)]``.
 
     Sums run over each cell's column segment in local scalars (one memory update per segment);
-    ``x = buf[k, j] - shift[k]``. ``cross`` receives the products of buffer rows 0, 1, 2.
+    ``x = buf[k, j] - shift[k]``.
     """
     for cj in range(grid):
         j0 = max((cj * w + grid - 1) // grid, jlo)  # first column j with j * grid // w == cj
@@ -28,13 +35,14 @@ def _accumulate_row(buf, rows, shift, ci, grid, w, jlo, jhi, cells, cross):
             continue
         c = ci + cj
         for k in range(buf.shape[0]):
+            seg = buf[k, j0:j1]
             s1 = 0.0
             s2 = 0.0
             s3 = 0.0
             s4 = 0.0
             sh = shift[k]
-            for j in range(j0, j1):
-                x = buf[k, j] - sh
+            for t in range(seg.shape[0]):
+                x = seg[t] - sh
                 x2 = x * x
                 s1 += x
                 s2 += x2
@@ -46,19 +54,30 @@ def _accumulate_row(buf, rows, shift, ci, grid, w, jlo, jhi, cells, cross):
             cells[q, c, 2] += s2
             cells[q, c, 3] += s3
             cells[q, c, 4] += s4
-        p01 = 0.0
-        p02 = 0.0
-        p12 = 0.0
-        for j in range(j0, j1):
-            a = buf[0, j] - shift[0]
-            b = buf[1, j] - shift[1]
-            d = buf[2, j] - shift[2]
-            p01 += a * b
-            p02 += a * d
-            p12 += b * d
-        cross[0] += p01
-        cross[1] += p02
-        cross[2] += p12
+
+
+@kernel
+def _cross_row(buf, shift, jlo, jhi, cross):
+    """Add the products of buffer rows (0, 1), (0, 2), (1, 2) over columns ``jlo:jhi`` to ``cross``."""
+    r0 = buf[0, jlo:jhi]
+    r1 = buf[1, jlo:jhi]
+    r2 = buf[2, jlo:jhi]
+    k0 = shift[0]
+    k1 = shift[1]
+    k2 = shift[2]
+    p01 = 0.0
+    p02 = 0.0
+    p12 = 0.0
+    for t in range(r0.shape[0]):
+        a = r0[t] - k0
+        b = r1[t] - k1
+        d = r2[t] - k2
+        p01 += a * b
+        p02 += a * d
+        p12 += b * d
+    cross[0] += p01
+    cross[1] += p02
+    cross[2] += p12
 
 
 @kernel
@@ -67,110 +86,100 @@ def _med3(a, b, c):
 
 
 @kernel
-def _median3x3_residual(img, q, i, j):
-    """x[i, j] - median of the 3x3 neighbourhood of (i, j) in plane q of a (H, W, P) array."""
-    # Sort each column, then med9 = med3(max of the minima, med3 of the medians, min of the maxima).
-    lo0, mi0, hi0 = _sort3(img[i - 1, j - 1, q], img[i, j - 1, q], img[i + 1, j - 1, q])
-    lo1, mi1, hi1 = _sort3(img[i - 1, j, q], img[i, j, q], img[i + 1, j, q])
-    lo2, mi2, hi2 = _sort3(img[i - 1, j + 1, q], img[i, j + 1, q], img[i + 1, j + 1, q])
-    med = _med3(max(lo0, max(lo1, lo2)), _med3(mi0, mi1, mi2), min(hi0, min(hi1, hi2)))
-    return np.float64(img[i, j, q]) - np.float64(med)
-
-
-@kernel
-def _sort3(a, b, c):
-    lo = min(a, b)
-    hi = max(a, b)
-    return min(lo, c), max(lo, min(hi, c)), max(hi, c)
-
-
-@kernel
-def median_moments(rgb, luma, grid, cells, cross):
-    """Moments of the 3x3 median residual ``x - median3x3(x)`` of the r, g, b and luma planes.
+def median_moments(planes, grid, cells, cross):
+    """Moments of the 3x3 median residual ``x - median3x3(x)`` of every plane.
 
     Parameters
     ----------
-    rgb : float32 (H, W, 3), C-contiguous
-    luma : float32 (H, W), C-contiguous
+    planes : float32 (P, H, W), C-contiguous, P >= 3
+        Usually r, g, b and luma.
     grid : int
-    cells : float64 (4, grid * grid, 5), output; rows r, g, b, luma.
-    cross : float64 (3,), output; (r, g), (r, b), (g, b) products.
+    cells : float64 (P, grid * grid, 5), output, one row per plane.
+    cross : float64 (3,), output; products of planes (0, 1), (0, 2), (1, 2).
 
     Only interior pixels (1 <= i < H - 1, 1 <= j < W - 1) are used: no border padding.
     The median of nine uses the column-sort network: with each column of the window sorted into
-    (lo, mid, hi), ``median = med3(max(lo), med3(mid), min(hi))`` (Paeth 1990), and the sorted
-    columns are shared by the three windows that contain them.
+    (lo, mid, hi), ``median = med3(max(lo), med3(mid), min(hi))`` (Paeth 1990); the sorted
+    columns of a row are computed once and shared by the three windows that contain them.
     """
-    h, w = luma.shape
+    n_planes, h, w = planes.shape
     cells[:, :, :] = 0.0
     cross[:] = 0.0
     if h < 3 or w < 3:
         return
-    y3 = luma.reshape((h, w, 1))
-    shift = np.empty(4)
-    for q in range(3):
-        shift[q] = _median3x3_residual(rgb, q, 1, 1)
-    shift[3] = _median3x3_residual(y3, 0, 1, 1)
-    rows = np.arange(4)
-    srt = np.empty((4, 3, w), dtype=np.float32)  # sorted column triples (lo, mid, hi) per plane
-    buf = np.zeros((4, w))  # residual row, planes r, g, b, y
+    lo = np.empty(w, dtype=np.float32)
+    mi = np.empty(w, dtype=np.float32)
+    hi = np.empty(w, dtype=np.float32)
+    buf = np.zeros((n_planes, w))
+    shift = np.empty(n_planes)
+    rows = np.arange(n_planes)
     for i in range(1, h - 1):
-        for j in range(w):
-            for q in range(3):
-                lo, mi, hi = _sort3(rgb[i - 1, j, q], rgb[i, j, q], rgb[i + 1, j, q])
-                srt[q, 0, j] = lo
-                srt[q, 1, j] = mi
-                srt[q, 2, j] = hi
-            lo, mi, hi = _sort3(luma[i - 1, j], luma[i, j], luma[i + 1, j])
-            srt[3, 0, j] = lo
-            srt[3, 1, j] = mi
-            srt[3, 2, j] = hi
-        for q in range(4):
-            for j in range(1, w - 1):
-                a = max(srt[q, 0, j - 1], max(srt[q, 0, j], srt[q, 0, j + 1]))
-                b = _med3(srt[q, 1, j - 1], srt[q, 1, j], srt[q, 1, j + 1])
-                c = min(srt[q, 2, j - 1], min(srt[q, 2, j], srt[q, 2, j + 1]))
-                x = luma[i, j] if q == 3 else rgb[i, j, q]
-                buf[q, j] = np.float64(x) - np.float64(_med3(a, b, c))
-        _accumulate_row(buf, rows, shift, ((i * grid) // h) * grid, grid, w, 1, w - 1, cells, cross)
+        for q in range(n_planes):
+            up = planes[q, i - 1]
+            mid = planes[q, i]
+            dn = planes[q, i + 1]
+            for j in range(w):  # sort each column triple
+                a = up[j]
+                b = mid[j]
+                c = dn[j]
+                l1 = min(a, b)
+                h1 = max(a, b)
+                lo[j] = min(l1, c)
+                mi[j] = max(l1, min(h1, c))
+                hi[j] = max(h1, c)
+            # window t covers columns t, t + 1, t + 2 and is centred on column t + 1
+            res = buf[q, 1:]
+            ctr = mid[1:]
+            lo1 = lo[1:]
+            lo2 = lo[2:]
+            mi1 = mi[1:]
+            mi2 = mi[2:]
+            hi1 = hi[1:]
+            hi2 = hi[2:]
+            for t in range(w - 2):
+                a = max(lo[t], max(lo1[t], lo2[t]))
+                b = _med3(mi[t], mi1[t], mi2[t])
+                c = min(hi[t], min(hi1[t], hi2[t]))
+                res[t] = np.float64(ctr[t]) - np.float64(_med3(a, b, c))
+        if i == 1:
+            for q in range(n_planes):
+                shift[q] = buf[q, 1]
+        _accumulate_row(buf, rows, shift, ((i * grid) // h) * grid, grid, w, 1, w - 1, cells)
+        _cross_row(buf, shift, 1, w - 1, cross)
 
 
 # -- SRM high-pass filters (Fridrich & Kodovsky 2012), normalised as in Zhou et al. (2018) -----------
 
 @kernel
-def _ring(img, q, i, j, di, dj):
-    """Sum of the four pixels (i +- di, j +- dj) and (i +- dj, j -+ di): a 90-degree-symmetric ring."""
-    return ((np.float64(img[i - di, j - dj, q]) + np.float64(img[i + di, j + dj, q]))
-            + (np.float64(img[i - dj, j + di, q]) + np.float64(img[i + dj, j - di, q])))
+def _kv3_row(up, mid, dn, out, jlo, jhi):
+    """``out[j]`` = SQUARE 3x3 'KV' residual / 4 at row ``mid``, ``jlo <= j < jhi`` (``jlo >= 1``):
+    [[-1, 2, -1], [2, -4, 2], [-1, 2, -1]] / 4."""
+    n = jhi - jlo
+    ul = up[jlo - 1:]
+    uc = up[jlo:]
+    ur = up[jlo + 1:]
+    ml = mid[jlo - 1:]
+    mc = mid[jlo:]
+    mr = mid[jlo + 1:]
+    dl = dn[jlo - 1:]
+    dc = dn[jlo:]
+    dr = dn[jlo + 1:]
+    o = out[jlo:]
+    for t in range(n):
+        vl = np.float64(ul[t]) + np.float64(dl[t])
+        vc = np.float64(uc[t]) + np.float64(dc[t])
+        vr = np.float64(ur[t]) + np.float64(dr[t])
+        o[t] = (2.0 * (vc + np.float64(ml[t]) + np.float64(mr[t])) - (vl + vr) - 4.0 * np.float64(mc[t])) * 0.25
 
 
 @kernel
-def _kv3(img, q, i, j):
-    """SQUARE 3x3 'KV' residual / 4: [[-1, 2, -1], [2, -4, 2], [-1, 2, -1]] / 4."""
-    edges = _ring(img, q, i, j, 1, 0)
-    corners = _ring(img, q, i, j, 1, 1)
-    return (2.0 * edges - corners - 4.0 * np.float64(img[i, j, q])) * 0.25
-
-
-@kernel
-def _kv5(img, q, i, j):
-    """SQUARE 5x5 'KV' residual / 12 (the kernel written out in :func:`srm_moments`)."""
-    n1 = _ring(img, q, i, j, 1, 0)  # 4-neighbours: 8
-    d1 = _ring(img, q, i, j, 1, 1)  # diagonal neighbours: -6
-    n2 = _ring(img, q, i, j, 2, 0)  # distance-2 axis pixels: -2
-    d2 = _ring(img, q, i, j, 2, 2)  # 5x5 corners: -1
-    kn = _ring(img, q, i, j, 2, 1) + _ring(img, q, i, j, 1, 2)  # knight moves: 2
-    return (8.0 * n1 - 6.0 * d1 - 2.0 * n2 - d2 + 2.0 * kn - 12.0 * np.float64(img[i, j, q])) / 12.0
-
-
-@kernel
-def srm_moments(rgb, luma, grid, cells, cross):
+def srm_moments(planes, grid, cells, cross):
     """Moments of four SRM high-pass residuals, filtered and accumulated in one pass.
 
     Parameters
     ----------
-    rgb : float32 (H, W, 3), C-contiguous
-    luma : float32 (H, W), C-contiguous
+    planes : float32 (4, H, W), C-contiguous
+        r, g, b and luma.
     grid : int
     cells : float64 (7, grid * grid, 5), output. Rows:
         0, 1, 2: KV3 residual of r, g, b; 3: KV3 of luma; 4: first-order luma residual,
@@ -187,59 +196,254 @@ def srm_moments(rgb, luma, grid, cells, cross):
     - second order: ``(X[i, j-1] - 2 X[i, j] + X[i, j+1]) / 2`` and its vertical twin;
     - KV3: ``[[-1, 2, -1], [2, -4, 2], [-1, 2, -1]] / 4``;
     - KV5: ``[[-1, 2, -2, 2, -1], [2, -6, 8, -6, 2], [-2, 8, -12, 8, -2], [2, -6, 8, -6, 2],
-      [-1, 2, -2, 2, -1]] / 12``.
+      [-1, 2, -2, 2, -1]] / 12``, evaluated from the row sums ``A = X[i-2] + X[i+2]``,
+      ``B = X[i-1] + X[i+1]``, ``C = X[i]`` as ``E[j-2] + E[j+2] + F[j-1] + F[j+1] + G[j]`` with
+      ``E = -A + 2B - 2C``, ``F = 2A - 6B + 8C``, ``G = -2A + 8B - 12C`` (exact in float64 for
+      float32 inputs: integer weights), then / 12.
     """
-    h, w = luma.shape
+    h, w = planes.shape[1:]
     cells[:, :, :] = 0.0
     cross[:] = 0.0
     if h < 5 or w < 5:
         return
-    y3 = luma.reshape((h, w, 1))
-    shift = np.empty(7)
-    for q in range(3):
-        shift[q] = _kv3(rgb, q, 2, 2)
-    shift[3] = _kv3(y3, 0, 2, 2)
-    shift[4] = np.float64(luma[2, 3]) - luma[2, 2]
-    shift[5] = (np.float64(luma[2, 1]) + luma[2, 3] - 2.0 * np.float64(luma[2, 2])) * 0.5
-    shift[6] = _kv5(y3, 0, 2, 2)
     # buffer rows: KV3 r, g, b, y; first order h, v; second order h, v; KV5 -> cell rows
     rows = np.array([0, 1, 2, 3, 4, 4, 5, 5, 6])
-    bshift = np.empty(9)
-    for k in range(9):
-        bshift[k] = shift[rows[k]]
+    shift = np.empty(9)
     buf = np.zeros((9, w))
+    e = np.empty(w)
+    f = np.empty(w)
+    g = np.empty(w)
     for i in range(2, h - 2):
-        for j in range(2, w - 2):
-            buf[0, j] = _kv3(rgb, 0, i, j)
-            buf[1, j] = _kv3(rgb, 1, i, j)
-            buf[2, j] = _kv3(rgb, 2, i, j)
-            buf[3, j] = _kv3(y3, 0, i, j)
-            y = np.float64(luma[i, j])
-            yl = np.float64(luma[i, j - 1])
-            yr = np.float64(luma[i, j + 1])
-            yu = np.float64(luma[i - 1, j])
-            yd = np.float64(luma[i + 1, j])
-            buf[4, j] = yr - y
-            buf[5, j] = yd - y
-            buf[6, j] = (yl + yr - 2.0 * y) * 0.5
-            buf[7, j] = (yu + yd - 2.0 * y) * 0.5
-            buf[8, j] = _kv5(y3, 0, i, j)
-        _accumulate_row(buf, rows, bshift, ((i * grid) // h) * grid, grid, w, 2, w - 2, cells, cross)
+        for q in range(4):
+            _kv3_row(planes[q, i - 1], planes[q, i], planes[q, i + 1], buf[q], 2, w - 2)
+        y0 = planes[3, i - 2]
+        y1 = planes[3, i - 1]
+        y2 = planes[3, i]
+        y3 = planes[3, i + 1]
+        y4 = planes[3, i + 2]
+        for j in range(w):
+            a = np.float64(y0[j]) + np.float64(y4[j])
+            b = np.float64(y1[j]) + np.float64(y3[j])
+            c = np.float64(y2[j])
+            e[j] = 2.0 * (b - c) - a
+            f[j] = 2.0 * a - 6.0 * b + 8.0 * c
+            g[j] = 8.0 * b - 2.0 * a - 12.0 * c
+        # output t is column j = t + 2
+        o1h = buf[4, 2:]
+        o1v = buf[5, 2:]
+        o2h = buf[6, 2:]
+        o2v = buf[7, 2:]
+        kv5 = buf[8, 2:]
+        yc = y2[2:]
+        yl = y2[1:]
+        yr = y2[3:]
+        yu = y1[2:]
+        yd = y3[2:]
+        e4 = e[4:]
+        f1 = f[1:]
+        f3 = f[3:]
+        g2 = g[2:]
+        for t in range(w - 4):
+            y = np.float64(yc[t])
+            left = np.float64(yl[t])
+            right = np.float64(yr[t])
+            o1h[t] = right - y
+            o1v[t] = np.float64(yd[t]) - y
+            o2h[t] = (left + right - 2.0 * y) * 0.5
+            o2v[t] = (np.float64(yu[t]) + np.float64(yd[t]) - 2.0 * y) * 0.5
+            kv5[t] = ((e[t] + e4[t]) + (f1[t] + f3[t]) + g2[t]) / 12.0
+        if i == 2:
+            for k in range(9):
+                shift[k] = buf[k, 2]
+            shift[5] = shift[4]  # pooled rows share one shift
+            shift[7] = shift[6]
+        _accumulate_row(buf, rows, shift, ((i * grid) // h) * grid, grid, w, 2, w - 2, cells)
+        _cross_row(buf, shift, 2, w - 2, cross)
 
 
 @kernel
-def residual_moments(res, grid, cells, cross):
-    """Moments of materialised residual planes ``res`` (P, H, W), float64, every pixel used.
+def residual_moments(x, smooth, grid, cells):
+    """Moments of the residual ``x - smooth`` of one plane, every pixel used.
 
-    ``cells`` is float64 (P, grid * grid, 5); ``cross`` (3,) takes the products of planes
-    (0, 1), (0, 2), (1, 2) (P >= 3).
+    Parameters
+    ----------
+    x : float (H, W)
+    smooth : float (H2, W2), H2 >= H, W2 >= W
+        The denoised plane; only ``smooth[:H, :W]`` is read (a wavelet reconstruction of an
+        odd-sized plane has one extra row or column).
+    grid : int
+    cells : float64 (grid * grid, 5), output.
     """
-    n_planes, h, w = res.shape
-    cells[:, :, :] = 0.0
-    cross[:] = 0.0
-    shift = np.empty(n_planes)
-    for q in range(n_planes):
-        shift[q] = res[q, 0, 0]
-    rows = np.arange(n_planes)
+    h, w = x.shape
+    cells[:, :] = 0.0
+    buf = np.empty((1, w))
+    shift = np.empty(1)
+    shift[0] = np.float64(x[0, 0]) - np.float64(smooth[0, 0])
+    rows = np.zeros(1, dtype=np.int64)
+    out = cells.reshape((1, cells.shape[0], cells.shape[1]))
+    row = buf[0]
     for i in range(h):
-        _accumulate_row(res[:, i, :], rows, shift, ((i * grid) // h) * grid, grid, w, 0, w, cells, cross)
+        xi = x[i]
+        si = smooth[i]
+        for j in range(w):
+            row[j] = np.float64(xi[j]) - np.float64(si[j])
+        _accumulate_row(buf, rows, shift, ((i * grid) // h) * grid, grid, w, 0, w, out)
+
+
+# -- robust noise level: level-1 Haar diagonal band and its median absolute value ---------------------
+
+@kernel
+def haar_hh(planes, hh):
+    """Level-1 Haar diagonal (HH) detail band of every plane of the even-cropped image.
+
+    Parameters
+    ----------
+    planes : float32 (P, H, W)
+    hh : float64 (P, H // 2, W // 2), output
+        ``hh[p, i, j] = (a - b - c + d) / 2`` with ``a, b, c, d = X[2i, 2j], X[2i, 2j+1],
+        X[2i+1, 2j], X[2i+1, 2j+1]``: ``pywt.dwt2(X[:2(H//2), :2(W//2)], "haar")[1][2]``. The
+        last row / column of an odd-sized plane is dropped; the Haar filter has no border.
+    """
+    n_planes, ho, wo = hh.shape
+    for p in range(n_planes):
+        for i in range(ho):
+            r0 = planes[p, 2 * i]
+            r1 = planes[p, 2 * i + 1]
+            out = hh[p, i]
+            for j in range(wo):
+                a = np.float64(r0[2 * j])
+                b = np.float64(r0[2 * j + 1])
+                c = np.float64(r1[2 * j])
+                d = np.float64(r1[2 * j + 1])
+                out[j] = ((a - b) - (c - d)) * 0.5
+
+
+_N_BINS = 1024
+
+
+@kernel
+def _bin(v, lo, scale):
+    """Histogram bin of ``v`` in ``[lo, hi]`` (``scale = _N_BINS / (hi - lo)``): monotone in ``v``."""
+    return min(int((v - lo) * scale), _N_BINS - 1)
+
+
+@kernel
+def _select(vals, n, k, buf_a, buf_b):
+    """The ``k``-th smallest (0-based) of ``vals[:n]`` (no NaN), by histogram refinement.
+
+    Each round bins the candidates into 1024 bins between their min and max (the bin index is
+    monotone in the value, so the bins are ordered), keeps only the bin that holds rank ``k``,
+    and stops when the candidates are all equal or at most 32 (then sorted). ``vals`` is not
+    modified; ``buf_a``, ``buf_b`` are scratch of size ``n``.
+    """
+    counts = np.zeros(_N_BINS, dtype=np.int64)
+    src = vals
+    dst = buf_a
+    other = buf_b
+    m = n
+    while True:
+        if m <= 32:
+            tail = np.sort(src[:m])
+            return tail[k]
+        lo = src[0]
+        hi = src[0]
+        for t in range(1, m):
+            v = src[t]
+            lo = min(lo, v)
+            hi = max(hi, v)
+        if lo == hi:
+            return lo
+        scale = _N_BINS / (hi - lo)
+        counts[:] = 0
+        for t in range(m):
+            counts[_bin(src[t], lo, scale)] += 1
+        below = 0
+        sel = 0
+        while below + counts[sel] <= k:
+            below += counts[sel]
+            sel += 1
+        c = 0
+        for t in range(m):  # branch-free compaction: always write, advance only when in the bin
+            v = src[t]
+            dst[c] = v
+            c += _bin(v, lo, scale) == sel
+        k -= below
+        m = c
+        src = dst
+        dst = other
+        other = src
+
+
+@kernel
+def median_abs(x):
+    """``median(|x|)`` over all elements of a 2-D array, exactly as ``np.median(np.abs(x))``.
+
+    NaN when ``x`` is empty or holds a NaN. Even counts average the two middle values. The
+    first round of :func:`_select` runs on ``x`` itself (four interleaved histograms break the
+    dependency of consecutive equal bins); only the candidates of the selected bin are copied,
+    so no image-sized buffer is allocated.
+    """
+    h, w = x.shape
+    n = h * w
+    if n == 0:
+        return np.nan
+    lo = np.inf
+    hi = -np.inf
+    nan = False
+    for i in range(h):
+        row = x[i]
+        for j in range(w):
+            v = abs(np.float64(row[j]))
+            nan |= v != v
+            lo = min(lo, v)
+            hi = max(hi, v)
+    if nan:
+        return np.nan
+    k = n // 2
+    if lo == hi:
+        upper = lo
+    else:
+        scale = _N_BINS / (hi - lo)
+        counts = np.zeros((4, _N_BINS), dtype=np.int64)
+        for i in range(h):
+            row = x[i]
+            w4 = w - w % 4
+            for j in range(0, w4, 4):
+                counts[0, _bin(abs(np.float64(row[j])), lo, scale)] += 1
+                counts[1, _bin(abs(np.float64(row[j + 1])), lo, scale)] += 1
+                counts[2, _bin(abs(np.float64(row[j + 2])), lo, scale)] += 1
+                counts[3, _bin(abs(np.float64(row[j + 3])), lo, scale)] += 1
+            for j in range(w4, w):
+                counts[0, _bin(abs(np.float64(row[j])), lo, scale)] += 1
+        below = 0
+        sel = 0
+        while True:
+            in_bin = counts[0, sel] + counts[1, sel] + counts[2, sel] + counts[3, sel]
+            if below + in_bin > k:
+                break
+            below += in_bin
+            sel += 1
+        cand = np.empty(in_bin + 1)  # + 1: the branch-free compaction writes one past the last
+        c = 0
+        for i in range(h):
+            row = x[i]
+            for j in range(w):
+                v = abs(np.float64(row[j]))
+                cand[c] = v
+                c += _bin(v, lo, scale) == sel
+        upper = _select(cand, in_bin, k - below, np.empty(in_bin), np.empty(in_bin))
+    if n % 2 == 1:
+        return upper
+    # rank k - 1: the largest value below ``upper`` if k values lie below it, else ``upper`` itself
+    n_below = 0
+    lower = -np.inf
+    for i in range(h):
+        row = x[i]
+        for j in range(w):
+            v = abs(np.float64(row[j]))
+            below_v = v < upper
+            n_below += below_v
+            lower = max(lower, v if below_v else -np.inf)
+    if n_below < k:
+        lower = upper
+    return 0.5 * (lower + upper)

@@ -1,0 +1,9 @@
+"""Leakage-safe model selection: groups from a manifest, grouped stratified folds, a leakage check,
+cross-validation of a detector with a validation-chosen threshold, and catalogue benchmarks."""
+
+from ._benchmark import BenchmarkResult, benchmark_detectors
+from ._evaluate import CVResult, cross_validate_detector
+from ._splits import check_group_leakage, groups_from_manifest, make_cv
+
+__all__ = ["make_cv", "groups_from_manifest", "check_group_leakage", "cross_validate_detector", "CVResult",
+           "benchmark_detectors", "BenchmarkResult"]

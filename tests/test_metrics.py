@@ -1,0 +1,344 @@
+"""Metrics: hand-computed tiny cases, agreement with scikit-learn over seeds, tables, aggregation."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn.metrics as skm
+from sklearn.calibration import calibration_curve
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_validate
+
+from forensics.metrics import (
+    EVALUATE_COLUMNS,
+    aggregate_labels,
+    aggregate_scores,
+    average_precision,
+    brier_score,
+    choose_threshold,
+    equal_error_rate,
+    evaluate,
+    expected_calibration_error,
+    log_loss,
+    make_scorers,
+    roc_auc,
+    roc_points,
+    threshold_metrics,
+)
+
+SEEDS = range(8)
+
+# The 4-item running example. Sorted by score: .9 (fake) .6 (real) .4 (fake) .1 (real).
+Y4 = [0, 0, 1, 1]
+S4 = [0.1, 0.6, 0.4, 0.9]
+
+
+def random_case(seed, n=60, ties=False):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    y[:2] = [0, 1]
+    p = np.clip(rng.normal(0.35 + 0.3 * y, 0.2), 0.01, 0.99)
+    if ties:
+        p = np.round(p, 1).clip(0.01, 0.99)
+    return y, p
+
+
+# -- hand-computed cases --------------------------------------------------------------------------
+def test_roc_points_hand():
+    fpr, tpr, thr = roc_points(Y4, S4)
+    np.testing.assert_array_equal(fpr, [0, 0, 0.5, 0.5, 1])
+    np.testing.assert_array_equal(tpr, [0, 0.5, 0.5, 1, 1])
+    np.testing.assert_array_equal(thr, [np.inf, 0.9, 0.6, 0.4, 0.1])
+
+
+def test_roc_auc_hand():
+    # fake-real pairs: (.4,.1) won, (.4,.6) lost, (.9,.1) won, (.9,.6) won -> 3/4
+    assert roc_auc(Y4, S4) == 0.75
+    # one tie counts one half; (.5 vs .5) tie, (.8 vs .5) won -> (0.5 + 1) / 2
+    assert roc_auc([0, 1, 1], [0.5, 0.5, 0.8]) == 0.75
+    assert roc_auc([0, 0, 1, 1], [0.9, 0.8, 0.2, 0.1]) == 0.0
+
+
+def test_average_precision_hand():
+    # thresholds: .9 -> R=.5, P=1; .6 -> R=.5, P=1/2; .4 -> R=1, P=2/3; .1 -> R=1, P=1/2
+    # AP = .5 * 1 + 0 * 1/2 + .5 * 2/3 + 0 = 5/6
+    assert average_precision(Y4, S4) == pytest.approx(5 / 6)
+    # tied block of (fake, real) at .5 after a fake at .9: R .5 -> 1 with P = 2/3 -> .5 + .5 * 2/3
+    assert average_precision([1, 1, 0], [0.9, 0.5, 0.5]) == pytest.approx(0.5 + 1 / 3)
+    assert average_precision([1, 1], [0.2, 0.7]) == 1.0  # fakes only: every call is right
+
+
+def test_equal_error_rate_exact_vertex():
+    # (FPR, FNR) per vertex: (0,1) (0,.5) (.5,.5) (.5,0) (1,0): equal at the vertex of threshold .6
+    assert equal_error_rate(Y4, S4) == (0.5, 0.6)
+    # perfect separation: (0,1) (0,.5) (0,0) at threshold .8
+    assert equal_error_rate([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == (0.0, 0.8)
+
+
+def test_equal_error_rate_interpolated_segments():
+    # Vertical segment: reals .1 .2 .7, fake .5. Vertices (FPR, FNR): (0,1) (1/3,1) at .7,
+    # (1/3,0) at .5. FPR stays 1/3 while FNR drops 1 -> 0: they meet at 1/3; the vertex of .5 has
+    # |FPR - FNR| = 1/3 < 2/3, so its threshold is returned.
+    eer, thr = equal_error_rate([0, 0, 0, 1], [0.1, 0.2, 0.7, 0.5])
+    assert eer == pytest.approx(1 / 3) and thr == 0.5
+    # Diagonal segment from ties: fakes .9 .5 .2, reals .5 .5 .1.
+    # Vertices: (0, 2/3) at .9 (d = -2/3), then (2/3, 1/3) at .5 (d = +1/3).
+    # u = (2/3) / (1/3 + 2/3) = 2/3; EER = 0 + 2/3 * 2/3 = 4/9 (= FNR 2/3 + 2/3 * (1/3 - 2/3)).
+    eer, thr = equal_error_rate([1, 1, 1, 0, 0, 0], [0.9, 0.5, 0.2, 0.5, 0.5, 0.1])
+    assert eer == pytest.approx(4 / 9) and thr == 0.5
+    # All scores tied: one segment (0,1) -> (1,0), crossing at its middle
+    assert equal_error_rate([0, 1, 1, 0], [0.3] * 4) == (0.5, 0.3)
+
+
+def dense_eer(y, s):
+    """Independent EER: walk sklearn's full ROC polyline densely, take the point nearest FPR = FNR."""
+    fpr, tpr, _ = skm.roc_curve(y, s, drop_intermediate=False)
+    t = np.linspace(0, len(fpr) - 1, 200_001)
+    f = np.interp(t, np.arange(len(fpr)), fpr)
+    fn = 1 - np.interp(t, np.arange(len(tpr)), tpr)
+    i = np.argmin(np.abs(f - fn))
+    return (f[i] + fn[i]) / 2
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("ties", [False, True])
+def test_equal_error_rate_against_dense_polyline(seed, ties):
+    y, s = random_case(seed, ties=ties)
+    eer, thr = equal_error_rate(y, s)
+    assert eer == pytest.approx(dense_eer(y, s), abs=2e-3)
+    # the returned threshold is the vertex closest to FPR = FNR
+    m = threshold_metrics(y, s, thr)
+    gaps = [abs(threshold_metrics(y, s, t)["fpr"] - threshold_metrics(y, s, t)["fnr"]) for t in np.unique(s)]
+    assert abs(m["fpr"] - m["fnr"]) == pytest.approx(min(gaps))
+
+
+def test_expected_calibration_error_hand():
+    # 2 bins: (0, .5] holds p = .2, .4 with y = 0, 1: |mean y - mean p| = |.5 - .3| = .2, weight 2/3;
+    # (.5, 1] holds p = .9 with y = 1: |1 - .9| = .1, weight 1/3. ECE = .4/3 + .1/3 = 1/6.
+    assert expected_calibration_error([0, 1, 1], [0.2, 0.4, 0.9], n_bins=2) == pytest.approx(1 / 6)
+    # With 1 bin it is |mean y - mean p| = |2/3 - 1.5/3| = 1/6 too; with 4 bins every item is alone
+    # in its bin: (.2 + .6 + .1) / 3 = .3
+    assert expected_calibration_error([0, 1, 1], [0.2, 0.4, 0.9], n_bins=1) == pytest.approx(1 / 6)
+    assert expected_calibration_error([0, 1, 1], [0.2, 0.4, 0.9], n_bins=4) == pytest.approx(0.3)
+    # Perfectly calibrated: p = .5 for a half-fake bin; p = 0 goes to the first bin
+    assert expected_calibration_error([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5]) == 0.0
+    assert expected_calibration_error([0, 0], [0.0, 0.0], n_bins=3) == 0.0
+    # Bins are closed on the right, as in Guo et al.: p = .5 is in (0, .5], not (.5, 1]:
+    # |0 - .5| / 2 + |1 - .9| / 2 = .3 (left-closed bins would give |.5 - .7| = .2)
+    assert expected_calibration_error([0, 1], [0.5, 0.9], n_bins=2) == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_expected_calibration_error_against_sklearn_curve(seed):
+    y, p = random_case(seed, n=200)
+    prob_true, prob_pred = calibration_curve(y, p, n_bins=10, strategy="uniform")
+    counts, _ = np.histogram(p, bins=np.linspace(0, 1, 11))
+    expected = np.sum(counts[counts > 0] / len(y) * np.abs(prob_true - prob_pred))
+    assert expected_calibration_error(y, p, n_bins=10) == pytest.approx(expected)
+
+
+def test_brier_and_log_loss_hand():
+    assert brier_score([0, 1], [0.2, 0.6]) == pytest.approx(0.1)  # (.04 + .16) / 2
+    assert log_loss([0, 1], [0.5, 0.5]) == pytest.approx(math.log(2))
+    assert log_loss([0, 1], [0.2, 0.6]) == pytest.approx(-(math.log(0.8) + math.log(0.6)) / 2)
+    assert log_loss([1], [0.0]) == pytest.approx(-math.log(1e-15))  # clipped, finite
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_ranking_and_proper_scores_match_sklearn(seed):
+    for ties in (False, True):
+        y, p = random_case(seed, ties=ties)
+        assert roc_auc(y, p) == pytest.approx(skm.roc_auc_score(y, p))
+        assert average_precision(y, p) == pytest.approx(skm.average_precision_score(y, p))
+        assert brier_score(y, p) == pytest.approx(skm.brier_score_loss(y, p))
+        assert log_loss(y, p) == pytest.approx(skm.log_loss(y, p))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_threshold_metrics_match_sklearn(seed):
+    y, s = random_case(seed)
+    for t in (0.3, 0.5, float(np.median(s))):
+        pred = (s >= t).astype(int)
+        m = threshold_metrics(y, s, t)
+        assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
+        assert m["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y, pred))
+        assert m["f1"] == pytest.approx(skm.f1_score(y, pred))
+        assert m["precision"] == pytest.approx(skm.precision_score(y, pred))
+        assert m["recall"] == m["tpr"] == pytest.approx(skm.recall_score(y, pred))
+        tn, fp, fn, tp = skm.confusion_matrix(y, pred).ravel()
+        assert (m["tn"], m["fp"], m["fn"], m["tp"]) == (tn, fp, fn, tp)
+        assert m["fpr"] == pytest.approx(fp / (fp + tn))
+
+
+def test_threshold_metrics_hand_and_per_item_threshold():
+    # calls at .5: .1 real, .6 fake (wrong), .4 real (wrong), .9 fake
+    m = threshold_metrics(Y4, S4, 0.5)
+    assert (m["tp"], m["fp"], m["tn"], m["fn"]) == (1, 1, 1, 1)
+    assert m["accuracy"] == 0.5 and m["f1"] == 0.5 and m["balanced_accuracy"] == 0.5
+    # s >= threshold is fake: a score equal to the threshold is called fake
+    assert threshold_metrics([1], [0.4], 0.4)["tp"] == 1
+    # per-item thresholds: the real at .6 judged at .7, the fake at .4 judged at .3 -> all right
+    m = threshold_metrics(Y4, S4, [0.5, 0.7, 0.3, 0.5])
+    assert m["accuracy"] == 1.0
+    # undefined ratios are NaN, not errors
+    m = threshold_metrics([0, 0], [0.1, 0.2], 0.5)
+    assert m["accuracy"] == 1.0 and math.isnan(m["balanced_accuracy"]) and math.isnan(m["precision"])
+    assert math.isnan(m["f1"])
+    assert threshold_metrics([1, 0], [0.1, 0.2], 0.5)["f1"] == 0.0  # a missed fake: F1 = 0
+    with pytest.raises(ValueError, match="shape"):
+        threshold_metrics(Y4, S4, [0.5, 0.5])
+
+
+def test_choose_threshold_rules_hand():
+    # reals .1 .2 .45 .7, fakes .4 .6 .8 .9
+    y = [0, 0, 0, 0, 1, 1, 1, 1]
+    s = [0.1, 0.2, 0.45, 0.7, 0.4, 0.6, 0.8, 0.9]
+    # threshold: TP FP ->  J = TPR - FPR,  F1 = 2TP / (2TP + FP + FN),  accuracy
+    # .9: 1 0 -> .25,  2/5,  5/8    .8: 2 0 -> .5, 4/6, 6/8     .7: 2 1 -> .25, 4/7, 5/8
+    # .6: 3 1 -> .5,   6/8, 6/8     .45: 3 2 -> .25, 6/9, 5/8   .4: 4 2 -> .5, 8/10, 6/8
+    # .2: 4 3 -> .25,  8/11, 5/8    .1: 4 4 -> 0, 8/12, 4/8
+    assert choose_threshold(y, s, "youden") == 0.8  # J = .5 ties at .8, .6, .4: highest threshold
+    assert choose_threshold(y, s, "accuracy") == 0.8  # 6/8 ties likewise
+    assert choose_threshold(y, s, "f1") == 0.4  # 8/10
+    # EER: (FPR, FNR) at .6 = (.25, .25): an exact vertex
+    assert choose_threshold(y, s, "eer") == 0.6
+    assert choose_threshold(y, s, 0.37) == 0.37
+    with pytest.raises(ValueError, match="rule"):
+        choose_threshold(y, s, "median")
+    with pytest.raises(ValueError, match="both classes"):
+        choose_threshold([0, 0], [0.1, 0.2], "eer")
+
+
+def test_undefined_metrics_are_nan():
+    y, s = [1, 1, 1], [0.2, 0.5, 0.9]
+    assert math.isnan(roc_auc(y, s))
+    assert all(math.isnan(v) for v in equal_error_rate(y, s))
+    assert math.isnan(average_precision([0, 0], [0.2, 0.5]))
+    row = evaluate(y, s).loc["all"]
+    assert math.isnan(row["roc_auc"]) and math.isnan(row["eer"]) and math.isnan(row["balanced_accuracy"])
+    assert row["accuracy"] == pytest.approx(2 / 3) and row["brier"] == pytest.approx((0.64 + 0.25 + 0.01) / 3)
+
+
+def test_input_validation():
+    with pytest.raises(ValueError, match="only 0"):
+        roc_auc([0, 2], [0.1, 0.2])
+    with pytest.raises(ValueError, match="lengths"):
+        roc_auc([0, 1], [0.1])
+    with pytest.raises(ValueError, match="finite"):
+        roc_auc([0, 1], [0.1, np.nan])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        brier_score([0, 1], [0.1, 1.2])
+    with pytest.raises(ValueError, match="proba"):
+        roc_auc([0, 1], np.eye(2))
+    with pytest.raises(ValueError, match="n_bins"):
+        expected_calibration_error([0, 1], [0.1, 0.2], n_bins=0)
+
+
+# -- evaluate -------------------------------------------------------------------------------------
+def test_evaluate_per_group_rows():
+    # reals .1 .2 .5; method A fakes .9 .8; method B fakes .3 .15
+    y = [0, 0, 0, 1, 1, 1, 1]
+    s = [0.1, 0.2, 0.5, 0.9, 0.8, 0.3, 0.15]
+    g = ["real", "real", "real", "A", "A", "B", "B"]
+    t = evaluate(y, s, threshold=0.5, groups=g)
+    assert list(t.columns) == list(EVALUATE_COLUMNS)
+    assert t.index.tolist() == ["all", "A", "B"]
+    assert t.loc["A", "n"] == 5 and t.loc["A", "n_fake"] == 2 and t.loc["all", "n"] == 7
+    assert t.loc["A", "roc_auc"] == 1.0
+    # B: .3 beats .1 and .2, loses to .5; .15 beats .1 only -> 3 of 6 pairs
+    assert t.loc["B", "roc_auc"] == pytest.approx(0.5)
+    # overall: A wins 6/6, B 3/6 -> 9/12
+    assert t.loc["all", "roc_auc"] == pytest.approx(0.75)
+    # accuracy at .5 in row B: reals .1 .2 right, .5 wrong (called fake), fakes .3 .15 wrong -> 2/5
+    assert t.loc["B", "accuracy"] == pytest.approx(2 / 5)
+    assert t.loc["B", "brier"] == pytest.approx(brier_score([0, 0, 0, 1, 1], [0.1, 0.2, 0.5, 0.3, 0.15]))
+    assert (t["threshold"] == 0.5).all()
+    # reference_label=1: per group of reals against all fakes (only one group of reals here)
+    t1 = evaluate(y, s, groups=g, reference_label=1)
+    assert t1.index.tolist() == ["all", "real"] and t1.loc["real", "n"] == 7
+
+
+def test_evaluate_threshold_rule_and_uncalibrated_scores():
+    y = [0, 0, 1, 1]
+    s = [-2.0, 0.5, 0.2, 3.0]  # decision values, not probabilities
+    t = evaluate(y, s, threshold="eer")
+    assert t.loc["all", "threshold"] == equal_error_rate(y, s)[1]
+    assert t[["log_loss", "brier", "ece"]].isna().all(axis=None)
+    assert t.loc["all", "roc_auc"] == 0.75
+
+
+# -- scorers --------------------------------------------------------------------------------------
+def test_make_scorers_match_metrics_on_each_fold():
+    X, y = make_classification(n_samples=120, n_informative=3, random_state=0)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    res = cross_validate(LogisticRegression(), X, y, cv=cv, scoring=make_scorers(), return_estimator=True)
+    for f, (_, test) in enumerate(cv.split(X, y)):
+        p = res["estimator"][f].predict_proba(X[test])[:, 1]
+        assert res["test_roc_auc"][f] == pytest.approx(roc_auc(y[test], p))
+        assert res["test_average_precision"][f] == pytest.approx(average_precision(y[test], p))
+        assert res["test_neg_eer"][f] == pytest.approx(-equal_error_rate(y[test], p)[0])
+        assert res["test_neg_ece"][f] == pytest.approx(-expected_calibration_error(y[test], p))
+        assert res["test_neg_brier_score"][f] == pytest.approx(-brier_score(y[test], p))
+        assert res["test_neg_log_loss"][f] == pytest.approx(-log_loss(y[test], p))
+
+
+# -- aggregation ----------------------------------------------------------------------------------
+SCORES = [0.1, 0.9, 0.5, 0.2, 0.7, 0.3, 0.4]
+IDS = ["b", "a", "b", "a", "b", "c", "a"]  # a: .9 .2 .4   b: .1 .5 .7   c: .3
+
+
+@pytest.mark.parametrize("how, expected", [
+    ("mean", [(0.1 + 0.5 + 0.7) / 3, (0.9 + 0.2 + 0.4) / 3, 0.3]),
+    ("median", [0.5, 0.4, 0.3]),
+    ("max", [0.7, 0.9, 0.3]),
+])
+def test_aggregate_scores_rules(how, expected):
+    out = aggregate_scores(SCORES, IDS, how=how)
+    assert out.index.tolist() == ["b", "a", "c"]  # first appearance, not sorted
+    np.testing.assert_allclose(out.to_numpy(), expected)
+
+
+def test_aggregate_scores_topk_mean():
+    out = aggregate_scores(SCORES, IDS, how="topk_mean", k=2)
+    # b: (.7 + .5) / 2; a: (.9 + .4) / 2; c: one frame only -> .3
+    np.testing.assert_allclose(out.to_numpy(), [0.6, 0.65, 0.3])
+    # k >= every video's length: the mean
+    np.testing.assert_allclose(aggregate_scores(SCORES, IDS, how="topk_mean", k=10).to_numpy(),
+                               aggregate_scores(SCORES, IDS).to_numpy())
+    # k = 1 is max
+    np.testing.assert_allclose(aggregate_scores(SCORES, IDS, how="topk_mean", k=1).to_numpy(), [0.7, 0.9, 0.3])
+
+
+def test_aggregate_scores_errors():
+    with pytest.raises(ValueError, match="how"):
+        aggregate_scores(SCORES, IDS, how="min")
+    with pytest.raises(ValueError, match="k must"):
+        aggregate_scores(SCORES, IDS, how="topk_mean", k=0)
+    with pytest.raises(ValueError, match="'a'"):
+        aggregate_scores([0.1, np.nan], ["b", "a"])
+    with pytest.raises(ValueError, match="lengths"):
+        aggregate_scores([0.1, 0.2], ["a"])
+
+
+def test_aggregate_labels():
+    labels = aggregate_labels([0, 1, 0, 1, 0, 1, 1], IDS[:6] + ["a"])
+    assert labels.to_dict() == {"b": 0, "a": 1, "c": 1}
+    assert labels.index.equals(aggregate_scores(SCORES, IDS).index)
+    with pytest.raises(ValueError, match="'a'"):
+        aggregate_labels([0, 1, 0, 0, 0, 1, 1], IDS)  # video a has labels 1, 0, 1
+
+
+def test_video_level_evaluation_end_to_end():
+    # frame scores of 2 real and 2 fake videos; one false-positive frame in real video r1
+    frames = pd.DataFrame({
+        "video": ["r1"] * 4 + ["r2"] * 4 + ["f1"] * 4 + ["f2"] * 4,
+        "y": [0] * 8 + [1] * 8,
+        "s": [0.1, 0.2, 0.95, 0.1, 0.3, 0.2, 0.3, 0.2, 0.6, 0.7, 0.8, 0.9, 0.5, 0.4, 0.6, 0.7],
+    })
+    labels = aggregate_labels(frames["y"], frames["video"])
+    mean = aggregate_scores(frames["s"], frames["video"], how="mean")   # r1 .3375 r2 .25 f1 .75 f2 .55
+    mx = aggregate_scores(frames["s"], frames["video"], how="max")      # r1 .95 beats both fakes
+    assert roc_auc(labels, mean) == 1.0
+    assert roc_auc(labels, mx) == 0.5

@@ -1,0 +1,219 @@
+"""Leakage-safe splits, groups from manifests, and cross_validate_detector's threshold protocol."""
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold, ShuffleSplit, StratifiedGroupKFold, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from forensics.metrics import EVALUATE_COLUMNS, roc_auc, threshold_metrics
+from forensics.model_selection import (
+    CVResult,
+    check_group_leakage,
+    cross_validate_detector,
+    groups_from_manifest,
+    make_cv,
+)
+
+
+def grouped_labels(seed, n_groups=40, size=5):
+    """Groups of items sharing one label (like the frames of a video), unbalanced classes."""
+    rng = np.random.default_rng(seed)
+    group_label = (rng.random(n_groups) < 0.35).astype(int)
+    group_label[:6] = [0, 0, 0, 1, 1, 1]
+    sizes = rng.integers(1, size + 1, n_groups)
+    groups = np.repeat(np.arange(n_groups), sizes)
+    return group_label[groups], groups
+
+
+# -- make_cv / check_group_leakage ----------------------------------------------------------------
+@pytest.mark.parametrize("seed", range(5))
+def test_make_cv_grouped_never_leaks_and_stays_stratified(seed):
+    y, groups = grouped_labels(seed)
+    cv = make_cv(y, groups, n_splits=3, random_state=seed)
+    assert isinstance(cv, StratifiedGroupKFold)
+    report = check_group_leakage(cv, y, groups)
+    assert (report["n_shared_groups"] == 0).all()
+    assert report["n_test"].sum() == len(y)  # a partition
+    fake_share = report["n_test_fake"] / report["n_test"]
+    assert (fake_share > 0).all() and (fake_share < 1).all()
+    assert np.abs(fake_share - y.mean()).max() < 0.2
+
+
+def test_make_cv_without_groups_is_stratified_kfold():
+    y = np.array([0] * 12 + [1] * 6)
+    cv = make_cv(y, n_splits=3)
+    assert isinstance(cv, StratifiedKFold)
+    for _, test in cv.split(y, y):
+        assert np.bincount(y[test]).tolist() == [4, 2]  # exact proportions
+
+
+def test_make_cv_errors():
+    with pytest.raises(ValueError, match="class 1 has 2 items"):
+        make_cv([0, 0, 0, 1, 1], n_splits=3)
+    # 6 fakes, but in 2 groups only
+    with pytest.raises(ValueError, match="class 1 is spread over 2 groups"):
+        make_cv([0, 0, 0, 1, 1, 1, 1, 1, 1], [0, 1, 2, 3, 3, 3, 4, 4, 4], n_splits=3)
+    with pytest.raises(ValueError, match="one class"):
+        make_cv([1, 1, 1])
+    with pytest.raises(ValueError, match="n_splits"):
+        make_cv([0, 1] * 5, n_splits=1)
+
+
+def test_check_group_leakage_catches_ungrouped_splitter():
+    y, groups = grouped_labels(0)
+    with pytest.raises(ValueError, match="group leakage"):
+        check_group_leakage(StratifiedKFold(3, shuffle=True, random_state=0), y, groups)
+    report = check_group_leakage(KFold(3), y, groups, on_leak="report")
+    # KFold cuts the contiguous groups at 2 boundaries: the groups cut are on both sides
+    assert report["n_shared_groups"].sum() >= 1
+    cut = report["shared_groups"].iloc[0]
+    train, test = next(KFold(3).split(y))
+    assert set(cut) == set(groups[train]) & set(groups[test])
+
+
+# -- groups_from_manifest -------------------------------------------------------------------------
+def test_groups_from_manifest_connected_components():
+    # FF++-like: a swap of target t onto ... source s links both identities.
+    m = pd.DataFrame({
+        "target": ["000", "003", "010", "020", "003", "030", "031", None],
+        "source": [None, "010", None, None, "000", "031", None, None],
+    })
+    # edges: item1 {003, 010}, item4 {003, 000} -> 000, 003, 010 and items 0, 1, 2, 4 together;
+    # item5 {030, 031} and item6 {031} together; item3 {020} alone; item7 (no id) alone
+    assert groups_from_manifest(m, ["target", "source"]).tolist() == [0, 0, 0, 1, 0, 2, 2, 3]
+    assert groups_from_manifest(m, "target").tolist() == [0, 1, 2, 3, 1, 4, 5, 6]
+
+
+def test_groups_from_manifest_id_spaces():
+    m = pd.DataFrame({"identity": [1, 2, 3], "photo": [9, 1, 9]})
+    # shared id space: identity 1 == photo 1 links items 0 and 1; photo 9 links 0 and 2
+    assert groups_from_manifest(m, ["identity", "photo"]).tolist() == [0, 0, 0]
+    # separate spaces: only photo 9 links items 0 and 2
+    assert groups_from_manifest(m, ["identity", "photo"], shared_ids=False).tolist() == [0, 1, 0]
+    with pytest.raises(KeyError, match="video"):
+        groups_from_manifest(m, "video")
+
+
+# -- cross_validate_detector ----------------------------------------------------------------------
+class ScoreColumn(ClassifierMixin, BaseEstimator):
+    """Fake probability = column 0 of X, unchanged. Column 1 holds the item's group: the scorer
+    refuses to score an item whose group it was fitted on, so any leak raises."""
+
+    def fit(self, X, y):
+        X = np.asarray(X)
+        self.classes_ = np.array([0, 1])
+        self.seen_groups_ = set(X[:, 1].tolist())
+        return self
+
+    def predict_proba(self, X):
+        X = np.asarray(X)
+        leaked = self.seen_groups_ & set(X[:, 1].tolist())
+        if leaked:
+            raise AssertionError(f"groups {sorted(leaked)[:5]} were seen in fit")
+        return np.c_[1 - X[:, 0], X[:, 0]]
+
+    def predict(self, X):
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+def shifted_scores(seed=0):
+    """Reals score in [0, .3], fakes in [.35, .6]: separable, but at .5 most fakes are missed."""
+    rng = np.random.default_rng(seed)
+    y, groups = grouped_labels(seed, n_groups=60)
+    s = np.where(y == 1, rng.uniform(0.35, 0.6, y.size), rng.uniform(0.0, 0.3, y.size))
+    return np.c_[s, groups], y, groups
+
+
+@pytest.mark.parametrize("rule", ["eer", "youden"])
+def test_threshold_is_chosen_on_validation_and_carried_to_test(rule):
+    X, y, groups = shifted_scores()
+    res = cross_validate_detector(ScoreColumn(), X, y, groups=groups, cv=4, threshold_rule=rule)
+    s = X[:, 0]
+    for f in range(4):
+        train, test = res.test_fold != f, res.test_fold == f
+        thr = res.thresholds[f]
+        # separable validation scores: both rules pick the lowest validation fake score, a fake
+        # score of the training part of the fold, never one of its test part, and far from .5
+        assert thr in set(s[train & (y == 1)]) and thr not in set(s[test])
+        assert 0.35 <= thr < 0.5 or thr == s[train & (y == 1)].min()
+        expected = threshold_metrics(y[test], s[test], thr)
+        row = res.folds.loc[f]
+        assert row["threshold"] == thr
+        assert row["accuracy"] == pytest.approx(expected["accuracy"])
+        assert row["f1"] == pytest.approx(expected["f1"])
+        assert row["accuracy"] > threshold_metrics(y[test], s[test], 0.5)["accuracy"]
+        assert row["roc_auc"] == 1.0
+    assert (res.folds["n_validation"] > 0).all()
+    assert (res.folds["n_fit"] + res.folds["n_validation"] + res.folds["n"]).eq(len(y)).all()
+
+
+def test_numeric_threshold_rule_holds_nothing_out():
+    X, y, groups = shifted_scores(1)
+    res = cross_validate_detector(ScoreColumn(), X, y, groups=groups, cv=3, threshold_rule=0.5)
+    assert (res.thresholds == 0.5).all()
+    assert (res.folds["n_validation"] == 0).all()
+    assert (res.folds["n_fit"] + res.folds["n"] == len(y)).all()
+
+
+def test_cross_validate_detector_on_synthetic_problem():
+    X, y = make_classification(n_samples=240, n_features=8, n_informative=4, n_clusters_per_class=1,
+                               class_sep=1.5, flip_y=0, weights=[0.6], random_state=0)
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 48, y.size)
+    methods = np.where(y == 1, np.where(rng.random(y.size) < 0.5, "A", "B"), "real")
+    model = make_pipeline(StandardScaler(), LogisticRegression())
+    res = cross_validate_detector(model, X, y, groups=groups, methods=methods, cv=4, random_state=0)
+    assert isinstance(res, CVResult)
+    # every item scored exactly once, by the fold it was tested in
+    assert np.isfinite(res.oof_scores).all() and res.oof_scores.shape == y.shape
+    assert sorted(np.bincount(res.test_fold).tolist()) == sorted(res.folds["n"].tolist())
+    # groups never straddle folds: each group tested in exactly one fold
+    assert (pd.Series(res.test_fold).groupby(groups).nunique() == 1).all()
+    assert (res.folds["roc_auc"] > 0.9).all() and res.summary.loc["roc_auc", "mean"] > 0.9
+    assert roc_auc(y, res.oof_scores) > 0.9
+    assert list(res.folds.columns[:len(EVALUATE_COLUMNS)]) == list(EVALUATE_COLUMNS)
+    for col in ("fit_seconds", "predict_seconds", "fit_items_per_s", "predict_items_per_s"):
+        assert (res.folds[col] > 0).all()
+    assert res.summary.loc["roc_auc", "mean"] == pytest.approx(res.folds["roc_auc"].mean())
+    assert res.summary.loc["roc_auc", "std"] == pytest.approx(res.folds["roc_auc"].std())
+    # per-method rows on pooled out-of-fold scores: method A's fakes + all reals
+    assert res.per_group.index.tolist() == ["all", "A", "B"]
+    assert res.per_group.loc["A", "n"] == np.sum(methods == "A") + np.sum(y == 0)
+    mask = methods != "B"
+    assert res.per_group.loc["A", "roc_auc"] == pytest.approx(roc_auc(y[mask], res.oof_scores[mask]))
+    # the pooled accuracy judges each item with its own fold's threshold
+    expected = threshold_metrics(y, res.oof_scores, res.thresholds[res.test_fold])["accuracy"]
+    assert res.per_group.loc["all", "accuracy"] == pytest.approx(expected)
+    assert "roc_auc=" in repr(res)
+
+
+def test_cross_validate_detector_list_input_and_jobs_match_array():
+    X, y = make_classification(n_samples=90, n_features=5, random_state=1)
+    model = LogisticRegression()
+    ref = cross_validate_detector(model, X, y, cv=3)
+    as_list = cross_validate_detector(model, list(X), y, cv=3)
+    np.testing.assert_allclose(as_list.oof_scores, ref.oof_scores)
+    np.testing.assert_array_equal(as_list.thresholds, ref.thresholds)
+    with joblib.parallel_config(backend="threading"):  # the parallel path, without process start-up
+        parallel = cross_validate_detector(model, X, y, cv=3, n_jobs=2)
+    np.testing.assert_allclose(parallel.oof_scores, ref.oof_scores)
+
+
+def test_cross_validate_detector_rejects_leaky_or_partial_splitters():
+    X, y, groups = shifted_scores(2)
+    with pytest.raises(ValueError, match="group leakage"):
+        cross_validate_detector(ScoreColumn(), X, y, groups=groups, cv=StratifiedKFold(3))
+    with pytest.raises(ValueError, match="partition"):
+        cross_validate_detector(ScoreColumn(), X, y, cv=ShuffleSplit(3, random_state=0))
+    with pytest.raises(ValueError, match="threshold_rule"):
+        cross_validate_detector(ScoreColumn(), X, y, threshold_rule="median")
+    with pytest.raises(ValueError, match="validation_fraction"):
+        cross_validate_detector(ScoreColumn(), X, y, validation_fraction=1.0)
+    with pytest.raises(ValueError, match="lengths"):
+        cross_validate_detector(ScoreColumn(), X[:-1], y)
