@@ -80,6 +80,8 @@ def main(argv=None):
             groups = {
                 "all handcrafted": np.arange(len(names)),
                 "pixels only (no codec)": np.flatnonzero(~np.char.startswith(names.astype(str), "codec__")),
+                "pixels without dct (no JPEG-lattice statistics)": np.flatnonzero(
+                    [not n.startswith(("codec__", "dct__")) for n in names.astype(str)]),
                 "spectral azimuthal only (reference)": np.flatnonzero(
                     np.char.startswith(names.astype(str), "spectral__azimuthal__")),
             }

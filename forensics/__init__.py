@@ -9,6 +9,7 @@ The few public entry points live here; everything else is in the subpackages
 
 __version__ = "0.1.0"
 
+from . import estimators  # noqa: E402  (the catalogue: forensics.estimators.get(name))
 from ._persistence import load, save  # noqa: E402
 from ._pipeline import make_pipeline  # noqa: E402
 from .features import ForensicFeatures, list_features, make_feature_bank  # noqa: E402
@@ -16,15 +17,8 @@ from .inspection import AuditReport, ShortcutWarning, audit  # noqa: E402
 from .media import ItemError  # noqa: E402
 
 
-def list_estimators():
-    """The catalogue of named detectors (one row each: name, input, summary, reference).
-
-    See :func:`forensics.estimators.list_estimators`.
-    """
-    from .estimators import list_estimators as _list
-
-    return _list()
+list_estimators = estimators.list_estimators
 
 
-__all__ = ["AuditReport", "ForensicFeatures", "ItemError", "ShortcutWarning", "audit", "list_estimators", "list_features", "load", "make_feature_bank",
+__all__ = ["AuditReport", "ForensicFeatures", "ItemError", "ShortcutWarning", "audit", "estimators", "list_estimators", "list_features", "load", "make_feature_bank",
            "make_pipeline", "save", "__version__"]
