@@ -35,7 +35,7 @@ def main(argv=None):
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
 
-    from forensics.datasets import load_folder, make_demo_dataset
+    from forensics.datasets import IMAGE_SUFFIXES, load_folder, make_demo_dataset
     from forensics.model_selection import benchmark_detectors
 
     groups = None
@@ -45,7 +45,7 @@ def main(argv=None):
         groups = manifest["group"].to_numpy()
         name = "demo"
     elif args.data:
-        manifest = load_folder(args.data)
+        manifest = load_folder(args.data, suffixes=IMAGE_SUFFIXES)
         rng = np.random.default_rng(args.seed)
         keep = []
         for label in (0, 1):

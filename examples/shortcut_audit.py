@@ -30,9 +30,9 @@ def synthetic(n=60, seed=0):
 
 
 if len(sys.argv) > 1:
-    from forensics.datasets import load_folder
+    from forensics.datasets import IMAGE_SUFFIXES, load_folder
 
-    manifest = load_folder(sys.argv[1])
+    manifest = load_folder(sys.argv[1], suffixes=IMAGE_SUFFIXES)
     X, y = list(manifest["path"]), manifest["label"].to_numpy()
 else:
     X, y = synthetic()

@@ -6,16 +6,18 @@ central moments with NumPy, and returns the same comparable vector as the kernel
     [m2, skew, kurt of every residual row] + [corr rg, rb, gb] + [per-cell variance of every row]
 
 (NaN for empty cells; skew/kurt NaN and m2 = 0 when m2 <= 1e-12, the documented rule). The Haar
-band is NumPy slicing and the median of absolute values ``np.median(np.abs(x))``.
+band is NumPy slicing, the median of absolute values ``np.median(np.abs(x))`` and the wavelet
+residual the textbook pywt computation ``x - waverec2(soft(wavedec2(x)))`` in float64.
 """
 
 import numpy as np
+import pywt
 from scipy import ndimage
 
 from forensics.features._kernels._noise import (
-    haar_hh, median_abs, median_moments, residual_moments, srm_moments,
+    haar_hh, median_abs, median_moments, residual_moments, srm_moments, wavelet_residual,
 )
-from forensics.features._noise import TINY_VAR, _correlations, _moments
+from forensics.features._noise import MAD_TO_SIGMA, TINY_VAR, _correlations, _moments
 
 GRID = 4
 
@@ -154,26 +156,66 @@ def srm_kernel(luma, grid=GRID):
     return kernel_vector(cells, cross)
 
 
-# -- moments of a materialised residual x - smooth ------------------------------------------------
-
-def smooth_of(luma):
-    """A deterministic stand-in for a denoised plane, one row and column larger than ``luma``
-    (as a wavelet reconstruction of an odd-sized plane is): the luma shifted by one column."""
-    return np.pad(np.roll(np.asarray(luma, dtype=np.float32), 1, 1), ((0, 1), (0, 1)), mode="edge")
-
+# -- moments of a materialised residual plane ------------------------------------------------------
 
 def residual_reference(luma, grid=GRID):
     x = np.asarray(luma, dtype=np.float64)
     h, w = x.shape
-    res = x - smooth_of(luma)[:h, :w].astype(np.float64)
     idx = cell_index(h, w, np.arange(h), np.arange(w), grid)
-    return np.concatenate([plane_stats(res), cell_variances(res, idx, grid)])
+    return np.concatenate([plane_stats(x), cell_variances(x, idx, grid)])
 
 
 def residual_kernel(luma, grid=GRID):
     cells = np.empty((grid * grid, 5))
-    residual_moments(np.asarray(luma, dtype=np.float32), smooth_of(luma), grid, cells)
+    residual_moments(np.asarray(luma, dtype=np.float32), grid, cells)
     return np.concatenate([np.array(_moments(cells.sum(axis=0))), _moments(cells)[0]])
+
+
+# -- wavelet soft-threshold residual -----------------------------------------------------------------
+
+def wavelet_choice(shape):
+    """(wavelet, level) for a test plane: db4 at level 2 (the default) when the plane allows it,
+    else the longest of db2 / haar that fits at least one level; None for a 1-pixel side."""
+    for name in ("db4", "db2", "haar"):
+        level = min(2, pywt.dwt_max_level(min(shape), pywt.Wavelet(name).dec_len))
+        if level >= 1:
+            return name, level
+    return None
+
+
+def wavelet_reference(luma, wavelet=None, level=None):
+    """[residual.ravel(), sigma] by the definition, with pywt in float64:
+    ``x - waverec2(soft(wavedec2(x), t))`` over the symmetric extension, ``t = sigma sqrt(2 ln HW)``,
+    ``sigma = median|HH1 interior| / 0.6745``."""
+    x = np.asarray(luma, dtype=np.float64)
+    h, w = x.shape
+    if wavelet is None:
+        choice = wavelet_choice(x.shape)
+        if choice is None:
+            return np.empty(0)
+        wavelet, level = choice
+    f = pywt.Wavelet(wavelet).dec_len
+    coeffs = pywt.wavedec2(x, wavelet, mode="symmetric", level=level)
+    s = f // 2 - 1
+    hh1 = coeffs[-1][2][s:s + (h - f) // 2 + 1, s:s + (w - f) // 2 + 1]
+    sigma = np.median(np.abs(hh1)) / MAD_TO_SIGMA
+    t = sigma * np.sqrt(2.0 * np.log(h * w))
+    shrunk = [coeffs[0]] + [tuple(pywt.threshold(d, t, mode="soft") for d in det) for det in coeffs[1:]]
+    residual = x - pywt.waverec2(shrunk, wavelet, mode="symmetric")[:h, :w]
+    return np.concatenate([residual.ravel(), [sigma]])
+
+
+def wavelet_kernel(luma, wavelet=None, level=None):
+    x = np.asarray(luma, dtype=np.float32)
+    if wavelet is None:
+        choice = wavelet_choice(x.shape)
+        if choice is None:
+            return np.empty(0)
+        wavelet, level = choice
+    bank = [np.asarray(f, dtype=np.float64) for f in pywt.Wavelet(wavelet).filter_bank]
+    out = np.empty(x.shape)
+    sigma = wavelet_residual(x, *bank, level, MAD_TO_SIGMA, out)
+    return np.concatenate([out.ravel(), [sigma]])
 
 
 # -- Haar diagonal band and the median of absolute values --------------------------------------------
@@ -205,6 +247,7 @@ KERNEL_CASES = [
     ("median_moments", median_kernel, median_reference),
     ("srm_moments", srm_kernel, srm_reference),
     ("residual_moments", residual_kernel, residual_reference),
+    ("wavelet_residual", wavelet_kernel, wavelet_reference),
     ("haar_hh", haar_kernel, haar_reference),
     ("median_abs", median_abs_kernel, median_abs_reference),
 ]

@@ -19,7 +19,8 @@ from forensics.features._dct import (
 from forensics.features._kernels._dct import lattice_scores
 
 from reference_dct import (
-    KERNEL_CASES, _kernel_block_stats, reference_block_dct, reference_block_stats, reference_lattice_scores,
+    KERNEL_CASES, _kernel_block_stats, lattice_hist, reference_block_dct, reference_block_stats,
+    reference_lattice_scores, reference_steps,
 )
 
 NAMES = DCTFeatures().fit().get_feature_names_out().tolist()
@@ -110,6 +111,20 @@ def test_lattice_scores_matches_reference(seed):
     lattice_scores(sparse, out)
     np.testing.assert_array_equal(out, reference_lattice_scores(sparse))
     assert out[1, 3, 0] == 5 + 7 + 4 + 9 and out[1, 3, 1] == 0.5 * 1  # only h[9 + 1] = 1 is off the lattice
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_estimate_steps_matches_reference(seed):
+    hist = lattice_hist(seed)
+    steps = estimate_steps(hist)
+    np.testing.assert_array_equal(steps, reference_steps(hist))
+    # the fixture exercises every branch of the rule: a detected step, none (1) and NaN
+    assert np.isnan(steps).any() and (steps == 1).any() and (steps >= 2).sum() >= 5
+    # edge rows: empty, one informative bin, a lattice through the top bins
+    edge = np.zeros((3, N_BINS), dtype=np.int64)
+    edge[1, 7] = 100
+    edge[2, [N_BINS - 3, N_BINS - 2, N_BINS - 1]] = [10, 40, 3]
+    np.testing.assert_array_equal(estimate_steps(edge), reference_steps(edge))
 
 
 @pytest.mark.parametrize("name, kernel_fn, reference_fn", KERNEL_CASES)

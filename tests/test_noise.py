@@ -9,7 +9,9 @@ from scipy import ndimage, stats
 from forensics.features._noise import NoiseFeatures, noise_features, noise_vector
 from forensics.media._item import Item
 from forensics.features._kernels._noise import haar_hh, median_abs, residual_moments
-from reference_noise import KERNEL_CASES, KV3, KV5, O1_H, O2_H, median_residuals, smooth_of, srm_residuals
+from reference_noise import (
+    KERNEL_CASES, KV3, KV5, O1_H, O2_H, median_residuals, srm_residuals, wavelet_kernel, wavelet_reference,
+)
 
 RNG_SEEDS = (0, 1, 2)
 
@@ -153,9 +155,9 @@ def test_wavelet_features_match_pywt(colour_image, wavelet, level, grid):
     want_stats = [np.log1p(np.var(res)), stats.skew(res, axis=None), stats.kurtosis(res, axis=None)]
     want_sigma = [_haar_sigma(p) for p in (rgb[:, :, 0], rgb[:, :, 1], rgb[:, :, 2], luma)]
     got = np.array(list(row.values()))
-    # the package transforms in float32: the residual is accurate to ~1e-5 grey levels (std ~8 here)
-    np.testing.assert_allclose(got[:3], want_stats, rtol=2e-5)
-    np.testing.assert_allclose(got[7:], _spread(res, 0, luma.shape, grid), rtol=1e-4)
+    # the package's float64 transform agrees with pywt to rounding
+    np.testing.assert_allclose(got[:3], want_stats, rtol=1e-9)
+    np.testing.assert_allclose(got[7:], _spread(res, 0, luma.shape, grid), rtol=1e-8)
     # the Haar band is exact: float64 arithmetic on the float32 planes
     np.testing.assert_allclose(got[3:7], want_sigma, rtol=1e-6)
 
@@ -215,16 +217,42 @@ def test_median_abs_nan_and_empty():
     assert np.isnan(median_abs(np.empty((0, 3))))
 
 
-def test_residual_moments_reads_the_top_left_of_a_larger_smooth():
-    luma = (np.random.default_rng(2).random((9, 13)) * 255).astype(np.float32)
-    smooth = smooth_of(luma)
-    assert smooth.shape == (10, 14)
-    cells = np.empty((1, 5))
-    residual_moments(luma, smooth, 1, cells)
-    r = luma.astype(np.float64) - smooth[:9, :13]
-    d = r - r[0, 0]
-    np.testing.assert_allclose(cells[0], [r.size, d.sum(), (d ** 2).sum(), (d ** 3).sum(), (d ** 4).sum()],
-                               rtol=1e-12)
+def test_residual_moments_hand_sums():
+    # 2x3 plane, grid 2: column j lies in cell column j * 2 // 3, i.e. {0, 1} and {2}; the sums are
+    # shifted by the first value r[0, 0] = 1, d = r - 1 = [[0, 2, -2], [1, 1, 4]]
+    r = np.array([[1.0, 3.0, -1.0], [2.0, 2.0, 5.0]])
+    cells = np.empty((4, 5))
+    residual_moments(r, 2, cells)
+    want = [[2, 2, 4, 8, 16],      # {0, 2}
+            [1, -2, 4, -8, 16],    # {-2}
+            [2, 2, 2, 2, 2],       # {1, 1}
+            [1, 4, 16, 64, 256]]   # {4}
+    np.testing.assert_array_equal(cells, want)
+
+
+@pytest.mark.parametrize("wavelet, level", [("db4", 2), ("db4", 1), ("haar", 1), ("haar", 4), ("db2", 3),
+                                            ("db8", 1), ("sym4", 2), ("sym8", 1)])
+def test_wavelet_residual_kernel_matches_pywt(wavelet, level):
+    # odd / even / non-square / smallest admissible sizes against the pywt definition in float64
+    rng = np.random.default_rng(level)
+    f = pywt.Wavelet(wavelet).dec_len
+    smallest = (f - 1) * 2 ** level
+    for shape in [(smallest, smallest), (smallest + 1, smallest + 2), (37, 64), (64, 41), (50, 50)]:
+        if pywt.dwt_max_level(min(shape), f) < level:
+            continue
+        luma = (rng.random(shape) * 255).astype(np.float32)
+        got = wavelet_kernel(luma, wavelet, level)
+        want = wavelet_reference(luma, wavelet, level)
+        # sym8's stored filters are orthonormal to ~1e-10 only: reconstruction differs at that level
+        np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-8)
+        assert got[-1] > 0 and np.abs(got[:-1]).max() > 1  # a real threshold, a non-trivial residual
+
+
+def test_wavelet_residual_of_a_constant_plane_is_zero():
+    got = wavelet_kernel(np.full((40, 33), 91.5, np.float32), "db4", 2)
+    # the details of a constant are rounding (~1e-14): sigma and the threshold are of that size and
+    # the residual, synthesised from the clipped details alone, vanishes (no x - denoised cancellation)
+    assert np.abs(got).max() < 1e-12
 
 
 @pytest.mark.parametrize("residual", ["median", "wavelet", "srm"])

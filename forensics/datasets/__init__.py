@@ -1,6 +1,21 @@
-"""Data sets: the offline demo set built from installed photos, and folder layouts on disk."""
+"""Data sets: the offline demo set built from installed photos, folder layouts on disk, loaders for
+the standard deepfake data sets (FaceForensics++, Celeb-DF, DFDC, OpenFake), and safe ZIP extraction.
 
+Every loader returns a manifest: a DataFrame with ``path``, ``label`` (fake = 1), ``method`` and
+``group`` (what must not straddle train/test folds), see :mod:`forensics.datasets._manifest`.
+"""
+
+from ._archive import UnsafeArchiveError, ZipReport, safe_extract_zip, validate_zip
+from ._celebdf import load_celebdf
 from ._demo import DEMO_METHODS, make_demo_dataset, save_demo_dataset
-from ._folder import IMAGE_SUFFIXES, load_folder
+from ._dfdc import load_dfdc
+from ._extract import ExtractionResult, QualityReport, extract_faces
+from ._faceforensics import FFPP_METHODS, load_faceforensics
+from ._folder import IMAGE_SUFFIXES, VIDEO_SUFFIXES, load_folder
+from ._manifest import MANIFEST_COLUMNS, check_manifest
+from ._openfake import load_openfake
 
-__all__ = ["DEMO_METHODS", "IMAGE_SUFFIXES", "load_folder", "make_demo_dataset", "save_demo_dataset"]
+__all__ = ["ExtractionResult", "QualityReport", "extract_faces", "DEMO_METHODS", "FFPP_METHODS", "IMAGE_SUFFIXES", "MANIFEST_COLUMNS", "UnsafeArchiveError",
+           "VIDEO_SUFFIXES", "ZipReport", "check_manifest", "load_celebdf", "load_dfdc", "load_faceforensics",
+           "load_folder", "load_openfake", "make_demo_dataset", "safe_extract_zip", "save_demo_dataset",
+           "validate_zip"]

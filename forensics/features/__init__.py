@@ -9,6 +9,7 @@ from ._dct_spectrum import DCTSpectrumFeatures, dct_spectrum_features
 from ._noise import NoiseFeatures, noise_features
 from ._registry import ALL_EXTRACTORS, FAMILIES, PRESETS, list_features
 from ._spectral import SpectralFeatures, spectral_features
+from ._video import AGGREGATES, VideoFeatures
 
 __all__ = [
     "BaseExtractor", "FeatureDoc", "ForensicFeatures", "make_feature_bank", "ALL_EXTRACTORS", "FAMILIES", "PRESETS",
@@ -19,4 +20,5 @@ __all__ = [
     "NoiseFeatures", "noise_features",
     "BlurFeatures", "blur_features",
     "CodecFeatures", "codec_features",
+    "VideoFeatures", "AGGREGATES",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import BaseExtractor, FeatureDoc, Interval
-from ._kernels._dct import block_dct_stats, lattice_scores
+from ._kernels._dct import block_dct_stats, lattice_steps
 
 __all__ = [
     "DCTFeatures", "dct_features", "dct_vector", "block_dct", "dct_basis", "ijg_luma_table", "estimate_steps",
@@ -354,20 +354,8 @@ def estimate_steps(hist):
         The step (>= 2), 1 (enough values, no lattice) or NaN (too few values, or ambiguous).
     """
     hist = np.ascontiguousarray(hist, dtype=np.int64)
-    scores = np.empty((hist.shape[0], Q_MAX + 1, 2))
-    lattice_scores(hist, scores)
-    informative = hist[:, 2:]
-    n_inf = informative.sum(axis=1).astype(np.float64)
-    excess = (scores[:, 2:, 0] - scores[:, 2:, 1]) / np.maximum(n_inf, 1.0)[:, None]  # q = 2..Q_MAX
-    best = excess.max(axis=1)
-    with np.errstate(divide="ignore"):
-        floor = np.maximum(LATTICE_MIN_SCORE, LATTICE_Z / np.sqrt(n_inf))
-    # coarsest q with X(q) >= rho max X: the last True of each row
-    high = excess >= LATTICE_RHO * best[:, None]
-    steps = (Q_MAX - np.argmax(high[:, ::-1], axis=1)).astype(np.float64)
-    steps[best < floor] = 1.0
-    steps[informative.max(axis=1) == n_inf] = np.nan  # one non-empty bin: any divisor of it fits
-    steps[n_inf < MIN_INFORMATIVE] = np.nan
+    steps = np.empty(hist.shape[0])
+    lattice_steps(hist, Q_MAX + 1, MIN_INFORMATIVE, LATTICE_MIN_SCORE, LATTICE_Z, LATTICE_RHO, steps)
     return steps
 
 

@@ -3,11 +3,15 @@ median, wavelet and SRM high-pass residuals, and a robust (Haar MAD) noise level
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pywt
 
 from ._base import BaseExtractor, FeatureDoc, Interval, Options
-from ._kernels._noise import haar_hh, median_abs, median_moments, residual_moments, srm_moments
+from ._kernels._noise import (
+    haar_hh, median_abs, median_moments, residual_moments, srm_moments, wavelet_residual,
+)
 
 __all__ = ["NoiseFeatures", "noise_features", "noise_vector"]
 
@@ -193,9 +197,11 @@ class NoiseFeatures(BaseExtractor):
       coefficient at the universal threshold ``t = sigma sqrt(2 ln(H W))`` and the MAD noise
       estimate ``sigma = median(|HH1|) / 0.6745`` from the finest diagonal sub-band of ``W``
       (Donoho & Johnstone 1994); the median runs over the HH1 coefficients whose filter support
-      lies inside the image (the extension would bias it low). The transform runs in float32 on
-      ``Y - mean(Y)`` (twice as fast as float64; the residual is accurate to ~1e-5 grey levels,
-      far below the quantization noise of an 8-bit image).
+      lies inside the image (the extension would bias it low). The transform is a float64
+      numba implementation of pywt's ``wavedec2`` / ``waverec2`` (tested against pywt); since
+      ``soft(d, t) = d - clip(d, -t, t)`` and ``W^-1 W = I``, it synthesises
+      ``R = W^-1(0, clip(D, -t, t))`` directly, which is the same residual without the
+      cancellation of ``Y - denoised``.
     - ``sigma_mad``: the same MAD estimate ``median(|HH|) / 0.6745`` per plane r, g, b, y, from
       the level-1 *Haar* diagonal band ``HH = (a - b - c + d) / 2`` of the 2x2 blocks
       ``[[a, b], [c, d]]`` of the even-cropped plane (``pywt.dwt2(X, "haar")`` HH). Haar needs
@@ -317,22 +323,21 @@ def _correlations(sums, cross):
     return out
 
 
-def _local_spread(cell_sums):
-    """(C, 5) per-cell sums -> (std, max - min) of log(1 + cell variance) over non-empty cells."""
-    filled = cell_sums[cell_sums[:, 0] > 0]
-    if not len(filled):
-        return np.nan, np.nan
-    v = np.log1p(_moments(filled)[0])
-    return float(v.std()), float(v.max() - v.min())
-
-
-def _block(cells, cross, channels, luma_row, with_corr):
-    """Columns of one residual: var/skew/kurt of ``channels`` rows, corr, local spread of ``luma_row``."""
-    m2, skew, kurt = _moments(cells[list(channels)].sum(axis=1))
-    parts = [np.log1p(m2), skew, kurt]
-    if with_corr:
-        parts.append(_correlations(cells[:3].sum(axis=1), cross))
-    return parts, list(_local_spread(cells[luma_row]))
+def _local_spreads(cells):
+    """(R, C, 5) per-cell sums -> (std, max - min) (R,) each of log(1 + cell variance) over the
+    non-empty cells of each row; NaN for a row without a non-empty cell."""
+    filled = cells[..., 0] > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n = cells[..., 0]
+        mu = cells[..., 1] / n
+        m2 = np.maximum(cells[..., 2] / n - mu * mu, 0.0)
+        v = np.log1p(np.where(filled & (m2 > TINY_VAR), m2, 0.0))
+        count = filled.sum(axis=1)
+        mean = np.where(filled, v, 0.0).sum(axis=1) / count
+        std = np.sqrt(np.where(filled, (v - mean[:, None]) ** 2, 0.0).sum(axis=1) / count)
+        spread = np.where(filled, v, -np.inf).max(axis=1) - np.where(filled, v, np.inf).min(axis=1)
+    empty = count == 0
+    return np.where(empty, np.nan, std), np.where(empty, np.nan, spread)
 
 
 def _planes(rgb, luma):
@@ -342,22 +347,6 @@ def _planes(rgb, luma):
     planes[:3] = np.moveaxis(np.asarray(rgb), -1, 0)
     planes[3] = luma
     return planes
-
-
-def median_stats(planes, grid):
-    """Kernel sums of the median residual of ``planes`` (4, H, W): cells (4, grid^2, 5) and cross (3,)."""
-    cells = np.empty((4, grid * grid, 5))
-    cross = np.empty(3)
-    median_moments(planes, grid, cells, cross)
-    return cells, cross
-
-
-def srm_stats(planes, grid):
-    """Kernel sums of the SRM residuals: cells (7, grid^2, 5) (see ``srm_moments``) and cross (3,)."""
-    cells = np.empty((7, grid * grid, 5))
-    cross = np.empty(3)
-    srm_moments(planes, grid, cells, cross)
-    return cells, cross
 
 
 def haar_sigma(planes):
@@ -370,43 +359,30 @@ def haar_sigma(planes):
     return np.array([median_abs(band) for band in hh]) / MAD_TO_SIGMA
 
 
-def wavelet_residual(plane, wavelet="db4", level=2):
-    """Wavelet soft-threshold denoising of one plane (H, W), in float32.
-
-    Returns ``(x, denoised, sigma)`` with ``x = plane - mean(plane)`` (float32 (H, W)), the
-    denoised ``x`` (float32, possibly one row / column larger: read ``[:H, :W]``) and the MAD
-    deviation of the interior HH1 band; ``(None, None, None)`` when the plane is too small for
-    ``level`` levels of ``wavelet``. The residual is ``x - denoised[:H, :W]``.
-    """
-    h, w = plane.shape
+@functools.lru_cache(maxsize=None)
+def _filter_bank(wavelet):
+    """(dec_lo, dec_hi, rec_lo, rec_hi) float64 arrays and the filter length of a pywt wavelet."""
     wav = pywt.Wavelet(wavelet)
-    if pywt.dwt_max_level(min(h, w), wav.dec_len) < level:
-        return None, None, None
-    # centred: float32 rounding scales with the magnitude, and a constant plane gives exact zeros
-    x = np.asarray(plane, dtype=np.float32)
-    x = x - np.float32(x.mean(dtype=np.float64))
-    coeffs = pywt.wavedec2(x, wav, mode="symmetric", level=level)
-    # MAD over the HH1 coefficients whose filter support lies inside the image: those touched by
-    # the symmetric extension are smaller than the noise and would bias sigma low.
-    start = wav.dec_len // 2 - 1
-    hh1 = coeffs[-1][2][start:start + (h - wav.dec_len) // 2 + 1, start:start + (w - wav.dec_len) // 2 + 1]
-    sigma = median_abs(hh1) / MAD_TO_SIGMA
-    t = np.float32(sigma * np.sqrt(2.0 * np.log(h * w)))
-    # soft(d, t) = sign(d) max(|d| - t, 0) = d - clip(d, -t, t)
-    shrunk = [coeffs[0]] + [tuple(d - np.clip(d, -t, t) for d in details) for details in coeffs[1:]]
-    return x, pywt.waverec2(shrunk, wav, mode="symmetric"), sigma
+    bank = tuple(np.ascontiguousarray(f, dtype=np.float64) for f in wav.filter_bank)
+    return bank, wav.dec_len
 
 
-def _wavelet_block(planes, grid, wavelet, level):
-    """The 9 wavelet columns: var/skew/kurt of the luma residual, sigma_mad r, g, b, y, local spread."""
-    sigma_mad = haar_sigma(planes)
-    x, denoised, _ = wavelet_residual(planes[3], wavelet, level)
-    if x is None:
-        return np.concatenate([np.full(3, np.nan), sigma_mad, np.full(2, np.nan)])
-    cells = np.empty((1, grid * grid, 5))
-    residual_moments(x, denoised, grid, cells[0])
-    stats, local = _block(cells, None, (0,), 0, False)
-    return np.concatenate(stats + [sigma_mad, local])
+def wavelet_stats(luma, grid, wavelet="db4", level=2):
+    """Kernel sums of the wavelet residual of the luma: cells (grid^2, 5) (zero counts when the
+    plane is too small for ``level`` levels of ``wavelet``)."""
+    h, w = luma.shape
+    bank, dec_len = _filter_bank(wavelet)
+    cells = np.zeros((grid * grid, 5))
+    if pywt.dwt_max_level(min(h, w), dec_len) >= level:
+        residual = np.empty((h, w))
+        wavelet_residual(luma, *bank, level, MAD_TO_SIGMA, residual)
+        residual_moments(residual, grid, cells)
+    return cells
+
+
+#: Rows of the stacked per-residual cells (see ``noise_vector``): median r, g, b, y; wavelet y;
+#: SRM KV3 r, g, b, y, first order, second order, KV5.
+_ROWS = {"median": slice(0, 4), "wavelet": slice(4, 5), "srm": slice(5, 12)}
 
 
 def noise_vector(rgb, luma, *, residuals=RESIDUALS, grid=4, wavelet="db4", wavelet_level=2):
@@ -426,28 +402,34 @@ def noise_vector(rgb, luma, *, residuals=RESIDUALS, grid=4, wavelet="db4", wavel
     ndarray of shape (n_features,), float64
     """
     planes = _planes(rgb, luma)
-    h, w = planes.shape[1:]
+    selected = _selected(residuals)
+    # every residual's kernel sums go into one (12, grid^2, 5) stack, summarised by one set of
+    # vectorised calls (kernels leave zero counts where the image is too small: NaN statistics)
+    cells = np.zeros((12, grid * grid, 5))
+    cross = np.zeros((2, 3))
+    if "median" in selected:
+        median_moments(planes, grid, cells[_ROWS["median"]], cross[0])
+    if "wavelet" in selected:
+        cells[4] = wavelet_stats(planes[3], grid, wavelet, wavelet_level)
+    if "srm" in selected:
+        srm_moments(planes, grid, cells[_ROWS["srm"]], cross[1])
+    m2, skew, kurt = _moments(cells.sum(axis=1))
+    var = np.log1p(m2)
+    spread, logrange = _local_spreads(cells)
     parts = []
-    for res in _selected(residuals):
+    for res in selected:
         if res == "median":
-            if h < 3 or w < 3:
-                parts.append(np.full(14, np.nan))
-                continue
-            cells, cross = median_stats(planes, grid)
-            stats, local = _block(cells, cross, (0, 1, 2), 3, True)
-            parts.append(np.concatenate(stats + [local]))
+            rows = [0, 1, 2]
+            parts += [var[rows], skew[rows], kurt[rows], _correlations(cells[:3].sum(axis=1), cross[0]),
+                      [spread[3], logrange[3]]]
         elif res == "wavelet":
-            parts.append(_wavelet_block(planes, grid, wavelet, wavelet_level))
+            parts += [var[4:5], skew[4:5], kurt[4:5], haar_sigma(planes), [spread[4], logrange[4]]]
         else:
-            if h < 5 or w < 5:
-                parts.append(np.full(32, np.nan))
-                continue
-            cells, cross = srm_stats(planes, grid)
-            stats, local = _block(cells, cross, (0, 1, 2, 3), 3, True)
-            parts.append(np.concatenate(stats + [local]))
-            for row in (4, 5, 6):
-                stats, local = _block(cells, cross, (row,), row, False)
-                parts.append(np.concatenate(stats + [local]))
+            rows = [5, 6, 7, 8]
+            parts += [var[rows], skew[rows], kurt[rows], _correlations(cells[5:8].sum(axis=1), cross[1]),
+                      [spread[8], logrange[8]]]
+            for row in (9, 10, 11):
+                parts.append([var[row], skew[row], kurt[row], spread[row], logrange[row]])
     return np.concatenate(parts)
 
 

@@ -158,3 +158,44 @@ def lattice_scores(hist, out):
                 n += q
             out[k, q, 0] = on
             out[k, q, 1] = 0.5 * off
+
+
+@kernel
+def lattice_steps(hist, n_q, min_informative, min_score, z, rho, steps):
+    """Quantization step of each histogram row from its lattice scores (the rule of ``estimate_steps``).
+
+    With ``n_inf = sum_{a >= 2} hist[k, a]`` and, for ``2 <= q < n_q``, the excess
+    ``X(q) = (on(q) - off(q)) / max(n_inf, 1)`` of :func:`lattice_scores`:
+
+    - NaN when ``n_inf < min_informative`` or when one bin ``a >= 2`` holds all of ``n_inf``;
+    - else 1 when ``max X < max(min_score, z / sqrt(n_inf))`` (no lattice);
+    - else the largest ``q`` with ``X(q) >= rho max X``.
+
+    ``steps`` : float64 (n_rows,), output.
+    """
+    n_rows, n_bins = hist.shape
+    scores = np.empty((n_rows, n_q, 2))
+    lattice_scores(hist, scores)
+    for k in range(n_rows):
+        row = hist[k]
+        n_inf = 0
+        top = 0
+        for a in range(2, n_bins):
+            n_inf += row[a]
+            top = max(top, row[a])
+        if n_inf < min_informative or top == n_inf:
+            steps[k] = np.nan
+            continue
+        denom = max(np.float64(n_inf), 1.0)
+        best = -np.inf
+        for q in range(2, n_q):
+            best = max(best, (scores[k, q, 0] - scores[k, q, 1]) / denom)
+        if best < max(min_score, z / np.sqrt(np.float64(n_inf))):
+            steps[k] = 1.0
+            continue
+        step = 2
+        for q in range(n_q - 1, 1, -1):
+            if (scores[k, q, 0] - scores[k, q, 1]) / denom >= rho * best:
+                step = q
+                break
+        steps[k] = step

@@ -1,5 +1,6 @@
 """Noise-residual kernels: fused single passes that filter and accumulate residual moments per grid
-cell, the level-1 Haar diagonal band, and an exact median of absolute values.
+cell, the level-1 Haar diagonal band, an exact median of absolute values, and the wavelet
+soft-threshold residual (separable DWT / inverse DWT with pywt's "symmetric" extension).
 
 The moment kernels fill ``cells[q, c, :] = [n, S1, S2, S3, S4]`` with ``Sk = sum((r - k_q) ** k)``
 over the residual samples ``r`` of row ``q`` falling in grid cell ``c``, and (when they have one)
@@ -262,31 +263,30 @@ def srm_moments(planes, grid, cells, cross):
 
 
 @kernel
-def residual_moments(x, smooth, grid, cells):
-    """Moments of the residual ``x - smooth`` of one plane, every pixel used.
+def residual_moments(r, grid, cells):
+    """Moments of a materialised residual plane, every pixel used.
 
     Parameters
     ----------
-    x : float (H, W)
-    smooth : float (H2, W2), H2 >= H, W2 >= W
-        The denoised plane; only ``smooth[:H, :W]`` is read (a wavelet reconstruction of an
-        odd-sized plane has one extra row or column).
+    r : float (H, W)
+        The residual (e.g. the output of :func:`wavelet_residual`).
     grid : int
     cells : float64 (grid * grid, 5), output.
     """
-    h, w = x.shape
+    h, w = r.shape
     cells[:, :] = 0.0
+    if h == 0 or w == 0:
+        return
     buf = np.empty((1, w))
     shift = np.empty(1)
-    shift[0] = np.float64(x[0, 0]) - np.float64(smooth[0, 0])
+    shift[0] = np.float64(r[0, 0])
     rows = np.zeros(1, dtype=np.int64)
     out = cells.reshape((1, cells.shape[0], cells.shape[1]))
     row = buf[0]
     for i in range(h):
-        xi = x[i]
-        si = smooth[i]
+        ri = r[i]
         for j in range(w):
-            row[j] = np.float64(xi[j]) - np.float64(si[j])
+            row[j] = np.float64(ri[j])
         _accumulate_row(buf, rows, shift, ((i * grid) // h) * grid, grid, w, 0, w, out)
 
 
@@ -447,3 +447,234 @@ def median_abs(x):
     if n_below < k:
         lower = upper
     return 0.5 * (lower + upper)
+
+
+# -- wavelet soft-threshold residual: separable DWT / inverse DWT, pywt's "symmetric" extension -------
+
+@kernel
+def _sym(k, n):
+    """Index into a length-``n`` signal of position ``k`` of its half-sample symmetric extension
+    (pywt ``"symmetric"``: ``x[-1 - m] = x[m]``, ``x[n + m] = x[n - 1 - m]``, period ``2n``)."""
+    p = k % (2 * n)
+    return p if p < n else 2 * n - 1 - p
+
+
+@kernel
+def _dwt_cols(x, lo, hi, a, d):
+    """One DWT level along axis 0: ``a[o] = sum_j lo[j] x~[2o + 1 - j]`` (``d`` with ``hi``),
+    ``x~`` the symmetric extension of the rows of ``x``; ``a``, ``d`` have ``(N + F - 1) // 2``
+    rows (``pywt.dwt(x, w, "symmetric", axis=0)``). Vectorised along the contiguous rows."""
+    n_in, m = x.shape
+    f = lo.shape[0]
+    for o in range(a.shape[0]):
+        ar = a[o]
+        dr = d[o]
+        ar[:] = 0.0
+        dr[:] = 0.0
+        for j in range(0, f, 2):  # two taps per sweep (F is even): half the accumulator traffic
+            x0 = x[_sym(2 * o + 1 - j, n_in)]
+            x1 = x[_sym(2 * o - j, n_in)]
+            l0 = lo[j]
+            l1 = lo[j + 1]
+            h0 = hi[j]
+            h1 = hi[j + 1]
+            for t in range(m):
+                u = x0[t]
+                v = x1[t]
+                ar[t] += l0 * u + l1 * v
+                dr[t] += h0 * u + h1 * v
+
+
+@kernel
+def _dwt_rows(x, lo, hi, a, d):
+    """One DWT level along axis 1 (the same formula along each row), in polyphase form.
+
+    With the extended row split into even ``E[q] = x~[2(q - Q)]`` and odd ``O[q] = x~[2(q - Q) + 1]``
+    samples (``Q = F/2 - 1``), ``a[o] = sum_m lo[2m] O[o - m + Q] + lo[2m + 1] E[o - m + Q]``:
+    contiguous loops over ``o``.
+    """
+    n_rows, n_in = x.shape
+    f = lo.shape[0]
+    half = f // 2
+    q0 = half - 1
+    n = a.shape[1]
+    ev = np.empty(n + q0)
+    od = np.empty(n + q0)
+    # q with 0 <= 2(q - q0) and 2(q - q0) + 1 < n_in read the row directly; the others extend it
+    q_lo = q0
+    q_hi = min(n + q0, q0 + n_in // 2)
+    for r in range(n_rows):
+        xr = x[r]
+        for q in range(q_lo):
+            k = 2 * (q - q0)
+            ev[q] = xr[_sym(k, n_in)]
+            od[q] = xr[_sym(k + 1, n_in)]
+        inner = xr[:2 * (q_hi - q0)]
+        e_in = ev[q_lo:]
+        o_in = od[q_lo:]
+        for t in range(q_hi - q_lo):
+            e_in[t] = inner[2 * t]
+            o_in[t] = inner[2 * t + 1]
+        for q in range(q_hi, n + q0):
+            k = 2 * (q - q0)
+            ev[q] = xr[_sym(k, n_in)]
+            od[q] = xr[_sym(k + 1, n_in)]
+        ar = a[r]
+        dr = d[r]
+        ar[:] = 0.0
+        dr[:] = 0.0
+        for mm in range(half):
+            e = ev[q0 - mm:]
+            o = od[q0 - mm:]
+            l0 = lo[2 * mm]
+            l1 = lo[2 * mm + 1]
+            h0 = hi[2 * mm]
+            h1 = hi[2 * mm + 1]
+            for t in range(n):
+                ar[t] += l0 * o[t] + l1 * e[t]
+                dr[t] += h0 * o[t] + h1 * e[t]
+
+
+@kernel
+def _idwt_cols(a, d, lo, hi, y):
+    """One inverse DWT level along axis 0 into the first ``y.shape[0]`` rows of the output
+    ``y[2s + p] = sum_j lo[2j + p] a[s + F/2 - 1 - j] + hi[2j + p] d[s + F/2 - 1 - j]``
+    (``pywt.idwt(a, d, w, "symmetric", axis=0)``, ``2n - F + 2`` rows, trimmed)."""
+    m = y.shape[1]
+    half = lo.shape[0] // 2
+    for yi in range(y.shape[0]):
+        s = yi // 2
+        p = yi - 2 * s
+        yr = y[yi]
+        yr[:] = 0.0
+        for j in range(half):
+            k = s + half - 1 - j
+            ca = a[k]
+            cd = d[k]
+            fl = lo[2 * j + p]
+            fh = hi[2 * j + p]
+            for t in range(m):
+                yr[t] += fl * ca[t] + fh * cd[t]
+
+
+@kernel
+def _idwt_rows(a, d, lo, hi, y):
+    """One inverse DWT level along axis 1 into the first ``y.shape[1]`` columns (see
+    :func:`_idwt_cols`); even and odd outputs are computed in contiguous loops, then interleaved."""
+    n_rows, n = a.shape
+    half = lo.shape[0] // 2
+    ns = n - half + 1
+    n_out = y.shape[1]
+    ye = np.empty(ns)
+    yo = np.empty(ns)
+    for r in range(n_rows):
+        ar = a[r]
+        dr = d[r]
+        ye[:] = 0.0
+        yo[:] = 0.0
+        for j in range(half):
+            ca = ar[half - 1 - j:]
+            cd = dr[half - 1 - j:]
+            le = lo[2 * j]
+            lo_ = lo[2 * j + 1]
+            he = hi[2 * j]
+            ho = hi[2 * j + 1]
+            for t in range(ns):
+                ye[t] += le * ca[t] + he * cd[t]
+                yo[t] += lo_ * ca[t] + ho * cd[t]
+        yr = y[r]
+        for s in range(n_out // 2):
+            yr[2 * s] = ye[s]
+            yr[2 * s + 1] = yo[s]
+        if n_out % 2:
+            yr[n_out - 1] = ye[n_out // 2]
+
+
+@kernel
+def _clip(x, t):
+    """``x = clip(x, -t, t)`` in place."""
+    for i in range(x.shape[0]):
+        row = x[i]
+        for j in range(x.shape[1]):
+            row[j] = min(max(row[j], -t), t)
+
+
+@kernel
+def wavelet_residual(x, dec_lo, dec_hi, rec_lo, rec_hi, level, mad_to_sigma, out):
+    """Residual of wavelet soft-threshold denoising of one plane; returns the MAD noise deviation.
+
+    Parameters
+    ----------
+    x : float (H, W)
+        The plane; ``min(H, W) >= F - 1`` per level (``pywt.dwt_max_level(min(H, W), F) >= level``).
+    dec_lo, dec_hi, rec_lo, rec_hi : float64 (F,), F even
+        The wavelet's filters (``pywt.Wavelet(name).filter_bank``).
+    level : int >= 1
+    mad_to_sigma : float
+        0.6745: ``sigma = median|HH1 interior| / mad_to_sigma``.
+    out : float64 (H, W), output
+        The residual ``R = x - W^-1(soft(W x, t))``, ``t = sigma sqrt(2 ln(HW))``.
+
+    Notes
+    -----
+    ``W`` is the 2-D DWT of ``pywt.wavedec2(x, w, mode="symmetric", level=level)`` (axis 0 then
+    axis 1 per level; approximation kept, soft thresholding of every detail band) and ``W^-1``
+    that of ``pywt.waverec2`` (axis 1 then axis 0; the reconstructed approximation trimmed to
+    the next detail shape, the result to (H, W)). ``sigma`` is the MAD over the HH1 coefficients
+    whose filter support lies inside the plane, ``HH1[s:s + n_i, s:s + n_j]``, ``s = F/2 - 1``,
+    ``n_i = (H - F) // 2 + 1`` (and likewise along W).
+    Since ``soft(d, t) = d - clip(d, -t, t)`` and the transform is linear with perfect
+    reconstruction (``W^-1 W = I``), ``R = W^-1(0, clip(D, -t, t))``: the approximation is set
+    to zero and only the clipped details are synthesised. This is exact in exact arithmetic and
+    avoids the cancellation of ``x - denoised`` (the residual is accurate relative to itself).
+    """
+    h, w = x.shape
+    f = dec_lo.shape[0]
+    x64 = np.empty((h, w))
+    for i in range(h):
+        for j in range(w):
+            x64[i, j] = x[i, j]
+    # analysis: per level the bands (ad, da, dd); ``aa`` feeds the next level
+    bands = []
+    shapes = []
+    cur = x64
+    for lev in range(level):
+        n0, n1 = cur.shape
+        m0 = (n0 + f - 1) // 2
+        m1 = (n1 + f - 1) // 2
+        lo_c = np.empty((m0, n1))
+        hi_c = np.empty((m0, n1))
+        _dwt_cols(cur, dec_lo, dec_hi, lo_c, hi_c)
+        aa = np.empty((m0, m1))
+        ad = np.empty((m0, m1))
+        da = np.empty((m0, m1))
+        dd = np.empty((m0, m1))
+        _dwt_rows(lo_c, dec_lo, dec_hi, aa, ad)
+        _dwt_rows(hi_c, dec_lo, dec_hi, da, dd)
+        bands.append(ad)
+        bands.append(da)
+        bands.append(dd)
+        shapes.append((n0, n1))
+        cur = aa
+    dd1 = bands[2]
+    s = f // 2 - 1
+    sigma = median_abs(dd1[s:s + (h - f) // 2 + 1, s:s + (w - f) // 2 + 1]) / mad_to_sigma
+    t = sigma * np.sqrt(2.0 * np.log(h * w))
+    for b in bands:
+        _clip(b, t)
+    # synthesis of the clipped details from a zero approximation
+    approx = np.zeros(cur.shape)
+    for lev in range(level - 1, -1, -1):
+        ad = bands[3 * lev]
+        da = bands[3 * lev + 1]
+        dd = bands[3 * lev + 2]
+        n0, n1 = shapes[lev]
+        m0 = ad.shape[0]
+        lo_r = np.empty((m0, n1))
+        hi_r = np.empty((m0, n1))
+        _idwt_rows(approx, ad, rec_lo, rec_hi, lo_r)
+        _idwt_rows(da, dd, rec_lo, rec_hi, hi_r)
+        target = out if lev == 0 else np.empty((n0, n1))
+        _idwt_cols(lo_r, hi_r, rec_lo, rec_hi, target)
+        approx = target
+    return sigma

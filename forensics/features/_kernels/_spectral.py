@@ -37,11 +37,27 @@ def spectrum_sums(spec, width, n_bins, cutoff, tan_wedge, floor, bins, sums):
     sums : float64 ndarray (7,)
         Receives [E_low, E_high, E_horizontal, E_vertical, E_diagonal] over 0 < r <= 1, then
         [S, T] = [sum P, sum P ln P] over every non-DC frequency (``0 ln 0 = 0``).
+
+    Notes
+    -----
+    Along a row (fixed ``fy``) the radius, the low/high split and both wedge tests are monotone
+    in ``j``, so each class is a contiguous run of columns, found with the same comparisons as
+    the definitions, and the energies are plain (vectorised) sums over runs; the radial bins,
+    non-decreasing in ``j``, are summed per run of equal bins.
     """
     h, wh = spec.shape
     bins[:, :] = 0.0
     half = (width - 1) // 2
     log_floor = math.log(floor)
+    p = np.empty(wh)
+    wp = np.empty(wh)
+    lnp = np.empty(wh)
+    wgt = np.empty(wh)
+    ax = np.empty(wh)
+    rad = np.empty(wh)
+    for j in range(wh):
+        wgt[j] = 2.0 if (1 <= j <= half) else 1.0
+        ax[j] = j / width
     e_lo = 0.0
     e_hi = 0.0
     e_h = 0.0
@@ -52,39 +68,79 @@ def spectrum_sums(spec, width, n_bins, cutoff, tan_wedge, floor, bins, sums):
     for i in range(h):
         ky = i if i <= (h - 1) // 2 else i - h
         ay = abs(ky / h)
+        row = spec[i]
         for j in range(wh):
-            if i == 0 and j == 0:
-                continue
-            c = spec[i, j]
+            c = row[j]
             re = np.float64(c.real)
             im = np.float64(c.imag)
-            p = re * re + im * im
-            wgt = 2.0 if (1 <= j <= half) else 1.0
-            lp = log_floor
-            if p > 0.0:
-                lnp = math.log(p)
-                s_all += wgt * p
-                t_all += wgt * p * lnp
-                if p > floor:
-                    lp = lnp
-            ax = j / width
-            r = 2.0 * math.sqrt(ax * ax + ay * ay)
-            if r > 1.0:
-                continue
-            b = int(math.ceil(r * n_bins)) - 1
-            bins[b, 0] += wgt
-            bins[b, 1] += wgt * lp
-            e = wgt * p
-            if r > cutoff:
-                e_hi += e
-            else:
-                e_lo += e
-            if ay <= tan_wedge * ax:
-                e_h += e
-            elif ax <= tan_wedge * ay:
-                e_v += e
-            else:
-                e_d += e
+            v = re * re + im * im
+            p[j] = v
+            wp[j] = wgt[j] * v
+        for j in range(wh):  # a tight loop of library logs (no vector math library in numba here)
+            lnp[j] = math.log(p[j]) if p[j] > 0.0 else -np.inf
+        start = 1 if i == 0 else 0  # DC excluded
+        s_row = 0.0
+        t_row = 0.0
+        for j in range(start, wh):
+            s_row += wp[j]
+            t_row += wp[j] * lnp[j] if p[j] > 0.0 else 0.0
+        s_all += s_row
+        t_all += t_row
+        # the runs of the disc 0 < r <= 1 and of its classes (monotone in j)
+        ay2 = ay * ay
+        for j in range(wh):
+            rad[j] = 2.0 * math.sqrt(ax[j] * ax[j] + ay2)
+        end = start
+        while end < wh and not rad[end] > 1.0:
+            end += 1
+        cut = start
+        while cut < end and not rad[cut] > cutoff:
+            cut += 1
+        j_h = start  # first horizontal column: ay <= tan ax
+        while j_h < end and not ay <= tan_wedge * ax[j_h]:
+            j_h += 1
+        j_v = start  # end of the vertical run: ax <= tan ay (and not horizontal)
+        while j_v < j_h and ax[j_v] <= tan_wedge * ay:
+            j_v += 1
+        acc = 0.0
+        for j in range(start, cut):
+            acc += wp[j]
+        e_lo += acc
+        acc = 0.0
+        for j in range(cut, end):
+            acc += wp[j]
+        e_hi += acc
+        acc = 0.0
+        for j in range(j_h, end):
+            acc += wp[j]
+        e_h += acc
+        acc = 0.0
+        for j in range(start, j_v):
+            acc += wp[j]
+        e_v += acc
+        acc = 0.0
+        for j in range(j_v, j_h):
+            acc += wp[j]
+        e_d += acc
+        # radial bins: the bin index is non-decreasing in j, so runs of one bin are summed first
+        b_run = -1
+        n_run = 0.0
+        l_run = 0.0
+        for j in range(start, end):
+            b = int(math.ceil(rad[j] * n_bins)) - 1
+            lp = lnp[j] if p[j] > floor else log_floor
+            if b != b_run:
+                if b_run >= 0:
+                    bins[b_run, 0] += n_run
+                    bins[b_run, 1] += l_run
+                b_run = b
+                n_run = 0.0
+                l_run = 0.0
+            n_run += wgt[j]
+            l_run += wgt[j] * lp
+        if b_run >= 0:
+            bins[b_run, 0] += n_run
+            bins[b_run, 1] += l_run
     sums[0] = e_lo
     sums[1] = e_hi
     sums[2] = e_h

@@ -1,0 +1,162 @@
+"""Celeb-DF v2 (Li et al., CVPR 2020): celebrity videos and their DeepFake face swaps."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from ._manifest import finish, list_named
+
+__all__ = ["load_celebdf"]
+
+_FOLDERS = {  # folder -> (label, naming pattern of the video stem)
+    "Celeb-real": (0, r"(id\d+)_(\d+)"),
+    "YouTube-real": (0, r"\d+"),
+    "Celeb-synthesis": (1, r"(id\d+)_(id\d+)_(\d+)"),
+}
+_TEST_LIST = "List_of_testing_videos.txt"
+
+
+def _find_folder(root, name):
+    """``root/name``, else a unique case-insensitive match (``Youtube-real`` is common)."""
+    if (root / name).is_dir():
+        return root / name
+    matches = [p for p in root.iterdir() if p.is_dir() and p.name.lower() == name.lower()] if root.is_dir() else []
+    if len(matches) == 1:
+        return matches[0]
+    raise FileNotFoundError(f"{root / name} not found: Celeb-DF needs the folders {', '.join(_FOLDERS)} "
+                            f"(and {_TEST_LIST}) directly under {root}")
+
+
+def _read_test_list(file):
+    """``{"Folder/name.mp4": label}`` with the list's own convention (1 = real, 0 = fake)."""
+    listed = {}
+    for lineno, line in enumerate(file.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or parts[0] not in ("0", "1"):
+            raise ValueError(f"{file}, line {lineno}: {line!r}; expected '<1 real | 0 fake> <folder>/<video>.mp4'")
+        listed[parts[1].replace("\\", "/")] = int(parts[0])
+    return listed
+
+
+def load_celebdf(root):
+    """Manifest of Celeb-DF (v2) videos and its official test list.
+
+    Layout under ``root``::
+
+        Celeb-real/id0_0000.mp4          real: celebrity id0, video 0000
+        YouTube-real/00000.mp4           real: other YouTube videos (no identity given)
+        Celeb-synthesis/id0_id16_0000.mp4  fake: video id0_0000 with the face of id16
+        List_of_testing_videos.txt       lines "1 YouTube-real/00170.mp4" (1 = real, 0 = fake)
+
+    Only ``.mp4`` files directly in the three folders are read; other files are ignored, and
+    ``.mp4`` files whose name does not follow the naming above are ignored with a warning that
+    counts them. Folder names are matched case-insensitively when the exact one is absent
+    (some copies have ``Youtube-real``).
+
+    Parameters
+    ----------
+    root : str or Path
+        The folder holding ``Celeb-real/``, ``Celeb-synthesis/`` and ``YouTube-real/``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per video, ordered Celeb-real, YouTube-real, Celeb-synthesis, then by name.
+        Columns ``path``, ``label`` (fake = 1), ``method`` (``"real"`` or
+        ``"Celeb-synthesis"``), ``group``, ``video_id`` (file stem), ``target_id`` (the
+        celebrity whose video it is, ``"id0"``; None for YouTube-real), ``source_id`` (the
+        celebrity whose face was swapped in, fakes only), ``original`` (the real video a fake
+        was made from, ``"id0_0000"``; None for reals), ``folder`` and ``split`` (``"test"`` for
+        the videos in the test list, else ``"train"``; all None without the list).
+        ``attrs``: ``dataset="celebdf"``.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the missing folder.
+    ValueError
+        For a malformed test-list line, or a listed label that contradicts the video's folder.
+
+    Warns
+    -----
+    UserWarning
+        When ``List_of_testing_videos.txt`` is absent (``split`` is then None), or lists videos
+        that are not on disk (counted; they get no row).
+
+    Notes
+    -----
+    **Label inversion.** In ``List_of_testing_videos.txt`` the digit is 1 for a *real* video
+    and 0 for a fake, the opposite of this library's fake = 1. The manifest's ``label`` comes
+    from the folder (``Celeb-synthesis`` = 1); the list's digit is only checked against it
+    (1 - digit must equal the label), so a swapped list raises instead of flipping labels.
+
+    **Groups.** ``group`` joins the identities: ``id0_id16_0000`` links id0 and id16, so all
+    videos of id0 and of id16 (real or fake) share a group, transitively. Every celebrity is
+    swapped with several others, so the Celeb videos may collapse into few large groups; use
+    the official ``split`` for a standard evaluation. Each YouTube-real video has no known
+    identity and is its own group.
+
+    References
+    ----------
+    .. [1] Y. Li, X. Yang, P. Sun, H. Qi, S. Lyu, "Celeb-DF: A Large-scale Challenging Dataset
+       for DeepFake Forensics", CVPR 2020. https://doi.org/10.1109/CVPR42600.2020.00327
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for rel in ["Celeb-real/id0_0000.mp4", "Celeb-real/id16_0001.mp4", "Celeb-real/id3_0000.mp4",
+    ...             "YouTube-real/00000.mp4", "Celeb-synthesis/id0_id16_0000.mp4"]:
+    ...     (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    ...     _ = (root / rel).write_bytes(b"")
+    >>> _ = (root / "List_of_testing_videos.txt").write_text("0 Celeb-synthesis/id0_id16_0000.mp4\\n")
+    >>> m = load_celebdf(root)
+    >>> m["video_id"].tolist()
+    ['id0_0000', 'id3_0000', 'id16_0001', '00000', 'id0_id16_0000']
+    >>> m["label"].tolist(), m["group"].tolist()  # id0 and id16 linked by the swap
+    ([0, 0, 0, 0, 1], [0, 1, 0, 2, 0])
+    >>> m["split"].tolist()
+    ['train', 'train', 'train', 'train', 'test']
+    """
+    root = Path(root)
+    rows = []
+    for name, (label, pattern) in _FOLDERS.items():
+        folder = _find_folder(root, name)
+        for path, match in list_named(folder, pattern):
+            if name == "Celeb-real":
+                target, source, original = match.group(1), None, None
+            elif name == "YouTube-real":
+                target, source, original = None, None, None
+            else:
+                target, source = match.group(1), match.group(2)
+                original = f"{target}_{match.group(3)}"
+            rows.append(dict(path=str(path), label=label, method="real" if label == 0 else name,
+                             video_id=path.stem, target_id=target, source_id=source, original=original,
+                             folder=name, key=f"{name}/{path.name}"))
+
+    test_file = root / _TEST_LIST
+    if test_file.is_file():
+        listed = _read_test_list(test_file)
+        seen = set()
+        for row in rows:
+            digit = listed.get(row["key"])
+            if digit is not None and 1 - digit != row["label"]:
+                raise ValueError(f"{test_file}: {row['key']} is listed with {digit} (1 = real, 0 = fake in "
+                                 f"this file) but its folder makes it {'fake' if row['label'] else 'real'}")
+            row["split"] = "train" if digit is None else "test"
+            seen.add(row["key"])
+        absent = [k for k in listed if k not in seen]
+        if absent:
+            warnings.warn(f"{len(absent)} video(s) of {test_file} are not on disk (first: {absent[0]}); "
+                          f"they have no row", UserWarning, stacklevel=2)
+    else:
+        warnings.warn(f"{test_file} not found: split is None for every video", UserWarning, stacklevel=2)
+        for row in rows:
+            row["split"] = None
+    for row in rows:
+        del row["key"]
+    columns = ["video_id", "target_id", "source_id", "original", "folder", "split"]
+    return finish(rows, columns, "celebdf", group_by=["target_id", "source_id"])

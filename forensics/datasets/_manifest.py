@@ -1,0 +1,126 @@
+"""What every data set loader returns: a manifest, and the small helpers the loaders share.
+
+A manifest is a :class:`pandas.DataFrame` with one row per item and at least the columns
+
+``path``
+    The file (str), or None for an item that only lives in memory (OpenFake rows).
+``label``
+    int, fake = 1, real = 0.
+``method``
+    ``"real"`` for real items, else the manipulation method or the generator's name.
+``group``
+    int, ``0..G-1``: items that share a group must stay on the same side of a train/test split
+    (same person, same source video...). Pass it as ``groups`` to the model-selection helpers.
+
+plus loader-specific columns, and ``df.attrs["dataset"]`` naming the loader.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["MANIFEST_COLUMNS", "check_manifest"]
+
+#: The columns every loader's manifest has, in this order, before its own columns.
+MANIFEST_COLUMNS = ("path", "label", "method", "group")
+
+
+def check_manifest(manifest):
+    """Check that a DataFrame is a manifest: the common columns, labels in {0, 1}, reals named "real".
+
+    Parameters
+    ----------
+    manifest : pandas.DataFrame
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same object, unchanged.
+
+    Raises
+    ------
+    ValueError
+        Naming the first offending row (its index and path).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> m = pd.DataFrame({"path": ["a.jpg", "b.jpg"], "label": [0, 1], "method": ["real", "swap"], "group": [0, 1]})
+    >>> check_manifest(m) is m
+    True
+    """
+    if not isinstance(manifest, pd.DataFrame):
+        raise TypeError(f"a manifest is a pandas DataFrame, got {type(manifest).__name__}")
+    missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
+    if missing:
+        raise ValueError(f"manifest lacks column(s) {missing}; a manifest has {list(MANIFEST_COLUMNS)}")
+    label = manifest["label"].to_numpy()
+    bad = np.flatnonzero(~np.isin(label, (0, 1)))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"row {i} ({manifest['path'].iloc[i]}): label {label[i]!r} is not 0 (real) or 1 (fake)")
+    mismatch = np.flatnonzero((label == 0) != (manifest["method"].to_numpy(dtype=object) == "real"))
+    if mismatch.size:
+        i = int(mismatch[0])
+        raise ValueError(f"row {i} ({manifest['path'].iloc[i]}): label {label[i]} with method "
+                         f"{manifest['method'].iloc[i]!r}; reals and only reals have method 'real'")
+    return manifest
+
+
+def natural_key(text):
+    """Sort key that orders ``part_2`` before ``part_10``."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(text))]
+
+
+def require_dir(path, what):
+    """Return ``path`` when it is a directory, else raise FileNotFoundError naming it and ``what``."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} not found: expected {what}")
+    return path
+
+
+def list_named(folder, pattern, suffix=".mp4"):
+    """Files of ``folder`` (not recursive) with ``suffix`` whose stem fully matches ``pattern``.
+
+    Returns the matching paths and their match objects, sorted by name. Other files with the
+    suffix are ignored with one warning that counts them; files with other suffixes are ignored
+    silently (thumbnails, notes, ``.DS_Store``...).
+    """
+    regex = re.compile(pattern)
+    found, odd = [], []
+    for path in sorted(Path(folder).iterdir(), key=lambda p: natural_key(p.name)):
+        if not path.is_file() or path.suffix.lower() != suffix:
+            continue
+        match = regex.fullmatch(path.stem)
+        (found if match else odd).append((path, match))
+    if odd:
+        warnings.warn(f"ignored {len(odd)} {suffix} file(s) in {folder} whose name does not follow the "
+                      f"dataset's naming ({pattern}); first: {odd[0][0].name}", UserWarning, stacklevel=3)
+    return found
+
+
+def finish(rows, extra, dataset, group_by=None, **attrs):
+    """Build the manifest DataFrame: common columns, then ``extra``; int labels, groups, ``attrs``."""
+    df = pd.DataFrame(rows, columns=["path", "label", "method", *extra], dtype=object)
+    # object columns keep None for "no value" on pandas 2 and 3 alike (pandas 3 would infer
+    # its str dtype and turn None into NaN); numbers and booleans get their own dtypes back.
+    for c in df.columns:
+        if len(df) and all(isinstance(v, (bool, np.bool_)) for v in df[c]):
+            df[c] = df[c].astype(bool)
+        elif len(df) and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in df[c]):
+            df[c] = df[c].astype(np.int64)
+    df["label"] = df["label"].astype(np.int64)
+    if group_by is not None:
+        from ..model_selection._splits import groups_from_manifest
+
+        group = groups_from_manifest(df, group_by) if len(df) else np.zeros(0, np.int64)
+        df.insert(3, "group", np.asarray(group, dtype=np.int64))
+    df.attrs["dataset"] = dataset
+    df.attrs.update(attrs)
+    return df

@@ -1,0 +1,170 @@
+"""ZIP validation and extraction: hostile archives are refused with the entry named."""
+
+import os
+import stat
+import warnings
+import zipfile
+
+import pytest
+
+from forensics.datasets import UnsafeArchiveError, safe_extract_zip, validate_zip
+
+
+def _zip(path, entries, compression=zipfile.ZIP_DEFLATED):
+    """Write ``entries``: (name or ZipInfo, bytes) pairs, duplicates allowed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile warns on duplicate names
+        with zipfile.ZipFile(path, "w", compression=compression) as zf:
+            for name, data in entries:
+                zf.writestr(name, data)
+    return path
+
+
+def _listing(root):
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+
+
+def test_benign_zip_extracts_files_and_folders(tmp_path):
+    arc = _zip(tmp_path / "ok.zip", [("real/a.jpg", b"A" * 100), ("fake/swap/b.png", b"B"),
+                                     ("empty_dir/", b""), ("./real//c.txt", b"c")])
+    report = validate_zip(arc)
+    assert report.files == ["real/a.jpg", "fake/swap/b.png", "real/c.txt"]
+    assert report.n_dirs == 1 and report.total_bytes == 102
+    assert report.duplicate_content == [] and report.warnings == []
+    out = safe_extract_zip(arc, tmp_path / "out")
+    assert out == [tmp_path / "out" / "real" / "a.jpg", tmp_path / "out" / "fake" / "swap" / "b.png",
+                   tmp_path / "out" / "real" / "c.txt"]
+    assert (tmp_path / "out" / "real" / "a.jpg").read_bytes() == b"A" * 100
+    assert _listing(tmp_path / "out") == ["empty_dir", "fake", "fake/swap", "fake/swap/b.png", "real",
+                                          "real/a.jpg", "real/c.txt"]  # no staging folder left
+
+
+def test_duplicate_content_is_reported_not_refused(tmp_path):
+    arc = _zip(tmp_path / "dup.zip", [("a/1.jpg", b"same"), ("b/2.jpg", b"other"), ("c/3.jpg", b"same"),
+                                      ("e1", b""), ("e2", b""), ("Cat.jpg", b"x"), ("cat.jpg", b"y")])
+    report = validate_zip(arc)
+    assert report.duplicate_content == [["a/1.jpg", "c/3.jpg"]]  # empty files are not duplicates
+    assert report.sha256["a/1.jpg"] == report.sha256["c/3.jpg"] != report.sha256["b/2.jpg"]
+    assert any("identical content: a/1.jpg, c/3.jpg" in w for w in report.warnings)
+    assert any("differ only in case" in w for w in report.warnings)
+    assert len(safe_extract_zip(arc, tmp_path / "out")) == 7
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("../evil.sh", r"'\.\.' in the path"),
+    ("data/../../evil.sh", r"'\.\.' in the path"),
+    ("..\\evil.bat", r"'\.\.' in the path"),
+    ("/etc/evil", "absolute path"),
+    ("C:/Windows/evil.dll", "drive letter"),
+    ("c:evil", "drive letter"),
+])
+def test_path_traversal_is_refused(tmp_path, name, reason):
+    arc = _zip(tmp_path / "bad.zip", [("fine.txt", b"ok"), (zipfile.ZipInfo(name), b"pwned")])
+    with pytest.raises(UnsafeArchiveError, match=reason) as err:
+        validate_zip(arc)
+    assert err.value.entry == name and str(arc) in str(err.value) and repr(name) in str(err.value)
+    with pytest.raises(UnsafeArchiveError):
+        safe_extract_zip(arc, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "evil.sh").exists()
+
+
+def _special(name, mode):
+    info = zipfile.ZipInfo(name)
+    info.create_system = 3  # Unix: the upper 16 bits of external_attr are st_mode
+    info.external_attr = mode << 16
+    return info
+
+
+def test_symlink_entry_is_refused(tmp_path):
+    arc = _zip(tmp_path / "link.zip", [(_special("data/link", stat.S_IFLNK | 0o777), b"/etc/passwd"),
+                                       ("data/link/x", b"through the link")])
+    with pytest.raises(UnsafeArchiveError, match="symbolic link") as err:
+        safe_extract_zip(arc, tmp_path / "out")
+    assert err.value.entry == "data/link"
+    arc = _zip(tmp_path / "fifo.zip", [(_special("fifo", stat.S_IFIFO | 0o644), b"")])
+    with pytest.raises(UnsafeArchiveError, match="special file"):
+        validate_zip(arc)
+
+
+def test_zip_bomb_is_refused_before_inflating(tmp_path):
+    arc = _zip(tmp_path / "bomb.zip", [("readme.txt", b"hi"), ("zeros.bin", bytes(20 * 2**20))])
+    assert arc.stat().st_size < 100_000
+    with pytest.raises(UnsafeArchiveError, match=r"compression ratio \d+ exceeds max_ratio=100") as err:
+        validate_zip(arc, max_ratio=100)
+    assert err.value.entry == "zeros.bin"
+    with pytest.raises(UnsafeArchiveError, match="zeros.bin"):
+        safe_extract_zip(arc, tmp_path / "out", max_ratio=100)
+    assert not (tmp_path / "out").exists()
+    # the overall ratio counts too: many small highly compressible entries
+    arc = _zip(tmp_path / "many.zip", [(f"z{i}.bin", bytes(2**19)) for i in range(8)])
+    with pytest.raises(UnsafeArchiveError, match="overall compression ratio"):
+        validate_zip(arc, max_ratio=100)
+    assert validate_zip(arc, max_ratio=100, ratio_min_bytes=2**30).total_bytes == 8 * 2**19
+
+
+def test_total_size_and_file_count_limits(tmp_path):
+    arc = _zip(tmp_path / "five.zip", [(f"f{i}.txt", b"x" * 10) for i in range(5)])
+    with pytest.raises(UnsafeArchiveError, match="more than max_files=3 entries") as err:
+        validate_zip(arc, max_files=3)
+    assert err.value.entry == "f3.txt"
+    with pytest.raises(UnsafeArchiveError, match="max_total_bytes=25") as err:
+        safe_extract_zip(arc, tmp_path / "out", max_total_bytes=25)
+    assert err.value.entry == "f2.txt"
+    assert validate_zip(arc, max_files=5, max_total_bytes=50).total_bytes == 50
+
+
+def test_duplicate_names_are_refused(tmp_path):
+    arc = _zip(tmp_path / "dupname.zip", [("real/a.jpg", b"first"), ("real/a.jpg", b"second")])
+    with pytest.raises(UnsafeArchiveError, match="duplicate name") as err:
+        validate_zip(arc)
+    assert err.value.entry == "real/a.jpg"
+    arc = _zip(tmp_path / "dupnorm.zip", [("real/a.jpg", b"first"), ("./real\\a.jpg", b"second")])
+    with pytest.raises(UnsafeArchiveError, match=r"duplicate name \(same path as entry 'real/a.jpg'\)"):
+        safe_extract_zip(arc, tmp_path / "out")
+    arc = _zip(tmp_path / "clash.zip", [("a", b"file"), ("a/b", b"inside a file?")])
+    with pytest.raises(UnsafeArchiveError, match="its folder 'a' is also a file entry"):
+        validate_zip(arc)
+
+
+def test_corrupt_entry_is_refused_with_its_name(tmp_path):
+    arc = _zip(tmp_path / "crc.zip", [("ok.txt", b"fine"), ("data.bin", b"0123456789" * 10)],
+               compression=zipfile.ZIP_STORED)
+    raw = bytearray(arc.read_bytes())
+    k = raw.index(b"0123456789")
+    raw[k] ^= 0xFF
+    arc.write_bytes(bytes(raw))
+    with pytest.raises(UnsafeArchiveError, match="data.bin.*cannot be read") as err:
+        safe_extract_zip(arc, tmp_path / "out")
+    assert err.value.entry == "data.bin"
+    assert _listing(tmp_path / "out") == []  # staging removed, nothing half-written
+    (tmp_path / "junk.zip").write_bytes(b"not a zip")
+    with pytest.raises(UnsafeArchiveError, match="not a readable ZIP"):
+        validate_zip(tmp_path / "junk.zip")
+    assert issubclass(UnsafeArchiveError, ValueError)
+
+
+def test_extraction_never_overwrites_nor_follows_links(tmp_path):
+    arc = _zip(tmp_path / "ok.zip", [("sub/a.txt", b"new")])
+    (tmp_path / "out" / "sub").mkdir(parents=True)
+    (tmp_path / "out" / "sub" / "a.txt").write_bytes(b"old")
+    with pytest.raises(FileExistsError, match="already exists"):
+        safe_extract_zip(arc, tmp_path / "out")
+    assert (tmp_path / "out" / "sub" / "a.txt").read_bytes() == b"old"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "out2").mkdir()
+    os.symlink(outside, tmp_path / "out2" / "sub")
+    with pytest.raises(FileExistsError, match="symbolic link"):
+        safe_extract_zip(arc, tmp_path / "out2")
+    assert list(outside.iterdir()) == []
+
+
+def test_no_permissions_taken_from_the_archive(tmp_path):
+    info = _special("run.sh", stat.S_IFREG | 0o6777)  # setuid, setgid, world-writable, executable
+    arc = _zip(tmp_path / "perm.zip", [(info, b"#!/bin/sh\n")])
+    (path,) = safe_extract_zip(arc, tmp_path / "out")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    assert mode & (stat.S_ISUID | stat.S_ISGID | 0o111) == 0
+    assert mode & stat.S_IRUSR and mode & stat.S_IWUSR
+    with pytest.raises(TypeError, match="max_ratios"):
+        safe_extract_zip(arc, tmp_path / "out3", max_ratios=5)

@@ -1,0 +1,376 @@
+"""Data set loaders on tiny fixture trees built in each data set's exact layout."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from forensics.datasets import (check_manifest, load_celebdf, load_dfdc, load_faceforensics, load_folder,
+                                load_openfake)
+from forensics.media import load_item
+from conftest import encode, natural_image
+
+
+def _touch(root, *rels):
+    for rel in rels:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+
+
+def _group_of(m, video_id):
+    return int(m.loc[m["video_id"] == video_id, "group"].iloc[0])
+
+
+# ---------------------------------------------------------------- FaceForensics++
+
+def _ffpp(root, comp="c23"):
+    orig = f"original_sequences/youtube/{comp}/videos"
+    _touch(root, *(f"{orig}/{i}.mp4" for i in ("000", "001", "002", "003")))
+    _touch(root, f"{orig}/notes.txt", f"original_sequences/youtube/{comp}/images/000/0000.png")
+    for method in ("Deepfakes", "FaceSwap"):
+        _touch(root, f"manipulated_sequences/{method}/{comp}/videos/000_003.mp4",
+               f"manipulated_sequences/{method}/{comp}/videos/003_000.mp4",
+               f"manipulated_sequences/{method}/masks/videos/000_003.mp4")
+    _touch(root, f"manipulated_sequences/Face2Face/{comp}/videos/001_002.mp4")
+
+
+def _splits(folder, train=(("000", "003"),), val=(("002", "001"),), test=()):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, pairs in (("train", train), ("val", val), ("test", test)):
+        (folder / f"{name}.json").write_text(json.dumps([list(p) for p in pairs]))
+
+
+def test_ffpp_labels_methods_ids(tmp_path):
+    _ffpp(tmp_path)
+    m = load_faceforensics(tmp_path)
+    check_manifest(m)
+    assert m.attrs["dataset"] == "faceforensics" and m.attrs["compression"] == "c23"
+    assert m.attrs["methods"] == ["Deepfakes", "Face2Face", "FaceSwap"]
+    assert m["video_id"].tolist() == ["000", "001", "002", "003", "000_003", "003_000", "001_002",
+                                      "000_003", "003_000"]
+    assert m["label"].tolist() == [0] * 4 + [1] * 5
+    assert m["method"].tolist() == ["real"] * 4 + ["Deepfakes"] * 2 + ["Face2Face"] + ["FaceSwap"] * 2
+    fake = m.iloc[4]
+    assert (fake.target_id, fake.source_id) == ("000", "003")
+    assert fake.path.endswith("manipulated_sequences/Deepfakes/c23/videos/000_003.mp4")
+    assert m.loc[0, "source_id"] is None and m.loc[0, "target_id"] == "000"
+    assert (m["compression"] == "c23").all() and m["split"].isna().all()  # no splits folder
+
+
+def test_ffpp_groups_link_target_and_source(tmp_path):
+    _ffpp(tmp_path)
+    m = load_faceforensics(tmp_path)
+    g = dict(zip(m["path"].str.replace(str(tmp_path), ""), m["group"]))
+    pair = {v for k, v in g.items() if any(s in k for s in ("/000.mp4", "/003.mp4", "000_003", "003_000"))}
+    assert len(pair) == 1
+    # 001 and 002 are linked only through the Face2Face fake 001_002, never to 000/003
+    assert _group_of(m, "001") == _group_of(m, "002") == _group_of(m, "001_002")
+    assert _group_of(m, "001") not in pair
+    assert m["group"].nunique() == 2
+
+
+def test_ffpp_groups_keep_unpaired_ids_apart(tmp_path):
+    _ffpp(tmp_path)
+    m = load_faceforensics(tmp_path, methods=["Deepfakes"])
+    assert m["method"].unique().tolist() == ["real", "Deepfakes"]
+    # without the 001_002 fake, 001 and 002 are two groups, distinct from 000/003
+    groups = [_group_of(m, v) for v in ("000", "001", "002", "003", "000_003")]
+    assert groups[0] == groups[3] == groups[4]
+    assert len({groups[0], groups[1], groups[2]}) == 3
+
+
+def test_ffpp_official_splits(tmp_path):
+    _ffpp(tmp_path)
+    _splits(tmp_path / "splits")
+    m = load_faceforensics(tmp_path)
+    split = dict(zip(m["method"] + "/" + m["video_id"], m["split"]))
+    assert split["real/000"] == split["real/003"] == "train"
+    assert split["Deepfakes/000_003"] == split["FaceSwap/003_000"] == "train"  # pair listed as [000, 003]
+    assert split["real/001"] == split["real/002"] == split["Face2Face/001_002"] == "val"  # listed [002, 001]
+
+
+def test_ffpp_splits_dir_and_unsplit_warning(tmp_path):
+    _ffpp(tmp_path)
+    _splits(tmp_path / "elsewhere", train=(("003", "000"),), val=())
+    with pytest.warns(UserWarning, match="3 youtube video"):
+        m = load_faceforensics(tmp_path, splits_dir=tmp_path / "elsewhere")
+    assert m.loc[m["video_id"] == "000_003", "split"].eq("train").all()
+    assert m.loc[m["video_id"].isin(["001", "002", "001_002"]), "split"].isna().all()
+
+
+def test_ffpp_raw_alias_and_c0_folder(tmp_path):
+    _ffpp(tmp_path, comp="raw")
+    for comp in ("raw", "c0"):
+        m = load_faceforensics(tmp_path, compression=comp)
+        assert len(m) == 9 and (m["compression"] == "c0").all()
+        assert m["path"].str.contains("/raw/videos/").all()
+
+
+def test_ffpp_deepfakedetection_only_on_request(tmp_path):
+    _ffpp(tmp_path)
+    _touch(tmp_path, "original_sequences/actors/c23/videos/01__exit_phone_room.mp4",
+           "original_sequences/actors/c23/videos/02__kitchen_pan.mp4",
+           "manipulated_sequences/DeepFakeDetection/c23/videos/01_02__exit_phone_room__YVGY8LOK.mp4")
+    assert "DeepFakeDetection" not in set(load_faceforensics(tmp_path)["method"])
+    m = load_faceforensics(tmp_path, methods=["Deepfakes", "DeepFakeDetection"])
+    dfd = m[m["subset"] == "actors"]
+    assert dfd["video_id"].tolist() == ["01__exit_phone_room", "02__kitchen_pan", "01_02__exit_phone_room__YVGY8LOK"]
+    assert dfd["label"].tolist() == [0, 0, 1] and dfd["split"].isna().all()
+    assert dfd["group"].nunique() == 1 and dfd["group"].iloc[0] != _group_of(m, "000")
+
+
+def test_ffpp_layout_errors_name_the_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="manipulated_sequences"):
+        load_faceforensics(tmp_path)
+    _ffpp(tmp_path)
+    with pytest.raises(FileNotFoundError, match="NeuralTextures/c23/videos"):
+        load_faceforensics(tmp_path, methods=["NeuralTextures"])
+    with pytest.raises(FileNotFoundError, match="youtube/c40/videos not found"):
+        load_faceforensics(tmp_path, compression="c40", methods=["Deepfakes"])
+    with pytest.raises(ValueError, match="compression"):
+        load_faceforensics(tmp_path, compression="c30")
+    with pytest.raises(ValueError, match="Deepfake'"):
+        load_faceforensics(tmp_path, methods=["Deepfake"])
+    _splits(tmp_path / "splits")
+    (tmp_path / "splits" / "test.json").unlink()
+    with pytest.raises(FileNotFoundError, match="test.json"):
+        load_faceforensics(tmp_path)
+
+
+def test_ffpp_misnamed_videos_warn_and_are_ignored(tmp_path):
+    _ffpp(tmp_path)
+    _touch(tmp_path, "manipulated_sequences/Deepfakes/c23/videos/000_003 (copy).mp4")
+    with pytest.warns(UserWarning, match="ignored 1 .mp4"):
+        m = load_faceforensics(tmp_path)
+    assert not m["path"].str.contains("copy").any() and len(m) == 9
+
+
+# ---------------------------------------------------------------- Celeb-DF
+
+def _celebdf(root, listed=None):
+    _touch(root, "Celeb-real/id0_0000.mp4", "Celeb-real/id16_0003.mp4", "Celeb-real/id5_0000.mp4",
+           "YouTube-real/00000.mp4", "YouTube-real/00170.mp4",
+           "Celeb-synthesis/id0_id16_0000.mp4", "Celeb-synthesis/id16_id0_0003.mp4",
+           "Celeb-synthesis/Thumbs.db")
+    if listed is None:
+        listed = ["1 YouTube-real/00170.mp4", "0 Celeb-synthesis/id0_id16_0000.mp4", "1 Celeb-real/id5_0000.mp4"]
+    (root / "List_of_testing_videos.txt").write_text("\n".join(listed) + "\n")
+
+
+def test_celebdf_labels_split_and_inverted_list(tmp_path):
+    _celebdf(tmp_path)
+    m = load_celebdf(tmp_path)
+    check_manifest(m)
+    assert m.attrs["dataset"] == "celebdf"
+    assert m["video_id"].tolist() == ["id0_0000", "id5_0000", "id16_0003", "00000", "00170",
+                                      "id0_id16_0000", "id16_id0_0003"]
+    assert m["label"].tolist() == [0, 0, 0, 0, 0, 1, 1]  # list's "1" (real) became 0, its "0" (fake) 1
+    assert m["method"].tolist() == ["real"] * 5 + ["Celeb-synthesis"] * 2
+    test = set(m.loc[m["split"] == "test", "video_id"])
+    assert test == {"00170", "id0_id16_0000", "id5_0000"}
+    assert (m.loc[~m["video_id"].isin(test), "split"] == "train").all()
+    fake = m.iloc[5]
+    assert (fake.target_id, fake.source_id, fake.original) == ("id0", "id16", "id0_0000")
+
+
+def test_celebdf_groups(tmp_path):
+    _celebdf(tmp_path)
+    m = load_celebdf(tmp_path)
+    linked = {_group_of(m, v) for v in ("id0_0000", "id16_0003", "id0_id16_0000", "id16_id0_0003")}
+    assert len(linked) == 1
+    others = [_group_of(m, v) for v in ("id5_0000", "00000", "00170")]
+    assert len(set(others)) == 3 and linked.isdisjoint(others)  # YouTube-real: one group each
+
+
+def test_celebdf_list_contradicting_folder_raises(tmp_path):
+    # a list read with the wrong convention (1 = fake) must not silently flip labels
+    _celebdf(tmp_path, listed=["1 Celeb-synthesis/id0_id16_0000.mp4"])
+    with pytest.raises(ValueError, match="id0_id16_0000.mp4 is listed with 1"):
+        load_celebdf(tmp_path)
+    (tmp_path / "List_of_testing_videos.txt").write_text("real Celeb-real/id0_0000.mp4\n")
+    with pytest.raises(ValueError, match="line 1"):
+        load_celebdf(tmp_path)
+
+
+def test_celebdf_missing_list_and_listed_absent(tmp_path):
+    _celebdf(tmp_path, listed=["1 YouTube-real/00170.mp4", "0 Celeb-synthesis/id9_id1_0000.mp4"])
+    with pytest.warns(UserWarning, match="1 video.*id9_id1_0000"):
+        m = load_celebdf(tmp_path)
+    assert len(m) == 7
+    (tmp_path / "List_of_testing_videos.txt").unlink()
+    with pytest.warns(UserWarning, match="List_of_testing_videos.txt not found"):
+        m = load_celebdf(tmp_path)
+    assert m["split"].isna().all()
+
+
+def test_celebdf_missing_folder_named(tmp_path):
+    _touch(tmp_path, "Celeb-real/id0_0000.mp4", "Celeb-synthesis/id0_id1_0000.mp4")
+    with pytest.raises(FileNotFoundError, match="YouTube-real not found"):
+        load_celebdf(tmp_path)
+    _touch(tmp_path, "Youtube-real/00000.mp4")  # lower-case t, as in some copies
+    with pytest.warns(UserWarning):
+        assert load_celebdf(tmp_path)["folder"].tolist() == ["Celeb-real", "YouTube-real", "Celeb-synthesis"]
+
+
+# ---------------------------------------------------------------- DFDC
+
+def _dfdc(root):
+    parts = {
+        "dfdc_train_part_0": {"real1.mp4": {"label": "REAL", "split": "train", "original": None},
+                              "fake1.mp4": {"label": "FAKE", "split": "train", "original": "real1.mp4"},
+                              "fake2.mp4": {"label": "FAKE", "split": "train", "original": "real1.mp4"}},
+        "dfdc_train_part_10": {"real2.mp4": {"label": "REAL", "split": "train"},
+                               "fake3.mp4": {"label": "FAKE", "split": "train", "original": "real2.mp4"}},
+        "dfdc_train_part_2": {"fake4.mp4": {"label": "FAKE", "split": "train", "original": "real1.mp4"},
+                              "gone.mp4": {"label": "REAL", "split": "train", "original": None}},
+    }
+    for part, meta in parts.items():
+        (root / part).mkdir(parents=True)
+        (root / part / "metadata.json").write_text(json.dumps(meta))
+        for name in meta:
+            if name != "gone.mp4":
+                (root / part / name).write_bytes(b"")
+    (root / "sample_submission.csv").write_text("filename,label\n")
+
+
+def test_dfdc_labels_parts_and_original_groups(tmp_path):
+    _dfdc(tmp_path)
+    with pytest.warns(UserWarning, match="1 of 7 videos"):
+        m = load_dfdc(tmp_path)
+    check_manifest(m)
+    assert m.attrs["dataset"] == "dfdc"
+    assert m.attrs["parts"] == ["dfdc_train_part_0", "dfdc_train_part_2", "dfdc_train_part_10"]
+    assert m["video_id"].tolist() == ["real1", "fake1", "fake2", "fake4", "gone", "real2", "fake3"]
+    assert m["label"].tolist() == [0, 1, 1, 1, 0, 0, 1]
+    assert m["method"].tolist() == ["real", "fake", "fake", "fake", "real", "real", "fake"]
+    assert m["original"].tolist() == [None, "real1", "real1", "real1", None, None, "real2"]
+    g = dict(zip(m["video_id"], m["group"]))
+    assert g["real1"] == g["fake1"] == g["fake2"] == g["fake4"]  # across parts too
+    assert g["real2"] == g["fake3"] and len({g["real1"], g["real2"], g["gone"]}) == 3
+
+
+def test_dfdc_missing_files_kept_with_exists_false(tmp_path):
+    _dfdc(tmp_path)
+    with pytest.warns(UserWarning, match="exists=False"):
+        m = load_dfdc(tmp_path)
+    assert m.loc[~m["exists"], "video_id"].tolist() == ["gone"]
+    assert m["exists"].dtype == bool and m.loc[~m["exists"], "path"].str.endswith("dfdc_train_part_2/gone.mp4").all()
+
+
+def test_dfdc_single_part_and_errors(tmp_path):
+    _dfdc(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = load_dfdc(tmp_path / "dfdc_train_part_10")
+    assert m["part"].tolist() == ["dfdc_train_part_10"] * 2
+    (tmp_path / "dfdc_train_part_0" / "extra.mp4").write_bytes(b"")
+    (tmp_path / "dfdc_train_part_0" / "empty").mkdir()
+    with pytest.warns(UserWarning) as record:
+        load_dfdc(tmp_path)
+    messages = [str(w.message) for w in record]
+    assert any("not on disk" in msg for msg in messages)
+    assert any(msg.startswith("ignored 1 .mp4 file") and "extra.mp4" in msg for msg in messages)
+    (tmp_path / "dfdc_train_part_2" / "metadata.json").write_text(json.dumps({"x.mp4": {"label": "MAYBE"}}))
+    with pytest.raises(ValueError, match="dfdc_train_part_2.*'x.mp4'"):
+        load_dfdc(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no metadata.json"):
+        load_dfdc(tmp_path / "dfdc_train_part_0" / "empty")  # a folder holding no part
+
+
+# ---------------------------------------------------------------- OpenFake
+
+def _openfake_shard(path, n=4, **columns):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    images = [encode(natural_image(seed=i, shape=(24, 32)), "JPEG" if i % 2 else "PNG") for i in range(n)]
+    table = {"image": pa.array([{"bytes": b, "path": f"img{i}.jpg"} for i, b in enumerate(images)]),
+             "prompt": ["a dog", "a dog", "a cat", "a cat"][:n],
+             "label": ["real", "fake", "REAL", "fake"][:n],
+             "model": ["laion", "sdxl", "laion", "flux.1-dev"][:n],
+             "type": ["photo"] * n}
+    table.update(columns)
+    pq.write_table(pa.table(table), path)
+    return images
+
+
+def test_openfake_bytes_labels_methods_groups(tmp_path):
+    images = _openfake_shard(tmp_path / "train-0001.parquet")
+    m = load_openfake(tmp_path / "train-0001.parquet")
+    check_manifest(m)
+    assert m.attrs["dataset"] == "openfake"
+    assert m.attrs["columns"] == {"image": "image", "label": "label", "model": "model", "prompt": "prompt"}
+    assert m["label"].tolist() == [0, 1, 0, 1]
+    assert m["method"].tolist() == ["real", "sdxl", "real", "flux.1-dev"]
+    assert m["model"].tolist() == ["laion", "sdxl", "laion", "flux.1-dev"]
+    assert m["path"].isna().all() and m["row"].tolist() == [0, 1, 2, 3]
+    assert m["filename"].tolist() == [f"img{i}.jpg" for i in range(4)]
+    assert m["item"].tolist() == images
+    g = m["group"].tolist()
+    assert g[0] == g[1] != g[2] == g[3]  # grouped by prompt
+    assert all(load_item(blob, i).rgb.shape == (24, 32, 3) for i, blob in enumerate(m["item"]))
+    np.testing.assert_array_equal(load_item(m["item"][0]).rgb, natural_image(seed=0, shape=(24, 32)))  # PNG lossless
+
+
+def test_openfake_folder_of_shards_and_binary_column(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    (tmp_path / "shards").mkdir()
+    _openfake_shard(tmp_path / "shards" / "part-10.parquet")
+    _openfake_shard(tmp_path / "shards" / "part-2.parquet", n=2)
+    m = load_openfake(tmp_path / "shards")
+    assert m["shard"].str.endswith(("part-2.parquet",)).tolist() == [True] * 2 + [False] * 4
+    assert len(m) == 6 and m["group"].nunique() == 2  # same prompts across shards share a group
+    blob = encode(natural_image(seed=5, shape=(16, 16)), "PNG")
+    pq.write_table(pa.table({"png": pa.array([blob, blob], pa.binary()), "is_fake": [False, True],
+                             "generator": ["x", "midjourney-v6"]}), tmp_path / "b.parquet")
+    m = load_openfake(tmp_path / "b.parquet")
+    assert m["label"].tolist() == [0, 1] and m["method"].tolist() == ["real", "midjourney-v6"]
+    assert m["prompt"].isna().all() and m["group"].tolist() == [0, 1]  # no prompt: own groups
+    assert m["item"][1] == blob
+
+
+def test_openfake_explicit_columns_and_errors(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    blob = encode(natural_image(seed=1, shape=(16, 16)), "JPEG")
+    pq.write_table(pa.table({"pic": [blob] * 3, "pic2": [blob] * 3, "y": ["fake", "real", "fake"],
+                             "gen": ["a", "b", "c"]}), tmp_path / "s.parquet")
+    with pytest.raises(KeyError, match="no image column"):
+        load_openfake(tmp_path / "s.parquet")
+    m = load_openfake(tmp_path / "s.parquet", image_column="pic", label_column="y", model_column="gen")
+    assert m["label"].tolist() == [1, 0, 1] and m["method"].tolist() == ["a", "real", "c"]
+    with pytest.raises(KeyError, match="'nope'"):
+        load_openfake(tmp_path / "s.parquet", image_column="nope", label_column="y")
+    pq.write_table(pa.table({"image": [blob, blob], "label": ["real", "synthetic"]}), tmp_path / "bad.parquet")
+    with pytest.raises(ValueError, match="bad.parquet, row 1: label 'synthetic'"):
+        load_openfake(tmp_path / "bad.parquet")
+    pq.write_table(pa.table({"image": [blob, None], "label": ["real", "fake"]}), tmp_path / "hole.parquet")
+    with pytest.raises(ValueError, match="hole.parquet, row 1: no image bytes"):
+        load_openfake(tmp_path / "hole.parquet")
+    with pytest.raises(FileNotFoundError, match="missing.parquet"):
+        load_openfake(tmp_path / "missing.parquet")
+
+
+def test_openfake_classlabel_names_are_honoured(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    blob = encode(natural_image(seed=2, shape=(16, 16)), "PNG")
+    hf = {"info": {"features": {"image": {"_type": "Image"},
+                                "label": {"_type": "ClassLabel", "names": ["fake", "real"]}}}}
+    table = pa.table({"image": [blob, blob], "label": [0, 1]})
+    table = table.replace_schema_metadata({b"huggingface": json.dumps(hf).encode()})
+    pq.write_table(table, tmp_path / "cl.parquet")
+    assert load_openfake(tmp_path / "cl.parquet")["label"].tolist() == [1, 0]  # code 0 is "fake"
+
+
+# ---------------------------------------------------------------- folder (videos)
+
+def test_folder_lists_videos_with_kind(tmp_path):
+    _touch(tmp_path, "real/a.jpg", "real/b.mov", "fake/swap/c.MP4", "fake/swap/d.webm", "fake/e.avi", "fake/f.txt")
+    m = load_folder(tmp_path)
+    assert m.attrs["dataset"] == "folder"
+    assert m["kind"].tolist() == ["image", "video", "video", "video", "video"]
+    assert m["method"].tolist() == ["real", "real", "fake", "swap", "swap"]
+    assert load_folder(tmp_path, suffixes=(".jpg", ".AVI"))["kind"].tolist() == ["image", "video"]

@@ -1,0 +1,213 @@
+"""Helpers that write small deterministic test videos with PyAV (H.264 via libx264).
+
+Import from tests as ``from video_fixtures import write_video, index_frames, face_video``.
+Everything is generated from fixed seeds, so the same call writes the same pixels (the encoder
+is deterministic for a fixed configuration and one thread).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+LFW_REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lfw_faceswap" / "real"
+
+_CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".ts": "mpegts", ".avi": "avi"}
+
+
+def write_video(path, frames, fps=25, codec="libx264", *, gop=None, crf=18, preset="veryfast",
+                options=None, rotation=None, fragmented=False):
+    """Encode ``frames`` (RGB uint8 (H, W, 3) arrays, even H and W) into ``path``.
+
+    The container follows the extension (.mp4 .mov .mkv .ts .avi).
+
+    Parameters
+    ----------
+    gop : int, optional
+        Fixed keyframe interval: sets x264's ``g`` and ``keyint_min`` and disables scene-cut
+        keyframes, so keyframes fall exactly on 0, gop, 2*gop...
+    crf, preset : x264 quality and speed (``veryfast`` uses B-frames, so decode order differs
+        from presentation order, which the exact-index tests want).
+    options : dict, optional
+        Extra encoder options (strings), applied last.
+    rotation : int, optional
+        Counter-clockwise display rotation written as the stream's display matrix.
+    fragmented : bool
+        For MP4: write a fragmented file (moov first, one fragment per keyframe), which stays
+        partly readable when truncated.
+
+    Returns
+    -------
+    Path
+    """
+    import av
+
+    path = Path(path)
+    frames = list(frames)
+    h, w = frames[0].shape[:2]
+    fmt = _CONTAINERS.get(path.suffix.lower())
+    copts = {"movflags": "frag_keyframe+empty_moov+default_base_moof"} if fragmented else {}
+    out = av.open(os.fspath(path), "w", format=fmt, options=copts)
+    try:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        opts = {}
+        if codec == "libx264":
+            opts = {"crf": str(crf), "preset": preset, "threads": "1"}
+            if gop is not None:
+                opts.update(g=str(gop), keyint_min=str(gop), sc_threshold="0")
+        elif gop is not None:
+            opts["g"] = str(gop)
+        opts.update(options or {})
+        stream.options = opts
+        stream.codec_context.thread_count = 1
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        for arr in frames:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr, dtype=np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    finally:
+        out.close()
+    return path
+
+
+def index_frames(n_frames, size=(64, 96), step=7, seed=0):
+    """Frames whose content encodes their index: frame k has mean grey level ``16 + step * k``.
+
+    A light fixed texture (amplitude +-6) keeps the encoder from treating frames as identical;
+    its mean is zero, so the mean of frame k stays ``16 + step * k`` up to codec error
+    (about +-2 levels at crf 18). ``16 + step * (n_frames - 1)`` must stay below ~235.
+    """
+    h, w = size
+    rng = np.random.default_rng(seed)
+    tex = rng.integers(-6, 7, size=(h, w, 1)).astype(np.float64)
+    tex -= tex.mean()
+    out = []
+    for k in range(n_frames):
+        level = 16 + step * k
+        out.append(np.clip(np.round(level + tex), 0, 255).astype(np.uint8).repeat(3, axis=2))
+    return out
+
+
+def frame_level(rgb):
+    """Inverse of :func:`index_frames`: the mean grey level of a decoded frame."""
+    return float(np.asarray(rgb, dtype=np.float64).mean())
+
+
+def _background(h, w, n_frames, seed):
+    """A textured background wide enough for a slow pan of one pixel per frame."""
+    rng = np.random.default_rng(seed)
+    W = w + n_frames + 8
+    yy, xx = np.mgrid[0:h, 0:W]
+    base = 110 + 40 * np.sin(xx / 9.0) * np.cos(yy / 13.0)
+    noise = rng.normal(0, 10, size=(h, W))
+    rgb = np.stack([base + noise, base * 0.9 + noise, base * 0.8 + 20 + noise], -1)
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+def synthetic_face(size):
+    """A face-like RGB pattern of shape (size, size, 3): skin ellipse, dark eyes, brows, mouth."""
+    s = int(size)
+    yy, xx = np.mgrid[0:s, 0:s] / s
+    img = np.full((s, s, 3), (70, 60, 50), np.float64)  # dark hair / background frame
+    skin = ((xx - 0.5) / 0.36) ** 2 + ((yy - 0.55) / 0.45) ** 2 <= 1
+    img[skin] = (215, 170, 140)
+    for cx in (0.36, 0.64):
+        eye = ((xx - cx) / 0.08) ** 2 + ((yy - 0.45) / 0.04) ** 2 <= 1
+        img[eye] = (30, 25, 25)
+        brow = (np.abs(xx - cx) < 0.1) & (np.abs(yy - 0.36) < 0.015)
+        img[brow] = (60, 40, 30)
+    nose = (np.abs(xx - 0.5) < 0.03) & (yy > 0.48) & (yy < 0.64)
+    img[nose] = (180, 130, 105)
+    mouth = ((xx - 0.5) / 0.14) ** 2 + ((yy - 0.76) / 0.03) ** 2 <= 1
+    img[mouth] = (120, 40, 40)
+    return img.astype(np.uint8)
+
+
+def face_video(path, n_frames=20, size=(160, 160), faces_from=None, *, fps=25, face_size=None,
+               seed=0, **encode_kw):
+    """Write a video of one face moving slowly over a textured, panning background.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output file (container from the extension).
+    n_frames : int
+        Number of frames.
+    size : (H, W) or int
+        Frame size (even numbers).
+    faces_from : str, Path, "synthetic" or None
+        Folder of face photos (the first one in sorted order, offset by ``seed``, is used). None
+        uses the LFW photos at ``../shared/data/lfw_faceswap/real`` when that folder exists and
+        a synthetic face otherwise; ``"synthetic"`` forces the synthetic face.
+    face_size : int, optional
+        Side of the pasted square photo; default 60% of the smaller frame side.
+    **encode_kw
+        Passed to :func:`write_video` (``gop``, ``crf``, ``rotation``...).
+
+    Returns
+    -------
+    boxes : ndarray of int, shape (n_frames, 4)
+        Per frame, ``(x, y, w, h)`` of the pasted photo. For an LFW photo (250x250 crops centred
+        on the face) the face itself covers roughly its central half; for the synthetic face
+        the skin ellipse fills most of it.
+    source : str
+        ``"lfw:<file name>"`` or ``"synthetic"``.
+
+    Notes
+    -----
+    The photo moves one pixel right every other frame and the background pans one pixel per
+    frame, so consecutive frames differ while the face stays whole inside the frame.
+    """
+    from PIL import Image
+
+    h, w = (size, size) if np.isscalar(size) else size
+    fs = int(face_size or 0.6 * min(h, w)) // 2 * 2
+    folder = LFW_REAL if faces_from is None else faces_from
+    if folder != "synthetic" and Path(folder).is_dir():
+        files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        photo_path = files[seed % len(files)]
+        face = np.asarray(Image.open(photo_path).convert("RGB").resize((fs, fs), Image.BICUBIC))
+        source = f"lfw:{photo_path.name}"
+    else:
+        face = synthetic_face(fs)
+        source = "synthetic"
+    bg = _background(h, w, n_frames, seed)
+    x0 = max(0, (w - fs) // 2 - n_frames // 4)
+    y0 = (h - fs) // 2
+    frames, boxes = [], []
+    for k in range(n_frames):
+        frame = bg[:, k:k + w].copy()
+        x = min(x0 + k // 2, w - fs)
+        frame[y0:y0 + fs, x:x + fs] = face
+        frames.append(frame)
+        boxes.append((x, y0, fs, fs))
+    write_video(path, frames, fps=fps, **encode_kw)
+    return np.array(boxes, dtype=np.int64), source
+
+
+def scramble_packets(src, dst, seed=0):
+    """Copy the video stream of ``src`` into ``dst`` with every packet's bytes replaced by noise.
+
+    Timestamps and container structure stay valid, so the file opens and its packets demux, but
+    no frame decodes: the "nothing decodable" case.
+    """
+    import av
+
+    rng = np.random.default_rng(seed)
+    with av.open(os.fspath(src)) as inp, av.open(os.fspath(dst), "w") as out:
+        s = inp.streams.video[0]
+        o = out.add_stream_from_template(s)
+        for pk in inp.demux(s):
+            if pk.size == 0:
+                continue
+            q = av.Packet(rng.integers(0, 256, pk.size, dtype=np.uint8).tobytes())
+            q.pts, q.dts, q.time_base = pk.pts, pk.dts, pk.time_base
+            q.stream = o
+            out.mux(q)
+    return Path(dst)
