@@ -6,19 +6,32 @@ PY := $(VENV)/bin/python
 
 .PHONY: demo test bench docs clean
 
-$(VENV)/.installed: pyproject.toml
+# The demo needs the core package only; the tests also need torch/timm/ONNX (a few GB, ~2 min).
+$(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[xgboost-cpu]"
+	touch $@
+
+$(VENV)/.test: $(VENV)/.core
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.core
 	$(PY) -m forensics demo
 
-test: $(VENV)/.installed
+# The report test renders HTML in headless Chromium (Debian package); installed here when we can.
+test: $(VENV)/.test
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "chromium is not installed: the report rendering test will be skipped"
 	$(PY) -m pytest
 
-bench: $(VENV)/.installed
+docs: $(VENV)/.test
+	$(PY) docs/build_catalogue.py
+	$(VENV)/bin/mkdocs build --strict
+
+bench: $(VENV)/.test
 	$(PY) benchmarks/bench_features.py
 
 clean:

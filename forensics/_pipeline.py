@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import numbers
 
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -50,7 +50,7 @@ def make_features(features="full", *, n_jobs=None, on_error="raise", progress=Fa
     from .features._base import BaseExtractor
 
     common = dict(n_jobs=n_jobs, on_error=on_error, progress=progress)
-    if isinstance(features, BaseExtractor):
+    if isinstance(features, (BaseExtractor, TransformerMixin)):  # an extractor, VideoFeatures...
         return features
     if isinstance(features, str):
         if features in PRESETS:
@@ -111,8 +111,10 @@ def make_pipeline(detector=None, *, features=_D, equalize=_D, impute=_D, scale=_
     ----------
     detector : str, optional
         Name of a catalogued detector (``forensics.list_estimators()``).
-    features : str, list, dict or extractor, default="full"
-        See :func:`make_features`.
+    features : str, list, dict, extractor or None, default="full"
+        See :func:`make_features`. None: no ``features`` step, the next step (usually the head,
+        e.g. a :class:`forensics.deep.BackboneClassifier` trained on the images themselves)
+        receives ``X`` as is; pass ``impute=None, scale=False`` with it.
     equalize : bool or dict, default=False
         Prepend :class:`forensics.media.CodecEqualizer` (dict: its parameters), so every item
         is centre-cropped and re-encoded identically before features are extracted.
@@ -171,7 +173,8 @@ def _build(*, features, equalize, impute, scale, decorrelate, head, calibration,
         from .media import CodecEqualizer
 
         steps.append(("equalize", CodecEqualizer(**(equalize if isinstance(equalize, dict) else {}))))
-    steps.append(("features", make_features(features, n_jobs=n_jobs, on_error=on_error, progress=progress)))
+    if features is not None:
+        steps.append(("features", make_features(features, n_jobs=n_jobs, on_error=on_error, progress=progress)))
     if impute:
         steps.append(("impute", SimpleImputer(strategy=impute, keep_empty_features=True)))
     if scale:

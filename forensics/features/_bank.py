@@ -159,6 +159,26 @@ class ForensicFeatures(BaseExtractor):
         row = np.concatenate([np.asarray(e._compute(item), dtype=np.float64).ravel() for _, e in self.extractors_])
         return row[self.columns_]
 
+    # Batched hooks: each family prepares the same decoded item in turn, then every family
+    # computes its block for the whole chunk at once (a network runs batched inside the bank).
+    def _setup(self):
+        for _, e in self.extractors_:
+            e._setup()
+
+    def _prepare(self, item):
+        return [e._prepare(item) for _, e in self.extractors_]
+
+    def _compute_batch(self, prepared):
+        n = len(prepared)
+        blocks = [np.asarray(e._compute_batch([p[j] for p in prepared]), dtype=np.float64).reshape(n, -1)
+                  for j, (_, e) in enumerate(self.extractors_)]
+        return np.hstack(blocks)[:, self.columns_]
+
+    @property
+    def _batch_size_hint(self):
+        hints = [int(h) for h in (e._batch_size_hint for _, e in getattr(self, "extractors_", [])) if h]
+        return max(hints) if hints else None
+
     def transform(self, X):
         """Extract the bank's columns for every item (one decode per item)."""
         check_is_fitted(self, "extractors_")

@@ -103,6 +103,15 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
     ``_feature_names()`` (the column names for the current parameters) and ``_compute(item)``
     (one float64 row for one :class:`~forensics.media.Item`).
 
+    Extractors that are faster on several items at once (a neural network) also override the
+    optional batched hooks, which :func:`run_extraction` uses for every extractor, chunk by chunk:
+    ``_prepare(item)`` does the per-item work (decode, validate, preprocess into something small)
+    and raises for a bad item, so the failure is attributed to that item; ``_compute_batch(prepared)``
+    turns the prepared values of the good items of a chunk into rows, shape (n, n_features);
+    ``_setup()`` runs once per chunk before any item, outside the per-item error handling (load a
+    model: a failure there is the extractor's, not an item's); ``_batch_size_hint`` (None unless
+    batched) sets the chunk size. The defaults compute the row in ``_prepare`` and stack.
+
     Common parameters (present on every extractor)
     ----------------------------------------------
     n_jobs : int or None
@@ -134,6 +143,23 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
 
     def _compute(self, item):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    # -- optional batched hooks (see the class notes) ---------------------------------------------
+    def _setup(self):
+        """Prepare shared state (e.g. load a model) before a chunk of items; default: nothing."""
+
+    def _prepare(self, item):
+        """Per-item part of the batched computation; raises for a bad item. Default: the row itself."""
+        return np.asarray(self._compute(item), dtype=np.float64).ravel()
+
+    def _compute_batch(self, prepared):
+        """Rows of several prepared items, shape (len(prepared), n_features). Default: stack them."""
+        return np.vstack(prepared)
+
+    @property
+    def _batch_size_hint(self):
+        """Items per ``_compute_batch`` call a batched extractor wants (None: not batched)."""
+        return None
 
     # -- scikit-learn API -----------------------------------------------------------------------
     def _check_params(self):
@@ -214,34 +240,76 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
 
 # -- the extraction loop --------------------------------------------------------------------------
 
-def _extract_row(extractors, obj, index, n_features, max_pixels):
-    """One item -> (row, error message or "")."""
+def _source(obj):
+    return str(obj) if isinstance(obj, str) or hasattr(obj, "__fspath__") else None
+
+
+def _prepare_item(extractors, obj, index, max_pixels):
+    """Load one item and run the per-item part of every extractor -> list of prepared values."""
     item = load_item(obj, index, max_pixels=max_pixels)
     try:
-        parts = [np.asarray(ext._compute(item), dtype=np.float64).ravel() for ext in extractors]
+        return [ext._prepare(item) for ext in extractors]
     except ItemError:
         raise
     except Exception as exc:  # a failure inside a feature: name the item, keep the cause
         raise ItemError(index, item.source, f"{type(exc).__name__}: {exc}") from exc
-    row = np.concatenate(parts) if len(parts) > 1 else parts[0]
-    if row.shape[0] != n_features:  # a bug, not bad input: never let a row shift columns
-        raise RuntimeError(f"extractors returned {row.shape[0]} values for {n_features} feature names")
-    return row
+
+
+def _batch_rows(extractors, prepared):
+    """Rows of the prepared items, extractor blocks side by side."""
+    n = len(prepared)
+    parts = [np.asarray(ext._compute_batch([p[j] for p in prepared]), dtype=np.float64).reshape(n, -1)
+             for j, ext in enumerate(extractors)]
+    return np.hstack(parts) if len(parts) > 1 else parts[0]
 
 
 def _extract_chunk(extractors, objs, start, n_features, on_error, max_pixels):
+    """Rows of a chunk of items: per-item preparation, then one batched computation of the good ones.
+
+    A failure is always pinned to its item: preparation is per item, and when the batched part
+    fails the good items are rerun one by one to find which one it was. Rows never shift.
+    """
+    for ext in extractors:
+        ext._setup()
     rows = np.full((len(objs), n_features), np.nan)
-    records = []
+    sources = [_source(obj) for obj in objs]
+    failures = {}
+    prepared, good = [], []
     for k, obj in enumerate(objs):
-        index = start + k
-        source = str(obj) if isinstance(obj, (str,)) or hasattr(obj, "__fspath__") else None
         try:
-            rows[k] = _extract_row(extractors, obj, index, n_features, max_pixels)
-            records.append((index, source, "ok", ""))
+            prepared.append(_prepare_item(extractors, obj, start + k, max_pixels))
+            good.append(k)
         except ItemError as exc:
+            failures[k] = exc
             if on_error == "raise":
-                raise
-            records.append((index, source, "error", exc.reason))
+                break  # nothing after it matters: this is the first failure of the chunk
+    if good:
+        try:
+            blocks = [(good, _batch_rows(extractors, prepared))]
+        except Exception:  # rerun item by item: the batch failure belongs to one (or more) of them
+            blocks = []
+            for k, p in zip(good, prepared):
+                try:
+                    blocks.append(([k], _batch_rows(extractors, [p])))
+                except ItemError as exc:
+                    failures[k] = exc
+                except Exception as exc:
+                    err = ItemError(start + k, sources[k], f"{type(exc).__name__}: {exc}")
+                    err.__cause__ = exc
+                    failures[k] = err
+        for ks, block in blocks:
+            if block.shape != (len(ks), n_features):  # a bug, not bad input: never let a row shift columns
+                raise RuntimeError(f"extractors returned {block.shape[1]} values for {n_features} feature names")
+            rows[ks] = block
+    if failures and on_error == "raise":
+        raise failures[min(failures)]
+    records = []
+    for k in range(len(objs)):
+        if k in failures:
+            rows[k] = np.nan
+            records.append((start + k, sources[k], "error", failures[k].reason))
+        else:
+            records.append((start + k, sources[k], "ok", ""))
     return rows, records
 
 
@@ -263,6 +331,9 @@ def run_extraction(extractors, X, n_features, *, n_jobs=None, on_error="raise", 
     records = []
     n_workers = 1 if n_jobs in (None, 1) else n_jobs
     chunk = 16 if n_workers == 1 else max(1, min(64, n // (4 * max(abs(n_workers), 1)) or 1))
+    hints = [int(h) for h in (ext._batch_size_hint for ext in extractors) if h]
+    if hints:  # a batched extractor: chunks of its batch size (bounded memory, hot caches)
+        chunk = max(hints) if n_workers == 1 else max(chunk, max(hints))
     starts = list(range(0, n, chunk))
     bar = tqdm(total=n, desc=desc, unit="img", disable=not progress, leave=False)
     try:

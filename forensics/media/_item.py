@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 
@@ -108,7 +109,8 @@ class Item:
         try:
             im = PILImage.open(io.BytesIO(self.data))
         except Exception as exc:  # PIL raises several types for garbage input
-            raise self.error(f"not a readable image file ({type(exc).__name__}: {exc})") from None
+            detail = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(exc))  # stable text
+            raise self.error(f"not a readable image file ({type(exc).__name__}: {detail})") from None
         w, h = im.size
         if w <= 0 or h <= 0:
             raise self.error(f"image has zero size ({w}x{h})")

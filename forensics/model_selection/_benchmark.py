@@ -70,7 +70,8 @@ def benchmark_detectors(X, y, *, detectors=None, groups=None, methods=None, prot
     X : sequence of images
     y : array-like of {0, 1}
     detectors : list of str, optional
-        Catalogue names (default: every image detector of the catalogue).
+        Catalogue names (default: every image detector of the catalogue that does not need
+        torch: deep detectors download weights or train networks, so they run only when named).
     groups : array-like, optional
         Group of each item (source photo, identity, video): folds never split a group.
     methods : array-like of str, optional
@@ -91,8 +92,13 @@ def benchmark_detectors(X, y, *, detectors=None, groups=None, methods=None, prot
     from ..media import CodecEqualizer
 
     y = np.asarray(y)
-    if detectors is None:
-        detectors = [n for n in names() if get(n).input == "image"]
+    if detectors is None:  # deep detectors need weights or GPU-scale training: name them explicitly
+        detectors = [n for n in names() if get(n).input == "image" and "torch" not in get(n).requires
+                     and get(n).parts.get("features", "full") is not None]
+    no_features = [n for n in detectors if get(n).parts.get("features", "full") is None]
+    if no_features:
+        raise ValueError(f"{no_features} take raw images (no feature step): cross-validate them with "
+                         "forensics.model_selection.cross_validate_detector(make_pipeline(name), X, y, ...)")
     unknown = [p for p in protocols if p not in ("as-is", "equalized")]
     if unknown:
         raise ValueError(f"unknown protocols {unknown}; use 'as-is' and/or 'equalized'")

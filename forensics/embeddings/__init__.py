@@ -1,0 +1,14 @@
+"""Deep backbones as feature extractors (torch and timm imported lazily: ``pip install "scikit-forensics[torch]"``).
+
+- :class:`EmbeddingTransformer`: the pooled embedding of a pretrained timm network, an extractor
+  of family ``emb`` that composes with the handcrafted families in a
+  :class:`~forensics.features.ForensicFeatures` bank.
+- :func:`export_onnx`, :class:`OnnxModel`, :class:`OnnxEmbeddingTransformer`: export a network to
+  ONNX (optionally INT8) and run it with onnxruntime, without torch.
+"""
+
+from ._onnx import OnnxEmbeddingTransformer, OnnxModel, export_onnx, int8_path
+from ._timm import EmbeddingTransformer, preprocess_image
+
+__all__ = ["EmbeddingTransformer", "OnnxEmbeddingTransformer", "OnnxModel", "export_onnx", "int8_path",
+           "preprocess_image"]
