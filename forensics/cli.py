@@ -112,6 +112,8 @@ def _add_demo(subparsers):
     parser.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
     parser.add_argument("--no-catalogue", action="store_true",
                         help="skip the second part: the catalogued detectors on the same data")
+    parser.add_argument("--no-report", action="store_true",
+                        help="skip the third part: the HTML report (OUT/report/report.html)")
     parser.set_defaults(func=_run_demo)
 
 
@@ -284,7 +286,26 @@ def _run_demo(args):
           f"method, group) and {results_path}")
     if not args.no_catalogue:
         _run_catalogue(demo, out, args)
+    if not args.no_report:
+        _run_demo_report(demo, out, args)
     return 0
+
+
+def _run_demo_report(demo, out, args):
+    """Part three of the demo: the HTML report (audit, CV, importances, plots) of forensic-xgb."""
+    from .inspection import build_report
+
+    print("\nReport: audit, cross-validation, permutation and SHAP importances and plots of forensic-xgb "
+          "on the same data ...", flush=True)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        result = build_report(list(demo["item"]), demo["label"].to_numpy(), detector="forensic-xgb",
+                              groups=demo["group"].to_numpy(), methods=demo["method"].to_numpy(),
+                              out_dir=out / "report", title="forensics demo: forensic-xgb on the embedded demo set",
+                              random_state=args.seed, progress=not args.no_progress)
+    print(f"Wrote {result.html_path} (self-contained, open it in a browser) and {result.markdown_path}  "
+          f"[{time.perf_counter() - t0:.1f} s]")
 
 
 def _run_catalogue(demo, out, args):

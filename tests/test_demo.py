@@ -242,6 +242,11 @@ def test_cli_demo_end_to_end(tmp_path, capsys):
     assert results["auc_mean"] == pytest.approx(np.mean(results["fold_auc"]), abs=1e-5)
     assert set(results["auc_per_method"]) == set(DEMO_METHODS)
     assert f"ROC-AUC {results['auc_mean']:.3f}" in printed
+    # part two: the catalogue table; part three: the self-contained report
+    catalogue = pd.read_csv(out / "catalogue.csv")
+    assert {"spectrum-lr", "forensic-xgb"} <= set(catalogue["detector"]) and (catalogue["status"] == "ok").all()
+    html = (out / "report" / "report.html").read_text()
+    assert html.count("<img") >= 5 and html.count("src='data:image/png;base64,") == html.count("<img")
 
 
 @pytest.mark.parametrize("argv", [

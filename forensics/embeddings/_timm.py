@@ -358,6 +358,12 @@ class EmbeddingTransformer(_EmbeddingBase):
     ``cores // n_jobs`` threads (``OMP_NUM_THREADS``, which PyTorch follows). On a GPU keep
     ``n_jobs=None``.
 
+    CPU speed depends on the memory allocator more than on anything here: with glibc's defaults
+    PyTorch page-faults its activations in again at every forward pass, worst for large batches
+    (EfficientNet-Lite0, one thread: 7.7 img/s at batch 32 against 23 img/s with
+    ``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_MMAP_THRESHOLD_`` set high, or jemalloc/tcmalloc
+    preloaded; batch 1 is ~18 img/s either way). See ``benchmarks/bench_embeddings.py``.
+
     References
     ----------
     .. [1] Tan, M. & Le, Q. V. "EfficientNet: Rethinking Model Scaling for Convolutional Neural
