@@ -126,7 +126,8 @@ def main(argv=None):
              f"- images: {len(images)} x 256x256 RGB arrays, {source}",
              f"- weights: {'shared ' + weights_file.name if weights else 'random init (no shared weights)'}",
              f"- torch {torch.__version__}, medians of {args.repeats} repeats, taken in a shuffled order",
-             f"- glibc malloc: {'no heap trim, no mmap (--tuned-malloc)' if os.environ.get('MALLOC_TRIM_THRESHOLD_') else 'defaults'}",
+             "- glibc malloc: " + ("no heap trim, no mmap (--tuned-malloc)" if os.environ.get("MALLOC_TRIM_THRESHOLD_")
+                                   else "defaults"),
              ""]
 
     emb = {bs: EmbeddingTransformer(model_name=args.model, weights=weights, batch_size=bs, device="cpu").fit()
@@ -148,7 +149,8 @@ def main(argv=None):
     preprocess_time = median_time(lambda: [preprocess_image(im, **cfg) for im in images], args.repeats)
     lines += ["## Transformer vs bare forward pass (target: ratio < 1.15)", "",
               "Ratios of median times (transformer / bare); CPU = this process's CPU time.", "",
-              "| batch | bare img/s (wall) | transformer img/s (wall) | ratio wall | ratio CPU |", "|---|---|---|---|---|"]
+              "| batch | bare img/s (wall) | transformer img/s (wall) | ratio wall | ratio CPU |",
+              "|---|---|---|---|---|"]
     results = {}
     for bs in (1, 32):
         wall, cpu = measure({"bare": lambda bs=bs: bare(bs), "emb": lambda bs=bs: transformer(bs)}, args.repeats)
@@ -186,7 +188,8 @@ def main(argv=None):
             ref = model(torch.from_numpy(tensors)).numpy()
         out32, out8 = fp32.run(tensors), int8.run(tensors)
         corr = [np.corrcoef(a, b)[0, 1] for a, b in zip(out8, ref)]
-        lines += ["", f"fp32 vs torch: max |diff| {np.abs(out32 - ref).max():.2e} (values up to {np.abs(ref).max():.2f}).",
+        lines += ["", f"fp32 vs torch: max |diff| {np.abs(out32 - ref).max():.2e} "
+                      f"(values up to {np.abs(ref).max():.2f}).",
                   f"int8 vs torch: max |diff| {np.abs(out8 - ref).max():.3f}, per-image correlation "
                   f"median {np.median(corr):.3f} (min {np.min(corr):.3f}).", ""]
     worst = max(r[1] for r in results.values())

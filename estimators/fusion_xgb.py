@@ -14,8 +14,9 @@ SPEC = DetectorSpec(
                "Rossler et al., 'FaceForensics++: Learning to Detect Manipulated Facial Images', ICCV 2019, "
                "arXiv:1901.08971; backbone: Tan & Le, 'EfficientNet', ICML 2019, arXiv:1905.11946"),
     parts=dict(
-        features=ForensicFeatures([(name, cls()) for name, cls in FAMILIES.items()]
-                                  + [("emb", EmbeddingTransformer(model_name="tf_efficientnet_lite0", weights="imagenet"))]),
+        features=ForensicFeatures(
+            [(name, cls()) for name, cls in FAMILIES.items()]
+            + [("emb", EmbeddingTransformer(model_name="tf_efficientnet_lite0", weights="imagenet"))]),
         decorrelate=0.95,
         head="xgboost",
     ),

@@ -171,6 +171,21 @@ def test_pickle_drops_the_weights_and_reload_gives_the_same_output():
     np.testing.assert_allclose(again, out, rtol=1e-6, atol=1e-9)
 
 
+def test_saved_pipeline_holds_no_weights_and_reloads(tmp_path):
+    _torch_timm()
+    pytest.importorskip("skops")
+    import forensics
+
+    X = _images(4)
+    y = np.array([0, 1, 0, 1])
+    pipe = make_pipeline(features=_tiny(), head="logistic").fit(X, y)
+    forensics.save(pipe, tmp_path / "pipe.skops")
+    assert (tmp_path / "pipe.skops").stat().st_size < 200_000  # 256-d logistic head, no network
+    restored = forensics.load(tmp_path / "pipe.skops")
+    assert not hasattr(restored.named_steps["features"], "model_")
+    np.testing.assert_allclose(restored.predict_proba(X), pipe.predict_proba(X), rtol=1e-6)
+
+
 def test_batched_rows_equal_per_item_rows_and_sub_batches():
     torch, _ = _torch_timm()
     X = _images(5)
@@ -193,7 +208,9 @@ def test_bad_items_get_their_own_row_in_batched_extraction(tmp_path, in_bank):
     good = [encode(natural_image(s, (48, 64)), "JPEG", quality=90) for s in range(4)]
     missing = str(tmp_path / "gone.png")
     X = [good[0], good[1], b"\x00garbage", good[2], missing, good[3]]
-    est = (ForensicFeatures([("blur", BlurFeatures()), ("emb", _tiny(batch_size=4))]) if in_bank else _tiny(batch_size=4))
+    est = _tiny(batch_size=4)
+    if in_bank:
+        est = ForensicFeatures([("blur", BlurFeatures()), ("emb", est)])
     fitted = est.fit(X)
     with pytest.raises(ItemError, match=r"item 2: not a readable image"):
         fitted.transform(X)

@@ -2,6 +2,7 @@
 
 import pickle
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,7 +111,7 @@ def test_int8_copy_is_written_and_stays_close(exported):
     X, emb, reference, onnx_emb = exported
     q_path = int8_path(onnx_emb.path)
     assert q_path.name == "tiny.int8.onnx" and q_path.is_file()
-    assert q_path.stat().st_size < onnx_emb.path.stat().st_size
+    assert q_path.stat().st_size < Path(onnx_emb.path).stat().st_size
     q = OnnxEmbeddingTransformer(q_path).fit()
     assert q.data_config_ == emb.data_config_
     out = q.transform(X)
@@ -133,6 +134,18 @@ def test_onnx_embedding_runs_in_a_pipeline_without_torch(exported, monkeypatch):
     pipe = make_pipeline(features=OnnxEmbeddingTransformer(onnx_emb.path), head="logistic").fit(X, y)
     np.testing.assert_array_equal(pipe.named_steps["features"].transform(X), expected)
     assert pipe.predict_proba(X).shape == (6, 2)
+
+
+def test_onnx_pipeline_saves_as_a_safe_skops_file(exported, tmp_path):
+    pytest.importorskip("skops")
+    import forensics
+
+    X, _, _, onnx_emb = exported
+    y = np.array([0, 1] * 3)
+    pipe = make_pipeline(features=OnnxEmbeddingTransformer(onnx_emb.path), head="logistic").fit(X, y)
+    forensics.save(pipe, tmp_path / "pipe.skops")
+    restored = forensics.load(tmp_path / "pipe.skops")  # raises if it would build an untrusted type
+    np.testing.assert_array_equal(restored.predict_proba(X), pipe.predict_proba(X))
 
 
 def test_a_file_without_metadata_needs_the_preprocessing(tmp_path):

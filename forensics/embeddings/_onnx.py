@@ -266,8 +266,8 @@ class OnnxModel:
         x = np.ascontiguousarray(batch, dtype=np.float32)
         return session.run(None, {session.get_inputs()[0].name: x})[0]
 
-    def __getstate__(self):
-        return {"path": self.path, "providers": self.providers}
+    def __getstate__(self):  # plain types only, so that skops files can hold it
+        return {"path": str(self.path), "providers": None if self.providers is None else list(self.providers)}
 
     def __setstate__(self, state):
         self.path = Path(state["path"])

@@ -496,7 +496,7 @@ class EmbeddingTransformer(_EmbeddingBase):
         cfg = fitted.data_config_
         metadata = {"model_name": fitted.model_name, **{k: v for k, v in cfg.items()}}
         out = export_onnx(fitted.model_, path, input_shape=cfg["input_size"], metadata=metadata, **kwargs)
-        return OnnxEmbeddingTransformer(out, batch_size=self.batch_size, n_jobs=self.n_jobs,
+        return OnnxEmbeddingTransformer(str(out), batch_size=self.batch_size, n_jobs=self.n_jobs,
                                         on_error=self.on_error, progress=self.progress)
 
     def __getstate__(self):

@@ -226,7 +226,7 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
     def __getstate__(self):
         # ``status_`` describes the last transform call, not the model: it is not saved (and a
         # DataFrame cannot go into a safe skops file).
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: never drop attributes of the live object
         state.pop("status_", None)
         return state
 

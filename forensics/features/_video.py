@@ -169,7 +169,7 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         return tags
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: never drop attributes of the live object
         for key in ("status_", "records_"):  # about the last call, not the model
             state.pop(key, None)
         return state

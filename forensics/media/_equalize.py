@@ -160,7 +160,7 @@ class CodecEqualizer(TransformerMixin, BaseEstimator):
             raise ValueError(f"on_error must be one of ['raise', 'none'], got {self.on_error!r}")
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: never drop attributes of the live object
         state.pop("status_", None)  # about the last transform call, not the model; not saved
         return state
 
