@@ -431,8 +431,8 @@ def test_cropper_two_faces_yunet(yunet_path, two_astronauts):
     assert records[0].bbox[0] < 512 <= records[1].bbox[0]  # the big face is on the left
     crops, records = FaceCropper(det, select="largest", size=64).crop(two_astronauts)
     assert len(crops) == 1 and records[0].bbox[0] < 512 and records[0].n_faces == 2
-    crops, records = FaceCropper(det, select="best", size=64).crop(two_astronauts)
-    all_scores = [f.score for f in det.detect(two_astronauts)]
+    crops, records = FaceCropper(det, select="best", size=64, detect_size=None).crop(two_astronauts)
+    all_scores = [f.score for f in det.detect(two_astronauts)]  # full resolution, like detect_size=None
     assert records[0].score == max(all_scores)
 
 

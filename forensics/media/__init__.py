@@ -9,7 +9,10 @@ from ._faces import (
     MTCNNDetector,
     YuNetDetector,
     crop_face,
+    display_frame,
+    iter_display,
     make_detector,
+    read_display_frames,
     records_to_frame,
     square_box,
 )
@@ -19,6 +22,6 @@ from ._video import VideoFrames, VideoInfo, iter_frames, read_frames, sample_ind
 __all__ = [
     "CodecEqualizer", "DEFAULT_MAX_PIXELS", "Item", "ItemError", "as_item_sequence", "equalize_jpeg", "load_item",
     "CascadeDetector", "Face", "FaceCropper", "FaceRecord", "MTCNNDetector", "YuNetDetector", "crop_face",
-    "make_detector", "records_to_frame", "square_box",
+    "display_frame", "iter_display", "make_detector", "read_display_frames", "records_to_frame", "square_box",
     "VideoFrames", "VideoInfo", "iter_frames", "read_frames", "sample_indices", "video_info",
 ]
