@@ -300,6 +300,7 @@ def _collect(rows, out, features, min_face_rate):
                         ignore_index=True)
     records["crop_path"] = records["crop_path"].fillna("")
     status = pd.DataFrame([json.loads((out / "done" / f"{k}.json").read_text()) for k in rows["_key"]])
+    records["face_found"] = records["face_found"].astype(bool)  # an all-empty table reads as object
     found = records[records["face_found"]]
     extra = [c for c in rows.columns if c not in ("_key",) and c not in found.columns]
     crops = found.merge(rows[extra].assign(row=np.arange(len(rows))), on="row", how="left")

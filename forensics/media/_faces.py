@@ -990,7 +990,7 @@ def _as_uint8_rgb(arr):
     if arr.dtype == np.uint8:
         if arr.ndim == 2:
             return cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_GRAY2RGB)
-        return np.ascontiguousarray(arr[:, :, :3])
+        return np.ascontiguousarray(arr if arr.shape[2] == 3 else arr[:, :, :3])
     h, w = arr.shape[:2]
     out = np.empty((h, w, 3), np.uint8)
     step = max(1, (1 << 20) // max(w, 1))  # about a million pixels per block
