@@ -549,6 +549,13 @@ def test_largest_track_is_the_most_persistent_face():
     crops, records = FaceCropper(ColourFaceDetector(), size=16).crop_frames(enumerate(frames))
     assert [_identity(frames[r.frame_index], r.bbox) for r in records] == [BLUE] * 6
     assert [r.n_faces for r in records] == [1, 1, 2, 2, 1, 1]
+    # seen in half as many frames as the most persistent face (3 of 6): it competes, and wins on area
+    for t in (1, 4):
+        frames[t][40:90, 120:170] = RED
+    crops, records = FaceCropper(ColourFaceDetector(), size=16).crop_frames(enumerate(frames[:6]))
+    assert [_identity(frames[r.frame_index], r.bbox) for r in records if r.face_found] == [RED] * 4
+    frames[1][40:90, 120:170] = 128  # back to 3 of 6
+    frames[4][40:90, 120:170] = 128
     # one frame alone: the larger face, as before
     crops, records = FaceCropper(ColourFaceDetector(), size=16).crop(frames[2])
     assert _identity(frames[2], records[0].bbox) == RED and records[0].face_index == 0
@@ -728,3 +735,22 @@ def test_yunet_engine_and_batch_size_are_checked(yunet_path):
     with pytest.raises(ValueError, match="batch_size"):
         YuNetDetector(yunet_path, batch_size=0).detect(img)
     assert YuNetDetector(yunet_path, engine="auto").detect(img) == []
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+@pytest.mark.parametrize("xs, tracks", [
+    ((20, 120, 220), [0, 0, 0]),  # 2.5 face sizes before any velocity is known: at the limit, same person
+    ((20, 124, 224), [0, 1, 1]),  # 2.6: a new person (whose track then goes on)
+    ((20, 60, 140), [0, 0, 0]),   # then 1 face size off the constant-velocity prediction (x 100): at the limit
+    ((20, 60, 144), [0, 0, 1]),   # 1.1: a new person
+])
+def test_track_gates(reuse, xs, tracks):
+    frames = []
+    for x in xs:
+        f = np.full((100, 400, 3), 128, np.uint8)
+        f[30:70, x:x + 40] = RED
+        frames.append(f)
+    crops, records = FaceCropper(ColourFaceDetector(colours=(RED,)), size=16, select="all",
+                                 reuse=reuse).crop_frames(enumerate(frames))
+    assert [r.track_id for r in records] == tracks
+    assert [r.bbox[0] for r in records] == list(xs)

@@ -1162,7 +1162,9 @@ def iter_display(video):
 _ROI_SCALE = 2.5      # side of the search square around a tracked face, in face sizes
 _ROI_INPUT = 160      # the search square is shrunk to at most this many pixels before detection
 _MAX_MOVE = 1.0       # a face may move this many face sizes from its predicted centre per frame
+_FIRST_MOVE = 2.5     # ... or from its only position yet (no velocity known)
 _SIZE_RATIO = 2.0     # ... and change size by at most this factor
+_ROI_INTERP = cv2.INTER_AREA
 
 
 def _centre(bbox):
@@ -1243,10 +1245,12 @@ class FaceCropper:
     size : int, default=256
         Side of the output crops.
     select : {"largest", "best", "all"}, default="largest"
-        Which face tracks to crop: the one with the largest total box area over the frames (a
-        face that is both big and present in many frames), the one with the highest total score
-        (ties go to the earlier, larger track), or every track. On a single frame this is the
-        largest face, the best-scoring face, or every face.
+        Which face tracks to crop. Among the tracks found in at least half as many frames as
+        the most persistent one (so a box seen in a few frames, e.g. a spurious detection on the
+        background, never wins on size alone): the one with the largest total box area over the
+        frames (big and present in many frames), or the one with the highest total score (ties
+        go to the earlier, larger track); or every track. On a single frame this is the largest
+        face, the best-scoring face, or every face.
     min_score : float, default=0.0
         Detections scoring below this are ignored, as if not detected.
     detect_size : int or None, default=640
@@ -1274,8 +1278,9 @@ class FaceCropper:
     -----
     **Tracking.** Faces are linked from frame to frame into tracks (one per person): each
     track predicts its face centre at constant velocity; a face joins the track whose
-    prediction is nearest, within one face size per frame and a size change of at most 2x
-    (greedy, nearest pairs first); a face that joins none starts a new track. Crops of the
+    prediction is nearest, within one face size per frame (2.5 while the track has a single
+    position, hence no velocity) and a size change of at most 2x (greedy, nearest pairs
+    first); a face that joins none starts a new track. Crops of the
     selected track(s) are returned, each record carries its ``track_id``, so one video row
     never mixes people. A frame in which the selected track has no face gives one record with
     ``face_found=False``; frames are never dropped silently, and :func:`records_to_frame`
@@ -1417,7 +1422,7 @@ class FaceCropper:
             y0 = min(max(round(py - side / 2), 0), h - side)
             region = frame[y0:y0 + side, x0:x0 + side]
             if side > _ROI_INPUT:
-                region = cv2.resize(region, (_ROI_INPUT, _ROI_INPUT), interpolation=cv2.INTER_AREA)
+                region = cv2.resize(region, (_ROI_INPUT, _ROI_INPUT), interpolation=_ROI_INTERP)
             else:
                 region = np.ascontiguousarray(region)
             regions.append((x0, y0, side, side / region.shape[0]))
@@ -1460,7 +1465,7 @@ class FaceCropper:
                     continue
                 px, py = t.predict(pos)
                 d = math.hypot(fx - px, fy - py) / ts
-                if d <= _MAX_MOVE * min(pos - t.pos, 4):
+                if d <= (_MAX_MOVE if t.n >= 2 else _FIRST_MOVE) * min(pos - t.pos, 4):
                     pairs.append((d, i, j))
         ids = [None] * len(faces)
         used = set()
@@ -1482,8 +1487,10 @@ class FaceCropper:
             return set()
         if self.select == "all":
             return {t.id for t in tracks}
+        longest = max(t.n for t in tracks)
+        candidates = [t for t in tracks if 2 * t.n >= longest]  # sporadic boxes never win on size alone
         key = (lambda t: (t.area, -t.id)) if self.select == "largest" else (lambda t: (t.score, -t.id))
-        return {max(tracks, key=key).id}
+        return {max(candidates, key=key).id}
 
 
 _RECORD_COLUMNS = [
