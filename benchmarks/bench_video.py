@@ -21,8 +21,9 @@ Face agreement: on the sampled frames, the default detection (640 px, search nea
 against YuNet on every full-resolution frame: the fraction of frames where both find the face
 with box IoU >= 0.5 or neither finds one, and the IoU of the boxes.
 
-Memory: peak resident growth per video (``VmHWM`` reset through ``/proc/self/clear_refs``),
-for 300-frame videos and a 600-frame 1080p one (flat means independent of the length); and a
+Memory (one run per video, apart from the timed ones): peak resident growth (``VmHWM`` reset
+through ``/proc/self/clear_refs`` after handing free heap back with ``malloc_trim``), for 300-frame
+videos and a 600-frame 1080p one (flat means independent of the length); and a
 ``--image-mp`` megapixel JPEG through ``extract_faces`` (bytes per pixel).
 
 Videos: an LFW face (``../shared/data/lfw_faceswap/real``; synthetic when absent) composited
@@ -172,14 +173,18 @@ def run_video(path, args, vf, det, det_cv):
     rows = []
     for _ in range(args.repeats):
         _, dec_c, dec_w = _clock(lambda: bare_decode(path, last))
-        (_, peak), pipe_c, pipe_w = _clock(lambda: peak_growth(lambda: vf.transform([str(path)])))
+        _, pipe_c, pipe_w = _clock(lambda: vf.transform([str(path)]))
         (video, _, _), read_c, _ = _clock(lambda: read_display_frames(path, n=args.sample))
         frames = list(iter_display(video))
         (crops, records), faces_c, _ = _clock(lambda: FaceCropper(det, size=256).crop_frames(frames))
         _, bank_c, _ = _clock(lambda: _crop_rows(vf.extractor_, crops, 0, str(path), list(range(len(crops)))))
         rows.append(dict(decode=dec_c, pipeline=pipe_c, decode_wall=dec_w, pipeline_wall=pipe_w, read=read_c,
-                         faces=faces_c, bank=bank_c, peak=peak, ratio=pipe_c / dec_c, n_crops=len(crops),
+                         faces=faces_c, bank=bank_c, ratio=pipe_c / dec_c, n_crops=len(crops),
                          near=sum(r.detection == "near" for r in records)))
+    # memory apart from the timings: handing the heap back first makes the next run fault its pages in
+    peak = peak_growth(lambda: vf.transform([str(path)]))[1]
+    for row in rows:
+        row["peak"] = peak
     # agreement with YuNet on every full-resolution frame, and the previous pipeline's cost
     ref = FaceCropper(det, size=256, detect_size=None, reuse=False).crop_frames(frames)[1]
     only_small = FaceCropper(det, size=256, reuse=False).crop_frames(frames)[1]
