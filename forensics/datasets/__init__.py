@@ -12,10 +12,13 @@ from ._dfdc import load_dfdc
 from ._extract import ExtractionResult, QualityReport, extract_faces
 from ._faceforensics import FFPP_METHODS, load_faceforensics
 from ._folder import IMAGE_SUFFIXES, VIDEO_SUFFIXES, load_folder
+from ._inventory import MEDIA_SUFFIXES, SkippedFilesError, SkippedFilesWarning
 from ._manifest import MANIFEST_COLUMNS, check_manifest
+from ._manifest_reader import read_manifest
 from ._openfake import load_openfake
 
-__all__ = ["ExtractionResult", "QualityReport", "extract_faces", "DEMO_METHODS", "FFPP_METHODS", "IMAGE_SUFFIXES", "MANIFEST_COLUMNS", "UnsafeArchiveError",
+__all__ = ["ExtractionResult", "QualityReport", "extract_faces", "DEMO_METHODS", "FFPP_METHODS", "IMAGE_SUFFIXES",
+           "MANIFEST_COLUMNS", "MEDIA_SUFFIXES", "SkippedFilesError", "SkippedFilesWarning", "UnsafeArchiveError",
            "VIDEO_SUFFIXES", "ZipReport", "check_manifest", "load_celebdf", "load_dfdc", "load_faceforensics",
-           "load_folder", "load_openfake", "make_demo_dataset", "safe_extract_zip", "save_demo_dataset",
-           "validate_zip"]
+           "load_folder", "load_openfake", "make_demo_dataset", "read_manifest", "safe_extract_zip",
+           "save_demo_dataset", "validate_zip"]
