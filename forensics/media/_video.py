@@ -763,12 +763,18 @@ _IDENTITY = _Geometry()
 class _Display:
     """Turns decoded frames into what a viewer sees (or leaves them coded)."""
 
-    def __init__(self, stream, enabled, errors, tag_rotation):
+    def __init__(self, stream, enabled, errors, tag_rotation, threads=1):
+        from av.video.reformatter import VideoReformatter
+
         self.enabled = enabled
         self.errors = errors
         self.sar = _sar(stream)
         self.tag = _Geometry.from_tag(tag_rotation) if tag_rotation else _IDENTITY
         self._cache = {}
+        # One converter for the whole read: FFmpeg's swscale context is built once, not per
+        # frame (as frame.to_ndarray does), and uses the reader's thread count.
+        self.reformatter = VideoReformatter()
+        self.threads = int(threads)
 
     def geometry(self, frame):
         try:
@@ -789,7 +795,7 @@ class _Display:
     def convert(self, frame):
         """(rgb, geometry, sar applied, rotation applied) of a decoded frame."""
         geo = self.geometry(frame)
-        rgb = frame.to_ndarray(format="rgb24")
+        rgb = self.reformatter.reformat(frame, format="rgb24", threads=self.threads).to_ndarray()
         if not self.enabled:
             return rgb, geo, 1.0, 0
         sar = 1.0
@@ -965,7 +971,7 @@ class _Decode:
         self.wanted = [int(i) for i in wanted if not self.by_pts or i < table.n]
         self.errors = errors
         self.threads = int(threads)
-        self.display = _Display(video.stream, display, errors, tag_rotation)
+        self.display = _Display(video.stream, display, errors, tag_rotation, threads)
         self.seek = bool(seek) and self.by_pts and video.seekable
         self.skip_nonref = (bool(skip_nonref) and self.by_pts
                             and video.stream.codec_context.name in _SKIP_NONREF_CODECS)
