@@ -5,17 +5,24 @@ Every loader returns a manifest: a DataFrame with ``path``, ``label`` (fake = 1)
 ``group`` (what must not straddle train/test folds), see :mod:`forensics.datasets._manifest`.
 """
 
-from ._archive import UnsafeArchiveError, ZipReport, safe_extract_zip, validate_zip
-from ._celebdf import load_celebdf
-from ._demo import DEMO_METHODS, make_demo_dataset, save_demo_dataset
-from ._dfdc import load_dfdc
-from ._extract import ExtractionResult, QualityReport, extract_faces
-from ._faceforensics import FFPP_METHODS, load_faceforensics
-from ._folder import IMAGE_SUFFIXES, VIDEO_SUFFIXES, load_folder
-from ._inventory import MEDIA_SUFFIXES, SkippedFilesError, SkippedFilesWarning
-from ._manifest import MANIFEST_COLUMNS, check_manifest
-from ._manifest_reader import read_manifest
-from ._openfake import load_openfake
+from typing import TYPE_CHECKING
+
+from .._lazy import attach
+
+if TYPE_CHECKING:
+    from ._archive import UnsafeArchiveError, ZipReport, safe_extract_zip, validate_zip
+    from ._celebdf import load_celebdf
+    from ._demo import DEMO_METHODS, make_demo_dataset, save_demo_dataset
+    from ._dfdc import load_dfdc
+    from ._extract import ExtractionResult, QualityReport, extract_faces
+    from ._faceforensics import FFPP_METHODS, load_faceforensics
+    from ._folder import IMAGE_SUFFIXES, VIDEO_SUFFIXES, load_folder
+    from ._inventory import MEDIA_SUFFIXES, SkippedFilesError, SkippedFilesWarning
+    from ._manifest import MANIFEST_COLUMNS, check_manifest
+    from ._manifest_reader import read_manifest
+    from ._openfake import load_openfake
+
+__getattr__, __dir__ = attach(__name__, __file__)
 
 __all__ = ["ExtractionResult", "QualityReport", "extract_faces", "DEMO_METHODS", "FFPP_METHODS", "IMAGE_SUFFIXES",
            "MANIFEST_COLUMNS", "MEDIA_SUFFIXES", "SkippedFilesError", "SkippedFilesWarning", "UnsafeArchiveError",

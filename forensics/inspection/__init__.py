@@ -1,22 +1,29 @@
 """Inspecting a data set and a detector: the shortcut audit, feature importance, SHAP, figures and a report."""
 
-from ._audit import PROPERTIES, AuditReport, ShortcutWarning, audit
-from ._importance import feature_family, permutation_importance_cv, split_pipeline
-from ._plots import (
-    average_spectra,
-    plot_confusion_matrix,
-    plot_correlation_matrix,
-    plot_feature_distributions,
-    plot_importance,
-    plot_metric_bars,
-    plot_reliability,
-    plot_roc_pr,
-    plot_shap_bar,
-    plot_shap_beeswarm,
-    plot_spectra,
-)
-from ._report import ReportResult, build_report
-from ._shap import ShapResult, explain_item, shap_summary, shap_values
+from typing import TYPE_CHECKING
+
+from .._lazy import attach
+
+if TYPE_CHECKING:
+    from ._audit import PROPERTIES, AuditReport, ShortcutWarning, audit
+    from ._importance import feature_family, permutation_importance_cv, split_pipeline
+    from ._plots import (
+        average_spectra,
+        plot_confusion_matrix,
+        plot_correlation_matrix,
+        plot_feature_distributions,
+        plot_importance,
+        plot_metric_bars,
+        plot_reliability,
+        plot_roc_pr,
+        plot_shap_bar,
+        plot_shap_beeswarm,
+        plot_spectra,
+    )
+    from ._report import ReportResult, build_report
+    from ._shap import ShapResult, explain_item, shap_summary, shap_values
+
+__getattr__, __dir__ = attach(__name__, __file__)
 
 __all__ = ["PROPERTIES", "AuditReport", "ShortcutWarning", "audit",
            "permutation_importance_cv", "feature_family", "split_pipeline",

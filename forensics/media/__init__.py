@@ -1,20 +1,27 @@
 """Reading inputs: an item is raw bytes plus lazily decoded pixels; videos, frame sampling, faces."""
 
-from ._equalize import CodecEqualizer, equalize_jpeg
-from ._faces import (
-    CascadeDetector,
-    Face,
-    FaceCropper,
-    FaceRecord,
-    MTCNNDetector,
-    YuNetDetector,
-    crop_face,
-    make_detector,
-    records_to_frame,
-    square_box,
-)
-from ._item import DEFAULT_MAX_PIXELS, Item, ItemError, as_item_sequence, load_item
-from ._video import VideoFrames, VideoInfo, iter_frames, read_frames, sample_indices, video_info
+from typing import TYPE_CHECKING
+
+from .._lazy import attach
+
+if TYPE_CHECKING:
+    from ._equalize import CodecEqualizer, equalize_jpeg
+    from ._faces import (
+        CascadeDetector,
+        Face,
+        FaceCropper,
+        FaceRecord,
+        MTCNNDetector,
+        YuNetDetector,
+        crop_face,
+        make_detector,
+        records_to_frame,
+        square_box,
+    )
+    from ._item import DEFAULT_MAX_PIXELS, Item, ItemError, as_item_sequence, load_item
+    from ._video import VideoFrames, VideoInfo, iter_frames, read_frames, sample_indices, video_info
+
+__getattr__, __dir__ = attach(__name__, __file__)
 
 __all__ = [
     "CodecEqualizer", "DEFAULT_MAX_PIXELS", "Item", "ItemError", "as_item_sequence", "equalize_jpeg", "load_item",
