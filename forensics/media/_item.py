@@ -181,8 +181,14 @@ class Item:
       decoding. 12-bit and lossless JPEG are refused (no strict decoder is installed for them).
     - PNG: every chunk's CRC-32 is checked, then libpng (through OpenCV) decodes, which refuses
       missing image data and a broken zlib stream.
-    - TIFF, WebP, BMP, PNM: OpenCV (libtiff, libwebp, its own BMP/PNM readers), which refuse
-      short strips and truncated streams; GIF and AVIF: Pillow with truncated images refused.
+    - TIFF: libtiff through Pillow, which stops at a strip that fails to decode (a deflate
+      strip's Adler-32, an LZW code error) or runs short; 16-bit colour TIFF through tifffile
+      (Pillow would cut it to 8 bits), or OpenCV's libtiff for compressions tifffile needs
+      imagecodecs for (LZW), which logs strip errors but returns the picture: damage inside
+      such strips is not detected.
+    - WebP, BMP, PNM, GIF, AVIF: OpenCV (libwebp, libavif, its own BMP/PNM/GIF readers), which
+      refuse truncated streams and (AVIF) undecodable AV1 data; GIF and AVIF through Pillow
+      with truncated images refused when the OpenCV build cannot read them.
     - In every format the decoded size must equal the header's.
 
     Undetectable damage: a change inside entropy-coded JPEG data (or a WebP/GIF/BMP payload,
@@ -303,7 +309,9 @@ class Item:
         try:
             if fmt in ("JPEG", "MPO"):
                 arr, white = self._decode_jpeg(header)
-            elif fmt in ("GIF", "AVIF"):
+            elif fmt == "TIFF":
+                arr, white = self._decode_tiff(header), None
+            elif fmt in ("GIF", "AVIF") and not _cv2_reads(fmt):
                 arr, white = self._decode_pil(), None
             else:
                 if fmt == "PNG":
@@ -370,6 +378,34 @@ class Item:
             arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
         elif arr.ndim == 3 and arr.shape[2] == 4:
             arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
+        return arr
+
+    def _decode_tiff(self, header):
+        """libtiff through Pillow, which stops at a strip that fails to decode or runs short.
+
+        (OpenCV's TIFF reader logs such libtiff errors but returns the picture anyway.) Pillow
+        keeps 1-, 8-bit and 16-bit grey samples as they are; for 16-bit colour, which Pillow
+        would cut to 8 bits, tifffile reads the samples.
+        """
+        _check_tiff_strips(self, header)
+        if header.mode in ("1", "L", "LA", "RGB", "RGBA", "CMYK", "I;16", "I;16B", "I;16L", "P", "PA") and not (
+                header.mode in ("RGB", "RGBA", "CMYK") and _tiff_bits(header) > 8):
+            if PILImageFile.LOAD_TRUNCATED_IMAGES:
+                raise self.error("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True: truncated files cannot be detected")
+            im = PILImage.open(io.BytesIO(self.data), formats=("TIFF",))
+            im.load()
+            if im.mode in ("CMYK", "P", "PA"):
+                im = im.convert("RGBA" if im.mode == "PA" or "transparency" in im.info else "RGB")
+            arr = np.asarray(im)
+            return arr.astype(np.uint16) if im.mode.startswith("I;16") else arr
+        import tifffile
+
+        try:
+            arr = tifffile.imread(io.BytesIO(self.data), key=0)
+        except KeyError:  # a compression tifffile needs imagecodecs for (LZW...): OpenCV's libtiff
+            return self._decode_cv2("TIFF")
+        if arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] not in (3, 4):
+            raise self.error(f"unsupported TIFF sample layout {arr.shape} {arr.dtype}")
         return arr
 
     def _decode_pil(self):
@@ -607,6 +643,8 @@ def _scan_jpeg(item):
         seg = data[pos + 4:pos + 2 + seg_len]
         if seg_len < 2 or pos + 2 + seg_len > n:
             raise item.error("truncated JPEG: a marker segment runs past the end of the file")
+        if marker == 0xDB:
+            _check_dqt(item, seg)
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) and len(seg) >= 6:
             info["precision"] = seg[0]
             info["lossless"] = marker in (0xC3, 0xC7, 0xCB, 0xCF)
@@ -660,6 +698,87 @@ def _scan_jpeg(item):
             "(the file was cut at a scan boundary)"
         )
     return info
+
+
+def _check_dqt(item, seg):
+    """Quantization tables: whole tables, and no zero step (libjpeg accepts both silently)."""
+    k = 0
+    while k < len(seg):
+        wide = seg[k] >> 4
+        size = 128 if wide else 64
+        table = seg[k + 1:k + 1 + size]
+        if len(table) < size:
+            raise item.error("corrupt JPEG data: a quantization table is cut short")
+        values = np.frombuffer(table, ">u2" if wide else np.uint8)
+        if not values.all():
+            raise item.error("corrupt JPEG data: a quantization table has a zero step")
+        k += 1 + size
+
+
+def _tiff_bits(header):
+    bits = (getattr(header, "tag_v2", None) or {}).get(258, 8)
+    return max(bits) if isinstance(bits, tuple) and bits else int(bits)
+
+
+def _check_tiff_strips(item, header):
+    """Strip (or tile) table against the declared size: the format's own bookkeeping of its data.
+
+    Every strip must lie inside the file, there must be as many as the image height needs, and
+    an uncompressed strip must hold all the bytes of its rows (a decoder reading short strips
+    may fill the rest).
+    """
+    tags = getattr(header, "tag_v2", None) or {}
+    n = len(item.data)
+    w, h = header.size
+    tiled = 324 in tags or 322 in tags
+    offsets = tags.get(324 if tiled else 273)
+    counts = tags.get(325 if tiled else 279)
+    offsets = (offsets,) if isinstance(offsets, int) else tuple(offsets or ())
+    counts = (counts,) if isinstance(counts, int) else tuple(counts or ())
+    if not offsets or len(offsets) != len(counts):
+        raise item.error("corrupt TIFF: strip offsets and byte counts missing or of different lengths")
+    for off, cnt in zip(offsets, counts):
+        if off + cnt > n:
+            raise item.error(f"truncated TIFF: a strip of {cnt} bytes at offset {off} runs past the end ({n} bytes)")
+    spp = int(tags.get(277, 1))
+    planes = spp if int(tags.get(284, 1)) == 2 else 1
+    if tiled:
+        tw, th = int(tags.get(322, 0)), int(tags.get(323, 0))
+        if tw <= 0 or th <= 0:
+            raise item.error("corrupt TIFF: zero tile size")
+        per_plane = -(-w // tw) * -(-h // th)
+        rows, row_width = th, tw
+    else:
+        rps = int(tags.get(278, h)) or h
+        rps = min(rps, h)
+        per_plane = -(-h // rps)
+        rows, row_width = rps, w
+    if len(offsets) < per_plane * planes:
+        raise item.error(f"truncated TIFF: {len(offsets)} strips for an image that needs {per_plane * planes}")
+    if int(tags.get(259, 1)) == 1:
+        bits = _tiff_bits(header)
+        chans = 1 if planes > 1 else spp
+        for k, cnt in enumerate(counts[:per_plane * planes]):
+            r = rows if tiled else min(rows, h - (k % per_plane) * rows)
+            need = r * (-(-row_width * chans * bits // 8))
+            if cnt < need:
+                raise item.error(f"truncated TIFF: strip {k} holds {cnt} bytes of the {need} its rows need")
+
+
+_CV2_READS = {}
+
+
+def _cv2_reads(fmt):
+    """Whether this OpenCV build decodes ``fmt`` (GIF and AVIF readers are recent additions)."""
+    if fmt not in _CV2_READS:
+        buf = io.BytesIO()
+        try:
+            PILImage.new("RGB", (8, 8), (10, 200, 30)).save(buf, fmt)
+            arr = cv2.imdecode(np.frombuffer(buf.getvalue(), np.uint8), cv2.IMREAD_UNCHANGED)
+            _CV2_READS[fmt] = arr is not None and arr.shape[:2] == (8, 8)
+        except Exception:
+            _CV2_READS[fmt] = False
+    return _CV2_READS[fmt]
 
 
 def _tiff_white(item, header, arr):
