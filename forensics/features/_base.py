@@ -411,18 +411,29 @@ def run_extraction(extractors, X, n_features, *, n_jobs=None, on_error="raise", 
                 for s in starts
             )
         else:
-            results = Parallel(n_jobs=n_workers, return_as="generator")(
-                delayed(_extract_chunk)(extractors,
-                                        [_portable(seq[i], i, max_pixels) for i in range(s, min(s + chunk, n))],
-                                        s, n_features, on_error, max_pixels)
-                for s in starts
-            )
+            stop = []  # set at the first failure with on_error="raise": no further chunk is dispatched
+
+            def tasks():
+                for s in starts:
+                    if stop:
+                        return
+                    objs = [_portable(seq[i], i, max_pixels) for i in range(s, min(s + chunk, n))]
+                    yield delayed(_extract_chunk)(extractors, objs, s, n_features, on_error, max_pixels)
+
+            results = Parallel(n_jobs=n_workers, return_as="generator")(tasks())
+        first = None
         for s, (rows, recs, first_error) in zip(starts, results):
-            if first_error is not None and on_error == "raise":
-                raise first_error  # chunks arrive in input order: this is the first bad item
-            out[s:s + len(rows)] = rows
-            records.extend(recs)
-            bar.update(len(rows))
+            if first_error is not None and on_error == "raise" and first is None:
+                first = first_error  # chunks arrive in input order: this is the first bad item
+                if n_workers == 1:
+                    break
+                stop.append(True)  # drain what was already dispatched, so the workers stay usable
+            if first is None:
+                out[s:s + len(rows)] = rows
+                records.extend(recs)
+                bar.update(len(rows))
+        if first is not None:
+            raise first
     finally:
         bar.close()
     status = pd.DataFrame(records, columns=["index", "source", "status", "error"])

@@ -26,15 +26,15 @@ from PIL import Image as PILImage
 from PIL import ImageFile as PILImageFile
 
 __all__ = [
-    "DEFAULT_MAX_PIXELS", "FORMATS", "Item", "ItemError", "as_item_sequence", "load_item", "to_display",
+    "DEFAULT_MAX_PIXELS", "IMAGE_FORMATS", "Item", "ItemError", "as_item_sequence", "load_item", "to_display",
 ]
 
 #: Images larger than this many pixels are refused before decoding (decompression-bomb guard).
 DEFAULT_MAX_PIXELS = 1 << 28  # 268 megapixels, e.g. 16384 x 16384
 
 #: Container formats accepted from encoded bytes (PIL's format names); anything else is refused.
-FORMATS = ("JPEG", "MPO", "PNG", "TIFF", "WEBP", "BMP", "GIF", "PPM", "AVIF")
-_OPEN_IDS = tuple(f for f in FORMATS if f != "MPO")  # PIL opens MPO through its JPEG plugin
+IMAGE_FORMATS = ("JPEG", "MPO", "PNG", "TIFF", "WEBP", "BMP", "GIF", "PPM", "AVIF")
+_OPEN_IDS = tuple(f for f in IMAGE_FORMATS if f != "MPO")  # PIL opens MPO through its JPEG plugin
 
 # PIL's own bomb guard would only warn below 2x its limit; ours is explicit and per item.
 PILImage.MAX_IMAGE_PIXELS = None
@@ -225,17 +225,21 @@ class Item:
         """The PIL image opened lazily on the bytes (header parsed, pixels not decoded).
 
         None for in-memory arrays. Raises :class:`ItemError` when the bytes are not an image
-        in one of :data:`FORMATS`, or declare more than ``max_pixels`` pixels.
+        in one of :data:`IMAGE_FORMATS`, or declare more than ``max_pixels`` pixels.
         """
         if self.data is None:
             return None
         try:
             im = PILImage.open(io.BytesIO(self.data), formats=_OPEN_IDS)
         except Exception as exc:  # PIL raises several types for garbage input
+            if self.data.startswith(_PNG_SIGNATURE):
+                _check_png_chunks(self)  # the precise reason, when it is a damaged PNG
+            elif self.data.startswith(b"\xff\xd8"):
+                _unsupported_jpeg(self, _scan_jpeg(self))
             detail = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(exc))  # stable text
             raise self.error(
                 f"not a readable image file ({type(exc).__name__}: {detail}); accepted formats: "
-                f"{', '.join(FORMATS)}"
+                f"{', '.join(IMAGE_FORMATS)}"
             ) from None
         w, h = im.size
         if w <= 0 or h <= 0:
@@ -323,10 +327,9 @@ class Item:
             raise
         except Exception as exc:
             raise self.error(f"cannot decode {fmt} image ({type(exc).__name__}: {_short(exc)})") from None
-        if arr.ndim < 2 or arr.shape[:2] != (header.size[1], header.size[0]):
-            raise self.error(
-                f"decoded size {arr.shape[:2][::-1]} differs from the declared {header.size[0]}x{header.size[1]}"
-            )
+        w, h = _stored_size(header)
+        if arr.ndim < 2 or arr.shape[:2] != (h, w):
+            raise self.error(f"decoded size {arr.shape[1::-1]} differs from the declared {w}x{h}")
         if fmt == "TIFF":
             white = _tiff_white(self, header, arr)
         elif fmt == "PPM":
@@ -344,10 +347,7 @@ class Item:
     def _decode_jpeg(self, header):
         import simplejpeg
 
-        info = self._jpeg
-        if info["precision"] != 8 or info["lossless"]:
-            kind = "lossless" if info["lossless"] else f"{info['precision']}-bit"
-            raise self.error(f"{kind} JPEG is not supported (no strict decoder for it is installed)")
+        _unsupported_jpeg(self, self._jpeg)
         try:
             _, _, space, _ = simplejpeg.decode_jpeg_header(self.data)
             if space == "Gray":
@@ -374,10 +374,10 @@ class Item:
             raise self.error(f"corrupt {fmt} data ({_short(exc)})") from None
         if arr is None or arr.size == 0:
             raise self.error(f"corrupt or unsupported {fmt} data (the decoder refused it)")
-        if arr.ndim == 3 and arr.shape[2] == 3:
-            arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+        if arr.ndim == 3 and arr.shape[2] == 3:  # in place: no second copy of a large picture
+            arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB, dst=arr)
         elif arr.ndim == 3 and arr.shape[2] == 4:
-            arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
+            arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA, dst=arr)
         return arr
 
     def _decode_tiff(self, header):
@@ -397,7 +397,11 @@ class Item:
             if im.mode in ("CMYK", "P", "PA"):
                 im = im.convert("RGBA" if im.mode == "PA" or "transparency" in im.info else "RGB")
             arr = np.asarray(im)
-            return arr.astype(np.uint16) if im.mode.startswith("I;16") else arr
+            arr = arr.astype(np.uint16) if im.mode.startswith("I;16") else arr
+            # Pillow turns TIFF pixels to the displayed orientation on load; undo it, so that
+            # pixels are the stored grid as for every other format (5-7 are their own inverse)
+            o = _valid_orientation((getattr(header, "tag_v2", None) or {}).get(0x0112, 1))
+            return to_display(arr, {6: 8, 8: 6}.get(o, o))
         import tifffile
 
         try:
@@ -700,6 +704,12 @@ def _scan_jpeg(item):
     return info
 
 
+def _unsupported_jpeg(item, info):
+    if info["precision"] != 8 or info["lossless"]:
+        kind = "lossless" if info["lossless"] else f"{info['precision']}-bit"
+        raise item.error(f"{kind} JPEG is not supported (no strict decoder for it is installed)")
+
+
 def _check_dqt(item, seg):
     """Quantization tables: whole tables, and no zero step (libjpeg accepts both silently)."""
     k = 0
@@ -713,6 +723,15 @@ def _check_dqt(item, seg):
         if not values.all():
             raise item.error("corrupt JPEG data: a quantization table has a zero step")
         k += 1 + size
+
+
+def _stored_size(header):
+    """(width, height) of the stored grid (Pillow reports a TIFF's displayed size)."""
+    if header.format == "TIFF":
+        tags = getattr(header, "tag_v2", None) or {}
+        if 256 in tags and 257 in tags:
+            return int(tags[256]), int(tags[257])
+    return header.size
 
 
 def _tiff_bits(header):
@@ -729,7 +748,7 @@ def _check_tiff_strips(item, header):
     """
     tags = getattr(header, "tag_v2", None) or {}
     n = len(item.data)
-    w, h = header.size
+    w, h = _stored_size(header)
     tiled = 324 in tags or 322 in tags
     offsets = tags.get(324 if tiled else 273)
     counts = tags.get(325 if tiled else 279)
