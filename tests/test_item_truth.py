@@ -252,6 +252,7 @@ def test_round_trip_every_accepted_format(case):
     diff = np.abs(item.rgb.astype(np.float64) - expected)
     assert item.rgb.shape == expected.shape
     assert diff.max() <= max_tol + 1e-6 and diff.mean() <= mean_tol + 1e-6, (name, diff.max(), diff.mean())
+    assert item.bit_depth == (16 if name.endswith("_16") or name == "tiff_16_grey" else 8)  # the delivered depth
     assert item.format.upper() in IMAGE_FORMATS
 
 
@@ -338,27 +339,30 @@ def test_equivalent_arrays_are_accepted():
     np.testing.assert_array_equal(load_item(np.ma.masked_array(img, mask=False)).rgb, img.astype(np.float32))
 
 
-@pytest.mark.parametrize("n_jobs", [1, 2])
-def test_first_bad_item_is_named_across_chunks(n_jobs):
+def test_first_bad_item_is_named_across_chunks():
     imgs = [natural_image(i % 3, (16, 16)) for i in range(70)]
     items = list(imgs)
-    items[37] = b"junk"
+    for i in range(32, 37):  # slow items before the first bad one: a later chunk finishes first
+        items[i] = natural_image(i, (640, 640))
+    items[37] = (i for i in range(3))  # cannot be pickled to a worker
     items[53] = "no/such/file.png"
-    ext = BlurFeatures(n_jobs=n_jobs).fit()
-    # chunks: 16 items with n_jobs=1, 8 with n_jobs=2 (70 // 8): the bad items sit past the first chunks
-    with pytest.raises(ItemError) as err:
-        ext.transform(items)
-    assert err.value.index == 37
-    ext.set_params(on_error="nan")
-    with pytest.warns(RuntimeWarning, match="2 of 70 items.*first: item 37"):
-        X = ext.transform(items)
-    st = ext.status_
-    assert st["index"].tolist() == list(range(70))
-    assert st.loc[st["status"] == "error", "index"].tolist() == [37, 53]
-    assert st["source"].iloc[53] == "no/such/file.png"
-    alone = ext.transform(imgs[36:39])
-    np.testing.assert_array_equal(X[36], alone[0])
-    np.testing.assert_array_equal(X[38], alone[2])
+    items[60] = b"junk"
+    for n_jobs in (1, 2):
+        # chunks: 16 items with n_jobs=1, 8 with n_jobs=2 (70 // 8): the bad items sit past the first chunks
+        ext = BlurFeatures(n_jobs=n_jobs).fit()
+        with pytest.raises(ItemError) as err:
+            ext.transform(items)
+        assert err.value.index == 37
+        ext.set_params(on_error="nan")
+        with pytest.warns(RuntimeWarning, match="3 of 70 items.*first: item 37: unsupported item type generator"):
+            X = ext.transform(items)
+        st = ext.status_
+        assert st["index"].tolist() == list(range(70))
+        assert st.loc[st["status"] == "error", "index"].tolist() == [37, 53, 60]
+        assert st["source"].iloc[53] == "no/such/file.png"
+        alone = ext.transform(items[36:39])
+        np.testing.assert_array_equal(X[36], alone[0])
+        np.testing.assert_array_equal(X[38], alone[2])
 
 
 def test_item_pickles_without_its_open_header():

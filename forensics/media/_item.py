@@ -152,7 +152,9 @@ class Item:
         The sample value that means full intensity: ``2**bits - 1`` of the file's real bit
         depth (a PNM file's maxval), 1 for float and bool arrays.
     bit_depth : int
-        Bits per sample of the source (1 for bool, 8, 10, 12, 16...; 32 or 64 for floats).
+        Bits of the samples as delivered, ``log2(white + 1)``: 8, 10, 12, 16... (1 for bool
+        arrays, 32 or 64 for floats). 1-, 2- and 4-bit PNG/BMP samples are expanded to 8 bits by
+        their decoders (scaled, so 1 -> 255 for a 1-bit file).
 
     Notes
     -----
@@ -292,7 +294,7 @@ class Item:
 
     @property
     def bit_depth(self):
-        """Bits per sample of the source: ``log2(white + 1)`` rounded up; 32/64 for floats."""
+        """Bits of the delivered samples: ``log2(white + 1)`` rounded up; 32/64 for floats."""
         white = self.white
         if self._validated.dtype.kind == "f":
             return self._validated.dtype.itemsize * 8
