@@ -18,13 +18,14 @@ if TYPE_CHECKING:
         records_to_frame,
         square_box,
     )
-    from ._item import DEFAULT_MAX_PIXELS, Item, ItemError, as_item_sequence, load_item
+    from ._item import DEFAULT_MAX_PIXELS, IMAGE_FORMATS, Item, ItemError, as_item_sequence, load_item, to_display
     from ._video import VideoFrames, VideoInfo, iter_frames, read_frames, sample_indices, video_info
 
 __getattr__, __dir__ = attach(__name__, __file__)
 
 __all__ = [
-    "CodecEqualizer", "DEFAULT_MAX_PIXELS", "Item", "ItemError", "as_item_sequence", "equalize_jpeg", "load_item",
+    "CodecEqualizer", "DEFAULT_MAX_PIXELS", "IMAGE_FORMATS", "Item", "ItemError", "as_item_sequence", "equalize_jpeg",
+    "load_item", "to_display",
     "CascadeDetector", "Face", "FaceCropper", "FaceRecord", "MTCNNDetector", "YuNetDetector", "crop_face",
     "make_detector", "records_to_frame", "square_box",
     "VideoFrames", "VideoInfo", "iter_frames", "read_frames", "sample_indices", "video_info",
