@@ -102,3 +102,150 @@ def test_missing_columns_and_bad_items(tmp_path, manifest):
     res = extract_faces(m, tmp_path / "o", detector=KnownBoxDetector(), n_frames=3, size=48, progress=False)
     assert any("could not be fully decoded" in w and "broken.mp4" in w for w in res.report.warnings)
     assert np.isin(res.crops["path"], [str(broken)]).sum() == 0
+
+
+# -- display geometry, status, memory ---------------------------------------------------------------
+import io  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import textwrap  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from PIL import Image  # noqa: E402
+
+from test_video_features import UprightFaceDetector, _upright_picture  # noqa: E402
+from video_fixtures import write_video  # noqa: E402
+
+_INVERSE = {6: 8, 8: 6}
+
+
+def _jpeg_with_orientation(path, upright, orientation):
+    from forensics.media._faces import _exif_transpose
+
+    stored = np.ascontiguousarray(_exif_transpose(upright, _INVERSE.get(orientation, orientation)))
+    im = Image.fromarray(stored)
+    exif = im.getexif()
+    exif[0x0112] = orientation
+    im.save(path, "JPEG", quality=95, exif=exif.tobytes())
+    return str(path)
+
+
+def test_geometry_is_recorded_and_applied(tmp_path):
+    upright = _upright_picture()
+    rows = [dict(path=_jpeg_with_orientation(tmp_path / f"o{o}.jpg", upright, o), label=0, method="img", group=o)
+            for o in (1, 3, 6, 8)]
+    rows.append(dict(path=str(write_video(tmp_path / "turned.mp4", [np.ascontiguousarray(np.rot90(upright, -1))] * 4,
+                                          crf=12, rotation=90)), label=1, method="vid", group=9))
+    res = extract_faces(pd.DataFrame(rows), tmp_path / "out", detector=UprightFaceDetector(), n_frames=2, size=32,
+                        progress=False)
+    assert res.records["face_found"].all() and len(res.crops) == 4 + 2  # every picture seen upright
+    assert res.crops["orientation"].tolist() == [1, 3, 6, 8, 1, 1]
+    assert res.crops["rotation"].tolist() == [0, 0, 0, 0, 90, 90]
+    assert res.crops["sar"].tolist() == [1.0] * 6 and res.crops["track_id"].tolist() == [0] * 6
+    assert {"detection", "track_id", "rotation", "orientation", "sar"} <= set(pd.read_csv(tmp_path / "out" /
+                                                                                          "crops.csv").columns)
+    assert res.status[["row", "status", "orientation", "rotation"]].values.tolist() == [
+        [0, "ok", 1, 0], [1, "ok", 3, 0], [2, "ok", 6, 0], [3, "ok", 8, 0], [4, "ok", 1, 90]]
+    for rel in res.crops["crop_path"][:4]:  # the crops show the face upright
+        crop = np.asarray(Image.open(tmp_path / "out" / rel).convert("RGB"))
+        assert UprightFaceDetector().detect(crop)
+
+
+def test_item_without_any_face_has_status_no_face(manifest, tmp_path):
+    m = manifest.iloc[[0, 4]].reset_index(drop=True)  # a video and a still image
+    res = extract_faces(m, tmp_path / "out", detector=UprightFaceDetector(), n_frames=2, size=32, progress=False)
+    assert res.status["status"].tolist() == ["no_face", "no_face"]
+    assert res.status["error"].tolist() == ["no face found in any of the 2 sampled frames",
+                                            "no face found in any of the 1 sampled frames"]
+    assert any("2 items have no face" in w for w in res.report.warnings)
+    assert not any("could not be fully decoded" in w for w in res.report.warnings)
+
+
+def test_crop_features_are_computed_per_item_batch(manifest, tmp_path):
+    from test_video_features import CountingBlur
+
+    CountingBlur.batches = []
+    res = extract_faces(manifest.iloc[[0, 1]], tmp_path / "out", detector=KnownBoxDetector(), n_frames=4, size=48,
+                        features=CountingBlur(), progress=False)
+    assert CountingBlur.batches == [3, 1, 3, 1]  # per item: its 4 crops in chunks of the batch size 3
+    table = pd.read_csv(tmp_path / "out" / "features.csv")
+    for rel, (_, row) in zip(res.crops["crop_path"], table.iterrows()):
+        crop = np.asarray(Image.open(tmp_path / "out" / rel))
+        expected = BlurFeatures().extract_one(crop)
+        np.testing.assert_allclose([row[k] for k in expected], list(expected.values()), rtol=1e-9)
+
+
+_MEMORY_SCRIPT = textwrap.dedent("""
+    import json, os, resource, sys
+    import cv2, numpy as np, pandas as pd
+    cv2.setNumThreads(1)
+    from forensics.datasets import extract_faces
+    from forensics.media import Face
+
+    class Centre:
+        def detect(self, rgb):
+            h, w = rgb.shape[:2]
+            return [Face((0.4 * w, 0.4 * h, 0.2 * w, 0.2 * h), 0.9)]
+
+    big, small, out, limit = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    run = lambda p, d: extract_faces(pd.DataFrame([dict(path=p, label=0, method="m")]), os.path.join(out, d),
+                                     detector=Centre(), size=64, progress=False)
+    report = lambda res, **kw: dict(status=res.status["status"][0], error=res.status["error"][0],
+                                    crops=len(res.crops), **kw)
+    run(small, "warm")  # imports, caches and code paths warmed on a small image
+    vm = int([l for l in open("/proc/self/status") if l.startswith("VmSize")][0].split()[1]) * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (vm + limit, resource.RLIM_INFINITY))
+    limited = report(run(big, "limited"))
+    resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    status = lambda key: int([l for l in open("/proc/self/status") if l.startswith(key)][0].split()[1]) * 1024
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # resets the peak resident size (VmHWM) to the current one
+    base = status("VmRSS")
+    res = run(big, "free")
+    free = report(res, grew=status("VmHWM") - base)
+    print(json.dumps(dict(free=free, limited=limited)))
+""")
+
+_H, _W = 3000, 4000  # 12 megapixels: each decoded copy (36 MB) is above glibc's largest heap threshold (32 MB),
+# so it needs new address space and RLIMIT_AS bites whatever the heap kept from earlier work
+
+
+@pytest.fixture(scope="module")
+def memory_run(tmp_path_factory):
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc and sets RLIMIT_AS (Linux)")
+    tmp = tmp_path_factory.mktemp("memory")
+    x = (np.arange(_W, dtype=np.uint32) * 255 // _W).astype(np.uint8)
+    y = (np.arange(_H, dtype=np.uint32) * 255 // _H).astype(np.uint8)
+    img = np.empty((_H, _W, 3), np.uint8)
+    img[:, :, 0], img[:, :, 1], img[:, :, 2] = x[None, :], y[:, None], x[None, ::-1]
+    big, small = tmp / "big.png", tmp / "small.png"
+    cv2.imwrite(str(big), img, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    cv2.imwrite(str(small), img[:300, :400])
+    del img
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), OMP_NUM_THREADS="1",
+               OPENBLAS_NUM_THREADS="1", MALLOC_ARENA_MAX="2")
+    limit = 2 * _H * _W  # 2 bytes per pixel: the decode cannot fit
+    proc = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, str(big), str(small), str(tmp), str(limit)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+import cv2  # noqa: E402
+
+
+def test_large_image_costs_a_few_bytes_per_pixel(memory_run):
+    out = memory_run["free"]
+    assert out["status"] == "ok" and out["crops"] == 1
+    # decode (3 bytes/pixel in BGR, then RGB) + the downscaled copy; the old path (float32 RGB,
+    # rounded, clipped, and a detector on the full picture) took ~50-100 bytes per pixel
+    assert out["grew"] / (_H * _W) < 10, out
+
+
+def test_allocation_failure_is_the_items_error(memory_run):
+    out = memory_run["limited"]
+    assert out["status"] == "error" and out["crops"] == 0
+    assert "memory" in out["error"].lower(), out

@@ -431,8 +431,8 @@ def test_cropper_two_faces_yunet(yunet_path, two_astronauts):
     assert records[0].bbox[0] < 512 <= records[1].bbox[0]  # the big face is on the left
     crops, records = FaceCropper(det, select="largest", size=64).crop(two_astronauts)
     assert len(crops) == 1 and records[0].bbox[0] < 512 and records[0].n_faces == 2
-    crops, records = FaceCropper(det, select="best", size=64).crop(two_astronauts)
-    all_scores = [f.score for f in det.detect(two_astronauts)]
+    crops, records = FaceCropper(det, select="best", size=64, detect_size=None).crop(two_astronauts)
+    all_scores = [f.score for f in det.detect(two_astronauts)]  # full resolution, like detect_size=None
     assert records[0].score == max(all_scores)
 
 
@@ -462,3 +462,295 @@ def test_records_to_frame_keeps_every_record_in_order():
     assert str(df["box_x"].dtype) == "Int64"
     empty = records_to_frame([])
     assert len(empty) == 0 and "face_found" in empty.columns
+
+
+# -- model-free detectors that obey the geometry of the picture ----------------------------------
+RED, BLUE = (230, 30, 30), (30, 30, 230)
+
+
+class ColourFaceDetector:
+    """A 'face' is a patch of one of the given colours: one box per colour, in the picture's own
+    coordinates, so it behaves like a real detector under downscaling and on parts of a frame.
+    A patch less than ``min_visible`` visible (of the square on its longer extent) is not found,
+    as a real detector misses a mostly hidden face."""
+
+    def __init__(self, colours=(RED, BLUE), min_visible=0.6):
+        self.colours = colours
+        self.min_visible = min_visible
+        self.seen = []
+
+    def detect(self, rgb):
+        self.seen.append(rgb.shape)
+        faces = []
+        for colour in self.colours:
+            mask = np.all(np.abs(rgb.astype(int) - colour) < 40, axis=2)
+            ys, xs = np.nonzero(mask)
+            if len(xs) < 4:
+                continue
+            x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+            side = max(x1 - x0, y1 - y0)
+            if len(xs) >= self.min_visible * side * side:
+                faces.append(Face((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), 0.9))
+        return sorted(faces, key=lambda f: (-f.area, f.bbox[0]))  # equal sizes: left one first
+
+
+def _identity(frame, bbox):
+    """RED or BLUE: the colour covering most of the box."""
+    x, y, w, h = (int(round(v)) for v in bbox)
+    patch = frame[max(y, 0):y + h, max(x, 0):x + w].astype(int)
+    counts = [np.all(np.abs(patch - c) < 40, axis=2).sum() for c in (RED, BLUE)]
+    return (RED, BLUE)[int(np.argmax(counts))]
+
+
+def crossing_frames(n=9, size=40, speed=30, dy=20, shape=(160, 300)):
+    """RED moves right, BLUE moves left, BLUE in front; they cross half-overlapping (``dy`` apart)."""
+    h, w = shape
+    frames = []
+    for t in range(n):
+        f = np.full((h, w, 3), 128, np.uint8)
+        ax, bx = 25 + speed * t, 265 - speed * t
+        f[50:50 + size, ax - size // 2:ax + size // 2] = RED
+        f[50 + dy:50 + dy + size, bx - size // 2:bx + size // 2] = BLUE
+        frames.append(f)
+    return frames
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_tracks_keep_each_person_when_faces_cross(reuse):
+    frames = crossing_frames()
+    det = ColourFaceDetector()
+    # every face alone in a frame is found by a per-frame detector; the crossing is the test
+    assert all(len(det.detect(f)) in (1, 2) for f in frames)
+    cropper = FaceCropper(det, select="all", size=32, reuse=reuse)
+    crops, records = cropper.crop_frames(enumerate(frames))
+    by_track = {}
+    for r in records:
+        assert r.face_found
+        by_track.setdefault(r.track_id, set()).add(_identity(frames[r.frame_index], r.bbox))
+    assert sorted(by_track) == [0, 1] and all(len(ids) == 1 for ids in by_track.values()), by_track
+    # the plain nearest-box rule would swap them at frames 3 -> 4 (30 px own move, 20 px to the other)
+    one = FaceCropper(ColourFaceDetector(), select="largest", size=32, reuse=reuse)
+    crops, records = one.crop_frames(enumerate(frames))
+    people = {_identity(frames[r.frame_index], r.bbox) for r in records if r.face_found}
+    assert len(people) == 1 and len({r.track_id for r in records if r.face_found}) == 1
+    assert sum(r.face_found for r in records) >= len(frames) - 1  # hidden at most at the crossing
+    assert len(crops) == sum(r.face_found for r in records)
+
+
+def test_largest_track_is_the_most_persistent_face():
+    """A bigger face seen in 2 frames loses to a face seen in all 6: total area decides."""
+    frames = []
+    for t in range(6):
+        f = np.full((120, 200, 3), 128, np.uint8)
+        f[20:50, 20 + 2 * t:50 + 2 * t] = BLUE  # 30 px, every frame
+        if t in (2, 3):
+            f[40:90, 120:170] = RED  # 50 px, two frames
+        frames.append(f)
+    crops, records = FaceCropper(ColourFaceDetector(), size=16).crop_frames(enumerate(frames))
+    assert [_identity(frames[r.frame_index], r.bbox) for r in records] == [BLUE] * 6
+    assert [r.n_faces for r in records] == [1, 1, 2, 2, 1, 1]
+    # seen in half as many frames as the most persistent face (3 of 6): it competes, and wins on area
+    for t in (1, 4):
+        frames[t][40:90, 120:170] = RED
+    crops, records = FaceCropper(ColourFaceDetector(), size=16).crop_frames(enumerate(frames[:6]))
+    assert [_identity(frames[r.frame_index], r.bbox) for r in records if r.face_found] == [RED] * 4
+    frames[1][40:90, 120:170] = 128  # back to 3 of 6
+    frames[4][40:90, 120:170] = 128
+    # one frame alone: the larger face, as before
+    crops, records = FaceCropper(ColourFaceDetector(), size=16).crop(frames[2])
+    assert _identity(frames[2], records[0].bbox) == RED and records[0].face_index == 0
+    # select="best" on equal scores keeps the earlier, larger track of the first frame
+    crops, records = FaceCropper(ColourFaceDetector(), size=16, select="best").crop_frames(enumerate(frames))
+    assert {_identity(frames[r.frame_index], r.bbox) for r in records if r.face_found} == {BLUE}
+
+
+def test_search_near_the_track_then_whole_frame_when_lost():
+    frames = crossing_frames(n=6, dy=80, shape=(200, 300))  # never overlapping
+    det = ColourFaceDetector(colours=(RED,))
+    crops, records = FaceCropper(det, size=16, reuse=True, redetect_every=None).crop_frames(enumerate(frames))
+    assert [r.detection for r in records] == ["full"] + ["near"] * 5
+    assert det.seen[0] == (200, 300, 3) and all(s == (100, 100, 3) for s in det.seen[1:])  # 2.5 x 40 px
+    ref = FaceCropper(ColourFaceDetector(colours=(RED,)), size=16, reuse=False).crop_frames(enumerate(frames))[1]
+    for a, b in zip(records, ref):
+        assert a.bbox == pytest.approx(b.bbox, abs=1e-9)  # same boxes, found near the previous one
+    # redetect_every=2: the whole frame every other frame
+    crops, records = FaceCropper(ColourFaceDetector(colours=(RED,)), size=16, reuse=True,
+                                 redetect_every=2).crop_frames(enumerate(frames))
+    assert [r.detection for r in records] == ["full", "near"] * 3
+    # a face far from the search square: the whole frame is searched; too far to be the same
+    # person, it starts a new track, and the selected (longer) track has no face in that frame
+    jump = [f.copy() for f in frames[:3]]
+    jump[2][:] = 128
+    jump[2][150:190, 250:290] = RED
+    crops, records = FaceCropper(ColourFaceDetector(colours=(RED,)), size=16, reuse=True,
+                                 redetect_every=None, select="all").crop_frames(enumerate(jump))
+    assert [r.detection for r in records] == ["full", "near", "full"]
+    assert records[2].bbox == (250.0, 150.0, 40.0, 40.0) and [r.track_id for r in records] == [0, 0, 1]
+    crops, records = FaceCropper(ColourFaceDetector(colours=(RED,)), size=16, reuse=True,
+                                 redetect_every=None).crop_frames(enumerate(jump))
+    assert [r.face_found for r in records] == [True, True, False] and records[2].n_faces == 1
+    # a duck-typed detector is not trusted on parts of a frame unless asked
+    crops, records = FaceCropper(ColourFaceDetector(colours=(RED,)), size=16).crop_frames(enumerate(frames))
+    assert {r.detection for r in records} == {"full"}
+
+
+@pytest.mark.parametrize("long_side, detect_size, seen", [
+    (639, 640, 639), (640, 640, 640), (641, 640, 640), (1800, 640, 640), (1800, None, 1800), (1800, 300, 300)])
+def test_detection_on_a_downscaled_frame_crops_from_full_resolution(long_side, detect_size, seen):
+    h = long_side * 2 // 3
+    frame = np.full((h, long_side, 3), 128, np.uint8)
+    box = (long_side // 3, h // 4, h // 3, h // 3)
+    frame[box[1]:box[1] + box[3], box[0]:box[0] + box[2]] = RED
+    frame[box[1] + 4:box[1] + 8, box[0] + 4:box[0] + 8] = (250, 250, 250)  # full-resolution detail
+    det = ColourFaceDetector(colours=(RED,), min_visible=0.5)
+    crops, records = FaceCropper(det, size=48, detect_size=detect_size).crop(frame)
+    assert max(det.seen[0][:2]) == seen
+    scale = long_side / seen
+    assert records[0].bbox == pytest.approx(box, abs=1.5 * scale)  # mapped back to full resolution
+    expected, cut = crop_face(frame, records[0].bbox, margin=1.3, size=48)
+    assert records[0].box == cut
+    np.testing.assert_array_equal(crops[0], expected)  # cut from the full-resolution frame
+
+
+def test_landmarks_are_mapped_back_with_the_box():
+    class Marked:
+        def detect(self, rgb):
+            h, w = rgb.shape[:2]
+            return [Face((w / 4, h / 4, w / 2, h / 2), 0.9, np.array([[w / 4, h / 4]] * 5, float))]
+
+    from forensics.media._faces import _scaled
+
+    face = Marked().detect(np.zeros((100, 200, 3), np.uint8))[0]
+    g = _scaled(face, 3.0, 2.0, 10.0, 5.0)
+    assert g.bbox == (160.0, 55.0, 300.0, 100.0)
+    np.testing.assert_allclose(g.landmarks, [[160.0, 55.0]] * 5)
+
+
+def test_cropper_validates_new_parameters():
+    frame = natural_image(0, (40, 40))
+    for kw, match in [(dict(detect_size=16), "detect_size"), (dict(detect_size=640.0), "detect_size"),
+                      (dict(reuse="yes"), "reuse"), (dict(redetect_every=0), "redetect_every")]:
+        with pytest.raises(ValueError, match=match):
+            FaceCropper(StubDetector(FACES), **kw).crop(frame)
+    FaceCropper(StubDetector(FACES), detect_size=32, redetect_every=1).crop(frame)  # the smallest valid values
+
+
+# -- display geometry ----------------------------------------------------------------------------
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_transpose_matches_pillow(orientation):
+    from PIL import ImageOps
+
+    from forensics.media._faces import _exif_transpose
+
+    img = natural_image(orientation, (30, 50))
+    im = Image.fromarray(img)
+    exif = im.getexif()
+    exif[0x0112] = orientation
+    im.info["exif"] = exif.tobytes()
+    expected = np.asarray(ImageOps.exif_transpose(im))
+    np.testing.assert_array_equal(_exif_transpose(img, orientation), expected)
+
+
+@pytest.mark.parametrize("rotation, k", [(0, 0), (90, 1), (180, 2), (-90, -1), (270, 3), (-180, 2)])
+def test_display_frame_rotation(rotation, k):
+    from forensics.media import display_frame
+
+    frame = natural_image(1, (24, 40))
+    out = display_frame(frame, rotation=rotation)
+    np.testing.assert_array_equal(out, np.rot90(frame, k))
+    assert out.flags.c_contiguous
+    if rotation == 0:
+        assert out is frame  # nothing to do, no copy
+
+
+@pytest.mark.parametrize("sar, shape", [(4 / 3, (30, 40)), (0.75, (40, 30)), (1.0, (30, 30)), (1.0000001, (30, 30))])
+def test_display_frame_resamples_to_square_pixels(sar, shape):
+    from forensics.media import display_frame
+
+    frame = natural_image(2, (30, 30))
+    out = display_frame(frame, sar=sar)
+    assert out.shape[:2] == shape
+    if shape != (30, 30):
+        ref = cv2.resize(frame, shape[::-1], interpolation=cv2.INTER_CUBIC)
+        np.testing.assert_array_equal(out, ref)
+    both = display_frame(frame, rotation=90, sar=sar)  # pixels first squared, then turned
+    np.testing.assert_array_equal(both, np.rot90(out, 1))
+
+
+@pytest.mark.parametrize("kw", [dict(rotation=45), dict(sar=0), dict(sar=-1.0), dict(sar=float("nan"))])
+def test_display_frame_refuses_bad_geometry(kw):
+    from forensics.media import display_frame
+
+    with pytest.raises(ValueError, match="rotation|sar"):
+        display_frame(natural_image(0, (8, 8)), **kw)
+
+
+def test_display_image_few_bytes_per_pixel_and_same_scale_as_item():
+    from forensics.media import Item
+    from forensics.media._faces import _as_uint8_rgb
+
+    rng = np.random.default_rng(0)
+    u16 = rng.integers(0, 65536, (2100, 7, 3), dtype=np.uint16)  # rows cross the conversion blocks
+    expected = np.clip(np.rint(Item(0, None, pixels=u16).rgb), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(_as_uint8_rgb(u16), expected)
+    f = rng.random((5, 6)).astype(np.float32)
+    np.testing.assert_array_equal(_as_uint8_rgb(f), np.clip(np.rint(Item(0, None, pixels=f).rgb), 0, 255))
+    rgba = rng.integers(0, 256, (5, 6, 4), dtype=np.uint8)
+    np.testing.assert_array_equal(_as_uint8_rgb(rgba), rgba[:, :, :3])
+    rgb = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
+    assert _as_uint8_rgb(rgb) is rgb  # 8-bit RGB: no copy
+
+
+# -- YuNet through onnxruntime ---------------------------------------------------------------------
+def test_yunet_onnxruntime_matches_opencv(yunet_path, astronaut, two_astronauts, lfw_real):
+    pytest.importorskip("onnxruntime")
+    ref = YuNetDetector(yunet_path, engine="opencv")
+    ort = YuNetDetector(yunet_path, engine="onnxruntime")
+    images = [astronaut, two_astronauts, np.full((100, 130, 3), 128, np.uint8), *lfw_real[:3]]
+    for img in images:
+        a, b = ref.detect(img), ort.detect(img)
+        assert len(a) == len(b)
+        for fa, fb in zip(a, b):
+            np.testing.assert_allclose(fb.bbox, fa.bbox, atol=1e-3)
+            np.testing.assert_allclose(fb.landmarks, fa.landmarks, atol=1e-3)
+            assert abs(fb.score - fa.score) < 1e-5
+    assert ort.engine_ == "onnxruntime" and ref.engine_ == "opencv"
+    # a batch (sizes mixed: grouped by size) gives what single calls give; batch_size 2 splits 3 frames 2 + 1
+    frames = [lfw_real[0], astronaut, lfw_real[1], lfw_real[2]]
+    single = [ort.detect(f) for f in frames]
+    for batch_size in (1, 2, 4):
+        batched = YuNetDetector(yunet_path, engine="onnxruntime", batch_size=batch_size).detect_batch(frames)
+        for s, b in zip(single, batched):
+            assert len(s) == len(b) >= 1
+            np.testing.assert_allclose([f.bbox for f in b], [f.bbox for f in s], atol=1e-3)
+    clone = pickle.loads(pickle.dumps(ort))
+    assert getattr(clone, "model_", None) is None and clone.detect(astronaut)[0].bbox == pytest.approx(
+        ort.detect(astronaut)[0].bbox)
+
+
+def test_yunet_engine_and_batch_size_are_checked(yunet_path):
+    img = np.zeros((64, 64, 3), np.uint8)
+    with pytest.raises(ValueError, match="engine"):
+        YuNetDetector(yunet_path, engine="tensorrt").detect(img)
+    with pytest.raises(ValueError, match="batch_size"):
+        YuNetDetector(yunet_path, batch_size=0).detect(img)
+    assert YuNetDetector(yunet_path, engine="auto").detect(img) == []
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+@pytest.mark.parametrize("xs, tracks", [
+    ((20, 120, 220), [0, 0, 0]),  # 2.5 face sizes before any velocity is known: at the limit, same person
+    ((20, 124, 224), [0, 1, 1]),  # 2.6: a new person (whose track then goes on)
+    ((20, 60, 140), [0, 0, 0]),   # then 1 face size off the constant-velocity prediction (x 100): at the limit
+    ((20, 60, 144), [0, 0, 1]),   # 1.1: a new person
+])
+def test_track_gates(reuse, xs, tracks):
+    frames = []
+    for x in xs:
+        f = np.full((100, 400, 3), 128, np.uint8)
+        f[30:70, x:x + 40] = RED
+        frames.append(f)
+    crops, records = FaceCropper(ColourFaceDetector(colours=(RED,)), size=16, select="all",
+                                 reuse=reuse).crop_frames(enumerate(frames))
+    assert [r.track_id for r in records] == tracks
+    assert [r.bbox[0] for r in records] == list(xs)

@@ -1,5 +1,7 @@
 import pickle
 
+import cv2
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -159,3 +161,207 @@ def test_yunet_on_faces_in_an_h264_video(tmp_path, shared_dir):
     x, y, w, h = found.iloc[0]["bbox"]
     bx, by, bw, bh = boxes[0]
     assert bx <= x + w / 2 <= bx + bw and by <= y + h / 2 <= by + bh  # detected inside the pasted photo
+
+
+# -- display geometry, one subject per row, no-face status, batched crops ---------------------------
+RED, BLUE = (220, 40, 40), (40, 40, 220)
+
+
+def _blob(rgb, colour, tol=60):
+    mask = np.all(np.abs(rgb.astype(int) - colour) < tol, axis=2)
+    ys, xs = np.nonzero(mask)
+    if len(xs) < 16:
+        return None
+    return xs.min(), ys.min(), xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()
+
+
+class UprightFaceDetector:
+    """Model-free: a 'face' is a red square with a blue square of the same size right below it, so
+    it is found only in a picture shown upright with square pixels (like a real face detector)."""
+
+    def detect(self, rgb):
+        red, blue = _blob(rgb, RED), _blob(rgb, BLUE)
+        if red is None or blue is None:
+            return []
+        (rx, ry, rw, rh), (bx, by, bw, bh) = red, blue
+        square = all(0.8 <= w / h <= 1.25 for w, h in ((rw, rh), (bw, bh)))
+        below = by > ry + rh / 2 and abs((rx + rw / 2) - (bx + bw / 2)) < rw / 4
+        if not (square and below):
+            return []
+        return [Face((float(rx), float(ry), float(max(rw, bw)), float(by + bh - ry)), 0.9)]
+
+
+def _upright_picture(h=96, w=128):
+    img = np.full((h, w, 3), 128, np.uint8)
+    img[20:44, 52:76] = RED
+    img[48:72, 52:76] = BLUE
+    return img
+
+
+def _write_sar_video(path, frame, n, sar):
+    import fractions
+
+    import av
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = frame.shape[1], frame.shape[0], "yuv420p"
+        s.options = {"crf": "12", "threads": "1"}
+        s.codec_context.sample_aspect_ratio = fractions.Fraction(sar).limit_denominator(100)
+        for _ in range(n):
+            for pk in s.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                c.mux(pk)
+        for pk in s.encode():
+            c.mux(pk)
+    return str(path)
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270, -90])
+def test_rotated_phone_video_is_analysed_as_displayed(tmp_path, rotation):
+    upright = _upright_picture()
+    coded = np.ascontiguousarray(np.rot90(upright, -(rotation // 90)))  # stored sideways, as a phone does
+    det = UprightFaceDetector()  # the test's detector finds the face only as displayed, as a real one
+    assert len(det.detect(upright)) == 1 and det.detect(coded) == []
+    assert det.detect(cv2.resize(upright, (96, 96), interpolation=cv2.INTER_AREA)) == []  # squeezed pixels
+    paths = [write_video(tmp_path / "upright.mp4", [upright] * 6, crf=12),
+             write_video(tmp_path / "turned.mp4", [coded] * 6, crf=12, rotation=rotation)]
+    vf = VideoFeatures(BlurFeatures(), n_frames=3, detector=UprightFaceDetector(), size=32).fit()
+    X = vf.transform([str(p) for p in paths])
+    assert X[:, -1].tolist() == [1.0, 1.0] and np.isfinite(X[:, :-3]).all()
+    expected = rotation % 360 if rotation % 360 <= 180 else rotation % 360 - 360
+    assert vf.status_["rotation"].tolist() == [0, expected] and vf.status_["status"].tolist() == ["ok", "ok"]
+    rec = vf.records_
+    assert rec.loc[rec["video"] == 1, "rotation"].tolist() == [expected] * 3
+    (x, y, w, h), = rec.loc[rec["video"] == 1, "bbox"].iloc[:1]
+    assert abs(x - 52) <= 3 and abs(y - 20) <= 3 and abs(h - 52) <= 4  # display coordinates
+
+
+def test_anamorphic_video_crops_have_square_pixels(tmp_path):
+    shown = _upright_picture()  # 128 x 96 on screen
+    squeezed = cv2.resize(shown, (96, 96), interpolation=cv2.INTER_AREA)  # 4:3 pixels, as HDV/DVD store them
+    path = _write_sar_video(tmp_path / "anamorphic.mp4", squeezed, 6, 4 / 3)
+    square = _write_sar_video(tmp_path / "square.mp4", shown, 6, 1)
+    vf = VideoFeatures(BlurFeatures(), n_frames=3, detector=UprightFaceDetector(), size=48).fit()
+    X = vf.transform([square, path])
+    assert X[:, -1].tolist() == [1.0, 1.0]
+    assert vf.status_["sar"].tolist() == pytest.approx([1.0, 4 / 3])
+    assert vf.records_.loc[vf.records_["video"] == 1, "sar"].tolist() == pytest.approx([4 / 3] * 3)
+    boxes = vf.records_.groupby("video")["bbox"].first()
+    np.testing.assert_allclose(boxes[1], boxes[0], atol=3)  # same face box as the square-pixel copy
+
+
+@pytest.mark.parametrize("policy, finite", [("skip", False), ("nan", False), ("frame", True)])
+def test_video_without_any_face_has_status_no_face(tmp_path, policy, finite):
+    # video 0 has a face in one frame of four (just above the threshold): status ok
+    paths = [_video(tmp_path / "ok.mp4", n=4, dark=(0, 1, 2)), _video(tmp_path / "dark.mp4", n=4, dark=(0, 1, 2, 3))]
+    vf = VideoFeatures(BlurFeatures(), n_frames=4, detector=KnownBoxDetector(), size=64, no_face=policy).fit()
+    with pytest.warns(RuntimeWarning, match=r"1 of 2 videos have no face.*video 1"):
+        X = vf.transform(paths)
+    assert vf.status_["status"].tolist() == ["ok", "no_face"]
+    assert "no face found in any of the 4 sampled frames" in vf.status_["error"][1]
+    assert np.isfinite(X[1, :-3]).any() == finite and X[1, -1] == 0.0  # "frame": centre crops of dark frames
+    assert X[0, -1] == 0.25 and np.isfinite(X[0, :-3]).any()
+
+
+class CountingBlur(BlurFeatures):
+    """BlurFeatures with a batch size, counting the batched calls; fails on a flat black crop."""
+
+    batches = []
+
+    @property
+    def _batch_size_hint(self):
+        return 3
+
+    def _prepare(self, item):
+        return np.asarray(self._compute(item), dtype=np.float64), float(item.luma.std()) < 1.0
+
+    def _compute_batch(self, prepared):
+        CountingBlur.batches.append(len(prepared))
+        if any(flat for _, flat in prepared):
+            raise ValueError("flat crop")
+        return np.vstack([row for row, _ in prepared])
+
+
+def test_crops_of_a_video_go_through_the_batched_hooks(tmp_path):
+    path = _video(tmp_path / "v.mp4", n=7)
+    CountingBlur.batches = []
+    vf = VideoFeatures(CountingBlur(), n_frames=7, detector=KnownBoxDetector(), size=64).fit()
+    feats, meta = vf.transform_frames([path])
+    assert CountingBlur.batches == [3, 3, 1]  # 7 crops in chunks of the extractor's batch size
+    video = read_frames(path, n=7)
+    for row, frame in zip(feats, video.frames):
+        crop, _ = crop_face(frame, KnownBoxDetector().box, margin=1.3, size=64)
+        np.testing.assert_allclose(row, list(BlurFeatures().extract_one(crop).values()), rtol=1e-12)
+    assert meta["track_id"].tolist() == [0] * 7
+
+
+def test_a_crop_the_extractor_refuses_names_video_and_frame(tmp_path):
+    good = _video(tmp_path / "ok.mp4", n=4)
+    bad = _video(tmp_path / "flat.mp4", n=4)
+    frames = [np.full((144, 160, 3), 90, np.uint8) for _ in range(4)]
+    write_video(bad, frames)
+    vf = VideoFeatures(CountingBlur(), n_frames=4, detector=KnownBoxDetector(), size=64).fit()
+    with pytest.raises(ItemError, match=r"item 1 \(.*flat\.mp4\): frame 0: ValueError: flat crop"):
+        vf.transform([good, bad])
+    vf.set_params(on_error="nan")
+    with pytest.warns(RuntimeWarning, match="1 of 2 videos"):
+        X = vf.transform([good, bad])
+    assert vf.status_["status"].tolist() == ["ok", "error"] and np.isnan(X[1]).all() and np.isfinite(X[0, :-3]).all()
+
+
+def test_select_all_is_refused_for_one_row_per_video(tmp_path):
+    vf = VideoFeatures(BlurFeatures(), n_frames=2, detector=KnownBoxDetector(), size=32, select="all").fit()
+    with pytest.raises(ValueError, match="mix people"):
+        vf.transform([_video(tmp_path / "v.mp4", n=2)])
+    feats, meta = vf.transform_frames([_video(tmp_path / "v.mp4", n=2)])
+    assert meta["track_id"].tolist() == [0, 0]
+    with pytest.raises(ValueError, match="detect_size"):
+        VideoFeatures(detect_size=8).fit()
+
+
+def _two_faces_crossing(path, lfw_dir, n=12, size=(240, 480), face=88):
+    """Two LFW faces moving towards each other, passing at different heights; returns the photos."""
+    from PIL import Image
+
+    files = sorted(lfw_dir.glob("*.jpg"))[:2]
+    photos = [np.asarray(Image.open(p).convert("RGB").resize((face, face), Image.BICUBIC)) for p in files]
+    h, w = size
+    frames = []
+    for t in range(n):
+        f = np.full((h, w, 3), 110, np.uint8)
+        ax = 20 + t * (w - face - 40) // (n - 1)
+        bx = w - face - 20 - t * (w - face - 40) // (n - 1)
+        f[20:20 + face, ax:ax + face] = photos[0]
+        f[h - face - 20:h - 20, bx:bx + face] = photos[1]
+        frames.append(f)
+    write_video(path, frames, crf=16)
+    return photos
+
+
+def _who(crop, photos):
+    """Index of the photo the crop's centre correlates with best."""
+    c = cv2.resize(crop, (64, 64))[16:48, 16:48].astype(float).ravel()
+    scores = [np.corrcoef(c, cv2.resize(p, (64, 64))[16:48, 16:48].astype(float).ravel())[0, 1] for p in photos]
+    return int(np.argmax(scores))
+
+
+def test_two_real_faces_crossing_stay_two_people(tmp_path, shared_dir):
+    model = shared_dir / "models" / "face_detection_yunet_2023mar.onnx"
+    lfw = shared_dir / "data" / "lfw_faceswap" / "real"
+    if not model.exists() or not lfw.is_dir():
+        pytest.skip(f"needs {model} and {lfw}")
+    path = tmp_path / "two.mp4"
+    photos = _two_faces_crossing(path, lfw)
+    from forensics.media import FaceCropper, YuNetDetector, iter_display, read_display_frames
+
+    video, _, _ = read_display_frames(path, n=12)
+    crops, records = FaceCropper(YuNetDetector(model), select="all", size=96).crop_frames(iter_display(video))
+    people = {}
+    for crop, r in zip(crops, [r for r in records if r.face_found]):
+        people.setdefault(r.track_id, []).append(_who(crop, photos))
+    assert len(people) == 2 and sorted(len(v) for v in people.values()) == [12, 12]
+    assert all(len(set(v)) == 1 for v in people.values()) and {v[0] for v in people.values()} == {0, 1}
+    vf = VideoFeatures(BlurFeatures(), n_frames=12, detector="yunet", model_path=str(model), size=96).fit()
+    row = vf.transform([str(path)])[0]
+    used = vf.records_[vf.records_["face_found"]]
+    assert row[-1] == 1.0 and used["track_id"].nunique() == 1

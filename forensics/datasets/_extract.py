@@ -17,7 +17,8 @@ from ._folder import VIDEO_SUFFIXES
 __all__ = ["ExtractionResult", "QualityReport", "extract_faces"]
 
 _RECORD_COLUMNS = ["row", "path", "label", "method", "frame_index", "face_index", "face_found", "n_faces", "score",
-                   "x", "y", "w", "h", "box_side", "crop_path"]
+                   "x", "y", "w", "h", "box_side", "track_id", "detection", "rotation", "orientation", "sar",
+                   "crop_path"]
 
 
 @dataclass
@@ -58,11 +59,12 @@ class QualityReport:
 
 @dataclass
 class ExtractionResult:
-    """What :func:`extract_faces` returns: the crop manifest, every frame's record, the report."""
+    """What :func:`extract_faces` returns: the crop manifest, every frame's record, the report, per-item status."""
 
     crops: pd.DataFrame
     records: pd.DataFrame
     report: QualityReport
+    status: pd.DataFrame | None = None
 
 
 def _key(path, occurrence):
@@ -76,61 +78,136 @@ def _atomic_write(path, text):
     os.replace(tmp, path)
 
 
+def _out_of_memory(exc):
+    """True for an allocation failure, whether Python's or OpenCV's."""
+    import cv2
+
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, cv2.error) and ("insufficient memory" in text or "failed to allocate" in text)
+
+
+def _image_faces(cropper, path, row_id):
+    """Crops and records of a still image in display orientation, with its EXIF orientation.
+
+    Memory: the decoded image plus at most one uint8 RGB copy (a few bytes per pixel); the
+    detector sees a copy downscaled to ``detect_size``. An allocation failure becomes an
+    :class:`ItemError` naming the item and its size.
+    """
+    from ..media import ItemError, load_item
+    from ..media._faces import _display_image
+
+    item = load_item(path, row_id)
+    size = ""
+    try:
+        header = item.header
+        if header is not None:
+            w, h = header.size
+            size = f" ({w}x{h}, {w * h / 1e6:.0f} megapixels)"
+        rgb, orientation = _display_image(item)
+        del item
+        crops, recs = cropper.crop(rgb, 0)
+    except ItemError:
+        raise
+    except Exception as exc:
+        if _out_of_memory(exc):
+            raise ItemError(row_id, str(path), f"out of memory while decoding or searching the image for faces"
+                            f"{size}") from None
+        raise
+    return crops, recs, orientation
+
+
+def _feature_rows(features, crops, row_id, path, frame_indices):
+    """Feature rows of an item's crops in batches; a failing crop is NaN when ``features.on_error == "nan"``."""
+    from ..features._video import _crop_rows
+    from ..media import ItemError
+
+    try:
+        return _crop_rows(features, crops, row_id, path, frame_indices)
+    except ItemError:
+        if getattr(features, "on_error", "raise") != "nan":
+            raise
+    rows = np.full((len(crops), features.n_features_out_), np.nan)
+    for k, (crop, frame_index) in enumerate(zip(crops, frame_indices)):
+        try:
+            rows[k] = _crop_rows(features, [crop], row_id, path, [frame_index])[0]
+        except ItemError:
+            pass
+    return rows
+
+
 def _process(row_id, row, out, cropper, n_frames, every, features):
     """Crop one item; write its crops, records (and features); the done marker is written last."""
     import cv2
 
-    from ..media import ItemError, load_item, read_frames
+    from ..media import ItemError, iter_display, read_display_frames
 
     path = row["path"]
     key = row["_key"]
     crop_dir = out / "crops" / key
     crop_dir.mkdir(parents=True, exist_ok=True)
     status, error = "ok", ""
+    rotation, orientation, sar = 0, 1, 1.0
+    crops, recs, n_sampled = [], [], 0
     try:
         if str(path).lower().endswith(VIDEO_SUFFIXES):
-            video = read_frames(path, n=n_frames, every=every, index=row_id)
-            frames, indices = video.frames, [int(i) for i in video.indices]
+            video, rotation, sar = read_display_frames(path, n=n_frames, every=every, index=row_id)
+            n_sampled = len(video.frames)
             if video.errors or len(video.missing):
                 status, error = "partial", "; ".join(video.errors) or f"{len(video.missing)} frames missing"
+            try:
+                crops, recs = cropper.crop_frames(iter_display(video))
+            except Exception as exc:
+                if _out_of_memory(exc):
+                    raise ItemError(row_id, str(path), "out of memory while searching the frames for faces") from None
+                raise
+            del video
         else:
-            item = load_item(path, row_id)
-            frames, indices = [np.ascontiguousarray(np.clip(np.rint(item.rgb), 0, 255).astype(np.uint8))], [0]
+            crops, recs, orientation = _image_faces(cropper, path, row_id)
+            n_sampled = 1
     except ItemError as exc:
-        frames, indices, status, error = [], [], "error", exc.reason
-    records, feats = [], []
-    for frame, frame_index in zip(frames, indices):
-        crops, recs = cropper.crop(frame, frame_index)
-        found = [r for r in recs if r.face_found]
-        for r in recs:
-            if not r.face_found:
-                records.append((row_id, path, row["label"], row["method"], frame_index, -1, False, r.n_faces,
-                                np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, ""))
-        for img, r in zip(crops, found):
-            name = f"{frame_index:06d}_{r.face_index:02d}.png"
-            cv2.imwrite(str(crop_dir / name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))  # PNG: lossless
-            x, y, w, h = r.bbox
-            side = float(r.box[2]) if r.box is not None else np.nan
-            records.append((row_id, path, row["label"], row["method"], frame_index, r.face_index, True, r.n_faces,
-                            float(r.score), x, y, w, h, side, str(Path("crops") / key / name)))
-            if features is not None:
-                from ..media import Item
-
-                feats.append(np.asarray(features._compute(Item(row_id, path, pixels=img)), dtype=np.float64))
+        crops, recs, status, error = [], [], "error", exc.reason
+    if status != "error" and n_sampled and not any(r.face_found for r in recs):
+        error = f"no face found in any of the {n_sampled} sampled frames" + (f"; {error}" if error else "")
+        status = "no_face"
+    records, found = [], []
+    crops = iter(crops)
+    for r in recs:
+        geometry = (r.track_id, r.detection, rotation, orientation, sar)
+        if not r.face_found:
+            records.append((row_id, path, row["label"], row["method"], r.frame_index, -1, False, r.n_faces,
+                            np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, *geometry, ""))
+            continue
+        img = next(crops)
+        name = f"{r.frame_index:06d}_{r.face_index:02d}.png"
+        cv2.imwrite(str(crop_dir / name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))  # PNG: lossless
+        x, y, w, h = r.bbox
+        side = float(r.box[2]) if r.box is not None else np.nan
+        records.append((row_id, path, row["label"], row["method"], r.frame_index, r.face_index, True, r.n_faces,
+                        float(r.score), x, y, w, h, side, *geometry, str(Path("crops") / key / name)))
+        found.append((img, r.frame_index))
     table = pd.DataFrame(records, columns=_RECORD_COLUMNS)
     table.to_csv(out / "records" / f"{key}.csv", index=False)
     if features is not None:
-        np.save(out / "features" / f"{key}.npy", np.vstack(feats) if feats else np.empty((0, features.n_features_out_)))
-    _atomic_write(out / "done" / f"{key}.json", json.dumps(dict(path=str(path), status=status, error=error)))
+        rows = (_feature_rows(features, [c for c, _ in found], row_id, path, [f for _, f in found]) if found
+                else np.empty((0, features.n_features_out_)))
+        np.save(out / "features" / f"{key}.npy", rows)
+    _atomic_write(out / "done" / f"{key}.json", json.dumps(dict(path=str(path), status=status, error=error,
+                                                                 rotation=rotation, orientation=orientation,
+                                                                 sar=sar)))
     return key
 
 
 def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_frames=32, every=None, margin=1.3,
-                  size=256, select="largest", features=None, min_face_rate=0.8, n_jobs=None, progress=True):
+                  size=256, select="largest", detect_size=640, features=None, min_face_rate=0.8, n_jobs=None,
+                  progress=True):
     """Face crops for every item of a manifest, written incrementally and resumable.
 
     For each row (a video, or an image treated as a one-frame video) in manifest order: sample
-    frames, detect faces, write each crop as a lossless PNG under ``out_dir/crops/<key>/``, its
+    frames, detect faces and follow each person across the frames (the selected track only, so
+    an item's crops never mix people), write each crop as a lossless PNG under
+    ``out_dir/crops/<key>/``, its
     records (every sampled frame, faces found or not) under ``out_dir/records/`` and, when
     ``features`` is given, the crops' feature rows under ``out_dir/features/``; a ``done/``
     marker is written last, atomically. Running again after an interruption skips the items
@@ -142,12 +219,15 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
     manifest : pandas.DataFrame
         With columns ``path``, ``label`` and ``method`` (e.g. from :mod:`forensics.datasets`).
     out_dir : str or Path
-    detector, model_path, margin, size, select
+    detector, model_path, margin, size, select, detect_size
         See :class:`forensics.media.FaceCropper` and :func:`forensics.media.make_detector`.
+        Detection runs on a copy downscaled to ``detect_size`` (longer side); crops are cut
+        from the full-resolution picture.
     n_frames, every
         Frame sampling (see :func:`forensics.media.read_frames`).
     features : extractor, optional
-        A fitted-or-not frame extractor; its rows are written per crop.
+        A fitted-or-not frame extractor; its rows are written per crop (computed on the batch of
+        an item's crops). With ``features.on_error="nan"`` a crop it cannot process is a NaN row.
     min_face_rate : float, default=0.8
         The report warns about any class or method whose face-found rate is lower.
     n_jobs : int, optional
@@ -158,9 +238,24 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
     -------
     ExtractionResult
         ``crops``: the manifest extended to one row per crop (original columns plus
-        ``crop_path`` relative to ``out_dir``, ``frame_index``, ``face_index``, ``score``, bbox;
-        also written as ``out_dir/crops.csv``); ``records``: every sampled frame
-        (``out_dir/records.csv``); ``report``: a :class:`QualityReport` (``out_dir/report.txt``).
+        ``crop_path`` relative to ``out_dir``, ``frame_index``, ``face_index``, ``score``, bbox,
+        ``track_id``, ``detection`` and the geometry columns below; also written as
+        ``out_dir/crops.csv``); ``records``: every sampled frame (``out_dir/records.csv``);
+        ``status``: one row per item (``path, status, error, rotation, orientation, sar``;
+        status "ok", "partial", "no_face" or "error"); ``report``: a :class:`QualityReport`
+        (``out_dir/report.txt``).
+
+    Notes
+    -----
+    Geometry: detection and crops use what a viewer sees. ``rotation`` is the video's display
+    rotation applied (degrees counter-clockwise; 0 for images), ``orientation`` the EXIF
+    orientation applied to a still image (1-8; 1 for videos), ``sar`` the pixel aspect ratio
+    resampled to square pixels (1.0 = square). Box coordinates are in that geometry.
+
+    Memory per item: a video holds its sampled frames; a still image its decoded pixels plus
+    at most one uint8 copy (a few bytes per pixel), and the detector sees a small copy. An
+    allocation failure is recorded as that item's error (status "error", the reason naming
+    its size), not raised.
     """
     from joblib import Parallel, delayed
     from sklearn.base import clone
@@ -183,7 +278,7 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
     if features is not None:
         features = clone(features).fit()
     det = make_detector(detector, model_path=model_path) if isinstance(detector, str) else detector
-    cropper = FaceCropper(det, margin=margin, size=size, select=select)
+    cropper = FaceCropper(det, margin=margin, size=size, select=select, detect_size=detect_size)
     todo = [i for i, k in enumerate(keys) if not (out / "done" / f"{k}.json").exists()]
     bar = tqdm(total=len(rows), initial=len(rows) - len(todo), desc="extract", unit="item", disable=not progress)
     try:
@@ -205,6 +300,7 @@ def _collect(rows, out, features, min_face_rate):
                         ignore_index=True)
     records["crop_path"] = records["crop_path"].fillna("")
     status = pd.DataFrame([json.loads((out / "done" / f"{k}.json").read_text()) for k in rows["_key"]])
+    records["face_found"] = records["face_found"].astype(bool)  # an all-empty table reads as object
     found = records[records["face_found"]]
     extra = [c for c in rows.columns if c not in ("_key",) and c not in found.columns]
     crops = found.merge(rows[extra].assign(row=np.arange(len(rows))), on="row", how="left")
@@ -218,7 +314,8 @@ def _collect(rows, out, features, min_face_rate):
         pd.concat([crops.reset_index(drop=True), table], axis=1).to_csv(out / "features.csv", index=False)
     report = _report(rows, records, status, min_face_rate)
     (out / "report.txt").write_text(str(report) + "\n")
-    return ExtractionResult(crops.reset_index(drop=True), records, report)
+    status.insert(0, "row", np.arange(len(status)))
+    return ExtractionResult(crops.reset_index(drop=True), records, report, status)
 
 
 def _report(rows, records, status, min_face_rate):
@@ -236,7 +333,7 @@ def _report(rows, records, status, min_face_rate):
     n_faceless = int((faceless == 0).sum())
     if n_faceless:
         warnings.append(f"{n_faceless} items have no face in any sampled frame (they have no crop)")
-    bad = status[status["status"] != "ok"]
+    bad = status[status["status"].isin(["partial", "error"])]
     if len(bad):
         first = bad.iloc[0]
         warnings.append(f"{len(bad)} items could not be fully decoded ({(bad['status'] == 'error').sum()} not at all);"

@@ -43,19 +43,32 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
     every : int, optional
         Sample every k-th frame instead.
     faces : bool, default=True
-        Crop faces (False: the extractor sees whole frames).
+        Crop faces (False: the extractor sees whole frames). Faces are detected and cropped in
+        display geometry (the video's display rotation applied, non-square pixels resampled to
+        square, see :func:`forensics.media.read_display_frames`); whole frames (``faces=False``)
+        keep the coded layout, so the codec's block grid stays aligned. ``status_`` and
+        ``records_`` say which rotation and pixel aspect ratio were applied.
     detector : str or detector, default="auto"
         A backend name for :func:`forensics.media.make_detector` (``"yunet"``, ``"cascade"``,
         ``"mtcnn"``, ``"auto"``) or a detector instance.
     model_path : str, optional
         Model file for the YuNet backend.
     margin, size, select
-        Face crop parameters (see :class:`forensics.media.FaceCropper`).
+        Face crop parameters (see :class:`forensics.media.FaceCropper`). ``select`` picks one
+        face *track* (one person, followed across the sampled frames): ``"largest"`` (default,
+        the largest total box area over the frames: big and present in many frames) or
+        ``"best"`` (highest total score); every crop of a row belongs to that track, so a row
+        never mixes people. ``"all"`` works with :meth:`transform_frames` only.
+    detect_size : int or None, default=640
+        The detector sees frames downscaled to this longer side; boxes are mapped back and
+        crops cut from the full-resolution frame (None: detect at full resolution). Faces are
+        searched near their previous position first (see :class:`forensics.media.FaceCropper`).
     no_face : {"skip", "frame", "nan"}, default="skip"
         What a sampled frame without a face contributes: "skip" leaves it out of the aggregates,
         "frame" uses its centre square crop (resized to ``size``) instead, "nan" gives a NaN
-        frame row (so a video without any face is a NaN row). Every frame is recorded in
-        ``records_`` whatever the policy.
+        frame row. Every frame is recorded in ``records_`` whatever the policy. A video with no
+        face in any sampled frame gets status ``"no_face"`` in ``status_`` (and a warning): its
+        row is NaN under "skip" and "nan", centre crops under "frame".
     aggregate : tuple of str, default=AGGREGATES
         Per feature: ``mean``, ``std``, ``min``, ``max`` over the used frames and ``tdiff``, the
         mean absolute difference between consecutive used frames (temporal flicker).
@@ -75,11 +88,16 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         columns ``video__n_frames__sampled``, ``video__n_frames__used`` and
         ``video__face_rate__sampled`` (fraction of sampled frames with a face).
     records_ : pandas.DataFrame
-        After ``transform``: one row per sampled frame and face (video, path, frame_index,
-        face_found, bbox, score...), frames without a face included.
+        After ``transform``: one row per sampled frame and crop, frames without a face
+        included: ``video, source, frame_index, time_s`` (the frame's presentation time),
+        ``face_index, face_found, bbox, score, n_faces, used, track_id`` (the person; -1
+        without a face), ``detection`` ("full", "near", or "none" without face detection),
+        ``rotation`` (degrees counter-clockwise applied) and ``sar`` (pixel aspect ratio
+        resampled to square; 1.0 = square pixels).
     status_ : pandas.DataFrame
-        After ``transform``: one row per video: index, source, status ("ok", "partial" when
-        some frames could not be decoded, "error"), error.
+        After ``transform``: one row per video: ``index, source, status`` ("ok"; "partial"
+        when some frames could not be decoded; "no_face" when faces were asked for and none
+        was found in any sampled frame; "error"), ``error`` (the reason), ``rotation``, ``sar``.
 
     Notes
     -----
@@ -96,8 +114,8 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, extractor=None, *, n_frames=32, every=None, faces=True, detector="auto", model_path=None,
-                 margin=1.3, size=256, select="largest", no_face="skip", aggregate=AGGREGATES, n_jobs=None,
-                 on_error="raise", progress=False):
+                 margin=1.3, size=256, select="largest", detect_size=640, no_face="skip", aggregate=AGGREGATES,
+                 n_jobs=None, on_error="raise", progress=False):
         self.extractor = extractor
         self.n_frames = n_frames
         self.every = every
@@ -107,6 +125,7 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         self.margin = margin
         self.size = size
         self.select = select
+        self.detect_size = detect_size
         self.no_face = no_face
         self.aggregate = aggregate
         self.n_jobs = n_jobs
@@ -124,6 +143,10 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
             raise ValueError(f"every must be None or an int >= 1, got {self.every!r}")
         if isinstance(self.margin, bool) or not isinstance(self.margin, numbers.Real) or self.margin < 1:
             raise ValueError(f"margin must be a number >= 1, got {self.margin!r}")
+        if self.detect_size is not None and (isinstance(self.detect_size, bool)
+                                             or not isinstance(self.detect_size, numbers.Integral)
+                                             or self.detect_size < 32):
+            raise ValueError(f"detect_size must be None or an int >= 32, got {self.detect_size!r}")
         if self.no_face not in _NO_FACE:
             raise ValueError(f"no_face must be one of {list(_NO_FACE)}, got {self.no_face!r}")
         if self.on_error not in ("raise", "nan"):
@@ -181,7 +204,8 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         detector = self.detector
         if isinstance(detector, str):
             detector = make_detector(detector, model_path=self.model_path)
-        return FaceCropper(detector, margin=self.margin, size=self.size, select=self.select)
+        return FaceCropper(detector, margin=self.margin, size=self.size, select=self.select,
+                           detect_size=self.detect_size)
 
     def _run(self, X):
         check_is_fitted(self, "extractor_")
@@ -207,7 +231,17 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_videos, n_features_out_)
+
+        Raises
+        ------
+        ValueError
+            With ``faces=True`` and ``select="all"``: a row aggregating every face track would
+            mix people (use :meth:`transform_frames` for one row per face).
         """
+        check_is_fitted(self, "extractor_")
+        if self.faces and self.select == "all":
+            raise ValueError("select='all' keeps every face track, and one row per video would mix people; use "
+                             "select='largest' or 'best', or transform_frames (one row per face, with its track_id)")
         results = self._run(X)
         rows = [_aggregate(r["frames"], r["n_sampled"], r["n_faces"], self.aggregate_, len(self.frame_feature_names_))
                 if r["status"] != "error" else np.full(self.n_features_out_, np.nan) for r in results]
@@ -222,81 +256,149 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         features : ndarray of shape (n_rows, n_frame_features)
         meta : pandas.DataFrame
             Per row: ``video`` (position in ``X``, use it as the CV group), ``source``,
-            ``frame_index`` and ``face_index`` (-1 for a whole-frame row).
+            ``frame_index``, ``face_index`` (-1 for a whole-frame row) and ``track_id`` (the
+            face track, i.e. the person; -1 without a face).
         """
         results = self._run(X)
         self._record(results)
         blocks, meta = [], []
         for r in results:
-            for (frame_index, face_index), values in zip(r["keys"], r["frames"]):
+            for (frame_index, face_index, track_id), values in zip(r["keys"], r["frames"]):
                 blocks.append(values)
-                meta.append((r["index"], r["source"], frame_index, face_index))
+                meta.append((r["index"], r["source"], frame_index, face_index, track_id))
         n = len(self.frame_feature_names_)
         features = np.vstack(blocks) if blocks else np.empty((0, n))
-        return features, pd.DataFrame(meta, columns=["video", "source", "frame_index", "face_index"])
+        return features, pd.DataFrame(meta, columns=["video", "source", "frame_index", "face_index", "track_id"])
 
     def _record(self, results):
-        self.status_ = pd.DataFrame([(r["index"], r["source"], r["status"], r["error"]) for r in results],
-                                    columns=["index", "source", "status", "error"])
+        self.status_ = pd.DataFrame([(r["index"], r["source"], r["status"], r["error"], r["rotation"], r["sar"])
+                                     for r in results],
+                                    columns=["index", "source", "status", "error", "rotation", "sar"])
         records = [rec for r in results for rec in r["records"]]
-        self.records_ = pd.DataFrame(records, columns=["video", "source", "frame_index", "face_index", "face_found",
-                                                       "bbox", "score", "n_faces", "used"])
+        self.records_ = pd.DataFrame(records, columns=list(_RECORD_COLUMNS))
         failed = self.status_[self.status_["status"] == "error"]
         if len(failed):
             warnings.warn(f"{len(failed)} of {len(results)} videos could not be read and are NaN rows (see status_); "
                           f"first: video {failed.iloc[0]['index']}: {failed.iloc[0]['error']}", RuntimeWarning,
                           stacklevel=3)
+        faceless = self.status_[self.status_["status"] == "no_face"]
+        if len(faceless):
+            warnings.warn(f"{len(faceless)} of {len(results)} videos have no face in any sampled frame (status "
+                          f"'no_face' in status_, no_face={self.no_face!r}); first: video "
+                          f"{faceless.iloc[0]['index']} ({faceless.iloc[0]['source']})", RuntimeWarning, stacklevel=3)
+
+
+_RECORD_COLUMNS = ("video", "source", "frame_index", "time_s", "face_index", "face_found", "bbox", "score", "n_faces",
+                   "used", "track_id", "detection", "rotation", "sar")
 
 
 def _video_frames(vf, cropper, obj, index):
     """Frame feature rows of one video, with its face records and status."""
-    from ..media import read_frames
-
     source = str(obj)
     res = dict(index=index, source=source, status="ok", error="", frames=[], keys=[], records=[], n_sampled=0,
-               n_faces=0)
+               n_faces=0, rotation=0, sar=1.0)
     try:
-        video = read_frames(obj, n=vf.n_frames, every=vf.every, index=index)
+        _fill(vf, cropper, obj, index, res)
     except ItemError as exc:
         if vf.on_error == "raise":
             raise
-        res.update(status="error", error=exc.reason)
-        return res
-    if video.errors or len(video.missing):
-        res.update(status="partial", error="; ".join(video.errors) or f"{len(video.missing)} frames missing")
+        res.update(status="error", error=exc.reason, frames=[], keys=[], records=[])
+    except MemoryError:
+        exc = ItemError(index, source, "out of memory while processing the video's frames")
+        if vf.on_error == "raise":
+            raise exc from None
+        res.update(status="error", error=exc.reason, frames=[], keys=[], records=[])
+    return res
+
+
+def _fill(vf, cropper, obj, index, res):
+    from ..media import iter_display, read_display_frames, read_frames
+
+    source = res["source"]
+    if cropper is None:
+        # whole frames keep the coded layout: the codec's block grid stays aligned (nothing applied)
+        video = read_frames(obj, n=vf.n_frames, every=vf.every, index=index)
+        frames = ((int(i), f) for i, f in zip(video.indices, video.frames))
+    else:
+        video, res["rotation"], res["sar"] = read_display_frames(obj, n=vf.n_frames, every=vf.every, index=index)
+        frames = iter_display(video)
+    problems = "; ".join(video.errors) or (f"{len(video.missing)} frames missing" if len(video.missing) else "")
+    if problems:
+        res.update(status="partial", error=problems)
     res["n_sampled"] = len(video.frames)
+    times = {int(i): float(t) for i, t in zip(video.indices, video.timestamps)}
+    rot, sar = res["rotation"], res["sar"]
+    todo = []  # (frame_index, face_index, track_id, image or None for a NaN row)
     if cropper is None:
         res["n_faces"] = None  # no detection: the face rate is undefined, not 0
-    extractor = vf.extractor_
-    for frame, frame_index in zip(video.frames, video.indices):
-        frame_index = int(frame_index)
-        if cropper is None:
-            crops, faces = [(frame, -1)], None
-        else:
-            images, faces = cropper.crop(frame, frame_index)
-            crops = [(img, rec.face_index) for img, rec in zip(images, [f for f in faces if f.face_found])]
-        found = bool(crops) and cropper is not None
-        if cropper is not None:
-            res["n_faces"] += int(found)
-            for rec in faces:
-                res["records"].append((index, source, frame_index, rec.face_index, rec.face_found,
-                                       rec.bbox, rec.score, rec.n_faces, rec.face_found or vf.no_face != "skip"))
-            if not found:
-                if vf.no_face == "skip":
-                    continue
-                if vf.no_face == "nan":
-                    res["frames"].append(np.full(len(vf.frame_feature_names_), np.nan))
-                    res["keys"].append((frame_index, -1))
-                    continue
-                crops = [(_centre_square(frame, vf.size), -1)]
-        for img, face_index in crops:
+        for frame_index, frame in frames:
+            todo.append((frame_index, -1, -1, frame))
+            res["records"].append((index, source, frame_index, times.get(frame_index, np.nan), -1, False, None,
+                                   np.nan, 0, True, -1, "none", rot, sar))
+    else:
+        centres = {}
+        if vf.no_face == "frame":
+            def keep_centres(pairs):
+                for frame_index, frame in pairs:
+                    centres[frame_index] = _centre_square(frame, vf.size)
+                    yield frame_index, frame
+            frames = keep_centres(frames)
+        crops, records = cropper.crop_frames(frames)
+        crops = iter(crops)
+        res["n_faces"] = len({r.frame_index for r in records if r.face_found})
+        for r in records:
+            used = r.face_found or vf.no_face != "skip"
+            res["records"].append((index, source, r.frame_index, times.get(r.frame_index, np.nan), r.face_index,
+                                   r.face_found, r.bbox, r.score, r.n_faces, used, r.track_id, r.detection, rot, sar))
+            if r.face_found:
+                todo.append((r.frame_index, r.face_index, r.track_id, next(crops)))
+            elif vf.no_face == "nan":
+                todo.append((r.frame_index, -1, -1, None))
+            elif vf.no_face == "frame":
+                todo.append((r.frame_index, -1, -1, centres[r.frame_index]))
+        if res["n_sampled"] and res["n_faces"] == 0:
+            res.update(status="no_face", error=f"no face found in any of the {res['n_sampled']} sampled frames "
+                       f"(no_face={vf.no_face!r})" + (f"; {problems}" if problems else ""))
+    images = [(k, img) for k, (*_, img) in enumerate(todo) if img is not None]
+    rows = np.full((len(todo), len(vf.frame_feature_names_)), np.nan)
+    if images:
+        computed = _crop_rows(vf.extractor_, [img for _, img in images], index, source,
+                              [todo[k][0] for k, _ in images])
+        rows[[k for k, _ in images]] = computed
+    res["frames"] = list(rows)
+    res["keys"] = [(fi, face, track) for fi, face, track, _ in todo]
+
+
+def _crop_rows(extractor, images, index, source, frame_indices):
+    """Feature rows of a video's crops through the extractor's batched hooks, chunk by chunk.
+
+    A failure is pinned to its frame: preparation runs per crop, and when the batched part of a
+    chunk fails its crops are rerun one by one. Raises :class:`ItemError` naming the video and frame.
+    """
+    hint = extractor._batch_size_hint
+    chunk = int(hint) if hint else len(images)
+    extractor._setup()
+    out = []
+    for s in range(0, len(images), chunk):
+        part, where = images[s:s + chunk], frame_indices[s:s + chunk]
+        prepared = []
+        for img, frame_index in zip(part, where):
             try:
-                values = np.asarray(extractor._compute(Item(index, source, pixels=img)), dtype=np.float64)
+                prepared.append(extractor._prepare(Item(index, source, pixels=img)))
             except Exception as exc:
                 raise ItemError(index, source, f"frame {frame_index}: {type(exc).__name__}: {exc}") from exc
-            res["frames"].append(values)
-            res["keys"].append((frame_index, face_index))
-    return res
+        try:
+            block = extractor._compute_batch(prepared)
+        except Exception as batch_exc:
+            for p, frame_index in zip(prepared, where):
+                try:
+                    extractor._compute_batch([p])
+                except Exception as exc:
+                    raise ItemError(index, source, f"frame {frame_index}: {type(exc).__name__}: {exc}") from exc
+            raise ItemError(index, source, f"frames {where[0]}..{where[-1]}: {type(batch_exc).__name__}: "
+                            f"{batch_exc}") from batch_exc
+        out.append(np.asarray(block, dtype=np.float64).reshape(len(part), -1))
+    return np.vstack(out)
 
 
 def _centre_square(frame, size):

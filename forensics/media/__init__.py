@@ -14,7 +14,10 @@ if TYPE_CHECKING:
         MTCNNDetector,
         YuNetDetector,
         crop_face,
+        display_frame,
+        iter_display,
         make_detector,
+        read_display_frames,
         records_to_frame,
         square_box,
     )
@@ -27,6 +30,6 @@ __all__ = [
     "CodecEqualizer", "DEFAULT_MAX_PIXELS", "IMAGE_FORMATS", "Item", "ItemError", "as_item_sequence", "equalize_jpeg",
     "load_item", "to_display",
     "CascadeDetector", "Face", "FaceCropper", "FaceRecord", "MTCNNDetector", "YuNetDetector", "crop_face",
-    "make_detector", "records_to_frame", "square_box",
+    "display_frame", "iter_display", "make_detector", "read_display_frames", "records_to_frame", "square_box",
     "VideoFrames", "VideoInfo", "iter_frames", "read_frames", "sample_indices", "video_info",
 ]

@@ -1,9 +1,9 @@
-"""Offline face detection and square face crops.
+"""Offline face detection, face tracking across frames, and square face crops.
 
 Three detectors share one interface, ``detect(rgb) -> list[Face]`` (largest face first):
 
-- :class:`YuNetDetector`, OpenCV's ``cv2.FaceDetectorYN`` on the YuNet ONNX model (a 232 KB
-  file the user points to; the most accurate of the three on CPU);
+- :class:`YuNetDetector`, the YuNet ONNX model (a 232 KB file the user points to; the most
+  accurate of the three on CPU), run by onnxruntime (batched) or OpenCV's ``cv2.FaceDetectorYN``;
 - :class:`CascadeDetector`, a boosted LBP/Haar cascade (no download: scikit-image ships an
   OpenCV LBP frontal-face cascade);
 - :class:`MTCNNDetector`, facenet-pytorch's MTCNN (its wheel ships the weights; needs torch).
@@ -12,13 +12,21 @@ Every detector loads its model on the first call to ``detect``, not in ``__init_
 it when pickled, so detectors travel to joblib workers and reload there.
 
 :func:`square_box` and :func:`crop_face` turn a detection into a square crop;
-:class:`FaceCropper` runs a detector over frames and records, per frame, what was found, so a
-frame without a face is a recorded row, never a silently missing one.
+:class:`FaceCropper` runs a detector over frames (on a downscaled copy, cropping from the full
+resolution), follows each person from frame to frame, and records, per frame, what was found,
+so a frame without a face is a recorded row, never a silently missing one.
+
+Geometry: detection and crops work in **display geometry**, what a viewer sees: a video's
+display rotation applied and non-square pixels resampled to square (:func:`display_frame`,
+:func:`read_display_frames`), a still image turned by its EXIF orientation
+(``Item.display_pixels``). The records say which rotation, orientation and pixel aspect ratio
+were applied.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import math
 import os
 from dataclasses import dataclass
@@ -36,7 +44,10 @@ __all__ = [
     "MTCNNDetector",
     "YuNetDetector",
     "crop_face",
+    "display_frame",
+    "iter_display",
     "make_detector",
+    "read_display_frames",
     "records_to_frame",
     "square_box",
 ]
@@ -127,7 +138,7 @@ class _LazyModel:
 # YuNet
 # ---------------------------------------------------------------------------------------------
 class YuNetDetector(_LazyModel):
-    """Face detector: YuNet through OpenCV's ``cv2.FaceDetectorYN``.
+    """Face detector: YuNet, run by onnxruntime (batched) or by OpenCV's ``cv2.FaceDetectorYN``.
 
     Parameters
     ----------
@@ -140,18 +151,38 @@ class YuNetDetector(_LazyModel):
         IoU above which non-maximum suppression merges two boxes.
     top_k : int, default=50
         Keep at most this many boxes before non-maximum suppression.
+    engine : {"auto", "onnxruntime", "opencv"}, default="auto"
+        ``"opencv"`` runs ``cv2.FaceDetectorYN`` (one frame per call); ``"onnxruntime"`` runs
+        the same network with onnxruntime (needs ``onnx`` and ``onnxruntime``, the ``onnx``
+        extra) and decodes its outputs exactly as OpenCV does, and it accepts a batch of frames
+        of one size in one call (:meth:`detect_batch`); ``"auto"`` takes onnxruntime when both
+        packages import, else OpenCV.
+    batch_size : int, default=1
+        Frames per network call in :meth:`detect_batch` (onnxruntime engine). On one CPU core a
+        batch is *slower* per frame than single frames (measured in
+        ``benchmarks/bench_video.py``: about 6.6, 8.7 and 10.3 ms per 640x360 frame for
+        batches of 1, 4 and 8), so 1 is the default; larger batches pay on a GPU provider.
+    threads : int, default=1
+        onnxruntime intra-op threads (the library parallelises over items, one thread each).
 
     Attributes
     ----------
-    model_ : cv2.FaceDetectorYN
+    model_ : onnxruntime.InferenceSession or cv2.FaceDetectorYN
         The loaded network (created by the first ``detect``, dropped when pickled).
+    engine_ : str
+        ``"onnxruntime"`` or ``"opencv"``: the engine in use.
 
     Notes
     -----
-    The network is created for the size of the first frame and told the size of every later
-    frame (``setInputSize``) when it changes; the frame is given whole, in BGR order as YuNet
-    expects. ``score`` is YuNet's face probability (classification score times IoU quality).
-    An instance is not thread-safe (one network per instance); processes are fine.
+    The frame is given whole, in BGR order as YuNet expects, zero-padded at the bottom and
+    right to a multiple of 32 (OpenCV's rule). For the onnxruntime engine the model's fixed
+    640x640 input is made dynamic in memory (batch, height, width); its outputs are decoded as
+    OpenCV's ``FaceDetectorYN::postProcess`` does: per stride ``s`` in (8, 16, 32) and grid
+    cell ``(r, c)``, ``score = sqrt(clip(cls, 0, 1) * clip(obj, 0, 1))``,
+    ``cx = (c + dx) s``, ``cy = (r + dy) s``, ``w = exp(dw) s``, ``h = exp(dh) s``, landmarks
+    ``((c + kx) s, (r + ky) s)``, then ``cv2.dnn.NMSBoxes`` on the integer boxes. ``score``
+    is YuNet's face probability (classification score times IoU quality). An instance is not
+    thread-safe (one network per instance); processes are fine.
 
     References
     ----------
@@ -166,27 +197,44 @@ class YuNetDetector(_LazyModel):
     0.7
     """
 
-    def __init__(self, model_path, *, score_threshold=0.6, nms_threshold=0.3, top_k=50):
+    def __init__(self, model_path, *, score_threshold=0.6, nms_threshold=0.3, top_k=50, engine="auto",
+                 batch_size=1, threads=1):
         self.model_path = model_path
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         self.top_k = top_k
+        self.engine = engine
+        self.batch_size = batch_size
+        self.threads = threads
 
     def _load(self):
-        if not hasattr(cv2, "FaceDetectorYN"):
-            raise ImportError(
-                f"this OpenCV build ({cv2.__version__}) has no cv2.FaceDetectorYN; install opencv-python-headless>=4.8"
-            )
+        if self.engine not in ("auto", "onnxruntime", "opencv"):
+            raise ValueError(f"engine must be 'auto', 'onnxruntime' or 'opencv', got {self.engine!r}")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got {self.batch_size!r}")
         path = os.fspath(self.model_path)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"YuNet model file not found: {path!r}; {_YUNET_HINT}")
-        try:
-            model = cv2.FaceDetectorYN.create(
-                path, "", (320, 320), float(self.score_threshold), float(self.nms_threshold), int(self.top_k)
-            )
-        except cv2.error as exc:
-            raise ValueError(f"OpenCV could not load the YuNet model {path!r}: {exc}") from None
-        self._input_size = (320, 320)
+        engine = self.engine
+        if engine == "auto":
+            has_ort = all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxruntime"))
+            engine = "onnxruntime" if has_ort else "opencv"
+        if engine == "onnxruntime":
+            model = _yunet_session(path, int(self.threads))
+        else:
+            if not hasattr(cv2, "FaceDetectorYN"):
+                raise ImportError(
+                    f"this OpenCV build ({cv2.__version__}) has no cv2.FaceDetectorYN; install "
+                    "opencv-python-headless>=4.8 or use engine='onnxruntime'"
+                )
+            try:
+                model = cv2.FaceDetectorYN.create(
+                    path, "", (320, 320), float(self.score_threshold), float(self.nms_threshold), int(self.top_k)
+                )
+            except cv2.error as exc:
+                raise ValueError(f"OpenCV could not load the YuNet model {path!r}: {exc}") from None
+            self._input_size = (320, 320)
+        self.engine_ = engine
         return model
 
     def detect(self, rgb):
@@ -203,8 +251,43 @@ class YuNetDetector(_LazyModel):
             Sorted by box area, largest first; empty when no face scores above
             ``score_threshold``.
         """
-        rgb = _check_rgb(rgb)
+        return self.detect_batch([rgb])[0]
+
+    def detect_batch(self, frames):
+        """Detect faces in several RGB frames; one network call per ``batch_size`` frames of one size.
+
+        Parameters
+        ----------
+        frames : sequence of ndarray of shape (H, W, 3), uint8
+            Frames of any sizes (those of equal size share a call, onnxruntime engine).
+
+        Returns
+        -------
+        list of list of Face
+            One list per frame, in order, each sorted by area, largest first.
+        """
+        frames = [_check_rgb(f) for f in frames]
         model = self._model()
+        if self.engine_ == "opencv":
+            return [self._detect_opencv(model, f) for f in frames]
+        out = [None] * len(frames)
+        by_size = {}
+        for i, f in enumerate(frames):
+            by_size.setdefault(f.shape[:2], []).append(i)
+        step = int(self.batch_size)
+        for (h, w), idx in by_size.items():
+            ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
+            for start in range(0, len(idx), step):
+                part = idx[start:start + step]
+                blob = np.zeros((len(part), 3, ph, pw), np.float32)
+                for j, i in enumerate(part):
+                    blob[j, :, :h, :w] = frames[i][:, :, ::-1].transpose(2, 0, 1)  # RGB -> BGR planes
+                outputs = model.run(None, {model.get_inputs()[0].name: blob})
+                for j, i in enumerate(part):
+                    out[i] = self._decode(outputs, j, ph, pw)
+        return out
+
+    def _detect_opencv(self, model, rgb):
         h, w = rgb.shape[:2]
         if getattr(self, "_input_size", None) != (w, h):
             model.setInputSize((w, h))
@@ -213,15 +296,80 @@ class YuNetDetector(_LazyModel):
         _, out = model.detect(bgr)
         if out is None:
             return []
-        faces = [
-            Face(
-                bbox=tuple(float(v) for v in row[:4]),
-                score=float(row[14]),
-                landmarks=np.asarray(row[4:14], dtype=np.float64).reshape(5, 2),
-            )
+        return _sorted_by_area([
+            Face(bbox=tuple(float(v) for v in row[:4]), score=float(row[14]),
+                 landmarks=np.asarray(row[4:14], dtype=np.float64).reshape(5, 2))
             for row in np.asarray(out)
-        ]
+        ])
+
+    def _decode(self, outputs, j, ph, pw):
+        """Faces of image ``j`` of a batch from the 12 raw outputs (OpenCV's post-processing)."""
+        rows = []
+        for k, s in enumerate((8, 16, 32)):
+            gh, gw = ph // s, pw // s
+            n = gh * gw
+            sl = slice(j * n, (j + 1) * n)  # outputs are (1, batch * cells, c), image-major
+            cls = np.clip(outputs[k][0, sl, 0], 0, 1)
+            obj = np.clip(outputs[3 + k][0, sl, 0], 0, 1)
+            score = np.sqrt(cls * obj)
+            keep = np.flatnonzero(score >= float(self.score_threshold))
+            if keep.size == 0:
+                continue
+            r, c = np.divmod(keep, gw)
+            box = outputs[6 + k][0, sl][keep].astype(np.float64)
+            kps = outputs[9 + k][0, sl][keep].astype(np.float64).reshape(-1, 5, 2)
+            cx, cy = (c + box[:, 0]) * s, (r + box[:, 1]) * s
+            bw, bh = np.exp(box[:, 2]) * s, np.exp(box[:, 3]) * s
+            lm = np.empty_like(kps)
+            lm[:, :, 0] = (kps[:, :, 0] + c[:, None]) * s
+            lm[:, :, 1] = (kps[:, :, 1] + r[:, None]) * s
+            # OpenCV keeps float32 values: round through float32 so both engines agree
+            xywh = np.stack([cx - bw / 2, cy - bh / 2, bw, bh], 1).astype(np.float32)
+            rows.append((xywh, score[keep].astype(np.float32), lm.astype(np.float32)))
+        if not rows:
+            return []
+        xywh = np.concatenate([r[0] for r in rows])
+        scores = np.concatenate([r[1] for r in rows])
+        lms = np.concatenate([r[2] for r in rows])
+        if len(scores) > 1:
+            ints = [[int(v) for v in b] for b in xywh]  # OpenCV's Rect2i truncation
+            keep = np.asarray(cv2.dnn.NMSBoxes(ints, scores.tolist(), float(self.score_threshold),
+                                               float(self.nms_threshold), 1.0, int(self.top_k))).reshape(-1)
+        else:
+            keep = np.arange(len(scores))
+        faces = [Face(bbox=tuple(float(v) for v in xywh[i]), score=float(scores[i]),
+                      landmarks=lms[i].astype(np.float64)) for i in keep]
         return _sorted_by_area(faces)
+
+
+def _yunet_session(path, threads):
+    """An onnxruntime session on the YuNet model with its input made dynamic (N, 3, H, W)."""
+    try:
+        import onnx
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise ImportError(
+            f"YuNetDetector(engine='onnxruntime') needs onnx and onnxruntime: pip install "
+            f"'scikit-forensics[onnx]' ({type(exc).__name__}: {exc})"
+        ) from None
+    try:
+        model = onnx.load(path)
+    except Exception as exc:  # protobuf errors come in several types
+        raise ValueError(f"onnx could not load the YuNet model {path!r}: {type(exc).__name__}: {exc}") from None
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    if len(dims) != 4:
+        raise ValueError(f"{path!r} is not a YuNet model (input of rank {len(dims)}, expected N x 3 x H x W)")
+    for d, name in zip(dims, ("batch", None, "height", "width")):
+        if name is not None:
+            d.dim_param = name
+    del model.graph.value_info[:]  # stale intermediate shapes of the 640x640 export
+    for out in model.graph.output:
+        out.type.tensor_type.ClearField("shape")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = max(1, threads)
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -728,25 +876,31 @@ def crop_face(rgb, bbox, *, margin=1.3, size=256):
 
 @dataclass
 class FaceRecord:
-    """What :meth:`FaceCropper.crop` found for one crop, or for a frame without a face.
+    """What :meth:`FaceCropper.crop_frames` found for one crop, or for a frame without a face.
 
     Parameters
     ----------
     frame_index : int
-        The frame's index, as given to ``crop``.
+        The frame's index, as given to ``crop`` / ``crop_frames``.
     face_index : int
-        Rank of the face among the frame's detections sorted by area (0 = largest); -1 when
-        no face was found.
+        Rank of the face among the faces found in the frame, sorted by area (0 = largest); -1
+        when the frame has no (selected) face.
     face_found : bool
-        False for the one record of a frame without a (kept) face.
+        False for the one record of a frame without a selected face.
     bbox : tuple of 4 float or None
-        The detector's ``(x, y, w, h)``.
+        The detector's ``(x, y, w, h)`` in pixels of the full-resolution frame.
     score : float
         The detector's score (NaN when no face).
     box : tuple of 4 int or None
         The square crop box ``(x0, y0, side, side)``.
     n_faces : int
-        Faces detected in the frame (scoring at least ``min_score``).
+        Faces found in the frame (scoring at least ``min_score``); in a frame searched only
+        near the tracked faces (``detection == "near"``), the tracked faces found there.
+    track_id : int, default=-1
+        The face track (the same person across frames) the crop belongs to; -1 without a face.
+    detection : {"full", "near"}, default="full"
+        ``"full"``: the detector saw the whole frame (downscaled to ``detect_size``);
+        ``"near"``: it searched only around the tracked faces' predicted positions.
     """
 
     frame_index: int
@@ -756,25 +910,364 @@ class FaceRecord:
     score: float
     box: tuple | None
     n_faces: int
+    track_id: int = -1
+    detection: str = "full"
+
+
+# -- display geometry -----------------------------------------------------------------------------
+def _exif_transpose(rgb, orientation):
+    """Turn a stored image into its displayed orientation, from its EXIF Orientation tag (1-8).
+
+    Parameters
+    ----------
+    rgb : ndarray of shape (H, W) or (H, W, C)
+        The pixels as stored in the file.
+    orientation : int
+        The EXIF ``Orientation`` value (tag 0x0112); 1 (or an out-of-range value) leaves the
+        image as it is.
+
+    Returns
+    -------
+    ndarray
+        A view of ``rgb`` (no copy), flipped and/or rotated: 2 mirrors left-right, 3 rotates
+        180 degrees, 4 mirrors top-bottom, 5 transposes, 6 rotates 90 degrees clockwise,
+        7 transverses, 8 rotates 90 degrees counter-clockwise (as ``PIL.ImageOps.exif_transpose``).
+
+    Notes
+    -----
+    Used only while :class:`~forensics.media.Item` has no ``display_pixels`` of its own.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> _exif_transpose(np.arange(6).reshape(2, 3), 6)  # stored sideways: turn 90 degrees clockwise
+    array([[3, 0],
+           [4, 1],
+           [5, 2]])
+    """
+    o = int(orientation) if orientation is not None else 1
+    if o == 2:
+        return rgb[:, ::-1]
+    if o == 3:
+        return rgb[::-1, ::-1]
+    if o == 4:
+        return rgb[::-1]
+    if o == 5:
+        return np.swapaxes(rgb, 0, 1)
+    if o == 6:
+        return np.rot90(rgb, -1)
+    if o == 7:
+        return np.swapaxes(rgb[::-1, ::-1], 0, 1)
+    if o == 8:
+        return np.rot90(rgb, 1)
+    return rgb
+
+
+def _exif_orientation(item):
+    """EXIF Orientation (1-8) of an item's file, 1 when absent, unreadable or out of range."""
+    value = getattr(item, "orientation", None)
+    if value is None:
+        header = item.header
+        try:
+            value = header.getexif().get(0x0112, 1) if header is not None else 1
+        except Exception:  # a damaged EXIF block: the file's pixels still stand as stored
+            value = 1
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def _as_uint8_rgb(arr):
+    """A contiguous uint8 (H, W, 3) copy or view of an image, at most a few bytes per pixel.
+
+    Same scale as :attr:`Item.rgb` (uint16 / 257, floats in [0, 1] * 255, rounded half to
+    even), but converted in blocks of rows so no full-size float array is ever allocated.
+    """
+    if arr.ndim == 3 and arr.shape[2] in (1, 2):
+        arr = arr[:, :, 0]  # grey (+ alpha)
+    if arr.dtype == np.uint8:
+        if arr.ndim == 2:
+            return cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_GRAY2RGB)
+        return np.ascontiguousarray(arr if arr.shape[2] == 3 else arr[:, :, :3])
+    h, w = arr.shape[:2]
+    out = np.empty((h, w, 3), np.uint8)
+    step = max(1, (1 << 20) // max(w, 1))  # about a million pixels per block
+    for r in range(0, h, step):
+        block = arr[r:r + step]
+        block = block[:, :, :3] if block.ndim == 3 else block[:, :, None]
+        if block.dtype == np.uint16:
+            v = block.astype(np.float32) / np.float32(257.0)
+        elif block.dtype == np.bool_:
+            v = block.astype(np.float32) * np.float32(255.0)
+        else:
+            v = np.clip(block.astype(np.float32), 0.0, 1.0) * np.float32(255.0)
+        out[r:r + step] = np.clip(np.rint(v), 0, 255).astype(np.uint8)
+    return out
+
+
+def _display_image(item):
+    """An item's pixels as a viewer sees them, uint8 RGB, and the EXIF orientation applied.
+
+    Uses ``item.display_pixels`` when the item layer provides it, else turns the stored pixels
+    here (:func:`_exif_transpose`). Costs the decoded image plus one uint8 RGB copy when the
+    orientation is not 1 or the image is not 8-bit RGB.
+    """
+    if hasattr(type(item), "display_pixels"):
+        arr, orientation = item.display_pixels, int(item.orientation)
+    else:
+        arr = item._validated
+        orientation = _exif_orientation(item)
+        arr = _exif_transpose(arr, orientation)
+    return _as_uint8_rgb(arr), orientation
+
+
+def display_frame(frame, *, rotation=0, sar=1.0):
+    """A decoded video frame as a player shows it: square pixels, display rotation applied.
+
+    Parameters
+    ----------
+    frame : ndarray of shape (H, W, 3), uint8
+        The frame in coded layout.
+    rotation : int, default=0
+        Counter-clockwise display rotation in degrees, a multiple of 90
+        (:attr:`~forensics.media.VideoInfo.rotation`).
+    sar : float, default=1.0
+        Sample (pixel) aspect ratio, width over height of one coded pixel.
+
+    Returns
+    -------
+    ndarray of shape (H', W', 3), uint8
+        ``frame`` itself when ``rotation == 0`` and ``sar == 1``. Otherwise, non-square pixels
+        are first resampled to square ones by enlarging one axis (``W' = round(W * sar)`` when
+        ``sar > 1``, ``H' = round(H / sar)`` when ``sar < 1``; bicubic), so no coded pixel is
+        lost, then the frame is turned by ``np.rot90(frame, rotation // 90)``.
+
+    Raises
+    ------
+    ValueError
+        For a rotation that is not a multiple of 90 degrees or a non-positive ``sar``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from forensics.media import display_frame
+    >>> display_frame(np.zeros((240, 240, 3), np.uint8), sar=4 / 3).shape  # anamorphic 4:3 pixels
+    (240, 320, 3)
+    >>> display_frame(np.zeros((240, 320, 3), np.uint8), rotation=90).shape
+    (320, 240, 3)
+    """
+    rotation = int(round(float(rotation or 0)))
+    if rotation % 90:
+        raise ValueError(f"rotation must be a multiple of 90 degrees, got {rotation}")
+    sar = float(sar if sar is not None else 1.0)
+    if not (math.isfinite(sar) and sar > 0):
+        raise ValueError(f"sar must be a positive number, got {sar!r}")
+    out = frame
+    if abs(sar - 1.0) > 1e-6:
+        h, w = out.shape[:2]
+        size = (max(1, round(w * sar)), h) if sar > 1 else (w, max(1, round(h / sar)))
+        out = cv2.resize(np.ascontiguousarray(out), size, interpolation=cv2.INTER_CUBIC)
+    k = (rotation // 90) % 4
+    if k:
+        out = np.ascontiguousarray(np.rot90(out, k))
+    return out
+
+
+def _applied(value, fallback, neutral):
+    """What a reader says it applied: a number, a flag (True = ``fallback``), or None."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return fallback if value else neutral
+    return value
+
+
+def _stream_sar(path):
+    """Sample aspect ratio of the first video stream (1.0 when unknown); for readers that lack it."""
+    import av
+
+    try:
+        with av.open(os.fspath(path)) as container:
+            for stream in container.streams.video:
+                sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+                return float(sar) if sar and float(sar) > 0 else 1.0
+    except Exception:  # the reader has already opened the file; an odd probe failure means "unknown"
+        return 1.0
+    return 1.0
+
+
+def read_display_frames(path, *, n=32, every=None, index=0):
+    """Sample frames of a video in display geometry (square pixels, display rotation applied).
+
+    Face detection, crops and anything a person looks at use this geometry (block-grid
+    features may keep the coded layout; see :func:`forensics.media.read_frames`).
+
+    Parameters
+    ----------
+    path : str or path-like
+    n, every, index
+        As for :func:`forensics.media.read_frames`.
+
+    Returns
+    -------
+    video : VideoFrames
+        What the reader returned; ``frames`` are replaced lazily by :func:`iter_display`.
+    rotation : int
+        Counter-clockwise rotation applied, in degrees (0 when none).
+    sar : float
+        Sample aspect ratio that was resampled to square pixels (1.0 when square).
+
+    Notes
+    -----
+    A reader that does the conversion itself (``read_frames(..., display=True)``, reporting
+    ``rotation_applied`` and ``sar_applied``) is used as it is; otherwise the frames are
+    turned here with :func:`display_frame`, from ``info.rotation`` and the stream's sample
+    aspect ratio.
+    """
+    from ._video import read_frames
+
+    if "display" in inspect.signature(read_frames).parameters:
+        video = read_frames(path, n=n, every=every, index=index, display=True)
+        info = video.info
+        rotation = _applied(getattr(video, "rotation_applied", None), getattr(info, "rotation", 0) or 0, 0)
+        sar = _applied(getattr(video, "sar_applied", None), getattr(info, "sample_aspect_ratio", 1.0) or 1.0, 1.0)
+        video._display = None  # nothing left to do
+        return video, int(rotation or 0), float(sar or 1.0)
+    video = read_frames(path, n=n, every=every, index=index)
+    rotation = int(getattr(video.info, "rotation", 0) or 0)
+    sar = getattr(video.info, "sample_aspect_ratio", None)
+    sar = float(sar) if sar else _stream_sar(path)
+    video._display = (rotation, sar)
+    return video, rotation, sar
+
+
+def iter_display(video):
+    """Yield ``(frame_index, frame)`` of a :func:`read_display_frames` result in display geometry.
+
+    Each frame is released from ``video.frames`` once handed on, so the converted copies never
+    pile up.
+    """
+    todo = getattr(video, "_display", None)
+    for k, frame_index in enumerate(video.indices):
+        frame = video.frames[k]
+        if todo is not None:
+            frame = display_frame(frame, rotation=todo[0], sar=todo[1])
+            video.frames[k] = None
+        yield int(frame_index), frame
+
+
+# -- tracking -------------------------------------------------------------------------------------
+_ROI_SCALE = 2.5      # side of the search square around a tracked face, in face sizes
+_ROI_INPUT = 160      # the search square is shrunk to at most this many pixels before detection
+_MAX_MOVE = 1.0       # a face may move this many face sizes from its predicted centre per frame
+_FIRST_MOVE = 2.5     # ... or from its only position yet (no velocity known)
+_SIZE_RATIO = 2.0     # ... and change size by at most this factor
+_ROI_INTERP = cv2.INTER_AREA
+
+
+def _centre(bbox):
+    return bbox[0] + bbox[2] / 2, bbox[1] + bbox[3] / 2
+
+
+def _iou(a, b):
+    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    iw = max(0.0, min(ax2, bx2) - max(a[0], b[0]))
+    ih = max(0.0, min(ay2, by2) - max(a[1], b[1]))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass
+class _Track:
+    id: int
+    bbox: tuple
+    pos: int
+    velocity: tuple = (0.0, 0.0)
+    n: int = 0
+    area: float = 0.0
+    score: float = 0.0
+
+    def predict(self, pos):
+        cx, cy = _centre(self.bbox)
+        gap = pos - self.pos
+        return cx + self.velocity[0] * gap, cy + self.velocity[1] * gap
+
+    def update(self, face, pos):
+        (ox, oy), (nx, ny) = _centre(self.bbox), _centre(face.bbox)
+        if self.n:
+            gap = max(1, pos - self.pos)
+            self.velocity = ((nx - ox) / gap, (ny - oy) / gap)
+        self.bbox, self.pos = tuple(float(v) for v in face.bbox), pos
+        self.n += 1
+        self.area += face.area
+        self.score += face.score
+
+
+def _scaled(face, k_x, k_y, dx=0.0, dy=0.0):
+    x, y, w, h = face.bbox
+    lm = None
+    if face.landmarks is not None:
+        lm = np.asarray(face.landmarks, dtype=np.float64) * (k_x, k_y) + (dx, dy)
+    return Face((x * k_x + dx, y * k_y + dy, w * k_x, h * k_y), face.score, lm)
+
+
+def _downscale(frame, long_side):
+    """``frame`` resized (area interpolation) so its longer side is ``long_side``, and the x/y factors back."""
+    h, w = frame.shape[:2]
+    if long_side is None or max(h, w) <= long_side:
+        return frame, 1.0, 1.0
+    f = long_side / max(h, w)
+    nw, nh = max(1, round(w * f)), max(1, round(h * f))
+    small = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_AREA)
+    return small, w / nw, h / nh
+
+
+def _detect_many(detector, images):
+    batch = getattr(detector, "detect_batch", None)
+    if batch is not None and len(images) > 1:
+        return batch(images)
+    return [detector.detect(im) for im in images]
 
 
 class FaceCropper:
-    """Detect faces in frames and cut square crops, recording every frame.
+    """Detect faces in frames, follow each person across frames, cut square crops, record every frame.
 
     Parameters
     ----------
     detector : detector or None, default=None
-        Any object with ``detect(rgb) -> list[Face]`` sorted by area; None means
-        ``make_detector("auto")`` (MTCNN when installed, else the cascade), built on first use.
+        Any object with ``detect(rgb) -> list[Face]`` (and optionally ``detect_batch``); None
+        means ``make_detector("auto")`` (MTCNN when installed, else the cascade), built on first use.
     margin : float, default=1.3
         Crop side relative to the face's longer side (:func:`square_box`).
     size : int, default=256
         Side of the output crops.
     select : {"largest", "best", "all"}, default="largest"
-        Which faces of a frame to crop: the largest box, the highest score (ties go to the
-        larger), or all of them (largest first).
+        Which face tracks to crop. Among the tracks found in at least half as many frames as
+        the most persistent one (so a box seen in a few frames, e.g. a spurious detection on the
+        background, never wins on size alone): the one with the largest total box area over the
+        frames (big and present in many frames), or the one with the highest total score (ties
+        go to the earlier, larger track); or every track. On a single frame this is the largest
+        face, the best-scoring face, or every face.
     min_score : float, default=0.0
         Detections scoring below this are ignored, as if not detected.
+    detect_size : int or None, default=640
+        The detector sees the frame resized (area interpolation) so that its longer side is at
+        most this many pixels; boxes and landmarks are mapped back to full resolution and crops
+        are cut from the full-resolution frame. None: full resolution (slow: the detector's cost
+        grows with the pixel count, and a 108-megapixel photo needs gigabytes).
+    reuse : {"auto", True, False}, default="auto"
+        Search near the tracked faces before searching the whole frame: in each frame after
+        the first, the detector runs on a square of 2.5 face sizes around each tracked face's
+        predicted position (shrunk to at most 160 px); the whole frame is searched only when a
+        tracked face is not found there whole, when no face is tracked, or every
+        ``redetect_every`` frames. ``"auto"``: on for this library's detectors, off for other
+        objects (whose behaviour on a part of a frame is unknown).
+    redetect_every : int or None, default=8
+        With ``reuse``, search the whole frame at least every this many frames (new faces are
+        found then); None: only when needed.
 
     Attributes
     ----------
@@ -783,9 +1276,15 @@ class FaceCropper:
 
     Notes
     -----
-    A frame without a face gives no crop and exactly one record with ``face_found=False``:
-    frames are never dropped silently, and :func:`records_to_frame` turns the records into a
-    table in which missing faces are explicit rows.
+    **Tracking.** Faces are linked from frame to frame into tracks (one per person): each
+    track predicts its face centre at constant velocity; a face joins the track whose
+    prediction is nearest, within one face size per frame (2.5 while the track has a single
+    position, hence no velocity) and a size change of at most 2x (greedy, nearest pairs
+    first); a face that joins none starts a new track. Crops of the
+    selected track(s) are returned, each record carries its ``track_id``, so one video row
+    never mixes people. A frame in which the selected track has no face gives one record with
+    ``face_found=False``; frames are never dropped silently, and :func:`records_to_frame`
+    turns the records into a table.
 
     Examples
     --------
@@ -796,12 +1295,16 @@ class FaceCropper:
     (0, 7, False)
     """
 
-    def __init__(self, detector=None, *, margin=1.3, size=256, select="largest", min_score=0.0):
+    def __init__(self, detector=None, *, margin=1.3, size=256, select="largest", min_score=0.0, detect_size=640,
+                 reuse="auto", redetect_every=8):
         self.detector = detector
         self.margin = margin
         self.size = size
         self.select = select
         self.min_score = min_score
+        self.detect_size = detect_size
+        self.reuse = reuse
+        self.redetect_every = redetect_every
 
     def _validate(self):
         if self.select not in ("largest", "best", "all"):
@@ -810,6 +1313,14 @@ class FaceCropper:
             raise ValueError(f"margin must be > 0, got {self.margin!r}")
         if int(self.size) < 1:
             raise ValueError(f"size must be >= 1, got {self.size!r}")
+        if self.detect_size is not None and (isinstance(self.detect_size, bool) or not isinstance(self.detect_size, int)
+                                             or self.detect_size < 32):
+            raise ValueError(f"detect_size must be None or an int >= 32, got {self.detect_size!r}")
+        if self.reuse not in ("auto", True, False):
+            raise ValueError(f"reuse must be 'auto', True or False, got {self.reuse!r}")
+        if self.redetect_every is not None and (isinstance(self.redetect_every, bool)
+                                                or not isinstance(self.redetect_every, int) or self.redetect_every < 1):
+            raise ValueError(f"redetect_every must be None or an int >= 1, got {self.redetect_every!r}")
         if self.detector is not None:
             self.detector_ = self.detector
         elif getattr(self, "_auto_detector", None) is None:
@@ -817,13 +1328,18 @@ class FaceCropper:
         else:
             self.detector_ = self._auto_detector
 
+    def _reuse_on(self):
+        if self.reuse == "auto":
+            return isinstance(self.detector_, (YuNetDetector, CascadeDetector, MTCNNDetector))
+        return bool(self.reuse)
+
     def crop(self, frame, frame_index=0):
-        """Detect faces in one frame and crop the selected ones.
+        """Detect faces in one frame (a still image) and crop the selected ones.
 
         Parameters
         ----------
         frame : ndarray of shape (H, W, 3), uint8
-            RGB frame.
+            RGB frame, in display orientation.
         frame_index : int, default=0
             Stored in the records.
 
@@ -834,30 +1350,152 @@ class FaceCropper:
         records : list of FaceRecord
             One per crop, in the same order, or a single ``face_found=False`` record.
         """
+        return self.crop_frames([(frame_index, frame)])
+
+    def crop_frames(self, frames):
+        """Detect, track and crop faces over the frames of one video, in time order.
+
+        Parameters
+        ----------
+        frames : iterable of (int, ndarray of shape (H, W, 3), uint8)
+            ``(frame_index, rgb)`` pairs in display geometry, e.g. from :func:`iter_display`.
+            Consumed one at a time: only the crops are kept, never the frames.
+
+        Returns
+        -------
+        crops : list of ndarray of shape (size, size, 3), uint8
+            The selected track(s)' crops, in frame order (by area within a frame).
+        records : list of FaceRecord
+            One per crop, in the same order, and one ``face_found=False`` record for each
+            frame without a selected face.
+        """
         self._validate()
-        frame = _check_rgb(frame)
-        faces = [f for f in self.detector_.detect(frame) if f.score >= self.min_score]
-        n = len(faces)
-        if n == 0:
-            return [], [FaceRecord(int(frame_index), -1, False, None, float("nan"), None, 0)]
-        if self.select == "all":
-            chosen = list(range(n))
-        elif self.select == "largest":
-            chosen = [0]
-        else:  # "best": highest score, the larger face on ties (faces are sorted by area)
-            chosen = [max(range(n), key=lambda i: (faces[i].score, -i))]
+        reuse = self._reuse_on()
+        every = self.redetect_every
+        tracks, per_frame = [], []
+        last_full = None
+        for pos, (frame_index, frame) in enumerate(frames):
+            frame = _check_rgb(frame)
+            active = [t for t in tracks if t.pos == pos - 1]
+            faces, mode = None, "full"
+            if reuse and active and last_full is not None and (every is None or pos - last_full < every):
+                faces = self._search_near(frame, active, pos)
+                mode = "near"
+            if faces is None:
+                faces, mode, last_full = self._detect_full(frame), "full", pos
+            faces = _sorted_by_area([f for f in faces if f.score >= self.min_score])
+            ids = self._assign(tracks, faces, pos)
+            entries = []
+            for rank, (face, tid) in enumerate(zip(faces, ids)):
+                crop, box = crop_face(frame, face.bbox, margin=self.margin, size=self.size)
+                entries.append((tid, rank, face, crop, box))
+            per_frame.append((int(frame_index), len(faces), mode, entries))
+            del frame
+        chosen = self._choose(tracks)
         crops, records = [], []
-        for i in chosen:
-            face = faces[i]
-            crop, box = crop_face(frame, face.bbox, margin=self.margin, size=self.size)
-            crops.append(crop)
-            records.append(FaceRecord(int(frame_index), i, True, tuple(face.bbox), float(face.score), box, n))
+        for frame_index, n, mode, entries in per_frame:
+            kept = [e for e in entries if e[0] in chosen]
+            if not kept:
+                records.append(FaceRecord(frame_index, -1, False, None, float("nan"), None, n, -1, mode))
+            for tid, rank, face, crop, box in kept:
+                crops.append(crop)
+                records.append(FaceRecord(frame_index, rank, True, tuple(face.bbox), float(face.score), box, n, tid,
+                                          mode))
         return crops, records
+
+    # -- steps ----------------------------------------------------------------------------------
+    def _detect_full(self, frame):
+        small, kx, ky = _downscale(frame, self.detect_size)
+        faces = self.detector_.detect(small)
+        if kx == 1.0 and ky == 1.0:
+            return list(faces)
+        return [_scaled(f, kx, ky) for f in faces]
+
+    def _search_near(self, frame, active, pos):
+        """Faces of the tracks in ``active`` searched near their predictions; None if one is not found whole."""
+        h, w = frame.shape[:2]
+        regions, inputs = [], []
+        for t in active:
+            px, py = t.predict(pos)
+            side = min(max(1, round(_ROI_SCALE * max(t.bbox[2], t.bbox[3]))), h, w)
+            x0 = min(max(round(px - side / 2), 0), w - side)
+            y0 = min(max(round(py - side / 2), 0), h - side)
+            region = frame[y0:y0 + side, x0:x0 + side]
+            if side > _ROI_INPUT:
+                region = cv2.resize(region, (_ROI_INPUT, _ROI_INPUT), interpolation=_ROI_INTERP)
+            else:
+                region = np.ascontiguousarray(region)
+            regions.append((x0, y0, side, side / region.shape[0]))
+            inputs.append(region)
+        found = []
+        for t, (x0, y0, side, k), faces in zip(active, regions, _detect_many(self.detector_, inputs)):
+            px, py = t.predict(pos)
+            ref = max(t.bbox[2], t.bbox[3])
+            pad = 0.02 * side
+            best, best_d = None, None
+            for f in faces:
+                if f.score < self.min_score:
+                    continue
+                g = _scaled(f, k, k, x0, y0)
+                gx, gy, gw, gh = g.bbox
+                cut = ((x0 > 0 and gx < x0 + pad) or (y0 > 0 and gy < y0 + pad)
+                       or (x0 + side < w and gx + gw > x0 + side - pad) or (y0 + side < h and gy + gh > y0 + side - pad))
+                ratio = max(gw, gh) / ref
+                if cut or not (1 / 1.5 <= ratio <= 1.5):
+                    continue
+                cx, cy = _centre(g.bbox)
+                d = math.hypot(cx - px, cy - py)
+                if best is None or d < best_d:
+                    best, best_d = g, d
+            if best is None:
+                return None
+            if all(_iou(best.bbox, o.bbox) <= 0.5 for o in found):  # two tracks, one face: keep it once
+                found.append(best)
+        return found
+
+    def _assign(self, tracks, faces, pos):
+        """Track id of each face (greedy nearest prediction within the gates); new tracks for the rest."""
+        pairs = []
+        for i, f in enumerate(faces):
+            fx, fy = _centre(f.bbox)
+            fs = max(f.bbox[2], f.bbox[3])
+            for j, t in enumerate(tracks):
+                ts = max(t.bbox[2], t.bbox[3])
+                if not (1 / _SIZE_RATIO <= fs / ts <= _SIZE_RATIO):
+                    continue
+                px, py = t.predict(pos)
+                d = math.hypot(fx - px, fy - py) / ts
+                if d <= (_MAX_MOVE if t.n >= 2 else _FIRST_MOVE) * min(pos - t.pos, 4):
+                    pairs.append((d, i, j))
+        ids = [None] * len(faces)
+        used = set()
+        for d, i, j in sorted(pairs):
+            if ids[i] is None and j not in used:
+                ids[i] = tracks[j].id
+                used.add(j)
+                tracks[j].update(faces[i], pos)
+        for i, f in enumerate(faces):
+            if ids[i] is None:
+                t = _Track(len(tracks), tuple(float(v) for v in f.bbox), pos)
+                t.update(f, pos)
+                tracks.append(t)
+                ids[i] = t.id
+        return ids
+
+    def _choose(self, tracks):
+        if not tracks:
+            return set()
+        if self.select == "all":
+            return {t.id for t in tracks}
+        longest = max(t.n for t in tracks)
+        candidates = [t for t in tracks if 2 * t.n >= longest]  # sporadic boxes never win on size alone
+        key = (lambda t: (t.area, -t.id)) if self.select == "largest" else (lambda t: (t.score, -t.id))
+        return {max(candidates, key=key).id}
 
 
 _RECORD_COLUMNS = [
     "frame_index", "face_index", "face_found", "n_faces", "score",
-    "bbox_x", "bbox_y", "bbox_w", "bbox_h", "box_x", "box_y", "box_side",
+    "bbox_x", "bbox_y", "bbox_w", "bbox_h", "box_x", "box_y", "box_side", "track_id", "detection",
 ]
 
 
@@ -872,16 +1510,16 @@ def records_to_frame(records):
     -------
     pandas.DataFrame
         Columns ``frame_index, face_index, face_found, n_faces, score, bbox_x, bbox_y,
-        bbox_w, bbox_h`` (float, NaN without a face) and ``box_x, box_y, box_side``
-        (nullable ``Int64``, ``<NA>`` without a face).
+        bbox_w, bbox_h`` (float, NaN without a face), ``box_x, box_y, box_side`` (nullable
+        ``Int64``, ``<NA>`` without a face), ``track_id`` (-1 without a face) and ``detection``.
 
     Examples
     --------
     >>> from forensics.media import FaceRecord, records_to_frame
-    >>> df = records_to_frame([FaceRecord(0, 0, True, (10.0, 20.0, 30.0, 40.0), 0.9, (5, 15, 39, 39), 1),
+    >>> df = records_to_frame([FaceRecord(0, 0, True, (10.0, 20.0, 30.0, 40.0), 0.9, (5, 15, 39, 39), 1, 0),
     ...                        FaceRecord(1, -1, False, None, float("nan"), None, 0)])
-    >>> df[["frame_index", "face_found", "score"]].to_dict("list")
-    {'frame_index': [0, 1], 'face_found': [True, False], 'score': [0.9, nan]}
+    >>> df[["frame_index", "face_found", "score", "track_id"]].to_dict("list")
+    {'frame_index': [0, 1], 'face_found': [True, False], 'score': [0.9, nan], 'track_id': [0, -1]}
     >>> df["box_side"].tolist(), str(df["box_side"].dtype)
     ([39, <NA>], 'Int64')
     """
@@ -890,9 +1528,10 @@ def records_to_frame(records):
         bbox = r.bbox if r.bbox is not None else (np.nan,) * 4
         box = r.box if r.box is not None else (None,) * 4
         rows.append((r.frame_index, r.face_index, bool(r.face_found), r.n_faces, float(r.score),
-                     *(float(v) for v in bbox), box[0], box[1], box[2]))
+                     *(float(v) for v in bbox), box[0], box[1], box[2], r.track_id, r.detection))
     df = pd.DataFrame(rows, columns=_RECORD_COLUMNS)
     df = df.astype({"frame_index": "int64", "face_index": "int64", "face_found": "bool", "n_faces": "int64",
                     "score": "float64", "bbox_x": "float64", "bbox_y": "float64", "bbox_w": "float64",
-                    "bbox_h": "float64", "box_x": "Int64", "box_y": "Int64", "box_side": "Int64"})
+                    "bbox_h": "float64", "box_x": "Int64", "box_y": "Int64", "box_side": "Int64",
+                    "track_id": "int64", "detection": "object"})
     return df
