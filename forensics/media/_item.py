@@ -578,7 +578,7 @@ def _to_255(arr, white):
     if arr.dtype.kind == "f":
         return np.clip(arr.astype(np.float32), 0.0, 1.0) * np.float32(255.0)
     out = arr.astype(np.float32)
-    out *= np.float32(255.0 / float(white))
+    out /= np.float32(float(white) / 255.0)  # a division, so 16-bit stays exactly x / 257 as before
     return out
 
 
