@@ -442,6 +442,7 @@ def fit_loop(est, torch, net, *, phases, y01, idx_train, idx_val, per_class, loa
                 optimizer.zero_grad(set_to_none=True)
                 if est.scheduler == "cosine":
                     scheduler.step()
+            train_s = time.perf_counter() - t0
             seen = np.concatenate(seen)
             row = dict(epoch=epoch, phase=ph.number)
             train = scores(y01[seen], np.concatenate(logits_seen), total / seen.size)
@@ -455,7 +456,7 @@ def fit_loop(est, torch, net, *, phases, y01, idx_train, idx_val, per_class, loa
             row.update({f"val_{k}": v for k, v in val.items()})
             row["lr"] = lrs[ph.groups[-1][0]]
             row.update({f"lr_{name}": v for name, v in lrs.items()} if len(group_names) > 1 else {})
-            row["time_s"] = time.perf_counter() - t0
+            row["train_s"], row["time_s"] = train_s, time.perf_counter() - t0
             improved = idx_val is not None and best.update(epoch, row["val_auc"], row["val_loss"], net)
             row["best"] = bool(improved)
             history.append(row)
