@@ -75,6 +75,12 @@ def test_every_torchvision_video_network_builds_and_runs():
 
     base = dict(_tiny().get_params(), weights=None, backbone_kwargs=None)
     for name in VIDEO_MODELS:
+        if name == "mvit_v2_s":  # torchvision builds it for 16 frames of 224 px only: refused otherwise
+            with pytest.raises(ValueError, match="16 frames of 224"):
+                _build(torch, dict(base, model_name=name), 8, (32, 32))
+            net, _ = _build(torch, dict(base, model_name=name), 16, (224, 224))
+            assert isinstance(net.backbone.head, torch.nn.Identity)
+            continue
         net, cfg = _build(torch, dict(base, model_name=name), 8, (32, 32))  # s3d needs >= 8 frames of 32 px
         with torch.no_grad():
             out = net.eval()(torch.zeros(2, 8, 3, 32, 32))
@@ -176,7 +182,7 @@ def test_clip_dataset_from_the_face_crop_cache(tmp_path):
 
     paths = []
     for k in range(3):
-        frames = [np.full((48, 48, 3), 20 * t + 40 * k, np.uint8) for t in range(10)]
+        frames = [np.full((48, 48, 3), 10 * t + 30 * k, np.uint8) for t in range(10)]
         paths.append(str(write_video(tmp_path / f"v{k}.mp4", frames)))
     manifest = pd.DataFrame({"path": paths, "label": [0, 1, 1], "method": ["real", "swap", "swap"],
                              "group": [0, 1, 1]})
@@ -192,7 +198,7 @@ def test_clip_dataset_from_the_face_crop_cache(tmp_path):
     assert frames.shape == (4, 32, 32, 3) and frames.dtype == np.uint8
     # crops are the decoded frames' centres: grey levels rise with time as written
     assert np.all(np.diff(frames.reshape(4, -1).mean(1)) > 0)
-    item = ds.as_torch(size=(16, 16))[3]
+    item = ds.as_torch(size=(16, 16))[1]
     assert tuple(item[0].shape) == (4, 3, 16, 16) and item[1] == 0
     # GroupKFold on the groups keeps each video's clips on one side
     from sklearn.model_selection import GroupKFold
@@ -305,21 +311,18 @@ torch.save(head.model_.state_dict(), os.path.join(sys.argv[1], "final.pt"))
 
 def test_killed_process_resumes_to_the_same_weights(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
-    code = _KILLED_FIT
-
-    def run(folder, kill):
-        return subprocess.run([sys.executable, "-c", code, str(folder), str(kill)], capture_output=True, text=True,
-                              env=env)
-
-    killed = run(tmp_path / "a", 2)
+    killed = subprocess.run([sys.executable, "-c", _KILLED_FIT, str(tmp_path / "a"), "2"], capture_output=True,
+                            text=True, env=env)
     assert killed.returncode == 3, killed.stderr[-1500:]
     assert load_checkpoint(tmp_path / "a" / "last.pt")["epoch"] == 2
-    resumed = run(tmp_path / "a", -1)
-    straight = run(tmp_path / "b", -1)
-    assert resumed.returncode == 0 and straight.returncode == 0, resumed.stderr[-1500:] + straight.stderr[-1500:]
-    a = torch.load(tmp_path / "a" / "final.pt", weights_only=True)
-    b = torch.load(tmp_path / "b" / "final.pt", weights_only=True)
-    assert all(torch.equal(a[k], b[k]) for k in b)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 6, 3))
+    y = np.arange(40) % 2
+    X[y == 1, :, 0] += 0.5
+    kw = dict(hidden_size=6, epochs=5, lr=1e-2, scheduler="cosine")
+    resumed = TemporalHead(checkpoint_dir=str(tmp_path / "a"), resume="auto", **kw).fit(X, y)
+    straight = TemporalHead(**kw).fit(X, y)
+    assert resumed.resumed_from_ is not None and _same_weights(resumed.model_, straight.model_)
 
 
 def test_history_has_every_metric_and_plots():

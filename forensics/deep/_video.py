@@ -77,9 +77,10 @@ def _torchvision_backbone(torch, model_name, weights, n_frames, size, kwargs):
 
     nn = torch.nn
     kwargs = dict(kwargs)
-    if model_name == "mvit_v2_s":
-        kwargs.setdefault("spatial_size", tuple(size))
-        kwargs.setdefault("temporal_size", n_frames)
+    if model_name == "mvit_v2_s" and (tuple(size) != (224, 224) or n_frames != 16):
+        raise ValueError(f"mvit_v2_s is built by torchvision for 16 frames of 224 x 224 (its relative position "
+                         f"tables are sized for them): set n_frames=16 and input_size=224, got {n_frames} frames of "
+                         f"{tuple(size)}")
     net = getattr(tv, model_name)(weights=None, **kwargs)
     if weights is not None:
         path = _torchvision_weights_file(model_name, weights)
@@ -301,7 +302,7 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
         - torchvision video networks: ``"r3d_18"`` (3-D ResNet-18), ``"mc3_18"`` (mixed 3-D/2-D
           convolutions), ``"r2plus1d_18"`` ((2+1)-D convolutions), ``"s3d"`` (separable 3-D
           Inception; its fixed final pooling is made adaptive so that small inputs work),
-          ``"mvit_v2_s"`` (multiscale ViT; built for ``input_size`` and ``n_frames``),
+          ``"mvit_v2_s"`` (multiscale ViT; 16 frames of 224 x 224 only),
           ``"swin3d_t"`` (video Swin transformer);
         - ``"timesformer"``, ``"vivit"``: Hugging Face ``transformers`` models (when installed);
         - any timm image architecture: run on every frame, then the ``temporal`` head.
