@@ -73,7 +73,7 @@ def audio_features(samples, sr, *, n_mfcc=13, n_fft=2048, hop_length=512):
     >>> sr = 16000
     >>> tone = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(sr) / sr)
     >>> f = dict(zip(audio_feature_names(), audio_features(tone, sr, n_fft=512, hop_length=128)))
-    >>> round(f["audio__centroid__mean"] / 100) * 100, round(f["audio__rms__mean"], 2)
+    >>> round(f["audio__centroid__mean"] / 100) * 100, round(float(f["audio__rms__mean"]), 2)
     (1000, 0.35)
     """
     import librosa
