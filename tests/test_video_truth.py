@@ -419,3 +419,13 @@ def test_a_seek_that_lands_past_its_keyframe_falls_back_to_decoding_from_the_sta
         got = {k: rgb for k, _, rgb, _, _ in dec}
     assert dec.seeks == 1 and sorted(got) == want  # the late landing was noticed, then sequential
     assert ids([got[k] for k in want]) == want and not errors
+
+
+def test_a_request_only_past_the_end_still_checks_that_the_file_decodes(tmp_path):
+    from video_fixtures import scramble_packets
+
+    path = write_video(tmp_path / "v.mkv", index_frames(5), gop=1)
+    r = read_frames(path, indices=[40])
+    assert len(r) == 0 and r.missing.tolist() == [40] and any("holds 5 frames" in e for e in r.errors)
+    with pytest.raises(ItemError, match="no frame could be decoded"):
+        read_frames(scramble_packets(path, tmp_path / "s.mkv"), indices=[40])
