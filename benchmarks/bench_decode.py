@@ -23,10 +23,21 @@ with one decoder thread unless stated:
 - ``+ seek`` (the default ``read_frames``): keyframe seeks when they skip packets.
 - ``default, 2 threads``: the default with ``threads=2`` (frame threading).
 - ``torchcodec exact``: ``torchcodec.decoders.VideoDecoder(seek_mode="exact",
-  num_ffmpeg_threads=1).get_frames_at(indices)``, only when torchcodec loads (it needs a system
-  FFmpeg; see the printed reason otherwise).
+  num_ffmpeg_threads=1).get_frames_at(indices)``, only when torchcodec loads. It is not a
+  dependency of the library: ``pip install torchcodec`` leaves torch alone, but torchcodec
+  loads a *system* FFmpeg (4 to 9) at run time, which PyAV's bundled one is not. Without one
+  installed, Debian's can be unpacked privately (``apt-get download`` of libavcodec59 and its
+  dependencies, ``dpkg -x`` into a folder, ``LD_LIBRARY_PATH`` to its ``usr/lib/x86_64-linux-gnu``
+  plus ``blas`` and ``lapack`` subfolders); that FFmpeg is 5.1, PyAV's is newer, so the speed
+  comparison includes a decoder version difference.
 
-Ratios are to ``pyav decode (path)`` of the same clip, measured in the same run. Every strategy
+A second table checks frame identity on clips that break naive bookkeeping (an MP4 edit list,
+an undecodable packet, a stale AVI header, variable frame rate): the frames each decoder
+returns are identified from their pixels.
+
+Ratios are to ``pyav decode (path)`` of the same clip, measured in the same run, on wall-clock
+time and on the process's CPU time (steadier on a shared machine; with 2 threads it adds both
+threads' time, so only the wall ratio says whether threads help). Every strategy
 of the reader must return identical frames (checked); torchcodec frames are compared by mean
 absolute difference (its RGB conversion differs).
 """
@@ -113,13 +124,69 @@ def torchcodec_status(path):
     return None
 
 
+def identity_rows(folder, with_torchcodec):
+    """Which frames each decoder returns on clips that break naive bookkeeping (read from pixels)."""
+    import contextlib
+    import io
+
+    from video_fixtures import frame_level, index_frames, patch_avi_frame_count, remux, write_video
+
+    from forensics.media import read_frames
+
+    def ids(frames, step):
+        return np.rint((np.array([frame_level(f) for f in frames]) - 16) / step).astype(int).tolist()
+
+    d = Path(folder)
+    src = write_video(d / "id_src.mp4", index_frames(20), fps=25, gop=5)
+    intra = write_video(d / "id_intra.mkv", index_frames(30), gop=1)
+    vfr = [200 * i for i in range(20)] + [3800 + 20 * (i + 1) for i in range(20)]
+    cases = [
+        ("MP4 edit list hiding 3 frames", remux(src, d / "id_cut.mp4", shift=-3 / 25), 7, [0, 8, 16]),
+        ("undecodable packet (frame 10)", remux(intra, d / "id_bad.mkv", damage={10}), 7, [9, 10, 11, 20]),
+        ("AVI header says 30 of 60 frames",
+         patch_avi_frame_count(write_video(d / "id_stale.avi", index_frames(60, step=3), fps=10, codec="mjpeg"), 30),
+         3, [0, 20, 39, 59]),
+        ("VFR MKV (5 then 50 fps)", write_video(d / "id_vfr.mkv", index_frames(40, step=5), fps=30, pts=vfr), 5,
+         [5, 19, 24, 39]),
+    ]
+    rows = []
+    for name, path, step, asked in cases:
+        ours = read_frames(path, indices=asked)
+        tc = "not run"
+        if with_torchcodec:
+            try:
+                with contextlib.redirect_stderr(io.StringIO()):
+                    dec = VideoDecoder_exact(path)
+                    n = dec.metadata.num_frames
+                    got = []
+                    for i in asked:
+                        try:
+                            got.append(ids([dec.get_frame_at(i).data.numpy()], step)[0])
+                        except Exception as exc:  # noqa: BLE001 - report, whatever it is
+                            got.append(type(exc).__name__)
+                tc = f"{got} (n={n})"
+            except Exception as exc:  # noqa: BLE001 - report, whatever it is
+                tc = f"{type(exc).__name__}: {str(exc).splitlines()[0][:80]}"
+        rows.append(f"| {name} | {asked} | {ids(ours.frames, step)} missing {ours.missing.tolist()} "
+                    f"(n={ours.info.n_frames}) | {tc} |")
+    return rows
+
+
+def VideoDecoder_exact(path):  # noqa: N802 - named after the class it builds
+    from torchcodec.decoders import VideoDecoder
+
+    return VideoDecoder(str(path), seek_mode="exact", num_ffmpeg_threads=1, dimension_order="NHWC")
+
+
 def timed(fn, repeats):
-    times, out = [], None
+    """(median wall seconds, median CPU seconds of this process, last result)."""
+    wall, cpu, out = [], [], None
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), out
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return float(np.median(wall)), float(np.median(cpu)), out
 
 
 def main(argv=None):
@@ -130,7 +197,13 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=[1080, 720, 480])
     parser.add_argument("--clips", default=str(ROOT / "results" / "bench_clips"))
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_decode.md"))
+    parser.add_argument("--identity-only", action="store_true", help="only the frame identity table")
     args = parser.parse_args(argv)
+    if args.identity_only:
+        Path(args.clips).mkdir(parents=True, exist_ok=True)
+        first = make_clip(args.clips, min(args.sizes), 30, 250)
+        print("\n".join(identity_rows(args.clips, torchcodec_status(first) is None)))
+        return
 
     from forensics.media import read_frames, sample_indices, video_info
 
@@ -141,40 +214,46 @@ def main(argv=None):
     tc_reason = torchcodec_status(clips[0][2])
     lines = [f"# Video decode strategies ({args.frames}-frame H.264 clips, {args.n} evenly spaced frames, "
              f"median of {args.repeats})", "",
-             "| clip | strategy | ms/video | ratio to bare PyAV | seeks |", "|---|---|---|---|---|"]
+             "| clip | strategy | wall ms | CPU ms | ratio (CPU) | ratio (wall) | seeks |",
+             "|---|---|---|---|---|---|---|"]
     for height, gop, path in clips:
         info = video_info(path)
         idx = sample_indices(info.n_frames, n=args.n)
         last = int(idx[-1])
         label = f"{height}p gop {gop}"
         rows = []
-        base, _ = timed(lambda: bare_pyav(path, last), args.repeats)
+        base = timed(lambda: bare_pyav(path, last), args.repeats)
         rows.append(("pyav decode (path)", base, None))
-        t, _ = timed(lambda: bare_pyav(path, last, fileobj=True), args.repeats)
-        rows.append(("pyav decode (file object)", t, None))
-        t, _ = timed(lambda: scan(path), args.repeats)
-        rows.append(("packet scan", t, None))
+        rows.append(("pyav decode (file object)", timed(lambda: bare_pyav(path, last, fileobj=True), args.repeats),
+                     None))
+        rows.append(("packet scan", timed(lambda: scan(path), args.repeats), None))
         ref = None
         for name, kw in (("sequential", dict(seek=False, skip_nonref=False, threads=1)),
                          ("+ skip non-ref", dict(seek=False, skip_nonref=True, threads=1)),
                          ("+ seek (default read_frames)", dict(seek=True, skip_nonref=True, threads=1)),
                          ("default, 2 threads", dict(seek=True, skip_nonref=True, threads=2))):
-            t, (frames, seeks) = timed(lambda kw=kw: reader(path, idx, display=True, **kw), args.repeats)
+            t = timed(lambda kw=kw: reader(path, idx, display=True, **kw), args.repeats)
+            frames, seeks = t[2]
             if ref is None:
                 ref = frames
             same = len(frames) == len(ref) and all(np.array_equal(a, b) for a, b in zip(frames, ref))
             if not same:
                 raise SystemExit(f"{label} {name}: frames differ from the sequential strategy")
             rows.append((name, t, seeks))
-        t, _ = timed(lambda: read_frames(path, n=args.n), args.repeats)
-        rows.append(("read_frames(n) public call", t, None))
+        rows.append(("read_frames(n) public call", timed(lambda: read_frames(path, n=args.n), args.repeats), None))
         if tc_reason is None:
-            t, frames = timed(lambda: torchcodec_frames(path, idx), args.repeats)
+            t = timed(lambda: torchcodec_frames(path, idx), args.repeats)
+            frames = t[2]
             diff = float(np.mean([np.abs(a.astype(float) - b.astype(float)).mean() for a, b in zip(frames, ref)]))
             rows.append((f"torchcodec exact (mean abs diff to ours {diff:.2f})", t, None))
-        for name, t, seeks in rows:
-            lines.append(f"| {label} | {name} | {1000 * t:.0f} | {t / base:.2f} | {'' if seeks is None else seeks} |")
+        for name, (wall, cpu, _), seeks in rows:
+            lines.append(f"| {label} | {name} | {1000 * wall:.0f} | {1000 * cpu:.0f} | {cpu / base[1]:.2f} | "
+                         f"{wall / base[0]:.2f} | {'' if seeks is None else seeks} |")
             print(lines[-1], flush=True)
+    lines += ["", "Frame identity (frames read from their pixels; torchcodec `get_frame_at` in exact mode):", "",
+              "| clip | asked | read_frames | torchcodec |", "|---|---|---|---|"]
+    lines += identity_rows(args.clips, tc_reason is None)
+    print("\n".join(lines[-6:]))
     lines += ["", f"torchcodec: {tc_reason or 'compared (CPU, one FFmpeg thread)'}",
               f"Command: python benchmarks/bench_decode.py --frames {args.frames} --n {args.n} "
               f"--repeats {args.repeats} --sizes {' '.join(map(str, args.sizes))}"]

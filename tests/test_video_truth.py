@@ -363,6 +363,12 @@ def test_nul_byte_in_path_is_an_item_error(tmp_path):
     assert exc.value.index == 4 and "\0" not in str(exc.value)
     with pytest.raises(ItemError, match="NUL"):
         video_info("x\0.mp4")
+    # a lone surrogate cannot be encoded for the file system (valid look-alike: any real name)
+    with pytest.raises(ItemError, match="cannot be encoded") as exc:
+        read_frames("clip\ud800.mp4", index=6)
+    assert exc.value.index == 6
+    with pytest.raises(ItemError, match="file not found"):
+        read_frames(tmp_path / "clip\u00e9.mp4")
 
 
 @pytest.mark.parametrize("kind", ["m3u8", "ffconcat"])
@@ -387,3 +393,39 @@ def test_non_regular_files_are_refused(tmp_path):
         read_frames(fifo)
     with pytest.raises(ItemError, match="file not found"):
         read_frames(tmp_path / "a.mp4" / "b.mp4")
+
+
+def test_a_seek_that_lands_past_its_keyframe_falls_back_to_decoding_from_the_start(tmp_path):
+    # A broken index can make a container land after the keyframe asked for; the reader checks
+    # where it landed (by the first packet's pts) and decodes from the first byte instead.
+    from forensics.media._video import _Decode, _Errors, _probe, _Video
+
+    path = write_video(tmp_path / "b.mp4", index_frames(30), gop=5)
+    want = [1, 22, 27]
+    with _Video(path, 0) as video:
+        info = _probe(video, _Errors())
+        real = video.container
+
+        class LandsLate:  # seeks one keyframe interval further than asked
+            def seek(self, offset, **kw):
+                return real.seek(offset + 5 * int(1 / (25 * video.stream.time_base)), **kw)
+
+            def __getattr__(self, name):
+                return getattr(real, name)
+
+        video.container = LandsLate()
+        errors = _Errors()
+        dec = _Decode(video, want, errors, tag_rotation=info.rotation)
+        got = {k: rgb for k, _, rgb, _, _ in dec}
+    assert dec.seeks == 1 and sorted(got) == want  # the late landing was noticed, then sequential
+    assert ids([got[k] for k in want]) == want and not errors
+
+
+def test_a_request_only_past_the_end_still_checks_that_the_file_decodes(tmp_path):
+    from video_fixtures import scramble_packets
+
+    path = write_video(tmp_path / "v.mkv", index_frames(5), gop=1)
+    r = read_frames(path, indices=[40])
+    assert len(r) == 0 and r.missing.tolist() == [40] and any("holds 5 frames" in e for e in r.errors)
+    with pytest.raises(ItemError, match="no frame could be decoded"):
+        read_frames(scramble_packets(path, tmp_path / "s.mkv"), indices=[40])

@@ -479,7 +479,7 @@ class _Table:
             self.last_duration = pkt_dur[order[-1]] if order else 0
             # Keyframes a decoder can start from: every packet before them in decode order is
             # shown before them (closed GOP boundary), so no later frame needs an earlier one
-            # except leading pictures, which are never seek targets (see _seek_target).
+            # except leading pictures, which are never started from (see seek_target).
             self.clean_keys = []
             running = None
             for i in range(self.n_packets):
