@@ -474,9 +474,10 @@ class ColourFaceDetector:
     A patch less than ``min_visible`` visible (of the square on its longer extent) is not found,
     as a real detector misses a mostly hidden face."""
 
-    def __init__(self, colours=(RED, BLUE), min_visible=0.6):
+    def __init__(self, colours=(RED, BLUE), min_visible=0.6, score_visible=False):
         self.colours = colours
         self.min_visible = min_visible
+        self.score_visible = score_visible  # score = 0.9 x the visible fraction, as a partial face scores lower
         self.seen = []
 
     def detect(self, rgb):
@@ -490,7 +491,8 @@ class ColourFaceDetector:
             x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
             side = max(x1 - x0, y1 - y0)
             if len(xs) >= self.min_visible * side * side:
-                faces.append(Face((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), 0.9))
+                score = 0.9 * len(xs) / (side * side) if self.score_visible else 0.9
+                faces.append(Face((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), score))
         return sorted(faces, key=lambda f: (-f.area, f.bbox[0]))  # equal sizes: left one first
 
 
@@ -754,3 +756,31 @@ def test_track_gates(reuse, xs, tracks):
                                  reuse=reuse).crop_frames(enumerate(frames))
     assert [r.track_id for r in records] == tracks
     assert [r.bbox[0] for r in records] == list(xs)
+
+
+@pytest.mark.parametrize("cover, detection", [(0, "near"), (8, "near"), (9, "full")])
+def test_weak_or_cut_face_near_the_track_sends_back_to_the_whole_frame(cover, detection):
+    """A face found near its track but scoring under 0.8x the track's mean (here: partly hidden;
+    visible 32/40 = 0.8 at the limit, 31/40 below) is not trusted: the whole frame is searched."""
+    frames = []
+    for x in (20, 60, 100):
+        f = np.full((100, 400, 3), 128, np.uint8)
+        f[30:70, x:x + 40] = RED
+        frames.append(f)
+    frames[2][30:70, 100:100 + cover] = 128  # the left part of the face hidden
+    det = ColourFaceDetector(colours=(RED,), min_visible=0.5, score_visible=True)
+    crops, records = FaceCropper(det, size=16, reuse=True).crop_frames(enumerate(frames))
+    assert [r.detection for r in records] == ["full", "full", detection]  # frame 1: no velocity yet, far move
+    assert records[2].face_found and records[2].bbox == (100.0 + cover, 30.0, 40.0 - cover, 40.0)
+    # a face crossing the edge of the search square is not trusted either
+    frames[2][:] = 128
+    frames[2][30:70, 130:170] = RED  # predicted centre 120: the square 70..170 cuts it within 5 px of its edge
+    crops, records = FaceCropper(ColourFaceDetector(colours=(RED,), min_visible=0.5), size=16,
+                                 reuse=True).crop_frames(enumerate(frames))
+    assert records[2].detection == "full" and records[2].bbox == (130.0, 30.0, 40.0, 40.0)
+    assert [r.track_id for r in records] == [0, 0, 0]
+    frames[2][:] = 128
+    frames[2][30:70, 125:165] = RED  # 5 px from the edge: trusted
+    crops, records = FaceCropper(ColourFaceDetector(colours=(RED,), min_visible=0.5), size=16,
+                                 reuse=True).crop_frames(enumerate(frames))
+    assert records[2].detection == "near" and records[2].bbox == (125.0, 30.0, 40.0, 40.0)

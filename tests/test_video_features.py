@@ -365,3 +365,26 @@ def test_two_real_faces_crossing_stay_two_people(tmp_path, shared_dir):
     row = vf.transform([str(path)])[0]
     used = vf.records_[vf.records_["face_found"]]
     assert row[-1] == 1.0 and used["track_id"].nunique() == 1
+
+
+def test_downscaled_and_tracked_detection_agrees_with_full_resolution(tmp_path, shared_dir):
+    """The default detection (640 px copy, search near the track) finds the face in the same frames
+    as YuNet on every full-resolution frame, with overlapping boxes (benchmarks/bench_video.py
+    measures this on 300-frame videos at 1080p/720p/480p)."""
+    model = shared_dir / "models" / "face_detection_yunet_2023mar.onnx"
+    if not model.exists():
+        pytest.skip(f"needs {model}")
+    from forensics.media import FaceCropper, YuNetDetector, iter_display, read_display_frames
+    from forensics.media._faces import _iou
+
+    path = tmp_path / "wide.mp4"
+    face_video(path, n_frames=24, size=(480, 960), face_size=200)
+    video, _, _ = read_display_frames(path, n=12)
+    frames = list(iter_display(video))
+    det = YuNetDetector(model)
+    fast = FaceCropper(det, size=64).crop_frames(frames)[1]
+    full = FaceCropper(det, size=64, detect_size=None, reuse=False).crop_frames(frames)[1]
+    assert [r.face_found for r in fast] == [r.face_found for r in full] == [True] * 12
+    assert {r.detection for r in fast} == {"full", "near"}  # both ways were exercised
+    ious = [_iou(a.bbox, b.bbox) for a, b in zip(fast, full)]
+    assert min(ious) >= 0.6 and np.mean(ious) >= 0.8, ious

@@ -1165,6 +1165,8 @@ _MAX_MOVE = 1.0       # a face may move this many face sizes from its predicted 
 _FIRST_MOVE = 2.5     # ... or from its only position yet (no velocity known)
 _SIZE_RATIO = 2.0     # ... and change size by at most this factor
 _ROI_INTERP = cv2.INTER_AREA
+_ROI_PAD = 0.05       # a face found within this fraction of the square's side from its edge may be cut
+_ROI_SCORE = 0.8      # ... and one scoring below this fraction of its track's mean score is not trusted
 
 
 def _centre(bbox):
@@ -1261,9 +1263,10 @@ class FaceCropper:
     reuse : {"auto", True, False}, default="auto"
         Search near the tracked faces before searching the whole frame: in each frame after
         the first, the detector runs on a square of 2.5 face sizes around each tracked face's
-        predicted position (shrunk to at most 160 px); the whole frame is searched only when a
-        tracked face is not found there whole, when no face is tracked, or every
-        ``redetect_every`` frames. ``"auto"``: on for this library's detectors, off for other
+        predicted position (shrunk to at most 160 px); the whole frame is searched when a
+        tracked face is not found there whole (clear of the square's edges by 5% of its side,
+        scoring at least 0.8 times the track's mean score, size within 1.5x), when no face is
+        tracked, and every ``redetect_every`` frames. ``"auto"``: on for this library's detectors, off for other
         objects (whose behaviour on a part of a frame is unknown).
     redetect_every : int or None, default=8
         With ``reuse``, search the whole frame at least every this many frames (new faces are
@@ -1431,10 +1434,11 @@ class FaceCropper:
         for t, (x0, y0, side, k), faces in zip(active, regions, _detect_many(self.detector_, inputs)):
             px, py = t.predict(pos)
             ref = max(t.bbox[2], t.bbox[3])
-            pad = 0.02 * side
+            pad = _ROI_PAD * side
+            low = max(self.min_score, _ROI_SCORE * t.score / t.n)
             best, best_d = None, None
             for f in faces:
-                if f.score < self.min_score:
+                if f.score < low - 1e-9:  # e.g. a face half outside the square: weaker, and its box is wrong
                     continue
                 g = _scaled(f, k, k, x0, y0)
                 gx, gy, gw, gh = g.bbox
