@@ -10,6 +10,10 @@ from ._noise import NoiseFeatures, noise_features
 from ._registry import ALL_EXTRACTORS, FAMILIES, PRESETS, list_features
 from ._spectral import SpectralFeatures, spectral_features
 from ._video import AGGREGATES, VideoFeatures
+from ._cooccurrence import CooccurrenceFeatures, LargeCooccurrenceFeatures, cooccurrence_features
+from ._face_region import FaceRegionFeatures, faceregion_features
+from ._upsampling import UpsamplingFeatures, upsampling_features
+from ._tiles import TILE_AGGREGATES, TiledFeatures, tile_boxes
 
 __all__ = [
     "BaseExtractor", "FeatureDoc", "ForensicFeatures", "make_feature_bank", "ALL_EXTRACTORS", "FAMILIES", "PRESETS",
@@ -21,4 +25,8 @@ __all__ = [
     "BlurFeatures", "blur_features",
     "CodecFeatures", "codec_features",
     "VideoFeatures", "AGGREGATES",
+    "CooccurrenceFeatures", "LargeCooccurrenceFeatures", "cooccurrence_features",
+    "UpsamplingFeatures", "upsampling_features",
+    "FaceRegionFeatures", "faceregion_features",
+    "TiledFeatures", "TILE_AGGREGATES", "tile_boxes",
 ]
