@@ -8,7 +8,7 @@ import itertools
 
 import numpy as np
 
-from ._base import BaseExtractor, FeatureDoc, Interval, Options
+from ._base import BaseExtractor, FeatureDoc, Interval
 from ._kernels._cooccurrence import (
     channel_histogram, directional_codes, square_codes, tuple_histogram_cols, tuple_histogram_rows,
 )
@@ -100,6 +100,14 @@ class _Residuals:
         if bad or not items or len(set(items)) != len(items):
             raise ValueError(f"{name} must be a non-empty set of distinct names from {list(RESIDUALS)}, "
                              f"got {value!r}")
+
+
+class _Flag:
+    """Parameter rule of a boolean: exactly True or False (1 and 0 are refused)."""
+
+    def check(self, name, value):
+        if value is not True and value is not False:
+            raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
 def _selected(residuals):
@@ -341,7 +349,7 @@ class CooccurrenceFeatures(BaseExtractor):
         "order": Interval(int, 2, 4),
         "truncation": Interval(int, 1, 4),
         "q": Interval(float, 0.05, 64.0),
-        "color": Options((True, False)),
+        "color": _Flag(),
     }
     feature_docs = _docs()
 

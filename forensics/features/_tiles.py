@@ -15,7 +15,7 @@ __all__ = ["TiledFeatures", "TILE_AGGREGATES", "tile_boxes"]
 
 #: Aggregates over the tiles of one image, in column order.
 TILE_AGGREGATES = ("mean", "max", "std", "min", "median")
-#: Tile origins are multiples of this, so tiles keep the 8x8 JPEG block lattice of the image.
+#: The tile grid's origin is a multiple of this, so tiles of a multiple-of-8 size keep the JPEG lattice.
 ALIGN = 8
 _COUNT = "tiles__n_tiles__used"
 
@@ -41,8 +41,9 @@ def tile_boxes(shape, tile_size=256, max_tiles=16):
     Notes
     -----
     The grid has ``max(1, H // tile_size)`` rows and ``max(1, W // tile_size)`` columns of
-    non-overlapping tiles and is centred in the image, its origin rounded down to a multiple of 8
-    so every tile starts on the JPEG block lattice of the image (block statistics stay aligned).
+    non-overlapping tiles and is centred in the image, its origin rounded down to a multiple of 8,
+    so with a ``tile_size`` that is a multiple of 8 every tile starts on the JPEG block lattice of
+    the image (block statistics stay aligned).
 
     Examples
     --------
@@ -133,7 +134,8 @@ class TiledFeatures(BaseExtractor):
 
     Notes
     -----
-    Tiles start on multiples of 8 pixels, so block-DCT statistics keep the image's JPEG lattice.
+    With a ``tile_size`` that is a multiple of 8 (the default), tiles start on multiples of 8
+    pixels, so block-DCT statistics keep the image's JPEG lattice.
     Tiles are decoded pixels: features of the file container (the ``codec`` family) do not apply
     to them and are NaN; compute those on the whole item alongside if needed. An image smaller
     than a tile is one tile (the whole image).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import BaseExtractor, FeatureDoc, Interval
+from ._kernels._upsampling import phase_sums
 
 __all__ = ["UpsamplingFeatures", "upsampling_features", "upsampling_vector", "npr_residual"]
 
@@ -77,50 +78,48 @@ def npr_residual(luma):
 
 
 def _down2(y):
+    """Mean of each 2x2 block (odd last row / column dropped)."""
     h, w = (y.shape[0] // 2) * 2, (y.shape[1] // 2) * 2
     y = y[:h, :w]
     return 0.25 * (y[0::2, 0::2] + y[1::2, 0::2] + y[0::2, 1::2] + y[1::2, 1::2])
 
 
-def _log_ratio(energies):
-    energies = [e for e in energies if np.isfinite(e)]
-    if len(energies) < 2:
+def _log_ratio(sums, counts):
+    """log((EPS + max_p m_p) / (EPS + min_p m_p)) over the phases p with samples, m_p = sums / counts."""
+    means = [s / n for s, n in zip(sums, counts) if n > 0]
+    if len(means) < 2:
         return np.nan
-    return float(np.log((EPS + max(energies)) / (EPS + min(energies))))
+    return float(np.log((EPS + max(means)) / (EPS + min(means))))
 
 
-def _mean_sq(a):
-    return float(np.mean(a * a)) if a.size else np.nan
-
-
-def _corr(a, b):
-    if a.size < 2:
+def _corr(m, sa, sb, saa, sbb, sab):
+    """Pearson correlation from power sums; NaN under 2 pairs or for a constant side."""
+    if m < 2:
         return np.nan
-    a = a - a.mean()
-    b = b - b.mean()
-    den = np.sqrt(np.sum(a * a) * np.sum(b * b))
-    return float(np.sum(a * b) / den) if den > 1e-12 else np.nan
+    va = saa / m - (sa / m) ** 2
+    vb = sbb / m - (sb / m) ** 2
+    den = m * np.sqrt(max(va, 0.0) * max(vb, 0.0))
+    if not den > 1e-12:
+        return np.nan
+    return float(np.clip((sab / m - (sa / m) * (sb / m)) * m / den, -1.0, 1.0))
 
 
 def _scale_row(y):
     """The 10 values of one scale: h and v (energy, phase, corr, d2), then d (energy, phase)."""
+    sums = np.zeros(48)
+    phase_sums(np.ascontiguousarray(y), sums)
     out = []
-    for z in (y, y.T):  # horizontal differences along rows; vertical = the same on the transpose
-        d = z[:, 1:] - z[:, :-1]
-        out.append(np.log1p(_mean_sq(d)) if d.size else np.nan)
-        out.append(_log_ratio([_mean_sq(d[:, p::2]) for p in (0, 1)]))
-        rho = []
-        for p in (0, 1):
-            first = d[:, p:-1:2]
-            second = d[:, p + 1::2][:, :first.shape[1]]
-            rho.append(_corr(first.ravel(), second.ravel()))
+    for base in (0, 20):
+        s = sums[base:base + 20]
+        n = s[0] + s[1]
+        out.append(np.log1p((s[2] + s[3]) / n) if n > 0 else np.nan)
+        out.append(_log_ratio(s[2:4], s[0:2]))
+        rho = [_corr(*s[4 + 6 * p:10 + 6 * p]) for p in (0, 1)]
         out.append(abs(rho[0] - rho[1]))
-        s = z[:, :-2] - 2.0 * z[:, 1:-1] + z[:, 2:]
-        # s[:, j] is centred on column j + 1: parity p of the centre = columns j with (j + 1) % 2 == p
-        out.append(_log_ratio([_mean_sq(s[:, 1 - p::2]) for p in (0, 1)]))
-    d = y[1:, 1:] - y[:-1, :-1]
-    out.append(np.log1p(_mean_sq(d)) if d.size else np.nan)
-    out.append(_log_ratio([_mean_sq(d[a::2, b::2]) for a in (0, 1) for b in (0, 1)]))
+        out.append(_log_ratio(s[18:20], s[16:18]))
+    n = sums[40:44].sum()
+    out.append(np.log1p(sums[44:48].sum() / n) if n > 0 else np.nan)
+    out.append(_log_ratio(sums[44:48], sums[40:44]))
     return out
 
 
@@ -138,7 +137,7 @@ def upsampling_vector(luma, *, n_scales=3):
     -------
     ndarray of shape (10 * n_scales,), float64
     """
-    y = np.asarray(luma, dtype=np.float64)
+    y = np.ascontiguousarray(luma, dtype=np.float64)
     out = []
     for k in range(n_scales):
         if k:
