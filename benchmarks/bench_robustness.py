@@ -10,6 +10,11 @@ down-scaling by 0.5; and their combination (blur, down-scale, JPEG 75). 5-fold s
 ROC-AUC (mean +- std over folds), its drop from clean, and the expected calibration error of the
 fake probability (15 bins). Features: one pass of a bank holding every family the detectors use,
 per perturbation, cached in results/cache. Writes table.md and results.csv under --out.
+
+``--augment``: the training folds also hold the training items after the perturbations of
+AUGMENT (JPEG 90 and 50, blur, down-scaling; labels unchanged), as augmentation-trained detectors
+are (Wang et al., CVPR 2020). JPEG 75 and the combination stay unseen in training: JPEG 75 lies
+between two seen qualities, the combination composes seen operations.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from _generalization import (  # noqa: E402
     DEFAULT_DETECTORS, PERTURBATIONS, ROOT, detector_columns, extract, load_set, perturb, union_bank,
 )
 
+#: Perturbations added to the training folds with --augment (JPEG 75 and "combined" stay unseen).
+AUGMENT = ("jpeg90", "jpeg50", "blur1", "down0.5")
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -39,8 +47,13 @@ def main(argv=None):
     parser.add_argument("--perturbations", nargs="+", default=list(PERTURBATIONS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--out", default=str(ROOT / "results" / "robustness"))
+    parser.add_argument("--augment", action="store_true", help=f"train on clean + {', '.join(AUGMENT)} items")
+    parser.add_argument("--out", default=None, help="default: results/robustness[_augmented]")
     args = parser.parse_args(argv)
+    args.out = args.out or str(ROOT / "results" / ("robustness_augmented" if args.augment else "robustness"))
+    needed = ["clean", *AUGMENT] if args.augment else ["clean"]
+    wanted = set(needed) | set(args.perturbations)
+    args.perturbations = [p for p in PERTURBATIONS if p in wanted] + sorted(wanted - set(PERTURBATIONS))
 
     from forensics.metrics import expected_calibration_error, roc_auc
     from forensics.model_selection import make_cv
@@ -68,7 +81,9 @@ def main(argv=None):
             for train, test in splits:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    model = clone(rest).fit(features["clean"][np.ix_(train, cols)], y[train])
+                    train_sets = ["clean", *AUGMENT] if args.augment else ["clean"]
+                    F_fit = np.vstack([features[p][np.ix_(train, cols)] for p in train_sets])
+                    model = clone(rest).fit(F_fit, np.tile(y[train], len(train_sets)))
                     for p in args.perturbations:
                         prob = model.predict_proba(features[p][np.ix_(test, cols)])[:, 1]
                         scores[p].append((roc_auc(y[test], prob), expected_calibration_error(y[test], prob)))
@@ -85,7 +100,8 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "results.csv", index=False)
-    text = [f"# Robustness (trained clean, tested perturbed)", "",
+    trained = f"clean + {', '.join(AUGMENT)}" if args.augment else "clean"
+    text = [f"# Robustness (trained on {trained}, tested perturbed)", "",
             f"`python benchmarks/bench_robustness.py {' '.join(sys.argv[1:])}`; 5-fold CV, seed {args.seed}; "
             f"cells: ROC-AUC mean ± std over folds (drop from clean) / ECE; total "
             f"{time.perf_counter() - t_start:.0f} s", ""]
