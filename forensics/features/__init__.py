@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from ._registry import ALL_EXTRACTORS, FAMILIES, PRESETS, list_features
     from ._spectral import SpectralFeatures, spectral_features
     from ._video import AGGREGATES, VideoFeatures
+    from ._cooccurrence import CooccurrenceFeatures, LargeCooccurrenceFeatures, cooccurrence_features
+    from ._face_region import FaceRegionFeatures, faceregion_features
+    from ._upsampling import UpsamplingFeatures, upsampling_features
+    from ._tiles import TILE_AGGREGATES, TiledFeatures, tile_boxes
 
 __getattr__, __dir__ = attach(__name__, __file__)
 
@@ -32,4 +36,8 @@ __all__ = [
     "BlurFeatures", "blur_features",
     "CodecFeatures", "codec_features",
     "VideoFeatures", "AGGREGATES",
+    "CooccurrenceFeatures", "LargeCooccurrenceFeatures", "cooccurrence_features",
+    "UpsamplingFeatures", "upsampling_features",
+    "FaceRegionFeatures", "faceregion_features",
+    "TiledFeatures", "TILE_AGGREGATES", "tile_boxes",
 ]
