@@ -3,8 +3,11 @@
 The few public entry points live here; everything else is in the subpackages
 (:mod:`forensics.media`, :mod:`forensics.features`, :mod:`forensics.preprocessing`,
 :mod:`forensics.heads`, :mod:`forensics.metrics`, :mod:`forensics.model_selection`,
-:mod:`forensics.inspection`, :mod:`forensics.datasets`, and the detector catalogue
-:mod:`forensics.estimators`). Label convention everywhere: fake = 1, real = 0.
+:mod:`forensics.inspection`, :mod:`forensics.datasets`, :mod:`forensics.embeddings`,
+:mod:`forensics.deep`, :mod:`forensics.tracking`, :mod:`forensics.tuning`, and the detector
+catalogue :mod:`forensics.estimators`). Feature tables (:func:`extract_table`,
+:func:`read_table`) are the hand-off between extraction and everything after it. Label convention
+everywhere: fake = 1, real = 0.
 """
 
 __version__ = "0.1.0"
@@ -12,6 +15,9 @@ __version__ = "0.1.0"
 from . import estimators  # noqa: E402  (the catalogue: forensics.estimators.get(name))
 from ._persistence import load, save  # noqa: E402
 from ._pipeline import make_pipeline  # noqa: E402
+from ._sources import load_data  # noqa: E402
+from ._tables import FeatureTable, TableMismatchError, extract_table, read_table  # noqa: E402
+from ._video_detector import VideoDetector  # noqa: E402
 from .features import ForensicFeatures, list_features, make_feature_bank  # noqa: E402
 from .inspection import AuditReport, ShortcutWarning, audit  # noqa: E402
 from .media import ItemError  # noqa: E402
@@ -20,5 +26,6 @@ from .media import ItemError  # noqa: E402
 list_estimators = estimators.list_estimators
 
 
-__all__ = ["AuditReport", "ForensicFeatures", "ItemError", "ShortcutWarning", "audit", "estimators", "list_estimators", "list_features", "load", "make_feature_bank",
-           "make_pipeline", "save", "__version__"]
+__all__ = ["AuditReport", "FeatureTable", "ForensicFeatures", "ItemError", "ShortcutWarning", "TableMismatchError",
+           "VideoDetector", "audit", "estimators", "extract_table", "list_estimators", "list_features", "load",
+           "load_data", "make_feature_bank", "make_pipeline", "read_table", "save", "__version__"]

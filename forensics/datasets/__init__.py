@@ -7,7 +7,7 @@ Every loader returns a manifest: a DataFrame with ``path``, ``label`` (fake = 1)
 
 from ._archive import UnsafeArchiveError, ZipReport, safe_extract_zip, validate_zip
 from ._celebdf import load_celebdf
-from ._demo import DEMO_METHODS, make_demo_dataset, save_demo_dataset
+from ._demo import DEMO_METHODS, DEMO_VIDEO_METHODS, make_demo_dataset, run_demo, save_demo_dataset, save_demo_videos
 from ._dfdc import load_dfdc
 from ._extract import ExtractionResult, QualityReport, extract_faces
 from ._faceforensics import FFPP_METHODS, load_faceforensics
@@ -17,5 +17,5 @@ from ._openfake import load_openfake
 
 __all__ = ["ExtractionResult", "QualityReport", "extract_faces", "DEMO_METHODS", "FFPP_METHODS", "IMAGE_SUFFIXES", "MANIFEST_COLUMNS", "UnsafeArchiveError",
            "VIDEO_SUFFIXES", "ZipReport", "check_manifest", "load_celebdf", "load_dfdc", "load_faceforensics",
-           "load_folder", "load_openfake", "make_demo_dataset", "safe_extract_zip", "save_demo_dataset",
+           "load_folder", "load_openfake", "make_demo_dataset", "run_demo", "save_demo_videos", "DEMO_VIDEO_METHODS", "safe_extract_zip", "save_demo_dataset",
            "validate_zip"]
