@@ -23,7 +23,19 @@ from .inspection import AuditReport, ShortcutWarning, audit  # noqa: E402
 from .media import ItemError  # noqa: E402
 
 
-list_estimators = estimators.list_estimators
+def list_estimators():
+    """The detector catalogue as a DataFrame: name, input, summary, reference, requires (one row each).
+
+    The same as :func:`forensics.estimators.list_estimators`; each name builds a detector with
+    :func:`make_pipeline`.
+
+    Examples
+    --------
+    >>> import forensics
+    >>> "forensic-xgb" in set(forensics.list_estimators()["name"])
+    True
+    """
+    return estimators.list_estimators()
 
 
 __all__ = ["AuditReport", "FeatureTable", "ForensicFeatures", "ItemError", "ShortcutWarning", "TableMismatchError",

@@ -68,7 +68,14 @@ def run(args):
         args.face_detector, args.detector = args.detector, None
         args._resolved["frames.face_detector"], args._resolved["detector.name"] = args.face_detector, None
     if args.detector is not None and args.features is not None:
-        raise UsageError("give --features or --detector, not both")
+        # one from the command line and the other from the config: the command line wins
+        cli_features, cli_detector = "features.spec" in args._cli, "detector.name" in args._cli
+        if cli_features and not cli_detector:
+            args.detector = args._resolved["detector.name"] = None
+        elif cli_detector and not cli_features:
+            args.features = args._resolved["features.spec"] = None
+        else:
+            raise UsageError("give --features or --detector, not both")
     C.check_face_options(args)
     manifest = C.load_manifest(args, labels=False)
     out = Path(args.out)

@@ -161,7 +161,8 @@ def resolve(parser, args, argv=None, all_keys=()):
 
     Sets ``args._resolved`` (``{key: value}`` of every option of the verb, for the resolved
     config written beside the outputs), ``args._given`` (keys given on the command line or in
-    the config), ``args._config`` (the config's path or None) and ``args._argv``.
+    the config), ``args._cli`` (keys given on the command line), ``args._config`` (the config's
+    path or None) and ``args._argv``.
     """
     specs = _specs(parser)
     config_path = getattr(args, "config", None)
@@ -176,7 +177,7 @@ def resolve(parser, args, argv=None, all_keys=()):
             close = [k for k in sorted(all_keys) if k.split(".")[-1] == unknown[0].split(".")[-1]]
             hint = f"; did you mean {close[0]}?" if close else ""
             raise UsageError(f"config {config_path}: unknown key {unknown[0]!r}{hint}")
-    resolved, given = {}, set()
+    resolved, given, cli = {}, set(), set()
     # every config value of the verb is checked, also those a flag overrides
     from_config = {spec.key: _convert(spec, flat[spec.key], f"config {config_path}")
                    for spec in specs.values() if spec.key in flat}
@@ -188,6 +189,7 @@ def resolve(parser, args, argv=None, all_keys=()):
             if spec.kind == "pairs":
                 value = {**(from_config.get(spec.key) or {}), **dict(value)}
             given.add(spec.key)
+            cli.add(spec.key)
         elif spec.key in from_config:
             value = from_config[spec.key]
             given.add(spec.key)
@@ -200,6 +202,7 @@ def resolve(parser, args, argv=None, all_keys=()):
         resolved[spec.key] = value
     args._resolved = resolved
     args._given = given
+    args._cli = cli
     args._config = config_path
     args._argv = list(sys.argv[1:] if argv is None else argv)
     return args

@@ -77,9 +77,11 @@ def run(args):
                                   audit_report=report if args.audit else None, name=name)
         op = result.operating_points
         for level, row in op.iterrows():
+            low = [f"at FPR {f:g} {C.fmt(row[col])}" if f >= 1 / max(row["n_real"], 1) else f"at FPR {f:g} not "
+                   f"measurable with {int(row['n_real'])} reals" for f, col in ((0.01, "tpr_at_fpr_1%"),
+                                                                             (0.001, "tpr_at_fpr_0.1%"))]
             print(f"  {level} level: ROC-AUC {row['roc_auc']:.3f} (95% CI {C.fmt(row['ci_low'])}-"
-                  f"{C.fmt(row['ci_high'])}), TPR at FPR 1% {C.fmt(row['tpr_at_fpr_1%'])}, at 0.1% "
-                  f"{C.fmt(row['tpr_at_fpr_0.1%'])}")
+                  f"{C.fmt(row['ci_high'])}, {row['ci_resamples']} resampled); TPR {'; '.join(low)}")
         metrics = C.headline(result.cv)
         for level, row in op.iterrows():
             prefix = "video_" if level == "video" else ""

@@ -473,9 +473,11 @@ def _operating_points(y, cv_res, groups, videos, n_boot, random_state):
         levels.append(("video", vy, cv_res.video_scores.to_numpy(), vg))
     for level, yy, ss, gg in levels:
         auc, low, high = roc_auc_ci(yy, ss, groups=gg, n_boot=n_boot, random_state=random_state)
-        rows[level] = {"n": int(yy.size), "n_real": int((yy == 0).sum()), "roc_auc": auc, "ci_low": low,
+        n_real = int((yy == 0).sum())
+        rows[level] = {"n": int(yy.size), "n_real": n_real, "roc_auc": auc, "ci_low": low,
                        "ci_high": high, "ci_resamples": "groups" if gg is not None else "items",
-                       "tpr_at_fpr_1%": tpr_at_fpr(yy, ss, 0.01), "tpr_at_fpr_0.1%": tpr_at_fpr(yy, ss, 0.001)}
+                       "tpr_at_fpr_1%": tpr_at_fpr(yy, ss, 0.01), "tpr_at_fpr_0.1%": tpr_at_fpr(yy, ss, 0.001),
+                       "smallest_fpr": 1 / max(n_real, 1)}
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "level"
     return frame
@@ -771,8 +773,8 @@ def _render_html(ctx, figures, fig_png):
                      + "<h4>Per group</h4>" + _html_table(tables["cv_video_groups"]))
     parts.append("<h3>Operating points</h3><p class='small'>ROC-AUC of the pooled out-of-fold scores with a 95% "
                  "bootstrap interval (resampling whole groups when groups are known, so correlated items count "
-                 "once), and the share of fakes caught when at most 1% and 0.1% of reals are flagged (no FPR below "
-                 "1/n_real is measurable).</p>" + _html_table(tables["operating_points"], left=("ci_resamples",)))
+                 "once), and the share of fakes caught when at most 1% and 0.1% of reals are flagged. No FPR below "
+                 "1/n_real (<code>smallest_fpr</code>) can be measured: below it the column is the TPR at FPR 0.</p>" + _html_table(tables["operating_points"], left=("ci_resamples",)))
     if "as_is_vs_equalized" in tables:
         parts.append("<h3>As given vs codec-equalized</h3><p class='small'>The same detector and folds on the items "
                      "as given and after equalization (every item centre-cropped and re-encoded alike). A drop after "

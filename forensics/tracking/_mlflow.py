@@ -119,6 +119,7 @@ class Tracker:
             from mlflow.tracking import MlflowClient
         except ImportError as exc:
             raise ImportError("tracking needs MLflow: pip install \"scikit-forensics[workflow]\" (or mlflow)") from exc
+        _quiet_mlflow()  # importing mlflow sets its own log levels
 
         client = MlflowClient(tracking_uri=self.uri)
         exp = client.get_experiment_by_name(self.experiment)
