@@ -79,6 +79,31 @@ def default_space(detector):
     return {k: list(v) for k, v in get(detector).param_grid.items() if not k.startswith(("features__", "equalize__"))}
 
 
+def _check_space(space):
+    """Refuse a malformed search space before any trial runs (a trial would only record a failure)."""
+    import optuna
+
+    for name, spec in space.items():
+        if isinstance(spec, optuna.distributions.BaseDistribution):
+            continue
+        if isinstance(spec, (list, tuple)):
+            if not spec:
+                raise ValueError(f"the search space of {name!r} is an empty list")
+            continue
+        if isinstance(spec, dict):
+            unknown = set(spec) - {"low", "high", "log", "step", "type"}
+            if unknown or "low" not in spec or "high" not in spec:
+                raise ValueError(f"the search space of {name!r} must be a list of values or a mapping with low, high "
+                                 f"(and optionally log, step, type: int|float), got {spec!r}")
+            if spec.get("type", "float" if not isinstance(spec["low"], int) else "int") not in ("int", "float"):
+                raise ValueError(f"the search space of {name!r}: type must be 'int' or 'float', got {spec['type']!r}")
+            if not spec["low"] < spec["high"]:
+                raise ValueError(f"the search space of {name!r}: low must be below high, got {spec!r}")
+            continue
+        raise ValueError(f"the search space of {name!r} must be a list of values or a mapping with low, high, "
+                         f"got {spec!r}")
+
+
 def _suggest(trial, name, spec):
     import optuna
 
@@ -126,7 +151,10 @@ def tune_detector(detector, table, *, space=None, n_trials=20, timeout=None, cv=
     decorrelation, head), cross-validates them on the table's rows with the grouped, stratified
     folds of :func:`~forensics.model_selection.make_cv` (the same folds for every trial, and
     those of ``forensics evaluate`` with the same ``cv`` and ``random_state``), and maximises the
-    mean held-out ``metric``. After each fold the running mean is reported, so a trial that
+    mean held-out ``metric``. Each fold's model is fitted on the whole training part (no
+    validation split is held out: a ranking metric needs no threshold), so a trial's value is
+    what :func:`~forensics.model_selection.cross_validate_detector` gives with a numeric
+    ``threshold_rule``. After each fold the running mean is reported, so a trial that
     falls behind the median of earlier trials at the same fold is pruned
     (:class:`optuna.pruners.MedianPruner`). The features are read from the table, never
     extracted again.
@@ -216,6 +244,7 @@ def tune_detector(detector, table, *, space=None, n_trials=20, timeout=None, cv=
     if features:
         raise ValueError(f"{features[0]!r} is a feature parameter: the features come from the table, extracted "
                          "once; re-extract to change them, and tune the steps after 'features'")
+    _check_space(space)
     rest = Pipeline(pipe.steps[1:])
     valid = rest.get_params(deep=True)
     unknown = [p for p in space if p not in valid]
