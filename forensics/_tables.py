@@ -605,7 +605,7 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
         spec = features
         extractor = make_features(features, on_error="nan", n_jobs=n_jobs, progress=progress)
     else:
-        spec = f"{type(features).__name__} instance"
+        spec = _describe_extractor(features)
         extractor = clone(features)
         params = extractor.get_params(deep=False)
         extractor.set_params(**{k: v for k, v in dict(on_error="nan", n_jobs=n_jobs, progress=progress).items()
@@ -721,6 +721,17 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
         table.to_parquet(out)
         shutil.rmtree(parts_dir, ignore_errors=True)
     return table
+
+
+def _describe_extractor(extractor):
+    """A short text for an extractor instance: ``ForensicFeatures(spectral; select=[...])``."""
+    inner = getattr(extractor, "extractors", None)
+    parts = [", ".join(name for name, _ in inner)] if inner else []
+    for key in ("preset", "select"):
+        value = getattr(extractor, key, None)
+        if value is not None:
+            parts.append(f"{key}={value!r}")
+    return f"{type(extractor).__name__}({'; '.join(parts)})"
 
 
 def _audit_summary(report):

@@ -318,6 +318,7 @@ def test_audit_of_videos_reads_their_containers(tmp_path, capsys):
             path.parent.mkdir(parents=True, exist_ok=True)
             write_video(path, [natural_image(10 * k + t, (48, 64)) for t in range(4)], crf=crf)
     assert main(["audit", str(tmp_path), "--cv", "3", "--no-progress", "--json", str(tmp_path / "a.json")]) == 0
+    assert "re-encode every video with the same encoder" in capsys.readouterr().out  # the video remedy
     report = json.loads((tmp_path / "a.json").read_text())
     table = {r["property"]: r for r in report["table"]}
     assert {"codec", "bit_rate", "fps", "bits_per_pixel"} <= set(table)

@@ -75,6 +75,8 @@ COMBINED = "all_combined"
 
 _REMEDY = ("equalize the codec (forensics.media.CodecEqualizer / equalize_jpeg) and re-measure; "
            "train and evaluate on the equalized items")
+_VIDEO_REMEDY = ("re-encode every video with the same encoder and settings (codec, bit rate or CRF, frame rate, "
+                 "size) and re-measure; or compare detectors on face crops, which drop the frame size")
 _SUBSAMPLING = {(1, 1): "4:4:4", (2, 1): "4:2:2", (2, 2): "4:2:0", (4, 1): "4:1:1", (1, 2): "4:4:0"}
 
 
@@ -287,6 +289,8 @@ class AuditReport:
         The property values read from each item, shape (n_items, n_properties), in input order.
     status : pandas.DataFrame
         One row per item with ``index``, ``source``, ``status`` ("ok"/"error") and ``error``.
+    kind : {"image", "video"}
+        What was audited (:data:`PROPERTIES` or :data:`VIDEO_PROPERTIES`).
     """
 
     table: pd.DataFrame
@@ -297,6 +301,7 @@ class AuditReport:
     n_splits: int = 5
     values: pd.DataFrame = field(default=None)
     status: pd.DataFrame = field(default=None)
+    kind: str = "image"
 
     @property
     def warning_message(self):
@@ -314,7 +319,7 @@ class AuditReport:
                     f"(AUC {auc[COMBINED]:.2f})")
         return (f"SHORTCUT WARNING: {what}, without looking at the pixels. A detector trained or "
                 f"evaluated on these items can score by learning the file pipeline instead of the "
-                f"forgery. Remedy: {_REMEDY}.")
+                f"forgery. Remedy: {_VIDEO_REMEDY if self.kind == 'video' else _REMEDY}.")
 
     def _header(self):
         balance = ", ".join(f"{k}: {v}" for k, v in self.class_balance.items())
@@ -569,6 +574,7 @@ def audit(X, y, *, cv=5, threshold=0.8, random_state=0, n_jobs=None, progress=Fa
         n_splits=n_splits,
         values=values,
         status=status,
+        kind="video" if video else "image",
     )
     if warn and report.flagged:
         warnings.warn(report.warning_message, ShortcutWarning, stacklevel=2)
