@@ -487,6 +487,32 @@ def test_extract_faces_writes_one_row_per_crop(tmp_path, capsys):
     assert table.meta["frames"]["faces"] is True
 
 
+def test_extract_faces_of_videos_gives_the_rows_of_video_features(tmp_path):
+    """Crops on disk (extract_faces) and a table equal to VideoFeatures(faces=True).transform_frames."""
+    from video_fixtures import face_video
+
+    from forensics import read_table
+    from forensics.features import VideoFeatures, make_feature_bank
+
+    for label in ("real", "fake"):
+        for k in range(2):
+            path = tmp_path / "v" / label / f"{k}.mp4"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            face_video(path, n_frames=4, size=(128, 128), faces_from="synthetic", seed=k + 10 * (label == "fake"))
+    out = tmp_path / "out"
+    assert main(["extract", str(tmp_path / "v"), "--faces", "--face-detector", "cascade", "--n-frames", "2",
+                 "--features", "blur", "--out", str(out), "--no-progress", "--no-audit"]) == 0
+    table = read_table(out / "features.parquet")
+    paths = list(table.data.drop_duplicates("item_index")["path"])
+    vf = VideoFeatures(make_feature_bank(["blur"]), faces=True, detector="cascade", n_frames=2).fit()
+    F, meta = vf.transform_frames(paths)
+    np.testing.assert_allclose(table.X, F, rtol=1e-12, equal_nan=True)
+    assert table.data["frame_index"].tolist() == meta["frame_index"].tolist()
+    assert table.meta["kind"] == "video" and table.meta["frames"]["detector"] == "cascade"
+    assert all((out / p).is_file() for p in table.data["crop_path"])
+    table.check_frames(faces=True, n_frames=2, detector="cascade")  # what an in-memory run would ask
+
+
 def test_extract_old_face_options_are_deprecated_aliases(data, tmp_path, capsys):
     assert main(["extract", str(data), "--faces", "--detector", "yunet", "--out", str(tmp_path)]) == 2
     captured = capsys.readouterr()

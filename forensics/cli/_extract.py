@@ -107,8 +107,8 @@ def run(args):
               + (", faces cropped" if args.faces else "")
               + (f", level {args.level or 'frame'}" if video else ""), flush=True)
         common = C.extraction_kwargs(args)
-        if args.faces and not video:
-            table = _faces_of_images(manifest, features, table_path, args, report)
+        if args.faces:  # crops on disk (resumable, with a quality report), then one table row per crop
+            table = _faces_table(manifest, features, table_path, args, report, "video" if video else "image")
         else:
             try:
                 with C.quiet_warnings():
@@ -133,8 +133,11 @@ def run(args):
     return 0
 
 
-def _faces_of_images(manifest, features, table_path, args, report):
-    """Images with --faces: face crops written by extract_faces (resumable), then one table row per crop."""
+def _faces_table(manifest, features, table_path, args, report, kind):
+    """--faces: face crops written by extract_faces (resumable), then one table row per crop.
+
+    The rows are those VideoFeatures(faces=True).transform_frames gives (same sampling, detector
+    and crop), so the table serves the other verbs like an in-memory extraction would."""
     from .. import __version__
     from .._pipeline import make_features
     from .._tables import TABLE_FORMAT, FeatureTable, _canonical, _versions, feature_fingerprint
@@ -167,7 +170,7 @@ def _faces_of_images(manifest, features, table_path, args, report):
     data = pd.concat([crops, extra], ignore_index=True).sort_values("item_index", kind="stable").reset_index(drop=True)
     front = [c for c in data.columns if c not in names]
     data = data[front + names]
-    meta = dict(format=TABLE_FORMAT, versions={**_versions(), "forensics": __version__}, level="frame", kind="image",
+    meta = dict(format=TABLE_FORMAT, versions={**_versions(), "forensics": __version__}, level="frame", kind=kind,
                 features=dict(spec=_canonical(features if isinstance(features, (str, list)) else "detector"),
                               extractors=feature_fingerprint(extractor)),
                 frames=_canonical(dict(n_frames=args.n_frames or 32, every=args.every, faces=True,
