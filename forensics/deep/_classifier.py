@@ -67,6 +67,9 @@ def _build_network(torch, model_name, weights, head="linear", head_hidden=256, h
         if weights is None:
             backbone = timm.create_model(model_name, pretrained=False, **kwargs)
         elif path is None:
+            from ..embeddings._timm import check_weights_available
+
+            check_weights_available(model_name, weights)  # offline: fail now, not after the hub's retries
             try:
                 backbone = timm.create_model(model_name, pretrained=True, **kwargs)
             except Exception as exc:  # hub errors come in many types (OSError, HTTP, hub-specific)

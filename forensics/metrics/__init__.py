@@ -21,14 +21,16 @@ if TYPE_CHECKING:
         log_loss,
         make_scorers,
         roc_auc,
+        roc_auc_ci,
         roc_points,
         threshold_metrics,
+        tpr_at_fpr,
     )
 
 __getattr__, __dir__ = attach(__name__, __file__)
 
 __all__ = [
-    "roc_auc", "average_precision", "equal_error_rate", "roc_points",
+    "roc_auc", "average_precision", "equal_error_rate", "roc_points", "roc_auc_ci", "tpr_at_fpr",
     "expected_calibration_error", "brier_score", "log_loss",
     "threshold_metrics", "choose_threshold", "THRESHOLD_RULES",
     "evaluate", "EVALUATE_COLUMNS", "make_scorers",
