@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench docs clean
+.PHONY: demo test bench docs walkthrough clean
 
 # The demo needs the core package only; the tests also need torch/timm/ONNX (a few GB, ~2 min).
 $(VENV)/.core: pyproject.toml
@@ -19,6 +19,15 @@ $(VENV)/.test: $(VENV)/.core
 
 demo: $(VENV)/.core
 	$(PY) -m forensics demo
+
+# The research workflow on generated videos (docs/user-guide/workflow.md), in results/walkthrough/.
+$(VENV)/.workflow: $(VENV)/.core
+	$(PY) -m pip install --quiet -e ".[workflow]"
+	touch $@
+
+walkthrough: $(VENV)/.workflow
+	rm -rf results/walkthrough && mkdir -p results/walkthrough
+	cd results/walkthrough && PATH="$(abspath $(VENV))/bin:$$PATH" sh ../../examples/workflow/walkthrough.sh
 
 # The report test renders HTML in headless Chromium (Debian package); installed here when we can.
 test: $(VENV)/.test

@@ -24,7 +24,8 @@ import griffe
 #: Subpackages with an API page (``docs/api/<module>.md``): their exports can be linked.
 DOCUMENTED = ("forensics", "forensics.features", "forensics.media", "forensics.datasets",
               "forensics.model_selection", "forensics.metrics", "forensics.preprocessing",
-              "forensics.heads", "forensics.inspection")
+              "forensics.heads", "forensics.inspection", "forensics.embeddings", "forensics.deep",
+              "forensics.tracking", "forensics.tuning", "forensics.cli")
 
 _ROLE = re.compile(r":(?:py:)?(?P<role>[a-z]+):`(?P<body>[^`]+)`")
 

@@ -3,22 +3,36 @@
 The few public entry points live here; everything else is in the subpackages
 (:mod:`forensics.media`, :mod:`forensics.features`, :mod:`forensics.preprocessing`,
 :mod:`forensics.heads`, :mod:`forensics.metrics`, :mod:`forensics.model_selection`,
-:mod:`forensics.inspection`, :mod:`forensics.datasets`, and the detector catalogue
-:mod:`forensics.estimators`). Label convention everywhere: fake = 1, real = 0.
+:mod:`forensics.inspection`, :mod:`forensics.datasets`, :mod:`forensics.embeddings`,
+:mod:`forensics.deep`, :mod:`forensics.tracking`, :mod:`forensics.tuning`, and the detector
+catalogue :mod:`forensics.estimators`). Feature tables (:func:`extract_table`,
+:func:`read_table`) are the hand-off between extraction and everything after it. Label convention
+everywhere: fake = 1, real = 0.
+
+Names are imported on first use (``import forensics`` does not load scikit-learn, numba or
+OpenCV); see :mod:`forensics._lazy`.
 """
+
+from typing import TYPE_CHECKING
+
+from ._lazy import attach
 
 __version__ = "0.1.0"
 
-from . import estimators  # noqa: E402  (the catalogue: forensics.estimators.get(name))
-from ._persistence import load, save  # noqa: E402
-from ._pipeline import make_pipeline  # noqa: E402
-from .features import ForensicFeatures, list_features, make_feature_bank  # noqa: E402
-from .inspection import AuditReport, ShortcutWarning, audit  # noqa: E402
-from .media import ItemError  # noqa: E402
+if TYPE_CHECKING:
+    from . import estimators  # the catalogue: forensics.estimators.get(name)
+    from ._persistence import load, save
+    from ._pipeline import make_pipeline
+    from ._sources import load_data
+    from ._tables import FeatureTable, TableMismatchError, extract_table, read_table
+    from ._video_detector import VideoDetector
+    from .estimators import list_estimators
+    from .features import ForensicFeatures, list_features, make_feature_bank
+    from .inspection import AuditReport, ShortcutWarning, audit
+    from .media import ItemError
 
+__getattr__, __dir__ = attach(__name__, __file__)
 
-list_estimators = estimators.list_estimators
-
-
-__all__ = ["AuditReport", "ForensicFeatures", "ItemError", "ShortcutWarning", "audit", "estimators", "list_estimators", "list_features", "load", "make_feature_bank",
-           "make_pipeline", "save", "__version__"]
+__all__ = ["AuditReport", "FeatureTable", "ForensicFeatures", "ItemError", "ShortcutWarning", "TableMismatchError",
+           "VideoDetector", "audit", "estimators", "extract_table", "list_estimators", "list_features", "load",
+           "load_data", "make_feature_bank", "make_pipeline", "read_table", "save", "__version__"]

@@ -90,9 +90,9 @@ def _kernel_block_stats(luma):
     y = np.ascontiguousarray(luma, dtype=np.float32)
     n_blocks = (y.shape[0] // 8) * (y.shape[1] // 8)
     coefs = np.empty((n_blocks, 64))
-    moments = np.empty((64, 4))
-    hist = np.empty((64, N_BINS), dtype=np.int64)
-    edges = np.empty(4)
+    moments = np.zeros((64, 4))  # the kernel adds to zeroed outputs
+    hist = np.zeros((64, N_BINS), dtype=np.int64)
+    edges = np.zeros(4)
     block_dct_stats(y, dct_basis(), coefs, moments, hist, edges)
     return coefs, moments, hist, edges
 
@@ -103,7 +103,7 @@ def _hist_from_luma(luma):
 
 
 def _kernel_lattice(luma):
-    out = np.empty((64, Q_MAX + 1, 2))
+    out = np.zeros((64, Q_MAX + 1, 2))
     lattice_scores(_hist_from_luma(luma), out)
     return out
 

@@ -14,10 +14,11 @@ import numpy as np
 import pywt
 from scipy import ndimage
 
-from forensics.features._kernels._noise import (
-    haar_hh, median_abs, median_moments, residual_moments, srm_moments, wavelet_residual,
+from forensics.features._kernels._noise import haar_abs_hh
+from forensics.features._noise import (
+    MAD_TO_SIGMA, TINY_VAR, _correlations, _moments, median_abs, median_stats, residual_moments, srm_stats,
+    wavelet_residual,
 )
-from forensics.features._noise import MAD_TO_SIGMA, TINY_VAR, _correlations, _moments
 
 GRID = 4
 
@@ -114,9 +115,7 @@ def median_reference(luma, grid=GRID):
 
 
 def median_kernel(luma, grid=GRID):
-    cells = np.empty((4, grid * grid, 5))
-    cross = np.empty(3)
-    median_moments(planes_of(luma), grid, cells, cross)
+    cells, cross = median_stats(planes_of(luma), grid)
     return kernel_vector(cells, cross)
 
 
@@ -150,9 +149,7 @@ def srm_reference(luma, grid=GRID):
 
 
 def srm_kernel(luma, grid=GRID):
-    cells = np.empty((7, grid * grid, 5))
-    cross = np.empty(3)
-    srm_moments(planes_of(luma), grid, cells, cross)
+    cells, cross = srm_stats(planes_of(luma), grid)
     return kernel_vector(cells, cross)
 
 
@@ -221,18 +218,18 @@ def wavelet_kernel(luma, wavelet=None, level=None):
 # -- Haar diagonal band and the median of absolute values --------------------------------------------
 
 def haar_reference(luma):
-    """HH = (a - b - c + d) / 2 over the 2x2 blocks of the even-cropped plane, by slicing."""
+    """|HH|, HH = (a - b - c + d) / 2 over the 2x2 blocks of the even-cropped plane, by slicing."""
     x = np.asarray(luma, dtype=np.float64)
     h, w = (x.shape[0] // 2) * 2, (x.shape[1] // 2) * 2
     x = x[:h, :w]
-    return (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2.0
+    return np.abs(x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2.0
 
 
 def haar_kernel(luma):
     luma = np.ascontiguousarray(luma, dtype=np.float32)
-    hh = np.empty((1, luma.shape[0] // 2, luma.shape[1] // 2))
-    haar_hh(luma[None], hh)
-    return hh[0]
+    hh = np.empty((luma.shape[0] // 2, luma.shape[1] // 2))
+    haar_abs_hh(luma, hh)
+    return hh
 
 
 def median_abs_reference(luma):
@@ -248,6 +245,6 @@ KERNEL_CASES = [
     ("srm_moments", srm_kernel, srm_reference),
     ("residual_moments", residual_kernel, residual_reference),
     ("wavelet_residual", wavelet_kernel, wavelet_reference),
-    ("haar_hh", haar_kernel, haar_reference),
+    ("haar_abs_hh", haar_kernel, haar_reference),
     ("median_abs", median_abs_kernel, median_abs_reference),
 ]

@@ -2,7 +2,7 @@
 
 Never imported by the package. It uses the full complex ``fft2`` in float64, a centred
 (``fftshift``) spectrum with explicit frequency grids, boolean masks and ``np.bincount``, while
-the package works on the half spectrum of ``rfft2`` in one numba pass.
+the package works on the flattened half spectrum of ``rfft2`` with per-shape constants.
 """
 
 import math
@@ -11,8 +11,7 @@ import numpy as np
 
 import scipy.fft
 
-from forensics.features._kernels._spectral import spectrum_sums, upsampling_peak
-from forensics.features._spectral import _windowed
+from forensics.features._spectral import _geometry, _upsampling_peak, _windowed, spectrum_sums
 
 TAN_WEDGE = math.tan(math.pi / 8)
 
@@ -112,13 +111,18 @@ def reference_upsampling_peak(p, floor, s):
     return np.mean(vals) if vals else np.nan
 
 
-# -- kernel cases: the package path (rfft2 + numba kernel) vs the NumPy way (fft2 + masks) ---------
+# -- kernel cases: the package path (rfft2 half spectrum) vs the NumPy way (fft2 + masks) ----------
+
+def _half_power(luma):
+    x, energy = _windowed(luma, "hann")
+    spec = scipy.fft.rfft2(x)
+    return (np.abs(spec) ** 2).ravel(), x.shape, energy
+
 
 def _kernel_sums(luma, n_bins=32):
     """bins (n_bins, 2) and the 7 sums of ``spectrum_sums``, through the package's own preparation."""
-    x, energy = _windowed(luma, "hann")
-    bins, sums = np.zeros((n_bins, 2)), np.zeros(7)
-    spectrum_sums(scipy.fft.rfft2(x), x.shape[1], n_bins, 0.5, TAN_WEDGE, 1e-12 * energy, bins, sums)
+    p, (h, w), energy = _half_power(luma)
+    bins, sums = spectrum_sums(p, _geometry(h, w, n_bins, 0.5), 1e-12 * energy)
     return np.concatenate([bins.ravel(), sums])
 
 
@@ -143,9 +147,8 @@ def _reference_sums(luma, n_bins=32):
 
 
 def _kernel_peaks(luma):
-    x, energy = _windowed(luma, "hann")
-    spec = scipy.fft.rfft2(x)
-    return np.array([upsampling_peak(spec, x.shape[1], s, 2, 1e-12 * energy) for s in (2, 4)])
+    p, (h, w), energy = _half_power(luma)
+    return np.array([_upsampling_peak(p, h, w, s, 1e-12 * energy) for s in (2, 4)])
 
 
 def _reference_peaks(luma):

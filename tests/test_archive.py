@@ -1,7 +1,9 @@
 """ZIP validation and extraction: hostile archives are refused with the entry named."""
 
 import os
+import random
 import stat
+import struct
 import warnings
 import zipfile
 
@@ -136,7 +138,7 @@ def test_corrupt_entry_is_refused_with_its_name(tmp_path):
     with pytest.raises(UnsafeArchiveError, match="data.bin.*cannot be read") as err:
         safe_extract_zip(arc, tmp_path / "out")
     assert err.value.entry == "data.bin"
-    assert _listing(tmp_path / "out") == []  # staging removed, nothing half-written
+    assert not (tmp_path / "out").exists()  # no empty target left behind, nothing half-written
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
     with pytest.raises(UnsafeArchiveError, match="not a readable ZIP"):
         validate_zip(tmp_path / "junk.zip")
@@ -168,3 +170,150 @@ def test_no_permissions_taken_from_the_archive(tmp_path):
     assert mode & stat.S_IRUSR and mode & stat.S_IWUSR
     with pytest.raises(TypeError, match="max_ratios"):
         safe_extract_zip(arc, tmp_path / "out3", max_ratios=5)
+
+
+# ---------------------------------------------------------------- malformed archives, failed extractions
+
+_PAYLOAD = bytes(range(256)) * 40
+
+
+def _central(raw, name, signature=b"PK\x01\x02", fixed=46):
+    """Offset of the central directory header of ``name`` in ``raw`` (or its local header)."""
+    k = raw.index(signature)
+    while raw[k + fixed: k + fixed + len(name)] != name:
+        k = raw.index(signature, k + 4)
+    return k
+
+
+def _local(raw, name):
+    return _central(raw, name, b"PK\x03\x04", 30)
+
+
+def _malformed(kind, broken):
+    """(entries, compression, patch): a small archive and, when ``broken``, the damage of ``kind``."""
+    def patch(raw):
+        if kind == "utf8 name":  # flagged UTF-8 (bit 11) but not UTF-8; look-alike: valid UTF-8
+            return raw.replace("é".encode(), b"\xff\xfe") if broken else raw
+        if kind == "version":  # version needed to extract: 6.4 is past what zipfile reads; 6.3 is fine
+            k = _central(raw, b"a.bin")
+            raw[k + 6: k + 8] = struct.pack("<H", 64 if broken else 63)
+            return raw
+        if kind == "method":  # compression method 99 (AES); look-alike: 8 (deflate), what it is
+            for k in (_local(raw, b"a.bin") + 8, _central(raw, b"a.bin") + 10):
+                raw[k: k + 2] = struct.pack("<H", 99 if broken else 8)
+            return raw
+        if kind == "encrypted":  # flag bit 0; look-alike: bit 11 (UTF-8 names), harmless
+            k = _central(raw, b"a.bin")
+            raw[k + 8: k + 10] = struct.pack("<H", struct.unpack("<H", raw[k + 8: k + 10])[0] | (1 if broken else 0x800))
+            return raw
+        if kind == "truncated central directory":
+            return raw[:-30] if broken else raw
+        # corrupt compressed data of a.bin: its data starts after the 30-byte local header and the name
+        start = _local(raw, b"a.bin") + 30 + len("a.bin")
+        k = {"deflate": 4, "bzip2": 4, "lzma": 10}[kind]
+        if broken:
+            raw[start + k: start + k + 8] = b"\xff" * 8
+        return raw
+
+    compression = {"bzip2": zipfile.ZIP_BZIP2, "lzma": zipfile.ZIP_LZMA}.get(kind, zipfile.ZIP_DEFLATED)
+    entries = [("a.bin", _PAYLOAD)] + ([("dir/é.txt", b"accent")] if kind == "utf8 name" else [])
+    return entries, compression, patch
+
+
+@pytest.mark.parametrize("kind, reason", [
+    ("utf8 name", "not a readable ZIP archive"),            # was UnicodeDecodeError
+    ("version", "not a readable ZIP archive"),              # was NotImplementedError
+    ("truncated central directory", "not a readable ZIP archive"),
+    ("method", "cannot be read"),
+    ("encrypted", "encrypted entry"),
+    ("deflate", "cannot be read"),                          # was zlib.error
+    ("bzip2", "cannot be read"),
+    ("lzma", "cannot be read"),                             # was LZMAError
+])
+def test_malformed_archive_raises_the_archive_error_and_leaves_nothing(tmp_path, kind, reason):
+    for broken in (False, True):
+        entries, compression, patch = _malformed(kind, broken)
+        arc = _zip(tmp_path / f"{kind}-{broken}.zip", entries, compression=compression)
+        arc.write_bytes(bytes(patch(bytearray(arc.read_bytes()))))
+        target = tmp_path / f"new-{broken}" / "out"
+        if not broken:  # the valid look-alike is accepted and extracted intact
+            assert validate_zip(arc).files == [name for name, _ in entries]
+            safe_extract_zip(arc, target)
+            assert (target / "a.bin").read_bytes() == _PAYLOAD
+            continue
+        with pytest.raises(UnsafeArchiveError, match=reason) as err:
+            validate_zip(arc)
+        if reason == "cannot be read" or reason == "encrypted entry":
+            assert err.value.entry == "a.bin"
+        with pytest.raises(UnsafeArchiveError, match=reason):
+            safe_extract_zip(arc, target)
+        assert not target.parent.exists()  # neither the target nor the parent it would have created
+        assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["new-False"]
+
+
+def test_failed_extraction_into_an_existing_folder_leaves_it_as_it_was(tmp_path):
+    entries, compression, patch = _malformed("deflate", True)
+    arc = _zip(tmp_path / "bad.zip", [("sub/ok.txt", b"fine")] + entries + [("later/", b"")])
+    arc.write_bytes(bytes(patch(bytearray(arc.read_bytes()))))
+    target = tmp_path / "out"
+    (target / "sub").mkdir(parents=True)
+    (target / "keep.txt").write_bytes(b"mine")
+    with pytest.raises(UnsafeArchiveError, match="'a.bin': cannot be read"):
+        safe_extract_zip(arc, target)
+    assert _listing(target) == ["keep.txt", "sub"]  # no staging folder, no sub/ok.txt, no later/
+    # the same archive intact extracts beside the user's files, and the target keeps its mode
+    mode = stat.S_IMODE(target.stat().st_mode)
+    arc = _zip(tmp_path / "good.zip", [("sub/ok.txt", b"fine")] + entries + [("later/", b"")])
+    assert [p.relative_to(target).as_posix() for p in safe_extract_zip(arc, target)] == ["sub/ok.txt", "a.bin"]
+    assert _listing(target) == ["a.bin", "keep.txt", "later", "sub", "sub/ok.txt"]
+    assert stat.S_IMODE(target.stat().st_mode) == mode
+
+
+def test_new_target_gets_the_default_folder_mode(tmp_path):
+    arc = _zip(tmp_path / "ok.zip", [("a/b.txt", b"x")])
+    (tmp_path / "probe").mkdir()  # what a plain mkdir gives under this process's umask
+    out = tmp_path / "x" / "y" / "out"
+    safe_extract_zip(arc, out)
+    expected = stat.S_IMODE((tmp_path / "probe").stat().st_mode)
+    assert stat.S_IMODE(out.stat().st_mode) == expected  # not the 0700 of a temporary folder
+    assert _listing(tmp_path / "x") == ["y", "y/out", "y/out/a", "y/out/a/b.txt"]  # no staging left
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(FileExistsError, match="is not a folder"):
+        safe_extract_zip(arc, tmp_path / "file")
+
+
+def test_name_the_file_system_refuses_is_an_archive_error(tmp_path):
+    fine, long = "d/" + "a" * 255, "d/" + "a" * 256  # NAME_MAX is 255 bytes on Linux, macOS, Windows
+    arc = _zip(tmp_path / "fine.zip", [(fine, b"x")])
+    assert safe_extract_zip(arc, tmp_path / "fine")[0].name == "a" * 255
+    arc = _zip(tmp_path / "long.zip", [("ok.txt", b"x"), (long, b"x")])
+    assert validate_zip(arc).files == ["ok.txt", long]  # no file system is consulted here
+    with pytest.raises(UnsafeArchiveError, match="name cannot be written here") as err:
+        safe_extract_zip(arc, tmp_path / "long")
+    assert err.value.entry == long and not (tmp_path / "long").exists()
+
+
+def test_seeded_fuzz_only_archive_errors_and_no_leftovers(tmp_path):
+    rng = random.Random(16)
+    bases = []
+    for compression in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
+        bases.append(_zip(tmp_path / f"base{compression}.zip", [("r/a.jpg", _PAYLOAD[:3000]), ("f/b.png", b"xyz" * 300),
+                                                               ("d/", b"")], compression=compression).read_bytes())
+    outcomes = {"ok": 0, "refused": 0}
+    for i in range(240):
+        raw = bytearray(rng.choice(bases))
+        for _ in range(rng.choice((1, 1, 3, 12))):
+            raw[rng.randrange(len(raw))] = rng.randrange(256)
+        if rng.random() < 0.2:
+            raw = raw[: rng.randrange(len(raw))]
+        arc = tmp_path / "fuzz.zip"
+        arc.write_bytes(bytes(raw))
+        target = tmp_path / "fz" / str(i)
+        try:
+            validate_zip(arc)
+            safe_extract_zip(arc, target)
+            outcomes["ok"] += 1
+        except UnsafeArchiveError:
+            outcomes["refused"] += 1
+            assert not (tmp_path / "fz").exists() or not target.exists()
+    assert outcomes["refused"] > 100 and outcomes["ok"] > 10  # both paths exercised

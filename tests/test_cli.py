@@ -1,11 +1,14 @@
-"""End-to-end tests of the ``forensics`` command line (every verb but ``demo``: see test_demo.py).
+"""End-to-end tests of the ``forensics`` command line (the demo: test_demo.py; the walk-through with
+tracking and tuning on videos: test_workflow.py).
 
-Each verb runs in-process through :func:`forensics.cli.main` on a small folder dataset written by
-:func:`forensics.datasets.save_demo_dataset`; outputs are compared with the library functions the
-verb wraps, and exit codes are checked: 0 ok, 1 error (one line naming the path), 2 bad arguments,
-3 ``audit --fail-on-shortcut`` with a flagged property.
+Each verb runs in-process through :func:`forensics.cli.main` on small folders written by
+:func:`forensics.datasets.save_demo_dataset` / :func:`save_demo_videos`; outputs are compared with
+the library functions the verb wraps, and exit codes are checked: 0 ok, 1 error (one line naming
+the culprit), 2 bad arguments, 3 ``audit --fail-on-shortcut`` with a flagged property, 141 a closed
+output pipe.
 """
 
+import io
 import json
 import re
 import shutil
@@ -16,11 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import encode, natural_image
-from forensics.cli import main
-
-VERBS = ("demo", "audit", "extract", "train", "evaluate", "predict", "report")
+from forensics.cli import VERBS, main
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +36,21 @@ def data(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    """6 real + 6 fake demo videos, 6 frames of 48 px each."""
+    from forensics.datasets import save_demo_videos
+
+    root = tmp_path_factory.mktemp("cli") / "videos"
+    save_demo_videos(root, n_per_class=6, n_frames=6, size=48, seed=2)
+    return root
+
+
+@pytest.fixture(scope="module")
 def model(data, tmp_path_factory):
     """A dct-lr model trained by the command line (with a --set parameter)."""
     path = tmp_path_factory.mktemp("model") / "dct.skops"
     assert main(["train", str(data), "--detector", "dct-lr", "--set", "head__C=0.5", "--out", str(path),
-                 "--no-progress"]) == 0
+                 "--no-progress", "--no-audit"]) == 0
     return path
 
 
@@ -52,16 +64,25 @@ def error_lines(err):
     return [line for line in err.splitlines() if "error:" in line]
 
 
+def exit_code(argv):
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
 # -- the command itself ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("verb", VERBS)
-def test_every_verb_has_help(verb, capsys):
+def test_every_verb_has_help_and_reads_a_config(verb, capsys):
     with pytest.raises(SystemExit) as exc:
         main([verb, "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith(f"usage: forensics {verb}")
-    assert "--no-progress" in out
+    assert "--config" in out
+    if verb != "runs":
+        assert "--no-progress" in out
 
 
 def test_top_level_help_lists_every_verb(capsys):
@@ -80,7 +101,7 @@ def test_python_dash_m_exit_codes(tmp_path):
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [
         f"forensics audit: error: DATA not found: {str(missing)!r} (expected a folder with real/ and fake/ "
-        "sub-folders, or a manifest .csv)"]
+        "sub-folders, a manifest .csv, or a data set root with --dataset)"]
 
 
 def test_console_script_is_installed():
@@ -102,25 +123,34 @@ def test_console_script_is_installed():
     (["train", "DATA", "--detector", "dct-lr", "--out", "m.skops", "--set", "head__C"], "expected NAME=VALUE"),
     (["train", "DATA", "--detector", "dct-lr", "--out", "m.skops", "--set", "head__no_such=1"],
      "--set head__no_such: the dct-lr pipeline has no such parameter"),
+    # a value of the wrong type is caught before any data is read (it used to fail after extraction)
+    (["train", "DATA", "--detector", "forensic-xgb", "--out", "m.skops", "--set", "head__max_depth=abc"],
+     "--set head__max_depth=abc: expected a number"),
+    (["train", "DATA", "--detector", "forensic-xgb", "--out", "m.skops", "--set", "head__max_depth=-2"],
+     "refuses a value: max_depth"),
+    (["train", "DATA", "--out", "m.skops"], "--detector is required"),
     (["evaluate", "DATA"], "one of the arguments --detector --model is required"),
     (["evaluate", "DATA", "--model", "m.skops", "--test", "T"], "--test goes with --detector"),
     (["evaluate", "DATA", "--detector", "dct-lr", "--threshold", "high"], "expected a number or one of"),
+    (["evaluate", "DATA", "--detector", "dct-lr", "--matrix"], "--matrix needs at least one --test"),
+    (["evaluate", "DATA", "--detector", "dct-lr", "--group-pattern", "(unclosed"], "is not a regular expression"),
     (["extract", "DATA", "--out", "o", "--features", "spectral,nope"], "unknown features nope"),
     (["extract", "DATA", "--out", "o", "--n-frames", "0"], "must be at least 1"),
-    (["predict", "m.skops"], "the following arguments are required: INPUTS"),
+    (["extract", "DATA", "--out", "o", "--face-detector", "yunet", "--faces"], "--face-detector yunet needs"),
+    (["predict", "m.skops"], "INPUTS is required"),
     (["predict", "m.skops", "x.jpg", "--format", "xml"], "invalid choice: 'xml'"),
-    (["audit", "DATA", "--threshold", "0.3"], "--threshold must be in [0.5, 1]"),
+    (["audit", "DATA", "--audit-threshold", "0.3"], "must be in [0.5, 1]"),
+    (["audit", "DATA", "--threshold", "0.3"], "must be in [0.5, 1]"),  # the deprecated spelling
     (["audit", "DATA", "--cv", "one"], "argument --cv: expected an integer, got 'one'"),
+    (["tune", "DATA", "--detector", "dct-lr", "--out", "o", "--space", "head__C=0.1"], "give a list of values"),
+    (["runs", ".", "--sql", "SELEC nonsense"], "--sql:"),
 ])
 def test_bad_arguments_exit_2(argv, message, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    assert code == 2
+    assert exit_code(argv) == 2
     err = capsys.readouterr().err
     assert "usage: forensics" in err
     assert message in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("verb, extra", [
@@ -128,6 +158,7 @@ def test_bad_arguments_exit_2(argv, message, capsys):
     ("extract", ["--out", "OUT"]),
     ("train", ["--detector", "dct-lr", "--out", "OUT/m.skops"]),
     ("evaluate", ["--detector", "dct-lr"]),
+    ("tune", ["--detector", "dct-lr", "--out", "OUT"]),
     ("report", ["--out", "OUT"]),
 ])
 def test_missing_data_exits_1_naming_it(verb, extra, tmp_path, capsys):
@@ -144,6 +175,94 @@ def test_folder_without_real_and_fake_names_it(tmp_path, capsys):
     assert main(["audit", str(tmp_path / "images")]) == 1
     line, = error_lines(capsys.readouterr().err)
     assert f"{tmp_path / 'images'} has no real/ folder" in line
+
+
+def test_missing_offline_weights_fail_at_once_naming_the_model_dir(data, tmp_path, monkeypatch, capsys):
+    """An embedding detector offline without weights: one line naming FORENSICS_MODEL_DIR, before any work.
+
+    (It used to retry the hub for ~46 s and print a 108-line traceback; the time is measured in the
+    report of this change, not asserted here.)"""
+    empty = tmp_path / "models"
+    empty.mkdir()
+    monkeypatch.setenv("FORENSICS_MODEL_DIR", str(empty))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    out = tmp_path / "out"
+    assert main(["evaluate", str(data), "--detector", "embedding-xgb", "--no-progress", "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    line, = error_lines(captured.err)
+    assert "FORENSICS_MODEL_DIR" in line and "tf_efficientnet_lite0" in line and str(empty) in line
+    assert "Traceback" not in captured.err and captured.out == ""  # refused before reading the data
+    # the look-alike that works: the weights file present makes the check pass
+    from forensics.embeddings._timm import check_weights_available
+
+    (empty / "tf_efficientnet_lite0.safetensors").write_bytes(b"x")
+    assert check_weights_available("tf_efficientnet_lite0", "imagenet") == empty / "tf_efficientnet_lite0.safetensors"
+
+
+def test_a_closed_output_pipe_ends_quietly(data):
+    """``forensics audit DIR | head``: the reader goes away; no traceback, no message, status 141."""
+    proc = subprocess.Popen([sys.executable, "-m", "forensics", "audit", str(data), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141
+    assert err == ""
+
+
+# -- configs and consistent flags --------------------------------------------------------------------
+
+def test_config_file_with_flags_overriding_and_the_resolved_config_reproduces_the_run(data, tmp_path, capsys):
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({
+        "data": {"path": str(data), "group_pattern": r"^\d+_([a-z]+)"},
+        "detector": {"name": ["dct-lr"], "params": {"head__C": 0.05}},
+        "cv": {"folds": 4, "seed": 3},
+        "audit": {"enabled": False},
+        "run": {"progress": False},
+    }))
+    out1 = tmp_path / "one"
+    assert main(["evaluate", "--config", str(config), "--cv", "3", "--out", str(out1)]) == 0
+    written = yaml.safe_load((out1 / "config.yaml").read_text())
+    assert written["command"] == "evaluate"
+    assert written["cv"] == {"folds": 3, "threshold_rule": "eer", "seed": 3, "matrix": False, "threshold": 0.5}
+    assert written["detector"]["params"] == {"head__C": 0.05} and written["data"]["path"] == str(data)
+    record = json.loads((out1 / "run.json").read_text())
+    assert record["config"]["cv.folds"] == 3
+    first = pd.read_csv(out1 / "metrics.csv")
+    # the written config alone reproduces the run
+    out2 = tmp_path / "two"
+    assert main(["evaluate", "--config", str(out1 / "config.yaml"), "--out", str(out2)]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(out2 / "metrics.csv").drop(columns=[c for c in first if "per_s" in c]),
+                                  first.drop(columns=[c for c in first if "per_s" in c]))
+    # --set merges into the config's parameters, key by key
+    out3 = tmp_path / "three"
+    assert main(["evaluate", "--config", str(config), "--set", "head__C=2.0", "--out", str(out3)]) == 0
+    assert yaml.safe_load((out3 / "config.yaml").read_text())["detector"]["params"] == {"head__C": 2.0}
+
+
+@pytest.mark.parametrize("content, message", [
+    ({"cv": {"fold": 3}}, "config CFG: unknown key 'cv.fold'"),
+    ({"cv": {"folds": 1}}, "config CFG: cv.folds: must be at least 2, got 1"),
+    ({"frames": {"faces": "yes"}}, "config CFG: frames.faces: expected true or false"),
+    ({"detector": {"name": ["nope"]}}, "config CFG: detector.name: unknown detector 'nope'"),
+    ("cv: [1, 2", "is not valid YAML (line"),
+    ("- a list", "must be a mapping of sections"),
+])
+def test_bad_config_exits_2_naming_the_key(content, message, data, tmp_path, capsys):
+    config = tmp_path / "bad.yaml"
+    config.write_text(content if isinstance(content, str) else yaml.safe_dump(content))
+    assert main(["evaluate", str(data), "--detector", "dct-lr", "--config", str(config)]) == 2
+    line, = error_lines(capsys.readouterr().err)
+    assert message.replace("CFG", str(config)) in line
+
+
+def test_deprecated_spellings_still_work_with_a_note(data, tmp_path, capsys):
+    assert main(["audit", str(data), "--threshold", "0.9", "--json", str(tmp_path / "a.json"), "--no-progress"]) == 0
+    assert "note: --threshold is deprecated here; use --audit-threshold" in capsys.readouterr().err
+    assert json.loads((tmp_path / "a.json").read_text())["threshold"] == 0.9
+    assert yaml.safe_load((tmp_path / "a.config.yaml").read_text())["audit"]["threshold"] == 0.9
 
 
 # -- audit -----------------------------------------------------------------------------------------
@@ -163,13 +282,18 @@ def test_audit_prints_the_report_and_writes_json(data, tmp_path, capsys):
     np.testing.assert_allclose(table.loc[expected.table.index, "auc"], expected.table["auc"])
 
 
-def test_audit_shortcut_is_printed_and_fails_only_on_request(tmp_path, capsys):
+def _png_vs_jpeg(root, n=10):
     """Reals as PNG, fakes as JPEG: the format gives the label away."""
-    for k in range(10):
+    for k in range(n):
         for label, fmt in (("real", "PNG"), ("fake", "JPEG")):
-            folder = tmp_path / label
-            folder.mkdir(exist_ok=True)
+            folder = root / label
+            folder.mkdir(parents=True, exist_ok=True)
             (folder / f"{k}.{fmt.lower()}").write_bytes(encode(natural_image(k + 20 * (label == "fake"), (40, 48)), fmt))
+    return root
+
+
+def test_audit_shortcut_is_printed_and_fails_only_on_request(tmp_path, capsys):
+    _png_vs_jpeg(tmp_path)
     assert main(["audit", str(tmp_path), "--no-progress"]) == 0
     assert "SHORTCUT WARNING" in capsys.readouterr().out
     assert main(["audit", str(tmp_path), "--no-progress", "--fail-on-shortcut", "--json",
@@ -184,65 +308,118 @@ def test_audit_per_class_samples(data, tmp_path):
     assert report["n_items"] == 10 and report["class_balance"] == {"0": 5, "1": 5}
 
 
+def test_audit_of_videos_reads_their_containers(tmp_path, capsys):
+    """Reals at high quality, fakes heavily compressed: the bit rate gives the label away."""
+    from video_fixtures import write_video
+
+    for k in range(6):
+        for label, crf in (("real", 10), ("fake", 40)):
+            path = tmp_path / label / f"{k}.mp4"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_video(path, [natural_image(10 * k + t, (48, 64)) for t in range(4)], crf=crf)
+    assert main(["audit", str(tmp_path), "--cv", "3", "--no-progress", "--json", str(tmp_path / "a.json")]) == 0
+    assert "re-encode every video with the same encoder" in capsys.readouterr().out  # the video remedy
+    report = json.loads((tmp_path / "a.json").read_text())
+    table = {r["property"]: r for r in report["table"]}
+    assert {"codec", "bit_rate", "fps", "bits_per_pixel"} <= set(table)
+    assert "bit_rate" in report["flagged"] and "codec" not in report["flagged"]
+    assert table["codec"]["note"] == "constant over the data set"
+
+
+# -- shortcuts are never silent ---------------------------------------------------------------------
+
+def test_evaluate_prints_the_audit_warning_first_and_no_audit_skips_it(tmp_path, capsys):
+    root = _png_vs_jpeg(tmp_path / "d")
+    argv = ["evaluate", str(root), "--detector", "dct-lr", "--cv", "2", "--no-progress"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "SHORTCUT WARNING" in out and "re-run with --equalize" in out and "--no-audit skips" in out
+    assert out.index("SHORTCUT WARNING") < out.index("| dct-lr |")  # before the metrics
+    assert main([*argv, "--no-audit"]) == 0
+    assert "SHORTCUT WARNING" not in capsys.readouterr().out
+    # the look-alike: every item the same format: no warning
+    clean = tmp_path / "clean"
+    for f in (root / "fake").glob("*.jpeg"):
+        (clean / "fake").mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, clean / "fake" / f.name)
+    for k, f in enumerate(sorted((root / "real").glob("*.png"))):
+        (clean / "real").mkdir(parents=True, exist_ok=True)
+        (clean / "real" / f"{k}.jpeg").write_bytes(encode(natural_image(k + 40, (40, 48)), "JPEG"))
+    assert main(["evaluate", str(clean), "--detector", "dct-lr", "--cv", "2", "--no-progress"]) == 0
+    assert "SHORTCUT WARNING" not in capsys.readouterr().out
+
+
 # -- extract ---------------------------------------------------------------------------------------
 
 def test_extract_matches_the_bank_with_a_failed_item_as_a_row(data, tmp_path, capsys):
+    from forensics import read_table
     from forensics.features import make_feature_bank
 
     root = tmp_path / "data"
     shutil.copytree(data, root)
     bad = root / "fake" / "splice" / "zz_truncated.jpg"
     bad.write_bytes(encode(natural_image(0, (64, 64)), "JPEG")[:200])
-    assert main(["extract", str(root), "--out", str(tmp_path / "out"), "--features", "blur,noise",
+    assert main(["extract", str(root), "--out", str(tmp_path / "out"), "--features", "blur,dctspec",
                  "--no-progress"]) == 0
     assert "1 items could not be processed" in capsys.readouterr().out
-    table = pd.read_csv(tmp_path / "out" / "features.csv", keep_default_na=False, na_values=[""])
+    table = read_table(tmp_path / "out" / "features.parquet")
+    frame = table.data
     manifest = paths_of(root)
-    assert table["path"].tolist() == manifest["path"].tolist()  # every item, in order, none dropped
-    assert table["label"].tolist() == manifest["label"].tolist()
-    bank = make_feature_bank(["blur", "noise"], on_error="nan")
-    good = manifest["path"] != str(bad)
+    assert frame["path"].tolist() == manifest["path"].tolist()  # every item, in order, none dropped
+    assert frame["label"].tolist() == manifest["label"].tolist()
+    bank = make_feature_bank(["blur", "dctspec"], on_error="nan")
+    good = (manifest["path"] != str(bad)).to_numpy()
     expected = bank.fit_transform(list(manifest.loc[good, "path"]))
     names = [str(n) for n in bank.get_feature_names_out()]
-    assert list(table.columns) == ["path", "label", "method", "status", "error", *names]
-    np.testing.assert_allclose(table.loc[good.to_numpy(), names].to_numpy(), expected, rtol=1e-12, equal_nan=True)
-    row = table[table["path"] == str(bad)].iloc[0]
+    assert table.feature_names == names
+    assert list(frame.columns) == ["item_index", "path", "label", "method", "status", "error", *names]
+    np.testing.assert_allclose(frame.loc[good, names].to_numpy(), expected, rtol=1e-12, equal_nan=True)
+    row = frame[frame["path"] == str(bad)].iloc[0]
     assert row["status"] == "error" and row["error"] and row[names].isna().all()
-    assert (table.loc[good.to_numpy(), "status"] == "ok").all()
+    assert (frame.loc[good, "status"] == "ok").all()
+    # the provenance travels with the table
+    meta = table.meta
+    assert meta["level"] == "image" and meta["features"]["spec"] == ["blur", "dctspec"]
+    assert meta["command"].startswith("forensics extract ") and meta["config"]["features.spec"] == ["blur", "dctspec"]
+    assert meta["versions"]["forensics"] and meta["versions"]["numpy"] == np.__version__
+    assert (tmp_path / "out" / "config.yaml").is_file() and (tmp_path / "out" / "run.json").is_file()
 
 
-def test_extract_resumes_with_identical_output(data, tmp_path, capsys):
-    full, part = tmp_path / "full", tmp_path / "part"
-    argv = ["extract", str(data), "--features", "blur", "--no-progress"]
+def test_extract_resumes_from_its_chunks_with_identical_output(data, tmp_path, capsys):
+    from forensics import read_table
+
+    full, part = tmp_path / "full.parquet", tmp_path / "part.parquet"
+    argv = ["extract", str(data), "--features", "blur", "--no-progress", "--no-audit"]
     assert main([*argv, "--out", str(full), "--chunk-size", "5"]) == 0
-    reference = (full / "features.csv").read_bytes()
-    # an interrupted run: the header, 7 complete rows and a torn eighth line
-    lines = reference.split(b"\n")
-    part.mkdir()
-    (part / "features.csv").write_bytes(b"\n".join(lines[:8]) + b"\n" + lines[8][:25])
-    capsys.readouterr()
+    reference = read_table(full).data
+    # an interrupted run: the chunks of items 0-4 and 10-14 saved, nothing else
+    parts = tmp_path / "part.parquet.parts"
+    parts.mkdir()
+    done = reference[reference["item_index"].isin([*range(5), *range(10, 15)])]
+    signature = read_table(full).meta["signature"]
+    (parts / "settings.json").write_text(signature)
+    done[done["item_index"] < 5].to_parquet(parts / "part-000000.parquet", index=False)
+    done[done["item_index"] >= 10].to_parquet(parts / "part-000001.parquet", index=False)
     assert main([*argv, "--out", str(part), "--chunk-size", "4"]) == 0
-    assert "7 already in" in capsys.readouterr().out
-    assert (part / "features.csv").read_bytes() == reference
+    resumed = read_table(part).data
+    pd.testing.assert_frame_equal(resumed, reference)
+    assert not parts.exists()  # the chunks are merged, then removed
     assert main([*argv, "--out", str(part)]) == 0  # complete: nothing to do, nothing changes
-    assert (part / "features.csv").read_bytes() == reference
-    # rows missing from the middle (not a prefix): redone, and the table is put back in DATA order
-    (part / "features.csv").write_bytes(b"\n".join(lines[:3] + lines[6:]))
-    assert main([*argv, "--out", str(part)]) == 0
-    assert (part / "features.csv").read_bytes() == reference
+    pd.testing.assert_frame_equal(read_table(part).data, reference)
 
 
 def test_extract_refuses_to_mix_settings(data, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["extract", str(data), "--out", str(out), "--features", "blur", "--no-progress"]) == 0
-    before = (out / "features.csv").read_bytes()
-    assert main(["extract", str(data), "--out", str(out), "--features", "noise", "--no-progress"]) == 1
+    before = (out / "features.parquet").read_bytes()
+    assert main(["extract", str(data), "--out", str(out), "--features", "dctspec", "--no-progress"]) == 1
     line, = error_lines(capsys.readouterr().err)
-    assert "written with other settings" in line and str(out / "features.csv") in line
-    assert (out / "features.csv").read_bytes() == before
+    assert "written with other settings" in line and str(out / "features.parquet") in line
+    assert (out / "features.parquet").read_bytes() == before
 
 
 def test_extract_equalize_and_manifest_csv(data, tmp_path):
+    from forensics import read_table
     from forensics.features import make_feature_bank
     from forensics.media import CodecEqualizer
 
@@ -254,60 +431,97 @@ def test_extract_equalize_and_manifest_csv(data, tmp_path):
                   "source": "x"}).to_csv(csv, index=False)
     assert main(["extract", str(csv), "--out", str(tmp_path / "out"), "--features", "codec,blur", "--equalize",
                  "--no-progress"]) == 0
-    table = pd.read_csv(tmp_path / "out" / "features.csv")
-    assert table.columns[:5].tolist() == ["path", "label", "source", "method", "status"]
-    assert table["path"].tolist() == [str(tmp_path / "d" / r) for r in rel]  # relative to the CSV's folder
+    table = read_table(tmp_path / "out" / "features.parquet")
+    frame = table.data
+    assert frame.columns[:6].tolist() == ["item_index", "path", "label", "source", "method", "status"]
+    assert frame["path"].tolist() == [str(tmp_path / "d" / r) for r in rel]  # relative to the CSV's folder
     bank = make_feature_bank(["codec", "blur"])
     expected = bank.fit_transform(CodecEqualizer().fit_transform(list(manifest["path"])))
     names = [str(n) for n in bank.get_feature_names_out()]
-    np.testing.assert_allclose(table[names].to_numpy(), expected, rtol=1e-12, equal_nan=True)
-    assert table["codec__jpeg_quality__luma"].nunique() == 1  # every item re-encoded alike
+    np.testing.assert_allclose(frame[names].to_numpy(), expected, rtol=1e-12, equal_nan=True)
+    assert frame["codec__jpeg_quality__luma"].nunique() == 1  # every item re-encoded alike
+    assert table.meta["equalize"] is True
 
 
-def test_extract_videos_one_row_per_video(tmp_path):
-    from video_fixtures import write_video
-
+def test_extract_videos_one_row_per_frame_or_per_video(videos, tmp_path):
+    from forensics import read_table
     from forensics.features import VideoFeatures, make_feature_bank
 
-    for label in ("real", "fake"):
-        for k in range(2):
-            path = tmp_path / "data" / label / f"{k}.mp4"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_video(path, [natural_image(10 * k + t + 5 * (label == "fake"), (48, 64)) for t in range(5)])
-    assert main(["extract", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--features", "blur",
+    assert main(["extract", str(videos), "--out", str(tmp_path / "frames"), "--features", "blur",
                  "--n-frames", "3", "--no-progress"]) == 0
-    table = pd.read_csv(tmp_path / "out" / "features.csv")
-    assert len(table) == 4 and (table["status"] == "ok").all()
+    frames = read_table(tmp_path / "frames" / "features.parquet")
+    assert frames.level == "frame" and len(frames) == 12 * 3 and frames.meta["frames"]["n_frames"] == 3
     vf = VideoFeatures(make_feature_bank(["blur"]), faces=False, n_frames=3).fit()
-    expected = vf.transform(list(table["path"]))
-    np.testing.assert_allclose(table[list(vf.get_feature_names_out())].to_numpy(), expected, rtol=1e-12,
-                               equal_nan=True)
-    assert (table["video__n_frames__sampled"] == 3).all()
+    paths = list(frames.data.drop_duplicates("item_index")["path"])
+    F, meta = vf.transform_frames(paths)
+    np.testing.assert_allclose(frames.X, F, rtol=1e-12, equal_nan=True)
+    assert frames.data["frame_index"].tolist() == meta["frame_index"].tolist()
+    assert frames.videos.tolist() == np.repeat(np.arange(12), 3).tolist()
+
+    assert main(["extract", str(videos), "--out", str(tmp_path / "video"), "--features", "blur", "--level", "video",
+                 "--n-frames", "3", "--no-progress"]) == 0
+    video = read_table(tmp_path / "video" / "features.parquet")
+    assert video.level == "video" and len(video) == 12
+    np.testing.assert_allclose(video.X, vf.transform(paths), rtol=1e-12, equal_nan=True)
+    assert (video.data["video__n_frames__sampled"] == 3).all()
 
 
 def test_extract_faces_writes_one_row_per_crop(tmp_path, capsys):
     from skimage import data as skdata
+
+    from forensics import read_table
 
     face = skdata.astronaut()[:256, 100:356]  # one face, found by the offline cascade detector
     for label, img in (("real", face), ("fake", face[:, ::-1])):
         (tmp_path / "data" / label).mkdir(parents=True)
         (tmp_path / "data" / label / "a.png").write_bytes(encode(np.ascontiguousarray(img), "PNG"))
     out = tmp_path / "out"
-    assert main(["extract", str(tmp_path / "data"), "--faces", "--detector", "cascade", "--n-frames", "1",
-                 "--features", "blur", "--out", str(out), "--no-progress"]) == 0
+    assert main(["extract", str(tmp_path / "data"), "--faces", "--face-detector", "cascade", "--n-frames", "1",
+                 "--features", "blur", "--out", str(out), "--no-progress", "--no-audit"]) == 0
     assert "face-found rate" in capsys.readouterr().out
     crops = pd.read_csv(out / "crops.csv")
-    table = pd.read_csv(out / "features.csv")
-    assert len(table) == len(crops) == 2 and table["label"].tolist() == [0, 1]
-    assert all((out / p).is_file() for p in table["crop_path"])
-    assert "blur__laplacian_var__log" in table.columns
+    table = read_table(out / "features.parquet")
+    assert len(table) == len(crops) == 2 and table.data["label"].tolist() == [0, 1]
+    assert all((out / p).is_file() for p in table.data["crop_path"])
+    assert "blur__laplacian_var__log" in table.feature_names and table.level == "frame"
+    assert table.meta["frames"]["faces"] is True
 
 
-def test_extract_faces_yunet_needs_its_model(data, tmp_path, capsys):
+def test_extract_faces_of_videos_gives_the_rows_of_video_features(tmp_path):
+    """Crops on disk (extract_faces) and a table equal to VideoFeatures(faces=True).transform_frames."""
+    from video_fixtures import face_video
+
+    from forensics import read_table
+    from forensics.features import VideoFeatures, make_feature_bank
+
+    for label in ("real", "fake"):
+        for k in range(2):
+            path = tmp_path / "v" / label / f"{k}.mp4"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            face_video(path, n_frames=4, size=(128, 128), faces_from="synthetic", seed=k + 10 * (label == "fake"))
+    out = tmp_path / "out"
+    assert main(["extract", str(tmp_path / "v"), "--faces", "--face-detector", "cascade", "--n-frames", "2",
+                 "--features", "blur", "--out", str(out), "--no-progress", "--no-audit"]) == 0
+    table = read_table(out / "features.parquet")
+    paths = list(table.data.drop_duplicates("item_index")["path"])
+    vf = VideoFeatures(make_feature_bank(["blur"]), faces=True, detector="cascade", n_frames=2).fit()
+    F, meta = vf.transform_frames(paths)
+    np.testing.assert_allclose(table.X, F, rtol=1e-12, equal_nan=True)
+    assert table.data["frame_index"].tolist() == meta["frame_index"].tolist()
+    assert table.meta["kind"] == "video" and table.meta["frames"]["detector"] == "cascade"
+    assert all((out / p).is_file() for p in table.data["crop_path"])
+    table.check_frames(faces=True, n_frames=2, detector="cascade")  # what an in-memory run would ask
+
+
+def test_extract_old_face_options_are_deprecated_aliases(data, tmp_path, capsys):
     assert main(["extract", str(data), "--faces", "--detector", "yunet", "--out", str(tmp_path)]) == 2
-    assert "--detector yunet needs --model PATH" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "--detector yunet is deprecated here; use --face-detector" in captured.err
+    assert "--face-detector yunet needs --face-model PATH" in captured.err
     assert main(["extract", str(data), "--faces", "--model", str(tmp_path / "y.onnx"), "--out", str(tmp_path)]) == 1
-    assert str(tmp_path / "y.onnx") in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "--model is deprecated here; use --face-model" in captured.err
+    assert str(tmp_path / "y.onnx") in captured.err
 
 
 # -- train -----------------------------------------------------------------------------------------
@@ -322,6 +536,18 @@ def test_train_saves_the_catalogued_pipeline_fitted_on_every_item(data, model):
     expected = make_pipeline("dct-lr", head__C=0.5).fit(X, y)
     np.testing.assert_allclose(fitted.predict_proba(X), expected.predict_proba(X), rtol=1e-10)
     assert fitted.steps[0][1].progress is False  # a saved model is quiet
+    assert (model.parent / "dct.config.yaml").is_file() and (model.parent / "dct.run.json").is_file()
+
+
+def test_train_from_a_table_equals_training_from_the_files(data, model, tmp_path):
+    from forensics import load
+
+    assert main(["extract", str(data), "--detector", "dct-lr", "--out", str(tmp_path / "t"), "--no-progress"]) == 0
+    out = tmp_path / "m"
+    assert main(["train", str(tmp_path / "t" / "features.parquet"), "--detector", "dct-lr", "--set", "head__C=0.5",
+                 "--out", str(out), "--no-progress", "--no-audit"]) == 0
+    X = list(paths_of(data)["path"])
+    np.testing.assert_allclose(load(out / "model.skops").predict_proba(X), load(model).predict_proba(X), rtol=1e-10)
 
 
 def test_train_equalize_and_one_class_data(data, tmp_path, capsys):
@@ -332,8 +558,24 @@ def test_train_equalize_and_one_class_data(data, tmp_path, capsys):
     assert [name for name, _ in load(out).steps][:2] == ["equalize", "features"]
     csv = tmp_path / "reals.csv"
     pd.DataFrame({"path": list(paths_of(data)["path"])[:5], "label": 0}).to_csv(csv, index=False)
-    assert main(["train", str(csv), "--detector", "dct-lr", "--out", str(out)]) == 1
+    assert main(["train", str(csv), "--detector", "dct-lr", "--out", str(out), "--no-audit"]) == 1
     assert "one class only" in capsys.readouterr().err
+
+
+def test_train_on_videos_saves_a_video_detector_that_aggregates_frame_scores(videos, tmp_path):
+    from forensics import VideoDetector, load
+    from forensics.metrics import aggregate_scores
+
+    out = tmp_path / "v.skops"
+    assert main(["train", str(videos), "--detector", "spectrum-lr", "--n-frames", "3", "--aggregate", "max",
+                 "--out", str(out), "--no-progress", "--no-audit"]) == 0
+    det = load(out)
+    assert isinstance(det, VideoDetector) and det.aggregate == "max" and det.n_frames == 3
+    paths = sorted(str(p) for p in Path(videos).rglob("*.mp4"))[:4]
+    frame_scores, meta = det.frame_scores(paths)
+    expected = aggregate_scores(frame_scores, meta["video"], how="max").to_numpy()
+    np.testing.assert_allclose(det.predict_proba(paths)[:, 1], expected)
+    assert sorted(meta["video"].unique().tolist()) == [0, 1, 2, 3]
 
 
 # -- evaluate --------------------------------------------------------------------------------------
@@ -348,7 +590,7 @@ def test_evaluate_cv_equals_benchmark_detectors(data, tmp_path, capsys):
     manifest = paths_of(data)
     groups = np.array([re.search(pattern, Path(p).name).group(1) for p in manifest["path"]])
     printed = capsys.readouterr().out
-    assert f"grouped by {len(set(groups))} groups" in printed
+    assert "3-fold CV grouped" in printed
     table = pd.read_csv(out)
     bench = benchmark_detectors(list(manifest["path"]), manifest["label"].to_numpy(), detectors=["dct-lr"],
                                 groups=groups, methods=manifest["method"].to_numpy(), protocols=("as-is",), cv=3)
@@ -356,6 +598,16 @@ def test_evaluate_cv_equals_benchmark_detectors(data, tmp_path, capsys):
     for col in ("roc_auc_mean", "eer_mean", "balanced_accuracy_std"):
         assert table[col].iloc[0] == pytest.approx(bench.table[col].iloc[0])
     assert {"roc_auc__resample", "roc_auc__self_blend", "roc_auc__splice"} <= set(table.columns)
+    assert (tmp_path / "cv.config.yaml").is_file() and (tmp_path / "cv.run.json").is_file()
+
+
+def test_evaluate_all_runs_every_image_detector_without_weights(data, tmp_path, capsys):
+    out = tmp_path / "all"
+    assert main(["evaluate", str(data), "--detector", "all", "--cv", "2", "--out", str(out), "--no-progress",
+                 "--no-audit"]) == 0
+    table = pd.read_csv(out / "metrics.csv")
+    assert set(table["detector"]) == {"dct-lr", "forensic-mlp", "forensic-xgb", "spectrum-lr"}
+    assert (table["status"] == "ok").all()
 
 
 def test_evaluate_without_groups_says_so(data, capsys):
@@ -378,14 +630,49 @@ def test_evaluate_saved_model_on_a_test_set(data, model, tmp_path):
     np.testing.assert_allclose(table[["roc_auc", "accuracy", "n"]], expected[["roc_auc", "accuracy", "n"]])
 
 
-def test_evaluate_detector_on_another_data_set(data, tmp_path, capsys):
+def test_evaluate_detector_on_other_data_sets_and_the_matrix(data, videos, tmp_path, capsys):
+    from forensics.datasets import save_demo_dataset
+
+    other = tmp_path / "other"
+    save_demo_dataset(other, n_per_class=8, size=64, seed=7)
     out = tmp_path / "cross.csv"
-    assert main(["evaluate", str(data), "--detector", "dct-lr", "--test", str(data), "--out", str(out),
-                 "--no-progress"]) == 0
-    assert "24 test items are also training items" in capsys.readouterr().out
-    assert pd.read_csv(out)["group"].iloc[0] == "all"
-    assert main(["evaluate", str(data), "--detector", "dct-lr", "--test", str(tmp_path / "nope")]) == 1
+    assert main(["evaluate", str(data), "--detector", "dct-lr", "--test", str(data), "--test", str(other),
+                 "--out", str(out), "--no-progress", "--no-audit"]) == 0
+    printed = capsys.readouterr().out
+    assert "24 test items of" in printed and "are also training items" in printed
+    table = pd.read_csv(out)
+    assert table.groupby("test")["group"].first().to_dict() == {str(data): "all", str(other): "all"}
+    assert main(["evaluate", str(data), "--detector", "dct-lr", "--test", str(other), "--matrix", "--cv", "2",
+                 "--out", str(tmp_path / "m.csv"), "--no-progress", "--no-audit"]) == 0
+    matrix = pd.read_csv(tmp_path / "m.csv")
+    assert matrix[["train", "test", "how"]].values.tolist() == [
+        [str(data), str(data), "cv"], [str(data), str(other), "fit on train"],
+        [str(other), str(data), "fit on train"], [str(other), str(other), "cv"]]
+    assert main(["evaluate", str(data), "--detector", "dct-lr", "--test", str(tmp_path / "nope"), "--no-audit"]) == 1
     assert str(tmp_path / "nope") in capsys.readouterr().err
+
+
+def test_evaluate_refuses_a_table_made_with_other_settings(videos, tmp_path, capsys):
+    table = tmp_path / "t" / "features.parquet"
+    assert main(["extract", str(videos), "--features", "blur", "--n-frames", "2", "--out", str(table),
+                 "--no-progress", "--no-audit"]) == 0
+    cases = [
+        (["--detector", "dct-lr"], "lacks the feature 'dctspec__"),
+        (["--detector", "dct-lr", "--n-frames", "4"], "was extracted with n_frames=2; this run asks for n_frames=4"),
+        (["--detector", "dct-lr", "--level", "video"], "holds frame-level rows; this run asks for level 'video'"),
+    ]
+    for extra, message in cases:
+        assert main(["evaluate", str(table), *extra, "--no-progress", "--no-audit"]) == 1
+        line, = error_lines(capsys.readouterr().err)
+        assert message in line and str(table) in line
+    # the look-alike that is accepted: the same frame setting, given explicitly
+    from forensics.datasets import load_folder  # noqa: F401 (the table's own features suffice)
+
+    blur_detector = tmp_path / "cfg.yaml"
+    blur_detector.write_text(yaml.safe_dump({"frames": {"n_frames": 2}}))
+    assert main(["evaluate", str(table), "--detector", "spectrum-lr", "--config", str(blur_detector),
+                 "--no-progress", "--no-audit"]) == 1  # spectral columns are not in a blur table either
+    assert "lacks the feature 'spectral__" in capsys.readouterr().err
 
 
 # -- predict ---------------------------------------------------------------------------------------
@@ -410,6 +697,7 @@ def test_predict_one_row_per_input_in_order_with_failures_recorded(data, model, 
     np.testing.assert_allclose(table["score"].iloc[:-2], expected, rtol=1e-10)
     assert table["prediction"].iloc[:-2].tolist() == (expected >= 0.5).astype(int).tolist()
     assert table[["score", "prediction"]].iloc[-2:].isna().all().all()
+    assert (tmp_path / "pred.config.yaml").is_file()
 
 
 def test_predict_json_to_stdout_and_all_failing(model, tmp_path, capsys):
@@ -433,33 +721,34 @@ def test_predict_missing_or_corrupt_model(tmp_path, capsys):
     assert "cannot load the model" in line and "broken.joblib" in line
 
 
-# -- report ----------------------------------------------------------------------------------------
+# -- runs ------------------------------------------------------------------------------------------
 
-def test_report_passes_the_data_and_options_to_build_report(data, tmp_path, monkeypatch, capsys):
-    """The verb's wiring. build_report itself (audit, CV, importance, SHAP, figures: ~20 s on 24 images
-    on a 2-core machine) has its own end-to-end tests beside forensics.inspection."""
-    import forensics.inspection
-    from forensics.inspection import ReportResult  # noqa: F401  (the real one exists)
+def test_runs_lists_the_run_records_and_answers_sql(data, tmp_path, capsys):
+    root = tmp_path / "results"
+    assert main(["extract", str(data), "--features", "dctspec", "--out", str(root / "t"), "--no-progress"]) == 0
+    assert main(["evaluate", str(root / "t" / "features.parquet"), "--detector", "dct-lr", "--cv", "3",
+                 "--out", str(root / "ev"), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["runs", str(root), "--format", "csv"]) == 0
+    runs = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert runs["command"].tolist() == ["extract", "evaluate"]
+    metrics = pd.read_csv(root / "ev" / "metrics.csv")
+    assert runs["roc_auc"].iloc[1] == pytest.approx(metrics["roc_auc_mean"].iloc[0])
+    assert main(["runs", str(root), "--sql", "SELECT detector, n_items FROM runs WHERE command = 'evaluate'",
+                 "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"detector": "dct-lr", "n_items": 24}]
+    assert main(["runs", str(root), "--tables", "--format", "csv"]) == 0
+    tables = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert tables["path"].tolist() == [str(root / "t" / "features.parquet")] and tables["n_rows"].tolist() == [24]
+    assert main(["runs", str(tmp_path / "nope")]) == 1
 
-    calls = []
 
-    class Result:
-        def __init__(self, out_dir):
-            self.html_path, self.markdown_path = out_dir / "report.html", out_dir / "report.md"
+def test_environment_variable_for_tracking_is_read(monkeypatch):
+    from forensics.tracking import resolve_tracking_uri
 
-    def fake_build_report(X, y, **kwargs):
-        calls.append((X, y, kwargs))
-        return Result(kwargs["out_dir"])
-
-    monkeypatch.setattr(forensics.inspection, "build_report", fake_build_report)
-    out = tmp_path / "rep"
-    assert main(["report", str(data), "--detector", "spectrum-lr", "--equalize", "--cv", "4", "--title", "T",
-                 "--group-pattern", r"^(\d)", "--out", str(out), "--no-progress"]) == 0
-    assert f"Wrote {out / 'report.html'} and {out / 'report.md'}" in capsys.readouterr().out
-    (X, y, kwargs), = calls
-    manifest = paths_of(data)
-    assert X == list(manifest["path"]) and y.tolist() == manifest["label"].tolist()
-    assert kwargs["methods"].tolist() == manifest["method"].tolist()
-    assert kwargs["groups"].tolist() == [Path(p).name[0] for p in manifest["path"]]
-    assert {k: kwargs[k] for k in ("detector", "cv", "equalize", "out_dir", "title", "progress")} == dict(
-        detector="spectrum-lr", cv=4, equalize=True, out_dir=out, title="T", progress=False)
+    monkeypatch.delenv("FORENSICS_TRACKING_URI", raising=False)
+    assert resolve_tracking_uri(None) is None
+    assert resolve_tracking_uri("") == f"sqlite:///{Path('mlflow.db').resolve()}"
+    monkeypatch.setenv("FORENSICS_TRACKING_URI", "http://127.0.0.1:9")
+    assert resolve_tracking_uri(None) == "http://127.0.0.1:9" == resolve_tracking_uri("")
+    assert resolve_tracking_uri("runs") == f"sqlite:///{Path('runs').resolve() / 'mlflow.db'}"

@@ -93,11 +93,11 @@ def test_lattice_scores_matches_reference(seed):
     rng = np.random.default_rng(seed)
     hist = rng.poisson(rng.random((64, 1)) * 30, size=(64, N_BINS)).astype(np.int64)
     hist[:, 10::10] += 50
-    out = np.empty((64, Q_MAX + 1, 2))
+    out = np.zeros((64, Q_MAX + 1, 2))
     lattice_scores(hist, out)
     np.testing.assert_array_equal(out, reference_lattice_scores(hist))
     small = np.ascontiguousarray(hist[:3, :20])
-    out = np.empty((3, 40, 2))
+    out = np.zeros((3, 40, 2))
     lattice_scores(small, out)
     np.testing.assert_array_equal(out, reference_lattice_scores(small, 40))
     # the kernel stops after the last non-empty bin: rows that end early, at the top, or are empty
@@ -107,7 +107,7 @@ def test_lattice_scores_matches_reference(seed):
     sparse[2, N_BINS - 1] = 3
     sparse[3, N_BINS - 2] = 2
     sparse[4, [2, N_BINS - 3]] = [1, 8]
-    out = np.empty((6, Q_MAX + 1, 2))
+    out = np.zeros((6, Q_MAX + 1, 2))
     lattice_scores(sparse, out)
     np.testing.assert_array_equal(out, reference_lattice_scores(sparse))
     assert out[1, 3, 0] == 5 + 7 + 4 + 9 and out[1, 3, 1] == 0.5 * 1  # only h[9 + 1] = 1 is off the lattice

@@ -13,9 +13,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-API_MODULES = ("forensics", "forensics.features", "forensics.media", "forensics.datasets",
-               "forensics.model_selection", "forensics.metrics", "forensics.preprocessing", "forensics.heads",
-               "forensics.inspection", "forensics.estimators")
+
+
+def public_modules():
+    """``forensics`` and every public subpackage (a name without a leading underscore)."""
+    import pkgutil
+
+    import forensics
+
+    subpackages = [f"forensics.{m.name}" for m in pkgutil.iter_modules(forensics.__path__)
+                   if m.ispkg and not m.name.startswith("_")]
+    return ["forensics", *sorted(set(subpackages) | {"forensics.estimators"})]
+
+
+API_MODULES = tuple(public_modules())
 
 
 def _docs_module(name):
@@ -47,7 +58,8 @@ def page(site, name):
 
 @pytest.mark.parametrize("name", [
     "", "getting-started", "user-guide/inputs", "user-guide/feature-families", "user-guide/pipelines",
-    "user-guide/video", "datasets", "evaluation", "user-guide/pitfalls", "user-guide/cli", "features", "estimators",
+    "user-guide/video", "datasets", "evaluation", "user-guide/pitfalls", "user-guide/cli", "user-guide/workflow",
+    "features", "estimators",
 ])
 def test_guide_pages_exist(site, name):
     assert "<h1" in page(site, name)
@@ -96,12 +108,43 @@ def test_estimators_page_is_generated_from_the_catalogue():
 
 
 def test_cli_page_names_every_verb():
-    from forensics.cli import _VERBS
+    from forensics.cli import VERBS
 
     text = (DOCS / "user-guide" / "cli.md").read_text()
-    for add in _VERBS:
-        verb = add.__name__.removeprefix("_add_")
+    for verb in VERBS:
         assert f"`forensics {verb}" in text, verb
+
+
+def test_every_public_module_has_an_api_page_in_the_nav():
+    import yaml
+
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"]
+    api = next(entry["API reference"] for entry in nav if isinstance(entry, dict) and "API reference" in entry)
+    pages = {page for entry in api for page in entry.values()}
+    for module in API_MODULES:
+        assert f"api/{module}.md" in pages, f"{module} has no page in the API reference (mkdocs.yml nav)"
+        assert (DOCS / "api" / f"{module}.md").is_file(), module
+
+
+def test_every_public_class_and_function_has_an_entry(site):
+    """A name in a public module's ``__all__`` that is a class or a function must be rendered on its page.
+
+    (Constants are described in their module's docstring, which the page shows.)"""
+    import importlib
+    import inspect
+
+    missing = []
+    for module in API_MODULES:
+        mod = importlib.import_module(module)
+        html = page(site, f"api/{module}")
+        prefix = "estimators" if module == "forensics.estimators" else module
+        for name in getattr(mod, "__all__", ()):
+            obj = getattr(mod, name)
+            if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+                continue
+            if f'id="{prefix}.{name}"' not in html:
+                missing.append(f"{module}.{name}")
+    assert not missing, f"public names without an API entry: {missing}"
 
 
 @pytest.mark.parametrize("role, markdown", [

@@ -248,3 +248,59 @@ def test_shap_values_checks_its_input():
         shap_values(rest, F, feature_names=names[:3])
     with pytest.raises(ValueError, match="max_samples"):
         shap_values(rest, F, feature_names=names, max_samples=0)
+
+
+# -- what the pipeline accepts; shap.Explanation ------------------------------------------------------------
+
+def test_importance_and_shap_accept_a_feature_table_and_the_items_themselves(demo_small, tmp_path):
+    """Paths, bytes and a feature table give the numbers of the precomputed feature matrix."""
+    from forensics import extract_table
+
+    items, y = demo_small
+    paths = []
+    for k, data in enumerate(items):
+        path = tmp_path / f"{k}.jpg"
+        path.write_bytes(data)
+        paths.append(str(path))
+    pipe = make_pipeline(features=["blur", "dctspec"], head="xgboost", head__n_estimators=20)
+    table = extract_table(pd.DataFrame({"path": paths, "label": y}), features=pipe.named_steps["features"])
+    prefix, rest = split_pipeline(pipe)
+    F = clone(prefix).fit(items).transform(items)
+    names = list(table.feature_names)
+    reference = permutation_importance_cv(rest, F, y, cv=3, n_repeats=2, by="family", feature_names=names)
+    pd.testing.assert_frame_equal(permutation_importance_cv(pipe, table, y, cv=3, n_repeats=2, by="family"), reference)
+    pd.testing.assert_frame_equal(permutation_importance_cv(pipe, paths, y, cv=3, n_repeats=2, by="family"), reference)
+    fitted = clone(pipe).fit(items, y)
+    expected = shap_values(fitted, F, feature_names=names, max_samples=10)
+    for X in (paths, items, table):
+        got = shap_values(fitted, X, max_samples=10)
+        np.testing.assert_allclose(got.values, expected.values, rtol=1e-9)
+        assert got.raw_names == names and got.base_value == pytest.approx(expected.base_value)
+    with pytest.raises(ValueError, match="'features' step"):
+        shap_values(fitted.named_steps["head"], paths)
+
+
+def test_shap_results_are_shap_explanations_for_shap_plots():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import shap
+    from matplotlib import pyplot as plt
+
+    from forensics.heads import XGBoostHead
+
+    rng = np.random.default_rng(0)
+    F = rng.normal(size=(80, 3))
+    head = XGBoostHead(n_estimators=20).fit(F, (F[:, 1] > 0).astype(int))
+    res = shap_values(head, F, feature_names=["a__x", "b__y", "c__z"])
+    e = res.explanation
+    assert isinstance(e, shap.Explanation)
+    np.testing.assert_array_equal(e.values, res.values)
+    np.testing.assert_allclose(e.base_values, res.base_value)
+    assert list(e.feature_names) == res.names and np.array_equal(e.data, res.data)
+    np.testing.assert_allclose(e.base_values + e.values.sum(axis=1), res.prediction)
+    for plot in (lambda: shap.plots.bar(e, show=False), lambda: shap.plots.beeswarm(e, show=False),
+                 lambda: shap.plots.waterfall(e[0], show=False)):
+        plot()
+        assert plt.gcf().axes
+        plt.close("all")

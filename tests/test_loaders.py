@@ -6,8 +6,8 @@ import warnings
 import numpy as np
 import pytest
 
-from forensics.datasets import (check_manifest, load_celebdf, load_dfdc, load_faceforensics, load_folder,
-                                load_openfake)
+from forensics.datasets import (SkippedFilesError, SkippedFilesWarning, check_manifest, load_celebdf, load_dfdc,
+                                load_faceforensics, load_folder, load_openfake, read_manifest)
 from forensics.media import load_item
 from conftest import encode, natural_image
 
@@ -142,9 +142,12 @@ def test_ffpp_layout_errors_name_the_folder(tmp_path):
 def test_ffpp_misnamed_videos_warn_and_are_ignored(tmp_path):
     _ffpp(tmp_path)
     _touch(tmp_path, "manipulated_sequences/Deepfakes/c23/videos/000_003 (copy).mp4")
-    with pytest.warns(UserWarning, match="ignored 1 .mp4"):
+    with pytest.warns(SkippedFilesWarning, match=r"1 \.mp4 whose name does not follow.*000_003 \(copy\)\.mp4"):
         m = load_faceforensics(tmp_path)
     assert not m["path"].str.contains("copy").any() and len(m) == 9
+    assert m.attrs["skipped"] == {"mask video (not a detection input)": 2,
+                                  "extracted frame (images/ folder) (not a detection input)": 1,
+                                  r".mp4 whose name does not follow the data set's naming ((\d{3})_(\d{3}))": 1}
 
 
 # ---------------------------------------------------------------- Celeb-DF
@@ -173,6 +176,16 @@ def test_celebdf_labels_split_and_inverted_list(tmp_path):
     assert (m.loc[~m["video_id"].isin(test), "split"] == "train").all()
     fake = m.iloc[5]
     assert (fake.target_id, fake.source_id, fake.original) == ("id0", "id16", "id0_0000")
+
+
+def test_celebdf_upper_case_suffix_keeps_its_test_split(tmp_path):
+    _celebdf(tmp_path)
+    (tmp_path / "YouTube-real" / "00170.mp4").rename(tmp_path / "YouTube-real" / "00170.MP4")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # listed and found: no "not on disk" warning
+        m = load_celebdf(tmp_path)
+    assert m.loc[m["video_id"] == "00170", "split"].tolist() == ["test"]
+    assert m.loc[m["video_id"] == "00170", "path"].str.endswith("00170.MP4").all()
 
 
 def test_celebdf_groups(tmp_path):
@@ -271,7 +284,8 @@ def test_dfdc_single_part_and_errors(tmp_path):
         load_dfdc(tmp_path)
     messages = [str(w.message) for w in record]
     assert any("not on disk" in msg for msg in messages)
-    assert any(msg.startswith("ignored 1 .mp4 file") and "extra.mp4" in msg for msg in messages)
+    assert any("1 not named in its part's metadata.json (unlabelled) (e.g. dfdc_train_part_0/extra.mp4)" in msg
+               for msg in messages)
     (tmp_path / "dfdc_train_part_2" / "metadata.json").write_text(json.dumps({"x.mp4": {"label": "MAYBE"}}))
     with pytest.raises(ValueError, match="dfdc_train_part_2.*'x.mp4'"):
         load_dfdc(tmp_path)
@@ -351,6 +365,10 @@ def test_openfake_explicit_columns_and_errors(tmp_path):
         load_openfake(tmp_path / "hole.parquet")
     with pytest.raises(FileNotFoundError, match="missing.parquet"):
         load_openfake(tmp_path / "missing.parquet")
+    good = (tmp_path / "s.parquet").read_bytes()
+    (tmp_path / "cut.parquet").write_bytes(good[: len(good) // 2])  # a half-downloaded shard
+    with pytest.raises(ValueError, match="cut.parquet is not a readable Parquet file"):
+        load_openfake(tmp_path / "cut.parquet", image_column="pic", label_column="y")
 
 
 def test_openfake_classlabel_names_are_honoured(tmp_path):
@@ -374,3 +392,255 @@ def test_folder_lists_videos_with_kind(tmp_path):
     assert m["kind"].tolist() == ["image", "video", "video", "video", "video"]
     assert m["method"].tolist() == ["real", "real", "fake", "swap", "swap"]
     assert load_folder(tmp_path, suffixes=(".jpg", ".AVI"))["kind"].tolist() == ["image", "video"]
+
+
+# ---------------------------------------------------------------- nothing vanishes: every loader
+
+MEDIA = (".jpg", ".jpeg", ".png", ".mp4", ".avi", ".heic", ".parquet")
+
+
+def _media_under(root):
+    """Every media name under ``root``, counted independently of the library (links not followed)."""
+    import os
+
+    return sorted(os.path.join(d, f) for d, _, files in os.walk(root) for f in files
+                  if os.path.splitext(f)[1].lower() in MEDIA)
+
+
+def _generic_surplus(root, folder, stem, suffix=".mp4"):
+    """A broken link, a FIFO and a hidden resource fork with a media name in ``folder``; a note."""
+    import os
+
+    folder = root / folder
+    os.symlink(root / "nowhere" / f"gone{suffix}", folder / f"{stem}_broken{suffix}")
+    os.mkfifo(folder / f"{stem}_pipe{suffix}")
+    (folder / f"._{stem}{suffix}").write_bytes(b"\0\5\26\7")  # macOS resource fork
+    (folder / "notes.txt").write_text("not media: never counted")
+    return {f"{stem}_broken{suffix}": "broken symbolic link", f"{stem}_pipe{suffix}": "not a regular file",
+            f"._{stem}{suffix}": "hidden"}
+
+
+def _link(root, rel, target_rel):
+    import os
+
+    target = root.parent / "elsewhere" / target_rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(b"")
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(target, root / rel)
+
+
+def _case_folder(root):
+    _touch(root, "real/a.jpg", "fake/swap/B.JPG", "fake/c.MP4", "real/sub/d.png")
+    _link(root, "real/linked.jpg", "photo.jpg")
+    _touch(root, "loose.jpg", "other/e.png", "fake/f.heic")
+    expected_rows = ["real/a.jpg", "real/linked.jpg", "real/sub/d.png", "fake/c.MP4", "fake/swap/B.JPG"]
+    skipped = {"loose.jpg": "outside real/ and fake/", "other/e.png": "outside real/ and fake/",
+               "fake/f.heic": "not in suffixes="}
+    skipped.update({f"real/{k}": v for k, v in _generic_surplus(root, "real", "x", ".jpg").items()})
+    harmless = {"fake/f.heic", "real/._x.jpg"}
+    return load_folder, {}, expected_rows, skipped, harmless
+
+
+def _case_ffpp(root):
+    yt, df = "original_sequences/youtube/c23/videos", "manipulated_sequences/Deepfakes/c23/videos"
+    _touch(root, f"{yt}/000.mp4", f"{yt}/003.MP4", f"{df}/000_003.mp4")
+    _link(root, f"{df}/003_000.mp4", "ffpp_fake.mp4")
+    _touch(root, f"{df}/000_003 (copy).mp4", f"{df}/000_003.avi",
+           "manipulated_sequences/Deepfakes/c40/videos/000_003.mp4",
+           "manipulated_sequences/Deepfakes/masks/videos/000_003.mp4",
+           "manipulated_sequences/NewMethod/c23/videos/000_003.mp4",
+           "original_sequences/youtube/c23/videos/old/001.mp4", "README.mp4")
+    expected_rows = [f"{yt}/000.mp4", f"{yt}/003.MP4", f"{df}/000_003.mp4", f"{df}/003_000.mp4"]
+    skipped = {f"{df}/000_003 (copy).mp4": "name does not follow", f"{df}/000_003.avi": "not a .mp4 file",
+               "manipulated_sequences/Deepfakes/c40/videos/000_003.mp4": "compression c40 not selected",
+               "manipulated_sequences/Deepfakes/masks/videos/000_003.mp4": "mask video",
+               "manipulated_sequences/NewMethod/c23/videos/000_003.mp4": "unknown method folder NewMethod/",
+               "original_sequences/youtube/c23/videos/old/001.mp4": "outside the data set's layout",
+               "README.mp4": "outside the data set's layout"}
+    skipped.update({f"{yt}/{k}": v for k, v in _generic_surplus(root, yt, "002").items()})
+    harmless = {"manipulated_sequences/Deepfakes/c40/videos/000_003.mp4",
+                "manipulated_sequences/Deepfakes/masks/videos/000_003.mp4", f"{yt}/._002.mp4"}
+    return load_faceforensics, {}, expected_rows, skipped, harmless
+
+
+def _case_celebdf(root):
+    _touch(root, "Celeb-real/id0_0000.mp4", "YouTube-real/00000.MP4", "Celeb-synthesis/id0_id1_0000.mp4")
+    _link(root, "Celeb-real/id1_0000.mp4", "celeb.mp4")
+    (root / "List_of_testing_videos.txt").write_text("1 YouTube-real/00000.mp4\n")
+    _touch(root, "Celeb-real/id0.mp4", "Celeb-real/id0_0001.avi", "Celeb-real/extra/id2_0000.mp4",
+           "Celeb-synthesis-v1/id0_id1_0000.mp4")
+    expected_rows = ["Celeb-real/id0_0000.mp4", "Celeb-real/id1_0000.mp4", "YouTube-real/00000.MP4",
+                     "Celeb-synthesis/id0_id1_0000.mp4"]
+    skipped = {"Celeb-real/id0.mp4": "name does not follow", "Celeb-real/id0_0001.avi": "not a .mp4 file",
+               "Celeb-real/extra/id2_0000.mp4": "in a subfolder of Celeb-real/",
+               "Celeb-synthesis-v1/id0_id1_0000.mp4": "outside the data set's layout"}
+    skipped.update({f"Celeb-synthesis/{k}": v for k, v in _generic_surplus(root, "Celeb-synthesis", "id3").items()})
+    return load_celebdf, {}, expected_rows, skipped, {"Celeb-synthesis/._id3.mp4"}
+
+
+def _case_dfdc(root):
+    meta = {"aaa.mp4": {"label": "FAKE", "original": "bbb.mp4"}, "bbb.mp4": {"label": "REAL"},
+            "CCC.MP4": {"label": "REAL"}}
+    (root / "part_0").mkdir()
+    (root / "part_0" / "metadata.json").write_text(json.dumps(meta))
+    _touch(root, "part_0/aaa.mp4", "part_0/CCC.MP4")
+    _link(root, "part_0/bbb.mp4", "dfdc.mp4")
+    _touch(root, "part_0/zzz.MP4", "part_1/ddd.mp4", "stray.mp4", "part_0/faces/aaa.jpg")
+    expected_rows = ["part_0/aaa.mp4", "part_0/bbb.mp4", "part_0/CCC.MP4"]
+    skipped = {"part_0/zzz.MP4": "not named in its part's metadata.json", "part_1/ddd.mp4": "without metadata.json",
+               "stray.mp4": "not directly in a part folder", "part_0/faces/aaa.jpg": "not directly in a part folder"}
+    skipped.update({f"part_1/{k}": v for k, v in _generic_surplus(root, "part_1", "eee").items()})
+    return load_dfdc, {}, expected_rows, skipped, {"part_1/._eee.mp4"}
+
+
+def _case_openfake(root):
+    import os
+
+    (root / "data").mkdir()
+    _openfake_shard(root / "data" / "train-0.parquet", n=2)
+    _openfake_shard(root / "data" / "train-1.PARQUET", n=2)
+    _openfake_shard(root.parent / "elsewhere.parquet", n=2)
+    os.symlink(root.parent / "elsewhere.parquet", root / "data" / "train-2.parquet")
+    _touch(root, "data/sample.jpg", "README.png")
+    (root / ".cache").mkdir()
+    _openfake_shard(root / ".cache" / "partial.parquet", n=2)
+    expected_rows = ["data/train-0.parquet", "data/train-1.PARQUET", "data/train-2.parquet"]
+    skipped = {"data/sample.jpg": "not a .parquet shard", "README.png": "not a .parquet shard",
+               ".cache/partial.parquet": "hidden"}
+    skipped.update({f"data/{k}": v for k, v in _generic_surplus(root, "data", "t", ".parquet").items()})
+    return load_openfake, {}, expected_rows, skipped, {".cache/partial.parquet", "data/._t.parquet"}
+
+
+def _case_manifest(root):
+    _touch(root, "imgs/a.jpg", "imgs/B.JPG", "imgs/c.png")
+    _link(root, "imgs/linked.jpg", "m.jpg")
+    (root / "manifest.csv").write_text("path,label\nimgs/a.jpg,0\nimgs/B.JPG,1\nimgs/linked.jpg,1\n")
+    expected_rows = ["imgs/a.jpg", "imgs/B.JPG", "imgs/linked.jpg"]
+    skipped = {"imgs/c.png": "not listed in the manifest CSV"}
+    skipped.update({f"imgs/{k}": v for k, v in _generic_surplus(root, "imgs", "x", ".jpg").items()})
+    return (lambda root, strict=False: read_manifest(root / "manifest.csv", strict=strict)), {}, expected_rows, \
+        skipped, {"imgs/._x.jpg"}
+
+
+CASES = {"folder": _case_folder, "faceforensics": _case_ffpp, "celebdf": _case_celebdf, "dfdc": _case_dfdc,
+         "openfake": _case_openfake, "manifest": _case_manifest}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_every_media_file_is_listed_or_counted_with_its_reason(tmp_path, name):
+    root = tmp_path / "root"
+    root.mkdir()
+    load, kwargs, expected_rows, skipped, harmless = CASES[name](root)
+    expected_rows = [str(root / r) for r in expected_rows]
+    with pytest.warns(SkippedFilesWarning) as record:
+        m = load(root, **kwargs)
+    mine = [w for w in record if issubclass(w.category, SkippedFilesWarning)]
+    assert len(mine) == 1  # one warning, every reason in it
+    message = str(mine[0].message)
+    assert mine[0].filename == __file__  # points at the caller's line
+    # the listed rows: upper-case suffixes are media, a link is listed under its own path
+    listed = sorted(set(m["shard"])) if name == "openfake" else m["path"].tolist()
+    assert sorted(listed) == sorted(expected_rows)
+    # every media name under the root is a row or counted: nothing vanishes
+    assert len(listed) + sum(m.attrs["skipped"].values()) == len(_media_under(root))
+    assert sum(m.attrs["skipped"].values()) == len(skipped)
+    for reason in {v for v in skipped.values()}:
+        assert reason in message
+    # strict: an error naming each data-losing file with its reason; harmless ones are not errors
+    with pytest.warns(SkippedFilesWarning) if not any(k not in harmless for k in skipped) else \
+            pytest.raises(SkippedFilesError) as err:
+        load(root, strict=True, **kwargs)
+    lost = {str(root / k): v for k, v in skipped.items() if k not in harmless}
+    got = {p: reason for reason, paths in err.value.skipped.items() for p in paths}
+    assert sorted(got) == sorted(lost)
+    for path, reason in lost.items():
+        assert reason in got[path], (path, got[path])
+    assert err.value.loader in str(err.value) and isinstance(err.value, ValueError)
+
+
+def test_strict_passes_when_only_harmless_files_are_left_out(tmp_path):
+    _touch(tmp_path, "real/a.jpg", "fake/b.png", "fake/c.mp4", "real/._a.jpg")
+    with pytest.warns(SkippedFilesWarning, match=r"1 \.mp4 file, not in suffixes=.*1 hidden") as record:
+        m = load_folder(tmp_path, suffixes=(".jpg", ".png"), strict=True)
+    assert "strict=True" not in str(record[0].message)  # nothing to make an error of
+    assert m["path"].str.endswith(("a.jpg", "b.png")).all() and len(m) == 2
+    assert m.attrs["skipped"] == {".mp4 file, not in suffixes=": 1,
+                                  "hidden (name or folder starting with '.', or __MACOSX)": 1}
+    (tmp_path / "real" / "._a.jpg").unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing left out: no warning at all
+        m = load_folder(tmp_path, strict=True)
+    assert len(m) == 3 and m.attrs["skipped"] == {}
+
+
+def test_folder_links_are_followed_and_loops_do_not_hang(tmp_path):
+    import os
+
+    _touch(tmp_path, "real/a.jpg", "fake/b.png", "shared/c.jpg")
+    os.symlink(tmp_path / "shared", tmp_path / "fake" / "gan")       # a linked folder is followed
+    os.symlink(tmp_path / "real", tmp_path / "real" / "loop")        # a loop is not
+    with pytest.warns(SkippedFilesWarning) as record:
+        m = load_folder(tmp_path)
+    assert m["path"].tolist() == [str(tmp_path / "real" / "a.jpg"), str(tmp_path / "fake" / "b.png"),
+                                  str(tmp_path / "fake" / "gan" / "c.jpg")]
+    assert m["method"].tolist() == ["real", "fake", "gan"]
+    message = str(record[0].message)
+    assert "1 link back to a folder that holds it (a loop, not followed) (e.g. real/loop)" in message
+    assert "1 outside real/ and fake/ (no label) (e.g. shared/c.jpg)" in message  # its own path is outside
+    with pytest.raises(SkippedFilesError) as err:
+        load_folder(tmp_path, strict=True)
+    assert list(err.value.skipped) == ["outside real/ and fake/ (no label)"]  # the loop loses nothing
+    (tmp_path / "shared" / "c.jpg").unlink()
+    with pytest.warns(SkippedFilesWarning, match="loop"):
+        assert len(load_folder(tmp_path, strict=True)) == 2
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() == 0,
+                    reason="root reads files without read permission: run as a normal user")
+def test_unreadable_file_and_folder_are_counted(tmp_path):
+    import os
+
+    _touch(tmp_path, "real/a.jpg", "real/secret.jpg", "fake/b.png", "fake/locked/c.png")
+    os.chmod(tmp_path / "real" / "secret.jpg", 0)
+    os.chmod(tmp_path / "fake" / "locked", 0)
+    try:
+        with pytest.raises(SkippedFilesError) as err:
+            load_folder(tmp_path, strict=True)
+        assert set(err.value.skipped) == {"unreadable (no read permission)",
+                                          "folder that cannot be listed (its files are unknown)"}
+    finally:
+        os.chmod(tmp_path / "fake" / "locked", 0o755)
+
+
+def test_read_manifest_rows_and_refusals(tmp_path):
+    _touch(tmp_path, "a.jpg", "b.jpg")
+    (tmp_path / "m.csv").write_text("path,label,method,group\na.jpg,0,real,3\nb.jpg,1,gan,3\ngone.jpg,1,gan,4\n")
+    with pytest.warns(UserWarning, match=r"1 of 3 rows .*/gone\.jpg"):
+        m = read_manifest(tmp_path / "m.csv")
+    assert m["path"].tolist() == [str(tmp_path / n) for n in ("a.jpg", "b.jpg", "gone.jpg")]
+    assert m["label"].dtype == np.int64 and m["label"].tolist() == [0, 1, 1]
+    assert m["method"].tolist() == ["real", "gan", "gan"] and m["group"].tolist() == [3, 3, 4]
+    assert m["exists"].tolist() == [True, True, False] and m.attrs["skipped"] == {}
+    # root= narrows or widens the folder the manifest must cover
+    _touch(tmp_path, "sub/c.jpg")
+    (tmp_path / "sub" / "m.csv").write_text(f"path,label\n{tmp_path / 'a.jpg'},0\nc.jpg,1\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_manifest(tmp_path / "sub" / "m.csv")["path"].tolist() == [str(tmp_path / "a.jpg"),
+                                                                              str(tmp_path / "sub" / "c.jpg")]
+    with pytest.raises(SkippedFilesError, match="1 not listed in the manifest CSV.*b.jpg"):
+        read_manifest(tmp_path / "sub" / "m.csv", root=tmp_path, strict=True)
+    for text, match in [("path\na.jpg\n", "lacks the column"), ("path,label\na.jpg,2\n", "row 0 .* label 2"),
+                        ("path,label\na.jpg,0\n,1\n", "row 1: empty path"),
+                        ("path,label,method\na.jpg,1,real\n", "row 0 .* label 1 with method 'real'"),
+                        ("path,label\na.jpg,fake\n", "label 'fake'")]:
+        (tmp_path / "bad.csv").write_text(text)
+        with pytest.raises(ValueError, match=match):
+            read_manifest(tmp_path / "bad.csv", root=tmp_path / "sub")
+    (tmp_path / "ok.csv").write_text("path,label\na.jpg,0.0\nb.jpg,1\n")  # 0.0 is a valid 0
+    assert read_manifest(tmp_path / "ok.csv", root=tmp_path / "sub")["label"].tolist() == [0, 1]
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        read_manifest(tmp_path / "nope.csv")
+    with pytest.raises(FileNotFoundError, match="missing_root"):
+        read_manifest(tmp_path / "ok.csv", root=tmp_path / "missing_root")

@@ -342,3 +342,85 @@ def test_video_level_evaluation_end_to_end():
     mx = aggregate_scores(frames["s"], frames["video"], how="max")      # r1 .95 beats both fakes
     assert roc_auc(labels, mean) == 1.0
     assert roc_auc(labels, mx) == 0.5
+
+
+# -- operating points and the ROC-AUC interval ---------------------------------------------------------
+def test_tpr_at_fpr_at_just_below_and_above_a_vertex():
+    from forensics.metrics import roc_points, tpr_at_fpr
+
+    y = [0, 0, 0, 0, 1, 1, 1, 1]
+    s = [0.1, 0.2, 0.3, 0.9, 0.4, 0.8, 0.85, 0.95]
+    # vertices (FPR, TPR): (0,0) (0,.25) (.25,.25) (.25,.5) (.25,.75) (.25,1)...: 0.95 fake, 0.9 real, 0.85, 0.8, 0.4 fakes
+    fpr, tpr, _ = roc_points(y, s)
+    assert tpr_at_fpr(y, s, 0.25) == 1.0  # at the vertex FPR
+    assert tpr_at_fpr(y, s, 0.2499) == 0.25  # just below: only FPR 0 is allowed
+    assert tpr_at_fpr(y, s, 0.26) == 1.0
+    assert tpr_at_fpr(y, s, 0.0) == 0.25
+    assert tpr_at_fpr([0, 0, 1], [0.1, 0.2, 0.3], 0.01) == 1.0
+    assert np.isnan(tpr_at_fpr([1, 1], [0.1, 0.2], 0.01))
+    for bad in (-0.1, 1.5, True, "x"):
+        with pytest.raises(ValueError, match="fpr must be a number"):
+            tpr_at_fpr(y, s, bad)
+    assert fpr.tolist()[:3] == [0.0, 0.0, 0.25]
+
+
+def _weighted_reference(y, s, codes, n_boot, seed):
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(seed)
+    n_groups = int(codes.max()) + 1
+    out = []
+    for _ in range(n_boot):
+        w = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)[codes]
+        k = w > 0
+        if len(np.unique(y[k])) < 2:
+            continue
+        out.append(roc_auc_score(y[k], s[k], sample_weight=w[k]))
+    return np.asarray(out)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_roc_auc_ci_is_the_percentile_interval_of_sklearn_weighted_aucs(seed):
+    from sklearn.metrics import roc_auc_score
+
+    from forensics.metrics import roc_auc_ci
+
+    rng = np.random.default_rng(seed)
+    y = np.repeat([0, 1], 30)
+    s = np.round(y + rng.normal(0, 1.2, 60), 1)  # rounded: ties
+    groups = np.arange(60) // 3
+    auc, low, high = roc_auc_ci(y, s, groups=groups, n_boot=300, level=0.9, random_state=seed)
+    ref = _weighted_reference(y, s, groups, 300, seed)
+    assert auc == pytest.approx(roc_auc_score(y, s))
+    assert (low, high) == pytest.approx(tuple(np.quantile(ref, [0.05, 0.95])), rel=1e-12)
+    auc_i, low_i, high_i = roc_auc_ci(y, s, n_boot=300, random_state=seed)  # items resampled
+    ref_i = _weighted_reference(y, s, np.arange(60), 300, seed)
+    assert (low_i, high_i) == pytest.approx(tuple(np.quantile(ref_i, [0.025, 0.975])), rel=1e-12)
+
+
+def test_roc_auc_ci_resampling_groups_is_wider_for_duplicated_evidence():
+    """Each item five times (frames of one video): resampling items pretends 5x the evidence."""
+    from forensics.metrics import roc_auc_ci
+
+    rng = np.random.default_rng(3)
+    y0 = np.repeat([0, 1], 20)
+    s0 = y0 + rng.normal(0, 1.0, 40)
+    y, s, videos = np.repeat(y0, 5), np.repeat(s0, 5), np.repeat(np.arange(40), 5)
+    _, lo_g, hi_g = roc_auc_ci(y, s, groups=videos, n_boot=400)
+    _, lo_i, hi_i = roc_auc_ci(y, s, n_boot=400)
+    _, lo_0, hi_0 = roc_auc_ci(y0, s0, n_boot=400)
+    assert hi_g - lo_g > 1.5 * (hi_i - lo_i)
+    assert hi_g - lo_g == pytest.approx(hi_0 - lo_0, rel=0.25)  # as wide as the 40 independent videos
+
+
+def test_roc_auc_ci_undefined_and_invalid():
+    from forensics.metrics import roc_auc_ci
+
+    assert all(np.isnan(v) for v in roc_auc_ci([1, 1, 1], [0.1, 0.2, 0.3]))
+    for kwargs, match in (({"n_boot": 0}, "n_boot"), ({"level": 1.0}, "level"), ({"level": 0}, "level"),
+                          ({"groups": [0, 1]}, "groups must have the shape")):
+        with pytest.raises(ValueError, match=match):
+            roc_auc_ci([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], **kwargs)
+    # two groups, one per class: every resample that holds both classes is a perfect split
+    auc, low, high = roc_auc_ci([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9], groups=[0, 0, 1, 1], n_boot=50)
+    assert (auc, low, high) == (1.0, 1.0, 1.0)

@@ -34,7 +34,7 @@ pytest.importorskip("shap")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SECTIONS = ("1. Data set", "2. Shortcut audit", "3. Cross-validation", "4. Feature importance",
-            "5. SHAP attributions", "6. Fourier spectra")
+            "5. SHAP attributions", "6. Fourier spectra", "7. Provenance")
 
 
 def _png_pixels(data):
@@ -60,7 +60,8 @@ def report(demo, tmp_path_factory):
     detector = make_pipeline("forensic-xgb", head__n_estimators=60)
     return build_report(list(demo["item"]), demo["label"].to_numpy(), detector=detector,
                         groups=demo["group"].to_numpy(), methods=demo["method"].to_numpy(), cv=4,
-                        out_dir=out, title="Demo <report>", n_repeats=2)
+                        out_dir=out, title="Demo <report>", n_repeats=2, n_boot=300,
+                        provenance={"command": "forensics report demo", "config": {"cv.folds": 4}})
 
 
 # -- the report --------------------------------------------------------------------------------------
@@ -71,9 +72,10 @@ def test_report_writes_the_files_and_tables(report):
     assert report.html_path.parent == report.markdown_path.parent
     for path in [*report.figures.values(), *report.tables.values()]:
         assert path.is_file() and path.parent == report.html_path.parent
-    assert {"roc_pr", "confusion", "reliability", "folds", "methods", "importance_features",
+    assert {"roc_pr", "low_fpr", "confusion", "reliability", "folds", "methods", "gallery", "importance_features",
             "importance_families", "distributions", "correlation", "shap_bar", "shap_beeswarm",
             "spectra"} <= set(report.figures)
+    assert {"operating_points", "errors"} <= set(report.tables)
     names = report.feature_names
     assert sorted(report.importance_features["name"]) == sorted(names)
     assert set(report.importance_families["name"]) == {n.split("__")[0] for n in names}
@@ -112,6 +114,47 @@ def test_markdown_links_the_figure_files(report):
     assert "| ROC-AUC |" in md
 
 
+def test_operating_points_errors_and_provenance(report, demo):
+    from forensics.metrics import roc_auc_ci, tpr_at_fpr
+
+    y, oof = demo["label"].to_numpy(), report.cv.oof_scores
+    row = report.operating_points.loc["item"]
+    auc, low, high = roc_auc_ci(y, oof, groups=demo["group"].to_numpy(), n_boot=300)
+    assert (row["roc_auc"], row["ci_low"], row["ci_high"]) == pytest.approx((auc, low, high))
+    assert row["ci_resamples"] == "groups" and row["n_real"] == 40 and row["smallest_fpr"] == pytest.approx(1 / 40)
+    assert row["tpr_at_fpr_1%"] == tpr_at_fpr(y, oof, 0.01)
+    errors = report.tables["errors"].read_text()
+    worst_real = int(np.argmax(np.where(y == 0, oof, -np.inf)))
+    assert f"item {worst_real}" in errors and "false negative" in errors  # items in memory are named by index
+    html = report.html_path.read_text(encoding="utf-8")
+    assert "forensics report demo" in html and "cv:" in html and "folds: 4" in html  # command and config
+    assert "scikit-learn" in html and "Operating points" in html and "Most confident errors" in html
+
+
+def test_report_from_a_frame_level_table_of_videos(tmp_path):
+    from forensics import extract_table, load_data
+    from forensics.datasets import save_demo_videos
+    from forensics.metrics import aggregate_scores
+
+    save_demo_videos(tmp_path / "v", n_per_class=6, n_frames=5, size=48, seed=4)
+    manifest = load_data(tmp_path / "v", group_pattern=r"_(\w+)\.mp4$")
+    detector = make_pipeline(features=["blur", "spectral"], head="logistic")
+    table = extract_table(manifest, features=detector.named_steps["features"], n_frames=3)
+    res = build_report(table, detector=detector, cv=3, out_dir=tmp_path / "r", n_repeats=1, n_boot=200,
+                       max_items_for_shap=20, gallery=2, aggregate="median")
+    assert res.cv.aggregate == "median" and len(res.cv.video_scores) == 12
+    np.testing.assert_allclose(res.cv.video_scores, aggregate_scores(res.cv.oof_scores, table.videos, how="median"))
+    assert list(res.operating_points.index) == ["frame", "video"]
+    assert {"video_roc_pr", "low_fpr", "gallery"} <= set(res.figures) and "spectra" not in res.figures
+    assert {"cv_video_summary", "cv_video_folds", "cv_video_groups"} <= set(res.tables)
+    text = res.html_path.read_text(encoding="utf-8")
+    assert "Video level" in text and "read, not extracted again" in text
+    errors = res.tables["errors"].read_text()
+    assert ".mp4" in errors  # videos are named by their files
+    with pytest.raises(ValueError, match="equalization is chosen at extraction"):
+        build_report(table, detector=detector, equalize=True, out_dir=tmp_path / "x")
+
+
 def test_flagged_audit_properties_are_red(tmp_path):
     rng = np.random.default_rng(0)
 
@@ -132,17 +175,32 @@ def test_flagged_audit_properties_are_red(tmp_path):
     assert not any(">format<" in row for row in flagged_rows)
 
 
-def test_equalized_report_with_a_linear_head(demo, tmp_path):
+def test_equalized_report_with_a_linear_head_side_by_side_with_the_items_as_given(demo, tmp_path):
+    from forensics.media import CodecEqualizer
+    from forensics.model_selection import cross_validate_detector
+
     half = demo.iloc[::2]  # 20 per class is enough here
     detector = make_pipeline(features=["blur", "codec"], head="logistic")
-    res = build_report(list(half["item"]), half["label"].to_numpy(), detector=detector, cv=3, equalize=True,
-                       out_dir=tmp_path, max_items_for_shap=20, n_repeats=1)
+    items, y = list(half["item"]), half["label"].to_numpy()
+    res = build_report(items, y, detector=detector, cv=3, equalize="both", out_dir=tmp_path, max_items_for_shap=20,
+                       n_repeats=1, n_boot=100, gallery=0)
     assert res.audit_equalized is not None
     assert res.audit_equalized.values["jpeg_quality_luma"].nunique() == 1  # all re-encoded alike
     assert res.shap.explainer == "permutation" and res.shap.values.shape[0] == 20
     text = res.html_path.read_text(encoding="utf-8")
     assert "After codec equalization" in text and "codec-equalized" in text
-    assert "methods" not in res.figures  # no methods given
+    assert "methods" not in res.figures and "gallery" not in res.figures  # no methods given, gallery=0
+    # the side by side: the same folds on the items as given and equalized; the detail is the equalized run
+    rest = make_pipeline(features=None, head="logistic")
+    feats = detector.named_steps["features"]
+    asis = cross_validate_detector(rest, feats.fit_transform(items), y, cv=3)
+    eq = cross_validate_detector(rest, feats.fit_transform(CodecEqualizer().fit_transform(items)), y, cv=3)
+    table = res.comparison
+    assert table.columns.tolist() == ["as given", "equalized", "change"]
+    assert table.loc["ROC-AUC", "change"] == pytest.approx(eq.summary.loc["roc_auc", "mean"]
+                                                           - asis.summary.loc["roc_auc", "mean"])
+    assert res.cv.summary.loc["roc_auc", "mean"] == pytest.approx(eq.summary.loc["roc_auc", "mean"])
+    assert "As given vs codec-equalized" in text
 
 
 def test_report_needs_a_features_step(tmp_path):
@@ -218,6 +276,42 @@ def test_score_figures():
     assert sum(int(t.split("\n")[0]) for t in texts) == 100
     for fig in (plot_reliability(y, s), plot_metric_bars([0.7, 0.8, 0.6], title="per fold")):
         assert _fig_pixels(fig).std() > 0
+
+
+@pytest.mark.parametrize("min_count", [1, 9, 10, 11, 30])
+def test_reliability_draws_only_bins_with_enough_items(min_count):
+    from sklearn.calibration import calibration_curve
+
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 50)
+    s = np.clip(0.3 + 0.4 * y + 0.2 * rng.normal(size=100), 0, 1)
+    counts = np.histogram(s, bins=np.linspace(0, 1, 11))[0]
+    fig = plot_reliability(y, s, n_bins=10, min_count=min_count)
+    curve = [line for line in fig.axes[0].get_lines() if line.get_label().startswith("detector")]
+    enough = counts >= min_count
+    if enough.any():
+        line, = curve
+        frac, mean = calibration_curve(y, s, n_bins=10)
+        keep = np.isin(np.round(mean, 12), np.round(line.get_xdata(), 12))
+        assert len(line.get_xdata()) == int(enough.sum()) == int(keep.sum())
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert sorted(labels) == sorted(f"n={c}" for c in counts if c > 0)  # every bin's count is written
+    assert fig.axes[1].get_lines()[0].get_ydata()[0] == min_count
+
+
+def test_error_examples_are_the_most_confident_mistakes():
+    from forensics.inspection import error_examples, plot_error_gallery, plot_low_fpr
+
+    y = np.array([0, 0, 0, 1, 1, 1])
+    s = np.array([0.9, 0.1, 0.6, 0.2, 0.95, 0.05])
+    table = error_examples(y, s, names=list("abcdef"), k=2)
+    assert table[["kind", "name"]].values.tolist() == [["false positive", "a"], ["false positive", "c"],
+                                                       ["false negative", "f"], ["false negative", "d"]]
+    images = [np.full((8, 8, 3), 40 * i, dtype=np.uint8) for i in range(6)]
+    fig = plot_error_gallery(images, y, s, names=list("abcdef"), k=2)
+    assert [ax.get_title().split("\n")[0] for ax in fig.axes] == ["a", "c", "f", "d"]
+    fig = plot_low_fpr(np.repeat([0, 1], 50), np.r_[np.linspace(0, 0.6, 50), np.linspace(0.4, 1, 50)])
+    assert fig.axes[0].get_xscale() == "log" and len(fig.axes) >= 2
 
 
 def test_shap_figures_order_features_by_mean_abs():

@@ -8,8 +8,7 @@ import scipy.signal
 from scipy.ndimage import gaussian_filter
 
 from forensics.features import SpectralFeatures, spectral_features
-from forensics.features._kernels._spectral import upsampling_peak
-from forensics.features._spectral import _window, spectral_vector
+from forensics.features._spectral import _upsampling_peak, _window, spectral_vector
 from forensics.media import load_item
 
 from reference_spectral import KERNEL_CASES, reference_spectral_vector
@@ -256,10 +255,10 @@ def test_upsampling_raises_peak_score(factor):
     assert upsampled > 1.0
 
 
-def test_upsampling_peak_kernel_skips_dc_and_tiny():
-    spec = np.fft.rfft2(np.random.default_rng(0).random((5, 6))).astype(np.complex64)
-    assert np.isnan(upsampling_peak(spec[:1, :1], 1, 2, 2, 1e-9))  # every peak lands on DC
-    assert np.isfinite(upsampling_peak(spec, 6, 4, 2, 1e-9))
+def test_upsampling_peak_skips_dc_and_tiny():
+    p = (np.abs(np.fft.rfft2(np.random.default_rng(0).random((5, 6)))) ** 2).ravel()
+    assert np.isnan(_upsampling_peak(p[:1], 1, 1, 2, 1e-9))  # every peak lands on DC
+    assert np.isfinite(_upsampling_peak(p, 5, 6, 4, 1e-9))
 
 
 # -- edge shapes ------------------------------------------------------------------------------------------
@@ -289,3 +288,23 @@ def test_item_luma_used():
     want = spectral_vector(load_item(rgb, 0).luma)
     got = np.array(list(spectral_features(rgb).values()))
     np.testing.assert_allclose(got, want, equal_nan=True)
+
+
+def test_spectrum_sums_entropy_term_below_the_floor():
+    """Powers between 0 and the floor enter the entropy with their own ln P (and zeros with 0)."""
+    from forensics.features._spectral import _geometry, spectrum_sums
+
+    h, w = 6, 7
+    geo = _geometry(h, w, 4, 0.5)
+    p = np.random.default_rng(3).random(h * (w // 2 + 1)) * 10
+    p[[1, 5, 9]] = [1e-3, 0.0, 0.2]
+    floor = 0.5  # well above several powers: the correction is large
+    bins, sums = spectrum_sums(p, geo, floor)
+    wp = geo.weight * p
+    pos = p > 0
+    assert sums[6] == pytest.approx(np.sum(wp[pos] * np.log(p[pos])), rel=1e-12)
+    assert sums[5] == pytest.approx(wp.sum(), rel=1e-12)
+    lp = np.log(np.maximum(p, floor))  # the radial bins use the floored log
+    inside = geo.radial < 4
+    assert bins[:, 1].sum() == pytest.approx(np.sum((geo.weight * lp)[inside]), rel=1e-12)
+    assert bins[:, 0].sum() == pytest.approx(geo.weight[inside].sum())

@@ -54,7 +54,7 @@ def test_info_of_h264_mp4(videos):
     assert info.codec == "h264"
     assert (info.width, info.height) == (96, 64)
     assert info.fps == pytest.approx(FPS)
-    assert info.n_frames == N and info.n_frames_source == "header"
+    assert info.n_frames == N and info.n_frames_source == "counted" and info.header_frames == N
     assert info.duration_s == pytest.approx(N / FPS, abs=1e-6)
     assert info.keyframe_interval == GOP
     assert info.rotation == 0
@@ -82,16 +82,27 @@ def test_rotation_from_display_matrix(tmp_path, ext, degrees):
     path = write_video(tmp_path / f"rot{ext}", index_frames(4), rotation=degrees)
     info = video_info(path)
     assert info.rotation == degrees
-    # rotation is reported, not applied: frames keep the coded (W, H) layout
+    turned = degrees in (90, -90)
+    assert (info.display_width, info.display_height) == ((64, 96) if turned else (96, 64))
+    # display geometry by default: the rotation is applied (pixels: tests/test_video_truth.py)
     r = read_frames(path, indices=[0])
-    assert r.frames[0].shape == (64, 96, 3)
+    assert r.frames[0].shape == ((96, 64, 3) if turned else (64, 96, 3))
+    assert r.rotation_applied == degrees and r.rotations.tolist() == [degrees]
     assert r.info.rotation == degrees  # read_frames takes it from the first decoded frame
+    # display=False keeps the coded layout and says nothing was applied
+    coded = read_frames(path, indices=[0], display=False)
+    assert coded.frames[0].shape == (64, 96, 3) and coded.rotation_applied == 0
+    assert np.array_equal(np.rot90(coded.frames[0], degrees // 90), r.frames[0])
 
 
-def test_writing_is_deterministic(tmp_path):
-    a = write_video(tmp_path / "a.mp4", index_frames(6))
-    b = write_video(tmp_path / "b.mp4", index_frames(6))
-    assert a.read_bytes() == b.read_bytes()
+def test_writing_is_repeatable(tmp_path):
+    # Not bit-exact (x264 here gives other bytes about once in 15-40 writes, see video_fixtures),
+    # but the same call must give the same video up to codec noise.
+    a = read_frames(write_video(tmp_path / "a.mp4", index_frames(6)), every=1)
+    b = read_frames(write_video(tmp_path / "b.mp4", index_frames(6)), every=1)
+    assert a.indices.tolist() == b.indices.tolist() == list(range(6))
+    for fa, fb in zip(a.frames, b.frames):
+        assert fa.shape == fb.shape and np.abs(fa.astype(float) - fb).mean() < 0.5
 
 
 # -- sampling -------------------------------------------------------------------------------------
@@ -164,7 +175,7 @@ def test_index_past_the_end_is_missing_not_an_exception(videos):
     r = read_frames(videos["mkv"], indices=[3, 40])
     assert r.indices.tolist() == [3]
     assert r.missing.tolist() == [40]
-    assert any("40" in e and "ended after 30" in e for e in r.errors)
+    assert any("(40)" in e and "holds 30 frames" in e for e in r.errors)
 
 
 def test_default_n_and_time_selection(videos):

@@ -1,13 +1,17 @@
 """Helpers that write small deterministic test videos with PyAV (H.264 via libx264).
 
 Import from tests as ``from video_fixtures import write_video, index_frames, face_video``.
-Everything is generated from fixed seeds, so the same call writes the same pixels (the encoder
-is deterministic for a fixed configuration and one thread).
+Everything is generated from fixed seeds. The encoder is not bit-exact from run to run here:
+about one write in 15-40 of the same frames gives other bytes (decoded frames then differ by
+~0.2 grey levels on average, at most 6), with x264's threads, lookahead threads and the
+conversion all on one thread, so tests compare decoded pixels within a tolerance.
 """
 
 from __future__ import annotations
 
 import os
+import struct
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +22,8 @@ _CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".ts": "mpegts"
 
 
 def write_video(path, frames, fps=25, codec="libx264", *, gop=None, crf=18, preset="veryfast",
-                options=None, rotation=None, fragmented=False):
+                options=None, rotation=None, fragmented=False, mirror=False, pts=None, time_base=None,
+                sample_aspect_ratio=None, metadata=None):
     """Encode ``frames`` (RGB uint8 (H, W, 3) arrays, even H and W) into ``path``.
 
     The container follows the extension (.mp4 .mov .mkv .ts .avi).
@@ -37,6 +42,18 @@ def write_video(path, frames, fps=25, codec="libx264", *, gop=None, crf=18, pres
     fragmented : bool
         For MP4: write a fragmented file (moov first, one fragment per keyframe), which stays
         partly readable when truncated.
+    mirror : bool
+        With ``rotation``: add a horizontal flip to the display matrix
+        (``set_display_rotation(rotation, hflip=True)``).
+    pts : sequence of int, optional
+        Presentation timestamp of each frame in ``time_base`` units (variable frame rate);
+        default: one frame every ``1 / fps`` seconds.
+    time_base : Fraction, optional
+        Time base of ``pts``; default 1/1000 s when ``pts`` is given.
+    sample_aspect_ratio : Fraction, optional
+        Pixel aspect ratio written in the stream (width of a pixel over its height).
+    metadata : dict, optional
+        Stream metadata tags (e.g. the legacy ``{"rotate": "90"}``).
 
     Returns
     -------
@@ -52,7 +69,16 @@ def write_video(path, frames, fps=25, codec="libx264", *, gop=None, crf=18, pres
     out = av.open(os.fspath(path), "w", format=fmt, options=copts)
     try:
         stream = out.add_stream(codec, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.width, stream.height = w, h
+        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        if pts is not None:
+            tb = time_base or Fraction(1, 1000)
+            stream.codec_context.time_base = tb
+            stream.time_base = tb
+        if sample_aspect_ratio is not None:
+            stream.codec_context.sample_aspect_ratio = Fraction(sample_aspect_ratio)
+        if metadata:
+            stream.metadata.update(metadata)
         opts = {}
         if codec == "libx264":
             opts = {"crf": str(crf), "preset": preset, "threads": "1"}
@@ -64,9 +90,11 @@ def write_video(path, frames, fps=25, codec="libx264", *, gop=None, crf=18, pres
         stream.options = opts
         stream.codec_context.thread_count = 1
         if rotation is not None:
-            stream.set_display_rotation(rotation)
-        for arr in frames:
+            stream.set_display_rotation(rotation, hflip=mirror)
+        for k, arr in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr, dtype=np.uint8), format="rgb24")
+            if pts is not None:
+                frame.pts, frame.time_base = int(pts[k]), stream.codec_context.time_base
             for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():
@@ -211,3 +239,95 @@ def scramble_packets(src, dst, seed=0):
             q.stream = o
             out.mux(q)
     return Path(dst)
+
+
+def remux(src, dst, *, shift=0.0, pts=None, damage=(), seed=0):
+    """Copy the video stream of ``src`` into ``dst`` (container from the extension), altered.
+
+    Parameters
+    ----------
+    shift : float
+        Seconds added to every timestamp. Negative: the first frames get negative times, which
+        the MP4 muxer turns into an edit list that hides them (what a stream-copy cut writes);
+        positive: the video starts late (an empty edit in MP4, a first timestamp > 0 in MKV).
+    pts : callable, optional
+        ``pts(position, pts) -> new pts`` for each packet (position in decode order), e.g. to
+        duplicate a timestamp or leave a gap; dts follow for intra-only streams.
+    damage : collection of int
+        Decode positions of packets whose payload is replaced by random bytes (same size):
+        undecodable packets inside an intact container.
+    """
+    import av
+
+    rng = np.random.default_rng(seed)
+    fmt = _CONTAINERS.get(Path(dst).suffix.lower())
+    with av.open(os.fspath(src)) as inp, av.open(os.fspath(dst), "w", format=fmt) as out:
+        s = inp.streams.video[0]
+        o = out.add_stream_from_template(s)
+        delta = int(round(shift / s.time_base))
+        position = 0
+        for pk in inp.demux(s):
+            if pk.size == 0:
+                continue
+            new_pts = pk.pts + delta if pk.pts is not None else None
+            new_dts = pk.dts + delta if pk.dts is not None else None
+            if pts is not None:
+                changed = pts(position, new_pts)
+                if new_dts is not None and new_dts == new_pts:
+                    new_dts = changed
+                new_pts = changed
+            if position in damage:
+                q = av.Packet(rng.integers(0, 256, pk.size, dtype=np.uint8).tobytes())
+                q.is_keyframe = pk.is_keyframe
+            else:
+                q = av.Packet(bytes(pk))
+                q.is_keyframe = pk.is_keyframe
+            q.pts, q.dts, q.time_base = new_pts, new_dts, pk.time_base
+            q.stream = o
+            out.mux(q)
+            position += 1
+    return Path(dst)
+
+
+def patch_avi_frame_count(path, n_frames):
+    """Overwrite the frame count of an AVI's headers (avih total frames, strh length) in place.
+
+    What an outside tool that rewrites a file without fixing its header leaves behind.
+    """
+    data = bytearray(Path(path).read_bytes())
+    i = data.find(b"avih")
+    data[i + 24:i + 28] = struct.pack("<I", n_frames)  # dwTotalFrames
+    j = data.find(b"strh")
+    data[j + 40:j + 44] = struct.pack("<I", n_frames)  # dwLength of the first stream
+    Path(path).write_bytes(bytes(data))
+    return Path(path)
+
+
+def write_streams(path, videos, *, default=None, fps=25):
+    """Write several video streams (lists of RGB frames, one list per stream) into one file.
+
+    ``default``: index of the stream flagged *default* (the others are not); None flags none.
+    """
+    import av
+
+    fmt = _CONTAINERS.get(Path(path).suffix.lower())
+    with av.open(os.fspath(path), "w", format=fmt) as out:
+        streams = []
+        for k, frames in enumerate(videos):
+            s = out.add_stream("libx264", rate=fps)
+            s.height, s.width = frames[0].shape[:2]
+            s.pix_fmt = "yuv420p"
+            s.options = {"crf": "18", "preset": "veryfast", "threads": "1"}
+            s.codec_context.thread_count = 1
+            s.disposition = av.stream.Disposition.default if k == default else av.stream.Disposition(0)
+            streams.append(s)
+        for t in range(max(len(v) for v in videos)):
+            for s, frames in zip(streams, videos):
+                if t < len(frames):
+                    f = av.VideoFrame.from_ndarray(np.ascontiguousarray(frames[t]), format="rgb24")
+                    for p in s.encode(f):
+                        out.mux(p)
+        for s in streams:
+            for p in s.encode():
+                out.mux(p)
+    return Path(path)

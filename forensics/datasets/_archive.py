@@ -9,12 +9,13 @@ anything is decompressed; :func:`safe_extract_zip` extracts only an archive that
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
+import secrets
 import shutil
 import stat
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,20 +111,35 @@ def _normalise(archive, info):
 
 
 def _read_checked(archive, zf, info, sink):
-    """Stream an entry into ``sink(chunk)``; refuse more bytes than declared; CRC errors wrapped."""
+    """Stream an entry into ``sink(chunk)``; refuse more bytes than declared; decoder errors wrapped.
+
+    Whatever the zipfile module or a decompressor raises while reading (bad CRC, bad local
+    header, corrupt deflate/bzip2/LZMA data, an unsupported method...) becomes an
+    :class:`UnsafeArchiveError`; an error of ``sink`` (a full disk) propagates unchanged.
+    """
     n = 0
     try:
-        with zf.open(info) as src:
-            while chunk := src.read(_CHUNK):
-                n += len(chunk)
-                if n > info.file_size:
-                    raise UnsafeArchiveError(archive, info.filename, "more data than its declared size")
-                sink(chunk)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError,
-            RuntimeError) as exc:
-        raise UnsafeArchiveError(archive, info.filename, f"cannot be read ({exc})") from None
+        src = zf.open(info)
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a malformed archive
+        raise UnsafeArchiveError(archive, info.filename, f"cannot be read ({_describe(exc)})") from None
+    with src:
+        while True:
+            try:
+                chunk = src.read(_CHUNK)
+            except Exception as exc:  # noqa: BLE001
+                raise UnsafeArchiveError(archive, info.filename, f"cannot be read ({_describe(exc)})") from None
+            if not chunk:
+                break
+            n += len(chunk)
+            if n > info.file_size:
+                raise UnsafeArchiveError(archive, info.filename, "more data than its declared size")
+            sink(chunk)
     if n != info.file_size:
         raise UnsafeArchiveError(archive, info.filename, f"{n} bytes instead of the declared {info.file_size}")
+
+
+def _describe(exc):
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _check(path, max_files, max_total_bytes, max_ratio, ratio_min_bytes):
@@ -132,8 +148,9 @@ def _check(path, max_files, max_total_bytes, max_ratio, ratio_min_bytes):
         zf = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path} not found") from None
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise UnsafeArchiveError(path, None, f"not a readable ZIP archive ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - BadZipFile, but also UnicodeDecodeError (a name flagged
+        # UTF-8 that is not), NotImplementedError (a version zipfile does not know), ValueError...
+        raise UnsafeArchiveError(path, None, f"not a readable ZIP archive ({_describe(exc)})") from None
     infos = zf.infolist()
     report = ZipReport(path=str(path))
     if len(infos) > max_files:
@@ -229,7 +246,11 @@ def validate_zip(path, *, max_files=100_000, max_total_bytes=50 * 2**30, max_rat
         name (after normalising ``\\`` to ``/`` and dropping ``.`` and empty components); a
         file that is also used as a folder; more than ``max_files`` entries; more than
         ``max_total_bytes`` in total; a compression ratio above ``max_ratio``; an entry that
-        cannot be read, fails its CRC or holds more data than declared; a file that is no ZIP.
+        cannot be read (bad CRC, bad local header, corrupt deflate/bzip2/LZMA data, an
+        unsupported compression method) or holds more data than declared; a file that is no
+        ZIP or whose central directory cannot be parsed (truncated, a name flagged UTF-8 that
+        is not, a version zipfile does not read, a corrupt ZIP64 field). No other exception
+        type escapes for a malformed archive.
     FileNotFoundError
         When ``path`` does not exist.
 
@@ -282,25 +303,77 @@ def _no_links_below(target, rel):
             raise FileExistsError(f"{current} exists and is not a folder")
 
 
+def _new_folder(parent, prefix):
+    """A fresh folder in ``parent``, created with the process's default mode (unlike mkdtemp's 0700)."""
+    while True:
+        path = parent / f"{prefix}{secrets.token_hex(6)}"
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            continue
+
+
+def _make_parents(folder):
+    """Create ``folder`` and its missing parents; return those created, deepest first."""
+    created = []
+    current = Path(folder)
+    while not os.path.lexists(current):
+        created.append(current)
+        current = current.parent
+    for path in reversed(created):
+        os.mkdir(path)
+    return created
+
+
+_NAME_ERRNOS = {errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL}
+
+
+def _write_entries(path, zf, entries, dir_entries, staging):
+    """Write the files and folder entries under ``staging``; a name the file system refuses is the archive's fault."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    for info, rel in entries:
+        dest = staging.joinpath(*rel.split("/"))
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(dest, flags, 0o666)
+        except OSError as exc:
+            if exc.errno in _NAME_ERRNOS:
+                raise UnsafeArchiveError(path, info.filename, f"name cannot be written here ({exc.strerror})") from None
+            raise
+        with os.fdopen(fd, "wb") as out:
+            _read_checked(path, zf, info, out.write)
+    for info, rel in dir_entries:
+        try:
+            staging.joinpath(*rel.split("/")).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            if exc.errno in _NAME_ERRNOS:
+                raise UnsafeArchiveError(path, info.filename, f"name cannot be written here ({exc.strerror})") from None
+            raise
+
+
 def safe_extract_zip(path, target, **limits):
     """Validate a ZIP archive, then extract its files into ``target`` without trusting it.
 
     The archive must pass the checks of :func:`validate_zip` (same ``limits``; contents are not
-    hashed).
-    Files are first written into a fresh temporary folder inside ``target``, each opened with
-    ``O_EXCL | O_NOFOLLOW`` and streamed with its declared size enforced, then moved into place
-    only when all of them were written; on an error while checking or writing, the temporary
-    folder is removed and ``target`` is left as it was. Nothing from the archive sets permissions: files get the
-    process's default (read/write, no execute bit, no setuid), and timestamps are not restored.
-    Existing files are never overwritten, and an existing symbolic link in ``target`` on the
-    way to a file is refused.
+    hashed). Every file is first written into a fresh hidden staging folder, each opened with
+    ``O_EXCL | O_NOFOLLOW`` and streamed with its declared size enforced; only when all of them
+    were written does anything appear in ``target``. When ``target`` does not exist, the staging
+    folder is made beside it (same parent, so the same file system) and renamed to ``target``
+    at the end; when it exists, the staging folder is made inside it and the files are moved
+    into place. On any error the staging folder is removed, folders the call created (``target``
+    and its missing parents included) are removed, and files already moved are taken back:
+    a failed extraction leaves no empty or partial ``target`` behind. Nothing from the archive
+    sets permissions: files get the process's default (read/write, no execute bit, no setuid),
+    and timestamps are not restored. Existing files are never overwritten, and an existing
+    symbolic link in ``target`` on the way to a file is refused.
 
     Parameters
     ----------
     path : str or Path
         The archive.
     target : str or Path
-        Folder to extract into (created when absent).
+        Folder to extract into (created when absent, with its parents).
     **limits
         ``max_files``, ``max_total_bytes``, ``max_ratio``, ``ratio_min_bytes``: see
         :func:`validate_zip`.
@@ -314,9 +387,15 @@ def safe_extract_zip(path, target, **limits):
     Raises
     ------
     UnsafeArchiveError
-        For every reason of :func:`validate_zip`.
+        For every reason of :func:`validate_zip`, and for an entry name the file system refuses
+        (too long, invalid bytes).
     FileExistsError
-        When a file to write already exists in ``target``, or a link or file is in the way.
+        When a file to write already exists in ``target``, ``target`` is a file, or a link or
+        file is in the way.
+    FileNotFoundError
+        When ``path`` does not exist.
+    OSError
+        For a failure of the disk itself (full, no permission), after the same clean-up.
 
     Notes
     -----
@@ -339,31 +418,56 @@ def safe_extract_zip(path, target, **limits):
     zf, entries, _ = _check(path, **{**_LIMITS, **limits})
     target = Path(target)
     with zf:
-        dir_entries = [_normalise(path, info) for info in zf.infolist() if info.is_dir()]
-        for rel in [rel for _, rel in entries] + dir_entries:
-            _no_links_below(target, rel)
-        for _, rel in entries:
-            if os.path.lexists(target / rel):
-                raise FileExistsError(f"{target / rel} already exists; refusing to overwrite it from {path}")
-        target.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=target))
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-        try:
-            for info, rel in entries:
-                dest = staging.joinpath(*rel.split("/"))
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                with os.fdopen(os.open(dest, flags, 0o666), "wb") as out:
-                    _read_checked(path, zf, info, out.write)
-            for rel in dir_entries:
+        dir_entries = [(info, _normalise(path, info)) for info in zf.infolist() if info.is_dir()]
+        if os.path.lexists(target) and not target.is_dir():
+            raise FileExistsError(f"{target} exists and is not a folder; cannot extract {path} into it")
+        existed = target.is_dir()
+        if existed:
+            for rel in [rel for _, rel in entries + dir_entries]:
                 _no_links_below(target, rel)
-                target.joinpath(*rel.split("/")).mkdir(parents=True, exist_ok=True)
+            for _, rel in entries:
+                if os.path.lexists(target / rel):
+                    raise FileExistsError(f"{target / rel} already exists; refusing to overwrite it from {path}")
+        created, moved, made_dirs, staging = [], [], [], None
+        try:
+            created = _make_parents(target.parent)
+            staging = _new_folder(target if existed else target.parent, f".{target.name}.extract-")
+            _write_entries(path, zf, entries, dir_entries, staging)
+            if not existed:
+                if os.path.lexists(target):
+                    raise FileExistsError(f"{target} appeared during the extraction; leaving it alone")
+                os.rename(staging, target)
+                staging = None
+                return [target.joinpath(*rel.split("/")) for _, rel in entries]
+            for _, rel in dir_entries:
+                _no_links_below(target, rel)
+                made_dirs += _make_parents(target.joinpath(*rel.split("/")))
             written = []
             for _, rel in entries:
                 _no_links_below(target, rel)
                 dest = target.joinpath(*rel.split("/"))
-                dest.parent.mkdir(parents=True, exist_ok=True)
+                made_dirs += _make_parents(dest.parent)
+                if os.path.lexists(dest):
+                    raise FileExistsError(f"{dest} appeared during the extraction; refusing to overwrite it")
                 os.replace(staging.joinpath(*rel.split("/")), dest)
+                moved.append(dest)
                 written.append(dest)
+            return written
+        except BaseException:
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+                staging = None
+            for dest in moved:  # take back what was moved into an existing target
+                try:
+                    os.unlink(dest)
+                except OSError:
+                    pass
+            for folder in sorted(made_dirs, key=lambda d: len(d.parts), reverse=True) + created:
+                try:
+                    os.rmdir(folder)
+                except OSError:
+                    pass
+            raise
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return written
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)

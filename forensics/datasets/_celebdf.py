@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+from ._inventory import Inventory
 from ._manifest import finish, list_named
 
 __all__ = ["load_celebdf"]
@@ -37,11 +38,23 @@ def _read_test_list(file):
         parts = line.split()
         if len(parts) != 2 or parts[0] not in ("0", "1"):
             raise ValueError(f"{file}, line {lineno}: {line!r}; expected '<1 real | 0 fake> <folder>/<video>.mp4'")
-        listed[parts[1].replace("\\", "/")] = int(parts[0])
+        name = parts[1].replace("\\", "/")
+        if name.lower().endswith(".mp4"):  # the list says .mp4; a copy may hold .MP4
+            name = name[:-4] + ".mp4"
+        listed[name] = int(parts[0])
     return listed
 
 
-def load_celebdf(root):
+def _classifier(folders):
+    def classify(_, rel):
+        if len(rel) > 2 and rel[0] in folders:
+            return f"in a subfolder of {rel[0]}/ (the layout has the videos directly in it)", False
+        return None
+
+    return classify
+
+
+def load_celebdf(root, *, strict=False):
     """Manifest of Celeb-DF (v2) videos and its official test list.
 
     Layout under ``root``::
@@ -51,15 +64,20 @@ def load_celebdf(root):
         Celeb-synthesis/id0_id16_0000.mp4  fake: video id0_0000 with the face of id16
         List_of_testing_videos.txt       lines "1 YouTube-real/00170.mp4" (1 = real, 0 = fake)
 
-    Only ``.mp4`` files directly in the three folders are read; other files are ignored, and
-    ``.mp4`` files whose name does not follow the naming above are ignored with a warning that
-    counts them. Folder names are matched case-insensitively when the exact one is absent
-    (some copies have ``Youtube-real``).
+    Only ``.mp4`` files (any case: ``.MP4``) directly in the three folders are read. Every other
+    media file under ``root`` (an ``.mp4`` whose name does not follow the naming above, another
+    format, a file in a subfolder or in another folder, a broken link...) is counted, by
+    reason, in a :class:`SkippedFilesWarning`; files that are not media are ignored. Folder
+    names are matched case-insensitively when the exact one is absent (some copies have
+    ``Youtube-real``).
 
     Parameters
     ----------
     root : str or Path
         The folder holding ``Celeb-real/``, ``Celeb-synthesis/`` and ``YouTube-real/``.
+    strict : bool, default=False
+        Raise :class:`SkippedFilesError` instead of warning when a media file under ``root``
+        would be left out for a reason that loses data. Hidden files are only warned about.
 
     Returns
     -------
@@ -71,7 +89,7 @@ def load_celebdf(root):
         celebrity whose face was swapped in, fakes only), ``original`` (the real video a fake
         was made from, ``"id0_0000"``; None for reals), ``folder`` and ``split`` (``"test"`` for
         the videos in the test list, else ``"train"``; all None without the list).
-        ``attrs``: ``dataset="celebdf"``.
+        ``attrs``: ``dataset="celebdf"``, ``skipped`` (files left out, by reason).
 
     Raises
     ------
@@ -79,12 +97,16 @@ def load_celebdf(root):
         Naming the missing folder.
     ValueError
         For a malformed test-list line, or a listed label that contradicts the video's folder.
+    SkippedFilesError
+        With ``strict=True``, see above.
 
     Warns
     -----
     UserWarning
         When ``List_of_testing_videos.txt`` is absent (``split`` is then None), or lists videos
         that are not on disk (counted; they get no row).
+    SkippedFilesWarning
+        Counting the media files under ``root`` that are not listed, by reason.
 
     Notes
     -----
@@ -123,9 +145,11 @@ def load_celebdf(root):
     """
     root = Path(root)
     rows = []
+    folders = {name: _find_folder(root, name) for name in _FOLDERS}
+    inventory = Inventory(root)
     for name, (label, pattern) in _FOLDERS.items():
-        folder = _find_folder(root, name)
-        for path, match in list_named(folder, pattern):
+        folder = folders[name]
+        for path, match in list_named(inventory, folder, pattern):
             if name == "Celeb-real":
                 target, source, original = match.group(1), None, None
             elif name == "YouTube-real":
@@ -135,7 +159,7 @@ def load_celebdf(root):
                 original = f"{target}_{match.group(3)}"
             rows.append(dict(path=str(path), label=label, method="real" if label == 0 else name,
                              video_id=path.stem, target_id=target, source_id=source, original=original,
-                             folder=name, key=f"{name}/{path.name}"))
+                             folder=name, key=f"{name}/{path.stem}.mp4"))
 
     test_file = root / _TEST_LIST
     if test_file.is_file():
@@ -158,5 +182,7 @@ def load_celebdf(root):
             row["split"] = None
     for row in rows:
         del row["key"]
+    skipped = inventory.settle([r["path"] for r in rows], loader="load_celebdf", strict=strict,
+                               classify=_classifier({f.name for f in folders.values()}))
     columns = ["video_id", "target_id", "source_id", "original", "folder", "split"]
-    return finish(rows, columns, "celebdf", group_by=["target_id", "source_id"])
+    return finish(rows, columns, "celebdf", group_by=["target_id", "source_id"], skipped=skipped)

@@ -8,9 +8,12 @@ settings, so the container and the quantization tables cannot give the label awa
 
 from __future__ import annotations
 
+import json
 import numbers
 import os
 import re
+import time
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +23,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-__all__ = ["DEMO_METHODS", "make_demo_dataset", "save_demo_dataset"]
+__all__ = ["DEMO_METHODS", "DEMO_VIDEO_METHODS", "make_demo_dataset", "run_demo", "save_demo_dataset",
+           "save_demo_videos"]
 
 #: The manipulations that make the fake half of the demo set, in the order they are assigned.
 DEMO_METHODS = ("self_blend", "resample", "splice")
@@ -458,3 +462,371 @@ def save_demo_dataset(path, n_per_class=120, size=128, seed=0, quality=90, *, ov
         paths.append(str(target))
     manifest["path"] = paths
     return manifest
+
+
+
+# -- demo videos -------------------------------------------------------------------------------------
+
+#: The manipulations of the fake demo videos, applied to every frame alike.
+DEMO_VIDEO_METHODS = ("resample", "self_blend")
+
+
+def _write_h264(path, frames, fps, crf):
+    import av
+
+    out = av.open(os.fspath(path), "w", format="mp4")
+    try:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
+        stream.codec_context.thread_count = 1
+        for arr in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    finally:
+        out.close()
+
+
+def save_demo_videos(path, n_per_class=4, n_frames=12, size=64, seed=0, *, fps=10, crf=18,
+                     methods=("resample",), overwrite=False):
+    """Write short demo videos (a camera pan over the shipped photos) as ``real/`` and ``fake/<method>/``.
+
+    Each video pans a ``size`` x ``size`` window in a straight line across one photo (every
+    photo hosts as many real as fake videos, so content cannot give the label away); a fake
+    video applies one manipulation of the image demo set to every frame alike (the same
+    parameters throughout, as a face-swap pipeline would): ``resample`` (the generator-style
+    down/up-sampling round trip) or ``self_blend`` (a blended region). Real and fake videos are
+    encoded by the same encoder with the same settings (H.264 via PyAV, ``crf``, yuv420p, one
+    thread), so nothing but the pixels differs by construction; the bit rate may still differ,
+    since manipulated frames compress differently (the shortcut audit measures it). Nothing is
+    downloaded.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Folder written: ``real/<k>_<photo>.mp4`` and ``fake/<method>/<k>_<photo>.mp4``.
+    n_per_class : int, default=4
+        Real videos, and fake videos (the methods taken in turn).
+    n_frames : int, default=12
+    size : int, default=64
+        Frame side in pixels (even, at least 32).
+    seed : int, default=0
+    fps : int, default=10
+    crf : int, default=18
+        x264 constant rate factor of every video.
+    methods : tuple of str, default=("resample",)
+        Taken from :data:`DEMO_VIDEO_METHODS`. ``self_blend`` changes a small region of small
+        frames and is much harder to see than the resampling.
+    overwrite : bool, default=False
+        Allow writing into ``real/`` or ``fake/`` folders that already hold files.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``path``, ``label`` (fake = 1), ``method``, ``group`` (the source photo: the videos of one
+        photo must stay on one side of a split; ``--group-pattern '_(\\w+)\\.mp4$'`` recovers it
+        from the file names).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from forensics.datasets import save_demo_videos
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     manifest = save_demo_videos(tmp, n_per_class=2, n_frames=4, methods=("resample", "self_blend"))
+    ...     manifest[["label", "method", "group"]].values.tolist()
+    [[0, 'real', 'astronaut'], [0, 'real', 'chelsea'], [1, 'resample', 'astronaut'], [1, 'self_blend', 'chelsea']]
+    """
+    n_per_class = _check_int("n_per_class", n_per_class, 1)
+    n_frames = _check_int("n_frames", n_frames, 2)
+    size = _check_int("size", size, _MIN_SIZE)
+    if size % 2:
+        raise ValueError(f"size must be even (H.264 with 4:2:0 chroma), got {size}")
+    unknown = [m for m in methods if m not in DEMO_VIDEO_METHODS]
+    if unknown or not methods:
+        raise ValueError(f"methods must be taken from {list(DEMO_VIDEO_METHODS)}, got {list(methods)!r}")
+    root = Path(path)
+    if not overwrite:
+        for sub in ("real", "fake"):
+            folder = root / sub
+            if folder.is_dir() and any(folder.iterdir()):
+                raise FileExistsError(f"{folder} already holds files; pass overwrite=True to write anyway")
+    photos = [p for p in _load_photos() if min(p.rgb.shape[:2]) >= 2 * size]
+    if not photos:
+        raise RuntimeError("no shipped photo is large enough for videos of this size")
+    rng = np.random.default_rng(seed)
+    # every photo hosts as many real as fake videos (pair k: real and fake from photo k mod P), so
+    # the content of a photo cannot give the label away; reals first, then fakes
+    plan = [("real", 0, k) for k in range(n_per_class)] + [(methods[k % len(methods)], 1, k)
+                                                            for k in range(n_per_class)]
+    rows = []
+    for k, (method, label, pair) in enumerate(plan):
+        photo = photos[pair % len(photos)]
+        h, w = photo.rgb.shape[:2]
+        (y0, y1), (x0, x1) = (rng.integers(0, h - size + 1, 2), rng.integers(0, w - size + 1, 2))
+        item_seed = int(rng.integers(2**31))
+        frames = []
+        for t in range(n_frames):
+            u = t / (n_frames - 1)
+            y, x = int(round(y0 + u * (y1 - y0))), int(round(x0 + u * (x1 - x0)))
+            frame = np.array(photo.rgb[y:y + size, x:x + size])
+            if method == "resample":
+                frame, _ = _resample(frame, np.random.default_rng(item_seed), "area_bilinear")
+            elif method == "self_blend":
+                frame, _ = _self_blend(frame, np.random.default_rng(item_seed), photo.is_gray)
+            frames.append(frame)
+        folder = root / "real" if label == 0 else root / "fake" / method
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{k:03d}_{_UNSAFE.sub('_', photo.group)}.mp4"
+        _write_h264(target, frames, fps, crf)
+        rows.append(dict(path=str(target), label=label, method=method, group=photo.group))
+    return pd.DataFrame(rows, columns=["path", "label", "method", "group"])
+
+
+# -- the demo run (``forensics demo``) ---------------------------------------------------------------
+
+#: Inverse regularisation strength of the demo's logistic-regression head. With a few hundred
+#: items and about as many standardised features, a strong penalty keeps the head honest.
+DEMO_C = 0.1
+DEMO_N_SPLITS = 5
+
+
+def run_demo(out_dir, *, n_per_class=120, size=256, seed=0, n_jobs=None, progress=True, catalogue=True,
+             report=True):
+    """The offline demo: demo set, feature bank, grouped cross-validation, catalogue, report.
+
+    Builds the embedded demo set (:func:`make_demo_dataset`), extracts the full handcrafted
+    feature bank, cross-validates a logistic-regression head with 5 folds grouped by source
+    photo and prints each step (the narrative ``forensics demo`` shows); then, unless turned
+    off, every catalogued image detector on the same data
+    (:func:`forensics.model_selection.benchmark_detectors`) and the HTML report of forensic-xgb
+    (:func:`forensics.inspection.build_report`).
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Folder written: ``features.csv``, ``results.json``, ``catalogue.csv``/``.md`` and
+        ``report/``; created if needed.
+    n_per_class, size, seed
+        See :func:`make_demo_dataset` (``seed`` also shuffles the folds).
+    n_jobs : int, optional
+        Images processed in parallel.
+    progress : bool, default=True
+        Show progress bars.
+    catalogue, report : bool, default=True
+        Run parts two and three.
+
+    Returns
+    -------
+    dict
+        The content of ``results.json`` (data set, features, fold AUCs, means, per method, timings).
+    """
+    from types import SimpleNamespace
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    args = SimpleNamespace(n_per_class=n_per_class, size=size, seed=seed, n_jobs=n_jobs, progress=progress,
+                           catalogue=catalogue, report=report)
+    return _run_demo(args, out)
+
+
+def _demo_head(seed):
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return Pipeline([
+        ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+        ("scale", StandardScaler()),
+        ("classify", LogisticRegression(C=DEMO_C, max_iter=2000, random_state=seed)),
+    ])
+
+
+def _auc(y, score):
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, score)) if len(np.unique(y)) == 2 else float("nan")
+
+
+def _grouped_cv(X, y, groups, seed):
+    """Out-of-fold fake probabilities and per-fold AUCs of the demo head."""
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    cv = StratifiedGroupKFold(n_splits=DEMO_N_SPLITS, shuffle=True, random_state=seed)
+    head = _demo_head(seed)
+    oof = np.full(len(y), np.nan)
+    folds = []
+    for train, test in cv.split(X, y, groups):
+        model = clone(head).fit(X[train], y[train])
+        oof[test] = model.predict_proba(X[test])[:, 1]
+        folds.append(dict(auc=_auc(y[test], oof[test]), n_test=int(len(test)),
+                          groups=sorted(set(groups[test].tolist()))))
+    return oof, folds
+
+
+def _families(names):
+    return list(dict.fromkeys(str(n).split("__", 1)[0] for n in names))
+
+
+def _json_number(value):  # noqa: D103
+    return None if value is None or not np.isfinite(value) else round(float(value), 6)
+
+
+def _run_demo(args, out):
+    import pandas as pd
+
+    from ..features import make_feature_bank
+
+    timings = {}
+
+    print("forensics demo: the embedded demo set, built offline from photos shipped with "
+          "scikit-image and scikit-learn")
+    t0 = time.perf_counter()
+    demo = make_demo_dataset(n_per_class=args.n_per_class, size=args.size, seed=args.seed)
+    timings["dataset"] = time.perf_counter() - t0
+    counts = demo["method"].value_counts()
+    fakes = ", ".join(f"{m} {int(counts.get(m, 0))}" for m in DEMO_METHODS)
+    print(f"  {len(demo)} JPEG images {args.size}x{args.size} ({int((demo['label'] == 0).sum())} real; "
+          f"{int((demo['label'] == 1).sum())} fake: {fakes}) from {len(demo.attrs['photos'])} photos in "
+          f"{demo['group'].nunique()} groups, every item encoded alike (OpenCV, quality "
+          f"{demo.attrs['quality']}, 4:2:0)  [{timings['dataset']:.1f} s]")
+
+    t0 = time.perf_counter()
+    bank = make_feature_bank(n_jobs=args.n_jobs, on_error="nan", progress=args.progress)
+    with warnings.catch_warnings(record=True) as caught:  # failed items are reported below
+        warnings.simplefilter("always", RuntimeWarning)
+        X = bank.fit_transform(demo["item"])
+    for w in caught:
+        if not (issubclass(w.category, RuntimeWarning) and "could not be processed" in str(w.message)):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    timings["features"] = time.perf_counter() - t0
+    names = [str(n) for n in bank.get_feature_names_out()]
+    families = _families(names)
+    print(f"  features: {X.shape[1]} columns from families {', '.join(families)}  "
+          f"[{timings['features']:.1f} s]")
+
+    status = bank.status_
+    failed = status[status["status"] != "ok"]
+    if len(failed) == len(demo):
+        raise ValueError(f"feature extraction failed on every item; first: item "
+                           f"{failed.iloc[0]['index']}: {failed.iloc[0]['error']}")
+    if len(failed):
+        print(f"  warning: {len(failed)} items could not be processed and are NaN rows "
+              f"(imputed); first: item {failed.iloc[0]['index']}: {failed.iloc[0]['error']}")
+    finite = np.isfinite(X)
+    n_inf = int((~finite & ~np.isnan(X)).sum())
+    if n_inf:
+        print(f"  warning: {n_inf} infinite feature values treated as missing")
+        X = np.where(finite, X, np.nan)
+    n_missing = int(np.isnan(X).sum())
+    if n_missing:
+        print(f"  {n_missing} missing values ({n_missing / X.size:.2%} of the table) are imputed by the "
+              "column median")
+
+    y = demo["label"].to_numpy()
+    groups = demo["group"].to_numpy()
+    methods = demo["method"].to_numpy()
+    print(f"\nCross-validation: {DEMO_N_SPLITS}-fold StratifiedGroupKFold, grouped by source photo.")
+    print("  Why grouped: crops of one photo share its content, camera noise and earlier compression; "
+          "with crops of one photo in both train and test the head can recognise the photo instead "
+          "of the manipulation, and the AUC leaks.")
+    print(f"  head: median imputation -> standardisation -> logistic regression (C={DEMO_C})")
+    t0 = time.perf_counter()
+    oof, folds = _grouped_cv(X, y, groups, args.seed)
+    timings["cv"] = time.perf_counter() - t0
+    for k, fold in enumerate(folds, 1):
+        print(f"  fold {k}: ROC-AUC {fold['auc']:.3f}  ({fold['n_test']} test items from "
+              f"{len(fold['groups'])} photo groups)")
+    fold_auc = np.array([f["auc"] for f in folds])
+    mean, std = float(np.nanmean(fold_auc)), float(np.nanstd(fold_auc))
+    print(f"  ROC-AUC {mean:.3f} ± {std:.3f} (mean ± std over {len(folds)} folds)")
+    per_method = {}
+    real = methods == "real"
+    for m in DEMO_METHODS:
+        mask = real | (methods == m)
+        if (methods == m).any():
+            per_method[m] = _auc(y[mask], oof[mask])
+    print("  per method (out-of-fold scores, fakes of one method vs all reals): "
+          + ", ".join(f"{m} {a:.3f}" for m, a in per_method.items()))
+    pooled = _auc(y, oof)
+
+    table = pd.DataFrame(X, columns=names)
+    table["label"] = y
+    table["method"] = methods
+    table["group"] = groups
+    features_path = out / "features.csv"
+    results_path = out / "results.json"
+    results = dict(
+        command="demo",
+        dataset=dict(n_items=int(len(demo)), n_per_class=args.n_per_class, size=args.size, seed=args.seed,
+                     quality=demo.attrs["quality"], photos=demo.attrs["photos"],
+                     n_groups=int(demo["group"].nunique()),
+                     methods={m: int(counts.get(m, 0)) for m in DEMO_METHODS}),
+        features=dict(n_features=int(X.shape[1]), families=families, n_failed_items=int(len(failed)),
+                      n_missing_values=n_missing),
+        cv=dict(splitter=f"StratifiedGroupKFold(n_splits={DEMO_N_SPLITS}, shuffle=True, random_state={args.seed})",
+                groups="source photo",
+                head=f"SimpleImputer(median) -> StandardScaler -> LogisticRegression(C={DEMO_C}, max_iter=2000)"),
+        fold_auc=[_json_number(a) for a in fold_auc],
+        auc_mean=_json_number(mean),
+        auc_std=_json_number(std),
+        auc_pooled_oof=_json_number(pooled),
+        auc_per_method={m: _json_number(a) for m, a in per_method.items()},
+        seconds={k: round(v, 3) for k, v in timings.items()},
+    )
+    try:
+        table.to_csv(features_path, index=False)
+        results_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise OSError(f"cannot write the results to {os.fspath(out)!r}: {exc.strerror or exc}") from None
+    print(f"\nWrote {features_path} ({table.shape[0]} rows x {table.shape[1]} columns: features + label, "
+          f"method, group) and {results_path}")
+    if args.catalogue:
+        _run_catalogue(demo, out, args)
+    if args.report:
+        _run_demo_report(demo, out, args)
+    return results
+
+
+def _run_demo_report(demo, out, args):
+    """Part three of the demo: the HTML report (audit, CV, importances, plots) of forensic-xgb."""
+    from ..inspection import build_report
+
+    print("\nReport: audit, cross-validation, permutation and SHAP importances and plots of forensic-xgb "
+          "on the same data ...", flush=True)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        result = build_report(list(demo["item"]), demo["label"].to_numpy(), detector="forensic-xgb",
+                              groups=demo["group"].to_numpy(), methods=demo["method"].to_numpy(),
+                              out_dir=out / "report", title="forensics demo: forensic-xgb on the embedded demo set",
+                              random_state=args.seed, progress=args.progress)
+    print(f"Wrote {result.html_path} (self-contained, open it in a browser) and {result.markdown_path}  "
+          f"[{time.perf_counter() - t0:.1f} s]")
+
+
+def _run_catalogue(demo, out, args):
+    """Part two of the demo: every catalogued image detector, grouped CV, one results table."""
+    from ..model_selection import benchmark_detectors
+
+    print("\nThe detector catalogue on the same data (forensics.list_estimators()); 5-fold grouped CV, "
+          "threshold chosen on a validation split of each training fold (EER rule):")
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # loky notes about the CPU count on small machines
+        bench = benchmark_detectors(list(demo["item"]), demo["label"].to_numpy(), groups=demo["group"].to_numpy(),
+                                    methods=demo["method"].to_numpy(), protocols=("as-is",),
+                                    random_state=args.seed, n_jobs=args.n_jobs, progress=args.progress)
+    print(bench.to_markdown())
+    if len(bench.per_method):
+        print("\nROC-AUC per manipulation method (pooled out-of-fold scores, its fakes vs all reals):")
+        print(bench.per_method.drop(columns="protocol").to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    try:
+        bench.table.to_csv(out / "catalogue.csv", index=False)
+        (out / "catalogue.md").write_text(bench.to_markdown() + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise OSError(f"cannot write the results to {os.fspath(out)!r}: {exc.strerror or exc}") from None
+    print(f"Wrote {out / 'catalogue.csv'} and {out / 'catalogue.md'}  [{time.perf_counter() - t0:.1f} s]")

@@ -6,6 +6,7 @@ import json
 import warnings
 from pathlib import Path
 
+from ._inventory import Inventory
 from ._manifest import finish, natural_key
 
 __all__ = ["load_dfdc"]
@@ -30,7 +31,21 @@ def _stem(name):
     return name[:-4] if name.lower().endswith(".mp4") else name
 
 
-def load_dfdc(root):
+def _classifier(root, parts):
+    names = {p.name for p in parts}
+    single = parts == [root]
+
+    def classify(_, rel):
+        if single or len(rel) != 2:
+            return "outside the layout (not directly in a part folder)", False
+        if rel[0] not in names:
+            return "in a folder without metadata.json (unlabelled)", False
+        return None
+
+    return classify
+
+
+def load_dfdc(root, *, strict=False):
     """Manifest of DFDC training videos from the ``metadata.json`` of each part.
 
     Layout: ``root`` is one part, or holds parts (any subfolder with a ``metadata.json``)::
@@ -41,12 +56,18 @@ def load_dfdc(root):
 
     where ``metadata.json`` maps each file name to
     ``{"label": "FAKE" | "REAL", "split": "train", "original": "xyz.mp4" | null}``.
-    Labels come from the metadata only. Files not named in a metadata.json (other videos, the
-    zip's extra files) are ignored, with a warning counting the ``.mp4`` among them.
+    Labels come from the metadata only. Media files that no metadata.json names (a part
+    folder without metadata.json, videos the metadata does not list, files outside the part
+    folders) cannot be labelled: they are counted, by reason, in a
+    :class:`SkippedFilesWarning` naming the first ones.
 
     Parameters
     ----------
     root : str or Path
+    strict : bool, default=False
+        Raise :class:`SkippedFilesError` instead of warning when a media file under ``root``
+        would be left out for a reason that loses data (unlabelled, outside the layout, broken
+        link, unreadable...). Hidden files are only warned about.
 
     Returns
     -------
@@ -57,7 +78,7 @@ def load_dfdc(root):
         ``video_id`` (file stem), ``original`` (stem of the real video a fake was made from;
         None for reals and fakes without one), ``part`` (the part folder's name), ``split`` (the
         metadata's, None when absent) and ``exists`` (whether the video file is on disk).
-        ``attrs``: ``dataset="dfdc"``, ``parts``.
+        ``attrs``: ``dataset="dfdc"``, ``parts``, ``skipped`` (files left out, by reason).
 
     Raises
     ------
@@ -65,12 +86,17 @@ def load_dfdc(root):
         When no metadata.json is found.
     ValueError
         For unreadable JSON or an entry without a REAL/FAKE label, naming the file and entry.
+    SkippedFilesError
+        With ``strict=True``, see above.
 
     Warns
     -----
     UserWarning
-        When videos named in the metadata are missing on disk: their rows are kept with
-        ``exists=False`` (drop them with ``m[m.exists]``), so that nothing disappears silently.
+        When videos named in the metadata are missing on disk (or are broken links, or
+        unreadable): their rows are kept with ``exists=False`` (drop them with ``m[m.exists]``),
+        so that nothing disappears silently.
+    SkippedFilesWarning
+        Counting the media files under ``root`` that no metadata.json names, by reason.
 
     Notes
     -----
@@ -101,8 +127,9 @@ def load_dfdc(root):
     [['a', 1, 'fake', 0, True], ['b', 0, 'real', 0, True], ['c', 0, 'real', 1, True]]
     """
     root = Path(root)
-    rows, unlisted, missing = [], [], []
+    rows, missing = [], []
     parts = _parts(root)
+    inventory = Inventory(root)
     for part in parts:
         meta_file = part / "metadata.json"
         try:
@@ -117,21 +144,21 @@ def load_dfdc(root):
                 raise ValueError(f"{meta_file}: entry {name!r} is {entry!r}; expected a 'label' of REAL or FAKE")
             path = part / name
             original = entry.get("original") if label == 1 else None
-            exists = path.is_file()
+            exists = path.is_file() and inventory.problem(path) is None
             if not exists:
                 missing.append(str(path))
             rows.append(dict(path=str(path), label=label, method="fake" if label else "real",
                              video_id=_stem(name), original=_stem(original) if original else None,
                              part=part.name, split=entry.get("split"), exists=exists,
                              key=_stem(original) if original else _stem(name)))
-        names = set(meta)
-        unlisted += [p for p in part.glob("*.mp4") if p.name not in names]
+        for path in inventory.files(part):
+            if path.name not in meta:
+                inventory.skip(path, "not named in its part's metadata.json (unlabelled)")
     if missing:
-        warnings.warn(f"{len(missing)} of {len(rows)} videos named in metadata.json are not on disk "
-                      f"(first: {missing[0]}); their rows have exists=False", UserWarning, stacklevel=2)
-    if unlisted:
-        warnings.warn(f"ignored {len(unlisted)} .mp4 file(s) that no metadata.json names "
-                      f"(first: {unlisted[0]})", UserWarning, stacklevel=2)
+        warnings.warn(f"{len(missing)} of {len(rows)} videos named in metadata.json are not on disk, or not "
+                      f"readable (first: {missing[0]}); their rows have exists=False", UserWarning, stacklevel=2)
+    skipped = inventory.settle([r["path"] for r in rows], loader="load_dfdc", strict=strict,
+                               classify=_classifier(root, parts))
     df = finish(rows, ["video_id", "original", "part", "split", "exists", "key"], "dfdc", group_by="key",
-                parts=[p.name for p in parts])
+                parts=[p.name for p in parts], skipped=skipped)
     return df.drop(columns="key")

@@ -6,6 +6,7 @@ import json
 import warnings
 from pathlib import Path
 
+from ._inventory import Inventory
 from ._manifest import finish, list_named, require_dir
 
 __all__ = ["FFPP_METHODS", "load_faceforensics"]
@@ -48,7 +49,42 @@ def _read_splits(folder):
     return pairs
 
 
-def load_faceforensics(root, *, compression="c23", methods=None, splits_dir=None):
+_COMP_OF_FOLDER = {"raw": "c0", "c0": "c0", "c23": "c23", "c40": "c40"}
+_AUXILIARY = {"masks": "mask video", "images": "extracted frame (images/ folder)"}
+
+
+def _classifier(comp, methods, subsets, read):
+    """Why a media file under the FF++ root is not in the manifest (see load_faceforensics)."""
+    known = set(FFPP_METHODS) | {_DFD}
+
+    def classify(_, rel):
+        if len(rel) < 4 or rel[0] not in ("original_sequences", "manipulated_sequences"):
+            return None
+        top, name, sub = rel[:3]
+        if top == "original_sequences" and name not in ("youtube", "actors"):
+            return f"in an unknown original subset folder {name}/", False
+        if top == "manipulated_sequences" and name not in known:
+            return f"in an unknown method folder {name}/ (known: {', '.join(sorted(known))})", False
+        if sub in _AUXILIARY:
+            return f"{_AUXILIARY[sub]} (not a detection input)", True
+        if rel[3:4] == ("images",):
+            return _AUXILIARY["images"] + " (not a detection input)", True
+        if sub not in _COMP_OF_FOLDER or rel[3] != "videos" or len(rel) != 5:
+            return None
+        if top == "manipulated_sequences" and name not in methods:
+            return f"method {name} not selected (methods=)", True
+        if top == "original_sequences" and name not in subsets:
+            return f"original {name} videos not selected (they come with methods=[{_DFD!r}])", True
+        if _COMP_OF_FOLDER[sub] != comp:
+            return f"compression {_COMP_OF_FOLDER[sub]} not selected (compression=)", True
+        if (top, name, sub) not in read:
+            return f"{comp} videos also stored in {sub}/, which was not read (another folder for {comp} was)", False
+        return None
+
+    return classify
+
+
+def load_faceforensics(root, *, compression="c23", methods=None, splits_dir=None, strict=False):
     """Manifest of FaceForensics++ videos (the layout of the official download script).
 
     Layout under ``root`` (``<comp>`` is ``c23``, ``c40``, or ``raw`` for c0)::
@@ -63,9 +99,13 @@ def load_faceforensics(root, *, compression="c23", methods=None, splits_dir=None
         manipulated_sequences/DeepFakeDetection/<comp>/videos/01_02__exit_phone_room__YVGY8LOK.mp4
 
     A manipulated video ``000_003`` replaces (or reenacts) the face in target video ``000`` using
-    source video ``003``. Only ``.mp4`` files in the ``videos/`` folders are read; masks, models,
-    extracted images and other files are ignored, and ``.mp4`` files whose name does not follow
-    the naming above are ignored with a warning that counts them.
+    source video ``003``. Only ``.mp4`` files (any case: ``.MP4``) in the ``videos/`` folders
+    are read. Every other media file under ``root`` is counted, by reason, in one
+    :class:`SkippedFilesWarning`: videos of another compression or of a method not selected,
+    mask videos and extracted frames (these lose no data), and, losing data, ``.mp4`` files
+    whose name does not follow the naming above, other formats, unknown method folders, files
+    outside the layout, broken links and unreadable files. Files that are not media (models,
+    JSON, notes) are ignored.
 
     Parameters
     ----------
@@ -80,6 +120,10 @@ def load_faceforensics(root, *, compression="c23", methods=None, splits_dir=None
         A method named here must exist. ``"DeepFakeDetection"`` (Google/Jigsaw's actor videos)
         is never included by default, since it is a different data set with other identities and
         no official split; naming it also adds the real ``actors`` videos.
+    strict : bool, default=False
+        Raise :class:`SkippedFilesError` instead of warning when a media file under ``root``
+        would be left out for a reason that loses data. Videos excluded by ``compression`` or
+        ``methods``, mask videos, extracted frames and hidden files are only warned about.
     splits_dir : str or Path or None, default=None
         Folder holding the official ``train.json``, ``val.json`` and ``test.json`` (lists of
         ``[target, source]`` id pairs, from the FaceForensics GitHub repository). None:
@@ -101,6 +145,15 @@ def load_faceforensics(root, *, compression="c23", methods=None, splits_dir=None
         Naming the missing folder (originals, a requested method) or split file.
     ValueError
         For an unknown compression or method, or a malformed split file.
+    SkippedFilesError
+        With ``strict=True``, see above.
+
+    Warns
+    -----
+    UserWarning
+        When youtube videos are in no pair of the official split files.
+    SkippedFilesWarning
+        Counting the media files under ``root`` that are not listed, by reason.
 
     Notes
     -----
@@ -158,13 +211,15 @@ def load_faceforensics(root, *, compression="c23", methods=None, splits_dir=None
         methods = [m for m in known if m in methods]  # canonical order, no repeats
 
     sub = _COMPRESSIONS[comp][0]
-    rows = []
+    rows, read = [], set()
+    inventory = Inventory(root)
     subsets = ["youtube"] + (["actors"] if _DFD in methods else [])
     for subset in subsets:
         base = root / "original_sequences" / subset
         folder = _videos_dir(base, comp) or require_dir(base / sub / "videos", f"the real {subset} videos")
+        read.add(("original_sequences", subset, folder.parent.name))
         pattern = r"\d{3}" if subset == "youtube" else r"(\d{2})__\S+"
-        for path, match in list_named(folder, pattern):
+        for path, match in list_named(inventory, folder, pattern):
             vid = path.stem
             ident = vid if subset == "youtube" else match.group(1)
             rows.append(dict(path=str(path), label=0, method="real", video_id=vid, target_id=ident,
@@ -172,9 +227,10 @@ def load_faceforensics(root, *, compression="c23", methods=None, splits_dir=None
     for method in methods:
         base = root / "manipulated_sequences" / method
         folder = _videos_dir(base, comp) or require_dir(base / sub / "videos", f"the {method} videos")
+        read.add(("manipulated_sequences", method, folder.parent.name))
         subset = "actors" if method == _DFD else "youtube"
         pattern = r"(\d{3})_(\d{3})" if subset == "youtube" else r"(\d{2})_(\d{2})__\S+"
-        for path, match in list_named(folder, pattern):
+        for path, match in list_named(inventory, folder, pattern):
             rows.append(dict(path=str(path), label=1, method=method, video_id=path.stem,
                              target_id=match.group(1), source_id=match.group(2), subset=subset))
 
@@ -202,6 +258,8 @@ def load_faceforensics(root, *, compression="c23", methods=None, splits_dir=None
     for row in rows:
         row["compression"] = comp
         row.setdefault("split", None)
+    skipped = inventory.settle([r["path"] for r in rows], loader="load_faceforensics", strict=strict,
+                               classify=_classifier(comp, set(methods), set(subsets), read))
     columns = ["video_id", "target_id", "source_id", "subset", "compression", "split"]
     return finish(rows, columns, "faceforensics", group_by=["target_id", "source_id"],
-                  methods=list(methods), compression=comp)
+                  methods=list(methods), compression=comp, skipped=skipped)

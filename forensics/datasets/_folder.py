@@ -6,39 +6,68 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._inventory import IMAGE_SUFFIXES, VIDEO_SUFFIXES, Inventory
+
 __all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "load_folder"]
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+_TOPS = ("real", "fake")
 
 
-def load_folder(root, *, suffixes=IMAGE_SUFFIXES + VIDEO_SUFFIXES):
+def _classify(root, rel):
+    if rel and rel[0] not in _TOPS:
+        return "outside real/ and fake/ (no label)", False
+    return None
+
+
+def load_folder(root, *, suffixes=IMAGE_SUFFIXES + VIDEO_SUFFIXES, strict=False):
     """Manifest of a folder dataset laid out as ``real/...`` and ``fake/[<method>/]...``.
 
     Labels come from the top folder name only (``real`` = 0, ``fake`` = 1), never from the
     order of directories. Files directly in ``fake/`` get the method ``"fake"``; files in
     ``fake/<method>/`` (at any depth below it) get ``<method>``; real files get ``"real"``.
-    Files whose suffix is not in ``suffixes`` (notes, thumbnails' sidecars...) are ignored.
+    Files that are not media (notes, sidecars, ``.DS_Store``) are ignored; every media file
+    under ``root`` that is not listed is counted in a :class:`SkippedFilesWarning` that names
+    its reason (see Notes).
 
     Parameters
     ----------
     root : str or Path
     suffixes : tuple of str
         File name suffixes (case-insensitive) to list: images and videos by default.
+    strict : bool, default=False
+        Raise :class:`SkippedFilesError` instead of warning when a media file under ``root``
+        would be left out for a reason that loses data (outside ``real/`` and ``fake/``, broken
+        link, unreadable...). Files excluded by ``suffixes`` or hidden are only warned about.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``path`` (str), ``label`` (0/1), ``method``, ``kind`` (``"video"`` for the
         suffixes of :data:`VIDEO_SUFFIXES`, else ``"image"``); reals first, then fakes, each
-        sorted by path. ``attrs["dataset"] = "folder"``. There is no ``group`` column: the
-        layout says nothing about which files share a source (derive one, e.g. with
-        :func:`forensics.model_selection.groups_from_manifest`, from what you know).
+        sorted by path. ``attrs``: ``dataset="folder"``, ``skipped`` (files left out, by
+        reason). There is no ``group`` column: the layout says nothing about which files share
+        a source (derive one, e.g. with :func:`forensics.model_selection.groups_from_manifest`,
+        from what you know).
 
     Raises
     ------
     FileNotFoundError
         When ``root`` has no ``real/`` or ``fake/`` folder, or either holds no listed file.
+    SkippedFilesError
+        With ``strict=True``, see above.
+
+    Warns
+    -----
+    SkippedFilesWarning
+        Counting the media files under ``root`` that are not listed, by reason.
+
+    Notes
+    -----
+    Media files are recognised by their suffix, case-insensitively (``.JPG``, ``.MP4``; see
+    :data:`~forensics.datasets.MEDIA_SUFFIXES`). Links to files are listed under the link's
+    own path; links to folders are followed, each folder once. Broken links, media names that
+    are no regular file, unreadable files, hidden files (``._a.jpg``) and media with a suffix
+    outside ``suffixes`` are not listed and are counted by reason.
 
     Examples
     --------
@@ -52,19 +81,29 @@ def load_folder(root, *, suffixes=IMAGE_SUFFIXES + VIDEO_SUFFIXES):
     """
     root = Path(root)
     suffixes = tuple(s.lower() for s in suffixes)
-    rows = []
-    for label, top in ((0, "real"), (1, "fake")):
-        folder = root / top
-        if not folder.is_dir():
+    for top in _TOPS:
+        if not (root / top).is_dir():
             raise FileNotFoundError(f"{root} has no {top}/ folder (expected real/ and fake/[<method>/])")
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    inventory = Inventory(root)
+    rows = []
+    for label, top in enumerate(_TOPS):
+        folder = root / top
+        files = []
+        for path in inventory.files_below(folder):
+            if path.suffix.lower() in suffixes:
+                files.append(path)
+            else:
+                inventory.skip(path, f"{path.suffix.lower()} file, not in suffixes=", harmless=True)
         if not files:
             raise FileNotFoundError(f"{folder} holds no image or video file ({', '.join(suffixes)})")
-        for path in files:
+        for path in sorted(files):
             rel = path.relative_to(folder).parts
             method = top if label == 0 or len(rel) == 1 else rel[0]
             kind = "video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"
             rows.append(dict(path=str(path), label=label, method=method, kind=kind))
+    skipped = inventory.settle([r["path"] for r in rows], loader="load_folder", strict=strict,
+                               classify=_classify)
     df = pd.DataFrame(rows, columns=["path", "label", "method", "kind"])
     df.attrs["dataset"] = "folder"
+    df.attrs["skipped"] = skipped
     return df

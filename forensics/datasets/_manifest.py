@@ -18,7 +18,6 @@ plus loader-specific columns, and ``df.attrs["dataset"]`` naming the loader.
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +58,11 @@ def check_manifest(manifest):
     missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
     if missing:
         raise ValueError(f"manifest lacks column(s) {missing}; a manifest has {list(MANIFEST_COLUMNS)}")
+    return check_labels(manifest)
+
+
+def check_labels(manifest):
+    """Labels in {0, 1}, and method "real" for reals and only reals; ValueError naming the first bad row."""
     label = manifest["label"].to_numpy()
     bad = np.flatnonzero(~np.isin(label, (0, 1)))
     if bad.size:
@@ -85,23 +89,25 @@ def require_dir(path, what):
     return path
 
 
-def list_named(folder, pattern, suffix=".mp4"):
-    """Files of ``folder`` (not recursive) with ``suffix`` whose stem fully matches ``pattern``.
+def list_named(inventory, folder, pattern, suffix=".mp4"):
+    """Media files of ``folder`` (not recursive) with ``suffix`` whose stem fully matches ``pattern``.
 
-    Returns the matching paths and their match objects, sorted by name. Other files with the
-    suffix are ignored with one warning that counts them; files with other suffixes are ignored
-    silently (thumbnails, notes, ``.DS_Store``...).
+    Returns the matching paths and their match objects, in natural order. The suffix is
+    matched case-insensitively (``.MP4``). Other media files of the folder are recorded in
+    ``inventory`` with their reason: a name that does not follow ``pattern``, or another
+    format than ``suffix``.
     """
     regex = re.compile(pattern)
-    found, odd = [], []
-    for path in sorted(Path(folder).iterdir(), key=lambda p: natural_key(p.name)):
-        if not path.is_file() or path.suffix.lower() != suffix:
+    found = []
+    for path in inventory.files(folder):
+        if path.suffix.lower() != suffix:
+            inventory.skip(path, f"not a {suffix} file (the layout holds {suffix} files)")
             continue
         match = regex.fullmatch(path.stem)
-        (found if match else odd).append((path, match))
-    if odd:
-        warnings.warn(f"ignored {len(odd)} {suffix} file(s) in {folder} whose name does not follow the "
-                      f"dataset's naming ({pattern}); first: {odd[0][0].name}", UserWarning, stacklevel=3)
+        if match:
+            found.append((path, match))
+        else:
+            inventory.skip(path, f"{suffix} whose name does not follow the data set's naming ({pattern})")
     return found
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._manifest import finish, natural_key
+from ._inventory import MEDIA_SUFFIXES, Inventory
+from ._manifest import finish
 
 __all__ = ["load_openfake"]
 
@@ -30,22 +31,31 @@ def _pyarrow():
 
 
 def _shards(path_or_paths):
+    """The shard files, and the inventory of the folders given (None when only files were given)."""
     if isinstance(path_or_paths, (str, os.PathLike)):
         path_or_paths = [path_or_paths]
-    shards = []
+    shards, folders = [], []
     for p in map(Path, path_or_paths):
         if p.is_dir():
-            found = sorted(p.rglob("*.parquet"), key=lambda q: natural_key(str(q)))
-            if not found:
-                raise FileNotFoundError(f"{p} holds no .parquet file")
-            shards += found
+            folders.append(p)
+            shards.append(p)  # a placeholder, replaced by the folder's shards below
         elif p.is_file():
             shards.append(p)
         else:
             raise FileNotFoundError(f"{p} not found: expected an OpenFake .parquet shard or a folder of shards")
     if not shards:
         raise ValueError("no shard given")
-    return shards
+    inventory = Inventory(*folders, suffixes=MEDIA_SUFFIXES + (".parquet",)) if folders else None
+    out = []
+    for p in shards:
+        if p not in folders:
+            out.append(p)
+            continue
+        found = inventory.files_below(p, suffixes=(".parquet",))
+        if not found:
+            raise FileNotFoundError(f"{p} holds no .parquet file")
+        out += found
+    return out, inventory
 
 
 def _is_image_type(t):
@@ -98,7 +108,7 @@ def _labels(values, shard, column, names):
     return out
 
 
-def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_column=None):
+def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_column=None, strict=False):
     """Manifest of OpenFake images read from its Parquet shards, the image bytes included.
 
     OpenFake's shards (``ComplexDataLab/OpenFake`` on the Hugging Face Hub) have the columns
@@ -110,14 +120,19 @@ def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_
     Parameters
     ----------
     path_or_paths : str, Path or list of them
-        Parquet files, or folders whose ``*.parquet`` files (recursively, in natural order) are
-        read.
+        Parquet files, or folders whose ``*.parquet`` files (any case, recursively, in natural
+        order) are read. Other media files in those folders (loose images) are not read and are
+        counted, by reason, in a :class:`SkippedFilesWarning`, as are broken links to shards
+        and unreadable shards.
     image_column, label_column, model_column : str or None
         Column names, overriding the auto-detection: image from ``image``, ``img``,
         ``image_bytes``, ``jpg``, ``png``, ``bytes`` (else the only binary or
         ``{"bytes", ...}`` struct column); label from ``label``, ``labels``, ``is_fake``,
         ``class``, ``target``; model from ``model``, ``generator``, ``model_name``,
         ``generator_name``, ``source_model`` (optional).
+    strict : bool, default=False
+        Raise :class:`SkippedFilesError` instead of warning when a media file or shard in a
+        folder given would be left out (hidden files are only warned about).
 
     Returns
     -------
@@ -128,7 +143,7 @@ def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_
         usable directly as ``X`` by the extractors), ``filename`` (the struct's ``path`` field,
         or None), ``model`` (raw value or None), ``prompt`` (or None), ``shard`` (the file) and
         ``row`` (row number in the shard). ``attrs``: ``dataset="openfake"``, ``columns`` (the
-        columns used).
+        columns used), ``skipped`` (files left out, by reason).
 
     Raises
     ------
@@ -138,7 +153,14 @@ def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_
         When an explicit column is absent, or no image or label column can be found.
     ValueError
         For a label that is neither "real"/"fake" (any case) nor 0/1, or a row without image
-        bytes, naming the shard and row.
+        bytes, or a shard that is not valid Parquet, naming the shard and row.
+    SkippedFilesError
+        With ``strict=True``, see above.
+
+    Warns
+    -----
+    SkippedFilesWarning
+        Counting the files of the folders given that are not read, by reason.
 
     Notes
     -----
@@ -186,8 +208,16 @@ def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_
     pa, pq = _pyarrow()
     rows = []
     used = None
-    for shard in _shards(path_or_paths):
-        schema = pq.read_schema(shard)
+    shards, inventory = _shards(path_or_paths)
+    skipped = {}
+    if inventory is not None:
+        skipped = inventory.settle(shards, loader="load_openfake", strict=strict,
+                                   classify=lambda root, rel: ("not a .parquet shard", False))
+    for shard in shards:
+        try:
+            schema = pq.read_schema(shard)
+        except (pa.ArrowException, OSError) as exc:
+            raise ValueError(f"{shard} is not a readable Parquet file: {exc}") from None
         image = _pick(schema, image_column, _IMAGE_NAMES, "image", shard, _is_image_type)
         label = _pick(schema, label_column, _LABEL_NAMES, "label", shard)
         model = _pick(schema, model_column, _MODEL_NAMES, "model", shard)
@@ -199,7 +229,10 @@ def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_
         if not _is_image_type(schema.field(image).type):
             raise ValueError(f"{shard}: column {image!r} is {schema.field(image).type}, not binary image bytes")
         used = dict(image=image, label=label, model=model, prompt=prompt)
-        table = pq.read_table(shard, columns=[c for c in dict.fromkeys(used.values()) if c is not None])
+        try:
+            table = pq.read_table(shard, columns=[c for c in dict.fromkeys(used.values()) if c is not None])
+        except (pa.ArrowException, OSError) as exc:
+            raise ValueError(f"{shard} is not a readable Parquet file: {exc}") from None
         col = table.column(image).combine_chunks()
         if pa.types.is_struct(col.type):
             data = col.field("bytes").to_pylist()
@@ -218,4 +251,4 @@ def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_
                              filename=names[i], model=m, prompt=(prompts[i] or None) if prompts else None,
                              shard=str(shard), row=i))
     return finish(rows, ["item", "filename", "model", "prompt", "shard", "row"], "openfake",
-                  group_by=["prompt"], columns=used)
+                  group_by=["prompt"], columns=used, skipped=skipped)

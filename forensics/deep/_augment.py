@@ -11,6 +11,13 @@ low-pass the very frequencies that carry the evidence. So the default policy is 
 - random JPEG re-compression at quality 70-95, which is what social media does to both real and
   fake images, so the detector does not learn "no JPEG = fake" from a codec shortcut.
 
+Colour jitter and small rotations are available for those who want them (``color_jitter`` and
+``rotation`` of :func:`augment_image`), **off by default**: jitter rescales the colour
+statistics and a rotation resamples every pixel (bilinear interpolation low-passes the image),
+so both can erase or fake the very traces a forensic detector should learn. Turn them on only
+when the detector is meant to rely on semantic or temporal cues (e.g. face motion) rather than
+pixel-level traces, and compare with them off.
+
 All functions are pure NumPy/OpenCV and take the random generator explicitly, so a seed gives
 the same augmented images.
 """
@@ -22,7 +29,7 @@ import numbers
 import cv2
 import numpy as np
 
-__all__ = ["hflip", "random_crop", "jpeg_recompress", "augment_image"]
+__all__ = ["hflip", "random_crop", "jpeg_recompress", "color_jitter", "rotate", "augment_image", "augment_clip"]
 
 
 def hflip(image):
@@ -126,14 +133,148 @@ def jpeg_recompress(image, quality):
     return out.astype(image.dtype, copy=False)
 
 
+def color_jitter(image, brightness=0.0, contrast=0.0, saturation=0.0):
+    """Scale brightness, contrast and saturation of an RGB image by ``1 + value`` each.
+
+    In order: ``x * (1 + brightness)``; contrast around the image's mean grey level
+    ``m + (x - m) * (1 + contrast)``; saturation around each pixel's luma
+    ``Y + (x - Y) * (1 + saturation)`` with ``Y = 0.299 R + 0.587 G + 0.114 B`` (ITU-R BT.601).
+    The result is clipped to 0..255 (and rounded for uint8 input).
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, 3), uint8 or float on the 0..255 scale
+    brightness, contrast, saturation : float > -1, default=0.0
+        Relative changes; 0 leaves the image as it is.
+
+    Returns
+    -------
+    ndarray of the same shape and dtype
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> color_jitter(np.full((2, 2, 3), 100, np.uint8), brightness=0.5)[0, 0].tolist()
+    [150, 150, 150]
+    """
+    for name, v in (("brightness", brightness), ("contrast", contrast), ("saturation", saturation)):
+        if not v > -1:
+            raise ValueError(f"{name} must be > -1, got {v!r}")
+    image = np.asarray(image)
+    x = image.astype(np.float32)
+    if brightness:
+        x = x * np.float32(1 + brightness)
+    if contrast:
+        m = np.float32(x.mean())
+        x = m + (x - m) * np.float32(1 + contrast)
+    if saturation:
+        luma = x @ np.array([0.299, 0.587, 0.114], np.float32)
+        x = luma[..., None] + (x - luma[..., None]) * np.float32(1 + saturation)
+    x = np.clip(x, 0, 255)
+    return (np.rint(x).astype(np.uint8) if image.dtype == np.uint8 else x.astype(image.dtype))
+
+
+def rotate(image, degrees):
+    """Rotate an image about its centre by ``degrees`` (counter-clockwise), same size.
+
+    Bilinear interpolation (``cv2.warpAffine``), borders filled by reflection
+    (``BORDER_REFLECT_101``) so no black corners appear.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W) or (H, W, C)
+    degrees : float
+
+    Returns
+    -------
+    ndarray of the same shape and dtype
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.arange(9, dtype=np.float32).reshape(3, 3)
+    >>> rotate(img, 90).round().astype(int).tolist()  # counter-clockwise
+    [[2, 5, 8], [1, 4, 7], [0, 3, 6]]
+    """
+    image = np.asarray(image)
+    if not degrees:
+        return np.ascontiguousarray(image)
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), float(degrees), 1.0)
+    out = cv2.warpAffine(np.ascontiguousarray(image), matrix, (w, h), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REFLECT_101)
+    return out.reshape(image.shape)
+
+
+def _check_policy(crop_scale, jpeg_probability, jpeg_quality, color_jitter_, rotation):
+    if not 0 <= jpeg_probability <= 1:
+        raise ValueError(f"jpeg_probability must be in [0, 1], got {jpeg_probability!r}")
+    if crop_scale is not None:
+        _check_scale(crop_scale, "crop_scale")
+    low, high = jpeg_quality
+    if not 1 <= low <= high <= 100:
+        raise ValueError(f"jpeg_quality must be a range (low, high) with 1 <= low <= high <= 100, got {jpeg_quality!r}")
+    if isinstance(color_jitter_, bool) or not isinstance(color_jitter_, numbers.Real) or not 0 <= color_jitter_ < 1:
+        raise ValueError(f"color_jitter must be in [0, 1), got {color_jitter_!r}")
+    if isinstance(rotation, bool) or not isinstance(rotation, numbers.Real) or not 0 <= rotation <= 45:
+        raise ValueError(f"rotation must be in [0, 45] degrees, got {rotation!r}")
+    return low, high
+
+
+def _draw(rng, shape, *, flip, crop_scale, jpeg_probability, jpeg_quality, keep_size, color_jitter, rotation):
+    """Draw every random choice of one augmentation (so a clip can apply the same to all frames).
+
+    The draws are in a fixed order; the JPEG, flip and crop draws are those earlier versions
+    made, so the default policy gives the same images for the same seed.
+    """
+    low, high = _check_policy(crop_scale, jpeg_probability, jpeg_quality, color_jitter, rotation)
+    u_jpeg, quality, u_flip = rng.random(), int(rng.integers(low, high + 1)), rng.random()
+    p = dict(jpeg=quality if u_jpeg < jpeg_probability else None, flip=bool(flip and u_flip < 0.5), crop=None,
+             pad=None)
+    h, w = shape[:2]
+    if crop_scale is not None and crop_scale < 1:
+        ch = int(rng.integers(int(np.ceil(crop_scale * h)), h + 1))
+        cw = int(rng.integers(int(np.ceil(crop_scale * w)), w + 1))
+        top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        p["crop"] = (top, left, ch, cw)
+        if keep_size and (ch, cw) != (h, w):
+            p["pad"] = (int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1)))
+    jitter, angle = rng.uniform(-1.0, 1.0, 3), rng.uniform(-1.0, 1.0)
+    p["jitter"] = tuple(float(v) * color_jitter for v in jitter)
+    p["angle"] = float(angle) * rotation
+    return p
+
+
+def _apply(image, p):
+    if any(p["jitter"]):
+        image = color_jitter(image, *p["jitter"])
+    if p["angle"]:
+        image = rotate(image, p["angle"])
+    if p["jpeg"] is not None:
+        image = jpeg_recompress(image, p["jpeg"])
+    if p["flip"]:
+        image = hflip(image)
+    if p["crop"] is not None:
+        top, left, ch, cw = p["crop"]
+        h, w = image.shape[:2]
+        crop = np.ascontiguousarray(image[top:top + ch, left:left + cw])
+        if p["pad"] is not None:
+            ptop, pleft = p["pad"]
+            pads = ((ptop, h - ch - ptop), (pleft, w - cw - pleft)) + ((0, 0),) * (crop.ndim - 2)
+            crop = np.pad(crop, pads, mode="reflect" if min(crop.shape[:2]) > 1 else "edge")
+        image = crop
+    return np.ascontiguousarray(image)
+
+
 def augment_image(image, rng, *, flip=True, crop_scale=0.9, jpeg_probability=0.5, jpeg_quality=(70, 95),
-                  keep_size=False):
+                  keep_size=False, color_jitter=0.0, rotation=0.0):
     """The default training augmentation of :class:`~forensics.deep.BackboneClassifier`.
 
-    In order: a JPEG re-save (with probability ``jpeg_probability``, quality uniform in
-    ``jpeg_quality``) of the whole picture, as a re-shared file would be; a horizontal flip with
-    probability 1/2; a grid crop of at least ``crop_scale`` of each side. No colour jitter and
-    no blur (see the module notes: both alter the traces the detector should learn).
+    In order: colour jitter and a small rotation (both off by default), a JPEG re-save (with
+    probability ``jpeg_probability``, quality uniform in ``jpeg_quality``) of the whole picture,
+    as a re-shared file would be; a horizontal flip with probability 1/2; a grid crop of at
+    least ``crop_scale`` of each side. See the module notes for why colour jitter, rotation
+    and blur are not in the default policy (they alter the traces the detector should learn).
 
     Parameters
     ----------
@@ -149,6 +290,11 @@ def augment_image(image, rng, *, flip=True, crop_scale=0.9, jpeg_probability=0.5
         Return an image of the input size: the crop is then placed back at a random position
         in a reflect-padded canvas (a shift on the pixel grid). Used when the image already has
         the network's input size, where resizing a crop back up would interpolate every pixel.
+    color_jitter : float in [0, 1), default=0.0
+        Brightness, contrast and saturation each change by a factor ``1 + u`` with ``u``
+        uniform in ``[-color_jitter, color_jitter]`` (:func:`color_jitter`). 0: off.
+    rotation : float in [0, 45], default=0.0
+        Rotation by an angle uniform in ``[-rotation, rotation]`` degrees (:func:`rotate`). 0: off.
 
     Returns
     -------
@@ -165,26 +311,39 @@ def augment_image(image, rng, *, flip=True, crop_scale=0.9, jpeg_probability=0.5
     >>> augment_image(img, np.random.default_rng(7), keep_size=True).shape
     (40, 40, 3)
     """
-    if not 0 <= jpeg_probability <= 1:
-        raise ValueError(f"jpeg_probability must be in [0, 1], got {jpeg_probability!r}")
-    if crop_scale is not None:
-        _check_scale(crop_scale, "crop_scale")
-    low, high = jpeg_quality
-    if not 1 <= low <= high <= 100:
-        raise ValueError(f"jpeg_quality must be a range (low, high) with 1 <= low <= high <= 100, got {jpeg_quality!r}")
-    # Always draw the same number of variates, so one option does not shift the others' draws.
-    u_jpeg, quality, u_flip = rng.random(), int(rng.integers(low, high + 1)), rng.random()
-    if u_jpeg < jpeg_probability:
-        image = jpeg_recompress(image, quality)
-    if flip and u_flip < 0.5:
-        image = hflip(image)
-    if crop_scale is not None and crop_scale < 1:
-        h, w = image.shape[:2]
-        crop = random_crop(image, rng, min_scale=crop_scale)
-        if keep_size and crop.shape[:2] != (h, w):
-            top = int(rng.integers(0, h - crop.shape[0] + 1))
-            left = int(rng.integers(0, w - crop.shape[1] + 1))
-            pads = ((top, h - crop.shape[0] - top), (left, w - crop.shape[1] - left)) + ((0, 0),) * (crop.ndim - 2)
-            crop = np.pad(crop, pads, mode="reflect" if min(crop.shape[:2]) > 1 else "edge")
-        image = crop
-    return np.ascontiguousarray(image)
+    p = _draw(rng, np.shape(image), flip=flip, crop_scale=crop_scale, jpeg_probability=jpeg_probability,
+              jpeg_quality=jpeg_quality, keep_size=keep_size, color_jitter=color_jitter, rotation=rotation)
+    return _apply(image, p)
+
+
+def augment_clip(frames, rng, **policy):
+    """Augment the frames of one clip with the *same* random choices (one draw per clip).
+
+    A different flip, crop or jitter per frame would add frame-to-frame changes that are not in
+    the video, i.e. fake motion; so :class:`~forensics.deep.VideoClassifier` draws once per clip.
+
+    Parameters
+    ----------
+    frames : sequence of ndarray (H, W, 3), or ndarray (T, H, W, 3)
+        All of one size.
+    rng : numpy.random.Generator
+    **policy
+        The keyword arguments of :func:`augment_image`.
+
+    Returns
+    -------
+    ndarray of shape (T, H', W', 3)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> clip = np.random.default_rng(0).integers(0, 256, (4, 20, 20, 3), dtype=np.uint8)
+    >>> out = augment_clip(clip, np.random.default_rng(3), jpeg_probability=0, keep_size=True)
+    >>> out.shape
+    (4, 20, 20, 3)
+    """
+    frames = [np.asarray(f) for f in frames]
+    p = _draw(rng, frames[0].shape, **{**dict(flip=True, crop_scale=0.9, jpeg_probability=0.5,
+                                              jpeg_quality=(70, 95), keep_size=False, color_jitter=0.0,
+                                              rotation=0.0), **policy})
+    return np.stack([_apply(f, p) for f in frames])

@@ -17,8 +17,9 @@ from ..features._base import Interval, Options
 from ..heads._xgboost import _binary_targets, _validation_split
 from ._augment import augment_image
 from ._data import image_sequence, load_uint8, resize, to_batch
-from ._torch import (BestCheckpoint, batches, binary_auc, class_weights, import_torch, load_state_bytes,
-                     resolve_device, seeded, state_to_bytes)
+from ._torch import (HEADS, class_weights, import_torch, load_state_bytes, make_head, resolve_device, seeded,
+                     state_to_bytes)
+from ._training import TRAINING_PARAMS, Phase, check_training_params, fit_loop
 
 __all__ = ["BackboneClassifier", "CNN_SMALL"]
 
@@ -26,7 +27,7 @@ __all__ = ["BackboneClassifier", "CNN_SMALL"]
 CNN_SMALL = "cnn-small"
 _CNN_SMALL_CONFIG = dict(input_size=(3, 128, 128), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
                          interpolation="bilinear")
-_AUGMENT_KEYS = ("flip", "crop_scale", "jpeg_probability", "jpeg_quality")
+_AUGMENT_KEYS = ("flip", "crop_scale", "jpeg_probability", "jpeg_quality", "color_jitter", "rotation")
 
 
 def _small_cnn(nn, widths=(32, 64, 128, 256), dropout=0.5):
@@ -40,14 +41,17 @@ def _small_cnn(nn, widths=(32, 64, 128, 256), dropout=0.5):
     return nn.Sequential(*layers), nn.Sequential(nn.Dropout(dropout), nn.Linear(c, 1))
 
 
-def _build_network(torch, model_name, weights):
+def _build_network(torch, model_name, weights, head="linear", head_hidden=256, head_dropout=0.0):
     """``nn.Sequential(backbone=..., head=...)`` mapping (N, 3, H, W) to (N, 1) logits, and the
     data config (input_size, mean, std, interpolation) the backbone expects."""
     nn = torch.nn
     if model_name == CNN_SMALL:
         if weights is not None:
             raise ValueError(f"model_name={CNN_SMALL!r} is trained from scratch: pass weights=None, got {weights!r}")
-        backbone, head = _small_cnn(nn)
+        backbone, linear = _small_cnn(nn)
+        n_features = linear[-1].in_features
+        head = linear if head == "linear" and not head_dropout else make_head(nn, n_features, head, head_hidden,
+                                                                              head_dropout)
         config = dict(_CNN_SMALL_CONFIG)
     else:
         import timm
@@ -63,6 +67,9 @@ def _build_network(torch, model_name, weights):
         if weights is None:
             backbone = timm.create_model(model_name, pretrained=False, **kwargs)
         elif path is None:
+            from ..embeddings._timm import check_weights_available
+
+            check_weights_available(model_name, weights)  # offline: fail now, not after the hub's retries
             try:
                 backbone = timm.create_model(model_name, pretrained=True, **kwargs)
             except Exception as exc:  # hub errors come in many types (OSError, HTTP, hub-specific)
@@ -82,7 +89,7 @@ def _build_network(torch, model_name, weights):
             except Exception as exc:
                 raise ValueError(f"could not load the weights {str(path)!r} into {model_name!r}: "
                                  f"{type(exc).__name__}: {str(exc)[:300]}") from exc
-        head = nn.Linear(backbone.num_features, 1)
+        head = make_head(nn, backbone.num_features, head, head_hidden, head_dropout)
         cfg = resolve_model_data_config(backbone)
         config = dict(input_size=tuple(cfg["input_size"]), mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
                       interpolation=cfg.get("interpolation", "bicubic"))
@@ -137,7 +144,14 @@ class BackboneClassifier(ClassifierMixin, BaseEstimator):
         Training augmentation, :func:`forensics.deep.augment_image` (JPEG re-save with
         probability 0.5 at quality 70-95, horizontal flip, grid crop >= 90 % of each side; no
         colour jitter, no blur). A dict sets its arguments (``flip``, ``crop_scale``,
-        ``jpeg_probability``, ``jpeg_quality``); False: none.
+        ``jpeg_probability``, ``jpeg_quality``, and ``color_jitter``, ``rotation``, off by
+        default since they can erase forensic traces); False: none.
+    head : {"linear", "mlp"}, default="linear"
+        "mlp": Linear(n_features, head_hidden) -> BatchNorm -> ReLU -> Dropout(head_dropout) ->
+        Linear(head_hidden, 1) instead of one linear layer.
+    head_hidden : int >= 1, default=256
+    head_dropout : float in [0, 1), default=0.0
+        Dropout before the output layer (``"cnn-small"`` keeps its 0.5 with the linear head).
     validation_fraction : float in (0, 1) or None, default=0.15
         Stratified hold-out for early stopping (at least 2 images per class needed). None
         trains on every image for exactly ``epochs`` epochs and keeps the last weights.
@@ -146,13 +160,47 @@ class BackboneClassifier(ClassifierMixin, BaseEstimator):
         ends. Ending phase 1 early moves on to phase 2 from the best weights so far.
     device : "auto" or str, default="auto"
         "auto": CUDA when ``torch.cuda.is_available()``, else CPU; or any torch device string.
-    amp : bool, default=False
-        Mixed precision (float16 autocast and gradient scaling) on CUDA; ignored on CPU.
     random_state : int or None, default=0
         Seeds the weights of the head (and of a random backbone), the shuffling, the augmentation
         and the validation split.
+    loss : {"bce", "focal"}, default="bce"
+        "bce": the class-weighted binary cross-entropy; "focal": the focal loss of Lin et al.
+        (2017), the same times ``(1 - p_t) ** focal_gamma`` (``p_t``: the predicted probability
+        of the true class), which weighs down the easy items.
+    focal_gamma : float >= 0, default=2.0
+    scheduler : {"cosine", "plateau", "constant"}, default="cosine"
+        "cosine": the learning rate decays to 0 along a cosine over each phase (stepped at every
+        optimiser step); "plateau": ``ReduceLROnPlateau`` halves it when the validation AUC (the
+        training loss without validation) has not improved for 2 epochs; "constant".
+    sampler : {"random", "balanced"}, default="random"
+        "balanced": every batch holds as many real as fake items (the minority class repeats
+        within an epoch); use it with ``class_weight=None``, the classes being balanced already.
+    accumulate : int >= 1, default=1
+        Gradient accumulation: one optimiser step every ``accumulate`` batches, on the mean
+        gradient over all their items (an effective batch of ``batch_size * accumulate``).
+    checkpoint_dir : str, path or None, default=None
+        Where checkpoints go: ``last.pt`` every ``checkpoint_every`` epochs (and at the end of
+        each phase), ``best.pt`` at every new best validation AUC. Each holds the network,
+        optimiser, scheduler and gradient-scaler states, the epoch, the history, the
+        early-stopping state and the NumPy and torch random states
+        (:func:`~forensics.deep.load_checkpoint` reads one).
+    checkpoint_every : int >= 1, default=1
+    resume : None, "auto" or path, default=None
+        Continue an interrupted fit: "auto" resumes from ``checkpoint_dir/last.pt`` when it
+        exists (else starts afresh), a path names the checkpoint. Parameters and data must be
+        those of the interrupted fit (a ValueError names what differs); on CPU the resumed fit
+        ends with the same weights as an uninterrupted one.
+    callbacks : list of callable or None, default=None
+        Each is called as ``f(estimator, row)`` after every epoch, once its checkpoint is
+        written (``row``: that epoch's history entry); returning True ends training.
+    amp : bool, default=False
+        Mixed precision (float16 autocast and gradient scaling) on CUDA; ignored elsewhere
+        (``runtime_`` says so).
+    compile : bool, default=False
+        ``torch.compile`` the network on CUDA; ignored elsewhere; when compiling fails at the
+        first batch, training goes on eagerly with a RuntimeWarning.
     verbose : bool, default=False
-        Print one line per epoch.
+        A tqdm progress bar per epoch (running loss) and one summary line per epoch.
 
     Attributes
     ----------
@@ -164,8 +212,16 @@ class BackboneClassifier(ClassifierMixin, BaseEstimator):
     data_config_ : dict
         ``input_size`` (3, H, W), ``mean``, ``std`` and ``interpolation`` of the preprocessing.
     history_ : list of dict
-        One per epoch: ``epoch``, ``phase`` (1 or 2), ``train_loss``, ``val_loss``, ``val_auc``
-        (NaN without validation) and ``lr_head``/``lr_backbone`` at the epoch's start.
+        One per epoch: ``epoch`` (0-based), ``phase``; ``train_loss``, ``train_accuracy``,
+        ``train_precision``, ``train_recall``, ``train_f1``, ``train_auc`` (from the training
+        batches as they were seen, network in training mode) and the same ``val_*`` on the
+        validation split (NaN without it); ``lr`` (head learning rate at the epoch's start)
+        and ``lr_head``, ``lr_backbone`` (0 when frozen); ``time_s`` and ``best`` (a new best validation AUC).
+        :func:`~forensics.deep.plot_history` draws it.
+    runtime_ : dict
+        ``device``, ``amp`` and ``compile`` as used, and ``notes`` saying why an option was off.
+    resumed_from_ : str or None
+        The checkpoint the fit resumed from.
     best_epoch_ : int or None
         0-based epoch whose weights were kept (None without validation).
     best_score_ : float
@@ -249,14 +305,18 @@ class BackboneClassifier(ClassifierMixin, BaseEstimator):
         "weight_decay": Interval(float, 0.0, None),
         "label_smoothing": Interval(float, 0.0, 0.5),
         "patience": Interval(int, 1, None),
-        "amp": Options((True, False)),
-        "verbose": Options((True, False)),
+        "head": Options(HEADS),
+        "head_hidden": Interval(int, 1, None),
+        "head_dropout": Interval(float, 0.0, 1.0),
+        **TRAINING_PARAMS,
     }
 
     def __init__(self, *, model_name="tf_efficientnet_lite0", weights="imagenet", input_size=None, frozen_epochs=2,
                  epochs=10, batch_size=32, lr_head=1e-3, lr_backbone=1e-4, weight_decay=1e-4, label_smoothing=0.1,
-                 class_weight="balanced", augment=True, validation_fraction=0.15, patience=3, device="auto",
-                 amp=False, random_state=0, verbose=False):
+                 class_weight="balanced", augment=True, head="linear", head_hidden=256, head_dropout=0.0,
+                 validation_fraction=0.15, patience=3, device="auto", random_state=0, loss="bce", focal_gamma=2.0,
+                 scheduler="cosine", sampler="random", accumulate=1, checkpoint_dir=None, checkpoint_every=1,
+                 resume=None, callbacks=None, amp=False, compile=False, verbose=False):
         self.model_name = model_name
         self.weights = weights
         self.input_size = input_size
@@ -269,11 +329,24 @@ class BackboneClassifier(ClassifierMixin, BaseEstimator):
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight
         self.augment = augment
+        self.head = head
+        self.head_hidden = head_hidden
+        self.head_dropout = head_dropout
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.device = device
-        self.amp = amp
         self.random_state = random_state
+        self.loss = loss
+        self.focal_gamma = focal_gamma
+        self.scheduler = scheduler
+        self.sampler = sampler
+        self.accumulate = accumulate
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.resume = resume
+        self.callbacks = callbacks
+        self.amp = amp
+        self.compile = compile
         self.verbose = verbose
 
     # -- parameters -------------------------------------------------------------------------------
@@ -285,6 +358,9 @@ class BackboneClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
         if self.label_smoothing >= 0.5:
             raise ValueError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing!r}")
+        if self.head_dropout >= 1:
+            raise ValueError(f"head_dropout must be in [0, 1), got {self.head_dropout!r}")
+        check_training_params(self)
         if self.frozen_epochs > self.epochs:
             raise ValueError(f"frozen_epochs ({self.frozen_epochs}) must not exceed epochs ({self.epochs}): "
                              "epochs counts both phases")
@@ -335,7 +411,7 @@ class BackboneClassifier(ClassifierMixin, BaseEstimator):
             if blob is None:
                 raise AttributeError(f"{type(self).__name__} is not fitted: model_ exists after fit")
             torch = import_torch(type(self).__name__, timm=self.model_name != CNN_SMALL)
-            net, _ = _build_network(torch, self.model_name, None)
+            net, _ = _build_network(torch, self.model_name, None, self.head, self.head_hidden, self.head_dropout)
             net = load_state_bytes(torch, net, blob).eval()
             self.__dict__["_net"] = net
         return net
@@ -387,12 +463,13 @@ class BackboneClassifier(ClassifierMixin, BaseEstimator):
         self.__dict__.pop("_net", None)
         self.__dict__.pop("_weights", None)
         with seeded(torch, rng, device):
-            net, config = _build_network(torch, self.model_name, self.weights)
+            net, config = _build_network(torch, self.model_name, self.weights, self.head, self.head_hidden,
+                                         self.head_dropout)
             size = self._size_from(config)
             config["input_size"] = (3, *size)
             net.to(device)
-            history, best = self._train(torch, net, config, device, images, y01, idx_train, idx_val, per_class,
-                                        policy, rng)
+            history, best, runtime, resumed = self._train(torch, net, config, device, images, y01, idx_train,
+                                                          idx_val, per_class, policy, rng)
         net.eval()
         self.classes_ = classes
         self.data_config_ = config
@@ -401,21 +478,16 @@ class BackboneClassifier(ClassifierMixin, BaseEstimator):
         self.best_score_ = best.key[0] if idx_val is not None and best.epoch is not None else math.nan
         self.n_epochs_ = len(history)
         self.device_ = str(device)
+        self.runtime_ = runtime.as_dict()
+        self.resumed_from_ = resumed
         self.__dict__["_net"] = net
         self.fit_time_ = time.perf_counter() - t0
         return self
 
     def _train(self, torch, net, config, device, images, y01, idx_train, idx_val, per_class, policy, rng):
-        F = torch.nn.functional
+        """Two phases (head only, then everything) through the shared loop of ``_training``."""
         size = config["input_size"][1:]
-        use_amp = bool(self.amp) and device.type == "cuda"
-        scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-        eps = float(self.label_smoothing)
-        batch_size = min(self.batch_size, idx_train.size)
-        n_batches = len(batches(np.arange(idx_train.size), batch_size))
         n1 = min(self.frozen_epochs, self.epochs)
-        phases = [(1, n1), (2, self.epochs - n1)]
-        best, history, epoch = BestCheckpoint(), [], 0
 
         def view(i, train):
             img = images[i]
@@ -423,63 +495,30 @@ class BackboneClassifier(ClassifierMixin, BaseEstimator):
                 img = augment_image(img, rng, keep_size=img.shape[:2] == tuple(size), **policy)
             return resize(img, size, config["interpolation"])
 
-        def run_epoch(phase, optimizer, scheduler):
-            net.train()
-            if phase == 1:
-                net.backbone.eval()  # frozen: BatchNorm statistics do not move either
-            total = 0.0
-            for batch in batches(rng.permutation(idx_train), batch_size):
-                xb = torch.from_numpy(to_batch([view(i, True) for i in batch], config["mean"], config["std"]))
-                yb = torch.as_tensor(y01[batch], dtype=torch.float32)
-                wb = torch.as_tensor(per_class[y01[batch]], dtype=torch.float32)
-                xb, yb, wb = xb.to(device), yb.to(device), wb.to(device)
-                with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
-                    logits = net(xb).squeeze(1)
-                target = yb * (1 - eps) + eps / 2
-                loss = (F.binary_cross_entropy_with_logits(logits.float(), target, reduction="none") * wb).mean()
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
-                total += float(loss.detach()) * batch.size
-            return total / idx_train.size
+        def load_batch(batch, train):
+            return (torch.from_numpy(to_batch([view(i, train) for i in batch], config["mean"], config["std"])),)
 
-        def validate():
-            logits = self._logits(torch, net, [view(i, False) for i in idx_val], config, device, use_amp)
-            yv = y01[idx_val]
-            bce = np.logaddexp(0.0, logits) - yv * logits
-            return binary_auc(yv, logits), float(np.mean(per_class[yv] * bce))
+        def freeze(frozen):
+            def setup(module):
+                for p in module.backbone.parameters():
+                    p.requires_grad_(not frozen)
+            return setup
 
-        for phase, n_epochs in phases:
-            if n_epochs == 0:
-                continue
-            for p in net.backbone.parameters():
-                p.requires_grad_(phase == 2)
-            groups = [dict(params=list(net.head.parameters()), lr=self.lr_head)]
-            if phase == 2:
-                groups.insert(0, dict(params=list(net.backbone.parameters()), lr=self.lr_backbone))
-            optimizer = torch.optim.AdamW(groups, weight_decay=self.weight_decay)
-            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=n_epochs * n_batches)
-            best.stale = 0
-            for _ in range(n_epochs):
-                lrs = [g["lr"] for g in optimizer.param_groups]
-                train_loss = run_epoch(phase, optimizer, scheduler)
-                auc, val_loss = validate() if idx_val is not None else (math.nan, math.nan)
-                improved = best.update(epoch, auc, val_loss, net) if idx_val is not None else False
-                history.append(dict(epoch=epoch, phase=phase, train_loss=train_loss, val_loss=val_loss, val_auc=auc,
-                                    lr_head=lrs[-1], lr_backbone=lrs[0] if phase == 2 else 0.0))
-                if self.verbose:
-                    print(f"epoch {epoch:3d} phase {phase} train loss {train_loss:.4f} val loss {val_loss:.4f} "
-                          f"val AUC {auc:.4f}{' *' if improved else ''}", flush=True)
-                epoch += 1
-                if idx_val is not None and best.stale >= self.patience:
-                    break
-            if idx_val is not None:
-                best.restore(net)  # phase 2 starts from (and fit ends with) the best weights so far
-        for p in net.parameters():
-            p.requires_grad_(True)
-        return history, best
+        phases = [
+            Phase(1, n1, [("head", list(net.head.parameters()), self.lr_head)], setup=freeze(True),
+                  train_mode=lambda module: module.backbone.eval()),  # frozen: BatchNorm statistics stay too
+            Phase(2, self.epochs - n1, [("backbone", list(net.backbone.parameters()), self.lr_backbone),
+                                        ("head", list(net.head.parameters()), self.lr_head)], setup=freeze(False)),
+        ]
+        try:
+            out = fit_loop(self, torch, net, phases=phases, y01=y01, idx_train=idx_train, idx_val=idx_val,
+                           per_class=per_class, load_batch=load_batch, forward=lambda f, x: f(*x).squeeze(1),
+                           rng=rng, device=device, n_items=len(images), smoothing=float(self.label_smoothing),
+                           desc=type(self).__name__)
+        finally:
+            for p in net.parameters():
+                p.requires_grad_(True)
+        return out
 
     # -- predict ----------------------------------------------------------------------------------------
     def _logits(self, torch, net, views, config, device, use_amp):

@@ -14,8 +14,8 @@ from ..features._base import Interval, Options
 from ..heads._mlp import _one_torch_thread
 from ..heads._xgboost import _binary_targets, _validation_split
 from ..media import ItemError
-from ._torch import (BestCheckpoint, batches, binary_auc, class_weights, import_torch, load_state_bytes,
-                     resolve_device, seeded, state_to_bytes)
+from ._torch import class_weights, import_torch, load_state_bytes, resolve_device, seeded, state_to_bytes
+from ._training import TRAINING_PARAMS, Phase, check_training_params, fit_loop
 
 __all__ = ["TemporalHead", "sequences_from_frames"]
 
@@ -180,6 +180,44 @@ class TemporalHead(ClassifierMixin, BaseEstimator):
     device : "auto" or str, default="auto"
         "auto": CUDA when available, else CPU.
     random_state : int or None, default=0
+    loss : {"bce", "focal"}, default="bce"
+        "bce": the class-weighted binary cross-entropy; "focal": the focal loss of Lin et al.
+        (2017), the same times ``(1 - p_t) ** focal_gamma`` (``p_t``: the predicted probability
+        of the true class), which weighs down the easy items.
+    focal_gamma : float >= 0, default=2.0
+    scheduler : {"cosine", "plateau", "constant"}, default="constant"
+        "cosine": the learning rate decays to 0 along a cosine over each phase (stepped at every
+        optimiser step); "plateau": ``ReduceLROnPlateau`` halves it when the validation AUC (the
+        training loss without validation) has not improved for 2 epochs; "constant".
+    sampler : {"random", "balanced"}, default="random"
+        "balanced": every batch holds as many real as fake items (the minority class repeats
+        within an epoch); use it with ``class_weight=None``, the classes being balanced already.
+    accumulate : int >= 1, default=1
+        Gradient accumulation: one optimiser step every ``accumulate`` batches, on the mean
+        gradient over all their items (an effective batch of ``batch_size * accumulate``).
+    checkpoint_dir : str, path or None, default=None
+        Where checkpoints go: ``last.pt`` every ``checkpoint_every`` epochs (and at the end of
+        each phase), ``best.pt`` at every new best validation AUC. Each holds the network,
+        optimiser, scheduler and gradient-scaler states, the epoch, the history, the
+        early-stopping state and the NumPy and torch random states
+        (:func:`~forensics.deep.load_checkpoint` reads one).
+    checkpoint_every : int >= 1, default=1
+    resume : None, "auto" or path, default=None
+        Continue an interrupted fit: "auto" resumes from ``checkpoint_dir/last.pt`` when it
+        exists (else starts afresh), a path names the checkpoint. Parameters and data must be
+        those of the interrupted fit (a ValueError names what differs); on CPU the resumed fit
+        ends with the same weights as an uninterrupted one.
+    callbacks : list of callable or None, default=None
+        Each is called as ``f(estimator, row)`` after every epoch, once its checkpoint is
+        written (``row``: that epoch's history entry); returning True ends training.
+    amp : bool, default=False
+        Mixed precision (float16 autocast and gradient scaling) on CUDA; ignored elsewhere
+        (``runtime_`` says so).
+    compile : bool, default=False
+        ``torch.compile`` the network on CUDA; ignored elsewhere; when compiling fails at the
+        first batch, training goes on eagerly with a RuntimeWarning.
+    verbose : bool, default=False
+        A tqdm progress bar per epoch (running loss) and one summary line per epoch.
 
     Attributes
     ----------
@@ -190,7 +228,16 @@ class TemporalHead(ClassifierMixin, BaseEstimator):
         The standardisation (``scale_`` is 1 for constant features).
     n_features_in_ : int
     history_ : list of dict
-        Per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``val_auc``.
+        One per epoch: ``epoch`` (0-based), ``phase``; ``train_loss``, ``train_accuracy``,
+        ``train_precision``, ``train_recall``, ``train_f1``, ``train_auc`` (from the training
+        batches as they were seen, network in training mode) and the same ``val_*`` on the
+        validation split (NaN without it); ``lr`` (at the epoch's start)
+        ``time_s`` and ``best`` (a new best validation AUC).
+        :func:`~forensics.deep.plot_history` draws it.
+    runtime_ : dict
+        ``device``, ``amp`` and ``compile`` as used, and ``notes`` saying why an option was off.
+    resumed_from_ : str or None
+        The checkpoint the fit resumed from.
     best_epoch_ : int or None
     best_score_ : float
         Validation AUC of the kept epoch (NaN without validation).
@@ -235,11 +282,14 @@ class TemporalHead(ClassifierMixin, BaseEstimator):
         "lr": Interval(float, 0.0, None),
         "weight_decay": Interval(float, 0.0, None),
         "patience": Interval(int, 1, None),
+        **TRAINING_PARAMS,
     }
 
     def __init__(self, *, cell="lstm", hidden_size=128, num_layers=1, bidirectional=True, dropout=0.2, epochs=30,
                  batch_size=16, lr=1e-3, weight_decay=1e-4, class_weight="balanced", validation_fraction=0.15,
-                 patience=5, device="auto", random_state=0):
+                 patience=5, device="auto", random_state=0, loss="bce", focal_gamma=2.0, scheduler="constant",
+                 sampler="random", accumulate=1, checkpoint_dir=None, checkpoint_every=1, resume=None,
+                 callbacks=None, amp=False, compile=False, verbose=False):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -254,6 +304,18 @@ class TemporalHead(ClassifierMixin, BaseEstimator):
         self.patience = patience
         self.device = device
         self.random_state = random_state
+        self.loss = loss
+        self.focal_gamma = focal_gamma
+        self.scheduler = scheduler
+        self.sampler = sampler
+        self.accumulate = accumulate
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.resume = resume
+        self.callbacks = callbacks
+        self.amp = amp
+        self.compile = compile
+        self.verbose = verbose
 
     def _check_params(self):
         for name, rule in self._param_rules.items():
@@ -270,6 +332,7 @@ class TemporalHead(ClassifierMixin, BaseEstimator):
             raise TypeError(f"device must be 'auto' or a torch device string, got {self.device!r}")
         if self.random_state is not None:
             Interval(int, 0, 2**32 - 1).check("random_state", self.random_state)
+        check_training_params(self)
 
     def _net(self, torch):
         return _make_net(torch, self.cell, self.n_features_in_, self.hidden_size, self.num_layers,
@@ -321,7 +384,6 @@ class TemporalHead(ClassifierMixin, BaseEstimator):
                              f"{len(seqs)} sequences")
         classes, y01 = _binary_targets(self, y)
         torch = import_torch(name)
-        F = torch.nn.functional
         device = resolve_device(torch, self.device)
         idx_train, idx_val = np.arange(len(seqs)), None
         if self.validation_fraction is not None:
@@ -332,45 +394,20 @@ class TemporalHead(ClassifierMixin, BaseEstimator):
         seqs = [(s - mean) / scale for s in seqs]
         per_class = class_weights(self.class_weight, classes, y01[idx_train])
         self.n_features_in_ = seqs[0].shape[1]
-        batch_size = min(self.batch_size, idx_train.size)
         rng = np.random.default_rng(self.random_state)
         self.__dict__.pop("_model", None)
         self.__dict__.pop("_weights", None)
 
-        def weighted_bce(logits, idx):
-            yb = torch.as_tensor(y01[idx], dtype=logits.dtype, device=device)
-            wb = torch.as_tensor(per_class[y01[idx]], dtype=logits.dtype, device=device)
-            return (F.binary_cross_entropy_with_logits(logits, yb, reduction="none") * wb).mean()
+        def load_batch(batch, train):
+            return _pad(torch, [seqs[i] for i in batch], torch.float32)
 
-        history, best = [], BestCheckpoint()
         with seeded(torch, rng, device), _one_torch_thread(torch):
             net = self._net(torch).to(device)
-            optimizer = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-            for epoch in range(self.epochs):
-                net.train()
-                total = 0.0
-                for batch in batches(rng.permutation(idx_train), batch_size):
-                    x, lengths = _pad(torch, [seqs[i] for i in batch], torch.float32)
-                    loss = weighted_bce(net(x.to(device), lengths), batch)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-                    optimizer.step()
-                    total += float(loss.detach()) * batch.size
-                auc = val_loss = math.nan
-                if idx_val is not None:
-                    net.eval()
-                    with torch.no_grad():
-                        x, lengths = _pad(torch, [seqs[i] for i in idx_val], torch.float32)
-                        logits = net(x.to(device), lengths)
-                        val_loss = float(weighted_bce(logits, idx_val))
-                    auc = binary_auc(y01[idx_val], logits.cpu().numpy())
-                    best.update(epoch, auc, val_loss, net)
-                history.append(dict(epoch=epoch, train_loss=total / idx_train.size, val_loss=val_loss, val_auc=auc))
-                if idx_val is not None and best.stale >= self.patience:
-                    break
-            if idx_val is not None:
-                best.restore(net)
+            phases = [Phase(1, self.epochs, [("all", list(net.parameters()), self.lr)])]
+            history, best, runtime, resumed = fit_loop(
+                self, torch, net, phases=phases, y01=y01, idx_train=idx_train, idx_val=idx_val, per_class=per_class,
+                load_batch=load_batch, forward=None, rng=rng, device=device, n_items=len(seqs), grad_clip=1.0,
+                desc=name)
         net.eval()
         self.classes_ = classes
         self.mean_, self.scale_ = mean, scale
@@ -378,6 +415,8 @@ class TemporalHead(ClassifierMixin, BaseEstimator):
         self.best_epoch_ = best.epoch if idx_val is not None else None
         self.best_score_ = best.key[0] if idx_val is not None and best.epoch is not None else math.nan
         self.n_epochs_ = len(history)
+        self.runtime_ = runtime.as_dict()
+        self.resumed_from_ = resumed
         self.__dict__["_model"] = net
         return self
 

@@ -126,3 +126,21 @@ def batches(order, batch_size):
         last = out.pop()
         out[-1] = np.concatenate([out[-1], last])
     return out
+
+
+#: Head types of the deep estimators.
+HEADS = ("linear", "mlp")
+
+
+def make_head(nn, n_in, head="linear", hidden=256, dropout=0.0):
+    """The classification head: features (N, n_in) -> one logit (N, 1).
+
+    ``"linear"``: [Dropout(dropout)] -> Linear(n_in, 1). ``"mlp"``: Linear(n_in, hidden) ->
+    BatchNorm1d -> ReLU -> Dropout(dropout) -> Linear(hidden, 1).
+    """
+    if head == "mlp":
+        return nn.Sequential(nn.Linear(n_in, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+                             nn.Dropout(dropout), nn.Linear(hidden, 1))
+    if dropout > 0:
+        return nn.Sequential(nn.Dropout(dropout), nn.Linear(n_in, 1))
+    return nn.Linear(n_in, 1)

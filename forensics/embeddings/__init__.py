@@ -7,8 +7,15 @@
   ONNX (optionally INT8) and run it with onnxruntime, without torch.
 """
 
-from ._onnx import OnnxEmbeddingTransformer, OnnxModel, export_onnx, int8_path
-from ._timm import EmbeddingTransformer, preprocess_image
+from typing import TYPE_CHECKING
+
+from .._lazy import attach
+
+if TYPE_CHECKING:
+    from ._onnx import OnnxEmbeddingTransformer, OnnxModel, export_onnx, int8_path
+    from ._timm import EmbeddingTransformer, preprocess_image
+
+__getattr__, __dir__ = attach(__name__, __file__)
 
 __all__ = ["EmbeddingTransformer", "OnnxEmbeddingTransformer", "OnnxModel", "export_onnx", "int8_path",
            "preprocess_image"]

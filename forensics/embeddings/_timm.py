@@ -181,6 +181,81 @@ def _weights_file(model_name, weights):
     return Path(weights)
 
 
+def _hub_cached(model_name):
+    """Whether timm's weights of ``model_name`` are already in the Hugging Face or torch hub cache."""
+    hf = os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"), "hub")
+    for folder in Path(hf).glob(f"models--timm--{model_name}*"):
+        if any(p.is_file() or p.is_symlink() for p in (folder / "snapshots").rglob("*")):
+            return True
+    torch_home = os.environ.get("TORCH_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "torch")
+    return any(Path(torch_home, "hub", "checkpoints").glob(f"{model_name}*"))
+
+
+def _hub_reachable(timeout=1.5):
+    """Whether the Hugging Face hub answers a TCP connection within ``timeout`` seconds (DNS included)."""
+    import socket
+    from urllib.parse import urlparse
+
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True  # behind a proxy a direct probe says nothing: let the download try
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    result = []
+
+    def probe():
+        try:
+            socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
+
+
+def check_weights_available(model_name, weights):
+    """Fail at once, naming ``$FORENSICS_MODEL_DIR``, when pretrained weights cannot be had.
+
+    ``weights=None`` needs nothing; a path must exist; ``"imagenet"`` is found in the folder named
+    by ``FORENSICS_MODEL_DIR``, else in the Hugging Face / torch hub cache, else it needs the hub:
+    with ``HF_HUB_OFFLINE`` set, or when the hub does not answer within 1.5 s, this raises instead
+    of letting the download retry for a minute.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The local file, or None (random init, cache or hub).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``weights`` names a file that does not exist.
+    RuntimeError
+        The weights are not on this machine and the hub cannot be reached.
+    """
+    if weights is None:
+        return None
+    path = _weights_file(model_name, weights)
+    if weights != "imagenet":
+        if not path.is_file():
+            raise FileNotFoundError(f"weights file not found: {os.fspath(weights)!r} (weights must be 'imagenet', "
+                                    "None or the path of a local timm checkpoint)")
+        return path
+    if path is not None or _hub_cached(model_name):
+        return path
+    folder = os.environ.get(MODEL_DIR_ENV)
+    where = f"${MODEL_DIR_ENV} ({folder!r} has no {model_name}.safetensors)" if folder else f"${MODEL_DIR_ENV} (unset)"
+    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    if offline or not _hub_reachable():
+        why = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face hub cannot be reached"
+        raise RuntimeError(f"the pretrained weights of {model_name!r} are not on this machine and {why}: put "
+                           f"{model_name}.safetensors (or .pth) in the folder named by {where}, or pass "
+                           f"weights='/path/to/{model_name}.safetensors'")
+    return None
+
+
 def _create_model(model_name, weights, *, num_classes=0, device="cpu"):
     """A timm model in eval mode on ``device`` with its weights (see :class:`EmbeddingTransformer`)."""
     torch, timm = _import_torch_timm()
@@ -193,6 +268,7 @@ def _create_model(model_name, weights, *, num_classes=0, device="cpu"):
         model = timm.create_model(model_name, pretrained=True, num_classes=num_classes,
                                   pretrained_cfg_overlay=dict(file=str(path)))
     else:
+        check_weights_available(model_name, weights)  # offline: fail now, not after the hub's retries
         try:
             model = timm.create_model(model_name, pretrained=True, num_classes=num_classes)
         except Exception as exc:  # offline, hub error, no pretrained tag...

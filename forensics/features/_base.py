@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import os
 import warnings
 from dataclasses import dataclass
 from typing import ClassVar
@@ -15,7 +16,8 @@ from sklearn.utils import check_scalar
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from ..media import DEFAULT_MAX_PIXELS, ItemError, as_item_sequence, load_item
+from ..media import DEFAULT_MAX_PIXELS, Item, ItemError, as_item_sequence, load_item
+from ..media._item import path_text
 
 __all__ = ["BaseExtractor", "FeatureDoc", "Interval", "Options", "run_extraction"]
 
@@ -220,7 +222,10 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
         """Features of one image as an ordered ``{name: value}`` dict (the pure-function form)."""
         self._check_params()
         item = load_item(image, 0)
-        values = self._compute(item)
+        try:
+            values = self._compute(item)
+        except Exception as exc:
+            raise _as_item_error(exc, 0, item.source) from None
         return dict(zip(self._feature_names(), (float(v) for v in values)))
 
     def __getstate__(self):
@@ -240,19 +245,77 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
 
 # -- the extraction loop --------------------------------------------------------------------------
 
+class _Refused:
+    """Stands in for an item that cannot travel to a worker process; the worker raises its error."""
+
+    def __init__(self, error):
+        self.error = error
+
+
 def _source(obj):
-    return str(obj) if isinstance(obj, str) or hasattr(obj, "__fspath__") else None
+    if isinstance(obj, _Refused):
+        return obj.error.source
+    if isinstance(obj, str) or hasattr(obj, "__fspath__"):
+        try:
+            src = os.fspath(obj)
+        except Exception:
+            return None
+        return path_text(os.fsdecode(src)) if isinstance(src, (str, bytes)) else None
+    return getattr(obj, "source", None) if isinstance(obj, Item) else None
+
+
+def _portable(obj, index, max_pixels):
+    """``obj`` in a form that pickles to a joblib worker, or a :class:`_Refused` carrying its ItemError.
+
+    Paths, bytes and plain arrays go as they are; everything else is wrapped here, in the parent,
+    so that an item that cannot be pickled (a generator, a closed PIL image, a custom path
+    object) fails as that item instead of taking the whole batch down.
+    """
+    if isinstance(obj, (str, bytes)):
+        return obj
+    if isinstance(obj, np.ndarray) and not obj.dtype.hasobject:
+        return np.asarray(obj)  # np.matrix and other subclasses travel as plain arrays
+    try:
+        if isinstance(obj, os.PathLike):
+            return os.fspath(obj) if isinstance(os.fspath(obj), str) else load_item(obj, index, max_pixels=max_pixels)
+        if isinstance(obj, np.ndarray):
+            raise ItemError(index, None, f"unsupported dtype {obj.dtype}; use uint8, uint16, float32/float64 "
+                                         "in [0, 1] or bool")
+        item = load_item(obj, index, max_pixels=max_pixels)
+        pixels = item._pixels
+        if isinstance(pixels, np.ndarray) and pixels.dtype.hasobject:
+            raise item.error(f"unsupported dtype {pixels.dtype}")
+        return item
+    except ItemError as exc:
+        return _Refused(exc)
+    except Exception as exc:
+        return _Refused(ItemError(index, _source(obj), f"{type(exc).__name__}: {exc}"))
+
+
+def _as_item_error(exc, index, source):
+    """Any exception raised while handling one item, as an ItemError naming it."""
+    if isinstance(exc, ItemError):
+        return exc
+    if isinstance(exc, MemoryError):
+        err = ItemError(index, source, f"out of memory ({exc or 'allocation failed'}); lower max_pixels or free memory")
+    else:
+        err = ItemError(index, source, f"{type(exc).__name__}: {exc}")
+    err.__cause__ = exc
+    return err
 
 
 def _prepare_item(extractors, obj, index, max_pixels):
     """Load one item and run the per-item part of every extractor -> list of prepared values."""
-    item = load_item(obj, index, max_pixels=max_pixels)
+    if isinstance(obj, _Refused):
+        raise obj.error
+    try:
+        item = load_item(obj, index, max_pixels=max_pixels)
+    except Exception as exc:  # load_item raises ItemError by contract; anything else is still this item's
+        raise _as_item_error(exc, index, _source(obj)) from None
     try:
         return [ext._prepare(item) for ext in extractors]
-    except ItemError:
-        raise
     except Exception as exc:  # a failure inside a feature: name the item, keep the cause
-        raise ItemError(index, item.source, f"{type(exc).__name__}: {exc}") from exc
+        raise _as_item_error(exc, index, item.source) from None
 
 
 def _batch_rows(extractors, prepared):
@@ -268,6 +331,15 @@ def _extract_chunk(extractors, objs, start, n_features, on_error, max_pixels):
 
     A failure is always pinned to its item: preparation is per item, and when the batched part
     fails the good items are rerun one by one to find which one it was. Rows never shift.
+    Failures are returned, never raised, so the caller can raise the first one in input order
+    whichever worker finishes first.
+
+    Returns
+    -------
+    rows : ndarray (len(objs), n_features)
+    records : list of (index, source, status, error)
+    first_error : ItemError or None
+        The failure with the lowest index (with ``on_error="raise"`` the chunk stops at it).
     """
     for ext in extractors:
         ext._setup()
@@ -291,26 +363,20 @@ def _extract_chunk(extractors, objs, start, n_features, on_error, max_pixels):
             for k, p in zip(good, prepared):
                 try:
                     blocks.append(([k], _batch_rows(extractors, [p])))
-                except ItemError as exc:
-                    failures[k] = exc
                 except Exception as exc:
-                    err = ItemError(start + k, sources[k], f"{type(exc).__name__}: {exc}")
-                    err.__cause__ = exc
-                    failures[k] = err
+                    failures[k] = _as_item_error(exc, start + k, sources[k])
         for ks, block in blocks:
             if block.shape != (len(ks), n_features):  # a bug, not bad input: never let a row shift columns
                 raise RuntimeError(f"extractors returned {block.shape[1]} values for {n_features} feature names")
             rows[ks] = block
-    if failures and on_error == "raise":
-        raise failures[min(failures)]
     records = []
     for k in range(len(objs)):
         if k in failures:
             rows[k] = np.nan
-            records.append((start + k, sources[k], "error", failures[k].reason))
+            records.append((start + k, failures[k].source or sources[k], "error", failures[k].reason))
         else:
             records.append((start + k, sources[k], "ok", ""))
-    return rows, records
+    return rows, records, (failures[min(failures)] if failures else None)
 
 
 def run_extraction(extractors, X, n_features, *, n_jobs=None, on_error="raise", progress=False,
@@ -318,7 +384,8 @@ def run_extraction(extractors, X, n_features, *, n_jobs=None, on_error="raise", 
     """Run ``extractors`` over every item of ``X``, decoding each item once.
 
     Rows come back in input order, one per item, whatever ``n_jobs`` is; a failed item is a NaN
-    row (``on_error="nan"``) or an :class:`~forensics.media.ItemError` (``"raise"``).
+    row (``on_error="nan"``) or an :class:`~forensics.media.ItemError` (``"raise"``). With
+    several bad items, ``"raise"`` names the first one in input order, for any ``n_jobs``.
 
     Returns
     -------
@@ -344,15 +411,29 @@ def run_extraction(extractors, X, n_features, *, n_jobs=None, on_error="raise", 
                 for s in starts
             )
         else:
-            results = Parallel(n_jobs=n_workers, return_as="generator")(
-                delayed(_extract_chunk)(extractors, [seq[i] for i in range(s, min(s + chunk, n))], s,
-                                        n_features, on_error, max_pixels)
-                for s in starts
-            )
-        for s, (rows, recs) in zip(starts, results):
-            out[s:s + len(rows)] = rows
-            records.extend(recs)
-            bar.update(len(rows))
+            stop = []  # set at the first failure with on_error="raise": no further chunk is dispatched
+
+            def tasks():
+                for s in starts:
+                    if stop:
+                        return
+                    objs = [_portable(seq[i], i, max_pixels) for i in range(s, min(s + chunk, n))]
+                    yield delayed(_extract_chunk)(extractors, objs, s, n_features, on_error, max_pixels)
+
+            results = Parallel(n_jobs=n_workers, return_as="generator")(tasks())
+        first = None
+        for s, (rows, recs, first_error) in zip(starts, results):
+            if first_error is not None and on_error == "raise" and first is None:
+                first = first_error  # chunks arrive in input order: this is the first bad item
+                if n_workers == 1:
+                    break
+                stop.append(True)  # drain what was already dispatched, so the workers stay usable
+            if first is None:
+                out[s:s + len(rows)] = rows
+                records.extend(recs)
+                bar.update(len(rows))
+        if first is not None:
+            raise first
     finally:
         bar.close()
     status = pd.DataFrame(records, columns=["index", "source", "status", "error"])

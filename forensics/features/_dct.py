@@ -306,9 +306,9 @@ def _feature_names(n_coeffs, n_steps):
 
 
 def _block_stats(y, coefs=None):
-    moments = np.empty((64, 4))
-    hist = np.empty((64, N_BINS), dtype=np.int64)
-    edges = np.empty(4)
+    moments = np.zeros((64, 4))
+    hist = np.zeros((64, N_BINS), dtype=np.int64)
+    edges = np.zeros(4)
     block_dct_stats(y, _BASIS, np.empty((0, 64)) if coefs is None else coefs, moments, hist, edges)
     return moments, hist, edges
 

@@ -10,7 +10,7 @@ import pywt
 
 from ._base import BaseExtractor, FeatureDoc, Interval, Options
 from ._kernels._noise import (
-    haar_hh, median_abs, median_moments, residual_moments, srm_moments, wavelet_residual,
+    dwt_cols, dwt_rows, haar_abs_hh, idwt_cols, idwt_rows, median_flat, median_moments, plane_moments, srm_moments,
 )
 
 __all__ = ["NoiseFeatures", "noise_features", "noise_vector"]
@@ -349,14 +349,46 @@ def _planes(rgb, luma):
     return planes
 
 
+@functools.lru_cache(maxsize=64)
+def _bounds(w, grid, jlo, jhi):
+    """Column bounds (grid + 1,) of the cells ``j * grid // w == c``, clipped to ``jlo .. jhi``."""
+    c = np.arange(grid + 1)
+    out = np.clip((c * w + grid - 1) // grid, jlo, jhi).astype(np.int64)
+    out.setflags(write=False)
+    return out
+
+
+#: Bins of the histogram selection of the exact median.
+_SELECT_BINS = 1024
+
+
+def _median(values):
+    """Exact median of a float64 array without NaN (any shape, at least one value)."""
+    flat = np.ascontiguousarray(values, dtype=np.float64).ravel()
+    return float(median_flat(flat, np.empty((4, _SELECT_BINS), dtype=np.int64), np.empty(flat.size)))
+
+
+def median_abs(x):
+    """``np.median(np.abs(x))``, exactly (NaN when ``x`` is empty or holds a NaN)."""
+    a = np.abs(np.asarray(x, dtype=np.float64))
+    if a.size == 0 or np.isnan(a).any():
+        return np.nan
+    return _median(a)
+
+
 def haar_sigma(planes):
     """MAD noise deviation ``median(|HH|) / 0.6745`` of the level-1 Haar HH band of each plane (P,)."""
     p, h, w = planes.shape
     if h < 2 or w < 2:
         return np.full(p, np.nan)
-    hh = np.empty((p, h // 2, w // 2))
-    haar_hh(planes, hh)
-    return np.array([median_abs(band) for band in hh]) / MAD_TO_SIGMA
+    hh = np.empty((h // 2, w // 2))
+    counts = np.empty((4, _SELECT_BINS), dtype=np.int64)
+    cand = np.empty(hh.size)
+    out = np.empty(p)
+    for k in range(p):
+        haar_abs_hh(planes[k], hh)
+        out[k] = median_flat(hh.ravel(), counts, cand)
+    return out / MAD_TO_SIGMA
 
 
 @functools.lru_cache(maxsize=None)
@@ -365,6 +397,97 @@ def _filter_bank(wavelet):
     wav = pywt.Wavelet(wavelet)
     bank = tuple(np.ascontiguousarray(f, dtype=np.float64) for f in wav.filter_bank)
     return bank, wav.dec_len
+
+
+def wavelet_residual(x, dec_lo, dec_hi, rec_lo, rec_hi, level, mad_to_sigma, out):
+    """Residual of wavelet soft-threshold denoising of one plane into ``out``; returns sigma.
+
+    Parameters
+    ----------
+    x : array (H, W)
+        The plane; ``min(H, W) >= F - 1`` per level (``pywt.dwt_max_level(min(H, W), F) >= level``).
+    dec_lo, dec_hi, rec_lo, rec_hi : float64 (F,), F even
+        The wavelet's filters (``pywt.Wavelet(name).filter_bank``).
+    level : int >= 1
+    mad_to_sigma : float
+        0.6745: ``sigma = median|HH1 interior| / mad_to_sigma``.
+    out : float64 (H, W), output
+        The residual ``R = x - W^-1(soft(W x, t))``, ``t = sigma sqrt(2 ln(HW))``.
+
+    Notes
+    -----
+    ``W`` is the 2-D DWT of ``pywt.wavedec2(x, w, mode="symmetric", level=level)`` (axis 0 then
+    axis 1 per level; approximation kept, soft thresholding of every detail band) and ``W^-1``
+    that of ``pywt.waverec2`` (axis 1 then axis 0; the reconstructed approximation trimmed to
+    the next detail shape, the result to (H, W)), in float64 by the numba kernels of
+    ``_kernels._noise``. ``sigma`` is the MAD over the HH1 coefficients whose filter support lies
+    inside the plane, ``HH1[s:s + n_i, s:s + n_j]``, ``s = F/2 - 1``, ``n_i = (H - F) // 2 + 1``
+    (and likewise along W). Since ``soft(d, t) = d - clip(d, -t, t)`` and the transform is linear
+    with perfect reconstruction (``W^-1 W = I``), ``R = W^-1(0, clip(D, -t, t))``: the
+    approximation is set to zero and only the clipped details are synthesised. This is exact in
+    exact arithmetic and avoids the cancellation of ``x - denoised``.
+    """
+    h, w = x.shape
+    f = dec_lo.shape[0]
+    cur = np.ascontiguousarray(x, dtype=np.float64)
+    bands, shapes = [], []
+    for _ in range(level):
+        n0, n1 = cur.shape
+        m0, m1 = (n0 + f - 1) // 2, (n1 + f - 1) // 2
+        lo_c, hi_c = np.empty((m0, n1)), np.empty((m0, n1))
+        dwt_cols(cur, dec_lo, dec_hi, lo_c, hi_c)
+        aa, ad, da, dd = (np.empty((m0, m1)) for _ in range(4))
+        dwt_rows(lo_c, dec_lo, dec_hi, aa, ad)
+        dwt_rows(hi_c, dec_lo, dec_hi, da, dd)
+        bands.append((ad, da, dd))
+        shapes.append((n0, n1))
+        cur = aa
+    s = f // 2 - 1
+    sigma = _median(np.abs(bands[0][2][s:s + (h - f) // 2 + 1, s:s + (w - f) // 2 + 1])) / mad_to_sigma
+    t = sigma * np.sqrt(2.0 * np.log(h * w))
+    approx = np.zeros(cur.shape)
+    for lev in range(level - 1, -1, -1):
+        ad, da, dd = (np.clip(b, -t, t, out=b) for b in bands[lev])
+        n0, n1 = shapes[lev]
+        lo_r, hi_r = np.empty((ad.shape[0], n1)), np.empty((ad.shape[0], n1))
+        idwt_rows(approx, ad, rec_lo, rec_hi, lo_r)
+        idwt_rows(da, dd, rec_lo, rec_hi, hi_r)
+        target = out if lev == 0 else np.empty((n0, n1))
+        idwt_cols(lo_r, hi_r, rec_lo, rec_hi, target)
+        approx = target
+    return sigma
+
+
+def residual_moments(r, grid, cells):
+    """Moments of a materialised residual plane (H, W), every pixel used, into ``cells`` (grid^2, 5)."""
+    r = np.ascontiguousarray(r, dtype=np.float64)
+    cells[:] = 0.0
+    if r.size:
+        plane_moments(r, grid, _bounds(r.shape[1], grid, 0, r.shape[1]), cells)
+
+
+def median_stats(planes, grid):
+    """Kernel sums of the 3x3 median residual of every plane: (cells (P, grid^2, 5), cross (3,)).
+
+    Zero counts (NaN statistics) for planes smaller than 3x3.
+    """
+    p, h, w = planes.shape
+    cells, cross = np.zeros((p, grid * grid, 5)), np.zeros(3)
+    if h >= 3 and w >= 3:
+        median_moments(planes, grid, _bounds(w, grid, 1, w - 1), cells, cross)
+    return cells, cross
+
+
+def srm_stats(planes, grid):
+    """Kernel sums of the SRM residuals of the planes r, g, b, y: (cells (7, grid^2, 5), cross (3,)).
+
+    Zero counts (NaN statistics) for planes smaller than 5x5; see ``srm_moments`` for the rows.
+    """
+    h, w = planes.shape[1:]
+    cells, cross = np.zeros((7, grid * grid, 5)), np.zeros(3)
+    if h >= 5 and w >= 5:
+        srm_moments(planes, grid, _bounds(w, grid, 2, w - 2), cells, cross)
+    return cells, cross
 
 
 def wavelet_stats(luma, grid, wavelet="db4", level=2):
@@ -376,7 +499,7 @@ def wavelet_stats(luma, grid, wavelet="db4", level=2):
     if pywt.dwt_max_level(min(h, w), dec_len) >= level:
         residual = np.empty((h, w))
         wavelet_residual(luma, *bank, level, MAD_TO_SIGMA, residual)
-        residual_moments(residual, grid, cells)
+        plane_moments(residual, grid, _bounds(w, grid, 0, w), cells)
     return cells
 
 
@@ -404,15 +527,15 @@ def noise_vector(rgb, luma, *, residuals=RESIDUALS, grid=4, wavelet="db4", wavel
     planes = _planes(rgb, luma)
     selected = _selected(residuals)
     # every residual's kernel sums go into one (12, grid^2, 5) stack, summarised by one set of
-    # vectorised calls (kernels leave zero counts where the image is too small: NaN statistics)
+    # vectorised calls (zero counts where the image is too small: NaN statistics)
     cells = np.zeros((12, grid * grid, 5))
     cross = np.zeros((2, 3))
     if "median" in selected:
-        median_moments(planes, grid, cells[_ROWS["median"]], cross[0])
+        cells[_ROWS["median"]], cross[0] = median_stats(planes, grid)
     if "wavelet" in selected:
         cells[4] = wavelet_stats(planes[3], grid, wavelet, wavelet_level)
     if "srm" in selected:
-        srm_moments(planes, grid, cells[_ROWS["srm"]], cross[1])
+        cells[_ROWS["srm"]], cross[1] = srm_stats(planes, grid)
     m2, skew, kurt = _moments(cells.sum(axis=1))
     var = np.log1p(m2)
     spread, logrange = _local_spreads(cells)

@@ -14,6 +14,9 @@ from ._dct import DCTFeatures
 from ._dct_spectrum import DCTSpectrumFeatures
 from ._noise import NoiseFeatures
 from ._spectral import SpectralFeatures
+from ._cooccurrence import CooccurrenceFeatures, LargeCooccurrenceFeatures
+from ._face_region import FaceRegionFeatures
+from ._upsampling import UpsamplingFeatures
 
 __all__ = ["ALL_EXTRACTORS", "FAMILIES", "PRESETS", "feature_docs", "list_features", "preset_prefixes", "catalogue_markdown"]
 
@@ -28,6 +31,14 @@ FAMILIES = {
 
 #: Every named extractor: the bank's families plus opt-in ones (large spectra for linear detectors).
 ALL_EXTRACTORS = {**FAMILIES, "dctspec": DCTSpectrumFeatures}
+# Opt-in families for detectors that generalize (issue 12): their per-image cost is measured in
+# docs/results.md and kept out of the default bank's speed budget.
+ALL_EXTRACTORS.update({
+    "cooc": CooccurrenceFeatures,
+    "cooc_large": LargeCooccurrenceFeatures,
+    "upsampling": UpsamplingFeatures,
+    "faceregion": FaceRegionFeatures,
+})
 
 #: Preset name -> what it is for.
 PRESETS = {
@@ -55,7 +66,7 @@ def list_features(preset=None):
     >>> from forensics.features import list_features
     >>> table = list_features()
     >>> sorted(set(table["family"]))
-    ['blur', 'codec', 'dct', 'dctspec', 'noise', 'spectral']
+    ['blur', 'codec', 'cooc', 'dct', 'dctspec', 'faceregion', 'noise', 'spectral', 'upsampling']
     """
     rows = [
         dict(name=f"{d.family}__{d.feature}", family=d.family, feature=d.feature, params=d.params,

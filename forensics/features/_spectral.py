@@ -9,7 +9,6 @@ import numpy as np
 import scipy.fft
 
 from ._base import BaseExtractor, FeatureDoc, Interval, Options
-from ._kernels._spectral import spectrum_sums, upsampling_peak
 
 __all__ = ["SpectralFeatures", "spectral_features", "spectral_vector"]
 
@@ -201,26 +200,160 @@ def _windowed(luma, window):
     x = np.subtract(luma, luma.mean(dtype=np.float64), dtype=np.float64)
     if window == "hann":
         x *= _window2d(*x.shape)
-    return x, float(np.square(x).sum())  # not np.dot: a threaded BLAS call costs more than it saves here
+    # a plain reduction, not np.dot/np.vdot: a BLAS call on a long vector may start threads,
+    # which cost tens of milliseconds per call on a busy machine
+    return x, float(np.square(x).sum())
+
+
+class _Geometry:
+    """Per-shape constants of the half spectrum ``rfft2`` returns, (H, W // 2 + 1) flattened.
+
+    ``weight``: 2 for the columns ``1 .. (W - 1) // 2``, which stand for themselves and their
+    conjugate mirror ``(-fy, -fx)`` (same power, radius and wedge), 1 for the others, 0 at DC.
+    ``wedge``: 0 outside the disc ``0 < r <= 1``, else ``1 + 3 * (r > cutoff) + k`` with ``k`` =
+    0 (h: ``|fy| <= tan(22.5 deg) |fx|``), 1 (v: ``|fx| <= tan(22.5 deg) |fy|``, not h), 2 (d).
+    ``radial``: the bin ``ceil(r n_bins) - 1`` inside the disc, ``n_bins`` outside;
+    ``bin_weight``: the summed weights of each bin. The comparisons are those of the definitions,
+    in float64 on ``fx = j / W`` and ``|fy| = |ky / H|``.
+    """
+
+    def __init__(self, h, w, n_bins, cutoff):
+        wh = w // 2 + 1
+        i = np.arange(h)
+        ay = np.abs(np.where(i <= (h - 1) // 2, i, i - h) / h)[:, None]
+        j = np.arange(wh)
+        ax = (j / w)[None, :]
+        rad = 2.0 * np.sqrt(ax * ax + ay * ay)
+        weight = np.broadcast_to(np.where((j >= 1) & (j <= (w - 1) // 2), 2.0, 1.0), (h, wh)).copy()
+        weight[0, 0] = 0.0
+        disc = ~(rad > 1.0)
+        disc[0, 0] = False
+        horizontal = ay <= _TAN_WEDGE * ax
+        vertical = ~horizontal & (ax <= _TAN_WEDGE * ay)
+        wedge = np.where(horizontal, 0, np.where(vertical, 1, 2)) + 1 + 3 * (rad > cutoff)
+        self.weight = weight.ravel()
+        self.wedge = np.where(disc, wedge, 0).ravel().astype(np.intp)
+        self.radial = np.where(disc, np.ceil(rad * n_bins) - 1, n_bins).ravel().astype(np.intp)
+        self.bin_weight = np.bincount(self.radial, weights=self.weight, minlength=n_bins + 1)[:n_bins]
+        for a in (self.weight, self.wedge, self.radial, self.bin_weight):
+            a.setflags(write=False)
+
+
+@functools.lru_cache(maxsize=8)
+def _geometry(h, w, n_bins, cutoff):
+    return _Geometry(h, w, n_bins, cutoff)
+
+
+@functools.lru_cache(maxsize=16)
+def _peak_geometry(h, w, factor):
+    """Flat half-spectrum indices of the up-sampling peaks (n,) and of their neighbourhoods (n, m).
+
+    Samples that ``rfft2`` does not store (``kx > W // 2``) are read at their conjugate mirror
+    ``((H - ky) % H, W - kx)``. Neighbourhoods that contain DC have one sample less: their last
+    slot is -1 (padding). Returns (peaks, neighbours, sizes).
+    """
+    wh = w // 2 + 1
+
+    def flat(ky, kx):
+        if kx > w // 2:
+            ky, kx = (h - ky) % h, w - kx
+        return ky * wh + kx
+
+    size = (2 * _PEAK_RADIUS + 1) ** 2 - 1
+    peaks, neighbours, sizes = [], [], []
+    lo, hi = -(factor // 2), factor - factor // 2
+    for a in range(lo, hi):
+        ky = math.floor(a / factor * h + 0.5) % h
+        for b in range(lo, hi):
+            kx = math.floor(b / factor * w + 0.5) % w
+            if ky == 0 and kx == 0:
+                continue
+            nb = [flat((ky + dy) % h, (kx + dx) % w)
+                  for dy in range(-_PEAK_RADIUS, _PEAK_RADIUS + 1) for dx in range(-_PEAK_RADIUS, _PEAK_RADIUS + 1)
+                  if not (dy == 0 and dx == 0) and not ((ky + dy) % h == 0 and (kx + dx) % w == 0)]
+            peaks.append(flat(ky, kx))
+            sizes.append(len(nb))
+            neighbours.append(nb + [-1] * (size - len(nb)))
+    out = (np.array(peaks, dtype=np.intp), np.array(neighbours, dtype=np.intp).reshape(len(peaks), size),
+           np.array(sizes, dtype=np.intp))
+    for a in out:
+        a.setflags(write=False)
+    return out
+
+
+def _upsampling_peak(p, h, w, factor, floor):
+    """Mean log10 prominence of the ``factor``-fold up-sampling peaks in the flat half power ``p``
+    (see :class:`SpectralFeatures` Notes); NaN when there is no peak."""
+    peaks, neighbours, sizes = _peak_geometry(h, w, factor)
+    if not len(peaks):
+        return np.nan
+    vals = np.where(neighbours >= 0, np.maximum(p[neighbours], floor), np.inf)
+    vals.sort(axis=1)
+    rows = np.arange(len(peaks))
+    med = 0.5 * (vals[rows, (sizes - 1) // 2] + vals[rows, sizes // 2])
+    return float(np.mean(np.log10(np.maximum(p[peaks], floor) / med)))
+
+
+def spectrum_sums(p, geo, floor):
+    """The sums every spectral feature is made of, from the flat half power spectrum ``p``.
+
+    Parameters
+    ----------
+    p : float64 ndarray (H * (W // 2 + 1),)
+        ``|rfft2(x)|^2`` flattened.
+    geo : _Geometry
+        The constants of the shape.
+    floor : float
+        Power floor (> 0) of the logarithms of the radial profile.
+
+    Returns
+    -------
+    bins : ndarray (n_bins, 2)
+        Per radial bin [sum of weights, sum of weight * ln max(P, floor)] over ``0 < r <= 1``.
+    sums : ndarray (7,)
+        [E_low, E_high, E_horizontal, E_vertical, E_diagonal] over ``0 < r <= 1``, then
+        [S, T] = [sum P, sum P ln P] over every non-DC frequency (``0 ln 0 = 0``), each sample
+        counted with its weight.
+    """
+    wp = geo.weight * p
+    # ln max(P, floor) for the radial profile; the entropy needs ln P itself, which differs only
+    # where 0 < P < floor (rare: a correction term)
+    lp = np.log(np.maximum(p, floor))
+    e = np.bincount(geo.wedge, weights=wp, minlength=7)
+    t_all = float((wp * lp).sum())
+    small = p < floor
+    if small.any():
+        sel = small & (p > 0.0) & (geo.weight > 0.0)
+        t_all += float((wp[sel] * (np.log(p[sel]) - math.log(floor))).sum())
+    sums = np.array([e[1:4].sum(), e[4:7].sum(), e[1] + e[4], e[2] + e[5], e[3] + e[6], wp.sum(), t_all])
+    n_bins = geo.bin_weight.shape[0]
+    log_sums = np.bincount(geo.radial, weights=geo.weight * lp, minlength=n_bins + 1)[:n_bins]
+    return np.column_stack([geo.bin_weight, log_sums]), sums
 
 
 def spectral_vector(luma, *, n_bins=32, window="hann", cutoff=0.5):
-    """The spectral row of a float (H, W) luma image, in :class:`SpectralFeatures` column order."""
+    """The spectral row of a float (H, W) luma image, in :class:`SpectralFeatures` column order.
+
+    One real FFT of the windowed luma (``scipy.fft.rfft2``, float64); every sum runs over its
+    half spectrum with per-shape constants (:class:`_Geometry`), in NumPy: no compiled kernel.
+    """
     x, energy = _windowed(luma, window)
     h, w = x.shape
     out = np.full(n_bins + _N_SCALARS, np.nan)
     if h * w < 2 or not energy > 0.0:
         return out  # 1x1 or constant image: no non-DC spectrum
     floor = _REL_FLOOR * energy
-    spec = scipy.fft.rfft2(x)
-    bins = np.zeros((n_bins, 2))
-    sums = np.zeros(7)
-    spectrum_sums(spec, w, n_bins, float(cutoff), _TAN_WEDGE, floor, bins, sums)
+    spec = scipy.fft.rfft2(x, overwrite_x=True)
+    p = np.square(spec.real).ravel()
+    p += np.square(spec.imag).ravel()
+    geo = _geometry(h, w, n_bins, float(cutoff))
+    bins, sums = spectrum_sums(p, geo, floor)
     e_lo, e_hi, e_h, e_v, e_d, s_all, t_all = sums
+    log_sums = bins[:, 1]
 
-    filled = bins[:, 0] > 0
+    filled = geo.bin_weight > 0
     profile = np.full(n_bins, np.nan)
-    profile[filled] = bins[filled, 1] / bins[filled, 0] / math.log(10.0)
+    profile[filled] = log_sums[filled] / geo.bin_weight[filled] / math.log(10.0)
     if filled.any():
         out[:n_bins] = profile - profile[filled].mean()
     k = n_bins
@@ -230,7 +363,7 @@ def spectral_vector(luma, *, n_bins=32, window="hann", cutoff=0.5):
         centres = np.log10((np.flatnonzero(filled) + 0.5) / n_bins)
         a = profile[filled]
         dc, da = centres - centres.mean(), a - a.mean()
-        slope = float(dc @ da / (dc @ dc))  # least squares with intercept
+        slope = float(np.sum(dc * da) / np.sum(dc * dc))  # least squares with intercept
         out[k + 1] = slope
         out[k + 2] = math.sqrt(np.mean(np.square(da - slope * dc)))
     n_freq = h * w - 1
@@ -241,7 +374,7 @@ def spectral_vector(luma, *, n_bins=32, window="hann", cutoff=0.5):
         out[k + 4:k + 7] = np.array([e_h, e_v, e_d]) / e_dir
     if h >= 2 * _PEAK_RADIUS + 1 and w >= 2 * _PEAK_RADIUS + 1:
         for m, factor in enumerate(_FACTORS):
-            out[k + 7 + m] = upsampling_peak(spec, w, factor, _PEAK_RADIUS, floor)
+            out[k + 7 + m] = _upsampling_peak(p, h, w, factor, floor)
     return out
 
 

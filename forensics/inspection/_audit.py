@@ -30,7 +30,7 @@ from ..features._codec import _COL as _CODEC_COL
 from ..features._codec import codec_vector
 from ..media import ItemError, as_item_sequence, load_item
 
-__all__ = ["AuditReport", "PROPERTIES", "ShortcutWarning", "audit"]
+__all__ = ["AuditReport", "PROPERTIES", "ShortcutWarning", "VIDEO_PROPERTIES", "audit"]
 
 #: The audited properties: name -> (kind, description). Kinds: "categorical" or "numeric".
 PROPERTIES = {
@@ -52,11 +52,31 @@ PROPERTIES = {
     "icc_present": ("numeric", "an ICC profile is embedded (1/0)"),
 }
 
+#: The audited properties of videos (read from the container and packet headers, no frame decoded).
+VIDEO_PROPERTIES = {
+    "container": ("categorical", "container format as FFmpeg names it (mp4/mov, matroska, avi...)"),
+    "codec": ("categorical", "video codec (h264, hevc, vp9...)"),
+    "width": ("numeric", "coded frame width in pixels"),
+    "height": ("numeric", "coded frame height in pixels"),
+    "aspect_ratio": ("numeric", "width / height"),
+    "n_pixels": ("numeric", "width * height"),
+    "rotation": ("numeric", "display rotation in degrees"),
+    "fps": ("numeric", "average frame rate"),
+    "n_frames": ("numeric", "number of frames"),
+    "duration_s": ("numeric", "duration of the video stream in seconds"),
+    "file_size": ("numeric", "size of the file in bytes"),
+    "bit_rate": ("numeric", "bit rate in bits per second (the stream's, else the container's)"),
+    "bits_per_pixel": ("numeric", "bit_rate / (n_pixels * fps): compression strength"),
+    "keyframe_interval": ("numeric", "median distance in frames between keyframes (GOP)"),
+}
+
 #: Name of the row that models all properties together.
 COMBINED = "all_combined"
 
 _REMEDY = ("equalize the codec (forensics.media.CodecEqualizer / equalize_jpeg) and re-measure; "
            "train and evaluate on the equalized items")
+_VIDEO_REMEDY = ("re-encode every video with the same encoder and settings (codec, bit rate or CRF, frame rate, "
+                 "size) and re-measure; or compare detectors on face crops, which drop the frame size")
 _SUBSAMPLING = {(1, 1): "4:4:4", (2, 1): "4:2:2", (2, 2): "4:2:0", (4, 1): "4:1:1", (1, 2): "4:4:0"}
 
 
@@ -114,23 +134,49 @@ def _item_properties(obj, index):
     return row
 
 
-def _read_chunk(objs, start, on_error):
+def _video_properties(obj, index):
+    """Container and packet-header properties of one video file (no frame is decoded)."""
+    import os
+
+    from ..media import video_info
+
+    info = video_info(obj, index=index)
+    row = {name: (None if kind == "categorical" else np.nan) for name, (kind, _) in VIDEO_PROPERTIES.items()}
+    row.update(container=info.container, codec=info.codec, width=float(info.width), height=float(info.height),
+               rotation=float(info.rotation), fps=float(info.fps) if info.fps else np.nan,
+               n_frames=float(info.n_frames), duration_s=float(info.duration_s) if info.duration_s else np.nan,
+               file_size=float(os.path.getsize(obj)), bit_rate=float(info.bit_rate) if info.bit_rate else np.nan,
+               keyframe_interval=float(info.keyframe_interval) if info.keyframe_interval else np.nan)
+    row["aspect_ratio"] = row["width"] / row["height"]
+    row["n_pixels"] = row["width"] * row["height"]
+    row["bits_per_pixel"] = row["bit_rate"] / (row["n_pixels"] * row["fps"])
+    return row
+
+
+def _is_video(obj):
+    from ..datasets import VIDEO_SUFFIXES
+
+    return (isinstance(obj, str) or hasattr(obj, "__fspath__")) and str(obj).lower().endswith(VIDEO_SUFFIXES)
+
+
+def _read_chunk(objs, start, on_error, video=False):
+    props = VIDEO_PROPERTIES if video else PROPERTIES
     rows, records = [], []
     for k, obj in enumerate(objs):
         index = start + k
         source = str(obj) if isinstance(obj, str) or hasattr(obj, "__fspath__") else None
         try:
-            rows.append(_item_properties(obj, index))
+            rows.append(_video_properties(obj, index) if video else _item_properties(obj, index))
             records.append((index, source, "ok", ""))
         except ItemError as exc:
             if on_error == "raise":
                 raise
-            rows.append(_missing_row())
+            rows.append({name: (None if kind == "categorical" else np.nan) for name, (kind, _) in props.items()})
             records.append((index, source, "error", exc.reason))
     return rows, records
 
 
-def _read_properties(seq, n_jobs, on_error, progress):
+def _read_properties(seq, n_jobs, on_error, progress, video=False):
     n = len(seq)
     chunk = 64
     starts = list(range(0, n, chunk))
@@ -138,10 +184,10 @@ def _read_properties(seq, n_jobs, on_error, progress):
         ([seq[i] for i in range(s, min(s + chunk, n))], s) for s in starts
     )
     if n_jobs in (None, 1):
-        results = (_read_chunk(objs, s, on_error) for objs, s in parts)
+        results = (_read_chunk(objs, s, on_error, video) for objs, s in parts)
     else:
         results = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_read_chunk)(objs, s, on_error) for objs, s in parts
+            delayed(_read_chunk)(objs, s, on_error, video) for objs, s in parts
         )
     rows, records = [], []
     with tqdm(total=n, desc="audit", unit="img", disable=not progress, leave=False) as bar:
@@ -149,8 +195,9 @@ def _read_properties(seq, n_jobs, on_error, progress):
             rows.extend(r)
             records.extend(rec)
             bar.update(len(r))
-    values = pd.DataFrame(rows, columns=list(PROPERTIES))
-    for name, (kind, _) in PROPERTIES.items():
+    props = VIDEO_PROPERTIES if video else PROPERTIES
+    values = pd.DataFrame(rows, columns=list(props))
+    for name, (kind, _) in props.items():
         values[name] = values[name].astype(object if kind == "categorical" else np.float64)
     status = pd.DataFrame(records, columns=["index", "source", "status", "error"])
     return values, status
@@ -242,6 +289,8 @@ class AuditReport:
         The property values read from each item, shape (n_items, n_properties), in input order.
     status : pandas.DataFrame
         One row per item with ``index``, ``source``, ``status`` ("ok"/"error") and ``error``.
+    kind : {"image", "video"}
+        What was audited (:data:`PROPERTIES` or :data:`VIDEO_PROPERTIES`).
     """
 
     table: pd.DataFrame
@@ -252,6 +301,7 @@ class AuditReport:
     n_splits: int = 5
     values: pd.DataFrame = field(default=None)
     status: pd.DataFrame = field(default=None)
+    kind: str = "image"
 
     @property
     def warning_message(self):
@@ -269,7 +319,7 @@ class AuditReport:
                     f"(AUC {auc[COMBINED]:.2f})")
         return (f"SHORTCUT WARNING: {what}, without looking at the pixels. A detector trained or "
                 f"evaluated on these items can score by learning the file pipeline instead of the "
-                f"forgery. Remedy: {_REMEDY}.")
+                f"forgery. Remedy: {_VIDEO_REMEDY if self.kind == 'video' else _REMEDY}.")
 
     def _header(self):
         balance = ", ".join(f"{k}: {v}" for k, v in self.class_balance.items())
@@ -346,14 +396,18 @@ def audit(X, y, *, cv=5, threshold=0.8, random_state=0, n_jobs=None, progress=Fa
 
     Each item's container header is parsed (no pixel is decoded) for its format, size, file
     size, JPEG quantization tables and quality, chroma subsampling, progressive flag, EXIF and
-    ICC markers. For each property a one-column model is cross-validated against ``y``; the
+    ICC markers (:data:`PROPERTIES`); when every item is a video file, its container, codec,
+    size, rotation, frame rate, frame count, duration, file size, bit rate, bits per pixel and
+    keyframe interval instead (:data:`VIDEO_PROPERTIES`, read by
+    :func:`forensics.media.video_info` from the headers and a packet scan, no frame decoded). For each property a one-column model is cross-validated against ``y``; the
     out-of-fold ROC-AUC says how much of the label that property gives away. A data set whose
     label can be read off the file pipeline cannot tell you whether a detector sees forgeries.
 
     Parameters
     ----------
-    X : sequence of images
-        Paths or encoded bytes (in-memory arrays have no container: only their size is audited).
+    X : sequence of images, or of video paths
+        Paths or encoded bytes (in-memory arrays have no container: only their size is audited);
+        or paths of video files (``.mp4``, ``.avi``, ``.mov``, ``.mkv``, ``.webm``), all of them.
     y : array-like of shape (n_items,)
         Binary labels (fake = 1, real = 0).
     cv : int or cross-validation splitter, default=5
@@ -464,11 +518,13 @@ def audit(X, y, *, cv=5, threshold=0.8, random_state=0, n_jobs=None, progress=Fa
     if isinstance(cv, numbers.Integral) and counts.min() < cv:
         raise ValueError(f"the smaller class has {counts.min()} items, fewer than cv={cv} folds")
 
-    values, status = _read_properties(seq, n_jobs, on_error, progress)
+    video = len(seq) > 0 and all(_is_video(seq[i]) for i in range(len(seq)))
+    props = VIDEO_PROPERTIES if video else PROPERTIES
+    values, status = _read_properties(seq, n_jobs, on_error, progress, video)
     splits = list(splitter.split(np.zeros((len(y01), 1)), y01))
 
     records = []
-    for name, (kind, _) in PROPERTIES.items():
+    for name, (kind, _) in props.items():
         col = values[name]
         missing = float(col.isna().mean())
         if kind == "categorical":
@@ -486,8 +542,9 @@ def audit(X, y, *, cv=5, threshold=0.8, random_state=0, n_jobs=None, progress=Fa
             note = "unique per item: cannot generalise out of fold" if unique else ""
         records.append((name, kind, auc, auc_std, acc, n_values, missing, note))
 
-    cat_cols = [n for n, (k, _) in PROPERTIES.items() if k == "categorical"]
-    num_cols = [n for n, (k, _) in PROPERTIES.items() if k == "numeric"]
+    cat_cols = [n for n, (k, _) in props.items() if k == "categorical"]
+    # a column without any value carries nothing (and gradient boosting cannot bin it)
+    num_cols = [n for n, (k, _) in props.items() if k == "numeric" and values[n].notna().any()]
     frame = values.copy()
     for n in cat_cols:
         frame[n] = _categorical(frame[n])[:, 0]
@@ -517,6 +574,7 @@ def audit(X, y, *, cv=5, threshold=0.8, random_state=0, n_jobs=None, progress=Fa
         n_splits=n_splits,
         values=values,
         status=status,
+        kind="video" if video else "image",
     )
     if warn and report.flagged:
         warnings.warn(report.warning_message, ShortcutWarning, stacklevel=2)

@@ -59,7 +59,14 @@ def _is_feature_matrix(X):
 
 def _prepare(estimator, X, feature_names):
     """(model on features, feature matrix float64, names): extract features once if X holds images."""
+    from .._tables import FeatureTable
+
     prefix, rest = split_pipeline(estimator)
+    if isinstance(X, FeatureTable):
+        if prefix is None:
+            raise ValueError("a feature table needs a Pipeline with a 'features' step to pick its columns")
+        F, names = X.features_for(prefix.steps[-1][1])
+        return rest, F, names if feature_names is None else [str(n) for n in feature_names]
     if _is_feature_matrix(X):
         model = rest
         if isinstance(X, pd.DataFrame):
@@ -238,9 +245,11 @@ def permutation_importance_cv(estimator, X, y, *, groups=None, cv=5, n_repeats=5
         A Pipeline from :func:`forensics.make_pipeline` (its steps up to ``features`` turn the
         items into columns once, over all items, since they learn nothing from the labels; the
         steps after it are cloned and fitted per fold), or any classifier of a feature matrix.
-    X : sequence of images, or array-like of shape (n_items, n_features)
-        Items (when ``estimator`` starts with a ``features`` step) or a precomputed feature
-        matrix (a 2-D numeric array or DataFrame; then the steps up to ``features`` are skipped).
+    X : sequence of images, array-like of shape (n_items, n_features), or FeatureTable
+        What the pipeline accepts (paths, encoded bytes, arrays; when ``estimator`` starts with a
+        ``features`` step, extracted once), a precomputed feature matrix (a 2-D numeric array or
+        DataFrame; then the steps up to ``features`` are skipped), or a
+        :class:`~forensics.FeatureTable` (the columns of the ``features`` step, checked).
     y : array-like of shape (n_items,)
         Labels, fake = 1, real = 0.
     groups : array-like of shape (n_items,), optional

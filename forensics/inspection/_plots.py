@@ -9,6 +9,8 @@ Colours: real items blue, fake items orange, everywhere.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -17,7 +19,7 @@ from ._importance import feature_family
 __all__ = [
     "plot_feature_distributions", "plot_correlation_matrix", "plot_roc_pr", "plot_confusion_matrix",
     "plot_reliability", "plot_metric_bars", "plot_importance", "plot_shap_bar", "plot_shap_beeswarm",
-    "plot_spectra", "average_spectra",
+    "plot_spectra", "average_spectra", "plot_low_fpr", "plot_error_gallery", "error_examples",
 ]
 
 REAL_COLOR = "#1f77b4"
@@ -189,7 +191,7 @@ def plot_correlation_matrix(F=None, *, feature_names=None, correlation_filter=No
 # -- scores ------------------------------------------------------------------------------------------
 
 def plot_roc_pr(y, scores, *, test_fold=None):
-    """ROC and precision-recall curves of out-of-fold scores.
+    """ROC and precision-recall curves of out-of-fold scores (scikit-learn ``Display`` objects).
 
     Parameters
     ----------
@@ -202,13 +204,18 @@ def plot_roc_pr(y, scores, *, test_fold=None):
     Returns
     -------
     matplotlib.figure.Figure
+        Drawn by :class:`sklearn.metrics.RocCurveDisplay` and
+        :class:`sklearn.metrics.PrecisionRecallDisplay` (``from_predictions``) onto the figure's
+        two axes.
     """
-    from sklearn.metrics import precision_recall_curve
+    from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
 
-    from ..metrics import average_precision, roc_auc, roc_points
+    with warnings.catch_warnings():  # the thin fold curves have no legend entry, on purpose
+        return _roc_pr(RocCurveDisplay, PrecisionRecallDisplay, np.asarray(y), np.asarray(scores, dtype=np.float64),
+                       test_fold)
 
-    y = np.asarray(y)
-    s = np.asarray(scores, dtype=np.float64)
+
+def _roc_pr(RocCurveDisplay, PrecisionRecallDisplay, y, s, test_fold):
     fig = _figure(10, 4.4)
     ax_roc, ax_pr = fig.subplots(1, 2)
     if test_fold is not None:
@@ -216,24 +223,81 @@ def plot_roc_pr(y, scores, *, test_fold=None):
         for f in np.unique(test_fold):
             m = test_fold == f
             if len(np.unique(y[m])) == 2:
-                fpr, tpr, _ = roc_points(y[m], s[m])
-                ax_roc.plot(fpr, tpr, color="grey", lw=0.8, alpha=0.6, drawstyle="steps-post")
-                p, r, _ = precision_recall_curve(y[m], s[m])
-                ax_pr.plot(r, p, color="grey", lw=0.8, alpha=0.6, drawstyle="steps-post")
-    fpr, tpr, _ = roc_points(y, s)
-    ax_roc.plot(fpr, tpr, color=FAKE_COLOR, lw=2, label=f"pooled out-of-fold, AUC {roc_auc(y, s):.3f}")
-    ax_roc.plot([0, 1], [0, 1], ls="--", color="black", lw=0.8, label="chance")
+                warnings.filterwarnings("ignore", message="No artists with labels", category=UserWarning)
+                thin = dict(color="grey", lw=0.8, alpha=0.6)
+                RocCurveDisplay.from_predictions(y[m], s[m], ax=ax_roc, name="_fold", curve_kwargs=thin,
+                                                 drop_intermediate=False)
+                PrecisionRecallDisplay.from_predictions(y[m], s[m], ax=ax_pr, name="_fold", curve_kwargs=thin)
+    thick = dict(color=FAKE_COLOR, lw=2)
+    chance = dict(ls="--", color="black", lw=0.8)
+    roc = RocCurveDisplay.from_predictions(y, s, ax=ax_roc, name="pooled out-of-fold", curve_kwargs=thick,
+                                           plot_chance_level=True, chance_level_kw=chance, drop_intermediate=False)
+    pr = PrecisionRecallDisplay.from_predictions(y, s, ax=ax_pr, name="pooled out-of-fold", curve_kwargs=thick,
+                                                 plot_chance_level=True, chance_level_kw=chance)
     ax_roc.set(xlabel="false positive rate (reals called fake)", ylabel="true positive rate (fakes caught)",
                title="ROC curve", xlim=(0, 1), ylim=(0, 1.01))
-    p, r, _ = precision_recall_curve(y, s)
-    ax_pr.plot(r, p, color=FAKE_COLOR, lw=2, label=f"pooled out-of-fold, AP {average_precision(y, s):.3f}")
-    ax_pr.axhline(y.mean(), ls="--", color="black", lw=0.8, label=f"chance (fake rate {y.mean():.2f})")
     ax_pr.set(xlabel="recall (fakes caught)", ylabel="precision (flagged that are fake)",
               title="Precision-recall curve", xlim=(0, 1), ylim=(0, 1.01))
-    for ax in (ax_roc, ax_pr):
+    for ax, disp in ((ax_roc, roc), (ax_pr, pr)):
+        handles, labels = ax.get_legend_handles_labels()
+        keep = [(h, lab) for h, lab in zip(handles, labels) if not lab.startswith("_fold")]
         if test_fold is not None:
-            ax.plot([], [], color="grey", lw=0.8, label="single folds")
-        ax.legend(fontsize=8, loc="lower right" if ax is ax_roc else "lower left")
+            from matplotlib.lines import Line2D
+
+            keep.append((Line2D([], [], color="grey", lw=0.8), "single folds"))
+        ax.legend([h for h, _ in keep], [lab for _, lab in keep], fontsize=8,
+                  loc="lower right" if ax is ax_roc else "lower left")
+    return fig
+
+
+def plot_low_fpr(y, scores, *, fprs=(0.01, 0.001)):
+    """The low false-positive end of the ROC curve (log scale) and the DET curve.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_items,)
+    scores : array-like of shape (n_items,)
+    fprs : tuple of float, default=(0.01, 0.001)
+        False positive rates marked on the log-scale ROC, with the TPR reached there
+        (:func:`forensics.metrics.tpr_at_fpr`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Left: :class:`sklearn.metrics.RocCurveDisplay` with a logarithmic FPR axis down to half
+        of ``1 / n_real`` (no smaller FPR is measurable with ``n_real`` reals). Right:
+        :class:`sklearn.metrics.DetCurveDisplay` (false negative vs false positive rate on
+        normal-deviate scales, where a Gaussian score model is a straight line).
+    """
+    from sklearn.metrics import DetCurveDisplay, RocCurveDisplay
+
+    from ..metrics import tpr_at_fpr
+
+    y = np.asarray(y)
+    s = np.asarray(scores, dtype=np.float64)
+    n_real = int((y == 0).sum())
+    fig = _figure(10, 4.4)
+    ax_roc, ax_det = fig.subplots(1, 2)
+    RocCurveDisplay.from_predictions(y, s, ax=ax_roc, name="pooled out-of-fold",
+                                     curve_kwargs=dict(color=FAKE_COLOR, lw=2), drop_intermediate=False)
+    floor = 0.5 / max(n_real, 1)
+    ax_roc.set_xscale("log")
+    ax_roc.set_aspect("auto")
+    ax_roc.set(xlim=(floor, 1), ylim=(0, 1.01), xlabel="false positive rate (log scale)",
+               ylabel="true positive rate", title=f"ROC at low FPR ({n_real} reals: smallest FPR {1 / max(n_real, 1):.2g})")
+    unmeasured = []
+    for f in fprs:
+        t = tpr_at_fpr(y, s, f)
+        if f < 1 / max(n_real, 1):
+            unmeasured.append(f"{f:g}")
+            continue
+        ax_roc.axvline(f, ls=":", color="black", lw=0.8)
+        ax_roc.text(f, 0.02, f" FPR {f:g}: TPR {t:.2f}", rotation=90, fontsize=7, va="bottom")
+    if unmeasured:
+        ax_roc.text(0.02, 0.97, f"FPR {', '.join(unmeasured)}: below 1/{n_real}, not measurable here",
+                    transform=ax_roc.transAxes, fontsize=7, va="top")
+    DetCurveDisplay.from_predictions(y, s, ax=ax_det, name="pooled out-of-fold", color=FAKE_COLOR, lw=2)
+    ax_det.set_title("DET curve (normal-deviate scales)")
     return fig
 
 
@@ -250,20 +314,24 @@ def plot_confusion_matrix(y, scores, threshold):
     Returns
     -------
     matplotlib.figure.Figure
+        :class:`sklearn.metrics.ConfusionMatrixDisplay`, coloured by row share; each cell reads
+        ``count`` then ``row %``.
     """
+    from sklearn.metrics import ConfusionMatrixDisplay
+
     y = np.asarray(y).astype(int)
     pred = (np.asarray(scores, dtype=np.float64) >= np.asarray(threshold, dtype=np.float64)).astype(int)
-    cm = np.array([[np.sum((y == t) & (pred == p)) for p in (0, 1)] for t in (0, 1)])
     fig = _figure(4.6, 4.0)
     ax = fig.subplots()
-    share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    disp = ConfusionMatrixDisplay.from_predictions(y, pred, labels=[0, 1], display_labels=["real", "fake"], ax=ax,
+                                                   normalize="true", cmap="Blues", colorbar=False,
+                                                   im_kw=dict(vmin=0, vmax=1))
+    counts = disp.confusion_matrix  # row shares; the counts are recomputed for the labels
+    raw = np.array([[np.sum((y == t) & (pred == p)) for p in (0, 1)] for t in (0, 1)])
     for t in (0, 1):
         for p in (0, 1):
-            ax.text(p, t, f"{cm[t, p]}\n{100 * share[t, p]:.0f}%", ha="center", va="center", fontsize=12,
-                    color="white" if share[t, p] > 0.5 else "black")
-    ax.set_xticks([0, 1], ["real", "fake"])
-    ax.set_yticks([0, 1], ["real", "fake"])
+            disp.text_[t, p].set_text(f"{raw[t, p]}\n{100 * counts[t, p]:.0f}%")
+            disp.text_[t, p].set_fontsize(12)
     ax.set(xlabel="predicted", ylabel="true")
     thr = np.unique(np.asarray(threshold, dtype=np.float64))
     what = f"threshold {thr[0]:.3g}" if thr.size == 1 else f"each fold's threshold ({thr.min():.3g}..{thr.max():.3g})"
@@ -271,8 +339,8 @@ def plot_confusion_matrix(y, scores, threshold):
     return fig
 
 
-def plot_reliability(y, scores, *, n_bins=10):
-    """Reliability (calibration) curve: observed fake rate per bin of predicted probability.
+def plot_reliability(y, scores, *, n_bins=10, min_count=10):
+    """Reliability (calibration) curve with the count of every bin; sparse bins are marked, not drawn.
 
     Parameters
     ----------
@@ -281,32 +349,149 @@ def plot_reliability(y, scores, *, n_bins=10):
         Probabilities of fake in [0, 1].
     n_bins : int, default=10
         Equal-width bins on [0, 1].
+    min_count : int, default=10
+        Bins with fewer items are left out of the curve (their observed fraction is noise) and
+        shown as hollow grey markers.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Top: the curve (a calibrated model follows the diagonal), with the expected calibration
-        error; bottom: how many items fall in each bin.
+        Top: :class:`sklearn.metrics.CalibrationDisplay` of the items in bins of at least
+        ``min_count`` items, each point labelled with its count, and the expected calibration
+        error of all items; bottom: how many items fall in each bin, the ``min_count`` line
+        dashed.
     """
+    from sklearn.calibration import CalibrationDisplay
+
     from ..metrics import expected_calibration_error
 
     y = np.asarray(y)
     s = np.clip(np.asarray(scores, dtype=np.float64), 0, 1)
     edges = np.linspace(0, 1, n_bins + 1)
-    b = np.clip(np.digitize(s, edges[1:-1]), 0, n_bins - 1)
+    b = np.clip(np.searchsorted(edges[1:-1], s, side="right"), 0, n_bins - 1)  # calibration_curve's bins
     counts = np.bincount(b, minlength=n_bins)
+    enough = counts >= min_count
+    keep = enough[b]
+    fig = _figure(5, 5.4)
+    ax, axh = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    ece = expected_calibration_error(y, s, n_bins=n_bins)
+    if keep.any() and len(np.unique(y[keep])) >= 1:
+        CalibrationDisplay.from_predictions(y[keep], s[keep], n_bins=n_bins, strategy="uniform", ax=ax,
+                                            name=f"detector (ECE {ece:.3f})", color=FAKE_COLOR,
+                                            ref_line=True)
     mean_pred = np.bincount(b, weights=s, minlength=n_bins) / np.maximum(counts, 1)
     frac = np.bincount(b, weights=y, minlength=n_bins) / np.maximum(counts, 1)
-    fig = _figure(5, 5)
-    ax, axh = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
-    ok = counts > 0
-    ax.plot([0, 1], [0, 1], ls="--", color="black", lw=0.8, label="perfectly calibrated")
-    ece = expected_calibration_error(y, s, n_bins=n_bins)
-    ax.plot(mean_pred[ok], frac[ok], marker="o", color=FAKE_COLOR, label=f"detector (ECE {ece:.3f})")
-    ax.set(ylabel="observed fraction of fakes", ylim=(-0.02, 1.02), title="Reliability curve (out-of-fold)")
+    for j in np.flatnonzero(counts > 0):
+        if enough[j]:
+            ax.annotate(f"n={counts[j]}", (mean_pred[j], frac[j]), textcoords="offset points", xytext=(4, -10),
+                        fontsize=7)
+        else:
+            ax.plot(mean_pred[j], frac[j], "o", mfc="none", color="grey")
+            ax.annotate(f"n={counts[j]}", (mean_pred[j], frac[j]), textcoords="offset points", xytext=(4, 4),
+                        fontsize=7, color="grey")
+    if (~enough & (counts > 0)).any():
+        ax.plot([], [], "o", mfc="none", color="grey", label=f"bins with < {min_count} items (not drawn)")
+    ax.set(ylabel="observed fraction of fakes", ylim=(-0.02, 1.02), xlim=(0, 1),
+           title="Reliability curve (out-of-fold)")
     ax.legend(fontsize=8, loc="upper left")
-    axh.bar((edges[:-1] + edges[1:]) / 2, counts, width=1 / n_bins * 0.9, color="grey")
+    axh.bar((edges[:-1] + edges[1:]) / 2, counts, width=1 / n_bins * 0.9,
+            color=[("grey" if e else "lightgrey") for e in enough])
+    axh.axhline(min_count, ls="--", color="black", lw=0.8)
     axh.set(xlabel="predicted probability of fake", ylabel="items", xlim=(0, 1))
+    return fig
+
+
+def error_examples(y, scores, *, names=None, k=6):
+    """The most confident mistakes: reals scored most fake, fakes scored most real.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_items,)
+    scores : array-like of shape (n_items,)
+        Out-of-fold fake scores.
+    names : sequence of str, optional
+        What to call each item (its file name).
+    k : int, default=6
+        Examples of each kind.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``kind`` ("false positive": a real with one of the ``k`` highest scores among reals;
+        "false negative": a fake with one of the ``k`` lowest scores among fakes; each ordered
+        most confident first), ``index`` (position in ``y``), ``name``, ``label``, ``score``.
+        These are the most confident errors whatever the threshold: the ones to look at first.
+    """
+    y = np.asarray(y)
+    s = np.asarray(scores, dtype=np.float64)
+    rows = []
+    for kind, label, order in (("false positive", 0, -1), ("false negative", 1, 1)):
+        idx = np.flatnonzero(y == label)
+        pick = idx[np.argsort(order * s[idx], kind="stable")[:k]]
+        rows += [(kind, int(i), None if names is None else str(names[i]), label, float(s[i])) for i in pick]
+    return pd.DataFrame(rows, columns=["kind", "index", "name", "label", "score"])
+
+
+def _thumbnail(obj, side):
+    import cv2
+
+    from ..datasets import VIDEO_SUFFIXES
+    from ..media import load_item, read_frames
+
+    if isinstance(obj, (str, bytes)) is False and hasattr(obj, "__fspath__"):
+        obj = str(obj)
+    if isinstance(obj, str) and obj.lower().endswith(VIDEO_SUFFIXES):
+        video = read_frames(obj, n=1)
+        rgb = video.frames[0]
+    else:
+        rgb = np.clip(np.rint(load_item(obj, 0).rgb), 0, 255).astype(np.uint8)
+    h, w = rgb.shape[:2]
+    scale = side / max(h, w)
+    return cv2.resize(np.ascontiguousarray(rgb), (max(1, int(round(w * scale))), max(1, int(round(h * scale)))),
+                      interpolation=cv2.INTER_AREA)
+
+
+def plot_error_gallery(items, y, scores, *, names=None, k=6, side=128):
+    """Thumbnails of the most confident false positives and false negatives (:func:`error_examples`).
+
+    Parameters
+    ----------
+    items : sequence of images or video paths
+        What each score is of (a video shows its middle frame).
+    y, scores, names, k
+        See :func:`error_examples`.
+    side : int, default=128
+        Thumbnail size in pixels (longest side).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two rows (false positives, false negatives), each thumbnail titled with its name and
+        score; an item that cannot be read shows its error instead.
+    """
+    table = error_examples(y, scores, names=names, k=k)
+    n_cols = max(1, int(table.groupby("kind").size().max()) if len(table) else 1)
+    fig = _figure(1.9 * n_cols, 4.6)
+    axes = np.atleast_2d(fig.subplots(2, n_cols, squeeze=False))
+    for row, kind in enumerate(("false positive", "false negative")):
+        part = table[table["kind"] == kind].reset_index(drop=True)
+        for col in range(n_cols):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col >= len(part):
+                ax.axis("off")
+                continue
+            r = part.iloc[col]
+            try:
+                ax.imshow(_thumbnail(items[int(r["index"])], side))
+            except Exception as exc:  # noqa: BLE001 - a gallery entry, not the report, fails
+                ax.text(0.5, 0.5, f"unreadable:\n{type(exc).__name__}", ha="center", va="center", fontsize=7)
+            name = r["name"] if r["name"] is not None else f"item {r['index']}"
+            ax.set_title(f"{_short(name, 18)}\nscore {r['score']:.3f}", fontsize=7,
+                         color=REAL_COLOR if kind == "false positive" else FAKE_COLOR)
+        axes[row, 0].set_ylabel(f"{kind}s\n({'reals' if row == 0 else 'fakes'})", fontsize=8)
+    fig.suptitle("Most confident errors (out-of-fold): reals scored most fake, fakes scored most real", fontsize=9)
     return fig
 
 

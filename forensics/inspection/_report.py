@@ -6,6 +6,7 @@ import base64
 import datetime
 import html
 import io
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -72,6 +73,12 @@ class ReportResult:
     feature_names : list of str
     timings : dict
         Seconds spent per step (``total`` included).
+    operating_points : pandas.DataFrame
+        Per level (``item`` or ``frame``, and ``video``): ``roc_auc`` of the pooled out-of-fold
+        scores with its bootstrap interval ``ci_low``-``ci_high`` (resampling groups when known),
+        ``tpr_at_fpr_1%`` and ``tpr_at_fpr_0.1%``, ``n``, ``n_real``.
+    comparison : pandas.DataFrame or None
+        With ``equalize="both"``: mean ± std over folds as given and equalized, per metric.
     """
 
     html_path: Path
@@ -89,6 +96,8 @@ class ReportResult:
     shap_families: pd.DataFrame
     feature_names: list
     timings: dict = field(default_factory=dict)
+    operating_points: pd.DataFrame = None
+    comparison: pd.DataFrame = None
 
     def __repr__(self):
         return (f"ReportResult(html_path={str(self.html_path)!r}, roc_auc="
@@ -185,37 +194,47 @@ def _describe(pipe):
     return " → ".join(parts)
 
 
-def build_report(X, y, *, detector="forensic-xgb", groups=None, methods=None, cv=5, equalize=False, out_dir,
-                 title=None, max_items_for_shap=200, n_repeats=5, random_state=0, progress=False):
+def build_report(X, y=None, *, detector="forensic-xgb", groups=None, methods=None, cv=5, equalize=False, out_dir,
+                 title=None, max_items_for_shap=200, n_repeats=5, random_state=0, progress=False, aggregate="mean",
+                 k=3, provenance=None, n_boot=1000, min_bin_count=10, gallery=6, audit_report=None, name=None):
     """Audit, cross-validate and explain a detector on a data set; write one HTML report.
 
     Runs, in order: the shortcut audit (:func:`audit`; also on the equalized items when
     ``equalize``), feature extraction once over all items (the pipeline's ``features`` step,
-    which learns nothing from the labels), cross-validation of the remaining steps
-    (:func:`~forensics.model_selection.cross_validate_detector`: grouped folds when ``groups``
-    is given, thresholds chosen on validation), permutation importance per feature and per
-    family on the same held-out folds (:func:`permutation_importance_cv`), a final fit on all
-    items explained with SHAP (:func:`shap_values`), and the figures of
-    :mod:`forensics.inspection` (distributions, correlations, ROC/PR, confusion matrix,
-    reliability, per-fold and per-method bars, SHAP summaries, Fourier spectra).
+    which learns nothing from the labels) or the reading of a feature table, cross-validation of
+    the remaining steps (:func:`~forensics.model_selection.cross_validate_detector`: grouped
+    folds when ``groups`` is given, thresholds chosen on validation; video level for the frames
+    of videos), operating points (ROC-AUC with a bootstrap confidence interval over groups, TPR
+    at FPR 1% and 0.1%), permutation importance per feature and per family on the same held-out
+    folds (:func:`permutation_importance_cv`), a final fit on all items explained with SHAP
+    (:func:`shap_values`), and the figures of :mod:`forensics.inspection` (ROC/PR, low-FPR ROC
+    and DET, confusion matrix, reliability with bin counts, per-fold and per-method bars, the
+    most confident errors, distributions, correlations, SHAP summaries, Fourier spectra).
 
     Parameters
     ----------
-    X : sequence of images
-        Paths or encoded bytes (the audit reads the file headers).
+    X : sequence of images, or FeatureTable
+        Paths or encoded bytes (the audit reads the file headers); or a feature table
+        (:func:`forensics.read_table`): its rows are used as they are (status ``"error"`` rows
+        left out), ``y``, ``groups`` and ``methods`` default to its own, its files (when
+        reachable) give the audit, the gallery and the spectra, and a frame-level table adds the
+        video level.
     y : array-like of shape (n_items,)
-        Labels, fake = 1, real = 0.
+        Labels, fake = 1, real = 0 (optional with a labelled table).
     detector : str or Pipeline, default="forensic-xgb"
         A catalogue name (:func:`forensics.list_estimators`) or a pipeline with a ``features``
         step (e.g. from :func:`forensics.make_pipeline`).
     groups : array-like of shape (n_items,), optional
-        Source photo / identity / video of each item: folds never split a group.
+        Source photo / identity / video of each item: folds never split a group, and the
+        confidence interval resamples whole groups.
     methods : array-like of str, optional
         Manipulation method of each item ("real" for reals): adds per-method rows and bars.
     cv : int or splitter, default=5
-    equalize : bool or dict, default=False
+    equalize : bool, dict or "both", default=False
         Run every item through :class:`~forensics.media.CodecEqualizer` (a dict: its
         parameters) before extracting features, removing the codec and size shortcuts.
+        ``"both"``: cross-validate as given and equalized, show the two side by side, and report
+        the equalized run in detail. Images only (a table was equalized, or not, at extraction).
     out_dir : str or path
         Folder written (created if needed): ``report.html``, ``report.md``, ``figure_*.png``
         and ``table_*.csv``.
@@ -227,6 +246,22 @@ def build_report(X, y, *, detector="forensic-xgb", groups=None, methods=None, cv
     random_state : int, default=0
     progress : bool, default=False
         Print each step to stderr and show the feature extraction's progress bar.
+    aggregate, k
+        Frame-level tables: how frame scores make a video score
+        (:func:`~forensics.metrics.aggregate_scores`).
+    provenance : dict, optional
+        Shown in the provenance section with the library versions: e.g. ``command``,
+        ``config`` (a mapping), ``seed``.
+    n_boot : int, default=1000
+        Bootstrap samples of the ROC-AUC interval (:func:`~forensics.metrics.roc_auc_ci`).
+    min_bin_count : int, default=10
+        Reliability bins with fewer items are not drawn (:func:`plot_reliability`).
+    gallery : int, default=6
+        Most confident false positives, and false negatives, shown (0: no gallery).
+    audit_report : AuditReport, optional
+        An audit already run on these items (it is not run again).
+    name : str, optional
+        What to call the detector (default: its catalogue name, or "custom pipeline").
 
     Returns
     -------
@@ -238,50 +273,91 @@ def build_report(X, y, *, detector="forensic-xgb", groups=None, methods=None, cv
     items: they describe what that model uses, not how well it generalises; the permutation
     importances and every metric come from held-out folds.
     """
+    from .._tables import FeatureTable, _versions
     from ..model_selection import cross_validate_detector
 
     log = _Log(progress)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    y = np.asarray(y)
-    groups = None if groups is None else np.asarray(groups)
-    methods = None if methods is None else np.asarray(methods, dtype=object)
     pipe, detector_name = _resolve(detector, random_state, progress)
+    detector_name = name or detector_name
     if "features" not in pipe.named_steps:
         raise ValueError("the detector must be a Pipeline with a 'features' step (see forensics.make_pipeline)")
+    if equalize not in (False, True, "both") and not isinstance(equalize, dict):
+        raise ValueError(f"equalize must be False, True, 'both' or a dict of CodecEqualizer parameters, got {equalize!r}")
+    table = X if isinstance(X, FeatureTable) else None
+    videos = files = None
+    eq_step = None
     if "equalize" in pipe.named_steps:  # the pipeline's own equalizer: run it once, up front
         eq_step = pipe.named_steps["equalize"]
         pipe = Pipeline([(n, s) for n, s in pipe.steps if n != "equalize"])
-        equalize = True
+        equalize = equalize if equalize == "both" else True
     elif equalize:
         from ..media import CodecEqualizer
 
         eq_step = CodecEqualizer(**(equalize if isinstance(equalize, dict) else {}))
     prefix, rest = split_pipeline(pipe)
     audit_cv = cv if isinstance(cv, int) else 5
+    items = X
+    if table is not None:
+        if equalize:
+            raise ValueError("a feature table holds features as they were extracted; equalization is chosen at "
+                             "extraction (forensics extract --equalize)")
+        table = table.subset(table.ok)
+        y = table.y if y is None else y
+        groups = table.groups if groups is None else groups
+        methods = table.methods if methods is None else methods
+        videos = table.videos
+        files = _table_files(table)
+        items = files if table.level == "image" else None
+        equalize = bool(table.meta.get("equalize"))
+    y = np.asarray(y)
+    groups = None if groups is None else np.asarray(groups)
+    methods = None if methods is None else np.asarray(methods, dtype=object)
 
     log.step("audit")
-    rep_audit = audit(X, y, cv=audit_cv, random_state=random_state, warn=False)
+    rep_audit, rep_audit_eq = audit_report, None
+    if rep_audit is None and table is None:
+        rep_audit = audit(X, y, cv=audit_cv, random_state=random_state, warn=False)
+    elif rep_audit is None and files is not None:
+        first = table.data.drop_duplicates("item_index")
+        rep_audit = audit(list(first["path"]), first["label"].to_numpy(), cv=min(audit_cv, _min_class(first["label"])),
+                          random_state=random_state, warn=False, on_error="nan")
     log.done()
-    items, rep_audit_eq = X, None
-    if equalize:
+    F_asis = comparison = None
+    if table is None and equalize:
         log.step("equalize")
+        if equalize == "both":
+            F_asis = np.asarray(clone(prefix).fit(X).transform(X), dtype=np.float64)
         items = clone(eq_step).fit(X).transform(X)
         rep_audit_eq = audit(items, y, cv=audit_cv, random_state=random_state, warn=False)
         log.done()
 
     log.step("features")
-    prefix = clone(prefix)
-    F = np.asarray(prefix.fit(items).transform(items), dtype=np.float64)
-    names = [str(n) for n in prefix.steps[-1][1].get_feature_names_out()]
+    if table is not None:
+        F, names = table.features_for(prefix.steps[-1][1])
+    else:
+        prefix = clone(prefix)
+        F = np.asarray(prefix.fit(items).transform(items), dtype=np.float64)
+        names = [str(n) for n in prefix.steps[-1][1].get_feature_names_out()]
     log.done()
 
     log.step("cross-validation")
-    cv_res = cross_validate_detector(rest, F, y, groups=groups, methods=methods, cv=cv, random_state=random_state)
+    cv_res = cross_validate_detector(rest, F, y, groups=groups, methods=methods, cv=cv, random_state=random_state,
+                                     videos=videos, aggregate=aggregate, k=k)
+    if F_asis is not None:
+        asis = cross_validate_detector(rest, F_asis, y, groups=groups, methods=methods, cv=cv,
+                                       random_state=random_state)
+        comparison = _comparison(asis, cv_res)
+    log.done()
+
+    log.step("operating points")
+    operating = _operating_points(y, cv_res, groups, videos, n_boot, random_state)
     log.done()
 
     log.step("permutation importance")
-    splits = _splits(cv, y, groups, random_state)
+    split_groups = groups if groups is not None else videos
+    splits = _splits(cv, y, split_groups, random_state)
     imp_feat, imp_fam = _permutation_cv(rest, F, y, splits, [_blocks(names, "feature"), _blocks(names, "family")],
                                         n_repeats=n_repeats, scoring="roc_auc", random_state=random_state,
                                         n_jobs=None)
@@ -295,7 +371,13 @@ def build_report(X, y, *, detector="forensic-xgb", groups=None, methods=None, cv
     log.done()
 
     log.step("figures")
-    figures = _figures(items, y, F, names, cv_res, imp_feat, imp_fam, shap_res, final, methods, random_state)
+    if table is not None:
+        gallery_items, gallery_names = _table_gallery(table, videos, files)
+    else:
+        gallery_items = X
+        gallery_names = [_item_name(x, i) for i, x in enumerate(X)]
+    figures = _figures(items, y, F, names, cv_res, imp_feat, imp_fam, shap_res, final, methods, random_state,
+                       min_bin_count=min_bin_count, gallery=(gallery_items, gallery_names, gallery))
     fig_paths, fig_png = {}, {}
     for key, (fig, _caption) in figures.items():
         if fig is None:
@@ -308,6 +390,12 @@ def build_report(X, y, *, detector="forensic-xgb", groups=None, methods=None, cv
 
     log.step("writing")
     tables = _tables(rep_audit, rep_audit_eq, cv_res, imp_feat, imp_fam, shap_feat, shap_fam)
+    tables["operating_points"] = operating
+    if comparison is not None:
+        tables["as_is_vs_equalized"] = comparison
+    errors = _errors_table(y, cv_res, videos, gallery_names, max(gallery, 0))
+    if errors is not None:
+        tables["errors"] = errors
     table_paths = {}
     for key, df in tables.items():
         path = out / f"table_{key}.csv"
@@ -315,10 +403,19 @@ def build_report(X, y, *, detector="forensic-xgb", groups=None, methods=None, cv
         table_paths[key] = path
     log.done()
     log.total()
+    prov = dict(provenance or {})
+    prov.setdefault("seed", random_state)
+    prov["versions"] = _versions()
+    prov["detector"] = f"{detector_name}: {_describe(pipe)}"
+    if table is not None:
+        prov["feature table"] = os.fspath(table.path) if table.path is not None else "in memory"
+        prov["table extracted by"] = table.meta.get("command") or "–"
+        prov["table created"] = table.meta.get("created") or "–"
     ctx = dict(title=title or f"Forensic report: {detector_name}", detector=detector_name, pipe=pipe, y=y,
                groups=groups, methods=methods, equalize=bool(equalize), F=F, names=names, audit=rep_audit,
                audit_eq=rep_audit_eq, cv=cv_res, tables=tables, shap=shap_res, timings=log.timings,
-               n_splits=len(splits), n_repeats=n_repeats)
+               n_splits=len(splits), n_repeats=n_repeats, provenance=prov, table=table,
+               stored_audit=(table.meta.get("audit") if table is not None else None), comparison=comparison)
     html_path = out / "report.html"
     html_path.write_text(_render_html(ctx, figures, fig_png), encoding="utf-8")
     md_path = out / "report.md"
@@ -328,33 +425,138 @@ def build_report(X, y, *, detector="forensic-xgb", groups=None, methods=None, cv
                         audit=rep_audit, audit_equalized=rep_audit_eq, cv=cv_res, cv_summary=summary,
                         importance_features=imp_feat, importance_families=imp_fam, shap=shap_res,
                         shap_features=shap_feat, shap_families=shap_fam, feature_names=names,
-                        timings=log.timings)
+                        timings=log.timings, operating_points=operating, comparison=comparison)
+
+
+def _min_class(labels):
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=2)
+    return int(max(2, counts.min()))
+
+
+def _item_name(x, i):
+    if isinstance(x, (str, os.PathLike)):
+        return Path(x).name
+    return f"item {i}"
+
+
+def _table_files(table):
+    """The table's source files, one per row, when every one of them is reachable; else None."""
+    paths = table.data["path"]
+    if paths.isna().any():
+        return None
+    unique = pd.unique(paths.astype(str))
+    if not all(Path(p).is_file() for p in unique):
+        return None
+    return list(paths.astype(str))
+
+
+def _table_gallery(table, videos, files):
+    if videos is None:
+        names = [Path(str(p)).name for p in table.data["path"]]
+        return files, names
+    first = table.data.drop_duplicates("item_index")
+    names = [Path(str(p)).name for p in first["path"]]
+    return (list(first["path"].astype(str)) if files is not None else None), names
+
+
+def _operating_points(y, cv_res, groups, videos, n_boot, random_state):
+    """ROC-AUC with a bootstrap CI over groups, TPR at FPR 1% and 0.1%: per level."""
+    from ..metrics import roc_auc_ci, tpr_at_fpr
+
+    rows = {}
+    levels = [("frame" if videos is not None else "item", y, cv_res.oof_scores,
+               groups if groups is not None else videos)]
+    if cv_res.video_scores is not None:
+        vy = cv_res.video_labels.to_numpy()
+        first = pd.Series(np.arange(y.size)).groupby(pd.factorize(videos, sort=False)[0]).first().to_numpy()
+        vg = None if groups is None else groups[first]
+        levels.append(("video", vy, cv_res.video_scores.to_numpy(), vg))
+    for level, yy, ss, gg in levels:
+        auc, low, high = roc_auc_ci(yy, ss, groups=gg, n_boot=n_boot, random_state=random_state)
+        n_real = int((yy == 0).sum())
+        rows[level] = {"n": int(yy.size), "n_real": n_real, "roc_auc": auc, "ci_low": low,
+                       "ci_high": high, "ci_resamples": "groups" if gg is not None else "items",
+                       "tpr_at_fpr_1%": tpr_at_fpr(yy, ss, 0.01), "tpr_at_fpr_0.1%": tpr_at_fpr(yy, ss, 0.001),
+                       "smallest_fpr": 1 / max(n_real, 1)}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "level"
+    return frame
+
+
+def _comparison(asis, equalized):
+    keys = [k for k, _, _ in _CV_METRICS if k in asis.summary.index and k != "threshold"]
+    rows = []
+    for key in keys:
+        label = dict((k, lab) for k, lab, _ in _CV_METRICS)[key]
+        a, e = asis.summary.loc[key], equalized.summary.loc[key]
+        rows.append((label, f"{_fmt(a['mean'])} ± {_fmt(a['std'])}", f"{_fmt(e['mean'])} ± {_fmt(e['std'])}",
+                     e["mean"] - a["mean"]))
+    return pd.DataFrame(rows, columns=["metric", "as given", "equalized", "change"]).set_index("metric")
+
+
+def _errors_table(y, cv_res, videos, names, k):
+    from ._plots import error_examples
+
+    if k <= 0:
+        return None
+    if videos is not None:
+        vy, vs = cv_res.video_labels.to_numpy(), cv_res.video_scores.to_numpy()
+        return error_examples(vy, vs, names=names, k=k).set_index("kind")
+    return error_examples(y, cv_res.oof_scores, names=names, k=k).set_index("kind")
 
 
 # -- content -----------------------------------------------------------------------------------------
 
-def _figures(items, y, F, names, cv_res, imp_feat, imp_fam, shap_res, final, methods, random_state):
+def _figures(items, y, F, names, cv_res, imp_feat, imp_fam, shap_res, final, methods, random_state, *,
+             min_bin_count=10, gallery=(None, None, 0)):
     from . import _plots as P
 
     figs = {}
     oof, thr = cv_res.oof_scores, cv_res.thresholds[cv_res.test_fold]
+    video = cv_res.video_scores is not None
     figs["roc_pr"] = (P.plot_roc_pr(y, oof, test_fold=cv_res.test_fold),
                       "ROC (left) and precision-recall (right) curves of the out-of-fold scores: every item "
                       "is scored by a model that never saw it. Thick line: all folds pooled; thin grey lines: "
                       "each fold alone. A curve hugging the top-left (ROC) or top-right (PR) corner separates "
                       "the classes; the dashed line is chance. Pooling mixes the score scales of different "
                       "folds, so the pooled AUC can differ from the mean of the per-fold AUCs.")
+    if video:
+        vy, vs = cv_res.video_labels.to_numpy(), cv_res.video_scores.to_numpy()
+        figs["video_roc_pr"] = (
+            P.plot_roc_pr(vy, vs),
+            f"The same at video level: each video scored by the {cv_res.aggregate} of its frames' out-of-fold "
+            "scores (forensics.metrics.aggregate_scores), the protocol of video benchmarks.")
+    low_y, low_s = (vy, vs) if video else (y, oof)
+    figs["low_fpr"] = (
+        P.plot_low_fpr(low_y, low_s),
+        f"The low false-positive end, where a deployed detector operates ({'videos' if video else 'items'}): "
+        "left, the ROC curve with a logarithmic false positive rate, the TPR reached at FPR 1% and 0.1% marked "
+        "(no FPR below 1/n_real can be measured); right, the DET curve (miss rate against false alarm rate on "
+        "normal-deviate scales).")
     figs["confusion"] = (P.plot_confusion_matrix(y, oof, thr),
                          "Confusion matrix of the out-of-fold decisions, each fold at its own threshold (chosen "
                          "on a validation split of its training part, never on the test items). Rows: true "
                          "class; columns: decision; percentages are of the row. Off-diagonal cells are the "
                          "errors: top right reals called fake, bottom left fakes missed.")
     if np.all((oof >= 0) & (oof <= 1)):
-        figs["reliability"] = (P.plot_reliability(y, oof),
+        figs["reliability"] = (P.plot_reliability(y, oof, min_count=min_bin_count),
                                "Reliability curve: items binned by predicted probability of fake; a dot shows "
-                               "the bin's mean prediction (x) against the fraction of fakes actually in it (y). "
-                               "Dots on the diagonal mean the probabilities can be read as frequencies; below "
-                               "it the detector is over-confident about fakes. Bottom: items per bin.")
+                               "the bin's mean prediction (x) against the fraction of fakes actually in it (y), "
+                               f"labelled with its item count; bins with fewer than {min_bin_count} items are "
+                               "hollow and left out of the curve (their fraction is noise). Dots on the diagonal "
+                               "mean the probabilities can be read as frequencies; below it the detector is "
+                               "over-confident about fakes. Bottom: items per bin, the minimum count dashed.")
+    g_items, g_names, g_k = gallery
+    if g_k and g_items is not None:
+        gy, gs = (vy, vs) if video else (y, oof)
+        try:
+            figs["gallery"] = (
+                P.plot_error_gallery(g_items, gy, gs, names=g_names, k=g_k),
+                f"The {g_k} reals scored most fake (top) and the {g_k} fakes scored most real (bottom), by "
+                "out-of-fold score" + (" (videos: their middle frame)" if video else "") + ": the errors to look "
+                "at first, whatever the threshold. File names and scores are in the table above.")
+        except Exception as exc:  # noqa: BLE001 - a gallery must not cost the report
+            figs["gallery"] = (None, f"The error gallery could not be drawn: {type(exc).__name__}: {exc}")
     per_fold = cv_res.folds["roc_auc"]
     figs["folds"] = (P.plot_metric_bars(per_fold.to_numpy(), labels=[f"fold {i}" for i in per_fold.index],
                                         title="ROC-AUC per test fold"),
@@ -454,22 +656,40 @@ def _tables(rep_audit, rep_audit_eq, cv_res, imp_feat, imp_fam, shap_feat, shap_
         "shap_features": shap_feat.set_index("name"),
         "shap_families": shap_fam.set_index("name"),
     }
+    if rep_audit is None:
+        del tables["audit"]
     if rep_audit_eq is not None:
         tables["audit_equalized"] = rep_audit_eq.table
+    if cv_res.video_summary is not None:
+        summary = cv_res.video_summary
+        rows = [(label, f"{_fmt(summary.loc[k, 'mean'])} ± {_fmt(summary.loc[k, 'std'])}")
+                for k, label, _ in _CV_METRICS if k in summary.index]
+        tables["cv_video_summary"] = pd.DataFrame(rows, columns=["metric", "mean ± std over folds"]).set_index("metric")
+        tables["cv_video_folds"] = cv_res.video_folds[["n", "n_fake", *keep]]
+        tables["cv_video_groups"] = cv_res.video_per_group[[c for c in ["n", "n_fake", *keep]
+                                                            if c in cv_res.video_per_group.columns]]
     return tables
 
 
 def _dataset_rows(ctx):
     y, audit_rep = ctx["y"], ctx["audit"]
-    v = audit_rep.values
-    rows = [("items", str(y.size)), ("real (label 0)", str(int((y == 0).sum()))),
-            ("fake (label 1)", str(int((y == 1).sum())))]
+    v = audit_rep.values if audit_rep is not None else None
+    rows = [("items" if ctx["cv"].video_scores is None else "frame rows", str(y.size)),
+            ("real (label 0)", str(int((y == 0).sum()))), ("fake (label 1)", str(int((y == 1).sum())))]
+    if ctx["cv"].video_scores is not None:
+        vy = ctx["cv"].video_labels.to_numpy()
+        rows.append(("videos", f"{vy.size} ({int((vy == 0).sum())} real, {int((vy == 1).sum())} fake); video score "
+                               f"= {ctx['cv'].aggregate} of its frame scores"))
+    if ctx.get("table") is not None:
+        t = ctx["table"]
+        rows.append(("feature table", f"{os.fspath(t.path) if t.path is not None else 'in memory'} (level {t.level}, "
+                                      "read, not extracted again)"))
     if ctx["methods"] is not None:
         counts = pd.Series(ctx["methods"]).value_counts()
         rows.append(("methods", ", ".join(f"{k}: {c}" for k, c in counts.items())))
     if ctx["groups"] is not None:
         rows.append(("groups (never split by a fold)", str(pd.unique(ctx["groups"]).size)))
-    if v is not None and len(v):
+    if v is not None and len(v) and "format" in v.columns:
         fmts = v["format"].fillna("unreadable").value_counts()
         rows.append(("formats", ", ".join(f"{k}: {c}" for k, c in fmts.items())))
         w, h = v["width"], v["height"]
@@ -523,7 +743,10 @@ def _render_html(ctx, figures, fig_png):
 
     parts.append("<h2>1. Data set</h2>" + _html_table(_dataset_rows(ctx), left=("value",)))
     parts.append("<h2>2. Shortcut audit</h2>")
-    parts.append(_audit_html(ctx["audit"], "Files as given"))
+    if ctx["audit"] is not None:
+        parts.append(_audit_html(ctx["audit"], "Files as given"))
+    else:
+        parts.append(f"<p class='{'warn' if _stored_flagged(ctx) else 'small'}'>{esc(_stored_audit_text(ctx))}</p>")
     if ctx["audit_eq"] is not None:
         parts.append(_audit_html(ctx["audit_eq"], "After codec equalization (what the detector sees)"))
     parts.append("<h2>3. Cross-validation</h2>")
@@ -531,7 +754,7 @@ def _render_html(ctx, figures, fig_png):
     parts.append(f"<p>Held-out ROC-AUC <b>{roc['mean']:.3f} ± {roc['std']:.3f}</b> (mean ± std over "
                  f"{ctx['n_splits']} folds). Thresholded metrics use each fold's threshold, chosen on a validation "
                  "split of its training part.</p>")
-    if ctx["audit"].flagged and not ctx["equalize"]:
+    if _flagged(ctx) and not ctx["equalize"]:
         parts.append("<p class='warn'>The audit flagged file properties that give the label away and the items "
                      "were not equalized: these scores may measure the file pipeline rather than the forgeries. "
                      "Compare with a report built with <code>equalize=True</code>.</p>")
@@ -540,8 +763,28 @@ def _render_html(ctx, figures, fig_png):
     parts.append("<h3>Per group (pooled out-of-fold scores)</h3><p class='small'>Row <code>all</code>: every item; "
                  "one row per manipulation method (its fakes against all reals) when methods were given.</p>"
                  + _html_table(tables["cv_groups"]))
-    for key in ("roc_pr", "confusion", "reliability", "folds", "methods"):
+    if "cv_video_summary" in tables:
+        vroc = cv_res.video_summary.loc["roc_auc"]
+        parts.append(f"<h3>Video level</h3><p>Held-out video ROC-AUC <b>{vroc['mean']:.3f} ± {vroc['std']:.3f}</b>: "
+                     f"each video scored by the {esc(str(cv_res.aggregate))} of its frames' out-of-fold scores, "
+                     "judged at its fold's threshold.</p>" + _html_table(tables["cv_video_summary"],
+                                                                       left=("mean ± std over folds",))
+                     + "<h4>Per fold</h4>" + _html_table(tables["cv_video_folds"])
+                     + "<h4>Per group</h4>" + _html_table(tables["cv_video_groups"]))
+    parts.append("<h3>Operating points</h3><p class='small'>ROC-AUC of the pooled out-of-fold scores with a 95% "
+                 "bootstrap interval (resampling whole groups when groups are known, so correlated items count "
+                 "once), and the share of fakes caught when at most 1% and 0.1% of reals are flagged. No FPR below "
+                 "1/n_real (<code>smallest_fpr</code>) can be measured: below it the column is the TPR at FPR 0.</p>" + _html_table(tables["operating_points"], left=("ci_resamples",)))
+    if "as_is_vs_equalized" in tables:
+        parts.append("<h3>As given vs codec-equalized</h3><p class='small'>The same detector and folds on the items "
+                     "as given and after equalization (every item centre-cropped and re-encoded alike). A drop after "
+                     "equalization is what the codec and size gave away.</p>"
+                     + _html_table(tables["as_is_vs_equalized"], left=("as given", "equalized")))
+    for key in ("roc_pr", "video_roc_pr", "low_fpr", "confusion", "reliability", "folds", "methods"):
         parts.append(fig(key))
+    if "errors" in tables:
+        parts.append("<h3>Most confident errors</h3>" + _html_table(tables["errors"], left=("name",)))
+        parts.append(fig("gallery"))
     parts.append("<h2>4. Feature importance (permutation, held-out folds)</h2>")
     parts.append(f"<p class='small'>Drop of the test-fold ROC-AUC when a feature (or a whole family) is shuffled, "
                  f"{ctx['n_repeats']} shuffles x {ctx['n_splits']} folds.</p>")
@@ -559,6 +802,10 @@ def _render_html(ctx, figures, fig_png):
         parts.append(fig(key))
     if "spectra" in figures:
         parts.append("<h2>6. Fourier spectra</h2>" + fig("spectra"))
+    parts.append("<h2>7. Provenance</h2>" + _html_table(_provenance_rows(ctx), left=("value",)))
+    config = ctx["provenance"].get("config")
+    if config:
+        parts.append(f"<h3>Configuration</h3><pre>{esc(_yaml(config))}</pre>")
     parts.append("</body></html>")
     return "\n".join(p for p in parts if p)
 
@@ -595,23 +842,34 @@ def _render_markdown(ctx, figures, fig_paths):
     md = [f"# {ctx['title']}", "", "Label convention: fake = 1, real = 0. Metrics and permutation importances come "
           "from held-out folds; SHAP values describe the model fitted on all items.", "",
           "## 1. Data set", "", _md_table(_dataset_rows(ctx)), "", "## 2. Shortcut audit", "",
-          "### Files as given", "", ctx["audit"].to_markdown()]
+          *(["### Files as given", "", ctx["audit"].to_markdown()] if ctx["audit"] is not None
+            else [_stored_audit_text(ctx), ""])]
     if ctx["audit_eq"] is not None:
         md += ["### After codec equalization", "", ctx["audit_eq"].to_markdown()]
     md += ["## 3. Cross-validation", "",
            f"Held-out ROC-AUC **{roc['mean']:.3f} ± {roc['std']:.3f}** over {ctx['n_splits']} folds.", "",
            *(["**The audit flagged file properties and the items were not equalized: these scores may measure "
               "the file pipeline rather than the forgeries (compare with `equalize=True`).**", ""]
-             if ctx["audit"].flagged and not ctx["equalize"] else []),
+             if _flagged(ctx) and not ctx["equalize"] else []),
            _md_table(tables["cv_summary"]), "", "### Per fold", "", _md_table(tables["cv_folds"]), "",
            "### Per group", "", _md_table(tables["cv_groups"]), ""]
+    if "cv_video_summary" in tables:
+        vroc = cv_res.video_summary.loc["roc_auc"]
+        md += ["### Video level", "", f"Held-out video ROC-AUC **{vroc['mean']:.3f} ± {vroc['std']:.3f}** "
+               f"(video score = {cv_res.aggregate} of its frame scores).", "", _md_table(tables["cv_video_summary"]),
+               "", _md_table(tables["cv_video_folds"]), "", _md_table(tables["cv_video_groups"]), ""]
+    md += ["### Operating points", "", _md_table(tables["operating_points"]), ""]
+    if "as_is_vs_equalized" in tables:
+        md += ["### As given vs codec-equalized", "", _md_table(tables["as_is_vs_equalized"]), ""]
+    if "errors" in tables:
+        md += ["### Most confident errors", "", _md_table(tables["errors"]), ""]
 
     def fig(key):
         if key not in fig_paths:
             return []
         return [f"![{key}]({fig_paths[key].name})", "", f"*{figures[key][1]}*", ""]
 
-    for key in ("roc_pr", "confusion", "reliability", "folds", "methods"):
+    for key in ("roc_pr", "video_roc_pr", "low_fpr", "confusion", "reliability", "folds", "methods", "gallery"):
         md += fig(key)
     md += ["## 4. Feature importance (permutation, held-out folds)", "", "### Top 20 features", "",
            _md_table(tables["importance_features"].head(20)), "", "### Families", "",
@@ -626,4 +884,49 @@ def _render_markdown(ctx, figures, fig_paths):
         md += fig(key)
     if "spectra" in fig_paths:
         md += ["## 6. Fourier spectra", ""] + fig("spectra")
+    md += ["## 7. Provenance", "", _md_table(_provenance_rows(ctx)), ""]
+    config = ctx["provenance"].get("config")
+    if config:
+        md += ["### Configuration", "", "```yaml", _yaml(config).rstrip(), "```", ""]
     return "\n".join(md) + "\n"
+
+
+def _flagged(ctx):
+    return bool(ctx["audit"].flagged) if ctx["audit"] is not None else _stored_flagged(ctx)
+
+
+def _stored_flagged(ctx):
+    return bool((ctx.get("stored_audit") or {}).get("flagged"))
+
+
+def _stored_audit_text(ctx):
+    stored = ctx.get("stored_audit")
+    if stored is None:
+        return ("The audit was not run: the feature table's files are not reachable and it records no audit "
+                "(extract it with the audit on).")
+    if stored.get("flagged"):
+        return "Recorded when the table was extracted: " + (stored.get("warning") or ", ".join(stored["flagged"]))
+    top = max(stored.get("auc", {}).items(), key=lambda kv: kv[1], default=("-", float("nan")))
+    return (f"Recorded when the table was extracted: no shortcut found (highest property {top[0]}, AUC "
+            f"{top[1]:.2f}).")
+
+
+def _yaml(config):
+    import yaml
+
+    from .._config import _plain, unflatten
+
+    tree = unflatten(config) if all("." in str(k) or not isinstance(v, dict) for k, v in config.items()) else config
+    return yaml.safe_dump(_plain(tree), sort_keys=False, default_flow_style=False)
+
+
+def _provenance_rows(ctx):
+    prov = ctx["provenance"]
+    rows = []
+    for key in ("command", "seed", "detector", "feature table", "table extracted by", "table created", "run id"):
+        if prov.get(key) is not None:
+            rows.append((key, str(prov[key])))
+    versions = prov.get("versions") or {}
+    rows.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items())))
+    rows.append(("generated", datetime.datetime.now().astimezone().isoformat(timespec="seconds")))
+    return pd.DataFrame(rows, columns=["", "value"]).set_index("")

@@ -83,6 +83,28 @@ class ShapResult:
         """The ``top`` contributions to the ``i``-th explained item; see :func:`explain_item`."""
         return _contributions(self, i, top)
 
+    @property
+    def explanation(self):
+        """The values as a :class:`shap.Explanation`, for ``shap.plots`` (bar, beeswarm, waterfall...).
+
+        ``values`` (n_explained, n_features), ``base_values`` (the base value repeated per item),
+        ``data`` (the model inputs explained), ``feature_names``, ``output_names`` (``output``).
+        shap is imported here, not with :mod:`forensics` (importing it costs seconds).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> res = ShapResult(values=np.ones((2, 1)), base_value=0.5, names=["a__x"], data=np.zeros((2, 1)))
+        >>> e = res.explanation
+        >>> type(e).__name__, e.values.shape, float(e.base_values[0])
+        ('Explanation', (2, 1), 0.5)
+        """
+        shap = _import_shap()
+        values = np.asarray(self.values, dtype=np.float64)
+        return shap.Explanation(values=values, base_values=np.full(values.shape[0], float(self.base_value)),
+                                data=None if self.data is None else np.asarray(self.data, dtype=np.float64),
+                                feature_names=list(self.names), output_names=self.output)
+
 
 def shap_summary(result, by="feature"):
     """Global importance from SHAP values: mean absolute contribution per feature or family.
@@ -201,8 +223,11 @@ def shap_values(model, F, *, feature_names=None, max_samples=200, background=100
         are skipped: ``F`` is already the feature table; the steps between ``features`` and the
         head, e.g. impute, scale, decorrelate, are applied to ``F`` first), or a classifier of
         the columns of ``F``.
-    F : array-like of shape (n_items, n_features)
-        Feature table (the output of the pipeline's ``features`` step).
+    F : array-like of shape (n_items, n_features), FeatureTable, or sequence of images
+        Feature rows (the output of the pipeline's ``features`` step); a
+        :class:`~forensics.FeatureTable` (its columns for the pipeline's ``features`` step,
+        checked); or what the pipeline itself accepts (paths, encoded bytes, arrays), turned
+        into feature rows by the fitted pipeline's own ``equalize`` and ``features`` steps.
     feature_names : list of str, optional
         Names of ``F``'s columns (default: a DataFrame's columns, else ``x0, x1...``).
     max_samples : int or None, default=200
@@ -263,6 +288,7 @@ def shap_values(model, F, *, feature_names=None, max_samples=200, background=100
     >>> bool(np.allclose(base + values.sum(1), head.decision_function(F), atol=1e-4))
     True
     """
+    F, feature_names = _feature_rows(model, F, feature_names)
     if isinstance(F, pd.DataFrame):
         names = list(map(str, F.columns)) if feature_names is None else list(feature_names)
         F = F.to_numpy(dtype=np.float64)
@@ -303,6 +329,27 @@ def shap_values(model, F, *, feature_names=None, max_samples=200, background=100
         kind = "permutation"
     return ShapResult(values=values.reshape(len(index), -1), base_value=base, names=z_names, data=Z,
                       raw=F[index], raw_names=names, index=index, explainer=kind, output=output)
+
+
+def _feature_rows(model, X, feature_names):
+    """(feature rows, names): items and tables go through the fitted pipeline's own feature step."""
+    from .._tables import FeatureTable
+    from ._importance import _is_feature_matrix
+
+    if isinstance(X, FeatureTable):
+        if not (isinstance(model, Pipeline) and "features" in model.named_steps):
+            raise ValueError("a feature table needs a Pipeline with a 'features' step to pick its columns")
+        F, names = X.features_for(model.named_steps["features"])
+        return F, names if feature_names is None else feature_names
+    if _is_feature_matrix(X):
+        return X, feature_names
+    if not (isinstance(model, Pipeline) and "features" in model.named_steps):
+        raise ValueError("X is not a 2-D feature matrix, so model must be a fitted Pipeline with a 'features' step "
+                         "that turns the items into feature columns")
+    prefix = Pipeline([(n, s) for n, s in model.steps[: [n for n, _ in model.steps].index("features") + 1]])
+    F = np.asarray(prefix.transform(X), dtype=np.float64)
+    names = [str(n) for n in model.named_steps["features"].get_feature_names_out()]
+    return F, names if feature_names is None else feature_names
 
 
 def _contributions(result, i, top):

@@ -3,6 +3,11 @@
 Every extractor receives an :class:`Item`. The item reads the file once, parses the container
 header once and decodes the pixels once, however many feature families look at it, so a
 :class:`~forensics.features.ForensicFeatures` pass costs one decode per image.
+
+The decode is strict: an image is either the picture its file holds, scaled by the file's real
+sample depth, or an :class:`ItemError` naming the item. Each format is decoded by one decoder
+whose own damage signals are errors (see :class:`Item` for the list); no second decoder is tried
+after the first refused a file, because the lenient one would hand back filler pixels.
 """
 
 from __future__ import annotations
@@ -10,22 +15,36 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
+import zlib
 from functools import cached_property
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image as PILImage
+from PIL import ImageFile as PILImageFile
 
-__all__ = ["Item", "ItemError", "as_item_sequence", "load_item", "DEFAULT_MAX_PIXELS"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS", "IMAGE_FORMATS", "Item", "ItemError", "as_item_sequence", "load_item", "to_display",
+]
 
 #: Images larger than this many pixels are refused before decoding (decompression-bomb guard).
 DEFAULT_MAX_PIXELS = 1 << 28  # 268 megapixels, e.g. 16384 x 16384
+
+#: Container formats accepted from encoded bytes (PIL's format names); anything else is refused.
+IMAGE_FORMATS = ("JPEG", "MPO", "PNG", "TIFF", "WEBP", "BMP", "GIF", "PPM", "AVIF")
+_OPEN_IDS = tuple(f for f in IMAGE_FORMATS if f != "MPO")  # PIL opens MPO through its JPEG plugin
 
 # PIL's own bomb guard would only warn below 2x its limit; ours is explicit and per item.
 PILImage.MAX_IMAGE_PIXELS = None
 
 _SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64, np.bool_)
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# the next marker after entropy-coded data: 0xFF followed by neither a stuffed 0x00, a restart
+# marker RST0..7 nor a fill byte
+_JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+_MEMORY_HINT = "out of memory"
 
 
 class ItemError(ValueError):
@@ -55,6 +74,58 @@ class ItemError(ValueError):
         return (type(self), (self.index, self.source, self.reason))
 
 
+def to_display(arr, orientation):
+    """The image as a viewer shows it: apply an EXIF orientation to stored pixels.
+
+    Parameters
+    ----------
+    arr : ndarray of shape (H, W) or (H, W, C)
+        Pixels in stored order (as decoded, e.g. :attr:`Item.pixels`).
+    orientation : int in 1..8
+        EXIF Orientation (tag 0x0112): 1 upright, 2 mirrored left-right, 3 rotated 180,
+        4 mirrored top-bottom, 5 transposed, 6 stored rotated 90 counter-clockwise (shown
+        rotated 90 clockwise), 7 transverse, 8 stored rotated 90 clockwise.
+
+    Returns
+    -------
+    ndarray
+        A view of ``arr`` (no copy): (H, W[, C]) for 1-4, (W, H[, C]) for 5-8. The same
+        transform as :func:`PIL.ImageOps.exif_transpose`.
+
+    Raises
+    ------
+    ValueError
+        For an orientation outside 1..8.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.arange(6).reshape(2, 3)
+    >>> to_display(a, 6)
+    array([[3, 0],
+           [4, 1],
+           [5, 2]])
+    """
+    o = int(orientation)
+    if o == 1:
+        return arr
+    if o == 2:
+        return arr[:, ::-1]
+    if o == 3:
+        return arr[::-1, ::-1]
+    if o == 4:
+        return arr[::-1, :]
+    if o == 5:
+        return arr.swapaxes(0, 1)
+    if o == 6:
+        return np.rot90(arr, -1)
+    if o == 7:
+        return arr[::-1, ::-1].swapaxes(0, 1)
+    if o == 8:
+        return np.rot90(arr, 1)
+    raise ValueError(f"EXIF orientation must be an int in 1..8, got {orientation!r}")
+
+
 class Item:
     """An image to analyse: raw bytes (if encoded) and lazily decoded, cached pixels.
 
@@ -70,47 +141,108 @@ class Item:
         A decoded image, (H, W) or (H, W, C) with C in {1, 2, 3, 4}, RGB channel order.
     max_pixels : int
         Refuse images with more pixels than this, before decoding.
+    orientation : int, default=1
+        EXIF orientation of in-memory ``pixels`` (files carry their own, read from the file).
+
+    Attributes
+    ----------
+    orientation : int in 1..8
+        EXIF orientation of the file (1 when absent, unreadable or out of range).
+    white : int or float
+        The sample value that means full intensity: ``2**bits - 1`` of the file's real bit
+        depth (a PNM file's maxval), 1 for float and bool arrays.
+    bit_depth : int
+        Bits of the samples as delivered, ``log2(white + 1)``: 8, 10, 12, 16... (1 for bool
+        arrays, 32 or 64 for floats). 1-, 2- and 4-bit PNG/BMP samples are expanded to 8 bits by
+        their decoders (scaled, so 1 -> 255 for a 1-bit file).
 
     Notes
     -----
     Pixel conventions, shared by every family:
 
-    - ``rgb`` is float32 (H, W, 3) on the 0..255 scale of 8-bit images, whatever the input
-      dtype: uint16 is divided by 257, float input must lie in [0, 1] (the scikit-image
-      convention) and is multiplied by 255. Grey images repeat their one channel; an alpha
+    - ``rgb`` is float32 (H, W, 3) on the 0..255 scale of 8-bit images: samples are divided by
+      :attr:`white`, the file's real full-scale value, never one assumed from the dtype (a
+      12-bit TIFF in a 16-bit container whose MaxSampleValue tag says 4095 is divided by 4095;
+      a PGM with maxval 1000 by 1000). uint16 arrays are taken as 16-bit; float input must lie
+      in [0, 1] (the scikit-image convention). Grey images repeat their one channel; an alpha
       channel is dropped (``has_alpha`` records it).
     - ``luma`` is ITU-R BT.601 luma ``Y = 0.299 R + 0.587 G + 0.114 B``, the transform JPEG
       uses, so block-DCT statistics live on the same lattice as the encoder's.
-    - Files are decoded without applying the EXIF orientation: the pixel grid stays aligned
-      with the 8x8 blocks of the compressed data.
+    - Orientation: ``pixels``, ``rgb`` and ``luma`` keep the *stored* orientation, so the pixel
+      grid stays aligned with the 8x8 blocks of the compressed data (DCT and codec features
+      rely on it). What a person sees (face detection, crops, anything shown) is
+      :attr:`display_pixels` / :attr:`display_rgb`, the stored pixels with the EXIF
+      orientation applied (:func:`to_display`).
+
+    Decoders and what they refuse (``ItemError``, never filler pixels):
+
+    - JPEG: libjpeg-turbo through simplejpeg in strict mode, where every libjpeg warning
+      ("Corrupt JPEG data: premature end of data segment", bad Huffman code, resynchronisation
+      at a restart marker, premature end of file...) is an error; a missing end-of-image marker
+      and a progressive file whose scans do not complete every coefficient are refused before
+      decoding. 12-bit and lossless JPEG are refused (no strict decoder is installed for them).
+    - PNG: every chunk's CRC-32 is checked, then libpng (through OpenCV) decodes, which refuses
+      missing image data and a broken zlib stream.
+    - TIFF: libtiff through Pillow, which stops at a strip that fails to decode (a deflate
+      strip's Adler-32, an LZW code error) or runs short; 16-bit colour TIFF through tifffile
+      (Pillow would cut it to 8 bits), or OpenCV's libtiff for compressions tifffile needs
+      imagecodecs for (LZW), which logs strip errors but returns the picture: damage inside
+      such strips is not detected.
+    - WebP, BMP, PNM, GIF, AVIF: OpenCV (libwebp, libavif, its own BMP/PNM/GIF readers), which
+      refuse truncated streams and (AVIF) undecodable AV1 data; GIF and AVIF through Pillow
+      with truncated images refused when the OpenCV build cannot read them.
+    - In every format the decoded size must equal the header's.
+
+    Undetectable damage: a change inside entropy-coded JPEG data (or a WebP/GIF/BMP payload,
+    which carry no checksum) that still decodes to a valid stream of the declared size cannot
+    be told from an intact file by any decoder; such an item decodes to the damaged picture.
+    PNG is fully covered by its CRCs.
     """
 
-    def __init__(self, index=0, source=None, data=None, pixels=None, max_pixels=DEFAULT_MAX_PIXELS):
+    def __init__(self, index=0, source=None, data=None, pixels=None, max_pixels=DEFAULT_MAX_PIXELS,
+                 orientation=1):
         self.index = index
         self.source = source
         self.data = data
         self._pixels = pixels
+        self._white = None
         self.max_pixels = max_pixels
+        self._orientation = orientation
 
     # -- errors -----------------------------------------------------------------------------
     def error(self, reason):
         """Return an :class:`ItemError` naming this item."""
         return ItemError(self.index, self.source, reason)
 
+    def __getstate__(self):
+        # the PIL header and the float caches are rebuilt on demand; never pickle an open file
+        state = dict(self.__dict__)
+        for key in ("header", "rgb", "luma", "_validated", "orientation", "_jpeg"):
+            state.pop(key, None)
+        return state
+
     # -- container ----------------------------------------------------------------------------
     @cached_property
     def header(self):
         """The PIL image opened lazily on the bytes (header parsed, pixels not decoded).
 
-        None for in-memory arrays. Raises :class:`ItemError` when the bytes are not an image.
+        None for in-memory arrays. Raises :class:`ItemError` when the bytes are not an image
+        in one of :data:`IMAGE_FORMATS`, or declare more than ``max_pixels`` pixels.
         """
         if self.data is None:
             return None
         try:
-            im = PILImage.open(io.BytesIO(self.data))
+            im = PILImage.open(io.BytesIO(self.data), formats=_OPEN_IDS)
         except Exception as exc:  # PIL raises several types for garbage input
+            if self.data.startswith(_PNG_SIGNATURE):
+                _check_png_chunks(self)  # the precise reason, when it is a damaged PNG
+            elif self.data.startswith(b"\xff\xd8"):
+                _unsupported_jpeg(self, _scan_jpeg(self))
             detail = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(exc))  # stable text
-            raise self.error(f"not a readable image file ({type(exc).__name__}: {detail})") from None
+            raise self.error(
+                f"not a readable image file ({type(exc).__name__}: {detail}); accepted formats: "
+                f"{', '.join(IMAGE_FORMATS)}"
+            ) from None
         w, h = im.size
         if w <= 0 or h <= 0:
             raise self.error(f"image has zero size ({w}x{h})")
@@ -128,48 +260,176 @@ class Item:
             return "array"
         return (self.header.format or "unknown").lower()
 
+    @cached_property
+    def orientation(self):
+        """EXIF orientation, an int in 1..8 (1 when absent, unreadable or out of range)."""
+        if self.data is None:
+            return _valid_orientation(self._orientation)
+        try:
+            value = self.header.getexif().get(0x0112, 1)
+        except ItemError:
+            raise
+        except Exception:  # a broken EXIF block: the pixels are still the stored ones
+            return 1
+        return _valid_orientation(value)
+
     # -- pixels -------------------------------------------------------------------------------
     @property
     def pixels(self):
         """The decoded image as stored: (H, W) or (H, W, C), RGB(A) order, native dtype."""
         if self._pixels is None:
-            self._pixels = self._decode()
+            try:
+                self._pixels, self._white = self._decode()
+            except MemoryError:
+                raise self.error(self._memory_message("decoding")) from None
         return self._pixels
 
+    @property
+    def white(self):
+        """Full-intensity sample value of the source (see the class attributes)."""
+        arr = self._validated
+        if self._white is None:
+            self._white = _dtype_white(arr.dtype)
+        return self._white
+
+    @property
+    def bit_depth(self):
+        """Bits of the delivered samples: ``log2(white + 1)`` rounded up; 32/64 for floats."""
+        white = self.white
+        if self._validated.dtype.kind == "f":
+            return self._validated.dtype.itemsize * 8
+        return max(1, int(white).bit_length())
+
+    def _memory_message(self, what):
+        try:
+            h, w = (self.header.size[::-1] if self.data is not None else np.shape(self._pixels)[:2])
+            size = f" a {w}x{h} image ({w * h / 1e6:.0f} megapixels)"
+        except Exception:
+            size = ""
+        return f"{_MEMORY_HINT} while {what}{size}; lower max_pixels or free memory"
+
     def _decode(self):
-        header = self.header  # validates size before any decoding work
-        if header.format == "JPEG":
-            _check_jpeg_complete(self)
+        """-> (pixels, white): strict decode by the format's own decoder (see the class notes)."""
+        header = self.header  # validates format and size before any decoding work
+        fmt = header.format
+        try:
+            if fmt in ("JPEG", "MPO"):
+                arr, white = self._decode_jpeg(header)
+            elif fmt == "TIFF":
+                arr, white = self._decode_tiff(header), None
+            elif fmt in ("GIF", "AVIF") and not _cv2_reads(fmt):
+                arr, white = self._decode_pil(), None
+            else:
+                if fmt == "PNG":
+                    _check_png_chunks(self)
+                arr, white = self._decode_cv2(fmt), None
+        except ItemError:
+            raise
+        except MemoryError:
+            raise
+        except Exception as exc:
+            raise self.error(f"cannot decode {fmt} image ({type(exc).__name__}: {_short(exc)})") from None
+        w, h = _stored_size(header)
+        if arr.ndim < 2 or arr.shape[:2] != (h, w):
+            raise self.error(f"decoded size {arr.shape[1::-1]} differs from the declared {w}x{h}")
+        if fmt == "TIFF":
+            white = _tiff_white(self, header, arr)
+        elif fmt == "PPM":
+            white = _pnm_white(self, arr)
+        if white is None:
+            white = _dtype_white(arr.dtype)
+        if arr.dtype.kind in "ui" and white < _dtype_white(arr.dtype) and int(arr.max()) > white:
+            raise self.error(f"sample values up to {int(arr.max())} exceed the file's declared maximum {white}")
+        return np.ascontiguousarray(arr), white
+
+    @cached_property
+    def _jpeg(self):
+        return _scan_jpeg(self)
+
+    def _decode_jpeg(self, header):
+        import simplejpeg
+
+        _unsupported_jpeg(self, self._jpeg)
+        try:
+            _, _, space, _ = simplejpeg.decode_jpeg_header(self.data)
+            if space == "Gray":
+                return simplejpeg.decode_jpeg(self.data, colorspace="GRAY", strict=True)[:, :, 0], 255
+            if space in ("CMYK", "YCCK"):
+                cmyk = simplejpeg.decode_jpeg(self.data, colorspace="CMYK", strict=True)
+                tile = header.tile[0] if header.tile else None
+                rawmode = tile[3][0] if tile is not None and tile[3] else "CMYK"
+                im = PILImage.frombuffer("CMYK", header.size, cmyk, "raw", rawmode, 0, 1)
+                return np.asarray(im.convert("RGB")), 255
+            return simplejpeg.decode_jpeg(self.data, colorspace="RGB", strict=True), 255
+        except ValueError as exc:  # libjpeg's errors and, in strict mode, its warnings
+            if "memory" in str(exc).lower():
+                raise MemoryError(str(exc)) from None
+            raise self.error(f"corrupt JPEG data ({_short(exc)})") from None
+
+    def _decode_cv2(self, fmt):
         buf = np.frombuffer(self.data, dtype=np.uint8)
-        arr = None
         try:
             arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
-        except cv2.error:
-            arr = None
-        if arr is not None and arr.size:
-            if arr.ndim == 3 and arr.shape[2] == 3:
-                arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
-            elif arr.ndim == 3 and arr.shape[2] == 4:
-                arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
-            return np.ascontiguousarray(arr)
-        # OpenCV could not decode it (e.g. palette GIF on some builds): let PIL try.
-        try:
-            im = PILImage.open(io.BytesIO(self.data))
+        except cv2.error as exc:
+            if "memory" in str(exc).lower() or "allocate" in str(exc).lower():
+                raise MemoryError(str(exc)) from None
+            raise self.error(f"corrupt {fmt} data ({_short(exc)})") from None
+        if arr is None or arr.size == 0:
+            raise self.error(f"corrupt or unsupported {fmt} data (the decoder refused it)")
+        if arr.ndim == 3 and arr.shape[2] == 3:  # in place: no second copy of a large picture
+            arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB, dst=arr)
+        elif arr.ndim == 3 and arr.shape[2] == 4:
+            arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA, dst=arr)
+        return arr
+
+    def _decode_tiff(self, header):
+        """libtiff through Pillow, which stops at a strip that fails to decode or runs short.
+
+        (OpenCV's TIFF reader logs such libtiff errors but returns the picture anyway.) Pillow
+        keeps 1-, 8-bit and 16-bit grey samples as they are; for 16-bit colour, which Pillow
+        would cut to 8 bits, tifffile reads the samples.
+        """
+        _check_tiff_strips(self, header)
+        if header.mode in ("1", "L", "LA", "RGB", "RGBA", "CMYK", "I;16", "I;16B", "I;16L", "P", "PA") and not (
+                header.mode in ("RGB", "RGBA", "CMYK") and _tiff_bits(header) > 8):
+            if PILImageFile.LOAD_TRUNCATED_IMAGES:
+                raise self.error("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True: truncated files cannot be detected")
+            im = PILImage.open(io.BytesIO(self.data), formats=("TIFF",))
             im.load()
-        except Exception as exc:
-            raise self.error(f"cannot decode image ({type(exc).__name__}: {exc})") from None
-        if im.mode in ("P", "PA", "1", "CMYK", "YCbCr", "LAB", "HSV"):
-            im = im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "RGB")
-        arr = np.asarray(im)
-        if arr.dtype not in _SUPPORTED_DTYPES or arr.size == 0:
-            raise self.error(f"unsupported pixel mode {im.mode!r}")
-        return np.ascontiguousarray(arr)
+            if im.mode in ("CMYK", "P", "PA"):
+                im = im.convert("RGBA" if im.mode == "PA" or "transparency" in im.info else "RGB")
+            arr = np.asarray(im)
+            arr = arr.astype(np.uint16) if im.mode.startswith("I;16") else arr
+            # Pillow turns TIFF pixels to the displayed orientation on load; undo it, so that
+            # pixels are the stored grid as for every other format (5-7 are their own inverse)
+            o = _valid_orientation((getattr(header, "tag_v2", None) or {}).get(0x0112, 1))
+            return to_display(arr, {6: 8, 8: 6}.get(o, o))
+        import tifffile
+
+        try:
+            arr = tifffile.imread(io.BytesIO(self.data), key=0)
+        except KeyError:  # a compression tifffile needs imagecodecs for (LZW...): OpenCV's libtiff
+            return self._decode_cv2("TIFF")
+        if arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] not in (3, 4):
+            raise self.error(f"unsupported TIFF sample layout {arr.shape} {arr.dtype}")
+        return arr
+
+    def _decode_pil(self):
+        if PILImageFile.LOAD_TRUNCATED_IMAGES:
+            raise self.error("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True: truncated files cannot be detected")
+        im = PILImage.open(io.BytesIO(self.data), formats=_OPEN_IDS)
+        im.load()
+        if im.mode not in ("L", "LA", "RGB", "RGBA"):
+            im = im.convert("RGBA" if "transparency" in im.info or im.mode in ("PA", "RGBa") else "RGB")
+        return np.asarray(im)
 
     @cached_property
     def _validated(self):
         arr = self.pixels
         if not isinstance(arr, np.ndarray):
             raise self.error(f"pixels must be a numpy array, got {type(arr).__name__}")
+        if arr.dtype.kind in "uif" and not arr.dtype.isnative:  # big-endian data: same values
+            arr = arr.astype(arr.dtype.newbyteorder("="))
         if arr.dtype not in _SUPPORTED_DTYPES:
             raise self.error(
                 f"unsupported dtype {arr.dtype}; use uint8, uint16, float32/float64 in [0, 1] or bool"
@@ -206,31 +466,73 @@ class Item:
 
     @property
     def shape(self):
-        """(H, W) of the image."""
+        """(H, W) of the image, stored orientation."""
         return self._validated.shape[:2]
 
-    @cached_property
-    def rgb(self):
-        """float32 (H, W, 3) image on the 0..255 scale (see class notes)."""
+    def _colour(self):
         arr = self._validated
         if arr.ndim == 3:
             arr = arr[:, :, :1] if arr.shape[2] == 2 else arr[:, :, :3]
-        out = _to_255(arr)
-        if out.ndim == 2:
-            out = out[:, :, None]
-        if out.shape[2] == 1:
-            out = np.repeat(out, 3, axis=2)
-        return np.ascontiguousarray(out)
+            if arr.shape[2] == 1:
+                arr = arr[:, :, 0]
+        return arr
+
+    @cached_property
+    def rgb(self):
+        """float32 (H, W, 3) image on the 0..255 scale, stored orientation (see class notes)."""
+        try:
+            out = _to_255(self._colour(), self.white)
+            if out.ndim == 2:
+                out = np.repeat(out[:, :, None], 3, axis=2)
+            return np.ascontiguousarray(out)
+        except MemoryError:
+            raise self.error(self._memory_message("converting to float RGB")) from None
 
     @cached_property
     def luma(self):
-        """float32 (H, W) BT.601 luma on the 0..255 scale."""
-        arr = self._validated
-        if self.is_gray:
-            g = arr if arr.ndim == 2 else arr[:, :, 0]
-            return np.ascontiguousarray(_to_255(g))
-        # OpenCV's RGB -> grey uses exactly the BT.601 weights (0.299, 0.587, 0.114).
-        return np.ascontiguousarray(cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY))
+        """float32 (H, W) BT.601 luma on the 0..255 scale, stored orientation."""
+        try:
+            if self.is_gray:
+                return np.ascontiguousarray(_to_255(self._colour(), self.white))
+            # OpenCV's RGB -> grey uses exactly the BT.601 weights (0.299, 0.587, 0.114).
+            return np.ascontiguousarray(cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY))
+        except MemoryError:
+            raise self.error(self._memory_message("computing luma")) from None
+        except cv2.error as exc:
+            raise self.error(self._memory_message("computing luma") + f" ({_short(exc)})") from None
+
+    # -- display orientation --------------------------------------------------------------------
+    @property
+    def display_pixels(self):
+        """The decoded image as a viewer shows it: :attr:`pixels` with the EXIF orientation applied.
+
+        A view (no copy): (H, W[, C]) for orientations 1-4, (W, H[, C]) for 5-8.
+        """
+        return to_display(self._validated, self.orientation)
+
+    @property
+    def display_rgb(self):
+        """uint8 (H', W', 3) RGB as a viewer shows it (EXIF orientation applied), for face detection.
+
+        8-bit images are a view of the decoded pixels (no copy); deeper images are scaled by
+        their :attr:`white` and rounded, one uint8 copy, without float intermediates: the peak
+        stays at a few bytes per pixel. Alpha is dropped, grey repeated.
+        """
+        try:
+            arr = self._colour()
+            white = self.white
+            if arr.dtype != np.uint8 or white != 255:
+                if arr.dtype == np.bool_:
+                    arr = arr.view(np.uint8) * np.uint8(255)
+                elif arr.dtype.kind == "f":
+                    arr = cv2.convertScaleAbs(np.ascontiguousarray(arr, np.float32), alpha=255.0)
+                else:
+                    arr = cv2.convertScaleAbs(np.ascontiguousarray(arr), alpha=255.0 / float(white))
+            if arr.ndim == 2:
+                arr = np.broadcast_to(arr[:, :, None], arr.shape + (3,))
+            return to_display(arr, self.orientation)
+        except MemoryError:
+            raise self.error(self._memory_message("converting to 8-bit RGB")) from None
 
     def __repr__(self):
         kind = f"{len(self.data)} bytes" if self.data is not None else "array"
@@ -238,29 +540,100 @@ class Item:
         return f"Item({self.index}{src}, {kind})"
 
 
-def _to_255(arr):
-    if arr.dtype == np.uint8:
+def path_text(src):
+    """A path as printable, encodable text for messages and status tables.
+
+    Undecodable bytes of a file name (held by Python as lone surrogates) and NUL bytes are
+    written as backslash escapes, so the text can always be printed and saved.
+    """
+    return src.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _valid_orientation(value):
+    try:
+        o = int(value)
+    except (TypeError, ValueError):
+        return 1
+    return o if 1 <= o <= 8 else 1
+
+
+def _short(exc):
+    text = re.sub(r"\s+", " ", str(exc)).strip()
+    return text[:200]
+
+
+def _dtype_white(dtype):
+    if dtype == np.uint8:
+        return 255
+    if dtype == np.uint16:
+        return 65535
+    return 1
+
+
+def _to_255(arr, white):
+    if arr.dtype == np.uint8 and white == 255:
         return arr.astype(np.float32)
-    if arr.dtype == np.uint16:
-        return arr.astype(np.float32) / np.float32(257.0)
     if arr.dtype == np.bool_:
         return arr.astype(np.float32) * np.float32(255.0)
-    return np.clip(arr.astype(np.float32), 0.0, 1.0) * np.float32(255.0)
+    if arr.dtype.kind == "f":
+        return np.clip(arr.astype(np.float32), 0.0, 1.0) * np.float32(255.0)
+    out = arr.astype(np.float32)
+    out /= np.float32(float(white) / 255.0)  # a division, so 16-bit stays exactly x / 257 as before
+    return out
 
 
-def _check_jpeg_complete(item):
-    """Raise when a JPEG stream has no end-of-image marker after its first scan.
+# -- format checks ------------------------------------------------------------------------------
 
-    Decoders fill a truncated JPEG with grey and only warn; forensic features on such a
-    picture would describe the filler, so truncation is an error.
+def _check_png_chunks(item):
+    """Walk the PNG chunks: every CRC-32 must match, IHDR first, IDAT present, IEND reached.
+
+    libpng only warns on a bad CRC in an ancillary chunk (the EXIF orientation and ICC profile
+    live in those) and some decoders ignore CRCs altogether; the CRC is the format's own
+    integrity check, so any mismatch is an error.
     """
     data = item.data
-    pos = 2
     n = len(data)
-    sos = -1
-    while pos + 4 <= n:
-        if data[pos] != 0xFF:
+    if not data.startswith(_PNG_SIGNATURE):
+        raise item.error("corrupt PNG data (bad signature)")
+    pos, first, seen_idat = 8, True, False
+    while True:
+        if pos + 12 > n:
+            raise item.error("truncated PNG: the file ends before the IEND chunk")
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        ctype = data[pos + 4:pos + 8]
+        end = pos + 12 + length
+        if length > 0x7FFFFFFF or end > n:
+            raise item.error(f"truncated PNG: chunk {ctype!r} declares {length} bytes past the end of the file")
+        crc = int.from_bytes(data[end - 4:end], "big")
+        if zlib.crc32(data[pos + 4:end - 4]) != crc:
+            raise item.error(f"corrupt PNG data: CRC mismatch in chunk {ctype!r} at byte {pos}")
+        if first and ctype != b"IHDR":
+            raise item.error("corrupt PNG data: the first chunk is not IHDR")
+        first = False
+        seen_idat = seen_idat or ctype == b"IDAT"
+        if ctype == b"IEND":
             break
+        pos = end
+    if not seen_idat:
+        raise item.error("corrupt PNG data: no IDAT chunk")
+
+
+def _scan_jpeg(item):
+    """Parse the JPEG marker segments: SOF precision and mode, and scan coverage.
+
+    Raises when there is no scan, the end-of-image marker is missing (a truncated file, which
+    decoders fill with grey), or a progressive file's scans leave coefficients unfinished
+    (scans cut off at a scan boundary and an EOI appended decode without any warning).
+    """
+    data = item.data
+    n = len(data)
+    pos = 2
+    info = {"precision": 8, "lossless": False, "progressive": False, "components": ()}
+    coverage = None
+    first_scan = True
+    while pos + 2 <= n:
+        if data[pos] != 0xFF:
+            raise item.error(f"corrupt JPEG data: no marker at byte {pos}")
         marker = data[pos + 1]
         if marker == 0xFF:  # fill byte
             pos += 1
@@ -268,55 +641,320 @@ def _check_jpeg_complete(item):
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             pos += 2
             continue
-        seg_len = int.from_bytes(data[pos + 2 : pos + 4], "big")
-        if marker == 0xDA:
-            sos = pos + 2 + seg_len
+        if marker == 0xD9:
             break
+        if pos + 4 > n:
+            break
+        seg_len = int.from_bytes(data[pos + 2:pos + 4], "big")
+        seg = data[pos + 4:pos + 2 + seg_len]
+        if seg_len < 2 or pos + 2 + seg_len > n:
+            raise item.error("truncated JPEG: a marker segment runs past the end of the file")
+        if marker == 0xDB:
+            _check_dqt(item, seg)
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) and len(seg) >= 6:
+            info["precision"] = seg[0]
+            info["lossless"] = marker in (0xC3, 0xC7, 0xCB, 0xCF)
+            info["progressive"] = marker in (0xC2, 0xC6, 0xCA, 0xCE)
+            nf = seg[5]
+            info["components"] = tuple(seg[6 + 3 * i] for i in range(nf) if 6 + 3 * i < len(seg))
+            coverage = {c: np.zeros(64, bool) for c in info["components"]}
+        if marker == 0xDA:
+            if coverage is None:
+                raise item.error("corrupt JPEG data: a scan comes before the frame header")
+            ns = seg[0] if seg else 0
+            comps = [seg[1 + 2 * i] for i in range(ns) if 1 + 2 * i < len(seg)]
+            tail = seg[1 + 2 * ns:]
+            if len(tail) < 3:
+                raise item.error("corrupt JPEG data: short start-of-scan header")
+            ss, se, al = tail[0], min(tail[1], 63), tail[2] & 0x0F
+            if info["progressive"] or info["lossless"]:
+                if al == 0:
+                    for c in comps:
+                        if c in coverage:
+                            coverage[c][ss:se + 1] = True
+            else:
+                for c in comps:
+                    if c in coverage:
+                        coverage[c][:] = True
+            scan_start = pos + 2 + seg_len
+            if first_scan and not info["progressive"] and all(v.all() for v in coverage.values()):
+                # one interleaved scan covers everything: the EOI is all that is left to find
+                if data.rfind(b"\xff\xd9", scan_start) < 0:
+                    raise item.error("truncated JPEG: the end-of-image marker is missing")
+                return info
+            first_scan = False
+            m = _JPEG_MARKER.search(data, scan_start)
+            if m is None:
+                raise item.error("truncated JPEG: the end-of-image marker is missing")
+            pos = m.start()
+            continue
         pos += 2 + seg_len
-    if sos < 0 or sos >= n:
-        raise item.error("truncated JPEG: no image data (start-of-scan) found")
-    tail = data[sos:]
-    if tail.rfind(b"\xff\xd9") < 0:
+    else:
+        if coverage is None or first_scan:
+            raise item.error("truncated JPEG: no image data (start-of-scan) found")
         raise item.error("truncated JPEG: the end-of-image marker is missing")
+    if coverage is None or first_scan:
+        raise item.error("truncated JPEG: no image data (start-of-scan) found")
+    if info["lossless"]:
+        return info
+    missing = [c for c, v in coverage.items() if not v.all()]
+    if missing:
+        raise item.error(
+            f"incomplete JPEG: the scans leave coefficients of component(s) {missing} unfinished "
+            "(the file was cut at a scan boundary)"
+        )
+    return info
+
+
+def _unsupported_jpeg(item, info):
+    if info["precision"] != 8 or info["lossless"]:
+        kind = "lossless" if info["lossless"] else f"{info['precision']}-bit"
+        raise item.error(f"{kind} JPEG is not supported (no strict decoder for it is installed)")
+
+
+def _check_dqt(item, seg):
+    """Quantization tables: whole tables, and no zero step (libjpeg accepts both silently)."""
+    k = 0
+    while k < len(seg):
+        wide = seg[k] >> 4
+        size = 128 if wide else 64
+        table = seg[k + 1:k + 1 + size]
+        if len(table) < size:
+            raise item.error("corrupt JPEG data: a quantization table is cut short")
+        values = np.frombuffer(table, ">u2" if wide else np.uint8)
+        if not values.all():
+            raise item.error("corrupt JPEG data: a quantization table has a zero step")
+        k += 1 + size
+
+
+def _stored_size(header):
+    """(width, height) of the stored grid (Pillow reports a TIFF's displayed size)."""
+    if header.format == "TIFF":
+        tags = getattr(header, "tag_v2", None) or {}
+        if 256 in tags and 257 in tags:
+            return int(tags[256]), int(tags[257])
+    return header.size
+
+
+def _tiff_bits(header):
+    bits = (getattr(header, "tag_v2", None) or {}).get(258, 8)
+    return max(bits) if isinstance(bits, tuple) and bits else int(bits)
+
+
+def _check_tiff_strips(item, header):
+    """Strip (or tile) table against the declared size: the format's own bookkeeping of its data.
+
+    Every strip must lie inside the file, there must be as many as the image height needs, and
+    an uncompressed strip must hold all the bytes of its rows (a decoder reading short strips
+    may fill the rest).
+    """
+    tags = getattr(header, "tag_v2", None) or {}
+    n = len(item.data)
+    w, h = _stored_size(header)
+    tiled = 324 in tags or 322 in tags
+    offsets = tags.get(324 if tiled else 273)
+    counts = tags.get(325 if tiled else 279)
+    offsets = (offsets,) if isinstance(offsets, int) else tuple(offsets or ())
+    counts = (counts,) if isinstance(counts, int) else tuple(counts or ())
+    if not offsets or len(offsets) != len(counts):
+        raise item.error("corrupt TIFF: strip offsets and byte counts missing or of different lengths")
+    for off, cnt in zip(offsets, counts):
+        if off + cnt > n:
+            raise item.error(f"truncated TIFF: a strip of {cnt} bytes at offset {off} runs past the end ({n} bytes)")
+    spp = int(tags.get(277, 1))
+    planes = spp if int(tags.get(284, 1)) == 2 else 1
+    if tiled:
+        tw, th = int(tags.get(322, 0)), int(tags.get(323, 0))
+        if tw <= 0 or th <= 0:
+            raise item.error("corrupt TIFF: zero tile size")
+        per_plane = -(-w // tw) * -(-h // th)
+        rows, row_width = th, tw
+    else:
+        rps = int(tags.get(278, h)) or h
+        rps = min(rps, h)
+        per_plane = -(-h // rps)
+        rows, row_width = rps, w
+    if len(offsets) < per_plane * planes:
+        raise item.error(f"truncated TIFF: {len(offsets)} strips for an image that needs {per_plane * planes}")
+    if int(tags.get(259, 1)) == 1:
+        bits = _tiff_bits(header)
+        chans = 1 if planes > 1 else spp
+        for k, cnt in enumerate(counts[:per_plane * planes]):
+            r = rows if tiled else min(rows, h - (k % per_plane) * rows)
+            need = r * (-(-row_width * chans * bits // 8))
+            if cnt < need:
+                raise item.error(f"truncated TIFF: strip {k} holds {cnt} bytes of the {need} its rows need")
+
+
+_CV2_READS = {}
+
+
+def _cv2_reads(fmt):
+    """Whether this OpenCV build decodes ``fmt`` (GIF and AVIF readers are recent additions)."""
+    if fmt not in _CV2_READS:
+        buf = io.BytesIO()
+        try:
+            PILImage.new("RGB", (8, 8), (10, 200, 30)).save(buf, fmt)
+            arr = cv2.imdecode(np.frombuffer(buf.getvalue(), np.uint8), cv2.IMREAD_UNCHANGED)
+            _CV2_READS[fmt] = arr is not None and arr.shape[:2] == (8, 8)
+        except Exception:
+            _CV2_READS[fmt] = False
+    return _CV2_READS[fmt]
+
+
+def _tiff_white(item, header, arr):
+    """Full scale of a TIFF from its tags: MaxSampleValue (281) when it is 2**k - 1 below the container's."""
+    if arr.dtype.kind == "f":
+        return 1
+    tags = getattr(header, "tag_v2", None) or {}
+    bits = tags.get(258)
+    bits = max(bits) if isinstance(bits, tuple) and bits else bits
+    if isinstance(bits, int) and bits not in (1, 8, 16):
+        raise item.error(f"{bits}-bit TIFF samples are not supported")
+    white = _dtype_white(arr.dtype)
+    msv = tags.get(281)
+    msv = max(msv) if isinstance(msv, tuple) and msv else msv
+    if isinstance(msv, int) and 0 < msv < white:
+        if (msv + 1) & msv:
+            raise item.error(f"TIFF MaxSampleValue {msv} is not 2**k - 1; its sample scale is ambiguous")
+        white = msv
+    return white
+
+
+def _pnm_white(item, arr):
+    """A PNM file's maxval (samples run 0..maxval, whatever the container width)."""
+    data = item.data
+    if arr.dtype.kind == "f":
+        return 1  # PFM: float samples, checked against [0, 1] like float arrays
+    if data[:2] in (b"P1", b"P4"):
+        return None  # bitmaps: the decoder maps them to 0/255
+    tokens, pos = [], 2
+    while len(tokens) < 3 and pos < len(data):
+        m = re.compile(rb"\s*(#[^\n]*\n\s*)*(\d+)").match(data, pos)
+        if not m:
+            break
+        tokens.append(int(m.group(2)))
+        pos = m.end()
+    if len(tokens) < 3 or not 0 < tokens[2] < 65536:
+        raise item.error("corrupt PNM header (no valid maxval)")
+    return tokens[2]
+
+
+# -- turning inputs into items --------------------------------------------------------------------
+
+def _item_from_pil(im, index, max_pixels):
+    src = getattr(im, "filename", None) or None
+    src = src if isinstance(src, str) else None
+    try:
+        im.load()  # a lazily opened file: decode now, so a truncated one fails here
+        w, h = im.size
+        if w * h > max_pixels:
+            raise ItemError(index, src, f"image is {w}x{h}, above max_pixels={max_pixels}")
+        try:
+            orientation = im.getexif().get(0x0112, 1)
+        except Exception:
+            orientation = 1
+        white = None
+        if im.mode in ("L", "RGB", "RGBA", "LA", "1"):
+            arr = np.asarray(im)
+        elif im.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+            arr, white = np.asarray(im).astype(np.uint16), 65535
+        elif im.mode == "F":
+            arr = np.asarray(im)
+        elif im.mode == "I":
+            raise ItemError(index, src, "a PIL image in mode 'I' (32-bit integers) has no known sample scale; "
+                            "convert it to 'I;16' or 'L'")
+        else:
+            arr = np.asarray(im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "RGB"))
+    except ItemError:
+        raise
+    except Exception as exc:
+        raise ItemError(index, src, f"cannot read the PIL image ({type(exc).__name__}: {_short(exc)})") from None
+    item = Item(index, src, pixels=arr, max_pixels=max_pixels, orientation=orientation)
+    item._white = white
+    return item
 
 
 def load_item(obj, index=0, *, max_pixels=DEFAULT_MAX_PIXELS):
     """Wrap one element of ``X`` (path, bytes, array, PIL image or :class:`Item`) as an Item.
 
-    Files are read here; nothing is decoded until a feature asks for pixels.
+    Files are read here; nothing is decoded until a feature asks for pixels (a PIL image is
+    loaded here, so a lazily opened, truncated one fails at once).
+
+    Parameters
+    ----------
+    obj : str, os.PathLike, bytes, bytearray, memoryview, ndarray, PIL.Image.Image or Item
+        One image. Arrays of any byte order are accepted (big-endian data is read as such);
+        ``np.matrix`` is taken as a 2-D array.
+    index : int
+        Position in ``X``, named in errors.
+    max_pixels : int
+        Refuse larger images.
 
     Raises
     ------
     ItemError
-        For a missing, unreadable or empty file, or an unsupported type; the message names
-        ``index`` and the path.
+        For a missing, unreadable or empty file, a path that cannot name a file (NUL byte,
+        characters the file system cannot encode), a closed or broken PIL image, or an
+        unsupported type; the message names ``index`` and the path.
     """
     if isinstance(obj, Item):
         return obj
     if isinstance(obj, (str, os.PathLike)):
-        path = Path(obj)
-        src = os.fspath(obj)
         try:
-            data = path.read_bytes()
+            src = os.fspath(obj)
+        except Exception as exc:
+            raise ItemError(index, None, f"invalid path object ({type(exc).__name__}: {_short(exc)})") from None
+        if isinstance(src, bytes):
+            src = os.fsdecode(src)
+        if not isinstance(src, str):
+            raise ItemError(index, None, f"invalid path object of type {type(obj).__name__}")
+        shown = path_text(src)
+        if "\x00" in src:
+            raise ItemError(index, shown, "path contains a NUL byte")
+        try:
+            os.fsencode(src)
+        except UnicodeError:
+            raise ItemError(index, shown, "path has characters the file system encoding cannot represent") from None
+        try:
+            st = os.stat(src)
+            if stat.S_ISDIR(st.st_mode):
+                raise ItemError(index, shown, "is a directory, not an image file")
+            if not stat.S_ISREG(st.st_mode):
+                raise ItemError(index, shown, "not a regular file (a device, pipe or socket is never read)")
+            if st.st_size > 8 * max_pixels + (1 << 26):
+                raise ItemError(index, shown, f"file of {st.st_size} bytes is larger than any image within "
+                                f"max_pixels={max_pixels} can be")
+            data = Path(src).read_bytes()
+        except ItemError:
+            raise
         except FileNotFoundError:
-            raise ItemError(index, src, "file not found") from None
+            raise ItemError(index, shown, "file not found") from None
         except IsADirectoryError:
-            raise ItemError(index, src, "is a directory, not an image file") from None
-        except OSError as exc:
-            raise ItemError(index, src, f"cannot read file ({exc.strerror or exc})") from None
+            raise ItemError(index, shown, "is a directory, not an image file") from None
+        except MemoryError:
+            raise ItemError(index, shown, f"{_MEMORY_HINT} while reading the file") from None
+        except (OSError, ValueError) as exc:
+            raise ItemError(index, shown, f"cannot read file ({getattr(exc, 'strerror', None) or exc})") from None
         if not data:
-            raise ItemError(index, src, "file is empty (0 bytes)")
-        return Item(index, src, data, max_pixels=max_pixels)
+            raise ItemError(index, shown, "file is empty (0 bytes)")
+        return Item(index, shown, data, max_pixels=max_pixels)
     if isinstance(obj, (bytes, bytearray, memoryview)):
-        data = bytes(obj)
+        try:
+            data = bytes(obj)
+        except Exception as exc:
+            raise ItemError(index, None, f"unreadable buffer ({type(exc).__name__}: {_short(exc)})") from None
         if not data:
             raise ItemError(index, None, "empty bytes")
         return Item(index, None, data, max_pixels=max_pixels)
     if isinstance(obj, np.ndarray):
-        return Item(index, None, pixels=obj, max_pixels=max_pixels)
+        if isinstance(obj, np.ma.MaskedArray):
+            if np.ma.getmaskarray(obj).any():
+                raise ItemError(index, None, "masked array with masked pixels; fill or drop them first")
+            obj = np.ma.getdata(obj)
+        return Item(index, None, pixels=np.asarray(obj), max_pixels=max_pixels)
     if isinstance(obj, PILImage.Image):
-        im = obj.convert("RGB") if obj.mode not in ("L", "RGB", "RGBA", "LA", "I;16") else obj
-        return Item(index, getattr(obj, "filename", None) or None, pixels=np.asarray(im), max_pixels=max_pixels)
+        return _item_from_pil(obj, index, max_pixels)
     raise ItemError(
         index, None, f"unsupported item type {type(obj).__name__}; expected a path, bytes or an image array"
     )
@@ -349,7 +987,7 @@ def as_item_sequence(X):
         if X.dtype == object and X.ndim == 1:
             return list(X)
         if X.ndim in (3, 4):
-            return X  # stacked images: X[i] is one image
+            return np.asarray(X)  # stacked images: X[i] is one image
         raise TypeError(
             f"X as an array must be a stack of images (N, H, W) or (N, H, W, C), got shape {X.shape}; "
             "to pass one image use [image]"

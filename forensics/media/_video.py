@@ -3,28 +3,49 @@
 A video item is read with `PyAV <https://pyav.basswood-io.com/>`_, the maintained Python binding
 of FFmpeg's libavformat/libavcodec, rather than OpenCV's ``cv2.VideoCapture``:
 
-- **Exact frame indices and timestamps.** Frames are counted as the decoder outputs them, so
-  frame ``k`` is the ``k``-th picture of the stream, and each carries its own presentation
-  timestamp. ``VideoCapture.set(CAP_PROP_POS_FRAMES, k)`` seeks through a timestamp guess that
-  is known to land on neighbouring frames for streams with B-frames or variable frame rate,
-  and ``CAP_PROP_FRAME_COUNT`` is an estimate from the duration.
-- **Metadata.** The codec, container format, bit rate, display-matrix rotation and keyframe
-  positions (read from packet headers, without decoding) are all exposed; ``VideoCapture``
-  gives width, height, an fps and a frame-count guess.
+- **Frame identity from the stream.** Before decoding, the packet headers of the chosen video
+  stream are scanned (no decoding): every packet carries its presentation timestamp (pts), so
+  the frames of the video are the packets in pts order, and frame ``k`` is the one with the
+  ``k``-th smallest pts. A decoded picture is identified by its own pts, never by counting
+  decoder outputs, so a packet that fails to decode, a frame the decoder drops, or a seek
+  never relabels later frames. ``VideoCapture.set(CAP_PROP_POS_FRAMES, k)`` seeks through a
+  timestamp guess that lands on neighbouring frames for streams with B-frames or a variable
+  frame rate, and ``CAP_PROP_FRAME_COUNT`` is a guess from the header.
+- **Counts and times checked against the data.** The frame count is the number of packets the
+  scan finds; a header count or duration that disagrees is reported in ``errors`` (a stale
+  header must not make evenly spaced sampling cover half of the clip). Frame times come from
+  the pts, so ``times=`` works for variable-frame-rate video; edit lists (frames an MP4 edit
+  list hides are not counted) and streams starting at a non-zero time are respected.
+- **What a viewer sees.** By default frames are returned in display geometry: the display
+  matrix (or legacy ``rotate`` tag) is applied, as FFmpeg's own players do, and non-square
+  pixels (sample aspect ratio != 1) are resampled to square ones.
+- **Only the file named.** Local files are opened as Python file objects, so FFmpeg never
+  reads a name as a protocol (``file:a.mp4``, ``concat:...``, ``http:...``), and nested I/O is
+  disabled, so a playlist or concat list inside a file cannot make FFmpeg read another file or
+  reach the network.
 - **Errors are reported, not swallowed.** FFmpeg's error log lines, decoder exceptions and
-  frames flagged corrupt are collected into ``errors``; ``VideoCapture.read`` returns
-  ``False`` for a truncated file and for the end of a good one alike.
+  frames flagged corrupt are collected into ``errors``.
 
-Frame index convention: the index of a frame is its position, counted from 0, in the sequence
-of pictures the decoder outputs (presentation order for well-formed streams). Timestamps are
-the frames' presentation times in seconds relative to the stream's start time.
+Frame index convention: frames are numbered from 0 in presentation order (increasing pts) among
+the frames the video shows (packets an MP4 edit list discards are not counted). Timestamps are
+presentation times in seconds relative to the first shown frame (``VideoInfo.start_time_s``
+gives that frame's time on the file's timeline).
+
+Display geometry decision (used across the library): face detection, face crops and anything
+a person looks at use display geometry (``display=True``, the default); block-grid features
+(DCT, codec blocks), which are defined on the coded 8x8/16x16 grid, may ask for the coded
+layout with ``display=False``. :class:`VideoFrames` records what was applied
+(``rotation_applied``, ``mirror_applied``, ``sar_applied``).
 """
 
 from __future__ import annotations
 
+import math
 import os
+import stat
 import threading
 import warnings
+from bisect import bisect_right
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -44,15 +65,31 @@ __all__ = [
 #: Number of frames sampled when no selector is given.
 DEFAULT_N_FRAMES = 32
 
-# When the header already gives the frame count, the keyframe scan stops after this many packets.
-_KEYFRAME_SCAN_PACKETS = 3000
 # At most this many distinct error messages are kept per call (repeats are counted).
 _MAX_ERRORS = 20
+# Seek to a keyframe only when it skips at least this many packets that would otherwise be
+# decoded (a seek flushes the decoder, which then refills its reordering delay).
+_SEEK_MIN_SKIP = 4
+# Containers whose index makes keyframe seeks land where asked (others decode sequentially).
+_SEEKABLE_FORMATS = ("mov", "mp4", "matroska", "webm")
+# Containers that store each packet's presentation timestamp. Elsewhere (AVI, raw streams) FFmpeg
+# guesses pts from dts, which is right only for streams without frame reordering.
+_PTS_FORMATS = ("mov", "mp4", "matroska", "webm", "mpegts", "mpeg", "flv", "nut", "ogg", "mxf")
+# Containers whose header durations are recorded, not estimated from the bit rate.
+_DURATION_FORMATS = ("mov", "mp4", "matroska", "webm", "avi", "flv")
+# Decoders that honour skip_frame for the packet being sent (others apply it later, or output a
+# stand-in picture for a skipped one).
+_SKIP_NONREF_CODECS = ("h264", "hevc")
+# FFmpeg demuxers open nested inputs (playlists, concat lists, MP4 external references) through
+# the protocol whitelist; no protocol is named "none", so every nested open is refused.
+_CONTAINER_OPTIONS = {"protocol_whitelist": "none"}
+# Python file object buffer for FFmpeg's reads (fewer Python calls than the 32 KiB default).
+_IO_BUFFER = 1 << 20
 
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """Metadata of a video file, read from the container and a scan of packet headers.
+    """Metadata of a video file, read from the container and a scan of its packet headers.
 
     Attributes
     ----------
@@ -64,34 +101,58 @@ class VideoInfo:
     codec : str
         FFmpeg's name of the video codec, e.g. ``"h264"``, ``"hevc"``, ``"vp9"``.
     width, height : int
-        Coded picture size in pixels (before rotation).
+        Coded picture size in pixels (before SAR correction and rotation).
     rotation : int
         Counter-clockwise rotation in degrees, in (-180, 180], that a player applies for display:
         the angle of the stream's display matrix as FFmpeg reports it (``ffprobe``'s
         ``rotation``), or minus the legacy clockwise ``rotate`` metadata tag; 0 when neither is
-        present. ``np.rot90(frame, rotation // 90)`` turns a decoded frame upright.
+        present. For a matrix without a mirror, ``np.rot90(frame, rotation // 90)`` turns a
+        coded frame upright.
     fps : float or None
-        Average frame rate (frames per second) from the container; FFmpeg's guess when the
-        average is not recorded; None when neither is known.
+        Average frame rate in frames per second: ``n_frames / duration_s`` from the packet
+        timestamps; FFmpeg's stream rate when the stream has no usable timestamps; None when
+        neither is known.
     n_frames : int
-        Number of frames (see ``n_frames_source``).
-    n_frames_source : {"header", "counted", "estimated"}
-        ``"header"``: the container's frame count; ``"counted"``: the number of video packets
-        found by a scan of the whole file (one packet per frame, no decoding);
-        ``"estimated"``: ``round(duration_s * fps)``, used only when the scan failed.
+        Number of frames the video shows (see ``n_frames_source``).
+    n_frames_source : {"counted", "header", "estimated"}
+        ``"counted"``: packets found by a scan of the whole stream (one packet per frame, no
+        decoding; packets an edit list discards are not counted); ``"header"``: the container's
+        frame count, used only when the scan found no packet; ``"estimated"``:
+        ``round(duration * rate)`` when neither exists.
     duration_s : float or None
-        Duration of the video stream in seconds (the container's duration when the stream has
-        none; ``n_frames / fps`` as a last resort).
+        Shown duration in seconds: from the first frame's pts to the end of the last frame
+        (its pts plus its duration), from the scan; the header's duration when the scan has
+        no timestamps.
     bit_rate : int or None
         Bit rate in bits per second: the video stream's when recorded, else the container's
         overall rate; None when unknown.
     keyframe_interval : float or None
-        Median distance in frames between consecutive keyframes, from packet flags (no decoding;
-        at most the first 3000 packets when the header gives the frame count). None with fewer
-        than two keyframes.
+        Median distance in packets between consecutive keyframes (from packet flags). None with
+        fewer than two keyframes.
+    sample_aspect_ratio : float
+        Width of a pixel over its height (FFmpeg's ``av_guess_sample_aspect_ratio``: the
+        container's value, else the codec's); 1.0 when unknown.
+    display_width, display_height : int
+        Size of the displayed picture: the coded width scaled by the sample aspect ratio
+        (rounded), swapped with the height when the display transform turns by 90 degrees.
+    mirrored : bool
+        The display matrix includes a mirror (negative determinant).
+    stream : int
+        Which video stream was read: its position among the file's video streams (what
+        ``stream=`` takes). By default the first stream flagged *default*, else the first.
+    video_streams : int
+        Number of video streams in the file (cover pictures included).
+    start_time_s : float or None
+        Time of the first shown frame on the file's timeline, in seconds (non-zero e.g. for
+        MPEG-TS or an MP4 whose video starts late). Timestamps are relative to it.
+    header_frames : int or None
+        The container's frame count when it records one (checked against the scan).
+    timing : {"pts", "decode order"}
+        How frames are identified: by presentation timestamp (normal), or, for streams whose
+        packets carry no timestamps (e.g. raw elementary streams), by decoder output order.
     errors : tuple of str
         Problems met while reading the header and scanning packets (e.g. ``File ended
-        prematurely``, or a duration that implies more frames than the file holds).
+        prematurely``, a header frame count or duration that the packets contradict).
     """
 
     path: str
@@ -106,6 +167,15 @@ class VideoInfo:
     duration_s: float | None
     bit_rate: int | None
     keyframe_interval: float | None
+    sample_aspect_ratio: float = 1.0
+    display_width: int = 0
+    display_height: int = 0
+    mirrored: bool = False
+    stream: int = 0
+    video_streams: int = 1
+    start_time_s: float | None = None
+    header_frames: int | None = None
+    timing: str = "pts"
     errors: tuple = ()
 
 
@@ -117,23 +187,33 @@ class VideoFrames:
     ----------
     frames : list of ndarray
         RGB uint8 arrays of shape (H, W, 3), in the order of ``requested`` (a frame requested
-        twice appears twice, as the same array object). The display rotation
-        (``info.rotation``) is **not** applied, so pixels keep the coded layout.
+        twice appears twice, as the same array object). In display geometry by default (see
+        ``rotation_applied``, ``sar_applied``); in the coded layout with ``display=False``.
     indices : ndarray of int
         The frame index of each array in ``frames``: ``requested`` with ``missing`` removed.
     timestamps : ndarray of float
-        Presentation time in seconds of each returned frame, relative to the stream start
-        (NaN where a frame has no timestamp).
+        Presentation time in seconds of each returned frame (from its pts), relative to the
+        first shown frame (NaN for a stream without timestamps).
     requested : ndarray of int
         The frame indices asked for, in the order asked.
     missing : ndarray of int
         Requested indices that could not be decoded (sorted, unique).
     errors : list of str
         Problems met while decoding (FFmpeg error messages, decoder exceptions, frames flagged
-        corrupt, a stream that ended before the requested frames), including ``info.errors``.
-        Empty for a clean read.
+        corrupt, requested frames that did not decode), including ``info.errors``. Empty for
+        a clean read.
     info : VideoInfo
-        Metadata of the file.
+        Metadata of the file (``rotation`` and display size from the first decoded frame).
+    rotation_applied : int
+        Counter-clockwise rotation in degrees applied to the first returned frame (0 with
+        ``display=False`` or without a display transform).
+    mirror_applied : bool
+        A mirror was part of the display transform applied to the first returned frame.
+    sar_applied : float
+        Sample aspect ratio the width was resampled by (1.0: not resampled).
+    rotations : ndarray of int
+        Rotation applied to each returned frame (differs from ``rotation_applied`` only for a
+        stream whose frames carry changing display matrices).
     """
 
     frames: list
@@ -143,6 +223,10 @@ class VideoFrames:
     missing: np.ndarray
     errors: list = field(default_factory=list)
     info: VideoInfo | None = None
+    rotation_applied: int = 0
+    mirror_applied: bool = False
+    sar_applied: float = 1.0
+    rotations: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __len__(self):
         return len(self.frames)
@@ -221,45 +305,233 @@ class _Errors:
         return [m if c == 1 else f"{m} (x{c})" for m, c in self.counts.items()]
 
 
-# -- opening ------------------------------------------------------------------------------------
-def _open(path, index):
-    """Open ``path`` with PyAV and return (container, video stream); ItemError on failure."""
-    import av
-
-    src = os.fspath(path)
-    if not os.path.exists(src):
-        raise ItemError(index, src, "file not found")
-    if os.path.isdir(src):
-        raise ItemError(index, src, "is a directory, not a video file")
-    try:
-        size = os.path.getsize(src)
-    except OSError as exc:
-        raise ItemError(index, src, f"cannot read file ({exc.strerror or exc})") from None
-    if size == 0:
-        raise ItemError(index, src, "file is empty (0 bytes)")
-    try:
-        container = av.open(src, "r")
-    except av.FFmpegError as exc:
-        raise ItemError(index, src, f"not a readable video file ({_describe(exc)})") from None
-    except OSError as exc:
-        raise ItemError(index, src, f"cannot read file ({exc.strerror or exc})") from None
-    fmt = container.format.name
-    if fmt == "image2" or fmt.endswith("_pipe"):
-        container.close()
-        raise ItemError(index, src, f"is a still image ({fmt} format), not a video")
-    streams = [
-        s for s in container.streams.video
-        if not (s.disposition & av.stream.Disposition.attached_pic)  # cover art in audio files
-    ]
-    if not streams:
-        container.close()
-        raise ItemError(index, src, f"has no video stream (container {fmt!r})")
-    return container, streams[0]
-
-
 def _describe(exc):
     msg = getattr(exc, "strerror", None) or str(exc)
     return f"{type(exc).__name__}: {msg}"
+
+
+def _suffix(errors):
+    return f" ({'; '.join(errors.as_list()[:3])})" if errors else ""
+
+
+# -- opening ------------------------------------------------------------------------------------
+def _local_file(path, index):
+    """Check that ``path`` names a readable regular file; return (name for messages, fs path)."""
+    try:
+        raw = os.fspath(path)
+    except TypeError:
+        raise ItemError(index, None, f"a video must be given as a path, got {type(path).__name__}") from None
+    src = os.fsdecode(raw) if isinstance(raw, bytes) else raw
+    if "\0" in src:
+        raise ItemError(index, src.replace("\0", "\\x00"), "the path contains a NUL byte")
+    try:
+        st = os.stat(raw)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ItemError(index, src, "file not found") from None
+    except UnicodeEncodeError as exc:
+        raise ItemError(index, src.encode("utf-8", "backslashreplace").decode("ascii", "replace"),
+                        f"the path cannot be encoded for the file system ({exc.reason})") from None
+    except OSError as exc:
+        raise ItemError(index, src, f"cannot read file ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ItemError(index, src, "is a directory, not a video file")
+    if not stat.S_ISREG(st.st_mode):
+        raise ItemError(index, src, "is not a regular file (device, pipe or socket)")
+    if st.st_size == 0:
+        raise ItemError(index, src, "file is empty (0 bytes)")
+    return src, raw
+
+
+class _Video:
+    """One opened video file: Python file object, PyAV container, chosen stream, packet table."""
+
+    def __init__(self, path, index, stream=None):
+        self.index = index
+        self.src, raw = _local_file(path, index)
+        try:
+            self.fh = open(raw, "rb")  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise ItemError(index, self.src, f"cannot read file ({exc.strerror or exc})") from None
+        self.container = None
+        self.table = None
+        try:
+            self._open()
+            self._choose_stream(stream)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self):
+        import av
+
+        with _ffmpeg_log() as logs:
+            try:
+                self.container = av.open(self.fh, "r", container_options=dict(_CONTAINER_OPTIONS),
+                                         buffer_size=_IO_BUFFER)
+            except av.FFmpegError as exc:
+                if any("whitelist" in m for _, _, m in logs):
+                    raise ItemError(self.index, self.src, "refers to other files or URLs (a playlist or concat "
+                                    "list); only the file itself is read") from None
+                raise ItemError(self.index, self.src, f"not a readable video file ({_describe(exc)})") from None
+            logs.clear()
+
+    def _choose_stream(self, stream):
+        import av
+
+        c = self.container
+        fmt = c.format.name
+        if fmt == "image2" or fmt.endswith("_pipe"):
+            raise ItemError(self.index, self.src, f"is a still image ({fmt} format), not a video")
+        videos = list(c.streams.video)
+        self.n_video = len(videos)
+        cover = av.stream.Disposition.attached_pic
+        if stream is None:
+            usable = [(k, s) for k, s in enumerate(videos) if not (s.disposition & cover)]
+            if not usable:
+                raise ItemError(self.index, self.src, f"has no video stream (container {fmt!r})")
+            default = [(k, s) for k, s in usable if s.disposition & av.stream.Disposition.default]
+            self.ordinal, self.stream = (default or usable)[0]
+        else:
+            if isinstance(stream, (bool, np.bool_)) or not isinstance(stream, (int, np.integer)):
+                raise TypeError(f"stream must be an integer (position among video streams), got {stream!r}")
+            if not 0 <= stream < len(videos):
+                raise ItemError(self.index, self.src, f"has {len(videos)} video stream(s); stream={stream} asked")
+            self.ordinal, self.stream = int(stream), videos[stream]
+            if self.stream.disposition & cover:
+                raise ItemError(self.index, self.src, f"video stream {stream} is a cover picture, not a video")
+
+    def close(self):
+        if self.container is not None:
+            self.container.close()
+            self.container = None
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def seekable(self):
+        name = self.container.format.name
+        return any(part in _SEEKABLE_FORMATS for part in name.split(","))
+
+    def rewind(self):
+        """Seek the demuxer back to the stream's first packet; False when that failed.
+
+        Only for containers with an index (``seekable``); the caller checks where it landed.
+        """
+        import av
+
+        dts, pts = self.table.first_packet if self.table is not None else (None, None)
+        target = dts if dts is not None else pts
+        if target is None or not self.seekable:
+            return False
+        try:
+            self.container.seek(int(target), stream=self.stream, backward=True)
+        except (av.FFmpegError, OverflowError):
+            return False
+        return True
+
+    def reopen(self):
+        """Open the container again from the first byte (a fresh demuxer and decoder)."""
+        self.container.close()
+        self.container = None
+        self.fh.seek(0)
+        self._open()
+        self.stream = list(self.container.streams.video)[self.ordinal]
+
+
+# -- packet table -------------------------------------------------------------------------------
+class _Table:
+    """The frames of a stream as its packet headers describe them (built without decoding).
+
+    Packets are numbered by decode position (their order in the file, empty flush packets
+    excluded). Frames are the shown (not discarded) packets in presentation order.
+    """
+
+    def __init__(self, pkt_pts, pkt_dts, pkt_key, pkt_discard, pkt_dur, trust_pts=True):
+        self.n_packets = len(pkt_pts)
+        self.first_packet = (pkt_dts[0], pkt_pts[0]) if pkt_pts else (None, None)
+        shown = [i for i in range(self.n_packets) if not pkt_discard[i]]
+        timed = bool(shown) and trust_pts and all(pkt_pts[i] is not None for i in shown)
+        self.timing = "pts" if timed else "decode order"
+        self.n = len(shown)
+        self.pkt_pts = pkt_pts
+        self.frame_of_packet = np.full(self.n_packets, -1, dtype=np.int64)
+        self.keyframe_interval = None
+        keys = [i for i in range(self.n_packets) if pkt_key[i]]
+        if len(keys) >= 2:
+            self.keyframe_interval = float(np.median(np.diff(keys)))
+        self.duplicates = 0
+        if self.timing == "pts":
+            order = sorted(shown, key=lambda i: (pkt_pts[i], i))  # presentation order, ties in decode order
+            self.pts = np.array([pkt_pts[i] for i in order], dtype=np.int64)
+            self.packet_of_frame = np.array(order, dtype=np.int64)
+            self.frame_of_packet[self.packet_of_frame] = np.arange(self.n)
+            self.duplicates = int(self.n - np.unique(self.pts).size)
+            self.by_pts = {}
+            for k, p in enumerate(self.pts.tolist()):
+                self.by_pts.setdefault(p, []).append(k)
+            self.last_duration = pkt_dur[order[-1]] if order else 0
+            # Keyframes a decoder can start from: every packet before them in decode order is
+            # shown before them (closed GOP boundary), so no later frame needs an earlier one
+            # except leading pictures, which are never started from (see seek_target).
+            self.clean_keys = []
+            running = None
+            for i in range(self.n_packets):
+                p = pkt_pts[i]
+                if pkt_key[i] and p is not None and (running is None or running < p):
+                    self.clean_keys.append(i)
+                if p is not None:
+                    running = p if running is None else max(running, p)
+            self.packet_of_pts = {}
+            for i, p in enumerate(pkt_pts):
+                if p is not None:
+                    self.packet_of_pts.setdefault(p, i)
+        else:
+            self.pts = None
+
+    def seek_target(self, k):
+        """Decode position of the last clean keyframe from which frame ``k`` decodes, or None."""
+        d = int(self.packet_of_frame[k])
+        j = bisect_right(self.clean_keys, d) - 1
+        while j >= 0 and self.pkt_pts[self.clean_keys[j]] > self.pts[k]:
+            j -= 1  # frame k is a leading picture of that keyframe: start from the one before
+        return self.clean_keys[j] if j >= 0 else None
+
+
+def _formats(container):
+    return set(container.format.name.split(","))
+
+
+def _scan(container, stream, errors):
+    """Read every packet header of ``stream`` (no decoding); return (table, scan completed).
+
+    Frames are identified by pts when the container stores them, or when the stream has no
+    frame reordering (then FFmpeg's pts = dts is exact); otherwise by decode order.
+    """
+    import av
+
+    pts, dts, key, discard, dur = [], [], [], [], []
+    complete = False
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:  # the flush packet at the end of the stream
+                continue
+            pts.append(packet.pts)
+            dts.append(packet.dts)
+            key.append(packet.is_keyframe)
+            discard.append(packet.is_discard)
+            dur.append(packet.duration or 0)
+        complete = True
+    except av.FFmpegError as exc:
+        errors.add(f"packet scan stopped after {len(pts)} packets ({_describe(exc)})")
+    trust = bool(_formats(container) & set(_PTS_FORMATS)) or not stream.codec_context.has_b_frames
+    return _Table(pts, dts, key, discard, dur, trust), complete
 
 
 def _rate(stream):
@@ -278,163 +550,264 @@ def _normalize_angle(deg):
     return deg - 360 if deg > 180 else deg
 
 
-def _rotation(container, stream, errors, decode=True):
-    """Display rotation, counter-clockwise degrees (see :class:`VideoInfo`).
-
-    None when there is no ``rotate`` tag and ``decode`` is False (the caller then reads it from
-    the first frame it decodes itself).
-    """
-    import av
-
-    tag = stream.metadata.get("rotate")
-    if tag is not None:
-        try:
-            return _normalize_angle(-float(tag))  # legacy tag is clockwise
-        except ValueError:
-            errors.add(f"unparsable rotate tag {tag!r}")
-    if not decode:
+def _tag_rotation(stream, errors):
+    """The legacy clockwise ``rotate`` tag as counter-clockwise degrees, or None."""
+    tag = next((v for k, v in stream.metadata.items() if k.lower() == "rotate"), None)
+    if tag is None:
         return None
-    # FFmpeg attaches the stream's display matrix to every decoded frame: decode the first one.
-    stream.codec_context.thread_count = 1
     try:
-        for frame in container.decode(stream):
-            return _frame_rotation(frame)
-    except av.FFmpegError:
-        pass  # decode problems are reported by read_frames
-    return 0
+        return _normalize_angle(-float(tag))
+    except ValueError:
+        errors.add(f"unparsable rotate tag {tag!r}")
+        return None
 
 
-def _frame_rotation(frame):
-    rot = frame.rotation
-    return _normalize_angle(rot) if rot else 0
-
-
-def _probe(container, stream, src, index, decode_rotation=True):
+def _probe(video, errors):
+    """Scan ``video``'s stream and build its :class:`VideoInfo` (rotation left at the tag's)."""
     import av
 
-    errors = _Errors()
+    container, stream = video.container, video.stream
+    src, index = video.src, video.index
     with _ffmpeg_log() as logs:
-        header_frames = int(stream.frames or 0)
-        fps = _rate(stream)
+        header_frames = int(stream.frames or 0) or None
+        rate = _rate(stream)
         tb = stream.time_base
-        duration_s = None
-        if stream.duration is not None and tb:
-            duration_s = float(stream.duration * tb)
-        elif container.duration is not None:
-            duration_s = container.duration / av.time_base
-        # Packet scan (headers only, no decoding): count and keyframe positions.
-        n_packets, keyframes, scan_complete = 0, [], False
-        limit = _KEYFRAME_SCAN_PACKETS if header_frames > 0 else None
-        try:
-            for packet in container.demux(stream):
-                if packet.size == 0:  # the flush packet at the end of the stream
-                    continue
-                if packet.is_keyframe:
-                    keyframes.append(n_packets)
-                n_packets += 1
-                if limit is not None and n_packets >= limit:
-                    break
-            else:
-                scan_complete = True
-        except av.FFmpegError as exc:
-            errors.add(f"packet scan stopped after {n_packets} packets ({_describe(exc)})")
+        table, complete = _scan(container, stream, errors)
+        video.table = table
         errors.add_logs(logs)
-        if header_frames > 0:
-            n_frames, source = header_frames, "header"
-        elif scan_complete or n_packets > 0:
-            n_frames, source = n_packets, "counted"
-            if duration_s and fps:
-                implied = int(round(duration_s * fps))
-                if implied - n_packets > max(2, 0.02 * implied):
-                    errors.add(
-                        f"container duration {duration_s:.3f} s implies about {implied} frames but "
-                        f"only {n_packets} were found (truncated file?)"
-                    )
-        elif duration_s and fps:
-            n_frames, source = int(round(duration_s * fps)), "estimated"
-        else:
-            n_frames, source = 0, "estimated"
-        if n_frames <= 0:
+    n = table.n
+    duration_s = start_s = None
+    fps = rate
+    source = "counted"
+    if n == 0:
+        header_s = _header_duration(container, stream)
+        if header_frames:
+            n, source = header_frames, "header"
+        elif header_s and rate:
+            n, source = int(round(header_s * rate)), "estimated"
+        if n <= 0:
             raise ItemError(index, src, "video stream has no frames" + _suffix(errors))
-        if duration_s is None and fps:
-            duration_s = n_frames / fps
-        gaps = np.diff(keyframes)
-        keyframe_interval = float(np.median(gaps)) if gaps.size else None
-        bit_rate = stream.codec_context.bit_rate or container.bit_rate or None
-        if decode_rotation:
-            try:
-                container.seek(0)
-            except av.FFmpegError:
-                pass
-        rotation = _rotation(container, stream, errors, decode=decode_rotation)
-        logs.clear()  # decode messages of the first frame are reported by read_frames
+        duration_s = header_s or (n / rate if rate else None)
+    elif table.timing == "pts" and tb:
+        last = table.last_duration
+        if last <= 0:
+            gaps = np.diff(np.unique(table.pts))
+            last = float(np.median(gaps)) if gaps.size else (1 / rate / tb if rate else 0)
+        start_s = float(table.pts[0] * tb)
+        duration_s = float((table.pts[-1] - table.pts[0] + last) * tb)
+        if duration_s > 0:
+            fps = n / duration_s
+        _check_header(container, stream, table, header_frames, start_s, duration_s, complete, errors)
+    else:
+        duration_s = n / rate if rate else _header_duration(container, stream)
+        if header_frames and header_frames != table.n_packets:
+            errors.add(f"the header gives {header_frames} frames but the stream holds {table.n_packets} packets")
+    if table.duplicates:
+        errors.add(f"{table.duplicates} frame(s) share their presentation timestamp with another frame "
+                   "(kept in decode order)")
+    bit_rate = stream.codec_context.bit_rate or container.bit_rate or None
+    width, height = int(stream.codec_context.width), int(stream.codec_context.height)
+    sar = _sar(stream)
+    rotation = _tag_rotation(stream, errors) or 0
+    geometry = _Geometry.from_tag(rotation)
     return VideoInfo(
         path=src,
         container=container.format.name,
         codec=stream.codec_context.name,
-        width=int(stream.codec_context.width),
-        height=int(stream.codec_context.height),
+        width=width,
+        height=height,
         rotation=rotation,
         fps=fps,
-        n_frames=int(n_frames),
+        n_frames=int(n),
         n_frames_source=source,
         duration_s=duration_s,
         bit_rate=int(bit_rate) if bit_rate else None,
-        keyframe_interval=keyframe_interval,
+        keyframe_interval=table.keyframe_interval,
+        sample_aspect_ratio=sar,
+        display_width=geometry.size(width, height, sar)[0],
+        display_height=geometry.size(width, height, sar)[1],
+        mirrored=geometry.mirrored,
+        stream=video.ordinal,
+        video_streams=video.n_video,
+        start_time_s=start_s,
+        header_frames=header_frames,
+        timing=table.timing,
         errors=tuple(errors.as_list()),
     )
 
 
-def _suffix(errors):
-    return f" ({'; '.join(errors.as_list()[:3])})" if errors else ""
+def _header_duration(container, stream):
+    import av
+
+    if stream.duration is not None and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
 
 
-def video_info(path, *, index=0):
-    """Read the metadata of a video file without decoding it (one frame aside).
+def _check_header(container, stream, table, header_frames, start_s, duration_s, complete, errors):
+    """Report a header frame count or duration that the packets contradict."""
+    import av
 
-    Parameters
-    ----------
-    path : str or path-like
-        A video file in any container and codec FFmpeg reads.
-    index : int, default=0
-        Position of the item in its input sequence, used in error messages.
-
-    Returns
-    -------
-    VideoInfo
-        Container, codec, size, rotation, fps, frame count (with its source), duration, bit
-        rate and keyframe interval.
-
-    Raises
-    ------
-    ItemError
-        For a missing, empty or unreadable file, a directory, a still image, a file without a
-        video stream or with no frames; the message names ``index`` and the path.
-
-    Notes
-    -----
-    The packet scan reads the file's packet headers (no decoding): the whole file when the
-    container records no frame count (Matroska, MPEG-TS, fragmented MP4), otherwise only the
-    first 3000 packets for the keyframe interval. The rotation needs the first frame decoded.
-
-    Examples
-    --------
-    >>> import forensics.media._video as v
-    >>> try:
-    ...     v.video_info("no/such/video.mp4", index=3)
-    ... except v.ItemError as exc:
-    ...     print(exc)
-    item 3 (no/such/video.mp4): file not found
-    """
-    return _video_info(path, index)
+    if header_frames and header_frames != table.n_packets:
+        errors.add(f"the header gives {header_frames} frames but the stream holds {table.n_packets} packets"
+                   + ("" if complete else " (the scan stopped early)"))
+    if not _formats(container) & set(_DURATION_FORMATS):
+        return  # durations of other containers are estimates (e.g. from the bit rate)
+    interval = duration_s / max(table.n, 1)
+    tol = max(2 * interval, 0.02 * duration_s, 0.05)
+    end_s = start_s + duration_s
+    if stream.duration is not None and stream.time_base:
+        s0 = float(stream.start_time * stream.time_base) if stream.start_time is not None else start_s
+        header_s = float(stream.duration * stream.time_base)
+        if abs(header_s - duration_s) > tol and abs(s0 + header_s - end_s) > tol:
+            errors.add(f"the header gives a duration of {header_s:.3f} s but the frames span {duration_s:.3f} s")
+        return
+    if container.duration is None or len(container.streams) != 1:
+        return  # the container's duration may be another stream's
+    header_s = container.duration / av.time_base
+    # Demuxers disagree on whether the container duration counts from 0 or from the start time.
+    if duration_s < header_s - tol and end_s < header_s - tol:
+        errors.add(f"the container gives a duration of {header_s:.3f} s but the frames end at "
+                   f"{end_s:.3f} s (truncated file?)")
 
 
-def _video_info(path, index, decode_rotation=True):
-    container, stream = _open(path, index)
+def _sar(stream):
     try:
-        return _probe(container, stream, os.fspath(path), index, decode_rotation)
-    finally:
-        container.close()
+        sar = stream.sample_aspect_ratio
+    except Exception:  # pragma: no cover - defensive
+        sar = None
+    if sar is None or sar.numerator <= 0 or sar.denominator <= 0:
+        return 1.0
+    return float(sar)
+
+
+# -- display geometry ---------------------------------------------------------------------------
+class _Geometry:
+    """A display transform: numpy steps reproducing FFmpeg's player autorotation.
+
+    The steps follow ``ffplay``/``ffmpeg``'s ``autorotate`` (fftools): from the display matrix
+    ``m`` (3x3, 16.16 fixed point) and ``theta``, the clockwise angle
+    ``-av_display_rotation_get(m)`` in [0, 360): 90 -> ``transpose`` if ``m[3] > 0`` else
+    ``clock``; 180 -> ``hflip`` if ``m[0] < 0`` and ``vflip`` if ``m[4] < 0``; 270 ->
+    ``clock_flip`` if ``m[3] < 0`` else ``cclock``; 0 -> ``vflip`` if ``m[4] < 0``.
+    """
+
+    _STEPS = {
+        "clock": lambda a: np.rot90(a, -1),
+        "cclock": lambda a: np.rot90(a, 1),
+        "transpose": lambda a: a.transpose(1, 0, 2),
+        "clock_flip": lambda a: a[::-1, ::-1].transpose(1, 0, 2),
+        "hflip": lambda a: a[:, ::-1],
+        "vflip": lambda a: a[::-1],
+    }
+
+    def __init__(self, rotation=0, mirrored=False, steps=(), note=None):
+        self.rotation = rotation
+        self.mirrored = mirrored
+        self.steps = tuple(steps)
+        self.note = note
+
+    @property
+    def turns(self):
+        return any(s in ("clock", "cclock", "transpose", "clock_flip") for s in self.steps)
+
+    def size(self, width, height, sar):
+        w = max(1, int(round(width * sar)))
+        return (height, w) if self.turns else (w, height)
+
+    @classmethod
+    def from_tag(cls, rotation):
+        """From a counter-clockwise angle (legacy ``rotate`` tag): pure rotation."""
+        theta = (-rotation) % 360
+        steps = {0: (), 90: ("clock",), 180: ("hflip", "vflip"), 270: ("cclock",)}.get(theta)
+        if steps is None:
+            return cls(rotation, False, (), f"rotate tag of {rotation} degrees (not a multiple of 90) not applied")
+        return cls(rotation, False, steps)
+
+    @classmethod
+    def from_matrix(cls, m):
+        a, b, c, d = (m[0] / 65536, m[1] / 65536, m[3] / 65536, m[4] / 65536)
+        s0, s1 = math.hypot(a, c), math.hypot(b, d)
+        if s0 == 0 or s1 == 0:
+            return cls(0, False, (), "degenerate display matrix ignored")
+        ccw = -math.degrees(math.atan2(b / s1, a / s0))  # av_display_rotation_get
+        theta = -round(ccw)
+        theta -= 360 * math.floor(theta / 360 + 0.9 / 360)
+        mirrored = a * d - b * c < 0
+        rotation = _normalize_angle(ccw)
+        if abs(theta - 90) < 1:
+            steps = ("transpose",) if m[3] > 0 else ("clock",)
+        elif abs(theta - 180) < 1:
+            steps = (("hflip",) if m[0] < 0 else ()) + (("vflip",) if m[4] < 0 else ())
+        elif abs(theta - 270) < 1:
+            steps = ("clock_flip",) if m[3] < 0 else ("cclock",)
+        elif abs(theta) < 1 or abs(theta - 360) < 1:
+            steps = ("vflip",) if m[4] < 0 else ()
+        else:
+            return cls(rotation, mirrored, (), f"display matrix rotates by {rotation} degrees (not a multiple "
+                                                "of 90); frames left unrotated")
+        return cls(rotation, mirrored, steps)
+
+    def apply(self, rgb):
+        out = rgb
+        for s in self.steps:
+            out = self._STEPS[s](out)
+        return np.ascontiguousarray(out) if self.steps else out
+
+
+_IDENTITY = _Geometry()
+
+
+class _Display:
+    """Turns decoded frames into what a viewer sees (or leaves them coded)."""
+
+    def __init__(self, stream, enabled, errors, tag_rotation, threads=1):
+        from av.video.reformatter import VideoReformatter
+
+        self.enabled = enabled
+        self.errors = errors
+        self.sar = _sar(stream)
+        self.tag = _Geometry.from_tag(tag_rotation) if tag_rotation else _IDENTITY
+        self._cache = {}
+        # One converter for the whole read: FFmpeg's swscale context is built once, not per
+        # frame (as frame.to_ndarray does), and uses the reader's thread count.
+        self.reformatter = VideoReformatter()
+        self.threads = int(threads)
+
+    def geometry(self, frame):
+        try:
+            sd = frame.side_data.get("DISPLAYMATRIX")
+        except Exception:  # pragma: no cover - defensive: side data API differences
+            sd = None
+        if sd is None:
+            geo = self.tag
+        else:
+            key = bytes(sd)
+            geo = self._cache.get(key)
+            if geo is None:
+                geo = self._cache[key] = _Geometry.from_matrix(np.frombuffer(key[:36], dtype="<i4").tolist())
+        if geo.note and self.enabled:
+            self.errors.add(geo.note)
+        return geo
+
+    def convert(self, frame):
+        """(rgb, geometry, sar applied, rotation applied) of a decoded frame."""
+        geo = self.geometry(frame)
+        rgb = self.reformatter.reformat(frame, format="rgb24", threads=self.threads).to_ndarray()
+        if not self.enabled:
+            return rgb, geo, 1.0, 0
+        sar = 1.0
+        h, w = rgb.shape[:2]
+        new_w = max(1, int(round(w * self.sar)))
+        if new_w != w:
+            import cv2
+
+            interp = cv2.INTER_AREA if new_w < w else cv2.INTER_LINEAR
+            rgb = cv2.resize(rgb, (new_w, h), interpolation=interp)
+            sar = self.sar
+        return geo.apply(rgb), geo, sar, geo.rotation if geo.steps else 0
 
 
 # -- sampling -----------------------------------------------------------------------------------
@@ -446,7 +819,8 @@ def _as_count(value, name, minimum=1):
     return int(value)
 
 
-def sample_indices(n_frames, *, n=DEFAULT_N_FRAMES, every=None, times=None, fps=None):
+def sample_indices(n_frames, *, n=DEFAULT_N_FRAMES, every=None, times=None, fps=None, timestamps=None,
+                   duration=None):
     """Choose frame indices of a video of ``n_frames`` frames.
 
     One selection mode applies: ``every`` or ``times`` when given (at most one of them),
@@ -464,12 +838,19 @@ def sample_indices(n_frames, *, n=DEFAULT_N_FRAMES, every=None, times=None, fps=
     every : int, optional
         Take every ``every``-th frame: 0, every, 2*every, ... below ``n_frames``.
     times : array-like of float, optional
-        Times in seconds from the start; frame ``round(t * fps)`` (half up), clipped to
-        ``n_frames - 1`` for times in the last frame's interval. Times outside
-        ``[0, n_frames / fps]`` raise. For variable-frame-rate video this is an approximation
-        based on the average rate.
+        Times in seconds from the first frame. With ``timestamps``: the frame shown at each
+        time, i.e. the last frame whose timestamp is <= t (exact for variable frame rates);
+        times outside ``[0, duration]`` raise. Without: frame ``round(t * fps)`` (half up,
+        constant frame rate assumed), clipped to ``n_frames - 1``; times outside
+        ``[0, n_frames / fps]`` raise.
     fps : float, optional
-        Frame rate, required with ``times`` (``VideoInfo.fps``).
+        Frame rate, required with ``times`` when ``timestamps`` is not given.
+    timestamps : array-like of float, shape (n_frames,), optional
+        Presentation time of each frame in seconds from the first (non-decreasing), e.g. from
+        the packet timestamps.
+    duration : float, optional
+        End of the last frame, with ``timestamps``; default: the last timestamp plus the median
+        frame interval.
 
     Returns
     -------
@@ -480,8 +861,8 @@ def sample_indices(n_frames, *, n=DEFAULT_N_FRAMES, every=None, times=None, fps=
     Raises
     ------
     ValueError
-        For more than one selector, non-positive counts, ``times`` without ``fps`` or times out
-        of range.
+        For more than one selector, non-positive counts, ``times`` without ``fps`` or
+        ``timestamps``, timestamps of the wrong length, or times out of range.
 
     Examples
     --------
@@ -494,16 +875,20 @@ def sample_indices(n_frames, *, n=DEFAULT_N_FRAMES, every=None, times=None, fps=
     array([0, 1, 2])
     >>> sample_indices(100, times=[0.0, 1.0, 0.5], fps=25)
     array([ 0, 25, 13])
+    >>> sample_indices(4, times=[0.1, 0.35, 0.9], timestamps=[0.0, 0.2, 0.3, 0.8], duration=1.0)
+    array([0, 2, 3])
     """
     n_frames = _as_count(n_frames, "n_frames")
     if every is not None and times is not None:
         raise ValueError("give at most one of every and times")
     if times is not None:
-        if fps is None or not np.isfinite(fps) or fps <= 0:
-            raise ValueError(f"times needs a positive fps, got fps={fps!r}")
         t = np.atleast_1d(np.asarray(times, dtype=np.float64))
         if t.ndim != 1:
             raise ValueError(f"times must be 1-D, got shape {t.shape}")
+        if timestamps is not None:
+            return _times_to_frames(t, timestamps, duration, n_frames)
+        if fps is None or not np.isfinite(fps) or fps <= 0:
+            raise ValueError(f"times needs timestamps or a positive fps, got fps={fps!r}")
         end = n_frames / float(fps)
         bad = t[~np.isfinite(t) | (t < 0) | (t > end)]
         if bad.size:
@@ -525,6 +910,23 @@ def sample_indices(n_frames, *, n=DEFAULT_N_FRAMES, every=None, times=None, fps=
     return np.unique(idx)
 
 
+def _times_to_frames(t, timestamps, duration, n_frames):
+    ts = np.asarray(timestamps, dtype=np.float64).ravel()
+    if ts.size != n_frames:
+        raise ValueError(f"timestamps has {ts.size} values for {n_frames} frames")
+    if not np.all(np.isfinite(ts)) or np.any(np.diff(ts) < 0):
+        raise ValueError("timestamps must be finite and non-decreasing")
+    if duration is None:
+        gaps = np.diff(ts)
+        duration = float(ts[-1] + (np.median(gaps) if gaps.size else 0.0))
+    end = float(duration) + 1e-9
+    bad = t[~np.isfinite(t) | (t < 0) | (t > end)]
+    if bad.size:
+        raise ValueError(f"times {bad.tolist()} are outside the video (0 to {float(duration):.3f} s)")
+    idx = np.searchsorted(ts, t + 1e-9, side="right") - 1  # 1 ns: a time equal to a pts is that frame
+    return np.clip(idx, 0, n_frames - 1).astype(np.int64)
+
+
 def _check_indices(indices):
     arr = np.asarray(indices)
     if arr.ndim != 1:
@@ -544,85 +946,338 @@ def _check_indices(indices):
     return arr
 
 
+def _frame_times(table, tb):
+    """Timestamps (s from the first frame) of all frames in presentation order, or None."""
+    if table.timing != "pts" or not tb:
+        return None
+    return ((table.pts - table.pts[0]) * float(tb)).astype(np.float64)
+
+
 # -- decoding -----------------------------------------------------------------------------------
-def _decode_wanted(container, stream, wanted, errors, start_time, state):
-    """Yield (index, seconds, rgb) for each index in the sorted unique array ``wanted``.
+class _Decode:
+    """Decode the frames ``wanted`` of an opened, scanned video (see :func:`read_frames`).
 
-    Decodes sequentially from the start, counting output frames; converts to RGB only the
-    wanted ones; stops after the last wanted index. Continues past bad packets. Returns the
-    number of frames decoded (StopIteration value). ``state["rotation"]`` receives the display
-    rotation of the first decoded frame.
+    Iterating yields ``(index, seconds, rgb, rotation, sar)`` in increasing index order.
+    Afterwards ``n_output`` is the number of frames the decoder returned, ``got`` the indices
+    yielded, ``ended`` whether the end of the stream was reached, ``first_geometry`` the display
+    transform of the first frame decoded and ``seeks`` the number of keyframe seeks.
     """
-    import av
 
-    wanted_set = set(int(i) for i in wanted)
-    last = int(wanted[-1])
-    tb = stream.time_base
-    k = 0
-    demux = container.demux(stream)
-    with _ffmpeg_log() as logs:
+    def __init__(self, video, wanted, errors, *, threads=1, display=True, seek=True, skip_nonref=True,
+                 tag_rotation=None):
+        table = video.table
+        self.video = video
+        self.by_pts = table.timing == "pts"
+        self.wanted = [int(i) for i in wanted if not self.by_pts or i < table.n]
+        self.errors = errors
+        self.threads = int(threads)
+        self.display = _Display(video.stream, display, errors, tag_rotation, threads)
+        self.seek = bool(seek) and self.by_pts and video.seekable
+        self.skip_nonref = (bool(skip_nonref) and self.by_pts
+                            and video.stream.codec_context.name in _SKIP_NONREF_CODECS)
+        self.n_output = 0
+        self.got = []
+        self.ended = False
+        self.first_geometry = None
+        self.seeks = 0
+
+    def _configure(self):
+        cc = self.video.stream.codec_context
+        cc.thread_count = self.threads
+        if self.threads != 1:
+            cc.thread_type = "AUTO"
+        self.skip = None
+
+    def _begin(self):
+        """Demux from the stream's first packet: (iterator, decode position to check or None)."""
+        if self.video.rewind():
+            landing = 0
+        else:
+            self.video.reopen()
+            landing = None
+        self._configure()
+        return self.video.container.demux(self.video.stream), landing
+
+    def __iter__(self):
+        with _ffmpeg_log() as logs:
+            if not self.wanted:
+                self._check_decodes()
+            elif self.by_pts:
+                yield from self._by_pts(logs)
+            else:
+                yield from self._by_order(logs)
+            self.errors.add_logs(logs)
+
+    def _check_decodes(self):
+        """No requested frame exists: decode up to one frame, so a file that decodes nothing still fails."""
+        import av
+
+        demux, _ = self._begin()
+        try:
+            for packet in demux:
+                try:
+                    self.n_output += len(packet.decode())
+                except av.FFmpegError:
+                    continue
+                if self.n_output:
+                    return
+        except av.FFmpegError:
+            return
+        self.ended = True
+
+    def _yield(self, frame, k, t, logs):
+        rgb, geo, sar, rot = self.display.convert(frame)
+        self.errors.add_logs(logs)
+        if self.first_geometry is None:
+            self.first_geometry = geo
+        self.got.append(k)
+        return k, t, rgb, rot, sar
+
+    def _by_pts(self, logs):
+        import av
+
+        table, errors = self.video.table, self.errors
+        tb = float(self.video.stream.time_base)
+        t0 = int(table.pts[0])
+        wanted, want = self.wanted, set(self.wanted)
+        want_pts = {int(table.pts[k]) for k in wanted}
+        i = 0
+        used = {}  # pts -> frames with that pts already returned in this segment (duplicated pts)
+        demux, landing = self._begin()
+        cur = -1  # decode position of the last packet sent to the decoder
+        last_out = None  # pts of the last frame output in this segment
+        seeking = self.seek
+        while i < len(wanted):
+            if seeking and landing is None:
+                key = table.seek_target(wanted[i])
+                if key is not None and key - cur > _SEEK_MIN_SKIP:
+                    try:
+                        self.video.container.seek(int(table.pkt_pts[key]), stream=self.video.stream, backward=True)
+                    except av.FFmpegError:
+                        seeking = False  # decode on sequentially from where we are
+                    else:
+                        self.seeks += 1
+                        demux, landing, used = self.video.container.demux(self.video.stream), key, {}
+                        last_out = None
+                        self.skip = None
+                        continue
+            try:
+                packet = next(demux)
+            except StopIteration:
+                self.ended = True
+                break
+            except av.FFmpegError as exc:
+                errors.add(f"reading stopped after packet {cur} ({_describe(exc)})")
+                break
+            pos = None
+            if packet.size:
+                pos = table.packet_of_pts.get(packet.pts) if packet.pts is not None else None
+                if landing is not None:
+                    if pos is None or pos > landing:
+                        # The seek went past the packet asked for: decode from the first byte instead.
+                        seeking = False
+                        self.video.reopen()
+                        self._configure()
+                        demux, landing, used, cur = self.video.container.demux(self.video.stream), None, {}, -1
+                        last_out = None
+                        continue
+                    landing = None
+                cur = pos if pos is not None else cur + 1
+                if self.skip_nonref:
+                    mode = "DEFAULT" if packet.pts is None or packet.pts in want_pts else "NONREF"
+                    if mode != self.skip:
+                        self.video.stream.codec_context.skip_frame = self.skip = mode
+            try:
+                frames = packet.decode()
+            except av.FFmpegError as exc:
+                k_packet = int(table.frame_of_packet[pos]) if pos is not None else -1
+                what = f"frame {k_packet}" if k_packet >= 0 else f"packet {cur}"
+                errors.add(f"{what}: packet failed to decode ({_describe(exc)})")
+                errors.add_logs(logs)
+                continue
+            errors.add_logs(logs)
+            for frame in frames:
+                self.n_output += 1
+                ks = table.by_pts.get(frame.pts)
+                if ks is None:
+                    errors.add(f"decoder returned a frame with timestamp {frame.pts}, which no packet of the "
+                               "stream carries; ignored")
+                    continue
+                if last_out is not None and frame.pts < last_out:
+                    errors.add("the decoder returned frames out of timestamp order, so the stream's "
+                               "timestamps may not identify its frames")
+                last_out = frame.pts
+                n_used = used.get(frame.pts, 0)
+                used[frame.pts] = n_used + 1
+                k = ks[min(n_used, len(ks) - 1)]
+                if frame.is_corrupt:
+                    errors.add(f"frame {k} decoded with errors (damaged data concealed)")
+                if k >= wanted[i] and k in want:
+                    yield self._yield(frame, k, float((frame.pts - t0) * tb), logs)
+                while i < len(wanted) and wanted[i] <= k:
+                    i += 1
+                if i >= len(wanted):
+                    break
+
+    def _by_order(self, logs):
+        """Streams without usable timestamps: frame k is the k-th picture the decoder outputs.
+
+        Times are ``k / rate`` with the stream's nominal rate (such containers, AVI and raw
+        streams, have a constant one).
+        """
+        import av
+
+        errors = self.errors
+        rate = _rate(self.video.stream)
+        want = set(self.wanted)
+        last = self.wanted[-1]
+        demux, _ = self._begin()
+        k = 0
         while k <= last:
             try:
                 packet = next(demux)
             except StopIteration:
+                self.ended = True
                 break
             except av.FFmpegError as exc:
                 errors.add(f"reading stopped after frame {k - 1} ({_describe(exc)})")
                 break
             try:
-                decoded = packet.decode()
+                frames = packet.decode()
             except av.FFmpegError as exc:
                 errors.add(f"decoder error near frame {k} ({_describe(exc)})")
                 errors.add_logs(logs)
                 continue
             errors.add_logs(logs)
-            for frame in decoded:
-                if k == 0:
-                    state["rotation"] = _frame_rotation(frame)
+            for frame in frames:
+                self.n_output += 1
                 if frame.is_corrupt:
                     errors.add(f"frame {k} decoded with errors (damaged data concealed)")
-                if k in wanted_set:
-                    pts = frame.pts
-                    t = float((pts - start_time) * tb) if pts is not None and tb else float("nan")
-                    rgb = frame.to_ndarray(format="rgb24")
-                    errors.add_logs(logs)
-                    yield k, t, rgb
+                if k in want:
+                    yield self._yield(frame, k, k / rate if rate else float("nan"), logs)
                 k += 1
                 if k > last:
                     break
-        errors.add_logs(logs)
-    return k
 
 
-def _run(path, wanted, index, threads, errors, state=None):
-    """Open ``path`` and decode ``wanted``; yields and returns like :func:`_decode_wanted`."""
-    container, stream = _open(path, index)
-    try:
-        cc = stream.codec_context
-        cc.thread_count = int(threads)
-        if threads != 1:
-            cc.thread_type = "AUTO"
-        start = stream.start_time if stream.start_time is not None else 0
-        state = {} if state is None else state
-        return (yield from _decode_wanted(container, stream, wanted, errors, start, state))
-    finally:
-        container.close()
-
-
-def _finish(src, index, wanted, got, n_decoded, errors):
-    missing = np.array(sorted(set(int(i) for i in wanted) - set(got)), dtype=np.int64)
-    if n_decoded == 0:
+def _missing(src, index, wanted, dec, n_frames, errors):
+    """Sorted missing indices, recorded in ``errors``; ItemError when nothing decoded."""
+    missing = np.array(sorted(set(int(i) for i in wanted) - set(dec.got)), dtype=np.int64)
+    if dec.n_output == 0:
         raise ItemError(index, src, "no frame could be decoded" + _suffix(errors))
     if missing.size:
-        shown = missing[:10].tolist() + (["..."] if missing.size > 10 else [])
-        errors.add(
-            f"{missing.size} requested frame(s) not decoded ({', '.join(map(str, shown))}): "
-            f"the stream ended after {n_decoded} decoded frames"
-        )
+        inside, beyond = missing[missing < n_frames], missing[missing >= n_frames]
+        why_inside = "the stream ended before them" if dec.ended and not dec.by_pts else "they did not decode"
+        for part, why in ((inside, why_inside), (beyond, f"the stream holds {n_frames} frames")):
+            if part.size:
+                shown = part[:10].tolist() + (["..."] if part.size > 10 else [])
+                errors.add(f"{part.size} requested frame(s) not decoded ({', '.join(map(str, shown))}): {why}")
     return missing
 
 
-def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=None, index=0, threads=1):
+def _select(info, table, tb, n, every, times, indices):
+    given = [name for name, v in (("every", every), ("times", times), ("indices", indices)) if v is not None]
+    if len(given) > 1:
+        raise ValueError(f"give at most one of every, times and indices; got {', '.join(given)}")
+    if indices is not None:
+        return _check_indices(indices)
+    frame_times = _frame_times(table, tb) if times is not None else None
+    if frame_times is not None:
+        return sample_indices(info.n_frames, times=times, timestamps=frame_times, duration=info.duration_s)
+    return sample_indices(info.n_frames, n=n, every=every, times=times, fps=info.fps)
+
+
+def _with_geometry(info, geo):
+    if geo is None:
+        return info
+    w, h = geo.size(info.width, info.height, info.sample_aspect_ratio)
+    return replace(info, rotation=geo.rotation, mirrored=geo.mirrored, display_width=w, display_height=h)
+
+
+def video_info(path, *, index=0, stream=None):
+    """Read the metadata of a video file: a scan of its packet headers and its first frame.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A video file in any container and codec FFmpeg reads. The name is only a file name:
+        it is never read as a URL or protocol.
+    index : int, default=0
+        Position of the item in its input sequence, used in error messages.
+    stream : int, optional
+        Position of the video stream to read among the file's video streams; default: the
+        first one flagged *default* (as players choose), else the first.
+
+    Returns
+    -------
+    VideoInfo
+        Container, codec, coded and display size, rotation, sample aspect ratio, fps, frame
+        count (with its source), duration, start time, bit rate, keyframe interval, the stream
+        read, and the problems found.
+
+    Raises
+    ------
+    ItemError
+        For a missing, empty or unreadable file, a directory or device, a path with a NUL
+        byte, a still image, a file without a video stream or with no frames, a playlist
+        pointing to other files, or a ``stream`` the file does not have; the message names
+        ``index`` and the path.
+
+    Notes
+    -----
+    The scan reads every packet header of the stream (no decoding; about the cost of reading
+    the file), so the frame count and duration are the ones the data holds; a header count or
+    duration that disagrees is reported in ``errors``. The rotation needs the first frame
+    decoded.
+
+    Examples
+    --------
+    >>> import forensics.media._video as v
+    >>> try:
+    ...     v.video_info("no/such/video.mp4", index=3)
+    ... except v.ItemError as exc:
+    ...     print(exc)
+    item 3 (no/such/video.mp4): file not found
+    """
+    import av
+
+    with _Video(path, index, stream) as video:
+        errors = _Errors()
+        info = _probe(video, errors)
+        if not video.rewind():
+            video.reopen()
+        display = _Display(video.stream, True, _Errors(), info.rotation)
+        video.stream.codec_context.thread_count = 1
+        geo = None
+        with _ffmpeg_log():
+            try:
+                for frame in video.container.decode(video.stream):
+                    geo = display.geometry(frame)
+                    break
+            except av.FFmpegError:
+                pass  # decode problems are reported by read_frames
+        return _with_geometry(info, geo)
+
+
+def _read(path, index, stream, choose, *, threads, display, seek, skip_nonref=True):
+    """Open, scan, choose frames with ``choose(info, table, time_base)`` and decode them.
+
+    Returns (requested, {index: (seconds, rgb, rotation, sar)}, missing, errors, info, decoder).
+    """
+    with _Video(path, index, stream) as video:
+        errors = _Errors()
+        info = _probe(video, errors)
+        requested = choose(info, video.table, video.stream.time_base)
+        wanted = np.unique(requested)
+        dec = _Decode(video, wanted, errors, threads=threads, display=display, seek=seek,
+                      skip_nonref=skip_nonref, tag_rotation=info.rotation)
+        got = {k: (t, rgb, rot, sar) for k, t, rgb, rot, sar in dec}
+        missing = _missing(video.src, index, wanted, dec, info.n_frames, errors)
+        return requested, got, missing, errors, _with_geometry(info, dec.first_geometry), dec
+
+
+def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=None, index=0, threads=1,
+                display=True, stream=None, seek=True):
     """Decode selected frames of a video, with exact indices and a record of any damage.
 
     One selection mode applies: ``every``, ``times`` or ``indices`` when given (at most one of
@@ -631,12 +1286,16 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
     Parameters
     ----------
     path : str or path-like
-        The video file.
+        The video file (a file name, never read as a URL or protocol).
     n : int, default=32
-        Number of evenly spaced frames when no other selector is given.
-    every, times : optional
-        Frame selection, see :func:`sample_indices` (computed on ``info.n_frames``, with
-        ``info.fps`` for ``times``).
+        Number of evenly spaced frames when no other selector is given, over the frames the
+        packet scan finds (not the header's count).
+    every : int, optional
+        Every ``every``-th frame (see :func:`sample_indices`).
+    times : array-like of float, optional
+        Times in seconds from the first frame: for each, the frame shown at that time (the
+        last frame whose pts-derived time is <= t), for any time in ``[0, info.duration_s]``;
+        variable frame rates are handled exactly. Times outside raise ValueError.
     indices : array-like of int, optional
         Explicit frame indices (>= 0), returned in the order given (repeats allowed).
         Indices past the end of the stream are reported in ``missing``.
@@ -644,27 +1303,46 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
         Position of the item in its input sequence, used in error messages.
     threads : int, default=1
         Decoder threads; 0 lets FFmpeg choose. One by default because the library parallelises
-        over items (joblib), and the two levels should not multiply.
+        over items (joblib), and the two levels should not multiply. With several threads,
+        FFmpeg messages emitted on decoder threads are not captured (corrupt-frame flags and
+        missing frames still are).
+    display : bool, default=True
+        Return frames as a viewer sees them: the display matrix (or legacy ``rotate`` tag)
+        applied, and non-square pixels resampled to square ones (the width scaled by the
+        sample aspect ratio with ``cv2.INTER_AREA`` when it shrinks, ``cv2.INTER_LINEAR`` when
+        it grows; the height kept). False: the coded layout, for block-grid features.
+    stream : int, optional
+        Position of the video stream among the file's video streams; default: the stream
+        flagged *default*, else the first (see :func:`video_info`).
+    seek : bool, default=True
+        Jump to a keyframe when the keyframe layout lets the decoder skip packets before the
+        next requested frame (MP4/MOV and Matroska/WebM). Frames are identified by pts either
+        way, so the result is the same as with ``seek=False``; a seek that lands elsewhere
+        than asked falls back to decoding from the start.
 
     Returns
     -------
     VideoFrames
-        ``frames`` (RGB uint8, rotation not applied), ``indices``, ``timestamps``,
-        ``requested``, ``missing``, ``errors`` and ``info``.
+        ``frames``, ``indices``, ``timestamps``, ``requested``, ``missing``, ``errors``,
+        ``info`` and what display transform was applied (``rotation_applied``,
+        ``mirror_applied``, ``sar_applied``, ``rotations``).
 
     Raises
     ------
     ItemError
         When the file cannot be opened as a video (see :func:`video_info`) or not a single frame
-        decodes. Partial damage (a truncated or corrupt file) does not raise: the frames that
-        decode are returned and ``errors`` and ``missing`` say what went wrong.
+        decodes. Partial damage (a truncated or corrupt file, a stale header) does not raise:
+        the frames that decode are returned and ``errors`` and ``missing`` say what went wrong.
+    ValueError
+        For an invalid selection (several selectors, negative indices, times outside the video).
 
     Notes
     -----
-    Decoding is sequential from the first frame, counting the frames the decoder outputs, up to
-    the last requested index; only requested frames are converted to RGB. This keeps indices
-    exact for any codec (B-frames, open GOPs, variable frame rate) at the cost of decoding every
-    frame before the last one requested; no seeking is done.
+    The stream's packet headers are scanned first (no decoding) to number the frames by pts;
+    decoding then runs from the first packet (or a keyframe, see ``seek``) up to the last
+    requested frame. Packets of frames not requested are decoded only when other frames
+    reference them: non-reference frames are skipped (FFmpeg's ``skip_frame=NONREF`` set per
+    packet), and only requested frames are converted to RGB.
 
     Memory: the returned frames take ``len(frames) * H * W * 3`` bytes, e.g. 200 MB for 32 frames
     of 1080p. Use :func:`iter_frames` to process one frame at a time.
@@ -678,31 +1356,14 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
     ...     print(exc)
     item 7 (missing.mkv): file not found
     """
-    src = os.fspath(path)
-    info = _video_info(path, index, decode_rotation=False)  # rotation comes from frame 0 below
-    given = [name for name, v in (("every", every), ("times", times), ("indices", indices)) if v is not None]
-    if len(given) > 1:
-        raise ValueError(f"give at most one of every, times and indices; got {', '.join(given)}")
-    if indices is not None:
-        requested = _check_indices(indices)
-    else:
-        requested = sample_indices(info.n_frames, n=n, every=every, times=times, fps=info.fps)
-    wanted = np.unique(requested)
-    errors = _Errors(info.errors)
-    got = {}
-    state = {}
-    gen = _run(path, wanted, index, threads, errors, state)
-    while True:
-        try:
-            k, t, rgb = next(gen)
-        except StopIteration as stop:
-            n_decoded = stop.value
-            break
-        got[k] = (t, rgb)
-    missing = _finish(src, index, wanted, got, n_decoded, errors)
-    if info.rotation is None:
-        info = replace(info, rotation=state.get("rotation", 0))
+    def choose(info, table, tb):
+        return _select(info, table, tb, n, every, times, indices)
+
+    requested, got, missing, errors, info, dec = _read(path, index, stream, choose, threads=threads,
+                                                       display=display, seek=seek)
     keep = [int(i) for i in requested if int(i) in got]
+    first = got[keep[0]] if keep else None
+    geo = dec.first_geometry if display else None
     return VideoFrames(
         frames=[got[i][1] for i in keep],
         indices=np.array(keep, dtype=np.int64),
@@ -711,10 +1372,14 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
         missing=missing,
         errors=errors.as_list(),
         info=info,
+        rotation_applied=int(first[2]) if first is not None else 0,
+        mirror_applied=bool(geo is not None and geo.steps and geo.mirrored),
+        sar_applied=float(first[3]) if first is not None else 1.0,
+        rotations=np.array([got[i][2] for i in keep], dtype=np.int64),
     )
 
 
-def iter_frames(path, indices, *, index=0, threads=1, errors=None):
+def iter_frames(path, indices, *, index=0, threads=1, errors=None, display=True, stream=None, seek=True):
     """Decode the frames at ``indices`` one at a time (constant memory).
 
     Parameters
@@ -731,15 +1396,18 @@ def iter_frames(path, indices, *, index=0, threads=1, errors=None):
         When given, decoding problems and requested indices that could not be decoded are
         appended to it as strings; otherwise they are issued as one ``RuntimeWarning`` naming
         the file when the generator finishes.
+    display, stream, seek
+        As in :func:`read_frames`: display geometry by default (the transform is the one
+        :func:`video_info` reports: ``rotation``, ``mirrored``, ``sample_aspect_ratio``).
 
     Yields
     ------
     frame_index : int
         The exact index of the frame.
     timestamp : float
-        Its presentation time in seconds from the stream start.
+        Its presentation time in seconds from the first frame.
     rgb : ndarray of uint8, shape (H, W, 3)
-        The frame in RGB order, display rotation not applied.
+        The frame in RGB order, in display geometry unless ``display=False``.
 
     Raises
     ------
@@ -748,8 +1416,8 @@ def iter_frames(path, indices, *, index=0, threads=1, errors=None):
 
     Notes
     -----
-    Only one frame is held at a time (6 MB for 1080p), plus the decoder's reference frames.
-    Unlike :func:`read_frames`, this does not scan the file first (no :class:`VideoInfo`).
+    Only one frame is held at a time (6 MB for 1080p), plus the decoder's reference frames and
+    the packet table of the stream (a few numbers per frame).
 
     Examples
     --------
@@ -761,26 +1429,17 @@ def iter_frames(path, indices, *, index=0, threads=1, errors=None):
     ...     print(exc.reason)
     file not found
     """
-    src = os.fspath(path)
     wanted = np.unique(_check_indices(indices))
     log = _Errors()
-    got = []
-    n_decoded = yield from _collect(_run(path, wanted, index, threads, log), got)
-    _finish(src, index, wanted, got, n_decoded, log)
+    with _Video(path, index, stream) as video:
+        info = _probe(video, log)
+        dec = _Decode(video, wanted, log, threads=threads, display=display, seek=seek, tag_rotation=info.rotation)
+        for k, t, rgb, _rot, _sar in dec:
+            yield k, t, rgb
+        _missing(video.src, index, wanted, dec, info.n_frames, log)
+        src = video.src
     messages = log.as_list()
     if errors is not None:
         errors.extend(messages)
     elif messages:
         warnings.warn(f"{src}: " + "; ".join(messages), RuntimeWarning, stacklevel=2)
-
-
-def _collect(gen, got):
-    """Re-yield ``gen`` noting the yielded indices in ``got``; return its return value."""
-    while True:
-        try:
-            item = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        got.append(item[0])
-        yield item
-

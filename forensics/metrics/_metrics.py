@@ -12,12 +12,11 @@ import numbers
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 __all__ = [
     "roc_auc", "average_precision", "equal_error_rate", "expected_calibration_error", "brier_score",
     "log_loss", "threshold_metrics", "choose_threshold", "evaluate", "make_scorers", "roc_points",
-    "THRESHOLD_RULES", "EVALUATE_COLUMNS",
+    "roc_auc_ci", "tpr_at_fpr", "THRESHOLD_RULES", "EVALUATE_COLUMNS",
 ]
 
 #: Rules accepted by :func:`choose_threshold` (besides a number, passed through).
@@ -89,8 +88,9 @@ def roc_points(y, s):
     fpr, tpr : ndarray of shape (m + 1,)
         Rates of the rule ``s >= threshold -> fake``, starting at (0, 0).
     thresholds : ndarray of shape (m + 1,)
-        ``+inf`` then the ``m`` distinct scores in decreasing order. Unlike
-        :func:`sklearn.metrics.roc_curve`, no collinear point is dropped.
+        ``+inf`` then the ``m`` distinct scores in decreasing order:
+        :func:`sklearn.metrics.roc_curve` with ``drop_intermediate=False`` (no collinear
+        point dropped), after the label and score checks of this module.
 
     Examples
     --------
@@ -98,19 +98,13 @@ def roc_points(y, s):
     >>> fpr.tolist(), tpr.tolist(), thr.tolist()
     ([0.0, 0.0, 0.5, 0.5, 1.0], [0.0, 0.5, 0.5, 1.0, 1.0], [inf, 0.9, 0.6, 0.4, 0.1])
     """
+    from sklearn.metrics import roc_curve
+
     y, s = _check_scores(y, s)
     if not _both_classes(y):
         raise ValueError("the ROC curve needs both classes in y")
-    order = np.argsort(-s, kind="mergesort")
-    s_sorted, y_sorted = s[order], y[order]
-    # Last index of each run of equal scores: the cumulative counts there are the counts at s >= t.
-    ends = np.r_[np.flatnonzero(np.diff(s_sorted)), s_sorted.size - 1]
-    tp = np.cumsum(y_sorted)[ends]
-    fp = (ends + 1) - tp
-    n_pos, n_neg = tp[-1], fp[-1]
-    fpr = np.r_[0.0, fp / n_neg]
-    tpr = np.r_[0.0, tp / n_pos]
-    return fpr, tpr, np.r_[np.inf, s_sorted[ends]]
+    fpr, tpr, thresholds = roc_curve(y, s, drop_intermediate=False)
+    return fpr, tpr, thresholds
 
 
 def roc_auc(y, s):
@@ -132,7 +126,9 @@ def roc_auc(y, s):
     -----
     The Mann-Whitney form, with ties counted one half:
     ``AUC = (sum_{i: y_i = 1} rank(s_i) - n_1 (n_1 + 1) / 2) / (n_0 n_1)`` with mid-ranks for ties.
-    Equals the trapezoidal area under the ROC curve (:func:`sklearn.metrics.roc_auc_score`).
+    Equals the trapezoidal area under the ROC curve, which is what is computed
+    (:func:`sklearn.metrics.roc_auc_score`, after this module's checks; NaN instead of an error
+    with one class).
 
     References
     ----------
@@ -144,13 +140,12 @@ def roc_auc(y, s):
     >>> roc_auc([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9])  # pairs won: (.4>.1) (.9>.1) (.9>.6) = 3 of 4
     0.75
     """
+    from sklearn.metrics import roc_auc_score
+
     y, s = _check_scores(y, s)
     if not _both_classes(y):
         return float("nan")
-    n1 = int(y.sum())
-    n0 = y.size - n1
-    ranks = rankdata(s)
-    return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n0 * n1))
+    return float(roc_auc_score(y, s))
 
 
 def average_precision(y, s):
@@ -172,7 +167,8 @@ def average_precision(y, s):
     -----
     Over the distinct scores ``t_1 > t_2 > ...`` (the rule ``s >= t_k -> fake``),
     ``AP = sum_k (R_k - R_{k-1}) P_k`` with recall ``R_k``, precision ``P_k`` and ``R_0 = 0``;
-    no interpolation of the precision (as :func:`sklearn.metrics.average_precision_score`).
+    no interpolation of the precision: :func:`sklearn.metrics.average_precision_score`, after
+    this module's checks.
     Its chance level is the fake prevalence, not 0.5.
 
     Examples
@@ -181,16 +177,12 @@ def average_precision(y, s):
     >>> round(average_precision([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9]), 6)  # .5*1 + .5*2/3
     0.833333
     """
+    from sklearn.metrics import average_precision_score
+
     y, s = _check_scores(y, s)
     if y.sum() == 0:
         return float("nan")
-    order = np.argsort(-s, kind="mergesort")
-    s_sorted, y_sorted = s[order], y[order]
-    ends = np.r_[np.flatnonzero(np.diff(s_sorted)), s_sorted.size - 1]
-    tp = np.cumsum(y_sorted)[ends]
-    precision = tp / (ends + 1)
-    recall = tp / tp[-1]
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return float(average_precision_score(y, s))
 
 
 def equal_error_rate(y, s):
@@ -247,6 +239,131 @@ def equal_error_rate(y, s):
     eer = fpr[k - 1] + u * (fpr[k] - fpr[k - 1])
     j = k if d[k] <= -d[k - 1] else k - 1
     return float(eer), float(thr[j])
+
+
+# -- operating points and uncertainty ---------------------------------------------------------------
+def tpr_at_fpr(y, s, fpr=0.01):
+    """True positive rate at a false positive rate: the share of fakes caught with few reals flagged.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Labels, fake = 1, real = 0.
+    s : array-like of shape (n,)
+        Scores of the fake class.
+    fpr : float in [0, 1], default=0.01
+        The largest false positive rate allowed.
+
+    Returns
+    -------
+    float
+        The highest TPR among the ROC vertices (:func:`roc_points`) whose FPR is at most ``fpr``:
+        the operating point a deterministic threshold reaches, without interpolation. NaN with
+        one class only. With ``n_real`` reals the smallest non-zero FPR is ``1 / n_real``, so
+        for ``fpr < 1 / n_real`` this is the TPR at FPR = 0.
+
+    Examples
+    --------
+    >>> # vertices (FPR, TPR): (0,0) (0,.5) (.5,.5) (.5,1) (1,1)
+    >>> tpr_at_fpr([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9], fpr=0.01), tpr_at_fpr([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9], 0.5)
+    (0.5, 1.0)
+    """
+    if isinstance(fpr, bool) or not isinstance(fpr, numbers.Real) or not 0 <= fpr <= 1:
+        raise ValueError(f"fpr must be a number in [0, 1], got {fpr!r}")
+    y, s = _check_scores(y, s)
+    if not _both_classes(y):
+        return float("nan")
+    f, t, _ = roc_points(y, s)
+    return float(t[f <= fpr].max())
+
+
+def roc_auc_ci(y, s, *, groups=None, n_boot=1000, level=0.95, random_state=0):
+    """ROC-AUC with a bootstrap confidence interval, resampling whole groups.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Labels, fake = 1, real = 0.
+    s : array-like of shape (n,)
+        Scores of the fake class.
+    groups : array-like of shape (n,), optional
+        Items of a group (a video's frames, a source photo's crops, an identity) are drawn
+        together; None resamples items.
+    n_boot : int, default=1000
+        Bootstrap samples.
+    level : float in (0, 1), default=0.95
+    random_state : int, default=0
+
+    Returns
+    -------
+    auc, low, high : float
+        The ROC-AUC of the data and the percentile interval of the bootstrap AUCs; NaN with one
+        class only.
+
+    Notes
+    -----
+    Each sample draws ``G`` groups with replacement (``G`` the number of groups) and computes
+    the AUC with each item weighted by the number of times its group was drawn: the weighted
+    Mann-Whitney statistic ``sum_{i fake, j real} w_i w_j ([s_i > s_j] + [s_i = s_j] / 2) /
+    (W_fake W_real)``, which is :func:`sklearn.metrics.roc_auc_score` with ``sample_weight``
+    (computed here from one ranking of the scores, as the weights are all that change); samples
+    holding one class only are skipped. Resampling groups, not items, keeps the interval honest when items of a
+    group are correlated (frames of one video are not independent evidence). A percentile
+    interval of a cluster bootstrap; with few groups it is wide and coarse, which is the point.
+
+    References
+    ----------
+    Efron & Tibshirani, 'An Introduction to the Bootstrap', Chapman & Hall 1993, ch. 13;
+    Field & Welsh, 'Bootstrapping clustered data', JRSS B 69(3), 2007,
+    doi:10.1111/j.1467-9868.2007.00593.x.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1], 50)
+    >>> s = y + rng.normal(0, 1, 100)
+    >>> auc, low, high = roc_auc_ci(y, s, n_boot=200)
+    >>> bool(low < auc < high)
+    True
+    """
+    from sklearn.metrics import roc_auc_score
+
+    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive int, got {n_boot!r}")
+    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
+        raise ValueError(f"level must be a number in (0, 1), got {level!r}")
+    y, s = _check_scores(y, s)
+    if not _both_classes(y):
+        return float("nan"), float("nan"), float("nan")
+    if groups is None:
+        codes = np.arange(y.size)
+    else:
+        g = np.asarray(groups, dtype=object)
+        if g.shape != y.shape:
+            raise ValueError(f"groups must have the shape of y {y.shape}, got {g.shape}")
+        codes = pd.factorize(pd.Series(g))[0]
+    n_groups = int(codes.max()) + 1
+    rng = np.random.default_rng(random_state)
+    # The weighted Mann-Whitney statistic (what roc_auc_score computes with sample_weight), with the
+    # scores ranked once: per sample, only the weights change.
+    level_of = np.unique(s, return_inverse=True)[1]
+    n_levels = int(level_of.max()) + 1
+    pos = y == 1
+    aucs = []
+    for _ in range(int(n_boot)):
+        weight = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)[codes].astype(np.float64)
+        wp = np.bincount(level_of[pos], weights=weight[pos], minlength=n_levels)
+        wn = np.bincount(level_of[~pos], weights=weight[~pos], minlength=n_levels)
+        total_p, total_n = wp.sum(), wn.sum()
+        if total_p == 0 or total_n == 0:
+            continue
+        below = np.cumsum(wn) - wn  # negative weight strictly below each score level
+        aucs.append(float(np.sum(wp * (below + 0.5 * wn)) / (total_p * total_n)))
+    auc = float(roc_auc_score(y, s))
+    if not aucs:
+        return auc, float("nan"), float("nan")
+    low, high = np.quantile(aucs, [(1 - level) / 2, (1 + level) / 2])
+    return auc, float(low), float(high)
 
 
 # -- calibration / proper scores --------------------------------------------------------------------
@@ -312,7 +429,8 @@ def brier_score(y, p):
     Returns
     -------
     float
-        ``mean_i (p_i - y_i)^2``, in [0, 1]; 0.25 for the constant 0.5.
+        ``mean_i (p_i - y_i)^2``, in [0, 1]; 0.25 for the constant 0.5
+        (:func:`sklearn.metrics.brier_score_loss`).
 
     References
     ----------
@@ -324,8 +442,10 @@ def brier_score(y, p):
     >>> round(brier_score([0, 1], [0.2, 0.6]), 6)  # (.04 + .16) / 2
     0.1
     """
+    from sklearn.metrics import brier_score_loss
+
     y, p = _check_scores(y, p, "p", probability=True)
-    return float(np.mean((p - y) ** 2))
+    return float(brier_score_loss(y, p, pos_label=1))
 
 
 def log_loss(y, p, eps=1e-15):
@@ -380,7 +500,7 @@ def threshold_metrics(y, s, threshold):
     Returns
     -------
     dict
-        ``tp, fp, tn, fn`` (counts), ``accuracy``, ``balanced_accuracy`` (``(TPR + TNR) / 2``),
+        ``tp, fp, tn, fn`` (counts, from :func:`sklearn.metrics.confusion_matrix`), ``accuracy``, ``balanced_accuracy`` (``(TPR + TNR) / 2``),
         ``precision`` (``TP / (TP + FP)``), ``recall`` and ``tpr`` (the same value,
         ``TP / (TP + FN)``), ``fpr`` (``FP / (FP + TN)``), ``tnr``, ``fnr``, ``f1``
         (``2 TP / (2 TP + FP + FN)``). A ratio with a zero denominator is NaN, so with one class
@@ -399,12 +519,10 @@ def threshold_metrics(y, s, threshold):
         raise ValueError(f"threshold must be a number or have the shape of s {s.shape}, got {t.shape}")
     if np.isnan(t).any():
         raise ValueError("threshold is NaN")
-    pred = s >= t
-    pos = y == 1
-    tp = int(np.sum(pred & pos))
-    fp = int(np.sum(pred & ~pos))
-    fn = int(np.sum(~pred & pos))
-    tn = int(np.sum(~pred & ~pos))
+    from sklearn.metrics import confusion_matrix
+
+    pred = (s >= t).astype(np.int64)
+    (tn, fp), (fn, tp) = confusion_matrix(y, pred, labels=[0, 1]).tolist()
     tpr, tnr = _ratio(tp, tp + fn), _ratio(tn, tn + fp)
     return {
         "tp": tp, "fp": fp, "tn": tn, "fn": fn,

@@ -51,6 +51,18 @@ class CVResult:
         The fold in which each item was tested.
     threshold_rule : str or float
         The rule the thresholds were chosen with.
+    video_folds, video_summary, video_per_group : pandas.DataFrame or None
+        With ``videos``: the same three tables at video level, on video scores aggregated from
+        the out-of-fold item (frame) scores by ``aggregate``; each video is judged with the
+        threshold of the fold that tested it. None without ``videos``.
+    video_scores : pandas.Series or None
+        The aggregated out-of-fold score of each video, indexed by video id (first appearance
+        order), named ``"score"``.
+    video_labels : pandas.Series or None
+        The label of each video, same index.
+    aggregate : str or None
+        The aggregation rule of :func:`~forensics.metrics.aggregate_scores` that made the video
+        scores (``"topk_mean:3"`` for ``topk_mean`` with ``k=3``).
     """
 
     folds: pd.DataFrame
@@ -60,12 +72,21 @@ class CVResult:
     thresholds: np.ndarray
     test_fold: np.ndarray
     threshold_rule: object = field(default="eer")
+    video_folds: pd.DataFrame = None
+    video_summary: pd.DataFrame = None
+    video_per_group: pd.DataFrame = None
+    video_scores: pd.Series = None
+    video_labels: pd.Series = None
+    aggregate: str = None
 
     def __repr__(self):
         parts = [f"n_splits={len(self.folds)}", f"threshold_rule={self.threshold_rule!r}"]
         for name in ("roc_auc", "eer", "balanced_accuracy"):
             mean, std = self.summary.loc[name, "mean"], self.summary.loc[name, "std"]
             parts.append(f"{name}={mean:.3f}+-{std:.3f}")
+        if self.video_summary is not None:
+            mean, std = self.video_summary.loc["roc_auc", "mean"], self.video_summary.loc["roc_auc", "std"]
+            parts.append(f"video_roc_auc={mean:.3f}+-{std:.3f}")
         return f"CVResult({', '.join(parts)})"
 
 
@@ -165,7 +186,8 @@ def _run_fold(fold, estimator, X, y, groups, train, test, rule, validation_fract
 
 
 def cross_validate_detector(estimator, X, y, *, groups=None, methods=None, cv=5, threshold_rule="eer",
-                            validation_fraction=0.2, random_state=0, n_jobs=None, progress=False):
+                            validation_fraction=0.2, random_state=0, n_jobs=None, progress=False, videos=None,
+                            aggregate="mean", k=3):
     """Cross-validate a detector: out-of-fold scores, per-fold metrics at a validation-chosen threshold.
 
     Parameters
@@ -204,11 +226,21 @@ def cross_validate_detector(estimator, X, y, *, groups=None, methods=None, cv=5,
         Folds run in parallel by joblib (None = 1). Timings are then measured under contention.
     progress : bool, default=False
         Show a progress bar over folds.
+    videos : array-like of shape (n_items,), optional
+        The video each item (a frame or face crop) comes from: adds video-level results, each
+        video scored by aggregating its items' out-of-fold scores. The items of a video are kept
+        on one side of every split: ``videos`` are the groups when ``groups`` is None, and each
+        video must lie within one group otherwise.
+    aggregate : {"mean", "median", "max", "topk_mean"}, default="mean"
+        How item scores make a video score (:func:`~forensics.metrics.aggregate_scores`).
+    k : int, default=3
+        Scores averaged by ``"topk_mean"``.
 
     Returns
     -------
     CVResult
-        ``folds``, ``summary``, ``per_group``, ``oof_scores``, ``thresholds``, ``test_fold``.
+        ``folds``, ``summary``, ``per_group``, ``oof_scores``, ``thresholds``, ``test_fold``,
+        and with ``videos`` the ``video_*`` tables.
 
     Notes
     -----
@@ -245,6 +277,21 @@ def cross_validate_detector(estimator, X, y, *, groups=None, methods=None, cv=5,
         methods = np.asarray(methods, dtype=object)
         if methods.shape != y.shape:
             raise ValueError(f"methods must have the shape of y {y.shape}, got {methods.shape}")
+    if videos is not None:
+        from ..metrics import AGGREGATIONS
+
+        videos = np.asarray(videos)
+        if videos.shape != y.shape:
+            raise ValueError(f"videos must have the shape of y {y.shape}, got {videos.shape}")
+        if aggregate not in AGGREGATIONS:
+            raise ValueError(f"aggregate must be one of {list(AGGREGATIONS)}, got {aggregate!r}")
+        if groups is None:
+            groups = videos
+        else:
+            spread = pd.Series(groups).groupby(videos).nunique()
+            if (spread > 1).any():
+                raise ValueError(f"video {spread.index[int(np.argmax(spread.to_numpy() > 1))]!r} has items in several "
+                                 "groups; the items of a video must share one group")
     if isinstance(threshold_rule, str):
         if threshold_rule not in THRESHOLD_RULES:
             raise ValueError(f"threshold_rule must be one of {list(THRESHOLD_RULES)} or a number, "
@@ -302,5 +349,33 @@ def cross_validate_detector(estimator, X, y, *, groups=None, methods=None, cv=5,
     summary = folds.astype(np.float64).agg(["mean", "std"]).T
     summary.index.name = "metric"
     per_group = evaluate(y, oof, threshold=thresholds[test_fold], groups=methods)
-    return CVResult(folds=folds, summary=summary, per_group=per_group, oof_scores=oof,
-                    thresholds=thresholds, test_fold=test_fold, threshold_rule=threshold_rule)
+    result = CVResult(folds=folds, summary=summary, per_group=per_group, oof_scores=oof,
+                      thresholds=thresholds, test_fold=test_fold, threshold_rule=threshold_rule)
+    if videos is not None:
+        _video_level(result, y, videos, methods, aggregate, k)
+    return result
+
+
+def _video_level(result, y, videos, methods, aggregate, k):
+    """Fill the ``video_*`` fields of a CVResult from its out-of-fold item scores."""
+    from ..metrics import aggregate_labels, aggregate_scores
+
+    scores = aggregate_scores(result.oof_scores, videos, how=aggregate, k=k)
+    labels = aggregate_labels(y, videos)
+    first = pd.Series(np.arange(y.size)).groupby(pd.factorize(videos, sort=False)[0]).first().to_numpy()
+    fold = result.test_fold[first]  # groups keep a video in one fold, so its first item's fold is its fold
+    vy, vs = labels.to_numpy(dtype=np.int64), scores.to_numpy(dtype=np.float64)
+    rows = []
+    for f, threshold in enumerate(result.thresholds):
+        m = fold == f
+        row = evaluate(vy[m], vs[m], threshold=threshold).loc["all"].to_dict()
+        rows.append(row)
+    folds = pd.DataFrame(rows, columns=list(EVALUATE_COLUMNS))
+    folds.index.name = "fold"
+    summary = folds.astype(np.float64).agg(["mean", "std"]).T
+    summary.index.name = "metric"
+    vm = None if methods is None else np.asarray(methods, dtype=object)[first]
+    result.video_folds, result.video_summary = folds, summary
+    result.video_per_group = evaluate(vy, vs, threshold=result.thresholds[fold], groups=vm)
+    result.video_scores, result.video_labels = scores, labels
+    result.aggregate = aggregate if aggregate != "topk_mean" else f"topk_mean:{k}"

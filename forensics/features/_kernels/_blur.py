@@ -10,14 +10,13 @@ from ._config import kernel
 def sharpness_cells(img, grid, out):
     """Per-cell sums over interior pixels (1 <= i < H-1, 1 <= j < W-1) of a (H, W) image.
 
-    ``out`` has shape (grid * grid, 5); row ``r * grid + c`` receives
+    ``out`` has shape (grid * grid, 5), zeroed; row ``r * grid + c`` receives
     [count, sum(L), sum(L^2), sum(Gx^2 + Gy^2), sum(Dx^2 + Dy^2)] where
     L is the 4-neighbour Laplacian, Gx/Gy the 3x3 Sobel responses and Dx/Dy the central
     differences I[i, j+1] - I[i, j-1] and I[i+1, j] - I[i-1, j]. Pixel (i, j) belongs to cell
     (i * grid // H, j * grid // W).
     """
     h, w = img.shape
-    out[:, :] = 0.0
     for i in range(1, h - 1):
         ci = (i * grid) // h
         for cj in range(grid):

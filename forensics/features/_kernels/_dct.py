@@ -26,9 +26,9 @@ def block_dct_stats(img, basis, coefs, moments, hist, edges):
     coefs : float64 (n_blocks, 64) or (0, 64)
         Receives the coefficients in natural (row-major, ``u * 8 + v``) order; a buffer with no
         rows switches the storage off (the statistics are still computed).
-    moments : float64 (64, 4)
+    moments : float64 (64, 4), zeroed
         Receives the power sums ``[sum c, sum c^2, sum c^3, sum c^4]`` of each frequency.
-    hist : int64 (64, n_bins)
+    hist : int64 (64, n_bins), zeroed
         Receives the histogram of ``min(|rint(c)|, n_bins - 1)`` of each frequency
         (``rint`` rounds half to even).
     edges : float64 (4,)
@@ -42,9 +42,6 @@ def block_dct_stats(img, basis, coefs, moments, hist, edges):
     nbx = w // 8
     store = coefs.shape[0] > 0
     top = hist.shape[1] - 1
-    moments[:, :] = 0.0
-    hist[:, :] = 0
-    edges[:] = 0.0
     ce = np.empty((4, 4))
     co = np.empty((4, 4))
     for i in range(4):
@@ -135,13 +132,12 @@ def lattice_scores(hist, out):
         out[k, q, 1] = sum_m (hist[k, m q - 1] + hist[k, m q + 1]) / 2
 
     The second sum is what the lattice bins would hold if the histogram were locally linear
-    (no quantization). Entries for ``q < 2`` are zero. The sums stop after the last non-empty
+    (no quantization). ``out`` comes zeroed; entries for ``q < 2`` stay zero. The sums stop after the last non-empty
     bin ``a`` of the row (terms with ``n - 1 > a`` are zero): coefficient magnitudes rarely
     reach the top of the histogram, so this skips most of the strided reads.
     """
     n_rows, n_bins = hist.shape
     n_q = out.shape[1]
-    out[:, :, :] = 0.0
     for k in range(n_rows):
         row = hist[k]
         last = n_bins - 1
@@ -174,7 +170,7 @@ def lattice_steps(hist, n_q, min_informative, min_score, z, rho, steps):
     ``steps`` : float64 (n_rows,), output.
     """
     n_rows, n_bins = hist.shape
-    scores = np.empty((n_rows, n_q, 2))
+    scores = np.zeros((n_rows, n_q, 2))
     lattice_scores(hist, scores)
     for k in range(n_rows):
         row = hist[k]

@@ -1,0 +1,162 @@
+"""A frame-level detector applied to whole videos: frames sampled, each scored, scores aggregated."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["VideoDetector"]
+
+
+class VideoDetector(ClassifierMixin, BaseEstimator):
+    """Score videos with a frame (or face crop) detector, aggregating its frame scores per video.
+
+    The frame model is the usual image pipeline (a ``features`` step and a head, e.g.
+    ``forensics.make_pipeline("forensic-xgb")``); it is trained on the sampled frames of the
+    training videos, each frame labelled with its video's label, and a video's fake score is
+    the aggregation of its frames' scores (:func:`forensics.metrics.aggregate_scores`), the
+    frame-level protocol of FaceForensics++ and Celeb-DF results.
+
+    Parameters
+    ----------
+    detector : Pipeline
+        The frame model: a :class:`~sklearn.pipeline.Pipeline` whose first step is ``features``
+        (a frame extractor of :mod:`forensics.features`).
+    n_frames, every, faces, face_detector, face_model
+        Which frames are sampled and whether faces are cropped: the ``n_frames``, ``every``,
+        ``faces``, ``detector`` and ``model_path`` of
+        :class:`~forensics.features.VideoFeatures`.
+    aggregate : {"mean", "median", "max", "topk_mean"}, default="mean"
+        How frame scores make the video score.
+    k : int, default=3
+        Frames averaged by ``"topk_mean"``.
+    n_jobs : int, optional
+        Videos decoded in parallel.
+    progress : bool, default=False
+
+    Attributes
+    ----------
+    features_ : VideoFeatures
+        The fitted frame sampler and extractor.
+    model_ : Pipeline
+        The fitted steps after ``features`` (imputation, scaling, head), on frame rows.
+    classes_ : ndarray
+        ``[0, 1]``.
+
+    Notes
+    -----
+    A video of which no frame can be used (unreadable, or no face found with ``faces=True``)
+    has no score: ``predict_proba`` raises :class:`~forensics.media.ItemError` naming it.
+
+    Examples
+    --------
+    >>> from forensics import VideoDetector, make_pipeline
+    >>> det = VideoDetector(make_pipeline(features=["blur"]), n_frames=4, aggregate="median")
+    >>> det.get_params()["aggregate"]
+    'median'
+    """
+
+    def __init__(self, detector=None, *, n_frames=32, every=None, faces=False, face_detector="auto",
+                 face_model=None, aggregate="mean", k=3, n_jobs=None, progress=False):
+        self.detector = detector
+        self.n_frames = n_frames
+        self.every = every
+        self.faces = faces
+        self.face_detector = face_detector
+        self.face_model = face_model
+        self.aggregate = aggregate
+        self.k = k
+        self.n_jobs = n_jobs
+        self.progress = progress
+
+    def _parts(self):
+        from .metrics import AGGREGATIONS
+
+        if self.aggregate not in AGGREGATIONS:
+            raise ValueError(f"aggregate must be one of {list(AGGREGATIONS)}, got {self.aggregate!r}")
+        pipe = self.detector
+        if not (isinstance(pipe, Pipeline) and pipe.steps and pipe.steps[0][0] == "features"):
+            raise TypeError("detector must be a Pipeline whose first step is 'features' "
+                            "(e.g. forensics.make_pipeline('forensic-xgb'))")
+        return pipe.steps[0][1], Pipeline(pipe.steps[1:])
+
+    def _video_features(self, extractor):
+        from .features import VideoFeatures
+
+        return VideoFeatures(extractor, n_frames=self.n_frames, every=self.every, faces=self.faces,
+                             detector=self.face_detector, model_path=self.face_model, n_jobs=self.n_jobs,
+                             progress=self.progress).fit()
+
+    def fit(self, X, y):
+        """Sample and extract the frames of the videos ``X``, fit the frame model on them.
+
+        Parameters
+        ----------
+        X : sequence of video paths
+        y : array-like of shape (n_videos,)
+            Labels, fake = 1, real = 0.
+        """
+        extractor, rest = self._parts()
+        self.features_ = self._video_features(extractor)
+        F, meta = self.features_.transform_frames(X)
+        y = np.asarray(y)
+        return self.fit_frames(F, y[meta["video"].to_numpy()])
+
+    def fit_frames(self, F, y):
+        """Fit the frame model on frame features already extracted (e.g. a frame-level feature table).
+
+        Parameters
+        ----------
+        F : array-like of shape (n_frames, n_features)
+            Rows of the frame extractor's features (the ``features`` step of ``detector``).
+        y : array-like of shape (n_frames,)
+            Each frame's label (its video's).
+        """
+        extractor, rest = self._parts()
+        if not hasattr(self, "features_"):
+            self.features_ = self._video_features(extractor)
+        self.model_ = clone(rest).fit(F, y)
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def frame_scores(self, X):
+        """Fake score of every sampled frame: ``(scores, meta)`` with meta as ``VideoFeatures.transform_frames``."""
+        check_is_fitted(self, "model_")
+        F, meta = self.features_.transform_frames(X)
+        proba = np.asarray(self.model_.predict_proba(F), dtype=np.float64)
+        return proba[:, list(self.model_.classes_).index(1)], meta
+
+    def predict_proba(self, X):
+        """Probabilities ``[real, fake]`` per video, the fake one aggregated over its frames.
+
+        Returns
+        -------
+        ndarray of shape (n_videos, 2)
+        """
+        from .media import ItemError
+        from .metrics import aggregate_scores
+
+        scores, meta = self.frame_scores(X)
+        n = len(X)
+        video = meta["video"].to_numpy()
+        missing = sorted(set(range(n)) - set(video.tolist()))
+        if missing:
+            i = missing[0]
+            status = self.features_.status_
+            reason = status.loc[status["index"] == i, "error"]
+            why = reason.iloc[0] if len(reason) and reason.iloc[0] else "no usable frame (no face found)"
+            raise ItemError(i, str(X[i]), f"no frame to score: {why}")
+        agg = aggregate_scores(scores, video, how=self.aggregate, k=self.k)
+        fake = agg.reindex(range(n)).to_numpy(dtype=np.float64)
+        return np.column_stack([1.0 - fake, fake])
+
+    def predict(self, X):
+        """1 (fake) where the aggregated fake score is at least 0.5, else 0."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        return tags

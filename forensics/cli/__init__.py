@@ -1,0 +1,152 @@
+"""The ``forensics`` command line: one sub-command per job, one module per verb.
+
+``forensics VERB --help`` documents each verb. The verbs:
+
+``demo``
+    Build the embedded demo set, extract the handcrafted bank, report a grouped CV ROC-AUC.
+``audit DATA``
+    The shortcut audit (:func:`forensics.audit`): can the label be read off the file pipeline?
+``extract DATA --out DIR``
+    A feature table (``DIR/features.parquet``) with its provenance, resumable.
+``train DATA --detector NAME --out MODEL``
+    Fit a catalogued detector on every item and save it (:func:`forensics.save`).
+``evaluate DATA (--detector NAME | --model MODEL)``
+    Cross-validated metrics (frame and video level), a saved model on a test set, or a
+    cross-data-set matrix.
+``tune DATA --detector NAME --out DIR``
+    Optuna search over the detector's parameters on grouped folds; the best pipeline refitted.
+``predict MODEL INPUTS...``
+    Fake scores for files and folders, one row per input, failures recorded per row.
+``report DATA --out DIR``
+    An HTML and Markdown report (:func:`forensics.inspection.build_report`).
+``runs [ROOT]``
+    The runs and feature tables under a folder, queryable in SQL (DuckDB).
+
+``DATA`` is a folder laid out as ``real/...`` and ``fake/[<method>/]...`` (images or videos), a
+manifest ``.csv`` with a ``path`` column, a data set root (``--dataset celebdf`` or
+``celebdf:ROOT``), or a feature table ``.parquet`` written by ``extract`` (then nothing is
+extracted again; a table made with other settings is refused).
+
+Every verb reads a YAML config (``--config run.yaml``, keys as in the ``config.yaml`` each run
+writes beside its outputs; flags override it); ``--track URI`` (or ``FORENSICS_TRACKING_URI``)
+logs ``train``, ``evaluate``, ``tune`` and ``report`` to MLflow.
+
+A verb is a module ``_<verb>.py`` of this package with ``add_parser(subparsers)`` (its options,
+declared with the shared groups of ``_common`` so that a flag means the same in every verb) and
+``run(args)`` (one call into the library, then printing); list it in :data:`VERBS`.
+
+Exit status (scripts can rely on it): 0 on success; 1 for an error, reported on one line on
+stderr (a missing path, an unreadable model, a refused feature table, every input failing,
+missing offline weights); 2 for bad arguments (unknown option, detector or config key, malformed
+value, a ``--set`` value a step refuses); 3 when ``audit --fail-on-shortcut`` flags a property;
+130 when interrupted; 141 when the reader of the output went away (``forensics runs | head``),
+quietly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from ._options import CommandError, UsageError, resolve
+
+__all__ = ["VERBS", "build_parser", "main"]
+
+#: The verbs, in the order ``forensics --help`` lists them; each is the module ``_<verb>``.
+VERBS = ("demo", "audit", "extract", "train", "evaluate", "tune", "predict", "report", "runs")
+EXIT_BROKEN_PIPE = 141
+
+
+def _module(verb):
+    return importlib.import_module(f"{__name__}._{verb}")
+
+
+def build_parser():
+    """The argument parser of the ``forensics`` command, with one sub-parser per verb."""
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="forensics",
+        description="Forensic features for detecting deepfakes and AI-generated images and videos.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    keys = set()
+    verbs = {}
+    for verb in VERBS:
+        sub = _module(verb).add_parser(subparsers)
+        verbs[verb] = sub
+        keys.update(spec.key for spec in getattr(sub, "_forensics_specs", {}).values())
+    parser._forensics_verbs = verbs
+    parser._forensics_keys = frozenset(keys)
+    return parser
+
+
+def _one_line(text):
+    from ._common import one_line
+
+    return one_line(text)
+
+
+def main(argv=None):
+    """Run the ``forensics`` command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success; 1 on an error (printed on one line to stderr); 2 for bad
+        arguments (argparse, a bad config key or value, or a bad value found once the command
+        runs, such as an unknown ``--set`` parameter); 3 when ``audit --fail-on-shortcut``
+        flags a property; 130 when interrupted; 141 when standard output was closed early.
+
+    Examples
+    --------
+    >>> from forensics.cli import main
+    >>> main(["demo", "--n-per-class", "20", "--size", "64", "--out", "results/demo"])  # doctest: +SKIP
+    0
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    sub = parser._forensics_verbs[args.command]
+    try:
+        resolve(sub, args, argv, parser._forensics_keys)
+        for note in getattr(args, "_deprecations", None) or []:
+            print(f"forensics {args.command}: note: {note}", file=sys.stderr)
+        return int(_module(args.command).run(args) or 0)
+    except BrokenPipeError:
+        # the reader went away (| head): no traceback, no message; stdout to /dev/null so the
+        # interpreter's final flush cannot fail again
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # no real file descriptor (captured output)
+            pass
+        return EXIT_BROKEN_PIPE
+    except UsageError as exc:
+        sub.print_usage(sys.stderr)
+        print(f"forensics {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"forensics {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - every user-facing failure ends as one line
+        if os.environ.get("FORENSICS_DEBUG"):
+            raise
+        from sklearn.utils._param_validation import InvalidParameterError
+
+        if isinstance(exc, InvalidParameterError):  # a --set or config value a scikit-learn step refused
+            sub.print_usage(sys.stderr)
+            print(f"forensics {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        if not isinstance(exc, (CommandError, OSError, ValueError, ImportError, RuntimeError)):
+            raise
+        message = _one_line(exc) or type(exc).__name__
+        print(f"forensics {args.command}: error: {message}", file=sys.stderr)
+        return 1

@@ -1,0 +1,188 @@
+"""``forensics extract``: a feature table (Parquet, with provenance) from images, videos or face crops."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import _common as C
+from ._options import UsageError, deprecated_alias, option
+
+
+def _detector_or_face(text):
+    """``--detector``: a catalogued detector (its features), or a face detector (the old spelling)."""
+    if text in C.FACE_DETECTORS:
+        return text
+    return C.detector_name(text)
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "extract",
+        help="extract a feature table (Parquet) from images, videos or face crops; resumable",
+        description=(
+            "Extract features for every item of DATA into a Parquet feature table (OUT/features.parquet, or OUT "
+            "itself when it ends in .parquet): the manifest's columns, item_index, status and error (an item that "
+            "cannot be read is a row of NaN features with status 'error', never a dropped row), then one column "
+            "per feature; the file's metadata records the versions, the extractor's parameters, the frame and "
+            "face settings, the command and the config. train, evaluate, report and tune read such a table "
+            "instead of extracting again, and refuse one made with other settings. Videos give one row per "
+            "sampled frame (--level frame, the default; with --faces one per face crop) or per video (--level "
+            "video). Chunks are saved as they finish: the same command after an interruption extracts only "
+            "the items not done and writes the same table."
+        ),
+    )
+    C.add_config(parser)
+    C.add_data(parser, tables=False)
+    option(parser, "--out", key="output.out", required=True, metavar="DIR|FILE.parquet",
+           help="output folder (features.parquet is written there) or the .parquet file")
+    option(parser, "--features", key="features.spec", type=C.features_spec, default=None, metavar="SPEC",
+           help="a preset (full, minimal, pixels) or comma-separated extractors, e.g. spectral,noise (default: full "
+                "for images, pixels for video frames and face crops)")
+    option(parser, "--detector", key="detector.name", type=_detector_or_face, default=None, metavar="NAME",
+           help="extract the features this catalogued detector uses (instead of --features)")
+    option(parser, "--equalize", key="features.equalize", action="flag", default=False,
+           help="re-encode every image the same way first (forensics.media.CodecEqualizer), so the codec cannot "
+                "give the label away")
+    specs = parser._forensics_specs
+    C.add_frames(parser)
+    deprecated_alias(parser, "--model", specs["face_model"], metavar="PATH")
+    option(parser, "--chunk-size", key="run.chunk_size", type=C.int_at_least(1), default=C.EXTRACT_CHUNK, metavar="N",
+           help="items per saved chunk (default: %(default)s)")
+    C.add_audit(parser)
+    option(parser, "--seed", key="cv.seed", type=C.int_at_least(0), default=0, help="seed of the audit's folds")
+    C.add_run(parser)
+    return parser
+
+
+def run(args):
+    from .._tables import TableMismatchError, extract_table
+
+    if args.detector in C.FACE_DETECTORS:  # the old meaning of --detector in this verb
+        C.stderr(f"forensics extract: note: --detector {args.detector} is deprecated here; use --face-detector")
+        if args.face_detector is not None and args.face_detector != args.detector:
+            raise UsageError("--detector (deprecated) and --face-detector disagree")
+        args.face_detector, args.detector = args.detector, None
+        args._resolved["frames.face_detector"], args._resolved["detector.name"] = args.face_detector, None
+    if args.detector is not None and args.features is not None:
+        # one from the command line and the other from the config: the command line wins
+        cli_features, cli_detector = "features.spec" in args._cli, "detector.name" in args._cli
+        if cli_features and not cli_detector:
+            args.detector = args._resolved["detector.name"] = None
+        elif cli_detector and not cli_features:
+            args.features = args._resolved["features.spec"] = None
+        else:
+            raise UsageError("give --features or --detector, not both")
+    C.check_face_options(args)
+    manifest = C.load_manifest(args, labels=False)
+    out = Path(args.out)
+    table_path = out if out.suffix.lower() == ".parquet" else out / "features.parquet"
+    C.prepare_out(table_path.parent)
+    kinds = set(manifest["kind"])
+    if kinds == {"image", "video"}:
+        raise C.CommandError(f"DATA {args.data!r} mixes images and videos, whose feature columns differ; extract "
+                             "them separately")
+    video = kinds == {"video"}
+    if video and args.equalize:
+        raise UsageError("--equalize applies to images; video frames are decoded pixels")
+    if args.faces and args.equalize:
+        raise UsageError("--equalize re-encodes whole images; it does not apply to --faces crops")
+    if args.detector is not None:
+        features = C.build_detector(args.detector, args).steps[0][1]
+        if getattr(features, "get_feature_names_out", None) is None:
+            raise UsageError(f"{args.detector} takes raw images (no feature step): there is nothing to extract")
+        spec_text = f"the features of {args.detector}"
+    else:
+        features = args.features or ("pixels" if (video or args.faces) else "full")
+        spec_text = f"features {features if isinstance(features, str) else ','.join(features)}"
+    labelled = "label" in manifest.columns
+    report = None
+    if labelled and args.audit:
+        report = C.audit_first(args, "manifest", manifest)
+    with C.Run(args, out=table_path if out.suffix.lower() == ".parquet" else out) as run_:
+        print(f"forensics extract: {len(manifest)} {'videos' if video else 'images'} of {args.data}, {spec_text}"
+              + (", faces cropped" if args.faces else "")
+              + (f", level {args.level or 'frame'}" if video else ""), flush=True)
+        common = C.extraction_kwargs(args)
+        if args.faces:  # crops on disk (resumable, with a quality report), then one table row per crop
+            table = _faces_table(manifest, features, table_path, args, report, "video" if video else "image")
+        else:
+            try:
+                with C.quiet_warnings():
+                    table = extract_table(manifest, features=features, equalize=bool(args.equalize),
+                                          chunk_size=args.chunk_size, out=table_path, config=args._resolved,
+                                          command=C.command_line(args), audit=report, **common)
+            except TableMismatchError as exc:
+                raise C.CommandError(str(exc)) from None
+        items = table.data.drop_duplicates("item_index")
+        n_errors = int((items["status"] == "error").sum())
+        if n_errors:
+            first = items[items["status"] == "error"].iloc[0]
+            print(f"  warning: {n_errors} items could not be processed (status 'error', NaN features); first: "
+                  f"{first['path']}: {first['error']}")
+        rows = f"{len(table)} rows" + (f" ({len(items)} items)" if table.level == "frame" else "")
+        print(f"Wrote {table_path} ({rows} x {len(table.feature_names)} features, level {table.level}; "
+              f"{n_errors} with status error)")
+        run_.record(data=str(args.data), level=table.level, n_items=int(len(items)),
+                    extra=dict(table=os.fspath(table_path), n_features=len(table.feature_names)))
+    if len(items) and n_errors == len(items):
+        raise C.CommandError(f"feature extraction failed on every item; see the error column of {table_path}")
+    return 0
+
+
+def _faces_table(manifest, features, table_path, args, report, kind):
+    """--faces: face crops written by extract_faces (resumable), then one table row per crop.
+
+    The rows are those VideoFeatures(faces=True).transform_frames gives (same sampling, detector
+    and crop), so the table serves the other verbs like an in-memory extraction would."""
+    from .. import __version__
+    from .._pipeline import make_features
+    from .._tables import TABLE_FORMAT, FeatureTable, _canonical, _versions, feature_fingerprint
+    from ..datasets import extract_faces
+
+    for column in ("label", "method"):
+        if column not in manifest.columns:
+            raise C.CommandError(f"--faces needs a {column!r} column in the manifest (it reports face-found rates "
+                                 "per class and method)")
+    extractor = make_features(features, on_error="nan") if isinstance(features, (str, list)) else features
+    extractor = extractor.fit() if not hasattr(extractor, "feature_names_out_") else extractor
+    crops_dir = table_path.parent
+    with C.quiet_warnings():
+        result = extract_faces(manifest.drop(columns=["kind"]), crops_dir, detector=args.face_detector or "auto",
+                               model_path=args.face_model, n_frames=args.n_frames or 32, every=args.every,
+                               features=extractor, n_jobs=args.n_jobs, progress=args.progress)
+    print(result.report)
+    names = [str(n) for n in extractor.get_feature_names_out()]
+    crops = pd.read_csv(crops_dir / "features.csv")
+    index_of = {}
+    for i, p in enumerate(manifest["path"]):
+        index_of.setdefault(str(p), i)
+    crops.insert(0, "item_index", [index_of[str(p)] for p in crops["path"]])
+    crops["status"], crops["error"] = "ok", ""
+    missing = sorted(set(range(len(manifest))) - set(crops["item_index"]))
+    extra = manifest.iloc[missing].drop(columns=["kind"]).reset_index(drop=True)
+    extra.insert(0, "item_index", missing)
+    extra["frame_index"], extra["face_index"] = -1, -1
+    extra["status"], extra["error"] = "error", "no face found"
+    data = pd.concat([crops, extra], ignore_index=True).sort_values("item_index", kind="stable").reset_index(drop=True)
+    front = [c for c in data.columns if c not in names]
+    data = data[front + names]
+    meta = dict(format=TABLE_FORMAT, versions={**_versions(), "forensics": __version__}, level="frame", kind=kind,
+                features=dict(spec=_canonical(features if isinstance(features, (str, list)) else "detector"),
+                              extractors=feature_fingerprint(extractor)),
+                frames=_canonical(dict(n_frames=args.n_frames or 32, every=args.every, faces=True,
+                                       detector=args.face_detector or "auto", model_path=args.face_model, margin=1.3,
+                                       size=256, select="largest", no_face="skip")),
+                aggregate=None, equalize=False, command=C.command_line(args), config=_canonical(args._resolved),
+                source=dict(data=str(args.data), dataset=manifest.attrs.get("dataset"), n_items=len(manifest)),
+                audit=None if report is None else _canonical(dict(flagged=list(report.flagged),
+                                                                  warning=report.warning_message,
+                                                                  auc={k: float(v) for k, v in
+                                                                       report.table["auc"].items()})))
+    table = FeatureTable(data, names, meta)
+    table.to_parquet(table_path)
+    return table
+

@@ -1,0 +1,134 @@
+"""``forensics predict``: fake scores of files and folders with a saved model, one row per input."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import _common as C
+from ._options import option
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "predict",
+        help="fake scores of image (or video) files and folders with a saved model",
+        description=(
+            "Score each input with a model saved by 'forensics train' or 'forensics tune' (or forensics.save). "
+            "INPUTS are files and folders (a folder contributes its image files, or video files for a video model, "
+            "sorted, recursively). One row per input file, in order: input, score (probability of fake), "
+            "prediction (1 = fake, score >= --threshold), status ('ok' or 'error') and error. An input that cannot "
+            "be read is a row with status 'error'; the exit status is 0 unless every input fails."
+        ),
+    )
+    C.add_config(parser)
+    option(parser, "model", key="detector.model", metavar="MODEL", required=True,
+           help="the saved model (.skops or .joblib)")
+    option(parser, "inputs", key="data.inputs", metavar="INPUTS", nargs="*", required=True,
+           help="image or video files, and folders of them")
+    option(parser, "--format", key="output.format", choices=("csv", "json"), default="csv",
+           help="output format (default: %(default)s)")
+    C.add_output(parser, metavar="FILE", help="write there instead of to standard output (config and run record "
+                                                 "beside it)")
+    option(parser, "--threshold", key="cv.threshold", type=float, default=0.5, metavar="T",
+           help="score at or above which an input is predicted fake (default: %(default)s)")
+    option(parser, "--chunk-size", key="run.chunk_size", type=C.int_at_least(1), default=C.EXTRACT_CHUNK, metavar="N",
+           help="inputs scored per call (default: %(default)s)")
+    C.add_run(parser, n_jobs_option=False)
+    return parser
+
+
+def _expand_inputs(inputs, suffixes):
+    """(input, path or None, error) per input file; folders are expanded, sorted, recursively."""
+    rows = []
+    for text in inputs:
+        path = Path(text)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+            if not files:
+                rows.append((text, None, f"folder holds no file with suffix {', '.join(suffixes)}"))
+            rows.extend((os.fspath(p), os.fspath(p), "") for p in files)
+        elif path.is_file():
+            rows.append((text, text, ""))
+        else:
+            rows.append((text, None, "not found"))
+    return rows
+
+
+def _item_reason(exc):
+    from ..media import ItemError
+
+    return C.one_line(exc.reason if isinstance(exc, ItemError) else f"{type(exc).__name__}: {exc}")
+
+
+def run(args):
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from .._video_detector import VideoDetector
+    from ..datasets import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+    from ..features import VideoFeatures
+
+    if not args.inputs:
+        raise C.UsageError("the following arguments are required: INPUTS")
+    model = C.load_model(args.model)
+    C.set_progress(model, False)
+    steps = getattr(model, "steps", [(None, model)])
+    video = isinstance(model, VideoDetector) or isinstance(steps[0][1], VideoFeatures)
+    rows = _expand_inputs(args.inputs, VIDEO_SUFFIXES if video else IMAGE_SUFFIXES)
+    scores = np.full(len(rows), np.nan)
+    errors = [e for _, _, e in rows]
+    todo = [i for i, (_, path, _) in enumerate(rows) if path is not None]
+    bar = tqdm(total=len(todo), desc="predict", unit="item", disable=not args.progress, file=sys.stderr)
+    with C.quiet_warnings():
+        try:
+            for start in range(0, len(todo), args.chunk_size):
+                part = todo[start:start + args.chunk_size]
+                try:
+                    scores[part] = C.fake_scores(model, [rows[i][1] for i in part])
+                except (ValueError, OSError, RuntimeError, TypeError):
+                    for i in part:  # one bad item spoils the chunk: score its items one by one
+                        try:
+                            scores[i] = C.fake_scores(model, [rows[i][1]])[0]
+                        except (ValueError, OSError, RuntimeError, TypeError) as exc:
+                            errors[i] = _item_reason(exc)
+                bar.update(len(part))
+        finally:
+            bar.close()
+    for i in range(len(rows)):
+        if not errors[i] and not np.isfinite(scores[i]):
+            errors[i] = "the model gave no finite score"
+    ok = np.array([not e for e in errors])
+    table = pd.DataFrame(dict(
+        input=[r[0] for r in rows],
+        score=np.where(ok, scores, np.nan),
+        prediction=pd.array([int(s >= args.threshold) if k else None for s, k in zip(scores, ok)], dtype="Int64"),
+        status=np.where(ok, "ok", "error"),
+        error=errors,
+    ))
+    if args.format == "csv":
+        text = table.to_csv(index=False)
+    else:
+        records = [C.json_ready(dict(r, prediction=None if pd.isna(r["prediction"]) else int(r["prediction"])))
+                   for r in table.to_dict(orient="records")]
+        text = json.dumps(records, indent=2) + "\n"
+    if args.out:
+        C.write_text(args.out, text, "the predictions")
+        C.write_resolved_config(args, args.out)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    n_bad = int((~ok).sum())
+    if 0 < n_bad < len(rows):
+        first = int(np.flatnonzero(~ok)[0])
+        print(f"forensics predict: {n_bad} of {len(rows)} inputs failed (status error); first: {rows[first][0]}: "
+              f"{errors[first]}", file=sys.stderr)
+    if args.out:
+        print(f"Wrote {args.out} ({len(rows)} rows)", file=sys.stderr)
+    if n_bad == len(rows):
+        raise C.CommandError(f"every input failed; first: {rows[0][0]}: {errors[0]}")
+    return 0

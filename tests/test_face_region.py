@@ -1,0 +1,200 @@
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import natural_image
+from forensics.features import FaceRegionFeatures, faceregion_features
+from forensics.features._face_region import (
+    box_geometry, crop_geometry, ellipse_rho, face_geometry, faceregion_vector, mask_rho,
+)
+from forensics.media import Face, crop_face, square_box
+from reference_face_region import ellipse_rho_ref, faceregion_ref
+
+NAMES = FaceRegionFeatures().fit()._feature_names()
+COLOUR = [k for k, n in enumerate(NAMES) if "__colour_" in n]
+
+
+def _row(img, **kw):
+    return dict(zip(NAMES if "n_bins" not in kw else FaceRegionFeatures(**kw).fit()._feature_names(),
+                    FaceRegionFeatures(**kw).fit().transform([img])[0]))
+
+
+def _noisy(seed, shape, sigma=3.0):
+    rng = np.random.default_rng(seed)
+    return np.clip(natural_image(seed, shape).astype(float) + rng.normal(0, sigma, shape + (3,)), 0, 255)
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (57, 83), (40, 31)])
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("geometry", [dict(), dict(band=0.25, n_bins=5), dict(angle=0.4)])
+def test_vector_matches_reference(shape, seed, geometry):
+    rgb = _noisy(seed, shape).astype(np.uint8).astype(np.float32)
+    luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    geometry = dict(geometry)
+    center, axes = crop_geometry(shape, margin=1.6)
+    rho = ellipse_rho(shape, center, axes, geometry.pop("angle", 0.0))
+    got = faceregion_vector(rgb, luma, rho, **geometry)
+    want = faceregion_ref(rgb, luma, rho, **geometry)
+    assert got.shape == want.shape == (23 + 2 * geometry.get("n_bins", 8),)
+    other = np.setdiff1d(np.arange(len(got)), COLOUR)
+    # float32 filtering against float64: relative 1e-4; CIELAB from OpenCV vs scikit-image: within 0.3
+    np.testing.assert_allclose(got[other], want[other], rtol=1e-4, atol=2e-4)
+    np.testing.assert_allclose(got[COLOUR], want[COLOUR], atol=0.3)
+
+
+def test_ellipse_rho_matches_the_definition():
+    for center, axes, angle in [((10.0, 7.5), (6.0, 4.0), 0.0), ((3.2, 9.0), (2.5, 7.0), 1.1)]:
+        np.testing.assert_allclose(ellipse_rho((15, 21), center, axes, angle),
+                                   ellipse_rho_ref((15, 21), center, axes, angle), rtol=1e-12)
+    with pytest.raises(ValueError, match="semi-axes"):
+        ellipse_rho((5, 5), (2, 2), (0.0, 1.0))
+
+
+def test_mask_rho_of_a_disc_is_its_normalized_radius():
+    yy, xx = np.mgrid[:101, :101]
+    r = np.hypot(xx - 50, yy - 50)
+    disc = r <= 30
+    rho = mask_rho(disc)
+    assert np.all(rho[disc] < 1) and np.all(rho[~disc] >= 1)
+    # inside the disc 1 - d_in / R reads r / R; the equal-area radius makes R within half a pixel of 30
+    np.testing.assert_allclose(rho[(r > 5) & (r < 70)], (r / 30.0)[(r > 5) & (r < 70)], atol=0.04)
+    for bad in (np.zeros((8, 8)), np.ones((8, 8)), np.ones((2, 2, 2))):
+        with pytest.raises(ValueError, match="mask"):
+            mask_rho(bad)
+
+
+def test_crop_geometry_is_the_face_box_of_crop_face():
+    frame = np.zeros((400, 600, 3), np.uint8)
+    bbox = (250.0, 120.0, 100.0, 130.0)  # taller than wide by 1.3
+    crop, box = crop_face(frame, bbox, margin=1.3, size=square_box(bbox, margin=1.3, frame_shape=frame.shape)[2])
+    center, axes = crop_geometry(crop.shape, margin=1.3, aspect=1.3)
+    x0, y0, side, _ = box
+    # the face box seen from the crop: centre and semi-axes within the one-pixel rounding of the box
+    assert center[0] == pytest.approx(bbox[0] + bbox[2] / 2 - x0 - 0.5, abs=1.0)
+    assert center[1] == pytest.approx(bbox[1] + bbox[3] / 2 - y0 - 0.5, abs=1.0)
+    assert axes[1] == pytest.approx(bbox[3] / 2, abs=0.5)
+    assert axes[0] == pytest.approx(bbox[2] / 2, abs=0.5)
+
+
+def test_box_and_detected_face_geometry():
+    center, axes = box_geometry((64, 80), (0.25, 0.5, 0.5, 0.25))
+    assert center == (39.5, 39.5) and axes == (20.0, 8.0)
+    face = Face((10.0, 20.0, 30.0, 40.0), 0.9, np.array([[18.0, 30.0], [32.0, 44.0], [25, 40], [20, 50], [30, 50]]))
+    center, axes, angle = face_geometry(face, (100, 100))
+    assert center == (24.5, 39.5) and axes == (15.0, 20.0)
+    assert angle == pytest.approx(math.pi / 4)  # the eye line goes down-right at 45 degrees
+    assert face_geometry(Face((0, 0, 10, 10), 1.0), (20, 20))[2] == 0.0
+
+
+def _pasted(seed=0, size=96, **change):
+    """A natural image and a copy whose inner ellipse (crop geometry, margin 1.6) was changed."""
+    img = cv2.GaussianBlur(natural_image(seed, (size, size)).astype(float), (0, 0), 2.0)  # smooth content
+    img += np.random.default_rng(seed).normal(0, 2.0, img.shape)  # camera-like noise
+    center, axes = crop_geometry((size, size), margin=1.6)
+    face = ellipse_rho((size, size), center, axes) < 1
+    out = img.copy()
+    rng = np.random.default_rng(seed + 100)
+    if "noise" in change:
+        out[face] += rng.normal(0, change["noise"], (face.sum(), 3))
+    if "blur" in change:
+        out[face] = cv2.GaussianBlur(img, (0, 0), change["blur"])[face]
+    if "shift" in change:
+        out[face] += np.array(change["shift"], float)
+    return np.clip(img, 0, 255).astype(np.uint8), np.clip(out, 0, 255).astype(np.uint8)
+
+
+def test_a_noisier_face_raises_the_noise_contrast():
+    real, fake = _pasted(noise=8.0)
+    a, b = _row(real, margin=1.6), _row(fake, margin=1.6)
+    assert b["faceregion__noise__contrast"] > a["faceregion__noise__contrast"] + 1.0
+    assert b["faceregion__noise__ring_contrast"] > a["faceregion__noise__ring_contrast"] + 1.0
+    assert b["faceregion__noise__outer"] == a["faceregion__noise__outer"]  # the surroundings are untouched
+
+
+def test_a_blurred_face_lowers_sharpness_and_steepens_the_slope():
+    real, fake = _pasted(blur=1.5)
+    a, b = _row(real, margin=1.6), _row(fake, margin=1.6)
+    assert b["faceregion__sharpness__contrast"] < a["faceregion__sharpness__contrast"] - 0.3
+    assert b["faceregion__slope__contrast"] < a["faceregion__slope__contrast"] - 0.8  # less high frequency
+    assert b["faceregion__noise__contrast"] < a["faceregion__noise__contrast"] - 1.5
+
+
+def test_a_colour_shift_shows_across_the_ring():
+    real, fake = _pasted(shift=(25.0, 0.0, -10.0))
+    a, b = _row(real, margin=1.6), _row(fake, margin=1.6)
+    assert b["faceregion__colour_mean__ring_a"] > a["faceregion__colour_mean__ring_a"] + 5  # redder inside
+    assert b["faceregion__colour_mean__contrast_a"] > a["faceregion__colour_mean__contrast_a"] + 5
+    assert b["faceregion__noise__contrast"] == pytest.approx(a["faceregion__noise__contrast"], abs=0.05)
+
+
+def test_a_seam_raises_the_boundary_energy_at_the_boundary():
+    real, fake = _pasted(shift=(40.0, 40.0, 40.0))
+    a, b = _row(real, margin=1.6), _row(fake, margin=1.6)
+    assert b["faceregion__boundary_energy__gradient"] > a["faceregion__boundary_energy__gradient"] + 0.3
+    prof = [b[f"faceregion__gradient_profile__b{k}"] for k in range(8)]
+    assert int(np.argmax(prof)) in (3, 4)  # rho bins [0.85, 1.0) and [1.0, 1.15): the seam
+
+
+def test_band_and_bins_parameters():
+    img = _pasted()[0]
+    row = _row(img, n_bins=4, band=0.3)
+    assert len(row) == 23 + 8 and "faceregion__noise_profile__b3" in row
+    assert row["faceregion__noise__inner"] != _row(img)["faceregion__noise__inner"]  # band changes the regions
+    assert sum(row[f"faceregion__noise_profile__b{k}"] for k in range(4)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_mask_form_equals_the_ellipse_when_the_mask_is_that_ellipse():
+    img = _pasted(noise=5.0)[1]
+    yy, xx = np.mgrid[:96, :96]
+    mask = ((xx - 47.5) / 25) ** 2 + ((yy - 47.5) / 25) ** 2 < 1
+    by_mask = faceregion_features(img, mask=mask)
+    by_box = faceregion_features(img, box=(22.5 / 96, 22.5 / 96, 50 / 96, 50 / 96))
+    assert list(by_mask) == list(by_box)
+    assert by_mask["faceregion__noise__contrast"] == pytest.approx(by_box["faceregion__noise__contrast"], abs=0.05)
+    with pytest.raises(ValueError, match="mask has shape"):
+        faceregion_features(img, mask=mask[:-1])
+
+
+def test_small_and_flat_images():
+    row = faceregion_features(np.full((2, 2, 3), 100, np.uint8))
+    # the four pixels of a 2x2 crop lie at rho 1.07, just outside the face ellipse
+    assert np.isnan(row["faceregion__noise__inner"]) and np.isnan(row["faceregion__noise__outer"])
+    assert np.isnan(row["faceregion__colour_mean__ring_L"])
+    flat = faceregion_features(np.full((64, 64), 0.3))
+    assert flat["faceregion__colour_mean__ring_L"] == 0.0 and flat["faceregion__sharpness__contrast"] == 0.0
+
+
+def test_invalid_parameters():
+    for bad in (dict(box=(0.1, 0.1, 0.5)), dict(box=(0.1, 0.1, 0.0, 0.5)), dict(box="face"),
+                dict(box=(0, 0, float("nan"), 1))):
+        with pytest.raises((ValueError, TypeError), match="box"):
+            FaceRegionFeatures(**bad).fit()
+    with pytest.raises(TypeError, match="detector"):
+        FaceRegionFeatures(detector="yunet").fit()
+    FaceRegionFeatures(box=(0.1, 0.1, 0.5, 0.5)).fit()  # the valid look-alike
+    for name, value in (("margin", 0.99), ("aspect", 0.2), ("band", 0.0), ("n_bins", 1)):
+        with pytest.raises(ValueError, match=name):
+            FaceRegionFeatures(**{name: value}).fit()
+
+
+def test_with_a_real_detector(shared_dir):
+    from skimage import data
+
+    from forensics.media import YuNetDetector
+
+    model = shared_dir / "models" / "face_detection_yunet_2023mar.onnx"
+    if not model.is_file():
+        pytest.skip(f"needs {model}")
+    ext = FaceRegionFeatures(detector=YuNetDetector(str(model))).fit()
+    names = list(ext.get_feature_names_out())
+    assert names[-1] == "faceregion__detected__flag" and len(names) == 40
+    astronaut = data.astronaut()
+    blank = np.full((128, 128, 3), 90, np.uint8)
+    rows = ext.transform([astronaut, blank])
+    assert rows[0, -1] == 1.0 and rows[1, -1] == 0.0
+    # without a face the crop geometry is used: the same row as without a detector
+    np.testing.assert_array_equal(rows[1, :-1], FaceRegionFeatures().fit().transform([blank])[0])
+    # with one, the face box drives the geometry: not the crop geometry's row
+    assert not np.allclose(rows[0, :-1], FaceRegionFeatures().fit().transform([astronaut])[0], equal_nan=True)

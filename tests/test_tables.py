@@ -1,0 +1,275 @@
+"""Feature tables (Parquet + provenance), data sources, video-level cross-validation, VideoDetector."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import encode, natural_image
+from forensics import (FeatureTable, TableMismatchError, VideoDetector, extract_table, load_data, make_pipeline,
+                       read_table)
+from forensics.features import make_feature_bank
+
+
+@pytest.fixture(scope="module")
+def images():
+    """12 JPEG byte strings, 6 real (sharp) and 6 fake (blurred), as an in-memory manifest."""
+    import cv2
+
+    items, labels = [], []
+    for k in range(12):
+        img = natural_image(k, (48, 56))
+        if k >= 6:
+            img = cv2.GaussianBlur(img, (0, 0), 1.5)
+        items.append(encode(img, "JPEG", quality=92))
+        labels.append(int(k >= 6))
+    return pd.DataFrame({"path": [None] * 12, "item": items, "label": labels,
+                         "method": ["real"] * 6 + ["blur"] * 6, "group": np.arange(12) % 3})
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    from forensics.datasets import save_demo_videos
+
+    root = tmp_path_factory.mktemp("tables") / "videos"
+    save_demo_videos(root, n_per_class=4, n_frames=5, size=48, seed=3)
+    return root
+
+
+# -- extraction and the file ---------------------------------------------------------------------
+
+def test_in_memory_items_in_order_with_a_bad_one_recorded(images):
+    manifest = images.copy()
+    manifest.loc[4, "item"] = b"not an image"
+    table = extract_table(manifest, features=["blur"])
+    bank = make_feature_bank(["blur"]).fit()
+    good = [i for i in range(12) if i != 4]
+    expected = bank.transform([manifest["item"].iloc[i] for i in good])
+    np.testing.assert_allclose(table.X[good], expected, rtol=1e-12)
+    assert table.data["item_index"].tolist() == list(range(12))
+    assert table.data["status"].tolist() == ["ok"] * 4 + ["error"] + ["ok"] * 7
+    assert "not a readable image" in table.data["error"].iloc[4] and np.isnan(table.X[4]).all()
+    assert "item" not in table.data.columns  # the bytes do not go into the table
+    assert table.meta["n_failed"] == 1 and table.meta["level"] == "image"
+
+
+def test_parquet_round_trip_keeps_rows_columns_and_provenance(images, tmp_path):
+    table = extract_table(images, features=["blur"], config={"cv.folds": 3}, command="forensics extract x")
+    path = table.to_parquet(tmp_path / "t.parquet")
+    back = read_table(path)
+    pd.testing.assert_frame_equal(back.data, table.data)
+    assert back.feature_names == table.feature_names and back.path == path
+    assert back.meta["config"] == {"cv.folds": 3} and back.meta["command"] == "forensics extract x"
+    entry, = back.meta["features"]["extractors"]
+    assert entry["class"].endswith("BlurFeatures") and entry["columns"] == table.feature_names
+    assert "n_jobs" not in entry["params"] and "on_error" not in entry["params"]
+
+
+def test_read_table_refuses_what_is_not_a_feature_table(tmp_path):
+    with pytest.raises(FileNotFoundError, match="feature table not found"):
+        read_table(tmp_path / "nope.parquet")
+    pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "plain.parquet")
+    with pytest.raises(TableMismatchError, match="not a feature table"):
+        read_table(tmp_path / "plain.parquet")
+    (tmp_path / "junk.parquet").write_bytes(b"junk")
+    with pytest.raises(TableMismatchError, match="not a readable Parquet file"):
+        read_table(tmp_path / "junk.parquet")
+
+
+def _rewrite_meta(path, **changes):
+    table = pq.read_table(path)
+    meta = json.loads(table.schema.metadata[b"forensics"])
+    for key, value in changes.items():
+        target = meta
+        *parents, last = key.split(".")
+        for p in parents:
+            target = target[p]
+        target[last] = value
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata,
+                                                  b"forensics": json.dumps(meta).encode()}), path)
+
+
+def test_a_table_of_another_version_or_format_is_refused(images, tmp_path):
+    import forensics
+
+    path = extract_table(images, features=["blur"]).to_parquet(tmp_path / "t.parquet")
+    extractor = make_feature_bank(["blur"])
+    read_table(path).features_for(extractor)  # this version: accepted
+    _rewrite_meta(path, **{"versions.forensics": "0.0.1"})
+    with pytest.raises(TableMismatchError, match=f"extracted by forensics 0.0.1; this is forensics "
+                                                 f"{forensics.__version__}"):
+        read_table(path).features_for(extractor)
+    _rewrite_meta(path, **{"versions.forensics": forensics.__version__, "format": 99})
+    with pytest.raises(TableMismatchError, match="table format 99"):
+        read_table(path).features_for(extractor)
+
+
+def test_a_table_made_with_other_parameters_is_refused_and_a_matching_subset_is_served(images):
+    table = extract_table(images, features={"families": ["spectral", "blur"], "spectral__n_bins": 16})
+    with pytest.raises(TableMismatchError, match=r"n_bins=16 \(the detector: 32\)"):
+        table.features_for(make_feature_bank(["spectral"]))
+    with pytest.raises(TableMismatchError, match="lacks the feature 'dctspec__"):
+        table.features_for(make_feature_bank(["dctspec"]))
+    # the look-alikes that are served: the same parameters, a subset of the columns
+    F, names = table.features_for(make_feature_bank(["spectral"], spectral__n_bins=16))
+    direct = make_feature_bank(["spectral"], spectral__n_bins=16).fit_transform(list(images["item"]))
+    np.testing.assert_allclose(F, direct, rtol=1e-12)
+    F, names = table.features_for(make_feature_bank(["blur"], select=["blur__laplacian"]))
+    assert names and all(n.startswith("blur__laplacian") for n in names)
+
+
+def test_frame_settings_are_checked_only_when_asked(videos):
+    manifest = load_data(videos)
+    table = extract_table(manifest, features=["blur"], n_frames=3)
+    assert table.level == "frame" and len(table) == 8 * 3
+    table.check_frames(n_frames=3, level="frame", faces=None)  # the same, or not asked: accepted
+    with pytest.raises(TableMismatchError, match="n_frames=3; this run asks for n_frames=4"):
+        table.check_frames(n_frames=4)
+    with pytest.raises(TableMismatchError, match="asks for level 'video'"):
+        table.check_frames(level="video")
+    image_table = FeatureTable(pd.DataFrame({"x": [1.0]}), ["x"], {"level": "image", "kind": "image"})
+    with pytest.raises(TableMismatchError, match="holds images"):
+        image_table.check_frames(n_frames=4)
+
+
+def test_extract_table_resumes_and_refuses_other_settings(images, tmp_path):
+    out = tmp_path / "t.parquet"
+    full = extract_table(images, features=["blur"], chunk_size=5)
+    parts = tmp_path / "t.parquet.parts"
+    parts.mkdir()
+    sig = full.meta["signature"]
+    (parts / "settings.json").write_text(sig)
+    full.data.iloc[5:10].to_parquet(parts / "part-000000.parquet", index=False)  # a chunk from the middle
+    resumed = extract_table(images, features=["blur"], chunk_size=4, out=out)
+    pd.testing.assert_frame_equal(resumed.data, full.data)
+    assert not parts.exists()
+    with pytest.raises(TableMismatchError, match="written with other settings"):
+        extract_table(images, features=["dctspec"], out=out)
+    other = tmp_path / "u.parquet.parts"
+    other.mkdir()
+    (other / "settings.json").write_text("something else")
+    with pytest.raises(TableMismatchError, match="chunks extracted with other settings"):
+        extract_table(images, features=["blur"], out=tmp_path / "u.parquet")
+
+
+def test_fit_detector_scores_files_like_the_pipeline_fitted_on_them(images):
+    pipe = make_pipeline(features=["blur"], head="logistic")
+    table = extract_table(images, features=pipe.named_steps["features"])
+    model = table.fit_detector(pipe)
+    X, y = list(images["item"]), images["label"].to_numpy()
+    np.testing.assert_allclose(model.predict_proba(X), make_pipeline(features=["blur"]).fit(X, y).predict_proba(X),
+                               rtol=1e-10)
+    equalized = extract_table(images, features=pipe.named_steps["features"], equalize=True)
+    assert [n for n, _ in equalized.fit_detector(pipe).steps][:2] == ["equalize", "features"]
+
+
+def test_fit_detector_at_video_and_frame_level(videos):
+    from forensics.features import VideoFeatures
+    from forensics.metrics import aggregate_scores
+
+    manifest = load_data(videos)
+    pipe = make_pipeline(features=["blur"], head="logistic")
+    paths = list(manifest["path"])
+    by_video = extract_table(manifest, features=pipe.named_steps["features"], level="video", n_frames=3)
+    model = by_video.fit_detector(pipe)
+    assert isinstance(model.steps[0][1], VideoFeatures) and model.steps[0][1].n_frames == 3
+    np.testing.assert_allclose(model.named_steps["features"].transform(paths), by_video.X, rtol=1e-12)
+    by_frame = extract_table(manifest, features=pipe.named_steps["features"], n_frames=3)
+    det = by_frame.fit_detector(pipe, aggregate="median")
+    assert isinstance(det, VideoDetector) and det.n_frames == 3 and det.aggregate == "median"
+    frame_scores = det.model_.predict_proba(by_frame.X)[:, 1]
+    expected = aggregate_scores(frame_scores, by_frame.videos, how="median").to_numpy()
+    np.testing.assert_allclose(det.predict_proba(paths)[:, 1], expected, rtol=1e-10)
+    # fitting the VideoDetector on the files gives the same model
+    fresh = VideoDetector(make_pipeline(features=["blur"], head="logistic"), n_frames=3, aggregate="median")
+    fresh.fit(paths, manifest["label"].to_numpy())
+    np.testing.assert_allclose(fresh.predict_proba(paths), det.predict_proba(paths), rtol=1e-10)
+
+
+def test_video_detector_names_a_video_without_frames(videos, tmp_path):
+    from forensics import ItemError
+
+    manifest = load_data(videos)
+    det = VideoDetector(make_pipeline(features=["blur"]), n_frames=2).fit(list(manifest["path"]),
+                                                                           manifest["label"].to_numpy())
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video")
+    with pytest.raises(ItemError, match="bad.mp4"):
+        det.predict_proba([list(manifest["path"])[0], str(bad)])
+    with pytest.raises(ValueError, match="aggregate must be one of"):
+        VideoDetector(make_pipeline(features=["blur"]), aggregate="mode").fit(list(manifest["path"])[:2], [0, 1])
+
+
+# -- data sources ---------------------------------------------------------------------------------
+
+def test_load_data_reads_folders_manifests_and_loader_roots(videos, tmp_path):
+    from forensics._sources import parse_source
+
+    manifest = load_data(videos, group_pattern=r"_(\w+)\.mp4$")
+    assert set(manifest["kind"]) == {"video"} and manifest["group"].nunique() == 4
+    assert manifest.attrs["source"] == str(videos)
+    assert parse_source("dfdc:/x") == ("dfdc", "/x") and parse_source("notaloader:/x") == (None, "notaloader:/x")
+    with pytest.raises(ValueError, match="names the loader 'dfdc' but --dataset says 'celebdf'"):
+        parse_source("dfdc:/x", dataset="celebdf")
+    # a DFDC part: metadata.json names the videos and their labels
+    part = tmp_path / "dfdc_train_part_0"
+    part.mkdir()
+    real, fake = sorted(str(p) for p in videos.rglob("*.mp4"))[:2]
+    import shutil
+
+    shutil.copy(real, part / "aaaa.mp4")
+    shutil.copy(fake, part / "bbbb.mp4")
+    (part / "metadata.json").write_text(json.dumps({"aaaa.mp4": {"label": "REAL", "original": None},
+                                                     "bbbb.mp4": {"label": "FAKE", "original": "aaaa.mp4"},
+                                                     "gone.mp4": {"label": "FAKE", "original": "aaaa.mp4"}}))
+    for source, dataset in ((f"dfdc:{tmp_path}", None), (str(tmp_path), "dfdc")):
+        m = load_data(source, dataset=dataset)
+        assert m["label"].tolist() == [0, 1] and m["kind"].tolist() == ["video", "video"]  # absent video dropped
+    with pytest.raises(FileNotFoundError, match="the celebdf root"):
+        load_data("celebdf:" + str(tmp_path / "none"))
+    with pytest.raises(FileNotFoundError, match="holds no image file"):
+        load_data(videos, kind="image")
+
+
+# -- video-level cross-validation --------------------------------------------------------------------
+
+def test_cross_validate_detector_video_level_is_the_aggregate_of_the_frames():
+    from sklearn.linear_model import LogisticRegression
+
+    from forensics.metrics import aggregate_labels, aggregate_scores, evaluate
+    from forensics.model_selection import cross_validate_detector
+
+    rng = np.random.default_rng(0)
+    videos = np.repeat(np.arange(20), 4)
+    y = (videos % 2).astype(int)
+    X = (y + rng.normal(0, 1.5, size=videos.size))[:, None]
+    res = cross_validate_detector(LogisticRegression(), X, y, videos=videos, cv=4, aggregate="max")
+    vs = aggregate_scores(res.oof_scores, videos, how="max")
+    pd.testing.assert_series_equal(res.video_scores, vs)
+    pd.testing.assert_series_equal(res.video_labels, aggregate_labels(y, videos))
+    fold = res.test_fold[np.unique(videos, return_index=True)[1]]
+    for f in range(4):
+        m = fold == f
+        expected = evaluate(res.video_labels.to_numpy()[m], vs.to_numpy()[m], threshold=res.thresholds[f])
+        assert res.video_folds.loc[f, "roc_auc"] == pytest.approx(expected.loc["all", "roc_auc"])
+    assert res.aggregate == "max" and "video_roc_auc" in repr(res)
+    assert pd.Series(res.test_fold).groupby(videos).nunique().max() == 1  # a video never straddles folds
+    with pytest.raises(ValueError, match="has items in several groups"):
+        cross_validate_detector(LogisticRegression(), X, y, videos=videos, groups=np.arange(videos.size) % 5)
+
+
+def test_cross_dataset_matrix_diagonal_is_cv_and_off_diagonal_fits_on_the_row(images):
+    from forensics.model_selection import cross_dataset_matrix, cross_validate_detector, fit_and_score
+
+    pipe = make_pipeline(features=["blur"], head="logistic")
+    a = extract_table(images, features=pipe.named_steps["features"])
+    b = extract_table(images.iloc[::-1].reset_index(drop=True), features=pipe.named_steps["features"])
+    res = cross_dataset_matrix(pipe, {"A": a, "B": b}, cv=3)
+    assert res.matrix.index.tolist() == ["A", "B"] and res.matrix.columns.tolist() == ["A", "B"]
+    cv_a = cross_validate_detector(make_pipeline(features=None, head="logistic"), a.X, a.y, groups=a.groups, cv=3)
+    assert res.matrix.loc["A", "A"] == pytest.approx(cv_a.summary.loc["roc_auc", "mean"])
+    out = fit_and_score(pipe, a, b)
+    assert res.matrix.loc["A", "B"] == pytest.approx(out["metrics"].loc["all", "roc_auc"])
+    assert res.table.set_index(["train", "test"]).loc[("A", "B"), "how"] == "fit on train"

@@ -1,0 +1,119 @@
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from conftest import encode, natural_image
+from forensics.features import (
+    BlurFeatures, ForensicFeatures, NoiseFeatures, TiledFeatures, make_feature_bank, tile_boxes,
+)
+from forensics.media import ItemError
+
+
+def test_tile_boxes_hand_cases():
+    assert tile_boxes((512, 512)) == [(0, 0, 256, 256), (0, 256, 256, 256), (256, 0, 256, 256), (256, 256, 256, 256)]
+    # 700 = 2 * 256 + 188: the grid is centred, its origin rounded down to the 8-pixel lattice (94 -> 88)
+    assert tile_boxes((256, 700)) == [(0, 88, 256, 256), (0, 344, 256, 256)]
+    assert tile_boxes((255, 255)) == [(0, 0, 255, 255)]  # just under one tile: the whole image
+    assert tile_boxes((257, 100)) == [(0, 0, 256, 100)]  # just over: one tile, the odd row left out
+    assert len(tile_boxes((1024, 1024))) == 16
+    # 5 x 5 = 25 tiles, 16 kept evenly in raster order: the first and the last are always kept
+    boxes = tile_boxes((1280, 1280))
+    assert len(boxes) == 16 and boxes[0] == (0, 0, 256, 256) and boxes[-1] == (1024, 1024, 256, 256)
+    assert len(tile_boxes((1280, 1280), max_tiles=25)) == 25 and len(tile_boxes((1280, 1280), max_tiles=1)) == 1
+    for y0, x0, _, _ in tile_boxes((999, 1501), tile_size=96):
+        assert y0 % 8 == 0 and x0 % 8 == 0
+    assert tile_boxes((999, 1501), tile_size=100)[0][:2] == (48, 0)  # (999 - 900) // 2 = 49 -> 48; 1501 - 1500 -> 0
+
+
+def _large(seed=0):
+    img = natural_image(seed, (192, 256))
+    rng = np.random.default_rng(seed)
+    img[64:128, 192:256] = np.clip(img[64:128, 192:256] + rng.normal(0, 25, (64, 64, 3)), 0, 255)  # one noisy tile
+    return img
+
+
+def test_rows_are_the_aggregates_of_the_tile_rows():
+    img = _large()
+    inner = NoiseFeatures(residuals="median").fit()
+    tiled = TiledFeatures(inner, tile_size=64, aggregate=("mean", "max", "std", "min", "median")).fit([img])
+    row = tiled.transform([img])[0]
+    tiles = np.vstack([inner.transform([np.ascontiguousarray(img[y:y + h, x:x + w])])[0]
+                       for y, x, h, w in tile_boxes(img.shape, 64, 16)])
+    assert row[-1] == 12 == len(tiles)
+    got = row[:-1].reshape(-1, 5)
+    np.testing.assert_allclose(got[:, 0], tiles.mean(0), rtol=1e-12)
+    np.testing.assert_array_equal(got[:, 1], tiles.max(0))
+    np.testing.assert_allclose(got[:, 2], tiles.std(0), rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(got[:, 3], tiles.min(0))
+    np.testing.assert_allclose(got[:, 4], np.median(tiles, 0), rtol=1e-12)
+    names = list(tiled.get_feature_names_out())
+    assert names[:2] == ["noise__median_var__r__tile_mean", "noise__median_var__r__tile_max"]
+    assert names[-1] == "tiles__n_tiles__used" and len(names) == len(row)
+
+
+def test_a_local_change_shows_in_max_and_spread_not_only_in_the_mean():
+    img = _large()
+    clean = natural_image(0, (192, 256))
+    tiled = TiledFeatures(BlurFeatures(), tile_size=64).fit()
+    a = dict(zip(tiled.get_feature_names_out(), tiled.transform([clean])[0]))
+    b = dict(zip(tiled.get_feature_names_out(), tiled.transform([img])[0]))
+    key = "blur__laplacian_var__log"
+    assert b[f"{key}__tile_max"] - a[f"{key}__tile_max"] > 3 * (b[f"{key}__tile_mean"] - a[f"{key}__tile_mean"])
+    assert b[f"{key}__tile_std"] > a[f"{key}__tile_std"] + 0.5
+
+
+def test_nan_tiles_are_skipped_and_all_nan_stays_nan():
+    # a 128x64 image in 64-pixel tiles: a flat tile (no edge: edge_width NaN) and a tile with a step edge
+    img = np.zeros((128, 64), np.uint8)
+    img[64:, 32:] = 255
+    tiled = TiledFeatures(BlurFeatures(), tile_size=64).fit()
+    row = dict(zip(tiled.get_feature_names_out(), tiled.transform([img])[0]))
+    single = BlurFeatures().fit().transform([np.ascontiguousarray(img[64:])])[0]
+    assert row["blur__edge_width__mean__tile_mean"] == single[4]  # the flat tile's NaN is left out
+    assert row["blur__edge_width__mean__tile_std"] == 0.0
+    flat = dict(zip(tiled.get_feature_names_out(), tiled.transform([np.zeros((128, 64), np.uint8)])[0]))
+    assert np.isnan(flat["blur__edge_width__mean__tile_mean"]) and np.isnan(flat["blur__edge_width__mean__tile_max"])
+
+
+def test_default_extractor_is_the_pixels_bank_and_batched_path_matches_extract_one():
+    X = [encode(natural_image(s, (80, 100)), "JPEG", quality=85) for s in range(3)]
+    tiled = TiledFeatures(tile_size=48).fit(X)
+    assert isinstance(tiled.extractor_, ForensicFeatures) and tiled.extractor_.preset == "pixels"
+    out = tiled.transform(X)
+    assert not any(str(n).startswith("codec__") for n in tiled.get_feature_names_out())
+    row = tiled.extract_one(X[1])
+    np.testing.assert_array_equal(np.array(list(row.values())), out[1])
+    assert out[0, -1] == 2  # 80 // 48 = 1 row, 100 // 48 = 2 columns
+
+
+def test_estimator_contract(tmp_path):
+    X = [natural_image(s, (70, 90)) for s in range(3)]
+    est = TiledFeatures(make_feature_bank(["blur", "spectral"]), tile_size=32, max_tiles=4, aggregate=("max",))
+    twin = clone(est)
+    assert twin.get_params()["extractor__blur__grid"] == 4
+    twin.set_params(extractor__blur__grid=2, max_tiles=2)
+    assert twin.get_params()["extractor__blur__grid"] == 2 and est.get_params()["extractor__blur__grid"] == 4
+    fitted = est.fit(X)
+    out = fitted.transform(X)
+    assert out.shape == (3, fitted.n_features_out_) and (out[:, -1] == 4).all()
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted)).transform(X), out)
+    np.testing.assert_array_equal(clone(est).set_params(n_jobs=2).fit(X).transform(X), out)
+    X_bad = X[:1] + [str(tmp_path / "missing.png")] + X[1:]
+    with pytest.raises(ItemError, match=r"item 1 .*missing\.png"):
+        fitted.transform(X_bad)
+    with pytest.warns(RuntimeWarning, match="1 of 4"):
+        rows = clone(est).set_params(on_error="nan").fit(X).transform(X_bad)
+    assert np.isnan(rows[1]).all()
+    np.testing.assert_array_equal(rows[[0, 2, 3]], out)
+
+
+def test_invalid_parameters():
+    for name, value in (("tile_size", 15), ("tile_size", 8193), ("max_tiles", 0), ("aggregate", ("mean", "mean")),
+                        ("aggregate", ("p90",)), ("aggregate", ())):
+        with pytest.raises((ValueError, TypeError), match=name):
+            TiledFeatures(**{name: value}).fit()
+    with pytest.raises(TypeError, match="extractor"):
+        TiledFeatures(extractor="spectral").fit()
+    TiledFeatures(tile_size=16, max_tiles=1, aggregate="mean").fit()  # the valid look-alikes
