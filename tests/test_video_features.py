@@ -230,6 +230,7 @@ def test_rotated_phone_video_is_analysed_as_displayed(tmp_path, rotation):
     assert X[:, -1].tolist() == [1.0, 1.0] and np.isfinite(X[:, :-3]).all()
     expected = rotation % 360 if rotation % 360 <= 180 else rotation % 360 - 360
     assert vf.status_["rotation"].tolist() == [0, expected] and vf.status_["status"].tolist() == ["ok", "ok"]
+    assert vf.status_["mirror"].tolist() == [False, False]
     rec = vf.records_
     assert rec.loc[rec["video"] == 1, "rotation"].tolist() == [expected] * 3
     (x, y, w, h), = rec.loc[rec["video"] == 1, "bbox"].iloc[:1]
@@ -388,3 +389,30 @@ def test_downscaled_and_tracked_detection_agrees_with_full_resolution(tmp_path, 
     assert {r.detection for r in fast} == {"full", "near"}  # both ways were exercised
     ious = [_iou(a.bbox, b.bbox) for a, b in zip(fast, full)]
     assert min(ious) >= 0.6 and np.mean(ious) >= 0.8, ious
+
+
+class ShapeBlur(BlurFeatures):
+    """BlurFeatures noting the shape of every picture it is given."""
+
+    shapes = []
+
+    def _prepare(self, item):
+        ShapeBlur.shapes.append(tuple(item.shape))
+        return super()._prepare(item)
+
+
+def test_whole_frames_keep_the_coded_layout(tmp_path):
+    """faces=False: the extractor sees frames as coded (the codec's block grid aligned), and the
+    records say that no rotation was applied."""
+    upright = _upright_picture()
+    path = str(write_video(tmp_path / "turned.mp4", [np.ascontiguousarray(np.rot90(upright, -1))] * 4, crf=12,
+                           rotation=90))
+    ShapeBlur.shapes = []
+    vf = VideoFeatures(ShapeBlur(), faces=False, n_frames=2).fit()
+    feats, meta = vf.transform_frames([path])
+    assert ShapeBlur.shapes == [(128, 96), (128, 96)]  # stored sideways, as coded
+    coded = read_frames(path, n=2, display=False)
+    for row, frame in zip(feats, coded.frames):
+        np.testing.assert_allclose(row, list(BlurFeatures().extract_one(frame).values()), rtol=1e-12)
+    assert vf.status_[["rotation", "mirror", "sar"]].values.tolist() == [[0, False, 1.0]]
+    assert vf.records_["detection"].tolist() == ["none", "none"] and vf.records_["rotation"].tolist() == [0, 0]

@@ -17,7 +17,7 @@ from ._folder import VIDEO_SUFFIXES
 __all__ = ["ExtractionResult", "QualityReport", "extract_faces"]
 
 _RECORD_COLUMNS = ["row", "path", "label", "method", "frame_index", "face_index", "face_found", "n_faces", "score",
-                   "x", "y", "w", "h", "box_side", "track_id", "detection", "rotation", "orientation", "sar",
+                   "x", "y", "w", "h", "box_side", "track_id", "detection", "rotation", "mirror", "orientation", "sar",
                    "crop_path"]
 
 
@@ -148,11 +148,12 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
     crop_dir = out / "crops" / key
     crop_dir.mkdir(parents=True, exist_ok=True)
     status, error = "ok", ""
-    rotation, orientation, sar = 0, 1, 1.0
+    rotation, mirror, orientation, sar = 0, False, 1, 1.0
     crops, recs, n_sampled = [], [], 0
     try:
         if str(path).lower().endswith(VIDEO_SUFFIXES):
             video, rotation, sar = read_display_frames(path, n=n_frames, every=every, index=row_id)
+            mirror = bool(getattr(video, "mirror_applied", False))
             n_sampled = len(video.frames)
             if video.errors or len(video.missing):
                 status, error = "partial", "; ".join(video.errors) or f"{len(video.missing)} frames missing"
@@ -174,7 +175,7 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
     records, found = [], []
     crops = iter(crops)
     for r in recs:
-        geometry = (r.track_id, r.detection, rotation, orientation, sar)
+        geometry = (r.track_id, r.detection, rotation, mirror, orientation, sar)
         if not r.face_found:
             records.append((row_id, path, row["label"], row["method"], r.frame_index, -1, False, r.n_faces,
                             np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, *geometry, ""))
@@ -194,8 +195,8 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
                 else np.empty((0, features.n_features_out_)))
         np.save(out / "features" / f"{key}.npy", rows)
     _atomic_write(out / "done" / f"{key}.json", json.dumps(dict(path=str(path), status=status, error=error,
-                                                                 rotation=rotation, orientation=orientation,
-                                                                 sar=sar)))
+                                                                 rotation=rotation, mirror=mirror,
+                                                                 orientation=orientation, sar=sar)))
     return key
 
 
@@ -241,14 +242,15 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
         ``crop_path`` relative to ``out_dir``, ``frame_index``, ``face_index``, ``score``, bbox,
         ``track_id``, ``detection`` and the geometry columns below; also written as
         ``out_dir/crops.csv``); ``records``: every sampled frame (``out_dir/records.csv``);
-        ``status``: one row per item (``path, status, error, rotation, orientation, sar``;
+        ``status``: one row per item (``path, status, error, rotation, mirror, orientation, sar``;
         status "ok", "partial", "no_face" or "error"); ``report``: a :class:`QualityReport`
         (``out_dir/report.txt``).
 
     Notes
     -----
     Geometry: detection and crops use what a viewer sees. ``rotation`` is the video's display
-    rotation applied (degrees counter-clockwise; 0 for images), ``orientation`` the EXIF
+    rotation applied (degrees counter-clockwise; 0 for images), ``mirror`` whether a display flip
+    was applied (videos; an image's flips are in its orientation), ``orientation`` the EXIF
     orientation applied to a still image (1-8; 1 for videos), ``sar`` the pixel aspect ratio
     resampled to square pixels (1.0 = square). Box coordinates are in that geometry.
 
@@ -298,7 +300,7 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
 def _collect(rows, out, features, min_face_rate):
     records = pd.concat([pd.read_csv(out / "records" / f"{k}.csv", keep_default_na=True) for k in rows["_key"]],
                         ignore_index=True)
-    records["crop_path"] = records["crop_path"].fillna("")
+    records["crop_path"] = records["crop_path"].astype(object).fillna("")
     status = pd.DataFrame([json.loads((out / "done" / f"{k}.json").read_text()) for k in rows["_key"]])
     records["face_found"] = records["face_found"].astype(bool)  # an all-empty table reads as object
     found = records[records["face_found"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import warnings
 
@@ -92,12 +93,13 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         included: ``video, source, frame_index, time_s`` (the frame's presentation time),
         ``face_index, face_found, bbox, score, n_faces, used, track_id`` (the person; -1
         without a face), ``detection`` ("full", "near", or "none" without face detection),
-        ``rotation`` (degrees counter-clockwise applied) and ``sar`` (pixel aspect ratio
-        resampled to square; 1.0 = square pixels).
+        ``rotation`` (degrees counter-clockwise applied), ``mirror`` (a display flip applied)
+        and ``sar`` (pixel aspect ratio resampled to square; 1.0 = square pixels).
     status_ : pandas.DataFrame
         After ``transform``: one row per video: ``index, source, status`` ("ok"; "partial"
         when some frames could not be decoded; "no_face" when faces were asked for and none
-        was found in any sampled frame; "error"), ``error`` (the reason), ``rotation``, ``sar``.
+        was found in any sampled frame; "error"), ``error`` (the reason), ``rotation``,
+        ``mirror``, ``sar``.
 
     Notes
     -----
@@ -271,9 +273,9 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         return features, pd.DataFrame(meta, columns=["video", "source", "frame_index", "face_index", "track_id"])
 
     def _record(self, results):
-        self.status_ = pd.DataFrame([(r["index"], r["source"], r["status"], r["error"], r["rotation"], r["sar"])
-                                     for r in results],
-                                    columns=["index", "source", "status", "error", "rotation", "sar"])
+        self.status_ = pd.DataFrame([(r["index"], r["source"], r["status"], r["error"], r["rotation"], r["mirror"],
+                                      r["sar"]) for r in results],
+                                    columns=["index", "source", "status", "error", "rotation", "mirror", "sar"])
         records = [rec for r in results for rec in r["records"]]
         self.records_ = pd.DataFrame(records, columns=list(_RECORD_COLUMNS))
         failed = self.status_[self.status_["status"] == "error"]
@@ -289,14 +291,14 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
 
 
 _RECORD_COLUMNS = ("video", "source", "frame_index", "time_s", "face_index", "face_found", "bbox", "score", "n_faces",
-                   "used", "track_id", "detection", "rotation", "sar")
+                   "used", "track_id", "detection", "rotation", "mirror", "sar")
 
 
 def _video_frames(vf, cropper, obj, index):
     """Frame feature rows of one video, with its face records and status."""
     source = str(obj)
     res = dict(index=index, source=source, status="ok", error="", frames=[], keys=[], records=[], n_sampled=0,
-               n_faces=0, rotation=0, sar=1.0)
+               n_faces=0, rotation=0, mirror=False, sar=1.0)
     try:
         _fill(vf, cropper, obj, index, res)
     except ItemError as exc:
@@ -317,24 +319,26 @@ def _fill(vf, cropper, obj, index, res):
     source = res["source"]
     if cropper is None:
         # whole frames keep the coded layout: the codec's block grid stays aligned (nothing applied)
-        video = read_frames(obj, n=vf.n_frames, every=vf.every, index=index)
+        coded = {"display": False} if "display" in inspect.signature(read_frames).parameters else {}
+        video = read_frames(obj, n=vf.n_frames, every=vf.every, index=index, **coded)
         frames = ((int(i), f) for i, f in zip(video.indices, video.frames))
     else:
         video, res["rotation"], res["sar"] = read_display_frames(obj, n=vf.n_frames, every=vf.every, index=index)
+        res["mirror"] = bool(getattr(video, "mirror_applied", False))
         frames = iter_display(video)
     problems = "; ".join(video.errors) or (f"{len(video.missing)} frames missing" if len(video.missing) else "")
     if problems:
         res.update(status="partial", error=problems)
     res["n_sampled"] = len(video.frames)
     times = {int(i): float(t) for i, t in zip(video.indices, video.timestamps)}
-    rot, sar = res["rotation"], res["sar"]
+    rot, mirror, sar = res["rotation"], res["mirror"], res["sar"]
     todo = []  # (frame_index, face_index, track_id, image or None for a NaN row)
     if cropper is None:
         res["n_faces"] = None  # no detection: the face rate is undefined, not 0
         for frame_index, frame in frames:
             todo.append((frame_index, -1, -1, frame))
             res["records"].append((index, source, frame_index, times.get(frame_index, np.nan), -1, False, None,
-                                   np.nan, 0, True, -1, "none", rot, sar))
+                                   np.nan, 0, True, -1, "none", rot, mirror, sar))
     else:
         centres = {}
         if vf.no_face == "frame":
@@ -349,7 +353,8 @@ def _fill(vf, cropper, obj, index, res):
         for r in records:
             used = r.face_found or vf.no_face != "skip"
             res["records"].append((index, source, r.frame_index, times.get(r.frame_index, np.nan), r.face_index,
-                                   r.face_found, r.bbox, r.score, r.n_faces, used, r.track_id, r.detection, rot, sar))
+                                   r.face_found, r.bbox, r.score, r.n_faces, used, r.track_id, r.detection, rot,
+                                   mirror, sar))
             if r.face_found:
                 todo.append((r.frame_index, r.face_index, r.track_id, next(crops)))
             elif vf.no_face == "nan":
