@@ -294,8 +294,8 @@ def main(argv=None):
             image = (h, w, peak, c, res.status["status"][0], len(res.crops))
     batches = yunet_batches(YUNET)
 
-    lines += ["| clip | decode s | pipeline s | **pipeline / decode** (min-max) | before: full-res YuNet, bank per "
-              "crop / decode | videos/hour/core | wall decode / pipeline s |", "|---|---|---|---|---|---|---|"]
+    lines += ["| clip | decode s | pipeline s | **pipeline / decode** (min-max) | previous faces + bank (full-res YuNet, bank per "
+              "crop) with this reader / decode | videos/hour/core | wall decode / pipeline s |", "|---|---|---|---|---|---|---|"]
     for label, d, p, r, lo, hi, before, vph, dw, pw in table:
         lines.append(f"| {label} | {d:.2f} | {p:.2f} | **{r:.2f}** ({lo:.2f}-{hi:.2f}) | {before:.2f} | {vph:.0f} | "
                      f"{dw:.2f} / {pw:.2f} |")
