@@ -606,7 +606,8 @@ def test_evaluate_all_runs_every_image_detector_without_weights(data, tmp_path, 
     assert main(["evaluate", str(data), "--detector", "all", "--cv", "2", "--out", str(out), "--no-progress",
                  "--no-audit"]) == 0
     table = pd.read_csv(out / "metrics.csv")
-    assert set(table["detector"]) == {"dct-lr", "forensic-mlp", "forensic-xgb", "spectrum-lr"}
+    assert set(table["detector"]) == {"cooc-lr", "dct-lr", "face-consistency-lr", "forensic-mlp",
+                                         "forensic-xgb", "generalist-xgb", "spectrum-lr"}
     assert (table["status"] == "ok").all()
 
 

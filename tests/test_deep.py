@@ -305,7 +305,7 @@ def test_weights_errors_name_the_fix(tmp_path, monkeypatch, torch):
 
     monkeypatch.setattr(timm, "create_model", offline)
     monkeypatch.delenv("FORENSICS_MODEL_DIR", raising=False)
-    with pytest.raises(RuntimeError, match=r"ImageNet weights.*Offline, pass weights='/path/to/test_efficientnet"):
+    with pytest.raises(RuntimeError, match=r"FORENSICS_MODEL_DIR.*pass weights='/path/to/test_efficientnet"):
         BackboneClassifier(model_name="test_efficientnet", weights="imagenet", **kw).fit(X, y)
 
 
