@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from . import estimators  # the catalogue: forensics.estimators.get(name)
+    from ._parallel import use_cluster
     from ._persistence import load, save
     from ._pipeline import make_pipeline
     from .estimators import list_estimators
@@ -28,4 +29,4 @@ if TYPE_CHECKING:
 __getattr__, __dir__ = attach(__name__, __file__)
 
 __all__ = ["AuditReport", "ForensicFeatures", "ItemError", "ShortcutWarning", "audit", "estimators", "list_estimators", "list_features", "load", "make_feature_bank",
-           "make_pipeline", "save", "__version__"]
+           "make_pipeline", "save", "use_cluster", "__version__"]

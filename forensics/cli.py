@@ -666,7 +666,33 @@ def _add_extract(subparsers):
     parser.add_argument("--chunk-size", type=_int_at_least(1), default=EXTRACT_CHUNK, metavar="N",
                         help="items per appended chunk (default: %(default)s)")
     _common(parser)
-    parser.set_defaults(func=_run_extract)
+    _add_scheduler(parser)
+    parser.set_defaults(func=_run_extract_where_asked)
+
+
+# -- extract on a Dask cluster (--scheduler) ---------------------------------------------------------
+
+def _add_scheduler(parser):
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run the items on the Dask cluster of this scheduler, e.g. tcp://host:8786 (default: "
+                             "the FORENSICS_SCHEDULER environment variable when set, else this machine); the "
+                             "outputs are the same as without it")
+
+
+def _run_extract_where_asked(args):
+    """``extract`` on the Dask cluster named by ``--scheduler`` (or ``FORENSICS_SCHEDULER``), else here."""
+    from ._parallel import SCHEDULER_ENV, use_cluster
+
+    address = args.scheduler if args.scheduler is not None else os.environ.get(SCHEDULER_ENV, "")
+    if not address.strip():
+        if args.scheduler is not None:
+            raise UsageError("--scheduler needs an address, e.g. tcp://host:8786")
+        return _run_extract(args)
+    if args.n_jobs is not None:
+        raise UsageError(f"--n-jobs does not apply with --scheduler or {SCHEDULER_ENV} (the cluster's workers set "
+                         "the parallelism)")
+    with use_cluster(address):
+        return _run_extract(args)
 
 
 def _row_keys(paths):
