@@ -13,8 +13,9 @@ processes with 1 thread each (``forensics.use_cluster``; cluster start and the w
 imports are timed separately and left out), and with joblib's loky backend at ``n_jobs=2`` for
 reference. Every repeat runs the three in turn; the ratios are per repeat and the medians are
 reported. The outputs of the three are checked equal. The load average is printed before and
-after: on a shared machine the other processes take their share of the two cores, and the
-speed-up is bounded by the idle CPU, not by 2.
+after, with the CPU capacity two busy processes get at that moment (2 x the time of one alone
+over the time of two together): on a shared machine that, not the core count, bounds the
+speed-up.
 
     python benchmarks/bench_dask.py [--n-images 96] [--n-videos 12] [--repeats 3]
 
@@ -79,6 +80,30 @@ def load():
     return "load average %.2f %.2f %.2f (1, 5, 15 min)" % os.getloadavg()
 
 
+def _spin(n):
+    t0 = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x += i * i
+    return time.perf_counter() - t0
+
+
+def cpu_capacity(n=10_000_000):
+    """How many CPUs two busy processes get right now: 2 x (one alone) / (two together), at most 2.
+
+    On a shared machine this, not the core count, bounds any 2-worker speed-up.
+    """
+    from multiprocessing import get_context
+
+    alone = _spin(n)
+    with get_context("spawn").Pool(2) as pool:
+        pool.map(_spin, [1000, 1000])  # started before timing
+        t0 = time.perf_counter()
+        pool.map(_spin, [n, n], chunksize=1)
+        both = time.perf_counter() - t0
+    return 2 * alone / both
+
+
 def timed(fn):
     t0 = time.perf_counter()
     out = fn()
@@ -132,7 +157,7 @@ def main():
     from forensics import use_cluster
     from forensics.features import VideoFeatures, make_feature_bank
 
-    print(f"{os.cpu_count()} CPUs; {load()}")
+    print(f"{os.cpu_count()} CPUs; {load()}; two busy processes get {cpu_capacity():.2f} CPUs")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         images = face_jpegs(args.n_images, tmp)
@@ -152,6 +177,15 @@ def main():
             t_warm, _ = timed(lambda: [make(None).transform(X[:4]) for make, X in workloads.values()])
         print(f"LocalCluster(2 workers x 1 thread) started in {t_start:.1f} s; workers' first imports and "
               f"calls {t_warm:.1f} s (not counted below)")
+        with use_cluster(client):  # the cost of one task: round trip client -> scheduler -> worker -> client
+            import joblib
+
+            from forensics._parallel import run_in_order
+
+            list(run_in_order((joblib.delayed(abs)(k) for k in range(20)), None))
+            t_tasks, _ = timed(lambda: list(run_in_order((joblib.delayed(abs)(k) for k in range(400)), None)))
+        print(f"overhead: 400 trivial tasks through run_in_order in {t_tasks:.2f} s ({1e3 * t_tasks / 400:.1f} ms "
+              "per task; up to 4 tasks in flight per worker thread)")
         with parallel_config(n_jobs=2):  # loky workers started and warmed too
             [make(2).transform(X[:4]) for make, X in workloads.values()]
         for name, (make, X) in workloads.items():
@@ -175,7 +209,7 @@ def main():
             scatter_check(client, tmp)
         client.close()
         cluster.close()
-    print(f"\n{load()}")
+    print(f"\n{load()}; two busy processes get {cpu_capacity():.2f} CPUs")
 
 
 if __name__ == "__main__":
