@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from . import estimators  # the catalogue: forensics.estimators.get(name)
+    from ._parallel import use_cluster
     from ._persistence import load, save
     from ._pipeline import make_pipeline
     from ._sources import load_data
@@ -35,4 +36,4 @@ __getattr__, __dir__ = attach(__name__, __file__)
 
 __all__ = ["AuditReport", "FeatureTable", "ForensicFeatures", "ItemError", "ShortcutWarning", "TableMismatchError",
            "VideoDetector", "audit", "estimators", "extract_table", "list_estimators", "list_features", "load",
-           "load_data", "make_feature_bank", "make_pipeline", "read_table", "save", "__version__"]
+           "load_data", "make_feature_bank", "make_pipeline", "read_table", "save", "use_cluster", "__version__"]

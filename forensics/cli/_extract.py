@@ -55,10 +55,29 @@ def add_parser(subparsers):
     C.add_audit(parser)
     option(parser, "--seed", key="cv.seed", type=C.int_at_least(0), default=0, help="seed of the audit's folds")
     C.add_run(parser)
+    option(parser, "--scheduler", key="run.scheduler", default=None, metavar="ADDRESS",
+           help="run the items on the Dask cluster of this scheduler, e.g. tcp://host:8786 (default: the "
+                "FORENSICS_SCHEDULER environment variable when set, else this machine); the table is the same")
     return parser
 
 
 def run(args):
+    """``extract`` on the Dask cluster named by ``--scheduler`` (or ``FORENSICS_SCHEDULER``), else here."""
+    from .._parallel import SCHEDULER_ENV, use_cluster
+
+    address = args.scheduler if args.scheduler is not None else os.environ.get(SCHEDULER_ENV, "")
+    if not address.strip():
+        if args.scheduler is not None:
+            raise UsageError("--scheduler needs an address, e.g. tcp://host:8786")
+        return _run_here(args)
+    if getattr(args, "n_jobs", None) is not None:
+        raise UsageError(f"--n-jobs does not apply with --scheduler or {SCHEDULER_ENV} (the cluster's workers set "
+                         "the parallelism)")
+    with use_cluster(address):
+        return _run_here(args)
+
+
+def _run_here(args):
     from .._tables import TableMismatchError, extract_table
 
     if args.detector in C.FACE_DETECTORS:  # the old meaning of --detector in this verb

@@ -259,9 +259,10 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
     allocation failure is recorded as that item's error (status "error", the reason naming
     its size), not raised.
     """
-    from joblib import Parallel, delayed
+    from joblib import delayed
     from sklearn.base import clone
 
+    from .._parallel import run_in_order
     from ..media import FaceCropper, make_detector
 
     for column in ("path", "label", "method"):
@@ -285,13 +286,8 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
     bar = tqdm(total=len(rows), initial=len(rows) - len(todo), desc="extract", unit="item", disable=not progress)
     try:
         jobs = (delayed(_process)(i, rows.iloc[i], out, cropper, n_frames, every, features) for i in todo)
-        if n_jobs in (None, 1):
-            for job in jobs:
-                job[0](*job[1], **job[2])
-                bar.update(1)
-        else:
-            for _ in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
-                bar.update(1)
+        for _ in run_in_order(jobs, n_jobs):  # each item persists its own outputs (forensics._parallel)
+            bar.update(1)
     finally:
         bar.close()
     return _collect(rows, out, features, min_face_rate)

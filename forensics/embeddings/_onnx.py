@@ -221,10 +221,16 @@ class OnnxModel:
                 options.intra_op_num_threads = int(threads)
             providers = self.providers
             if providers is None:
-                available = ort.get_available_providers()
-                providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+                from .._device import onnx_providers
+
+                providers, _ = onnx_providers("auto", ort.get_available_providers())
             self._session = ort.InferenceSession(str(self.path), sess_options=options, providers=list(providers))
         return self._session
+
+    @property
+    def device(self):
+        """``"cuda"`` or ``"cpu"``: where the session runs, read from the session itself (opens it)."""
+        return "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
 
     @property
     def input_shape(self):

@@ -10,12 +10,13 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_scalar
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from .._parallel import n_workers as _n_workers, run_in_order
 from ..media import DEFAULT_MAX_PIXELS, Item, ItemError, as_item_sequence, load_item
 from ..media._item import path_text
 
@@ -396,7 +397,7 @@ def run_extraction(extractors, X, n_features, *, n_jobs=None, on_error="raise", 
     n = len(seq)
     out = np.full((n, n_features), np.nan)
     records = []
-    n_workers = 1 if n_jobs in (None, 1) else n_jobs
+    n_workers = _n_workers(n_jobs)  # 1: in this process (see forensics._parallel)
     chunk = 16 if n_workers == 1 else max(1, min(64, n // (4 * max(abs(n_workers), 1)) or 1))
     hints = [int(h) for h in (ext._batch_size_hint for ext in extractors) if h]
     if hints:  # a batched extractor: chunks of its batch size (bounded memory, hot caches)
@@ -420,7 +421,7 @@ def run_extraction(extractors, X, n_features, *, n_jobs=None, on_error="raise", 
                     objs = [_portable(seq[i], i, max_pixels) for i in range(s, min(s + chunk, n))]
                     yield delayed(_extract_chunk)(extractors, objs, s, n_features, on_error, max_pixels)
 
-            results = Parallel(n_jobs=n_workers, return_as="generator")(tasks())
+            results = run_in_order(tasks(), n_jobs)
         first = None
         for s, (rows, recs, first_error) in zip(starts, results):
             if first_error is not None and on_error == "raise" and first is None:

@@ -8,11 +8,12 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import delayed
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from .._parallel import run_in_order
 from ..media import Item, ItemError, as_item_sequence
 from ._base import BaseExtractor
 
@@ -214,9 +215,7 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         seq = as_item_sequence(X)
         cropper = self._cropper() if self.faces else None
         jobs = (delayed(_video_frames)(self, cropper, seq[i], i) for i in range(len(seq)))
-        n_workers = 1 if self.n_jobs in (None, 1) else self.n_jobs
-        results = (Parallel(n_jobs=n_workers, return_as="generator")(jobs) if n_workers != 1
-                   else (job[0](*job[1], **job[2]) for job in jobs))
+        results = run_in_order(jobs, self.n_jobs)  # in order, wherever they run (forensics._parallel)
         out = []
         for res in tqdm(results, total=len(seq), desc="videos", unit="video", disable=not self.progress,
                         leave=False):

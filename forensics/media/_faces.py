@@ -29,6 +29,7 @@ import importlib.util
 import inspect
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,6 +165,11 @@ class YuNetDetector(_LazyModel):
         batches of 1, 4 and 8), so 1 is the default; larger batches pay on a GPU provider.
     threads : int, default=1
         onnxruntime intra-op threads (the library parallelises over items, one thread each).
+    device : {"auto", "cpu", "cuda", "cuda:<n>"}, default="auto"
+        Where the onnxruntime engine runs: ``"auto"`` uses CUDA when onnxruntime offers its CUDA
+        provider (the ``onnxruntime-gpu`` package and a GPU), else the CPU. A CUDA request that
+        cannot be met runs on the CPU, with the reason in ``device_note_`` and a warning. The
+        OpenCV engine always runs on the CPU.
 
     Attributes
     ----------
@@ -171,6 +177,10 @@ class YuNetDetector(_LazyModel):
         The loaded network (created by the first ``detect``, dropped when pickled).
     engine_ : str
         ``"onnxruntime"`` or ``"opencv"``: the engine in use.
+    device_ : str
+        ``"cuda"`` or ``"cpu"``: where the network runs (read from the session itself).
+    device_note_ : str
+        Why ``device_`` is not the device asked for ("" when it is).
 
     Notes
     -----
@@ -198,7 +208,7 @@ class YuNetDetector(_LazyModel):
     """
 
     def __init__(self, model_path, *, score_threshold=0.6, nms_threshold=0.3, top_k=50, engine="auto",
-                 batch_size=1, threads=1):
+                 batch_size=1, threads=1, device="auto"):
         self.model_path = model_path
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
@@ -206,8 +216,11 @@ class YuNetDetector(_LazyModel):
         self.engine = engine
         self.batch_size = batch_size
         self.threads = threads
+        self.device = device
 
     def _load(self):
+        from .._device import check_device, onnx_providers, session_device
+
         if self.engine not in ("auto", "onnxruntime", "opencv"):
             raise ValueError(f"engine must be 'auto', 'onnxruntime' or 'opencv', got {self.engine!r}")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
@@ -219,9 +232,18 @@ class YuNetDetector(_LazyModel):
         if engine == "auto":
             has_ort = all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxruntime"))
             engine = "onnxruntime" if has_ort else "opencv"
+        check_device(self.device)
         if engine == "onnxruntime":
-            model = _yunet_session(path, int(self.threads))
+            providers, note = onnx_providers(self.device)
+            model = _yunet_session(path, int(self.threads), providers)
+            self.device_, late = session_device(model, providers, self.device)
+            self.device_note_ = note or late
         else:
+            self.device_, self.device_note_ = "cpu", ""
+            if self.device not in ("auto", "cpu"):
+                self.device_note_ = "the OpenCV engine runs on the CPU (engine='onnxruntime' can use CUDA)"
+                warnings.warn(f"YuNetDetector(device={self.device!r}): {self.device_note_}", RuntimeWarning,
+                              stacklevel=3)
             if not hasattr(cv2, "FaceDetectorYN"):
                 raise ImportError(
                     f"this OpenCV build ({cv2.__version__}) has no cv2.FaceDetectorYN; install "
@@ -342,7 +364,7 @@ class YuNetDetector(_LazyModel):
         return _sorted_by_area(faces)
 
 
-def _yunet_session(path, threads):
+def _yunet_session(path, threads, providers=("CPUExecutionProvider",)):
     """An onnxruntime session on the YuNet model with its input made dynamic (N, 3, H, W)."""
     try:
         import onnx
@@ -369,7 +391,7 @@ def _yunet_session(path, threads):
     opts.intra_op_num_threads = max(1, threads)
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=list(providers))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -214,6 +214,10 @@ class VideoFrames:
     rotations : ndarray of int
         Rotation applied to each returned frame (differs from ``rotation_applied`` only for a
         stream whose frames carry changing display matrices).
+    decoder : str
+        ``"software"``, or the hardware device type the decoder was opened with (``hwaccel``).
+    decoder_note : str
+        Why a requested ``hwaccel`` is not in use ("" otherwise).
     """
 
     frames: list
@@ -227,6 +231,8 @@ class VideoFrames:
     mirror_applied: bool = False
     sar_applied: float = 1.0
     rotations: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    decoder: str = "software"
+    decoder_note: str = ""
 
     def __len__(self):
         return len(self.frames)
@@ -345,8 +351,9 @@ def _local_file(path, index):
 class _Video:
     """One opened video file: Python file object, PyAV container, chosen stream, packet table."""
 
-    def __init__(self, path, index, stream=None):
+    def __init__(self, path, index, stream=None, hwaccel=None):
         self.index = index
+        self.hwaccel, self.decoder, self.decoder_note = hwaccel, "software", ""
         self.src, raw = _local_file(path, index)
         try:
             self.fh = open(raw, "rb")  # noqa: SIM115 - closed in close()
@@ -357,13 +364,43 @@ class _Video:
         try:
             self._open()
             self._choose_stream(stream)
+            if self.decoder != "software" and not self.stream.codec_context.is_hwaccel:
+                self._software(f"FFmpeg has no {self.decoder!r} decoder for {self.stream.codec_context.name}")
         except BaseException:
             self.close()
             raise
 
+    def _software(self, why):
+        """Record why the requested hardware decoding is not used (decoding goes on in software)."""
+        self.decoder, self.decoder_note = "software", f"hwaccel {self.hwaccel!r} not used: {why}; decoded in software"
+        warnings.warn(f"{self.src}: {self.decoder_note}", RuntimeWarning, stacklevel=4)
+
+    def _open_hw(self, av):
+        """Open with hardware decoding (``hwaccel``); False, with the reason recorded, when it cannot start."""
+        from av.codec.hwaccel import HWAccel, hwdevices_available
+
+        offered = hwdevices_available()
+        if self.hwaccel not in offered:
+            self._software(f"this FFmpeg build offers no such device (it offers: {', '.join(offered) or 'none'})")
+            return False
+        with _ffmpeg_log() as logs:
+            try:
+                self.container = av.open(self.fh, "r", container_options=dict(_CONTAINER_OPTIONS),
+                                         buffer_size=_IO_BUFFER,
+                                         hwaccel=HWAccel(self.hwaccel, allow_software_fallback=True))
+            except (av.FFmpegError, OSError) as exc:  # no such device here, no driver, no permission
+                self.fh.seek(0)
+                self._software(f"the device could not start ({type(exc).__name__}: {exc})")
+                return False
+            logs.clear()
+        self.decoder = self.hwaccel
+        return True
+
     def _open(self):
         import av
 
+        if self.hwaccel is not None and not self.decoder_note and self._open_hw(av):
+            return
         with _ffmpeg_log() as logs:
             try:
                 self.container = av.open(self.fh, "r", container_options=dict(_CONTAINER_OPTIONS),
@@ -760,6 +797,10 @@ class _Geometry:
 _IDENTITY = _Geometry()
 
 
+#: Layouts of frames downloaded from a hardware decoder -> the planar layout software decoding gives.
+_PLANAR = {"nv12": "yuv420p", "p010le": "yuv420p10le", "p016le": "yuv420p16le", "nv16": "yuv422p", "nv24": "yuv444p"}
+
+
 class _Display:
     """Turns decoded frames into what a viewer sees (or leaves them coded)."""
 
@@ -775,6 +816,10 @@ class _Display:
         # frame (as frame.to_ndarray does), and uses the reader's thread count.
         self.reformatter = VideoReformatter()
         self.threads = int(threads)
+        # hardware decoding (hwaccel) downloads frames in a semi-planar layout (nv12...), whose direct
+        # RGB conversion differs from the software path by up to ~100 levels at chroma edges;
+        # unpacked to the planar layout first (lossless), the RGB is the software decoder's exactly
+        self.unpack = VideoReformatter() if getattr(stream.codec_context, "is_hwaccel", False) else None
 
     def geometry(self, frame):
         try:
@@ -795,6 +840,8 @@ class _Display:
     def convert(self, frame):
         """(rgb, geometry, sar applied, rotation applied) of a decoded frame."""
         geo = self.geometry(frame)
+        if self.unpack is not None and frame.format.name in _PLANAR:
+            frame = self.unpack.reformat(frame, format=_PLANAR[frame.format.name])
         rgb = self.reformatter.reformat(frame, format="rgb24", threads=self.threads).to_ndarray()
         if not self.enabled:
             return rgb, geo, 1.0, 0
@@ -1259,12 +1306,12 @@ def video_info(path, *, index=0, stream=None):
         return _with_geometry(info, geo)
 
 
-def _read(path, index, stream, choose, *, threads, display, seek, skip_nonref=True):
+def _read(path, index, stream, choose, *, threads, display, seek, skip_nonref=True, hwaccel=None):
     """Open, scan, choose frames with ``choose(info, table, time_base)`` and decode them.
 
     Returns (requested, {index: (seconds, rgb, rotation, sar)}, missing, errors, info, decoder).
     """
-    with _Video(path, index, stream) as video:
+    with _Video(path, index, stream, hwaccel=hwaccel) as video:
         errors = _Errors()
         info = _probe(video, errors)
         requested = choose(info, video.table, video.stream.time_base)
@@ -1277,7 +1324,7 @@ def _read(path, index, stream, choose, *, threads, display, seek, skip_nonref=Tr
 
 
 def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=None, index=0, threads=1,
-                display=True, stream=None, seek=True):
+                display=True, stream=None, seek=True, hwaccel=None):
     """Decode selected frames of a video, with exact indices and a record of any damage.
 
     One selection mode applies: ``every``, ``times`` or ``indices`` when given (at most one of
@@ -1319,6 +1366,13 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
         next requested frame (MP4/MOV and Matroska/WebM). Frames are identified by pts either
         way, so the result is the same as with ``seek=False``; a seek that lands elsewhere
         than asked falls back to decoding from the start.
+    hwaccel : str, optional
+        Opt-in hardware decoding: a device type of :func:`av.codec.hwaccel.hwdevices_available`
+        (``"cuda"`` for NVDEC). Frames are downloaded to memory and converted as usual. When
+        the device cannot be had (none on this machine, no driver, a codec it does not decode)
+        the video is decoded in software and ``decoder_note`` says why (also a RuntimeWarning);
+        it never fails the read. FFmpeg may still decode a stream in software that the device
+        turns down mid-stream (its ``allow_software_fallback``).
 
     Returns
     -------
@@ -1359,8 +1413,10 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
     def choose(info, table, tb):
         return _select(info, table, tb, n, every, times, indices)
 
+    if hwaccel is not None and not isinstance(hwaccel, str):
+        raise TypeError(f"hwaccel must be None or a device type name such as 'cuda', got {hwaccel!r}")
     requested, got, missing, errors, info, dec = _read(path, index, stream, choose, threads=threads,
-                                                       display=display, seek=seek)
+                                                       display=display, seek=seek, hwaccel=hwaccel)
     keep = [int(i) for i in requested if int(i) in got]
     first = got[keep[0]] if keep else None
     geo = dec.first_geometry if display else None
@@ -1376,6 +1432,8 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
         mirror_applied=bool(geo is not None and geo.steps and geo.mirrored),
         sar_applied=float(first[3]) if first is not None else 1.0,
         rotations=np.array([got[i][2] for i in keep], dtype=np.int64),
+        decoder=dec.video.decoder,
+        decoder_note=dec.video.decoder_note,
     )
 
 
