@@ -448,7 +448,7 @@ def test_extract_videos_one_row_per_frame_or_per_video(videos, tmp_path):
     from forensics.features import VideoFeatures, make_feature_bank
 
     assert main(["extract", str(videos), "--out", str(tmp_path / "frames"), "--features", "blur",
-                 "--n-frames", "3", "--no-progress"]) == 0
+                 "--n-frames", "3", "--level", "frame", "--no-progress"]) == 0
     frames = read_table(tmp_path / "frames" / "features.parquet")
     assert frames.level == "frame" and len(frames) == 12 * 3 and frames.meta["frames"]["n_frames"] == 3
     vf = VideoFeatures(make_feature_bank(["blur"]), faces=False, n_frames=3).fit()
@@ -655,8 +655,8 @@ def test_evaluate_detector_on_other_data_sets_and_the_matrix(data, videos, tmp_p
 
 def test_evaluate_refuses_a_table_made_with_other_settings(videos, tmp_path, capsys):
     table = tmp_path / "t" / "features.parquet"
-    assert main(["extract", str(videos), "--features", "blur", "--n-frames", "2", "--out", str(table),
-                 "--no-progress", "--no-audit"]) == 0
+    assert main(["extract", str(videos), "--features", "blur", "--n-frames", "2", "--level", "frame",
+                 "--out", str(table), "--no-progress", "--no-audit"]) == 0
     cases = [
         (["--detector", "dct-lr"], "lacks the feature 'dctspec__"),
         (["--detector", "dct-lr", "--n-frames", "4"], "was extracted with n_frames=2; this run asks for n_frames=4"),

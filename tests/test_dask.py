@@ -239,9 +239,9 @@ def test_cli_extract_scheduler_writes_the_same_table(client, images, tmp_path, c
     args = ["extract", str(manifest), "--features", "blur", "--no-progress"]
     assert main([*args, "--out", str(tmp_path / "one"), "--n-jobs", "1"]) == 0
     assert main([*args, "--out", str(tmp_path / "cluster"), "--scheduler", client.scheduler.address]) == 0
-    one, cluster = (tmp_path / d / "features.csv" for d in ("one", "cluster"))
-    assert one.read_bytes() == cluster.read_bytes()
-    assert pd.read_csv(cluster)["status"].tolist() == ["ok"] * 2 + ["error", "ok"]
+    one, cluster = (pd.read_parquet(tmp_path / d / "features.parquet") for d in ("one", "cluster"))
+    pd.testing.assert_frame_equal(one, cluster)
+    assert cluster["status"].tolist() == ["ok"] * 2 + ["error", "ok"]
     capsys.readouterr()
     assert main([*args, "--out", str(tmp_path / "x"), "--n-jobs", "2", "--scheduler", client.scheduler.address]) == 2
     assert "--n-jobs" in capsys.readouterr().err

@@ -26,7 +26,7 @@ pytest.importorskip("duckdb")
 CONFIG = {
     "detector": {"name": "spectrum-lr"},
     "cv": {"folds": 3, "seed": 0},
-    "frames": {"n_frames": 4, "aggregate": "mean"},
+    "frames": {"level": "frame", "n_frames": 4, "aggregate": "mean"},
     "tune": {"n_trials": 5, "space": {"head__C": {"low": 0.001, "high": 100.0, "log": True}}},
     "run": {"progress": False},
 }

@@ -178,8 +178,9 @@ def add_frames(parser):
     group = parser.add_argument_group("videos (frames and faces)")
     group._forensics_specs = _specs(parser)  # options of the group belong to the verb
     option(group, "--level", key="frames.level", choices=("frame", "video"), default=None,
-           help="videos: 'frame' (default) trains on sampled frames and scores a video by aggregating its "
-                "frames; 'video' makes one row per video from each frame feature's aggregates over time")
+           help="videos: 'frame' (the default, except in extract) trains on sampled frames and scores a video by "
+                "aggregating its frames; 'video' (extract's default: one row per item) makes one row per video "
+                "from each frame feature's aggregates over time")
     option(group, "--n-frames", key="frames.n_frames", type=int_at_least(1), default=None, metavar="N",
            help="frames sampled evenly from each video (default: 32)")
     option(group, "--every", key="frames.every", type=int_at_least(1), default=None, metavar="K",

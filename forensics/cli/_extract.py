@@ -30,8 +30,8 @@ def add_parser(subparsers):
             "per feature; the file's metadata records the versions, the extractor's parameters, the frame and "
             "face settings, the command and the config. train, evaluate, report and tune read such a table "
             "instead of extracting again, and refuse one made with other settings. Videos give one row per "
-            "sampled frame (--level frame, the default; with --faces one per face crop) or per video (--level "
-            "video). Chunks are saved as they finish: the same command after an interruption extracts only "
+            "sampled frame (--level frame; with --faces one per face crop) or per video (--level video, extract's "
+            "default for videos: one row per item). Chunks are saved as they finish: the same command after an interruption extracts only "
             "the items not done and writes the same table."
         ),
     )
@@ -105,6 +105,8 @@ def _run_here(args):
         raise C.CommandError(f"DATA {args.data!r} mixes images and videos, whose feature columns differ; extract "
                              "them separately")
     video = kinds == {"video"}
+    if video and not args.faces and args.level is None:  # extract's default: one row per item (video)
+        args.level = args._resolved["frames.level"] = "video"
     if video and args.equalize:
         raise UsageError("--equalize applies to images; video frames are decoded pixels")
     if args.faces and args.equalize:
@@ -136,6 +138,7 @@ def _run_here(args):
                                           command=C.command_line(args), audit=report, **common)
             except TableMismatchError as exc:
                 raise C.CommandError(str(exc)) from None
+        table.data.to_csv(table_path.with_suffix(".csv"), index=False)  # the same rows, for any tool
         items = table.data.drop_duplicates("item_index")
         n_errors = int((items["status"] == "error").sum())
         if n_errors:
