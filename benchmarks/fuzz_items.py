@@ -575,7 +575,7 @@ def _bank(n_jobs, on_error):
 
 
 def run_batch(case, tmp):
-    """-> (n_items, counts dict) for one mixed batch."""
+    """-> counts for one mixed batch (``detail`` holds what went wrong, if anything)."""
     import warnings
 
     from forensics.media import ItemError
@@ -593,8 +593,9 @@ def run_batch(case, tmp):
                 row = single.transform([obj])[0]
                 alone.append((row, single.status_["status"].iloc[0]))
             except Exception as exc:
-                alone.append((None, f"other: {type(exc).__name__}: {exc}"))
+                alone.append((None, f"other: {type(exc).__name__}: {exc}"[:200]))
     counts = Counter(inputs=len(items))
+    counts.detail = [st for _, st in alone if st.startswith("other")]
     bank = _bank(n_jobs, on_error)
     first_bad = next((i for i, (_, st) in enumerate(alone) if st != "ok"), None)
     for _, st in alone:
@@ -605,20 +606,26 @@ def run_batch(case, tmp):
             X = bank.transform(items)
         if on_error == "raise" and first_bad is not None:
             counts["shifted_rows"] += 1  # should have raised
+            counts.detail.append(f"no error raised; item {first_bad} fails alone")
             return counts
         status = bank.status_
         if list(status["index"]) != list(range(len(items))):
             counts["shifted_rows"] += len(items)
+            counts.detail.append("status index out of order")
         for i, (row, st) in enumerate(alone):
             if row is None:
                 continue
             if (st == "ok") != (status["status"].iloc[i] == "ok") or not np.array_equal(X[i], row, equal_nan=True):
                 counts["shifted_rows"] += 1
+                counts.detail.append(f"item {i} ({type(items[i]).__name__}): alone {st}, in batch "
+                                     f"{status['status'].iloc[i]} {status['error'].iloc[i][:80]}")
     except ItemError as exc:
         if on_error != "raise" or exc.index != first_bad:
             counts["shifted_rows"] += 1
-    except Exception:
+            counts.detail.append(f"raised for item {exc.index}, first bad is {first_bad}")
+    except Exception as exc:
         counts["other_exceptions"] += 1
+        counts.detail.append(f"batch raised {type(exc).__name__}: {exc}"[:300])
     return counts
 
 
@@ -640,7 +647,8 @@ def child(case_file, out_file, mem_mb):
             out.flush()
             if case[0].startswith("mixed_batch"):
                 counts = run_batch(case, tmp)
-                out.write(json.dumps({"done": k, "counts": dict(counts)}) + "\n")
+                detail = "; ".join(getattr(counts, "detail", []))
+                out.write(json.dumps({"done": k, "counts": dict(counts), "detail": detail}) + "\n")
             else:
                 outcome, detail = run_single(case, tmp)
                 out.write(json.dumps({"done": k, "outcome": outcome, "detail": detail}) + "\n")
@@ -650,6 +658,7 @@ def child(case_file, out_file, mem_mb):
 def run_cases(cases, *, jobs=2, per_case_s=20.0, mem_mb=1500, batch=250, log=print):
     """Run cases in child processes; -> (per-category counts, examples of failures)."""
     counts = defaultdict(Counter)
+    by_format = defaultdict(Counter)  # file mutations only: outcomes per format variant
     examples = defaultdict(list)
     pending = [cases[i:i + batch] for i in range(0, len(cases), batch)]
     running = []
@@ -675,9 +684,14 @@ def run_cases(cases, *, jobs=2, per_case_s=20.0, mem_mb=1500, batch=250, log=pri
             cat = group[k][0]
             if "counts" in d:
                 counts[cat].update(d["counts"])
+                if d.get("detail") and len(examples[cat]) < 8:
+                    examples[cat].append(f"{group[k]}: {d['detail']}")
             else:
                 counts[cat]["inputs"] += 1
                 counts[cat][d["outcome"]] += 1
+                if cat in FILE_CATEGORIES:
+                    by_format[group[k][1]]["inputs"] += 1
+                    by_format[group[k][1]][d["outcome"]] += 1
                 if d["outcome"] in ("other_exceptions", "accepted_wrong") and len(examples[cat]) < 8:
                     examples[cat].append(f"{group[k]}: {d['detail']}")
         if crashed:
@@ -716,11 +730,11 @@ def run_cases(cases, *, jobs=2, per_case_s=20.0, mem_mb=1500, batch=250, log=pri
             log(f"\r{n_done} inputs, {time.monotonic() - t0:.0f} s", end="")
     if log:
         log()
-    return counts, examples
+    return counts, examples, by_format
 
 
 def table(counts):
-    lines = ["| category | " + " | ".join(COUNTS) + " |", "|---" * (len(COUNTS) + 1) + "|"]
+    lines = ["| | " + " | ".join(COUNTS) + " |", "|---" * (len(COUNTS) + 1) + "|"]
     total = Counter()
     for cat in sorted(counts):
         total.update(counts[cat])
@@ -745,17 +759,20 @@ def main(argv=None):
         return 0
     cases = plan(args.n, args.batches, args.seed)
     t0 = time.time()
-    counts, examples = run_cases(cases, jobs=args.jobs, per_case_s=args.per_case_s, mem_mb=args.mem_mb,
-                                 log=lambda *a, **k: print(*a, **k, flush=True))
+    counts, examples, by_format = run_cases(cases, jobs=args.jobs, per_case_s=args.per_case_s, mem_mb=args.mem_mb,
+                                            log=lambda *a, **k: print(*a, **k, flush=True))
     md, total = table(counts)
+    md_formats, _ = table(by_format)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     command = (f"python benchmarks/fuzz_items.py --n {args.n} --batches {args.batches} --seed {args.seed} "
                f"--jobs {args.jobs} --mem-mb {args.mem_mb}")
     result = dict(command=command, seconds=round(time.time() - t0, 1), counts={k: dict(v) for k, v in counts.items()},
-                  total=dict(total), examples={k: v for k, v in examples.items() if v})
+                  total=dict(total), by_format={k: dict(v) for k, v in by_format.items()},
+                  examples={k: v for k, v in examples.items() if v})
     out.write_text(json.dumps(result, indent=1))
-    text = f"# Item-layer fuzz run\n\n`{command}` ({result['seconds']} s)\n\n{md}\n"
+    text = (f"# Item-layer fuzz run\n\n`{command}` ({result['seconds']} s)\n\n{md}\n\n"
+            f"File mutations ({', '.join(FILE_CATEGORIES)}) by format:\n\n{md_formats}\n")
     if result["examples"]:
         text += "\nExamples of failures:\n\n" + "\n".join(f"- {k}: {e}" for k, v in result["examples"].items()
                                                          for e in v) + "\n"

@@ -392,11 +392,11 @@ def _with_orientation(arr, fmt, orientation):
     exif = Image.Exif()
     exif[0x0112] = orientation
     buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, fmt, exif=exif.tobytes(), **({"quality": 95} if fmt == "JPEG" else {}))
+    Image.fromarray(arr).save(buf, fmt, exif=exif.tobytes(), **({"quality": 95} if fmt in ("JPEG", "AVIF") else {}))
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF"])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF", "AVIF"])  # AVIF: Pillow writes irot/imir boxes
 def test_exif_orientation_2_to_8_gives_the_displayed_picture(fmt):
     arr = natural_image(8, (24, 40))
     for o in range(1, 9):

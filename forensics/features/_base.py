@@ -274,8 +274,11 @@ def _portable(obj, index, max_pixels):
     """
     if isinstance(obj, (str, bytes)):
         return obj
+    if isinstance(obj, np.ndarray) and obj.ndim >= 2 and obj.shape[0] * obj.shape[1] > max_pixels:
+        # refused here: pickling it (a broadcast view of a huge shape expands) could exhaust memory
+        return _Refused(ItemError(index, None, f"image of shape {obj.shape} is above max_pixels={max_pixels}"))
     if isinstance(obj, np.ndarray) and not obj.dtype.hasobject:
-        return np.asarray(obj)  # np.matrix and other subclasses travel as plain arrays
+        return np.asarray(obj) if isinstance(obj, np.matrix) else obj  # a masked array keeps its mask
     try:
         if isinstance(obj, os.PathLike):
             return os.fspath(obj) if isinstance(os.fspath(obj), str) else load_item(obj, index, max_pixels=max_pixels)

@@ -512,11 +512,12 @@ class Item:
 
     @property
     def display_rgb(self):
-        """uint8 (H', W', 3) RGB as a viewer shows it (EXIF orientation applied), for face detection.
+        """uint8 (H', W', 3) C-contiguous RGB as a viewer shows it (EXIF orientation applied).
 
-        8-bit images are a view of the decoded pixels (no copy); deeper images are scaled by
-        their :attr:`white` and rounded, one uint8 copy, without float intermediates: the peak
-        stays at a few bytes per pixel. Alpha is dropped, grey repeated.
+        For face detection, crops and anything shown. An upright 8-bit RGB image is a read-only
+        view of the decoded pixels (no copy); otherwise one uint8 copy (turned, alpha dropped,
+        grey repeated, deeper samples scaled by :attr:`white` and rounded, without float
+        intermediates): the peak stays at a few bytes per pixel.
         """
         try:
             arr = self._colour()
@@ -530,7 +531,11 @@ class Item:
                     arr = cv2.convertScaleAbs(np.ascontiguousarray(arr), alpha=255.0 / float(white))
             if arr.ndim == 2:
                 arr = np.broadcast_to(arr[:, :, None], arr.shape + (3,))
-            return to_display(arr, self.orientation)
+            out = np.ascontiguousarray(to_display(arr, self.orientation))
+            if np.may_share_memory(out, self._validated):
+                out = out.view()
+                out.flags.writeable = False  # never let a caller change the cached pixels
+            return out
         except MemoryError:
             raise self.error(self._memory_message("converting to 8-bit RGB")) from None
 
