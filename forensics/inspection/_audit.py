@@ -487,7 +487,10 @@ def audit(X, y, *, cv=5, threshold=0.8, random_state=0, n_jobs=None, progress=Fa
         records.append((name, kind, auc, auc_std, acc, n_values, missing, note))
 
     cat_cols = [n for n, (k, _) in PROPERTIES.items() if k == "categorical"]
-    num_cols = [n for n, (k, _) in PROPERTIES.items() if k == "numeric"]
+    # A numeric property missing on every item (the JPEG fields of an all-PNG set, the file size
+    # of in-memory arrays) carries nothing, and HistGradientBoosting (scikit-learn 1.9) fails on
+    # an all-NaN column: leave it out of the combined model.
+    num_cols = [n for n, (k, _) in PROPERTIES.items() if k == "numeric" and values[n].notna().any()]
     frame = values.copy()
     for n in cat_cols:
         frame[n] = _categorical(frame[n])[:, 0]
