@@ -244,7 +244,7 @@ def _run_module(module, tree, args, equivalents):
     os.chdir(tree)
     try:
         counts = dict(killed=0, survived=0, equivalent=0, incompetent=0, timeout=0, by_covering_tests=0)
-        survivors, equivalent, started = [], [], time.perf_counter()
+        survivors, equivalent, incompetent, started = [], [], [], time.perf_counter()
         for k, item in enumerate(sample, 1):
             (mutation,) = item.mutations
             span = range(mutation.start_pos[0], mutation.end_pos[0] + 1)
@@ -263,6 +263,8 @@ def _run_module(module, tree, args, equivalents):
             if result.worker_outcome != WorkerOutcome.NORMAL or result.test_outcome == TestOutcome.INCOMPETENT:
                 counts["incompetent"] += 1
                 outcome = "incompetent"
+                incompetent.append(dict(operator=mutation.operator_name, at=list(mutation.start_pos),
+                                        worker=str(result.worker_outcome), output=(result.output or "")[-800:]))
             else:
                 old, new = _changed_lines(result.diff or "")
                 if result.test_outcome == TestOutcome.KILLED:
@@ -295,17 +297,41 @@ def _run_module(module, tree, args, equivalents):
           f"{counts['equivalent']} equivalent, {counts['incompetent']} incompetent; {seconds:.0f} s", flush=True)
     return dict(module=module, tests=tests, mutants=len(items), sites=n_sites, sampled=len(sample), **counts, scored=scored,
                 score=score, ci95=[low, high], seconds=round(seconds, 1), clean_run_s=round(clean_s, 1),
-                survivors=survivors, equivalent_list=equivalent)
+                survivors=survivors, equivalent_list=equivalent, incompetent_list=incompetent)
 
 
-def _write(results_path, label, ref, args, entries):
+def _rescore(entry, equivalents):
+    """Move the survivors that the equivalent list now names out of the score (no test is re-run)."""
+    if "error" in entry:
+        return entry
+    keep = []
+    for s in entry["survivors"]:
+        reason = _is_equivalent(entry["module"], s["line"], s["mutant"], equivalents)
+        if reason is None:
+            keep.append(s)
+        else:
+            entry["equivalent_list"].append(dict(operator=s["operator"], line=s["line"], mutant=s["mutant"],
+                                                 reason=reason, at=s["at"]))
+    entry["survivors"] = keep
+    entry["survived"] = len(keep)
+    entry["equivalent"] = len(entry["equivalent_list"])
+    entry["scored"] = entry["sampled"] - entry["equivalent"] - entry["incompetent"]
+    entry["score"] = entry["killed"] / entry["scored"] if entry["scored"] else math.nan
+    entry["ci95"] = list(_wilson(entry["killed"], entry["scored"]))
+    return entry
+
+
+def _write(results_path, label, ref, args, entries, equivalents=()):
     data = json.loads(results_path.read_text()) if results_path.is_file() else {"runs": {}}
-    run = data["runs"].setdefault(label, {"modules": {}})
+    run = data["runs"].setdefault(label, {"modules": {}}) if label else None
     for entry in entries:
         entry.update(ref=ref, seed=args.seed, sample_arg=args.sample, disable_jit=args.disable_jit,
                      date=datetime.date.today().isoformat(),
                      command="python benchmarks/mutation.py " + " ".join(shlex.quote(a) for a in args.argv))
         run["modules"][entry["module"]] = entry
+    for r in data["runs"].values():
+        for entry in r["modules"].values():
+            _rescore(entry, equivalents)
     results_path.parent.mkdir(parents=True, exist_ok=True)
     results_path.write_text(json.dumps(data, indent=1) + "\n")
     lines = ["| run | module | ref | mutants (sites) | sampled | killed | survived | equivalent | score (95% CI) |",
@@ -335,8 +361,13 @@ def main(argv=None):
     parser.add_argument("--disable-jit", action="store_true", help="NUMBA_DISABLE_JIT=1 (faster, not sound)")
     parser.add_argument("--out", default=str(ROOT / "results" / "mutation.json"))
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--rescore", action="store_true",
+                        help="only re-apply the equivalent list to the stored results and rewrite the table")
     args = parser.parse_args(argv)
     args.argv = argv
+    if args.rescore:
+        _write(Path(args.out), None, None, args, [], _load_equivalents())
+        return 0
     modules = list(dict.fromkeys([m for g in args.group for m in GROUPS[g]] + args.module))
     if not modules:
         parser.error("name modules with --group or --module")
@@ -361,7 +392,7 @@ def main(argv=None):
         print(f"measuring {ref} in {tree}", flush=True)
         for module in modules:
             entries.append(_run_module(module, tree, args, equivalents))
-            _write(Path(args.out), args.label, ref, args, entries)
+            _write(Path(args.out), args.label, ref, args, entries, equivalents)
     return 0
 
 

@@ -317,3 +317,98 @@ def test_seeded_fuzz_only_archive_errors_and_no_leftovers(tmp_path):
             outcomes["refused"] += 1
             assert not (tmp_path / "fz").exists() or not target.exists()
     assert outcomes["refused"] > 100 and outcomes["ok"] > 10  # both paths exercised
+
+
+# ---------------------------------------------------------------- limits at their defaults
+
+def _zip_declaring(path, sizes, data=b"12345"):
+    """A hand-built archive whose central directory declares ``sizes`` (ZIP64) for entries holding ``data``.
+
+    Nothing here is ever decompressed: the size checks read the central directory only.
+    """
+    local, central, offset = [], [], 0
+    for k, size in enumerate(sizes):
+        name = f"f{k}.bin".encode()
+        local.append(struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 45, 0, 0, 0, 0x21, 0, len(data), len(data),
+                                 len(name), 0) + name + data)
+        extra = struct.pack("<HHQ", 1, 8, size)
+        central.append(struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 45, 45, 0, 0, 0, 0x21, 0, len(data),
+                                   0xFFFFFFFF, len(name), len(extra), 0, 0, 0, 0, offset) + name + extra)
+        offset += len(local[-1])
+    local, central = b"".join(local), b"".join(central)
+    n = len(sizes)
+    tail = b""
+    if n > 0xFFFF:  # too many entries for the classic end record: a ZIP64 end record and its locator
+        tail = struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, n, n, len(central), len(local))
+        tail += struct.pack("<4sIQI", b"PK\x06\x07", 0, len(local) + len(central), 1)
+        tail += struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    else:
+        tail = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, n, n, len(central), len(local), 0)
+    path.write_bytes(local + central + tail)
+    return path
+
+
+def test_default_size_limits_at_and_above_their_boundary(tmp_path):
+    limit = 50 * 2**30
+    at = _zip_declaring(tmp_path / "at.zip", [limit - 10, 10])
+    above = _zip_declaring(tmp_path / "above.zip", [limit - 10, 11])
+    # exactly the default total passes the total check (the ratio check is switched off here) ...
+    report = validate_zip(at, ratio_min_bytes=2**62, hash_contents=False)
+    assert report.total_bytes == limit and report.compressed_bytes == 10
+    # ... one byte more does not, in both functions (safe_extract_zip has its own copy of the defaults)
+    for check in (lambda p: validate_zip(p, ratio_min_bytes=2**62, hash_contents=False),
+                  lambda p: safe_extract_zip(p, tmp_path / "out", ratio_min_bytes=2**62)):
+        with pytest.raises(UnsafeArchiveError, match=r"exceeds max_total_bytes=53687091200") as err:
+            check(above)
+        assert err.value.entry == "f1.bin"
+    with pytest.raises(UnsafeArchiveError, match="compression ratio"):  # the default ratio limit, then
+        safe_extract_zip(at, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_default_ratio_limit_and_its_size_floor(tmp_path):
+    # an entry of 1 MiB - 1 byte may compress any amount; from 1 MiB on the ratio 200 applies
+    small = _zip_declaring(tmp_path / "small.zip", [2**20 - 1], data=b"x")
+    assert validate_zip(small, hash_contents=False).total_bytes == 2**20 - 1
+    n = 5243  # 200 * 5243 >= 2**20
+    at = _zip_declaring(tmp_path / "at.zip", [200 * n], data=b"x" * n)  # ratio exactly 200: accepted
+    assert validate_zip(at, hash_contents=False).ratio == 200
+    above = _zip_declaring(tmp_path / "above.zip", [200 * n + 1], data=b"x" * n)
+    with pytest.raises(UnsafeArchiveError, match=r"compression ratio 200 exceeds max_ratio=200") as err:
+        validate_zip(above, hash_contents=False)
+    assert err.value.entry == "f0.bin"
+    with pytest.raises(UnsafeArchiveError, match="max_ratio=200"):
+        safe_extract_zip(above, tmp_path / "out")
+    # the overall ratio: entries each below the floor, together above it
+    many = _zip_declaring(tmp_path / "many.zip", [2**19] * 4, data=b"x")
+    with pytest.raises(UnsafeArchiveError, match="overall compression ratio") as err:
+        validate_zip(many, hash_contents=False)
+    assert validate_zip(many, hash_contents=False, max_ratio=2**20).total_bytes == 2**21
+
+
+def test_default_file_count_limit(tmp_path):
+    arc = _zip_declaring(tmp_path / "many.zip", [0] * 100_001, data=b"")
+    with pytest.raises(UnsafeArchiveError, match=r"more than max_files=100000 entries \(100001\)") as err:
+        validate_zip(arc, hash_contents=False)
+    assert err.value.entry == "f100000.bin"
+    with pytest.raises(UnsafeArchiveError, match="max_files=100000"):
+        safe_extract_zip(arc, tmp_path / "out")
+
+
+def test_a_folder_entry_and_a_file_of_the_same_name_are_refused(tmp_path):
+    arc = _zip(tmp_path / "both.zip", [("a/", b""), ("a", b"file")])
+    with pytest.raises(UnsafeArchiveError, match=r"duplicate name \(same path as entry 'a/'\)") as err:
+        validate_zip(arc)
+    assert err.value.entry == "a"
+    arc = _zip(tmp_path / "fine.zip", [("a/", b""), ("a/b", b"file"), ("ab", b"other")])  # look-alike
+    assert validate_zip(arc).files == ["a/b", "ab"] and validate_zip(arc).n_dirs == 1
+
+
+def test_folder_entries_next_to_the_files_they_hold(tmp_path):
+    # a folder entry after a file inside it (and before another), into a new and an existing target
+    arc = _zip(tmp_path / "dirs.zip", [("real/a.jpg", b"a"), ("real/", b""), ("fake/", b""), ("fake/b.jpg", b"b")])
+    out = safe_extract_zip(arc, tmp_path / "new")
+    assert [p.relative_to(tmp_path / "new").as_posix() for p in out] == ["real/a.jpg", "fake/b.jpg"]
+    (tmp_path / "old" / "real").mkdir(parents=True)  # the folder already exists in the target
+    out = safe_extract_zip(arc, tmp_path / "old")
+    assert _listing(tmp_path / "old") == ["fake", "fake/b.jpg", "real", "real/a.jpg"]

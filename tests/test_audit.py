@@ -287,3 +287,171 @@ def test_shared_sets_have_a_table_shortcut_that_equalization_removes(shared_dir,
     equalized = audit(CodecEqualizer().transform(X), y, warn=False)
     assert "jpeg_quant_tables" not in equalized.flagged
     assert equalized.table.loc["jpeg_quant_tables", "n_values"] == 1
+
+
+# -- (i) parameters at their boundaries, chunks, header details -----------------------------------
+
+def _tiny_set():
+    X, y = _quality_set(n=4, shape=(16, 16))
+    return X, y
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"threshold": 0.4999}, "threshold must be a number in"), ({"threshold": 1.0001}, "threshold must be"),
+    ({"threshold": True}, "threshold must be"), ({"threshold": "0.8"}, "threshold must be"),
+    ({"cv": 1}, "cv must be an int >= 2"), ({"cv": 0}, "cv must be an int >= 2"),
+    ({"n_jobs": 0}, "n_jobs must be None or a non-zero int"), ({"n_jobs": 1.5}, "n_jobs must be"),
+    ({"n_jobs": True}, "n_jobs must be"), ({"progress": "yes"}, "progress must be True or False"),
+    ({"warn": None}, "warn must be True or False"), ({"on_error": "skip"}, "on_error must be one of"),
+])
+def test_audit_refuses_each_bad_parameter(kw, match):
+    X, y = _tiny_set()
+    with pytest.raises(ValueError, match=match):
+        audit(X, y, **kw)
+
+
+def test_audit_threshold_at_and_just_above_a_property_auc():
+    X, y = _tiny_set()  # the tables separate the classes (AUC 1); width is constant (AUC 0.5)
+    at_half = audit(X, y, cv=2, threshold=0.5, warn=False)
+    assert at_half.table.loc["width", "auc"] == 0.5 and at_half.table.loc["width", "flagged"]  # >= threshold
+    assert at_half.threshold == 0.5 and at_half.n_splits == 2
+    above = audit(X, y, cv=2, threshold=0.5001, warn=False)
+    assert not above.table.loc["width", "flagged"]
+    assert above.table.loc["jpeg_quant_tables", "flagged"]
+    top = audit(X, y, cv=2, threshold=1.0, warn=False)  # an AUC of exactly 1 reaches the highest threshold
+    assert top.table.loc["jpeg_quant_tables", "auc"] == 1.0 and "jpeg_quant_tables" in top.flagged
+    assert "No shortcut found" not in str(top) and "flagged when AUC >= 1" in str(top)
+
+
+def test_audit_reads_items_across_chunks_and_records_errors_in_place():
+    # 130 items: three chunks of 64; unreadable items in the second and in the last chunk
+    X = [natural_image(k, (8 + k % 5, 8)) for k in range(130)]
+    X[100], X[129] = b"garbage", b"more garbage"
+    y = np.arange(130) % 2
+    report = audit(X, y, cv=2, warn=False, on_error="nan")
+    status = report.status
+    assert status["index"].tolist() == list(range(130))
+    assert status.loc[status["status"] == "error", "index"].tolist() == [100, 129]
+    assert report.values["width"].isna().tolist() == [k in (100, 129) for k in range(130)]
+    assert report.values.loc[99, "height"] == 8 + 99 % 5 and report.values.loc[128, "height"] == 8 + 128 % 5
+    with pytest.raises(ItemError, match="item 100"):
+        audit(X, y, cv=2, warn=False)
+    with parallel_backend("threading"):  # the parallel path gives the same values and status, in order
+        twin = audit(X, y, cv=2, warn=False, on_error="nan", n_jobs=2)
+    pd.testing.assert_frame_equal(twin.values, report.values)
+    pd.testing.assert_frame_equal(twin.status, report.status)
+    assert "2 items could not be read" in str(report)
+
+
+def test_chroma_subsampling_progressive_and_exif_are_read():
+    from PIL import Image
+
+    img = Image.fromarray(natural_image(1, (32, 32)))
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"     # Make
+    exif[0x0131] = "Photoshop"  # Software
+    X = [encode(natural_image(1, (32, 32)), "JPEG", quality=90, subsampling=0),
+         encode(natural_image(1, (32, 32)), "JPEG", quality=90, subsampling=1),
+         encode(natural_image(1, (32, 32)), "JPEG", quality=90, subsampling=2, progressive=True),
+         encode(natural_image(1, (32, 32))[:, :, 0], "JPEG", quality=90)]
+    buf = __import__("io").BytesIO()
+    img.save(buf, "JPEG", quality=90, exif=exif.tobytes())
+    X.append(buf.getvalue())
+    X.append(encode(natural_image(2, (32, 32)), "PNG"))
+    v = audit(X * 2, [0, 1] * 6, cv=2, warn=False).values
+    assert v["chroma_subsampling"][:5].tolist() == ["4:4:4", "4:2:2", "4:2:0", "gray", "4:2:0"]
+    assert pd.isna(v.loc[5, "chroma_subsampling"])  # a PNG has none
+    assert v["progressive"][:5].tolist() == [0, 0, 1, 0, 0] and np.isnan(v.loc[5, "progressive"])
+    assert v["exif_present"][:6].tolist() == [0, 0, 0, 0, 1, 0]
+    assert v.loc[4, "camera_make_present"] == 1 and v.loc[4, "software_present"] == 1
+    assert v.loc[0, "camera_make_present"] == 0 and v.loc[5, "icc_present"] == 0
+    assert v.loc[0, "jpeg_quality_chroma"] == 90 and np.isnan(v.loc[5, "jpeg_quality_chroma"])
+    assert v.loc[0, "jpeg_quant_tables"] == v.loc[1, "jpeg_quant_tables"]  # same quality, same tables
+    # the documented hash: SHA-1 over (table id, 16-bit big-endian entries) in id order, 12 hex digits
+    import hashlib
+    import io
+
+    tables = Image.open(io.BytesIO(X[0])).quantization
+    digest = hashlib.sha1(b"".join(bytes([k]) + np.asarray(tables[k], ">u2").tobytes() for k in sorted(tables)))
+    assert v.loc[0, "jpeg_quant_tables"] == digest.hexdigest()[:12]
+    assert v.loc[5, "format"] == "png" and v.loc[5, "bytes_per_pixel"] == pytest.approx(len(X[5]) / 1024)
+
+
+def test_class_balance_constant_rows_and_many_flagged_properties():
+    # 6 reals (JPEG 24x24), 2 fakes (PNG 40x16): size, format, tables... all separate the classes
+    X = [encode(natural_image(s, (24, 24)), "JPEG", quality=90) for s in range(6)]
+    X += [encode(natural_image(50 + s, (16, 40)), "PNG") for s in range(2)]
+    y = np.array(["real"] * 6 + ["fake"] * 2)
+    report = audit(X, y, cv=2, warn=False)
+    assert report.class_balance == {"fake": 2, "real": 6}
+    t = report.table
+    assert t.loc["exif_present", "auc"] == 0.5 and t.loc["exif_present", "accuracy"] == 6 / 8  # majority
+    singles = [p for p in report.flagged if p != "all_combined"]
+    assert len(singles) > 4
+    message = report.warning_message
+    assert message.count(" alone (AUC ") == 4 and f"and {len(singles) - 4} more" in message
+    # ties in AUC: fewer distinct values first
+    tied = t[t["auc"] == t["auc"].iloc[0]]
+    assert list(tied["n_values"]) == sorted(tied["n_values"])
+
+
+def test_report_text_layout_and_markdown_escaping():
+    table = pd.DataFrame({"kind": ["numeric", "categorical"], "auc": [0.61, 0.55], "auc_std": [0.012, 0.1],
+                          "accuracy": [0.6, 0.5], "n_values": [7, 2], "missing": [0.25, 0.0],
+                          "flagged": [False, False], "note": ["a | b", ""]},
+                         index=pd.Index(["file_size", "format"], name="property"))
+    flagged = AuditReport(table=table.assign(flagged=[True, False]), flagged=["file_size"], n_items=8,
+                          class_balance={0: 4, 1: 4})
+    rows = {line.split()[0]: line for line in str(flagged).splitlines() if line.startswith(("file_size", "format"))}
+    assert "YES" in rows["file_size"] and "YES" not in rows["format"]
+    assert "| 0.25 | YES | a / b |" in flagged.to_markdown()
+    report = AuditReport(table=table, flagged=[], n_items=8, class_balance={0: 4, 1: 4}, threshold=0.75,
+                         n_splits=3)
+    text = str(report)
+    assert text.startswith("No shortcut found: no pixel-free property predicts the label with AUC >= 0.75 "
+                           "(highest: file_size, AUC 0.61).")
+    assert "8 items (labels 0: 4, 1: 4); 3-fold stratified" in text and "could not be read" not in text
+    row = next(line for line in text.splitlines() if line.startswith("file_size"))
+    assert row.split() == ["file_size", "numeric", "0.610", "0.012", "0.600", "7", "0.25", "a", "|", "b"]
+    head = next(line for line in text.splitlines() if line.startswith("property"))
+    assert head.index("auc") + len("auc") == row.index("0.610") + len("0.610")  # numbers right-aligned
+    md = report.to_markdown()
+    assert "| file_size | numeric | 0.610 | 0.012 | 0.600 | 7 | 0.25 |  | a / b |" in md
+    assert not md.startswith("**") and report.warning_message == ""
+    assert repr(report) == "AuditReport(n_items=8, flagged=[], max_auc=0.610)"
+
+
+def test_progress_bar_only_when_asked(capfd):
+    X, y = _tiny_set()
+    audit(X, y, cv=2, warn=False, progress=False)
+    assert "audit" not in capfd.readouterr().err
+    audit(X, y, cv=2, warn=False, progress=True)
+    err = capfd.readouterr().err
+    assert "audit:" in err and "/8 " in err  # the bar: "audit:   0%|   | 0/8 [...]"
+
+
+def test_cv_splitter_object_and_the_seed_of_int_folds():
+    from sklearn.model_selection import StratifiedKFold
+
+    X = [encode(natural_image(s, (24, 24)), "JPEG", quality=90) for s in range(24)]
+    y = np.random.default_rng(3).permutation([0] * 12 + [1] * 12)
+    report = audit(X, y, cv=StratifiedKFold(3), warn=False)  # a splitter is used as given
+    assert report.n_splits == 3
+    a, b = (audit(X, y, cv=3, random_state=seed, warn=False).table for seed in (0, 1))
+    again = audit(X, y, cv=3, random_state=0, warn=False).table
+    pd.testing.assert_frame_equal(a, again)  # same seed, same folds, same table
+    assert not np.allclose(a.loc[sorted(a.index), "auc"], b.loc[sorted(b.index), "auc"])  # shuffled folds
+
+
+@pytest.mark.parametrize("kind", ["png", "array"])
+def test_sets_where_a_numeric_property_is_missing_everywhere(kind):
+    # an all-PNG set has no JPEG fields, in-memory arrays no file size: the combined model must
+    # still run (scikit-learn 1.9's HistGradientBoosting fails on an all-NaN column)
+    X = [natural_image(k, (8 + k % 3, 8)) for k in range(12)]
+    if kind == "png":
+        X = [encode(x, "PNG") for x in X]
+    y = np.arange(12) % 2
+    report = audit(X, y, cv=2, warn=False)
+    t = report.table
+    assert t.loc["jpeg_quality_luma", "missing"] == 1.0 and t.loc["jpeg_quality_luma", "auc"] == 0.5
+    assert np.isfinite(t.loc["all_combined", "auc"]) and t.loc["all_combined", "note"].startswith("all properties")

@@ -424,3 +424,221 @@ def test_roc_auc_ci_undefined_and_invalid():
     # two groups, one per class: every resample that holds both classes is a perfect split
     auc, low, high = roc_auc_ci([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9], groups=[0, 0, 1, 1], n_boot=50)
     assert (auc, low, high) == (1.0, 1.0, 1.0)
+
+
+# -- aggregation: boundaries, defaults and refusals with their look-alikes ------------------------
+def test_aggregate_scores_defaults_and_keyword_only():
+    s = [0.9, 0.1, 0.8, 0.2, 0.7]  # one video: top 3 = .9 .8 .7, mean of all = .54
+    ids = ["v"] * 5
+    assert aggregate_scores(s, ids).tolist() == pytest.approx([0.54])  # how="mean" by default
+    assert aggregate_scores(s, ids, how="topk_mean").tolist() == pytest.approx([0.8])  # k=3 by default
+    assert aggregate_scores(s, ids, how="topk_mean", k=4).tolist() == pytest.approx([0.65])
+    assert aggregate_scores(s, ids).name == "score" and aggregate_scores(s, ids).index.name == "id"
+    with pytest.raises(TypeError):
+        aggregate_scores(s, ids, "max")  # how and k are keyword-only
+
+
+def test_aggregate_scores_refusals_and_look_alikes():
+    assert aggregate_scores([0.3], ["a"]).tolist() == [0.3]  # one item is enough
+    with pytest.raises(ValueError, match="nothing to aggregate"):
+        aggregate_scores([], [])
+    for bad_k in (0, -1, True, 2.0):
+        with pytest.raises(ValueError, match="k must be a positive int"):
+            aggregate_scores([0.3, 0.4], ["a", "a"], how="topk_mean", k=bad_k)
+    assert aggregate_scores([0.3, 0.4], ["a", "a"], how="topk_mean", k=np.int64(1)).tolist() == [0.4]
+    with pytest.raises(ValueError, match=r"scores must be 1-D, got shape \(2, 1\)"):
+        aggregate_scores([[0.3], [0.4]], ["a", "b"])
+    with pytest.raises(ValueError, match=r"scores must be 1-D, got shape \(\)"):
+        aggregate_scores(0.3, ["a"])
+    # the first missing id is named, by its position
+    with pytest.raises(ValueError, match="item 1 has no id"):
+        aggregate_scores([0.1, 0.2, 0.3, 0.4], ["a", None, "b", np.nan])
+    # the first non-finite score is named with its id
+    with pytest.raises(ValueError, match=r"item 2 \(id 'b'\) has inf"):
+        aggregate_scores([0.1, 0.2, np.inf, np.nan], ["a", "a", "b", "c"])
+    # ids given as a pandas Series (any index) are read by position
+    out = aggregate_scores([0.1, 0.5, 0.3], pd.Series(["x", "y", "x"], index=[10, 5, 7]))
+    assert out.to_dict() == pytest.approx({"x": 0.2, "y": 0.5})
+
+
+def test_aggregate_labels_refusals_and_many_mixed_ids():
+    with pytest.raises(ValueError, match=r"y must be 1-D, got shape \(2, 2\)"):
+        aggregate_labels([[0, 1], [1, 0]], ["a", "b"])
+    with pytest.raises(ValueError, match=r"y must be 1-D, got shape \(\)"):
+        aggregate_labels(1, ["a"])  # a scalar is not one label per item
+    assert aggregate_labels([1], ["a"]).to_dict() == {"a": 1}
+    ids = [f"v{k}" for k in range(7) for _ in range(2)]
+    y = [0, 1] * 7  # every video mixed
+    with pytest.raises(ValueError, match=r"mixed labels in 'v0', 'v1', 'v2', 'v3', 'v4' and 2 more$"):
+        aggregate_labels(y, ids)
+    with pytest.raises(ValueError, match=r"mixed labels in 'v0', 'v1', 'v2', 'v3', 'v4'$"):
+        aggregate_labels(y[:10], ids[:10])  # exactly 5: no "and more"
+    with pytest.raises(ValueError, match=r"mixed labels in 'v1'$"):
+        aggregate_labels([0, 0, 1, np.nan], ["v0", "v0", "v1", "v1"])  # a missing label differs too
+    out = aggregate_labels(np.array([1, 1, 0]), ["b", "b", "a"])
+    assert out.name == "label" and out.to_dict() == {"b": 1, "a": 0}
+
+
+# -- input checks, boundaries and parameters away from their defaults ------------------------------
+def test_label_and_score_checks_name_the_first_bad_value():
+    with pytest.raises(ValueError, match=r"y must be 1-D, got shape \(2, 2\)"):
+        roc_auc([[0, 1], [1, 0]], [0.1, 0.2, 0.3, 0.4])
+    with pytest.raises(ValueError, match="y is empty"):
+        roc_auc([], [])
+    with pytest.raises(ValueError, match="got dtype <U4"):
+        roc_auc(["real", "fake"], [0.1, 0.2])
+    with pytest.raises(ValueError, match=r"only 0 \(real\) and 1 \(fake\); found (np\.int64\()?2\)? at index 2"):
+        roc_auc([0, 1, 2, -1], [0.1, 0.2, 0.3, 0.4])
+    assert roc_auc(np.array([False, True, True]), [0.1, 0.9, 0.5]) == 1.0  # booleans are labels
+    assert roc_auc(np.array([0.0, 1.0]), [0.1, 0.9]) == 1.0  # float 0/1 too
+    with pytest.raises(ValueError, match=r"s must be 1-D, got shape \(2, 3\)"):
+        roc_auc([0, 1], np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"s must be 1-D, got shape \(2, 2, 2\)"):  # not a predict_proba
+        roc_auc([0, 1], np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match="pass proba"):
+        roc_auc([0, 1], np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=r"different lengths: 3 and 2"):
+        roc_auc([0, 1, 1], [0.1, 0.2])
+    with pytest.raises(ValueError, match=r"found inf at index 1"):
+        roc_auc([0, 1, 1], [0.1, np.inf, np.nan])
+    # probabilities: 0 and 1 are accepted, a hair outside is refused, by index
+    assert brier_score([0, 1], [0.0, 1.0]) == 0.0
+    for bad, where in (([0.5, -1e-9], 1), ([1 + 1e-9, 0.5], 0)):
+        for metric in (log_loss, brier_score, expected_calibration_error):
+            with pytest.raises(ValueError, match=rf"p must be probabilities in \[0, 1\]; found .* at index {where}"):
+                metric([0, 1], bad)
+    assert roc_auc([0, 1], [-3.0, 7.5]) == 1.0  # scores (not probabilities) may be any finite number
+
+
+def test_both_classes_boundary():
+    # one fake among reals (and one real among fakes) is enough; none is NaN
+    assert roc_auc([0, 0, 1], [0.1, 0.2, 0.3]) == 1.0
+    assert roc_auc([1, 1, 0], [0.5, 0.6, 0.1]) == 1.0
+    assert math.isnan(roc_auc([0, 0, 0], [0.1, 0.2, 0.3])) and math.isnan(roc_auc([1, 1], [0.1, 0.2]))
+    with pytest.raises(ValueError, match="both classes"):
+        roc_points([0, 0], [0.1, 0.2])
+    with pytest.raises(ValueError, match="both classes"):
+        roc_points([1], [0.1])
+    fpr, tpr, thr = roc_points([1, 0], [0.4, 0.4])  # all tied: one vertex after the origin
+    assert fpr.tolist() == [0.0, 1.0] and tpr.tolist() == [0.0, 1.0] and thr.tolist() == [np.inf, 0.4]
+
+
+def test_roc_auc_unbalanced_counts_and_ranks():
+    # n0 = 3, n1 = 2: the normaliser is n0 * n1 = 6, not n^2/4; fakes win 5 of 6 pairs
+    assert roc_auc([0, 0, 0, 1, 1], [0.1, 0.2, 0.6, 0.5, 0.9]) == pytest.approx(5 / 6)
+    # n1 = 3: rank offset n1 (n1 + 1) / 2 = 6; fakes .3 .7 .8 vs reals .1 .4: 1 + 2 + 2 = 5 of 6 pairs
+    assert roc_auc([1, 0, 1, 0, 1], [0.3, 0.1, 0.7, 0.4, 0.8]) == pytest.approx(5 / 6)
+
+
+def test_equal_error_rate_threshold_choice_at_a_tie_of_distances():
+    # fakes .9 .5 .1, reals .8 .2. d = FPR - FNR per vertex: -1, -2/3 (.9), -1/6 (.8), +1/6 (.5):
+    # |d| ties on the crossing segment: the later vertex (.5) is returned; FPR stays .5 while FNR
+    # goes 2/3 -> 1/3, so they meet at .5
+    eer, thr = equal_error_rate([0, 0, 1, 1, 1], [0.2, 0.8, 0.5, 0.9, 0.1])
+    assert eer == pytest.approx(0.5) and thr == 0.5
+    # the nearer vertex wins: after the crossing (d: -1, -2/3 at .9, +1/3 at .6) ...
+    eer, thr = equal_error_rate([0, 1, 1, 1], [0.6, 0.9, 0.3, 0.2])
+    assert eer == pytest.approx(2 / 3) and thr == 0.6
+    # ... or before it (d: -1, -3/4, -1/2, -1/4 at .7, +3/4 at .6): u = 1/4, EER = 1/4
+    eer, thr = equal_error_rate([1, 1, 1, 0, 1], [0.9, 0.8, 0.7, 0.6, 0.5])
+    assert eer == pytest.approx(0.25) and thr == 0.7
+
+
+def test_expected_calibration_error_bins_parameter():
+    y, p = [0, 1, 1, 0], [0.05, 0.3, 0.55, 0.95]
+    # 3 bins (0,1/3] (1/3,2/3] (2/3,1]: |1 - .35|/... -> sums: bin0 y=1 p=.35; bin1 y=1 p=.55; bin2 y=0 p=.95
+    assert expected_calibration_error(y, p, n_bins=3) == pytest.approx((0.65 + 0.45 + 0.95) / 4)
+    # default 15 bins: every item alone -> mean |y - p|
+    assert expected_calibration_error(y, p) == pytest.approx(np.mean(np.abs(np.array(y) - p)))
+    # an item on an inner edge (.25 with 4 bins) is in the bin on its left: (0, .25] holds .1 and .25
+    # (|1 - .35|), (.25, .5] holds .4 (|0 - .4|); on the right it would be |0 - .1| + |1 - .65|
+    assert expected_calibration_error([1, 0, 0], [0.25, 0.1, 0.4], n_bins=4) == pytest.approx((0.65 + 0.4) / 3)
+    assert expected_calibration_error([0], [1.0], n_bins=1) == 1.0
+    for bad in (0, -2, True, 2.5, "15"):
+        with pytest.raises(ValueError, match="n_bins must be a positive int"):
+            expected_calibration_error(y, p, n_bins=bad)
+    assert expected_calibration_error(y, p, n_bins=np.int64(1)) == pytest.approx(abs(0.5 - 0.4625))
+
+
+def test_log_loss_eps_parameter_and_boundaries():
+    assert log_loss([1, 0], [0.0, 1.0], eps=1e-3) == pytest.approx(-math.log(1e-3))  # both clipped
+    assert log_loss([0, 1], [0.0, 1.0], eps=0) == 0.0  # eps = 0 allowed: right and certain costs nothing
+    assert log_loss([1], [0.0], eps=0) == math.inf  # ... and a certain mistake costs inf
+    assert log_loss([1], [0.3], eps=0.4999) == pytest.approx(-math.log(0.4999))
+    for bad in (0.5, -1e-9, True, None, "1e-15"):
+        with pytest.raises(ValueError, match=r"eps must be a number in \[0, 0.5\)"):
+            log_loss([1], [0.3], eps=bad)
+    assert brier_score([1, 0, 1], [0.9, 0.3, 0.2]) == pytest.approx((0.01 + 0.09 + 0.64) / 3)
+
+
+def test_threshold_metrics_every_rate_on_an_asymmetric_case():
+    # y: 3 fakes, 5 reals; calls at .5: fakes .9 .6 (TP) .2 (FN); reals .7 (FP), .1 .3 .4 .45 (TN)
+    y = [1, 1, 1, 0, 0, 0, 0, 0]
+    s = [0.9, 0.6, 0.2, 0.7, 0.1, 0.3, 0.4, 0.45]
+    m = threshold_metrics(y, s, 0.5)
+    assert (m["tp"], m["fp"], m["tn"], m["fn"]) == (2, 1, 4, 1)
+    assert m["accuracy"] == 6 / 8 and m["precision"] == 2 / 3 and m["recall"] == m["tpr"] == 2 / 3
+    assert m["fpr"] == 1 / 5 and m["tnr"] == 4 / 5 and m["fnr"] == 1 / 3
+    assert m["balanced_accuracy"] == pytest.approx((2 / 3 + 4 / 5) / 2) and m["f1"] == pytest.approx(4 / 6)
+    # threshold at a score: that item is called fake; just above: not
+    assert threshold_metrics(y, s, 0.45)["fp"] == 2 and threshold_metrics(y, s, 0.4500001)["fp"] == 1
+    assert math.isnan(threshold_metrics(y, s, 2.0)["precision"])  # nothing called fake
+    with pytest.raises(ValueError, match="threshold is NaN"):
+        threshold_metrics(y, s, np.nan)
+    with pytest.raises(ValueError, match="threshold is NaN"):
+        threshold_metrics(y, s, [0.5] * 7 + [np.nan])
+    with pytest.raises(ValueError, match=r"threshold must be a number or have the shape of s \(8,\), got \(1, 8\)"):
+        threshold_metrics(y, s, [[0.5] * 8])
+
+
+def test_choose_threshold_rule_refusals_and_look_alikes():
+    y, s = [0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9]
+    assert choose_threshold(y, s, 1) == 1.0 and isinstance(choose_threshold(y, s, 1), float)
+    assert choose_threshold(y, s, np.float32(0.25)) == 0.25
+    with pytest.raises(ValueError, match="must not be NaN"):
+        choose_threshold(y, s, float("nan"))
+    with pytest.raises(ValueError, match="rule must be one of"):
+        choose_threshold(y, s, True)  # a bool is not a threshold
+    with pytest.raises(ValueError, match="rule 'youden' needs both classes"):
+        choose_threshold([1, 1], [0.1, 0.2], "youden")
+    # the default rule is the EER
+    assert choose_threshold(y, s) == equal_error_rate(y, s)[1] == 0.6
+    # accuracy counts true negatives: with many reals it prefers a high threshold, F1 does not
+    y = [0] * 6 + [1] * 2
+    s = [0.1, 0.2, 0.3, 0.35, 0.5, 0.55, 0.4, 0.9]
+    # candidates (TP, FP): .9 (1, 0): acc 7/8, F1 2/3, J 1/2;  .55 (1, 1): 6/8, 1/2, 1/3;
+    # .5 (1, 2): 5/8, 2/5, 1/6;  .4 (2, 2): 6/8, 2/3, 2/3;  lower ones are worse on all three
+    assert choose_threshold(y, s, "accuracy") == 0.9
+    assert choose_threshold(y, s, "f1") == 0.9  # 2/3 at .9 and at .4 (through other divisions): the higher
+    assert choose_threshold(y, s, "youden") == 0.4
+
+
+def test_evaluate_refusals_parameters_and_per_item_thresholds():
+    y = [0, 0, 1, 1, 1]
+    s = [0.2, 0.6, 0.7, 0.4, 0.9]
+    for bad in (2, -1, True, "0"):
+        with pytest.raises(ValueError, match="reference_label must be 0 or 1"):
+            evaluate(y, s, reference_label=bad)
+    with pytest.raises(ValueError, match=r"groups must have the shape of y \(5,\), got \(4,\)"):
+        evaluate(y, s, groups=["r", "r", "A", "A"])
+    with pytest.raises(ValueError, match="'all' is reserved"):
+        evaluate(y, s, groups=["r", "r", "A", "all", "A"])
+    assert evaluate(y, s, groups=["all", "all", "A", "A", "B"]).index.tolist() == ["all", "A", "B"]  # reals may say all
+    # a threshold away from the default; per-item thresholds follow their items into the group rows
+    t = evaluate(y, s, threshold=0.65, groups=["r", "r", "A", "B", "A"])
+    assert t.loc["all", "accuracy"] == pytest.approx(4 / 5) and (t["threshold"] == 0.65).all()
+    per_item = [0.1, 0.7, 0.8, 0.3, 0.95]  # reals: .2 >= .1 wrong, .6 < .7 right; fakes: .7 wrong, .4 right, .9 wrong
+    t = evaluate(y, s, threshold=per_item, groups=["r", "r", "A", "B", "A"])
+    assert t.loc["all", "accuracy"] == pytest.approx(2 / 5) and math.isnan(t.loc["all", "threshold"])
+    assert t.loc["B", "accuracy"] == pytest.approx(2 / 3)  # reals .2 (wrong) .6 (right), fake .4 (right)
+    assert math.isnan(t.loc["B", "threshold"])
+    same = evaluate(y, s, threshold=[0.5] * 5)
+    assert same.loc["all", "threshold"] == 0.5  # a constant array is reported as its value
+    # scores on [0, 1] including both ends are probabilities; a hair outside is not
+    assert np.isfinite(evaluate([0, 1], [0.0, 1.0]).loc["all", ["log_loss", "brier", "ece"]]).all()
+    assert evaluate([0, 1], [0.0, 1.0 + 1e-9]).loc["all", ["log_loss", "brier", "ece"]].isna().all()
+    # unsortable group names keep their first-appearance order
+    t = evaluate([0, 1, 1, 1], [0.1, 0.9, 0.8, 0.7], groups=["r", 2, "x", 2])
+    assert t.index.tolist() == ["all", 2, "x"]
+    t = evaluate([0, 1, 1, 1], [0.1, 0.9, 0.8, 0.7], groups=["r", "b", "a", "b"])
+    assert t.index.tolist() == ["all", "a", "b"]  # sortable: sorted

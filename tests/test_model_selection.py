@@ -217,3 +217,144 @@ def test_cross_validate_detector_rejects_leaky_or_partial_splitters():
         cross_validate_detector(ScoreColumn(), X, y, validation_fraction=1.0)
     with pytest.raises(ValueError, match="lengths"):
         cross_validate_detector(ScoreColumn(), X[:-1], y)
+
+
+# -- make_cv / groups_from_manifest / check_group_leakage: boundaries and look-alikes --------------
+@pytest.mark.parametrize("n_splits", [3, 5])
+def test_make_cv_class_size_boundary(n_splits):
+    """A class with exactly n_splits items (or groups) is accepted; one fewer is refused."""
+    y = [0] * (n_splits + 2) + [1] * n_splits
+    assert make_cv(y, n_splits=n_splits).n_splits == n_splits
+    with pytest.raises(ValueError, match=f"class 1 has {n_splits - 1} items, fewer than n_splits={n_splits}"):
+        make_cv(y[:-1], n_splits=n_splits)
+    with pytest.raises(ValueError, match=f"class 0 has {n_splits - 1} items"):
+        make_cv([0] * (n_splits - 1) + [1] * (n_splits + 3), n_splits=n_splits)
+    # grouped: fakes spread over exactly n_splits groups pass, over n_splits - 1 are refused
+    g_real = list(range(n_splits + 2))
+    g_fake = [100 + k // 2 for k in range(2 * n_splits)]  # n_splits groups of 2 fakes
+    y = [0] * len(g_real) + [1] * len(g_fake)
+    cv = make_cv(y, g_real + g_fake, n_splits=n_splits)
+    assert isinstance(cv, StratifiedGroupKFold) and cv.n_splits == n_splits
+    g_fake = [100 + min(k // 2, n_splits - 2) for k in range(2 * n_splits)]  # n_splits - 1 groups
+    with pytest.raises(ValueError, match=f"class 1 is spread over {n_splits - 1} groups"):
+        make_cv(y, g_real + g_fake, n_splits=n_splits)
+    g_real = [k // 2 for k in range(n_splits + 2)]  # the reals' groups count too
+    if len(set(g_real)) < n_splits:
+        with pytest.raises(ValueError, match="class 0 is spread over"):
+            make_cv(y, g_real + [100 + k for k in range(2 * n_splits)], n_splits=n_splits)
+
+
+def test_make_cv_parameters_are_passed_on():
+    y, groups = [0, 1] * 6, list(range(12))
+    for g in (None, groups):  # defaults: 5 shuffled folds, seed 0
+        cv = make_cv(y, g)
+        assert (cv.n_splits, cv.shuffle, cv.random_state) == (5, True, 0)
+    for g, kind in ((None, StratifiedKFold), (groups, StratifiedGroupKFold)):
+        cv = make_cv(y, g, n_splits=4, shuffle=True, random_state=7)
+        assert isinstance(cv, kind) and (cv.n_splits, cv.shuffle, cv.random_state) == (4, True, 7)
+        cv = make_cv(y, g, n_splits=2, shuffle=False, random_state=7)  # the seed is dropped unshuffled
+        assert (cv.n_splits, cv.shuffle, cv.random_state) == (2, False, None)
+        # different seeds give different folds; the same seed the same folds
+        folds = {seed: [te.tolist() for _, te in make_cv(y, g, n_splits=3, random_state=seed).split(y, y, g)]
+                 for seed in (0, 1, 2, 0)}
+        assert len({str(f) for f in folds.values()}) > 1
+    assert make_cv(y, n_splits=np.int64(3)).n_splits == 3  # numpy integers are integers
+
+
+@pytest.mark.parametrize("bad", [1, 0, True, 2.0, "3", None])
+def test_make_cv_refuses_non_integer_or_small_n_splits(bad):
+    with pytest.raises(ValueError, match=r"n_splits must be an int >= 2"):
+        make_cv([0, 1] * 10, n_splits=bad)
+
+
+def test_make_cv_refuses_bad_y_and_groups_with_look_alikes():
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        make_cv(np.zeros((6, 2)))
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        make_cv([])
+    with pytest.raises(ValueError, match=r"holds one class only \(1\)"):
+        make_cv([1] * 10, n_splits=2)
+    y = [0, 0, 1, 1]
+    with pytest.raises(ValueError, match=r"shape of y \(4,\), got \(3,\)"):
+        make_cv(y, [0, 1, 2], n_splits=2)
+    for missing in (None, np.nan):
+        with pytest.raises(ValueError, match="missing values"):
+            make_cv(y, ["a", "b", missing, "d"], n_splits=2)
+    assert isinstance(make_cv(y, ["a", "b", "c", "d"], n_splits=2), StratifiedGroupKFold)  # string ids
+    assert isinstance(make_cv(["real", "real", "fake", "fake"], n_splits=2), StratifiedKFold)  # any 2 labels
+
+
+def test_groups_from_manifest_refusals_and_edges():
+    m = pd.DataFrame({"a": ["x", "y", "x"], "b": [1, None, 2]})
+    with pytest.raises(TypeError, match="DataFrame, got dict"):
+        groups_from_manifest(m.to_dict("list"), "a")
+    with pytest.raises(ValueError, match="at least one column"):
+        groups_from_manifest(m, [])
+    with pytest.raises(KeyError, match="'c'"):
+        groups_from_manifest(m, ["a", "c", "d"])
+    empty = groups_from_manifest(m.iloc[:0], ["a", "b"])
+    assert empty.dtype == np.int64 and empty.shape == (0,)
+    g = groups_from_manifest(m, ("a", "b"))  # a tuple of columns works like a list
+    assert g.dtype == np.int64 and g.tolist() == [0, 1, 0]
+    # numbered by first appearance, not by component size or id value
+    m = pd.DataFrame({"id": ["z", "a", "a", "m", "z"]})
+    assert groups_from_manifest(m, "id").tolist() == [0, 1, 1, 2, 0]
+    # all ids missing: each item alone, in both id-space modes
+    m = pd.DataFrame({"a": [None, None, "x"], "b": [np.nan, np.nan, np.nan]})
+    for shared in (True, False):
+        assert groups_from_manifest(m, ["a", "b"], shared_ids=shared).tolist() == [0, 1, 2]
+    # separate id spaces with a missing value: the missing one links nothing
+    m = pd.DataFrame({"identity": [5, None, 5], "photo": [None, 5, 7]})
+    assert groups_from_manifest(m, ["identity", "photo"], shared_ids=False).tolist() == [0, 1, 0]
+    assert groups_from_manifest(m, ["identity", "photo"], shared_ids=True).tolist() == [0, 0, 0]
+
+
+class _Folds:
+    """A splitter yielding fixed (train, test) index pairs."""
+
+    def __init__(self, *folds):
+        self.folds = folds
+
+    def split(self, X, y=None, groups=None):
+        for train, test in self.folds:
+            yield np.asarray(train), np.asarray(test)
+
+
+def test_check_group_leakage_report_counts_and_first_leaky_split():
+    y = np.array([0, 1, 0, 1, 0, 1, 1, 1])
+    groups = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    clean = ([0, 1, 2, 3], [4, 5, 6, 7])
+    leaky = ([0, 1, 2, 4], [3, 5, 6, 7])  # groups 1 and 2 on both sides
+    report = check_group_leakage(_Folds(clean, leaky, leaky), y, groups, on_leak="report")
+    assert report.index.name == "fold" and report.index.tolist() == [0, 1, 2]
+    assert report["n_train"].tolist() == [4, 4, 4] and report["n_test"].tolist() == [4, 4, 4]
+    assert report["n_test_fake"].tolist() == [3, 4, 4]  # y == 1 in each test part
+    assert report["n_shared_groups"].tolist() == [0, 2, 2]
+    assert report["shared_groups"].tolist() == [[], [1, 2], [1, 2]]
+    with pytest.raises(ValueError, match=r"split 1 has 2 group\(s\) in both train and test, e.g. \[1, 2\]; "
+                                         r"2 of 3 splits leak"):
+        check_group_leakage(_Folds(clean, leaky, leaky), y, groups)
+    assert check_group_leakage(_Folds(clean), y, groups)["n_shared_groups"].tolist() == [0]  # no leak: no error
+    with pytest.raises(ValueError, match="on_leak must be 'raise' or 'report', got 'warn'"):
+        check_group_leakage(_Folds(clean), y, groups, on_leak="warn")
+    with pytest.raises(ValueError, match=r"shape of y \(8,\), got \(7,\)"):
+        check_group_leakage(_Folds(clean), y, groups[:-1])
+
+
+def test_check_group_leakage_lists_at_most_ten_shared_groups_and_is_quiet():
+    import warnings
+
+    y = np.tile([0, 1], 30)
+    groups = np.repeat(np.arange(15), 4)  # 15 groups of 4, cut in two by KFold(2) on shuffled order
+    order = np.random.default_rng(0).permutation(60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # sklearn's "groups parameter is ignored" is not passed on
+        report = check_group_leakage(KFold(2, shuffle=True, random_state=0), y[order], groups[order],
+                                     on_leak="report")
+    assert (report["n_shared_groups"] > 10).all()
+    assert report["shared_groups"].map(len).tolist() == [10, 10]
+    assert report["shared_groups"].iloc[0] == sorted(report["shared_groups"].iloc[0])
+    # an int is make_cv(y, groups, n_splits=cv): grouped, so nothing leaks
+    report = check_group_leakage(3, y[order], groups[order])
+    assert len(report) == 3 and (report["n_shared_groups"] == 0).all()
+    assert report["n_test"].sum() == 60

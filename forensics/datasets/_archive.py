@@ -156,7 +156,7 @@ def _check(path, max_files, max_total_bytes, max_ratio, ratio_min_bytes):
     if len(infos) > max_files:
         raise UnsafeArchiveError(path, infos[max_files].filename,
                                  f"more than max_files={max_files} entries ({len(infos)})")
-    seen, folded, dirs, files = {}, {}, set(), []
+    seen, folded, files = {}, {}, []
     for info in infos:
         rel = _normalise(path, info)
         mode = info.external_attr >> 16
@@ -175,7 +175,6 @@ def _check(path, max_files, max_total_bytes, max_ratio, ratio_min_bytes):
                                    f"on case-insensitive file systems")
         folded.setdefault(low, info.filename)
         if info.is_dir():
-            dirs.add(rel)
             report.n_dirs += 1
             continue
         report.total_bytes += info.file_size
@@ -199,9 +198,7 @@ def _check(path, max_files, max_total_bytes, max_ratio, ratio_min_bytes):
             if parent in names:
                 raise UnsafeArchiveError(path, info.filename, f"its folder {parent!r} is also a file entry")
             parent = parent.rsplit("/", 1)[0] if "/" in parent else None
-    for d in dirs:
-        if d in names:
-            raise UnsafeArchiveError(path, seen[d], "name is both a folder and a file")
+    # (a folder entry "a/" and a file "a" normalise to the same path: refused above as a duplicate name)
     report.files = [rel for _, rel in files]
     return zf, files, report
 

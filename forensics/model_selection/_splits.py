@@ -78,10 +78,12 @@ def make_cv(y, groups=None, *, n_splits=5, shuffle=True, random_state=0):
     random_state = random_state if shuffle else None
     if groups is None:
         return StratifiedKFold(n_splits=n_splits, shuffle=shuffle, random_state=random_state)
+    # missing values are looked for before NumPy can turn a NaN among strings into the string "nan"
+    missing = pd.isna(pd.Series(np.asarray(groups, dtype=object).ravel(), dtype=object)).any()
     groups = np.asarray(groups)
     if groups.shape != y.shape:
         raise ValueError(f"groups must have the shape of y {y.shape}, got {groups.shape}")
-    if pd.isna(pd.Series(groups, dtype=object)).any():
+    if missing:
         raise ValueError("groups must not contain missing values")
     n_groups = pd.Series(groups).groupby(y).nunique()
     for c, g_c in zip(n_groups.index.tolist(), n_groups.tolist()):
