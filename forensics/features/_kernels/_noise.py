@@ -267,54 +267,62 @@ def haar_abs_hh(plane, hh):
 
 
 @kernel
-def kth_smallest(vals, k, counts):
-    """The ``k``-th smallest (0-based) of ``vals`` (float64, no NaN), exactly, by histogram refinement.
+def _select_round(src, n, k, counts, dst):
+    """One round of the histogram selection of rank ``k`` among ``src[:n]`` (min < max).
 
-    Each round counts the candidates into ``counts.shape[1]`` bins between their min and max (the
-    bin index is monotone in the value; four interleaved histograms, so runs of equal values do not
-    serialise on one counter), keeps the candidates of the bin that holds rank ``k`` (moved to the
-    front of ``vals``, which is overwritten) and narrows the range; it stops when the candidates are
-    all equal or at most 32, which are then ordered by insertion. Linear time (the range shrinks
-    by ``counts.shape[1]`` per round).
+    Counts the values into ``counts.shape[1]`` bins between their min and max (four interleaved
+    histograms, so runs of equal values do not serialise on one counter; the bin index is monotone
+    in the value), then copies the values of the bin holding rank ``k`` to ``dst`` (branch-free:
+    every value is written, the cursor advances only for the selected bin, so ``dst`` needs
+    ``n + 1`` slots; ``dst`` may be ``src``). Returns (number copied, rank of ``k`` among them).
     """
-    n = vals.shape[0]
     nb = counts.shape[1]
-    lo = np.inf
-    hi = -np.inf
+    lo = src[0]
+    hi = src[0]
     for t in range(n):
-        lo = min(lo, vals[t])
-        hi = max(hi, vals[t])
-    while n > 32 and lo < hi and nb / (hi - lo) < np.inf:
-        scale = nb / (hi - lo)
-        for b in range(nb):
-            counts[0, b] = 0
-            counts[1, b] = 0
-            counts[2, b] = 0
-            counts[3, b] = 0
+        lo = min(lo, src[t])
+        hi = max(hi, src[t])
+    scale = nb / (hi - lo)
+    for b in range(nb):
+        counts[0, b] = 0
+        counts[1, b] = 0
+        counts[2, b] = 0
+        counts[3, b] = 0
+    for t in range(n):
+        counts[t & 3, min(int((src[t] - lo) * scale), nb - 1)] += 1
+    sel = 0
+    while True:
+        in_bin = counts[0, sel] + counts[1, sel] + counts[2, sel] + counts[3, sel]
+        if in_bin > k:
+            break
+        k -= in_bin
+        sel += 1
+    m = 0
+    for t in range(n):
+        v = src[t]
+        dst[m] = v
+        m += min(int((v - lo) * scale), nb - 1) == sel
+    return m, k
+
+
+@kernel
+def kth_smallest(vals, n, k, counts):
+    """The ``k``-th smallest (0-based) of ``vals[:n]`` (float64, no NaN; ``vals`` has n + 1 slots
+    and is overwritten), exactly: histogram rounds (:func:`_select_round`) until the candidates
+    are all equal or at most 32, which are then ordered by insertion. Linear time: each round
+    keeps one bin of ``counts.shape[1]``.
+    """
+    while n > 32:
+        lo = vals[0]
+        hi = vals[0]
         for t in range(n):
-            counts[t & 3, min(int((vals[t] - lo) * scale), nb - 1)] += 1
-        sel = 0
-        while True:
-            in_bin = counts[0, sel] + counts[1, sel] + counts[2, sel] + counts[3, sel]
-            if in_bin > k:
-                break
-            k -= in_bin
-            sel += 1
-        m = 0
-        new_lo = np.inf
-        new_hi = -np.inf
-        for t in range(n):
-            v = vals[t]
-            if min(int((v - lo) * scale), nb - 1) == sel:
-                vals[m] = v
-                m += 1
-                new_lo = min(new_lo, v)
-                new_hi = max(new_hi, v)
-        n = m
-        lo = new_lo
-        hi = new_hi
-    if not lo < hi:
-        return lo
+            lo = min(lo, vals[t])
+            hi = max(hi, vals[t])
+        if not (lo < hi and counts.shape[1] / (hi - lo) < np.inf):
+            if lo == hi:
+                return lo
+            break  # a range of a few ulps: the insertion sort below finishes
+        n, k = _select_round(vals, n, k, counts, vals)
     for t in range(1, n):  # insertion sort of the last few
         v = vals[t]
         s = t
@@ -329,15 +337,27 @@ def kth_smallest(vals, k, counts):
 def median_flat(vals, counts, cand):
     """``np.median(vals)`` of a float64 array (n,), n >= 1, without NaN, exactly; ``vals`` unchanged.
 
-    The upper middle value is :func:`kth_smallest` of a copy in ``cand`` (scratch, (n,)); for an
-    even count the lower middle value is the largest value below it, or the upper one itself when
+    The first selection round reads ``vals`` and copies the candidates of the upper middle rank to
+    ``cand`` (scratch, n + 1 slots), where :func:`kth_smallest` finishes. For an even count the
+    lower middle value is the largest value below the upper one, or the upper one itself when
     enough values equal it. ``counts``: int64 (4, bins) scratch.
     """
     n = vals.shape[0]
     k = n // 2
+    lo = vals[0]
+    hi = vals[0]
     for t in range(n):
-        cand[t] = vals[t]
-    upper = kth_smallest(cand, k, counts)
+        lo = min(lo, vals[t])
+        hi = max(hi, vals[t])
+    if lo == hi:
+        return lo
+    if n > 32:
+        m, kc = _select_round(vals, n, k, counts, cand)
+    else:
+        for t in range(n):
+            cand[t] = vals[t]
+        m, kc = n, k
+    upper = kth_smallest(cand, m, kc, counts)
     if n % 2 == 1:
         return upper
     n_below = 0
@@ -492,3 +512,26 @@ def idwt_rows(a, d, lo, hi, y):
             yr[2 * s + 1] = yo[s]
         if n_out % 2:
             yr[n_out - 1] = ye[n_out // 2]
+
+
+@kernel
+def dwt_level(x, lo, hi, lo_c, hi_c, aa, ad, da, dd):
+    """One 2-D DWT level (``pywt.dwt2`` order: axis 0, then axis 1): ``x`` -> ``aa, ad, da, dd``
+    through the column bands ``lo_c``, ``hi_c`` (scratch, ((N0 + F - 1) // 2, N1))."""
+    dwt_cols(x, lo, hi, lo_c, hi_c)
+    dwt_rows(lo_c, lo, hi, aa, ad)
+    dwt_rows(hi_c, lo, hi, da, dd)
+
+
+@kernel
+def idwt_level(approx, ad, da, dd, t, lo, hi, lo_r, hi_r, y):
+    """One inverse 2-D DWT level of ``approx`` and the detail bands clipped to ``[-t, t]`` (in place)
+    into ``y`` (axis 1, then axis 0, as ``pywt.idwt2``), through ``lo_r``, ``hi_r`` (scratch)."""
+    for band in (ad, da, dd):
+        for i in range(band.shape[0]):
+            row = band[i]
+            for j in range(row.shape[0]):
+                row[j] = min(max(row[j], -t), t)
+    idwt_rows(approx, ad, lo, hi, lo_r)
+    idwt_rows(da, dd, lo, hi, hi_r)
+    idwt_cols(lo_r, hi_r, lo, hi, y)
