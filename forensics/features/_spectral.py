@@ -9,6 +9,7 @@ import numpy as np
 import scipy.fft
 
 from ._base import BaseExtractor, FeatureDoc, Interval, Options
+from ._kernels._spectral import weighted_sums
 from ._workspace import scratch
 
 __all__ = ["SpectralFeatures", "spectral_features", "spectral_vector"]
@@ -318,20 +319,19 @@ def spectrum_sums(p, geo, floor):
         counted with its weight.
     """
     n = p.shape[0]
-    wp = np.multiply(geo.weight, p, out=scratch("spectral.wp", (n,)))
-    # ln max(P, floor) for the radial profile; the entropy needs ln P itself, which differs only
-    # where 0 < P < floor (rare: a correction term)
+    # ln max(P, floor) for the radial profile (NumPy's vectorised log: numba's is a scalar call);
+    # the entropy needs ln P itself, which differs only where 0 < P < floor (rare: a correction)
     lp = np.log(np.maximum(p, floor, out=scratch("spectral.lp", (n,))), out=scratch("spectral.lp", (n,)))
-    e = np.bincount(geo.wedge, weights=wp, minlength=7)
-    tmp = scratch("spectral.tmp", (n,))
-    t_all = float(np.multiply(wp, lp, out=tmp).sum())
+    e = np.zeros(7)
+    n_bins = geo.bin_weight.shape[0]
+    log_sums = np.zeros(n_bins + 1)
+    s_all, t_all = weighted_sums(p, lp, geo.weight, geo.wedge, geo.radial, e, log_sums)
     small = p < floor
     if small.any():
         sel = small & (p > 0.0) & (geo.weight > 0.0)
-        t_all += float((wp[sel] * (np.log(p[sel]) - math.log(floor))).sum())
-    sums = np.array([e[1:4].sum(), e[4:7].sum(), e[1] + e[4], e[2] + e[5], e[3] + e[6], wp.sum(), t_all])
-    n_bins = geo.bin_weight.shape[0]
-    log_sums = np.bincount(geo.radial, weights=np.multiply(geo.weight, lp, out=tmp), minlength=n_bins + 1)[:n_bins]
+        t_all += float((geo.weight[sel] * p[sel] * (np.log(p[sel]) - math.log(floor))).sum())
+    sums = np.array([e[1:4].sum(), e[4:7].sum(), e[1] + e[4], e[2] + e[5], e[3] + e[6], s_all, t_all])
+    log_sums = log_sums[:n_bins]
     return np.column_stack([geo.bin_weight, log_sums]), sums
 
 
@@ -339,7 +339,7 @@ def spectral_vector(luma, *, n_bins=32, window="hann", cutoff=0.5):
     """The spectral row of a float (H, W) luma image, in :class:`SpectralFeatures` column order.
 
     One real FFT of the windowed luma (``scipy.fft.rfft2``, float64); every sum runs over its
-    half spectrum with per-shape constants (:class:`_Geometry`), in NumPy: no compiled kernel.
+    half spectrum with per-shape constants (:class:`_Geometry`), in one pass of a small kernel.
     """
     x, energy = _windowed(luma, window)
     h, w = x.shape

@@ -39,15 +39,14 @@ def scratch(name, shape, dtype=np.float64):
     -------
     ndarray, C-contiguous, contents undefined.
     """
-    shape = tuple(int(s) for s in shape)
-    dtype = np.dtype(dtype)
-    nbytes = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
-    if nbytes > MAX_BYTES:
-        return np.empty(shape, dtype)
     store = getattr(_local, "arrays", None)
     if store is None:
         store = _local.arrays = {}
     arr = store.get(name)
-    if arr is None or arr.shape != shape or arr.dtype != dtype:
-        arr = store[name] = np.empty(shape, dtype)
+    if arr is not None and arr.shape == shape and arr.dtype == dtype:
+        return arr  # the common case, kept cheap: this runs a few dozen times per image
+    shape = tuple(int(s) for s in shape)
+    arr = np.empty(shape, dtype)
+    if arr.nbytes <= MAX_BYTES:
+        store[name] = arr
     return arr
