@@ -11,7 +11,8 @@ import pywt
 from ._base import BaseExtractor, FeatureDoc, Interval, Options
 from ._workspace import scratch
 from ._kernels._noise import (
-    dwt_level, haar_abs_hh, idwt_level, median_flat, median_moments, plane_moments, srm_moments,
+    dwt_cols, dwt_rows, haar_abs_hh, idwt_cols, idwt_rows, median_flat, median_moments, plane_moments,
+    srm_moments,
 )
 
 __all__ = ["NoiseFeatures", "noise_features", "noise_vector"]
@@ -438,8 +439,10 @@ def wavelet_residual(x, dec_lo, dec_hi, rec_lo, rec_hi, level, mad_to_sigma, out
         n0, n1 = cur.shape
         m0, m1 = (n0 + f - 1) // 2, (n1 + f - 1) // 2
         aa, ad, da, dd = (scratch(f"noise.wavelet.{lev}.{b}", (m0, m1)) for b in ("aa", "ad", "da", "dd"))
-        dwt_level(cur, dec_lo, dec_hi, scratch("noise.wavelet.lo", (m0, n1)), scratch("noise.wavelet.hi", (m0, n1)),
-                  aa, ad, da, dd)
+        lo_c, hi_c = scratch(f"noise.wavelet.{lev}.lo", (m0, n1)), scratch(f"noise.wavelet.{lev}.hi", (m0, n1))
+        dwt_cols(cur, dec_lo, dec_hi, lo_c, hi_c)  # axis 0, then axis 1, as pywt.dwt2
+        dwt_rows(lo_c, dec_lo, dec_hi, aa, ad)
+        dwt_rows(hi_c, dec_lo, dec_hi, da, dd)
         bands.append((ad, da, dd))
         shapes.append((n0, n1))
         cur = aa
@@ -452,9 +455,14 @@ def wavelet_residual(x, dec_lo, dec_hi, rec_lo, rec_hi, level, mad_to_sigma, out
     for lev in range(level - 1, -1, -1):
         ad, da, dd = bands[lev]
         n0, n1 = shapes[lev]
+        for band in (ad, da, dd):
+            np.clip(band, -t, t, out=band)
         target = out if lev == 0 else scratch(f"noise.wavelet.{lev}.rec", (n0, n1))
-        idwt_level(approx, ad, da, dd, t, rec_lo, rec_hi, scratch("noise.wavelet.lo", (ad.shape[0], n1)),
-                   scratch("noise.wavelet.hi", (ad.shape[0], n1)), target)
+        lo_r = scratch(f"noise.wavelet.{lev}.lo", (ad.shape[0], n1))  # the level's analysis buffers
+        hi_r = scratch(f"noise.wavelet.{lev}.hi", (ad.shape[0], n1))
+        idwt_rows(approx, ad, rec_lo, rec_hi, lo_r)  # axis 1, then axis 0, as pywt.idwt2
+        idwt_rows(da, dd, rec_lo, rec_hi, hi_r)
+        idwt_cols(lo_r, hi_r, rec_lo, rec_hi, target)
         approx = target
     return sigma
 

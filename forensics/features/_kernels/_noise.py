@@ -158,7 +158,8 @@ def srm_moments(planes, grid, bounds, cells, cross):
 
     - first order: ``X[i, j+1] - X[i, j]`` and ``X[i+1, j] - X[i, j]``;
     - second order: ``(X[i, j-1] - 2 X[i, j] + X[i, j+1]) / 2`` and its vertical twin;
-    - KV3: ``[[-1, 2, -1], [2, -4, 2], [-1, 2, -1]] / 4``;
+    - KV3: ``[[-1, 2, -1], [2, -4, 2], [-1, 2, -1]] / 4``, i.e. ``-1/4`` times the vertical then the
+      horizontal second difference ``[1, -2, 1]`` (exact in float64 for float32 inputs);
     - KV5: ``[[-1, 2, -2, 2, -1], [2, -6, 8, -6, 2], [-2, 8, -12, 8, -2], [2, -6, 8, -6, 2],
       [-1, 2, -2, 2, -1]] / 12``, evaluated from the row sums ``A = X[i-2] + X[i+2]``,
       ``B = X[i-1] + X[i+1]``, ``C = X[i]`` as ``E[j-2] + E[j+2] + F[j-1] + F[j+1] + G[j]`` with
@@ -175,17 +176,16 @@ def srm_moments(planes, grid, bounds, cells, cross):
     f = buf[10]
     g = buf[11]
     for i in range(2, h - 2):
-        for q in range(4):  # KV3, output t is column t + 2
-            up = planes[q, i - 1, 1:]
-            mid = planes[q, i, 1:]
-            dn = planes[q, i + 1, 1:]
+        for q in range(4):  # KV3 = -(1/4) [1, -2, 1]^T [1, -2, 1]: vertical then horizontal difference
+            up = planes[q, i - 1]
+            mid = planes[q, i]
+            dn = planes[q, i + 1]
+            for j in range(w):
+                f[j] = (np.float64(up[j]) + np.float64(dn[j])) - 2.0 * np.float64(mid[j])
             o = buf[q, 2:]
-            for t in range(w - 4):
-                vl = np.float64(up[t]) + np.float64(dn[t])
-                vc = np.float64(up[t + 1]) + np.float64(dn[t + 1])
-                vr = np.float64(up[t + 2]) + np.float64(dn[t + 2])
-                o[t] = (2.0 * (vc + np.float64(mid[t]) + np.float64(mid[t + 2])) - (vl + vr)
-                        - 4.0 * np.float64(mid[t + 1])) * 0.25
+            fl = f[1:]
+            for t in range(w - 4):  # output t is column t + 2
+                o[t] = (2.0 * fl[t + 1] - (fl[t] + fl[t + 2])) * 0.25
         y0 = planes[3, i - 2]
         y1 = planes[3, i - 1]
         y2 = planes[3, i]
@@ -337,27 +337,15 @@ def kth_smallest(vals, n, k, counts):
 def median_flat(vals, counts, cand):
     """``np.median(vals)`` of a float64 array (n,), n >= 1, without NaN, exactly; ``vals`` unchanged.
 
-    The first selection round reads ``vals`` and copies the candidates of the upper middle rank to
-    ``cand`` (scratch, n + 1 slots), where :func:`kth_smallest` finishes. For an even count the
-    lower middle value is the largest value below the upper one, or the upper one itself when
-    enough values equal it. ``counts``: int64 (4, bins) scratch.
+    The upper middle value is :func:`kth_smallest` of a copy in ``cand`` (scratch, n + 1 slots);
+    for an even count the lower middle value is the largest value below it, or the upper one
+    itself when enough values equal it. ``counts``: int64 (4, bins) scratch.
     """
     n = vals.shape[0]
     k = n // 2
-    lo = vals[0]
-    hi = vals[0]
     for t in range(n):
-        lo = min(lo, vals[t])
-        hi = max(hi, vals[t])
-    if lo == hi:
-        return lo
-    if n > 32:
-        m, kc = _select_round(vals, n, k, counts, cand)
-    else:
-        for t in range(n):
-            cand[t] = vals[t]
-        m, kc = n, k
-    upper = kth_smallest(cand, m, kc, counts)
+        cand[t] = vals[t]
+    upper = kth_smallest(cand, n, k, counts)
     if n % 2 == 1:
         return upper
     n_below = 0
@@ -512,26 +500,3 @@ def idwt_rows(a, d, lo, hi, y):
             yr[2 * s + 1] = yo[s]
         if n_out % 2:
             yr[n_out - 1] = ye[n_out // 2]
-
-
-@kernel
-def dwt_level(x, lo, hi, lo_c, hi_c, aa, ad, da, dd):
-    """One 2-D DWT level (``pywt.dwt2`` order: axis 0, then axis 1): ``x`` -> ``aa, ad, da, dd``
-    through the column bands ``lo_c``, ``hi_c`` (scratch, ((N0 + F - 1) // 2, N1))."""
-    dwt_cols(x, lo, hi, lo_c, hi_c)
-    dwt_rows(lo_c, lo, hi, aa, ad)
-    dwt_rows(hi_c, lo, hi, da, dd)
-
-
-@kernel
-def idwt_level(approx, ad, da, dd, t, lo, hi, lo_r, hi_r, y):
-    """One inverse 2-D DWT level of ``approx`` and the detail bands clipped to ``[-t, t]`` (in place)
-    into ``y`` (axis 1, then axis 0, as ``pywt.idwt2``), through ``lo_r``, ``hi_r`` (scratch)."""
-    for band in (ad, da, dd):
-        for i in range(band.shape[0]):
-            row = band[i]
-            for j in range(row.shape[0]):
-                row[j] = min(max(row[j], -t), t)
-    idwt_rows(approx, ad, lo, hi, lo_r)
-    idwt_rows(da, dd, lo, hi, hi_r)
-    idwt_cols(lo_r, hi_r, lo, hi, y)
