@@ -150,3 +150,38 @@ def test_deferred_and_immediate_rows_agree(monkeypatch):
     deferred = make_feature_bank().fit(X).transform(X)
     monkeypatch.setattr(bank_module, "_DEFER_PIXELS", 0)
     np.testing.assert_array_equal(make_feature_bank().fit(X).transform(X), deferred)
+
+
+def test_each_kernel_is_compiled_for_one_signature():
+    """Whatever the input (8/16-bit, float, grey, alpha, odd and tiny sizes, every parameter), the
+    bank calls each numba kernel with one set of argument types: a cold start compiles each once."""
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = textwrap.dedent("""
+        import numpy as np
+        from numba.core.registry import CPUDispatcher
+        from conftest import encode, natural_image
+        from forensics.features import make_feature_bank
+        from forensics.features._kernels import _blur, _dct, _noise, _spectral
+        rgb = natural_image(0, (70, 90))
+        X = [encode(rgb, "JPEG", quality=70), encode(rgb[:, :, 0], "PNG"), encode(rgb[:33, :41], "PNG"),
+             (rgb.astype(np.uint16) * 257), rgb[:20, :30] / 255.0, np.dstack([rgb, rgb[:, :, :1]]),
+             rgb[:3, :3], rgb[:7, :5], rgb[:1, :1]]
+        make_feature_bank().fit(X).transform(X)
+        make_feature_bank(["spectral", "dct", "noise", "blur"], spectral__n_bins=7, spectral__window=None,
+                          dct__n_coeffs=20, noise__wavelet="haar", noise__wavelet_level=1, noise__grid=3,
+                          blur__grid=2).fit(X).transform(X)
+        for mod in (_blur, _dct, _noise, _spectral):
+            for name, fn in vars(mod).items():
+                if isinstance(fn, CPUDispatcher) and len(fn.signatures) > 1:
+                    print(mod.__name__, name, fn.signatures)
+        print("done")
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root / "tests",
+                         env={"PYTHONPATH": f"{root}:{root / 'tests'}", "PATH": ""})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "done", res.stdout
