@@ -1,16 +1,29 @@
-"""Speed of the handcrafted bank against JPEG decoding, and of each numba kernel against its reference.
+"""Speed of the handcrafted bank against JPEG decoding, before and after, in one run (issue 10).
 
-Targets (issue #2): on 256x256 RGB JPEG face crops, the full bank on one core costs at most 4x the
-time of decoding the JPEG (a ratio measured in this run); each numba kernel is at least 5x faster
-than its NumPy reference. Also reports the cold first call (numba compile, empty cache), the cold
-call with a warm on-disk cache, and images/s with 1 and 2 joblib workers.
+Prints and writes (``results/bench_features.{md,json}``):
 
-    python benchmarks/bench_features.py [--n-images 200] [--repeats 7] [--out results/bench_features.md]
+- the full bank on 256x256 RGB JPEGs (read + decode + every family) as a multiple of the JPEG
+  decode time (``cv2.imdecode``), for this tree and for a reference commit (default ``e8f643b``,
+  the code before the speed work), measured interleaved in the same process: targets <= 6x
+  (moonshot 4x);
+- each family alone (decode excluded), before and after;
+- cost against size: the bank on 128, 256, 512, 1024 and 2048 px square JPEGs, and the
+  1024 / 256 ratio (target <= 17, for 16x the pixels);
+- cold start, in fresh subprocesses: ``import forensics``, and the first ``transform`` of one
+  image with an empty numba cache (``NUMBA_CACHE_DIR`` a new temporary folder; target <= 5 s),
+  then with the cache that run filled;
+- every compiled kernel against its plain NumPy/SciPy reference (``tests/reference_*.py``,
+  ``KERNEL_CASES``; target >= 5x), and the library paths that replaced kernels.
 
-Face crops: LFW faces from ../shared/data/lfw_faceswap/real (250x250) resized to 256x256 with
-bicubic interpolation and re-encoded by OpenCV at JPEG quality 90; without ../shared, 256x256 crops
-of scikit-image's astronaut photo (the face) at small offsets. Absolute times are noisy on shared
-machines: read the ratios, each a median over repeats taken in the same run.
+One core: OMP/OpenBLAS/MKL/numba threads and OpenCV threads are set to 1 before anything is
+imported. Absolute times are noisy on a shared machine: read the ratios, each a median over
+repeats taken in the same run, before and after interleaved.
+
+    python benchmarks/bench_features.py [--n-images 32] [--repeats 9] [--before e8f643b]
+                                        [--no-before] [--no-cold-before] [--out results/bench_features.md]
+
+The reference commit is extracted with ``git archive`` into ``results/.before/<commit>/`` as the
+package ``forensics_before`` (its numba cache stays there between runs).
 """
 
 from __future__ import annotations
@@ -18,14 +31,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -35,156 +51,302 @@ cv2.setNumThreads(1)
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT / "tests"))  # the NumPy references live beside the tests
+SIZES = (128, 256, 512, 1024, 2048)
 
 
-def face_crops(n):
-    """n JPEG byte strings of 256x256 RGB face crops (and where they came from)."""
+# -- inputs ---------------------------------------------------------------------------------------
+
+def _faces(n):
+    """n BGR uint8 face photos: LFW real faces from ../shared, else scikit-image's astronaut."""
     folder = SHARED / "data" / "lfw_faceswap" / "real"
+    paths = sorted(folder.glob("*.jpg"))[:n] if folder.is_dir() else []
+    if paths:
+        return [cv2.imdecode(np.fromfile(str(p), np.uint8), cv2.IMREAD_COLOR) for p in paths], \
+            "LFW real faces from ../shared/data/lfw_faceswap (250x250)"
+    from skimage import data
+
+    astro = np.ascontiguousarray(data.astronaut()[:, :, ::-1])
+    rng = np.random.default_rng(0)
     out = []
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.jpg"))[:n]:
-            img = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_COLOR)
-            img = cv2.resize(img, (256, 256), interpolation=cv2.INTER_CUBIC)
-            out.append(cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
-        source = "LFW real faces from ../shared (250 -> 256 px, JPEG q90)"
-    if len(out) < n:
-        from skimage import data
-
-        astro = data.astronaut()[:, :, ::-1]
-        rng = np.random.default_rng(0)
-        while len(out) < n:
-            y, x = rng.integers(0, 64, 2)
-            crop = np.ascontiguousarray(astro[y:y + 256, 96 + x:96 + x + 256])
-            out.append(cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
-        source = "scikit-image astronaut face crops (JPEG q90)"
-    return out, source
+    while len(out) < n:
+        y, x = rng.integers(0, 64, 2)
+        out.append(np.ascontiguousarray(astro[y:y + 256, 96 + x:96 + x + 256]))
+    return out, "scikit-image astronaut face crops (no ../shared)"
 
 
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+def jpegs(images, size, quality=90):
+    """JPEG bytes of each image resized (bicubic) to size x size."""
+    return [cv2.imencode(".jpg", cv2.resize(im, (size, size), interpolation=cv2.INTER_CUBIC),
+                         [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes() for im in images]
 
 
-_COLD = """
-import time, numpy as np, cv2
-cv2.setNumThreads(1)
-t0 = time.perf_counter()
-from forensics.features import make_feature_bank
-t1 = time.perf_counter()
-bank = make_feature_bank().fit()
-data = open({path!r}, 'rb').read()
-bank.transform([data])
-t2 = time.perf_counter()
-print(t1 - t0, t2 - t1)
-"""
+# -- the reference commit ---------------------------------------------------------------------------
 
-
-def cold_calls(sample):
-    """(import s, first transform s) in fresh processes: empty numba cache, then warm cache."""
+def _extract(commit, paths, dest):
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, *paths], check=True,
+                             capture_output=True).stdout
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "face.jpg"
-        path.write_bytes(sample)
-        env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp) / "numba-cache"))
-        runs = []
-        for _ in range(2):  # first: compiles and fills the cache; second: loads from the cache
-            res = subprocess.run([sys.executable, "-c", _COLD.format(path=str(path))], env=env,
-                                 capture_output=True, text=True, check=True)
-            runs.append(tuple(float(v) for v in res.stdout.split()))
-    return runs
+        tar = Path(tmp) / "src.tar"
+        tar.write_bytes(archive)
+        with tarfile.open(tar) as tf:
+            tf.extractall(dest, filter="data")
+
+
+def before_package(commit):
+    """(renamed, tree) for the code at ``commit``, extracted once into ``results/.before/<commit>/``.
+
+    ``renamed`` goes first on sys.path to import that code as ``forensics_before`` beside this
+    tree's ``forensics`` (the old top-level ``__init__``, which imports the catalogue from outside
+    the package, is replaced by an empty one); ``tree`` is a plain checkout of ``forensics/`` and
+    ``estimators/`` (linked in as ``forensics.estimators``, as the install does) for subprocesses
+    that ``import forensics`` exactly as it was.
+    """
+    base = ROOT / "results" / ".before" / commit
+    renamed, tree = base / "renamed", base / "tree"
+    if not (renamed / "forensics_before" / "features" / "_bank.py").is_file():
+        shutil.rmtree(base, ignore_errors=True)
+        renamed.mkdir(parents=True)
+        tree.mkdir(parents=True)
+        _extract(commit, ["forensics"], renamed)
+        (renamed / "forensics").rename(renamed / "forensics_before")
+        (renamed / "forensics_before" / "__init__.py").write_text('"""forensics at an earlier commit."""\n')
+        _extract(commit, ["forensics", "estimators"], tree)
+        (tree / "forensics" / "estimators").symlink_to("../estimators", target_is_directory=True)
+    return str(renamed), str(tree)
+
+
+# -- timing -----------------------------------------------------------------------------------------
+
+#: The clock of every in-process timing: "cpu" (``time.process_time``: the CPU time of this
+#: process, which other processes on a shared machine inflate much less than wall time) or "wall".
+CLOCK = {"cpu": time.process_time, "wall": time.perf_counter}
+_clock = CLOCK["cpu"]
+
+
+def interleaved(fns, repeats):
+    """Median seconds of each callable, called in turn ``repeats`` times (after one warm-up each)."""
+    for fn in fns.values():
+        fn()
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t0 = _clock()
+            fn()
+            times[k].append(_clock() - t0)
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
+def decode_all(data):
+    return [cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR) for b in data]
+
+
+_COLD = textwrap.dedent("""
+    import time, sys
+    t0 = time.perf_counter(); c0 = time.process_time()
+    sys.path.insert(0, {path!r})
+    import numpy as np, cv2
+    cv2.setNumThreads(1)
+    from {pkg}.features import make_feature_bank
+    t1 = time.perf_counter(); c1 = time.process_time()
+    bank = make_feature_bank().fit()
+    data = open({image!r}, 'rb').read()
+    bank.transform([data])
+    t2 = time.perf_counter(); c2 = time.process_time()
+    print(t1 - t0, t2 - t1, c2 - c1, t2 - t0)
+""")
+
+_IMPORT = "import time; t = time.perf_counter(); import {pkg}; print(time.perf_counter() - t)"
+
+
+def _run(code, env, cwd):
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=cwd)
+    if res.returncode:
+        raise RuntimeError(res.stderr[-3000:])
+    return [float(v) for v in res.stdout.split()]
+
+
+def cold_start(sample, tree, runs=2):
+    """[(import s, first transform wall s, its CPU s, process wall s)] of the ``forensics`` in ``tree``,
+    in fresh processes: the first with an empty numba cache, the next ones with the cache it filled."""
+    with tempfile.TemporaryDirectory() as tmp:
+        image = Path(tmp) / "face.jpg"
+        image.write_bytes(sample)
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp) / "numba-cache"), PYTHONPATH=tree)
+        code = _COLD.format(path=tree, pkg="forensics", image=str(image))
+        return [_run(code, env, tmp) for _ in range(runs)]
+
+
+def import_time(module, tree, runs=5):
+    """Median wall seconds of ``import <module>`` in fresh processes with ``tree`` first on the path."""
+    env = dict(os.environ, PYTHONPATH=tree)
+    return float(np.median([_run(_IMPORT.format(pkg=module), env, tree)[0] for _ in range(runs)]))
 
 
 def kernel_ratios(repeats):
+    """Every compiled kernel (and library path) of tests/reference_*.py against its reference."""
     import importlib
 
     rng = np.random.default_rng(0)
     luma = cv2.GaussianBlur(rng.uniform(0, 255, (256, 256)).astype(np.float32), (0, 0), 1.5)
     rows = []
-    for family in ("spectral", "dct", "noise", "blur", "codec"):
-        try:
-            module = importlib.import_module(f"reference_{family}")
-        except ImportError:
-            continue
-        for name, kern, ref in getattr(module, "KERNEL_CASES", []):
-            kern(luma), ref(luma)  # compile / warm up
-            tk = median_time(lambda: kern(luma), repeats * 3)
-            tr = median_time(lambda: ref(luma), repeats * 3)
-            rows.append(dict(kernel=name, kernel_ms=tk * 1e3, reference_ms=tr * 1e3, speedup=tr / tk))
+    for family in ("spectral", "dct", "noise", "blur"):
+        module = importlib.import_module(f"reference_{family}")
+        for name, kern, ref in module.KERNEL_CASES:
+            t = interleaved({"kernel": lambda: kern(luma), "reference": lambda: ref(luma)}, repeats)
+            rows.append(dict(kernel=name if "." in name else f"{family}.{name}", kernel_ms=t["kernel"] * 1e3,
+                             reference_ms=t["reference"] * 1e3, speedup=t["reference"] / t["kernel"]))
     return rows
 
 
+def numba_kernels():
+    """Names of the numba dispatchers of the package (what a cold start compiles)."""
+    import importlib
+
+    from numba.core.registry import CPUDispatcher
+
+    names = []
+    for mod in ("_noise", "_dct", "_blur"):
+        module = importlib.import_module(f"forensics.features._kernels.{mod}")
+        names += [f"{mod[1:]}.{k}" for k, v in vars(module).items() if isinstance(v, CPUDispatcher)]
+    return names
+
+
+# -- main -----------------------------------------------------------------------------------------
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-images", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--n-images", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--before", default="e8f643b", help="reference commit (the code before the speed work)")
+    parser.add_argument("--no-before", action="store_true", help="skip every before measurement")
+    parser.add_argument("--no-cold-before", action="store_true",
+                        help="skip the before cold start (it compiles every old kernel: ~30-60 s)")
+    parser.add_argument("--clock", choices=sorted(CLOCK), default="cpu",
+                        help="cpu: process CPU time (default; robust on a shared machine); wall: elapsed time")
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_features.md"))
     args = parser.parse_args(argv)
+    global _clock
+    _clock = CLOCK[args.clock]
 
-    from forensics.features import FAMILIES, make_feature_bank
+    import forensics.features as after
     from forensics.media import load_item
 
-    crops, source = face_crops(args.n_images)
-    sample = crops[:32]
-    bank = make_feature_bank().fit()
-    bank.transform(sample[:2])  # compile
+    banks = {"after": after.make_feature_bank().fit()}
+    families = {"after": after.FAMILIES}
+    before_path = before_tree = None
+    if not args.no_before:
+        before_path, before_tree = before_package(args.before)
+        sys.path.insert(0, before_path)
+        import forensics_before.features as before
 
-    decode = median_time(lambda: [cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR) for b in sample],
-                         args.repeats) / len(sample)
-    full = median_time(lambda: bank.transform(sample), args.repeats) / len(sample)
+        banks["before"] = before.make_feature_bank().fit()
+        families["before"] = before.FAMILIES
+
+    faces, source = _faces(args.n_images)
+    data = jpegs(faces, 256)
+    for bank in banks.values():
+        bank.transform(data[:2])  # compile / load the kernels
+
+    # 1. the bank on 256x256 JPEGs against decoding, before and after interleaved
+    n = len(data)
+    t = interleaved({"decode": lambda: decode_all(data),
+                     **{k: (lambda b=b: b.transform(data)) for k, b in banks.items()}}, args.repeats)
+    decode = t["decode"] / n
+    bank_s = {k: t[k] / n for k in banks}
+    ratio = {k: v / decode for k, v in bank_s.items()}
+
+    # 2. each family alone (decode excluded), before and after interleaved
+    items = [load_item(b) for b in data]
+    for it in items:
+        it.luma, it.rgb, it.header
     per_family = {}
-    for name, cls in FAMILIES.items():
-        ext = cls().fit()
-        items = [load_item(b) for b in sample]
-        for it in items:  # decode outside the timing: the family's own cost
-            it.luma, it.rgb
-        per_family[name] = median_time(lambda: [ext._compute(it) for it in items], args.repeats) / len(sample)
+    for name in after.FAMILIES:
+        exts = {k: fam[name]().fit() for k, fam in families.items()}
+        tf = interleaved({k: (lambda e=e: [e._compute(it) for it in items]) for k, e in exts.items()}, args.repeats)
+        per_family[name] = {k: v / n for k, v in tf.items()}
 
-    throughput = {}
-    for n_jobs in (1, 2):
-        b = make_feature_bank(n_jobs=n_jobs).fit()
-        b.transform(crops[:8])
-        t = median_time(lambda: b.transform(crops), max(1, args.repeats // 3))
-        throughput[n_jobs] = len(crops) / t
+    # 3. cost against size (a subset of the faces: the largest images take ~0.1-1 s each)
+    curve = {}
+    n_curve = max(2, min(8, n))
+    for size in SIZES:
+        sized = jpegs(faces[:n_curve], size)
+        reps = max(3, args.repeats // (1 if size <= 512 else 2))
+        tc = interleaved({"decode": lambda: decode_all(sized),
+                          **{k: (lambda b=b: b.transform(sized)) for k, b in banks.items()}}, reps)
+        curve[size] = {k: v / n_curve for k, v in tc.items()}
 
-    cold = cold_calls(sample[0])
-    kernels = kernel_ratios(args.repeats)
+    # 4. cold start and import time, in fresh processes
+    cold = {"after": cold_start(data[0], str(ROOT))}
+    if before_tree and not args.no_cold_before:
+        cold["before"] = cold_start(data[0], before_tree)
+    imports = {"after: import forensics": import_time("forensics", str(ROOT))}
+    if before_tree:
+        imports["before: import forensics"] = import_time("forensics", before_tree)
+    imports["after: from forensics.features import make_feature_bank"] = import_time(
+        "forensics.features._bank", str(ROOT))
 
-    lines = [
-        "# Feature bank speed",
-        "",
-        f"Images: {len(crops)} x 256x256 RGB JPEG, {source}; {bank.n_features_out_} features; "
-        f"one core (OMP/OpenCV threads = 1), medians of {args.repeats} repeats.",
-        "",
-        "| measure | value |",
-        "|---|---|",
-        f"| JPEG decode (cv2.imdecode) per image | {decode * 1e3:.2f} ms |",
-        f"| full bank per image (read + decode + all families) | {full * 1e3:.2f} ms |",
-        f"| **ratio bank / decode** (target <= 4) | **{full / decode:.2f}** |",
-        *[f"| family `{k}` alone per image (decode excluded) | {v * 1e3:.2f} ms ({v / decode:.2f}x decode) |"
-          for k, v in per_family.items()],
-        f"| images/s, n_jobs=1 | {throughput[1]:.1f} |",
-        f"| images/s, n_jobs=2 | {throughput[2]:.1f} |",
-        f"| cold: import forensics (empty numba cache) | {cold[0][0]:.2f} s |",
-        f"| cold: first transform, compiling all kernels | {cold[0][1]:.2f} s |",
-        f"| cold: first transform, kernels loaded from the on-disk cache | {cold[1][1]:.2f} s |",
-        "",
-        "| numba kernel (256x256) | kernel ms | NumPy reference ms | speed-up (target >= 5) |",
-        "|---|---|---|---|",
-        *[f"| {r['kernel']} | {r['kernel_ms']:.3f} | {r['reference_ms']:.3f} | {r['speedup']:.1f}x |" for r in kernels],
-        "",
-    ]
-    report = "\n".join(lines)
+    # 5. kernels against references
+    kernels = kernel_ratios(max(5, args.repeats))
+
+    report = _report(locals())
     print(report)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report)
     out.with_suffix(".json").write_text(json.dumps(dict(
-        decode_s=decode, bank_s=full, ratio=full / decode, per_family_s=per_family,
-        images_per_s=throughput, cold=cold, kernels=kernels, source=source), indent=2))
+        source=source, n_images=n, repeats=args.repeats, clock=args.clock, before_commit=None if args.no_before else args.before,
+        decode_s=decode, bank_s=bank_s, ratio=ratio, per_family_s=per_family,
+        size_curve_s={str(k): v for k, v in curve.items()}, cold=cold, import_s=imports, kernels=kernels,
+        numba_kernels=numba_kernels(), n_features=banks["after"].n_features_out_,
+        load_average=os.getloadavg()), indent=2))
     print(f"wrote {out} and {out.with_suffix('.json')}")
+
+
+def _report(v):
+    ratio, bank_s, decode, curve, cold, imports = v["ratio"], v["bank_s"], v["decode"], v["curve"], v["cold"], v["imports"]
+    kinds = list(bank_s)
+    lines = [
+        "# Feature bank speed",
+        "",
+        f"{v['n']} x 256x256 RGB JPEG (q90), {v['source']}; {v['banks']['after'].n_features_out_} features; one core; "
+        f"medians of {v['args'].repeats} interleaved repeats, {v['args'].clock} clock; "
+        f"load average {os.getloadavg()[0]:.1f}.",
+        "",
+        "| measure | " + " | ".join(kinds) + " |",
+        "|---|" + "---|" * len(kinds),
+        "| JPEG decode (cv2.imdecode) per image | " + " | ".join(f"{decode * 1e3:.2f} ms" for _ in kinds) + " |",
+        "| full bank per image (read + decode + all families) | " + " | ".join(f"{bank_s[k] * 1e3:.2f} ms" for k in kinds) + " |",
+        "| **bank / decode** (target <= 6, moonshot 4) | " + " | ".join(f"**{ratio[k]:.1f}**" for k in kinds) + " |",
+        *[f"| `{name}` alone per image (decode excluded) | " + " | ".join(f"{t[k] * 1e3:.3f} ms" for k in kinds) + " |"
+          for name, t in v["per_family"].items()],
+        "",
+        "Cost against size (per image; bank includes read + decode):",
+        "",
+        "| side (px) | decode | " + " | ".join(f"bank {k}" for k in kinds) + " | " +
+        " | ".join(f"{k} / 256 px" for k in kinds) + " |",
+        "|---|---|" + "---|" * (2 * len(kinds)),
+        *[f"| {s} | {c['decode'] * 1e3:.2f} ms | " + " | ".join(f"{c[k] * 1e3:.1f} ms" for k in kinds) + " | " +
+          " | ".join(f"{c[k] / curve[256][k]:.1f}x" for k in kinds) + " |" for s, c in curve.items()],
+        "",
+        f"1024 px / 256 px (16x the pixels; target <= 17): " +
+        ", ".join(f"{k} {curve[1024][k] / curve[256][k]:.1f}x" for k in kinds),
+        "",
+        "Cold start (fresh processes; wall seconds unless said):",
+        "",
+        "| | imports | first transform, empty numba cache (CPU s) | whole process | first transform, cache filled |",
+        "|---|---|---|---|---|",
+        *[f"| {k} | {c[0][0]:.2f} | {c[0][1]:.2f} ({c[0][2]:.2f}) | {c[0][3]:.2f} | {c[1][1]:.2f} |" for k, c in cold.items()],
+        "",
+        "Import time (fresh processes, median of 5; target for `import forensics` <= 1 s):",
+        "",
+        *[f"- {k}: {s:.3f} s" for k, s in imports.items()],
+        "",
+        "| kernel or library path (256x256) | ms | reference ms | speed-up (target >= 5) |",
+        "|---|---|---|---|",
+        *[f"| {r['kernel']} | {r['kernel_ms']:.3f} | {r['reference_ms']:.3f} | {r['speedup']:.1f}x |" for r in v["kernels"]],
+        "",
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

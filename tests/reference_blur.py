@@ -4,7 +4,8 @@ import numpy as np
 
 import pywt
 
-from forensics.features._kernels._blur import edge_widths, haar_detail_energies, sharpness_cells
+from forensics.features._blur import sharpness_sums
+from forensics.features._kernels._blur import haar_detail_energies
 
 
 def sharpness_cells_ref(img, grid):
@@ -71,21 +72,17 @@ def _kernel_haar(luma):
     return out
 
 
-def _kernel_cells(luma):
-    out = np.zeros((16, 5))
-    sharpness_cells(np.ascontiguousarray(luma, dtype=np.float32), 4, out)
-    return out
+def _kernel_sharpness(luma):
+    cells, widths = sharpness_sums(luma, 4, 20.0)
+    return np.concatenate([cells.ravel(), widths])
 
 
-def _kernel_edges(luma):
-    buf = np.empty(luma.size)
-    n = edge_widths(np.ascontiguousarray(luma, dtype=np.float32), 20.0, buf)
-    return buf[:n]
+def _reference_sharpness(luma):
+    return np.concatenate([sharpness_cells_ref(luma, 4).ravel(), edge_widths_ref(luma, 20.0)])
 
 
 #: (name, kernel(luma), reference(luma)) for tests and benchmarks/bench_features.py.
 KERNEL_CASES = [
-    ("blur.sharpness_cells", _kernel_cells, lambda luma: sharpness_cells_ref(luma, 4)),
-    ("blur.edge_widths", _kernel_edges, lambda luma: edge_widths_ref(luma, 20.0)),
+    ("blur.sharpness_edges", _kernel_sharpness, _reference_sharpness),
     ("blur.haar_detail_energies", _kernel_haar, lambda luma: haar_detail_energies_ref(luma, 3)),
 ]

@@ -7,7 +7,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.impute import SimpleImputer
 
 from conftest import encode, natural_image
-from forensics.features import FAMILIES, BlurFeatures, ForensicFeatures, list_features, make_feature_bank
+from forensics.features import FAMILIES, BlurFeatures, ForensicFeatures, SpectralFeatures, list_features, make_feature_bank
+from forensics.media import ItemError
 from forensics.features._registry import catalogue_markdown, preset_prefixes
 from forensics.media import Item
 
@@ -110,3 +111,77 @@ def test_docs_catalogue_is_generated_from_the_registry():
     page = Path(__file__).resolve().parents[1] / "docs" / "features.md"
     assert page.read_text() == catalogue_markdown(), (
         "docs/features.md is stale: run python docs/build_catalogue.py")
+
+
+class _FailsOnWidth(BlurFeatures):
+    """A row-wise family that fails on images 33 pixels wide (to test failures in deferred chunks)."""
+
+    def _compute(self, item):
+        if item.shape[1] == 33:
+            raise ValueError("width 33 is not supported")
+        return super()._compute(item)
+
+
+@pytest.mark.parametrize("defer_pixels", [0, 512 * 512])
+def test_chunk_family_major_rows_and_failures_stay_with_their_items(monkeypatch, defer_pixels):
+    """Small images are computed family by family over the chunk (deferred), large ones at once:
+    the rows are the same either way, and a family failing on one item names that item."""
+    import forensics.features._bank as bank_module
+
+    monkeypatch.setattr(bank_module, "_DEFER_PIXELS", defer_pixels)
+    X = [natural_image(0, (40, 48)), natural_image(1, (40, 33)), encode(natural_image(2, (56, 40)), "PNG")]
+    bank = ForensicFeatures([("spectral", SpectralFeatures()), ("blur", _FailsOnWidth())], on_error="nan").fit(X)
+    with pytest.warns(RuntimeWarning, match="1 of 3 items could not be processed"):
+        out = bank.transform(X)
+    assert np.isnan(out[1]).all() and np.isfinite(out[[0, 2]]).any(axis=1).all()
+    assert list(bank.status_["status"]) == ["ok", "error", "ok"]
+    assert "width 33" in bank.status_["error"][1]
+    for k in (0, 2):  # the same row as the item alone
+        np.testing.assert_array_equal(out[k], bank.transform([X[k]])[0])
+    strict = ForensicFeatures([("spectral", SpectralFeatures()), ("blur", _FailsOnWidth())]).fit(X)
+    with pytest.raises(ItemError, match="item 1: ValueError: width 33"):
+        strict.transform(X)
+
+
+def test_deferred_and_immediate_rows_agree(monkeypatch):
+    import forensics.features._bank as bank_module
+
+    X = [encode(natural_image(s, (48 + s, 40)), "JPEG", quality=80) for s in range(3)] + [natural_image(5, (30, 30))]
+    deferred = make_feature_bank().fit(X).transform(X)
+    monkeypatch.setattr(bank_module, "_DEFER_PIXELS", 0)
+    np.testing.assert_array_equal(make_feature_bank().fit(X).transform(X), deferred)
+
+
+def test_each_kernel_is_compiled_for_one_signature():
+    """Whatever the input (8/16-bit, float, grey, alpha, odd and tiny sizes, every parameter), the
+    bank calls each numba kernel with one set of argument types: a cold start compiles each once."""
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = textwrap.dedent("""
+        import numpy as np
+        from numba.core.registry import CPUDispatcher
+        from conftest import encode, natural_image
+        from forensics.features import make_feature_bank
+        from forensics.features._kernels import _blur, _dct, _noise, _spectral
+        rgb = natural_image(0, (70, 90))
+        X = [encode(rgb, "JPEG", quality=70), encode(rgb[:, :, 0], "PNG"), encode(rgb[:33, :41], "PNG"),
+             (rgb.astype(np.uint16) * 257), rgb[:20, :30] / 255.0, np.dstack([rgb, rgb[:, :, :1]]),
+             rgb[:3, :3], rgb[:7, :5], rgb[:1, :1]]
+        make_feature_bank().fit(X).transform(X)
+        make_feature_bank(["spectral", "dct", "noise", "blur"], spectral__n_bins=7, spectral__window=None,
+                          dct__n_coeffs=20, noise__wavelet="haar", noise__wavelet_level=1, noise__grid=3,
+                          blur__grid=2).fit(X).transform(X)
+        for mod in (_blur, _dct, _noise, _spectral):
+            for name, fn in vars(mod).items():
+                if isinstance(fn, CPUDispatcher) and len(fn.signatures) > 1:
+                    print(mod.__name__, name, fn.signatures)
+        print("done")
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root / "tests",
+                         env={"PYTHONPATH": f"{root}:{root / 'tests'}", "PATH": ""})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "done", res.stdout

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+
 from ._base import BaseExtractor, FeatureDoc, Interval
-from ._kernels._blur import edge_widths, haar_detail_energies, sharpness_cells
+from ._workspace import scratch
+from ._kernels._blur import haar_detail_energies, sharpness_edges
 
 __all__ = ["BlurFeatures", "blur_features"]
 
@@ -129,21 +133,42 @@ class BlurFeatures(BaseExtractor):
         return blur_vector(item.luma, grid=self.grid, edge_threshold=self.edge_threshold)
 
 
+@functools.lru_cache(maxsize=64)
+def _bounds(w, grid):
+    """Column bounds (grid + 1,) of the cells ``j * grid // w == c``, clipped to the interior 1 .. w - 1."""
+    out = np.clip((np.arange(grid + 1) * w + grid - 1) // grid, 1, w - 1).astype(np.int64)
+    out.setflags(write=False)
+    return out
+
+
+def sharpness_sums(luma, grid=4, edge_threshold=20.0):
+    """(cells (grid * grid, 5), widths (n_edges,)) of a luma image with at least 3x3 pixels.
+
+    ``cells`` holds per grid cell [count, sum L, sum L^2, sum(Gx^2 + Gy^2), sum(Dx^2 + Dy^2)] over
+    the interior pixels and ``widths`` the widths of the vertical edges in row-major order; see
+    ``_kernels._blur.sharpness_edges``. The luma is read as float32.
+    """
+    y = np.ascontiguousarray(luma, dtype=np.float32)
+    h, w = y.shape
+    cells = np.zeros((grid * grid, 5))
+    widths = scratch("blur.widths", ((h - 2) * (w - 2),))
+    n_edges = sharpness_edges(y, grid, _bounds(w, grid), float(edge_threshold), cells, widths)
+    return cells, widths[:n_edges].copy()
+
+
 def blur_vector(luma, *, grid=4, edge_threshold=20.0):
     """The blur row of a float (H, W) luma image, in :class:`BlurFeatures` column order."""
     y = np.ascontiguousarray(luma, dtype=np.float32)
     h, w = y.shape
     out = np.full(8, np.nan)
     if h >= 3 and w >= 3:
-        cells = np.zeros((grid * grid, 5))
-        sharpness_cells(y, grid, cells)
+        cells, widths = sharpness_sums(y, grid, edge_threshold)
+        n_edges = len(widths)
         n, s1, s2, ten, bren = cells.sum(axis=0)
         out[0] = np.log1p(max(s2 / n - (s1 / n) ** 2, 0.0))
         out[1] = np.log1p(ten / n)
         out[2] = np.log1p(bren / n)
-        widths = np.empty(h * w)
-        n_edges = edge_widths(y, float(edge_threshold), widths)
-        out[4] = widths[:n_edges].mean() if n_edges else np.nan
+        out[4] = widths.mean() if n_edges else np.nan
         out[5] = n_edges / ((h - 2) * (w - 2))
         filled = cells[cells[:, 0] > 0]
         v = np.maximum(filled[:, 2] / filled[:, 0] - (filled[:, 1] / filled[:, 0]) ** 2, 0.0)

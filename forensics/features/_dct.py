@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import BaseExtractor, FeatureDoc, Interval
+from ._workspace import scratch
 from ._kernels._dct import block_dct_stats, lattice_steps
 
 __all__ = [
@@ -307,7 +308,8 @@ def _feature_names(n_coeffs, n_steps):
 
 def _block_stats(y, coefs=None):
     moments = np.zeros((64, 4))
-    hist = np.zeros((64, N_BINS), dtype=np.int64)
+    hist = scratch("dct.hist", (64, N_BINS), np.int64)  # valid until the next call in this thread
+    hist.fill(0)
     edges = np.zeros(4)
     block_dct_stats(y, _BASIS, np.empty((0, 64)) if coefs is None else coefs, moments, hist, edges)
     return moments, hist, edges

@@ -9,8 +9,10 @@ import numpy as np
 import pywt
 
 from ._base import BaseExtractor, FeatureDoc, Interval, Options
+from ._workspace import scratch
 from ._kernels._noise import (
-    dwt_cols, dwt_rows, haar_abs_hh, idwt_cols, idwt_rows, median_flat, median_moments, plane_moments, srm_moments,
+    dwt_cols, dwt_rows, haar_abs_hh, idwt_cols, idwt_rows, median_flat, median_moments, plane_moments,
+    srm_moments,
 )
 
 __all__ = ["NoiseFeatures", "noise_features", "noise_vector"]
@@ -341,9 +343,10 @@ def _local_spreads(cells):
 
 
 def _planes(rgb, luma):
-    """The float32 planes (4, H, W) r, g, b, y that the kernels read (channels de-interleaved once)."""
+    """The float32 planes (4, H, W) r, g, b, y that the kernels read (channels de-interleaved once;
+    a scratch array: valid until the next call in this thread)."""
     h, w = luma.shape
-    planes = np.empty((4, h, w), dtype=np.float32)
+    planes = scratch("noise.planes", (4, h, w), np.float32)
     planes[:3] = np.moveaxis(np.asarray(rgb), -1, 0)
     planes[3] = luma
     return planes
@@ -365,7 +368,7 @@ _SELECT_BINS = 1024
 def _median(values):
     """Exact median of a float64 array without NaN (any shape, at least one value)."""
     flat = np.ascontiguousarray(values, dtype=np.float64).ravel()
-    return float(median_flat(flat, np.empty((4, _SELECT_BINS), dtype=np.int64), np.empty(flat.size)))
+    return float(median_flat(flat, np.empty((4, _SELECT_BINS), dtype=np.int64), scratch("noise.cand", (flat.size + 1,))))
 
 
 def median_abs(x):
@@ -381,9 +384,9 @@ def haar_sigma(planes):
     p, h, w = planes.shape
     if h < 2 or w < 2:
         return np.full(p, np.nan)
-    hh = np.empty((h // 2, w // 2))
+    hh = scratch("noise.hh", (h // 2, w // 2))
     counts = np.empty((4, _SELECT_BINS), dtype=np.int64)
-    cand = np.empty(hh.size)
+    cand = scratch("noise.cand", (hh.size + 1,))
     out = np.empty(p)
     for k in range(p):
         haar_abs_hh(planes[k], hh)
@@ -429,30 +432,36 @@ def wavelet_residual(x, dec_lo, dec_hi, rec_lo, rec_hi, level, mad_to_sigma, out
     """
     h, w = x.shape
     f = dec_lo.shape[0]
-    cur = np.ascontiguousarray(x, dtype=np.float64)
+    cur = scratch("noise.wavelet.x", (h, w))
+    np.copyto(cur, x)
     bands, shapes = [], []
-    for _ in range(level):
+    for lev in range(level):  # scratch arrays, one set per level (all alive until the synthesis)
         n0, n1 = cur.shape
         m0, m1 = (n0 + f - 1) // 2, (n1 + f - 1) // 2
-        lo_c, hi_c = np.empty((m0, n1)), np.empty((m0, n1))
-        dwt_cols(cur, dec_lo, dec_hi, lo_c, hi_c)
-        aa, ad, da, dd = (np.empty((m0, m1)) for _ in range(4))
+        aa, ad, da, dd = (scratch(f"noise.wavelet.{lev}.{b}", (m0, m1)) for b in ("aa", "ad", "da", "dd"))
+        lo_c, hi_c = scratch(f"noise.wavelet.{lev}.lo", (m0, n1)), scratch(f"noise.wavelet.{lev}.hi", (m0, n1))
+        dwt_cols(cur, dec_lo, dec_hi, lo_c, hi_c)  # axis 0, then axis 1, as pywt.dwt2
         dwt_rows(lo_c, dec_lo, dec_hi, aa, ad)
         dwt_rows(hi_c, dec_lo, dec_hi, da, dd)
         bands.append((ad, da, dd))
         shapes.append((n0, n1))
         cur = aa
     s = f // 2 - 1
-    sigma = _median(np.abs(bands[0][2][s:s + (h - f) // 2 + 1, s:s + (w - f) // 2 + 1])) / mad_to_sigma
+    hh1 = bands[0][2][s:s + (h - f) // 2 + 1, s:s + (w - f) // 2 + 1]
+    sigma = _median(np.abs(hh1, out=scratch("noise.wavelet.abs", hh1.shape))) / mad_to_sigma
     t = sigma * np.sqrt(2.0 * np.log(h * w))
-    approx = np.zeros(cur.shape)
+    approx = scratch("noise.wavelet.top", cur.shape)
+    approx.fill(0.0)
     for lev in range(level - 1, -1, -1):
-        ad, da, dd = (np.clip(b, -t, t, out=b) for b in bands[lev])
+        ad, da, dd = bands[lev]
         n0, n1 = shapes[lev]
-        lo_r, hi_r = np.empty((ad.shape[0], n1)), np.empty((ad.shape[0], n1))
-        idwt_rows(approx, ad, rec_lo, rec_hi, lo_r)
+        for band in (ad, da, dd):
+            np.clip(band, -t, t, out=band)
+        target = out if lev == 0 else scratch(f"noise.wavelet.{lev}.rec", (n0, n1))
+        lo_r = scratch(f"noise.wavelet.{lev}.lo", (ad.shape[0], n1))  # the level's analysis buffers
+        hi_r = scratch(f"noise.wavelet.{lev}.hi", (ad.shape[0], n1))
+        idwt_rows(approx, ad, rec_lo, rec_hi, lo_r)  # axis 1, then axis 0, as pywt.idwt2
         idwt_rows(da, dd, rec_lo, rec_hi, hi_r)
-        target = out if lev == 0 else np.empty((n0, n1))
         idwt_cols(lo_r, hi_r, rec_lo, rec_hi, target)
         approx = target
     return sigma
@@ -497,7 +506,7 @@ def wavelet_stats(luma, grid, wavelet="db4", level=2):
     bank, dec_len = _filter_bank(wavelet)
     cells = np.zeros((grid * grid, 5))
     if pywt.dwt_max_level(min(h, w), dec_len) >= level:
-        residual = np.empty((h, w))
+        residual = scratch("noise.wavelet.residual", (h, w))
         wavelet_residual(luma, *bank, level, MAD_TO_SIGMA, residual)
         plane_moments(residual, grid, _bounds(w, grid, 0, w), cells)
     return cells

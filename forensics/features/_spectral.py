@@ -9,6 +9,8 @@ import numpy as np
 import scipy.fft
 
 from ._base import BaseExtractor, FeatureDoc, Interval, Options
+from ._kernels._spectral import weighted_sums
+from ._workspace import scratch
 
 __all__ = ["SpectralFeatures", "spectral_features", "spectral_vector"]
 
@@ -197,7 +199,8 @@ def _windowed(luma, window):
     relative power resolution.
     """
     luma = np.asarray(luma)
-    x = np.subtract(luma, luma.mean(dtype=np.float64), dtype=np.float64)
+    x = scratch("spectral.x", luma.shape)  # valid until the next call in this thread
+    np.subtract(luma, luma.mean(dtype=np.float64), out=x, dtype=np.float64)
     if window == "hann":
         x *= _window2d(*x.shape)
     # a plain reduction, not np.dot/np.vdot: a BLAS call on a long vector may start threads,
@@ -315,19 +318,20 @@ def spectrum_sums(p, geo, floor):
         [S, T] = [sum P, sum P ln P] over every non-DC frequency (``0 ln 0 = 0``), each sample
         counted with its weight.
     """
-    wp = geo.weight * p
-    # ln max(P, floor) for the radial profile; the entropy needs ln P itself, which differs only
-    # where 0 < P < floor (rare: a correction term)
-    lp = np.log(np.maximum(p, floor))
-    e = np.bincount(geo.wedge, weights=wp, minlength=7)
-    t_all = float((wp * lp).sum())
+    n = p.shape[0]
+    # ln max(P, floor) for the radial profile (NumPy's vectorised log: numba's is a scalar call);
+    # the entropy needs ln P itself, which differs only where 0 < P < floor (rare: a correction)
+    lp = np.log(np.maximum(p, floor, out=scratch("spectral.lp", (n,))), out=scratch("spectral.lp", (n,)))
+    e = np.zeros(7)
+    n_bins = geo.bin_weight.shape[0]
+    log_sums = np.zeros(n_bins + 1)
+    s_all, t_all = weighted_sums(p, lp, geo.weight, geo.wedge, geo.radial, e, log_sums)
     small = p < floor
     if small.any():
         sel = small & (p > 0.0) & (geo.weight > 0.0)
-        t_all += float((wp[sel] * (np.log(p[sel]) - math.log(floor))).sum())
-    sums = np.array([e[1:4].sum(), e[4:7].sum(), e[1] + e[4], e[2] + e[5], e[3] + e[6], wp.sum(), t_all])
-    n_bins = geo.bin_weight.shape[0]
-    log_sums = np.bincount(geo.radial, weights=geo.weight * lp, minlength=n_bins + 1)[:n_bins]
+        t_all += float((geo.weight[sel] * p[sel] * (np.log(p[sel]) - math.log(floor))).sum())
+    sums = np.array([e[1:4].sum(), e[4:7].sum(), e[1] + e[4], e[2] + e[5], e[3] + e[6], s_all, t_all])
+    log_sums = log_sums[:n_bins]
     return np.column_stack([geo.bin_weight, log_sums]), sums
 
 
@@ -335,7 +339,7 @@ def spectral_vector(luma, *, n_bins=32, window="hann", cutoff=0.5):
     """The spectral row of a float (H, W) luma image, in :class:`SpectralFeatures` column order.
 
     One real FFT of the windowed luma (``scipy.fft.rfft2``, float64); every sum runs over its
-    half spectrum with per-shape constants (:class:`_Geometry`), in NumPy: no compiled kernel.
+    half spectrum with per-shape constants (:class:`_Geometry`), in one pass of a small kernel.
     """
     x, energy = _windowed(luma, window)
     h, w = x.shape
@@ -344,8 +348,10 @@ def spectral_vector(luma, *, n_bins=32, window="hann", cutoff=0.5):
         return out  # 1x1 or constant image: no non-DC spectrum
     floor = _REL_FLOOR * energy
     spec = scipy.fft.rfft2(x, overwrite_x=True)
-    p = np.square(spec.real).ravel()
-    p += np.square(spec.imag).ravel()
+    n = spec.size  # the scratch arrays are flat (one shape per name), viewed as 2-D where needed
+    p = scratch("spectral.p", (n,))
+    np.square(spec.real, out=p.reshape(spec.shape))
+    p += np.square(spec.imag, out=scratch("spectral.tmp", (n,)).reshape(spec.shape)).ravel()
     geo = _geometry(h, w, n_bins, float(cutoff))
     bins, sums = spectrum_sums(p, geo, floor)
     e_lo, e_hi, e_h, e_v, e_d, s_all, t_all = sums

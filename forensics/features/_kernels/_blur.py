@@ -1,5 +1,5 @@
-"""Sharpness kernels: one fused pass for Laplacian, Tenengrad and Brenner sums per grid cell,
-and the edge-width walk of Marziliano et al. (2002)."""
+"""Sharpness kernels: one pass over the rows for the Laplacian, Tenengrad and Brenner sums per grid
+cell and the edge-width walk of Marziliano et al. (2002), and the Haar detail energies."""
 
 import numpy as np
 
@@ -7,53 +7,113 @@ from ._config import kernel
 
 
 @kernel
-def sharpness_cells(img, grid, out):
-    """Per-cell sums over interior pixels (1 <= i < H-1, 1 <= j < W-1) of a (H, W) image.
+def sharpness_edges(img, grid, bounds, threshold, out, widths):
+    """Per-cell focus sums and the edge widths of a (H, W) image, H, W >= 3, in one pass over its rows.
 
-    ``out`` has shape (grid * grid, 5), zeroed; row ``r * grid + c`` receives
-    [count, sum(L), sum(L^2), sum(Gx^2 + Gy^2), sum(Dx^2 + Dy^2)] where
-    L is the 4-neighbour Laplacian, Gx/Gy the 3x3 Sobel responses and Dx/Dy the central
-    differences I[i, j+1] - I[i, j-1] and I[i+1, j] - I[i-1, j]. Pixel (i, j) belongs to cell
-    (i * grid // H, j * grid // W).
+    Parameters
+    ----------
+    img : float32 (H, W), C-contiguous
+    grid : int
+    bounds : int64 (grid + 1,)
+        Column bounds of the cells (``j * grid // W == c``) clipped to the interior ``1 .. W - 1``.
+    threshold : float
+        Minimum intensity step of an edge, in grey levels.
+    out : float64 (grid * grid, 5), zeroed
+        Row ``r * grid + c`` receives, over the interior pixels (1 <= i < H-1, 1 <= j < W-1) of
+        cell (r, c) (pixel (i, j) belongs to cell (i * grid // H, j * grid // W)),
+        [count, sum(L), sum(L^2), sum(Gx^2 + Gy^2), sum(Dx^2 + Dy^2)] where L is the 4-neighbour
+        Laplacian, Gx/Gy the 3x3 Sobel responses and Dx/Dy the central differences
+        I[i, j+1] - I[i, j-1] and I[i+1, j] - I[i-1, j].
+    widths : float64 (>= (H - 2) (W - 2),)
+        Receives the edge widths in row-major order of the edge pixels.
+
+    Returns
+    -------
+    int : the number of edges.
+
+    Notes
+    -----
+    Edges along rows (Marziliano et al. 2002): an edge pixel is an interior pixel whose horizontal
+    Sobel response |Gx| is a strict local maximum along its row (greater than the left neighbour's,
+    not less than the right one's; 0 beyond the interior) and at least ``4 * threshold`` (a step of
+    ``threshold`` grey levels). Its width is the distance between the nearest local extrema of the
+    intensity profile on both sides: for a rising edge the walk goes left while intensity strictly
+    decreases and right while it strictly increases (mirrored for a falling edge).
+
+    Every stencil value is exact in float64 (integer weights on float32 values), so the row-wise,
+    vectorised evaluation gives the same values as a pixel-by-pixel one.
     """
     h, w = img.shape
+    n = w - 2
+    lap = np.empty(n)  # output t is column t + 1
+    ten = np.empty(n)
+    bren = np.empty(n)
+    gxr = np.empty(n)
+    t4 = 4.0 * threshold
+    n_edges = 0
     for i in range(1, h - 1):
-        ci = (i * grid) // h
+        up = img[i - 1]
+        mid = img[i]
+        dn = img[i + 1]
+        for t in range(n):
+            a = np.float64(up[t])
+            b = np.float64(up[t + 1])
+            c = np.float64(up[t + 2])
+            d = np.float64(mid[t])
+            e = np.float64(mid[t + 1])
+            f = np.float64(mid[t + 2])
+            g = np.float64(dn[t])
+            hh = np.float64(dn[t + 1])
+            k = np.float64(dn[t + 2])
+            lap[t] = b + d + f + hh - 4.0 * e
+            gx = (c + 2.0 * f + k) - (a + 2.0 * d + g)
+            gy = (g + 2.0 * hh + k) - (a + 2.0 * b + c)
+            gxr[t] = gx
+            ten[t] = gx * gx + gy * gy
+            bren[t] = (f - d) * (f - d) + (hh - b) * (hh - b)
+        ci = ((i * grid) // h) * grid
         for cj in range(grid):
-            # columns j of cell cj: cj * w / grid <= j < (cj + 1) * w / grid, within the interior
-            j0 = max(1, (cj * w + grid - 1) // grid)
-            j1 = min(w - 1, ((cj + 1) * w + grid - 1) // grid)
-            n = 0.0
+            j0 = bounds[cj] - 1
+            j1 = bounds[cj + 1] - 1
+            if j1 <= j0:
+                continue
+            seg_lap = lap[j0:j1]  # slices from 0: no negative-index test, the loop vectorises
+            seg_ten = ten[j0:j1]
+            seg_bren = bren[j0:j1]
             s_lap = 0.0
             s_lap2 = 0.0
             s_ten = 0.0
             s_bren = 0.0
-            for j in range(j0, j1):
-                a = np.float64(img[i - 1, j - 1])
-                b = np.float64(img[i - 1, j])
-                c = np.float64(img[i - 1, j + 1])
-                d = np.float64(img[i, j - 1])
-                e = np.float64(img[i, j])
-                f = np.float64(img[i, j + 1])
-                g = np.float64(img[i + 1, j - 1])
-                hh = np.float64(img[i + 1, j])
-                k = np.float64(img[i + 1, j + 1])
-                lap = b + d + f + hh - 4.0 * e
-                gx = (c + 2.0 * f + k) - (a + 2.0 * d + g)
-                gy = (g + 2.0 * hh + k) - (a + 2.0 * b + c)
-                dx = f - d
-                dy = hh - b
-                n += 1.0
-                s_lap += lap
-                s_lap2 += lap * lap
-                s_ten += gx * gx + gy * gy
-                s_bren += dx * dx + dy * dy
-            r = ci * grid + cj
-            out[r, 0] += n
-            out[r, 1] += s_lap
-            out[r, 2] += s_lap2
-            out[r, 3] += s_ten
-            out[r, 4] += s_bren
+            for t in range(j1 - j0):
+                v = seg_lap[t]
+                s_lap += v
+                s_lap2 += v * v
+                s_ten += seg_ten[t]
+                s_bren += seg_bren[t]
+            o = out[ci + cj]
+            o[0] += j1 - j0
+            o[1] += s_lap
+            o[2] += s_lap2
+            o[3] += s_ten
+            o[4] += s_bren
+        for t in range(n):
+            mag = abs(gxr[t])
+            if mag < t4:
+                continue
+            gl = abs(gxr[t - 1]) if t > 0 else 0.0
+            gr = abs(gxr[t + 1]) if t < n - 1 else 0.0
+            if not (mag > gl and mag >= gr):
+                continue
+            s = 1.0 if gxr[t] > 0 else -1.0
+            left = t + 1
+            while left > 0 and s * (np.float64(mid[left - 1]) - mid[left]) < 0.0:
+                left -= 1
+            right = t + 1
+            while right < w - 1 and s * (np.float64(mid[right + 1]) - mid[right]) > 0.0:
+                right += 1
+            widths[n_edges] = right - left
+            n_edges += 1
+    return n_edges
 
 
 @kernel
@@ -92,49 +152,3 @@ def haar_detail_energies(img, levels, out):
                 e += ch * ch + cv * cv + cd * cd
                 approx[i, j] = 0.5 * (a + b + c + d)  # in place: (i, j) is read before it is overwritten
         out[lev] = e
-
-
-@kernel
-def edge_widths(img, threshold, out):
-    """Edge widths along rows (Marziliano et al. 2002); returns the number of edges found.
-
-    An edge pixel is an interior pixel whose horizontal Sobel response |Gx| is a strict local
-    maximum along its row (greater than the left neighbour, not less than the right one) and at
-    least ``4 * threshold`` (a step of ``threshold`` grey levels). Its width is the distance
-    between the nearest local extrema of the intensity profile on both sides: for a rising edge
-    the walk goes left while intensity strictly decreases and right while it strictly increases
-    (mirrored for a falling edge). ``out`` (length >= H * W) receives the widths in row-major
-    order of the edge pixels.
-    """
-    h, w = img.shape
-    n = 0
-    t = 4.0 * threshold
-    for i in range(1, h - 1):
-        for j in range(1, w - 1):
-            gx = ((np.float64(img[i - 1, j + 1]) + 2.0 * img[i, j + 1] + img[i + 1, j + 1])
-                  - (np.float64(img[i - 1, j - 1]) + 2.0 * img[i, j - 1] + img[i + 1, j - 1]))
-            mag = abs(gx)
-            if mag < t:
-                continue
-            if j > 1:
-                gl = ((np.float64(img[i - 1, j]) + 2.0 * img[i, j] + img[i + 1, j])
-                      - (np.float64(img[i - 1, j - 2]) + 2.0 * img[i, j - 2] + img[i + 1, j - 2]))
-            else:
-                gl = 0.0
-            if j < w - 2:
-                gr = ((np.float64(img[i - 1, j + 2]) + 2.0 * img[i, j + 2] + img[i + 1, j + 2])
-                      - (np.float64(img[i - 1, j]) + 2.0 * img[i, j] + img[i + 1, j]))
-            else:
-                gr = 0.0
-            if not (mag > abs(gl) and mag >= abs(gr)):
-                continue
-            s = 1.0 if gx > 0 else -1.0
-            left = j
-            while left > 0 and s * (np.float64(img[i, left - 1]) - img[i, left]) < 0.0:
-                left -= 1
-            right = j
-            while right < w - 1 and s * (np.float64(img[i, right + 1]) - img[i, right]) > 0.0:
-                right += 1
-            out[n] = right - left
-            n += 1
-    return n

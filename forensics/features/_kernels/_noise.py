@@ -158,7 +158,8 @@ def srm_moments(planes, grid, bounds, cells, cross):
 
     - first order: ``X[i, j+1] - X[i, j]`` and ``X[i+1, j] - X[i, j]``;
     - second order: ``(X[i, j-1] - 2 X[i, j] + X[i, j+1]) / 2`` and its vertical twin;
-    - KV3: ``[[-1, 2, -1], [2, -4, 2], [-1, 2, -1]] / 4``;
+    - KV3: ``[[-1, 2, -1], [2, -4, 2], [-1, 2, -1]] / 4``, i.e. ``-1/4`` times the vertical then the
+      horizontal second difference ``[1, -2, 1]`` (exact in float64 for float32 inputs);
     - KV5: ``[[-1, 2, -2, 2, -1], [2, -6, 8, -6, 2], [-2, 8, -12, 8, -2], [2, -6, 8, -6, 2],
       [-1, 2, -2, 2, -1]] / 12``, evaluated from the row sums ``A = X[i-2] + X[i+2]``,
       ``B = X[i-1] + X[i+1]``, ``C = X[i]`` as ``E[j-2] + E[j+2] + F[j-1] + F[j+1] + G[j]`` with
@@ -175,17 +176,16 @@ def srm_moments(planes, grid, bounds, cells, cross):
     f = buf[10]
     g = buf[11]
     for i in range(2, h - 2):
-        for q in range(4):  # KV3, output t is column t + 2
-            up = planes[q, i - 1, 1:]
-            mid = planes[q, i, 1:]
-            dn = planes[q, i + 1, 1:]
+        for q in range(4):  # KV3 = -(1/4) [1, -2, 1]^T [1, -2, 1]: vertical then horizontal difference
+            up = planes[q, i - 1]
+            mid = planes[q, i]
+            dn = planes[q, i + 1]
+            for j in range(w):
+                f[j] = (np.float64(up[j]) + np.float64(dn[j])) - 2.0 * np.float64(mid[j])
             o = buf[q, 2:]
-            for t in range(w - 4):
-                vl = np.float64(up[t]) + np.float64(dn[t])
-                vc = np.float64(up[t + 1]) + np.float64(dn[t + 1])
-                vr = np.float64(up[t + 2]) + np.float64(dn[t + 2])
-                o[t] = (2.0 * (vc + np.float64(mid[t]) + np.float64(mid[t + 2])) - (vl + vr)
-                        - 4.0 * np.float64(mid[t + 1])) * 0.25
+            fl = f[1:]
+            for t in range(w - 4):  # output t is column t + 2
+                o[t] = (2.0 * fl[t + 1] - (fl[t] + fl[t + 2])) * 0.25
         y0 = planes[3, i - 2]
         y1 = planes[3, i - 1]
         y2 = planes[3, i]
@@ -267,54 +267,62 @@ def haar_abs_hh(plane, hh):
 
 
 @kernel
-def kth_smallest(vals, k, counts):
-    """The ``k``-th smallest (0-based) of ``vals`` (float64, no NaN), exactly, by histogram refinement.
+def _select_round(src, n, k, counts, dst):
+    """One round of the histogram selection of rank ``k`` among ``src[:n]`` (min < max).
 
-    Each round counts the candidates into ``counts.shape[1]`` bins between their min and max (the
-    bin index is monotone in the value; four interleaved histograms, so runs of equal values do not
-    serialise on one counter), keeps the candidates of the bin that holds rank ``k`` (moved to the
-    front of ``vals``, which is overwritten) and narrows the range; it stops when the candidates are
-    all equal or at most 32, which are then ordered by insertion. Linear time (the range shrinks
-    by ``counts.shape[1]`` per round).
+    Counts the values into ``counts.shape[1]`` bins between their min and max (four interleaved
+    histograms, so runs of equal values do not serialise on one counter; the bin index is monotone
+    in the value), then copies the values of the bin holding rank ``k`` to ``dst`` (branch-free:
+    every value is written, the cursor advances only for the selected bin, so ``dst`` needs
+    ``n + 1`` slots; ``dst`` may be ``src``). Returns (number copied, rank of ``k`` among them).
     """
-    n = vals.shape[0]
     nb = counts.shape[1]
-    lo = np.inf
-    hi = -np.inf
+    lo = src[0]
+    hi = src[0]
     for t in range(n):
-        lo = min(lo, vals[t])
-        hi = max(hi, vals[t])
-    while n > 32 and lo < hi and nb / (hi - lo) < np.inf:
-        scale = nb / (hi - lo)
-        for b in range(nb):
-            counts[0, b] = 0
-            counts[1, b] = 0
-            counts[2, b] = 0
-            counts[3, b] = 0
+        lo = min(lo, src[t])
+        hi = max(hi, src[t])
+    scale = nb / (hi - lo)
+    for b in range(nb):
+        counts[0, b] = 0
+        counts[1, b] = 0
+        counts[2, b] = 0
+        counts[3, b] = 0
+    for t in range(n):
+        counts[t & 3, min(int((src[t] - lo) * scale), nb - 1)] += 1
+    sel = 0
+    while True:
+        in_bin = counts[0, sel] + counts[1, sel] + counts[2, sel] + counts[3, sel]
+        if in_bin > k:
+            break
+        k -= in_bin
+        sel += 1
+    m = 0
+    for t in range(n):
+        v = src[t]
+        dst[m] = v
+        m += min(int((v - lo) * scale), nb - 1) == sel
+    return m, k
+
+
+@kernel
+def kth_smallest(vals, n, k, counts):
+    """The ``k``-th smallest (0-based) of ``vals[:n]`` (float64, no NaN; ``vals`` has n + 1 slots
+    and is overwritten), exactly: histogram rounds (:func:`_select_round`) until the candidates
+    are all equal or at most 32, which are then ordered by insertion. Linear time: each round
+    keeps one bin of ``counts.shape[1]``.
+    """
+    while n > 32:
+        lo = vals[0]
+        hi = vals[0]
         for t in range(n):
-            counts[t & 3, min(int((vals[t] - lo) * scale), nb - 1)] += 1
-        sel = 0
-        while True:
-            in_bin = counts[0, sel] + counts[1, sel] + counts[2, sel] + counts[3, sel]
-            if in_bin > k:
-                break
-            k -= in_bin
-            sel += 1
-        m = 0
-        new_lo = np.inf
-        new_hi = -np.inf
-        for t in range(n):
-            v = vals[t]
-            if min(int((v - lo) * scale), nb - 1) == sel:
-                vals[m] = v
-                m += 1
-                new_lo = min(new_lo, v)
-                new_hi = max(new_hi, v)
-        n = m
-        lo = new_lo
-        hi = new_hi
-    if not lo < hi:
-        return lo
+            lo = min(lo, vals[t])
+            hi = max(hi, vals[t])
+        if not (lo < hi and counts.shape[1] / (hi - lo) < np.inf):
+            if lo == hi:
+                return lo
+            break  # a range of a few ulps: the insertion sort below finishes
+        n, k = _select_round(vals, n, k, counts, vals)
     for t in range(1, n):  # insertion sort of the last few
         v = vals[t]
         s = t
@@ -329,15 +337,15 @@ def kth_smallest(vals, k, counts):
 def median_flat(vals, counts, cand):
     """``np.median(vals)`` of a float64 array (n,), n >= 1, without NaN, exactly; ``vals`` unchanged.
 
-    The upper middle value is :func:`kth_smallest` of a copy in ``cand`` (scratch, (n,)); for an
-    even count the lower middle value is the largest value below it, or the upper one itself when
-    enough values equal it. ``counts``: int64 (4, bins) scratch.
+    The upper middle value is :func:`kth_smallest` of a copy in ``cand`` (scratch, n + 1 slots);
+    for an even count the lower middle value is the largest value below it, or the upper one
+    itself when enough values equal it. ``counts``: int64 (4, bins) scratch.
     """
     n = vals.shape[0]
     k = n // 2
     for t in range(n):
         cand[t] = vals[t]
-    upper = kth_smallest(cand, k, counts)
+    upper = kth_smallest(cand, n, k, counts)
     if n % 2 == 1:
         return upper
     n_below = 0
