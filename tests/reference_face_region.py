@@ -1,10 +1,9 @@
-"""Plain SciPy / scikit-image reference of the face-region features (tests only; the package never
-imports this). Filters from scipy.ndimage ("mirror" = OpenCV's reflect-101 border), CIELAB from
-scikit-image, regions and radial bins by explicit boolean masks."""
+"""Plain SciPy / NumPy reference of the face-region features (tests only; the package never imports
+this). Filters from scipy.ndimage ("mirror" = OpenCV's reflect-101 border), chroma from the JFIF
+conversion matrix, regions and radial bins by explicit boolean masks."""
 
 import numpy as np
 from scipy import ndimage
-from skimage.color import rgb2lab
 
 EPS = 1e-3
 SIGMAS = (0.7, 1.4, 2.8, 5.6)
@@ -50,13 +49,14 @@ def faceregion_ref(rgb, luma, rho, band=0.15, n_bins=8, lo=0.4, hi=1.6):
     for fn in (noise, sharp, slope):
         v = [fn(m) for m in regions]
         out += [v[0], v[1], v[0] - v[1], v[2] - v[3]]
-    lab = rgb2lab(np.asarray(rgb, dtype=np.float64) / 255)
+    r, g, b = (np.asarray(rgb, dtype=np.float64)[:, :, k] for k in range(3))
+    ycc = [y, -0.168736 * r - 0.331264 * g + 0.5 * b, 0.5 * r - 0.418688 * g - 0.081312 * b]  # JFIF, no offset
     inner, outer, rin, rout = regions
     for c in range(3):
-        ch = lab[:, :, c]
+        ch = ycc[c]
         out += [ch[rin].mean() - ch[rout].mean(), ch[inner].mean() - ch[outer].mean()]
     for c in range(3):
-        ch = lab[:, :, c]
+        ch = ycc[c]
         out.append(ch[rin].std() - ch[rout].std())
     ring = rin | rout
     for e in (res ** 2, grad):

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from ._base import BaseExtractor, FeatureDoc, Interval
+from ._kernels._face_region import region_sums
 
 __all__ = ["FaceRegionFeatures", "faceregion_features", "faceregion_vector", "ellipse_rho", "mask_rho"]
 
@@ -22,7 +23,10 @@ DOG_SIGMAS = (0.7, 1.4, 2.8, 5.6)
 MAD_TO_SIGMA = 0.6745
 KV_GAIN = 1.5
 _KV = np.array([[-1, 2, -1], [2, -4, 2], [-1, 2, -1]], np.float32) / 4
-_CHANNELS = ("L", "a", "b")
+_CHANNELS = ("Y", "Cb", "Cr")
+#: BT.601 / JPEG chroma gains: Cb = 0.5 (B - Y) / (1 - 0.114), Cr = 0.5 (R - Y) / (1 - 0.299).
+CB_GAIN = 0.5 / 0.886
+CR_GAIN = 0.5 / 0.701
 
 _FWA = ("Li & Lyu, 'Exposing DeepFake videos by detecting face warping artifacts', CVPR Workshops 2019, "
         "arXiv:1811.00656")
@@ -55,11 +59,12 @@ def _docs():
                    "least-squares slope of log(EPS + mean(B_k^2)) against log(1 / s_k) over the region, "
                    "B_k = G_{s_(k-1)} Y - G_{s_k} Y, s = (0), 0.7, 1.4, 2.8, 5.6 (G_0 Y = Y); 2 - alpha for a "
                    "power spectrum 1 / f^alpha", f"{_SLOPE}; {_FWA}", "medium"),
-        FeatureDoc("faceregion", "colour_mean", "ring_<c>, contrast_<c>: CIELAB channel c in L, a, b",
+        FeatureDoc("faceregion", "colour_mean", "ring_<c>, contrast_<c>: channel c in Y, Cb, Cr",
                    "Colour mismatch across the blending boundary and between face and surroundings.",
                    "mean(c) over [1 - band <= rho < 1] minus over [1 <= rho < 1 + band] (ring_), inner minus "
-                   "outer (contrast_); CIELAB of the RGB image (OpenCV, D65)", f"{_XRAY}; {_COLOR}"),
-        FeatureDoc("faceregion", "colour_std", "ring_<c>: CIELAB channel c in L, a, b",
+                   "outer (contrast_); Y = BT.601 luma, Cb = 0.564 (B - Y), Cr = 0.713 (R - Y) (JPEG chroma "
+                   "without its offset)", f"{_XRAY}; {_COLOR}"),
+        FeatureDoc("faceregion", "colour_std", "ring_<c>: channel c in Y, Cb, Cr",
                    "Colour texture mismatch across the blending boundary.",
                    "std(c) over [1 - band <= rho < 1] minus over [1 <= rho < 1 + band]", f"{_XRAY}; {_COLOR}"),
         FeatureDoc("faceregion", "boundary_energy", "noise, gradient: which energy map",
@@ -196,35 +201,65 @@ def face_geometry(face, shape):
 
 # -- statistics -----------------------------------------------------------------------------------
 
-def _masked_mean(values, mask):
-    return float(values[mask].mean()) if mask.any() else np.nan
+#: Region labels of the layout, in the order of the four-valued statistics.
+INNER, OUTER, RING_IN, RING_OUT = range(4)
 
 
-def _log_energy(values, mask):
-    return math.log(EPS + values[mask].mean()) if mask.any() else np.nan
+def region_layout(rho, band=0.15, n_bins=8, lo=0.4, hi=1.6):
+    """Where every pixel goes: its region and its radial bin (computed once per geometry).
+
+    Parameters
+    ----------
+    rho : ndarray of shape (H, W)
+        Normalized radius (:func:`ellipse_rho`, :func:`mask_rho`).
+    band, n_bins, lo, hi
+        Ring half-width and radial profile bins (see :class:`FaceRegionFeatures`).
+
+    Returns
+    -------
+    labels : ndarray of shape (H * W,), int
+        Region of each pixel: 0 inner ``rho < 1 - band``, 1 outer ``rho >= 1 + band``, 2 ring
+        inside ``1 - band <= rho < 1``, 3 ring outside ``1 <= rho < 1 + band``.
+    index : tuple of 4 ndarray
+        Flat pixel indices of each region.
+    bins : ndarray of shape (H * W,), int
+        Radial bin ``floor((rho - lo) / (hi - lo) * n_bins)``, or ``n_bins`` outside ``[lo, hi)``.
+    """
+    r = np.asarray(rho, dtype=np.float64).ravel()
+    labels = np.where(r < 1.0 - band, INNER,
+                      np.where(r >= 1.0 + band, OUTER, np.where(r < 1.0, RING_IN, RING_OUT))).astype(np.intp)
+    index = tuple(np.flatnonzero(labels == k) for k in range(4))
+    bins = np.floor((r - lo) / (hi - lo) * n_bins)
+    bins = np.where((bins >= 0) & (bins < n_bins), bins, n_bins).astype(np.intp)
+    for a in (labels, bins, *index):
+        a.setflags(write=False)
+    return labels, index, bins
 
 
-def _noise_level(abs_res, mask):
-    if not mask.any():
-        return np.nan
-    return math.log(EPS + float(np.median(abs_res[mask])) / (MAD_TO_SIGMA * KV_GAIN))
+@functools.lru_cache(maxsize=16)
+def _ellipse_layout(shape, center, axes, angle, band, n_bins):
+    return region_layout(ellipse_rho(shape, center, axes, angle), band, n_bins)
 
 
-def _slope(bands, mask):
-    if not mask.any():
-        return np.nan
+def _log(x):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.log(EPS + x)
+
+
+def _slopes(band_means):
+    """Least-squares slope of log(EPS + band energy) against log(1 / sigma), per region: (4,)."""
     x = -np.log(np.array(DOG_SIGMAS))  # log of the band's frequency ~ 1 / (its upper sigma): octaves
-    e = np.log(EPS + np.array([float(b[mask].mean()) for b in bands]))
     x = x - x.mean()
-    return float((x * (e - e.mean())).sum() / (x * x).sum())
+    e = _log(band_means)  # (n_bands, 4)
+    return (x[:, None] * (e - e.mean(axis=0))).sum(axis=0) / (x * x).sum()
 
 
-def _four(fn, regions):
-    inner, outer, ring_in, ring_out = (fn(m) for m in regions)
-    return [inner, outer, inner - outer, ring_in - ring_out]
+def _four(values):
+    """(4,) region values -> [inner, outer, inner - outer, ring inside - ring outside]."""
+    return [values[INNER], values[OUTER], values[INNER] - values[OUTER], values[RING_IN] - values[RING_OUT]]
 
 
-def faceregion_vector(rgb, luma, rho, *, band=0.15, n_bins=8, lo=0.4, hi=1.6):
+def faceregion_vector(rgb, luma, rho=None, *, band=0.15, n_bins=8, lo=0.4, hi=1.6, layout=None):
     """The face-region row of an image given as arrays and a region geometry, without the detector flag.
 
     Parameters
@@ -232,62 +267,60 @@ def faceregion_vector(rgb, luma, rho, *, band=0.15, n_bins=8, lo=0.4, hi=1.6):
     rgb : ndarray of shape (H, W, 3)
         Colour image on the 0..255 scale.
     luma : ndarray of shape (H, W)
-        Its luma on the 0..255 scale.
+        Its BT.601 luma on the 0..255 scale.
     rho : ndarray of shape (H, W)
         Normalized radius of each pixel (:func:`ellipse_rho` or :func:`mask_rho`): the region is
-        ``rho < 1``.
+        ``rho < 1``. Not needed when ``layout`` is given.
     band, n_bins, lo, hi
         See :class:`FaceRegionFeatures`.
+    layout : tuple, optional
+        :func:`region_layout` of ``rho`` (computed here when None).
 
     Returns
     -------
     ndarray of shape (23 + 2 * n_bins,), float64
         NaN for statistics of an empty region.
     """
+    labels, index, bins = layout if layout is not None else region_layout(rho, band, n_bins, lo, hi)
     y = np.ascontiguousarray(luma, dtype=np.float32)
-    inner = rho < 1.0 - band
-    ring_in = (rho >= 1.0 - band) & (rho < 1.0)
-    ring_out = (rho >= 1.0) & (rho < 1.0 + band)
-    outer = rho >= 1.0 + band
-    regions = (inner, outer, ring_in, ring_out)
+    counts = np.array([ix.size for ix in index], dtype=np.float64)
 
     res = cv2.filter2D(y, cv2.CV_32F, _KV, borderType=cv2.BORDER_REFLECT_101)
-    abs_res = np.abs(res)
-    noise_energy = res * res
     smooth = cv2.GaussianBlur(y, (0, 0), 1.0, borderType=cv2.BORDER_REFLECT_101)
     gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REFLECT_101)
     gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REFLECT_101)
-    grad = gx * gx + gy * gy
-    blurs = [y] + [cv2.GaussianBlur(y, (0, 0), s, borderType=cv2.BORDER_REFLECT_101) for s in DOG_SIGMAS]
-    bands = [(blurs[k] - blurs[k + 1]) ** 2 for k in range(len(DOG_SIGMAS))]
+    blurs = [cv2.GaussianBlur(y, (0, 0), s, borderType=cv2.BORDER_REFLECT_101) for s in DOG_SIGMAS]
+    rgb = np.ascontiguousarray(rgb, dtype=np.float32).reshape(-1, 3)
+    sums = np.zeros((4, 14))
+    bin_sums = np.zeros((n_bins + 1, 3))
+    region_sums(labels, bins, res.ravel(), gx.ravel(), gy.ravel(), y.ravel(), *(b.ravel() for b in blurs), rgb,
+                CB_GAIN, CR_GAIN, sums, bin_sums)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = (sums[:, 1:13] / counts[:, None]).T  # (12, 4) per-region means; NaN for an empty region
+    energy_noise, energy_grad = means[0], means[1]
+    band_means = means[2:6]
+    colour_mean = means[6:9]
+    colour_sq = means[9:12]
 
-    out = []
-    out += _four(lambda m: _noise_level(abs_res, m), regions)
-    out += _four(lambda m: _log_energy(grad, m), regions)
-    out += _four(lambda m: _slope(bands, m), regions)
-
-    lab = cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.float32) / np.float32(255.0), cv2.COLOR_RGB2Lab)
+    abs_res = np.abs(res).ravel()
+    noise = np.array([math.log(EPS + float(np.median(abs_res[ix])) / (MAD_TO_SIGMA * KV_GAIN)) if ix.size
+                      else np.nan for ix in index])
+    out = _four(noise) + _four(_log(energy_grad)) + _four(_slopes(band_means))
     for c in range(3):
-        ch = lab[:, :, c]
-        out.append(_masked_mean(ch, ring_in) - _masked_mean(ch, ring_out))
-        out.append(_masked_mean(ch, inner) - _masked_mean(ch, outer))
-    for c in range(3):
-        ch = lab[:, :, c]
-        a = float(ch[ring_in].std()) if ring_in.any() else np.nan
-        b = float(ch[ring_out].std()) if ring_out.any() else np.nan
-        out.append(a - b)
+        out += [colour_mean[c, RING_IN] - colour_mean[c, RING_OUT], colour_mean[c, INNER] - colour_mean[c, OUTER]]
+    with np.errstate(invalid="ignore"):
+        colour_std = np.sqrt(np.maximum(colour_sq - colour_mean ** 2, 0.0))
+    out += list(colour_std[:, RING_IN] - colour_std[:, RING_OUT])
 
-    ring = ring_in | ring_out
-    for energy in (noise_energy, grad):
-        out.append(_log_energy(energy, ring) - 0.5 * (_log_energy(energy, inner) + _log_energy(energy, outer)))
+    ring_n = counts[RING_IN] + counts[RING_OUT]
+    for m, energy in ((1, energy_noise), (2, energy_grad)):
+        ring = (sums[RING_IN, m] + sums[RING_OUT, m]) / ring_n if ring_n else np.nan
+        out.append(float(_log(ring) - 0.5 * (_log(energy[INNER]) + _log(energy[OUTER]))))
 
-    bins = np.floor((rho - lo) / (hi - lo) * n_bins)
-    bins = np.where((bins >= 0) & (bins < n_bins), bins, n_bins).astype(np.intp).ravel()
-    counts = np.bincount(bins, minlength=n_bins + 1)[:n_bins]
-    for energy in (noise_energy, grad):
-        sums = np.bincount(bins, weights=energy.ravel().astype(np.float64), minlength=n_bins + 1)[:n_bins]
+    bin_counts = bin_sums[:n_bins, 0]
+    for m in (1, 2):
         with np.errstate(invalid="ignore", divide="ignore"):
-            prof = np.where(counts > 0, np.log(EPS + sums / np.maximum(counts, 1)), np.nan)
+            prof = np.where(bin_counts > 0, _log(bin_sums[:n_bins, m] / np.maximum(bin_counts, 1)), np.nan)
         filled = np.isfinite(prof)
         out += list(prof - prof[filled].mean()) if filled.any() else [np.nan] * n_bins
     return np.asarray(out, dtype=np.float64)
@@ -399,8 +432,9 @@ class FaceRegionFeatures(BaseExtractor):
       spectrum (octave bands), computed inside a region of any shape;
 
     each as ``inner``, ``outer``, ``contrast = inner - outer`` and
-    ``ring_contrast = ring inside - ring outside``; ``colour_mean`` / ``colour_std``: CIELAB
-    differences across the ring and between inner and outer; ``boundary_energy``: the log
+    ``ring_contrast = ring inside - ring outside``; ``colour_mean`` / ``colour_std``: differences
+    of the mean / deviation of ``Y``, ``Cb = 0.564 (B - Y)`` and ``Cr = 0.713 (R - Y)`` (the
+    BT.601 / JPEG colour space) across the ring and between inner and outer; ``boundary_energy``: the log
     energy on the ring minus the mean of the inner and outer log energies; ``*_profile``: the log
     energy per radial bin, centred by its mean over bins. ``EPS = 1e-3``. Statistics of an empty
     region (a crop too small, a box outside the image) are NaN.
@@ -471,8 +505,9 @@ class FaceRegionFeatures(BaseExtractor):
             center, axes = box_geometry(shape, self.box)
         else:
             center, axes = crop_geometry(shape, margin=self.margin, aspect=self.aspect)
-        rho = ellipse_rho(shape, center, axes, angle)
-        row = faceregion_vector(rgb, luma, rho, band=self.band, n_bins=self.n_bins)
+        layout = _ellipse_layout(tuple(shape), tuple(float(v) for v in center), tuple(float(v) for v in axes),
+                                 float(angle), float(self.band), int(self.n_bins))
+        row = faceregion_vector(rgb, luma, band=self.band, n_bins=self.n_bins, layout=layout)
         if found is not None:
             row = np.append(row, float(found))
         return row
@@ -502,7 +537,7 @@ def faceregion_features(image, *, mask=None, margin=1.3, aspect=1.3, box=None, d
     >>> img = np.full((64, 64), 0.5)
     >>> mask = np.zeros((64, 64), bool); mask[16:48, 20:44] = True
     >>> row = faceregion_features(img, mask=mask)
-    >>> row["faceregion__colour_mean__ring_L"], row["faceregion__noise__contrast"]
+    >>> row["faceregion__colour_mean__ring_Y"], row["faceregion__noise__contrast"]
     (0.0, 0.0)
     """
     ext = FaceRegionFeatures(margin=margin, aspect=aspect, box=box, detector=detector, band=band, n_bins=n_bins)
