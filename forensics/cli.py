@@ -1216,7 +1216,8 @@ def _run_report(args):
 
 # -- entry point -----------------------------------------------------------------------------------
 
-_VERBS = (_add_demo, _add_audit, _add_extract, _add_train, _add_evaluate, _add_predict, _add_report)
+from .app._launch import add_parser as _add_app  # noqa: E402  (the app verb lives in forensics.app)
+_VERBS = (_add_demo, _add_audit, _add_extract, _add_train, _add_evaluate, _add_predict, _add_report, _add_app)
 
 
 def build_parser():
