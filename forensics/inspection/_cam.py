@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 __all__ = ["CAM_METHODS", "GRADIENT_FREE_METHODS", "CamResult", "cam_gallery_figure", "cam_mass", "cam_target_layer",
            "explain_deep_item", "gallery_indices", "grad_cam", "overlay_heatmap"]
@@ -583,7 +584,10 @@ def grad_cam(model, X, *, method="gradcam", target="fake", target_layer=None, re
             if method == "scorecam":
                 cam.batch_size = batch_size
             try:
-                with contextlib.redirect_stderr(io.StringIO()):  # Score-CAM draws a tqdm bar per item
+                # Score-CAM draws a tqdm bar per item; Eigen-CAM's small SVDs run faster on one BLAS thread
+                # (measured: 11 s vs 0.2 s for 16 maps of 256 x 8 x 8 on a busy 2-core machine)
+                blas = threadpool_limits(1, user_api="blas") if method == "eigencam" else contextlib.nullcontext()
+                with contextlib.redirect_stderr(io.StringIO()), blas:
                     maps = cam(input_tensor=xb, targets=[BinaryClassifierOutputTarget(c) for c in classes])
                 logits = cam.outputs.detach().float().cpu().numpy().reshape(-1).astype(np.float64)
             finally:
