@@ -115,7 +115,8 @@ def command(args):
             "--server.address", args.host, "--server.port", str(args.port),
             "--server.headless", "false" if args.open_browser else "true",
             "--server.maxUploadSize", str(max(1, int(round(args.max_mb)))),
-            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+            "--client.toolbarMode", "viewer"]
     return argv, env
 
 

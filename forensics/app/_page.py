@@ -86,17 +86,15 @@ def _show_image(report):
     st.caption("What the file format says, independent of the pixels. A detector trained on data whose reals and "
                "fakes differ in these can learn them instead of the forgery: run 'forensics audit' on the "
                "training data.")
-    cols = st.columns([2, 3])
-    cols[0].dataframe(_properties_table(report.properties), hide_index=True, width="stretch")
-    with cols[1]:
-        if report.quant_tables:
-            st.markdown("**JPEG quantization tables**")
-            tcols = st.columns(len(report.quant_tables))
-            for c, (name, table) in zip(tcols, report.quant_tables.items()):
-                c.caption(name)
-                c.dataframe(pd.DataFrame(table), hide_index=True)
-        else:
-            st.caption("not a JPEG: no quantization table")
+    st.dataframe(_properties_table(report.properties), hide_index=True)
+    if report.quant_tables:
+        st.markdown("**JPEG quantization tables** (as stored, natural order)")
+        tcols = st.columns(max(2, len(report.quant_tables)))
+        for c, (name, table) in zip(tcols, report.quant_tables.items()):
+            c.caption(name)
+            c.dataframe(pd.DataFrame(table), hide_index=True)
+    else:
+        st.caption("not a JPEG: no quantization table")
     if report.explanation is not None or report.notes:
         _show_explanation(report.explanation, report.image)
 

@@ -90,6 +90,31 @@ def _has_type(model, names):
     return any(type(v).__name__ in names for v in params.values())
 
 
+def _import_skops_without_torch():
+    """Import ``skops.io`` without importing torch.
+
+    At import, skops lists scikit-learn's estimators (``sklearn.utils.discovery.all_estimators``),
+    whose walk over scikit-learn's packages imports ``sklearn.externals.array_api_compat.torch``,
+    which imports torch when it is installed: seconds and hundreds of megabytes that a
+    handcrafted model never uses. A placeholder module stands in for that one package during
+    the import (it holds no estimator) and is removed afterwards.
+    """
+    import sys
+    import types
+
+    name = "sklearn.externals.array_api_compat.torch"
+    if "skops.io" in sys.modules or "torch" in sys.modules or name in sys.modules:
+        import skops.io  # noqa: F401
+        return
+    placeholder = types.ModuleType(name)
+    sys.modules[name] = placeholder
+    try:
+        import skops.io  # noqa: F401
+    finally:
+        if sys.modules.get(name) is placeholder:
+            del sys.modules[name]
+
+
 def load_detector(path, *, trusted=()):
     """Load a saved model for scoring: a ``forensics train`` output (.skops/.joblib) or an ONNX export.
 
@@ -129,6 +154,8 @@ def load_detector(path, *, trusted=()):
         raise AppError(f"{path.name}: a model is a .skops, .joblib or .onnx file")
     from .. import load
 
+    if suffix == ".skops":
+        _import_skops_without_torch()
     try:
         model = load(path, format="skops" if suffix == ".skops" else "joblib", trusted=trusted)
     except Exception as exc:  # a corrupt pickle or zip raises almost anything
@@ -182,8 +209,26 @@ def sniff(data, name="upload"):
             video_reason = _reason(exc)
         except Exception as exc:  # FFmpeg errors of unexpected kinds
             video_reason = _reason(exc)
+        container = _undecodable_container(path)
+    if container is not None:
+        raise AppError(f"{name} is a video ({container} container) whose codec this FFmpeg build cannot decode: "
+                       "unsupported codec; re-encode it (e.g. to H.264 in MP4)")
     raise AppError(f"{name} is neither an image nor a video this app can read (as an image: {image_reason}; "
                    f"as a video: {video_reason})")
+
+
+def _undecodable_container(path):
+    """The container's name when FFmpeg opens ``path`` and finds a video stream without a decoder, else None."""
+    try:
+        import av
+
+        with av.open(path) as container:
+            streams = list(container.streams.video)
+            if streams and all(s.codec_context is None for s in streams):
+                return container.format.name.split(",")[0]
+    except Exception:  # not a container FFmpeg can open at all
+        return None
+    return None
 
 
 class _temp_file:
