@@ -467,3 +467,19 @@ def test_in_a_headless_browser_upload_read_the_score_and_screenshot(models, tmp_
     assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 1200
     assert pixels.std() > 20  # not a blank page
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 200  # text, tables and widgets, not a flat fill
+
+
+def test_public_names_resolve_lazily_and_the_cli_does_not_import_streamlit():
+    import forensics.app
+    from forensics._lazy import lazy_names
+
+    submodules, attrs = lazy_names(forensics.app.__file__)
+    assert {n for names in attrs.values() for n in names} | set(submodules) == set(forensics.app.__all__)
+    for name in forensics.app.__all__:
+        assert getattr(forensics.app, name) is not None, name
+    code = "import sys, forensics.cli, forensics.app; print(sorted(m for m in ('streamlit', 'torch', 'onnxruntime') " \
+           "if m in sys.modules))"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"

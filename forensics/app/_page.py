@@ -65,7 +65,7 @@ def _properties_table(props):
     return pd.DataFrame(rows, columns=["property", "value"]).astype({"value": str})
 
 
-def _show_explanation(expl, picture):
+def _show_explanation(expl):
     st.subheader("Why")
     if expl is None:
         st.caption("no explanation for this model")
@@ -73,7 +73,7 @@ def _show_explanation(expl, picture):
     st.caption(expl.text)
     if expl.overlay is not None:
         cols = st.columns(2)
-        cols[0].image(picture, caption="as read", width="stretch")
+        cols[0].image(expl.picture, caption="as read", width="stretch")
         cols[1].image(expl.overlay, caption=expl.kind, width="stretch")
     elif expl.table is not None:
         table = expl.table[["feature", "family", "value", "shap"]]
@@ -96,7 +96,7 @@ def _show_image(report):
     else:
         st.caption("not a JPEG: no quantization table")
     if report.explanation is not None or report.notes:
-        _show_explanation(report.explanation, report.image)
+        _show_explanation(report.explanation)
 
 
 def _show_video(report):
@@ -119,7 +119,7 @@ def _show_video(report):
     st.subheader("The file's own properties")
     st.dataframe(_properties_table(report.info), hide_index=True)
     if report.explanation is not None:
-        _show_explanation(report.explanation, None if report.explanation.overlay is None else report.thumbnails[0])
+        _show_explanation(report.explanation)
 
 
 def _report(upload, path, options):

@@ -266,6 +266,8 @@ class Explanation:
     heatmap : ndarray (H, W) in [0, 1] or None
         Grad-CAM or occlusion map, at the picture's resolution.
     overlay : ndarray of uint8 (H, W, 3) or None
+    picture : ndarray of uint8 or None
+        The picture explained (for a video, the frame with the highest score), small.
     """
 
     kind: str
@@ -273,6 +275,7 @@ class Explanation:
     table: object = None
     heatmap: np.ndarray = None
     overlay: np.ndarray = None
+    picture: np.ndarray = None
 
 
 @dataclass
@@ -385,6 +388,15 @@ def _score(detector, items):
 
 def _explain(detector, picture, F, item):
     """The explanation of one picture (uint8 RGB), given its feature row F (handcrafted) and the item itself."""
+    expl = _explanation(detector, picture, F, item)
+    if expl is not None:
+        expl.picture = _thumbnail(picture)
+        if expl.overlay is not None:
+            expl.overlay = _thumbnail(expl.overlay, 2 * _THUMB)
+    return expl
+
+
+def _explanation(detector, picture, F, item):
     model = detector.model
     from ..inspection._cam import overlay_heatmap
 
@@ -467,8 +479,6 @@ def score_image(detector, data, *, name="upload", explain=True):
             report.explanation = _explain(detector, picture, F, data)
         except Exception as exc:  # an explanation failing must not hide the score
             report.notes.append(f"no explanation: {_reason(exc)}")
-    if report.explanation is not None and report.explanation.overlay is not None:
-        report.explanation.overlay = _thumbnail(report.explanation.overlay, 2 * _THUMB)
     return report
 
 
@@ -603,8 +613,6 @@ def score_video(detector, path, *, name="upload", n_frames=12, faces=True, face_
             report.explanation = _explain(detector, best[1], best[2], best[1])
             if report.explanation is not None:
                 report.explanation.text += f" (frame {best[3]}, the highest score)"
-                if report.explanation.overlay is not None:
-                    report.explanation.overlay = _thumbnail(report.explanation.overlay, 2 * _THUMB)
         except Exception as exc:
             notes.append(f"no explanation: {_reason(exc)}")
     return report

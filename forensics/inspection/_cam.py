@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-__all__ = ["CAM_METHODS", "GRADIENT_FREE_METHODS", "CamResult", "cam_gallery_figure", "cam_mass", "cam_target_layer",
+__all__ = ["CAM_METHODS", "GALLERY_GROUPS", "GRADIENT_FREE_METHODS", "CamResult", "cam_gallery_figure", "cam_mass", "cam_target_layer",
            "explain_deep_item", "gallery_indices", "grad_cam", "overlay_heatmap"]
 
 #: CAM methods by name -> class of ``pytorch_grad_cam``.
