@@ -307,8 +307,14 @@ def test_occlusion_map_finds_the_only_region_the_network_reads(tmp_path):
     assert heat.shape == (64, 64)
     assert heat[8, 8] == pytest.approx(1.0) and heat[8, 23] == pytest.approx(1.0)  # centres of two inside cells
     assert heat[56, 56] == 0.0 and heat[40, 56] == 0.0  # centres of cells outside the quadrant
+    ramp = np.linspace(0, 255, 64 * 64 * 3).reshape(64, 64, 3).astype(np.uint8)
+    a = occlusion_map(OnnxDetector(path), ramp, grid=5, batch_size=3)[0]  # chunks of 3 across 25 cells
+    b = occlusion_map(OnnxDetector(path), ramp, grid=5, batch_size=25)[0]
+    assert np.allclose(a, b, atol=1e-6) and a.max() > 0.9
     with pytest.raises(ValueError, match="grid"):
         occlusion_map(OnnxDetector(path), np.zeros((8, 8, 3), np.uint8), grid=1)
+    with pytest.raises(ValueError, match="batch_size"):
+        occlusion_map(OnnxDetector(path), np.zeros((8, 8, 3), np.uint8), batch_size=0)
 
 
 def test_page_with_an_onnx_model_shows_the_occlusion_overlay(page, onnx_model):
