@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench docs walkthrough clean
+.PHONY: demo app test bench docs walkthrough clean
 
 # The demo needs the core package only; the tests also need torch/timm/ONNX (a few GB, ~2 min).
 $(VENV)/.core: pyproject.toml
@@ -29,11 +29,22 @@ walkthrough: $(VENV)/.workflow
 	rm -rf results/walkthrough && mkdir -p results/walkthrough
 	cd results/walkthrough && PATH="$(abspath $(VENV))/bin:$$PATH" sh ../../examples/workflow/walkthrough.sh
 
+# The web page that scores one uploaded file (Streamlit), with a demo model fitted offline in seconds.
+$(VENV)/.app: $(VENV)/.core
+	$(PY) -m pip install --quiet -e ".[app]"
+	touch $@
+
+app: $(VENV)/.app
+	$(PY) -m forensics app --demo
+
 # The report test renders HTML in headless Chromium (Debian package); installed here when we can.
 test: $(VENV)/.test
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "chromium is not installed: the report rendering test will be skipped"
+	@command -v chromedriver >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-driver >/dev/null; } || \
+		echo "chromedriver is not installed: the app's browser test will be skipped"
 	$(PY) -m pytest
 
 docs: $(VENV)/.test

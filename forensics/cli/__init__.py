@@ -55,7 +55,7 @@ from ._options import CommandError, UsageError, resolve
 __all__ = ["VERBS", "build_parser", "main"]
 
 #: The verbs, in the order ``forensics --help`` lists them; each is the module ``_<verb>``.
-VERBS = ("demo", "audit", "extract", "train", "evaluate", "tune", "predict", "report", "runs")
+VERBS = ("demo", "audit", "extract", "train", "evaluate", "tune", "predict", "report", "runs", "app")
 EXIT_BROKEN_PIPE = 141
 
 

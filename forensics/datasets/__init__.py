@@ -21,11 +21,12 @@ if TYPE_CHECKING:
     from ._manifest import MANIFEST_COLUMNS, check_manifest
     from ._manifest_reader import read_manifest
     from ._openfake import load_openfake
+    from ._planted import make_planted_artifact_images
 
 __getattr__, __dir__ = attach(__name__, __file__)
 
 __all__ = ["ExtractionResult", "QualityReport", "extract_faces", "DEMO_METHODS", "FFPP_METHODS", "IMAGE_SUFFIXES",
            "MANIFEST_COLUMNS", "MEDIA_SUFFIXES", "SkippedFilesError", "SkippedFilesWarning", "UnsafeArchiveError",
            "VIDEO_SUFFIXES", "ZipReport", "check_manifest", "load_celebdf", "load_dfdc", "load_faceforensics",
-           "load_folder", "load_openfake", "make_demo_dataset", "read_manifest", "run_demo", "safe_extract_zip",
+           "load_folder", "load_openfake", "make_demo_dataset", "make_planted_artifact_images", "read_manifest", "run_demo", "safe_extract_zip",
            "save_demo_dataset", "save_demo_videos", "DEMO_VIDEO_METHODS", "validate_zip"]
