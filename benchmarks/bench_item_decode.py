@@ -95,7 +95,7 @@ def main(argv=None):
     parser.add_argument("--n-images", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--megapixels", type=float, default=48)
-    parser.add_argument("--out", default=str(ROOT / "results" / "bench_decode.json"))
+    parser.add_argument("--out", default=str(ROOT / "results" / "bench_item_decode.json"))
     args = parser.parse_args(argv)
 
     from bench_features import face_crops

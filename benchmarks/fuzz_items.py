@@ -757,6 +757,11 @@ def main(argv=None):
     if args.child:
         child(args.child[0], args.child[1], int(args.child[2]))
         return 0
+    for fmt in FORMATS:  # the intact files are the reference: each must decode
+        for s in range(4):
+            kind, value = _item_outcome(intact(fmt, s))
+            if kind != "ok":
+                raise SystemExit(f"intact {fmt} (picture {s}) does not decode: {value}")
     cases = plan(args.n, args.batches, args.seed)
     t0 = time.time()
     counts, examples, by_format = run_cases(cases, jobs=args.jobs, per_case_s=args.per_case_s, mem_mb=args.mem_mb,

@@ -408,8 +408,10 @@ class Item:
 
         try:
             arr = tifffile.imread(io.BytesIO(self.data), key=0)
-        except KeyError:  # a compression tifffile needs imagecodecs for (LZW...): OpenCV's libtiff
-            return self._decode_cv2("TIFF")
+        except (KeyError, ValueError) as exc:
+            if "imagecodecs" not in str(exc):
+                raise
+            return self._decode_cv2("TIFF")  # a compression tifffile needs imagecodecs for (LZW...)
         if arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] not in (3, 4):
             raise self.error(f"unsupported TIFF sample layout {arr.shape} {arr.dtype}")
         return arr
