@@ -27,12 +27,28 @@ if TYPE_CHECKING:
     from ._sources import load_data
     from ._tables import FeatureTable, TableMismatchError, extract_table, read_table
     from ._video_detector import VideoDetector
-    from .estimators import list_estimators
     from .features import ForensicFeatures, list_features, make_feature_bank
     from .inspection import AuditReport, ShortcutWarning, audit
     from .media import ItemError
 
 __getattr__, __dir__ = attach(__name__, __file__)
+
+
+def list_estimators():
+    """The detector catalogue as a DataFrame: name, input, summary, reference, requires (one row each).
+
+    The same as :func:`forensics.estimators.list_estimators`; each name builds a detector with
+    :func:`make_pipeline`.
+
+    Examples
+    --------
+    >>> import forensics
+    >>> "forensic-xgb" in set(forensics.list_estimators()["name"])
+    True
+    """
+    from .estimators import list_estimators as catalogue
+
+    return catalogue()
 
 __all__ = ["AuditReport", "FeatureTable", "ForensicFeatures", "ItemError", "ShortcutWarning", "TableMismatchError",
            "VideoDetector", "audit", "estimators", "extract_table", "list_estimators", "list_features", "load",
