@@ -185,3 +185,19 @@ def test_each_kernel_is_compiled_for_one_signature():
                          env={"PYTHONPATH": f"{root}:{root / 'tests'}", "PATH": ""})
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == "done", res.stdout
+
+
+def test_a_codec_only_bank_decodes_no_pixels(monkeypatch):
+    calls = []
+    original = Item._decode
+
+    def counting(self):
+        calls.append(self.index)
+        return original(self)
+
+    monkeypatch.setattr(Item, "_decode", counting)
+    X = [encode(natural_image(s, (24, 24)), "JPEG", quality=90) for s in range(3)]
+    out = make_feature_bank(["codec"]).fit(X).transform(X)
+    assert calls == [] and (out[:, 0] == 1.0).all()  # format__jpeg, read from the header alone
+    make_feature_bank(["codec", "blur"]).fit(X).transform(X)
+    assert sorted(calls) == [0, 1, 2]  # with a pixel family: one decode per item

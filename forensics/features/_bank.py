@@ -190,9 +190,12 @@ class ForensicFeatures(BaseExtractor):
             e._setup()
 
     def _prepare(self, item):
-        h, w = item.shape  # decodes and validates: a bad item fails here, under its own name
-        defer = h * w <= _DEFER_PIXELS
-        return [_Deferred(item) if defer and _row_wise(e) else e._prepare(item) for _, e in self.extractors_]
+        deferrable = [_row_wise(e) and getattr(e, "_uses_pixels", True) for _, e in self.extractors_]
+        defer = False
+        if any(deferrable):  # (a bank of codec features alone never decodes the pixels)
+            h, w = item.shape  # decodes and validates: a bad item fails here, under its own name
+            defer = h * w <= _DEFER_PIXELS
+        return [_Deferred(item) if defer and d else e._prepare(item) for d, (_, e) in zip(deferrable, self.extractors_)]
 
     def _compute_batch(self, prepared):
         n = len(prepared)
