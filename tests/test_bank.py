@@ -122,7 +122,7 @@ class _FailsOnWidth(BlurFeatures):
         return super()._compute(item)
 
 
-@pytest.mark.parametrize("defer_pixels", [0, 512 * 512])
+@pytest.mark.parametrize("defer_pixels", [0, 320 * 320])
 def test_chunk_family_major_rows_and_failures_stay_with_their_items(monkeypatch, defer_pixels):
     """Small images are computed family by family over the chunk (deferred), large ones at once:
     the rows are the same either way, and a family failing on one item names that item."""
