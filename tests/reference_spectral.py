@@ -128,7 +128,10 @@ def _kernel_sums(luma, n_bins=32):
 
 def _reference_sums(luma, n_bins=32):
     """The same numbers with masks and bincount on the full shifted spectrum."""
-    p, fy, fx, energy = shifted_power(luma, "hann")
+    return _reference_sums_of(*shifted_power(luma, "hann"), n_bins=n_bins)
+
+
+def _reference_sums_of(p, fy, fx, energy, n_bins=32):
     floor = 1e-12 * energy
     r = np.sqrt(fx ** 2 + fy ** 2) * 2.0
     nondc = r > 0
@@ -159,4 +162,36 @@ def _reference_peaks(luma):
 KERNEL_CASES = [
     ("spectrum_sums", _kernel_sums, _reference_sums),
     ("upsampling_peak", _kernel_peaks, _reference_peaks),
+]
+
+
+# -- benchmark cases: the spectrum is prepared outside the timing, so the ratio is that of the sums --
+
+def _prepare_spectrum(luma):
+    p, (h, w), energy = _half_power(luma)
+    return dict(p=p, geo=_geometry(h, w, 32, 0.5), h=h, w=w, floor=1e-12 * energy,
+                full=shifted_power(luma, "hann"))
+
+
+def _bench_kernel_sums(prep):
+    return spectrum_sums(prep["p"], prep["geo"], prep["floor"])
+
+
+def _bench_reference_sums(prep):
+    return _reference_sums_of(*prep["full"])
+
+
+def _bench_kernel_peaks(prep):
+    return [_upsampling_peak(prep["p"], prep["h"], prep["w"], s, prep["floor"]) for s in (2, 4)]
+
+
+def _bench_reference_peaks(prep):
+    p, _, _, energy = prep["full"]
+    return [reference_upsampling_peak(p, 1e-12 * energy, s) for s in (2, 4)]
+
+
+#: (name, prepare(luma), package(prepared), reference(prepared)) for benchmarks/bench_features.py.
+BENCH_CASES = [
+    ("spectrum_sums", _prepare_spectrum, _bench_kernel_sums, _bench_reference_sums),
+    ("upsampling_peak (NumPy)", _prepare_spectrum, _bench_kernel_peaks, _bench_reference_peaks),
 ]

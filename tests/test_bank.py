@@ -122,7 +122,7 @@ class _FailsOnWidth(BlurFeatures):
         return super()._compute(item)
 
 
-@pytest.mark.parametrize("defer_pixels", [0, 512 * 512])
+@pytest.mark.parametrize("defer_pixels", [0, 320 * 320])
 def test_chunk_family_major_rows_and_failures_stay_with_their_items(monkeypatch, defer_pixels):
     """Small images are computed family by family over the chunk (deferred), large ones at once:
     the rows are the same either way, and a family failing on one item names that item."""
@@ -185,3 +185,19 @@ def test_each_kernel_is_compiled_for_one_signature():
                          env={"PYTHONPATH": f"{root}:{root / 'tests'}", "PATH": ""})
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == "done", res.stdout
+
+
+def test_a_codec_only_bank_decodes_no_pixels(monkeypatch):
+    calls = []
+    original = Item._decode
+
+    def counting(self):
+        calls.append(self.index)
+        return original(self)
+
+    monkeypatch.setattr(Item, "_decode", counting)
+    X = [encode(natural_image(s, (24, 24)), "JPEG", quality=90) for s in range(3)]
+    out = make_feature_bank(["codec"]).fit(X).transform(X)
+    assert calls == [] and (out[:, 0] == 1.0).all()  # format__jpeg, read from the header alone
+    make_feature_bank(["codec", "blur"]).fit(X).transform(X)
+    assert sorted(calls) == [0, 1, 2]  # with a pixel family: one decode per item

@@ -294,6 +294,7 @@ class CodecFeatures(BaseExtractor):
 
     family = "codec"
     _param_rules = {}
+    _uses_pixels = False  # the bank need not decode an item for this family
     feature_docs = (
         FeatureDoc("codec", "format", "jpeg, png, webp, other: one-hot (all 0 for arrays)",
                    "Container format of the file, one-hot.",
