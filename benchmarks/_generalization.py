@@ -72,7 +72,7 @@ def load_set(name, per_class, seed=0):
     if name == "demo":
         demo = make_demo_dataset(n_per_class=per_class, size=256, seed=seed)
         return dict(items=list(demo["item"]), y=demo["label"].to_numpy(), methods=demo["method"].to_numpy(),
-                    groups=demo["group"].to_numpy())
+                    groups=demo["group"].to_numpy(), paths=None)
     folder = DATA / name
     if not folder.is_dir():
         raise SystemExit(f"needs {folder} (the shared data folder beside the repository)")
@@ -84,7 +84,8 @@ def load_set(name, per_class, seed=0):
         keep.extend(sorted(rng.choice(idx, min(per_class, len(idx)), replace=False)))
     manifest = manifest.iloc[sorted(keep)].reset_index(drop=True)
     items = [equalize_jpeg(Path(p).read_bytes(), index=i) for i, p in enumerate(manifest["path"])]
-    return dict(items=items, y=manifest["label"].to_numpy(), methods=manifest["method"].to_numpy(), groups=None)
+    return dict(items=items, y=manifest["label"].to_numpy(), methods=manifest["method"].to_numpy(), groups=None,
+                paths=list(manifest["path"]))
 
 
 def union_bank(detectors):
