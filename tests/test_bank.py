@@ -7,7 +7,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.impute import SimpleImputer
 
 from conftest import encode, natural_image
-from forensics.features import FAMILIES, BlurFeatures, ForensicFeatures, SpectralFeatures, list_features, make_feature_bank
+from forensics.features import (
+    FAMILIES, BlurFeatures, ForensicFeatures, SpectralFeatures, list_features, make_feature_bank,
+)
 from forensics.media import ItemError
 from forensics.features._registry import catalogue_markdown, preset_prefixes
 from forensics.media import Item

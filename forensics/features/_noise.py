@@ -368,7 +368,8 @@ _SELECT_BINS = 1024
 def _median(values):
     """Exact median of a float64 array without NaN (any shape, at least one value)."""
     flat = np.ascontiguousarray(values, dtype=np.float64).ravel()
-    return float(median_flat(flat, np.empty((4, _SELECT_BINS), dtype=np.int64), scratch("noise.cand", (flat.size + 1,))))
+    counts = np.empty((4, _SELECT_BINS), dtype=np.int64)
+    return float(median_flat(flat, counts, scratch("noise.cand", (flat.size + 1,))))
 
 
 def median_abs(x):
