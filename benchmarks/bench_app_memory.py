@@ -81,9 +81,12 @@ def fit_models(folder, quick=False):
     mixed = np.r_[0:16, len(X) - 16:len(X)]  # the demo set lists reals first
     models = {}
     for name in ("dct-lr",) if quick else ("dct-lr", "forensic-xgb"):
-        pipe = make_pipeline(name, random_state=0).fit(X, y)
-        models[name] = save(pipe, folder / f"{name}.skops")
+        path = folder / f"{name}.skops"
+        models[name] = path if path.is_file() else save(make_pipeline(name, random_state=0).fit(X, y), path)
     weights = Path(os.environ.get("FORENSICS_MODEL_DIR", "")) / "mobilenetv2_100.safetensors"
+    label = "mobilenetv2_100 ONNX" if weights.is_file() else "cnn-small ONNX"
+    if (folder / "net.int8.onnx").is_file():  # reuse the export of an earlier run in the same folder
+        return {**models, f"{label} fp32": folder / "net.onnx", f"{label} INT8 (static)": folder / "net.int8.onnx"}
     if weights.is_file():
         clf = BackboneClassifier(model_name="mobilenetv2_100", weights=str(weights), frozen_epochs=1, epochs=1,
                                  batch_size=16, validation_fraction=None).fit([X[i] for i in mixed], y[mixed])

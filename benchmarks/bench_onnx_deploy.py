@@ -16,7 +16,7 @@ EfficientNet-Lite0 embedding network of ``embedding-xgb``/``fusion-xgb``), on th
 4. score the second half with the three and report the ROC-AUC of each, the INT8-vs-fp32 AUC
    difference, the largest change of a fake probability and the share of unchanged decisions.
 
-    FORENSICS_MODEL_DIR=/path/to/weights python benchmarks/bench_onnx_deploy.py [--threads 2] [--repeats 5]
+    FORENSICS_MODEL_DIR=/path/to/weights python benchmarks/bench_onnx_deploy.py [--threads 1] [--repeats 5]
         [--epochs 2] [--n-per-class 120] [--models cnn-scratch,efficientnet-finetune,...]
 
 The CPU may be shared with other jobs (it was when the figures in docs/results.md were measured):
@@ -66,9 +66,16 @@ def split(demo, seed=0):
     return train, test
 
 
-def fit_detector(name, X, y, epochs):
+def fit_detector(name, X, y, epochs, folder):
+    """Fit (or reload from an earlier run in the same folder) a catalogued detector; (pipeline, seconds)."""
+    import joblib
+
     from forensics import make_pipeline
 
+    saved = folder / f"{name}.fitted.joblib"
+    if saved.is_file():
+        pipe, fit_s = joblib.load(saved)
+        return pipe, fit_s
     pipe = make_pipeline(name, random_state=0)
     if "head__epochs" in pipe.get_params():
         pretrained = pipe.get_params()["head__weights"] is not None
@@ -77,7 +84,9 @@ def fit_detector(name, X, y, epochs):
                         head__validation_fraction=None)
     t0 = time.perf_counter()
     pipe.fit(X, y)
-    return pipe, time.perf_counter() - t0
+    fit_s = time.perf_counter() - t0
+    joblib.dump((pipe, fit_s), saved)
+    return pipe, fit_s
 
 
 def classifier_case(name, pipe, X_train, X_test, y_test, folder, args):
@@ -145,7 +154,8 @@ def main(argv=None):
                         "3x, from scratch) (default: 2)")
     parser.add_argument("--n-calibration", type=int, default=32, help="INT8 calibration images (default: 32)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per case (default: 5)")
-    parser.add_argument("--threads", type=int, default=2, help="torch and onnxruntime threads (default: 2)")
+    parser.add_argument("--threads", type=int, default=1, help="torch and onnxruntime threads (default: 1; on a "
+                        "shared CPU more threads mostly measure contention)")
     parser.add_argument("--out", default=None, help="folder for the ONNX files and results.json")
     args = parser.parse_args(argv)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)  # onnxruntime's intra-op threads (forensics OnnxModel)
@@ -166,7 +176,7 @@ def main(argv=None):
           f"{args.threads} threads; medians of {args.repeats} runs")
     rows = []
     for name in args.models.split(","):
-        pipe, fit_s = fit_detector(name, X_train, y_train, args.epochs)
+        pipe, fit_s = fit_detector(name, X_train, y_train, args.epochs, folder)
         kind = "classifier" if type(pipe.steps[-1][1]).__name__ == "BackboneClassifier" else "embedding"
         case = classifier_case if kind == "classifier" else embedding_case
         net, fp32, int8, batch, scores = case(name, pipe, X_train, X_test, y_test, folder, args)
