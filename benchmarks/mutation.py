@@ -144,6 +144,8 @@ def _sample(items, module, n, seed):
     for item in items:
         (mutation,) = item.mutations
         sites.setdefault((tuple(mutation.start_pos), tuple(mutation.end_pos)), []).append(item)
+    for site in sites.values():  # cosmic-ray's operator order varies between processes: fix one
+        site.sort(key=lambda item: (item.mutations[0].operator_name, item.mutations[0].occurrence))
     rng = random.Random(seed * 1_000_003 + zlib.crc32(module.encode()))
     keys = sorted(sites)
     picked = sorted(rng.sample(range(len(keys)), min(n, len(keys))))

@@ -327,7 +327,8 @@ def _zip_declaring(path, sizes, data=b"12345"):
     Nothing here is ever decompressed: the size checks read the central directory only.
     """
     local, central, offset = [], [], 0
-    for k, size in enumerate(sizes):
+    contents = data if isinstance(data, list) else [data] * len(sizes)
+    for k, (size, data) in enumerate(zip(sizes, contents)):
         name = f"f{k}.bin".encode()
         local.append(struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 45, 0, 0, 0, 0x21, 0, len(data), len(data),
                                  len(name), 0) + name + data)
@@ -379,10 +380,13 @@ def test_default_ratio_limit_and_its_size_floor(tmp_path):
     assert err.value.entry == "f0.bin"
     with pytest.raises(UnsafeArchiveError, match="max_ratio=200"):
         safe_extract_zip(above, tmp_path / "out")
-    # the overall ratio: entries each below the floor, together above it
-    many = _zip_declaring(tmp_path / "many.zip", [2**19] * 4, data=b"x")
+    # the overall ratio: entries each below the floor, together above it; the most compressed
+    # one is named (an empty entry, 0 bytes from 0, is not the culprit and divides by nothing)
+    many = _zip_declaring(tmp_path / "many.zip", [0, 2**19, 2**19, 2**19, 2**19],
+                          data=[b"", b"xx", b"x", b"xx", b"xx"])
     with pytest.raises(UnsafeArchiveError, match="overall compression ratio") as err:
         validate_zip(many, hash_contents=False)
+    assert err.value.entry == "f2.bin"
     assert validate_zip(many, hash_contents=False, max_ratio=2**20).total_bytes == 2**21
 
 
@@ -412,3 +416,41 @@ def test_folder_entries_next_to_the_files_they_hold(tmp_path):
     (tmp_path / "old" / "real").mkdir(parents=True)  # the folder already exists in the target
     out = safe_extract_zip(arc, tmp_path / "old")
     assert _listing(tmp_path / "old") == ["fake", "fake/b.jpg", "real", "real/a.jpg"]
+
+
+def test_a_file_in_the_target_where_the_archive_needs_a_folder(tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "sub").write_bytes(b"a file, not a folder")
+    for entries in ([("sub/x.txt", b"x")], [("sub/deeper/x.txt", b"x")]):
+        arc = _zip(tmp_path / "a.zip", entries)
+        with pytest.raises(FileExistsError, match=r"sub exists and is not a folder"):
+            safe_extract_zip(arc, target)
+        assert _listing(target) == ["sub"] and (target / "sub").read_bytes() == b"a file, not a folder"
+
+
+def test_folder_entry_name_the_file_system_refuses(tmp_path):
+    long = "d/" + "a" * 256 + "/"
+    arc = _zip(tmp_path / "long.zip", [("ok.txt", b"x"), (long, b"")])
+    with pytest.raises(UnsafeArchiveError, match="name cannot be written here") as err:
+        safe_extract_zip(arc, tmp_path / "out")
+    assert err.value.entry == long and not (tmp_path / "out").exists()
+
+
+def test_a_failure_while_moving_into_an_existing_target_takes_back_what_was_moved(tmp_path):
+    import shutil
+    import subprocess
+
+    target = tmp_path / "out"
+    (target / "late").mkdir(parents=True)
+    (target / "keep.txt").write_bytes(b"mine")
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(target / "late")], capture_output=True).returncode:
+        pytest.skip("needs chattr +i (an immutable folder) on this file system, as root")
+    try:
+        arc = _zip(tmp_path / "a.zip", [("early.txt", b"1"), ("new/dir/b.txt", b"2"), ("late/x.txt", b"3")])
+        with pytest.raises(PermissionError):
+            safe_extract_zip(arc, target)
+    finally:
+        subprocess.run([chattr, "-i", str(target / "late")], check=True)
+    assert _listing(target) == ["keep.txt", "late"]  # early.txt and new/dir/ taken back, no staging left

@@ -386,6 +386,9 @@ def test_class_balance_constant_rows_and_many_flagged_properties():
     assert report.class_balance == {"fake": 2, "real": 6}
     t = report.table
     assert t.loc["exif_present", "auc"] == 0.5 and t.loc["exif_present", "accuracy"] == 6 / 8  # majority
+    # the format rule: a fake's category scores below 1/2 and is called 0 ("fake" is label 0 here, as
+    # "fake" < "real"), not the training majority (1): every item right
+    assert t.loc["format", "auc"] == 1.0 and t.loc["format", "accuracy"] == 1.0
     singles = [p for p in report.flagged if p != "all_combined"]
     assert len(singles) > 4
     message = report.warning_message
