@@ -85,6 +85,17 @@ def test_every_verb_has_help_and_reads_a_config(verb, capsys):
         assert "--no-progress" in out
 
 
+def test_the_parser_repeats_the_library_choices_without_importing_it():
+    from forensics import metrics
+    from forensics.cli import _common
+
+    assert _common.AGGREGATIONS == metrics.AGGREGATIONS and _common.THRESHOLD_RULES == metrics.THRESHOLD_RULES
+    run = subprocess.run([sys.executable, "-c", "import sys; from forensics.cli import build_parser; build_parser(); "
+                          "print(sorted(m for m in ('pandas', 'sklearn', 'mlflow', 'optuna', 'duckdb') "
+                          "if m in sys.modules))"], capture_output=True, text=True)
+    assert run.stdout.strip() == "[]", run.stderr
+
+
 def test_top_level_help_lists_every_verb(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
@@ -605,8 +616,13 @@ def test_evaluate_all_runs_every_image_detector_without_weights(data, tmp_path, 
     out = tmp_path / "all"
     assert main(["evaluate", str(data), "--detector", "all", "--cv", "2", "--out", str(out), "--no-progress",
                  "--no-audit"]) == 0
+    from forensics.estimators import get, names
+
     table = pd.read_csv(out / "metrics.csv")
-    assert set(table["detector"]) == {"dct-lr", "forensic-mlp", "forensic-xgb", "spectrum-lr"}
+    expected = {n for n in names() if get(n).input == "image" and "torch" not in get(n).requires
+                and get(n).parts.get("features", "full") is not None}
+    assert {"dct-lr", "forensic-mlp", "forensic-xgb", "spectrum-lr"} <= expected
+    assert set(table["detector"]) == expected
     assert (table["status"] == "ok").all()
 
 
