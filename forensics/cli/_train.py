@@ -68,7 +68,8 @@ def run(args):
     path = model_file(args.out)
     C.prepare_out(path.parent if str(path.parent) else ".")
     kind, data = C.load_input(args)
-    with C.Run(args, out=path) as run_:
+    folder = Path(args.out) if path != Path(args.out) else None  # --out DIR: config.yaml and run.json in it
+    with C.Run(args, out=folder or path) as run_:
         print(f"forensics train: {args.detector} on {args.data}", flush=True)
         C.audit_first(args, kind, data)
         t0 = time.perf_counter()
