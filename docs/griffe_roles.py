@@ -25,7 +25,7 @@ import griffe
 DOCUMENTED = ("forensics", "forensics.features", "forensics.media", "forensics.datasets",
               "forensics.model_selection", "forensics.metrics", "forensics.preprocessing",
               "forensics.heads", "forensics.inspection", "forensics.embeddings", "forensics.deep",
-              "forensics.tracking", "forensics.tuning", "forensics.cli")
+              "forensics.tracking", "forensics.tuning", "forensics.cli", "forensics.audio")
 
 _ROLE = re.compile(r":(?:py:)?(?P<role>[a-z]+):`(?P<body>[^`]+)`")
 

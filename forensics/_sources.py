@@ -13,9 +13,6 @@ import os
 import re
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 __all__ = ["DATASETS", "load_data", "parse_source"]
 
 #: Loader names accepted by ``--dataset`` (and as ``NAME:ROOT``): the function each calls.
@@ -50,6 +47,9 @@ def parse_source(text, dataset=None):
 
 
 def _read_manifest(path, *, labels):
+    import numpy as np
+    import pandas as pd
+
     if path.suffix.lower() == ".parquet":
         table = pd.read_parquet(path)
     else:

@@ -87,6 +87,17 @@ def test_every_verb_has_help_and_reads_a_config(verb, capsys):
         assert "--no-progress" in out
 
 
+def test_the_parser_repeats_the_library_choices_without_importing_it():
+    from forensics import metrics
+    from forensics.cli import _common
+
+    assert _common.AGGREGATIONS == metrics.AGGREGATIONS and _common.THRESHOLD_RULES == metrics.THRESHOLD_RULES
+    run = subprocess.run([sys.executable, "-c", "import sys; from forensics.cli import build_parser; build_parser(); "
+                          "print(sorted(m for m in ('pandas', 'sklearn', 'mlflow', 'optuna', 'duckdb') "
+                          "if m in sys.modules))"], capture_output=True, text=True)
+    assert run.stdout.strip() == "[]", run.stderr
+
+
 def test_top_level_help_lists_every_verb(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
@@ -546,10 +557,17 @@ def test_train_from_a_table_equals_training_from_the_files(data, model, tmp_path
 
     assert main(["extract", str(data), "--detector", "dct-lr", "--out", str(tmp_path / "t"), "--no-progress"]) == 0
     out = tmp_path / "m"
+    store = tmp_path / "store.db"
     assert main(["train", str(tmp_path / "t" / "features.parquet"), "--detector", "dct-lr", "--set", "head__C=0.5",
-                 "--out", str(out), "--no-progress", "--no-audit"]) == 0
+                 "--out", str(out), "--no-progress", "--no-audit", "--track", str(store), "--experiment", "t"]) == 0
     X = list(paths_of(data)["path"])
     np.testing.assert_allclose(load(out / "model.skops").predict_proba(X), load(model).predict_proba(X), rtol=1e-10)
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{store}")
+    run, = client.search_runs([client.get_experiment_by_name("t").experiment_id])
+    assert {"model.skops", "config.yaml", "run.json"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert run.data.params["detector.params"] == "head__C=0.5"
 
 
 def test_train_equalize_and_one_class_data(data, tmp_path, capsys):
@@ -578,6 +596,9 @@ def test_train_on_videos_saves_a_video_detector_that_aggregates_frame_scores(vid
     expected = aggregate_scores(frame_scores, meta["video"], how="max").to_numpy()
     np.testing.assert_allclose(det.predict_proba(paths)[:, 1], expected)
     assert sorted(meta["video"].unique().tolist()) == [0, 1, 2, 3]
+    # predict reads the videos of a folder for a video model
+    assert main(["predict", str(out), *paths, "--out", str(tmp_path / "p.csv"), "--no-progress"]) == 0
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "p.csv")["score"], expected, rtol=1e-10)
 
 
 # -- evaluate --------------------------------------------------------------------------------------
@@ -607,10 +628,73 @@ def test_evaluate_all_runs_every_image_detector_without_weights(data, tmp_path, 
     out = tmp_path / "all"
     assert main(["evaluate", str(data), "--detector", "all", "--cv", "2", "--out", str(out), "--no-progress",
                  "--no-audit"]) == 0
+    from forensics.estimators import get, names
+
     table = pd.read_csv(out / "metrics.csv")
-    assert set(table["detector"]) == {"cooc-lr", "dct-lr", "face-consistency-lr", "forensic-mlp",
-                                         "forensic-xgb", "generalist-xgb", "spectrum-lr"}
+    expected = {n for n in names() if get(n).input == "image" and "torch" not in get(n).requires
+                and get(n).parts.get("features", "full") is not None}
+    assert {"dct-lr", "forensic-mlp", "forensic-xgb", "spectrum-lr"} <= expected
+    assert set(table["detector"]) == expected
     assert (table["status"] == "ok").all()
+
+
+def test_evaluate_options_reach_the_library(videos, tmp_path):
+    """--threshold-rule, --aggregate topk_mean and --top-k away from their defaults."""
+    from forensics import make_pipeline, read_table
+    from forensics.model_selection import cross_validate_detector
+
+    table = tmp_path / "t.parquet"
+    assert main(["extract", str(videos), "--detector", "spectrum-lr", "--n-frames", "3", "--group-pattern",
+                 r"_(\w+)\.mp4$", "--out", str(table), "--no-progress", "--no-audit"]) == 0
+    out = tmp_path / "ev"
+    assert main(["evaluate", str(table), "--detector", "spectrum-lr", "--cv", "3", "--threshold-rule", "youden",
+                 "--aggregate", "topk_mean", "--top-k", "2", "--seed", "5", "--out", str(out), "--no-progress",
+                 "--no-audit"]) == 0
+    t = read_table(table)
+    F, _ = t.features_for(make_pipeline("spectrum-lr").named_steps["features"])
+    res = cross_validate_detector(make_pipeline("spectrum-lr")[1:], F, t.y, groups=t.groups, videos=t.videos, cv=3,
+                                  threshold_rule="youden", aggregate="topk_mean", k=2, random_state=5)
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert metrics["video_roc_auc_mean"].iloc[0] == pytest.approx(res.video_summary.loc["roc_auc", "mean"])
+    assert metrics["balanced_accuracy_mean"].iloc[0] == pytest.approx(res.summary.loc["balanced_accuracy", "mean"])
+    scores = pd.read_parquet(out / "scores.parquet")
+    np.testing.assert_allclose(scores["threshold"], res.thresholds[res.test_fold])
+
+
+def test_tune_options_reach_the_study(data, tmp_path, capsys):
+    import optuna
+
+    table = tmp_path / "t.parquet"
+    assert main(["extract", str(data), "--detector", "dct-lr", "--out", str(table), "--no-progress",
+                 "--no-audit"]) == 0
+    storage = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    out = tmp_path / "tune"
+    assert main(["tune", str(table), "--detector", "dct-lr", "--space", "head__C=[0.01, 1.0]", "--n-trials", "4",
+                 "--cv", "3", "--no-prune", "--metric", "average_precision", "--study", "mine", "--storage", storage,
+                 "--timeout", "600", "--out", str(out), "--no-progress", "--no-audit"]) == 0
+    study = optuna.load_study(study_name="mine", storage=storage)
+    assert len(study.trials) == 4 and study.user_attrs["metric"] == "average_precision"
+    assert {t.state.name for t in study.trials} == {"COMPLETE"}  # no pruning asked
+    assert {t.params["head__C"] for t in study.trials} <= {0.01, 1.0}
+    assert not (out / "study.db").exists() and (out / "best_model.skops").is_file()
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 4 and "params_head__C" in trials.columns
+
+
+def test_report_on_images_with_both_protocols(data, tmp_path, capsys):
+    out = tmp_path / "rep"
+    assert main(["report", str(data), "--detector", "dct-lr", "--equalize", "both", "--cv", "2", "--n-boot", "50",
+                 "--gallery", "2", "--min-bin-count", "3", "--title", "T", "--group-pattern", r"^\d+_([a-z]+)",
+                 "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "item level: ROC-AUC" in printed and "(95% CI" in printed
+    html = (out / "report.html").read_text()
+    assert "<title>T</title>" in html and "As given vs codec-equalized" in html and "7. Provenance" in html
+    assert (out / "table_as_is_vs_equalized.csv").is_file() and (out / "figure_gallery.png").is_file()
+    assert "--equalize both" in html  # the command, in the provenance
+    written = yaml.safe_load((out / "config.yaml").read_text())
+    assert written["features"]["equalize"] == "both" and written["report"] == {"n_boot": 50, "gallery": 2,
+                                                                               "min_bin_count": 3}
 
 
 def test_evaluate_without_groups_says_so(data, capsys):

@@ -28,6 +28,10 @@ EXIT_SHORTCUT = 3
 EXTRACT_CHUNK = 64
 MODEL_SUFFIXES = (".skops", ".joblib", ".pkl", ".pickle")
 FACE_DETECTORS = ("auto", "yunet", "cascade", "mtcnn")
+#: forensics.metrics.AGGREGATIONS and THRESHOLD_RULES, repeated so that building the parser (and
+#: ``forensics --help``) imports no pandas or scikit-learn; tests/test_cli.py checks they agree.
+AGGREGATIONS = ("mean", "median", "max", "topk_mean")
+THRESHOLD_RULES = ("eer", "youden", "f1", "accuracy")
 
 
 # -- argument types ---------------------------------------------------------------------------------
@@ -117,8 +121,6 @@ def features_spec(text):
 
 
 def threshold(text):
-    from ..metrics import THRESHOLD_RULES
-
     if text in THRESHOLD_RULES:
         return text
     try:
@@ -171,8 +173,6 @@ def add_data(parser, *, labels=True, tables=True):
 
 
 def add_frames(parser):
-    from ..metrics import AGGREGATIONS
-
     from ._options import _specs
 
     group = parser.add_argument_group("videos (frames and faces)")
@@ -215,8 +215,6 @@ def add_detector(parser, *, multiple=False, required=False, params=True, equaliz
 
 
 def add_cv(parser, *, folds=True):
-    from ..metrics import THRESHOLD_RULES
-
     if folds:
         option(parser, "--cv", key="cv.folds", type=int_at_least(2), default=5, metavar="K",
                help="cross-validation folds, stratified and grouped when groups are known (default: %(default)s)")

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from . import _common as C
 from ._options import UsageError, option
@@ -111,6 +110,8 @@ def _tables_for(pipes, args, kind, data):
 
 
 def _evaluate_cv(pipes, args):
+    import pandas as pd
+
     from ..model_selection import benchmark_detectors
 
     kind, data = C.load_input(args)
@@ -171,6 +172,8 @@ def _evaluate_cv(pipes, args):
 
 
 def _write_cv_files(out_dir, results):
+    import pandas as pd
+
     folds, scores = [], []
     for name, (res, table) in results.items():
         f = res.folds.reset_index()
@@ -197,6 +200,8 @@ def _load_test(args, source):
 
 
 def _evaluate_on_tests(pipes, args):
+    import pandas as pd
+
     from ..model_selection import cross_dataset_matrix, fit_and_score
 
     if isinstance(args.threshold, str):
@@ -269,6 +274,8 @@ def _evaluate_on_tests(pipes, args):
 
 
 def _evaluate_model(args):
+    import pandas as pd
+
     from ..metrics import evaluate
     from .._video_detector import VideoDetector
 

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from . import _common as C
 from ._options import UsageError, deprecated_alias, option
@@ -160,6 +159,8 @@ def _faces_table(manifest, features, table_path, args, report, kind):
 
     The rows are those VideoFeatures(faces=True).transform_frames gives (same sampling, detector
     and crop), so the table serves the other verbs like an in-memory extraction would."""
+    import pandas as pd
+
     from .. import __version__
     from .._pipeline import make_features
     from .._tables import TABLE_FORMAT, FeatureTable, _canonical, _versions, feature_fingerprint

@@ -68,7 +68,8 @@ def run(args):
     path = model_file(args.out)
     C.prepare_out(path.parent if str(path.parent) else ".")
     kind, data = C.load_input(args)
-    with C.Run(args, out=path) as run_:
+    folder = Path(args.out) if path != Path(args.out) else None  # --out DIR: config.yaml and run.json in it
+    with C.Run(args, out=folder or path) as run_:
         print(f"forensics train: {args.detector} on {args.data}", flush=True)
         C.audit_first(args, kind, data)
         t0 = time.perf_counter()
@@ -78,8 +79,10 @@ def run(args):
                 raise C.UsageError(f"{args.detector} takes raw images (no feature step); give the files, not a table")
             y = data["label"].to_numpy()
             _check_classes(y, args)
+            items = ([i if p is None else p for p, i in zip(data["path"], data["item"])] if "item" in data.columns
+                     else list(data["path"]))  # OpenFake rows live in memory
             with C.quiet_warnings():
-                pipe.fit(list(data["path"]), y)
+                pipe.fit(items, y)
             model, level, n = pipe, "image", len(y)
         else:
             table = C.drop_failed(C.table_for_detector(args, kind, data, pipe))

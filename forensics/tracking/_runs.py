@@ -15,9 +15,6 @@ import os
 import uuid
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 __all__ = ["RUN_SUFFIX", "new_run_id", "query_runs", "runs_frame", "tables_frame", "write_run_record"]
 
 #: Run records are the files named ``run.json`` or ending in ``.run.json``.
@@ -31,6 +28,8 @@ def new_run_id():
 
 
 def _plain(value):
+    import numpy as np
+
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -82,6 +81,8 @@ def runs_frame(root):
         metric), then ``out``, ``mlflow_run_id``, ``tracking_uri``, ``config`` (JSON text),
         ``record`` (the file). Sorted by ``started``.
     """
+    import pandas as pd
+
     rows, seen = [], set()
     for path in _records(root):
         try:
@@ -122,6 +123,7 @@ def tables_frame(root):
         ``path``, ``n_rows``, ``n_features``, ``level``, ``kind``, ``features`` (the spec),
         ``n_frames``, ``faces``, ``equalize``, ``forensics_version``, ``created``, ``source``.
     """
+    import pandas as pd
     import pyarrow.parquet as pq
 
     from .._tables import read_meta
@@ -182,6 +184,8 @@ def query_runs(root, sql=None):
         import duckdb
     except ImportError as exc:
         raise ImportError("SQL over runs needs DuckDB: pip install \"scikit-forensics[workflow]\" (or duckdb)") from exc
+    import numpy as np
+    import pandas as pd
 
     runs = runs_frame(root)
     for column in ("roc_auc", "video_roc_auc", "level", "n_items", "detector", "out"):

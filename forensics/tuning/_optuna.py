@@ -6,11 +6,6 @@ import json
 import numbers
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
-from sklearn.base import clone
-from sklearn.pipeline import Pipeline
-
 __all__ = ["METRICS", "TuneResult", "default_space", "tune_detector"]
 
 #: What a trial maximises: the mean over folds of the held-out ROC-AUC or average precision, of
@@ -46,7 +41,7 @@ class TuneResult:
     best_params: dict
     best_score: float
     metric: str
-    trials: pd.DataFrame
+    trials: "pandas.DataFrame"
     best_model: object = None
     n_new_trials: int = 0
 
@@ -223,6 +218,9 @@ def tune_detector(detector, table, *, space=None, n_trials=20, timeout=None, cv=
         import optuna
     except ImportError as exc:
         raise ImportError("tuning needs Optuna: pip install \"scikit-forensics[workflow]\" (or optuna)") from exc
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.pipeline import Pipeline
 
     from .. import make_pipeline
     from ..model_selection import make_cv
