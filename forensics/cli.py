@@ -16,6 +16,8 @@
     Fake scores for files and folders, one row per input, failures recorded per row.
 ``report DATA --out DIR``
     An HTML and Markdown report (:func:`forensics.inspection.build_report`).
+``app [--models DIR | --model FILE | --demo]``
+    A web page that scores one uploaded image or video (:mod:`forensics.app`; Streamlit).
 
 ``DATA`` is a folder laid out as ``real/...`` and ``fake/[<method>/]...``
 (:func:`forensics.datasets.load_folder`) or a manifest ``.csv`` with a ``path`` column (relative
@@ -1216,7 +1218,11 @@ def _run_report(args):
 
 # -- entry point -----------------------------------------------------------------------------------
 
-from .app._launch import add_parser as _add_app  # noqa: E402  (the app verb lives in forensics.app)
+def _add_app(subparsers):  # the app verb's options and code live in forensics.app._launch
+    from .app._launch import add_parser
+    return add_parser(subparsers)
+
+
 _VERBS = (_add_demo, _add_audit, _add_extract, _add_train, _add_evaluate, _add_predict, _add_report, _add_app)
 
 
