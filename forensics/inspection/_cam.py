@@ -518,7 +518,7 @@ def grad_cam(model, X, *, method="gradcam", target="fake", target_layer=None, re
     >>> clf = BackboneClassifier(model_name="cnn-small", weights=None, input_size=32, epochs=1,
     ...                          frozen_epochs=0, validation_fraction=None).fit(list(X), y)
     >>> res = grad_cam(clf, [X[9]])[0]
-    >>> res.heatmap.shape, res.overlay.shape, 0 <= res.heatmap.min() <= res.heatmap.max() <= 1
+    >>> res.heatmap.shape, res.overlay.shape, bool(0 <= res.heatmap.min() <= res.heatmap.max() <= 1)
     ((32, 32), (32, 32, 3), True)
     """
     _check_options(method, target, batch_size, alpha)
