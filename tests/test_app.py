@@ -182,7 +182,7 @@ def test_page_scores_an_image_with_audit_and_shap(page, models):
     assert [(m.label, m.value) for m in at.metric] == [("Fake score", f"{expected:.3f}")]
     frames = [d.value for d in at.dataframe]
     props = frames[0].set_index("property")["value"]
-    assert props["format"] == "jpeg" and props["jpeg_quality_luma"] == "90.0"
+    assert props["format"] == "jpeg" and props["jpeg_quality_luma"] == "90" and props["width"] == "128"
     assert any(list(f.columns) == ["feature", "family", "value", "shap"] for f in frames)
     assert sum(f.shape == (8, 8) for f in frames) == 2  # the two quantization tables
 
@@ -324,7 +324,7 @@ def test_page_with_an_onnx_model_shows_the_occlusion_overlay(page, onnx_model):
     _no_traceback(at)
     assert not at.error
     assert at.metric[0].value == f"{clf.predict_proba([data])[0, 1]:.3f}"
-    assert len(at.get("image")) == 2  # the picture and its occlusion overlay
+    assert len(at.get("image")) == 3  # the upload, and the picture beside its occlusion overlay
     assert any("occlusion sensitivity" in c.value for c in at.caption)
 
 
@@ -471,7 +471,7 @@ def test_in_a_headless_browser_upload_read_the_score_and_screenshot(models, tmp_
     assert "Is this file real or fake?" in body and "upload.jpg" in body
     pixels = np.asarray(Image.open(shot).convert("RGB"))
     assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 1200
-    assert pixels.std() > 20  # not a blank page
+    assert pixels.std() > 10  # not a blank page (a white page: 0)
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 200  # text, tables and widgets, not a flat fill
 
 

@@ -10,7 +10,7 @@ from forensics.inspection._cam import (CAM_METHODS, cam_gallery_figure, cam_mass
 torch = pytest.importorskip("torch")
 pytest.importorskip("pytorch_grad_cam")
 
-SIZE, PATCH = 64, 24
+SIZE, PATCH = 96, 32
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +24,8 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def planted(one_thread):
-    """cnn-small trained on 32 + 32 images whose only evidence is a 24 px checkerboard at a random place;
-    16 + 16 held-out images with their masks."""
+    """cnn-small trained on 32 + 32 images of 96 px whose only evidence is a 32 px checkerboard at a random
+    place; 16 + 16 held-out images with their masks."""
     from forensics.deep import BackboneClassifier
 
     X, y, _ = make_planted_artifact_images(32, size=SIZE, patch=PATCH, amplitude=40, seed=0)
@@ -79,22 +79,21 @@ def test_planted_task_refuses_bad_parameters(bad, good, match):
 def test_maps_fall_on_the_planted_artefact_of_held_out_fakes(planted):
     clf, Xt, yt, mt = planted
     fakes = np.flatnonzero(yt == 1)
-    area = PATCH * PATCH / SIZE**2  # what a uniform map would score: 0.14
+    area = PATCH * PATCH / SIZE**2  # what a uniform map would score: 0.11
     assert cam_target_layer(clf) == "backbone.14"  # the last ReLU of the last conv stage
     by_method = {}
-    for method in ("gradcam", "layercam", "eigencam"):
+    for method in ("gradcam", "layercam", "hirescam"):
         res = grad_cam(clf, [Xt[i] for i in fakes], method=method, batch_size=16)
         by_method[method] = _masses(res, mt[fakes])
         # the same maps against another fake's square: the map follows the artefact, not a place
         shifted = _masses(res, np.roll(mt[fakes], 1, axis=0))
         assert np.nanmean(shifted) < 0.3, (method, np.nanmean(shifted))
-    assert np.nanmean(by_method["layercam"]) >= 0.6, by_method
-    assert np.nanmean(by_method["eigencam"]) >= 0.6, by_method  # gradient-free
-    # Grad-CAM on the 8 x 8 map of the last stage sits near 0.6 here (0.59-0.64 over seeds, see
-    # benchmarks/bench_cam.py); one stage earlier (16 x 16 cells) it is well above
-    assert np.nanmean(by_method["gradcam"]) >= 3 * area, by_method
+    # measured over 3 seeds in benchmarks/bench_cam.py: 0.67, 0.73, 0.73 (a uniform map: 0.11)
+    assert all(np.nanmean(m) >= 0.6 for m in by_method.values()), by_method
+    assert np.nanmin(by_method["gradcam"]) > 2 * area
+    # one stage earlier the grid is twice as fine and the map tighter
     earlier = grad_cam(clf, [Xt[i] for i in fakes], target_layer="backbone.10", batch_size=16)
-    assert np.nanmean(_masses(earlier, mt[fakes])) >= 0.6
+    assert np.nanmean(_masses(earlier, mt[fakes])) > np.nanmean(by_method["gradcam"])
     assert earlier[0].target_layer == "backbone.10"
 
 
@@ -129,14 +128,15 @@ def test_gradcam_equals_a_hand_computed_reference(planted):
 
 def test_result_is_at_the_items_own_resolution_with_score_and_overlay(planted):
     clf, Xt, yt, _ = planted
-    big = np.ascontiguousarray(np.repeat(np.repeat(Xt[20], 2, axis=0), 3, axis=1)[:100, :150])  # 100 x 150
-    res = explain_deep_item(clf, big)
+    big = np.ascontiguousarray(np.repeat(np.repeat(Xt[2], 2, axis=0), 3, axis=1)[:100, :150])  # 100 x 150
+    res = explain_deep_item(clf, big, target="predicted")
     assert res.heatmap.shape == (100, 150) and res.heatmap.dtype == np.float32
     assert 0.0 <= res.heatmap.min() and res.heatmap.max() <= 1.0 and res.heatmap.max() > 0.99
     assert res.overlay.shape == (100, 150, 3) and res.overlay.dtype == np.uint8
     assert np.array_equal(res.image, big)
     assert res.score == pytest.approx(clf.predict_proba([big])[0, 1], abs=1e-6)
-    assert res.method == "gradcam" and res.target == "fake" and res.frame_weights is None
+    assert res.method == "gradcam" and res.target == ("fake" if res.score > 0.5 else "real")
+    assert res.frame_weights is None
 
 
 def test_targets_and_a_pipeline_around_the_network(planted):
@@ -167,7 +167,7 @@ def test_target_layer_and_reshape_overrides(planted):
 
     flipped = grad_cam(clf, [Xt[0]], reshape_transform=flip)[0]
     plain = grad_cam(clf, [Xt[0]])[0]
-    assert seen and seen[0] == (1, 256, 8, 8)
+    assert seen and seen[0] == (1, 256, SIZE // 8, SIZE // 8)
     assert np.allclose(flipped.heatmap, plain.heatmap[:, ::-1], atol=0.2)
     with pytest.raises(ValueError, match="not a module of model_"):
         grad_cam(clf, [Xt[0]], target_layer="backbone.99")

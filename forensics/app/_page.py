@@ -60,9 +60,16 @@ def _sidebar():
     return Path(folder) / choice, options
 
 
+def _value_text(v):
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, (float, np.floating)):
+        return str(int(v)) if float(v).is_integer() else f"{v:.4g}"
+    return str(v)
+
+
 def _properties_table(props):
-    rows = [(k, "" if v is None or (isinstance(v, float) and np.isnan(v)) else v) for k, v in props.items()]
-    return pd.DataFrame(rows, columns=["property", "value"]).astype({"value": str})
+    return pd.DataFrame([(k, _value_text(v)) for k, v in props.items()], columns=["property", "value"])
 
 
 def _show_explanation(expl):
@@ -158,10 +165,12 @@ def main():
         st.error(f"could not score {upload.name}: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
         return
     verdict = "fake" if report.score >= 0.5 else "real"
-    cols = st.columns([1, 3])
+    cols = st.columns([1, 2, 1])
     cols[0].metric("Fake score", f"{report.score:.3f}")
     cols[1].markdown(f"**{report.name}** is scored **{verdict}** at the 0.5 threshold "
                      f"({'image' if isinstance(report, ImageReport) else 'video'}).")
+    if isinstance(report, ImageReport):
+        cols[2].image(report.image, caption="the uploaded picture", width="stretch")
     st.caption(f"Model: {summary}")
     for note in report.notes:
         st.caption(note)

@@ -404,7 +404,7 @@ def _explanation(detector, picture, F, item):
         from ._occlusion import occlusion_map
 
         heat, _ = occlusion_map(model, picture)
-        return Explanation("occlusion", "occlusion sensitivity: where hiding an eighth of the picture lowers the "
+        return Explanation("occlusion", "occlusion sensitivity: where hiding one cell of an 8 x 8 grid lowers the "
                            "fake score most (red)", heatmap=heat, overlay=overlay_heatmap(picture, heat))
     if detector.family == "deep":
         from ..inspection._cam import explain_deep_item
