@@ -3,8 +3,8 @@ against their NumPy references; cold (compiling) and warm first calls.
 
     python benchmarks/bench_family_cost.py [--n-images 100] [--repeats 5] [--out results/bench_family_cost.md]
 
-Images: the face crops of bench_features.py (LFW faces resized to 256x256, JPEG q90; scikit-image
-astronaut crops without ../shared). Per family: median over repeats of the time to extract all
+Images: LFW faces resized to 256x256, JPEG q90 (scikit-image astronaut crops without ../shared), as
+in bench_features.py. Per family: median over repeats of the time to extract all
 images from decoded items (decode excluded), divided by the number of images; the same for the
 default bank and for the JPEG decode, so the ratios are measured in one run. One core.
 """
@@ -28,9 +28,39 @@ import numpy as np  # noqa: E402
 cv2.setNumThreads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT / "tests"))  # the NumPy references live beside the tests
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_features import face_crops, median_time  # noqa: E402
+
+
+def face_crops(n):
+    """n JPEG byte strings of 256x256 RGB face crops (LFW reals from ../shared, else astronaut crops)."""
+    folder = SHARED / "data" / "lfw_faceswap" / "real"
+    out, source = [], "scikit-image astronaut face crops (JPEG q90)"
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.jpg"))[:n]:
+            img = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_COLOR)
+            img = cv2.resize(img, (256, 256), interpolation=cv2.INTER_CUBIC)
+            out.append(cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
+        source = "LFW real faces from ../shared (250 -> 256 px, JPEG q90)"
+    if len(out) < n:
+        from skimage import data
+
+        astro = data.astronaut()[:, :, ::-1]
+        rng = np.random.default_rng(0)
+        while len(out) < n:
+            y, x = rng.integers(0, 64, 2)
+            crop = np.ascontiguousarray(astro[y:y + 256, 96 + x:96 + x + 256])
+            out.append(cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
+    return out, source
+
+
+def median_time(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
 
 #: (registry name, what it is) of the families whose cost is reported.
 FAMILIES = (("cooc", "co-occurrences, default (234)"), ("cooc_large", "co-occurrences, large preset (1183)"),

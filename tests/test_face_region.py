@@ -200,3 +200,29 @@ def test_with_a_real_detector(shared_dir):
     np.testing.assert_array_equal(rows[1, :-1], FaceRegionFeatures().fit().transform([blank])[0])
     # with one, the face box drives the geometry: not the crop geometry's row
     assert not np.allclose(rows[0, :-1], FaceRegionFeatures().fit().transform([astronaut])[0], equal_nan=True)
+
+
+def test_region_layout_boundaries_and_kernel_sums():
+    from forensics.features._face_region import region_layout
+    from forensics.features._kernels._face_region import region_sums
+
+    band = 0.25  # exact in binary: 1 - band and 1 + band are representable
+    rho = np.array([[0.0, 0.75 - 1e-9, 0.75, 1.0 - 1e-9, 1.0, 1.25 - 1e-9, 1.25, 3.0]])
+    labels, index, bins = region_layout(rho, band=band, n_bins=4, lo=0.5, hi=1.5)
+    # inner 0, outer 1, ring inside 2, ring outside 3: each threshold belongs to the side above it
+    np.testing.assert_array_equal(labels, [0, 0, 2, 2, 3, 3, 1, 1])
+    np.testing.assert_array_equal(bins, [4, 0, 1, 1, 2, 2, 3, 4])  # bins of width 0.25 from 0.5; 4 = outside
+    assert [ix.tolist() for ix in index] == [[0, 1], [6, 7], [2, 3], [4, 5]]
+    rng = np.random.default_rng(0)
+    planes = [rng.normal(size=8).astype(np.float32) for _ in range(8)]
+    rgb = rng.uniform(0, 255, (8, 3)).astype(np.float32)
+    out, out_bins = np.zeros((4, 14)), np.zeros((5, 3))
+    region_sums(labels, bins, *planes, rgb, 0.5, 0.25, out, out_bins)
+    res, gx, gy, y, b1, b2, b3, b4 = (p.astype(np.float64) for p in planes)
+    cb, cr = 0.5 * (rgb[:, 2] - y), 0.25 * (rgb[:, 0] - y)
+    maps = [np.ones(8), res ** 2, gx ** 2 + gy ** 2, (y - b1) ** 2, (b1 - b2) ** 2, (b2 - b3) ** 2, (b3 - b4) ** 2,
+            y, cb, cr, y ** 2, cb ** 2, cr ** 2]
+    want = np.stack([np.bincount(labels, weights=m, minlength=4) for m in maps], axis=1)
+    np.testing.assert_allclose(out[:, :13], want, rtol=1e-12)
+    np.testing.assert_allclose(out_bins, np.stack([np.bincount(bins, weights=m, minlength=5) for m in maps[:3]], 1),
+                               rtol=1e-12)
