@@ -400,6 +400,9 @@ def test_aggregate_labels_refusals_and_many_mixed_ids():
         aggregate_labels(y[:10], ids[:10])  # exactly 5: no "and more"
     with pytest.raises(ValueError, match=r"mixed labels in 'v0', 'v1', 'v2', 'v3', 'v4' and 1 more$"):
         aggregate_labels(y[:12], ids[:12])  # 6: one more
+    many = [f"w{k:02d}" for k in range(12) for _ in range(2)]
+    with pytest.raises(ValueError, match=r"mixed labels in 'w00', 'w01', 'w02', 'w03', 'w04' and 7 more$"):
+        aggregate_labels([0, 1] * 12, many)
     with pytest.raises(ValueError, match=r"mixed labels in 'v1'$"):
         aggregate_labels([0, 0, 1, np.nan], ["v0", "v0", "v1", "v1"])  # a missing label differs too
     out = aggregate_labels(np.array([1, 1, 0]), ["b", "b", "a"])
