@@ -454,3 +454,21 @@ def test_a_failure_while_moving_into_an_existing_target_takes_back_what_was_move
     finally:
         subprocess.run([chattr, "-i", str(target / "late")], check=True)
     assert _listing(target) == ["keep.txt", "late"]  # early.txt and new/dir/ taken back, no staging left
+
+
+def test_small_entries_may_compress_far_past_the_ratio_by_default(tmp_path):
+    # 512 KiB of zeros deflate about 1000 times: below the 1 MiB floor, so not a bomb
+    arc = _zip(tmp_path / "zeros.zip", [("zeros.bin", bytes(2**19)), ("notes.txt", b"a" * 5000)])
+    assert validate_zip(arc).ratio > 200
+    out = safe_extract_zip(arc, tmp_path / "out")
+    assert [p.stat().st_size for p in out] == [2**19, 5000]
+
+
+def test_spaces_are_names_control_characters_are_not(tmp_path):
+    arc = _zip(tmp_path / "ok.zip", [("my photos/a b.jpg", b"x"), ("tab\u00e9.jpg", b"y")])
+    assert validate_zip(arc).files == ["my photos/a b.jpg", "tab\u00e9.jpg"]
+    for bad in ("a\x1fb.jpg", "a\nb.jpg", "a\x01"):
+        arc = _zip(tmp_path / "bad.zip", [(zipfile.ZipInfo(bad), b"x")])
+        with pytest.raises(UnsafeArchiveError, match="control character") as err:
+            validate_zip(arc)
+        assert err.value.entry == bad

@@ -456,6 +456,13 @@ def test_aggregate_scores_refusals_and_look_alikes():
     # the first non-finite score is named with its id
     with pytest.raises(ValueError, match=r"item 2 \(id 'b'\) has inf"):
         aggregate_scores([0.1, 0.2, np.inf, np.nan], ["a", "a", "b", "c"])
+    # lengths are compared by value at any size (300 items: past the small integers Python caches)
+    ids = np.repeat(np.arange(100), 3)
+    out = aggregate_scores(np.linspace(0, 1, 300), ids, how="max")
+    assert len(out) == 100 and out.iloc[-1] == 1.0
+    assert aggregate_labels(np.zeros(300, int), ids).sum() == 0
+    with pytest.raises(ValueError, match="different lengths: 300 and 299"):
+        aggregate_scores(np.zeros(299), ids)
     # ids given as a pandas Series (any index) are read by position
     out = aggregate_scores([0.1, 0.5, 0.3], pd.Series(["x", "y", "x"], index=[10, 5, 7]))
     assert out.to_dict() == pytest.approx({"x": 0.2, "y": 0.5})
@@ -475,6 +482,9 @@ def test_aggregate_labels_refusals_and_many_mixed_ids():
         aggregate_labels(y[:10], ids[:10])  # exactly 5: no "and more"
     with pytest.raises(ValueError, match=r"mixed labels in 'v0', 'v1', 'v2', 'v3', 'v4' and 1 more$"):
         aggregate_labels(y[:12], ids[:12])  # 6: one more
+    many = [f"w{k:02d}" for k in range(12) for _ in range(2)]
+    with pytest.raises(ValueError, match=r"mixed labels in 'w00', 'w01', 'w02', 'w03', 'w04' and 7 more$"):
+        aggregate_labels([0, 1] * 12, many)
     with pytest.raises(ValueError, match=r"mixed labels in 'v1'$"):
         aggregate_labels([0, 0, 1, np.nan], ["v0", "v0", "v1", "v1"])  # a missing label differs too
     out = aggregate_labels(np.array([1, 1, 0]), ["b", "b", "a"])

@@ -335,6 +335,8 @@ def test_check_group_leakage_report_counts_and_first_leaky_split():
                                          r"2 of 3 splits leak"):
         check_group_leakage(_Folds(clean, leaky, leaky), y, groups)
     assert check_group_leakage(_Folds(clean), y, groups)["n_shared_groups"].tolist() == [0]  # no leak: no error
+    with pytest.raises(ValueError, match="group leakage"):  # an equal string built at run time, not the literal
+        check_group_leakage(_Folds(leaky), y, groups, on_leak="".join(["rai", "se"]))
     with pytest.raises(ValueError, match="on_leak must be 'raise' or 'report', got 'warn'"):
         check_group_leakage(_Folds(clean), y, groups, on_leak="warn")
     with pytest.raises(ValueError, match=r"shape of y \(8,\), got \(7,\)"):
