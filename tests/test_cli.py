@@ -644,7 +644,7 @@ def test_evaluate_options_reach_the_library(videos, tmp_path):
     from forensics.model_selection import cross_validate_detector
 
     table = tmp_path / "t.parquet"
-    assert main(["extract", str(videos), "--detector", "spectrum-lr", "--n-frames", "3", "--group-pattern",
+    assert main(["extract", str(videos), "--detector", "spectrum-lr", "--n-frames", "3", "--level", "frame", "--group-pattern",
                  r"_(\w+)\.mp4$", "--out", str(table), "--no-progress", "--no-audit"]) == 0
     out = tmp_path / "ev"
     assert main(["evaluate", str(table), "--detector", "spectrum-lr", "--cv", "3", "--threshold-rule", "youden",
