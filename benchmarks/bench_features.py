@@ -165,15 +165,41 @@ def _run(code, env, cwd):
     return [float(v) for v in res.stdout.split()]
 
 
-def cold_start(sample, tree, runs=2):
+def cold_start(sample, tree, runs=2, compile_jobs=None):
     """[(import s, first transform wall s, its CPU s, process wall s)] of the ``forensics`` in ``tree``,
-    in fresh processes: the first with an empty numba cache, the next ones with the cache it filled."""
+    in fresh processes: the first with an empty numba cache, the next ones with the cache it filled.
+    ``compile_jobs`` sets ``FORENSICS_COMPILE_JOBS`` (1: every kernel compiled in the process itself)."""
     with tempfile.TemporaryDirectory() as tmp:
         image = Path(tmp) / "face.jpg"
         image.write_bytes(sample)
         env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp) / "numba-cache"), PYTHONPATH=tree)
+        if compile_jobs is not None:
+            env["FORENSICS_COMPILE_JOBS"] = str(compile_jobs)
         code = _COLD.format(path=tree, pkg="forensics", image=str(image))
         return [_run(code, env, tmp) for _ in range(runs)]
+
+
+_COMPILE = textwrap.dedent("""
+    import json, time
+    c = time.process_time()
+    from forensics.features import compile_kernels
+    report = compile_kernels(n_jobs={jobs})
+    report["parent_cpu_s"] = time.process_time() - c
+    print(json.dumps(report))
+""")
+
+
+def parallel_compile(tree, jobs):
+    """compile_kernels() in a fresh process with an empty numba cache: its report, with the CPU
+    seconds of the parent and of each compiling child (the wall time on idle cores is about the
+    parent's plus the longest child's)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp) / "numba-cache"), PYTHONPATH=tree)
+        res = subprocess.run([sys.executable, "-c", _COMPILE.format(jobs=jobs)], env=env, capture_output=True,
+                             text=True, cwd=tmp)
+        if res.returncode:
+            raise RuntimeError(res.stderr[-3000:])
+        return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def import_time(module, tree, runs=5):
@@ -279,7 +305,10 @@ def main(argv=None):
         curve[size] = {k: v / n_curve for k, v in tc.items()}
 
     # 4. cold start and import time, in fresh processes
-    cold = {"after": cold_start(data[0], str(ROOT))}
+    cold = {"after, kernels compiled in the process": cold_start(data[0], str(ROOT), compile_jobs=1),
+            "after, kernels compiled by 2 children (default on 2 CPUs)": cold_start(data[0], str(ROOT),
+                                                                                  compile_jobs=2)}
+    compile_children = {jobs: parallel_compile(str(ROOT), jobs) for jobs in (2, 4, 8)}
     if before_tree and not args.no_cold_before:
         cold["before"] = cold_start(data[0], before_tree)
     imports = {"after: import forensics": import_time("forensics", str(ROOT))}
@@ -299,7 +328,7 @@ def main(argv=None):
     out.with_suffix(".json").write_text(json.dumps(dict(
         source=source, n_images=n, repeats=args.repeats, clock=args.clock, before_commit=None if args.no_before else args.before,
         decode_s=decode, bank_s=bank_s, ratio=ratio, per_family_s=per_family,
-        size_curve_s={str(k): v for k, v in curve.items()}, cold=cold, import_s=imports, kernels=kernels,
+        size_curve_s={str(k): v for k, v in curve.items()}, cold=cold, compile_children=compile_children, import_s=imports, kernels=kernels,
         numba_kernels=numba_kernels(), n_features=banks["after"].n_features_out_,
         load_average=os.getloadavg()), indent=2))
     print(f"wrote {out} and {out.with_suffix('.json')}")
@@ -339,6 +368,14 @@ def _report(v):
         "| | imports | first transform, empty numba cache (CPU s) | whole process | first transform, cache filled |",
         "|---|---|---|---|---|",
         *[f"| {k} | {c[0][0]:.2f} | {c[0][1]:.2f} ({c[0][2]:.2f}) | {c[0][3]:.2f} | {c[1][1]:.2f} |" for k, c in cold.items()],
+        "",
+        "`compile_kernels(n_jobs=N)` with an empty cache, CPU seconds (on N idle cores the wall time is about "
+        "the parent's plus the longest child's):",
+        "",
+        "| children | parent CPU s | each child's CPU s | parent + longest child |",
+        "|---|---|---|---|",
+        *[f"| {j} | {r['parent_cpu_s']:.2f} | {', '.join(f'{c:.2f}' for c in r['child_cpu_seconds'])} | "
+          f"{r['parent_cpu_s'] + max(r['child_cpu_seconds'] or [0]):.2f} |" for j, r in v["compile_children"].items()],
         "",
         "Import time (fresh processes, median of 5; target for `import forensics` <= 1 s):",
         "",

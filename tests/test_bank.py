@@ -181,12 +181,16 @@ def test_each_kernel_is_compiled_for_one_signature():
             for name, fn in vars(mod).items():
                 if isinstance(fn, CPUDispatcher) and len(fn.signatures) > 1:
                     print(mod.__name__, name, fn.signatures)
-        print("done")
+        from forensics.features._kernels._config import DECLARED
+        for (module, name), (fn, sig) in DECLARED.items():  # compile_kernels compiles what the code calls
+            if fn.signatures != [tuple(sig)]:
+                print("declared", module, name, sig, fn.signatures)
+        print(len(DECLARED), "done")
     """)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root / "tests",
                          env={"PYTHONPATH": f"{root}:{root / 'tests'}", "PATH": ""})
     assert res.returncode == 0, res.stderr[-2000:]
-    assert res.stdout.strip() == "done", res.stdout
+    assert res.stdout.strip() == "14 done", res.stdout
 
 
 def test_a_codec_only_bank_decodes_no_pixels(monkeypatch):
@@ -203,3 +207,59 @@ def test_a_codec_only_bank_decodes_no_pixels(monkeypatch):
     assert calls == [] and (out[:, 0] == 1.0).all()  # format__jpeg, read from the header alone
     make_feature_bank(["codec", "blur"]).fit(X).transform(X)
     assert sorted(calls) == [0, 1, 2]  # with a pixel family: one decode per item
+
+
+_COMPILE = """
+import json, sys
+import numpy as np
+if sys.argv[1] == "broken":
+    sys.executable = "/bin/false"  # every compiling child fails: the kernels must compile here
+from forensics.features import blur_features, compile_kernels, spectral_features
+report = compile_kernels(["spectral", "blur", "codec"], n_jobs=None if sys.argv[1] == "auto" else int(sys.argv[1])
+                         if sys.argv[1] != "broken" else 2)
+rng = np.random.default_rng(3)
+image = rng.integers(0, 256, (61, 47), dtype=np.uint8)
+values = np.array([*blur_features(image).values(), *spectral_features(image).values()], dtype=float)
+print(json.dumps({"report": report, "values": values.tolist()}))
+"""
+
+
+@pytest.mark.parametrize("env_jobs", ["2"])
+def test_compile_kernels_in_children_then_from_the_cache(tmp_path, env_jobs):
+    """Kernels compiled in child interpreters load here and in a later process from the cache, with
+    the same values as kernels compiled in this process; a failing child falls back to compiling here."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+
+    def run(mode, cache, **env):
+        res = subprocess.run([sys.executable, "-c", _COMPILE, mode], capture_output=True, text=True,
+                             env=dict(os.environ, PYTHONPATH=str(root), NUMBA_CACHE_DIR=str(cache), **env))
+        assert res.returncode == 0, res.stderr[-2000:]
+        return json.loads(res.stdout.strip().splitlines()[-1])
+
+    children = run("2", tmp_path / "a")
+    assert children["report"]["compiled"] == 3 and children["report"]["loaded"] == 0
+    assert children["report"]["processes"] == 2 and len(children["report"]["child_cpu_seconds"]) == 2
+    later = run("auto", tmp_path / "a", FORENSICS_COMPILE_JOBS=env_jobs)  # a new process, same cache
+    assert later["report"]["compiled"] == 0 and later["report"]["loaded"] == 3
+    assert later["report"]["processes"] == 0
+    here = run("1", tmp_path / "b")  # compiled in this process (n_jobs=1), another cache
+    assert here["report"]["compiled"] == 3 and here["report"]["processes"] == 0
+    broken = run("broken", tmp_path / "c")
+    assert broken["report"]["compiled"] == 3 and broken["report"]["processes"] == 0
+    for other in (later, here, broken):
+        np.testing.assert_allclose(other["values"], children["values"], rtol=1e-12, atol=0)
+    assert np.isfinite(children["values"]).sum() > 10
+
+
+def test_compile_kernels_counts_only_missing_kernels():
+    from forensics.features import compile_kernels, spectral_features
+
+    spectral_features(np.random.default_rng(0).random((16, 16)))  # compiled (or loaded) by a first call
+    report = compile_kernels(["spectral", "no-such-family"], n_jobs=1)
+    assert report["compiled"] == 0 and report["loaded"] == 0 and report["processes"] == 0

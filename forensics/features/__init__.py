@@ -23,12 +23,13 @@ if TYPE_CHECKING:
     from ._face_region import FaceRegionFeatures, faceregion_features
     from ._upsampling import UpsamplingFeatures, upsampling_features
     from ._tiles import TILE_AGGREGATES, TiledFeatures, tile_boxes
+    from ._kernels._warm import compile_kernels
 
 __getattr__, __dir__ = attach(__name__, __file__)
 
 __all__ = [
     "BaseExtractor", "FeatureDoc", "ForensicFeatures", "make_feature_bank", "ALL_EXTRACTORS", "FAMILIES", "PRESETS",
-    "list_features",
+    "list_features", "compile_kernels",
     "SpectralFeatures", "spectral_features",
     "DCTFeatures", "dct_features",
     "DCTSpectrumFeatures", "dct_spectrum_features",

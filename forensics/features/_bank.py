@@ -186,6 +186,9 @@ class ForensicFeatures(BaseExtractor):
     # before the next family, so that a family's scratch arrays stay in the processor's cache
     # (~10% faster on 256 x 256 images than family after family on each item). Larger images are
     # computed at once: a chunk holds at most 16 small decoded images (~30 MB).
+    def _kernel_families(self):
+        return tuple(f for _, e in self.extractors_ for f in e._kernel_families())
+
     def _setup(self):
         for _, e in self.extractors_:
             e._setup()

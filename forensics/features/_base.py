@@ -141,6 +141,10 @@ class BaseExtractor(TransformerMixin, BaseEstimator):
     _param_rules: ClassVar[dict] = {}
 
     # -- to implement ---------------------------------------------------------------------------
+    def _kernel_families(self):
+        """Families whose numba kernels this extractor runs (compiled before the first item)."""
+        return (getattr(self, "family", None),)
+
     def _feature_names(self):  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -406,6 +410,11 @@ def run_extraction(extractors, X, n_features, *, n_jobs=None, on_error="raise", 
     if hints:  # a batched extractor: chunks of its batch size (bounded memory, hot caches)
         chunk = max(hints) if n_workers == 1 else max(chunk, max(hints))
     starts = list(range(0, n, chunk))
+    families = {f for ext in extractors for f in ext._kernel_families() if f}
+    if n and families:  # compile the kernels once, in parallel, before any item (see compile_kernels)
+        from ._kernels._warm import compile_kernels
+
+        compile_kernels(sorted(families), load=n_workers == 1)
     bar = tqdm(total=n, desc=desc, unit="img", disable=not progress, leave=False)
     try:
         if n_workers == 1:

@@ -3,10 +3,10 @@ cell and the edge-width walk of Marziliano et al. (2002), and the Haar detail en
 
 import numpy as np
 
-from ._config import kernel
+from ._config import array, f32, f64, i64, kernel
 
 
-@kernel
+@kernel(signature=(array(f32, 2), i64, array(i64, 1, True), f64, array(f64, 2), array(f64, 1)))
 def sharpness_edges(img, grid, bounds, threshold, out, widths):
     """Per-cell focus sums and the edge widths of a (H, W) image, H, W >= 3, in one pass over its rows.
 
@@ -116,7 +116,7 @@ def sharpness_edges(img, grid, bounds, threshold, out, widths):
     return n_edges
 
 
-@kernel
+@kernel(signature=(array(f32, 2), i64, array(f64, 1)))
 def haar_detail_energies(img, levels, out):
     """Energy of the Haar detail sub-bands, level 1 (finest) to ``levels``, into ``out[:levels]``.
 

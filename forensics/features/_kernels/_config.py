@@ -1,17 +1,44 @@
-"""The one place where numba compilation options are chosen.
+"""The one place where numba compilation options are chosen, and where kernels declare their signature.
 
 Only the fast-math flags that keep NaN/inf semantics are on: ``reassoc`` (lets LLVM vectorise
 reductions by reordering sums), ``contract`` (fused multiply-add) and ``nsz`` (ignore the sign of
 zero). ``nnan``/``ninf`` stay off: NaN is how features say "not applicable". Reordered sums differ
 from a sequential sum in the last bits only; the reference tests use relative tolerances.
 Kernels are serial (one level of parallelism: joblib over items).
+
+A kernel called from the feature code declares the one signature the code calls it with
+(``@kernel(signature=...)``): :func:`forensics.features.compile_kernels` compiles the declared
+signatures ahead of the first item, in parallel processes, into numba's on-disk cache. A test
+checks that running the default bank compiles exactly the declared signatures, so a declaration
+cannot drift from the calls.
 """
 
-from numba import njit
+from numba import njit, types
 
 JIT = dict(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz"})
 
+#: (module name, function name) -> (dispatcher, declared signature), in declaration order.
+DECLARED = {}
 
-def kernel(fn):
-    """Compile ``fn`` with the project's numba options."""
-    return njit(**JIT)(fn)
+f32, f64, i64 = types.float32, types.float64, types.int64
+
+
+def array(dtype, ndim, readonly=False):
+    """The numba type of a C-contiguous ``dtype`` array of ``ndim`` dimensions (``readonly``: a read-only view)."""
+    return types.Array(dtype, ndim, "C", readonly=readonly)
+
+
+def kernel(fn=None, *, signature=None):
+    """Compile ``fn`` with the project's numba options (``@kernel`` or ``@kernel(signature=(...))``).
+
+    ``signature`` is the tuple of argument types the feature code calls the kernel with; it is
+    compiled lazily (at the first call, or by :func:`forensics.features.compile_kernels`), never at
+    import.
+    """
+    def wrap(f):
+        dispatcher = njit(**JIT)(f)
+        if signature is not None:
+            DECLARED[(f.__module__, f.__name__)] = (dispatcher, tuple(signature))
+        return dispatcher
+
+    return wrap if fn is None else wrap(fn)

@@ -4,10 +4,10 @@ scores of those histograms."""
 
 import numpy as np
 
-from ._config import kernel
+from ._config import array, f32, f64, i64, kernel
 
 
-@kernel
+@kernel(signature=(array(f32, 2), array(f64, 2), array(f64, 2), array(f64, 2), array(i64, 2), array(f64, 1)))
 def block_dct_stats(img, basis, coefs, moments, hist, edges):
     """Orthonormal 8x8 DCT-II of every complete block of ``img - 128``, with statistics, in one pass.
 
@@ -156,7 +156,7 @@ def lattice_scores(hist, out):
             out[k, q, 1] = 0.5 * off
 
 
-@kernel
+@kernel(signature=(array(i64, 2), i64, i64, f64, f64, f64, array(f64, 1)))
 def lattice_steps(hist, n_q, min_informative, min_score, z, rho, steps):
     """Quantization step of each histogram row from its lattice scores (the rule of ``estimate_steps``).
 

@@ -22,7 +22,7 @@ kernel is called with one set of argument types: nothing is compiled twice.
 
 import numpy as np
 
-from ._config import kernel
+from ._config import array, f32, f64, i64, kernel
 
 
 @kernel
@@ -78,7 +78,7 @@ def _cross(buf, shift, j0, j1, cross):
     cross[2] += p12
 
 
-@kernel
+@kernel(signature=(array(f32, 3), i64, array(i64, 1, True), array(f64, 3), array(f64, 1)))
 def median_moments(planes, grid, bounds, cells, cross):
     """Moments of the 3x3 median residual ``x - median3x3(x)`` of every plane (interior pixels).
 
@@ -134,7 +134,7 @@ def median_moments(planes, grid, bounds, cells, cross):
         _cross(buf, shift, bounds[0], bounds[grid], cross)  # bounds[0], bounds[grid]: the valid columns
 
 
-@kernel
+@kernel(signature=(array(f32, 3), i64, array(i64, 1, True), array(f64, 3), array(f64, 1)))
 def srm_moments(planes, grid, bounds, cells, cross):
     """Moments of four SRM high-pass residuals, filtered and accumulated in one pass.
 
@@ -226,7 +226,7 @@ def srm_moments(planes, grid, bounds, cells, cross):
         _cross(buf, shift, bounds[0], bounds[grid], cross)  # bounds[0], bounds[grid]: the valid columns
 
 
-@kernel
+@kernel(signature=(array(f64, 2), i64, array(i64, 1, True), array(f64, 2)))
 def plane_moments(r, grid, bounds, cells):
     """Add the moments of a residual plane (every pixel) to ``cells`` (grid * grid, 5); shift r[0, 0].
 
@@ -245,7 +245,7 @@ def plane_moments(r, grid, bounds, cells):
 
 # -- robust noise level: level-1 Haar diagonal band and the exact median of absolute values ---------
 
-@kernel
+@kernel(signature=(array(f32, 2), array(f64, 2)))
 def haar_abs_hh(plane, hh):
     """|HH| of the level-1 Haar diagonal band of the even-cropped plane, into ``hh`` (H // 2, W // 2).
 
@@ -333,7 +333,7 @@ def kth_smallest(vals, n, k, counts):
     return vals[k]
 
 
-@kernel
+@kernel(signature=(array(f64, 1), array(i64, 2), array(f64, 1)))
 def median_flat(vals, counts, cand):
     """``np.median(vals)`` of a float64 array (n,), n >= 1, without NaN, exactly; ``vals`` unchanged.
 
@@ -369,7 +369,7 @@ def _sym(k, n):
     p = k % (2 * n)
     return p if p < n else 2 * n - 1 - p
 
-@kernel
+@kernel(signature=(array(f64, 2), array(f64, 1), array(f64, 1), array(f64, 2), array(f64, 2)))
 def dwt_cols(x, lo, hi, a, d):
     """One DWT level along axis 0: ``a[o] = sum_j lo[j] x~[2o + 1 - j]`` (``d`` with ``hi``),
     ``x~`` the symmetric extension of the rows of ``x``; ``a``, ``d`` have ``(N + F - 1) // 2``
@@ -396,7 +396,7 @@ def dwt_cols(x, lo, hi, a, d):
                 dr[t] += h0 * u + h1 * v
 
 
-@kernel
+@kernel(signature=(array(f64, 2), array(f64, 1), array(f64, 1), array(f64, 2), array(f64, 2)))
 def dwt_rows(x, lo, hi, a, d):
     """One DWT level along axis 1 (the same formula along each row), in polyphase form.
 
@@ -445,7 +445,7 @@ def dwt_rows(x, lo, hi, a, d):
                 dr[t] += h0 * o[t] + h1 * e[t]
 
 
-@kernel
+@kernel(signature=(array(f64, 2), array(f64, 2), array(f64, 1), array(f64, 1), array(f64, 2)))
 def idwt_cols(a, d, lo, hi, y):
     """One inverse DWT level along axis 0 into the first ``y.shape[0]`` rows of the output
     ``y[2s + p] = sum_j lo[2j + p] a[s + F/2 - 1 - j] + hi[2j + p] d[s + F/2 - 1 - j]``
@@ -468,7 +468,7 @@ def idwt_cols(a, d, lo, hi, y):
                 yr[t] += fl * ca[t] + fh * cd[t]
 
 
-@kernel
+@kernel(signature=(array(f64, 2), array(f64, 2), array(f64, 1), array(f64, 1), array(f64, 2)))
 def idwt_rows(a, d, lo, hi, y):
     """One inverse DWT level along axis 1 into the first ``y.shape[1]`` columns (see
     :func:`idwt_cols`); even and odd outputs are computed in contiguous loops, then interleaved."""

@@ -1,9 +1,10 @@
 """Spectral kernel: the weighted sums of the half power spectrum, in one pass (a fused bincount)."""
 
-from ._config import kernel
+from ._config import array, f64, i64, kernel
 
 
-@kernel
+@kernel(signature=(array(f64, 1), array(f64, 1), array(f64, 1, True), array(i64, 1, True), array(i64, 1, True),
+                   array(f64, 1), array(f64, 1)))
 def weighted_sums(p, lp, weight, wedge, radial, energies, log_sums):
     """Accumulate the sums of the spectral features over the flattened half spectrum.
 
