@@ -185,6 +185,14 @@ def test_page_scores_an_image_with_audit_and_shap(page, models):
     assert props["format"] == "jpeg" and props["jpeg_quality_luma"] == "90" and props["width"] == "128"
     assert any(list(f.columns) == ["feature", "family", "value", "shap"] for f in frames)
     assert sum(f.shape == (8, 8) for f in frames) == 2  # the two quantization tables
+    import json
+
+    table = next(f for f in frames if list(f.columns) == ["feature", "family", "value", "shap"])
+    chart, = at.get("vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    y = spec["encoding"]["y"]
+    assert y["field"] == "feature" and y["sort"] is None and y["axis"]["labelLimit"] == 0  # table order, full names
+    assert list(table["shap"].abs()) == sorted(table["shap"].abs(), reverse=True)
 
 
 def test_page_scores_a_video_frame_by_frame(page, models, tmp_path):
