@@ -695,6 +695,13 @@ def test_report_on_images_with_both_protocols(data, tmp_path, capsys):
                                                                                "min_bin_count": 3}
 
 
+def test_report_refuses_a_deep_detector_on_videos(videos, tmp_path, capsys):
+    pytest.importorskip("torch")
+    assert main(["report", str(videos), "--detector", "cnn-scratch", "--no-audit", "--out", str(tmp_path / "r"),
+                 "--no-progress"]) == 2
+    assert "cnn-scratch is a deep detector that reads the images themselves" in capsys.readouterr().err
+
+
 def test_evaluate_without_groups_says_so(data, capsys):
     assert main(["evaluate", str(data), "--detector", "dct-lr", "--cv", "2", "--no-progress"]) == 0
     assert "no groups given" in capsys.readouterr().out
