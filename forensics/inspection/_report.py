@@ -845,7 +845,8 @@ def _render_html(ctx, figures, fig_png):
         parts.append(f"<h2>{section}. Where the network looks (Grad-CAM, held-out folds)</h2>")
         parts.append("<p class='small'>A deep detector reads the pixels: it has no feature columns to permute or "
                      "explain with SHAP. The class activation maps show which parts of each picture drove its "
-                     "score.</p>" + fig("cam_gallery"))
+                     "score.</p>" + (fig("cam_gallery") or "<p class='small'>No gallery was asked for "
+                                                          "(gallery=0).</p>"))
         section += 1
     else:
         parts.append("<h2>4. Feature importance (permutation, held-out folds)</h2>")
