@@ -21,7 +21,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from forensics.app import AppError, load_detector, score_upload, sniff  # noqa: E402
-from forensics.app._launch import build_parser, command, page_path  # noqa: E402
+from forensics.app._launch import command, page_path, parse_args  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -185,6 +185,14 @@ def test_page_scores_an_image_with_audit_and_shap(page, models):
     assert props["format"] == "jpeg" and props["jpeg_quality_luma"] == "90" and props["width"] == "128"
     assert any(list(f.columns) == ["feature", "family", "value", "shap"] for f in frames)
     assert sum(f.shape == (8, 8) for f in frames) == 2  # the two quantization tables
+    import json
+
+    table = next(f for f in frames if list(f.columns) == ["feature", "family", "value", "shap"])
+    chart, = at.get("vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    y = spec["encoding"]["y"]
+    assert y["field"] == "feature" and y["sort"] is None and y["axis"]["labelLimit"] == 0  # table order, full names
+    assert list(table["shap"].abs()) == sorted(table["shap"].abs(), reverse=True)
 
 
 def test_page_scores_a_video_frame_by_frame(page, models, tmp_path):
@@ -383,13 +391,35 @@ def test_app_verb_is_registered_and_builds_the_streamlit_command(capsys, models)
     with pytest.raises(SystemExit) as exc:
         main(["app", "--help"])
     assert exc.value.code == 0 and "Streamlit" in capsys.readouterr().out
-    args = build_parser().parse_args(["--model", str(models / "dct.skops"), "--port", "8765", "--max-mb", "12.5"])
+    args = parse_args(["--model", str(models / "dct.skops"), "--port", "8765", "--max-mb", "12.5"])
     argv, env = command(args)
     assert argv[1:4] == ["-m", "streamlit", "run"] and argv[4] == str(page_path())
     assert argv[argv.index("--server.port") + 1] == "8765" and argv[argv.index("--server.address") + 1] == "127.0.0.1"
     assert argv[argv.index("--server.maxUploadSize") + 1] == "12" and argv[argv.index("--server.headless") + 1] == "true"
     assert env["FORENSICS_APP_MODELS"] == str(models.resolve()) and env["FORENSICS_APP_MAX_MB"] == "12.5"
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
+
+
+def test_app_reads_a_config_and_flags_override_it(tmp_path, models, capsys):
+    from forensics.app._launch import main as app_main
+    from forensics.cli import main
+
+    config = tmp_path / "app.yaml"
+    config.write_text(f"app:\n  port: 8600\n  host: 0.0.0.0\n  max_mb: 3\ndetector:\n  model: {models / 'dct.skops'}\n")
+    args = parse_args(["--config", str(config)])
+    assert (args.port, args.host, args.max_mb, args.model) == (8600, "0.0.0.0", 3.0, str(models / "dct.skops"))
+    assert (args.demo, args.open_browser, args.models) == (False, False, None)  # the defaults, not given
+    args = parse_args(["--config", str(config), "--port", "8601"])  # the flag wins
+    assert (args.port, args.host) == (8601, "0.0.0.0")
+    argv, env = command(args)
+    assert argv[argv.index("--server.port") + 1] == "8601" and env["FORENSICS_APP_MAX_MB"] == "3"
+    assert parse_args([]).port == 8501 and parse_args([]).host == "127.0.0.1"  # no config: the defaults
+    config.write_text("app:\n  port: seventy\n")
+    assert app_main(["--config", str(config)]) == 2
+    assert "app.port: expected an integer" in capsys.readouterr().err
+    config.write_text("app:\n  prot: 8600\n")  # a typo is refused, as by every verb
+    assert main(["app", "--config", str(config)]) == 2
+    assert "unknown key 'app.prot'" in capsys.readouterr().err
 
 
 def test_launcher_refusals(capsys, tmp_path, monkeypatch):
@@ -433,7 +463,7 @@ def test_in_a_headless_browser_upload_read_the_score_and_screenshot(models, tmp_
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    argv, env = command(build_parser().parse_args(["--model", str(models / "dct.skops"), "--port", str(port)]))
+    argv, env = command(parse_args(["--model", str(models / "dct.skops"), "--port", str(port)]))
     server = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60

@@ -304,3 +304,55 @@ def test_gallery_figure_has_one_row_per_non_empty_group(planted):
         assert shown[0].images[0].get_array().shape == (SIZE, SIZE, 3)
     finally:
         plt.close(fig)
+
+
+def test_gallery_indices_with_a_threshold_per_item():
+    y = np.array([0, 0, 1, 1])
+    s = np.array([0.4, 0.4, 0.6, 0.6])
+    g = gallery_indices(y, s, n=2, threshold=np.array([0.3, 0.5, 0.7, 0.5]))  # each item its fold's threshold
+    assert g["false_positives"].tolist() == [0] and g["confident_reals"].tolist() == [1]
+    assert g["false_negatives"].tolist() == [2] and g["confident_fakes"].tolist() == [3]
+    assert gallery_indices(y, s, threshold=0.5)["false_positives"].size == 0  # the scalar look-alike
+    with pytest.raises(ValueError, match="threshold must be a number or an array of shape"):
+        gallery_indices(y, s, threshold=np.array([0.5, 0.5]))
+
+
+def test_gallery_with_one_model_per_fold_maps_each_item_with_its_own_model(planted):
+    """Two 'fold models' (the trained one, and a copy whose last layer is flipped): each item's map and score come
+    from the model its fold names, for the class the gallery says that model decided."""
+    import copy
+
+    import matplotlib.pyplot as plt
+
+    clf, Xt, yt, _ = planted
+    flipped = copy.deepcopy(clf)
+    last = [m for m in flipped.model_.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.neg_()
+        last.bias.neg_()
+    models = [clf, flipped]
+    idx = np.r_[0:4, 16:20]
+    X, y = [Xt[i] for i in idx], yt[idx]
+    fold = np.array([0, 1, 0, 1, 0, 1, 0, 1])
+    scores = np.array([models[f].predict_proba([x])[0, 1] for f, x in zip(fold, X)])
+    thr = np.where(fold == 0, 0.5, 0.4)
+    fig = cam_gallery_figure(models, X, y, scores=scores, threshold=thr, fold=fold, n=4)
+    try:
+        said = {"confident_fakes": "fake", "false_positives": "fake", "confident_reals": "real",
+                "false_negatives": "real"}
+        seen = 0
+        for group, members in fig.gallery.items():
+            for i in members:
+                res = fig.cams[int(i)]
+                assert res.index == i and res.target == said[group]
+                assert res.score == pytest.approx(scores[i], abs=1e-4)  # the fold's model, not the other one
+                seen += 1
+        assert seen == len(y) and len({fig.cams[i].score > 0.5 for i in range(8)}) == 2
+    finally:
+        plt.close(fig)
+    with pytest.raises(ValueError, match="pass fold="):
+        cam_gallery_figure(models, X, y, scores=scores)
+    with pytest.raises(ValueError, match="index of one of the 2 models"):
+        cam_gallery_figure(models, X, y, scores=scores, fold=np.full(8, 2))
+    with pytest.raises(ValueError, match="goes with a list of models"):
+        cam_gallery_figure(clf, X, y, scores=scores, fold=fold)

@@ -80,10 +80,8 @@ def test_every_verb_has_help_and_reads_a_config(verb, capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith(f"usage: forensics {verb}")
-    if verb == "app":  # the app verb starts a web page: no config keys, no progress bar
-        return
     assert "--config" in out
-    if verb != "runs":
+    if verb not in ("runs", "app"):  # no progress bar: listing runs, serving a web page
         assert "--no-progress" in out
 
 
@@ -695,6 +693,13 @@ def test_report_on_images_with_both_protocols(data, tmp_path, capsys):
     written = yaml.safe_load((out / "config.yaml").read_text())
     assert written["features"]["equalize"] == "both" and written["report"] == {"n_boot": 50, "gallery": 2,
                                                                                "min_bin_count": 3}
+
+
+def test_report_refuses_a_deep_detector_on_videos(videos, tmp_path, capsys):
+    pytest.importorskip("torch")
+    assert main(["report", str(videos), "--detector", "cnn-scratch", "--no-audit", "--out", str(tmp_path / "r"),
+                 "--no-progress"]) == 2
+    assert "cnn-scratch is a deep detector that reads the images themselves" in capsys.readouterr().err
 
 
 def test_evaluate_without_groups_says_so(data, capsys):

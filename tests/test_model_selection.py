@@ -205,6 +205,20 @@ def test_cross_validate_detector_list_input_and_jobs_match_array():
     np.testing.assert_allclose(parallel.oof_scores, ref.oof_scores)
 
 
+def test_cross_validate_detector_returns_the_model_that_scored_each_fold():
+    X, y = make_classification(n_samples=90, n_features=5, random_state=1)
+    model = LogisticRegression()
+    assert cross_validate_detector(model, X, y, cv=3).estimators is None  # the default keeps none
+    res = cross_validate_detector(model, X, y, cv=3, return_estimator=True)
+    assert len(res.estimators) == 3 and len({id(e) for e in res.estimators}) == 3
+    assert all(e is not model for e in res.estimators)  # fitted clones, the estimator given is left alone
+    for f, est in enumerate(res.estimators):
+        test = res.test_fold == f
+        np.testing.assert_allclose(est.predict_proba(X[test])[:, 1], res.oof_scores[test])
+    with pytest.raises(ValueError, match="return_estimator must be True or False"):
+        cross_validate_detector(model, X, y, cv=3, return_estimator="yes")
+
+
 def test_cross_validate_detector_rejects_leaky_or_partial_splitters():
     X, y, groups = shifted_scores(2)
     with pytest.raises(ValueError, match="group leakage"):

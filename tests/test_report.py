@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import encode
 from forensics import make_pipeline
 from forensics.datasets import make_demo_dataset
 from forensics.inspection import (
@@ -87,6 +88,9 @@ def test_report_writes_the_files_and_tables(report):
     assert report.shap.values.shape[0] == 80 and report.shap.values.shape[1] < len(names)
     assert set(report.shap_features["name"]) <= set(names)
     assert report.timings["total"] >= report.timings["features"] > 0
+    # a handcrafted detector is explained by SHAP: no Grad-CAM gallery
+    assert report.cam_gallery is None and "cam_gallery" not in report.figures
+    assert "Grad-CAM" not in report.html_path.read_text(encoding="utf-8")
 
 
 def test_html_has_the_sections_and_only_inline_resources(report):
@@ -153,6 +157,8 @@ def test_report_from_a_frame_level_table_of_videos(tmp_path):
     assert ".mp4" in errors  # videos are named by their files
     with pytest.raises(ValueError, match="equalization is chosen at extraction"):
         build_report(table, detector=detector, equalize=True, out_dir=tmp_path / "x")
+    with pytest.raises(ValueError, match="deep detector: it reads the images themselves"):
+        build_report(table, detector="cnn-scratch", out_dir=tmp_path / "y")
 
 
 def test_flagged_audit_properties_are_red(tmp_path):
@@ -207,8 +213,65 @@ def test_report_needs_a_features_step(tmp_path):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
-    with pytest.raises(ValueError, match="'features' step"):
+    with pytest.raises(ValueError, match="'features' step.*or end in a forensics.deep.BackboneClassifier"):
         build_report([b""] * 4, [0, 1, 0, 1], detector=Pipeline([("head", LogisticRegression())]), out_dir=tmp_path)
+
+
+def test_deep_report_has_a_gradcam_gallery_instead_of_importance_and_shap(tmp_path):
+    """cnn-small on 12 + 12 planted-artefact images, 2 folds: the report maps the gallery items with their fold's
+    model and draws them; the sections of feature columns (importance, SHAP) are not there."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("pytorch_grad_cam")
+    from sklearn.pipeline import Pipeline
+
+    from forensics.datasets import make_planted_artifact_images
+    from forensics.deep import BackboneClassifier
+
+    X, y, _ = make_planted_artifact_images(12, size=32, patch=8, amplitude=40, seed=0)
+    items = [encode(x, "PNG") for x in X]
+    clf = BackboneClassifier(model_name="cnn-small", weights=None, input_size=32, epochs=3, frozen_epochs=0,
+                             batch_size=16, augment=False, validation_fraction=None, random_state=0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        res = build_report(items, y, detector=Pipeline([("head", clf)]), cv=2, out_dir=tmp_path, n_boot=50,
+                           gallery=2, name="cnn-small")
+    finally:
+        torch.set_num_threads(threads)
+    assert res.shap is None and res.importance_features is None and res.feature_names == []
+    assert {"roc_pr", "confusion", "gallery", "cam_gallery", "spectra"} <= set(res.figures)
+    assert not {"importance_features", "shap_bar", "distributions", "correlation"} & set(res.figures)
+    assert not {"importance_features", "shap_features"} & set(res.tables)
+    # the gallery's groups follow the out-of-fold scores, each item judged at its own fold's threshold
+    oof, thr = res.cv.oof_scores, res.cv.thresholds[res.cv.test_fold]
+    want = {"confident_fakes": (1, True), "confident_reals": (0, False), "false_positives": (0, True),
+            "false_negatives": (1, False)}
+    shown = 0
+    for group, idx in res.cam_gallery.items():
+        label, called_fake = want[group]
+        assert len(idx) <= 2
+        for i in idx:
+            assert y[i] == label and (oof[i] >= thr[i]) == called_fake
+        others = [j for j in range(len(y)) if y[j] == label and (oof[j] >= thr[j]) == called_fake and j not in idx]
+        if others and idx:  # the most confident of its group
+            scores = oof[idx]
+            assert (scores.min() >= oof[others].max()) if group in ("confident_fakes", "false_positives") \
+                else (scores.max() <= oof[others].min())
+        shown += len(idx)
+    assert shown >= 4  # both classes are there, right or wrong
+    text = res.html_path.read_text(encoding="utf-8")
+    for section in ("3. Cross-validation", "4. Where the network looks (Grad-CAM, held-out folds)",
+                    "5. Fourier spectra", "6. Provenance"):
+        assert section in text
+    assert "Feature importance" not in text and "SHAP attributions" not in text
+    assert "none: the network reads the pixels" in text
+    src = re.search(r"<img alt='cam_gallery' src='data:image/png;base64,([^']*)'", text).group(1)
+    pixels = _png_pixels(base64.b64decode(src))
+    assert pixels.std() > 20  # not blank
+    spread = pixels.max(axis=2) - pixels.min(axis=2)
+    assert (spread > 100).mean() > 0.1  # the jet overlays: saturated colour over a large part of the figure
+    md = res.markdown_path.read_text(encoding="utf-8")
+    assert "![cam_gallery](figure_cam_gallery.png)" in md and "SHAP" not in md
 
 
 def test_report_renders_in_headless_chromium(report, tmp_path):

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["DEMO_DETECTOR", "add_parser", "build_parser", "main", "train_demo_model"]
+__all__ = ["DEMO_DETECTOR", "add_parser", "build_parser", "main", "parse_args", "train_demo_model"]
 
 #: The catalogued detector ``--demo`` fits on the embedded demo set (handcrafted, seconds to fit).
 DEMO_DETECTOR = "dct-lr"
@@ -19,7 +19,9 @@ _DESCRIPTION = (
     "and see its fake score, the file's own properties (JPEG quantization tables, EXIF...), for videos the "
     "score of each sampled frame and the frames with faces, and an explanation (SHAP for handcrafted "
     "detectors, Grad-CAM for torch networks, occlusion for ONNX files). ONNX files and handcrafted "
-    "detectors run without PyTorch. Needs the app extra: pip install \"scikit-forensics[app]\"."
+    "detectors run without PyTorch. Options may come from a --config YAML file (keys app.host, app.port, "
+    "app.models, app.max_mb, app.demo, app.open_browser, detector.model; flags override it); the app writes no "
+    "output folder, so no resolved config is saved. Needs the app extra: pip install \"scikit-forensics[app]\"."
 )
 
 
@@ -44,24 +46,48 @@ def _megabytes(text):
 
 
 def _add_arguments(parser):
-    parser.add_argument("--models", metavar="DIR", default=None,
-                        help="folder of saved models listed on the page (default: the folder of --model, else the "
-                             "current folder)")
-    parser.add_argument("--model", metavar="FILE", default=None, help="the model selected when the page opens")
-    parser.add_argument("--demo", action="store_true",
-                        help=f"fit the {DEMO_DETECTOR!r} detector on the embedded demo set (a few seconds, offline), "
-                             "save it in the models folder (default: ~/.cache/forensics/app) and select it")
-    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default: %(default)s)")
-    parser.add_argument("--port", type=_port, default=8501, help="port (default: %(default)s)")
-    parser.add_argument("--max-mb", type=_megabytes, default=200.0, metavar="MB",
-                        help="largest upload in megabytes (default: %(default)s)")
-    parser.add_argument("--open-browser", action="store_true", help="open a browser tab (default: do not)")
+    """The options, bound to configuration keys like every verb's (``--config`` YAML, flags override it)."""
+    from ..cli._common import add_config
+    from ..cli._options import option
+
+    add_config(parser)
+    option(parser, "--models", key="app.models", metavar="DIR", default=None,
+           help="folder of saved models listed on the page (default: the folder of --model, else the current folder)")
+    option(parser, "--model", key="detector.model", metavar="FILE", default=None,
+           help="the model selected when the page opens")
+    option(parser, "--demo", key="app.demo", action="flag", default=False,
+           help=f"fit the {DEMO_DETECTOR!r} detector on the embedded demo set (a few seconds, offline), save it in the "
+                "models folder (default: ~/.cache/forensics/app) and select it")
+    option(parser, "--host", key="app.host", default="127.0.0.1", help="address to serve on (default: 127.0.0.1)")
+    option(parser, "--port", key="app.port", type=_port, default=8501, help="port (default: 8501)")
+    option(parser, "--max-mb", key="app.max_mb", type=_megabytes, default=200.0, metavar="MB",
+           help="largest upload in megabytes (default: 200)")
+    option(parser, "--open-browser", key="app.open_browser", action="flag", default=False,
+           help="open a browser tab (default: do not)")
     return parser
 
 
 def build_parser():
-    """The parser of ``forensics app`` used alone (``python -m forensics.app._launch``)."""
+    """The parser of ``forensics app`` used alone (``python -m forensics.app._launch``); see :func:`parse_args`."""
     return _add_arguments(argparse.ArgumentParser(prog="forensics app", description=_DESCRIPTION))
+
+
+def parse_args(argv=None):
+    """Parse ``argv`` (the arguments after ``app``) and fill every option: the flag, else ``--config``, else
+    its default, as the ``forensics`` command does for every verb.
+
+    Raises
+    ------
+    UsageError
+        A bad ``--config`` file, an unknown key in it, or a bad value (exit status 2).
+    """
+    from ..cli import build_parser as command_parser
+    from ..cli._options import resolve
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # the keys of every verb are known, so one config file can serve them all
+    return resolve(parser, args, argv, command_parser()._forensics_keys)
 
 
 def add_parser(subparsers):
@@ -154,7 +180,14 @@ def main(argv=None):
         The exit status: 0 after a normal stop, 1 when the page cannot start (message on
         stderr), 2 for bad arguments, 130 when interrupted.
     """
-    args = build_parser().parse_args(argv)
+    from ..cli._options import UsageError
+
+    try:
+        args = parse_args(argv)
+    except UsageError as exc:
+        build_parser().print_usage(sys.stderr)
+        print(f"forensics app: error: {exc}", file=sys.stderr)
+        return 2
     try:
         return run(args)
     except (ImportError, OSError, ValueError) as exc:

@@ -85,7 +85,15 @@ def _show_explanation(expl):
     elif expl.table is not None:
         table = expl.table[["feature", "family", "value", "shap"]]
         st.dataframe(table, hide_index=True, width="stretch")
-        st.bar_chart(table.set_index("feature")["shap"], horizontal=True)
+        # bars in the table's order (largest |SHAP| first) with the full feature names, red towards fake
+        import altair as alt
+
+        bars = alt.Chart(table).mark_bar().encode(
+            x=alt.X("shap:Q", title="SHAP (log-odds of fake)"),
+            y=alt.Y("feature:N", sort=None, title=None, axis=alt.Axis(labelLimit=0)),
+            color=alt.condition("datum.shap > 0", alt.value("#d62728"), alt.value("#1f77b4")),
+            tooltip=["feature", "family", "value", "shap"])
+        st.altair_chart(bars, width="stretch")
 
 
 def _show_image(report):

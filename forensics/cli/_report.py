@@ -14,9 +14,10 @@ def add_parser(subparsers):
             "Write a report on DATA and a detector into OUT (forensics.inspection.build_report): the shortcut "
             "audit, cross-validated metrics (grouped folds when groups are known; frame and video level for "
             "videos), ROC-AUC with a bootstrap interval, TPR at FPR 1% and 0.1%, low-FPR ROC and DET curves, the "
-            "most confident errors, reliability with bin counts, permutation importance, SHAP, figures, and the "
-            "provenance (versions, command, config, seed). --equalize both shows as-is and equalized side by "
-            "side. OUT/report.html is self-contained; OUT/report.md links the PNG and CSV files beside it. DATA "
+            "most confident errors, reliability with bin counts, permutation importance and SHAP (for a deep "
+            "detector such as cnn-scratch: a Grad-CAM gallery of the most confident fakes and reals and the errors "
+            "instead), figures, and the provenance (versions, command, config, seed). --equalize both shows "
+            "as-is and equalized side by side. OUT/report.html is self-contained; OUT/report.md links the PNG and CSV files beside it. DATA "
             "may be a feature table (nothing is extracted again)."
         ),
     )
@@ -63,6 +64,10 @@ def run(args):
             methods = data["method"].to_numpy()
             C.no_groups_note(_Table(data))
         else:
+            if "features" not in pipe.named_steps:
+                raise C.UsageError(f"{name} is a deep detector that reads the images themselves: give DATA as a "
+                                   "folder or manifest of images (videos and feature tables need a detector with a "
+                                   "feature step)")
             if equalize:
                 raise C.UsageError("--equalize applies to images given as files, not to videos or feature tables")
             X = C.drop_failed(C.table_for_detector(args, kind, data, pipe))

@@ -652,8 +652,9 @@ def gallery_indices(y_true, scores, *, n=4, threshold=0.5):
         Probability of fake.
     n : int >= 1, default=4
         Items per group at most.
-    threshold : float, default=0.5
-        Score at or above which an item is called fake.
+    threshold : float or array-like of shape (n_items,), default=0.5
+        Score at or above which an item is called fake; an array gives each item its own (e.g.
+        the threshold of the cross-validation fold that scored it).
 
     Returns
     -------
@@ -675,8 +676,11 @@ def gallery_indices(y_true, scores, *, n=4, threshold=0.5):
         raise ValueError(f"y_true and scores must be 1-D of one length, got {y.shape} and {s.shape}")
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n must be an int >= 1, got {n!r}")
+    thr = np.asarray(threshold, dtype=np.float64)
+    if thr.ndim > 1 or (thr.ndim == 1 and thr.shape != s.shape):
+        raise ValueError(f"threshold must be a number or an array of shape {s.shape}, got shape {thr.shape}")
     ok = np.isfinite(s)
-    called = s >= threshold
+    called = s >= thr
     groups = {
         "confident_fakes": (ok & (y == 1) & called, -1),
         "confident_reals": (ok & (y == 0) & ~called, 1),
@@ -690,44 +694,84 @@ def gallery_indices(y_true, scores, *, n=4, threshold=0.5):
     return out
 
 
-def cam_gallery_figure(model, X, y, *, scores=None, n=4, threshold=0.5, method="gradcam", target="predicted",
-                       **cam_kwargs):
+def cam_gallery_figure(model, X, y, *, scores=None, n=4, threshold=0.5, fold=None, method="gradcam",
+                       target="predicted", **cam_kwargs):
     """A figure of class activation maps: most confident fakes and reals, and the errors.
 
     Parameters
     ----------
-    model : fitted BackboneClassifier, VideoClassifier, or a Pipeline ending in one
+    model : fitted BackboneClassifier, VideoClassifier, Pipeline ending in one, or a list of them
+        A list: one model per cross-validation fold, item ``i`` mapped by ``model[fold[i]]``,
+        the model that scored it out of fold (e.g. ``CVResult.estimators`` of
+        :func:`~forensics.model_selection.cross_validate_detector` with
+        ``return_estimator=True``).
     X : sequence of items
     y : array-like of shape (n_items,)
         1 for fake, 0 for real.
     scores : array-like of shape (n_items,), optional
-        Probabilities of fake (e.g. out-of-fold); default: ``model.predict_proba(X)[:, 1]``.
+        Probabilities of fake (e.g. out-of-fold); default: ``model.predict_proba(X)[:, 1]``
+        (required with a list of models).
     n : int, default=4
         Items per row (group) at most.
-    threshold : float, default=0.5
+    threshold : float or array-like of shape (n_items,), default=0.5
+        Score at or above which an item is called fake (per item: e.g. its fold's threshold).
+    fold : array-like of int, shape (n_items,), optional
+        With a list of models: which one scored each item (``CVResult.test_fold``).
     method, target, **cam_kwargs
         Passed to :func:`grad_cam`; ``target="predicted"`` maps the evidence for what the
-        model said (for errors, what misled it).
+        gallery says the model decided at ``threshold`` (fake for the confident fakes and the
+        reals called fake, real for the other two rows): for the errors, what misled it.
 
     Returns
     -------
     matplotlib.figure.Figure
         One row per non-empty group of :func:`gallery_indices`, each panel an overlay titled
         with the item's index, label and score (a clip shows its frame with the largest share
-        of the map). ``fig.gallery`` holds the chosen indices per group.
+        of the map). ``fig.gallery`` holds the chosen indices per group and ``fig.cams`` the
+        :class:`CamResult` of each shown item by index.
+
+    Raises
+    ------
+    ValueError
+        A list of models without ``fold`` or ``scores``, or a ``fold`` that does not name one
+        of the models for every item.
     """
     import matplotlib.pyplot as plt
 
     y = np.asarray(y)
+    models = list(model) if isinstance(model, (list, tuple)) else None
+    if models is not None:
+        if not models:
+            raise ValueError("model is an empty list; give a fitted model or one per fold")
+        if fold is None or scores is None:
+            raise ValueError("with one model per fold, pass fold= (the fold that scored each item) and scores= "
+                             "(the out-of-fold scores)")
+        fold = np.asarray(fold)
+        if fold.shape != y.shape or fold.dtype.kind not in "iu" or fold.min() < 0 or fold.max() >= len(models):
+            raise ValueError(f"fold must hold, for each of the {y.size} items, the index of one of the "
+                             f"{len(models)} models")
+    elif fold is not None:
+        raise ValueError("fold= goes with a list of models (one per fold)")
     if scores is None:
         proba = np.asarray(model.predict_proba(X))
         classes = list(getattr(model, "classes_", [0, 1]))
         scores = proba[:, classes.index(1) if 1 in classes else -1]
+    scores = np.asarray(scores, dtype=np.float64)
     groups = gallery_indices(y, scores, n=n, threshold=threshold)
     rows = [(name, idx) for name, idx in groups.items() if len(idx)]
-    chosen = sorted({int(i) for _, idx in rows for i in idx})
-    cams = dict(zip(chosen, grad_cam(model, [X[i] for i in chosen], method=method, target=target, **cam_kwargs))) \
-        if chosen else {}
+    said_fake = {"confident_fakes": "fake", "false_positives": "fake", "confident_reals": "real",
+                 "false_negatives": "real"}
+    batches = {}  # (model position, target) -> item indices
+    for name, idx in rows:
+        for i in idx:
+            key = (int(fold[i]) if models is not None else 0, said_fake[name] if target == "predicted" else target)
+            batches.setdefault(key, []).append(int(i))
+    cams = {}
+    for (m, tgt), items in batches.items():
+        chosen = models[m] if models is not None else model
+        for i, res in zip(items, grad_cam(chosen, [X[i] for i in items], method=method, target=tgt, **cam_kwargs)):
+            res.index = i
+            cams[i] = res
     ncols = max([len(idx) for _, idx in rows] + [1])
     fig, axes = plt.subplots(max(len(rows), 1), ncols, figsize=(2.4 * ncols, 2.6 * max(len(rows), 1)), squeeze=False)
     for ax in axes.ravel():
@@ -749,4 +793,5 @@ def cam_gallery_figure(model, X, y, *, scores=None, n=4, threshold=0.5, method="
     fig.suptitle(f"{method} maps (target: {target})", fontsize=10)
     fig.tight_layout()
     fig.gallery = {name: idx for name, idx in groups.items()}
+    fig.cams = cams
     return fig

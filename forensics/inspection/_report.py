@@ -64,13 +64,15 @@ class ReportResult:
         Cross-validation of the detector on the extracted features.
     cv_summary : pandas.DataFrame
         Mean and std over folds per metric.
-    importance_features, importance_families : pandas.DataFrame
-        Permutation importance on held-out folds (:func:`permutation_importance_cv`).
-    shap : ShapResult
-        SHAP values of the detector fitted on all items.
-    shap_features, shap_families : pandas.DataFrame
-        Mean |SHAP| per feature and per family (:func:`shap_summary`).
+    importance_features, importance_families : pandas.DataFrame or None
+        Permutation importance on held-out folds (:func:`permutation_importance_cv`); None for
+        a deep detector (it has no feature columns).
+    shap : ShapResult or None
+        SHAP values of the detector fitted on all items; None for a deep detector.
+    shap_features, shap_families : pandas.DataFrame or None
+        Mean |SHAP| per feature and per family (:func:`shap_summary`); None for a deep detector.
     feature_names : list of str
+        Empty for a deep detector.
     timings : dict
         Seconds spent per step (``total`` included).
     operating_points : pandas.DataFrame
@@ -79,6 +81,11 @@ class ReportResult:
         ``tpr_at_fpr_1%`` and ``tpr_at_fpr_0.1%``, ``n``, ``n_real``.
     comparison : pandas.DataFrame or None
         With ``equalize="both"``: mean ± std over folds as given and equalized, per metric.
+    cam_gallery : dict or None
+        Deep detectors: the items of the Grad-CAM gallery (``figures["cam_gallery"]``) per
+        group of :func:`gallery_indices` (``confident_fakes``, ``confident_reals``,
+        ``false_positives``, ``false_negatives``), as positions in ``X``. None for handcrafted
+        detectors, or when the gallery could not be drawn.
     """
 
     html_path: Path
@@ -98,6 +105,7 @@ class ReportResult:
     timings: dict = field(default_factory=dict)
     operating_points: pd.DataFrame = None
     comparison: pd.DataFrame = None
+    cam_gallery: dict = None
 
     def __repr__(self):
         return (f"ReportResult(html_path={str(self.html_path)!r}, roc_auc="
@@ -211,6 +219,13 @@ def build_report(X, y=None, *, detector="forensic-xgb", groups=None, methods=Non
     and DET, confusion matrix, reliability with bin counts, per-fold and per-method bars, the
     most confident errors, distributions, correlations, SHAP summaries, Fourier spectra).
 
+    A deep detector (a pipeline ending in a :class:`~forensics.deep.BackboneClassifier`, e.g.
+    ``"cnn-scratch"``) reads the pixels, so it has no feature columns to permute or explain with
+    SHAP: the network is cross-validated on the items themselves (trained once per fold), and
+    the importance and SHAP sections give way to a gallery of Grad-CAM overlays
+    (:func:`cam_gallery_figure`): the fakes scored most fake, the reals scored most real, and
+    the errors, each item mapped by the fold model that scored it.
+
     Parameters
     ----------
     X : sequence of images, or FeatureTable
@@ -222,8 +237,9 @@ def build_report(X, y=None, *, detector="forensic-xgb", groups=None, methods=Non
     y : array-like of shape (n_items,)
         Labels, fake = 1, real = 0 (optional with a labelled table).
     detector : str or Pipeline, default="forensic-xgb"
-        A catalogue name (:func:`forensics.list_estimators`) or a pipeline with a ``features``
-        step (e.g. from :func:`forensics.make_pipeline`).
+        A catalogue name (:func:`forensics.list_estimators`), a pipeline with a ``features``
+        step (e.g. from :func:`forensics.make_pipeline`), or a pipeline ending in a
+        :class:`~forensics.deep.BackboneClassifier` (deep image detectors; images, not tables).
     groups : array-like of shape (n_items,), optional
         Source photo / identity / video of each item: folds never split a group, and the
         confidence interval resamples whole groups.
@@ -257,7 +273,8 @@ def build_report(X, y=None, *, detector="forensic-xgb", groups=None, methods=Non
     min_bin_count : int, default=10
         Reliability bins with fewer items are not drawn (:func:`plot_reliability`).
     gallery : int, default=6
-        Most confident false positives, and false negatives, shown (0: no gallery).
+        Most confident false positives, and false negatives, shown (0: no gallery); deep
+        detectors: also the items per row of the Grad-CAM gallery.
     audit_report : AuditReport, optional
         An audit already run on these items (it is not run again).
     name : str, optional
@@ -281,8 +298,10 @@ def build_report(X, y=None, *, detector="forensic-xgb", groups=None, methods=Non
     out.mkdir(parents=True, exist_ok=True)
     pipe, detector_name = _resolve(detector, random_state, progress)
     detector_name = name or detector_name
-    if "features" not in pipe.named_steps:
-        raise ValueError("the detector must be a Pipeline with a 'features' step (see forensics.make_pipeline)")
+    deep = "features" not in pipe.named_steps
+    if deep and type(pipe.steps[-1][1]).__name__ != "BackboneClassifier":
+        raise ValueError("the detector must be a Pipeline with a 'features' step (see forensics.make_pipeline), or "
+                         "end in a forensics.deep.BackboneClassifier")
     if equalize not in (False, True, "both") and not isinstance(equalize, dict):
         raise ValueError(f"equalize must be False, True, 'both' or a dict of CodecEqualizer parameters, got {equalize!r}")
     table = X if isinstance(X, FeatureTable) else None
@@ -300,6 +319,9 @@ def build_report(X, y=None, *, detector="forensic-xgb", groups=None, methods=Non
     audit_cv = cv if isinstance(cv, int) else 5
     items = X
     if table is not None:
+        if deep:
+            raise ValueError(f"{detector_name} is a deep detector: it reads the images themselves, not a feature "
+                             "table; pass the items (paths or bytes)")
         if equalize:
             raise ValueError("a feature table holds features as they were extracted; equalization is chosen at "
                              "extraction (forensics extract --equalize)")
@@ -328,23 +350,26 @@ def build_report(X, y=None, *, detector="forensic-xgb", groups=None, methods=Non
     if table is None and equalize:
         log.step("equalize")
         if equalize == "both":
-            F_asis = np.asarray(clone(prefix).fit(X).transform(X), dtype=np.float64)
+            F_asis = X if deep else np.asarray(clone(prefix).fit(X).transform(X), dtype=np.float64)
         items = clone(eq_step).fit(X).transform(X)
         rep_audit_eq = audit(items, y, cv=audit_cv, random_state=random_state, warn=False)
         log.done()
 
-    log.step("features")
-    if table is not None:
-        F, names = table.features_for(prefix.steps[-1][1])
+    if deep:  # the network reads the items: nothing to extract once
+        F, names = items, []
     else:
-        prefix = clone(prefix)
-        F = np.asarray(prefix.fit(items).transform(items), dtype=np.float64)
-        names = [str(n) for n in prefix.steps[-1][1].get_feature_names_out()]
-    log.done()
+        log.step("features")
+        if table is not None:
+            F, names = table.features_for(prefix.steps[-1][1])
+        else:
+            prefix = clone(prefix)
+            F = np.asarray(prefix.fit(items).transform(items), dtype=np.float64)
+            names = [str(n) for n in prefix.steps[-1][1].get_feature_names_out()]
+        log.done()
 
     log.step("cross-validation")
     cv_res = cross_validate_detector(rest, F, y, groups=groups, methods=methods, cv=cv, random_state=random_state,
-                                     videos=videos, aggregate=aggregate, k=k)
+                                     videos=videos, aggregate=aggregate, k=k, return_estimator=deep)
     if F_asis is not None:
         asis = cross_validate_detector(rest, F_asis, y, groups=groups, methods=methods, cv=cv,
                                        random_state=random_state)
@@ -355,20 +380,22 @@ def build_report(X, y=None, *, detector="forensic-xgb", groups=None, methods=Non
     operating = _operating_points(y, cv_res, groups, videos, n_boot, random_state)
     log.done()
 
-    log.step("permutation importance")
-    split_groups = groups if groups is not None else videos
-    splits = _splits(cv, y, split_groups, random_state)
-    imp_feat, imp_fam = _permutation_cv(rest, F, y, splits, [_blocks(names, "feature"), _blocks(names, "family")],
-                                        n_repeats=n_repeats, scoring="roc_auc", random_state=random_state,
-                                        n_jobs=None)
-    log.done()
+    imp_feat = imp_fam = final = shap_res = shap_feat = shap_fam = None
+    if not deep:
+        log.step("permutation importance")
+        split_groups = groups if groups is not None else videos
+        splits = _splits(cv, y, split_groups, random_state)
+        imp_feat, imp_fam = _permutation_cv(rest, F, y, splits, [_blocks(names, "feature"), _blocks(names, "family")],
+                                            n_repeats=n_repeats, scoring="roc_auc", random_state=random_state,
+                                            n_jobs=None)
+        log.done()
 
-    log.step("final fit and SHAP")
-    final = clone(rest).fit(F, y)
-    shap_res = shap_values(final, F, feature_names=names, max_samples=max_items_for_shap,
-                           random_state=random_state)
-    shap_feat, shap_fam = shap_res.summary("feature"), shap_res.summary("family")
-    log.done()
+        log.step("final fit and SHAP")
+        final = clone(rest).fit(F, y)
+        shap_res = shap_values(final, F, feature_names=names, max_samples=max_items_for_shap,
+                               random_state=random_state)
+        shap_feat, shap_fam = shap_res.summary("feature"), shap_res.summary("family")
+        log.done()
 
     log.step("figures")
     if table is not None:
@@ -378,6 +405,9 @@ def build_report(X, y=None, *, detector="forensic-xgb", groups=None, methods=Non
         gallery_names = [_item_name(x, i) for i, x in enumerate(X)]
     figures = _figures(items, y, F, names, cv_res, imp_feat, imp_fam, shap_res, final, methods, random_state,
                        min_bin_count=min_bin_count, gallery=(gallery_items, gallery_names, gallery))
+    cam_groups = None
+    if deep and gallery:
+        figures["cam_gallery"], cam_groups = _cam_gallery(cv_res, items, y, gallery)
     fig_paths, fig_png = {}, {}
     for key, (fig, _caption) in figures.items():
         if fig is None:
@@ -414,7 +444,7 @@ def build_report(X, y=None, *, detector="forensic-xgb", groups=None, methods=Non
     ctx = dict(title=title or f"Forensic report: {detector_name}", detector=detector_name, pipe=pipe, y=y,
                groups=groups, methods=methods, equalize=bool(equalize), F=F, names=names, audit=rep_audit,
                audit_eq=rep_audit_eq, cv=cv_res, tables=tables, shap=shap_res, timings=log.timings,
-               n_splits=len(splits), n_repeats=n_repeats, provenance=prov, table=table,
+               n_splits=len(cv_res.folds), n_repeats=n_repeats, deep=deep, provenance=prov, table=table,
                stored_audit=(table.meta.get("audit") if table is not None else None), comparison=comparison)
     html_path = out / "report.html"
     html_path.write_text(_render_html(ctx, figures, fig_png), encoding="utf-8")
@@ -425,7 +455,26 @@ def build_report(X, y=None, *, detector="forensic-xgb", groups=None, methods=Non
                         audit=rep_audit, audit_equalized=rep_audit_eq, cv=cv_res, cv_summary=summary,
                         importance_features=imp_feat, importance_families=imp_fam, shap=shap_res,
                         shap_features=shap_feat, shap_families=shap_fam, feature_names=names,
-                        timings=log.timings, operating_points=operating, comparison=comparison)
+                        timings=log.timings, operating_points=operating, comparison=comparison,
+                        cam_gallery=cam_groups)
+
+
+def _cam_gallery(cv_res, items, y, n):
+    """(figure entry, indices per group) of the Grad-CAM gallery, each item mapped by its fold's model."""
+    from ._cam import cam_gallery_figure
+
+    try:
+        fig = cam_gallery_figure(cv_res.estimators, items, y, scores=cv_res.oof_scores,
+                                 threshold=cv_res.thresholds[cv_res.test_fold], fold=cv_res.test_fold, n=n)
+    except Exception as exc:  # noqa: BLE001 - a gallery must not cost the report
+        return (None, f"The Grad-CAM gallery could not be drawn: {type(exc).__name__}: {exc}"), None
+    caption = (f"Grad-CAM overlays (grad-cam package; red: where the evidence is strongest) of up to {n} items per "
+               "row: the fakes scored most fake, the reals scored most real, the reals called fake and the fakes "
+               "called real, by out-of-fold score at each fold's threshold. Each item is mapped by the model of the "
+               "fold that scored it (never one trained on it), for the class that model decided: on the errors, "
+               "the map shows what misled it. Panel titles: item position, true label, out-of-fold probability of "
+               "fake.")
+    return (fig, caption), {k: [int(i) for i in v] for k, v in fig.gallery.items()}
 
 
 def _min_class(labels):
@@ -570,44 +619,45 @@ def _figures(items, y, F, names, cv_res, imp_feat, imp_fam, shap_res, final, met
                                "ROC-AUC of each manipulation method's fakes against all reals (pooled "
                                "out-of-fold scores). A method near the dashed chance line is one the detector "
                                "does not see.")
-    figs["importance_features"] = (
-        P.plot_importance(imp_feat, top_k=20, title="Permutation importance per feature (held-out folds)"),
-        "How much the held-out ROC-AUC drops when one feature's values are shuffled across test items (mean and "
-        "std over folds x repeats). Near zero: the model does not need that feature, or a correlated one "
-        "stands in for it; negative: noise. See the family chart for correlated features.")
-    figs["importance_families"] = (
-        P.plot_importance(imp_fam, top_k=20, title="Permutation importance per feature family (held-out folds)"),
-        "The same with all columns of a family shuffled together (the number of columns in brackets). "
-        "Correlated features of one family share credit in the per-feature chart; shuffled together they "
-        "show what the family contributes as a whole.")
-    figs["distributions"] = (
-        P.plot_feature_distributions(F, y, feature_names=names, importance=imp_feat, top_k=8),
-        "Histograms of the eight features with the largest permutation importance, reals in blue and fakes in "
-        "orange (values clipped to the 0.5-99.5 percentile range); the univariate ROC-AUC of each feature is in "
-        "its title (0.5: no separation alone, far from 0.5 in either direction: separating).")
-    filt = final.named_steps.get("decorrelate") if isinstance(final, Pipeline) else None
-    corr_fig = (P.plot_correlation_matrix(correlation_filter=filt, feature_names=_names_before(final, names))
-                if filt is not None
-                else P.plot_correlation_matrix(F, feature_names=names))
-    figs["correlation"] = (
-        corr_fig,
-        "Correlation between every pair of features (red positive, blue negative), in the order of the feature "
-        "table, families outlined. " + ("Red marks on the axes flag the features the decorrelation step dropped "
-                                       "in the final fit (one of each pair above its threshold)."
-                                       if filt is not None else "The detector has no decorrelation step."))
-    figs["shap_bar"] = (
-        P.plot_shap_bar(shap_res, by="feature", top_k=20),
-        f"Mean absolute SHAP value per feature ({shap_res.output} of fake) over {len(shap_res.index)} items, for "
-        "the model fitted on all items: how far, on average, each feature moves a prediction. Orange bars push "
-        "towards fake on average, blue towards real.")
-    figs["shap_families"] = (
-        P.plot_shap_bar(shap_res, by="family", top_k=20),
-        "The same per family: a family's contribution to an item is the sum of its features' SHAP values.")
-    figs["shap_beeswarm"] = (
-        P.plot_shap_beeswarm(shap_res, top_k=15),
-        "One dot per item and feature: its SHAP value (right of the line pushes towards fake) coloured by the "
-        "feature's value among the explained items (blue low, red high). Red dots on the right: large values "
-        "of the feature indicate fakes.")
+    if shap_res is not None:  # handcrafted: feature columns to rank and explain
+        figs["importance_features"] = (
+            P.plot_importance(imp_feat, top_k=20, title="Permutation importance per feature (held-out folds)"),
+            "How much the held-out ROC-AUC drops when one feature's values are shuffled across test items (mean and "
+            "std over folds x repeats). Near zero: the model does not need that feature, or a correlated one "
+            "stands in for it; negative: noise. See the family chart for correlated features.")
+        figs["importance_families"] = (
+            P.plot_importance(imp_fam, top_k=20, title="Permutation importance per feature family (held-out folds)"),
+            "The same with all columns of a family shuffled together (the number of columns in brackets). "
+            "Correlated features of one family share credit in the per-feature chart; shuffled together they "
+            "show what the family contributes as a whole.")
+        figs["distributions"] = (
+            P.plot_feature_distributions(F, y, feature_names=names, importance=imp_feat, top_k=8),
+            "Histograms of the eight features with the largest permutation importance, reals in blue and fakes in "
+            "orange (values clipped to the 0.5-99.5 percentile range); the univariate ROC-AUC of each feature is in "
+            "its title (0.5: no separation alone, far from 0.5 in either direction: separating).")
+        filt = final.named_steps.get("decorrelate") if isinstance(final, Pipeline) else None
+        corr_fig = (P.plot_correlation_matrix(correlation_filter=filt, feature_names=_names_before(final, names))
+                    if filt is not None
+                    else P.plot_correlation_matrix(F, feature_names=names))
+        figs["correlation"] = (
+            corr_fig,
+            "Correlation between every pair of features (red positive, blue negative), in the order of the feature "
+            "table, families outlined. " + ("Red marks on the axes flag the features the decorrelation step dropped "
+                                           "in the final fit (one of each pair above its threshold)."
+                                           if filt is not None else "The detector has no decorrelation step."))
+        figs["shap_bar"] = (
+            P.plot_shap_bar(shap_res, by="feature", top_k=20),
+            f"Mean absolute SHAP value per feature ({shap_res.output} of fake) over {len(shap_res.index)} items, for "
+            "the model fitted on all items: how far, on average, each feature moves a prediction. Orange bars push "
+            "towards fake on average, blue towards real.")
+        figs["shap_families"] = (
+            P.plot_shap_bar(shap_res, by="family", top_k=20),
+            "The same per family: a family's contribution to an item is the sum of its features' SHAP values.")
+        figs["shap_beeswarm"] = (
+            P.plot_shap_beeswarm(shap_res, top_k=15),
+            "One dot per item and feature: its SHAP value (right of the line pushes towards fake) coloured by the "
+            "feature's value among the explained items (blue low, red high). Red dots on the right: large values "
+            "of the feature indicate fakes.")
     try:
         figs["spectra"] = (
             P.plot_spectra(items, y, max_items=100, random_state=random_state),
@@ -651,11 +701,10 @@ def _tables(rep_audit, rep_audit_eq, cv_res, imp_feat, imp_fam, shap_feat, shap_
         "cv_summary": _summary_table(cv_res),
         "cv_folds": cv_res.folds[["n", "n_fake", *keep]],
         "cv_groups": cv_res.per_group[[c for c in ["n", "n_fake", *keep] if c in cv_res.per_group.columns]],
-        "importance_features": imp_feat.set_index("name"),
-        "importance_families": imp_fam.set_index("name"),
-        "shap_features": shap_feat.set_index("name"),
-        "shap_families": shap_fam.set_index("name"),
     }
+    if imp_feat is not None:
+        tables.update(importance_features=imp_feat.set_index("name"), importance_families=imp_fam.set_index("name"),
+                      shap_features=shap_feat.set_index("name"), shap_families=shap_fam.set_index("name"))
     if rep_audit is None:
         del tables["audit"]
     if rep_audit_eq is not None:
@@ -698,8 +747,11 @@ def _dataset_rows(ctx):
                      f"{np.nanmin(h):.0f}-{np.nanmax(h):.0f})"))
     rows.append(("protocol", "codec-equalized (centre crop + one JPEG re-encoding)" if ctx["equalize"]
                  else "as given (no equalization)"))
-    rows.append(("features", f"{len(ctx['names'])} columns in "
-                 f"{len(dict.fromkeys(n.split('__', 1)[0] for n in ctx['names']))} families"))
+    if ctx.get("deep"):
+        rows.append(("features", "none: the network reads the pixels"))
+    else:
+        rows.append(("features", f"{len(ctx['names'])} columns in "
+                     f"{len(dict.fromkeys(n.split('__', 1)[0] for n in ctx['names']))} families"))
     rows.append(("detector", f"{ctx['detector']}: {_describe(ctx['pipe'])}"))
     rows.append(("cross-validation", f"{ctx['n_splits']} folds" + (", grouped" if ctx["groups"] is not None else "")
                  + f", threshold rule {ctx['cv'].threshold_rule!r} on a validation split"))
@@ -729,8 +781,11 @@ def _render_html(ctx, figures, fig_png):
              f"<style>{_CSS}</style></head><body>",
              f"<h1>{esc(ctx['title'])}</h1>",
              f"<p class='small'>Generated {esc(datetime.datetime.now().strftime('%Y-%m-%d %H:%M'))} by forensics. "
-             "Label convention: fake = 1, real = 0. Every metric and importance comes from held-out folds; SHAP "
-             "values describe the model fitted on all items.</p>"]
+             "Label convention: fake = 1, real = 0. " + ("Every metric and map comes from held-out folds: each item "
+                                                         "is scored and mapped by a model that never saw it.</p>"
+                                                         if ctx.get("deep") else
+                                                         "Every metric and importance comes from held-out folds; "
+                                                         "SHAP values describe the model fitted on all items.</p>")]
 
     def fig(key):
         if key not in figures:
@@ -785,24 +840,35 @@ def _render_html(ctx, figures, fig_png):
     if "errors" in tables:
         parts.append("<h3>Most confident errors</h3>" + _html_table(tables["errors"], left=("name",)))
         parts.append(fig("gallery"))
-    parts.append("<h2>4. Feature importance (permutation, held-out folds)</h2>")
-    parts.append(f"<p class='small'>Drop of the test-fold ROC-AUC when a feature (or a whole family) is shuffled, "
-                 f"{ctx['n_repeats']} shuffles x {ctx['n_splits']} folds.</p>")
-    parts.append("<h3>Top 20 features</h3>" + _html_table(tables["importance_features"].head(20)))
-    parts.append("<h3>Families</h3>" + _html_table(tables["importance_families"]))
-    for key in ("importance_features", "importance_families", "distributions", "correlation"):
-        parts.append(fig(key))
-    parts.append("<h2>5. SHAP attributions (model fitted on all items)</h2>")
-    parts.append(f"<p class='small'>{len(shap_res.index)} items explained with the {shap_res.explainer} explainer, "
-                 f"in {shap_res.output} of fake; base value {shap_res.base_value:.3f}.</p>")
-    parts.append("<h3>Top 20 features by mean |SHAP|</h3>" + _html_table(tables["shap_features"].head(20)))
-    parts.append("<h3>Families</h3>" + _html_table(tables["shap_families"]))
-    parts.append(_example_html(ctx))
-    for key in ("shap_bar", "shap_families", "shap_beeswarm"):
-        parts.append(fig(key))
+    section = 4
+    if ctx.get("deep"):
+        parts.append(f"<h2>{section}. Where the network looks (Grad-CAM, held-out folds)</h2>")
+        parts.append("<p class='small'>A deep detector reads the pixels: it has no feature columns to permute or "
+                     "explain with SHAP. The class activation maps show which parts of each picture drove its "
+                     "score.</p>" + (fig("cam_gallery") or "<p class='small'>No gallery was asked for "
+                                                          "(gallery=0).</p>"))
+        section += 1
+    else:
+        parts.append("<h2>4. Feature importance (permutation, held-out folds)</h2>")
+        parts.append(f"<p class='small'>Drop of the test-fold ROC-AUC when a feature (or a whole family) is shuffled, "
+                     f"{ctx['n_repeats']} shuffles x {ctx['n_splits']} folds.</p>")
+        parts.append("<h3>Top 20 features</h3>" + _html_table(tables["importance_features"].head(20)))
+        parts.append("<h3>Families</h3>" + _html_table(tables["importance_families"]))
+        for key in ("importance_features", "importance_families", "distributions", "correlation"):
+            parts.append(fig(key))
+        parts.append("<h2>5. SHAP attributions (model fitted on all items)</h2>")
+        parts.append(f"<p class='small'>{len(shap_res.index)} items explained with the {shap_res.explainer} explainer, "
+                     f"in {shap_res.output} of fake; base value {shap_res.base_value:.3f}.</p>")
+        parts.append("<h3>Top 20 features by mean |SHAP|</h3>" + _html_table(tables["shap_features"].head(20)))
+        parts.append("<h3>Families</h3>" + _html_table(tables["shap_families"]))
+        parts.append(_example_html(ctx))
+        for key in ("shap_bar", "shap_families", "shap_beeswarm"):
+            parts.append(fig(key))
+        section += 2
     if "spectra" in figures:
-        parts.append("<h2>6. Fourier spectra</h2>" + fig("spectra"))
-    parts.append("<h2>7. Provenance</h2>" + _html_table(_provenance_rows(ctx), left=("value",)))
+        parts.append(f"<h2>{section}. Fourier spectra</h2>" + fig("spectra"))
+        section += 1
+    parts.append(f"<h2>{section}. Provenance</h2>" + _html_table(_provenance_rows(ctx), left=("value",)))
     config = ctx["provenance"].get("config")
     if config:
         parts.append(f"<h3>Configuration</h3><pre>{esc(_yaml(config))}</pre>")
@@ -839,8 +905,10 @@ def _example_html(ctx):
 def _render_markdown(ctx, figures, fig_paths):
     cv_res, tables, shap_res = ctx["cv"], ctx["tables"], ctx["shap"]
     roc = cv_res.summary.loc["roc_auc"]
-    md = [f"# {ctx['title']}", "", "Label convention: fake = 1, real = 0. Metrics and permutation importances come "
-          "from held-out folds; SHAP values describe the model fitted on all items.", "",
+    md = [f"# {ctx['title']}", "", "Label convention: fake = 1, real = 0. " + (
+          "Metrics and Grad-CAM maps come from held-out folds." if ctx.get("deep") else
+          "Metrics and permutation importances come from held-out folds; SHAP values describe the model fitted on "
+          "all items."), "",
           "## 1. Data set", "", _md_table(_dataset_rows(ctx)), "", "## 2. Shortcut audit", "",
           *(["### Files as given", "", ctx["audit"].to_markdown()] if ctx["audit"] is not None
             else [_stored_audit_text(ctx), ""])]
@@ -871,20 +939,27 @@ def _render_markdown(ctx, figures, fig_paths):
 
     for key in ("roc_pr", "video_roc_pr", "low_fpr", "confusion", "reliability", "folds", "methods", "gallery"):
         md += fig(key)
-    md += ["## 4. Feature importance (permutation, held-out folds)", "", "### Top 20 features", "",
-           _md_table(tables["importance_features"].head(20)), "", "### Families", "",
-           _md_table(tables["importance_families"]), ""]
-    for key in ("importance_features", "importance_families", "distributions", "correlation"):
-        md += fig(key)
-    md += ["## 5. SHAP attributions", "",
-           f"{len(shap_res.index)} items, {shap_res.explainer} explainer, {shap_res.output} of fake.", "",
-           "### Top 20 features by mean |SHAP|", "", _md_table(tables["shap_features"].head(20)), "",
-           "### Families", "", _md_table(tables["shap_families"]), ""]
-    for key in ("shap_bar", "shap_families", "shap_beeswarm"):
-        md += fig(key)
+    section = 4
+    if ctx.get("deep"):
+        md += [f"## {section}. Where the network looks (Grad-CAM, held-out folds)", ""] + fig("cam_gallery")
+        section += 1
+    else:
+        md += ["## 4. Feature importance (permutation, held-out folds)", "", "### Top 20 features", "",
+               _md_table(tables["importance_features"].head(20)), "", "### Families", "",
+               _md_table(tables["importance_families"]), ""]
+        for key in ("importance_features", "importance_families", "distributions", "correlation"):
+            md += fig(key)
+        md += ["## 5. SHAP attributions", "",
+               f"{len(shap_res.index)} items, {shap_res.explainer} explainer, {shap_res.output} of fake.", "",
+               "### Top 20 features by mean |SHAP|", "", _md_table(tables["shap_features"].head(20)), "",
+               "### Families", "", _md_table(tables["shap_families"]), ""]
+        for key in ("shap_bar", "shap_families", "shap_beeswarm"):
+            md += fig(key)
+        section += 2
     if "spectra" in fig_paths:
-        md += ["## 6. Fourier spectra", ""] + fig("spectra")
-    md += ["## 7. Provenance", "", _md_table(_provenance_rows(ctx)), ""]
+        md += [f"## {section}. Fourier spectra", ""] + fig("spectra")
+        section += 1
+    md += [f"## {section}. Provenance", "", _md_table(_provenance_rows(ctx)), ""]
     config = ctx["provenance"].get("config")
     if config:
         md += ["### Configuration", "", "```yaml", _yaml(config).rstrip(), "```", ""]

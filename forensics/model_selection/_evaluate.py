@@ -63,6 +63,10 @@ class CVResult:
     aggregate : str or None
         The aggregation rule of :func:`~forensics.metrics.aggregate_scores` that made the video
         scores (``"topk_mean:3"`` for ``topk_mean`` with ``k=3``).
+    estimators : list or None
+        With ``return_estimator=True``: the model fitted in each fold (``estimators[f]`` scored
+        the items with ``test_fold == f``), as :func:`sklearn.model_selection.cross_validate`
+        returns them. None otherwise.
     """
 
     folds: pd.DataFrame
@@ -78,6 +82,7 @@ class CVResult:
     video_scores: pd.Series = None
     video_labels: pd.Series = None
     aggregate: str = None
+    estimators: list = None
 
     def __repr__(self):
         parts = [f"n_splits={len(self.folds)}", f"threshold_rule={self.threshold_rule!r}"]
@@ -160,7 +165,7 @@ def _inner_split(fold, y, groups, train, validation_fraction, random_state):
                      "on both sides; use fewer outer folds or a larger validation_fraction")
 
 
-def _run_fold(fold, estimator, X, y, groups, train, test, rule, validation_fraction, random_state):
+def _run_fold(fold, estimator, X, y, groups, train, test, rule, validation_fraction, random_state, keep=False):
     if isinstance(rule, str):
         fit, val = _inner_split(fold, y, groups, train, validation_fraction, random_state)
     else:
@@ -182,12 +187,12 @@ def _run_fold(fold, estimator, X, y, groups, train, test, rule, validation_fract
     row.update(n_fit=int(fit.size), n_validation=int(val.size), fit_seconds=fit_seconds,
                predict_seconds=predict_seconds, fit_items_per_s=fit.size / fit_seconds,
                predict_items_per_s=test.size / predict_seconds)
-    return row, scores, threshold
+    return row, scores, threshold, (est if keep else None)
 
 
 def cross_validate_detector(estimator, X, y, *, groups=None, methods=None, cv=5, threshold_rule="eer",
                             validation_fraction=0.2, random_state=0, n_jobs=None, progress=False, videos=None,
-                            aggregate="mean", k=3):
+                            aggregate="mean", k=3, return_estimator=False):
     """Cross-validate a detector: out-of-fold scores, per-fold metrics at a validation-chosen threshold.
 
     Parameters
@@ -235,6 +240,9 @@ def cross_validate_detector(estimator, X, y, *, groups=None, methods=None, cv=5,
         How item scores make a video score (:func:`~forensics.metrics.aggregate_scores`).
     k : int, default=3
         Scores averaged by ``"topk_mean"``.
+    return_estimator : bool, default=False
+        Keep each fold's fitted model in ``estimators`` (e.g. to explain an item with the model
+        that scored it out of fold).
 
     Returns
     -------
@@ -303,6 +311,8 @@ def cross_validate_detector(estimator, X, y, *, groups=None, methods=None, cv=5,
         threshold_rule = choose_threshold(None, None, threshold_rule)  # validates the number
     if progress not in (True, False):
         raise ValueError(f"progress must be True or False, got {progress!r}")
+    if return_estimator not in (True, False):
+        raise ValueError(f"return_estimator must be True or False, got {return_estimator!r}")
 
     if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
         splitter = make_cv(y, groups, n_splits=int(cv), shuffle=True, random_state=random_state)
@@ -331,7 +341,7 @@ def cross_validate_detector(estimator, X, y, *, groups=None, methods=None, cv=5,
         check_group_leakage(_FixedSplits(splits), y, groups, on_leak="raise")
 
     jobs = (delayed(_run_fold)(f, estimator, X, y, groups, train, test, threshold_rule, validation_fraction,
-                               random_state) for f, (train, test) in enumerate(splits))
+                               random_state, return_estimator) for f, (train, test) in enumerate(splits))
     results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
     if progress:
         results = tqdm(results, total=len(splits), desc="cross-validation folds")
@@ -340,17 +350,20 @@ def cross_validate_detector(estimator, X, y, *, groups=None, methods=None, cv=5,
     oof = np.empty(n, dtype=np.float64)
     thresholds = np.empty(len(splits), dtype=np.float64)
     rows = []
-    for f, ((_, test), (row, scores, threshold)) in enumerate(zip(splits, results)):
+    estimators = []
+    for f, ((_, test), (row, scores, threshold, est)) in enumerate(zip(splits, results)):
         oof[test] = scores
         thresholds[f] = threshold
         rows.append(row)
+        estimators.append(est)
     folds = pd.DataFrame(rows, columns=[*EVALUATE_COLUMNS, "n_fit", "n_validation", *_TIMING_COLUMNS])
     folds.index.name = "fold"
     summary = folds.astype(np.float64).agg(["mean", "std"]).T
     summary.index.name = "metric"
     per_group = evaluate(y, oof, threshold=thresholds[test_fold], groups=methods)
     result = CVResult(folds=folds, summary=summary, per_group=per_group, oof_scores=oof,
-                      thresholds=thresholds, test_fold=test_fold, threshold_rule=threshold_rule)
+                      thresholds=thresholds, test_fold=test_fold, threshold_rule=threshold_rule,
+                      estimators=estimators if return_estimator else None)
     if videos is not None:
         _video_level(result, y, videos, methods, aggregate, k)
     return result
