@@ -429,3 +429,31 @@ def test_a_request_only_past_the_end_still_checks_that_the_file_decodes(tmp_path
     assert len(r) == 0 and r.missing.tolist() == [40] and any("holds 5 frames" in e for e in r.errors)
     with pytest.raises(ItemError, match="no frame could be decoded"):
         read_frames(scramble_packets(path, tmp_path / "s.mkv"), indices=[40])
+
+
+def _mpeg4_avi(path, fourcc=b"FMP4"):
+    out = av.open(str(path), "w")
+    s = out.add_stream("mpeg4", rate=10)
+    s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+    for i in range(4):
+        for p in s.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")):
+            out.mux(p)
+    for p in s.encode():
+        out.mux(p)
+    out.close()
+    data = path.read_bytes()
+    assert data.count(b"FMP4") == 2  # the stream header's handler and the bitmap header's compression
+    path.write_bytes(data.replace(b"FMP4", fourcc))
+    return path
+
+
+def test_a_codec_without_a_decoder_is_an_item_error_naming_the_file(tmp_path):
+    """An AVI whose FourCC FFmpeg does not know: a clear ItemError, not an AttributeError; the same file
+    with its real FourCC decodes."""
+    unknown = _mpeg4_avi(tmp_path / "unknown.avi", b"ZQZQ")
+    for call in (lambda: video_info(unknown), lambda: read_frames(unknown, n=2)):
+        with pytest.raises(ItemError, match=r"unknown\.avi.*no decoder for the codec"):
+            call()
+    known = _mpeg4_avi(tmp_path / "known.avi")
+    assert video_info(known).codec == "mpeg4"
+    assert len(read_frames(known, n=2).frames) == 2

@@ -436,6 +436,9 @@ class _Video:
             self.ordinal, self.stream = int(stream), videos[stream]
             if self.stream.disposition & cover:
                 raise ItemError(self.index, self.src, f"video stream {stream} is a cover picture, not a video")
+        if self.stream.codec_context is None:  # a codec FFmpeg has no decoder for (e.g. an unknown AVI FourCC)
+            raise ItemError(self.index, self.src, f"FFmpeg has no decoder for the codec of its video stream "
+                                                  f"(container {fmt!r})")
 
     def close(self):
         if self.container is not None:
