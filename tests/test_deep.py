@@ -449,6 +449,28 @@ def test_sequences_from_frames_orders_subsamples_and_aligns():
         sequences_from_frames(feats, meta.iloc[:3])
 
 
+def test_sequences_from_frames_follow_one_person():
+    """With track_id, a sequence stays on the track seen most often, even where another person's face
+    is the larger (face_index 0); a frame without that person keeps its faceless row; a tie goes to the
+    lower track id."""
+    rows = [  # video, frame, face_index, track_id
+        (0, 0, 0, 1), (0, 0, 1, 0),   # frame 0: person 1 larger than person 0
+        (0, 1, 0, 0),                 # frame 1: person 0 alone
+        (0, 2, 0, 1), (0, 2, 1, 0),
+        (0, 3, -1, -1),               # frame 3: nobody
+        (0, 4, 0, 0),
+        (1, 0, 0, 3), (1, 1, 0, 2),   # video 1: tracks 2 and 3 one frame each: track 2 wins
+        (2, 0, -1, -1), (2, 1, -1, -1),  # video 2: no face at all
+    ]
+    meta = pd.DataFrame(rows, columns=["video", "frame_index", "face_index", "track_id"])
+    feats = np.array([[100 * v + 10 * f + t] for v, f, _, t in rows], dtype=float)
+    seqs = [s.ravel().tolist() for s in sequences_from_frames(feats, meta)]
+    assert seqs == [[0.0, 10.0, 20.0, 29.0, 40.0], [112.0], [199.0, 209.0]]
+    # without track_id the largest face of each frame is kept, as before
+    assert sequences_from_frames(feats, meta.drop(columns="track_id"))[0].ravel().tolist() == [1.0, 10.0, 21.0,
+                                                                                             29.0, 40.0]
+
+
 # -- catalogue -------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, model", [("efficientnet-finetune", "tf_efficientnet_lite0"),

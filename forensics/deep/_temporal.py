@@ -28,8 +28,12 @@ def sequences_from_frames(features, meta, *, n_frames=16, videos=None):
     features : ndarray of shape (n_rows, n_features)
         One row per frame (or face) crop.
     meta : pandas.DataFrame
-        Per row at least ``video`` and ``frame_index``; with a ``face_index`` column, only the
-        first face of each frame is kept (the largest, as :class:`~forensics.media.FaceCropper`
+        Per row at least ``video`` and ``frame_index``. With a ``track_id`` column (the face
+        track, i.e. the person), one person per video: the track with rows in the most frames
+        (the lowest id on a tie), so a sequence never switches between people; rows of other
+        tracks are dropped, and a frame where that person has no row keeps its faceless row
+        (``track_id`` -1) if it has one. Within what is left, the first face of each frame is
+        kept (lowest ``face_index``, the largest face as :class:`~forensics.media.FaceCropper`
         ranks them; -1 for a whole-frame row).
     n_frames : int or None, default=16
         Longest sequence: a video with more frames keeps ``n_frames`` of them evenly spaced in
@@ -65,9 +69,18 @@ def sequences_from_frames(features, meta, *, n_frames=16, videos=None):
         Interval(int, 1, None).check("n_frames", n_frames)
     table = pd.DataFrame({"row": np.arange(len(meta)), "video": meta["video"].to_numpy(),
                           "frame": meta["frame_index"].to_numpy(),
-                          "face": meta["face_index"].to_numpy() if "face_index" in meta else 0})
-    table = table.sort_values(["video", "frame", "face", "row"], kind="stable")
-    table = table.drop_duplicates(["video", "frame"], keep="first")  # one face per frame
+                          "face": meta["face_index"].to_numpy() if "face_index" in meta else 0,
+                          "track": meta["track_id"].to_numpy() if "track_id" in meta else -1})
+    # one person per video: the track seen in the most frames (lowest id on a tie); rows of other
+    # tracks are dropped, rows without a face (track -1) are kept where the person has no row
+    tracked = table[table["track"] >= 0].drop_duplicates(["video", "frame", "track"])
+    counts = tracked.groupby(["video", "track"]).size().reset_index(name="n")
+    main = counts.sort_values(["video", "n", "track"], ascending=[True, False, True]).drop_duplicates("video")
+    table["main"] = table["video"].map(dict(zip(main["video"], main["track"]))).fillna(-1).astype(int)
+    table = table[(table["track"] == table["main"]) | (table["track"] < 0)]
+    table = table.assign(other=(table["track"] < 0) & (table["main"] >= 0))
+    table = table.sort_values(["video", "frame", "other", "face", "row"], kind="stable")
+    table = table.drop_duplicates(["video", "frame"], keep="first")  # one row per frame
     groups = {v: g["row"].to_numpy() for v, g in table.groupby("video", sort=True)}
     order = sorted(groups) if videos is None else list(videos)
     missing = [v for v in order if v not in groups]
