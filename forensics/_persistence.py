@@ -44,6 +44,7 @@ def save(model, path, *, format=None):
     """
     path = Path(path)
     if _format(path, format) == "skops":
+        _import_skops_without_torch()
         import skops.io as sio
 
         sio.dump(model, path)
@@ -83,6 +84,7 @@ def load(path, *, format=None, trusted=()):
         raise FileNotFoundError(f"no saved model at {path}")
     if _format(path, format) == "joblib":
         return joblib.load(path)
+    _import_skops_without_torch()
     import skops.io as sio
 
     types = sio.get_untrusted_types(file=path)
@@ -92,3 +94,28 @@ def load(path, *, format=None, trusted=()):
         raise ValueError(f"{path} would instantiate types that are not trusted: {untrusted}; "
                          "pass trusted=[...] if you know where the file comes from")
     return sio.load(path, trusted=list(types))
+
+
+def _import_skops_without_torch():
+    """Import ``skops.io`` without importing torch.
+
+    At import, skops lists scikit-learn's estimators (``sklearn.utils.discovery.all_estimators``),
+    whose walk over scikit-learn's packages imports ``sklearn.externals.array_api_compat.torch``,
+    which imports torch when it is installed: seconds and hundreds of megabytes that a
+    handcrafted model never uses. A placeholder module stands in for that one package during
+    the import (it holds no estimator) and is removed afterwards.
+    """
+    import sys
+    import types
+
+    name = "sklearn.externals.array_api_compat.torch"
+    if "skops.io" in sys.modules or "torch" in sys.modules or name in sys.modules:
+        import skops.io  # noqa: F401
+        return
+    placeholder = types.ModuleType(name)
+    sys.modules[name] = placeholder
+    try:
+        import skops.io  # noqa: F401
+    finally:
+        if sys.modules.get(name) is placeholder:
+            del sys.modules[name]

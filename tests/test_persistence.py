@@ -44,3 +44,28 @@ def test_format_errors(tmp_path):
         load(tmp_path / "missing.skops")
     with pytest.raises(ValueError, match="format"):
         save(object(), tmp_path / "m.skops", format="pickle")
+
+
+def test_skops_save_and_load_do_not_import_torch(tmp_path):
+    """A handcrafted model saved and loaded as .skops never imports torch (seconds and hundreds of MB);
+    a model that holds a torch type would still import it, through its own class."""
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    code = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        from sklearn.linear_model import LogisticRegression
+        from forensics import load, save
+        model = LogisticRegression().fit(np.array([[0.0], [1.0]]), [0, 1])
+        path = save(model, {str(tmp_path / 'm.skops')!r})
+        assert load(path).predict([[0.9]]).tolist() == [1]
+        print("torch" in sys.modules)
+    """)
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         env={"PYTHONPATH": str(root), "PATH": ""})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "False"

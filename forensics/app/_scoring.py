@@ -90,31 +90,6 @@ def _has_type(model, names):
     return any(type(v).__name__ in names for v in params.values())
 
 
-def _import_skops_without_torch():
-    """Import ``skops.io`` without importing torch.
-
-    At import, skops lists scikit-learn's estimators (``sklearn.utils.discovery.all_estimators``),
-    whose walk over scikit-learn's packages imports ``sklearn.externals.array_api_compat.torch``,
-    which imports torch when it is installed: seconds and hundreds of megabytes that a
-    handcrafted model never uses. A placeholder module stands in for that one package during
-    the import (it holds no estimator) and is removed afterwards.
-    """
-    import sys
-    import types
-
-    name = "sklearn.externals.array_api_compat.torch"
-    if "skops.io" in sys.modules or "torch" in sys.modules or name in sys.modules:
-        import skops.io  # noqa: F401
-        return
-    placeholder = types.ModuleType(name)
-    sys.modules[name] = placeholder
-    try:
-        import skops.io  # noqa: F401
-    finally:
-        if sys.modules.get(name) is placeholder:
-            del sys.modules[name]
-
-
 def load_detector(path, *, trusted=()):
     """Load a saved model for scoring: a ``forensics train`` output (.skops/.joblib) or an ONNX export.
 
@@ -155,6 +130,8 @@ def load_detector(path, *, trusted=()):
     from .. import load
 
     if suffix == ".skops":
+        from .._persistence import _import_skops_without_torch
+
         _import_skops_without_torch()
     try:
         model = load(path, format="skops" if suffix == ".skops" else "joblib", trusted=trusted)
