@@ -393,6 +393,31 @@ class MLPHead(ClassifierMixin, BaseEstimator):
         net.eval()
         self.model_ = net
 
+    # -- persistence: the torch network as plain bytes, so skops and pickle files hold no torch object --
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        net = state.get("model_")
+        if net is not None and not isinstance(net, MLPClassifier):  # a torch.nn.Sequential
+            import torch
+
+            from ..deep._torch import state_to_bytes
+
+            hidden = [m.out_features for m in net if isinstance(m, torch.nn.Linear)][:-1]
+            state["model_"] = {"torch_state": state_to_bytes(torch, net), "n_in": int(net[0].in_features),
+                               "hidden": hidden, "batch_norm": any(isinstance(m, torch.nn.BatchNorm1d) for m in net),
+                               "dropout": next((float(m.p) for m in net if isinstance(m, torch.nn.Dropout)), 0.0)}
+        return state
+
+    def __setstate__(self, state):
+        packed = state.get("model_")
+        if isinstance(packed, dict) and "torch_state" in packed:
+            from ..deep._torch import import_torch, load_state_bytes
+
+            torch = import_torch(type(self).__name__)
+            net = _build_torch_net(torch, packed["n_in"], packed["hidden"], packed["dropout"], packed["batch_norm"])
+            state = dict(state, model_=load_state_bytes(torch, net, packed["torch_state"]).eval())
+        super().__setstate__(state)
+
     # -- predict -----------------------------------------------------------------------------------
     def decision_function(self, X):
         """Logit of the positive class (``classes_[1]``), shape (n_samples,)."""
