@@ -792,6 +792,38 @@ def test_predict_one_row_per_input_in_order_with_failures_recorded(data, model, 
     assert (tmp_path / "pred.config.yaml").is_file()
 
 
+def test_predict_on_a_feature_table_scores_each_row_like_the_files(data, model, tmp_path, capsys):
+    """A table written by extract is scored row by row with the same scores as its files; a row whose item
+    could not be extracted stays a row, with status error; a table without the model's features is refused."""
+    import shutil
+
+    from forensics import load, read_table
+
+    folder = tmp_path / "data"
+    shutil.copytree(data, folder)
+    (folder / "real" / "zz_broken.jpg").write_bytes(b"\xff\xd8 truncated")
+    table = tmp_path / "t.parquet"
+    assert main(["extract", str(folder), "--detector", "dct-lr", "--out", str(table), "--no-progress",
+                 "--no-audit"]) == 0
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(model), str(table), "--out", str(out), "--no-progress"]) == 0
+    assert "1 of 25 inputs failed" in capsys.readouterr().err
+    pred = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    t = read_table(table)
+    assert pred["input"].tolist() == [str(p) for p in t.paths]
+    broken = pred["input"].str.endswith("zz_broken.jpg").to_numpy()
+    assert pred.loc[broken, "status"].tolist() == ["error"] and "not extracted" in pred.loc[broken, "error"].iloc[0]
+    assert pred.loc[~broken, "status"].eq("ok").all()
+    expected = load(model).predict_proba(list(pred.loc[~broken, "input"]))[:, 1]
+    np.testing.assert_allclose(pred.loc[~broken, "score"], expected, rtol=1e-9)
+    other = tmp_path / "spectrum.parquet"
+    assert main(["extract", str(data), "--detector", "spectrum-lr", "--out", str(other), "--no-progress",
+                 "--no-audit"]) == 0
+    assert main(["predict", str(model), str(other), "--no-progress"]) == 1
+    line, = error_lines(capsys.readouterr().err)
+    assert "lacks the feature" in line
+
+
 def test_predict_json_to_stdout_and_all_failing(model, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["predict", str(model), str(tmp_path / "empty"), str(tmp_path / "x.png"), "--format", "json",

@@ -20,7 +20,8 @@ def add_parser(subparsers):
         description=(
             "Score each input with a model saved by 'forensics train' or 'forensics tune' (or forensics.save). "
             "INPUTS are files and folders (a folder contributes its image files, or video files for a video model, "
-            "sorted, recursively). One row per input file, in order: input, score (probability of fake), "
+            "sorted, recursively), or one feature table (.parquet) written by 'forensics extract' with the model's "
+            "features. One row per input file (or table row), in order: input, score (probability of fake), "
             "prediction (1 = fake, score >= --threshold), status ('ok' or 'error') and error. An input that cannot "
             "be read is a row with status 'error'; the exit status is 0 unless every input fails."
         ),
@@ -29,7 +30,7 @@ def add_parser(subparsers):
     option(parser, "model", key="detector.model", metavar="MODEL", required=True,
            help="the saved model (.skops or .joblib)")
     option(parser, "inputs", key="data.inputs", metavar="INPUTS", nargs="*", required=True,
-           help="image or video files, and folders of them")
+           help="image or video files, and folders of them; or one feature table .parquet")
     option(parser, "--format", key="output.format", choices=("csv", "json"), default="csv",
            help="output format (default: %(default)s)")
     C.add_output(parser, metavar="FILE", help="write there instead of to standard output (config and run record "
@@ -77,6 +78,9 @@ def run(args):
         raise C.UsageError("the following arguments are required: INPUTS")
     model = C.load_model(args.model)
     C.set_progress(model, False)
+    if len(args.inputs) == 1 and C.is_table(args.inputs[0]):
+        rows, scores, errors = _score_table(model, args.inputs[0])
+        return _write(args, rows, scores, errors)
     steps = getattr(model, "steps", [(None, model)])
     video = isinstance(model, VideoDetector) or isinstance(steps[0][1], VideoFeatures)
     rows = _expand_inputs(args.inputs, VIDEO_SUFFIXES if video else IMAGE_SUFFIXES)
@@ -99,6 +103,38 @@ def run(args):
                 bar.update(len(part))
         finally:
             bar.close()
+    return _write(args, rows, scores, errors)
+
+
+def _score_table(model, source):
+    """Rows, scores and errors of a feature table written by 'forensics extract': one per table row."""
+    from .._tables import read_table
+    from ._evaluate import _split_model
+
+    table = read_table(source)
+    scorer, features, frames = _split_model(model)
+    if frames is not None and frames["level"] == "frame":
+        raise C.CommandError("a video detector scores a video from all its frames: give the videos, not a "
+                             "feature table")
+    try:
+        if frames is not None:
+            table.check_frames(**frames)
+        F, _ = table.features_for(features)
+    except ValueError as exc:
+        raise C.CommandError(str(exc)) from None
+    ok = table.ok
+    rows = [(str(p), None, "") for p in table.paths]
+    errors = ["" if k else C.one_line(f"not extracted: {e}") for k, e in
+              zip(ok, table.data["error"] if "error" in table.data.columns else [""] * len(ok))]
+    scores = np.full(len(rows), np.nan)
+    if ok.any():
+        scores[ok] = C.fake_scores(scorer, F[ok])
+    return rows, scores, errors
+
+
+def _write(args, rows, scores, errors):
+    import pandas as pd
+
     for i in range(len(rows)):
         if not errors[i] and not np.isfinite(scores[i]):
             errors[i] = "the model gave no finite score"
