@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
+from param_contract import check_bounds, check_defaults
 from forensics.features import CodecFeatures, codec_features
 from forensics.features._codec import (
     ANNEX_K_CHROMA, ANNEX_K_LUMA, codec_vector, estimate_jpeg_quality, ijg_quant_table,
@@ -391,3 +392,12 @@ def test_marker_parser_agrees(data, q):
     assert row["codec__exif__present"] == float(ref["exif"])
     assert row["codec__icc_profile__present"] == float(ref["icc"])
     assert row["codec__bytes_per_pixel__file"] == len(data) / (ref["width"] * ref["height"])
+
+
+# -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
+
+COMMON = dict(n_jobs=None, on_error="raise", progress=False)
+
+
+def test_documented_defaults_and_keyword_only_parameters():
+    check_defaults(CodecFeatures, dict(**COMMON), functions=[])

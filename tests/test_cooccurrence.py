@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from conftest import natural_image
+from param_contract import check_bounds, check_defaults
 from forensics.features import CooccurrenceFeatures, LargeCooccurrenceFeatures, cooccurrence_features
 from forensics.features._cooccurrence import cooccurrence_vector, symmetry_classes
 from forensics.features._kernels._cooccurrence import (
@@ -162,3 +163,18 @@ def test_invalid_parameters():
     # the valid look-alikes of the refused values
     for ok in (dict(residuals="o1"), dict(order=4), dict(truncation=4), dict(q=0.05), dict(color=True)):
         CooccurrenceFeatures(**ok).fit()
+
+
+# -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
+
+COMMON = dict(n_jobs=None, on_error="raise", progress=False)
+
+
+def test_documented_defaults_and_keyword_only_parameters():
+    check_defaults(CooccurrenceFeatures,
+                   dict(residuals=("o1", "o2", "o3"), order=3, truncation=2, q=1.0, color=False, **COMMON),
+                   functions=[cooccurrence_features, cooccurrence_vector])
+
+
+def test_parameter_bounds_accepted_at_the_edge_and_refused_beyond():
+    check_bounds(CooccurrenceFeatures, dict(order=(2, 4), truncation=(1, 4), q=(0.05, 64.0)))

@@ -11,6 +11,7 @@ from PIL import Image
 from scipy.spatial.distance import jensenshannon
 from skimage import data
 
+from param_contract import check_bounds, check_defaults
 from forensics.features import DCTFeatures, dct_features
 from forensics.features._dct import (
     IJG_LUMA_50, N_BINS, Q_MAX, ZIGZAG, block_dct, dct_basis, dct_vector, estimate_quality, estimate_steps,
@@ -391,3 +392,17 @@ def test_dct_vector_matches_extractor(camera):
     ext = DCTFeatures(n_coeffs=4, n_steps=3).fit()
     out = ext.transform([camera[:64, :72]])[0]
     np.testing.assert_array_equal(out, dct_vector(camera[:64, :72].astype(np.float32), n_coeffs=4, n_steps=3))
+
+
+# -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
+
+COMMON = dict(n_jobs=None, on_error="raise", progress=False)
+
+
+def test_documented_defaults_and_keyword_only_parameters():
+    check_defaults(DCTFeatures, dict(n_coeffs=9, n_steps=6, **COMMON),
+                   functions=[dct_features, dct_vector])
+
+
+def test_parameter_bounds_accepted_at_the_edge_and_refused_beyond():
+    check_bounds(DCTFeatures, dict(n_coeffs=(1, 63), n_steps=(1, 64)))

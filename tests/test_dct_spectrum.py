@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from conftest import natural_image
+from param_contract import check_bounds, check_defaults
 from forensics.features import DCTSpectrumFeatures, dct_spectrum_features, make_feature_bank
 from forensics.features._dct_spectrum import dct_spectrum_vector
 
@@ -72,3 +73,17 @@ def test_bank_select_keeps_only_prefixed_columns():
         make_feature_bank(["spectral"], select=[""]).fit(X)
     with pytest.raises(ValueError, match="nothing left"):
         make_feature_bank(["spectral"], select=["blur__"]).fit(X)
+
+
+# -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
+
+COMMON = dict(n_jobs=None, on_error="raise", progress=False)
+
+
+def test_documented_defaults_and_keyword_only_parameters():
+    check_defaults(DCTSpectrumFeatures, dict(n_bands=16, **COMMON),
+                   functions=[dct_spectrum_features, dct_spectrum_vector])
+
+
+def test_parameter_bounds_accepted_at_the_edge_and_refused_beyond():
+    check_bounds(DCTSpectrumFeatures, dict(n_bands=(1, 256)))

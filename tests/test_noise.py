@@ -6,6 +6,7 @@ import pytest
 import pywt
 from scipy import ndimage, stats
 
+from param_contract import check_bounds, check_defaults
 from forensics.features._noise import NoiseFeatures, noise_features, noise_vector
 from forensics.media._item import Item
 from forensics.features._kernels._noise import haar_abs_hh
@@ -445,3 +446,18 @@ def test_srm_reference_rows_are_consistent():
     rows = srm_residuals(np.stack([luma] * 3, -1), luma)
     assert rows[4].size == 2 * 5 * 7 and rows[6].shape == (5, 7)
     assert median_residuals(np.stack([luma] * 3, -1), luma)[0].shape == (7, 9)
+
+
+# -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
+
+COMMON = dict(n_jobs=None, on_error="raise", progress=False)
+
+
+def test_documented_defaults_and_keyword_only_parameters():
+    check_defaults(NoiseFeatures,
+                   dict(residuals=("median", "wavelet", "srm"), grid=4, wavelet="db4", wavelet_level=2, **COMMON),
+                   functions=[noise_features, noise_vector])
+
+
+def test_parameter_bounds_accepted_at_the_edge_and_refused_beyond():
+    check_bounds(NoiseFeatures, dict(grid=(1, 64), wavelet_level=(1, 4)))

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from conftest import natural_image
+from param_contract import check_bounds, check_defaults
 from forensics.features import UpsamplingFeatures, upsampling_features
 from forensics.features._kernels._upsampling import phase_sums
 from forensics.features._upsampling import npr_residual, upsampling_vector
@@ -99,3 +100,17 @@ def test_n_scales_parameter_and_small_images():
     for bad in (0, 6, 2.0):
         with pytest.raises((ValueError, TypeError), match="n_scales"):
             UpsamplingFeatures(n_scales=bad).fit()
+
+
+# -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
+
+COMMON = dict(n_jobs=None, on_error="raise", progress=False)
+
+
+def test_documented_defaults_and_keyword_only_parameters():
+    check_defaults(UpsamplingFeatures, dict(n_scales=3, **COMMON),
+                   functions=[upsampling_features, upsampling_vector])
+
+
+def test_parameter_bounds_accepted_at_the_edge_and_refused_beyond():
+    check_bounds(UpsamplingFeatures, dict(n_scales=(1, 5)))
