@@ -323,3 +323,15 @@ def test_documented_defaults_and_keyword_only_parameters():
 
 def test_parameter_bounds_accepted_at_the_edge_and_refused_beyond():
     check_bounds(SpectralFeatures, dict(n_bins=(2, 4096), cutoff=(0.0, 1.0)))
+
+
+def test_cached_geometries_are_read_only():
+    """The per-shape constants are shared between calls by a cache: nobody may change them."""
+    from forensics.features._spectral import _geometry, _peak_geometry
+
+    geo = _geometry(9, 12, 5, 0.5)
+    for a in (geo.weight, geo.wedge, geo.radial, geo.bin_weight):
+        assert not a.flags.writeable
+        with pytest.raises(ValueError):
+            a[0] = 1
+    assert all(not a.flags.writeable for a in _peak_geometry(16, 16, 2))
