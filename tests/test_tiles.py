@@ -9,7 +9,7 @@ from param_contract import check_bounds, check_defaults
 from forensics.features import (
     BlurFeatures, ForensicFeatures, NoiseFeatures, TiledFeatures, make_feature_bank, tile_boxes,
 )
-from forensics.media import ItemError
+from forensics.media import ItemError, load_item
 
 
 def test_tile_boxes_hand_cases():
@@ -165,4 +165,16 @@ def test_images_with_different_tile_counts_in_one_batch():
         for row, img in zip(out, X):
             one = TiledFeatures(inner, **params).extract_one(img)  # unfitted: extract_one fits it
             np.testing.assert_array_equal(row, np.array(list(one.values())))
+
+
+def test_batched_hook_splits_the_tiles_of_several_images():
+    """``_compute_batch`` itself (the extraction reruns a failed batch item by item, which would
+    hide a wrong split): rows of several prepared images at once equal their rows one by one."""
+    X = [natural_image(0, (80, 100)), natural_image(1, (100, 150)), natural_image(2, (40, 40))]
+    tiled = TiledFeatures(BlurFeatures(grid=2), tile_size=40, max_tiles=5, aggregate=("mean", "max")).fit()
+    prepared = [tiled._prepare(load_item(img, i)) for i, img in enumerate(X)]
+    assert [len(p) for p in prepared] == [4, 5, 1]
+    together = tiled._compute_batch(prepared)
+    np.testing.assert_array_equal(together, np.vstack([tiled._compute_batch([p]) for p in prepared]))
+    assert together[:, -1].tolist() == [4, 5, 1]
 

@@ -114,3 +114,11 @@ def test_documented_defaults_and_keyword_only_parameters():
 
 def test_parameter_bounds_accepted_at_the_edge_and_refused_beyond():
     check_bounds(UpsamplingFeatures, dict(n_scales=(1, 5)))
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (7, 5), (6, 9), (3, 3), (2, 2)])
+def test_npr_residual_drops_the_odd_row_and_column(shape):
+    y = np.random.default_rng(sum(shape)).uniform(0, 255, shape)
+    h, w = shape[0] - shape[0] % 2, shape[1] - shape[1] % 2
+    want = y[:h, :w] - np.kron(y[:h:2, :w:2], np.ones((2, 2)))  # nearest-neighbour down and up again
+    np.testing.assert_array_equal(npr_residual(y), want)
