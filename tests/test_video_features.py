@@ -480,14 +480,18 @@ def test_no_videos_give_empty_outputs_of_the_right_width():
 
 
 def test_warnings_point_at_the_callers_line_and_failed_videos_have_neutral_status(tmp_path):
-    bad = tmp_path / "broken.mp4"
+    bad, bad2 = tmp_path / "broken.mp4", tmp_path / "broken2.mp4"
     bad.write_bytes(b"\x00" * 100)
+    bad2.write_bytes(b"\x01" * 100)
     dark = _video(tmp_path / "dark.mp4", n=2, dark=(0, 1))
+    dark2 = _video(tmp_path / "dark2.mp4", n=2, dark=(0, 1), seed=1)
     vf = VideoFeatures(BlurFeatures(), n_frames=2, detector=KnownBoxDetector(), size=64, on_error="nan").fit()
     for call in (vf.transform, vf.transform_frames):
         with pytest.warns(RuntimeWarning) as record:
-            call([str(bad), dark])
+            call([str(bad), dark, str(bad2), dark2])
         assert [w.filename for w in record] == [__file__, __file__]
-        assert "could not be read" in str(record[0].message) and "no face" in str(record[1].message)
-    assert vf.status_["status"].tolist() == ["error", "no_face"]
-    assert vf.status_[["rotation", "mirror", "sar"]].values.tolist() == [[0, False, 1.0], [0, False, 1.0]]
+        failed, faceless = str(record[0].message), str(record[1].message)
+        assert failed.startswith("2 of 4 videos could not be read") and "first: video 0: " in failed
+        assert faceless.startswith("2 of 4 videos have no face") and faceless.endswith(f"first: video 1 ({dark})")
+    assert vf.status_["status"].tolist() == ["error", "no_face", "error", "no_face"]
+    assert vf.status_[["rotation", "mirror", "sar"]].values.tolist() == [[0, False, 1.0]] * 4
