@@ -66,6 +66,36 @@ def haar_detail_energies_ref(img, levels):
     return np.array([sum(float((b ** 2).sum()) for b in lvl) for lvl in coeffs[1:]][::-1])
 
 
+def blur_row_ref(img, grid, threshold):
+    """The 8 :class:`BlurFeatures` columns by their formulas, in float64 from the float32 luma:
+    per-cell Laplacian variances with ``np.var``, edge widths from :func:`edge_widths_ref` and the
+    Haar energies from PyWavelets."""
+    y = np.asarray(img, dtype=np.float32).astype(np.float64)
+    h, w = y.shape
+    out = np.full(8, np.nan)
+    if h >= 3 and w >= 3:
+        c = y[1:-1, 1:-1]
+        up, down, left, right = y[:-2, 1:-1], y[2:, 1:-1], y[1:-1, :-2], y[1:-1, 2:]
+        lap = up + down + left + right - 4 * c
+        gx = (y[:-2, 2:] + 2 * y[1:-1, 2:] + y[2:, 2:]) - (y[:-2, :-2] + 2 * y[1:-1, :-2] + y[2:, :-2])
+        gy = (y[2:, :-2] + 2 * y[2:, 1:-1] + y[2:, 2:]) - (y[:-2, :-2] + 2 * y[:-2, 1:-1] + y[:-2, 2:])
+        out[0] = np.log1p(np.var(lap))
+        out[1] = np.log1p(np.mean(gx ** 2 + gy ** 2))
+        out[2] = np.log1p(np.mean((right - left) ** 2 + (down - up) ** 2))
+        widths = edge_widths_ref(y, threshold)
+        out[4] = widths.mean() if widths.size else np.nan
+        out[5] = widths.size / lap.size
+        ii, jj = np.meshgrid(np.arange(1, h - 1), np.arange(1, w - 1), indexing="ij")
+        cell = (ii * grid // h) * grid + (jj * grid // w)
+        v = np.array([np.var(lap[cell == k]) for k in range(grid * grid) if (cell == k).any()])
+        out[6] = v.std() / v.mean() if v.mean() > 0 else np.nan
+        out[7] = np.log1p(v.max()) - np.log1p(v.min())
+    if h >= 8 and w >= 8:
+        e = haar_detail_energies_ref(y, 3)
+        out[3] = e[0] / e.sum() if e.sum() > 0 else np.nan
+    return out
+
+
 def _kernel_haar(luma):
     out = np.zeros(3)
     haar_detail_energies(np.ascontiguousarray(luma, dtype=np.float32), 3, out)

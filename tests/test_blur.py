@@ -1,12 +1,15 @@
+import warnings
+
 import numpy as np
 import pytest
 import pywt
 
 from conftest import natural_image
+from param_contract import check_bounds, check_defaults
 from forensics.features import BlurFeatures, blur_features
-from forensics.features._blur import blur_vector, sharpness_sums
+from forensics.features._blur import _bounds, blur_vector, sharpness_sums
 from forensics.features._kernels._blur import haar_detail_energies
-from reference_blur import edge_widths_ref, haar_detail_energies_ref, sharpness_cells_ref
+from reference_blur import blur_row_ref, edge_widths_ref, haar_detail_energies_ref, sharpness_cells_ref
 
 SHAPES = [(3, 3), (3, 4), (4, 3), (7, 9), (13, 17), (64, 40)]
 
@@ -43,7 +46,9 @@ def test_haar_energies_match_pywavelets(shape, seed, levels):
 
 
 def test_constant_image_has_zero_sharpness():
-    vals = blur_vector(np.full((20, 20), 77.0, np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the undefined ratios are NaN by rule, not by a 0 / 0 warning
+        vals = blur_vector(np.full((20, 20), 77.0, np.float32))
     names = BlurFeatures().fit()._feature_names()
     row = dict(zip(names, vals))
     assert row["blur__laplacian_var__log"] == 0.0
@@ -114,3 +119,75 @@ def test_dtypes_agree():
 def test_tiny_images_give_nan_not_errors():
     row = blur_features(np.zeros((1, 1), np.uint8))
     assert all(np.isnan(v) for v in row.values())
+
+
+# -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
+
+COMMON = dict(n_jobs=None, on_error="raise", progress=False)
+
+
+def test_documented_defaults_and_keyword_only_parameters():
+    check_defaults(BlurFeatures, dict(grid=4, edge_threshold=20.0, **COMMON),
+                   functions=[blur_features, blur_vector])
+
+
+def test_parameter_bounds_accepted_at_the_edge_and_refused_beyond():
+    check_bounds(BlurFeatures, dict(grid=(1, 64), edge_threshold=(0.0, 255.0)))
+
+
+# -- whole rows against the formulas, on fixtures where every term matters (issue 16) -----------
+
+def _curved(shape, seed):
+    """Texture plus a quadratic surface: the Laplacian has a non-zero mean, so Var(L) needs its
+    mean term, and cells differ in sharpness (the coefficient of variation is not 0)."""
+    h, w = shape
+    ii, jj = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    img = natural_image(seed, shape)[:, :, 1].astype(np.float64) * (0.3 + 0.7 * (jj / w))
+    img = img + 0.4 * ii ** 2 + 0.25 * jj ** 2
+    return np.rint(img * 250 / img.max()).astype(np.uint8)  # a grey 8-bit image: its luma is itself
+
+
+@pytest.mark.parametrize(("shape", "grid", "threshold"), [
+    ((3, 3), 1, 20.0), ((3, 11), 2, 5.0), ((11, 3), 3, 20.0), ((9, 8), 4, 0.0), ((37, 45), 5, 8.0),
+    ((64, 40), 4, 20.0), ((50, 71), 7, 40.0), ((8, 129), 3, 255.0),
+])
+def test_rows_match_the_formulas(shape, grid, threshold):
+    y = _curved(shape, sum(shape))
+    assert abs(sharpness_cells_ref(y, 1)[0, 1]) > 0  # sum of L: the mean term of Var(L) matters
+    got = blur_vector(y, grid=grid, edge_threshold=threshold)
+    want = blur_row_ref(y, grid, threshold)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+    ext = BlurFeatures(grid=grid, edge_threshold=threshold).fit()
+    np.testing.assert_allclose(ext.transform([y])[0], got, rtol=0, atol=0)
+
+
+def test_constant_laplacian_has_zero_variance_and_density_is_a_fraction():
+    # Y = 1.5 i^2 + 0.5 j^2: the Laplacian is 4 everywhere, so Var(L) = E[L^2] - E[L]^2 = 16 - 16 = 0
+    ii, jj = np.meshgrid(np.arange(12.0), np.arange(15.0), indexing="ij")
+    row = dict(zip(BlurFeatures().fit()._feature_names(), blur_vector((1.5 * ii ** 2 + 0.5 * jj ** 2))))
+    assert row["blur__laplacian_var__log"] == 0.0
+    assert np.isnan(row["blur__local_lapvar_cv__g4"]) and row["blur__local_lapvar_logrange__g4"] == 0.0
+    step = np.zeros((6, 10), np.float32)
+    step[:, 5:] = 100.0
+    row = dict(zip(BlurFeatures().fit()._feature_names(), blur_vector(step)))
+    assert row["blur__edge_density__t20"] == pytest.approx(4 / (4 * 8))  # one edge pixel per interior row
+
+
+@pytest.mark.parametrize("shape", [(2, 9), (9, 2), (2, 2), (1, 30), (30, 1)])
+def test_images_thinner_than_three_pixels_give_nan(shape):
+    assert np.isnan(blur_vector(np.random.default_rng(0).uniform(0, 255, shape))).all()
+
+
+@pytest.mark.parametrize(("shape", "nan_hf"), [((3, 3), True), ((7, 30), True), ((30, 7), True), ((8, 8), False)])
+def test_hf_ratio_needs_eight_pixels_each_way(shape, nan_hf):
+    row = blur_vector(_curved(shape, 1))
+    assert np.isnan(row[3]) == nan_hf and np.isfinite(row[[0, 1, 2]]).all()
+
+
+def test_cached_cell_bounds_are_read_only():
+    bounds = _bounds(50, 7)
+    assert bounds.tolist() == [1, 8, 15, 22, 29, 36, 43, 49]  # first column of each cell c = j * 7 // 50
+    assert not bounds.flags.writeable  # shared between calls by the cache: nobody may change it
+    with pytest.raises(ValueError):
+        bounds[0] = 0

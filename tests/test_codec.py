@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
+from param_contract import check_bounds, check_defaults
 from forensics.features import CodecFeatures, codec_features
 from forensics.features._codec import (
     ANNEX_K_CHROMA, ANNEX_K_LUMA, codec_vector, estimate_jpeg_quality, ijg_quant_table,
@@ -391,3 +392,32 @@ def test_marker_parser_agrees(data, q):
     assert row["codec__exif__present"] == float(ref["exif"])
     assert row["codec__icc_profile__present"] == float(ref["icc"])
     assert row["codec__bytes_per_pixel__file"] == len(data) / (ref["width"] * ref["height"])
+
+
+# -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
+
+COMMON = dict(n_jobs=None, on_error="raise", progress=False)
+
+
+def test_documented_defaults_and_keyword_only_parameters():
+    check_defaults(CodecFeatures, dict(**COMMON), functions=[])
+
+
+def test_grey_alpha_png_has_two_channels():
+    la = Image.fromarray(_rgb()).convert("LA")
+    row = _row(_encode(la, "PNG"))
+    assert (row["codec__bit_depth__container"], row["codec__channels__container"]) == (8, 2)
+
+
+@pytest.mark.parametrize(("mode", "depth", "channels"), [
+    ("1", 1, 1), ("L", 8, 1), ("I;16", 16, 1), ("I;16B", 16, 1), ("I", 32, 1), ("F", 32, 1), ("RGB", 8, 3),
+    ("CMYK", 8, 4),
+])
+def test_tiff_depth_and_channels_from_the_pil_mode(mode, depth, channels):
+    im = Image.fromarray(_rgb()).convert("L").convert(mode) if mode not in ("I;16", "I;16B") else \
+        Image.fromarray((np.arange(16 * 24).reshape(16, 24) * 150).astype(np.uint16)).convert(mode)
+    data = _encode(im, "TIFF")
+    assert Image.open(io.BytesIO(data)).mode == mode  # the container keeps the mode under test
+    row = _row(data)
+    assert (row["codec__bit_depth__container"], row["codec__channels__container"]) == (depth, channels)
+    assert row["codec__format__other"] == 1.0

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from conftest import natural_image
+from param_contract import check_bounds, check_defaults
 from forensics.features import CooccurrenceFeatures, LargeCooccurrenceFeatures, cooccurrence_features
 from forensics.features._cooccurrence import cooccurrence_vector, symmetry_classes
 from forensics.features._kernels._cooccurrence import (
@@ -162,3 +163,30 @@ def test_invalid_parameters():
     # the valid look-alikes of the refused values
     for ok in (dict(residuals="o1"), dict(order=4), dict(truncation=4), dict(q=0.05), dict(color=True)):
         CooccurrenceFeatures(**ok).fit()
+
+
+# -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
+
+COMMON = dict(n_jobs=None, on_error="raise", progress=False)
+
+
+def test_documented_defaults_and_keyword_only_parameters():
+    check_defaults(CooccurrenceFeatures,
+                   dict(residuals=("o1", "o2", "o3"), order=3, truncation=2, q=1.0, color=False, **COMMON),
+                   functions=[cooccurrence_features, cooccurrence_vector])
+
+
+def test_parameter_bounds_accepted_at_the_edge_and_refused_beyond():
+    check_bounds(CooccurrenceFeatures, dict(order=(2, 4), truncation=(1, 4), q=(0.05, 64.0)))
+
+
+def test_names_spell_each_class_representative():
+    """Order 2, truncation 1, with reversal: the classes of {-1, 0, 1}^2 are those of (-1, -1),
+    (-1, 0), (-1, 1) and (0, 0), spelt m1 / 0 / p1; the colour block (order 3, no reversal) has 14."""
+    names = list(CooccurrenceFeatures(residuals="o1", order=2, truncation=1, q=0.5, color=True).fit()
+                 .get_feature_names_out())
+    labels = ["m1_m1", "m1_0", "m1_p1", "0_0"]
+    assert names[:8] == [f"cooc__o1_{scan}__q0.5_{lab}" for scan in ("par", "perp") for lab in labels]
+    assert len(names) == 8 + 14
+    assert names[8] == "cooc__o1_rgb__q0.5_m1_m1_m1" and names[-1] == "cooc__o1_rgb__q0.5_0_0_0"
+    assert "cooc__o1_rgb__q0.5_m1_p1_p1" in names and "cooc__o1_rgb__q0.5_m1_0_p1" in names

@@ -11,6 +11,7 @@ from PIL import Image
 from scipy.spatial.distance import jensenshannon
 from skimage import data
 
+from param_contract import check_bounds, check_defaults
 from forensics.features import DCTFeatures, dct_features
 from forensics.features._dct import (
     IJG_LUMA_50, N_BINS, Q_MAX, ZIGZAG, block_dct, dct_basis, dct_vector, estimate_quality, estimate_steps,
@@ -172,7 +173,7 @@ def test_zigzag_order():
     assert ZIGZAG.tolist() == [u * 8 + v for u, v in order]
 
 
-@pytest.mark.parametrize("quality", [5, 25, 49, 50, 51, 75, 90, 97, 100])
+@pytest.mark.parametrize("quality", range(1, 101))  # every quality: the scaling has integer divisions
 def test_ijg_table_matches_libjpeg(quality):
     buf = io.BytesIO()
     Image.new("L", (8, 8)).save(buf, format="JPEG", quality=quality)
@@ -391,3 +392,28 @@ def test_dct_vector_matches_extractor(camera):
     ext = DCTFeatures(n_coeffs=4, n_steps=3).fit()
     out = ext.transform([camera[:64, :72]])[0]
     np.testing.assert_array_equal(out, dct_vector(camera[:64, :72].astype(np.float32), n_coeffs=4, n_steps=3))
+
+
+# -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
+
+COMMON = dict(n_jobs=None, on_error="raise", progress=False)
+
+
+def test_documented_defaults_and_keyword_only_parameters():
+    check_defaults(DCTFeatures, dict(n_coeffs=9, n_steps=6, **COMMON),
+                   functions=[dct_features, dct_vector])
+
+
+def test_parameter_bounds_accepted_at_the_edge_and_refused_beyond():
+    check_bounds(DCTFeatures, dict(n_coeffs=(1, 63), n_steps=(1, 64)))
+
+
+@pytest.mark.parametrize("step", [2, 3, 128, 254, 255])
+def test_lattice_steps_up_to_the_largest_baseline_step(step):
+    """Steps at both ends of the searched range 2 .. Q_MAX (255, the largest 8-bit table entry)."""
+    hist = np.zeros((1, N_BINS), dtype=np.int64)
+    hist[0, 0] = 500
+    for m, count in ((1, 100), (2, 40), (3, 10), (4, 5)):
+        if m * step < N_BINS:
+            hist[0, m * step] = count
+    assert Q_MAX == 255 and estimate_steps(hist).tolist() == [float(step)]

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from conftest import natural_image
+from param_contract import check_bounds, check_defaults
 from forensics.features import DCTSpectrumFeatures, dct_spectrum_features, make_feature_bank
 from forensics.features._dct_spectrum import dct_spectrum_vector
 
@@ -72,3 +73,36 @@ def test_bank_select_keeps_only_prefixed_columns():
         make_feature_bank(["spectral"], select=[""]).fit(X)
     with pytest.raises(ValueError, match="nothing left"):
         make_feature_bank(["spectral"], select=["blur__"]).fit(X)
+
+
+# -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
+
+COMMON = dict(n_jobs=None, on_error="raise", progress=False)
+
+
+def test_documented_defaults_and_keyword_only_parameters():
+    check_defaults(DCTSpectrumFeatures, dict(n_bands=16, **COMMON),
+                   functions=[dct_spectrum_features, dct_spectrum_vector])
+
+
+def test_parameter_bounds_accepted_at_the_edge_and_refused_beyond():
+    check_bounds(DCTSpectrumFeatures, dict(n_bands=(1, 256)))
+
+
+@pytest.mark.parametrize(("n_bands", "first", "last"), [
+    (1, "u00v00", "u00v00"), (10, "u00v00", "u09v09"), (11, "u00v00", "u10v10"), (100, "u00v00", "u99v99"),
+    (101, "u000v000", "u100v100"),
+])
+def test_band_names_are_zero_padded_to_the_widest_index(n_bands, first, last):
+    names = DCTSpectrumFeatures(n_bands=n_bands).fit().get_feature_names_out()
+    assert len(names) == n_bands ** 2 and len(set(names)) == n_bands ** 2
+    assert names[0] == f"dctspec__log_abs__{first}" and names[-1] == f"dctspec__log_abs__{last}"
+
+
+@pytest.mark.parametrize(("shape", "n_bands"), [((9, 7), 3), ((5, 12), 5), ((16, 16), 16), ((6, 20), 16)])
+def test_uneven_bands_match_the_definition(shape, n_bands):
+    """Band counts that do not divide the sides (and more bands than rows: NaN bands)."""
+    y = natural_image(sum(shape), shape)[:, :, 0]
+    got = dct_spectrum_vector(y, n_bands=n_bands)
+    np.testing.assert_allclose(got, _reference(y, n_bands), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(DCTSpectrumFeatures(n_bands=n_bands).fit().transform([y])[0], got, rtol=1e-12)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import natural_image
+from param_contract import check_bounds, check_defaults
 from forensics.features import FaceRegionFeatures, faceregion_features
 from forensics.features._face_region import (
     box_geometry, crop_geometry, ellipse_rho, face_geometry, faceregion_vector, mask_rho,
@@ -226,3 +227,33 @@ def test_region_layout_boundaries_and_kernel_sums():
     np.testing.assert_allclose(out[:, :13], want, rtol=1e-12)
     np.testing.assert_allclose(out_bins, np.stack([np.bincount(bins, weights=m, minlength=5) for m in maps[:3]], 1),
                                rtol=1e-12)
+
+
+# -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
+
+COMMON = dict(n_jobs=None, on_error="raise", progress=False)
+
+
+def test_documented_defaults_and_keyword_only_parameters():
+    check_defaults(FaceRegionFeatures,
+                   dict(margin=1.3, aspect=1.3, box=None, detector=None, band=0.15, n_bins=8, **COMMON),
+                   functions=[faceregion_features, faceregion_vector])
+
+
+def test_parameter_bounds_accepted_at_the_edge_and_refused_beyond():
+    check_bounds(FaceRegionFeatures, dict(margin=(1.0, 10.0), aspect=(0.25, 4.0), band=(0.01, 0.5), n_bins=(2, 32)))
+
+
+@pytest.mark.parametrize(("shape", "center"), [
+    ((40, 60), (29.5, 19.5)), ((60, 40), (19.5, 29.5)), ((40, 40), (19.5, 19.5)),
+])
+def test_crop_geometry_on_non_square_shapes(shape, center):
+    """The side is min(H, W); the centre is the image centre on each axis, away from the defaults."""
+    assert crop_geometry(shape, margin=2.0, aspect=1.25) == (center, (8.0, 10.0))
+    assert crop_geometry(shape) == (center, (40 / 2.6 / 1.3, 40 / 2.6))
+
+
+def test_box_geometry_on_a_non_square_image():
+    # box (x, y, w, h) in fractions of (W, H) = (100, 50): pixels x 10..40, y 30..50 -> centre (24.5, 39.5)
+    center, axes = box_geometry((50, 100), (0.1, 0.6, 0.3, 0.4))
+    np.testing.assert_allclose([*center, *axes], [24.5, 39.5, 15.0, 10.0], rtol=1e-12)

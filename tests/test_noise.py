@@ -6,6 +6,7 @@ import pytest
 import pywt
 from scipy import ndimage, stats
 
+from param_contract import check_bounds, check_defaults
 from forensics.features._noise import NoiseFeatures, noise_features, noise_vector
 from forensics.media._item import Item
 from forensics.features._kernels._noise import haar_abs_hh
@@ -445,3 +446,34 @@ def test_srm_reference_rows_are_consistent():
     rows = srm_residuals(np.stack([luma] * 3, -1), luma)
     assert rows[4].size == 2 * 5 * 7 and rows[6].shape == (5, 7)
     assert median_residuals(np.stack([luma] * 3, -1), luma)[0].shape == (7, 9)
+
+
+# -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
+
+COMMON = dict(n_jobs=None, on_error="raise", progress=False)
+
+
+def test_documented_defaults_and_keyword_only_parameters():
+    check_defaults(NoiseFeatures,
+                   dict(residuals=("median", "wavelet", "srm"), grid=4, wavelet="db4", wavelet_level=2, **COMMON),
+                   functions=[noise_features, noise_vector])
+
+
+def test_parameter_bounds_accepted_at_the_edge_and_refused_beyond():
+    check_bounds(NoiseFeatures, dict(grid=(1, 64), wavelet_level=(1, 4)))
+
+
+@pytest.mark.parametrize(("shape", "grid", "empty"), [((9, 7), 8, True), ((12, 30), 5, False), ((29, 34), 7, False),
+                                                      ((6, 40), 6, True)])
+def test_local_spread_over_non_empty_cells_only(colour_image, shape, grid, empty):
+    """A grid finer than the interior leaves cells without pixels: the spread is taken over the
+    others (cells straddle the rows and columns the median residual drops at the border)."""
+    img = np.ascontiguousarray(np.resize(colour_image, shape + (3,)))
+    luma = _luma(img)
+    res_y = (luma.astype(np.float64) - ndimage.median_filter(luma, size=3))[1:-1, 1:-1]
+    h, w = shape
+    cell = (((np.arange(1, h - 1)[:, None] * grid) // h) * grid + (np.arange(1, w - 1)[None, :] * grid) // w)
+    assert (len(np.unique(cell)) < grid * grid) == empty
+    row = _as_dict(img, residuals="median", grid=grid)
+    got = [row[f"noise__median_local_var_spread__g{grid}"], row[f"noise__median_local_var_logrange__g{grid}"]]
+    np.testing.assert_allclose(got, _spread(res_y, 1, shape, grid), rtol=1e-6, atol=1e-9)

@@ -7,6 +7,7 @@ import pytest
 import scipy.signal
 from scipy.ndimage import gaussian_filter
 
+from param_contract import check_bounds, check_defaults
 from forensics.features import SpectralFeatures, spectral_features
 from forensics.features._spectral import _upsampling_peak, _window, spectral_vector
 from forensics.media import load_item
@@ -308,3 +309,29 @@ def test_spectrum_sums_entropy_term_below_the_floor():
     inside = geo.radial < 4
     assert bins[:, 1].sum() == pytest.approx(np.sum((geo.weight * lp)[inside]), rel=1e-12)
     assert bins[:, 0].sum() == pytest.approx(geo.weight[inside].sum())
+
+
+# -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
+
+COMMON = dict(n_jobs=None, on_error="raise", progress=False)
+
+
+def test_documented_defaults_and_keyword_only_parameters():
+    check_defaults(SpectralFeatures, dict(n_bins=32, window="hann", cutoff=0.5, **COMMON),
+                   functions=[spectral_features, spectral_vector])
+
+
+def test_parameter_bounds_accepted_at_the_edge_and_refused_beyond():
+    check_bounds(SpectralFeatures, dict(n_bins=(2, 4096), cutoff=(0.0, 1.0)))
+
+
+def test_cached_geometries_are_read_only():
+    """The per-shape constants are shared between calls by a cache: nobody may change them."""
+    from forensics.features._spectral import _geometry, _peak_geometry
+
+    geo = _geometry(9, 12, 5, 0.5)
+    for a in (geo.weight, geo.wedge, geo.radial, geo.bin_weight):
+        assert not a.flags.writeable
+        with pytest.raises(ValueError):
+            a[0] = 1
+    assert all(not a.flags.writeable for a in _peak_geometry(16, 16, 2))

@@ -5,10 +5,11 @@ import pytest
 from sklearn.base import clone
 
 from conftest import encode, natural_image
+from param_contract import check_bounds, check_defaults
 from forensics.features import (
     BlurFeatures, ForensicFeatures, NoiseFeatures, TiledFeatures, make_feature_bank, tile_boxes,
 )
-from forensics.media import ItemError
+from forensics.media import ItemError, load_item
 
 
 def test_tile_boxes_hand_cases():
@@ -117,3 +118,63 @@ def test_invalid_parameters():
     with pytest.raises(TypeError, match="extractor"):
         TiledFeatures(extractor="spectral").fit()
     TiledFeatures(tile_size=16, max_tiles=1, aggregate="mean").fit()  # the valid look-alikes
+
+
+# -- the parameter contract and the batched path (issue 16) ---------------------------------------
+
+def test_documented_defaults_and_bounds():
+    check_defaults(TiledFeatures, dict(extractor=None, tile_size=256, max_tiles=16, aggregate=("mean", "max", "std"),
+                                       n_jobs=None, on_error="raise", progress=False), positional=("extractor",))
+    check_bounds(TiledFeatures, dict(tile_size=(16, 8192), max_tiles=(1, 4096)), extractor=BlurFeatures())
+
+
+@pytest.mark.parametrize(("value", "error"), [(3, TypeError), (None, TypeError), ("p90", ValueError),
+                                              (["mean", "max", "mean"], ValueError)])
+def test_aggregate_refused_beside_its_look_alikes(value, error):
+    with pytest.raises(error, match="aggregate"):
+        TiledFeatures(BlurFeatures(), aggregate=value).fit()
+    for ok in ("median", ["min"], ("mean", "max", "std", "min", "median")):
+        names = TiledFeatures(BlurFeatures(), aggregate=ok).fit().get_feature_names_out()
+        assert names[0] == "blur__laplacian_var__log__tile_" + ((ok,) if isinstance(ok, str) else tuple(ok))[0]
+
+
+class _BatchedBlur(BlurFeatures):
+    """A blur extractor that asks for 40 items per batch (as a neural network does)."""
+
+    @property
+    def _batch_size_hint(self):
+        return 40
+
+
+@pytest.mark.parametrize(("inner", "max_tiles", "hint"), [
+    (_BatchedBlur(), 16, 2), (_BatchedBlur(), 40, 1), (_BatchedBlur(), 64, 1), (_BatchedBlur(), 3, 13),
+    (BlurFeatures(), 16, None),
+])
+def test_batch_size_hint_counts_images_not_tiles(inner, max_tiles, hint):
+    assert TiledFeatures(inner, max_tiles=max_tiles)._batch_size_hint is None  # not fitted yet
+    assert TiledFeatures(inner, max_tiles=max_tiles).fit()._batch_size_hint == hint
+
+
+def test_images_with_different_tile_counts_in_one_batch():
+    X = [natural_image(0, (80, 100)), natural_image(1, (100, 150)), natural_image(2, (40, 40)),
+         natural_image(3, (96, 64))]
+    for inner in (BlurFeatures(grid=2), _BatchedBlur(grid=2)):
+        params = dict(tile_size=40, max_tiles=5, aggregate=("mean", "max"))
+        out = TiledFeatures(inner, **params).fit().transform(X)
+        assert out[:, -1].tolist() == [4, 5, 1, 2]  # 2x2, 2x3 (6 > 5: 5 kept), 1x1, 2x1
+        for row, img in zip(out, X):
+            one = TiledFeatures(inner, **params).extract_one(img)  # unfitted: extract_one fits it
+            np.testing.assert_array_equal(row, np.array(list(one.values())))
+
+
+def test_batched_hook_splits_the_tiles_of_several_images():
+    """``_compute_batch`` itself (the extraction reruns a failed batch item by item, which would
+    hide a wrong split): rows of several prepared images at once equal their rows one by one."""
+    X = [natural_image(0, (80, 100)), natural_image(1, (100, 150)), natural_image(2, (40, 40))]
+    tiled = TiledFeatures(BlurFeatures(grid=2), tile_size=40, max_tiles=5, aggregate=("mean", "max")).fit()
+    prepared = [tiled._prepare(load_item(img, i)) for i, img in enumerate(X)]
+    assert [len(p) for p in prepared] == [4, 5, 1]
+    together = tiled._compute_batch(prepared)
+    np.testing.assert_array_equal(together, np.vstack([tiled._compute_batch([p]) for p in prepared]))
+    assert together[:, -1].tolist() == [4, 5, 1]
+

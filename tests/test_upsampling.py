@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from conftest import natural_image
+from param_contract import check_bounds, check_defaults
 from forensics.features import UpsamplingFeatures, upsampling_features
 from forensics.features._kernels._upsampling import phase_sums
 from forensics.features._upsampling import npr_residual, upsampling_vector
@@ -99,3 +100,25 @@ def test_n_scales_parameter_and_small_images():
     for bad in (0, 6, 2.0):
         with pytest.raises((ValueError, TypeError), match="n_scales"):
             UpsamplingFeatures(n_scales=bad).fit()
+
+
+# -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
+
+COMMON = dict(n_jobs=None, on_error="raise", progress=False)
+
+
+def test_documented_defaults_and_keyword_only_parameters():
+    check_defaults(UpsamplingFeatures, dict(n_scales=3, **COMMON),
+                   functions=[upsampling_features, upsampling_vector])
+
+
+def test_parameter_bounds_accepted_at_the_edge_and_refused_beyond():
+    check_bounds(UpsamplingFeatures, dict(n_scales=(1, 5)))
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (7, 5), (6, 9), (3, 3), (2, 2)])
+def test_npr_residual_drops_the_odd_row_and_column(shape):
+    y = np.random.default_rng(sum(shape)).uniform(0, 255, shape)
+    h, w = shape[0] - shape[0] % 2, shape[1] - shape[1] % 2
+    want = y[:h, :w] - np.kron(y[:h:2, :w:2], np.ones((2, 2)))  # nearest-neighbour down and up again
+    np.testing.assert_array_equal(npr_residual(y), want)

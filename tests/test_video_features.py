@@ -9,6 +9,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from param_contract import check_defaults
 from forensics.features import BlurFeatures, VideoFeatures
 from forensics.media import Face, ItemError, crop_face, read_frames
 from video_fixtures import face_video, write_video
@@ -416,3 +417,81 @@ def test_whole_frames_keep_the_coded_layout(tmp_path):
         np.testing.assert_allclose(row, list(BlurFeatures().extract_one(frame).values()), rtol=1e-12)
     assert vf.status_[["rotation", "mirror", "sar"]].values.tolist() == [[0, False, 1.0]]
     assert vf.records_["detection"].tolist() == ["none", "none"] and vf.records_["rotation"].tolist() == [0, 0]
+
+
+# -- the parameter contract: every refusal next to its valid look-alike (issue 16) --------------
+
+def test_documented_defaults_and_keyword_only_parameters():
+    check_defaults(VideoFeatures, dict(
+        extractor=None, n_frames=32, every=None, faces=True, detector="auto", model_path=None, margin=1.3,
+        size=256, select="largest", detect_size=640, no_face="skip",
+        aggregate=("mean", "std", "min", "max", "tdiff"), n_jobs=None, on_error="raise", progress=False,
+    ), positional=("extractor",))
+
+
+@pytest.mark.parametrize(("name", "accepted", "refused"), [
+    ("n_frames", [1, np.int64(2)], [0, -1, True, 1.0, "1"]),
+    ("size", [8, 9], [7, 0, True, 8.0]),
+    ("every", [None, 1, np.int32(3)], [0, -2, True, 2.0, "2"]),
+    ("margin", [1, 1.0, 2.5, np.float32(1.5)], [0.99, 0, True, "1.3", None]),
+    ("detect_size", [None, 32, 33], [31, 0, True, 32.0]),
+    ("no_face", ["skip", "frame", "nan"], ["drop", None]),
+    ("on_error", ["raise", "nan"], ["ignore", None]),
+    ("select", ["largest", "best", "all"], ["first", None]),
+    ("aggregate", ["mean", ("tdiff",), ["min", "max"], ("mean", "std", "min", "max", "tdiff")],
+     [(), "median", ("mean", "median"), ("mean", "mean")]),
+    ("n_jobs", [None, 1, -1, 2], [0, True, 1.5]),
+])
+def test_each_parameter_refused_beside_its_valid_look_alike(name, accepted, refused):
+    for value in accepted:
+        vf = VideoFeatures(BlurFeatures(), **{name: value}).fit()
+        assert vf.get_params()[name] is value
+    for value in refused:
+        with pytest.raises(ValueError, match=name):
+            VideoFeatures(BlurFeatures(), **{name: value}).fit()
+
+
+def test_extractor_must_be_a_frame_extractor():
+    assert VideoFeatures(BlurFeatures(grid=2)).fit().extractor_.grid == 2
+    assert VideoFeatures(None).fit().extractor_.preset == "pixels"
+    for bad in (LogisticRegression(), "blur", BlurFeatures):
+        with pytest.raises(TypeError, match="extractor"):
+            VideoFeatures(bad).fit()
+
+
+def test_whole_frame_rows_have_no_face_index_and_no_track(tmp_path):
+    path = _video(tmp_path / "whole.mp4", n=4)
+    vf = VideoFeatures(BlurFeatures(), faces=False, n_frames=2).fit()
+    feats, meta = vf.transform_frames([path])
+    assert feats.shape == (2, 8)
+    assert meta["face_index"].tolist() == [-1, -1] and meta["track_id"].tolist() == [-1, -1]
+    rec = vf.records_
+    assert rec["face_index"].tolist() == [-1, -1] and rec["track_id"].tolist() == [-1, -1]
+    assert rec["used"].tolist() == [True, True] and not rec["face_found"].any()
+    assert rec["n_faces"].tolist() == [0, 0] and rec["score"].isna().all() and rec["bbox"].isna().all()
+    assert vf.status_[["rotation", "mirror", "sar"]].values.tolist() == [[0, False, 1.0]]
+
+
+def test_no_videos_give_empty_outputs_of_the_right_width():
+    vf = VideoFeatures(BlurFeatures(), faces=False).fit()
+    assert vf.transform([]).shape == (0, vf.n_features_out_)
+    feats, meta = vf.transform_frames([])
+    assert feats.shape == (0, 8) and len(meta) == 0
+
+
+def test_warnings_point_at_the_callers_line_and_failed_videos_have_neutral_status(tmp_path):
+    bad, bad2 = tmp_path / "broken.mp4", tmp_path / "broken2.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    bad2.write_bytes(b"\x01" * 100)
+    dark = _video(tmp_path / "dark.mp4", n=2, dark=(0, 1))
+    dark2 = _video(tmp_path / "dark2.mp4", n=2, dark=(0, 1), seed=1)
+    vf = VideoFeatures(BlurFeatures(), n_frames=2, detector=KnownBoxDetector(), size=64, on_error="nan").fit()
+    for call in (vf.transform, vf.transform_frames):
+        with pytest.warns(RuntimeWarning) as record:
+            call([str(bad), dark, str(bad2), dark2])
+        assert [w.filename for w in record] == [__file__, __file__]
+        failed, faceless = str(record[0].message), str(record[1].message)
+        assert failed.startswith("2 of 4 videos could not be read") and "first: video 0: " in failed
+        assert faceless.startswith("2 of 4 videos have no face") and faceless.endswith(f"first: video 1 ({dark})")
+    assert vf.status_["status"].tolist() == ["error", "no_face", "error", "no_face"]
+    assert vf.status_[["rotation", "mirror", "sar"]].values.tolist() == [[0, False, 1.0]] * 4

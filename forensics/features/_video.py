@@ -246,7 +246,7 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         results = self._run(X)
         rows = [_aggregate(r["frames"], r["n_sampled"], r["n_faces"], self.aggregate_, len(self.frame_feature_names_))
                 if r["status"] != "error" else np.full(self.n_features_out_, np.nan) for r in results]
-        self._record(results)
+        self._record(results, stacklevel=4)  # scikit-learn's set_output wraps transform: one frame more
         return np.vstack(rows) if rows else np.empty((0, self.n_features_out_))
 
     def transform_frames(self, X):
@@ -261,7 +261,7 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
             face track, i.e. the person; -1 without a face).
         """
         results = self._run(X)
-        self._record(results)
+        self._record(results, stacklevel=3)
         blocks, meta = [], []
         for r in results:
             for (frame_index, face_index, track_id), values in zip(r["keys"], r["frames"]):
@@ -271,7 +271,8 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         features = np.vstack(blocks) if blocks else np.empty((0, n))
         return features, pd.DataFrame(meta, columns=["video", "source", "frame_index", "face_index", "track_id"])
 
-    def _record(self, results):
+    def _record(self, results, stacklevel):
+        """Set ``status_`` and ``records_``; warn about failed and faceless videos at the caller's line."""
         self.status_ = pd.DataFrame([(r["index"], r["source"], r["status"], r["error"], r["rotation"], r["mirror"],
                                       r["sar"]) for r in results],
                                     columns=["index", "source", "status", "error", "rotation", "mirror", "sar"])
@@ -281,12 +282,13 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         if len(failed):
             warnings.warn(f"{len(failed)} of {len(results)} videos could not be read and are NaN rows (see status_); "
                           f"first: video {failed.iloc[0]['index']}: {failed.iloc[0]['error']}", RuntimeWarning,
-                          stacklevel=3)
+                          stacklevel=stacklevel)
         faceless = self.status_[self.status_["status"] == "no_face"]
         if len(faceless):
             warnings.warn(f"{len(faceless)} of {len(results)} videos have no face in any sampled frame (status "
                           f"'no_face' in status_, no_face={self.no_face!r}); first: video "
-                          f"{faceless.iloc[0]['index']} ({faceless.iloc[0]['source']})", RuntimeWarning, stacklevel=3)
+                          f"{faceless.iloc[0]['index']} ({faceless.iloc[0]['source']})", RuntimeWarning,
+                          stacklevel=stacklevel)
 
 
 _RECORD_COLUMNS = ("video", "source", "frame_index", "time_s", "face_index", "face_found", "bbox", "score", "n_faces",
