@@ -263,3 +263,18 @@ def test_compile_kernels_counts_only_missing_kernels():
     spectral_features(np.random.default_rng(0).random((16, 16)))  # compiled (or loaded) by a first call
     report = compile_kernels(["spectral", "no-such-family"], n_jobs=1)
     assert report["compiled"] == 0 and report["loaded"] == 0 and report["processes"] == 0
+
+
+def test_failed_items_warning_points_at_the_callers_line():
+    """The NaN-row warning names the line that called transform, not scikit-learn's set_output wrapper."""
+    import warnings
+
+    from forensics.features import SpectralFeatures
+
+    X = [np.zeros((32, 32, 3), np.uint8), b"not an image"]
+    for extractor in (make_feature_bank(["spectral", "blur"], on_error="nan"), SpectralFeatures(on_error="nan")):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            extractor.fit(X).transform(X)
+        (w,) = [w for w in caught if "could not be processed" in str(w.message)]
+        assert w.filename == __file__, w.filename

@@ -457,6 +457,6 @@ def run_extraction(extractors, X, n_features, *, n_jobs=None, on_error="raise", 
             f"{n_failed} of {n} items could not be processed and are NaN rows (see status_); "
             f"first: item {first['index']}: {first['error']}",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,  # user code -> set_output wrapper -> transform -> here
         )
     return out, status
