@@ -372,7 +372,7 @@ def test_extract_matches_the_bank_with_a_failed_item_as_a_row(data, tmp_path, ca
     bad.write_bytes(encode(natural_image(0, (64, 64)), "JPEG")[:200])
     assert main(["extract", str(root), "--out", str(tmp_path / "out"), "--features", "blur,dctspec",
                  "--no-progress"]) == 0
-    assert "1 items could not be processed" in capsys.readouterr().out
+    assert "1 item could not be processed" in capsys.readouterr().out
     table = read_table(tmp_path / "out" / "features.parquet")
     frame = table.data
     manifest = paths_of(root)
@@ -695,6 +695,30 @@ def test_report_on_images_with_both_protocols(data, tmp_path, capsys):
                                                                                "min_bin_count": 3}
 
 
+def test_report_leaves_out_an_unreadable_image_like_train(data, tmp_path, capsys):
+    """A broken file in the folder is left out with a note naming it (as train and evaluate do), not a stop;
+    a folder of nothing but broken files is a one-line error."""
+    import shutil
+
+    folder = tmp_path / "data"
+    shutil.copytree(data, folder)
+    broken = folder / "real" / "zz_broken.jpg"
+    broken.write_bytes((next((data / "real").glob("*.jpg"))).read_bytes()[:300])
+    out = tmp_path / "rep"
+    assert main(["report", str(folder), "--detector", "spectrum-lr", "--cv", "2", "--n-boot", "20", "--out", str(out),
+                 "--no-progress", "--no-audit"]) == 0
+    printed = capsys.readouterr().out
+    assert "note: 1 item could not be read and is left out" in printed and str(broken) in printed
+    only_bad = tmp_path / "bad"
+    for sub in ("real", "fake"):
+        (only_bad / sub).mkdir(parents=True)
+        (only_bad / sub / "x.jpg").write_bytes(b"not an image")
+    assert main(["report", str(only_bad), "--detector", "spectrum-lr", "--cv", "2", "--out", str(tmp_path / "r2"),
+                 "--no-progress", "--no-audit"]) == 1
+    line, = error_lines(capsys.readouterr().err)
+    assert "no item could be read" in line
+
+
 def test_report_refuses_a_deep_detector_on_videos(videos, tmp_path, capsys):
     pytest.importorskip("torch")
     assert main(["report", str(videos), "--detector", "cnn-scratch", "--no-audit", "--out", str(tmp_path / "r"),
@@ -816,6 +840,9 @@ def test_predict_on_a_feature_table_scores_each_row_like_the_files(data, model, 
     assert pred.loc[~broken, "status"].eq("ok").all()
     expected = load(model).predict_proba(list(pred.loc[~broken, "input"]))[:, 1]
     np.testing.assert_allclose(pred.loc[~broken, "score"], expected, rtol=1e-9)
+    assert main(["predict", str(model), str(table), str(folder / "real"), "--no-progress"]) == 2
+    line, = error_lines(capsys.readouterr().err)
+    assert "must be the only input" in line and str(table) in line
     other = tmp_path / "spectrum.parquet"
     assert main(["extract", str(data), "--detector", "spectrum-lr", "--out", str(other), "--no-progress",
                  "--no-audit"]) == 0

@@ -80,7 +80,7 @@ def run(args):
     failed = report.status[report.status["status"] != "ok"] if report.status is not None else []
     if len(failed):
         first = failed.iloc[0]
-        print(f"\nwarning: {len(failed)} items could not be read (their properties are missing); first: "
+        print(f"\nwarning: {len(failed)} item{'s' if len(failed) != 1 else ''} could not be read (their properties are missing); first: "
               f"{first['source']}: {first['error']}")
     if args.json:
         table = report.table.reset_index().rename(columns={"index": "property"})

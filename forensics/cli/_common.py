@@ -506,6 +506,31 @@ def table_for_detector(args, kind, data, pipe, *, what="DATA"):
         raise CommandError(f"{what} {args.data if what == 'DATA' else what}: {one_line(exc)}") from None
 
 
+def drop_unreadable_images(manifest):
+    """The manifest without the images that cannot be decoded, saying how many and the first reason
+    (what :func:`drop_failed` says of a feature table), so every verb treats a bad file alike."""
+    from ..media import ItemError, load_item
+
+    items = ([i if p is None else p for p, i in zip(manifest["path"], manifest["item"])] if "item" in manifest.columns
+             else list(manifest["path"]))
+    bad = []
+    for i, item in enumerate(items):
+        try:
+            load_item(item, i).rgb  # noqa: B018  (decodes, strictly, as extraction will)
+        except ItemError as exc:
+            bad.append((i, exc.reason))
+    if not bad:
+        return manifest
+    i, reason = bad[0]
+    print(f"  note: {len(bad)} item{'s' if len(bad) > 1 else ''} could not be read and "
+          f"{'are' if len(bad) > 1 else 'is'} left out (status error); first: {manifest['path'].iloc[i]}: {reason}")
+    if len(bad) == len(items):
+        raise CommandError(f"no item could be read; first: {manifest['path'].iloc[i]}: {reason}")
+    keep = np.ones(len(items), dtype=bool)
+    keep[[i for i, _ in bad]] = False
+    return manifest[keep].reset_index(drop=True)
+
+
 def drop_failed(table, what="items"):
     """Leave out rows whose item could not be read, saying how many and the first reason."""
     ok = table.ok

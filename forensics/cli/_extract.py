@@ -142,7 +142,7 @@ def _run_here(args):
         n_errors = int((items["status"] == "error").sum())
         if n_errors:
             first = items[items["status"] == "error"].iloc[0]
-            print(f"  warning: {n_errors} items could not be processed (status 'error', NaN features); first: "
+            print(f"  warning: {n_errors} item{'s' if n_errors != 1 else ''} could not be processed (status 'error', NaN features); first: "
                   f"{first['path']}: {first['error']}")
         rows = f"{len(table)} rows" + (f" ({len(items)} items)" if table.level == "frame" else "")
         print(f"Wrote {table_path} ({rows} x {len(table.feature_names)} features, level {table.level}; "

@@ -78,8 +78,12 @@ def run(args):
         raise C.UsageError("the following arguments are required: INPUTS")
     model = C.load_model(args.model)
     C.set_progress(model, False)
-    if len(args.inputs) == 1 and C.is_table(args.inputs[0]):
-        rows, scores, errors = _score_table(model, args.inputs[0])
+    tables = [p for p in args.inputs if C.is_table(p)]
+    if tables and len(args.inputs) > 1:
+        raise C.UsageError(f"a feature table must be the only input (got {tables[0]} with {len(args.inputs) - 1} "
+                           "other input(s)); score the files, or the table alone")
+    if tables:
+        rows, scores, errors = _score_table(model, tables[0])
         return _write(args, rows, scores, errors)
     steps = getattr(model, "steps", [(None, model)])
     video = isinstance(model, VideoDetector) or isinstance(steps[0][1], VideoFeatures)

@@ -59,6 +59,7 @@ def run(args):
         report = C.audit_first(args, kind, data) if kind == "manifest" else None
         items_kind = set(data["kind"]) if kind == "manifest" else {data.meta.get("kind", "image")}
         if kind == "manifest" and items_kind == {"image"} and not args.faces:
+            data = C.drop_unreadable_images(data)
             X, y = _items(data), data["label"].to_numpy()
             groups = data["group"].to_numpy() if "group" in data.columns else None
             methods = data["method"].to_numpy()
