@@ -903,3 +903,17 @@ def test_environment_variable_for_tracking_is_read(monkeypatch):
     monkeypatch.setenv("FORENSICS_TRACKING_URI", "http://127.0.0.1:9")
     assert resolve_tracking_uri(None) == "http://127.0.0.1:9" == resolve_tracking_uri("")
     assert resolve_tracking_uri("runs") == f"sqlite:///{Path('runs').resolve() / 'mlflow.db'}"
+
+
+def test_help_shows_the_real_defaults(capsys):
+    """Each verb's --help prints the option's default, not the sentinel that marks a flag not given."""
+    from forensics.cli import VERBS
+
+    for verb in VERBS:
+        with pytest.raises(SystemExit):
+            main([verb, "--help"])
+        text = capsys.readouterr().out
+        assert "<unset>" not in text, verb
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    assert "(default: 0.5)" in " ".join(capsys.readouterr().out.split())

@@ -78,6 +78,8 @@ def option(parser, *flags, key, default=None, type=None, action=None, choices=No
                 kind=kind, type=type, choices=tuple(choices) if choices else None)
     spec.required = required
     _specs(parser)[dest] = spec
+    if help and "%(default)s" in help:  # argparse's default is the UNSET sentinel: show the real one
+        help = help.replace("%(default)s", str(default).replace("%", "%%"))
     kwargs = dict(help=help, default=UNSET)
     if positional:
         kwargs.update(nargs="?" if nargs is None else nargs, metavar=metavar, type=type)
