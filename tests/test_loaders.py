@@ -644,3 +644,22 @@ def test_read_manifest_rows_and_refusals(tmp_path):
         read_manifest(tmp_path / "nope.csv")
     with pytest.raises(FileNotFoundError, match="missing_root"):
         read_manifest(tmp_path / "ok.csv", root=tmp_path / "missing_root")
+
+
+def test_folder_lists_every_image_format_the_decoder_reads(tmp_path):
+    """JPEG under .jfif/.jpe, PNM under .ppm/.pgm/.pnm are listed (the decoder reads them); a format it
+    refuses (.heic) is counted as skipped, with its suffix, never silently dropped."""
+    from forensics.datasets import load_folder
+
+    rgb = natural_image(1, (24, 20))
+    files = {"real/a.jfif": encode(rgb, "JPEG"), "real/b.ppm": encode(rgb, "PPM"),
+             "fake/c.pgm": encode(rgb[:, :, 0], "PPM"), "fake/d.jpe": encode(rgb, "JPEG"),
+             "fake/e.PNM": encode(rgb, "PPM"), "fake/f.heic": b"\x00\x00\x00\x18ftypheic"}
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    with pytest.warns(SkippedFilesWarning, match=r"\.heic"):
+        manifest = load_folder(tmp_path)
+    assert sorted(p.rsplit("/", 1)[-1] for p in manifest["path"]) == ["a.jfif", "b.ppm", "c.pgm", "d.jpe", "e.PNM"]
+    for path in manifest["path"]:
+        assert load_item(path).rgb.shape == (24, 20, 3)

@@ -21,14 +21,15 @@ __all__ = ["IMAGE_SUFFIXES", "MEDIA_SUFFIXES", "VIDEO_SUFFIXES", "Inventory", "S
            "SkippedFilesWarning"]
 
 #: Image suffixes the folder loader lists by default (matched case-insensitively).
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+#: Every format the item decoder reads (:data:`forensics.media.IMAGE_FORMATS`) is listed.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm",
+                  ".pnm", ".avif", ".mpo")
 #: Video suffixes the folder loader lists by default (matched case-insensitively).
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 #: Every suffix recognised as a media file when accounting for the files a loader leaves out
 #: (case-insensitive): the listed formats plus other common image and video containers.
 MEDIA_SUFFIXES = IMAGE_SUFFIXES + VIDEO_SUFFIXES + (
-    ".jpe", ".jfif", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".m4v", ".mpg", ".mpeg", ".3gp", ".flv",
-    ".wmv", ".mts", ".m2ts")
+    ".heic", ".heif", ".jxl", ".jp2", ".m4v", ".mpg", ".mpeg", ".3gp", ".flv", ".wmv", ".mts", ".m2ts")
 
 BROKEN_LINK = "broken symbolic link"
 NOT_REGULAR = "not a regular file (FIFO, device or socket)"
