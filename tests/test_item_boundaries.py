@@ -507,3 +507,14 @@ def test_decoded_size_must_match_the_header():
     gif = load_item(encode(img, "GIF"))
     assert gif.pixels.shape[:2] == (6, 8) and gif.format == "gif"
     assert load_item(cv2.imencode(".png", img[:, :, ::-1])[1].tobytes()).format == "png"
+
+
+def test_opencv_failure_in_luma_is_the_items_error():
+    item = load_item(natural_image(3, (4, 4)), 6)
+    item.__dict__["rgb"] = item.rgb.astype(np.float64)  # a depth cvtColor refuses: the cv2.error path
+    with pytest.raises(ItemError, match=r"^item 6: out of memory while computing luma a 4x4 image \(0 megapixels\); "
+                                        r"lower max_pixels or free memory \(OpenCV.*\)$"):
+        item.luma
+    grey = load_item(natural_image(3, (4, 4))[:, :, 0])
+    grey.__dict__["rgb"] = None  # grey luma never goes through rgb
+    np.testing.assert_array_equal(grey.luma, natural_image(3, (4, 4))[:, :, 0].astype(np.float32))

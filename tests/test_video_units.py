@@ -1,0 +1,270 @@
+"""The video reader's bookkeeping by kind (issue 16), without decoding: frame selection at and
+around each boundary, the packet table on hand-written packet lists (reordering, discards,
+duplicates, leading pictures), display transforms from their definitions, error capping.
+
+The packet lists are the values PyAV reports per packet (pts, dts, keyframe, discard, duration);
+the table is the real class, fed as ``_scan`` feeds it.
+"""
+
+import numpy as np
+import pytest
+
+from forensics.media._video import (_MAX_ERRORS, _as_count, _check_indices, _Errors, _Geometry, _normalize_angle,
+                                    _suffix, _Table, sample_indices)
+
+# -- frame selection ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_frames, n", [(9, 9), (9, 10), (9, 8), (2, 2), (2, 1), (1, 1), (1, 5)])
+def test_n_around_the_frame_count(n_frames, n):
+    got = sample_indices(n_frames, n=n)
+    expected = np.unique(np.floor(np.linspace(0, n_frames - 1, n) + 0.5)) if n < n_frames else np.arange(n_frames)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, expected)
+    assert got[0] == 0 and (n == 1 or got[-1] == n_frames - 1)
+
+
+def test_n_rounds_half_up_and_keeps_the_last_frame():
+    # linspace(0, 7, 3) = 0, 3.5, 7: 3.5 rounds up (banker's rounding would give 4 too, so use 5.5)
+    assert sample_indices(12, n=3).tolist() == [0, 6, 11]  # 0, 5.5, 11
+    assert sample_indices(4, n=3).tolist() == [0, 2, 3]  # 0, 1.5, 3
+    assert sample_indices(100, n=2).tolist() == [0, 99]
+    assert sample_indices(100, n=1).tolist() == [0]
+
+
+@pytest.mark.parametrize("n_frames, every, expected", [
+    (10, 1, list(range(10))), (10, 9, [0, 9]), (10, 10, [0]), (10, 11, [0]), (11, 5, [0, 5, 10]),
+])
+def test_every_at_its_boundaries(n_frames, every, expected):
+    assert sample_indices(n_frames, every=every).tolist() == expected
+
+
+def test_times_with_fps_at_and_around_the_end():
+    # 10 frames at 4 fps: the video lasts 2.5 s; t = 2.5 is inside (clipped to the last frame)
+    assert sample_indices(10, times=[2.5], fps=4).tolist() == [9]
+    assert sample_indices(10, times=[2.25], fps=4).tolist() == [9]
+    assert sample_indices(10, times=[0.125, 0.375, 0.0], fps=4).tolist() == [1, 2, 0]  # half up: 0.5 -> 1, 1.5 -> 2
+    assert sample_indices(10, times=0.5, fps=4).tolist() == [2]  # a scalar time
+    assert sample_indices(10, times=[1], fps=np.float32(4)).tolist() == [4]
+    with pytest.raises(ValueError, match=r"times \[2.5001\] are outside the video \(0 to 2.500 s, 10 frames at 4 fps\)"):
+        sample_indices(10, times=[1.0, 2.5001], fps=4)
+    with pytest.raises(ValueError, match="outside"):
+        sample_indices(10, times=[-1e-9], fps=4)
+    for fps in (None, 0, -4, np.nan, np.inf):
+        with pytest.raises(ValueError, match=r"times needs timestamps or a positive fps, got fps="):
+            sample_indices(10, times=[0.0], fps=fps)
+    with pytest.raises(ValueError, match=r"times must be 1-D, got shape \(1, 2\)"):
+        sample_indices(10, times=[[0.0, 1.0]], fps=4)
+    with pytest.raises(ValueError, match="at most one of every and times"):
+        sample_indices(10, times=[0.0], every=2, fps=4)
+
+
+def test_times_with_timestamps_at_each_frame_boundary():
+    ts = [0.0, 0.5, 0.5, 1.5]  # a duplicated timestamp, then a long frame
+    assert sample_indices(4, times=[0.5 - 1e-6, 0.5, 1.499, 1.5], timestamps=ts, duration=2.0).tolist() == [0, 2, 2, 3]
+    assert sample_indices(4, times=[2.0], timestamps=ts, duration=2.0).tolist() == [3]  # at the end: inside
+    with pytest.raises(ValueError, match=r"outside the video \(0 to 2.000 s\)"):
+        sample_indices(4, times=[2.00001], timestamps=ts, duration=2.0)
+    # default duration: 1.5 + median(0.5, 0, 1.0) = 2.0
+    assert sample_indices(4, times=[2.0], timestamps=ts).tolist() == [3]
+    with pytest.raises(ValueError, match="outside"):
+        sample_indices(4, times=[2.0001], timestamps=ts)
+    assert sample_indices(1, times=[0.0], timestamps=[0.0]).tolist() == [0]  # one frame: duration is its start
+    with pytest.raises(ValueError, match="outside"):
+        sample_indices(1, times=[0.001], timestamps=[0.0])
+    for bad in ([0.0, np.nan, 1.0, 2.0], [0.0, np.inf, 1.0, 2.0]):
+        with pytest.raises(ValueError, match="finite and non-decreasing"):
+            sample_indices(4, times=[0.0], timestamps=bad)
+    with pytest.raises(ValueError, match="5 values for 4 frames"):
+        sample_indices(4, times=[0.0], timestamps=[0, 1, 2, 3, 4])
+    with pytest.raises(ValueError, match="outside"):
+        sample_indices(4, times=[np.nan], timestamps=ts)
+
+
+def test_counts_must_be_integers_at_least_their_minimum():
+    assert _as_count(1, "n") == 1 and _as_count(np.int32(3), "n") == 3 and isinstance(_as_count(np.int64(2), "n"), int)
+    assert _as_count(0, "k", minimum=0) == 0
+    with pytest.raises(ValueError, match="k must be >= 0, got -1"):
+        _as_count(-1, "k", minimum=0)
+    with pytest.raises(ValueError, match="n must be >= 1, got 0"):
+        _as_count(0, "n")
+    for bad in (True, np.bool_(True), 2.0, "3", None):
+        with pytest.raises(TypeError, match="n must be an integer, got"):
+            _as_count(bad, "n")
+
+
+def test_explicit_indices_are_checked():
+    np.testing.assert_array_equal(_check_indices([3, 0, 3]), [3, 0, 3])
+    np.testing.assert_array_equal(_check_indices(5), [5])
+    np.testing.assert_array_equal(_check_indices(np.array([2.0, 0.0])), [2, 0])
+    assert _check_indices(np.array([1], np.uint8)).dtype == np.int64
+    np.testing.assert_array_equal(_check_indices([0]), [0])
+    with pytest.raises(ValueError, match=r"indices must be >= 0, got \[-1, -3\]"):
+        _check_indices([2, -1, 0, -3])
+    with pytest.raises(ValueError, match=r"1-D, got shape \(2, 2\)"):
+        _check_indices([[0, 1], [2, 3]])
+    with pytest.raises(ValueError, match="indices is empty"):
+        _check_indices([])
+    for bad in ([1.5], [np.nan], [np.inf]):
+        with pytest.raises(ValueError, match="whole numbers"):
+            _check_indices(np.array(bad))
+    for bad in (["a"], [True, False]):
+        with pytest.raises(TypeError, match="indices must be integers, got dtype"):
+            _check_indices(bad)
+
+
+# -- errors: distinct messages, repeats counted, capped -------------------------------------------
+
+def test_errors_are_counted_and_capped():
+    errs = _Errors(["a", "b", "a"])
+    assert bool(errs) and errs.as_list() == ["a (x2)", "b"]
+    assert not _Errors()
+    assert _suffix(_Errors()) == ""
+    assert _suffix(_Errors(["w", "x", "y", "z", "x"])) == " (w; x (x2); y)"
+    full = _Errors(f"m{i}" for i in range(_MAX_ERRORS))
+    assert len(full.as_list()) == _MAX_ERRORS and "(further distinct errors not kept)" not in full.counts
+    full.add("m0")
+    full.add("extra1")
+    full.add("extra2")
+    full.add("extra1")
+    listed = full.as_list()
+    assert listed[0] == "m0 (x2)" and len(listed) == _MAX_ERRORS + 1
+    assert listed[-1] == "(further distinct errors not kept) (x3)"
+    assert _MAX_ERRORS == 20
+
+
+# -- the packet table ---------------------------------------------------------------------------
+
+def _table(pts, key, discard=None, dur=None, dts=None, trust=True):
+    n = len(pts)
+    return _Table(list(pts), list(dts if dts is not None else range(n)), list(key),
+                  list(discard if discard is not None else [False] * n), list(dur if dur is not None else [1] * n),
+                  trust)
+
+
+def test_table_of_a_stream_with_b_frames():
+    # decode order I0 P3 B1 B2 | I4 P7 B5 B6 (closed GOPs): pts as a reordering encoder writes them
+    pts = [0, 3, 1, 2, 4, 7, 5, 6]
+    key = [1, 0, 0, 0, 1, 0, 0, 0]
+    t = _table(pts, key, dur=[1, 1, 1, 1, 1, 3, 1, 2])
+    assert t.timing == "pts" and t.n == 8 and t.n_packets == 8
+    assert t.pts.tolist() == list(range(8))
+    assert t.packet_of_frame.tolist() == [0, 2, 3, 1, 4, 6, 7, 5]
+    assert t.frame_of_packet.tolist() == [0, 3, 1, 2, 4, 7, 5, 6]
+    assert t.keyframe_interval == 4.0 and t.duplicates == 0
+    assert t.clean_keys == [0, 4] and t.first_packet == (0, 0)
+    assert t.last_duration == 3  # the duration of the last frame shown (pts 7), not of the last packet
+    assert [t.seek_target(k) for k in range(8)] == [0, 0, 0, 0, 4, 4, 4, 4]
+    assert t.packet_of_pts[3] == 1 and t.by_pts[5] == [5]
+
+
+def test_open_gop_leading_pictures_seek_from_the_previous_keyframe():
+    # decode order I0 P2 B1 | I5 B3 B4 (leading pictures of I5, referencing P2) P6
+    pts = [0, 2, 1, 5, 3, 4, 6]
+    key = [1, 0, 0, 1, 0, 0, 0]
+    t = _table(pts, key)
+    assert t.clean_keys == [0, 3]  # I5 is clean: nothing before it in decode order shows after it
+    assert [t.seek_target(k) for k in range(7)] == [0, 0, 0, 0, 0, 3, 3]  # frames 3, 4 lead I5: from I0
+    # a keyframe shown before an earlier-decoded frame is not a clean start
+    t = _table([0, 4, 2, 3, 5], [1, 0, 1, 0, 0])
+    assert t.clean_keys == [0]
+    assert t.seek_target(1) == 0
+
+
+def test_discarded_duplicate_and_missing_timestamps():
+    t = _table([0, 1, 1, 2], [1, 0, 0, 1], discard=[False, True, False, False], dts=[-1, 0, 1, 2])
+    assert t.n == 3 and t.n_packets == 4 and t.pts.tolist() == [0, 1, 2]
+    assert t.frame_of_packet.tolist() == [0, -1, 1, 2] and t.first_packet == (-1, 0)
+    assert t.keyframe_interval == 3.0
+    dup = _table([0, 1, 1, 2], [1, 0, 0, 0])
+    assert dup.duplicates == 1 and dup.by_pts[1] == [1, 2]  # ties kept in decode order
+    assert dup.packet_of_pts[1] == 1
+    no_pts = _table([0, None, 2], [1, 0, 0])
+    assert no_pts.timing == "decode order" and no_pts.pts is None and no_pts.n == 3
+    assert _table([0, None, 2], [1, 0, 0], discard=[False, True, False]).timing == "pts"  # a discarded one
+    assert _table([0, 1], [1, 0], trust=False).timing == "decode order"
+    assert _table([0], [1]).keyframe_interval is None
+    assert _table([0, 1, 2, 3, 4, 5, 6], [1, 1, 0, 0, 0, 1, 0]).keyframe_interval == 2.5  # median of 1, 4
+    empty = _Table([], [], [], [], [], True)
+    assert empty.n == 0 and empty.timing == "decode order" and empty.first_packet == (None, None)
+
+
+# -- display geometry -----------------------------------------------------------------------------
+
+def test_normalize_angle_range():
+    assert [_normalize_angle(d) for d in (0, 90, 180, 181, 270, 360, -90, -180, -181, 450, 89.6, "-90")] == [
+        0, 90, 180, -179, -90, 0, -90, 180, 179, 90, 90, -90]
+
+
+def test_geometry_from_the_rotate_tag():
+    a = np.arange(6).reshape(2, 3, 1)
+    for rotation, turn in ((0, 0), (90, 1), (-90, -1), (180, 2)):
+        g = _Geometry.from_tag(rotation)
+        assert g.note is None and not g.mirrored and g.rotation == rotation
+        np.testing.assert_array_equal(g.apply(a), np.rot90(a, turn))
+        assert g.turns == (turn in (1, -1))
+    g = _Geometry.from_tag(45)
+    assert g.steps == () and "rotate tag of 45 degrees (not a multiple of 90) not applied" == g.note
+    assert g.apply(a) is a
+
+
+def test_geometry_size_with_sample_aspect_ratio():
+    assert _Geometry.from_tag(0).size(100, 50, 1.5) == (150, 50)
+    assert _Geometry.from_tag(90).size(100, 50, 1.5) == (50, 150)
+    assert _Geometry.from_tag(0).size(3, 50, 0.1) == (1, 50)  # at least one pixel
+    assert _Geometry.from_tag(0).size(5, 2, 0.5) == (2, 2)  # round(2.5) == 2
+
+
+def _matrix(a, b, c, d):
+    return [int(a * 65536), int(b * 65536), 0, int(c * 65536), int(d * 65536), 0, 0, 0, 1 << 30]
+
+
+@pytest.mark.parametrize("m, steps, rotation, mirrored", [
+    ((1, 0, 0, 1), (), 0, False),
+    ((0, 1, -1, 0), ("clock",), -90, False),      # theta 90, m[3] < 0
+    ((0, 1, 1, 0), ("transpose",), -90, True),    # theta 90, m[3] > 0
+    ((-1, 0, 0, -1), ("hflip", "vflip"), 180, False),
+    ((-1, 0, 0, 1), ("hflip",), 180, True),
+    ((1, 0, 0, -1), ("vflip",), 0, True),
+    ((0, -1, 1, 0), ("cclock",), 90, False),      # theta 270, m[3] > 0
+    ((0, -1, -1, 0), ("clock_flip",), 90, True),  # theta 270, m[3] < 0
+])
+def test_geometry_from_the_display_matrix(m, steps, rotation, mirrored):
+    g = _Geometry.from_matrix(_matrix(*m))
+    assert g.steps == steps and g.rotation == rotation and g.mirrored == mirrored and g.note is None
+    a = np.arange(6).reshape(2, 3, 1)
+    out = g.apply(a)
+    assert out.flags["C_CONTIGUOUS"] and out.shape == ((3, 2, 1) if g.turns else (2, 3, 1))
+
+
+def test_geometry_step_definitions():
+    a = np.arange(6).reshape(2, 3, 1)
+    expected = {"clock": np.rot90(a, -1), "cclock": np.rot90(a, 1), "transpose": a.transpose(1, 0, 2),
+                "clock_flip": a[::-1, ::-1].transpose(1, 0, 2), "hflip": a[:, ::-1], "vflip": a[::-1]}
+    for name, want in expected.items():
+        np.testing.assert_array_equal(_Geometry(0, False, (name,)).apply(a), want, err_msg=name)
+
+
+def test_geometry_of_degenerate_and_oblique_matrices():
+    g = _Geometry.from_matrix(_matrix(0, 0, 0, 0))
+    assert g.steps == () and g.note == "degenerate display matrix ignored"
+    g = _Geometry.from_matrix(_matrix(0, 1, 0, 0))  # first column zero
+    assert g.note == "degenerate display matrix ignored"
+    r = np.sqrt(0.5)
+    g = _Geometry.from_matrix(_matrix(r, -r, r, r))
+    assert g.steps == () and g.rotation == 45 and "display matrix rotates by 45 degrees" in g.note
+    near = _Geometry.from_matrix(_matrix(np.cos(np.radians(90.4)), np.sin(np.radians(90.4)),
+                                         -np.sin(np.radians(90.4)), np.cos(np.radians(90.4))))
+    assert near.steps == ("clock",)  # within a degree of 90: a quarter turn
+    off = _Geometry.from_matrix(_matrix(np.cos(np.radians(88)), np.sin(np.radians(88)),
+                                        -np.sin(np.radians(88)), np.cos(np.radians(88))))
+    assert off.steps == () and off.note is not None
+    scaled = _Geometry.from_matrix(_matrix(0, 2, -2, 0))  # a scale does not change the angle
+    assert scaled.steps == ("clock",)
+    for deg in (0.4, -0.4):  # rounds to 0: upright
+        almost = _Geometry.from_matrix(_matrix(np.cos(np.radians(deg)), np.sin(np.radians(deg)),
+                                               -np.sin(np.radians(deg)), np.cos(np.radians(deg))))
+        assert almost.steps == () and almost.note is None and almost.rotation == 0
+    tilted = _Geometry.from_matrix(_matrix(np.cos(np.radians(-1)), np.sin(np.radians(-1)),
+                                           -np.sin(np.radians(-1)), np.cos(np.radians(-1))))
+    assert tilted.steps == () and tilted.rotation == 1 and "rotates by 1 degrees" in tilted.note
