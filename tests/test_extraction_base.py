@@ -397,3 +397,33 @@ def test_status_frame_is_a_dataframe_with_one_row_per_item():
     assert isinstance(ext.status_, pd.DataFrame)
     assert ext.status_["source"].tolist() == [None, None, None]
     assert load_item(_grey(4)).luma.mean() == 4.0
+
+
+def test_portable_refuses_two_d_arrays_and_object_pixels_of_items():
+    grey = np.zeros((10, 12), np.uint8)
+    assert _portable(grey, 0, 120) is grey
+    assert isinstance(_portable(grey, 0, 119), _Refused)
+    assert "(10, 12)" in str(_portable(grey, 0, 119).error)
+    item = Item(4, "o.png", pixels=np.array([[1, 2]], dtype=object))
+    refused = _portable(item, 4, 10 ** 6)
+    assert isinstance(refused, _Refused) and str(refused.error) == "item 4 (o.png): unsupported dtype object"
+    fine = Item(4, "f.png", pixels=np.zeros((2, 2), np.uint8))
+    assert _portable(fine, 4, 10 ** 6) is fine
+
+
+def test_raise_stops_preparing_at_the_first_failure():
+    class Counting(_Probe):
+        prepared = []
+
+        def _prepare(self, item):
+            Counting.prepared.append(item.index)
+            return super()._prepare(item)
+
+    X = _values(10)
+    with pytest.raises(ItemError, match="item 2"):
+        Counting(refuse_above=1.5, n_jobs=1).fit().transform(X)
+    assert Counting.prepared == [0, 1, 2]
+    Counting.prepared.clear()
+    with pytest.warns(RuntimeWarning, match="8 of 10 items"):
+        Counting(refuse_above=1.5, n_jobs=1, on_error="nan").fit().transform(X)
+    assert Counting.prepared == list(range(10))

@@ -518,3 +518,122 @@ def test_opencv_failure_in_luma_is_the_items_error():
     grey = load_item(natural_image(3, (4, 4))[:, :, 0])
     grey.__dict__["rgb"] = None  # grey luma never goes through rgb
     np.testing.assert_array_equal(grey.luma, natural_image(3, (4, 4))[:, :, 0].astype(np.float32))
+
+
+def test_sixteen_bit_colour_and_planar_tiffs_keep_their_samples():
+    import tifffile
+
+    arr = (np.arange(4 * 5 * 3, dtype=np.uint16).reshape(4, 5, 3) * 1111)
+    for kw in ({}, {"rowsperstrip": 1}):
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, arr, photometric="rgb", **kw)
+        item = load_item(buf.getvalue())
+        assert item.pixels.dtype == np.uint16 and item.white == 65535 and item.bit_depth == 16, kw
+        np.testing.assert_array_equal(item.pixels, arr)
+    rgba = np.dstack([arr, np.full((4, 5), 65535, np.uint16)])
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, rgba, photometric="rgb", extrasamples=[2])
+    item = load_item(buf.getvalue())
+    assert item.has_alpha
+    np.testing.assert_array_equal(item.pixels, rgba)
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, arr[:, :, 0])
+    np.testing.assert_array_equal(load_item(buf.getvalue()).pixels, arr[:, :, 0])  # 16-bit grey: Pillow's path
+    eight = (arr // 257).astype(np.uint8)
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, eight.transpose(2, 0, 1), photometric="rgb", planarconfig="separate", rowsperstrip=2)
+    np.testing.assert_array_equal(load_item(buf.getvalue()).pixels, eight)  # a strip per plane and row pair
+
+
+def test_truncated_image_loading_flag_is_refused(monkeypatch):
+    from PIL import ImageFile
+
+    tif = io.BytesIO()
+    Image.fromarray(natural_image(1, (4, 4))).save(tif, "TIFF")
+    gif = encode(natural_image(1, (4, 4)), "GIF")
+    from forensics.media._item import _cv2_reads
+
+    for data in (tif.getvalue(), gif):
+        load_item(data).pixels  # look-alike: the flag off
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with pytest.raises(ItemError, match="LOAD_TRUNCATED_IMAGES is True"):
+        load_item(tif.getvalue()).pixels
+    if not _cv2_reads("GIF"):
+        with pytest.raises(ItemError, match="LOAD_TRUNCATED_IMAGES is True"):
+            load_item(gif).pixels
+
+
+def test_bitmaps_and_binary_pnm():
+    bits = np.array([[1, 0, 1, 1, 0, 0, 0, 1, 1]], np.uint8)  # 9 wide: a padded second byte
+    packed = np.packbits(bits, axis=1).tobytes()
+    item = load_item(b"P4\n9 1\n" + packed)
+    assert item.white == 255
+    np.testing.assert_array_equal(item.luma[0], np.where(bits[0] == 1, 0, 255))  # PBM: 1 is black
+    with pytest.raises(ItemError):
+        load_item(b"P5\n2 1\n0\n\x00\x00").pixels
+
+
+def _ifd_entries(data):
+    """{tag: (entry offset, type, count, value or offset)} of a little-endian TIFF's first IFD."""
+    assert data[:2] == b"II"
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    n = struct.unpack_from("<H", data, ifd)[0]
+    out = {}
+    for k in range(n):
+        pos = ifd + 2 + 12 * k
+        tag, typ, count, value = struct.unpack_from("<HHII", data, pos)
+        out[tag] = (pos, typ, count, value)
+    return out
+
+
+def _set_tag(data, tag, value):
+    pos, typ, count, _ = _ifd_entries(data)[tag]
+    assert count == 1
+    data = bytearray(data)
+    struct.pack_into("<H" if typ == 3 else "<I", data, pos + 8, value)
+    return bytes(data)
+
+
+def test_tiff_strip_bookkeeping_at_its_limits():
+    import tifffile
+
+    arr = natural_image(7, (8, 6))
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, arr, rowsperstrip=2)
+    good = buf.getvalue()
+    entries = _ifd_entries(good)
+    assert entries[273][2] == 4  # four strips of two rows
+    np.testing.assert_array_equal(load_item(good).pixels, arr)
+    with pytest.raises(ItemError, match="truncated TIFF: 4 strips for an image that needs 8"):
+        load_item(_set_tag(good, 278, 1)).pixels
+    # the byte count of the first strip, one short of its rows (2 x 6 x 3 = 36 bytes)
+    pos, typ, count, offset = entries[279]
+    size = 2 if typ == 3 else 4
+    assert struct.unpack_from("<H" if size == 2 else "<I", good, offset)[0] == 36
+    short = bytearray(good)
+    struct.pack_into("<H" if size == 2 else "<I", short, offset, 35)
+    with pytest.raises(ItemError, match="truncated TIFF: strip 0 holds 35 bytes of the 36 its rows need"):
+        load_item(bytes(short)).pixels
+    longer = bytearray(good)
+    struct.pack_into("<H" if size == 2 else "<I", longer, offset + 3 * size, 36)  # the last strip: exactly enough
+    load_item(bytes(longer)).pixels
+    last = struct.unpack_from("<I", good, entries[273][3] + 12)[0]
+    assert last + 36 == len(good)  # the last strip ends the file
+    with pytest.raises(ItemError, match=rf"truncated TIFF: a strip of 36 bytes at offset {last} runs past the end "
+                                        rf"\({last + 35} bytes\)"):
+        load_item(good[:last + 35]).pixels
+
+
+def test_tiff_tiles_are_checked_like_strips():
+    import tifffile
+
+    arr = natural_image(8, (20, 20))
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, arr, tile=(16, 16))  # 2 x 2 tiles, the outer ones padded
+    good = buf.getvalue()
+    np.testing.assert_array_equal(load_item(good).pixels, arr)
+    assert _ifd_entries(good)[324][2] == 4
+    with pytest.raises(ItemError, match="truncated TIFF: 4 strips for an image that needs 6"):
+        load_item(_set_tag(good, 256, 40)).pixels  # 40 wide: 3 x 2 tiles of 16
+    with pytest.raises(ItemError, match="zero tile size"):
+        load_item(_set_tag(good, 322, 0)).pixels
