@@ -268,3 +268,88 @@ def test_geometry_of_degenerate_and_oblique_matrices():
     tilted = _Geometry.from_matrix(_matrix(np.cos(np.radians(-1)), np.sin(np.radians(-1)),
                                            -np.sin(np.radians(-1)), np.cos(np.radians(-1))))
     assert tilted.steps == () and tilted.rotation == 1 and "rotates by 1 degrees" in tilted.note
+
+
+# -- with small real files: thresholds and refusals of the reader ---------------------------------
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    from video_fixtures import index_frames, write_video
+
+    d = tmp_path_factory.mktemp("units")
+    # no B-frames: packets in frame order, keyframes at 0, 5, 10, ...
+    return write_video(d / "v.mp4", index_frames(30), gop=5, options={"bf": "0"})
+
+
+def _seeks(path, want):
+    from forensics.media._video import _Decode, _Errors, _probe, _Video
+
+    with _Video(path, 0) as video:
+        info = _probe(video, _Errors())
+        dec = _Decode(video, want, _Errors(), tag_rotation=info.rotation)
+        got = [k for k, *_ in dec]
+    assert got == sorted(want)
+    return dec.seeks
+
+
+def test_keyframe_seek_only_when_it_skips_more_than_four_packets(clip):
+    from forensics.media._video import _SEEK_MIN_SKIP
+
+    assert _SEEK_MIN_SKIP == 4
+    assert _seeks(clip, [1, 6]) == 0  # keyframe 5 is 4 packets past packet 1: decode on
+    assert _seeks(clip, [0, 6]) == 1  # 5 packets: seek
+    assert _seeks(clip, [6]) == 1  # from the start (position -1): 6 packets to keyframe 5
+    assert _seeks(clip, [3]) == 0  # its keyframe is the first packet
+
+
+def test_missing_frames_are_listed_up_to_ten(clip):
+    from forensics.media._video import read_frames
+
+    r = read_frames(clip, indices=[2] + list(range(30, 40)))
+    assert r.missing.tolist() == list(range(30, 40))
+    assert "10 requested frame(s) not decoded (30, 31, 32, 33, 34, 35, 36, 37, 38, 39): the stream holds 30 " \
+           "frames" in r.errors
+    r = read_frames(clip, indices=[2] + list(range(30, 41)))
+    assert "11 requested frame(s) not decoded (30, 31, 32, 33, 34, 35, 36, 37, 38, 39, ...): the stream holds " \
+           "30 frames" in r.errors
+    assert r.indices.tolist() == [2] and len(r.frames) == 1 and r.timestamps.tolist() == [2 / 25]
+
+
+def test_stream_argument_is_checked(clip):
+    from forensics.media import ItemError
+    from forensics.media._video import read_frames, video_info
+
+    assert video_info(clip, stream=0).stream == 0 and video_info(clip, stream=np.int64(0)).video_streams == 1
+    for bad in (1, -1):
+        with pytest.raises(ItemError, match=rf"item 2 \(.*v\.mp4\): has 1 video stream\(s\); stream={bad} asked"):
+            video_info(clip, index=2, stream=bad)
+    for bad in (True, 0.0, "0"):
+        with pytest.raises(TypeError, match="stream must be an integer"):
+            read_frames(clip, n=1, stream=bad)
+
+
+def test_paths_of_each_kind(clip, tmp_path):
+    from forensics.media import ItemError
+    from forensics.media._video import video_info
+
+    assert video_info(bytes(str(clip), "utf-8")).n_frames == 30
+    with pytest.raises(ItemError, match="a video must be given as a path, got int") as err:
+        video_info(5, index=4)
+    assert err.value.index == 4 and err.value.source is None
+    with pytest.raises(ItemError, match="file not found"):
+        video_info(clip / "inner.mp4")  # a file used as a folder
+    with pytest.raises(ItemError, match="the path cannot be encoded for the file system") as err:
+        video_info(str(tmp_path / "a\ud800b.mp4"))
+    str(err.value).encode("utf-8")
+
+
+def test_read_frames_reports_what_it_applied(clip):
+    from forensics.media._video import read_frames
+
+    r = read_frames(clip, indices=[4, 1])
+    assert (r.rotation_applied, r.mirror_applied, r.sar_applied) == (0, False, 1.0)
+    assert r.rotations.tolist() == [0, 0] and r.decoder == "software" and r.decoder_note == ""
+    assert r.info.n_frames == 30 and r.info.timing == "pts" and r.info.fps == pytest.approx(25)
+    assert r.info.duration_s == pytest.approx(1.2) and r.info.keyframe_interval == 5
+    none = read_frames(clip, indices=[31])
+    assert (none.rotation_applied, none.sar_applied, len(none)) == (0, 1.0, 0)
