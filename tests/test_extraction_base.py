@@ -303,9 +303,14 @@ def test_two_extractors_side_by_side_and_one_alone():
                                                                                     "error"]
 
 
-def test_progress_bar_does_not_change_rows(capsys):
+def test_progress_bar_is_shown_only_when_asked_and_does_not_change_rows(capsys):
     X = _values(3)
-    np.testing.assert_array_equal(_Probe(progress=True).fit().transform(X), _Probe().fit().transform(X))
+    quiet = _Probe().fit().transform(X)
+    assert capsys.readouterr().err == ""
+    shown = _Probe(progress=True).fit().transform(X)
+    err = capsys.readouterr().err
+    assert "_Probe:" in err and "/3 " in err and "img/s" in err
+    np.testing.assert_array_equal(shown, quiet)
 
 
 # -- what travels to a worker, and how its failures are named ------------------------------------
