@@ -248,6 +248,7 @@ def test_geometry_step_definitions():
 def test_geometry_of_degenerate_and_oblique_matrices():
     g = _Geometry.from_matrix(_matrix(0, 0, 0, 0))
     assert g.steps == () and g.note == "degenerate display matrix ignored"
+    assert g.rotation == 0 and g.mirrored is False and not g.turns
     g = _Geometry.from_matrix(_matrix(0, 1, 0, 0))  # first column zero
     assert g.note == "degenerate display matrix ignored"
     r = np.sqrt(0.5)
@@ -353,3 +354,46 @@ def test_read_frames_reports_what_it_applied(clip):
     assert r.info.duration_s == pytest.approx(1.2) and r.info.keyframe_interval == 5
     none = read_frames(clip, indices=[31])
     assert (none.rotation_applied, none.sar_applied, len(none)) == (0, 1.0, 0)
+
+
+def _mkv_with_audio(path, n):
+    import av
+    from video_fixtures import index_frames
+
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 96, 64, "yuv420p"
+        v.options = {"crf": "18", "preset": "veryfast", "threads": "1", "g": "5", "keyint_min": "5", "sc_threshold": "0"}
+        a = out.add_stream("pcm_s16le", rate=8000)
+        for k, arr in enumerate(index_frames(n)):
+            for pk in v.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                out.mux(pk)
+            f = av.AudioFrame.from_ndarray(np.zeros((1, 320), np.int16), format="s16", layout="mono")
+            f.sample_rate, f.pts = 8000, k * 320
+            for pk in a.encode(f):
+                out.mux(pk)
+        for s in (v, a):
+            for pk in s.encode():
+                out.mux(pk)
+    return path
+
+
+def test_container_duration_is_checked_only_for_a_single_stream(tmp_path):
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import video_info
+
+    one = write_video(tmp_path / "one.mkv", index_frames(30), gop=5)
+    assert video_info(one).errors == ()  # look-alike: intact
+    data = one.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[:int(len(data) * 0.8)])
+    info = video_info(cut)
+    assert info.n_frames == 20
+    assert "the container gives a duration of 1.200 s but the frames end at 0.800 s (truncated file?)" in info.errors
+    two = _mkv_with_audio(tmp_path / "two.mkv", 30)
+    data = two.read_bytes()
+    cut.write_bytes(data[:int(len(data) * 0.8)])
+    info = video_info(cut)
+    assert 0 < info.n_frames < 30  # cut too, but the container's duration may be the audio's: not compared
+    assert not any("container gives a duration" in e for e in info.errors)
