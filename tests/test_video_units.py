@@ -237,6 +237,18 @@ def test_geometry_from_the_display_matrix(m, steps, rotation, mirrored):
     assert out.flags["C_CONTIGUOUS"] and out.shape == ((3, 2, 1) if g.turns else (2, 3, 1))
 
 
+@pytest.mark.parametrize("m, steps", [
+    ((1, 0, 0, 1), ()), ((0, 1, -1, 0), ("clock",)), ((0, 1, 1, 0), ("transpose",)),
+    ((-1, 0, 0, -1), ("hflip", "vflip")), ((-1, 0, 0, 1), ("hflip",)), ((1, 0, 0, -1), ("vflip",)),
+    ((0, -1, 1, 0), ("cclock",)), ((0, -1, -1, 0), ("clock_flip",)),
+])
+def test_geometry_depends_on_signs_not_on_scale(m, steps):
+    """The same matrices at the smallest scale 16.16 can hold (entries of +-1/65536): only the
+    signs of the entries choose the steps, as in FFmpeg's autorotate."""
+    a, b, c, d = m
+    assert _Geometry.from_matrix([a, b, 0, c, d, 0, 0, 0, 1 << 30]).steps == steps
+
+
 def test_geometry_step_definitions():
     a = np.arange(6).reshape(2, 3, 1)
     expected = {"clock": np.rot90(a, -1), "cclock": np.rot90(a, 1), "transpose": a.transpose(1, 0, 2),
