@@ -7,6 +7,7 @@ output, in this process and in joblib's workers alike.
 
 import os
 import pickle
+import sys
 import warnings
 from pathlib import Path
 
@@ -425,9 +426,15 @@ def test_raise_stops_preparing_at_the_first_failure():
             return super()._prepare(item)
 
     X = _values(10)
+    raise_ = "".join(["rai", "se"])  # equal to "raise" but another object, as read from a config file
+    assert raise_ == "raise" and raise_ is not sys.intern("raise")
+    for mode in ("raise", raise_):
+        Counting.prepared.clear()
+        with pytest.raises(ItemError, match="item 2"):
+            Counting(refuse_above=1.5, n_jobs=1, on_error=mode).fit().transform(X)
+        assert Counting.prepared == [0, 1, 2]
     with pytest.raises(ItemError, match="item 2"):
-        Counting(refuse_above=1.5, n_jobs=1).fit().transform(X)
-    assert Counting.prepared == [0, 1, 2]
+        run_extraction([_Probe(refuse_above=1.5)], X, 2, n_jobs=2, on_error=raise_)
     Counting.prepared.clear()
     with pytest.warns(RuntimeWarning, match="8 of 10 items"):
         Counting(refuse_above=1.5, n_jobs=1, on_error="nan").fit().transform(X)
