@@ -637,3 +637,32 @@ def test_tiff_tiles_are_checked_like_strips():
         load_item(_set_tag(good, 256, 40)).pixels  # 40 wide: 3 x 2 tiles of 16
     with pytest.raises(ItemError, match="zero tile size"):
         load_item(_set_tag(good, 322, 0)).pixels
+
+
+def test_opencv_allocation_failure_while_decoding_is_the_items_memory_error():
+    """OpenCV raises cv2.error (not MemoryError) when it cannot allocate the decoded picture."""
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    code = textwrap.dedent("""
+        import resource, numpy as np, cv2
+        cv2.setNumThreads(1)
+        from forensics.media import load_item, ItemError
+        data = cv2.imencode('.png', np.zeros((6000, 6000), np.uint8))[1].tobytes()  # 36 MB decoded
+        assert load_item(np.zeros((4, 4), np.uint8)).luma.shape == (4, 4)
+        vm = int(open('/proc/self/status').read().split('VmSize:')[1].split()[0]) * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (vm + 20_000_000, vm + 20_000_000))
+        try:
+            load_item(data, 3).pixels
+            print('NO ERROR')
+        except ItemError as exc:
+            print('ITEMERROR', exc)
+    """)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "1"}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert ("ITEMERROR item 3: out of memory while decoding a 6000x6000 image (36 megapixels); lower max_pixels "
+            "or free memory") in res.stdout
