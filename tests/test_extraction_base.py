@@ -439,3 +439,14 @@ def test_raise_stops_preparing_at_the_first_failure():
     with pytest.warns(RuntimeWarning, match="8 of 10 items"):
         Counting(refuse_above=1.5, n_jobs=1, on_error="nan").fit().transform(X)
     assert Counting.prepared == list(range(10))
+
+
+def test_in_process_items_are_not_wrapped_for_workers():
+    """With one worker nothing is pickled: an Item with unusable pixels fails on its pixels
+    (the full dtype advice), not in the wrapping meant for worker processes."""
+    bad = Item(1, "o.png", pixels=np.array([[1, 2]], dtype=object))
+    with pytest.warns(RuntimeWarning, match="1 of 3 items"):
+        out, status = run_extraction([_Probe()], [_grey(1), bad, _grey(2)], 2, n_jobs=1, on_error="nan")
+    assert status.loc[1, "error"] == "unsupported dtype object; use uint8, uint16, float32/float64 in [0, 1] or bool"
+    assert status.loc[1, "source"] == "o.png"
+    np.testing.assert_array_equal(out[[0, 2], 0], [1, 2])
