@@ -340,7 +340,9 @@ def test_portable_forms(tmp_path):
     assert isinstance(refused, _Refused) and refused.error.index == 3
     assert "image of shape (10, 12, 3) is above max_pixels=119" in str(refused.error)
     assert _portable(np.zeros(300), 0, 10) is not None and not isinstance(_portable(np.zeros(300), 0, 10), _Refused)
-    m = np.matrix(img[:, :, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        m = np.matrix(img[:, :, 0])
     assert type(_portable(m, 0, 10 ** 6)) is np.ndarray
     masked = np.ma.masked_array(img, mask=False)
     assert isinstance(_portable(masked, 0, 10 ** 6), np.ma.MaskedArray)
@@ -367,7 +369,8 @@ def test_huge_array_is_refused_in_the_parent_in_both_modes():
     for n_jobs in (1, 2):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            out, status = run_extraction([_Probe()], X, 2, n_jobs=n_jobs, on_error="nan", max_pixels=8_999_999)
+            with pytest.warns(RuntimeWarning, match="1 of 3 items"):
+                out, status = run_extraction([_Probe()], X, 2, n_jobs=n_jobs, on_error="nan", max_pixels=8_999_999)
         assert status["status"].tolist() == ["ok", "error", "ok"], n_jobs
         assert "above max_pixels=8999999" in status["error"][1]
         np.testing.assert_array_equal(out[[0, 2], 0], [1, 2])
