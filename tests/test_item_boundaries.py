@@ -365,6 +365,9 @@ def test_tiff_max_sample_value_at_and_around_the_container_width():
     np.testing.assert_allclose(item.luma[0], [0, 1000 * 255 / 4095, 255], rtol=1e-5)
     assert load_item(_tiff(arr)).white == 65535  # no tag: the container's scale
     assert load_item(_tiff(arr, tags={281: 65535})).white == 65535
+    zero = load_item(_tiff(arr, tags={281: 0}))  # 0 says nothing: the container's scale
+    assert zero.white == 65535
+    np.testing.assert_allclose(zero.luma[0], arr[0] / 257, rtol=1e-5)
     with pytest.raises(ItemError, match="MaxSampleValue 4000 is not 2\\*\\*k - 1"):
         load_item(_tiff(arr, tags={281: 4000})).pixels
     with pytest.raises(ItemError, match="exceed the file's declared maximum 1023"):

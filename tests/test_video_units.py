@@ -409,3 +409,18 @@ def test_container_duration_is_checked_only_for_a_single_stream(tmp_path):
     info = video_info(cut)
     assert 0 < info.n_frames < 30  # cut too, but the container's duration may be the audio's: not compared
     assert not any("container gives a duration" in e for e in info.errors)
+
+
+def test_variable_frame_rate_without_packet_durations_ends_one_median_interval_after_the_last_frame(tmp_path):
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import _Errors, _probe, _rate, _Video
+
+    # MPEG-TS stores no packet durations; intervals of 20 ms once, then 40 ms: FFmpeg's rate guess
+    # follows the shortest interval (50 fps), the median interval is 40 ms
+    path = write_video(tmp_path / "vfr.ts", index_frames(6), pts=[0, 20, 60, 100, 140, 180])
+    with _Video(path, 0) as video:
+        info = _probe(video, _Errors())
+        assert video.table.last_duration == 0 and _rate(video.stream) == 50
+    assert info.duration_s == pytest.approx(0.22) and info.fps == pytest.approx(6 / 0.22)
+    assert info.n_frames == 6 and info.errors == ()
