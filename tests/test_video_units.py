@@ -424,3 +424,46 @@ def test_variable_frame_rate_without_packet_durations_ends_one_median_interval_a
         assert video.table.last_duration == 0 and _rate(video.stream) == 50
     assert info.duration_s == pytest.approx(0.22) and info.fps == pytest.approx(6 / 0.22)
     assert info.n_frames == 6 and info.errors == ()
+
+
+def test_rotation_is_rounded_from_the_exact_16_16_matrix():
+    """av_display_rotation_get on integer entries: the angle of (m0, m3) and (m1, m4) normalised by
+    their own lengths; here 30.49992 degrees, just below a rounding boundary."""
+    import math
+
+    m = [56074, -33030, 0, 33030, 56074, 0, 0, 0, 1 << 30]
+    ccw = -math.degrees(math.atan2(m[1] / math.hypot(m[1], m[4]), m[0] / math.hypot(m[0], m[3])))
+    assert 30.4999 < ccw < 30.5
+    g = _Geometry.from_matrix(m)
+    assert g.rotation == 30 and g.steps == () and "rotates by 30 degrees" in g.note
+
+
+def test_second_column_zero_is_degenerate_too():
+    g = _Geometry.from_matrix(_matrix(1, 0, 0, 0))
+    assert g.steps == () and g.note == "degenerate display matrix ignored" and g.rotation == 0
+
+
+def test_whole_number_sample_aspect_ratio(tmp_path):
+    from fractions import Fraction
+
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import read_frames, video_info
+
+    path = write_video(tmp_path / "wide.mp4", index_frames(3, size=(32, 24)), sample_aspect_ratio=Fraction(2, 1))
+    info = video_info(path)
+    assert info.sample_aspect_ratio == 2.0 and (info.width, info.display_width, info.display_height) == (24, 48, 32)
+    r = read_frames(path, indices=[0])
+    assert r.frames[0].shape == (32, 48, 3) and r.sar_applied == 2.0
+
+
+def test_a_request_past_the_end_decodes_past_an_undecodable_first_packet(tmp_path):
+    from video_fixtures import index_frames, remux, write_video
+
+    from forensics.media._video import read_frames
+
+    src = write_video(tmp_path / "intra.mkv", index_frames(5), gop=1)
+    bad = remux(src, tmp_path / "bad.mkv", damage={0})
+    assert read_frames(bad, indices=[1]).indices.tolist() == [1]
+    r = read_frames(bad, indices=[40])  # nothing requested exists: the file must still decode something
+    assert len(r) == 0 and r.missing.tolist() == [40]
