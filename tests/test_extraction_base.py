@@ -291,10 +291,11 @@ def test_wrong_row_width_is_a_bug_not_a_shifted_row():
         _Probe(wrong_width=True, on_error="nan").fit().transform(_values(2))
 
 
-def test_two_extractors_side_by_side_and_one_alone():
+def test_two_extractors_side_by_side_and_one_alone(capsys):
     X = _values(5)
     exts = [_Probe(), _Second()]
     out, status = run_extraction(exts, X, 3, n_jobs=1)
+    assert capsys.readouterr().err == ""  # no progress bar unless asked
     np.testing.assert_array_equal(out, [[v, 5, 2 * v] for v in range(5)])
     assert status["status"].tolist() == ["ok"] * 5
     with pytest.raises(RuntimeError, match="returned 1 values for 2"):

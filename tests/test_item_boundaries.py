@@ -365,6 +365,11 @@ def test_tiff_max_sample_value_at_and_around_the_container_width():
     np.testing.assert_allclose(item.luma[0], [0, 1000 * 255 / 4095, 255], rtol=1e-5)
     assert load_item(_tiff(arr)).white == 65535  # no tag: the container's scale
     assert load_item(_tiff(arr, tags={281: 65535})).white == 65535
+    eight_in_sixteen = load_item(_tiff(np.array([[0, 128, 255]], np.uint16), tags={281: 255}))
+    assert eight_in_sixteen.pixels.dtype == np.uint16 and eight_in_sixteen.white == 255
+    shown = eight_in_sixteen.display_rgb  # 16-bit container, 8-bit scale: still a uint8 picture
+    assert shown.dtype == np.uint8
+    np.testing.assert_array_equal(shown[0, :, 1], [0, 128, 255])
     zero = load_item(_tiff(arr, tags={281: 0}))  # 0 says nothing: the container's scale
     assert zero.white == 65535
     np.testing.assert_allclose(zero.luma[0], arr[0] / 257, rtol=1e-5)
@@ -653,7 +658,7 @@ def test_opencv_allocation_failure_while_decoding_is_the_items_memory_error():
         import resource, numpy as np, cv2
         cv2.setNumThreads(1)
         from forensics.media import load_item, ItemError
-        data = cv2.imencode('.png', np.zeros((6000, 6000), np.uint8))[1].tobytes()  # 36 MB decoded
+        data = cv2.imencode('.png', np.zeros((4000, 7000), np.uint8))[1].tobytes()  # 28 MB decoded
         assert load_item(np.zeros((4, 4), np.uint8)).luma.shape == (4, 4)
         vm = int(open('/proc/self/status').read().split('VmSize:')[1].split()[0]) * 1024
         resource.setrlimit(resource.RLIMIT_AS, (vm + 20_000_000, vm + 20_000_000))
@@ -667,5 +672,5 @@ def test_opencv_allocation_failure_while_decoding_is_the_items_memory_error():
     env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "1"}
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert ("ITEMERROR item 3: out of memory while decoding a 6000x6000 image (36 megapixels); lower max_pixels "
-            "or free memory") in res.stdout
+    assert ("ITEMERROR item 3: out of memory while decoding a 7000x4000 image (28 megapixels); lower max_pixels "
+            "or free memory") in res.stdout  # width x height
