@@ -209,9 +209,12 @@ def _load_equivalents():
     return json.loads(EQUIVALENT_FILE.read_text(encoding="utf-8"))["equivalent"]
 
 
-def _is_equivalent(module, old, new, equivalents):
+def _is_equivalent(module, old, new, equivalents, definition=None):
+    """The reason listed for this mutant, or None; an entry naming a ``definition`` (the enclosing
+    function) matches only there, for a line (``continue``) that occurs in several places."""
     for e in equivalents:
-        if e["module"] == module and e["line"] == old and e["mutant"] == new:
+        if e["module"] == module and e["line"] == old and e["mutant"] == new and e.get(
+                "definition", definition) == definition:
             return e["reason"]
     return None
 
@@ -276,7 +279,8 @@ def _run_module(module, tree, args, equivalents):
                     outcome = "killed"
                     if result.output == "timeout":
                         counts["timeout"] += 1
-                elif (reason := _is_equivalent(module, old, new, equivalents)) is not None:
+                elif (reason := _is_equivalent(module, old, new, equivalents,
+                                               mutation.definition_name)) is not None:
                     counts["equivalent"] += 1
                     outcome = "equivalent"
                     equivalent.append(dict(operator=mutation.operator_name, line=old, mutant=new, reason=reason,
@@ -310,7 +314,7 @@ def _rescore(entry, equivalents):
         return entry
     keep = []
     for s in entry["survivors"]:
-        reason = _is_equivalent(entry["module"], s["line"], s["mutant"], equivalents)
+        reason = _is_equivalent(entry["module"], s["line"], s["mutant"], equivalents, s.get("definition"))
         if reason is None:
             keep.append(s)
         else:

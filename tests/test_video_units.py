@@ -467,3 +467,79 @@ def test_a_request_past_the_end_decodes_past_an_undecodable_first_packet(tmp_pat
     assert read_frames(bad, indices=[1]).indices.tolist() == [1]
     r = read_frames(bad, indices=[40])  # nothing requested exists: the file must still decode something
     assert len(r) == 0 and r.missing.tolist() == [40]
+
+
+def _with_cover(path, n_frames, cover_first=True):
+    """An MP4 holding a cover picture (a JPEG stream flagged attached_pic) and, unless n_frames is 0,
+    a video stream."""
+    import io
+
+    import av
+    from PIL import Image
+    from video_fixtures import index_frames
+
+    jpg = io.BytesIO()
+    Image.fromarray(np.full((16, 16, 3), 200, np.uint8)).save(jpg, "JPEG")
+    with av.open(str(path), "w") as out:
+        def add_cover():
+            c = out.add_stream("mjpeg")
+            c.width, c.height, c.pix_fmt = 16, 16, "yuvj420p"
+            c.disposition = av.stream.Disposition.attached_pic
+            return c
+
+        c = add_cover() if cover_first else None
+        v = None
+        if n_frames:
+            v = out.add_stream("libx264", rate=25)
+            v.width, v.height, v.pix_fmt = 96, 64, "yuv420p"
+            v.options = {"crf": "18", "preset": "veryfast", "threads": "1"}
+        c = c or add_cover()
+        pk = av.Packet(jpg.getvalue())
+        pk.stream, pk.pts, pk.dts = c, 0, 0
+        out.mux(pk)
+        if v is not None:
+            for arr in index_frames(n_frames):
+                for q in v.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                    out.mux(q)
+            for q in v.encode():
+                out.mux(q)
+    return path
+
+
+def test_cover_pictures_are_never_read_as_the_video(tmp_path):
+    from forensics.media import ItemError
+    from forensics.media._video import read_frames, video_info
+
+    path = _with_cover(tmp_path / "cover.mp4", 5)
+    info = video_info(path)
+    assert (info.stream, info.video_streams, info.n_frames, info.width) == (0, 2, 5, 96)  # the muxer puts it first
+    assert video_info(path, stream=0).n_frames == 5
+    with pytest.raises(ItemError, match=r"video stream 1 is a cover picture, not a video"):
+        read_frames(path, stream=1)
+    only = _with_cover(tmp_path / "only.mp4", 0)
+    with pytest.raises(ItemError, match=r"has no video stream \(container 'mov,mp4"):
+        video_info(only)
+
+
+def test_video_frames_defaults():
+    from forensics.media._video import VideoFrames
+
+    empty = np.zeros(0, np.int64)
+    r = VideoFrames(frames=[], indices=empty, timestamps=np.zeros(0), requested=empty, missing=empty)
+    assert len(r) == 0 and r.errors == [] and r.info is None
+    assert r.rotations.dtype == np.int64 and r.rotations.shape == (0,)
+    assert (r.rotation_applied, r.mirror_applied, r.sar_applied, r.decoder, r.decoder_note) == (0, False, 1.0,
+                                                                                                "software", "")
+
+
+def test_last_frame_lasts_its_own_packet_duration(tmp_path):
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import _Errors, _probe, _Video
+
+    # intervals 100, 100, 100, 40, 40 ms: the median is 100 ms, the last frame's packet says 40 ms
+    path = write_video(tmp_path / "vfr.mkv", index_frames(6), pts=[0, 100, 200, 300, 340, 380])
+    with _Video(path, 0) as video:
+        info = _probe(video, _Errors())
+        assert video.table.last_duration == 40
+    assert info.duration_s == pytest.approx(0.42)
