@@ -378,6 +378,9 @@ def test_tiff_max_sample_value_at_and_around_the_container_width():
     with pytest.raises(ItemError, match="exceed the file's declared maximum 1023"):
         load_item(_tiff(arr, tags={281: 1023})).pixels
     assert load_item(_tiff(np.array([[0, 255]], np.uint8), tags={281: 255})).white == 255
+    twelve = _set_tag(_tiff(arr), 258, 12)  # samples a 16-bit container would hold, declared 12-bit
+    with pytest.raises(ItemError, match="12-bit TIFF samples are not supported"):
+        load_item(twelve).pixels
 
 
 def test_tiff_strip_table_refusals_and_look_alike():

@@ -543,3 +543,26 @@ def test_last_frame_lasts_its_own_packet_duration(tmp_path):
         info = _probe(video, _Errors())
         assert video.table.last_duration == 40
     assert info.duration_s == pytest.approx(0.42)
+
+
+def test_decode_order_stream_is_timed_by_its_nominal_rate(tmp_path):
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import read_frames, video_info
+
+    path = write_video(tmp_path / "v.avi", index_frames(10), gop=5)  # AVI with B-frames: no usable pts
+    info = video_info(path)
+    assert (info.timing, info.n_frames, info.fps) == ("decode order", 10, 25.0)
+    assert info.duration_s == pytest.approx(10 / 25)
+    r = read_frames(path, indices=[7, 0, 3])
+    assert r.indices.tolist() == [7, 0, 3]
+    np.testing.assert_allclose(r.timestamps, [7 / 25, 0, 3 / 25])
+
+
+def test_a_matrix_one_degree_off_a_quarter_turn_is_not_turned():
+    import math
+
+    for deg, steps in ((90, ("clock",)), (91, ()), (89, ()), (179, ()), (181, ()), (271, ()), (269, ())):
+        t = math.radians(-deg)  # clockwise deg: theta = deg
+        g = _Geometry.from_matrix(_matrix(math.cos(t), -math.sin(t), math.sin(t), math.cos(t)))
+        assert g.steps == steps, deg
