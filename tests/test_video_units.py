@@ -566,3 +566,51 @@ def test_a_matrix_one_degree_off_a_quarter_turn_is_not_turned():
         t = math.radians(-deg)  # clockwise deg: theta = deg
         g = _Geometry.from_matrix(_matrix(math.cos(t), -math.sin(t), math.sin(t), math.cos(t)))
         assert g.steps == steps, deg
+
+
+def test_leading_pictures_of_the_first_keyframe_have_no_seek_target():
+    # decode order K(pts 2) B(0) B(1) P(3): frames 0 and 1 are shown before the first keyframe
+    t = _table([2, 0, 1, 3], [1, 0, 0, 0])
+    assert t.clean_keys == [0]
+    assert [t.seek_target(k) for k in range(4)] == [None, None, 0, 0]
+
+
+def test_os_errors_other_than_missing_name_the_file(tmp_path):
+    from forensics.media import ItemError
+    from forensics.media._video import read_frames
+
+    long_name = tmp_path / ("x" * 300 + ".mp4")  # longer than a file name may be
+    with pytest.raises(ItemError, match=r"item 6 \(.*\): cannot read file \(File name too long\)") as err:
+        read_frames(long_name, index=6)
+    assert err.value.index == 6
+
+
+def test_bit_rate_falls_back_to_the_containers(clip, tmp_path):
+    import av
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import video_info
+
+    mkv = write_video(tmp_path / "v.mkv", index_frames(10), gop=5)
+    with av.open(str(mkv)) as c:
+        assert not c.streams.video[0].codec_context.bit_rate and c.bit_rate > 0  # Matroska: no stream rate
+        expected = c.bit_rate
+    assert video_info(mkv).bit_rate == expected
+    with av.open(str(clip)) as c:
+        stream_rate = c.streams.video[0].codec_context.bit_rate
+    assert stream_rate and video_info(clip).bit_rate == stream_rate  # MP4: the stream's own
+
+
+def test_decoding_records_whether_the_stream_ended(tmp_path):
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import _Decode, _Errors, _probe, _Video
+
+    avi = write_video(tmp_path / "v.avi", index_frames(10), gop=5)  # decode order: requests are not cut to n
+    for want, ended in (([2], False), ([2, 9], False), ([2, 15], True)):
+        with _Video(avi, 0) as video:
+            info = _probe(video, _Errors())
+            dec = _Decode(video, want, _Errors(), tag_rotation=info.rotation)
+            got = [k for k, *_ in dec]
+        assert not dec.by_pts and dec.ended is ended, want
+        assert got == [k for k in want if k < 10]
