@@ -180,7 +180,7 @@ def test_discarded_duplicate_and_missing_timestamps():
     assert dup.duplicates == 1 and dup.by_pts[1] == [1, 2]  # ties kept in decode order
     assert dup.packet_of_pts[1] == 1
     no_pts = _table([0, None, 2], [1, 0, 0])
-    assert no_pts.timing == "decode order" and no_pts.pts is None and no_pts.n == 3
+    assert no_pts.timing == "decode order" and no_pts.pts is None and no_pts.n == 3 and no_pts.duplicates == 0
     assert _table([0, None, 2], [1, 0, 0], discard=[False, True, False]).timing == "pts"  # a discarded one
     assert _table([0, 1], [1, 0], trust=False).timing == "decode order"
     assert _table([0], [1]).keyframe_interval is None
@@ -553,7 +553,7 @@ def test_decode_order_stream_is_timed_by_its_nominal_rate(tmp_path):
     path = write_video(tmp_path / "v.avi", index_frames(10), gop=5)  # AVI with B-frames: no usable pts
     info = video_info(path)
     assert (info.timing, info.n_frames, info.fps) == ("decode order", 10, 25.0)
-    assert info.duration_s == pytest.approx(10 / 25)
+    assert info.duration_s == pytest.approx(10 / 25) and info.errors == ()  # no timestamps, no duplicates
     r = read_frames(path, indices=[7, 0, 3])
     assert r.indices.tolist() == [7, 0, 3]
     np.testing.assert_allclose(r.timestamps, [7 / 25, 0, 3 / 25])
