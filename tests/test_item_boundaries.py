@@ -313,7 +313,10 @@ def test_cmyk_and_grey_jpegs_are_decoded_strictly():
     Image.fromarray(img).convert("CMYK").save(buf, "JPEG", quality=90)
     cmyk = buf.getvalue()
     expected = np.asarray(Image.open(io.BytesIO(cmyk)).convert("RGB"))
-    np.testing.assert_array_equal(load_item(cmyk).pixels, expected)  # look-alike: the whole file
+    item = load_item(cmyk)
+    np.testing.assert_array_equal(item.pixels, expected)  # look-alike: the whole file
+    assert item.white == 255
+    np.testing.assert_array_equal(item.rgb, expected.astype(np.float32))
     grey = _jpeg(img[:, :, 0])
     np.testing.assert_array_equal(load_item(grey).pixels, np.asarray(Image.open(io.BytesIO(grey))))
     for data in (cmyk, grey):
