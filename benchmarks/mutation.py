@@ -71,9 +71,11 @@ MODULES = {
     "forensics/inspection/_audit.py": ["tests/test_audit.py"],
     "forensics/datasets/_archive.py": ["tests/test_archive.py"],
     # the item layer, the extraction base and the video reader
-    "forensics/media/_item.py": ["tests/test_media.py"],
-    "forensics/features/_base.py": ["tests/test_common.py", "tests/test_bank.py"],
-    "forensics/media/_video.py": ["tests/test_video.py"],
+    "forensics/media/_item.py": ["tests/test_media.py", "tests/test_item_truth.py", "tests/test_item_boundaries.py"],
+    "forensics/features/_base.py": ["tests/test_extraction_base.py", "tests/test_common.py", "tests/test_bank.py",
+                                    "tests/test_item_truth.py"],
+    "forensics/media/_video.py": ["tests/test_video.py", "tests/test_video_truth.py", "tests/test_video_units.py",
+                                  "tests/test_device.py"],
     # feature families and their numba kernels
     "forensics/features/_blur.py": ["tests/test_blur.py", "tests/test_features_regression.py"],
     "forensics/features/_kernels/_blur.py": ["tests/test_blur.py", "tests/test_features_regression.py"],
@@ -214,9 +216,12 @@ def _load_equivalents():
     return json.loads(EQUIVALENT_FILE.read_text(encoding="utf-8"))["equivalent"]
 
 
-def _is_equivalent(module, old, new, equivalents):
+def _is_equivalent(module, old, new, equivalents, definition=None):
+    """The reason listed for this mutant, or None; an entry naming a ``definition`` (the enclosing
+    function) matches only there, for a line (``continue``) that occurs in several places."""
     for e in equivalents:
-        if e["module"] == module and e["line"] == old and e["mutant"] == new:
+        if e["module"] == module and e["line"] == old and e["mutant"] == new and e.get(
+                "definition", definition) == definition:
             return e["reason"]
     return None
 
@@ -281,7 +286,8 @@ def _run_module(module, tree, args, equivalents):
                     outcome = "killed"
                     if result.output == "timeout":
                         counts["timeout"] += 1
-                elif (reason := _is_equivalent(module, old, new, equivalents)) is not None:
+                elif (reason := _is_equivalent(module, old, new, equivalents,
+                                               mutation.definition_name)) is not None:
                     counts["equivalent"] += 1
                     outcome = "equivalent"
                     equivalent.append(dict(operator=mutation.operator_name, line=old, mutant=new, reason=reason,
@@ -315,7 +321,7 @@ def _rescore(entry, equivalents):
         return entry
     keep = []
     for s in entry["survivors"]:
-        reason = _is_equivalent(entry["module"], s["line"], s["mutant"], equivalents)
+        reason = _is_equivalent(entry["module"], s["line"], s["mutant"], equivalents, s.get("definition"))
         if reason is None:
             keep.append(s)
         else:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numbers
 import os
+import sys
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+import sklearn
 from joblib import delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_scalar
@@ -305,7 +308,7 @@ def _as_item_error(exc, index, source):
     if isinstance(exc, ItemError):
         return exc
     if isinstance(exc, MemoryError):
-        err = ItemError(index, source, f"out of memory ({exc or 'allocation failed'}); lower max_pixels or free memory")
+        err = ItemError(index, source, f"out of memory ({str(exc) or 'allocation failed'}); lower max_pixels or free memory")
     else:
         err = ItemError(index, source, f"{type(exc).__name__}: {exc}")
     err.__cause__ = exc
@@ -387,6 +390,22 @@ def _extract_chunk(extractors, objs, start, n_features, on_error, max_pixels):
     return rows, records, (failures[min(failures)] if failures else None)
 
 
+_INSIDE = (str(Path(__file__).resolve().parents[1]) + os.sep, str(Path(sklearn.__file__).resolve().parent) + os.sep)
+
+
+def _outside_stacklevel():
+    """``stacklevel`` for a warning from the caller of this function that points at the user's line.
+
+    The first frame outside this package and scikit-learn: ``transform``, ``fit_transform`` and a
+    ``Pipeline`` reach :func:`run_extraction` through one or more of their frames (scikit-learn
+    wraps ``transform`` for ``set_output``), so no fixed depth fits every caller.
+    """
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(_INSIDE):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def run_extraction(extractors, X, n_features, *, n_jobs=None, on_error="raise", progress=False,
                    desc="features", max_pixels=DEFAULT_MAX_PIXELS):
     """Run ``extractors`` over every item of ``X``, decoding each item once.
@@ -457,6 +476,6 @@ def run_extraction(extractors, X, n_features, *, n_jobs=None, on_error="raise", 
             f"{n_failed} of {n} items could not be processed and are NaN rows (see status_); "
             f"first: item {first['index']}: {first['error']}",
             RuntimeWarning,
-            stacklevel=4,  # user code -> set_output wrapper -> transform -> here
+            stacklevel=_outside_stacklevel(),
         )
     return out, status

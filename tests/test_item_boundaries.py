@@ -1,0 +1,682 @@
+"""The item layer (``media/_item.py``) by kind (issue 16): every threshold at, just below and
+just above it; every parameter away from its default; every refusal with the refused input and
+its valid look-alike; formulas with several terms on inputs where each term matters."""
+
+import io
+import os
+import pickle
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from conftest import encode, natural_image
+from forensics.media import Item, ItemError, as_item_sequence, load_item, to_display
+from forensics.media._item import _scan_jpeg, _to_255, _valid_orientation, path_text
+
+
+def _png_chunk(ctype, body):
+    return struct.pack(">I", len(body)) + ctype + body + struct.pack(">I", zlib.crc32(ctype + body))
+
+
+def _png(arr, chunks=None):
+    """An RGB 8-bit PNG written chunk by chunk (``chunks`` replaces the IHDR/IDAT/IEND list)."""
+    h, w = arr.shape[:2]
+    raw = b"".join(b"\x00" + r.tobytes() for r in arr)
+    parts = chunks if chunks is not None else [
+        (b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)), (b"IDAT", zlib.compress(raw)), (b"IEND", b"")]
+    return b"\x89PNG\r\n\x1a\n" + b"".join(_png_chunk(t, b) for t, b in parts)
+
+
+# -- max_pixels: at, below, above, for each way an image arrives -----------------------------------
+
+def test_max_pixels_boundary_for_encoded_arrays_pil_and_files(tmp_path):
+    img = natural_image(0, (10, 12))  # 120 pixels
+    data = encode(img, "PNG")
+    for make in (lambda mp: load_item(data, 3, max_pixels=mp),
+                 lambda mp: load_item(img, 3, max_pixels=mp),
+                 lambda mp: load_item(Image.fromarray(img), 3, max_pixels=mp)):
+        np.testing.assert_array_equal(make(120).rgb, img.astype(np.float32))  # at the limit: accepted
+        np.testing.assert_array_equal(make(121).rgb, img.astype(np.float32))
+        with pytest.raises(ItemError, match=r"item 3: image .*above max_pixels=119") as err:
+            make(119).rgb
+        assert err.value.index == 3
+    with pytest.raises(ItemError, match=r"image is 12x10 \(0 megapixels\), above max_pixels=119; raise max_pixels"):
+        load_item(data, max_pixels=119).pixels
+    with pytest.raises(ItemError, match=r"image of shape \(10, 12, 3\) is above max_pixels=119"):
+        load_item(img, max_pixels=119).rgb
+    with pytest.raises(ItemError, match=r"image is 12x10, above max_pixels=119$"):
+        load_item(Image.fromarray(img), max_pixels=119)
+
+
+def test_file_size_limit_follows_max_pixels(tmp_path):
+    limit = 8 * 1000 + (1 << 26)
+    over = tmp_path / "over.png"
+    with open(over, "wb") as f:  # sparse: no disk used
+        f.truncate(limit + 1)
+    with pytest.raises(ItemError, match=rf"file of {limit + 1} bytes is larger than any image within max_pixels=1000"):
+        load_item(str(over), 1, max_pixels=1000)
+    load_item(str(over), 1, max_pixels=1001)  # 8 bytes more allowed: read (and only refused when decoded)
+    with open(over, "r+b") as f:
+        f.truncate(limit)
+    item = load_item(str(over), 1, max_pixels=1000)  # at the limit: read
+    assert len(item.data) == limit and item.source == str(over)
+
+
+# -- float range and other value checks ----------------------------------------------------------
+
+def test_float_range_tolerance_at_below_and_above():
+    base = np.full((4, 4), 0.5)
+    for ok in (-1e-6, 1 + 1e-6, 0.0, 1.0):
+        a = base.copy()
+        a[0, 0] = ok
+        load_item(a).rgb
+    for bad in (-1.1e-6, 1 + 1.1e-6):
+        a = base.copy()
+        a[1, 2] = bad
+        with pytest.raises(ItemError, match=r"float images must lie in \[0, 1\] \(found .*\); divide 8-bit"):
+            load_item(a).rgb
+    for bad in (np.nan, np.inf, -np.inf):
+        a = base.copy()
+        a[3, 3] = bad
+        with pytest.raises(ItemError, match="NaN or infinite"):
+            load_item(a).rgb
+    np.testing.assert_array_equal(load_item(np.array([[-1e-6, 1 + 1e-6]])).rgb[0, :, 0], [0, 255])  # clipped
+
+
+def test_shapes_channels_and_dtypes():
+    base = natural_image(1, (6, 5))
+    assert load_item(base[:, :, :1]).shape == (6, 5) and load_item(base[:, :, :1]).is_gray
+    ga = np.dstack([base[:, :, 0], np.full((6, 5), 9, np.uint8)])
+    item = load_item(ga)
+    assert item.is_gray and item.has_alpha
+    np.testing.assert_array_equal(item.rgb, np.repeat(base[:, :, :1], 3, axis=2).astype(np.float32))
+    np.testing.assert_array_equal(item.luma, base[:, :, 0].astype(np.float32))
+    rgb = load_item(base)
+    assert not rgb.has_alpha and not rgb.is_gray
+    rgba = load_item(np.dstack([base, base[:, :, :1]]))
+    assert rgba.has_alpha and not rgba.is_gray
+    assert not load_item(base[:, :, 0]).has_alpha
+    for bad in (np.zeros((4, 4, 5), np.uint8), np.zeros((2, 4, 4, 3), np.uint8), np.zeros(7, np.uint8)):
+        with pytest.raises(ItemError, match="expected an image of shape"):
+            load_item(bad).rgb
+    for bad in (np.zeros((4, 0), np.uint8), np.zeros((0, 4, 3), np.uint8)):
+        with pytest.raises(ItemError, match="zero size"):
+            load_item(bad).rgb
+    for dtype in (np.int8, np.int32, np.float16, np.complex64, np.uint32):
+        with pytest.raises(ItemError, match=f"unsupported dtype {np.dtype(dtype)}"):
+            load_item(np.zeros((4, 4), dtype)).rgb
+    b = np.zeros((3, 3), bool)
+    b[1, 1] = True
+    item = load_item(b)
+    assert item.white == 1 and item.bit_depth == 1
+    np.testing.assert_array_equal(item.luma, b * np.float32(255))
+    np.testing.assert_array_equal(item.display_rgb[:, :, 2], b.astype(np.uint8) * 255)
+    with pytest.raises(ItemError, match="pixels must be a numpy array, got list"):
+        Item(0, pixels=[[1, 2]]).rgb
+
+
+def test_bit_depth_and_white_of_each_dtype():
+    for arr, white, bits in ((np.zeros((2, 2), np.uint8), 255, 8), (np.zeros((2, 2), np.uint16), 65535, 16),
+                             (np.zeros((2, 2), np.float32), 1, 32), (np.zeros((2, 2), np.float64), 1, 64)):
+        item = load_item(arr)
+        assert (item.white, item.bit_depth) == (white, bits), arr.dtype
+    twelve = Item(0, pixels=np.array([[0, 4095]], np.uint16))
+    twelve._white = 4095
+    assert twelve.bit_depth == 12
+    np.testing.assert_allclose(twelve.rgb[0, :, 0], [0, 255])
+    np.testing.assert_array_equal(twelve.display_rgb[0, :, 0], [0, 255])
+
+
+def test_to_255_formula_for_each_dtype():
+    np.testing.assert_array_equal(_to_255(np.array([0, 128, 255], np.uint8), 255), [0, 128, 255])
+    np.testing.assert_allclose(_to_255(np.array([0, 257, 65535], np.uint16), 65535), [0, 1, 255], rtol=1e-6)
+    np.testing.assert_allclose(_to_255(np.array([0, 1023], np.uint16), 1023), [0, 255], rtol=1e-6)
+    np.testing.assert_allclose(_to_255(np.array([0, 100], np.uint8), 100), [0, 255], rtol=1e-6)
+    np.testing.assert_allclose(_to_255(np.array([0.0, 0.5, 1.2, -0.2]), 1), [0, 127.5, 255, 0])
+    assert _to_255(np.array([0.5]), 1).dtype == np.float32
+
+
+def test_luma_and_rgb_of_colour_uint16_and_float():
+    arr = np.array([[[65535, 0, 0], [0, 65535, 0], [0, 0, 65535], [2570, 5140, 7710]]], np.uint16)
+    y = load_item(arr).luma
+    np.testing.assert_allclose(y[0], [0.299 * 255, 0.587 * 255, 0.114 * 255, 0.299 * 10 + 0.587 * 20 + 0.114 * 30],
+                               rtol=1e-5)
+    f = arr.astype(np.float64) / 65535
+    np.testing.assert_allclose(load_item(f).luma, y, rtol=1e-5)
+    np.testing.assert_allclose(load_item(f).rgb, load_item(arr).rgb, rtol=1e-5)
+
+
+def test_display_rgb_scaling_rounding_and_read_only_view():
+    u16 = np.array([[[0, 257 * 100, 65535]]], np.uint16)
+    np.testing.assert_array_equal(load_item(u16).display_rgb[0, 0], [0, 100, 255])
+    f = np.array([[[0.0, 0.5, 1.0]]], np.float32)
+    np.testing.assert_array_equal(load_item(f).display_rgb[0, 0], [0, 128, 255])
+    img = natural_image(2, (4, 6))
+    item = load_item(img)
+    view = item.display_rgb
+    assert not view.flags.writeable and np.shares_memory(view, item.pixels)
+    np.testing.assert_array_equal(view, img)
+    turned = Item(0, pixels=img, orientation=6).display_rgb
+    assert turned.flags.writeable and turned.shape == (6, 4, 3)
+    np.testing.assert_array_equal(turned, np.rot90(img, -1))
+    grey = load_item(img[:, :, 1]).display_rgb
+    assert grey.shape == (4, 6, 3) and grey.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(grey[:, :, 0], img[:, :, 1])
+
+
+# -- EXIF orientation ---------------------------------------------------------------------------
+
+def test_valid_orientation_range_and_types():
+    assert [_valid_orientation(v) for v in (0, 1, 2, 7, 8, 9, -1, "6", 6.0, None, "x", [])] == [
+        1, 1, 2, 7, 8, 1, 1, 6, 6, 1, 1, 1]
+
+
+def test_to_display_matches_pil_for_every_orientation_and_refuses_others():
+    a = np.arange(6).reshape(2, 3)
+    from PIL import ImageOps
+
+    for o in range(1, 9):
+        im = Image.fromarray(a.astype(np.uint8))
+        exif = im.getexif()
+        exif[0x0112] = o
+        im.info["exif"] = exif.tobytes()
+        expected = np.asarray(ImageOps.exif_transpose(im))
+        np.testing.assert_array_equal(to_display(a, o), expected, err_msg=str(o))
+        assert np.shares_memory(to_display(a, o), a)
+        assert Item(0, pixels=a.astype(np.uint8), orientation=o).orientation == o
+    for bad in (0, 9, -1):
+        with pytest.raises(ValueError, match=f"EXIF orientation must be an int in 1..8, got {bad}"):
+            to_display(a, bad)
+    assert Item(0, pixels=a.astype(np.uint8), orientation=9).orientation == 1
+
+
+def test_orientation_of_encoded_files_pil_images_and_broken_exif():
+    img = natural_image(3, (8, 12))
+    pil = Image.fromarray(img)
+    exif = pil.getexif()
+    exif[0x0112] = 8
+    buf = io.BytesIO()
+    pil.save(buf, "PNG", exif=exif.tobytes())
+    item = load_item(buf.getvalue())
+    assert item.orientation == 8
+    np.testing.assert_array_equal(item.display_pixels, np.rot90(img, 1))
+    np.testing.assert_array_equal(item.pixels, img)
+    reopened = Image.open(io.BytesIO(buf.getvalue()))
+    assert load_item(reopened).orientation == 8
+    exif[0x0112] = 12
+    buf = io.BytesIO()
+    pil.save(buf, "PNG", exif=exif.tobytes())
+    assert load_item(buf.getvalue()).orientation == 1  # out of range: as stored
+    assert load_item(encode(img, "PNG")).orientation == 1
+
+
+# -- containers: the format's own integrity checks, refused and look-alike -----------------------
+
+def test_png_chunk_structure_refusals():
+    img = natural_image(4, (6, 7))
+    h, w = img.shape[:2]
+    ihdr = (b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+    idat = (b"IDAT", zlib.compress(b"".join(b"\x00" + r.tobytes() for r in img)))
+    iend = (b"IEND", b"")
+    text = (b"tEXt", b"a\x00b")
+    np.testing.assert_array_equal(load_item(_png(img, [ihdr, text, idat, iend])).pixels, img)
+    cases = {
+        "the first chunk is not IHDR": [text, ihdr, idat, iend],
+        "no IDAT chunk": [ihdr, text, iend],
+        "the file ends before the IEND chunk": [ihdr, idat],
+    }
+    for message, chunks in cases.items():
+        with pytest.raises(ItemError, match=message):
+            load_item(_png(img, chunks), 2).pixels
+    good = _png(img)
+    long = good[:8 + 12 + 13] + struct.pack(">I", 0x80000000) + good[8 + 12 + 13 + 4:]
+    with pytest.raises(ItemError, match=r"chunk b'IDAT' declares 2147483648 bytes past the end"):
+        load_item(long).pixels
+    end_exact = good[:-12]  # IEND missing, the file ends right after IDAT
+    with pytest.raises(ItemError, match="ends before the IEND"):
+        load_item(end_exact).pixels
+    with pytest.raises(ItemError, match=r"CRC mismatch in chunk b'IEND' at byte"):
+        load_item(good[:-1] + bytes([good[-1] ^ 1])).pixels
+
+
+def _jpeg(img=None, **kw):
+    return encode(natural_image(5, (16, 16)) if img is None else img, "JPEG", quality=90, **kw)
+
+
+def test_jpeg_marker_walk_refusals_and_look_alikes():
+    good = _jpeg()
+    info = _scan_jpeg(Item(0, None, good))
+    assert info["precision"] == 8 and not info["progressive"] and not info["lossless"]
+    assert info["components"] == (1, 2, 3)
+    assert _scan_jpeg(Item(0, None, _jpeg(progressive=True)))["progressive"]
+    grey = _scan_jpeg(Item(0, None, _jpeg(natural_image(5, (16, 16))[:, :, 0])))
+    assert grey["components"] == (1,)
+    # fill bytes before a marker are allowed
+    filled = good[:2] + b"\xff\xff" + good[2:]
+    np.testing.assert_array_equal(load_item(filled).pixels, load_item(good).pixels)
+    with pytest.raises(ItemError, match="no marker at byte 2"):
+        load_item(good[:2] + b"\x00" + good[2:]).pixels
+    sof = good.find(b"\xff\xc0")
+    sos = good.find(b"\xff\xda")
+    with pytest.raises(ItemError, match="no image data"):
+        load_item(good[:sos] + b"\xff\xd9").pixels
+    with pytest.raises(ItemError, match="no image data"):
+        load_item(good[:sos]).pixels
+    with pytest.raises(ItemError, match="end-of-image marker is missing"):
+        load_item(good[:-2]).pixels
+    seg_len = int.from_bytes(good[sof + 2:sof + 4], "big")
+    no_frame = good[:sof] + good[sof + 2 + seg_len:]
+    with pytest.raises(ItemError, match="a scan comes before the frame header"):
+        load_item(no_frame).pixels
+    with pytest.raises(ItemError, match="marker segment runs past the end"):
+        load_item(good[:sof + 10]).pixels
+    short_sos = good[:sos + 2] + b"\x00\x03\x00" + good[sos + 2 + int.from_bytes(good[sos + 2:sos + 4], "big"):]
+    with pytest.raises(ItemError, match="short start-of-scan header"):
+        load_item(short_sos).pixels
+
+
+def test_jpeg_quantization_tables_cut_and_sixteen_bit():
+    good = bytearray(_jpeg())
+    dqt = good.find(b"\xff\xdb")
+    n = int.from_bytes(good[dqt + 2:dqt + 4], "big")
+    table = bytes(good[dqt + 5:dqt + 5 + 64])
+    cut = bytes(good[:dqt]) + b"\xff\xdb" + (2 + 1 + 63).to_bytes(2, "big") + b"\x00" + table[:63] + bytes(
+        good[dqt + 2 + n:])
+    with pytest.raises(ItemError, match="quantization table is cut short"):
+        load_item(cut).pixels
+    wide = np.frombuffer(table, np.uint8).astype(">u2").tobytes()
+    sixteen = bytes(good[:dqt]) + b"\xff\xdb" + (2 + 1 + 128).to_bytes(2, "big") + b"\x10" + wide + bytes(
+        good[dqt + 5 + 64:])
+    assert _scan_jpeg(Item(0, None, sixteen))["precision"] == 8  # a whole 16-bit table: accepted
+    zero = bytearray(wide)
+    zero[21] = 0  # low byte of one step; the high byte is already 0
+    with pytest.raises(ItemError, match="zero step"):
+        _scan_jpeg(Item(0, None, bytes(good[:dqt]) + b"\xff\xdb" + (131).to_bytes(2, "big") + b"\x10" + bytes(zero)
+                        + bytes(good[dqt + 5 + 64:])))
+
+
+def _corrupt_scan(data):
+    sos = data.find(b"\xff\xda")
+    start = sos + 2 + int.from_bytes(data[sos + 2:sos + 4], "big")
+    eoi = data.rfind(b"\xff\xd9")
+    return data[:start + (eoi - start) // 2] + b"\xff\xd9"
+
+
+def test_cmyk_and_grey_jpegs_are_decoded_strictly():
+    img = natural_image(6, (64, 64))
+    buf = io.BytesIO()
+    Image.fromarray(img).convert("CMYK").save(buf, "JPEG", quality=90)
+    cmyk = buf.getvalue()
+    expected = np.asarray(Image.open(io.BytesIO(cmyk)).convert("RGB"))
+    item = load_item(cmyk)
+    np.testing.assert_array_equal(item.pixels, expected)  # look-alike: the whole file
+    assert item.white == 255
+    np.testing.assert_array_equal(item.rgb, expected.astype(np.float32))
+    grey = _jpeg(img[:, :, 0])
+    np.testing.assert_array_equal(load_item(grey).pixels, np.asarray(Image.open(io.BytesIO(grey))))
+    for data in (cmyk, grey):
+        with pytest.raises(ItemError, match=r"item 4: corrupt JPEG data \(.*premature end"):
+            load_item(_corrupt_scan(data), 4).pixels
+
+
+def test_unreadable_bytes_name_the_accepted_formats():
+    with pytest.raises(ItemError, match=r"item 1: not a readable image file \(UnidentifiedImageError: cannot "
+                                        r"identify image file\); accepted formats: JPEG, MPO, PNG"):
+        load_item(b"not an image", 1).pixels
+    with pytest.raises(ItemError, match="bad signature|CRC|truncated PNG"):
+        load_item(b"\x89PNG\r\n\x1a\n" + b"\x00" * 5).pixels
+
+
+# -- PNM and TIFF sample scales -------------------------------------------------------------------
+
+def _pgm(maxval, values, comment=b""):
+    w = len(values)
+    body = np.asarray(values, ">u2" if maxval > 255 else np.uint8).tobytes()
+    return b"P5\n" + comment + f"{w} 1\n{maxval}\n".encode() + body
+
+
+def test_pnm_maxval_scales_samples():
+    item = load_item(_pgm(4095, [0, 4095, 1000], comment=b"# a comment\n"))
+    assert item.white == 4095 and item.bit_depth == 12
+    np.testing.assert_allclose(item.luma[0], [0, 255, 1000 * 255 / 4095], rtol=1e-5)
+    assert load_item(_pgm(255, [0, 255])).white == 255
+    item = load_item(_pgm(100, [0, 100]))
+    assert item.white == 100
+    np.testing.assert_allclose(item.luma[0], [0, 255], rtol=1e-6)
+    with pytest.raises(ItemError, match="sample values up to 200 exceed the file's declared maximum 100"):
+        load_item(_pgm(100, [0, 200])).pixels
+    assert load_item(_pgm(65535, [0, 65535])).white == 65535
+
+
+def _tiff(arr, tags=None):
+    import tifffile
+
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, arr, extratags=[(k, "H", 1, v, False) for k, v in (tags or {}).items()])
+    return buf.getvalue()
+
+
+def test_tiff_max_sample_value_at_and_around_the_container_width():
+    arr = np.array([[0, 1000, 4095]], np.uint16)
+    item = load_item(_tiff(arr, tags={281: 4095}))
+    assert item.white == 4095
+    np.testing.assert_allclose(item.luma[0], [0, 1000 * 255 / 4095, 255], rtol=1e-5)
+    assert load_item(_tiff(arr)).white == 65535  # no tag: the container's scale
+    assert load_item(_tiff(arr, tags={281: 65535})).white == 65535
+    eight_in_sixteen = load_item(_tiff(np.array([[0, 128, 255]], np.uint16), tags={281: 255}))
+    assert eight_in_sixteen.pixels.dtype == np.uint16 and eight_in_sixteen.white == 255
+    shown = eight_in_sixteen.display_rgb  # 16-bit container, 8-bit scale: still a uint8 picture
+    assert shown.dtype == np.uint8
+    np.testing.assert_array_equal(shown[0, :, 1], [0, 128, 255])
+    zero = load_item(_tiff(arr, tags={281: 0}))  # 0 says nothing: the container's scale
+    assert zero.white == 65535
+    np.testing.assert_allclose(zero.luma[0], arr[0] / 257, rtol=1e-5)
+    with pytest.raises(ItemError, match="MaxSampleValue 4000 is not 2\\*\\*k - 1"):
+        load_item(_tiff(arr, tags={281: 4000})).pixels
+    with pytest.raises(ItemError, match="exceed the file's declared maximum 1023"):
+        load_item(_tiff(arr, tags={281: 1023})).pixels
+    assert load_item(_tiff(np.array([[0, 255]], np.uint8), tags={281: 255})).white == 255
+    twelve = _set_tag(_tiff(arr), 258, 12)  # samples a 16-bit container would hold, declared 12-bit
+    with pytest.raises(ItemError, match="12-bit TIFF samples are not supported"):
+        load_item(twelve).pixels
+
+
+def test_tiff_strip_table_refusals_and_look_alike():
+    import tifffile
+
+    arr = natural_image(7, (8, 6))
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, arr, rowsperstrip=2)  # four strips of 2 rows
+    good = buf.getvalue()
+    np.testing.assert_array_equal(load_item(good).pixels, arr)
+    with pytest.raises(ItemError, match="truncated TIFF"):
+        load_item(good[:len(good) - 40]).pixels
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, arr, rowsperstrip=3)  # 3 + 3 + 2 rows: the last strip is shorter
+    np.testing.assert_array_equal(load_item(buf.getvalue()).pixels, arr)
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, arr, tile=(16, 16))
+    np.testing.assert_array_equal(load_item(buf.getvalue()).pixels, arr)
+
+
+# -- loading: every kind of input, its refusal and its look-alike ---------------------------------
+
+class _PathObj(os.PathLike):
+    def __init__(self, value):
+        self.value = value
+
+    def __fspath__(self):
+        if isinstance(self.value, Exception):
+            raise self.value
+        return self.value
+
+
+def test_path_inputs(tmp_path):
+    img = natural_image(8, (6, 6))
+    png = tmp_path / "p.png"
+    png.write_bytes(encode(img, "PNG"))
+    for obj in (str(png), png, _PathObj(str(png)), _PathObj(os.fsencode(str(png)))):
+        item = load_item(obj, 2)
+        assert item.source == str(png) and item.index == 2
+        np.testing.assert_array_equal(item.pixels, img)
+    with pytest.raises(ItemError, match=r"item 1: invalid path object \(OSError: nope\)"):
+        load_item(_PathObj(OSError("nope")), 1)
+    with pytest.raises(ItemError, match="is a directory"):
+        load_item(str(tmp_path), 1)
+    empty = tmp_path / "e.png"
+    empty.write_bytes(b"")
+    with pytest.raises(ItemError, match=r"file is empty \(0 bytes\)"):
+        load_item(empty)
+    with pytest.raises(ItemError, match=r"item 3 \(.*nothing\.png\): file not found"):
+        load_item(tmp_path / "nothing.png", 3)
+    with pytest.raises(ItemError, match="path contains a NUL byte") as err:
+        load_item("a\x00b.png", 4)
+    assert err.value.source == "a\\x00b.png"
+    assert path_text("a\udcffb") == "a\\udcffb" and path_text("plain") == "plain"
+
+
+def test_buffer_inputs_and_items():
+    data = encode(natural_image(9, (5, 7)), "PNG")
+    for obj in (data, bytearray(data), memoryview(data)):
+        item = load_item(obj, 6)
+        assert item.data == data and item.source is None and item.index == 6
+    for empty in (b"", bytearray(), memoryview(b"")):
+        with pytest.raises(ItemError, match="item 2: empty bytes"):
+            load_item(empty, 2)
+    item = Item(0, None, data)
+    assert load_item(item, 5) is item
+    assert repr(Item(3, "a.jpg", b"123")) == "Item(3 'a.jpg', 3 bytes)"
+    assert repr(Item(4, pixels=np.zeros((1, 1)))) == "Item(4, array)"
+
+
+def test_pil_inputs_of_each_mode():
+    g16 = Image.fromarray(np.array([[0, 1000, 65535]], np.uint16))
+    item = load_item(g16)
+    assert item.pixels.dtype == np.uint16 and item.white == 65535
+    np.testing.assert_allclose(item.luma[0], [0, 1000 / 257, 255], rtol=1e-5)
+    f = load_item(Image.fromarray(np.array([[0.0, 0.25]], np.float32)))
+    np.testing.assert_allclose(f.luma[0], [0, 63.75])
+    one = load_item(Image.fromarray(np.array([[True, False]])))
+    np.testing.assert_array_equal(one.luma[0], [255, 0])
+    pal = Image.fromarray(natural_image(1, (4, 4))).convert("P")
+    assert load_item(pal).pixels.shape == (4, 4, 3)
+    pal.info["transparency"] = 0
+    assert load_item(pal).pixels.shape == (4, 4, 4)
+    la = Image.fromarray(np.dstack([natural_image(1, (4, 4))[:, :, 0]] * 2), "LA")
+    assert load_item(la).has_alpha and load_item(la).is_gray
+    with pytest.raises(ItemError, match="mode 'I'"):
+        load_item(Image.fromarray(np.zeros((2, 2), np.int32)), 1)
+    cmyk = Image.fromarray(natural_image(1, (4, 4))).convert("CMYK")
+    assert load_item(cmyk).pixels.shape == (4, 4, 3)
+
+
+def test_as_item_sequence_forms():
+    imgs = [np.zeros((2, 2), np.uint8)] * 3
+    assert as_item_sequence(imgs) is imgs
+    assert len(as_item_sequence(tuple(imgs))) == 3
+    obj = np.empty(3, dtype=object)
+    obj[:] = ["a", "b", "c"]
+    assert as_item_sequence(obj) == ["a", "b", "c"]
+    assert len(as_item_sequence(np.zeros((2, 4, 4, 3)))) == 2
+    assert as_item_sequence(pd.DataFrame({"image": ["a", "b"]})) == ["a", "b"]
+    with pytest.raises(TypeError, match="exactly one column"):
+        as_item_sequence(pd.DataFrame({"a": [1], "b": [2]}))
+    with pytest.raises(TypeError, match="single PosixPath|single WindowsPath"):
+        from pathlib import Path
+
+        as_item_sequence(Path("x.png"))
+    with pytest.raises(TypeError, match=r"got shape \(2, 2, 2, 2, 2\)"):
+        as_item_sequence(np.zeros((2,) * 5))
+    with pytest.raises(TypeError, match="got shape"):
+        as_item_sequence(np.empty((2, 2), dtype=object))
+
+
+def test_item_error_message_with_and_without_source_and_pickle():
+    assert str(ItemError(0, None, "bad")) == "item 0: bad"
+    assert str(ItemError(7, "", "bad")) == "item 7: bad"
+    err = pickle.loads(pickle.dumps(ItemError(2, "b.png", "why")))
+    assert (err.index, err.source, err.reason) == (2, "b.png", "why")
+    item = load_item(encode(natural_image(1, (6, 6)), "PNG"), 3)
+    item.rgb, item.luma, item.orientation
+    twin = pickle.loads(pickle.dumps(item))
+    assert "header" not in twin.__dict__ and "rgb" not in twin.__dict__
+    np.testing.assert_array_equal(twin.rgb, item.rgb)
+
+
+def test_decoded_size_must_match_the_header():
+    img = natural_image(2, (6, 8))
+    data = encode(img, "PNG")
+    item = load_item(data)
+    assert item.shape == (6, 8)
+    np.testing.assert_array_equal(item.pixels, img)
+    bmp = encode(img, "BMP")
+    np.testing.assert_array_equal(load_item(bmp).pixels, img)
+    webp = encode(img, "WEBP", lossless=True)
+    np.testing.assert_array_equal(load_item(webp).pixels, img)
+    gif = load_item(encode(img, "GIF"))
+    assert gif.pixels.shape[:2] == (6, 8) and gif.format == "gif"
+    assert load_item(cv2.imencode(".png", img[:, :, ::-1])[1].tobytes()).format == "png"
+
+
+def test_opencv_failure_in_luma_is_the_items_error():
+    item = load_item(natural_image(3, (4, 4)), 6)
+    item.__dict__["rgb"] = item.rgb.astype(np.float64)  # a depth cvtColor refuses: the cv2.error path
+    with pytest.raises(ItemError, match=r"^item 6: out of memory while computing luma a 4x4 image \(0 megapixels\); "
+                                        r"lower max_pixels or free memory \(OpenCV.*\)$"):
+        item.luma
+    grey = load_item(natural_image(3, (4, 4))[:, :, 0])
+    grey.__dict__["rgb"] = None  # grey luma never goes through rgb
+    np.testing.assert_array_equal(grey.luma, natural_image(3, (4, 4))[:, :, 0].astype(np.float32))
+
+
+def test_sixteen_bit_colour_and_planar_tiffs_keep_their_samples():
+    import tifffile
+
+    arr = (np.arange(4 * 5 * 3, dtype=np.uint16).reshape(4, 5, 3) * 1111)
+    for kw in ({}, {"rowsperstrip": 1}):
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, arr, photometric="rgb", **kw)
+        item = load_item(buf.getvalue())
+        assert item.pixels.dtype == np.uint16 and item.white == 65535 and item.bit_depth == 16, kw
+        np.testing.assert_array_equal(item.pixels, arr)
+    rgba = np.dstack([arr, np.full((4, 5), 65535, np.uint16)])
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, rgba, photometric="rgb", extrasamples=[2])
+    item = load_item(buf.getvalue())
+    assert item.has_alpha
+    np.testing.assert_array_equal(item.pixels, rgba)
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, arr[:, :, 0])
+    np.testing.assert_array_equal(load_item(buf.getvalue()).pixels, arr[:, :, 0])  # 16-bit grey: Pillow's path
+    eight = (arr // 257).astype(np.uint8)
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, eight.transpose(2, 0, 1), photometric="rgb", planarconfig="separate", rowsperstrip=2)
+    np.testing.assert_array_equal(load_item(buf.getvalue()).pixels, eight)  # a strip per plane and row pair
+
+
+def test_truncated_image_loading_flag_is_refused(monkeypatch):
+    from PIL import ImageFile
+
+    tif = io.BytesIO()
+    Image.fromarray(natural_image(1, (4, 4))).save(tif, "TIFF")
+    gif = encode(natural_image(1, (4, 4)), "GIF")
+    from forensics.media._item import _cv2_reads
+
+    for data in (tif.getvalue(), gif):
+        load_item(data).pixels  # look-alike: the flag off
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with pytest.raises(ItemError, match="LOAD_TRUNCATED_IMAGES is True"):
+        load_item(tif.getvalue()).pixels
+    if not _cv2_reads("GIF"):
+        with pytest.raises(ItemError, match="LOAD_TRUNCATED_IMAGES is True"):
+            load_item(gif).pixels
+
+
+def test_bitmaps_and_binary_pnm():
+    bits = np.array([[1, 0, 1, 1, 0, 0, 0, 1, 1]], np.uint8)  # 9 wide: a padded second byte
+    packed = np.packbits(bits, axis=1).tobytes()
+    item = load_item(b"P4\n9 1\n" + packed)
+    assert item.white == 255
+    np.testing.assert_array_equal(item.luma[0], np.where(bits[0] == 1, 0, 255))  # PBM: 1 is black
+    with pytest.raises(ItemError):
+        load_item(b"P5\n2 1\n0\n\x00\x00").pixels
+
+
+def _ifd_entries(data):
+    """{tag: (entry offset, type, count, value or offset)} of a little-endian TIFF's first IFD."""
+    assert data[:2] == b"II"
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    n = struct.unpack_from("<H", data, ifd)[0]
+    out = {}
+    for k in range(n):
+        pos = ifd + 2 + 12 * k
+        tag, typ, count, value = struct.unpack_from("<HHII", data, pos)
+        out[tag] = (pos, typ, count, value)
+    return out
+
+
+def _set_tag(data, tag, value):
+    pos, typ, count, _ = _ifd_entries(data)[tag]
+    assert count == 1
+    data = bytearray(data)
+    struct.pack_into("<H" if typ == 3 else "<I", data, pos + 8, value)
+    return bytes(data)
+
+
+def test_tiff_strip_bookkeeping_at_its_limits():
+    import tifffile
+
+    arr = natural_image(7, (8, 6))
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, arr, rowsperstrip=2)
+    good = buf.getvalue()
+    entries = _ifd_entries(good)
+    assert entries[273][2] == 4  # four strips of two rows
+    np.testing.assert_array_equal(load_item(good).pixels, arr)
+    with pytest.raises(ItemError, match="truncated TIFF: 4 strips for an image that needs 8"):
+        load_item(_set_tag(good, 278, 1)).pixels
+    # the byte count of the first strip, one short of its rows (2 x 6 x 3 = 36 bytes)
+    pos, typ, count, offset = entries[279]
+    size = 2 if typ == 3 else 4
+    assert struct.unpack_from("<H" if size == 2 else "<I", good, offset)[0] == 36
+    short = bytearray(good)
+    struct.pack_into("<H" if size == 2 else "<I", short, offset, 35)
+    with pytest.raises(ItemError, match="truncated TIFF: strip 0 holds 35 bytes of the 36 its rows need"):
+        load_item(bytes(short)).pixels
+    longer = bytearray(good)
+    struct.pack_into("<H" if size == 2 else "<I", longer, offset + 3 * size, 36)  # the last strip: exactly enough
+    load_item(bytes(longer)).pixels
+    last = struct.unpack_from("<I", good, entries[273][3] + 12)[0]
+    assert last + 36 == len(good)  # the last strip ends the file
+    with pytest.raises(ItemError, match=rf"truncated TIFF: a strip of 36 bytes at offset {last} runs past the end "
+                                        rf"\({last + 35} bytes\)"):
+        load_item(good[:last + 35]).pixels
+
+
+def test_tiff_tiles_are_checked_like_strips():
+    import tifffile
+
+    arr = natural_image(8, (20, 20))
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, arr, tile=(16, 16))  # 2 x 2 tiles, the outer ones padded
+    good = buf.getvalue()
+    np.testing.assert_array_equal(load_item(good).pixels, arr)
+    assert _ifd_entries(good)[324][2] == 4
+    with pytest.raises(ItemError, match="truncated TIFF: 4 strips for an image that needs 6"):
+        load_item(_set_tag(good, 256, 40)).pixels  # 40 wide: 3 x 2 tiles of 16
+    with pytest.raises(ItemError, match="zero tile size"):
+        load_item(_set_tag(good, 322, 0)).pixels
+
+
+def test_opencv_allocation_failure_while_decoding_is_the_items_memory_error():
+    """OpenCV raises cv2.error (not MemoryError) when it cannot allocate the decoded picture."""
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    code = textwrap.dedent("""
+        import resource, numpy as np, cv2
+        cv2.setNumThreads(1)
+        from forensics.media import load_item, ItemError
+        data = cv2.imencode('.png', np.zeros((4000, 7000), np.uint8))[1].tobytes()  # 28 MB decoded
+        assert load_item(np.zeros((4, 4), np.uint8)).luma.shape == (4, 4)
+        vm = int(open('/proc/self/status').read().split('VmSize:')[1].split()[0]) * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (vm + 20_000_000, vm + 20_000_000))
+        try:
+            load_item(data, 3).pixels
+            print('NO ERROR')
+        except ItemError as exc:
+            print('ITEMERROR', exc)
+    """)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "1"}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert ("ITEMERROR item 3: out of memory while decoding a 7000x4000 image (28 megapixels); lower max_pixels "
+            "or free memory") in res.stdout  # width x height

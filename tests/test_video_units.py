@@ -1,0 +1,616 @@
+"""The video reader's bookkeeping by kind (issue 16), without decoding: frame selection at and
+around each boundary, the packet table on hand-written packet lists (reordering, discards,
+duplicates, leading pictures), display transforms from their definitions, error capping.
+
+The packet lists are the values PyAV reports per packet (pts, dts, keyframe, discard, duration);
+the table is the real class, fed as ``_scan`` feeds it.
+"""
+
+import numpy as np
+import pytest
+
+from forensics.media._video import (_MAX_ERRORS, _as_count, _check_indices, _Errors, _Geometry, _normalize_angle,
+                                    _suffix, _Table, sample_indices)
+
+# -- frame selection ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_frames, n", [(9, 9), (9, 10), (9, 8), (2, 2), (2, 1), (1, 1), (1, 5)])
+def test_n_around_the_frame_count(n_frames, n):
+    got = sample_indices(n_frames, n=n)
+    expected = np.unique(np.floor(np.linspace(0, n_frames - 1, n) + 0.5)) if n < n_frames else np.arange(n_frames)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, expected)
+    assert got[0] == 0 and (n == 1 or got[-1] == n_frames - 1)
+
+
+def test_n_rounds_half_up_and_keeps_the_last_frame():
+    # linspace(0, 7, 3) = 0, 3.5, 7: 3.5 rounds up (banker's rounding would give 4 too, so use 5.5)
+    assert sample_indices(12, n=3).tolist() == [0, 6, 11]  # 0, 5.5, 11
+    assert sample_indices(4, n=3).tolist() == [0, 2, 3]  # 0, 1.5, 3
+    assert sample_indices(100, n=2).tolist() == [0, 99]
+    assert sample_indices(100, n=1).tolist() == [0]
+
+
+@pytest.mark.parametrize("n_frames, every, expected", [
+    (10, 1, list(range(10))), (10, 9, [0, 9]), (10, 10, [0]), (10, 11, [0]), (11, 5, [0, 5, 10]),
+])
+def test_every_at_its_boundaries(n_frames, every, expected):
+    assert sample_indices(n_frames, every=every).tolist() == expected
+
+
+def test_times_with_fps_at_and_around_the_end():
+    # 10 frames at 4 fps: the video lasts 2.5 s; t = 2.5 is inside (clipped to the last frame)
+    assert sample_indices(10, times=[2.5], fps=4).tolist() == [9]
+    assert sample_indices(10, times=[2.25], fps=4).tolist() == [9]
+    assert sample_indices(10, times=[0.125, 0.375, 0.0], fps=4).tolist() == [1, 2, 0]  # half up: 0.5 -> 1, 1.5 -> 2
+    assert sample_indices(10, times=0.5, fps=4).tolist() == [2]  # a scalar time
+    assert sample_indices(10, times=[1], fps=np.float32(4)).tolist() == [4]
+    with pytest.raises(ValueError, match=r"times \[2.5001\] are outside the video \(0 to 2.500 s, 10 frames at 4 fps\)"):
+        sample_indices(10, times=[1.0, 2.5001], fps=4)
+    with pytest.raises(ValueError, match="outside"):
+        sample_indices(10, times=[-1e-9], fps=4)
+    for fps in (None, 0, -4, np.nan, np.inf):
+        with pytest.raises(ValueError, match=r"times needs timestamps or a positive fps, got fps="):
+            sample_indices(10, times=[0.0], fps=fps)
+    with pytest.raises(ValueError, match=r"times must be 1-D, got shape \(1, 2\)"):
+        sample_indices(10, times=[[0.0, 1.0]], fps=4)
+    with pytest.raises(ValueError, match="at most one of every and times"):
+        sample_indices(10, times=[0.0], every=2, fps=4)
+
+
+def test_times_with_timestamps_at_each_frame_boundary():
+    ts = [0.0, 0.5, 0.5, 1.5]  # a duplicated timestamp, then a long frame
+    assert sample_indices(4, times=[0.5 - 1e-6, 0.5, 1.499, 1.5], timestamps=ts, duration=2.0).tolist() == [0, 2, 2, 3]
+    assert sample_indices(4, times=[2.0], timestamps=ts, duration=2.0).tolist() == [3]  # at the end: inside
+    with pytest.raises(ValueError, match=r"outside the video \(0 to 2.000 s\)"):
+        sample_indices(4, times=[2.00001], timestamps=ts, duration=2.0)
+    # default duration: 1.5 + median(0.5, 0, 1.0) = 2.0
+    assert sample_indices(4, times=[2.0], timestamps=ts).tolist() == [3]
+    with pytest.raises(ValueError, match="outside"):
+        sample_indices(4, times=[2.0001], timestamps=ts)
+    assert sample_indices(1, times=[0.0], timestamps=[0.0]).tolist() == [0]  # one frame: duration is its start
+    with pytest.raises(ValueError, match="outside"):
+        sample_indices(1, times=[0.001], timestamps=[0.0])
+    for bad in ([0.0, np.nan, 1.0, 2.0], [0.0, np.inf, 1.0, 2.0]):
+        with pytest.raises(ValueError, match="finite and non-decreasing"):
+            sample_indices(4, times=[0.0], timestamps=bad)
+    with pytest.raises(ValueError, match="5 values for 4 frames"):
+        sample_indices(4, times=[0.0], timestamps=[0, 1, 2, 3, 4])
+    with pytest.raises(ValueError, match="outside"):
+        sample_indices(4, times=[np.nan], timestamps=ts)
+
+
+def test_counts_must_be_integers_at_least_their_minimum():
+    assert _as_count(1, "n") == 1 and _as_count(np.int32(3), "n") == 3 and isinstance(_as_count(np.int64(2), "n"), int)
+    assert _as_count(0, "k", minimum=0) == 0
+    with pytest.raises(ValueError, match="k must be >= 0, got -1"):
+        _as_count(-1, "k", minimum=0)
+    with pytest.raises(ValueError, match="n must be >= 1, got 0"):
+        _as_count(0, "n")
+    for bad in (True, np.bool_(True), 2.0, "3", None):
+        with pytest.raises(TypeError, match="n must be an integer, got"):
+            _as_count(bad, "n")
+
+
+def test_explicit_indices_are_checked():
+    np.testing.assert_array_equal(_check_indices([3, 0, 3]), [3, 0, 3])
+    np.testing.assert_array_equal(_check_indices(5), [5])
+    np.testing.assert_array_equal(_check_indices(np.array([2.0, 0.0])), [2, 0])
+    assert _check_indices(np.array([1], np.uint8)).dtype == np.int64
+    np.testing.assert_array_equal(_check_indices([0]), [0])
+    with pytest.raises(ValueError, match=r"indices must be >= 0, got \[-1, -3\]"):
+        _check_indices([2, -1, 0, -3])
+    with pytest.raises(ValueError, match=r"1-D, got shape \(2, 2\)"):
+        _check_indices([[0, 1], [2, 3]])
+    with pytest.raises(ValueError, match="indices is empty"):
+        _check_indices([])
+    for bad in ([1.5], [np.nan], [np.inf]):
+        with pytest.raises(ValueError, match="whole numbers"):
+            _check_indices(np.array(bad))
+    for bad in (["a"], [True, False]):
+        with pytest.raises(TypeError, match="indices must be integers, got dtype"):
+            _check_indices(bad)
+
+
+# -- errors: distinct messages, repeats counted, capped -------------------------------------------
+
+def test_errors_are_counted_and_capped():
+    errs = _Errors(["a", "b", "a"])
+    assert bool(errs) and errs.as_list() == ["a (x2)", "b"]
+    assert not _Errors()
+    assert _suffix(_Errors()) == ""
+    assert _suffix(_Errors(["w", "x", "y", "z", "x"])) == " (w; x (x2); y)"
+    full = _Errors(f"m{i}" for i in range(_MAX_ERRORS))
+    assert len(full.as_list()) == _MAX_ERRORS and "(further distinct errors not kept)" not in full.counts
+    full.add("m0")
+    full.add("extra1")
+    full.add("extra2")
+    full.add("extra1")
+    listed = full.as_list()
+    assert listed[0] == "m0 (x2)" and len(listed) == _MAX_ERRORS + 1
+    assert listed[-1] == "(further distinct errors not kept) (x3)"
+    assert _MAX_ERRORS == 20
+
+
+# -- the packet table ---------------------------------------------------------------------------
+
+def _table(pts, key, discard=None, dur=None, dts=None, trust=True):
+    n = len(pts)
+    return _Table(list(pts), list(dts if dts is not None else range(n)), list(key),
+                  list(discard if discard is not None else [False] * n), list(dur if dur is not None else [1] * n),
+                  trust)
+
+
+def test_table_of_a_stream_with_b_frames():
+    # decode order I0 P3 B1 B2 | I4 P7 B5 B6 (closed GOPs): pts as a reordering encoder writes them
+    pts = [0, 3, 1, 2, 4, 7, 5, 6]
+    key = [1, 0, 0, 0, 1, 0, 0, 0]
+    t = _table(pts, key, dur=[1, 1, 1, 1, 1, 3, 1, 2])
+    assert t.timing == "pts" and t.n == 8 and t.n_packets == 8
+    assert t.pts.tolist() == list(range(8))
+    assert t.packet_of_frame.tolist() == [0, 2, 3, 1, 4, 6, 7, 5]
+    assert t.frame_of_packet.tolist() == [0, 3, 1, 2, 4, 7, 5, 6]
+    assert t.keyframe_interval == 4.0 and t.duplicates == 0
+    assert t.clean_keys == [0, 4] and t.first_packet == (0, 0)
+    assert t.last_duration == 3  # the duration of the last frame shown (pts 7), not of the last packet
+    assert [t.seek_target(k) for k in range(8)] == [0, 0, 0, 0, 4, 4, 4, 4]
+    assert t.packet_of_pts[3] == 1 and t.by_pts[5] == [5]
+
+
+def test_open_gop_leading_pictures_seek_from_the_previous_keyframe():
+    # decode order I0 P2 B1 | I5 B3 B4 (leading pictures of I5, referencing P2) P6
+    pts = [0, 2, 1, 5, 3, 4, 6]
+    key = [1, 0, 0, 1, 0, 0, 0]
+    t = _table(pts, key)
+    assert t.clean_keys == [0, 3]  # I5 is clean: nothing before it in decode order shows after it
+    assert [t.seek_target(k) for k in range(7)] == [0, 0, 0, 0, 0, 3, 3]  # frames 3, 4 lead I5: from I0
+    # a keyframe shown before an earlier-decoded frame is not a clean start
+    t = _table([0, 4, 2, 3, 5], [1, 0, 1, 0, 0])
+    assert t.clean_keys == [0]
+    assert t.seek_target(1) == 0
+
+
+def test_discarded_duplicate_and_missing_timestamps():
+    t = _table([0, 1, 1, 2], [1, 0, 0, 1], discard=[False, True, False, False], dts=[-1, 0, 1, 2])
+    assert t.n == 3 and t.n_packets == 4 and t.pts.tolist() == [0, 1, 2]
+    assert t.frame_of_packet.tolist() == [0, -1, 1, 2] and t.first_packet == (-1, 0)
+    assert t.keyframe_interval == 3.0
+    dup = _table([0, 1, 1, 2], [1, 0, 0, 0])
+    assert dup.duplicates == 1 and dup.by_pts[1] == [1, 2]  # ties kept in decode order
+    assert dup.packet_of_pts[1] == 1
+    no_pts = _table([0, None, 2], [1, 0, 0])
+    assert no_pts.timing == "decode order" and no_pts.pts is None and no_pts.n == 3 and no_pts.duplicates == 0
+    assert _table([0, None, 2], [1, 0, 0], discard=[False, True, False]).timing == "pts"  # a discarded one
+    assert _table([0, 1], [1, 0], trust=False).timing == "decode order"
+    assert _table([0], [1]).keyframe_interval is None
+    assert _table([0, 1, 2, 3, 4, 5, 6], [1, 1, 0, 0, 0, 1, 0]).keyframe_interval == 2.5  # median of 1, 4
+    empty = _Table([], [], [], [], [], True)
+    assert empty.n == 0 and empty.timing == "decode order" and empty.first_packet == (None, None)
+
+
+# -- display geometry -----------------------------------------------------------------------------
+
+def test_normalize_angle_range():
+    assert [_normalize_angle(d) for d in (0, 90, 180, 181, 270, 360, -90, -180, -181, 450, 89.6, "-90")] == [
+        0, 90, 180, -179, -90, 0, -90, 180, 179, 90, 90, -90]
+
+
+def test_geometry_from_the_rotate_tag():
+    a = np.arange(6).reshape(2, 3, 1)
+    for rotation, turn in ((0, 0), (90, 1), (-90, -1), (180, 2)):
+        g = _Geometry.from_tag(rotation)
+        assert g.note is None and not g.mirrored and g.rotation == rotation
+        np.testing.assert_array_equal(g.apply(a), np.rot90(a, turn))
+        assert g.turns == (turn in (1, -1))
+    g = _Geometry.from_tag(45)
+    assert g.steps == () and "rotate tag of 45 degrees (not a multiple of 90) not applied" == g.note
+    assert g.apply(a) is a
+
+
+def test_geometry_size_with_sample_aspect_ratio():
+    assert _Geometry.from_tag(0).size(100, 50, 1.5) == (150, 50)
+    assert _Geometry.from_tag(90).size(100, 50, 1.5) == (50, 150)
+    assert _Geometry.from_tag(0).size(3, 50, 0.1) == (1, 50)  # at least one pixel
+    assert _Geometry.from_tag(0).size(5, 2, 0.5) == (2, 2)  # round(2.5) == 2
+
+
+def _matrix(a, b, c, d):
+    return [int(a * 65536), int(b * 65536), 0, int(c * 65536), int(d * 65536), 0, 0, 0, 1 << 30]
+
+
+@pytest.mark.parametrize("m, steps, rotation, mirrored", [
+    ((1, 0, 0, 1), (), 0, False),
+    ((0, 1, -1, 0), ("clock",), -90, False),      # theta 90, m[3] < 0
+    ((0, 1, 1, 0), ("transpose",), -90, True),    # theta 90, m[3] > 0
+    ((-1, 0, 0, -1), ("hflip", "vflip"), 180, False),
+    ((-1, 0, 0, 1), ("hflip",), 180, True),
+    ((1, 0, 0, -1), ("vflip",), 0, True),
+    ((0, -1, 1, 0), ("cclock",), 90, False),      # theta 270, m[3] > 0
+    ((0, -1, -1, 0), ("clock_flip",), 90, True),  # theta 270, m[3] < 0
+])
+def test_geometry_from_the_display_matrix(m, steps, rotation, mirrored):
+    g = _Geometry.from_matrix(_matrix(*m))
+    assert g.steps == steps and g.rotation == rotation and g.mirrored == mirrored and g.note is None
+    a = np.arange(6).reshape(2, 3, 1)
+    out = g.apply(a)
+    assert out.flags["C_CONTIGUOUS"] and out.shape == ((3, 2, 1) if g.turns else (2, 3, 1))
+
+
+@pytest.mark.parametrize("m, steps", [
+    ((1, 0, 0, 1), ()), ((0, 1, -1, 0), ("clock",)), ((0, 1, 1, 0), ("transpose",)),
+    ((-1, 0, 0, -1), ("hflip", "vflip")), ((-1, 0, 0, 1), ("hflip",)), ((1, 0, 0, -1), ("vflip",)),
+    ((0, -1, 1, 0), ("cclock",)), ((0, -1, -1, 0), ("clock_flip",)),
+])
+def test_geometry_depends_on_signs_not_on_scale(m, steps):
+    """The same matrices at the smallest scale 16.16 can hold (entries of +-1/65536): only the
+    signs of the entries choose the steps, as in FFmpeg's autorotate."""
+    a, b, c, d = m
+    assert _Geometry.from_matrix([a, b, 0, c, d, 0, 0, 0, 1 << 30]).steps == steps
+
+
+def test_geometry_step_definitions():
+    a = np.arange(6).reshape(2, 3, 1)
+    expected = {"clock": np.rot90(a, -1), "cclock": np.rot90(a, 1), "transpose": a.transpose(1, 0, 2),
+                "clock_flip": a[::-1, ::-1].transpose(1, 0, 2), "hflip": a[:, ::-1], "vflip": a[::-1]}
+    for name, want in expected.items():
+        np.testing.assert_array_equal(_Geometry(0, False, (name,)).apply(a), want, err_msg=name)
+
+
+def test_geometry_of_degenerate_and_oblique_matrices():
+    g = _Geometry.from_matrix(_matrix(0, 0, 0, 0))
+    assert g.steps == () and g.note == "degenerate display matrix ignored"
+    assert g.rotation == 0 and g.mirrored is False and not g.turns
+    g = _Geometry.from_matrix(_matrix(0, 1, 0, 0))  # first column zero
+    assert g.note == "degenerate display matrix ignored"
+    r = np.sqrt(0.5)
+    g = _Geometry.from_matrix(_matrix(r, -r, r, r))
+    assert g.steps == () and g.rotation == 45 and "display matrix rotates by 45 degrees" in g.note
+    near = _Geometry.from_matrix(_matrix(np.cos(np.radians(90.4)), np.sin(np.radians(90.4)),
+                                         -np.sin(np.radians(90.4)), np.cos(np.radians(90.4))))
+    assert near.steps == ("clock",)  # within a degree of 90: a quarter turn
+    off = _Geometry.from_matrix(_matrix(np.cos(np.radians(88)), np.sin(np.radians(88)),
+                                        -np.sin(np.radians(88)), np.cos(np.radians(88))))
+    assert off.steps == () and off.note is not None
+    scaled = _Geometry.from_matrix(_matrix(0, 2, -2, 0))  # a scale does not change the angle
+    assert scaled.steps == ("clock",)
+    for deg in (0.4, -0.4):  # rounds to 0: upright
+        almost = _Geometry.from_matrix(_matrix(np.cos(np.radians(deg)), np.sin(np.radians(deg)),
+                                               -np.sin(np.radians(deg)), np.cos(np.radians(deg))))
+        assert almost.steps == () and almost.note is None and almost.rotation == 0
+    tilted = _Geometry.from_matrix(_matrix(np.cos(np.radians(-1)), np.sin(np.radians(-1)),
+                                           -np.sin(np.radians(-1)), np.cos(np.radians(-1))))
+    assert tilted.steps == () and tilted.rotation == 1 and "rotates by 1 degrees" in tilted.note
+
+
+# -- with small real files: thresholds and refusals of the reader ---------------------------------
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    from video_fixtures import index_frames, write_video
+
+    d = tmp_path_factory.mktemp("units")
+    # no B-frames: packets in frame order, keyframes at 0, 5, 10, ...
+    return write_video(d / "v.mp4", index_frames(30), gop=5, options={"bf": "0"})
+
+
+def _seeks(path, want):
+    from forensics.media._video import _Decode, _Errors, _probe, _Video
+
+    with _Video(path, 0) as video:
+        info = _probe(video, _Errors())
+        dec = _Decode(video, want, _Errors(), tag_rotation=info.rotation)
+        got = [k for k, *_ in dec]
+    assert got == sorted(want)
+    return dec.seeks
+
+
+def test_keyframe_seek_only_when_it_skips_more_than_four_packets(clip):
+    from forensics.media._video import _SEEK_MIN_SKIP
+
+    assert _SEEK_MIN_SKIP == 4
+    assert _seeks(clip, [1, 6]) == 0  # keyframe 5 is 4 packets past packet 1: decode on
+    assert _seeks(clip, [0, 6]) == 1  # 5 packets: seek
+    assert _seeks(clip, [6]) == 1  # from the start (position -1): 6 packets to keyframe 5
+    assert _seeks(clip, [3]) == 0  # its keyframe is the first packet
+
+
+def test_missing_frames_are_listed_up_to_ten(clip):
+    from forensics.media._video import read_frames
+
+    r = read_frames(clip, indices=[2] + list(range(30, 40)))
+    assert r.missing.tolist() == list(range(30, 40))
+    assert "10 requested frame(s) not decoded (30, 31, 32, 33, 34, 35, 36, 37, 38, 39): the stream holds 30 " \
+           "frames" in r.errors
+    r = read_frames(clip, indices=[2] + list(range(30, 41)))
+    assert "11 requested frame(s) not decoded (30, 31, 32, 33, 34, 35, 36, 37, 38, 39, ...): the stream holds " \
+           "30 frames" in r.errors
+    assert r.indices.tolist() == [2] and len(r.frames) == 1 and r.timestamps.tolist() == [2 / 25]
+
+
+def test_stream_argument_is_checked(clip):
+    from forensics.media import ItemError
+    from forensics.media._video import read_frames, video_info
+
+    assert video_info(clip, stream=0).stream == 0 and video_info(clip, stream=np.int64(0)).video_streams == 1
+    for bad in (1, -1):
+        with pytest.raises(ItemError, match=rf"item 2 \(.*v\.mp4\): has 1 video stream\(s\); stream={bad} asked"):
+            video_info(clip, index=2, stream=bad)
+    for bad in (True, 0.0, "0"):
+        with pytest.raises(TypeError, match="stream must be an integer"):
+            read_frames(clip, n=1, stream=bad)
+
+
+def test_paths_of_each_kind(clip, tmp_path):
+    from forensics.media import ItemError
+    from forensics.media._video import video_info
+
+    assert video_info(bytes(str(clip), "utf-8")).n_frames == 30
+    with pytest.raises(ItemError, match="a video must be given as a path, got int") as err:
+        video_info(5, index=4)
+    assert err.value.index == 4 and err.value.source is None
+    with pytest.raises(ItemError, match="file not found"):
+        video_info(clip / "inner.mp4")  # a file used as a folder
+    with pytest.raises(ItemError, match="the path cannot be encoded for the file system") as err:
+        video_info(str(tmp_path / "a\ud800b.mp4"))
+    str(err.value).encode("utf-8")
+
+
+def test_read_frames_reports_what_it_applied(clip):
+    from forensics.media._video import read_frames
+
+    r = read_frames(clip, indices=[4, 1])
+    assert (r.rotation_applied, r.mirror_applied, r.sar_applied) == (0, False, 1.0)
+    assert r.rotations.tolist() == [0, 0] and r.decoder == "software" and r.decoder_note == ""
+    assert r.info.n_frames == 30 and r.info.timing == "pts" and r.info.fps == pytest.approx(25)
+    assert r.info.duration_s == pytest.approx(1.2) and r.info.keyframe_interval == 5
+    none = read_frames(clip, indices=[31])
+    assert (none.rotation_applied, none.sar_applied, len(none)) == (0, 1.0, 0)
+
+
+def _mkv_with_audio(path, n):
+    import av
+    from video_fixtures import index_frames
+
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 96, 64, "yuv420p"
+        v.options = {"crf": "18", "preset": "veryfast", "threads": "1", "g": "5", "keyint_min": "5", "sc_threshold": "0"}
+        a = out.add_stream("pcm_s16le", rate=8000)
+        for k, arr in enumerate(index_frames(n)):
+            for pk in v.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                out.mux(pk)
+            f = av.AudioFrame.from_ndarray(np.zeros((1, 320), np.int16), format="s16", layout="mono")
+            f.sample_rate, f.pts = 8000, k * 320
+            for pk in a.encode(f):
+                out.mux(pk)
+        for s in (v, a):
+            for pk in s.encode():
+                out.mux(pk)
+    return path
+
+
+def test_container_duration_is_checked_only_for_a_single_stream(tmp_path):
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import video_info
+
+    one = write_video(tmp_path / "one.mkv", index_frames(30), gop=5)
+    assert video_info(one).errors == ()  # look-alike: intact
+    data = one.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[:int(len(data) * 0.8)])
+    info = video_info(cut)
+    assert info.n_frames == 20
+    assert "the container gives a duration of 1.200 s but the frames end at 0.800 s (truncated file?)" in info.errors
+    two = _mkv_with_audio(tmp_path / "two.mkv", 30)
+    data = two.read_bytes()
+    cut.write_bytes(data[:int(len(data) * 0.8)])
+    info = video_info(cut)
+    assert 0 < info.n_frames < 30  # cut too, but the container's duration may be the audio's: not compared
+    assert not any("container gives a duration" in e for e in info.errors)
+
+
+def test_variable_frame_rate_without_packet_durations_ends_one_median_interval_after_the_last_frame(tmp_path):
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import _Errors, _probe, _rate, _Video
+
+    # MPEG-TS stores no packet durations; intervals of 20 ms once, then 40 ms: FFmpeg's rate guess
+    # follows the shortest interval (50 fps), the median interval is 40 ms
+    path = write_video(tmp_path / "vfr.ts", index_frames(6), pts=[0, 20, 60, 100, 140, 180])
+    with _Video(path, 0) as video:
+        info = _probe(video, _Errors())
+        assert video.table.last_duration == 0 and _rate(video.stream) == 50
+    assert info.duration_s == pytest.approx(0.22) and info.fps == pytest.approx(6 / 0.22)
+    assert info.n_frames == 6 and info.errors == ()
+
+
+def test_rotation_is_rounded_from_the_exact_16_16_matrix():
+    """av_display_rotation_get on integer entries: the angle of (m0, m3) and (m1, m4) normalised by
+    their own lengths; here 30.49992 degrees, just below a rounding boundary."""
+    import math
+
+    m = [56074, -33030, 0, 33030, 56074, 0, 0, 0, 1 << 30]
+    ccw = -math.degrees(math.atan2(m[1] / math.hypot(m[1], m[4]), m[0] / math.hypot(m[0], m[3])))
+    assert 30.4999 < ccw < 30.5
+    g = _Geometry.from_matrix(m)
+    assert g.rotation == 30 and g.steps == () and "rotates by 30 degrees" in g.note
+
+
+def test_second_column_zero_is_degenerate_too():
+    g = _Geometry.from_matrix(_matrix(1, 0, 0, 0))
+    assert g.steps == () and g.note == "degenerate display matrix ignored" and g.rotation == 0
+
+
+def test_whole_number_sample_aspect_ratio(tmp_path):
+    from fractions import Fraction
+
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import read_frames, video_info
+
+    path = write_video(tmp_path / "wide.mp4", index_frames(3, size=(32, 24)), sample_aspect_ratio=Fraction(2, 1))
+    info = video_info(path)
+    assert info.sample_aspect_ratio == 2.0 and (info.width, info.display_width, info.display_height) == (24, 48, 32)
+    r = read_frames(path, indices=[0])
+    assert r.frames[0].shape == (32, 48, 3) and r.sar_applied == 2.0
+
+
+def test_a_request_past_the_end_decodes_past_an_undecodable_first_packet(tmp_path):
+    from video_fixtures import index_frames, remux, write_video
+
+    from forensics.media._video import read_frames
+
+    src = write_video(tmp_path / "intra.mkv", index_frames(5), gop=1)
+    bad = remux(src, tmp_path / "bad.mkv", damage={0})
+    assert read_frames(bad, indices=[1]).indices.tolist() == [1]
+    r = read_frames(bad, indices=[40])  # nothing requested exists: the file must still decode something
+    assert len(r) == 0 and r.missing.tolist() == [40]
+
+
+def _with_cover(path, n_frames, cover_first=True):
+    """An MP4 holding a cover picture (a JPEG stream flagged attached_pic) and, unless n_frames is 0,
+    a video stream."""
+    import io
+
+    import av
+    from PIL import Image
+    from video_fixtures import index_frames
+
+    jpg = io.BytesIO()
+    Image.fromarray(np.full((16, 16, 3), 200, np.uint8)).save(jpg, "JPEG")
+    with av.open(str(path), "w") as out:
+        def add_cover():
+            c = out.add_stream("mjpeg")
+            c.width, c.height, c.pix_fmt = 16, 16, "yuvj420p"
+            c.disposition = av.stream.Disposition.attached_pic
+            return c
+
+        c = add_cover() if cover_first else None
+        v = None
+        if n_frames:
+            v = out.add_stream("libx264", rate=25)
+            v.width, v.height, v.pix_fmt = 96, 64, "yuv420p"
+            v.options = {"crf": "18", "preset": "veryfast", "threads": "1"}
+        c = c or add_cover()
+        pk = av.Packet(jpg.getvalue())
+        pk.stream, pk.pts, pk.dts = c, 0, 0
+        out.mux(pk)
+        if v is not None:
+            for arr in index_frames(n_frames):
+                for q in v.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                    out.mux(q)
+            for q in v.encode():
+                out.mux(q)
+    return path
+
+
+def test_cover_pictures_are_never_read_as_the_video(tmp_path):
+    from forensics.media import ItemError
+    from forensics.media._video import read_frames, video_info
+
+    path = _with_cover(tmp_path / "cover.mp4", 5)
+    info = video_info(path)
+    assert (info.stream, info.video_streams, info.n_frames, info.width) == (0, 2, 5, 96)  # the muxer puts it first
+    assert video_info(path, stream=0).n_frames == 5
+    with pytest.raises(ItemError, match=r"video stream 1 is a cover picture, not a video"):
+        read_frames(path, stream=1)
+    only = _with_cover(tmp_path / "only.mp4", 0)
+    with pytest.raises(ItemError, match=r"has no video stream \(container 'mov,mp4"):
+        video_info(only)
+
+
+def test_video_frames_defaults():
+    from forensics.media._video import VideoFrames
+
+    empty = np.zeros(0, np.int64)
+    r = VideoFrames(frames=[], indices=empty, timestamps=np.zeros(0), requested=empty, missing=empty)
+    assert len(r) == 0 and r.errors == [] and r.info is None
+    assert r.rotations.dtype == np.int64 and r.rotations.shape == (0,)
+    assert (r.rotation_applied, r.mirror_applied, r.sar_applied, r.decoder, r.decoder_note) == (0, False, 1.0,
+                                                                                                "software", "")
+
+
+def test_last_frame_lasts_its_own_packet_duration(tmp_path):
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import _Errors, _probe, _Video
+
+    # intervals 100, 100, 100, 40, 40 ms: the median is 100 ms, the last frame's packet says 40 ms
+    path = write_video(tmp_path / "vfr.mkv", index_frames(6), pts=[0, 100, 200, 300, 340, 380])
+    with _Video(path, 0) as video:
+        info = _probe(video, _Errors())
+        assert video.table.last_duration == 40
+    assert info.duration_s == pytest.approx(0.42)
+
+
+def test_decode_order_stream_is_timed_by_its_nominal_rate(tmp_path):
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import read_frames, video_info
+
+    path = write_video(tmp_path / "v.avi", index_frames(10), gop=5)  # AVI with B-frames: no usable pts
+    info = video_info(path)
+    assert (info.timing, info.n_frames, info.fps) == ("decode order", 10, 25.0)
+    assert info.duration_s == pytest.approx(10 / 25) and info.errors == ()  # no timestamps, no duplicates
+    r = read_frames(path, indices=[7, 0, 3])
+    assert r.indices.tolist() == [7, 0, 3]
+    np.testing.assert_allclose(r.timestamps, [7 / 25, 0, 3 / 25])
+
+
+def test_a_matrix_one_degree_off_a_quarter_turn_is_not_turned():
+    import math
+
+    for deg, steps in ((90, ("clock",)), (91, ()), (89, ()), (179, ()), (181, ()), (271, ()), (269, ())):
+        t = math.radians(-deg)  # clockwise deg: theta = deg
+        g = _Geometry.from_matrix(_matrix(math.cos(t), -math.sin(t), math.sin(t), math.cos(t)))
+        assert g.steps == steps, deg
+
+
+def test_leading_pictures_of_the_first_keyframe_have_no_seek_target():
+    # decode order K(pts 2) B(0) B(1) P(3): frames 0 and 1 are shown before the first keyframe
+    t = _table([2, 0, 1, 3], [1, 0, 0, 0])
+    assert t.clean_keys == [0]
+    assert [t.seek_target(k) for k in range(4)] == [None, None, 0, 0]
+
+
+def test_os_errors_other_than_missing_name_the_file(tmp_path):
+    from forensics.media import ItemError
+    from forensics.media._video import read_frames
+
+    long_name = tmp_path / ("x" * 300 + ".mp4")  # longer than a file name may be
+    with pytest.raises(ItemError, match=r"item 6 \(.*\): cannot read file \(File name too long\)") as err:
+        read_frames(long_name, index=6)
+    assert err.value.index == 6
+
+
+def test_bit_rate_falls_back_to_the_containers(clip, tmp_path):
+    import av
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import video_info
+
+    mkv = write_video(tmp_path / "v.mkv", index_frames(10), gop=5)
+    with av.open(str(mkv)) as c:
+        assert not c.streams.video[0].codec_context.bit_rate and c.bit_rate > 0  # Matroska: no stream rate
+        expected = c.bit_rate
+    assert video_info(mkv).bit_rate == expected
+    with av.open(str(clip)) as c:
+        stream_rate = c.streams.video[0].codec_context.bit_rate
+    assert stream_rate and video_info(clip).bit_rate == stream_rate  # MP4: the stream's own
+
+
+def test_decoding_records_whether_the_stream_ended(tmp_path):
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import _Decode, _Errors, _probe, _Video
+
+    avi = write_video(tmp_path / "v.avi", index_frames(10), gop=5)  # decode order: requests are not cut to n
+    for want, ended in (([2], False), ([2, 9], False), ([2, 15], True)):
+        with _Video(avi, 0) as video:
+            info = _probe(video, _Errors())
+            dec = _Decode(video, want, _Errors(), tag_rotation=info.rotation)
+            got = [k for k, *_ in dec]
+        assert not dec.by_pts and dec.ended is ended, want
+        assert got == [k for k in want if k < 10]
