@@ -118,6 +118,21 @@ def test_a_3d_cnn_learns_motion(motion_task):
     assert auc >= 0.95, auc
 
 
+def test_the_transformer_head_starts_with_sinusoidal_frame_positions():
+    """Vaswani et al. (2017) by hand: row t is sin(t * r_i), cos(t * r_i), r_i = 10000^(-2i/d), odd d too."""
+    from forensics.deep._video import _build, _sinusoids
+
+    for d in (6, 5):
+        table = _sinusoids(torch, 4, d).numpy()
+        rate = 10000.0 ** (-np.arange(0, d, 2) / d)
+        t = np.arange(4)[:, None]
+        np.testing.assert_allclose(table[:, 0::2], np.sin(t * rate), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(table[:, 1::2], np.cos(t * rate)[:, :d // 2], rtol=1e-6, atol=1e-6)
+    net, _ = _build(torch, dict(_tiny().get_params(), temporal="transformer", temporal_hidden=8), 4, (24, 24))
+    assert tuple(net.temporal.pos.shape) == (1, 5, 8)  # the CLS token and 4 frames
+    np.testing.assert_array_equal(net.temporal.pos.detach().numpy()[0], _sinusoids(torch, 5, 8).numpy())
+
+
 # -- VideoClassifier ----------------------------------------------------------------------------------------
 
 def test_every_torchvision_video_network_builds_and_runs():
