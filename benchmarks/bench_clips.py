@@ -10,6 +10,7 @@ model never saw.
     python benchmarks/bench_clips.py --out bench_clips.jsonl --models mc3_18,frame-mean
     python benchmarks/bench_clips.py --device cuda --out gpu.jsonl      # GPU: 16 frames of 112 px
     python benchmarks/bench_clips.py --quick                            # CPU: the cheap subset, 1 attempt
+    python benchmarks/bench_clips.py --models s3d --n-train 512 --epochs 6 --lr 3e-4   # one given attempt
 
 Each model has a list of attempts (epochs, learning rate, clip size); the next attempt runs only
 when the previous one stayed under the target AUC (0.95), and every attempt is reported. Each
@@ -132,19 +133,22 @@ def table(rows):
     by = {}
     for r in rows:
         by.setdefault(r["model"], []).append(r)
-    out = ["| model | held-out AUC | epochs | lr | clip (T x px) | training clips/s | inference clips/s | fit s | "
-           "other attempts (epochs, lr, px: AUC) |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    out = ["| model | held-out AUC | epochs | lr | training clips, T x px | training clips/s | inference clips/s | "
+           "fit s | other attempts (epochs, lr, clips, px: AUC) |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, rs in by.items():
         ok = [r for r in rs if "error" not in r]
         if not ok:
             out.append(f"| {name} | did not run: {rs[-1]['error'][:120]} | | | | | | | |")
             continue
         best = max(ok, key=lambda r: (np.nan_to_num(r["auc"], nan=-1), -r["fit_s"]))
-        others = "; ".join(f"{r['epochs']}, {r['lr']:g}, {r['size']}: {r['auc']:.3f}" for r in ok if r is not best)
+        others = "; ".join(f"{r['epochs']}, {r['lr']:g}, {r['train']}, {r['size']}: {r['auc']:.3f}" for r in ok
+                           if r is not best)
         auc = "n/a" if not np.isfinite(best["auc"]) else f"{best['auc']:.3f}"
         if best.get("note"):
             others = (others + "; " if others else "") + best["note"]
-        out.append(f"| {name} | {auc} | {best['epochs']} | {best['lr']:g} | {best['frames']} x {best['size']} | "
+        out.append(f"| {name} | {auc} | {best['epochs']} | {best['lr']:g} | {best['train']}, "
+                   f"{best['frames']} x {best['size']} | "
                    f"{best['train_clips_per_s']:.1f} | {best['infer_clips_per_s']:.1f} | {best['fit_s']:.0f} | "
                    f"{others} |")
     return "\n".join(out)
@@ -156,6 +160,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="the first attempt only (CPU: only the cheap subset)")
     p.add_argument("--models", default=None, help="comma-separated names (default: all, or the quick subset)")
     p.add_argument("--epochs", type=int, default=None, help="one attempt with this many epochs")
+    p.add_argument("--lr", type=float, default=None, help="one attempt with this learning rate")
     p.add_argument("--n-train", type=int, default=None)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--amp", action="store_true", help="float16 mixed precision (CUDA)")
@@ -203,8 +208,8 @@ def main(argv=None):
             print(f"{name:20s} already in {out}: skipped", flush=True)
             continue
         tries = attempts.get(name, attempts["default"])
-        if args.epochs:
-            tries = [(args.epochs, tries[0][1], tries[0][2])]
+        if args.epochs or args.lr:
+            tries = [(args.epochs or tries[0][0], args.lr or tries[0][1], tries[0][2])]
         if args.quick:
             tries = tries[:1]
         try:
