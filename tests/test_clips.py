@@ -55,17 +55,82 @@ def test_motion_clips_carry_the_label_only_in_frame_order():
     assert roc_auc_score(y, jump) > 0.95
 
 
-def test_a_temporal_model_learns_motion_that_a_frame_level_model_cannot():
-    """Frame backbone + GRU vs the same backbone averaging its frame features (order-free)."""
-    X, y = make_motion_clips(256, n_frames=8, size=24, seed=0)
-    X_test, y_test = make_motion_clips(64, n_frames=8, size=24, seed=1)
-    kw = dict(n_frames=8, input_size=24, epochs=4, batch_size=16, temporal_hidden=32)
-    gru = _tiny(**kw).fit(X, y)
-    auc_gru = roc_auc_score(y_test, gru.decision_function(X_test))
-    mean = _tiny(temporal="mean", **kw).fit(X, y)
+@pytest.fixture(scope="module")
+def motion_task():
+    """512 training clips and 128 held-out clips of 8 frames of 16 px.
+
+    The held-out clips come from another seed: each is a video the models never saw (a generated clip
+    is a video of its own), so the AUCs below are over held-out videos.
+    """
+    X, y = make_motion_clips(512, n_frames=8, size=16, seed=0)
+    X_test, y_test = make_motion_clips(128, n_frames=8, size=16, seed=1000)
+    return X, y, X_test, y_test
+
+
+def _motion_fit(X, y, **kw):
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        params = dict(n_frames=8, input_size=16, epochs=4, batch_size=16, validation_fraction=None, random_state=0)
+        params.update(kw)
+        return VideoClassifier(**params).fit(X, y)
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def frame_gru(motion_task):
+    """A frame backbone (timm's test_efficientnet) + GRU fitted on the motion task, shared by the tests."""
+    X, y, _, _ = motion_task
+    return _motion_fit(X, y, model_name="test_efficientnet", temporal="gru", temporal_hidden=32, lr_head=3e-3,
+                       lr_backbone=3e-3)
+
+
+def test_a_frame_model_with_a_temporal_head_learns_motion_that_a_frame_level_model_cannot(motion_task, frame_gru):
+    """Frame backbone + GRU vs the same backbone averaging its frame features (order-free), same data and budget.
+
+    Measured over the seeds 0..4 of data and initialisation: GRU 0.983-0.999, frame mean 0.48-0.58.
+    """
+    X, y, X_test, y_test = motion_task
+    auc_gru = roc_auc_score(y_test, frame_gru.decision_function(X_test))
+    mean = _motion_fit(X, y, model_name="test_efficientnet", temporal="mean", lr_head=3e-3, lr_backbone=3e-3)
     auc_mean = roc_auc_score(y_test, mean.decision_function(X_test))
-    assert auc_gru >= 0.9, auc_gru
-    assert abs(auc_mean - 0.5) < 0.15, auc_mean
+    assert auc_gru >= 0.95, auc_gru
+    assert abs(auc_mean - 0.5) <= 0.15, auc_mean
+    # grouped into held-out videos of 4 clips each (one label per video), the video scores separate too
+    videos = np.empty(len(y_test), dtype=object)
+    for label, prefix in ((0, "real"), (1, "fake")):
+        where = np.flatnonzero(y_test == label)
+        videos[where] = [f"{prefix}{k // 4}" for k in range(where.size)]
+    scores = frame_gru.predict_videos(X_test, videos=videos)
+    assert len(scores) == 32
+    assert roc_auc_score(scores.index.str.startswith("fake"), scores.to_numpy()) >= 0.95
+
+
+def test_a_3d_cnn_learns_motion(motion_task):
+    """torchvision's mc3_18 (3-D convolutions in its first stage), random init, 96 of the training clips.
+
+    Measured over the seeds 0..2 of data and initialisation: AUC 0.988-0.997 (3 epochs, lr 1e-3).
+    """
+    X, y, X_test, y_test = motion_task
+    clf = _motion_fit(X[:96], y[:96], model_name="mc3_18", epochs=3, lr_head=1e-3, lr_backbone=1e-3)
+    auc = roc_auc_score(y_test, clf.decision_function(X_test))
+    assert auc >= 0.95, auc
+
+
+def test_the_transformer_head_starts_with_sinusoidal_frame_positions():
+    """Vaswani et al. (2017) by hand: row t is sin(t * r_i), cos(t * r_i), r_i = 10000^(-2i/d), odd d too."""
+    from forensics.deep._video import _build, _sinusoids
+
+    for d in (6, 5):
+        table = _sinusoids(torch, 4, d).numpy()
+        rate = 10000.0 ** (-np.arange(0, d, 2) / d)
+        t = np.arange(4)[:, None]
+        np.testing.assert_allclose(table[:, 0::2], np.sin(t * rate), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(table[:, 1::2], np.cos(t * rate)[:, :d // 2], rtol=1e-6, atol=1e-6)
+    net, _ = _build(torch, dict(_tiny().get_params(), temporal="transformer", temporal_hidden=8), 4, (24, 24))
+    assert tuple(net.temporal.pos.shape) == (1, 5, 8)  # the CLS token and 4 frames
+    np.testing.assert_array_equal(net.temporal.pos.detach().numpy()[0], _sinusoids(torch, 5, 8).numpy())
 
 
 # -- VideoClassifier ----------------------------------------------------------------------------------------

@@ -132,6 +132,24 @@ def _transformers_backbone(model_name, weights, n_frames, size, kwargs, config_d
     return net, int(net.config.hidden_size)
 
 
+def _sinusoids(torch, n, d):
+    """The sinusoidal position table of Vaswani et al. (2017), shape (n, d).
+
+    ``table[t, 2i] = sin(t / 10000^(2i/d))``, ``table[t, 2i+1] = cos(t / 10000^(2i/d))``. The
+    temporal position embeddings of the random-init models start from it: with the usual
+    near-zero init (std 0.02, or zeros for TimeSformer's time embeddings) the order of the frames
+    barely reaches the attention, and on the motion-only task (``make_motion_clips``) a
+    Transformer head over frame features stayed at 0.56 held-out AUC after 12 epochs where a GRU
+    reached 0.98 in 3; with this init it reached 0.986 in 4 (``benchmarks/bench_clips.py``).
+    """
+    position = torch.arange(n, dtype=torch.float32)[:, None]
+    rate = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))
+    table = torch.zeros(n, d)
+    table[:, 0::2] = torch.sin(position * rate)
+    table[:, 1::2] = torch.cos(position * rate)[:, :d // 2]
+    return table
+
+
 def _timm_backbone(torch, model_name, weights, kwargs):
     """A timm image network without classifier, (N, 3, H, W) -> (N, F); and its data config."""
     from ._classifier import _build_network
@@ -174,7 +192,9 @@ def _make_temporal(torch, kind, n_in, hidden, layers, n_frames):
             heads = 4 if hidden % 4 == 0 else 1
             self.proj = nn.Linear(n_in, hidden)
             self.cls = nn.Parameter(torch.zeros(1, 1, hidden))
-            self.pos = nn.Parameter(torch.randn(1, n_frames + 1, hidden) * 0.02)
+            # learned, initialised with sinusoids (see _sinusoids): with the usual small random init
+            # (std 0.02) the encoder stayed near chance on the motion-only task
+            self.pos = nn.Parameter(_sinusoids(torch, n_frames + 1, hidden)[None])
             layer = nn.TransformerEncoderLayer(hidden, heads, dim_feedforward=2 * hidden, dropout=0.1,
                                                batch_first=True, norm_first=True)
             self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
