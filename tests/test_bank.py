@@ -278,3 +278,21 @@ def test_failed_items_warning_points_at_the_callers_line():
             extractor.fit(X).transform(X)
         (w,) = [w for w in caught if "could not be processed" in str(w.message)]
         assert w.filename == __file__, w.filename
+
+
+def test_compile_processes_count_idle_cpus_only(monkeypatch):
+    """Children only for CPUs that are not busy: at most the idle CPUs, the missing kernels and 8; an
+    explicit n_jobs or FORENSICS_COMPILE_JOBS wins."""
+    import os
+
+    from forensics.features._kernels import _warm
+
+    monkeypatch.delenv("FORENSICS_COMPILE_JOBS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(12)), raising=False)
+    for load, missing, expected in [(0.0, 14, 8), (0.0, 3, 3), (6.4, 14, 6), (6.6, 14, 5), (11.6, 14, 1),
+                                    (30.0, 14, 1)]:
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+        assert _warm._n_processes(None, missing) == expected, (load, missing)
+    assert _warm._n_processes(3, 14) == 3 and _warm._n_processes(1, 14) == 1
+    monkeypatch.setenv("FORENSICS_COMPILE_JOBS", "2")
+    assert _warm._n_processes(None, 14) == 2

@@ -7,7 +7,7 @@ again in every worker of a parallel run. The kernels do not depend on each other
 writing numba's on-disk cache (``cache=True``; ``NUMBA_CACHE_DIR`` or the ``__pycache__`` beside
 the sources), then loads them in this process from that cache; workers started afterwards load them
 from the same cache instead of compiling. A kernel already compiled in this process or present in
-the cache costs nothing. Where no child can help (one CPU, a cache numba cannot write, a child that fails,
+the cache costs nothing. Where no child can help (one CPU, a busy machine, a cache numba cannot write, a child that fails,
 ``FORENSICS_COMPILE_JOBS=1``), the kernels compile here, as at a first call.
 """
 
@@ -104,11 +104,16 @@ def _run_children(groups):
 def _n_processes(n_jobs, n_missing):
     if n_jobs is None:
         n_jobs = int(os.environ.get("FORENSICS_COMPILE_JOBS", 0)) or None
-    if n_jobs is None:
+    if n_jobs is None:  # the CPUs this process may use that are not busy already
         try:
-            n_jobs = len(os.sched_getaffinity(0))
+            n_cpus = len(os.sched_getaffinity(0))
         except AttributeError:  # macOS, Windows
-            n_jobs = os.cpu_count() or 1
+            n_cpus = os.cpu_count() or 1
+        try:
+            busy = os.getloadavg()[0]
+        except (AttributeError, OSError):  # Windows
+            busy = 0.0
+        n_jobs = max(1, min(n_cpus, int(n_cpus - busy + 0.5)))
     return max(1, min(int(n_jobs), n_missing, 8))
 
 
@@ -126,7 +131,9 @@ def compile_kernels(families=None, *, n_jobs=None, load=True):
         None means all of them. Families without kernels (``"codec"``) are ignored.
     n_jobs : int or None
         Compiling processes. None: ``FORENSICS_COMPILE_JOBS`` if set, else the CPUs this process
-        may use (at most 8). 1 compiles in this process.
+        may use less the load average (the busy ones), at most 8; on a machine already busy the
+        children would only compete with each other, so the kernels compile here. 1 compiles in
+        this process.
     load : bool
         Also load the kernels into this process (False when only worker processes will run them:
         they load them from the cache).
