@@ -680,3 +680,91 @@ def test_opencv_allocation_failure_while_decoding_is_the_items_memory_error():
     assert res.returncode == 0, res.stderr[-2000:]
     assert ("ITEMERROR item 3: out of memory while decoding a 7000x4000 image (28 megapixels); lower max_pixels "
             "or free memory") in res.stdout  # width x height
+
+
+# -- seed-22 survivors, by kind -------------------------------------------------------------------
+
+def test_jpeg_stand_alone_markers_are_skipped_not_the_end_of_the_walk():
+    """SOI, TEM and RST0..RST7 carry no length (T.81 B.1.1.3): the walk steps over the two bytes
+    and goes on to the frame header; a length-carrying marker in the same place does not."""
+    good = _jpeg()
+    sof = good.find(b"\xff\xc0")
+    expected = load_item(good).pixels
+    info = _scan_jpeg(Item(0, None, good))
+    for marker in (0x01, 0xD8, 0xD0, 0xD3, 0xD7):
+        data = good[:sof] + bytes([0xFF, marker]) + good[sof:]
+        assert _scan_jpeg(Item(0, None, data)) == info
+    for marker in (0xD0, 0xD7):  # PIL's marker table reads RSTn outside a scan too (not TEM)
+        data = good[:sof] + bytes([0xFF, marker]) + good[sof:]
+        np.testing.assert_array_equal(load_item(data).pixels, expected)
+    # two in a row, then a fill byte: each step is two bytes (the fill byte one)
+    data = good[:sof] + b"\xff\xd0\xff\x01\xff" + good[sof:]
+    assert _scan_jpeg(Item(0, None, data)) == info
+    # look-alikes just outside the stand-alone range are segments with a length
+    for marker in (0xCF, 0xD9):
+        data = good[:sof] + bytes([0xFF, marker]) + good[sof:]
+        with pytest.raises(ItemError, match="no image data|before the frame header|runs past the end"):
+            _scan_jpeg(Item(0, None, data))
+
+
+@pytest.mark.parametrize("marker, progressive, lossless", [
+    (0xC0, False, False), (0xC1, False, False), (0xC2, True, False), (0xC3, False, True),
+    (0xC5, False, False), (0xC6, True, False), (0xC7, False, True),
+    (0xC9, False, False), (0xCA, True, False), (0xCB, False, True),
+    (0xCD, False, False), (0xCE, True, False), (0xCF, False, True),
+])
+def test_every_start_of_frame_code_gives_its_mode(marker, progressive, lossless):
+    """The thirteen SOF codes of T.81 table B.1: baseline/extended, progressive and lossless, each
+    with Huffman or arithmetic coding, non-differential or differential (hierarchical)."""
+    good = _jpeg()
+    sof = good.find(b"\xff\xc0")
+    data = good[:sof + 1] + bytes([marker]) + good[sof + 2:]
+    info = _scan_jpeg(Item(0, None, data))
+    assert (info["progressive"], info["lossless"]) == (progressive, lossless)
+    assert info["precision"] == 8 and info["components"] == (1, 2, 3)
+
+
+@pytest.mark.parametrize("marker", [0xC4, 0xC8, 0xCC])
+def test_dht_jpg_and_dac_codes_are_not_frame_headers(marker):
+    good = _jpeg()
+    sof = good.find(b"\xff\xc0")
+    data = good[:sof + 1] + bytes([marker]) + good[sof + 2:]
+    with pytest.raises(ItemError, match="a scan comes before the frame header"):
+        _scan_jpeg(Item(0, None, data))
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_pil_image_whose_exif_cannot_be_parsed_is_read_as_stored(fmt):
+    """A file whose Exif block is not TIFF data: PIL's ``getexif`` raises; the opened image is read
+    with orientation 1 (as stored), like the same file given as bytes. Look-alike: a valid block."""
+    img = natural_image(9, (8, 12))
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, fmt, lossless=True, exif=b"Exif\x00\x00not a tiff header")
+    with pytest.raises(SyntaxError):
+        Image.open(io.BytesIO(buf.getvalue())).getexif()
+    item = load_item(Image.open(io.BytesIO(buf.getvalue())), 2)
+    assert item.orientation == 1 and item.index == 2
+    np.testing.assert_array_equal(item.pixels, img)
+    assert load_item(buf.getvalue()).orientation == 1
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, fmt, lossless=True, exif=exif.tobytes())
+    assert load_item(Image.open(io.BytesIO(buf.getvalue()))).orientation == 6
+
+
+def test_unreadable_path_gives_the_system_reason(tmp_path):
+    """OS errors other than a missing file: the message is the error's text (strerror), not its
+    repr with the errno and path."""
+    f = tmp_path / "f.png"
+    f.write_bytes(encode(natural_image(1, (4, 4)), "PNG"))
+    with pytest.raises(ItemError, match=r"item 5 \(.*f\.png/x\.png\): cannot read file \(Not a directory\)$"):
+        load_item(str(f / "x.png"), 5)
+    long = tmp_path / ("n" * 300 + ".png")
+    with pytest.raises(ItemError, match=r"item 6 \(.*\.png\): cannot read file \(File name too long\)$"):
+        load_item(str(long), 6)
+    loop = tmp_path / "loop.png"
+    loop.symlink_to(loop)
+    with pytest.raises(ItemError, match=r"cannot read file \(Too many levels of symbolic links\)$"):
+        load_item(loop)
+    np.testing.assert_array_equal(load_item(f).pixels, natural_image(1, (4, 4)))  # look-alike

@@ -614,3 +614,58 @@ def test_decoding_records_whether_the_stream_ended(tmp_path):
             got = [k for k, *_ in dec]
         assert not dec.by_pts and dec.ended is ended, want
         assert got == [k for k in want if k < 10]
+
+
+def test_video_info_defaults():
+    from forensics.media._video import VideoInfo
+
+    info = VideoInfo(path="v.mp4", container="mov,mp4", codec="h264", width=64, height=48, rotation=0, fps=25.0,
+                     n_frames=10, n_frames_source="counted", duration_s=0.4, bit_rate=None, keyframe_interval=None)
+    assert (info.sample_aspect_ratio, info.display_width, info.display_height, info.mirrored) == (1.0, 0, 0, False)
+    assert (info.stream, info.video_streams, info.start_time_s, info.header_frames) == (0, 1, None, None)
+    assert (info.timing, info.errors) == ("pts", ())
+
+
+@pytest.mark.parametrize("n, fps", [(30, 25), (45, 30)])
+def test_header_only_matroska_is_estimated_from_the_container_duration(tmp_path, n, fps):
+    """With the file cut before the first cluster (no packet to count), the frame count is the
+    header duration times the rate (FFmpeg gives a stream without packet timing the segment's
+    duration). Look-alike: the intact file, counted; and the file cut inside the first cluster,
+    counted up to the cut."""
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import video_info
+
+    path = write_video(tmp_path / "a.mkv", index_frames(n), fps=fps, gop=5)
+    full = video_info(path)
+    assert (full.n_frames, full.n_frames_source, full.duration_s) == (n, "counted", pytest.approx(n / fps))
+    data = path.read_bytes()
+    cluster = data.find(bytes.fromhex("1F43B675"))
+    head = tmp_path / "head.mkv"
+    head.write_bytes(data[:cluster + 4])
+    info = video_info(head)
+    assert (info.n_frames, info.n_frames_source) == (n, "estimated")
+    assert info.duration_s == pytest.approx(n / fps) and info.fps == fps
+    head.write_bytes(data[:cluster + (len(data) - cluster) // 3])
+    cut = video_info(head)
+    assert cut.n_frames_source == "counted" and 0 < cut.n_frames < n
+
+
+@pytest.mark.parametrize("n, fps", [(30, 25), (45, 30)])
+def test_header_duration_falls_back_to_the_containers(tmp_path, n, fps):
+    """The stream's own duration when it has one (MP4: the track header), else the container's
+    (``AV_TIME_BASE`` units; Matroska, whose whole files give no stream duration). ``video_info``
+    counts the packets of a whole file, so the fallback is checked on the opened files."""
+    import av
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import _header_duration
+
+    frames = index_frames(n)
+    mp4 = write_video(tmp_path / "a.mp4", frames, fps=fps, gop=5)
+    mkv = write_video(tmp_path / "a.mkv", frames, fps=fps, gop=5)
+    with av.open(str(mp4)) as own, av.open(str(mkv)) as bare:
+        assert own.streams.video[0].duration is not None and bare.streams.video[0].duration is None
+        assert bare.duration == round(n / fps * 1e6)
+        assert _header_duration(own, own.streams.video[0]) == pytest.approx(n / fps)
+        assert _header_duration(bare, bare.streams.video[0]) == pytest.approx(n / fps)
