@@ -768,3 +768,106 @@ def test_unreadable_path_gives_the_system_reason(tmp_path):
     with pytest.raises(ItemError, match=r"cannot read file \(Too many levels of symbolic links\)$"):
         load_item(loop)
     np.testing.assert_array_equal(load_item(f).pixels, natural_image(1, (4, 4)))  # look-alike
+
+
+# -- seed-23/24 survivors, by kind ----------------------------------------------------------------
+
+def _drop_tag(data, tag):
+    """A little-endian TIFF without ``tag`` in its first IFD (entries stay sorted)."""
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    n = struct.unpack_from("<H", data, ifd)[0]
+    entries = [data[ifd + 2 + 12 * k:ifd + 14 + 12 * k] for k in range(n)]
+    kept = [e for e in entries if struct.unpack_from("<H", e)[0] != tag]
+    assert len(kept) == n - 1
+    next_ifd = data[ifd + 2 + 12 * n:ifd + 6 + 12 * n]
+    out = bytearray(data)
+    out[ifd:ifd + 6 + 12 * n] = struct.pack("<H", n - 1) + b"".join(kept) + next_ifd + bytes(12)
+    return bytes(out)
+
+
+def test_tiff_without_bits_per_sample_is_bilevel():
+    """TIFF 6.0: BitsPerSample defaults to 1, and Pillow writes bilevel TIFFs without the tag. Such
+    a file was refused as truncated (its strips checked at 8 bits a sample). Look-alikes: the same
+    file with its strip one byte short (refused), and an 8-bit file, whose tag is written."""
+    bits = np.random.default_rng(0).random((6, 20)) > 0.5
+    buf = io.BytesIO()
+    Image.fromarray(bits).save(buf, "TIFF")
+    data = buf.getvalue()
+    entries = _ifd_entries(data)
+    assert 258 not in entries and entries[279][3] == 6 * 3  # 20 bits a row: 3 bytes
+    item = load_item(data)
+    np.testing.assert_array_equal(item.pixels, np.asarray(Image.open(io.BytesIO(data))))
+    np.testing.assert_array_equal(item.luma, np.where(bits, 255.0, 0.0))
+    with pytest.raises(ItemError, match="truncated TIFF: strip 0 holds 17 bytes of the 18 its rows need"):
+        load_item(_set_tag(data, 279, 17)).pixels
+    grey = _tiff(natural_image(1, (6, 20))[:, :, 0])
+    assert _ifd_entries(grey)[258][3] == 8
+    with pytest.raises(ItemError, match="strip 0 holds 119 bytes of the 120"):
+        load_item(_set_tag(grey, 279, 119)).pixels
+
+
+def test_tiff_tile_width_or_offsets_alone_make_it_tiled():
+    """TIFF 6.0: a file with TileWidth is tiled and needs TileOffsets (libtiff reads it so). Pillow
+    would read a file with TileWidth beside strip offsets as stripped; it is refused. Look-alike:
+    the same strips without TileWidth. TileOffsets without TileWidth: refused too."""
+    import tifffile
+
+    grey = natural_image(1, (6, 20))[:, :, 0]
+    stripped = _tiff(grey)
+    np.testing.assert_array_equal(load_item(stripped).pixels, grey)
+    renamed = bytearray(stripped)
+    struct.pack_into("<H", renamed, _ifd_entries(stripped)[278][0], 322)  # RowsPerStrip -> TileWidth
+    assert Image.open(io.BytesIO(bytes(renamed))).size == (20, 6)
+    with pytest.raises(ItemError, match="corrupt TIFF: strip offsets and byte counts missing"):
+        load_item(bytes(renamed)).pixels
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, natural_image(8, (20, 20)), tile=(16, 16))
+    with pytest.raises(ItemError, match="Invalid tile dimensions|zero tile size"):
+        load_item(_drop_tag(buf.getvalue(), 322)).pixels
+
+
+def test_jpeg_cut_inside_a_marker_header():
+    """Two bytes of marker then the two-byte length: a file ending before the length is whole has
+    no segment to read; one ending after it has a segment running past the end."""
+    good = _jpeg()
+    sof = good.find(b"\xff\xc0")
+    for cut in (sof + 2, sof + 3):
+        with pytest.raises(ItemError, match="no image data"):
+            _scan_jpeg(Item(0, None, good[:cut]))
+    with pytest.raises(ItemError, match="marker segment runs past the end"):
+        _scan_jpeg(Item(0, None, good[:sof + 4]))
+
+
+def test_progressive_jpeg_cut_at_a_segment_boundary_between_scans():
+    """Cut right after a table segment that follows the first scan: the walk runs out of bytes
+    with scans already read, so the end-of-image marker is what is missing (not the image data)."""
+    data = _jpeg(natural_image(5, (32, 32)), progressive=True)
+    first_sos = data.find(b"\xff\xda")
+    dht = data.find(b"\xff\xc4", first_sos)
+    assert dht > 0 and data.find(b"\xff\xda", first_sos + 2) > dht  # a table before the second scan
+    end = dht + 2 + int.from_bytes(data[dht + 2:dht + 4], "big")
+    with pytest.raises(ItemError, match="the end-of-image marker is missing"):
+        _scan_jpeg(Item(0, None, data[:end]))
+    with pytest.raises(ItemError, match="no image data"):
+        _scan_jpeg(Item(0, None, data[:first_sos]))  # look-alike: cut before any scan
+
+
+@pytest.mark.parametrize("pil_mode", ["P", "L", "RGBA", "RGB"])
+def test_pil_fallback_decoder_keeps_grey_and_alpha_and_expands_palettes(pil_mode):
+    """The decoder for GIF and AVIF where OpenCV lacks them (this OpenCV reads both, so it is
+    called directly, on files of each PIL mode): grey stays 2-D, alpha stays, a palette is
+    expanded to its colours."""
+    img = natural_image(2, (8, 10))
+    im = Image.fromarray(img)
+    im = {"P": im.convert("P"), "L": im.convert("L"), "RGBA": im.convert("RGBA"), "RGB": im}[pil_mode]
+    if pil_mode == "RGBA":
+        alpha = np.arange(80, dtype=np.uint8).reshape(8, 10) * 3
+        im.putalpha(Image.fromarray(alpha))
+    buf = io.BytesIO()
+    im.save(buf, {"P": "GIF", "L": "PNG"}.get(pil_mode, "WEBP"), lossless=True)
+    arr = Item(0, None, buf.getvalue())._decode_pil()
+    ref = Image.open(io.BytesIO(buf.getvalue()))
+    expected = {"P": ref.convert("RGB"), "L": ref, "RGBA": ref, "RGB": ref}[pil_mode]
+    assert ref.mode == pil_mode
+    np.testing.assert_array_equal(arr, np.asarray(expected))
+    assert arr.ndim == (2 if pil_mode == "L" else 3)

@@ -669,3 +669,67 @@ def test_header_duration_falls_back_to_the_containers(tmp_path, n, fps):
         assert bare.duration == round(n / fps * 1e6)
         assert _header_duration(own, own.streams.video[0]) == pytest.approx(n / fps)
         assert _header_duration(bare, bare.streams.video[0]) == pytest.approx(n / fps)
+
+
+@pytest.mark.parametrize("header", [8, 12])
+def test_stale_avi_header_is_reported_and_the_packets_counted(tmp_path, header):
+    """AVI is timed in decode order: its frame count is the packets', its duration count / rate;
+    a header length (strh dwLength) that disagrees, above or below, is reported. Look-alike: the
+    intact file, without error."""
+    import struct
+
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import video_info
+
+    path = write_video(tmp_path / "v.avi", index_frames(10), gop=5)
+    intact = video_info(path)
+    assert (intact.timing, intact.n_frames, intact.header_frames, intact.errors) == ("decode order", 10, 10, ())
+    data = bytearray(path.read_bytes())
+    strh = data.find(b"strh")
+    assert data[strh + 8:strh + 12] == b"vids" and struct.unpack_from("<I", data, strh + 40) == (10,)
+    struct.pack_into("<I", data, strh + 40, header)  # dwLength
+    stale = tmp_path / "stale.avi"
+    stale.write_bytes(bytes(data))
+    info = video_info(stale)
+    assert (info.n_frames, info.header_frames, info.n_frames_source) == (10, header, "counted")
+    assert info.duration_s == pytest.approx(10 / 25) and info.fps == 25
+    assert info.errors == (f"the header gives {header} frames but the stream holds 10 packets",)
+
+
+def test_a_file_cut_before_its_first_packet_has_no_frames(tmp_path):
+    """A fragmented MP4 cut right after its moov: a stream header with no frame and no duration.
+    Look-alike: cut after its first fragment, counted up to there."""
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media import ItemError
+    from forensics.media._video import video_info
+
+    path = write_video(tmp_path / "f.mp4", index_frames(10), gop=5, fragmented=True)
+    data = path.read_bytes()
+    first, second = data.find(b"moof") - 4, data.find(b"moof", data.find(b"moof") + 4) - 4
+    assert 0 < first < second
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[:first])
+    with pytest.raises(ItemError, match=r"^item 3 \(.*cut\.mp4\): video stream has no frames$"):
+        video_info(cut, index=3)
+    cut.write_bytes(data[:second])
+    assert video_info(cut).n_frames == 5
+
+
+def test_rotate_tags_that_are_not_finite_numbers_are_reported(tmp_path):
+    """The legacy rotate tag is the file's text: words, an empty value, NaN and infinities
+    ("1e400" overflowed out of video_info as a bare OverflowError) are reported and ignored.
+    Look-alikes: whole and fractional numbers, turned and rounded."""
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import video_info
+
+    for tag in ("abc", "", "nan", "inf", "-1e400"):
+        path = write_video(tmp_path / "v.mkv", index_frames(2), metadata={"rotate": tag})
+        info = video_info(path)
+        assert info.rotation == 0 and info.errors == (f"unparsable rotate tag {tag!r}",)
+    for tag, rotation in (("90", -90), ("-90.4", 90), ("450", -90)):
+        path = write_video(tmp_path / "v.mkv", index_frames(2), metadata={"rotate": tag})
+        info = video_info(path)
+        assert info.rotation == rotation and info.errors == ()
