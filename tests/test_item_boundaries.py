@@ -871,3 +871,46 @@ def test_pil_fallback_decoder_keeps_grey_and_alpha_and_expands_palettes(pil_mode
     assert ref.mode == pil_mode
     np.testing.assert_array_equal(arr, np.asarray(expected))
     assert arr.ndim == (2 if pil_mode == "L" else 3)
+
+
+# -- seed-25 survivors, by kind -------------------------------------------------------------------
+
+def test_display_rgb_of_float_samples_on_a_grid_that_tells_the_scale_apart():
+    """Float samples are scaled by 255 and rounded (half to even, like OpenCV's saturate_cast):
+    on j / 64 the products 255 j / 64 are exact in float32 and fall on every side of .5, so a
+    scale of 256 or a truncation shows (0, 0.5 and 1 alone do not tell them apart)."""
+    x = (np.arange(65, dtype=np.float32) / 64).reshape(5, 13)
+    rgb = np.dstack([x, x[::-1, ::-1], np.full_like(x, 0.75)])
+    expected = np.rint(rgb.astype(np.float64) * 255).astype(np.uint8)
+    assert expected[0, 0, 2] == 191 and expected[2, 6, 0] == 128  # 191.25 down; 127.5 to even
+    np.testing.assert_array_equal(load_item(rgb).display_rgb, expected)
+    np.testing.assert_array_equal(load_item(x.astype(np.float64)).display_rgb[:, :, 1], expected[:, :, 0])
+
+
+def test_size_refusal_rounds_the_megapixels():
+    """The header-size refusal gives the size in whole megapixels, rounded: 1300 x 1300 is 1.69 MP."""
+    ihdr = (b"IHDR", struct.pack(">IIBBBBB", 1300, 1300, 8, 2, 0, 0, 0))
+    data = _png(np.zeros((1, 1, 3), np.uint8), [ihdr, (b"IDAT", zlib.compress(b"")), (b"IEND", b"")])
+    with pytest.raises(ItemError, match=r"image is 1300x1300 \(2 megapixels\), above max_pixels=1689999;"):
+        load_item(data, max_pixels=1_689_999).pixels
+    with pytest.raises(ItemError, match=r"image is 1300x1000 \(1 megapixels\), above max_pixels=1000000;"):
+        load_item(_png(np.zeros((1, 1, 3), np.uint8), [(b"IHDR", struct.pack(">IIBBBBB", 1300, 1000, 8, 2, 0, 0, 0)),
+                                                      (b"IDAT", zlib.compress(b"")), (b"IEND", b"")]),
+                  max_pixels=10**6).pixels
+
+
+def test_pil_image_opened_from_a_file_is_named_by_its_path(tmp_path):
+    """An opened PIL image carries its file name: errors name it. Look-alikes: one opened from a
+    buffer (filename '') and one made in memory (no filename) are named by index only."""
+    img = natural_image(3, (10, 12))
+    path = tmp_path / "p.png"
+    path.write_bytes(encode(img, "PNG"))
+    with Image.open(path) as im:
+        with pytest.raises(ItemError, match=r"^item 4 \(.*p\.png\): image is 12x10, above max_pixels=119$") as err:
+            load_item(im, 4, max_pixels=119)
+        assert err.value.source == str(path)
+        assert load_item(im, 4).source == str(path)
+    for im in (Image.open(io.BytesIO(encode(img, "PNG"))), Image.fromarray(img)):
+        with pytest.raises(ItemError, match=r"^item 4: image is 12x10, above max_pixels=119$") as err:
+            load_item(im, 4, max_pixels=119)
+        assert err.value.source is None
