@@ -914,3 +914,42 @@ def test_pil_image_opened_from_a_file_is_named_by_its_path(tmp_path):
         with pytest.raises(ItemError, match=r"^item 4: image is 12x10, above max_pixels=119$") as err:
             load_item(im, 4, max_pixels=119)
         assert err.value.source is None
+
+
+# -- seed-26 survivors, by kind -------------------------------------------------------------------
+
+def _progressive_markers(scans, components=1):
+    """The marker skeleton of a progressive JPEG (SOF2, then each scan's header over a few bytes
+    of entropy-coded data, then EOI): what _scan_jpeg reads. ``scans``: (Ss, Se, Ah << 4 | Al)."""
+    sof = bytes([8, 0, 8, 0, 8, components]) + b"".join(bytes([c + 1, 0x11, 0]) for c in range(components))
+    out = b"\xff\xd8" + b"\xff\xc2" + (2 + len(sof)).to_bytes(2, "big") + sof
+    for ss, se, ahal in scans:
+        sos = bytes([components]) + b"".join(bytes([c + 1, 0]) for c in range(components)) + bytes([ss, se, ahal])
+        out += b"\xff\xda" + (2 + len(sos)).to_bytes(2, "big") + sos + b"\x12\x34\x56"
+    return out + b"\xff\xd9"
+
+
+@pytest.mark.parametrize("ahal, complete", [(0x00, True), (0x10, True), (0x20, True),
+                                            (0x01, False), (0x11, False), (0x02, False), (0x08, False), (0x0D, False)])
+def test_progressive_scan_is_final_only_when_its_low_bit_position_is_zero(ahal, complete):
+    """A progressive scan finishes its coefficients only when its successive-approximation low
+    bit Al (the low nibble; Ah is the high one) is 0: a file whose last pass over a band has
+    Al > 0 is incomplete, whatever Ah."""
+    data = _progressive_markers([(0, 0, 0x00), (1, 63, ahal)])
+    if complete:
+        assert _scan_jpeg(Item(0, None, data))["progressive"]
+    else:
+        with pytest.raises(ItemError, match=r"incomplete JPEG: the scans leave coefficients of component\(s\) \[1\]"):
+            _scan_jpeg(Item(0, None, data))
+    # the same band finished by a later pass
+    assert _scan_jpeg(Item(0, None, _progressive_markers([(0, 0, 0), (1, 63, ahal), (1, 63, 0x10)])))
+
+
+@pytest.mark.parametrize("maxval", [254, 255, 256])
+def test_pnm_maxval_at_and_around_the_byte_scale(maxval):
+    """A maxval of 254 still fits a byte but is not its scale: samples are scaled by 255 / 254;
+    255 is the byte's own scale; 256 needs two bytes."""
+    item = load_item(_pgm(maxval, [0, maxval // 2, maxval]))
+    assert item.white == maxval and item.pixels.dtype == (np.uint8 if maxval < 256 else np.uint16)
+    np.testing.assert_allclose(item.luma[0], [0, (maxval // 2) * 255 / maxval, 255], rtol=1e-6)
+    np.testing.assert_array_equal(item.display_rgb[0, :, 0], np.rint(np.array([0, maxval // 2, maxval]) * 255 / maxval))

@@ -733,3 +733,73 @@ def test_rotate_tags_that_are_not_finite_numbers_are_reported(tmp_path):
         path = write_video(tmp_path / "v.mkv", index_frames(2), metadata={"rotate": tag})
         info = video_info(path)
         assert info.rotation == rotation and info.errors == ()
+
+
+# -- seed-25 survivors, by kind -------------------------------------------------------------------
+
+@pytest.mark.parametrize("ext, seekable", [(".mp4", True), (".mkv", True), (".ts", False), (".avi", False)])
+def test_rewind_seeks_only_in_indexed_containers(tmp_path, ext, seekable):
+    """rewind() seeks back to the first packet in containers with an index (MP4, Matroska) and
+    declines elsewhere (MPEG-TS, AVI), where the caller reopens the file instead."""
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import _Errors, _probe, _Video
+
+    path = write_video(tmp_path / f"v{ext}", index_frames(3), fps=30)
+    with _Video(path, 0) as video:
+        assert video.rewind() is False  # no packet table yet: nothing to seek to
+        _probe(video, _Errors())
+        assert video.seekable is seekable and video.rewind() is seekable
+
+
+def test_one_frame_without_packet_duration_lasts_one_nominal_interval(tmp_path):
+    """A one-frame MPEG-TS written with its own timestamps stores no packet duration, and one
+    frame has no interval to take a median of: it lasts one interval of the stream's nominal
+    rate (FFmpeg's guess, here from the 1/1000 s time base). Look-alike: two frames, timed by
+    their interval."""
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import _Errors, _probe, _rate, _Video
+
+    with _Video(write_video(tmp_path / "one.ts", index_frames(1), pts=[0]), 0) as video:
+        info = _probe(video, _Errors())
+        rate = _rate(video.stream)
+        assert video.table.last_duration == 0 and rate == 2000
+    assert (info.n_frames, info.errors) == (1, ())
+    assert info.duration_s == pytest.approx(1 / rate) and info.fps == pytest.approx(rate)
+    with _Video(write_video(tmp_path / "two.ts", index_frames(2), pts=[0, 40]), 0) as video:
+        info = _probe(video, _Errors())
+        assert video.table.last_duration == 0
+    assert info.duration_s == pytest.approx(0.08) and info.fps == pytest.approx(25)
+
+
+@pytest.mark.parametrize("n, fps, inside, outside", [
+    (250, 25, 9.81, 9.79),  # tolerance 2% of 10 s = 0.2 s
+    (10, 5, 1.61, 1.59),  # two frame intervals, 0.4 s
+    (50, 100, 0.455, 0.445),  # the 0.05 s floor (two intervals: 0.02 s)
+])
+def test_header_duration_tolerance_each_term_just_inside_and_outside(tmp_path, n, fps, inside, outside):
+    """The stream header's duration (MP4 mdhd) is compared with the frames' span within
+    max(2 intervals, 2% of the span, 0.05 s): each term in turn is the largest, and a header just
+    inside it passes, just outside it is reported."""
+    import struct
+
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import video_info
+
+    path = write_video(tmp_path / "v.mp4", index_frames(n, size=(16, 16)), fps=fps, gop=25)
+    assert video_info(path).errors == ()
+    data = path.read_bytes()
+    mdhd = data.find(b"mdhd")
+    assert data[mdhd + 4] == 0  # version 0: 32-bit timescale and duration
+    timescale = struct.unpack_from(">I", data, mdhd + 16)[0]
+    stale = tmp_path / "stale.mp4"
+    for header, reported in ((inside, False), (outside, True)):
+        patched = bytearray(data)
+        struct.pack_into(">I", patched, mdhd + 20, round(header * timescale))
+        stale.write_bytes(bytes(patched))
+        info = video_info(stale)
+        assert info.duration_s == pytest.approx(n / fps) and info.n_frames == n
+        message = f"the header gives a duration of {header:.3f} s but the frames span {n / fps:.3f} s"
+        assert info.errors == ((message,) if reported else ())
