@@ -16,7 +16,7 @@ from PIL import Image
 
 from conftest import encode, natural_image
 from forensics.media import Item, ItemError, as_item_sequence, load_item, to_display
-from forensics.media._item import _scan_jpeg, _to_255, _valid_orientation, path_text
+from forensics.media._item import _check_png_chunks, _scan_jpeg, _to_255, _valid_orientation, path_text
 
 
 def _png_chunk(ctype, body):
@@ -953,3 +953,54 @@ def test_pnm_maxval_at_and_around_the_byte_scale(maxval):
     assert item.white == maxval and item.pixels.dtype == (np.uint8 if maxval < 256 else np.uint16)
     np.testing.assert_allclose(item.luma[0], [0, (maxval // 2) * 255 / maxval, 255], rtol=1e-6)
     np.testing.assert_array_equal(item.display_rgb[0, :, 0], np.rint(np.array([0, maxval // 2, maxval]) * 255 / maxval))
+
+
+# -- seed-27 survivors, by kind -------------------------------------------------------------------
+
+def test_png_first_chunk_must_be_ihdr_whatever_its_name_sorts_to():
+    """A first chunk named before IHDR in byte order (IDAT, IEND, Apple's CgBI) is refused like
+    one named after it (tEXt); look-alike: IHDR first."""
+    img = natural_image(4, (6, 7))
+    h, w = img.shape[:2]
+    ihdr = (b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+    idat = (b"IDAT", zlib.compress(b"".join(b"\x00" + r.tobytes() for r in img)))
+    iend = (b"IEND", b"")
+    np.testing.assert_array_equal(load_item(_png(img, [ihdr, idat, iend])).pixels, img)
+    for first in (idat, iend, (b"CgBI", b"\x50\x00\x20\x02"), (b"tEXt", b"a\x00b")):
+        assert (first[0] < b"IHDR") == (first[0] != b"tEXt")
+        with pytest.raises(ItemError, match="corrupt PNG data: the first chunk is not IHDR"):
+            _check_png_chunks(Item(0, None, _png(img, [first, ihdr, idat, iend])))
+
+
+@pytest.mark.parametrize("length, refused", [(0, True), (1, True), (2, False), (3, False)])
+def test_jpeg_segment_length_counts_its_own_two_bytes(length, refused):
+    """A marker segment's length includes its two length bytes, so it is at least 2 (an empty
+    COM segment); 0 and 1 are refused, 2 and 3 are read and stepped over."""
+    good = _jpeg()
+    info = _scan_jpeg(Item(0, None, good))
+    data = good[:2] + b"\xff\xfe" + length.to_bytes(2, "big") + b"x" * max(length - 2, 0) + good[2:]
+    if refused:
+        with pytest.raises(ItemError, match="a marker segment runs past the end"):
+            _scan_jpeg(Item(0, None, data))
+    else:
+        assert _scan_jpeg(Item(0, None, data)) == info
+        np.testing.assert_array_equal(load_item(data).pixels, load_item(good).pixels)
+
+
+@pytest.mark.parametrize("extra, refused", [(-1, True), (0, False), (1, False)])
+def test_start_of_scan_tail_of_three_bytes_or_more(extra, refused):
+    """After the component list a scan header holds Ss, Se and Ah/Al: fewer than three bytes are
+    refused; more are left to the decoder (libjpeg checks the exact length), the walk reads the
+    first three."""
+    scans = [(0, 63, 0x00)]
+    data = _progressive_markers(scans)
+    sos = data.find(b"\xff\xda")
+    n = int.from_bytes(data[sos + 2:sos + 4], "big")
+    head, tail, rest = data[:sos + 4], data[sos + 4:sos + 2 + n], data[sos + 2 + n:]
+    tail = tail[:len(tail) + extra] if extra < 0 else tail + b"\x00" * extra
+    patched = head[:-2] + (2 + len(tail)).to_bytes(2, "big") + tail + rest
+    if refused:
+        with pytest.raises(ItemError, match="short start-of-scan header"):
+            _scan_jpeg(Item(0, None, patched))
+    else:
+        assert _scan_jpeg(Item(0, None, patched))["progressive"]

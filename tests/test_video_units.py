@@ -803,3 +803,45 @@ def test_header_duration_tolerance_each_term_just_inside_and_outside(tmp_path, n
         assert info.duration_s == pytest.approx(n / fps) and info.n_frames == n
         message = f"the header gives a duration of {header:.3f} s but the frames span {n / fps:.3f} s"
         assert info.errors == ((message,) if reported else ())
+
+
+def test_ffmpeg_log_settings_are_restored_after_overlapping_reads():
+    """A level quieter than ERROR (here FATAL) is raised to ERROR while reading, so errors are
+    captured; it is saved by the first of overlapping reads (threads) and restored by the last:
+    an inner read must not save the outer read's ERROR level as the user's."""
+    import av.logging
+
+    from forensics.media._video import _ffmpeg_log
+
+    before = av.logging.get_level()
+    try:
+        av.logging.set_level(av.logging.FATAL)
+        with _ffmpeg_log():
+            assert av.logging.get_level() == av.logging.ERROR
+            with _ffmpeg_log():
+                assert av.logging.get_level() == av.logging.ERROR
+            assert av.logging.get_level() == av.logging.ERROR  # the outer read still runs
+        assert av.logging.get_level() == av.logging.FATAL
+    finally:
+        av.logging.set_level(before)
+
+
+def test_info_of_a_read_that_returns_no_frame_keeps_the_display_size(tmp_path):
+    """read_frames' info when no requested frame exists (none decoded for its geometry): the
+    display size comes from the header, with the sample aspect ratio applied to the width."""
+    from fractions import Fraction
+
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import read_frames
+
+    path = write_video(tmp_path / "wide.mp4", index_frames(3, size=(32, 24)), sample_aspect_ratio=Fraction(2, 1))
+    r = read_frames(path, indices=[50])
+    assert r.missing.tolist() == [50] and r.frames == []
+    assert (r.info.width, r.info.height, r.info.display_width, r.info.display_height) == (24, 32, 48, 32)
+
+
+def test_table_trusts_timestamps_by_default():
+    t = _Table([1, 0, 2], [0, 1, 2], [True, False, False], [False] * 3, [1, 1, 1])
+    assert t.timing == "pts" and t.pts.tolist() == [0, 1, 2] and t.packet_of_frame.tolist() == [1, 0, 2]
+    assert _Table([1, 0, 2], [0, 1, 2], [True, False, False], [False] * 3, [1, 1, 1], False).timing == "decode order"
