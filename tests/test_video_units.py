@@ -845,3 +845,10 @@ def test_table_trusts_timestamps_by_default():
     t = _Table([1, 0, 2], [0, 1, 2], [True, False, False], [False] * 3, [1, 1, 1])
     assert t.timing == "pts" and t.pts.tolist() == [0, 1, 2] and t.packet_of_frame.tolist() == [1, 0, 2]
     assert _Table([1, 0, 2], [0, 1, 2], [True, False, False], [False] * 3, [1, 1, 1], False).timing == "decode order"
+
+
+def test_after_a_seek_the_position_is_the_landing_packet(clip):
+    """After a seek the decode position is the packet landed on, not a count of packets read:
+    the next request is seeked to only when its keyframe is more than four packets further."""
+    assert _seeks(clip, [6, 12]) == 1  # seek to keyframe 5; keyframe 10 is 4 packets past 6: decode on
+    assert _seeks(clip, [6, 17]) == 2  # keyframe 15 is 9 packets past 6: seek again
