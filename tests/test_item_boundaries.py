@@ -16,7 +16,7 @@ from PIL import Image
 
 from conftest import encode, natural_image
 from forensics.media import Item, ItemError, as_item_sequence, load_item, to_display
-from forensics.media._item import _scan_jpeg, _to_255, _valid_orientation, path_text
+from forensics.media._item import _check_png_chunks, _scan_jpeg, _to_255, _valid_orientation, path_text
 
 
 def _png_chunk(ctype, body):
@@ -680,3 +680,327 @@ def test_opencv_allocation_failure_while_decoding_is_the_items_memory_error():
     assert res.returncode == 0, res.stderr[-2000:]
     assert ("ITEMERROR item 3: out of memory while decoding a 7000x4000 image (28 megapixels); lower max_pixels "
             "or free memory") in res.stdout  # width x height
+
+
+# -- seed-22 survivors, by kind -------------------------------------------------------------------
+
+def test_jpeg_stand_alone_markers_are_skipped_not_the_end_of_the_walk():
+    """SOI, TEM and RST0..RST7 carry no length (T.81 B.1.1.3): the walk steps over the two bytes
+    and goes on to the frame header; a length-carrying marker in the same place does not."""
+    good = _jpeg()
+    sof = good.find(b"\xff\xc0")
+    expected = load_item(good).pixels
+    info = _scan_jpeg(Item(0, None, good))
+    for marker in (0x01, 0xD8, 0xD0, 0xD3, 0xD7):
+        data = good[:sof] + bytes([0xFF, marker]) + good[sof:]
+        assert _scan_jpeg(Item(0, None, data)) == info
+    for marker in (0xD0, 0xD7):  # PIL's marker table reads RSTn outside a scan too (not TEM)
+        data = good[:sof] + bytes([0xFF, marker]) + good[sof:]
+        np.testing.assert_array_equal(load_item(data).pixels, expected)
+    # two in a row, then a fill byte: each step is two bytes (the fill byte one)
+    data = good[:sof] + b"\xff\xd0\xff\x01\xff" + good[sof:]
+    assert _scan_jpeg(Item(0, None, data)) == info
+    # look-alikes just outside the stand-alone range are segments with a length
+    for marker in (0xCF, 0xD9):
+        data = good[:sof] + bytes([0xFF, marker]) + good[sof:]
+        with pytest.raises(ItemError, match="no image data|before the frame header|runs past the end"):
+            _scan_jpeg(Item(0, None, data))
+
+
+@pytest.mark.parametrize("marker, progressive, lossless", [
+    (0xC0, False, False), (0xC1, False, False), (0xC2, True, False), (0xC3, False, True),
+    (0xC5, False, False), (0xC6, True, False), (0xC7, False, True),
+    (0xC9, False, False), (0xCA, True, False), (0xCB, False, True),
+    (0xCD, False, False), (0xCE, True, False), (0xCF, False, True),
+])
+def test_every_start_of_frame_code_gives_its_mode(marker, progressive, lossless):
+    """The thirteen SOF codes of T.81 table B.1: baseline/extended, progressive and lossless, each
+    with Huffman or arithmetic coding, non-differential or differential (hierarchical)."""
+    good = _jpeg()
+    sof = good.find(b"\xff\xc0")
+    data = good[:sof + 1] + bytes([marker]) + good[sof + 2:]
+    info = _scan_jpeg(Item(0, None, data))
+    assert (info["progressive"], info["lossless"]) == (progressive, lossless)
+    assert info["precision"] == 8 and info["components"] == (1, 2, 3)
+
+
+@pytest.mark.parametrize("marker", [0xC4, 0xC8, 0xCC])
+def test_dht_jpg_and_dac_codes_are_not_frame_headers(marker):
+    good = _jpeg()
+    sof = good.find(b"\xff\xc0")
+    data = good[:sof + 1] + bytes([marker]) + good[sof + 2:]
+    with pytest.raises(ItemError, match="a scan comes before the frame header"):
+        _scan_jpeg(Item(0, None, data))
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_pil_image_whose_exif_cannot_be_parsed_is_read_as_stored(fmt):
+    """A file whose Exif block is not TIFF data: PIL's ``getexif`` raises; the opened image is read
+    with orientation 1 (as stored), like the same file given as bytes. Look-alike: a valid block."""
+    img = natural_image(9, (8, 12))
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, fmt, lossless=True, exif=b"Exif\x00\x00not a tiff header")
+    with pytest.raises(SyntaxError):
+        Image.open(io.BytesIO(buf.getvalue())).getexif()
+    item = load_item(Image.open(io.BytesIO(buf.getvalue())), 2)
+    assert item.orientation == 1 and item.index == 2
+    np.testing.assert_array_equal(item.pixels, img)
+    assert load_item(buf.getvalue()).orientation == 1
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, fmt, lossless=True, exif=exif.tobytes())
+    assert load_item(Image.open(io.BytesIO(buf.getvalue()))).orientation == 6
+
+
+def test_unreadable_path_gives_the_system_reason(tmp_path):
+    """OS errors other than a missing file: the message is the error's text (strerror), not its
+    repr with the errno and path."""
+    f = tmp_path / "f.png"
+    f.write_bytes(encode(natural_image(1, (4, 4)), "PNG"))
+    with pytest.raises(ItemError, match=r"item 5 \(.*f\.png/x\.png\): cannot read file \(Not a directory\)$"):
+        load_item(str(f / "x.png"), 5)
+    long = tmp_path / ("n" * 300 + ".png")
+    with pytest.raises(ItemError, match=r"item 6 \(.*\.png\): cannot read file \(File name too long\)$"):
+        load_item(str(long), 6)
+    loop = tmp_path / "loop.png"
+    loop.symlink_to(loop)
+    with pytest.raises(ItemError, match=r"cannot read file \(Too many levels of symbolic links\)$"):
+        load_item(loop)
+    np.testing.assert_array_equal(load_item(f).pixels, natural_image(1, (4, 4)))  # look-alike
+
+
+# -- seed-23/24 survivors, by kind ----------------------------------------------------------------
+
+def _drop_tag(data, tag):
+    """A little-endian TIFF without ``tag`` in its first IFD (entries stay sorted)."""
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    n = struct.unpack_from("<H", data, ifd)[0]
+    entries = [data[ifd + 2 + 12 * k:ifd + 14 + 12 * k] for k in range(n)]
+    kept = [e for e in entries if struct.unpack_from("<H", e)[0] != tag]
+    assert len(kept) == n - 1
+    next_ifd = data[ifd + 2 + 12 * n:ifd + 6 + 12 * n]
+    out = bytearray(data)
+    out[ifd:ifd + 6 + 12 * n] = struct.pack("<H", n - 1) + b"".join(kept) + next_ifd + bytes(12)
+    return bytes(out)
+
+
+def test_tiff_without_bits_per_sample_is_bilevel():
+    """TIFF 6.0: BitsPerSample defaults to 1, and Pillow writes bilevel TIFFs without the tag. Such
+    a file was refused as truncated (its strips checked at 8 bits a sample). Look-alikes: the same
+    file with its strip one byte short (refused), and an 8-bit file, whose tag is written."""
+    bits = np.random.default_rng(0).random((6, 20)) > 0.5
+    buf = io.BytesIO()
+    Image.fromarray(bits).save(buf, "TIFF")
+    data = buf.getvalue()
+    entries = _ifd_entries(data)
+    assert 258 not in entries and entries[279][3] == 6 * 3  # 20 bits a row: 3 bytes
+    item = load_item(data)
+    np.testing.assert_array_equal(item.pixels, np.asarray(Image.open(io.BytesIO(data))))
+    np.testing.assert_array_equal(item.luma, np.where(bits, 255.0, 0.0))
+    with pytest.raises(ItemError, match="truncated TIFF: strip 0 holds 17 bytes of the 18 its rows need"):
+        load_item(_set_tag(data, 279, 17)).pixels
+    grey = _tiff(natural_image(1, (6, 20))[:, :, 0])
+    assert _ifd_entries(grey)[258][3] == 8
+    with pytest.raises(ItemError, match="strip 0 holds 119 bytes of the 120"):
+        load_item(_set_tag(grey, 279, 119)).pixels
+
+
+def test_tiff_tile_width_or_offsets_alone_make_it_tiled():
+    """TIFF 6.0: a file with TileWidth is tiled and needs TileOffsets (libtiff reads it so). Pillow
+    would read a file with TileWidth beside strip offsets as stripped; it is refused. Look-alike:
+    the same strips without TileWidth. TileOffsets without TileWidth: refused too."""
+    import tifffile
+
+    grey = natural_image(1, (6, 20))[:, :, 0]
+    stripped = _tiff(grey)
+    np.testing.assert_array_equal(load_item(stripped).pixels, grey)
+    renamed = bytearray(stripped)
+    struct.pack_into("<H", renamed, _ifd_entries(stripped)[278][0], 322)  # RowsPerStrip -> TileWidth
+    assert Image.open(io.BytesIO(bytes(renamed))).size == (20, 6)
+    with pytest.raises(ItemError, match="corrupt TIFF: strip offsets and byte counts missing"):
+        load_item(bytes(renamed)).pixels
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, natural_image(8, (20, 20)), tile=(16, 16))
+    with pytest.raises(ItemError, match="Invalid tile dimensions|zero tile size"):
+        load_item(_drop_tag(buf.getvalue(), 322)).pixels
+
+
+def test_jpeg_cut_inside_a_marker_header():
+    """Two bytes of marker then the two-byte length: a file ending before the length is whole has
+    no segment to read; one ending after it has a segment running past the end."""
+    good = _jpeg()
+    sof = good.find(b"\xff\xc0")
+    for cut in (sof + 2, sof + 3):
+        with pytest.raises(ItemError, match="no image data"):
+            _scan_jpeg(Item(0, None, good[:cut]))
+    with pytest.raises(ItemError, match="marker segment runs past the end"):
+        _scan_jpeg(Item(0, None, good[:sof + 4]))
+
+
+def test_progressive_jpeg_cut_at_a_segment_boundary_between_scans():
+    """Cut right after a table segment that follows the first scan: the walk runs out of bytes
+    with scans already read, so the end-of-image marker is what is missing (not the image data)."""
+    data = _jpeg(natural_image(5, (32, 32)), progressive=True)
+    first_sos = data.find(b"\xff\xda")
+    dht = data.find(b"\xff\xc4", first_sos)
+    assert dht > 0 and data.find(b"\xff\xda", first_sos + 2) > dht  # a table before the second scan
+    end = dht + 2 + int.from_bytes(data[dht + 2:dht + 4], "big")
+    with pytest.raises(ItemError, match="the end-of-image marker is missing"):
+        _scan_jpeg(Item(0, None, data[:end]))
+    with pytest.raises(ItemError, match="no image data"):
+        _scan_jpeg(Item(0, None, data[:first_sos]))  # look-alike: cut before any scan
+
+
+@pytest.mark.parametrize("pil_mode", ["P", "L", "RGBA", "RGB"])
+def test_pil_fallback_decoder_keeps_grey_and_alpha_and_expands_palettes(pil_mode):
+    """The decoder for GIF and AVIF where OpenCV lacks them (this OpenCV reads both, so it is
+    called directly, on files of each PIL mode): grey stays 2-D, alpha stays, a palette is
+    expanded to its colours."""
+    img = natural_image(2, (8, 10))
+    im = Image.fromarray(img)
+    im = {"P": im.convert("P"), "L": im.convert("L"), "RGBA": im.convert("RGBA"), "RGB": im}[pil_mode]
+    if pil_mode == "RGBA":
+        alpha = np.arange(80, dtype=np.uint8).reshape(8, 10) * 3
+        im.putalpha(Image.fromarray(alpha))
+    buf = io.BytesIO()
+    im.save(buf, {"P": "GIF", "L": "PNG"}.get(pil_mode, "WEBP"), lossless=True)
+    arr = Item(0, None, buf.getvalue())._decode_pil()
+    ref = Image.open(io.BytesIO(buf.getvalue()))
+    expected = {"P": ref.convert("RGB"), "L": ref, "RGBA": ref, "RGB": ref}[pil_mode]
+    assert ref.mode == pil_mode
+    np.testing.assert_array_equal(arr, np.asarray(expected))
+    assert arr.ndim == (2 if pil_mode == "L" else 3)
+
+
+# -- seed-25 survivors, by kind -------------------------------------------------------------------
+
+def test_display_rgb_of_float_samples_on_a_grid_that_tells_the_scale_apart():
+    """Float samples are scaled by 255 and rounded (half to even, like OpenCV's saturate_cast):
+    on j / 64 the products 255 j / 64 are exact in float32 and fall on every side of .5, so a
+    scale of 256 or a truncation shows (0, 0.5 and 1 alone do not tell them apart)."""
+    x = (np.arange(65, dtype=np.float32) / 64).reshape(5, 13)
+    rgb = np.dstack([x, x[::-1, ::-1], np.full_like(x, 0.75)])
+    expected = np.rint(rgb.astype(np.float64) * 255).astype(np.uint8)
+    assert expected[0, 0, 2] == 191 and expected[2, 6, 0] == 128  # 191.25 down; 127.5 to even
+    np.testing.assert_array_equal(load_item(rgb).display_rgb, expected)
+    np.testing.assert_array_equal(load_item(x.astype(np.float64)).display_rgb[:, :, 1], expected[:, :, 0])
+
+
+def test_size_refusal_rounds_the_megapixels():
+    """The header-size refusal gives the size in whole megapixels, rounded: 1300 x 1300 is 1.69 MP."""
+    ihdr = (b"IHDR", struct.pack(">IIBBBBB", 1300, 1300, 8, 2, 0, 0, 0))
+    data = _png(np.zeros((1, 1, 3), np.uint8), [ihdr, (b"IDAT", zlib.compress(b"")), (b"IEND", b"")])
+    with pytest.raises(ItemError, match=r"image is 1300x1300 \(2 megapixels\), above max_pixels=1689999;"):
+        load_item(data, max_pixels=1_689_999).pixels
+    with pytest.raises(ItemError, match=r"image is 1300x1000 \(1 megapixels\), above max_pixels=1000000;"):
+        load_item(_png(np.zeros((1, 1, 3), np.uint8), [(b"IHDR", struct.pack(">IIBBBBB", 1300, 1000, 8, 2, 0, 0, 0)),
+                                                      (b"IDAT", zlib.compress(b"")), (b"IEND", b"")]),
+                  max_pixels=10**6).pixels
+
+
+def test_pil_image_opened_from_a_file_is_named_by_its_path(tmp_path):
+    """An opened PIL image carries its file name: errors name it. Look-alikes: one opened from a
+    buffer (filename '') and one made in memory (no filename) are named by index only."""
+    img = natural_image(3, (10, 12))
+    path = tmp_path / "p.png"
+    path.write_bytes(encode(img, "PNG"))
+    with Image.open(path) as im:
+        with pytest.raises(ItemError, match=r"^item 4 \(.*p\.png\): image is 12x10, above max_pixels=119$") as err:
+            load_item(im, 4, max_pixels=119)
+        assert err.value.source == str(path)
+        assert load_item(im, 4).source == str(path)
+    for im in (Image.open(io.BytesIO(encode(img, "PNG"))), Image.fromarray(img)):
+        with pytest.raises(ItemError, match=r"^item 4: image is 12x10, above max_pixels=119$") as err:
+            load_item(im, 4, max_pixels=119)
+        assert err.value.source is None
+
+
+# -- seed-26 survivors, by kind -------------------------------------------------------------------
+
+def _progressive_markers(scans, components=1):
+    """The marker skeleton of a progressive JPEG (SOF2, then each scan's header over a few bytes
+    of entropy-coded data, then EOI): what _scan_jpeg reads. ``scans``: (Ss, Se, Ah << 4 | Al)."""
+    sof = bytes([8, 0, 8, 0, 8, components]) + b"".join(bytes([c + 1, 0x11, 0]) for c in range(components))
+    out = b"\xff\xd8" + b"\xff\xc2" + (2 + len(sof)).to_bytes(2, "big") + sof
+    for ss, se, ahal in scans:
+        sos = bytes([components]) + b"".join(bytes([c + 1, 0]) for c in range(components)) + bytes([ss, se, ahal])
+        out += b"\xff\xda" + (2 + len(sos)).to_bytes(2, "big") + sos + b"\x12\x34\x56"
+    return out + b"\xff\xd9"
+
+
+@pytest.mark.parametrize("ahal, complete", [(0x00, True), (0x10, True), (0x20, True),
+                                            (0x01, False), (0x11, False), (0x02, False), (0x08, False), (0x0D, False)])
+def test_progressive_scan_is_final_only_when_its_low_bit_position_is_zero(ahal, complete):
+    """A progressive scan finishes its coefficients only when its successive-approximation low
+    bit Al (the low nibble; Ah is the high one) is 0: a file whose last pass over a band has
+    Al > 0 is incomplete, whatever Ah."""
+    data = _progressive_markers([(0, 0, 0x00), (1, 63, ahal)])
+    if complete:
+        assert _scan_jpeg(Item(0, None, data))["progressive"]
+    else:
+        with pytest.raises(ItemError, match=r"incomplete JPEG: the scans leave coefficients of component\(s\) \[1\]"):
+            _scan_jpeg(Item(0, None, data))
+    # the same band finished by a later pass
+    assert _scan_jpeg(Item(0, None, _progressive_markers([(0, 0, 0), (1, 63, ahal), (1, 63, 0x10)])))
+
+
+@pytest.mark.parametrize("maxval", [254, 255, 256])
+def test_pnm_maxval_at_and_around_the_byte_scale(maxval):
+    """A maxval of 254 still fits a byte but is not its scale: samples are scaled by 255 / 254;
+    255 is the byte's own scale; 256 needs two bytes."""
+    item = load_item(_pgm(maxval, [0, maxval // 2, maxval]))
+    assert item.white == maxval and item.pixels.dtype == (np.uint8 if maxval < 256 else np.uint16)
+    np.testing.assert_allclose(item.luma[0], [0, (maxval // 2) * 255 / maxval, 255], rtol=1e-6)
+    np.testing.assert_array_equal(item.display_rgb[0, :, 0], np.rint(np.array([0, maxval // 2, maxval]) * 255 / maxval))
+
+
+# -- seed-27 survivors, by kind -------------------------------------------------------------------
+
+def test_png_first_chunk_must_be_ihdr_whatever_its_name_sorts_to():
+    """A first chunk named before IHDR in byte order (IDAT, IEND, Apple's CgBI) is refused like
+    one named after it (tEXt); look-alike: IHDR first."""
+    img = natural_image(4, (6, 7))
+    h, w = img.shape[:2]
+    ihdr = (b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+    idat = (b"IDAT", zlib.compress(b"".join(b"\x00" + r.tobytes() for r in img)))
+    iend = (b"IEND", b"")
+    np.testing.assert_array_equal(load_item(_png(img, [ihdr, idat, iend])).pixels, img)
+    for first in (idat, iend, (b"CgBI", b"\x50\x00\x20\x02"), (b"tEXt", b"a\x00b")):
+        assert (first[0] < b"IHDR") == (first[0] != b"tEXt")
+        with pytest.raises(ItemError, match="corrupt PNG data: the first chunk is not IHDR"):
+            _check_png_chunks(Item(0, None, _png(img, [first, ihdr, idat, iend])))
+
+
+@pytest.mark.parametrize("length, refused", [(0, True), (1, True), (2, False), (3, False)])
+def test_jpeg_segment_length_counts_its_own_two_bytes(length, refused):
+    """A marker segment's length includes its two length bytes, so it is at least 2 (an empty
+    COM segment); 0 and 1 are refused, 2 and 3 are read and stepped over."""
+    good = _jpeg()
+    info = _scan_jpeg(Item(0, None, good))
+    data = good[:2] + b"\xff\xfe" + length.to_bytes(2, "big") + b"x" * max(length - 2, 0) + good[2:]
+    if refused:
+        with pytest.raises(ItemError, match="a marker segment runs past the end"):
+            _scan_jpeg(Item(0, None, data))
+    else:
+        assert _scan_jpeg(Item(0, None, data)) == info
+        np.testing.assert_array_equal(load_item(data).pixels, load_item(good).pixels)
+
+
+@pytest.mark.parametrize("extra, refused", [(-1, True), (0, False), (1, False)])
+def test_start_of_scan_tail_of_three_bytes_or_more(extra, refused):
+    """After the component list a scan header holds Ss, Se and Ah/Al: fewer than three bytes are
+    refused; more are left to the decoder (libjpeg checks the exact length), the walk reads the
+    first three."""
+    scans = [(0, 63, 0x00)]
+    data = _progressive_markers(scans)
+    sos = data.find(b"\xff\xda")
+    n = int.from_bytes(data[sos + 2:sos + 4], "big")
+    head, tail, rest = data[:sos + 4], data[sos + 4:sos + 2 + n], data[sos + 2 + n:]
+    tail = tail[:len(tail) + extra] if extra < 0 else tail + b"\x00" * extra
+    patched = head[:-2] + (2 + len(tail)).to_bytes(2, "big") + tail + rest
+    if refused:
+        with pytest.raises(ItemError, match="short start-of-scan header"):
+            _scan_jpeg(Item(0, None, patched))
+    else:
+        assert _scan_jpeg(Item(0, None, patched))["progressive"]

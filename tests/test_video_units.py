@@ -614,3 +614,241 @@ def test_decoding_records_whether_the_stream_ended(tmp_path):
             got = [k for k, *_ in dec]
         assert not dec.by_pts and dec.ended is ended, want
         assert got == [k for k in want if k < 10]
+
+
+def test_video_info_defaults():
+    from forensics.media._video import VideoInfo
+
+    info = VideoInfo(path="v.mp4", container="mov,mp4", codec="h264", width=64, height=48, rotation=0, fps=25.0,
+                     n_frames=10, n_frames_source="counted", duration_s=0.4, bit_rate=None, keyframe_interval=None)
+    assert (info.sample_aspect_ratio, info.display_width, info.display_height, info.mirrored) == (1.0, 0, 0, False)
+    assert (info.stream, info.video_streams, info.start_time_s, info.header_frames) == (0, 1, None, None)
+    assert (info.timing, info.errors) == ("pts", ())
+
+
+@pytest.mark.parametrize("n, fps", [(30, 25), (45, 30)])
+def test_header_only_matroska_is_estimated_from_the_container_duration(tmp_path, n, fps):
+    """With the file cut before the first cluster (no packet to count), the frame count is the
+    header duration times the rate (FFmpeg gives a stream without packet timing the segment's
+    duration). Look-alike: the intact file, counted; and the file cut inside the first cluster,
+    counted up to the cut."""
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import video_info
+
+    path = write_video(tmp_path / "a.mkv", index_frames(n), fps=fps, gop=5)
+    full = video_info(path)
+    assert (full.n_frames, full.n_frames_source, full.duration_s) == (n, "counted", pytest.approx(n / fps))
+    data = path.read_bytes()
+    cluster = data.find(bytes.fromhex("1F43B675"))
+    head = tmp_path / "head.mkv"
+    head.write_bytes(data[:cluster + 4])
+    info = video_info(head)
+    assert (info.n_frames, info.n_frames_source) == (n, "estimated")
+    assert info.duration_s == pytest.approx(n / fps) and info.fps == fps
+    head.write_bytes(data[:cluster + (len(data) - cluster) // 3])
+    cut = video_info(head)
+    assert cut.n_frames_source == "counted" and 0 < cut.n_frames < n
+
+
+@pytest.mark.parametrize("n, fps", [(30, 25), (45, 30)])
+def test_header_duration_falls_back_to_the_containers(tmp_path, n, fps):
+    """The stream's own duration when it has one (MP4: the track header), else the container's
+    (``AV_TIME_BASE`` units; Matroska, whose whole files give no stream duration). ``video_info``
+    counts the packets of a whole file, so the fallback is checked on the opened files."""
+    import av
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import _header_duration
+
+    frames = index_frames(n)
+    mp4 = write_video(tmp_path / "a.mp4", frames, fps=fps, gop=5)
+    mkv = write_video(tmp_path / "a.mkv", frames, fps=fps, gop=5)
+    with av.open(str(mp4)) as own, av.open(str(mkv)) as bare:
+        assert own.streams.video[0].duration is not None and bare.streams.video[0].duration is None
+        assert bare.duration == round(n / fps * 1e6)
+        assert _header_duration(own, own.streams.video[0]) == pytest.approx(n / fps)
+        assert _header_duration(bare, bare.streams.video[0]) == pytest.approx(n / fps)
+
+
+@pytest.mark.parametrize("header", [8, 12])
+def test_stale_avi_header_is_reported_and_the_packets_counted(tmp_path, header):
+    """AVI is timed in decode order: its frame count is the packets', its duration count / rate;
+    a header length (strh dwLength) that disagrees, above or below, is reported. Look-alike: the
+    intact file, without error."""
+    import struct
+
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import video_info
+
+    path = write_video(tmp_path / "v.avi", index_frames(10), gop=5)
+    intact = video_info(path)
+    assert (intact.timing, intact.n_frames, intact.header_frames, intact.errors) == ("decode order", 10, 10, ())
+    data = bytearray(path.read_bytes())
+    strh = data.find(b"strh")
+    assert data[strh + 8:strh + 12] == b"vids" and struct.unpack_from("<I", data, strh + 40) == (10,)
+    struct.pack_into("<I", data, strh + 40, header)  # dwLength
+    stale = tmp_path / "stale.avi"
+    stale.write_bytes(bytes(data))
+    info = video_info(stale)
+    assert (info.n_frames, info.header_frames, info.n_frames_source) == (10, header, "counted")
+    assert info.duration_s == pytest.approx(10 / 25) and info.fps == 25
+    assert info.errors == (f"the header gives {header} frames but the stream holds 10 packets",)
+
+
+def test_a_file_cut_before_its_first_packet_has_no_frames(tmp_path):
+    """A fragmented MP4 cut right after its moov: a stream header with no frame and no duration.
+    Look-alike: cut after its first fragment, counted up to there."""
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media import ItemError
+    from forensics.media._video import video_info
+
+    path = write_video(tmp_path / "f.mp4", index_frames(10), gop=5, fragmented=True)
+    data = path.read_bytes()
+    first, second = data.find(b"moof") - 4, data.find(b"moof", data.find(b"moof") + 4) - 4
+    assert 0 < first < second
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[:first])
+    with pytest.raises(ItemError, match=r"^item 3 \(.*cut\.mp4\): video stream has no frames$"):
+        video_info(cut, index=3)
+    cut.write_bytes(data[:second])
+    assert video_info(cut).n_frames == 5
+
+
+def test_rotate_tags_that_are_not_finite_numbers_are_reported(tmp_path):
+    """The legacy rotate tag is the file's text: words, an empty value, NaN and infinities
+    ("1e400" overflowed out of video_info as a bare OverflowError) are reported and ignored.
+    Look-alikes: whole and fractional numbers, turned and rounded."""
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import video_info
+
+    for tag in ("abc", "", "nan", "inf", "-1e400"):
+        path = write_video(tmp_path / "v.mkv", index_frames(2), metadata={"rotate": tag})
+        info = video_info(path)
+        assert info.rotation == 0 and info.errors == (f"unparsable rotate tag {tag!r}",)
+    for tag, rotation in (("90", -90), ("-90.4", 90), ("450", -90)):
+        path = write_video(tmp_path / "v.mkv", index_frames(2), metadata={"rotate": tag})
+        info = video_info(path)
+        assert info.rotation == rotation and info.errors == ()
+
+
+# -- seed-25 survivors, by kind -------------------------------------------------------------------
+
+@pytest.mark.parametrize("ext, seekable", [(".mp4", True), (".mkv", True), (".ts", False), (".avi", False)])
+def test_rewind_seeks_only_in_indexed_containers(tmp_path, ext, seekable):
+    """rewind() seeks back to the first packet in containers with an index (MP4, Matroska) and
+    declines elsewhere (MPEG-TS, AVI), where the caller reopens the file instead."""
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import _Errors, _probe, _Video
+
+    path = write_video(tmp_path / f"v{ext}", index_frames(3), fps=30)
+    with _Video(path, 0) as video:
+        assert video.rewind() is False  # no packet table yet: nothing to seek to
+        _probe(video, _Errors())
+        assert video.seekable is seekable and video.rewind() is seekable
+
+
+def test_one_frame_without_packet_duration_lasts_one_nominal_interval(tmp_path):
+    """A one-frame MPEG-TS written with its own timestamps stores no packet duration, and one
+    frame has no interval to take a median of: it lasts one interval of the stream's nominal
+    rate (FFmpeg's guess, here from the 1/1000 s time base). Look-alike: two frames, timed by
+    their interval."""
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import _Errors, _probe, _rate, _Video
+
+    with _Video(write_video(tmp_path / "one.ts", index_frames(1), pts=[0]), 0) as video:
+        info = _probe(video, _Errors())
+        rate = _rate(video.stream)
+        assert video.table.last_duration == 0 and rate == 2000
+    assert (info.n_frames, info.errors) == (1, ())
+    assert info.duration_s == pytest.approx(1 / rate) and info.fps == pytest.approx(rate)
+    with _Video(write_video(tmp_path / "two.ts", index_frames(2), pts=[0, 40]), 0) as video:
+        info = _probe(video, _Errors())
+        assert video.table.last_duration == 0
+    assert info.duration_s == pytest.approx(0.08) and info.fps == pytest.approx(25)
+
+
+@pytest.mark.parametrize("n, fps, inside, outside", [
+    (250, 25, 9.81, 9.79),  # tolerance 2% of 10 s = 0.2 s
+    (10, 5, 1.61, 1.59),  # two frame intervals, 0.4 s
+    (50, 100, 0.455, 0.445),  # the 0.05 s floor (two intervals: 0.02 s)
+])
+def test_header_duration_tolerance_each_term_just_inside_and_outside(tmp_path, n, fps, inside, outside):
+    """The stream header's duration (MP4 mdhd) is compared with the frames' span within
+    max(2 intervals, 2% of the span, 0.05 s): each term in turn is the largest, and a header just
+    inside it passes, just outside it is reported."""
+    import struct
+
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import video_info
+
+    path = write_video(tmp_path / "v.mp4", index_frames(n, size=(16, 16)), fps=fps, gop=25)
+    assert video_info(path).errors == ()
+    data = path.read_bytes()
+    mdhd = data.find(b"mdhd")
+    assert data[mdhd + 4] == 0  # version 0: 32-bit timescale and duration
+    timescale = struct.unpack_from(">I", data, mdhd + 16)[0]
+    stale = tmp_path / "stale.mp4"
+    for header, reported in ((inside, False), (outside, True)):
+        patched = bytearray(data)
+        struct.pack_into(">I", patched, mdhd + 20, round(header * timescale))
+        stale.write_bytes(bytes(patched))
+        info = video_info(stale)
+        assert info.duration_s == pytest.approx(n / fps) and info.n_frames == n
+        message = f"the header gives a duration of {header:.3f} s but the frames span {n / fps:.3f} s"
+        assert info.errors == ((message,) if reported else ())
+
+
+def test_ffmpeg_log_settings_are_restored_after_overlapping_reads():
+    """A level quieter than ERROR (here FATAL) is raised to ERROR while reading, so errors are
+    captured; it is saved by the first of overlapping reads (threads) and restored by the last:
+    an inner read must not save the outer read's ERROR level as the user's."""
+    import av.logging
+
+    from forensics.media._video import _ffmpeg_log
+
+    before = av.logging.get_level()
+    try:
+        av.logging.set_level(av.logging.FATAL)
+        with _ffmpeg_log():
+            assert av.logging.get_level() == av.logging.ERROR
+            with _ffmpeg_log():
+                assert av.logging.get_level() == av.logging.ERROR
+            assert av.logging.get_level() == av.logging.ERROR  # the outer read still runs
+        assert av.logging.get_level() == av.logging.FATAL
+    finally:
+        av.logging.set_level(before)
+
+
+def test_info_of_a_read_that_returns_no_frame_keeps_the_display_size(tmp_path):
+    """read_frames' info when no requested frame exists (none decoded for its geometry): the
+    display size comes from the header, with the sample aspect ratio applied to the width."""
+    from fractions import Fraction
+
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import read_frames
+
+    path = write_video(tmp_path / "wide.mp4", index_frames(3, size=(32, 24)), sample_aspect_ratio=Fraction(2, 1))
+    r = read_frames(path, indices=[50])
+    assert r.missing.tolist() == [50] and r.frames == []
+    assert (r.info.width, r.info.height, r.info.display_width, r.info.display_height) == (24, 32, 48, 32)
+
+
+def test_table_trusts_timestamps_by_default():
+    t = _Table([1, 0, 2], [0, 1, 2], [True, False, False], [False] * 3, [1, 1, 1])
+    assert t.timing == "pts" and t.pts.tolist() == [0, 1, 2] and t.packet_of_frame.tolist() == [1, 0, 2]
+    assert _Table([1, 0, 2], [0, 1, 2], [True, False, False], [False] * 3, [1, 1, 1], False).timing == "decode order"
+
+
+def test_after_a_seek_the_position_is_the_landing_packet(clip):
+    """After a seek the decode position is the packet landed on, not a count of packets read:
+    the next request is seeked to only when its keyframe is more than four packets further."""
+    assert _seeks(clip, [6, 12]) == 1  # seek to keyframe 5; keyframe 10 is 4 packets past 6: decode on
+    assert _seeks(clip, [6, 17]) == 2  # keyframe 15 is 9 packets past 6: seek again

@@ -744,7 +744,8 @@ def _stored_size(header):
 
 
 def _tiff_bits(header):
-    bits = (getattr(header, "tag_v2", None) or {}).get(258, 8)
+    """Bits per sample (tag 258; TIFF 6.0's default is 1, and Pillow writes bilevel files without it)."""
+    bits = (getattr(header, "tag_v2", None) or {}).get(258, 1)
     return max(bits) if isinstance(bits, tuple) and bits else int(bits)
 
 

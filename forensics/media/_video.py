@@ -597,7 +597,7 @@ def _tag_rotation(stream, errors):
         return None
     try:
         return _normalize_angle(-float(tag))
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number; NaN; an infinity (e.g. "inf", "1e400")
         errors.add(f"unparsable rotate tag {tag!r}")
         return None
 
