@@ -74,7 +74,7 @@ CPU_ATTEMPTS = {
 CPU_N_TRAIN = {"frame-mean": 512, "frame-gru": 512, "frame-transformer": 512, "timesformer": 512, "vivit": 512}
 
 
-def run(name, *, device, n_train, n_test, n_frames, size, epochs, batch_size, lr, amp, seed=0):
+def run(name, *, device, n_train, n_test, n_frames, size, epochs, batch_size, lr, amp, seed=0, frozen_epochs=0):
     """Fit one model on the motion task and return its figures (AUC on held-out clips, clips/s)."""
     from sklearn.metrics import roc_auc_score
 
@@ -84,7 +84,7 @@ def run(name, *, device, n_train, n_test, n_frames, size, epochs, batch_size, lr
     Xt, yt = make_motion_clips(n_test, n_frames=n_frames, size=size, seed=seed + 1000)
     clf = VideoClassifier(**MODELS[name], n_frames=n_frames, input_size=size, epochs=epochs, batch_size=batch_size,
                           lr_head=lr, lr_backbone=lr, validation_fraction=None, device=device, amp=amp,
-                          random_state=seed)
+                          random_state=seed, frozen_epochs=frozen_epochs)
     if "backbone_kwargs" in MODELS[name] and "img_size" in MODELS[name]["backbone_kwargs"]:
         clf.set_params(backbone_kwargs=dict(MODELS[name]["backbone_kwargs"], img_size=size))
     t0 = time.perf_counter()
@@ -97,7 +97,7 @@ def run(name, *, device, n_train, n_test, n_frames, size, epochs, batch_size, lr
     return dict(model=name, auc=float(roc_auc_score(yt, z)), train_auc=float(clf.history_[-1]["train_auc"]),
                 train_clips_per_s=float(clf.train_clips_per_s_), infer_clips_per_s=float(infer), fit_s=fit_s,
                 frames=n_frames, size=size, train=n_train, test=n_test, epochs=epochs, lr=lr, batch_size=batch_size,
-                n_params=int(sum(p.numel() for p in clf.model_.parameters())))
+                frozen_epochs=frozen_epochs, n_params=int(sum(p.numel() for p in clf.model_.parameters())))
 
 
 def throughput_only(name, *, device, n_frames, size, batch_size, lr, amp):
@@ -119,11 +119,16 @@ def throughput_only(name, *, device, n_frames, size, batch_size, lr, amp):
                 note="throughput only: one epoch on a few clips")
 
 
+def _epochs(r):
+    """Epochs, with how many of them kept the backbone frozen (``--frozen-epochs``)."""
+    return f"{r['epochs']} ({r['frozen_epochs']} frozen)" if r.get("frozen_epochs") else f"{r['epochs']}"
+
+
 def _fmt(r):
     if "error" in r:
         return f"did not run: {r['error'][:160]}"
     auc = "n/a" if not np.isfinite(r["auc"]) else f"{r['auc']:.3f}"
-    return (f"AUC {auc}  {r['epochs']} epochs lr {r['lr']:g}  train {r['train_clips_per_s']:.1f} clips/s  "
+    return (f"AUC {auc}  {_epochs(r)} epochs lr {r['lr']:g}  train {r['train_clips_per_s']:.1f} clips/s  "
             f"infer {r['infer_clips_per_s']:.1f} clips/s  fit {r['fit_s']:.0f} s  ({r['train']} clips, "
             f"{r['frames']} x {r['size']} px)")
 
@@ -142,12 +147,12 @@ def table(rows):
             out.append(f"| {name} | did not run: {rs[-1]['error'][:120]} | | | | | | | |")
             continue
         best = max(ok, key=lambda r: (np.nan_to_num(r["auc"], nan=-1), -r["fit_s"]))
-        others = "; ".join(f"{r['epochs']}, {r['lr']:g}, {r['train']}, {r['size']}: {r['auc']:.3f}" for r in ok
+        others = "; ".join(f"{_epochs(r)}, {r['lr']:g}, {r['train']}, {r['size']}: {r['auc']:.3f}" for r in ok
                            if r is not best)
         auc = "n/a" if not np.isfinite(best["auc"]) else f"{best['auc']:.3f}"
         if best.get("note"):
             others = (others + "; " if others else "") + best["note"]
-        out.append(f"| {name} | {auc} | {best['epochs']} | {best['lr']:g} | {best['train']}, "
+        out.append(f"| {name} | {auc} | {_epochs(best)} | {best['lr']:g} | {best['train']}, "
                    f"{best['frames']} x {best['size']} | "
                    f"{best['train_clips_per_s']:.1f} | {best['infer_clips_per_s']:.1f} | {best['fit_s']:.0f} | "
                    f"{others} |")
@@ -162,6 +167,8 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=None, help="one attempt with this many epochs")
     p.add_argument("--lr", type=float, default=None, help="one attempt with this learning rate")
     p.add_argument("--n-train", type=int, default=None)
+    p.add_argument("--frozen-epochs", type=int, default=0,
+                   help="epochs that train the temporal head and classifier only, the backbone frozen at its init")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--amp", action="store_true", help="float16 mixed precision (CUDA)")
     p.add_argument("--mvit-full", action="store_true", help="train mvit_v2_s (16 x 224 px) on the task on CPU too")
@@ -224,7 +231,7 @@ def main(argv=None):
                 n_train = base["n_train"] if cuda or args.n_train else CPU_N_TRAIN.get(name, base["n_train"])
                 row = run(name, device=args.device, n_train=n_train, n_test=base["n_test"],
                           n_frames=n_frames, size=size, epochs=epochs, batch_size=base["batch_size"], lr=lr,
-                          amp=args.amp)
+                          amp=args.amp, frozen_epochs=args.frozen_epochs)
                 record(row)
                 if row["auc"] >= TARGET or name == "frame-mean":
                     break

@@ -1,0 +1,111 @@
+"""Do the random-init frame and video transformers' features carry the motion of ``make_motion_clips``?
+
+Two probes behind the notes on ``vit-gru`` / ``vit-transformer`` and TimeSformer in
+``docs/results.md`` (section "Clip models on the motion-only task"), 8 frames of 16 px:
+
+- ``vit``: the random-init ViT-tiny frame backbone of ``bench_clips.py`` (4 px patches), frozen;
+  its frame features are computed once for 256 clips and a GRU head (the classifier's own
+  temporal head and linear layer) is trained alone on the first 128 (AdamW lr 3e-3, batch 16,
+  400 steps); AUC on those and on the other 128. ``--backbone test_efficientnet`` runs the same
+  probe on the cheap CNN frame backbone.
+- ``timesformer``: the random-init 2-layer, 96-wide TimeSformer of ``bench_clips.py``; a
+  logistic regression on its CLS feature (or the mean patch token) over 384 clips, AUC on 128
+  held-out ones, with its time embeddings at their zero init or set to sinusoids.
+
+    python benchmarks/probe_clip_features.py             # both probes, about a minute on one thread
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+
+def _net(torch, **kwargs):
+    from forensics.deep._video import VideoClassifier, _build
+
+    clf = VideoClassifier(**kwargs, n_frames=8, input_size=16)
+    torch.manual_seed(0)
+    return _build(torch, clf.get_params(deep=False), 8, (16, 16))
+
+
+def _inputs(X, cfg):
+    from forensics.deep._video import _normalise
+
+    mean = np.asarray(cfg["mean"], np.float32)[:, None, None]
+    std = np.asarray(cfg["std"], np.float32)[:, None, None]
+    return _normalise(list(X), mean, std)
+
+
+def probe_frames(torch, backbone):
+    from sklearn.metrics import roc_auc_score
+
+    from forensics.deep import make_motion_clips
+
+    kwargs = (dict(model_name="vit_tiny_patch16_224", backbone_kwargs=dict(img_size=16, patch_size=4))
+              if backbone == "vit" else dict(model_name=backbone))
+    net, cfg = _net(torch, **kwargs, temporal="gru", temporal_hidden=64)
+    X, y = make_motion_clips(256, n_frames=8, size=16)
+    x = torch.from_numpy(_inputs(X, cfg))
+    yt = torch.tensor(y, dtype=torch.float32)
+    net.eval()
+    with torch.no_grad():
+        F = net.backbone(x.flatten(0, 1)).reshape(256, 8, -1)
+    opt = torch.optim.AdamW(list(net.temporal.parameters()) + list(net.head.parameters()), lr=3e-3)
+    rng = np.random.default_rng(0)
+    for step in range(400):
+        b = rng.choice(128, 16, replace=False)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(net.head(net.temporal(F[b])).squeeze(1), yt[b])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 100 == 99:
+            with torch.no_grad():
+                z = net.head(net.temporal(F)).squeeze(1).numpy()
+            print(f"{backbone} frozen + GRU head, step {step + 1}: training AUC {roc_auc_score(y[:128], z[:128]):.3f}"
+                  f"  held-out AUC {roc_auc_score(y[128:], z[128:]):.3f}", flush=True)
+
+
+def probe_timesformer(torch):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    from forensics.deep import make_motion_clips
+    from forensics.deep._video import _sinusoids
+
+    small = dict(hidden_size=96, num_hidden_layers=2, num_attention_heads=4, intermediate_size=192, patch_size=4)
+    X, y = make_motion_clips(512, n_frames=8, size=16)
+    for mode in ("zero time embeddings, CLS", "sinusoidal time embeddings, CLS",
+                 "sinusoidal time embeddings, mean patch token"):
+        net, cfg = _net(torch, model_name="timesformer", backbone_kwargs=small)
+        if mode.startswith("sinusoidal"):
+            e = net.backbone.embeddings.time_embeddings
+            e.data.copy_(_sinusoids(torch, e.shape[1], e.shape[2])[None])
+        net.eval()
+        with torch.no_grad():
+            h = net.backbone(pixel_values=torch.from_numpy(_inputs(X, cfg))).last_hidden_state
+        F = (h[:, 1:].mean(1) if mode.endswith("mean patch token") else h[:, 0]).numpy()
+        lr = LogisticRegression(max_iter=2000).fit(F[:384], y[:384])
+        print(f"timesformer random init, {mode}: probe training AUC "
+              f"{roc_auc_score(y[:384], lr.decision_function(F[:384])):.3f}  held-out AUC "
+              f"{roc_auc_score(y[384:], lr.decision_function(F[384:])):.3f}", flush=True)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--probes", default="vit,timesformer")
+    p.add_argument("--backbone", default="vit", help="frame backbone of the frozen probe: vit or a timm name")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    probes = args.probes.split(",")
+    if "vit" in probes:
+        probe_frames(torch, args.backbone)
+    if "timesformer" in probes:
+        probe_timesformer(torch)
+
+
+if __name__ == "__main__":
+    main()
