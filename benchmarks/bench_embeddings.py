@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _timing import median_time  # noqa: E402
 SHARED = ROOT.parent / "shared"
 
 
@@ -65,14 +67,6 @@ def face_crops(n):
         source = "scikit-image astronaut face crops"
     return out, source
 
-
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def measure(fns, repeats, seed=0):

@@ -30,6 +30,8 @@ cv2.setNumThreads(1)
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT / "tests"))  # the NumPy references live beside the tests
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _timing import median_time  # noqa: E402
 
 
 def face_crops(n):
@@ -53,14 +55,6 @@ def face_crops(n):
             out.append(cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
     return out, source
 
-
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 #: (registry name, what it is) of the families whose cost is reported.
 FAMILIES = (("cooc", "co-occurrences, default (234)"), ("cooc_large", "co-occurrences, large preset (1183)"),
