@@ -64,10 +64,7 @@ def run(args):
         if missing:
             raise C.CommandError(f"the table's files are not reachable (first: {missing[0]}); the audit reads them")
     else:
-        if "item" in data.columns:
-            paths = [i if p is None else p for p, i in zip(data["path"], data["item"])]
-        else:
-            paths = list(data["path"])
+        paths = C.manifest_items(data)
         y = data["label"].to_numpy()
         if set(data["kind"]) == {"image", "video"}:
             raise C.CommandError(f"DATA {args.data!r} mixes images and videos; audit them separately")

@@ -506,13 +506,19 @@ def table_for_detector(args, kind, data, pipe, *, what="DATA"):
         raise CommandError(f"{what} {args.data if what == 'DATA' else what}: {one_line(exc)}") from None
 
 
+def manifest_items(manifest):
+    """What to read for each manifest row: its path, or the in-memory item of a row without one (OpenFake)."""
+    if "item" in manifest.columns:
+        return [i if p is None else p for p, i in zip(manifest["path"], manifest["item"])]
+    return list(manifest["path"])
+
+
 def drop_unreadable_images(manifest):
     """The manifest without the images that cannot be decoded, saying how many and the first reason
     (what :func:`drop_failed` says of a feature table), so every verb treats a bad file alike."""
     from ..media import ItemError, load_item
 
-    items = ([i if p is None else p for p, i in zip(manifest["path"], manifest["item"])] if "item" in manifest.columns
-             else list(manifest["path"]))
+    items = manifest_items(manifest)
     bad = []
     for i, item in enumerate(items):
         try:
@@ -585,10 +591,7 @@ def audit_first(args, kind, data, *, table=None):
         paths, y = list(paths_labels["path"]), paths_labels["label"].to_numpy()
         kinds = {data.meta.get("kind", "image")}
     else:
-        if "item" in data.columns and data["path"].isna().any():
-            paths = [i if p is None else p for p, i in zip(data["path"], data["item"])]
-        else:
-            paths = list(data["path"])
+        paths = manifest_items(data)
         y = data["label"].to_numpy()
         kinds = set(data["kind"])
     report = run_audit(paths, y, args, quiet=True)

@@ -60,7 +60,7 @@ def run(args):
         items_kind = set(data["kind"]) if kind == "manifest" else {data.meta.get("kind", "image")}
         if kind == "manifest" and items_kind == {"image"} and not args.faces:
             data = C.drop_unreadable_images(data)
-            X, y = _items(data), data["label"].to_numpy()
+            X, y = C.manifest_items(data), data["label"].to_numpy()
             groups = data["group"].to_numpy() if "group" in data.columns else None
             methods = data["method"].to_numpy()
             C.no_groups_note(_Table(data))
@@ -115,11 +115,6 @@ def _equalize_mode(text):
         return "both"
     raise argparse.ArgumentTypeError(f"expected 'both' (or true/false in a config), got {text!r}")
 
-
-def _items(manifest):
-    if "item" in manifest.columns:
-        return [i if p is None else p for p, i in zip(manifest["path"], manifest["item"])]
-    return list(manifest["path"])
 
 
 class _Table:

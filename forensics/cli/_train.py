@@ -79,8 +79,7 @@ def run(args):
                 raise C.UsageError(f"{args.detector} takes raw images (no feature step); give the files, not a table")
             y = data["label"].to_numpy()
             _check_classes(y, args)
-            items = ([i if p is None else p for p, i in zip(data["path"], data["item"])] if "item" in data.columns
-                     else list(data["path"]))  # OpenFake rows live in memory
+            items = C.manifest_items(data)  # OpenFake rows live in memory
             with C.quiet_warnings():
                 pipe.fit(items, y)
             model, level, n = pipe, "image", len(y)

@@ -65,12 +65,12 @@ def _in_cache(disp, sig):
         return False
 
 
-def _cache_writable(disp):
+def _has_disk_cache(disp):
+    """Whether numba gave ``disp`` an on-disk cache (it falls back to no cache where no folder is writable)."""
     try:
-        cache = disp._cache
-        cache._cache_file._index_path  # noqa: B018  (a FunctionCache, not numba's NullCache)
+        disp._cache._cache_file._index_path  # noqa: B018  (a FunctionCache, not numba's NullCache)
         return True
-    except Exception:
+    except AttributeError:
         return False
 
 
@@ -160,7 +160,7 @@ def compile_kernels(families=None, *, n_jobs=None, load=True):
     missing = [(key, disp, sig) for key, disp, sig in pending if not _in_cache(disp, sig)]
     processes = _n_processes(n_jobs, len(missing)) if missing else 0
     child_cpu = []
-    if processes > 1 and not _cache_writable(missing[0][1]):
+    if processes > 1 and not _has_disk_cache(missing[0][1]):
         processes = 1
     if processes > 1:
         # largest first, each to the least loaded group (longest-processing-time rule)
