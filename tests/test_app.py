@@ -438,6 +438,27 @@ def test_launcher_refusals(capsys, tmp_path, monkeypatch):
     assert "scikit-forensics[app]" in capsys.readouterr().err
 
 
+
+def test_demo_model_is_reused_only_by_the_version_and_settings_that_wrote_it(tmp_path, monkeypatch):
+    """The --demo model is cached in a folder across runs: reused by the same forensics version and
+    settings, refitted (never reused) for another version, whose features may differ."""
+    import forensics
+    from forensics import load
+    from forensics.app._launch import train_demo_model
+
+    first = train_demo_model(tmp_path, n_per_class=6, seed=3)
+    assert first.name == f"demo-dct-lr-{forensics.__version__}-n6-s3.skops"
+    stamp = first.stat().st_mtime_ns
+    assert train_demo_model(tmp_path, n_per_class=6, seed=3) == first and first.stat().st_mtime_ns == stamp
+    other_seed = train_demo_model(tmp_path, n_per_class=6, seed=4)  # other settings: another file
+    assert other_seed != first and other_seed.is_file()
+    monkeypatch.setattr(forensics, "__version__", "9.9.9")
+    upgraded = train_demo_model(tmp_path, n_per_class=6, seed=3)
+    assert upgraded.name == "demo-dct-lr-9.9.9-n6-s3.skops" and upgraded.is_file()
+    assert first.is_file() and first.stat().st_mtime_ns == stamp  # the old version's file is left alone
+    assert hasattr(load(upgraded), "predict_proba")
+
+
 # -- end to end in a real browser -----------------------------------------------------------------------------------
 
 def _browser():

@@ -100,14 +100,24 @@ def add_parser(subparsers):
 
 
 def train_demo_model(folder, *, n_per_class=120, seed=0):
-    """Fit :data:`DEMO_DETECTOR` on the embedded demo set and save it as ``folder/demo-dct-lr.skops``.
+    """Fit :data:`DEMO_DETECTOR` on the embedded demo set and save it as ``folder/demo-dct-lr-<version>.skops``.
 
-    Returns the path (an existing file is reused, not refitted).
+    Returns the path. A file of this forensics version with these settings is reused, not
+    refitted; one written by another version (or with other settings) is not, since its
+    features may differ from this version's (feature tables follow the same rule). Files of
+    other versions are left in place.
+
+    Examples
+    --------
+    >>> path = train_demo_model(tmp_path, n_per_class=8)  # doctest: +SKIP
+    >>> path.name  # doctest: +SKIP
+    'demo-dct-lr-0.1.0-n8-s0.skops'
     """
-    from .. import make_pipeline, save
+    from .. import __version__, make_pipeline, save
     from ..datasets import make_demo_dataset
 
-    path = Path(folder) / f"demo-{DEMO_DETECTOR}.skops"
+    settings = "" if (n_per_class, seed) == (120, 0) else f"-n{n_per_class}-s{seed}"
+    path = Path(folder) / f"demo-{DEMO_DETECTOR}-{__version__}{settings}.skops"
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
