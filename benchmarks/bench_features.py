@@ -11,7 +11,7 @@ Prints and writes (``results/bench_features.{md,json}``):
   1024 / 256 ratio (target <= 17, for 16x the pixels);
 - cold start, in fresh subprocesses: ``import forensics``, and the first ``transform`` of one
   image with an empty numba cache (``NUMBA_CACHE_DIR`` a new temporary folder; target <= 5 s),
-  then with the cache that run filled;
+  then with the cache that run filled; and the compile CPU seconds of each declared kernel;
 - every compiled kernel against its plain NumPy/SciPy reference (``tests/reference_*.py``,
   ``KERNEL_CASES``; target >= 5x), and the library paths that replaced kernels.
 
@@ -202,6 +202,36 @@ def parallel_compile(tree, jobs):
         return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+_PER_KERNEL = textwrap.dedent("""
+    import importlib, json, time
+    c0 = time.process_time()
+    from numba import njit, types
+    from forensics.features._kernels._config import DECLARED
+    for m in ("_noise", "_dct", "_blur", "_spectral"):
+        importlib.import_module("forensics.features._kernels." + m)
+    c1 = time.process_time()
+    njit(lambda a: a[0] + 1.0).compile((types.Array(types.float64, 1, "C"),))  # numba's one-off set-up
+    out = {{"imports (numba, the kernel modules)": c1 - c0, "numba set-up (a one-line kernel)": time.process_time() - c1}}
+    for (module, name), (disp, sig) in DECLARED.items():
+        t = time.process_time()
+        disp.compile(sig)
+        out[name] = time.process_time() - t
+    print(json.dumps(out))
+""")
+
+
+def kernel_compile_seconds(tree):
+    """CPU seconds to compile each declared kernel (helpers included) in one fresh process with an
+    empty numba cache, in declaration order, after numba's one-off set-up."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp) / "numba-cache"), PYTHONPATH=tree)
+        res = subprocess.run([sys.executable, "-c", _PER_KERNEL.format()], env=env, capture_output=True,
+                             text=True, cwd=tmp)
+        if res.returncode:
+            raise RuntimeError(res.stderr[-3000:])
+        return json.loads(res.stdout.strip().splitlines()[-1])
+
+
 def import_time(module, tree, runs=5):
     """Median wall seconds of ``import <module>`` in fresh processes with ``tree`` first on the path."""
     env = dict(os.environ, PYTHONPATH=tree)
@@ -309,6 +339,7 @@ def main(argv=None):
             "after, kernels compiled by 2 children (default on 2 CPUs)": cold_start(data[0], str(ROOT),
                                                                                   compile_jobs=2)}
     compile_children = {jobs: parallel_compile(str(ROOT), jobs) for jobs in (2, 4, 8)}
+    per_kernel = kernel_compile_seconds(str(ROOT))
     if before_tree and not args.no_cold_before:
         cold["before"] = cold_start(data[0], before_tree)
     imports = {"after: import forensics": import_time("forensics", str(ROOT))}
@@ -328,7 +359,8 @@ def main(argv=None):
     out.with_suffix(".json").write_text(json.dumps(dict(
         source=source, n_images=n, repeats=args.repeats, clock=args.clock, before_commit=None if args.no_before else args.before,
         decode_s=decode, bank_s=bank_s, ratio=ratio, per_family_s=per_family,
-        size_curve_s={str(k): v for k, v in curve.items()}, cold=cold, compile_children=compile_children, import_s=imports, kernels=kernels,
+        size_curve_s={str(k): v for k, v in curve.items()}, cold=cold, compile_children=compile_children,
+        compile_per_kernel_cpu_s=per_kernel, import_s=imports, kernels=kernels,
         numba_kernels=numba_kernels(), n_features=banks["after"].n_features_out_,
         load_average=os.getloadavg()), indent=2))
     print(f"wrote {out} and {out.with_suffix('.json')}")
@@ -376,6 +408,14 @@ def _report(v):
         "|---|---|---|---|",
         *[f"| {j} | {r['parent_cpu_s']:.2f} | {', '.join(f'{c:.2f}' for c in r['child_cpu_seconds'])} | "
           f"{r['parent_cpu_s'] + max(r['child_cpu_seconds'] or [0]):.2f} |" for j, r in v["compile_children"].items()],
+        "",
+        "Compile CPU seconds per declared kernel (its helpers included), one fresh process, empty cache, "
+        "in declaration order:",
+        "",
+        "| step | CPU s |",
+        "|---|---|",
+        *[f"| {k} | {s:.2f} |" for k, s in v["per_kernel"].items()],
+        f"| **total** | **{sum(v['per_kernel'].values()):.2f}** |",
         "",
         "Import time (fresh processes, median of 5; target for `import forensics` <= 1 s):",
         "",
