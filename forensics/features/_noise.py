@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 
-import cv2
 import numpy as np
 import pywt
 
@@ -348,13 +347,7 @@ def _planes(rgb, luma):
     a scratch array: valid until the next call in this thread)."""
     h, w = luma.shape
     planes = scratch("noise.planes", (4, h, w), np.float32)
-    rgb = np.asarray(rgb)
-    if rgb.dtype == np.float32 and rgb.flags.c_contiguous and rgb.shape == (h, w, 3):
-        # OpenCV's vectorised de-interleave writes the three planes in place: the same copy as
-        # the strided assignment below, in about half its time
-        cv2.split(rgb, [planes[0], planes[1], planes[2]])
-    else:
-        planes[:3] = np.moveaxis(rgb, -1, 0)
+    planes[:3] = np.moveaxis(np.asarray(rgb), -1, 0)
     planes[3] = luma
     return planes
 
