@@ -8,9 +8,12 @@ timed on the process CPU clock (median over interleaved repeats, per image):
   luma, against a bare ``cv2.imdecode``; then ``load_item`` + ``luma`` + ``rgb`` + ``header`` as
   the bank does them, from bytes and from a path;
 - each family on a decoded item (``_compute``) and its sub-steps;
-- the whole bank (``transform``), so the orchestration overhead is what is left over.
+- the whole bank (``transform``) against every stage by hand; then, in the state the profile left
+  the process in, the bank's minor page faults per image, and (``--before``) an older commit's bank
+  interleaved with it.
 
-    python benchmarks/profile_features.py [--n-images 32] [--repeats 15] [--size 256] [--out results/profile_features.md]
+    python benchmarks/profile_features.py [--n-images 32] [--repeats 15] [--size 256] [--before COMMIT]
+                                          [--out results/profile_features.md]
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import io
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
@@ -45,6 +49,7 @@ def stages(data, paths):
     import forensics.features as F
     from forensics.features import _blur, _dct, _noise, _spectral
     from forensics.media import load_item
+    from forensics.features._base import _slot_buffers
     from forensics.media._item import _OPEN_IDS, _scan_jpeg, _to_255
 
     items = [load_item(b) for b in data]
@@ -60,11 +65,13 @@ def stages(data, paths):
                 fn(x)
         return run
 
-    def fresh_items(keep):
+    def fresh_items(keep, reuse=False):
         def run():
             alive = []
             for k, b in enumerate(data):
                 it = load_item(b)
+                if reuse:  # as the extraction loop sets it on the items it creates
+                    it._buffers = _slot_buffers(k % 16)
                 it.header, it.luma, it.rgb
                 if keep:
                     alive = alive[-15:] + [it]  # a chunk of 16 decoded items alive
@@ -92,6 +99,8 @@ def stages(data, paths):
         "item as the bank builds it: `load_item` + header + decode + luma + rgb": fresh_items(False),
         "the same from a path (file read included)": from_paths,
         "the same from bytes with 16 items alive in fresh memory (page faults)": fresh_items(True),
+        "the same, 16 alive, each in its chunk position's reused memory (the extraction loop)":
+            fresh_items(True, reuse=True),
         "bare `cv2.imdecode`, 32 results alive in fresh memory (page faults)": lambda: [imdecode(b) for b in data],
     }
 
@@ -165,6 +174,7 @@ def main(argv=None):
     parser.add_argument("--n-images", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--before", default=None, help="also run the bank of this commit at the end, same state")
     parser.add_argument("--out", default=str(ROOT / "results" / "profile_features.md"))
     args = parser.parse_args(argv)
     faces, source = _faces(args.n_images)
@@ -186,17 +196,41 @@ def main(argv=None):
     for g, res in results.items():
         for stage, t in res.items():
             lines.append(f"| {stage} | {t / n * 1e3:.3f} | {t / n / decode:.2f} |")
+    # the bank's steady state: page faults per image, and the reference commit in the same state
     import resource
 
     import forensics.features as F
 
-    bank = F.make_feature_bank().fit()
-    bank.transform(data)
-    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(3):
+    banks = {"this tree": F.make_feature_bank().fit()}
+    if args.before:
+        from bench_features import before_package
+
+        sys.path.insert(0, before_package(args.before)[0])
+        import forensics_before.features as B
+
+        banks[f"`{args.before}`"] = B.make_feature_bank().fit()
+    times, faults = {k: [] for k in banks}, {k: 0 for k in banks}
+    dec = []
+    for bank in banks.values():
         bank.transform(data)
-    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / (3 * n)
-    lines += ["", f"Minor page faults per image in the bank's `transform` (steady state): {faults:.2f}."]
+    for _ in range(args.repeats):
+        t = time.process_time()
+        for b in data:
+            cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR)
+        dec.append(time.process_time() - t)
+        for k, bank in banks.items():
+            f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            t = time.process_time()
+            bank.transform(data)
+            times[k].append(time.process_time() - t)
+            faults[k] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+    d = float(np.median(dec))
+    lines += ["", "The bank at the end of the same run (interleaved with a bare decode; the process's "
+              "heap as the profile left it):", "", "| bank | ms per image | x decode | minor page faults per image |",
+              "|---|---|---|---|"]
+    for k in banks:
+        m = float(np.median(times[k]))
+        lines.append(f"| {k} | {m / n * 1e3:.3f} | {m / d:.2f} | {faults[k] / (args.repeats * n):.1f} |")
     report = "\n".join(lines) + "\n"
     print(report)
     out = Path(args.out)
