@@ -129,3 +129,29 @@ def test_an_item_with_buffers_pickles_without_them():
     back = pickle.loads(pickle.dumps(item))
     assert back._buffers is None
     np.testing.assert_array_equal(back.rgb, rgb)
+
+
+def test_only_the_first_chunk_positions_reuse_memory():
+    """A chunk longer than _REUSE_SLOTS (parallel runs use up to 64) takes fresh memory beyond it,
+    so the memory kept per worker stays bounded; the caller's Item objects never get buffers."""
+    from forensics.features._base import _REUSE_SLOTS, BaseExtractor, _extract_chunk
+    from forensics.media import DEFAULT_MAX_PIXELS
+
+    class Pooled(BaseExtractor):
+        family = "pooled"
+
+        def _feature_names(self):
+            return ["pooled__reuses__memory"]
+
+        def _compute(self, item):
+            item.luma
+            return [float(item._buffers is not None)]
+
+    jpeg = encode(natural_image(6, (24, 32)), "JPEG")
+    n = _REUSE_SLOTS + 3
+    rows, records, error = _extract_chunk([Pooled().fit()], [jpeg] * n, 0, 1, "raise", DEFAULT_MAX_PIXELS)
+    assert error is None
+    np.testing.assert_array_equal(rows[:, 0], [1.0] * _REUSE_SLOTS + [0.0] * 3)
+    own = load_item(jpeg)
+    rows, _, _ = _extract_chunk([Pooled().fit()], [own], 0, 1, "raise", DEFAULT_MAX_PIXELS)
+    assert rows[0, 0] == 0.0

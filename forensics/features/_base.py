@@ -318,10 +318,12 @@ def _as_item_error(exc, index, source):
 
 #: Items of at most this many pixels that the loop creates itself take their decoded arrays (8-bit
 #: JPEG pixels, ``rgb``, ``luma``) from per-thread memory kept between chunks, one set per position
-#: in the chunk (at most 16 x 1.9 MB). Fresh arrays for them cost ~300 page faults per 256 x 256
-#: image whenever the allocator has handed the previous chunk's memory back to the system, which
-#: depends on what else the process allocated (``benchmarks/profile_features.py``).
+#: in the chunk for the first ``_REUSE_SLOTS`` positions (at most 16 x 1.9 MB; the larger chunks of
+#: a parallel run take fresh memory beyond). Fresh arrays cost ~300 page faults per 256 x 256 image
+#: whenever the allocator has handed the previous chunk's memory back to the system, which depends
+#: on what else the process allocated (``benchmarks/profile_features.py``).
 _REUSE_PIXELS = 320 * 320
+_REUSE_SLOTS = 16
 
 
 def _slot_buffers(slot):
@@ -386,7 +388,8 @@ def _extract_chunk(extractors, objs, start, n_features, on_error, max_pixels):
     prepared, good = [], []
     for k, obj in enumerate(objs):
         try:
-            prepared.append(_prepare_item(extractors, obj, start + k, max_pixels, slot=k))
+            slot = k if k < _REUSE_SLOTS else None
+            prepared.append(_prepare_item(extractors, obj, start + k, max_pixels, slot=slot))
             good.append(k)
         except ItemError as exc:
             failures[k] = exc
