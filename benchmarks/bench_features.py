@@ -3,7 +3,8 @@
 Prints and writes (``results/bench_features.{md,json}``):
 
 - the full bank on 256x256 RGB JPEGs (read + decode + every family) as a multiple of the JPEG
-  decode time (``cv2.imdecode``), for this tree and for a reference commit (default ``e8f643b``,
+  decode time (``cv2.imdecode``, one decoded image alive at a time, as the bank's memory is reused:
+  see ``decode_all``), for this tree and for a reference commit (default ``e8f643b``,
   the code before the speed work), measured interleaved in the same process: targets <= 6x
   (moonshot 4x);
 - each family alone (decode excluded), before and after;
@@ -11,7 +12,7 @@ Prints and writes (``results/bench_features.{md,json}``):
   1024 / 256 ratio (target <= 17, for 16x the pixels);
 - cold start, in fresh subprocesses: ``import forensics``, and the first ``transform`` of one
   image with an empty numba cache (``NUMBA_CACHE_DIR`` a new temporary folder; target <= 5 s),
-  then with the cache that run filled;
+  then with the cache that run filled; and the compile CPU seconds of each declared kernel;
 - every compiled kernel against its plain NumPy/SciPy reference (``tests/reference_*.py``,
   ``KERNEL_CASES``; target >= 5x), and the library paths that replaced kernels.
 
@@ -137,7 +138,12 @@ def interleaved(fns, repeats):
 
 
 def decode_all(data):
-    return [cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR) for b in data]
+    """Decode every image, one alive at a time: the steady state the bank runs in (its memory is
+    reused from image to image). Holding all the decoded images instead page-faults fresh memory
+    for each (~44 faults per 256x256 image), which made this yardstick ~1.5x slower and the
+    bank / decode ratios of earlier runs ~1.5x too flattering."""
+    for b in data:
+        cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR)
 
 
 _COLD = textwrap.dedent("""
@@ -196,6 +202,36 @@ def parallel_compile(tree, jobs):
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp) / "numba-cache"), PYTHONPATH=tree)
         res = subprocess.run([sys.executable, "-c", _COMPILE.format(jobs=jobs)], env=env, capture_output=True,
+                             text=True, cwd=tmp)
+        if res.returncode:
+            raise RuntimeError(res.stderr[-3000:])
+        return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+_PER_KERNEL = textwrap.dedent("""
+    import importlib, json, time
+    c0 = time.process_time()
+    from numba import njit, types
+    from forensics.features._kernels._config import DECLARED
+    for m in ("_noise", "_dct", "_blur", "_spectral"):
+        importlib.import_module("forensics.features._kernels." + m)
+    c1 = time.process_time()
+    njit(lambda a: a[0] + 1.0).compile((types.Array(types.float64, 1, "C"),))  # numba's one-off set-up
+    out = {{"imports (numba, the kernel modules)": c1 - c0, "numba set-up (a one-line kernel)": time.process_time() - c1}}
+    for (module, name), (disp, sig) in DECLARED.items():
+        t = time.process_time()
+        disp.compile(sig)
+        out[name] = time.process_time() - t
+    print(json.dumps(out))
+""")
+
+
+def kernel_compile_seconds(tree):
+    """CPU seconds to compile each declared kernel (helpers included) in one fresh process with an
+    empty numba cache, in declaration order, after numba's one-off set-up."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp) / "numba-cache"), PYTHONPATH=tree)
+        res = subprocess.run([sys.executable, "-c", _PER_KERNEL.format()], env=env, capture_output=True,
                              text=True, cwd=tmp)
         if res.returncode:
             raise RuntimeError(res.stderr[-3000:])
@@ -309,6 +345,7 @@ def main(argv=None):
             "after, kernels compiled by 2 children (default on 2 CPUs)": cold_start(data[0], str(ROOT),
                                                                                   compile_jobs=2)}
     compile_children = {jobs: parallel_compile(str(ROOT), jobs) for jobs in (2, 4, 8)}
+    per_kernel = kernel_compile_seconds(str(ROOT))
     if before_tree and not args.no_cold_before:
         cold["before"] = cold_start(data[0], before_tree)
     imports = {"after: import forensics": import_time("forensics", str(ROOT))}
@@ -328,7 +365,8 @@ def main(argv=None):
     out.with_suffix(".json").write_text(json.dumps(dict(
         source=source, n_images=n, repeats=args.repeats, clock=args.clock, before_commit=None if args.no_before else args.before,
         decode_s=decode, bank_s=bank_s, ratio=ratio, per_family_s=per_family,
-        size_curve_s={str(k): v for k, v in curve.items()}, cold=cold, compile_children=compile_children, import_s=imports, kernels=kernels,
+        size_curve_s={str(k): v for k, v in curve.items()}, cold=cold, compile_children=compile_children,
+        compile_per_kernel_cpu_s=per_kernel, import_s=imports, kernels=kernels,
         numba_kernels=numba_kernels(), n_features=banks["after"].n_features_out_,
         load_average=os.getloadavg()), indent=2))
     print(f"wrote {out} and {out.with_suffix('.json')}")
@@ -346,7 +384,7 @@ def _report(v):
         "",
         "| measure | " + " | ".join(kinds) + " |",
         "|---|" + "---|" * len(kinds),
-        "| JPEG decode (cv2.imdecode) per image | " + " | ".join(f"{decode * 1e3:.2f} ms" for _ in kinds) + " |",
+        "| JPEG decode (cv2.imdecode, one decoded image alive at a time) per image | " + " | ".join(f"{decode * 1e3:.2f} ms" for _ in kinds) + " |",
         "| full bank per image (read + decode + all families) | " + " | ".join(f"{bank_s[k] * 1e3:.2f} ms" for k in kinds) + " |",
         "| **bank / decode** (target <= 6, moonshot 4) | " + " | ".join(f"**{ratio[k]:.1f}**" for k in kinds) + " |",
         *[f"| `{name}` alone per image (decode excluded) | " + " | ".join(f"{t[k] * 1e3:.3f} ms" for k in kinds) + " |"
@@ -376,6 +414,14 @@ def _report(v):
         "|---|---|---|---|",
         *[f"| {j} | {r['parent_cpu_s']:.2f} | {', '.join(f'{c:.2f}' for c in r['child_cpu_seconds'])} | "
           f"{r['parent_cpu_s'] + max(r['child_cpu_seconds'] or [0]):.2f} |" for j, r in v["compile_children"].items()],
+        "",
+        "Compile CPU seconds per declared kernel (its helpers included), one fresh process, empty cache, "
+        "in declaration order:",
+        "",
+        "| step | CPU s |",
+        "|---|---|",
+        *[f"| {k} | {s:.2f} |" for k, s in v["per_kernel"].items()],
+        f"| **total** | **{sum(v['per_kernel'].values()):.2f}** |",
         "",
         "Import time (fresh processes, median of 5; target for `import forensics` <= 1 s):",
         "",

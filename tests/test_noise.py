@@ -477,3 +477,21 @@ def test_local_spread_over_non_empty_cells_only(colour_image, shape, grid, empty
     row = _as_dict(img, residuals="median", grid=grid)
     got = [row[f"noise__median_local_var_spread__g{grid}"], row[f"noise__median_local_var_logrange__g{grid}"]]
     np.testing.assert_allclose(got, _spread(res_y, 1, shape, grid), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 9), (16, 24), (33, 17)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_planes_are_the_channels_then_the_luma(shape, dtype):
+    # the kernels read r, g, b, y as one float32 (4, H, W) scratch array: exact copies, and a
+    # second call overwrites the first (C- and Fortran-ordered inputs alike)
+    from forensics.features._noise import _planes
+
+    rng = np.random.default_rng(sum(shape))
+    for order in ("C", "F"):
+        rgb = np.asarray((rng.random(shape + (3,)) * 255).astype(dtype), order=order)
+        luma = rng.random(shape).astype(np.float32)
+        got = _planes(rgb, luma)
+        assert got.dtype == np.float32 and got.shape == (4,) + shape
+        for k in range(3):
+            np.testing.assert_array_equal(got[k], rgb[:, :, k].astype(np.float32))
+        np.testing.assert_array_equal(got[3], luma)
