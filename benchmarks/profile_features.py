@@ -49,7 +49,6 @@ def stages(data, paths):
     import forensics.features as F
     from forensics.features import _blur, _dct, _noise, _spectral
     from forensics.media import load_item
-    from forensics.features._base import _slot_buffers
     from forensics.media._item import _OPEN_IDS, _scan_jpeg, _to_255
 
     items = [load_item(b) for b in data]
@@ -65,13 +64,11 @@ def stages(data, paths):
                 fn(x)
         return run
 
-    def fresh_items(keep, reuse=False):
+    def fresh_items(keep):
         def run():
             alive = []
-            for k, b in enumerate(data):
+            for b in data:
                 it = load_item(b)
-                if reuse:  # as the extraction loop sets it on the items it creates
-                    it._buffers = _slot_buffers(k % 16)
                 it.header, it.luma, it.rgb
                 if keep:
                     alive = alive[-15:] + [it]  # a chunk of 16 decoded items alive
@@ -99,8 +96,6 @@ def stages(data, paths):
         "item as the bank builds it: `load_item` + header + decode + luma + rgb": fresh_items(False),
         "the same from a path (file read included)": from_paths,
         "the same from bytes with 16 items alive in fresh memory (page faults)": fresh_items(True),
-        "the same, 16 alive, each in its chunk position's reused memory (the extraction loop)":
-            fresh_items(True, reuse=True),
         "bare `cv2.imdecode`, 32 results alive in fresh memory (page faults)": lambda: [imdecode(b) for b in data],
     }
 

@@ -22,7 +22,6 @@ from tqdm.auto import tqdm
 from .._parallel import n_workers as _n_workers, run_in_order
 from ..media import DEFAULT_MAX_PIXELS, Item, ItemError, as_item_sequence, load_item
 from ..media._item import path_text
-from ._workspace import scratch
 
 __all__ = ["BaseExtractor", "FeatureDoc", "Interval", "Options", "run_extraction"]
 
@@ -316,41 +315,14 @@ def _as_item_error(exc, index, source):
     return err
 
 
-#: Items of at most this many pixels that the loop creates itself take their decoded arrays (8-bit
-#: JPEG pixels, ``rgb``, ``luma``) from per-thread memory kept between chunks, one set per position
-#: in the chunk for the first ``_REUSE_SLOTS`` positions (at most 16 x 1.9 MB; the larger chunks of
-#: a parallel run take fresh memory beyond). Fresh arrays cost ~300 page faults per 256 x 256 image
-#: whenever the allocator has handed the previous chunk's memory back to the system, which depends
-#: on what else the process allocated (``benchmarks/profile_features.py``).
-_REUSE_PIXELS = 320 * 320
-_REUSE_SLOTS = 16
-
-
-def _slot_buffers(slot):
-    """An :attr:`Item._buffers` provider for the item at position ``slot`` of a chunk."""
-    def empty(name, shape, dtype):
-        if shape[0] * shape[1] > _REUSE_PIXELS:
-            return np.empty(shape, dtype)
-        return scratch(f"item.{slot}.{name}", shape, dtype)
-
-    return empty
-
-
-def _prepare_item(extractors, obj, index, max_pixels, slot=None):
-    """Load one item and run the per-item part of every extractor -> list of prepared values.
-
-    ``slot``: the item's position in its chunk. An item created here (not one the caller passed
-    in) then reuses the memory of the item at that position in the previous chunk, whose rows are
-    computed by then: nothing outside the loop holds such an item.
-    """
+def _prepare_item(extractors, obj, index, max_pixels):
+    """Load one item and run the per-item part of every extractor -> list of prepared values."""
     if isinstance(obj, _Refused):
         raise obj.error
     try:
         item = load_item(obj, index, max_pixels=max_pixels)
     except Exception as exc:  # load_item raises ItemError by contract; anything else is still this item's
         raise _as_item_error(exc, index, _source(obj)) from None
-    if slot is not None and item is not obj:
-        item._buffers = _slot_buffers(slot)
     try:
         return [ext._prepare(item) for ext in extractors]
     except Exception as exc:  # a failure inside a feature: name the item, keep the cause
@@ -388,8 +360,7 @@ def _extract_chunk(extractors, objs, start, n_features, on_error, max_pixels):
     prepared, good = [], []
     for k, obj in enumerate(objs):
         try:
-            slot = k if k < _REUSE_SLOTS else None
-            prepared.append(_prepare_item(extractors, obj, start + k, max_pixels, slot=slot))
+            prepared.append(_prepare_item(extractors, obj, start + k, max_pixels))
             good.append(k)
         except ItemError as exc:
             failures[k] = exc

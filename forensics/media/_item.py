@@ -209,15 +209,6 @@ class Item:
         self.max_pixels = max_pixels
         self._orientation = orientation
 
-    #: Where the item takes the arrays it decodes and caches (the 8-bit RGB pixels of a JPEG, ``rgb``
-    #: and ``luma``): None for fresh arrays, or a callable ``(name, shape, dtype) -> uninitialised
-    #: array``. The extraction loop sets it on the items it creates itself, so that equal-sized
-    #: images reuse the same memory instead of page-faulting fresh arrays (see ``_extract_chunk``).
-    _buffers = None
-
-    def _empty(self, name, shape, dtype):
-        return np.empty(shape, dtype) if self._buffers is None else self._buffers(name, shape, dtype)
-
     # -- errors -----------------------------------------------------------------------------
     def error(self, reason):
         """Return an :class:`ItemError` naming this item."""
@@ -226,7 +217,7 @@ class Item:
     def __getstate__(self):
         # the PIL header and the float caches are rebuilt on demand; never pickle an open file
         state = dict(self.__dict__)
-        for key in ("header", "rgb", "luma", "_validated", "orientation", "_jpeg", "_buffers"):
+        for key in ("header", "rgb", "luma", "_validated", "orientation", "_jpeg"):
             state.pop(key, None)
         return state
 
@@ -360,7 +351,7 @@ class Item:
 
         _unsupported_jpeg(self, self._jpeg)
         try:
-            h, w, space, _ = simplejpeg.decode_jpeg_header(self.data)
+            _, _, space, _ = simplejpeg.decode_jpeg_header(self.data)
             if space == "Gray":
                 return simplejpeg.decode_jpeg(self.data, colorspace="GRAY", strict=True)[:, :, 0], 255
             if space in ("CMYK", "YCCK"):
@@ -369,8 +360,7 @@ class Item:
                 rawmode = tile[3][0] if tile is not None and tile[3] else "CMYK"
                 im = PILImage.frombuffer("CMYK", header.size, cmyk, "raw", rawmode, 0, 1)
                 return np.asarray(im.convert("RGB")), 255
-            buffer = None if self._buffers is None else self._empty("pixels", (h, w, 3), np.uint8)
-            return simplejpeg.decode_jpeg(self.data, colorspace="RGB", strict=True, buffer=buffer), 255
+            return simplejpeg.decode_jpeg(self.data, colorspace="RGB", strict=True), 255
         except ValueError as exc:  # libjpeg's errors and, in strict mode, its warnings
             if "memory" in str(exc).lower():
                 raise MemoryError(str(exc)) from None
@@ -493,7 +483,7 @@ class Item:
     def rgb(self):
         """float32 (H, W, 3) image on the 0..255 scale, stored orientation (see class notes)."""
         try:
-            out = _to_255(self._colour(), self.white, None if self._buffers is None else self._empty)
+            out = _to_255(self._colour(), self.white)
             if out.ndim == 2:
                 out = np.repeat(out[:, :, None], 3, axis=2)
             return np.ascontiguousarray(out)
@@ -507,9 +497,7 @@ class Item:
             if self.is_gray:
                 return np.ascontiguousarray(_to_255(self._colour(), self.white))
             # OpenCV's RGB -> grey uses exactly the BT.601 weights (0.299, 0.587, 0.114).
-            rgb = self.rgb
-            out = self._empty("luma", rgb.shape[:2], np.float32)
-            return np.ascontiguousarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY, dst=out))
+            return np.ascontiguousarray(cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY))
         except MemoryError:
             raise self.error(self._memory_message("computing luma")) from None
         except cv2.error as exc:
@@ -589,15 +577,9 @@ def _dtype_white(dtype):
     return 1
 
 
-def _to_255(arr, white, empty=None):
-    """float32 samples on the 0..255 scale; ``empty(name, shape, dtype)`` gives the memory of an 8-bit
-    colour result (None: a fresh array)."""
+def _to_255(arr, white):
     if arr.dtype == np.uint8 and white == 255:
-        if empty is None or arr.ndim != 3:
-            return arr.astype(np.float32)
-        out = empty("rgb", arr.shape, np.float32)
-        np.copyto(out, arr)  # the exact conversion astype does, into reused memory
-        return out
+        return arr.astype(np.float32)
     if arr.dtype == np.bool_:
         return arr.astype(np.float32) * np.float32(255.0)
     if arr.dtype.kind == "f":
