@@ -852,3 +852,221 @@ def test_after_a_seek_the_position_is_the_landing_packet(clip):
     the next request is seeked to only when its keyframe is more than four packets further."""
     assert _seeks(clip, [6, 12]) == 1  # seek to keyframe 5; keyframe 10 is 4 packets past 6: decode on
     assert _seeks(clip, [6, 17]) == 2  # keyframe 15 is 9 packets past 6: seek again
+
+
+# -- earlier fresh samples' survivors without a test until now, by kind -----------------------------
+
+def _avi_with_start(path, n, fps, *, start=None, length=None):
+    """An AVI without B-frames (so timed by its pts) whose stream header is patched: ``start``
+    (strh dwStart, frames before the stream begins: its frames' pts start there while FFmpeg keeps
+    the stream's start_time at 0) and ``length`` (strh dwLength: the header's frame count and
+    duration)."""
+    import struct
+
+    from video_fixtures import index_frames, write_video
+
+    src = write_video(path, index_frames(n, size=(16, 16)), fps=fps, gop=4, options={"bf": "0"})
+    data = bytearray(src.read_bytes())
+    strh = data.find(b"strh")
+    assert data[strh + 8:strh + 12] == b"vids" and struct.unpack_from("<III", data, strh + 32) == (fps, 0, n)
+    if start is not None:
+        struct.pack_into("<I", data, strh + 36, start)
+    if length is not None:
+        struct.pack_into("<I", data, strh + 40, length)
+    src.write_bytes(bytes(data))
+    return src
+
+
+def _duration_errors(info):
+    return [e for e in info.errors if "duration" in e]
+
+
+def test_a_stream_starting_late_is_compared_from_its_header_start(tmp_path):
+    """A header duration is accepted when it matches the frames' span OR their end counted from
+    the stream's start (demuxers differ); an AVI whose stream starts 2 s late (dwStart) has a
+    stream start_time of 0, so the two tests differ there: each alone accepts the header."""
+    from forensics.media._video import video_info
+
+    # 8 frames at 4 fps from 2.25 s (FFmpeg's AVI pts start one frame after dwStart): span 2 s, end 4.25 s
+    late = video_info(_avi_with_start(tmp_path / "late.avi", 8, 4, start=8))
+    assert (late.timing, late.start_time_s, late.duration_s, late.n_frames) == ("pts", 2.25, 2.0, 8)
+    assert late.errors == ()  # header 2 s = the span (not the end 4.25 s from 0)
+    # a header counted from 0 to the end: 4.25 s = 17 frames (reported as a frame count, not as a duration)
+    to_end = video_info(_avi_with_start(tmp_path / "end.avi", 8, 4, start=8, length=17))
+    assert to_end.errors == ("the header gives 17 frames but the stream holds 8 packets",)
+    # neither: 3 s
+    both = video_info(_avi_with_start(tmp_path / "both.avi", 8, 4, start=8, length=12))
+    assert _duration_errors(both) == ["the header gives a duration of 3.000 s but the frames span 2.000 s"]
+
+
+@pytest.mark.parametrize("length, reported", [(10, False), (11, True), (6, False), (5, True),
+                                              (19, False), (20, True), (15, False), (14, True)])
+def test_stream_header_duration_at_exactly_the_tolerance(tmp_path, length, reported):
+    """The header may differ from the span, or from the end counted from the stream's start, by
+    the tolerance itself, not more: 8 frames at 4 fps from 2.25 s span 2 s and end at 4.25 s, the
+    tolerance is two intervals = 0.5 s, all exact in binary. The span test accepts 2.5 s and 1.5 s
+    (not 2.75 s, 1.25 s), the end test 4.75 s and 3.75 s (not 5 s, 3.5 s); each is far from the other."""
+    from forensics.media._video import video_info
+
+    info = video_info(_avi_with_start(tmp_path / "v.avi", 8, 4, start=8, length=length))
+    assert info.duration_s == 2.0 and info.start_time_s == 2.25
+    message = f"the header gives a duration of {length / 4:.3f} s but the frames span 2.000 s"
+    assert _duration_errors(info) == ([message] if reported else [])
+
+
+def _mkv_with_segment_duration(path, src, seconds):
+    """``src`` (Matroska) with its Segment Duration (float, ms at the default timestamp scale) set."""
+    import struct
+
+    data = bytearray(src.read_bytes())
+    at = data.find(bytes.fromhex("4489"))
+    size = data[at + 2] & 0x0F if data[at + 2] & 0x80 else None
+    assert size in (4, 8)
+    struct.pack_into(">f" if size == 4 else ">d", data, at + 3, seconds * 1000)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("header, reported", [(4.25, False), (4.5, False), (4.75, True)])
+def test_container_duration_at_exactly_the_tolerance_past_the_end(tmp_path, header, reported):
+    """Matroska (no stream duration): the container's duration is compared with the frames' end
+    (and span) within the tolerance: 8 frames at 4 fps starting 2 s late end at 4 s, tolerance
+    0.5 s; a container duration of exactly 4.5 s is accepted, 4.75 s reported (truncated file)."""
+    from video_fixtures import index_frames, remux, write_video
+
+    from forensics.media._video import video_info
+
+    src = write_video(tmp_path / "a.mkv", index_frames(8, size=(16, 16)), fps=4, gop=4)
+    late = remux(src, tmp_path / "late.mkv", shift=2.0)
+    info = video_info(_mkv_with_segment_duration(tmp_path / "d.mkv", late, header))
+    assert (info.start_time_s, info.duration_s, info.n_frames) == (2.0, 2.0, 8)
+    message = f"the container gives a duration of {header:.3f} s but the frames end at 4.000 s (truncated file?)"
+    assert _duration_errors(info) == ([message] if reported else [])
+
+
+def test_the_default_stream_is_the_one_flagged_default_not_any_flagged(tmp_path):
+    """Of two Matroska video streams, the first flagged *comment* (another disposition flag) and the
+    second *default*, the default one is read. Look-alike: with no stream flagged default, the first."""
+    import av
+    from video_fixtures import index_frames
+
+    from forensics.media._video import video_info
+
+    def write(path, flags):
+        with av.open(str(path), "w") as out:
+            streams = []
+            for k, flag in enumerate(flags):
+                s = out.add_stream("libx264", rate=25)
+                s.width, s.height, s.pix_fmt = 32 + 16 * k, 32, "yuv420p"
+                s.options = {"crf": "18", "preset": "veryfast", "threads": "1"}
+                s.disposition = flag
+                streams.append(s)
+            for arr in index_frames(3, size=(32, 32)):
+                for k, s in enumerate(streams):
+                    frame = np.ascontiguousarray(np.pad(arr, ((0, 0), (0, 16 * k), (0, 0))))
+                    for p in s.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                        out.mux(p)
+            for s in streams:
+                for p in s.encode():
+                    out.mux(p)
+        return path
+
+    D = av.stream.Disposition
+    path = write(tmp_path / "two.mkv", [D.comment, D.default])
+    with av.open(str(path)) as c:
+        assert [int(s.disposition) for s in c.streams.video] == [int(D.comment), int(D.default)]
+    info = video_info(path)
+    assert (info.stream, info.width, info.video_streams) == (1, 48, 2)
+    info = video_info(write(tmp_path / "none.mkv", [D.comment, D(0)]))
+    assert (info.stream, info.width) == (0, 32)
+
+
+def test_a_packet_the_table_has_no_timestamp_for_still_counts_one_decode_position(clip):
+    """The decode position after a packet whose pts is not in the packet table (what a packet
+    without pts gives) is the previous position + 1, so keyframe seeks keep counting right: with
+    keyframe 5's timestamp unknown, keyframe 10 is still 5 packets past it and is seeked to
+    (counted as 6 packets on, it would be 4: decode on). Look-alike: the table intact."""
+    from forensics.media._video import _Decode, _Errors, _probe, _Video
+
+    for unknown in (False, True):
+        with _Video(clip, 0) as video:
+            info = _probe(video, _Errors())
+            if unknown:
+                del video.table.packet_of_pts[int(video.table.pkt_pts[5])]
+            dec = _Decode(video, [4, 5, 11], _Errors(), tag_rotation=info.rotation)
+            got = [k for k, *_ in dec]
+        assert got == [4, 5, 11] and dec.seeks == 1, unknown
+
+
+def _fragmented_with_an_oversized_sample(path, sample):
+    """A fragmented MP4 (10 frames with B-frames, keyframes at 0 and 5) whose first fragment gives
+    sample ``sample`` a size of 2**31 - 1 bytes (its trun entry damaged): the demuxer fails there
+    with an error (it cannot allocate the packet) after reading the packets before it."""
+    import struct
+
+    from video_fixtures import index_frames, write_video
+
+    src = write_video(path, index_frames(10), gop=5, fragmented=True)
+    data = bytearray(src.read_bytes())
+    trun = data.find(b"trun") - 4
+    flags, count = struct.unpack_from(">II", data, trun + 8)
+    assert flags & 0xFFFFFF == 0xA05 and count == 5  # data offset, first-sample flags; size and cto per sample
+    struct.pack_into(">I", data, trun + 24 + 8 * sample, 2 ** 31 - 1)
+    src.write_bytes(bytes(data))
+    return src
+
+
+def test_frames_the_decoder_holds_when_the_demuxer_fails_are_returned(tmp_path):
+    """When the demuxer fails mid-stream, the frames already sent to the decoder are still output
+    (the decoder is drained, as at the end of a stream): here the keyframe, held by the decoder's
+    reordering delay when packet 1 fails. They were reported as "no frame could be decoded".
+    A request past the end (nothing requested exists) must find that the file decodes too."""
+    from video_fixtures import frame_level
+
+    from forensics.media._video import iter_frames, read_frames, video_info
+
+    path = _fragmented_with_an_oversized_sample(tmp_path / "one.mp4", 1)
+    info = video_info(path)
+    assert info.n_frames == 1 and info.errors[0].startswith("packet scan stopped after 1 packets (MemoryError")
+    r = read_frames(path, indices=[0])
+    assert r.indices.tolist() == [0] and r.missing.tolist() == [] and abs(frame_level(r.frames[0]) - 16) < 3
+    assert any(e.startswith("reading stopped after packet 0 (MemoryError") for e in r.errors)
+    errors = []
+    assert [k for k, *_ in iter_frames(path, [0], errors=errors)] == [0]
+    past = read_frames(path, indices=[5])
+    assert len(past) == 0 and past.missing.tolist() == [5]
+    # look-alike: the damage at packet 3, and frames 0..2 (the keyframe, a B- and a P-frame) read
+    path = _fragmented_with_an_oversized_sample(tmp_path / "three.mp4", 3)
+    r = read_frames(path, indices=[0, 1, 2, 7])
+    assert r.indices.tolist() == [0, 1, 2] and r.missing.tolist() == [7]
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], [16, 23, 30], atol=3)
+
+
+def test_decode_order_reading_drains_the_decoder_when_the_demuxer_fails(tmp_path):
+    """The same when frames are numbered by decoder output (a stream without usable timestamps,
+    e.g. AVI with B-frames): the packet table of the damaged file, built as for such a stream."""
+    import av
+
+    from video_fixtures import frame_level
+
+    from forensics.media._video import _Decode, _Errors, _probe, _Table, _Video
+
+    path = _fragmented_with_an_oversized_sample(tmp_path / "one.mp4", 3)
+    with _Video(path, 0) as video:
+        info = _probe(video, _Errors())
+        assert info.n_frames == 3
+        rows = []
+        with av.open(str(path)) as c:
+            try:
+                for p in c.demux(c.streams.video[0]):
+                    if p.size:
+                        rows.append((p.pts, p.dts, p.is_keyframe, p.is_discard, p.duration or 0))
+            except av.FFmpegError:
+                pass
+        video.table = _Table(*map(list, zip(*rows)), trust_pts=False)
+        errors = _Errors()
+        dec = _Decode(video, [1, 2, 5], errors, tag_rotation=info.rotation)
+        got = {k: frame_level(rgb) for k, _t, rgb, *_ in dec}
+    assert not dec.by_pts and sorted(got) == [1, 2]
+    np.testing.assert_allclose([got[1], got[2]], [23, 30], atol=3)
+    assert any(e.startswith("reading stopped after frame") for e in errors.as_list())

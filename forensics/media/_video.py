@@ -1072,8 +1072,22 @@ class _Decode:
                 if self.n_output:
                     return
         except av.FFmpegError:
+            self.n_output += len(self._drain())
             return
         self.ended = True
+
+    def _drain(self):
+        """The frames the decoder still holds (its reordering delay) when the demuxer fails mid-stream.
+
+        At the end of a stream PyAV's demuxer sends the decoder an empty packet, which makes it
+        output them; after a demuxer error nothing would.
+        """
+        import av
+
+        try:
+            return self.video.stream.codec_context.decode(None)
+        except av.FFmpegError:
+            return []
 
     def _yield(self, frame, k, t, logs):
         rgb, geo, sar, rot = self.display.convert(frame)
@@ -1118,9 +1132,9 @@ class _Decode:
                 break
             except av.FFmpegError as exc:
                 errors.add(f"reading stopped after packet {cur} ({_describe(exc)})")
-                break
+                packet = None
             pos = None
-            if packet.size:
+            if packet is not None and packet.size:
                 pos = table.packet_of_pts.get(packet.pts) if packet.pts is not None else None
                 if landing is not None:
                     if pos is None or pos > landing:
@@ -1138,7 +1152,7 @@ class _Decode:
                     if mode != self.skip:
                         self.video.stream.codec_context.skip_frame = self.skip = mode
             try:
-                frames = packet.decode()
+                frames = packet.decode() if packet is not None else self._drain()
             except av.FFmpegError as exc:
                 k_packet = int(table.frame_of_packet[pos]) if pos is not None else -1
                 what = f"frame {k_packet}" if k_packet >= 0 else f"packet {cur}"
@@ -1168,6 +1182,8 @@ class _Decode:
                     i += 1
                 if i >= len(wanted):
                     break
+            if packet is None:  # the demuxer failed: nothing more can be read
+                break
 
     def _by_order(self, logs):
         """Streams without usable timestamps: frame k is the k-th picture the decoder outputs.
@@ -1191,9 +1207,9 @@ class _Decode:
                 break
             except av.FFmpegError as exc:
                 errors.add(f"reading stopped after frame {k - 1} ({_describe(exc)})")
-                break
+                packet = None
             try:
-                frames = packet.decode()
+                frames = packet.decode() if packet is not None else self._drain()
             except av.FFmpegError as exc:
                 errors.add(f"decoder error near frame {k} ({_describe(exc)})")
                 errors.add_logs(logs)
@@ -1208,6 +1224,8 @@ class _Decode:
                 k += 1
                 if k > last:
                     break
+            if packet is None:  # the demuxer failed: nothing more can be read
+                break
 
 
 def _missing(src, index, wanted, dec, n_frames, errors):
