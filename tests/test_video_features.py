@@ -495,3 +495,51 @@ def test_warnings_point_at_the_callers_line_and_failed_videos_have_neutral_statu
         assert faceless.startswith("2 of 4 videos have no face") and faceless.endswith(f"first: video 1 ({dark})")
     assert vf.status_["status"].tolist() == ["error", "no_face", "error", "no_face"]
     assert vf.status_[["rotation", "mirror", "sar"]].values.tolist() == [[0, False, 1.0]] * 4
+
+
+# -- fresh-sample survivors (issue 16), by kind ---------------------------------------------------
+
+def test_a_mirrored_video_is_cropped_as_displayed_and_recorded(tmp_path):
+    """A display matrix with a mirror (a front camera's selfie): faces are cropped from the
+    mirrored picture, as a viewer sees it, and status_ and records_ say a mirror was applied.
+    Look-alike: the same frames without the mirror."""
+    rng = np.random.default_rng(3)
+    base = cv2.GaussianBlur(rng.integers(0, 256, (144, 160, 3)).astype(np.uint8), (5, 5), 0)
+    frames = [np.roll(base, k, axis=1) for k in range(4)]
+    plain = str(write_video(tmp_path / "plain.mp4", frames, crf=12))
+    mirrored = str(write_video(tmp_path / "mirror.mp4", frames, crf=12, rotation=0, mirror=True))
+    vf = VideoFeatures(BlurFeatures(), n_frames=2, detector=KnownBoxDetector(), size=32).fit()
+    feats, meta = vf.transform_frames([plain, mirrored])
+    assert vf.status_["mirror"].tolist() == [False, True]
+    assert vf.records_["mirror"].tolist() == [False, False, True, True]
+    expected = []
+    for path, flip in ((plain, False), (mirrored, True)):
+        for frame in read_frames(path, n=2, display=False).frames:  # as coded
+            shown = np.ascontiguousarray(frame[:, ::-1]) if flip else frame
+            crop, _ = crop_face(shown, KnownBoxDetector().box, margin=1.3, size=32)
+            expected.append(list(BlurFeatures().extract_one(crop).values()))
+    np.testing.assert_allclose(feats, expected, rtol=1e-9)
+    assert not np.allclose(feats[2:], feats[:2], rtol=1e-3)  # the mirror changes the crops
+
+
+@pytest.mark.parametrize("shape, size", [((40, 60, 3), 24), ((40, 60, 3), 64), ((40, 60, 3), 40), ((61, 30, 3), 29),
+                                         ((61, 30, 3), 31)])
+def test_centre_square_shrinks_by_area_and_enlarges_by_cubic(shape, size):
+    """no_face='frame' stands a frame's centre square, resized to ``size``, in for a face crop:
+    shrunk with area averaging, enlarged (or kept) with cubic interpolation; the square is the
+    middle one, rounded towards the top left for an odd margin."""
+    from forensics.features._video import _centre_square
+
+    rng = np.random.default_rng(size)
+    frame = rng.integers(0, 256, shape, dtype=np.uint8)
+    h, w = shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    square = np.ascontiguousarray(frame[top:top + s, left:left + s])
+    interp = cv2.INTER_AREA if s > size else cv2.INTER_CUBIC
+    expected = cv2.resize(square, (size, size), interpolation=interp)
+    other = cv2.resize(square, (size, size), interpolation=cv2.INTER_CUBIC if s > size else cv2.INTER_AREA)
+    got = _centre_square(frame, size)
+    assert got.shape == (size, size, 3)
+    np.testing.assert_array_equal(got, expected)
+    assert s == size or not np.array_equal(got, other)  # the choice of interpolation shows

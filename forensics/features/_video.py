@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import numbers
 import warnings
 
@@ -320,12 +319,11 @@ def _fill(vf, cropper, obj, index, res):
     source = res["source"]
     if cropper is None:
         # whole frames keep the coded layout: the codec's block grid stays aligned (nothing applied)
-        coded = {"display": False} if "display" in inspect.signature(read_frames).parameters else {}
-        video = read_frames(obj, n=vf.n_frames, every=vf.every, index=index, **coded)
+        video = read_frames(obj, n=vf.n_frames, every=vf.every, index=index, display=False)
         frames = ((int(i), f) for i, f in zip(video.indices, video.frames))
     else:
         video, res["rotation"], res["sar"] = read_display_frames(obj, n=vf.n_frames, every=vf.every, index=index)
-        res["mirror"] = bool(getattr(video, "mirror_applied", False))
+        res["mirror"] = bool(video.mirror_applied)
         frames = iter_display(video)
     problems = "; ".join(video.errors) or (f"{len(video.missing)} frames missing" if len(video.missing) else "")
     if problems:
