@@ -1070,3 +1070,19 @@ def test_decode_order_reading_drains_the_decoder_when_the_demuxer_fails(tmp_path
     assert not dec.by_pts and sorted(got) == [1, 2]
     np.testing.assert_allclose([got[1], got[2]], [23, 30], atol=3)
     assert any(e.startswith("reading stopped after frame") for e in errors.as_list())
+
+
+def test_checking_that_a_file_decodes_records_whether_the_stream_ended(tmp_path):
+    """A request only past the end decodes until one frame comes out: it stops there (the
+    stream did not end), or reads the whole stream when nothing decodes (it ended)."""
+    from video_fixtures import index_frames, scramble_packets, write_video
+
+    from forensics.media._video import _Decode, _Errors, _probe, _Video
+
+    good = write_video(tmp_path / "v.mkv", index_frames(5), gop=1)
+    for path, n_output, ended in ((good, 1, False), (scramble_packets(good, tmp_path / "s.mkv"), 0, True)):
+        with _Video(path, 0) as video:
+            info = _probe(video, _Errors())
+            dec = _Decode(video, [40], _Errors(), tag_rotation=info.rotation)
+            assert list(dec) == [] and dec.wanted == [] and dec.by_pts
+        assert (dec.n_output, dec.ended) == (n_output, ended), path
