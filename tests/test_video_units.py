@@ -1086,3 +1086,36 @@ def test_checking_that_a_file_decodes_records_whether_the_stream_ended(tmp_path)
             dec = _Decode(video, [40], _Errors(), tag_rotation=info.rotation)
             assert list(dec) == [] and dec.wanted == [] and dec.by_pts
         assert (dec.n_output, dec.ended) == (n_output, ended), path
+
+
+@pytest.mark.parametrize("hflip", [False, True])
+def test_display_matrices_that_change_from_frame_to_frame(tmp_path, hflip):
+    """Frames 3 to 5 carry a display matrix of their own (an H.264 orientation SEI: a quarter turn,
+    mirrored or not), frames 0 to 2 none: each returned frame gets its own transform, what was
+    applied is reported for the first frame returned (in the order asked), and video_info's
+    geometry is the first frame's (frame 0: not turned)."""
+    from video_fixtures import index_frames, orient_frames, write_video
+
+    from forensics.media._video import read_frames, video_info
+
+    src = write_video(tmp_path / "v.mkv", index_frames(6, size=(32, 48)), gop=1)
+    path = orient_frames(src, tmp_path / "turning.mkv", {k: (90, hflip) for k in (3, 4, 5)})
+    info = video_info(path)
+    assert (info.rotation, info.mirrored, info.display_width, info.display_height) == (0, False, 48, 32)
+    coded = read_frames(path, indices=[0, 4], display=False)
+    assert coded.rotations.tolist() == [0, 0] and coded.mirror_applied is False
+    # H.264 D.2.27: flipped first, then turned anticlockwise (rot90 of a left-right flip is the transpose)
+    expected = np.rot90(coded.frames[1][:, ::-1] if hflip else coded.frames[1], 1)
+    r = read_frames(path, indices=[0, 4])
+    assert r.frames[0].shape == (32, 48, 3) and r.frames[1].shape == (48, 32, 3)
+    np.testing.assert_array_equal(r.frames[0], coded.frames[0])
+    np.testing.assert_array_equal(r.frames[1], expected)
+    rotation = r.rotations[1]
+    assert rotation in (90, -90) and r.rotations[0] == 0
+    assert (r.rotation_applied, r.mirror_applied, r.info.rotation, r.info.mirrored) == (0, False, 0, False)
+    back = read_frames(path, indices=[4, 0])  # the first frame returned is the turned one
+    assert back.rotations.tolist() == [rotation, 0] and (back.rotation_applied, back.mirror_applied) == (rotation, hflip)
+    assert (back.info.rotation, back.info.display_width) == (0, 48)  # the first frame decoded: frame 0
+    only = read_frames(path, indices=[5])
+    assert (only.rotation_applied, only.mirror_applied, only.info.mirrored) == (rotation, hflip, hflip)
+    assert (only.info.display_width, only.info.display_height) == (32, 48)

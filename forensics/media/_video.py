@@ -1007,7 +1007,8 @@ def _frame_times(table, tb):
 class _Decode:
     """Decode the frames ``wanted`` of an opened, scanned video (see :func:`read_frames`).
 
-    Iterating yields ``(index, seconds, rgb, rotation, sar)`` in increasing index order.
+    Iterating yields ``(index, seconds, rgb, rotation, sar, mirror)`` in increasing index order
+    (what the display transform applied to that frame).
     Afterwards ``n_output`` is the number of frames the decoder returned, ``got`` the indices
     yielded, ``ended`` whether the end of the stream was reached, ``first_geometry`` the display
     transform of the first frame decoded and ``seeks`` the number of keyframe seeks.
@@ -1095,7 +1096,7 @@ class _Decode:
         if self.first_geometry is None:
             self.first_geometry = geo
         self.got.append(k)
-        return k, t, rgb, rot, sar
+        return k, t, rgb, rot, sar, bool(self.display.enabled and geo.steps and geo.mirrored)
 
     def _by_pts(self, logs):
         import av
@@ -1330,7 +1331,7 @@ def video_info(path, *, index=0, stream=None):
 def _read(path, index, stream, choose, *, threads, display, seek, skip_nonref=True, hwaccel=None):
     """Open, scan, choose frames with ``choose(info, table, time_base)`` and decode them.
 
-    Returns (requested, {index: (seconds, rgb, rotation, sar)}, missing, errors, info, decoder).
+    Returns (requested, {index: (seconds, rgb, rotation, sar, mirror)}, missing, errors, info, decoder).
     """
     with _Video(path, index, stream, hwaccel=hwaccel) as video:
         errors = _Errors()
@@ -1339,7 +1340,7 @@ def _read(path, index, stream, choose, *, threads, display, seek, skip_nonref=Tr
         wanted = np.unique(requested)
         dec = _Decode(video, wanted, errors, threads=threads, display=display, seek=seek,
                       skip_nonref=skip_nonref, tag_rotation=info.rotation)
-        got = {k: (t, rgb, rot, sar) for k, t, rgb, rot, sar in dec}
+        got = {k: (t, rgb, rot, sar, mirror) for k, t, rgb, rot, sar, mirror in dec}
         missing = _missing(video.src, index, wanted, dec, info.n_frames, errors)
         return requested, got, missing, errors, _with_geometry(info, dec.first_geometry), dec
 
@@ -1440,7 +1441,6 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
                                                        display=display, seek=seek, hwaccel=hwaccel)
     keep = [int(i) for i in requested if int(i) in got]
     first = got[keep[0]] if keep else None
-    geo = dec.first_geometry if display else None
     return VideoFrames(
         frames=[got[i][1] for i in keep],
         indices=np.array(keep, dtype=np.int64),
@@ -1450,7 +1450,7 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
         errors=errors.as_list(),
         info=info,
         rotation_applied=int(first[2]) if first is not None else 0,
-        mirror_applied=bool(geo is not None and geo.steps and geo.mirrored),
+        mirror_applied=bool(first[4]) if first is not None else False,
         sar_applied=float(first[3]) if first is not None else 1.0,
         rotations=np.array([got[i][2] for i in keep], dtype=np.int64),
         decoder=dec.video.decoder,
@@ -1513,7 +1513,7 @@ def iter_frames(path, indices, *, index=0, threads=1, errors=None, display=True,
     with _Video(path, index, stream) as video:
         info = _probe(video, log)
         dec = _Decode(video, wanted, log, threads=threads, display=display, seek=seek, tag_rotation=info.rotation)
-        for k, t, rgb, _rot, _sar in dec:
+        for k, t, rgb, *_ in dec:
             yield k, t, rgb
         _missing(video.src, index, wanted, dec, info.n_frames, log)
         src = video.src
