@@ -76,8 +76,18 @@ def test_no_face_policies(tmp_path, policy, used):
     vf = VideoFeatures(BlurFeatures(), n_frames=6, detector=KnownBoxDetector(), size=64, no_face=policy).fit()
     feats, meta = vf.transform_frames([path])
     assert len(meta) == used
+    faceless = meta["frame_index"].isin([1, 2]).to_numpy()
+    # a stand-in row (NaN or the centre square) belongs to no face and no track; face rows to track 0
+    assert meta.loc[faceless, ["face_index", "track_id"]].values.tolist() == [[-1, -1]] * (used - 4)
+    assert meta.loc[~faceless, ["face_index", "track_id"]].values.tolist() == [[0, 0]] * 4
     if policy == "nan":
-        assert np.isnan(feats[meta["frame_index"].isin([1, 2]).to_numpy()]).all()
+        assert np.isnan(feats[faceless]).all()
+    if policy == "frame":
+        from forensics.features._video import _centre_square
+
+        decoded = read_frames(path, indices=[1, 2]).frames
+        expected = [list(BlurFeatures().extract_one(_centre_square(f, 64)).values()) for f in decoded]
+        np.testing.assert_allclose(feats[faceless], expected, rtol=1e-9)
     row = vf.transform([path])[0]
     assert row[-2] == used and row[-1] == pytest.approx(4 / 6)
 
@@ -140,7 +150,11 @@ def test_params_validated_at_fit_and_pickle(tmp_path):
     vf = VideoFeatures(BlurFeatures(), n_frames=3, detector=KnownBoxDetector(), size=64).fit()
     path = _video(tmp_path / "p.mp4", n=3)
     out = vf.transform([path])
-    np.testing.assert_array_equal(pickle.loads(pickle.dumps(vf)).transform([path]), out)
+    copy = pickle.loads(pickle.dumps(vf))
+    # status_ and records_ describe the last call, not the model: not pickled, and kept on the live object
+    assert not hasattr(copy, "status_") and not hasattr(copy, "records_")
+    assert len(vf.status_) == 1 and len(vf.records_) == 3
+    np.testing.assert_array_equal(copy.transform([path]), out)
 
 
 def test_default_extractor_is_the_pixel_bank():
