@@ -1119,3 +1119,49 @@ def test_display_matrices_that_change_from_frame_to_frame(tmp_path, hflip):
     only = read_frames(path, indices=[5])
     assert (only.rotation_applied, only.mirror_applied, only.info.mirrored) == (rotation, hflip, hflip)
     assert (only.info.display_width, only.info.display_height) == (32, 48)
+
+
+def test_a_frame_after_an_undecodable_requested_one_is_not_returned_in_its_place(tmp_path):
+    """Frame 2 of an intra-only stream does not decode: the frames after it that were not asked
+    for are decoded on the way to frame 5 but never yielded, and frame 2 is reported missing.
+    Look-alike: the intact stream yields exactly the frames asked for."""
+    from video_fixtures import frame_level, index_frames, remux, write_video
+
+    from forensics.media._video import iter_frames
+
+    src = write_video(tmp_path / "intra.mkv", index_frames(8), gop=1)
+    got = [(k, round(frame_level(rgb))) for k, _t, rgb in iter_frames(src, [2, 5], errors=[])]
+    assert [k for k, _ in got] == [2, 5]
+    bad = remux(src, tmp_path / "bad.mkv", damage={2})
+    errors = []
+    got = [(k, frame_level(rgb)) for k, _t, rgb in iter_frames(bad, [5, 2], errors=errors)]
+    assert [k for k, _ in got] == [5] and abs(got[0][1] - (16 + 7 * 5)) < 3
+    assert "1 requested frame(s) not decoded (2): they did not decode" in errors
+
+
+def test_non_reference_frames_not_asked_for_are_skipped_by_default(tmp_path):
+    """H.264 with B-frames: by default the decoder skips the non-reference frames that were not
+    asked for (fewer frames come out of it than the stream holds), without changing the frames
+    returned; with skip_nonref=False every frame is decoded. Both in _read (what read_frames
+    uses) and in _Decode itself."""
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import _Decode, _Errors, _probe, _read, _Video
+
+    path = write_video(tmp_path / "b.mp4", index_frames(24), gop=24)  # one keyframe: no seek
+
+    def read(**kw):
+        _req, got, _missing, _errors, _info, dec = _read(path, 0, None, lambda *a: np.array([0, 12, 23]),
+                                                          threads=1, display=True, seek=True, **kw)
+        return got, dec.n_output
+
+    skipped, n_skipping = read()
+    full, n_full = read(skip_nonref=False)
+    assert n_full == 24 and n_skipping < 24
+    assert sorted(skipped) == sorted(full) == [0, 12, 23]
+    for k in full:
+        np.testing.assert_array_equal(skipped[k][1], full[k][1])
+    with _Video(path, 0) as video:
+        info = _probe(video, _Errors())
+        dec = _Decode(video, [0, 12, 23], _Errors(), tag_rotation=info.rotation)
+        assert dec.skip_nonref and [k for k, *_ in dec] == [0, 12, 23] and dec.n_output == n_skipping
