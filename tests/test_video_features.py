@@ -557,3 +557,34 @@ def test_centre_square_shrinks_by_area_and_enlarges_by_cubic(shape, size):
     assert got.shape == (size, size, 3)
     np.testing.assert_array_equal(got, expected)
     assert s == size or not np.array_equal(got, other)  # the choice of interpolation shows
+
+
+class BatchOnlyFailure(CountingBlur):
+    """Fails whenever it is given more than one crop at once (a batched path's own fault)."""
+
+    def _compute_batch(self, prepared):
+        if len(prepared) > 1:
+            raise ValueError("batch of %d" % len(prepared))
+        return super()._compute_batch(prepared)
+
+
+def test_a_batch_that_fails_only_as_a_batch_names_its_frame_range(tmp_path):
+    """When a chunk fails as a batch but each of its crops passes alone, the error names the
+    chunk's frame range, first to last (here the second chunk: sampled frames 7, 9 and 11 of a
+    12-frame video, chunks of 3). Look-alike: a single-crop chunk never fails."""
+    path = _video(tmp_path / "v.mp4", n=12)
+
+    class SecondChunk(BatchOnlyFailure):
+        calls = 0
+
+        def _compute_batch(self, prepared):
+            SecondChunk.calls += 1
+            if SecondChunk.calls == 1:
+                return CountingBlur._compute_batch(self, prepared)
+            return super()._compute_batch(prepared)
+
+    vf = VideoFeatures(SecondChunk(), n_frames=6, detector=KnownBoxDetector(), size=64).fit()
+    with pytest.raises(ItemError, match=r"item 0 \(.*v\.mp4\): frames 7\.\.11: ValueError: batch of 3$"):
+        vf.transform([path])
+    one = VideoFeatures(BatchOnlyFailure(), n_frames=1, detector=KnownBoxDetector(), size=64, aggregate="mean").fit()
+    assert np.isfinite(one.transform([path])[0, :-3]).all()
