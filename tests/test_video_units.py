@@ -562,10 +562,12 @@ def test_decode_order_stream_is_timed_by_its_nominal_rate(tmp_path):
 def test_a_matrix_one_degree_off_a_quarter_turn_is_not_turned():
     import math
 
-    for deg, steps in ((90, ("clock",)), (91, ()), (89, ()), (179, ()), (181, ()), (271, ()), (269, ())):
+    for deg, steps in ((90, ("clock",)), (91, ()), (89, ()), (179, ()), (181, ()), (271, ()), (269, ()),
+                       (1, ()), (359, ()), (0, ()), (360, ())):
         t = math.radians(-deg)  # clockwise deg: theta = deg
         g = _Geometry.from_matrix(_matrix(math.cos(t), -math.sin(t), math.sin(t), math.cos(t)))
         assert g.steps == steps, deg
+        assert (g.note is None) is (deg % 90 == 0), deg  # one degree off is left unturned, and said so
 
 
 def test_leading_pictures_of_the_first_keyframe_have_no_seek_target():
@@ -1165,3 +1167,34 @@ def test_non_reference_frames_not_asked_for_are_skipped_by_default(tmp_path):
         info = _probe(video, _Errors())
         dec = _Decode(video, [0, 12, 23], _Errors(), tag_rotation=info.rotation)
         assert dec.skip_nonref and [k for k, *_ in dec] == [0, 12, 23] and dec.n_output == n_skipping
+
+
+@pytest.mark.parametrize("ext, gop, damaged, timing", [(".mkv", 1, 2, "pts"), (".avi", 5, 5, "decode order")])
+def test_frames_decoded_with_concealed_damage_are_reported(tmp_path, ext, gop, damaged, timing):
+    """A packet whose headers are intact but whose data is noise decodes with concealed errors
+    (FFmpeg flags the frame corrupt): it is returned and reported, whether frames are numbered by
+    pts or, in an AVI with B-frames, by decoder output. Look-alike: the intact file, no report."""
+    from video_fixtures import index_frames, remux, write_video
+
+    from forensics.media._video import read_frames
+
+    src = write_video(tmp_path / f"v{ext}", index_frames(10, size=(64, 96)), gop=gop)
+    intact = read_frames(src, indices=list(range(10)))
+    assert intact.info.timing == timing and intact.indices.tolist() == list(range(10)) and intact.errors == []
+    bad = remux(src, tmp_path / f"bad{ext}", damage={damaged}, keep=60)
+    r = read_frames(bad, indices=list(range(10)))
+    assert r.info.timing == timing and r.indices.tolist() == list(range(10))
+    assert [e for e in r.errors if "decoded with errors" in e] == [
+        f"frame {damaged} decoded with errors (damaged data concealed)"]
+
+
+def test_ffmpeg_messages_at_error_level_and_above_are_kept():
+    """FFmpeg's log levels go down with severity (PANIC 0, FATAL 8, ERROR 16, WARNING 24...): the
+    captured messages at ERROR and more severe are kept, stripped, and the capture is emptied."""
+    import av.logging
+
+    logs = [(av.logging.PANIC, "a", "panic\n"), (av.logging.FATAL, "b", " fatal "), (av.logging.ERROR, "c", "error"),
+            (av.logging.WARNING, "d", "warning"), (av.logging.INFO, "e", "info")]
+    errors = _Errors()
+    errors.add_logs(logs)
+    assert errors.as_list() == ["ffmpeg a: panic", "ffmpeg b: fatal", "ffmpeg c: error"] and logs == []

@@ -241,7 +241,7 @@ def scramble_packets(src, dst, seed=0):
     return Path(dst)
 
 
-def remux(src, dst, *, shift=0.0, pts=None, damage=(), seed=0):
+def remux(src, dst, *, shift=0.0, pts=None, damage=(), keep=0, seed=0):
     """Copy the video stream of ``src`` into ``dst`` (container from the extension), altered.
 
     Parameters
@@ -256,6 +256,9 @@ def remux(src, dst, *, shift=0.0, pts=None, damage=(), seed=0):
     damage : collection of int
         Decode positions of packets whose payload is replaced by random bytes (same size):
         undecodable packets inside an intact container.
+    keep : int
+        Leading bytes of each damaged packet left intact (its headers: a frame that decodes with
+        concealed errors rather than not at all).
     """
     import av
 
@@ -277,7 +280,8 @@ def remux(src, dst, *, shift=0.0, pts=None, damage=(), seed=0):
                     new_dts = changed
                 new_pts = changed
             if position in damage:
-                q = av.Packet(rng.integers(0, 256, pk.size, dtype=np.uint8).tobytes())
+                head = bytes(pk)[:keep]
+                q = av.Packet(head + rng.integers(0, 256, pk.size - len(head), dtype=np.uint8).tobytes())
                 q.is_keyframe = pk.is_keyframe
             else:
                 q = av.Packet(bytes(pk))

@@ -783,7 +783,7 @@ class _Geometry:
             steps = (("hflip",) if m[0] < 0 else ()) + (("vflip",) if m[4] < 0 else ())
         elif abs(theta - 270) < 1:
             steps = ("clock_flip",) if m[3] < 0 else ("cclock",)
-        elif abs(theta) < 1 or abs(theta - 360) < 1:
+        elif abs(theta) < 1:  # theta is a whole number of degrees in [0, 360)
             steps = ("vflip",) if m[4] < 0 else ()
         else:
             return cls(rotation, mirrored, (), f"display matrix rotates by {rotation} degrees (not a multiple "
