@@ -537,11 +537,12 @@ def test_a_mirrored_video_is_cropped_as_displayed_and_recorded(tmp_path):
 
 
 @pytest.mark.parametrize("shape, size", [((40, 60, 3), 24), ((40, 60, 3), 64), ((40, 60, 3), 40), ((61, 30, 3), 29),
-                                         ((61, 30, 3), 31)])
+                                         ((61, 30, 3), 31), ((40, 100, 3), 24), ((100, 40, 3), 64)])
 def test_centre_square_shrinks_by_area_and_enlarges_by_cubic(shape, size):
     """no_face='frame' stands a frame's centre square, resized to ``size``, in for a face crop:
     shrunk with area averaging, enlarged (or kept) with cubic interpolation; the square is the
-    middle one, rounded towards the top left for an odd margin."""
+    middle one, rounded towards the top left for an odd margin (frames more than twice as long as
+    wide too)."""
     from forensics.features._video import _centre_square
 
     rng = np.random.default_rng(size)
@@ -588,3 +589,21 @@ def test_a_batch_that_fails_only_as_a_batch_names_its_frame_range(tmp_path):
         vf.transform([path])
     one = VideoFeatures(BatchOnlyFailure(), n_frames=1, detector=KnownBoxDetector(), size=64, aggregate="mean").fit()
     assert np.isfinite(one.transform([path])[0, :-3]).all()
+
+
+@pytest.mark.parametrize("policy", ["frame", "nan", "skip"])
+def test_string_parameters_read_from_a_config_act_as_their_literals(tmp_path, policy):
+    """A no_face value read from a file (JSON here, as a YAML config or a command line gives it)
+    is an equal but distinct string object: it must select the same policy as the literal."""
+    import json
+
+    loaded = json.loads(json.dumps({"no_face": policy}))["no_face"]
+    assert loaded == policy and loaded is not policy
+    path = _video(tmp_path / "v.mp4", n=6, dark=(1, 2))
+    outputs = []
+    for value in (policy, loaded):
+        vf = VideoFeatures(BlurFeatures(), n_frames=6, detector=KnownBoxDetector(), size=64, no_face=value).fit()
+        feats, meta = vf.transform_frames([path])
+        outputs.append((feats, meta["frame_index"].tolist()))
+    assert outputs[1][1] == outputs[0][1] == ([0, 3, 4, 5] if policy == "skip" else list(range(6)))
+    np.testing.assert_array_equal(outputs[1][0], outputs[0][0])
