@@ -607,3 +607,28 @@ def test_string_parameters_read_from_a_config_act_as_their_literals(tmp_path, po
         outputs.append((feats, meta["frame_index"].tolist()))
     assert outputs[1][1] == outputs[0][1] == ([0, 3, 4, 5] if policy == "skip" else list(range(6)))
     np.testing.assert_array_equal(outputs[1][0], outputs[0][0])
+
+
+class OutOfMemoryDetector(KnownBoxDetector):
+    """Runs out of memory on frames taller than 200 pixels (as a detector given too large a frame)."""
+
+    def detect(self, rgb):
+        if rgb.shape[0] > 200:
+            raise MemoryError
+        return super().detect(rgb)
+
+
+def test_running_out_of_memory_on_a_video_names_it_or_gives_a_nan_row(tmp_path):
+    """A MemoryError while a video's frames are processed becomes an ItemError naming the video,
+    or, with on_error='nan', a NaN row with status 'error'; the other videos are unaffected."""
+    good = _video(tmp_path / "ok.mp4", n=2)
+    big = str(write_video(tmp_path / "big.mp4", [np.full((288, 320, 3), 120, np.uint8)] * 2))
+    vf = VideoFeatures(BlurFeatures(), n_frames=2, detector=OutOfMemoryDetector(), size=64).fit()
+    with pytest.raises(ItemError, match=r"^item 1 \(.*big\.mp4\): out of memory while processing the video's frames$"):
+        vf.transform([good, big])
+    vf.set_params(on_error="nan")
+    with pytest.warns(RuntimeWarning, match="1 of 2 videos could not be read"):
+        X = vf.transform([good, big])
+    assert np.isfinite(X[0, :-3]).all() and np.isnan(X[1]).all()
+    assert vf.status_["status"].tolist() == ["ok", "error"]
+    assert vf.status_["error"][1] == "out of memory while processing the video's frames"
