@@ -1116,7 +1116,8 @@ def test_display_matrices_that_change_from_frame_to_frame(tmp_path, hflip):
     assert rotation in (90, -90) and r.rotations[0] == 0
     assert (r.rotation_applied, r.mirror_applied, r.info.rotation, r.info.mirrored) == (0, False, 0, False)
     back = read_frames(path, indices=[4, 0])  # the first frame returned is the turned one
-    assert back.rotations.tolist() == [rotation, 0] and (back.rotation_applied, back.mirror_applied) == (rotation, hflip)
+    assert back.rotations.tolist() == [rotation, 0]
+    assert (back.rotation_applied, back.mirror_applied) == (rotation, hflip)
     assert (back.info.rotation, back.info.display_width) == (0, 48)  # the first frame decoded: frame 0
     only = read_frames(path, indices=[5])
     assert (only.rotation_applied, only.mirror_applied, only.info.mirrored) == (rotation, hflip, hflip)
