@@ -464,7 +464,12 @@ def test_a_request_past_the_end_decodes_past_an_undecodable_first_packet(tmp_pat
 
     src = write_video(tmp_path / "intra.mkv", index_frames(5), gop=1)
     bad = remux(src, tmp_path / "bad.mkv", damage={0})
-    assert read_frames(bad, indices=[1]).indices.tolist() == [1]
+    r = read_frames(bad, indices=[1])
+    assert r.indices.tolist() == [1]
+    assert any(e.startswith("frame 0: packet failed to decode (InvalidDataError") for e in r.errors)  # frame 0 too
+    r = read_frames(remux(src, tmp_path / "bad2.mkv", damage={2}), indices=[1, 3])
+    assert r.indices.tolist() == [1, 3] and r.missing.tolist() == []
+    assert any(e.startswith("frame 2: packet failed to decode (InvalidDataError") for e in r.errors)
     r = read_frames(bad, indices=[40])  # nothing requested exists: the file must still decode something
     assert len(r) == 0 and r.missing.tolist() == [40]
 

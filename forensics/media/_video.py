@@ -822,7 +822,7 @@ class _Display:
         # hardware decoding (hwaccel) downloads frames in a semi-planar layout (nv12...), whose direct
         # RGB conversion differs from the software path by up to ~100 levels at chroma edges;
         # unpacked to the planar layout first (lossless), the RGB is the software decoder's exactly
-        self.unpack = VideoReformatter() if getattr(stream.codec_context, "is_hwaccel", False) else None
+        self.unpack = VideoReformatter() if stream.codec_context.is_hwaccel else None
 
     def geometry(self, frame):
         try:
