@@ -632,3 +632,36 @@ def test_running_out_of_memory_on_a_video_names_it_or_gives_a_nan_row(tmp_path):
     assert np.isfinite(X[0, :-3]).all() and np.isnan(X[1]).all()
     assert vf.status_["status"].tolist() == ["ok", "error"]
     assert vf.status_["error"][1] == "out of memory while processing the video's frames"
+
+
+def test_progress_bar_is_shown_on_request_and_cleared_at_the_end(tmp_path, capsys):
+    """progress=True draws a bar of the videos on stderr and clears it when done (nothing left
+    between the caller's own lines); the default draws nothing."""
+    paths = [_video(tmp_path / f"{k}.mp4", n=2, seed=k) for k in range(2)]
+    vf = VideoFeatures(BlurFeatures(), n_frames=1, faces=False).fit()
+    vf.transform(paths)
+    assert "videos" not in capsys.readouterr().err
+    vf.set_params(progress=True).transform(paths)
+    err = capsys.readouterr().err
+    assert err.startswith("\rvideos:") and "video/s" in err
+    assert err.endswith("\r") and not err.endswith("\n") and err.rstrip("\r").split("\r")[-1].strip() == ""
+
+
+def test_a_video_read_with_problems_is_partial_with_the_readers_messages(tmp_path):
+    """Status 'partial' with the reader's messages, whether frames are missing (a packet that does
+    not decode) or not (a stale header count); the row aggregates the frames that decoded.
+    Look-alike: the intact video is 'ok' with no message."""
+    from video_fixtures import index_frames, patch_avi_frame_count, remux
+
+    intact = write_video(tmp_path / "v.mkv", index_frames(6), gop=1)
+    damaged = remux(intact, tmp_path / "damaged.mkv", damage={2})
+    stale = patch_avi_frame_count(write_video(tmp_path / "stale.avi", index_frames(6), gop=3), 8)
+    paths = [str(intact), str(damaged), str(stale)]
+    vf = VideoFeatures(BlurFeatures(), every=1, faces=False).fit()
+    X = vf.transform(paths)
+    assert vf.status_["status"].tolist() == ["ok", "partial", "partial"]
+    expected = ["; ".join(read_frames(p, every=1, display=False).errors) for p in paths]
+    assert vf.status_["error"].tolist() == expected and expected[0] == ""
+    assert "1 requested frame(s) not decoded (2): they did not decode" in expected[1]
+    assert expected[2] == "the header gives 8 frames but the stream holds 6 packets"
+    assert X[:, -3].tolist() == X[:, -2].tolist() == [6, 5, 6]  # frames sampled and used: those that decoded

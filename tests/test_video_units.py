@@ -992,17 +992,19 @@ def test_a_packet_the_table_has_no_timestamp_for_still_counts_one_decode_positio
     """The decode position after a packet whose pts is not in the packet table (what a packet
     without pts gives) is the previous position + 1, so keyframe seeks keep counting right: with
     keyframe 5's timestamp unknown, keyframe 10 is still 5 packets past it and is seeked to
-    (counted as 6 packets on, it would be 4: decode on). Look-alike: the table intact."""
+    (counted as 6 packets on, it would be 4: decode on); with packet 6's unknown, keyframe 10 is 4
+    packets on (counted as 4, 6 would seek). Look-alike: the table intact."""
     from forensics.media._video import _Decode, _Errors, _probe, _Video
 
-    for unknown in (False, True):
+    # unknown packet, frames asked for, seeks: counted one short or one long, keyframe 10 is 4 or 6 packets on
+    for unknown, want, seeks in ((None, [4, 5, 11], 1), (5, [4, 5, 11], 1), (None, [4, 6, 10], 0), (6, [4, 6, 10], 0)):
         with _Video(clip, 0) as video:
             info = _probe(video, _Errors())
-            if unknown:
-                del video.table.packet_of_pts[int(video.table.pkt_pts[5])]
-            dec = _Decode(video, [4, 5, 11], _Errors(), tag_rotation=info.rotation)
+            if unknown is not None:
+                del video.table.packet_of_pts[int(video.table.pkt_pts[unknown])]
+            dec = _Decode(video, want, _Errors(), tag_rotation=info.rotation)
             got = [k for k, *_ in dec]
-        assert got == [4, 5, 11] and dec.seeks == 1, unknown
+        assert got == want and dec.seeks == seeks, (unknown, want)
 
 
 def _fragmented_with_an_oversized_sample(path, sample):
@@ -1204,3 +1206,18 @@ def test_ffmpeg_messages_at_error_level_and_above_are_kept():
     errors = _Errors()
     errors.add_logs(logs)
     assert errors.as_list() == ["ffmpeg a: panic", "ffmpeg b: fatal", "ffmpeg c: error"] and logs == []
+
+
+def test_frames_missing_because_a_decode_order_stream_ended_early_say_so(tmp_path):
+    """Numbered by decoder output (AVI with B-frames), a packet that fails to decode shifts no
+    frame but leaves the stream short: the last frame asked for is missing because the stream
+    ended before it. (By pts, the missing frame is the one that did not decode: see above.)"""
+    from video_fixtures import index_frames, remux, write_video
+
+    from forensics.media._video import read_frames
+
+    src = write_video(tmp_path / "v.avi", index_frames(10), gop=5)
+    bad = remux(src, tmp_path / "bad.avi", damage={1})
+    r = read_frames(bad, indices=list(range(10)))
+    assert r.info.timing == "decode order" and r.indices.tolist() == list(range(9))
+    assert "1 requested frame(s) not decoded (9): the stream ended before them" in r.errors

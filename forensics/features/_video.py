@@ -325,7 +325,7 @@ def _fill(vf, cropper, obj, index, res):
         video, res["rotation"], res["sar"] = read_display_frames(obj, n=vf.n_frames, every=vf.every, index=index)
         res["mirror"] = bool(video.mirror_applied)
         frames = iter_display(video)
-    problems = "; ".join(video.errors) or (f"{len(video.missing)} frames missing" if len(video.missing) else "")
+    problems = "; ".join(video.errors)  # missing frames are among them (read_frames reports each)
     if problems:
         res.update(status="partial", error=problems)
     res["n_sampled"] = len(video.frames)
