@@ -1221,3 +1221,25 @@ def test_frames_missing_because_a_decode_order_stream_ended_early_say_so(tmp_pat
     r = read_frames(bad, indices=list(range(10)))
     assert r.info.timing == "decode order" and r.indices.tolist() == list(range(9))
     assert "1 requested frame(s) not decoded (9): the stream ended before them" in r.errors
+
+
+def test_iter_frames_warns_at_the_line_that_iterates(tmp_path):
+    """Without an errors list, iter_frames' problems come as one RuntimeWarning naming the file,
+    attributed to the caller's line (the generator's own frames are not the user's code)."""
+    import inspect
+
+    from video_fixtures import index_frames, remux, write_video
+
+    from forensics.media._video import iter_frames
+
+    src = write_video(tmp_path / "v.mkv", index_frames(5), gop=1)
+    bad = remux(src, tmp_path / "bad.mkv", damage={2})
+    with pytest.warns(RuntimeWarning) as record:
+        got, line = [], inspect.currentframe().f_lineno + 1
+        for k, _t, _rgb in iter_frames(bad, [1, 2, 3]):  # the line the warning must name
+            got.append(k)
+    assert got == [1, 3] and len(record) == 1
+    warning = record[0]
+    assert (warning.filename, warning.lineno) == (__file__, line)
+    assert str(warning.message).startswith(f"{bad}: frame 2: packet failed to decode")
+    assert "1 requested frame(s) not decoded (2): they did not decode" in str(warning.message)
