@@ -333,7 +333,7 @@ def test_stream_argument_is_checked(clip):
     from forensics.media._video import read_frames, video_info
 
     assert video_info(clip, stream=0).stream == 0 and video_info(clip, stream=np.int64(0)).video_streams == 1
-    for bad in (1, -1):
+    for bad in (1, 2, -1):  # the first position past the end, one further, and before the start
         with pytest.raises(ItemError, match=rf"item 2 \(.*v\.mp4\): has 1 video stream\(s\); stream={bad} asked"):
             video_info(clip, index=2, stream=bad)
     for bad in (True, 0.0, "0"):

@@ -371,9 +371,9 @@ class _Video:
             raise
 
     def _software(self, why):
-        """Record why the requested hardware decoding is not used (decoding goes on in software)."""
+        """Record why the requested hardware decoding is not used (decoding goes on in software; read_frames
+        warns at its caller's line)."""
         self.decoder, self.decoder_note = "software", f"hwaccel {self.hwaccel!r} not used: {why}; decoded in software"
-        warnings.warn(f"{self.src}: {self.decoder_note}", RuntimeWarning, stacklevel=4)
 
     def _open_hw(self, av):
         """Open with hardware decoding (``hwaccel``); False, with the reason recorded, when it cannot start."""
@@ -1439,6 +1439,8 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
         raise TypeError(f"hwaccel must be None or a device type name such as 'cuda', got {hwaccel!r}")
     requested, got, missing, errors, info, dec = _read(path, index, stream, choose, threads=threads,
                                                        display=display, seek=seek, hwaccel=hwaccel)
+    if dec.video.decoder_note:
+        warnings.warn(f"{dec.video.src}: {dec.video.decoder_note}", RuntimeWarning, stacklevel=2)
     keep = [int(i) for i in requested if int(i) in got]
     first = got[keep[0]] if keep else None
     return VideoFrames(
