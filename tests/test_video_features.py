@@ -609,6 +609,23 @@ def test_string_parameters_read_from_a_config_act_as_their_literals(tmp_path, po
     np.testing.assert_array_equal(outputs[1][0], outputs[0][0])
 
 
+def test_on_error_read_from_a_config_acts_as_its_literal(tmp_path):
+    """on_error='raise' read from a file (an equal, distinct string) raises on a broken video as
+    the literal does; 'nan' read so gives the NaN row."""
+    import json
+
+    good, bad = _video(tmp_path / "ok.mp4", n=2), tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    for value in ("raise", json.loads('"raise"')):
+        vf = VideoFeatures(BlurFeatures(), n_frames=2, faces=False, on_error=value).fit()
+        with pytest.raises(ItemError, match=r"item 1 \(.*broken\.mp4\)"):
+            vf.transform([good, str(bad)])
+    vf = VideoFeatures(BlurFeatures(), n_frames=2, faces=False, on_error=json.loads('"nan"')).fit()
+    with pytest.warns(RuntimeWarning, match="1 of 2 videos could not be read"):
+        X = vf.transform([good, str(bad)])
+    assert np.isnan(X[1]).all() and vf.status_["status"].tolist() == ["ok", "error"]
+
+
 class OutOfMemoryDetector(KnownBoxDetector):
     """Runs out of memory on frames taller than 200 pixels (as a detector given too large a frame)."""
 

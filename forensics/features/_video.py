@@ -297,8 +297,9 @@ _RECORD_COLUMNS = ("video", "source", "frame_index", "time_s", "face_index", "fa
 def _video_frames(vf, cropper, obj, index):
     """Frame feature rows of one video, with its face records and status."""
     source = str(obj)
-    res = dict(index=index, source=source, status="ok", error="", frames=[], keys=[], records=[], n_sampled=0,
-               n_faces=0, rotation=0, mirror=False, sar=1.0)
+    # n_sampled and n_faces are set by _fill (an error row has neither: it is all NaN)
+    res = dict(index=index, source=source, status="ok", error="", frames=[], keys=[], records=[], rotation=0,
+               mirror=False, sar=1.0)
     try:
         _fill(vf, cropper, obj, index, res)
     except ItemError as exc:
