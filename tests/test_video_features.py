@@ -77,6 +77,10 @@ def test_no_face_policies(tmp_path, policy, used):
     feats, meta = vf.transform_frames([path])
     assert len(meta) == used
     faceless = meta["frame_index"].isin([1, 2]).to_numpy()
+    # every sampled frame is recorded; a faceless one is used unless skipped
+    rec = vf.records_
+    assert rec["frame_index"].tolist() == list(range(6)) and rec["face_found"].tolist() == [True, False, False] + [True] * 3
+    assert rec["used"].tolist() == (rec["face_found"].tolist() if policy == "skip" else [True] * 6)
     # a stand-in row (NaN or the centre square) belongs to no face and no track; face rows to track 0
     assert meta.loc[faceless, ["face_index", "track_id"]].values.tolist() == [[-1, -1]] * (used - 4)
     assert meta.loc[~faceless, ["face_index", "track_id"]].values.tolist() == [[0, 0]] * 4
