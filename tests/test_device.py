@@ -179,9 +179,16 @@ def test_hwaccel_cuda_decodes_or_falls_back_with_the_reason(clip):
 
 
 def test_hwaccel_device_missing_from_the_build(clip):
-    with pytest.warns(RuntimeWarning, match="offers no such device"):
+    """Decoded in software, with the reason in decoder_note and in a warning at the caller's line
+    (it pointed inside the reader)."""
+    import inspect
+
+    with pytest.warns(RuntimeWarning, match="offers no such device") as record:
+        line = inspect.currentframe().f_lineno + 1
         res = read_frames(clip, n=2, hwaccel="no-such-device")
     assert res.decoder == "software" and "(it offers: " in res.decoder_note and len(res.frames) == 2
+    assert [(w.filename, w.lineno) for w in record] == [(__file__, line)]
+    assert str(record[0].message) == f"{clip}: {res.decoder_note}"
 
 
 @pytest.mark.parametrize("bad", [1, True, ["cuda"]])

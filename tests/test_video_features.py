@@ -76,8 +76,22 @@ def test_no_face_policies(tmp_path, policy, used):
     vf = VideoFeatures(BlurFeatures(), n_frames=6, detector=KnownBoxDetector(), size=64, no_face=policy).fit()
     feats, meta = vf.transform_frames([path])
     assert len(meta) == used
+    faceless = meta["frame_index"].isin([1, 2]).to_numpy()
+    # every sampled frame is recorded; a faceless one is used unless skipped
+    rec = vf.records_
+    assert rec["frame_index"].tolist() == list(range(6)) and rec["face_found"].tolist() == [True, False, False] + [True] * 3
+    assert rec["used"].tolist() == (rec["face_found"].tolist() if policy == "skip" else [True] * 6)
+    # a stand-in row (NaN or the centre square) belongs to no face and no track; face rows to track 0
+    assert meta.loc[faceless, ["face_index", "track_id"]].values.tolist() == [[-1, -1]] * (used - 4)
+    assert meta.loc[~faceless, ["face_index", "track_id"]].values.tolist() == [[0, 0]] * 4
     if policy == "nan":
-        assert np.isnan(feats[meta["frame_index"].isin([1, 2]).to_numpy()]).all()
+        assert np.isnan(feats[faceless]).all()
+    if policy == "frame":
+        from forensics.features._video import _centre_square
+
+        decoded = read_frames(path, indices=[1, 2]).frames
+        expected = [list(BlurFeatures().extract_one(_centre_square(f, 64)).values()) for f in decoded]
+        np.testing.assert_allclose(feats[faceless], expected, rtol=1e-9)
     row = vf.transform([path])[0]
     assert row[-2] == used and row[-1] == pytest.approx(4 / 6)
 
@@ -140,7 +154,11 @@ def test_params_validated_at_fit_and_pickle(tmp_path):
     vf = VideoFeatures(BlurFeatures(), n_frames=3, detector=KnownBoxDetector(), size=64).fit()
     path = _video(tmp_path / "p.mp4", n=3)
     out = vf.transform([path])
-    np.testing.assert_array_equal(pickle.loads(pickle.dumps(vf)).transform([path]), out)
+    copy = pickle.loads(pickle.dumps(vf))
+    # status_ and records_ describe the last call, not the model: not pickled, and kept on the live object
+    assert not hasattr(copy, "status_") and not hasattr(copy, "records_")
+    assert len(vf.status_) == 1 and len(vf.records_) == 3
+    np.testing.assert_array_equal(copy.transform([path]), out)
 
 
 def test_default_extractor_is_the_pixel_bank():
@@ -495,3 +513,176 @@ def test_warnings_point_at_the_callers_line_and_failed_videos_have_neutral_statu
         assert faceless.startswith("2 of 4 videos have no face") and faceless.endswith(f"first: video 1 ({dark})")
     assert vf.status_["status"].tolist() == ["error", "no_face", "error", "no_face"]
     assert vf.status_[["rotation", "mirror", "sar"]].values.tolist() == [[0, False, 1.0]] * 4
+
+
+# -- fresh-sample survivors (issue 16), by kind ---------------------------------------------------
+
+def test_a_mirrored_video_is_cropped_as_displayed_and_recorded(tmp_path):
+    """A display matrix with a mirror (a front camera's selfie): faces are cropped from the
+    mirrored picture, as a viewer sees it, and status_ and records_ say a mirror was applied.
+    Look-alike: the same frames without the mirror."""
+    rng = np.random.default_rng(3)
+    base = cv2.GaussianBlur(rng.integers(0, 256, (144, 160, 3)).astype(np.uint8), (5, 5), 0)
+    frames = [np.roll(base, k, axis=1) for k in range(4)]
+    plain = str(write_video(tmp_path / "plain.mp4", frames, crf=12))
+    mirrored = str(write_video(tmp_path / "mirror.mp4", frames, crf=12, rotation=0, mirror=True))
+    vf = VideoFeatures(BlurFeatures(), n_frames=2, detector=KnownBoxDetector(), size=32).fit()
+    feats, meta = vf.transform_frames([plain, mirrored])
+    assert vf.status_["mirror"].tolist() == [False, True]
+    assert vf.records_["mirror"].tolist() == [False, False, True, True]
+    expected = []
+    for path, flip in ((plain, False), (mirrored, True)):
+        for frame in read_frames(path, n=2, display=False).frames:  # as coded
+            shown = np.ascontiguousarray(frame[:, ::-1]) if flip else frame
+            crop, _ = crop_face(shown, KnownBoxDetector().box, margin=1.3, size=32)
+            expected.append(list(BlurFeatures().extract_one(crop).values()))
+    np.testing.assert_allclose(feats, expected, rtol=1e-9)
+    assert not np.allclose(feats[2:], feats[:2], rtol=1e-3)  # the mirror changes the crops
+
+
+@pytest.mark.parametrize("shape, size", [((40, 60, 3), 24), ((40, 60, 3), 64), ((40, 60, 3), 40), ((61, 30, 3), 29),
+                                         ((61, 30, 3), 31), ((40, 100, 3), 24), ((100, 40, 3), 64)])
+def test_centre_square_shrinks_by_area_and_enlarges_by_cubic(shape, size):
+    """no_face='frame' stands a frame's centre square, resized to ``size``, in for a face crop:
+    shrunk with area averaging, enlarged (or kept) with cubic interpolation; the square is the
+    middle one, rounded towards the top left for an odd margin (frames more than twice as long as
+    wide too)."""
+    from forensics.features._video import _centre_square
+
+    rng = np.random.default_rng(size)
+    frame = rng.integers(0, 256, shape, dtype=np.uint8)
+    h, w = shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    square = np.ascontiguousarray(frame[top:top + s, left:left + s])
+    interp = cv2.INTER_AREA if s > size else cv2.INTER_CUBIC
+    expected = cv2.resize(square, (size, size), interpolation=interp)
+    other = cv2.resize(square, (size, size), interpolation=cv2.INTER_CUBIC if s > size else cv2.INTER_AREA)
+    got = _centre_square(frame, size)
+    assert got.shape == (size, size, 3)
+    np.testing.assert_array_equal(got, expected)
+    assert s == size or not np.array_equal(got, other)  # the choice of interpolation shows
+
+
+class BatchOnlyFailure(CountingBlur):
+    """Fails whenever it is given more than one crop at once (a batched path's own fault)."""
+
+    def _compute_batch(self, prepared):
+        if len(prepared) > 1:
+            raise ValueError("batch of %d" % len(prepared))
+        return super()._compute_batch(prepared)
+
+
+def test_a_batch_that_fails_only_as_a_batch_names_its_frame_range(tmp_path):
+    """When a chunk fails as a batch but each of its crops passes alone, the error names the
+    chunk's frame range, first to last (here the second chunk: sampled frames 7, 9 and 11 of a
+    12-frame video, chunks of 3). Look-alike: a single-crop chunk never fails."""
+    path = _video(tmp_path / "v.mp4", n=12)
+
+    class SecondChunk(BatchOnlyFailure):
+        calls = 0
+
+        def _compute_batch(self, prepared):
+            SecondChunk.calls += 1
+            if SecondChunk.calls == 1:
+                return CountingBlur._compute_batch(self, prepared)
+            return super()._compute_batch(prepared)
+
+    vf = VideoFeatures(SecondChunk(), n_frames=6, detector=KnownBoxDetector(), size=64).fit()
+    with pytest.raises(ItemError, match=r"item 0 \(.*v\.mp4\): frames 7\.\.11: ValueError: batch of 3$"):
+        vf.transform([path])
+    one = VideoFeatures(BatchOnlyFailure(), n_frames=1, detector=KnownBoxDetector(), size=64, aggregate="mean").fit()
+    assert np.isfinite(one.transform([path])[0, :-3]).all()
+
+
+@pytest.mark.parametrize("policy", ["frame", "nan", "skip"])
+def test_string_parameters_read_from_a_config_act_as_their_literals(tmp_path, policy):
+    """A no_face value read from a file (JSON here, as a YAML config or a command line gives it)
+    is an equal but distinct string object: it must select the same policy as the literal."""
+    import json
+
+    loaded = json.loads(json.dumps({"no_face": policy}))["no_face"]
+    assert loaded == policy and loaded is not policy
+    path = _video(tmp_path / "v.mp4", n=6, dark=(1, 2))
+    outputs = []
+    for value in (policy, loaded):
+        vf = VideoFeatures(BlurFeatures(), n_frames=6, detector=KnownBoxDetector(), size=64, no_face=value).fit()
+        feats, meta = vf.transform_frames([path])
+        outputs.append((feats, meta["frame_index"].tolist()))
+    assert outputs[1][1] == outputs[0][1] == ([0, 3, 4, 5] if policy == "skip" else list(range(6)))
+    np.testing.assert_array_equal(outputs[1][0], outputs[0][0])
+
+
+def test_on_error_read_from_a_config_acts_as_its_literal(tmp_path):
+    """on_error='raise' read from a file (an equal, distinct string) raises on a broken video as
+    the literal does; 'nan' read so gives the NaN row."""
+    import json
+
+    good, bad = _video(tmp_path / "ok.mp4", n=2), tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    for value in ("raise", json.loads('"raise"')):
+        vf = VideoFeatures(BlurFeatures(), n_frames=2, faces=False, on_error=value).fit()
+        with pytest.raises(ItemError, match=r"item 1 \(.*broken\.mp4\)"):
+            vf.transform([good, str(bad)])
+    vf = VideoFeatures(BlurFeatures(), n_frames=2, faces=False, on_error=json.loads('"nan"')).fit()
+    with pytest.warns(RuntimeWarning, match="1 of 2 videos could not be read"):
+        X = vf.transform([good, str(bad)])
+    assert np.isnan(X[1]).all() and vf.status_["status"].tolist() == ["ok", "error"]
+
+
+class OutOfMemoryDetector(KnownBoxDetector):
+    """Runs out of memory on frames taller than 200 pixels (as a detector given too large a frame)."""
+
+    def detect(self, rgb):
+        if rgb.shape[0] > 200:
+            raise MemoryError
+        return super().detect(rgb)
+
+
+def test_running_out_of_memory_on_a_video_names_it_or_gives_a_nan_row(tmp_path):
+    """A MemoryError while a video's frames are processed becomes an ItemError naming the video,
+    or, with on_error='nan', a NaN row with status 'error'; the other videos are unaffected."""
+    good = _video(tmp_path / "ok.mp4", n=2)
+    big = str(write_video(tmp_path / "big.mp4", [np.full((288, 320, 3), 120, np.uint8)] * 2))
+    vf = VideoFeatures(BlurFeatures(), n_frames=2, detector=OutOfMemoryDetector(), size=64).fit()
+    with pytest.raises(ItemError, match=r"^item 1 \(.*big\.mp4\): out of memory while processing the video's frames$"):
+        vf.transform([good, big])
+    vf.set_params(on_error="nan")
+    with pytest.warns(RuntimeWarning, match="1 of 2 videos could not be read"):
+        X = vf.transform([good, big])
+    assert np.isfinite(X[0, :-3]).all() and np.isnan(X[1]).all()
+    assert vf.status_["status"].tolist() == ["ok", "error"]
+    assert vf.status_["error"][1] == "out of memory while processing the video's frames"
+
+
+def test_progress_bar_is_shown_on_request_and_cleared_at_the_end(tmp_path, capsys):
+    """progress=True draws a bar of the videos on stderr and clears it when done (nothing left
+    between the caller's own lines); the default draws nothing."""
+    paths = [_video(tmp_path / f"{k}.mp4", n=2, seed=k) for k in range(2)]
+    vf = VideoFeatures(BlurFeatures(), n_frames=1, faces=False).fit()
+    vf.transform(paths)
+    assert "videos" not in capsys.readouterr().err
+    vf.set_params(progress=True).transform(paths)
+    err = capsys.readouterr().err
+    assert err.startswith("\rvideos:") and "video/s" in err
+    assert err.endswith("\r") and not err.endswith("\n") and err.rstrip("\r").split("\r")[-1].strip() == ""
+
+
+def test_a_video_read_with_problems_is_partial_with_the_readers_messages(tmp_path):
+    """Status 'partial' with the reader's messages, whether frames are missing (a packet that does
+    not decode) or not (a stale header count); the row aggregates the frames that decoded.
+    Look-alike: the intact video is 'ok' with no message."""
+    from video_fixtures import index_frames, patch_avi_frame_count, remux
+
+    intact = write_video(tmp_path / "v.mkv", index_frames(6), gop=1)
+    damaged = remux(intact, tmp_path / "damaged.mkv", damage={2})
+    stale = patch_avi_frame_count(write_video(tmp_path / "stale.avi", index_frames(6), gop=3), 8)
+    paths = [str(intact), str(damaged), str(stale)]
+    vf = VideoFeatures(BlurFeatures(), every=1, faces=False).fit()
+    X = vf.transform(paths)
+    assert vf.status_["status"].tolist() == ["ok", "partial", "partial"]
+    expected = ["; ".join(read_frames(p, every=1, display=False).errors) for p in paths]
+    assert vf.status_["error"].tolist() == expected and expected[0] == ""
+    assert "1 requested frame(s) not decoded (2): they did not decode" in expected[1]
+    assert expected[2] == "the header gives 8 frames but the stream holds 6 packets"
+    assert X[:, -3].tolist() == X[:, -2].tolist() == [6, 5, 6]  # frames sampled and used: those that decoded

@@ -241,7 +241,7 @@ def scramble_packets(src, dst, seed=0):
     return Path(dst)
 
 
-def remux(src, dst, *, shift=0.0, pts=None, damage=(), seed=0):
+def remux(src, dst, *, shift=0.0, pts=None, damage=(), keep=0, seed=0):
     """Copy the video stream of ``src`` into ``dst`` (container from the extension), altered.
 
     Parameters
@@ -256,6 +256,9 @@ def remux(src, dst, *, shift=0.0, pts=None, damage=(), seed=0):
     damage : collection of int
         Decode positions of packets whose payload is replaced by random bytes (same size):
         undecodable packets inside an intact container.
+    keep : int
+        Leading bytes of each damaged packet left intact (its headers: a frame that decodes with
+        concealed errors rather than not at all).
     """
     import av
 
@@ -277,7 +280,8 @@ def remux(src, dst, *, shift=0.0, pts=None, damage=(), seed=0):
                     new_dts = changed
                 new_pts = changed
             if position in damage:
-                q = av.Packet(rng.integers(0, 256, pk.size, dtype=np.uint8).tobytes())
+                head = bytes(pk)[:keep]
+                q = av.Packet(head + rng.integers(0, 256, pk.size - len(head), dtype=np.uint8).tobytes())
                 q.is_keyframe = pk.is_keyframe
             else:
                 q = av.Packet(bytes(pk))
@@ -331,3 +335,46 @@ def write_streams(path, videos, *, default=None, fps=25):
             for p in s.encode():
                 out.mux(p)
     return Path(path)
+
+
+def _orientation_sei(ccw_degrees, hflip=False):
+    """An H.264 SEI NAL unit (type 6) holding one display orientation message (payload type 47):
+    rotate ``ccw_degrees`` counter-clockwise, mirror horizontally if ``hflip`` (H.264 D.1.27)."""
+    def ue(v):
+        return "0" * ((v + 1).bit_length() - 1) + format(v + 1, "b")
+
+    # cancel flag, hor_flip, ver_flip, anticlockwise_rotation (1/65536 turns), repetition period, extension flag
+    bits = "0" + str(int(hflip)) + "0" + format(round(ccw_degrees * 65536 / 360) % 65536, "016b") + ue(0) + "0"
+    bits += "0" * (-len(bits) % 8)
+    payload = bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8))
+    rbsp, out, zeros = bytes([47, len(payload)]) + payload + b"\x80", bytearray(), 0
+    for b in rbsp:  # emulation prevention: no 00 00 0x inside a NAL unit
+        if zeros >= 2 and b <= 3:
+            out.append(3)
+            zeros = 0
+        out.append(b)
+        zeros = zeros + 1 if b == 0 else 0
+    return b"\x06" + bytes(out)
+
+
+def orient_frames(src, dst, orientations):
+    """Copy the H.264 stream of ``src`` (Matroska or MP4: length-prefixed NAL units) into ``dst``,
+    putting a display orientation SEI in front of packet k for each ``k: (ccw_degrees, hflip)`` of
+    ``orientations``: a stream whose frames carry their own display matrices (FFmpeg's decoder
+    exports them as frame side data), as a camera that turns mid-recording writes."""
+    import av
+
+    fmt = _CONTAINERS.get(Path(dst).suffix.lower())
+    with av.open(os.fspath(src)) as inp, av.open(os.fspath(dst), "w", format=fmt) as out:
+        s = inp.streams.video[0]
+        o = out.add_stream_from_template(s)
+        for k, pk in enumerate(p for p in inp.demux(s) if p.size):
+            data = bytes(pk)
+            if k in orientations:
+                nal = _orientation_sei(*orientations[k])
+                data = len(nal).to_bytes(4, "big") + nal + data
+            q = av.Packet(data)
+            q.pts, q.dts, q.time_base, q.is_keyframe = pk.pts, pk.dts, pk.time_base, pk.is_keyframe
+            q.stream = o
+            out.mux(q)
+    return Path(dst)

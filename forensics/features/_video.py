@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import numbers
 import warnings
 
@@ -298,8 +297,9 @@ _RECORD_COLUMNS = ("video", "source", "frame_index", "time_s", "face_index", "fa
 def _video_frames(vf, cropper, obj, index):
     """Frame feature rows of one video, with its face records and status."""
     source = str(obj)
-    res = dict(index=index, source=source, status="ok", error="", frames=[], keys=[], records=[], n_sampled=0,
-               n_faces=0, rotation=0, mirror=False, sar=1.0)
+    # n_sampled and n_faces are set by _fill (an error row has neither: it is all NaN)
+    res = dict(index=index, source=source, status="ok", error="", frames=[], keys=[], records=[], rotation=0,
+               mirror=False, sar=1.0)
     try:
         _fill(vf, cropper, obj, index, res)
     except ItemError as exc:
@@ -320,14 +320,13 @@ def _fill(vf, cropper, obj, index, res):
     source = res["source"]
     if cropper is None:
         # whole frames keep the coded layout: the codec's block grid stays aligned (nothing applied)
-        coded = {"display": False} if "display" in inspect.signature(read_frames).parameters else {}
-        video = read_frames(obj, n=vf.n_frames, every=vf.every, index=index, **coded)
+        video = read_frames(obj, n=vf.n_frames, every=vf.every, index=index, display=False)
         frames = ((int(i), f) for i, f in zip(video.indices, video.frames))
     else:
         video, res["rotation"], res["sar"] = read_display_frames(obj, n=vf.n_frames, every=vf.every, index=index)
-        res["mirror"] = bool(getattr(video, "mirror_applied", False))
+        res["mirror"] = bool(video.mirror_applied)
         frames = iter_display(video)
-    problems = "; ".join(video.errors) or (f"{len(video.missing)} frames missing" if len(video.missing) else "")
+    problems = "; ".join(video.errors)  # missing frames are among them (read_frames reports each)
     if problems:
         res.update(status="partial", error=problems)
     res["n_sampled"] = len(video.frames)

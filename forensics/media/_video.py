@@ -371,9 +371,9 @@ class _Video:
             raise
 
     def _software(self, why):
-        """Record why the requested hardware decoding is not used (decoding goes on in software)."""
+        """Record why the requested hardware decoding is not used (decoding goes on in software; read_frames
+        warns at its caller's line)."""
         self.decoder, self.decoder_note = "software", f"hwaccel {self.hwaccel!r} not used: {why}; decoded in software"
-        warnings.warn(f"{self.src}: {self.decoder_note}", RuntimeWarning, stacklevel=4)
 
     def _open_hw(self, av):
         """Open with hardware decoding (``hwaccel``); False, with the reason recorded, when it cannot start."""
@@ -783,7 +783,7 @@ class _Geometry:
             steps = (("hflip",) if m[0] < 0 else ()) + (("vflip",) if m[4] < 0 else ())
         elif abs(theta - 270) < 1:
             steps = ("clock_flip",) if m[3] < 0 else ("cclock",)
-        elif abs(theta) < 1 or abs(theta - 360) < 1:
+        elif abs(theta) < 1:  # theta is a whole number of degrees in [0, 360)
             steps = ("vflip",) if m[4] < 0 else ()
         else:
             return cls(rotation, mirrored, (), f"display matrix rotates by {rotation} degrees (not a multiple "
@@ -822,7 +822,7 @@ class _Display:
         # hardware decoding (hwaccel) downloads frames in a semi-planar layout (nv12...), whose direct
         # RGB conversion differs from the software path by up to ~100 levels at chroma edges;
         # unpacked to the planar layout first (lossless), the RGB is the software decoder's exactly
-        self.unpack = VideoReformatter() if getattr(stream.codec_context, "is_hwaccel", False) else None
+        self.unpack = VideoReformatter() if stream.codec_context.is_hwaccel else None
 
     def geometry(self, frame):
         try:
@@ -1007,7 +1007,8 @@ def _frame_times(table, tb):
 class _Decode:
     """Decode the frames ``wanted`` of an opened, scanned video (see :func:`read_frames`).
 
-    Iterating yields ``(index, seconds, rgb, rotation, sar)`` in increasing index order.
+    Iterating yields ``(index, seconds, rgb, rotation, sar, mirror)`` in increasing index order
+    (what the display transform applied to that frame).
     Afterwards ``n_output`` is the number of frames the decoder returned, ``got`` the indices
     yielded, ``ended`` whether the end of the stream was reached, ``first_geometry`` the display
     transform of the first frame decoded and ``seeks`` the number of keyframe seeks.
@@ -1072,8 +1073,22 @@ class _Decode:
                 if self.n_output:
                     return
         except av.FFmpegError:
+            self.n_output += len(self._drain())
             return
         self.ended = True
+
+    def _drain(self):
+        """The frames the decoder still holds (its reordering delay) when the demuxer fails mid-stream.
+
+        At the end of a stream PyAV's demuxer sends the decoder an empty packet, which makes it
+        output them; after a demuxer error nothing would.
+        """
+        import av
+
+        try:
+            return self.video.stream.codec_context.decode(None)
+        except av.FFmpegError:
+            return []
 
     def _yield(self, frame, k, t, logs):
         rgb, geo, sar, rot = self.display.convert(frame)
@@ -1081,7 +1096,7 @@ class _Decode:
         if self.first_geometry is None:
             self.first_geometry = geo
         self.got.append(k)
-        return k, t, rgb, rot, sar
+        return k, t, rgb, rot, sar, bool(self.display.enabled and geo.steps and geo.mirrored)
 
     def _by_pts(self, logs):
         import av
@@ -1118,9 +1133,9 @@ class _Decode:
                 break
             except av.FFmpegError as exc:
                 errors.add(f"reading stopped after packet {cur} ({_describe(exc)})")
-                break
+                packet = None
             pos = None
-            if packet.size:
+            if packet is not None and packet.size:
                 pos = table.packet_of_pts.get(packet.pts) if packet.pts is not None else None
                 if landing is not None:
                     if pos is None or pos > landing:
@@ -1138,7 +1153,7 @@ class _Decode:
                     if mode != self.skip:
                         self.video.stream.codec_context.skip_frame = self.skip = mode
             try:
-                frames = packet.decode()
+                frames = packet.decode() if packet is not None else self._drain()
             except av.FFmpegError as exc:
                 k_packet = int(table.frame_of_packet[pos]) if pos is not None else -1
                 what = f"frame {k_packet}" if k_packet >= 0 else f"packet {cur}"
@@ -1168,6 +1183,8 @@ class _Decode:
                     i += 1
                 if i >= len(wanted):
                     break
+            if packet is None:  # the demuxer failed: nothing more can be read
+                break
 
     def _by_order(self, logs):
         """Streams without usable timestamps: frame k is the k-th picture the decoder outputs.
@@ -1191,9 +1208,9 @@ class _Decode:
                 break
             except av.FFmpegError as exc:
                 errors.add(f"reading stopped after frame {k - 1} ({_describe(exc)})")
-                break
+                packet = None
             try:
-                frames = packet.decode()
+                frames = packet.decode() if packet is not None else self._drain()
             except av.FFmpegError as exc:
                 errors.add(f"decoder error near frame {k} ({_describe(exc)})")
                 errors.add_logs(logs)
@@ -1208,6 +1225,8 @@ class _Decode:
                 k += 1
                 if k > last:
                     break
+            if packet is None:  # the demuxer failed: nothing more can be read
+                break
 
 
 def _missing(src, index, wanted, dec, n_frames, errors):
@@ -1312,7 +1331,7 @@ def video_info(path, *, index=0, stream=None):
 def _read(path, index, stream, choose, *, threads, display, seek, skip_nonref=True, hwaccel=None):
     """Open, scan, choose frames with ``choose(info, table, time_base)`` and decode them.
 
-    Returns (requested, {index: (seconds, rgb, rotation, sar)}, missing, errors, info, decoder).
+    Returns (requested, {index: (seconds, rgb, rotation, sar, mirror)}, missing, errors, info, decoder).
     """
     with _Video(path, index, stream, hwaccel=hwaccel) as video:
         errors = _Errors()
@@ -1321,7 +1340,7 @@ def _read(path, index, stream, choose, *, threads, display, seek, skip_nonref=Tr
         wanted = np.unique(requested)
         dec = _Decode(video, wanted, errors, threads=threads, display=display, seek=seek,
                       skip_nonref=skip_nonref, tag_rotation=info.rotation)
-        got = {k: (t, rgb, rot, sar) for k, t, rgb, rot, sar in dec}
+        got = {k: (t, rgb, rot, sar, mirror) for k, t, rgb, rot, sar, mirror in dec}
         missing = _missing(video.src, index, wanted, dec, info.n_frames, errors)
         return requested, got, missing, errors, _with_geometry(info, dec.first_geometry), dec
 
@@ -1420,9 +1439,10 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
         raise TypeError(f"hwaccel must be None or a device type name such as 'cuda', got {hwaccel!r}")
     requested, got, missing, errors, info, dec = _read(path, index, stream, choose, threads=threads,
                                                        display=display, seek=seek, hwaccel=hwaccel)
+    if dec.video.decoder_note:
+        warnings.warn(f"{dec.video.src}: {dec.video.decoder_note}", RuntimeWarning, stacklevel=2)
     keep = [int(i) for i in requested if int(i) in got]
     first = got[keep[0]] if keep else None
-    geo = dec.first_geometry if display else None
     return VideoFrames(
         frames=[got[i][1] for i in keep],
         indices=np.array(keep, dtype=np.int64),
@@ -1432,7 +1452,7 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
         errors=errors.as_list(),
         info=info,
         rotation_applied=int(first[2]) if first is not None else 0,
-        mirror_applied=bool(geo is not None and geo.steps and geo.mirrored),
+        mirror_applied=bool(first[4]) if first is not None else False,
         sar_applied=float(first[3]) if first is not None else 1.0,
         rotations=np.array([got[i][2] for i in keep], dtype=np.int64),
         decoder=dec.video.decoder,
@@ -1495,7 +1515,7 @@ def iter_frames(path, indices, *, index=0, threads=1, errors=None, display=True,
     with _Video(path, index, stream) as video:
         info = _probe(video, log)
         dec = _Decode(video, wanted, log, threads=threads, display=display, seek=seek, tag_rotation=info.rotation)
-        for k, t, rgb, _rot, _sar in dec:
+        for k, t, rgb, *_ in dec:
             yield k, t, rgb
         _missing(video.src, index, wanted, dec, info.n_frames, log)
         src = video.src
