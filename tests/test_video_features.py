@@ -99,7 +99,8 @@ def test_no_face_policies(tmp_path, policy, used):
 def test_video_without_any_face_is_a_nan_row_not_an_error(tmp_path):
     path = _video(tmp_path / "dark.mp4", n=4, dark=(0, 1, 2, 3))
     vf = VideoFeatures(BlurFeatures(), n_frames=4, detector=KnownBoxDetector(), size=64).fit()
-    row = vf.transform([path])[0]
+    with pytest.warns(RuntimeWarning, match=r"^1 of 1 videos have no face in any sampled frame .*first: video 0 \("):
+        row = vf.transform([path])[0]
     assert np.isnan(row[:-3]).all() and list(row[-3:]) == [4, 0, 0.0]
     assert (~vf.records_["face_found"]).all() and len(vf.records_) == 4
 

@@ -652,10 +652,13 @@ def test_header_only_matroska_is_estimated_from_the_container_duration(tmp_path,
     head.write_bytes(data[:cluster + 4])
     info = video_info(head)
     assert (info.n_frames, info.n_frames_source) == (n, "estimated")
+    assert info.errors == (f"the stream holds no packet: its {n} frames are the header's duration times the frame "
+                           "rate, none of them readable (is the file cut before its first frame?)",)
     assert info.duration_s == pytest.approx(n / fps) and info.fps == fps
     head.write_bytes(data[:cluster + (len(data) - cluster) // 3])
     cut = video_info(head)
     assert cut.n_frames_source == "counted" and 0 < cut.n_frames < n
+    assert not any("holds no packet" in e for e in cut.errors) and full.errors == ()
 
 
 @pytest.mark.parametrize("n, fps", [(30, 25), (45, 30)])

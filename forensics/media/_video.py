@@ -627,6 +627,9 @@ def _probe(video, errors):
             n, source = int(round(header_s * rate)), "estimated"
         if n <= 0:
             raise ItemError(index, src, "video stream has no frames" + _suffix(errors))
+        errors.add(f"the stream holds no packet: its {n} frames are the header's "
+                   f"{'frame count' if source == 'header' else 'duration times the frame rate'}, "
+                   "none of them readable (is the file cut before its first frame?)")
         duration_s = header_s or (n / rate if rate else None)
     elif table.timing == "pts" and tb:
         last = table.last_duration
