@@ -153,7 +153,7 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
     try:
         if str(path).lower().endswith(VIDEO_SUFFIXES):
             video, rotation, sar = read_display_frames(path, n=n_frames, every=every, index=row_id)
-            mirror = bool(getattr(video, "mirror_applied", False))
+            mirror = bool(video.mirror_applied)
             n_sampled = len(video.frames)
             if video.errors or len(video.missing):
                 status, error = "partial", "; ".join(video.errors) or f"{len(video.missing)} frames missing"

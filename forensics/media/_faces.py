@@ -26,7 +26,6 @@ were applied.
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import math
 import os
 import warnings
@@ -1097,29 +1096,6 @@ def display_frame(frame, *, rotation=0, sar=1.0):
     return out
 
 
-def _applied(value, fallback, neutral):
-    """What a reader says it applied: a number, a flag (True = ``fallback``), or None."""
-    if value is None:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return fallback if value else neutral
-    return value
-
-
-def _stream_sar(path):
-    """Sample aspect ratio of the first video stream (1.0 when unknown); for readers that lack it."""
-    import av
-
-    try:
-        with av.open(os.fspath(path)) as container:
-            for stream in container.streams.video:
-                sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
-                return float(sar) if sar and float(sar) > 0 else 1.0
-    except Exception:  # the reader has already opened the file; an odd probe failure means "unknown"
-        return 1.0
-    return 1.0
-
-
 def read_display_frames(path, *, n=32, every=None, index=0):
     """Sample frames of a video in display geometry (square pixels, display rotation applied).
 
@@ -1135,48 +1111,28 @@ def read_display_frames(path, *, n=32, every=None, index=0):
     Returns
     -------
     video : VideoFrames
-        What the reader returned; ``frames`` are replaced lazily by :func:`iter_display`.
+        What the reader returned (``read_frames(..., display=True)``); :func:`iter_display`
+        releases its frames as it hands them on.
     rotation : int
         Counter-clockwise rotation applied, in degrees (0 when none).
     sar : float
         Sample aspect ratio that was resampled to square pixels (1.0 when square).
-
-    Notes
-    -----
-    A reader that does the conversion itself (``read_frames(..., display=True)``, reporting
-    ``rotation_applied`` and ``sar_applied``) is used as it is; otherwise the frames are
-    turned here with :func:`display_frame`, from ``info.rotation`` and the stream's sample
-    aspect ratio.
     """
     from ._video import read_frames
 
-    if "display" in inspect.signature(read_frames).parameters:
-        video = read_frames(path, n=n, every=every, index=index, display=True)
-        info = video.info
-        rotation = _applied(getattr(video, "rotation_applied", None), getattr(info, "rotation", 0) or 0, 0)
-        sar = _applied(getattr(video, "sar_applied", None), getattr(info, "sample_aspect_ratio", 1.0) or 1.0, 1.0)
-        video._display = None  # nothing left to do
-        return video, int(rotation or 0), float(sar or 1.0)
-    video = read_frames(path, n=n, every=every, index=index)
-    rotation = int(getattr(video.info, "rotation", 0) or 0)
-    sar = getattr(video.info, "sample_aspect_ratio", None)
-    sar = float(sar) if sar else _stream_sar(path)
-    video._display = (rotation, sar)
-    return video, rotation, sar
+    video = read_frames(path, n=n, every=every, index=index, display=True)
+    return video, int(video.rotation_applied), float(video.sar_applied)
 
 
 def iter_display(video):
     """Yield ``(frame_index, frame)`` of a :func:`read_display_frames` result in display geometry.
 
-    Each frame is released from ``video.frames`` once handed on, so the converted copies never
-    pile up.
+    Each frame is released from ``video.frames`` once handed on, so the frames of a long video
+    never pile up.
     """
-    todo = getattr(video, "_display", None)
     for k, frame_index in enumerate(video.indices):
         frame = video.frames[k]
-        if todo is not None:
-            frame = display_frame(frame, rotation=todo[0], sar=todo[1])
-            video.frames[k] = None
+        video.frames[k] = None
         yield int(frame_index), frame
 
 
