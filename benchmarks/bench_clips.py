@@ -74,7 +74,8 @@ CPU_ATTEMPTS = {
 CPU_N_TRAIN = {"frame-mean": 512, "frame-gru": 512, "frame-transformer": 512, "timesformer": 512, "vivit": 512}
 
 
-def run(name, *, device, n_train, n_test, n_frames, size, epochs, batch_size, lr, amp, seed=0, frozen_epochs=0):
+def run(name, *, device, n_train, n_test, n_frames, size, epochs, batch_size, lr, amp, seed=0, frozen_epochs=0,
+        warmup_epochs=0.0):
     """Fit one model on the motion task and return its figures (AUC on held-out clips, clips/s)."""
     from sklearn.metrics import roc_auc_score
 
@@ -84,7 +85,7 @@ def run(name, *, device, n_train, n_test, n_frames, size, epochs, batch_size, lr
     Xt, yt = make_motion_clips(n_test, n_frames=n_frames, size=size, seed=seed + 1000)
     clf = VideoClassifier(**MODELS[name], n_frames=n_frames, input_size=size, epochs=epochs, batch_size=batch_size,
                           lr_head=lr, lr_backbone=lr, validation_fraction=None, device=device, amp=amp,
-                          random_state=seed, frozen_epochs=frozen_epochs)
+                          random_state=seed, frozen_epochs=frozen_epochs, warmup_epochs=warmup_epochs)
     if "backbone_kwargs" in MODELS[name] and "img_size" in MODELS[name]["backbone_kwargs"]:
         clf.set_params(backbone_kwargs=dict(MODELS[name]["backbone_kwargs"], img_size=size))
     t0 = time.perf_counter()
@@ -94,10 +95,15 @@ def run(name, *, device, n_train, n_test, n_frames, size, epochs, batch_size, lr
     t0 = time.perf_counter()
     z = clf.decision_function(Xt)
     infer = len(Xt) / (time.perf_counter() - t0)
+    # the training clips again, network in eval mode: far below train_auc (seen in training mode) means
+    # a train/eval mismatch (e.g. BatchNorm running statistics), not overfitting
+    train_eval_auc = float(roc_auc_score(y, clf.decision_function(X)))
     return dict(model=name, auc=float(roc_auc_score(yt, z)), train_auc=float(clf.history_[-1]["train_auc"]),
+                train_eval_auc=train_eval_auc,
                 train_clips_per_s=float(clf.train_clips_per_s_), infer_clips_per_s=float(infer), fit_s=fit_s,
                 frames=n_frames, size=size, train=n_train, test=n_test, epochs=epochs, lr=lr, batch_size=batch_size,
-                frozen_epochs=frozen_epochs, n_params=int(sum(p.numel() for p in clf.model_.parameters())))
+                frozen_epochs=frozen_epochs, warmup_epochs=warmup_epochs,
+                n_params=int(sum(p.numel() for p in clf.model_.parameters())))
 
 
 def throughput_only(name, *, device, n_frames, size, batch_size, lr, amp):
@@ -120,14 +126,18 @@ def throughput_only(name, *, device, n_frames, size, batch_size, lr, amp):
 
 
 def _epochs(r):
-    """Epochs, with how many of them kept the backbone frozen (``--frozen-epochs``)."""
-    return f"{r['epochs']} ({r['frozen_epochs']} frozen)" if r.get("frozen_epochs") else f"{r['epochs']}"
+    """Epochs, with how many of them kept the backbone frozen (``--frozen-epochs``) and warmed up."""
+    notes = [f"{r['frozen_epochs']} frozen"] if r.get("frozen_epochs") else []
+    notes += [f"{r['warmup_epochs']:g} warm-up"] if r.get("warmup_epochs") else []
+    return f"{r['epochs']} ({', '.join(notes)})" if notes else f"{r['epochs']}"
 
 
 def _fmt(r):
     if "error" in r:
         return f"did not run: {r['error'][:160]}"
     auc = "n/a" if not np.isfinite(r["auc"]) else f"{r['auc']:.3f}"
+    if "train_eval_auc" in r:
+        auc += f" (training clips: {r['train_auc']:.3f} as seen in training, {r['train_eval_auc']:.3f} in eval mode)"
     return (f"AUC {auc}  {_epochs(r)} epochs lr {r['lr']:g}  train {r['train_clips_per_s']:.1f} clips/s  "
             f"infer {r['infer_clips_per_s']:.1f} clips/s  fit {r['fit_s']:.0f} s  ({r['train']} clips, "
             f"{r['frames']} x {r['size']} px)")
@@ -169,6 +179,7 @@ def main(argv=None):
     p.add_argument("--n-train", type=int, default=None)
     p.add_argument("--frozen-epochs", type=int, default=0,
                    help="epochs that train the temporal head and classifier only, the backbone frozen at its init")
+    p.add_argument("--warmup-epochs", type=float, default=0.0, help="linear learning-rate warm-up (VideoClassifier)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--amp", action="store_true", help="float16 mixed precision (CUDA)")
     p.add_argument("--mvit-full", action="store_true", help="train mvit_v2_s (16 x 224 px) on the task on CPU too")
@@ -231,7 +242,7 @@ def main(argv=None):
                 n_train = base["n_train"] if cuda or args.n_train else CPU_N_TRAIN.get(name, base["n_train"])
                 row = run(name, device=args.device, n_train=n_train, n_test=base["n_test"],
                           n_frames=n_frames, size=size, epochs=epochs, batch_size=base["batch_size"], lr=lr,
-                          amp=args.amp, frozen_epochs=args.frozen_epochs)
+                          amp=args.amp, frozen_epochs=args.frozen_epochs, warmup_epochs=args.warmup_epochs)
                 record(row)
                 if row["auc"] >= TARGET or name == "frame-mean":
                     break

@@ -7,7 +7,8 @@ Two probes behind the notes on ``vit-gru`` / ``vit-transformer`` and TimeSformer
   its frame features are computed once for 256 clips and a GRU head (the classifier's own
   temporal head and linear layer) is trained alone on the first 128 (AdamW lr 3e-3, batch 16,
   400 steps); AUC on those and on the other 128. ``--backbone test_efficientnet`` runs the same
-  probe on the cheap CNN frame backbone.
+  probe on the cheap CNN frame backbone; ``--head transformer --layers 2`` trains the classifier's
+  Transformer head (2 layers) instead of the GRU.
 - ``timesformer``: the random-init 2-layer, 96-wide TimeSformer of ``bench_clips.py``; a
   logistic regression on its CLS feature (or the mean patch token) over 384 clips, AUC on 128
   held-out ones, with its time embeddings at their zero init or set to sinusoids.
@@ -37,14 +38,14 @@ def _inputs(X, cfg):
     return _normalise(list(X), mean, std)
 
 
-def probe_frames(torch, backbone):
+def probe_frames(torch, backbone, head="gru", layers=1):
     from sklearn.metrics import roc_auc_score
 
     from forensics.deep import make_motion_clips
 
     kwargs = (dict(model_name="vit_tiny_patch16_224", backbone_kwargs=dict(img_size=16, patch_size=4))
               if backbone == "vit" else dict(model_name=backbone))
-    net, cfg = _net(torch, **kwargs, temporal="gru", temporal_hidden=64)
+    net, cfg = _net(torch, **kwargs, temporal=head, temporal_hidden=64, temporal_layers=layers)
     X, y = make_motion_clips(256, n_frames=8, size=16)
     x = torch.from_numpy(_inputs(X, cfg))
     yt = torch.tensor(y, dtype=torch.float32)
@@ -62,7 +63,8 @@ def probe_frames(torch, backbone):
         if step % 100 == 99:
             with torch.no_grad():
                 z = net.head(net.temporal(F)).squeeze(1).numpy()
-            print(f"{backbone} frozen + GRU head, step {step + 1}: training AUC {roc_auc_score(y[:128], z[:128]):.3f}"
+            print(f"{backbone} frozen + {head} head ({layers} layer(s)), step {step + 1}: "
+                  f"training AUC {roc_auc_score(y[:128], z[:128]):.3f}"
                   f"  held-out AUC {roc_auc_score(y[128:], z[128:]):.3f}", flush=True)
 
 
@@ -95,6 +97,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--probes", default="vit,timesformer")
     p.add_argument("--backbone", default="vit", help="frame backbone of the frozen probe: vit or a timm name")
+    p.add_argument("--head", default="gru", help="temporal head of the frozen probe (a VideoClassifier temporal=)")
+    p.add_argument("--layers", type=int, default=1, help="its temporal_layers")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     import torch
@@ -102,7 +106,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     probes = args.probes.split(",")
     if "vit" in probes:
-        probe_frames(torch, args.backbone)
+        probe_frames(torch, args.backbone, args.head, args.layers)
     if "timesformer" in probes:
         probe_timesformer(torch)
 
