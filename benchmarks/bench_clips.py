@@ -40,7 +40,9 @@ MODELS = {  # cheapest first on a CPU, so that a partial run already covers most
     "frame-mean": dict(model_name="test_efficientnet", temporal="mean"),
     "frame-gru": dict(model_name="test_efficientnet", temporal="gru", temporal_hidden=32),
     "frame-transformer": dict(model_name="test_efficientnet", temporal="transformer", temporal_hidden=32),
-    "timesformer": dict(model_name="timesformer", backbone_kwargs=dict(_SMALL_HF, patch_size=4)),
+    # initializer_range: transformers' 0.02 is sized for 768-wide layers; 0.1 ~ 1 / sqrt(96) for this width (at
+    # 0.02 the temporal attention, which must learn to compare neighbouring frames, barely moves from uniform)
+    "timesformer": dict(model_name="timesformer", backbone_kwargs=dict(_SMALL_HF, patch_size=4, initializer_range=0.1)),
     "vivit": dict(model_name="vivit", backbone_kwargs=dict(_SMALL_HF, tubelet_size=[2, 4, 4])),
     "mc3_18": dict(model_name="mc3_18"),
     "s3d": dict(model_name="s3d"),
@@ -75,7 +77,7 @@ CPU_N_TRAIN = {"frame-mean": 512, "frame-gru": 512, "frame-transformer": 512, "t
 
 
 def run(name, *, device, n_train, n_test, n_frames, size, epochs, batch_size, lr, amp, seed=0, frozen_epochs=0,
-        warmup_epochs=0.0):
+        warmup_epochs=0.0, temporal_layers=None):
     """Fit one model on the motion task and return its figures (AUC on held-out clips, clips/s)."""
     from sklearn.metrics import roc_auc_score
 
@@ -86,6 +88,8 @@ def run(name, *, device, n_train, n_test, n_frames, size, epochs, batch_size, lr
     clf = VideoClassifier(**MODELS[name], n_frames=n_frames, input_size=size, epochs=epochs, batch_size=batch_size,
                           lr_head=lr, lr_backbone=lr, validation_fraction=None, device=device, amp=amp,
                           random_state=seed, frozen_epochs=frozen_epochs, warmup_epochs=warmup_epochs)
+    if temporal_layers:
+        clf.set_params(temporal_layers=temporal_layers)
     if "backbone_kwargs" in MODELS[name] and "img_size" in MODELS[name]["backbone_kwargs"]:
         clf.set_params(backbone_kwargs=dict(MODELS[name]["backbone_kwargs"], img_size=size))
     t0 = time.perf_counter()
@@ -102,7 +106,7 @@ def run(name, *, device, n_train, n_test, n_frames, size, epochs, batch_size, lr
                 train_eval_auc=train_eval_auc,
                 train_clips_per_s=float(clf.train_clips_per_s_), infer_clips_per_s=float(infer), fit_s=fit_s,
                 frames=n_frames, size=size, train=n_train, test=n_test, epochs=epochs, lr=lr, batch_size=batch_size,
-                frozen_epochs=frozen_epochs, warmup_epochs=warmup_epochs,
+                frozen_epochs=frozen_epochs, warmup_epochs=warmup_epochs, temporal_layers=clf.temporal_layers,
                 n_params=int(sum(p.numel() for p in clf.model_.parameters())))
 
 
@@ -129,6 +133,7 @@ def _epochs(r):
     """Epochs, with how many of them kept the backbone frozen (``--frozen-epochs``) and warmed up."""
     notes = [f"{r['frozen_epochs']} frozen"] if r.get("frozen_epochs") else []
     notes += [f"{r['warmup_epochs']:g} warm-up"] if r.get("warmup_epochs") else []
+    notes += [f"{r['temporal_layers']}-layer head"] if r.get("temporal_layers", 1) > 1 else []
     return f"{r['epochs']} ({', '.join(notes)})" if notes else f"{r['epochs']}"
 
 
@@ -180,6 +185,7 @@ def main(argv=None):
     p.add_argument("--frozen-epochs", type=int, default=0,
                    help="epochs that train the temporal head and classifier only, the backbone frozen at its init")
     p.add_argument("--warmup-epochs", type=float, default=0.0, help="linear learning-rate warm-up (VideoClassifier)")
+    p.add_argument("--temporal-layers", type=int, default=None, help="layers of a frame model's temporal head")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--amp", action="store_true", help="float16 mixed precision (CUDA)")
     p.add_argument("--mvit-full", action="store_true", help="train mvit_v2_s (16 x 224 px) on the task on CPU too")
@@ -242,7 +248,8 @@ def main(argv=None):
                 n_train = base["n_train"] if cuda or args.n_train else CPU_N_TRAIN.get(name, base["n_train"])
                 row = run(name, device=args.device, n_train=n_train, n_test=base["n_test"],
                           n_frames=n_frames, size=size, epochs=epochs, batch_size=base["batch_size"], lr=lr,
-                          amp=args.amp, frozen_epochs=args.frozen_epochs, warmup_epochs=args.warmup_epochs)
+                          amp=args.amp, frozen_epochs=args.frozen_epochs, warmup_epochs=args.warmup_epochs,
+                          temporal_layers=args.temporal_layers)
                 record(row)
                 if row["auc"] >= TARGET or name == "frame-mean":
                     break

@@ -8,7 +8,7 @@ Two probes behind the notes on ``vit-gru`` / ``vit-transformer`` and TimeSformer
   temporal head and linear layer) is trained alone on the first 128 (AdamW lr 3e-3, batch 16,
   400 steps); AUC on those and on the other 128. ``--backbone test_efficientnet`` runs the same
   probe on the cheap CNN frame backbone; ``--head transformer --layers 2`` trains the classifier's
-  Transformer head (2 layers) instead of the GRU.
+  Transformer head (2 layers) instead of the GRU; ``--lr`` sets the head's learning rate.
 - ``timesformer``: the random-init 2-layer, 96-wide TimeSformer of ``bench_clips.py``; a
   logistic regression on its CLS feature (or the mean patch token) over 384 clips, AUC on 128
   held-out ones, with its time embeddings at their zero init or set to sinusoids.
@@ -38,7 +38,7 @@ def _inputs(X, cfg):
     return _normalise(list(X), mean, std)
 
 
-def probe_frames(torch, backbone, head="gru", layers=1):
+def probe_frames(torch, backbone, head="gru", layers=1, lr=3e-3):
     from sklearn.metrics import roc_auc_score
 
     from forensics.deep import make_motion_clips
@@ -52,7 +52,7 @@ def probe_frames(torch, backbone, head="gru", layers=1):
     net.eval()
     with torch.no_grad():
         F = net.backbone(x.flatten(0, 1)).reshape(256, 8, -1)
-    opt = torch.optim.AdamW(list(net.temporal.parameters()) + list(net.head.parameters()), lr=3e-3)
+    opt = torch.optim.AdamW(list(net.temporal.parameters()) + list(net.head.parameters()), lr=lr)
     rng = np.random.default_rng(0)
     for step in range(400):
         b = rng.choice(128, 16, replace=False)
@@ -63,7 +63,7 @@ def probe_frames(torch, backbone, head="gru", layers=1):
         if step % 100 == 99:
             with torch.no_grad():
                 z = net.head(net.temporal(F)).squeeze(1).numpy()
-            print(f"{backbone} frozen + {head} head ({layers} layer(s)), step {step + 1}: "
+            print(f"{backbone} frozen + {head} head ({layers} layer(s), lr {lr:g}), step {step + 1}: "
                   f"training AUC {roc_auc_score(y[:128], z[:128]):.3f}"
                   f"  held-out AUC {roc_auc_score(y[128:], z[128:]):.3f}", flush=True)
 
@@ -99,6 +99,7 @@ def main(argv=None):
     p.add_argument("--backbone", default="vit", help="frame backbone of the frozen probe: vit or a timm name")
     p.add_argument("--head", default="gru", help="temporal head of the frozen probe (a VideoClassifier temporal=)")
     p.add_argument("--layers", type=int, default=1, help="its temporal_layers")
+    p.add_argument("--lr", type=float, default=3e-3, help="AdamW learning rate of the frozen probe's head")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     import torch
@@ -106,7 +107,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     probes = args.probes.split(",")
     if "vit" in probes:
-        probe_frames(torch, args.backbone, args.head, args.layers)
+        probe_frames(torch, args.backbone, args.head, args.layers, args.lr)
     if "timesformer" in probes:
         probe_timesformer(torch)
 

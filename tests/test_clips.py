@@ -217,6 +217,27 @@ def test_swin3d_clipped_windows_get_the_biases_of_their_own_offsets():
         assert net.eval()(torch.zeros(2, 8, 3, 16, 16)).shape == (2,)
 
 
+def test_random_init_timesformer_starts_with_sinusoidal_time_embeddings():
+    """With zero time embeddings (transformers' and the original's init) a random-init TimeSformer is exactly blind
+    to frame order; from the sinusoidal table its output changes when the frames are reordered."""
+    pytest.importorskip("transformers")
+    from forensics.deep._video import _build, _sinusoids
+
+    small = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, patch_size=8)
+    params = dict(_tiny().get_params(), model_name="timesformer", weights=None, backbone_kwargs=small)
+    torch.manual_seed(0)
+    net, _ = _build(torch, params, 4, (16, 16))
+    emb = net.backbone.embeddings.time_embeddings
+    np.testing.assert_array_equal(emb.detach().numpy()[0], _sinusoids(torch, 4, 16).numpy())
+    x = torch.randn(2, 4, 3, 16, 16)
+    reordered = x[:, [2, 0, 3, 1]]
+    net.eval()
+    with torch.no_grad():
+        assert not torch.allclose(net(x), net(reordered), atol=1e-4)
+        emb.zero_()  # transformers' own init: the same output for any frame order
+        torch.testing.assert_close(net(x), net(reordered), rtol=1e-5, atol=1e-5)
+
+
 def test_transformers_video_models_fit_and_pickle(tmp_path):
     pytest.importorskip("transformers")
     X, y = make_motion_clips(8, n_frames=4, size=16, seed=2)
@@ -237,6 +258,11 @@ def test_transformers_video_models_fit_and_pickle(tmp_path):
     clf = VideoClassifier(model_name="timesformer", weights=str(folder), n_frames=4, input_size=16, epochs=1,
                           batch_size=4, validation_fraction=None).fit(X, y)
     assert clf.model_.backbone.config.hidden_size == 16
+    # the folder's time embeddings (zeros, as saved) are loaded, not replaced by the sinusoids of a random init
+    from forensics.deep._video import _build
+
+    net, _ = _build(torch, dict(clf.get_params(), weights=str(folder)), 4, (16, 16))
+    assert net.backbone.embeddings.time_embeddings.abs().sum().item() == 0.0
     with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
         VideoClassifier(model_name="vivit", weights=str(tmp_path / "none"), epochs=1).fit(X, y)
 

@@ -184,6 +184,16 @@ def _transformers_backbone(model_name, weights, n_frames, size, kwargs, config_d
     elif weights is None:
         config = config_cls(**{"image_size": int(size[0]), "num_frames": int(n_frames), **kwargs})
         net = model_cls(config, **({"add_pooling_layer": False} if model_name == "vivit" else {}))
+        time_emb = getattr(net.embeddings, "time_embeddings", None)
+        if time_emb is not None:
+            # TimeSformer's time embeddings start at zero (as in the original, made to start from an image
+            # ViT): a random-init network is then exactly blind to frame order, and with the small init of
+            # its attention weights the order signal has almost no gradient to grow from; from the
+            # sinusoidal table (still learned) it is there from the first step (see _sinusoids)
+            import torch
+
+            with torch.no_grad():
+                time_emb.copy_(_sinusoids(torch, time_emb.shape[1], time_emb.shape[2])[None])
     else:
         path = Path(weights)
         if not path.exists():
@@ -197,11 +207,13 @@ def _sinusoids(torch, n, d):
     """The sinusoidal position table of Vaswani et al. (2017), shape (n, d).
 
     ``table[t, 2i] = sin(t / 10000^(2i/d))``, ``table[t, 2i+1] = cos(t / 10000^(2i/d))``. The
-    temporal position embeddings of the random-init models start from it: with the usual
-    near-zero init (std 0.02, or zeros for TimeSformer's time embeddings) the order of the frames
-    barely reaches the attention, and on the motion-only task (``make_motion_clips``) a
-    Transformer head over frame features stayed at 0.56 held-out AUC after 12 epochs where a GRU
-    reached 0.98 in 3; with this init it reached 0.986 in 4 (``benchmarks/bench_clips.py``).
+    temporal position embeddings of the random-init models start from it (the Transformer head's
+    frame positions, TimeSformer's time embeddings): with the usual near-zero init (std 0.02, or
+    zeros for TimeSformer) the order of the frames barely reaches the attention. On the
+    motion-only task (``make_motion_clips``) a Transformer head over frame features stayed at 0.56
+    held-out AUC after 12 epochs where a GRU reached 0.98 in 3, and 0.986 in 4 with this init; a
+    2-layer, 96-wide TimeSformer (``initializer_range=0.1``, 10 epochs) went from 0.599 to 0.996
+    (``benchmarks/bench_clips.py``, ``docs/results.md``).
     """
     position = torch.arange(n, dtype=torch.float32)[:, None]
     rate = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))
