@@ -18,7 +18,7 @@ Two probes behind the notes on ``vit-gru`` / ``vit-transformer`` and TimeSformer
   time embeddings at zero or sinusoids, ``initializer_range``, epochs.
 
     python benchmarks/probe_clip_features.py             # both probes, about a minute on one thread
-    python benchmarks/probe_clip_features.py --probes timesformer-fit   # about 7 minutes
+    python benchmarks/probe_clip_features.py --probes timesformer-fit   # about 10 minutes
 """
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ def main(argv=None):
     p.add_argument("--head", default="gru", help="temporal head of the frozen probe (a VideoClassifier temporal=)")
     p.add_argument("--layers", type=int, default=1, help="its temporal_layers")
     p.add_argument("--lr", type=float, default=3e-3, help="AdamW learning rate of the frozen probe's head")
-    p.add_argument("--variants", default="zeros-0.02-10,sin-0.02-10,zeros-0.1-10,sin-0.1-10,zeros-0.1-30",
+    p.add_argument("--variants", default="zeros-0.02-10,sin-0.02-10,zeros-0.1-10,sin-0.1-10,zeros-0.1-30,zeros-0.02-30",
                    help="timesformer-fit: time embeddings (zeros, sin), initializer_range, epochs")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)

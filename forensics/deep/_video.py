@@ -85,7 +85,7 @@ def _torchvision_backbone(torch, model_name, weights, n_frames, size, kwargs):
         # torchvision builds S3D with BatchNorm momentum 0.001 (TensorFlow's 0.999 decay): after a
         # few hundred steps the running statistics are still near their init (mean 0, variance 1),
         # so the network in eval mode computes something else than it was trained to. PyTorch's
-        # default 0.1, as the other torchvision video networks use; the eps of the weights kept.
+        # default 0.1, as the other torchvision video networks use; torchvision's eps 0.001 kept.
         from functools import partial
 
         kwargs["norm_layer"] = partial(nn.BatchNorm3d, eps=0.001, momentum=0.1)
@@ -143,10 +143,12 @@ def _exact_swin_windows(torch, net):
     the original Video Swin code) shrinks the window to the grid but takes the biases of the
     *first* ``V`` tokens of the full window (``relative_position_index[:V, :V]``): token pairs then
     get the biases of other offsets, e.g. at 8 frames of 16 px the second stage's 4 x 2 x 2 window
-    gets those of 16 tokens of one time slice, so its biases carry no time offset at all, and the
-    attention (which has no other position signal) cannot tell earlier from later frames. Here the
-    biases of the clipped window are looked up by each pair's own offset; the full window is
-    unchanged (same table, same parameters, so Kinetics weights load as before).
+    gets those of 16 tokens of one time slice, so its biases carry no time offset at all (the
+    attention has no other position signal; the 2-frame patch embedding still sees motion within
+    each pair of frames, and on the motion-only task this fix did not change the result, see
+    ``docs/results.md``). Here the biases of the clipped window are looked up by each pair's own
+    offset; the full window is unchanged (same table, same parameters, so Kinetics weights load
+    as before).
     """
     from torchvision.models.video.swin_transformer import ShiftedWindowAttention3d
 
@@ -187,9 +189,8 @@ def _transformers_backbone(model_name, weights, n_frames, size, kwargs, config_d
         time_emb = getattr(net.embeddings, "time_embeddings", None)
         if time_emb is not None:
             # TimeSformer's time embeddings start at zero (as in the original, made to start from an image
-            # ViT): a random-init network is then exactly blind to frame order, and with the small init of
-            # its attention weights the order signal has almost no gradient to grow from; from the
-            # sinusoidal table (still learned) it is there from the first step (see _sinusoids)
+            # ViT): a random-init network is then exactly blind to frame order; from the sinusoidal table
+            # (still learned) the order reaches it from the first step (see _sinusoids)
             import torch
 
             with torch.no_grad():
@@ -212,8 +213,8 @@ def _sinusoids(torch, n, d):
     zeros for TimeSformer) the order of the frames barely reaches the attention. On the
     motion-only task (``make_motion_clips``) a Transformer head over frame features stayed at 0.56
     held-out AUC after 12 epochs where a GRU reached 0.98 in 3, and 0.986 in 4 with this init; a
-    2-layer, 96-wide TimeSformer (``initializer_range=0.1``, 10 epochs) went from 0.599 to 0.996
-    (``benchmarks/bench_clips.py``, ``docs/results.md``).
+    2-layer, 96-wide TimeSformer (``initializer_range=0.1``, 10 epochs, 1 of warm-up) went from
+    0.599 to 0.996 (``benchmarks/probe_clip_features.py``, ``docs/results.md``).
     """
     position = torch.arange(n, dtype=torch.float32)[:, None]
     rate = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))
