@@ -16,7 +16,10 @@ Each model has a list of attempts (epochs, learning rate, clip size); the next a
 when the previous one stayed under the target AUC (0.95), and every attempt is reported. Each
 finished attempt is appended to ``--out`` (JSON lines) at once, so an interrupted run loses
 nothing: run again with the same ``--out`` and the models already there are skipped. The table
-at the end gives, per model, the best attempt and what was tried.
+at the end gives, per model, the best attempt and what was tried. Each attempt also records the
+AUC of its training clips as seen in the last epoch (training mode) and scored again in eval mode
+(``train_eval_auc``): far apart, the network in eval mode is not the one trained (e.g. stale
+BatchNorm statistics); both high with a low held-out AUC, it overfits.
 
 ``mvit_v2_s`` exists in torchvision only for 16 frames of 224 x 224; on a CPU it is measured on
 a few clips (throughput only) unless ``--mvit-full`` is given.
