@@ -19,10 +19,10 @@ from ._catalogue import DetectorSpec
 
 SPEC = DetectorSpec(
     name='swin3d-t',
-    summary='Video Swin-T (torchvision): shifted-window transformer over 16 frames at 224 px',
+    summary='Video Swin-T (torchvision): shifted-window transformer over 16 frames at 224 px; random init, lr 3e-4 after one epoch of warm-up',
     input="video",
     reference='Z. Liu et al., Video Swin Transformer, CVPR 2022, arXiv:2106.13230',
-    parts=dict(features=None, impute=None, scale=False, head=VideoClassifier(model_name='swin3d_t', input_size=224)),
-    param_grid={"head__lr_backbone": [1e-3, 3e-4], "head__n_frames": [8, 16]},
+    parts=dict(features=None, impute=None, scale=False, head=VideoClassifier(model_name='swin3d_t', input_size=224, lr_head=3e-4, lr_backbone=3e-4, warmup_epochs=1.0)),
+    param_grid={"head__lr_backbone": [3e-4, 1e-4], "head__n_frames": [8, 16]},
     requires=('torch', 'torchvision'),
 )

@@ -153,6 +153,91 @@ def test_every_torchvision_video_network_builds_and_runs():
         assert cfg["input_size"] == (8, 3, 32, 32) and cfg["mean"][0] == pytest.approx(0.43216)
 
 
+def test_s3d_batchnorm_running_statistics_follow_training():
+    """torchvision's S3D has BatchNorm momentum 0.001: its running statistics stay near their init for
+    hundreds of steps and the network in eval mode is another function (on the motion task, 6 epochs: the
+    training clips at 1.000 AUC in training mode, 0.728 in eval mode). Built here with momentum 0.1."""
+    from functools import partial
+
+    from forensics.deep._video import _build
+
+    base = dict(_tiny().get_params(), model_name="s3d", weights=None, backbone_kwargs=None)
+    net, _ = _build(torch, base, 8, (32, 32))
+    bns = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm3d)]
+    assert len(bns) > 50 and {(m.momentum, m.eps) for m in bns} == {(0.1, 0.001)}
+    # after 20 training-mode passes the running mean of the first BatchNorm is the batch mean (0.9^20 = 0.12
+    # of the init left); with torchvision's 0.001 it would still be 98 % init
+    x = torch.randn(2, 8, 3, 32, 32) + 1.0
+    seen = {}
+
+    def keep_input_mean(module, inputs, output):
+        seen.setdefault("mean", inputs[0].mean((0, 2, 3, 4)).detach())
+
+    hook = bns[0].register_forward_hook(keep_input_mean)
+    net.train()
+    with torch.no_grad():
+        for _ in range(20):
+            net(x)
+    hook.remove()
+    np.testing.assert_allclose(bns[0].running_mean.numpy(), seen["mean"].numpy() * (1 - 0.9 ** 20), rtol=1e-4,
+                               atol=1e-6)
+    # a norm_layer given in backbone_kwargs is kept
+    net, _ = _build(torch, dict(base, backbone_kwargs=dict(norm_layer=partial(torch.nn.BatchNorm3d, momentum=0.5))),
+                    8, (32, 32))
+    assert {m.momentum for m in net.modules() if isinstance(m, torch.nn.BatchNorm3d)} == {0.5}
+
+
+def test_swin3d_clipped_windows_get_the_biases_of_their_own_offsets():
+    """A window clipped to a small token grid takes the biases of its own token pairs: the sub-block of the
+    full window's biases at the clipped tokens' coordinates (torchvision takes those of its first tokens)."""
+    from torchvision.models.video.swin_transformer import ShiftedWindowAttention3d
+
+    from forensics.deep._video import _build, _exact_swin_windows
+
+    torch.manual_seed(0)
+    attn = ShiftedWindowAttention3d(8, [4, 3, 3], [2, 1, 1], 2)
+    wrapper = torch.nn.Sequential(attn)
+    torchvision_clipped = attn.get_relative_position_bias([2, 2, 3])
+    full = attn.get_relative_position_bias([4, 3, 3])
+    _exact_swin_windows(torch, wrapper)
+    assert torch.equal(attn.get_relative_position_bias([4, 3, 3]), full)  # the full window: unchanged
+    for window in ([2, 2, 3], [4, 1, 1], [1, 3, 2], [3, 3, 3]):
+        sub = [t * 9 + h * 3 + w for t in range(window[0]) for h in range(window[1]) for w in range(window[2])]
+        expected = full[:, :, sub][:, :, :, sub]
+        got = attn.get_relative_position_bias(window)
+        assert torch.equal(got, expected), window
+    assert not torch.equal(torchvision_clipped, full[:, :, [0, 1, 2, 3, 4, 5, 9, 10, 11, 12, 13, 14]][
+        :, :, :, [0, 1, 2, 3, 4, 5, 9, 10, 11, 12, 13, 14]])  # the defect this corrects
+    # the classifier's swin3d_t gets the corrected attention in every block, and runs at 8 frames of 16 px
+    base = dict(_tiny().get_params(), model_name="swin3d_t", weights=None, backbone_kwargs=None)
+    net, _ = _build(torch, base, 8, (16, 16))
+    kinds = {type(m).__name__ for m in net.modules() if isinstance(m, ShiftedWindowAttention3d)}
+    assert kinds == {"ExactWindowAttention3d"}
+    with torch.no_grad():
+        assert net.eval()(torch.zeros(2, 8, 3, 16, 16)).shape == (2,)
+
+
+def test_random_init_timesformer_starts_with_sinusoidal_time_embeddings():
+    """With zero time embeddings (transformers' and the original's init) a random-init TimeSformer is exactly blind
+    to frame order; from the sinusoidal table its output changes when the frames are reordered."""
+    pytest.importorskip("transformers")
+    from forensics.deep._video import _build, _sinusoids
+
+    small = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, patch_size=8)
+    params = dict(_tiny().get_params(), model_name="timesformer", weights=None, backbone_kwargs=small)
+    torch.manual_seed(0)
+    net, _ = _build(torch, params, 4, (16, 16))
+    emb = net.backbone.embeddings.time_embeddings
+    np.testing.assert_array_equal(emb.detach().numpy()[0], _sinusoids(torch, 4, 16).numpy())
+    x = torch.randn(2, 4, 3, 16, 16)
+    reordered = x[:, [2, 0, 3, 1]]
+    net.eval()
+    with torch.no_grad():
+        assert not torch.allclose(net(x), net(reordered), atol=1e-4)
+        emb.zero_()  # transformers' own init: the same output for any frame order
+        torch.testing.assert_close(net(x), net(reordered), rtol=1e-5, atol=1e-5)
+
+
 def test_transformers_video_models_fit_and_pickle(tmp_path):
     pytest.importorskip("transformers")
     X, y = make_motion_clips(8, n_frames=4, size=16, seed=2)
@@ -173,6 +258,11 @@ def test_transformers_video_models_fit_and_pickle(tmp_path):
     clf = VideoClassifier(model_name="timesformer", weights=str(folder), n_frames=4, input_size=16, epochs=1,
                           batch_size=4, validation_fraction=None).fit(X, y)
     assert clf.model_.backbone.config.hidden_size == 16
+    # the folder's time embeddings (zeros, as saved) are loaded, not replaced by the sinusoids of a random init
+    from forensics.deep._video import _build
+
+    net, _ = _build(torch, dict(clf.get_params(), weights=str(folder)), 4, (16, 16))
+    assert net.backbone.embeddings.time_embeddings.abs().sum().item() == 0.0
     with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
         VideoClassifier(model_name="vivit", weights=str(tmp_path / "none"), epochs=1).fit(X, y)
 
@@ -329,7 +419,7 @@ def _raise_at(k):
 def test_interrupted_and_resumed_fit_ends_with_the_same_weights(tmp_path):
     X, y = make_motion_clips(24, n_frames=4, size=24, seed=7)
     kw = dict(frozen_epochs=1, epochs=4, validation_fraction=0.25, augment=True, head="mlp", head_dropout=0.3,
-              head_hidden=8, patience=10)
+              head_hidden=8, patience=10, warmup_epochs=1.5)  # 3 steps an epoch: phase 2 resumes in its warm-up
     full = _tiny(**kw).fit(X, y)
     ckpt = tmp_path / "ckpt"
     with pytest.raises(_Stop):
@@ -469,6 +559,33 @@ def test_plateau_scheduler_halves_the_rate_when_validation_stalls(monkeypatch):
     assert lrs[:2] == [1e-2, 1e-2] and lrs[-1] < 1e-2 and sorted(lrs, reverse=True) == lrs
     cosine = TemporalHead(hidden_size=4, epochs=3, lr=1e-2, scheduler="cosine", validation_fraction=None).fit(X, y)
     assert cosine.history_[0]["lr"] == 1e-2 and cosine.history_[2]["lr"] < 0.6e-2
+
+
+def test_warmup_scales_the_first_steps_of_each_phase():
+    """Linear warm-up over ceil(warmup_epochs * steps) optimiser steps: step k (0-based) at (k + 1) / n of the
+    scheduled rate, then all of it; AdamW's step is linear in the rate, so a warmed step equals a step at the
+    lower rate."""
+    from forensics.deep._training import warmup_factor
+
+    assert [warmup_factor(k, 3) for k in range(5)] == [1 / 3, 2 / 3, 1.0, 1.0, 1.0]
+    assert warmup_factor(0, 0) == 1.0 and warmup_factor(0, 1) == 1.0
+    X, y = _seq_toy(16)
+    one = dict(hidden_size=4, epochs=1, batch_size=16, validation_fraction=None)  # one step per epoch
+    warmed = TemporalHead(lr=1e-2, warmup_epochs=2, **one).fit(X, y)  # step 0 of 2: half the rate
+    half = TemporalHead(lr=5e-3, **one).fit(X, y)
+    full = TemporalHead(lr=1e-2, **one).fit(X, y)
+    assert _same_weights(warmed.model_, half.model_) and not _same_weights(warmed.model_, full.model_)
+    assert _same_weights(TemporalHead(lr=1e-2, warmup_epochs=1, **one).fit(X, y).model_, full.model_)  # n = 1: none
+    # 2 steps per epoch, warmup_epochs=1.25: ceil(2.5) = 3 steps, at 1/3, 2/3, then the schedule; the history's lr
+    # is the rate applied at the epoch's first step
+    kw = dict(hidden_size=4, epochs=3, batch_size=8, validation_fraction=None, lr=1e-2)
+    lrs = [h["lr"] for h in TemporalHead(warmup_epochs=1.25, **kw).fit(X, y).history_]
+    np.testing.assert_allclose(lrs, [1e-2 / 3, 1e-2, 1e-2])
+    cos = [h["lr"] for h in TemporalHead(scheduler="cosine", **kw).fit(X, y).history_]
+    lrs = [h["lr"] for h in TemporalHead(scheduler="cosine", warmup_epochs=1.25, **kw).fit(X, y).history_]
+    np.testing.assert_allclose(lrs, [cos[0] / 3, cos[1], cos[2]])  # the cosine itself is not disturbed
+    with pytest.raises(ValueError, match="warmup_epochs"):
+        TemporalHead(warmup_epochs=-0.1).fit(X, y)
 
 
 def test_amp_and_compile_are_cuda_only_and_compile_falls_back(monkeypatch):

@@ -233,6 +233,10 @@ def test_phase_one_freezes_the_backbone_and_trains_the_head(monkeypatch, torch):
     assert [h["phase"] for h in both.history_] == [1, 2]
     assert both.history_[1]["lr_backbone"] == 1e-2 and both.history_[1]["lr_head"] == 1e-2
     assert len(_changed(built["state"], both.model_.state_dict(), "backbone.")) > 10  # phase 2 trains it
+    # the warm-up starts again with each phase: 3 steps an epoch, warmup_epochs=2: the first step of each at 1/6
+    warmed = BackboneClassifier(frozen_epochs=1, epochs=2, warmup_epochs=2, **kw).fit(X, y)
+    assert [h["lr_head"] for h in warmed.history_] == pytest.approx([1e-2 / 6, 1e-2 / 6])
+    assert warmed.history_[1]["lr_backbone"] == pytest.approx(1e-2 / 6)
 
 
 def test_early_stopping_restores_the_best_epoch(monkeypatch, torch):

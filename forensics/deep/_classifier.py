@@ -172,6 +172,11 @@ class BackboneClassifier(ClassifierMixin, BaseEstimator):
         "cosine": the learning rate decays to 0 along a cosine over each phase (stepped at every
         optimiser step); "plateau": ``ReduceLROnPlateau`` halves it when the validation AUC (the
         training loss without validation) has not improved for 2 epochs; "constant".
+    warmup_epochs : float >= 0, default=0.0
+        Linear warm-up at the start of each training phase (Goyal et al. 2017), which
+        Transformers trained from scratch with Adam commonly need: with
+        ``n = ceil(warmup_epochs * steps_per_epoch)``, optimiser step ``k = 1..n`` of the phase
+        runs at ``k / n`` of the scheduled rate (the schedule itself is unchanged); 0: none.
     sampler : {"random", "balanced"}, default="random"
         "balanced": every batch holds as many real as fake items (the minority class repeats
         within an epoch); use it with ``class_weight=None``, the classes being balanced already.
@@ -315,8 +320,8 @@ class BackboneClassifier(ClassifierMixin, BaseEstimator):
                  epochs=10, batch_size=32, lr_head=1e-3, lr_backbone=1e-4, weight_decay=1e-4, label_smoothing=0.1,
                  class_weight="balanced", augment=True, head="linear", head_hidden=256, head_dropout=0.0,
                  validation_fraction=0.15, patience=3, device="auto", random_state=0, loss="bce", focal_gamma=2.0,
-                 scheduler="cosine", sampler="random", accumulate=1, checkpoint_dir=None, checkpoint_every=1,
-                 resume=None, callbacks=None, amp=False, compile=False, verbose=False):
+                 scheduler="cosine", warmup_epochs=0.0, sampler="random", accumulate=1, checkpoint_dir=None,
+                 checkpoint_every=1, resume=None, callbacks=None, amp=False, compile=False, verbose=False):
         self.model_name = model_name
         self.weights = weights
         self.input_size = input_size
@@ -339,6 +344,7 @@ class BackboneClassifier(ClassifierMixin, BaseEstimator):
         self.loss = loss
         self.focal_gamma = focal_gamma
         self.scheduler = scheduler
+        self.warmup_epochs = warmup_epochs
         self.sampler = sampler
         self.accumulate = accumulate
         self.checkpoint_dir = checkpoint_dir

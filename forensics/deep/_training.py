@@ -40,6 +40,7 @@ TRAINING_PARAMS = {
     "loss": Options(("bce", "focal")),
     "focal_gamma": Interval(float, 0.0, None),
     "scheduler": Options(("cosine", "plateau", "constant")),
+    "warmup_epochs": Interval(float, 0.0, None),
     "sampler": Options(("random", "balanced")),
     "accumulate": Interval(int, 1, None),
     "checkpoint_every": Interval(int, 1, None),
@@ -50,6 +51,15 @@ TRAINING_PARAMS = {
 # Parameters that do not change what a fit computes: a checkpoint written under other values of
 # these can be resumed (the rest must match, see the fingerprint).
 _NOT_FINGERPRINTED = {"checkpoint_dir", "checkpoint_every", "resume", "verbose", "callbacks", "device"}
+
+
+def warmup_factor(step, warmup_steps):
+    """Linear warm-up: the learning-rate multiplier of optimiser step ``step`` (0-based) of a phase.
+
+    ``(step + 1) / warmup_steps`` for the first ``warmup_steps`` steps, then 1 (Goyal et al. 2017,
+    arXiv:1706.02677; the usual start of Transformers trained with Adam, Vaswani et al. 2017).
+    """
+    return 1.0 if step >= warmup_steps else (step + 1) / warmup_steps
 
 
 def check_training_params(est):
@@ -394,6 +404,9 @@ def fit_loop(est, torch, net, *, phases, y01, idx_train, idx_val, per_class, loa
         else:
             scheduler = None
         first = start_epoch if pi == start_phase else 0
+        # warm-up: the scheduled rate times warmup_factor during the first steps of the phase (applied
+        # around the optimiser step only, so the schedulers see and record their own rate)
+        warmup_steps = math.ceil(float(est.warmup_epochs) * steps)
         if pi == start_phase and saved is not None and first < ph.epochs:
             optimizer.load_state_dict(saved["optimizer"])
             if scheduler is not None:
@@ -406,7 +419,7 @@ def fit_loop(est, torch, net, *, phases, y01, idx_train, idx_val, per_class, loa
             t0 = time.perf_counter()
             lrs = {name: 0.0 for name in group_names}
             for (name, _, _), g in zip(ph.groups, optimizer.param_groups):
-                lrs[name] = float(g["lr"])
+                lrs[name] = float(g["lr"]) * warmup_factor(e * steps, warmup_steps)  # as applied at its first step
             net.train()
             if ph.train_mode is not None:
                 ph.train_mode(net)
@@ -415,7 +428,7 @@ def fit_loop(est, torch, net, *, phases, y01, idx_train, idx_val, per_class, loa
             bar = tqdm(total=len(epoch_batches_), desc=f"{desc} epoch {epoch + 1}/{total_epochs}", unit="batch",
                        disable=not est.verbose, leave=True)
             optimizer.zero_grad(set_to_none=True)
-            for start in range(0, len(epoch_batches_), est.accumulate):
+            for n_step, start in enumerate(range(0, len(epoch_batches_), est.accumulate)):
                 group = epoch_batches_[start:start + est.accumulate]
                 n_group = sum(b.size for b in group)
                 for batch in group:
@@ -437,7 +450,13 @@ def fit_loop(est, torch, net, *, phases, y01, idx_train, idx_val, per_class, loa
                 if grad_clip is not None:
                     scaler.unscale_(optimizer)
                     torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+                factor = warmup_factor(e * steps + n_step, warmup_steps)
+                scheduled = [g["lr"] for g in optimizer.param_groups]
+                for g in optimizer.param_groups:
+                    g["lr"] = g["lr"] * factor
                 scaler.step(optimizer)
+                for g, lr in zip(optimizer.param_groups, scheduled):
+                    g["lr"] = lr
                 scaler.update()
                 optimizer.zero_grad(set_to_none=True)
                 if est.scheduler == "cosine":

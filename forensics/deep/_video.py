@@ -81,7 +81,17 @@ def _torchvision_backbone(torch, model_name, weights, n_frames, size, kwargs):
         raise ValueError(f"mvit_v2_s is built by torchvision for 16 frames of 224 x 224 (its relative position "
                          f"tables are sized for them): set n_frames=16 and input_size=224, got {n_frames} frames of "
                          f"{tuple(size)}")
+    if model_name == "s3d" and "norm_layer" not in kwargs:
+        # torchvision builds S3D with BatchNorm momentum 0.001 (TensorFlow's 0.999 decay): after a
+        # few hundred steps the running statistics are still near their init (mean 0, variance 1),
+        # so the network in eval mode computes something else than it was trained to. PyTorch's
+        # default 0.1, as the other torchvision video networks use; torchvision's eps 0.001 kept.
+        from functools import partial
+
+        kwargs["norm_layer"] = partial(nn.BatchNorm3d, eps=0.001, momentum=0.1)
     net = getattr(tv, model_name)(weights=None, **kwargs)
+    if model_name == "swin3d_t":
+        _exact_swin_windows(torch, net)
     if weights is not None:
         path = _torchvision_weights_file(model_name, weights)
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -107,6 +117,59 @@ def _torchvision_backbone(torch, model_name, weights, n_frames, size, kwargs):
     return net, n_features
 
 
+def _clipped_relative_index(torch, window, full, device):
+    """Indices into a Video Swin relative position table (built for window ``full``) of every token
+    pair of a smaller window ``window``: ``(window_volume, window_volume)``.
+
+    The table holds one bias per relative offset ``(dt, dh, dw)``, at
+    ``(dt + Wd - 1) (2 Wh - 1)(2 Ww - 1) + (dh + Wh - 1)(2 Ww - 1) + (dw + Ww - 1)`` (torchvision's
+    ``define_relative_position_index``, ``(Wd, Wh, Ww) = full``); the offsets are those of the
+    tokens of ``window``, which is what the attention of a clipped window needs.
+    """
+    coords = torch.stack(torch.meshgrid(*[torch.arange(n, device=device) for n in window], indexing="ij")).flatten(1)
+    rel = coords[:, :, None] - coords[:, None, :]  # (3, V, V)
+    wd, wh, ww = full
+    return ((rel[0] + wd - 1) * (2 * wh - 1) * (2 * ww - 1) + (rel[1] + wh - 1) * (2 * ww - 1) + (rel[2] + ww - 1))
+
+
+_SWIN_CLASSES = {}
+
+
+def _exact_swin_windows(torch, net):
+    """Give each window attention of a torchvision Video Swin the right position biases when its window is clipped.
+
+    When the token grid of a stage is smaller than the window (8 x 7 x 7 tokens for ``swin3d_t``:
+    under 16 frames, every stage; at 112 px, the last one), torchvision (as
+    the original Video Swin code) shrinks the window to the grid but takes the biases of the
+    *first* ``V`` tokens of the full window (``relative_position_index[:V, :V]``): token pairs then
+    get the biases of other offsets, e.g. at 8 frames of 16 px the second stage's 4 x 2 x 2 window
+    gets those of 16 tokens of one time slice, so its biases carry no time offset at all (the
+    attention has no other position signal; the 2-frame patch embedding still sees motion within
+    each pair of frames, and on the motion-only task this fix did not change the result, see
+    ``docs/results.md``). Here the biases of the clipped window are looked up by each pair's own
+    offset; the full window is unchanged (same table, same parameters, so Kinetics weights load
+    as before).
+    """
+    from torchvision.models.video.swin_transformer import ShiftedWindowAttention3d
+
+    cls = _SWIN_CLASSES.get(ShiftedWindowAttention3d)
+    if cls is None:
+        class ExactWindowAttention3d(ShiftedWindowAttention3d):
+            def get_relative_position_bias(self, window_size):
+                if list(window_size) == list(self.window_size):
+                    return super().get_relative_position_bias(window_size)
+                table = self.relative_position_bias_table
+                index = _clipped_relative_index(torch, list(window_size), list(self.window_size), table.device)
+                v = index.shape[0]
+                return table[index.flatten()].view(v, v, -1).permute(2, 0, 1).contiguous().unsqueeze(0)
+
+        cls = _SWIN_CLASSES[ShiftedWindowAttention3d] = ExactWindowAttention3d
+    for module in net.modules():
+        if type(module) is ShiftedWindowAttention3d:
+            module.__class__ = cls
+    return net
+
+
 def _transformers_backbone(model_name, weights, n_frames, size, kwargs, config_dict=None):
     """A Hugging Face video transformer; its CLS token is the feature: (N, T, 3, H, W) -> (N, F)."""
     try:
@@ -123,6 +186,15 @@ def _transformers_backbone(model_name, weights, n_frames, size, kwargs, config_d
     elif weights is None:
         config = config_cls(**{"image_size": int(size[0]), "num_frames": int(n_frames), **kwargs})
         net = model_cls(config, **({"add_pooling_layer": False} if model_name == "vivit" else {}))
+        time_emb = getattr(net.embeddings, "time_embeddings", None)
+        if time_emb is not None:
+            # TimeSformer's time embeddings start at zero (as in the original, made to start from an image
+            # ViT): a random-init network is then exactly blind to frame order; from the sinusoidal table
+            # (still learned) the order reaches it from the first step (see _sinusoids)
+            import torch
+
+            with torch.no_grad():
+                time_emb.copy_(_sinusoids(torch, time_emb.shape[1], time_emb.shape[2])[None])
     else:
         path = Path(weights)
         if not path.exists():
@@ -136,11 +208,13 @@ def _sinusoids(torch, n, d):
     """The sinusoidal position table of Vaswani et al. (2017), shape (n, d).
 
     ``table[t, 2i] = sin(t / 10000^(2i/d))``, ``table[t, 2i+1] = cos(t / 10000^(2i/d))``. The
-    temporal position embeddings of the random-init models start from it: with the usual
-    near-zero init (std 0.02, or zeros for TimeSformer's time embeddings) the order of the frames
-    barely reaches the attention, and on the motion-only task (``make_motion_clips``) a
-    Transformer head over frame features stayed at 0.56 held-out AUC after 12 epochs where a GRU
-    reached 0.98 in 3; with this init it reached 0.986 in 4 (``benchmarks/bench_clips.py``).
+    temporal position embeddings of the random-init models start from it (the Transformer head's
+    frame positions, TimeSformer's time embeddings): with the usual near-zero init (std 0.02, or
+    zeros for TimeSformer) the order of the frames barely reaches the attention. On the
+    motion-only task (``make_motion_clips``) a Transformer head over frame features stayed at 0.56
+    held-out AUC after 12 epochs where a GRU reached 0.98 in 3, and 0.986 in 4 with this init; a
+    2-layer, 96-wide TimeSformer (``initializer_range=0.1``, 10 epochs, 1 of warm-up) went from
+    0.599 to 0.996 (``benchmarks/probe_clip_features.py``, ``docs/results.md``).
     """
     position = torch.arange(n, dtype=torch.float32)[:, None]
     rate = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))
@@ -375,9 +449,11 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
     patience : int >= 1, default=3
     device : "auto" or str, default="auto"
     random_state : int or None, default=0
-    loss, focal_gamma, scheduler, sampler, accumulate, checkpoint_dir, checkpoint_every, resume, callbacks, amp, compile, verbose
+    loss, focal_gamma, scheduler, warmup_epochs, sampler, accumulate
         The training options shared with :class:`BackboneClassifier` (see there);
         ``scheduler`` defaults to ``"cosine"``.
+    checkpoint_dir, checkpoint_every, resume, callbacks, amp, compile, verbose
+        As :class:`BackboneClassifier`.
 
     Attributes
     ----------
@@ -454,8 +530,8 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
                  lr_head=1e-3, lr_backbone=1e-3, weight_decay=1e-4, label_smoothing=0.0, class_weight="balanced",
                  augment=False, head="linear", head_hidden=256, head_dropout=0.0, aggregate="mean",
                  validation_fraction=0.15, patience=3, device="auto", random_state=0, loss="bce", focal_gamma=2.0,
-                 scheduler="cosine", sampler="random", accumulate=1, checkpoint_dir=None, checkpoint_every=1,
-                 resume=None, callbacks=None, amp=False, compile=False, verbose=False):
+                 scheduler="cosine", warmup_epochs=0.0, sampler="random", accumulate=1, checkpoint_dir=None,
+                 checkpoint_every=1, resume=None, callbacks=None, amp=False, compile=False, verbose=False):
         self.model_name = model_name
         self.weights = weights
         self.backbone_kwargs = backbone_kwargs
@@ -484,6 +560,7 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
         self.loss = loss
         self.focal_gamma = focal_gamma
         self.scheduler = scheduler
+        self.warmup_epochs = warmup_epochs
         self.sampler = sampler
         self.accumulate = accumulate
         self.checkpoint_dir = checkpoint_dir
