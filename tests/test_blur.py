@@ -6,6 +6,7 @@ import pywt
 
 from conftest import natural_image
 from param_contract import check_bounds, check_defaults
+from kernel_contract import check_declared_signatures
 from forensics.features import BlurFeatures, blur_features
 from forensics.features._blur import _bounds, blur_vector, sharpness_sums
 from forensics.features._kernels._blur import haar_detail_energies
@@ -191,3 +192,11 @@ def test_cached_cell_bounds_are_read_only():
     assert not bounds.flags.writeable  # shared between calls by the cache: nobody may change it
     with pytest.raises(ValueError):
         bounds[0] = 0
+
+
+def test_the_kernels_are_declared_with_the_signatures_the_family_calls(monkeypatch):
+    def run():
+        blur_features(natural_image(2, (21, 34)))
+        BlurFeatures(grid=2, edge_threshold=5.0).fit().transform([natural_image(3, (9, 8)) / 255.0])
+    check_declared_signatures(monkeypatch, "forensics.features._blur", "forensics.features._kernels._blur",
+                              {"sharpness_edges", "haar_detail_energies"}, run)

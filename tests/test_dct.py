@@ -12,6 +12,7 @@ from scipy.spatial.distance import jensenshannon
 from skimage import data
 
 from param_contract import check_bounds, check_defaults
+from kernel_contract import check_declared_signatures
 from forensics.features import DCTFeatures, dct_features
 from forensics.features._dct import (
     IJG_LUMA_50, N_BINS, Q_MAX, ZIGZAG, block_dct, dct_basis, dct_vector, estimate_quality, estimate_steps,
@@ -417,3 +418,11 @@ def test_lattice_steps_up_to_the_largest_baseline_step(step):
         if m * step < N_BINS:
             hist[0, m * step] = count
     assert Q_MAX == 255 and estimate_steps(hist).tolist() == [float(step)]
+
+
+def test_the_kernels_are_declared_with_the_signatures_the_family_calls(monkeypatch, camera):
+    def run():
+        dct_features(_jpeg(camera[:64, :72], 80))
+        DCTFeatures(n_coeffs=20, n_steps=2).fit().transform([camera[:40, :33] / 255.0])
+    check_declared_signatures(monkeypatch, "forensics.features._dct", "forensics.features._kernels._dct",
+                              {"block_dct_stats", "lattice_steps"}, run)

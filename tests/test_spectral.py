@@ -8,6 +8,7 @@ import scipy.signal
 from scipy.ndimage import gaussian_filter
 
 from param_contract import check_bounds, check_defaults
+from kernel_contract import check_declared_signatures
 from forensics.features import SpectralFeatures, spectral_features
 from forensics.features._spectral import _upsampling_peak, _window, spectral_vector
 from forensics.media import load_item
@@ -335,3 +336,11 @@ def test_cached_geometries_are_read_only():
         with pytest.raises(ValueError):
             a[0] = 1
     assert all(not a.flags.writeable for a in _peak_geometry(16, 16, 2))
+
+
+def test_the_kernel_is_declared_with_the_signature_the_family_calls(monkeypatch):
+    def run():
+        spectral_features((np.random.default_rng(0).random((13, 17)) * 255).astype(np.uint8))
+        SpectralFeatures(n_bins=7, window=None, cutoff=0.25).fit().transform([_random_luma((9, 12), 1) / 255])
+    check_declared_signatures(monkeypatch, "forensics.features._spectral", "forensics.features._kernels._spectral",
+                              {"weighted_sums"}, run)
