@@ -288,6 +288,19 @@ def test_dq_periodicity_against_explicit_dft(camera):
             assert _col(row, f"dct__dq_periodicity__z{k:02d}") == pytest.approx(expected, rel=1e-9)
 
 
+def test_dq_periodicity_leaves_the_one_cycle_envelope_out_of_the_peak():
+    # g[m] = 1000 + 900 cos(2 pi m / 64): a smooth envelope whose residual power sits at f = 1 (one
+    # cycle over the 64 indices). The peak is taken over f >= 2 only; f = 1 stays in the mean.
+    from forensics.features._dct import _dq_periodicity
+
+    g = np.rint(1000 + 900 * np.cos(2 * np.pi * np.arange(64) / 64)).astype(np.int64)
+    coefs = np.repeat(np.arange(1, 65), g).astype(float)  # |c| = m, g[m - 1] times each (step 1)
+    hist = np.bincount(coefs.astype(int), minlength=N_BINS)[None, :]
+    got = _dq_periodicity(hist, np.array([1.0]))[0]
+    assert got == pytest.approx(_dq_independent(coefs, 1), rel=1e-12)
+    assert got < 3  # with f = 1 in the peak it would be about 28
+
+
 def test_blockiness_hand_fixtures():
     x = np.arange(16, dtype=np.float64)
     ramp = np.tile(x, (16, 1))
