@@ -213,3 +213,15 @@ def test_local_cv_of_faint_textures_is_defined(amplitude, low, high):
     got = blur_vector(y)
     assert np.isfinite(got[6])
     np.testing.assert_allclose(got, blur_row_ref(y, 4, 20.0), rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.parametrize(("step", "n_edges"), [(19.75, 0), (20.0, 4), (20.25, 4)])
+def test_sharpness_sums_defaults_are_the_familys(step, n_edges):
+    # one vertical step per interior row: |Gx| = 4 * step against the default threshold 4 * 20
+    y = np.zeros((6, 10), np.float32)
+    y[:, 5:] = step
+    cells, widths = sharpness_sums(y)
+    assert cells.shape == (4 * 4, 5) and len(widths) == n_edges
+    want_cells, want_widths = sharpness_sums(y, 4, 20.0)
+    np.testing.assert_array_equal(cells, want_cells)
+    np.testing.assert_array_equal(widths, want_widths)
