@@ -1037,3 +1037,15 @@ def test_released_memoryview_is_an_unreadable_buffer_of_its_item():
     view.release()
     with pytest.raises(ItemError, match=r"^item 3: unreadable buffer \(ValueError: operation forbidden on released"):
         load_item(view, 3)
+
+
+# -- seed-31 survivors, by kind -------------------------------------------------------------------
+
+def test_item_defaults_name_item_zero():
+    item = Item(data=b"not an image")
+    assert (item.index, item.source, item.max_pixels) == (0, None, 1 << 28)
+    assert Item(pixels=np.zeros((2, 2))).orientation == 1
+    with pytest.raises(ItemError, match=r"^item 0: not a readable image file") as err:
+        item.header
+    assert err.value.index == 0 and err.value.source is None
+    assert str(Item(7, "x.png", b"junk").error("bad")) == "item 7 (x.png): bad"  # look-alike: given ones
