@@ -24,7 +24,10 @@ What this script adds:
 - A seeded sample of ``--sample`` mutation sites per module, one mutant drawn at each (every
   mutant with ``--sample 0``): the same sample for the same code, so a before/after
   comparison on unchanged code is paired.
-- Numba: removing ``@njit`` only changes speed, so those mutants are not generated. Kernels
+- Numba: removing ``@njit`` only changes speed, so those mutants are not generated; nor are
+  removals of the project's own njit wrapper, ``@kernel`` / ``@kernel(signature=...)``
+  (``forensics/features/_kernels/_config.py``: its signature only feeds the ahead-of-time
+  compilation, itself a speed matter). Kernels
   run compiled, as users run them, with ``NUMBA_CACHE_DIR`` set to a fresh folder for the run:
   numba keys its cache on the source file's modification time and size, and every mutation
   and every restoration rewrites the file, so no mutant can load another's machine code.
@@ -103,7 +106,9 @@ GROUPS = {
     "items": ["forensics/media/_item.py", "forensics/features/_base.py", "forensics/media/_video.py"],
     "families": [m for m in MODULES if m.startswith("forensics/features/") and m != "forensics/features/_base.py"],
 }
-_NUMBA_DECORATOR = re.compile(r"^\s*@\s*(numba\.)?(njit|jit|vectorize|guvectorize|stencil)\b")
+#: A line that opens a numba decorator: numba's own, or the project's wrapper ``kernel`` (``_kernels/_config.py``),
+#: bare, called with a signature, or reached through its module.
+_NUMBA_DECORATOR = re.compile(r"^\s*@\s*(?:numba\.|_config\.)?(?:njit|jit|vectorize|guvectorize|stencil|kernel)\b")
 
 
 def _copy_tree(ref, dest):
@@ -126,7 +131,7 @@ def _copy_tree(ref, dest):
 
 
 def _work_items(module_path):
-    """Every cosmic-ray mutation of the module, in cosmic-ray's order, without @njit removals."""
+    """Every cosmic-ray mutation of the module, in cosmic-ray's order, without @njit / @kernel removals."""
     from cosmic_ray.commands.init import _all_work_items
 
     lines = module_path.read_text(encoding="utf-8").splitlines()

@@ -6,6 +6,7 @@ import pywt
 
 from conftest import natural_image
 from param_contract import check_bounds, check_defaults
+from kernel_contract import check_declared_signatures
 from forensics.features import BlurFeatures, blur_features
 from forensics.features._blur import _bounds, blur_vector, sharpness_sums
 from forensics.features._kernels._blur import haar_detail_energies
@@ -191,3 +192,36 @@ def test_cached_cell_bounds_are_read_only():
     assert not bounds.flags.writeable  # shared between calls by the cache: nobody may change it
     with pytest.raises(ValueError):
         bounds[0] = 0
+
+
+def test_the_kernels_are_declared_with_the_signatures_the_family_calls(monkeypatch):
+    def run():
+        blur_features(natural_image(2, (21, 34)))
+        BlurFeatures(grid=2, edge_threshold=5.0).fit().transform([natural_image(3, (9, 8)) / 255.0])
+    check_declared_signatures(monkeypatch, "forensics.features._blur", "forensics.features._kernels._blur",
+                              {"sharpness_edges", "haar_detail_energies"}, run)
+
+
+@pytest.mark.parametrize(("amplitude", "low", "high"), [(0.05, 0.0, 0.01), (0.55, 0.3, 0.9), (1.2, 1.1, 5.0)])
+def test_local_cv_of_faint_textures_is_defined(amplitude, low, high):
+    # grey-level noise of a fraction of a level: the mean cell Laplacian variance lies well below 1,
+    # near 0.5, or above 1; the coefficient of variation is defined for any mean above 0
+    y = np.random.default_rng(0).uniform(0, amplitude, (24, 30)).astype(np.float32)
+    cells = sharpness_cells_ref(y, 4)
+    mean_v = (cells[:, 2] / cells[:, 0] - (cells[:, 1] / cells[:, 0]) ** 2).mean()
+    assert low < mean_v < high
+    got = blur_vector(y)
+    assert np.isfinite(got[6])
+    np.testing.assert_allclose(got, blur_row_ref(y, 4, 20.0), rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.parametrize(("step", "n_edges"), [(19.75, 0), (20.0, 4), (20.25, 4)])
+def test_sharpness_sums_defaults_are_the_familys(step, n_edges):
+    # one vertical step per interior row: |Gx| = 4 * step against the default threshold 4 * 20
+    y = np.zeros((6, 10), np.float32)
+    y[:, 5:] = step
+    cells, widths = sharpness_sums(y)
+    assert cells.shape == (4 * 4, 5) and len(widths) == n_edges
+    want_cells, want_widths = sharpness_sums(y, 4, 20.0)
+    np.testing.assert_array_equal(cells, want_cells)
+    np.testing.assert_array_equal(widths, want_widths)

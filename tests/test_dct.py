@@ -12,6 +12,7 @@ from scipy.spatial.distance import jensenshannon
 from skimage import data
 
 from param_contract import check_bounds, check_defaults
+from kernel_contract import check_declared_signatures
 from forensics.features import DCTFeatures, dct_features
 from forensics.features._dct import (
     IJG_LUMA_50, N_BINS, Q_MAX, ZIGZAG, block_dct, dct_basis, dct_vector, estimate_quality, estimate_steps,
@@ -287,6 +288,19 @@ def test_dq_periodicity_against_explicit_dft(camera):
             assert _col(row, f"dct__dq_periodicity__z{k:02d}") == pytest.approx(expected, rel=1e-9)
 
 
+def test_dq_periodicity_leaves_the_one_cycle_envelope_out_of_the_peak():
+    # g[m] = 1000 + 900 cos(2 pi m / 64): a smooth envelope whose residual power sits at f = 1 (one
+    # cycle over the 64 indices). The peak is taken over f >= 2 only; f = 1 stays in the mean.
+    from forensics.features._dct import _dq_periodicity
+
+    g = np.rint(1000 + 900 * np.cos(2 * np.pi * np.arange(64) / 64)).astype(np.int64)
+    coefs = np.repeat(np.arange(1, 65), g).astype(float)  # |c| = m, g[m - 1] times each (step 1)
+    hist = np.bincount(coefs.astype(int), minlength=N_BINS)[None, :]
+    got = _dq_periodicity(hist, np.array([1.0]))[0]
+    assert got == pytest.approx(_dq_independent(coefs, 1), rel=1e-12)
+    assert got < 3  # with f = 1 in the peak it would be about 28
+
+
 def test_blockiness_hand_fixtures():
     x = np.arange(16, dtype=np.float64)
     ramp = np.tile(x, (16, 1))
@@ -417,3 +431,11 @@ def test_lattice_steps_up_to_the_largest_baseline_step(step):
         if m * step < N_BINS:
             hist[0, m * step] = count
     assert Q_MAX == 255 and estimate_steps(hist).tolist() == [float(step)]
+
+
+def test_the_kernels_are_declared_with_the_signatures_the_family_calls(monkeypatch, camera):
+    def run():
+        dct_features(_jpeg(camera[:64, :72], 80))
+        DCTFeatures(n_coeffs=20, n_steps=2).fit().transform([camera[:40, :33] / 255.0])
+    check_declared_signatures(monkeypatch, "forensics.features._dct", "forensics.features._kernels._dct",
+                              {"block_dct_stats", "lattice_steps"}, run)

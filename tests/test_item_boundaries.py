@@ -1004,3 +1004,48 @@ def test_start_of_scan_tail_of_three_bytes_or_more(extra, refused):
             _scan_jpeg(Item(0, None, patched))
     else:
         assert _scan_jpeg(Item(0, None, patched))["progressive"]
+
+
+# -- seed-30 survivors, by kind -------------------------------------------------------------------
+
+def test_tiff_without_a_compression_tag_is_uncompressed_and_its_strips_are_checked():
+    """TIFF 6.0: Compression defaults to 1 (none), so a file without the tag has raw strips whose
+    byte counts must cover their rows. Refused: such a file with its strip one byte short;
+    look-alike: the whole strip."""
+    grey = natural_image(1, (6, 20))[:, :, 0]
+    data = _drop_tag(_tiff(grey), 259)
+    assert 259 not in _ifd_entries(data) and _ifd_entries(data)[279][3] == 120
+    np.testing.assert_array_equal(load_item(data).pixels, grey)
+    with pytest.raises(ItemError, match="truncated TIFF: strip 0 holds 119 bytes of the 120 its rows need"):
+        load_item(_set_tag(data, 279, 119)).pixels
+
+
+@pytest.mark.parametrize("msv, white", [(127, 127), (255, 255), (256, 255), (511, 255), (4095, 255)])
+def test_tiff_max_sample_value_above_an_eight_bit_container_is_ignored(msv, white):
+    """MaxSampleValue sets the scale only below the container's full scale (255 for 8-bit samples);
+    at it and above it (a 16-bit value in an 8-bit file) the samples keep the 8-bit scale."""
+    arr = np.array([[0, 100, 127]], np.uint8)
+    item = load_item(_tiff(arr, tags={281: msv}))
+    assert item.white == white
+    np.testing.assert_allclose(item.luma[0], arr[0] * 255.0 / white, rtol=1e-6)
+
+
+def test_released_memoryview_is_an_unreadable_buffer_of_its_item():
+    data = encode(natural_image(9, (5, 7)), "PNG")
+    view = memoryview(data)
+    assert load_item(view, 3).data == data  # look-alike: a live view
+    view.release()
+    with pytest.raises(ItemError, match=r"^item 3: unreadable buffer \(ValueError: operation forbidden on released"):
+        load_item(view, 3)
+
+
+# -- seed-31 survivors, by kind -------------------------------------------------------------------
+
+def test_item_defaults_name_item_zero():
+    item = Item(data=b"not an image")
+    assert (item.index, item.source, item.max_pixels) == (0, None, 1 << 28)
+    assert Item(pixels=np.zeros((2, 2))).orientation == 1
+    with pytest.raises(ItemError, match=r"^item 0: not a readable image file") as err:
+        item.header
+    assert err.value.index == 0 and err.value.source is None
+    assert str(Item(7, "x.png", b"junk").error("bad")) == "item 7 (x.png): bad"  # look-alike: given ones

@@ -8,6 +8,7 @@ import scipy.signal
 from scipy.ndimage import gaussian_filter
 
 from param_contract import check_bounds, check_defaults
+from kernel_contract import check_declared_signatures
 from forensics.features import SpectralFeatures, spectral_features
 from forensics.features._spectral import _upsampling_peak, _window, spectral_vector
 from forensics.media import load_item
@@ -335,3 +336,45 @@ def test_cached_geometries_are_read_only():
         with pytest.raises(ValueError):
             a[0] = 1
     assert all(not a.flags.writeable for a in _peak_geometry(16, 16, 2))
+
+
+def test_the_kernel_is_declared_with_the_signature_the_family_calls(monkeypatch):
+    def run():
+        spectral_features((np.random.default_rng(0).random((13, 17)) * 255).astype(np.uint8))
+        SpectralFeatures(n_bins=7, window=None, cutoff=0.25).fit().transform([_random_luma((9, 12), 1) / 255])
+    check_declared_signatures(monkeypatch, "forensics.features._spectral", "forensics.features._kernels._spectral",
+                              {"weighted_sums"}, run)
+
+
+@pytest.mark.parametrize("gain", [1e-3, 2e-3, 1e-2])
+def test_faint_images_keep_their_spectrum(gain):
+    """Every feature is gain-invariant, down to a windowed energy sum(x^2) far below 1 (0.17, 0.66
+    and 16.5 here): only an image with no energy at all (constant) has no spectrum."""
+    from forensics.features._spectral import _windowed
+
+    luma = np.random.default_rng(5).random((12, 15)) * 255
+    energy = _windowed(luma * gain, "hann")[1]
+    assert 0 < energy < 20
+    np.testing.assert_allclose(spectral_vector(luma * gain), spectral_vector(luma), rtol=0, atol=1e-12)
+    assert np.isnan(spectral_vector(np.full((12, 15), 0.5))).all()
+
+
+@pytest.mark.parametrize("shape", [(5, 5), (8, 8), (7, 9), (13, 17)])
+def test_upsampling_peaks_are_the_documented_grid(shape):
+    """3 peaks for s = 2 and 15 for s = 4: the multiples of 1/s in [-0.5, 0.5)^2 except DC, each once,
+    at the nearest sample (round half up of f N; mirrored peaks share their half-spectrum sample)."""
+    from forensics.features._spectral import _peak_geometry
+
+    h, w = shape
+    for s, n in ((2, 3), (4, 15)):
+        peaks, neighbours, sizes = _peak_geometry(h, w, s)
+        want = []
+        for a in range(-(s // 2), s - s // 2):
+            for b in range(-(s // 2), s - s // 2):
+                ky, kx = math.floor(a / s * h + 0.5) % h, math.floor(b / s * w + 0.5) % w
+                if (ky, kx) != (0, 0):
+                    if kx > w // 2:
+                        ky, kx = (h - ky) % h, w - kx
+                    want.append(ky * (w // 2 + 1) + kx)
+        assert len(want) == n and sorted(peaks.tolist()) == sorted(want)
+        assert neighbours.shape == (n, 24) and sizes.tolist() == [(neighbours[k] >= 0).sum() for k in range(n)]
