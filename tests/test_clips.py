@@ -140,17 +140,35 @@ def test_every_torchvision_video_network_builds_and_runs():
 
     base = dict(_tiny().get_params(), weights=None, backbone_kwargs=None)
     for name in VIDEO_MODELS:
-        if name == "mvit_v2_s":  # torchvision builds it for 16 frames of 224 px only: refused otherwise
-            with pytest.raises(ValueError, match="16 frames of 224"):
-                _build(torch, dict(base, model_name=name), 8, (32, 32))
-            net, _ = _build(torch, dict(base, model_name=name), 16, (224, 224))
-            assert isinstance(net.backbone.head, torch.nn.Identity)
-            continue
         net, cfg = _build(torch, dict(base, model_name=name), 8, (32, 32))  # s3d needs >= 8 frames of 32 px
         with torch.no_grad():
             out = net.eval()(torch.zeros(2, 8, 3, 32, 32))
         assert out.shape == (2,), name
         assert cfg["input_size"] == (8, 3, 32, 32) and cfg["mean"][0] == pytest.approx(0.43216)
+
+
+def test_mvit_v2_s_at_another_size_is_torchvisions_network_with_its_position_tables_resized(tmp_path):
+    """torchvision builds MViTv2-S for 16 frames of 224 px only; random init takes any size with the
+    same blocks: at 16 x 224 the same parameters as torchvision's (names and shapes), at 8 x 32 only
+    the position tables differ. Weights (sized for 16 x 224) are refused at another size, accepted at it."""
+    from torchvision.models.video import mvit_v2_s
+
+    from forensics.deep._video import _build, _mvit_v2_s
+
+    reference = {k: tuple(v.shape) for k, v in mvit_v2_s().state_dict().items()}
+    ours = {k: tuple(v.shape) for k, v in _mvit_v2_s(16, (224, 224), {}).state_dict().items()}
+    assert ours == reference
+    small = {k: tuple(v.shape) for k, v in _mvit_v2_s(8, (32, 32), {}).state_dict().items()}
+    assert small.keys() == reference.keys()
+    differ = {k for k in small if small[k] != reference[k]}
+    assert differ and all("rel_pos" in k or "pos_encoding" in k for k in differ)
+    base = dict(_tiny().get_params(), model_name="mvit_v2_s", backbone_kwargs=None)
+    weights = tmp_path / "mvit.pth"
+    torch.save(mvit_v2_s().state_dict(), weights)
+    with pytest.raises(ValueError, match="weights of mvit_v2_s are for 16 frames of 224"):
+        _build(torch, dict(base, weights=str(weights)), 8, (32, 32))
+    net, _ = _build(torch, dict(base, weights=str(weights)), 16, (224, 224))
+    assert isinstance(net.backbone.head, torch.nn.Identity)
 
 
 def test_s3d_batchnorm_running_statistics_follow_training():

@@ -77,10 +77,11 @@ def _torchvision_backbone(torch, model_name, weights, n_frames, size, kwargs):
 
     nn = torch.nn
     kwargs = dict(kwargs)
-    if model_name == "mvit_v2_s" and (tuple(size) != (224, 224) or n_frames != 16):
-        raise ValueError(f"mvit_v2_s is built by torchvision for 16 frames of 224 x 224 (its relative position "
-                         f"tables are sized for them): set n_frames=16 and input_size=224, got {n_frames} frames of "
-                         f"{tuple(size)}")
+    other_size = tuple(size) != (224, 224) or n_frames != 16
+    if model_name == "mvit_v2_s" and other_size and weights is not None:
+        raise ValueError(f"the weights of mvit_v2_s are for 16 frames of 224 x 224 (its relative position tables "
+                         f"are sized for them): set n_frames=16 and input_size=224, got {n_frames} frames of "
+                         f"{tuple(size)} (random initialisation, weights=None, takes any size)")
     if model_name == "s3d" and "norm_layer" not in kwargs:
         # torchvision builds S3D with BatchNorm momentum 0.001 (TensorFlow's 0.999 decay): after a
         # few hundred steps the running statistics are still near their init (mean 0, variance 1),
@@ -89,7 +90,10 @@ def _torchvision_backbone(torch, model_name, weights, n_frames, size, kwargs):
         from functools import partial
 
         kwargs["norm_layer"] = partial(nn.BatchNorm3d, eps=0.001, momentum=0.1)
-    net = getattr(tv, model_name)(weights=None, **kwargs)
+    if model_name == "mvit_v2_s" and other_size:
+        net = _mvit_v2_s(n_frames, size, kwargs)
+    else:
+        net = getattr(tv, model_name)(weights=None, **kwargs)
     if model_name == "swin3d_t":
         _exact_swin_windows(torch, net)
     if weights is not None:
@@ -115,6 +119,30 @@ def _torchvision_backbone(torch, model_name, weights, n_frames, size, kwargs):
         n_features = net.head.in_features
         net.head = nn.Identity()
     return net, n_features
+
+
+def _mvit_v2_s(n_frames, size, kwargs):
+    """MViTv2-S, torchvision's configuration of :func:`torchvision.models.video.mvit_v2_s`, built
+    for ``n_frames`` frames of ``size`` (random initialisation).
+
+    torchvision's builder fixes the input at 16 frames of 224 x 224 because the relative position
+    tables are sized from it; the blocks below are its configuration (Li et al., CVPR 2022,
+    table 2), so at 16 x 224 this is the same network (tested against torchvision's).
+    """
+    from torchvision.models.video import mvit
+
+    heads = [1, 2, 2] + [4] * 11 + [8, 8]
+    inputs = [96, 96, 192, 192] + [384] * 11 + [768]
+    outputs = [96, 192, 192] + [384] * 11 + [768, 768]
+    halving = {1, 3, 14}  # blocks whose queries are pooled 2x in space (stride_q (1, 2, 2))
+    stride_kv = [(1, 8, 8), (1, 4, 4), (1, 4, 4)] + [(1, 2, 2)] * 11 + [(1, 1, 1)] * 2
+    blocks = [mvit.MSBlockConfig(num_heads=h, input_channels=i, output_channels=o, kernel_q=[3, 3, 3],
+                                 kernel_kv=[3, 3, 3], stride_q=[1, 2, 2] if k in halving else [1, 1, 1],
+                                 stride_kv=list(kv))
+              for k, (h, i, o, kv) in enumerate(zip(heads, inputs, outputs, stride_kv))]
+    return mvit.MViT(spatial_size=tuple(size), temporal_size=n_frames, block_setting=blocks, residual_pool=True,
+                     residual_with_cls_embed=False, rel_pos_embed=True, proj_after_attn=True,
+                     stochastic_depth_prob=kwargs.pop("stochastic_depth_prob", 0.2), **kwargs)
 
 
 def _clipped_relative_index(torch, window, full, device):
@@ -396,7 +424,7 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
         - torchvision video networks: ``"r3d_18"`` (3-D ResNet-18), ``"mc3_18"`` (mixed 3-D/2-D
           convolutions), ``"r2plus1d_18"`` ((2+1)-D convolutions), ``"s3d"`` (separable 3-D
           Inception; its fixed final pooling is made adaptive so that small inputs work),
-          ``"mvit_v2_s"`` (multiscale ViT; 16 frames of 224 x 224 only),
+          ``"mvit_v2_s"`` (multiscale ViT; its weights need 16 frames of 224 x 224),
           ``"swin3d_t"`` (video Swin transformer);
         - ``"timesformer"``, ``"vivit"``: Hugging Face ``transformers`` models (when installed);
         - any timm image architecture: run on every frame, then the ``temporal`` head.
