@@ -28,15 +28,16 @@ def array(dtype, ndim, readonly=False):
     return types.Array(dtype, ndim, "C", readonly=readonly)
 
 
-def kernel(fn=None, *, signature=None):
+def kernel(fn=None, *, signature=None, inline=False):
     """Compile ``fn`` with the project's numba options (``@kernel`` or ``@kernel(signature=(...))``).
 
     ``signature`` is the tuple of argument types the feature code calls the kernel with; it is
     compiled lazily (at the first call, or by :func:`forensics.features.compile_kernels`), never at
-    import.
+    import. ``inline=True`` (a helper with one call site) has numba inline ``fn`` into its caller
+    before typing (``inline="always"``) instead of compiling it as a function of its own.
     """
     def wrap(f):
-        dispatcher = njit(**JIT)(f)
+        dispatcher = njit(**JIT, inline="always" if inline else "never")(f)
         if signature is not None:
             DECLARED[(f.__module__, f.__name__)] = (dispatcher, tuple(signature))
         return dispatcher

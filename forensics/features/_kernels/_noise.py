@@ -266,7 +266,10 @@ def haar_abs_hh(plane, hh):
             out[j] = abs((a - b) - (c - d)) * 0.5
 
 
-@kernel
+# _select_round and kth_smallest have one caller each (median_flat): numba inlines them into it
+# (``inline=True``), so one function compiles at the first call instead of three, ~0.2 s less, at
+# the same run time (benchmarks/profile_compile.py; docs/results.md, "Cold start").
+@kernel(inline=True)
 def _select_round(src, n, k, counts, dst):
     """One round of the histogram selection of rank ``k`` among ``src[:n]`` (min < max).
 
@@ -305,7 +308,7 @@ def _select_round(src, n, k, counts, dst):
     return m, k
 
 
-@kernel
+@kernel(inline=True)
 def kth_smallest(vals, n, k, counts):
     """The ``k``-th smallest (0-based) of ``vals[:n]`` (float64, no NaN; ``vals`` has n + 1 slots
     and is overwritten), exactly: histogram rounds (:func:`_select_round`) until the candidates

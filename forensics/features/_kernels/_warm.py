@@ -31,13 +31,14 @@ FAMILY_KERNELS = {
 }
 
 
-#: CPU seconds each kernel took to compile in one process (``benchmarks/bench_features.py``), to
-#: balance the children; a kernel missing here is weighed by the size of its bytecode.
+#: CPU seconds each kernel took to compile in one process, helpers and numba overloads included
+#: (``benchmarks/profile_compile.py --rounds 3``, medians), to balance the children; a kernel
+#: missing here is weighed by the size of its bytecode.
 _COMPILE_SECONDS = {
-    "srm_moments": 1.65, "block_dct_stats": 1.50, "median_moments": 1.40, "median_flat": 1.20,
-    "idwt_rows": 0.88, "lattice_steps": 0.73, "sharpness_edges": 0.72, "dwt_rows": 0.69, "dwt_cols": 0.50,
-    "weighted_sums": 0.45, "idwt_cols": 0.30, "haar_detail_energies": 0.27, "haar_abs_hh": 0.15,
-    "plane_moments": 0.12,
+    "block_dct_stats": 1.31, "median_moments": 1.22, "srm_moments": 0.98, "median_flat": 0.87,
+    "sharpness_edges": 0.76, "dwt_rows": 0.66, "lattice_steps": 0.65, "dwt_cols": 0.47, "idwt_rows": 0.46,
+    "haar_detail_energies": 0.26, "idwt_cols": 0.24, "haar_abs_hh": 0.20, "plane_moments": 0.17,
+    "weighted_sums": 0.12,
 }
 
 
