@@ -408,6 +408,11 @@ def test_report_text_layout_and_markdown_escaping():
     rows = {line.split()[0]: line for line in str(flagged).splitlines() if line.startswith(("file_size", "format"))}
     assert "YES" in rows["file_size"] and "YES" not in rows["format"]
     assert "| 0.25 | YES | a / b |" in flagged.to_markdown()
+    # the report's defaults (5 folds, threshold 0.8, an image audit) when built without them
+    assert (flagged.n_splits, flagged.threshold, flagged.kind, flagged.values, flagged.status) == (5, 0.8, "image",
+                                                                                                None, None)
+    assert ("8 items (labels 0: 4, 1: 4); 5-fold stratified out-of-fold ROC-AUC per property; flagged when "
+            "AUC >= 0.8.") in str(flagged)
     report = AuditReport(table=table, flagged=[], n_items=8, class_balance={0: 4, 1: 4}, threshold=0.75,
                          n_splits=3)
     text = str(report)
@@ -418,6 +423,9 @@ def test_report_text_layout_and_markdown_escaping():
     assert row.split() == ["file_size", "numeric", "0.610", "0.012", "0.600", "7", "0.25", "a", "|", "b"]
     head = next(line for line in text.splitlines() if line.startswith("property"))
     assert head.index("auc") + len("auc") == row.index("0.610") + len("0.610")  # numbers right-aligned
+    for col, value in (("auc_std", "0.012"), ("accuracy", "0.600"), ("n_values", "7"), ("missing", "0.25")):
+        assert head.index(col) + len(col) == row.index(value) + len(value), col  # every number column
+    assert head.index("kind") == row.index("numeric") and head.index("note") == row.index("a | b")  # text: left
     md = report.to_markdown()
     assert "| file_size | numeric | 0.610 | 0.012 | 0.600 | 7 | 0.25 |  | a / b |" in md
     assert not md.startswith("**") and report.warning_message == ""
