@@ -466,3 +466,14 @@ def test_sets_where_a_numeric_property_is_missing_everywhere(kind):
     t = report.table
     assert t.loc["jpeg_quality_luma", "missing"] == 1.0 and t.loc["jpeg_quality_luma", "auc"] == 0.5
     assert np.isfinite(t.loc["all_combined", "auc"]) and t.loc["all_combined", "note"].startswith("all properties")
+
+
+def test_audit_default_folds_at_and_below_the_smaller_class():
+    # the default cv=5: a class of 4 items is refused, one of 5 is accepted and split 5 ways
+    X, y = _quality_set(n=5, shape=(16, 16))
+    report = audit(X, y, warn=False)
+    assert report.n_splits == 5 and "5-fold stratified" in str(report)
+    pd.testing.assert_frame_equal(report.table, audit(X, y, cv=5, warn=False).table)
+    keep = np.flatnonzero(np.arange(10) != 9)  # one fake fewer
+    with pytest.raises(ValueError, match="the smaller class has 4 items, fewer than cv=5 folds"):
+        audit([X[i] for i in keep], y[keep], warn=False)
