@@ -386,6 +386,9 @@ def test_class_balance_constant_rows_and_many_flagged_properties():
     assert report.class_balance == {"fake": 2, "real": 6}
     t = report.table
     assert t.loc["exif_present", "auc"] == 0.5 and t.loc["exif_present", "accuracy"] == 6 / 8  # majority
+    constant = t[t["note"] == "constant over the data set"]  # exif, camera, software, icc: no spread over folds
+    assert len(constant) >= 4 and (constant["auc_std"] == 0.0).all() and (constant["n_values"] == 1).all()
+    assert (constant["missing"] == 0.0).all() and not constant["flagged"].any()
     # the format rule: a fake's category scores below 1/2 and is called 0 ("fake" is label 0 here, as
     # "fake" < "real"), not the training majority (1): every item right
     assert t.loc["format", "auc"] == 1.0 and t.loc["format", "accuracy"] == 1.0
