@@ -526,8 +526,9 @@ def test_read_failures_name_the_exception_and_its_message(tmp_path):
 
 
 def test_a_file_entry_used_as_a_folder_several_levels_up(tmp_path):
-    # "a/b" is a file and "a/b/c/d/e.txt" needs it as a folder three levels above: every ancestor is checked
-    for deep in ("a/b/c/e.txt", "a/b/c/d/e.txt", "a/b/c/d/f/e.txt"):
+    # "a/b" is a file and "a/b/c/d/e.txt" needs it as a folder three levels above: every ancestor is
+    # checked, the immediate parent of a name two or more levels deep included ("a/b/c")
+    for deep in ("a/b/c", "a/b/c/e.txt", "a/b/c/d/e.txt", "a/b/c/d/f/e.txt"):
         arc = _zip(tmp_path / "clash.zip", [("a/b", b"file"), (deep, b"x")])
         with pytest.raises(UnsafeArchiveError, match="its folder 'a/b' is also a file entry") as err:
             validate_zip(arc)

@@ -480,3 +480,21 @@ def test_audit_default_folds_at_and_below_the_smaller_class():
     keep = np.flatnonzero(np.arange(10) != 9)  # one fake fewer
     with pytest.raises(ValueError, match="the smaller class has 4 items, fewer than cv=5 folds"):
         audit([X[i] for i in keep], y[keep], warn=False)
+
+
+def test_every_named_chroma_subsampling_and_an_unnamed_one():
+    import cv2
+
+    img = natural_image(1, (32, 32))[:, :, ::-1]
+    X = []
+    for factor in ("411", "420", "422", "440", "444"):  # libjpeg's sampling of the chroma planes
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90, cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+                                             getattr(cv2, f"IMWRITE_JPEG_SAMPLING_FACTOR_{factor}")])
+        X.append(buf.tobytes())
+    raw = bytearray(X[-1])  # the 4:4:4 file with its luma sampling set to H=3, V=1 in the frame header
+    k = raw.index(b"\xff\xc0") + 11
+    assert raw[k] == 0x11
+    raw[k] = 0x31
+    X.append(bytes(raw))
+    v = audit(X * 2, [0, 1] * 6, cv=2, warn=False).values
+    assert v["chroma_subsampling"][:6].tolist() == ["4:1:1", "4:2:0", "4:2:2", "4:4:0", "4:4:4", "3x1"]
