@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from conftest import encode, natural_image
 from forensics.features import make_feature_bank
-from forensics.inspection import PROPERTIES, AuditReport, ShortcutWarning, audit
+from forensics.inspection import PROPERTIES, VIDEO_PROPERTIES, AuditReport, ShortcutWarning, audit
 from forensics.media import CodecEqualizer, ItemError, equalize_jpeg, load_item
 
 N = 20  # items per class of the synthetic sets
@@ -498,3 +498,66 @@ def test_every_named_chroma_subsampling_and_an_unnamed_one():
     X.append(bytes(raw))
     v = audit(X * 2, [0, 1] * 6, cv=2, warn=False).values
     assert v["chroma_subsampling"][:6].tolist() == ["4:1:1", "4:2:0", "4:2:2", "4:4:0", "4:4:4", "3x1"]
+
+
+def test_a_tied_score_goes_to_the_training_majority():
+    # in-memory arrays: only the size is known. Width 10 or 20 (height 8); each training part has
+    # one width with one real and one fake (a tree leaf at exactly 1/2) and three reals in four items.
+    # Out of fold, an item of that width scores 1/2 and is called the training majority: real.
+    widths = [10, 10, 20, 20, 10, 10, 20, 20]
+    y = np.array([0, 1, 0, 0, 0, 0, 1, 0])
+    X = [np.zeros((8, w), np.uint8) for w in widths]
+    folds = [(np.arange(4), np.arange(4, 8)), (np.arange(4, 8), np.arange(4))]
+    t = audit(X, y, cv=folds, warn=False).table
+    # fold 1: test widths 10, 10 score 1/2 -> real (right, right); 20, 20 score 0 -> real (wrong, right)
+    # fold 2: test widths 10, 10 score 0 -> real (right, wrong); 20, 20 score 1/2 -> real (right, right)
+    assert t.loc["width", "accuracy"] == 6 / 8  # calling ties fake would give 2 / 8
+    assert t.loc["width", "n_values"] == 2 and t.loc["height", "note"] == "constant over the data set"
+
+
+def test_video_properties_are_those_of_video_info(tmp_path):
+    import os
+
+    from video_fixtures import write_video
+
+    from forensics.media import video_info
+
+    paths = []
+    for k, (crf, fps, size) in enumerate([(10, 25, (48, 64)), (40, 25, (48, 64)), (10, 10, (32, 64)),
+                                          (40, 10, (32, 64))]):
+        path = tmp_path / (f"v{k}.MP4" if k == 3 else f"v{k}.mp4")  # the suffix in any case
+        write_video(path, [natural_image(10 * k + t, size) for t in range(5)], fps=fps, crf=crf, gop=2)
+        paths.append(path)
+    y = [0, 1, 0, 1]
+    report = audit([str(p) for p in paths[:3]] + [paths[3]], y, cv=2, warn=False)  # str and Path
+    assert report.kind == "video" and list(report.values.columns) == list(VIDEO_PROPERTIES)
+    assert "re-encode every video" in report.warning_message or not report.flagged
+    for k, path in enumerate(paths):
+        info = video_info(path)
+        row = report.values.iloc[k]
+        assert (row["container"], row["codec"]) == (info.container, info.codec)
+        assert (row["width"], row["height"], row["rotation"]) == (info.width, info.height, info.rotation)
+        assert row["fps"] == info.fps and row["n_frames"] == info.n_frames == 5
+        assert row["duration_s"] == info.duration_s > 0 and row["bit_rate"] == info.bit_rate > 0
+        assert row["keyframe_interval"] == info.keyframe_interval == 2
+        assert row["file_size"] == os.path.getsize(path)
+        assert row["aspect_ratio"] == info.width / info.height and row["n_pixels"] == info.width * info.height
+        assert row["bits_per_pixel"] == pytest.approx(info.bit_rate / (info.width * info.height * info.fps))
+    assert report.values["height"].tolist() == [48, 48, 32, 32]
+    # one image among the videos: an image audit, where the videos are unreadable items
+    mixed = audit([str(p) for p in paths[:3]] + [encode(natural_image(0, (16, 16)), "JPEG")], y, cv=2,
+                  warn=False, on_error="nan")
+    assert mixed.kind == "image" and mixed.status["status"].tolist() == ["error"] * 3 + ["ok"]
+
+
+def test_a_property_present_in_one_test_part_only():
+    # one JPEG among PNGs: its JPEG fields exist in one test part and nowhere in that fold's training
+    # part, where the combined model must leave them out (gradient boosting cannot bin an empty column)
+    X = [encode(natural_image(s, (16, 16)), "PNG") for s in range(9)] + [encode(natural_image(99, (16, 16)), "JPEG")]
+    y = [0, 1] * 5
+    t = audit(X, y, cv=2, warn=False).table
+    assert t.loc["jpeg_quality_luma", "missing"] == 0.9 and t.loc["all_combined", "n_values"] == 9
+    assert 0 <= t.loc["all_combined", "auc"] <= 1 and t.loc["all_combined", "note"] == "all properties, gradient boosting"
+    # the look-alike: a JPEG in each training part, every fold fits the JPEG fields
+    X[0] = encode(natural_image(0, (16, 16)), "JPEG")
+    assert audit(X, y, cv=2, warn=False).table.loc["jpeg_quality_luma", "missing"] == 0.8
