@@ -341,6 +341,9 @@ def test_audit_reads_items_across_chunks_and_records_errors_in_place():
     pd.testing.assert_frame_equal(twin.values, report.values)
     pd.testing.assert_frame_equal(twin.status, report.status)
     assert "2 items could not be read" in str(report)
+    with parallel_backend("threading"):  # a negative n_jobs (all cores but ...) is valid, unlike 0
+        twin = audit(X[:70], y[:70], cv=2, warn=False, on_error="nan", n_jobs=-1)
+    pd.testing.assert_frame_equal(twin.values, report.values.iloc[:70])
 
 
 def test_chroma_subsampling_progressive_and_exif_are_read():
