@@ -1,5 +1,6 @@
 """Tests of the shortcut audit (forensics.inspection.audit) and its remedy (CodecEqualizer)."""
 
+import json
 import pickle
 import warnings
 
@@ -564,3 +565,28 @@ def test_a_property_present_in_one_test_part_only():
     # the look-alike: a JPEG in each training part, every fold fits the JPEG fields
     X[0] = encode(natural_image(0, (16, 16)), "JPEG")
     assert audit(X, y, cv=2, warn=False).table.loc["jpeg_quality_luma", "missing"] == 0.8
+
+
+def test_a_set_constant_in_every_property_and_cv_none():
+    # six identical in-memory arrays (4 reals, 2 fakes): every property and their combination constant
+    X = [np.full((8, 12), 7, np.uint8)] * 6
+    y = np.array([0, 0, 0, 0, 1, 1])
+    t = audit(X, y, cv=2, warn=False).table
+    row = t.loc["all_combined"]
+    assert (row["kind"], row["auc"], row["auc_std"], row["n_values"], row["missing"]) == ("combined", 0.5, 0.0, 1, 0.0)
+    assert row["accuracy"] == 4 / 6 and row["note"] == "constant over the data set" and not row["flagged"]
+    assert (t["auc"] == 0.5).all() and (t["auc_std"] == 0.0).all()
+
+
+def test_cv_none_is_five_stratified_folds():
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = _quality_set(n=5, shape=(16, 16))  # sorted labels: unstratified folds would hold one class
+    report = audit(X, y, cv=None, warn=False)
+    assert report.n_splits == 5
+    # labels as plain Python values (a JSON-writable dict), whatever the array's dtype
+    assert [type(k) for k in report.class_balance] == [int, int] and json.dumps(report.class_balance) == '{"0": 5, "1": 5}'
+    named = audit(X, np.where(y == 1, "fake", "real"), cv=None, warn=False).class_balance
+    assert named == {"fake": 5, "real": 5} and [type(k) for k in named] == [str, str]
+    pd.testing.assert_frame_equal(report.table, audit(X, y, cv=StratifiedKFold(5), warn=False).table)
+    assert report.table["auc"].notna().all()

@@ -413,8 +413,9 @@ def audit(X, y, *, cv=5, threshold=0.8, random_state=0, n_jobs=None, progress=Fa
         or paths of video files (``.mp4``, ``.avi``, ``.mov``, ``.mkv``, ``.webm``), all of them.
     y : array-like of shape (n_items,)
         Binary labels (fake = 1, real = 0).
-    cv : int or cross-validation splitter, default=5
-        An int gives ``StratifiedKFold(cv, shuffle=True, random_state=random_state)``.
+    cv : int, cross-validation splitter or None, default=5
+        An int gives ``StratifiedKFold(cv, shuffle=True, random_state=random_state)``; None gives
+        scikit-learn's default, ``StratifiedKFold(5)`` without shuffling.
     threshold : float in [0.5, 1], default=0.8
         A property is flagged when its out-of-fold AUC is at or above this.
     random_state : int, default=0
