@@ -169,6 +169,11 @@ def test_only_the_combination_flagged_is_reported_as_such():
     report = AuditReport(table=table, flagged=["all_combined"], n_items=10, class_balance={0: 5, 1: 5})
     assert "non-pixel properties combined (AUC 0.90)" in report.warning_message
     assert "alone" not in report.warning_message
+    # the combination and single properties flagged: the singles are named, whatever their names
+    # sort like ("age" before "all_combined")
+    both = AuditReport(table=table.rename(index={"file_size": "age"}).assign(flagged=[True, True]),
+                       flagged=["all_combined", "age"], n_items=10, class_balance={0: 5, 1: 5})
+    assert "predicted from age alone (AUC 0.60), without" in both.warning_message
 
 
 # -- validation and unreadable items ----------------------------------------------------------------
@@ -590,3 +595,56 @@ def test_cv_none_is_five_stratified_folds():
     assert named == {"fake": 5, "real": 5} and [type(k) for k in named] == [str, str]
     pd.testing.assert_frame_equal(report.table, audit(X, y, cv=StratifiedKFold(5), warn=False).table)
     assert report.table["auc"].notna().all()
+
+
+def test_numeric_and_combined_scores_against_their_documented_models():
+    """The out-of-fold AUC of a numeric property and of all_combined, recomputed with the models the
+    Notes name, on 396 items (198 per training part: a leaf of at least 198 // 100 = 1 item)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(7)
+    n = 396
+    widths, heights = rng.integers(4, 60, n), rng.integers(4, 60, n)
+    y = (rng.random(n) < 0.3 + 0.4 * (widths > 30)).astype(int)  # width carries part of the label
+    X = [np.zeros((h, w), np.uint8) for h, w in zip(heights, widths)]
+    t = audit(X, y, cv=2, warn=False).table
+    folds = list(StratifiedKFold(2, shuffle=True, random_state=0).split(np.zeros((n, 1)), y))
+    num = np.column_stack([widths, heights, widths / heights, widths * heights]).astype(float)
+
+    def oof_auc(make, columns):
+        aucs = []
+        for train, test in folds:
+            model = make(len(train)).fit(columns[train], y[train])
+            aucs.append(roc_auc_score(y[test], model.predict_proba(columns[test])[:, 1]))
+        return np.mean(aucs)
+
+    tree = oof_auc(lambda m: DecisionTreeClassifier(max_depth=3, min_samples_leaf=max(1, m // 100), random_state=0),
+                   num[:, :1])
+    assert t.loc["width", "auc"] == pytest.approx(tree, abs=1e-12)
+    # the in-memory arrays' categorical properties are constant ("array", missing): nothing to split on
+    hgb = oof_auc(lambda m: HistGradientBoostingClassifier(max_iter=100, max_depth=3, min_samples_leaf=5,
+                                                           early_stopping=False, random_state=0), num)
+    assert t.loc["all_combined", "auc"] == pytest.approx(hgb, abs=1e-12)
+
+
+@pytest.mark.parametrize("n_train, splits", [(198, True), (199, True), (200, False)])
+def test_the_tree_leaf_size_at_its_boundary(n_train, splits):
+    # every width is 10 but one per half (50, a fake): only a one-item leaf can set it apart, which
+    # min_samples_leaf = max(1, n_train // 100) allows up to 199 training items and refuses at 200
+    n = 2 * n_train
+    y = np.arange(n) % 2
+    odd = [1, n_train + 1]
+    y[odd] = 1
+    widths = np.full(n, 10)
+    widths[odd] = 50
+    X = [np.zeros((4, w), np.uint8) for w in widths]
+    halves = np.arange(n_train), np.arange(n_train, n)
+    folds = [halves, halves[::-1]]
+    auc = audit(X, y, cv=folds, warn=False).table.loc["width", "auc"]
+    # in each test half the odd one out outranks every real and the other fakes tie with them
+    n_fake = [y[test].sum() for _, test in folds]
+    expected = np.mean([(1 + (f - 1) / 2) / f for f in n_fake])
+    assert auc == (pytest.approx(expected, abs=1e-12) if splits else 0.5)
