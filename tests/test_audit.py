@@ -648,3 +648,16 @@ def test_the_tree_leaf_size_at_its_boundary(n_train, splits):
     n_fake = [y[test].sum() for _, test in folds]
     expected = np.mean([(1 + (f - 1) / 2) / f for f in n_fake])
     assert auc == (pytest.approx(expected, abs=1e-12) if splits else 0.5)
+
+
+def test_image_paths_are_an_image_audit(tmp_path):
+    # paths (str and Path) of image files: read as images, not taken for videos
+    X = []
+    for k in range(4):
+        path = tmp_path / f"{k}.jpg"
+        path.write_bytes(encode(natural_image(k, (16, 24)), "JPEG", quality=80 + 10 * (k % 2)))
+        X.append(str(path) if k % 2 else path)
+    report = audit(X, [0, 1, 0, 1], cv=2, warn=False)
+    assert report.kind == "image" and list(report.values.columns) == list(PROPERTIES)
+    assert report.values["width"].tolist() == [24.0] * 4 and report.values["format"].tolist() == ["jpeg"] * 4
+    assert report.status["source"].tolist() == [str(p) for p in X]
