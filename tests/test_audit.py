@@ -448,6 +448,8 @@ def test_progress_bar_only_when_asked(capfd):
     X, y = _tiny_set()
     audit(X, y, cv=2, warn=False, progress=False)
     assert "audit" not in capfd.readouterr().err
+    audit(X, y, cv=2, warn=False)  # the default: no bar
+    assert "audit" not in capfd.readouterr().err
     audit(X, y, cv=2, warn=False, progress=True)
     err = capfd.readouterr().err
     assert "audit:" in err and "/8 " in err  # the bar: "audit:   0%|   | 0/8 [...]"
