@@ -536,3 +536,31 @@ def test_a_file_entry_used_as_a_folder_several_levels_up(tmp_path):
     # the look-alike: "a/bb" is not an ancestor of "a/b/c/d/e.txt"
     arc = _zip(tmp_path / "ok.zip", [("a/bb", b"file"), ("a/b/c/d/e.txt", b"x")])
     assert validate_zip(arc).files == ["a/bb", "a/b/c/d/e.txt"]
+
+
+def test_a_clean_up_that_fails_does_not_hide_the_error(tmp_path, monkeypatch):
+    # extraction into an existing folder fails at its second move (a full disk), and the first file
+    # moved cannot be taken back (something put a folder in its place): the disk error is what the
+    # caller gets, and the rest of the clean-up still runs (no staging folder, no folder left)
+    import errno
+
+    target = tmp_path / "out"
+    target.mkdir()
+    arc = _zip(tmp_path / "a.zip", [("first.txt", b"1"), ("sub/second.txt", b"2")])
+    real_replace = os.replace
+    calls = []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 1:
+            return real_replace(src, dst)
+        os.unlink(calls[0])
+        os.mkdir(calls[0])
+        (calls[0] / "x").write_bytes(b"")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError) as err:
+        safe_extract_zip(arc, target)
+    assert err.value.errno == errno.ENOSPC
+    assert _listing(target) == ["first.txt", "first.txt/x"]  # "sub" removed, no staging folder left
