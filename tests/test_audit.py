@@ -182,6 +182,9 @@ def test_invalid_inputs_raise():
     X, y = _quality_set(n=6, shape=(16, 16))
     with pytest.raises(ValueError, match="binary"):
         audit(X, np.arange(len(X)) % 3)
+    for one in (np.zeros(len(X), int), np.ones(len(X), int)):  # one class only: refused, whatever the splitter
+        with pytest.raises(ValueError, match=r"audit needs binary labels \(fake = 1, real = 0\), got 1 distinct"):
+            audit(X, one, cv=[(np.arange(6), np.arange(6, 12))])
     with pytest.raises(ValueError, match="one label per item"):
         audit(X, y[:-1])
     with pytest.raises(ValueError, match="fewer than cv=10"):
@@ -509,6 +512,15 @@ def test_every_named_chroma_subsampling_and_an_unnamed_one():
     X.append(bytes(raw))
     v = audit(X * 2, [0, 1] * 6, cv=2, warn=False).values
     assert v["chroma_subsampling"][:6].tolist() == ["4:1:1", "4:2:0", "4:2:2", "4:4:0", "4:4:4", "3x1"]
+
+    # a CMYK JPEG: no chroma planes to compare, named by its component count (a grey one: "gray")
+    from PIL import Image
+
+    buf = __import__("io").BytesIO()
+    Image.fromarray(natural_image(1, (16, 16))).convert("CMYK").save(buf, "JPEG", quality=90)
+    X = [buf.getvalue(), encode(natural_image(2, (16, 16))[:, :, 0], "JPEG", quality=90)]
+    v = audit(X * 2, [0, 1, 0, 1], cv=2, warn=False).values
+    assert v["chroma_subsampling"].tolist() == ["4 components", "gray"] * 2
 
 
 def test_a_tied_score_goes_to_the_training_majority():
