@@ -2,6 +2,7 @@
 
 import os
 import random
+import re
 import stat
 import struct
 import warnings
@@ -472,3 +473,94 @@ def test_spaces_are_names_control_characters_are_not(tmp_path):
         with pytest.raises(UnsafeArchiveError, match="control character") as err:
             validate_zip(arc)
         assert err.value.entry == bad
+
+
+def test_an_empty_entry_name_is_refused_as_such(tmp_path):
+    # zipfile itself cannot handle it (ZipInfo("").is_dir() raises IndexError): refused by name,
+    # before any other check; the look-alike "./" (a name that resolves to the target) has its own reason
+    arc = _zip(tmp_path / "empty.zip", [(zipfile.ZipInfo(""), b"x")])
+    with pytest.raises(UnsafeArchiveError, match="empty name or control character") as err:
+        validate_zip(arc)
+    assert err.value.entry == ""
+    arc = _zip(tmp_path / "dot.zip", [(zipfile.ZipInfo("./"), b"")])
+    with pytest.raises(UnsafeArchiveError, match="name resolves to the target folder itself"):
+        validate_zip(arc)
+
+
+def test_entries_are_streamed_in_pieces_of_one_mebibyte(tmp_path):
+    """The memory bound of the streamed reading: an entry crossing two chunk boundaries is read as
+    1 MiB, 1 MiB and the rest, and its hash and extracted bytes are whole."""
+    import hashlib
+
+    from forensics.datasets import _archive
+
+    data = random.Random(0).randbytes(2**21 + 7)
+    arc = _zip(tmp_path / "big.zip", [("big.bin", data)], compression=zipfile.ZIP_STORED)
+    pieces = []
+    with zipfile.ZipFile(arc) as zf:
+        _archive._read_checked(arc, zf, zf.getinfo("big.bin"), lambda chunk: pieces.append(len(chunk)))
+    assert pieces == [2**20, 2**20, 7]
+    assert validate_zip(arc).sha256["big.bin"] == hashlib.sha256(data).hexdigest()
+    assert safe_extract_zip(arc, tmp_path / "out")[0].read_bytes() == data
+
+
+def test_read_failures_name_the_exception_and_its_message(tmp_path):
+    # a CRC error carries a message: "Type: message"
+    arc = _zip(tmp_path / "crc.zip", [("data.bin", b"0123456789" * 10)], compression=zipfile.ZIP_STORED)
+    raw = bytearray(arc.read_bytes())
+    raw[raw.index(b"0123456789")] ^= 0xFF
+    arc.write_bytes(bytes(raw))
+    with pytest.raises(UnsafeArchiveError) as err:
+        validate_zip(arc)
+    assert re.fullmatch(r"cannot be read \(BadZipFile: Bad CRC-32 for (file )?'data\.bin'\)", err.value.reason)
+    # an entry whose declared sizes run past the end of the file: zipfile's EOFError has no message,
+    # so the reason names the type alone (no dangling ": ")
+    arc = _zip(tmp_path / "short.zip", [("a.bin", b"0123456789" * 10)], compression=zipfile.ZIP_STORED)
+    raw = bytearray(arc.read_bytes())
+    k = raw.rindex(b"PK\x01\x02")  # the central directory entry: compressed, uncompressed sizes at +20
+    raw[k + 20: k + 28] = struct.pack("<II", 10**6, 10**6)
+    arc.write_bytes(bytes(raw))
+    with pytest.raises(UnsafeArchiveError) as err:
+        validate_zip(arc)
+    assert err.value.reason == "cannot be read (EOFError)" and err.value.entry == "a.bin"
+
+
+def test_a_file_entry_used_as_a_folder_several_levels_up(tmp_path):
+    # "a/b" is a file and "a/b/c/d/e.txt" needs it as a folder three levels above: every ancestor is
+    # checked, the immediate parent of a name two or more levels deep included ("a/b/c")
+    for deep in ("a/b/c", "a/b/c/e.txt", "a/b/c/d/e.txt", "a/b/c/d/f/e.txt"):
+        arc = _zip(tmp_path / "clash.zip", [("a/b", b"file"), (deep, b"x")])
+        with pytest.raises(UnsafeArchiveError, match="its folder 'a/b' is also a file entry") as err:
+            validate_zip(arc)
+        assert err.value.entry == deep
+    # the look-alike: "a/bb" is not an ancestor of "a/b/c/d/e.txt"
+    arc = _zip(tmp_path / "ok.zip", [("a/bb", b"file"), ("a/b/c/d/e.txt", b"x")])
+    assert validate_zip(arc).files == ["a/bb", "a/b/c/d/e.txt"]
+
+
+def test_a_clean_up_that_fails_does_not_hide_the_error(tmp_path, monkeypatch):
+    # extraction into an existing folder fails at its second move (a full disk), and the first file
+    # moved cannot be taken back (something put a folder in its place): the disk error is what the
+    # caller gets, and the rest of the clean-up still runs (no staging folder, no folder left)
+    import errno
+
+    target = tmp_path / "out"
+    target.mkdir()
+    arc = _zip(tmp_path / "a.zip", [("first.txt", b"1"), ("sub/second.txt", b"2")])
+    real_replace = os.replace
+    calls = []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 1:
+            return real_replace(src, dst)
+        os.unlink(calls[0])
+        os.mkdir(calls[0])
+        (calls[0] / "x").write_bytes(b"")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError) as err:
+        safe_extract_zip(arc, target)
+    assert err.value.errno == errno.ENOSPC
+    assert _listing(target) == ["first.txt", "first.txt/x"]  # "sub" removed, no staging folder left

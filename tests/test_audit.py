@@ -1,5 +1,6 @@
 """Tests of the shortcut audit (forensics.inspection.audit) and its remedy (CodecEqualizer)."""
 
+import json
 import pickle
 import warnings
 
@@ -13,7 +14,7 @@ from sklearn.pipeline import Pipeline
 
 from conftest import encode, natural_image
 from forensics.features import make_feature_bank
-from forensics.inspection import PROPERTIES, AuditReport, ShortcutWarning, audit
+from forensics.inspection import PROPERTIES, VIDEO_PROPERTIES, AuditReport, ShortcutWarning, audit
 from forensics.media import CodecEqualizer, ItemError, equalize_jpeg, load_item
 
 N = 20  # items per class of the synthetic sets
@@ -168,6 +169,11 @@ def test_only_the_combination_flagged_is_reported_as_such():
     report = AuditReport(table=table, flagged=["all_combined"], n_items=10, class_balance={0: 5, 1: 5})
     assert "non-pixel properties combined (AUC 0.90)" in report.warning_message
     assert "alone" not in report.warning_message
+    # the combination and single properties flagged: the singles are named, whatever their names
+    # sort like ("age" before "all_combined")
+    both = AuditReport(table=table.rename(index={"file_size": "age"}).assign(flagged=[True, True]),
+                       flagged=["all_combined", "age"], n_items=10, class_balance={0: 5, 1: 5})
+    assert "predicted from age alone (AUC 0.60), without" in both.warning_message
 
 
 # -- validation and unreadable items ----------------------------------------------------------------
@@ -176,6 +182,9 @@ def test_invalid_inputs_raise():
     X, y = _quality_set(n=6, shape=(16, 16))
     with pytest.raises(ValueError, match="binary"):
         audit(X, np.arange(len(X)) % 3)
+    for one in (np.zeros(len(X), int), np.ones(len(X), int)):  # one class only: refused, whatever the splitter
+        with pytest.raises(ValueError, match=r"audit needs binary labels \(fake = 1, real = 0\), got 1 distinct"):
+            audit(X, one, cv=[(np.arange(6), np.arange(6, 12))])
     with pytest.raises(ValueError, match="one label per item"):
         audit(X, y[:-1])
     with pytest.raises(ValueError, match="fewer than cv=10"):
@@ -341,6 +350,9 @@ def test_audit_reads_items_across_chunks_and_records_errors_in_place():
     pd.testing.assert_frame_equal(twin.values, report.values)
     pd.testing.assert_frame_equal(twin.status, report.status)
     assert "2 items could not be read" in str(report)
+    with parallel_backend("threading"):  # a negative n_jobs (all cores but ...) is valid, unlike 0
+        twin = audit(X[:70], y[:70], cv=2, warn=False, on_error="nan", n_jobs=-1)
+    pd.testing.assert_frame_equal(twin.values, report.values.iloc[:70])
 
 
 def test_chroma_subsampling_progressive_and_exif_are_read():
@@ -386,6 +398,9 @@ def test_class_balance_constant_rows_and_many_flagged_properties():
     assert report.class_balance == {"fake": 2, "real": 6}
     t = report.table
     assert t.loc["exif_present", "auc"] == 0.5 and t.loc["exif_present", "accuracy"] == 6 / 8  # majority
+    constant = t[t["note"] == "constant over the data set"]  # exif, camera, software, icc: no spread over folds
+    assert len(constant) >= 4 and (constant["auc_std"] == 0.0).all() and (constant["n_values"] == 1).all()
+    assert (constant["missing"] == 0.0).all() and not constant["flagged"].any()
     # the format rule: a fake's category scores below 1/2 and is called 0 ("fake" is label 0 here, as
     # "fake" < "real"), not the training majority (1): every item right
     assert t.loc["format", "auc"] == 1.0 and t.loc["format", "accuracy"] == 1.0
@@ -408,6 +423,11 @@ def test_report_text_layout_and_markdown_escaping():
     rows = {line.split()[0]: line for line in str(flagged).splitlines() if line.startswith(("file_size", "format"))}
     assert "YES" in rows["file_size"] and "YES" not in rows["format"]
     assert "| 0.25 | YES | a / b |" in flagged.to_markdown()
+    # the report's defaults (5 folds, threshold 0.8, an image audit) when built without them
+    assert (flagged.n_splits, flagged.threshold, flagged.kind, flagged.values, flagged.status) == (5, 0.8, "image",
+                                                                                                None, None)
+    assert ("8 items (labels 0: 4, 1: 4); 5-fold stratified out-of-fold ROC-AUC per property; flagged when "
+            "AUC >= 0.8.") in str(flagged)
     report = AuditReport(table=table, flagged=[], n_items=8, class_balance={0: 4, 1: 4}, threshold=0.75,
                          n_splits=3)
     text = str(report)
@@ -418,6 +438,9 @@ def test_report_text_layout_and_markdown_escaping():
     assert row.split() == ["file_size", "numeric", "0.610", "0.012", "0.600", "7", "0.25", "a", "|", "b"]
     head = next(line for line in text.splitlines() if line.startswith("property"))
     assert head.index("auc") + len("auc") == row.index("0.610") + len("0.610")  # numbers right-aligned
+    for col, value in (("auc_std", "0.012"), ("accuracy", "0.600"), ("n_values", "7"), ("missing", "0.25")):
+        assert head.index(col) + len(col) == row.index(value) + len(value), col  # every number column
+    assert head.index("kind") == row.index("numeric") and head.index("note") == row.index("a | b")  # text: left
     md = report.to_markdown()
     assert "| file_size | numeric | 0.610 | 0.012 | 0.600 | 7 | 0.25 |  | a / b |" in md
     assert not md.startswith("**") and report.warning_message == ""
@@ -427,6 +450,8 @@ def test_report_text_layout_and_markdown_escaping():
 def test_progress_bar_only_when_asked(capfd):
     X, y = _tiny_set()
     audit(X, y, cv=2, warn=False, progress=False)
+    assert "audit" not in capfd.readouterr().err
+    audit(X, y, cv=2, warn=False)  # the default: no bar
     assert "audit" not in capfd.readouterr().err
     audit(X, y, cv=2, warn=False, progress=True)
     err = capfd.readouterr().err
@@ -458,3 +483,195 @@ def test_sets_where_a_numeric_property_is_missing_everywhere(kind):
     t = report.table
     assert t.loc["jpeg_quality_luma", "missing"] == 1.0 and t.loc["jpeg_quality_luma", "auc"] == 0.5
     assert np.isfinite(t.loc["all_combined", "auc"]) and t.loc["all_combined", "note"].startswith("all properties")
+
+
+def test_audit_default_folds_at_and_below_the_smaller_class():
+    # the default cv=5: a class of 4 items is refused, one of 5 is accepted and split 5 ways
+    X, y = _quality_set(n=5, shape=(16, 16))
+    report = audit(X, y, warn=False)
+    assert report.n_splits == 5 and "5-fold stratified" in str(report)
+    pd.testing.assert_frame_equal(report.table, audit(X, y, cv=5, warn=False).table)
+    keep = np.flatnonzero(np.arange(10) != 9)  # one fake fewer
+    with pytest.raises(ValueError, match="the smaller class has 4 items, fewer than cv=5 folds"):
+        audit([X[i] for i in keep], y[keep], warn=False)
+
+
+def test_every_named_chroma_subsampling_and_an_unnamed_one():
+    import cv2
+
+    img = natural_image(1, (32, 32))[:, :, ::-1]
+    X = []
+    for factor in ("411", "420", "422", "440", "444"):  # libjpeg's sampling of the chroma planes
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90, cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+                                             getattr(cv2, f"IMWRITE_JPEG_SAMPLING_FACTOR_{factor}")])
+        X.append(buf.tobytes())
+    raw = bytearray(X[-1])  # the 4:4:4 file with its luma sampling set to H=3, V=1 in the frame header
+    k = raw.index(b"\xff\xc0") + 11
+    assert raw[k] == 0x11
+    raw[k] = 0x31
+    X.append(bytes(raw))
+    v = audit(X * 2, [0, 1] * 6, cv=2, warn=False).values
+    assert v["chroma_subsampling"][:6].tolist() == ["4:1:1", "4:2:0", "4:2:2", "4:4:0", "4:4:4", "3x1"]
+
+    # a CMYK JPEG: no chroma planes to compare, named by its component count (a grey one: "gray")
+    from PIL import Image
+
+    buf = __import__("io").BytesIO()
+    Image.fromarray(natural_image(1, (16, 16))).convert("CMYK").save(buf, "JPEG", quality=90)
+    X = [buf.getvalue(), encode(natural_image(2, (16, 16))[:, :, 0], "JPEG", quality=90)]
+    v = audit(X * 2, [0, 1, 0, 1], cv=2, warn=False).values
+    assert v["chroma_subsampling"].tolist() == ["4 components", "gray"] * 2
+
+
+def test_a_tied_score_goes_to_the_training_majority():
+    # in-memory arrays: only the size is known. Width 10 or 20 (height 8); each training part has
+    # one width with one real and one fake (a tree leaf at exactly 1/2) and three reals in four items.
+    # Out of fold, an item of that width scores 1/2 and is called the training majority: real.
+    widths = [10, 10, 20, 20, 10, 10, 20, 20]
+    y = np.array([0, 1, 0, 0, 0, 0, 1, 0])
+    X = [np.zeros((8, w), np.uint8) for w in widths]
+    folds = [(np.arange(4), np.arange(4, 8)), (np.arange(4, 8), np.arange(4))]
+    t = audit(X, y, cv=folds, warn=False).table
+    # fold 1: test widths 10, 10 score 1/2 -> real (right, right); 20, 20 score 0 -> real (wrong, right)
+    # fold 2: test widths 10, 10 score 0 -> real (right, wrong); 20, 20 score 1/2 -> real (right, right)
+    assert t.loc["width", "accuracy"] == 6 / 8  # calling ties fake would give 2 / 8
+    assert t.loc["width", "n_values"] == 2 and t.loc["height", "note"] == "constant over the data set"
+
+
+def test_video_properties_are_those_of_video_info(tmp_path):
+    import os
+
+    from video_fixtures import write_video
+
+    from forensics.media import video_info
+
+    paths = []
+    for k, (crf, fps, size) in enumerate([(10, 25, (48, 64)), (40, 25, (48, 64)), (10, 10, (32, 64)),
+                                          (40, 10, (32, 64))]):
+        path = tmp_path / (f"v{k}.MP4" if k == 3 else f"v{k}.mp4")  # the suffix in any case
+        write_video(path, [natural_image(10 * k + t, size) for t in range(5)], fps=fps, crf=crf, gop=2)
+        paths.append(path)
+    y = [0, 1, 0, 1]
+    report = audit([str(p) for p in paths[:3]] + [paths[3]], y, cv=2, warn=False)  # str and Path
+    assert report.kind == "video" and list(report.values.columns) == list(VIDEO_PROPERTIES)
+    assert "re-encode every video" in report.warning_message or not report.flagged
+    for k, path in enumerate(paths):
+        info = video_info(path)
+        row = report.values.iloc[k]
+        assert (row["container"], row["codec"]) == (info.container, info.codec)
+        assert (row["width"], row["height"], row["rotation"]) == (info.width, info.height, info.rotation)
+        assert row["fps"] == info.fps and row["n_frames"] == info.n_frames == 5
+        assert row["duration_s"] == info.duration_s > 0 and row["bit_rate"] == info.bit_rate > 0
+        assert row["keyframe_interval"] == info.keyframe_interval == 2
+        assert row["file_size"] == os.path.getsize(path)
+        assert row["aspect_ratio"] == info.width / info.height and row["n_pixels"] == info.width * info.height
+        assert row["bits_per_pixel"] == pytest.approx(info.bit_rate / (info.width * info.height * info.fps))
+    assert report.values["height"].tolist() == [48, 48, 32, 32]
+    # one image among the videos: an image audit, where the videos are unreadable items
+    mixed = audit([str(p) for p in paths[:3]] + [encode(natural_image(0, (16, 16)), "JPEG")], y, cv=2,
+                  warn=False, on_error="nan")
+    assert mixed.kind == "image" and mixed.status["status"].tolist() == ["error"] * 3 + ["ok"]
+
+
+def test_a_property_present_in_one_test_part_only():
+    # one JPEG among PNGs: its JPEG fields exist in one test part and nowhere in that fold's training
+    # part, where the combined model must leave them out (gradient boosting cannot bin an empty column)
+    X = [encode(natural_image(s, (16, 16)), "PNG") for s in range(9)] + [encode(natural_image(99, (16, 16)), "JPEG")]
+    y = [0, 1] * 5
+    t = audit(X, y, cv=2, warn=False).table
+    assert t.loc["jpeg_quality_luma", "missing"] == 0.9 and t.loc["all_combined", "n_values"] == 9
+    assert 0 <= t.loc["all_combined", "auc"] <= 1 and t.loc["all_combined", "note"] == "all properties, gradient boosting"
+    # the look-alike: a JPEG in each training part, every fold fits the JPEG fields
+    X[0] = encode(natural_image(0, (16, 16)), "JPEG")
+    assert audit(X, y, cv=2, warn=False).table.loc["jpeg_quality_luma", "missing"] == 0.8
+
+
+def test_a_set_constant_in_every_property_and_cv_none():
+    # six identical in-memory arrays (4 reals, 2 fakes): every property and their combination constant
+    X = [np.full((8, 12), 7, np.uint8)] * 6
+    y = np.array([0, 0, 0, 0, 1, 1])
+    t = audit(X, y, cv=2, warn=False).table
+    row = t.loc["all_combined"]
+    assert (row["kind"], row["auc"], row["auc_std"], row["n_values"], row["missing"]) == ("combined", 0.5, 0.0, 1, 0.0)
+    assert row["accuracy"] == 4 / 6 and row["note"] == "constant over the data set" and not row["flagged"]
+    assert (t["auc"] == 0.5).all() and (t["auc_std"] == 0.0).all()
+
+
+def test_cv_none_is_five_stratified_folds():
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = _quality_set(n=5, shape=(16, 16))  # sorted labels: unstratified folds would hold one class
+    report = audit(X, y, cv=None, warn=False)
+    assert report.n_splits == 5
+    # labels as plain Python values (a JSON-writable dict), whatever the array's dtype
+    assert [type(k) for k in report.class_balance] == [int, int] and json.dumps(report.class_balance) == '{"0": 5, "1": 5}'
+    named = audit(X, np.where(y == 1, "fake", "real"), cv=None, warn=False).class_balance
+    assert named == {"fake": 5, "real": 5} and [type(k) for k in named] == [str, str]
+    pd.testing.assert_frame_equal(report.table, audit(X, y, cv=StratifiedKFold(5), warn=False).table)
+    assert report.table["auc"].notna().all()
+
+
+def test_numeric_and_combined_scores_against_their_documented_models():
+    """The out-of-fold AUC of a numeric property and of all_combined, recomputed with the models the
+    Notes name, on 396 items (198 per training part: a leaf of at least 198 // 100 = 1 item)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(7)
+    n = 396
+    widths, heights = rng.integers(4, 60, n), rng.integers(4, 60, n)
+    y = (rng.random(n) < 0.3 + 0.4 * (widths > 30)).astype(int)  # width carries part of the label
+    X = [np.zeros((h, w), np.uint8) for h, w in zip(heights, widths)]
+    t = audit(X, y, cv=2, warn=False).table
+    folds = list(StratifiedKFold(2, shuffle=True, random_state=0).split(np.zeros((n, 1)), y))
+    num = np.column_stack([widths, heights, widths / heights, widths * heights]).astype(float)
+
+    def oof_auc(make, columns):
+        aucs = []
+        for train, test in folds:
+            model = make(len(train)).fit(columns[train], y[train])
+            aucs.append(roc_auc_score(y[test], model.predict_proba(columns[test])[:, 1]))
+        return np.mean(aucs)
+
+    tree = oof_auc(lambda m: DecisionTreeClassifier(max_depth=3, min_samples_leaf=max(1, m // 100), random_state=0),
+                   num[:, :1])
+    assert t.loc["width", "auc"] == pytest.approx(tree, abs=1e-12)
+    # the in-memory arrays' categorical properties are constant ("array", missing): nothing to split on
+    hgb = oof_auc(lambda m: HistGradientBoostingClassifier(max_iter=100, max_depth=3, min_samples_leaf=5,
+                                                           early_stopping=False, random_state=0), num)
+    assert t.loc["all_combined", "auc"] == pytest.approx(hgb, abs=1e-12)
+
+
+@pytest.mark.parametrize("n_train, splits", [(198, True), (199, True), (200, False)])
+def test_the_tree_leaf_size_at_its_boundary(n_train, splits):
+    # every width is 10 but one per half (50, a fake): only a one-item leaf can set it apart, which
+    # min_samples_leaf = max(1, n_train // 100) allows up to 199 training items and refuses at 200
+    n = 2 * n_train
+    y = np.arange(n) % 2
+    odd = [1, n_train + 1]
+    y[odd] = 1
+    widths = np.full(n, 10)
+    widths[odd] = 50
+    X = [np.zeros((4, w), np.uint8) for w in widths]
+    halves = np.arange(n_train), np.arange(n_train, n)
+    folds = [halves, halves[::-1]]
+    auc = audit(X, y, cv=folds, warn=False).table.loc["width", "auc"]
+    # in each test half the odd one out outranks every real and the other fakes tie with them
+    n_fake = [y[test].sum() for _, test in folds]
+    expected = np.mean([(1 + (f - 1) / 2) / f for f in n_fake])
+    assert auc == (pytest.approx(expected, abs=1e-12) if splits else 0.5)
+
+
+def test_image_paths_are_an_image_audit(tmp_path):
+    # paths (str and Path) of image files: read as images, not taken for videos
+    X = []
+    for k in range(4):
+        path = tmp_path / f"{k}.jpg"
+        path.write_bytes(encode(natural_image(k, (16, 24)), "JPEG", quality=80 + 10 * (k % 2)))
+        X.append(str(path) if k % 2 else path)
+    report = audit(X, [0, 1, 0, 1], cv=2, warn=False)
+    assert report.kind == "image" and list(report.values.columns) == list(PROPERTIES)
+    assert report.values["width"].tolist() == [24.0] * 4 and report.values["format"].tolist() == ["jpeg"] * 4
+    assert report.status["source"].tolist() == [str(p) for p in X]

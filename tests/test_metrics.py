@@ -601,6 +601,13 @@ def test_threshold_metrics_every_rate_on_an_asymmetric_case():
         threshold_metrics(y, s, [0.5] * 7 + [np.nan])
     with pytest.raises(ValueError, match=r"threshold must be a number or have the shape of s \(8,\), got \(1, 8\)"):
         threshold_metrics(y, s, [[0.5] * 8])
+    # a 1-D threshold of one value would broadcast silently: refused as well, beside its valid
+    # look-alikes (the same value as a number, and one value per item)
+    for wrong in ([0.5], [0.5] * 7, [0.5] * 9):
+        with pytest.raises(ValueError, match=rf"threshold must be a number or have the shape of s \(8,\), "
+                                             rf"got \({len(wrong)},\)"):
+            threshold_metrics(y, s, wrong)
+    assert threshold_metrics(y, s, [0.5] * 8) == threshold_metrics(y, s, 0.5) == threshold_metrics(y, s, np.float64(0.5))
 
 
 def test_choose_threshold_rule_refusals_and_look_alikes():

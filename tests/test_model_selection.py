@@ -374,3 +374,18 @@ def test_check_group_leakage_lists_at_most_ten_shared_groups_and_is_quiet():
     report = check_group_leakage(3, y[order], groups[order])
     assert len(report) == 3 and (report["n_shared_groups"] == 0).all()
     assert report["n_test"].sum() == 60
+
+
+def test_check_group_leakage_one_shared_group_is_a_leak():
+    """The leak threshold at its edge: exactly one shared group raises (and is reported), none does not."""
+    y = np.array([0, 1, 0, 1, 0, 1, 1, 1])
+    groups = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    clean = ([0, 1, 2, 3], [4, 5, 6, 7])
+    one = ([0, 1, 2, 3, 4], [5, 6, 7])  # group 2 on both sides, and only it
+    report = check_group_leakage(_Folds(clean, one), y, groups, on_leak="report")
+    assert report["n_shared_groups"].tolist() == [0, 1]
+    assert report["shared_groups"].tolist() == [[], [2]]
+    with pytest.raises(ValueError, match=r"split 1 has 1 group\(s\) in both train and test, e.g. \[2\]; "
+                                         r"1 of 2 splits leak"):
+        check_group_leakage(_Folds(clean, one), y, groups)
+    assert check_group_leakage(_Folds(clean, clean), y, groups)["n_shared_groups"].tolist() == [0, 0]

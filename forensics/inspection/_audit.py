@@ -244,6 +244,9 @@ def _score_fold(kind, X, y, train, test, random_state, cat_cols=None, num_cols=N
         tree = _model(kind, len(train), random_state).fit(X[train], y[train])
         proba = tree.predict_proba(X[test])
         return (proba[:, list(tree.classes_).index(1)] if 1 in tree.classes_ else np.zeros(len(test))), prior
+    # a column without any value in this training part carries nothing here (and gradient boosting
+    # cannot bin it): one JPEG among PNGs has JPEG fields only where it is, in one test part
+    num_cols = [c for c in num_cols if X[c].iloc[train].notna().any()]
     model = _combined_model(cat_cols, num_cols, random_state).fit(X.iloc[train], y[train])
     return model.predict_proba(X.iloc[test])[:, 1], prior
 
@@ -410,8 +413,9 @@ def audit(X, y, *, cv=5, threshold=0.8, random_state=0, n_jobs=None, progress=Fa
         or paths of video files (``.mp4``, ``.avi``, ``.mov``, ``.mkv``, ``.webm``), all of them.
     y : array-like of shape (n_items,)
         Binary labels (fake = 1, real = 0).
-    cv : int or cross-validation splitter, default=5
-        An int gives ``StratifiedKFold(cv, shuffle=True, random_state=random_state)``.
+    cv : int, cross-validation splitter or None, default=5
+        An int gives ``StratifiedKFold(cv, shuffle=True, random_state=random_state)``; None gives
+        scikit-learn's default, ``StratifiedKFold(5)`` without shuffling.
     threshold : float in [0.5, 1], default=0.8
         A property is flagged when its out-of-fold AUC is at or above this.
     random_state : int, default=0
@@ -466,7 +470,8 @@ def audit(X, y, *, cv=5, threshold=0.8, random_state=0, n_jobs=None, progress=Fa
       and thresholds on the training folds, so ``auc`` is reported as is (not ``max(auc, 1 - auc)``).
     - ``all_combined``: a small ``HistGradientBoostingClassifier`` (depth 3, 100 iterations) on
       all properties, categoricals as native categories (ordinal codes of the training folds;
-      unseen -> missing).
+      unseen -> missing); a numeric property without any value in a fold's training part is
+      left out of that fold.
     - ``accuracy`` is the out-of-fold accuracy of ``s > 1/2`` (ties go to the training
       majority): compare it with the majority-class rate in ``class_balance``.
     - A property constant over the data set cannot separate anything: its AUC is 0.5 by
