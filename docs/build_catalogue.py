@@ -38,7 +38,7 @@ def estimators_markdown():
         "Each detector is a named set of [`forensics.make_pipeline`](api/forensics.md) arguments: build it with",
         "`forensics.make_pipeline(\"<name>\")`, override any part by keyword",
         "(`make_pipeline(\"forensic-xgb\", equalize=True, head__max_depth=3)`), and list the catalogue",
-        "with `forensics.list_estimators()` or from the command line (`forensics train --help`).",
+        "with `forensics.list_estimators()` (on the command line, an unknown `--detector` name prints the list).",
         "Detectors with requirements need the matching extra (`pip install \"scikit-forensics[torch]\"`...).",
         "",
         "| name | input | summary | requires |",

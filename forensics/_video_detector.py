@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["VideoDetector"]
+__all__ = ["VideoDetector", "takes_videos"]
 
 
 class VideoDetector(ClassifierMixin, BaseEstimator):
@@ -160,3 +160,33 @@ class VideoDetector(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
         return tags
+
+
+#: Steps that read video files: the first step of a pipeline (features) or its last (a clip model).
+_VIDEO_FIRST = {"VideoFeatures", "AudioFeatures", "AVSyncFeatures"}
+_VIDEO_LAST = {"VideoClassifier", "VideoDetector"}
+
+
+def takes_videos(model):
+    """Whether a fitted detector scores video files (True) or images (False).
+
+    A :class:`VideoDetector`, a pipeline whose first step (after an ``equalize`` step) reads videos
+    (``VideoFeatures``, ``AudioFeatures``, ``AVSyncFeatures``) or whose last step is a clip model
+    (``VideoClassifier``). Classes are matched by name along their MRO, so deciding it never
+    imports torch.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import Pipeline
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from forensics.features import VideoFeatures, BlurFeatures
+    >>> takes_videos(Pipeline([("features", VideoFeatures(BlurFeatures())), ("clf", LogisticRegression())]))
+    True
+    >>> takes_videos(Pipeline([("features", BlurFeatures()), ("clf", LogisticRegression())]))
+    False
+    """
+    def named(obj, names):
+        return any(c.__name__ in names for c in type(obj).__mro__)
+
+    steps = [s for n, s in getattr(model, "steps", [(None, model)]) if n != "equalize"] or [model]
+    return named(steps[0], _VIDEO_FIRST | _VIDEO_LAST) or named(steps[-1], _VIDEO_LAST)

@@ -816,6 +816,51 @@ def test_predict_one_row_per_input_in_order_with_failures_recorded(data, model, 
     assert (tmp_path / "pred.config.yaml").is_file()
 
 
+def test_predict_takes_a_folder_of_videos_for_a_clip_model(videos, data, tmp_path, capsys):
+    """A saved clip model (make_pipeline("r3d-18"): a pipeline ending in a VideoClassifier) scores a
+    folder's videos: a folder contributes video files for every kind of video model, not only for
+    VideoFeatures pipelines. Look-alike: an image model given the same folder finds no image in it."""
+    pytest.importorskip("torchvision")
+    from forensics import load
+    from forensics._video_detector import takes_videos
+
+    path = tmp_path / "clip.skops"
+    assert main(["train", str(videos), "--detector", "r3d-18", "--set", "head__epochs=1", "--set", "head__n_frames=4",
+                 "--set", "head__input_size=16", "--set", "head__validation_fraction=None", "--out", str(path),
+                 "--no-progress", "--no-audit"]) == 0
+    model = load(path)
+    assert takes_videos(model)
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(path), str(videos), "--out", str(out), "--no-progress"]) == 0
+    table = pd.read_csv(out)
+    files = sorted(str(p) for p in Path(videos).rglob("*.mp4"))
+    assert table["input"].tolist() == files and (table["status"] == "ok").all()
+    np.testing.assert_allclose(table["score"], model.predict_proba(files)[:, 1], rtol=1e-6)
+    capsys.readouterr()
+    assert main(["predict", str(path), str(data / "real"), "--out", str(out), "--no-progress"]) != 0
+    assert "folder holds no file with suffix .mp4" in capsys.readouterr().err
+
+
+def test_takes_videos_by_first_and_last_step():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from forensics import VideoDetector, make_pipeline
+    from forensics.audio import AudioFeatures
+    from forensics.deep import BackboneClassifier, VideoClassifier
+    from forensics.features import BlurFeatures, VideoFeatures
+    from forensics._video_detector import takes_videos
+
+    lr = ("clf", LogisticRegression())
+    assert takes_videos(VideoDetector())
+    assert takes_videos(Pipeline([("features", VideoFeatures(BlurFeatures())), lr]))
+    assert takes_videos(Pipeline([("features", AudioFeatures()), lr]))
+    assert takes_videos(Pipeline([("head", VideoClassifier())])) and takes_videos(VideoClassifier())
+    assert takes_videos(make_pipeline("r3d-18"))
+    assert not takes_videos(Pipeline([("features", BlurFeatures()), lr]))  # look-alikes: image models
+    assert not takes_videos(Pipeline([("head", BackboneClassifier())])) and not takes_videos(make_pipeline("dct-lr"))
+
+
 def test_predict_on_a_feature_table_scores_each_row_like_the_files(data, model, tmp_path, capsys):
     """A table written by extract is scored row by row with the same scores as its files; a row whose item
     could not be extracted stays a row, with status error; a table without the model's features is refused."""

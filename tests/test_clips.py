@@ -162,7 +162,13 @@ def test_mvit_v2_s_at_another_size_is_torchvisions_network_with_its_position_tab
     assert small.keys() == reference.keys()
     differ = {k for k in small if small[k] != reference[k]}
     assert differ and all("rel_pos" in k or "pos_encoding" in k for k in differ)
-    base = dict(_tiny().get_params(), model_name="mvit_v2_s", backbone_kwargs=None)
+    base = dict(_tiny().get_params(), model_name="mvit_v2_s", backbone_kwargs=None, weights=None)
+    for n_frames, size in ((5, (32, 32)), (8, (24, 24)), (1, (32, 32))):  # odd frames; a side under 32 px
+        with pytest.raises(ValueError, match=rf"cannot take {n_frames} frames of \({size[0]}, {size[1]}\): it needs an even"):
+            _build(torch, base, n_frames, size)
+    for n_frames, size in ((2, (32, 32)), (8, (24, 40))):  # look-alikes: two frames; one side under 32 px
+        net, _ = _build(torch, base, n_frames, size)
+        assert net.training and net.backbone.training  # the trial forward left it in training mode
     weights = tmp_path / "mvit.pth"
     torch.save(mvit_v2_s().state_dict(), weights)
     with pytest.raises(ValueError, match="weights of mvit_v2_s are for 16 frames of 224"):

@@ -128,6 +128,7 @@ def load_detector(path, *, trusted=()):
     if suffix not in (".skops", ".joblib", ".pkl"):
         raise AppError(f"{path.name}: a model is a .skops, .joblib or .onnx file")
     from .. import load
+    from .._video_detector import takes_videos
 
     if suffix == ".skops":
         from .._persistence import _import_skops_without_torch
@@ -140,9 +141,8 @@ def load_detector(path, *, trusted=()):
     if not (hasattr(model, "predict_proba") or hasattr(model, "decision_function")):
         raise AppError(f"{path.name} holds a {type(model).__name__}, not a fitted detector")
     steps = _steps(model)
-    first = next((s for n, s in steps if n != "equalize"), steps[-1][1])
     head = steps[-1][1]
-    video = type(first).__name__ == "VideoFeatures" or type(head).__name__ == "VideoClassifier"
+    video = takes_videos(model)
     if type(head).__name__ in ("BackboneClassifier", "VideoClassifier"):
         family = "deep"
     elif _has_type(model, {"EmbeddingTransformer"}):

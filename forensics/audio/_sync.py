@@ -204,7 +204,9 @@ class AVSyncFeatures(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     status_ : pandas.DataFrame
-        Per video ``index``, ``source``, ``status`` and ``reason``.
+        Per video ``index``, ``source``, ``status`` and ``reason``. ``status`` is ``"ok"``,
+        ``"no_audio"`` (no sound track), ``"no_face"`` (the mouth found in too few frames to
+        correlate; NaN row) or ``"error"`` (with ``on_error="nan"``).
 
     Notes
     -----

@@ -277,7 +277,7 @@ def _evaluate_model(args):
     import pandas as pd
 
     from ..metrics import evaluate
-    from .._video_detector import VideoDetector
+    from .._video_detector import takes_videos
 
     model = C.load_model(args.model)
     C.set_progress(model, args.progress)
@@ -298,7 +298,7 @@ def _evaluate_model(args):
             y, methods, videos = table.y, table.methods, table.videos
         else:
             manifest = data
-            if isinstance(model, VideoDetector) or _is_video_model(model):
+            if takes_videos(model):
                 manifest = manifest[manifest["kind"] == "video"].reset_index(drop=True)
             else:
                 manifest = manifest[manifest["kind"] == "image"].reset_index(drop=True)
@@ -342,13 +342,6 @@ def _evaluate_model(args):
             print(f"\nWrote {out_dir or metrics_path}")
         run.record(data=str(args.data), level=level, n_items=len(y))
     return 0
-
-
-def _is_video_model(model):
-    from ..features import VideoFeatures
-
-    first = getattr(model, "steps", [(None, model)])[0][1]
-    return isinstance(first, VideoFeatures)
 
 
 def _split_model(model):

@@ -70,9 +70,8 @@ def run(args):
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from .._video_detector import VideoDetector
+    from .._video_detector import takes_videos
     from ..datasets import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-    from ..features import VideoFeatures
 
     if not args.inputs:
         raise C.UsageError("the following arguments are required: INPUTS")
@@ -85,8 +84,7 @@ def run(args):
     if tables:
         rows, scores, errors = _score_table(model, tables[0])
         return _write(args, rows, scores, errors)
-    steps = getattr(model, "steps", [(None, model)])
-    video = isinstance(model, VideoDetector) or isinstance(steps[0][1], VideoFeatures)
+    video = takes_videos(model)
     rows = _expand_inputs(args.inputs, VIDEO_SUFFIXES if video else IMAGE_SUFFIXES)
     scores = np.full(len(rows), np.nan)
     errors = [e for _, _, e in rows]

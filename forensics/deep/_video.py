@@ -81,7 +81,7 @@ def _torchvision_backbone(torch, model_name, weights, n_frames, size, kwargs):
     if model_name == "mvit_v2_s" and other_size and weights is not None:
         raise ValueError(f"the weights of mvit_v2_s are for 16 frames of 224 x 224 (its relative position tables "
                          f"are sized for them): set n_frames=16 and input_size=224, got {n_frames} frames of "
-                         f"{tuple(size)} (random initialisation, weights=None, takes any size)")
+                         f"{tuple(size)} (random initialisation, weights=None, takes other sizes)")
     if model_name == "s3d" and "norm_layer" not in kwargs:
         # torchvision builds S3D with BatchNorm momentum 0.001 (TensorFlow's 0.999 decay): after a
         # few hundred steps the running statistics are still near their init (mean 0, variance 1),
@@ -91,7 +91,7 @@ def _torchvision_backbone(torch, model_name, weights, n_frames, size, kwargs):
 
         kwargs["norm_layer"] = partial(nn.BatchNorm3d, eps=0.001, momentum=0.1)
     if model_name == "mvit_v2_s" and other_size:
-        net = _mvit_v2_s(n_frames, size, kwargs)
+        net = _mvit_v2_s(n_frames, size, kwargs, torch=torch)
     else:
         net = getattr(tv, model_name)(weights=None, **kwargs)
     if model_name == "swin3d_t":
@@ -121,13 +121,16 @@ def _torchvision_backbone(torch, model_name, weights, n_frames, size, kwargs):
     return net, n_features
 
 
-def _mvit_v2_s(n_frames, size, kwargs):
+def _mvit_v2_s(n_frames, size, kwargs, torch=None):
     """MViTv2-S, torchvision's configuration of :func:`torchvision.models.video.mvit_v2_s`, built
     for ``n_frames`` frames of ``size`` (random initialisation).
 
     torchvision's builder fixes the input at 16 frames of 224 x 224 because the relative position
     tables are sized from it; the blocks below are its configuration (Li et al., CVPR 2022,
-    table 2), so at 16 x 224 this is the same network (tested against torchvision's).
+    table 2), so at 16 x 224 this is the same network (tested against torchvision's). With
+    ``torch`` given, the network is tried once on a zero clip (eval mode, no gradient): a size it
+    cannot take (an odd number of frames, a longer side under 32 px) is a ValueError here rather
+    than a shape error inside ``fit``.
     """
     from torchvision.models.video import mvit
 
@@ -140,9 +143,21 @@ def _mvit_v2_s(n_frames, size, kwargs):
                                  kernel_kv=[3, 3, 3], stride_q=[1, 2, 2] if k in halving else [1, 1, 1],
                                  stride_kv=list(kv))
               for k, (h, i, o, kv) in enumerate(zip(heads, inputs, outputs, stride_kv))]
-    return mvit.MViT(spatial_size=tuple(size), temporal_size=n_frames, block_setting=blocks, residual_pool=True,
-                     residual_with_cls_embed=False, rel_pos_embed=True, proj_after_attn=True,
-                     stochastic_depth_prob=kwargs.pop("stochastic_depth_prob", 0.2), **kwargs)
+    hint = (f"mvit_v2_s cannot take {n_frames} frames of {tuple(size)}: it needs an even number of frames and a "
+            "longer side of at least 32 px (its patch embedding strides 2 in time and 4 in space, and its first "
+            "block pools keys 8x more), e.g. 8 frames of 32 x 32")
+    try:
+        net = mvit.MViT(spatial_size=tuple(size), temporal_size=n_frames, block_setting=blocks, residual_pool=True,
+                        residual_with_cls_embed=False, rel_pos_embed=True, proj_after_attn=True,
+                        stochastic_depth_prob=kwargs.pop("stochastic_depth_prob", 0.2), **kwargs)
+        if torch is not None:
+            net.eval()
+            with torch.no_grad():
+                net(torch.zeros(1, 3, n_frames, *size))
+            net.train()
+    except RuntimeError as exc:
+        raise ValueError(f"{hint} ({str(exc)[:200]})") from exc
+    return net
 
 
 def _clipped_relative_index(torch, window, full, device):
@@ -424,7 +439,8 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
         - torchvision video networks: ``"r3d_18"`` (3-D ResNet-18), ``"mc3_18"`` (mixed 3-D/2-D
           convolutions), ``"r2plus1d_18"`` ((2+1)-D convolutions), ``"s3d"`` (separable 3-D
           Inception; its fixed final pooling is made adaptive so that small inputs work),
-          ``"mvit_v2_s"`` (multiscale ViT; its weights need 16 frames of 224 x 224),
+          ``"mvit_v2_s"`` (multiscale ViT; its weights need 16 frames of 224 x 224, random
+          initialisation takes an even number of frames and a longer side of at least 32 px),
           ``"swin3d_t"`` (video Swin transformer);
         - ``"timesformer"``, ``"vivit"``: Hugging Face ``transformers`` models (when installed);
         - any timm image architecture: run on every frame, then the ``temporal`` head.
