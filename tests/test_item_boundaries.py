@@ -1049,3 +1049,24 @@ def test_item_defaults_name_item_zero():
         item.header
     assert err.value.index == 0 and err.value.source is None
     assert str(Item(7, "x.png", b"junk").error("bad")) == "item 7 (x.png): bad"  # look-alike: given ones
+
+
+# -- the seed-31 survivors left without a test ---------------------------------------------------
+
+def test_memory_message_without_a_size_when_the_header_cannot_be_read():
+    """The out-of-memory message never gives way to a second error while it computes the size.
+
+    No item from ``load_item`` reaches this (its header is read before any pixels exist, and an
+    array item has no header); an ``Item`` built with both bytes and pixels does, when the
+    bytes are no image. The cv2.error path of ``luma`` is forced as in the luma test above."""
+    arr = natural_image(3, (4, 4))
+    item = Item(6, "x.png", data=b"not an image", pixels=arr)
+    item.__dict__["rgb"] = item.rgb.astype(np.float64)  # a depth cvtColor refuses
+    with pytest.raises(ItemError, match=r"^item 6 \(x\.png\): out of memory while computing luma; "
+                                        r"lower max_pixels or free memory \(OpenCV.*\)$"):
+        item.luma
+    # look-alike: readable bytes give the size
+    good = Item(6, "x.png", data=encode(arr, "PNG"), pixels=arr)
+    good.__dict__["rgb"] = good.rgb.astype(np.float64)
+    with pytest.raises(ItemError, match=r"^item 6 \(x\.png\): out of memory while computing luma a 4x4 image "):
+        good.luma
