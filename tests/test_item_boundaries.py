@@ -1070,3 +1070,22 @@ def test_memory_message_without_a_size_when_the_header_cannot_be_read():
     good.__dict__["rgb"] = good.rgb.astype(np.float64)
     with pytest.raises(ItemError, match=r"^item 6 \(x\.png\): out of memory while computing luma a 4x4 image "):
         good.luma
+
+
+# -- seed-32 survivors, by kind -------------------------------------------------------------------
+
+@pytest.mark.parametrize("short", [1, 7, 40])
+def test_png_cut_inside_a_chunk_is_reported_as_that_chunk_running_past_the_end(short):
+    """A chunk whose declared length runs past the end of the file is named as such (not as a CRC
+    mismatch read from whatever bytes are left), at one byte past the end and further; the
+    look-alike that ends exactly after the chunk is a file without IEND."""
+    img = natural_image(4, (9, 11))
+    good = _png(img)
+    idat_end = len(good) - 12  # the IEND chunk is the last 12 bytes
+    idat_len = int.from_bytes(good[8 + 25:8 + 29], "big")  # IDAT's length, after the 25-byte IHDR chunk
+    assert good[8 + 29:8 + 33] == b"IDAT"
+    with pytest.raises(ItemError, match=rf"^item 2: truncated PNG: chunk b'IDAT' declares {idat_len} bytes past "
+                                        r"the end of the file$"):
+        load_item(good[:idat_end - short], 2).pixels
+    with pytest.raises(ItemError, match=r"^item 2: truncated PNG: the file ends before the IEND chunk$"):
+        load_item(good[:idat_end], 2).pixels
