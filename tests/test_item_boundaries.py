@@ -1089,3 +1089,29 @@ def test_png_cut_inside_a_chunk_is_reported_as_that_chunk_running_past_the_end(s
         load_item(good[:idat_end - short], 2).pixels
     with pytest.raises(ItemError, match=r"^item 2: truncated PNG: the file ends before the IEND chunk$"):
         load_item(good[:idat_end], 2).pixels
+
+
+# -- seed-33 survivors, by kind -------------------------------------------------------------------
+
+def test_scan_data_starts_right_after_the_scan_header():
+    """The marker searches after a start-of-scan header begin at its last byte + 1: a header
+    ending in 0xFF (a malformed Ah/Al byte) followed by data is never read as a marker, in the
+    end-of-image search after one complete baseline scan and in the search for the next marker
+    between progressive scans."""
+    good = bytearray(_jpeg())
+    sos = good.find(b"\xff\xda")
+    start = sos + 2 + int.from_bytes(good[sos + 2:sos + 4], "big")  # first byte of scan data
+    assert good[start - 1] == 0x00 and good.count(b"\xff\xd9") == 1 and good.endswith(b"\xff\xd9")
+    straddle = bytearray(good[:-2])  # no EOI
+    straddle[start - 1], straddle[start] = 0xFF, 0xD9
+    with pytest.raises(ItemError, match="^item 0: truncated JPEG: the end-of-image marker is missing$"):
+        _scan_jpeg(Item(0, None, bytes(straddle)))
+    assert not _scan_jpeg(Item(0, None, bytes(straddle) + b"\xff\xd9"))["progressive"]  # look-alike: with EOI
+    # progressive: the data after a header ending in 0xFF starts with 0x12, which would be a marker
+    # (0xFF12) if the search began inside the header; it reaches the EOI and reports the scan unfinished
+    prog = _progressive_markers([(0, 63, 0xFF)])
+    assert prog.count(b"\xff\x12") == 1
+    with pytest.raises(ItemError, match=r"^item 0: incomplete JPEG: the scans leave coefficients of component\(s\) "
+                                        r"\[1\] unfinished"):
+        _scan_jpeg(Item(0, None, prog))
+    assert _scan_jpeg(Item(0, None, _progressive_markers([(0, 63, 0x00)])))["progressive"]  # look-alike: Al = 0
