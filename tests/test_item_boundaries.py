@@ -1049,3 +1049,69 @@ def test_item_defaults_name_item_zero():
         item.header
     assert err.value.index == 0 and err.value.source is None
     assert str(Item(7, "x.png", b"junk").error("bad")) == "item 7 (x.png): bad"  # look-alike: given ones
+
+
+# -- the seed-31 survivors left without a test ---------------------------------------------------
+
+def test_memory_message_without_a_size_when_the_header_cannot_be_read():
+    """The out-of-memory message never gives way to a second error while it computes the size.
+
+    No item from ``load_item`` reaches this (its header is read before any pixels exist, and an
+    array item has no header); an ``Item`` built with both bytes and pixels does, when the
+    bytes are no image. The cv2.error path of ``luma`` is forced as in the luma test above."""
+    arr = natural_image(3, (4, 4))
+    item = Item(6, "x.png", data=b"not an image", pixels=arr)
+    item.__dict__["rgb"] = item.rgb.astype(np.float64)  # a depth cvtColor refuses
+    with pytest.raises(ItemError, match=r"^item 6 \(x\.png\): out of memory while computing luma; "
+                                        r"lower max_pixels or free memory \(OpenCV.*\)$"):
+        item.luma
+    # look-alike: readable bytes give the size
+    good = Item(6, "x.png", data=encode(arr, "PNG"), pixels=arr)
+    good.__dict__["rgb"] = good.rgb.astype(np.float64)
+    with pytest.raises(ItemError, match=r"^item 6 \(x\.png\): out of memory while computing luma a 4x4 image "):
+        good.luma
+
+
+# -- seed-32 survivors, by kind -------------------------------------------------------------------
+
+@pytest.mark.parametrize("short", [1, 7, 40])
+def test_png_cut_inside_a_chunk_is_reported_as_that_chunk_running_past_the_end(short):
+    """A chunk whose declared length runs past the end of the file is named as such (not as a CRC
+    mismatch read from whatever bytes are left), at one byte past the end and further; the
+    look-alike that ends exactly after the chunk is a file without IEND."""
+    img = natural_image(4, (9, 11))
+    good = _png(img)
+    idat_end = len(good) - 12  # the IEND chunk is the last 12 bytes
+    idat_len = int.from_bytes(good[8 + 25:8 + 29], "big")  # IDAT's length, after the 25-byte IHDR chunk
+    assert good[8 + 29:8 + 33] == b"IDAT"
+    with pytest.raises(ItemError, match=rf"^item 2: truncated PNG: chunk b'IDAT' declares {idat_len} bytes past "
+                                        r"the end of the file$"):
+        load_item(good[:idat_end - short], 2).pixels
+    with pytest.raises(ItemError, match=r"^item 2: truncated PNG: the file ends before the IEND chunk$"):
+        load_item(good[:idat_end], 2).pixels
+
+
+# -- seed-33 survivors, by kind -------------------------------------------------------------------
+
+def test_scan_data_starts_right_after_the_scan_header():
+    """The marker searches after a start-of-scan header begin at its last byte + 1: a header
+    ending in 0xFF (a malformed Ah/Al byte) followed by data is never read as a marker, in the
+    end-of-image search after one complete baseline scan and in the search for the next marker
+    between progressive scans."""
+    good = bytearray(_jpeg())
+    sos = good.find(b"\xff\xda")
+    start = sos + 2 + int.from_bytes(good[sos + 2:sos + 4], "big")  # first byte of scan data
+    assert good[start - 1] == 0x00 and good.count(b"\xff\xd9") == 1 and good.endswith(b"\xff\xd9")
+    straddle = bytearray(good[:-2])  # no EOI
+    straddle[start - 1], straddle[start] = 0xFF, 0xD9
+    with pytest.raises(ItemError, match="^item 0: truncated JPEG: the end-of-image marker is missing$"):
+        _scan_jpeg(Item(0, None, bytes(straddle)))
+    assert not _scan_jpeg(Item(0, None, bytes(straddle) + b"\xff\xd9"))["progressive"]  # look-alike: with EOI
+    # progressive: the data after a header ending in 0xFF starts with 0x12, which would be a marker
+    # (0xFF12) if the search began inside the header; it reaches the EOI and reports the scan unfinished
+    prog = _progressive_markers([(0, 63, 0xFF)])
+    assert prog.count(b"\xff\x12") == 1
+    with pytest.raises(ItemError, match=r"^item 0: incomplete JPEG: the scans leave coefficients of component\(s\) "
+                                        r"\[1\] unfinished"):
+        _scan_jpeg(Item(0, None, prog))
+    assert _scan_jpeg(Item(0, None, _progressive_markers([(0, 63, 0x00)])))["progressive"]  # look-alike: Al = 0
