@@ -180,8 +180,10 @@ def test_only_the_combination_flagged_is_reported_as_such():
 
 def test_invalid_inputs_raise():
     X, y = _quality_set(n=6, shape=(16, 16))
-    with pytest.raises(ValueError, match="binary"):
+    with pytest.raises(ValueError, match=r"got 3 distinct: \[0 1 2\]$"):
         audit(X, np.arange(len(X)) % 3)
+    with pytest.raises(ValueError, match=r"got 12 distinct: \[0 1 2 3 4\]$"):  # the first five named, no more
+        audit(X, np.arange(len(X)))
     for one in (np.zeros(len(X), int), np.ones(len(X), int)):  # one class only: refused, whatever the splitter
         with pytest.raises(ValueError, match=r"audit needs binary labels \(fake = 1, real = 0\), got 1 distinct"):
             audit(X, one, cv=[(np.arange(6), np.arange(6, 12))])

@@ -1115,3 +1115,20 @@ def test_scan_data_starts_right_after_the_scan_header():
                                         r"\[1\] unfinished"):
         _scan_jpeg(Item(0, None, prog))
     assert _scan_jpeg(Item(0, None, _progressive_markers([(0, 63, 0x00)])))["progressive"]  # look-alike: Al = 0
+
+
+# -- final fresh sample (seed 34) survivors, by kind ------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_cv2_decoder_keeps_alpha_and_channel_order_of_four_channel_files(fmt):
+    """OpenCV decodes a file with alpha to BGRA: it becomes RGBA with its alpha intact (the 3-channel
+    conversion would drop the alpha: OpenCV's BGR2RGB takes 4-channel input too). Look-alike: the
+    same picture without alpha, BGR to RGB."""
+    img = natural_image(3, (8, 10))
+    alpha = (np.arange(80, dtype=np.uint8).reshape(8, 10) * 3)
+    for rgba in (np.dstack([img, alpha]), img):
+        buf = io.BytesIO()
+        Image.fromarray(rgba).save(buf, fmt, lossless=True)
+        arr = Item(0, None, buf.getvalue())._decode_cv2(fmt)
+        np.testing.assert_array_equal(arr, np.asarray(Image.open(io.BytesIO(buf.getvalue()))))
+        assert arr.shape == rgba.shape
