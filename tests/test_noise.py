@@ -495,3 +495,29 @@ def test_planes_are_the_channels_then_the_luma(shape, dtype):
         for k in range(3):
             np.testing.assert_array_equal(got[k], rgb[:, :, k].astype(np.float32))
         np.testing.assert_array_equal(got[3], luma)
+
+
+def test_haar_sigma_at_the_smallest_planes_it_takes():
+    """The level-1 Haar HH band needs two rows and two columns: planes 2 wide (or 2 high) have one
+    band sample per row pair and get its MAD sigma, against PyWavelets; one row or column less is NaN."""
+    from forensics.features._noise import haar_sigma
+
+    rng = np.random.default_rng(4)
+    for shape in ((7, 2), (2, 7), (2, 2), (5, 3)):
+        planes = rng.normal(0, 5, (3, *shape)).astype(np.float32)
+        np.testing.assert_allclose(haar_sigma(planes), [_haar_sigma(p.astype(np.float64)) for p in planes], rtol=1e-6)
+    for shape in ((7, 1), (1, 7)):
+        assert np.isnan(haar_sigma(rng.normal(0, 5, (3, *shape)).astype(np.float32))).all()
+
+
+def test_the_kernels_are_declared_with_the_signatures_the_family_calls(monkeypatch, colour_image):
+    """Every noise kernel is called, on colour and grey items, with exactly the argument types its
+    ``@kernel(signature=...)`` declares (what compile_kernels compiles before the first item)."""
+    from kernel_contract import check_declared_signatures
+
+    def run():
+        NoiseFeatures().fit().transform([colour_image, colour_image[:, :, 0]])
+
+    check_declared_signatures(monkeypatch, "forensics.features._noise", "forensics.features._kernels._noise",
+                              {"dwt_cols", "dwt_rows", "haar_abs_hh", "idwt_cols", "idwt_rows", "median_flat",
+                               "median_moments", "plane_moments", "srm_moments"}, run)
