@@ -14,6 +14,9 @@ import math
 
 import pytest
 
+#: The documented defaults every extractor shares (see BaseExtractor).
+COMMON = dict(n_jobs=None, on_error="raise", progress=False)
+
 
 def _keyword_defaults(fn, skip=("self",)):
     params = [p for p in inspect.signature(fn).parameters.values() if p.name not in skip]

@@ -5,7 +5,7 @@ import pytest
 import pywt
 
 from conftest import natural_image
-from param_contract import check_bounds, check_defaults
+from param_contract import COMMON, check_bounds, check_defaults
 from kernel_contract import check_declared_signatures
 from forensics.features import BlurFeatures, blur_features
 from forensics.features._blur import _bounds, blur_vector, sharpness_sums
@@ -123,8 +123,6 @@ def test_tiny_images_give_nan_not_errors():
 
 
 # -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
-
-COMMON = dict(n_jobs=None, on_error="raise", progress=False)
 
 
 def test_documented_defaults_and_keyword_only_parameters():

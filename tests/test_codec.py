@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from param_contract import check_bounds, check_defaults
+from param_contract import COMMON, check_bounds, check_defaults
 from forensics.features import CodecFeatures, codec_features
 from forensics.features._codec import (
     ANNEX_K_CHROMA, ANNEX_K_LUMA, codec_vector, estimate_jpeg_quality, ijg_quant_table,
@@ -395,8 +395,6 @@ def test_marker_parser_agrees(data, q):
 
 
 # -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
-
-COMMON = dict(n_jobs=None, on_error="raise", progress=False)
 
 
 def test_documented_defaults_and_keyword_only_parameters():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from conftest import natural_image
-from param_contract import check_bounds, check_defaults
+from param_contract import COMMON, check_bounds, check_defaults
 from forensics.features import CooccurrenceFeatures, LargeCooccurrenceFeatures, cooccurrence_features
 from forensics.features._cooccurrence import cooccurrence_vector, symmetry_classes
 from forensics.features._kernels._cooccurrence import (
@@ -166,8 +166,6 @@ def test_invalid_parameters():
 
 
 # -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
-
-COMMON = dict(n_jobs=None, on_error="raise", progress=False)
 
 
 def test_documented_defaults_and_keyword_only_parameters():

@@ -11,7 +11,7 @@ from PIL import Image
 from scipy.spatial.distance import jensenshannon
 from skimage import data
 
-from param_contract import check_bounds, check_defaults
+from param_contract import COMMON, check_bounds, check_defaults
 from kernel_contract import check_declared_signatures
 from forensics.features import DCTFeatures, dct_features
 from forensics.features._dct import (
@@ -409,8 +409,6 @@ def test_dct_vector_matches_extractor(camera):
 
 
 # -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
-
-COMMON = dict(n_jobs=None, on_error="raise", progress=False)
 
 
 def test_documented_defaults_and_keyword_only_parameters():

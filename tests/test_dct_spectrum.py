@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from conftest import natural_image
-from param_contract import check_bounds, check_defaults
+from param_contract import COMMON, check_bounds, check_defaults
 from forensics.features import DCTSpectrumFeatures, dct_spectrum_features, make_feature_bank
 from forensics.features._dct_spectrum import dct_spectrum_vector
 
@@ -76,8 +76,6 @@ def test_bank_select_keeps_only_prefixed_columns():
 
 
 # -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
-
-COMMON = dict(n_jobs=None, on_error="raise", progress=False)
 
 
 def test_documented_defaults_and_keyword_only_parameters():

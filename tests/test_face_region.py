@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import natural_image
-from param_contract import check_bounds, check_defaults
+from param_contract import COMMON, check_bounds, check_defaults
 from forensics.features import FaceRegionFeatures, faceregion_features
 from forensics.features._face_region import (
     box_geometry, crop_geometry, ellipse_rho, face_geometry, faceregion_vector, mask_rho,
@@ -230,8 +230,6 @@ def test_region_layout_boundaries_and_kernel_sums():
 
 
 # -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
-
-COMMON = dict(n_jobs=None, on_error="raise", progress=False)
 
 
 def test_documented_defaults_and_keyword_only_parameters():

@@ -6,7 +6,7 @@ import pytest
 import pywt
 from scipy import ndimage, stats
 
-from param_contract import check_bounds, check_defaults
+from param_contract import COMMON, check_bounds, check_defaults
 from forensics.features._noise import NoiseFeatures, noise_features, noise_vector
 from forensics.media._item import Item
 from forensics.features._kernels._noise import haar_abs_hh
@@ -449,8 +449,6 @@ def test_srm_reference_rows_are_consistent():
 
 
 # -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
-
-COMMON = dict(n_jobs=None, on_error="raise", progress=False)
 
 
 def test_documented_defaults_and_keyword_only_parameters():

@@ -7,7 +7,7 @@ import pytest
 import scipy.signal
 from scipy.ndimage import gaussian_filter
 
-from param_contract import check_bounds, check_defaults
+from param_contract import COMMON, check_bounds, check_defaults
 from kernel_contract import check_declared_signatures
 from forensics.features import SpectralFeatures, spectral_features
 from forensics.features._spectral import _upsampling_peak, _window, spectral_vector
@@ -313,8 +313,6 @@ def test_spectrum_sums_entropy_term_below_the_floor():
 
 
 # -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
-
-COMMON = dict(n_jobs=None, on_error="raise", progress=False)
 
 
 def test_documented_defaults_and_keyword_only_parameters():

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from conftest import natural_image
-from param_contract import check_bounds, check_defaults
+from param_contract import COMMON, check_bounds, check_defaults
 from forensics.features import UpsamplingFeatures, upsampling_features
 from forensics.features._kernels._upsampling import phase_sums
 from forensics.features._upsampling import npr_residual, upsampling_vector
@@ -103,8 +103,6 @@ def test_n_scales_parameter_and_small_images():
 
 
 # -- the parameter contract (documented defaults, keyword-only, bounds at and beyond their edges) --
-
-COMMON = dict(n_jobs=None, on_error="raise", progress=False)
 
 
 def test_documented_defaults_and_keyword_only_parameters():

@@ -130,11 +130,7 @@ def load_detector(path, *, trusted=()):
     from .. import load
     from .._video_detector import takes_videos
 
-    if suffix == ".skops":
-        from .._persistence import _import_skops_without_torch
-
-        _import_skops_without_torch()
-    try:
+    try:  # forensics.load imports skops without torch
         model = load(path, format="skops" if suffix == ".skops" else "joblib", trusted=trusted)
     except Exception as exc:  # a corrupt pickle or zip raises almost anything
         raise AppError(f"cannot load the model {path.name}: {_reason(exc)}") from None
