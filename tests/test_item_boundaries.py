@@ -557,6 +557,76 @@ def test_sixteen_bit_colour_and_planar_tiffs_keep_their_samples():
     buf = io.BytesIO()
     tifffile.imwrite(buf, eight.transpose(2, 0, 1), photometric="rgb", planarconfig="separate", rowsperstrip=2)
     np.testing.assert_array_equal(load_item(buf.getvalue()).pixels, eight)  # a strip per plane and row pair
+    for samples in (arr, rgba):  # 16-bit planar: tifffile gives (S, H, W), the item (H, W, S)
+        for compression in (None, "zlib"):
+            buf = io.BytesIO()
+            tifffile.imwrite(buf, samples.transpose(2, 0, 1), photometric="rgb", planarconfig="separate",
+                             compression=compression, rowsperstrip=3,
+                             extrasamples=[2] if samples.shape[2] == 4 else None)
+            item = load_item(buf.getvalue())
+            assert item.white == 65535 and item.has_alpha == (samples.shape[2] == 4), compression
+            np.testing.assert_array_equal(item.pixels, samples)
+
+
+def test_tiff_colour_spaces_are_converted_or_refused_by_name():
+    """16-bit CMYK and 8-bit YCbCr TIFFs become RGB by their formulas; CIELab and the YCbCr
+    variants JFIF's rule would misread are refused, each beside its accepted look-alike."""
+    import tifffile
+
+    rng = np.random.default_rng(5)
+    ink = rng.integers(0, 65536, (6, 7, 4), dtype=np.uint16)
+    ink[0, 0] = (0, 65535, 30000, 0)
+    for planar in ("contig", "separate"):
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, ink if planar == "contig" else ink.transpose(2, 0, 1),
+                         photometric="separated", planarconfig=planar)
+        item = load_item(buf.getvalue())
+        c, m, y, k = (ink[..., i].astype(np.int64) for i in range(4))
+        expected = np.dstack([((65535 - v) * (65535 - k) + 32767) // 65535 for v in (c, m, y)])
+        assert item.pixels.dtype == np.uint16 and not item.has_alpha, planar
+        np.testing.assert_array_equal(item.pixels, expected)  # not the inks read as RGBA
+        assert item.pixels[0, 0].tolist() == [65535, 0, 35535]
+    eight = load_item(encode(ink[..., :3].astype(np.uint8), "TIFF"))  # 8-bit look-alike: Pillow's path
+    assert eight.pixels.dtype == np.uint8
+
+    ycc = rng.integers(16, 240, (6, 7, 3), dtype=np.uint8)
+    yy, cb, cr = (ycc[..., i].astype(float) for i in range(3))
+    jfif = np.dstack([yy + 1.402 * (cr - 128), yy - 0.344136 * (cb - 128) - 0.714136 * (cr - 128),
+                      yy + 1.772 * (cb - 128)])
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, ycc, photometric="ycbcr", subsampling=(1, 1))
+    rgb = load_item(buf.getvalue()).pixels
+    assert rgb.shape == (6, 7, 3) and np.abs(rgb - np.clip(np.rint(jfif), 0, 255)).max() <= 1
+    studio = io.BytesIO()  # the same samples in studio range (16-235): JFIF's rule would misread them
+    tifffile.imwrite(studio, ycc, photometric="ycbcr", subsampling=(1, 1),
+                     extratags=[(532, 5, 6, (16, 1, 235, 1, 128, 1, 240, 1, 128, 1, 240, 1), True)])
+    with pytest.raises(ItemError, match=r"item 0: YCbCr TIFF with reference black/white \(16\.0, 235\.0"):
+        load_item(studio.getvalue()).pixels
+    lab = io.BytesIO()
+    tifffile.imwrite(lab, ycc, photometric="cielab")
+    with pytest.raises(ItemError, match=r"item 0: unsupported TIFF samples: uint8 \(6, 7, 3\) "
+                                        r"\(Pillow mode LAB, photometric interpretation 8\)"):
+        load_item(lab.getvalue()).pixels
+
+
+def test_damaged_sixteen_bit_compressed_tiff_strips_are_refused():
+    """16-bit colour TIFF strips (LZW, deflate, PackBits) that decode short or fail are refused;
+    the intact files are read exactly (OpenCV's libtiff would have returned the picture)."""
+    import tifffile
+
+    yy, xx = np.mgrid[0:32, 0:24]
+    arr = np.dstack([yy * 900 + xx * 300, xx * 1000, yy * 700]).astype(np.uint16)
+    for compression in ("lzw", "zlib", "packbits"):
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, arr, photometric="rgb", compression=compression, rowsperstrip=8)
+        data = buf.getvalue()
+        np.testing.assert_array_equal(load_item(data).pixels, arr)
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            offset, count = tif.pages[0].dataoffsets[1], tif.pages[0].databytecounts[1]
+        damaged = bytearray(data)
+        damaged[offset + count // 2:offset + count] = bytes(count - count // 2)
+        with pytest.raises(ItemError, match=r"item 0: cannot decode TIFF image"):
+            load_item(bytes(damaged)).pixels
 
 
 def test_truncated_image_loading_flag_is_refused(monkeypatch):

@@ -184,10 +184,10 @@ class Item:
     - PNG: every chunk's CRC-32 is checked, then libpng (through OpenCV) decodes, which refuses
       missing image data and a broken zlib stream.
     - TIFF: libtiff through Pillow, which stops at a strip that fails to decode (a deflate
-      strip's Adler-32, an LZW code error) or runs short; 16-bit colour TIFF through tifffile
-      (Pillow would cut it to 8 bits), or OpenCV's libtiff for compressions tifffile needs
-      imagecodecs for (LZW), which logs strip errors but returns the picture: damage inside
-      such strips is not detected.
+      strip's Adler-32, an LZW code error) or runs short; 16-bit colour TIFF (chunky or planar;
+      CMYK turned to RGB) through tifffile and imagecodecs (Pillow would cut it to 8 bits), which
+      refuse a strip that fails to decode or decodes short. YCbCr only 8-bit, unsubsampled,
+      BT.601 full range; CIELab, 32-bit and float samples are refused.
     - WebP, BMP, PNM, GIF, AVIF: OpenCV (libwebp, libavif, its own BMP/PNM/GIF readers), which
       refuse truncated streams and (AVIF) undecodable AV1 data; GIF and AVIF through Pillow
       with truncated images refused when the OpenCV build cannot read them.
@@ -386,23 +386,32 @@ class Item:
         """libtiff through Pillow, which stops at a strip that fails to decode or runs short.
 
         (OpenCV's TIFF reader logs such libtiff errors but returns the picture anyway.) Pillow
-        keeps 1-, 8-bit and 16-bit grey samples as they are; for 16-bit colour, which Pillow
-        would cut to 8 bits, tifffile reads the samples.
+        keeps 1-, 8-bit and 16-bit grey samples as they are and turns 8-bit CMYK, palette and
+        YCbCr (unsubsampled, with the TIFF default coefficients and full-range reference values,
+        i.e. JFIF's) to RGB; for 16-bit colour, which Pillow would cut to 8 bits, tifffile (with
+        imagecodecs for the compressions, LZW included) reads the samples, chunky (RGBRGB...) or
+        planar (all R, then all G...; PlanarConfiguration 2) alike, and 16-bit CMYK goes to RGB
+        by Pillow's rule at 16 bits. Other colour spaces (CIELab, subsampled or non-default
+        YCbCr...) and sample types (32-bit, float) are refused, naming them.
         """
         _check_tiff_strips(self, header)
-        if header.mode in ("1", "L", "LA", "RGB", "RGBA", "CMYK", "I;16", "I;16B", "I;16L", "P", "PA") and not (
-                header.mode in ("RGB", "RGBA", "CMYK") and _tiff_bits(header) > 8):
+        tags = getattr(header, "tag_v2", None) or {}
+        bits = _tiff_bits(header)
+        if header.mode == "YCbCr":
+            _check_tiff_ycbcr(self, tags, bits)
+        if header.mode in ("1", "L", "LA", "RGB", "RGBA", "CMYK", "YCbCr", "I;16", "I;16B", "I;16L", "P", "PA") and not (
+                header.mode in ("RGB", "RGBA", "CMYK") and bits > 8):
             if PILImageFile.LOAD_TRUNCATED_IMAGES:
                 raise self.error("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True: truncated files cannot be detected")
             im = PILImage.open(io.BytesIO(self.data), formats=("TIFF",))
             im.load()
-            if im.mode in ("CMYK", "P", "PA"):
+            if im.mode in ("CMYK", "P", "PA", "YCbCr"):
                 im = im.convert("RGBA" if im.mode == "PA" or "transparency" in im.info else "RGB")
             arr = np.asarray(im)
             arr = arr.astype(np.uint16) if im.mode.startswith("I;16") else arr
             # Pillow turns TIFF pixels to the displayed orientation on load; undo it, so that
             # pixels are the stored grid as for every other format (5-7 are their own inverse)
-            o = _valid_orientation((getattr(header, "tag_v2", None) or {}).get(0x0112, 1))
+            o = _valid_orientation(tags.get(0x0112, 1))
             return to_display(arr, {6: 8, 8: 6}.get(o, o))
         import tifffile
 
@@ -411,9 +420,18 @@ class Item:
         except (KeyError, ValueError) as exc:
             if "imagecodecs" not in str(exc):
                 raise
-            return self._decode_cv2("TIFF")  # a compression tifffile needs imagecodecs for (LZW...)
+            # OpenCV's libtiff would read it but not report damaged strips: refuse instead
+            raise self.error(f"reading this compressed 16-bit TIFF strictly needs the imagecodecs package "
+                             f"({_short(exc)}); pip install imagecodecs") from None
+        if int(tags.get(284, 1)) == 2 and arr.ndim == 3:  # planar ("separate"): tifffile gives (S, H, W)
+            arr = np.moveaxis(arr, 0, -1)
         if arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] not in (3, 4):
-            raise self.error(f"unsupported TIFF sample layout {arr.shape} {arr.dtype}")
+            raise self.error(f"unsupported TIFF samples: {arr.dtype} {arr.shape} (Pillow mode {header.mode}, "
+                             f"photometric interpretation {tags.get(262)})")
+        if header.mode == "CMYK":
+            if arr.shape[2] != 4:
+                raise self.error(f"a CMYK TIFF with {arr.shape[2]} samples per pixel is not supported")
+            return _cmyk_to_rgb(arr, 65535)
         return arr
 
     def _decode_pil(self):
@@ -747,6 +765,27 @@ def _tiff_bits(header):
     """Bits per sample (tag 258; TIFF 6.0's default is 1, and Pillow writes bilevel files without it)."""
     bits = (getattr(header, "tag_v2", None) or {}).get(258, 1)
     return max(bits) if isinstance(bits, tuple) and bits else int(bits)
+
+
+def _check_tiff_ycbcr(item, tags, bits):
+    """Refuse the YCbCr TIFFs Pillow's YCbCr -> RGB rule (JFIF's) would decode wrongly."""
+    coefficients = tags.get(529)
+    reference = tags.get(532)
+    if bits != 8 or tags.get(530, (2, 2)) != (1, 1):
+        raise item.error(f"YCbCr TIFF with {bits}-bit samples and chroma subsampling "
+                         f"{tags.get(530, (2, 2))} is not supported (only 8-bit, unsubsampled)")
+    if coefficients is not None and not np.allclose(coefficients, (0.299, 0.587, 0.114), atol=1e-3):
+        raise item.error(f"YCbCr TIFF with coefficients {tuple(coefficients)} is not supported (only ITU-R BT.601)")
+    if reference is not None and not np.allclose(reference, (0, 255, 128, 255, 128, 255)):
+        raise item.error(f"YCbCr TIFF with reference black/white {tuple(reference)} is not supported "
+                         f"(only full range)")
+
+
+def _cmyk_to_rgb(cmyk, white):
+    """Pillow's CMYK -> RGB rule, ``R = round((white - C) (white - K) / white)``, at any sample scale."""
+    ink = cmyk.astype(np.float64)
+    rgb = np.rint((white - ink[..., :3]) * (white - ink[..., 3:4]) / white)
+    return rgb.astype(cmyk.dtype)
 
 
 def _check_tiff_strips(item, header):
