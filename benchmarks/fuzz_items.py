@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 import zlib
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -314,6 +315,13 @@ def make_file_case(category, fmt, seed):
 
 # -- arrays and objects -----------------------------------------------------------------------------
 
+
+def _matrix(arr):
+    """``np.matrix`` (an input users still pass), without NumPy's PendingDeprecationWarning about it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        return np.matrix(arr)
+
 def make_object_case(category, variant, seed, tmp):
     """-> (object, expected plain array or None). ``None`` expected: must be refused."""
     rng = np.random.default_rng(seed)
@@ -324,7 +332,7 @@ def make_object_case(category, variant, seed, tmp):
             "big_endian_f4": (f.astype(">f4"), f.astype(np.float32)),
             "big_endian_f8": (f.astype(">f8"), f),
             "big_endian_u2": ((img.astype(np.uint16) * 257).astype(">u2"), img.astype(np.uint16) * 257),
-            "matrix": (np.matrix(img[:, :, 0]), img[:, :, 0]),
+            "matrix": (_matrix(img[:, :, 0]), img[:, :, 0]),
             "fortran": (np.asfortranarray(img), img),
             "strided": (img[::2, ::-1], np.ascontiguousarray(img[::2, ::-1])),
             "readonly": (_readonly(img), img),

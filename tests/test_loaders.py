@@ -36,6 +36,15 @@ def _ffpp(root, comp="c23"):
     _touch(root, f"manipulated_sequences/Face2Face/{comp}/videos/001_002.mp4")
 
 
+def _ffpp_load(root, extra="", **kwargs):
+    """load_faceforensics on the `_ffpp` tree, which always holds two mask videos and one extracted
+    frame that are not detection inputs: the loader must say so (nothing vanishes silently)."""
+    with pytest.warns(SkippedFilesWarning, match=r"2 mask video \(not a detection input\).*" + extra
+                      + r"1 extracted frame \(images/ folder\)") as caught:
+        m = load_faceforensics(root, **kwargs)
+    return m, caught
+
+
 def _splits(folder, train=(("000", "003"),), val=(("002", "001"),), test=()):
     folder.mkdir(parents=True, exist_ok=True)
     for name, pairs in (("train", train), ("val", val), ("test", test)):
@@ -44,7 +53,7 @@ def _splits(folder, train=(("000", "003"),), val=(("002", "001"),), test=()):
 
 def test_ffpp_labels_methods_ids(tmp_path):
     _ffpp(tmp_path)
-    m = load_faceforensics(tmp_path)
+    m = _ffpp_load(tmp_path)[0]
     check_manifest(m)
     assert m.attrs["dataset"] == "faceforensics" and m.attrs["compression"] == "c23"
     assert m.attrs["methods"] == ["Deepfakes", "Face2Face", "FaceSwap"]
@@ -61,7 +70,7 @@ def test_ffpp_labels_methods_ids(tmp_path):
 
 def test_ffpp_groups_link_target_and_source(tmp_path):
     _ffpp(tmp_path)
-    m = load_faceforensics(tmp_path)
+    m = _ffpp_load(tmp_path)[0]
     g = dict(zip(m["path"].str.replace(str(tmp_path), ""), m["group"]))
     pair = {v for k, v in g.items() if any(s in k for s in ("/000.mp4", "/003.mp4", "000_003", "003_000"))}
     assert len(pair) == 1
@@ -73,7 +82,7 @@ def test_ffpp_groups_link_target_and_source(tmp_path):
 
 def test_ffpp_groups_keep_unpaired_ids_apart(tmp_path):
     _ffpp(tmp_path)
-    m = load_faceforensics(tmp_path, methods=["Deepfakes"])
+    m = _ffpp_load(tmp_path, r"2 method FaceSwap not selected \(methods=\).*", methods=["Deepfakes"])[0]
     assert m["method"].unique().tolist() == ["real", "Deepfakes"]
     # without the 001_002 fake, 001 and 002 are two groups, distinct from 000/003
     groups = [_group_of(m, v) for v in ("000", "001", "002", "003", "000_003")]
@@ -84,7 +93,7 @@ def test_ffpp_groups_keep_unpaired_ids_apart(tmp_path):
 def test_ffpp_official_splits(tmp_path):
     _ffpp(tmp_path)
     _splits(tmp_path / "splits")
-    m = load_faceforensics(tmp_path)
+    m = _ffpp_load(tmp_path)[0]
     split = dict(zip(m["method"] + "/" + m["video_id"], m["split"]))
     assert split["real/000"] == split["real/003"] == "train"
     assert split["Deepfakes/000_003"] == split["FaceSwap/003_000"] == "train"  # pair listed as [000, 003]
@@ -95,7 +104,7 @@ def test_ffpp_splits_dir_and_unsplit_warning(tmp_path):
     _ffpp(tmp_path)
     _splits(tmp_path / "elsewhere", train=(("003", "000"),), val=())
     with pytest.warns(UserWarning, match="3 youtube video"):
-        m = load_faceforensics(tmp_path, splits_dir=tmp_path / "elsewhere")
+        m = _ffpp_load(tmp_path, splits_dir=tmp_path / "elsewhere")[0]
     assert m.loc[m["video_id"] == "000_003", "split"].eq("train").all()
     assert m.loc[m["video_id"].isin(["001", "002", "001_002"]), "split"].isna().all()
 
@@ -103,7 +112,7 @@ def test_ffpp_splits_dir_and_unsplit_warning(tmp_path):
 def test_ffpp_raw_alias_and_c0_folder(tmp_path):
     _ffpp(tmp_path, comp="raw")
     for comp in ("raw", "c0"):
-        m = load_faceforensics(tmp_path, compression=comp)
+        m = _ffpp_load(tmp_path, compression=comp)[0]
         assert len(m) == 9 and (m["compression"] == "c0").all()
         assert m["path"].str.contains("/raw/videos/").all()
 
@@ -113,8 +122,11 @@ def test_ffpp_deepfakedetection_only_on_request(tmp_path):
     _touch(tmp_path, "original_sequences/actors/c23/videos/01__exit_phone_room.mp4",
            "original_sequences/actors/c23/videos/02__kitchen_pan.mp4",
            "manipulated_sequences/DeepFakeDetection/c23/videos/01_02__exit_phone_room__YVGY8LOK.mp4")
-    assert "DeepFakeDetection" not in set(load_faceforensics(tmp_path)["method"])
-    m = load_faceforensics(tmp_path, methods=["Deepfakes", "DeepFakeDetection"])
+    default, caught = _ffpp_load(tmp_path)
+    assert "DeepFakeDetection" not in set(default["method"])
+    assert "1 method DeepFakeDetection not selected (methods=)" in str(caught[0].message)
+    m, caught = _ffpp_load(tmp_path, methods=["Deepfakes", "DeepFakeDetection"])
+    assert "2 original actors videos not selected" not in str(caught[0].message)
     dfd = m[m["subset"] == "actors"]
     assert dfd["video_id"].tolist() == ["01__exit_phone_room", "02__kitchen_pan", "01_02__exit_phone_room__YVGY8LOK"]
     assert dfd["label"].tolist() == [0, 0, 1] and dfd["split"].isna().all()
@@ -391,7 +403,9 @@ def test_folder_lists_videos_with_kind(tmp_path):
     assert m.attrs["dataset"] == "folder"
     assert m["kind"].tolist() == ["image", "video", "video", "video", "video"]
     assert m["method"].tolist() == ["real", "real", "fake", "swap", "swap"]
-    assert load_folder(tmp_path, suffixes=(".jpg", ".AVI"))["kind"].tolist() == ["image", "video"]
+    with pytest.warns(SkippedFilesWarning, match=r"3 media file\(s\) .* 1 \.mov file, not in suffixes= \(e\.g\. "
+                                                 r"real/b\.mov\); 1 \.mp4 file.*1 \.webm file"):
+        assert load_folder(tmp_path, suffixes=(".jpg", ".AVI"))["kind"].tolist() == ["image", "video"]
 
 
 # ---------------------------------------------------------------- nothing vanishes: every loader
@@ -639,7 +653,9 @@ def test_read_manifest_rows_and_refusals(tmp_path):
         with pytest.raises(ValueError, match=match):
             read_manifest(tmp_path / "bad.csv", root=tmp_path / "sub")
     (tmp_path / "ok.csv").write_text("path,label\na.jpg,0.0\nb.jpg,1\n")  # 0.0 is a valid 0
-    assert read_manifest(tmp_path / "ok.csv", root=tmp_path / "sub")["label"].tolist() == [0, 1]
+    with pytest.warns(SkippedFilesWarning, match=r"read_manifest: 1 media file\(s\) under .*/sub are not in the "
+                                                 r"manifest: 1 not listed in the manifest CSV \(unlabelled\) \(e\.g\. c\.jpg\)"):
+        assert read_manifest(tmp_path / "ok.csv", root=tmp_path / "sub")["label"].tolist() == [0, 1]
     with pytest.raises(FileNotFoundError, match="nope.csv"):
         read_manifest(tmp_path / "nope.csv")
     with pytest.raises(FileNotFoundError, match="missing_root"):
