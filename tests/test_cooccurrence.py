@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -188,3 +190,24 @@ def test_names_spell_each_class_representative():
     assert len(names) == 8 + 14
     assert names[8] == "cooc__o1_rgb__q0.5_m1_m1_m1" and names[-1] == "cooc__o1_rgb__q0.5_0_0_0"
     assert "cooc__o1_rgb__q0.5_m1_p1_p1" in names and "cooc__o1_rgb__q0.5_m1_0_p1" in names
+
+
+@pytest.mark.parametrize(("width", "tuples"), [(3, 0), (4, 1), (5, 2)])
+def test_a_block_without_tuples_is_nan_without_a_warning_and_one_tuple_fills_it(width, tuples):
+    """The empty-histogram rule at its edge: a one-row image 3 wide has 2 first-order residuals, no tuple
+    of 3 (the block is NaN, with no 0 / 0 division warning); 4 wide holds exactly one tuple, 5 wide two."""
+    row = np.array([[0, 1, 3, 6, 10][:width]], np.uint8)  # first differences 1, 2, 3, 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a 0 / 0 would warn "invalid value encountered in divide"
+        values = cooccurrence_features(row, residuals="o1", color=True)
+        empty = cooccurrence_features(np.zeros((1, 1), np.uint8), residuals="o1", color=True)
+    assert all(np.isnan(v) for v in empty.values())  # no residual at all: every block, the colour one too
+    par = {k.split("__")[2]: v for k, v in values.items() if "_par__" in k}
+    rgb = [v for k, v in values.items() if "_rgb__" in k]
+    if tuples == 0:
+        assert all(np.isnan(v) for v in par.values())
+    else:  # the tuples (1, 2, 2) then (2, 2, 2): codes clipped at T = 2
+        assert par["q1_m2_m2_m1"] == 1.0 / tuples and par["q1_m2_m2_m2"] == (tuples - 1) / tuples
+        assert sum(par.values()) == pytest.approx(1.0)
+    # the colour triple needs one residual per channel: width - 1 of them, all on the grey diagonal
+    assert sum(rgb) == pytest.approx(1.0) and all(np.isfinite(rgb))
