@@ -211,3 +211,29 @@ def test_a_block_without_tuples_is_nan_without_a_warning_and_one_tuple_fills_it(
         assert sum(par.values()) == pytest.approx(1.0)
     # the colour triple needs one residual per channel: width - 1 of them, all on the grey diagonal
     assert sum(rgb) == pytest.approx(1.0) and all(np.isfinite(rgb))
+
+
+def test_large_params_are_the_large_preset():
+    """LARGE_PARAMS, the documented parameters of the large preset (order-4 tuples of all four residuals,
+    T = 2, q = 1, no colour), are LargeCooccurrenceFeatures' defaults and give its 1183 columns."""
+    from forensics.features._cooccurrence import LARGE_PARAMS, RESIDUALS
+
+    assert LARGE_PARAMS == dict(residuals=("o1", "o2", "o3", "kv3"), order=4, truncation=2, q=1.0, color=False)
+    assert RESIDUALS == LARGE_PARAMS["residuals"]
+    large = LargeCooccurrenceFeatures().fit()
+    assert {k: large.get_params()[k] for k in LARGE_PARAMS} == LARGE_PARAMS
+    by_params = CooccurrenceFeatures(**LARGE_PARAMS).fit()
+    assert by_params.n_features_out_ == 1183
+    assert list(by_params.get_feature_names_out()) == list(large.get_feature_names_out())
+
+
+@pytest.mark.parametrize("height", [3, 4, 5, 60_000])
+def test_column_histogram_of_short_and_very_tall_strips(height):
+    """Order-4 tuples down the columns of a 3-wide strip: 3 rows hold none, 4 exactly one per column, 5 two;
+    60,000 rows (beyond 55,108, where h ** 4 leaves int64: no size arithmetic may overflow) hold 59,997."""
+    c = np.random.default_rng(height).integers(0, 5, (height, 3)).astype(np.int8)
+    got = np.zeros(5 ** 4)
+    tuple_histogram_cols(c, 4, 5, got)
+    want = histogram_rows(np.ascontiguousarray(c.T).astype(np.int64), 4, 5)
+    assert got.sum() == 3 * max(height - 3, 0)
+    np.testing.assert_array_equal(got, want)

@@ -304,3 +304,59 @@ def test_an_empty_region_leaves_the_other_regions_statistics(axes, empty):
         prof = np.array([row[f"faceregion__{name}__b{k}"] for k in range(8)])
         assert np.isfinite(prof).any() == (axes != (0.3, 0.3))
         assert np.nansum(prof) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_ellipse_rho_is_read_only_as_documented():
+    """ellipse_rho is cached per geometry: the array refuses writes, so the next call of that geometry cannot
+    return a caller's edits; a copy, the valid look-alike, is writable."""
+    rho = ellipse_rho((15, 21), (10.0, 7.5), (6.0, 4.0), 0.3)
+    with pytest.raises(ValueError, match="read-only"):
+        rho[0, 0] = 0.0
+    copy = rho.copy()
+    copy[0, 0] = 0.0
+    again = ellipse_rho((15, 21), (10.0, 7.5), (6.0, 4.0), 0.3)
+    assert again[0, 0] == rho[0, 0] > 0 and not again.flags.writeable
+    np.testing.assert_allclose(again, ellipse_rho_ref((15, 21), (10.0, 7.5), (6.0, 4.0), 0.3), rtol=1e-12)
+
+
+def test_region_layout_defaults_at_their_thresholds():
+    """region_layout's own defaults are the family's (band 0.15; 8 radial bins on [0.4, 1.6)): each edge,
+    1 - band, 1, 1 + band, lo and hi, at, just below and just above it; each edge belongs to the side above."""
+    from forensics.features._face_region import region_layout
+
+    below, above = (lambda e: np.nextafter(e, 0.0)), (lambda e: np.nextafter(e, 2.0))
+    rho = [below(0.4), 0.4, above(0.4),
+           below(1.0 - 0.15), 1.0 - 0.15, above(1.0 - 0.15),
+           below(1.0), 1.0, above(1.0),
+           below(1.0 + 0.15), 1.0 + 0.15, above(1.0 + 0.15),
+           below(1.6), 1.6, above(1.6)]
+    labels, index, bins = region_layout(np.array([rho]))
+    np.testing.assert_array_equal(labels, [0, 0, 0, 0, 2, 2, 2, 3, 3, 3, 1, 1, 1, 1, 1])
+    # bins of width 0.15 from 0.4, 8 = outside [0.4, 1.6): lo and hi, the edges of the profile
+    np.testing.assert_array_equal(bins[[0, 1, 2, 12, 13, 14]], [8, 0, 0, 7, 8, 8])
+    # the inner edges are not exact in binary ((1.0 - 0.4) / (1.6 - 0.4) * 8 is just below 4): the formula
+    np.testing.assert_array_equal(bins, np.where((np.array(rho) >= 0.4) & (np.array(rho) < 1.6),
+                                                 np.floor((np.array(rho) - 0.4) / (1.6 - 0.4) * 8), 8))
+    assert [ix.tolist() for ix in index] == [[0, 1, 2, 3], [10, 11, 12, 13, 14], [4, 5, 6], [7, 8, 9]]
+
+
+@pytest.mark.parametrize("with_mask", [True, False])
+def test_the_function_form_names_the_item_it_refuses(tmp_path, with_mask):
+    """The single-image function is item 0 in its errors, with the mask (which loads the item itself) and
+    without: a missing file and a file that is no image are refused naming item 0 and the path; the same
+    pixels saved as a PNG, the valid look-alike, give the array's row."""
+    from PIL import Image
+
+    from forensics.media import ItemError
+
+    img = _pasted(noise=5.0)[1]
+    mask = ellipse_rho((96, 96), (47.5, 47.5), (25.0, 25.0)) < 1
+    kw = dict(mask=mask) if with_mask else dict(box=(0.25, 0.25, 0.5, 0.5))
+    missing, junk, good = tmp_path / "missing.png", tmp_path / "junk.png", tmp_path / "good.png"
+    junk.write_bytes(b"not an image at all" * 8)
+    Image.fromarray(img).save(good)
+    for bad in (missing, junk):
+        with pytest.raises(ItemError, match=r"^item 0 \(") as err:
+            faceregion_features(str(bad), **kw)
+        assert err.value.index == 0 and err.value.source == str(bad)
+    assert faceregion_features(str(good), **kw) == faceregion_features(img, **kw)
