@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -188,3 +190,50 @@ def test_names_spell_each_class_representative():
     assert len(names) == 8 + 14
     assert names[8] == "cooc__o1_rgb__q0.5_m1_m1_m1" and names[-1] == "cooc__o1_rgb__q0.5_0_0_0"
     assert "cooc__o1_rgb__q0.5_m1_p1_p1" in names and "cooc__o1_rgb__q0.5_m1_0_p1" in names
+
+
+@pytest.mark.parametrize(("width", "tuples"), [(3, 0), (4, 1), (5, 2)])
+def test_a_block_without_tuples_is_nan_without_a_warning_and_one_tuple_fills_it(width, tuples):
+    """The empty-histogram rule at its edge: a one-row image 3 wide has 2 first-order residuals, no tuple
+    of 3 (the block is NaN, with no 0 / 0 division warning); 4 wide holds exactly one tuple, 5 wide two."""
+    row = np.array([[0, 1, 3, 6, 10][:width]], np.uint8)  # first differences 1, 2, 3, 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a 0 / 0 would warn "invalid value encountered in divide"
+        values = cooccurrence_features(row, residuals="o1", color=True)
+        empty = cooccurrence_features(np.zeros((1, 1), np.uint8), residuals="o1", color=True)
+    assert all(np.isnan(v) for v in empty.values())  # no residual at all: every block, the colour one too
+    par = {k.split("__")[2]: v for k, v in values.items() if "_par__" in k}
+    rgb = [v for k, v in values.items() if "_rgb__" in k]
+    if tuples == 0:
+        assert all(np.isnan(v) for v in par.values())
+    else:  # the tuples (1, 2, 2) then (2, 2, 2): codes clipped at T = 2
+        assert par["q1_m2_m2_m1"] == 1.0 / tuples and par["q1_m2_m2_m2"] == (tuples - 1) / tuples
+        assert sum(par.values()) == pytest.approx(1.0)
+    # the colour triple needs one residual per channel: width - 1 of them, all on the grey diagonal
+    assert sum(rgb) == pytest.approx(1.0) and all(np.isfinite(rgb))
+
+
+def test_large_params_are_the_large_preset():
+    """LARGE_PARAMS, the documented parameters of the large preset (order-4 tuples of all four residuals,
+    T = 2, q = 1, no colour), are LargeCooccurrenceFeatures' defaults and give its 1183 columns."""
+    from forensics.features._cooccurrence import LARGE_PARAMS, RESIDUALS
+
+    assert LARGE_PARAMS == dict(residuals=("o1", "o2", "o3", "kv3"), order=4, truncation=2, q=1.0, color=False)
+    assert RESIDUALS == LARGE_PARAMS["residuals"]
+    large = LargeCooccurrenceFeatures().fit()
+    assert {k: large.get_params()[k] for k in LARGE_PARAMS} == LARGE_PARAMS
+    by_params = CooccurrenceFeatures(**LARGE_PARAMS).fit()
+    assert by_params.n_features_out_ == 1183
+    assert list(by_params.get_feature_names_out()) == list(large.get_feature_names_out())
+
+
+@pytest.mark.parametrize("height", [3, 4, 5, 60_000])
+def test_column_histogram_of_short_and_very_tall_strips(height):
+    """Order-4 tuples down the columns of a 3-wide strip: 3 rows hold none, 4 exactly one per column, 5 two;
+    60,000 rows (beyond 55,108, where h ** 4 leaves int64: no size arithmetic may overflow) hold 59,997."""
+    c = np.random.default_rng(height).integers(0, 5, (height, 3)).astype(np.int8)
+    got = np.zeros(5 ** 4)
+    tuple_histogram_cols(c, 4, 5, got)
+    want = histogram_rows(np.ascontiguousarray(c.T).astype(np.int64), 4, 5)
+    assert got.sum() == 3 * max(height - 3, 0)
+    np.testing.assert_array_equal(got, want)

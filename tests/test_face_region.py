@@ -1,4 +1,5 @@
 import math
+import warnings
 
 import cv2
 import numpy as np
@@ -255,3 +256,107 @@ def test_box_geometry_on_a_non_square_image():
     # box (x, y, w, h) in fractions of (W, H) = (100, 50): pixels x 10..40, y 30..50 -> centre (24.5, 39.5)
     center, axes = box_geometry((50, 100), (0.1, 0.6, 0.3, 0.4))
     np.testing.assert_allclose([*center, *axes], [24.5, 39.5, 15.0, 10.0], rtol=1e-12)
+
+
+def test_the_cached_layout_is_read_only():
+    """A geometry's layout is cached and shared by every image of that shape: its arrays refuse writes (no
+    caller can move the next image's pixels to another region); a copy, the valid look-alike, is writable."""
+    from forensics.features._face_region import _ellipse_layout, region_layout
+
+    rho = ellipse_rho((24, 30), (14.5, 11.5), (0.3, 0.3))
+    assert region_layout(rho)[1][0].size == 0  # no inner pixel: an empty index array too
+    for layout in (region_layout(rho), _ellipse_layout((24, 30), (14.5, 11.5), (10.0, 10.0), 0.0, 0.15, 8)):
+        labels, index, bins = layout
+        for a in (labels, bins, *index):
+            with pytest.raises(ValueError, match="read-only"):
+                a[...] = 0
+            copy = a.copy()
+            copy[...] = 0
+            assert not copy.any()
+
+
+# centre (14.5, 11.5) of a 24 x 30 image: the corners lie 18.5 pixels away, the nearest pixels 0.71
+@pytest.mark.parametrize(("axes", "empty"), [
+    ((17.0, 17.0), "outer"),  # rho <= 1.09 everywhere: no pixel at rho >= 1.15
+    ((0.8, 0.8), "inner"),  # the nearest pixels sit at rho 0.88, in the ring
+    ((0.3, 0.3), "inner and both rings"),  # every pixel outside: only the surroundings
+    ((10.0, 10.0), "none"),  # the valid look-alike: all four regions filled
+])
+def test_an_empty_region_leaves_the_other_regions_statistics(axes, empty):
+    """An empty region is NaN in its own statistics only: the slope of each region is fitted on that region's
+    band energies alone (a least-squares slope per column), never pooled with another region's."""
+    shape = (24, 30)
+    rgb = _noisy(3, shape).astype(np.uint8).astype(np.float32)
+    luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    rho = ellipse_rho(shape, (14.5, 11.5), axes)
+    got = faceregion_vector(rgb, luma, rho)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the reference's means of empty regions
+        want = faceregion_ref(rgb, luma, rho)
+    np.testing.assert_allclose(got[:23], want[:23], rtol=1e-4, atol=2e-4, equal_nan=True)
+    row = dict(zip(NAMES, got))
+    slope = {r: row[f"faceregion__slope__{r}"] for r in ("inner", "outer")}
+    assert np.isnan(slope["outer"]) == (empty == "outer")
+    assert np.isnan(slope["inner"]) == empty.startswith("inner")
+    assert np.isfinite(slope["inner"]) or np.isfinite(slope["outer"])
+    # the radial profiles are centred over their filled bins (none when every pixel lies at rho >= 1.6)
+    for name in ("noise_profile", "gradient_profile"):
+        prof = np.array([row[f"faceregion__{name}__b{k}"] for k in range(8)])
+        assert np.isfinite(prof).any() == (axes != (0.3, 0.3))
+        assert np.nansum(prof) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_ellipse_rho_is_read_only_as_documented():
+    """ellipse_rho is cached per geometry: the array refuses writes, so the next call of that geometry cannot
+    return a caller's edits; a copy, the valid look-alike, is writable."""
+    rho = ellipse_rho((15, 21), (10.0, 7.5), (6.0, 4.0), 0.3)
+    with pytest.raises(ValueError, match="read-only"):
+        rho[0, 0] = 0.0
+    copy = rho.copy()
+    copy[0, 0] = 0.0
+    again = ellipse_rho((15, 21), (10.0, 7.5), (6.0, 4.0), 0.3)
+    assert again[0, 0] == rho[0, 0] > 0 and not again.flags.writeable
+    np.testing.assert_allclose(again, ellipse_rho_ref((15, 21), (10.0, 7.5), (6.0, 4.0), 0.3), rtol=1e-12)
+
+
+def test_region_layout_defaults_at_their_thresholds():
+    """region_layout's own defaults are the family's (band 0.15; 8 radial bins on [0.4, 1.6)): each edge,
+    1 - band, 1, 1 + band, lo and hi, at, just below and just above it; each edge belongs to the side above."""
+    from forensics.features._face_region import region_layout
+
+    below, above = (lambda e: np.nextafter(e, 0.0)), (lambda e: np.nextafter(e, 2.0))
+    rho = [below(0.4), 0.4, above(0.4),
+           below(1.0 - 0.15), 1.0 - 0.15, above(1.0 - 0.15),
+           below(1.0), 1.0, above(1.0),
+           below(1.0 + 0.15), 1.0 + 0.15, above(1.0 + 0.15),
+           below(1.6), 1.6, above(1.6)]
+    labels, index, bins = region_layout(np.array([rho]))
+    np.testing.assert_array_equal(labels, [0, 0, 0, 0, 2, 2, 2, 3, 3, 3, 1, 1, 1, 1, 1])
+    # bins of width 0.15 from 0.4, 8 = outside [0.4, 1.6): lo and hi, the edges of the profile
+    np.testing.assert_array_equal(bins[[0, 1, 2, 12, 13, 14]], [8, 0, 0, 7, 8, 8])
+    # the inner edges are not exact in binary ((1.0 - 0.4) / (1.6 - 0.4) * 8 is just below 4): the formula
+    np.testing.assert_array_equal(bins, np.where((np.array(rho) >= 0.4) & (np.array(rho) < 1.6),
+                                                 np.floor((np.array(rho) - 0.4) / (1.6 - 0.4) * 8), 8))
+    assert [ix.tolist() for ix in index] == [[0, 1, 2, 3], [10, 11, 12, 13, 14], [4, 5, 6], [7, 8, 9]]
+
+
+@pytest.mark.parametrize("with_mask", [True, False])
+def test_the_function_form_names_the_item_it_refuses(tmp_path, with_mask):
+    """The single-image function is item 0 in its errors, with the mask (which loads the item itself) and
+    without: a missing file and a file that is no image are refused naming item 0 and the path; the same
+    pixels saved as a PNG, the valid look-alike, give the array's row."""
+    from PIL import Image
+
+    from forensics.media import ItemError
+
+    img = _pasted(noise=5.0)[1]
+    mask = ellipse_rho((96, 96), (47.5, 47.5), (25.0, 25.0)) < 1
+    kw = dict(mask=mask) if with_mask else dict(box=(0.25, 0.25, 0.5, 0.5))
+    missing, junk, good = tmp_path / "missing.png", tmp_path / "junk.png", tmp_path / "good.png"
+    junk.write_bytes(b"not an image at all" * 8)
+    Image.fromarray(img).save(good)
+    for bad in (missing, junk):
+        with pytest.raises(ItemError, match=r"^item 0 \(") as err:
+            faceregion_features(str(bad), **kw)
+        assert err.value.index == 0 and err.value.source == str(bad)
+    assert faceregion_features(str(good), **kw) == faceregion_features(img, **kw)

@@ -224,6 +224,9 @@ def region_layout(rho, band=0.15, n_bins=8, lo=0.4, hi=1.6):
         Flat pixel indices of each region.
     bins : ndarray of shape (H * W,), int
         Radial bin ``floor((rho - lo) / (hi - lo) * n_bins)``, or ``n_bins`` outside ``[lo, hi)``.
+
+    All three are read-only: a layout is cached per geometry and shared by every image of that
+    geometry, so a write into it would move the next image's pixels to another region.
     """
     r = np.asarray(rho, dtype=np.float64).ravel()
     labels = np.where(r < 1.0 - band, INNER,
