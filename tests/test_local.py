@@ -162,3 +162,11 @@ def test_parameter_bounds_accepted_at_the_edge_and_refused_beyond():
     LocalInconsistencyFeatures(block=12).fit()
     with pytest.raises(TypeError, match="block"):
         LocalInconsistencyFeatures(block=32.0).fit()
+
+
+def test_a_map_variance_at_the_constant_threshold_is_constant():
+    # var of (0, d) is d^2 / 4: 1e-12 at d = 2e-6 (the threshold, included), just above at 2.02e-6
+    at, above = map_statistics(np.array([[0.0, 2e-6]])), map_statistics(np.array([[0.0, 2.02e-6]]))
+    for stat in ("kurt", "moran", "split_ratio", "split_area"):
+        assert np.isnan(at[STATS.index(stat)]) and np.isfinite(above[STATS.index(stat)])
+    assert at[STATS.index("std")] == pytest.approx(1e-6)  # the spread itself is still reported
