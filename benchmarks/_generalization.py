@@ -19,7 +19,7 @@ DATA = ROOT.parent / "shared" / "data"
 
 #: Handcrafted detectors of the catalogue (deep ones need weights or training: name them explicitly).
 DEFAULT_DETECTORS = ("spectrum-lr", "dct-lr", "forensic-mlp", "forensic-xgb", "cooc-lr", "face-consistency-lr",
-                     "generalist-xgb")
+                     "local-lr", "generalist-xgb")
 #: Perturbations of the robustness benchmark, in table order.
 PERTURBATIONS = ("clean", "jpeg90", "jpeg75", "jpeg50", "blur1", "down0.5", "combined")
 
@@ -88,14 +88,37 @@ def load_set(name, per_class, seed=0):
                 paths=list(manifest["path"]))
 
 
+def build_detector(name, random_state=None):
+    """The pipeline of a catalogued detector, or of a variant ``<detector>+<family>[+<family>...]``.
+
+    A variant is the catalogued detector with the named opt-in families (default parameters) added
+    to its feature bank, e.g. ``generalist-xgb+local``: how a family's worth to a detector is
+    measured before it is added to the catalogue entry. The base must have a named bank.
+    """
+    from forensics import make_pipeline
+    from forensics.features import ALL_EXTRACTORS, ForensicFeatures
+
+    base, *extra = name.split("+")
+    pipe = make_pipeline(base, random_state=random_state)
+    if not extra:
+        return pipe
+    features = pipe.steps[0][1]
+    inner = features.extractors if isinstance(features, ForensicFeatures) else None
+    if not inner:
+        raise ValueError(f"{name}: {base} has no named feature bank to extend")
+    names = [n for n, _ in inner]
+    added = [(f, ALL_EXTRACTORS[f]()) for f in extra if f not in names]
+    pipe.steps[0] = (pipe.steps[0][0], ForensicFeatures([*inner, *added]))
+    return pipe
+
+
 def union_bank(detectors):
     """One bank with every extractor the detectors' feature steps use (default parameters)."""
-    from forensics import make_pipeline
     from forensics.features import ALL_EXTRACTORS, ForensicFeatures
 
     families = []
     for name in detectors:
-        features = make_pipeline(name).steps[0][1]
+        features = build_detector(name).steps[0][1]
         inner = features.extractors if isinstance(features, ForensicFeatures) and features.extractors else None
         if inner is None:  # a preset bank: every family of the default bank
             from forensics.features import FAMILIES
@@ -131,9 +154,7 @@ def detector_columns(name, union_names, probe_items, union_F_probe):
     """
     from sklearn.pipeline import Pipeline
 
-    from forensics import make_pipeline
-
-    pipe = make_pipeline(name, random_state=0)
+    pipe = build_detector(name, random_state=0)
     features = pipe.steps[0][1].fit(probe_items)
     own = np.asarray(features.get_feature_names_out()).astype(str)
     index = {n: k for k, n in enumerate(union_names)}

@@ -7,7 +7,9 @@ casia_v1 its centre crops start on multiples of 8, so the first compression's 8x
 aligned with the new one (aligned double compression). The control crops the same images 4 px
 off the grid (a 248 px square at a block-aligned centre offset + 4) before the same q90
 re-encoding, which misaligns the two grids. 5-fold stratified CV ROC-AUC of standardized logistic
-regression (C=0.1, class-balanced) per feature group, aligned vs shifted crops.
+regression (C=0.1, class-balanced) per feature group, aligned vs shifted crops. The ``local`` groups
+ask whether the local-inconsistency family (a splicing cue that does not read the JPEG grid) adds
+to the pixel families without ``dct``.
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ def main(argv=None):
 
     data = load_set("casia_v1", args.per_class, args.seed)
     paths = data["paths"]
-    groups = {"dct": ("dct__",), "cooc_large": ("cooc__",), "spectral + noise + blur": ("spectral__", "noise__", "blur__")}
-    bank = make_feature_bank(["spectral", "dct", "noise", "blur", "cooc_large"], n_jobs=args.n_jobs)
+    groups = {"dct": ("dct__",), "cooc_large": ("cooc__",), "spectral + noise + blur": ("spectral__", "noise__", "blur__"),
+              "local": ("local__",), "spectral + noise + blur + local": ("spectral__", "noise__", "blur__", "local__")}
+    bank = make_feature_bank(["spectral", "dct", "noise", "blur", "cooc_large", "local"], n_jobs=args.n_jobs)
     head = LogisticRegression(C=0.1, class_weight="balanced", max_iter=5000)
     rows = {}
     for crop, items in (("aligned (equalized)", data["items"]), ("shifted 4 px", [shifted(p) for p in paths])):

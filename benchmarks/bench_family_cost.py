@@ -58,7 +58,8 @@ def face_crops(n):
 
 #: (registry name, what it is) of the families whose cost is reported.
 FAMILIES = (("cooc", "co-occurrences, default (234)"), ("cooc_large", "co-occurrences, large preset (1183)"),
-            ("upsampling", "up-sampling residuals (30)"), ("faceregion", "face-region consistency (39)"))
+            ("upsampling", "up-sampling residuals (30)"), ("faceregion", "face-region consistency (39)"),
+            ("local", "local inconsistency (24)"))
 
 _COLD = """
 import time, sys
@@ -112,13 +113,14 @@ def main(argv=None):
         lines.append(f"| {what} | {t * 1e3:.2f} | {t / decode:.1f} | {t / t_bank:.2f} |")
     lines.append(f"| JPEG decode (OpenCV) | {decode * 1e3:.2f} | 1.0 | |")
 
-    lines += ["", "Kernels against their NumPy references (same luma, medians):", "",
-              "| kernel | numba ms | reference ms | speed-up |", "|---|---|---|---|"]
+    lines += ["", "Kernels against their plain references (same luma, medians; `local` is OpenCV/NumPy, not numba):",
+              "", "| kernel | package ms | reference ms | speed-up |", "|---|---|---|---|"]
     from reference_cooccurrence import KERNEL_CASES as COOC
+    from reference_local import KERNEL_CASES as LOCAL
     from reference_upsampling import KERNEL_CASES as UPS
 
     luma = items[0].luma
-    for name, kernel, reference in (*COOC, *UPS):
+    for name, kernel, reference in (*COOC, *UPS, *LOCAL):
         kernel(luma)
         tk = median_time(lambda: kernel(luma), args.repeats * 3)
         tr = median_time(lambda: reference(luma), args.repeats)
@@ -130,7 +132,7 @@ def main(argv=None):
         Path(path).write_bytes(data[0])
         lines += ["", "First transform in a fresh interpreter (numba compile with an empty cache / from the "
                   "on-disk cache):", "", "| extractor | cold s | cached s |", "|---|---|---|"]
-        for family in ("cooc", "upsampling", "faceregion"):
+        for family in ("cooc", "upsampling", "faceregion", "local"):
             cache = str(Path(tmp) / f"numba_{family}")
             cold = cold_call(family, path, cache)
             warm = cold_call(family, path, cache)

@@ -98,6 +98,7 @@ MODULES = {
     "forensics/features/_face_region.py": ["tests/test_face_region.py"],
     "forensics/features/_kernels/_face_region.py": ["tests/test_face_region.py"],
     "forensics/features/_tiles.py": ["tests/test_tiles.py"],
+    "forensics/features/_local.py": ["tests/test_local.py"],
 }
 GROUPS = {
     "core": ["forensics/metrics/_metrics.py", "forensics/metrics/_aggregate.py",

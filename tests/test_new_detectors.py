@@ -51,3 +51,22 @@ def test_generalist_bank_holds_every_family_once():
     assert names == ["spectral", "dct", "noise", "blur", "codec", "cooc", "upsampling", "faceregion"]
     fitted = features.fit()
     assert len(fitted.get_feature_names_out()) == 168 + 234 + 30 + 39
+
+
+def _spliced(s, corner):
+    """A smooth natural image with noise; odd seeds get a 48 px square of another noise level at ``corner``."""
+    rng = np.random.default_rng(s)
+    img = cv2.GaussianBlur(natural_image(s, (128, 128)).astype(np.float32), (0, 0), 1.5)
+    img += rng.normal(0, 2, img.shape)
+    if s % 2:
+        r, c = corner
+        img[r:r + 48, c:c + 48] += rng.normal(0, 5, (48, 48, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_local_lr_finds_a_region_of_another_noise_level_wherever_it_lies():
+    y = np.arange(48) % 2
+    train = [_spliced(s, (8, 8)) for s in range(48)]  # regions top-left in training
+    test = [_spliced(100 + s, (72, 72)) for s in range(48)]  # bottom-right at test: position cannot help
+    pipe = make_pipeline("local-lr").fit(train, y)
+    assert roc_auc(y, pipe.predict_proba(test)[:, 1]) > 0.95

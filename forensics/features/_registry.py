@@ -17,6 +17,7 @@ from ._spectral import SpectralFeatures
 from ._cooccurrence import CooccurrenceFeatures, LargeCooccurrenceFeatures
 from ._face_region import FaceRegionFeatures
 from ._upsampling import UpsamplingFeatures
+from ._local import LocalInconsistencyFeatures
 
 __all__ = ["ALL_EXTRACTORS", "FAMILIES", "PRESETS", "feature_docs", "list_features", "preset_prefixes", "catalogue_markdown"]
 
@@ -38,6 +39,7 @@ ALL_EXTRACTORS.update({
     "cooc_large": LargeCooccurrenceFeatures,
     "upsampling": UpsamplingFeatures,
     "faceregion": FaceRegionFeatures,
+    "local": LocalInconsistencyFeatures,
 })
 
 #: Preset name -> what it is for.
@@ -66,7 +68,7 @@ def list_features(preset=None):
     >>> from forensics.features import list_features
     >>> table = list_features()
     >>> sorted(set(table["family"]))
-    ['blur', 'codec', 'cooc', 'dct', 'dctspec', 'faceregion', 'noise', 'spectral', 'upsampling']
+    ['blur', 'codec', 'cooc', 'dct', 'dctspec', 'faceregion', 'local', 'noise', 'spectral', 'upsampling']
     """
     rows = [
         dict(name=f"{d.family}__{d.feature}", family=d.family, feature=d.feature, params=d.params,
