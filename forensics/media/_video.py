@@ -1029,6 +1029,12 @@ class _Decode:
         self.seek = bool(seek) and self.by_pts and video.seekable
         self.skip_nonref = (bool(skip_nonref) and self.by_pts
                             and video.stream.codec_context.name in _SKIP_NONREF_CODECS)
+        cc = video.stream.codec_context
+        self.codec_name = cc.name
+        try:
+            self.intra_only = bool(cc.codec.intra_only)
+        except Exception:  # pragma: no cover - defensive: a codec without a descriptor
+            self.intra_only = False
         self.n_output = 0
         self.got = []
         self.ended = False
@@ -1092,6 +1098,22 @@ class _Decode:
             return self.video.stream.codec_context.decode(None)
         except av.FFmpegError:
             return []
+
+    def _concealed(self, logs, frames):
+        """Whether the decoder reported damage (an error-level message of its own) while decoding the one
+        frame of an intra-only stream (MJPEG, ProRes...).
+
+        Such decoders conceal missing or broken data without flagging the frame corrupt (FFmpeg's
+        MJPEG decoder fills a JPEG whose scan data stop short and logs ``overread``); in an intra-only
+        stream the packet just sent is the frame it returns, so its messages belong to that frame.
+        Streams with reference frames return another packet's frame, so their messages are not
+        attributed (they stay in ``errors`` unattributed).
+        """
+        if not self.intra_only or len(frames) != 1:
+            return False
+        import av.logging
+
+        return any(level <= av.logging.ERROR and name == self.codec_name for level, name, _ in logs)
 
     def _yield(self, frame, k, t, logs):
         rgb, geo, sar, rot = self.display.convert(frame)
@@ -1163,6 +1185,7 @@ class _Decode:
                 errors.add(f"{what}: packet failed to decode ({_describe(exc)})")
                 errors.add_logs(logs)
                 continue
+            concealed = self._concealed(logs, frames)
             errors.add_logs(logs)
             for frame in frames:
                 self.n_output += 1
@@ -1178,7 +1201,7 @@ class _Decode:
                 n_used = used.get(frame.pts, 0)
                 used[frame.pts] = n_used + 1
                 k = ks[min(n_used, len(ks) - 1)]
-                if frame.is_corrupt:
+                if frame.is_corrupt or concealed:
                     errors.add(f"frame {k} decoded with errors (damaged data concealed)")
                 if k >= wanted[i] and k in want:
                     yield self._yield(frame, k, float((frame.pts - t0) * tb), logs)
@@ -1218,10 +1241,11 @@ class _Decode:
                 errors.add(f"decoder error near frame {k} ({_describe(exc)})")
                 errors.add_logs(logs)
                 continue
+            concealed = self._concealed(logs, frames)
             errors.add_logs(logs)
             for frame in frames:
                 self.n_output += 1
-                if frame.is_corrupt:
+                if frame.is_corrupt or concealed:
                     errors.add(f"frame {k} decoded with errors (damaged data concealed)")
                 if k in want:
                     yield self._yield(frame, k, k / rate if rate else float("nan"), logs)

@@ -1,0 +1,93 @@
+"""Other inputs of the kinds in ../shared/cases, where the media layer and the loaders were still wrong.
+
+Each test builds its input here (PyAV, Pillow, numpy), names the kind it stands for, and pairs the
+failing variant with a valid look-alike that must stay accepted.
+"""
+
+import io
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from conftest import encode, natural_image
+from PIL import Image
+from video_fixtures import frame_level, index_frames
+
+from forensics.media import read_frames
+
+
+def cut_scan(jpeg):
+    """The JPEG with the second half of its last scan's entropy-coded data removed and the
+    end-of-image marker re-appended (a copy that stopped short, then was 'repaired')."""
+    sos = jpeg.rfind(b"\xff\xda")
+    start = sos + 2 + int.from_bytes(jpeg[sos + 2:sos + 4], "big")
+    eoi = jpeg.rfind(b"\xff\xd9")
+    return jpeg[:start + (eoi - start) // 2] + b"\xff\xd9"
+
+
+def mux_jpegs(path, jpegs, fmt, size=(96, 64)):
+    """Mux ready-made JPEG files as the packets of an MJPEG stream at 10 fps (no re-encoding)."""
+    with av.open(str(path), "w", format=fmt) as c:
+        s = c.add_stream("mjpeg", rate=10)
+        s.width, s.height = size
+        s.pix_fmt = "yuvj420p"
+        for k, data in enumerate(jpegs):
+            pk = av.Packet(data)
+            pk.stream, pk.pts, pk.dts, pk.time_base = s, k, k, Fraction(1, 10)
+            if fmt != "avi":
+                pk.duration = 1
+            pk.is_keyframe = True
+            c.mux(pk)
+    return path
+
+
+# -- JPEG damage inside an MJPEG video ---------------------------------------------------------
+@pytest.mark.parametrize("fmt,ext", [("avi", ".avi"), ("matroska", ".mkv")])
+@pytest.mark.parametrize("options", [{}, {"progressive": True}, {"subsampling": 0}], ids=["baseline", "progressive",
+                                                                                          "444"])
+def test_mjpeg_frame_with_missing_scan_data_is_named(tmp_path, fmt, ext, options):
+    """An MJPEG frame whose scan data stop half way (EOI re-appended): FFmpeg's decoder fills the
+    rest and logs an error without flagging the frame corrupt. The frame is named as damaged, so
+    VideoFeatures says "partial" with it. Look-alike: the same frames intact, no report."""
+    from forensics.features import BlurFeatures, VideoFeatures
+
+    jpegs = [encode(f, "JPEG", quality=90, **options) for f in index_frames(8, step=20)]
+    good = mux_jpegs(tmp_path / f"good{ext}", jpegs, fmt)
+    bad = mux_jpegs(tmp_path / f"bad{ext}", [cut_scan(j) if k in (2, 5) else j for k, j in enumerate(jpegs)], fmt)
+    r = read_frames(bad, every=1)
+    assert r.indices.tolist() == list(range(8))  # damaged frames keep their place: nothing shifts
+    named = sorted(e for e in r.errors if "decoded with errors" in e)
+    assert named == ["frame 2 decoded with errors (damaged data concealed)",
+                     "frame 5 decoded with errors (damaged data concealed)"]
+    ok = read_frames(good, every=1)
+    assert ok.errors == [] and ok.indices.tolist() == list(range(8))
+    levels = [frame_level(f) for f in ok.frames]
+    assert np.allclose(levels, 16 + 20 * np.arange(8), atol=3)  # the intact frames are the file's
+    vf = VideoFeatures(BlurFeatures(), faces=False, n_frames=8).fit()
+    vf.transform([bad, good])
+    assert vf.status_["status"].tolist() == ["partial", "ok"]
+    assert "frame 2 decoded with errors" in vf.status_["error"].iloc[0]
+
+
+def test_decoder_messages_of_a_stream_with_reference_frames_are_not_pinned_on_a_frame(tmp_path):
+    """Attribution needs an intra-only codec: in H.264 the frame returned by a decode call is
+    often another packet's (reordering delay), so a decoder message is kept unattributed."""
+    from forensics.media._video import _Decode, _Errors, _probe, _Video
+    from video_fixtures import write_video
+
+    path = write_video(tmp_path / "b.mp4", index_frames(6), gop=3)
+    with _Video(path, 0) as video:
+        _probe(video, _Errors())
+        dec = _Decode(video, [0], _Errors())
+        assert not dec.intra_only and dec.codec_name == "h264"
+        assert not dec._concealed([(av.logging.ERROR, "h264", "error")], [object()])
+    mj = mux_jpegs(tmp_path / "m.avi", [encode(f, "JPEG") for f in index_frames(2, step=20)], "avi")
+    with _Video(mj, 0) as video:
+        _probe(video, _Errors())
+        dec = _Decode(video, [0], _Errors())
+        assert dec.intra_only
+        assert dec._concealed([(av.logging.ERROR, "mjpeg", "overread 8")], [object()])
+        assert not dec._concealed([(av.logging.WARNING, "mjpeg", "note")], [object()])  # below error level
+        assert not dec._concealed([(av.logging.ERROR, "avi", "demuxer")], [object()])  # not the decoder's
+        assert not dec._concealed([(av.logging.ERROR, "mjpeg", "overread 8")], [object(), object()])  # which one?
