@@ -91,3 +91,67 @@ def test_decoder_messages_of_a_stream_with_reference_frames_are_not_pinned_on_a_
         assert not dec._concealed([(av.logging.WARNING, "mjpeg", "note")], [object()])  # below error level
         assert not dec._concealed([(av.logging.ERROR, "avi", "demuxer")], [object()])  # not the decoder's
         assert not dec._concealed([(av.logging.ERROR, "mjpeg", "overread 8")], [object(), object()])  # which one?
+
+
+# -- JPEG damage through a PIL image ---------------------------------------------------------
+def _png_with_bad_idat_crc(arr):
+    """A PNG whose image-data chunk has a wrong CRC (Pillow does not check IDAT CRCs)."""
+    png = bytearray(encode(arr, "PNG"))
+    i = png.find(b"IDAT")
+    png[i + 4 + int.from_bytes(png[i - 4:i], "big")] ^= 1
+    return bytes(png)
+
+
+@pytest.mark.parametrize("kind", ["baseline", "progressive", "grey", "restart", "png_crc"])
+def test_lazily_opened_pil_image_of_a_damaged_file_is_refused(tmp_path, kind):
+    """A PIL image opened on a damaged file (JPEG scan data cut with EOI re-appended, a PNG image
+    data CRC mismatch) loads in Pillow as a picture with filler; as an item it is refused like the
+    same file given by path or bytes, naming the path. Look-alike: the intact file, opened the
+    same way, gives the file's pixels."""
+    from forensics.media import ItemError, load_item
+
+    img = natural_image(4, (64, 80))
+    if kind == "png_crc":
+        good, bad = encode(img, "PNG"), _png_with_bad_idat_crc(img)
+    else:
+        opts = {"progressive": {"progressive": True}, "restart": {"restart_marker_blocks": 2}}.get(kind, {})
+        src = np.ascontiguousarray(img[..., 0]) if kind == "grey" else img
+        good = encode(src, "JPEG", quality=90, **opts)
+        bad = cut_scan(good)
+    Image.open(io.BytesIO(bad)).load()  # Pillow itself accepts the damaged file
+    path = tmp_path / f"{kind}.img"
+    path.write_bytes(bad)
+    with pytest.raises(ItemError) as by_bytes:
+        load_item(bad, 3).pixels
+    with Image.open(path) as im:
+        with pytest.raises(ItemError, match=r"^item 3 \(.*\.img\): ") as by_pil:
+            load_item(im, 3)
+    assert by_pil.value.reason == by_bytes.value.reason
+    with pytest.raises(ItemError, match=r"^item 3: "):
+        load_item(Image.open(io.BytesIO(bad)), 3)
+    intact = load_item(Image.open(io.BytesIO(good)), 3)
+    np.testing.assert_array_equal(intact.pixels, np.asarray(Image.open(io.BytesIO(good))))
+
+
+def test_pil_images_without_a_file_to_check_are_taken_as_they_are():
+    """Only a lazily opened first frame has its file checked: an image already loaded, one made in
+    memory, or a later frame of a multi-frame file is taken as its pixels (nothing to check)."""
+    from forensics.media import load_item
+    from forensics.media._item import _pil_file_bytes
+
+    img = natural_image(5, (32, 40))
+    bad = cut_scan(encode(img, "JPEG", quality=90))
+    loaded = Image.open(io.BytesIO(bad))
+    loaded.load()
+    assert _pil_file_bytes(loaded) is None
+    assert load_item(loaded).pixels.shape == (32, 40, 3)
+    assert _pil_file_bytes(Image.fromarray(img)) is None
+    lazy = Image.open(io.BytesIO(bad))
+    assert _pil_file_bytes(lazy) == bad and lazy.tile  # reading the bytes leaves the image unloaded
+    buf = io.BytesIO()
+    frames = [Image.fromarray(natural_image(s, (16, 16))) for s in (1, 2)]
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:])
+    gif = Image.open(io.BytesIO(buf.getvalue()))
+    assert _pil_file_bytes(gif) == buf.getvalue()
+    gif.seek(1)
+    assert _pil_file_bytes(gif) is None

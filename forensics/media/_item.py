@@ -850,14 +850,44 @@ def _pnm_white(item, arr):
 
 # -- turning inputs into items --------------------------------------------------------------------
 
+def _pil_file_bytes(im):
+    """The encoded file behind a PIL image opened lazily and not yet decoded, or None.
+
+    Only for the first frame of a format of :data:`IMAGE_FORMATS` whose file object can be read
+    from its start; an image already loaded (or made in memory) has no file to check.
+    """
+    if im.format not in IMAGE_FORMATS or not getattr(im, "tile", None):
+        return None
+    fp = getattr(im, "fp", None)
+    try:
+        if fp is None or im.tell() != 0:
+            return None
+        pos = fp.tell()
+        fp.seek(0)
+        data = fp.read()
+        fp.seek(pos)
+    except Exception:  # a closed or unseekable file object: nothing to check against
+        return None
+    return data if isinstance(data, bytes) and data else None
+
+
 def _item_from_pil(im, index, max_pixels):
     src = getattr(im, "filename", None) or None
     src = src if isinstance(src, str) else None
     try:
-        im.load()  # a lazily opened file: decode now, so a truncated one fails here
         w, h = im.size
-        if w * h > max_pixels:
-            raise ItemError(index, src, f"image is {w}x{h}, above max_pixels={max_pixels}")
+    except Exception as exc:
+        raise ItemError(index, src, f"cannot read the PIL image ({type(exc).__name__}: {_short(exc)})") from None
+    if w * h > max_pixels:
+        raise ItemError(index, src, f"image is {w}x{h}, above max_pixels={max_pixels}")
+    data = _pil_file_bytes(im)
+    if data is not None:
+        # Pillow's decoders ignore libjpeg's warnings (a JPEG whose scan data stop short but that
+        # ends with EOI loads as a picture with filler): check the file with the strict decoder
+        # that reads it from a path or bytes, so damage is refused the same way.
+        Item(index, src, data, max_pixels=max_pixels).pixels
+    try:
+        im.load()  # a lazily opened file: decode now, so a truncated one fails here
         try:
             orientation = im.getexif().get(0x0112, 1)
         except Exception:
