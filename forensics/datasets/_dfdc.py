@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 from ._inventory import Inventory
-from ._manifest import finish, natural_key
+from ._manifest import finish, natural_key, read_text
 
 __all__ = ["load_dfdc"]
 
@@ -132,8 +132,9 @@ def load_dfdc(root, *, strict=False):
     inventory = Inventory(root)
     for part in parts:
         meta_file = part / "metadata.json"
+        text = read_text(meta_file)
         try:
-            meta = json.loads(meta_file.read_text())
+            meta = json.loads(text)
         except ValueError as exc:
             raise ValueError(f"{meta_file} is not valid JSON: {exc}") from None
         if not isinstance(meta, dict):

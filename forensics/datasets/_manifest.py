@@ -81,6 +81,19 @@ def natural_key(text):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(text))]
 
 
+def read_text(path):
+    """The text of a data set's metadata file (JSON, list), as UTF-8; a leading byte-order mark is dropped.
+
+    Windows tools often start UTF-8 files with a BOM, which ``json.loads`` refuses and which would
+    glue itself to the first field of a list. Raises ValueError naming the file when it is not
+    UTF-8 (an OSError, e.g. no permission, names it already).
+    """
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
 def require_dir(path, what):
     """Return ``path`` when it is a directory, else raise FileNotFoundError naming it and ``what``."""
     path = Path(path)
