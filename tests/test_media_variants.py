@@ -155,3 +155,63 @@ def test_pil_images_without_a_file_to_check_are_taken_as_they_are():
     assert _pil_file_bytes(gif) == buf.getvalue()
     gif.seek(1)
     assert _pil_file_bytes(gif) is None
+
+
+# -- file names: Unicode normalization ---------------------------------------------------------
+@pytest.mark.parametrize("asked_form,disk_form", [("NFC", "NFD"), ("NFD", "NFC")])
+def test_a_name_in_another_unicode_normalization_is_named_as_the_cause(tmp_path, asked_form, disk_form):
+    """'café' stored decomposed (NFD, as macOS writes names) and asked for precomposed (NFC), or
+    the reverse: both print the same, Linux sees two names. The error says so, naming both forms.
+    Look-alikes: the name in the disk's own form reads; a name with no twin is plainly not found."""
+    import unicodedata
+
+    from video_fixtures import write_video
+
+    from forensics.media import ItemError, load_item, video_info
+
+    name = "Видео café"
+    disk, asked = (unicodedata.normalize(f, name) for f in (disk_form, asked_form))
+    assert disk != asked
+    write_video(tmp_path / f"{disk}.mp4", [np.full((32, 32, 3), 90, np.uint8)] * 2)
+    (tmp_path / f"{disk}.png").write_bytes(encode(natural_image(1, (8, 8)), "PNG"))
+    hint = rf"\): file not found; a file whose name differs only in Unicode normalization exists \({disk_form}: "
+    calls = [(".mp4", lambda p: read_frames(p, n=2)), (".mp4", video_info), (".png", lambda p: load_item(p).pixels)]
+    for suffix, call in calls:
+        with pytest.raises(ItemError, match=hint) as err:
+            call(tmp_path / f"{asked}{suffix}")
+        nfc, nfd = "caf\\u00e9", "cafe\\u0301"  # the differing letters as code points; the rest as is
+        assert (f"'Видео {nfd if disk_form == 'NFD' else nfc}{suffix}' vs 'Видео "
+                f"{nfc if disk_form == 'NFD' else nfd}{suffix}' asked" in err.value.reason)
+        call(tmp_path / f"{disk}{suffix}")  # the name as stored reads
+        with pytest.raises(ItemError) as err:
+            call(tmp_path / f"other{suffix}")
+        assert err.value.reason == "file not found"
+
+
+def test_manifest_and_dfdc_rows_name_a_unicode_normalization_twin(tmp_path):
+    """A manifest CSV (or DFDC metadata.json) written with NFC names for files stored in NFD: the
+    "not on disk" warning counts the rows that have such a twin. Look-alike: a row whose file is
+    simply absent gets the plain warning."""
+    import json
+    import unicodedata
+
+    from forensics.datasets import SkippedFilesWarning, load_dfdc, read_manifest
+
+    nfc, nfd = unicodedata.normalize("NFC", "café.mp4"), unicodedata.normalize("NFD", "café.mp4")
+    (tmp_path / nfd).write_bytes(b"x")
+    (tmp_path / "m.csv").write_text(f"path,label\n{nfc},0\ngone.mp4,1\n", encoding="utf-8")
+    with pytest.warns(SkippedFilesWarning), pytest.warns(UserWarning, match=r"2 of 2 rows .*; 1 of them: a file whose name differs only in Unicode "
+                                         r"normalization exists \(NFD: 'cafe\\u0301\.mp4'"):
+        m = read_manifest(tmp_path / "m.csv")
+    assert m["exists"].tolist() == [False, False]
+    (tmp_path / "n.csv").write_text("path,label\ngone.mp4,1\n", encoding="utf-8")
+    with pytest.warns(UserWarning) as record:
+        read_manifest(tmp_path / "n.csv")
+    assert not any("normalization" in str(w.message) for w in record)
+    part = tmp_path / "dfdc_train_part_0"
+    part.mkdir()
+    (part / nfd).write_bytes(b"x")
+    (part / "metadata.json").write_text(json.dumps({nfc: {"label": "REAL"}}), encoding="utf-8")
+    with pytest.warns(UserWarning) as record:
+        load_dfdc(part)
+    assert any("1 of them: a file whose name differs only in Unicode normalization" in str(w.message) for w in record)

@@ -17,6 +17,7 @@ plus loader-specific columns, and ``df.attrs["dataset"]`` naming the loader.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -92,6 +93,17 @@ def read_text(path):
         return Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def normalization_note(paths):
+    """``""``, or a note counting the absent ``paths`` for which a file exists whose name differs only
+    in Unicode normalization (NFC/NFD), naming the first; appended to "not on disk" warnings."""
+    from ..media._item import not_found_reason
+
+    reasons = [r for r in (not_found_reason(p) for p in paths if not os.path.lexists(p)) if r != "file not found"]
+    if not reasons:
+        return ""
+    return f"; {len(reasons)} of them: {reasons[0].removeprefix('file not found; ')}"
 
 
 def require_dir(path, what):

@@ -556,6 +556,30 @@ def path_text(src):
     return src.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
+def not_found_reason(src):
+    """Why ``src`` cannot be opened when no file has that name: ``"file not found"``, naming a file
+    whose name differs only in Unicode normalization when one exists.
+
+    The same accented name can be stored as precomposed (NFC: ``é`` is one code point) or
+    decomposed (NFD: ``e`` + a combining accent, as macOS writes names) characters; Linux file
+    systems treat the two as different names, so a manifest written in one form does not find
+    files copied in the other, although both print the same.
+    """
+    import unicodedata
+
+    def shown(name):  # the characters that differ between the forms, as code points
+        return "'" + "".join(f"\\u{ord(c):04x}" if unicodedata.combining(c) or unicodedata.normalize("NFD", c) != c
+                             else c for c in os.path.basename(name)) + "'"
+
+    text = os.fsdecode(src)
+    for form in ("NFC", "NFD"):
+        twin = unicodedata.normalize(form, text)
+        if twin != text and os.path.lexists(twin):
+            return (f"file not found; a file whose name differs only in Unicode normalization exists "
+                    f"({form}: {shown(twin)} vs {shown(text)} asked), e.g. a copy from macOS: rename one to match")
+    return "file not found"
+
+
 def _valid_orientation(value):
     try:
         o = int(value)
@@ -967,7 +991,7 @@ def load_item(obj, index=0, *, max_pixels=DEFAULT_MAX_PIXELS):
         except ItemError:
             raise
         except FileNotFoundError:
-            raise ItemError(index, shown, "file not found") from None
+            raise ItemError(index, shown, not_found_reason(src)) from None
         except IsADirectoryError:
             raise ItemError(index, shown, "is a directory, not an image file") from None
         except MemoryError:

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ._item import ItemError
+from ._item import ItemError, not_found_reason
 
 __all__ = [
     "VideoFrames",
@@ -333,7 +333,7 @@ def _local_file(path, index):
     try:
         st = os.stat(raw)
     except (FileNotFoundError, NotADirectoryError):
-        raise ItemError(index, src, "file not found") from None
+        raise ItemError(index, src, not_found_reason(src)) from None
     except UnicodeEncodeError as exc:
         raise ItemError(index, src.encode("utf-8", "backslashreplace").decode("ascii", "replace"),
                         f"the path cannot be encoded for the file system ({exc.reason})") from None
