@@ -215,3 +215,36 @@ def test_manifest_and_dfdc_rows_name_a_unicode_normalization_twin(tmp_path):
     with pytest.warns(UserWarning) as record:
         load_dfdc(part)
     assert any("1 of them: a file whose name differs only in Unicode normalization" in str(w.message) for w in record)
+
+
+# -- stale header durations ----------------------------------------------------------------------
+@pytest.mark.parametrize("duration_ms,message", [
+    (1200, "the container gives a duration of 1.200 s but the frames span 2.400 s"),
+    (2199, "the container gives a duration of 2.199 s but the frames span 2.400 s"),  # just past the tolerance
+    (2200, None),  # at the tolerance (two frame intervals, 0.2 s): not reported
+    (2400, None),  # the true duration
+    (2600, None),
+    (2601, "the container gives a duration of 2.601 s but the frames end at 2.400 s (truncated file?)"),
+    (4800, "the container gives a duration of 4.800 s but the frames end at 2.400 s (truncated file?)")])
+def test_matroska_duration_element_that_the_frames_contradict_is_reported(tmp_path, duration_ms, message):
+    """A Matroska file whose Segment Duration was not updated after an edit: shorter than the
+    frames (stale) or longer (truncated) is reported, and sampling still spans every frame.
+    Look-alikes: the true Duration, and ones at the tolerance, give no report."""
+    import struct
+
+    from video_fixtures import write_video
+
+    from forensics.media import video_info
+
+    path = write_video(tmp_path / "clip.mkv", index_frames(24, step=8), fps=10, gop=1)
+    data = bytearray(path.read_bytes())
+    i = data.find(b"\x44\x89\x88")  # Duration, an 8-byte float in the segment's timescale (ms)
+    assert struct.unpack(">d", data[i + 3:i + 11])[0] == 2400.0
+    data[i + 3:i + 11] = struct.pack(">d", float(duration_ms))
+    path.write_bytes(bytes(data))
+    info = video_info(path)
+    assert info.n_frames == 24 and info.duration_s == pytest.approx(2.4)
+    assert list(info.errors) == ([message] if message else [])
+    r = read_frames(path, n=3)
+    assert r.indices.tolist() == [0, 12, 23]
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], [16, 16 + 8 * 12, 16 + 8 * 23], atol=3)

@@ -710,10 +710,13 @@ def _check_header(container, stream, table, header_frames, start_s, duration_s, 
     if container.duration is None or len(container.streams) != 1:
         return  # the container's duration may be another stream's
     header_s = container.duration / av.time_base
-    # Demuxers disagree on whether the container duration counts from 0 or from the start time.
+    # Demuxers disagree on whether the container duration counts from 0 or from the start time,
+    # so a mismatch is one against both readings.
     if duration_s < header_s - tol and end_s < header_s - tol:
         errors.add(f"the container gives a duration of {header_s:.3f} s but the frames end at "
                    f"{end_s:.3f} s (truncated file?)")
+    elif header_s < duration_s - tol and header_s < end_s - tol:  # a stale header (e.g. Matroska's Duration)
+        errors.add(f"the container gives a duration of {header_s:.3f} s but the frames span {duration_s:.3f} s")
 
 
 def _sar(stream):
