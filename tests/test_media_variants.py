@@ -248,3 +248,37 @@ def test_matroska_duration_element_that_the_frames_contradict_is_reported(tmp_pa
     r = read_frames(path, n=3)
     assert r.indices.tolist() == [0, 12, 23]
     np.testing.assert_allclose([frame_level(f) for f in r.frames], [16, 16 + 8 * 12, 16 + 8 * 23], atol=3)
+
+
+def test_an_mp4_cut_before_its_index_names_the_demuxers_reason(tmp_path):
+    """An MP4 whose index (moov, written at the end) was cut off cannot be read at all: the error
+    carries FFmpeg's own reason, not only 'Invalid data'. Look-alikes: the intact file reads, and
+    the same cut of a file with its index first (faststart) reads the frames present, reporting
+    the header count the packets contradict."""
+    from video_fixtures import write_video
+
+    from forensics.media import ItemError, video_info
+
+    frames = index_frames(40, step=5)
+    end = write_video(tmp_path / "end.mp4", frames, fps=10, gop=5)
+    assert video_info(end).n_frames == 40
+    data = end.read_bytes()
+    assert data.find(b"moov") > data.find(b"mdat")  # the index comes last
+    (tmp_path / "cut.mp4").write_bytes(data[:len(data) * 8 // 10])
+    with pytest.raises(ItemError, match=r"not a readable video file \(InvalidDataError: .*; ffmpeg mov,mp4[^:]*: "
+                                        r"moov atom not found\)$"):
+        video_info(tmp_path / "cut.mp4")
+    with av.open(str(tmp_path / "fast.mp4"), "w", options={"movflags": "faststart"}) as c:
+        s = c.add_stream("mjpeg", rate=10)
+        s.width, s.height, s.pix_fmt = 96, 64, "yuvj420p"
+        for f in frames:
+            for pk in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(pk)
+        for pk in s.encode():
+            c.mux(pk)
+    data = (tmp_path / "fast.mp4").read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat")
+    (tmp_path / "fastcut.mp4").write_bytes(data[:len(data) * 8 // 10])
+    info = video_info(tmp_path / "fastcut.mp4")
+    assert 20 < info.n_frames < 40 and info.header_frames == 40
+    assert any(f"the header gives 40 frames but the stream holds {info.n_frames} packets" in e for e in info.errors)

@@ -409,7 +409,10 @@ class _Video:
                 if any("whitelist" in m for _, _, m in logs):
                     raise ItemError(self.index, self.src, "refers to other files or URLs (a playlist or concat "
                                     "list); only the file itself is read") from None
-                raise ItemError(self.index, self.src, f"not a readable video file ({_describe(exc)})") from None
+                causes = _Errors()
+                causes.add_logs(logs)  # the demuxer's own words, e.g. "moov atom not found" (an MP4 cut short)
+                detail = "; ".join([_describe(exc)] + causes.as_list()[:3])
+                raise ItemError(self.index, self.src, f"not a readable video file ({detail})") from None
             logs.clear()
 
     def _choose_stream(self, stream):
