@@ -176,6 +176,12 @@ class Inventory:
                 out += self.files(key, suffixes)
         return sorted(out, key=lambda p: natural_key(str(p)))
 
+    def problems_below(self, folder):
+        """``(path, reason)`` of every file or folder in ``folder`` and below that could not be listed."""
+        top = _norm(folder)
+        return [(path, reason) for key, (path, reason) in self._problems.items()
+                if key == top or key.startswith(top + os.sep)]
+
     def problem(self, path):
         """The reason ``path`` could not be listed (broken link, unreadable...), or None."""
         found = self._problems.get(_norm(path))
@@ -197,7 +203,7 @@ class Inventory:
                 continue
         return None, Path(path)
 
-    def settle(self, listed, *, loader, strict=False, classify=None, stacklevel=3):
+    def settle(self, listed, *, loader, strict=False, classify=None, stacklevel=3, what="are not in the manifest"):
         """Account for every media file not in ``listed``: warn (or raise) by reason.
 
         Parameters
@@ -211,6 +217,8 @@ class Inventory:
         classify : callable or None
             ``classify(root, rel)`` for a media file the loader neither listed nor gave a reason
             for: ``(reason, harmless)`` or None for the default, "outside the layout".
+        what : str
+            How the warning says the files were left out.
 
         Returns
         -------
@@ -244,7 +252,7 @@ class Inventory:
             message = self._message(loader, lost, "would be left out of the manifest (strict=True)")
             raise SkippedFilesError(loader, {r: [str(p) for p in v[1]] for r, v in lost.items()}, message)
         hint = "; pass strict=True to make this an error" if lost else ""
-        warnings.warn(self._message(loader, groups, "are not in the manifest") + hint, SkippedFilesWarning,
+        warnings.warn(self._message(loader, groups, what) + hint, SkippedFilesWarning,
                       stacklevel=stacklevel)
         return {r: len(v[1]) for r, v in groups.items()}
 
