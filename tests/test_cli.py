@@ -850,6 +850,35 @@ def test_predict_on_a_folder_accounts_for_every_media_file(data, model, tmp_path
     assert pd.read_csv(out)["status"].tolist() == ["ok", "ok"]
 
 
+def test_predict_writes_a_file_name_with_undecodable_bytes_escaped(data, model, tmp_path, capsys):
+    """A file named in Latin-1 on a UTF-8 system is read (load_item takes its path) whether given
+    in a folder or by name; the table shows its name escaped instead of failing to write it.
+    Look-alike: a valid non-ASCII name is written as is."""
+    import os
+    import shutil
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    image = sorted((data / "real").glob("*.jpg"))[0]
+    bad = os.fsdecode(os.fsencode(str(folder)) + b"/caf\xe9.jpg")
+    try:
+        shutil.copy(image, bad)
+    except OSError:  # pragma: no cover - a file system that refuses such names
+        pytest.skip("this file system refuses names that are not valid UTF-8")
+    shutil.copy(image, folder / "café.jpg")
+    out = tmp_path / "pred.csv"
+    escaped, fine = str(folder / "caf\\udce9.jpg"), str(folder / "café.jpg")
+    for inputs, expected in (([str(folder)], [fine, escaped]), ([bad, fine], [escaped, fine])):
+        assert main(["predict", str(model), *inputs, "--out", str(out), "--no-progress"]) == 0
+        table = pd.read_csv(out, encoding="utf-8")
+        assert table["input"].tolist() == expected
+        assert table["status"].tolist() == ["ok", "ok"] and table["score"].iloc[0] == table["score"].iloc[1]
+    import yaml
+
+    config = yaml.safe_load((tmp_path / "pred.config.yaml").read_text(encoding="utf-8"))
+    assert config["data"]["inputs"] == [bad, fine]  # the exact name: --config repeats the run
+
+
 def test_predict_takes_a_folder_of_videos_for_a_clip_model(videos, data, tmp_path, capsys):
     """A saved clip model (make_pipeline("r3d-18"): a pipeline ending in a VideoClassifier) scores a
     folder's videos: a folder contributes video files for every kind of video model, not only for

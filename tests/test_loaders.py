@@ -713,3 +713,34 @@ def test_folder_lists_every_image_format_the_decoder_reads(tmp_path):
     assert sorted(p.rsplit("/", 1)[-1] for p in manifest["path"]) == ["a.jfif", "b.ppm", "c.pgm", "d.jpe", "e.PNM"]
     for path in manifest["path"]:
         assert load_item(path).rgb.shape == (24, 20, 3)
+
+
+def test_a_file_name_with_undecodable_bytes_is_counted_not_a_crash(tmp_path):
+    """A name in Latin-1 on a UTF-8 system (an old archive): Python holds its bytes as lone
+    surrogates, which a pandas 3 string column cannot store, so load_folder used to crash building
+    the manifest. Such a file is counted in the SkippedFilesWarning with its name escaped (an error
+    under strict=True); a folder holding only such files says so. Look-alike: a valid non-ASCII
+    name ('café', any normalization) is listed."""
+    import os
+
+    for top in ("real", "fake"):
+        (tmp_path / top).mkdir()
+    png = encode(natural_image(0, (8, 8)), "PNG")
+    bad = os.fsdecode(os.fsencode(str(tmp_path / "real")) + b"/caf\xe9.png")
+    try:
+        with open(bad, "wb") as f:
+            f.write(png)
+    except OSError:  # pragma: no cover - a file system that refuses such names
+        pytest.skip("this file system refuses names that are not valid UTF-8")
+    (tmp_path / "fake" / "x.png").write_bytes(png)
+    with pytest.raises(FileNotFoundError, match=r"real holds no image .*; 1 media file\(s\) there cannot be listed "
+                                                r"\(first: .*caf\\udce9\.png: name that is not valid text"):
+        load_folder(tmp_path)
+    (tmp_path / "real" / "café.png").write_bytes(png)
+    with pytest.warns(SkippedFilesWarning, match=r"1 name that is not valid text in the file system's encoding .*"
+                                                 r"\(e\.g\. real/caf\\udce9\.png\)"):
+        m = load_folder(tmp_path)
+    assert [os.path.basename(p) for p in m["path"]] == ["café.png", "x.png"]
+    with pytest.raises(SkippedFilesError) as err:
+        load_folder(tmp_path, strict=True)
+    assert list(err.value.skipped.values()) == [[bad]]  # the real path, usable to rename the file

@@ -36,6 +36,8 @@ NOT_REGULAR = "not a regular file (FIFO, device or socket)"
 UNREADABLE = "unreadable (no read permission)"
 UNLISTABLE = "folder that cannot be listed (its files are unknown)"
 HIDDEN = "hidden (name or folder starting with '.', or __MACOSX)"
+UNDECODABLE = ("name that is not valid text in the file system's encoding (undecodable bytes, e.g. Latin-1 "
+               "from an old archive): a manifest table cannot hold it; rename the file")
 LOOP = "link back to a folder that holds it (a loop, not followed)"
 #: Reasons that lose no data: ``strict=True`` still only warns about them.
 _HARMLESS = {HIDDEN, LOOP}
@@ -65,6 +67,23 @@ class SkippedFilesError(ValueError):
 
     def __reduce__(self):
         return (type(self), (self.loader, self.skipped, str(self)))
+
+
+def _is_text(name):
+    """False for a file name holding undecodable bytes (lone surrogates in Python's str)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(text):
+    """``text`` printable and encodable: undecodable bytes of a file name as backslash escapes
+    (:func:`forensics.media.path_text`, as item errors name such files)."""
+    from ..media._item import path_text
+
+    return path_text(text)
 
 
 def _norm(path):
@@ -102,9 +121,9 @@ class Inventory:
 
     def _walk(self, root):
         st = os.stat(root)
-        stack = [(root, False, frozenset({(st.st_dev, st.st_ino)}))]
+        stack = [(root, False, False, frozenset({(st.st_dev, st.st_ino)}))]
         while stack:
-            folder, hidden, above = stack.pop()
+            folder, hidden, undecodable, above = stack.pop()
             try:
                 with os.scandir(folder) as it:
                     entries = sorted(it, key=lambda e: natural_key(e.name))
@@ -115,6 +134,7 @@ class Inventory:
             for entry in entries:
                 path = folder / entry.name
                 name_hidden = hidden or entry.name.startswith(".") or entry.name == "__MACOSX"
+                name_undecodable = undecodable or not _is_text(entry.name)
                 try:
                     is_dir = entry.is_dir()  # follows links
                 except OSError:
@@ -129,13 +149,15 @@ class Inventory:
                     if key in above:
                         self._problems[_norm(path)] = (path, LOOP)
                     else:
-                        stack.append((path, name_hidden, above | {key}))
+                        stack.append((path, name_hidden, name_undecodable, above | {key}))
                     continue
                 if os.path.splitext(entry.name)[1].lower() not in self.suffixes:
                     continue
                 reason = self._file_problem(path)
                 if reason is None and name_hidden:
                     reason = HIDDEN
+                if reason is None and name_undecodable:
+                    reason = UNDECODABLE
                 if reason is None:
                     files.append(path)
                 else:
@@ -258,13 +280,13 @@ class Inventory:
 
     def _message(self, loader, groups, what):
         total = sum(len(v[1]) for v in groups.values())
-        where = ", ".join(str(r) for r in self.roots)
+        where = ", ".join(_shown(str(r)) for r in self.roots)
         parts = []
         for reason, (_, paths) in sorted(groups.items(), key=lambda kv: -len(kv[1][1])):
             shown = []
             for p in paths[:_EXAMPLES]:
                 root, rel = self._root_of(p)
-                shown.append(rel.as_posix() if root is not None else str(p))
+                shown.append(_shown(rel.as_posix() if root is not None else str(p)))
             more = ", ..." if len(paths) > _EXAMPLES else ""
             parts.append(f"{len(paths)} {reason} (e.g. {', '.join(shown)}{more})")
         return f"{loader}: {total} media file(s) under {where} {what}: " + "; ".join(parts)
