@@ -282,3 +282,30 @@ def test_an_mp4_cut_before_its_index_names_the_demuxers_reason(tmp_path):
     info = video_info(tmp_path / "fastcut.mp4")
     assert 20 < info.n_frames < 40 and info.header_frames == 40
     assert any(f"the header gives 40 frames but the stream holds {info.n_frames} packets" in e for e in info.errors)
+
+
+def test_a_video_name_with_undecodable_bytes_is_read_and_named_printably(tmp_path):
+    """A video named in Latin-1 on a UTF-8 system reads; its errors and VideoInfo.path name it with
+    the bytes escaped, as load_item names such an image, so a message can be printed and saved
+    (before, an ItemError held the raw surrogate and failed to encode). Look-alike: a valid
+    non-ASCII name is named as is."""
+    import os
+
+    from video_fixtures import write_video
+
+    from forensics.media import ItemError, video_info
+
+    raw = os.fsencode(str(tmp_path)) + b"/caf\xe9.mp4"
+    try:
+        write_video(os.fsdecode(raw), [np.full((32, 32, 3), 90, np.uint8)] * 2)
+    except (OSError, av.FFmpegError):  # pragma: no cover - a file system that refuses such names
+        pytest.skip("this file system refuses names that are not valid UTF-8")
+    r = read_frames(os.fsdecode(raw), n=2)
+    assert len(r) == 2 and abs(frame_level(r.frames[0]) - 90) < 3
+    assert r.info.path == str(tmp_path / "caf\\udce9.mp4") and video_info(raw).path == r.info.path
+    with pytest.raises(ItemError) as err:
+        read_frames(os.fsdecode(raw)[:-4] + "-2.mp4")
+    assert err.value.source == str(tmp_path / "caf\\udce9-2.mp4")
+    str(err.value).encode("utf-8")  # printable and savable
+    write_video(tmp_path / "café.mp4", [np.full((32, 32, 3), 90, np.uint8)] * 2)
+    assert video_info(tmp_path / "café.mp4").path == str(tmp_path / "café.mp4")

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ._item import ItemError, not_found_reason
+from ._item import ItemError, not_found_reason, path_text
 
 __all__ = [
     "VideoFrames",
@@ -327,16 +327,16 @@ def _local_file(path, index):
         raw = os.fspath(path)
     except TypeError:
         raise ItemError(index, None, f"a video must be given as a path, got {type(path).__name__}") from None
-    src = os.fsdecode(raw) if isinstance(raw, bytes) else raw
-    if "\0" in src:
-        raise ItemError(index, src.replace("\0", "\\x00"), "the path contains a NUL byte")
+    text = os.fsdecode(raw) if isinstance(raw, bytes) else raw
+    src = path_text(text)  # printable: undecodable bytes and NUL escaped, as load_item names an item
+    if "\0" in text:
+        raise ItemError(index, src, "the path contains a NUL byte")
     try:
         st = os.stat(raw)
     except (FileNotFoundError, NotADirectoryError):
-        raise ItemError(index, src, not_found_reason(src)) from None
+        raise ItemError(index, src, not_found_reason(text)) from None
     except UnicodeEncodeError as exc:
-        raise ItemError(index, src.encode("utf-8", "backslashreplace").decode("ascii", "replace"),
-                        f"the path cannot be encoded for the file system ({exc.reason})") from None
+        raise ItemError(index, src, f"the path cannot be encoded for the file system ({exc.reason})") from None
     except OSError as exc:
         raise ItemError(index, src, f"cannot read file ({exc.strerror or exc})") from None
     if stat.S_ISDIR(st.st_mode):
