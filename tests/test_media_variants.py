@@ -309,3 +309,29 @@ def test_a_video_name_with_undecodable_bytes_is_read_and_named_printably(tmp_pat
     str(err.value).encode("utf-8")  # printable and savable
     write_video(tmp_path / "café.mp4", [np.full((32, 32, 3), 90, np.uint8)] * 2)
     assert video_info(tmp_path / "café.mp4").path == str(tmp_path / "café.mp4")
+
+
+def test_a_path_with_windows_separators_names_the_file_meant(tmp_path):
+    """A manifest written on Windows names 'real\\a.jpg', one file name on POSIX systems: when
+    'real/a.jpg' exists, the error (and the manifest's 'not on disk' warning) says so. Look-alikes:
+    a file whose name really holds a backslash is read as itself; a path with a backslash and no
+    such file elsewhere is plainly not found."""
+    from forensics.datasets import SkippedFilesWarning, read_manifest
+    from forensics.media import ItemError, load_item
+
+    (tmp_path / "real").mkdir()
+    png = encode(natural_image(2, (8, 8)), "PNG")
+    (tmp_path / "real" / "a.png").write_bytes(png)
+    windows = str(tmp_path) + "/real\\a.png"
+    with pytest.raises(ItemError) as err:
+        load_item(windows)
+    assert err.value.reason == f"file not found; the path uses Windows separators ('\\'): a file exists at " \
+                               f"{tmp_path / 'real' / 'a.png'}"
+    with pytest.raises(ItemError, match=r"\): file not found$"):
+        load_item(str(tmp_path) + "/real\\b.png")
+    (tmp_path / "m.csv").write_text("path,label\nreal\\a.png,0\n", encoding="utf-8")
+    with pytest.warns(SkippedFilesWarning), pytest.warns(UserWarning, match=r"1 of them: the path uses Windows "
+                                                                           r"separators"):
+        assert read_manifest(tmp_path / "m.csv")["exists"].tolist() == [False]
+    (tmp_path / "real\\a.png").write_bytes(png)  # now a file with that very name exists: it is the one read
+    np.testing.assert_array_equal(load_item(windows).pixels, natural_image(2, (8, 8)))

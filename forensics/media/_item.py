@@ -557,13 +557,29 @@ def path_text(src):
 
 
 def not_found_reason(src):
-    """Why ``src`` cannot be opened when no file has that name: ``"file not found"``, naming a file
-    whose name differs only in Unicode normalization when one exists.
+    """Why ``src`` cannot be opened when no file has that name: ``"file not found"``, naming the
+    file meant when the name is one of two look-alikes of an existing file.
 
-    The same accented name can be stored as precomposed (NFC: ``é`` is one code point) or
-    decomposed (NFD: ``e`` + a combining accent, as macOS writes names) characters; Linux file
-    systems treat the two as different names, so a manifest written in one form does not find
-    files copied in the other, although both print the same.
+    - Unicode normalization: the same accented name can be stored as precomposed (NFC: ``é`` is
+      one code point) or decomposed (NFD: ``e`` + a combining accent, as macOS writes names)
+      characters; Linux file systems treat the two as different names, so a manifest written in
+      one form does not find files copied in the other, although both print the same.
+    - Windows separators: ``real\\a.jpg`` (a manifest written on Windows) is one file name on
+      POSIX systems, not ``real/a.jpg``.
+
+    The file is not read in its place: both names can be distinct files.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> (d / "real").mkdir()
+    >>> _ = (d / "real" / "a.jpg").write_bytes(b"x")
+    >>> not_found_reason(str(d / "b.jpg"))
+    'file not found'
+    >>> windows = str(d) + "/real" + chr(92) + "a.jpg"  # real\\a.jpg, one name on POSIX systems
+    >>> not_found_reason(windows).endswith("a file exists at " + str(d / "real" / "a.jpg"))
+    True
     """
     import unicodedata
 
@@ -577,6 +593,9 @@ def not_found_reason(src):
         if twin != text and os.path.lexists(twin):
             return (f"file not found; a file whose name differs only in Unicode normalization exists "
                     f"({form}: {shown(twin)} vs {shown(text)} asked), e.g. a copy from macOS: rename one to match")
+    if os.sep == "/" and "\\" in text and os.path.lexists(text.replace("\\", "/")):
+        return (f"file not found; the path uses Windows separators ('\\'): a file exists at "
+                f"{path_text(text.replace(chr(92), '/'))}")
     return "file not found"
 
 
