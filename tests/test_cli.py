@@ -816,6 +816,69 @@ def test_predict_one_row_per_input_in_order_with_failures_recorded(data, model, 
     assert (tmp_path / "pred.config.yaml").is_file()
 
 
+def test_predict_on_a_folder_accounts_for_every_media_file(data, model, tmp_path, capsys):
+    """A folder's files that cannot be scored do not vanish: a broken link with an image suffix is
+    a row with its reason; media of another format or kind and hidden files (macOS ._ forks) are
+    counted on stderr. Look-alike: a folder of readable images only gives no such note."""
+    import shutil
+    import warnings
+
+    from forensics.datasets import SkippedFilesWarning
+
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    images = sorted((data / "real").glob("*.jpg"))[:2]
+    shutil.copy(images[0], folder / "a.jpg")
+    shutil.copy(images[1], folder / "sub" / "b.JPG")
+    (folder / "gone.png").symlink_to(folder / "nowhere.png")
+    shutil.copy(images[0], folder / "c.heic")
+    shutil.copy(images[0], folder / "clip.mp4")
+    shutil.copy(images[0], folder / "._a.jpg")
+    out = tmp_path / "pred.csv"
+    with pytest.warns(SkippedFilesWarning, match=r"forensics predict: 3 media file\(s\) under .* are not scored: "
+                                                 r".*\.heic file \(the model takes images\).*\.mp4 file.*hidden"):
+        assert main(["predict", str(model), str(folder), "--out", str(out), "--no-progress"]) == 0
+    table = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    assert table["input"].tolist() == [str(folder / "a.jpg"), str(folder / "gone.png"), str(folder / "sub" / "b.JPG")]
+    assert table["status"].tolist() == ["ok", "error", "ok"]
+    assert table["error"].iloc[1] == "broken symbolic link"
+    for name in ("gone.png", "c.heic", "clip.mp4", "._a.jpg"):
+        (folder / name).unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SkippedFilesWarning)
+        assert main(["predict", str(model), str(folder), "--out", str(out), "--no-progress"]) == 0
+    assert pd.read_csv(out)["status"].tolist() == ["ok", "ok"]
+
+
+def test_predict_writes_a_file_name_with_undecodable_bytes_escaped(data, model, tmp_path, capsys):
+    """A file named in Latin-1 on a UTF-8 system is read (load_item takes its path) whether given
+    in a folder or by name; the table shows its name escaped instead of failing to write it.
+    Look-alike: a valid non-ASCII name is written as is."""
+    import os
+    import shutil
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    image = sorted((data / "real").glob("*.jpg"))[0]
+    bad = os.fsdecode(os.fsencode(str(folder)) + b"/caf\xe9.jpg")
+    try:
+        shutil.copy(image, bad)
+    except OSError:  # pragma: no cover - a file system that refuses such names
+        pytest.skip("this file system refuses names that are not valid UTF-8")
+    shutil.copy(image, folder / "café.jpg")
+    out = tmp_path / "pred.csv"
+    escaped, fine = str(folder / "caf\\udce9.jpg"), str(folder / "café.jpg")
+    for inputs, expected in (([str(folder)], [fine, escaped]), ([bad, fine], [escaped, fine])):
+        assert main(["predict", str(model), *inputs, "--out", str(out), "--no-progress"]) == 0
+        table = pd.read_csv(out, encoding="utf-8")
+        assert table["input"].tolist() == expected
+        assert table["status"].tolist() == ["ok", "ok"] and table["score"].iloc[0] == table["score"].iloc[1]
+    import yaml
+
+    config = yaml.safe_load((tmp_path / "pred.config.yaml").read_text(encoding="utf-8"))
+    assert config["data"]["inputs"] == [bad, fine]  # the exact name: --config repeats the run
+
+
 def test_predict_takes_a_folder_of_videos_for_a_clip_model(videos, data, tmp_path, capsys):
     """A saved clip model (make_pipeline("r3d-18"): a pipeline ending in a VideoClassifier) scores a
     folder's videos: a folder contributes video files for every kind of video model, not only for
@@ -837,7 +900,10 @@ def test_predict_takes_a_folder_of_videos_for_a_clip_model(videos, data, tmp_pat
     assert table["input"].tolist() == files and (table["status"] == "ok").all()
     np.testing.assert_allclose(table["score"], model.predict_proba(files)[:, 1], rtol=1e-6)
     capsys.readouterr()
-    assert main(["predict", str(path), str(data / "real"), "--out", str(out), "--no-progress"]) != 0
+    from forensics.datasets import SkippedFilesWarning
+
+    with pytest.warns(SkippedFilesWarning, match=r"12 \.jpg file \(the model takes videos\)"):
+        assert main(["predict", str(path), str(data / "real"), "--out", str(out), "--no-progress"]) != 0
     assert "folder holds no file with suffix .mp4" in capsys.readouterr().err
 
 

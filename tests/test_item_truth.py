@@ -281,7 +281,7 @@ def _bad_items(tmp_path):
         "nul_path": (str(tmp_path / "a\x00b.jpg"), "NUL byte"),
         "unencodable_path": (str(tmp_path / "x\ud800y.jpg"), "cannot represent"),
         "closed_pil": (closed, "cannot read the PIL image"),
-        "truncated_pil": (lazy_truncated, "cannot read the PIL image"),
+        "truncated_pil": (lazy_truncated, "truncated JPEG: the end-of-image marker is missing"),  # its file, checked
         "generator": ((i for i in range(3)), "unsupported item type generator"),
         "fifo": (str(fifo), "not a regular file"),
         "pil_mode_I": (Image.fromarray(np.zeros((4, 4), np.int32)), "mode 'I'"),

@@ -239,6 +239,56 @@ def test_celebdf_missing_folder_named(tmp_path):
         assert load_celebdf(tmp_path)["folder"].tolist() == ["Celeb-real", "YouTube-real", "Celeb-synthesis"]
 
 
+def test_celebdf_empty_test_list_gives_no_split(tmp_path):
+    """An empty List_of_testing_videos.txt (a copy that lost it) must not make every video a
+    training video: split is None, with a warning. Look-alike: a list of one video splits."""
+    _celebdf(tmp_path, listed=["1 YouTube-real/00170.mp4"])
+    m = load_celebdf(tmp_path)
+    assert m["split"].tolist() == ["train"] * 4 + ["test"] + ["train"] * 2
+    for text in ("", "\n\n"):
+        (tmp_path / "List_of_testing_videos.txt").write_text(text)
+        with pytest.warns(UserWarning, match="List_of_testing_videos.txt lists no video"):
+            m = load_celebdf(tmp_path)
+        assert len(m) == 7 and m["split"].isna().all()
+
+
+def test_metadata_files_with_a_byte_order_mark_are_read(tmp_path):
+    """Windows tools start UTF-8 files with a byte-order mark: a DFDC metadata.json, an FF++ split
+    file and the Celeb-DF list with one (and CRLF line ends) give the manifest the files without
+    it give. Look-alike: a file that is not UTF-8 is refused naming the file."""
+    bom = b"\xef\xbb\xbf"
+    _dfdc(tmp_path / "dfdc")
+    with pytest.warns(UserWarning):
+        plain = load_dfdc(tmp_path / "dfdc")
+    meta = tmp_path / "dfdc" / "dfdc_train_part_10" / "metadata.json"
+    meta.write_bytes(bom + meta.read_bytes())
+    with pytest.warns(UserWarning):
+        assert load_dfdc(tmp_path / "dfdc").equals(plain)
+    meta.write_bytes(json.dumps({"réal2.mp4": {"label": "REAL"}}).encode("latin-1").replace(b"\\u00e9", b"\xe9"))
+    with pytest.raises(ValueError, match=r"dfdc_train_part_10.metadata\.json is not UTF-8 text"):
+        load_dfdc(tmp_path / "dfdc")
+
+    _ffpp(tmp_path / "ffpp")
+    _splits(tmp_path / "ffpp" / "splits")
+    with pytest.warns(SkippedFilesWarning):  # the fixture's mask videos and frames
+        plain = load_faceforensics(tmp_path / "ffpp")
+    train = tmp_path / "ffpp" / "splits" / "train.json"
+    train.write_bytes(bom + train.read_bytes())
+    with pytest.warns(SkippedFilesWarning):
+        assert load_faceforensics(tmp_path / "ffpp").equals(plain)
+
+    _celebdf(tmp_path / "celeb")
+    plain = load_celebdf(tmp_path / "celeb")
+    listed = tmp_path / "celeb" / "List_of_testing_videos.txt"
+    listed.write_bytes(bom + listed.read_bytes().replace(b"\n", b"\r\n"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every listed video found: no warning
+        assert load_celebdf(tmp_path / "celeb").equals(plain)
+    listed.write_bytes(b"1 YouTube-real/00170.mp4\n0 Celeb-synthesis/\xe9.mp4\n")
+    with pytest.raises(ValueError, match=r"List_of_testing_videos\.txt is not UTF-8 text"):
+        load_celebdf(tmp_path / "celeb")
+
+
 # ---------------------------------------------------------------- DFDC
 
 def _dfdc(root):
@@ -679,3 +729,34 @@ def test_folder_lists_every_image_format_the_decoder_reads(tmp_path):
     assert sorted(p.rsplit("/", 1)[-1] for p in manifest["path"]) == ["a.jfif", "b.ppm", "c.pgm", "d.jpe", "e.PNM"]
     for path in manifest["path"]:
         assert load_item(path).rgb.shape == (24, 20, 3)
+
+
+def test_a_file_name_with_undecodable_bytes_is_counted_not_a_crash(tmp_path):
+    """A name in Latin-1 on a UTF-8 system (an old archive): Python holds its bytes as lone
+    surrogates, which a pandas 3 string column cannot store, so load_folder used to crash building
+    the manifest. Such a file is counted in the SkippedFilesWarning with its name escaped (an error
+    under strict=True); a folder holding only such files says so. Look-alike: a valid non-ASCII
+    name ('café', any normalization) is listed."""
+    import os
+
+    for top in ("real", "fake"):
+        (tmp_path / top).mkdir()
+    png = encode(natural_image(0, (8, 8)), "PNG")
+    bad = os.fsdecode(os.fsencode(str(tmp_path / "real")) + b"/caf\xe9.png")
+    try:
+        with open(bad, "wb") as f:
+            f.write(png)
+    except OSError:  # pragma: no cover - a file system that refuses such names
+        pytest.skip("this file system refuses names that are not valid UTF-8")
+    (tmp_path / "fake" / "x.png").write_bytes(png)
+    with pytest.raises(FileNotFoundError, match=r"real holds no image .*; 1 media file\(s\) there cannot be listed "
+                                                r"\(first: .*caf\\udce9\.png: name that is not valid text"):
+        load_folder(tmp_path)
+    (tmp_path / "real" / "café.png").write_bytes(png)
+    with pytest.warns(SkippedFilesWarning, match=r"1 name that is not valid text in the file system's encoding .*"
+                                                 r"\(e\.g\. real/caf\\udce9\.png\)"):
+        m = load_folder(tmp_path)
+    assert [os.path.basename(p) for p in m["path"]] == ["café.png", "x.png"]
+    with pytest.raises(SkippedFilesError) as err:
+        load_folder(tmp_path, strict=True)
+    assert list(err.value.skipped.values()) == [[bad]]  # the real path, usable to rename the file

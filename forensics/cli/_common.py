@@ -295,9 +295,13 @@ def beside(out, name):
 
 
 def command_line(args):
+    """The command as typed, for comments and records (a file name's undecodable bytes escaped: the
+    resolved config itself keeps them exactly, as YAML escapes)."""
     import shlex
 
-    return "forensics " + " ".join(shlex.quote(a) for a in args._argv)
+    from ..media._item import path_text
+
+    return "forensics " + " ".join(shlex.quote(path_text(a)) for a in args._argv)
 
 
 def write_resolved_config(args, out, extra=None):

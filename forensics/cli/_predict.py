@@ -43,16 +43,39 @@ def add_parser(subparsers):
     return parser
 
 
-def _expand_inputs(inputs, suffixes):
+def _expand_folder(folder, suffixes, kind):
+    """(input, path or None, error) rows of the files of ``folder`` (sorted, recursively).
+
+    The walk is the loaders' (:class:`~forensics.datasets.Inventory`): a file with one of
+    ``suffixes`` that cannot be read (a broken link, no read permission, not a regular file) is a
+    row with its reason, not a silent gap; other media files (another kind or format) and hidden
+    files (``._x.jpg``) are not inputs, and are counted in one SkippedFilesWarning.
+    """
+    from ..datasets._inventory import HIDDEN, UNDECODABLE, Inventory
+
+    inventory = Inventory(folder)
+    files = [(p, "") for p in inventory.files_below(folder) if p.suffix.lower() in suffixes]
+    # a name with undecodable bytes is readable (the output writes it escaped); other problems are errors
+    files += [(p, "") for p, reason in inventory.problems_below(folder) if reason == UNDECODABLE
+              and p.suffix.lower() in suffixes]
+    failed = [(p, reason) for p, reason in inventory.problems_below(folder)
+              if reason not in (HIDDEN, UNDECODABLE) and p.suffix.lower() in suffixes and not os.path.isdir(p)]
+    found = sorted(files + failed)
+    inventory.settle([p for p, _ in found], loader="forensics predict", stacklevel=4, what="are not scored",
+                     classify=lambda _, rel: (f"{Path(rel[-1]).suffix.lower()} file (the model takes {kind})", True))
+    return [(os.fspath(p), None if reason else os.fspath(p), reason) for p, reason in found]
+
+
+def _expand_inputs(inputs, suffixes, kind="images"):
     """(input, path or None, error) per input file; folders are expanded, sorted, recursively."""
     rows = []
     for text in inputs:
         path = Path(text)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+            files = _expand_folder(path, suffixes, kind)
             if not files:
                 rows.append((text, None, f"folder holds no file with suffix {', '.join(suffixes)}"))
-            rows.extend((os.fspath(p), os.fspath(p), "") for p in files)
+            rows.extend(files)
         elif path.is_file():
             rows.append((text, text, ""))
         else:
@@ -85,7 +108,7 @@ def run(args):
         rows, scores, errors = _score_table(model, tables[0])
         return _write(args, rows, scores, errors)
     video = takes_videos(model)
-    rows = _expand_inputs(args.inputs, VIDEO_SUFFIXES if video else IMAGE_SUFFIXES)
+    rows = _expand_inputs(args.inputs, VIDEO_SUFFIXES if video else IMAGE_SUFFIXES, "videos" if video else "images")
     scores = np.full(len(rows), np.nan)
     errors = [e for _, _, e in rows]
     todo = [i for i, (_, path, _) in enumerate(rows) if path is not None]
@@ -140,9 +163,12 @@ def _write(args, rows, scores, errors):
     for i in range(len(rows)):
         if not errors[i] and not np.isfinite(scores[i]):
             errors[i] = "the model gave no finite score"
+    from ..media._item import path_text
+
     ok = np.array([not e for e in errors])
+    errors = [path_text(e) for e in errors]  # a file name with undecodable bytes, written escaped
     table = pd.DataFrame(dict(
-        input=[r[0] for r in rows],
+        input=[path_text(r[0]) for r in rows],
         score=np.where(ok, scores, np.nan),
         prediction=pd.array([int(s >= args.threshold) if k else None for s, k in zip(scores, ok)], dtype="Int64"),
         status=np.where(ok, "ok", "error"),
@@ -163,7 +189,7 @@ def _write(args, rows, scores, errors):
     n_bad = int((~ok).sum())
     if 0 < n_bad < len(rows):
         first = int(np.flatnonzero(~ok)[0])
-        print(f"forensics predict: {n_bad} of {len(rows)} inputs failed (status error); first: {rows[first][0]}: "
+        print(f"forensics predict: {n_bad} of {len(rows)} inputs failed (status error); first: {table['input'][first]}: "
               f"{errors[first]}", file=sys.stderr)
     if args.out:
         print(f"Wrote {args.out} ({len(rows)} rows)", file=sys.stderr)

@@ -6,7 +6,7 @@ import warnings
 from pathlib import Path
 
 from ._inventory import Inventory
-from ._manifest import finish, list_named
+from ._manifest import finish, list_named, read_text
 
 __all__ = ["load_celebdf"]
 
@@ -32,7 +32,7 @@ def _find_folder(root, name):
 def _read_test_list(file):
     """``{"Folder/name.mp4": label}`` with the list's own convention (1 = real, 0 = fake)."""
     listed = {}
-    for lineno, line in enumerate(file.read_text().splitlines(), 1):
+    for lineno, line in enumerate(read_text(file).splitlines(), 1):
         if not line.strip():
             continue
         parts = line.split()
@@ -88,7 +88,8 @@ def load_celebdf(root, *, strict=False):
         celebrity whose video it is, ``"id0"``; None for YouTube-real), ``source_id`` (the
         celebrity whose face was swapped in, fakes only), ``original`` (the real video a fake
         was made from, ``"id0_0000"``; None for reals), ``folder`` and ``split`` (``"test"`` for
-        the videos in the test list, else ``"train"``; all None without the list).
+        the videos in the test list, else ``"train"``; all None without the list or with an
+        empty one).
         ``attrs``: ``dataset="celebdf"``, ``skipped`` (files left out, by reason).
 
     Raises
@@ -96,14 +97,15 @@ def load_celebdf(root, *, strict=False):
     FileNotFoundError
         Naming the missing folder.
     ValueError
-        For a malformed test-list line, or a listed label that contradicts the video's folder.
+        For a malformed test-list line, a list that is not UTF-8 text (a leading byte-order
+        mark is accepted), or a listed label that contradicts the video's folder.
     SkippedFilesError
         With ``strict=True``, see above.
 
     Warns
     -----
     UserWarning
-        When ``List_of_testing_videos.txt`` is absent (``split`` is then None), or lists videos
+        When ``List_of_testing_videos.txt`` is absent or lists no video (``split`` is then None), or lists videos
         that are not on disk (counted; they get no row).
     SkippedFilesWarning
         Counting the media files under ``root`` that are not listed, by reason.
@@ -162,8 +164,8 @@ def load_celebdf(root, *, strict=False):
                              folder=name, key=f"{name}/{path.stem}.mp4"))
 
     test_file = root / _TEST_LIST
-    if test_file.is_file():
-        listed = _read_test_list(test_file)
+    listed = _read_test_list(test_file) if test_file.is_file() else None
+    if listed:
         seen = set()
         for row in rows:
             digit = listed.get(row["key"])
@@ -176,8 +178,9 @@ def load_celebdf(root, *, strict=False):
         if absent:
             warnings.warn(f"{len(absent)} video(s) of {test_file} are not on disk (first: {absent[0]}); "
                           f"they have no row", UserWarning, stacklevel=2)
-    else:
-        warnings.warn(f"{test_file} not found: split is None for every video", UserWarning, stacklevel=2)
+    else:  # without the list (or with an empty one) no video can be called a training video
+        why = "not found" if listed is None else "lists no video (an empty copy?)"
+        warnings.warn(f"{test_file} {why}: split is None for every video", UserWarning, stacklevel=2)
         for row in rows:
             row["split"] = None
     for row in rows:

@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 from ._inventory import Inventory
-from ._manifest import finish, natural_key
+from ._manifest import finish, natural_key, normalization_note, read_text
 
 __all__ = ["load_dfdc"]
 
@@ -132,8 +132,9 @@ def load_dfdc(root, *, strict=False):
     inventory = Inventory(root)
     for part in parts:
         meta_file = part / "metadata.json"
+        text = read_text(meta_file)
         try:
-            meta = json.loads(meta_file.read_text())
+            meta = json.loads(text)
         except ValueError as exc:
             raise ValueError(f"{meta_file} is not valid JSON: {exc}") from None
         if not isinstance(meta, dict):
@@ -156,7 +157,8 @@ def load_dfdc(root, *, strict=False):
                 inventory.skip(path, "not named in its part's metadata.json (unlabelled)")
     if missing:
         warnings.warn(f"{len(missing)} of {len(rows)} videos named in metadata.json are not on disk, or not "
-                      f"readable (first: {missing[0]}); their rows have exists=False", UserWarning, stacklevel=2)
+                      f"readable (first: {missing[0]}); their rows have exists=False" + normalization_note(missing),
+                      UserWarning, stacklevel=2)
     skipped = inventory.settle([r["path"] for r in rows], loader="load_dfdc", strict=strict,
                                classify=_classifier(root, parts))
     df = finish(rows, ["video_id", "original", "part", "split", "exists", "key"], "dfdc", group_by="key",

@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 from ._inventory import Inventory
-from ._manifest import finish, list_named, require_dir
+from ._manifest import finish, list_named, read_text, require_dir
 
 __all__ = ["FFPP_METHODS", "load_faceforensics"]
 
@@ -36,8 +36,9 @@ def _read_splits(folder):
         if not file.is_file():
             raise FileNotFoundError(f"{file} not found: the official split folder needs "
                                     f"{', '.join(s + '.json' for s in _SPLITS)}")
+        text = read_text(file)
         try:
-            entries = json.loads(file.read_text())
+            entries = json.loads(text)
         except ValueError as exc:
             raise ValueError(f"{file} is not valid JSON: {exc}") from None
         for k, pair in enumerate(entries):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._inventory import IMAGE_SUFFIXES, VIDEO_SUFFIXES, Inventory
+from ._inventory import IMAGE_SUFFIXES, VIDEO_SUFFIXES, Inventory, _shown
 
 __all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "load_folder"]
 
@@ -95,7 +95,11 @@ def load_folder(root, *, suffixes=IMAGE_SUFFIXES + VIDEO_SUFFIXES, strict=False)
             else:
                 inventory.skip(path, f"{path.suffix.lower()} file, not in suffixes=", harmless=True)
         if not files:
-            raise FileNotFoundError(f"{folder} holds no image or video file ({', '.join(suffixes)})")
+            left = inventory.problems_below(folder)
+            note = (f"; {len(left)} media file(s) there cannot be listed (first: {_shown(str(left[0][0]))}: "
+                    f"{left[0][1]})" if left else "")
+            raise FileNotFoundError(f"{_shown(str(folder))} holds no image or video file ({', '.join(suffixes)})"
+                                    + note)
         for path in sorted(files):
             rel = path.relative_to(folder).parts
             method = top if label == 0 or len(rel) == 1 else rel[0]

@@ -36,6 +36,8 @@ NOT_REGULAR = "not a regular file (FIFO, device or socket)"
 UNREADABLE = "unreadable (no read permission)"
 UNLISTABLE = "folder that cannot be listed (its files are unknown)"
 HIDDEN = "hidden (name or folder starting with '.', or __MACOSX)"
+UNDECODABLE = ("name that is not valid text in the file system's encoding (undecodable bytes, e.g. Latin-1 "
+               "from an old archive): a manifest table cannot hold it; rename the file")
 LOOP = "link back to a folder that holds it (a loop, not followed)"
 #: Reasons that lose no data: ``strict=True`` still only warns about them.
 _HARMLESS = {HIDDEN, LOOP}
@@ -65,6 +67,23 @@ class SkippedFilesError(ValueError):
 
     def __reduce__(self):
         return (type(self), (self.loader, self.skipped, str(self)))
+
+
+def _is_text(name):
+    """False for a file name holding undecodable bytes (lone surrogates in Python's str)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(text):
+    """``text`` printable and encodable: undecodable bytes of a file name as backslash escapes
+    (:func:`forensics.media.path_text`, as item errors name such files)."""
+    from ..media._item import path_text
+
+    return path_text(text)
 
 
 def _norm(path):
@@ -102,9 +121,9 @@ class Inventory:
 
     def _walk(self, root):
         st = os.stat(root)
-        stack = [(root, False, frozenset({(st.st_dev, st.st_ino)}))]
+        stack = [(root, False, False, frozenset({(st.st_dev, st.st_ino)}))]
         while stack:
-            folder, hidden, above = stack.pop()
+            folder, hidden, undecodable, above = stack.pop()
             try:
                 with os.scandir(folder) as it:
                     entries = sorted(it, key=lambda e: natural_key(e.name))
@@ -115,6 +134,7 @@ class Inventory:
             for entry in entries:
                 path = folder / entry.name
                 name_hidden = hidden or entry.name.startswith(".") or entry.name == "__MACOSX"
+                name_undecodable = undecodable or not _is_text(entry.name)
                 try:
                     is_dir = entry.is_dir()  # follows links
                 except OSError:
@@ -129,13 +149,15 @@ class Inventory:
                     if key in above:
                         self._problems[_norm(path)] = (path, LOOP)
                     else:
-                        stack.append((path, name_hidden, above | {key}))
+                        stack.append((path, name_hidden, name_undecodable, above | {key}))
                     continue
                 if os.path.splitext(entry.name)[1].lower() not in self.suffixes:
                     continue
                 reason = self._file_problem(path)
                 if reason is None and name_hidden:
                     reason = HIDDEN
+                if reason is None and name_undecodable:
+                    reason = UNDECODABLE
                 if reason is None:
                     files.append(path)
                 else:
@@ -176,6 +198,12 @@ class Inventory:
                 out += self.files(key, suffixes)
         return sorted(out, key=lambda p: natural_key(str(p)))
 
+    def problems_below(self, folder):
+        """``(path, reason)`` of every file or folder in ``folder`` and below that could not be listed."""
+        top = _norm(folder)
+        return [(path, reason) for key, (path, reason) in self._problems.items()
+                if key == top or key.startswith(top + os.sep)]
+
     def problem(self, path):
         """The reason ``path`` could not be listed (broken link, unreadable...), or None."""
         found = self._problems.get(_norm(path))
@@ -197,7 +225,7 @@ class Inventory:
                 continue
         return None, Path(path)
 
-    def settle(self, listed, *, loader, strict=False, classify=None, stacklevel=3):
+    def settle(self, listed, *, loader, strict=False, classify=None, stacklevel=3, what="are not in the manifest"):
         """Account for every media file not in ``listed``: warn (or raise) by reason.
 
         Parameters
@@ -211,6 +239,8 @@ class Inventory:
         classify : callable or None
             ``classify(root, rel)`` for a media file the loader neither listed nor gave a reason
             for: ``(reason, harmless)`` or None for the default, "outside the layout".
+        what : str
+            How the warning says the files were left out.
 
         Returns
         -------
@@ -244,19 +274,19 @@ class Inventory:
             message = self._message(loader, lost, "would be left out of the manifest (strict=True)")
             raise SkippedFilesError(loader, {r: [str(p) for p in v[1]] for r, v in lost.items()}, message)
         hint = "; pass strict=True to make this an error" if lost else ""
-        warnings.warn(self._message(loader, groups, "are not in the manifest") + hint, SkippedFilesWarning,
+        warnings.warn(self._message(loader, groups, what) + hint, SkippedFilesWarning,
                       stacklevel=stacklevel)
         return {r: len(v[1]) for r, v in groups.items()}
 
     def _message(self, loader, groups, what):
         total = sum(len(v[1]) for v in groups.values())
-        where = ", ".join(str(r) for r in self.roots)
+        where = ", ".join(_shown(str(r)) for r in self.roots)
         parts = []
         for reason, (_, paths) in sorted(groups.items(), key=lambda kv: -len(kv[1][1])):
             shown = []
             for p in paths[:_EXAMPLES]:
                 root, rel = self._root_of(p)
-                shown.append(rel.as_posix() if root is not None else str(p))
+                shown.append(_shown(rel.as_posix() if root is not None else str(p)))
             more = ", ..." if len(paths) > _EXAMPLES else ""
             parts.append(f"{len(paths)} {reason} (e.g. {', '.join(shown)}{more})")
         return f"{loader}: {total} media file(s) under {where} {what}: " + "; ".join(parts)

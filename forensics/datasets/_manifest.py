@@ -17,6 +17,7 @@ plus loader-specific columns, and ``df.attrs["dataset"]`` naming the loader.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -79,6 +80,30 @@ def check_labels(manifest):
 def natural_key(text):
     """Sort key that orders ``part_2`` before ``part_10``."""
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(text))]
+
+
+def read_text(path):
+    """The text of a data set's metadata file (JSON, list), as UTF-8; a leading byte-order mark is dropped.
+
+    Windows tools often start UTF-8 files with a BOM, which ``json.loads`` refuses and which would
+    glue itself to the first field of a list. Raises ValueError naming the file when it is not
+    UTF-8 (an OSError, e.g. no permission, names it already).
+    """
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def normalization_note(paths):
+    """``""``, or a note counting the absent ``paths`` for which a file exists whose name differs only
+    in Unicode normalization (NFC/NFD), naming the first; appended to "not on disk" warnings."""
+    from ..media._item import not_found_reason
+
+    reasons = [r for r in (not_found_reason(p) for p in paths if not os.path.lexists(p)) if r != "file not found"]
+    if not reasons:
+        return ""
+    return f"; {len(reasons)} of them: {reasons[0].removeprefix('file not found; ')}"
 
 
 def require_dir(path, what):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ._inventory import Inventory
-from ._manifest import check_labels
+from ._manifest import check_labels, normalization_note
 
 __all__ = ["read_manifest"]
 
@@ -106,10 +106,10 @@ def read_manifest(path, *, root=None, strict=False):
     exists = [os.path.isfile(p) and os.access(p, os.R_OK) and inventory.problem(p) is None for p in table["path"]]
     table["exists"] = np.asarray(exists, dtype=bool)
     if not table["exists"].all():
-        first = table["path"][~table["exists"]].iloc[0]
-        warnings.warn(f"{int((~table['exists']).sum())} of {len(table)} rows of {path} name a file that is "
-                      f"absent or not readable (first: {first}); their rows have exists=False",
-                      UserWarning, stacklevel=2)
+        absent = table["path"][~table["exists"]]
+        warnings.warn(f"{len(absent)} of {len(table)} rows of {path} name a file that is "
+                      f"absent or not readable (first: {absent.iloc[0]}); their rows have exists=False"
+                      + normalization_note(absent), UserWarning, stacklevel=2)
     skipped = inventory.settle(table["path"], loader="read_manifest", strict=strict,
                                classify=lambda _, rel: ("not listed in the manifest CSV (unlabelled)", False))
     table.attrs.update(dataset="manifest", source=str(path), skipped=skipped)

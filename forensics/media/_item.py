@@ -574,6 +574,49 @@ def path_text(src):
     return src.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
+def not_found_reason(src):
+    """Why ``src`` cannot be opened when no file has that name: ``"file not found"``, naming the
+    file meant when the name is one of two look-alikes of an existing file.
+
+    - Unicode normalization: the same accented name can be stored as precomposed (NFC: ``é`` is
+      one code point) or decomposed (NFD: ``e`` + a combining accent, as macOS writes names)
+      characters; Linux file systems treat the two as different names, so a manifest written in
+      one form does not find files copied in the other, although both print the same.
+    - Windows separators: ``real\\a.jpg`` (a manifest written on Windows) is one file name on
+      POSIX systems, not ``real/a.jpg``.
+
+    The file is not read in its place: both names can be distinct files.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> (d / "real").mkdir()
+    >>> _ = (d / "real" / "a.jpg").write_bytes(b"x")
+    >>> not_found_reason(str(d / "b.jpg"))
+    'file not found'
+    >>> windows = str(d) + "/real" + chr(92) + "a.jpg"  # real\\a.jpg, one name on POSIX systems
+    >>> not_found_reason(windows).endswith("a file exists at " + str(d / "real" / "a.jpg"))
+    True
+    """
+    import unicodedata
+
+    def shown(name):  # the characters that differ between the forms, as code points
+        return "'" + "".join(f"\\u{ord(c):04x}" if unicodedata.combining(c) or unicodedata.normalize("NFD", c) != c
+                             else c for c in os.path.basename(name)) + "'"
+
+    text = os.fsdecode(src)
+    for form in ("NFC", "NFD"):
+        twin = unicodedata.normalize(form, text)
+        if twin != text and os.path.lexists(twin):
+            return (f"file not found; a file whose name differs only in Unicode normalization exists "
+                    f"({form}: {shown(twin)} vs {shown(text)} asked), e.g. a copy from macOS: rename one to match")
+    if os.sep == "/" and "\\" in text and os.path.lexists(text.replace("\\", "/")):
+        return (f"file not found; the path uses Windows separators ('\\'): a file exists at "
+                f"{path_text(text.replace(chr(92), '/'))}")
+    return "file not found"
+
+
 def _valid_orientation(value):
     try:
         o = int(value)
@@ -889,14 +932,44 @@ def _pnm_white(item, arr):
 
 # -- turning inputs into items --------------------------------------------------------------------
 
+def _pil_file_bytes(im):
+    """The encoded file behind a PIL image opened lazily and not yet decoded, or None.
+
+    Only for the first frame of a format of :data:`IMAGE_FORMATS` whose file object can be read
+    from its start; an image already loaded (or made in memory) has no file to check.
+    """
+    if im.format not in IMAGE_FORMATS or not getattr(im, "tile", None):
+        return None
+    fp = getattr(im, "fp", None)
+    try:
+        if fp is None or im.tell() != 0:
+            return None
+        pos = fp.tell()
+        fp.seek(0)
+        data = fp.read()
+        fp.seek(pos)
+    except Exception:  # a closed or unseekable file object: nothing to check against
+        return None
+    return data if isinstance(data, bytes) and data else None
+
+
 def _item_from_pil(im, index, max_pixels):
     src = getattr(im, "filename", None) or None
     src = src if isinstance(src, str) else None
     try:
-        im.load()  # a lazily opened file: decode now, so a truncated one fails here
         w, h = im.size
-        if w * h > max_pixels:
-            raise ItemError(index, src, f"image is {w}x{h}, above max_pixels={max_pixels}")
+    except Exception as exc:
+        raise ItemError(index, src, f"cannot read the PIL image ({type(exc).__name__}: {_short(exc)})") from None
+    if w * h > max_pixels:
+        raise ItemError(index, src, f"image is {w}x{h}, above max_pixels={max_pixels}")
+    data = _pil_file_bytes(im)
+    if data is not None:
+        # Pillow's decoders ignore libjpeg's warnings (a JPEG whose scan data stop short but that
+        # ends with EOI loads as a picture with filler): check the file with the strict decoder
+        # that reads it from a path or bytes, so damage is refused the same way.
+        Item(index, src, data, max_pixels=max_pixels).pixels
+    try:
+        im.load()  # a lazily opened file: decode now, so a truncated one fails here
         try:
             orientation = im.getexif().get(0x0112, 1)
         except Exception:
@@ -976,7 +1049,7 @@ def load_item(obj, index=0, *, max_pixels=DEFAULT_MAX_PIXELS):
         except ItemError:
             raise
         except FileNotFoundError:
-            raise ItemError(index, shown, "file not found") from None
+            raise ItemError(index, shown, not_found_reason(src)) from None
         except IsADirectoryError:
             raise ItemError(index, shown, "is a directory, not an image file") from None
         except MemoryError:

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ._item import ItemError
+from ._item import ItemError, not_found_reason, path_text
 
 __all__ = [
     "VideoFrames",
@@ -327,16 +327,16 @@ def _local_file(path, index):
         raw = os.fspath(path)
     except TypeError:
         raise ItemError(index, None, f"a video must be given as a path, got {type(path).__name__}") from None
-    src = os.fsdecode(raw) if isinstance(raw, bytes) else raw
-    if "\0" in src:
-        raise ItemError(index, src.replace("\0", "\\x00"), "the path contains a NUL byte")
+    text = os.fsdecode(raw) if isinstance(raw, bytes) else raw
+    src = path_text(text)  # printable: undecodable bytes and NUL escaped, as load_item names an item
+    if "\0" in text:
+        raise ItemError(index, src, "the path contains a NUL byte")
     try:
         st = os.stat(raw)
     except (FileNotFoundError, NotADirectoryError):
-        raise ItemError(index, src, "file not found") from None
+        raise ItemError(index, src, not_found_reason(text)) from None
     except UnicodeEncodeError as exc:
-        raise ItemError(index, src.encode("utf-8", "backslashreplace").decode("ascii", "replace"),
-                        f"the path cannot be encoded for the file system ({exc.reason})") from None
+        raise ItemError(index, src, f"the path cannot be encoded for the file system ({exc.reason})") from None
     except OSError as exc:
         raise ItemError(index, src, f"cannot read file ({exc.strerror or exc})") from None
     if stat.S_ISDIR(st.st_mode):
@@ -409,7 +409,10 @@ class _Video:
                 if any("whitelist" in m for _, _, m in logs):
                     raise ItemError(self.index, self.src, "refers to other files or URLs (a playlist or concat "
                                     "list); only the file itself is read") from None
-                raise ItemError(self.index, self.src, f"not a readable video file ({_describe(exc)})") from None
+                causes = _Errors()
+                causes.add_logs(logs)  # the demuxer's own words, e.g. "moov atom not found" (an MP4 cut short)
+                detail = "; ".join([_describe(exc)] + causes.as_list()[:3])
+                raise ItemError(self.index, self.src, f"not a readable video file ({detail})") from None
             logs.clear()
 
     def _choose_stream(self, stream):
@@ -710,10 +713,13 @@ def _check_header(container, stream, table, header_frames, start_s, duration_s, 
     if container.duration is None or len(container.streams) != 1:
         return  # the container's duration may be another stream's
     header_s = container.duration / av.time_base
-    # Demuxers disagree on whether the container duration counts from 0 or from the start time.
+    # Demuxers disagree on whether the container duration counts from 0 or from the start time,
+    # so a mismatch is one against both readings.
     if duration_s < header_s - tol and end_s < header_s - tol:
         errors.add(f"the container gives a duration of {header_s:.3f} s but the frames end at "
                    f"{end_s:.3f} s (truncated file?)")
+    elif header_s < duration_s - tol and header_s < end_s - tol:  # a stale header (e.g. Matroska's Duration)
+        errors.add(f"the container gives a duration of {header_s:.3f} s but the frames span {duration_s:.3f} s")
 
 
 def _sar(stream):
@@ -1029,6 +1035,12 @@ class _Decode:
         self.seek = bool(seek) and self.by_pts and video.seekable
         self.skip_nonref = (bool(skip_nonref) and self.by_pts
                             and video.stream.codec_context.name in _SKIP_NONREF_CODECS)
+        cc = video.stream.codec_context
+        self.codec_name = cc.name
+        try:
+            self.intra_only = bool(cc.codec.intra_only)
+        except Exception:  # pragma: no cover - defensive: a codec without a descriptor
+            self.intra_only = False
         self.n_output = 0
         self.got = []
         self.ended = False
@@ -1092,6 +1104,22 @@ class _Decode:
             return self.video.stream.codec_context.decode(None)
         except av.FFmpegError:
             return []
+
+    def _concealed(self, logs, frames):
+        """Whether the decoder reported damage (an error-level message of its own) while decoding the one
+        frame of an intra-only stream (MJPEG, ProRes...).
+
+        Such decoders conceal missing or broken data without flagging the frame corrupt (FFmpeg's
+        MJPEG decoder fills a JPEG whose scan data stop short and logs ``overread``); in an intra-only
+        stream the packet just sent is the frame it returns, so its messages belong to that frame.
+        Streams with reference frames return another packet's frame, so their messages are not
+        attributed (they stay in ``errors`` unattributed).
+        """
+        if not self.intra_only or len(frames) != 1:
+            return False
+        import av.logging
+
+        return any(level <= av.logging.ERROR and name == self.codec_name for level, name, _ in logs)
 
     def _yield(self, frame, k, t, logs):
         rgb, geo, sar, rot = self.display.convert(frame)
@@ -1163,6 +1191,7 @@ class _Decode:
                 errors.add(f"{what}: packet failed to decode ({_describe(exc)})")
                 errors.add_logs(logs)
                 continue
+            concealed = self._concealed(logs, frames)
             errors.add_logs(logs)
             for frame in frames:
                 self.n_output += 1
@@ -1178,7 +1207,7 @@ class _Decode:
                 n_used = used.get(frame.pts, 0)
                 used[frame.pts] = n_used + 1
                 k = ks[min(n_used, len(ks) - 1)]
-                if frame.is_corrupt:
+                if frame.is_corrupt or concealed:
                     errors.add(f"frame {k} decoded with errors (damaged data concealed)")
                 if k >= wanted[i] and k in want:
                     yield self._yield(frame, k, float((frame.pts - t0) * tb), logs)
@@ -1218,10 +1247,11 @@ class _Decode:
                 errors.add(f"decoder error near frame {k} ({_describe(exc)})")
                 errors.add_logs(logs)
                 continue
+            concealed = self._concealed(logs, frames)
             errors.add_logs(logs)
             for frame in frames:
                 self.n_output += 1
-                if frame.is_corrupt:
+                if frame.is_corrupt or concealed:
                     errors.add(f"frame {k} decoded with errors (damaged data concealed)")
                 if k in want:
                     yield self._yield(frame, k, k / rate if rate else float("nan"), logs)

@@ -1,0 +1,337 @@
+"""Other inputs of the kinds in ../shared/cases, where the media layer and the loaders were still wrong.
+
+Each test builds its input here (PyAV, Pillow, numpy), names the kind it stands for, and pairs the
+failing variant with a valid look-alike that must stay accepted.
+"""
+
+import io
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from conftest import encode, natural_image
+from PIL import Image
+from video_fixtures import frame_level, index_frames
+
+from forensics.media import read_frames
+
+
+def cut_scan(jpeg):
+    """The JPEG with the second half of its last scan's entropy-coded data removed and the
+    end-of-image marker re-appended (a copy that stopped short, then was 'repaired')."""
+    sos = jpeg.rfind(b"\xff\xda")
+    start = sos + 2 + int.from_bytes(jpeg[sos + 2:sos + 4], "big")
+    eoi = jpeg.rfind(b"\xff\xd9")
+    return jpeg[:start + (eoi - start) // 2] + b"\xff\xd9"
+
+
+def mux_jpegs(path, jpegs, fmt, size=(96, 64)):
+    """Mux ready-made JPEG files as the packets of an MJPEG stream at 10 fps (no re-encoding)."""
+    with av.open(str(path), "w", format=fmt) as c:
+        s = c.add_stream("mjpeg", rate=10)
+        s.width, s.height = size
+        s.pix_fmt = "yuvj420p"
+        for k, data in enumerate(jpegs):
+            pk = av.Packet(data)
+            pk.stream, pk.pts, pk.dts, pk.time_base = s, k, k, Fraction(1, 10)
+            if fmt != "avi":
+                pk.duration = 1
+            pk.is_keyframe = True
+            c.mux(pk)
+    return path
+
+
+# -- JPEG damage inside an MJPEG video ---------------------------------------------------------
+@pytest.mark.parametrize("fmt,ext", [("avi", ".avi"), ("matroska", ".mkv")])
+@pytest.mark.parametrize("options", [{}, {"progressive": True}, {"subsampling": 0}], ids=["baseline", "progressive",
+                                                                                          "444"])
+def test_mjpeg_frame_with_missing_scan_data_is_named(tmp_path, fmt, ext, options):
+    """An MJPEG frame whose scan data stop half way (EOI re-appended): FFmpeg's decoder fills the
+    rest and logs an error without flagging the frame corrupt. The frame is named as damaged, so
+    VideoFeatures says "partial" with it. Look-alike: the same frames intact, no report."""
+    from forensics.features import BlurFeatures, VideoFeatures
+
+    jpegs = [encode(f, "JPEG", quality=90, **options) for f in index_frames(8, step=20)]
+    good = mux_jpegs(tmp_path / f"good{ext}", jpegs, fmt)
+    bad = mux_jpegs(tmp_path / f"bad{ext}", [cut_scan(j) if k in (2, 5) else j for k, j in enumerate(jpegs)], fmt)
+    r = read_frames(bad, every=1)
+    assert r.indices.tolist() == list(range(8))  # damaged frames keep their place: nothing shifts
+    named = sorted(e for e in r.errors if "decoded with errors" in e)
+    assert named == ["frame 2 decoded with errors (damaged data concealed)",
+                     "frame 5 decoded with errors (damaged data concealed)"]
+    ok = read_frames(good, every=1)
+    assert ok.errors == [] and ok.indices.tolist() == list(range(8))
+    levels = [frame_level(f) for f in ok.frames]
+    assert np.allclose(levels, 16 + 20 * np.arange(8), atol=3)  # the intact frames are the file's
+    vf = VideoFeatures(BlurFeatures(), faces=False, n_frames=8).fit()
+    vf.transform([bad, good])
+    assert vf.status_["status"].tolist() == ["partial", "ok"]
+    assert "frame 2 decoded with errors" in vf.status_["error"].iloc[0]
+
+
+def test_decoder_messages_of_a_stream_with_reference_frames_are_not_pinned_on_a_frame(tmp_path):
+    """Attribution needs an intra-only codec: in H.264 the frame returned by a decode call is
+    often another packet's (reordering delay), so a decoder message is kept unattributed."""
+    from forensics.media._video import _Decode, _Errors, _probe, _Video
+    from video_fixtures import write_video
+
+    path = write_video(tmp_path / "b.mp4", index_frames(6), gop=3)
+    with _Video(path, 0) as video:
+        _probe(video, _Errors())
+        dec = _Decode(video, [0], _Errors())
+        assert not dec.intra_only and dec.codec_name == "h264"
+        assert not dec._concealed([(av.logging.ERROR, "h264", "error")], [object()])
+    mj = mux_jpegs(tmp_path / "m.avi", [encode(f, "JPEG") for f in index_frames(2, step=20)], "avi")
+    with _Video(mj, 0) as video:
+        _probe(video, _Errors())
+        dec = _Decode(video, [0], _Errors())
+        assert dec.intra_only
+        assert dec._concealed([(av.logging.ERROR, "mjpeg", "overread 8")], [object()])
+        assert not dec._concealed([(av.logging.WARNING, "mjpeg", "note")], [object()])  # below error level
+        assert not dec._concealed([(av.logging.ERROR, "avi", "demuxer")], [object()])  # not the decoder's
+        assert not dec._concealed([(av.logging.ERROR, "mjpeg", "overread 8")], [object(), object()])  # which one?
+
+
+# -- JPEG damage through a PIL image ---------------------------------------------------------
+def _png_with_bad_idat_crc(arr):
+    """A PNG whose image-data chunk has a wrong CRC (Pillow does not check IDAT CRCs)."""
+    png = bytearray(encode(arr, "PNG"))
+    i = png.find(b"IDAT")
+    png[i + 4 + int.from_bytes(png[i - 4:i], "big")] ^= 1
+    return bytes(png)
+
+
+@pytest.mark.parametrize("kind", ["baseline", "progressive", "grey", "restart", "png_crc"])
+def test_lazily_opened_pil_image_of_a_damaged_file_is_refused(tmp_path, kind):
+    """A PIL image opened on a damaged file (JPEG scan data cut with EOI re-appended, a PNG image
+    data CRC mismatch) loads in Pillow as a picture with filler; as an item it is refused like the
+    same file given by path or bytes, naming the path. Look-alike: the intact file, opened the
+    same way, gives the file's pixels."""
+    from forensics.media import ItemError, load_item
+
+    img = natural_image(4, (64, 80))
+    if kind == "png_crc":
+        good, bad = encode(img, "PNG"), _png_with_bad_idat_crc(img)
+    else:
+        opts = {"progressive": {"progressive": True}, "restart": {"restart_marker_blocks": 2}}.get(kind, {})
+        src = np.ascontiguousarray(img[..., 0]) if kind == "grey" else img
+        good = encode(src, "JPEG", quality=90, **opts)
+        bad = cut_scan(good)
+    Image.open(io.BytesIO(bad)).load()  # Pillow itself accepts the damaged file
+    path = tmp_path / f"{kind}.img"
+    path.write_bytes(bad)
+    with pytest.raises(ItemError) as by_bytes:
+        load_item(bad, 3).pixels
+    with Image.open(path) as im:
+        with pytest.raises(ItemError, match=r"^item 3 \(.*\.img\): ") as by_pil:
+            load_item(im, 3)
+    assert by_pil.value.reason == by_bytes.value.reason
+    with pytest.raises(ItemError, match=r"^item 3: "):
+        load_item(Image.open(io.BytesIO(bad)), 3)
+    intact = load_item(Image.open(io.BytesIO(good)), 3)
+    np.testing.assert_array_equal(intact.pixels, np.asarray(Image.open(io.BytesIO(good))))
+
+
+def test_pil_images_without_a_file_to_check_are_taken_as_they_are():
+    """Only a lazily opened first frame has its file checked: an image already loaded, one made in
+    memory, or a later frame of a multi-frame file is taken as its pixels (nothing to check)."""
+    from forensics.media import load_item
+    from forensics.media._item import _pil_file_bytes
+
+    img = natural_image(5, (32, 40))
+    bad = cut_scan(encode(img, "JPEG", quality=90))
+    loaded = Image.open(io.BytesIO(bad))
+    loaded.load()
+    assert _pil_file_bytes(loaded) is None
+    assert load_item(loaded).pixels.shape == (32, 40, 3)
+    assert _pil_file_bytes(Image.fromarray(img)) is None
+    lazy = Image.open(io.BytesIO(bad))
+    assert _pil_file_bytes(lazy) == bad and lazy.tile  # reading the bytes leaves the image unloaded
+    buf = io.BytesIO()
+    frames = [Image.fromarray(natural_image(s, (16, 16))) for s in (1, 2)]
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:])
+    gif = Image.open(io.BytesIO(buf.getvalue()))
+    assert _pil_file_bytes(gif) == buf.getvalue()
+    gif.seek(1)
+    assert _pil_file_bytes(gif) is None
+
+
+# -- file names: Unicode normalization ---------------------------------------------------------
+@pytest.mark.parametrize("asked_form,disk_form", [("NFC", "NFD"), ("NFD", "NFC")])
+def test_a_name_in_another_unicode_normalization_is_named_as_the_cause(tmp_path, asked_form, disk_form):
+    """'café' stored decomposed (NFD, as macOS writes names) and asked for precomposed (NFC), or
+    the reverse: both print the same, Linux sees two names. The error says so, naming both forms.
+    Look-alikes: the name in the disk's own form reads; a name with no twin is plainly not found."""
+    import unicodedata
+
+    from video_fixtures import write_video
+
+    from forensics.media import ItemError, load_item, video_info
+
+    name = "Видео café"
+    disk, asked = (unicodedata.normalize(f, name) for f in (disk_form, asked_form))
+    assert disk != asked
+    write_video(tmp_path / f"{disk}.mp4", [np.full((32, 32, 3), 90, np.uint8)] * 2)
+    (tmp_path / f"{disk}.png").write_bytes(encode(natural_image(1, (8, 8)), "PNG"))
+    hint = rf"\): file not found; a file whose name differs only in Unicode normalization exists \({disk_form}: "
+    calls = [(".mp4", lambda p: read_frames(p, n=2)), (".mp4", video_info), (".png", lambda p: load_item(p).pixels)]
+    for suffix, call in calls:
+        with pytest.raises(ItemError, match=hint) as err:
+            call(tmp_path / f"{asked}{suffix}")
+        nfc, nfd = "caf\\u00e9", "cafe\\u0301"  # the differing letters as code points; the rest as is
+        assert (f"'Видео {nfd if disk_form == 'NFD' else nfc}{suffix}' vs 'Видео "
+                f"{nfc if disk_form == 'NFD' else nfd}{suffix}' asked" in err.value.reason)
+        call(tmp_path / f"{disk}{suffix}")  # the name as stored reads
+        with pytest.raises(ItemError) as err:
+            call(tmp_path / f"other{suffix}")
+        assert err.value.reason == "file not found"
+
+
+def test_manifest_and_dfdc_rows_name_a_unicode_normalization_twin(tmp_path):
+    """A manifest CSV (or DFDC metadata.json) written with NFC names for files stored in NFD: the
+    "not on disk" warning counts the rows that have such a twin. Look-alike: a row whose file is
+    simply absent gets the plain warning."""
+    import json
+    import unicodedata
+
+    from forensics.datasets import SkippedFilesWarning, load_dfdc, read_manifest
+
+    nfc, nfd = unicodedata.normalize("NFC", "café.mp4"), unicodedata.normalize("NFD", "café.mp4")
+    (tmp_path / nfd).write_bytes(b"x")
+    (tmp_path / "m.csv").write_text(f"path,label\n{nfc},0\ngone.mp4,1\n", encoding="utf-8")
+    with pytest.warns(SkippedFilesWarning), pytest.warns(UserWarning, match=r"2 of 2 rows .*; 1 of them: a file whose name differs only in Unicode "
+                                         r"normalization exists \(NFD: 'cafe\\u0301\.mp4'"):
+        m = read_manifest(tmp_path / "m.csv")
+    assert m["exists"].tolist() == [False, False]
+    (tmp_path / "n.csv").write_text("path,label\ngone.mp4,1\n", encoding="utf-8")
+    with pytest.warns(UserWarning) as record:
+        read_manifest(tmp_path / "n.csv")
+    assert not any("normalization" in str(w.message) for w in record)
+    part = tmp_path / "dfdc_train_part_0"
+    part.mkdir()
+    (part / nfd).write_bytes(b"x")
+    (part / "metadata.json").write_text(json.dumps({nfc: {"label": "REAL"}}), encoding="utf-8")
+    with pytest.warns(UserWarning) as record:
+        load_dfdc(part)
+    assert any("1 of them: a file whose name differs only in Unicode normalization" in str(w.message) for w in record)
+
+
+# -- stale header durations ----------------------------------------------------------------------
+@pytest.mark.parametrize("duration_ms,message", [
+    (1200, "the container gives a duration of 1.200 s but the frames span 2.400 s"),
+    (2199, "the container gives a duration of 2.199 s but the frames span 2.400 s"),  # just past the tolerance
+    (2200, None),  # at the tolerance (two frame intervals, 0.2 s): not reported
+    (2400, None),  # the true duration
+    (2600, None),
+    (2601, "the container gives a duration of 2.601 s but the frames end at 2.400 s (truncated file?)"),
+    (4800, "the container gives a duration of 4.800 s but the frames end at 2.400 s (truncated file?)")])
+def test_matroska_duration_element_that_the_frames_contradict_is_reported(tmp_path, duration_ms, message):
+    """A Matroska file whose Segment Duration was not updated after an edit: shorter than the
+    frames (stale) or longer (truncated) is reported, and sampling still spans every frame.
+    Look-alikes: the true Duration, and ones at the tolerance, give no report."""
+    import struct
+
+    from video_fixtures import write_video
+
+    from forensics.media import video_info
+
+    path = write_video(tmp_path / "clip.mkv", index_frames(24, step=8), fps=10, gop=1)
+    data = bytearray(path.read_bytes())
+    i = data.find(b"\x44\x89\x88")  # Duration, an 8-byte float in the segment's timescale (ms)
+    assert struct.unpack(">d", data[i + 3:i + 11])[0] == 2400.0
+    data[i + 3:i + 11] = struct.pack(">d", float(duration_ms))
+    path.write_bytes(bytes(data))
+    info = video_info(path)
+    assert info.n_frames == 24 and info.duration_s == pytest.approx(2.4)
+    assert list(info.errors) == ([message] if message else [])
+    r = read_frames(path, n=3)
+    assert r.indices.tolist() == [0, 12, 23]
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], [16, 16 + 8 * 12, 16 + 8 * 23], atol=3)
+
+
+def test_an_mp4_cut_before_its_index_names_the_demuxers_reason(tmp_path):
+    """An MP4 whose index (moov, written at the end) was cut off cannot be read at all: the error
+    carries FFmpeg's own reason, not only 'Invalid data'. Look-alikes: the intact file reads, and
+    the same cut of a file with its index first (faststart) reads the frames present, reporting
+    the header count the packets contradict."""
+    from video_fixtures import write_video
+
+    from forensics.media import ItemError, video_info
+
+    frames = index_frames(40, step=5)
+    end = write_video(tmp_path / "end.mp4", frames, fps=10, gop=5)
+    assert video_info(end).n_frames == 40
+    data = end.read_bytes()
+    assert data.find(b"moov") > data.find(b"mdat")  # the index comes last
+    (tmp_path / "cut.mp4").write_bytes(data[:len(data) * 8 // 10])
+    with pytest.raises(ItemError, match=r"not a readable video file \(InvalidDataError: .*; ffmpeg mov,mp4[^:]*: "
+                                        r"moov atom not found\)$"):
+        video_info(tmp_path / "cut.mp4")
+    with av.open(str(tmp_path / "fast.mp4"), "w", options={"movflags": "faststart"}) as c:
+        s = c.add_stream("mjpeg", rate=10)
+        s.width, s.height, s.pix_fmt = 96, 64, "yuvj420p"
+        for f in frames:
+            for pk in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(pk)
+        for pk in s.encode():
+            c.mux(pk)
+    data = (tmp_path / "fast.mp4").read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat")
+    (tmp_path / "fastcut.mp4").write_bytes(data[:len(data) * 8 // 10])
+    info = video_info(tmp_path / "fastcut.mp4")
+    assert 20 < info.n_frames < 40 and info.header_frames == 40
+    assert any(f"the header gives 40 frames but the stream holds {info.n_frames} packets" in e for e in info.errors)
+
+
+def test_a_video_name_with_undecodable_bytes_is_read_and_named_printably(tmp_path):
+    """A video named in Latin-1 on a UTF-8 system reads; its errors and VideoInfo.path name it with
+    the bytes escaped, as load_item names such an image, so a message can be printed and saved
+    (before, an ItemError held the raw surrogate and failed to encode). Look-alike: a valid
+    non-ASCII name is named as is."""
+    import os
+
+    from video_fixtures import write_video
+
+    from forensics.media import ItemError, video_info
+
+    raw = os.fsencode(str(tmp_path)) + b"/caf\xe9.mp4"
+    try:
+        write_video(os.fsdecode(raw), [np.full((32, 32, 3), 90, np.uint8)] * 2)
+    except (OSError, av.FFmpegError):  # pragma: no cover - a file system that refuses such names
+        pytest.skip("this file system refuses names that are not valid UTF-8")
+    r = read_frames(os.fsdecode(raw), n=2)
+    assert len(r) == 2 and abs(frame_level(r.frames[0]) - 90) < 3
+    assert r.info.path == str(tmp_path / "caf\\udce9.mp4") and video_info(raw).path == r.info.path
+    with pytest.raises(ItemError) as err:
+        read_frames(os.fsdecode(raw)[:-4] + "-2.mp4")
+    assert err.value.source == str(tmp_path / "caf\\udce9-2.mp4")
+    str(err.value).encode("utf-8")  # printable and savable
+    write_video(tmp_path / "café.mp4", [np.full((32, 32, 3), 90, np.uint8)] * 2)
+    assert video_info(tmp_path / "café.mp4").path == str(tmp_path / "café.mp4")
+
+
+def test_a_path_with_windows_separators_names_the_file_meant(tmp_path):
+    """A manifest written on Windows names 'real\\a.jpg', one file name on POSIX systems: when
+    'real/a.jpg' exists, the error (and the manifest's 'not on disk' warning) says so. Look-alikes:
+    a file whose name really holds a backslash is read as itself; a path with a backslash and no
+    such file elsewhere is plainly not found."""
+    from forensics.datasets import SkippedFilesWarning, read_manifest
+    from forensics.media import ItemError, load_item
+
+    (tmp_path / "real").mkdir()
+    png = encode(natural_image(2, (8, 8)), "PNG")
+    (tmp_path / "real" / "a.png").write_bytes(png)
+    windows = str(tmp_path) + "/real\\a.png"
+    with pytest.raises(ItemError) as err:
+        load_item(windows)
+    assert err.value.reason == f"file not found; the path uses Windows separators ('\\'): a file exists at " \
+                               f"{tmp_path / 'real' / 'a.png'}"
+    with pytest.raises(ItemError, match=r"\): file not found$"):
+        load_item(str(tmp_path) + "/real\\b.png")
+    (tmp_path / "m.csv").write_text("path,label\nreal\\a.png,0\n", encoding="utf-8")
+    with pytest.warns(SkippedFilesWarning), pytest.warns(UserWarning, match=r"1 of them: the path uses Windows "
+                                                                           r"separators"):
+        assert read_manifest(tmp_path / "m.csv")["exists"].tolist() == [False]
+    (tmp_path / "real\\a.png").write_bytes(png)  # now a file with that very name exists: it is the one read
+    np.testing.assert_array_equal(load_item(windows).pixels, natural_image(2, (8, 8)))
