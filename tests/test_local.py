@@ -16,9 +16,10 @@ def _textured(seed, shape):
     return np.clip(natural_image(seed, shape)[:, :, 1] + rng.normal(0, 2.0, shape), 0, 255)
 
 
-# shapes around the block boundaries of block=32: 1 block (NaN), 2 blocks, odd sides, a leftover
-# margin of 1 and of 31 pixels; parameters away from the defaults, including steps that round
-@pytest.mark.parametrize("shape", [(32, 32), (32, 64), (63, 64), (65, 97), (96, 130)])
+# shapes around the block boundaries of block=32: 1 block (NaN), 2 blocks in one row or in one
+# column, odd sides, a leftover margin of 1 and of 31 pixels; parameters away from the defaults,
+# including steps that round
+@pytest.mark.parametrize("shape", [(32, 32), (32, 64), (64, 32), (100, 40), (63, 64), (65, 97), (96, 130)])
 @pytest.mark.parametrize("params", [dict(), dict(block=16, overlap=0.5), dict(block=20, overlap=0.3),
                                     dict(block=8, overlap=0.75)])
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
