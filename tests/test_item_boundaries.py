@@ -605,8 +605,65 @@ def test_tiff_colour_spaces_are_converted_or_refused_by_name():
     lab = io.BytesIO()
     tifffile.imwrite(lab, ycc, photometric="cielab")
     with pytest.raises(ItemError, match=r"item 0: unsupported TIFF samples: uint8 \(6, 7, 3\) "
-                                        r"\(Pillow mode LAB, photometric interpretation 8\)"):
+                                        r"\(Pillow mode LAB, photometric interpretation 8, CIELab\)"):
         load_item(lab.getvalue()).pixels
+
+
+def test_jpeg_compressed_tiff_strips_are_decoded_strictly():
+    """libtiff only warns about corrupt JPEG data in a strip and returns the picture with filler;
+    each strip is checked by strict libjpeg, with the shared JPEGTables (Pillow's files) or
+    without (tifffile's subsampled YCbCr). The intact look-alikes decode to tifffile's pixels."""
+    import tifffile
+
+    yy, xx = np.mgrid[0:48, 0:40]
+    arr = np.dstack([yy * 4 + xx, xx * 5, 200 - yy * 3]).astype(np.uint8)
+    pil = io.BytesIO()
+    Image.fromarray(arr).save(pil, "TIFF", compression="jpeg")  # JPEGTables + abbreviated strips
+    ycc = io.BytesIO()
+    tifffile.imwrite(ycc, arr, photometric="ycbcr", subsampling=(2, 2), compression="jpeg", rowsperstrip=16)
+    for buf, has_tables in ((pil, True), (ycc, False)):
+        data = buf.getvalue()
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            page = tif.pages[0]
+            assert (347 in page.tags) == has_tables and page.compression == 7
+            offsets, counts, expected = page.dataoffsets, page.databytecounts, page.asarray()
+        np.testing.assert_array_equal(load_item(data).pixels, expected)
+        k = len(offsets) - 1  # the last strip: its number is named
+        damaged = bytearray(data)
+        damaged[offsets[k] + counts[k] // 2:offsets[k] + counts[k] // 2 + 24] = bytes(24)
+        with pytest.raises(ItemError, match=rf"item 0: corrupt JPEG data in TIFF strip {k} \(Corrupt JPEG data"):
+            load_item(bytes(damaged)).pixels
+    data = ycc.getvalue()
+    assert _ifd_entries(data)[259][3] == 7
+    with pytest.raises(ItemError, match=r"item 0: old-style JPEG-compressed TIFF \(compression 6\) is not supported"):
+        load_item(_set_tag(data, 259, 6)).pixels
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")  # Pillow, opening the junk look-alikes
+def test_tiffs_pillow_cannot_open_are_refused_by_what_they_hold():
+    """16-bit CIELab and float TIFFs are named as such, not as unreadable files; bytes that only
+    start like a TIFF keep the generic message, and the 16-bit RGB look-alike is read."""
+    import tifffile
+
+    rng = np.random.default_rng(9)
+    arr = rng.integers(0, 65536, (5, 6, 3), dtype=np.uint16)
+    cases = [(dict(data=arr, photometric="cielab"), r"16-bit unsigned integer samples, 3 per pixel, "
+              r"photometric interpretation 8, CIELab; supported: "),
+             (dict(data=arr.astype(np.float32) / 65535, photometric="rgb"),
+              r"32-bit floating-point samples, 3 per pixel, photometric interpretation 2, RGB; supported: "),
+             (dict(data=arr.astype(np.float32) / 65535, photometric="rgb", byteorder=">"),
+              r"32-bit floating-point samples, 3 per pixel, photometric interpretation 2, RGB; supported: ")]
+    for kw, reason in cases:
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, **kw)
+        with pytest.raises(ItemError, match=r"^item 0: unsupported TIFF: " + reason):
+            load_item(buf.getvalue()).pixels
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, arr, photometric="rgb")
+    np.testing.assert_array_equal(load_item(buf.getvalue()).pixels, arr)
+    for junk in (b"II*\x00" + bytes(60), b"MM\x00*\x00\x00\x00\x08" + bytes(4)):  # no usable directory
+        with pytest.raises(ItemError, match=r"^item 0: not a readable image file \(UnidentifiedImageError"):
+            load_item(junk).pixels
 
 
 def test_damaged_sixteen_bit_compressed_tiff_strips_are_refused():

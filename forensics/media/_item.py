@@ -16,6 +16,7 @@ import io
 import os
 import re
 import stat
+import warnings
 import zlib
 from functools import cached_property
 from pathlib import Path
@@ -186,8 +187,10 @@ class Item:
     - TIFF: libtiff through Pillow, which stops at a strip that fails to decode (a deflate
       strip's Adler-32, an LZW code error) or runs short; 16-bit colour TIFF (chunky or planar;
       CMYK turned to RGB) through tifffile and imagecodecs (Pillow would cut it to 8 bits), which
-      refuse a strip that fails to decode or decodes short. YCbCr only 8-bit, unsubsampled,
-      BT.601 full range; CIELab, 32-bit and float samples are refused.
+      refuse a strip that fails to decode or decodes short. The strips of a JPEG-compressed TIFF
+      are also decoded by strict libjpeg (libtiff only warns of corrupt JPEG data); old-style
+      JPEG (compression 6) is refused. YCbCr only 8-bit, BT.601 full range, unsubsampled or
+      JPEG-compressed; CIELab, 32-bit and float samples are refused, naming them.
     - WebP, BMP, PNM, GIF, AVIF: OpenCV (libwebp, libavif, its own BMP/PNM/GIF readers), which
       refuse truncated streams and (AVIF) undecodable AV1 data; GIF and AVIF through Pillow
       with truncated images refused when the OpenCV build cannot read them.
@@ -238,6 +241,8 @@ class Item:
                 _check_png_chunks(self)  # the precise reason, when it is a damaged PNG
             elif self.data.startswith(b"\xff\xd8"):
                 _unsupported_jpeg(self, _scan_jpeg(self))
+            elif self.data[:4] in _TIFF_SIGNATURES:
+                _unsupported_tiff(self)  # a TIFF Pillow cannot open: name what it holds
             detail = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(exc))  # stable text
             raise self.error(
                 f"not a readable image file ({type(exc).__name__}: {detail}); accepted formats: "
@@ -392,11 +397,14 @@ class Item:
         imagecodecs for the compressions, LZW included) reads the samples, chunky (RGBRGB...) or
         planar (all R, then all G...; PlanarConfiguration 2) alike, and 16-bit CMYK goes to RGB
         by Pillow's rule at 16 bits. Other colour spaces (CIELab, subsampled or non-default
-        YCbCr...) and sample types (32-bit, float) are refused, naming them.
+        YCbCr...) and sample types (32-bit, float) are refused, naming them. A JPEG-compressed
+        TIFF has its strips checked by strict libjpeg first (:func:`_check_tiff_jpeg`).
         """
         _check_tiff_strips(self, header)
         tags = getattr(header, "tag_v2", None) or {}
         bits = _tiff_bits(header)
+        if int(tags.get(259, 1)) in (6, 7):
+            _check_tiff_jpeg(self, tags)
         if header.mode == "YCbCr":
             _check_tiff_ycbcr(self, tags, bits)
         if header.mode in ("1", "L", "LA", "RGB", "RGBA", "CMYK", "YCbCr", "I;16", "I;16B", "I;16L", "P", "PA") and not (
@@ -427,7 +435,7 @@ class Item:
             arr = np.moveaxis(arr, 0, -1)
         if arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] not in (3, 4):
             raise self.error(f"unsupported TIFF samples: {arr.dtype} {arr.shape} (Pillow mode {header.mode}, "
-                             f"photometric interpretation {tags.get(262)})")
+                             f"photometric interpretation {_photometric_text(tags.get(262))})")
         if header.mode == "CMYK":
             if arr.shape[2] != 4:
                 raise self.error(f"a CMYK TIFF with {arr.shape[2]} samples per pixel is not supported")
@@ -822,6 +830,93 @@ def _check_tiff_ycbcr(item, tags, bits):
     if reference is not None and not np.allclose(reference, (0, 255, 128, 255, 128, 255)):
         raise item.error(f"YCbCr TIFF with reference black/white {tuple(reference)} is not supported "
                          f"(only full range)")
+
+
+_TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF
+_PHOTOMETRIC = {0: "min-is-white grey", 1: "grey", 2: "RGB", 3: "palette", 4: "transparency mask", 5: "CMYK",
+                6: "YCbCr", 8: "CIELab", 9: "ICCLab", 10: "ITULab", 32844: "LogL", 32845: "LogLuv",
+                32803: "CFA (raw sensor data)", 34892: "LinearRaw"}
+_SAMPLE_FORMAT = {1: "unsigned integer", 2: "signed integer", 3: "floating-point", 4: "untyped",
+                  5: "complex integer", 6: "complex floating-point"}
+
+
+def _photometric_text(value):
+    """``8, CIELab``: a TIFF PhotometricInterpretation value and its name."""
+    name = _PHOTOMETRIC.get(value) if isinstance(value, int) else None
+    return f"{value}, {name}" if name else f"{value}"
+
+
+def _unsupported_tiff(item):
+    """Raise the reason a TIFF that Pillow cannot open is refused, when its first IFD names a
+    colour space or sample type outside those accepted.
+
+    Pillow does not identify, for instance, 16-bit CIELab or floating-point TIFFs; "not a readable
+    image file" would send the user looking for damage. Returns quietly when the directory cannot
+    be read or describes an accepted kind (then the file is damaged, and the caller's generic
+    message stands).
+    """
+    from PIL import TiffImagePlugin
+
+    data = item.data
+    try:
+        ifd = TiffImagePlugin.ImageFileDirectory_v2(ifh=data[:16] if data[2:4] in (b"+\x00", b"\x00+") else data[:8])
+        fp = io.BytesIO(data)
+        fp.seek(ifd.next)
+        with warnings.catch_warnings(record=True) as caught:  # Pillow warns of a damaged directory
+            warnings.simplefilter("always")
+            ifd.load(fp)
+        if caught or 262 not in ifd:  # damaged, or no PhotometricInterpretation (a required tag)
+            return
+
+        def value(tag, default):
+            v = ifd.get(tag, default)
+            return int(max(v) if isinstance(v, tuple) and v else v)
+
+        photometric, bits, fmt, spp = value(262, -1), value(258, 1), value(339, 1), value(277, 1)
+    except Exception:
+        return
+    if photometric in (0, 1, 2, 3, 5, 6) and bits in (1, 8, 16) and fmt == 1:
+        return
+    raise item.error(
+        f"unsupported TIFF: {bits}-bit {_SAMPLE_FORMAT.get(fmt, f'sample format {fmt}')} samples, "
+        f"{spp} per pixel, photometric interpretation {_photometric_text(photometric)}; supported: 1-, 8- and "
+        f"16-bit unsigned integer grey, RGB(A), palette and CMYK, and 8-bit YCbCr")
+
+
+def _check_tiff_jpeg(item, tags):
+    """Each strip (or tile) of a JPEG-compressed TIFF decoded by libjpeg-turbo in strict mode.
+
+    libtiff reports libjpeg's warnings (scan data cut short, extraneous bytes, bad Huffman codes)
+    only as warnings and returns the picture with filler; the strips are therefore decoded once
+    more, strictly, as a JPEG file is (:meth:`Item._decode_jpeg`), the ``JPEGTables`` tag (347:
+    an abbreviated stream of the shared quantization and Huffman tables) put before each strip's
+    own markers. Old-style JPEG (compression 6, TIFF 6.0's withdrawn scheme) is refused: no strict
+    decoder for it is installed.
+    """
+    import simplejpeg
+
+    if int(tags.get(259, 1)) == 6:
+        raise item.error("old-style JPEG-compressed TIFF (compression 6) is not supported: no strict decoder "
+                         "for it is installed")
+    tiled = 324 in tags or 322 in tags
+    offsets = tags.get(324 if tiled else 273)
+    counts = tags.get(325 if tiled else 279)
+    offsets = (offsets,) if isinstance(offsets, int) else tuple(offsets)
+    counts = (counts,) if isinstance(counts, int) else tuple(counts)
+    tables = bytes(tags.get(347) or b"")
+    prefix = tables[:-2] if tables.startswith(b"\xff\xd8") and tables.endswith(b"\xff\xd9") else b""
+    what = "tile" if tiled else "strip"
+    for k, (off, cnt) in enumerate(zip(offsets, counts)):
+        seg = item.data[off:off + cnt]
+        stream = prefix + seg[2:] if prefix and seg.startswith(b"\xff\xd8") else seg
+        try:
+            space = simplejpeg.decode_jpeg_header(stream)[2]
+            mode = {"Gray": "GRAY", "CMYK": "CMYK", "YCCK": "CMYK"}.get(space, "RGB")
+            simplejpeg.decode_jpeg(stream, colorspace=mode, strict=True)
+        except ValueError as exc:
+            if "memory" in str(exc).lower():
+                raise MemoryError(str(exc)) from None
+            raise item.error(f"corrupt JPEG data in TIFF {what} {k} ({_short(exc)})") from None
 
 
 def _cmyk_to_rgb(cmyk, white):
