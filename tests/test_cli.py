@@ -10,6 +10,7 @@ output pipe.
 
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -808,12 +809,40 @@ def test_predict_one_row_per_input_in_order_with_failures_recorded(data, model, 
     table = pd.read_csv(out, keep_default_na=False, na_values=[""])
     assert table["input"].tolist() == [one_fake, *real, str(bad), str(tmp_path / "missing.png")]
     assert table["status"].tolist() == ["ok"] * (len(real) + 1) + ["error", "error"]
-    assert table["error"].iloc[-1] == "not found" and "not a readable image" in table["error"].iloc[-2]
+    assert table["error"].iloc[-1] == "file not found" and "not a readable image" in table["error"].iloc[-2]
     expected = load(model).predict_proba([one_fake, *real])[:, 1]
     np.testing.assert_allclose(table["score"].iloc[:-2], expected, rtol=1e-10)
     assert table["prediction"].iloc[:-2].tolist() == (expected >= 0.5).astype(int).tolist()
     assert table[["score", "prediction"]].iloc[-2:].isna().all().all()
     assert (tmp_path / "pred.config.yaml").is_file()
+
+
+def test_predict_names_why_an_input_file_named_on_the_command_line_is_missing(data, model, tmp_path, capsys):
+    """An input path given by name says what the loaders say: a Unicode-normalization twin (a name
+    typed precomposed for a file copied from macOS), Windows separators, a broken link (with its
+    target), a pipe. Look-alikes: the name as stored is scored; a name with no twin is plainly
+    not found."""
+    import unicodedata
+
+    src = next(iter(sorted((data / "real").glob("*.jpg"))))
+    nfc, nfd = (unicodedata.normalize(f, "café.jpg") for f in ("NFC", "NFD"))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / nfd).write_bytes(src.read_bytes())
+    os.symlink(tmp_path / "gone.jpg", tmp_path / "link.jpg")
+    os.mkfifo(tmp_path / "pipe.jpg")
+    inputs = [str(tmp_path / "sub" / nfc), str(tmp_path) + "/sub\\" + nfd, str(tmp_path / "link.jpg"),
+              str(tmp_path / "pipe.jpg"), str(tmp_path / "sub" / nfd), str(tmp_path / "other.jpg")]
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(model), *inputs, "--out", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    table = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    assert table["status"].tolist() == ["error"] * 4 + ["ok", "error"]
+    assert pd.read_csv(out, keep_default_na=False)["error"].tolist() == [
+        "file not found; a file whose name differs only in Unicode normalization exists (NFD: 'cafe\\u0301.jpg' "
+        "vs 'caf\\u00e9.jpg' asked), e.g. a copy from macOS: rename one to match",
+        f"file not found; the path uses Windows separators ('\\'): a file exists at {tmp_path / 'sub' / nfd}",
+        f"broken symbolic link (to {tmp_path / 'gone.jpg'})",
+        "not a regular file (a device, pipe or socket is never read)", "", "file not found"]
 
 
 def test_predict_on_a_folder_accounts_for_every_media_file(data, model, tmp_path, capsys):

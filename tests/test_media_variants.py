@@ -335,3 +335,36 @@ def test_a_path_with_windows_separators_names_the_file_meant(tmp_path):
         assert read_manifest(tmp_path / "m.csv")["exists"].tolist() == [False]
     (tmp_path / "real\\a.png").write_bytes(png)  # now a file with that very name exists: it is the one read
     np.testing.assert_array_equal(load_item(windows).pixels, natural_image(2, (8, 8)))
+
+
+def test_windows_separators_and_another_unicode_normalization_at_once(tmp_path):
+    """A manifest written on Windows, with precomposed (NFC) names, for files copied from macOS
+    (NFD): both look-alikes at once are named together, and the manifest's warning counts each
+    kind of look-alike apart. Look-alikes: the separators alone, and the NFD name with '\\'
+    whose '/' form does not exist (plainly not found)."""
+    import unicodedata
+
+    from forensics.datasets import SkippedFilesWarning, read_manifest
+    from forensics.media import ItemError, load_item
+
+    nfc, nfd = (unicodedata.normalize(f, "café.png") for f in ("NFC", "NFD"))
+    (tmp_path / "real").mkdir()
+    png = encode(natural_image(2, (8, 8)), "PNG")
+    (tmp_path / "real" / nfd).write_bytes(png)
+    (tmp_path / "real" / "b.png").write_bytes(png)
+    with pytest.raises(ItemError) as err:
+        load_item(str(tmp_path) + "/real\\" + nfc)
+    assert err.value.reason == (
+        f"file not found; the path uses Windows separators ('\\') and a file whose name differs only in Unicode "
+        f"normalization exists at {tmp_path / 'real' / nfd} (NFD: 'cafe\\u0301.png' vs 'caf\\u00e9.png' asked), "
+        f"e.g. a copy from macOS: rename one to match")
+    with pytest.raises(ItemError, match=r"\): file not found$"):
+        load_item(str(tmp_path) + "/other\\" + nfc)
+    (tmp_path / "m.csv").write_text(f"path,label\nreal\\{nfc},0\nreal\\b.png,0\nreal\\c.png,0\n", encoding="utf-8")
+    with pytest.warns(UserWarning) as record:
+        assert read_manifest(tmp_path / "m.csv")["exists"].tolist() == [False, False, False]
+    assert any(isinstance(w.message, SkippedFilesWarning) for w in record)  # the two unlisted files
+    text, = [str(w.message) for w in record if "rows of" in str(w.message)]
+    assert text.startswith("3 of 3 rows")
+    assert "; 1 of them: the path uses Windows separators ('\\') and a file whose name differs" in text
+    assert f"; 1 of them: the path uses Windows separators ('\\'): a file exists at {tmp_path / 'real' / 'b.png'}" in text

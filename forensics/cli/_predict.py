@@ -68,6 +68,8 @@ def _expand_folder(folder, suffixes, kind):
 
 def _expand_inputs(inputs, suffixes, kind="images"):
     """(input, path or None, error) per input file; folders are expanded, sorted, recursively."""
+    from ..media._item import not_found_reason, path_text
+
     rows = []
     for text in inputs:
         path = Path(text)
@@ -78,8 +80,12 @@ def _expand_inputs(inputs, suffixes, kind="images"):
             rows.extend(files)
         elif path.is_file():
             rows.append((text, text, ""))
-        else:
-            rows.append((text, None, "not found"))
+        elif os.path.islink(text):
+            rows.append((text, None, f"broken symbolic link (to {path_text(os.readlink(text))})"))
+        elif os.path.lexists(text):
+            rows.append((text, None, "not a regular file (a device, pipe or socket is never read)"))
+        else:  # the file meant, when the name is a Unicode-normalization or Windows-separator look-alike
+            rows.append((text, None, not_found_reason(text)))
     return rows
 
 

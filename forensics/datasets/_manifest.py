@@ -96,14 +96,16 @@ def read_text(path):
 
 
 def normalization_note(paths):
-    """``""``, or a note counting the absent ``paths`` for which a file exists whose name differs only
-    in Unicode normalization (NFC/NFD), naming the first; appended to "not on disk" warnings."""
+    """``""``, or a note counting the absent ``paths`` for which a look-alike file exists (a name that
+    differs only in Unicode normalization, NFC/NFD; Windows separators; both), one count per kind,
+    naming the first of each; appended to "not on disk" warnings."""
     from ..media._item import not_found_reason
 
     reasons = [r for r in (not_found_reason(p) for p in paths if not os.path.lexists(p)) if r != "file not found"]
-    if not reasons:
-        return ""
-    return f"; {len(reasons)} of them: {reasons[0].removeprefix('file not found; ')}"
+    kinds = {}  # one count per kind of look-alike (normalization, separators, both), naming the first
+    for r in reasons:
+        kinds.setdefault(("normalization" in r, "separators" in r), []).append(r)
+    return "".join(f"; {len(rs)} of them: {rs[0].removeprefix('file not found; ')}" for rs in kinds.values())
 
 
 def require_dir(path, what):

@@ -619,9 +619,16 @@ def not_found_reason(src):
         if twin != text and os.path.lexists(twin):
             return (f"file not found; a file whose name differs only in Unicode normalization exists "
                     f"({form}: {shown(twin)} vs {shown(text)} asked), e.g. a copy from macOS: rename one to match")
-    if os.sep == "/" and "\\" in text and os.path.lexists(text.replace("\\", "/")):
-        return (f"file not found; the path uses Windows separators ('\\'): a file exists at "
-                f"{path_text(text.replace(chr(92), '/'))}")
+    if os.sep == "/" and "\\" in text:
+        posix = text.replace("\\", "/")
+        if os.path.lexists(posix):
+            return f"file not found; the path uses Windows separators ('\\'): a file exists at {path_text(posix)}"
+        for form in ("NFC", "NFD"):  # both at once: a manifest written on Windows for files copied from macOS
+            twin = unicodedata.normalize(form, posix)
+            if twin != posix and os.path.lexists(twin):
+                return (f"file not found; the path uses Windows separators ('\\') and a file whose name differs "
+                        f"only in Unicode normalization exists at {path_text(twin)} ({form}: {shown(twin)} vs "
+                        f"{shown(posix)} asked), e.g. a copy from macOS: rename one to match")
     return "file not found"
 
 
