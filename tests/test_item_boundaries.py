@@ -5,6 +5,7 @@ its valid look-alike; formulas with several terms on inputs where each term matt
 import io
 import os
 import pickle
+import re
 import struct
 import zlib
 
@@ -664,6 +665,33 @@ def test_tiffs_pillow_cannot_open_are_refused_by_what_they_hold():
     for junk in (b"II*\x00" + bytes(60), b"MM\x00*\x00\x00\x00\x08" + bytes(4)):  # no usable directory
         with pytest.raises(ItemError, match=r"^item 0: not a readable image file \(UnidentifiedImageError"):
             load_item(junk).pixels
+
+
+def test_files_of_a_known_other_kind_are_named_in_the_refusal():
+    """HEIC, JPEG XL, video containers and macOS '._' files are refused as any unreadable file,
+    with what they are added to the reason. Look-alikes: an ISO base media file of an image brand
+    (AVIF) is read; bytes of no known kind keep the plain message."""
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(40)
+    mp4 = b"\x00\x00\x00\x1cftypisom\x00\x00\x02\x00isomiso2mp41" + bytes(40)
+    cases = [(heic, "a HEIF (HEIC) image (brand 'heic'), for which no decoder is installed"),
+             (b"\x00\x00\x00\x18ftypmif1" + bytes(40), "a HEIF (HEIC) image (brand 'mif1')"),
+             (mp4, "an ISO base media (MP4, MOV, 3GP) file (brand 'isom'), a video, not an image"),
+             (b"\xff\x0a" + bytes(40), "a JPEG XL image, for which no decoder is installed"),
+             (b"\x00\x00\x00\x0cJXL \x0d\x0a\x87\x0a" + bytes(40), "a JPEG XL image"),
+             (b"\x1a\x45\xdf\xa3" + bytes(40), "a Matroska or WebM file, a video, not an image"),
+             (b"RIFF\x00\x01\x00\x00AVI LIST" + bytes(40), "an AVI file, a video, not an image"),
+             (b"\x00\x05\x16\x07\x00\x02\x00\x00" + bytes(40), "a macOS AppleDouble file")]
+    for data, kind in cases:
+        with pytest.raises(ItemError, match=r"^item 0: not a readable image file \(UnidentifiedImageError: "
+                                            r"cannot identify image file; it is " + re.escape(kind)):
+            load_item(data).pixels
+    for data in (b"RIFF\x00\x01\x00\x00WAVEfmt " + bytes(40), b"\x00\x00\x00\x18ftyp" + bytes(40)[:0] + bytes(44)):
+        with pytest.raises(ItemError) as err:
+            load_item(data).pixels
+        assert "; it is" not in err.value.reason and err.value.reason.startswith("not a readable image file")
+    avif = encode(natural_image(1, (16, 16)), "AVIF")
+    assert avif[4:12] == b"ftypavif"
+    assert load_item(avif).pixels.shape == (16, 16, 3)
 
 
 def test_damaged_sixteen_bit_compressed_tiff_strips_are_refused():

@@ -244,9 +244,10 @@ class Item:
             elif self.data[:4] in _TIFF_SIGNATURES:
                 _unsupported_tiff(self)  # a TIFF Pillow cannot open: name what it holds
             detail = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(exc))  # stable text
+            kind = _known_other_kind(self.data)
             raise self.error(
-                f"not a readable image file ({type(exc).__name__}: {detail}); accepted formats: "
-                f"{', '.join(IMAGE_FORMATS)}"
+                f"not a readable image file ({type(exc).__name__}: {detail}"
+                f"{'; it is ' + kind if kind else ''}); accepted formats: {', '.join(IMAGE_FORMATS)}"
             ) from None
         w, h = im.size
         if w <= 0 or h <= 0:
@@ -845,6 +846,30 @@ _PHOTOMETRIC = {0: "min-is-white grey", 1: "grey", 2: "RGB", 3: "palette", 4: "t
                 32803: "CFA (raw sensor data)", 34892: "LinearRaw"}
 _SAMPLE_FORMAT = {1: "unsigned integer", 2: "signed integer", 3: "floating-point", 4: "untyped",
                   5: "complex integer", 6: "complex floating-point"}
+
+
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+_IMAGE_BRANDS = {b"avif", b"avis"}  # ISO base media files that are images (AVIF is accepted)
+
+
+def _known_other_kind(data):
+    """What a file Pillow cannot open is, when its first bytes say it is a known non-accepted kind:
+    HEIF (HEIC), JPEG XL, a video container, a macOS AppleDouble file (``._name``); else None."""
+    if data[4:8] == b"ftyp":
+        brand = data[8:12]
+        if brand in _HEIF_BRANDS:
+            return f"a HEIF (HEIC) image (brand {brand.decode('latin-1')!r}), for which no decoder is installed"
+        if brand not in _IMAGE_BRANDS and all(32 <= b < 127 for b in brand):  # a real brand: printable
+            return f"an ISO base media (MP4, MOV, 3GP) file (brand {brand.decode('latin-1')!r}), a video, not an image"
+    if data[:2] == b"\xff\x0a" or data[:12] == b"\x00\x00\x00\x0cJXL \x0d\x0a\x87\x0a":
+        return "a JPEG XL image, for which no decoder is installed"
+    if data[:4] == b"\x1a\x45\xdf\xa3":
+        return "a Matroska or WebM file, a video, not an image"
+    if data[:4] == b"RIFF" and data[8:12] == b"AVI ":
+        return "an AVI file, a video, not an image"
+    if data[:4] == b"\x00\x05\x16\x07":
+        return "a macOS AppleDouble file (the '._' companion of a file copied from macOS), not an image"
+    return None
 
 
 def _photometric_text(value):
