@@ -171,3 +171,21 @@ def test_a_map_variance_at_the_constant_threshold_is_constant():
     for stat in ("kurt", "moran", "split_ratio", "split_area"):
         assert np.isnan(at[STATS.index(stat)]) and np.isfinite(above[STATS.index(stat)])
     assert at[STATS.index("std")] == pytest.approx(1e-6)  # the spread itself is still reported
+
+
+def test_the_helpers_named_in_the_docstring_are_public_and_compose_to_the_row():
+    """The class docstring points users to ``local_maps``, ``map_statistics`` and ``block_grid``
+    (to look at the maps): they are importable from ``forensics.features``, and the statistics of
+    the maps are the family's row, on a grid of 3 x 4 blocks of 16 px (block away from its default)."""
+    from forensics import features
+
+    img = natural_image(4, (56, 70))[:, :, 0]
+    maps = features.local_maps(img, block=16)
+    assert features.block_grid(img.shape, 16)[:2] == (3, 4) and maps["noise"].shape == (3, 4)
+    row = features.local_features(img, block=16)
+    for name in MAPS:
+        expected = features.map_statistics(maps[name])
+        got = np.array([row[f"local__{stat}__{name}"] for stat in STATS])
+        np.testing.assert_allclose(got, expected, rtol=1e-12, equal_nan=True)
+    assert (features.local_maps, features.map_statistics, features.block_grid) == (local_maps, map_statistics,
+                                                                                   block_grid)

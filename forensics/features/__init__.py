@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ._cooccurrence import CooccurrenceFeatures, LargeCooccurrenceFeatures, cooccurrence_features
     from ._face_region import FaceRegionFeatures, faceregion_features
     from ._upsampling import UpsamplingFeatures, upsampling_features
-    from ._local import LocalInconsistencyFeatures, local_features
+    from ._local import LocalInconsistencyFeatures, block_grid, local_features, local_maps, map_statistics
     from ._tiles import TILE_AGGREGATES, TiledFeatures, tile_boxes
     from ._kernels._warm import compile_kernels
 
@@ -41,6 +41,6 @@ __all__ = [
     "CooccurrenceFeatures", "LargeCooccurrenceFeatures", "cooccurrence_features",
     "UpsamplingFeatures", "upsampling_features",
     "FaceRegionFeatures", "faceregion_features",
-    "LocalInconsistencyFeatures", "local_features",
+    "LocalInconsistencyFeatures", "local_features", "local_maps", "map_statistics", "block_grid",
     "TiledFeatures", "TILE_AGGREGATES", "tile_boxes",
 ]
