@@ -622,7 +622,11 @@ def test_jpeg_compressed_tiff_strips_are_decoded_strictly():
     Image.fromarray(arr).save(pil, "TIFF", compression="jpeg")  # JPEGTables + abbreviated strips
     ycc = io.BytesIO()
     tifffile.imwrite(ycc, arr, photometric="ycbcr", subsampling=(2, 2), compression="jpeg", rowsperstrip=16)
-    for buf, has_tables in ((pil, True), (ycc, False)):
+    tiled = io.BytesIO()
+    tifffile.imwrite(tiled, arr, photometric="rgb", compression="jpeg", tile=(16, 16))
+    cases = ((pil, True, "strip", bytes(24)), (ycc, False, "strip", bytes(24)),
+             (tiled, False, "tile", b"\xff" * 24))  # a 16 px tile's short scan: zeros can be valid codes
+    for buf, has_tables, what, fill in cases:
         data = buf.getvalue()
         with tifffile.TiffFile(io.BytesIO(data)) as tif:
             page = tif.pages[0]
@@ -630,9 +634,13 @@ def test_jpeg_compressed_tiff_strips_are_decoded_strictly():
             offsets, counts, expected = page.dataoffsets, page.databytecounts, page.asarray()
         np.testing.assert_array_equal(load_item(data).pixels, expected)
         k = len(offsets) - 1  # the last strip: its number is named
+        sos = data.index(b"\xff\xda", offsets[k])  # damage the scan data, halfway to the strip's end
+        mid = (sos + offsets[k] + counts[k]) // 2
         damaged = bytearray(data)
-        damaged[offsets[k] + counts[k] // 2:offsets[k] + counts[k] // 2 + 24] = bytes(24)
-        with pytest.raises(ItemError, match=rf"item 0: corrupt JPEG data in TIFF strip {k} \(Corrupt JPEG data"):
+        damaged[mid:mid + 24] = fill
+        if what == "strip":  # libtiff (through Pillow) alone returns a picture for it
+            Image.open(io.BytesIO(bytes(damaged))).load()
+        with pytest.raises(ItemError, match=rf"item 0: corrupt JPEG data in TIFF {what} {k} \(Corrupt JPEG data"):
             load_item(bytes(damaged)).pixels
     data = ycc.getvalue()
     assert _ifd_entries(data)[259][3] == 7
