@@ -722,6 +722,27 @@ def test_damaged_sixteen_bit_compressed_tiff_strips_are_refused():
             load_item(bytes(damaged)).pixels
 
 
+def test_damaged_eight_bit_compressed_tiff_names_the_compression_libtiff_refused():
+    """Pillow reports a strip libtiff cannot decode as "decoder error -2"; the reason names the
+    compression. Look-alike: the intact file reads."""
+    import tifffile
+
+    yy, xx = np.mgrid[0:32, 0:24]
+    arr = (yy * 5 + xx).astype(np.uint8)
+    for compression, name in (("lzw", "LZW"), ("zlib", "deflate")):
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, arr, compression=compression, rowsperstrip=8)
+        data = buf.getvalue()
+        np.testing.assert_array_equal(load_item(data).pixels, arr)
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            offset, count = tif.pages[0].dataoffsets[2], tif.pages[0].databytecounts[2]
+        damaged = bytearray(data)
+        damaged[offset + count // 2:offset + count // 2 + 8] = b"\xff" * 8
+        with pytest.raises(ItemError, match=rf"^item 0: cannot decode TIFF image \(OSError: .*; libtiff could not "
+                                            rf"decode its {name} strips or tiles\)$"):
+            load_item(bytes(damaged)).pixels
+
+
 def test_truncated_image_loading_flag_is_refused(monkeypatch):
     from PIL import ImageFile
 

@@ -413,7 +413,13 @@ class Item:
             if PILImageFile.LOAD_TRUNCATED_IMAGES:
                 raise self.error("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True: truncated files cannot be detected")
             im = PILImage.open(io.BytesIO(self.data), formats=("TIFF",))
-            im.load()
+            try:
+                im.load()
+            except OSError as exc:  # Pillow says only "decoder error -2": name the data libtiff refused
+                compression = int(tags.get(259, 1))
+                name = _TIFF_COMPRESSION.get(compression, f"compression {compression}")
+                raise self.error(f"cannot decode TIFF image ({type(exc).__name__}: {_short(exc)}; libtiff could not "
+                                 f"decode its {name} strips or tiles)") from None
             if im.mode in ("CMYK", "P", "PA", "YCbCr"):
                 im = im.convert("RGBA" if im.mode == "PA" or "transparency" in im.info else "RGB")
             arr = np.asarray(im)
@@ -870,6 +876,11 @@ def _known_other_kind(data):
     if data[:4] == b"\x00\x05\x16\x07":
         return "a macOS AppleDouble file (the '._' companion of a file copied from macOS), not an image"
     return None
+
+
+_TIFF_COMPRESSION = {1: "uncompressed", 2: "CCITT RLE", 3: "CCITT G3 fax", 4: "CCITT G4 fax", 5: "LZW",
+                     6: "old-style JPEG", 7: "JPEG", 8: "deflate", 32946: "deflate", 32773: "PackBits",
+                     34925: "LZMA", 50000: "zstd", 50001: "WebP"}
 
 
 def _photometric_text(value):
