@@ -525,18 +525,29 @@ def test_every_named_chroma_subsampling_and_an_unnamed_one():
     assert v["chroma_subsampling"].tolist() == ["4 components", "gray"] * 2
 
 
-def test_a_tied_score_goes_to_the_training_majority():
-    # in-memory arrays: only the size is known. Width 10 or 20 (height 8); each training part has
-    # one width with one real and one fake (a tree leaf at exactly 1/2) and three reals in four items.
-    # Out of fold, an item of that width scores 1/2 and is called the training majority: real.
-    widths = [10, 10, 20, 20, 10, 10, 20, 20]
-    y = np.array([0, 1, 0, 0, 0, 0, 1, 0])
-    X = [np.zeros((8, w), np.uint8) for w in widths]
-    folds = [(np.arange(4), np.arange(4, 8)), (np.arange(4, 8), np.arange(4))]
-    t = audit(X, y, cv=folds, warn=False).table
+@pytest.mark.parametrize(("y", "right", "other_rule"), [
+    # each training part three reals in four (prior 1/4, below 1/2): ties are called real
+    ([0, 1, 0, 0, 0, 0, 1, 0], 6, 2),
+    # the same folds with the labels swapped (prior 3/4, above 1/2): ties are called fake
+    ([1, 0, 1, 1, 1, 1, 0, 1], 6, 2),
+    # the first training part balanced (prior exactly 1/2, every leaf 1/2): no majority, ties are called real
+    ([0, 1, 0, 1, 0, 0, 0, 1], 5, 3),
+])
+def test_a_tied_score_goes_to_the_training_majority(y, right, other_rule):
+    """The accuracy rule's tie (a score of exactly 1/2) goes to the training part's majority, at a training
+    prior below, above and exactly at 1/2 (a balanced part has none: the first sorted label, here 0, real)."""
+    # in-memory arrays: only the size is known. Width 10 or 20 (height 8); in each training part one width
+    # has one real and one fake (a tree leaf at exactly 1/2). With y = [0, 1, 0, 0, 0, 0, 1, 0]:
     # fold 1: test widths 10, 10 score 1/2 -> real (right, right); 20, 20 score 0 -> real (wrong, right)
     # fold 2: test widths 10, 10 score 0 -> real (right, wrong); 20, 20 score 1/2 -> real (right, right)
-    assert t.loc["width", "accuracy"] == 6 / 8  # calling ties fake would give 2 / 8
+    # With the labels swapped every call swaps too. Balanced: fold 1's four test items all score 1/2 and
+    # are called real (labels 0, 0, 0, 1: three right); fold 2 (prior 1/4) is right on 0 and wrong on 1 of
+    # each width. other_rule: the right calls had ties gone to the other class (or a balanced part to fake).
+    widths = [10, 10, 20, 20, 10, 10, 20, 20]
+    X = [np.zeros((8, w), np.uint8) for w in widths]
+    folds = [(np.arange(4), np.arange(4, 8)), (np.arange(4, 8), np.arange(4))]
+    t = audit(X, np.array(y), cv=folds, warn=False).table
+    assert t.loc["width", "accuracy"] == right / 8 != other_rule / 8
     assert t.loc["width", "n_values"] == 2 and t.loc["height", "note"] == "constant over the data set"
 
 

@@ -1316,3 +1316,78 @@ def test_cv2_decoder_keeps_alpha_and_channel_order_of_four_channel_files(fmt):
         arr = Item(0, None, buf.getvalue())._decode_cv2(fmt)
         np.testing.assert_array_equal(arr, np.asarray(Image.open(io.BytesIO(buf.getvalue()))))
         assert arr.shape == rgba.shape
+
+
+# -- seed-35 survivors, by kind -------------------------------------------------------------------
+
+def _with_planar_configuration(data, value):
+    """The TIFF ``data`` with the value of its PlanarConfiguration entry (tag 284, one SHORT) set to ``value``."""
+    b = bytearray(data)
+    order = "<" if b[:2] == b"II" else ">"
+    ifd = struct.unpack(order + "I", b[4:8])[0]
+    for k in range(struct.unpack(order + "H", b[ifd:ifd + 2])[0]):
+        entry = ifd + 2 + 12 * k
+        if struct.unpack(order + "H", b[entry:entry + 2])[0] == 284:
+            b[entry + 8:entry + 10] = struct.pack(order + "H", value)
+            return bytes(b)
+    raise AssertionError("no PlanarConfiguration entry")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])  # Pillow's path and tifffile's
+@pytest.mark.parametrize("planar", ["contig", "separate"])
+@pytest.mark.parametrize("compression", [None, "zlib"])
+def test_tiff_planar_configuration_outside_one_and_two_is_refused_by_name(dtype, planar, compression):
+    """TIFF 6.0 knows PlanarConfiguration 1 (chunky) and 2 (planar); readers disagree on any other value
+    (Pillow reads chunky, libtiff refuses, tifffile reads planar: 16-bit chunky samples then came out as
+    (S, H, W), and read as planar they would be scrambled). 0, 3 and 65535 are refused by name; the file's
+    own value, the look-alike, reads its samples."""
+    import tifffile
+
+    arr = (np.arange(4 * 5 * 3).reshape(4, 5, 3) * (1111 if dtype == np.uint16 else 4)).astype(dtype)
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, arr if planar == "contig" else arr.transpose(2, 0, 1), photometric="rgb",
+                     planarconfig=planar, compression=compression, rowsperstrip=2)
+    good = buf.getvalue()
+    own = 1 if planar == "contig" else 2
+    np.testing.assert_array_equal(load_item(_with_planar_configuration(good, own)).pixels, arr)
+    for value in (0, 3, 65535):
+        with pytest.raises(ItemError, match=rf"^item 2: corrupt TIFF: PlanarConfiguration {value} \(TIFF 6.0 allows "
+                                            r"1, chunky, and 2, planar\)$"):
+            load_item(_with_planar_configuration(good, value), 2).pixels
+
+
+def _cmyk_jpeg(progressive):
+    buf = io.BytesIO()
+    Image.fromarray(natural_image(7, (16, 16))).convert("CMYK").save(buf, "JPEG", quality=90, progressive=progressive)
+    return buf.getvalue()
+
+
+def test_a_four_component_jpeg_tracks_its_fourth_component():
+    """libjpeg's CMYK frame header lists four components, ids 'C', 'M', 'Y', 'K' (67, 77, 89, 75), 3 bytes
+    each from byte 6 of the segment: the walk tracks all four, K included. A progressive file cut before
+    its last scan (K's final AC refinement, Ah 1 Al 0) with an EOI appended leaves only K unfinished and is
+    refused naming it; cut before the last two scans, Y and K. Look-alike: the whole file."""
+    for progressive in (False, True):
+        assert _scan_jpeg(Item(0, None, _cmyk_jpeg(progressive)))["components"] == (67, 77, 89, 75)
+    data = _cmyk_jpeg(True)
+    starts = [k for k in range(len(data) - 1) if data[k:k + 2] == b"\xff\xda"]
+    assert len(starts) == 18 and data[starts[-1] + 4:starts[-1] + 10] == bytes([1, 75, 0, 1, 63, 0x10])
+    for cut, missing in ((starts[-1], "75"), (starts[-2], "89, 75")):
+        with pytest.raises(ItemError, match=rf"^item 0: incomplete JPEG: the scans leave coefficients of "
+                                            rf"component\(s\) \[{missing}\] unfinished"):
+            _scan_jpeg(Item(0, None, data[:cut] + b"\xff\xd9"))
+    np.testing.assert_array_equal(load_item(data).pixels,
+                                  np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
+
+
+@pytest.mark.parametrize("size, components", [(15, (1, 2, 3)), (16, (1, 2, 3, 4)), (17, (1, 2, 3, 4)),
+                                              (18, (1, 2, 3, 4))])
+def test_frame_header_lists_a_component_whose_id_byte_is_in_the_segment(size, components):
+    """A frame header that declares 4 components but is cut short: a component is listed when its id
+    byte, at 6 + 3 i, lies inside the segment: 15 bytes hold three ids, 16 the fourth id (without its
+    sampling and table bytes), 18 the whole header."""
+    sof = (bytes([8, 0, 8, 0, 8, 4]) + b"".join(bytes([c, 0x11, 0]) for c in (1, 2, 3, 4)))[:size]
+    sos = bytes([4]) + b"".join(bytes([c, 0]) for c in (1, 2, 3, 4)) + bytes([0, 63, 0])
+    data = (b"\xff\xd8\xff\xc0" + (2 + len(sof)).to_bytes(2, "big") + sof
+            + b"\xff\xda" + (2 + len(sos)).to_bytes(2, "big") + sos + b"\x12\x34\xff\xd9")
+    assert _scan_jpeg(Item(0, None, data))["components"] == components

@@ -473,7 +473,8 @@ def audit(X, y, *, cv=5, threshold=0.8, random_state=0, n_jobs=None, progress=Fa
       unseen -> missing); a numeric property without any value in a fold's training part is
       left out of that fold.
     - ``accuracy`` is the out-of-fold accuracy of ``s > 1/2`` (ties go to the training
-      majority): compare it with the majority-class rate in ``class_balance``.
+      majority; to the first of the two sorted labels when the training part is balanced):
+      compare it with the majority-class rate in ``class_balance``.
     - A property constant over the data set cannot separate anything: its AUC is 0.5 by
       definition and its note says so.
 

@@ -974,7 +974,9 @@ def _check_tiff_strips(item, header):
 
     Every strip must lie inside the file, there must be as many as the image height needs, and
     an uncompressed strip must hold all the bytes of its rows (a decoder reading short strips
-    may fill the rest).
+    may fill the rest). PlanarConfiguration, which says how the strips are laid out, must be one
+    of TIFF 6.0's two values (1 chunky, 2 planar): readers disagree on any other (Pillow reads it
+    as chunky, libtiff refuses it, tifffile as planar).
     """
     tags = getattr(header, "tag_v2", None) or {}
     n = len(item.data)
@@ -990,7 +992,10 @@ def _check_tiff_strips(item, header):
         if off + cnt > n:
             raise item.error(f"truncated TIFF: a strip of {cnt} bytes at offset {off} runs past the end ({n} bytes)")
     spp = int(tags.get(277, 1))
-    planes = spp if int(tags.get(284, 1)) == 2 else 1
+    planar = int(tags.get(284, 1))
+    if planar not in (1, 2):
+        raise item.error(f"corrupt TIFF: PlanarConfiguration {planar} (TIFF 6.0 allows 1, chunky, and 2, planar)")
+    planes = spp if planar == 2 else 1
     if tiled:
         tw, th = int(tags.get(322, 0)), int(tags.get(323, 0))
         if tw <= 0 or th <= 0:
