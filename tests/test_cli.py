@@ -991,6 +991,45 @@ def test_predict_on_a_feature_table_scores_each_row_like_the_files(data, model, 
     assert "lacks the feature" in line
 
 
+def test_predict_refuses_to_score_an_item_whose_features_are_all_nan(data, tmp_path, capsys):
+    """A 7x7 image has no 8x8 block: every column of the DCT family is NaN, and a score would be the
+    imputer's medians, not about the image: it gets status error with the reason, in the files path
+    and the feature-table path; the 8x8 look-alike (one block) is scored."""
+    import cv2
+
+    from forensics import load, make_pipeline, save
+
+    model = tmp_path / "dct.skops"
+    train = paths_of(data)
+    save(make_pipeline(features=["dct"], head="logistic").fit(list(train["path"]), train["label"]), model)
+    folder = tmp_path / "small"
+    rng = np.random.default_rng(3)
+    for label in ("fake", "real"):
+        (folder / label).mkdir(parents=True)
+        for side in (7, 8):
+            cv2.imwrite(str(folder / label / f"s{side}.png"), rng.integers(0, 256, (side, side, 3), dtype=np.uint8))
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(model), str(folder), "--out", str(out), "--no-progress"]) == 0
+    assert "2 of 4 inputs failed" in capsys.readouterr().err
+    pred = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    tiny = pred["input"].str.endswith("s7.png").to_numpy()
+    assert tiny.sum() == 2 and pred["status"].tolist() == ["error" if t else "ok" for t in tiny]
+    assert pred.loc[tiny, "error"].str.startswith("no feature of the model could be computed for it (all 45 columns "
+                                                  "NaN").all()
+    assert pred.loc[tiny, "score"].isna().all() and pred.loc[tiny, "prediction"].isna().all()
+    np.testing.assert_allclose(pred.loc[~tiny, "score"], load(model).predict_proba(list(pred.loc[~tiny, "input"]))[:, 1],
+                               rtol=1e-10)
+    table = tmp_path / "t.parquet"
+    with pytest.warns(RuntimeWarning, match="2 of 4 items were read but have no value in any of the 45 columns"):
+        assert main(["extract", str(folder), "--features", "dct", "--out", str(table), "--no-progress",
+                     "--no-audit"]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(model), str(table), "--out", str(out), "--no-progress"]) == 0
+    by_table = pd.read_csv(out, keep_default_na=False, na_values=[""]).set_index("input").loc[pred["input"]]
+    assert by_table["status"].tolist() == pred["status"].tolist() and by_table["error"].tolist() == pred["error"].tolist()
+    np.testing.assert_allclose(by_table["score"], pred["score"], rtol=1e-9)
+
+
 def test_predict_json_to_stdout_and_all_failing(model, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["predict", str(model), str(tmp_path / "empty"), str(tmp_path / "x.png"), "--format", "json",

@@ -7,6 +7,7 @@ output, in this process and in joblib's workers alike.
 
 import os
 import pickle
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -454,3 +455,24 @@ def test_in_process_items_are_not_wrapped_for_workers():
     assert status.loc[1, "error"] == "unsupported dtype object; use uint8, uint16, float32/float64 in [0, 1] or bool"
     assert status.loc[1, "source"] == "o.png"
     np.testing.assert_array_equal(out[[0, 2], 0], [1, 2])
+
+
+def test_items_read_but_without_any_value_are_named_in_a_warning():
+    """A 7x7 image has no 8x8 DCT block: its whole row is NaN although it was read (status ok), so a
+    model would score it from imputed values alone: a warning names the first such item; the 8x8
+    look-alike and rows that failed to read (their own warning) do not count."""
+    from forensics.features import DCTFeatures
+
+    tiny, block = natural_image(0, (7, 7)), natural_image(1, (8, 8))
+    ext = DCTFeatures(on_error="nan").fit()
+    with pytest.warns(RuntimeWarning) as caught:
+        X = ext.transform([block, b"junk", tiny, block])
+    failed, empty = (str(w.message) for w in caught)
+    assert failed.startswith("1 of 4 items could not be processed")
+    assert re.fullmatch(r"1 of 4 items were read but have no value in any of the 45 columns \(every feature NaN, "
+                        r"e\.g\. an image smaller than the families need\): a model would score them from imputed "
+                        r"values only; first: item 2", empty)
+    assert ext.status_["status"].tolist() == ["ok", "error", "ok", "ok"] and np.isnan(X[[1, 2]]).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ext.transform([block, block])

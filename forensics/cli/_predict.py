@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -119,22 +120,49 @@ def run(args):
     errors = [e for _, _, e in rows]
     todo = [i for i, (_, path, _) in enumerate(rows) if path is not None]
     bar = tqdm(total=len(todo), desc="predict", unit="item", disable=not args.progress, file=sys.stderr)
-    with C.quiet_warnings():
+    with C.quiet_warnings(), warnings.catch_warnings():
+        # items without any feature value are recorded in the table (status error), not warned about
+        warnings.filterwarnings("ignore", message=".* were read but have no value in any of", category=RuntimeWarning)
         try:
             for start in range(0, len(todo), args.chunk_size):
                 part = todo[start:start + args.chunk_size]
                 try:
-                    scores[part] = C.fake_scores(model, [rows[i][1] for i in part])
+                    scores[part], empty, reason = _scores(model, [rows[i][1] for i in part])
+                    for i in np.asarray(part)[empty]:
+                        errors[i] = reason
                 except (ValueError, OSError, RuntimeError, TypeError):
                     for i in part:  # one bad item spoils the chunk: score its items one by one
                         try:
-                            scores[i] = C.fake_scores(model, [rows[i][1]])[0]
+                            (scores[i],), empty, reason = _scores(model, [rows[i][1]])
+                            if empty[0]:
+                                errors[i] = reason
                         except (ValueError, OSError, RuntimeError, TypeError) as exc:
                             errors[i] = _item_reason(exc)
                 bar.update(len(part))
         finally:
             bar.close()
     return _write(args, rows, scores, errors)
+
+
+def _empty_reason(n_columns):
+    return (f"no feature of the model could be computed for it (all {n_columns} columns NaN, e.g. an image "
+            f"smaller than its feature families need): a score would come from imputed values only")
+
+
+def _scores(model, items):
+    """(fake scores, mask of the items whose features are all NaN, the reason to record for them).
+
+    Such an item's score is not about it (every value the head sees is imputed): it gets NaN.
+    """
+    steps = list(getattr(model, "named_steps", None) or {})
+    if "features" not in steps or steps[-1] == "features":
+        return C.fake_scores(model, items), np.zeros(len(items), bool), ""
+    k = steps.index("features") + 1
+    F = np.asarray(model[:k].transform(items), dtype=np.float64)
+    empty = np.isnan(F).all(axis=1) if F.shape[1] else np.zeros(len(F), bool)
+    scores = np.asarray(C.fake_scores(model[k:], F), dtype=np.float64)
+    scores[empty] = np.nan
+    return scores, empty, _empty_reason(F.shape[1])
 
 
 def _score_table(model, source):
@@ -153,11 +181,16 @@ def _score_table(model, source):
         F, _ = table.features_for(features)
     except ValueError as exc:
         raise C.CommandError(str(exc)) from None
-    ok = table.ok
+    ok = np.asarray(table.ok, dtype=bool)
     rows = [(str(p), None, "") for p in table.paths]
     errors = ["" if k else C.one_line(f"not extracted: {e}") for k, e in
               zip(ok, table.data["error"] if "error" in table.data.columns else [""] * len(ok))]
     scores = np.full(len(rows), np.nan)
+    F = np.asarray(F, dtype=np.float64)
+    empty = np.isnan(F).all(axis=1) if F.shape[1] else np.zeros(len(F), bool)
+    for i in np.flatnonzero(ok & empty):
+        errors[i] = _empty_reason(F.shape[1])
+    ok = ok & ~empty
     if ok.any():
         scores[ok] = C.fake_scores(scorer, F[ok])
     return rows, scores, errors

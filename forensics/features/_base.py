@@ -478,4 +478,14 @@ def run_extraction(extractors, X, n_features, *, n_jobs=None, on_error="raise", 
             RuntimeWarning,
             stacklevel=_outside_stacklevel(),
         )
+    if n and n_features:
+        empty = np.flatnonzero((status["status"] == "ok").to_numpy() & np.isnan(out).all(axis=1))
+        if empty.size:
+            warnings.warn(
+                f"{empty.size} of {n} items were read but have no value in any of the {n_features} columns "
+                f"(every feature NaN, e.g. an image smaller than the families need): a model would score them "
+                f"from imputed values only; first: item {int(empty[0])}",
+                RuntimeWarning,
+                stacklevel=_outside_stacklevel(),
+            )
     return out, status
