@@ -1096,3 +1096,23 @@ def test_help_shows_the_real_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["predict", "--help"])
     assert "(default: 0.5)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_library_warnings_print_as_the_command_s_own_lines(data, model, tmp_path):
+    """Shown (not recorded) warnings of the library read `forensics VERB: warning: ...` on one line,
+    without the file, line number and source line of the code that raised them."""
+    import shutil
+    import subprocess
+    import sys
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for src in sorted((data / "real").glob("*.jpg"))[:2]:
+        shutil.copy(src, folder / src.name)
+    (folder / "x.heic").write_bytes(b"not decoded")
+    done = subprocess.run([sys.executable, "-m", "forensics", "predict", str(model), str(folder), "--no-progress"],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "default"}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [f"forensics predict: warning: 1 media file(s) under {folder} are not scored: "
+                                        "1 .heic file (the model takes images) (e.g. x.heic)"]
+    assert len(done.stdout.splitlines()) == 3  # the header and the two images

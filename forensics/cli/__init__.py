@@ -49,6 +49,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
 from ._options import CommandError, UsageError, resolve
 
@@ -115,6 +116,39 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     sub = parser._forensics_verbs[args.command]
+    with _plain_warnings(args.command):
+        return _run(parser, sub, args, argv)
+
+
+def _plain_warnings(command):
+    """Show the library's warnings as the command's own lines (``forensics predict: warning: ...``),
+    not with the file, line number and source line of the code that raised them; other packages'
+    warnings keep Python's format. Only the formatting changes: filters, and recording by
+    ``warnings.catch_warnings(record=True)``, are untouched."""
+    import contextlib
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    original = warnings.formatwarning
+
+    def formatwarning(message, category, filename, lineno, line=None):
+        if os.path.abspath(filename).startswith(package + os.sep) or category.__module__.startswith("forensics"):
+            text = _one_line(message)
+            text = text[len(f"forensics {command}: "):] if text.startswith(f"forensics {command}: ") else text
+            return f"forensics {command}: warning: {text}\n"
+        return original(message, category, filename, lineno, line)
+
+    @contextlib.contextmanager
+    def plain():
+        warnings.formatwarning = formatwarning
+        try:
+            yield
+        finally:
+            warnings.formatwarning = original
+
+    return plain()
+
+
+def _run(parser, sub, args, argv):
     try:
         resolve(sub, args, argv, parser._forensics_keys)
         for note in getattr(args, "_deprecations", None) or []:
