@@ -13,6 +13,9 @@ import pytest
 
 import regression_features as fixture
 
+# the recorded fixture set includes images too small for some families: their all-NaN rows are meant (the warning itself is tested in test_extraction_base.py)
+pytestmark = pytest.mark.filterwarnings("ignore:.* were read but have no value in any of:RuntimeWarning")
+
 RTOL = 1e-6
 DEFAULT_ATOL = 1e-9
 #: column prefix -> (absolute bound, reason).
