@@ -171,6 +171,10 @@ def test_extract_one_names_item_zero_and_checks_params():
     assert _Probe(refuse_above=40).extract_one(_grey(40))["probe__value__"] == 40.0  # at the threshold: kept
     with pytest.raises(ValueError, match="scale"):
         _Probe(scale=-1.0).extract_one(_grey(1))
+    for bad, source in ((b"junk", None), ("no/such/file.png", "no/such/file.png")):  # refused while loading
+        with pytest.raises(ItemError, match=r"^item 0 \(|^item 0: ") as err:
+            _Probe().extract_one(bad)
+        assert err.value.index == 0 and err.value.source == source
 
 
 # -- chunk sizes: serial 16, batched by the hint, parallel n // (4 * workers) in [1, 64] ---------
