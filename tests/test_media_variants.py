@@ -335,3 +335,98 @@ def test_a_path_with_windows_separators_names_the_file_meant(tmp_path):
         assert read_manifest(tmp_path / "m.csv")["exists"].tolist() == [False]
     (tmp_path / "real\\a.png").write_bytes(png)  # now a file with that very name exists: it is the one read
     np.testing.assert_array_equal(load_item(windows).pixels, natural_image(2, (8, 8)))
+
+
+# -- MP4 edit lists ------------------------------------------------------------------------------
+def _mp4_shifted(path, frames, shift, *, bframes=True, movflags=None, fps=10):
+    """Encode ``frames`` (libx264, keyframe every 5) into an MP4 whose packet times are moved by
+    ``shift`` frames (a multiple of 1/2): negative -> the mov muxer writes an edit list that
+    hides the start (what ``ffmpeg -ss T -c copy`` writes, T inside a frame when not a whole
+    frame), positive -> an empty edit (the video starts late). With B-frames the muxer adds
+    its usual edit that hides the decode delay (or none with movflags=negative_cts_offsets)."""
+    half = int(round(2 * shift))
+    with av.open(str(path), "w", format="mp4", options={"movflags": movflags} if movflags else {}) as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.height, s.width = frames[0].shape[:2]
+        s.pix_fmt = "yuv420p"
+        s.options = {"crf": "18", "preset": "veryfast", "threads": "1", "g": "5", "keyint_min": "5",
+                     "sc_threshold": "0", **({} if bframes else {"bf": "0"})}
+        s.codec_context.thread_count = 1
+
+        def moved(pk):
+            pk.pts, pk.dts, pk.time_base = 2 * pk.pts + half, 2 * pk.dts + half, Fraction(1, 2 * fps)
+            pk.duration = 2 * (pk.duration or 0) or None
+            return pk
+        for k, f in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+            vf.pts, vf.time_base = k, Fraction(1, fps)
+            for pk in s.encode(vf):
+                c.mux(moved(pk))
+        for pk in s.encode():
+            c.mux(moved(pk))
+    return path
+
+
+def _within(seconds, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, failing the test (not hanging the run) when it takes longer."""
+    import threading
+
+    out = {}
+    thread = threading.Thread(target=lambda: out.update(value=fn(*args, **kwargs)), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s"
+    return out["value"]
+
+
+def _edits(path):
+    """(segment duration, media time) of each entry of the MP4's edit list (elst)."""
+    import struct
+
+    data = path.read_bytes()
+    i = data.find(b"elst") - 4
+    version, n = data[i + 8], struct.unpack(">I", data[i + 12:i + 16])[0]
+    fmt, size = (">Qq", 16) if version == 1 else (">Ii", 8)
+    return [struct.unpack(fmt, data[i + 16 + k * (size + 4):i + 16 + k * (size + 4) + size]) for k in range(n)]
+
+
+@pytest.mark.parametrize("shift,bframes,movflags,edits,first,start", [
+    (0, True, None, [(1200, 2048)], 0, 0.0),  # B-frames: the edit hiding the decode delay (2 frames)
+    (0, True, "negative_cts_offsets", [(1200, 0)], 0, 0.0),  # B-frames with negative offsets: no shift
+    (-3, True, None, [(900, 5120)], 3, 0.0),  # a copy-cut on a frame boundary
+    (-2.5, False, None, [(950, 2560)], 3, 0.0),  # a copy-cut inside frame 2 (FFmpeg starts at frame 3)
+    (-2.5, True, None, [(950, 4608)], 3, 0.0),
+    (3, True, None, [(300, -1), (1200, 2048)], 0, 0.3),  # an empty edit: the video starts 0.3 s late
+])
+def test_mp4_edit_lists_give_the_frames_ffmpeg_shows(tmp_path, shift, bframes, movflags, edits, first, start):
+    """MP4 edit lists as muxers write them: frame k, times=, video_info and VideoFeatures rows are
+    the frames FFmpeg presents (its players show). A copy-cut inside a frame: FFmpeg hides that
+    frame too and shows the next one from time 0 (a player following the edit to the sample
+    would show the hidden frame's last half-interval first); n_frames and duration count the
+    frames shown. Look-alike: the plain file, no edit to hide anything."""
+    from forensics.features import BlurFeatures, VideoFeatures
+    from forensics.media import video_info
+
+    path = _mp4_shifted(tmp_path / "e.mp4", index_frames(12, step=15), shift, bframes=bframes, movflags=movflags)
+    assert [e[:2] for e in _edits(path)] == edits  # the file is the variant meant (edit entries, 1/10240 s)
+    n = 12 - first
+    info = video_info(path)
+    assert (info.n_frames, info.header_frames, info.errors) == (n, 12, ())
+    assert info.duration_s == pytest.approx(n / 10) and info.start_time_s == pytest.approx(start)
+    r = read_frames(path, every=1)
+    assert r.indices.tolist() == list(range(n)) and r.errors == []
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], 16 + 15 * np.arange(first, 12), atol=3)
+    np.testing.assert_allclose(r.timestamps, np.arange(n) / 10, atol=1e-6)
+    r = read_frames(path, times=[0.0, 0.099, 0.1, 0.55, n / 10 - 0.001])  # each frame shown for 0.1 s
+    assert r.indices.tolist() == [0, 0, 1, 5, n - 1]
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], 16 + 15 * (first + np.array([0, 0, 1, 5, n - 1])),
+                               atol=3)
+    for seek in (True, False):
+        r = _within(30, read_frames, path, indices=[n - 1, 2, 7], seek=seek)  # the B-frame cut used to loop for ever
+        assert r.indices.tolist() == [n - 1, 2, 7] and r.errors == []
+        np.testing.assert_allclose([frame_level(f) for f in r.frames], 16 + 15 * (first + np.array([n - 1, 2, 7])),
+                                   atol=3)
+    vf = VideoFeatures(BlurFeatures(), faces=False, n_frames=4).fit()
+    assert vf.transform([path]).shape == (1, vf.n_features_out_)
+    assert vf.status_["status"].tolist() == ["ok"] and vf.records_["frame_index"].tolist() == \
+        np.round(np.linspace(0, n - 1, 4) + 1e-9).astype(int).tolist()
