@@ -430,3 +430,50 @@ def test_mp4_edit_lists_give_the_frames_ffmpeg_shows(tmp_path, shift, bframes, m
     assert vf.transform([path]).shape == (1, vf.n_features_out_)
     assert vf.status_["status"].tolist() == ["ok"] and vf.records_["frame_index"].tolist() == \
         np.round(np.linspace(0, n - 1, 4) + 1e-9).astype(int).tolist()
+
+
+# -- MP4 header durations --------------------------------------------------------------------------
+def _set_mp4_duration(path, box, value):
+    """Overwrite the duration field of the first ``box`` (mvhd, tkhd or mdhd: version 0 layout) in
+    place; returns the old value. The sample tables (stts, stsz) are left as they are."""
+    import struct
+
+    data = bytearray(path.read_bytes())
+    i = data.find(box.encode()) - 4
+    assert data[i + 8] == 0  # version 0: 32-bit times
+    at = i + 12 + 8 + (8 if box == "tkhd" else 4)  # after creation/modification times, then timescale or track id
+    old = struct.unpack(">I", data[at:at + 4])[0]
+    data[at:at + 4] = struct.pack(">I", value)
+    path.write_bytes(bytes(data))
+    return old
+
+
+@pytest.mark.parametrize("box,value,message", [
+    ("mdhd", 12288, "the header gives a duration of 1.200 s but the frames span 2.400 s"),  # half the frames
+    ("mdhd", 22425, "the header gives a duration of 2.190 s but the frames span 2.400 s"),  # just past the tolerance
+    ("mdhd", 22528, None),  # at the tolerance (two frame intervals, 0.2 s)
+    ("mdhd", 49152, None),  # longer: FFmpeg takes the sample tables' duration instead, nothing to see
+    ("tkhd", 1200, None),  # FFmpeg does not read the track header's duration
+    ("tkhd", 4800, None),
+    ("mvhd", 1200, None),  # the movie duration: FFmpeg takes the streams' instead
+])
+def test_a_stale_mp4_header_duration_is_reported_or_harmless(tmp_path, box, value, message):
+    """An MP4 whose media, track or movie header duration was left stale by an edit while the
+    sample tables (stts, stsz) stay consistent: frames are counted from the packets, so sampling
+    spans every frame whatever the header says; a media duration that FFmpeg presents and the
+    frames contradict is reported. The others never reach a reader built on FFmpeg (harmless).
+    Look-alike: the true durations (the untouched file), no report."""
+    from video_fixtures import write_video
+
+    from forensics.media import video_info
+
+    path = write_video(tmp_path / "clip.mp4", index_frames(24, step=8), fps=10, gop=5)
+    assert video_info(path).errors == ()
+    assert _set_mp4_duration(path, box, value) == {"mdhd": 24576, "tkhd": 2400, "mvhd": 2400}[box]
+    info = video_info(path)
+    assert (info.n_frames, info.header_frames, info.duration_s) == (24, 24, pytest.approx(2.4))
+    assert list(info.errors) == ([message] if message else [])
+    r = read_frames(path, n=3)
+    assert r.indices.tolist() == [0, 12, 23]
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], [16, 16 + 8 * 12, 16 + 8 * 23], atol=3)
+    assert read_frames(path, times=[2.35]).indices.tolist() == [23]
