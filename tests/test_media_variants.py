@@ -477,3 +477,87 @@ def test_a_stale_mp4_header_duration_is_reported_or_harmless(tmp_path, box, valu
     assert r.indices.tolist() == [0, 12, 23]
     np.testing.assert_allclose([frame_level(f) for f in r.frames], [16, 16 + 8 * 12, 16 + 8 * 23], atol=3)
     assert read_frames(path, times=[2.35]).indices.tolist() == [23]
+
+
+# -- WebM: a pixel aspect ratio only the container carries ---------------------------------------
+def _ebml_children(data, start, end):
+    """(id, offset, header length, size) of the EBML elements in ``data[start:end]``."""
+    out, i = [], start
+    while i < end:
+        n = 8 - data[i].bit_length() + 1  # an ID's length is its leading zero bits + 1
+        eid = int.from_bytes(data[i:i + n], "big")
+        m = 8 - data[i + n].bit_length() + 1
+        size = int.from_bytes(data[i + n:i + n + m], "big") & ((1 << (7 * m)) - 1)
+        out.append((eid, i, n + m, size))
+        i += n + m + size
+    return out
+
+
+def _webm_vp9(path, frames, display_size=None):
+    """A VP9 WebM (VP9 frames carry no aspect ratio). ``display_size``: (width, height) written as
+    the Video element's DisplayWidth/DisplayHeight, which PyAV cannot set: the track is written
+    with a Name, whose bytes are then spent on the two elements and a Void, inside its TrackEntry
+    (nothing else in the file moves)."""
+    with av.open(str(path), "w", format="webm") as c:
+        s = c.add_stream("libvpx-vp9", rate=10)
+        s.height, s.width = frames[0].shape[:2]
+        s.pix_fmt = "yuv420p"
+        s.metadata["title"] = "room for the display size"
+        s.options = {"deadline": "realtime", "cpu-used": "8", "threads": "1"}
+        for f in frames:
+            for pk in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(pk)
+        for pk in s.encode():
+            c.mux(pk)
+    if display_size is None:
+        return path
+    data = bytearray(path.read_bytes())
+    segment = _ebml_children(data, 0, len(data))[1]
+    tracks = next(e for e in _ebml_children(data, segment[1] + segment[2], len(data)) if e[0] == 0x1654AE6B)
+    entry = _ebml_children(data, tracks[1] + tracks[2], tracks[1] + tracks[2] + tracks[3])[0]
+    body_at = entry[1] + entry[2]
+    kids = _ebml_children(data, body_at, body_at + entry[3])
+    assert [k[0] for k in kids if k[0] in (0x536E, 0xE0)] == [0x536E, 0xE0]  # a Name, then the Video element
+    add = b"".join(eid + b"\x82" + v.to_bytes(2, "big") for eid, v in zip((b"\x54\xb0", b"\x54\xba"), display_size))
+    body = b""
+    for eid, at, head, size in kids:
+        raw = bytes(data[at:at + head + size])
+        if eid == 0x536E:  # the Name becomes a Void of the bytes left over
+            void = head + size - len(add)
+            body += bytes([0xEC, 0x80 | (void - 2)]) + bytes(void - 2)
+        elif eid == 0xE0:
+            body += bytes([0xE0, 0x80 | (size + len(add))]) + raw[head:] + add
+        else:
+            body += raw
+    assert len(body) == entry[3]
+    data[body_at:body_at + entry[3]] = body
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_webm_display_size_is_the_pixel_aspect_ratio(tmp_path):
+    """VP9 has no aspect ratio field: in a WebM the pixel shape is only the container's
+    DisplayWidth/DisplayHeight (48x48 coded shown at 64x48: pixels 4:3). Frames are resampled to
+    square pixels as players show them; display=False keeps the coded grid. Look-alike: the same
+    file without a display size is square."""
+    import cv2
+
+    from forensics.media import read_display_frames, video_info
+
+    coded = cv2.resize(natural_image(3, (48, 64)), (48, 48), interpolation=cv2.INTER_AREA)  # squeezed 4:3
+    wide = _webm_vp9(tmp_path / "wide.webm", [coded] * 3, display_size=(64, 48))
+    square = _webm_vp9(tmp_path / "square.webm", [coded] * 3)
+    info = video_info(wide)
+    assert info.codec == "vp9" and info.errors == ()
+    assert (info.sample_aspect_ratio, info.width, info.display_width, info.display_height) == \
+        (pytest.approx(4 / 3), 48, 64, 48)
+    r = read_frames(wide, indices=[1])
+    raw = read_frames(wide, indices=[1], display=False)
+    assert r.sar_applied == pytest.approx(4 / 3) and raw.frames[0].shape == (48, 48, 3)
+    np.testing.assert_array_equal(r.frames[0], cv2.resize(raw.frames[0], (64, 48), interpolation=cv2.INTER_LINEAR))
+    plain = video_info(square)
+    assert (plain.sample_aspect_ratio, plain.display_width) == (1.0, 48)
+    assert read_frames(square, indices=[1]).frames[0].shape == (48, 48, 3)
+    for path, sar, width in ((wide, 4 / 3, 64), (square, 1.0, 48)):  # what face detection and crops see
+        video, rotation, applied = read_display_frames(path, n=2)
+        assert (rotation, applied, video.frames[0].shape) == (0, pytest.approx(sar), (48, width, 3))
