@@ -561,3 +561,38 @@ def test_a_webm_display_size_is_the_pixel_aspect_ratio(tmp_path):
     for path, sar, width in ((wide, 4 / 3, 64), (square, 1.0, 48)):  # what face detection and crops see
         video, rotation, applied = read_display_frames(path, n=2)
         assert (rotation, applied, video.frames[0].shape) == (0, pytest.approx(sar), (48, width, 3))
+
+
+# -- GIF transparency ------------------------------------------------------------------------------
+@pytest.mark.parametrize("transparency,background", [(3, 0), (3, 2), (0, 1), (1, 1)])
+def test_gif_pixels_under_transparency_are_the_palette_colour(tmp_path, transparency, background):
+    """A GIF with a transparent colour index: the RGB under its transparent pixels is the palette
+    colour of the stored index (a plain palette lookup), as for the same picture as a PNG palette
+    with tRNS, from bytes, a path or a PIL image alike. OpenCV's reader put the header's background
+    colour there instead (a canvas colour, not the pixel). Look-alikes: the same GIF without
+    transparency, and one whose transparent index no pixel uses, are the lookup unchanged."""
+    from forensics.media import load_item
+
+    rng = np.random.default_rng(transparency)
+    idx = rng.integers(0, 4, (12, 10)).astype(np.uint8)
+    palette = np.zeros((256, 3), np.uint8)
+    palette[:4] = [(200, 10, 20), (30, 180, 40), (50, 60, 220), (123, 77, 99)]
+    im = Image.fromarray(idx, "P")
+    im.putpalette(palette.ravel().tolist())
+
+    def saved(fmt, **kw):
+        buf = io.BytesIO()
+        im.save(buf, fmt, **kw)
+        return buf.getvalue()
+
+    gif = saved("GIF", transparency=transparency, background=background)
+    png = saved("PNG", transparency=transparency)
+    expected = np.dstack([palette[idx], np.where(idx == transparency, 0, 255).astype(np.uint8)])
+    (tmp_path / "t.gif").write_bytes(gif)
+    for obj in (gif, tmp_path / "t.gif", Image.open(io.BytesIO(gif)), png):
+        np.testing.assert_array_equal(load_item(obj).pixels, expected)
+    np.testing.assert_array_equal(load_item(gif).rgb, palette[idx].astype(np.float32))
+    plain = saved("GIF", background=background)
+    np.testing.assert_array_equal(load_item(plain).pixels[..., :3], palette[idx])
+    unused = saved("GIF", transparency=7, background=background)  # index 7: no pixel holds it
+    np.testing.assert_array_equal(load_item(unused).pixels[..., :3], palette[idx])
