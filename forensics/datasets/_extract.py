@@ -121,8 +121,8 @@ def _image_faces(cropper, path, row_id):
         raise
     except Exception as exc:
         if _out_of_memory(exc):
-            raise ItemError(row_id, path_text(str(path)), f"out of memory while decoding or searching the image for faces"
-                            f"{size}") from None
+            raise ItemError(row_id, path_text(str(path)),
+                            f"out of memory while decoding or searching the image for faces{size}") from None
         raise
     return crops, recs, orientation
 
