@@ -1116,3 +1116,40 @@ def test_library_warnings_print_as_the_command_s_own_lines(data, model, tmp_path
     assert done.stderr.splitlines() == [f"forensics predict: warning: 1 media file(s) under {folder} are not scored: "
                                         "1 .heic file (the model takes images) (e.g. x.heic)"]
     assert len(done.stdout.splitlines()) == 3  # the header and the two images
+
+
+def test_predict_takes_inputs_after_options_and_after_a_double_dash(data, model, tmp_path, monkeypatch, capsys):
+    """'predict MODEL --no-progress -- -x.jpg' (options between the model and the inputs, then '--'
+    before a name that starts with '-') used to be refused: argparse had matched the inputs to
+    nothing right after MODEL. The forms that worked keep their meaning. Look-alikes: a name
+    starting with '-' without '--' is still an unknown option (exit 2); '--' before the model."""
+    import shutil
+
+    from forensics.cli import build_parser
+
+    image = sorted((data / "real").glob("*.jpg"))[0]
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(image, "-x.jpg")
+    shutil.copy(image, "a.jpg")
+    m = str(model)
+    parser = build_parser()
+    for argv, inputs in (([m, "--no-progress", "--", "-x.jpg"], ["-x.jpg"]),
+                         ([m, "--no-progress", "a.jpg", "--", "-x.jpg"], ["a.jpg", "-x.jpg"]),
+                         ([m, "a.jpg", "--threshold", "0.4", "-x.jpg", "--no-progress"], None),
+                         ([m, "a.jpg", "--threshold", "0.4", "--", "-x.jpg"], ["a.jpg", "-x.jpg"]),
+                         (["--no-progress", "--", m, "-x.jpg"], ["-x.jpg"]),  # worked before: unchanged
+                         ([m, "--", "-x.jpg", "a.jpg"], ["-x.jpg", "a.jpg"]),
+                         ([m, "a.jpg", "--no-progress"], ["a.jpg"])):
+        if inputs is None:
+            with pytest.raises(SystemExit) as exc:
+                parser.parse_args(["predict", *argv])
+            assert exc.value.code == 2
+            assert "unrecognized arguments: -x.jpg" in capsys.readouterr().err
+            continue
+        args = parser.parse_args(["predict", *argv])
+        assert (args.model, args.inputs) == (m, inputs)
+    out = tmp_path / "pred.csv"
+    assert main(["predict", m, "--no-progress", "--out", str(out), "a.jpg", "--", "-x.jpg"]) == 0
+    table = pd.read_csv(out)
+    assert table["input"].tolist() == ["a.jpg", "-x.jpg"] and table["status"].tolist() == ["ok", "ok"]
+    assert table["score"].iloc[0] == table["score"].iloc[1]  # the same picture

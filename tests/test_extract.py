@@ -249,3 +249,47 @@ def test_allocation_failure_is_the_items_error(memory_run):
     out = memory_run["limited"]
     assert out["status"] == "error" and out["crops"] == 0
     assert "memory" in out["error"].lower(), out
+
+
+def test_a_manifest_path_with_undecodable_bytes_is_read_and_named_printably(tmp_path):
+    """A hand-built manifest (object column) naming a file in Latin-1 on a UTF-8 system: the
+    path holds lone surrogates, which a CSV table cannot store, so extract_faces used to crash
+    building the item's key. The file is read; the tables name it with the bytes escaped (as
+    load_item's errors do), the crop folder's name reads '_' for them; a missing such file is a
+    per-row error naming it escaped. Look-alike: the valid non-ASCII name 'café' keeps its
+    name in the tables and the key it always had."""
+    from forensics.datasets._extract import _key
+
+    folder = os.fsencode(str(tmp_path / "v"))
+    os.makedirs(folder)
+    raw = os.fsdecode(folder + b"/caf\xe9.mp4")
+    try:
+        _video(raw, n=4, seed=1)
+    except OSError:  # pragma: no cover - a file system that refuses such names
+        pytest.skip("this file system refuses names that are not valid UTF-8")
+    image = os.fsdecode(folder + b"/im\xe9.png")
+    Path(image).write_bytes(encode(natural_image(0, (144, 160)), "PNG"))
+    valid = _video(tmp_path / "v" / "café.mp4", n=4, seed=1)
+    gone = os.fsdecode(folder + b"/gone\xe9.mp4")
+    paths = pd.Series([raw, image, valid, gone], dtype=object)  # a pandas 3 string column cannot hold them
+    m = pd.DataFrame(dict(path=paths, label=[1, 0, 0, 1], method=["m", "r", "r", "m"]))
+    res = extract_faces(m, tmp_path / "out", detector=KnownBoxDetector(), n_frames=2, size=32, progress=False)
+    shown = [str(tmp_path / "v" / "caf\\udce9.mp4"), str(tmp_path / "v" / "im\\udce9.png"), valid,
+             str(tmp_path / "v" / "gone\\udce9.mp4")]
+    assert res.status["path"].tolist() == shown
+    assert res.status["status"].tolist() == ["ok", "ok", "ok", "error"]
+    assert res.status["error"].iloc[3] == "file not found"
+    assert res.crops["path"].tolist() == [shown[0]] * 2 + [shown[1]] + [valid] * 2
+    assert res.crops["crop_path"].iloc[0].startswith("crops/caf_-")
+    for rel in res.crops["crop_path"]:
+        assert (tmp_path / "out" / rel).is_file()
+    # the same frames under the two names: the same crops
+    a, b = (res.crops[res.crops["path"] == p]["crop_path"] for p in (shown[0], valid))
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out" / x)),
+                                      np.asarray(Image.open(tmp_path / "out" / y)))
+    assert pd.read_csv(tmp_path / "out" / "crops.csv")["path"].tolist() == res.crops["path"].tolist()
+    import hashlib
+    digest = hashlib.sha1((valid + "\x000").encode()).hexdigest()[:16]
+    assert _key(valid, 0) == f"café-{digest}"  # the key it had before
+    assert _key(raw, 0) != _key(os.fsdecode(folder + b"/caf\xe8.mp4"), 0)  # distinct bytes, distinct keys

@@ -368,3 +368,264 @@ def test_windows_separators_and_another_unicode_normalization_at_once(tmp_path):
     assert text.startswith("3 of 3 rows")
     assert "; 1 of them: the path uses Windows separators ('\\') and a file whose name differs" in text
     assert f"; 1 of them: the path uses Windows separators ('\\'): a file exists at {tmp_path / 'real' / 'b.png'}" in text
+
+
+# -- MP4 edit lists ------------------------------------------------------------------------------
+def _mp4_shifted(path, frames, shift, *, bframes=True, movflags=None, fps=10):
+    """Encode ``frames`` (libx264, keyframe every 5) into an MP4 whose packet times are moved by
+    ``shift`` frames (a multiple of 1/2): negative -> the mov muxer writes an edit list that
+    hides the start (what ``ffmpeg -ss T -c copy`` writes, T inside a frame when not a whole
+    frame), positive -> an empty edit (the video starts late). With B-frames the muxer adds
+    its usual edit that hides the decode delay (or none with movflags=negative_cts_offsets)."""
+    half = int(round(2 * shift))
+    with av.open(str(path), "w", format="mp4", options={"movflags": movflags} if movflags else {}) as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.height, s.width = frames[0].shape[:2]
+        s.pix_fmt = "yuv420p"
+        s.options = {"crf": "18", "preset": "veryfast", "threads": "1", "g": "5", "keyint_min": "5",
+                     "sc_threshold": "0", **({} if bframes else {"bf": "0"})}
+        s.codec_context.thread_count = 1
+
+        def moved(pk):
+            pk.pts, pk.dts, pk.time_base = 2 * pk.pts + half, 2 * pk.dts + half, Fraction(1, 2 * fps)
+            pk.duration = 2 * (pk.duration or 0) or None
+            return pk
+        for k, f in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+            vf.pts, vf.time_base = k, Fraction(1, fps)
+            for pk in s.encode(vf):
+                c.mux(moved(pk))
+        for pk in s.encode():
+            c.mux(moved(pk))
+    return path
+
+
+def _within(seconds, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, failing the test (not hanging the run) when it takes longer."""
+    import threading
+
+    out = {}
+    thread = threading.Thread(target=lambda: out.update(value=fn(*args, **kwargs)), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s"
+    return out["value"]
+
+
+def _edits(path):
+    """(segment duration, media time) of each entry of the MP4's edit list (elst)."""
+    import struct
+
+    data = path.read_bytes()
+    i = data.find(b"elst") - 4
+    version, n = data[i + 8], struct.unpack(">I", data[i + 12:i + 16])[0]
+    fmt, size = (">Qq", 16) if version == 1 else (">Ii", 8)
+    return [struct.unpack(fmt, data[i + 16 + k * (size + 4):i + 16 + k * (size + 4) + size]) for k in range(n)]
+
+
+@pytest.mark.parametrize("shift,bframes,movflags,edits,first,start", [
+    (0, True, None, [(1200, 2048)], 0, 0.0),  # B-frames: the edit hiding the decode delay (2 frames)
+    (0, True, "negative_cts_offsets", [(1200, 0)], 0, 0.0),  # B-frames with negative offsets: no shift
+    (-3, True, None, [(900, 5120)], 3, 0.0),  # a copy-cut on a frame boundary
+    (-2.5, False, None, [(950, 2560)], 3, 0.0),  # a copy-cut inside frame 2 (FFmpeg starts at frame 3)
+    (-2.5, True, None, [(950, 4608)], 3, 0.0),
+    (3, True, None, [(300, -1), (1200, 2048)], 0, 0.3),  # an empty edit: the video starts 0.3 s late
+])
+def test_mp4_edit_lists_give_the_frames_ffmpeg_shows(tmp_path, shift, bframes, movflags, edits, first, start):
+    """MP4 edit lists as muxers write them: frame k, times=, video_info and VideoFeatures rows are
+    the frames FFmpeg presents (its players show). A copy-cut inside a frame: FFmpeg hides that
+    frame too and shows the next one from time 0 (a player following the edit to the sample
+    would show the hidden frame's last half-interval first); n_frames and duration count the
+    frames shown. Look-alike: the plain file, no edit to hide anything."""
+    from forensics.features import BlurFeatures, VideoFeatures
+    from forensics.media import video_info
+
+    path = _mp4_shifted(tmp_path / "e.mp4", index_frames(12, step=15), shift, bframes=bframes, movflags=movflags)
+    assert [e[:2] for e in _edits(path)] == edits  # the file is the variant meant (edit entries, 1/10240 s)
+    n = 12 - first
+    info = video_info(path)
+    assert (info.n_frames, info.header_frames, info.errors) == (n, 12, ())
+    assert info.duration_s == pytest.approx(n / 10) and info.start_time_s == pytest.approx(start)
+    r = read_frames(path, every=1)
+    assert r.indices.tolist() == list(range(n)) and r.errors == []
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], 16 + 15 * np.arange(first, 12), atol=3)
+    np.testing.assert_allclose(r.timestamps, np.arange(n) / 10, atol=1e-6)
+    r = read_frames(path, times=[0.0, 0.099, 0.1, 0.55, n / 10 - 0.001])  # each frame shown for 0.1 s
+    assert r.indices.tolist() == [0, 0, 1, 5, n - 1]
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], 16 + 15 * (first + np.array([0, 0, 1, 5, n - 1])),
+                               atol=3)
+    for seek in (True, False):
+        r = _within(30, read_frames, path, indices=[n - 1, 2, 7], seek=seek)  # the B-frame cut used to loop for ever
+        assert r.indices.tolist() == [n - 1, 2, 7] and r.errors == []
+        np.testing.assert_allclose([frame_level(f) for f in r.frames], 16 + 15 * (first + np.array([n - 1, 2, 7])),
+                                   atol=3)
+    vf = VideoFeatures(BlurFeatures(), faces=False, n_frames=4).fit()
+    assert vf.transform([path]).shape == (1, vf.n_features_out_)
+    assert vf.status_["status"].tolist() == ["ok"] and vf.records_["frame_index"].tolist() == \
+        np.round(np.linspace(0, n - 1, 4) + 1e-9).astype(int).tolist()
+
+
+# -- MP4 header durations --------------------------------------------------------------------------
+def _set_mp4_duration(path, box, value):
+    """Overwrite the duration field of the first ``box`` (mvhd, tkhd or mdhd: version 0 layout) in
+    place; returns the old value. The sample tables (stts, stsz) are left as they are."""
+    import struct
+
+    data = bytearray(path.read_bytes())
+    i = data.find(box.encode()) - 4
+    assert data[i + 8] == 0  # version 0: 32-bit times
+    at = i + 12 + 8 + (8 if box == "tkhd" else 4)  # after creation/modification times, then timescale or track id
+    old = struct.unpack(">I", data[at:at + 4])[0]
+    data[at:at + 4] = struct.pack(">I", value)
+    path.write_bytes(bytes(data))
+    return old
+
+
+@pytest.mark.parametrize("box,value,message", [
+    ("mdhd", 12288, "the header gives a duration of 1.200 s but the frames span 2.400 s"),  # half the frames
+    ("mdhd", 22425, "the header gives a duration of 2.190 s but the frames span 2.400 s"),  # just past the tolerance
+    ("mdhd", 22528, None),  # at the tolerance (two frame intervals, 0.2 s)
+    ("mdhd", 49152, None),  # longer: FFmpeg takes the sample tables' duration instead, nothing to see
+    ("tkhd", 1200, None),  # FFmpeg does not read the track header's duration
+    ("tkhd", 4800, None),
+    ("mvhd", 1200, None),  # the movie duration: FFmpeg takes the streams' instead
+])
+def test_a_stale_mp4_header_duration_is_reported_or_harmless(tmp_path, box, value, message):
+    """An MP4 whose media, track or movie header duration was left stale by an edit while the
+    sample tables (stts, stsz) stay consistent: frames are counted from the packets, so sampling
+    spans every frame whatever the header says; a media duration that FFmpeg presents and the
+    frames contradict is reported. The others never reach a reader built on FFmpeg (harmless).
+    Look-alike: the true durations (the untouched file), no report."""
+    from video_fixtures import write_video
+
+    from forensics.media import video_info
+
+    path = write_video(tmp_path / "clip.mp4", index_frames(24, step=8), fps=10, gop=5)
+    assert video_info(path).errors == ()
+    assert _set_mp4_duration(path, box, value) == {"mdhd": 24576, "tkhd": 2400, "mvhd": 2400}[box]
+    info = video_info(path)
+    assert (info.n_frames, info.header_frames, info.duration_s) == (24, 24, pytest.approx(2.4))
+    assert list(info.errors) == ([message] if message else [])
+    r = read_frames(path, n=3)
+    assert r.indices.tolist() == [0, 12, 23]
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], [16, 16 + 8 * 12, 16 + 8 * 23], atol=3)
+    assert read_frames(path, times=[2.35]).indices.tolist() == [23]
+
+
+# -- WebM: a pixel aspect ratio only the container carries ---------------------------------------
+def _ebml_children(data, start, end):
+    """(id, offset, header length, size) of the EBML elements in ``data[start:end]``."""
+    out, i = [], start
+    while i < end:
+        n = 8 - data[i].bit_length() + 1  # an ID's length is its leading zero bits + 1
+        eid = int.from_bytes(data[i:i + n], "big")
+        m = 8 - data[i + n].bit_length() + 1
+        size = int.from_bytes(data[i + n:i + n + m], "big") & ((1 << (7 * m)) - 1)
+        out.append((eid, i, n + m, size))
+        i += n + m + size
+    return out
+
+
+def _webm_vp9(path, frames, display_size=None):
+    """A VP9 WebM (VP9 frames carry no aspect ratio). ``display_size``: (width, height) written as
+    the Video element's DisplayWidth/DisplayHeight, which PyAV cannot set: the track is written
+    with a Name, whose bytes are then spent on the two elements and a Void, inside its TrackEntry
+    (nothing else in the file moves)."""
+    with av.open(str(path), "w", format="webm") as c:
+        s = c.add_stream("libvpx-vp9", rate=10)
+        s.height, s.width = frames[0].shape[:2]
+        s.pix_fmt = "yuv420p"
+        s.metadata["title"] = "room for the display size"
+        s.options = {"deadline": "realtime", "cpu-used": "8", "threads": "1"}
+        for f in frames:
+            for pk in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(pk)
+        for pk in s.encode():
+            c.mux(pk)
+    if display_size is None:
+        return path
+    data = bytearray(path.read_bytes())
+    segment = _ebml_children(data, 0, len(data))[1]
+    tracks = next(e for e in _ebml_children(data, segment[1] + segment[2], len(data)) if e[0] == 0x1654AE6B)
+    entry = _ebml_children(data, tracks[1] + tracks[2], tracks[1] + tracks[2] + tracks[3])[0]
+    body_at = entry[1] + entry[2]
+    kids = _ebml_children(data, body_at, body_at + entry[3])
+    assert [k[0] for k in kids if k[0] in (0x536E, 0xE0)] == [0x536E, 0xE0]  # a Name, then the Video element
+    add = b"".join(eid + b"\x82" + v.to_bytes(2, "big") for eid, v in zip((b"\x54\xb0", b"\x54\xba"), display_size))
+    body = b""
+    for eid, at, head, size in kids:
+        raw = bytes(data[at:at + head + size])
+        if eid == 0x536E:  # the Name becomes a Void of the bytes left over
+            void = head + size - len(add)
+            body += bytes([0xEC, 0x80 | (void - 2)]) + bytes(void - 2)
+        elif eid == 0xE0:
+            body += bytes([0xE0, 0x80 | (size + len(add))]) + raw[head:] + add
+        else:
+            body += raw
+    assert len(body) == entry[3]
+    data[body_at:body_at + entry[3]] = body
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_webm_display_size_is_the_pixel_aspect_ratio(tmp_path):
+    """VP9 has no aspect ratio field: in a WebM the pixel shape is only the container's
+    DisplayWidth/DisplayHeight (48x48 coded shown at 64x48: pixels 4:3). Frames are resampled to
+    square pixels as players show them; display=False keeps the coded grid. Look-alike: the same
+    file without a display size is square."""
+    import cv2
+
+    from forensics.media import read_display_frames, video_info
+
+    coded = cv2.resize(natural_image(3, (48, 64)), (48, 48), interpolation=cv2.INTER_AREA)  # squeezed 4:3
+    wide = _webm_vp9(tmp_path / "wide.webm", [coded] * 3, display_size=(64, 48))
+    square = _webm_vp9(tmp_path / "square.webm", [coded] * 3)
+    info = video_info(wide)
+    assert info.codec == "vp9" and info.errors == ()
+    assert (info.sample_aspect_ratio, info.width, info.display_width, info.display_height) == \
+        (pytest.approx(4 / 3), 48, 64, 48)
+    r = read_frames(wide, indices=[1])
+    raw = read_frames(wide, indices=[1], display=False)
+    assert r.sar_applied == pytest.approx(4 / 3) and raw.frames[0].shape == (48, 48, 3)
+    np.testing.assert_array_equal(r.frames[0], cv2.resize(raw.frames[0], (64, 48), interpolation=cv2.INTER_LINEAR))
+    plain = video_info(square)
+    assert (plain.sample_aspect_ratio, plain.display_width) == (1.0, 48)
+    assert read_frames(square, indices=[1]).frames[0].shape == (48, 48, 3)
+    for path, sar, width in ((wide, 4 / 3, 64), (square, 1.0, 48)):  # what face detection and crops see
+        video, rotation, applied = read_display_frames(path, n=2)
+        assert (rotation, applied, video.frames[0].shape) == (0, pytest.approx(sar), (48, width, 3))
+
+
+# -- GIF transparency ------------------------------------------------------------------------------
+@pytest.mark.parametrize("transparency,background", [(3, 0), (3, 2), (0, 1), (1, 1)])
+def test_gif_pixels_under_transparency_are_the_palette_colour(tmp_path, transparency, background):
+    """A GIF with a transparent colour index: the RGB under its transparent pixels is the palette
+    colour of the stored index (a plain palette lookup), as for the same picture as a PNG palette
+    with tRNS, from bytes, a path or a PIL image alike. OpenCV's reader put the header's background
+    colour there instead (a canvas colour, not the pixel). Look-alikes: the same GIF without
+    transparency, and one whose transparent index no pixel uses, are the lookup unchanged."""
+    from forensics.media import load_item
+
+    rng = np.random.default_rng(transparency)
+    idx = rng.integers(0, 4, (12, 10)).astype(np.uint8)
+    palette = np.zeros((256, 3), np.uint8)
+    palette[:4] = [(200, 10, 20), (30, 180, 40), (50, 60, 220), (123, 77, 99)]
+    im = Image.fromarray(idx, "P")
+    im.putpalette(palette.ravel().tolist())
+
+    def saved(fmt, **kw):
+        buf = io.BytesIO()
+        im.save(buf, fmt, **kw)
+        return buf.getvalue()
+
+    gif = saved("GIF", transparency=transparency, background=background)
+    png = saved("PNG", transparency=transparency)
+    expected = np.dstack([palette[idx], np.where(idx == transparency, 0, 255).astype(np.uint8)])
+    (tmp_path / "t.gif").write_bytes(gif)
+    for obj in (gif, tmp_path / "t.gif", Image.open(io.BytesIO(gif)), png):
+        np.testing.assert_array_equal(load_item(obj).pixels, expected)
+    np.testing.assert_array_equal(load_item(gif).rgb, palette[idx].astype(np.float32))
+    plain = saved("GIF", background=background)
+    np.testing.assert_array_equal(load_item(plain).pixels[..., :3], palette[idx])
+    unused = saved("GIF", transparency=7, background=background)  # index 7: no pixel holds it
+    np.testing.assert_array_equal(load_item(unused).pixels[..., :3], palette[idx])

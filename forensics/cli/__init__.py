@@ -46,6 +46,7 @@ quietly.
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib
 import os
 import sys
@@ -58,6 +59,38 @@ __all__ = ["VERBS", "build_parser", "main"]
 #: The verbs, in the order ``forensics --help`` lists them; each is the module ``_<verb>``.
 VERBS = ("demo", "audit", "extract", "train", "evaluate", "tune", "predict", "report", "runs", "app")
 EXIT_BROKEN_PIPE = 141
+
+
+class _IntermixedParser(argparse.ArgumentParser):
+    """A verb's parser that also takes options between positional arguments.
+
+    Plain argparse fills every positional argument from the first run of them, so after
+    ``forensics predict MODEL --no-progress a.png`` (or ``... --no-progress -- -x.png``) the
+    inputs, already matched to nothing after ``MODEL``, were refused as unrecognized. When the
+    plain parse leaves arguments unrecognized, ``parse_known_intermixed_args`` (options first,
+    then the positional arguments in order) is used if it accounts for all of them; a command
+    line the plain parse takes whole keeps its meaning (Python 3.11's intermixed parse drops a
+    ``--`` that precedes every positional argument, which the plain parse reads right).
+    The sub-command action calls a verb's parser through ``parse_known_args``, hence the override.
+    """
+
+    _nested = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._nested:  # called by parse_known_intermixed_args itself
+            return super().parse_known_args(args, namespace)
+        args = list(sys.argv[1:] if args is None else args)
+        plain, extras = super().parse_known_args(args, copy.copy(namespace))
+        if not extras:
+            return plain, extras
+        self._nested = True
+        try:
+            mixed, left = self.parse_known_intermixed_args(args, copy.copy(namespace))
+        except TypeError:  # a grammar it cannot take (a positional REMAINDER, one in an exclusive group)
+            return plain, extras
+        finally:
+            self._nested = False
+        return (mixed, left) if not left else (plain, extras)
 
 
 def _module(verb):
@@ -73,7 +106,8 @@ def build_parser():
         description="Forensic features for detecting deepfakes and AI-generated images and videos.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                       parser_class=_IntermixedParser)
     keys = set()
     verbs = {}
     for verb in VERBS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,8 +69,15 @@ class ExtractionResult:
 
 
 def _key(path, occurrence):
-    digest = hashlib.sha1(f"{path}\x00{occurrence}".encode()).hexdigest()[:16]
-    return f"{Path(str(path)).stem[:40]}-{digest}"
+    """The item's folder and file name under ``out_dir``: readable stem plus a hash of the path.
+
+    A name with undecodable bytes (lone surrogates, as ``os.fsdecode`` holds Latin-1 bytes on a
+    UTF-8 system) is hashed by its bytes, and those bytes read ``_`` in the stem, so the key is
+    valid text that a CSV table can hold; other names keep the key they always had.
+    """
+    digest = hashlib.sha1(f"{path}\x00{occurrence}".encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    stem = re.sub("[\udc80-\udcff]", "_", Path(str(path)).stem[:40])
+    return f"{stem}-{digest}"
 
 
 def _atomic_write(path, text):
@@ -97,6 +105,7 @@ def _image_faces(cropper, path, row_id):
     """
     from ..media import ItemError, load_item
     from ..media._faces import _display_image
+    from ..media._item import path_text
 
     item = load_item(path, row_id)
     size = ""
@@ -112,8 +121,8 @@ def _image_faces(cropper, path, row_id):
         raise
     except Exception as exc:
         if _out_of_memory(exc):
-            raise ItemError(row_id, str(path), f"out of memory while decoding or searching the image for faces"
-                            f"{size}") from None
+            raise ItemError(row_id, path_text(str(path)),
+                            f"out of memory while decoding or searching the image for faces{size}") from None
         raise
     return crops, recs, orientation
 
@@ -142,8 +151,10 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
     import cv2
 
     from ..media import ItemError, iter_display, read_display_frames
+    from ..media._item import path_text
 
     path = row["path"]
+    shown = path_text(str(path))  # undecodable bytes of a name escaped: the tables (CSV, JSON) hold text
     key = row["_key"]
     crop_dir = out / "crops" / key
     crop_dir.mkdir(parents=True, exist_ok=True)
@@ -161,7 +172,7 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
                 crops, recs = cropper.crop_frames(iter_display(video))
             except Exception as exc:
                 if _out_of_memory(exc):
-                    raise ItemError(row_id, str(path), "out of memory while searching the frames for faces") from None
+                    raise ItemError(row_id, shown, "out of memory while searching the frames for faces") from None
                 raise
             del video
         else:
@@ -177,7 +188,7 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
     for r in recs:
         geometry = (r.track_id, r.detection, rotation, mirror, orientation, sar)
         if not r.face_found:
-            records.append((row_id, path, row["label"], row["method"], r.frame_index, -1, False, r.n_faces,
+            records.append((row_id, shown, row["label"], row["method"], r.frame_index, -1, False, r.n_faces,
                             np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, *geometry, ""))
             continue
         img = next(crops)
@@ -185,16 +196,16 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
         cv2.imwrite(str(crop_dir / name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))  # PNG: lossless
         x, y, w, h = r.bbox
         side = float(r.box[2]) if r.box is not None else np.nan
-        records.append((row_id, path, row["label"], row["method"], r.frame_index, r.face_index, True, r.n_faces,
+        records.append((row_id, shown, row["label"], row["method"], r.frame_index, r.face_index, True, r.n_faces,
                         float(r.score), x, y, w, h, side, *geometry, str(Path("crops") / key / name)))
         found.append((img, r.frame_index))
     table = pd.DataFrame(records, columns=_RECORD_COLUMNS)
     table.to_csv(out / "records" / f"{key}.csv", index=False)
     if features is not None:
-        rows = (_feature_rows(features, [c for c, _ in found], row_id, path, [f for _, f in found]) if found
+        rows = (_feature_rows(features, [c for c, _ in found], row_id, shown, [f for _, f in found]) if found
                 else np.empty((0, features.n_features_out_)))
         np.save(out / "features" / f"{key}.npy", rows)
-    _atomic_write(out / "done" / f"{key}.json", json.dumps(dict(path=str(path), status=status, error=error,
+    _atomic_write(out / "done" / f"{key}.json", json.dumps(dict(path=shown, status=status, error=error,
                                                                  rotation=rotation, mirror=mirror,
                                                                  orientation=orientation, sar=sar)))
     return key
@@ -253,6 +264,12 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
     was applied (videos; an image's flips are in its orientation), ``orientation`` the EXIF
     orientation applied to a still image (1-8; 1 for videos), ``sar`` the pixel aspect ratio
     resampled to square pixels (1.0 = square). Box coordinates are in that geometry.
+
+    Names: a path whose file name holds bytes that are not valid text (lone surrogates from
+    ``os.fsdecode``, e.g. a Latin-1 name on a UTF-8 system; only an ``object`` column of a
+    hand-built manifest can hold one) is read as any other; the ``path`` of ``crops``,
+    ``records`` and ``status`` names it with those bytes escaped (``caf\\udce9.mp4``, as item
+    errors name it), since a CSV or JSON table holds only text.
 
     Memory per item: a video holds its sampled frames; a still image its decoded pixels plus
     at most one uint8 copy (a few bytes per pixel), and the detector sees a small copy. An

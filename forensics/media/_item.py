@@ -193,7 +193,9 @@ class Item:
       JPEG-compressed; CIELab, 32-bit and float samples are refused, naming them.
     - WebP, BMP, PNM, GIF, AVIF: OpenCV (libwebp, libavif, its own BMP/PNM/GIF readers), which
       refuse truncated streams and (AVIF) undecodable AV1 data; GIF and AVIF through Pillow
-      with truncated images refused when the OpenCV build cannot read them.
+      with truncated images refused when the OpenCV build cannot read them. Under a GIF's
+      transparent pixels the RGB is the palette colour of the stored index (as Pillow and a
+      PNG palette with tRNS give), not the background colour OpenCV composes them on.
     - In every format the decoded size must equal the header's.
 
     Undetectable damage: a change inside entropy-coded JPEG data (or a WebP/GIF/BMP payload,
@@ -329,6 +331,8 @@ class Item:
                 if fmt == "PNG":
                     _check_png_chunks(self)
                 arr, white = self._decode_cv2(fmt), None
+                if fmt == "GIF":
+                    arr = self._gif_colours_under_transparency(arr)
         except ItemError:
             raise
         except MemoryError:
@@ -386,6 +390,29 @@ class Item:
             arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB, dst=arr)
         elif arr.ndim == 3 and arr.shape[2] == 4:
             arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA, dst=arr)
+        return arr
+
+    def _gif_colours_under_transparency(self, arr):
+        """The palette colour of the stored index under a GIF's transparent pixels.
+
+        OpenCV's GIF reader composes the first frame on a canvas of the logical screen's
+        background colour, so a transparent pixel reads as that colour, a header field unrelated
+        to the pixel. The file stores a palette index there; its palette colour (Pillow's palette
+        lookup, what Pillow and the decoding of a PNG palette with tRNS give) is restored, so
+        features, which read the RGB under the alpha, see the file's own data.
+        """
+        if arr.ndim != 3 or arr.shape[2] != 4:
+            return arr
+        hidden = arr[..., 3] == 0
+        if not hidden.any():
+            return arr
+        with PILImage.open(io.BytesIO(self.data), formats=("GIF",)) as im:
+            im.load()
+            ref = np.asarray(im.convert("RGBA"))
+        if ref.shape != arr.shape:
+            raise self.error(f"GIF decoders disagree on the first frame's size ({ref.shape} and {arr.shape})")
+        hidden &= ref[..., 3] == 0  # pixels both decoders read as transparent
+        arr[hidden, :3] = ref[hidden, :3]
         return arr
 
     def _decode_tiff(self, header):

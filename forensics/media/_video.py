@@ -1177,6 +1177,11 @@ class _Decode:
                         demux, landing, used, cur = self.video.container.demux(self.video.stream), None, {}, -1
                         last_out = None
                         continue
+                    if pos < landing:
+                        # The seek landed on an earlier keyframe (FFmpeg's MP4 seek does in a B-frame stream
+                        # whose edit list hides leading packets). Frames are still identified by pts, but
+                        # asking again would land there again, for ever: decode on from here.
+                        seeking = False
                     landing = None
                 cur = pos if pos is not None else cur + 1
                 if self.skip_nonref:
