@@ -74,11 +74,12 @@ MODULES = {
     "forensics/inspection/_audit.py": ["tests/test_audit.py"],
     "forensics/datasets/_archive.py": ["tests/test_archive.py"],
     # the item layer, the extraction base and the video reader
-    "forensics/media/_item.py": ["tests/test_media.py", "tests/test_item_truth.py", "tests/test_item_boundaries.py"],
+    "forensics/media/_item.py": ["tests/test_media.py", "tests/test_item_truth.py", "tests/test_item_boundaries.py",
+                                 "tests/test_media_variants.py"],
     "forensics/features/_base.py": ["tests/test_extraction_base.py", "tests/test_common.py", "tests/test_bank.py",
                                     "tests/test_item_truth.py"],
     "forensics/media/_video.py": ["tests/test_video.py", "tests/test_video_truth.py", "tests/test_video_units.py",
-                                  "tests/test_device.py"],
+                                  "tests/test_device.py", "tests/test_media_variants.py"],
     # feature families and their numba kernels
     "forensics/features/_blur.py": ["tests/test_blur.py", "tests/test_features_regression.py"],
     "forensics/features/_kernels/_blur.py": ["tests/test_blur.py", "tests/test_features_regression.py"],
