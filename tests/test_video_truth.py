@@ -294,6 +294,18 @@ def test_duplicated_and_missing_timestamps_keep_identity(tmp_path):
     assert r.indices.tolist() == [14, 8, 13] and ids(r.frames) == [14, 8, 13]
 
 
+def test_three_frames_sharing_one_timestamp_keep_their_order(tmp_path):
+    """Packets 7, 8 and 9 carry one timestamp: each keeps its own position (the first, second and
+    third frame of that timestamp), not two of them the same; the two-frame case is above."""
+    src = write_video(tmp_path / "intra.mkv", index_frames(12), fps=25, gop=1)
+    odd = remux(src, tmp_path / "three.mkv", pts=lambda i, p: p - 40 * (i - 7) if i in (8, 9) else p)
+    r = read_frames(odd, every=1)
+    assert r.indices.tolist() == list(range(12)) and ids(r.frames) == list(range(12))
+    assert r.timestamps[7] == r.timestamps[8] == r.timestamps[9] == pytest.approx(0.28)
+    r = read_frames(odd, indices=[9, 8])
+    assert r.indices.tolist() == [9, 8] and ids(r.frames) == [9, 8]
+
+
 def test_sample_indices_from_timestamps_by_hand():
     ts = [0.0, 0.2, 0.3, 0.8]
     assert sample_indices(4, times=[0.0, 0.1, 0.2, 0.25, 0.79, 0.8, 1.0], timestamps=ts, duration=1.0).tolist() == \

@@ -1246,3 +1246,20 @@ def test_iter_frames_warns_at_the_line_that_iterates(tmp_path):
     assert (warning.filename, warning.lineno) == (__file__, line)
     assert str(warning.message).startswith(f"{bad}: frame 2: packet failed to decode")
     assert "1 requested frame(s) not decoded (2): they did not decode" in str(warning.message)
+
+
+def test_counts_above_the_small_integer_cache_compare_by_value(tmp_path):
+    """A 320-frame AVI: its header count equal to the packets is no mismatch, and the first 300
+    indices decode and the reader stops there (CPython caches ints up to 256 only, so an identity
+    test instead of a value test breaks exactly above it); the 276-frame / 256-index look-alike."""
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media._video import read_frames, video_info
+
+    for n in (256, 300):
+        path = write_video(tmp_path / f"v{n}.avi", index_frames(n + 20, size=(16, 16)), fps=25, gop=4,
+                           options={"bf": "0"})
+        info = video_info(path)
+        assert (info.n_frames, info.n_frames_source, info.errors) == (n + 20, "counted", ()), n
+        got = read_frames(path, indices=range(n))  # the first n of n + 20: the reader stops after the n-th
+        assert got.indices.tolist() == list(range(n)) and got.errors == [] and len(got.frames) == n, n
