@@ -603,6 +603,15 @@ def test_tiff_colour_spaces_are_converted_or_refused_by_name():
                      extratags=[(532, 5, 6, (16, 1, 235, 1, 128, 1, 240, 1, 128, 1, 240, 1), True)])
     with pytest.raises(ItemError, match=r"item 0: YCbCr TIFF with reference black/white \(16\.0, 235\.0"):
         load_item(studio.getvalue()).pixels
+    for coefficients, scale, refused in (((299, 587, 114), 1000, False), ((2126, 7152, 722), 10000, True)):
+        buf = io.BytesIO()  # BT.601's coefficients stated in the file (accepted); BT.709's (refused)
+        tifffile.imwrite(buf, ycc, photometric="ycbcr", subsampling=(1, 1),
+                         extratags=[(529, 5, 3, sum(((c, scale) for c in coefficients), ()), True)])
+        if refused:
+            with pytest.raises(ItemError, match=r"item 0: YCbCr TIFF with coefficients \(0\.2126, 0\.7152, 0\.0722\)"):
+                load_item(buf.getvalue()).pixels
+        else:
+            np.testing.assert_array_equal(load_item(buf.getvalue()).pixels, rgb)
     lab = io.BytesIO()
     tifffile.imwrite(lab, ycc, photometric="cielab")
     with pytest.raises(ItemError, match=r"item 0: unsupported TIFF samples: uint8 \(6, 7, 3\) "
