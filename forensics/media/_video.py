@@ -502,7 +502,6 @@ class _Table:
     def __init__(self, pkt_pts, pkt_dts, pkt_key, pkt_discard, pkt_dur, trust_pts=True, discont=False):
         self.n_packets = len(pkt_pts)
         self.first_packet = (pkt_dts[0], pkt_pts[0]) if pkt_pts else (None, None)
-        self.raw_pts = pkt_pts
         pkt_pts = self._continue_segments(pkt_pts, pkt_dts, pkt_dur) if discont else pkt_pts
         shown = [i for i in range(self.n_packets) if not pkt_discard[i]]
         timed = bool(shown) and trust_pts and all(pkt_pts[i] is not None for i in shown)
@@ -543,6 +542,10 @@ class _Table:
         else:
             self.pts = None
 
+    #: first packet of each timestamp segment after the first, and each segment's pts shift (see below)
+    restarts = ()
+    offsets = (0,)
+
     def _continue_segments(self, pkt_pts, pkt_dts, pkt_dur):
         """Timestamps made continuous across discontinuities (``discont``: formats such as MPEG-TS that allow them).
 
@@ -550,43 +553,36 @@ class _Table:
         streams, a splice, an encoder restart), a new segment starts. As FFmpeg's own command
         line does for such formats (``AVFMT_TS_DISCONT``), each segment is shifted to start one
         frame after the end of the one before, so frames keep their file order and times go on
-        increasing. Returns the shifted pts; ``segment_of_packet``, ``offsets`` (the shift of
-        each segment) and ``restarts`` (first packet of each segment after the first) are kept.
+        increasing. Returns the shifted pts; sets ``restarts`` and ``offsets``.
         """
-        seg = np.zeros(self.n_packets, dtype=np.int64)
-        s, last = 0, None
+        groups, last = [[]], None  # packets with a pts, per segment
+        restarts = []
         for i, d in enumerate(pkt_dts):
             if d is not None:
                 if last is not None and d < last:
-                    s += 1
+                    groups.append([])
+                    restarts.append(i)
                 last = d
-            seg[i] = s
-        self.segment_of_packet = seg
-        self.restarts = [int(i) for i in np.flatnonzero(np.diff(seg)) + 1]
-        self.offsets = [0]
-        if not self.restarts:
+            if pkt_pts[i] is not None:
+                groups[-1].append(i)
+        if not restarts:
             return pkt_pts
-        out = list(pkt_pts)
-        for j in range(1, s + 1):
-            prev = [i for i in range(self.n_packets) if seg[i] == j - 1 and out[i] is not None]
-            cur = [pkt_pts[i] for i in range(self.n_packets) if seg[i] == j and pkt_pts[i] is not None]
-            if not prev or not cur:
-                self.offsets.append(self.offsets[-1])
+        out, offsets, end, step = list(pkt_pts), [0], None, 1
+        for j, idx in enumerate(groups):
+            if j:
+                offsets.append(end + step - min(pkt_pts[i] for i in idx) if idx and end is not None else offsets[-1])
+            if not idx:
                 continue
-            end = max(prev, key=lambda i: out[i])
-            step = pkt_dur[end]
+            shifted = [pkt_pts[i] + offsets[j] for i in idx]
+            for i, q in zip(idx, shifted):
+                out[i] = q
+            top = max(range(len(idx)), key=shifted.__getitem__)
+            end, step = shifted[top], pkt_dur[idx[top]]
             if step <= 0:
-                gaps = np.diff(np.unique([out[i] for i in prev]))
+                gaps = np.diff(np.unique(shifted))
                 step = int(np.median(gaps)) if gaps.size else 1
-            self.offsets.append(int(out[end] + step - min(cur)))
-            for i in range(self.n_packets):
-                if seg[i] == j and out[i] is not None:
-                    out[i] = pkt_pts[i] + self.offsets[j]
+        self.restarts, self.offsets = restarts, offsets
         return out
-
-    segment_of_packet = None
-    restarts = ()
-    offsets = (0,)
 
     def seek_target(self, k):
         """Decode position of the last clean keyframe from which frame ``k`` decodes, or None."""
