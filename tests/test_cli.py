@@ -1030,6 +1030,64 @@ def test_predict_refuses_to_score_an_item_whose_features_are_all_nan(data, tmp_p
     np.testing.assert_allclose(by_table["score"], pred["score"], rtol=1e-9)
 
 
+def test_predict_refuses_to_score_a_video_whose_frame_features_are_all_nan(tmp_path, capsys):
+    """A video 1 pixel wide has no frame feature value (every blur column NaN, and the face rate NaN
+    without face detection), but its frame counts (frames sampled, frames used) are numbers, so the all-NaN test missed it and it was scored
+    from the imputer's medians as 'ok'. Now VideoFeatures warns, and predict gives it status error with
+    the reason, from the files and from a feature table; the 8x8 look-alike is scored."""
+    import av
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from forensics import load, save
+    from forensics.features import VideoFeatures, make_feature_bank
+
+    def video(path, w, h, seed):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(seed)
+        with av.open(str(path), "w") as c:
+            s = c.add_stream("mpeg4", rate=10)
+            s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+            for _ in range(4):
+                frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), format="rgb24")
+                for pk in s.encode(frame):
+                    c.mux(pk)
+            for pk in s.encode():
+                c.mux(pk)
+        return str(path)
+
+    train = [video(tmp_path / "train" / f"{k}.mkv", 16, 16, k) for k in range(4)]
+    vf = VideoFeatures(make_feature_bank(["blur"]), faces=False, n_frames=3)
+    model = Pipeline([("features", vf), ("impute", SimpleImputer(keep_empty_features=True)),
+                      ("head", LogisticRegression())])
+    save(model.fit(train, [0, 1, 0, 1]), tmp_path / "m.skops")
+    thin = video(tmp_path / "in" / "real" / "thin.mkv", 1, 16, 9)
+    small = video(tmp_path / "in" / "fake" / "small.mkv", 8, 8, 10)
+    with pytest.warns(RuntimeWarning, match=r"1 of 2 videos were read but have no value in any of the 41 "
+                                            r"columns besides the frame counts .* first: video 0 \(.*thin.mkv\)"):
+        vf.transform([thin, small])
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(tmp_path / "m.skops"), str(tmp_path / "in"), "--out", str(out), "--no-progress"]) == 0
+    assert "1 of 2 inputs failed" in capsys.readouterr().err
+    pred = pd.read_csv(out, keep_default_na=False, na_values=[""]).set_index("input")
+    assert pred.loc[thin, "status"] == "error" and pred.loc[small, "status"] == "ok"
+    assert pred.loc[thin, "error"].startswith("no feature of the model could be computed for it (all 41 columns NaN besides "
+                                             "the video's frame counts")
+    assert np.isnan(pred.loc[thin, "score"])
+    np.testing.assert_allclose(pred.loc[small, "score"], load(tmp_path / "m.skops").predict_proba([small])[0, 1],
+                               rtol=1e-10)
+    table = tmp_path / "t.parquet"
+    with pytest.warns(RuntimeWarning, match="were read but have no value in any of the 41 columns besides"):
+        assert main(["extract", str(tmp_path / "in"), "--features", "blur", "--level", "video", "--n-frames", "3",
+                     "--out", str(table), "--no-progress", "--no-audit"]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "m.skops"), str(table), "--out", str(out), "--no-progress"]) == 0
+    by_table = pd.read_csv(out, keep_default_na=False, na_values=[""]).set_index("input")
+    assert by_table.loc[thin, "status"] == "error" and by_table.loc[thin, "error"] == pred.loc[thin, "error"]
+    np.testing.assert_allclose(by_table.loc[small, "score"], pred.loc[small, "score"], rtol=1e-9)
+
+
 def test_predict_json_to_stdout_and_all_failing(model, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["predict", str(model), str(tmp_path / "empty"), str(tmp_path / "x.png"), "--format", "json",

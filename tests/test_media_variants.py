@@ -14,7 +14,7 @@ from conftest import encode, natural_image
 from PIL import Image
 from video_fixtures import frame_level, index_frames
 
-from forensics.media import read_frames
+from forensics.media import read_frames, video_info
 
 
 def cut_scan(jpeg):
@@ -629,3 +629,61 @@ def test_gif_pixels_under_transparency_are_the_palette_colour(tmp_path, transpar
     np.testing.assert_array_equal(load_item(plain).pixels[..., :3], palette[idx])
     unused = saved("GIF", transparency=7, background=background)  # index 7: no pixel holds it
     np.testing.assert_array_equal(load_item(unused).pixels[..., :3], palette[idx])
+
+
+# -- timestamp discontinuities (MPEG-TS) -------------------------------------------------------
+def _ts_wrapping(path, frames, first_pts):
+    """An MPEG-TS of ``frames`` at 25 fps whose 90 kHz timestamps start at ``first_pts`` (B-frames, GOP 5)."""
+    with av.open(str(path), "w", format="mpegts") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height = frames[0].shape[1], frames[0].shape[0]
+        s.pix_fmt = "yuv420p"
+        s.options = {"threads": "1", "g": "5", "keyint_min": "5", "sc_threshold": "0", "crf": "18"}
+        s.codec_context.time_base = Fraction(1, 90000)
+        for k, arr in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(arr, format="rgb24")
+            f.pts, f.time_base = first_pts + 3600 * k, Fraction(1, 90000)
+            for pk in s.encode(f):
+                c.mux(pk)
+        for pk in s.encode():
+            c.mux(pk)
+    return path
+
+
+@pytest.mark.parametrize("lengths", [(10, 10), (7, 10, 5)], ids=["two", "three"])
+def test_concatenated_ts_keeps_file_order_and_continues_times(tmp_path, lengths):
+    """MPEG-TS files joined end to end (``cat a.ts b.ts``, a common way clips are assembled): each
+    part's timestamps start again, so sorting by pts interleaved the parts (frame 1 was the second
+    part's first frame), half the frames 'did not decode' and times stopped at one part's length.
+    As FFmpeg's command line does for formats that allow discontinuities, each part now follows the
+    one before: frames keep file order, times continue, and the restart is reported. Look-alikes: the
+    same frames in one TS (no report), and one whose 33-bit pts wrap mid-stream (FFmpeg unwraps it)."""
+    from video_fixtures import write_video
+
+    n = sum(lengths)
+    frames = index_frames(n, size=(64, 96), step=9)
+    data, k = b"", 0
+    for j, m in enumerate(lengths):
+        data += write_video(tmp_path / f"part{j}.ts", frames[k:k + m], gop=5).read_bytes()
+        k += m
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(data)
+    whole = write_video(tmp_path / "whole.ts", frames, gop=5)
+    wrapped = _ts_wrapping(tmp_path / "wrap.ts", frames, 2**33 - 7 * 3600)  # pts wrap after frame 6
+    for path, restarts in ((joined, len(lengths) - 1), (whole, 0), (wrapped, 0)):
+        info = video_info(path)
+        assert info.n_frames == n and info.duration_s == pytest.approx(n / 25, abs=1e-6)
+        r = read_frames(path, every=1)
+        assert r.indices.tolist() == list(range(n))
+        assert [round((frame_level(f) - 16) / 9) for f in r.frames] == list(range(n))
+        np.testing.assert_allclose(r.timestamps, np.arange(n) / 25, atol=1e-6)
+        told = [e for e in r.errors if "timestamps go back" in e]
+        assert r.errors == told and len(told) == (1 if restarts else 0)
+        if restarts:
+            assert f"go back {restarts} time(s)" in told[0]
+        asked = [n - 2, 3, lengths[0], lengths[0] - 1]  # out of order, on both sides of the first restart
+        r = read_frames(path, indices=asked)
+        assert [round((frame_level(f) - 16) / 9) for f in r.frames] == asked
+        r = read_frames(path, times=[0.0, (lengths[0] + 0.5) / 25, (n - 1) / 25])
+        assert r.indices.tolist() == [0, lengths[0], n - 1]
+        assert [round((frame_level(f) - 16) / 9) for f in r.frames] == [0, lengths[0], n - 1]

@@ -1263,3 +1263,32 @@ def test_counts_above_the_small_integer_cache_compare_by_value(tmp_path):
         assert (info.n_frames, info.n_frames_source, info.errors) == (n + 20, "counted", ()), n
         got = read_frames(path, indices=range(n))  # the first n of n + 20: the reader stops after the n-th
         assert got.indices.tolist() == list(range(n)) and got.errors == [] and len(got.frames) == n, n
+
+
+def test_table_continues_timestamps_across_a_restart():
+    """discont=True (MPEG-TS...): a decode timestamp below the one before starts a new segment,
+    shifted to begin one frame (the last frame's duration, else the median gap) after the end of
+    the one before; an equal dts is no restart; without discont nothing is shifted."""
+    def table(pts, dts, dur, discont=True):
+        n = len(pts)
+        return _Table(list(pts), list(dts), [True] + [False] * (n - 1), [False] * n, list(dur), True, discont)
+
+    # I0 P20 B10 | restart at packet 3 (dts 5 < 20): I0 P20 B10 again, then a third part from pts 100
+    pts = [0, 20, 10, 0, 20, 10, 100, 110]
+    dts = [-10, 0, 10, 5, 15, 25, 20, 30]
+    t = table(pts, dts, [10, 10, 10, 10, 7, 10, 10, 10])
+    assert t.restarts == [3, 6]
+    assert t.offsets == [0, 30, 30 + 20 + 7 - 100]  # part 2 ends at shifted pts 20 + 30 with duration 7
+    assert t.pts.tolist() == [0, 10, 20, 30, 40, 50, 57, 67] and t.packet_of_frame.tolist() == [0, 2, 1, 3, 5, 4, 6, 7]
+    assert t.duplicates == 0
+    # the last frame's duration unknown (0): the median gap of its part (10) instead
+    t = table([0, 10, 20, 0, 10], [0, 10, 20, 0, 10], [10, 10, 0, 10, 10])
+    assert t.offsets == [0, 30] and t.pts.tolist() == [0, 10, 20, 30, 40]
+    # a dts equal to the one before is no restart (nor one going up); the same table without discont
+    for dts in ([0, 10, 10, 20], [0, 10, 11, 20]):
+        t = table([0, 10, 20, 30], dts, [10] * 4)
+        assert t.restarts == () and t.offsets == (0,) and t.pts.tolist() == [0, 10, 20, 30]
+    t = table([0, 10, 0, 10], [0, 10, 0, 10], [10] * 4, discont=False)
+    assert t.restarts == () and t.pts.tolist() == [0, 0, 10, 10] and t.duplicates == 2
+    t = table([0, 10, 0, 10], [0, 10, 9, 10], [10] * 4)  # dts one tick back: a restart
+    assert t.restarts == [2] and t.pts.tolist() == [0, 10, 20, 30]

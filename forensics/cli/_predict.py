@@ -144,9 +144,10 @@ def run(args):
     return _write(args, rows, scores, errors)
 
 
-def _empty_reason(n_columns):
-    return (f"no feature of the model could be computed for it (all {n_columns} columns NaN, e.g. an image "
-            f"smaller than its feature families need): a score would come from imputed values only")
+def _empty_reason(n_columns, counts=False):
+    besides = " besides the video's frame counts" if counts else ""
+    return (f"no feature of the model could be computed for it (all {n_columns} columns NaN{besides}, e.g. an "
+            f"image smaller than its feature families need): a score would come from imputed values only")
 
 
 def _scores(model, items):
@@ -159,10 +160,25 @@ def _scores(model, items):
         return C.fake_scores(model, items), np.zeros(len(items), bool), ""
     k = steps.index("features") + 1
     F = np.asarray(model[:k].transform(items), dtype=np.float64)
-    empty = np.isnan(F).all(axis=1) if F.shape[1] else np.zeros(len(F), bool)
+    content = _content(F, model[:k])
+    empty = np.isnan(content).all(axis=1) if content.shape[1] else np.zeros(len(F), bool)
     scores = np.asarray(C.fake_scores(model[k:], F), dtype=np.float64)
     scores[empty] = np.nan
-    return scores, empty, _empty_reason(F.shape[1])
+    return scores, empty, _empty_reason(content.shape[1], content.shape[1] < F.shape[1])
+
+
+def _content(F, features=None, names=None):
+    """The columns of ``F`` besides a video's frame counts (numbers even when no frame gave any value)."""
+    from ..features._video import _COUNTS
+
+    if names is None:
+        try:
+            names = list(features.get_feature_names_out())
+        except Exception:  # an extractor without names: every column counts
+            return F
+    if len(names) != F.shape[1]:
+        return F
+    return F[:, np.array([n not in _COUNTS for n in names], dtype=bool)]
 
 
 def _score_table(model, source):
@@ -178,7 +194,7 @@ def _score_table(model, source):
     try:
         if frames is not None:
             table.check_frames(**frames)
-        F, _ = table.features_for(features)
+        F, names = table.features_for(features)
     except ValueError as exc:
         raise C.CommandError(str(exc)) from None
     ok = np.asarray(table.ok, dtype=bool)
@@ -187,9 +203,10 @@ def _score_table(model, source):
               zip(ok, table.data["error"] if "error" in table.data.columns else [""] * len(ok))]
     scores = np.full(len(rows), np.nan)
     F = np.asarray(F, dtype=np.float64)
-    empty = np.isnan(F).all(axis=1) if F.shape[1] else np.zeros(len(F), bool)
+    content = _content(F, names=list(names))
+    empty = np.isnan(content).all(axis=1) if content.shape[1] else np.zeros(len(F), bool)
     for i in np.flatnonzero(ok & empty):
-        errors[i] = _empty_reason(F.shape[1])
+        errors[i] = _empty_reason(content.shape[1], content.shape[1] < F.shape[1])
     ok = ok & ~empty
     if ok.any():
         scores[ok] = C.fake_scores(scorer, F[ok])

@@ -22,6 +22,8 @@ __all__ = ["VideoFeatures", "AGGREGATES"]
 AGGREGATES = ("mean", "std", "min", "max", "tdiff")
 _NO_FACE = ("skip", "frame", "nan")
 _QUALITY = ("video__n_frames__sampled", "video__n_frames__used", "video__face_rate__sampled")
+# Counts of frames, numbers even when no frame gave any feature value (the face rate is about the content).
+_COUNTS = _QUALITY[:2]
 
 
 class VideoFeatures(TransformerMixin, BaseEstimator):
@@ -246,7 +248,10 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         rows = [_aggregate(r["frames"], r["n_sampled"], r["n_faces"], self.aggregate_, len(self.frame_feature_names_))
                 if r["status"] != "error" else np.full(self.n_features_out_, np.nan) for r in results]
         self._record(results, stacklevel=4)  # scikit-learn's set_output wraps transform: one frame more
-        return np.vstack(rows) if rows else np.empty((0, self.n_features_out_))
+        out = np.vstack(rows) if rows else np.empty((0, self.n_features_out_))
+        keep = [n not in _COUNTS for n in self.feature_names_out_]
+        _warn_empty(results, out[:, keep], stacklevel=3)
+        return out
 
     def transform_frames(self, X):
         """One row per used frame (or face) instead of per video, for frame-level models.
@@ -288,6 +293,25 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
                           f"'no_face' in status_, no_face={self.no_face!r}); first: video "
                           f"{faceless.iloc[0]['index']} ({faceless.iloc[0]['source']})", RuntimeWarning,
                           stacklevel=stacklevel)
+
+
+def _warn_empty(results, content, stacklevel):
+    """Warn about videos read without any value besides their frame counts (every frame feature NaN).
+
+    Videos without a face are left out (they have their own warning and a face rate of 0). The
+    words match the item layer's warning (``features._base``), which ``forensics predict`` filters
+    and records per item instead.
+    """
+    read = np.array([r["status"] in ("ok", "partial") for r in results], dtype=bool)
+    if not content.shape[1] or not read.any():
+        return
+    empty = np.flatnonzero(read & np.isnan(content).all(axis=1))
+    if empty.size:
+        first = results[int(empty[0])]
+        warnings.warn(f"{empty.size} of {len(results)} videos were read but have no value in any of the "
+                      f"{content.shape[1]} columns besides the frame counts (every frame feature NaN, e.g. frames "
+                      f"smaller than the families need): a model would score them from imputed values only; first: "
+                      f"video {first['index']} ({first['source']})", RuntimeWarning, stacklevel=stacklevel + 1)
 
 
 _RECORD_COLUMNS = ("video", "source", "frame_index", "time_s", "face_index", "face_found", "bbox", "score", "n_faces",

@@ -174,6 +174,9 @@ class Item:
       rely on it). What a person sees (face detection, crops, anything shown) is
       :attr:`display_pixels` / :attr:`display_rgb`, the stored pixels with the EXIF
       orientation applied (:func:`to_display`).
+    - Colour: the stored samples, not colour-managed. An embedded ICC profile (JPEG APP2, PNG
+      iCCP...) and PNG's gAMA, cHRM and sRGB chunks are not applied. An MPO file is read as its
+      first (primary) picture.
 
     Decoders and what they refuse (``ItemError``, never filler pixels):
 

@@ -15,7 +15,10 @@ of FFmpeg's libavformat/libavcodec, rather than OpenCV's ``cv2.VideoCapture``:
   scan finds; a header count or duration that disagrees is reported in ``errors`` (a stale
   header must not make evenly spaced sampling cover half of the clip). Frame times come from
   the pts, so ``times=`` works for variable-frame-rate video; edit lists (frames an MP4 edit
-  list hides are not counted) and streams starting at a non-zero time are respected.
+  list hides are not counted) and streams starting at a non-zero time are respected. Where a
+  format allows timestamp discontinuities (MPEG-TS, MPEG-PS) and the decode timestamps go back
+  (concatenated files), each part is shifted to follow the one before, as FFmpeg's command line
+  does, so frames keep file order; the restart is reported in ``errors``.
 - **What a viewer sees.** By default frames are returned in display geometry: the display
   matrix (or legacy ``rotate`` tag) is applied, as FFmpeg's own players do, and non-square
   pixels (sample aspect ratio != 1) are resampled to square ones.
@@ -496,9 +499,10 @@ class _Table:
     excluded). Frames are the shown (not discarded) packets in presentation order.
     """
 
-    def __init__(self, pkt_pts, pkt_dts, pkt_key, pkt_discard, pkt_dur, trust_pts=True):
+    def __init__(self, pkt_pts, pkt_dts, pkt_key, pkt_discard, pkt_dur, trust_pts=True, discont=False):
         self.n_packets = len(pkt_pts)
         self.first_packet = (pkt_dts[0], pkt_pts[0]) if pkt_pts else (None, None)
+        pkt_pts = self._continue_segments(pkt_pts, pkt_dts, pkt_dur) if discont else pkt_pts
         shown = [i for i in range(self.n_packets) if not pkt_discard[i]]
         timed = bool(shown) and trust_pts and all(pkt_pts[i] is not None for i in shown)
         self.timing = "pts" if timed else "decode order"
@@ -538,6 +542,48 @@ class _Table:
         else:
             self.pts = None
 
+    #: first packet of each timestamp segment after the first, and each segment's pts shift (see below)
+    restarts = ()
+    offsets = (0,)
+
+    def _continue_segments(self, pkt_pts, pkt_dts, pkt_dur):
+        """Timestamps made continuous across discontinuities (``discont``: formats such as MPEG-TS that allow them).
+
+        Decode timestamps never go backwards inside a stream; where one does (concatenated
+        streams, a splice, an encoder restart), a new segment starts. As FFmpeg's own command
+        line does for such formats (``AVFMT_TS_DISCONT``), each segment is shifted to start one
+        frame after the end of the one before, so frames keep their file order and times go on
+        increasing. Returns the shifted pts; sets ``restarts`` and ``offsets``.
+        """
+        groups, last = [[]], None  # packets with a pts, per segment
+        restarts = []
+        for i, d in enumerate(pkt_dts):
+            if d is not None:
+                if last is not None and d < last:
+                    groups.append([])
+                    restarts.append(i)
+                last = d
+            if pkt_pts[i] is not None:
+                groups[-1].append(i)
+        if not restarts:
+            return pkt_pts
+        out, offsets, end, step = list(pkt_pts), [0], None, 1
+        for j, idx in enumerate(groups):
+            if j:
+                offsets.append(end + step - min(pkt_pts[i] for i in idx) if idx and end is not None else offsets[-1])
+            if not idx:
+                continue
+            shifted = [pkt_pts[i] + offsets[j] for i in idx]
+            for i, q in zip(idx, shifted):
+                out[i] = q
+            top = max(range(len(idx)), key=shifted.__getitem__)
+            end, step = shifted[top], pkt_dur[idx[top]]
+            if step <= 0:
+                gaps = np.diff(np.unique(shifted))
+                step = int(np.median(gaps)) if gaps.size else 1
+        self.restarts, self.offsets = restarts, offsets
+        return out
+
     def seek_target(self, k):
         """Decode position of the last clean keyframe from which frame ``k`` decodes, or None."""
         d = int(self.packet_of_frame[k])
@@ -574,7 +620,14 @@ def _scan(container, stream, errors):
     except av.FFmpegError as exc:
         errors.add(f"packet scan stopped after {len(pts)} packets ({_describe(exc)})")
     trust = bool(_formats(container) & set(_PTS_FORMATS)) or not stream.codec_context.has_b_frames
-    return _Table(pts, dts, key, discard, dur, trust), complete
+    return _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container)), complete
+
+
+def _ts_discont(container):
+    """The format allows timestamp discontinuities (FFmpeg's ``AVFMT_TS_DISCONT``: MPEG-TS, MPEG-PS...)."""
+    import av
+
+    return bool(int(container.format.flags) & av.format.Flags.ts_discont.value)
 
 
 def _rate(stream):
@@ -648,6 +701,11 @@ def _probe(video, errors):
         duration_s = n / rate if rate else _header_duration(container, stream)
         if header_frames and header_frames != table.n_packets:
             errors.add(f"the header gives {header_frames} frames but the stream holds {table.n_packets} packets")
+    if table.restarts:
+        shown = ", ".join(map(str, table.restarts[:5])) + (", ..." if len(table.restarts) > 5 else "")
+        errors.add(f"the timestamps go back {len(table.restarts)} time(s) (at packet {shown}): a discontinuity, "
+                   "e.g. concatenated streams; frames are numbered in file order and their times continue "
+                   "across it")
     if table.duplicates:
         errors.add(f"{table.duplicates} frame(s) share their presentation timestamp with another frame "
                    "(kept in decode order)")
@@ -1032,7 +1090,7 @@ class _Decode:
         self.errors = errors
         self.threads = int(threads)
         self.display = _Display(video.stream, display, errors, tag_rotation, threads)
-        self.seek = bool(seek) and self.by_pts and video.seekable
+        self.seek = bool(seek) and self.by_pts and video.seekable and not table.restarts
         self.skip_nonref = (bool(skip_nonref) and self.by_pts
                             and video.stream.codec_context.name in _SKIP_NONREF_CODECS)
         cc = video.stream.codec_context
@@ -1142,6 +1200,10 @@ class _Decode:
         demux, landing = self._begin()
         cur = -1  # decode position of the last packet sent to the decoder
         last_out = None  # pts of the last frame output in this segment
+        # timestamp segments (table.restarts): of the packets demuxed, of the frames output
+        offsets = table.offsets
+        seg_in = seg_out = 0
+        last_dts = None
         seeking = self.seek
         while i < len(wanted):
             if seeking and landing is None:
@@ -1167,7 +1229,12 @@ class _Decode:
                 packet = None
             pos = None
             if packet is not None and packet.size:
-                pos = table.packet_of_pts.get(packet.pts) if packet.pts is not None else None
+                if table.restarts and packet.dts is not None:
+                    if last_dts is not None and packet.dts < last_dts and seg_in + 1 < len(offsets):
+                        seg_in += 1
+                    last_dts = packet.dts
+                pts = packet.pts + offsets[seg_in] if packet.pts is not None else None
+                pos = table.packet_of_pts.get(pts) if pts is not None else None
                 if landing is not None:
                     if pos is None or pos > landing:
                         # The seek went past the packet asked for: decode from the first byte instead.
@@ -1175,7 +1242,7 @@ class _Decode:
                         self.video.reopen()
                         self._configure()
                         demux, landing, used, cur = self.video.container.demux(self.video.stream), None, {}, -1
-                        last_out = None
+                        last_out, seg_in, seg_out, last_dts = None, 0, 0, None
                         continue
                     if pos < landing:
                         # The seek landed on an earlier keyframe (FFmpeg's MP4 seek does in a B-frame stream
@@ -1185,7 +1252,7 @@ class _Decode:
                     landing = None
                 cur = pos if pos is not None else cur + 1
                 if self.skip_nonref:
-                    mode = "DEFAULT" if packet.pts is None or packet.pts in want_pts else "NONREF"
+                    mode = "DEFAULT" if pts is None or pts in want_pts else "NONREF"
                     if mode != self.skip:
                         self.video.stream.codec_context.skip_frame = self.skip = mode
             try:
@@ -1200,22 +1267,27 @@ class _Decode:
             errors.add_logs(logs)
             for frame in frames:
                 self.n_output += 1
-                ks = table.by_pts.get(frame.pts)
+                pts = frame.pts + offsets[seg_out] if frame.pts is not None else None
+                # a frame of the next segment: its pts, shifted as this segment's, is unknown or goes back
+                while seg_out < seg_in and (pts not in table.by_pts or (last_out is not None and pts < last_out)):
+                    seg_out += 1
+                    pts = frame.pts + offsets[seg_out]
+                ks = table.by_pts.get(pts)
                 if ks is None:
                     errors.add(f"decoder returned a frame with timestamp {frame.pts}, which no packet of the "
                                "stream carries; ignored")
                     continue
-                if last_out is not None and frame.pts < last_out:
+                if last_out is not None and pts < last_out:
                     errors.add("the decoder returned frames out of timestamp order, so the stream's "
                                "timestamps may not identify its frames")
-                last_out = frame.pts
-                n_used = used.get(frame.pts, 0)
-                used[frame.pts] = n_used + 1
+                last_out = pts
+                n_used = used.get(pts, 0)
+                used[pts] = n_used + 1
                 k = ks[min(n_used, len(ks) - 1)]
                 if frame.is_corrupt or concealed:
                     errors.add(f"frame {k} decoded with errors (damaged data concealed)")
                 if k >= wanted[i] and k in want:
-                    yield self._yield(frame, k, float((frame.pts - t0) * tb), logs)
+                    yield self._yield(frame, k, float((pts - t0) * tb), logs)
                 while i < len(wanted) and wanted[i] <= k:
                     i += 1
                 if i >= len(wanted):
