@@ -5,6 +5,7 @@ failing variant with a valid look-alike that must stay accepted.
 """
 
 import io
+import struct
 from fractions import Fraction
 
 import av
@@ -14,7 +15,7 @@ from conftest import encode, natural_image
 from PIL import Image
 from video_fixtures import frame_level, index_frames
 
-from forensics.media import read_frames, video_info
+from forensics.media import ItemError, read_frames, video_info
 
 
 def cut_scan(jpeg):
@@ -687,3 +688,40 @@ def test_concatenated_ts_keeps_file_order_and_continues_times(tmp_path, lengths)
         r = read_frames(path, times=[0.0, (lengths[0] + 0.5) / 25, (n - 1) / 25])
         assert r.indices.tolist() == [0, lengths[0], n - 1]
         assert [round((frame_level(f) - 16) / 9) for f in r.frames] == [0, lengths[0], n - 1]
+
+
+def _bmp16(fields, masks=None):
+    """A bottom-up 16-bit BMP of a (H, W) array of packed pixels; BITFIELDS when masks are given."""
+    h, w = fields.shape
+    stride = (2 * w + 3) // 4 * 4
+    data = b"".join(fields[y].astype("<u2").tobytes().ljust(stride, b"\0") for y in range(h - 1, -1, -1))
+    extra = struct.pack("<III", *masks) if masks else b""
+    info = struct.pack("<IiiHHIIiiII", 40, w, h, 1, 16, 3 if masks else 0, len(data), 2835, 2835, 0, 0)
+    off = 14 + len(info) + len(extra)
+    return b"BM" + struct.pack("<IHHI", off + len(data), 0, 0, off) + info + extra + data
+
+
+@pytest.mark.parametrize("masks, bits", [(None, (5, 5, 5)), ((0x7C00, 0x03E0, 0x001F), (5, 5, 5)),
+                                         ((0xF800, 0x07E0, 0x001F), (5, 6, 5))])
+def test_a_16_bit_bmp_is_scaled_to_full_range(masks, bits):
+    # kind: a 16-bit (5-5-5 or 5-6-5) BMP; OpenCV shifted each field (31 -> 248), white was not white
+    from forensics.media import load_item
+
+    rng = np.random.default_rng(3)
+    h, w = 5, 7  # odd width: rows padded to 4 bytes
+    vals = [rng.integers(0, 2 ** b, (h, w)) for b in bits]
+    vals[0][0, 0], vals[1][0, 0], vals[2][0, 0] = 2 ** bits[0] - 1, 2 ** bits[1] - 1, 2 ** bits[2] - 1
+    vals[0][0, 1] = vals[1][0, 1] = vals[2][0, 1] = 0
+    packed = (vals[0] << (bits[1] + bits[2])) | (vals[1] << bits[2]) | vals[2]
+    data = _bmp16(packed, masks)
+    item = load_item(data)
+    expected = np.stack([v * 255 / (2 ** b - 1) for v, b in zip(vals, bits)], -1)
+    assert item.pixels.shape == (h, w, 3) and item.white == 255
+    assert np.abs(item.pixels - expected).max() <= 1  # bit replication is within one level of v*255/max
+    assert item.pixels[0, 0].tolist() == [255, 255, 255] and item.pixels[0, 1].tolist() == [0, 0, 0]
+    with pytest.raises(ItemError, match="item 0: cannot decode BMP image.*truncated"):
+        load_item(data[:-30]).pixels
+    # the valid look-alike: the same picture as a 24-bit BMP (OpenCV's reader) is read as stored
+    buf = io.BytesIO()
+    Image.fromarray(item.pixels).save(buf, "BMP")
+    assert np.array_equal(load_item(buf.getvalue()).pixels, item.pixels)

@@ -198,7 +198,9 @@ class Item:
       refuse truncated streams and (AVIF) undecodable AV1 data; GIF and AVIF through Pillow
       with truncated images refused when the OpenCV build cannot read them. Under a GIF's
       transparent pixels the RGB is the palette colour of the stored index (as Pillow and a
-      PNG palette with tRNS give), not the background colour OpenCV composes them on.
+      PNG palette with tRNS give), not the background colour OpenCV composes them on. A 16-bit
+      BMP (5-5-5, or 5-6-5 bit fields) is read by Pillow, which scales each 5- or 6-bit field
+      to 8 bits (31 -> 255); OpenCV shifts it (31 -> 248), so white would not be white.
     - In every format the decoded size must equal the header's.
 
     Undetectable damage: a change inside entropy-coded JPEG data (or a WebP/GIF/BMP payload,
@@ -328,7 +330,7 @@ class Item:
                 arr, white = self._decode_jpeg(header)
             elif fmt == "TIFF":
                 arr, white = self._decode_tiff(header), None
-            elif fmt in ("GIF", "AVIF") and not _cv2_reads(fmt):
+            elif (fmt in ("GIF", "AVIF") and not _cv2_reads(fmt)) or (fmt == "BMP" and _bmp_bits(self.data) == 16):
                 arr, white = self._decode_pil(), None
             else:
                 if fmt == "PNG":
@@ -1050,6 +1052,13 @@ def _check_tiff_strips(item, header):
 
 
 _CV2_READS = {}
+
+
+def _bmp_bits(data):
+    """Bits per pixel of a BMP (the core header's or the info header's ``biBitCount``); 0 if cut."""
+    header_size = int.from_bytes(data[14:18], "little") if len(data) >= 18 else 0
+    at = 24 if header_size == 12 else 28
+    return int.from_bytes(data[at:at + 2], "little") if len(data) >= at + 2 else 0
 
 
 def _cv2_reads(fmt):
