@@ -351,8 +351,56 @@ def test_dfdc_single_part_and_errors(tmp_path):
     (tmp_path / "dfdc_train_part_2" / "metadata.json").write_text(json.dumps({"x.mp4": {"label": "MAYBE"}}))
     with pytest.raises(ValueError, match="dfdc_train_part_2.*'x.mp4'"):
         load_dfdc(tmp_path)
-    with pytest.raises(FileNotFoundError, match="no metadata.json"):
+    with pytest.raises(FileNotFoundError, match="no metadata.json or labels.csv"):
         load_dfdc(tmp_path / "dfdc_train_part_0" / "empty")  # a folder holding no part
+
+
+def test_dfdc_test_set_read_from_labels_csv(tmp_path):
+    # kind: DFDC's test set, labelled by labels.csv (filename,label; 1 = fake), not metadata.json;
+    # it was refused ("no metadata.json") alone, and its videos were counted unlabelled beside train parts
+    _dfdc(tmp_path)
+    test = tmp_path / "test"
+    (test / "videos").mkdir(parents=True)
+    for name in ("t1.mp4", "t2.mp4", "t3.mp4", "unlisted.mp4"):
+        (test / "videos" / name).write_bytes(b"")
+    (test / "stray.mp4").write_bytes(b"")  # beside labels.csv while the videos are in videos/
+    (test / "labels.csv").write_text("filename,label\nt1.mp4,1\nt2.mp4,0\nt3.mp4,FAKE\ngone2.mp4,1\n\n")
+    with pytest.warns(UserWarning) as record:
+        m = load_dfdc(test)
+    check_manifest(m)
+    assert m["video_id"].tolist() == ["t1", "t2", "t3", "gone2"] and m["label"].tolist() == [1, 0, 1, 1]
+    assert m["split"].tolist() == ["test"] * 4 and m["original"].tolist() == [None] * 4
+    assert m["path"].tolist()[0] == str(test / "videos" / "t1.mp4")
+    assert m["exists"].tolist() == [True, True, True, False] and m["group"].nunique() == 4
+    messages = " ".join(str(w.message) for w in record)
+    assert "1 of 4 videos named in metadata.json or labels.csv are not on disk" in messages
+    assert "1 not named in its part's labels.csv (unlabelled) (e.g. videos/unlisted.mp4)" in messages
+    assert "stray.mp4" in messages
+    # beside the training parts: one more part, in natural order
+    with pytest.warns(UserWarning):
+        m = load_dfdc(tmp_path)
+    assert m.attrs["parts"] == ["dfdc_train_part_0", "dfdc_train_part_2", "dfdc_train_part_10", "test"]
+    assert m.loc[m["part"] == "test", "label"].tolist() == [1, 0, 1, 1]
+    # the videos beside labels.csv when there is no videos/ folder
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    (flat / "a.mp4").write_bytes(b"")
+    (flat / "labels.csv").write_text("label,filename\n0,a.mp4\n")  # column order from the header
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = load_dfdc(flat)
+    assert m["path"].tolist() == [str(flat / "a.mp4")] and m["label"].tolist() == [0]
+    # refused: a label outside 0/1, REAL/FAKE; no filename column; a short line; a name twice
+    for text, match in [("filename,label\na.mp4,2\n", r"labels.csv: entry 'a.mp4'.*\(or 0 / 1\)"),
+                        ("name,label\na.mp4,0\n", "expected the columns filename,label"),
+                        ("filename,label\na.mp4\n", "line 2: 1 fields"),
+                        ("filename,label\na.mp4,0\na.mp4,1\n", "line 3: 'a.mp4' is listed twice")]:
+        (flat / "labels.csv").write_text(text)
+        with pytest.raises(ValueError, match=match):
+            load_dfdc(flat)
+    (flat / "labels.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="no metadata.json or labels.csv"):
+        load_dfdc(flat)
 
 
 # ---------------------------------------------------------------- OpenFake

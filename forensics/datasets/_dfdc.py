@@ -1,7 +1,8 @@
-"""The DeepFake Detection Challenge training set (Dolhansky et al., 2020): parts with metadata.json."""
+"""The DeepFake Detection Challenge (Dolhansky et al., 2020): training parts (metadata.json), test set (labels.csv)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import warnings
 from pathlib import Path
@@ -14,17 +15,62 @@ __all__ = ["load_dfdc"]
 _LABELS = {"REAL": 0, "FAKE": 1}
 
 
+_TEST_LABELS = "labels.csv"
+
+
+def _is_part(folder):
+    return (folder / "metadata.json").is_file() or (folder / _TEST_LABELS).is_file()
+
+
 def _parts(root):
-    """The part folders: ``root`` itself when it holds metadata.json, else its subfolders that do."""
-    if (root / "metadata.json").is_file():
+    """The part folders: ``root`` itself when it holds metadata.json or labels.csv, else its subfolders that do."""
+    if _is_part(root):
         return [root]
     if not root.is_dir():
         raise FileNotFoundError(f"{root} not found: expected a DFDC part folder or a folder of parts")
-    parts = sorted((p for p in root.iterdir() if p.is_dir() and (p / "metadata.json").is_file()),
-                   key=lambda p: natural_key(p.name))
+    parts = sorted((p for p in root.iterdir() if p.is_dir() and _is_part(p)), key=lambda p: natural_key(p.name))
     if not parts:
-        raise FileNotFoundError(f"{root} has no metadata.json, and no subfolder (dfdc_train_part_N/) holds one")
+        raise FileNotFoundError(f"{root} has no metadata.json or labels.csv, and no subfolder (dfdc_train_part_N/, "
+                                f"test/) holds one")
     return parts
+
+
+def _video_folder(part):
+    """Where a part's videos are: the test set's ``videos/`` subfolder when labels.csv sits beside one."""
+    if not (part / "metadata.json").is_file() and (part / "videos").is_dir():
+        return part / "videos"
+    return part
+
+
+def _read_entries(part):
+    """(file, {name: entry}) of a part: its metadata.json, else its labels.csv (the test set's)."""
+    meta_file = part / "metadata.json"
+    if meta_file.is_file():
+        try:
+            meta = json.loads(read_text(meta_file))
+        except ValueError as exc:
+            raise ValueError(f"{meta_file} is not valid JSON: {exc}") from None
+        if not isinstance(meta, dict):
+            raise ValueError(f"{meta_file}: expected an object mapping file names to entries")
+        return meta_file, meta
+    file = part / _TEST_LABELS
+    rows = list(csv.reader(read_text(file).splitlines()))
+    header = [c.strip().lower() for c in rows[0]] if rows else []
+    if "filename" not in header or "label" not in header:
+        raise ValueError(f"{file}: expected the columns filename,label (1 = fake), found {rows[0] if rows else 'nothing'}")
+    at_name, at_label = header.index("filename"), header.index("label")
+    meta = {}
+    for k, row in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            raise ValueError(f"{file}, line {k}: {len(row)} fields, the header has {len(header)}")
+        name, value = row[at_name].strip(), row[at_label].strip()
+        label = {"0": "REAL", "1": "FAKE"}.get(value, value.upper())
+        if name in meta:
+            raise ValueError(f"{file}, line {k}: {name!r} is listed twice")
+        meta[name] = {"label": label if label in _LABELS else value, "split": "test"}
+    return file, meta
 
 
 def _stem(name):
@@ -39,7 +85,7 @@ def _classifier(root, parts):
         if single or len(rel) != 2:
             return "outside the layout (not directly in a part folder)", False
         if rel[0] not in names:
-            return "in a folder without metadata.json (unlabelled)", False
+            return "in a folder without metadata.json or labels.csv (unlabelled)", False
         return None
 
     return classify
@@ -56,6 +102,11 @@ def load_dfdc(root, *, strict=False):
 
     where ``metadata.json`` maps each file name to
     ``{"label": "FAKE" | "REAL", "split": "train", "original": "xyz.mp4" | null}``.
+    The test set is a part too: a folder holding ``labels.csv`` (columns ``filename,label``,
+    label 1 = fake, 0 = real; ``FAKE``/``REAL`` also read) and its videos, in a ``videos/``
+    subfolder when there is one, else beside it (``test/labels.csv``, ``test/videos/x.mp4``).
+    Its rows have ``split="test"`` and no ``original`` (each video is its own group). A folder
+    with both files is read from ``metadata.json``.
     Labels come from the metadata only. Media files that no metadata.json names (a part
     folder without metadata.json, videos the metadata does not list, files outside the part
     folders) cannot be labelled: they are counted, by reason, in a
@@ -83,16 +134,18 @@ def load_dfdc(root, *, strict=False):
     Raises
     ------
     FileNotFoundError
-        When no metadata.json is found.
+        When no metadata.json or labels.csv is found.
     ValueError
-        For unreadable JSON or an entry without a REAL/FAKE label, naming the file and entry.
+        For unreadable JSON, an entry without a REAL/FAKE label (0/1 in labels.csv), a labels.csv
+        without the columns filename and label, with a short line or a name listed twice,
+        naming the file and entry or line.
     SkippedFilesError
         With ``strict=True``, see above.
 
     Warns
     -----
     UserWarning
-        When videos named in the metadata are missing on disk (or are broken links, or
+        When videos named in the metadata (or labels.csv) are missing on disk (or are broken links, or
         unreadable): their rows are kept with ``exists=False`` (drop them with ``m[m.exists]``),
         so that nothing disappears silently.
     SkippedFilesWarning
@@ -131,19 +184,14 @@ def load_dfdc(root, *, strict=False):
     parts = _parts(root)
     inventory = Inventory(root)
     for part in parts:
-        meta_file = part / "metadata.json"
-        text = read_text(meta_file)
-        try:
-            meta = json.loads(text)
-        except ValueError as exc:
-            raise ValueError(f"{meta_file} is not valid JSON: {exc}") from None
-        if not isinstance(meta, dict):
-            raise ValueError(f"{meta_file}: expected an object mapping file names to entries")
+        meta_file, meta = _read_entries(part)
+        folder = _video_folder(part)
         for name, entry in meta.items():
             label = _LABELS.get(str(entry.get("label", "")).upper()) if isinstance(entry, dict) else None
             if label is None:
-                raise ValueError(f"{meta_file}: entry {name!r} is {entry!r}; expected a 'label' of REAL or FAKE")
-            path = part / name
+                raise ValueError(f"{meta_file}: entry {name!r} is {entry!r}; expected a 'label' of REAL or FAKE"
+                                 + (" (or 0 / 1)" if meta_file.name == _TEST_LABELS else ""))
+            path = folder / name
             original = entry.get("original") if label == 1 else None
             exists = path.is_file() and inventory.problem(path) is None
             if not exists:
@@ -152,11 +200,11 @@ def load_dfdc(root, *, strict=False):
                              video_id=_stem(name), original=_stem(original) if original else None,
                              part=part.name, split=entry.get("split"), exists=exists,
                              key=_stem(original) if original else _stem(name)))
-        for path in inventory.files(part):
+        for path in inventory.files(folder):
             if path.name not in meta:
-                inventory.skip(path, "not named in its part's metadata.json (unlabelled)")
+                inventory.skip(path, f"not named in its part's {meta_file.name} (unlabelled)")
     if missing:
-        warnings.warn(f"{len(missing)} of {len(rows)} videos named in metadata.json are not on disk, or not "
+        warnings.warn(f"{len(missing)} of {len(rows)} videos named in metadata.json or labels.csv are not on disk, or not "
                       f"readable (first: {missing[0]}); their rows have exists=False" + normalization_note(missing),
                       UserWarning, stacklevel=2)
     skipped = inventory.settle([r["path"] for r in rows], loader="load_dfdc", strict=strict,
