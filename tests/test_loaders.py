@@ -455,6 +455,31 @@ def test_openfake_folder_of_shards_and_binary_column(tmp_path):
     assert m["item"][1] == blob
 
 
+def test_openfake_shard_missing_from_a_numbered_set_is_reported(tmp_path):
+    # kind: a split downloaded in part (train-00001-of-00003 absent): its rows vanished silently
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("train-00000-of-00003.parquet", "train-00002-of-00003.parquet", "test-00000-of-00001.parquet"):
+        _openfake_shard(data / name, n=2)
+    with pytest.warns(UserWarning, match=r"1 shard\(s\).*not there.*first: .*train-00001-of-00003\.parquet") as record:
+        m = load_openfake(data)
+    assert len(record) == 1 and len(m) == 6
+    assert m.attrs["missing_shards"] == [str(data / "train-00001-of-00003.parquet")]
+    # a last shard missing too, and the same set given as files
+    given = [data / "train-00000-of-00003.parquet"]
+    with pytest.warns(UserWarning, match=r"2 shard\(s\)"):
+        m = load_openfake(given)
+    assert m.attrs["missing_shards"] == [str(data / f"train-0000{i}-of-00003.parquet") for i in (1, 2)]
+    # the valid look-alikes: the whole set, and shards not named by the Hub's pattern, warn of nothing
+    _openfake_shard(data / "train-00001-of-00003.parquet", n=2)
+    (tmp_path / "other").mkdir()
+    _openfake_shard(tmp_path / "other" / "part-7.parquet", n=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(load_openfake(data)) == 8 and load_openfake(data).attrs["missing_shards"] == []
+        assert len(load_openfake(tmp_path / "other")) == 2
+
+
 def test_openfake_explicit_columns_and_errors(tmp_path):
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +58,28 @@ def _shards(path_or_paths):
             raise FileNotFoundError(f"{p} holds no .parquet file")
         out += found
     return out, inventory
+
+
+_SHARD_NAME = re.compile(r"^(?P<stem>.+)-(?P<index>\d+)-of-(?P<count>\d+)\.parquet$", re.IGNORECASE)
+
+
+def _missing_shards(shards):
+    """Shards a set's own names say exist but were not given: ``train-00001-of-00004.parquet``.
+
+    The Hub names each shard of a split with its index and the split's shard count; a shard
+    absent from its folder (an interrupted download) would drop its rows without a trace.
+    """
+    sets = {}
+    for p in shards:
+        match = _SHARD_NAME.match(p.name)
+        if match:
+            key = (p.parent, match["stem"], match["count"])
+            sets.setdefault(key, set()).add(int(match["index"]))
+    missing = []
+    for (folder, stem, count), found in sets.items():
+        width = len(count)
+        missing += [folder / f"{stem}-{i:0{width}d}-of-{count}.parquet" for i in range(int(count)) if i not in found]
+    return sorted(missing)
 
 
 def _is_image_type(t):
@@ -143,7 +167,7 @@ def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_
         usable directly as ``X`` by the extractors), ``filename`` (the struct's ``path`` field,
         or None), ``model`` (raw value or None), ``prompt`` (or None), ``shard`` (the file) and
         ``row`` (row number in the shard). ``attrs``: ``dataset="openfake"``, ``columns`` (the
-        columns used), ``skipped`` (files left out, by reason).
+        columns used), ``skipped`` (files left out, by reason), ``missing_shards`` (see Warns).
 
     Raises
     ------
@@ -161,6 +185,9 @@ def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_
     -----
     SkippedFilesWarning
         Counting the files of the folders given that are not read, by reason.
+    UserWarning
+        When shards named as the Hub names them (``train-00001-of-00004.parquet``) are missing
+        from a set: those present say how many the split has (``attrs["missing_shards"]``).
 
     Notes
     -----
@@ -209,6 +236,11 @@ def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_
     rows = []
     used = None
     shards, inventory = _shards(path_or_paths)
+    missing = _missing_shards(shards)
+    if missing:
+        warnings.warn(f"load_openfake: {len(missing)} shard(s) that the shard names count are not there, so their "
+                      f"rows are not in the manifest (first: {missing[0]}); download them, or pass the shards you "
+                      f"mean to use as a list", UserWarning, stacklevel=2)
     skipped = {}
     if inventory is not None:
         skipped = inventory.settle(shards, loader="load_openfake", strict=strict,
@@ -251,4 +283,5 @@ def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_
                              filename=names[i], model=m, prompt=(prompts[i] or None) if prompts else None,
                              shard=str(shard), row=i))
     return finish(rows, ["item", "filename", "model", "prompt", "shard", "row"], "openfake",
-                  group_by=["prompt"], columns=used, skipped=skipped)
+                  group_by=["prompt"], columns=used, skipped=skipped,
+                  missing_shards=[str(p) for p in missing])
