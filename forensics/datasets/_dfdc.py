@@ -57,7 +57,8 @@ def _read_entries(part):
     rows = list(csv.reader(read_text(file).splitlines()))
     header = [c.strip().lower() for c in rows[0]] if rows else []
     if "filename" not in header or "label" not in header:
-        raise ValueError(f"{file}: expected the columns filename,label (1 = fake), found {rows[0] if rows else 'nothing'}")
+        found = rows[0] if rows else "nothing"
+        raise ValueError(f"{file}: expected the columns filename,label (1 = fake), found {found}")
     at_name, at_label = header.index("filename"), header.index("label")
     meta = {}
     for k, row in enumerate(rows[1:], start=2):
@@ -107,7 +108,7 @@ def load_dfdc(root, *, strict=False):
     subfolder when there is one, else beside it (``test/labels.csv``, ``test/videos/x.mp4``).
     Its rows have ``split="test"`` and no ``original`` (each video is its own group). A folder
     with both files is read from ``metadata.json``.
-    Labels come from the metadata only. Media files that no metadata.json names (a part
+    Labels come from the metadata only. Media files that no metadata.json (or labels.csv) names (a part
     folder without metadata.json, videos the metadata does not list, files outside the part
     folders) cannot be labelled: they are counted, by reason, in a
     :class:`SkippedFilesWarning` naming the first ones.
@@ -149,7 +150,7 @@ def load_dfdc(root, *, strict=False):
         unreadable): their rows are kept with ``exists=False`` (drop them with ``m[m.exists]``),
         so that nothing disappears silently.
     SkippedFilesWarning
-        Counting the media files under ``root`` that no metadata.json names, by reason.
+        Counting the media files under ``root`` that no metadata.json or labels.csv names, by reason.
 
     Notes
     -----
@@ -204,8 +205,8 @@ def load_dfdc(root, *, strict=False):
             if path.name not in meta:
                 inventory.skip(path, f"not named in its part's {meta_file.name} (unlabelled)")
     if missing:
-        warnings.warn(f"{len(missing)} of {len(rows)} videos named in metadata.json or labels.csv are not on disk, or not "
-                      f"readable (first: {missing[0]}); their rows have exists=False" + normalization_note(missing),
+        warnings.warn(f"{len(missing)} of {len(rows)} videos named in metadata.json or labels.csv are not on disk, "
+                      f"or not readable (first: {missing[0]}); their rows have exists=False" + normalization_note(missing),
                       UserWarning, stacklevel=2)
     skipped = inventory.settle([r["path"] for r in rows], loader="load_dfdc", strict=strict,
                                classify=_classifier(root, parts))
