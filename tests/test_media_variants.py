@@ -690,13 +690,20 @@ def test_concatenated_ts_keeps_file_order_and_continues_times(tmp_path, lengths)
         assert [round((frame_level(f) - 16) / 9) for f in r.frames] == [0, lengths[0], n - 1]
 
 
-def _bmp16(fields, masks=None):
-    """A bottom-up 16-bit BMP of a (H, W) array of packed pixels; BITFIELDS when masks are given."""
+def _bmp16(fields, masks=None, alpha_mask=None):
+    """A bottom-up 16-bit BMP of a (H, W) array of packed pixels; BITFIELDS when masks are given.
+
+    With ``alpha_mask`` (an int, 0 included) the header is a 56-byte BITMAPV3INFOHEADER holding
+    the masks and that alpha mask.
+    """
     h, w = fields.shape
     stride = (2 * w + 3) // 4 * 4
     data = b"".join(fields[y].astype("<u2").tobytes().ljust(stride, b"\0") for y in range(h - 1, -1, -1))
     extra = struct.pack("<III", *masks) if masks else b""
-    info = struct.pack("<IiiHHIIiiII", 40, w, h, 1, 16, 3 if masks else 0, len(data), 2835, 2835, 0, 0)
+    size = 40
+    if alpha_mask is not None:
+        extra, size = extra + struct.pack("<I", alpha_mask), 56
+    info = struct.pack("<IiiHHIIiiII", size, w, h, 1, 16, 3 if masks else 0, len(data), 2835, 2835, 0, 0)
     off = 14 + len(info) + len(extra)
     return b"BM" + struct.pack("<IHHI", off + len(data), 0, 0, off) + info + extra + data
 
@@ -725,3 +732,20 @@ def test_a_16_bit_bmp_is_scaled_to_full_range(masks, bits):
     buf = io.BytesIO()
     Image.fromarray(item.pixels).save(buf, "BMP")
     assert np.array_equal(load_item(buf.getvalue()).pixels, item.pixels)
+
+
+def test_a_16_bit_bmp_with_an_alpha_bit_field_is_refused_not_stripped():
+    # kind: a 1-5-5-5 BMP (V3 header, alpha mask 0x8000): Pillow reads it as RGB, losing the alpha
+    from forensics.media import load_item
+
+    rng = np.random.default_rng(4)
+    r, g, b = (rng.integers(0, 32, (3, 5)) for _ in range(3))
+    a = rng.integers(0, 2, (3, 5))
+    packed = (a << 15) | (r << 10) | (g << 5) | b
+    message = r"item 0: unsupported BMP: 16-bit pixels with an alpha bit field \(mask 0x8000"
+    with pytest.raises(ItemError, match=message):
+        load_item(_bmp16(packed, (0x7C00, 0x03E0, 0x001F), alpha_mask=0x8000)).pixels
+    # the look-alike: the same header with no alpha mask (the top bit is unused) is read, scaled
+    item = load_item(_bmp16(packed, (0x7C00, 0x03E0, 0x001F), alpha_mask=0))
+    assert item.pixels.shape == (3, 5, 3) and not item.has_alpha
+    assert np.abs(item.pixels - np.stack([r, g, b], -1) * 255 / 31).max() <= 1

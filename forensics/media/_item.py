@@ -200,7 +200,8 @@ class Item:
       transparent pixels the RGB is the palette colour of the stored index (as Pillow and a
       PNG palette with tRNS give), not the background colour OpenCV composes them on. A 16-bit
       BMP (5-5-5, or 5-6-5 bit fields) is read by Pillow, which scales each 5- or 6-bit field
-      to 8 bits (31 -> 255); OpenCV shifts it (31 -> 248), so white would not be white.
+      to 8 bits (31 -> 255); OpenCV shifts it (31 -> 248), so white would not be white. One
+      with an alpha bit field (1-5-5-5) is refused: Pillow would drop that alpha, OpenCV refuses it.
     - In every format the decoded size must equal the header's.
 
     Undetectable damage: a change inside entropy-coded JPEG data (or a WebP/GIF/BMP payload,
@@ -331,6 +332,9 @@ class Item:
             elif fmt == "TIFF":
                 arr, white = self._decode_tiff(header), None
             elif (fmt in ("GIF", "AVIF") and not _cv2_reads(fmt)) or (fmt == "BMP" and _bmp_bits(self.data) == 16):
+                if fmt == "BMP" and _bmp_alpha_mask(self.data):
+                    raise self.error(f"unsupported BMP: 16-bit pixels with an alpha bit field (mask "
+                                     f"{_bmp_alpha_mask(self.data):#06x}); no installed decoder reads that alpha")
                 arr, white = self._decode_pil(), None
             else:
                 if fmt == "PNG":
@@ -1059,6 +1063,15 @@ def _bmp_bits(data):
     header_size = int.from_bytes(data[14:18], "little") if len(data) >= 18 else 0
     at = 24 if header_size == 12 else 28
     return int.from_bytes(data[at:at + 2], "little") if len(data) >= at + 2 else 0
+
+
+def _bmp_alpha_mask(data):
+    """The alpha bit field of a BMP with bit-field compression and a V3+ info header (56+ bytes); else 0."""
+    header_size = int.from_bytes(data[14:18], "little") if len(data) >= 18 else 0
+    compression = int.from_bytes(data[30:34], "little") if len(data) >= 34 else 0
+    if header_size < 56 or compression not in (3, 6) or len(data) < 70:
+        return 0
+    return int.from_bytes(data[66:70], "little")
 
 
 def _cv2_reads(fmt):
