@@ -1400,3 +1400,20 @@ def test_frame_header_lists_a_component_whose_id_byte_is_in_the_segment(size, co
     data = (b"\xff\xd8\xff\xc0" + (2 + len(sof)).to_bytes(2, "big") + sof
             + b"\xff\xda" + (2 + len(sos)).to_bytes(2, "big") + sos + b"\x12\x34\xff\xd9")
     assert _scan_jpeg(Item(0, None, data))["components"] == components
+
+
+def test_pil_images_of_other_modes_and_a_broken_one():
+    """A PIL image in a mode without transparency (YCbCr, CMYK, HSV) becomes 3 channels, no alpha; a
+    palette image with a transparent index becomes RGBA; a PIL object without a size (built without
+    its constructor) is an ItemError naming item 0, not an AttributeError."""
+    from PIL import Image
+
+    rgb = natural_image(4, (6, 7))
+    for mode in ("YCbCr", "CMYK", "HSV"):
+        item = load_item(Image.fromarray(rgb).convert(mode))
+        assert item.pixels.shape == (6, 7, 3) and not item.has_alpha, mode
+    pal = Image.fromarray(rgb).quantize(8)
+    pal.info["transparency"] = 0
+    assert load_item(pal).pixels.shape == (6, 7, 4) and load_item(pal).has_alpha
+    with pytest.raises(ItemError, match=r"^item 0: cannot read the PIL image \(AttributeError: "):
+        load_item(Image.Image.__new__(Image.Image))

@@ -225,8 +225,8 @@ def test_load_data_reads_folders_manifests_and_loader_roots(videos, tmp_path):
                                                      "bbbb.mp4": {"label": "FAKE", "original": "aaaa.mp4"},
                                                      "gone.mp4": {"label": "FAKE", "original": "aaaa.mp4"}}))
     for source, dataset in ((f"dfdc:{tmp_path}", None), (str(tmp_path), "dfdc")):
-        with pytest.warns(UserWarning, match=r"1 of 3 videos named in metadata\.json are not on disk, or not "
-                                             r"readable \(first: .*dfdc_train_part_0/gone\.mp4\)"):
+        with pytest.warns(UserWarning, match=r"1 of 3 videos named in metadata\.json or labels\.csv are not on disk, "
+                                             r"or not readable \(first: .*dfdc_train_part_0/gone\.mp4\)"):
             m = load_data(source, dataset=dataset)
         assert m["label"].tolist() == [0, 1] and m["kind"].tolist() == ["video", "video"]  # absent video dropped
     with pytest.raises(FileNotFoundError, match="the celebdf root"):
