@@ -97,7 +97,6 @@ def _item_reason(exc):
 
 
 def run(args):
-    import pandas as pd
     from tqdm.auto import tqdm
 
     from .._video_detector import takes_videos
@@ -144,12 +143,6 @@ def run(args):
     return _write(args, rows, scores, errors)
 
 
-def _empty_reason(n_columns, counts=False):
-    besides = " besides the video's frame counts" if counts else ""
-    return (f"no feature of the model could be computed for it (all {n_columns} columns NaN{besides}, e.g. an "
-            f"image smaller than its feature families need): a score would come from imputed values only")
-
-
 def _scores(model, items):
     """(fake scores, mask of the items whose features are all NaN, the reason to record for them).
 
@@ -160,25 +153,31 @@ def _scores(model, items):
         return C.fake_scores(model, items), np.zeros(len(items), bool), ""
     k = steps.index("features") + 1
     F = np.asarray(model[:k].transform(items), dtype=np.float64)
-    content = _content(F, model[:k])
-    empty = np.isnan(content).all(axis=1) if content.shape[1] else np.zeros(len(F), bool)
+    try:
+        names = list(model[:k].get_feature_names_out())
+    except Exception:  # an extractor without names: every column counts
+        names = None
+    empty, reason = _empty_rows(F, names)
     scores = np.asarray(C.fake_scores(model[k:], F), dtype=np.float64)
     scores[empty] = np.nan
-    return scores, empty, _empty_reason(content.shape[1], content.shape[1] < F.shape[1])
+    return scores, empty, reason
 
 
-def _content(F, features=None, names=None):
-    """The columns of ``F`` besides a video's frame counts (numbers even when no frame gave any value)."""
+def _empty_rows(F, names):
+    """(mask of the rows of ``F`` without any feature value, the reason to record for them).
+
+    A video's frame counts are numbers even when no frame gave any value, so they do not count.
+    """
     from ..features._video import _COUNTS
 
-    if names is None:
-        try:
-            names = list(features.get_feature_names_out())
-        except Exception:  # an extractor without names: every column counts
-            return F
-    if len(names) != F.shape[1]:
-        return F
-    return F[:, np.array([n not in _COUNTS for n in names], dtype=bool)]
+    content = F
+    if names is not None and len(names) == F.shape[1]:
+        content = F[:, np.array([n not in _COUNTS for n in names], dtype=bool)]
+    empty = np.isnan(content).all(axis=1) if content.shape[1] else np.zeros(len(F), bool)
+    besides = " besides the video's frame counts" if content.shape[1] < F.shape[1] else ""
+    reason = (f"no feature of the model could be computed for it (all {content.shape[1]} columns NaN{besides}, e.g. "
+              f"an image smaller than its feature families need): a score would come from imputed values only")
+    return empty, reason
 
 
 def _score_table(model, source):
@@ -203,10 +202,9 @@ def _score_table(model, source):
               zip(ok, table.data["error"] if "error" in table.data.columns else [""] * len(ok))]
     scores = np.full(len(rows), np.nan)
     F = np.asarray(F, dtype=np.float64)
-    content = _content(F, names=list(names))
-    empty = np.isnan(content).all(axis=1) if content.shape[1] else np.zeros(len(F), bool)
+    empty, reason = _empty_rows(F, list(names))
     for i in np.flatnonzero(ok & empty):
-        errors[i] = _empty_reason(content.shape[1], content.shape[1] < F.shape[1])
+        errors[i] = reason
     ok = ok & ~empty
     if ok.any():
         scores[ok] = C.fake_scores(scorer, F[ok])
