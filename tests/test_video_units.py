@@ -1292,3 +1292,15 @@ def test_table_continues_timestamps_across_a_restart():
     assert t.restarts == () and t.pts.tolist() == [0, 0, 10, 10] and t.duplicates == 2
     t = table([0, 10, 0, 10], [0, 10, 9, 10], [10] * 4)  # dts one tick back: a restart
     assert t.restarts == [2] and t.pts.tolist() == [0, 10, 20, 30]
+
+
+def test_the_timestamp_discontinuity_flag_is_ffmpeg_s():
+    """The AVFMT_TS_DISCONT value the reader tests is the one PyAV's own enum names, and it marks
+    MPEG-TS (a container with timestamp restarts) but not MP4 or Matroska."""
+    import av
+
+    from forensics.media._video import _AVFMT_TS_DISCONT
+
+    assert av.format.Flags.ts_discont.value == _AVFMT_TS_DISCONT
+    for name, discont in (("mpegts", True), ("mp4", False), ("matroska", False)):
+        assert bool(int(av.format.ContainerFormat(name, "r").flags) & _AVFMT_TS_DISCONT) is discont, name

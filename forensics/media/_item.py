@@ -332,9 +332,10 @@ class Item:
             elif fmt == "TIFF":
                 arr, white = self._decode_tiff(header), None
             elif (fmt in ("GIF", "AVIF") and not _cv2_reads(fmt)) or (fmt == "BMP" and _bmp_bits(self.data) == 16):
-                if fmt == "BMP" and _bmp_alpha_mask(self.data):
+                alpha = _bmp_alpha_mask(self.data) if fmt == "BMP" else 0
+                if alpha:
                     raise self.error(f"unsupported BMP: 16-bit pixels with an alpha bit field (mask "
-                                     f"{_bmp_alpha_mask(self.data):#06x}); no installed decoder reads that alpha")
+                                     f"{alpha:#06x}); no installed decoder reads that alpha")
                 arr, white = self._decode_pil(), None
             else:
                 if fmt == "PNG":

@@ -623,11 +623,13 @@ def _scan(container, stream, errors):
     return _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container)), complete
 
 
+#: FFmpeg's AVFMT_TS_DISCONT (libavformat/avformat.h): the format allows timestamp discontinuities.
+_AVFMT_TS_DISCONT = 0x0200
+
+
 def _ts_discont(container):
     """The format allows timestamp discontinuities (FFmpeg's ``AVFMT_TS_DISCONT``: MPEG-TS, MPEG-PS...)."""
-    import av
-
-    return bool(int(container.format.flags) & av.format.Flags.ts_discont.value)
+    return bool(int(container.format.flags) & _AVFMT_TS_DISCONT)
 
 
 def _rate(stream):
