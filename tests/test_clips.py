@@ -149,15 +149,20 @@ def test_every_torchvision_video_network_builds_and_runs():
 
 def test_mvit_v2_s_at_another_size_is_torchvisions_network_with_its_position_tables_resized(tmp_path):
     """torchvision builds MViTv2-S for 16 frames of 224 px only; random init takes any size with the
-    same blocks: at 16 x 224 the same parameters as torchvision's (names and shapes), at 8 x 32 only
+    same blocks: at 16 x 224 the same modules and parameters as torchvision's, at 8 x 32 only
     the position tables differ. Weights (sized for 16 x 224) are refused at another size, accepted at it."""
     from torchvision.models.video import mvit_v2_s
 
     from forensics.deep._video import _build, _mvit_v2_s
 
-    reference = {k: tuple(v.shape) for k, v in mvit_v2_s().state_dict().items()}
-    ours = {k: tuple(v.shape) for k, v in _mvit_v2_s(16, (224, 224), {}).state_dict().items()}
+    torchvision_net, our_net = mvit_v2_s(), _mvit_v2_s(16, (224, 224), {})
+    reference = {k: tuple(v.shape) for k, v in torchvision_net.state_dict().items()}
+    ours = {k: tuple(v.shape) for k, v in our_net.state_dict().items()}
     assert ours == reference
+    # what shapes do not show: strides, kernels, stochastic depth, the attention's residual options
+    assert repr(our_net) == repr(torchvision_net)
+    assert [(b.attn.residual_pool, b.attn.residual_with_cls_embed) for b in our_net.blocks] == \
+        [(b.attn.residual_pool, b.attn.residual_with_cls_embed) for b in torchvision_net.blocks]
     small = {k: tuple(v.shape) for k, v in _mvit_v2_s(8, (32, 32), {}).state_dict().items()}
     assert small.keys() == reference.keys()
     differ = {k for k in small if small[k] != reference[k]}

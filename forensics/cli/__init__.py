@@ -166,8 +166,7 @@ def _plain_warnings(command):
 
     def formatwarning(message, category, filename, lineno, line=None):
         if os.path.abspath(filename).startswith(package + os.sep) or category.__module__.startswith("forensics"):
-            text = _one_line(message)
-            text = text[len(f"forensics {command}: "):] if text.startswith(f"forensics {command}: ") else text
+            text = _one_line(message).removeprefix(f"forensics {command}: ")
             return f"forensics {command}: warning: {text}\n"
         return original(message, category, filename, lineno, line)
 

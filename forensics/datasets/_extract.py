@@ -166,8 +166,8 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
             video, rotation, sar = read_display_frames(path, n=n_frames, every=every, index=row_id)
             mirror = bool(video.mirror_applied)
             n_sampled = len(video.frames)
-            if video.errors or len(video.missing):
-                status, error = "partial", "; ".join(video.errors) or f"{len(video.missing)} frames missing"
+            if video.errors:  # missing frames are among them (read_frames reports each)
+                status, error = "partial", "; ".join(video.errors)
             try:
                 crops, recs = cropper.crop_frames(iter_display(video))
             except Exception as exc:
