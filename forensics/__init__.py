@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ._video_detector import VideoDetector
     from .features import ForensicFeatures, list_features, make_feature_bank
     from .inspection import AuditReport, ShortcutWarning, audit
-    from .media import ItemError
+    from .media import EmptyRowsWarning, FailedItemsWarning, ItemError
 
 __getattr__, __dir__ = attach(__name__, __file__)
 
@@ -50,6 +50,6 @@ def list_estimators():
 
     return catalogue()
 
-__all__ = ["AuditReport", "FeatureTable", "ForensicFeatures", "ItemError", "ShortcutWarning", "TableMismatchError",
+__all__ = ["AuditReport", "EmptyRowsWarning", "FailedItemsWarning", "FeatureTable", "ForensicFeatures", "ItemError", "ShortcutWarning", "TableMismatchError",
            "VideoDetector", "audit", "estimators", "extract_table", "list_estimators", "list_features", "load",
            "load_data", "make_feature_bank", "make_pipeline", "read_table", "save", "use_cluster", "__version__"]

@@ -640,10 +640,11 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
                                                  "equalize")}, sort_keys=True, default=repr)
     signature += json.dumps(meta["versions"].get("forensics"))
 
+    from .media import FailedItemsWarning
+
     def run_chunk(rows):
         with warnings.catch_warnings():  # failures are recorded per row (status, error)
-            warnings.filterwarnings("ignore", message=".*could not be (processed|read|equalized).*",
-                                    category=RuntimeWarning)
+            warnings.filterwarnings("ignore", category=FailedItemsWarning)
             warnings.filterwarnings("ignore", category=UserWarning, module="joblib")
             if kind == "image":
                 return _chunk_images(manifest, rows, extractor, equalizer, names)

@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 from conftest import encode, natural_image
 from forensics.features import make_feature_bank
 from forensics.inspection import PROPERTIES, VIDEO_PROPERTIES, AuditReport, ShortcutWarning, audit
-from forensics.media import CodecEqualizer, ItemError, equalize_jpeg, load_item
+from forensics.media import CodecEqualizer, FailedItemsWarning, ItemError, equalize_jpeg, load_item
 
 N = 20  # items per class of the synthetic sets
 
@@ -232,7 +232,7 @@ def test_equalizer_errors_name_the_item(tmp_path):
     with pytest.raises(ItemError, match="item 2"):
         CodecEqualizer().transform([good, good, b"garbage"])
     eq = CodecEqualizer(on_error="none")
-    with pytest.warns(RuntimeWarning, match="1 of 3 items could not be equalized"):
+    with pytest.warns(FailedItemsWarning, match="1 of 3 items could not be equalized"):
         out = eq.transform([good, b"garbage", good])
     assert out[1] is None and isinstance(out[0], bytes) and out[0] == out[2]
     assert list(eq.status_["status"]) == ["ok", "error", "ok"]

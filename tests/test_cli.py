@@ -24,6 +24,7 @@ import yaml
 
 from conftest import encode, natural_image
 from forensics.cli import VERBS, main
+from forensics.media import EmptyRowsWarning
 
 
 @pytest.fixture(scope="module")
@@ -1020,7 +1021,7 @@ def test_predict_refuses_to_score_an_item_whose_features_are_all_nan(data, tmp_p
     np.testing.assert_allclose(pred.loc[~tiny, "score"], load(model).predict_proba(list(pred.loc[~tiny, "input"]))[:, 1],
                                rtol=1e-10)
     table = tmp_path / "t.parquet"
-    with pytest.warns(RuntimeWarning, match="2 of 4 items were read but have no value in any of the 45 columns"):
+    with pytest.warns(EmptyRowsWarning, match="2 of 4 items were read but have no value in any of the 45 columns"):
         assert main(["extract", str(folder), "--features", "dct", "--out", str(table), "--no-progress",
                      "--no-audit"]) == 0
     capsys.readouterr()
@@ -1064,7 +1065,7 @@ def test_predict_refuses_to_score_a_video_whose_frame_features_are_all_nan(tmp_p
     save(model.fit(train, [0, 1, 0, 1]), tmp_path / "m.skops")
     thin = video(tmp_path / "in" / "real" / "thin.mkv", 1, 16, 9)
     small = video(tmp_path / "in" / "fake" / "small.mkv", 8, 8, 10)
-    with pytest.warns(RuntimeWarning, match=r"1 of 2 videos were read but have no value in any of the 41 "
+    with pytest.warns(EmptyRowsWarning, match=r"1 of 2 videos were read but have no value in any of the 41 "
                                             r"columns besides the frame counts .* first: video 0 \(.*thin.mkv\)"):
         vf.transform([thin, small])
     out = tmp_path / "pred.csv"

@@ -19,7 +19,7 @@ import pytest
 from conftest import encode, natural_image
 from forensics.features._base import (BaseExtractor, FeatureDoc, Interval, Options, _as_item_error, _portable,
                                       _Refused, _source, run_extraction)
-from forensics.media import Item, ItemError, load_item
+from forensics.media import EmptyRowsWarning, FailedItemsWarning, Item, ItemError, load_item
 
 
 class _Probe(BaseExtractor):
@@ -232,6 +232,7 @@ def test_prepare_failures_across_chunks_serial():
         out = ext.transform(X)
     message = str(rec[0].message)
     assert message.startswith("4 of 40 items could not be processed and are NaN rows (see status_); first: item 36: ")
+    assert rec[0].category is FailedItemsWarning
     assert message.endswith("ValueError: value 36.0 refused")
     assert rec[0].filename == __file__  # the warning points at the caller of transform...
     from sklearn.pipeline import make_pipeline
@@ -472,6 +473,9 @@ def test_items_read_but_without_any_value_are_named_in_a_warning():
     with pytest.warns(RuntimeWarning) as caught:
         X = ext.transform([block, b"junk", tiny, block])
     failed, empty = (str(w.message) for w in caught)
+    # each its own category, so a caller that records one of them per item can silence it alone
+    assert [w.category for w in caught] == [FailedItemsWarning, EmptyRowsWarning]
+    assert issubclass(FailedItemsWarning, RuntimeWarning) and issubclass(EmptyRowsWarning, RuntimeWarning)
     assert failed.startswith("1 of 4 items could not be processed")
     assert re.fullmatch(r"1 of 4 items were read but have no value in any of the 45 columns \(every feature NaN, "
                         r"e\.g\. an image smaller than the families need\): a model would score them from imputed "

@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 
 from param_contract import check_defaults
 from forensics.features import BlurFeatures, VideoFeatures
-from forensics.media import Face, ItemError, crop_face, read_frames
+from forensics.media import Face, FailedItemsWarning, ItemError, crop_face, read_frames
 from video_fixtures import face_video, write_video
 
 
@@ -511,6 +511,8 @@ def test_warnings_point_at_the_callers_line_and_failed_videos_have_neutral_statu
         assert [w.filename for w in record] == [__file__, __file__]
         failed, faceless = str(record[0].message), str(record[1].message)
         assert failed.startswith("2 of 4 videos could not be read") and "first: video 0: " in failed
+        # failures have their own category (silenced by callers that record them); no face is a status
+        assert [w.category for w in record] == [FailedItemsWarning, RuntimeWarning]
         assert faceless.startswith("2 of 4 videos have no face") and faceless.endswith(f"first: video 1 ({dark})")
     assert vf.status_["status"].tolist() == ["error", "no_face", "error", "no_face"]
     assert vf.status_[["rotation", "mirror", "sar"]].values.tolist() == [[0, False, 1.0]] * 4

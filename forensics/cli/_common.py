@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._options import UNSET, CommandError, UsageError, deprecated_alias, option
+from ._options import UNSET, CommandError, UsageError, option
 
 __all__ = ["CommandError", "UsageError"]
 
@@ -734,8 +734,10 @@ def fake_scores(model, X):
 @contextlib.contextmanager
 def quiet_warnings():
     """Silence library warnings the command reports itself (failed items) or that only add noise (loky)."""
+    from ..media import FailedItemsWarning
+
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*could not be (processed|read|equalized).*", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", category=FailedItemsWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="joblib")
         yield
 

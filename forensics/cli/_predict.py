@@ -99,6 +99,8 @@ def _item_reason(exc):
 def run(args):
     from tqdm.auto import tqdm
 
+    from ..media import EmptyRowsWarning
+
     from .._video_detector import takes_videos
     from ..datasets import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
@@ -121,7 +123,7 @@ def run(args):
     bar = tqdm(total=len(todo), desc="predict", unit="item", disable=not args.progress, file=sys.stderr)
     with C.quiet_warnings(), warnings.catch_warnings():
         # items without any feature value are recorded in the table (status error), not warned about
-        warnings.filterwarnings("ignore", message=".* were read but have no value in any of", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", category=EmptyRowsWarning)
         try:
             for start in range(0, len(todo), args.chunk_size):
                 part = todo[start:start + args.chunk_size]

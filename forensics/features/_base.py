@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from .._parallel import n_workers as _n_workers, run_in_order
-from ..media import DEFAULT_MAX_PIXELS, Item, ItemError, as_item_sequence, load_item
+from ..media import DEFAULT_MAX_PIXELS, EmptyRowsWarning, FailedItemsWarning, Item, ItemError, as_item_sequence, load_item
 from ..media._item import path_text
 
 __all__ = ["BaseExtractor", "FeatureDoc", "Interval", "Options", "run_extraction"]
@@ -475,7 +475,7 @@ def run_extraction(extractors, X, n_features, *, n_jobs=None, on_error="raise", 
         warnings.warn(
             f"{n_failed} of {n} items could not be processed and are NaN rows (see status_); "
             f"first: item {first['index']}: {first['error']}",
-            RuntimeWarning,
+            FailedItemsWarning,
             stacklevel=_outside_stacklevel(),
         )
     if n and n_features:
@@ -485,7 +485,7 @@ def run_extraction(extractors, X, n_features, *, n_jobs=None, on_error="raise", 
                 f"{empty.size} of {n} items were read but have no value in any of the {n_features} columns "
                 f"(every feature NaN, e.g. an image smaller than the families need): a model would score them "
                 f"from imputed values only; first: item {int(empty[0])}",
-                RuntimeWarning,
+                EmptyRowsWarning,
                 stacklevel=_outside_stacklevel(),
             )
     return out, status

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from .._parallel import run_in_order
-from ..media import Item, ItemError, as_item_sequence
+from ..media import EmptyRowsWarning, FailedItemsWarning, Item, ItemError, as_item_sequence
 from ._base import BaseExtractor
 
 __all__ = ["VideoFeatures", "AGGREGATES"]
@@ -285,7 +285,7 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         failed = self.status_[self.status_["status"] == "error"]
         if len(failed):
             warnings.warn(f"{len(failed)} of {len(results)} videos could not be read and are NaN rows (see status_); "
-                          f"first: video {failed.iloc[0]['index']}: {failed.iloc[0]['error']}", RuntimeWarning,
+                          f"first: video {failed.iloc[0]['index']}: {failed.iloc[0]['error']}", FailedItemsWarning,
                           stacklevel=stacklevel)
         faceless = self.status_[self.status_["status"] == "no_face"]
         if len(faceless):
@@ -299,8 +299,8 @@ def _warn_empty(results, content, stacklevel):
     """Warn about videos read without any value besides their frame counts (every frame feature NaN).
 
     Videos without a face are left out (they have their own warning and a face rate of 0). The
-    words match the item layer's warning (``features._base``), which ``forensics predict`` filters
-    and records per item instead.
+    category is the item layer's (:class:`~forensics.media.EmptyRowsWarning`), which ``forensics
+    predict`` filters and records per item instead.
     """
     read = np.array([r["status"] in ("ok", "partial") for r in results], dtype=bool)
     if not content.shape[1] or not read.any():
@@ -311,7 +311,7 @@ def _warn_empty(results, content, stacklevel):
         warnings.warn(f"{empty.size} of {len(results)} videos were read but have no value in any of the "
                       f"{content.shape[1]} columns besides the frame counts (every frame feature NaN, e.g. frames "
                       f"smaller than the families need): a model would score them from imputed values only; first: "
-                      f"video {first['index']} ({first['source']})", RuntimeWarning, stacklevel=stacklevel + 1)
+                      f"video {first['index']} ({first['source']})", EmptyRowsWarning, stacklevel=stacklevel + 1)
 
 
 _RECORD_COLUMNS = ("video", "source", "frame_index", "time_s", "face_index", "face_found", "bbox", "score", "n_faces",

@@ -12,7 +12,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ._item import ItemError, as_item_sequence, load_item
+from ._item import FailedItemsWarning, ItemError, as_item_sequence, load_item
 
 __all__ = ["CodecEqualizer", "equalize_jpeg"]
 
@@ -215,7 +215,7 @@ class CodecEqualizer(TransformerMixin, BaseEstimator):
             warnings.warn(
                 f"{len(failed)} of {n} items could not be equalized and are None (see status_); "
                 f"first: item {first['index']}: {first['error']}",
-                RuntimeWarning,
+                FailedItemsWarning,
                 stacklevel=2,
             )
         return out

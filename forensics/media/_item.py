@@ -27,7 +27,8 @@ from PIL import Image as PILImage
 from PIL import ImageFile as PILImageFile
 
 __all__ = [
-    "DEFAULT_MAX_PIXELS", "IMAGE_FORMATS", "Item", "ItemError", "as_item_sequence", "load_item", "to_display",
+    "DEFAULT_MAX_PIXELS", "IMAGE_FORMATS", "EmptyRowsWarning", "FailedItemsWarning", "Item", "ItemError",
+    "as_item_sequence", "load_item", "to_display",
 ]
 
 #: Images larger than this many pixels are refused before decoding (decompression-bomb guard).
@@ -73,6 +74,32 @@ class ItemError(ValueError):
 
     def __reduce__(self):  # keep the attributes when raised inside a joblib worker
         return (type(self), (self.index, self.source, self.reason))
+
+
+class FailedItemsWarning(RuntimeWarning):
+    """Some items of a run could not be read or processed; their rows are NaN (or None) and
+    ``status_`` says which and why.
+
+    A subclass of ``RuntimeWarning``: ``warnings.filterwarnings("ignore", category=FailedItemsWarning)``
+    silences it where the caller records the failures itself.
+    """
+
+
+class EmptyRowsWarning(RuntimeWarning):
+    """Some items were read but have no value in any feature column (e.g. an image smaller than
+    every family needs): a model would score them from imputed values alone.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from forensics.features import DCTFeatures
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = DCTFeatures().fit_transform([np.zeros((4, 4), np.uint8)])
+    >>> [w.category.__name__ for w in caught]
+    ['EmptyRowsWarning']
+    """
 
 
 def to_display(arr, orientation):
