@@ -749,3 +749,60 @@ def test_a_16_bit_bmp_with_an_alpha_bit_field_is_refused_not_stripped():
     item = load_item(_bmp16(packed, (0x7C00, 0x03E0, 0x001F), alpha_mask=0))
     assert item.pixels.shape == (3, 5, 3) and not item.has_alpha
     assert np.abs(item.pixels - np.stack([r, g, b], -1) * 255 / 31).max() <= 1
+
+
+def _png_with_exif(payload):
+    import zlib
+
+    png = encode(natural_image(3, (16, 16)), "PNG")
+    chunk = struct.pack(">I", len(payload)) + b"eXIf" + payload + struct.pack(">I", zlib.crc32(b"eXIf" + payload))
+    return png[:33] + chunk + png[33:]  # after IHDR
+
+
+def test_a_damaged_exif_block_is_named_and_read_as_the_stored_orientation(tmp_path):
+    """Pillow warns "Truncated File Read" / "Corrupt EXIF data" about a damaged EXIF block without
+    naming the file (or raises inside getexif): the warning now names the item, the orientation is
+    1 (the stored one) and the pixels are those of the undamaged twin. Twins whose EXIF is intact
+    (orientation 6) give no warning."""
+    import warnings
+
+    from forensics.media import load_item
+
+    rgb = natural_image(2, (24, 32))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010E] = "x" * 64  # ImageDescription: data stored at an offset
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=95, exif=exif.tobytes())
+    good = buf.getvalue()
+    at = good.find(b"\x01\x0e\x00\x02")  # big-endian IFD entry of tag 0x010E, type ASCII
+    assert at > 0
+    bad = good[:at + 8] + struct.pack(">I", 60000) + good[at + 12:]  # its data offset past the block
+    path = tmp_path / "phone photo.jpg"
+    path.write_bytes(bad)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        item = load_item(str(path), index=7)
+        assert item.orientation == 1
+        np.testing.assert_array_equal(item.pixels, load_item(good).pixels)
+    # Pillow's own words vary with its version: the item and the step are ours
+    assert len(caught) == 1 and caught[0].category is UserWarning
+    assert str(caught[0].message).startswith(f"item 7 ({path}): Pillow warned opening it (header and EXIF): ")
+    # an EXIF block Pillow cannot parse at all (getexif raises) and one with a short IFD entry
+    texts = []
+    for payload in (b"garbage!", b"MM\x00*\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert load_item(_png_with_exif(payload), index=2).orientation == 1
+        texts += [str(w.message) for w in caught]
+    assert len(texts) == 2
+    assert texts[0].startswith("item 2: damaged EXIF block (SyntaxError: ")
+    assert texts[0].endswith("); its orientation is read as 1, the stored one")
+    assert texts[1].startswith("item 2: Pillow warned reading its EXIF block: ")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_item(good).orientation == 6
+        whole = b"MM\x00*\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00"
+        assert load_item(_png_with_exif(whole)).orientation == 6
+        with Image.open(io.BytesIO(good)) as im:
+            assert load_item(im).orientation == 6

@@ -12,6 +12,7 @@ after the first refused a file, because the lenient one would hand back filler p
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -47,6 +48,7 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # marker RST0..7 nor a fill byte
 _JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 _MEMORY_HINT = "out of memory"
+_PIL_DIR = os.path.dirname(PILImage.__file__)
 
 
 class ItemError(ValueError):
@@ -270,7 +272,8 @@ class Item:
         if self.data is None:
             return None
         try:
-            im = PILImage.open(io.BytesIO(self.data), formats=_OPEN_IDS)
+            with _pillow_warnings_named(self.index, self.source, "opening it (header and EXIF)"):
+                im = PILImage.open(io.BytesIO(self.data), formats=_OPEN_IDS)
         except Exception as exc:  # PIL raises several types for garbage input
             if self.data.startswith(_PNG_SIGNATURE):
                 _check_png_chunks(self)  # the precise reason, when it is a damaged PNG
@@ -306,13 +309,7 @@ class Item:
         """EXIF orientation, an int in 1..8 (1 when absent, unreadable or out of range)."""
         if self.data is None:
             return _valid_orientation(self._orientation)
-        try:
-            value = self.header.getexif().get(0x0112, 1)
-        except ItemError:
-            raise
-        except Exception:  # a broken EXIF block: the pixels are still the stored ones
-            return 1
-        return _valid_orientation(value)
+        return _exif_orientation(self.header, self.index, self.source)
 
     # -- pixels -------------------------------------------------------------------------------
     @property
@@ -701,6 +698,41 @@ def not_found_reason(src):
                         f"only in Unicode normalization exists at {path_text(twin)} ({form}: {shown(twin)} vs "
                         f"{shown(posix)} asked), e.g. a copy from macOS: rename one to match")
     return "file not found"
+
+
+@contextlib.contextmanager
+def _pillow_warnings_named(index, source, doing):
+    """Pass Pillow's ``UserWarning``s about a file on with the item named (Pillow names no file:
+    "Truncated File Read" in a run over a million images says nothing); other warnings unchanged.
+
+    Under a user's ``warnings.simplefilter("error")`` the named warning is what is raised.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    where = f"item {index}" + (f" ({path_text(source)})" if source else "")
+    for w in caught:
+        if issubclass(w.category, UserWarning) and w.filename.startswith(_PIL_DIR):
+            warnings.warn(f"{where}: Pillow warned {doing}: {_short(w.message)}", UserWarning, stacklevel=3)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _exif_orientation(im, index, source):
+    """EXIF Orientation (1..8) of an open PIL image; 1 when absent, out of range or unreadable.
+
+    A damaged EXIF block gives 1 (the stored orientation) and a warning naming the item: the
+    pixels are unaffected, but a face detector given a sideways photo finds nothing.
+    """
+    with _pillow_warnings_named(index, source, "reading its EXIF block"):
+        try:
+            value = im.getexif().get(0x0112, 1)
+        except Exception as exc:  # noqa: BLE001 - any parse failure of the block
+            where = f"item {index}" + (f" ({path_text(source)})" if source else "")
+            warnings.warn(f"{where}: damaged EXIF block ({type(exc).__name__}: {_short(exc)}); its orientation is "
+                          f"read as 1, the stored one", UserWarning, stacklevel=3)
+            value = 1
+    return _valid_orientation(value)
 
 
 def _valid_orientation(value):
@@ -1193,10 +1225,7 @@ def _item_from_pil(im, index, max_pixels):
         Item(index, src, data, max_pixels=max_pixels).pixels
     try:
         im.load()  # a lazily opened file: decode now, so a truncated one fails here
-        try:
-            orientation = im.getexif().get(0x0112, 1)
-        except Exception:
-            orientation = 1
+        orientation = _exif_orientation(im, index, src)
         white = None
         if im.mode in ("L", "RGB", "RGBA", "LA", "1"):
             arr = np.asarray(im)
