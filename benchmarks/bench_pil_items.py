@@ -1,11 +1,13 @@
-"""Cost of a PIL image as an item: a lazily opened one has its file checked by the strict decoder.
+"""Cost of a PIL image as an item: a lazily opened one is read as its file, by the strict decoder.
 
-A PIL image opened from a file and not yet loaded is decoded twice: once by the item layer's
-strict decoder (so that damage Pillow ignores is refused, see docs/user-guide/inputs.md), then by
-Pillow. Medians of repeats in one run, per image, for a JPEG (quality 90) of ``--size`` pixels:
+A PIL image opened from a file and not yet loaded is the item of that file: decoded once by the
+item layer's strict decoder (so that damage Pillow ignores is refused, see
+docs/user-guide/inputs.md), not by Pillow. Medians of repeats in one run, per image, for a JPEG
+(quality 90) of ``--size`` pixels:
 
-- ``lazy PIL``: ``load_item(Image.open(buf)).pixels`` (check + Pillow's decode);
-- ``lazy PIL, no check``: the same with the check switched off (the item layer before it);
+- ``lazy PIL``: ``load_item(Image.open(buf)).pixels`` (the file's strict decode);
+- ``lazy PIL, no check``: the same with the file switched off (Pillow's own load, as the item layer
+  read such images before the strict check);
 - ``loaded PIL``: the same image already loaded by the caller (no file to check);
 - ``bytes``: ``load_item(data).pixels`` (the strict decode alone), the reference.
 

@@ -938,7 +938,7 @@ def test_pil_image_whose_exif_cannot_be_parsed_is_read_as_stored(fmt):
         Image.open(io.BytesIO(buf.getvalue())).getexif()
     with pytest.warns(UserWarning, match=r"^item 2: damaged EXIF block \(SyntaxError: .*read as 1, the stored one$"):
         item = load_item(Image.open(io.BytesIO(buf.getvalue())), 2)
-    assert item.orientation == 1 and item.index == 2
+        assert item.orientation == 1 and item.index == 2
     np.testing.assert_array_equal(item.pixels, img)
     with pytest.warns(UserWarning, match=r"^item 0: damaged EXIF block"):
         assert load_item(buf.getvalue()).orientation == 1

@@ -806,3 +806,32 @@ def test_a_damaged_exif_block_is_named_and_read_as_the_stored_orientation(tmp_pa
         assert load_item(_png_with_exif(whole)).orientation == 6
         with Image.open(io.BytesIO(good)) as im:
             assert load_item(im).orientation == 6
+
+
+def test_a_lazily_opened_pil_image_is_the_item_of_its_file(tmp_path):
+    """A PIL image opened lazily on a file is read as that file (strict decoder, once): the same
+    pixels and the same feature row as its path, JPEG header columns included (Pillow's load
+    would have kept no JPEG header). Look-alikes: an image Pillow was asked to decode smaller
+    (``draft``) and one already loaded are taken as Pillow gives them."""
+    from forensics.features import make_feature_bank
+    from forensics.media import load_item
+
+    path = tmp_path / "face.jpg"
+    path.write_bytes(encode(natural_image(4, (48, 64)), "JPEG", quality=83))
+    bank = make_feature_bank(["codec", "blur"]).fit()
+    with Image.open(path) as im:
+        item = load_item(im, 3)
+        assert item.format == "jpeg" and item.index == 3 and item.source == str(path)
+        np.testing.assert_array_equal(item.pixels, load_item(str(path)).pixels)
+        row = bank.transform([im])
+    np.testing.assert_array_equal(row, bank.transform([str(path)]))
+    assert np.isfinite(row).all()
+    with Image.open(path) as im:
+        im.draft("RGB", (32, 24))  # libjpeg's DCT scaling: a 1/2 size decode
+        small = load_item(im)
+        assert small.format == "array" and small.pixels.shape == (24, 32, 3)
+    with Image.open(path) as im:
+        im.load()
+        loaded = load_item(im)
+        assert loaded.format == "array"
+        np.testing.assert_array_equal(loaded.pixels, np.asarray(im))

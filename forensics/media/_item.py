@@ -1220,9 +1220,14 @@ def _item_from_pil(im, index, max_pixels):
     data = _pil_file_bytes(im)
     if data is not None:
         # Pillow's decoders ignore libjpeg's warnings (a JPEG whose scan data stop short but that
-        # ends with EOI loads as a picture with filler): check the file with the strict decoder
-        # that reads it from a path or bytes, so damage is refused the same way.
-        Item(index, src, data, max_pixels=max_pixels).pixels
+        # ends with EOI loads as a picture with filler): the file goes through the strict decoder
+        # that reads it from a path or bytes, so damage is refused the same way, and the item is
+        # that of the file (decoded once, its JPEG header kept for the codec features) unless
+        # Pillow was asked for another size or mode (``draft``), which only Pillow's load gives.
+        item = Item(index, src, data, max_pixels=max_pixels)
+        item.pixels
+        if (item.header.size, item.header.mode) == (im.size, im.mode):
+            return item
     try:
         im.load()  # a lazily opened file: decode now, so a truncated one fails here
         orientation = _exif_orientation(im, index, src)
