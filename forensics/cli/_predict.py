@@ -56,11 +56,10 @@ def _expand_folder(folder, suffixes, kind):
 
     inventory = Inventory(folder)
     files = [(p, "") for p in inventory.files_below(folder) if p.suffix.lower() in suffixes]
+    problems = [(p, reason) for p, reason in inventory.problems_below(folder) if p.suffix.lower() in suffixes]
     # a name with undecodable bytes is readable (the output writes it escaped); other problems are errors
-    files += [(p, "") for p, reason in inventory.problems_below(folder) if reason == UNDECODABLE
-              and p.suffix.lower() in suffixes]
-    failed = [(p, reason) for p, reason in inventory.problems_below(folder)
-              if reason not in (HIDDEN, UNDECODABLE) and p.suffix.lower() in suffixes and not os.path.isdir(p)]
+    files += [(p, "") for p, reason in problems if reason == UNDECODABLE]
+    failed = [(p, reason) for p, reason in problems if reason not in (HIDDEN, UNDECODABLE) and not os.path.isdir(p)]
     found = sorted(files + failed)
     inventory.settle([p for p, _ in found], loader="forensics predict", stacklevel=4, what="are not scored",
                      classify=lambda _, rel: (f"{Path(rel[-1]).suffix.lower()} file (the model takes {kind})", True))
