@@ -160,11 +160,12 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
     crop_dir.mkdir(parents=True, exist_ok=True)
     status, error = "ok", ""
     rotation, mirror, orientation, sar = 0, False, 1, 1.0
-    crops, recs, n_sampled = [], [], 0
+    crops, recs, n_sampled, sars = [], [], 0, {}
     try:
         if str(path).lower().endswith(VIDEO_SUFFIXES):
             video, rotation, sar = read_display_frames(path, n=n_frames, every=every, index=row_id)
             mirror = bool(video.mirror_applied)
+            sars = {int(i): float(s) for i, s in zip(video.indices, video.sars)}  # the ratio may change mid-stream
             n_sampled = len(video.frames)
             if video.errors:  # missing frames are among them (read_frames reports each)
                 status, error = "partial", "; ".join(video.errors)
@@ -186,7 +187,7 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
     records, found = [], []
     crops = iter(crops)
     for r in recs:
-        geometry = (r.track_id, r.detection, rotation, mirror, orientation, sar)
+        geometry = (r.track_id, r.detection, rotation, mirror, orientation, sars.get(r.frame_index, sar))
         if not r.face_found:
             records.append((row_id, shown, row["label"], row["method"], r.frame_index, -1, False, r.n_faces,
                             np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, *geometry, ""))

@@ -356,6 +356,7 @@ def _fill(vf, cropper, obj, index, res):
     res["n_sampled"] = len(video.frames)
     times = {int(i): float(t) for i, t in zip(video.indices, video.timestamps)}
     rot, mirror, sar = res["rotation"], res["mirror"], res["sar"]
+    sars = {int(i): float(s) for i, s in zip(video.indices, video.sars)}  # per frame: the ratio may change mid-stream
     todo = []  # (frame_index, face_index, track_id, image or None for a NaN row)
     if cropper is None:
         res["n_faces"] = None  # no detection: the face rate is undefined, not 0
@@ -378,7 +379,7 @@ def _fill(vf, cropper, obj, index, res):
             used = r.face_found or vf.no_face != "skip"
             res["records"].append((index, source, r.frame_index, times.get(r.frame_index, np.nan), r.face_index,
                                    r.face_found, r.bbox, r.score, r.n_faces, used, r.track_id, r.detection, rot,
-                                   mirror, sar))
+                                   mirror, sars.get(r.frame_index, sar)))
             if r.face_found:
                 todo.append((r.frame_index, r.face_index, r.track_id, next(crops)))
             elif vf.no_face == "nan":
