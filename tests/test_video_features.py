@@ -316,6 +316,34 @@ def test_a_broadcast_switching_from_4_3_to_16_9_is_cropped_frame_by_frame(tmp_pa
     assert (res.crops["w"].max() - res.crops["w"].min()) <= 3
 
 
+@pytest.mark.parametrize("default, read", [(None, 0), (0, 0), (1, 1)])
+def test_which_of_several_video_streams_was_read_is_in_the_status(tmp_path, default, read):
+    # A file with two video streams (two camera angles; a preview track): the stream flagged default
+    # is read, else the first. status_ (and extract_faces' status) said nothing of it; now it names the
+    # stream read and how many there are. Look-alikes: a one-stream file (0 of 1), a missing file (-1, 0).
+    from video_fixtures import write_streams
+
+    from forensics.datasets import extract_faces
+
+    angles = [_video(tmp_path / "a.mp4", n=6, seed=0), _video(tmp_path / "b.mp4", n=6, seed=1)]
+    streams = [read_frames(a, every=1, display=False).frames for a in angles]
+    both = str(write_streams(tmp_path / "both.mkv", streams, default=default))
+    vf = VideoFeatures(BlurFeatures(), n_frames=3, faces=False, on_error="nan").fit()
+    with pytest.warns(RuntimeWarning, match="could not be read"):
+        F, meta = vf.transform_frames([both, angles[0], str(tmp_path / "missing.mp4")])
+    assert vf.status_[["stream", "video_streams"]].values.tolist() == [[read, 2], [0, 1], [-1, 0]]
+    shown = read_frames(both, n=3, stream=read, display=False)  # the frames of the stream said to be read
+    np.testing.assert_allclose(F[meta["video"] == 0], BlurFeatures().fit().transform(shown.frames), rtol=1e-6)
+    other = read_frames(both, n=3, stream=1 - read, display=False)
+    assert not np.allclose(F[meta["video"] == 0], BlurFeatures().fit().transform(other.frames), rtol=1e-3)
+    import pandas as pd
+
+    manifest = pd.DataFrame({"path": [both, angles[0]], "label": [0, 1], "method": ["real", "fake"]})
+    res = extract_faces(manifest, tmp_path / "crops", detector=KnownBoxDetector(), n_frames=2, size=32,
+                        progress=False)
+    assert res.status[["stream", "video_streams"]].values.tolist() == [[read, 2], [0, 1]]
+
+
 @pytest.mark.parametrize("policy, finite", [("skip", False), ("nan", False), ("frame", True)])
 def test_video_without_any_face_has_status_no_face(tmp_path, policy, finite):
     # video 0 has a face in one frame of four (just above the threshold): status ok

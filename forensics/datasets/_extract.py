@@ -160,12 +160,14 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
     crop_dir.mkdir(parents=True, exist_ok=True)
     status, error = "ok", ""
     rotation, mirror, orientation, sar = 0, False, 1, 1.0
+    stream, video_streams = -1, 0  # which video stream was read, of how many (-1, 0: an image or an unread file)
     crops, recs, n_sampled, sars = [], [], 0, {}
     try:
         if str(path).lower().endswith(VIDEO_SUFFIXES):
             video, rotation, sar = read_display_frames(path, n=n_frames, every=every, index=row_id)
             mirror = bool(video.mirror_applied)
             sars = {int(i): float(s) for i, s in zip(video.indices, video.sars)}  # the ratio may change mid-stream
+            stream, video_streams = int(video.info.stream), int(video.info.video_streams)
             n_sampled = len(video.frames)
             if video.errors:  # missing frames are among them (read_frames reports each)
                 status, error = "partial", "; ".join(video.errors)
@@ -208,7 +210,8 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
         np.save(out / "features" / f"{key}.npy", rows)
     _atomic_write(out / "done" / f"{key}.json", json.dumps(dict(path=shown, status=status, error=error,
                                                                  rotation=rotation, mirror=mirror,
-                                                                 orientation=orientation, sar=sar)))
+                                                                 orientation=orientation, sar=sar, stream=stream,
+                                                                 video_streams=video_streams)))
     return key
 
 
@@ -254,8 +257,10 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
         ``crop_path`` relative to ``out_dir``, ``frame_index``, ``face_index``, ``score``, bbox,
         ``track_id``, ``detection`` and the geometry columns below; also written as
         ``out_dir/crops.csv``); ``records``: every sampled frame (``out_dir/records.csv``);
-        ``status``: one row per item (``path, status, error, rotation, mirror, orientation, sar``;
-        status "ok", "partial", "no_face" or "error"); ``report``: a :class:`QualityReport`
+        ``status``: one row per item (``path, status, error, rotation, mirror, orientation, sar,
+        stream, video_streams``: the video stream read, by position among the file's video streams,
+        and how many it holds; -1 and 0 for an image or a file that could not be read; status "ok",
+        "partial", "no_face" or "error"); ``report``: a :class:`QualityReport`
         (``out_dir/report.txt``).
 
     Notes

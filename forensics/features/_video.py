@@ -101,7 +101,10 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         After ``transform``: one row per video: ``index, source, status`` ("ok"; "partial"
         when some frames could not be decoded; "no_face" when faces were asked for and none
         was found in any sampled frame; "error"), ``error`` (the reason), ``rotation``,
-        ``mirror``, ``sar``.
+        ``mirror``, ``sar`` (the first sampled frame's), ``stream`` (which video stream was
+        read: its position among the file's video streams, the one flagged *default*, else the
+        first) and ``video_streams`` (how many the file holds); -1 and 0 for a video that could
+        not be opened.
 
     Notes
     -----
@@ -278,8 +281,9 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
     def _record(self, results, stacklevel):
         """Set ``status_`` and ``records_``; warn about failed and faceless videos at the caller's line."""
         self.status_ = pd.DataFrame([(r["index"], r["source"], r["status"], r["error"], r["rotation"], r["mirror"],
-                                      r["sar"]) for r in results],
-                                    columns=["index", "source", "status", "error", "rotation", "mirror", "sar"])
+                                      r["sar"], r["stream"], r["video_streams"]) for r in results],
+                                    columns=["index", "source", "status", "error", "rotation", "mirror", "sar",
+                                             "stream", "video_streams"])
         records = [rec for r in results for rec in r["records"]]
         self.records_ = pd.DataFrame(records, columns=list(_RECORD_COLUMNS))
         failed = self.status_[self.status_["status"] == "error"]
@@ -323,7 +327,7 @@ def _video_frames(vf, cropper, obj, index):
     source = str(obj)
     # n_sampled and n_faces are set by _fill (an error row has neither: it is all NaN)
     res = dict(index=index, source=source, status="ok", error="", frames=[], keys=[], records=[], rotation=0,
-               mirror=False, sar=1.0)
+               mirror=False, sar=1.0, stream=-1, video_streams=0)
     try:
         _fill(vf, cropper, obj, index, res)
     except ItemError as exc:
@@ -350,6 +354,7 @@ def _fill(vf, cropper, obj, index, res):
         video, res["rotation"], res["sar"] = read_display_frames(obj, n=vf.n_frames, every=vf.every, index=index)
         res["mirror"] = bool(video.mirror_applied)
         frames = iter_display(video)
+    res["stream"], res["video_streams"] = int(video.info.stream), int(video.info.video_streams)
     problems = "; ".join(video.errors)  # missing frames are among them (read_frames reports each)
     if problems:
         res.update(status="partial", error=problems)
