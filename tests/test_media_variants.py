@@ -863,3 +863,24 @@ def test_times_in_an_avi_with_b_frames_pick_the_frame_shown(tmp_path, times, sho
     with pytest.raises(ValueError, match="outside the video"):
         read_frames(avi, times=[0.8001])  # 20 frames at 25 fps end at 0.8 s
     assert read_frames(avi, times=[0.8]).indices.tolist() == [19]
+
+
+@pytest.mark.parametrize("order", [(Fraction(1, 1), Fraction(4, 3)), (Fraction(4, 3), Fraction(1, 1))])
+def test_joined_h264_captures_of_two_aspect_ratios_keep_each_ones(tmp_path, order):
+    # Two H.264 MPEG-TS recordings, one with square pixels and one anamorphic (4:3 pixels), joined end to
+    # end (cat a.ts b.ts): a timestamp discontinuity and a new SPS with another aspect ratio at frame 8.
+    # Each part is shown with its own ratio; frames keep file order. Before, the second part took the
+    # first part's ratio (96 px wide instead of 128, or the reverse).
+    from video_fixtures import write_video
+
+    frames = index_frames(16)
+    parts = [write_video(tmp_path / f"p{k}.ts", frames[8 * k:8 * k + 8], gop=4, sample_aspect_ratio=ratio)
+             for k, ratio in enumerate(order)]
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(parts[0].read_bytes() + parts[1].read_bytes())
+    r = read_frames(joined, every=1)
+    assert r.indices.tolist() == list(range(16))
+    assert np.rint((np.array([frame_level(f) for f in r.frames]) - 16) / 7).astype(int).tolist() == list(range(16))
+    assert [f.shape[1] for f in r.frames] == [round(96 * order[0])] * 8 + [round(96 * order[1])] * 8
+    assert r.sars.tolist() == pytest.approx([float(order[0])] * 8 + [float(order[1])] * 8)
+    assert len(r.errors) == 1 and r.errors[0].startswith("the timestamps go back 1 time(s) (at packet 8)")
