@@ -6,6 +6,7 @@ failing variant with a valid look-alike that must stay accepted.
 
 import io
 import struct
+from pathlib import Path
 from fractions import Fraction
 
 import av
@@ -884,3 +885,59 @@ def test_joined_h264_captures_of_two_aspect_ratios_keep_each_ones(tmp_path, orde
     assert [f.shape[1] for f in r.frames] == [round(96 * order[0])] * 8 + [round(96 * order[1])] * 8
     assert r.sars.tolist() == pytest.approx([float(order[0])] * 8 + [float(order[1])] * 8)
     assert len(r.errors) == 1 and r.errors[0].startswith("the timestamps go back 1 time(s) (at packet 8)")
+
+
+# -- an AVI capture that dropped frames (round 5) -----------------------------------------------
+def drop_avi_chunk(path, k):
+    """Empty the k-th video chunk of an AVI (its size set to 0, its idx1 entry too), as a capture tool
+    writes a frame it dropped: the slot stays, a player holds the previous picture over it. The
+    headers keep counting every slot; FFmpeg returns no packet for the empty chunk."""
+    data = bytes(Path(path).read_bytes())
+    movi, idx = data.find(b"movi"), data.find(b"idx1")
+    chunks, pos = [], movi + 4
+    while pos < idx:
+        size = struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        chunks.append((pos, data[pos:pos + 4], size))
+        pos += 8 + size + (size & 1)
+    flags = [struct.unpack("<I", data[idx + 8 + 16 * j + 4:idx + 8 + 16 * j + 8])[0] for j in range(len(chunks))]
+    body, entries, offset = b"", b"", 4
+    for j, (p, cid, size) in enumerate(chunks):
+        size = 0 if j == k else size
+        payload = data[p + 8:p + 8 + size] + (b"\0" if size & 1 else b"")
+        body += cid + struct.pack("<I", size) + payload
+        entries += struct.pack("<4sIII", cid, flags[j], offset, size)
+        offset += 8 + len(payload)
+    out = data[:movi - 4] + struct.pack("<I", 4 + len(body)) + b"movi" + body
+    out += b"idx1" + struct.pack("<I", len(entries)) + entries
+    out = out[:4] + struct.pack("<I", len(out) - 8) + out[8:]
+    Path(path).write_bytes(out)
+    return Path(path)
+
+
+@pytest.mark.parametrize("header", ["slots", "frames"])
+def test_an_avi_with_b_frames_and_a_dropped_frame_says_its_times_are_early(tmp_path, header):
+    # An AVI with B-frames has no presentation timestamps: frame k is timed k / fps. A capture that
+    # dropped a frame leaves an empty chunk (a slot a player fills with the previous picture), so every
+    # later frame is shown one slot later than k / fps. When the header still counted the slots, only
+    # the frame-count mismatch was said; when it counted frames ('frames'), nothing was. Now the empty
+    # slots are named. Look-alike: the same file without the drop says nothing.
+    from video_fixtures import patch_avi_frame_count, write_video
+
+    frames = index_frames(10)
+    clean = write_video(tmp_path / "clean.avi", frames, gop=5)
+    dropped = drop_avi_chunk(write_video(tmp_path / "drop.avi", frames, gop=5), 4)
+    if header == "frames":
+        patch_avi_frame_count(dropped, 9)
+    r = read_frames(dropped, every=1)
+    assert r.info.timing == "decode order" and r.indices.tolist() == list(range(9))
+    ids = np.rint((np.array([frame_level(f) for f in r.frames]) - 16) / 7).astype(int).tolist()
+    assert ids == [0, 1, 2, 3, 5, 6, 7, 8, 9] or ids == [0, 1, 2, 4, 5, 6, 7, 8, 9]  # the dropped one is gone
+    said = [e for e in r.errors if e.startswith("the packets' decode timestamps span 10 frame slots but the "
+                                                 "stream holds 9 frames: 1 slot(s) are empty")]
+    assert len(said) == 1 and len(r.errors) == (1 if header == "frames" else 2)
+    assert read_frames(clean, every=1).errors == []
+    # an intra-only capture keeps its timestamps: the frames after the drop are timed one slot later
+    mjpeg = drop_avi_chunk(write_video(tmp_path / "drop_mjpeg.avi", frames, codec="mjpeg"), 4)
+    m = read_frames(mjpeg, every=1)
+    assert m.info.timing == "pts" and m.timestamps.round(3).tolist() == [0, .04, .08, .12, .2, .24, .28, .32, .36]
+    assert not any("slot" in e for e in m.errors)

@@ -507,6 +507,9 @@ class _Table:
     def __init__(self, pkt_pts, pkt_dts, pkt_key, pkt_discard, pkt_dur, trust_pts=True, discont=False):
         self.n_packets = len(pkt_pts)
         self.first_packet = (pkt_dts[0], pkt_pts[0]) if pkt_pts else (None, None)
+        known = [d for d in pkt_dts if d is not None]
+        # first and last decode timestamp when every packet has one (the slots of an AVI stream)
+        self.dts_range = (min(known), max(known)) if known and len(known) == self.n_packets else None
         pkt_pts = self._continue_segments(pkt_pts, pkt_dts, pkt_dur) if discont else pkt_pts
         shown = [i for i in range(self.n_packets) if not pkt_discard[i]]
         timed = bool(shown) and trust_pts and all(pkt_pts[i] is not None for i in shown)
@@ -708,6 +711,16 @@ def _probe(video, errors):
         duration_s = n / rate if rate else _header_duration(container, stream)
         if header_frames and header_frames != table.n_packets:
             errors.add(f"the header gives {header_frames} frames but the stream holds {table.n_packets} packets")
+        if table.dts_range is not None and rate and tb:
+            # Frames are timed k / fps here. An AVI stream whose decode timestamps (its frame slots) skip
+            # some has empty slots, e.g. frames a capture dropped (FFmpeg returns no packet for an empty
+            # chunk; a player holds the previous picture), so every frame after one is shown later.
+            slots = int(round((table.dts_range[1] - table.dts_range[0]) * float(tb) * rate)) + 1
+            if slots > table.n_packets:
+                errors.add(f"the packets' decode timestamps span {slots} frame slots but the stream holds "
+                           f"{table.n_packets} frames: {slots - table.n_packets} slot(s) are empty (frames a "
+                           "capture dropped?); without presentation timestamps frames are timed k / fps, so "
+                           "frames after an empty slot are shown later than their times say")
     if table.restarts:
         shown = ", ".join(map(str, table.restarts[:5])) + (", ..." if len(table.restarts) > 5 else "")
         errors.add(f"the timestamps go back {len(table.restarts)} time(s) (at packet {shown}): a discontinuity, "
