@@ -269,7 +269,8 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
     rotation applied (degrees counter-clockwise; 0 for images), ``mirror`` whether a display flip
     was applied (videos; an image's flips are in its orientation), ``orientation`` the EXIF
     orientation applied to a still image (1-8; 1 for videos), ``sar`` the pixel aspect ratio
-    resampled to square pixels (1.0 = square). Box coordinates are in that geometry.
+    resampled to square pixels (1.0 = square; per crop the frame's own, which may change
+    mid-stream; in ``status`` the first sampled frame's). Box coordinates are in that geometry.
 
     Names: a path whose file name holds bytes that are not valid text (lone surrogates from
     ``os.fsdecode``, e.g. a Latin-1 name on a UTF-8 system; only an ``object`` column of a

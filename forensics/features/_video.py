@@ -96,7 +96,8 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         ``face_index, face_found, bbox, score, n_faces, used, track_id`` (the person; -1
         without a face), ``detection`` ("full", "near", or "none" without face detection),
         ``rotation`` (degrees counter-clockwise applied), ``mirror`` (a display flip applied)
-        and ``sar`` (pixel aspect ratio resampled to square; 1.0 = square pixels).
+        and ``sar`` (the frame's pixel aspect ratio resampled to square; 1.0 = square pixels; it
+        may change mid-stream, e.g. a broadcast switching between 4:3 and 16:9).
     status_ : pandas.DataFrame
         After ``transform``: one row per video: ``index, source, status`` ("ok"; "partial"
         when some frames could not be decoded; "no_face" when faces were asked for and none
