@@ -1212,3 +1212,59 @@ def test_predict_takes_inputs_after_options_and_after_a_double_dash(data, model,
     table = pd.read_csv(out)
     assert table["input"].tolist() == ["a.jpg", "-x.jpg"] and table["status"].tolist() == ["ok", "ok"]
     assert table["score"].iloc[0] == table["score"].iloc[1]  # the same picture
+
+
+# -- videos in other containers (media truth, round 5) ---------------------------------------------
+_OTHER_CONTAINERS = [(".ts", "mpegts", "libx264"), (".mts", "mpegts", "libx264"), (".m2ts", "mpegts", "libx264"),
+                     (".mpg", "mpeg", "mpeg2video"), (".mpeg", "mpeg", "mpeg1video"), (".vob", "vob", "mpeg2video"),
+                     (".m4v", "mp4", "libx264"), (".3gp", "3gp", "libx264"), (".flv", "flv", "flv"),
+                     (".wmv", "asf", "wmv2"), (".mxf", "mxf", "mpeg2video")]
+
+
+def test_predict_scores_a_folder_of_videos_in_every_container_it_reads(tmp_path):
+    """`forensics predict` on a folder, for a video model, took only .mp4 .avi .mov .mkv .webm: a broadcast
+    capture (.ts, .mts, .m2ts), a DVD (.vob, .mpg), a phone's .3gp or .m4v, an .flv, .wmv or .mxf was left
+    out with the reason '(the model takes videos)', and a .ts file was not even counted. Each is now a row
+    scored as the model scores it directly. Look-alike: a picture in the folder is still left out, counted."""
+    import warnings
+
+    import av
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from video_fixtures import index_frames, write_video
+
+    from forensics import save
+    from forensics.datasets import SkippedFilesWarning
+    from forensics.features import VideoFeatures, make_feature_bank
+
+    train = [str(write_video(tmp_path / f"t{k}.mp4", index_frames(6, seed=k))) for k in range(4)]
+    model = Pipeline([("features", VideoFeatures(make_feature_bank(["blur"]), faces=False, n_frames=3)),
+                      ("impute", SimpleImputer(keep_empty_features=True)),  # the face rate is NaN without faces
+                      ("head", LogisticRegression())]).fit(train, [0, 1, 0, 1])
+    save(model, tmp_path / "m.skops")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    paths = []
+    for k, (ext, fmt, codec) in enumerate(_OTHER_CONTAINERS):
+        with av.open(str(folder / f"v{k:02d}{ext}"), "w", format=fmt) as c:
+            s = c.add_stream(codec, rate=25)
+            s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
+            for frame in index_frames(6, seed=k):
+                for pk in s.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                    c.mux(pk)
+            for pk in s.encode():
+                c.mux(pk)
+        paths.append(str(folder / f"v{k:02d}{ext}"))
+    out = tmp_path / "pred.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SkippedFilesWarning)
+        assert main(["predict", str(tmp_path / "m.skops"), str(folder), "--out", str(out), "--no-progress"]) == 0
+    table = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    assert table["input"].tolist() == paths and table["status"].tolist() == ["ok"] * len(paths)
+    np.testing.assert_allclose(table["score"], model.predict_proba(paths)[:, 1], rtol=1e-10)
+    (folder / "still.png").write_bytes(encode(natural_image(0, (32, 32)), "PNG"))
+    with pytest.warns(SkippedFilesWarning, match=r"1 media file\(s\) under .* are not scored: 1 \.png file "
+                                                 r"\(the model takes videos\)"):
+        assert main(["predict", str(tmp_path / "m.skops"), str(folder), "--out", str(out), "--no-progress"]) == 0
+    assert pd.read_csv(out)["input"].tolist() == paths

@@ -6,6 +6,7 @@ failing variant with a valid look-alike that must stay accepted.
 
 import io
 import struct
+from pathlib import Path
 from fractions import Fraction
 
 import av
@@ -835,3 +836,194 @@ def test_a_lazily_opened_pil_image_is_the_item_of_its_file(tmp_path):
         loaded = load_item(im)
         assert loaded.format == "array"
         np.testing.assert_array_equal(loaded.pixels, np.asarray(im))
+
+
+# -- an aspect ratio that changes mid-stream (round 5) ------------------------------------------
+def write_aspect_switch(path, ratios, fmt=None, bframes=0, size=(144, 176)):
+    """An MPEG-2 stream whose sequence headers change the display aspect ratio, as a broadcast that
+    switches between a 4:3 and a 16:9 programme does: frame k is coded with sample aspect ratio
+    ``ratios[k]`` (176x144: 12:11 is a 4:3 picture, 16:11 a 16:9 one) and shows a disc 80 display
+    pixels wide and high, squeezed in the coded grid by that ratio. Sequence headers start every
+    GOP of 4 frames, so the ratio may change at frames 4, 8..."""
+    import cv2
+
+    h, w = size
+    with av.open(str(path), "w", format=fmt) as c:
+        s = c.add_stream("mpeg2video", rate=25)
+        s.height, s.width, s.pix_fmt = h, w, "yuv420p"
+        s.options = {"g": "4", "bf": str(bframes)}
+        s.codec_context.gop_size = 4
+        for ratio in ratios:
+            s.codec_context.sample_aspect_ratio = ratio
+            img = np.full((h, w, 3), 40, np.uint8)
+            cv2.ellipse(img, (w // 2, h // 2), (round(40 / float(ratio)), 40), 0, 0, 360, (220, 220, 220), -1)
+            for pk in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(pk)
+        for pk in s.encode():
+            c.mux(pk)
+    return path
+
+
+def disc_shape(frame):
+    """(frame width, disc width, disc height) of a frame of ``write_aspect_switch``, in pixels."""
+    h, w = frame.shape[:2]
+    row, col = np.nonzero(frame[h // 2, :, 0] > 130)[0], np.nonzero(frame[:, w // 2, 0] > 130)[0]
+    return w, int(np.ptp(row)) + 1, int(np.ptp(col)) + 1
+
+
+FOUR_THREE, SIXTEEN_NINE = Fraction(12, 11), Fraction(16, 11)
+
+
+@pytest.mark.parametrize("ext,fmt", [(".ts", "mpegts"), (".mpg", "mpeg")])
+@pytest.mark.parametrize("bframes", [0, 2])
+@pytest.mark.parametrize("ratios", [[FOUR_THREE] * 4 + [SIXTEEN_NINE] * 4, [SIXTEEN_NINE] * 4 + [FOUR_THREE] * 4,
+                                    [FOUR_THREE] * 8], ids=["4:3-16:9", "16:9-4:3", "4:3 only"])
+def test_a_stream_switching_between_4_3_and_16_9_is_shown_frame_by_frame(tmp_path, ext, fmt, bframes, ratios):
+    # A broadcast capture (MPEG-TS, MPEG-PS) has no container aspect ratio: FFmpeg's players give each
+    # frame its own sequence's (av_guess_sample_aspect_ratio with the frame). Each frame was resampled
+    # by the first frame's ratio: the 16:9 half came out 192 pixels wide, its disc squeezed to 63x81.
+    path = write_aspect_switch(tmp_path / f"tv{ext}", ratios, fmt, bframes)
+    r = read_frames(path, every=1)
+    assert r.indices.tolist() == list(range(8)) and r.errors == []
+    assert r.sars.tolist() == pytest.approx([float(q) for q in ratios])
+    for frame, ratio in zip(r.frames, ratios):
+        width, dw, dh = disc_shape(frame)
+        assert width == round(176 * ratio)  # 192 for 4:3, 256 for 16:9
+        assert abs(dw - dh) <= 3 and abs(dh - 81) <= 2  # round, as the programme was filmed
+    assert r.sar_applied == pytest.approx(float(ratios[0])) and r.info.sample_aspect_ratio == pytest.approx(
+        float(ratios[0]))
+    coded = read_frames(path, every=1, display=False)  # the coded grid is left alone
+    assert {f.shape[1] for f in coded.frames} == {176} and set(coded.sars.tolist()) == {1.0}
+
+
+@pytest.mark.parametrize("how", ["threads", "no timestamps"])
+def test_an_aspect_change_that_cannot_be_told_per_frame_is_reported(tmp_path, how):
+    # With frame threads the decoder's ratio lags behind the frames it returns, and a raw stream's frames
+    # cannot be matched to their packets: every frame keeps the first one's ratio, and that is said.
+    ratios = [FOUR_THREE] * 4 + [SIXTEEN_NINE] * 4
+    if how == "threads":
+        path, kw = write_aspect_switch(tmp_path / "tv.ts", ratios, "mpegts"), {"threads": 2}
+    else:
+        path, kw = write_aspect_switch(tmp_path / "tv.m2v", ratios, "mpeg2video"), {}
+    r = read_frames(path, every=1, **kw)
+    assert r.indices.tolist() == list(range(8)) and r.sars.tolist() == pytest.approx([12 / 11] * 8)
+    assert len(r.errors) == 1 and r.errors[0].startswith("the sample aspect ratio changes mid-stream (1.091 to 1.455)")
+    assert "every frame is resampled by the first one's (1.091)" in r.errors[0]
+    steady = read_frames(write_aspect_switch(tmp_path / "steady.m2v", [FOUR_THREE] * 8, "mpeg2video"), every=1, **kw)
+    assert steady.errors == [] and steady.sars.tolist() == pytest.approx([12 / 11] * 8)  # the look-alike
+
+
+def test_a_container_aspect_ratio_holds_for_every_frame(tmp_path):
+    # An MP4 whose 'pasp' box declares a ratio of its own (here 1:1, unlike the codec's): FFmpeg's players
+    # take the container's for every frame, so the codec's mid-stream change is not followed.
+    path = write_aspect_switch(tmp_path / "tv.mp4", [FOUR_THREE] * 4 + [SIXTEEN_NINE] * 4)
+    data = bytearray(path.read_bytes())
+    i = data.find(b"pasp")
+    assert struct.unpack(">II", data[i + 4:i + 12]) == (12, 11)
+    follows = read_frames(path, every=1)  # the container's ratio is the codec's first one: the codec is followed
+    assert [f.shape[1] for f in follows.frames] == [192] * 4 + [256] * 4
+    data[i + 4:i + 12] = struct.pack(">II", 1, 1)
+    path.write_bytes(bytes(data))
+    r = read_frames(path, every=1)
+    assert r.info.sample_aspect_ratio == 1.0 and [f.shape[1] for f in r.frames] == [176] * 8
+    assert set(r.sars.tolist()) == {1.0} and r.errors == []
+
+
+# -- times in a stream without timestamps (round 5) ----------------------------------------------
+@pytest.mark.parametrize("times, shown", [([0.1, 0.3, 0.79], [2, 7, 19]), ([0.0, 0.12, 0.159], [0, 3, 3])])
+def test_times_in_an_avi_with_b_frames_pick_the_frame_shown(tmp_path, times, shown):
+    # An AVI with B-frames has no presentation timestamps (frames are counted in decoder output order,
+    # frame k shown from k / fps). A time picked the frame starting nearest to it (0.1 s -> frame 3,
+    # which starts at 0.12 s), half a frame later than the same video in MP4, where the frame shown at
+    # that time is picked. Look-alike: the MP4 copy, timed by its pts.
+    from video_fixtures import write_video
+
+    frames = index_frames(20)
+    avi = write_video(tmp_path / "b.avi", frames)  # x264 veryfast: B-frames
+    mp4 = write_video(tmp_path / "b.mp4", frames)
+    assert video_info(avi).timing == "decode order" and video_info(mp4).timing == "pts"
+    for path in (avi, mp4):
+        r = read_frames(path, times=times)
+        assert r.indices.tolist() == shown and r.errors == []
+        assert np.rint((np.array([frame_level(f) for f in r.frames]) - 16) / 7).astype(int).tolist() == shown
+        assert np.all(r.timestamps <= np.array(times) + 1e-9) and np.all(np.array(times) < r.timestamps + 0.04)
+    with pytest.raises(ValueError, match="outside the video"):
+        read_frames(avi, times=[0.8001])  # 20 frames at 25 fps end at 0.8 s
+    assert read_frames(avi, times=[0.8]).indices.tolist() == [19]
+
+
+@pytest.mark.parametrize("order", [(Fraction(1, 1), Fraction(4, 3)), (Fraction(4, 3), Fraction(1, 1))])
+def test_joined_h264_captures_of_two_aspect_ratios_keep_each_ones(tmp_path, order):
+    # Two H.264 MPEG-TS recordings, one with square pixels and one anamorphic (4:3 pixels), joined end to
+    # end (cat a.ts b.ts): a timestamp discontinuity and a new SPS with another aspect ratio at frame 8.
+    # Each part is shown with its own ratio; frames keep file order. Before, the second part took the
+    # first part's ratio (96 px wide instead of 128, or the reverse).
+    from video_fixtures import write_video
+
+    frames = index_frames(16)
+    parts = [write_video(tmp_path / f"p{k}.ts", frames[8 * k:8 * k + 8], gop=4, sample_aspect_ratio=ratio)
+             for k, ratio in enumerate(order)]
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(parts[0].read_bytes() + parts[1].read_bytes())
+    r = read_frames(joined, every=1)
+    assert r.indices.tolist() == list(range(16))
+    assert np.rint((np.array([frame_level(f) for f in r.frames]) - 16) / 7).astype(int).tolist() == list(range(16))
+    assert [f.shape[1] for f in r.frames] == [round(96 * order[0])] * 8 + [round(96 * order[1])] * 8
+    assert r.sars.tolist() == pytest.approx([float(order[0])] * 8 + [float(order[1])] * 8)
+    assert len(r.errors) == 1 and r.errors[0].startswith("the timestamps go back 1 time(s) (at packet 8)")
+
+
+# -- an AVI capture that dropped frames (round 5) -----------------------------------------------
+def drop_avi_chunk(path, k):
+    """Empty the k-th video chunk of an AVI (its size set to 0, its idx1 entry too), as a capture tool
+    writes a frame it dropped: the slot stays, a player holds the previous picture over it. The
+    headers keep counting every slot; FFmpeg returns no packet for the empty chunk."""
+    data = bytes(Path(path).read_bytes())
+    movi, idx = data.find(b"movi"), data.find(b"idx1")
+    chunks, pos = [], movi + 4
+    while pos < idx:
+        size = struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        chunks.append((pos, data[pos:pos + 4], size))
+        pos += 8 + size + (size & 1)
+    flags = [struct.unpack("<I", data[idx + 8 + 16 * j + 4:idx + 8 + 16 * j + 8])[0] for j in range(len(chunks))]
+    body, entries, offset = b"", b"", 4
+    for j, (p, cid, size) in enumerate(chunks):
+        size = 0 if j == k else size
+        payload = data[p + 8:p + 8 + size] + (b"\0" if size & 1 else b"")
+        body += cid + struct.pack("<I", size) + payload
+        entries += struct.pack("<4sIII", cid, flags[j], offset, size)
+        offset += 8 + len(payload)
+    out = data[:movi - 4] + struct.pack("<I", 4 + len(body)) + b"movi" + body
+    out += b"idx1" + struct.pack("<I", len(entries)) + entries
+    out = out[:4] + struct.pack("<I", len(out) - 8) + out[8:]
+    Path(path).write_bytes(out)
+    return Path(path)
+
+
+@pytest.mark.parametrize("header", ["slots", "frames"])
+def test_an_avi_with_b_frames_and_a_dropped_frame_says_its_times_are_early(tmp_path, header):
+    # An AVI with B-frames has no presentation timestamps: frame k is timed k / fps. A capture that
+    # dropped a frame leaves an empty chunk (a slot a player fills with the previous picture), so every
+    # later frame is shown one slot later than k / fps. When the header still counted the slots, only
+    # the frame-count mismatch was said; when it counted frames ('frames'), nothing was. Now the empty
+    # slots are named. Look-alike: the same file without the drop says nothing.
+    from video_fixtures import patch_avi_frame_count, write_video
+
+    frames = index_frames(10)
+    clean = write_video(tmp_path / "clean.avi", frames, gop=5)
+    dropped = drop_avi_chunk(write_video(tmp_path / "drop.avi", frames, gop=5), 4)
+    if header == "frames":
+        patch_avi_frame_count(dropped, 9)
+    r = read_frames(dropped, every=1)
+    assert r.info.timing == "decode order" and r.indices.tolist() == list(range(9))
+    ids = np.rint((np.array([frame_level(f) for f in r.frames]) - 16) / 7).astype(int).tolist()
+    assert ids == [0, 1, 2, 3, 5, 6, 7, 8, 9] or ids == [0, 1, 2, 4, 5, 6, 7, 8, 9]  # the dropped one is gone
+    said = [e for e in r.errors if e.startswith("the packets' decode timestamps span 10 frame slots but the "
+                                                 "stream holds 9 frames: 1 slot(s) are empty")]
+    assert len(said) == 1 and len(r.errors) == (1 if header == "frames" else 2)
+    assert read_frames(clean, every=1).errors == []
+    # an intra-only capture keeps its timestamps: the frames after the drop are timed one slot later
+    mjpeg = drop_avi_chunk(write_video(tmp_path / "drop_mjpeg.avi", frames, codec="mjpeg"), 4)
+    m = read_frames(mjpeg, every=1)
+    assert m.info.timing == "pts" and m.timestamps.round(3).tolist() == [0, .04, .08, .12, .2, .24, .28, .32, .36]
+    assert not any("slot" in e for e in m.errors)

@@ -271,6 +271,79 @@ def test_anamorphic_video_crops_have_square_pixels(tmp_path):
     np.testing.assert_allclose(boxes[1], boxes[0], atol=3)  # same face box as the square-pixel copy
 
 
+def test_a_broadcast_switching_from_4_3_to_16_9_is_cropped_frame_by_frame(tmp_path):
+    # An MPEG-TS capture whose MPEG-2 sequence headers switch from a 4:3 to a 16:9 picture at frame 4
+    # (176x144 coded: sample aspect ratio 12:11, then 16:11). Each frame is shown with its own ratio, so
+    # the test's detector, which needs square pixels, finds the face in all 8 frames; records_ give each
+    # frame's ratio. Before, the 16:9 frames were resampled by 12:11 and their face was missed.
+    import fractions
+
+    import av
+
+    ratios = [fractions.Fraction(12, 11)] * 4 + [fractions.Fraction(16, 11)] * 4
+    path = tmp_path / "tv.ts"
+    with av.open(str(path), "w", format="mpegts") as c:
+        s = c.add_stream("mpeg2video", rate=25)
+        s.height, s.width, s.pix_fmt = 144, 176, "yuv420p"
+        s.options = {"g": "4", "bf": "0", "flags": "+qscale", "global_quality": str(2 * 118)}
+        for ratio in ratios:
+            shown = _upright_picture(144, round(176 * ratio))  # what the viewer sees, square pixels
+            s.codec_context.sample_aspect_ratio = ratio
+            coded = cv2.resize(shown, (176, 144), interpolation=cv2.INTER_AREA)
+            for pk in s.encode(av.VideoFrame.from_ndarray(coded, format="rgb24")):
+                c.mux(pk)
+        for pk in s.encode():
+            c.mux(pk)
+    vf = VideoFeatures(BlurFeatures(), n_frames=8, detector=UprightFaceDetector(), size=32).fit()
+    X = vf.transform([str(path)])
+    assert vf.status_["status"].tolist() == ["ok"] and X[0, -1] == 1.0  # face-found rate
+    rec = vf.records_
+    assert rec["face_found"].all() and rec["sar"].tolist() == pytest.approx([12 / 11] * 4 + [16 / 11] * 4)
+    assert vf.status_["sar"].tolist() == pytest.approx([12 / 11])  # the first frame's, as before
+    widths = [b[2] for b in rec["bbox"]]
+    assert max(widths) - min(widths) <= 3  # the same face size in both halves
+    # the crop cache says the same, crop by crop
+    import pandas as pd
+
+    from forensics.datasets import extract_faces
+
+    manifest = pd.DataFrame({"path": [str(path)], "label": [0], "method": ["real"]})
+    res = extract_faces(manifest, tmp_path / "crops", detector=UprightFaceDetector(), n_frames=8, size=32,
+                        progress=False)
+    assert res.status["status"].tolist() == ["ok"], res.status["error"].tolist()
+    assert res.crops["face_found"].all()
+    assert res.crops["sar"].tolist() == pytest.approx([12 / 11] * 4 + [16 / 11] * 4)
+    assert (res.crops["w"].max() - res.crops["w"].min()) <= 3
+
+
+@pytest.mark.parametrize("default, read", [(None, 0), (0, 0), (1, 1)])
+def test_which_of_several_video_streams_was_read_is_in_the_status(tmp_path, default, read):
+    # A file with two video streams (two camera angles; a preview track): the stream flagged default
+    # is read, else the first. status_ (and extract_faces' status) said nothing of it; now it names the
+    # stream read and how many there are. Look-alikes: a one-stream file (0 of 1), a missing file (-1, 0).
+    from video_fixtures import write_streams
+
+    from forensics.datasets import extract_faces
+
+    angles = [_video(tmp_path / "a.mp4", n=6, seed=0), _video(tmp_path / "b.mp4", n=6, seed=1)]
+    streams = [read_frames(a, every=1, display=False).frames for a in angles]
+    both = str(write_streams(tmp_path / "both.mkv", streams, default=default))
+    vf = VideoFeatures(BlurFeatures(), n_frames=3, faces=False, on_error="nan").fit()
+    with pytest.warns(RuntimeWarning, match="could not be read"):
+        F, meta = vf.transform_frames([both, angles[0], str(tmp_path / "missing.mp4")])
+    assert vf.status_[["stream", "video_streams"]].values.tolist() == [[read, 2], [0, 1], [-1, 0]]
+    shown = read_frames(both, n=3, stream=read, display=False)  # the frames of the stream said to be read
+    np.testing.assert_allclose(F[meta["video"] == 0], BlurFeatures().fit().transform(shown.frames), rtol=1e-6)
+    other = read_frames(both, n=3, stream=1 - read, display=False)
+    assert not np.allclose(F[meta["video"] == 0], BlurFeatures().fit().transform(other.frames), rtol=1e-3)
+    import pandas as pd
+
+    manifest = pd.DataFrame({"path": [both, angles[0]], "label": [0, 1], "method": ["real", "fake"]})
+    res = extract_faces(manifest, tmp_path / "crops", detector=KnownBoxDetector(), n_frames=2, size=32,
+                        progress=False)
+    assert res.status[["stream", "video_streams"]].values.tolist() == [[read, 2], [0, 1]]
+
+
 @pytest.mark.parametrize("policy, finite", [("skip", False), ("nan", False), ("frame", True)])
 def test_video_without_any_face_has_status_no_face(tmp_path, policy, finite):
     # video 0 has a face in one frame of four (just above the threshold): status ok

@@ -160,11 +160,14 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
     crop_dir.mkdir(parents=True, exist_ok=True)
     status, error = "ok", ""
     rotation, mirror, orientation, sar = 0, False, 1, 1.0
-    crops, recs, n_sampled = [], [], 0
+    stream, video_streams = -1, 0  # which video stream was read, of how many (-1, 0: an image or an unread file)
+    crops, recs, n_sampled, sars = [], [], 0, {}
     try:
         if str(path).lower().endswith(VIDEO_SUFFIXES):
             video, rotation, sar = read_display_frames(path, n=n_frames, every=every, index=row_id)
             mirror = bool(video.mirror_applied)
+            sars = {int(i): float(s) for i, s in zip(video.indices, video.sars)}  # the ratio may change mid-stream
+            stream, video_streams = int(video.info.stream), int(video.info.video_streams)
             n_sampled = len(video.frames)
             if video.errors:  # missing frames are among them (read_frames reports each)
                 status, error = "partial", "; ".join(video.errors)
@@ -186,7 +189,7 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
     records, found = [], []
     crops = iter(crops)
     for r in recs:
-        geometry = (r.track_id, r.detection, rotation, mirror, orientation, sar)
+        geometry = (r.track_id, r.detection, rotation, mirror, orientation, sars.get(r.frame_index, sar))
         if not r.face_found:
             records.append((row_id, shown, row["label"], row["method"], r.frame_index, -1, False, r.n_faces,
                             np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, *geometry, ""))
@@ -207,7 +210,8 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
         np.save(out / "features" / f"{key}.npy", rows)
     _atomic_write(out / "done" / f"{key}.json", json.dumps(dict(path=shown, status=status, error=error,
                                                                  rotation=rotation, mirror=mirror,
-                                                                 orientation=orientation, sar=sar)))
+                                                                 orientation=orientation, sar=sar, stream=stream,
+                                                                 video_streams=video_streams)))
     return key
 
 
@@ -253,8 +257,10 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
         ``crop_path`` relative to ``out_dir``, ``frame_index``, ``face_index``, ``score``, bbox,
         ``track_id``, ``detection`` and the geometry columns below; also written as
         ``out_dir/crops.csv``); ``records``: every sampled frame (``out_dir/records.csv``);
-        ``status``: one row per item (``path, status, error, rotation, mirror, orientation, sar``;
-        status "ok", "partial", "no_face" or "error"); ``report``: a :class:`QualityReport`
+        ``status``: one row per item (``path, status, error, rotation, mirror, orientation, sar,
+        stream, video_streams``: the video stream read, by position among the file's video streams,
+        and how many it holds; -1 and 0 for an image or a file that could not be read; status "ok",
+        "partial", "no_face" or "error"); ``report``: a :class:`QualityReport`
         (``out_dir/report.txt``).
 
     Notes
@@ -263,7 +269,8 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
     rotation applied (degrees counter-clockwise; 0 for images), ``mirror`` whether a display flip
     was applied (videos; an image's flips are in its orientation), ``orientation`` the EXIF
     orientation applied to a still image (1-8; 1 for videos), ``sar`` the pixel aspect ratio
-    resampled to square pixels (1.0 = square). Box coordinates are in that geometry.
+    resampled to square pixels (1.0 = square; per crop the frame's own, which may change
+    mid-stream; in ``status`` the first sampled frame's). Box coordinates are in that geometry.
 
     Names: a path whose file name holds bytes that are not valid text (lone surrogates from
     ``os.fsdecode``, e.g. a Latin-1 name on a UTF-8 system; only an ``object`` column of a

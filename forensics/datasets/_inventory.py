@@ -24,12 +24,14 @@ __all__ = ["IMAGE_SUFFIXES", "MEDIA_SUFFIXES", "VIDEO_SUFFIXES", "Inventory", "S
 #: Every format the item decoder reads (:data:`forensics.media.IMAGE_FORMATS`) is listed.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm",
                   ".pnm", ".avif", ".mpo")
-#: Video suffixes the folder loader lists by default (matched case-insensitively).
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+#: Video suffixes the folder loader lists by default (matched case-insensitively): the containers of
+#: the videos met in practice that FFmpeg reads (MP4/MOV family, Matroska/WebM, AVI, MPEG-PS (.mpg, .vob),
+#: MPEG-TS (.ts, .mts and .m2ts camcorder and Blu-ray files), FLV, ASF (.wmv), MXF).
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".3gp", ".mpg", ".mpeg", ".vob", ".ts", ".mts",
+                  ".m2ts", ".flv", ".wmv", ".mxf")
 #: Every suffix recognised as a media file when accounting for the files a loader leaves out
-#: (case-insensitive): the listed formats plus other common image and video containers.
-MEDIA_SUFFIXES = IMAGE_SUFFIXES + VIDEO_SUFFIXES + (
-    ".heic", ".heif", ".jxl", ".jp2", ".m4v", ".mpg", ".mpeg", ".3gp", ".flv", ".wmv", ".mts", ".m2ts")
+#: (case-insensitive): the listed formats plus image formats no decoder here reads.
+MEDIA_SUFFIXES = IMAGE_SUFFIXES + VIDEO_SUFFIXES + (".heic", ".heif", ".jxl", ".jp2")
 
 BROKEN_LINK = "broken symbolic link"
 NOT_REGULAR = "not a regular file (FIFO, device or socket)"

@@ -96,12 +96,16 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         ``face_index, face_found, bbox, score, n_faces, used, track_id`` (the person; -1
         without a face), ``detection`` ("full", "near", or "none" without face detection),
         ``rotation`` (degrees counter-clockwise applied), ``mirror`` (a display flip applied)
-        and ``sar`` (pixel aspect ratio resampled to square; 1.0 = square pixels).
+        and ``sar`` (the frame's pixel aspect ratio resampled to square; 1.0 = square pixels; it
+        may change mid-stream, e.g. a broadcast switching between 4:3 and 16:9).
     status_ : pandas.DataFrame
         After ``transform``: one row per video: ``index, source, status`` ("ok"; "partial"
         when some frames could not be decoded; "no_face" when faces were asked for and none
         was found in any sampled frame; "error"), ``error`` (the reason), ``rotation``,
-        ``mirror``, ``sar``.
+        ``mirror``, ``sar`` (the first sampled frame's), ``stream`` (which video stream was
+        read: its position among the file's video streams, the one flagged *default*, else the
+        first) and ``video_streams`` (how many the file holds); -1 and 0 for a video that could
+        not be opened.
 
     Notes
     -----
@@ -278,8 +282,9 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
     def _record(self, results, stacklevel):
         """Set ``status_`` and ``records_``; warn about failed and faceless videos at the caller's line."""
         self.status_ = pd.DataFrame([(r["index"], r["source"], r["status"], r["error"], r["rotation"], r["mirror"],
-                                      r["sar"]) for r in results],
-                                    columns=["index", "source", "status", "error", "rotation", "mirror", "sar"])
+                                      r["sar"], r["stream"], r["video_streams"]) for r in results],
+                                    columns=["index", "source", "status", "error", "rotation", "mirror", "sar",
+                                             "stream", "video_streams"])
         records = [rec for r in results for rec in r["records"]]
         self.records_ = pd.DataFrame(records, columns=list(_RECORD_COLUMNS))
         failed = self.status_[self.status_["status"] == "error"]
@@ -323,7 +328,7 @@ def _video_frames(vf, cropper, obj, index):
     source = str(obj)
     # n_sampled and n_faces are set by _fill (an error row has neither: it is all NaN)
     res = dict(index=index, source=source, status="ok", error="", frames=[], keys=[], records=[], rotation=0,
-               mirror=False, sar=1.0)
+               mirror=False, sar=1.0, stream=-1, video_streams=0)
     try:
         _fill(vf, cropper, obj, index, res)
     except ItemError as exc:
@@ -350,12 +355,14 @@ def _fill(vf, cropper, obj, index, res):
         video, res["rotation"], res["sar"] = read_display_frames(obj, n=vf.n_frames, every=vf.every, index=index)
         res["mirror"] = bool(video.mirror_applied)
         frames = iter_display(video)
+    res["stream"], res["video_streams"] = int(video.info.stream), int(video.info.video_streams)
     problems = "; ".join(video.errors)  # missing frames are among them (read_frames reports each)
     if problems:
         res.update(status="partial", error=problems)
     res["n_sampled"] = len(video.frames)
     times = {int(i): float(t) for i, t in zip(video.indices, video.timestamps)}
     rot, mirror, sar = res["rotation"], res["mirror"], res["sar"]
+    sars = {int(i): float(s) for i, s in zip(video.indices, video.sars)}  # per frame: the ratio may change mid-stream
     todo = []  # (frame_index, face_index, track_id, image or None for a NaN row)
     if cropper is None:
         res["n_faces"] = None  # no detection: the face rate is undefined, not 0
@@ -378,7 +385,7 @@ def _fill(vf, cropper, obj, index, res):
             used = r.face_found or vf.no_face != "skip"
             res["records"].append((index, source, r.frame_index, times.get(r.frame_index, np.nan), r.face_index,
                                    r.face_found, r.bbox, r.score, r.n_faces, used, r.track_id, r.detection, rot,
-                                   mirror, sar))
+                                   mirror, sars.get(r.frame_index, sar)))
             if r.face_found:
                 todo.append((r.frame_index, r.face_index, r.track_id, next(crops)))
             elif vf.no_face == "nan":

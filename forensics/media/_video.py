@@ -217,6 +217,10 @@ class VideoFrames:
     rotations : ndarray of int
         Rotation applied to each returned frame (differs from ``rotation_applied`` only for a
         stream whose frames carry changing display matrices).
+    sars : ndarray of float
+        Sample aspect ratio each returned frame was resampled by (differs from ``sar_applied``
+        only for a stream whose aspect ratio changes mid-stream, e.g. an MPEG-2 broadcast
+        switching between 4:3 and 16:9, in a container that declares no ratio of its own).
     decoder : str
         ``"software"``, or the hardware device type the decoder was opened with (``hwaccel``).
     decoder_note : str
@@ -234,6 +238,7 @@ class VideoFrames:
     mirror_applied: bool = False
     sar_applied: float = 1.0
     rotations: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    sars: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
     decoder: str = "software"
     decoder_note: str = ""
 
@@ -502,6 +507,9 @@ class _Table:
     def __init__(self, pkt_pts, pkt_dts, pkt_key, pkt_discard, pkt_dur, trust_pts=True, discont=False):
         self.n_packets = len(pkt_pts)
         self.first_packet = (pkt_dts[0], pkt_pts[0]) if pkt_pts else (None, None)
+        known = [d for d in pkt_dts if d is not None]
+        # first and last decode timestamp when every packet has one (the slots of an AVI stream)
+        self.dts_range = (min(known), max(known)) if known and len(known) == self.n_packets else None
         pkt_pts = self._continue_segments(pkt_pts, pkt_dts, pkt_dur) if discont else pkt_pts
         shown = [i for i in range(self.n_packets) if not pkt_discard[i]]
         timed = bool(shown) and trust_pts and all(pkt_pts[i] is not None for i in shown)
@@ -703,6 +711,16 @@ def _probe(video, errors):
         duration_s = n / rate if rate else _header_duration(container, stream)
         if header_frames and header_frames != table.n_packets:
             errors.add(f"the header gives {header_frames} frames but the stream holds {table.n_packets} packets")
+        if table.dts_range is not None and rate and tb:
+            # Frames are timed k / fps here. An AVI stream whose decode timestamps (its frame slots) skip
+            # some has empty slots, e.g. frames a capture dropped (FFmpeg returns no packet for an empty
+            # chunk; a player holds the previous picture), so every frame after one is shown later.
+            slots = int(round((table.dts_range[1] - table.dts_range[0]) * float(tb) * rate)) + 1
+            if slots > table.n_packets:
+                errors.add(f"the packets' decode timestamps span {slots} frame slots but the stream holds "
+                           f"{table.n_packets} frames: {slots - table.n_packets} slot(s) are empty (frames a "
+                           "capture dropped?); without presentation timestamps frames are timed k / fps, so "
+                           "frames after an empty slot are shown later than their times say")
     if table.restarts:
         shown = ", ".join(map(str, table.restarts[:5])) + (", ..." if len(table.restarts) > 5 else "")
         errors.add(f"the timestamps go back {len(table.restarts)} time(s) (at packet {shown}): a discontinuity, "
@@ -787,6 +805,11 @@ def _sar(stream):
         sar = stream.sample_aspect_ratio
     except Exception:  # pragma: no cover - defensive
         sar = None
+    return _ratio(sar)
+
+
+def _ratio(sar):
+    """A sample aspect ratio (Fraction or None) as a float; 1.0 when unknown (0:1, x:0, None)."""
     if sar is None or sar.numerator <= 0 or sar.denominator <= 0:
         return 1.0
     return float(sar)
@@ -882,6 +905,16 @@ class _Display:
         self.enabled = enabled
         self.errors = errors
         self.sar = _sar(stream)
+        # FFmpeg's players take a frame's aspect ratio from av_guess_sample_aspect_ratio: the container's
+        # when it declares one, else the frame's own, which the decoder takes from the codec's headers of
+        # that picture (an MPEG-2 broadcast switching between 4:3 and 16:9 sequences changes it mid-stream).
+        # PyAV gives the container's ratio, or the codec's from the stream's start, and the decoder's
+        # current one, not the frame's: ``decoded`` records the decoder's after each packet, which with one
+        # decoder thread is the ratio of that packet's picture (with frame threads it lags behind).
+        self.follow = self.sar == _ratio(stream.codec_context.sample_aspect_ratio)  # the container declares no other
+        self.exact = int(threads) == 1
+        self._sar_of = {}  # pts -> the decoder's ratio for that picture, where it is not self.sar
+        self.reported = False  # a change that cannot be told per frame was reported
         self.tag = _Geometry.from_tag(tag_rotation) if tag_rotation else _IDENTITY
         self._cache = {}
         # One converter for the whole read: FFmpeg's swscale context is built once, not per
@@ -909,23 +942,42 @@ class _Display:
             self.errors.add(geo.note)
         return geo
 
-    def convert(self, frame):
-        """(rgb, geometry, sar applied, rotation applied) of a decoded frame."""
+    def decoded(self, cc, key):
+        """Note the decoder's (``cc``) aspect ratio after it decoded the packet whose (shifted) pts is ``key``.
+
+        ``key`` None: a stream without timestamps, whose frames cannot be matched to their packets.
+        """
+        if not (self.enabled and self.follow):
+            return
+        now = _ratio(cc.sample_aspect_ratio)
+        if now == self.sar:
+            return
+        if self.exact and key is not None:
+            self._sar_of[key] = now
+        elif not self.reported:
+            self.reported = True
+            self.errors.add(f"the sample aspect ratio changes mid-stream ({self.sar:.4g} to {now:.4g}); "
+                            + ("with several decoder threads frames cannot be matched to their own, "
+                               if key is not None else "frames without timestamps cannot be matched to their own, ")
+                            + f"so every frame is resampled by the first one's ({self.sar:.4g})")
+
+    def convert(self, frame, key=None):
+        """(rgb, geometry, sar applied, rotation applied) of a decoded frame (``key``: its shifted pts)."""
         geo = self.geometry(frame)
         if self.unpack is not None and frame.format.name in _PLANAR:
             frame = self.unpack.reformat(frame, format=_PLANAR[frame.format.name])
         rgb = self.reformatter.reformat(frame, format="rgb24", threads=self.threads).to_ndarray()
         if not self.enabled:
             return rgb, geo, 1.0, 0
-        sar = 1.0
+        sar, own = 1.0, self._sar_of.get(key, self.sar)
         h, w = rgb.shape[:2]
-        new_w = max(1, int(round(w * self.sar)))
+        new_w = max(1, int(round(w * own)))
         if new_w != w:
             import cv2
 
             interp = cv2.INTER_AREA if new_w < w else cv2.INTER_LINEAR
             rgb = cv2.resize(rgb, (new_w, h), interpolation=interp)
-            sar = self.sar
+            sar = own
         return geo.apply(rgb), geo, sar, geo.rotation if geo.steps else 0
 
 
@@ -1181,8 +1233,8 @@ class _Decode:
 
         return any(level <= av.logging.ERROR and name == self.codec_name for level, name, _ in logs)
 
-    def _yield(self, frame, k, t, logs):
-        rgb, geo, sar, rot = self.display.convert(frame)
+    def _yield(self, frame, k, t, logs, key=None):
+        rgb, geo, sar, rot = self.display.convert(frame, key)
         self.errors.add_logs(logs)
         if self.first_geometry is None:
             self.first_geometry = geo
@@ -1260,11 +1312,15 @@ class _Decode:
             try:
                 frames = packet.decode() if packet is not None else self._drain()
             except av.FFmpegError as exc:
+                if packet is not None and packet.size:
+                    self.display.decoded(self.video.stream.codec_context, pts)
                 k_packet = int(table.frame_of_packet[pos]) if pos is not None else -1
                 what = f"frame {k_packet}" if k_packet >= 0 else f"packet {cur}"
                 errors.add(f"{what}: packet failed to decode ({_describe(exc)})")
                 errors.add_logs(logs)
                 continue
+            if packet is not None and packet.size:
+                self.display.decoded(self.video.stream.codec_context, pts)
             concealed = self._concealed(logs, frames)
             errors.add_logs(logs)
             for frame in frames:
@@ -1289,7 +1345,7 @@ class _Decode:
                 if frame.is_corrupt or concealed:
                     errors.add(f"frame {k} decoded with errors (damaged data concealed)")
                 if k >= wanted[i] and k in want:
-                    yield self._yield(frame, k, float((pts - t0) * tb), logs)
+                    yield self._yield(frame, k, float((pts - t0) * tb), logs, pts)
                 while i < len(wanted) and wanted[i] <= k:
                     i += 1
                 if i >= len(wanted):
@@ -1326,6 +1382,8 @@ class _Decode:
                 errors.add(f"decoder error near frame {k} ({_describe(exc)})")
                 errors.add_logs(logs)
                 continue
+            if packet is not None:
+                self.display.decoded(self.video.stream.codec_context, None)
             concealed = self._concealed(logs, frames)
             errors.add_logs(logs)
             for frame in frames:
@@ -1365,6 +1423,11 @@ def _select(info, table, tb, n, every, times, indices):
     frame_times = _frame_times(table, tb) if times is not None else None
     if frame_times is not None:
         return sample_indices(info.n_frames, times=times, timestamps=frame_times, duration=info.duration_s)
+    if times is not None and info.fps and info.fps > 0:
+        # no timestamps (decode order): frame k is shown from k / fps, as its returned timestamp says, so a
+        # time picks the frame shown then, as with timestamps (not the frame starting nearest to it)
+        return sample_indices(info.n_frames, times=times, timestamps=np.arange(info.n_frames) / info.fps,
+                              duration=info.n_frames / info.fps)
     return sample_indices(info.n_frames, n=n, every=every, times=times, fps=info.fps)
 
 
@@ -1476,7 +1539,9 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
     times : array-like of float, optional
         Times in seconds from the first frame: for each, the frame shown at that time (the
         last frame whose pts-derived time is <= t), for any time in ``[0, info.duration_s]``;
-        variable frame rates are handled exactly. Times outside raise ValueError.
+        variable frame rates are handled exactly. In a stream without timestamps
+        (``info.timing == "decode order"``) frame ``k`` is shown from ``k / info.fps``. Times
+        outside raise ValueError.
     indices : array-like of int, optional
         Explicit frame indices (>= 0), returned in the order given (repeats allowed).
         Indices past the end of the stream are reported in ``missing``.
@@ -1491,7 +1556,10 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
         Return frames as a viewer sees them: the display matrix (or legacy ``rotate`` tag)
         applied, and non-square pixels resampled to square ones (the width scaled by the
         sample aspect ratio with ``cv2.INTER_AREA`` when it shrinks, ``cv2.INTER_LINEAR`` when
-        it grows; the height kept). False: the coded layout, for block-grid features.
+        it grows; the height kept). The ratio is the container's when it declares one of its
+        own, else each frame's, from its codec headers (it may change mid-stream; with one
+        decoder thread each frame gets its own, see ``sars``). False: the coded layout, for
+        block-grid features.
     stream : int, optional
         Position of the video stream among the file's video streams; default: the stream
         flagged *default*, else the first (see :func:`video_info`).
@@ -1567,6 +1635,7 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
         mirror_applied=bool(first[4]) if first is not None else False,
         sar_applied=float(first[3]) if first is not None else 1.0,
         rotations=np.array([got[i][2] for i in keep], dtype=np.int64),
+        sars=np.array([got[i][3] for i in keep], dtype=np.float64),
         decoder=dec.video.decoder,
         decoder_note=dec.video.decoder_note,
     )
