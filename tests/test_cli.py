@@ -879,6 +879,38 @@ def test_predict_on_a_folder_accounts_for_every_media_file(data, model, tmp_path
     assert pd.read_csv(out)["status"].tolist() == ["ok", "ok"]
 
 
+def test_predict_one_unreadable_name_is_a_row_and_look_alike_names_are_named(data, model, tmp_path, capsys):
+    """A name longer than the file system allows (255 bytes) used to abort the whole run ('File name
+    too long') instead of being one row with its reason; a URL, and a name that differs from a file
+    only in letter case or trailing spaces, are named as such. In a folder, an image whose name
+    ends in a space is scored, not dropped. Look-alikes: the 255-byte name and the stored names
+    are scored."""
+    import shutil
+
+    src = sorted((data / "real").glob("*.jpg"))[0]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    longest = "x" * 251 + ".jpg"  # 255 bytes: the most a name may have
+    for name in (longest, "Case.JPG", "space.jpg "):
+        shutil.copy(src, folder / name)
+    inputs = [str(folder / ("x" * 252 + ".jpg")), str(folder / longest), "https://example.org/a.jpg",
+              str(folder / "case.jpg"), str(folder / "space.jpg"), str(folder / "Case.JPG")]
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(model), *inputs, "--out", str(out), "--no-progress"]) == 0
+    table = pd.read_csv(out, keep_default_na=False)
+    assert table["status"].tolist() == ["error", "ok", "error", "error", "error", "ok"]
+    assert table["error"].tolist() == [
+        "cannot read file (File name too long)", "",
+        "file not found; it is a URL: inputs are local files (download it first)",
+        "file not found; a file whose name differs only in letter case exists: 'Case.JPG'",
+        "file not found; a file whose name differs only in trailing spaces or dots exists: 'space.jpg '", ""]
+    assert main(["predict", str(model), str(folder), "--out", str(out), "--no-progress"]) == 0
+    table = pd.read_csv(out, keep_default_na=False)
+    assert table["input"].tolist() == [str(folder / n) for n in ("Case.JPG", "space.jpg ", longest)]
+    assert table["status"].tolist() == ["ok"] * 3 and np.ptp(table["score"]) < 1e-9  # one picture, three names
+    capsys.readouterr()
+
+
 def test_predict_writes_a_file_name_with_undecodable_bytes_escaped(data, model, tmp_path, capsys):
     """A file named in Latin-1 on a UTF-8 system is read (load_item takes its path) whether given
     in a folder or by name; the table shows its name escaped instead of failing to write it.

@@ -749,3 +749,105 @@ def test_a_16_bit_bmp_with_an_alpha_bit_field_is_refused_not_stripped():
     item = load_item(_bmp16(packed, (0x7C00, 0x03E0, 0x001F), alpha_mask=0))
     assert item.pixels.shape == (3, 5, 3) and not item.has_alpha
     assert np.abs(item.pixels - np.stack([r, g, b], -1) * 255 / 31).max() <= 1
+
+
+# -- round 5: other formats' damage, JPEG look-alikes, names ------------------------------------------
+
+def _scans(jpeg):
+    """(start, end) of each scan (its SOS marker to the next marker) of a JPEG."""
+    import re
+
+    out, pos = [], jpeg.find(b"\xff\xda")
+    while pos >= 0:
+        start = pos + 2 + int.from_bytes(jpeg[pos + 2:pos + 4], "big")
+        end = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]").search(jpeg, start).start()
+        out.append((pos, end))
+        pos = jpeg.find(b"\xff\xda", end)
+    return out
+
+
+@pytest.mark.parametrize("options", [{}, {"progressive": True}], ids=["baseline", "progressive"])
+def test_a_jpeg_without_its_end_of_image_marker_is_read_when_every_scan_is_whole(options):
+    # kind: a JPEG whose writer stopped before the end-of-image marker (libjpeg warns "premature end
+    # of JPEG file"): its scans are whole, so its pixels are the file's; it used to be refused
+    from forensics.media import load_item
+
+    good = encode(natural_image(6, (40, 56)), "JPEG", quality=90, **options)
+    assert good.endswith(b"\xff\xd9")
+    np.testing.assert_array_equal(load_item(good[:-2]).pixels, load_item(good).pixels)
+    # ... and after the last scan, a segment (a comment) and no end-of-image marker
+    commented = good[:-2] + b"\xff\xfe\x00\x05abc"
+    np.testing.assert_array_equal(load_item(commented).pixels, load_item(good).pixels)
+    # the refused look-alikes: the last scan's data cut short (with or without a few bytes lost)
+    last_start, last_end = _scans(good)[-1]
+    for cut in (last_end - 1, (last_start + last_end) // 2):
+        with pytest.raises(ItemError, match=r"^item 0: truncated JPEG: the end-of-image marker is missing and "
+                                            r"the last scan's data stop short \(Corrupt JPEG data"):
+            load_item(good[:cut]).pixels
+    # and a file cut at a scan boundary: the scans that are there are whole, others are missing
+    if options:
+        first_end = _scans(good)[0][1]
+        with pytest.raises(ItemError, match="^item 0: truncated JPEG: the end-of-image marker is missing$"):
+            load_item(good[:first_end]).pixels
+
+
+def _rle_bmp(codes, w, h, bits):
+    """A bottom-up palette BMP (8 bits: RLE8, 4 bits: RLE4) with the given run-length codes."""
+    palette = b"".join(bytes([(37 * k) % 256, (90 + 11 * k) % 256, (200 - 13 * k) % 256, 0]) for k in range(2 ** bits))
+    info = struct.pack("<IiiHHIIiiII", 40, w, h, 1, bits, 1 if bits == 8 else 2, len(codes), 2835, 2835,
+                       2 ** bits, 0)
+    off = 14 + 40 + len(palette)
+    return b"BM" + struct.pack("<IHHI", off + len(codes), 0, 0, off) + info + palette + codes
+
+
+@pytest.mark.parametrize("bits", [8, 4])
+def test_bmp_run_length_data_must_give_every_pixel_a_value(bits):
+    # kind: a run-length encoded BMP whose codes end the bitmap or a line early, or jump ahead
+    # (delta): OpenCV filled the pixels passed over with black, under status "ok"
+    from forensics.media import load_item
+
+    w, h = 7, 3  # odd width: absolute runs padded to 16 bits
+    if bits == 8:
+        row = lambda k: bytes([3, k + 1]) + bytes([0, 4, k + 2, k + 3, k + 4, k + 5])  # run of 3, absolute 4
+        odd = bytes([0, 3, 1, 2, 3, 0])  # an absolute run of 3 (odd), padded
+    else:
+        row = lambda k: bytes([3, 0x12 + k]) + bytes([0, 4, 0x34, 0x56 + k])
+        odd = bytes([0, 3, 0x12, 0x30])  # 3 pixels in 2 bytes: no padding needed
+    rows = [row(0), row(1), odd + bytes([4, 0x77])]
+    good = _rle_bmp(b"".join(r + b"\0\0" for r in rows) + b"\0\1", w, h, bits)
+    item = load_item(good)
+    with Image.open(io.BytesIO(good)) as ref:  # Pillow's RLE decoder: the independent reference
+        expected = np.asarray(ref.convert("RGB"))
+    assert item.pixels.shape == (h, w, 3)
+    np.testing.assert_array_equal(item.pixels, expected)
+    damaged = {
+        "end of bitmap after two lines": b"".join(r + b"\0\0" for r in rows[:2]) + b"\0\1",
+        "end of line early": rows[0] + b"\0\0" + rows[1][:2] + b"\0\0" + rows[2] + b"\0\0\0\1",
+        "delta jumps over pixels": rows[0] + b"\0\0" + b"\0\2\2\0" + rows[1][2:] + b"\0\0" + rows[2] + b"\0\0\0\1",
+    }
+    for name, codes in damaged.items():
+        skipped = {"end of bitmap after two lines": 7, "end of line early": 4, "delta jumps over pixels": 3}[name]
+        with pytest.raises(ItemError, match=rf"^item 0: BMP run-length data leave {skipped} of 21 pixels without "
+                                            r"a value"):
+            load_item(_rle_bmp(codes, w, h, bits)).pixels
+    with pytest.raises(ItemError, match="^item 0: truncated BMP: the run-length data end before the end-of-bitmap"):
+        load_item(good[:-5]).pixels
+    # look-alike: the last line ends the bitmap without its own end-of-line code
+    np.testing.assert_array_equal(load_item(good[:-4] + b"\0\1").pixels, expected)
+
+
+def test_a_truncated_webp_and_a_jpeg_2000_file_are_named():
+    # kind: a WebP cut short (Pillow only said "could not create decoder object") and a JPEG 2000
+    # file (not an accepted format: "cannot identify image file" alone)
+    from forensics.media import load_item
+
+    for options in ({"quality": 80}, {"lossless": True}):
+        good = encode(natural_image(8, (24, 32)), "WEBP", **options)
+        assert load_item(good).pixels.shape == (24, 32, 3)
+        with pytest.raises(ItemError, match=rf"^item 0: truncated WebP: the RIFF header declares {len(good)} bytes, "
+                                            rf"the file has {len(good) - 1}$"):
+            load_item(good[:-1]).pixels
+        assert load_item(good + b"junk").pixels.shape == (24, 32, 3)  # look-alike: bytes after the RIFF chunk
+    for head in (b"\x00\x00\x00\x0cjP  \r\n\x87\n" + b"\x00" * 20, b"\xff\x4f\xff\x51" + b"\x00" * 20):
+        with pytest.raises(ItemError, match=r"it is a JPEG 2000 image \(JP2 or J2K\), a format not accepted"):
+            load_item(head).pixels

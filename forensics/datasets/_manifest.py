@@ -97,14 +97,16 @@ def read_text(path):
 
 def normalization_note(paths):
     """``""``, or a note counting the absent ``paths`` for which a look-alike file exists (a name that
-    differs only in Unicode normalization, NFC/NFD; Windows separators; both), one count per kind,
+    differs only in Unicode normalization, NFC/NFD; Windows separators; both; letter case or trailing
+    spaces and dots), one count per kind,
     naming the first of each; appended to "not on disk" warnings."""
     from ..media._item import not_found_reason
 
     reasons = [r for r in (not_found_reason(p) for p in paths if not os.path.lexists(p)) if r != "file not found"]
-    kinds = {}  # one count per kind of look-alike (normalization, separators, both), naming the first
+    kinds = {}  # one count per kind of look-alike (normalization, separators, case...), naming the first
     for r in reasons:
-        kinds.setdefault(("normalization" in r, "separators" in r), []).append(r)
+        kinds.setdefault(tuple(k in r for k in ("normalization", "separators", "letter case", "spaces or dots")),
+                         []).append(r)
     return "".join(f"; {len(rs)} of them: {rs[0].removeprefix('file not found; ')}" for rs in kinds.values())
 
 

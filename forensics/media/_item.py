@@ -182,9 +182,12 @@ class Item:
 
     - JPEG: libjpeg-turbo through simplejpeg in strict mode, where every libjpeg warning
       ("Corrupt JPEG data: premature end of data segment", bad Huffman code, resynchronisation
-      at a restart marker, premature end of file...) is an error; a missing end-of-image marker
-      and a progressive file whose scans do not complete every coefficient are refused before
-      decoding. 12-bit and lossless JPEG are refused (no strict decoder is installed for them).
+      at a restart marker, premature end of file...) is an error; a file that ends before its
+      last scan (no end-of-image marker) and a progressive file whose scans do not complete every
+      coefficient are refused before decoding. A file whose scans are all there and that lacks
+      only the end-of-image marker is decoded with the marker appended, still strictly (a last
+      scan cut short is refused). 12-bit and lossless JPEG are refused (no strict decoder is
+      installed for them).
     - PNG: every chunk's CRC-32 is checked, then libpng (through OpenCV) decodes, which refuses
       missing image data and a broken zlib stream.
     - TIFF: libtiff through Pillow, which stops at a strip that fails to decode (a deflate
@@ -195,7 +198,9 @@ class Item:
       JPEG (compression 6) is refused. YCbCr only 8-bit, BT.601 full range, unsubsampled or
       JPEG-compressed; CIELab, 32-bit and float samples are refused, naming them.
     - WebP, BMP, PNM, GIF, AVIF: OpenCV (libwebp, libavif, its own BMP/PNM/GIF readers), which
-      refuse truncated streams and (AVIF) undecodable AV1 data; GIF and AVIF through Pillow
+      refuse truncated streams and (AVIF) undecodable AV1 data; a run-length encoded BMP (RLE8,
+      RLE4) whose codes leave pixels without a value (an early end of line or of bitmap, a delta
+      jump), which OpenCV fills with black, is refused first; GIF and AVIF through Pillow
       with truncated images refused when the OpenCV build cannot read them. Under a GIF's
       transparent pixels the RGB is the palette colour of the stored index (as Pillow and a
       PNG palette with tRNS give), not the background colour OpenCV composes them on. A 16-bit
@@ -251,6 +256,11 @@ class Item:
                 _unsupported_jpeg(self, _scan_jpeg(self))
             elif self.data[:4] in _TIFF_SIGNATURES:
                 _unsupported_tiff(self)  # a TIFF Pillow cannot open: name what it holds
+            elif self.data[:4] == b"RIFF" and self.data[8:12] == b"WEBP":
+                declared = int.from_bytes(self.data[4:8], "little") + 8
+                if declared > len(self.data):  # Pillow only says it "could not create decoder object"
+                    raise self.error(f"truncated WebP: the RIFF header declares {declared} bytes, the file "
+                                     f"has {len(self.data)}") from None
             detail = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(exc))  # stable text
             kind = _known_other_kind(self.data)
             raise self.error(
@@ -340,6 +350,8 @@ class Item:
             else:
                 if fmt == "PNG":
                     _check_png_chunks(self)
+                elif fmt == "BMP":
+                    _check_bmp_rle(self)
                 arr, white = self._decode_cv2(fmt), None
                 if fmt == "GIF":
                     arr = self._gif_colours_under_transparency(arr)
@@ -369,21 +381,28 @@ class Item:
     def _decode_jpeg(self, header):
         import simplejpeg
 
-        _unsupported_jpeg(self, self._jpeg)
+        info = self._jpeg
+        _unsupported_jpeg(self, info)
+        # all scans present, only the end-of-image marker missing: decoded with it appended (libjpeg
+        # would warn of a premature end of file even when no data are missing)
+        data = self.data if info["eoi"] else self.data + b"\xff\xd9"
         try:
-            _, _, space, _ = simplejpeg.decode_jpeg_header(self.data)
+            _, _, space, _ = simplejpeg.decode_jpeg_header(data)
             if space == "Gray":
-                return simplejpeg.decode_jpeg(self.data, colorspace="GRAY", strict=True)[:, :, 0], 255
+                return simplejpeg.decode_jpeg(data, colorspace="GRAY", strict=True)[:, :, 0], 255
             if space in ("CMYK", "YCCK"):
-                cmyk = simplejpeg.decode_jpeg(self.data, colorspace="CMYK", strict=True)
+                cmyk = simplejpeg.decode_jpeg(data, colorspace="CMYK", strict=True)
                 tile = header.tile[0] if header.tile else None
                 rawmode = tile[3][0] if tile is not None and tile[3] else "CMYK"
                 im = PILImage.frombuffer("CMYK", header.size, cmyk, "raw", rawmode, 0, 1)
                 return np.asarray(im.convert("RGB")), 255
-            return simplejpeg.decode_jpeg(self.data, colorspace="RGB", strict=True), 255
+            return simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True), 255
         except ValueError as exc:  # libjpeg's errors and, in strict mode, its warnings
             if "memory" in str(exc).lower():
                 raise MemoryError(str(exc)) from None
+            if not info["eoi"]:
+                raise self.error(f"truncated JPEG: the end-of-image marker is missing and the last scan's data "
+                                 f"stop short ({_short(exc)})") from None
             raise self.error(f"corrupt JPEG data ({_short(exc)})") from None
 
     def _decode_cv2(self, fmt):
@@ -628,7 +647,7 @@ def path_text(src):
 
 def not_found_reason(src):
     """Why ``src`` cannot be opened when no file has that name: ``"file not found"``, naming the
-    file meant when the name is one of two look-alikes of an existing file.
+    file meant when the name is one of the look-alikes of an existing file.
 
     - Unicode normalization: the same accented name can be stored as precomposed (NFC: ``é`` is
       one code point) or decomposed (NFD: ``e`` + a combining accent, as macOS writes names)
@@ -636,8 +655,19 @@ def not_found_reason(src):
       one form does not find files copied in the other, although both print the same.
     - Windows separators: ``real\\a.jpg`` (a manifest written on Windows) is one file name on
       POSIX systems, not ``real/a.jpg``.
+    - Letter case, and trailing spaces or dots: ``IMG_1.JPG`` for ``img_1.jpg``, ``a.jpg`` for
+      ``a.jpg `` (macOS and Windows match names case-insensitively, and Windows drops trailing
+      spaces and dots, so a manifest written there can name a file so; Linux does neither).
+    - A URL (``https://...``): inputs are local files, nothing is downloaded.
 
     The file is not read in its place: both names can be distinct files.
+
+    Parameters
+    ----------
+    src : str or os.PathLike
+        The path that was not found. Its folder is listed once for the case and trailing-character
+        look-alikes, and the listing is kept (for a few folders, while their modification time
+        stands), so a manifest with many missing rows in one large folder lists it once.
 
     Examples
     --------
@@ -650,6 +680,8 @@ def not_found_reason(src):
     >>> windows = str(d) + "/real" + chr(92) + "a.jpg"  # real\\a.jpg, one name on POSIX systems
     >>> not_found_reason(windows).endswith("a file exists at " + str(d / "real" / "a.jpg"))
     True
+    >>> not_found_reason(str(d / "real" / "A.JPG")).endswith("differs only in letter case exists: 'a.jpg'")
+    True
     """
     import unicodedata
 
@@ -658,6 +690,8 @@ def not_found_reason(src):
                              else c for c in os.path.basename(name)) + "'"
 
     text = os.fsdecode(src)
+    if _URL.match(text):
+        return "file not found; it is a URL: inputs are local files (download it first)"
     for form in ("NFC", "NFD"):
         twin = unicodedata.normalize(form, text)
         if twin != text and os.path.lexists(twin):
@@ -673,7 +707,45 @@ def not_found_reason(src):
                 return (f"file not found; the path uses Windows separators ('\\') and a file whose name differs "
                         f"only in Unicode normalization exists at {path_text(twin)} ({form}: {shown(twin)} vs "
                         f"{shown(posix)} asked), e.g. a copy from macOS: rename one to match")
-    return "file not found"
+    return _name_twin(text) or "file not found"
+
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_LISTINGS = {}  # folder -> (modification time in ns, names): the last few folders listed for look-alikes
+
+
+def _listing(folder):
+    """The names in ``folder`` (empty when it cannot be listed), cached while its modification time stands."""
+    try:
+        mtime = os.stat(folder).st_mtime_ns
+        cached = _LISTINGS.get(folder)
+        if cached is not None and cached[0] == mtime:
+            return cached[1]
+        names = os.listdir(folder)
+    except (OSError, ValueError):
+        return []
+    if len(_LISTINGS) >= 8:
+        _LISTINGS.pop(next(iter(_LISTINGS)))
+    _LISTINGS[folder] = (mtime, names)
+    return names
+
+
+def _name_twin(text):
+    """The look-alike note for a file name that differs only in letter case or trailing spaces and
+    dots from an existing name in the same folder; None when there is none or the folder cannot be listed."""
+    folder, name = os.path.split(text)
+    if not name:
+        return None
+    names = _listing(folder or ".")
+    want = name.rstrip(" .").casefold()
+    found = [n for n in names if n != name and n.rstrip(" .").casefold() == want]
+    if not found:
+        return None
+    twin = min(found)
+    kinds = (["letter case"] if twin.rstrip(" .") != name.rstrip(" .") else []) + (
+        ["trailing spaces or dots"] if twin.rstrip(" .") != twin or name.rstrip(" .") != name else [])
+    return (f"file not found; a file whose name differs only in {' and '.join(kinds)} exists: "
+            f"{twin!r}")
 
 
 def _valid_orientation(value):
@@ -748,14 +820,18 @@ def _check_png_chunks(item):
 def _scan_jpeg(item):
     """Parse the JPEG marker segments: SOF precision and mode, and scan coverage.
 
-    Raises when there is no scan, the end-of-image marker is missing (a truncated file, which
-    decoders fill with grey), or a progressive file's scans leave coefficients unfinished
-    (scans cut off at a scan boundary and an EOI appended decode without any warning).
+    Raises when there is no scan, a scan is missing (the end-of-image marker is missing before
+    the scans cover every coefficient: a truncated file, which decoders fill with grey), or a
+    progressive file's scans leave coefficients unfinished (scans cut off at a scan boundary and
+    an EOI appended decode without any warning). A file whose scans are all present but that
+    lacks only the end-of-image marker gets ``info["eoi"] = False``: the decoder reads it with the
+    marker appended, strictly, so the last scan's data must be whole (a cut inside it is refused
+    there, as libjpeg then runs out of data before the last block).
     """
     data = item.data
     n = len(data)
     pos = 2
-    info = {"precision": 8, "lossless": False, "progressive": False, "components": ()}
+    info = {"precision": 8, "lossless": False, "progressive": False, "components": (), "eoi": True}
     coverage = None
     first_scan = True
     while pos + 2 <= n:
@@ -806,20 +882,25 @@ def _scan_jpeg(item):
             scan_start = pos + 2 + seg_len
             if first_scan and not info["progressive"] and all(v.all() for v in coverage.values()):
                 # one interleaved scan covers everything: the EOI is all that is left to find
-                if data.rfind(b"\xff\xd9", scan_start) < 0:
-                    raise item.error("truncated JPEG: the end-of-image marker is missing")
+                info["eoi"] = data.rfind(b"\xff\xd9", scan_start) >= 0
                 return info
             first_scan = False
             m = _JPEG_MARKER.search(data, scan_start)
-            if m is None:
-                raise item.error("truncated JPEG: the end-of-image marker is missing")
+            if m is None:  # the file ends inside this scan: whole only when it is the last one
+                if info["lossless"] or not all(v.all() for v in coverage.values()):
+                    raise item.error("truncated JPEG: the end-of-image marker is missing")
+                info["eoi"] = False
+                return info
             pos = m.start()
             continue
         pos += 2 + seg_len
-    else:
+    else:  # the file ends at a segment boundary, after the last scan or between two
         if coverage is None or first_scan:
             raise item.error("truncated JPEG: no image data (start-of-scan) found")
-        raise item.error("truncated JPEG: the end-of-image marker is missing")
+        if info["lossless"] or not all(v.all() for v in coverage.values()):
+            raise item.error("truncated JPEG: the end-of-image marker is missing")
+        info["eoi"] = False
+        return info
     if coverage is None or first_scan:
         raise item.error("truncated JPEG: no image data (start-of-scan) found")
     if info["lossless"]:
@@ -897,7 +978,7 @@ _IMAGE_BRANDS = {b"avif", b"avis"}  # ISO base media files that are images (AVIF
 
 def _known_other_kind(data):
     """What a file Pillow cannot open is, when its first bytes say it is a known non-accepted kind:
-    HEIF (HEIC), JPEG XL, a video container, a macOS AppleDouble file (``._name``); else None."""
+    HEIF (HEIC), JPEG XL, JPEG 2000, a video container, a macOS AppleDouble file (``._name``); else None."""
     if data[4:8] == b"ftyp":
         brand = data[8:12]
         if brand in _HEIF_BRANDS:
@@ -906,6 +987,8 @@ def _known_other_kind(data):
             return f"an ISO base media (MP4, MOV, 3GP) file (brand {brand.decode('latin-1')!r}), a video, not an image"
     if data[:2] == b"\xff\x0a" or data[:12] == b"\x00\x00\x00\x0cJXL \x0d\x0a\x87\x0a":
         return "a JPEG XL image, for which no decoder is installed"
+    if data[:12] == b"\x00\x00\x00\x0cjP  \r\n\x87\n" or data[:4] == b"\xff\x4f\xff\x51":
+        return "a JPEG 2000 image (JP2 or J2K), a format not accepted: convert it losslessly (PNG, TIFF)"
     if data[:4] == b"\x1a\x45\xdf\xa3":
         return "a Matroska or WebM file, a video, not an image"
     if data[:4] == b"RIFF" and data[8:12] == b"AVI ":
@@ -1073,6 +1156,59 @@ def _bmp_alpha_mask(data):
     if header_size < 56 or compression not in (3, 6) or len(data) < 70:
         return 0
     return int.from_bytes(data[66:70], "little")
+
+
+def _check_bmp_rle(item):
+    """Refuse a run-length encoded BMP (RLE8, RLE4) whose codes leave pixels without a value.
+
+    An RLE stream may end the bitmap (escape ``00 01``) or a line (``00 00``) early, or jump
+    ahead (delta, ``00 02 dx dy``); the pixels it passes over are undefined in the format (Windows
+    leaves whatever was drawn there before), and decoders fill them with a colour of their own
+    (OpenCV: black). Walking the codes, the pixels written must cover the declared size, and the
+    stream must reach its end-of-bitmap code (or the last line) before the file ends.
+    """
+    data = item.data
+    if len(data) < 54 or int.from_bytes(data[14:18], "little") < 40:
+        return
+    compression = int.from_bytes(data[30:34], "little")
+    if compression not in (1, 2):
+        return
+    w = int.from_bytes(data[18:22], "little", signed=True)
+    h = int.from_bytes(data[22:26], "little", signed=True)
+    if w <= 0 or h <= 0:
+        return  # a top-down RLE bitmap is invalid; the decoder decides
+    pos = int.from_bytes(data[10:14], "little")
+    n = len(data)
+    x = y = covered = 0
+    ended = False
+    per_byte = 1 if compression == 1 else 2  # pixels per byte of an absolute run
+    while pos + 1 < n and y < h:
+        count, value = data[pos], data[pos + 1]
+        pos += 2
+        if count:  # an encoded run of `count` pixels
+            covered += max(0, min(x + count, w) - min(x, w))
+            x += count
+        elif value == 0:  # end of line
+            x, y = 0, y + 1
+        elif value == 1:  # end of bitmap
+            ended = True
+            break
+        elif value == 2:  # delta: right dx, up dy
+            if pos + 1 >= n:
+                break
+            x, y = x + data[pos], y + data[pos + 1]
+            pos += 2
+        else:  # an absolute run of `value` pixels, padded to a 16-bit boundary
+            covered += max(0, min(x + value, w) - min(x, w))
+            x += value
+            size = -(-value // per_byte)
+            pos += size + (size & 1)
+    if not (ended or y >= h):
+        raise item.error("truncated BMP: the run-length data end before the end-of-bitmap code")
+    if covered < w * h:
+        raise item.error(f"BMP run-length data leave {w * h - covered} of {w * h} pixels without a value (an "
+                         f"end-of-line, end-of-bitmap or delta code skips them; decoders fill them with a colour "
+                         f"of their own)")
 
 
 def _cv2_reads(fmt):
