@@ -851,3 +851,20 @@ def test_a_truncated_webp_and_a_jpeg_2000_file_are_named():
     for head in (b"\x00\x00\x00\x0cjP  \r\n\x87\n" + b"\x00" * 20, b"\xff\x4f\xff\x51" + b"\x00" * 20):
         with pytest.raises(ItemError, match=r"it is a JPEG 2000 image \(JP2 or J2K\), a format not accepted"):
             load_item(head).pixels
+
+
+@pytest.mark.parametrize("magic, count", [(b"P2", 8), (b"P3", 24)])
+def test_a_plain_pnm_that_ends_inside_a_number_is_refused_by_name(magic, count):
+    # kind: a plain (ASCII) PGM/PPM with no white space after its last sample: OpenCV refused it
+    # as "corrupt or unsupported", and the file cannot be told from one cut inside its last number
+    from forensics.media import load_item
+
+    body = magic + b"\n4 2\n255\n" + b" ".join(str(25 * v % 256).encode() for v in range(count))
+    with pytest.raises(ItemError, match=r"^item 0: plain \(ASCII\) PNM ends inside a number, with no white space "
+                                        r"after its last sample"):
+        load_item(body).pixels
+    for tail in (b"\n", b" ", b"\r\n", b"\n# a comment ending in 7"):  # look-alikes: the last sample ends
+        item = load_item(body + tail)
+        assert item.pixels.ravel().tolist() == [25 * v % 256 for v in range(count)]
+    pbm = load_item(b"P1\n4 2\n1 0 0 1 0 1 1 0")  # plain PBM: one character per sample, nothing to cut inside
+    assert pbm.pixels.ravel().tolist() == [0, 255, 255, 0, 255, 0, 0, 255]

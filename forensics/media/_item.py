@@ -200,7 +200,8 @@ class Item:
     - WebP, BMP, PNM, GIF, AVIF: OpenCV (libwebp, libavif, its own BMP/PNM/GIF readers), which
       refuse truncated streams and (AVIF) undecodable AV1 data; a run-length encoded BMP (RLE8,
       RLE4) whose codes leave pixels without a value (an early end of line or of bitmap, a delta
-      jump), which OpenCV fills with black, is refused first; GIF and AVIF through Pillow
+      jump), which OpenCV fills with black, is refused first, and so is a plain (ASCII) PGM/PPM
+      that ends inside its last number (it cannot be told from a file cut there); GIF and AVIF through Pillow
       with truncated images refused when the OpenCV build cannot read them. Under a GIF's
       transparent pixels the RGB is the palette colour of the stored index (as Pillow and a
       PNG palette with tRNS give), not the background colour OpenCV composes them on. A 16-bit
@@ -352,6 +353,8 @@ class Item:
                     _check_png_chunks(self)
                 elif fmt == "BMP":
                     _check_bmp_rle(self)
+                elif fmt == "PPM":
+                    _check_plain_pnm_end(self)
                 arr, white = self._decode_cv2(fmt), None
                 if fmt == "GIF":
                     arr = self._gif_colours_under_transparency(arr)
@@ -1209,6 +1212,20 @@ def _check_bmp_rle(item):
         raise item.error(f"BMP run-length data leave {w * h - covered} of {w * h} pixels without a value (an "
                          f"end-of-line, end-of-bitmap or delta code skips them; decoders fill them with a colour "
                          f"of their own)")
+
+
+def _check_plain_pnm_end(item):
+    """Refuse a plain (ASCII) PGM/PPM whose last sample is the file's last byte, by name.
+
+    The format allows it, but such a file cannot be told from one cut inside its last number
+    (``... 255`` cut to ``... 25`` reads as a valid, darker last pixel); OpenCV refuses it without
+    a reason. Plain PBM (one character per sample) is not concerned.
+    """
+    data = item.data
+    last_line = data[max(data.rfind(b"\n"), data.rfind(b"\r")) + 1:]
+    if data[:2] in (b"P2", b"P3") and data[-1:].isdigit() and b"#" not in last_line:
+        raise item.error("plain (ASCII) PNM ends inside a number, with no white space after its last sample: it "
+                         "cannot be told from a file cut inside that number; if it is whole, end it with a newline")
 
 
 def _cv2_reads(fmt):
