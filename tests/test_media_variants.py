@@ -868,3 +868,26 @@ def test_a_plain_pnm_that_ends_inside_a_number_is_refused_by_name(magic, count):
         assert item.pixels.ravel().tolist() == [25 * v % 256 for v in range(count)]
     pbm = load_item(b"P1\n4 2\n1 0 0 1 0 1 1 0")  # plain PBM: one character per sample, nothing to cut inside
     assert pbm.pixels.ravel().tolist() == [0, 255, 255, 0, 255, 0, 0, 255]
+
+
+@pytest.mark.parametrize("options", [{}, {"interlace": True}], ids=["sequential", "interlaced"])
+def test_a_gif_without_its_trailer_byte_is_read_and_a_cut_one_is_not(options):
+    # kind: a GIF whose writer left out the one-byte trailer (0x3B) after whole image data: OpenCV
+    # refused it ("corrupt or unsupported"), browsers and Pillow read it
+    from forensics.media import load_item
+
+    frames = [Image.fromarray(natural_image(9, (24, 40))), Image.fromarray(natural_image(10, (24, 40)))]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", **options)
+    good = buf.getvalue()
+    assert good.endswith(b"\x00\x3b")
+    np.testing.assert_array_equal(load_item(good[:-1]).pixels, load_item(good).pixels)
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], **options)
+    animated = buf.getvalue()
+    np.testing.assert_array_equal(load_item(animated[:-1]).pixels, load_item(animated).pixels)
+    # refused look-alikes: LZW data cut short, with or without a trailer put back; a later frame cut
+    for cut in (good[:len(good) // 2], good[:len(good) // 2] + b"\x00\x3b", good[:-3] + b"\x3b",
+                animated[:len(animated) * 3 // 4]):
+        with pytest.raises(ItemError, match=r"^item 0: corrupt or unsupported GIF data"):
+            load_item(cut).pixels

@@ -201,7 +201,8 @@ class Item:
       refuse truncated streams and (AVIF) undecodable AV1 data; a run-length encoded BMP (RLE8,
       RLE4) whose codes leave pixels without a value (an early end of line or of bitmap, a delta
       jump), which OpenCV fills with black, is refused first, and so is a plain (ASCII) PGM/PPM
-      that ends inside its last number (it cannot be told from a file cut there); GIF and AVIF through Pillow
+      that ends inside its last number (it cannot be told from a file cut there); a GIF that lacks
+      only its one-byte trailer is read with it supplied (every frame's data are still checked); GIF and AVIF through Pillow
       with truncated images refused when the OpenCV build cannot read them. Under a GIF's
       transparent pixels the RGB is the palette colour of the stored index (as Pillow and a
       PNG palette with tRNS give), not the background colour OpenCV composes them on. A 16-bit
@@ -412,6 +413,11 @@ class Item:
         buf = np.frombuffer(self.data, dtype=np.uint8)
         try:
             arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+            if (arr is None or arr.size == 0) and fmt == "GIF":
+                # a GIF whose writer left out the one-byte trailer (0x3B) after whole image data: OpenCV
+                # refuses it, browsers and Pillow read it; with the trailer its reader still checks every
+                # frame's LZW data, so only the trailer is supplied
+                arr = cv2.imdecode(np.frombuffer(self.data + b"\x3b", dtype=np.uint8), cv2.IMREAD_UNCHANGED)
         except cv2.error as exc:
             if "memory" in str(exc).lower() or "allocate" in str(exc).lower():
                 raise MemoryError(str(exc)) from None
