@@ -899,3 +899,17 @@ def test_ffpp_method_with_only_another_compression_is_named_by_the_compression(t
     _touch(tmp_path, "manipulated_sequences/FaceSwap/c23/videos/000_003.mp4")
     m, caught = _ffpp_load(tmp_path, methods=["Deepfakes"])
     assert "1 method FaceSwap not selected (methods=)" in str(caught[0].message)
+
+
+def test_dfdc_original_named_in_another_letter_case_shares_its_group(tmp_path):
+    # kind: metadata.json edited on a case-insensitive system: a fake's "original" is 'BBB.MP4' for
+    # the real 'bbb.mp4'; the two got different groups, so a split could train on the source of a test fake
+    part = tmp_path / "dfdc_train_part_0"
+    part.mkdir()
+    meta = {"aaa.mp4": {"label": "FAKE", "original": "BBB.MP4"}, "bbb.mp4": {"label": "REAL"},
+            "ccc.mp4": {"label": "FAKE", "original": "ddd.mp4"}, "ddd.mp4": {"label": "REAL"}}
+    (part / "metadata.json").write_text(json.dumps(meta))
+    _touch(part, *meta)
+    m = load_dfdc(tmp_path)
+    assert m["original"].tolist() == ["BBB", None, "ddd", None]  # as the metadata writes it
+    assert _group_of(m, "aaa") == _group_of(m, "bbb") != _group_of(m, "ccc") == _group_of(m, "ddd")
