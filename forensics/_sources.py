@@ -76,6 +76,9 @@ def _read_manifest(path, *, labels):
         table["label"] = table["label"].astype(np.int64)
         if "method" not in table.columns:
             table["method"] = np.where(table["label"] == 0, "real", "fake")
+    from .datasets._manifest import warn_same_file
+
+    warn_same_file(os.fspath(path), table["path"], stacklevel=3)
     return table
 
 

@@ -911,6 +911,29 @@ def test_predict_one_unreadable_name_is_a_row_and_look_alike_names_are_named(dat
     capsys.readouterr()
 
 
+def test_a_manifest_naming_one_file_twice_is_warned_about_by_the_command_line(data, tmp_path, capsys):
+    """The command line's manifest reader warns, as read_manifest does, when two rows name one file
+    (here 'a.jpg' and a link to it): the file would count twice. Look-alike: two files, no warning."""
+    import shutil
+    import warnings
+
+    images = sorted((data / "real").glob("*.jpg"))[:2]
+    shutil.copy(images[0], tmp_path / "a.jpg")
+    shutil.copy(images[1], tmp_path / "b.jpg")
+    os.symlink(tmp_path / "a.jpg", tmp_path / "again.jpg")
+    (tmp_path / "m.csv").write_text("path,label\na.jpg,0\nb.jpg,1\nagain.jpg,1\n")
+    argv = ["extract", str(tmp_path / "m.csv"), "--out", str(tmp_path / "out"), "--features", "blur", "--no-progress"]
+    with pytest.warns(UserWarning, match=r"1 row\(s\) of .*m\.csv name a file that an earlier row names \(first: "
+                                         r"rows 0 and 2: .*a\.jpg and .*again\.jpg\)"):
+        assert main(argv) == 0
+    (tmp_path / "m.csv").write_text("path,label\na.jpg,0\nb.jpg,1\n")
+    argv[3] = str(tmp_path / "out2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert main(argv) == 0
+    capsys.readouterr()
+
+
 def test_predict_writes_a_file_name_with_undecodable_bytes_escaped(data, model, tmp_path, capsys):
     """A file named in Latin-1 on a UTF-8 system is read (load_item takes its path) whether given
     in a folder or by name; the table shows its name escaped instead of failing to write it.

@@ -913,3 +913,26 @@ def test_dfdc_original_named_in_another_letter_case_shares_its_group(tmp_path):
     m = load_dfdc(tmp_path)
     assert m["original"].tolist() == ["BBB", None, "ddd", None]  # as the metadata writes it
     assert _group_of(m, "aaa") == _group_of(m, "bbb") != _group_of(m, "ccc") == _group_of(m, "ddd")
+
+
+def test_manifest_rows_naming_one_file_are_warned_about(tmp_path):
+    # kind: a manifest naming one file twice ('a.jpg' and './a.jpg', a link and its target; 'A.jpg'
+    # and 'a.jpg' on a case-insensitive file system): the file counted twice, silently, and could
+    # sit in both halves of a split
+    import os
+
+    _touch(tmp_path, "a.jpg", "b.jpg", "c.jpg")
+    os.symlink(tmp_path / "c.jpg", tmp_path / "link.jpg")
+    (tmp_path / "m.csv").write_text("path,label\na.jpg,0\nb.jpg,1\n./a.jpg,0\nlink.jpg,1\nc.jpg,1\n")
+    with pytest.warns(UserWarning, match=r"^2 row\(s\) of .*m\.csv name a file that an earlier row names \(first: "
+                                         r"rows 0 and 2: .*/a\.jpg and .*/a\.jpg\)") as caught:
+        m = read_manifest(tmp_path / "m.csv")
+    assert len(m) == 5 and m["exists"].all()  # rows kept
+    assert len(caught) == 1
+    # look-alike: 'A.jpg' and 'a.jpg' on a case-sensitive file system are two files: no warning
+    _touch(tmp_path, "A.jpg")
+    (tmp_path / "link.jpg").unlink()
+    (tmp_path / "m.csv").write_text("path,label\na.jpg,0\nA.jpg,1\nb.jpg,1\nc.jpg,1\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_manifest(tmp_path / "m.csv")["exists"].all()

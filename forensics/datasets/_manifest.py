@@ -110,6 +110,31 @@ def normalization_note(paths):
     return "".join(f"; {len(rs)} of them: {rs[0].removeprefix('file not found; ')}" for rs in kinds.values())
 
 
+def warn_same_file(source, paths, stacklevel=2):
+    """Warn when rows of the manifest ``source`` name one file (same device and inode: the same path
+    twice, ``./a.jpg`` and ``a.jpg``, a link and its target, ``A.jpg`` and ``a.jpg`` on a
+    case-insensitive file system), counting them and naming the first pair; ``paths`` is a Series
+    (its index gives the row numbers). Paths that cannot be read are left to the caller's check."""
+    import warnings
+
+    first, pairs = {}, []
+    for i, p in zip(paths.index, paths):
+        try:
+            st = os.stat(p)
+        except (OSError, TypeError, ValueError):
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in first:
+            pairs.append((first[key], i))
+        else:
+            first[key] = i
+    if pairs:
+        i, j = pairs[0]
+        warnings.warn(f"{len(pairs)} row(s) of {source} name a file that an earlier row names (first: rows {i} and "
+                      f"{j}: {paths[i]} and {paths[j]}); the file counts twice, in both halves of a split unless a "
+                      f"group column joins them", UserWarning, stacklevel=stacklevel + 1)
+
+
 def require_dir(path, what):
     """Return ``path`` when it is a directory, else raise FileNotFoundError naming it and ``what``."""
     path = Path(path)
