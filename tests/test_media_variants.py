@@ -891,3 +891,32 @@ def test_a_gif_without_its_trailer_byte_is_read_and_a_cut_one_is_not(options):
                 animated[:len(animated) * 3 // 4]):
         with pytest.raises(ItemError, match=r"^item 0: corrupt or unsupported GIF data"):
             load_item(cut).pixels
+
+
+@pytest.mark.parametrize("fmt, mode, shape", [("BMP", "RGB", (5, 7, 3)), ("BMP", "L", (5, 7)), ("BMP", "1", (5, 9)),
+                                              ("BMP", "RGBA", (5, 7, 4)), ("PPM", "RGB", (5, 7, 3)),
+                                              ("PPM", "L", (5, 7)), ("PPM", "1", (5, 9)), ("PPM", "I;16", (4, 4))])
+def test_an_uncompressed_bmp_or_binary_pnm_cut_short_is_named_truncated(fmt, mode, shape):
+    # kind: pixel data short of the header's size: OpenCV refused it as "corrupt or unsupported"
+    # without saying the file was cut; the byte counts come from the header
+    from forensics.media import load_item
+
+    rng = np.random.default_rng(11)
+    if mode == "I;16":
+        image = Image.fromarray(rng.integers(0, 65535, shape, dtype=np.uint16))
+    else:
+        image = Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).convert(mode)
+    buf = io.BytesIO()
+    image.save(buf, fmt)
+    good = buf.getvalue()
+    h, w = shape[:2]
+    bits = {"RGB": 24, "L": 8, "1": 1, "RGBA": 32, "I;16": 16}[mode]
+    if fmt == "BMP":
+        need, what = (w * bits + 31) // 32 * 4 * h, f"{w}x{h} {bits}-bit"
+    else:
+        magic = {"RGB": "P6", "L": "P5", "1": "P4", "I;16": "P5"}[mode]
+        need, what = ((w + 7) // 8 * h if mode == "1" else w * h * max(bits // 8, 1)), f"{w}x{h} {magic}"
+    assert load_item(good).pixels.shape[:2] == (h, w)  # the look-alike: whole
+    with pytest.raises(ItemError, match=rf"^item 0: truncated {fmt}: the pixel data hold {need - 3} of the {need} "
+                                        rf"bytes its {what} size needs$"):
+        load_item(good[:-3]).pixels

@@ -423,7 +423,9 @@ class Item:
                 raise MemoryError(str(exc)) from None
             raise self.error(f"corrupt {fmt} data ({_short(exc)})") from None
         if arr is None or arr.size == 0:
-            raise self.error(f"corrupt or unsupported {fmt} data (the decoder refused it)")
+            short = _short_raster(self.data, fmt)
+            raise self.error(f"truncated {fmt}: {short}" if short else
+                             f"corrupt or unsupported {fmt} data (the decoder refused it)")
         if arr.ndim == 3 and arr.shape[2] == 3:  # in place: no second copy of a large picture
             arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB, dst=arr)
         elif arr.ndim == 3 and arr.shape[2] == 4:
@@ -1218,6 +1220,41 @@ def _check_bmp_rle(item):
         raise item.error(f"BMP run-length data leave {w * h - covered} of {w * h} pixels without a value (an "
                          f"end-of-line, end-of-bitmap or delta code skips them; decoders fill them with a colour "
                          f"of their own)")
+
+
+def _short_raster(data, fmt):
+    """Why OpenCV refused an uncompressed BMP or a binary PNM, when its pixel data are shorter than
+    the header's size needs (``"the pixel data hold 100 of the 192 bytes its 8x8 RGB size needs"``); else None."""
+    if fmt == "BMP" and len(data) >= 34 and int.from_bytes(data[14:18], "little") >= 40:
+        w = int.from_bytes(data[18:22], "little", signed=True)
+        h = abs(int.from_bytes(data[22:26], "little", signed=True))
+        bits, compression = int.from_bytes(data[28:30], "little"), int.from_bytes(data[30:34], "little")
+        if compression not in (0, 3) or w <= 0 or bits not in (1, 4, 8, 16, 24, 32):
+            return None
+        need = (w * bits + 31) // 32 * 4 * h
+        have = len(data) - int.from_bytes(data[10:14], "little")
+        what = f"{w}x{h} {bits}-bit"
+    elif fmt == "PPM" and data[:2] in (b"P4", b"P5", b"P6"):
+        count = b"2" if data[:2] == b"P4" else b"3"  # width, height[, maxval]: then one white-space byte
+        tokens = re.match(rb"P[456](?:\s+(?:#[^\n]*\n\s*)*(\d+)){" + count + rb"}\s", data)
+        if tokens is None:
+            return None
+        nums = [int(t) for t in re.findall(rb"\d+", re.sub(rb"#[^\n]*\n", b" ", tokens.group(0)[2:]))]
+        if data[:2] == b"P4":
+            w, h = nums[:2]
+            need = (w + 7) // 8 * h
+        elif len(nums) >= 3:
+            w, h, maxval = nums[:3]
+            need = w * h * (3 if data[:2] == b"P6" else 1) * (2 if maxval > 255 else 1)
+        else:
+            return None
+        have = len(data) - tokens.end()
+        what = f"{w}x{h} {data[:2].decode()}"
+    else:
+        return None
+    if 0 <= have < need:
+        return f"the pixel data hold {have} of the {need} bytes its {what} size needs"
+    return None
 
 
 def _check_plain_pnm_end(item):
