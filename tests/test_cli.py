@@ -116,6 +116,14 @@ def test_python_dash_m_exit_codes(tmp_path):
         "sub-folders, a manifest .csv, or a data set root with --dataset)"]
 
 
+def test_data_given_as_a_url_is_said_to_be_one(capsys):
+    # kind: a URL given where a folder or manifest is expected: "DATA not found" alone did not say
+    # that nothing is downloaded
+    assert main(["audit", "https://example.org/data/manifest.csv"]) == 1
+    assert capsys.readouterr().err.strip().endswith("--dataset); it is a URL: DATA is read from local files, "
+                                                    "nothing is downloaded")
+
+
 def test_console_script_is_installed():
     script = Path(sys.executable).with_name("forensics")
     if not script.exists():
