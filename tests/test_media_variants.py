@@ -753,44 +753,6 @@ def test_a_16_bit_bmp_with_an_alpha_bit_field_is_refused_not_stripped():
 
 # -- round 5: other formats' damage, JPEG look-alikes, names ------------------------------------------
 
-def _scans(jpeg):
-    """(start, end) of each scan (its SOS marker to the next marker) of a JPEG."""
-    import re
-
-    out, pos = [], jpeg.find(b"\xff\xda")
-    while pos >= 0:
-        start = pos + 2 + int.from_bytes(jpeg[pos + 2:pos + 4], "big")
-        end = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]").search(jpeg, start).start()
-        out.append((pos, end))
-        pos = jpeg.find(b"\xff\xda", end)
-    return out
-
-
-@pytest.mark.parametrize("options", [{}, {"progressive": True}], ids=["baseline", "progressive"])
-def test_a_jpeg_without_its_end_of_image_marker_is_read_when_every_scan_is_whole(options):
-    # kind: a JPEG whose writer stopped before the end-of-image marker (libjpeg warns "premature end
-    # of JPEG file"): its scans are whole, so its pixels are the file's; it used to be refused
-    from forensics.media import load_item
-
-    good = encode(natural_image(6, (40, 56)), "JPEG", quality=90, **options)
-    assert good.endswith(b"\xff\xd9")
-    np.testing.assert_array_equal(load_item(good[:-2]).pixels, load_item(good).pixels)
-    # ... and after the last scan, a segment (a comment) and no end-of-image marker
-    commented = good[:-2] + b"\xff\xfe\x00\x05abc"
-    np.testing.assert_array_equal(load_item(commented).pixels, load_item(good).pixels)
-    # the refused look-alikes: the last scan's data cut short (with or without a few bytes lost)
-    last_start, last_end = _scans(good)[-1]
-    for cut in (last_end - 1, (last_start + last_end) // 2):
-        with pytest.raises(ItemError, match=r"^item 0: truncated JPEG: the end-of-image marker is missing and "
-                                            r"the last scan's data stop short \(Corrupt JPEG data"):
-            load_item(good[:cut]).pixels
-    # and a file cut at a scan boundary: the scans that are there are whole, others are missing
-    if options:
-        first_end = _scans(good)[0][1]
-        with pytest.raises(ItemError, match="^item 0: truncated JPEG: the end-of-image marker is missing$"):
-            load_item(good[:first_end]).pixels
-
-
 def _rle_bmp(codes, w, h, bits):
     """A bottom-up palette BMP (8 bits: RLE8, 4 bits: RLE4) with the given run-length codes."""
     palette = b"".join(bytes([(37 * k) % 256, (90 + 11 * k) % 256, (200 - 13 * k) % 256, 0]) for k in range(2 ** bits))
@@ -870,29 +832,6 @@ def test_a_plain_pnm_that_ends_inside_a_number_is_refused_by_name(magic, count):
     assert pbm.pixels.ravel().tolist() == [0, 255, 255, 0, 255, 0, 0, 255]
 
 
-@pytest.mark.parametrize("options", [{}, {"interlace": True}], ids=["sequential", "interlaced"])
-def test_a_gif_without_its_trailer_byte_is_read_and_a_cut_one_is_not(options):
-    # kind: a GIF whose writer left out the one-byte trailer (0x3B) after whole image data: OpenCV
-    # refused it ("corrupt or unsupported"), browsers and Pillow read it
-    from forensics.media import load_item
-
-    frames = [Image.fromarray(natural_image(9, (24, 40))), Image.fromarray(natural_image(10, (24, 40)))]
-    buf = io.BytesIO()
-    frames[0].save(buf, "GIF", **options)
-    good = buf.getvalue()
-    assert good.endswith(b"\x00\x3b")
-    np.testing.assert_array_equal(load_item(good[:-1]).pixels, load_item(good).pixels)
-    buf = io.BytesIO()
-    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], **options)
-    animated = buf.getvalue()
-    np.testing.assert_array_equal(load_item(animated[:-1]).pixels, load_item(animated).pixels)
-    # refused look-alikes: LZW data cut short, with or without a trailer put back; a later frame cut
-    for cut in (good[:len(good) // 2], good[:len(good) // 2] + b"\x00\x3b", good[:-3] + b"\x3b",
-                animated[:len(animated) * 3 // 4]):
-        with pytest.raises(ItemError, match=r"^item 0: corrupt or unsupported GIF data"):
-            load_item(cut).pixels
-
-
 @pytest.mark.parametrize("fmt, mode, shape", [("BMP", "RGB", (5, 7, 3)), ("BMP", "L", (5, 7)), ("BMP", "1", (5, 9)),
                                               ("BMP", "RGBA", (5, 7, 4)), ("PPM", "RGB", (5, 7, 3)),
                                               ("PPM", "L", (5, 7)), ("PPM", "1", (5, 9)), ("PPM", "I;16", (4, 4))])
@@ -920,3 +859,30 @@ def test_an_uncompressed_bmp_or_binary_pnm_cut_short_is_named_truncated(fmt, mod
     with pytest.raises(ItemError, match=rf"^item 0: truncated {fmt}: the pixel data hold {need - 3} of the {need} "
                                         rf"bytes its {what} size needs$"):
         load_item(good[:-3]).pixels
+
+
+def test_a_jpeg_cut_and_zero_padded_is_refused_though_the_marker_would_make_it_decode():
+    # why a JPEG without its end-of-image marker stays refused even when every scan header is there:
+    # this file, cut inside its scan and padded with zeros to its length (an interrupted download
+    # into a preallocated file), decodes without any libjpeg warning once FF D9 is appended, to a
+    # wrong picture (benchmarks/padded_truncations.py counts such files)
+    from forensics.media import load_item
+
+    good = encode(natural_image(3, (64, 96)), "JPEG", quality=85)
+    rng = np.random.default_rng(1)
+    padded = next(good[:cut] + bytes(len(good) - cut) for cut in rng.integers(len(good) // 4, len(good) - 3, 150)
+                  if _decodes_wrong(good[:cut] + bytes(len(good) - cut) + b"\xff\xd9", good))
+    with pytest.raises(ItemError, match="^item 0: truncated JPEG: the end-of-image marker is missing$"):
+        load_item(padded).pixels
+    with pytest.raises(ItemError, match="^item 0: truncated JPEG: the end-of-image marker is missing$"):
+        load_item(good[:-2]).pixels  # the look-alike that cannot be told from it: whole, less its marker
+    assert load_item(good).pixels.shape == (64, 96, 3)
+
+
+def _decodes_wrong(data, good):
+    from forensics.media import load_item
+
+    try:
+        return not np.array_equal(load_item(data).pixels, load_item(good).pixels)
+    except ItemError:
+        return False

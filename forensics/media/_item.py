@@ -182,12 +182,10 @@ class Item:
 
     - JPEG: libjpeg-turbo through simplejpeg in strict mode, where every libjpeg warning
       ("Corrupt JPEG data: premature end of data segment", bad Huffman code, resynchronisation
-      at a restart marker, premature end of file...) is an error; a file that ends before its
-      last scan (no end-of-image marker) and a progressive file whose scans do not complete every
-      coefficient are refused before decoding. A file whose scans are all there and that lacks
-      only the end-of-image marker is decoded with the marker appended, still strictly (a last
-      scan cut short is refused). 12-bit and lossless JPEG are refused (no strict decoder is
-      installed for them).
+      at a restart marker, premature end of file...) is an error; a missing end-of-image marker
+      and a progressive file whose scans do not complete every coefficient are refused before
+      decoding (a missing marker even when every scan is there: see :func:`_scan_jpeg`). 12-bit
+      and lossless JPEG are refused (no strict decoder is installed for them).
     - PNG: every chunk's CRC-32 is checked, then libpng (through OpenCV) decodes, which refuses
       missing image data and a broken zlib stream.
     - TIFF: libtiff through Pillow, which stops at a strip that fails to decode (a deflate
@@ -201,8 +199,8 @@ class Item:
       refuse truncated streams and (AVIF) undecodable AV1 data; a run-length encoded BMP (RLE8,
       RLE4) whose codes leave pixels without a value (an early end of line or of bitmap, a delta
       jump), which OpenCV fills with black, is refused first, and so is a plain (ASCII) PGM/PPM
-      that ends inside its last number (it cannot be told from a file cut there); a GIF that lacks
-      only its one-byte trailer is read with it supplied (every frame's data are still checked); GIF and AVIF through Pillow
+      that ends inside its last number (it cannot be told from a file cut there); a GIF without
+      its one-byte trailer is refused by OpenCV, and stays refused (see :func:`_scan_jpeg`); GIF and AVIF through Pillow
       with truncated images refused when the OpenCV build cannot read them. Under a GIF's
       transparent pixels the RGB is the palette colour of the stored index (as Pillow and a
       PNG palette with tRNS give), not the background colour OpenCV composes them on. A 16-bit
@@ -385,39 +383,27 @@ class Item:
     def _decode_jpeg(self, header):
         import simplejpeg
 
-        info = self._jpeg
-        _unsupported_jpeg(self, info)
-        # all scans present, only the end-of-image marker missing: decoded with it appended (libjpeg
-        # would warn of a premature end of file even when no data are missing)
-        data = self.data if info["eoi"] else self.data + b"\xff\xd9"
+        _unsupported_jpeg(self, self._jpeg)
         try:
-            _, _, space, _ = simplejpeg.decode_jpeg_header(data)
+            _, _, space, _ = simplejpeg.decode_jpeg_header(self.data)
             if space == "Gray":
-                return simplejpeg.decode_jpeg(data, colorspace="GRAY", strict=True)[:, :, 0], 255
+                return simplejpeg.decode_jpeg(self.data, colorspace="GRAY", strict=True)[:, :, 0], 255
             if space in ("CMYK", "YCCK"):
-                cmyk = simplejpeg.decode_jpeg(data, colorspace="CMYK", strict=True)
+                cmyk = simplejpeg.decode_jpeg(self.data, colorspace="CMYK", strict=True)
                 tile = header.tile[0] if header.tile else None
                 rawmode = tile[3][0] if tile is not None and tile[3] else "CMYK"
                 im = PILImage.frombuffer("CMYK", header.size, cmyk, "raw", rawmode, 0, 1)
                 return np.asarray(im.convert("RGB")), 255
-            return simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True), 255
+            return simplejpeg.decode_jpeg(self.data, colorspace="RGB", strict=True), 255
         except ValueError as exc:  # libjpeg's errors and, in strict mode, its warnings
             if "memory" in str(exc).lower():
                 raise MemoryError(str(exc)) from None
-            if not info["eoi"]:
-                raise self.error(f"truncated JPEG: the end-of-image marker is missing and the last scan's data "
-                                 f"stop short ({_short(exc)})") from None
             raise self.error(f"corrupt JPEG data ({_short(exc)})") from None
 
     def _decode_cv2(self, fmt):
         buf = np.frombuffer(self.data, dtype=np.uint8)
         try:
             arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
-            if (arr is None or arr.size == 0) and fmt == "GIF":
-                # a GIF whose writer left out the one-byte trailer (0x3B) after whole image data: OpenCV
-                # refuses it, browsers and Pillow read it; with the trailer its reader still checks every
-                # frame's LZW data, so only the trailer is supplied
-                arr = cv2.imdecode(np.frombuffer(self.data + b"\x3b", dtype=np.uint8), cv2.IMREAD_UNCHANGED)
         except cv2.error as exc:
             if "memory" in str(exc).lower() or "allocate" in str(exc).lower():
                 raise MemoryError(str(exc)) from None
@@ -831,18 +817,23 @@ def _check_png_chunks(item):
 def _scan_jpeg(item):
     """Parse the JPEG marker segments: SOF precision and mode, and scan coverage.
 
-    Raises when there is no scan, a scan is missing (the end-of-image marker is missing before
-    the scans cover every coefficient: a truncated file, which decoders fill with grey), or a
-    progressive file's scans leave coefficients unfinished (scans cut off at a scan boundary and
-    an EOI appended decode without any warning). A file whose scans are all present but that
-    lacks only the end-of-image marker gets ``info["eoi"] = False``: the decoder reads it with the
-    marker appended, strictly, so the last scan's data must be whole (a cut inside it is refused
-    there, as libjpeg then runs out of data before the last block).
+    Raises when there is no scan, the end-of-image marker is missing (a truncated file, which
+    decoders fill with grey), or a progressive file's scans leave coefficients unfinished
+    (scans cut off at a scan boundary and an EOI appended decode without any warning).
+
+    A missing end-of-image marker is refused even when every scan header is there: a file cut
+    inside its last scan and padded (with zeros, as an interrupted download leaves a
+    preallocated file, with 0xFF or with other bytes) can decode without any libjpeg warning once
+    the marker is appended (zero bits are valid Huffman codes, and libjpeg-turbo drops the bytes
+    it read ahead past the last block): 10 of 1,800 such files came back as wrong pictures with
+    the marker appended, none while it is required (``benchmarks/padded_truncations.py``). A
+    file whose writer left the marker out cannot be told from them. The same holds for a GIF
+    without its trailer byte, which OpenCV refuses (2 of 1,200 with the trailer supplied).
     """
     data = item.data
     n = len(data)
     pos = 2
-    info = {"precision": 8, "lossless": False, "progressive": False, "components": (), "eoi": True}
+    info = {"precision": 8, "lossless": False, "progressive": False, "components": ()}
     coverage = None
     first_scan = True
     while pos + 2 <= n:
@@ -893,25 +884,20 @@ def _scan_jpeg(item):
             scan_start = pos + 2 + seg_len
             if first_scan and not info["progressive"] and all(v.all() for v in coverage.values()):
                 # one interleaved scan covers everything: the EOI is all that is left to find
-                info["eoi"] = data.rfind(b"\xff\xd9", scan_start) >= 0
+                if data.rfind(b"\xff\xd9", scan_start) < 0:
+                    raise item.error("truncated JPEG: the end-of-image marker is missing")
                 return info
             first_scan = False
             m = _JPEG_MARKER.search(data, scan_start)
-            if m is None:  # the file ends inside this scan: whole only when it is the last one
-                if info["lossless"] or not all(v.all() for v in coverage.values()):
-                    raise item.error("truncated JPEG: the end-of-image marker is missing")
-                info["eoi"] = False
-                return info
+            if m is None:
+                raise item.error("truncated JPEG: the end-of-image marker is missing")
             pos = m.start()
             continue
         pos += 2 + seg_len
-    else:  # the file ends at a segment boundary, after the last scan or between two
+    else:
         if coverage is None or first_scan:
             raise item.error("truncated JPEG: no image data (start-of-scan) found")
-        if info["lossless"] or not all(v.all() for v in coverage.values()):
-            raise item.error("truncated JPEG: the end-of-image marker is missing")
-        info["eoi"] = False
-        return info
+        raise item.error("truncated JPEG: the end-of-image marker is missing")
     if coverage is None or first_scan:
         raise item.error("truncated JPEG: no image data (start-of-scan) found")
     if info["lossless"]:
