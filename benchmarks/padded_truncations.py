@@ -10,7 +10,8 @@ A file cut short and then padded (zeros, as an interrupted download leaves a pre
 
 For each, the files accepted with pixels that differ from the intact file are counted
 ("accepted wrong"), and the look-alike (the intact file less its marker, which ``appended``
-reads right) is checked.
+reads right) is checked. A second table cuts files of the formats without an end marker and
+fills them with zeros to their length: which are refused, which decode to another picture.
 
     python benchmarks/padded_truncations.py [--cuts 150] [--seed 1]
 
@@ -40,6 +41,10 @@ VARIANTS = {
     "JPEG 4:4:4": ("jpeg", {"subsampling": 0}), "GIF": ("gif", {}), "GIF interlaced": ("gif", {"interlace": True}),
 }
 MARKER = {"jpeg": b"\xff\xd9", "gif": b"\x3b"}
+#: Formats without an end marker, cut and zero-filled to their length (second table).
+OTHER = {"PNG": ("PNG", {}), "WebP lossy": ("WEBP", {"quality": 80}), "WebP lossless": ("WEBP", {"lossless": True}),
+         "AVIF": ("AVIF", {}), "BMP": ("BMP", {}), "PPM": ("PPM", {}), "TIFF uncompressed": ("TIFF", {}),
+         "TIFF LZW": ("TIFF", {"compression": "tiff_lzw"})}
 
 
 def intact(kind, options):
@@ -88,6 +93,17 @@ def main(argv=None):
         totals = [totals[0] + n, totals[1] + wrong_required, totals[2] + wrong_appended]
         print(f"| {name} | {n} | {wrong_required} | {wrong_appended} | {look_alike} |")
     print(f"| **total** | **{totals[0]}** | **{totals[1]}** | **{totals[2]}** | |")
+    print()
+    print("| format (cut, zero-filled to its length) | files | refused | accepted, wrong pixels |")
+    print("|---|---|---|---|")
+    for name, (fmt, options) in OTHER.items():
+        good = encode(natural_image(3, (64, 96)), fmt, **options)
+        ref = load_item(good).pixels
+        rng = np.random.default_rng(args.seed)
+        counts = {"refused": 0, "intact": 0, "wrong": 0}
+        for cut in rng.integers(len(good) // 4, len(good) - 1, args.cuts):
+            counts[outcome(good[:cut] + bytes(len(good) - cut), ref)] += 1
+        print(f"| {name} | {args.cuts} | {counts['refused']} | {counts['wrong']} |")
 
 
 if __name__ == "__main__":
