@@ -76,6 +76,9 @@ def _read_manifest(path, *, labels):
         table["label"] = table["label"].astype(np.int64)
         if "method" not in table.columns:
             table["method"] = np.where(table["label"] == 0, "real", "fake")
+    from .datasets._manifest import warn_same_file
+
+    warn_same_file(os.fspath(path), table["path"], stacklevel=3)
     return table
 
 
@@ -151,8 +154,10 @@ def load_data(source, *, dataset=None, labels=True, group_pattern=None, kind=Non
                              "real/ and fake/ sub-folders, a manifest, or a data set root with --dataset")
         manifest = _read_manifest(path, labels=labels)
     else:
+        url = "; it is a URL: DATA is read from local files, nothing is downloaded" if re.match(
+            r"^[A-Za-z][A-Za-z0-9+.-]*://", text) else ""
         raise FileNotFoundError(f"DATA not found: {text!r} (expected a folder with real/ and fake/ sub-folders, "
-                                "a manifest .csv, or a data set root with --dataset)")
+                                f"a manifest .csv, or a data set root with --dataset){url}")
     if "kind" not in manifest.columns:
         manifest["kind"] = ["image" if p is None else _kind_of(p) for p in manifest["path"]]
     if kind is not None:

@@ -117,6 +117,14 @@ def test_python_dash_m_exit_codes(tmp_path):
         "sub-folders, a manifest .csv, or a data set root with --dataset)"]
 
 
+def test_data_given_as_a_url_is_said_to_be_one(capsys):
+    # kind: a URL given where a folder or manifest is expected: "DATA not found" alone did not say
+    # that nothing is downloaded
+    assert main(["audit", "https://example.org/data/manifest.csv"]) == 1
+    assert capsys.readouterr().err.strip().endswith("--dataset); it is a URL: DATA is read from local files, "
+                                                    "nothing is downloaded")
+
+
 def test_console_script_is_installed():
     script = Path(sys.executable).with_name("forensics")
     if not script.exists():
@@ -878,6 +886,61 @@ def test_predict_on_a_folder_accounts_for_every_media_file(data, model, tmp_path
         warnings.simplefilter("error", SkippedFilesWarning)
         assert main(["predict", str(model), str(folder), "--out", str(out), "--no-progress"]) == 0
     assert pd.read_csv(out)["status"].tolist() == ["ok", "ok"]
+
+
+def test_predict_one_unreadable_name_is_a_row_and_look_alike_names_are_named(data, model, tmp_path, capsys):
+    """A name longer than the file system allows (255 bytes) used to abort the whole run ('File name
+    too long') instead of being one row with its reason; a URL, and a name that differs from a file
+    only in letter case or trailing spaces, are named as such. In a folder, an image whose name
+    ends in a space is scored, not dropped. Look-alikes: the 255-byte name and the stored names
+    are scored."""
+    import shutil
+
+    src = sorted((data / "real").glob("*.jpg"))[0]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    longest = "x" * 251 + ".jpg"  # 255 bytes: the most a name may have
+    for name in (longest, "Case.JPG", "space.jpg "):
+        shutil.copy(src, folder / name)
+    inputs = [str(folder / ("x" * 252 + ".jpg")), str(folder / longest), "https://example.org/a.jpg",
+              str(folder / "case.jpg"), str(folder / "space.jpg"), str(folder / "Case.JPG")]
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(model), *inputs, "--out", str(out), "--no-progress"]) == 0
+    table = pd.read_csv(out, keep_default_na=False)
+    assert table["status"].tolist() == ["error", "ok", "error", "error", "error", "ok"]
+    assert table["error"].tolist() == [
+        "cannot read file (File name too long)", "",
+        "file not found; it is a URL: inputs are local files (download it first)",
+        "file not found; a file whose name differs only in letter case exists: 'Case.JPG'",
+        "file not found; a file whose name differs only in trailing spaces or dots exists: 'space.jpg '", ""]
+    assert main(["predict", str(model), str(folder), "--out", str(out), "--no-progress"]) == 0
+    table = pd.read_csv(out, keep_default_na=False)
+    assert table["input"].tolist() == [str(folder / n) for n in ("Case.JPG", "space.jpg ", longest)]
+    assert table["status"].tolist() == ["ok"] * 3 and np.ptp(table["score"]) < 1e-9  # one picture, three names
+    capsys.readouterr()
+
+
+def test_a_manifest_naming_one_file_twice_is_warned_about_by_the_command_line(data, tmp_path, capsys):
+    """The command line's manifest reader warns, as read_manifest does, when two rows name one file
+    (here 'a.jpg' and a link to it): the file would count twice. Look-alike: two files, no warning."""
+    import shutil
+    import warnings
+
+    images = sorted((data / "real").glob("*.jpg"))[:2]
+    shutil.copy(images[0], tmp_path / "a.jpg")
+    shutil.copy(images[1], tmp_path / "b.jpg")
+    os.symlink(tmp_path / "a.jpg", tmp_path / "again.jpg")
+    (tmp_path / "m.csv").write_text("path,label\na.jpg,0\nb.jpg,1\nagain.jpg,1\n")
+    argv = ["extract", str(tmp_path / "m.csv"), "--out", str(tmp_path / "out"), "--features", "blur", "--no-progress"]
+    with pytest.warns(UserWarning, match=r"1 row\(s\) of .*m\.csv name a file that an earlier row names \(first: "
+                                         r"rows 0 and 2: .*a\.jpg and .*again\.jpg\)"):
+        assert main(argv) == 0
+    (tmp_path / "m.csv").write_text("path,label\na.jpg,0\nb.jpg,1\n")
+    argv[3] = str(tmp_path / "out2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert main(argv) == 0
+    capsys.readouterr()
 
 
 def test_predict_writes_a_file_name_with_undecodable_bytes_escaped(data, model, tmp_path, capsys):

@@ -833,3 +833,106 @@ def test_a_file_name_with_undecodable_bytes_is_counted_not_a_crash(tmp_path):
     with pytest.raises(SkippedFilesError) as err:
         load_folder(tmp_path, strict=True)
     assert list(err.value.skipped.values()) == [[bad]]  # the real path, usable to rename the file
+
+
+# ---------------------------------------------------------------- round 5: names and layouts
+
+def test_a_media_name_ending_in_spaces_or_dots_is_counted_not_ignored(tmp_path):
+    # kind: 'a.jpg ' or 'a.jpg.' (from an archive; Windows drops the trailing characters): the
+    # suffix check saw '.jpg ' or '.', not a media file, and the image vanished without a word
+    _touch(tmp_path, "real/a.jpg", "real/b.jpg ", "fake/c.PNG.", "fake/d.png", "fake/notes.txt ", ".cache/e.jpg ")
+    with pytest.warns(SkippedFilesWarning) as caught:
+        m = load_folder(tmp_path)
+    assert [p.rsplit("/", 1)[1] for p in m["path"]] == ["a.jpg", "d.png"]
+    message = str(caught[0].message)
+    assert ("2 name ending in spaces or dots after its suffix ('a.jpg ', 'a.jpg.'): the suffix is not recognised "
+            "and Windows cannot hold the name; rename the file (e.g. ") in message
+    assert "'fake/c.PNG.'" in message and "'real/b.jpg '" in message  # quoted: the trailing characters show
+    assert "1 hidden" in message and "notes.txt" not in message  # hidden stays hidden; not media stays ignored
+    with pytest.raises(SkippedFilesError) as err:
+        load_folder(tmp_path, strict=True)
+    assert sorted(p.rsplit("/", 1)[1] for r, ps in err.value.skipped.items() for p in ps) == ["b.jpg ", "c.PNG."]
+
+
+def test_dfdc_and_manifest_rows_name_a_twin_in_letter_case_or_trailing_characters(tmp_path):
+    # kind: metadata.json (or a manifest CSV) written on macOS/Windows naming 'AAA.mp4' for the file
+    # 'aaa.mp4' (those systems match names case-insensitively): the row was absent, the file
+    # unlabelled, and nothing tied the two together
+    part = tmp_path / "dfdc_train_part_0"
+    part.mkdir()
+    meta = {"AAA.mp4": {"label": "FAKE", "original": "bbb.mp4"}, "bbb.mp4": {"label": "REAL"},
+            "ccc.mp4": {"label": "REAL"}}
+    (part / "metadata.json").write_text(json.dumps(meta))
+    _touch(part, "aaa.mp4", "bbb.mp4", "ccc.mp4 ")
+    with pytest.warns(UserWarning) as caught:
+        m = load_dfdc(tmp_path)
+    assert m["exists"].tolist() == [False, True, False]
+    text = " | ".join(str(w.message) for w in caught)
+    assert ("2 of 3 videos named in metadata.json or labels.csv are not on disk, or not readable (first: "
+            f"{part / 'AAA.mp4'}); their rows have exists=False; 1 of them: a file whose name differs only in letter "
+            "case exists: 'aaa.mp4'; 1 of them: a file whose name differs only in trailing spaces or dots exists: "
+            "'ccc.mp4 '") in text
+    # the manifest CSV gives the same note; a row whose file is there (the look-alike) has none
+    (tmp_path / "m.csv").write_text("path,label\ndfdc_train_part_0/AAA.mp4,1\ndfdc_train_part_0/bbb.mp4,0\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read_manifest(tmp_path / "m.csv", root=part)
+    assert str(caught[0].message).endswith("exists=False; 1 of them: a file whose name differs only in letter case "
+                                           "exists: 'aaa.mp4'")
+    assert "1 not listed in the manifest CSV (unlabelled) (e.g. aaa.mp4)" in str(caught[1].message)
+
+
+def test_ffpp_method_with_only_another_compression_is_named_by_the_compression(tmp_path):
+    # kind: a partial FF++ download where FaceSwap has only c40 videos, loaded with c23 and
+    # methods=None: its videos were said to be "not selected (methods=)", which the caller never set
+    _ffpp(tmp_path)
+    for rel in ("000_003", "003_000"):
+        (tmp_path / f"manipulated_sequences/FaceSwap/c23/videos/{rel}.mp4").unlink()
+    (tmp_path / "manipulated_sequences/FaceSwap/c23/videos").rmdir()
+    _touch(tmp_path, "manipulated_sequences/FaceSwap/c40/videos/000_003.mp4")
+    m, caught = _ffpp_load(tmp_path)
+    assert m.attrs["methods"] == ["Deepfakes", "Face2Face"]
+    message = str(caught[0].message)
+    assert "1 compression c40 not selected (compression=) (e.g. manipulated_sequences/FaceSwap/c40" in message
+    assert "not selected (methods=)" not in message
+    # look-alike: a method the caller left out, at the compression read, is named by methods=
+    _touch(tmp_path, "manipulated_sequences/FaceSwap/c23/videos/000_003.mp4")
+    m, caught = _ffpp_load(tmp_path, methods=["Deepfakes"])
+    assert "1 method FaceSwap not selected (methods=)" in str(caught[0].message)
+
+
+def test_dfdc_original_named_in_another_letter_case_shares_its_group(tmp_path):
+    # kind: metadata.json edited on a case-insensitive system: a fake's "original" is 'BBB.MP4' for
+    # the real 'bbb.mp4'; the two got different groups, so a split could train on the source of a test fake
+    part = tmp_path / "dfdc_train_part_0"
+    part.mkdir()
+    meta = {"aaa.mp4": {"label": "FAKE", "original": "BBB.MP4"}, "bbb.mp4": {"label": "REAL"},
+            "ccc.mp4": {"label": "FAKE", "original": "ddd.mp4"}, "ddd.mp4": {"label": "REAL"}}
+    (part / "metadata.json").write_text(json.dumps(meta))
+    _touch(part, *meta)
+    m = load_dfdc(tmp_path)
+    assert m["original"].tolist() == ["BBB", None, "ddd", None]  # as the metadata writes it
+    assert _group_of(m, "aaa") == _group_of(m, "bbb") != _group_of(m, "ccc") == _group_of(m, "ddd")
+
+
+def test_manifest_rows_naming_one_file_are_warned_about(tmp_path):
+    # kind: a manifest naming one file twice ('a.jpg' and './a.jpg', a link and its target; 'A.jpg'
+    # and 'a.jpg' on a case-insensitive file system): the file counted twice, silently, and could
+    # sit in both halves of a split
+    import os
+
+    _touch(tmp_path, "a.jpg", "b.jpg", "c.jpg")
+    os.symlink(tmp_path / "c.jpg", tmp_path / "link.jpg")
+    (tmp_path / "m.csv").write_text("path,label\na.jpg,0\nb.jpg,1\n./a.jpg,0\nlink.jpg,1\nc.jpg,1\n")
+    with pytest.warns(UserWarning, match=r"^2 row\(s\) of .*m\.csv name a file that an earlier row names \(first: "
+                                         r"rows 0 and 2: .*/a\.jpg and .*/a\.jpg\)") as caught:
+        m = read_manifest(tmp_path / "m.csv")
+    assert len(m) == 5 and m["exists"].all()  # rows kept
+    assert len(caught) == 1
+    # look-alike: 'A.jpg' and 'a.jpg' on a case-sensitive file system are two files: no warning
+    _touch(tmp_path, "A.jpg")
+    (tmp_path / "link.jpg").unlink()
+    (tmp_path / "m.csv").write_text("path,label\na.jpg,0\nA.jpg,1\nb.jpg,1\nc.jpg,1\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_manifest(tmp_path / "m.csv")["exists"].all()

@@ -52,14 +52,17 @@ def _expand_folder(folder, suffixes, kind):
     row with its reason, not a silent gap; other media files (another kind or format) and hidden
     files (``._x.jpg``) are not inputs, and are counted in one SkippedFilesWarning.
     """
-    from ..datasets._inventory import HIDDEN, UNDECODABLE, Inventory
+    from ..datasets._inventory import HIDDEN, TRAILING, UNDECODABLE, Inventory, trailing_suffix
 
     inventory = Inventory(folder)
     files = [(p, "") for p in inventory.files_below(folder) if p.suffix.lower() in suffixes]
-    problems = [(p, reason) for p, reason in inventory.problems_below(folder) if p.suffix.lower() in suffixes]
-    # a name with undecodable bytes is readable (the output writes it escaped); other problems are errors
-    files += [(p, "") for p, reason in problems if reason == UNDECODABLE]
-    failed = [(p, reason) for p, reason in problems if reason not in (HIDDEN, UNDECODABLE) and not os.path.isdir(p)]
+    problems = inventory.problems_below(folder)
+    # a name with undecodable bytes is readable (the output writes it escaped), and so is one ending in
+    # spaces or dots ('a.jpg '; the decoders read the content, not the suffix); other problems are errors
+    files += [(p, "") for p, reason in problems if (reason == UNDECODABLE and p.suffix.lower() in suffixes)
+              or (reason == TRAILING and trailing_suffix(p.name) in suffixes)]
+    failed = [(p, reason) for p, reason in problems
+              if reason not in (HIDDEN, UNDECODABLE) and p.suffix.lower() in suffixes and not os.path.isdir(p)]
     found = sorted(files + failed)
     inventory.settle([p for p, _ in found], loader="forensics predict", stacklevel=4, what="are not scored",
                      classify=lambda _, rel: (f"{Path(rel[-1]).suffix.lower()} file (the model takes {kind})", True))
@@ -73,6 +76,13 @@ def _expand_inputs(inputs, suffixes, kind="images"):
     rows = []
     for text in inputs:
         path = Path(text)
+        try:
+            os.stat(text)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte...: this row only
+            rows.append((text, None, f"cannot read file ({getattr(exc, 'strerror', None) or exc})"))
+            continue
         if path.is_dir():
             files = _expand_folder(path, suffixes, kind)
             if not files:

@@ -154,7 +154,8 @@ def load_dfdc(root, *, strict=False):
     Notes
     -----
     **Groups.** ``group`` is the original video: a real video and every fake made from it share
-    a group (across parts too), so no fold trains on the source of a test fake. The metadata has
+    a group (across parts too), so no fold trains on the source of a test fake; names are
+    compared case-insensitively (``"original": "B.MP4"`` joins ``b.mp4``). The metadata has
     no actor id, and DFDC's actors appear in several original videos, so two groups may still
     show the same person; identity-level separation needs DFDC's full release (or a clustering
     of faces).
@@ -199,7 +200,9 @@ def load_dfdc(root, *, strict=False):
             rows.append(dict(path=str(path), label=label, method="fake" if label else "real",
                              video_id=_stem(name), original=_stem(original) if original else None,
                              part=part.name, split=entry.get("split"), exists=exists,
-                             key=_stem(original) if original else _stem(name)))
+                             # grouped case-insensitively: a metadata naming 'B.MP4' for the file 'b.mp4' (written
+                             # on a case-insensitive system) must not split a fake from its original
+                             key=(_stem(original) if original else _stem(name)).casefold()))
         for path in inventory.files(folder):
             if path.name not in meta:
                 inventory.skip(path, f"not named in its part's {meta_file.name} (unlabelled)")

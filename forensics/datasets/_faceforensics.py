@@ -72,12 +72,12 @@ def _classifier(comp, methods, subsets, read):
             return _AUXILIARY["images"] + " (not a detection input)", True
         if sub not in _COMP_OF_FOLDER or rel[3] != "videos" or len(rel) != 5:
             return None
+        if _COMP_OF_FOLDER[sub] != comp:  # first: with methods=None, a method without a folder for comp
+            return f"compression {_COMP_OF_FOLDER[sub]} not selected (compression=)", True  # is left out for this
         if top == "manipulated_sequences" and name not in methods:
             return f"method {name} not selected (methods=)", True
         if top == "original_sequences" and name not in subsets:
             return f"original {name} videos not selected (they come with methods=[{_DFD!r}])", True
-        if _COMP_OF_FOLDER[sub] != comp:
-            return f"compression {_COMP_OF_FOLDER[sub]} not selected (compression=)", True
         if (top, name, sub) not in read:
             return f"{comp} videos also stored in {sub}/, which was not read (another folder for {comp} was)", False
         return None

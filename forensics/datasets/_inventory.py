@@ -41,6 +41,8 @@ HIDDEN = "hidden (name or folder starting with '.', or __MACOSX)"
 UNDECODABLE = ("name that is not valid text in the file system's encoding (undecodable bytes, e.g. Latin-1 "
                "from an old archive): a manifest table cannot hold it; rename the file")
 LOOP = "link back to a folder that holds it (a loop, not followed)"
+TRAILING = ("name ending in spaces or dots after its suffix ('a.jpg ', 'a.jpg.'): the suffix is not recognised "
+            "and Windows cannot hold the name; rename the file")
 #: Reasons that lose no data: ``strict=True`` still only warns about them.
 _HARMLESS = {HIDDEN, LOOP}
 _EXAMPLES = 3
@@ -78,6 +80,13 @@ def _is_text(name):
     except UnicodeEncodeError:
         return False
     return True
+
+
+def trailing_suffix(name):
+    """The suffix of ``name`` once trailing spaces and dots are dropped (``'a.JPG. '`` -> ``'.jpg'``),
+    or ``""`` when it has none of either (Windows drops them; Linux keeps them in the name)."""
+    stripped = name.rstrip(" .")
+    return os.path.splitext(stripped)[1].lower() if stripped != name else ""
 
 
 def _shown(text):
@@ -154,6 +163,8 @@ class Inventory:
                         stack.append((path, name_hidden, name_undecodable, above | {key}))
                     continue
                 if os.path.splitext(entry.name)[1].lower() not in self.suffixes:
+                    if trailing_suffix(entry.name) in self.suffixes:  # media, its suffix masked: never silent
+                        self._problems[_norm(path)] = (path, HIDDEN if name_hidden else TRAILING)
                     continue
                 reason = self._file_problem(path)
                 if reason is None and name_hidden:
@@ -288,7 +299,8 @@ class Inventory:
             shown = []
             for p in paths[:_EXAMPLES]:
                 root, rel = self._root_of(p)
-                shown.append(_shown(rel.as_posix() if root is not None else str(p)))
+                text = _shown(rel.as_posix() if root is not None else str(p))
+                shown.append(repr(text) if text.endswith((" ", ".")) else text)  # trailing spaces made visible
             more = ", ..." if len(paths) > _EXAMPLES else ""
             parts.append(f"{len(paths)} {reason} (e.g. {', '.join(shown)}{more})")
         return f"{loader}: {total} media file(s) under {where} {what}: " + "; ".join(parts)

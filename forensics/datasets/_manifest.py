@@ -97,15 +97,42 @@ def read_text(path):
 
 def normalization_note(paths):
     """``""``, or a note counting the absent ``paths`` for which a look-alike file exists (a name that
-    differs only in Unicode normalization, NFC/NFD; Windows separators; both), one count per kind,
+    differs only in Unicode normalization, NFC/NFD; Windows separators; both; letter case or trailing
+    spaces and dots), one count per kind,
     naming the first of each; appended to "not on disk" warnings."""
     from ..media._item import not_found_reason
 
     reasons = [r for r in (not_found_reason(p) for p in paths if not os.path.lexists(p)) if r != "file not found"]
-    kinds = {}  # one count per kind of look-alike (normalization, separators, both), naming the first
+    kinds = {}  # one count per kind of look-alike (normalization, separators, case...), naming the first
     for r in reasons:
-        kinds.setdefault(("normalization" in r, "separators" in r), []).append(r)
+        kinds.setdefault(tuple(k in r for k in ("normalization", "separators", "letter case", "spaces or dots")),
+                         []).append(r)
     return "".join(f"; {len(rs)} of them: {rs[0].removeprefix('file not found; ')}" for rs in kinds.values())
+
+
+def warn_same_file(source, paths, stacklevel=2):
+    """Warn when rows of the manifest ``source`` name one file (same device and inode: the same path
+    twice, ``./a.jpg`` and ``a.jpg``, a link and its target, ``A.jpg`` and ``a.jpg`` on a
+    case-insensitive file system), counting them and naming the first pair; ``paths`` is a Series
+    (its index gives the row numbers). Paths that cannot be read are left to the caller's check."""
+    import warnings
+
+    first, pairs = {}, []
+    for i, p in zip(paths.index, paths):
+        try:
+            st = os.stat(p)
+        except (OSError, TypeError, ValueError):
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in first:
+            pairs.append((first[key], i))
+        else:
+            first[key] = i
+    if pairs:
+        i, j = pairs[0]
+        warnings.warn(f"{len(pairs)} row(s) of {source} name a file that an earlier row names (first: rows {i} and "
+                      f"{j}: {paths[i]} and {paths[j]}); the file counts twice, in both halves of a split unless a "
+                      f"group column joins them", UserWarning, stacklevel=stacklevel + 1)
 
 
 def require_dir(path, what):

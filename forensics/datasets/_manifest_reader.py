@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ._inventory import Inventory
-from ._manifest import check_labels, normalization_note
+from ._manifest import check_labels, normalization_note, warn_same_file
 
 __all__ = ["read_manifest"]
 
@@ -56,7 +56,10 @@ def read_manifest(path, *, root=None, strict=False):
     -----
     UserWarning
         When rows name files that are absent, broken links or unreadable: the rows are kept
-        with ``exists=False``.
+        with ``exists=False``. When two rows name one file (the same path twice, ``./a.jpg``
+        and ``a.jpg``, a link and its target, ``A.jpg`` and ``a.jpg`` on a case-insensitive
+        file system): the rows are kept, and the file counts twice (in both halves of a split,
+        unless a ``group`` column joins them).
     SkippedFilesWarning
         Counting the media files under ``root`` that no row names, by reason.
 
@@ -110,6 +113,7 @@ def read_manifest(path, *, root=None, strict=False):
         warnings.warn(f"{len(absent)} of {len(table)} rows of {path} name a file that is "
                       f"absent or not readable (first: {absent.iloc[0]}); their rows have exists=False"
                       + normalization_note(absent), UserWarning, stacklevel=2)
+    warn_same_file(path, table["path"][table["exists"]], stacklevel=3)
     skipped = inventory.settle(table["path"], loader="read_manifest", strict=strict,
                                classify=lambda _, rel: ("not listed in the manifest CSV (unlabelled)", False))
     table.attrs.update(dataset="manifest", source=str(path), skipped=skipped)

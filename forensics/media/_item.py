@@ -213,7 +213,8 @@ class Item:
       ("Corrupt JPEG data: premature end of data segment", bad Huffman code, resynchronisation
       at a restart marker, premature end of file...) is an error; a missing end-of-image marker
       and a progressive file whose scans do not complete every coefficient are refused before
-      decoding. 12-bit and lossless JPEG are refused (no strict decoder is installed for them).
+      decoding (a missing marker even when every scan is there: see :func:`_scan_jpeg`). 12-bit
+      and lossless JPEG are refused (no strict decoder is installed for them).
     - PNG: every chunk's CRC-32 is checked, then libpng (through OpenCV) decodes, which refuses
       missing image data and a broken zlib stream.
     - TIFF: libtiff through Pillow, which stops at a strip that fails to decode (a deflate
@@ -224,7 +225,11 @@ class Item:
       JPEG (compression 6) is refused. YCbCr only 8-bit, BT.601 full range, unsubsampled or
       JPEG-compressed; CIELab, 32-bit and float samples are refused, naming them.
     - WebP, BMP, PNM, GIF, AVIF: OpenCV (libwebp, libavif, its own BMP/PNM/GIF readers), which
-      refuse truncated streams and (AVIF) undecodable AV1 data; GIF and AVIF through Pillow
+      refuse truncated streams and (AVIF) undecodable AV1 data; a run-length encoded BMP (RLE8,
+      RLE4) whose codes leave pixels without a value (an early end of line or of bitmap, a delta
+      jump), which OpenCV fills with black, is refused first, and so is a plain (ASCII) PGM/PPM
+      that ends inside its last number (it cannot be told from a file cut there); a GIF without
+      its one-byte trailer is refused by OpenCV, and stays refused (see :func:`_scan_jpeg`); GIF and AVIF through Pillow
       with truncated images refused when the OpenCV build cannot read them. Under a GIF's
       transparent pixels the RGB is the palette colour of the stored index (as Pillow and a
       PNG palette with tRNS give), not the background colour OpenCV composes them on. A 16-bit
@@ -281,6 +286,11 @@ class Item:
                 _unsupported_jpeg(self, _scan_jpeg(self))
             elif self.data[:4] in _TIFF_SIGNATURES:
                 _unsupported_tiff(self)  # a TIFF Pillow cannot open: name what it holds
+            elif self.data[:4] == b"RIFF" and self.data[8:12] == b"WEBP":
+                declared = int.from_bytes(self.data[4:8], "little") + 8
+                if declared > len(self.data):  # Pillow only says it "could not create decoder object"
+                    raise self.error(f"truncated WebP: the RIFF header declares {declared} bytes, the file "
+                                     f"has {len(self.data)}") from None
             detail = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(exc))  # stable text
             kind = _known_other_kind(self.data)
             raise self.error(
@@ -364,6 +374,10 @@ class Item:
             else:
                 if fmt == "PNG":
                     _check_png_chunks(self)
+                elif fmt == "BMP":
+                    _check_bmp_rle(self)
+                elif fmt == "PPM":
+                    _check_plain_pnm_end(self)
                 arr, white = self._decode_cv2(fmt), None
                 if fmt == "GIF":
                     arr = self._gif_colours_under_transparency(arr)
@@ -419,7 +433,9 @@ class Item:
                 raise MemoryError(str(exc)) from None
             raise self.error(f"corrupt {fmt} data ({_short(exc)})") from None
         if arr is None or arr.size == 0:
-            raise self.error(f"corrupt or unsupported {fmt} data (the decoder refused it)")
+            short = _short_raster(self.data, fmt)
+            raise self.error(f"truncated {fmt}: {short}" if short else
+                             f"corrupt or unsupported {fmt} data (the decoder refused it)")
         if arr.ndim == 3 and arr.shape[2] == 3:  # in place: no second copy of a large picture
             arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB, dst=arr)
         elif arr.ndim == 3 and arr.shape[2] == 4:
@@ -652,7 +668,7 @@ def path_text(src):
 
 def not_found_reason(src):
     """Why ``src`` cannot be opened when no file has that name: ``"file not found"``, naming the
-    file meant when the name is one of two look-alikes of an existing file.
+    file meant when the name is one of the look-alikes of an existing file.
 
     - Unicode normalization: the same accented name can be stored as precomposed (NFC: ``é`` is
       one code point) or decomposed (NFD: ``e`` + a combining accent, as macOS writes names)
@@ -660,8 +676,19 @@ def not_found_reason(src):
       one form does not find files copied in the other, although both print the same.
     - Windows separators: ``real\\a.jpg`` (a manifest written on Windows) is one file name on
       POSIX systems, not ``real/a.jpg``.
+    - Letter case, and trailing spaces or dots: ``IMG_1.JPG`` for ``img_1.jpg``, ``a.jpg`` for
+      ``a.jpg `` (macOS and Windows match names case-insensitively, and Windows drops trailing
+      spaces and dots, so a manifest written there can name a file so; Linux does neither).
+    - A URL (``https://...``): inputs are local files, nothing is downloaded.
 
     The file is not read in its place: both names can be distinct files.
+
+    Parameters
+    ----------
+    src : str or os.PathLike
+        The path that was not found. Its folder is listed once for the case and trailing-character
+        look-alikes, and the listing is kept (for a few folders, while their modification time
+        stands), so a manifest with many missing rows in one large folder lists it once.
 
     Examples
     --------
@@ -674,6 +701,8 @@ def not_found_reason(src):
     >>> windows = str(d) + "/real" + chr(92) + "a.jpg"  # real\\a.jpg, one name on POSIX systems
     >>> not_found_reason(windows).endswith("a file exists at " + str(d / "real" / "a.jpg"))
     True
+    >>> not_found_reason(str(d / "real" / "A.JPG")).endswith("differs only in letter case exists: 'a.jpg'")
+    True
     """
     import unicodedata
 
@@ -682,6 +711,8 @@ def not_found_reason(src):
                              else c for c in os.path.basename(name)) + "'"
 
     text = os.fsdecode(src)
+    if _URL.match(text):
+        return "file not found; it is a URL: inputs are local files (download it first)"
     for form in ("NFC", "NFD"):
         twin = unicodedata.normalize(form, text)
         if twin != text and os.path.lexists(twin):
@@ -697,7 +728,45 @@ def not_found_reason(src):
                 return (f"file not found; the path uses Windows separators ('\\') and a file whose name differs "
                         f"only in Unicode normalization exists at {path_text(twin)} ({form}: {shown(twin)} vs "
                         f"{shown(posix)} asked), e.g. a copy from macOS: rename one to match")
-    return "file not found"
+    return _name_twin(text) or "file not found"
+
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_LISTINGS = {}  # folder -> (modification time in ns, names): the last few folders listed for look-alikes
+
+
+def _listing(folder):
+    """The names in ``folder`` (empty when it cannot be listed), cached while its modification time stands."""
+    try:
+        mtime = os.stat(folder).st_mtime_ns
+        cached = _LISTINGS.get(folder)
+        if cached is not None and cached[0] == mtime:
+            return cached[1]
+        names = os.listdir(folder)
+    except (OSError, ValueError):
+        return []
+    if len(_LISTINGS) >= 8:
+        _LISTINGS.pop(next(iter(_LISTINGS)))
+    _LISTINGS[folder] = (mtime, names)
+    return names
+
+
+def _name_twin(text):
+    """The look-alike note for a file name that differs only in letter case or trailing spaces and
+    dots from an existing name in the same folder; None when there is none or the folder cannot be listed."""
+    folder, name = os.path.split(text)
+    if not name:
+        return None
+    names = _listing(folder or ".")
+    want = name.rstrip(" .").casefold()
+    found = [n for n in names if n != name and n.rstrip(" .").casefold() == want]
+    if not found:
+        return None
+    twin = min(found)
+    kinds = (["letter case"] if twin.rstrip(" .") != name.rstrip(" .") else []) + (
+        ["trailing spaces or dots"] if twin.rstrip(" .") != twin or name.rstrip(" .") != name else [])
+    return (f"file not found; a file whose name differs only in {' and '.join(kinds)} exists: "
+            f"{twin!r}")
 
 
 @contextlib.contextmanager
@@ -810,6 +879,15 @@ def _scan_jpeg(item):
     Raises when there is no scan, the end-of-image marker is missing (a truncated file, which
     decoders fill with grey), or a progressive file's scans leave coefficients unfinished
     (scans cut off at a scan boundary and an EOI appended decode without any warning).
+
+    A missing end-of-image marker is refused even when every scan header is there: a file cut
+    inside its last scan and padded (with zeros, as an interrupted download leaves a
+    preallocated file, with 0xFF or with other bytes) can decode without any libjpeg warning once
+    the marker is appended (zero bits are valid Huffman codes, and libjpeg-turbo drops the bytes
+    it read ahead past the last block): 10 of 1,800 such files came back as wrong pictures with
+    the marker appended, none while it is required (``benchmarks/padded_truncations.py``). A
+    file whose writer left the marker out cannot be told from them. The same holds for a GIF
+    without its trailer byte, which OpenCV refuses (2 of 1,200 with the trailer supplied).
     """
     data = item.data
     n = len(data)
@@ -956,7 +1034,7 @@ _IMAGE_BRANDS = {b"avif", b"avis"}  # ISO base media files that are images (AVIF
 
 def _known_other_kind(data):
     """What a file Pillow cannot open is, when its first bytes say it is a known non-accepted kind:
-    HEIF (HEIC), JPEG XL, a video container, a macOS AppleDouble file (``._name``); else None."""
+    HEIF (HEIC), JPEG XL, JPEG 2000, a video container, a macOS AppleDouble file (``._name``); else None."""
     if data[4:8] == b"ftyp":
         brand = data[8:12]
         if brand in _HEIF_BRANDS:
@@ -965,6 +1043,8 @@ def _known_other_kind(data):
             return f"an ISO base media (MP4, MOV, 3GP) file (brand {brand.decode('latin-1')!r}), a video, not an image"
     if data[:2] == b"\xff\x0a" or data[:12] == b"\x00\x00\x00\x0cJXL \x0d\x0a\x87\x0a":
         return "a JPEG XL image, for which no decoder is installed"
+    if data[:12] == b"\x00\x00\x00\x0cjP  \r\n\x87\n" or data[:4] == b"\xff\x4f\xff\x51":
+        return "a JPEG 2000 image (JP2 or J2K), a format not accepted: convert it losslessly (PNG, TIFF)"
     if data[:4] == b"\x1a\x45\xdf\xa3":
         return "a Matroska or WebM file, a video, not an image"
     if data[:4] == b"RIFF" and data[8:12] == b"AVI ":
@@ -1132,6 +1212,108 @@ def _bmp_alpha_mask(data):
     if header_size < 56 or compression not in (3, 6) or len(data) < 70:
         return 0
     return int.from_bytes(data[66:70], "little")
+
+
+def _check_bmp_rle(item):
+    """Refuse a run-length encoded BMP (RLE8, RLE4) whose codes leave pixels without a value.
+
+    An RLE stream may end the bitmap (escape ``00 01``) or a line (``00 00``) early, or jump
+    ahead (delta, ``00 02 dx dy``); the pixels it passes over are undefined in the format (Windows
+    leaves whatever was drawn there before), and decoders fill them with a colour of their own
+    (OpenCV: black). Walking the codes, the pixels written must cover the declared size, and the
+    stream must reach its end-of-bitmap code (or the last line) before the file ends.
+    """
+    data = item.data
+    if len(data) < 54 or int.from_bytes(data[14:18], "little") < 40:
+        return
+    compression = int.from_bytes(data[30:34], "little")
+    if compression not in (1, 2):
+        return
+    w = int.from_bytes(data[18:22], "little", signed=True)
+    h = int.from_bytes(data[22:26], "little", signed=True)
+    if w <= 0 or h <= 0:
+        return  # a top-down RLE bitmap is invalid; the decoder decides
+    pos = int.from_bytes(data[10:14], "little")
+    n = len(data)
+    x = y = covered = 0
+    ended = False
+    per_byte = 1 if compression == 1 else 2  # pixels per byte of an absolute run
+    while pos + 1 < n and y < h:
+        count, value = data[pos], data[pos + 1]
+        pos += 2
+        if count:  # an encoded run of `count` pixels
+            covered += max(0, min(x + count, w) - min(x, w))
+            x += count
+        elif value == 0:  # end of line
+            x, y = 0, y + 1
+        elif value == 1:  # end of bitmap
+            ended = True
+            break
+        elif value == 2:  # delta: right dx, up dy
+            if pos + 1 >= n:
+                break
+            x, y = x + data[pos], y + data[pos + 1]
+            pos += 2
+        else:  # an absolute run of `value` pixels, padded to a 16-bit boundary
+            covered += max(0, min(x + value, w) - min(x, w))
+            x += value
+            size = -(-value // per_byte)
+            pos += size + (size & 1)
+    if not (ended or y >= h):
+        raise item.error("truncated BMP: the run-length data end before the end-of-bitmap code")
+    if covered < w * h:
+        raise item.error(f"BMP run-length data leave {w * h - covered} of {w * h} pixels without a value (an "
+                         f"end-of-line, end-of-bitmap or delta code skips them; decoders fill them with a colour "
+                         f"of their own)")
+
+
+def _short_raster(data, fmt):
+    """Why OpenCV refused an uncompressed BMP or a binary PNM, when its pixel data are shorter than
+    the header's size needs (``"the pixel data hold 100 of the 192 bytes its 8x8 RGB size needs"``); else None."""
+    if fmt == "BMP" and len(data) >= 34 and int.from_bytes(data[14:18], "little") >= 40:
+        w = int.from_bytes(data[18:22], "little", signed=True)
+        h = abs(int.from_bytes(data[22:26], "little", signed=True))
+        bits, compression = int.from_bytes(data[28:30], "little"), int.from_bytes(data[30:34], "little")
+        if compression not in (0, 3) or w <= 0 or bits not in (1, 4, 8, 16, 24, 32):
+            return None
+        need = (w * bits + 31) // 32 * 4 * h
+        have = len(data) - int.from_bytes(data[10:14], "little")
+        what = f"{w}x{h} {bits}-bit"
+    elif fmt == "PPM" and data[:2] in (b"P4", b"P5", b"P6"):
+        count = b"2" if data[:2] == b"P4" else b"3"  # width, height[, maxval]: then one white-space byte
+        tokens = re.match(rb"P[456](?:\s+(?:#[^\n]*\n\s*)*(\d+)){" + count + rb"}\s", data)
+        if tokens is None:
+            return None
+        nums = [int(t) for t in re.findall(rb"\d+", re.sub(rb"#[^\n]*\n", b" ", tokens.group(0)[2:]))]
+        if data[:2] == b"P4":
+            w, h = nums[:2]
+            need = (w + 7) // 8 * h
+        elif len(nums) >= 3:
+            w, h, maxval = nums[:3]
+            need = w * h * (3 if data[:2] == b"P6" else 1) * (2 if maxval > 255 else 1)
+        else:
+            return None
+        have = len(data) - tokens.end()
+        what = f"{w}x{h} {data[:2].decode()}"
+    else:
+        return None
+    if 0 <= have < need:
+        return f"the pixel data hold {have} of the {need} bytes its {what} size needs"
+    return None
+
+
+def _check_plain_pnm_end(item):
+    """Refuse a plain (ASCII) PGM/PPM whose last sample is the file's last byte, by name.
+
+    The format allows it, but such a file cannot be told from one cut inside its last number
+    (``... 255`` cut to ``... 25`` reads as a valid, darker last pixel); OpenCV refuses it without
+    a reason. Plain PBM (one character per sample) is not concerned.
+    """
+    data = item.data
+    last_line = data[max(data.rfind(b"\n"), data.rfind(b"\r")) + 1:]
+    if data[:2] in (b"P2", b"P3") and data[-1:].isdigit() and b"#" not in last_line:
+        raise item.error("plain (ASCII) PNM ends inside a number, with no white space after its last sample: it "
+                         "cannot be told from a file cut inside that number; if it is whole, end it with a newline")
 
 
 def _cv2_reads(fmt):
