@@ -381,7 +381,11 @@ def median_abs(x):
 
 
 def haar_sigma(planes):
-    """MAD noise deviation ``median(|HH|) / 0.6745`` of the level-1 Haar HH band of each plane (P,)."""
+    """MAD noise deviation ``median(|HH|) / 0.6745`` of the level-1 Haar HH band of each plane (P,).
+
+    The band comes from the ``haar_abs_hh`` kernel: NumPy slicing gives the same values bitwise but
+    made the family 1.11x slower (``benchmarks/noise_library_paths.py``).
+    """
     p, h, w = planes.shape
     if h < 2 or w < 2:
         return np.full(p, np.nan)
@@ -479,7 +483,9 @@ def residual_moments(r, grid, cells):
 def median_stats(planes, grid):
     """Kernel sums of the 3x3 median residual of every plane: (cells (P, grid^2, 5), cross (3,)).
 
-    Zero counts (NaN statistics) for planes smaller than 3x3.
+    Zero counts (NaN statistics) for planes smaller than 3x3. One fused kernel pass: ``cv2.medianBlur``
+    plus the moments of the materialised float64 residual (``plane_moments``) gives the same statistics
+    within 1e-14 relative but made the family 1.19x slower (``benchmarks/noise_library_paths.py``).
     """
     p, h, w = planes.shape
     cells, cross = np.zeros((p, grid * grid, 5)), np.zeros(3)
@@ -491,7 +497,10 @@ def median_stats(planes, grid):
 def srm_stats(planes, grid):
     """Kernel sums of the SRM residuals of the planes r, g, b, y: (cells (7, grid^2, 5), cross (3,)).
 
-    Zero counts (NaN statistics) for planes smaller than 5x5; see ``srm_moments`` for the rows.
+    Zero counts (NaN statistics) for planes smaller than 5x5; see ``srm_moments`` for the rows. One
+    fused kernel pass: OpenCV filters (``sepFilter2D`` / ``filter2D`` in float64) plus ``plane_moments``
+    give the same statistics within 1e-12 relative but made the family 1.6x slower
+    (``benchmarks/noise_library_paths.py``).
     """
     h, w = planes.shape[1:]
     cells, cross = np.zeros((7, grid * grid, 5)), np.zeros(3)
