@@ -11,6 +11,7 @@ pytest.importorskip("librosa")
 from forensics.audio import AV_SYNC_NAMES, AudioFeatures, AVSyncFeatures, load_audio  # noqa: E402
 from forensics.audio._read import _place  # noqa: E402
 from forensics.media import Face, ItemError  # noqa: E402
+from video_fixtures import talking  # noqa: E402
 
 SR = 22050
 
@@ -177,24 +178,7 @@ class FixedFace:
 
 def _talking(n=60, fps=25, seed=0):
     """Frames of a mouth opening in bursts and the sound of the same bursts, in sync sample for frame."""
-    rng = np.random.default_rng(seed)
-    openness, t = np.zeros(n), 2
-    while t < n:
-        length, gap = rng.integers(3, 8), rng.integers(3, 8)
-        openness[t:t + length] = 1
-        t += length + gap
-    frames = []
-    for k in range(n):
-        f = np.full((64, 64, 3), 170, np.uint8)
-        f[16:52, 16:48] = 200
-        h = 2 + int(6 * openness[k])
-        f[44 - h // 2:44 + h // 2 + 1, 24:41] = 40
-        frames.append(f)
-    spf = SR // fps
-    sound = 0.002 * rng.normal(size=n * spf)
-    for k in np.flatnonzero(openness):
-        sound[k * spf:(k + 1) * spf] += 0.3 * rng.normal(size=spf)
-    return frames, sound
+    return talking(n, fps, seed, 0, SR)
 
 
 @pytest.mark.parametrize("v_start,a_start,fmt,lag", [
