@@ -5,10 +5,10 @@ For each candidate, the kernel path of the package and the library path are time
 one process (CPU clock, medians, one thread everywhere) on a 256x256 luma, and their values
 compared:
 
-- wavelet residual, one analysis pass along axis 0 (level 1, db4): the numba row combinations
-  (``filter_row_pairs``) against OpenCV ``copyMakeBorder(BORDER_REFLECT)`` (pywt's "symmetric")
-  plus ``sepFilter2D`` with the flipped taps, kept at every other row; the whole residual against
-  PyWavelets ``wavedec2`` / ``waverec2``;
+- wavelet residual, one analysis pass along axis 0 and one along axis 1 (level 1, db4): the numba
+  kernels (``filter_row_pairs``, ``filter_row_streams``) against OpenCV
+  ``copyMakeBorder(BORDER_REFLECT)`` (pywt's "symmetric") plus ``sepFilter2D`` with the flipped
+  taps, kept at every other sample; the whole residual against PyWavelets ``wavedec2`` / ``waverec2``;
 - block DCT statistics: ``block_dct_stats`` against the DCT as two matrix products over the
   blocks (BLAS) followed by NumPy moments and ``bincount`` histograms, or by a numba kernel for
   the statistics alone (defined here, uncached); on real JPEGs from ``../shared`` (when present),
@@ -62,15 +62,15 @@ def wavelet(luma, repeats):
     import pywt
     from reference_noise import wavelet_reference
 
-    from forensics.features._kernels._noise import filter_row_pairs
-    from forensics.features._noise import MAD_TO_SIGMA, _analysis_table, _filter_bank, wavelet_residual
+    from forensics.features._kernels._noise import filter_row_pairs, filter_row_streams
+    from forensics.features._noise import MAD_TO_SIGMA, _analysis_cols, _analysis_rows, _filter_bank, wavelet_residual
 
     (lo, hi, _, _), f = _filter_bank("db4")
     x = luma.astype(np.float64)
     n0, n1 = x.shape
     m0 = (n0 + f - 1) // 2
     out = np.empty((2 * m0, n1))
-    table = _analysis_table("db4", n0)
+    table = _analysis_rows("db4", n0)
 
     def kernel():
         filter_row_pairs(x, *table, n1, out)
@@ -86,10 +86,27 @@ def wavelet(luma, repeats):
         d = cv2.sepFilter2D(pad, cv2.CV_64F, one, hi_k, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
         return a[1:2 * m0:2], d[1:2 * m0:2]
 
+    m1 = (n1 + f - 1) // 2
+    out_rows = np.empty((n0, 2 * m1))
+    cols_table = _analysis_cols("db4", n1)
+
+    def kernel_rows():
+        filter_row_streams(x, *cols_table, out_rows)
+
+    def opencv_rows():
+        pad = cv2.copyMakeBorder(x, 0, 0, f - 1, f - 1, cv2.BORDER_REFLECT)
+        a = cv2.sepFilter2D(pad, cv2.CV_64F, lo_k, one, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
+        d = cv2.sepFilter2D(pad, cv2.CV_64F, hi_k, one, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
+        return a[:, 1:2 * m1:2], d[:, 1:2 * m1:2]
+
     kernel()
+    kernel_rows()
     a, d = opencv()
+    a1, d1 = opencv_rows()
     ref_a, ref_d = pywt.dwt(x, "db4", mode="symmetric", axis=0)
-    t = interleaved({"kernel": kernel, "opencv": opencv}, repeats)
+    ref_a1, ref_d1 = pywt.dwt(x, "db4", mode="symmetric", axis=1)
+    t = interleaved({"kernel": kernel, "opencv": opencv, "kernel_rows": kernel_rows, "opencv_rows": opencv_rows},
+                    repeats)
     res = np.empty_like(x)
 
     def residual():
@@ -102,6 +119,10 @@ def wavelet(luma, repeats):
         ("wavelet: one analysis pass along axis 0 (level 1, db4, lo + hi)", t["kernel"], "OpenCV pad + sepFilter2D, [1::2]",
          t["opencv"], max(np.abs(out[:m0] - ref_a).max(), np.abs(out[m0:] - ref_d).max()) / np.abs(ref_a).max(),
          max(np.abs(a - ref_a).max(), np.abs(d - ref_d).max()) / np.abs(ref_a).max()),
+        ("wavelet: one analysis pass along axis 1 (level 1, db4, lo + hi)", t["kernel_rows"],
+         "OpenCV pad + sepFilter2D, [:, 1::2]", t["opencv_rows"],
+         max(np.abs(out_rows[:, :m1] - ref_a1).max(), np.abs(out_rows[:, m1:] - ref_d1).max()) / np.abs(ref_a1).max(),
+         max(np.abs(a1 - ref_a1).max(), np.abs(d1 - ref_d1).max()) / np.abs(ref_a1).max()),
         ("wavelet residual (db4, 2 levels)", t2["kernel"], "PyWavelets wavedec2 / waverec2", t2["pywt"],
          np.abs(np.append(res.ravel(), sigma) - want).max() / np.abs(want).max(), 0.0),
     ]

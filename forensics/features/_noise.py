@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import functools
 
-import cv2
 import numpy as np
 import pywt
 
 from ._base import BaseExtractor, FeatureDoc, Interval, Options
 from ._workspace import scratch
 from ._kernels._noise import (
-    filter_row_pairs, haar_abs_hh, median_flat, median_moments, plane_moments, srm_moments,
+    filter_row_pairs, filter_row_streams, haar_abs_hh, median_flat, median_moments, plane_moments, srm_moments,
 )
 
 __all__ = ["NoiseFeatures", "noise_features", "noise_vector"]
@@ -200,9 +199,8 @@ class NoiseFeatures(BaseExtractor):
       estimate ``sigma = median(|HH1|) / 0.6745`` from the finest diagonal sub-band of ``W``
       (Donoho & Johnstone 1994); the median runs over the HH1 coefficients whose filter support
       lies inside the image (the extension would bias it low). The transform is pywt's
-      ``wavedec2`` / ``waverec2`` in float64, each pass along an axis computed as combinations of
-      rows by one small numba kernel, the other axis through an OpenCV transpose (tested
-      against pywt); since
+      ``wavedec2`` / ``waverec2`` in float64, computed by two numba kernels, one for the passes
+      along each axis (tested against pywt); since
       ``soft(d, t) = d - clip(d, -t, t)`` and ``W^-1 W = I``, it synthesises
       ``R = W^-1(0, clip(D, -t, t))`` directly, which is the same residual without the
       cancellation of ``Y - denoised``.
@@ -411,26 +409,31 @@ def _frozen(*arrays):
     return arrays
 
 
+def _symmetric(k, n):
+    """Index into a length-``n`` signal of position ``k`` of pywt's "symmetric" (half-sample)
+    extension: ``x~[-1 - j] = x[j]``, ``x~[n + j] = x[n - 1 - j]``, period ``2n``."""
+    k = k % (2 * n)
+    return np.where(k < n, k, 2 * n - 1 - k).astype(np.int64)
+
+
 @functools.lru_cache(maxsize=256)
-def _analysis_table(wavelet, n):
+def _analysis_rows(wavelet, n):
     """(dst, idx, coef) of one DWT level along axis 0 of ``n`` rows for :func:`filter_row_pairs`.
 
     ``pywt.dwt(x, wavelet, "symmetric", axis=0)``: ``a[o] = sum_j dec_lo[j] x~[2o + 1 - j]`` (``d``
-    with ``dec_hi``), ``o < m = (n + F - 1) // 2``, ``x~`` the half-sample symmetric extension
-    (``x~[-1 - k] = x[k]``, ``x~[n + k] = x[n - 1 - k]``, period ``2n``); ``a`` goes to rows
-    ``0 .. m - 1``, ``d`` to rows ``m .. 2m - 1``.
+    with ``dec_hi``), ``o < m = (n + F - 1) // 2``, ``x~`` the symmetric extension; ``a`` goes to
+    rows ``0 .. m - 1``, ``d`` to rows ``m .. 2m - 1``.
     """
     (lo, hi, _, _), f = _filter_bank(wavelet)
     m = (n + f - 1) // 2
     o = np.arange(m)
-    k = (2 * o[:, None] + 1 - np.arange(f)[None, :]) % (2 * n)
-    idx = np.where(k < n, k, 2 * n - 1 - k).astype(np.int64)
+    idx = _symmetric(2 * o[:, None] + 1 - np.arange(f)[None, :], n)
     dst = np.stack([o, o + m], axis=1).astype(np.int64)
     return _frozen(dst, idx, np.stack([lo, hi]))
 
 
 @functools.lru_cache(maxsize=256)
-def _synthesis_table(wavelet, n):
+def _synthesis_rows(wavelet, n):
     """(dst, idx, coef) of one inverse DWT level along axis 0 into ``n`` rows for :func:`filter_row_pairs`.
 
     ``pywt.idwt(a, d, wavelet, "symmetric", axis=0)`` trimmed to ``n`` rows, ``a`` and ``d`` the
@@ -447,12 +450,29 @@ def _synthesis_table(wavelet, n):
     return _frozen(dst, idx, coef)
 
 
-def _padded(shape):
-    """A scratch shape whose rows are a few columns longer when needed: rows of 64k doubles put
-    the columns a transpose reads on the same cache sets (a 256x256 float64 transpose takes 6x
-    longer than a 256x262 one)."""
-    rows, cols = shape
-    return rows, cols + (8 - cols % 16) % 16
+@functools.lru_cache(maxsize=256)
+def _analysis_cols(wavelet, n):
+    """(left, right, coef, 0) of one DWT level along axis 1 of ``n`` columns for
+    :func:`filter_row_streams`: the indices of the ``F - 2`` extension samples before the row and
+    of the samples from the last complete pair (``2 (n // 2)``) to ``2m`` (``m = (n + F - 1) // 2``;
+    the last sample of an odd row, then the extension), and the polyphase taps (odd samples with
+    ``lo[0::2]``, even samples with ``lo[1::2]``; ``hi`` likewise)."""
+    (lo, hi, _, _), f = _filter_bank(wavelet)
+    m = (n + f - 1) // 2
+    left = _symmetric(np.arange(f - 2) - (f - 2), n)
+    right = _symmetric(np.arange(n // 2 * 2, 2 * m), n)  # from the last pair inside the row
+    coef = np.stack([np.stack([lo[0::2], lo[1::2]]), np.stack([hi[0::2], hi[1::2]])])
+    return (*_frozen(left, right, coef), 0)
+
+
+@functools.lru_cache(maxsize=256)
+def _synthesis_cols(wavelet, n):
+    """(left, right, coef, 1) of one inverse DWT level along axis 1 for :func:`filter_row_streams`:
+    no extension, the even (``p = 0``) and odd (``p = 1``) reconstruction taps of ``a`` and ``d``."""
+    (_, _, lo, hi), _ = _filter_bank(wavelet)
+    none = np.zeros(0, dtype=np.int64)
+    coef = np.stack([np.stack([lo[p::2], hi[p::2]]) for p in (0, 1)])
+    return (*_frozen(none, none.copy(), coef), 1)
 
 
 def wavelet_residual(x, wavelet, level, mad_to_sigma, out):
@@ -475,12 +495,11 @@ def wavelet_residual(x, wavelet, level, mad_to_sigma, out):
     ``W`` is the 2-D DWT of ``pywt.wavedec2(x, wavelet, mode="symmetric", level=level)`` (axis 0
     then axis 1 per level; approximation kept, soft thresholding of every detail band) and
     ``W^-1`` that of ``pywt.waverec2`` (axis 1 then axis 0; the reconstructed approximation
-    trimmed to the next detail shape, the result to (H, W)), in float64. Each pass along an axis
-    is one call of the kernel :func:`filter_row_pairs` over the rows (tables of
-    :func:`_analysis_table`, :func:`_synthesis_table`); the second axis is made the first by an
-    OpenCV transpose, so a level's four bands come out transposed, stacked
-    ``[[aa, da], [ad, dd]]`` (the next level then starts with the other axis: separable filters
-    commute, up to rounding). ``sigma`` is the MAD over the HH1 coefficients whose filter support
+    trimmed to the next detail shape, the result to (H, W)), in float64: a pass along axis 0 is
+    one call of :func:`filter_row_pairs`, a pass along axis 1 one call of
+    :func:`filter_row_streams`, with the tables of ``_analysis_rows`` / ``_analysis_cols`` /
+    ``_synthesis_rows`` / ``_synthesis_cols``. A level's bands are held as one array
+    ``[[aa, ad], [da, dd]]``. ``sigma`` is the MAD over the HH1 coefficients whose filter support
     lies inside the plane, ``HH1[s:s + n_i, s:s + n_j]``, ``s = F/2 - 1``, ``n_i = (H - F) // 2 + 1``
     (and likewise along W). Since ``soft(d, t) = d - clip(d, -t, t)`` and the transform is linear
     with perfect reconstruction (``W^-1 W = I``), ``R = W^-1(0, clip(D, -t, t))``: the
@@ -495,30 +514,26 @@ def wavelet_residual(x, wavelet, level, mad_to_sigma, out):
     levels = []
     for lev in range(level):
         m0, m1 = (n0 + f - 1) // 2, (n1 + f - 1) // 2
-        cols = scratch(f"noise.wavelet.{lev}.cols", _padded((2 * m0, n1)))  # [a; d] along axis 0
-        filter_row_pairs(src, *_analysis_table(wavelet, n0), n1, cols)
-        rows = scratch(f"noise.wavelet.{lev}.rows", _padded((n1, 2 * m0)))
-        cv2.transpose(cols[:, :n1], rows[:, :2 * m0])
-        bands = scratch(f"noise.wavelet.{lev}.bands", _padded((2 * m1, 2 * m0)))  # [[aa, da], [ad, dd]]^T
-        filter_row_pairs(rows, *_analysis_table(wavelet, n1), 2 * m0, bands)
-        levels.append((n0, n1, m0, m1, rows, bands))
-        src, n0, n1 = bands, m1, m0  # the approximation, transposed: bands[:m1, :m0]
+        half = scratch(f"noise.wavelet.{lev}.half", (2 * m0, n1))  # [a; d] along axis 0
+        filter_row_pairs(src, *_analysis_rows(wavelet, n0), n1, half)
+        bands = scratch(f"noise.wavelet.{lev}.bands", (2 * m0, 2 * m1))  # [[aa, ad], [da, dd]]
+        filter_row_streams(half, *_analysis_cols(wavelet, n1), bands)
+        levels.append((n0, n1, m0, m1, half, bands))
+        src, n0, n1 = bands[:m0], m0, m1  # the approximation: bands[:m0, :m1]
     n0, n1, m0, m1, _, bands = levels[0]
     s = f // 2 - 1
-    hh1 = bands[m1:2 * m1, m0:2 * m0][s:s + (w - f) // 2 + 1, s:s + (h - f) // 2 + 1]  # HH1 transposed
+    hh1 = bands[m0:, m1:][s:s + (h - f) // 2 + 1, s:s + (w - f) // 2 + 1]
     sigma = _median(np.abs(hh1, out=scratch("noise.wavelet.abs", hh1.shape))) / mad_to_sigma
     t = sigma * np.sqrt(2.0 * np.log(h * w))
     for lev in range(level - 1, -1, -1):
-        n0, n1, m0, m1, rows, bands = levels[lev]
+        n0, n1, m0, m1, half, bands = levels[lev]
         if lev == level - 1:
-            bands[:m1, :m0] = 0.0  # below it, the finer level's approximation is the coarser's synthesis
-        for band in (bands[:m1, m0:2 * m0], bands[m1:2 * m1, :2 * m0]):
+            bands[:m0, :m1] = 0.0  # below it, the approximation is the coarser level's synthesis
+        for band in (bands[:m0, m1:], bands[m0:]):
             np.clip(band, -t, t, out=band)
-        filter_row_pairs(bands, *_synthesis_table(wavelet, n1), 2 * m0, rows)  # axis 1 ...
-        cols = scratch(f"noise.wavelet.{lev}.cols", _padded((2 * m0, n1)))
-        cv2.transpose(rows[:n1, :2 * m0], cols[:, :n1])
-        target = out if lev == 0 else levels[lev - 1][5][:n0]  # ... then axis 0
-        filter_row_pairs(cols, *_synthesis_table(wavelet, n0), n1, target)
+        filter_row_streams(bands, *_synthesis_cols(wavelet, n1), half)  # axis 1 ...
+        target = out if lev == 0 else levels[lev - 1][5][:n0]  # the finer level's approximation rows
+        filter_row_pairs(half, *_synthesis_rows(wavelet, n0), n1, target)  # ... then axis 0
     return sigma
 
 

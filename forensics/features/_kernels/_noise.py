@@ -1,6 +1,6 @@
 """Noise-residual kernels: fused passes that filter and accumulate residual moments per grid cell,
-the level-1 Haar diagonal band with the exact median of its absolute values, and the row
-combinations that make one level of the wavelet transform or its inverse along axis 0.
+the level-1 Haar diagonal band with the exact median of its absolute values, and one level of the
+wavelet transform or its inverse along axis 0 (combinations of rows) or axis 1 (polyphase streams).
 
 The moment kernels add to ``cells[q, c, :] = [n, S1, S2, S3, S4]`` with ``Sk = sum((r - k_q) ** k)``
 over the residual samples ``r`` of stream ``q`` in grid cell ``c``, and (when they have one) to
@@ -363,12 +363,12 @@ def median_flat(vals, counts, cand):
     return 0.5 * (lower + upper)
 
 
-# -- wavelet soft-threshold residual: one level of the DWT or inverse DWT along axis 0 ----------------
+# -- wavelet soft-threshold residual: one level of the DWT or inverse DWT along an axis --------------
 
 @kernel(signature=(array(f64, 2), array(i64, 2, True), array(i64, 2, True), array(f64, 2, True), i64,
                    array(f64, 2)))
 def filter_row_pairs(src, dst, idx, coef, width, out):
-    """Rows of ``out`` as linear combinations of rows of ``src``, two output rows per table row.
+    """Along axis 0: rows of ``out`` as linear combinations of rows of ``src``, two per table row.
 
     ``out[dst[o, p], :width] = sum_k coef[p, k] * src[idx[o, k], :width]`` for ``p = 0, 1``; an
     output row at or past ``out.shape[0]`` is computed into a spare row and dropped.
@@ -383,7 +383,7 @@ def filter_row_pairs(src, dst, idx, coef, width, out):
     coef : float64 (2, K), read-only
         The weights of the two outputs.
     width : int
-        Columns to compute (the arrays may be wider: padded scratch rows).
+        Columns to compute.
     out : float64 (R', >= width), C-contiguous, output.
 
     Notes
@@ -426,3 +426,101 @@ def filter_row_pairs(src, dst, idx, coef, width, out):
                 v = x1[t]
                 r0[t] += a0 * u + a1 * v
                 r1[t] += b0 * u + b1 * v
+
+
+@kernel(signature=(array(f64, 2), array(i64, 1, True), array(i64, 1, True), array(f64, 3, True), i64,
+                   array(f64, 2)))
+def filter_row_streams(src, left, right, coef, synthesis, out):
+    """One DWT level (``synthesis == 0``) or inverse DWT level (``synthesis == 1``) along axis 1.
+
+    Each row is turned into two streams ``P_0``, ``P_1`` of length ``L``, filtered into two output
+    streams of length ``T``::
+
+        Y_p[t] = sum_j coef[p, 0, j] P_0[t + K - 1 - j] + coef[p, 1, j] P_1[t + K - 1 - j]
+
+    - analysis: the row extended to ``[row[left], row, row[right]]`` (``left``: the ``F - 2``
+      samples before it, ``right``: those after it, pywt's "symmetric" extension as indices),
+      ``P_0`` its odd and ``P_1`` its even samples, ``L = (len(left) + N + len(right)) / 2``;
+      ``Y_0`` (approximation) goes to columns ``0 .. T - 1`` and ``Y_1`` (detail) to
+      ``T .. 2T - 1``, ``T = M / 2``;
+    - synthesis: the row is ``[a | d]``, ``P_0 = a``, ``P_1 = d`` (``L = N / 2``); ``Y_0`` (even
+      outputs) goes to columns ``2t``, ``Y_1`` (odd outputs) to ``2t + 1``, the last dropped when
+      ``M`` is odd.
+
+    Parameters
+    ----------
+    src : float64 (R, N), C-contiguous
+    left, right : int64, read-only
+        Column indices of the extension (empty for a synthesis).
+    coef : float64 (2, 2, K), read-only
+        ``coef[p, s, j]``: weight of stream ``s`` at tap ``j`` in output ``p``.
+    synthesis : int, 0 or 1
+    out : float64 (R, M), C-contiguous, output.
+
+    Notes
+    -----
+    This is the polyphase form of ``pywt.dwt`` / ``pywt.idwt`` along a row: ``a[o] = sum_m
+    lo[2m] O[o - m + Q] + lo[2m + 1] E[o - m + Q]`` with ``Q = K - 1 = F/2 - 1``, and ``y[2s + p] =
+    sum_j rec_lo[2j + p] a[s + Q - j] + rec_hi[2j + p] d[s + Q - j]``. The split into even and odd
+    samples, the filter loops and the interleaving run over contiguous buffers (vectorised).
+    """
+    n_in = src.shape[1]
+    n_out = out.shape[1]
+    n_left = left.shape[0]
+    n_right = right.shape[0]
+    k_taps = coef.shape[2]
+    if synthesis:
+        n_len = n_in // 2
+        n_s = (n_out + 1) // 2
+    else:
+        n_len = (n_left + n_in + n_right) // 2
+        n_s = n_out // 2
+    n_pairs = n_in // 2  # analysis: the sample pairs (2t, 2t + 1) inside the row
+    p0 = np.empty(n_len)  # local buffers: LLVM knows they alias nothing, and vectorises
+    p1 = np.empty(n_len)
+    y0 = np.empty(n_s)
+    y1 = np.empty(n_s)
+    for r in range(src.shape[0]):
+        row = src[r]
+        o = out[r]
+        if not synthesis:  # odd samples of the extended row to p0, even ones to p1
+            for q in range(n_left // 2):
+                p1[q] = row[left[2 * q]]
+                p0[q] = row[left[2 * q + 1]]
+            e0 = p0[n_left // 2:]
+            e1 = p1[n_left // 2:]
+            for t in range(n_pairs):
+                e1[t] = row[2 * t]
+                e0[t] = row[2 * t + 1]
+            e0 = p0[n_left // 2 + n_pairs:]
+            e1 = p1[n_left // 2 + n_pairs:]
+            for q in range(n_right // 2):
+                e1[q] = row[right[2 * q]]
+                e0[q] = row[right[2 * q + 1]]
+        # a synthesis reads the halves [a | d] of the row in place and interleaves its outputs
+        # afterwards; an analysis reads the split buffers and writes its two halves in place
+        s0 = row[:n_len] if synthesis else p0[:n_len]
+        s1 = row[n_len:2 * n_len] if synthesis else p1[:n_len]
+        a = y0[:n_s] if synthesis else o[:n_s]
+        b = y1[:n_s] if synthesis else o[n_s:2 * n_s]
+        for t in range(n_s):
+            a[t] = 0.0
+            b[t] = 0.0
+        for j in range(k_taps):
+            u0 = s0[k_taps - 1 - j:]
+            u1 = s1[k_taps - 1 - j:]
+            c00 = coef[0, 0, j]
+            c01 = coef[0, 1, j]
+            c10 = coef[1, 0, j]
+            c11 = coef[1, 1, j]
+            for t in range(n_s):
+                u = u0[t]
+                v = u1[t]
+                a[t] += c00 * u + c01 * v
+                b[t] += c10 * u + c11 * v
+        if synthesis:
+            for t in range(n_out // 2):
+                o[2 * t] = y0[t]
+                o[2 * t + 1] = y1[t]
+            if n_out % 2:
+                o[n_out - 1] = y0[n_out // 2]
