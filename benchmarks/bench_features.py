@@ -21,7 +21,7 @@ imported. Absolute times are noisy on a shared machine: read the ratios, each a 
 repeats taken in the same run, before and after interleaved.
 
     python benchmarks/bench_features.py [--n-images 32] [--repeats 9] [--before e8f643b]
-                                        [--no-before] [--no-cold-before] [--cold-rounds 0]
+                                        [--no-before] [--no-cold-before] [--cold-rounds 0] [--compile-only]
                                         [--out results/bench_features.md]
 
 The reference commit is extracted with ``git archive`` into ``results/.before/<commit>/`` as the
@@ -291,12 +291,18 @@ def main(argv=None):
                         help="fresh-process rounds, this tree and the reference commit interleaved: the first "
                              "transform with an empty cache (kernels compiled in the process) and the compile "
                              "CPU seconds of each declared kernel")
+    parser.add_argument("--compile-only", action="store_true",
+                        help="only the --cold-rounds (this tree against --before), printed, nothing written")
     parser.add_argument("--clock", choices=sorted(CLOCK), default="cpu",
                         help="cpu: process CPU time (default; robust on a shared machine); wall: elapsed time")
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_features.md"))
     args = parser.parse_args(argv)
     global _clock
     _clock = CLOCK[args.clock]
+
+    if args.compile_only:
+        print("\n".join(_cold_rounds_report(compile_rounds(args))))
+        return
 
     import forensics.features as after
     from forensics.media import load_item
@@ -353,11 +359,7 @@ def main(argv=None):
     per_kernel = kernel_compile_seconds(str(ROOT))
     if before_tree and not args.no_cold_before:
         cold["before"] = cold_start(data[0], before_tree)
-    cold_rounds = []
-    for _ in range(args.cold_rounds):
-        trees = {"after": str(ROOT), **({"before": before_tree} if before_tree and not args.no_cold_before else {})}
-        cold_rounds.append({k: (cold_start(data[0], tree, runs=1, compile_jobs=1)[0][2], kernel_compile_seconds(tree))
-                            for k, tree in trees.items()})
+    cold_rounds = compile_rounds(args, data[0], before_tree)
     imports = {"after: import forensics": import_time("forensics", str(ROOT))}
     if before_tree:
         imports["before: import forensics"] = import_time("forensics", before_tree)
@@ -380,6 +382,23 @@ def main(argv=None):
         numba_kernels=numba_kernels(), n_features=banks["after"].n_features_out_,
         load_average=os.getloadavg()), indent=2))
     print(f"wrote {out} and {out.with_suffix('.json')}")
+
+
+def compile_rounds(args, sample=None, before_tree=None):
+    """``args.cold_rounds`` rounds of [first transform CPU s, kernel compile seconds] of this tree and the
+    reference commit, in fresh processes with empty caches; the order alternates from round to round."""
+    if sample is None:
+        sample = jpegs(_faces(1)[0], 256)[0]
+        if not args.no_before:
+            before_tree = before_package(args.before)[1]
+    trees = {"after": str(ROOT), **({"before": before_tree} if before_tree and not args.no_cold_before else {})}
+    rounds = []
+    for i in range(args.cold_rounds):
+        order = list(trees) if i % 2 == 0 else list(trees)[::-1]
+        r = {k: (cold_start(sample, trees[k], runs=1, compile_jobs=1)[0][2], kernel_compile_seconds(trees[k]))
+             for k in order}
+        rounds.append({k: r[k] for k in trees})
+    return rounds
 
 
 def _cold_rounds_report(rounds):

@@ -1,7 +1,7 @@
 """Compile the numba kernels an extraction needs before its first item, in parallel processes.
 
 numba compiles a kernel at its first call, one kernel after another, in the calling process: about
-10 CPU seconds for the default bank's 14 kernels on a fresh install, and, without a shared cache,
+8 CPU seconds for the default bank's 12 kernels on a fresh install, and, without a shared cache,
 again in every worker of a parallel run. The kernels do not depend on each other, so
 :func:`compile_kernels` compiles the missing ones in a few fresh interpreters (``python -m``), each
 writing numba's on-disk cache (``cache=True``; ``NUMBA_CACHE_DIR`` or the ``__pycache__`` beside
