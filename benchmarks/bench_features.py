@@ -453,7 +453,7 @@ def _report(v):
         *[f"| {s} | {c['decode'] * 1e3:.2f} ms | " + " | ".join(f"{c[k] * 1e3:.1f} ms" for k in kinds) + " | " +
           " | ".join(f"{c[k] / curve[256][k]:.1f}x" for k in kinds) + " |" for s, c in curve.items()],
         "",
-        f"1024 px / 256 px (16x the pixels; target <= 17): " +
+        "1024 px / 256 px (16x the pixels; target <= 17): " +
         ", ".join(f"{k} {curve[1024][k] / curve[256][k]:.1f}x" for k in kinds),
         "",
         "Cold start (fresh processes; wall seconds unless said):",
