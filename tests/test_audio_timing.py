@@ -82,7 +82,8 @@ def test_a_dropped_audio_chunk_leaves_silence_and_keeps_later_samples_in_place(t
     assert np.all(np.abs(cut.samples[gap]) <= 2 * q)
     np.testing.assert_allclose(cut.samples[:20 * 1024 - 30], sound[:20 * 1024 - 30], atol=q)
     np.testing.assert_allclose(cut.samples[21 * 1024 + d + 30:], sound[21 * 1024 + 30:], atol=q)
-    assert len(cut.errors) == 1 and "jump 0.046 s forward at 0.929 s" in cut.errors[0]
+    assert cut.errors == ("audio timestamps jump forward 1 time(s), 0.046 s in all (sound missing; first at "
+                          "0.929 s): silence inserted",)
     af = AudioFeatures(sr=SR).fit()
     X = af.transform([str(tmp_path / "whole.mkv"), str(tmp_path / "cut.mkv")])
     assert af.status_["status"].tolist() == ["ok", "ok"] and af.status_["reason"][0] == ""
@@ -97,13 +98,99 @@ def test_place_tolerance_at_below_and_above_two_ms():
     joined, notes = _place([(10, a), (17, b)], rate)  # 2 samples late: timestamp rounding, joined
     assert notes == [] and joined.tolist() == [1] * 5 + [2] * 4
     joined, notes = _place([(10, a), (18, b)], rate)  # 3 samples late: a gap
-    assert joined.tolist() == [1] * 5 + [0] * 3 + [2] * 4 and "0.003 s forward at 0.015 s" in notes[0]
+    assert joined.tolist() == [1] * 5 + [0] * 3 + [2] * 4
+    assert notes == ["audio timestamps jump forward 1 time(s), 0.003 s in all (sound missing; first at 0.015 s): "
+                     "silence inserted"]
     joined, notes = _place([(10, a), (13, b)], rate)  # 2 samples early: joined
     assert notes == [] and joined.tolist() == [1] * 5 + [2] * 4
     joined, notes = _place([(10, a), (12, b)], rate)  # 3 samples early: the overlap dropped
-    assert joined.tolist() == [1] * 5 + [2] and "0.003 s back at 0.015 s" in notes[0]
+    assert joined.tolist() == [1] * 5 + [2]
+    assert notes == ["audio timestamps go back 1 time(s), 0.003 s in all (sound repeated; first at 0.015 s): "
+                     "the overlaps dropped"]
     joined, notes = _place([(10, a), (10, a[:3]), (15, b)], rate)  # a chunk sent twice, wholly overlapped
     assert joined.tolist() == [1] * 5 + [2] * 4 and len(notes) == 1
+    # several of a kind: one note with the count, the seconds in all and the first place
+    c = np.full(2, 3, np.float32)
+    joined, notes = _place([(10, a), (18, b), (25, c)], rate)
+    assert joined.tolist() == [1] * 5 + [0] * 3 + [2] * 4 + [0] * 3 + [3] * 2
+    assert notes == ["audio timestamps jump forward 2 time(s), 0.006 s in all (sound missing; first at 0.015 s): "
+                     "silence inserted"]
+
+
+def test_place_in_a_format_with_discontinuities_joins_restarted_parts_on():
+    """MPEG-TS/PS allow timestamp discontinuities (captures joined with cat): timestamps going back
+    or jumping forward by more than FFmpeg's 10 s threshold start a new part, joined on after the
+    sound before it, and every later piece keeps its place in that part. Elsewhere (and below the
+    threshold) the same timestamps are repeated or missing sound."""
+    rate = 1000
+    a, b, c = np.ones(5, np.float32), np.full(4, 2, np.float32), np.full(2, 3, np.float32)
+    back = [(1000, a), (400, b), (404, c)]  # the second part's clock starts again, earlier
+    joined, notes = _place(back, rate, discont=True)
+    assert joined.tolist() == [1] * 5 + [2] * 4 + [3] * 2
+    assert notes == ["audio timestamps restart 1 time(s) (a discontinuity, e.g. joined captures; first at 1.005 s): "
+                     "each part joined on after the sound before it"]
+    joined, notes = _place(back, rate)  # not a discontinuity format: the sound went back, it is dropped
+    assert joined.tolist() == [1] * 5 and len(notes) == 1 and "go back 2 time(s)" in notes[0]
+    far = [(1000, a), (1005 + 10_001, b), (1005 + 10_001 + 7, c)]  # 10.001 s later, then a 3 ms gap
+    joined, notes = _place(far, rate, discont=True)
+    assert joined.tolist() == [1] * 5 + [2] * 4 + [0] * 3 + [3] * 2 and len(notes) == 2
+    joined, notes = _place([(1000, a), (1005 + 10_000, b)], rate, discont=True)  # at the threshold: a gap
+    assert joined.size == 5 + 10_000 + 4 and notes[0].startswith("audio timestamps jump forward 1 time(s), 10.000 s")
+
+
+def test_joined_mpegts_captures_are_read_in_file_order(tmp_path):
+    """Two MPEG-TS captures joined with cat: the second part's clock restarts (here at the same 1.4 s)
+    or jumps 600 s ahead; the sound is both parts in file order, not the first part alone (the
+    second read as repeated sound) or 596 s of inserted silence. The same jump inside one file of
+    a format without discontinuities (Matroska) stays a gap of silence (test above)."""
+    sound = _ramp(3 * SR)
+    a = _write(tmp_path / "a.ts", sound=sound, fmt="mpegts", acodec="mp2", a_start=1.4)
+    first = load_audio(a, sr=SR)
+    for start in (1.4, 600.0):
+        b = _write(tmp_path / f"b{start}.ts", sound=sound[::-1].copy(), fmt="mpegts", acodec="mp2", a_start=start)
+        joined = tmp_path / f"ab{start}.ts"
+        joined.write_bytes(open(a, "rb").read() + open(b, "rb").read())
+        second, track = load_audio(b, sr=SR), load_audio(joined, sr=SR)
+        assert len(track.errors) == 1 and track.errors[0].startswith("audio timestamps restart 1 time(s)")
+        n = first.samples.size  # each part as it reads alone, one after the other
+        assert track.samples.size == pytest.approx(n + second.samples.size, abs=SR * 0.002)
+        np.testing.assert_allclose(track.samples[:n - 64], first.samples[:n - 64], atol=1e-4)
+        m = min(second.samples.size, track.samples.size - n)
+        assert np.corrcoef(track.samples[n + 2048:n + m], second.samples[2048:m])[0, 1] > 0.99
+
+
+def test_a_sample_rate_change_mid_stream_is_refused_by_name(tmp_path):
+    """AAC at 48 kHz then at 44.1 kHz (two captures joined): the second part read at the first rate
+    would be a 440 Hz tone sounding at 479 Hz, status ok; it is refused naming the change. The
+    look-alike, both parts at 48 kHz, is read."""
+    import fractions
+
+    import av
+
+    def write(path, rate, start):
+        with av.open(str(path), "w", format="mpegts") as c:
+            s = c.add_stream("aac", rate=rate, layout="mono")
+            t = np.arange(rate) / rate
+            x = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+            for i in range(0, rate, 1024):
+                f = av.AudioFrame.from_ndarray(x[None, i:i + 1024].copy(), format="fltp", layout="mono")
+                f.sample_rate, f.pts, f.time_base = rate, i + int(start * rate), fractions.Fraction(1, rate)
+                for p in s.encode(f):
+                    c.mux(p)
+            for p in s.encode():
+                c.mux(p)
+        return path.read_bytes()
+
+    first = write(tmp_path / "a.ts", 48000, 1.4)
+    for rate in (44100, 48000):
+        path = tmp_path / f"joined{rate}.ts"
+        path.write_bytes(first + write(tmp_path / "b.ts", rate, 2.4))
+        if rate == 48000:
+            assert load_audio(path, sr=SR).duration_s == pytest.approx(2.0, abs=0.1)
+        else:
+            with pytest.raises(ItemError, match=r"item 4 \(.*joined44100\.ts\): the audio's sample rate changes "
+                                                r"mid-stream \(48000 to 44100 Hz at 2\.\d+ s\); not supported"):
+                load_audio(path, sr=SR, index=4)
 
 
 def test_start_offset_kept_and_samples_from_the_first_timestamp(tmp_path):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..media import ItemError
+from ..media._video import _ts_discont
 
 __all__ = ["AudioTrack", "NoAudioError", "load_audio"]
 
@@ -16,6 +17,9 @@ __all__ = ["AudioTrack", "NoAudioError", "load_audio"]
 # milliseconds (Matroska, FLV) round each timestamp by up to 0.5 ms, so smaller differences are
 # rounding, not missing sound.
 _GAP_TOLERANCE_S = 0.002
+#: FFmpeg's default discontinuity threshold (``-dts_delta_threshold``, 10 s): a larger forward jump
+#: in a format that allows discontinuities is a new part, not missing sound.
+_DISCONT_S = 10.0
 # The mono sound is resampled in blocks of this many source samples.
 _BLOCK = 1 << 16
 
@@ -87,28 +91,54 @@ def _choose_stream(container, stream, index, src):
     return k, audios[k], len(audios)
 
 
-def _place(pieces, rate):
+def _place(pieces, rate, discont=False):
     """Join ``(start_sample, mono)`` pieces on one timeline: gaps become zeros, overlaps are dropped.
 
-    Returns the joined samples and one message per gap or overlap.
+    ``discont``: the container allows timestamp discontinuities (FFmpeg's ``AVFMT_TS_DISCONT``:
+    MPEG-TS, MPEG-PS; e.g. captures joined with ``cat``). There, timestamps that go back, or jump
+    forward by more than FFmpeg's 10 s discontinuity threshold, start a new part, joined on right
+    after the sound before it (as the video reader continues its frame times), not read as
+    repeated or missing sound.
+
+    Returns the joined samples and the notes: one per kind (gaps, overlaps, restarts), with the
+    count, the seconds involved and where the first one is.
     """
     tol = int(np.ceil(_GAP_TOLERANCE_S * rate))
-    out, notes, pos = [], [], pieces[0][0]
+    jump = int(round(_DISCONT_S * rate))
+    out, pos, offset = [], pieces[0][0], 0
+    kinds = {"gap": [], "overlap": [], "restart": []}  # (at, samples) of each
     for start, mono in pieces:
+        start += offset
         shift = start - pos
+        if discont and (shift < -tol or shift > jump):
+            kinds["restart"].append((pos, shift))
+            offset -= shift
+            shift = 0
         if shift > tol:
             out.append(np.zeros(shift, np.float32))
-            notes.append(f"audio timestamps jump {shift / rate:.3f} s forward at {pos / rate:.3f} s "
-                         f"(sound missing): silence inserted")
+            kinds["gap"].append((pos, shift))
             pos = start
         elif shift < -tol:
-            notes.append(f"audio timestamps go {-shift / rate:.3f} s back at {pos / rate:.3f} s "
-                         f"(sound repeated): the overlap dropped")
+            kinds["overlap"].append((pos, -shift))
             mono = mono[-shift:]
             if mono.size == 0:
                 continue
         out.append(mono)
         pos += mono.size
+    notes = []
+    for kind, found in kinds.items():
+        if not found:
+            continue
+        at, total = found[0][0] / rate, sum(abs(s) for _, s in found) / rate
+        if kind == "gap":
+            notes.append(f"audio timestamps jump forward {len(found)} time(s), {total:.3f} s in all (sound "
+                         f"missing; first at {at:.3f} s): silence inserted")
+        elif kind == "overlap":
+            notes.append(f"audio timestamps go back {len(found)} time(s), {total:.3f} s in all (sound repeated; "
+                         f"first at {at:.3f} s): the overlaps dropped")
+        else:
+            notes.append(f"audio timestamps restart {len(found)} time(s) (a discontinuity, e.g. joined captures; "
+                         f"first at {at:.3f} s): each part joined on after the sound before it")
     return np.concatenate(out), notes
 
 
@@ -185,11 +215,18 @@ def load_audio(path, *, sr=22050, max_seconds=None, index=0, stream=None):
     try:
         ordinal, st, n_streams = _choose_stream(container, stream, index, src)
         converter = None  # planar float at the first frame's rate and layout
-        pieces, rate, start, n, channels = [], None, None, 0, 0
+        pieces, rate, layout, start, n, channels = [], None, None, None, 0, 0
         try:
             for frame in container.decode(st):
-                if converter is None:
-                    rate, channels = int(frame.sample_rate), len(frame.layout.channels)
+                if converter is not None and int(frame.sample_rate) != rate:
+                    # one timeline at one rate: a joined capture at another rate is not read as wrong sound
+                    at = float(frame.pts * frame.time_base) if frame.pts is not None else n / rate
+                    raise ItemError(index, src, f"the audio's sample rate changes mid-stream ({rate} to "
+                                                f"{int(frame.sample_rate)} Hz at {at:.3f} s); not supported")
+                if converter is None or frame.layout.name != layout:
+                    # a new converter when the channel layout changes (the channels are averaged per frame)
+                    rate, layout = int(frame.sample_rate), frame.layout.name
+                    channels = max(channels, len(frame.layout.channels))
                     converter = av.AudioResampler(format="fltp", layout=frame.layout, rate=rate)
                 for out in converter.resample(frame):
                     mono = out.to_ndarray().mean(axis=0, dtype=np.float32)
@@ -207,7 +244,7 @@ def load_audio(path, *, sr=22050, max_seconds=None, index=0, stream=None):
             if not pieces:
                 raise ItemError(index, src, f"audio cannot be decoded ({exc})") from None
         if pieces:
-            mono, notes = _place(pieces, rate)
+            mono, notes = _place(pieces, rate, _ts_discont(container))
             samples = _resample(mono, rate, int(sr)).astype(np.float32, copy=False)
         else:
             samples, notes = np.zeros(0, np.float32), []
