@@ -896,15 +896,21 @@ def test_a_stream_switching_between_4_3_and_16_9_is_shown_frame_by_frame(tmp_pat
     assert {f.shape[1] for f in coded.frames} == {176} and set(coded.sars.tolist()) == {1.0}
 
 
-@pytest.mark.parametrize("how", ["threads", "no timestamps"])
-def test_an_aspect_change_that_cannot_be_told_per_frame_is_reported(tmp_path, how):
-    # With frame threads the decoder's ratio lags behind the frames it returns, and a raw stream's frames
-    # cannot be matched to their packets: every frame keeps the first one's ratio, and that is said.
+@pytest.mark.parametrize("threads", [2, 0])
+def test_an_aspect_change_is_followed_with_decoder_threads_of_a_codec_without_frame_threads(tmp_path, threads):
+    # MPEG-2 decodes with slice threads only: each packet's picture is decoded before the packet returns,
+    # so the decoder's ratio after a packet is that picture's, with any number of threads.
     ratios = [FOUR_THREE] * 4 + [SIXTEEN_NINE] * 4
-    if how == "threads":
-        path, kw = write_aspect_switch(tmp_path / "tv.ts", ratios, "mpegts"), {"threads": 2}
-    else:
-        path, kw = write_aspect_switch(tmp_path / "tv.m2v", ratios, "mpeg2video"), {}
+    r = read_frames(write_aspect_switch(tmp_path / "tv.ts", ratios, "mpegts"), every=1, threads=threads)
+    assert r.errors == [] and r.sars.tolist() == pytest.approx([12 / 11] * 4 + [16 / 11] * 4)
+    assert [f.shape[1] for f in r.frames] == [192] * 4 + [256] * 4
+
+
+def test_an_aspect_change_that_cannot_be_told_per_frame_is_reported(tmp_path):
+    # A raw stream's frames cannot be matched to their packets: every frame keeps the first one's ratio,
+    # and that is said.
+    ratios = [FOUR_THREE] * 4 + [SIXTEEN_NINE] * 4
+    path, kw = write_aspect_switch(tmp_path / "tv.m2v", ratios, "mpeg2video"), {}
     r = read_frames(path, every=1, **kw)
     assert r.indices.tolist() == list(range(8)) and r.sars.tolist() == pytest.approx([12 / 11] * 8)
     assert len(r.errors) == 1 and r.errors[0].startswith("the sample aspect ratio changes mid-stream (1.091 to 1.455)")

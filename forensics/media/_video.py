@@ -808,6 +808,16 @@ def _sar(stream):
     return _ratio(sar)
 
 
+def _frame_threads(cc):
+    """The decoder can decode several frames at once (FFmpeg's ``AV_CODEC_CAP_FRAME_THREADS``)."""
+    import av
+
+    try:
+        return bool(cc.codec.capabilities & av.codec.Capabilities.frame_threads)
+    except Exception:  # pragma: no cover - defensive: assume the lagging case
+        return True
+
+
 def _ratio(sar):
     """A sample aspect ratio (Fraction or None) as a float; 1.0 when unknown (0:1, x:0, None)."""
     if sar is None or sar.numerator <= 0 or sar.denominator <= 0:
@@ -910,9 +920,10 @@ class _Display:
         # that picture (an MPEG-2 broadcast switching between 4:3 and 16:9 sequences changes it mid-stream).
         # PyAV gives the container's ratio, or the codec's from the stream's start, and the decoder's
         # current one, not the frame's: ``decoded`` records the decoder's after each packet, which with one
-        # decoder thread is the ratio of that packet's picture (with frame threads it lags behind).
+        # decoder thread is the ratio of that packet's picture (with frame threads it lags behind; a codec
+        # without frame threads, MPEG-2 among them, decodes each packet's picture before it returns).
         self.follow = self.sar == _ratio(stream.codec_context.sample_aspect_ratio)  # the container declares no other
-        self.exact = int(threads) == 1
+        self.exact = int(threads) == 1 or not _frame_threads(stream.codec_context)
         self._sar_of = {}  # pts -> the decoder's ratio for that picture, where it is not self.sar
         self.reported = False  # a change that cannot be told per frame was reported
         self.tag = _Geometry.from_tag(tag_rotation) if tag_rotation else _IDENTITY
