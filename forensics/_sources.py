@@ -154,8 +154,9 @@ def load_data(source, *, dataset=None, labels=True, group_pattern=None, kind=Non
                              "real/ and fake/ sub-folders, a manifest, or a data set root with --dataset")
         manifest = _read_manifest(path, labels=labels)
     else:
-        url = "; it is a URL: DATA is read from local files, nothing is downloaded" if re.match(
-            r"^[A-Za-z][A-Za-z0-9+.-]*://", text) else ""
+        from .media._item import _URL
+
+        url = "; it is a URL: DATA is read from local files, nothing is downloaded" if _URL.match(text) else ""
         raise FileNotFoundError(f"DATA not found: {text!r} (expected a folder with real/ and fake/ sub-folders, "
                                 f"a manifest .csv, or a data set root with --dataset){url}")
     if "kind" not in manifest.columns:

@@ -276,7 +276,7 @@ def test_wavelet_passes_match_pywt_along_each_axis(wavelet):
         filter_row_pairs(np.concatenate([a, d]), *_synthesis_rows(wavelet, n), 7, y)
         np.testing.assert_allclose(y, want, rtol=0, atol=1e-9)
         y = np.full((7, n), np.nan)
-        filter_row_streams(np.ascontiguousarray(np.concatenate([a, d]).T), *_synthesis_cols(wavelet, n), y)
+        filter_row_streams(np.ascontiguousarray(np.concatenate([a, d]).T), *_synthesis_cols(wavelet), y)
         np.testing.assert_allclose(y, want.T, rtol=0, atol=1e-9)
         np.testing.assert_allclose(want, x, atol=1e-6)  # perfect reconstruction (sym8's stored taps: ~1e-10)
 

@@ -113,7 +113,7 @@ def read_manifest(path, *, root=None, strict=False):
         warnings.warn(f"{len(absent)} of {len(table)} rows of {path} name a file that is "
                       f"absent or not readable (first: {absent.iloc[0]}); their rows have exists=False"
                       + normalization_note(absent), UserWarning, stacklevel=2)
-    warn_same_file(path, table["path"][table["exists"]], stacklevel=3)
+    warn_same_file(path, table["path"][table["exists"]], stacklevel=2)
     skipped = inventory.settle(table["path"], loader="read_manifest", strict=strict,
                                classify=lambda _, rel: ("not listed in the manifest CSV (unlabelled)", False))
     table.attrs.update(dataset="manifest", source=str(path), skipped=skipped)

@@ -469,8 +469,8 @@ def _analysis_cols(wavelet, n):
     return (*_frozen(left, right, coef), 0)
 
 
-@functools.lru_cache(maxsize=256)
-def _synthesis_cols(wavelet, n):
+@functools.lru_cache(maxsize=None)
+def _synthesis_cols(wavelet):
     """(left, right, coef, 1) of one inverse DWT level along axis 1 for :func:`filter_row_streams`:
     no extension, the even (``p = 0``) and odd (``p = 1``) reconstruction taps of ``a`` and ``d``."""
     (_, _, lo, hi), _ = _filter_bank(wavelet)
@@ -535,7 +535,7 @@ def wavelet_residual(x, wavelet, level, mad_to_sigma, out):
             bands[:m0, :m1] = 0.0  # below it, the approximation is the coarser level's synthesis
         for band in (bands[:m0, m1:], bands[m0:]):
             np.clip(band, -t, t, out=band)
-        filter_row_streams(bands, *_synthesis_cols(wavelet, n1), half)  # axis 1 ...
+        filter_row_streams(bands, *_synthesis_cols(wavelet), half)  # axis 1 ...
         target = out if lev == 0 else levels[lev - 1][5][:n0]  # the finer level's approximation rows
         filter_row_pairs(half, *_synthesis_rows(wavelet, n0), n1, target)  # ... then axis 0
     return sigma

@@ -17,6 +17,7 @@ import io
 import os
 import re
 import stat
+import threading
 import warnings
 import zlib
 from functools import cached_property
@@ -49,6 +50,7 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 _MEMORY_HINT = "out of memory"
 _PIL_DIR = os.path.dirname(PILImage.__file__)
+_WARNINGS_LOCK = threading.RLock()
 
 
 class ItemError(ValueError):
@@ -746,7 +748,7 @@ def _listing(folder):
     except (OSError, ValueError):
         return []
     if len(_LISTINGS) >= 8:
-        _LISTINGS.pop(next(iter(_LISTINGS)))
+        _LISTINGS.pop(next(iter(_LISTINGS), None), None)  # another thread may have evicted it
     _LISTINGS[folder] = (mtime, names)
     return names
 
@@ -775,8 +777,10 @@ def _pillow_warnings_named(index, source, doing):
     "Truncated File Read" in a run over a million images says nothing); other warnings unchanged.
 
     Under a user's ``warnings.simplefilter("error")`` the named warning is what is raised.
+    ``catch_warnings`` swaps process-wide state: items read in threads (a Dask worker's) take
+    turns here, so one block's exit cannot restore another's state or take its warnings.
     """
-    with warnings.catch_warnings(record=True) as caught:
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
     where = f"item {index}" + (f" ({path_text(source)})" if source else "")
