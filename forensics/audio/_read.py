@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..media import ItemError
-from ..media._video import _ts_discont
+from ..media._video import _ts_discont, pick_stream
 
 __all__ = ["AudioTrack", "NoAudioError", "load_audio"]
 
@@ -74,21 +74,12 @@ class AudioTrack:
 
 
 def _choose_stream(container, stream, index, src):
-    import av
-
+    """(position, stream, count) of the audio stream to read (the video reader's rule)."""
     audios = list(container.streams.audio)
     if not audios:
         raise NoAudioError(index, src, "no audio stream")
-    if stream is None:
-        default = [k for k, s in enumerate(audios) if s.disposition & av.stream.Disposition.default]
-        k = default[0] if default else 0
-    else:
-        if isinstance(stream, (bool, np.bool_)) or not isinstance(stream, (int, np.integer)):
-            raise TypeError(f"stream must be an integer (position among audio streams), got {stream!r}")
-        if not 0 <= stream < len(audios):
-            raise ItemError(index, src, f"has {len(audios)} audio stream(s); stream={stream} asked")
-        k = int(stream)
-    return k, audios[k], len(audios)
+    k, chosen = pick_stream(audios, stream, "audio", index, src)
+    return k, chosen, len(audios)
 
 
 def _place(pieces, rate, discont=False):

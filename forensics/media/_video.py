@@ -433,20 +433,12 @@ class _Video:
         videos = list(c.streams.video)
         self.n_video = len(videos)
         cover = av.stream.Disposition.attached_pic
-        if stream is None:
-            usable = [(k, s) for k, s in enumerate(videos) if not (s.disposition & cover)]
-            if not usable:
-                raise ItemError(self.index, self.src, f"has no video stream (container {fmt!r})")
-            default = [(k, s) for k, s in usable if s.disposition & av.stream.Disposition.default]
-            self.ordinal, self.stream = (default or usable)[0]
-        else:
-            if isinstance(stream, (bool, np.bool_)) or not isinstance(stream, (int, np.integer)):
-                raise TypeError(f"stream must be an integer (position among video streams), got {stream!r}")
-            if not 0 <= stream < len(videos):
-                raise ItemError(self.index, self.src, f"has {len(videos)} video stream(s); stream={stream} asked")
-            self.ordinal, self.stream = int(stream), videos[stream]
-            if self.stream.disposition & cover:
-                raise ItemError(self.index, self.src, f"video stream {stream} is a cover picture, not a video")
+        picked = pick_stream(videos, stream, "video", self.index, self.src, exclude=cover)
+        if picked is None:
+            raise ItemError(self.index, self.src, f"has no video stream (container {fmt!r})")
+        self.ordinal, self.stream = picked
+        if stream is not None and self.stream.disposition & cover:
+            raise ItemError(self.index, self.src, f"video stream {stream} is a cover picture, not a video")
         if self.stream.codec_context is None:  # a codec FFmpeg has no decoder for (e.g. an unknown AVI FourCC)
             raise ItemError(self.index, self.src, f"FFmpeg has no decoder for the codec of its video stream "
                                                   f"(container {fmt!r})")
@@ -806,6 +798,26 @@ def _sar(stream):
     except Exception:  # pragma: no cover - defensive
         sar = None
     return _ratio(sar)
+
+
+def pick_stream(streams, stream, kind, index, src, exclude=0):
+    """``(position, stream)`` of the stream to read among ``streams`` (one kind: video or audio).
+
+    ``stream`` None: the first flagged *default* among those without an ``exclude`` disposition
+    (e.g. cover pictures), else the first of those; None when there is none. An int: that
+    position (TypeError for another type, ItemError naming the item when out of range).
+    """
+    import av
+
+    if stream is None:
+        usable = [(k, s) for k, s in enumerate(streams) if not (s.disposition & exclude)]
+        default = [(k, s) for k, s in usable if s.disposition & av.stream.Disposition.default]
+        return (default or usable or [None])[0]
+    if isinstance(stream, (bool, np.bool_)) or not isinstance(stream, (int, np.integer)):
+        raise TypeError(f"stream must be an integer (position among {kind} streams), got {stream!r}")
+    if not 0 <= stream < len(streams):
+        raise ItemError(index, src, f"has {len(streams)} {kind} stream(s); stream={stream} asked")
+    return int(stream), streams[stream]
 
 
 def _frame_threads(cc):
