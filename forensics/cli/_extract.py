@@ -127,7 +127,9 @@ def _run_here(args):
               + (", faces cropped" if args.faces else "")
               + (f", level {args.level or 'frame'}" if video else ""), flush=True)
         common = C.extraction_kwargs(args)
-        if args.faces:  # crops on disk (resumable, with a quality report), then one table row per crop
+        if args.faces and not (video and args.level == "video"):
+            # crops on disk (resumable, with a quality report), then one table row per crop; --level video
+            # (one row per video, its face crops' features aggregated over time) is extracted below
             table = _faces_table(manifest, features, table_path, args, report, "video" if video else "image")
         else:
             try:
@@ -184,12 +186,18 @@ def _faces_table(manifest, features, table_path, args, report, kind):
     for i, p in enumerate(manifest["path"]):
         index_of.setdefault(str(p), i)
     crops.insert(0, "item_index", [index_of[str(p)] for p in crops["path"]])
-    crops["status"], crops["error"] = "ok", ""
+    # each item's own status (one row per manifest row, in order): a partly decoded video's crops say so,
+    # and an item without crops keeps its reason (unreadable, no video stream...) rather than "no face found"
+    item_status, item_error = result.status["status"].to_numpy(), result.status["error"].fillna("").to_numpy()
+    crops["status"] = ["partial" if item_status[i] == "partial" else "ok" for i in crops["item_index"]]
+    crops["error"] = [item_error[i] if item_status[i] == "partial" else "" for i in crops["item_index"]]
     missing = sorted(set(range(len(manifest))) - set(crops["item_index"]))
     extra = manifest.iloc[missing].drop(columns=["kind"]).reset_index(drop=True)
     extra.insert(0, "item_index", missing)
     extra["frame_index"], extra["face_index"] = -1, -1
-    extra["status"], extra["error"] = "error", "no face found"
+    extra["status"] = "error"
+    extra["error"] = [item_error[i] if item_status[i] == "error" and item_error[i] else "no face found"
+                      for i in missing]
     data = pd.concat([crops, extra], ignore_index=True).sort_values("item_index", kind="stable").reset_index(drop=True)
     front = [c for c in data.columns if c not in names]
     data = data[front + names]
