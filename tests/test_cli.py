@@ -535,11 +535,12 @@ def test_extract_faces_of_videos_gives_the_rows_of_video_features(tmp_path):
 
 
 def test_faces_keep_each_videos_own_status_from_extract_to_predict(tmp_path, capsys):
-    """With --faces: an unreadable video's row keeps its reason (it read "no face found"), --level video
-    gives one row per video (it was ignored: crop rows, level frame), and predict gives a video without a
-    face status error with the reason, from the files and from a table (it was scored 'ok' from imputed
-    values only); the face videos are scored."""
-    from video_fixtures import face_video, index_frames, write_video
+    """With --faces: an unreadable video's row keeps its reason (it read "no face found"), the crops of a
+    video whose sampled frame 3 does not decode are 'partial' with the reader's message (they read
+    'ok'), --level video gives one row per video (it was ignored: crop rows, level frame), and predict
+    gives a video without a face status error with the reason, from the files and from a table (it was
+    scored 'ok' from imputed values only); the face videos are scored."""
+    from video_fixtures import face_video, index_frames, remux, write_video
 
     from forensics import read_table
     from forensics.features import VideoFeatures, make_feature_bank
@@ -550,6 +551,8 @@ def test_faces_keep_each_videos_own_status_from_extract_to_predict(tmp_path, cap
         face_video(v / label / f"face{k}.mp4", n_frames=4, size=(128, 128), faces_from="synthetic", seed=k)
     write_video(v / "real" / "noface.mp4", index_frames(4, size=(128, 128)))
     (v / "fake" / "broken.mp4").write_bytes(b"\x00" * 100)
+    face_video(tmp_path / "intact.mp4", n_frames=4, size=(128, 128), faces_from="synthetic", seed=2, gop=1)
+    remux(tmp_path / "intact.mp4", v / "fake" / "damaged.mkv", damage={3})  # frames 0 and 3 sampled; 3 fails
     face = ["--faces", "--face-detector", "cascade", "--n-frames", "2", "--no-progress", "--no-audit"]
 
     assert main(["extract", str(v), *face, "--features", "blur", "--out", str(tmp_path / "crops")]) == 0
@@ -558,17 +561,21 @@ def test_faces_keep_each_videos_own_status_from_extract_to_predict(tmp_path, cap
     assert items.loc[str(v / "fake" / "broken.mp4"), "error"].startswith("not a readable video file")
     assert items.loc[str(v / "real" / "noface.mp4"), "error"] == "no face found"
     assert (items.loc[[str(v / "real" / "face0.mp4"), str(v / "fake" / "face1.mp4")], "status"] == "ok").all()
+    rows = read_table(tmp_path / "crops" / "features.parquet").data
+    damaged = rows[rows["path"] == str(v / "fake" / "damaged.mkv")]
+    assert damaged["status"].tolist() == ["partial"] and damaged["frame_index"].tolist() == [0]
+    assert "1 requested frame(s) not decoded (3)" in damaged["error"].iloc[0]
 
     assert main(["extract", str(v), *face, "--features", "blur", "--level", "video",
                  "--out", str(tmp_path / "videos")]) == 0
     table = read_table(tmp_path / "videos" / "features.parquet")
-    assert table.level == "video" and len(table) == 4 and table.meta["frames"]["faces"] is True
+    assert table.level == "video" and len(table) == 5 and table.meta["frames"]["faces"] is True
     vf = VideoFeatures(make_feature_bank(["blur"]), faces=True, detector="cascade", n_frames=2, on_error="nan").fit()
     with pytest.warns(RuntimeWarning):
         expected = vf.transform(list(table.paths))
     np.testing.assert_allclose(table.X, expected, rtol=1e-12, equal_nan=True)
     assert table.data["status"].tolist() == vf.status_["status"].tolist()
-    assert sorted(table.data["status"]) == ["error", "no_face", "ok", "ok"]
+    assert sorted(table.data["status"]) == ["error", "no_face", "ok", "ok", "partial"]
 
     model = tmp_path / "m.skops"
     assert main(["train", str(v), "--detector", "spectrum-lr", *face, "--level", "video", "--out", str(model)]) == 0
