@@ -181,7 +181,7 @@ def _faces_table(manifest, features, table_path, args, report, kind):
                                features=extractor, n_jobs=args.n_jobs, progress=args.progress)
     print(result.report)
     names = [str(n) for n in extractor.get_feature_names_out()]
-    crops = pd.read_csv(crops_dir / "features.csv")
+    crops = pd.read_csv(crops_dir / "features.csv").copy()  # one block per dtype: read_csv gives one per column
     index_of = {}
     for i, p in enumerate(manifest["path"]):
         index_of.setdefault(str(p), i)
