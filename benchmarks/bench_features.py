@@ -21,7 +21,8 @@ imported. Absolute times are noisy on a shared machine: read the ratios, each a 
 repeats taken in the same run, before and after interleaved.
 
     python benchmarks/bench_features.py [--n-images 32] [--repeats 9] [--before e8f643b]
-                                        [--no-before] [--no-cold-before] [--out results/bench_features.md]
+                                        [--no-before] [--no-cold-before] [--cold-rounds 0] [--compile-only]
+                                        [--out results/bench_features.md]
 
 The reference commit is extracted with ``git archive`` into ``results/.before/<commit>/`` as the
 package ``forensics_before`` (its numba cache stays there between runs).
@@ -286,12 +287,22 @@ def main(argv=None):
     parser.add_argument("--no-before", action="store_true", help="skip every before measurement")
     parser.add_argument("--no-cold-before", action="store_true",
                         help="skip the before cold start (it compiles every old kernel: ~30-60 s)")
+    parser.add_argument("--cold-rounds", type=int, default=0,
+                        help="fresh-process rounds, this tree and the reference commit interleaved: the first "
+                             "transform with an empty cache (kernels compiled in the process) and the compile "
+                             "CPU seconds of each declared kernel")
+    parser.add_argument("--compile-only", action="store_true",
+                        help="only the --cold-rounds (this tree against --before), printed, nothing written")
     parser.add_argument("--clock", choices=sorted(CLOCK), default="cpu",
                         help="cpu: process CPU time (default; robust on a shared machine); wall: elapsed time")
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_features.md"))
     args = parser.parse_args(argv)
     global _clock
     _clock = CLOCK[args.clock]
+
+    if args.compile_only:
+        print("\n".join(_cold_rounds_report(compile_rounds(args))))
+        return
 
     import forensics.features as after
     from forensics.media import load_item
@@ -348,6 +359,7 @@ def main(argv=None):
     per_kernel = kernel_compile_seconds(str(ROOT))
     if before_tree and not args.no_cold_before:
         cold["before"] = cold_start(data[0], before_tree)
+    cold_rounds = compile_rounds(args, data[0], before_tree)
     imports = {"after: import forensics": import_time("forensics", str(ROOT))}
     if before_tree:
         imports["before: import forensics"] = import_time("forensics", before_tree)
@@ -366,10 +378,53 @@ def main(argv=None):
         source=source, n_images=n, repeats=args.repeats, clock=args.clock, before_commit=None if args.no_before else args.before,
         decode_s=decode, bank_s=bank_s, ratio=ratio, per_family_s=per_family,
         size_curve_s={str(k): v for k, v in curve.items()}, cold=cold, compile_children=compile_children,
-        compile_per_kernel_cpu_s=per_kernel, import_s=imports, kernels=kernels,
+        compile_per_kernel_cpu_s=per_kernel, cold_rounds=cold_rounds, import_s=imports, kernels=kernels,
         numba_kernels=numba_kernels(), n_features=banks["after"].n_features_out_,
         load_average=os.getloadavg()), indent=2))
     print(f"wrote {out} and {out.with_suffix('.json')}")
+
+
+def compile_rounds(args, sample=None, before_tree=None):
+    """``args.cold_rounds`` rounds of [first transform CPU s, kernel compile seconds] of this tree and the
+    reference commit, in fresh processes with empty caches; the order alternates from round to round."""
+    if sample is None:
+        sample = jpegs(_faces(1)[0], 256)[0]
+        if not args.no_before:
+            before_tree = before_package(args.before)[1]
+    trees = {"after": str(ROOT), **({"before": before_tree} if before_tree and not args.no_cold_before else {})}
+    rounds = []
+    for i in range(args.cold_rounds):
+        order = list(trees) if i % 2 == 0 else list(trees)[::-1]
+        r = {k: (cold_start(sample, trees[k], runs=1, compile_jobs=1)[0][2], kernel_compile_seconds(trees[k]))
+             for k in order}
+        rounds.append({k: r[k] for k in trees})
+    return rounds
+
+
+def _cold_rounds_report(rounds):
+    """Lines for the interleaved cold-start rounds (``--cold-rounds``): per round, then per-kernel medians."""
+    if not rounds:
+        return []
+    kinds = list(rounds[0])
+    lines = ["Cold start in rounds, " + " / ".join(kinds) + " interleaved (fresh processes, empty numba cache, "
+             "kernels compiled in the process; CPU seconds):", "",
+             "| round | " + " | ".join(f"{k}: first transform | {k}: all declared kernels" for k in kinds) + " |",
+             "|---|" + "---|---|" * len(kinds)]
+    for i, r in enumerate(rounds, 1):
+        lines.append(f"| {i} | " + " | ".join(f"{r[k][0]:.2f} | {sum(r[k][1].values()):.2f}" for k in kinds) + " |")
+    lines.append("| median | " + " | ".join(
+        f"{np.median([r[k][0] for r in rounds]):.2f} | {np.median([sum(r[k][1].values()) for r in rounds]):.2f}"
+        for k in kinds) + " |")
+    names = list(dict.fromkeys(n for r in rounds for k in kinds for n in r[k][1]))
+    lines += ["", "Compile CPU seconds per declared kernel, medians of the rounds (- : not in that tree):", "",
+              "| step | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+    for name in names:
+        cells = []
+        for k in kinds:
+            vals = [r[k][1][name] for r in rounds if name in r[k][1]]
+            cells.append(f"{np.median(vals):.2f}" if vals else "-")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def _report(v):
@@ -398,7 +453,7 @@ def _report(v):
         *[f"| {s} | {c['decode'] * 1e3:.2f} ms | " + " | ".join(f"{c[k] * 1e3:.1f} ms" for k in kinds) + " | " +
           " | ".join(f"{c[k] / curve[256][k]:.1f}x" for k in kinds) + " |" for s, c in curve.items()],
         "",
-        f"1024 px / 256 px (16x the pixels; target <= 17): " +
+        "1024 px / 256 px (16x the pixels; target <= 17): " +
         ", ".join(f"{k} {curve[1024][k] / curve[256][k]:.1f}x" for k in kinds),
         "",
         "Cold start (fresh processes; wall seconds unless said):",
@@ -423,6 +478,7 @@ def _report(v):
         *[f"| {k} | {s:.2f} |" for k, s in v["per_kernel"].items()],
         f"| **total** | **{sum(v['per_kernel'].values()):.2f}** |",
         "",
+        *_cold_rounds_report(v["cold_rounds"]),
         "Import time (fresh processes, median of 5; target for `import forensics` <= 1 s):",
         "",
         *[f"- {k}: {s:.3f} s" for k, s in imports.items()],

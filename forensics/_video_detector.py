@@ -125,6 +125,8 @@ class VideoDetector(ClassifierMixin, BaseEstimator):
         """Fake score of every sampled frame: ``(scores, meta)`` with meta as ``VideoFeatures.transform_frames``."""
         check_is_fitted(self, "model_")
         F, meta = self.features_.transform_frames(X)
+        if len(F) == 0:  # no usable frame in any video (e.g. one video without a face): nothing to score
+            return np.empty(0, dtype=np.float64), meta
         proba = np.asarray(self.model_.predict_proba(F), dtype=np.float64)
         return proba[:, list(self.model_.classes_).index(1)], meta
 

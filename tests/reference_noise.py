@@ -209,9 +209,8 @@ def wavelet_kernel(luma, wavelet=None, level=None):
         if choice is None:
             return np.empty(0)
         wavelet, level = choice
-    bank = [np.asarray(f, dtype=np.float64) for f in pywt.Wavelet(wavelet).filter_bank]
     out = np.empty(x.shape)
-    sigma = wavelet_residual(x, *bank, level, MAD_TO_SIGMA, out)
+    sigma = wavelet_residual(x, wavelet, level, MAD_TO_SIGMA, out)
     return np.concatenate([out.ravel(), [sigma]])
 
 

@@ -11,6 +11,7 @@ from forensics.audio import (AUDIO_FEATURES, AV_SYNC_NAMES, AVSyncFeatures, Audi
                              audio_catalogue_markdown, audio_feature_names, audio_features, av_sync, load_audio,
                              mouth_box)
 from forensics.media import Face, ItemError  # noqa: E402
+from video_fixtures import talking  # noqa: E402
 
 SR = 22050
 
@@ -216,26 +217,7 @@ class FixedFace:
 
 def _talking(path, offset_frames, n=100, fps=25, seed=0):
     """A face whose mouth opens in bursts; the sound has noise bursts ``offset_frames`` later."""
-    rng = np.random.default_rng(seed)
-    openness = np.zeros(n)
-    t = 2
-    while t < n:
-        length, gap = rng.integers(3, 8), rng.integers(3, 8)
-        openness[t:t + length] = 1
-        t += length + gap
-    frames = []
-    for k in range(n):
-        f = np.full((64, 64, 3), 170, np.uint8)
-        f[16:52, 16:48] = 200  # face
-        h = 2 + int(6 * openness[k])
-        f[44 - h // 2:44 + h // 2 + 1, 24:41] = 40  # the mouth, between the corners (24, 44) and (40, 44)
-        frames.append(f)
-    spf = SR // fps
-    sound = 0.002 * rng.normal(size=n * spf)
-    for k in range(n):
-        j = k + offset_frames
-        if openness[k] and 0 <= j < n:
-            sound[j * spf:(j + 1) * spf] += 0.3 * rng.normal(size=spf)
+    frames, sound = talking(n, fps, seed, offset_frames, SR)
     return _write(path, audio=sound, frames=frames, fps=fps)
 
 

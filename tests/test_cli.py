@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -535,12 +534,11 @@ def test_extract_faces_of_videos_gives_the_rows_of_video_features(tmp_path):
     table.check_frames(faces=True, n_frames=2, detector="cascade")  # what an in-memory run would ask
 
 
-def test_faces_keep_each_videos_own_status_from_extract_to_predict(tmp_path, capsys):
-    """With --faces: an unreadable video's row keeps its reason (it read "no face found"), the crops of a
-    video whose sampled frame 3 does not decode are 'partial' with the reader's message (they read
-    'ok'), --level video gives one row per video (it was ignored: crop rows, level frame), and predict
-    gives a video without a face status error with the reason, from the files and from a table (it was
-    scored 'ok' from imputed values only); the face videos are scored."""
+def test_faces_at_video_level_keep_each_videos_status_from_extract_to_predict(tmp_path, capsys):
+    """extract --faces --level video gives one row per video, its crops aggregated as VideoFeatures(faces=True)
+    does (the flag was ignored: crop rows, level frame), with each video's status (ok, partial, no_face,
+    error); predict gives a video without a face status error with its reason, from the files and from
+    such a table (it was scored 'ok' from imputed values only, about 0.5); the face videos are scored."""
     from video_fixtures import face_video, index_frames, remux, write_video
 
     from forensics import read_table
@@ -555,21 +553,6 @@ def test_faces_keep_each_videos_own_status_from_extract_to_predict(tmp_path, cap
     face_video(tmp_path / "intact.mp4", n_frames=4, size=(128, 128), faces_from="synthetic", seed=2, gop=1)
     remux(tmp_path / "intact.mp4", v / "fake" / "damaged.mkv", damage={3})  # frames 0 and 3 sampled; 3 fails
     face = ["--faces", "--face-detector", "cascade", "--n-frames", "2", "--no-progress", "--no-audit"]
-
-    with warnings.catch_warnings(record=True) as record:
-        warnings.simplefilter("always")
-        assert main(["extract", str(v), *face, "--out", str(tmp_path / "crops")]) == 0  # pixels preset: 149 columns
-    # pandas warned 3 times (one block per column read, then columns inserted one by one)
-    assert [str(w.message) for w in record if "highly fragmented" in str(w.message)] == []
-    items = read_table(tmp_path / "crops" / "features.parquet").data.drop_duplicates("item_index").set_index("path")
-    assert items.loc[str(v / "fake" / "broken.mp4"), "status"] == "error"
-    assert items.loc[str(v / "fake" / "broken.mp4"), "error"].startswith("not a readable video file")
-    assert items.loc[str(v / "real" / "noface.mp4"), "error"] == "no face found"
-    assert (items.loc[[str(v / "real" / "face0.mp4"), str(v / "fake" / "face1.mp4")], "status"] == "ok").all()
-    rows = read_table(tmp_path / "crops" / "features.parquet").data
-    damaged = rows[rows["path"] == str(v / "fake" / "damaged.mkv")]
-    assert damaged["status"].tolist() == ["partial"] and damaged["frame_index"].tolist() == [0]
-    assert "1 requested frame(s) not decoded (3)" in damaged["error"].iloc[0]
 
     assert main(["extract", str(v), *face, "--features", "blur", "--level", "video",
                  "--out", str(tmp_path / "videos")]) == 0

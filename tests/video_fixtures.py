@@ -378,3 +378,28 @@ def orient_frames(src, dst, orientations):
             q.stream = o
             out.mux(q)
     return Path(dst)
+
+
+def talking(n=100, fps=25, seed=0, offset_frames=0, sr=22050):
+    """(frames, sound) of a face whose mouth opens in bursts and of noise bursts ``offset_frames``
+    later (0: in sync, sample for frame): 64x64 RGB uint8 frames, mono float sound at ``sr``."""
+    rng = np.random.default_rng(seed)
+    openness, t = np.zeros(n), 2
+    while t < n:
+        length, gap = rng.integers(3, 8), rng.integers(3, 8)
+        openness[t:t + length] = 1
+        t += length + gap
+    frames = []
+    for k in range(n):
+        f = np.full((64, 64, 3), 170, np.uint8)
+        f[16:52, 16:48] = 200  # face
+        h = 2 + int(6 * openness[k])
+        f[44 - h // 2:44 + h // 2 + 1, 24:41] = 40  # the mouth, between the corners (24, 44) and (40, 44)
+        frames.append(f)
+    spf = sr // fps
+    sound = 0.002 * rng.normal(size=n * spf)
+    for k in range(n):
+        j = k + offset_frames
+        if openness[k] and 0 <= j < n:
+            sound[j * spf:(j + 1) * spf] += 0.3 * rng.normal(size=spf)
+    return frames, sound

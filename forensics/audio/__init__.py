@@ -1,6 +1,7 @@
 """Sound: audio descriptors of a video's track (or an audio file), and audio-visual synchrony.
 
-- :func:`load_audio`: the first audio stream, decoded with PyAV to mono float samples.
+- :func:`load_audio`: an audio stream (the default one), decoded with PyAV to mono float samples
+  placed at their timestamps.
 - :class:`AudioFeatures` / :func:`audio_features`: MFCCs and their deltas, spectral centroid,
   bandwidth, roll-off and contrast, zero-crossing rate and RMS energy (librosa), one row per
   item; :data:`AUDIO_FEATURES` documents each (formula, reference).

@@ -109,29 +109,31 @@ def audio_features(samples, sr, *, n_mfcc=13, n_fft=2048, hop_length=512):
 def _one(path, index, params, on_error):
     """(row, status, reason) of one item; NaN row on a recorded failure."""
     n = len(audio_feature_names(params["n_mfcc"]))
+    streams = (-1, 0)
     try:
         track = load_audio(path, sr=params["sr"], max_seconds=params["max_seconds"], index=index)
+        streams = (track.stream, track.n_streams)
         if track.samples.size == 0:
             raise NoAudioError(index, str(path), "the audio stream holds no samples")
         row = audio_features(track.samples, track.sr, n_mfcc=params["n_mfcc"], n_fft=params["n_fft"],
                              hop_length=params["hop_length"])
-        return row, "ok", ""
+        return row, "ok", "; ".join(track.errors), streams
     except NoAudioError as exc:
-        return np.full(n, np.nan), "no_audio", exc.reason
+        return np.full(n, np.nan), "no_audio", exc.reason, streams
     except ItemError as exc:
         if on_error == "raise":
             raise
-        return np.full(n, np.nan), "error", exc.reason
+        return np.full(n, np.nan), "error", exc.reason, streams
     except ValueError as exc:
         if on_error == "raise":
             raise ItemError(index, str(path), str(exc)) from None
-        return np.full(n, np.nan), "error", str(exc)
+        return np.full(n, np.nan), "error", str(exc), streams
 
 
 class AudioFeatures(TransformerMixin, BaseEstimator):
     """Audio descriptors of each item's sound: MFCCs and deltas, spectral shape, zero crossings, energy.
 
-    ``X`` is a sequence of paths: videos (their first audio track is decoded with PyAV) or
+    ``X`` is a sequence of paths: videos (their audio track is decoded with PyAV) or
     audio files. Each item gives one row, so the transformer sits beside
     :class:`~forensics.features.VideoFeatures` in a :class:`~sklearn.pipeline.FeatureUnion`
     over the same video paths (one row per video, labels and groups unchanged).
@@ -158,7 +160,11 @@ class AudioFeatures(TransformerMixin, BaseEstimator):
     feature_names_out_ : ndarray of str
     status_ : pandas.DataFrame
         After ``transform``: per item ``index``, ``source``, ``status`` (``"ok"``, ``"no_audio"``,
-        ``"error"``) and ``reason``.
+        ``"error"``), ``reason`` (for an ``"ok"`` row: gaps in the sound's timestamps filled with
+        silence, see :func:`~forensics.audio.load_audio`), ``stream`` (which audio stream was
+        read: its position among the file's audio streams, the one flagged *default*, else the
+        first) and ``audio_streams`` (how many the file holds; -1 and 0 when it could not be
+        opened).
 
     Notes
     -----
@@ -223,11 +229,12 @@ class AudioFeatures(TransformerMixin, BaseEstimator):
         results = list(jobs) if self.n_jobs in (None, 1) else Parallel(n_jobs=self.n_jobs)(jobs)
         if self.n_jobs in (None, 1):
             results = [fn(*a, **k) for fn, a, k in results]
-        self.status_ = pd.DataFrame([dict(index=i, source=str(p), status=s, reason=r)
-                                     for i, (p, (_, s, r)) in enumerate(zip(paths, results))])
+        self.status_ = pd.DataFrame([dict(index=i, source=str(p), status=s, reason=r, stream=k, audio_streams=m)
+                                     for i, (p, (_, s, r, (k, m))) in enumerate(zip(paths, results))],
+                                    columns=["index", "source", "status", "reason", "stream", "audio_streams"])
         if not results:
             return np.empty((0, self.n_features_out_))
-        return np.vstack([r for r, _, _ in results])
+        return np.vstack([r for r, *_ in results])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

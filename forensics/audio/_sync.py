@@ -184,7 +184,9 @@ class AVSyncFeatures(TransformerMixin, BaseEstimator):
     frame-to-frame change is measured (:func:`mouth_motion`); the sound is decoded with PyAV,
     and its RMS over each frame's display interval is taken (:func:`audio_envelope`, using the
     frame timestamps, so variable frame rates are handled). :func:`av_sync` cross-correlates the
-    two. In a genuine talking video the mouth moves when the sound starts and stops, at lag
+    two, on the container's clock: a sound track that starts later or earlier than the video
+    (or a stream whose timestamps do not start at 0, as in MPEG-TS) is compared with the frames
+    it plays with. In a genuine talking video the mouth moves when the sound starts and stops, at lag
     ~0; a lip-sync deepfake or a dubbed video correlates weakly or at an offset.
 
     Parameters
@@ -204,9 +206,11 @@ class AVSyncFeatures(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     status_ : pandas.DataFrame
-        Per video ``index``, ``source``, ``status`` and ``reason``. ``status`` is ``"ok"``,
-        ``"no_audio"`` (no sound track), ``"no_face"`` (the mouth found in too few frames to
-        correlate; NaN row) or ``"error"`` (with ``on_error="nan"``).
+        Per video ``index``, ``source``, ``status``, ``reason``, ``stream`` and
+        ``audio_streams`` (as :class:`AudioFeatures`). ``status`` is ``"ok"`` (``reason``: gaps
+        in the sound's timestamps filled with silence, if any), ``"no_audio"`` (no sound track),
+        ``"no_face"`` (the mouth found in too few frames to correlate; NaN row) or ``"error"``
+        (with ``on_error="nan"``).
 
     Notes
     -----
@@ -255,8 +259,10 @@ class AVSyncFeatures(TransformerMixin, BaseEstimator):
         from ..media import iter_frames, video_info
 
         src = os.fspath(path)
-        track = load_audio(src, index=index, max_seconds=self.max_seconds + 1.0)
         info = video_info(src, index=index)
+        video_start = info.start_time_s if info.start_time_s is not None else 0.0
+        # enough sound for the frames analysed when the sound starts at 0 and the video later
+        track = load_audio(src, index=index, max_seconds=self.max_seconds + 1.0 + max(video_start, 0.0))
         fps = info.fps or 25.0
         n = max(2, min(info.n_frames, int(round(self.max_seconds * fps))))
         frames, times, boxes = [], [], []
@@ -270,13 +276,17 @@ class AVSyncFeatures(TransformerMixin, BaseEstimator):
         times = np.asarray(times, dtype=np.float64)
         if not np.all(np.isfinite(times)):
             times = np.arange(len(frames)) / fps
-        energy = audio_envelope(track.samples, track.sr, times, start_s=track.start_s)
+        # Frame times count from the first shown frame, the sound's start from the container's clock
+        # (an MPEG-TS starts near 1.4 s; a stream may start later than the other): one clock for both.
+        energy = audio_envelope(track.samples, track.sr, times + video_start, start_s=track.start_s)
         max_lag = int(round(self.max_lag_s * fps))
         peak, lag, r0 = av_sync(motion, energy, max_lag=max_lag)
         n_boxes = sum(b is not None for b in boxes)
         status = "ok" if np.isfinite(peak) else "no_face"
-        reason = "" if status == "ok" else f"mouth found in {n_boxes} of {len(frames)} frames: too few to correlate"
-        return np.array([peak, lag, lag / fps, r0, n_boxes], dtype=np.float64), status, reason
+        reason = ("; ".join(track.errors) if status == "ok"
+                  else f"mouth found in {n_boxes} of {len(frames)} frames: too few to correlate")
+        row = np.array([peak, lag, lag / fps, r0, n_boxes], dtype=np.float64)
+        return row, status, reason, (track.stream, track.n_streams)
 
     def transform(self, X):
         """One row per video: ``av__sync__peak, lag_frames, lag_s, zero_lag, n_frames``."""
@@ -286,8 +296,9 @@ class AVSyncFeatures(TransformerMixin, BaseEstimator):
         detector = self._detector()
         rows, status = [], []
         for i, path in enumerate(X):
+            streams = (-1, 0)
             try:
-                row, s, r = self._one(path, i, detector)
+                row, s, r, streams = self._one(path, i, detector)
             except NoAudioError as exc:
                 row, s, r = np.full(len(AV_SYNC_NAMES), np.nan), "no_audio", exc.reason
             except ItemError as exc:
@@ -297,8 +308,10 @@ class AVSyncFeatures(TransformerMixin, BaseEstimator):
             if s == "no_face":
                 row[:4] = np.nan
             rows.append(row)
-            status.append(dict(index=i, source=str(path), status=s, reason=r))
-        self.status_ = pd.DataFrame(status)
+            status.append(dict(index=i, source=str(path), status=s, reason=r, stream=streams[0],
+                               audio_streams=streams[1]))
+        self.status_ = pd.DataFrame(status, columns=["index", "source", "status", "reason", "stream",
+                                                     "audio_streams"])
         return np.vstack(rows) if rows else np.empty((0, len(AV_SYNC_NAMES)))
 
     def __sklearn_tags__(self):

@@ -165,8 +165,9 @@ def _faces_table(manifest, features, table_path, args, report, kind):
 
     from .. import __version__
     from .._pipeline import make_features
-    from .._tables import TABLE_FORMAT, FeatureTable, _canonical, _versions, feature_fingerprint
+    from .._tables import TABLE_FORMAT, FeatureTable, _canonical, _one_line, _versions, feature_fingerprint
     from ..datasets import extract_faces
+    from ..datasets._extract import _item_keys
 
     for column in ("label", "method"):
         if column not in manifest.columns:
@@ -181,25 +182,25 @@ def _faces_table(manifest, features, table_path, args, report, kind):
                                features=extractor, n_jobs=args.n_jobs, progress=args.progress)
     print(result.report)
     names = [str(n) for n in extractor.get_feature_names_out()]
-    crops = pd.read_csv(crops_dir / "features.csv").copy()  # one block per dtype: read_csv gives one per column
-    index_of = {}
-    for i, p in enumerate(manifest["path"]):
-        index_of.setdefault(str(p), i)
-    crops.insert(0, "item_index", [index_of[str(p)] for p in crops["path"]])
-    # each item's own status (one row per manifest row, in order): a partly decoded video's crops say so,
-    # and an item without crops keeps its reason (unreadable, no video stream...) rather than "no face found"
-    item_status, item_error = result.status["status"].to_numpy(), result.status["error"].fillna("").to_numpy()
-    crops["status"] = ["partial" if item_status[i] == "partial" else "ok" for i in crops["item_index"]]
-    crops["error"] = [item_error[i] if item_status[i] == "partial" else "" for i in crops["item_index"]]
+    crops = pd.read_csv(crops_dir / "features.csv", keep_default_na=False, na_values=[""])
+    # Each crop's item is the manifest row whose folder holds it (crops/<key>/...): a path listed twice
+    # has two rows and two folders, so its crops are not all given to its first row.
+    row_of = {key: i for i, key in enumerate(_item_keys(manifest["path"]))}
+    item = np.array([row_of[Path(str(c)).parts[1]] for c in crops["crop_path"]], dtype=np.int64)
+    status = result.status.set_index("row")
+    added = pd.DataFrame(dict(item_index=item,
+                              status=status.loc[item, "status"].to_numpy(),  # "ok", or "partial" (frames missing)
+                              error=status.loc[item, "error"].fillna("").map(_one_line).to_numpy()))
+    crops = pd.concat([added, crops], axis=1)  # one concatenation: inserting column by column fragments the frame
     missing = sorted(set(range(len(manifest))) - set(crops["item_index"]))
     extra = manifest.iloc[missing].drop(columns=["kind"]).reset_index(drop=True)
     extra.insert(0, "item_index", missing)
     extra["frame_index"], extra["face_index"] = -1, -1
+    # no crop: unreadable (the reader's reason) or no face found (in how many sampled frames): one row each
     extra["status"] = "error"
-    extra["error"] = [item_error[i] if item_status[i] == "error" and item_error[i] else "no face found"
-                      for i in missing]
+    extra["error"] = [_one_line(status.loc[i, "error"]) or "no face found" for i in missing]
     data = pd.concat([crops, extra], ignore_index=True).sort_values("item_index", kind="stable").reset_index(drop=True)
-    front = [c for c in data.columns if c not in names]
+    front = [c for c in data.columns if c not in names and c not in ("status", "error")] + ["status", "error"]
     data = data[front + names]
     meta = dict(format=TABLE_FORMAT, versions={**_versions(), "forensics": __version__}, level="frame", kind=kind,
                 features=dict(spec=_canonical(features if isinstance(features, (str, list)) else "detector"),

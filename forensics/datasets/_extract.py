@@ -80,6 +80,15 @@ def _key(path, occurrence):
     return f"{stem}-{digest}"
 
 
+def _item_keys(paths):
+    """The ``_key`` of each manifest row, in order: a path listed again gets its next occurrence."""
+    seen, keys = {}, []
+    for p in paths:
+        seen[p] = seen.get(p, -1) + 1
+        keys.append(_key(p, seen[p]))
+    return keys
+
+
 def _atomic_write(path, text):
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
@@ -296,11 +305,7 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
     for sub in ("crops", "records", "done", "features"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     rows = manifest.reset_index(drop=True).copy()
-    seen = {}
-    keys = []
-    for p in rows["path"]:
-        seen[p] = seen.get(p, -1) + 1
-        keys.append(_key(p, seen[p]))
+    keys = _item_keys(rows["path"])
     rows["_key"] = keys
     if features is not None:
         features = clone(features).fit()

@@ -11,8 +11,7 @@ import pywt
 from ._base import BaseExtractor, FeatureDoc, Interval, Options
 from ._workspace import scratch
 from ._kernels._noise import (
-    dwt_cols, dwt_rows, haar_abs_hh, idwt_cols, idwt_rows, median_flat, median_moments, plane_moments,
-    srm_moments,
+    filter_row_pairs, filter_row_streams, haar_abs_hh, median_flat, median_moments, plane_moments, srm_moments,
 )
 
 __all__ = ["NoiseFeatures", "noise_features", "noise_vector"]
@@ -199,8 +198,9 @@ class NoiseFeatures(BaseExtractor):
       coefficient at the universal threshold ``t = sigma sqrt(2 ln(H W))`` and the MAD noise
       estimate ``sigma = median(|HH1|) / 0.6745`` from the finest diagonal sub-band of ``W``
       (Donoho & Johnstone 1994); the median runs over the HH1 coefficients whose filter support
-      lies inside the image (the extension would bias it low). The transform is a float64
-      numba implementation of pywt's ``wavedec2`` / ``waverec2`` (tested against pywt); since
+      lies inside the image (the extension would bias it low). The transform is pywt's
+      ``wavedec2`` / ``waverec2`` in float64, computed by two numba kernels, one for the passes
+      along each axis (tested against pywt); since
       ``soft(d, t) = d - clip(d, -t, t)`` and ``W^-1 W = I``, it synthesises
       ``R = W^-1(0, clip(D, -t, t))`` directly, which is the same residual without the
       cancellation of ``Y - denoised``.
@@ -407,68 +407,137 @@ def _filter_bank(wavelet):
     return bank, wav.dec_len
 
 
-def wavelet_residual(x, dec_lo, dec_hi, rec_lo, rec_hi, level, mad_to_sigma, out):
+def _frozen(*arrays):
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
+
+
+def _symmetric(k, n):
+    """Index into a length-``n`` signal of position ``k`` of pywt's "symmetric" (half-sample)
+    extension: ``x~[-1 - j] = x[j]``, ``x~[n + j] = x[n - 1 - j]``, period ``2n``."""
+    k = k % (2 * n)
+    return np.where(k < n, k, 2 * n - 1 - k).astype(np.int64)
+
+
+@functools.lru_cache(maxsize=256)
+def _analysis_rows(wavelet, n):
+    """(dst, idx, coef) of one DWT level along axis 0 of ``n`` rows for :func:`filter_row_pairs`.
+
+    ``pywt.dwt(x, wavelet, "symmetric", axis=0)``: ``a[o] = sum_j dec_lo[j] x~[2o + 1 - j]`` (``d``
+    with ``dec_hi``), ``o < m = (n + F - 1) // 2``, ``x~`` the symmetric extension; ``a`` goes to
+    rows ``0 .. m - 1``, ``d`` to rows ``m .. 2m - 1``.
+    """
+    (lo, hi, _, _), f = _filter_bank(wavelet)
+    m = (n + f - 1) // 2
+    o = np.arange(m)
+    idx = _symmetric(2 * o[:, None] + 1 - np.arange(f)[None, :], n)
+    dst = np.stack([o, o + m], axis=1).astype(np.int64)
+    return _frozen(dst, idx, np.stack([lo, hi]))
+
+
+@functools.lru_cache(maxsize=256)
+def _synthesis_rows(wavelet, n):
+    """(dst, idx, coef) of one inverse DWT level along axis 0 into ``n`` rows for :func:`filter_row_pairs`.
+
+    ``pywt.idwt(a, d, wavelet, "symmetric", axis=0)`` trimmed to ``n`` rows, ``a`` and ``d`` the
+    ``m = (n + F - 1) // 2`` rows ``0 .. m - 1`` and ``m .. 2m - 1`` of the source:
+    ``y[2s + p] = sum_j rec_lo[2j + p] a[s + F/2 - 1 - j] + rec_hi[2j + p] d[s + F/2 - 1 - j]``.
+    """
+    (_, _, lo, hi), f = _filter_bank(wavelet)
+    m, half = (n + f - 1) // 2, f // 2
+    s = np.arange((n + 1) // 2)
+    rows = s[:, None] + half - 1 - np.arange(half)[None, :]
+    idx = np.concatenate([rows, rows + m], axis=1).astype(np.int64)
+    dst = np.stack([2 * s, 2 * s + 1], axis=1).astype(np.int64)
+    coef = np.stack([np.concatenate([lo[p::2], hi[p::2]]) for p in (0, 1)])
+    return _frozen(dst, idx, coef)
+
+
+@functools.lru_cache(maxsize=256)
+def _analysis_cols(wavelet, n):
+    """(left, right, coef, 0) of one DWT level along axis 1 of ``n`` columns for
+    :func:`filter_row_streams`: the indices of the ``F - 2`` extension samples before the row and
+    of the samples from the last complete pair (``2 (n // 2)``) to ``2m`` (``m = (n + F - 1) // 2``;
+    the last sample of an odd row, then the extension), and the polyphase taps (odd samples with
+    ``lo[0::2]``, even samples with ``lo[1::2]``; ``hi`` likewise)."""
+    (lo, hi, _, _), f = _filter_bank(wavelet)
+    m = (n + f - 1) // 2
+    left = _symmetric(np.arange(f - 2) - (f - 2), n)
+    right = _symmetric(np.arange(n // 2 * 2, 2 * m), n)  # from the last pair inside the row
+    coef = np.stack([np.stack([lo[0::2], lo[1::2]]), np.stack([hi[0::2], hi[1::2]])])
+    return (*_frozen(left, right, coef), 0)
+
+
+@functools.lru_cache(maxsize=256)
+def _synthesis_cols(wavelet, n):
+    """(left, right, coef, 1) of one inverse DWT level along axis 1 for :func:`filter_row_streams`:
+    no extension, the even (``p = 0``) and odd (``p = 1``) reconstruction taps of ``a`` and ``d``."""
+    (_, _, lo, hi), _ = _filter_bank(wavelet)
+    none = np.zeros(0, dtype=np.int64)
+    coef = np.stack([np.stack([lo[p::2], hi[p::2]]) for p in (0, 1)])
+    return (*_frozen(none, none.copy(), coef), 1)
+
+
+def wavelet_residual(x, wavelet, level, mad_to_sigma, out):
     """Residual of wavelet soft-threshold denoising of one plane into ``out``; returns sigma.
 
     Parameters
     ----------
     x : array (H, W)
         The plane; ``min(H, W) >= F - 1`` per level (``pywt.dwt_max_level(min(H, W), F) >= level``).
-    dec_lo, dec_hi, rec_lo, rec_hi : float64 (F,), F even
-        The wavelet's filters (``pywt.Wavelet(name).filter_bank``).
+    wavelet : str
+        A pywt wavelet name with filters of even length ``F`` (``"db4"``).
     level : int >= 1
     mad_to_sigma : float
         0.6745: ``sigma = median|HH1 interior| / mad_to_sigma``.
-    out : float64 (H, W), output
+    out : float64 (H, W), C-contiguous, output
         The residual ``R = x - W^-1(soft(W x, t))``, ``t = sigma sqrt(2 ln(HW))``.
 
     Notes
     -----
-    ``W`` is the 2-D DWT of ``pywt.wavedec2(x, w, mode="symmetric", level=level)`` (axis 0 then
-    axis 1 per level; approximation kept, soft thresholding of every detail band) and ``W^-1``
-    that of ``pywt.waverec2`` (axis 1 then axis 0; the reconstructed approximation trimmed to
-    the next detail shape, the result to (H, W)), in float64 by the numba kernels of
-    ``_kernels._noise``. ``sigma`` is the MAD over the HH1 coefficients whose filter support lies
-    inside the plane, ``HH1[s:s + n_i, s:s + n_j]``, ``s = F/2 - 1``, ``n_i = (H - F) // 2 + 1``
+    ``W`` is the 2-D DWT of ``pywt.wavedec2(x, wavelet, mode="symmetric", level=level)`` (axis 0
+    then axis 1 per level; approximation kept, soft thresholding of every detail band) and
+    ``W^-1`` that of ``pywt.waverec2`` (axis 1 then axis 0; the reconstructed approximation
+    trimmed to the next detail shape, the result to (H, W)), in float64: a pass along axis 0 is
+    one call of :func:`filter_row_pairs`, a pass along axis 1 one call of
+    :func:`filter_row_streams`, with the tables of ``_analysis_rows`` / ``_analysis_cols`` /
+    ``_synthesis_rows`` / ``_synthesis_cols``. A level's bands are held as one array
+    ``[[aa, ad], [da, dd]]``. ``sigma`` is the MAD over the HH1 coefficients whose filter support
+    lies inside the plane, ``HH1[s:s + n_i, s:s + n_j]``, ``s = F/2 - 1``, ``n_i = (H - F) // 2 + 1``
     (and likewise along W). Since ``soft(d, t) = d - clip(d, -t, t)`` and the transform is linear
     with perfect reconstruction (``W^-1 W = I``), ``R = W^-1(0, clip(D, -t, t))``: the
     approximation is set to zero and only the clipped details are synthesised. This is exact in
     exact arithmetic and avoids the cancellation of ``x - denoised``.
     """
     h, w = x.shape
-    f = dec_lo.shape[0]
-    cur = scratch("noise.wavelet.x", (h, w))
-    np.copyto(cur, x)
-    bands, shapes = [], []
-    for lev in range(level):  # scratch arrays, one set per level (all alive until the synthesis)
-        n0, n1 = cur.shape
+    f = _filter_bank(wavelet)[1]
+    src = scratch("noise.wavelet.x", (h, w))
+    np.copyto(src, x)
+    n0, n1 = h, w  # this level's input: src[:n0, :n1]
+    levels = []
+    for lev in range(level):
         m0, m1 = (n0 + f - 1) // 2, (n1 + f - 1) // 2
-        aa, ad, da, dd = (scratch(f"noise.wavelet.{lev}.{b}", (m0, m1)) for b in ("aa", "ad", "da", "dd"))
-        lo_c, hi_c = scratch(f"noise.wavelet.{lev}.lo", (m0, n1)), scratch(f"noise.wavelet.{lev}.hi", (m0, n1))
-        dwt_cols(cur, dec_lo, dec_hi, lo_c, hi_c)  # axis 0, then axis 1, as pywt.dwt2
-        dwt_rows(lo_c, dec_lo, dec_hi, aa, ad)
-        dwt_rows(hi_c, dec_lo, dec_hi, da, dd)
-        bands.append((ad, da, dd))
-        shapes.append((n0, n1))
-        cur = aa
+        half = scratch(f"noise.wavelet.{lev}.half", (2 * m0, n1))  # [a; d] along axis 0
+        filter_row_pairs(src, *_analysis_rows(wavelet, n0), n1, half)
+        bands = scratch(f"noise.wavelet.{lev}.bands", (2 * m0, 2 * m1))  # [[aa, ad], [da, dd]]
+        filter_row_streams(half, *_analysis_cols(wavelet, n1), bands)
+        levels.append((n0, n1, m0, m1, half, bands))
+        src, n0, n1 = bands[:m0], m0, m1  # the approximation: bands[:m0, :m1]
+    n0, n1, m0, m1, _, bands = levels[0]
     s = f // 2 - 1
-    hh1 = bands[0][2][s:s + (h - f) // 2 + 1, s:s + (w - f) // 2 + 1]
+    hh1 = bands[m0:, m1:][s:s + (h - f) // 2 + 1, s:s + (w - f) // 2 + 1]
     sigma = _median(np.abs(hh1, out=scratch("noise.wavelet.abs", hh1.shape))) / mad_to_sigma
     t = sigma * np.sqrt(2.0 * np.log(h * w))
-    approx = scratch("noise.wavelet.top", cur.shape)
-    approx.fill(0.0)
     for lev in range(level - 1, -1, -1):
-        ad, da, dd = bands[lev]
-        n0, n1 = shapes[lev]
-        for band in (ad, da, dd):
+        n0, n1, m0, m1, half, bands = levels[lev]
+        if lev == level - 1:
+            bands[:m0, :m1] = 0.0  # below it, the approximation is the coarser level's synthesis
+        for band in (bands[:m0, m1:], bands[m0:]):
             np.clip(band, -t, t, out=band)
-        target = out if lev == 0 else scratch(f"noise.wavelet.{lev}.rec", (n0, n1))
-        lo_r = scratch(f"noise.wavelet.{lev}.lo", (ad.shape[0], n1))  # the level's analysis buffers
-        hi_r = scratch(f"noise.wavelet.{lev}.hi", (ad.shape[0], n1))
-        idwt_rows(approx, ad, rec_lo, rec_hi, lo_r)  # axis 1, then axis 0, as pywt.idwt2
-        idwt_rows(da, dd, rec_lo, rec_hi, hi_r)
-        idwt_cols(lo_r, hi_r, rec_lo, rec_hi, target)
-        approx = target
+        filter_row_streams(bands, *_synthesis_cols(wavelet, n1), half)  # axis 1 ...
+        target = out if lev == 0 else levels[lev - 1][5][:n0]  # the finer level's approximation rows
+        filter_row_pairs(half, *_synthesis_rows(wavelet, n0), n1, target)  # ... then axis 0
     return sigma
 
 
@@ -513,11 +582,11 @@ def wavelet_stats(luma, grid, wavelet="db4", level=2):
     """Kernel sums of the wavelet residual of the luma: cells (grid^2, 5) (zero counts when the
     plane is too small for ``level`` levels of ``wavelet``)."""
     h, w = luma.shape
-    bank, dec_len = _filter_bank(wavelet)
+    dec_len = _filter_bank(wavelet)[1]
     cells = np.zeros((grid * grid, 5))
     if pywt.dwt_max_level(min(h, w), dec_len) >= level:
         residual = scratch("noise.wavelet.residual", (h, w))
-        wavelet_residual(luma, *bank, level, MAD_TO_SIGMA, residual)
+        wavelet_residual(luma, wavelet, level, MAD_TO_SIGMA, residual)
         plane_moments(residual, grid, _bounds(w, grid, 0, w), cells)
     return cells
 

@@ -1186,6 +1186,20 @@ class _Track:
         self.score += face.score
 
 
+def _rescale_tracks(tracks, k_x, k_y):
+    """Tracks carried into a frame of another size: boxes and velocities scaled by the size ratio.
+
+    A stream whose resolution changes (an adaptive-streaming capture switching quality, joined
+    parts, a broadcast switching aspect ratio) shows the same scene on a scaled pixel grid; in
+    the old grid's coordinates every face would look like a new person. The accumulated areas
+    (``select="largest"``) stay in the pixels of the frames they were measured in.
+    """
+    for t in tracks:
+        x, y, w, h = t.bbox
+        t.bbox = (x * k_x, y * k_y, w * k_x, h * k_y)
+        t.velocity = (t.velocity[0] * k_x, t.velocity[1] * k_y)
+
+
 def _scaled(face, k_x, k_y, dx=0.0, dy=0.0):
     x, y, w, h = face.bbox
     lm = None
@@ -1354,12 +1368,17 @@ class FaceCropper:
         reuse = self._reuse_on()
         every = self.redetect_every
         tracks, per_frame = [], []
-        last_full = None
+        last_full, last_shape = None, None
         for pos, (frame_index, frame) in enumerate(frames):
             frame = _check_rgb(frame)
+            resized = last_shape is not None and frame.shape[:2] != last_shape
+            if resized:  # the picture changes size mid-stream (e.g. a stream switching resolution)
+                _rescale_tracks(tracks, frame.shape[1] / last_shape[1], frame.shape[0] / last_shape[0])
+            last_shape = frame.shape[:2]
             active = [t for t in tracks if t.pos == pos - 1]
             faces, mode = None, "full"
-            if reuse and active and last_full is not None and (every is None or pos - last_full < every):
+            if (reuse and active and not resized and last_full is not None
+                    and (every is None or pos - last_full < every)):
                 faces = self._search_near(frame, active, pos)
                 mode = "near"
             if faces is None:

@@ -1,6 +1,6 @@
 """Noise-residual kernels: fused passes that filter and accumulate residual moments per grid cell,
-the level-1 Haar diagonal band with the exact median of its absolute values, and the separable
-DWT / inverse DWT with pywt's "symmetric" extension.
+the level-1 Haar diagonal band with the exact median of its absolute values, and one level of the
+wavelet transform or its inverse along axis 0 (combinations of rows) or axis 1 (polyphase streams).
 
 The moment kernels add to ``cells[q, c, :] = [n, S1, S2, S3, S4]`` with ``Sk = sum((r - k_q) ** k)``
 over the residual samples ``r`` of stream ``q`` in grid cell ``c``, and (when they have one) to
@@ -363,143 +363,164 @@ def median_flat(vals, counts, cand):
     return 0.5 * (lower + upper)
 
 
-# -- wavelet soft-threshold residual: separable DWT / inverse DWT, pywt's "symmetric" extension -------
+# -- wavelet soft-threshold residual: one level of the DWT or inverse DWT along an axis --------------
 
-@kernel
-def _sym(k, n):
-    """Index into a length-``n`` signal of position ``k`` of its half-sample symmetric extension
-    (pywt ``"symmetric"``: ``x[-1 - m] = x[m]``, ``x[n + m] = x[n - 1 - m]``, period ``2n``)."""
-    p = k % (2 * n)
-    return p if p < n else 2 * n - 1 - p
+@kernel(signature=(array(f64, 2), array(i64, 2, True), array(i64, 2, True), array(f64, 2, True), i64,
+                   array(f64, 2)))
+def filter_row_pairs(src, dst, idx, coef, width, out):
+    """Along axis 0: rows of ``out`` as linear combinations of rows of ``src``, two per table row.
 
-@kernel(signature=(array(f64, 2), array(f64, 1), array(f64, 1), array(f64, 2), array(f64, 2)))
-def dwt_cols(x, lo, hi, a, d):
-    """One DWT level along axis 0: ``a[o] = sum_j lo[j] x~[2o + 1 - j]`` (``d`` with ``hi``),
-    ``x~`` the symmetric extension of the rows of ``x``; ``a``, ``d`` have ``(N + F - 1) // 2``
-    rows (``pywt.dwt(x, w, "symmetric", axis=0)``). Vectorised along the contiguous rows."""
-    n_in, m = x.shape
-    f = lo.shape[0]
-    for o in range(a.shape[0]):
-        ar = a[o]
-        dr = d[o]
-        for t in range(m):  # explicit loops: array-wide assignments cost seconds of compilation
-            ar[t] = 0.0
-            dr[t] = 0.0
-        for j in range(0, f, 2):  # two taps per sweep (F is even): half the accumulator traffic
-            x0 = x[_sym(2 * o + 1 - j, n_in)]
-            x1 = x[_sym(2 * o - j, n_in)]
-            l0 = lo[j]
-            l1 = lo[j + 1]
-            h0 = hi[j]
-            h1 = hi[j + 1]
-            for t in range(m):
+    ``out[dst[o, p], :width] = sum_k coef[p, k] * src[idx[o, k], :width]`` for ``p = 0, 1``; an
+    output row at or past ``out.shape[0]`` is computed into a spare row and dropped.
+
+    Parameters
+    ----------
+    src : float64 (R, >= width), C-contiguous
+    dst : int64 (n, 2), read-only
+        The two output rows of each table row.
+    idx : int64 (n, K), K even, read-only
+        The source rows of each table row (the same for both outputs).
+    coef : float64 (2, K), read-only
+        The weights of the two outputs.
+    width : int
+        Columns to compute.
+    out : float64 (R', >= width), C-contiguous, output.
+
+    Notes
+    -----
+    One DWT level along axis 0 is a table with ``dst[o] = (o, m + o)`` (approximation and detail
+    rows stacked), ``idx[o, j]`` the row ``2o + 1 - j`` of the extended signal and ``coef`` the
+    decomposition filters; one inverse level has ``dst[s] = (2s, 2s + 1)``, ``idx`` the rows of the
+    stacked approximation and detail, ``coef`` the even and odd taps of the reconstruction filters
+    (``forensics.features._noise``). Both outputs read each source row once, two taps per sweep, in
+    contiguous (vectorised) loops along the rows.
+    """
+    n_rows = out.shape[0]
+    n_taps = idx.shape[1]
+    spare = np.empty(width)
+    a = coef[0]
+    b = coef[1]
+    for o in range(idx.shape[0]):
+        r0 = out[dst[o, 0], :width]
+        r1 = out[dst[o, 1], :width] if dst[o, 1] < n_rows else spare[:width]
+        x0 = src[idx[o, 0], :width]
+        x1 = src[idx[o, 1], :width]
+        a0 = a[0]
+        a1 = a[1]
+        b0 = b[0]
+        b1 = b[1]
+        for t in range(width):  # the first two taps assign: no zeroing pass
+            u = x0[t]
+            v = x1[t]
+            r0[t] = a0 * u + a1 * v
+            r1[t] = b0 * u + b1 * v
+        for k in range(2, n_taps, 2):
+            x0 = src[idx[o, k], :width]
+            x1 = src[idx[o, k + 1], :width]
+            a0 = a[k]
+            a1 = a[k + 1]
+            b0 = b[k]
+            b1 = b[k + 1]
+            for t in range(width):
                 u = x0[t]
                 v = x1[t]
-                ar[t] += l0 * u + l1 * v
-                dr[t] += h0 * u + h1 * v
+                r0[t] += a0 * u + a1 * v
+                r1[t] += b0 * u + b1 * v
 
 
-@kernel(signature=(array(f64, 2), array(f64, 1), array(f64, 1), array(f64, 2), array(f64, 2)))
-def dwt_rows(x, lo, hi, a, d):
-    """One DWT level along axis 1 (the same formula along each row), in polyphase form.
+@kernel(signature=(array(f64, 2), array(i64, 1, True), array(i64, 1, True), array(f64, 3, True), i64,
+                   array(f64, 2)))
+def filter_row_streams(src, left, right, coef, synthesis, out):
+    """One DWT level (``synthesis == 0``) or inverse DWT level (``synthesis == 1``) along axis 1.
 
-    With the extended row split into even ``E[q] = x~[2(q - Q)]`` and odd ``O[q] = x~[2(q - Q) + 1]``
-    samples (``Q = F/2 - 1``), ``a[o] = sum_m lo[2m] O[o - m + Q] + lo[2m + 1] E[o - m + Q]``:
-    contiguous loops over ``o``.
+    Each row is turned into two streams ``P_0``, ``P_1`` of length ``L``, filtered into two output
+    streams of length ``T``::
+
+        Y_p[t] = sum_j coef[p, 0, j] P_0[t + K - 1 - j] + coef[p, 1, j] P_1[t + K - 1 - j]
+
+    - analysis: the row extended to ``[row[left], row, row[right]]`` (``left``: the ``F - 2``
+      samples before it, ``right``: those after it, pywt's "symmetric" extension as indices),
+      ``P_0`` its odd and ``P_1`` its even samples, ``L = (len(left) + N + len(right)) / 2``;
+      ``Y_0`` (approximation) goes to columns ``0 .. T - 1`` and ``Y_1`` (detail) to
+      ``T .. 2T - 1``, ``T = M / 2``;
+    - synthesis: the row is ``[a | d]``, ``P_0 = a``, ``P_1 = d`` (``L = N / 2``); ``Y_0`` (even
+      outputs) goes to columns ``2t``, ``Y_1`` (odd outputs) to ``2t + 1``, the last dropped when
+      ``M`` is odd.
+
+    Parameters
+    ----------
+    src : float64 (R, N), C-contiguous
+    left, right : int64, read-only
+        Column indices of the extension (empty for a synthesis).
+    coef : float64 (2, 2, K), read-only
+        ``coef[p, s, j]``: weight of stream ``s`` at tap ``j`` in output ``p``.
+    synthesis : int, 0 or 1
+    out : float64 (R, M), C-contiguous, output.
+
+    Notes
+    -----
+    This is the polyphase form of ``pywt.dwt`` / ``pywt.idwt`` along a row: ``a[o] = sum_m
+    lo[2m] O[o - m + Q] + lo[2m + 1] E[o - m + Q]`` with ``Q = K - 1 = F/2 - 1``, and ``y[2s + p] =
+    sum_j rec_lo[2j + p] a[s + Q - j] + rec_hi[2j + p] d[s + Q - j]``. The split into even and odd
+    samples, the filter loops and the interleaving run over contiguous buffers (vectorised).
     """
-    n_rows, n_in = x.shape
-    f = lo.shape[0]
-    half = f // 2
-    q0 = half - 1
-    n = a.shape[1]
-    ev = np.empty(n + q0)  # local buffers: LLVM knows they alias nothing, and vectorises
-    od = np.empty(n + q0)
-    # q with 0 <= 2(q - q0) and 2(q - q0) + 1 < n_in read the row directly; the others extend it
-    q_lo = q0
-    q_hi = min(n + q0, q0 + n_in // 2)
-    for r in range(n_rows):
-        xr = x[r]
-        for q in range(q_lo):
-            ev[q] = xr[_sym(2 * (q - q0), n_in)]
-            od[q] = xr[_sym(2 * (q - q0) + 1, n_in)]
-        inner = xr[:2 * (q_hi - q0)]
-        e_in = ev[q_lo:]
-        o_in = od[q_lo:]
-        for t in range(q_hi - q_lo):
-            e_in[t] = inner[2 * t]
-            o_in[t] = inner[2 * t + 1]
-        for q in range(q_hi, n + q0):
-            ev[q] = xr[_sym(2 * (q - q0), n_in)]
-            od[q] = xr[_sym(2 * (q - q0) + 1, n_in)]
-        ar = a[r]
-        dr = d[r]
-        for t in range(n):
-            ar[t] = 0.0
-            dr[t] = 0.0
-        for mm in range(half):
-            e = ev[q0 - mm:]
-            o = od[q0 - mm:]
-            l0 = lo[2 * mm]
-            l1 = lo[2 * mm + 1]
-            h0 = hi[2 * mm]
-            h1 = hi[2 * mm + 1]
-            for t in range(n):
-                ar[t] += l0 * o[t] + l1 * e[t]
-                dr[t] += h0 * o[t] + h1 * e[t]
-
-
-@kernel(signature=(array(f64, 2), array(f64, 2), array(f64, 1), array(f64, 1), array(f64, 2)))
-def idwt_cols(a, d, lo, hi, y):
-    """One inverse DWT level along axis 0 into the first ``y.shape[0]`` rows of the output
-    ``y[2s + p] = sum_j lo[2j + p] a[s + F/2 - 1 - j] + hi[2j + p] d[s + F/2 - 1 - j]``
-    (``pywt.idwt(a, d, w, "symmetric", axis=0)``, ``2n - F + 2`` rows, trimmed)."""
-    m = y.shape[1]
-    half = lo.shape[0] // 2
-    for yi in range(y.shape[0]):
-        s = yi // 2
-        p = yi - 2 * s
-        yr = y[yi]
-        for t in range(m):
-            yr[t] = 0.0
-        for j in range(half):
-            k = s + half - 1 - j
-            ca = a[k]
-            cd = d[k]
-            fl = lo[2 * j + p]
-            fh = hi[2 * j + p]
-            for t in range(m):
-                yr[t] += fl * ca[t] + fh * cd[t]
-
-
-@kernel(signature=(array(f64, 2), array(f64, 2), array(f64, 1), array(f64, 1), array(f64, 2)))
-def idwt_rows(a, d, lo, hi, y):
-    """One inverse DWT level along axis 1 into the first ``y.shape[1]`` columns (see
-    :func:`idwt_cols`); even and odd outputs are computed in contiguous loops, then interleaved."""
-    n_rows, n = a.shape
-    half = lo.shape[0] // 2
-    ns = n - half + 1
-    n_out = y.shape[1]
-    ye = np.empty(ns)
-    yo = np.empty(ns)
-    for r in range(n_rows):
-        ar = a[r]
-        dr = d[r]
-        for t in range(ns):
-            ye[t] = 0.0
-            yo[t] = 0.0
-        for j in range(half):
-            ca = ar[half - 1 - j:]
-            cd = dr[half - 1 - j:]
-            le = lo[2 * j]
-            lo_ = lo[2 * j + 1]
-            he = hi[2 * j]
-            ho = hi[2 * j + 1]
-            for t in range(ns):
-                ye[t] += le * ca[t] + he * cd[t]
-                yo[t] += lo_ * ca[t] + ho * cd[t]
-        yr = y[r]
-        for s in range(n_out // 2):
-            yr[2 * s] = ye[s]
-            yr[2 * s + 1] = yo[s]
-        if n_out % 2:
-            yr[n_out - 1] = ye[n_out // 2]
+    n_in = src.shape[1]
+    n_out = out.shape[1]
+    n_left = left.shape[0]
+    n_right = right.shape[0]
+    k_taps = coef.shape[2]
+    if synthesis:
+        n_len = n_in // 2
+        n_s = (n_out + 1) // 2
+    else:
+        n_len = (n_left + n_in + n_right) // 2
+        n_s = n_out // 2
+    n_pairs = n_in // 2  # analysis: the sample pairs (2t, 2t + 1) inside the row
+    p0 = np.empty(n_len)  # local buffers: LLVM knows they alias nothing, and vectorises
+    p1 = np.empty(n_len)
+    y0 = np.empty(n_s)
+    y1 = np.empty(n_s)
+    for r in range(src.shape[0]):
+        row = src[r]
+        o = out[r]
+        if not synthesis:  # odd samples of the extended row to p0, even ones to p1
+            for q in range(n_left // 2):
+                p1[q] = row[left[2 * q]]
+                p0[q] = row[left[2 * q + 1]]
+            e0 = p0[n_left // 2:]
+            e1 = p1[n_left // 2:]
+            for t in range(n_pairs):
+                e1[t] = row[2 * t]
+                e0[t] = row[2 * t + 1]
+            e0 = p0[n_left // 2 + n_pairs:]
+            e1 = p1[n_left // 2 + n_pairs:]
+            for q in range(n_right // 2):
+                e1[q] = row[right[2 * q]]
+                e0[q] = row[right[2 * q + 1]]
+        # a synthesis reads the halves [a | d] of the row in place and interleaves its outputs
+        # afterwards; an analysis reads the split buffers and writes its two halves in place
+        s0 = row[:n_len] if synthesis else p0[:n_len]
+        s1 = row[n_len:2 * n_len] if synthesis else p1[:n_len]
+        a = y0[:n_s] if synthesis else o[:n_s]
+        b = y1[:n_s] if synthesis else o[n_s:2 * n_s]
+        for t in range(n_s):
+            a[t] = 0.0
+            b[t] = 0.0
+        for j in range(k_taps):
+            u0 = s0[k_taps - 1 - j:]
+            u1 = s1[k_taps - 1 - j:]
+            c00 = coef[0, 0, j]
+            c01 = coef[0, 1, j]
+            c10 = coef[1, 0, j]
+            c11 = coef[1, 1, j]
+            for t in range(n_s):
+                u = u0[t]
+                v = u1[t]
+                a[t] += c00 * u + c01 * v
+                b[t] += c10 * u + c11 * v
+        if synthesis:
+            for t in range(n_out // 2):
+                o[2 * t] = y0[t]
+                o[2 * t + 1] = y1[t]
+            if n_out % 2:
+                o[n_out - 1] = y0[n_out // 2]

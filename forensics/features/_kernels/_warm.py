@@ -1,7 +1,7 @@
 """Compile the numba kernels an extraction needs before its first item, in parallel processes.
 
 numba compiles a kernel at its first call, one kernel after another, in the calling process: about
-10 CPU seconds for the default bank's 14 kernels on a fresh install, and, without a shared cache,
+8 CPU seconds for the default bank's 12 kernels on a fresh install, and, without a shared cache,
 again in every worker of a parallel run. The kernels do not depend on each other, so
 :func:`compile_kernels` compiles the missing ones in a few fresh interpreters (``python -m``), each
 writing numba's on-disk cache (``cache=True``; ``NUMBA_CACHE_DIR`` or the ``__pycache__`` beside
@@ -36,9 +36,8 @@ FAMILY_KERNELS = {
 #: missing here is weighed by the size of its bytecode.
 _COMPILE_SECONDS = {
     "block_dct_stats": 1.31, "median_moments": 1.22, "srm_moments": 0.98, "median_flat": 0.87,
-    "sharpness_edges": 0.76, "dwt_rows": 0.66, "lattice_steps": 0.65, "dwt_cols": 0.47, "idwt_rows": 0.46,
-    "haar_detail_energies": 0.26, "idwt_cols": 0.24, "haar_abs_hh": 0.20, "plane_moments": 0.17,
-    "weighted_sums": 0.12,
+    "sharpness_edges": 0.76, "filter_row_streams": 0.70, "lattice_steps": 0.65, "filter_row_pairs": 0.46,
+    "haar_detail_energies": 0.26, "haar_abs_hh": 0.20, "plane_moments": 0.17, "weighted_sums": 0.12,
 }
 
 
