@@ -534,6 +534,57 @@ def test_extract_faces_of_videos_gives_the_rows_of_video_features(tmp_path):
     table.check_frames(faces=True, n_frames=2, detector="cascade")  # what an in-memory run would ask
 
 
+def test_faces_at_video_level_keep_each_videos_status_from_extract_to_predict(tmp_path, capsys):
+    """extract --faces --level video gives one row per video, its crops aggregated as VideoFeatures(faces=True)
+    does (the flag was ignored: crop rows, level frame), with each video's status (ok, partial, no_face,
+    error); predict gives a video without a face status error with its reason, from the files and from
+    such a table (it was scored 'ok' from imputed values only, about 0.5); the face videos are scored."""
+    from video_fixtures import face_video, index_frames, remux, write_video
+
+    from forensics import read_table
+    from forensics.features import VideoFeatures, make_feature_bank
+
+    v = tmp_path / "v"
+    for label, k in (("real", 0), ("fake", 1)):
+        (v / label).mkdir(parents=True)
+        face_video(v / label / f"face{k}.mp4", n_frames=4, size=(128, 128), faces_from="synthetic", seed=k)
+    write_video(v / "real" / "noface.mp4", index_frames(4, size=(128, 128)))
+    (v / "fake" / "broken.mp4").write_bytes(b"\x00" * 100)
+    face_video(tmp_path / "intact.mp4", n_frames=4, size=(128, 128), faces_from="synthetic", seed=2, gop=1)
+    remux(tmp_path / "intact.mp4", v / "fake" / "damaged.mkv", damage={3})  # frames 0 and 3 sampled; 3 fails
+    face = ["--faces", "--face-detector", "cascade", "--n-frames", "2", "--no-progress", "--no-audit"]
+
+    assert main(["extract", str(v), *face, "--features", "blur", "--level", "video",
+                 "--out", str(tmp_path / "videos")]) == 0
+    table = read_table(tmp_path / "videos" / "features.parquet")
+    assert table.level == "video" and len(table) == 5 and table.meta["frames"]["faces"] is True
+    vf = VideoFeatures(make_feature_bank(["blur"]), faces=True, detector="cascade", n_frames=2, on_error="nan").fit()
+    with pytest.warns(RuntimeWarning):
+        expected = vf.transform(list(table.paths))
+    np.testing.assert_allclose(table.X, expected, rtol=1e-12, equal_nan=True)
+    assert table.data["status"].tolist() == vf.status_["status"].tolist()
+    assert sorted(table.data["status"]) == ["error", "no_face", "ok", "ok", "partial"]
+
+    model = tmp_path / "m.skops"
+    assert main(["train", str(v), "--detector", "spectrum-lr", *face, "--level", "video", "--out", str(model)]) == 0
+    assert main(["extract", str(v), *face, "--detector", "spectrum-lr", "--level", "video",
+                 "--out", str(tmp_path / "spectra")]) == 0
+    capsys.readouterr()
+    for source in (str(v), str(tmp_path / "spectra" / "features.parquet")):
+        out = tmp_path / "pred.csv"
+        assert main(["predict", str(model), source, "--out", str(out), "--no-progress"]) == 0
+        err = capsys.readouterr().err
+        assert "have no face" not in err  # recorded per input, not warned about
+        pred = pd.read_csv(out, keep_default_na=False, na_values=[""])
+        pred["name"] = [Path(p).name for p in pred["input"]]
+        pred = pred.set_index("name")
+        assert pred.loc["noface.mp4", "status"] == "error" and np.isnan(pred.loc["noface.mp4", "score"])
+        assert pred.loc["noface.mp4", "error"] == "no face found in any of the 2 sampled frames (no_face='skip')"
+        assert pred.loc["broken.mp4", "status"] == "error"
+        assert (pred.loc[["face0.mp4", "face1.mp4"], "status"] == "ok").all()
+        assert np.isfinite(pred.loc[["face0.mp4", "face1.mp4"], "score"]).all()
+
+
 def test_extract_old_face_options_are_deprecated_aliases(data, tmp_path, capsys):
     assert main(["extract", str(data), "--faces", "--detector", "yunet", "--out", str(tmp_path)]) == 2
     captured = capsys.readouterr()

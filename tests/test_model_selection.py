@@ -193,6 +193,31 @@ def test_cross_validate_detector_on_synthetic_problem():
     assert "roc_auc=" in repr(res)
 
 
+def test_inner_validation_split_of_a_small_grouped_set_neither_fails_nor_warns_about_its_own_n_splits():
+    """The fit/validation split inside each fold asks StratifiedGroupKFold for 1/validation_fraction
+    splits (5 by default): a training part with fewer items than that in each class failed with
+    scikit-learn's "n_splits=5 cannot be greater than the number of members in each class", and one
+    with a small class warned "fewer than n_splits=5", an n_splits nobody asked for. The splits are now
+    at most the larger class's size and the warning is silenced (the split taken is checked to hold both
+    classes on both sides). Look-alike: reals from 2 sources still get the clear refusal."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    y = np.tile([0, 1], 5)
+    groups = np.arange(10)  # one item per source: a training part of 5 items has 2 or 3 of a class
+    X = y[:, None] + rng.normal(0, 0.8, (10, 2))
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        res = cross_validate_detector(LogisticRegression(), X, y, groups=groups, cv=2, random_state=0)
+    assert [str(w.message) for w in record if "least populated class" in str(w.message)] == []
+    assert np.isfinite(res.oof_scores).all() and sorted(res.folds["n"].tolist()) == [5, 5]
+    # the reals come from 2 sources: each training part holds one, and no grouped validation split exists
+    two = np.array([0, 0, 1, 1, 2, 3, 4, 5, 6, 7])
+    y_two = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+    with pytest.raises(ValueError, match="a class of the training part spans fewer than 2 groups"):
+        cross_validate_detector(LogisticRegression(), X, y_two, groups=two, cv=2, random_state=0)
+
+
 def test_cross_validate_detector_list_input_and_jobs_match_array():
     X, y = make_classification(n_samples=90, n_features=5, random_state=1)
     model = LogisticRegression()

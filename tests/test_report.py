@@ -141,13 +141,20 @@ def test_report_from_a_frame_level_table_of_videos(tmp_path):
     from forensics.metrics import aggregate_scores
 
     save_demo_videos(tmp_path / "v", n_per_class=6, n_frames=5, size=48, seed=4)
+    (tmp_path / "v" / "fake" / "resample" / "zz_broken.mp4").write_bytes(b"\x00" * 100)
     manifest = load_data(tmp_path / "v", group_pattern=r"_(\w+)\.mp4$")
     detector = make_pipeline(features=["blur", "spectral"], head="logistic")
     table = extract_table(manifest, features=detector.named_steps["features"], n_frames=3)
+    assert (table.data["status"] == "error").sum() == 1
     res = build_report(table, detector=detector, cv=3, out_dir=tmp_path / "r", n_repeats=1, n_boot=200,
                        max_items_for_shap=20, gallery=2, aggregate="median")
     assert res.cv.aggregate == "median" and len(res.cv.video_scores) == 12
-    np.testing.assert_allclose(res.cv.video_scores, aggregate_scores(res.cv.oof_scores, table.videos, how="median"))
+    # the unreadable video is left out, and the data set section names it with its reason
+    left = re.search(r"\| left out \(status error\) \| (.*) \|", res.markdown_path.read_text(encoding="utf-8"))
+    assert left and left.group(1).startswith(f"1: {tmp_path / 'v' / 'fake' / 'resample' / 'zz_broken.mp4'} (")
+    assert "left out (status error)" in res.html_path.read_text(encoding="utf-8")
+    ok = table.subset(table.ok)
+    np.testing.assert_allclose(res.cv.video_scores, aggregate_scores(res.cv.oof_scores, ok.videos, how="median"))
     assert list(res.operating_points.index) == ["frame", "video"]
     assert {"video_roc_pr", "low_fpr", "gallery"} <= set(res.figures) and "spectra" not in res.figures
     assert {"cv_video_summary", "cv_video_folds", "cv_video_groups"} <= set(res.tables)

@@ -583,7 +583,7 @@ def test_warnings_point_at_the_callers_line_and_failed_videos_have_neutral_statu
             call([str(bad), dark, str(bad2), dark2])
         assert [w.filename for w in record] == [__file__, __file__]
         failed, faceless = str(record[0].message), str(record[1].message)
-        assert failed.startswith("2 of 4 videos could not be read") and "first: video 0: " in failed
+        assert failed.startswith("2 of 4 videos could not be read") and f"first: video 0 ({bad}): " in failed
         # failures have their own category (silenced by callers that record them); no face is a status
         assert [w.category for w in record] == [FailedItemsWarning, RuntimeWarning]
         assert faceless.startswith("2 of 4 videos have no face") and faceless.endswith(f"first: video 1 ({dark})")

@@ -127,7 +127,9 @@ def _run_here(args):
               + (", faces cropped" if args.faces else "")
               + (f", level {args.level or 'frame'}" if video else ""), flush=True)
         common = C.extraction_kwargs(args)
-        if args.faces:  # crops on disk (resumable, with a quality report), then one table row per crop
+        if args.faces and not (video and args.level == "video"):
+            # crops on disk (resumable, with a quality report), then one table row per crop; --level video
+            # (one row per video, its face crops' features aggregated over time) is extracted below
             table = _faces_table(manifest, features, table_path, args, report, "video" if video else "image")
         else:
             try:

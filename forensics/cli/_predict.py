@@ -131,21 +131,21 @@ def run(args):
     todo = [i for i, (_, path, _) in enumerate(rows) if path is not None]
     bar = tqdm(total=len(todo), desc="predict", unit="item", disable=not args.progress, file=sys.stderr)
     with C.quiet_warnings(), warnings.catch_warnings():
-        # items without any feature value are recorded in the table (status error), not warned about
+        # items without any feature value, or without a face, are recorded in the table (status error), not warned about
         warnings.filterwarnings("ignore", category=EmptyRowsWarning)
+        warnings.filterwarnings("ignore", message=r".* have no face in any sampled frame", category=RuntimeWarning)
         try:
             for start in range(0, len(todo), args.chunk_size):
                 part = todo[start:start + args.chunk_size]
                 try:
-                    scores[part], empty, reason = _scores(model, [rows[i][1] for i in part])
-                    for i in np.asarray(part)[empty]:
-                        errors[i] = reason
+                    scores[part], reasons = _scores(model, [rows[i][1] for i in part])
+                    for i, reason in zip(part, reasons):
+                        errors[i] = errors[i] or reason
                 except (ValueError, OSError, RuntimeError, TypeError):
                     for i in part:  # one bad item spoils the chunk: score its items one by one
                         try:
-                            (scores[i],), empty, reason = _scores(model, [rows[i][1]])
-                            if empty[0]:
-                                errors[i] = reason
+                            (scores[i],), (reason,) = _scores(model, [rows[i][1]])
+                            errors[i] = errors[i] or reason
                         except (ValueError, OSError, RuntimeError, TypeError) as exc:
                             errors[i] = _item_reason(exc)
                 bar.update(len(part))
@@ -155,13 +155,17 @@ def run(args):
 
 
 def _scores(model, items):
-    """(fake scores, mask of the items whose features are all NaN, the reason to record for them).
+    """(fake scores, per item the reason to record when it gets no score, else "").
 
-    Such an item's score is not about it (every value the head sees is imputed): it gets NaN.
+    An item whose features are all NaN, or a video in which no face was found (its face
+    features all NaN), has a score that is not about it (every value the head sees is imputed):
+    it gets NaN.
     """
+    import pandas as pd
+
     steps = list(getattr(model, "named_steps", None) or {})
     if "features" not in steps or steps[-1] == "features":
-        return C.fake_scores(model, items), np.zeros(len(items), bool), ""
+        return C.fake_scores(model, items), [""] * len(items)
     k = steps.index("features") + 1
     F = np.asarray(model[:k].transform(items), dtype=np.float64)
     try:
@@ -169,9 +173,30 @@ def _scores(model, items):
     except Exception:  # an extractor without names: every column counts
         names = None
     empty, reason = _empty_rows(F, names)
+    reasons = [reason if e else "" for e in empty]
+    status = getattr(model[k - 1], "status_", None)
+    if isinstance(status, pd.DataFrame) and {"status", "error"} <= set(status.columns) and len(status) == len(items):
+        for i, why in _faceless_rows(F, names, status["status"], status["error"]).items():
+            reasons[i] = why
     scores = np.asarray(C.fake_scores(model[k:], F), dtype=np.float64)
-    scores[empty] = np.nan
-    return scores, empty, reason
+    scores[[bool(r) for r in reasons]] = np.nan
+    return scores, reasons
+
+
+def _faceless_rows(F, names, statuses, errors):
+    """{row: reason} for the videos of status ``no_face`` whose features besides the quality columns are all NaN.
+
+    Their only values are the frame counts and a face rate of 0 (with ``no_face="frame"`` their
+    centre crops give values, and they are scored).
+    """
+    from ..features._video import _QUALITY
+
+    if names is None or len(names) != F.shape[1]:
+        return {}
+    content = F[:, np.array([n not in _QUALITY for n in names], dtype=bool)]
+    return {i: C.one_line(str(e) or "no face found in any sampled frame")
+            for i, (s, e) in enumerate(zip(statuses, errors))
+            if s == "no_face" and (not content.shape[1] or np.isnan(content[i]).all())}
 
 
 def _empty_rows(F, names):
@@ -216,6 +241,9 @@ def _score_table(model, source):
     empty, reason = _empty_rows(F, list(names))
     for i in np.flatnonzero(ok & empty):
         errors[i] = reason
+    if "status" in table.data.columns:
+        for i, why in _faceless_rows(F, list(names), table.data["status"], table.data["error"].fillna("")).items():
+            errors[i], empty[i] = why, True
     ok = ok & ~empty
     if ok.any():
         scores[ok] = C.fake_scores(scorer, F[ok])

@@ -71,7 +71,8 @@ def run(args):
                                    "feature step)")
             if equalize:
                 raise C.UsageError("--equalize applies to images given as files, not to videos or feature tables")
-            X = C.drop_failed(C.table_for_detector(args, kind, data, pipe))
+            X = C.table_for_detector(args, kind, data, pipe)
+            C.drop_failed(X)  # says how many are left out (or refuses when none is readable); the report names them
             y = groups = methods = None
             C.no_groups_note(X)
         provenance = dict(command=C.command_line(args), config=args._resolved, seed=args.seed, **{"run id": run_.run_id})

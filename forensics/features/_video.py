@@ -289,8 +289,9 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         self.records_ = pd.DataFrame(records, columns=list(_RECORD_COLUMNS))
         failed = self.status_[self.status_["status"] == "error"]
         if len(failed):
+            first = failed.iloc[0]
             warnings.warn(f"{len(failed)} of {len(results)} videos could not be read and are NaN rows (see status_); "
-                          f"first: video {failed.iloc[0]['index']}: {failed.iloc[0]['error']}", FailedItemsWarning,
+                          f"first: video {first['index']} ({first['source']}): {first['error']}", FailedItemsWarning,
                           stacklevel=stacklevel)
         faceless = self.status_[self.status_["status"] == "no_face"]
         if len(faceless):

@@ -231,7 +231,8 @@ def build_report(X, y=None, *, detector="forensic-xgb", groups=None, methods=Non
     X : sequence of images, or FeatureTable
         Paths or encoded bytes (the audit reads the file headers); or a feature table
         (:func:`forensics.read_table`): its rows are used as they are (status ``"error"`` rows
-        left out), ``y``, ``groups`` and ``methods`` default to its own, its files (when
+        left out, and named with their reasons in the data set section), ``y``, ``groups`` and
+        ``methods`` default to its own, its files (when
         reachable) give the audit, the gallery and the spectra, and a frame-level table adds the
         video level.
     y : array-like of shape (n_items,)
@@ -318,6 +319,7 @@ def build_report(X, y=None, *, detector="forensic-xgb", groups=None, methods=Non
     prefix, rest = split_pipeline(pipe)
     audit_cv = cv if isinstance(cv, int) else 5
     items = X
+    left_out = []  # (path, reason) of the table rows of status "error"
     if table is not None:
         if deep:
             raise ValueError(f"{detector_name} is a deep detector: it reads the images themselves, not a feature "
@@ -325,6 +327,12 @@ def build_report(X, y=None, *, detector="forensic-xgb", groups=None, methods=Non
         if equalize:
             raise ValueError("a feature table holds features as they were extracted; equalization is chosen at "
                              "extraction (forensics extract --equalize)")
+        failed = table.data[~np.asarray(table.ok, dtype=bool)]
+        if "item_index" in failed.columns:
+            failed = failed.drop_duplicates("item_index")
+        paths = failed["path"].astype(str) if "path" in failed.columns else [f"row {i}" for i in failed.index]
+        reasons = failed["error"].fillna("").astype(str) if "error" in failed.columns else [""] * len(failed)
+        left_out = list(zip(paths, reasons))  # named in the data set section
         table = table.subset(table.ok)
         y = table.y if y is None else y
         groups = table.groups if groups is None else groups
@@ -445,7 +453,8 @@ def build_report(X, y=None, *, detector="forensic-xgb", groups=None, methods=Non
                groups=groups, methods=methods, equalize=bool(equalize), F=F, names=names, audit=rep_audit,
                audit_eq=rep_audit_eq, cv=cv_res, tables=tables, shap=shap_res, timings=log.timings,
                n_splits=len(cv_res.folds), n_repeats=n_repeats, deep=deep, provenance=prov, table=table,
-               stored_audit=(table.meta.get("audit") if table is not None else None), comparison=comparison)
+               stored_audit=(table.meta.get("audit") if table is not None else None), comparison=comparison,
+               left_out=left_out)
     html_path = out / "report.html"
     html_path.write_text(_render_html(ctx, figures, fig_png), encoding="utf-8")
     md_path = out / "report.md"
@@ -733,6 +742,11 @@ def _dataset_rows(ctx):
         t = ctx["table"]
         rows.append(("feature table", f"{os.fspath(t.path) if t.path is not None else 'in memory'} (level {t.level}, "
                                       "read, not extracted again)"))
+    left_out = ctx.get("left_out") or []
+    if left_out:
+        shown = "; ".join(f"{path} ({reason})" if reason else path for path, reason in left_out[:5])
+        more = f"; and {len(left_out) - 5} more" if len(left_out) > 5 else ""
+        rows.append(("left out (status error)", f"{len(left_out)}: {shown}{more}"))
     if ctx["methods"] is not None:
         counts = pd.Series(ctx["methods"]).value_counts()
         rows.append(("methods", ", ".join(f"{k}: {c}" for k, c in counts.items())))

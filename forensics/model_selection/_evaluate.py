@@ -156,11 +156,17 @@ def _inner_split(fold, y, groups, train, validation_fraction, random_state):
     if len(n_groups) < 2 or n_groups.min() < 2:
         raise ValueError(f"fold {fold}: a class of the training part spans fewer than 2 groups; "
                          "no grouped fit/validation split can hold both classes on both sides")
-    splitter = StratifiedGroupKFold(n_splits=min(k, int(pd.unique(g_train).size)), shuffle=True,
-                                    random_state=random_state)
-    for fit, val in splitter.split(zeros, y_train, g_train):
-        if _has_both(y_train[fit]) and _has_both(y_train[val]):
-            return train[fit], train[val]
+    # at most as many splits as the larger class has items: more is scikit-learn's error "n_splits=5 cannot be
+    # greater than the number of members in each class" (a small training part, each class under 1/fraction)
+    n_splits = min(k, int(pd.unique(g_train).size), int(np.bincount(y_train).max()))
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+    with warnings.catch_warnings():
+        # its n_splits comes from validation_fraction, not from the caller, and the split taken is checked
+        # below to hold both classes on both sides: a small class's "fewer members than n_splits=4" only confuses
+        warnings.filterwarnings("ignore", message="The least populated class in y has only", category=UserWarning)
+        for fit, val in splitter.split(zeros, y_train, g_train):
+            if _has_both(y_train[fit]) and _has_both(y_train[val]):
+                return train[fit], train[val]
     raise ValueError(f"fold {fold}: no grouped fit/validation split of the training part holds both classes "
                      "on both sides; use fewer outer folds or a larger validation_fraction")
 
