@@ -566,7 +566,12 @@ def test_faces_at_video_level_keep_each_videos_status_from_extract_to_predict(tm
     assert sorted(table.data["status"]) == ["error", "no_face", "ok", "ok", "partial"]
 
     model = tmp_path / "m.skops"
+    capsys.readouterr()
     assert main(["train", str(v), "--detector", "spectrum-lr", *face, "--level", "video", "--out", str(model)]) == 0
+    out = capsys.readouterr().out  # the faceless video is not learnt from imputed values (as predict refuses it)
+    assert "note: 1 items have no face in any sampled frame and are left out (status no_face, no feature value " \
+           "besides the frame counts); first: " in out and "noface.mp4" in out
+    assert "1 items could not be read and are left out (status error)" in out and "3 videos (1 real, 2 fake)" in out
     assert main(["extract", str(v), *face, "--detector", "spectrum-lr", "--level", "video",
                  "--out", str(tmp_path / "spectra")]) == 0
     capsys.readouterr()

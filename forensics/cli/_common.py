@@ -541,18 +541,49 @@ def drop_unreadable_images(manifest):
     return manifest[keep].reset_index(drop=True)
 
 
+def faceless_rows(F, names, statuses, errors):
+    """{row: reason} for the videos of status ``no_face`` whose features besides the quality columns are all NaN.
+
+    Their only values are the frame counts and a face rate of 0 (with ``no_face="frame"`` their
+    centre crops give values, and they are scored).
+    """
+    from ..features._video import _QUALITY
+
+    if names is None or len(names) != F.shape[1]:
+        return {}
+    content = F[:, np.array([n not in _QUALITY for n in names], dtype=bool)]
+    return {i: one_line(str(e) or "no face found in any sampled frame")
+            for i, (s, e) in enumerate(zip(statuses, errors))
+            if s == "no_face" and (not content.shape[1] or np.isnan(content[i]).all())}
+
+
 def drop_failed(table, what="items"):
-    """Leave out rows whose item could not be read, saying how many and the first reason."""
+    """Leave out rows whose item could not be read, saying how many and the first reason; and the
+    videos without a face in any sampled frame whose only values are the frame counts and a face
+    rate of 0 (``forensics predict`` records them as errors: a detector would learn and score
+    them from imputed values alone)."""
     ok = table.ok
-    if ok.all():
-        return table
-    bad = table.data[~ok]
-    first = bad.iloc[0]
-    print(f"  note: {int((~ok).sum())} {what} could not be read and are left out (status error); first: "
-          f"{first['path']}: {first['error']}")
-    if not ok.any():
-        raise CommandError(f"no item could be read; first: {first['path']}: {first['error']}")
-    return table.subset(ok)
+    if not ok.all():
+        bad = table.data[~ok]
+        first = bad.iloc[0]
+        print(f"  note: {int((~ok).sum())} {what} could not be read and are left out (status error); first: "
+              f"{first['path']}: {first['error']}")
+        if not ok.any():
+            raise CommandError(f"no item could be read; first: {first['path']}: {first['error']}")
+        table = table.subset(ok)
+    names = list(table.feature_names)
+    faceless = faceless_rows(table.data[names].to_numpy(dtype=np.float64), names, table.data["status"],
+                             table.data["error"].fillna(""))
+    if faceless:
+        i = min(faceless)
+        print(f"  note: {len(faceless)} {what} have no face in any sampled frame and are left out (status no_face, "
+              f"no feature value besides the frame counts); first: {table.data['path'].iloc[i]}")
+        keep = np.ones(len(table.data), dtype=bool)
+        keep[list(faceless)] = False
+        if not keep.any():
+            raise CommandError(f"no item has a face in its sampled frames; first: {table.data['path'].iloc[i]}")
+        table = table.subset(keep)
+    return table
 
 
 def no_groups_note(table):

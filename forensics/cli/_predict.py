@@ -176,27 +176,11 @@ def _scores(model, items):
     reasons = [reason if e else "" for e in empty]
     status = getattr(model[k - 1], "status_", None)
     if isinstance(status, pd.DataFrame) and {"status", "error"} <= set(status.columns) and len(status) == len(items):
-        for i, why in _faceless_rows(F, names, status["status"], status["error"]).items():
+        for i, why in C.faceless_rows(F, names, status["status"], status["error"]).items():
             reasons[i] = why
     scores = np.asarray(C.fake_scores(model[k:], F), dtype=np.float64)
     scores[[bool(r) for r in reasons]] = np.nan
     return scores, reasons
-
-
-def _faceless_rows(F, names, statuses, errors):
-    """{row: reason} for the videos of status ``no_face`` whose features besides the quality columns are all NaN.
-
-    Their only values are the frame counts and a face rate of 0 (with ``no_face="frame"`` their
-    centre crops give values, and they are scored).
-    """
-    from ..features._video import _QUALITY
-
-    if names is None or len(names) != F.shape[1]:
-        return {}
-    content = F[:, np.array([n not in _QUALITY for n in names], dtype=bool)]
-    return {i: C.one_line(str(e) or "no face found in any sampled frame")
-            for i, (s, e) in enumerate(zip(statuses, errors))
-            if s == "no_face" and (not content.shape[1] or np.isnan(content[i]).all())}
 
 
 def _empty_rows(F, names):
@@ -242,7 +226,7 @@ def _score_table(model, source):
     for i in np.flatnonzero(ok & empty):
         errors[i] = reason
     if "status" in table.data.columns:
-        for i, why in _faceless_rows(F, list(names), table.data["status"], table.data["error"].fillna("")).items():
+        for i, why in C.faceless_rows(F, list(names), table.data["status"], table.data["error"].fillna("")).items():
             errors[i], empty[i] = why, True
     ok = ok & ~empty
     if ok.any():
