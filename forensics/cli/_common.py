@@ -467,6 +467,49 @@ def check_face_options(args):
         raise CommandError(f"face detector model not found: {args.face_model!r}")
 
 
+def record_frames(args, kind, data):
+    """Write into the resolved config the frame settings this run uses, defaults filled in.
+
+    A video run records its level, ``n_frames`` (or ``every``), ``faces`` and, with faces, the
+    face detector and its model: the values used, so that ``--config`` on the written config
+    repeats the run even if a default changes. From a feature table they are the table's own
+    (what its rows were extracted with; a re-run's check of the table then passes). Images use
+    no frame setting (from files with faces, the face detector is recorded); image tables keep
+    the keys as given.
+    """
+    from .._tables import FeatureTable
+
+    if kind == "table" or isinstance(data, FeatureTable):
+        if data.meta.get("kind") != "video":  # an image table's rows are checked on no frame setting
+            return
+        video = True
+        frames = data.meta.get("frames") or {}
+        level, n_frames, every = data.level, frames.get("n_frames"), frames.get("every")
+        faces, detector, model = bool(frames.get("faces")), frames.get("detector"), frames.get("model_path")
+    else:
+        video = set(data["kind"]) == {"video"}
+        level, n_frames, every = args.level or "frame", args.n_frames or 32, args.every
+        faces, detector, model = bool(getattr(args, "faces", None)), args.face_detector or "auto", args.face_model
+    used = {"frames.face_detector": detector if faces else None, "frames.face_model": model if faces else None}
+    if video:
+        used.update({"frames.level": level, "frames.n_frames": None if every is not None else n_frames,
+                     "frames.every": every, "frames.faces": faces})
+    elif faces:  # face crops of images: the detector is used, no frame is sampled
+        used["frames.faces"] = True
+    else:
+        return
+    for key, value in used.items():
+        if key in args._resolved:
+            args._resolved[key] = value
+
+
+def count_videos(table):
+    """The number of videos a feature table's rows come from (None for images)."""
+    if table.meta.get("kind") != "video":
+        return None
+    return int(table.data["item_index"].nunique()) if "item_index" in table.data.columns else len(table)
+
+
 def extraction_kwargs(args):
     """``extract_table`` keyword arguments from the shared frame options (defaults filled)."""
     return dict(level=args.level, n_frames=args.n_frames or 32, every=args.every, faces=bool(args.faces),
@@ -519,7 +562,8 @@ def manifest_items(manifest):
 
 def drop_unreadable_images(manifest):
     """The manifest without the images that cannot be decoded, saying how many and the first reason
-    (what :func:`drop_failed` says of a feature table), so every verb treats a bad file alike."""
+    (what :func:`drop_failed` says of a feature table), so every verb treats a bad file alike; and
+    the ``(path, reason)`` of each image left out, for the report to name."""
     from ..media import ItemError, load_item
 
     items = manifest_items(manifest)
@@ -530,7 +574,7 @@ def drop_unreadable_images(manifest):
         except ItemError as exc:
             bad.append((i, exc.reason))
     if not bad:
-        return manifest
+        return manifest, []
     i, reason = bad[0]
     print(f"  note: {len(bad)} item{'s' if len(bad) > 1 else ''} could not be read and "
           f"{'are' if len(bad) > 1 else 'is'} left out (status error); first: {manifest['path'].iloc[i]}: {reason}")
@@ -538,7 +582,9 @@ def drop_unreadable_images(manifest):
         raise CommandError(f"no item could be read; first: {manifest['path'].iloc[i]}: {reason}")
     keep = np.ones(len(items), dtype=bool)
     keep[[i for i, _ in bad]] = False
-    return manifest[keep].reset_index(drop=True)
+    paths = manifest["path"]
+    left_out = [(f"row {i}" if paths.iloc[i] is None else str(paths.iloc[i]), reason) for i, reason in bad]
+    return manifest[keep].reset_index(drop=True), left_out
 
 
 def faceless_rows(F, names, statuses, errors):

@@ -115,6 +115,7 @@ def _evaluate_cv(pipes, args):
     from ..model_selection import benchmark_detectors
 
     kind, data = C.load_input(args)
+    C.record_frames(args, kind, data)
     metrics_path, out_dir = _out_paths(args)
     with C.Run(args, out=out_dir or metrics_path) as run:
         print(f"forensics evaluate: {', '.join(pipes)} on {args.data}", flush=True)
@@ -161,9 +162,7 @@ def _evaluate_cv(pipes, args):
             if out_dir is not None:
                 _write_cv_files(out_dir, results)
             print(f"\nWrote {out_dir or metrics_path}")
-        videos = first.video_table() if first.level == "frame" else None
-        run.record(data=str(args.data), level=first.level, n_items=len(first),
-                   n_videos=None if videos is None else len(videos))
+        run.record(data=str(args.data), level=first.level, n_items=len(first), n_videos=C.count_videos(first))
         if out_dir is not None:
             run.tracker.log_artifact(out_dir / "metrics.csv")
     if (merged.table["status"] != "ok").all():
@@ -207,6 +206,7 @@ def _evaluate_on_tests(pipes, args):
     if isinstance(args.threshold, str):
         raise UsageError("--threshold with --test must be a number (a rule would be chosen on the test set)")
     kind, data = C.load_input(args)
+    C.record_frames(args, kind, data)
     metrics_path, out_dir = _out_paths(args)
     with C.Run(args, out=out_dir or metrics_path) as run:
         names = [os.fspath(args.data)] + [os.fspath(t) for t in args.test]
@@ -269,7 +269,7 @@ def _evaluate_on_tests(pipes, args):
             C.write_text(metrics_path, pd.concat(out_rows, ignore_index=True).to_csv(index=False), "the results")
             print(f"\nWrote {out_dir or metrics_path}")
         first = next(iter(train.values()))
-        run.record(data=str(args.data), level=first.level, n_items=len(first))
+        run.record(data=str(args.data), level=first.level, n_items=len(first), n_videos=C.count_videos(first))
     return 0
 
 

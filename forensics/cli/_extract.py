@@ -118,6 +118,7 @@ def _run_here(args):
     else:
         features = args.features or ("pixels" if (video or args.faces) else "full")
         spec_text = f"features {features if isinstance(features, str) else ','.join(features)}"
+    C.record_frames(args, "manifest", manifest)
     labelled = "label" in manifest.columns
     report = None
     if labelled and args.audit:
@@ -149,7 +150,7 @@ def _run_here(args):
         rows = f"{len(table)} rows" + (f" ({len(items)} items)" if table.level == "frame" else "")
         print(f"Wrote {table_path} ({rows} x {len(table.feature_names)} features, level {table.level}; "
               f"{n_errors} with status error)")
-        run_.record(data=str(args.data), level=table.level, n_items=int(len(items)),
+        run_.record(data=str(args.data), level=table.level, n_items=int(len(items)), n_videos=C.count_videos(table),
                     extra=dict(table=os.fspath(table_path), n_features=len(table.feature_names)))
     if len(items) and n_errors == len(items):
         raise C.CommandError(f"feature extraction failed on every item; see the error column of {table_path}")

@@ -53,13 +53,14 @@ def run(args):
     equalize = args.equalize
     args.equalize = bool(equalize)  # the table/extraction helpers read a flag
     kind, data = C.load_input(args)
+    C.record_frames(args, kind, data)
     out = C.prepare_out(args.out)
     with C.Run(args, out=out) as run_:
         print(f"forensics report: {name} on {args.data}", flush=True)
         report = C.audit_first(args, kind, data) if kind == "manifest" else None
         items_kind = set(data["kind"]) if kind == "manifest" else {data.meta.get("kind", "image")}
         if kind == "manifest" and items_kind == {"image"} and not args.faces:
-            data = C.drop_unreadable_images(data)
+            data, left_out = C.drop_unreadable_images(data)
             X, y = C.manifest_items(data), data["label"].to_numpy()
             groups = data["group"].to_numpy() if "group" in data.columns else None
             methods = data["method"].to_numpy()
@@ -74,6 +75,7 @@ def run(args):
             X = C.table_for_detector(args, kind, data, pipe)
             C.drop_failed(X)  # says how many are left out (or refuses when none is readable); the report names them
             y = groups = methods = None
+            left_out = None  # the table's rows of status error: build_report names them itself
             C.no_groups_note(X)
         provenance = dict(command=C.command_line(args), config=args._resolved, seed=args.seed, **{"run id": run_.run_id})
         with C.quiet_warnings():
@@ -81,7 +83,8 @@ def run(args):
                                   out_dir=out, title=args.title, random_state=args.seed, progress=args.progress,
                                   aggregate=args.aggregate, k=args.top_k, provenance=provenance, n_boot=args.n_boot,
                                   min_bin_count=args.min_bin_count, gallery=args.gallery,
-                                  audit_report=report if args.audit else None, name=name)
+                                  audit_report=report if args.audit else None, name=name,
+                                  left_out=left_out)
         op = result.operating_points
         for level, row in op.iterrows():
             low = [f"at FPR {f:g} {C.fmt(row[col])}" if f >= 1 / max(row["n_real"], 1) else f"at FPR {f:g} not "

@@ -68,6 +68,7 @@ def run(args):
     path = model_file(args.out)
     C.prepare_out(path.parent if str(path.parent) else ".")
     kind, data = C.load_input(args)
+    C.record_frames(args, kind, data)
     folder = Path(args.out) if path != Path(args.out) else None  # --out DIR: config.yaml and run.json in it
     with C.Run(args, out=folder or path) as run_:
         print(f"forensics train: {args.detector} on {args.data}", flush=True)
@@ -82,21 +83,21 @@ def run(args):
             items = C.manifest_items(data)  # OpenFake rows live in memory
             with C.quiet_warnings():
                 pipe.fit(items, y)
-            model, level, n = pipe, "image", len(y)
+            model, level, n, n_videos = pipe, "image", len(y), None
         else:
             table = C.drop_failed(C.table_for_detector(args, kind, data, pipe))
             print(f"  {C.describe_data(table)}")
             _check_classes(table.y, args)
             with C.quiet_warnings():
                 model = table.fit_detector(pipe, aggregate=args.aggregate, k=args.top_k)
-            level, n = table.level, len(table)
+            level, n, n_videos = table.level, len(table), C.count_videos(table)
         save_model(model, path)
         steps = " -> ".join(n_ for n_, _ in model.steps) if hasattr(model, "steps") else type(model).__name__
         print(f"  fitted in {time.perf_counter() - t0:.1f} s; {steps}")
         print(f"Wrote {path}")
         run_.files.append(path)
         run_.add_result(args.detector, {"fit_seconds": time.perf_counter() - t0}, model=os.fspath(path))
-        run_.record(data=str(args.data), level=level, n_items=n)
+        run_.record(data=str(args.data), level=level, n_items=n, n_videos=n_videos)
     return 0
 
 

@@ -66,6 +66,7 @@ def run(args):
     out = C.prepare_out(args.out)
     storage = args.storage or f"sqlite:///{(out / 'study.db').resolve()}"
     kind, data = C.load_input(args)
+    C.record_frames(args, kind, data)
     with C.Run(args, out=out) as run_:
         print(f"forensics tune: {args.detector} on {args.data}, {args.n_trials} trials"
               + (f" or {args.timeout:g} s" if args.timeout else "") + f", study in {storage}", flush=True)
@@ -106,7 +107,7 @@ def run(args):
         run_.tracker.log_params({f"best.{k}": v for k, v in result.best_params.items()})
         run_.files += [model_path, out / "trials.csv"]
         run_.record(data=str(args.data), level=table.level, n_items=len(table),
-                    n_videos=None if table.videos is None else len(table.video_table()))
+                    n_videos=C.count_videos(table))
         print(f"Wrote {model_path} and {out / 'trials.csv'}")
     return 0
 

@@ -115,6 +115,10 @@ class ReportResult:
 
 # -- small formatting helpers ------------------------------------------------------------------------
 
+# The per-method tables (CVResult.per_group: "group" there means the manipulation method, not the
+# folds' groups of source photos or identities).
+_PER_METHOD_NOTE = ("Row <code>all</code>: every item; then one row per manipulation method (its fakes against all "
+                    "reals) when methods were given.")
 _INT_COLUMNS = {"n", "n_fake", "n_values", "n_features", "n_fit", "n_validation"}
 
 
@@ -204,7 +208,8 @@ def _describe(pipe):
 
 def build_report(X, y=None, *, detector="forensic-xgb", groups=None, methods=None, cv=5, equalize=False, out_dir,
                  title=None, max_items_for_shap=200, n_repeats=5, random_state=0, progress=False, aggregate="mean",
-                 k=3, provenance=None, n_boot=1000, min_bin_count=10, gallery=6, audit_report=None, name=None):
+                 k=3, provenance=None, n_boot=1000, min_bin_count=10, gallery=6, audit_report=None, name=None,
+                 left_out=None):
     """Audit, cross-validate and explain a detector on a data set; write one HTML report.
 
     Runs, in order: the shortcut audit (:func:`audit`; also on the equalized items when
@@ -280,6 +285,10 @@ def build_report(X, y=None, *, detector="forensic-xgb", groups=None, methods=Non
         An audit already run on these items (it is not run again).
     name : str, optional
         What to call the detector (default: its catalogue name, or "custom pipeline").
+    left_out : sequence of (str, str), optional
+        ``(path, reason)`` of the items left out before the call because they could not be read
+        (``forensics report`` leaves out the images that do not decode this way): named in the
+        data set section with a table's rows of status ``"error"``.
 
     Returns
     -------
@@ -319,7 +328,7 @@ def build_report(X, y=None, *, detector="forensic-xgb", groups=None, methods=Non
     prefix, rest = split_pipeline(pipe)
     audit_cv = cv if isinstance(cv, int) else 5
     items = X
-    left_out = []  # (path, reason) of the table rows of status "error"
+    left_out = [(str(p), str(r)) for p, r in (left_out or [])]  # and the table rows of status "error"
     if table is not None:
         if deep:
             raise ValueError(f"{detector_name} is a deep detector: it reads the images themselves, not a feature "
@@ -332,7 +341,7 @@ def build_report(X, y=None, *, detector="forensic-xgb", groups=None, methods=Non
             failed = failed.drop_duplicates("item_index")
         paths = failed["path"].astype(str) if "path" in failed.columns else [f"row {i}" for i in failed.index]
         reasons = failed["error"].fillna("").astype(str) if "error" in failed.columns else [""] * len(failed)
-        left_out = list(zip(paths, reasons))  # named in the data set section
+        left_out += list(zip(paths, reasons))  # named in the data set section
         table = table.subset(table.ok)
         y = table.y if y is None else y
         groups = table.groups if groups is None else groups
@@ -829,8 +838,8 @@ def _render_html(ctx, figures, fig_png):
                      "Compare with a report built with <code>equalize=True</code>.</p>")
     parts.append("<h3>Summary</h3>" + _html_table(tables["cv_summary"], left=("mean ± std over folds",)))
     parts.append("<h3>Per fold</h3>" + _html_table(tables["cv_folds"]))
-    parts.append("<h3>Per group (pooled out-of-fold scores)</h3><p class='small'>Row <code>all</code>: every item; "
-                 "one row per manipulation method (its fakes against all reals) when methods were given.</p>"
+    parts.append("<h3>Per manipulation method (pooled out-of-fold scores)</h3><p class='small'>" + _PER_METHOD_NOTE
+                 + "</p>"
                  + _html_table(tables["cv_groups"]))
     if "cv_video_summary" in tables:
         vroc = cv_res.video_summary.loc["roc_auc"]
@@ -839,7 +848,7 @@ def _render_html(ctx, figures, fig_png):
                      "judged at its fold's threshold.</p>" + _html_table(tables["cv_video_summary"],
                                                                        left=("mean ± std over folds",))
                      + "<h4>Per fold</h4>" + _html_table(tables["cv_video_folds"])
-                     + "<h4>Per group</h4>" + _html_table(tables["cv_video_groups"]))
+                     + "<h4>Per manipulation method</h4>" + _html_table(tables["cv_video_groups"]))
     parts.append("<h3>Operating points</h3><p class='small'>ROC-AUC of the pooled out-of-fold scores with a 95% "
                  "bootstrap interval (resampling whole groups when groups are known, so correlated items count "
                  "once), and the share of fakes caught when at most 1% and 0.1% of reals are flagged. No FPR below "
@@ -934,12 +943,14 @@ def _render_markdown(ctx, figures, fig_paths):
               "the file pipeline rather than the forgeries (compare with `equalize=True`).**", ""]
              if _flagged(ctx) and not ctx["equalize"] else []),
            _md_table(tables["cv_summary"]), "", "### Per fold", "", _md_table(tables["cv_folds"]), "",
-           "### Per group", "", _md_table(tables["cv_groups"]), ""]
+           "### Per manipulation method (pooled out-of-fold scores)", "", _PER_METHOD_NOTE.replace("<code>", "`")
+           .replace("</code>", "`"), "", _md_table(tables["cv_groups"]), ""]
     if "cv_video_summary" in tables:
         vroc = cv_res.video_summary.loc["roc_auc"]
         md += ["### Video level", "", f"Held-out video ROC-AUC **{vroc['mean']:.3f} ± {vroc['std']:.3f}** "
                f"(video score = {cv_res.aggregate} of its frame scores).", "", _md_table(tables["cv_video_summary"]),
-               "", _md_table(tables["cv_video_folds"]), "", _md_table(tables["cv_video_groups"]), ""]
+               "", "#### Per fold", "", _md_table(tables["cv_video_folds"]), "", "#### Per manipulation method", "",
+               _md_table(tables["cv_video_groups"]), ""]
     md += ["### Operating points", "", _md_table(tables["operating_points"]), ""]
     if "as_is_vs_equalized" in tables:
         md += ["### As given vs codec-equalized", "", _md_table(tables["as_is_vs_equalized"]), ""]
