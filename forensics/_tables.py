@@ -545,7 +545,9 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
     level : {"image", "video", "frame"}, optional
         Images: ``"image"``. Videos: ``"frame"`` (default; one row per sampled frame, or per
         face crop with ``faces``) or ``"video"`` (one row per video: each frame feature's
-        aggregates over time, :class:`~forensics.features.VideoFeatures`).
+        aggregates over time, :class:`~forensics.features.VideoFeatures`). The default differs
+        from the command line's: ``forensics extract`` makes one row per video unless given
+        ``--level frame`` (or ``--faces``); here videos give frame rows unless ``level="video"``.
     n_frames, every, faces, face_detector, face_model
         Video settings (:class:`~forensics.features.VideoFeatures`: ``n_frames``, ``every``,
         ``faces``, ``detector``, ``model_path``).

@@ -107,6 +107,9 @@ def test_html_has_the_sections_and_only_inline_resources(report):
         pixels = _png_pixels(base64.b64decode(src.split(",", 1)[1]))
         assert pixels.std() > 0  # not a blank image
     assert "<table>" in text and "mean ± std over folds" in text
+    # the pooled table has one row per manipulation method (CVResult.per_group), and says so: "group" is
+    # what folds keep together (source photos), not what these rows are
+    assert "<h3>Per manipulation method (pooled out-of-fold scores)</h3>" in text and "Per group" not in text
 
 
 def test_markdown_links_the_figure_files(report):
@@ -116,6 +119,8 @@ def test_markdown_links_the_figure_files(report):
     linked = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
     assert sorted(linked) == sorted(p.name for p in report.figures.values())
     assert "| ROC-AUC |" in md
+    assert "### Per manipulation method (pooled out-of-fold scores)" in md and "Per group" not in md
+    assert "Row `all`: every item" in md
 
 
 def test_operating_points_errors_and_provenance(report, demo):
@@ -160,6 +165,8 @@ def test_report_from_a_frame_level_table_of_videos(tmp_path):
     assert {"cv_video_summary", "cv_video_folds", "cv_video_groups"} <= set(res.tables)
     text = res.html_path.read_text(encoding="utf-8")
     assert "Video level" in text and "read, not extracted again" in text
+    assert "<h4>Per manipulation method</h4>" in text and "Per group" not in text
+    assert "#### Per manipulation method" in res.markdown_path.read_text(encoding="utf-8")
     errors = res.tables["errors"].read_text()
     assert ".mp4" in errors  # videos are named by their files
     with pytest.raises(ValueError, match="equalization is chosen at extraction"):
@@ -382,6 +389,62 @@ def test_error_examples_are_the_most_confident_mistakes():
     assert [ax.get_title().split("\n")[0] for ax in fig.axes] == ["a", "c", "f", "d"]
     fig = plot_low_fpr(np.repeat([0, 1], 50), np.r_[np.linspace(0, 0.6, 50), np.linspace(0.4, 1, 50)])
     assert fig.axes[0].get_xscale() == "log" and len(fig.axes) >= 2
+
+
+def _glyph_warnings(fig):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.savefig(io.BytesIO(), format="png", dpi=40)  # glyphs are looked up when the text is drawn
+    return [str(w.message) for w in caught if "Glyph" in str(w.message)]
+
+
+def test_gallery_draws_names_in_scripts_the_fonts_lack_without_warnings():
+    from matplotlib import font_manager
+    from matplotlib.font_manager import FontProperties
+
+    from forensics.inspection import plot_error_gallery
+    from forensics.inspection._plots import MISSING_GLYPH, _drawable
+
+    y = np.array([0, 0, 1, 1])
+    s = np.array([0.9, 0.1, 0.2, 0.8])
+    names = ["写真.png", "b.png", "café.png", "d.png"]
+    images = [np.full((8, 8, 3), 40 * i, dtype=np.uint8) for i in range(4)]
+    fig = plot_error_gallery(images, y, s, names=names, k=1)
+    assert _glyph_warnings(fig) == []
+    titles = [ax.get_title().split("\n")[0] for ax in fig.axes if ax.get_title()]
+    font = font_manager.get_font(font_manager.findfont(FontProperties()))
+    if not font.get_char_index(ord("写")):  # the default font lacks it (no CJK font installed)
+        assert titles == [MISSING_GLYPH * 2 + ".png", "café.png"]  # Latin accents are drawn as they are
+        assert _glyph_warnings(_figure_titled("写真.png")) != []  # the warning the replacement avoids
+    else:
+        assert titles == ["写真.png", "café.png"]
+    assert _drawable("a_b.png\n") == "a_b.png\n"  # plain text is left alone
+
+
+def _figure_titled(text):
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    fig.subplots().set_title(text)
+    return fig
+
+
+def test_feature_distributions_put_the_legend_on_the_first_panel_with_values():
+    import warnings
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 20)
+    F = np.column_stack([np.full(40, np.nan), rng.normal(size=40) + y, rng.normal(size=40)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = plot_feature_distributions(F, y, feature_names=["a", "b", "c"], features=["a", "b", "c"])
+    assert [str(w.message) for w in caught if "legend" in str(w.message)] == []
+    assert fig.axes[0].get_legend() is None and fig.axes[1].get_legend() is not None
+    assert [t.get_text() for t in fig.axes[0].texts] == ["no finite value"]
+    labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert labels == ["real (n=20)", "fake (n=20)"]
 
 
 def test_shap_figures_order_features_by_mean_abs():

@@ -35,7 +35,35 @@ def _figure(width, height):
 
 def _short(name, width=38):
     name = str(name)
-    return name if len(name) <= width else name[: width - 1] + "…"
+    return _drawable(name if len(name) <= width else name[: width - 1] + "…")
+
+
+MISSING_GLYPH = "\N{WHITE SQUARE}"
+
+
+def _drawable(text):
+    """``text`` with each character that no font of matplotlib's text family can draw replaced by
+    :data:`MISSING_GLYPH`.
+
+    Matplotlib draws such a character as an empty box anyway, and warns once per character and
+    figure ("Glyph ... missing from font(s) DejaVu Sans"): a file name in a script the installed
+    fonts lack (CJK, say) would fill a report's output with those warnings. The fonts are tried
+    in the order of the configured family list, as matplotlib's own fallback does, so with a CJK
+    font installed and listed (``rcParams["font.sans-serif"]``) such names are drawn as they are.
+    """
+    wide = {c for c in text if ord(c) > 127}
+    if not wide:
+        return text
+    from matplotlib import font_manager
+    from matplotlib.font_manager import FontProperties
+
+    try:
+        paths = font_manager.fontManager._find_fonts_by_props(FontProperties())  # the fallback list (matplotlib >= 3.6)
+    except AttributeError:
+        paths = [font_manager.findfont(FontProperties())]
+    fonts = [font_manager.get_font(path) for path in paths]
+    missing = {c for c in wide if not any(font.get_char_index(ord(c)) for font in fonts)}
+    return "".join(MISSING_GLYPH if c in missing else c for c in text) if missing else text
 
 
 # -- data ------------------------------------------------------------------------------------------
@@ -91,12 +119,16 @@ def plot_feature_distributions(F, y, *, feature_names, features=None, importance
             v = np.clip(x[ok & (y == label)], lo, hi)
             if v.size:
                 ax.hist(v, bins=edges, density=True, alpha=0.55, color=color, label=f"{text} (n={v.size})")
+        if not ok.any():
+            ax.text(0.5, 0.5, "no finite value", ha="center", va="center", fontsize=8, transform=ax.transAxes)
         ax.set_title(f"{_short(name, 34)}\nAUC {aucs[col[name]]:.2f}", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.set_yticks([])
     for ax in axes[len(features):]:
         ax.axis("off")
-    axes[0].legend(fontsize=7, loc="best")
+    labelled = [ax for ax in axes if ax.get_legend_handles_labels()[0]]
+    if labelled:  # the first panel with values (a feature without a finite value has none to name)
+        labelled[0].legend(fontsize=7, loc="best")
     fig.suptitle("Feature distributions, real vs fake (most important features)", fontsize=10)
     return fig
 
