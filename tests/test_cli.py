@@ -839,19 +839,23 @@ def test_predict_names_why_an_input_file_named_on_the_command_line_is_missing(da
     (tmp_path / "sub" / nfd).write_bytes(src.read_bytes())
     os.symlink(tmp_path / "gone.jpg", tmp_path / "link.jpg")
     os.mkfifo(tmp_path / "pipe.jpg")
+    os.symlink("loop.jpg", tmp_path / "loop.jpg")  # a link to itself: a loop, not "broken"
     inputs = [str(tmp_path / "sub" / nfc), str(tmp_path) + "/sub\\" + nfd, str(tmp_path / "link.jpg"),
-              str(tmp_path / "pipe.jpg"), str(tmp_path / "sub" / nfd), str(tmp_path / "other.jpg")]
+              str(tmp_path / "pipe.jpg"), str(tmp_path / "loop.jpg"), str(tmp_path / "sub" / nfd),
+              str(tmp_path / "other.jpg")]
     out = tmp_path / "pred.csv"
     assert main(["predict", str(model), *inputs, "--out", str(out), "--no-progress"]) == 0
     capsys.readouterr()
     table = pd.read_csv(out, keep_default_na=False, na_values=[""])
-    assert table["status"].tolist() == ["error"] * 4 + ["ok", "error"]
+    assert table["status"].tolist() == ["error"] * 5 + ["ok", "error"]
     assert pd.read_csv(out, keep_default_na=False)["error"].tolist() == [
         "file not found; a file whose name differs only in Unicode normalization exists (NFD: 'cafe\\u0301.jpg' "
         "vs 'caf\\u00e9.jpg' asked), e.g. a copy from macOS: rename one to match",
         f"file not found; the path uses Windows separators ('\\'): a file exists at {tmp_path / 'sub' / nfd}",
         f"broken symbolic link (to {tmp_path / 'gone.jpg'})",
-        "not a regular file (a device, pipe or socket is never read)", "", "file not found"]
+        "not a regular file (a device, pipe or socket is never read)",
+        "symbolic link loop (a link that points to itself, or links that point to each other): no file at its end",
+        "", "file not found"]
 
 
 def test_predict_on_a_folder_accounts_for_every_media_file(data, model, tmp_path, capsys):

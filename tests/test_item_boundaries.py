@@ -960,9 +960,19 @@ def test_unreadable_path_gives_the_system_reason(tmp_path):
     with pytest.raises(ItemError, match=r"item 6 \(.*\.png\): cannot read file \(File name too long\)$"):
         load_item(str(long), 6)
     loop = tmp_path / "loop.png"
-    loop.symlink_to(loop)
-    with pytest.raises(ItemError, match=r"cannot read file \(Too many levels of symbolic links\)$"):
-        load_item(loop)
+    loop.symlink_to(loop)  # a link to itself (and links to each other) is said to be a loop
+    for path in (loop, tmp_path / "loop.png" / "x.png"):
+        with pytest.raises(ItemError, match=r"\(.*loop\.png.*\): symbolic link loop \(a link that points to itself, or "
+                                            r"links that point to each other\): no file at its end$"):
+            load_item(path)
+    (tmp_path / "one.png").symlink_to("two.png")
+    (tmp_path / "two.png").symlink_to("one.png")
+    with pytest.raises(ItemError, match=r"one\.png\): symbolic link loop"):
+        load_item(tmp_path / "one.png")
+    from forensics.media import video_info
+
+    with pytest.raises(ItemError, match=r"loop\.png\): symbolic link loop"):
+        video_info(loop)
     np.testing.assert_array_equal(load_item(f).pixels, natural_image(1, (4, 4)))  # look-alike
 
 

@@ -666,6 +666,22 @@ def path_text(src):
     return src.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
+#: Why a path that ends in a loop of symbolic links cannot be read (``os.stat`` fails with ELOOP).
+LINK_LOOP = ("symbolic link loop (a link that points to itself, or links that point to each other): "
+             "no file at its end")
+
+
+def read_error_reason(exc):
+    """The reason an OSError gives when a file cannot be opened: a symbolic link loop said as one
+    (its strerror, "Too many levels of symbolic links", reads as a nesting limit), anything
+    else as ``"cannot read file (<strerror>)"``."""
+    import errno
+
+    if getattr(exc, "errno", None) == errno.ELOOP:
+        return LINK_LOOP
+    return f"cannot read file ({getattr(exc, 'strerror', None) or exc})"
+
+
 def not_found_reason(src):
     """Why ``src`` cannot be opened when no file has that name: ``"file not found"``, naming the
     file meant when the name is one of the look-alikes of an existing file.
@@ -1494,7 +1510,7 @@ def load_item(obj, index=0, *, max_pixels=DEFAULT_MAX_PIXELS):
         except MemoryError:
             raise ItemError(index, shown, f"{_MEMORY_HINT} while reading the file") from None
         except (OSError, ValueError) as exc:
-            raise ItemError(index, shown, f"cannot read file ({getattr(exc, 'strerror', None) or exc})") from None
+            raise ItemError(index, shown, read_error_reason(exc)) from None
         if not data:
             raise ItemError(index, shown, "file is empty (0 bytes)")
         return Item(index, shown, data, max_pixels=max_pixels)
