@@ -1020,3 +1020,21 @@ def test_link_loops_are_named_as_loops(tmp_path):
     assert reasons == {"self.jpg": loop, "one.jpg": loop, "two.jpg": loop, "broken.jpg": BROKEN_LINK}
     with pytest.raises(SkippedFilesError, match=r"3 symbolic link loop .*1 broken symbolic link"):
         load_folder(tmp_path, strict=True)
+
+
+def test_loader_metadata_names_pandas_would_read_as_missing_are_kept(tmp_path):
+    # guard (the loaders read their metadata without pandas' NA strings: csv, JSON, pyarrow): a DFDC
+    # labels.csv naming files 'NA' and 'None', an OpenFake model named 'None' and prompts 'null'
+    # keep those names; look-alike: an empty prompt is no prompt (each row its own group)
+    test = tmp_path / "test"
+    _touch(test, "NA", "None", "null.mp4")
+    (test / "labels.csv").write_text("filename,label\nNA,1\nNone,0\nnull.mp4,0\n")
+    m = load_dfdc(test)
+    assert m["path"].tolist() == [str(test / n) for n in ("NA", "None", "null.mp4")] and m["exists"].all()
+    assert m["video_id"].tolist() == ["NA", "None", "null"] and m["label"].tolist() == [1, 0, 0]
+    _openfake_shard(tmp_path / "s.parquet", model=["laion", "None", "NA", "NA"], prompt=["null", "null", "", ""])
+    m = load_openfake(tmp_path / "s.parquet")
+    assert m["method"].tolist() == ["real", "None", "real", "NA"] and m["model"].tolist() == ["laion", "None", "NA", "NA"]
+    assert m["prompt"].tolist() == ["null", "null", None, None]
+    g = m["group"].tolist()
+    assert g[0] == g[1] and len({g[1], g[2], g[3]}) == 3
