@@ -508,6 +508,27 @@ def test_extract_faces_writes_one_row_per_crop(tmp_path, capsys):
     assert table.meta["frames"]["faces"] is True
 
 
+def test_extract_faces_keeps_names_pandas_reads_as_missing(tmp_path, monkeypatch, capsys):
+    """A manifest naming a file 'NA' (relative to the working folder) and a method 'None': the
+    crop table written by extract_faces was read back with pandas' NA strings, so the path became
+    NaN (a KeyError matching crops to items) and the method missing. Look-alike: 'a.png', 'real'."""
+    from skimage import data as skdata
+
+    from forensics import read_table
+
+    face = skdata.astronaut()[:256, 100:356]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.png").write_bytes(encode(np.ascontiguousarray(face), "PNG"))
+    (tmp_path / "NA").write_bytes(encode(np.ascontiguousarray(face[:, ::-1]), "PNG"))
+    (tmp_path / "m.csv").write_text("path,label,method\na.png,0,real\nNA,1,None\n")
+    assert main(["extract", "m.csv", "--faces", "--face-detector", "cascade", "--n-frames", "1",
+                 "--features", "blur", "--out", "out/t.parquet", "--no-progress", "--no-audit"]) == 0
+    capsys.readouterr()
+    table = read_table(tmp_path / "out" / "t.parquet")
+    assert table.data["path"].tolist() == ["a.png", "NA"] and table.data["method"].tolist() == ["real", "None"]
+    assert table.data["status"].tolist() == ["ok", "ok"] and table.data["item_index"].tolist() == [0, 1]
+
+
 def test_extract_faces_of_videos_gives_the_rows_of_video_features(tmp_path):
     """Crops on disk (extract_faces) and a table equal to VideoFeatures(faces=True).transform_frames."""
     from video_fixtures import face_video

@@ -1038,3 +1038,26 @@ def test_loader_metadata_names_pandas_would_read_as_missing_are_kept(tmp_path):
     assert m["prompt"].tolist() == ["null", "null", None, None]
     g = m["group"].tolist()
     assert g[0] == g[1] and len({g[1], g[2], g[3]}) == 3
+
+
+def test_openfake_shards_given_twice_are_warned_about(tmp_path):
+    # kind: one shard given twice (a folder and a shard in it, a link and its target, 'a.parquet'
+    # and './a.parquet') doubled its rows silently; look-alike: two shards, no warning
+    import os
+
+    (tmp_path / "data").mkdir()
+    _openfake_shard(tmp_path / "data" / "train-0.parquet")
+    _openfake_shard(tmp_path / "data" / "train-1.parquet", n=2)
+    os.symlink(tmp_path / "data" / "train-0.parquet", tmp_path / "link.parquet")
+    folder_and_shard = [tmp_path / "data", tmp_path / "data" / "train-0.parquet"]  # 4 + 2 rows, then 4 again
+    link_and_target = [tmp_path / "data" / "train-0.parquet", tmp_path / "link.parquet"]
+    for given, pair, n in [(folder_and_shard, r"data/train-0\.parquet and .*/data/train-0\.parquet", 10),
+                           (link_and_target, r"train-0\.parquet and .*/link\.parquet", 8)]:
+        with pytest.warns(UserWarning, match=r"^load_openfake: 1 shard\(s\) given name a file given before \(first: "
+                                             rf".*{pair}\): its rows appear twice") as caught:
+            m = load_openfake(given)
+        assert len(caught) == 1 and len(m) == n  # rows kept
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(load_openfake([tmp_path / "data" / "train-0.parquet", tmp_path / "data" / "train-1.parquet"])) == 6
+        assert len(load_openfake(tmp_path / "data")) == 6

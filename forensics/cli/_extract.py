@@ -179,7 +179,9 @@ def _faces_table(manifest, features, table_path, args, report, kind):
                                features=extractor, n_jobs=args.n_jobs, progress=args.progress)
     print(result.report)
     names = [str(n) for n in extractor.get_feature_names_out()]
-    crops = pd.read_csv(crops_dir / "features.csv")
+    from ..datasets._manifest import read_manifest_csv  # a file 'NA', a method 'None': read as written
+
+    crops = read_manifest_csv(crops_dir / "features.csv")
     index_of = {}
     for i, p in enumerate(manifest["path"]):
         index_of.setdefault(str(p), i)
