@@ -1020,6 +1020,26 @@ def test_link_loops_are_named_as_loops(tmp_path):
     assert reasons == {"self.jpg": loop, "one.jpg": loop, "two.jpg": loop, "broken.jpg": BROKEN_LINK}
     with pytest.raises(SkippedFilesError, match=r"3 symbolic link loop .*1 broken symbolic link"):
         load_folder(tmp_path, strict=True)
+    # a manifest's and DFDC's rows naming them: kept with exists=False, the loops counted as such
+    (tmp_path / "m.csv").write_text("path,label\nreal/a.jpg,0\nreal/self.jpg,0\nfake/one.jpg,1\nfake/broken.jpg,1\n")
+    with pytest.warns(UserWarning, match=r"3 of 4 rows .* exists=False; 2 of them: symbolic link loop \(a link that "
+                                         r"points to itself, or links that point to each other\): no file at its end "
+                                         r"\(first: .*/real/self\.jpg\)$"):
+        assert read_manifest(tmp_path / "m.csv", root=tmp_path / "real")["exists"].tolist() == [True, False, False,
+                                                                                                False]
+    part = tmp_path / "fake"
+    (part / "metadata.json").write_text(json.dumps({"b.jpg": {"label": "REAL"}, "one.jpg": {"label": "FAKE"},
+                                                    "broken.jpg": {"label": "FAKE"}}))
+    with pytest.warns(UserWarning) as caught:
+        load_dfdc(part)
+    said = [str(w.message) for w in caught if "not on disk" in str(w.message)]
+    assert len(said) == 1 and said[0].endswith(r"; 1 of them: " + loop + f" (first: {part / 'one.jpg'})")
+    # look-alike: a broken link alone gets no loop note
+    (part / "metadata.json").write_text(json.dumps({"b.jpg": {"label": "REAL"}, "broken.jpg": {"label": "FAKE"}}))
+    with pytest.warns(UserWarning) as caught:
+        load_dfdc(part)
+    said = [str(w.message) for w in caught if "not on disk" in str(w.message)]
+    assert len(said) == 1 and "symbolic link loop" not in said[0]
 
 
 def test_loader_metadata_names_pandas_would_read_as_missing_are_kept(tmp_path):

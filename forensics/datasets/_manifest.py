@@ -130,16 +130,26 @@ def read_manifest_csv(path, names=NAME_COLUMNS, **kwargs):
 def normalization_note(paths):
     """``""``, or a note counting the absent ``paths`` for which a look-alike file exists (a name that
     differs only in Unicode normalization, NFC/NFD; Windows separators; both; letter case or trailing
-    spaces and dots), one count per kind,
+    spaces and dots), one count per kind, and those that are symbolic link loops,
     naming the first of each; appended to "not on disk" warnings."""
-    from ..media._item import not_found_reason
+    import errno
+
+    from ..media._item import LINK_LOOP, not_found_reason
 
     reasons = [r for r in (not_found_reason(p) for p in paths if not os.path.lexists(p)) if r != "file not found"]
     kinds = {}  # one count per kind of look-alike (normalization, separators, case...), naming the first
     for r in reasons:
         kinds.setdefault(tuple(k in r for k in ("normalization", "separators", "letter case", "spaces or dots")),
                          []).append(r)
-    return "".join(f"; {len(rs)} of them: {rs[0].removeprefix('file not found; ')}" for rs in kinds.values())
+    loops = []  # links to themselves, or to each other: there, but with no file at their end
+    for p in paths:
+        try:
+            os.stat(p)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                loops.append(p)
+    note = "".join(f"; {len(rs)} of them: {rs[0].removeprefix('file not found; ')}" for rs in kinds.values())
+    return note + (f"; {len(loops)} of them: {LINK_LOOP} (first: {loops[0]})" if loops else "")
 
 
 def warn_same_file(source, paths, stacklevel=2, names=None):
