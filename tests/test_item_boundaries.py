@@ -1475,6 +1475,23 @@ def test_tiff_imaging_tag_that_cannot_be_read_is_refused():
                     load_item(bytes(bad)).pixels
             said_skip = [str(w.message).endswith("Tag data larger than file. Skipping tag 284") for w in caught]
             assert any(said_skip) == (at == 4 and value > 0)  # Pillow skips the tag, and goes on
+        # threshold: StripByteCounts' values (3 strips of 4 rows) moved to the very end of the file
+        # are read; one byte further, they run past it
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, arr, photometric="rgb", rowsperstrip=4, **kw)
+        strips = buf.getvalue()
+        e = _ifd_entry(strips, 279)
+        kind, count, offset = struct.unpack_from("<HII", strips, e + 2)
+        size = {3: 2, 4: 4}[kind] * count
+        assert count == 3 and size > 4  # stored away from the entry
+        moved = bytearray(strips) + strips[offset:offset + size]
+        struct.pack_into("<I", moved, e + 8, len(strips))
+        np.testing.assert_array_equal(load_item(bytes(moved)).pixels, arr)
+        struct.pack_into("<I", moved, e + 8, len(strips) + 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's, on opening (asserted above)
+            with pytest.raises(ItemError, match=r"StripByteCounts tag's 3 values run past the end of the file"):
+                load_item(bytes(moved)).pixels
         soft = bytearray(good)  # Software (305), a description: its values past the end are skipped, harmlessly
         struct.pack_into("<I", soft, _ifd_entry(good, 305) + 8, len(good) + 100)
         with warnings.catch_warnings(record=True) as caught:
