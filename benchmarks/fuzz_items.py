@@ -37,6 +37,7 @@ import argparse
 import io
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -486,28 +487,52 @@ def _item_outcome(obj, index=0):
         return ("other", f"{type(exc).__name__}: {exc}"[:300])
 
 
-def _independent_refuses(fmt, data):
-    """Whether a decoder other than the item layer's refuses ``data`` (see the module notes)."""
+def _independent_refusal(fmt, data):
+    """Why a decoder other than the item layer's refuses ``data`` (see the module notes), or "".
+
+    The reason is the decoder's first message with its numbers as N (FFmpeg's ``error count: N``
+    is an AC coefficient run past the 64 of an 8x8 block), so that accepted-wrong files can be
+    counted by kind.
+    """
     try:
         if fmt.startswith("jpeg"):
             import av
+            import av.logging
 
             codec = av.CodecContext.create("mjpeg", "r")
             codec.options = {"err_detect": "explode"}
-            frames = codec.decode(av.Packet(data)) + codec.decode(None)
-            return not frames
+            level = av.logging.get_level()
+            av.logging.set_level(av.logging.VERBOSE)  # FFmpeg says why only at this level
+            try:
+                with av.logging.Capture() as logs:
+                    try:
+                        frames = codec.decode(av.Packet(data)) + codec.decode(None)
+                        failure = "" if frames else "FFmpeg gives no frame"
+                    except av.FFmpegError as exc:
+                        failure = f"FFmpeg: {exc.strerror or exc}"
+            finally:
+                av.logging.set_level(level)
+            if not failure:
+                return ""
+            said = [m[2].strip() for m in logs if m[0] <= av.logging.ERROR and m[2].strip()]
+            return re.sub(r"\d+", "N", f"FFmpeg: {said[0]}" if said else failure)
         if fmt in ("gif", "avif"):
             import cv2
 
             arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-            return arr is None
+            return "OpenCV decodes no image" if arr is None else ""
         from PIL import Image
 
         im = Image.open(io.BytesIO(data))
         im.load()
-        return False
-    except Exception:
-        return True
+        return ""
+    except Exception as exc:
+        return re.sub(r"\d+", "N", f"{type(exc).__name__}: {exc}"[:120])
+
+
+def _independent_refuses(fmt, data):
+    """Whether a decoder other than the item layer's refuses ``data``."""
+    return bool(_independent_refusal(fmt, data))
 
 
 def _differs(a, b):
@@ -540,8 +565,10 @@ def run_single(case, tmp):
     ref = _item_outcome(good)[1]
     if not _differs(value, ref):
         return "accepted_intact", ""
-    if not same_length or variant.startswith("png") or _independent_refuses(variant, data):
-        return "accepted_wrong", f"{category}/{variant} seed {seed}"
+    why = ("length changed" if not same_length else "PNG CRC-32" if variant.startswith("png")
+           else _independent_refusal(variant, data))
+    if why:
+        return "accepted_wrong", f"{category}/{variant} seed {seed}: {why}"
     return "undetectable_by_format", ""
 
 
@@ -668,6 +695,7 @@ def run_cases(cases, *, jobs=2, per_case_s=20.0, mem_mb=1500, batch=250, log=pri
     counts = defaultdict(Counter)
     by_format = defaultdict(Counter)  # file mutations only: outcomes per format variant
     examples = defaultdict(list)
+    wrong_by_reason = Counter()  # file mutations accepted wrong: what tells the damage
     pending = [cases[i:i + batch] for i in range(0, len(cases), batch)]
     running = []
     tmpdir = tempfile.mkdtemp(prefix="fuzz_items_")
@@ -700,6 +728,8 @@ def run_cases(cases, *, jobs=2, per_case_s=20.0, mem_mb=1500, batch=250, log=pri
                 if cat in FILE_CATEGORIES:
                     by_format[group[k][1]]["inputs"] += 1
                     by_format[group[k][1]][d["outcome"]] += 1
+                if d["outcome"] == "accepted_wrong" and cat in FILE_CATEGORIES:
+                    wrong_by_reason[d["detail"].split(": ", 1)[-1]] += 1
                 if d["outcome"] in ("other_exceptions", "accepted_wrong") and len(examples[cat]) < 8:
                     examples[cat].append(f"{group[k]}: {d['detail']}")
         if crashed:
@@ -738,7 +768,7 @@ def run_cases(cases, *, jobs=2, per_case_s=20.0, mem_mb=1500, batch=250, log=pri
             log(f"\r{n_done} inputs, {time.monotonic() - t0:.0f} s", end="")
     if log:
         log()
-    return counts, examples, by_format
+    return counts, examples, by_format, wrong_by_reason
 
 
 def table(counts):
@@ -772,8 +802,9 @@ def main(argv=None):
                 raise SystemExit(f"intact {fmt} (picture {s}) does not decode: {value}")
     cases = plan(args.n, args.batches, args.seed)
     t0 = time.time()
-    counts, examples, by_format = run_cases(cases, jobs=args.jobs, per_case_s=args.per_case_s, mem_mb=args.mem_mb,
-                                            log=lambda *a, **k: print(*a, **k, flush=True))
+    counts, examples, by_format, wrong_by_reason = run_cases(
+        cases, jobs=args.jobs, per_case_s=args.per_case_s, mem_mb=args.mem_mb,
+        log=lambda *a, **k: print(*a, **k, flush=True))
     md, total = table(counts)
     md_formats, _ = table(by_format)
     out = Path(args.out)
@@ -782,10 +813,14 @@ def main(argv=None):
                f"--jobs {args.jobs} --mem-mb {args.mem_mb}")
     result = dict(command=command, seconds=round(time.time() - t0, 1), counts={k: dict(v) for k, v in counts.items()},
                   total=dict(total), by_format={k: dict(v) for k, v in by_format.items()},
-                  examples={k: v for k, v in examples.items() if v})
+                  examples={k: v for k, v in examples.items() if v},
+                  accepted_wrong_by_reason=dict(wrong_by_reason.most_common()))
     out.write_text(json.dumps(result, indent=1))
     text = (f"# Item-layer fuzz run\n\n`{command}` ({result['seconds']} s)\n\n{md}\n\n"
             f"File mutations ({', '.join(FILE_CATEGORIES)}) by format:\n\n{md_formats}\n")
+    if wrong_by_reason:
+        text += ("\nFile mutations accepted wrong, by what tells the damage:\n\n"
+                 + "\n".join(f"- {why}: {n}" for why, n in wrong_by_reason.most_common()) + "\n")
     if result["examples"]:
         text += "\nExamples of failures:\n\n" + "\n".join(f"- {k}: {e}" for k, v in result["examples"].items()
                                                          for e in v) + "\n"

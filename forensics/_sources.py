@@ -50,11 +50,13 @@ def _read_manifest(path, *, labels):
     import numpy as np
     import pandas as pd
 
+    from .datasets._manifest import read_manifest_csv, warn_same_file
+
     if path.suffix.lower() == ".parquet":
         table = pd.read_parquet(path)
     else:
         try:
-            table = pd.read_csv(path, dtype={"path": str})
+            table = read_manifest_csv(path)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise ValueError(f"cannot read the manifest {os.fspath(path)!r}: {' '.join(str(exc).split())}") from None
     needed = ["path", "label"] if labels else ["path"]
@@ -76,8 +78,6 @@ def _read_manifest(path, *, labels):
         table["label"] = table["label"].astype(np.int64)
         if "method" not in table.columns:
             table["method"] = np.where(table["label"] == 0, "real", "fake")
-    from .datasets._manifest import warn_same_file
-
     warn_same_file(os.fspath(path), table["path"], stacklevel=3)
     return table
 

@@ -508,6 +508,27 @@ def test_extract_faces_writes_one_row_per_crop(tmp_path, capsys):
     assert table.meta["frames"]["faces"] is True
 
 
+def test_extract_faces_keeps_names_pandas_reads_as_missing(tmp_path, monkeypatch, capsys):
+    """A manifest naming a file 'NA' (relative to the working folder) and a method 'None': the
+    crop table written by extract_faces was read back with pandas' NA strings, so the path became
+    NaN (a KeyError matching crops to items) and the method missing. Look-alike: 'a.png', 'real'."""
+    from skimage import data as skdata
+
+    from forensics import read_table
+
+    face = skdata.astronaut()[:256, 100:356]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.png").write_bytes(encode(np.ascontiguousarray(face), "PNG"))
+    (tmp_path / "NA").write_bytes(encode(np.ascontiguousarray(face[:, ::-1]), "PNG"))
+    (tmp_path / "m.csv").write_text("path,label,method\na.png,0,real\nNA,1,None\n")
+    assert main(["extract", "m.csv", "--faces", "--face-detector", "cascade", "--n-frames", "1",
+                 "--features", "blur", "--out", "out/t.parquet", "--no-progress", "--no-audit"]) == 0
+    capsys.readouterr()
+    table = read_table(tmp_path / "out" / "t.parquet")
+    assert table.data["path"].tolist() == ["a.png", "NA"] and table.data["method"].tolist() == ["real", "None"]
+    assert table.data["status"].tolist() == ["ok", "ok"] and table.data["item_index"].tolist() == [0, 1]
+
+
 def test_extract_faces_of_videos_gives_the_rows_of_video_features(tmp_path):
     """Crops on disk (extract_faces) and a table equal to VideoFeatures(faces=True).transform_frames."""
     from video_fixtures import face_video
@@ -895,19 +916,23 @@ def test_predict_names_why_an_input_file_named_on_the_command_line_is_missing(da
     (tmp_path / "sub" / nfd).write_bytes(src.read_bytes())
     os.symlink(tmp_path / "gone.jpg", tmp_path / "link.jpg")
     os.mkfifo(tmp_path / "pipe.jpg")
+    os.symlink("loop.jpg", tmp_path / "loop.jpg")  # a link to itself: a loop, not "broken"
     inputs = [str(tmp_path / "sub" / nfc), str(tmp_path) + "/sub\\" + nfd, str(tmp_path / "link.jpg"),
-              str(tmp_path / "pipe.jpg"), str(tmp_path / "sub" / nfd), str(tmp_path / "other.jpg")]
+              str(tmp_path / "pipe.jpg"), str(tmp_path / "loop.jpg"), str(tmp_path / "sub" / nfd),
+              str(tmp_path / "other.jpg")]
     out = tmp_path / "pred.csv"
     assert main(["predict", str(model), *inputs, "--out", str(out), "--no-progress"]) == 0
     capsys.readouterr()
     table = pd.read_csv(out, keep_default_na=False, na_values=[""])
-    assert table["status"].tolist() == ["error"] * 4 + ["ok", "error"]
+    assert table["status"].tolist() == ["error"] * 5 + ["ok", "error"]
     assert pd.read_csv(out, keep_default_na=False)["error"].tolist() == [
         "file not found; a file whose name differs only in Unicode normalization exists (NFD: 'cafe\\u0301.jpg' "
         "vs 'caf\\u00e9.jpg' asked), e.g. a copy from macOS: rename one to match",
         f"file not found; the path uses Windows separators ('\\'): a file exists at {tmp_path / 'sub' / nfd}",
         f"broken symbolic link (to {tmp_path / 'gone.jpg'})",
-        "not a regular file (a device, pipe or socket is never read)", "", "file not found"]
+        "not a regular file (a device, pipe or socket is never read)",
+        "symbolic link loop (a link that points to itself, or links that point to each other): no file at its end",
+        "", "file not found"]
 
 
 def test_predict_on_a_folder_accounts_for_every_media_file(data, model, tmp_path, capsys):

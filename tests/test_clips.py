@@ -413,6 +413,28 @@ def test_clip_dataset_from_the_face_crop_cache(tmp_path):
         ClipDataset.from_crops(tmp_path / "nothing")
 
 
+def test_face_crop_cache_keeps_names_pandas_reads_as_missing(tmp_path):
+    # kind: the crop cache's tables (records, crops.csv) were read back with pandas' default NA
+    # strings, so a method named 'None' or 'NA' came back missing: gone from crops' method column
+    # and from the report's per-method face rates. Look-alike: a plain method name.
+    from video_fixtures import write_video
+
+    from forensics.datasets import extract_faces
+
+    paths = [str(write_video(tmp_path / f"v{k}.mp4", [np.full((48, 48, 3), 40 + 30 * k, np.uint8)] * 4))
+             for k in range(3)]
+    manifest = pd.DataFrame({"path": paths, "label": [0, 1, 1], "method": ["real", "None", "NA"],
+                             "group": [0, 1, 2]})
+    result = extract_faces(manifest, tmp_path / "cache", detector=_CentreFace(), n_frames=2, size=16,
+                           progress=False)
+    assert result.crops["method"].tolist() == ["real"] * 2 + ["None"] * 2 + ["NA"] * 2
+    assert result.records["method"].tolist() == ["real"] * 2 + ["None"] * 2 + ["NA"] * 2
+    assert [i for i in result.report.face_rate.index if i.startswith("method=")] == ["method=NA", "method=None",
+                                                                                    "method=real"]
+    ds = ClipDataset.from_crops(tmp_path / "cache", n_frames=2)
+    assert ds.videos.tolist() == paths and ds.labels.tolist() == [0, 1, 1]
+
+
 def test_clip_positions_edges():
     assert [p.tolist() for p in clip_positions(16, 16)] == [list(range(16))]
     assert [p.tolist() for p in clip_positions(3, 2, clips_per_video=5)] == [[0, 0], [1, 1], [2, 2]]

@@ -960,9 +960,19 @@ def test_unreadable_path_gives_the_system_reason(tmp_path):
     with pytest.raises(ItemError, match=r"item 6 \(.*\.png\): cannot read file \(File name too long\)$"):
         load_item(str(long), 6)
     loop = tmp_path / "loop.png"
-    loop.symlink_to(loop)
-    with pytest.raises(ItemError, match=r"cannot read file \(Too many levels of symbolic links\)$"):
-        load_item(loop)
+    loop.symlink_to(loop)  # a link to itself (and links to each other) is said to be a loop
+    for path in (loop, tmp_path / "loop.png" / "x.png"):
+        with pytest.raises(ItemError, match=r"\(.*loop\.png.*\): symbolic link loop \(a link that points to itself, or "
+                                            r"links that point to each other\): no file at its end$"):
+            load_item(path)
+    (tmp_path / "one.png").symlink_to("two.png")
+    (tmp_path / "two.png").symlink_to("one.png")
+    with pytest.raises(ItemError, match=r"one\.png\): symbolic link loop"):
+        load_item(tmp_path / "one.png")
+    from forensics.media import video_info
+
+    with pytest.raises(ItemError, match=r"loop\.png\): symbolic link loop"):
+        video_info(loop)
     np.testing.assert_array_equal(load_item(f).pixels, natural_image(1, (4, 4)))  # look-alike
 
 
@@ -1420,3 +1430,125 @@ def test_pil_images_of_other_modes_and_a_broken_one():
     assert load_item(pal).pixels.shape == (6, 7, 4) and load_item(pal).has_alpha
     with pytest.raises(ItemError, match=r"^item 0: cannot read the PIL image \(AttributeError: "):
         load_item(Image.Image.__new__(Image.Image))
+
+
+# -- round 6 fuzz (seed 3 at 3x scale): an imaging tag of the first IFD that cannot be read ------
+
+def _ifd_entry(data, tag):
+    """Offset of ``tag``'s 12-byte entry in the first IFD of a classic little-endian TIFF."""
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    for k in range(struct.unpack_from("<H", data, ifd)[0]):
+        if struct.unpack_from("<H", data, ifd + 2 + 12 * k)[0] == tag:
+            return ifd + 2 + 12 * k
+    raise AssertionError(f"no tag {tag}")
+
+
+def test_tiff_imaging_tag_that_cannot_be_read_is_refused():
+    """A 16-bit LZW TIFF whose PlanarConfiguration count was overwritten (its values 'past the end
+    of the file') next to a Predictor whose tag number was overwritten: every reader skipped both,
+    and the picture came back without its predictor, status ok (fuzz seed 3, byte runs). An
+    imaging tag with an unknown field type, a zero count or values past the end is refused, for
+    8-bit (Pillow) and 16-bit (tifffile) files alike. Look-alikes: the same damage to a tag that
+    does not touch the pixels (Software) is read, the pixels intact; and a lost Predictor alone (a
+    tag number damaged: an unknown tag, skipped as TIFF 6.0 says) is another valid TIFF, read."""
+    import warnings
+
+    import tifffile
+
+    rgb16 = natural_image(3, (12, 16)).astype(np.uint16) * 257
+    rgb8 = natural_image(4, (12, 16))
+    for arr, kw in ((rgb16, dict(compression="lzw", predictor=True)), (rgb8, {})):
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, arr, photometric="rgb", software="forensics test", **kw)
+        good = buf.getvalue()
+        np.testing.assert_array_equal(load_item(good).pixels, arr)
+        for tag, at, value, said in [(284, 4, 0x7FFF0001, r"PlanarConfiguration tag's 2147418113 values run past "
+                                                          r"the end of the file"),
+                                     (284, 2, 99, r"PlanarConfiguration tag has field type 99, which no reader reads"),
+                                     (284, 4, 0, r"PlanarConfiguration tag holds no value")]:
+            bad = bytearray(good)
+            e = _ifd_entry(good, tag)
+            struct.pack_into("<I" if at == 4 else "<H", bad, e + at, value)
+            with warnings.catch_warnings(record=True) as caught:  # Pillow's, on opening: asserted below
+                warnings.simplefilter("always")
+                with pytest.raises(ItemError, match=r"^item 0: corrupt TIFF: its " + said):
+                    load_item(bytes(bad)).pixels
+            said_skip = [str(w.message).endswith("Tag data larger than file. Skipping tag 284") for w in caught]
+            assert any(said_skip) == (at == 4 and value > 0)  # Pillow skips the tag, and goes on
+        # threshold: StripByteCounts' values (3 strips of 4 rows) moved to the very end of the file
+        # are read; one byte further, they run past it
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, arr, photometric="rgb", rowsperstrip=4, **kw)
+        strips = buf.getvalue()
+        e = _ifd_entry(strips, 279)
+        kind, count, offset = struct.unpack_from("<HII", strips, e + 2)
+        size = {3: 2, 4: 4}[kind] * count
+        assert count == 3 and size > 4  # stored away from the entry
+        moved = bytearray(strips) + strips[offset:offset + size]
+        struct.pack_into("<I", moved, e + 8, len(strips))
+        np.testing.assert_array_equal(load_item(bytes(moved)).pixels, arr)
+        struct.pack_into("<I", moved, e + 8, len(strips) + 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's, on opening (asserted above)
+            with pytest.raises(ItemError, match=r"StripByteCounts tag's 3 values run past the end of the file"):
+                load_item(bytes(moved)).pixels
+        soft = bytearray(good)  # Software (305), a description: its values past the end are skipped, harmlessly
+        struct.pack_into("<I", soft, _ifd_entry(good, 305) + 8, len(good) + 100)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            np.testing.assert_array_equal(load_item(bytes(soft)).pixels, arr)
+        said = {str(w.message) for w in caught}  # Pillow's, each naming the item
+        assert "item 0: Pillow warned opening it (header and EXIF): Truncated File Read" in said
+        assert all(m.startswith("item 0: Pillow warned ") for m in said), said
+    good16 = _tiff16_lzw(rgb16)
+    lost = bytearray(good16)  # Predictor's number damaged: an unknown private tag
+    struct.pack_into("<H", lost, _ifd_entry(good16, 317), 64368)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert not np.array_equal(load_item(bytes(lost)).pixels, rgb16)  # read, undetectable by format
+
+
+def _tiff16_lzw(arr):
+    import tifffile
+
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, arr, photometric="rgb", compression="lzw", predictor=True)
+    return buf.getvalue()
+
+
+def _sos_headers(data):
+    """(offset of each start-of-scan segment's component list, Ns, Ah) of a JPEG, in file order."""
+    out, pos = [], 2
+    while pos + 4 <= len(data):
+        marker, length = data[pos + 1], int.from_bytes(data[pos + 2:pos + 4], "big")
+        if marker == 0xD9:
+            break
+        if marker == 0xDA:
+            ns = data[pos + 4]
+            out.append((pos + 5, ns, data[pos + 4 + 1 + 2 * ns + 2] >> 4))
+            pos = re.compile(rb"\xff[^\x00\xd0-\xd7]").search(data, pos + 2 + length).start()
+            continue
+        pos += 2 + length
+    return out
+
+
+def test_jpeg_scan_naming_a_huffman_table_above_3_is_refused():
+    """A progressive JPEG whose DC refinement scan names DC table 4 (a flipped bit in its header)
+    decoded without a warning, libjpeg never looking the table up in that scan; with an entropy
+    bit flipped elsewhere it was a wrong picture, status ok (fuzz seed 3; FFmpeg: 'ac/dc index out
+    of range'). Selectors are 0-3 (T.81 B.2.3): 4 and 15 are refused, DC or AC; 3, the edge, is
+    read (unused in that scan: the pixels are the intact file's)."""
+    rgb = natural_image(5, (24, 32))
+    good = encode(rgb, "JPEG", quality=85, progressive=True)
+    intact = load_item(good).pixels
+    at, ns, _ = next(h for h in _sos_headers(good) if h[2] > 0 and h[1] == 3)  # the DC refinement scan
+    for selector, refused in [(0x40, True), (0xF0, True), (0x04, True), (0x30, False), (0x03, False)]:
+        bad = bytearray(good)
+        bad[at + 1] = selector  # the first component's table selectors
+        if refused:
+            with pytest.raises(ItemError, match=rf"^item 0: corrupt JPEG data: a start-of-scan header names Huffman "
+                                                rf"tables {selector >> 4} \(DC\) and {selector & 15} \(AC\); a scan "
+                                                rf"may name tables 0-3$"):
+                load_item(bytes(bad)).pixels
+        else:
+            np.testing.assert_array_equal(load_item(bytes(bad)).pixels, intact)

@@ -936,3 +936,148 @@ def test_manifest_rows_naming_one_file_are_warned_about(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_manifest(tmp_path / "m.csv")["exists"].all()
+
+
+def test_manifest_names_that_pandas_reads_as_missing_are_kept(tmp_path):
+    # kind: a file literally named 'NA', 'None', 'null', 'nan', 'N/A' (any of pandas' default NA
+    # strings) was refused as "empty path" by both manifest readers, and a group, method or split
+    # named so became missing; only an empty cell is missing now
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    from forensics._sources import load_data
+
+    names = sorted(STR_NA_VALUES - {""})  # '#N/A N/A', '-1.#IND', 'N/A' (a folder N and a file A)...
+    _touch(tmp_path, *names)
+    lines = ["path,label,method,group,split"] + [f"{n},{k % 2},{'real' if k % 2 == 0 else n},{n},{n}"
+                                                 for k, n in enumerate(names)]
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
+    for read in (read_manifest, load_data):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            m = read(tmp_path / "m.csv")
+        assert m["path"].tolist() == [str(tmp_path / n) for n in names], read
+        assert m["group"].tolist() == names and m["split"].tolist() == names
+        assert m["method"].tolist() == ["real" if k % 2 == 0 else n for k, n in enumerate(names)]
+        assert m["label"].tolist() == [k % 2 for k in range(len(names))]
+    assert read_manifest(tmp_path / "m.csv")["exists"].all()
+    # look-alikes: an empty cell is still missing (an empty path refused, naming the row; an empty
+    # group stays missing); a label written 'NA' is no label, refused as before
+    (tmp_path / "m.csv").write_text("path,label,group\nNA,0,\nnan,1,None\n")
+    m = read_manifest(tmp_path / "m.csv")
+    assert m["group"].isna().tolist() == [True, False] and m["group"].iloc[1] == "None"
+    for read in (read_manifest, load_data):
+        (tmp_path / "bad.csv").write_text("path,label\nNA,0\n,1\n")
+        with pytest.raises(ValueError, match="row 1"):
+            read(tmp_path / "bad.csv")
+        (tmp_path / "bad.csv").write_text("path,label\nNA,0\nnull,NA\n")
+        with pytest.raises(ValueError, match=r"row 1 \(.*/null\): label .* is not 0 \(real\) or 1 \(fake\)"):
+            read(tmp_path / "bad.csv")
+    # other columns keep pandas' missing values (a score written 'NA' is a missing number)
+    (tmp_path / "m.csv").write_text("path,label,score\nNA,0,NA\nnan,1,0.5\n")
+    score = read_manifest(tmp_path / "m.csv")["score"]
+    assert score.dtype == np.float64 and score.isna().tolist() == [True, False]
+
+
+def test_dfdc_entries_naming_one_file_are_warned_about(tmp_path):
+    # kind: a metadata.json listing 'b.mp4' and './b.mp4' (or '../part/b.mp4') gave two rows, in
+    # two groups, for one file, silently
+    part = tmp_path / "dfdc_train_part_0"
+    part.mkdir()
+    meta = {"a.mp4": {"label": "FAKE", "original": "b.mp4"}, "b.mp4": {"label": "REAL"},
+            "./b.mp4": {"label": "REAL"}, "../dfdc_train_part_0/b.mp4": {"label": "REAL"}, "c.mp4": {"label": "REAL"}}
+    (part / "metadata.json").write_text(json.dumps(meta))
+    _touch(part, "a.mp4", "b.mp4", "c.mp4")
+    with pytest.warns(UserWarning, match=r"^2 row\(s\) of the DFDC metadata under .* name a file that an earlier row "
+                                         r"names \(first: rows 1 and 2: dfdc_train_part_0/metadata\.json: 'b\.mp4' and "
+                                         r"dfdc_train_part_0/metadata\.json: '\./b\.mp4'\)") as caught:
+        m = load_dfdc(tmp_path)
+    assert len(caught) == 1 and len(m) == 5 and m["exists"].all()  # rows kept
+    # look-alike: entries naming three files, one of them absent: no such warning
+    meta = {"a.mp4": {"label": "FAKE", "original": "b.mp4"}, "b.mp4": {"label": "REAL"},
+            "c.mp4": {"label": "REAL"}, "gone.mp4": {"label": "REAL"}}
+    (part / "metadata.json").write_text(json.dumps(meta))
+    with pytest.warns(UserWarning) as caught:
+        assert load_dfdc(tmp_path)["exists"].tolist() == [True, True, True, False]
+    assert [str(w.message).split(" (first")[0] for w in caught] == ["1 of 4 videos named in metadata.json or "
+                                                                      "labels.csv are not on disk, or not readable"]
+
+
+def test_link_loops_are_named_as_loops(tmp_path):
+    # kind: a symbolic link to itself, or two links to each other, was counted as a "broken
+    # symbolic link"; look-alike: a link to a missing file is still one
+    import os
+
+    from forensics.datasets._inventory import BROKEN_LINK, Inventory
+
+    _touch(tmp_path, "real/a.jpg", "fake/b.jpg")
+    os.symlink("self.jpg", tmp_path / "real" / "self.jpg")
+    os.symlink("two.jpg", tmp_path / "fake" / "one.jpg")
+    os.symlink("one.jpg", tmp_path / "fake" / "two.jpg")
+    os.symlink("gone.jpg", tmp_path / "fake" / "broken.jpg")
+    inventory = Inventory(tmp_path)
+    reasons = {p.name: r for p, r in inventory.problems_below(tmp_path)}
+    loop = "symbolic link loop (a link that points to itself, or links that point to each other): no file at its end"
+    assert reasons == {"self.jpg": loop, "one.jpg": loop, "two.jpg": loop, "broken.jpg": BROKEN_LINK}
+    with pytest.raises(SkippedFilesError, match=r"3 symbolic link loop .*1 broken symbolic link"):
+        load_folder(tmp_path, strict=True)
+    # a manifest's and DFDC's rows naming them: kept with exists=False, the loops counted as such
+    (tmp_path / "m.csv").write_text("path,label\nreal/a.jpg,0\nreal/self.jpg,0\nfake/one.jpg,1\nfake/broken.jpg,1\n")
+    with pytest.warns(UserWarning, match=r"3 of 4 rows .* exists=False; 2 of them: symbolic link loop \(a link that "
+                                         r"points to itself, or links that point to each other\): no file at its end "
+                                         r"\(first: .*/real/self\.jpg\)$"):
+        assert read_manifest(tmp_path / "m.csv", root=tmp_path / "real")["exists"].tolist() == [True, False, False,
+                                                                                                False]
+    part = tmp_path / "fake"
+    (part / "metadata.json").write_text(json.dumps({"b.jpg": {"label": "REAL"}, "one.jpg": {"label": "FAKE"},
+                                                    "broken.jpg": {"label": "FAKE"}}))
+    with pytest.warns(UserWarning) as caught:
+        load_dfdc(part)
+    said = [str(w.message) for w in caught if "not on disk" in str(w.message)]
+    assert len(said) == 1 and said[0].endswith(r"; 1 of them: " + loop + f" (first: {part / 'one.jpg'})")
+    # look-alike: a broken link alone gets no loop note
+    (part / "metadata.json").write_text(json.dumps({"b.jpg": {"label": "REAL"}, "broken.jpg": {"label": "FAKE"}}))
+    with pytest.warns(UserWarning) as caught:
+        load_dfdc(part)
+    said = [str(w.message) for w in caught if "not on disk" in str(w.message)]
+    assert len(said) == 1 and "symbolic link loop" not in said[0]
+
+
+def test_loader_metadata_names_pandas_would_read_as_missing_are_kept(tmp_path):
+    # guard (the loaders read their metadata without pandas' NA strings: csv, JSON, pyarrow): a DFDC
+    # labels.csv naming files 'NA' and 'None', an OpenFake model named 'None' and prompts 'null'
+    # keep those names; look-alike: an empty prompt is no prompt (each row its own group)
+    test = tmp_path / "test"
+    _touch(test, "NA", "None", "null.mp4")
+    (test / "labels.csv").write_text("filename,label\nNA,1\nNone,0\nnull.mp4,0\n")
+    m = load_dfdc(test)
+    assert m["path"].tolist() == [str(test / n) for n in ("NA", "None", "null.mp4")] and m["exists"].all()
+    assert m["video_id"].tolist() == ["NA", "None", "null"] and m["label"].tolist() == [1, 0, 0]
+    _openfake_shard(tmp_path / "s.parquet", model=["laion", "None", "NA", "NA"], prompt=["null", "null", "", ""])
+    m = load_openfake(tmp_path / "s.parquet")
+    assert m["method"].tolist() == ["real", "None", "real", "NA"] and m["model"].tolist() == ["laion", "None", "NA", "NA"]
+    assert m["prompt"].tolist() == ["null", "null", None, None]
+    g = m["group"].tolist()
+    assert g[0] == g[1] and len({g[1], g[2], g[3]}) == 3
+
+
+def test_openfake_shards_given_twice_are_warned_about(tmp_path):
+    # kind: one shard given twice (a folder and a shard in it, a link and its target, 'a.parquet'
+    # and './a.parquet') doubled its rows silently; look-alike: two shards, no warning
+    import os
+
+    (tmp_path / "data").mkdir()
+    _openfake_shard(tmp_path / "data" / "train-0.parquet")
+    _openfake_shard(tmp_path / "data" / "train-1.parquet", n=2)
+    os.symlink(tmp_path / "data" / "train-0.parquet", tmp_path / "link.parquet")
+    folder_and_shard = [tmp_path / "data", tmp_path / "data" / "train-0.parquet"]  # 4 + 2 rows, then 4 again
+    link_and_target = [tmp_path / "data" / "train-0.parquet", tmp_path / "link.parquet"]
+    for given, pair, n in [(folder_and_shard, r"data/train-0\.parquet and .*/data/train-0\.parquet", 10),
+                           (link_and_target, r"train-0\.parquet and .*/link\.parquet", 8)]:
+        with pytest.warns(UserWarning, match=r"^load_openfake: 1 shard\(s\) given name a file given before \(first: "
+                                             rf".*{pair}\): its rows appear twice") as caught:
+            m = load_openfake(given)
+        assert len(caught) == 1 and len(m) == n  # rows kept
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(load_openfake([tmp_path / "data" / "train-0.parquet", tmp_path / "data" / "train-1.parquet"])) == 6
+        assert len(load_openfake(tmp_path / "data")) == 6

@@ -183,7 +183,9 @@ def _faces_table(manifest, features, table_path, args, report, kind):
                                features=extractor, n_jobs=args.n_jobs, progress=args.progress)
     print(result.report)
     names = [str(n) for n in extractor.get_feature_names_out()]
-    crops = pd.read_csv(crops_dir / "features.csv", keep_default_na=False, na_values=[""])
+    from ..datasets._manifest import read_manifest_csv  # a file 'NA', a method 'None': read as written
+
+    crops = read_manifest_csv(crops_dir / "features.csv")
     # Each crop's item is the manifest row whose folder holds it (crops/<key>/...): a path listed twice
     # has two rows and two folders, so its crops are not all given to its first row.
     row_of = {key: i for i, key in enumerate(_item_keys(manifest["path"]))}

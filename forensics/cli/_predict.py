@@ -71,7 +71,7 @@ def _expand_folder(folder, suffixes, kind):
 
 def _expand_inputs(inputs, suffixes, kind="images"):
     """(input, path or None, error) per input file; folders are expanded, sorted, recursively."""
-    from ..media._item import not_found_reason, path_text
+    from ..media._item import not_found_reason, path_text, read_error_reason
 
     rows = []
     for text in inputs:
@@ -81,7 +81,7 @@ def _expand_inputs(inputs, suffixes, kind="images"):
         except FileNotFoundError:
             pass
         except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte...: this row only
-            rows.append((text, None, f"cannot read file ({getattr(exc, 'strerror', None) or exc})"))
+            rows.append((text, None, read_error_reason(exc)))
             continue
         if path.is_dir():
             files = _expand_folder(path, suffixes, kind)

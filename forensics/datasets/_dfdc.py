@@ -7,8 +7,10 @@ import json
 import warnings
 from pathlib import Path
 
+import pandas as pd
+
 from ._inventory import Inventory
-from ._manifest import finish, natural_key, normalization_note, read_text
+from ._manifest import finish, natural_key, normalization_note, read_text, warn_same_file
 
 __all__ = ["load_dfdc"]
 
@@ -147,7 +149,9 @@ def load_dfdc(root, *, strict=False):
     UserWarning
         When videos named in the metadata (or labels.csv) are missing on disk (or are broken links, or
         unreadable): their rows are kept with ``exists=False`` (drop them with ``m[m.exists]``),
-        so that nothing disappears silently.
+        so that nothing disappears silently. When two entries name one file (``b.mp4`` and
+        ``./b.mp4`` or ``../dfdc_train_part_0/b.mp4``, a link and its target): both rows are kept,
+        in two groups, so the file can sit in both halves of a split.
     SkippedFilesWarning
         Counting the media files under ``root`` that no metadata.json or labels.csv names, by reason.
 
@@ -181,7 +185,7 @@ def load_dfdc(root, *, strict=False):
     [['a', 1, 'fake', 0, True], ['b', 0, 'real', 0, True], ['c', 0, 'real', 1, True]]
     """
     root = Path(root)
-    rows, missing = [], []
+    rows, missing, names = [], [], []
     parts = _parts(root)
     inventory = Inventory(root)
     for part in parts:
@@ -197,6 +201,7 @@ def load_dfdc(root, *, strict=False):
             exists = path.is_file() and inventory.problem(path) is None
             if not exists:
                 missing.append(str(path))
+            names.append(f"{meta_file.parent.name}/{meta_file.name}: {name!r}")  # as the metadata writes it
             rows.append(dict(path=str(path), label=label, method="fake" if label else "real",
                              video_id=_stem(name), original=_stem(original) if original else None,
                              part=part.name, split=entry.get("split"), exists=exists,
@@ -210,7 +215,11 @@ def load_dfdc(root, *, strict=False):
         warnings.warn(f"{len(missing)} of {len(rows)} videos named in metadata.json or labels.csv are not on disk, "
                       f"or not readable (first: {missing[0]}); their rows have exists=False" + normalization_note(missing),
                       UserWarning, stacklevel=2)
-    skipped = inventory.settle([r["path"] for r in rows], loader="load_dfdc", strict=strict,
+    # entries naming one file ('b.mp4' and './b.mp4' or '../part/b.mp4'): two rows, and two groups
+    paths, on_disk = [r["path"] for r in rows], [r["exists"] for r in rows]
+    warn_same_file(f"the DFDC metadata under {root}", pd.Series(paths)[on_disk], stacklevel=2,
+                   names=pd.Series(names)[on_disk])
+    skipped = inventory.settle(paths, loader="load_dfdc", strict=strict,
                                classify=_classifier(root, parts))
     df = finish(rows, ["video_id", "original", "part", "split", "exists", "key"], "dfdc", group_by="key",
                 parts=[p.name for p in parts], skipped=skipped)

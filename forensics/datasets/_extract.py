@@ -14,6 +14,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ._folder import VIDEO_SUFFIXES
+from ._manifest import read_manifest_csv
 
 __all__ = ["ExtractionResult", "QualityReport", "extract_faces"]
 
@@ -323,8 +324,8 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
 
 
 def _collect(rows, out, features, min_face_rate):
-    records = pd.concat([pd.read_csv(out / "records" / f"{k}.csv", keep_default_na=True) for k in rows["_key"]],
-                        ignore_index=True)
+    # a file named "NA" or a method named "None" must come back as written, not as missing
+    records = pd.concat([read_manifest_csv(out / "records" / f"{k}.csv") for k in rows["_key"]], ignore_index=True)
     records["crop_path"] = records["crop_path"].astype(object).fillna("")
     status = pd.DataFrame([json.loads((out / "done" / f"{k}.json").read_text()) for k in rows["_key"]])
     records["face_found"] = records["face_found"].astype(bool)  # an all-empty table reads as object

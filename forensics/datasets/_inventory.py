@@ -10,11 +10,13 @@ media file under the root is then either in the manifest or counted, by reason, 
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import warnings
 from pathlib import Path
 
+from ..media._item import LINK_LOOP
 from ._manifest import natural_key
 
 __all__ = ["IMAGE_SUFFIXES", "MEDIA_SUFFIXES", "VIDEO_SUFFIXES", "Inventory", "SkippedFilesError",
@@ -183,7 +185,9 @@ class Inventory:
             st = os.stat(path)  # follows links
         except FileNotFoundError:
             return BROKEN_LINK if os.path.islink(path) else UNREADABLE
-        except OSError:
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # a link to itself, or links to each other: not "broken"
+                return LINK_LOOP
             return BROKEN_LINK if os.path.islink(path) else UNREADABLE
         if not stat.S_ISREG(st.st_mode):
             return NOT_REGULAR

@@ -95,26 +95,69 @@ def read_text(path):
         raise ValueError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
+#: Manifest columns that hold names (file paths, methods, groups, splits): read as written.
+NAME_COLUMNS = ("path", "method", "group", "split", "kind", "crop_path")
+
+
+def read_manifest_csv(path, names=NAME_COLUMNS, **kwargs):
+    """:func:`pandas.read_csv` where the columns ``names`` keep every value as written.
+
+    pandas reads ``NA``, ``None``, ``null``, ``nan``, ``N/A`` and a dozen other strings
+    (``pandas._libs.parsers.STR_NA_VALUES``) as missing in every column, so a file literally
+    named ``NA`` became an empty path, and a group or method named ``None`` a missing one. In the
+    columns ``names`` only an empty cell is missing; other columns (labels, scores) keep pandas'
+    defaults. Parser errors propagate (the callers name the file).
+
+    Examples
+    --------
+    >>> import io
+    >>> text = "path,label,group,score\\nNA,1,None,NA\\nnull,0,,0.5\\n"
+    >>> t = read_manifest_csv(io.StringIO(text))
+    >>> t["path"].tolist(), t["group"].isna().tolist(), t["score"].isna().tolist()
+    (['NA', 'null'], [False, True], [True, False])
+    """
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    header = pd.read_csv(path, nrows=0, **kwargs).columns
+    if hasattr(path, "seek"):  # a file object: read again from its start
+        path.seek(0)
+    defaults = sorted(STR_NA_VALUES)
+    na_values = {c: ([""] if c in names else defaults) for c in header}
+    dtype = {c: str for c in header if c in names and c != "group"}
+    return pd.read_csv(path, keep_default_na=False, na_values=na_values, dtype=dtype, **kwargs)
+
+
 def normalization_note(paths):
     """``""``, or a note counting the absent ``paths`` for which a look-alike file exists (a name that
     differs only in Unicode normalization, NFC/NFD; Windows separators; both; letter case or trailing
-    spaces and dots), one count per kind,
+    spaces and dots), one count per kind, and those that are symbolic link loops,
     naming the first of each; appended to "not on disk" warnings."""
-    from ..media._item import not_found_reason
+    import errno
+
+    from ..media._item import LINK_LOOP, not_found_reason
 
     reasons = [r for r in (not_found_reason(p) for p in paths if not os.path.lexists(p)) if r != "file not found"]
     kinds = {}  # one count per kind of look-alike (normalization, separators, case...), naming the first
     for r in reasons:
         kinds.setdefault(tuple(k in r for k in ("normalization", "separators", "letter case", "spaces or dots")),
                          []).append(r)
-    return "".join(f"; {len(rs)} of them: {rs[0].removeprefix('file not found; ')}" for rs in kinds.values())
+    loops = []  # links to themselves, or to each other: there, but with no file at their end
+    for p in paths:
+        try:
+            os.stat(p)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                loops.append(p)
+    note = "".join(f"; {len(rs)} of them: {rs[0].removeprefix('file not found; ')}" for rs in kinds.values())
+    return note + (f"; {len(loops)} of them: {LINK_LOOP} (first: {loops[0]})" if loops else "")
 
 
-def warn_same_file(source, paths, stacklevel=2):
+def warn_same_file(source, paths, stacklevel=2, names=None):
     """Warn when rows of the manifest ``source`` name one file (same device and inode: the same path
     twice, ``./a.jpg`` and ``a.jpg``, a link and its target, ``A.jpg`` and ``a.jpg`` on a
     case-insensitive file system), counting them and naming the first pair; ``paths`` is a Series
-    (its index gives the row numbers). Paths that cannot be read are left to the caller's check."""
+    (its index gives the row numbers), ``names`` (same index) how the source writes them, when
+    the paths would print alike. Paths that cannot be read are left to the caller's check."""
     import warnings
 
     first, pairs = {}, []
@@ -130,8 +173,9 @@ def warn_same_file(source, paths, stacklevel=2):
             first[key] = i
     if pairs:
         i, j = pairs[0]
+        shown = paths if names is None else names
         warnings.warn(f"{len(pairs)} row(s) of {source} name a file that an earlier row names (first: rows {i} and "
-                      f"{j}: {paths[i]} and {paths[j]}); the file counts twice, in both halves of a split unless a "
+                      f"{j}: {shown[i]} and {shown[j]}); the file counts twice, in both halves of a split unless a "
                       f"group column joins them", UserWarning, stacklevel=stacklevel + 1)
 
 

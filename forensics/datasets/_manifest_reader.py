@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ._inventory import Inventory
-from ._manifest import check_labels, normalization_note, warn_same_file
+from ._manifest import check_labels, normalization_note, read_manifest_csv, warn_same_file
 
 __all__ = ["read_manifest"]
 
@@ -78,7 +78,7 @@ def read_manifest(path, *, root=None, strict=False):
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: expected a manifest .csv")
     try:
-        table = pd.read_csv(path, dtype={"path": str})
+        table = read_manifest_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read the manifest {path}: {' '.join(str(exc).split())}") from None
     missing = [c for c in ("path", "label") if c not in table.columns]

@@ -132,6 +132,27 @@ def _labels(values, shard, column, names):
     return out
 
 
+def _warn_same_shard(shards):
+    """Warn when shards given name one file (a folder and a shard in it, a link and its target,
+    ``a.parquet`` and ``./a.parquet``): its rows would appear twice, silently."""
+    first, pairs = {}, []
+    for p in shards:
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue  # an unreadable shard is refused when read, naming it
+        key = (st.st_dev, st.st_ino)
+        if key in first:
+            pairs.append((first[key], p))
+        else:
+            first[key] = p
+    if pairs:
+        a, b = pairs[0]
+        warnings.warn(f"load_openfake: {len(pairs)} shard(s) given name a file given before (first: {a} and {b}): its "
+                      f"rows appear twice in the manifest, in both halves of a split unless a prompt groups them; "
+                      f"pass each shard once", UserWarning, stacklevel=3)
+
+
 def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_column=None, strict=False):
     """Manifest of OpenFake images read from its Parquet shards, the image bytes included.
 
@@ -188,6 +209,8 @@ def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_
     UserWarning
         When shards named as the Hub names them (``train-00001-of-00004.parquet``) are missing
         from a set: those present say how many the split has (``attrs["missing_shards"]``).
+        When two shards given are one file (a folder and a shard in it, a link and its
+        target): its rows are read twice and kept, with the warning naming the first pair.
 
     Notes
     -----
@@ -241,6 +264,7 @@ def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_
         warnings.warn(f"load_openfake: {len(missing)} shard(s) that the shard names count are not there, so their "
                       f"rows are not in the manifest (first: {missing[0]}); download them, or pass the shards you "
                       f"mean to use as a list", UserWarning, stacklevel=2)
+    _warn_same_shard(shards)
     skipped = {}
     if inventory is not None:
         skipped = inventory.settle(shards, loader="load_openfake", strict=strict,

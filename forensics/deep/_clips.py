@@ -223,9 +223,11 @@ class ClipDataset(Sequence):
             table = root / "crops.csv"
             if not table.is_file():
                 raise FileNotFoundError(f"{table} not found: expected the output folder of extract_faces")
-            crops = pd.read_csv(table, keep_default_na=True)
+            from ..datasets._manifest import read_manifest_csv  # names ("NA", "None") read as written
+
+            crops = read_manifest_csv(table)
             if (root / "records.csv").is_file():
-                records = pd.read_csv(root / "records.csv", keep_default_na=True)
+                records = read_manifest_csv(root / "records.csv")
         missing = [c for c in ("path", "label", "crop_path", "frame_index", "face_index") if c not in crops.columns]
         if missing:
             raise ValueError(f"the crops table lacks column(s) {missing} (expected extract_faces' crops.csv)")

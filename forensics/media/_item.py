@@ -480,6 +480,7 @@ class Item:
         YCbCr...) and sample types (32-bit, float) are refused, naming them. A JPEG-compressed
         TIFF has its strips checked by strict libjpeg first (:func:`_check_tiff_jpeg`).
         """
+        _check_tiff_ifd(self)
         _check_tiff_strips(self, header)
         tags = getattr(header, "tag_v2", None) or {}
         bits = _tiff_bits(header)
@@ -491,14 +492,15 @@ class Item:
                 header.mode in ("RGB", "RGBA", "CMYK") and bits > 8):
             if PILImageFile.LOAD_TRUNCATED_IMAGES:
                 raise self.error("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True: truncated files cannot be detected")
-            im = PILImage.open(io.BytesIO(self.data), formats=("TIFF",))
-            try:
-                im.load()
-            except OSError as exc:  # Pillow says only "decoder error -2": name the data libtiff refused
-                compression = int(tags.get(259, 1))
-                name = _TIFF_COMPRESSION.get(compression, f"compression {compression}")
-                raise self.error(f"cannot decode TIFF image ({type(exc).__name__}: {_short(exc)}; libtiff could not "
-                                 f"decode its {name} strips or tiles)") from None
+            with _pillow_warnings_named(self.index, self.source, "decoding it"):  # it reads the header again
+                im = PILImage.open(io.BytesIO(self.data), formats=("TIFF",))
+                try:
+                    im.load()
+                except OSError as exc:  # Pillow says only "decoder error -2": name the data libtiff refused
+                    compression = int(tags.get(259, 1))
+                    name = _TIFF_COMPRESSION.get(compression, f"compression {compression}")
+                    raise self.error(f"cannot decode TIFF image ({type(exc).__name__}: {_short(exc)}; libtiff could "
+                                     f"not decode its {name} strips or tiles)") from None
             if im.mode in ("CMYK", "P", "PA", "YCbCr"):
                 im = im.convert("RGBA" if im.mode == "PA" or "transparency" in im.info else "RGB")
             arr = np.asarray(im)
@@ -666,6 +668,22 @@ def path_text(src):
     written as backslash escapes, so the text can always be printed and saved.
     """
     return src.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+#: Why a path that ends in a loop of symbolic links cannot be read (``os.stat`` fails with ELOOP).
+LINK_LOOP = ("symbolic link loop (a link that points to itself, or links that point to each other): "
+             "no file at its end")
+
+
+def read_error_reason(exc):
+    """The reason an OSError gives when a file cannot be opened: a symbolic link loop said as one
+    (its strerror, "Too many levels of symbolic links", reads as a nesting limit), anything
+    else as ``"cannot read file (<strerror>)"``."""
+    import errno
+
+    if getattr(exc, "errno", None) == errno.ELOOP:
+        return LINK_LOOP
+    return f"cannot read file ({getattr(exc, 'strerror', None) or exc})"
 
 
 def not_found_reason(src):
@@ -931,6 +949,14 @@ def _scan_jpeg(item):
                 raise item.error("corrupt JPEG data: a scan comes before the frame header")
             ns = seg[0] if seg else 0
             comps = [seg[1 + 2 * i] for i in range(ns) if 1 + 2 * i < len(seg)]
+            # each component's DC and AC Huffman table selectors, 0-3 (ITU T.81 B.2.3); libjpeg
+            # only looks them up in scans that use them, so a damaged selector in a DC refinement
+            # scan of a progressive file passes unnoticed (FFmpeg refuses it)
+            selectors = [seg[2 + 2 * i] for i in range(ns) if 2 + 2 * i < len(seg)]
+            bad = [t for t in selectors if t >> 4 > 3 or t & 0x0F > 3]
+            if bad:
+                raise item.error(f"corrupt JPEG data: a start-of-scan header names Huffman tables "
+                                 f"{bad[0] >> 4} (DC) and {bad[0] & 0x0F} (AC); a scan may name tables 0-3")
             tail = seg[1 + 2 * ns:]
             if len(tail) < 3:
                 raise item.error("corrupt JPEG data: short start-of-scan header")
@@ -1147,6 +1173,68 @@ def _cmyk_to_rgb(cmyk, white):
     ink = cmyk.astype(np.float64)
     rgb = np.rint((white - ink[..., :3]) * (white - ink[..., 3:4]) / white)
     return rgb.astype(cmyk.dtype)
+
+
+#: The tags that say how a TIFF's pixels are laid out and decoded (TIFF 6.0, sections 8-21).
+_TIFF_IMAGING_TAGS = {256: "ImageWidth", 257: "ImageLength", 258: "BitsPerSample", 259: "Compression",
+                      262: "PhotometricInterpretation", 273: "StripOffsets", 277: "SamplesPerPixel",
+                      278: "RowsPerStrip", 279: "StripByteCounts", 284: "PlanarConfiguration", 317: "Predictor",
+                      320: "ColorMap", 322: "TileWidth", 323: "TileLength", 324: "TileOffsets", 325: "TileByteCounts",
+                      338: "ExtraSamples", 339: "SampleFormat", 347: "JPEGTables", 529: "YCbCrCoefficients",
+                      530: "YCbCrSubSampling", 532: "ReferenceBlackWhite"}
+#: Bytes per value of each TIFF field type (TIFF 6.0 section 2; 13 IFD; BigTIFF's 16-18).
+_TIFF_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8,
+                    18: 8}
+
+
+def _check_tiff_ifd(item):
+    """Refuse a TIFF whose first IFD holds an imaging tag that cannot be read.
+
+    TIFF 6.0 tells readers to skip a field of an unknown type, and Pillow, libtiff and tifffile
+    all skip (with at most a warning) a field whose values lie past the end of the file. When
+    that field is one that says how the pixels are laid out (PlanarConfiguration, Predictor,
+    BitsPerSample...), the reader decodes with the tag's default instead: another picture, without
+    an error (a damaged count of PlanarConfiguration next to a lost Predictor gave a 16-bit LZW
+    TIFF read without its predictor). Other fields (descriptions, private tags) are left to the
+    readers: their loss does not change the pixels. A tag whose number itself was damaged is
+    unknown, hence skipped by every reader: the file is then another valid TIFF, not detectable.
+    """
+    import struct
+
+    data = item.data
+    order = {b"II": "<", b"MM": ">"}.get(bytes(data[:2]))
+    if order is None or len(data) < 16:
+        return  # Pillow refuses it
+    magic = struct.unpack_from(order + "H", data, 2)[0]
+    if magic == 42:
+        ifd, head, entry, count_fmt, inline = struct.unpack_from(order + "I", data, 4)[0], "H", 12, "I", 4
+    elif magic == 43:  # BigTIFF
+        ifd, head, entry, count_fmt, inline = struct.unpack_from(order + "Q", data, 8)[0], "Q", 20, "Q", 8
+    else:
+        return
+    n = len(data)
+    head_size = struct.calcsize(head)
+    if ifd + head_size > n:
+        return  # no IFD to read: the readers refuse it
+    entries = struct.unpack_from(order + head, data, ifd)[0]
+    for k in range(min(entries, (n - ifd - head_size) // entry)):
+        at = ifd + head_size + k * entry
+        tag, kind = struct.unpack_from(order + "HH", data, at)
+        name = _TIFF_IMAGING_TAGS.get(tag)
+        if name is None:
+            continue
+        size = _TIFF_TYPE_SIZES.get(kind)
+        if size is None:
+            raise item.error(f"corrupt TIFF: its {name} tag has field type {kind}, which no reader reads (the tag "
+                             f"would be skipped and its default used)")
+        count = struct.unpack_from(order + count_fmt, data, at + 4)[0]
+        if count == 0:
+            raise item.error(f"corrupt TIFF: its {name} tag holds no value")
+        if size * count > inline:
+            offset = struct.unpack_from(order + count_fmt, data, at + 4 + inline)[0]
+            if offset + size * count > n:
+                raise item.error(f"corrupt TIFF: its {name} tag's {count} values run past the end of the file "
+                                 f"(offset {offset}, {n} bytes; the tag would be skipped and its default used)")
 
 
 def _check_tiff_strips(item, header):
@@ -1498,7 +1586,7 @@ def load_item(obj, index=0, *, max_pixels=DEFAULT_MAX_PIXELS):
         except MemoryError:
             raise ItemError(index, shown, f"{_MEMORY_HINT} while reading the file") from None
         except (OSError, ValueError) as exc:
-            raise ItemError(index, shown, f"cannot read file ({getattr(exc, 'strerror', None) or exc})") from None
+            raise ItemError(index, shown, read_error_reason(exc)) from None
         if not data:
             raise ItemError(index, shown, "file is empty (0 bytes)")
         return Item(index, shown, data, max_pixels=max_pixels)

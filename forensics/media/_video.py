@@ -54,7 +54,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ._item import ItemError, not_found_reason, path_text
+from ._item import ItemError, not_found_reason, path_text, read_error_reason
 
 __all__ = [
     "VideoFrames",
@@ -346,7 +346,7 @@ def _local_file(path, index):
     except UnicodeEncodeError as exc:
         raise ItemError(index, src, f"the path cannot be encoded for the file system ({exc.reason})") from None
     except OSError as exc:
-        raise ItemError(index, src, f"cannot read file ({exc.strerror or exc})") from None
+        raise ItemError(index, src, read_error_reason(exc)) from None
     if stat.S_ISDIR(st.st_mode):
         raise ItemError(index, src, "is a directory, not a video file")
     if not stat.S_ISREG(st.st_mode):
@@ -366,7 +366,7 @@ class _Video:
         try:
             self.fh = open(raw, "rb")  # noqa: SIM115 - closed in close()
         except OSError as exc:
-            raise ItemError(index, self.src, f"cannot read file ({exc.strerror or exc})") from None
+            raise ItemError(index, self.src, read_error_reason(exc)) from None
         self.container = None
         self.table = None
         try:
