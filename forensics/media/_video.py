@@ -57,6 +57,7 @@ import numpy as np
 from ._item import ItemError, not_found_reason, path_text
 
 __all__ = [
+    "DEFAULT_MAX_VIDEO_PIXELS",
     "VideoFrames",
     "VideoInfo",
     "iter_frames",
@@ -67,6 +68,10 @@ __all__ = [
 
 #: Number of frames sampled when no selector is given.
 DEFAULT_N_FRAMES = 32
+#: Largest frame (width x height) read by default: 67 megapixels, e.g. 8192 x 8192 (8K UHD is 33).
+#: Lower than the images' limit because a read holds up to ``n`` frames (3 bytes per pixel each)
+#: and the decoder its reference pictures; a header costs a few bytes to declare any size.
+DEFAULT_MAX_VIDEO_PIXELS = 1 << 26
 
 # At most this many distinct error messages are kept per call (repeats are counted).
 _MAX_ERRORS = 20
@@ -359,8 +364,9 @@ def _local_file(path, index):
 class _Video:
     """One opened video file: Python file object, PyAV container, chosen stream, packet table."""
 
-    def __init__(self, path, index, stream=None, hwaccel=None):
+    def __init__(self, path, index, stream=None, hwaccel=None, max_pixels=DEFAULT_MAX_VIDEO_PIXELS):
         self.index = index
+        self.max_pixels = _as_count(max_pixels, "max_pixels")
         self.hwaccel, self.decoder, self.decoder_note = hwaccel, "software", ""
         self.src, raw = _local_file(path, index)
         try:
@@ -372,6 +378,7 @@ class _Video:
         try:
             self._open()
             self._choose_stream(stream)
+            self._check_size()
             if self.decoder != "software" and not self.stream.codec_context.is_hwaccel:
                 self._software(f"FFmpeg has no {self.decoder!r} decoder for {self.stream.codec_context.name}")
         except BaseException:
@@ -394,7 +401,7 @@ class _Video:
         with _ffmpeg_log() as logs:
             try:
                 self.container = av.open(self.fh, "r", container_options=dict(_CONTAINER_OPTIONS),
-                                         buffer_size=_IO_BUFFER,
+                                         buffer_size=_IO_BUFFER, options=self.codec_options,
                                          hwaccel=HWAccel(self.hwaccel, allow_software_fallback=True))
             except (av.FFmpegError, OSError) as exc:  # no such device here, no driver, no permission
                 self.fh.seek(0)
@@ -412,7 +419,7 @@ class _Video:
         with _ffmpeg_log() as logs:
             try:
                 self.container = av.open(self.fh, "r", container_options=dict(_CONTAINER_OPTIONS),
-                                         buffer_size=_IO_BUFFER)
+                                         buffer_size=_IO_BUFFER, options=self.codec_options)
             except av.FFmpegError as exc:
                 if any("whitelist" in m for _, _, m in logs):
                     raise ItemError(self.index, self.src, "refers to other files or URLs (a playlist or concat "
@@ -422,6 +429,21 @@ class _Video:
                 detail = "; ".join([_describe(exc)] + causes.as_list()[:3])
                 raise ItemError(self.index, self.src, f"not a readable video file ({detail})") from None
             logs.clear()
+
+    @property
+    def codec_options(self):
+        """FFmpeg decoder options: ``max_pixels`` makes the decoder refuse a picture larger than the limit
+        (a stream whose codec headers change to a larger size mid-stream), as FFmpeg's probing of the
+        file does when opening it."""
+        return {"max_pixels": str(self.max_pixels)}
+
+    def _check_size(self):
+        """Refuse a stream whose coded frame size is above ``max_pixels``, before anything is decoded."""
+        cc = self.stream.codec_context
+        w, h = int(cc.width or 0), int(cc.height or 0)
+        if w * h > self.max_pixels:
+            raise ItemError(self.index, self.src, f"video frames are {w}x{h} ({w * h / 1e6:.0f} megapixels), above "
+                                                  f"max_pixels={self.max_pixels}; raise max_pixels if this is intended")
 
     def _choose_stream(self, stream):
         import av
@@ -1161,6 +1183,7 @@ class _Decode:
 
     def _configure(self):
         cc = self.video.stream.codec_context
+        cc.options = self.video.codec_options
         cc.thread_count = self.threads
         if self.threads != 1:
             cc.thread_type = "AUTO"
@@ -1438,7 +1461,7 @@ def _with_geometry(info, geo):
     return replace(info, rotation=geo.rotation, mirrored=geo.mirrored, display_width=w, display_height=h)
 
 
-def video_info(path, *, index=0, stream=None):
+def video_info(path, *, index=0, stream=None, max_pixels=DEFAULT_MAX_VIDEO_PIXELS):
     """Read the metadata of a video file: a scan of its packet headers and its first frame.
 
     Parameters
@@ -1451,6 +1474,9 @@ def video_info(path, *, index=0, stream=None):
     stream : int, optional
         Position of the video stream to read among the file's video streams; default: the
         first one flagged *default* (as players choose), else the first.
+    max_pixels : int, default=DEFAULT_MAX_VIDEO_PIXELS
+        Largest frame (width x height) read: a stream whose coded size is larger is refused
+        before anything is decoded (its header costs a few bytes to declare any size).
 
     Returns
     -------
@@ -1464,7 +1490,8 @@ def video_info(path, *, index=0, stream=None):
     ItemError
         For a missing, empty or unreadable file, a directory or device, a path with a NUL
         byte, a still image, a file without a video stream or with no frames, a playlist
-        pointing to other files, or a ``stream`` the file does not have; the message names
+        pointing to other files, a ``stream`` the file does not have, or frames larger than
+        ``max_pixels``; the message names
         ``index`` and the path.
 
     Notes
@@ -1485,13 +1512,14 @@ def video_info(path, *, index=0, stream=None):
     """
     import av
 
-    with _Video(path, index, stream) as video:
+    with _Video(path, index, stream, max_pixels=max_pixels) as video:
         errors = _Errors()
         info = _probe(video, errors)
         if not video.rewind():
             video.reopen()
         display = _Display(video.stream, True, _Errors(), info.rotation)
         video.stream.codec_context.thread_count = 1
+        video.stream.codec_context.options = video.codec_options
         geo = None
         with _ffmpeg_log():
             try:
@@ -1503,25 +1531,35 @@ def video_info(path, *, index=0, stream=None):
         return _with_geometry(info, geo)
 
 
-def _read(path, index, stream, choose, *, threads, display, seek, skip_nonref=True, hwaccel=None):
+def _read(path, index, stream, choose, *, threads, display, seek, skip_nonref=True, hwaccel=None,
+          max_pixels=DEFAULT_MAX_VIDEO_PIXELS):
     """Open, scan, choose frames with ``choose(info, table, time_base)`` and decode them.
 
     Returns (requested, {index: (seconds, rgb, rotation, sar, mirror)}, missing, errors, info, decoder).
     """
-    with _Video(path, index, stream, hwaccel=hwaccel) as video:
+    with _Video(path, index, stream, hwaccel=hwaccel, max_pixels=max_pixels) as video:
         errors = _Errors()
         info = _probe(video, errors)
         requested = choose(info, video.table, video.stream.time_base)
         wanted = np.unique(requested)
         dec = _Decode(video, wanted, errors, threads=threads, display=display, seek=seek,
                       skip_nonref=skip_nonref, tag_rotation=info.rotation)
-        got = {k: (t, rgb, rot, sar, mirror) for k, t, rgb, rot, sar, mirror in dec}
+        got = {}
+        try:
+            for k, t, rgb, rot, sar, mirror in dec:
+                got[k] = (t, rgb, rot, sar, mirror)
+        except MemoryError:
+            got.clear()
+            raise ItemError(index, video.src, f"out of memory while decoding {wanted.size} frames of "
+                                              f"{info.width}x{info.height} ({len(dec.got)} held, about "
+                                              f"{wanted.size * info.width * info.height * 3 / 1e9:.1f} GB for all); "
+                                              "ask for fewer frames, lower max_pixels or free memory") from None
         missing = _missing(video.src, index, wanted, dec, info.n_frames, errors)
         return requested, got, missing, errors, _with_geometry(info, dec.first_geometry), dec
 
 
 def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=None, index=0, threads=1,
-                display=True, stream=None, seek=True, hwaccel=None):
+                display=True, stream=None, seek=True, hwaccel=None, max_pixels=DEFAULT_MAX_VIDEO_PIXELS):
     """Decode selected frames of a video, with exact indices and a record of any damage.
 
     One selection mode applies: ``every``, ``times`` or ``indices`` when given (at most one of
@@ -1575,6 +1613,11 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
         the video is decoded in software and ``decoder_note`` says why (also a RuntimeWarning);
         it never fails the read. FFmpeg may still decode a stream in software that the device
         turns down mid-stream (its ``allow_software_fallback``).
+    max_pixels : int, default=DEFAULT_MAX_VIDEO_PIXELS
+        Largest frame (width x height) read, 67 megapixels by default: a stream whose coded size
+        is larger is refused before decoding, and FFmpeg's decoder (its own ``max_pixels``)
+        refuses a picture above it met mid-stream (that frame is then missing, with the
+        decoder's message in ``errors``).
 
     Returns
     -------
@@ -1586,8 +1629,8 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
     Raises
     ------
     ItemError
-        When the file cannot be opened as a video (see :func:`video_info`) or not a single frame
-        decodes. Partial damage (a truncated or corrupt file, a stale header) does not raise:
+        When the file cannot be opened as a video (see :func:`video_info`), its frames are larger
+        than ``max_pixels``, not a single frame decodes, or memory runs out while decoding. Partial damage (a truncated or corrupt file, a stale header) does not raise:
         the frames that decode are returned and ``errors`` and ``missing`` say what went wrong.
     ValueError
         For an invalid selection (several selectors, negative indices, times outside the video).
@@ -1601,7 +1644,8 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
     packet), and only requested frames are converted to RGB.
 
     Memory: the returned frames take ``len(frames) * H * W * 3`` bytes, e.g. 200 MB for 32 frames
-    of 1080p. Use :func:`iter_frames` to process one frame at a time.
+    of 1080p, 800 MB for 32 frames of 4K; at most ``n * max_pixels * 3`` (6.4 GB for 32 frames at
+    the default limit), plus the decoder's reference pictures. Use :func:`iter_frames` to process one frame at a time.
 
     Examples
     --------
@@ -1618,7 +1662,8 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
     if hwaccel is not None and not isinstance(hwaccel, str):
         raise TypeError(f"hwaccel must be None or a device type name such as 'cuda', got {hwaccel!r}")
     requested, got, missing, errors, info, dec = _read(path, index, stream, choose, threads=threads,
-                                                       display=display, seek=seek, hwaccel=hwaccel)
+                                                       display=display, seek=seek, hwaccel=hwaccel,
+                                                       max_pixels=max_pixels)
     if dec.video.decoder_note:
         warnings.warn(f"{dec.video.src}: {dec.video.decoder_note}", RuntimeWarning, stacklevel=2)
     keep = [int(i) for i in requested if int(i) in got]
@@ -1641,7 +1686,8 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
     )
 
 
-def iter_frames(path, indices, *, index=0, threads=1, errors=None, display=True, stream=None, seek=True):
+def iter_frames(path, indices, *, index=0, threads=1, errors=None, display=True, stream=None, seek=True,
+                max_pixels=DEFAULT_MAX_VIDEO_PIXELS):
     """Decode the frames at ``indices`` one at a time (constant memory).
 
     Parameters
@@ -1658,7 +1704,7 @@ def iter_frames(path, indices, *, index=0, threads=1, errors=None, display=True,
         When given, decoding problems and requested indices that could not be decoded are
         appended to it as strings; otherwise they are issued as one ``RuntimeWarning`` naming
         the file when the generator finishes.
-    display, stream, seek
+    display, stream, seek, max_pixels
         As in :func:`read_frames`: display geometry by default (the transform is the one
         :func:`video_info` reports: ``rotation``, ``mirrored``, ``sample_aspect_ratio``).
 
@@ -1693,7 +1739,7 @@ def iter_frames(path, indices, *, index=0, threads=1, errors=None, display=True,
     """
     wanted = np.unique(_check_indices(indices))
     log = _Errors()
-    with _Video(path, index, stream) as video:
+    with _Video(path, index, stream, max_pixels=max_pixels) as video:
         info = _probe(video, log)
         dec = _Decode(video, wanted, log, threads=threads, display=display, seek=seek, tag_rotation=info.rotation)
         for k, t, rgb, *_ in dec:

@@ -1,0 +1,72 @@
+"""Huge and hostile videos (media truth, round 7): a header declaring an absurd frame size, a stream
+whose picture grows mid-stream. Each is refused or reported naming the item; none may allocate what
+the header asks for (a few bytes declare 16000 x 16000, 768 MB per RGB frame)."""
+
+import resource
+
+import pytest
+from video_fixtures import h264_declaring, to_mpegts
+
+from forensics.media import DEFAULT_MAX_VIDEO_PIXELS, ItemError, iter_frames, read_frames, video_info
+
+HUGE = (1000, 1000)  # macroblocks: 16000 x 16000 pixels, 256 megapixels (under FFmpeg's own ~268 MP limit)
+
+
+def _peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_a_header_declaring_huge_frames_is_refused_before_decoding(tmp_path):
+    """880 bytes declaring 16000x16000: FFmpeg decodes it (concealing the missing slices), so before the
+    guard read_frames(n=8) grew past 6.6 GB and video_info returned a 16000x16000 stream."""
+    path = h264_declaring(tmp_path / "huge.h264", [HUGE, HUGE])
+    assert path.stat().st_size < 2000
+    before = _peak_mb()
+    for read in (lambda: video_info(path, index=4), lambda: read_frames(path, n=8, index=4),
+                 lambda: list(iter_frames(path, [0, 1], index=4))):
+        with pytest.raises(ItemError) as err:
+            read()
+        assert str(err.value) == (f"item 4 ({path}): video frames are 16000x16000 (256 megapixels), above "
+                                  f"max_pixels={DEFAULT_MAX_VIDEO_PIXELS}; raise max_pixels if this is intended")
+    assert _peak_mb() - before < 1000  # no frame of the declared size was held (one is 768 MB as RGB)
+
+
+def test_max_pixels_is_a_limit_on_the_coded_frame_size(tmp_path):
+    """At, just below and just above the frame's own size (64 x 48 = 3072 pixels); the look-alike of the
+    huge header is the same stream keeping its size."""
+    path = h264_declaring(tmp_path / "small.h264", [])
+    assert len(read_frames(path, n=8, max_pixels=3072).frames) == 8
+    assert video_info(path, max_pixels=3072).width == 64
+    with pytest.raises(ItemError, match=r"video frames are 64x48 \(0 megapixels\), above max_pixels=3071"):
+        read_frames(path, n=8, max_pixels=3071)
+    with pytest.raises(ValueError, match="max_pixels must be >= 1"):
+        video_info(path, max_pixels=0)
+
+
+@pytest.mark.parametrize("grow_to,max_pixels,refused", [
+    (HUGE, DEFAULT_MAX_VIDEO_PIXELS, True),  # 64x48 then 16000x16000: the second part is refused by the decoder
+    ((8, 6), DEFAULT_MAX_VIDEO_PIXELS, False),  # look-alike: grows to 128x96, under the limit
+    ((8, 6), 64 * 48, True),  # the same growth above a lowered limit
+])
+def test_a_picture_that_grows_mid_stream_is_held_to_max_pixels(tmp_path, grow_to, max_pixels, refused):
+    """Two MPEG-TS parts joined (a capture that switches quality): the header (FFmpeg's probe of the first
+    part) says 64x48, the second part's sequence headers declare a larger picture. Before, its frames
+    were decoded at that size (16000x16000: MemoryError at 6.6 GB under a 8 GB address-space limit)."""
+    first = to_mpegts(h264_declaring(tmp_path / "a.h264", []), tmp_path / "a.ts")
+    second = to_mpegts(h264_declaring(tmp_path / "b.h264", [grow_to, grow_to]), tmp_path / "b.ts", first_pts=8)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    before = _peak_mb()
+    vf = read_frames(joined, n=16, index=2, max_pixels=max_pixels)
+    assert _peak_mb() - before < 1000
+    assert vf.info.width == 64 and vf.info.n_frames == 16
+    assert vf.indices[:8].tolist() == list(range(8))
+    assert all(f.shape == (48, 64, 3) for f in vf.frames[:8])
+    w, h = 16 * grow_to[0], 16 * grow_to[1]
+    if refused:
+        assert vf.missing.tolist() == list(range(8, 16))
+        assert any(f"Picture size {w}x{h} exceeds specified max pixel count {max_pixels}" in e for e in vf.errors)
+        assert "8 requested frame(s) not decoded (8, 9, 10, 11, 12, 13, 14, 15): they did not decode" in vf.errors
+    else:
+        assert vf.missing.size == 0 and vf.indices.tolist() == list(range(16))
+        assert all(f.shape == (h, w, 3) for f in vf.frames[8:])
