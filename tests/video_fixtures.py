@@ -485,7 +485,7 @@ def to_mpegts(src, dst, first_pts=0, fps=25):
     """Copy an Annex-B H.264 stream's packets into MPEG-TS (timestamps ``first_pts``, +1... at 1/fps)."""
     import av
 
-    i = av.open(str(src))
+    i = av.open(str(src), options={"max_pixels": "3072"})  # the probe does not decode a huge declared picture
     s = i.streams.video[0]
     o = av.open(str(dst), "w", format="mpegts")
     t = o.add_stream_from_template(s)
