@@ -5,7 +5,7 @@ the header asks for (a few bytes declare 16000 x 16000, 768 MB per RGB frame).""
 import resource
 
 import pytest
-from video_fixtures import h264_declaring, to_mpegts
+from video_fixtures import h264_declaring, index_frames, patch_avi_frame_count, to_mpegts, write_video
 
 from forensics.media import DEFAULT_MAX_VIDEO_PIXELS, ItemError, iter_frames, read_frames, video_info
 
@@ -70,3 +70,25 @@ def test_a_picture_that_grows_mid_stream_is_held_to_max_pixels(tmp_path, grow_to
     else:
         assert vf.missing.size == 0 and vf.indices.tolist() == list(range(16))
         assert all(f.shape == (h, w, 3) for f in vf.frames[8:])
+
+
+@pytest.mark.parametrize("selector", [dict(n=32), dict(every=1), dict(times=[3600.0])])
+def test_a_header_frame_count_of_a_billion_without_packets_selects_nothing(tmp_path, selector):
+    """An AVI cut after its header, which says 10**9 frames (40,000,000 s): no packet, so no frame can
+    decode. Before, every=1 and times= built index arrays of the header's length first (MemoryError:
+    7.45 GiB for an array of shape (1000000000,)), n=32 failed after decoding nothing."""
+    src = write_video(tmp_path / "v.avi", index_frames(8), codec="mjpeg")
+    patch_avi_frame_count(src, 10**9)
+    data = src.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[:data.find(b"movi") + 4])
+    assert video_info(cut).n_frames == 10**9 and video_info(cut).n_frames_source == "header"
+    before = _peak_mb()
+    with pytest.raises(ItemError, match=r"item 3 \(.*cut\.avi\): no frame could be decoded \(the stream holds no "
+                                        r"packet: its 1000000000 frames are the header's frame count"):
+        read_frames(cut, index=3, **selector)
+    assert _peak_mb() - before < 500
+    # the look-alike: the whole file with the same header reads its 8 frames, the header's count reported
+    vf = read_frames(src, **selector) if "times" not in selector else read_frames(src, times=[0.2])
+    assert len(vf.frames) == (8 if "times" not in selector else 1)
+    assert "the header gives 1000000000 frames but the stream holds 8 packets" in vf.errors

@@ -1540,6 +1540,10 @@ def _read(path, index, stream, choose, *, threads, display, seek, skip_nonref=Tr
     with _Video(path, index, stream, hwaccel=hwaccel, max_pixels=max_pixels) as video:
         errors = _Errors()
         info = _probe(video, errors)
+        if video.table.n == 0:
+            # no packet: the frame count is the header's (any number, e.g. 10**9) and no frame can decode;
+            # selecting frames from it first would build arrays of that length (every=1, times=)
+            raise ItemError(index, video.src, "no frame could be decoded" + _suffix(errors))
         requested = choose(info, video.table, video.stream.time_base)
         wanted = np.unique(requested)
         dec = _Decode(video, wanted, errors, threads=threads, display=display, seek=seek,
