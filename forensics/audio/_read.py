@@ -9,7 +9,7 @@ import numpy as np
 
 from ..media import ItemError
 
-__all__ = ["AudioTrack", "NoAudioError", "load_audio"]
+__all__ = ["AudioTrack", "NoAudioError", "audio_header", "load_audio"]
 
 # A frame whose timestamp is further than this from the end of the sound before it (seconds) starts
 # after a gap (silence is inserted) or overlaps it (the overlap is dropped). Containers that store
@@ -127,6 +127,57 @@ def _resample(mono, rate, sr):
         chunks += [o.to_ndarray().reshape(-1) for o in resampler.resample(frame)]
     chunks += [o.to_ndarray().reshape(-1) for o in resampler.resample(None)]  # the resampler's delay
     return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+
+
+def audio_header(path, *, index=0):
+    """The audio stream a reader takes from ``path`` (the one flagged *default*, else the first), from the
+    container's headers (nothing decoded).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A video or audio file.
+    index : int, default=0
+        Position of the item in its input sequence, for error messages.
+
+    Returns
+    -------
+    dict or None
+        ``rate`` (the stream's sample rate in Hz, as :attr:`AudioTrack.source_rate`), ``codec``
+        (FFmpeg's name) and ``channels``; None when the file has no audio stream.
+
+    Raises
+    ------
+    ItemError
+        The file is missing or cannot be opened (message names the item).
+
+    Examples
+    --------
+    >>> try:
+    ...     audio_header("missing.mp4", index=2)
+    ... except ItemError as exc:
+    ...     print(exc)
+    item 2 (missing.mp4): file not found
+    """
+    import av
+
+    src = os.fspath(path)
+    if not os.path.isfile(src):
+        raise ItemError(index, src, "file not found")
+    try:
+        container = av.open(src)
+    except Exception as exc:
+        raise ItemError(index, src, f"cannot open ({type(exc).__name__}: {exc})") from None
+    try:
+        try:
+            _, st, _ = _choose_stream(container, None, index, src)
+        except NoAudioError:
+            return None
+        cc = st.codec_context
+        return dict(rate=int(st.rate or 0), codec=cc.name if cc is not None else "",
+                    channels=int(cc.channels) if cc is not None else 0)
+    finally:
+        container.close()
 
 
 def load_audio(path, *, sr=22050, max_seconds=None, index=0, stream=None):
