@@ -686,7 +686,8 @@ def _tag_rotation(stream, errors):
     try:
         return _normalize_angle(-float(tag))
     except (ValueError, OverflowError):  # not a number; NaN; an infinity (e.g. "inf", "1e400")
-        errors.add(f"unparsable rotate tag {tag!r}")
+        shown = repr(tag) if len(tag) <= 40 else f"{tag[:40]!r}... ({len(tag)} characters)"  # a tag may be megabytes
+        errors.add(f"unparsable rotate tag {shown}")
         return None
 
 
