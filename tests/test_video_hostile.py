@@ -122,3 +122,44 @@ def test_a_huge_metadata_block_is_read_and_an_unparsable_tag_is_not_echoed_whole
     assert len(vf.frames) == 4 and vf.info.rotation == 0
     shown = repr(tag) if length <= 40 else f"{'x' * 40!r}... ({length} characters)"
     assert vf.errors == [f"unparsable rotate tag {shown}"]
+
+
+def _padded(tmp_path, name, codec_fmt, pad):
+    """An 8-frame 64x48 H.264 clip in ``codec_fmt`` followed by ``pad`` bytes of zeros (a sparse file: a
+    preallocated download that stopped, a disk image), and its frame count."""
+    src = write_video(tmp_path / f"{name}.{codec_fmt}", index_frames(8, size=(48, 64)))
+    size = src.stat().st_size
+    with open(src, "r+b") as fh:
+        fh.truncate(size + pad)
+    return src, size
+
+
+@pytest.mark.parametrize("fmt", ["mkv", "ts"])
+def test_gigabytes_of_zeros_after_a_clip_are_not_read_to_the_end(tmp_path, fmt):
+    """1 GiB of zeros after the clip: the demuxers resync through them byte by byte, so before, each read
+    scanned to the end (4 GiB: 49 s for a Matroska scan, 17 s for the MPEG-TS opening; a sparse file of
+    a terabyte reads for hours). Now reading stops 256 MiB after the last packet, and says so."""
+    src, size = _padded(tmp_path, "clip", fmt, 1 << 30)
+    vf = read_frames(src, n=8, index=6)
+    assert len(vf.frames) >= 7  # the MPEG-TS demuxer keeps the last PES until the end it never reaches
+    assert vf.frames[0].shape == (48, 64, 3)
+    stopped = [e for e in vf.errors if e.startswith("reading stopped at byte ")]
+    assert len(stopped) == 1 and stopped[0].endswith(f"of {size + (1 << 30)}: 256 MiB read without a packet of "
+                                                     f"the video (zeros or junk?); the rest of the file is not "
+                                                     f"read ({len(vf.frames)} packets found before)")
+
+
+@pytest.mark.parametrize("pad,stopped", [(3 << 20, False), (6 << 20, True)])
+def test_the_bound_on_bytes_without_a_packet(tmp_path, monkeypatch, pad, stopped):
+    """The bound lowered to 4 MiB: 3 MiB of zeros after a Matroska clip are read through (all 8 frames, no
+    note), 6 MiB are not; the look-alike MP4 (an index: no byte of the padding is read) is never cut."""
+    import forensics.media._video as video
+
+    monkeypatch.setattr(video, "_MAX_BYTES_WITHOUT_PACKET", 4 << 20)
+    src, _ = _padded(tmp_path, "clip", "mkv", pad)
+    vf = read_frames(src, n=8)
+    assert len(vf.frames) == 8
+    assert any(e.startswith("reading stopped at byte") for e in vf.errors) is stopped
+    mp4, _ = _padded(tmp_path, "clip", "mp4", pad)
+    vf = read_frames(mp4, n=8)
+    assert len(vf.frames) == 8 and vf.errors == []

@@ -93,6 +93,10 @@ _SKIP_NONREF_CODECS = ("h264", "hevc")
 _CONTAINER_OPTIONS = {"protocol_whitelist": "none"}
 # Python file object buffer for FFmpeg's reads (fewer Python calls than the 32 KiB default).
 _IO_BUFFER = 1 << 20
+# The packet scan stops reading when this many bytes pass without a packet of any stream: a file
+# padded with zeros or junk (a preallocated download, a sparse file of a terabyte) is otherwise read
+# to its end at the demuxer's resync speed (about 40 MB/s here: 4 GiB of zeros after a clip took 49 s).
+_MAX_BYTES_WITHOUT_PACKET = 1 << 28
 
 
 @dataclass(frozen=True)
@@ -361,6 +365,53 @@ def _local_file(path, index):
     return src, raw
 
 
+class _BoundedFile:
+    """A binary file whose reads end (FFmpeg sees the end of the file) once ``limit`` bytes were read without
+    progress (``limit`` None: no bound).
+
+    Progress is :meth:`mark` (a packet returned) once :meth:`bound` was called with ``at_mark=True``
+    (the packet scan); while a container is opened (``at_mark=False``: FFmpeg reads the header and
+    probes packets) it is the start of the opening. Once cut, the file ends for good at ``stop_at``
+    (the last mark, or where the opening's reads were cut), so later passes (a reopening, decoding)
+    stop there too.
+    """
+
+    def __init__(self, fh):
+        self.fh, self.limit, self.since, self.at_mark = fh, None, 0, False
+        self.marked_at, self.stop_at = 0, None
+
+    def bound(self, limit, at_mark):
+        self.limit, self.since, self.at_mark, self.marked_at = limit, 0, at_mark, self.fh.tell()
+
+    def read(self, n=-1):
+        if self.limit is not None and self.since >= self.limit and self.stop_at is None:
+            self.stop_at = self.marked_at if self.at_mark else self.fh.tell()
+        if self.stop_at is not None:
+            left = self.stop_at - self.fh.tell()
+            if left <= 0:
+                return b""
+            n = left if n is None or n < 0 else min(n, left)
+        data = self.fh.read(n)
+        self.since += len(data)
+        return data
+
+    def mark(self):
+        self.since, self.marked_at = 0, self.fh.tell()
+
+    @property
+    def name(self):  # PyAV gives FFmpeg the file's name: some demuxers are chosen by its extension
+        return self.fh.name
+
+    def seek(self, offset, whence=0):
+        return self.fh.seek(offset, whence)
+
+    def tell(self):
+        return self.fh.tell()
+
+    def close(self):
+        self.fh.close()
+
+
 class _Video:
     """One opened video file: Python file object, PyAV container, chosen stream, packet table."""
 
@@ -370,7 +421,7 @@ class _Video:
         self.hwaccel, self.decoder, self.decoder_note = hwaccel, "software", ""
         self.src, raw = _local_file(path, index)
         try:
-            self.fh = open(raw, "rb")  # noqa: SIM115 - closed in close()
+            self.fh = _BoundedFile(open(raw, "rb"))  # noqa: SIM115 - closed in close()
         except OSError as exc:
             raise ItemError(index, self.src, f"cannot read file ({exc.strerror or exc})") from None
         self.container = None
@@ -412,6 +463,13 @@ class _Video:
         return True
 
     def _open(self):
+        self.fh.bound(_MAX_BYTES_WITHOUT_PACKET, at_mark=False)
+        try:
+            self._open_container()
+        finally:
+            self.fh.bound(None, at_mark=False)
+
+    def _open_container(self):
         import av
 
         if self.hwaccel is not None and not self.decoder_note and self._open_hw(av):
@@ -627,7 +685,7 @@ def _formats(container):
     return set(container.format.name.split(","))
 
 
-def _scan(container, stream, errors):
+def _scan(container, stream, errors, fh=None):
     """Read every packet header of ``stream`` (no decoding); return (table, scan completed).
 
     Frames are identified by pts when the container stores them, or when the stream has no
@@ -637,10 +695,14 @@ def _scan(container, stream, errors):
 
     pts, dts, key, discard, dur = [], [], [], [], []
     complete = False
+    if fh is not None:
+        fh.bound(_MAX_BYTES_WITHOUT_PACKET, at_mark=True)
     try:
         for packet in container.demux(stream):
             if packet.size == 0:  # the flush packet at the end of the stream
                 continue
+            if fh is not None:
+                fh.mark()
             pts.append(packet.pts)
             dts.append(packet.dts)
             key.append(packet.is_keyframe)
@@ -649,6 +711,14 @@ def _scan(container, stream, errors):
         complete = True
     except av.FFmpegError as exc:
         errors.add(f"packet scan stopped after {len(pts)} packets ({_describe(exc)})")
+    finally:
+        if fh is not None:
+            fh.bound(None, at_mark=False)
+    if fh is not None and fh.stop_at is not None:
+        complete = False
+        errors.add(f"reading stopped at byte {fh.stop_at} of {os.fstat(fh.fh.fileno()).st_size}: "
+                   f"{_MAX_BYTES_WITHOUT_PACKET >> 20} MiB read without a packet of the video (zeros or junk?); "
+                   f"the rest of the file is not read ({len(pts)} packets found before)")
     trust = bool(_formats(container) & set(_PTS_FORMATS)) or not stream.codec_context.has_b_frames
     return _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container)), complete
 
@@ -701,7 +771,7 @@ def _probe(video, errors):
         header_frames = int(stream.frames or 0) or None
         rate = _rate(stream)
         tb = stream.time_base
-        table, complete = _scan(container, stream, errors)
+        table, complete = _scan(container, stream, errors, video.fh)
         video.table = table
         errors.add_logs(logs)
     n = table.n
