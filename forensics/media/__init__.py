@@ -49,5 +49,6 @@ __all__ = [
     "load_item", "to_display",
     "CascadeDetector", "Face", "FaceCropper", "FaceRecord", "MTCNNDetector", "YuNetDetector", "crop_face",
     "display_frame", "iter_display", "make_detector", "read_display_frames", "records_to_frame", "square_box",
-    "DEFAULT_MAX_VIDEO_PIXELS", "VideoFrames", "VideoInfo", "iter_frames", "read_frames", "sample_indices", "video_info",
+    "DEFAULT_MAX_VIDEO_PIXELS", "VideoFrames", "VideoInfo", "iter_frames", "read_frames", "sample_indices",
+    "video_info",
 ]

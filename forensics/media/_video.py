@@ -1705,8 +1705,10 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
     ------
     ItemError
         When the file cannot be opened as a video (see :func:`video_info`), its frames are larger
-        than ``max_pixels``, not a single frame decodes, or memory runs out while decoding. Partial damage (a truncated or corrupt file, a stale header) does not raise:
-        the frames that decode are returned and ``errors`` and ``missing`` say what went wrong.
+        than ``max_pixels``, not a single frame decodes, or memory runs out while decoding.
+        Partial damage (a truncated or corrupt file, a stale header, zeros after the data) does
+        not raise: the frames that decode are returned and ``errors`` and ``missing`` say what
+        went wrong.
     ValueError
         For an invalid selection (several selectors, negative indices, times outside the video).
 
