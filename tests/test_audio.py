@@ -318,3 +318,22 @@ def test_audio_header_reads_the_stream_a_reader_takes(tmp_path):
     assert audio_header(silent) is None
     with pytest.raises(ItemError, match=r"item 5 \(.*nope\.mp4\): file not found"):
         audio_header(tmp_path / "nope.mp4", index=5)
+
+
+def test_a_file_named_like_a_protocol_is_read_as_itself(tmp_path, monkeypatch):
+    """A file called ``concat:a.wav|b.wav`` beside a.wav and b.wav: FFmpeg took the name for its concat
+    protocol and load_audio returned the sound of a.wav (1 s at 8 kHz) instead of the file's own
+    (0.25 s at 16 kHz); the video reader already opened a Python file object. Look-alike: the same bytes
+    under a plain name."""
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "a.wav", audio=0.5 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000), sr=8000)
+    _write(tmp_path / "b.wav", audio=0.5 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000), sr=8000)
+    own = _write(tmp_path / "own.wav", audio=0.5 * np.sin(2 * np.pi * 300 * np.arange(4000) / 16000), sr=16000)
+    named = tmp_path / "concat:a.wav|b.wav"
+    named.write_bytes(own.read_bytes())
+    from forensics.audio import audio_header
+
+    for path in ("concat:a.wav|b.wav", "own.wav"):
+        track = load_audio(path, sr=16000)
+        assert (track.source_rate, track.samples.size) == (16000, 4000)
+        assert audio_header(path)["rate"] == 16000

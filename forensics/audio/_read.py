@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,6 +66,27 @@ class AudioTrack:
     @property
     def duration_s(self):
         return self.samples.size / self.sr
+
+
+def _open(path, index):
+    """(name for messages, file object, PyAV container) of a local file, opened as the video reader opens
+    one: a Python file object, so FFmpeg never reads the name as a protocol (a file called
+    ``concat:a.wav|b.wav`` was read as those two files), and nested opening of other files refused."""
+    import av
+
+    from ..media._video import _CONTAINER_OPTIONS, _local_file
+
+    src, raw = _local_file(path, index)
+    try:
+        fh = open(raw, "rb")  # noqa: SIM115 - closed by the caller
+    except OSError as exc:
+        raise ItemError(index, src, f"cannot read file ({exc.strerror or exc})") from None
+    try:
+        container = av.open(fh, "r", container_options=dict(_CONTAINER_OPTIONS))
+    except Exception as exc:
+        fh.close()
+        raise ItemError(index, src, f"cannot open ({type(exc).__name__}: {exc})") from None
+    return src, fh, container
 
 
 def _choose_stream(container, stream, index, src):
@@ -159,15 +179,7 @@ def audio_header(path, *, index=0):
     ...     print(exc)
     item 2 (missing.mp4): file not found
     """
-    import av
-
-    src = os.fspath(path)
-    if not os.path.isfile(src):
-        raise ItemError(index, src, "file not found")
-    try:
-        container = av.open(src)
-    except Exception as exc:
-        raise ItemError(index, src, f"cannot open ({type(exc).__name__}: {exc})") from None
+    src, fh, container = _open(path, index)
     try:
         try:
             _, st, _ = _choose_stream(container, None, index, src)
@@ -178,6 +190,7 @@ def audio_header(path, *, index=0):
                     channels=int(cc.channels) if cc is not None else 0)
     finally:
         container.close()
+        fh.close()
 
 
 def load_audio(path, *, sr=22050, max_seconds=None, index=0, stream=None):
@@ -226,13 +239,7 @@ def load_audio(path, *, sr=22050, max_seconds=None, index=0, stream=None):
     """
     import av
 
-    src = os.fspath(path)
-    if not os.path.isfile(src):
-        raise ItemError(index, src, "file not found")
-    try:
-        container = av.open(src)
-    except Exception as exc:
-        raise ItemError(index, src, f"cannot open ({type(exc).__name__}: {exc})") from None
+    src, fh, container = _open(path, index)
     try:
         ordinal, st, n_streams = _choose_stream(container, stream, index, src)
         converter = None  # planar float at the first frame's rate and layout
@@ -269,3 +276,4 @@ def load_audio(path, *, sr=22050, max_seconds=None, index=0, stream=None):
                           stream=ordinal, n_streams=n_streams, errors=tuple(notes))
     finally:
         container.close()
+        fh.close()
