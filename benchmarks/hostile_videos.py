@@ -3,6 +3,12 @@
 Usage::
 
     python benchmarks/hostile_videos.py [--mem-gb 8] [--timeout 300] [--only NAME ...]
+    python benchmarks/hostile_videos.py --dask
+
+``--dask``: six good videos and three hostile ones (``header_16000``, ``billion_frames``,
+``grows_16000``) in one ``VideoFeatures(BlurFeatures(), faces=False, n_frames=4, on_error="nan")``
+batch on a ``distributed.LocalCluster`` (2 worker processes, 1 thread, 3 GB memory limit each):
+each row's status, whether the good rows equal a one-process run, and the time.
 
 Every case is built in a temporary folder (small files; the zero-padded ones are sparse) and read in
 a fresh child process under an address-space limit (``--mem-gb``, so that a reader that follows a
@@ -209,12 +215,49 @@ def build(tmp, only):
     return cases
 
 
+def dask_batch():
+    import time
+
+    import distributed
+
+    import forensics
+    from forensics.features import BlurFeatures, VideoFeatures
+    from video_fixtures import index_frames, write_video
+
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        bad = build(tmp, {"header_16000", "billion_frames", "grows_16000"})
+        good = [str(write_video(tmp / f"good{k}.mp4", index_frames(12, seed=k))) for k in range(6)]
+        seq = good[:2] + [str(bad["header_16000"][0])] + good[2:4] + [str(bad["billion_frames"][0])] + good[4:]
+        seq.append(str(bad["grows_16000"][0]))
+        t = time.perf_counter()
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                      silence_logs=40, memory_limit="3GB") as cluster, \
+                distributed.Client(cluster), forensics.use_cluster(cluster.scheduler_address):
+            vf = VideoFeatures(BlurFeatures(), faces=False, n_frames=4, on_error="nan", progress=True)
+            try:
+                X = vf.fit_transform(seq)
+            except Exception as exc:  # what the batch gave before the guards: report it, do not hide it
+                print(f"batch raised {type(exc).__name__} after {time.perf_counter() - t:.1f} s: {str(exc)[:200]}")
+                return
+        took = time.perf_counter() - t
+        ref = VideoFeatures(BlurFeatures(), faces=False, n_frames=4, n_jobs=1).fit_transform(good)
+        rows = [i for i, p in enumerate(seq) if p in good]
+        print(f"{len(seq)} rows in {took:.1f} s; good rows equal one process: "
+              f"{np.array_equal(X[rows], ref, equal_nan=True)}")
+        for i, row in vf.status_.iterrows():
+            print(f"| {i} | {Path(row['source']).name} | {row['status']} | {str(row['error'])[:110]} |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mem-gb", type=int, default=8)
     ap.add_argument("--timeout", type=int, default=300)
     ap.add_argument("--only", nargs="*", default=[])
+    ap.add_argument("--dask", action="store_true")
     args = ap.parse_args()
+    if args.dask:
+        return dask_batch()
     with tempfile.TemporaryDirectory() as d:
         cases = build(Path(d), set(args.only))
         print("| case | file size | outcome | frames | peak RSS | seconds | note |")

@@ -265,7 +265,7 @@ def test_killed_worker_in_extract_faces_leaves_the_same_files(client, videos, im
 def test_hostile_videos_among_good_ones_are_their_own_rows_on_the_cluster(client, videos, tmp_path, capsys):
     """Round 7: a header declaring 16000x16000 frames (880 bytes), a header saying 10**9 frames without a
     packet, and a stream that grows to 16000x16000 mid-way, among the good videos. Before, the first made
-    each worker that tried it grow past its memory limit (3 GB: killed four times, KilledWorker after 172 s,
+    each worker that tried it grow past its memory limit (3 GB: killed four times, KilledWorker after 120 s,
     no row at all). Now each is one row with its reason, the good rows are those of one process, and the
     progress bar counts every video (7 in all; it is cleared when done)."""
     from video_fixtures import h264_declaring, index_frames, patch_avi_frame_count, to_mpegts, write_video
