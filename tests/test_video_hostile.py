@@ -3,6 +3,9 @@ whose picture grows mid-stream. Each is refused or reported naming the item; non
 the header asks for (a few bytes declare 16000 x 16000, 768 MB per RGB frame)."""
 
 import resource
+import warnings
+
+import numpy as np
 
 import pytest
 from video_fixtures import h264_declaring, index_frames, patch_avi_frame_count, to_mpegts, write_video
@@ -163,3 +166,34 @@ def test_the_bound_on_bytes_without_a_packet(tmp_path, monkeypatch, pad, stopped
     mp4, _ = _padded(tmp_path, "clip", "mp4", pad)
     vf = read_frames(mp4, n=8)
     assert len(vf.frames) == 8 and vf.errors == []
+
+
+@pytest.mark.parametrize("max_pixels,status", [(None, "ok"), (3072, "ok"), (3071, "error")])
+def test_video_features_and_display_reads_take_max_pixels(tmp_path, max_pixels, status):
+    """VideoFeatures(max_pixels=) reaches the reader (at and just below a 64x48 frame's 3072 pixels; None:
+    the readers' default), as read_display_frames(max_pixels=) does for face crops."""
+    from forensics.features import BlurFeatures, VideoFeatures
+    from forensics.media import read_display_frames
+
+    path = h264_declaring(tmp_path / "small.h264", [])
+    vf = VideoFeatures(BlurFeatures(), faces=False, n_frames=4, on_error="nan", max_pixels=max_pixels).fit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        X = vf.transform([str(path)])
+    assert vf.status_["status"].tolist() == [status]
+    assert bool(np.isnan(X).all()) is (status == "error")
+    if status == "error":
+        assert vf.status_["error"][0] == "video frames are 64x48 (0 megapixels), above max_pixels=3071; raise " \
+                                         "max_pixels if this is intended"
+        with pytest.raises(ItemError, match="above max_pixels=3071"):
+            read_display_frames(path, n=2, max_pixels=3071)
+    else:
+        assert len(read_display_frames(path, n=2, max_pixels=max_pixels)[0].frames) == 2
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, True, "big"])
+def test_video_features_refuses_an_invalid_max_pixels_at_fit(bad):
+    from forensics.features import BlurFeatures, VideoFeatures
+
+    with pytest.raises(ValueError, match="max_pixels must be None or an int >= 1"):
+        VideoFeatures(BlurFeatures(), faces=False, max_pixels=bad).fit()
