@@ -266,3 +266,56 @@ def test_av_sync_lag_sign_and_flat_input():
     peak, lag, _ = av_sync(m, e, max_lag=5)
     assert lag == 3 and peak > 0.5
     assert av_sync(m, np.zeros(40), max_lag=5)[0] != av_sync(m, np.zeros(40), max_lag=5)[0]  # NaN: flat sound
+
+
+def test_status_names_the_source_rate_whose_trace_the_high_contrast_bands_keep(tmp_path):
+    """The same 440 Hz tone from 8, 22.05 and 48 kHz files, analysed at 22.05 kHz: the bands below 4 kHz
+    (b0-b2: under every source's Nyquist limit) agree within 1.5 dB, the bands above 4 kHz differ by the
+    source rate (nothing of the tone is there: the resampler's roll-off), so status_ names the rate."""
+    paths, rates = [], [8000, 22050, 48000]
+    for sr in rates:
+        t = np.arange(sr) / sr
+        paths.append(_write(tmp_path / f"tone{sr}.wav", audio=0.5 * np.sin(2 * np.pi * 440 * t), sr=sr))
+    paths.append(tmp_path / "silent.mp4")
+    _write(paths[-1], frames=[np.zeros((16, 16, 3), np.uint8)] * 2)
+    af = AudioFeatures(on_error="nan")
+    X = af.fit_transform(paths)
+    assert af.status_["source_rate"].tolist() == rates + [0]
+    assert af.status_["status"].tolist() == ["ok"] * 3 + ["no_audio"]
+    names = list(af.get_feature_names_out())
+    low = X[:3, [names.index(f"audio__contrast__mean_b{b}") for b in (0, 1, 2)]]
+    assert np.ptp(low, axis=0).max() < 1.5
+    b5 = X[:3, names.index("audio__contrast__mean_b5")]
+    assert b5[0] - b5[1] > 10 and b5[2] - b5[1] > 10  # 8 and 48 kHz sources against the unresampled one
+
+
+def test_audio_header_reads_the_stream_a_reader_takes(tmp_path):
+    from forensics.audio import audio_header
+
+    t = np.arange(4000) / 16000
+    wav = _write(tmp_path / "a.wav", audio=0.1 * np.sin(2 * np.pi * 300 * t), sr=16000)
+    assert audio_header(wav) == dict(rate=16000, codec="pcm_s16le", channels=1)
+    assert audio_header(wav)["rate"] == load_audio(wav, sr=22050).source_rate
+    silent = _write(tmp_path / "v.mkv", frames=[np.zeros((16, 16, 3), np.uint8)] * 2)
+    assert audio_header(silent) is None
+    with pytest.raises(ItemError, match=r"item 5 \(.*nope\.mp4\): file not found"):
+        audio_header(tmp_path / "nope.mp4", index=5)
+
+
+def test_a_file_named_like_a_protocol_is_read_as_itself(tmp_path, monkeypatch):
+    """A file called ``concat:a.wav|b.wav`` beside a.wav and b.wav: FFmpeg took the name for its concat
+    protocol and load_audio returned the sound of a.wav (1 s at 8 kHz) instead of the file's own
+    (0.25 s at 16 kHz); the video reader already opened a Python file object. Look-alike: the same bytes
+    under a plain name."""
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "a.wav", audio=0.5 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000), sr=8000)
+    _write(tmp_path / "b.wav", audio=0.5 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000), sr=8000)
+    own = _write(tmp_path / "own.wav", audio=0.5 * np.sin(2 * np.pi * 300 * np.arange(4000) / 16000), sr=16000)
+    named = tmp_path / "concat:a.wav|b.wav"
+    named.write_bytes(own.read_bytes())
+    from forensics.audio import audio_header
+
+    for path in ("concat:a.wav|b.wav", "own.wav"):
+        track = load_audio(path, sr=16000)
+        assert (track.source_rate, track.samples.size) == (16000, 4000)
+        assert audio_header(path)["rate"] == 16000

@@ -688,3 +688,29 @@ def test_image_paths_are_an_image_audit(tmp_path):
     assert report.kind == "image" and list(report.values.columns) == list(PROPERTIES)
     assert report.values["width"].tolist() == [24.0] * 4 and report.values["format"].tolist() == ["jpeg"] * 4
     assert report.status["source"].tolist() == [str(p) for p in X]
+
+
+@pytest.mark.parametrize("follows", [True, False])
+def test_video_audit_flags_a_label_that_follows_the_audio_sample_rate(tmp_path, follows):
+    """Eight videos with the same picture and a tone from an 8 or a 48 kHz track: when the label follows the
+    rate (real clips recorded at 48 kHz, fakes whose voice was synthesised at 8 kHz), audio_rate predicts it
+    perfectly and is flagged; the look-alike keeps the rates but not the rule (4 of each rate in each class)."""
+    from test_audio import _write
+
+    frames = [np.full((32, 32, 3), 100, np.uint8)] * 3
+    y = [0, 1] * 4
+    paths = []
+    for k in range(8):
+        sr = (8000 if y[k] == 0 else 48000) if follows else (8000 if k < 4 else 48000)
+        t = np.arange(sr // 2) / sr
+        paths.append(str(_write(tmp_path / f"v{k}.mkv", audio=0.3 * np.sin(2 * np.pi * (300 + 50 * k) * t), sr=sr,
+                                frames=frames)))
+    report = audit(paths, y, cv=2, warn=False)
+    assert report.values["audio_rate"].tolist() == [8000.0 if (y[k] == 0 if follows else k < 4) else 48000.0
+                                                    for k in range(8)]
+    assert report.values["audio_codec"].tolist() == ["pcm_s16le"] * 8
+    assert report.values["audio_channels"].tolist() == [1.0] * 8
+    assert ("audio_rate" in report.flagged) is follows
+    assert bool(report.table.loc["audio_rate", "auc"] == 1.0) is follows
+    if follows:
+        assert "the sound at one sample rate" in report.warning_message

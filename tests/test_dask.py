@@ -260,3 +260,48 @@ def test_killed_worker_in_extract_faces_leaves_the_same_files(client, videos, im
                                                                          on_error="nan"), **kw)
     _killed(client, marker)
     _same_tree(tmp_path / "one", tmp_path / "cluster")  # no crop lost, none duplicated
+
+
+def test_hostile_videos_among_good_ones_are_their_own_rows_on_the_cluster(client, videos, tmp_path, capsys):
+    """Round 7: a header declaring 16000x16000 frames (880 bytes), a header saying 10**9 frames without a
+    packet, and a stream that grows to 16000x16000 mid-way, among the good videos. Before, the first made
+    each worker that tried it grow past its memory limit (3 GB: killed four times, KilledWorker after 120 s,
+    no row at all). Now each is one row with its reason, the good rows are those of one process, and the
+    progress bar counts every video (7 in all; it is cleared when done)."""
+    from video_fixtures import h264_declaring, index_frames, patch_avi_frame_count, to_mpegts, write_video
+
+    huge = h264_declaring(tmp_path / "huge.h264", [(1000, 1000)] * 2)
+    avi = write_video(tmp_path / "v.avi", index_frames(8), codec="mjpeg")
+    patch_avi_frame_count(avi, 10**9)
+    data = avi.read_bytes()
+    billion = tmp_path / "billion.avi"
+    billion.write_bytes(data[:data.find(b"movi") + 4])
+    a = to_mpegts(h264_declaring(tmp_path / "a.h264", []), tmp_path / "a.ts")
+    b = to_mpegts(h264_declaring(tmp_path / "b.h264", [(1000, 1000)] * 2), tmp_path / "b.ts", first_pts=8)
+    grows = tmp_path / "grows.ts"
+    grows.write_bytes(a.read_bytes() + b.read_bytes())
+    good = [p for p in videos if not p.endswith("broken.mp4")]
+    seq = [good[0], str(huge), good[1], str(billion), good[2], str(grows), good[3]]
+
+    def make(n_jobs, progress=False):
+        return VideoFeatures(BlurFeatures(), n_frames=4, faces=False, on_error="nan", n_jobs=n_jobs,
+                             progress=progress).fit()
+
+    serial = make(1)
+    with pytest.warns(RuntimeWarning, match="2 of 7 videos could not be read"):
+        expected = serial.transform(seq)
+    capsys.readouterr()
+    vf = make(None, progress=True)
+    with use_cluster(client), pytest.warns(RuntimeWarning, match="2 of 7 videos could not be read"):
+        got = vf.transform(seq)
+    assert "videos:   0%|          | 0/7" in capsys.readouterr().err  # counts every video; cleared when done
+    np.testing.assert_array_equal(got, expected)
+    pd.testing.assert_frame_equal(vf.status_, serial.status_)
+    assert vf.status_["status"].tolist() == ["ok", "error", "ok", "error", "ok", "partial", "ok"]
+    assert vf.status_["error"][1].startswith("video frames are 16000x16000 (256 megapixels), above max_pixels=")
+    assert vf.status_["error"][3].startswith("no frame could be decoded (the stream holds no packet: its "
+                                             "1000000000 frames")
+    assert "Picture size 16000x16000 exceeds specified max pixel count" in vf.status_["error"][5]
+    assert np.isnan(got[[1, 3]]).all() and not np.isnan(got[[0, 2, 4, 5, 6]]).all(axis=1).any()
+    # the grown stream: of frames 0, 5, 10, 15 the first two are of the 64x48 part
+    assert vf.records_.groupby("video").size().to_dict() == {0: 4, 2: 4, 4: 4, 5: 2, 6: 4}

@@ -518,6 +518,7 @@ def test_documented_defaults_and_keyword_only_parameters():
         extractor=None, n_frames=32, every=None, faces=True, detector="auto", model_path=None, margin=1.3,
         size=256, select="largest", detect_size=640, no_face="skip",
         aggregate=("mean", "std", "min", "max", "tdiff"), n_jobs=None, on_error="raise", progress=False,
+        max_pixels=None,
     ), positional=("extractor",))
 
 
@@ -533,6 +534,7 @@ def test_documented_defaults_and_keyword_only_parameters():
     ("aggregate", ["mean", ("tdiff",), ["min", "max"], ("mean", "std", "min", "max", "tdiff")],
      [(), "median", ("mean", "median"), ("mean", "mean")]),
     ("n_jobs", [None, 1, -1, 2], [0, True, 1.5]),
+    ("max_pixels", [None, 1, np.int64(3072), 1 << 30], [0, -1, True, 3072.0, "3072"]),
 ])
 def test_each_parameter_refused_beside_its_valid_look_alike(name, accepted, refused):
     for value in accepted:

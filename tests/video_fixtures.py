@@ -403,3 +403,124 @@ def talking(n=100, fps=25, seed=0, offset_frames=0, sr=22050):
         if openness[k] and 0 <= j < n:
             sound[j * spf:(j + 1) * spf] += 0.3 * rng.normal(size=spf)
     return frames, sound
+
+
+# -- H.264 sequence parameter sets (round 7: a header that declares any frame size) ----------------
+def _unescape(nal):
+    """RBSP of a NAL unit: emulation-prevention bytes (00 00 03) removed."""
+    out, zeros = bytearray(), 0
+    for b in nal:
+        if zeros >= 2 and b == 3:
+            zeros = 0
+            continue
+        out.append(b)
+        zeros = zeros + 1 if b == 0 else 0
+    return bytes(out)
+
+
+def _escape(rbsp):
+    out, zeros = bytearray(), 0
+    for b in rbsp:
+        if zeros >= 2 and b <= 3:
+            out.append(3)
+            zeros = 0
+        out.append(b)
+        zeros = zeros + 1 if b == 0 else 0
+    return bytes(out)
+
+
+def _sps_with_size(nal, width_mbs, height_mbs):
+    """The SPS NAL unit ``nal`` (libx264's: no scaling matrices, pic_order_cnt_type 0 or 2) declaring
+    ``16 * width_mbs`` x ``16 * height_mbs`` pixels (H.264 7.3.2.1.1); every other field kept."""
+    bits = "".join(f"{b:08b}" for b in _unescape(nal)[1:])
+    pos = 0
+
+    def u(n):
+        nonlocal pos
+        pos += n
+        return int(bits[pos - n:pos], 2)
+
+    def ue():
+        nonlocal pos
+        zeros = bits.index("1", pos) - pos
+        pos += 2 * zeros + 1
+        return int(bits[pos - zeros - 1:pos], 2) - 1
+
+    def ue_bits(v):
+        b = f"{v + 1:b}"
+        return "0" * (len(b) - 1) + b
+
+    profile = u(8)
+    u(16)
+    ue()  # constraint flags, level, seq_parameter_set_id
+    if profile in (100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135):
+        if ue() == 3:
+            u(1)
+        ue(), ue(), u(1)
+        assert u(1) == 0, "SPS with scaling matrices"
+    ue()
+    poc = ue()
+    assert poc in (0, 2), "pic_order_cnt_type 1"
+    if poc == 0:
+        ue()
+    ue(), u(1)  # max_num_ref_frames, gaps_in_frame_num_allowed
+    start = pos
+    ue(), ue()
+    rest = bits[pos:].rstrip("0")  # up to the rbsp stop bit
+    new = bits[:start] + ue_bits(width_mbs - 1) + ue_bits(height_mbs - 1) + rest
+    new += "0" * (-len(new) % 8)
+    return nal[:1] + _escape(bytes(int(new[i:i + 8], 2) for i in range(0, len(new), 8)))
+
+
+def h264_declaring(path, sizes, n_frames=8, gop=4):
+    """A 64x48 Annex-B H.264 stream (flat frames, headers repeated at each of its keyframes, one every
+    ``gop`` frames) whose ``k``-th sequence parameter set declares ``sizes[k]`` macroblocks
+    (width, height), or keeps its own where ``sizes[k]`` is None. The slices still code 64x48: a
+    larger declared picture is mostly concealed by the decoder."""
+    import av
+
+    raw = Path(path).with_suffix(".raw.h264")
+    c = av.open(str(raw), "w", format="h264")
+    s = c.add_stream("libx264", rate=25)
+    s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+    s.options = {"x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:repeat-headers=1", "bf": "0"}
+    for k in range(n_frames):
+        img = np.full((48, 64, 3), 40 + 20 * k, np.uint8)
+        for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+            c.mux(p)
+    for p in s.encode():
+        c.mux(p)
+    c.close()
+    parts = raw.read_bytes().split(b"\x00\x00\x01")
+    raw.unlink()
+    out, k = [parts[0]], 0
+    for p in parts[1:]:
+        if p and p[0] & 0x1F == 7:  # a sequence parameter set
+            size = sizes[k] if k < len(sizes) else None
+            k += 1
+            if size is not None:
+                body = p.rstrip(b"\x00")
+                p = _sps_with_size(body, *size) + p[len(body):]
+        out.append(p)
+    Path(path).write_bytes(b"\x00\x00\x01".join(out))
+    return path
+
+
+def to_mpegts(src, dst, first_pts=0, fps=25):
+    """Copy an Annex-B H.264 stream's packets into MPEG-TS (timestamps ``first_pts``, +1... at 1/fps)."""
+    import av
+
+    i = av.open(str(src), options={"max_pixels": "3072"})  # the probe does not decode a huge declared picture
+    s = i.streams.video[0]
+    o = av.open(str(dst), "w", format="mpegts")
+    t = o.add_stream_from_template(s)
+    k = first_pts
+    for p in i.demux(s):
+        if p.size == 0:
+            continue
+        p.stream, p.time_base, p.pts, p.dts = t, Fraction(1, fps), k, k
+        k += 1
+        o.mux(p)
+    o.close()
+    i.close()
+    return dst

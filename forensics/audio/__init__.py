@@ -12,10 +12,10 @@ librosa is an optional dependency: ``pip install "scikit-forensics[audio]"``.
 """
 
 from ._features import AudioFeatures, audio_feature_names, audio_features
-from ._read import AudioTrack, NoAudioError, load_audio
+from ._read import AudioTrack, NoAudioError, audio_header, load_audio
 from ._registry import AUDIO_FEATURES, audio_catalogue_markdown, audio_feature_docs
 from ._sync import AV_SYNC_NAMES, AVSyncFeatures, audio_envelope, av_sync, mouth_box, mouth_motion
 
 __all__ = ["AUDIO_FEATURES", "AV_SYNC_NAMES", "AVSyncFeatures", "AudioFeatures", "AudioTrack", "NoAudioError",
-           "audio_catalogue_markdown", "audio_envelope", "audio_feature_docs", "audio_feature_names",
+           "audio_catalogue_markdown", "audio_envelope", "audio_header", "audio_feature_docs", "audio_feature_names",
            "audio_features", "av_sync", "load_audio", "mouth_box", "mouth_motion"]

@@ -109,10 +109,10 @@ def audio_features(samples, sr, *, n_mfcc=13, n_fft=2048, hop_length=512):
 def _one(path, index, params, on_error):
     """(row, status, reason) of one item; NaN row on a recorded failure."""
     n = len(audio_feature_names(params["n_mfcc"]))
-    streams = (-1, 0)
+    streams = (-1, 0, 0)
     try:
         track = load_audio(path, sr=params["sr"], max_seconds=params["max_seconds"], index=index)
-        streams = (track.stream, track.n_streams)
+        streams = (track.stream, track.n_streams, track.source_rate)
         if track.samples.size == 0:
             raise NoAudioError(index, str(path), "the audio stream holds no samples")
         row = audio_features(track.samples, track.sr, n_mfcc=params["n_mfcc"], n_fft=params["n_fft"],
@@ -163,8 +163,13 @@ class AudioFeatures(TransformerMixin, BaseEstimator):
         ``"error"``), ``reason`` (for an ``"ok"`` row: gaps in the sound's timestamps filled with
         silence, see :func:`~forensics.audio.load_audio`), ``stream`` (which audio stream was
         read: its position among the file's audio streams, the one flagged *default*, else the
-        first) and ``audio_streams`` (how many the file holds; -1 and 0 when it could not be
-        opened).
+        first), ``audio_streams`` (how many the file holds; -1 and 0 when it could not be
+        opened) and ``source_rate`` (the stream's own sample rate in Hz, before resampling to
+        ``sr``; 0 when no stream was read). Bands of the spectral contrast above half the
+        source rate hold no sound of the item, only the resampler's roll-off, so their values
+        follow the source rate (a 440 Hz tone: ``contrast__mean_b5`` 39.1 / 13.6 / 30.9 from 8 /
+        22.05 / 48 kHz); :func:`forensics.inspection.audit` flags a label that follows it
+        (its ``audio_rate`` property).
 
     Notes
     -----
@@ -229,9 +234,11 @@ class AudioFeatures(TransformerMixin, BaseEstimator):
         results = list(jobs) if self.n_jobs in (None, 1) else Parallel(n_jobs=self.n_jobs)(jobs)
         if self.n_jobs in (None, 1):
             results = [fn(*a, **k) for fn, a, k in results]
-        self.status_ = pd.DataFrame([dict(index=i, source=str(p), status=s, reason=r, stream=k, audio_streams=m)
-                                     for i, (p, (_, s, r, (k, m))) in enumerate(zip(paths, results))],
-                                    columns=["index", "source", "status", "reason", "stream", "audio_streams"])
+        self.status_ = pd.DataFrame([dict(index=i, source=str(p), status=s, reason=r, stream=k, audio_streams=m,
+                                          source_rate=rate)
+                                     for i, (p, (_, s, r, (k, m, rate))) in enumerate(zip(paths, results))],
+                                    columns=["index", "source", "status", "reason", "stream", "audio_streams",
+                                             "source_rate"])
         if not results:
             return np.empty((0, self.n_features_out_))
         return np.vstack([r for r, *_ in results])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,7 +9,7 @@ import numpy as np
 from ..media import ItemError
 from ..media._video import _ts_discont, pick_stream
 
-__all__ = ["AudioTrack", "NoAudioError", "load_audio"]
+__all__ = ["AudioTrack", "NoAudioError", "audio_header", "load_audio"]
 
 # A frame whose timestamp is further than this from the end of the sound before it (seconds) starts
 # after a gap (silence is inserted) or overlaps it (the overlap is dropped). Containers that store
@@ -71,6 +70,27 @@ class AudioTrack:
     @property
     def duration_s(self):
         return self.samples.size / self.sr
+
+
+def _open(path, index):
+    """(name for messages, file object, PyAV container) of a local file, opened as the video reader opens
+    one: a Python file object, so FFmpeg never reads the name as a protocol (a file called
+    ``concat:a.wav|b.wav`` was read as those two files), and nested opening of other files refused."""
+    import av
+
+    from ..media._video import _CONTAINER_OPTIONS, _local_file
+
+    src, raw = _local_file(path, index)
+    try:
+        fh = open(raw, "rb")  # noqa: SIM115 - closed by the caller
+    except OSError as exc:
+        raise ItemError(index, src, f"cannot read file ({exc.strerror or exc})") from None
+    try:
+        container = av.open(fh, "r", container_options=dict(_CONTAINER_OPTIONS))
+    except Exception as exc:
+        fh.close()
+        raise ItemError(index, src, f"cannot open ({type(exc).__name__}: {exc})") from None
+    return src, fh, container
 
 
 def _choose_stream(container, stream, index, src):
@@ -150,6 +170,50 @@ def _resample(mono, rate, sr):
     return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
 
 
+def audio_header(path, *, index=0):
+    """The audio stream a reader takes from ``path`` (the one flagged *default*, else the first), from the
+    container's headers (nothing decoded).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A video or audio file.
+    index : int, default=0
+        Position of the item in its input sequence, for error messages.
+
+    Returns
+    -------
+    dict or None
+        ``rate`` (the stream's sample rate in Hz, as :attr:`AudioTrack.source_rate`), ``codec``
+        (FFmpeg's name) and ``channels``; None when the file has no audio stream.
+
+    Raises
+    ------
+    ItemError
+        The file is missing or cannot be opened (message names the item).
+
+    Examples
+    --------
+    >>> try:
+    ...     audio_header("missing.mp4", index=2)
+    ... except ItemError as exc:
+    ...     print(exc)
+    item 2 (missing.mp4): file not found
+    """
+    src, fh, container = _open(path, index)
+    try:
+        try:
+            _, st, _ = _choose_stream(container, None, index, src)
+        except NoAudioError:
+            return None
+        cc = st.codec_context
+        return dict(rate=int(st.rate or 0), codec=cc.name if cc is not None else "",
+                    channels=int(cc.channels) if cc is not None else 0)
+    finally:
+        container.close()
+        fh.close()
+
+
 def load_audio(path, *, sr=22050, max_seconds=None, index=0, stream=None):
     """Decode an audio stream of a video or audio file to mono float32 at ``sr`` Hz.
 
@@ -196,13 +260,7 @@ def load_audio(path, *, sr=22050, max_seconds=None, index=0, stream=None):
     """
     import av
 
-    src = os.fspath(path)
-    if not os.path.isfile(src):
-        raise ItemError(index, src, "file not found")
-    try:
-        container = av.open(src)
-    except Exception as exc:
-        raise ItemError(index, src, f"cannot open ({type(exc).__name__}: {exc})") from None
+    src, fh, container = _open(path, index)
     try:
         ordinal, st, n_streams = _choose_stream(container, stream, index, src)
         converter = None  # planar float at the first frame's rate and layout
@@ -246,3 +304,4 @@ def load_audio(path, *, sr=22050, max_seconds=None, index=0, stream=None):
                           stream=ordinal, n_streams=n_streams, errors=tuple(notes))
     finally:
         container.close()
+        fh.close()

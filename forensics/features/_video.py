@@ -81,6 +81,11 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         A video that cannot be read raises :class:`~forensics.media.ItemError` naming it, or
         gives a NaN row recorded in ``status_``.
     progress : bool, default=False
+    max_pixels : int or None, default=None
+        Largest video frame (width x height) read; None: the readers' default
+        (:data:`forensics.media.DEFAULT_MAX_VIDEO_PIXELS`, 67 megapixels). A video with larger
+        frames is an error row (or :class:`~forensics.media.ItemError`) naming it, before any
+        decoding; a picture growing past it mid-stream is a missing frame (status "partial").
 
     Attributes
     ----------
@@ -123,7 +128,7 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
 
     def __init__(self, extractor=None, *, n_frames=32, every=None, faces=True, detector="auto", model_path=None,
                  margin=1.3, size=256, select="largest", detect_size=640, no_face="skip", aggregate=AGGREGATES,
-                 n_jobs=None, on_error="raise", progress=False):
+                 n_jobs=None, on_error="raise", progress=False, max_pixels=None):
         self.extractor = extractor
         self.n_frames = n_frames
         self.every = every
@@ -139,6 +144,7 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.on_error = on_error
         self.progress = progress
+        self.max_pixels = max_pixels
 
     # -- parameters -------------------------------------------------------------------------------
     def _check_params(self):
@@ -146,6 +152,10 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
                 raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+        if self.max_pixels is not None and (isinstance(self.max_pixels, bool)
+                                            or not isinstance(self.max_pixels, numbers.Integral)
+                                            or self.max_pixels < 1):
+            raise ValueError(f"max_pixels must be None or an int >= 1, got {self.max_pixels!r}")
         if self.every is not None and (isinstance(self.every, bool) or not isinstance(self.every, numbers.Integral)
                                        or self.every < 1):
             raise ValueError(f"every must be None or an int >= 1, got {self.every!r}")
@@ -345,15 +355,17 @@ def _video_frames(vf, cropper, obj, index):
 
 
 def _fill(vf, cropper, obj, index, res):
-    from ..media import iter_display, read_display_frames, read_frames
+    from ..media import DEFAULT_MAX_VIDEO_PIXELS, iter_display, read_display_frames, read_frames
 
     source = res["source"]
+    limit = DEFAULT_MAX_VIDEO_PIXELS if vf.max_pixels is None else vf.max_pixels
     if cropper is None:
         # whole frames keep the coded layout: the codec's block grid stays aligned (nothing applied)
-        video = read_frames(obj, n=vf.n_frames, every=vf.every, index=index, display=False)
+        video = read_frames(obj, n=vf.n_frames, every=vf.every, index=index, display=False, max_pixels=limit)
         frames = ((int(i), f) for i, f in zip(video.indices, video.frames))
     else:
-        video, res["rotation"], res["sar"] = read_display_frames(obj, n=vf.n_frames, every=vf.every, index=index)
+        video, res["rotation"], res["sar"] = read_display_frames(obj, n=vf.n_frames, every=vf.every, index=index,
+                                                                 max_pixels=limit)
         res["mirror"] = bool(video.mirror_applied)
         frames = iter_display(video)
     res["stream"], res["video_streams"] = int(video.info.stream), int(video.info.video_streams)

@@ -68,6 +68,10 @@ VIDEO_PROPERTIES = {
     "bit_rate": ("numeric", "bit rate in bits per second (the stream's, else the container's)"),
     "bits_per_pixel": ("numeric", "bit_rate / (n_pixels * fps): compression strength"),
     "keyframe_interval": ("numeric", "median distance in frames between keyframes (GOP)"),
+    "audio_codec": ("categorical", "codec of the audio stream read (aac, opus, pcm_s16le...; missing without one)"),
+    "audio_rate": ("numeric", "sample rate of that audio stream in Hz (resampling keeps its trace: spectral "
+                              "bands above half of it hold no sound)"),
+    "audio_channels": ("numeric", "channels of that audio stream"),
 }
 
 #: Name of the row that models all properties together.
@@ -76,7 +80,8 @@ COMBINED = "all_combined"
 _REMEDY = ("equalize the codec (forensics.media.CodecEqualizer / equalize_jpeg) and re-measure; "
            "train and evaluate on the equalized items")
 _VIDEO_REMEDY = ("re-encode every video with the same encoder and settings (codec, bit rate or CRF, frame rate, "
-                 "size) and re-measure; or compare detectors on face crops, which drop the frame size")
+                 "size; the sound at one sample rate, no higher than the lowest source rate) and re-measure; or "
+                 "compare detectors on face crops, which drop the frame size")
 _SUBSAMPLING = {(1, 1): "4:4:4", (2, 1): "4:2:2", (2, 2): "4:2:0", (4, 1): "4:1:1", (1, 2): "4:4:0"}
 
 
@@ -150,6 +155,12 @@ def _video_properties(obj, index):
     row["aspect_ratio"] = row["width"] / row["height"]
     row["n_pixels"] = row["width"] * row["height"]
     row["bits_per_pixel"] = row["bit_rate"] / (row["n_pixels"] * row["fps"])
+    from ..audio._read import audio_header
+
+    sound = audio_header(obj, index=index)
+    if sound is not None:
+        row.update(audio_codec=sound["codec"], audio_rate=float(sound["rate"]) or np.nan,
+                   audio_channels=float(sound["channels"]) or np.nan)
     return row
 
 

@@ -32,7 +32,15 @@ if TYPE_CHECKING:
         load_item,
         to_display,
     )
-    from ._video import VideoFrames, VideoInfo, iter_frames, read_frames, sample_indices, video_info
+    from ._video import (
+        DEFAULT_MAX_VIDEO_PIXELS,
+        VideoFrames,
+        VideoInfo,
+        iter_frames,
+        read_frames,
+        sample_indices,
+        video_info,
+    )
 
 __getattr__, __dir__ = attach(__name__, __file__)
 
@@ -41,5 +49,6 @@ __all__ = [
     "load_item", "to_display",
     "CascadeDetector", "Face", "FaceCropper", "FaceRecord", "MTCNNDetector", "YuNetDetector", "crop_face",
     "display_frame", "iter_display", "make_detector", "read_display_frames", "records_to_frame", "square_box",
-    "VideoFrames", "VideoInfo", "iter_frames", "read_frames", "sample_indices", "video_info",
+    "DEFAULT_MAX_VIDEO_PIXELS", "VideoFrames", "VideoInfo", "iter_frames", "read_frames", "sample_indices",
+    "video_info",
 ]

@@ -1096,7 +1096,7 @@ def display_frame(frame, *, rotation=0, sar=1.0):
     return out
 
 
-def read_display_frames(path, *, n=32, every=None, index=0):
+def read_display_frames(path, *, n=32, every=None, index=0, max_pixels=None):
     """Sample frames of a video in display geometry (square pixels, display rotation applied).
 
     Face detection, crops and anything a person looks at use this geometry (block-grid
@@ -1105,8 +1105,8 @@ def read_display_frames(path, *, n=32, every=None, index=0):
     Parameters
     ----------
     path : str or path-like
-    n, every, index
-        As for :func:`forensics.media.read_frames`.
+    n, every, index, max_pixels
+        As for :func:`forensics.media.read_frames` (``max_pixels`` None: its default).
 
     Returns
     -------
@@ -1118,9 +1118,10 @@ def read_display_frames(path, *, n=32, every=None, index=0):
     sar : float
         Sample aspect ratio that was resampled to square pixels (1.0 when square).
     """
-    from ._video import read_frames
+    from ._video import DEFAULT_MAX_VIDEO_PIXELS, read_frames
 
-    video = read_frames(path, n=n, every=every, index=index, display=True)
+    video = read_frames(path, n=n, every=every, index=index, display=True,
+                        max_pixels=DEFAULT_MAX_VIDEO_PIXELS if max_pixels is None else max_pixels)
     return video, int(video.rotation_applied), float(video.sar_applied)
 
 

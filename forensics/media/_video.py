@@ -57,6 +57,7 @@ import numpy as np
 from ._item import ItemError, not_found_reason, path_text, read_error_reason
 
 __all__ = [
+    "DEFAULT_MAX_VIDEO_PIXELS",
     "VideoFrames",
     "VideoInfo",
     "iter_frames",
@@ -67,6 +68,10 @@ __all__ = [
 
 #: Number of frames sampled when no selector is given.
 DEFAULT_N_FRAMES = 32
+#: Largest frame (width x height) read by default: 67 megapixels, e.g. 8192 x 8192 (8K UHD is 33).
+#: Lower than the images' limit because a read holds up to ``n`` frames (3 bytes per pixel each)
+#: and the decoder its reference pictures; a header costs a few bytes to declare any size.
+DEFAULT_MAX_VIDEO_PIXELS = 1 << 26
 
 # At most this many distinct error messages are kept per call (repeats are counted).
 _MAX_ERRORS = 20
@@ -88,6 +93,10 @@ _SKIP_NONREF_CODECS = ("h264", "hevc")
 _CONTAINER_OPTIONS = {"protocol_whitelist": "none"}
 # Python file object buffer for FFmpeg's reads (fewer Python calls than the 32 KiB default).
 _IO_BUFFER = 1 << 20
+# The packet scan stops reading when this many bytes pass without a packet of any stream: a file
+# padded with zeros or junk (a preallocated download, a sparse file of a terabyte) is otherwise read
+# to its end at the demuxer's resync speed (about 40 MB/s here: 4 GiB of zeros after a clip took 49 s).
+_MAX_BYTES_WITHOUT_PACKET = 1 << 28
 
 
 @dataclass(frozen=True)
@@ -356,15 +365,63 @@ def _local_file(path, index):
     return src, raw
 
 
+class _BoundedFile:
+    """A binary file whose reads end (FFmpeg sees the end of the file) once ``limit`` bytes were read without
+    progress (``limit`` None: no bound).
+
+    Progress is :meth:`mark` (a packet returned) once :meth:`bound` was called with ``at_mark=True``
+    (the packet scan); while a container is opened (``at_mark=False``: FFmpeg reads the header and
+    probes packets) it is the start of the opening. Once cut, the file ends for good at ``stop_at``
+    (the last mark, or where the opening's reads were cut), so later passes (a reopening, decoding)
+    stop there too.
+    """
+
+    def __init__(self, fh):
+        self.fh, self.limit, self.since, self.at_mark = fh, None, 0, False
+        self.marked_at, self.stop_at = 0, None
+
+    def bound(self, limit, at_mark):
+        self.limit, self.since, self.at_mark, self.marked_at = limit, 0, at_mark, self.fh.tell()
+
+    def read(self, n=-1):
+        if self.limit is not None and self.since >= self.limit and self.stop_at is None:
+            self.stop_at = self.marked_at if self.at_mark else self.fh.tell()
+        if self.stop_at is not None:
+            left = self.stop_at - self.fh.tell()
+            if left <= 0:
+                return b""
+            n = left if n is None or n < 0 else min(n, left)
+        data = self.fh.read(n)
+        self.since += len(data)
+        return data
+
+    def mark(self):
+        self.since, self.marked_at = 0, self.fh.tell()
+
+    @property
+    def name(self):  # PyAV gives FFmpeg the file's name: some demuxers are chosen by its extension
+        return self.fh.name
+
+    def seek(self, offset, whence=0):
+        return self.fh.seek(offset, whence)
+
+    def tell(self):
+        return self.fh.tell()
+
+    def close(self):
+        self.fh.close()
+
+
 class _Video:
     """One opened video file: Python file object, PyAV container, chosen stream, packet table."""
 
-    def __init__(self, path, index, stream=None, hwaccel=None):
+    def __init__(self, path, index, stream=None, hwaccel=None, max_pixels=DEFAULT_MAX_VIDEO_PIXELS):
         self.index = index
+        self.max_pixels = _as_count(max_pixels, "max_pixels")
         self.hwaccel, self.decoder, self.decoder_note = hwaccel, "software", ""
         self.src, raw = _local_file(path, index)
         try:
-            self.fh = open(raw, "rb")  # noqa: SIM115 - closed in close()
+            self.fh = _BoundedFile(open(raw, "rb"))  # noqa: SIM115 - closed in close()
         except OSError as exc:
             raise ItemError(index, self.src, read_error_reason(exc)) from None
         self.container = None
@@ -372,6 +429,7 @@ class _Video:
         try:
             self._open()
             self._choose_stream(stream)
+            self._check_size()
             if self.decoder != "software" and not self.stream.codec_context.is_hwaccel:
                 self._software(f"FFmpeg has no {self.decoder!r} decoder for {self.stream.codec_context.name}")
         except BaseException:
@@ -394,7 +452,7 @@ class _Video:
         with _ffmpeg_log() as logs:
             try:
                 self.container = av.open(self.fh, "r", container_options=dict(_CONTAINER_OPTIONS),
-                                         buffer_size=_IO_BUFFER,
+                                         buffer_size=_IO_BUFFER, options=self.codec_options,
                                          hwaccel=HWAccel(self.hwaccel, allow_software_fallback=True))
             except (av.FFmpegError, OSError) as exc:  # no such device here, no driver, no permission
                 self.fh.seek(0)
@@ -405,6 +463,13 @@ class _Video:
         return True
 
     def _open(self):
+        self.fh.bound(_MAX_BYTES_WITHOUT_PACKET, at_mark=False)
+        try:
+            self._open_container()
+        finally:
+            self.fh.bound(None, at_mark=False)
+
+    def _open_container(self):
         import av
 
         if self.hwaccel is not None and not self.decoder_note and self._open_hw(av):
@@ -412,7 +477,7 @@ class _Video:
         with _ffmpeg_log() as logs:
             try:
                 self.container = av.open(self.fh, "r", container_options=dict(_CONTAINER_OPTIONS),
-                                         buffer_size=_IO_BUFFER)
+                                         buffer_size=_IO_BUFFER, options=self.codec_options)
             except av.FFmpegError as exc:
                 if any("whitelist" in m for _, _, m in logs):
                     raise ItemError(self.index, self.src, "refers to other files or URLs (a playlist or concat "
@@ -422,6 +487,21 @@ class _Video:
                 detail = "; ".join([_describe(exc)] + causes.as_list()[:3])
                 raise ItemError(self.index, self.src, f"not a readable video file ({detail})") from None
             logs.clear()
+
+    @property
+    def codec_options(self):
+        """FFmpeg decoder options: ``max_pixels`` makes the decoder refuse a picture larger than the limit
+        (a stream whose codec headers change to a larger size mid-stream), as FFmpeg's probing of the
+        file does when opening it."""
+        return {"max_pixels": str(self.max_pixels)}
+
+    def _check_size(self):
+        """Refuse a stream whose coded frame size is above ``max_pixels``, before anything is decoded."""
+        cc = self.stream.codec_context
+        w, h = int(cc.width or 0), int(cc.height or 0)
+        if w * h > self.max_pixels:
+            raise ItemError(self.index, self.src, f"video frames are {w}x{h} ({w * h / 1e6:.0f} megapixels), above "
+                                                  f"max_pixels={self.max_pixels}; raise max_pixels if this is intended")
 
     def _choose_stream(self, stream):
         import av
@@ -597,7 +677,7 @@ def _formats(container):
     return set(container.format.name.split(","))
 
 
-def _scan(container, stream, errors):
+def _scan(container, stream, errors, fh=None):
     """Read every packet header of ``stream`` (no decoding); return (table, scan completed).
 
     Frames are identified by pts when the container stores them, or when the stream has no
@@ -607,10 +687,14 @@ def _scan(container, stream, errors):
 
     pts, dts, key, discard, dur = [], [], [], [], []
     complete = False
+    if fh is not None:
+        fh.bound(_MAX_BYTES_WITHOUT_PACKET, at_mark=True)
     try:
         for packet in container.demux(stream):
             if packet.size == 0:  # the flush packet at the end of the stream
                 continue
+            if fh is not None:
+                fh.mark()
             pts.append(packet.pts)
             dts.append(packet.dts)
             key.append(packet.is_keyframe)
@@ -619,6 +703,14 @@ def _scan(container, stream, errors):
         complete = True
     except av.FFmpegError as exc:
         errors.add(f"packet scan stopped after {len(pts)} packets ({_describe(exc)})")
+    finally:
+        if fh is not None:
+            fh.bound(None, at_mark=False)
+    if fh is not None and fh.stop_at is not None:
+        complete = False
+        errors.add(f"reading stopped at byte {fh.stop_at} of {os.fstat(fh.fh.fileno()).st_size}: "
+                   f"{_MAX_BYTES_WITHOUT_PACKET >> 20} MiB read without a packet of the video (zeros or junk?); "
+                   f"the rest of the file is not read ({len(pts)} packets found before)")
     trust = bool(_formats(container) & set(_PTS_FORMATS)) or not stream.codec_context.has_b_frames
     return _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container)), complete
 
@@ -656,7 +748,8 @@ def _tag_rotation(stream, errors):
     try:
         return _normalize_angle(-float(tag))
     except (ValueError, OverflowError):  # not a number; NaN; an infinity (e.g. "inf", "1e400")
-        errors.add(f"unparsable rotate tag {tag!r}")
+        shown = repr(tag) if len(tag) <= 40 else f"{tag[:40]!r}... ({len(tag)} characters)"  # a tag may be megabytes
+        errors.add(f"unparsable rotate tag {shown}")
         return None
 
 
@@ -670,7 +763,7 @@ def _probe(video, errors):
         header_frames = int(stream.frames or 0) or None
         rate = _rate(stream)
         tb = stream.time_base
-        table, complete = _scan(container, stream, errors)
+        table, complete = _scan(container, stream, errors, video.fh)
         video.table = table
         errors.add_logs(logs)
     n = table.n
@@ -1184,6 +1277,7 @@ class _Decode:
 
     def _configure(self):
         cc = self.video.stream.codec_context
+        cc.options = self.video.codec_options
         cc.thread_count = self.threads
         if self.threads != 1:
             cc.thread_type = "AUTO"
@@ -1461,7 +1555,7 @@ def _with_geometry(info, geo):
     return replace(info, rotation=geo.rotation, mirrored=geo.mirrored, display_width=w, display_height=h)
 
 
-def video_info(path, *, index=0, stream=None):
+def video_info(path, *, index=0, stream=None, max_pixels=DEFAULT_MAX_VIDEO_PIXELS):
     """Read the metadata of a video file: a scan of its packet headers and its first frame.
 
     Parameters
@@ -1474,6 +1568,9 @@ def video_info(path, *, index=0, stream=None):
     stream : int, optional
         Position of the video stream to read among the file's video streams; default: the
         first one flagged *default* (as players choose), else the first.
+    max_pixels : int, default=DEFAULT_MAX_VIDEO_PIXELS
+        Largest frame (width x height) read: a stream whose coded size is larger is refused
+        before anything is decoded (its header costs a few bytes to declare any size).
 
     Returns
     -------
@@ -1487,7 +1584,8 @@ def video_info(path, *, index=0, stream=None):
     ItemError
         For a missing, empty or unreadable file, a directory or device, a path with a NUL
         byte, a still image, a file without a video stream or with no frames, a playlist
-        pointing to other files, or a ``stream`` the file does not have; the message names
+        pointing to other files, a ``stream`` the file does not have, or frames larger than
+        ``max_pixels``; the message names
         ``index`` and the path.
 
     Notes
@@ -1508,13 +1606,14 @@ def video_info(path, *, index=0, stream=None):
     """
     import av
 
-    with _Video(path, index, stream) as video:
+    with _Video(path, index, stream, max_pixels=max_pixels) as video:
         errors = _Errors()
         info = _probe(video, errors)
         if not video.rewind():
             video.reopen()
         display = _Display(video.stream, True, _Errors(), info.rotation)
         video.stream.codec_context.thread_count = 1
+        video.stream.codec_context.options = video.codec_options
         geo = None
         with _ffmpeg_log():
             try:
@@ -1526,25 +1625,39 @@ def video_info(path, *, index=0, stream=None):
         return _with_geometry(info, geo)
 
 
-def _read(path, index, stream, choose, *, threads, display, seek, skip_nonref=True, hwaccel=None):
+def _read(path, index, stream, choose, *, threads, display, seek, skip_nonref=True, hwaccel=None,
+          max_pixels=DEFAULT_MAX_VIDEO_PIXELS):
     """Open, scan, choose frames with ``choose(info, table, time_base)`` and decode them.
 
     Returns (requested, {index: (seconds, rgb, rotation, sar, mirror)}, missing, errors, info, decoder).
     """
-    with _Video(path, index, stream, hwaccel=hwaccel) as video:
+    with _Video(path, index, stream, hwaccel=hwaccel, max_pixels=max_pixels) as video:
         errors = _Errors()
         info = _probe(video, errors)
+        if video.table.n == 0:
+            # no packet: the frame count is the header's (any number, e.g. 10**9) and no frame can decode;
+            # selecting frames from it first would build arrays of that length (every=1, times=)
+            raise ItemError(index, video.src, "no frame could be decoded" + _suffix(errors))
         requested = choose(info, video.table, video.stream.time_base)
         wanted = np.unique(requested)
         dec = _Decode(video, wanted, errors, threads=threads, display=display, seek=seek,
                       skip_nonref=skip_nonref, tag_rotation=info.rotation)
-        got = {k: (t, rgb, rot, sar, mirror) for k, t, rgb, rot, sar, mirror in dec}
+        got = {}
+        try:
+            for k, t, rgb, rot, sar, mirror in dec:
+                got[k] = (t, rgb, rot, sar, mirror)
+        except MemoryError:
+            got.clear()
+            raise ItemError(index, video.src, f"out of memory while decoding {wanted.size} frames of "
+                                              f"{info.width}x{info.height} ({len(dec.got)} held, about "
+                                              f"{wanted.size * info.width * info.height * 3 / 1e9:.1f} GB for all); "
+                                              "ask for fewer frames, lower max_pixels or free memory") from None
         missing = _missing(video.src, index, wanted, dec, info.n_frames, errors)
         return requested, got, missing, errors, _with_geometry(info, dec.first_geometry), dec
 
 
 def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=None, index=0, threads=1,
-                display=True, stream=None, seek=True, hwaccel=None):
+                display=True, stream=None, seek=True, hwaccel=None, max_pixels=DEFAULT_MAX_VIDEO_PIXELS):
     """Decode selected frames of a video, with exact indices and a record of any damage.
 
     One selection mode applies: ``every``, ``times`` or ``indices`` when given (at most one of
@@ -1598,6 +1711,11 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
         the video is decoded in software and ``decoder_note`` says why (also a RuntimeWarning);
         it never fails the read. FFmpeg may still decode a stream in software that the device
         turns down mid-stream (its ``allow_software_fallback``).
+    max_pixels : int, default=DEFAULT_MAX_VIDEO_PIXELS
+        Largest frame (width x height) read, 67 megapixels by default: a stream whose coded size
+        is larger is refused before decoding, and FFmpeg's decoder (its own ``max_pixels``)
+        refuses a picture above it met mid-stream (that frame is then missing, with the
+        decoder's message in ``errors``).
 
     Returns
     -------
@@ -1609,9 +1727,11 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
     Raises
     ------
     ItemError
-        When the file cannot be opened as a video (see :func:`video_info`) or not a single frame
-        decodes. Partial damage (a truncated or corrupt file, a stale header) does not raise:
-        the frames that decode are returned and ``errors`` and ``missing`` say what went wrong.
+        When the file cannot be opened as a video (see :func:`video_info`), its frames are larger
+        than ``max_pixels``, not a single frame decodes, or memory runs out while decoding.
+        Partial damage (a truncated or corrupt file, a stale header, zeros after the data) does
+        not raise: the frames that decode are returned and ``errors`` and ``missing`` say what
+        went wrong.
     ValueError
         For an invalid selection (several selectors, negative indices, times outside the video).
 
@@ -1624,7 +1744,8 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
     packet), and only requested frames are converted to RGB.
 
     Memory: the returned frames take ``len(frames) * H * W * 3`` bytes, e.g. 200 MB for 32 frames
-    of 1080p. Use :func:`iter_frames` to process one frame at a time.
+    of 1080p, 800 MB for 32 frames of 4K; at most ``n * max_pixels * 3`` (6.4 GB for 32 frames at
+    the default limit), plus the decoder's reference pictures. Use :func:`iter_frames` to process one frame at a time.
 
     Examples
     --------
@@ -1641,7 +1762,8 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
     if hwaccel is not None and not isinstance(hwaccel, str):
         raise TypeError(f"hwaccel must be None or a device type name such as 'cuda', got {hwaccel!r}")
     requested, got, missing, errors, info, dec = _read(path, index, stream, choose, threads=threads,
-                                                       display=display, seek=seek, hwaccel=hwaccel)
+                                                       display=display, seek=seek, hwaccel=hwaccel,
+                                                       max_pixels=max_pixels)
     if dec.video.decoder_note:
         warnings.warn(f"{dec.video.src}: {dec.video.decoder_note}", RuntimeWarning, stacklevel=2)
     keep = [int(i) for i in requested if int(i) in got]
@@ -1664,7 +1786,8 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
     )
 
 
-def iter_frames(path, indices, *, index=0, threads=1, errors=None, display=True, stream=None, seek=True):
+def iter_frames(path, indices, *, index=0, threads=1, errors=None, display=True, stream=None, seek=True,
+                max_pixels=DEFAULT_MAX_VIDEO_PIXELS):
     """Decode the frames at ``indices`` one at a time (constant memory).
 
     Parameters
@@ -1681,7 +1804,7 @@ def iter_frames(path, indices, *, index=0, threads=1, errors=None, display=True,
         When given, decoding problems and requested indices that could not be decoded are
         appended to it as strings; otherwise they are issued as one ``RuntimeWarning`` naming
         the file when the generator finishes.
-    display, stream, seek
+    display, stream, seek, max_pixels
         As in :func:`read_frames`: display geometry by default (the transform is the one
         :func:`video_info` reports: ``rotation``, ``mirrored``, ``sample_aspect_ratio``).
 
@@ -1716,7 +1839,7 @@ def iter_frames(path, indices, *, index=0, threads=1, errors=None, display=True,
     """
     wanted = np.unique(_check_indices(indices))
     log = _Errors()
-    with _Video(path, index, stream) as video:
+    with _Video(path, index, stream, max_pixels=max_pixels) as video:
         info = _probe(video, log)
         dec = _Decode(video, wanted, log, threads=threads, display=display, seek=seek, tag_rotation=info.rotation)
         for k, t, rgb, *_ in dec:
