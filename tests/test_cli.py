@@ -688,6 +688,34 @@ def test_evaluate_cv_equals_benchmark_detectors(data, tmp_path, capsys):
     assert (tmp_path / "cv.config.yaml").is_file() and (tmp_path / "cv.run.json").is_file()
 
 
+def test_evaluate_tracks_every_detector_under_its_own_name(data, tmp_path, capsys):
+    """With several detectors each one's summary is logged as ``NAME.metric``, the first one too
+    (it was logged bare, as if the run had one detector, beside ``NAME.fold_metric``); with one
+    detector the metrics stay bare."""
+    from mlflow.tracking import MlflowClient
+
+    store = tmp_path / "store.db"
+    runs = {}
+    for exp, detectors in (("two", ["spectrum-lr", "dct-lr"]), ("one", ["spectrum-lr"])):
+        argv = ["evaluate", str(data), "--cv", "2", "--out", str(tmp_path / exp), "--no-progress", "--no-audit",
+                "--track", str(store), "--experiment", exp]
+        for name in detectors:
+            argv += ["--detector", name]
+        assert main(argv) == 0
+        client = MlflowClient(f"sqlite:///{store}")
+        runs[exp], = client.search_runs([client.get_experiment_by_name(exp).experiment_id])
+    capsys.readouterr()
+    table = pd.read_csv(tmp_path / "two" / "metrics.csv").set_index("detector")
+    two = runs["two"].data.metrics
+    for name in ("spectrum-lr", "dct-lr"):
+        assert two[f"{name}.roc_auc"] == pytest.approx(table.loc[name, "roc_auc_mean"])
+        assert f"{name}.fold_roc_auc" in two
+    assert "roc_auc" not in two and "fold_roc_auc" not in two
+    one = runs["one"].data.metrics
+    assert one["roc_auc"] == pytest.approx(table.loc["spectrum-lr", "roc_auc_mean"])
+    assert "fold_roc_auc" in one and not any("." in k for k in one)
+
+
 def test_evaluate_all_runs_every_image_detector_without_weights(data, tmp_path, capsys):
     out = tmp_path / "all"
     assert main(["evaluate", str(data), "--detector", "all", "--cv", "2", "--out", str(out), "--no-progress",

@@ -355,10 +355,12 @@ class Run:
         self.tracker.__exit__(exc_type, exc, tb)
         return False
 
-    def add_result(self, detector, metrics, **fields):
+    def add_result(self, detector, metrics, *, prefixed=False, **fields):
+        """Record one detector's metrics; when tracking, log them (as ``DETECTOR.metric`` with
+        ``prefixed=True``, which a run of several detectors gives every one of them, the first too)."""
         self.results.append(dict(detector=detector, **fields, metrics=metrics))
         if self.tracker.active:
-            prefix = f"{detector}." if sum(1 for r in self.results) > 1 or fields.get("prefixed") else ""
+            prefix = f"{detector}." if prefixed or len(self.results) > 1 else ""
             self.tracker.log_metrics({f"{prefix}{k}": v for k, v in metrics.items()})
 
     def record(self, *, data=None, level=None, n_items=None, n_videos=None, extra=None):
