@@ -787,6 +787,18 @@ def test_report_on_images_with_both_protocols(data, tmp_path, capsys):
     written = yaml.safe_load((out / "config.yaml").read_text())
     assert written["features"]["equalize"] == "both" and written["report"] == {"n_boot": 50, "gallery": 2,
                                                                                "min_bin_count": 3}
+    # 12 reals measure no FPR below 1/12: the TPR at FPR 1% is said to be unmeasurable, not recorded as one
+    assert "at FPR 0.01 not measurable with 12 reals" in printed
+    metrics = json.loads((out / "run.json").read_text())["results"][0]["metrics"]
+    assert "roc_auc_ci_low" in metrics and "tpr_at_fpr_1pct" not in metrics
+
+
+@pytest.mark.parametrize("fpr, n_real, expected", [(0.01, 99, False), (0.01, 100, True), (0.01, 101, True),
+                                                   (0.001, 999, False), (0.001, 1000, True), (0.01, 0, False)])
+def test_a_tpr_at_fpr_is_measurable_from_one_real_in_1_over_fpr(fpr, n_real, expected):
+    from forensics.cli._report import measurable
+
+    assert measurable(fpr, n_real) is expected
 
 
 def test_report_leaves_out_an_unreadable_image_like_train(data, tmp_path, capsys):

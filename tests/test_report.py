@@ -127,6 +127,10 @@ def test_operating_points_errors_and_provenance(report, demo):
     assert (row["roc_auc"], row["ci_low"], row["ci_high"]) == pytest.approx((auc, low, high))
     assert row["ci_resamples"] == "groups" and row["n_real"] == 40 and row["smallest_fpr"] == pytest.approx(1 / 40)
     assert row["tpr_at_fpr_1%"] == tpr_at_fpr(y, oof, 0.01)
+    # 40 reals measure no FPR below 1/40: the Markdown says what the column then holds, as the HTML does
+    md = report.markdown_path.read_text(encoding="utf-8")
+    section = md.split("### Operating points", 1)[1].split("###", 1)[0]
+    assert "No FPR below 1/n_real" in section and "the TPR at FPR 0" in section
     errors = report.tables["errors"].read_text()
     worst_real = int(np.argmax(np.where(y == 0, oof, -np.inf)))
     assert f"item {worst_real}" in errors and "false negative" in errors  # items in memory are named by index
