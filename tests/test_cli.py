@@ -569,9 +569,9 @@ def test_faces_at_video_level_keep_each_videos_status_from_extract_to_predict(tm
     capsys.readouterr()
     assert main(["train", str(v), "--detector", "spectrum-lr", *face, "--level", "video", "--out", str(model)]) == 0
     out = capsys.readouterr().out  # the faceless video is not learnt from imputed values (as predict refuses it)
-    assert "note: 1 items have no face in any sampled frame and are left out (status no_face, no feature value " \
+    assert "note: 1 item has no face in any sampled frame and is left out (status no_face, no feature value " \
            "besides the frame counts); first: " in out and "noface.mp4" in out
-    assert "1 items could not be read and are left out (status error)" in out and "3 videos (1 real, 2 fake)" in out
+    assert "1 item could not be read and is left out (status error)" in out and "3 videos (1 real, 2 fake)" in out
     assert main(["extract", str(v), *face, "--detector", "spectrum-lr", "--level", "video",
                  "--out", str(tmp_path / "spectra")]) == 0
     capsys.readouterr()
@@ -1427,3 +1427,26 @@ def test_predict_scores_a_folder_of_videos_in_every_container_it_reads(tmp_path)
                                                  r"\(the model takes videos\)"):
         assert main(["predict", str(tmp_path / "m.skops"), str(folder), "--out", str(out), "--no-progress"]) == 0
     assert pd.read_csv(out)["input"].tolist() == paths
+
+
+@pytest.mark.parametrize("n_broken", [1, 2])
+def test_left_out_rows_are_counted_in_the_right_number(data, n_broken, tmp_path, capsys):
+    """'1 item could not be read and is left out', '2 items ... are left out' (it said '1 items ... are')."""
+    from forensics import read_table
+    from forensics.cli._common import drop_failed
+
+    root = tmp_path / "d"
+    shutil.copytree(data, root)
+    good = sorted((root / "real").glob("*.jpg"))[0].read_bytes()
+    for k in range(n_broken):
+        (root / "real" / f"zz_broken{k}.jpg").write_bytes(good[: len(good) // 2])
+    assert main(["extract", str(root), "--features", "spectral", "--out", str(tmp_path / "t"), "--no-progress",
+                 "--no-audit"]) == 0
+    table = read_table(tmp_path / "t" / "features.parquet")
+    capsys.readouterr()
+    kept = drop_failed(table)
+    out = capsys.readouterr().out
+    assert len(kept) == len(table) - n_broken
+    expected = ("1 item could not be read and is left out" if n_broken == 1
+                else "2 items could not be read and are left out")
+    assert expected in out and "zz_broken0.jpg" in out
