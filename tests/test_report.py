@@ -373,6 +373,21 @@ def test_reliability_draws_only_bins_with_enough_items(min_count):
     assert fig.axes[1].get_lines()[0].get_ydata()[0] == min_count
 
 
+@pytest.mark.parametrize("n_bins", [5, 10])
+def test_reliability_legend_names_the_bins_of_its_ece(n_bins):
+    """The legend's ECE is over the figure's bins, which differ from the tables' 15: it says so."""
+    from forensics.metrics import expected_calibration_error
+
+    rng = np.random.default_rng(2)
+    y = np.repeat([0, 1], 60)
+    s = np.clip(0.3 + 0.4 * y + 0.2 * rng.normal(size=120), 0, 1)
+    fig = plot_reliability(y, s, n_bins=n_bins, min_count=1)
+    label, = [line.get_label() for line in fig.axes[0].get_lines() if line.get_label().startswith("detector")]
+    ece = expected_calibration_error(y, s, n_bins=n_bins)
+    assert ece != pytest.approx(expected_calibration_error(y, s), abs=5e-4)  # the bin count matters here
+    assert label == f"detector (ECE {ece:.3f}, {n_bins} bins)"
+
+
 def test_error_examples_are_the_most_confident_mistakes():
     from forensics.inspection import error_examples, plot_error_gallery, plot_low_fpr
 
