@@ -21,6 +21,8 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from . import estimators  # the catalogue: forensics.estimators.get(name)
+    # the subpackages that need no optional extra, so that forensics.metrics.evaluate works after import forensics
+    from . import datasets, features, heads, inspection, media, metrics, model_selection, preprocessing, tracking, tuning
     from ._parallel import use_cluster
     from ._persistence import load, save
     from ._pipeline import make_pipeline
@@ -52,4 +54,6 @@ def list_estimators():
 
 __all__ = ["AuditReport", "EmptyRowsWarning", "FailedItemsWarning", "FeatureTable", "ForensicFeatures", "ItemError", "ShortcutWarning", "TableMismatchError",
            "VideoDetector", "audit", "estimators", "extract_table", "list_estimators", "list_features", "load",
-           "load_data", "make_feature_bank", "make_pipeline", "read_table", "save", "use_cluster", "__version__"]
+           "load_data", "make_feature_bank", "make_pipeline", "read_table", "save", "use_cluster", "__version__",
+           "datasets", "features", "heads", "inspection", "media", "metrics", "model_selection", "preprocessing",
+           "tracking", "tuning"]

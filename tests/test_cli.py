@@ -590,9 +590,9 @@ def test_faces_at_video_level_keep_each_videos_status_from_extract_to_predict(tm
     capsys.readouterr()
     assert main(["train", str(v), "--detector", "spectrum-lr", *face, "--level", "video", "--out", str(model)]) == 0
     out = capsys.readouterr().out  # the faceless video is not learnt from imputed values (as predict refuses it)
-    assert "note: 1 items have no face in any sampled frame and are left out (status no_face, no feature value " \
+    assert "note: 1 item has no face in any sampled frame and is left out (status no_face, no feature value " \
            "besides the frame counts); first: " in out and "noface.mp4" in out
-    assert "1 items could not be read and are left out (status error)" in out and "3 videos (1 real, 2 fake)" in out
+    assert "1 item could not be read and is left out (status error)" in out and "3 videos (1 real, 2 fake)" in out
     assert main(["extract", str(v), *face, "--detector", "spectrum-lr", "--level", "video",
                  "--out", str(tmp_path / "spectra")]) == 0
     capsys.readouterr()
@@ -709,6 +709,34 @@ def test_evaluate_cv_equals_benchmark_detectors(data, tmp_path, capsys):
     assert (tmp_path / "cv.config.yaml").is_file() and (tmp_path / "cv.run.json").is_file()
 
 
+def test_evaluate_tracks_every_detector_under_its_own_name(data, tmp_path, capsys):
+    """With several detectors each one's summary is logged as ``NAME.metric``, the first one too
+    (it was logged bare, as if the run had one detector, beside ``NAME.fold_metric``); with one
+    detector the metrics stay bare."""
+    from mlflow.tracking import MlflowClient
+
+    store = tmp_path / "store.db"
+    runs = {}
+    for exp, detectors in (("two", ["spectrum-lr", "dct-lr"]), ("one", ["spectrum-lr"])):
+        argv = ["evaluate", str(data), "--cv", "2", "--out", str(tmp_path / exp), "--no-progress", "--no-audit",
+                "--track", str(store), "--experiment", exp]
+        for name in detectors:
+            argv += ["--detector", name]
+        assert main(argv) == 0
+        client = MlflowClient(f"sqlite:///{store}")
+        runs[exp], = client.search_runs([client.get_experiment_by_name(exp).experiment_id])
+    capsys.readouterr()
+    table = pd.read_csv(tmp_path / "two" / "metrics.csv").set_index("detector")
+    two = runs["two"].data.metrics
+    for name in ("spectrum-lr", "dct-lr"):
+        assert two[f"{name}.roc_auc"] == pytest.approx(table.loc[name, "roc_auc_mean"])
+        assert f"{name}.fold_roc_auc" in two
+    assert "roc_auc" not in two and "fold_roc_auc" not in two
+    one = runs["one"].data.metrics
+    assert one["roc_auc"] == pytest.approx(table.loc["spectrum-lr", "roc_auc_mean"])
+    assert "fold_roc_auc" in one and not any("." in k for k in one)
+
+
 def test_evaluate_all_runs_every_image_detector_without_weights(data, tmp_path, capsys):
     out = tmp_path / "all"
     assert main(["evaluate", str(data), "--detector", "all", "--cv", "2", "--out", str(out), "--no-progress",
@@ -780,6 +808,18 @@ def test_report_on_images_with_both_protocols(data, tmp_path, capsys):
     written = yaml.safe_load((out / "config.yaml").read_text())
     assert written["features"]["equalize"] == "both" and written["report"] == {"n_boot": 50, "gallery": 2,
                                                                                "min_bin_count": 3}
+    # 12 reals measure no FPR below 1/12: the TPR at FPR 1% is said to be unmeasurable, not recorded as one
+    assert "at FPR 0.01 not measurable with 12 reals" in printed
+    metrics = json.loads((out / "run.json").read_text())["results"][0]["metrics"]
+    assert "roc_auc_ci_low" in metrics and "tpr_at_fpr_1pct" not in metrics
+
+
+@pytest.mark.parametrize("fpr, n_real, expected", [(0.01, 99, False), (0.01, 100, True), (0.01, 101, True),
+                                                   (0.001, 999, False), (0.001, 1000, True), (0.01, 0, False)])
+def test_a_tpr_at_fpr_is_measurable_from_one_real_in_1_over_fpr(fpr, n_real, expected):
+    from forensics.cli._report import measurable
+
+    assert measurable(fpr, n_real) is expected
 
 
 def test_report_leaves_out_an_unreadable_image_like_train(data, tmp_path, capsys):
@@ -1412,3 +1452,26 @@ def test_predict_scores_a_folder_of_videos_in_every_container_it_reads(tmp_path)
                                                  r"\(the model takes videos\)"):
         assert main(["predict", str(tmp_path / "m.skops"), str(folder), "--out", str(out), "--no-progress"]) == 0
     assert pd.read_csv(out)["input"].tolist() == paths
+
+
+@pytest.mark.parametrize("n_broken", [1, 2])
+def test_left_out_rows_are_counted_in_the_right_number(data, n_broken, tmp_path, capsys):
+    """'1 item could not be read and is left out', '2 items ... are left out' (it said '1 items ... are')."""
+    from forensics import read_table
+    from forensics.cli._common import drop_failed
+
+    root = tmp_path / "d"
+    shutil.copytree(data, root)
+    good = sorted((root / "real").glob("*.jpg"))[0].read_bytes()
+    for k in range(n_broken):
+        (root / "real" / f"zz_broken{k}.jpg").write_bytes(good[: len(good) // 2])
+    assert main(["extract", str(root), "--features", "spectral", "--out", str(tmp_path / "t"), "--no-progress",
+                 "--no-audit"]) == 0
+    table = read_table(tmp_path / "t" / "features.parquet")
+    capsys.readouterr()
+    kept = drop_failed(table)
+    out = capsys.readouterr().out
+    assert len(kept) == len(table) - n_broken
+    expected = ("1 item could not be read and is left out" if n_broken == 1
+                else "2 items could not be read and are left out")
+    assert expected in out and "zz_broken0.jpg" in out

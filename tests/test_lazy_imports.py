@@ -43,6 +43,23 @@ def test_first_use_imports_the_name():
     assert out.split() == ["function", "True", "True"]
 
 
+def test_subpackages_are_attributes_after_import_forensics():
+    """``import forensics; forensics.metrics.evaluate`` works (it raised AttributeError: the docs write
+    ``forensics.tracking.query_runs``...), importing each subpackage only on first use; the ones that
+    need an optional extra (deep, embeddings, app) stay explicit imports."""
+    out = _run("""
+        import sys
+        import forensics
+        before = 'forensics.model_selection' in sys.modules
+        f = (forensics.metrics.evaluate, forensics.model_selection.make_cv, forensics.tracking.query_runs,
+             forensics.tuning.tune_detector, forensics.inspection.permutation_importance_cv,
+             forensics.datasets.load_folder, forensics.features.spectral_features, forensics.media.ItemError,
+             forensics.heads.XGBoostHead, forensics.preprocessing.CorrelationFilter)
+        print(before, 'forensics.model_selection' in sys.modules, 'forensics.deep' in sys.modules)
+    """)
+    assert out.split() == ["False", "True", "False"]
+
+
 @pytest.mark.parametrize("package", PACKAGES)
 def test_every_public_name_resolves_and_is_declared_once(package):
     module = importlib.import_module(package)

@@ -132,6 +132,10 @@ def test_operating_points_errors_and_provenance(report, demo):
     assert (row["roc_auc"], row["ci_low"], row["ci_high"]) == pytest.approx((auc, low, high))
     assert row["ci_resamples"] == "groups" and row["n_real"] == 40 and row["smallest_fpr"] == pytest.approx(1 / 40)
     assert row["tpr_at_fpr_1%"] == tpr_at_fpr(y, oof, 0.01)
+    # 40 reals measure no FPR below 1/40: the Markdown says what the column then holds, as the HTML does
+    md = report.markdown_path.read_text(encoding="utf-8")
+    section = md.split("### Operating points", 1)[1].split("###", 1)[0]
+    assert "No FPR below 1/n_real" in section and "the TPR at FPR 0" in section
     errors = report.tables["errors"].read_text()
     worst_real = int(np.argmax(np.where(y == 0, oof, -np.inf)))
     assert f"item {worst_real}" in errors and "false negative" in errors  # items in memory are named by index
@@ -374,6 +378,21 @@ def test_reliability_draws_only_bins_with_enough_items(min_count):
     labels = [t.get_text() for t in fig.axes[0].texts]
     assert sorted(labels) == sorted(f"n={c}" for c in counts if c > 0)  # every bin's count is written
     assert fig.axes[1].get_lines()[0].get_ydata()[0] == min_count
+
+
+@pytest.mark.parametrize("n_bins", [5, 10])
+def test_reliability_legend_names_the_bins_of_its_ece(n_bins):
+    """The legend's ECE is over the figure's bins, which differ from the tables' 15: it says so."""
+    from forensics.metrics import expected_calibration_error
+
+    rng = np.random.default_rng(2)
+    y = np.repeat([0, 1], 60)
+    s = np.clip(0.3 + 0.4 * y + 0.2 * rng.normal(size=120), 0, 1)
+    fig = plot_reliability(y, s, n_bins=n_bins, min_count=1)
+    label, = [line.get_label() for line in fig.axes[0].get_lines() if line.get_label().startswith("detector")]
+    ece = expected_calibration_error(y, s, n_bins=n_bins)
+    assert ece != pytest.approx(expected_calibration_error(y, s), abs=5e-4)  # the bin count matters here
+    assert label == f"detector (ECE {ece:.3f}, {n_bins} bins)"
 
 
 def test_error_examples_are_the_most_confident_mistakes():

@@ -355,10 +355,12 @@ class Run:
         self.tracker.__exit__(exc_type, exc, tb)
         return False
 
-    def add_result(self, detector, metrics, **fields):
+    def add_result(self, detector, metrics, *, prefixed=False, **fields):
+        """Record one detector's metrics; when tracking, log them (as ``DETECTOR.metric`` with
+        ``prefixed=True``, which a run of several detectors gives every one of them, the first too)."""
         self.results.append(dict(detector=detector, **fields, metrics=metrics))
         if self.tracker.active:
-            prefix = f"{detector}." if sum(1 for r in self.results) > 1 or fields.get("prefixed") else ""
+            prefix = f"{detector}." if prefixed or len(self.results) > 1 else ""
             self.tracker.log_metrics({f"{prefix}{k}": v for k, v in metrics.items()})
 
     def record(self, *, data=None, level=None, n_items=None, n_videos=None, extra=None):
@@ -612,8 +614,9 @@ def drop_failed(table, what="items"):
     if not ok.all():
         bad = table.data[~ok]
         first = bad.iloc[0]
-        print(f"  note: {int((~ok).sum())} {what} could not be read and are left out (status error); first: "
-              f"{first['path']}: {first['error']}")
+        n = int((~ok).sum())
+        print(f"  note: {n} {_noun(what, n)} could not be read and {'is' if n == 1 else 'are'} left out "
+              f"(status error); first: {first['path']}: {first['error']}")
         if not ok.any():
             raise CommandError(f"no item could be read; first: {first['path']}: {first['error']}")
         table = table.subset(ok)
@@ -622,14 +625,21 @@ def drop_failed(table, what="items"):
                              table.data["error"].fillna(""))
     if faceless:
         i = min(faceless)
-        print(f"  note: {len(faceless)} {what} have no face in any sampled frame and are left out (status no_face, "
-              f"no feature value besides the frame counts); first: {table.data['path'].iloc[i]}")
+        n = len(faceless)
+        print(f"  note: {n} {_noun(what, n)} {'has' if n == 1 else 'have'} no face in any sampled frame and "
+              f"{'is' if n == 1 else 'are'} left out (status no_face, no feature value besides the frame counts); "
+              f"first: {table.data['path'].iloc[i]}")
         keep = np.ones(len(table.data), dtype=bool)
         keep[list(faceless)] = False
         if not keep.any():
             raise CommandError(f"no item has a face in its sampled frames; first: {table.data['path'].iloc[i]}")
         table = table.subset(keep)
     return table
+
+
+def _noun(plural, n):
+    """``items`` for any count but one, ``item`` for one."""
+    return plural[:-1] if n == 1 and plural.endswith("s") else plural
 
 
 def no_groups_note(table):

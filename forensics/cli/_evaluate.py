@@ -139,7 +139,7 @@ def _evaluate_cv(pipes, args):
             res = bench.results[(name, bench.table["protocol"].iloc[0])]
             results[name] = (res, table)
             run.add_result(name, C.headline(res), level=table.level, n_items=len(table),
-                           protocol=bench.table["protocol"].iloc[0])
+                           protocol=bench.table["protocol"].iloc[0], prefixed=len(pipes) > 1)
             run.tracker.log_folds(res.folds[[c for c in res.folds.columns if c in
                                              ("roc_auc", "average_precision", "eer", "balanced_accuracy")]],
                                   prefix=f"{name}.fold_" if len(pipes) > 1 else "fold_")

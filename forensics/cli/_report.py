@@ -87,7 +87,7 @@ def run(args):
                                   left_out=left_out)
         op = result.operating_points
         for level, row in op.iterrows():
-            low = [f"at FPR {f:g} {C.fmt(row[col])}" if f >= 1 / max(row["n_real"], 1) else f"at FPR {f:g} not "
+            low = [f"at FPR {f:g} {C.fmt(row[col])}" if measurable(f, row["n_real"]) else f"at FPR {f:g} not "
                    f"measurable with {int(row['n_real'])} reals" for f, col in ((0.01, "tpr_at_fpr_1%"),
                                                                              (0.001, "tpr_at_fpr_0.1%"))]
             print(f"  {level} level: ROC-AUC {row['roc_auc']:.3f} (95% CI {C.fmt(row['ci_low'])}-"
@@ -96,7 +96,8 @@ def run(args):
         for level, row in op.iterrows():
             prefix = "video_" if level == "video" else ""
             metrics[f"{prefix}roc_auc_ci_low"], metrics[f"{prefix}roc_auc_ci_high"] = row["ci_low"], row["ci_high"]
-            metrics[f"{prefix}tpr_at_fpr_1pct"] = row["tpr_at_fpr_1%"]
+            if measurable(0.01, row["n_real"]):  # below 1/n_real the table's value is the TPR at FPR 0
+                metrics[f"{prefix}tpr_at_fpr_1pct"] = row["tpr_at_fpr_1%"]
         run_.add_result(name, metrics)
         run_.files += [result.html_path, result.markdown_path]
         level = "frame" if result.cv.video_scores is not None else "image"
@@ -127,3 +128,13 @@ class _Table:
     def __init__(self, manifest):
         self.data = manifest
         self.level = "image"
+
+
+def measurable(fpr, n_real):
+    """Whether a TPR at false positive rate ``fpr`` can be measured with ``n_real`` reals.
+
+    The smallest non-zero FPR that ``n_real`` reals can show is ``1 / n_real``; below it the
+    ``tpr_at_fpr`` columns hold the TPR at FPR 0, which the console line and the tracked metrics
+    do not pass off as the TPR at ``fpr``.
+    """
+    return n_real > 0 and fpr * n_real >= 1

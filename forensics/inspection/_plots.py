@@ -409,7 +409,7 @@ def plot_reliability(y, scores, *, n_bins=10, min_count=10):
     ece = expected_calibration_error(y, s, n_bins=n_bins)
     if keep.any() and len(np.unique(y[keep])) >= 1:
         CalibrationDisplay.from_predictions(y[keep], s[keep], n_bins=n_bins, strategy="uniform", ax=ax,
-                                            name=f"detector (ECE {ece:.3f})", color=FAKE_COLOR,
+                                            name=f"detector (ECE {ece:.3f}, {n_bins} bins)", color=FAKE_COLOR,
                                             ref_line=True)
     mean_pred = np.bincount(b, weights=s, minlength=n_bins) / np.maximum(counts, 1)
     frac = np.bincount(b, weights=y, minlength=n_bins) / np.maximum(counts, 1)

@@ -951,7 +951,10 @@ def _render_markdown(ctx, figures, fig_paths):
                f"(video score = {cv_res.aggregate} of its frame scores).", "", _md_table(tables["cv_video_summary"]),
                "", "#### Per fold", "", _md_table(tables["cv_video_folds"]), "", "#### Per manipulation method", "",
                _md_table(tables["cv_video_groups"]), ""]
-    md += ["### Operating points", "", _md_table(tables["operating_points"]), ""]
+    md += ["### Operating points", "", "ROC-AUC of the pooled out-of-fold scores with a 95% bootstrap interval, and "
+           "the share of fakes caught when at most 1% and 0.1% of reals are flagged. No FPR below 1/n_real "
+           "(`smallest_fpr`) can be measured: below it the column is the TPR at FPR 0.", "",
+           _md_table(tables["operating_points"]), ""]
     if "as_is_vs_equalized" in tables:
         md += ["### As given vs codec-equalized", "", _md_table(tables["as_is_vs_equalized"]), ""]
     if "errors" in tables:
