@@ -152,6 +152,23 @@ def normalization_note(paths):
     return note + (f"; {len(loops)} of them: {LINK_LOOP} (first: {loops[0]})" if loops else "")
 
 
+def same_file_pairs(keys, paths):
+    """``[(key of the first, key of a later one)]`` of the ``paths`` (named by ``keys``) that are one
+    file (same device and inode); paths that cannot be read are skipped."""
+    first, pairs = {}, []
+    for k, p in zip(keys, paths):
+        try:
+            st = os.stat(p)
+        except (OSError, TypeError, ValueError):
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in first:
+            pairs.append((first[key], k))
+        else:
+            first[key] = k
+    return pairs
+
+
 def warn_same_file(source, paths, stacklevel=2, names=None):
     """Warn when rows of the manifest ``source`` name one file (same device and inode: the same path
     twice, ``./a.jpg`` and ``a.jpg``, a link and its target, ``A.jpg`` and ``a.jpg`` on a
@@ -160,17 +177,7 @@ def warn_same_file(source, paths, stacklevel=2, names=None):
     the paths would print alike. Paths that cannot be read are left to the caller's check."""
     import warnings
 
-    first, pairs = {}, []
-    for i, p in zip(paths.index, paths):
-        try:
-            st = os.stat(p)
-        except (OSError, TypeError, ValueError):
-            continue
-        key = (st.st_dev, st.st_ino)
-        if key in first:
-            pairs.append((first[key], i))
-        else:
-            first[key] = i
+    pairs = same_file_pairs(paths.index, paths)
     if pairs:
         i, j = pairs[0]
         shown = paths if names is None else names

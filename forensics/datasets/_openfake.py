@@ -135,17 +135,9 @@ def _labels(values, shard, column, names):
 def _warn_same_shard(shards):
     """Warn when shards given name one file (a folder and a shard in it, a link and its target,
     ``a.parquet`` and ``./a.parquet``): its rows would appear twice, silently."""
-    first, pairs = {}, []
-    for p in shards:
-        try:
-            st = os.stat(p)
-        except OSError:
-            continue  # an unreadable shard is refused when read, naming it
-        key = (st.st_dev, st.st_ino)
-        if key in first:
-            pairs.append((first[key], p))
-        else:
-            first[key] = p
+    from ._manifest import same_file_pairs
+
+    pairs = same_file_pairs(shards, shards)  # an unreadable shard is refused when read, naming it
     if pairs:
         a, b = pairs[0]
         warnings.warn(f"load_openfake: {len(pairs)} shard(s) given name a file given before (first: {a} and {b}): its "
