@@ -786,12 +786,42 @@ def test_tune_options_reach_the_study(data, tmp_path, capsys):
                  "--cv", "3", "--no-prune", "--metric", "average_precision", "--study", "mine", "--storage", storage,
                  "--timeout", "600", "--out", str(out), "--no-progress", "--no-audit"]) == 0
     study = optuna.load_study(study_name="mine", storage=storage)
-    assert len(study.trials) == 4 and study.user_attrs["metric"] == "average_precision"
+    assert len(study.trials) == 2 and study.user_attrs["metric"] == "average_precision"
     assert {t.state.name for t in study.trials} == {"COMPLETE"}  # no pruning asked
-    assert {t.params["head__C"] for t in study.trials} <= {0.01, 1.0}
+    # a grid of 2 that --n-trials 4 covers: each setting once, then the study stops (no repeats)
+    assert sorted(t.params["head__C"] for t in study.trials) == [0.01, 1.0]
+    assert "the space has 2 settings, each tried once (--n-trials 4 covers them)" in capsys.readouterr().out
     assert not (out / "study.db").exists() and (out / "best_model.skops").is_file()
     trials = pd.read_csv(out / "trials.csv")
-    assert len(trials) == 4 and "params_head__C" in trials.columns
+    assert len(trials) == 2 and "params_head__C" in trials.columns
+
+
+def test_a_pruned_trial_says_its_fold_and_running_mean_and_a_repeat_whose_value_it_reuses():
+    import optuna
+
+    from forensics.cli._tune import trial_line
+
+    def objective(trial):
+        c = trial.suggest_categorical("head__C", [0.1, 1.0])
+        if trial.number == 2:
+            trial.set_user_attr("repeat_of", 0)
+            return 0.9
+        for step, v in enumerate([0.8611, 0.5, 0.7][: 2 if trial.number == 1 else 3]):
+            trial.report(v, step)
+        if trial.number == 1:
+            raise optuna.TrialPruned()
+        return 0.9 if c else 0.0
+
+    study = optuna.create_study(direction="maximize")
+    for c in (0.1, 1.0, 0.1):
+        study.enqueue_trial({"head__C": c})
+    study.optimize(objective, n_trials=3)
+    done, pruned, repeat = study.trials
+    assert trial_line(done, 3) == "  trial 0: complete 0.9000 {'head__C': 0.1}"
+    # Optuna keeps the running mean of the last fold as a pruned trial's value: said as such, with the fold
+    assert trial_line(pruned, 3) == "  trial 1: pruned after fold 2 of 3 (running mean 0.5000) {'head__C': 1.0}"
+    assert trial_line(repeat, 3) == ("  trial 2: complete 0.9000 (a repeat of trial 0: its value, not run again) "
+                                     "{'head__C': 0.1}")
 
 
 def test_report_on_images_with_both_protocols(data, tmp_path, capsys):

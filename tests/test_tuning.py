@@ -37,19 +37,22 @@ def _pipe():
 def test_trials_use_the_grouped_folds_and_a_dead_head_is_pruned(table):
     from forensics.model_selection import cross_validate_detector
 
-    # C = 1e-4 with an L1 penalty zeroes every coefficient: constant scores, AUC 0.5 at every fold
-    res = tune_detector(_pipe(), table, space={"head__C": [1e-4, 1.0]}, n_trials=12, cv=4, random_state=1)
-    states = res.trials.set_index("number")["state"]
-    pruned = res.trials[states.to_numpy() == "PRUNED"]
-    assert len(pruned) > 0 and (pruned["params_head__C"] == 1e-4).all()
-    assert res.best_params == {"head__C": 1.0} and res.metric == "roc_auc"
+    # C <= 1e-3 with an L1 penalty zeroes every coefficient: constant scores, AUC 0.5 at every fold; the
+    # grid's seeded order (random_state=0) is 1, 1e-3, 10, 3, 1e-5, 1e-4: past the median pruner's 3
+    # start-up trials (where 1e-3 completes), the two dead heads left fall behind the median at fold 1
+    dead, live = [1e-5, 1e-4, 1e-3], [1.0, 3.0, 10.0]
+    res = tune_detector(_pipe(), table, space={"head__C": dead + live}, n_trials=12, cv=4, random_state=0)
+    pruned = res.trials[res.trials["state"].to_numpy() == "PRUNED"]
+    assert sorted(pruned["params_head__C"]) == dead[:2] and (pruned["value"] == 0.5).all()
+    assert len(res.trials) == 6 and res.trials.loc[res.trials["params_head__C"] == 1e-3, "state"].item() == "COMPLETE"
+    assert res.best_params["head__C"] in live and res.metric == "roc_auc"
     # the best value is the mean held-out AUC of the same grouped folds cross_validate_detector uses (each
     # model fitted on the whole training part: no validation split, since no threshold is chosen)
-    est = Pipeline(_pipe().steps[1:]).set_params(head__C=1.0)
+    est = Pipeline(_pipe().steps[1:]).set_params(**res.best_params)
     F, _ = table.features_for(_pipe().named_steps["features"])
-    cv = cross_validate_detector(est, F, table.y, groups=table.groups, cv=4, random_state=1, threshold_rule=0.5)
+    cv = cross_validate_detector(est, F, table.y, groups=table.groups, cv=4, random_state=0, threshold_rule=0.5)
     assert res.best_score == pytest.approx(cv.summary.loc["roc_auc", "mean"])
-    assert res.best_model.named_steps["head"].C == 1.0
+    assert res.best_model.named_steps["head"].C == res.best_params["head__C"]
 
 
 def test_a_persisted_study_resumes_to_its_total_budget_and_refuses_another_setup(table, tmp_path):
@@ -103,3 +106,52 @@ def test_default_space_is_the_catalogue_grid_after_the_features():
     assert "features__spectral__n_bins" not in default_space("spectrum-lr")
     assert set(default_space("spectrum-lr")) == {"head__C"}
     assert make_pipeline("spectrum-lr").get_params()["head__C"] == 1.0
+
+
+def test_a_finite_grid_the_budget_covers_is_tried_setting_by_setting_without_repeats(table):
+    # TPE drew C in {0.1, 10, 0.01} three times each from this grid and never 1.0, pruning repeats
+    grid = [0.01, 0.1, 1.0, 10.0]
+    res = tune_detector(_pipe(), table, space={"head__C": grid}, n_trials=9, cv=3, refit=False)
+    assert res.n_grid == 4 and res.n_new_trials == 4 and len(res.trials) == 4
+    assert sorted(res.trials["params_head__C"]) == grid  # each setting once; the study stops there
+    assert not res.trials["params_head__C"].duplicated().any()  # so no repeat is pruned either
+    # two parameters: the product of the lists (an int range counts as finite), each pair once
+    space = {"head__C": [0.1, 1.0], "head__max_iter": {"low": 50, "high": 52}}
+    res = tune_detector(_pipe(), table, space=space, n_trials=6, cv=3, prune=False, refit=False)
+    pairs = list(zip(res.trials["params_head__C"], res.trials["params_head__max_iter"]))
+    assert res.n_grid == 6 and sorted(pairs) == [(c, m) for c in (0.1, 1.0) for m in (50, 51, 52)]
+    # a budget one short of the grid is TPE's (n_grid None), a continuous range too
+    assert tune_detector(_pipe(), table, space=space, n_trials=5, cv=3, prune=False, refit=False).n_grid is None
+    assert tune_detector(_pipe(), table, space={"head__C": {"low": 0.1, "high": 1.0}}, n_trials=2, cv=3,
+                         prune=False, refit=False).n_grid is None
+
+
+def test_a_resumed_study_queues_only_the_settings_it_has_not_tried(table, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    grid = [0.01, 0.1, 1.0, 10.0]
+    first = tune_detector(_pipe(), table, space={"head__C": grid}, n_trials=2, cv=3, storage=storage,
+                          study_name="g", prune=False, refit=False)
+    assert first.n_grid is None and first.n_new_trials == 2  # TPE: the budget does not cover the grid
+    seen = set(first.trials["params_head__C"])
+    again = tune_detector(_pipe(), table, space={"head__C": grid}, n_trials=9, cv=3, storage=storage,
+                          study_name="g", prune=False, refit=False)
+    assert again.n_grid == 4 and again.n_new_trials == 4 - len(seen)
+    assert set(again.trials["params_head__C"].iloc[2:]) == set(grid) - seen
+    done = tune_detector(_pipe(), table, space={"head__C": grid}, n_trials=12, cv=3, storage=storage,
+                         study_name="g", prune=False, refit=False)
+    assert done.n_new_trials == 0 and len(done.trials) == len(again.trials)  # nothing left to try
+
+
+def test_a_setting_drawn_again_reuses_the_complete_trial_instead_of_running_or_pruning_it(table, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    space = {"head__C": [0.01, 0.1, 1.0]}
+    first = tune_detector(_pipe(), table, space=space, n_trials=1, cv=3, storage=storage, study_name="r",
+                          refit=False)
+    c = first.trials["params_head__C"].iloc[0]
+    optuna.load_study(study_name="r", storage=storage).enqueue_trial({"head__C": c})  # the same setting again
+    again = tune_detector(_pipe(), table, space=space, n_trials=2, cv=3, storage=storage, study_name="r",
+                          refit=False)
+    second = again.study.trials[1]
+    assert again.n_grid is None and second.params == {"head__C": c}
+    assert second.state.name == "COMPLETE" and second.user_attrs["repeat_of"] == 0
+    assert second.value == again.study.trials[0].value and not second.intermediate_values  # no fold was run

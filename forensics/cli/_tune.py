@@ -17,7 +17,8 @@ def add_parser(subparsers):
         description=(
             "Search the parameters of a catalogued detector's steps after 'features' (forensics.tuning."
             "tune_detector): each trial is cross-validated on the grouped, stratified folds 'evaluate' uses, "
-            "trials falling behind the median are pruned, the study is saved in an SQLite file (OUT/study.db by "
+            "trials falling behind the median are pruned, a finite space that --n-trials covers is tried setting by "
+            "setting (each once, then the study stops), the study is saved in an SQLite file (OUT/study.db by "
             "default) so the same command resumes it, and the best parameters are refitted on all of DATA and "
             "saved (OUT/best_model.skops). --n-trials is the study's total budget. The search space is the "
             "catalogue's grid unless the config gives tune.space (lists of values, or {low, high, log} ranges). "
@@ -78,9 +79,7 @@ def run(args):
         def log_trial(study, trial):
             if trial.value is not None:
                 run_.tracker.log_metrics({"trial_value": trial.value}, step=trial.number)
-            state = trial.state.name.lower()
-            value = "" if trial.value is None else f" {trial.value:.4f}"
-            print(f"  trial {trial.number}: {state}{value} {trial.params}", flush=True)
+            print(trial_line(trial, args.cv), flush=True)
 
         with C.quiet_warnings():
             try:
@@ -98,6 +97,8 @@ def run(args):
         counts = result.trials["state"].value_counts().to_dict()
         print(f"  {len(result.trials)} trials in the study ({', '.join(f'{v} {k.lower()}' for k, v in counts.items())}"
               f"; {result.n_new_trials} run now)")
+        if result.n_grid is not None:
+            print(f"  the space has {result.n_grid} settings, each tried once (--n-trials {args.n_trials} covers them)")
         print(f"  best {result.metric} {result.best_score:.4f} with {result.best_params}")
         best = result.study.best_trial
         metrics = {result.metric: result.best_score, "n_trials": len(result.trials)}
@@ -120,3 +121,17 @@ def _default_space(detector):
         raise C.UsageError(f"{detector} has no tunable parameters after its features in the catalogue; give --space "
                            "or tune.space in the config")
     return space
+
+
+def trial_line(trial, cv):
+    """One finished trial as printed: a pruned one with the fold it stopped at and its running mean (the
+    value Optuna keeps for it), a repeated setting with the trial whose value it reuses."""
+    state = trial.state.name.lower()
+    if trial.state.name == "PRUNED" and trial.last_step is not None:
+        mean = trial.intermediate_values[trial.last_step]
+        value = f" after fold {trial.last_step + 1} of {cv} (running mean {mean:.4f})"
+    else:
+        value = "" if trial.value is None else f" {trial.value:.4f}"
+    if "repeat_of" in trial.user_attrs:
+        value += f" (a repeat of trial {trial.user_attrs['repeat_of']}: its value, not run again)"
+    return f"  trial {trial.number}: {state}{value} {trial.params}"

@@ -35,6 +35,9 @@ class TuneResult:
         files: see :meth:`forensics.FeatureTable.fit_detector`.
     n_new_trials : int
         Trials run by this call (a resumed study ran the others before).
+    n_grid : int or None
+        The number of distinct settings of a finite space that ``n_trials`` covers (each is then
+        tried once, and the study stops there); None for a space searched by TPE.
     """
 
     study: object
@@ -44,6 +47,7 @@ class TuneResult:
     trials: "pandas.DataFrame"
     best_model: object = None
     n_new_trials: int = 0
+    n_grid: int = None
 
     def __repr__(self):
         return (f"TuneResult(best_score={self.best_score:.4f}, metric={self.metric!r}, n_trials={len(self.trials)}, "
@@ -127,6 +131,38 @@ def _suggest(trial, name, spec):
     raise ValueError(f"the search space of {name!r} must be a list, a mapping or an optuna distribution, got {spec!r}")
 
 
+def _finite_grid(space, limit):
+    """Every setting of a finite space as a list of ``{parameter: value}``, or None when the space has a
+    continuous range or more than ``limit`` settings (lists, int ranges and categorical or int
+    distributions are finite)."""
+    import itertools
+    import math
+
+    import optuna
+
+    values = {}
+    for name, spec in space.items():
+        if isinstance(spec, optuna.distributions.CategoricalDistribution):
+            values[name] = list(spec.choices)
+        elif isinstance(spec, optuna.distributions.IntDistribution):
+            values[name] = list(range(spec.low, spec.high + 1, spec.step))
+        elif isinstance(spec, (list, tuple)):
+            values[name] = list(dict.fromkeys(tuple(c) if isinstance(c, list) else c for c in spec))
+        elif (isinstance(spec, dict) and spec.get("type", "int" if all(
+                isinstance(spec[v], numbers.Integral) and not isinstance(spec[v], bool) for v in ("low", "high"))
+                else "float") == "int"):
+            values[name] = list(range(int(spec["low"]), int(spec["high"]) + 1, int(spec.get("step", 1))))
+        else:
+            return None
+        if math.prod(len(v) for v in values.values()) > limit:
+            return None
+    return [dict(zip(values, combo)) for combo in itertools.product(*values.values())]
+
+
+def _key(params):
+    return tuple(sorted((k, repr(v)) for k, v in params.items()))
+
+
 def _score(metric, y, scores, videos, aggregate, k):
     from ..metrics import aggregate_labels, aggregate_scores, average_precision, roc_auc
 
@@ -169,7 +205,13 @@ def tune_detector(detector, table, *, space=None, n_trials=20, timeout=None, cv=
         another extraction.
     n_trials : int, default=20
         The study's total budget of finished trials (complete, pruned or failed): a resumed study
-        that already has some runs only the rest.
+        that already has some runs only the rest. When the space is finite (lists of values, int
+        ranges) and ``n_trials`` covers all its settings, every setting not yet in the study is
+        queued once (:meth:`optuna.study.Study.enqueue_trial`, in a seeded random order) and the
+        study stops when all are tried (``n_grid``): TPE would draw repeats from a finite space.
+        Otherwise TPE samples; a setting it draws again that a complete trial already scored
+        reuses that trial's value (user attribute ``repeat_of``) instead of cross-validating (or
+        pruning) it again, as Optuna's FAQ advises for duplicated samples.
     timeout : float, optional
         Seconds this call may spend (the trial running when it expires finishes).
     cv : int, default=5
@@ -265,6 +307,14 @@ def tune_detector(detector, table, *, space=None, n_trials=20, timeout=None, cv=
 
     def objective(trial):
         params = {p: _suggest(trial, p, spec) for p, spec in space.items()}
+        key = _key(params)
+        for seen in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+            if seen.number != trial.number and _key(seen.params) == key:
+                # the folds and the seed are the study's: the same setting gives the same value
+                for name, value in seen.user_attrs.items():
+                    trial.set_user_attr(name, value)
+                trial.set_user_attr("repeat_of", seen.number)
+                return float(seen.value)
         est = clone(rest).set_params(**params)
         scores = {m: [] for m in (metric, *others)}
         for step, (train, test) in enumerate(splits):
@@ -301,6 +351,17 @@ def tune_detector(detector, table, *, space=None, n_trials=20, timeout=None, cv=
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
     done = len(study.get_trials(deepcopy=False, states=finished))
     remaining = max(0, int(n_trials) - done)
+    grid = _finite_grid(space, int(n_trials))
+    if grid is not None:
+        # a finite space the budget covers: each setting once (finished or queued ones are not queued again)
+        tried = {_key(t.params) for t in study.get_trials(deepcopy=False, states=finished)}
+        waiting = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
+        queued = {_key(t.system_attrs.get("fixed_params", {})) for t in waiting}
+        todo = [grid[i] for i in np.random.default_rng(random_state).permutation(len(grid))
+                if _key(grid[i]) not in tried | queued]
+        for params in todo:
+            study.enqueue_trial(params)
+        remaining = min(remaining, len(todo) + len(waiting))
     if remaining:
         study.optimize(objective, n_trials=remaining, timeout=timeout, callbacks=list(callbacks),
                        show_progress_bar=progress, catch=(ValueError,))
@@ -313,4 +374,5 @@ def tune_detector(detector, table, *, space=None, n_trials=20, timeout=None, cv=
         model = table.fit_detector(clone(pipe).set_params(**best.params), aggregate=aggregate, k=k)
     new = len(study.get_trials(deepcopy=False, states=finished)) - done
     return TuneResult(study=study, best_params=dict(best.params), best_score=float(best.value), metric=metric,
-                      trials=study.trials_dataframe(), best_model=model, n_new_trials=new)
+                      trials=study.trials_dataframe(), best_model=model, n_new_trials=new,
+                      n_grid=None if grid is None else len(grid))
