@@ -925,6 +925,64 @@ def test_evaluate_detector_on_other_data_sets_and_the_matrix(data, videos, tmp_p
     assert str(tmp_path / "nope") in capsys.readouterr().err
 
 
+def test_evaluate_tracks_each_test_set_under_its_name(data, tmp_path, capsys):
+    """Each --test set's metrics carry its name in MLflow (B was logged as bare ``roc_auc``, C as
+    ``DETECTOR.roc_auc``: the two could not be told apart), with one detector and with two; the
+    matrix's train->test names (full paths, which MLflow refuses) become ``TRAIN.to.TEST``."""
+    from mlflow.tracking import MlflowClient
+
+    from forensics.datasets import save_demo_dataset
+
+    for name, seed in (("B", 7), ("C", 9)):
+        save_demo_dataset(tmp_path / name, n_per_class=6, size=64, seed=seed)
+    store = tmp_path / "store.db"
+    runs = {}
+    for exp, detectors, extra in (("one", ["dct-lr"], []), ("two", ["dct-lr", "spectrum-lr"], []),
+                                  ("matrix", ["dct-lr"], ["--matrix", "--cv", "2"])):
+        argv = ["evaluate", str(data), "--test", str(tmp_path / "B"), "--test", str(tmp_path / "C"), *extra,
+                "--out", str(tmp_path / f"{exp}.csv"), "--no-progress", "--no-audit", "--track", str(store),
+                "--experiment", exp]
+        for name in detectors:
+            argv += ["--detector", name]
+        assert main(argv) == 0
+        client = MlflowClient(f"sqlite:///{store}")
+        runs[exp], = client.search_runs([client.get_experiment_by_name(exp).experiment_id])
+    capsys.readouterr()
+    for exp, prefixes in (("one", [""]), ("two", ["dct-lr.", "spectrum-lr."])):
+        table = pd.read_csv(tmp_path / f"{exp}.csv")
+        table = table[(table["group"] == "all") & (table["level"] == "item")].set_index(["detector", "test"])
+        logged = runs[exp].data.metrics
+        assert set(logged) == {f"{p}{t}.roc_auc" for p in prefixes for t in "BC"}
+        for prefix, detector in zip(prefixes, ["dct-lr", "spectrum-lr"]):
+            for t in "BC":
+                assert logged[f"{prefix}{t}.roc_auc"] == pytest.approx(table.loc[(detector, str(tmp_path / t)),
+                                                                                   "roc_auc"])
+        assert runs[exp].data.params["data.B"] == str(tmp_path / "B")
+    matrix = pd.read_csv(tmp_path / "matrix.csv")
+    labels = {str(data): "data", str(tmp_path / "B"): "B", str(tmp_path / "C"): "C"}
+    expected = {f"{labels[r.train]}.to.{labels[r.test]}.roc_auc": r.roc_auc for r in matrix.itertuples()}
+    assert len(expected) == 9 and runs["matrix"].data.metrics == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("paths, expected", [
+    (["/x/B", "/y/C"], ["B", "C"]),  # the last part tells them apart
+    (["/x/ffpp/features.parquet", "/x/dfdc/features.parquet"], ["ffpp/features.parquet", "dfdc/features.parquet"]),
+    (["/x/a/B", "/x/a/B", "/x/c/B"], ["a/B", "a/B", "c/B"]),  # the same data set twice: one name
+    (["/x/a>b", "/x/a:b c"], ["a_b", "a_b c"]),  # characters MLflow refuses (a colon on Windows) become _
+    (["/x/a>b", "/x/a<b"], ["x/a_b_0", "x/a_b_1"]),  # names cleaning made equal: numbered
+    (["/"], ["root"]),
+])
+def test_data_labels_are_the_shortest_distinct_path_ends_mlflow_accepts(paths, expected):
+    from mlflow.utils.validation import _validate_metric_name
+
+    from forensics.tracking import data_labels
+
+    labels = data_labels(paths)
+    assert labels == expected
+    for label in labels:
+        _validate_metric_name(f"dct-lr.{label}.roc_auc")
+
+
 def test_evaluate_refuses_a_table_made_with_other_settings(videos, tmp_path, capsys):
     table = tmp_path / "t" / "features.parquet"
     assert main(["extract", str(videos), "--features", "blur", "--n-frames", "2", "--level", "frame",

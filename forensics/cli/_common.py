@@ -355,12 +355,15 @@ class Run:
         self.tracker.__exit__(exc_type, exc, tb)
         return False
 
-    def add_result(self, detector, metrics, *, prefixed=False, **fields):
+    def add_result(self, detector, metrics, *, prefixed=False, tracked_as=None, log=True, **fields):
         """Record one detector's metrics; when tracking, log them (as ``DETECTOR.metric`` with
-        ``prefixed=True``, which a run of several detectors gives every one of them, the first too)."""
+        ``prefixed=True``, which a run of several detectors gives every one of them, the first too;
+        as ``<tracked_as>metric`` when given, e.g. ``DETECTOR.TEST.`` for one of several test sets;
+        not at all with ``log=False``, for names MLflow refuses, logged otherwise by the caller)."""
         self.results.append(dict(detector=detector, **fields, metrics=metrics))
-        if self.tracker.active:
-            prefix = f"{detector}." if prefixed or len(self.results) > 1 else ""
+        if self.tracker.active and log:
+            prefix = tracked_as if tracked_as is not None else (
+                f"{detector}." if prefixed or len(self.results) > 1 else "")
             self.tracker.log_metrics({f"{prefix}{k}": v for k, v in metrics.items()})
 
     def record(self, *, data=None, level=None, n_items=None, n_videos=None, extra=None):

@@ -201,6 +201,8 @@ def _load_test(args, source):
 def _evaluate_on_tests(pipes, args):
     import pandas as pd
 
+    from ..tracking import data_labels
+
     from ..model_selection import cross_dataset_matrix, fit_and_score
 
     if isinstance(args.threshold, str):
@@ -225,6 +227,9 @@ def _evaluate_on_tests(pipes, args):
                 print(f"  warning: {len(both)} test items of {source} are also training items (e.g. "
                       f"{sorted(both)[0]}): the metrics are optimistic")
         out_rows = []
+        # MLflow names: each data set by the end of its path (a full path is no valid metric name)
+        labels = dict(zip(names, data_labels(names)))
+        run.tracker.log_params({f"data.{label}": path for path, label in labels.items()})
         for name, pipe in pipes.items():
             if args.matrix:
                 tables = {names[0]: train[name], **{n: t[name] for n, t in zip(names[1:], tests)}}
@@ -239,7 +244,10 @@ def _evaluate_on_tests(pipes, args):
                 t = res.table.copy()
                 t.insert(0, "detector", name)
                 out_rows.append(t)
-                run.add_result(name, {f"{r.train}->{r.test}": r.roc_auc for r in res.table.itertuples()}, prefixed=True)
+                run.add_result(name, {f"{r.train}->{r.test}": r.roc_auc for r in res.table.itertuples()}, log=False)
+                first = f"{name}." if len(pipes) > 1 else ""
+                run.tracker.log_metrics({f"{first}{labels[r.train]}.to.{labels[r.test]}.roc_auc": r.roc_auc
+                                         for r in res.table.itertuples()})
                 continue
             for source, t in zip(args.test, tests):
                 with C.quiet_warnings():
@@ -264,7 +272,8 @@ def _evaluate_on_tests(pipes, args):
                 metrics = {"roc_auc": out["metrics"].loc["all", "roc_auc"]}
                 if out["video_metrics"] is not None:
                     metrics["video_roc_auc"] = out["video_metrics"].loc["all", "roc_auc"]
-                run.add_result(name, metrics, test=os.fspath(source))
+                run.add_result(name, metrics, test=os.fspath(source), tracked_as=(
+                    f"{name}." if len(pipes) > 1 else "") + f"{labels[os.fspath(source)]}.")
         if metrics_path is not None:
             C.write_text(metrics_path, pd.concat(out_rows, ignore_index=True).to_csv(index=False), "the results")
             print(f"\nWrote {out_dir or metrics_path}")

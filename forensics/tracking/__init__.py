@@ -2,14 +2,16 @@
 
 - :class:`Tracker`: one MLflow run (parameters, per-fold and summary metrics, files); the
   command line opens one per ``train``/``evaluate``/``tune``/``report`` run with ``--track URI``
-  or the ``FORENSICS_TRACKING_URI`` environment variable (:func:`resolve_tracking_uri`).
+  or the ``FORENSICS_TRACKING_URI`` environment variable (:func:`resolve_tracking_uri`);
+  :func:`data_labels` names data sets (test sets) in its metric names.
 - :func:`write_run_record`, :func:`runs_frame`, :func:`tables_frame`, :func:`query_runs`: the
   ``run.json`` files every command writes beside its results, and SQL over them and the
   feature tables (``forensics runs``).
 """
 
-from ._mlflow import DEFAULT_TRACKING_URI, TRACKING_ENV, Tracker, resolve_tracking_uri
+from ._mlflow import DEFAULT_TRACKING_URI, TRACKING_ENV, Tracker, data_labels, resolve_tracking_uri
 from ._runs import DEFAULT_QUERY, RUN_SUFFIX, new_run_id, query_runs, runs_frame, tables_frame, write_run_record
 
-__all__ = ["DEFAULT_QUERY", "DEFAULT_TRACKING_URI", "RUN_SUFFIX", "TRACKING_ENV", "Tracker", "new_run_id",
+__all__ = ["DEFAULT_QUERY", "DEFAULT_TRACKING_URI", "RUN_SUFFIX", "TRACKING_ENV", "Tracker", "data_labels",
+           "new_run_id",
            "query_runs", "resolve_tracking_uri", "runs_frame", "tables_frame", "write_run_record"]

@@ -7,7 +7,7 @@ import math
 import os
 from pathlib import Path
 
-__all__ = ["DEFAULT_TRACKING_URI", "TRACKING_ENV", "Tracker", "resolve_tracking_uri"]
+__all__ = ["DEFAULT_TRACKING_URI", "TRACKING_ENV", "Tracker", "data_labels", "resolve_tracking_uri"]
 
 #: Environment variable read when no tracking URI is given.
 TRACKING_ENV = "FORENSICS_TRACKING_URI"
@@ -15,6 +15,48 @@ TRACKING_ENV = "FORENSICS_TRACKING_URI"
 #: working directory, its artifacts in ``mlartifacts/`` beside it.
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 _MAX_PARAM = 6000  # MLflow's limit on a parameter value's length
+
+
+def data_labels(paths):
+    """Short names for data sets in MLflow metric names: the fewest trailing parts of their paths (the
+    same number for all) that tell them apart.
+
+    MLflow names may hold only letters, digits, ``_ - . /`` and spaces (and ``:`` but not on
+    Windows) and must not be absolute or relative paths, so a full path cannot serve; other
+    characters become ``_``; names that this makes equal are numbered (``_0``, ``_1``).
+
+    Parameters
+    ----------
+    paths : sequence of str or os.PathLike
+        Data sets (files or folders); the same path given twice gets the same name.
+
+    Returns
+    -------
+    list of str
+        One name per path, distinct for distinct (resolved) paths.
+
+    Examples
+    --------
+    >>> data_labels(["/data/ffpp/features.parquet", "/data/dfdc/features.parquet", "/data/celebdf"])
+    ['ffpp/features.parquet', 'dfdc/features.parquet', 'data/celebdf']
+    >>> data_labels(["/data/B", "/data/C"])
+    ['B', 'C']
+    """
+    import re
+
+    parts = [Path(os.path.abspath(os.fspath(p))).parts[1:] or ("root",) for p in paths]
+    n_distinct = len(set(parts))
+
+    def clean(name):
+        name = re.sub(r"[^\w.\- /]", "_", name).strip("/ ")
+        return "/".join("_" if part in ("", ".", "..") else part for part in name.split("/"))
+
+    labels = [clean(p[-1]) for p in parts]
+    for k in range(1, max(map(len, parts)) + 1):
+        labels = [clean("/".join(p[-k:])) for p in parts]
+        if len(set(zip(parts, labels))) == n_distinct and len(set(labels)) == n_distinct:
+            return labels
+    return [f"{label}_{i}" for i, label in enumerate(labels)]  # names that clean() made equal
 
 
 def resolve_tracking_uri(value=None):
