@@ -575,8 +575,9 @@ def test_faces_at_video_level_keep_each_videos_status_from_extract_to_predict(tm
     remux(tmp_path / "intact.mp4", v / "fake" / "damaged.mkv", damage={3})  # frames 0 and 3 sampled; 3 fails
     face = ["--faces", "--face-detector", "cascade", "--n-frames", "2", "--no-progress", "--no-audit"]
 
-    assert main(["extract", str(v), *face, "--features", "blur", "--level", "video",
-                 "--out", str(tmp_path / "videos")]) == 0
+    with pytest.warns(RuntimeWarning, match=r"1 of 5 videos have no face in any sampled frame .*noface\.mp4"):
+        assert main(["extract", str(v), *face, "--features", "blur", "--level", "video",
+                     "--out", str(tmp_path / "videos")]) == 0
     table = read_table(tmp_path / "videos" / "features.parquet")
     assert table.level == "video" and len(table) == 5 and table.meta["frames"]["faces"] is True
     vf = VideoFeatures(make_feature_bank(["blur"]), faces=True, detector="cascade", n_frames=2, on_error="nan").fit()
@@ -588,13 +589,15 @@ def test_faces_at_video_level_keep_each_videos_status_from_extract_to_predict(tm
 
     model = tmp_path / "m.skops"
     capsys.readouterr()
-    assert main(["train", str(v), "--detector", "spectrum-lr", *face, "--level", "video", "--out", str(model)]) == 0
+    with pytest.warns(RuntimeWarning, match=r"1 of 5 videos have no face in any sampled frame"):
+        assert main(["train", str(v), "--detector", "spectrum-lr", *face, "--level", "video", "--out", str(model)]) == 0
     out = capsys.readouterr().out  # the faceless video is not learnt from imputed values (as predict refuses it)
     assert "note: 1 item has no face in any sampled frame and is left out (status no_face, no feature value " \
            "besides the frame counts); first: " in out and "noface.mp4" in out
     assert "1 item could not be read and is left out (status error)" in out and "3 videos (1 real, 2 fake)" in out
-    assert main(["extract", str(v), *face, "--detector", "spectrum-lr", "--level", "video",
-                 "--out", str(tmp_path / "spectra")]) == 0
+    with pytest.warns(RuntimeWarning, match=r"1 of 5 videos have no face in any sampled frame"):
+        assert main(["extract", str(v), *face, "--detector", "spectrum-lr", "--level", "video",
+                     "--out", str(tmp_path / "spectra")]) == 0
     capsys.readouterr()
     for source in (str(v), str(tmp_path / "spectra" / "features.parquet")):
         out = tmp_path / "pred.csv"
