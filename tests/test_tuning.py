@@ -155,3 +155,13 @@ def test_a_setting_drawn_again_reuses_the_complete_trial_instead_of_running_or_p
     assert again.n_grid is None and second.params == {"head__C": c}
     assert second.state.name == "COMPLETE" and second.user_attrs["repeat_of"] == 0
     assert second.value == again.study.trials[0].value and not second.intermediate_values  # no fold was run
+
+
+def test_a_finite_grid_keeps_settings_that_compare_equal_apart():
+    # 1, True and 1.0 are three settings of a list (dict.fromkeys merged them into one: two never tried);
+    # the same value twice is one; a list value is taken as a tuple
+    from forensics.tuning._optuna import _finite_grid
+
+    assert _finite_grid({"a": [1, True, 1.0, 2, 2]}, 100) == [{"a": 1}, {"a": True}, {"a": 1.0}, {"a": 2}]
+    assert _finite_grid({"a": [[1, 2], (1, 2), None]}, 100) == [{"a": (1, 2)}, {"a": None}]
+    assert _finite_grid({"a": [1, 2, 3]}, 2) is None  # more settings than the budget: sampled

@@ -197,3 +197,31 @@ def test_video_features_refuses_an_invalid_max_pixels_at_fit(bad):
 
     with pytest.raises(ValueError, match="max_pixels must be None or an int >= 1"):
         VideoFeatures(BlurFeatures(), faces=False, max_pixels=bad).fit()
+
+
+def test_the_audio_reader_opens_a_video_under_the_frame_size_limit(tmp_path):
+    """FFmpeg decodes video frames while it probes a file's streams: the audio reader opened the 880-byte
+    16000x16000 header without the video reader's limit and peaked at 2.4 GB before saying 'no audio
+    stream'. Run in a fresh child, whose peak resident size is its own."""
+    import subprocess
+    import sys
+    import textwrap
+
+    path = h264_declaring(tmp_path / "huge.h264", [HUGE, HUGE])
+    code = textwrap.dedent(f"""
+        import resource
+        from forensics.audio import audio_header, load_audio
+        from forensics.audio._read import NoAudioError
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(audio_header({str(path)!r}, index=3))
+        try:
+            load_audio({str(path)!r}, index=3)
+        except NoAudioError as exc:
+            print(exc)
+        print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    *said, grown_mb = done.stdout.splitlines()
+    assert said == ["None", f"item 3 ({path}): no audio stream"]
+    assert int(grown_mb) < 500  # no frame of the declared size was decoded (one is 384 MB as YUV 4:2:0)

@@ -78,7 +78,7 @@ def _open(path, index):
     ``concat:a.wav|b.wav`` was read as those two files), and nested opening of other files refused."""
     import av
 
-    from ..media._video import _CONTAINER_OPTIONS, _local_file
+    from ..media._video import _CONTAINER_OPTIONS, DEFAULT_MAX_VIDEO_PIXELS, _local_file
 
     src, raw = _local_file(path, index)
     try:
@@ -86,7 +86,10 @@ def _open(path, index):
     except OSError as exc:
         raise ItemError(index, src, f"cannot read file ({exc.strerror or exc})") from None
     try:
-        container = av.open(fh, "r", container_options=dict(_CONTAINER_OPTIONS))
+        # FFmpeg decodes video frames while it probes the streams: the video reader's frame-size limit
+        # holds here too (a header declaring 16000x16000 cost 2.4 GB without it)
+        container = av.open(fh, "r", container_options=dict(_CONTAINER_OPTIONS),
+                            options={"max_pixels": str(DEFAULT_MAX_VIDEO_PIXELS)})
     except Exception as exc:
         fh.close()
         raise ItemError(index, src, f"cannot open ({type(exc).__name__}: {exc})") from None

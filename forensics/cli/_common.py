@@ -624,8 +624,8 @@ def drop_failed(table, what="items"):
             raise CommandError(f"no item could be read; first: {first['path']}: {first['error']}")
         table = table.subset(ok)
     names = list(table.feature_names)
-    faceless = faceless_rows(table.data[names].to_numpy(dtype=np.float64), names, table.data["status"],
-                             table.data["error"].fillna(""))
+    faceless = {} if not (table.data["status"] == "no_face").any() else faceless_rows(
+        table.data[names].to_numpy(dtype=np.float64), names, table.data["status"], table.data["error"].fillna(""))
     if faceless:
         i = min(faceless)
         n = len(faceless)

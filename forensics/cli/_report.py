@@ -73,9 +73,12 @@ def run(args):
             if equalize:
                 raise C.UsageError("--equalize applies to images given as files, not to videos or feature tables")
             X = C.table_for_detector(args, kind, data, pipe)
-            C.drop_failed(X)  # says how many are left out (or refuses when none is readable); the report names them
+            kept = C.drop_failed(X)  # says how many are left out (or refuses when none is readable)
+            # build_report names the rows of status error itself; videos without a face are left out here
+            faceless = ~X.data["path"].isin(kept.data["path"]) & (X.data["status"] != "error")
+            left_out = [(p, "no face in any sampled frame") for p in X.data["path"][faceless]] or None
+            X = X.subset(~faceless.to_numpy())
             y = groups = methods = None
-            left_out = None  # the table's rows of status error: build_report names them itself
             C.no_groups_note(X)
         provenance = dict(command=C.command_line(args), config=args._resolved, seed=args.seed, **{"run id": run_.run_id})
         with C.quiet_warnings():

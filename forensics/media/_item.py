@@ -766,7 +766,10 @@ def _listing(folder):
     except (OSError, ValueError):
         return []
     if len(_LISTINGS) >= 8:
-        _LISTINGS.pop(next(iter(_LISTINGS), None), None)  # another thread may have evicted it
+        try:
+            _LISTINGS.pop(next(iter(_LISTINGS), None), None)
+        except RuntimeError:  # another thread changed the cache meanwhile: it is small either way
+            pass
     _LISTINGS[folder] = (mtime, names)
     return names
 

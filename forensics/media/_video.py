@@ -93,7 +93,9 @@ _SKIP_NONREF_CODECS = ("h264", "hevc")
 _CONTAINER_OPTIONS = {"protocol_whitelist": "none"}
 # Python file object buffer for FFmpeg's reads (fewer Python calls than the 32 KiB default).
 _IO_BUFFER = 1 << 20
-# The packet scan stops reading when this many bytes pass without a packet of any stream: a file
+# The packet scan stops reading when this many bytes pass without a packet of the stream read (other
+# streams' packets do not count: a file whose other streams run on for more than this after the
+# video ends is cut there and reported, a known limit): a file
 # padded with zeros or junk (a preallocated download, a sparse file of a terabyte) is otherwise read
 # to its end at the demuxer's resync speed (about 40 MB/s here: 4 GiB of zeros after a clip took 49 s).
 _MAX_BYTES_WITHOUT_PACKET = 1 << 28

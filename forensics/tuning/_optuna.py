@@ -147,7 +147,12 @@ def _finite_grid(space, limit):
         elif isinstance(spec, optuna.distributions.IntDistribution):
             values[name] = list(range(spec.low, spec.high + 1, spec.step))
         elif isinstance(spec, (list, tuple)):
-            values[name] = list(dict.fromkeys(tuple(c) if isinstance(c, list) else c for c in spec))
+            # distinct by their printed form: 1, 1.0 and True are three settings, and a dict (class_weight)
+            # or a list is a setting too (dict.fromkeys merged the first and refused the second)
+            seen = {}
+            for c in (tuple(c) if isinstance(c, list) else c for c in spec):
+                seen.setdefault(repr(c), c)
+            values[name] = list(seen.values())
         elif (isinstance(spec, dict) and spec.get("type", "int" if all(
                 isinstance(spec[v], numbers.Integral) and not isinstance(spec[v], bool) for v in ("low", "high"))
                 else "float") == "int"):
