@@ -1566,3 +1566,27 @@ def test_left_out_rows_are_counted_in_the_right_number(data, n_broken, tmp_path,
     expected = ("1 item could not be read and is left out" if n_broken == 1
                 else "2 items could not be read and are left out")
     assert expected in out and "zz_broken0.jpg" in out
+
+
+def test_report_leaves_out_the_faceless_videos_it_says_it_leaves_out(tmp_path, capsys):
+    """forensics report on videos with a face model: a video without a face in any sampled frame (only
+    frame counts and a face rate of 0) is left out as train does, and the report names it (the console
+    said 'left out' while the report cross-validated it on imputed values)."""
+    from video_fixtures import face_video, index_frames, write_video
+
+    v = tmp_path / "v"
+    for label, seeds in (("real", range(6)), ("fake", range(6, 12))):
+        (v / label).mkdir(parents=True)
+        for k in seeds:
+            face_video(v / label / f"face{k}.mp4", n_frames=4, size=(128, 128), faces_from="synthetic", seed=k)
+    write_video(v / "real" / "noface.mp4", index_frames(4, size=(128, 128)))
+    face = ["--faces", "--face-detector", "cascade", "--n-frames", "2", "--no-progress", "--no-audit"]
+    out = tmp_path / "r"
+    with pytest.warns(RuntimeWarning, match="1 of 13 videos have no face"):
+        assert main(["report", str(v), "--detector", "spectrum-lr", *face, "--level", "video", "--cv", "2",
+                     "--n-boot", "20", "--gallery", "0", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "note: 1 item has no face in any sampled frame and is left out" in printed
+    md = (out / "report.md").read_text()
+    assert "| items | 12 |" in md  # cross-validated on the 12 videos with faces
+    assert "noface.mp4 (status no_face: no face in any sampled frame)" in md

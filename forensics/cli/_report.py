@@ -76,7 +76,7 @@ def run(args):
             kept = C.drop_failed(X)  # says how many are left out (or refuses when none is readable)
             # build_report names the rows of status error itself; videos without a face are left out here
             faceless = ~X.data["path"].isin(kept.data["path"]) & (X.data["status"] != "error")
-            left_out = [(p, "no face in any sampled frame") for p in X.data["path"][faceless]] or None
+            left_out = [(p, "status no_face: no face in any sampled frame") for p in X.data["path"][faceless]] or None
             X = X.subset(~faceless.to_numpy())
             y = groups = methods = None
             C.no_groups_note(X)
