@@ -246,6 +246,7 @@ def test_av_sync_without_sound_or_face(tmp_path, videos):
     talk = str(_talking(tmp_path / "t.mkv", 0, n=30))
     X = sync.transform([silent, talk])
     assert np.all(np.isnan(X[0])) and sync.status_["status"].tolist() == ["no_audio", "no_face"]
+    assert sync.status_["source_rate"].tolist() == [0, SR]  # the sound's own rate, as AudioFeatures says it
     assert np.all(np.isnan(X[1, :4])) and X[1, 4] == 0
     with pytest.raises(ValueError, match="max_lag_s"):
         AVSyncFeatures(max_lag_s=0).fit()

@@ -206,8 +206,9 @@ class AVSyncFeatures(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     status_ : pandas.DataFrame
-        Per video ``index``, ``source``, ``status``, ``reason``, ``stream`` and
-        ``audio_streams`` (as :class:`AudioFeatures`). ``status`` is ``"ok"`` (``reason``: gaps
+        Per video ``index``, ``source``, ``status``, ``reason``, ``stream``,
+        ``audio_streams`` and ``source_rate`` (as :class:`AudioFeatures`: the audio's own sample
+        rate, 0 when no stream was read; a label that follows it is a shortcut the audit flags). ``status`` is ``"ok"`` (``reason``: gaps
         in the sound's timestamps filled with silence, if any), ``"no_audio"`` (no sound track),
         ``"no_face"`` (the mouth found in too few frames to correlate; NaN row) or ``"error"``
         (with ``on_error="nan"``).
@@ -286,7 +287,7 @@ class AVSyncFeatures(TransformerMixin, BaseEstimator):
         reason = ("; ".join(track.errors) if status == "ok"
                   else f"mouth found in {n_boxes} of {len(frames)} frames: too few to correlate")
         row = np.array([peak, lag, lag / fps, r0, n_boxes], dtype=np.float64)
-        return row, status, reason, (track.stream, track.n_streams)
+        return row, status, reason, (track.stream, track.n_streams, track.source_rate)
 
     def transform(self, X):
         """One row per video: ``av__sync__peak, lag_frames, lag_s, zero_lag, n_frames``."""
@@ -296,7 +297,7 @@ class AVSyncFeatures(TransformerMixin, BaseEstimator):
         detector = self._detector()
         rows, status = [], []
         for i, path in enumerate(X):
-            streams = (-1, 0)
+            streams = (-1, 0, 0)
             try:
                 row, s, r, streams = self._one(path, i, detector)
             except NoAudioError as exc:
@@ -309,9 +310,9 @@ class AVSyncFeatures(TransformerMixin, BaseEstimator):
                 row[:4] = np.nan
             rows.append(row)
             status.append(dict(index=i, source=str(path), status=s, reason=r, stream=streams[0],
-                               audio_streams=streams[1]))
+                               audio_streams=streams[1], source_rate=streams[2]))
         self.status_ = pd.DataFrame(status, columns=["index", "source", "status", "reason", "stream",
-                                                     "audio_streams"])
+                                                     "audio_streams", "source_rate"])
         return np.vstack(rows) if rows else np.empty((0, len(AV_SYNC_NAMES)))
 
     def __sklearn_tags__(self):

@@ -1114,7 +1114,7 @@ def _unsupported_tiff(item):
         ifd = TiffImagePlugin.ImageFileDirectory_v2(ifh=data[:16] if data[2:4] in (b"+\x00", b"\x00+") else data[:8])
         fp = io.BytesIO(data)
         fp.seek(ifd.next)
-        with warnings.catch_warnings(record=True) as caught:  # Pillow warns of a damaged directory
+        with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:  # Pillow warns of a damaged directory
             warnings.simplefilter("always")
             ifd.load(fp)
         if caught or 262 not in ifd:  # damaged, or no PhotometricInterpretation (a required tag)
