@@ -973,6 +973,8 @@ def test_evaluate_tracks_each_test_set_under_its_name(data, tmp_path, capsys):
     (["/x/a/B", "/x/a/B", "/x/c/B"], ["a/B", "a/B", "c/B"]),  # the same data set twice: one name
     (["/x/a>b", "/x/a:b c"], ["a_b", "a_b c"]),  # characters MLflow refuses (a colon on Windows) become _
     (["/x/a>b", "/x/a<b"], ["x/a_b_0", "x/a_b_1"]),  # names cleaning made equal: numbered
+    (["/x/a>b", "/x/a<b", "/x/a>b"], ["x/a_b_0", "x/a_b_1", "x/a_b_0"]),  # numbered per data set, not per entry
+    ([], []),
     (["/"], ["root"]),
 ])
 def test_data_labels_are_the_shortest_distinct_path_ends_mlflow_accepts(paths, expected):

@@ -524,6 +524,7 @@ class _Video:
         if self.stream.codec_context is None:  # a codec FFmpeg has no decoder for (e.g. an unknown AVI FourCC)
             raise ItemError(self.index, self.src, f"FFmpeg has no decoder for the codec of its video stream "
                                                   f"(container {fmt!r})")
+        self.stream.codec_context.options = self.codec_options
 
     def close(self):
         if self.container is not None:
@@ -568,6 +569,7 @@ class _Video:
         self.fh.seek(0)
         self._open()
         self.stream = list(self.container.streams.video)[self.ordinal]
+        self.stream.codec_context.options = self.codec_options
 
 
 # -- packet table -------------------------------------------------------------------------------
@@ -1279,7 +1281,6 @@ class _Decode:
 
     def _configure(self):
         cc = self.video.stream.codec_context
-        cc.options = self.video.codec_options
         cc.thread_count = self.threads
         if self.threads != 1:
             cc.thread_type = "AUTO"
@@ -1615,7 +1616,6 @@ def video_info(path, *, index=0, stream=None, max_pixels=DEFAULT_MAX_VIDEO_PIXEL
             video.reopen()
         display = _Display(video.stream, True, _Errors(), info.rotation)
         video.stream.codec_context.thread_count = 1
-        video.stream.codec_context.options = video.codec_options
         geo = None
         with _ffmpeg_log():
             try:

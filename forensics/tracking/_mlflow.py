@@ -51,12 +51,13 @@ def data_labels(paths):
         name = re.sub(r"[^\w.\- /]", "_", name).strip("/ ")
         return "/".join("_" if part in ("", ".", "..") else part for part in name.split("/"))
 
-    labels = [clean(p[-1]) for p in parts]
-    for k in range(1, max(map(len, parts)) + 1):
+    labels = []
+    for k in range(1, max(map(len, parts), default=0) + 1):
         labels = [clean("/".join(p[-k:])) for p in parts]
-        if len(set(zip(parts, labels))) == n_distinct and len(set(labels)) == n_distinct:
+        if len(set(labels)) == n_distinct:  # one name per distinct path
             return labels
-    return [f"{label}_{i}" for i, label in enumerate(labels)]  # names that clean() made equal
+    number = {p: i for i, p in enumerate(dict.fromkeys(parts))}  # names that clean() made equal
+    return [f"{label}_{number[p]}" for label, p in zip(labels, parts)]
 
 
 def resolve_tracking_uri(value=None):
