@@ -1,6 +1,12 @@
 """Shared fixtures. Tests that need ../shared skip with a reason when it is absent."""
 
 import io
+import os
+
+# The suite compiles the kernels at their first call (as numba does), so that which tests run a
+# kernel's NumPy twin does not depend on their order; the twins and the switch between them and
+# the kernels are tested on their own (tests/test_kernel_tier.py and the twins' test files).
+os.environ.setdefault("FORENSICS_UNCOMPILED_SECONDS", "0")
 from pathlib import Path
 
 import numpy as np

@@ -406,6 +406,12 @@ def _outside_stacklevel():
     return level
 
 
+#: Items from which a serial extraction compiles the kernels before its first item: their NumPy
+#: twins cost about 15 ms per 128 px image, so 512 of them cost about the kernels' compile time (~8
+#: CPU s); a shorter job leaves the choice to the twins' budget (see ``_kernels._tier``).
+UPFRONT_COMPILE_ITEMS = 512
+
+
 def run_extraction(extractors, X, n_features, *, n_jobs=None, on_error="raise", progress=False,
                    desc="features", max_pixels=DEFAULT_MAX_PIXELS):
     """Run ``extractors`` over every item of ``X``, decoding each item once.
@@ -430,7 +436,9 @@ def run_extraction(extractors, X, n_features, *, n_jobs=None, on_error="raise", 
         chunk = max(hints) if n_workers == 1 else max(chunk, max(hints))
     starts = list(range(0, n, chunk))
     families = {f for ext in extractors for f in ext._kernel_families() if f}
-    if n and families:  # compile the kernels once, in parallel, before any item (see compile_kernels)
+    if n and families and (n_workers != 1 or n >= UPFRONT_COMPILE_ITEMS):
+        # a long job (or workers, which load the kernels from numba's cache): compile them once, in
+        # parallel, before any item; a short one runs their NumPy twins until compiling pays off (_tier)
         from ._kernels._warm import compile_kernels
 
         compile_kernels(sorted(families), load=n_workers == 1)

@@ -8,7 +8,12 @@ import numpy as np
 
 from ._base import BaseExtractor, FeatureDoc, Interval
 from ._workspace import scratch
-from ._kernels._blur import haar_detail_energies, sharpness_edges
+from ._kernels import _blur as _compiled
+from ._kernels._tier import tiered
+
+#: The kernels as the feature code calls them: their NumPy twins until compiling them pays off.
+haar_detail_energies = tiered(_compiled.haar_detail_energies)
+sharpness_edges = tiered(_compiled.sharpness_edges)
 
 __all__ = ["BlurFeatures", "blur_features"]
 

@@ -7,7 +7,12 @@ import numpy as np
 
 from ._base import BaseExtractor, FeatureDoc, Interval
 from ._workspace import scratch
-from ._kernels._dct import block_dct_stats, lattice_steps
+from ._kernels import _dct as _compiled
+from ._kernels._tier import tiered
+
+#: The kernels as the feature code calls them: their NumPy twins until compiling them pays off.
+block_dct_stats = tiered(_compiled.block_dct_stats)
+lattice_steps = tiered(_compiled.lattice_steps)
 
 __all__ = [
     "DCTFeatures", "dct_features", "dct_vector", "block_dct", "dct_basis", "ijg_luma_table", "estimate_steps",

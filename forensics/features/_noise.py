@@ -10,9 +10,17 @@ import pywt
 
 from ._base import BaseExtractor, FeatureDoc, Interval, Options
 from ._workspace import scratch
-from ._kernels._noise import (
-    filter_row_pairs, filter_row_streams, haar_abs_hh, median_flat, median_moments, plane_moments, srm_moments,
-)
+from ._kernels import _noise as _compiled
+from ._kernels._tier import tiered
+
+#: The kernels as the feature code calls them: their NumPy twins until compiling them pays off.
+filter_row_pairs = tiered(_compiled.filter_row_pairs)
+filter_row_streams = tiered(_compiled.filter_row_streams)
+haar_abs_hh = tiered(_compiled.haar_abs_hh)
+median_flat = tiered(_compiled.median_flat)
+median_moments = tiered(_compiled.median_moments)
+plane_moments = tiered(_compiled.plane_moments)
+srm_moments = tiered(_compiled.srm_moments)
 
 __all__ = ["NoiseFeatures", "noise_features", "noise_vector"]
 

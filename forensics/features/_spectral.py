@@ -9,8 +9,12 @@ import numpy as np
 import scipy.fft
 
 from ._base import BaseExtractor, FeatureDoc, Interval, Options
-from ._kernels._spectral import weighted_sums
+from ._kernels import _spectral as _compiled
+from ._kernels._tier import tiered
 from ._workspace import scratch
+
+#: The kernels as the feature code calls them: their NumPy twins until compiling them pays off.
+weighted_sums = tiered(_compiled.weighted_sums)
 
 __all__ = ["SpectralFeatures", "spectral_features", "spectral_vector"]
 
