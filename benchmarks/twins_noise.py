@@ -120,7 +120,8 @@ def _real_images(n):
     """(label, encoded bytes) of colour and grey JPEGs from ../shared, n of each kind and set."""
     out = []
     for folder in ("lfw_faceswap", "casia_v1"):
-        paths = sorted((SHARED / folder).rglob("*.jpg"))[:: max(1, len(list((SHARED / folder).rglob("*.jpg"))) // n)][:n]
+        every = sorted((SHARED / folder).rglob("*.jpg"))
+        paths = every[::max(1, len(every) // n)][:n]  # spread over the set (real and fake folders)
         for p in paths:
             data = p.read_bytes()
             out.append((f"{folder} colour", data))

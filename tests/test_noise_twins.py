@@ -21,7 +21,8 @@ from forensics.features._noise import NoiseFeatures, _bounds
 RTOL = 1e-12
 #: kernel name -> (cell rows, border the bounds are clipped to).
 SHAPES = {"median_moments": (4, 1), "srm_moments": (7, 2)}
-#: srm_moments cell row -> the KV3 rows whose cross products ``cross`` holds (all kernels: 0, 1, 2).
+#: The cell rows whose products ``cross`` holds: planes (r, g), (r, b), (g, b) of the median
+#: residual, KV3 rows of r, g, b of the SRM residuals.
 PAIRS = ((0, 1), (0, 2), (1, 2))
 
 
