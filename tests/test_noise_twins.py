@@ -52,7 +52,9 @@ def _start(shape, scale=1.0, seed=7):
 def _run_pair(name, planes, grid, bounds=None, start=0.0):
     """Run the kernel ``name`` and its twin on the same planes; compare every output."""
     rows, border = SHAPES[name]
-    _, h, w = planes.shape
+    n_planes, h, w = planes.shape
+    if name == "median_moments":
+        rows = n_planes
     if bounds is None:
         bounds = _bounds(w, grid, border, w - border)
     cells0 = _start((rows, grid * grid, 5), start)
@@ -164,6 +166,13 @@ def test_accumulates_into_nonzero_outputs_and_leaves_untouched_cells():
         fn(planes, 5, bounds, cells, np.zeros(3))
         assert np.all(np.signbit(cells[:, 20:])) and np.all(cells[:, 20:] == 0.0)
         assert np.all(cells[:, :20, 0] > start[:, :20, 0])
+
+
+@pytest.mark.parametrize("n_planes", [3, 5])
+def test_median_twin_other_plane_counts(n_planes):
+    """The median kernel takes any P >= 3 planes (the products stay those of planes 0, 1, 2)."""
+    kc = _run_pair("median_moments", _planes((19, 22), "float", seed=n_planes, n=n_planes), 3)[0]
+    assert kc.shape[0] == n_planes and np.all(kc[..., 0].sum(axis=1) == 17 * 20)
 
 
 def test_caller_bounds_away_from_the_default_clipping():
