@@ -15,7 +15,8 @@ the columns of a cell), so they differ in the last bits only: for finite inputs 
 ``1e-12 sqrt(S2_a S2_b)`` (tests/test_noise_twins.py).
 
 The work runs in chunks of rows that never straddle two rows of cells, so the float64 temporaries
-stay a few MB whatever the image size. Import-cheap: OpenCV is imported at the first call.
+stay under a few MB whatever the image size; the median twin also holds the 3x3 medians of the
+planes (float32, the planes' size). Import-cheap: OpenCV is imported at the first call.
 """
 
 import numpy as np
