@@ -7,7 +7,8 @@ kernel's; float outputs agree within 1e-12 relative, or an absolute bound where 
 rounding (see ``tests/test_kernel_twins_dbs.py``). One exception is measured and documented in
 :func:`block_dct_stats`: a coefficient that is exactly a half-integer in exact arithmetic (they occur
 on integer-valued luma) rounds the way the last bit of its arithmetic falls, which differs between
-the kernel (fused multiply-adds chosen by LLVM) and the twin.
+the kernel (fused multiply-adds chosen by LLVM) and the twin, as it does between the kernel compiled
+on two CPUs (``benchmarks/twins_dbs.py --part ties``; ``docs/results.md``).
 """
 
 import functools
