@@ -12,9 +12,10 @@ images below the size limits of several features (NaN columns).
 opt-in DCT spectrum, and every parameter of every family away from its default.
 
 Recording (only when a column's definition changes on purpose, with a versioned note in
-``docs/features.md``; never to make a failing regression test pass)::
+``docs/user-guide/feature-families.md``; never to make a failing regression test pass)::
 
-    PYTHONPATH=$PWD python tests/regression_features.py
+    PYTHONPATH=$PWD python tests/regression_features.py                       # everything
+    PYTHONPATH=$PWD python tests/regression_features.py dct__benford_div ...  # those columns only
 
 The test is ``tests/test_features_regression.py``.
 """
@@ -149,9 +150,16 @@ def load():
     return inputs, recorded
 
 
-def record():
-    """Compute every config on the inputs with the current code and write the fixture."""
-    inputs = make_inputs()
+def record(columns=None):
+    """Compute every config on the inputs with the current code and write the fixture.
+
+    ``columns`` (column-name prefixes): keep the stored inputs and every other recorded value, and
+    record only the columns starting with one of them (a versioned change of those columns).
+    """
+    if columns:
+        inputs, recorded = load()
+    else:
+        inputs = make_inputs()
     payload = {
         "input_names": np.array(list(inputs)),
         "input_kinds": np.array(["bytes" if isinstance(v, bytes) else "array" for v in inputs.values()]),
@@ -160,6 +168,12 @@ def record():
         payload[f"input_{k}"] = np.frombuffer(value, np.uint8) if isinstance(value, bytes) else value
     for config in CONFIGS:
         names, values = compute(inputs, config)
+        if columns:
+            old_names, old = recorded[config]
+            if old_names != names:
+                raise SystemExit(f"{config}: the columns changed; record the whole fixture instead")
+            keep = ~np.array([n.startswith(tuple(columns)) for n in names])
+            values = np.where(keep, old, values)
         payload[f"{config}__columns"] = np.array(names)
         payload[f"{config}__values"] = values
     FIXTURE.parent.mkdir(parents=True, exist_ok=True)
@@ -168,5 +182,7 @@ def record():
 
 
 if __name__ == "__main__":
-    path = record()
+    import sys
+
+    path = record(sys.argv[1:] if sys.argv[1:2] != ["--all"] else None) if sys.argv[1:] else record()
     print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")

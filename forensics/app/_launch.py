@@ -111,7 +111,7 @@ def train_demo_model(folder, *, n_per_class=120, seed=0):
     --------
     >>> path = train_demo_model(tmp_path, n_per_class=8)  # doctest: +SKIP
     >>> path.name  # doctest: +SKIP
-    'demo-dct-lr-0.1.0-n8-s0.skops'
+    'demo-dct-lr-0.2.0-n8-s0.skops'
     """
     from .. import __version__, make_pipeline, save
     from ..datasets import make_demo_dataset

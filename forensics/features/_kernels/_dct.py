@@ -7,6 +7,15 @@ import numpy as np
 from ._config import array, f32, f64, i64, kernel
 
 
+#: A coefficient within this of a half-integer is that half-integer. On integer-valued luma (grey
+#: images, decoded JPEG luma) the (0, 0), (0, 4), (4, 0) and (4, 4) coefficients, and some others, are
+#: multiples of 1/8 in exact arithmetic, so exact half-integers occur; their computed values fall a
+#: last bit above or below, so plain ``rint`` put them in one bin or the next depending on the CPU
+#: (fused multiply-adds) and on the code (the NumPy twin). Since version 0.2.0 they round half to even
+#: as exact arithmetic says; the rounding error of a coefficient (|c| <= 1024) is below 1e-12.
+TIE = 1e-9
+
+
 @kernel(signature=(array(f32, 2), array(f64, 2), array(f64, 2), array(f64, 2), array(i64, 2), array(f64, 1)))
 def block_dct_stats(img, basis, coefs, moments, hist, edges):
     """Orthonormal 8x8 DCT-II of every complete block of ``img - 128``, with statistics, in one pass.
@@ -30,7 +39,8 @@ def block_dct_stats(img, basis, coefs, moments, hist, edges):
         Receives the power sums ``[sum c, sum c^2, sum c^3, sum c^4]`` of each frequency.
     hist : int64 (64, n_bins), zeroed
         Receives the histogram of ``min(|rint(c)|, n_bins - 1)`` of each frequency
-        (``rint`` rounds half to even).
+        (``rint`` rounds half to even; a coefficient within ``TIE`` of a half-integer counts as that
+        half-integer, see :data:`TIE`).
     edges : float64 (4,)
         Receives ``[sum |d| within blocks, n within, sum |d| across block boundaries, n across]``
         over horizontal and vertical neighbour pairs ``d`` of the complete-block area; a pair
@@ -112,7 +122,12 @@ def block_dct_stats(img, basis, coefs, moments, hist, edges):
                     moments[k, 1] += c2
                     moments[k, 2] += c2 * c
                     moments[k, 3] += c2 * c2
-                    a = abs(np.rint(c))
+                    a = abs(c)
+                    f = np.floor(a)
+                    if abs(a - f - 0.5) <= TIE:  # a half-integer in exact arithmetic: half to even, whatever the last bit
+                        a = f + f % 2.0
+                    else:
+                        a = np.rint(a)
                     idx = top if a >= top else int(a)
                     hist[k, idx] += 1
     edges[0] = within

@@ -15,6 +15,8 @@ import functools
 
 import numpy as np
 
+from ._dct import TIE
+
 
 def block_dct_stats(img, basis, coefs, moments, hist, edges):
     """Twin of :func:`._dct.block_dct_stats` (8x8 DCT of the complete blocks, with statistics).
@@ -61,7 +63,10 @@ def block_dct_stats(img, basis, coefs, moments, hist, edges):
     moments[:, 1] += c2.sum(axis=0)
     moments[:, 2] += (c2 * c).sum(axis=0)
     moments[:, 3] += (c2 * c2).sum(axis=0)
-    a = np.minimum(np.abs(np.rint(c)), top).astype(np.int64)
+    a = np.abs(c)
+    f = np.floor(a)
+    a = np.where(np.abs(a - f - 0.5) <= TIE, f + f % 2.0, np.rint(a))  # the kernel's rounding of ties (TIE)
+    a = np.minimum(a, top).astype(np.int64)
     a += np.arange(64) * hist.shape[1]
     hist += np.bincount(a.ravel(), minlength=hist.size).reshape(hist.shape)
     edges[0] = within

@@ -1,0 +1,117 @@
+"""The kernels' NumPy tier (``forensics/features/_kernels/_tier.py``): a fresh install runs the
+twins until they have cost the kernels' compile time, then compiles; the values do not depend on
+which ran. Each scenario runs in a fresh interpreter with its own numba cache folder (an empty one
+is a fresh install)."""
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import encode, natural_image
+from forensics.features import compile_kernels, make_feature_bank
+from forensics.features._kernels._config import DECLARED
+from forensics.features._kernels._tier import ENV_BUDGET, TieredKernel, _budget
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_RUN = """
+import json, sys
+import numpy as np
+from conftest import encode, natural_image
+from forensics.features import make_feature_bank
+from forensics.features._kernels._config import DECLARED
+from forensics.features._kernels._tier import twin_seconds
+families = json.loads(sys.argv[1])
+X = [encode(natural_image(s, (96, 128)), "JPEG", quality=85) for s in range(3)]
+X += [encode(natural_image(9, (64, 72))[:, :, 0], "PNG")]  # grey: integer-valued luma
+out = make_feature_bank(families).fit(X).transform(X)
+compiled = sorted(name for (_, name), (disp, sig) in DECLARED.items() if tuple(sig) in disp.overloads)
+spent, budget = twin_seconds()
+print(json.dumps({"values": np.where(np.isnan(out), None, out).tolist(), "compiled": compiled,
+                  "spent": spent, "budget": budget}))
+"""
+
+
+def _run(families=None, cache=None, **env):
+    full = {k: v for k, v in os.environ.items() if k != ENV_BUDGET}  # the suite's own setting is 0
+    full.update(PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'tests'}", FORENSICS_COMPILE_JOBS="1", **env)
+    if cache is not None:
+        full["NUMBA_CACHE_DIR"] = str(cache)
+    res = subprocess.run([sys.executable, "-c", _RUN, json.dumps(families)], capture_output=True, text=True,
+                         cwd=ROOT / "tests", env=full, stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    out["values"] = np.array(out["values"], dtype=float)
+    return out
+
+
+def _inputs():
+    X = [encode(natural_image(s, (96, 128)), "JPEG", quality=85) for s in range(3)]
+    return X + [encode(natural_image(9, (64, 72))[:, :, 0], "PNG")]
+
+
+def _assert_same(got, want):
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(want), rtol=1e-9, atol=1e-9)
+
+
+def test_every_declared_kernel_has_a_twin():
+    for family in ("_noise", "_dct", "_blur", "_spectral"):  # the kernel modules declare at import
+        importlib.import_module(f"forensics.features.{family}")
+    missing = [f"{m}.{n}" for (m, n), (disp, _) in DECLARED.items() if TieredKernel(disp).twin is None]
+    assert not missing
+    assert len(DECLARED) == 12
+
+
+def test_a_fresh_install_runs_the_twins_and_gives_the_kernels_values(tmp_path):
+    X = _inputs()
+    compile_kernels(n_jobs=1)  # this process: the kernels (compiled or loaded), and numba's cache filled
+    want = make_feature_bank().fit(X).transform(X)
+    fresh = _run(cache=tmp_path / "empty")
+    assert fresh["compiled"] == []  # nothing compiled: one short job stays under the budget
+    assert 0 < fresh["spent"] < fresh["budget"]
+    assert fresh["budget"] > 1.0  # the estimated compile time of the 12 kernels (~8 CPU s)
+    _assert_same(fresh["values"], want)
+    # the kernels in numba's cache (filled above, the default folder): loaded, no twin runs
+    warm = _run()
+    assert len(warm["compiled"]) == 12 and warm["spent"] == 0.0
+    _assert_same(warm["values"], want)
+
+
+def test_the_kernels_compile_once_the_twins_have_cost_the_budget(tmp_path):
+    X = _inputs()
+    want = make_feature_bank(["spectral", "blur"]).fit(X).transform(X)
+    # a budget the first twin call exceeds: the next call compiles the families whose twins ran
+    out = _run(["spectral", "blur"], cache=tmp_path / "c", **{ENV_BUDGET: "1e-9"})
+    assert out["compiled"] == ["haar_detail_energies", "sharpness_edges", "weighted_sums"]
+    assert out["spent"] > 0
+    _assert_same(out["values"], want)
+    # a zero budget: no twin at all, the kernels compile at their first call, as numba's own
+    out = _run(["spectral"], cache=tmp_path / "d", **{ENV_BUDGET: "0"})
+    assert out["compiled"] == ["weighted_sums"] and out["spent"] == 0.0
+    _assert_same(out["values"], want[:, :out["values"].shape[1]])
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "ten"])
+def test_a_bad_budget_is_refused_by_name(monkeypatch, value):
+    monkeypatch.setenv(ENV_BUDGET, value)
+    with pytest.raises(ValueError, match=ENV_BUDGET):
+        _budget()
+
+
+def test_a_budget_is_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv(ENV_BUDGET, " 2.5 ")
+    assert _budget() == 2.5
+
+
+def test_only_declared_kernels_are_tiered():
+    from forensics.features._kernels._noise import kth_smallest  # a helper: no declared signature
+
+    with pytest.raises(ValueError, match="declares no signature"):
+        TieredKernel(kth_smallest)
