@@ -279,6 +279,14 @@ def test_wavelet_residual_through_twins(monkeypatch, wavelet, level):
     assert calls["median_flat"] == len(planes)
 
 
+def test_wavelet_residual_of_a_constant_plane_through_twins_is_zero(monkeypatch):
+    # as test_noise.py's kernel case: the details of a constant are rounding, and so is the residual
+    _patched(monkeypatch, calls := {})
+    out = np.empty((40, 33))
+    sigma = wavelet_residual(np.full((40, 33), 91.5, np.float32), "db4", 2, MAD_TO_SIGMA, out)
+    assert calls and sigma < 1e-12 and np.abs(out).max() < 1e-12
+
+
 def test_noise_family_through_twins_matches_kernels(monkeypatch):
     # every noise column of the regression fixture's inputs and of its noise settings: kernels,
     # then the four kernel names of the family replaced by the twins
