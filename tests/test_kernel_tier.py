@@ -21,9 +21,12 @@ from forensics.features._kernels._tier import ENV_BUDGET, TieredKernel, _budget
 ROOT = Path(__file__).resolve().parents[1]
 
 _RUN = """
-import json, sys
+import json, os, sys
 import numpy as np
 from conftest import encode, natural_image
+os.environ.pop("FORENSICS_UNCOMPILED_SECONDS")  # conftest's setting for the suite: this run chooses its own
+if sys.argv[2]:
+    os.environ["FORENSICS_UNCOMPILED_SECONDS"] = sys.argv[2]
 from forensics.features import make_feature_bank
 from forensics.features._kernels._config import DECLARED
 from forensics.features._kernels._tier import twin_seconds
@@ -38,12 +41,13 @@ print(json.dumps({"values": np.where(np.isnan(out), None, out).tolist(), "compil
 """
 
 
-def _run(families=None, cache=None, **env):
-    full = {k: v for k, v in os.environ.items() if k != ENV_BUDGET}  # the suite's own setting is 0
-    full.update(PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'tests'}", FORENSICS_COMPILE_JOBS="1", **env)
+def _run(families=None, cache=None, budget=""):
+    """A fresh interpreter's bank on the inputs: its values, the kernels it compiled, its twin seconds.
+    ``cache``: numba's cache folder (None: the suite's); ``budget``: FORENSICS_UNCOMPILED_SECONDS ("": unset)."""
+    full = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'tests'}", FORENSICS_COMPILE_JOBS="1")
     if cache is not None:
         full["NUMBA_CACHE_DIR"] = str(cache)
-    res = subprocess.run([sys.executable, "-c", _RUN, json.dumps(families)], capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-c", _RUN, json.dumps(families), budget], capture_output=True, text=True,
                          cwd=ROOT / "tests", env=full, stdin=subprocess.DEVNULL)
     assert res.returncode == 0, res.stderr[-3000:]
     out = json.loads(res.stdout.strip().splitlines()[-1])
@@ -88,12 +92,12 @@ def test_the_kernels_compile_once_the_twins_have_cost_the_budget(tmp_path):
     X = _inputs()
     want = make_feature_bank(["spectral", "blur"]).fit(X).transform(X)
     # a budget the first twin call exceeds: the next call compiles the families whose twins ran
-    out = _run(["spectral", "blur"], cache=tmp_path / "c", **{ENV_BUDGET: "1e-9"})
+    out = _run(["spectral", "blur"], cache=tmp_path / "c", budget="1e-9")
     assert out["compiled"] == ["haar_detail_energies", "sharpness_edges", "weighted_sums"]
     assert out["spent"] > 0
     _assert_same(out["values"], want)
     # a zero budget: no twin at all, the kernels compile at their first call, as numba's own
-    out = _run(["spectral"], cache=tmp_path / "d", **{ENV_BUDGET: "0"})
+    out = _run(["spectral"], cache=tmp_path / "d", budget="0")
     assert out["compiled"] == ["weighted_sums"] and out["spent"] == 0.0
     _assert_same(out["values"], want[:, :out["values"].shape[1]])
 

@@ -406,9 +406,11 @@ def _outside_stacklevel():
     return level
 
 
-#: Items from which a serial extraction compiles the kernels before its first item: their NumPy
-#: twins cost about 15 ms per 128 px image, so 512 of them cost about the kernels' compile time (~8
-#: CPU s); a shorter job leaves the choice to the twins' budget (see ``_kernels._tier``).
+#: Items from which a serial extraction compiles the kernels before its first item (in parallel
+#: children where CPUs are idle). A shorter job leaves the choice to the twins' budget (see
+#: ``_kernels._tier``): the default bank through the twins costs ~7 ms per 128 px image and ~23 ms
+#: per 256 px one, so 512 images of 128-256 px cost 0.5-1.5x the kernels' compile time (~8 CPU s;
+#: ``benchmarks/bench_cold_tier.py``).
 UPFRONT_COMPILE_ITEMS = 512
 
 

@@ -4,11 +4,9 @@ Each twin takes the kernel's arguments, fills the kernel's output buffers in pla
 semantics (accumulating outputs are added to) and returns what the kernel returns, with NumPy only
 (no numba: calling a twin never compiles). Values: integer outputs (histograms, steps) are the
 kernel's; float outputs agree within 1e-12 relative, or an absolute bound where a value is zero up to
-rounding (see ``tests/test_kernel_twins_dbs.py``). One exception is measured and documented in
-:func:`block_dct_stats`: a coefficient that is exactly a half-integer in exact arithmetic (they occur
-on integer-valued luma) rounds the way the last bit of its arithmetic falls, which differs between
-the kernel (fused multiply-adds chosen by LLVM) and the twin, as it does between the kernel compiled
-on two CPUs (``benchmarks/twins_dbs.py --part ties``; ``docs/results.md``).
+rounding (see ``tests/test_kernel_twins_dbs.py``). A coefficient that is a half-integer in exact
+arithmetic (they occur on integer-valued luma) is recognised within :data:`._dct.TIE` and rounded
+half to even by both, so the histograms do not depend on the last bit of either's arithmetic.
 """
 
 import functools
@@ -22,8 +20,8 @@ def block_dct_stats(img, basis, coefs, moments, hist, edges):
     """Twin of :func:`._dct.block_dct_stats` (8x8 DCT of the complete blocks, with statistics).
 
     The transform uses the kernel's even/odd butterfly with its sums in the kernel's source order,
-    vectorised over the blocks. Histogram counts of coefficients that are exact half-integers in
-    exact arithmetic may fall in the neighbouring bin (``rint`` of a tie follows the last bit).
+    vectorised over the blocks, without fused multiply-adds; the histograms round exact
+    half-integers as the kernel does (:data:`._dct.TIE`).
     """
     h, w = img.shape
     nby, nbx = h // 8, w // 8
