@@ -1,5 +1,7 @@
 """Compile the numba kernels an extraction needs before its first item, in parallel processes.
 
+(Until they are compiled, short jobs run the kernels' NumPy twins instead: see :mod:`._tier`.)
+
 numba compiles a kernel at its first call, one kernel after another, in the calling process: about
 8 CPU seconds for the default bank's 12 kernels on a fresh install, and, without a shared cache,
 again in every worker of a parallel run. The kernels do not depend on each other, so
@@ -120,9 +122,11 @@ def _n_processes(n_jobs, n_missing):
 def compile_kernels(families=None, *, n_jobs=None, load=True):
     """Compile the numba kernels of ``families`` now, in parallel processes when several are missing.
 
-    Feature extraction calls this before its first item, so a user rarely needs to; call it
-    yourself to pay the compilation at a chosen time, e.g. when building a container image
-    (the kernels then load from numba's cache in a few milliseconds each).
+    A parallel extraction, or a serial one of many items, calls this before its first item; a
+    short job runs the kernels' NumPy twins until compiling pays off (``_tier``), so a user
+    rarely needs to call it. Call it to pay the compilation at a chosen time, e.g. when
+    building a container image (the kernels then load from numba's cache in a few milliseconds
+    each, and no twin runs).
 
     Parameters
     ----------
