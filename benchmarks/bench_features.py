@@ -55,6 +55,9 @@ cv2.setNumThreads(1)
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT / "tests"))  # the NumPy references live beside the tests
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _timing import interleaved_ms  # noqa: E402
 SIZES = (128, 256, 512, 1024, 2048)
 
 
@@ -129,15 +132,7 @@ _clock = CLOCK["cpu"]
 
 def interleaved(fns, repeats):
     """Median seconds of each callable, called in turn ``repeats`` times (after one warm-up each)."""
-    for fn in fns.values():
-        fn()
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t0 = _clock()
-            fn()
-            times[k].append(_clock() - t0)
-    return {k: float(np.median(v)) for k, v in times.items()}
+    return {k: v / 1e3 for k, v in interleaved_ms(fns, repeats, clock=_clock).items()}
 
 
 def decode_all(data):

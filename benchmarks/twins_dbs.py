@@ -28,7 +28,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
@@ -39,6 +38,9 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _timing import interleaved_ms  # noqa: E402
 
 #: Tolerance of the proposed tie-robust rounding (coefficients are at most 1024 in magnitude; the
 #: kernel's arithmetic errors measured here are below 1e-12).
@@ -46,16 +48,8 @@ TIE_TOL = 1e-9
 
 
 def interleaved(fns, repeats):
-    """Median milliseconds of each callable, called in turn (after one warm-up each)."""
-    for fn in fns.values():
-        fn()
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t0 = time.process_time()
-            fn()
-            times[k].append(time.process_time() - t0)
-    return {k: float(np.median(v)) * 1e3 for k, v in times.items()}
+    """Median CPU milliseconds of each callable, called in turn (after one warm-up each)."""
+    return interleaved_ms(fns, repeats)
 
 
 def photo_luma(size):
