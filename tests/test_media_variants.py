@@ -598,6 +598,91 @@ def test_a_webm_display_size_is_the_pixel_aspect_ratio(tmp_path):
         assert (rotation, applied, video.frames[0].shape) == (0, pytest.approx(sar), (48, width, 3))
 
 
+# -- sample aspect ratios a frame size cannot take (round 8) -----------------------------------
+def _mp4_with_pasp(path, h_spacing, v_spacing):
+    """A 96x64 H.264 MP4 whose VUI says 4:3 and whose ``pasp`` box says ``h_spacing:v_spacing``
+    (the box's two 32-bit fields patched in place; PyAV writes the codec's ratio there)."""
+    from video_fixtures import write_video
+
+    write_video(path, index_frames(3, size=(64, 96)), sample_aspect_ratio=Fraction(4, 3))
+    data = bytearray(path.read_bytes())
+    at = data.find(b"pasp")
+    assert at > 0 and struct.unpack(">II", data[at + 4:at + 12]) == (4, 3)
+    data[at + 4:at + 12] = struct.pack(">II", h_spacing, v_spacing)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("pasp,sar,width,reported", [
+    ((1000, 1), 4 / 3, 128, True),        # 64 // 1000 = 0 rows: invalid; the VUI's 4:3 holds
+    ((2**31 - 1, 1), 4 / 3, 128, True),   # was an OpenCV error (a width beyond int)
+    ((65, 1), 4 / 3, 128, True),          # just above the threshold: 64 // 65 = 0
+    ((64, 1), 64.0, 6144, False),         # at it: 64 // 64 = 1 row, valid, applied
+    ((1, 97), 4 / 3, 128, True),          # 96 // 97 = 0 columns
+    ((1, 96), 1 / 96, 1, False),          # 96 // 96 = 1 column, valid
+    ((3, 2), 1.5, 144, False),            # an ordinary container ratio over the VUI's
+])
+def test_a_container_aspect_ratio_that_scales_a_side_below_a_pixel_is_ignored(tmp_path, pasp, sar, width, reported):
+    """An MP4 ``pasp`` box is taken as FFmpeg's players take it, unless it fails FFmpeg's own
+    ``av_image_check_sar`` for the coded size (a side scaled below one pixel), which FFmpeg's
+    decoders apply to the codec's ratio ("ignoring invalid SAR") but its MP4 demuxer not to the
+    box's. Before, 1000:1 gave 96000x64 frames, 65535:1 6291360x64 (1.2 GB a frame), 1:1000 frames
+    one pixel wide, all without a word; 2**31-1:1 an OpenCV error. Now such a ratio is ignored for
+    the codec's (the H.264 VUI's 4:3) and reported. Look-alikes: the ratios at the threshold and an
+    ordinary 3:2 are applied without a report."""
+    path = _mp4_with_pasp(tmp_path / "pasp.mp4", *pasp)
+    info = video_info(path)
+    note = [e for e in info.errors if "sample aspect ratio" in e]
+    assert (info.sample_aspect_ratio, info.display_width, info.display_height) == (pytest.approx(sar), width, 64)
+    assert bool(note) == reported and len(info.errors) == len(note)
+    if reported:
+        assert note[0].startswith(f"sample aspect ratio {pasp[0]}:{pasp[1]} is invalid for 96x64 frames")
+    r = read_frames(path, indices=[1])
+    assert r.frames[0].shape == (64, width, 3) and r.sar_applied == pytest.approx(sar)
+    assert [e for e in r.errors if "sample aspect ratio" in e] == note
+    assert read_frames(path, indices=[1], display=False).frames[0].shape == (64, 96, 3)
+
+
+@pytest.mark.parametrize("display_size,sar,width,reported", [
+    ((4800, 48), 1.0, 48, True),      # 100:1 on 48 rows: invalid; VP9 has no ratio of its own
+    ((65535, 1), 1.0, 48, True),
+    ((2304, 48), 48.0, 2304, False),  # 48:1, at the threshold: applied
+])
+def test_a_matroska_display_size_that_scales_a_side_below_a_pixel_is_ignored(tmp_path, display_size, sar, width,
+                                                                             reported):
+    """Matroska's DisplayWidth/DisplayHeight give the ratio (a WebM VP9 stream has no other): one
+    that fails ``av_image_check_sar`` for the 48x48 coded frames is ignored (square pixels) and
+    reported; before, 4800x48 gave frames 4800 pixels wide without a word."""
+    import cv2
+
+    coded = cv2.resize(natural_image(3, (48, 64)), (48, 48), interpolation=cv2.INTER_AREA)
+    path = _webm_vp9(tmp_path / "d.webm", [coded] * 2, display_size=display_size)
+    info = video_info(path)
+    assert (info.sample_aspect_ratio, info.display_width) == (pytest.approx(sar), width)
+    assert any("is invalid for 48x48 frames" in e for e in info.errors) == reported
+    assert read_frames(path, indices=[0]).frames[0].shape == (48, width, 3)
+
+
+def test_a_valid_aspect_ratio_is_held_to_max_pixels_on_the_displayed_frame(tmp_path):
+    """A valid ratio still multiplies the width by up to the height (64:1 on 96x64: 6144x64 =
+    393216 pixels displayed, 6144 coded), so ``max_pixels`` bounds the displayed frame too: at
+    393216 it is read, one below it is an ItemError naming the item (before, it was read: only the
+    coded size was held to the limit). The coded frames (``display=False``) stay within it and are
+    read; so do the faces' display reads (read_display_frames) at the limit."""
+    from forensics.media import read_display_frames
+
+    path = _mp4_with_pasp(tmp_path / "wide.mp4", 64, 1)
+    assert read_frames(path, indices=[0], max_pixels=6144 * 64).frames[0].shape == (64, 6144, 3)
+    with pytest.raises(ItemError, match=r"item 5 \(.*wide\.mp4\): displayed frames would be 6144x64 .*"
+                                        r"above max_pixels=393215"):
+        read_frames(path, indices=[0], index=5, max_pixels=6144 * 64 - 1)
+    assert read_frames(path, indices=[0], display=False, max_pixels=6144 * 64 - 1).frames[0].shape == (64, 96, 3)
+    video, _, applied = read_display_frames(path, n=1, max_pixels=6144 * 64)
+    assert applied == pytest.approx(64.0) and video.frames[0].shape == (64, 6144, 3)
+    with pytest.raises(ItemError, match="displayed frames would be 6144x64"):
+        read_display_frames(path, n=1, max_pixels=6144 * 64 - 1)
+
+
 # -- GIF transparency ------------------------------------------------------------------------------
 @pytest.mark.parametrize("transparency,background", [(3, 0), (3, 2), (0, 1), (1, 1)])
 def test_gif_pixels_under_transparency_are_the_palette_colour(tmp_path, transparency, background):

@@ -820,7 +820,7 @@ def _probe(video, errors):
                    "(kept in decode order)")
     bit_rate = stream.codec_context.bit_rate or container.bit_rate or None
     width, height = int(stream.codec_context.width), int(stream.codec_context.height)
-    sar = _sar(stream)
+    sar = _sar(stream, errors)
     rotation = _tag_rotation(stream, errors) or 0
     geometry = _Geometry.from_tag(rotation)
     return VideoInfo(
@@ -889,12 +889,43 @@ def _check_header(container, stream, table, header_frames, start_s, duration_s, 
         errors.add(f"the container gives a duration of {header_s:.3f} s but the frames span {duration_s:.3f} s")
 
 
-def _sar(stream):
+def _valid_sar(sar, width, height):
+    """FFmpeg's ``av_image_check_sar``: the ratio scales neither side of a ``width`` x ``height`` frame below
+    one pixel (a size not known yet, 0, is not checked). An unknown or malformed ratio (None, 0:1, x:0) passes
+    here: ``_ratio`` reads it as 1."""
+    if sar is None or sar.denominator <= 0 or sar.numerator <= 0:
+        return True  # unknown (None, 0:1) or malformed: read as square by _ratio, as FFmpeg reads it as undefined
+    if sar.numerator == sar.denominator or not (width and height):
+        return True
+    if sar.numerator < sar.denominator:
+        return width * sar.numerator // sar.denominator > 0
+    return height * sar.denominator // sar.numerator > 0
+
+
+def _sar(stream, errors=None):
+    """The sample aspect ratio FFmpeg's players use for the stream (float; 1.0 when unknown).
+
+    The container's (MP4 ``pasp``, Matroska display size) when it declares a valid one, else the codec's.
+    A ratio that would scale the coded width or height below one pixel (``av_image_check_sar``, which
+    FFmpeg's decoders apply to the codec's ratio, "ignoring invalid SAR", but its demuxers not to the
+    container's) is ignored, and reported in ``errors`` when given: a ``pasp`` box of 65535:1 on a
+    96x64 clip made each displayed frame 6291360x64 (1.2 GB), 2**31-1:1 an OpenCV error.
+    """
+    cc = stream.codec_context
+    w, h = int(cc.width or 0), int(cc.height or 0)
     try:
         sar = stream.sample_aspect_ratio
     except Exception:  # pragma: no cover - defensive
         sar = None
-    return _ratio(sar)
+    if _valid_sar(sar, w, h):
+        return _ratio(sar)
+    codec = cc.sample_aspect_ratio
+    fallback = _ratio(codec) if _valid_sar(codec, w, h) else 1.0
+    if errors is not None:
+        errors.add(f"sample aspect ratio {sar.numerator}:{sar.denominator} is invalid for {w}x{h} frames "
+                   f"(it scales a side below one pixel); ignored, as FFmpeg's decoders ignore such a ratio: "
+                   f"pixels taken as {'square' if fallback == 1.0 else f'{fallback:.4g} (the codec headers)'}")
+    return fallback
 
 
 def pick_stream(streams, stream, kind, index, src, exclude=0):
@@ -1018,10 +1049,11 @@ _PLANAR = {"nv12": "yuv420p", "p010le": "yuv420p10le", "p016le": "yuv420p16le", 
 class _Display:
     """Turns decoded frames into what a viewer sees (or leaves them coded)."""
 
-    def __init__(self, stream, enabled, errors, tag_rotation, threads=1):
+    def __init__(self, stream, enabled, errors, tag_rotation, threads=1, video=None):
         from av.video.reformatter import VideoReformatter
 
         self.enabled = enabled
+        self.video = video  # the opened _Video: its max_pixels bounds the displayed frame too
         self.errors = errors
         self.sar = _sar(stream)
         # FFmpeg's players take a frame's aspect ratio from av_guess_sample_aspect_ratio: the container's
@@ -1069,7 +1101,8 @@ class _Display:
         """
         if not (self.enabled and self.follow):
             return
-        now = _ratio(cc.sample_aspect_ratio)
+        now = cc.sample_aspect_ratio
+        now = _ratio(now) if _valid_sar(now, int(cc.width or 0), int(cc.height or 0)) else 1.0
         if now == self.sar:
             return
         if self.exact and key is not None:
@@ -1092,6 +1125,12 @@ class _Display:
         sar, own = 1.0, self._sar_of.get(key, self.sar)
         h, w = rgb.shape[:2]
         new_w = max(1, int(round(w * own)))
+        v = self.video
+        if v is not None and new_w * h > v.max_pixels:  # a valid ratio still multiplies the width by up to h
+            raise ItemError(v.index, v.src, f"displayed frames would be {new_w}x{h} ({new_w * h / 1e6:.0f} megapixels: "
+                                            f"{w}x{h} coded, sample aspect ratio {own:.6g}), above "
+                                            f"max_pixels={v.max_pixels}; read with display=False for the coded "
+                                            "frames, or raise max_pixels if this is intended")
         if new_w != w:
             import cv2
 
@@ -1263,7 +1302,7 @@ class _Decode:
         self.wanted = [int(i) for i in wanted if not self.by_pts or i < table.n]
         self.errors = errors
         self.threads = int(threads)
-        self.display = _Display(video.stream, display, errors, tag_rotation, threads)
+        self.display = _Display(video.stream, display, errors, tag_rotation, threads, video=video)
         self.seek = bool(seek) and self.by_pts and video.seekable and not table.restarts
         self.skip_nonref = (bool(skip_nonref) and self.by_pts
                             and video.stream.codec_context.name in _SKIP_NONREF_CODECS)
