@@ -467,6 +467,69 @@ def test_mp4_edit_lists_give_the_frames_ffmpeg_shows(tmp_path, shift, bframes, m
         np.round(np.linspace(0, n - 1, 4) + 1e-9).astype(int).tolist()
 
 
+def _with_edit_list(src, dst, entries):
+    """``src`` (an MP4 whose moov follows its mdat, with one elst entry) with the edit list replaced by
+    ``entries`` ((segment duration in the movie's 1/1000 s, media time in the track's units), rate 1):
+    the elst box rewritten and its parents' sizes (edts, trak, moov) grown; no chunk offset moves."""
+    data = bytearray(src.read_bytes())
+    assert data.find(b"mdat") < data.find(b"moov")
+    at = data.find(b"elst") - 4
+    old = struct.unpack(">I", data[at:at + 4])[0]
+    body = struct.pack(">II", 0, len(entries)) + b"".join(struct.pack(">IiHH", d, t, 1, 0) for d, t in entries)
+    box = struct.pack(">I", 8 + len(body)) + b"elst" + body
+    for name in (b"edts", b"trak", b"moov"):
+        j = data.rfind(name, 0, at) - 4
+        struct.pack_into(">I", data, j, struct.unpack(">I", data[j:j + 4])[0] + len(box) - old)
+    data[at:at + old] = box
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+@pytest.mark.parametrize("edits,shown", [
+    ([(300, 0), (500, 3072), (300, 4096)], [0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6]),  # a stretch shown again later
+    ([(500, 0), (500, 0)], [0, 1, 2, 3, 4] * 2),  # a loop: the first half second twice
+    ([(300, 0), (300, 6144)], [0, 1, 2, 6, 7, 8]),  # a cut out of the middle
+    ([(500, 0)], [0, 1, 2, 3, 4]),  # the end trimmed (a copy-cut with -t)
+    ([(1200, 0)], list(range(12))),  # the plain file's own edit
+])
+def test_mp4_edit_lists_of_several_entries_give_the_frames_ffmpeg_shows(tmp_path, edits, shown):
+    """An edit list of several entries (an editor's cut, a loop, a trimmed end) on a 12-frame 10 fps
+    clip, keyframes every 5: FFmpeg rebuilds the index, repeating samples (decode-only discarded
+    copies, or shown again) with pts that recur. Frame k, times= and the counts are the frames FFmpeg
+    shows. Before, a stretch shown again later lost frames 0-2 ('3 requested frame(s) not decoded':
+    the rewind to pts 0 landed on the later, discarded copy of frame 0, taken for the first packet by
+    its pts) and 'the header gives 12 frames but the stream holds 28 packets' was reported, as 12
+    against 11 packets for the trimmed end (the sample table's count is no count of FFmpeg's packets
+    under an edit list). Look-alikes: the loop, the cut and the plain edit, read right before."""
+    from forensics.features import BlurFeatures, VideoFeatures
+
+    plain = _mp4_shifted(tmp_path / "plain.mp4", index_frames(12, step=15), 0, bframes=False)
+    assert _edits(plain) == [(1200, 0)]
+    path = _with_edit_list(plain, tmp_path / "edited.mp4", edits)
+    assert [e[:2] for e in _edits(path)] == edits
+    n = len(shown)
+    with av.open(str(path)) as c:  # what FFmpeg shows: the truth the reader must give
+        truth = [frame_level(f.to_ndarray(format="rgb24")) for f in c.decode(video=0)]
+    np.testing.assert_allclose(truth, 16 + 15 * np.array(shown), atol=3)
+    info = video_info(path)
+    assert (info.n_frames, info.header_frames, info.errors) == (n, 12, ())
+    assert info.duration_s == pytest.approx(n / 10)
+    r = read_frames(path, every=1)
+    assert r.indices.tolist() == list(range(n)) and r.errors == []
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], truth, atol=1e-9)
+    np.testing.assert_allclose(r.timestamps, np.arange(n) / 10, atol=1e-6)
+    asked = [n - 1, 0, n // 2, 1]
+    for seek in (True, False):
+        r = _within(30, read_frames, path, indices=asked, seek=seek)
+        assert r.indices.tolist() == asked and r.errors == []
+        np.testing.assert_allclose([frame_level(f) for f in r.frames], [truth[k] for k in asked], atol=1e-9)
+    r = read_frames(path, times=[0.0, 0.15, n / 10 - 0.001])
+    assert r.indices.tolist() == [0, 1, n - 1]
+    vf = VideoFeatures(BlurFeatures(), faces=False, n_frames=4).fit()
+    vf.transform([path])
+    assert vf.status_["status"].tolist() == ["ok"]
+
+
 # -- MP4 header durations --------------------------------------------------------------------------
 def _set_mp4_duration(path, box, value):
     """Overwrite the duration field of the first ``box`` (mvhd, tkhd or mdhd: version 0 layout) in

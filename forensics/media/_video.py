@@ -554,8 +554,8 @@ class _Video:
 
         dts, pts = self.table.first_packet if self.table is not None else (None, None)
         target = dts if dts is not None else pts
-        if target is None or not self.seekable:
-            return False
+        if target is None or not self.seekable or (self.table is not None and self.table.pts_repeat):
+            return False  # (with repeated pts FFmpeg's seek to the first one may land on a later copy)
         try:
             self.container.seek(int(target), stream=self.stream, backward=True)
         except (av.FFmpegError, OverflowError):
@@ -588,6 +588,7 @@ class _Table:
         self.dts_range = (min(known), max(known)) if known and len(known) == self.n_packets else None
         pkt_pts = self._continue_segments(pkt_pts, pkt_dts, pkt_dur) if discont else pkt_pts
         shown = [i for i in range(self.n_packets) if not pkt_discard[i]]
+        self.n_discarded = self.n_packets - len(shown)
         timed = bool(shown) and trust_pts and all(pkt_pts[i] is not None for i in shown)
         self.timing = "pts" if timed else "decode order"
         self.n = len(shown)
@@ -623,9 +624,15 @@ class _Table:
             for i, p in enumerate(pkt_pts):
                 if p is not None:
                     self.packet_of_pts.setdefault(p, i)
+            # Packets sharing a pts (an MP4 edit list that shows a stretch twice or starts a later stretch
+            # from an earlier keyframe: FFmpeg's index repeats those samples, as discarded decode-only
+            # packets or shown again): a seek to a pts, or a landing told by its pts, is ambiguous there.
+            self.pts_repeat = len(self.packet_of_pts) < sum(p is not None for p in pkt_pts)
         else:
             self.pts = None
 
+    #: packets share a pts, so packets cannot be found by pts (no seeks; decode from the first byte)
+    pts_repeat = False
     #: first packet of each timestamp segment after the first, and each segment's pts shift (see below)
     restarts = ()
     offsets = (0,)
@@ -863,7 +870,11 @@ def _check_header(container, stream, table, header_frames, start_s, duration_s, 
     """Report a header frame count or duration that the packets contradict."""
     import av
 
-    if header_frames and header_frames != table.n_packets:
+    # An MP4/MOV's count is its sample table's, from which FFmpeg builds the packets; an edit list makes it
+    # drop samples past the edit's end, repeat samples (a stretch shown twice, decode-only copies) and mark
+    # hidden ones discarded, so there the packets are no count of the samples and a mismatch means nothing.
+    edited = "mov" in _formats(container) and (table.n_discarded or table.pts_repeat)
+    if header_frames and header_frames != table.n_packets and not edited:
         errors.add(f"the header gives {header_frames} frames but the stream holds {table.n_packets} packets"
                    + ("" if complete else " (the scan stopped early)"))
     if not _formats(container) & set(_DURATION_FORMATS):
@@ -1303,7 +1314,7 @@ class _Decode:
         self.errors = errors
         self.threads = int(threads)
         self.display = _Display(video.stream, display, errors, tag_rotation, threads, video=video)
-        self.seek = bool(seek) and self.by_pts and video.seekable and not table.restarts
+        self.seek = bool(seek) and self.by_pts and video.seekable and not table.restarts and not table.pts_repeat
         self.skip_nonref = (bool(skip_nonref) and self.by_pts
                             and video.stream.codec_context.name in _SKIP_NONREF_CODECS)
         cc = video.stream.codec_context
@@ -1447,7 +1458,10 @@ class _Decode:
                         seg_in += 1
                     last_dts = packet.dts
                 pts = packet.pts + offsets[seg_in] if packet.pts is not None else None
-                pos = table.packet_of_pts.get(pts) if pts is not None else None
+                if table.pts_repeat:  # read from the first byte in file order: the next decode position
+                    pos = cur + 1
+                else:
+                    pos = table.packet_of_pts.get(pts) if pts is not None else None
                 if landing is not None:
                     if pos is None or pos > landing:
                         # The seek went past the packet asked for: decode from the first byte instead.
