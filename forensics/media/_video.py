@@ -1770,7 +1770,8 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
         Largest frame (width x height) read, 67 megapixels by default: a stream whose coded size
         is larger is refused before decoding, and FFmpeg's decoder (its own ``max_pixels``)
         refuses a picture above it met mid-stream (that frame is then missing, with the
-        decoder's message in ``errors``).
+        decoder's message in ``errors``). With ``display``, a frame whose resampling to square
+        pixels would make it larger is refused too (an ItemError naming the item).
 
     Returns
     -------
