@@ -986,6 +986,105 @@ def test_a_lazily_opened_pil_image_is_the_item_of_its_file(tmp_path):
         np.testing.assert_array_equal(loaded.pixels, np.asarray(im))
 
 
+# -- a capture that starts between keyframes (round 8) -----------------------------------------
+_GOP10 = {"libx264": None, "libx265": {"x265-params": "keyint=10:min-keyint=10:scenecut=0:log-level=none"},
+          "mpeg2video": {"bf": "2"}}
+
+
+def _ts_cut(tmp_path, codec, at):
+    """A 30-frame MPEG-TS (keyframes every 10 frames) and the same from the TS packet holding the
+    packet at decode position ``at`` (the first two TS packets, PAT and PMT, kept): what a tuner
+    capture or a byte-range download gives."""
+    from video_fixtures import write_video
+
+    src = write_video(tmp_path / f"{codec}.ts", index_frames(30, step=8), codec=codec, gop=10, options=_GOP10[codec])
+    with av.open(str(src)) as c:
+        where = [(p.pos, p.is_keyframe) for p in c.demux(video=0) if p.size]
+    data = src.read_bytes()
+    cut = tmp_path / f"{codec}_{at}.ts"
+    cut.write_bytes(data[:376] + data[where[at][0] // 188 * 188:])
+    return cut, where
+
+
+@pytest.mark.parametrize("codec,at,at_key,dropped", [
+    ("libx264", 3, False, 7),     # 7 packets before the keyframe of frame 10 (closed GOPs)
+    ("libx265", 3, False, 7),     # 4 before it, and its 3 leading pictures (RASL: after it in decode order, shown before)
+    ("mpeg2video", 3, False, 3),  # open GOPs: a P-frame before the keyframe and the 2 B-frames leading it
+    ("mpeg2video", 1, True, 2),   # cut at an open-GOP keyframe: its 2 leading B-frames only
+    ("libx264", 10, True, 0),     # the look-alike: cut at a closed-GOP keyframe, nothing dropped
+])
+def test_a_capture_starting_between_keyframes_counts_the_frames_ffmpeg_shows(tmp_path, codec, at, at_key, dropped):
+    """An MPEG-TS cut inside a GOP: FFmpeg's decoders output nothing before the first keyframe nor
+    that keyframe's leading pictures, and players start there. Frame 0, the count, times= and
+    the timestamps are those of the frames FFmpeg shows (the file decoded by PyAV is the truth).
+    Before, the undecodable packets were frames: 27 frames for 20 shown, frames 0-6 'not decoded'
+    (every=1 and the default n=32 partial), times=[0] a missing frame and later times off by the
+    7 frames. Look-alike: a cut at a closed-GOP keyframe keeps every packet."""
+    from forensics.features import BlurFeatures, VideoFeatures
+
+    cut, where = _ts_cut(tmp_path, codec, at)
+    assert where[at][1] == at_key and where[0][1]  # the variant meant: cut off a keyframe, or at one
+    with av.open(str(cut)) as c:
+        n_packets = sum(1 for p in c.demux(video=0) if p.size)
+    with av.open(str(cut)) as c:
+        shown = [(f.time, frame_level(f.to_ndarray(format="rgb24"))) for f in c.decode(video=0)]
+    n = len(shown)
+    assert n == n_packets - dropped
+    info = video_info(cut)
+    assert (info.n_frames, info.errors) == (n, ())
+    assert info.start_time_s == pytest.approx(shown[0][0])
+    r = read_frames(cut, every=1)
+    assert r.indices.tolist() == list(range(n)) and r.errors == []
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], [v for _, v in shown], atol=1e-9)
+    np.testing.assert_allclose(r.timestamps, [t - shown[0][0] for t, _ in shown], atol=1e-6)
+    r = read_frames(cut, times=[0.0, 0.3])
+    assert r.indices.tolist() == [0, 7] and r.errors == []
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], [shown[0][1], shown[7][1]], atol=1e-9)
+    vf = VideoFeatures(BlurFeatures(), faces=False, n_frames=32).fit()
+    vf.transform([cut])
+    assert vf.status_["status"].tolist() == ["ok"] and vf.records_["frame_index"].tolist() == list(range(n))
+
+
+def test_a_raw_h264_capture_starting_between_keyframes_counts_the_frames_ffmpeg_shows(tmp_path):
+    """The same cut as a raw H.264 stream (no timestamps: frames in decoder output order): the 7
+    packets before the first keyframe are no frames (before: 27 frames, the last 7 'not decoded')."""
+    _, _ = _ts_cut(tmp_path, "libx264", 10)  # writes libx264.ts, whose packets from decode position 3 are copied
+    raw = tmp_path / "cut.h264"
+    with av.open(str(tmp_path / "libx264.ts")) as i, av.open(str(raw), "w", format="h264") as o:
+        s = i.streams.video[0]
+        t = o.add_stream_from_template(s)
+        for k, p in enumerate(p for p in i.demux(s) if p.size):
+            if k >= 3:
+                p.stream = t
+                o.mux(p)
+    with av.open(str(raw)) as c:
+        keys = [p.is_keyframe for p in c.demux(video=0) if p.size]
+    with av.open(str(raw)) as c:
+        shown = [frame_level(f.to_ndarray(format="rgb24")) for f in c.decode(video=0)]
+    assert (len(keys), keys.index(True), len(shown)) == (27, 7, 20)
+    info = video_info(raw)
+    assert (info.timing, info.n_frames, info.errors) == ("decode order", 20, ())
+    r = read_frames(raw, every=1)
+    assert r.indices.tolist() == list(range(20)) and r.errors == []
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], shown, atol=1e-9)
+
+
+def test_leading_packets_are_dropped_only_in_capture_formats(tmp_path):
+    """A Matroska file whose first packet lost its keyframe flag (damage) keeps it as frame 0, a gap
+    named in errors, not a start to skip: its muxer flagged a keyframe there. The same packets in an
+    MPEG-TS start a capture."""
+    from video_fixtures import remux, write_video
+
+    src = write_video(tmp_path / "intra.mkv", index_frames(5), gop=1)
+    bad = remux(src, tmp_path / "bad.mkv", damage={0})
+    with av.open(str(bad)) as c:
+        assert [p.is_keyframe for p in c.demux(video=0) if p.size] == [False] + [True] * 4
+    info = video_info(bad)
+    assert info.n_frames == 5
+    r = read_frames(bad, every=1)
+    assert r.indices.tolist() == [1, 2, 3, 4] and r.missing.tolist() == [0]
+
+
 # -- an aspect ratio that changes mid-stream (round 5) ------------------------------------------
 def write_aspect_switch(path, ratios, fmt=None, bframes=0, size=(144, 176)):
     """An MPEG-2 stream whose sequence headers change the display aspect ratio, as a broadcast that

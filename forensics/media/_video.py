@@ -88,6 +88,13 @@ _DURATION_FORMATS = ("mov", "mp4", "matroska", "webm", "avi", "flv")
 # Decoders that honour skip_frame for the packet being sent (others apply it later, or output a
 # stand-in picture for a skipped one).
 _SKIP_NONREF_CODECS = ("h264", "hevc")
+#: Decoders that output nothing before a stream's first keyframe, nor that keyframe's leading pictures
+#: (measured with this FFmpeg on MPEG-TS captures cut inside a GOP; see _Table._leading)
+_LEADING_DROPPED_CODECS = ("h264", "hevc", "mpeg2video")
+#: Formats of captures, which may start anywhere in a stream and whose keyframe flags are the codec parser's
+#: (MPEG-TS, MPEG-PS, raw elementary streams); files of other containers start with a keyframe their muxer
+#: flagged, so a first packet without the flag there is damage (a gap), not a capture's start
+_CAPTURE_FORMATS = ("mpegts", "mpeg", "mpegvideo", "h264", "hevc")
 # FFmpeg demuxers open nested inputs (playlists, concat lists, MP4 external references) through
 # the protocol whitelist; no protocol is named "none", so every nested open is refused.
 _CONTAINER_OPTIONS = {"protocol_whitelist": "none"}
@@ -580,13 +587,15 @@ class _Table:
     excluded). Frames are the shown (not discarded) packets in presentation order.
     """
 
-    def __init__(self, pkt_pts, pkt_dts, pkt_key, pkt_discard, pkt_dur, trust_pts=True, discont=False):
+    def __init__(self, pkt_pts, pkt_dts, pkt_key, pkt_discard, pkt_dur, trust_pts=True, discont=False,
+                 drops_leading=False):
         self.n_packets = len(pkt_pts)
         self.first_packet = (pkt_dts[0], pkt_pts[0]) if pkt_pts else (None, None)
         known = [d for d in pkt_dts if d is not None]
         # first and last decode timestamp when every packet has one (the slots of an AVI stream)
         self.dts_range = (min(known), max(known)) if known and len(known) == self.n_packets else None
         pkt_pts = self._continue_segments(pkt_pts, pkt_dts, pkt_dur) if discont else pkt_pts
+        pkt_discard = self._leading(pkt_pts, pkt_key, pkt_discard, trust_pts) if drops_leading else pkt_discard
         shown = [i for i in range(self.n_packets) if not pkt_discard[i]]
         self.n_discarded = self.n_packets - len(shown)
         timed = bool(shown) and trust_pts and all(pkt_pts[i] is not None for i in shown)
@@ -636,6 +645,38 @@ class _Table:
     #: first packet of each timestamp segment after the first, and each segment's pts shift (see below)
     restarts = ()
     offsets = (0,)
+
+    #: decode positions of the packets of a stream that starts between keyframes which the decoder never
+    #: outputs (see _leading); they are not sent to it (its complaints about their missing references
+    #: would be reported as damage)
+    n_leading = 0
+    leading = frozenset()
+
+    def _leading(self, pkt_pts, pkt_key, pkt_discard, trust_pts):
+        """``pkt_discard`` with the pictures a stream that starts between keyframes cannot show marked.
+
+        A capture (MPEG-TS from a tuner, a cut made without re-encoding) may start after a keyframe:
+        FFmpeg's H.264, HEVC and MPEG-2 decoders output nothing before the first keyframe in decode
+        order, nor its leading pictures (after it in decode order, before it in presentation order,
+        referencing pictures before it), and its players show the keyframe first. Those packets are
+        no frames here either (before, a TS cut 3 packets into a GOP of 10 counted 7 frames that never
+        decode: frame 0, times= and even sampling pointed at them); a cut at an open-GOP keyframe (MPEG-2,
+        HEVC) has leading pictures only. Only at the stream's start, in a capture format
+        (``_CAPTURE_FORMATS``); a stream without any keyframe flag is left as it is.
+        """
+        first = next((i for i in range(self.n_packets) if pkt_key[i]), None)
+        if first is None:
+            return pkt_discard
+        out = list(pkt_discard)
+        kp = pkt_pts[first]
+        leading = []
+        for i in range(self.n_packets):
+            early = trust_pts and i > first and kp is not None and pkt_pts[i] is not None and pkt_pts[i] < kp
+            if not out[i] and (i < first or early):
+                out[i] = True
+                leading.append(i)
+        self.n_leading, self.leading = len(leading), frozenset(leading)
+        return out
 
     def _continue_segments(self, pkt_pts, pkt_dts, pkt_dur):
         """Timestamps made continuous across discontinuities (``discont``: formats such as MPEG-TS that allow them).
@@ -723,7 +764,8 @@ def _scan(container, stream, errors, fh=None):
                    f"{_MAX_BYTES_WITHOUT_PACKET >> 20} MiB read without a packet of the video (zeros or junk?); "
                    f"the rest of the file is not read ({len(pts)} packets found before)")
     trust = bool(_formats(container) & set(_PTS_FORMATS)) or not stream.codec_context.has_b_frames
-    return _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container)), complete
+    drops = stream.codec_context.name in _LEADING_DROPPED_CODECS and bool(_formats(container) & set(_CAPTURE_FORMATS))
+    return _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container), drops_leading=drops), complete
 
 
 #: FFmpeg's AVFMT_TS_DISCONT (libavformat/avformat.h): the format allows timestamp discontinuities.
@@ -1478,6 +1520,8 @@ class _Decode:
                         seeking = False
                     landing = None
                 cur = pos if pos is not None else cur + 1
+                if cur in table.leading:
+                    continue  # a picture of a capture's start that cannot be shown (see _Table._leading)
                 if self.skip_nonref:
                     mode = "DEFAULT" if pts is None or pts in want_pts else "NONREF"
                     if mode != self.skip:
@@ -1539,7 +1583,9 @@ class _Decode:
         want = set(self.wanted)
         last = self.wanted[-1]
         demux, _ = self._begin()
+        leading = self.video.table.leading
         k = 0
+        d = -1  # decode position of the packet
         while k <= last:
             try:
                 packet = next(demux)
@@ -1549,6 +1595,10 @@ class _Decode:
             except av.FFmpegError as exc:
                 errors.add(f"reading stopped after frame {k - 1} ({_describe(exc)})")
                 packet = None
+            if packet is not None and packet.size:
+                d += 1
+                if d in leading:
+                    continue  # a picture of a capture's start that cannot be shown (see _Table._leading)
             try:
                 frames = packet.decode() if packet is not None else self._drain()
             except av.FFmpegError as exc:
