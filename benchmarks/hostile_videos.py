@@ -27,6 +27,8 @@ Cases:
 - ``metadata_16mib``: a 16 MiB title and a 1 MiB rotate tag, ``read_frames(n=4)``.
 - ``zeros_4gib_mkv`` / ``zeros_4gib_ts``: an 8-frame clip followed by 4 GiB of zeros (sparse),
   ``video_info`` then ``read_frames(n=8)``.
+- ``pasp_65535``: a 96x64 H.264 MP4 (8 frames, VUI 4:3) whose ``pasp`` box says 65535:1,
+  ``read_frames(n=8)`` (display geometry; ``VideoFeatures(faces=False)`` reads the coded frames).
 - ``uhd_n32`` / ``uhd_iter`` / ``uhd_features``: a 40-frame 3840x2160 H.264 clip:
   ``read_frames(n=32)``; ``iter_frames`` over the same 32 frames; ``VideoFeatures(BlurFeatures(),
   faces=False, n_frames=32)``.
@@ -200,6 +202,15 @@ def build(tmp, only):
         if want(f"zeros_4gib_{fmt}"):
             clip = write_video(tmp / f"clip.{fmt}", index_frames(8, size=(48, 64)))
             cases[f"zeros_4gib_{fmt}"] = (_zero_tail(clip, 4 << 30), "info+n8")
+    if want("pasp_65535"):
+        from fractions import Fraction
+
+        src = write_video(tmp / "pasp.mp4", index_frames(8, size=(64, 96)), sample_aspect_ratio=Fraction(4, 3))
+        data = bytearray(src.read_bytes())
+        at = data.find(b"pasp")
+        data[at + 4:at + 12] = (65535).to_bytes(4, "big") + (1).to_bytes(4, "big")
+        src.write_bytes(bytes(data))
+        cases["pasp_65535"] = (src, '{"n": 8}')
     if any(want(n) for n in ("uhd_n32", "uhd_iter", "uhd_features")):
         rng = np.random.default_rng(0)
         base = (np.linspace(0, 255, 3840)[None, :, None] * np.ones((2160, 1, 3))).astype(np.uint8)

@@ -467,6 +467,69 @@ def test_mp4_edit_lists_give_the_frames_ffmpeg_shows(tmp_path, shift, bframes, m
         np.round(np.linspace(0, n - 1, 4) + 1e-9).astype(int).tolist()
 
 
+def _with_edit_list(src, dst, entries):
+    """``src`` (an MP4 whose moov follows its mdat, with one elst entry) with the edit list replaced by
+    ``entries`` ((segment duration in the movie's 1/1000 s, media time in the track's units), rate 1):
+    the elst box rewritten and its parents' sizes (edts, trak, moov) grown; no chunk offset moves."""
+    data = bytearray(src.read_bytes())
+    assert data.find(b"mdat") < data.find(b"moov")
+    at = data.find(b"elst") - 4
+    old = struct.unpack(">I", data[at:at + 4])[0]
+    body = struct.pack(">II", 0, len(entries)) + b"".join(struct.pack(">IiHH", d, t, 1, 0) for d, t in entries)
+    box = struct.pack(">I", 8 + len(body)) + b"elst" + body
+    for name in (b"edts", b"trak", b"moov"):
+        j = data.rfind(name, 0, at) - 4
+        struct.pack_into(">I", data, j, struct.unpack(">I", data[j:j + 4])[0] + len(box) - old)
+    data[at:at + old] = box
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+@pytest.mark.parametrize("edits,shown", [
+    ([(300, 0), (500, 3072), (300, 4096)], [0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6]),  # a stretch shown again later
+    ([(500, 0), (500, 0)], [0, 1, 2, 3, 4] * 2),  # a loop: the first half second twice
+    ([(300, 0), (300, 6144)], [0, 1, 2, 6, 7, 8]),  # a cut out of the middle
+    ([(500, 0)], [0, 1, 2, 3, 4]),  # the end trimmed (a copy-cut with -t)
+    ([(1200, 0)], list(range(12))),  # the plain file's own edit
+])
+def test_mp4_edit_lists_of_several_entries_give_the_frames_ffmpeg_shows(tmp_path, edits, shown):
+    """An edit list of several entries (an editor's cut, a loop, a trimmed end) on a 12-frame 10 fps
+    clip, keyframes every 5: FFmpeg rebuilds the index, repeating samples (decode-only discarded
+    copies, or shown again) with pts that recur. Frame k, times= and the counts are the frames FFmpeg
+    shows. Before, a stretch shown again later lost frames 0-2 ('3 requested frame(s) not decoded':
+    the rewind to pts 0 landed on the later, discarded copy of frame 0, taken for the first packet by
+    its pts) and 'the header gives 12 frames but the stream holds 28 packets' was reported, as 12
+    against 11 packets for the trimmed end (the sample table's count is no count of FFmpeg's packets
+    under an edit list). Look-alikes: the loop, the cut and the plain edit, read right before."""
+    from forensics.features import BlurFeatures, VideoFeatures
+
+    plain = _mp4_shifted(tmp_path / "plain.mp4", index_frames(12, step=15), 0, bframes=False)
+    assert _edits(plain) == [(1200, 0)]
+    path = _with_edit_list(plain, tmp_path / "edited.mp4", edits)
+    assert [e[:2] for e in _edits(path)] == edits
+    n = len(shown)
+    with av.open(str(path)) as c:  # what FFmpeg shows: the truth the reader must give
+        truth = [frame_level(f.to_ndarray(format="rgb24")) for f in c.decode(video=0)]
+    np.testing.assert_allclose(truth, 16 + 15 * np.array(shown), atol=3)
+    info = video_info(path)
+    assert (info.n_frames, info.header_frames, info.errors) == (n, 12, ())
+    assert info.duration_s == pytest.approx(n / 10)
+    r = read_frames(path, every=1)
+    assert r.indices.tolist() == list(range(n)) and r.errors == []
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], truth, atol=1e-9)
+    np.testing.assert_allclose(r.timestamps, np.arange(n) / 10, atol=1e-6)
+    asked = [n - 1, 0, n // 2, 1]
+    for seek in (True, False):
+        r = _within(30, read_frames, path, indices=asked, seek=seek)
+        assert r.indices.tolist() == asked and r.errors == []
+        np.testing.assert_allclose([frame_level(f) for f in r.frames], [truth[k] for k in asked], atol=1e-9)
+    r = read_frames(path, times=[0.0, 0.15, n / 10 - 0.001])
+    assert r.indices.tolist() == [0, 1, n - 1]
+    vf = VideoFeatures(BlurFeatures(), faces=False, n_frames=4).fit()
+    vf.transform([path])
+    assert vf.status_["status"].tolist() == ["ok"]
+
+
 # -- MP4 header durations --------------------------------------------------------------------------
 def _set_mp4_duration(path, box, value):
     """Overwrite the duration field of the first ``box`` (mvhd, tkhd or mdhd: version 0 layout) in
@@ -596,6 +659,91 @@ def test_a_webm_display_size_is_the_pixel_aspect_ratio(tmp_path):
     for path, sar, width in ((wide, 4 / 3, 64), (square, 1.0, 48)):  # what face detection and crops see
         video, rotation, applied = read_display_frames(path, n=2)
         assert (rotation, applied, video.frames[0].shape) == (0, pytest.approx(sar), (48, width, 3))
+
+
+# -- sample aspect ratios a frame size cannot take (round 8) -----------------------------------
+def _mp4_with_pasp(path, h_spacing, v_spacing):
+    """A 96x64 H.264 MP4 whose VUI says 4:3 and whose ``pasp`` box says ``h_spacing:v_spacing``
+    (the box's two 32-bit fields patched in place; PyAV writes the codec's ratio there)."""
+    from video_fixtures import write_video
+
+    write_video(path, index_frames(3, size=(64, 96)), sample_aspect_ratio=Fraction(4, 3))
+    data = bytearray(path.read_bytes())
+    at = data.find(b"pasp")
+    assert at > 0 and struct.unpack(">II", data[at + 4:at + 12]) == (4, 3)
+    data[at + 4:at + 12] = struct.pack(">II", h_spacing, v_spacing)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("pasp,sar,width,reported", [
+    ((1000, 1), 4 / 3, 128, True),        # 64 // 1000 = 0 rows: invalid; the VUI's 4:3 holds
+    ((2**31 - 1, 1), 4 / 3, 128, True),   # was an OpenCV error (a width beyond int)
+    ((65, 1), 4 / 3, 128, True),          # just above the threshold: 64 // 65 = 0
+    ((64, 1), 64.0, 6144, False),         # at it: 64 // 64 = 1 row, valid, applied
+    ((1, 97), 4 / 3, 128, True),          # 96 // 97 = 0 columns
+    ((1, 96), 1 / 96, 1, False),          # 96 // 96 = 1 column, valid
+    ((3, 2), 1.5, 144, False),            # an ordinary container ratio over the VUI's
+])
+def test_a_container_aspect_ratio_that_scales_a_side_below_a_pixel_is_ignored(tmp_path, pasp, sar, width, reported):
+    """An MP4 ``pasp`` box is taken as FFmpeg's players take it, unless it fails FFmpeg's own
+    ``av_image_check_sar`` for the coded size (a side scaled below one pixel), which FFmpeg's
+    decoders apply to the codec's ratio ("ignoring invalid SAR") but its MP4 demuxer not to the
+    box's. Before, 1000:1 gave 96000x64 frames, 65535:1 6291360x64 (1.2 GB a frame), 1:1000 frames
+    one pixel wide, all without a word; 2**31-1:1 an OpenCV error. Now such a ratio is ignored for
+    the codec's (the H.264 VUI's 4:3) and reported. Look-alikes: the ratios at the threshold and an
+    ordinary 3:2 are applied without a report."""
+    path = _mp4_with_pasp(tmp_path / "pasp.mp4", *pasp)
+    info = video_info(path)
+    note = [e for e in info.errors if "sample aspect ratio" in e]
+    assert (info.sample_aspect_ratio, info.display_width, info.display_height) == (pytest.approx(sar), width, 64)
+    assert bool(note) == reported and len(info.errors) == len(note)
+    if reported:
+        assert note[0].startswith(f"sample aspect ratio {pasp[0]}:{pasp[1]} is invalid for 96x64 frames")
+    r = read_frames(path, indices=[1])
+    assert r.frames[0].shape == (64, width, 3) and r.sar_applied == pytest.approx(sar)
+    assert [e for e in r.errors if "sample aspect ratio" in e] == note
+    assert read_frames(path, indices=[1], display=False).frames[0].shape == (64, 96, 3)
+
+
+@pytest.mark.parametrize("display_size,sar,width,reported", [
+    ((4800, 48), 1.0, 48, True),      # 100:1 on 48 rows: invalid; VP9 has no ratio of its own
+    ((65535, 1), 1.0, 48, True),
+    ((2304, 48), 48.0, 2304, False),  # 48:1, at the threshold: applied
+])
+def test_a_matroska_display_size_that_scales_a_side_below_a_pixel_is_ignored(tmp_path, display_size, sar, width,
+                                                                             reported):
+    """Matroska's DisplayWidth/DisplayHeight give the ratio (a WebM VP9 stream has no other): one
+    that fails ``av_image_check_sar`` for the 48x48 coded frames is ignored (square pixels) and
+    reported; before, 4800x48 gave frames 4800 pixels wide without a word."""
+    import cv2
+
+    coded = cv2.resize(natural_image(3, (48, 64)), (48, 48), interpolation=cv2.INTER_AREA)
+    path = _webm_vp9(tmp_path / "d.webm", [coded] * 2, display_size=display_size)
+    info = video_info(path)
+    assert (info.sample_aspect_ratio, info.display_width) == (pytest.approx(sar), width)
+    assert any("is invalid for 48x48 frames" in e for e in info.errors) == reported
+    assert read_frames(path, indices=[0]).frames[0].shape == (48, width, 3)
+
+
+def test_a_valid_aspect_ratio_is_held_to_max_pixels_on_the_displayed_frame(tmp_path):
+    """A valid ratio still multiplies the width by up to the height (64:1 on 96x64: 6144x64 =
+    393216 pixels displayed, 6144 coded), so ``max_pixels`` bounds the displayed frame too: at
+    393216 it is read, one below it is an ItemError naming the item (before, it was read: only the
+    coded size was held to the limit). The coded frames (``display=False``) stay within it and are
+    read; so do the faces' display reads (read_display_frames) at the limit."""
+    from forensics.media import read_display_frames
+
+    path = _mp4_with_pasp(tmp_path / "wide.mp4", 64, 1)
+    assert read_frames(path, indices=[0], max_pixels=6144 * 64).frames[0].shape == (64, 6144, 3)
+    with pytest.raises(ItemError, match=r"item 5 \(.*wide\.mp4\): displayed frames would be 6144x64 .*"
+                                        r"above max_pixels=393215"):
+        read_frames(path, indices=[0], index=5, max_pixels=6144 * 64 - 1)
+    assert read_frames(path, indices=[0], display=False, max_pixels=6144 * 64 - 1).frames[0].shape == (64, 96, 3)
+    video, _, applied = read_display_frames(path, n=1, max_pixels=6144 * 64)
+    assert applied == pytest.approx(64.0) and video.frames[0].shape == (64, 6144, 3)
+    with pytest.raises(ItemError, match="displayed frames would be 6144x64"):
+        read_display_frames(path, n=1, max_pixels=6144 * 64 - 1)
 
 
 # -- GIF transparency ------------------------------------------------------------------------------
@@ -836,6 +984,105 @@ def test_a_lazily_opened_pil_image_is_the_item_of_its_file(tmp_path):
         loaded = load_item(im)
         assert loaded.format == "array"
         np.testing.assert_array_equal(loaded.pixels, np.asarray(im))
+
+
+# -- a capture that starts between keyframes (round 8) -----------------------------------------
+_GOP10 = {"libx264": None, "libx265": {"x265-params": "keyint=10:min-keyint=10:scenecut=0:log-level=none"},
+          "mpeg2video": {"bf": "2"}}
+
+
+def _ts_cut(tmp_path, codec, at):
+    """A 30-frame MPEG-TS (keyframes every 10 frames) and the same from the TS packet holding the
+    packet at decode position ``at`` (the first two TS packets, PAT and PMT, kept): what a tuner
+    capture or a byte-range download gives."""
+    from video_fixtures import write_video
+
+    src = write_video(tmp_path / f"{codec}.ts", index_frames(30, step=8), codec=codec, gop=10, options=_GOP10[codec])
+    with av.open(str(src)) as c:
+        where = [(p.pos, p.is_keyframe) for p in c.demux(video=0) if p.size]
+    data = src.read_bytes()
+    cut = tmp_path / f"{codec}_{at}.ts"
+    cut.write_bytes(data[:376] + data[where[at][0] // 188 * 188:])
+    return cut, where
+
+
+@pytest.mark.parametrize("codec,at,at_key,dropped", [
+    ("libx264", 3, False, 7),     # 7 packets before the keyframe of frame 10 (closed GOPs)
+    ("libx265", 3, False, 7),     # 4 before it, and its 3 leading pictures (RASL: after it in decode order, shown before)
+    ("mpeg2video", 3, False, 3),  # open GOPs: a P-frame before the keyframe and the 2 B-frames leading it
+    ("mpeg2video", 1, True, 2),   # cut at an open-GOP keyframe: its 2 leading B-frames only
+    ("libx264", 10, True, 0),     # the look-alike: cut at a closed-GOP keyframe, nothing dropped
+])
+def test_a_capture_starting_between_keyframes_counts_the_frames_ffmpeg_shows(tmp_path, codec, at, at_key, dropped):
+    """An MPEG-TS cut inside a GOP: FFmpeg's decoders output nothing before the first keyframe nor
+    that keyframe's leading pictures, and players start there. Frame 0, the count, times= and
+    the timestamps are those of the frames FFmpeg shows (the file decoded by PyAV is the truth).
+    Before, the undecodable packets were frames: 27 frames for 20 shown, frames 0-6 'not decoded'
+    (every=1 and the default n=32 partial), times=[0] a missing frame and later times off by the
+    7 frames. Look-alike: a cut at a closed-GOP keyframe keeps every packet."""
+    from forensics.features import BlurFeatures, VideoFeatures
+
+    cut, where = _ts_cut(tmp_path, codec, at)
+    assert where[at][1] == at_key and where[0][1]  # the variant meant: cut off a keyframe, or at one
+    with av.open(str(cut)) as c:
+        n_packets = sum(1 for p in c.demux(video=0) if p.size)
+    with av.open(str(cut)) as c:
+        shown = [(f.time, frame_level(f.to_ndarray(format="rgb24"))) for f in c.decode(video=0)]
+    n = len(shown)
+    assert n == n_packets - dropped
+    info = video_info(cut)
+    assert (info.n_frames, info.errors) == (n, ())
+    assert info.start_time_s == pytest.approx(shown[0][0])
+    r = read_frames(cut, every=1)
+    assert r.indices.tolist() == list(range(n)) and r.errors == []
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], [v for _, v in shown], atol=1e-9)
+    np.testing.assert_allclose(r.timestamps, [t - shown[0][0] for t, _ in shown], atol=1e-6)
+    r = read_frames(cut, times=[0.0, 0.3])
+    assert r.indices.tolist() == [0, 7] and r.errors == []
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], [shown[0][1], shown[7][1]], atol=1e-9)
+    vf = VideoFeatures(BlurFeatures(), faces=False, n_frames=32).fit()
+    vf.transform([cut])
+    assert vf.status_["status"].tolist() == ["ok"] and vf.records_["frame_index"].tolist() == list(range(n))
+
+
+def test_a_raw_h264_capture_starting_between_keyframes_counts_the_frames_ffmpeg_shows(tmp_path):
+    """The same cut as a raw H.264 stream (no timestamps: frames in decoder output order): the 7
+    packets before the first keyframe are no frames (before: 27 frames, the last 7 'not decoded')."""
+    _, _ = _ts_cut(tmp_path, "libx264", 10)  # writes libx264.ts, whose packets from decode position 3 are copied
+    raw = tmp_path / "cut.h264"
+    with av.open(str(tmp_path / "libx264.ts")) as i, av.open(str(raw), "w", format="h264") as o:
+        s = i.streams.video[0]
+        t = o.add_stream_from_template(s)
+        for k, p in enumerate(p for p in i.demux(s) if p.size):
+            if k >= 3:
+                p.stream = t
+                o.mux(p)
+    with av.open(str(raw)) as c:
+        keys = [p.is_keyframe for p in c.demux(video=0) if p.size]
+    with av.open(str(raw)) as c:
+        shown = [frame_level(f.to_ndarray(format="rgb24")) for f in c.decode(video=0)]
+    assert (len(keys), keys.index(True), len(shown)) == (27, 7, 20)
+    info = video_info(raw)
+    assert (info.timing, info.n_frames, info.errors) == ("decode order", 20, ())
+    r = read_frames(raw, every=1)
+    assert r.indices.tolist() == list(range(20)) and r.errors == []
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], shown, atol=1e-9)
+
+
+def test_leading_packets_are_dropped_only_in_capture_formats(tmp_path):
+    """A Matroska file whose first packet lost its keyframe flag (damage) keeps it as frame 0, a gap
+    named in errors, not a start to skip: its muxer flagged a keyframe there. The same packets in an
+    MPEG-TS start a capture."""
+    from video_fixtures import remux, write_video
+
+    src = write_video(tmp_path / "intra.mkv", index_frames(5), gop=1)
+    bad = remux(src, tmp_path / "bad.mkv", damage={0})
+    with av.open(str(bad)) as c:
+        assert [p.is_keyframe for p in c.demux(video=0) if p.size] == [False] + [True] * 4
+    info = video_info(bad)
+    assert info.n_frames == 5
+    r = read_frames(bad, every=1)
+    assert r.indices.tolist() == [1, 2, 3, 4] and r.missing.tolist() == [0]
 
 
 # -- an aspect ratio that changes mid-stream (round 5) ------------------------------------------

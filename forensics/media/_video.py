@@ -88,6 +88,13 @@ _DURATION_FORMATS = ("mov", "mp4", "matroska", "webm", "avi", "flv")
 # Decoders that honour skip_frame for the packet being sent (others apply it later, or output a
 # stand-in picture for a skipped one).
 _SKIP_NONREF_CODECS = ("h264", "hevc")
+#: Decoders that output nothing before a stream's first keyframe, nor that keyframe's leading pictures
+#: (measured with this FFmpeg on MPEG-TS captures cut inside a GOP; see _Table._leading)
+_LEADING_DROPPED_CODECS = ("h264", "hevc", "mpeg2video")
+#: Formats of captures, which may start anywhere in a stream and whose keyframe flags are the codec parser's
+#: (MPEG-TS, MPEG-PS, raw elementary streams); files of other containers start with a keyframe their muxer
+#: flagged, so a first packet without the flag there is damage (a gap), not a capture's start
+_CAPTURE_FORMATS = ("mpegts", "mpeg", "mpegvideo", "h264", "hevc")
 # FFmpeg demuxers open nested inputs (playlists, concat lists, MP4 external references) through
 # the protocol whitelist; no protocol is named "none", so every nested open is refused.
 _CONTAINER_OPTIONS = {"protocol_whitelist": "none"}
@@ -554,8 +561,8 @@ class _Video:
 
         dts, pts = self.table.first_packet if self.table is not None else (None, None)
         target = dts if dts is not None else pts
-        if target is None or not self.seekable:
-            return False
+        if target is None or not self.seekable or (self.table is not None and self.table.pts_repeat):
+            return False  # (with repeated pts FFmpeg's seek to the first one may land on a later copy)
         try:
             self.container.seek(int(target), stream=self.stream, backward=True)
         except (av.FFmpegError, OverflowError):
@@ -580,14 +587,17 @@ class _Table:
     excluded). Frames are the shown (not discarded) packets in presentation order.
     """
 
-    def __init__(self, pkt_pts, pkt_dts, pkt_key, pkt_discard, pkt_dur, trust_pts=True, discont=False):
+    def __init__(self, pkt_pts, pkt_dts, pkt_key, pkt_discard, pkt_dur, trust_pts=True, discont=False,
+                 drops_leading=False):
         self.n_packets = len(pkt_pts)
         self.first_packet = (pkt_dts[0], pkt_pts[0]) if pkt_pts else (None, None)
         known = [d for d in pkt_dts if d is not None]
         # first and last decode timestamp when every packet has one (the slots of an AVI stream)
         self.dts_range = (min(known), max(known)) if known and len(known) == self.n_packets else None
         pkt_pts = self._continue_segments(pkt_pts, pkt_dts, pkt_dur) if discont else pkt_pts
+        pkt_discard = self._leading(pkt_pts, pkt_key, pkt_discard, trust_pts) if drops_leading else pkt_discard
         shown = [i for i in range(self.n_packets) if not pkt_discard[i]]
+        self.n_discarded = self.n_packets - len(shown)
         timed = bool(shown) and trust_pts and all(pkt_pts[i] is not None for i in shown)
         self.timing = "pts" if timed else "decode order"
         self.n = len(shown)
@@ -623,12 +633,50 @@ class _Table:
             for i, p in enumerate(pkt_pts):
                 if p is not None:
                     self.packet_of_pts.setdefault(p, i)
+            # Packets sharing a pts (an MP4 edit list that shows a stretch twice or starts a later stretch
+            # from an earlier keyframe: FFmpeg's index repeats those samples, as discarded decode-only
+            # packets or shown again): a seek to a pts, or a landing told by its pts, is ambiguous there.
+            self.pts_repeat = len(self.packet_of_pts) < sum(p is not None for p in pkt_pts)
         else:
             self.pts = None
 
+    #: packets share a pts, so packets cannot be found by pts (no seeks; decode from the first byte)
+    pts_repeat = False
     #: first packet of each timestamp segment after the first, and each segment's pts shift (see below)
     restarts = ()
     offsets = (0,)
+
+    #: decode positions of the packets of a stream that starts between keyframes which the decoder never
+    #: outputs (see _leading); they are not sent to it (its complaints about their missing references
+    #: would be reported as damage)
+    n_leading = 0
+    leading = frozenset()
+
+    def _leading(self, pkt_pts, pkt_key, pkt_discard, trust_pts):
+        """``pkt_discard`` with the pictures a stream that starts between keyframes cannot show marked.
+
+        A capture (MPEG-TS from a tuner, a cut made without re-encoding) may start after a keyframe:
+        FFmpeg's H.264, HEVC and MPEG-2 decoders output nothing before the first keyframe in decode
+        order, nor its leading pictures (after it in decode order, before it in presentation order,
+        referencing pictures before it), and its players show the keyframe first. Those packets are
+        no frames here either (before, a TS cut 3 packets into a GOP of 10 counted 7 frames that never
+        decode: frame 0, times= and even sampling pointed at them); a cut at an open-GOP keyframe (MPEG-2,
+        HEVC) has leading pictures only. Only at the stream's start, in a capture format
+        (``_CAPTURE_FORMATS``); a stream without any keyframe flag is left as it is.
+        """
+        first = next((i for i in range(self.n_packets) if pkt_key[i]), None)
+        if first is None:
+            return pkt_discard
+        out = list(pkt_discard)
+        kp = pkt_pts[first]
+        leading = []
+        for i in range(self.n_packets):
+            early = trust_pts and i > first and kp is not None and pkt_pts[i] is not None and pkt_pts[i] < kp
+            if not out[i] and (i < first or early):
+                out[i] = True
+                leading.append(i)
+        self.n_leading, self.leading = len(leading), frozenset(leading)
+        return out
 
     def _continue_segments(self, pkt_pts, pkt_dts, pkt_dur):
         """Timestamps made continuous across discontinuities (``discont``: formats such as MPEG-TS that allow them).
@@ -716,7 +764,8 @@ def _scan(container, stream, errors, fh=None):
                    f"{_MAX_BYTES_WITHOUT_PACKET >> 20} MiB read without a packet of the video (zeros or junk?); "
                    f"the rest of the file is not read ({len(pts)} packets found before)")
     trust = bool(_formats(container) & set(_PTS_FORMATS)) or not stream.codec_context.has_b_frames
-    return _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container)), complete
+    drops = stream.codec_context.name in _LEADING_DROPPED_CODECS and bool(_formats(container) & set(_CAPTURE_FORMATS))
+    return _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container), drops_leading=drops), complete
 
 
 #: FFmpeg's AVFMT_TS_DISCONT (libavformat/avformat.h): the format allows timestamp discontinuities.
@@ -820,7 +869,7 @@ def _probe(video, errors):
                    "(kept in decode order)")
     bit_rate = stream.codec_context.bit_rate or container.bit_rate or None
     width, height = int(stream.codec_context.width), int(stream.codec_context.height)
-    sar = _sar(stream)
+    sar = _sar(stream, errors)
     rotation = _tag_rotation(stream, errors) or 0
     geometry = _Geometry.from_tag(rotation)
     return VideoInfo(
@@ -863,7 +912,11 @@ def _check_header(container, stream, table, header_frames, start_s, duration_s, 
     """Report a header frame count or duration that the packets contradict."""
     import av
 
-    if header_frames and header_frames != table.n_packets:
+    # An MP4/MOV's count is its sample table's, from which FFmpeg builds the packets; an edit list makes it
+    # drop samples past the edit's end, repeat samples (a stretch shown twice, decode-only copies) and mark
+    # hidden ones discarded, so there the packets are no count of the samples and a mismatch means nothing.
+    edited = "mov" in _formats(container) and (table.n_discarded or table.pts_repeat)
+    if header_frames and header_frames != table.n_packets and not edited:
         errors.add(f"the header gives {header_frames} frames but the stream holds {table.n_packets} packets"
                    + ("" if complete else " (the scan stopped early)"))
     if not _formats(container) & set(_DURATION_FORMATS):
@@ -889,12 +942,43 @@ def _check_header(container, stream, table, header_frames, start_s, duration_s, 
         errors.add(f"the container gives a duration of {header_s:.3f} s but the frames span {duration_s:.3f} s")
 
 
-def _sar(stream):
+def _valid_sar(sar, width, height):
+    """FFmpeg's ``av_image_check_sar``: the ratio scales neither side of a ``width`` x ``height`` frame below
+    one pixel (a size not known yet, 0, is not checked). An unknown or malformed ratio (None, 0:1, x:0) passes
+    here: ``_ratio`` reads it as 1."""
+    if sar is None or sar.denominator <= 0 or sar.numerator <= 0:
+        return True  # unknown (None, 0:1) or malformed: read as square by _ratio, as FFmpeg reads it as undefined
+    if sar.numerator == sar.denominator or not (width and height):
+        return True
+    if sar.numerator < sar.denominator:
+        return width * sar.numerator // sar.denominator > 0
+    return height * sar.denominator // sar.numerator > 0
+
+
+def _sar(stream, errors=None):
+    """The sample aspect ratio FFmpeg's players use for the stream (float; 1.0 when unknown).
+
+    The container's (MP4 ``pasp``, Matroska display size) when it declares a valid one, else the codec's.
+    A ratio that would scale the coded width or height below one pixel (``av_image_check_sar``, which
+    FFmpeg's decoders apply to the codec's ratio, "ignoring invalid SAR", but its demuxers not to the
+    container's) is ignored, and reported in ``errors`` when given: a ``pasp`` box of 65535:1 on a
+    96x64 clip made each displayed frame 6291360x64 (1.2 GB), 2**31-1:1 an OpenCV error.
+    """
+    cc = stream.codec_context
+    w, h = int(cc.width or 0), int(cc.height or 0)
     try:
         sar = stream.sample_aspect_ratio
     except Exception:  # pragma: no cover - defensive
         sar = None
-    return _ratio(sar)
+    if _valid_sar(sar, w, h):
+        return _ratio(sar)
+    codec = cc.sample_aspect_ratio
+    fallback = _ratio(codec) if _valid_sar(codec, w, h) else 1.0
+    if errors is not None:
+        errors.add(f"sample aspect ratio {sar.numerator}:{sar.denominator} is invalid for {w}x{h} frames "
+                   f"(it scales a side below one pixel); ignored, as FFmpeg's decoders ignore such a ratio: "
+                   f"pixels taken as {'square' if fallback == 1.0 else f'{fallback:.4g} (the codec headers)'}")
+    return fallback
 
 
 def pick_stream(streams, stream, kind, index, src, exclude=0):
@@ -1018,10 +1102,11 @@ _PLANAR = {"nv12": "yuv420p", "p010le": "yuv420p10le", "p016le": "yuv420p16le", 
 class _Display:
     """Turns decoded frames into what a viewer sees (or leaves them coded)."""
 
-    def __init__(self, stream, enabled, errors, tag_rotation, threads=1):
+    def __init__(self, stream, enabled, errors, tag_rotation, threads=1, video=None):
         from av.video.reformatter import VideoReformatter
 
         self.enabled = enabled
+        self.video = video  # the opened _Video: its max_pixels bounds the displayed frame too
         self.errors = errors
         self.sar = _sar(stream)
         # FFmpeg's players take a frame's aspect ratio from av_guess_sample_aspect_ratio: the container's
@@ -1069,7 +1154,8 @@ class _Display:
         """
         if not (self.enabled and self.follow):
             return
-        now = _ratio(cc.sample_aspect_ratio)
+        now = cc.sample_aspect_ratio
+        now = _ratio(now) if _valid_sar(now, int(cc.width or 0), int(cc.height or 0)) else 1.0
         if now == self.sar:
             return
         if self.exact and key is not None:
@@ -1092,6 +1178,12 @@ class _Display:
         sar, own = 1.0, self._sar_of.get(key, self.sar)
         h, w = rgb.shape[:2]
         new_w = max(1, int(round(w * own)))
+        v = self.video
+        if v is not None and new_w * h > v.max_pixels:  # a valid ratio still multiplies the width by up to h
+            raise ItemError(v.index, v.src, f"displayed frames would be {new_w}x{h} ({new_w * h / 1e6:.0f} megapixels: "
+                                            f"{w}x{h} coded, sample aspect ratio {own:.6g}), above "
+                                            f"max_pixels={v.max_pixels}; read with display=False for the coded "
+                                            "frames, or raise max_pixels if this is intended")
         if new_w != w:
             import cv2
 
@@ -1263,8 +1355,8 @@ class _Decode:
         self.wanted = [int(i) for i in wanted if not self.by_pts or i < table.n]
         self.errors = errors
         self.threads = int(threads)
-        self.display = _Display(video.stream, display, errors, tag_rotation, threads)
-        self.seek = bool(seek) and self.by_pts and video.seekable and not table.restarts
+        self.display = _Display(video.stream, display, errors, tag_rotation, threads, video=video)
+        self.seek = bool(seek) and self.by_pts and video.seekable and not table.restarts and not table.pts_repeat
         self.skip_nonref = (bool(skip_nonref) and self.by_pts
                             and video.stream.codec_context.name in _SKIP_NONREF_CODECS)
         cc = video.stream.codec_context
@@ -1408,7 +1500,10 @@ class _Decode:
                         seg_in += 1
                     last_dts = packet.dts
                 pts = packet.pts + offsets[seg_in] if packet.pts is not None else None
-                pos = table.packet_of_pts.get(pts) if pts is not None else None
+                if table.pts_repeat:  # read from the first byte in file order: the next decode position
+                    pos = cur + 1
+                else:
+                    pos = table.packet_of_pts.get(pts) if pts is not None else None
                 if landing is not None:
                     if pos is None or pos > landing:
                         # The seek went past the packet asked for: decode from the first byte instead.
@@ -1425,6 +1520,8 @@ class _Decode:
                         seeking = False
                     landing = None
                 cur = pos if pos is not None else cur + 1
+                if cur in table.leading:
+                    continue  # a picture of a capture's start that cannot be shown (see _Table._leading)
                 if self.skip_nonref:
                     mode = "DEFAULT" if pts is None or pts in want_pts else "NONREF"
                     if mode != self.skip:
@@ -1486,7 +1583,9 @@ class _Decode:
         want = set(self.wanted)
         last = self.wanted[-1]
         demux, _ = self._begin()
+        leading = self.video.table.leading
         k = 0
+        d = -1  # decode position of the packet
         while k <= last:
             try:
                 packet = next(demux)
@@ -1496,6 +1595,10 @@ class _Decode:
             except av.FFmpegError as exc:
                 errors.add(f"reading stopped after frame {k - 1} ({_describe(exc)})")
                 packet = None
+            if packet is not None and packet.size:
+                d += 1
+                if d in leading:
+                    continue  # a picture of a capture's start that cannot be shown (see _Table._leading)
             try:
                 frames = packet.decode() if packet is not None else self._drain()
             except av.FFmpegError as exc:
@@ -1717,7 +1820,8 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
         Largest frame (width x height) read, 67 megapixels by default: a stream whose coded size
         is larger is refused before decoding, and FFmpeg's decoder (its own ``max_pixels``)
         refuses a picture above it met mid-stream (that frame is then missing, with the
-        decoder's message in ``errors``).
+        decoder's message in ``errors``). With ``display``, a frame whose resampling to square
+        pixels would make it larger is refused too (an ItemError naming the item).
 
     Returns
     -------
