@@ -16,7 +16,7 @@ from conftest import encode, natural_image
 from PIL import Image
 from video_fixtures import frame_level, index_frames
 
-from forensics.media import ItemError, read_frames, video_info
+from forensics.media import ItemError, load_item, read_frames, video_info
 
 
 def cut_scan(jpeg):
@@ -1170,3 +1170,41 @@ def _decodes_wrong(data, good):
         return not np.array_equal(load_item(data).pixels, load_item(good).pixels)
     except ItemError:
         return False
+
+
+# ---------------------------------------------------------------- animated PNG: which picture
+
+def _apng(frames, default_image):
+    buf = io.BytesIO()
+    frames[0].save(buf, "PNG", save_all=True, append_images=frames[1:], default_image=default_image)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("default_image", [True, False])
+def test_an_animated_png_is_its_default_image_as_pillow_and_libpng_read_it(tmp_path, default_image):
+    """The IDAT image of an APNG is the PNG's picture; OpenCV 5 decoded the animation's first frame,
+    which is another picture when the default image is outside the animation (default_image=True;
+    a frame of its own). Its look-alike, an APNG whose first frame is the IDAT image, is the same."""
+    rng = np.random.default_rng(7)
+    frames = [Image.fromarray(rng.integers(0, 256, (12, 20, 3), dtype=np.uint8)) for _ in range(3)]
+    data = _apng(frames, default_image)
+    path = tmp_path / "anim.png"
+    path.write_bytes(data)
+    item = load_item(str(path))
+    np.testing.assert_array_equal(item.pixels, np.asarray(frames[0]))
+    with Image.open(path) as im:  # the PIL path: a lazily opened image is read as its file
+        np.testing.assert_array_equal(load_item(im).pixels, np.asarray(frames[0]))
+        im.load()  # a loaded image is taken as Pillow's pixels: the same picture
+        np.testing.assert_array_equal(load_item(im).pixels, np.asarray(frames[0]))
+    assert not np.array_equal(np.asarray(frames[0]), np.asarray(frames[1]))
+
+
+def test_a_damaged_animation_chunk_of_an_apng_is_still_refused():
+    """The animation chunks are left out of the decode only after every CRC was checked."""
+    rng = np.random.default_rng(8)
+    frames = [Image.fromarray(rng.integers(0, 256, (12, 20, 3), dtype=np.uint8)) for _ in range(2)]
+    data = bytearray(_apng(frames, True))
+    at = data.index(b"fdAT") + 12  # a byte of the frame data, past the sequence number
+    data[at] ^= 0x01
+    with pytest.raises(ItemError, match=r"CRC mismatch in chunk b'fdAT'"):
+        load_item(bytes(data)).pixels

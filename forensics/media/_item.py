@@ -374,13 +374,14 @@ class Item:
                                      f"{alpha:#06x}); no installed decoder reads that alpha")
                 arr, white = self._decode_pil(), None
             else:
+                data = None
                 if fmt == "PNG":
-                    _check_png_chunks(self)
+                    data = _png_default_image(self.data, _check_png_chunks(self))
                 elif fmt == "BMP":
                     _check_bmp_rle(self)
                 elif fmt == "PPM":
                     _check_plain_pnm_end(self)
-                arr, white = self._decode_cv2(fmt), None
+                arr, white = self._decode_cv2(fmt, data), None
                 if fmt == "GIF":
                     arr = self._gif_colours_under_transparency(arr)
         except ItemError:
@@ -426,8 +427,8 @@ class Item:
                 raise MemoryError(str(exc)) from None
             raise self.error(f"corrupt JPEG data ({_short(exc)})") from None
 
-    def _decode_cv2(self, fmt):
-        buf = np.frombuffer(self.data, dtype=np.uint8)
+    def _decode_cv2(self, fmt, data=None):
+        buf = np.frombuffer(self.data if data is None else data, dtype=np.uint8)
         try:
             arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
         except cv2.error as exc:
@@ -869,13 +870,14 @@ def _check_png_chunks(item):
 
     libpng only warns on a bad CRC in an ancillary chunk (the EXIF orientation and ICC profile
     live in those) and some decoders ignore CRCs altogether; the CRC is the format's own
-    integrity check, so any mismatch is an error.
+    integrity check, so any mismatch is an error. Returns the chunks as ``(type, start, end)``
+    byte spans (length field to CRC).
     """
     data = item.data
     n = len(data)
     if not data.startswith(_PNG_SIGNATURE):
         raise item.error("corrupt PNG data (bad signature)")
-    pos, first, seen_idat = 8, True, False
+    pos, first, seen_idat, chunks = 8, True, False, []
     while True:
         if pos + 12 > n:
             raise item.error("truncated PNG: the file ends before the IEND chunk")
@@ -891,11 +893,31 @@ def _check_png_chunks(item):
             raise item.error("corrupt PNG data: the first chunk is not IHDR")
         first = False
         seen_idat = seen_idat or ctype == b"IDAT"
+        chunks.append((ctype, pos, end))
         if ctype == b"IEND":
             break
         pos = end
     if not seen_idat:
         raise item.error("corrupt PNG data: no IDAT chunk")
+    return chunks
+
+
+_APNG_CHUNKS = (b"acTL", b"fcTL", b"fdAT")
+
+
+def _png_default_image(data, chunks):
+    """The PNG ``data`` without its APNG animation chunks (``acTL``, ``fcTL``, ``fdAT``), or ``data``.
+
+    An animated PNG's IDAT data are its default image, which every PNG decoder that does not
+    animate shows (libpng, Pillow's first frame); APNG makes them the first frame of the
+    animation, or (when the first ``fcTL`` follows IDAT) a picture outside the animation, often a
+    placeholder. OpenCV 5 decodes the animation's first frame instead, a picture other than the
+    one Pillow, libpng and the ``PIL.Image`` path give for the same file. Without the animation
+    chunks (their CRCs were checked) it decodes the default image.
+    """
+    if not any(ctype == b"acTL" for ctype, _, _ in chunks):
+        return data
+    return data[:8] + b"".join(data[a:b] for ctype, a, b in chunks if ctype not in _APNG_CHUNKS)
 
 
 def _scan_jpeg(item):
