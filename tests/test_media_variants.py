@@ -1208,3 +1208,61 @@ def test_a_damaged_animation_chunk_of_an_apng_is_still_refused():
     data[at] ^= 0x01
     with pytest.raises(ItemError, match=r"CRC mismatch in chunk b'fdAT'"):
         load_item(bytes(data)).pixels
+
+
+# ---------------------------------------------------------------- multi-page TIFF cut in a later page
+
+def _pages(kind):
+    rng = np.random.default_rng(9)
+    pages = [rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for _ in range(3)]
+    buf = io.BytesIO()
+    if kind == "bigtiff":
+        import tifffile
+
+        with tifffile.TiffWriter(buf, bigtiff=True) as tif:
+            for page in pages:
+                tif.write(page, photometric="rgb")
+    else:
+        ims = [Image.fromarray(p) for p in pages]
+        ims[0].save(buf, "TIFF", save_all=True, append_images=ims[1:], compression=kind)
+    return pages, buf.getvalue()
+
+
+@pytest.mark.parametrize("kind", [None, "tiff_deflate", "bigtiff"])
+def test_a_multi_page_tiff_cut_in_a_later_page_is_refused(kind):
+    """Every reader decodes the intact first page of a multi-page TIFF cut inside page 2 or 3 (an
+    interrupted download): it was an item with status ok, while a cut animated GIF, WebP or PNG is
+    refused whatever frame the cut falls in. Look-alike: the whole file is its first page."""
+    pages, data = _pages(kind)
+    np.testing.assert_array_equal(load_item(data).pixels, pages[0])
+    first_page_end = len(data) // 3 + 64  # past the first page's strips in every layout
+    # up to the last page's pixel data (what follows it, in Pillow's layouts a resolution value, is
+    # no part of any page's pixels)
+    for cut in [*range(first_page_end, len(data) - 400, 97), len(data) - 400]:
+        with pytest.raises(ItemError, match=r"truncated TIFF: (a strip of )?page [23]"):
+            load_item(data[:cut]).pixels
+
+
+def test_a_tiff_page_chain_that_loops_or_points_past_the_end_is_refused():
+    import struct
+
+    pages, data = _pages(None)
+    data = bytearray(data)
+    first = struct.unpack_from("<I", data, 4)[0]
+    offsets = [first]  # walk to the last directory's next-page pointer
+    while True:
+        entries = struct.unpack_from("<H", data, offsets[-1])[0]
+        at = offsets[-1] + 2 + 12 * entries
+        nxt = struct.unpack_from("<I", data, at)[0]
+        if nxt == 0:
+            break
+        offsets.append(nxt)
+    assert len(offsets) == 3
+    for value, match in [(first, "loops back"), (len(data) + 10, "page 4's directory at offset .* past the end"),
+                         (0, None)]:
+        struct.pack_into("<I", data, at, value)
+        if match is None:
+            np.testing.assert_array_equal(load_item(bytes(data)).pixels, pages[0])
+        else:
+            with pytest.raises(ItemError, match=match):
+                load_item(bytes(data)).pixels

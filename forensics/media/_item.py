@@ -1260,6 +1260,71 @@ def _check_tiff_ifd(item):
             if offset + size * count > n:
                 raise item.error(f"corrupt TIFF: its {name} tag's {count} values run past the end of the file "
                                  f"(offset {offset}, {n} bytes; the tag would be skipped and its default used)")
+    _check_tiff_pages(item, order, ifd, entries, head, entry, count_fmt, inline)
+
+
+_TIFF_INT_FORMATS = {3: "H", 4: "I", 13: "I", 16: "Q"}  # SHORT, LONG, IFD, LONG8: strip offsets and counts
+_TIFF_MAX_PAGES = 100_000
+
+
+def _check_tiff_pages(item, order, ifd, entries, head, entry, count_fmt, inline):
+    """Refuse a multi-page TIFF cut short: every later page's IFD and strips (or tiles) lie in the file.
+
+    The item is the first page, whose strips :func:`_check_tiff_strips` checks. A file cut inside
+    a later page (an interrupted download or copy) still holds an intact first page, which every
+    reader decodes without a word; it is refused as a cut animated GIF, WebP or PNG is (each
+    fails its trailer, RIFF size or IEND check whichever frame the cut falls in), so that a
+    damaged file is reported whatever its format. The chain of IFDs is followed until its zero
+    offset; a chain that loops or points past the end of the file is refused too.
+    """
+    import struct
+
+    data = item.data
+    n = len(data)
+    head_size = struct.calcsize(head)
+    ptr_fmt = order + ("I" if inline == 4 else "Q")
+    seen = {ifd}
+    page = 1
+    while True:
+        at = ifd + head_size + entries * entry
+        if at + inline > n:
+            raise item.error(f"truncated TIFF: page {page}'s directory runs past the end of the file ({n} bytes)")
+        nxt = struct.unpack_from(ptr_fmt, data, at)[0]
+        if nxt == 0:
+            return
+        page += 1
+        if nxt in seen or page > _TIFF_MAX_PAGES:
+            raise item.error(f"corrupt TIFF: the chain of page directories loops back (page {page} at offset {nxt})")
+        seen.add(nxt)
+        if nxt + head_size > n:
+            raise item.error(f"truncated TIFF: page {page}'s directory at offset {nxt} lies past the end of the "
+                             f"file ({n} bytes); the first page is intact but the file was cut short")
+        ifd = nxt
+        entries = struct.unpack_from(order + head, data, ifd)[0]
+        if ifd + head_size + entries * entry > n:
+            raise item.error(f"truncated TIFF: page {page}'s directory runs past the end of the file ({n} bytes)")
+        spans = {}
+        for k in range(entries):
+            pos = ifd + head_size + k * entry
+            tag, kind = struct.unpack_from(order + "HH", data, pos)
+            if tag not in (273, 279, 324, 325) or kind not in _TIFF_INT_FORMATS:
+                continue
+            count = struct.unpack_from(order + count_fmt, data, pos + 4)[0]
+            fmt = _TIFF_INT_FORMATS[kind]
+            size = struct.calcsize(fmt) * count
+            where = pos + 4 + struct.calcsize(count_fmt)
+            if size > inline:
+                where = struct.unpack_from(order + count_fmt, data, where)[0]
+            if where + size > n:
+                raise item.error(f"truncated TIFF: page {page}'s strip table runs past the end of the file "
+                                 f"({n} bytes); the first page is intact but the file was cut short")
+            spans[tag] = struct.unpack_from(f"{order}{count}{fmt}", data, where)
+        for off_tag, cnt_tag in ((273, 279), (324, 325)):
+            for off, cnt in zip(spans.get(off_tag, ()), spans.get(cnt_tag, ())):
+                if off + cnt > n:
+                    raise item.error(f"truncated TIFF: a strip of page {page} ({cnt} bytes at offset {off}) runs "
+                                     f"past the end of the file ({n} bytes); the first page is intact but the file "
+                                     f"was cut short")
 
 
 def _check_tiff_strips(item, header):
