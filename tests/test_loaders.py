@@ -1157,3 +1157,32 @@ def test_manifest_rows_wider_than_the_header_or_columns_twice_are_refused(tmp_pa
         m = read_manifest(tmp_path / "m.csv")
     assert m["path"].tolist() == [str(tmp_path / "a.jpg"), str(tmp_path / "x, y.jpg")]
     assert m["label"].tolist() == [1, 0] and m["note"].tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("lacking", ["model", "prompt"])
+def test_openfake_shard_lacking_a_column_the_others_have_is_warned_about(tmp_path, lacking):
+    """Each shard's columns are found on their own: a shard without 'model' gave its fakes the method
+    'fake' beside the other shards' generator names, one without 'prompt' gave its rows groups of their
+    own apart from the same prompts elsewhere, and attrs['columns'] named the last shard's only, all
+    without a word. Look-alike: two shards with the same columns warn of nothing."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    _openfake_shard(tmp_path / "a.parquet")
+    _openfake_shard(tmp_path / "b.parquet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        same = load_openfake([tmp_path / "a.parquet", tmp_path / "b.parquet"])
+    assert same.attrs["columns"] == {"image": "image", "label": "label", "model": "model", "prompt": "prompt"}
+    table = pq.read_table(tmp_path / "b.parquet")
+    pq.write_table(table.drop_columns([lacking]), tmp_path / "b.parquet")
+    with pytest.warns(UserWarning, match=rf"1 of 2 shards has no {lacking} column while the others have one "
+                                         rf"\(first: .*b\.parquet, 4 rows in all\)"):
+        m = load_openfake([tmp_path / "a.parquet", tmp_path / "b.parquet"])
+    assert m.attrs["columns"][lacking] == (lacking, None)
+    assert m.attrs["columns"]["label"] == "label"
+    if lacking == "model":
+        assert m["method"].tolist() == ["real", "sdxl", "real", "flux.1-dev", "real", "fake", "real", "fake"]
+        assert m["group"].tolist() == same["group"].tolist()
+    else:
+        assert m["method"].tolist() == same["method"].tolist()
+        assert m["group"].nunique() == 2 + 4  # two prompts in a.parquet, then four own groups
