@@ -1266,3 +1266,43 @@ def test_a_tiff_page_chain_that_loops_or_points_past_the_end_is_refused():
         else:
             with pytest.raises(ItemError, match=match):
                 load_item(bytes(data)).pixels
+
+
+# ---------------------------------------------------------------- grey + alpha PNG
+
+def _raw_png(samples, colour_type):
+    """A PNG written by hand (no encoder in the loop): rows with filter 0, one IDAT, big-endian samples."""
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    h, w = samples.shape[:2]
+    depth = samples.dtype.itemsize * 8
+    rows = samples.astype(samples.dtype.newbyteorder(">")).reshape(h, -1)
+    raw = b"".join(b"\x00" + row.tobytes() for row in rows)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, colour_type, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_a_grey_png_with_alpha_stays_grey(dtype):
+    """OpenCV expands a grey + alpha PNG (colour type 4) to RGBA: the item was not grey and its luma
+    the BT.601 weights summed in float32 (up to 1.5e-5 off the stored grey, which moved the blur
+    family's edge thresholds on integer-valued data). It is grey + alpha now, as Pillow and a TIFF give
+    it, its luma the stored grey exactly. Look-alike: an RGBA PNG whose R = G = B stays colour."""
+    rng = np.random.default_rng(11)
+    top = np.iinfo(dtype).max
+    grey = rng.integers(0, top + 1, (9, 13)).astype(dtype)
+    alpha = rng.integers(0, top + 1, (9, 13)).astype(dtype)
+    item = load_item(_raw_png(np.dstack([grey, alpha]), 4))
+    assert item.pixels.shape == (9, 13, 2) and item.is_gray and item.has_alpha
+    np.testing.assert_array_equal(item.pixels[..., 0], grey)
+    np.testing.assert_array_equal(item.pixels[..., 1], alpha)
+    plain = load_item(_raw_png(grey, 0))
+    np.testing.assert_array_equal(item.luma, plain.luma)
+    np.testing.assert_array_equal(item.luma, grey.astype(np.float32) * np.float32(255 / top) if dtype == np.uint16
+                                  else grey.astype(np.float32))
+    np.testing.assert_array_equal(item.display_rgb, plain.display_rgb)
+    colour = load_item(_raw_png(np.dstack([grey, grey, grey, alpha]), 6))
+    assert colour.pixels.shape == (9, 13, 4) and not colour.is_gray and colour.has_alpha

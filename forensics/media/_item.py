@@ -382,6 +382,12 @@ class Item:
                 elif fmt == "PPM":
                     _check_plain_pnm_end(self)
                 arr, white = self._decode_cv2(fmt, data), None
+                if fmt == "PNG" and self.data[25] == 4 and arr.ndim == 3 and arr.shape[2] == 4:
+                    # grey with alpha (IHDR colour type 4): OpenCV expands it to RGBA; the item
+                    # keeps it grey + alpha, as Pillow (and so a TIFF) gives it, so that luma is the
+                    # stored grey, not BT.601 weights summed in float32 (off by up to 1.5e-5, which
+                    # moved edge thresholds) and is_gray holds
+                    arr = np.ascontiguousarray(arr[:, :, ::3])
                 if fmt == "GIF":
                     arr = self._gif_colours_under_transparency(arr)
         except ItemError:
