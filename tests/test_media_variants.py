@@ -1306,3 +1306,56 @@ def test_a_grey_png_with_alpha_stays_grey(dtype):
     np.testing.assert_array_equal(item.display_rgb, plain.display_rgb)
     colour = load_item(_raw_png(np.dstack([grey, grey, grey, alpha]), 6))
     assert colour.pixels.shape == (9, 13, 4) and not colour.is_gray and colour.has_alpha
+
+
+# ---------------------------------------------------------------- palette indices past the palette
+
+def _palette_png(indices, entries, depth=8):
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    h, w = indices.shape
+    per_byte = 8 // depth
+    rows = []
+    for row in indices:
+        padded = np.concatenate([row, np.zeros(-len(row) % per_byte, np.uint8)]).reshape(-1, per_byte)
+        packed = np.zeros(len(padded), np.uint8)
+        for k in range(per_byte):
+            packed |= padded[:, k] << (8 - depth * (k + 1))
+        rows.append(b"\x00" + packed.tobytes())
+    palette = ((np.arange(entries * 3) * 7 + 5) % 256).astype(np.uint8).tobytes()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, 3, 0, 0, 0))
+            + chunk(b"PLTE", palette) + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b"")), palette
+
+
+@pytest.mark.parametrize("depth", [8, 4])
+def test_a_palette_png_index_past_its_palette_is_refused(depth):
+    """PNG calls an index past the PLTE entries an error; libpng showed it black (a colour the file never
+    stored) with status ok. At the threshold: the largest index one below the entry count reads, equal
+    to it is refused."""
+    indices = np.array([[0, 1, 2, 3, 1], [3, 2, 1, 0, 2]], np.uint8)
+    data, palette = _palette_png(indices, 4, depth)
+    expected = np.frombuffer(palette, np.uint8).reshape(-1, 3)[indices]
+    np.testing.assert_array_equal(load_item(data).pixels, expected)
+    data, _ = _palette_png(indices, 3, depth)
+    with pytest.raises(ItemError, match=r"corrupt PNG data: a pixel uses palette index 3, but the palette holds 3"):
+        load_item(data).pixels
+
+
+def test_a_bmp_index_past_its_palette_is_refused():
+    """biClrUsed 2 with pixels of index 3: BMP leaves the colour undefined and every reader showed black.
+    Look-alike: the same file with its 4 colours."""
+    indices = np.array([[0, 1, 2, 3], [3, 2, 1, 0]], np.uint8)
+    im = Image.fromarray(indices, "P")
+    colours = [255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9]
+    im.putpalette(colours)
+    buf = io.BytesIO()
+    im.save(buf, "BMP")
+    data = bytearray(buf.getvalue())
+    assert struct.unpack_from("<I", data, 46)[0] == 4
+    np.testing.assert_array_equal(load_item(bytes(data)).pixels, np.array(colours, np.uint8).reshape(-1, 3)[indices])
+    struct.pack_into("<I", data, 46, 3)
+    with pytest.raises(ItemError, match=r"corrupt BMP data: a pixel uses palette index 3, but the palette holds 3"):
+        load_item(bytes(data)).pixels

@@ -379,6 +379,8 @@ class Item:
                     data = _png_default_image(self.data, _check_png_chunks(self))
                 elif fmt == "BMP":
                     _check_bmp_rle(self)
+                if fmt in ("PNG", "BMP") and header.mode == "P":
+                    _check_palette_indices(self, fmt)
                 elif fmt == "PPM":
                     _check_plain_pnm_end(self)
                 arr, white = self._decode_cv2(fmt, data), None
@@ -1453,6 +1455,28 @@ def _check_bmp_rle(item):
         raise item.error(f"BMP run-length data leave {w * h - covered} of {w * h} pixels without a value (an "
                          f"end-of-line, end-of-bitmap or delta code skips them; decoders fill them with a colour "
                          f"of their own)")
+
+
+def _check_palette_indices(item, fmt):
+    """Refuse a palette PNG or BMP whose pixels use an index past the end of its palette.
+
+    A palette may hold fewer colours than the bit depth can index (a PNG PLTE of 2 entries for
+    8-bit indices, a BMP with ``biClrUsed`` 2); PNG calls an index past its end an error, and BMP
+    leaves the colour undefined. libpng, OpenCV's BMP reader and Pillow all show such a pixel as
+    black, a colour the file never stored. Pillow reads the indices and the palette as stored (a
+    second decode, of palette images only, used for this check and not for the pixels).
+    """
+    with PILImage.open(io.BytesIO(item.data), formats=(fmt,)) as im:
+        palette = im.palette
+        raw = palette.palette if palette is not None else b""
+        per_entry = 4 if (getattr(palette, "rawmode", None) or "RGB") in ("BGRX", "RGBX", "BGRA", "RGBA") else 3
+        entries = len(raw) // per_entry
+        with _pillow_warnings_named(item.index, item.source, "checking its palette indices"):
+            im.load()
+        top = int(np.asarray(im).max()) if im.mode == "P" else -1
+    if entries and top >= entries:
+        raise item.error(f"corrupt {fmt} data: a pixel uses palette index {top}, but the palette holds {entries} "
+                         f"colour(s) (decoders show black, a colour the file does not store)")
 
 
 def _short_raster(data, fmt):
