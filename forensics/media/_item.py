@@ -1464,17 +1464,21 @@ def _check_palette_indices(item, fmt):
     8-bit indices, a BMP with ``biClrUsed`` 2); PNG calls an index past its end an error, and BMP
     leaves the colour undefined. libpng, OpenCV's BMP reader and Pillow all show such a pixel as
     black, a colour the file never stored. Pillow reads the indices and the palette as stored (a
-    second decode, of palette images only, used for this check and not for the pixels).
+    second decode, used for this check and not for the pixels), for a palette shorter than the
+    bit depth can index only (a full palette leaves no index without a colour).
     """
     with PILImage.open(io.BytesIO(item.data), formats=(fmt,)) as im:
         palette = im.palette
         raw = palette.palette if palette is not None else b""
         per_entry = 4 if (getattr(palette, "rawmode", None) or "RGB") in ("BGRX", "RGBX", "BGRA", "RGBA") else 3
         entries = len(raw) // per_entry
+        bits = item.data[24] if fmt == "PNG" else _bmp_bits(item.data)
+        if not entries or entries >= 1 << bits:
+            return  # a full palette: every index the bit depth can write has a colour
         with _pillow_warnings_named(item.index, item.source, "checking its palette indices"):
             im.load()
         top = int(np.asarray(im).max()) if im.mode == "P" else -1
-    if entries and top >= entries:
+    if top >= entries:
         raise item.error(f"corrupt {fmt} data: a pixel uses palette index {top}, but the palette holds {entries} "
                          f"colour(s) (decoders show black, a colour the file does not store)")
 
