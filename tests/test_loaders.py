@@ -2,6 +2,7 @@
 
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -1186,3 +1187,31 @@ def test_openfake_shard_lacking_a_column_the_others_have_is_warned_about(tmp_pat
     else:
         assert m["method"].tolist() == same["method"].tolist()
         assert m["group"].nunique() == 2 + 4  # two prompts in a.parquet, then four own groups
+
+
+def test_manifest_paths_written_from_the_current_folder_are_named_so(tmp_path, monkeypatch):
+    """'data/real/a.jpg' in data/m.csv (a manifest written by a script run from the folder above) names
+    data/data/real/a.jpg: the rows are absent, and the warning said only that. It now says the files exist
+    from the current folder and that paths are read from the CSV's folder; the file found is not read in
+    their place. Look-alikes: the same CSV with paths relative to its folder, and a CSV in the current
+    folder (where both readings agree), warn of nothing."""
+    from forensics._sources import _read_manifest
+
+    _touch(tmp_path, "data/real/a.jpg", "data/fake/b.jpg")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "m.csv").write_text("path,label\ndata/real/a.jpg,0\ndata/fake/b.jpg,1\n")
+    note = r"2 of them name a file from the current folder .* \(first: data/real/a\.jpg\), but relative paths are read"
+    with pytest.warns(UserWarning, match=r"2 of 2 rows .*exists=False; " + note), warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedFilesWarning)  # the two files under data/ that no row names
+        m = read_manifest("data/m.csv")
+    assert not m["exists"].any() and m["path"].tolist()[0] == str(Path("data") / "data/real/a.jpg")
+    with pytest.warns(UserWarning, match=r"the manifest 'data/m\.csv' names files absent from its folder; " + note):
+        assert _read_manifest(Path("data/m.csv"), labels=True)["path"].tolist()[1] == str(Path("data/data/fake/b.jpg"))
+    (tmp_path / "data" / "m.csv").write_text("path,label\nreal/a.jpg,0\nfake/b.jpg,1\n")
+    (tmp_path / "m.csv").write_text("path,label\ndata/real/a.jpg,0\ndata/fake/b.jpg,1\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_manifest("data/m.csv")["exists"].all()
+        _read_manifest(Path("data/m.csv"), labels=True)
+        _read_manifest(Path("m.csv"), labels=True)
+        assert read_manifest("m.csv")["exists"].all()

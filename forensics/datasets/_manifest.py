@@ -193,6 +193,19 @@ def read_manifest_csv(path, names=NAME_COLUMNS, **kwargs):
     return table
 
 
+def cwd_note(written, base):
+    """``""``, or a note for rows whose relative path is absent from the CSV's folder ``base`` but
+    names a file from the current folder: paths are read from the CSV's folder (a manifest written
+    by a script run elsewhere, ``data/real/a.jpg`` saved as ``data/manifest.csv``, names
+    ``data/data/real/a.jpg``). The file found is not read in its place: it is only named."""
+    base = Path(base)
+    found = [w for w in written if not os.path.isabs(w) and not os.path.lexists(base / w) and os.path.isfile(w)]
+    if not found or base.resolve() == Path.cwd().resolve():
+        return ""
+    return (f"; {len(found)} of them name a file from the current folder {os.getcwd()} (first: {found[0]}), but "
+            f"relative paths are read from the manifest's folder {base}: write them relative to it, or absolute")
+
+
 def normalization_note(paths):
     """``""``, or a note counting the absent ``paths`` for which a look-alike file exists (a name that
     differs only in Unicode normalization, NFC/NFD; Windows separators; both; letter case or trailing
