@@ -1215,3 +1215,18 @@ def test_manifest_paths_written_from_the_current_folder_are_named_so(tmp_path, m
         _read_manifest(Path("data/m.csv"), labels=True)
         _read_manifest(Path("m.csv"), labels=True)
         assert read_manifest("m.csv")["exists"].all()
+
+
+def test_celebdf_test_list_named_in_another_letter_case_is_read(tmp_path):
+    """'list_of_testing_videos.txt' was 'not found': split None for every video. Look-alike: the official
+    name reads the same; no list at all still warns."""
+    _celebdf(tmp_path)
+    expected = load_celebdf(tmp_path)["split"].tolist()
+    assert expected.count("test") == 3
+    (tmp_path / "List_of_testing_videos.txt").rename(tmp_path / "list_of_testing_videos.txt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_celebdf(tmp_path)["split"].tolist() == expected
+    (tmp_path / "list_of_testing_videos.txt").unlink()
+    with pytest.warns(UserWarning, match=r"List_of_testing_videos\.txt not found: split is None"):
+        assert load_celebdf(tmp_path)["split"].isna().all()

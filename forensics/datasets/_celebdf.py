@@ -78,8 +78,8 @@ def load_celebdf(root, *, strict=False):
     media file under ``root`` (an ``.mp4`` whose name does not follow the naming above, another
     format, a file in a subfolder or in another folder, a broken link...) is counted, by
     reason, in a :class:`SkippedFilesWarning`; files that are not media are ignored. Folder
-    names are matched case-insensitively when the exact one is absent (some copies have
-    ``Youtube-real``).
+    names, and the test list's, are matched case-insensitively when the exact one is absent
+    (some copies have ``Youtube-real``).
 
     Parameters
     ----------
@@ -174,6 +174,9 @@ def load_celebdf(root, *, strict=False):
                              folder=name, key=f"{name}/{path.stem}.mp4"))
 
     test_file = root / _TEST_LIST
+    if not test_file.is_file():  # 'list_of_testing_videos.txt': the one file of that name in another case
+        twins = sorted(p for p in root.iterdir() if p.name.lower() == _TEST_LIST.lower() and p.is_file())
+        test_file = twins[0] if len(twins) == 1 else test_file
     listed = _read_test_list(test_file) if test_file.is_file() else None
     if listed:
         seen = set()
