@@ -50,7 +50,7 @@ def _read_manifest(path, *, labels):
     import numpy as np
     import pandas as pd
 
-    from .datasets._manifest import read_manifest_csv, warn_same_file
+    from .datasets._manifest import cwd_note, read_manifest_csv, warn_same_file
 
     if path.suffix.lower() == ".parquet":
         table = pd.read_parquet(path)
@@ -68,7 +68,14 @@ def _read_manifest(path, *, labels):
         raise ValueError(f"the manifest {os.fspath(path)!r} has an empty path in row "
                          f"{int(np.flatnonzero(table['path'].isna().to_numpy())[0])}")
     base = path.parent
+    written = table["path"].tolist()
     table["path"] = [p if Path(p).is_absolute() else os.fspath(base / p) for p in table["path"]]
+    note = cwd_note(written, base)
+    if note:
+        import warnings
+
+        warnings.warn(f"the manifest {os.fspath(path)!r} names files absent from its folder{note}", UserWarning,
+                      stacklevel=3)
     if "label" in table.columns:
         bad = ~table["label"].isin([0, 1])
         if bad.any():

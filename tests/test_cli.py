@@ -1480,10 +1480,15 @@ def test_predict_takes_inputs_after_options_and_after_a_double_dash(data, model,
             with pytest.raises(SystemExit) as exc:
                 parser.parse_args(["predict", *argv])
             assert exc.value.code == 2
-            assert "unrecognized arguments: -x.jpg" in capsys.readouterr().err
+            assert ("unrecognized arguments: -x.jpg ('-x.jpg' is a file here, but a name that starts with '-' reads as "
+                    "an option: put it after '--', as in 'forensics predict ... -- -x.jpg', or write ./-x.jpg)"
+                    in capsys.readouterr().err)
             continue
         args = parser.parse_args(["predict", *argv])
         assert (args.model, args.inputs) == (m, inputs)
+    with pytest.raises(SystemExit):  # look-alike: a name that is no file here gets argparse's message alone
+        parser.parse_args(["predict", m, "a.jpg", "-y.jpg"])
+    assert capsys.readouterr().err.rstrip().endswith("unrecognized arguments: -y.jpg")
     out = tmp_path / "pred.csv"
     assert main(["predict", m, "--no-progress", "--out", str(out), "a.jpg", "--", "-x.jpg"]) == 0
     table = pd.read_csv(out)

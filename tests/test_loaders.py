@@ -2,6 +2,7 @@
 
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -1081,3 +1082,151 @@ def test_openfake_shards_given_twice_are_warned_about(tmp_path):
         warnings.simplefilter("error")
         assert len(load_openfake([tmp_path / "data" / "train-0.parquet", tmp_path / "data" / "train-1.parquet"])) == 6
         assert len(load_openfake(tmp_path / "data")) == 6
+
+
+# ---------------------------------------------------------------- round 8: metadata read as written
+
+@pytest.mark.parametrize("spelling", ["YouTube-real/00170.mp4", "./YouTube-real/00170.mp4", "youtube-real/00170.mp4",
+                                      "YOUTUBE-REAL\\00170.mp4", "Celeb-real/../YouTube-real/00170.mp4"])
+def test_celebdf_list_entry_spelled_otherwise_keeps_its_test_video_in_test(tmp_path, spelling):
+    """A list entry with './', the folder in another letter case or Windows separators names the listed
+    video: it was reported 'not on disk' and the test video got split 'train' (a test video trained on).
+    The official spelling (first case) is the look-alike; a name that is really absent still warns."""
+    _celebdf(tmp_path, listed=[f"1 {spelling}", "0 Celeb-synthesis/id0_id16_0000.mp4"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = load_celebdf(tmp_path)
+    assert set(m.loc[m["split"] == "test", "video_id"]) == {"00170", "id0_id16_0000"}
+    _celebdf(tmp_path, listed=[f"1 {spelling.replace('00170', '00171')}"])
+    with pytest.warns(UserWarning, match=r"1 video\(s\) .* not on disk \(first: YouTube-real/00171\.mp4\)"):
+        assert (load_celebdf(tmp_path)["split"] == "train").all()
+    # a folder the layout does not have is not matched to one it has
+    _celebdf(tmp_path, listed=["1 YouTube-real2/00170.mp4"])
+    with pytest.warns(UserWarning, match=r"not on disk \(first: YouTube-real2/00170\.mp4\)"):
+        load_celebdf(tmp_path)
+
+
+@pytest.mark.parametrize("where", ["top", "entry"])
+def test_dfdc_metadata_key_given_twice_is_refused_not_the_last_one_kept(tmp_path, where):
+    """json.loads keeps the last of two equal keys: a video listed REAL then FAKE (a metadata.json merged
+    by hand) got label 1 silently. The look-alike with each name once loads."""
+    part = tmp_path / "dfdc_train_part_0"
+    _touch(part, "a.mp4", "b.mp4")
+    once = '{"a.mp4": {"label": "FAKE", "original": "b.mp4"}, "b.mp4": {"label": "REAL"}}'
+    twice = ('{"a.mp4": {"label": "REAL"}, "a.mp4": {"label": "FAKE", "original": "b.mp4"}, "b.mp4": {"label": "REAL"}}'
+             if where == "top" else '{"a.mp4": {"label": "REAL", "label": "FAKE", "original": "b.mp4"}, '
+                                    '"b.mp4": {"label": "REAL"}}')
+    (part / "metadata.json").write_text(once)
+    assert load_dfdc(part)["label"].tolist() == [1, 0]
+    (part / "metadata.json").write_text(twice)
+    key = "a.mp4" if where == "top" else "label"
+    with pytest.raises(ValueError, match=rf"metadata\.json: the key '{key}' is given twice"):
+        load_dfdc(part)
+
+
+def test_ffpp_split_file_that_is_not_json_is_named_through_the_shared_reader(tmp_path):
+    _ffpp(tmp_path)
+    _splits(tmp_path / "splits")
+    (tmp_path / "splits" / "val.json").write_text('[["002", "001"]')
+    with pytest.raises(ValueError, match=r"val\.json is not valid JSON"):
+        load_faceforensics(tmp_path)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("path,label\na.jpg,1,0\nb.jpg,0,1\n", r"line 2 has more fields than the header's 2"),  # every row one more
+    ("path,label\na.jpg,1\nb.jpg,0,1\n", r"line 3|Expected 2 fields in line 3"),               # one row
+    ('path,label\n"x, y.jpg",1\nx, y.jpg,0\n', r"line 3|Expected 2 fields in line 3"),         # unquoted comma
+    ("path,label,label\na.jpg,1,0\n", r"'label' appear more than once in the header"),
+    ("path,path,label\na.jpg,b.jpg,0\n", r"'path' appear more than once in the header"),
+])
+def test_manifest_rows_wider_than_the_header_or_columns_twice_are_refused(tmp_path, text, match):
+    """pandas takes the first column for row labels when every row has one field more than the header:
+    'a.jpg,1,0' read as path '1', label 0 (a shifted row, reported only as a missing file). A column named
+    twice used the first one silently. Both are refused by the library's reader and the command line's,
+    naming the file; the look-alikes (quoted comma, one column each) load."""
+    from forensics._sources import _read_manifest
+
+    _touch(tmp_path, "a.jpg", "b.jpg", "x, y.jpg")
+    (tmp_path / "m.csv").write_text(text)
+    with pytest.raises(ValueError, match=rf"cannot read the manifest .*m\.csv.*({match})"):
+        read_manifest(tmp_path / "m.csv")
+    with pytest.raises(ValueError, match=rf"cannot read the manifest .*m\.csv.*({match})"):
+        _read_manifest(tmp_path / "m.csv", labels=True)
+    (tmp_path / "m.csv").write_text('path,label,note\na.jpg,1,0\n"x, y.jpg",0,1\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedFilesWarning)
+        m = read_manifest(tmp_path / "m.csv")
+    assert m["path"].tolist() == [str(tmp_path / "a.jpg"), str(tmp_path / "x, y.jpg")]
+    assert m["label"].tolist() == [1, 0] and m["note"].tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("lacking", ["model", "prompt"])
+def test_openfake_shard_lacking_a_column_the_others_have_is_warned_about(tmp_path, lacking):
+    """Each shard's columns are found on their own: a shard without 'model' gave its fakes the method
+    'fake' beside the other shards' generator names, one without 'prompt' gave its rows groups of their
+    own apart from the same prompts elsewhere, and attrs['columns'] named the last shard's only, all
+    without a word. Look-alike: two shards with the same columns warn of nothing."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    _openfake_shard(tmp_path / "a.parquet")
+    _openfake_shard(tmp_path / "b.parquet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        same = load_openfake([tmp_path / "a.parquet", tmp_path / "b.parquet"])
+    assert same.attrs["columns"] == {"image": "image", "label": "label", "model": "model", "prompt": "prompt"}
+    table = pq.read_table(tmp_path / "b.parquet")
+    pq.write_table(table.drop_columns([lacking]), tmp_path / "b.parquet")
+    with pytest.warns(UserWarning, match=rf"1 of 2 shards has no {lacking} column while the others have one "
+                                         rf"\(first: .*b\.parquet, 4 rows in all\)"):
+        m = load_openfake([tmp_path / "a.parquet", tmp_path / "b.parquet"])
+    assert m.attrs["columns"][lacking] == (lacking, None)
+    assert m.attrs["columns"]["label"] == "label"
+    if lacking == "model":
+        assert m["method"].tolist() == ["real", "sdxl", "real", "flux.1-dev", "real", "fake", "real", "fake"]
+        assert m["group"].tolist() == same["group"].tolist()
+    else:
+        assert m["method"].tolist() == same["method"].tolist()
+        assert m["group"].nunique() == 2 + 4  # two prompts in a.parquet, then four own groups
+
+
+def test_manifest_paths_written_from_the_current_folder_are_named_so(tmp_path, monkeypatch):
+    """'data/real/a.jpg' in data/m.csv (a manifest written by a script run from the folder above) names
+    data/data/real/a.jpg: the rows are absent, and the warning said only that. It now says the files exist
+    from the current folder and that paths are read from the CSV's folder; the file found is not read in
+    their place. Look-alikes: the same CSV with paths relative to its folder, and a CSV in the current
+    folder (where both readings agree), warn of nothing."""
+    from forensics._sources import _read_manifest
+
+    _touch(tmp_path, "data/real/a.jpg", "data/fake/b.jpg")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "m.csv").write_text("path,label\ndata/real/a.jpg,0\ndata/fake/b.jpg,1\n")
+    note = r"2 of them name a file from the current folder .* \(first: data/real/a\.jpg\), but relative paths are read"
+    with pytest.warns(UserWarning, match=r"2 of 2 rows .*exists=False; " + note), warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedFilesWarning)  # the two files under data/ that no row names
+        m = read_manifest("data/m.csv")
+    assert not m["exists"].any() and m["path"].tolist()[0] == str(Path("data") / "data/real/a.jpg")
+    with pytest.warns(UserWarning, match=r"the manifest 'data/m\.csv' names files absent from its folder; " + note):
+        assert _read_manifest(Path("data/m.csv"), labels=True)["path"].tolist()[1] == str(Path("data/data/fake/b.jpg"))
+    (tmp_path / "data" / "m.csv").write_text("path,label\nreal/a.jpg,0\nfake/b.jpg,1\n")
+    (tmp_path / "m.csv").write_text("path,label\ndata/real/a.jpg,0\ndata/fake/b.jpg,1\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_manifest("data/m.csv")["exists"].all()
+        _read_manifest(Path("data/m.csv"), labels=True)
+        _read_manifest(Path("m.csv"), labels=True)
+        assert read_manifest("m.csv")["exists"].all()
+
+
+def test_celebdf_test_list_named_in_another_letter_case_is_read(tmp_path):
+    """'list_of_testing_videos.txt' was 'not found': split None for every video. Look-alike: the official
+    name reads the same; no list at all still warns."""
+    _celebdf(tmp_path)
+    expected = load_celebdf(tmp_path)["split"].tolist()
+    assert expected.count("test") == 3
+    (tmp_path / "List_of_testing_videos.txt").rename(tmp_path / "list_of_testing_videos.txt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_celebdf(tmp_path)["split"].tolist() == expected
+    (tmp_path / "list_of_testing_videos.txt").unlink()
+    with pytest.warns(UserWarning, match=r"List_of_testing_videos\.txt not found: split is None"):
+        assert load_celebdf(tmp_path)["split"].isna().all()

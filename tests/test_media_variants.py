@@ -16,7 +16,7 @@ from conftest import encode, natural_image
 from PIL import Image
 from video_fixtures import frame_level, index_frames
 
-from forensics.media import ItemError, read_frames, video_info
+from forensics.media import ItemError, load_item, read_frames, video_info
 
 
 def cut_scan(jpeg):
@@ -1417,3 +1417,192 @@ def _decodes_wrong(data, good):
         return not np.array_equal(load_item(data).pixels, load_item(good).pixels)
     except ItemError:
         return False
+
+
+# ---------------------------------------------------------------- animated PNG: which picture
+
+def _apng(frames, default_image):
+    buf = io.BytesIO()
+    frames[0].save(buf, "PNG", save_all=True, append_images=frames[1:], default_image=default_image)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("default_image", [True, False])
+def test_an_animated_png_is_its_default_image_as_pillow_and_libpng_read_it(tmp_path, default_image):
+    """The IDAT image of an APNG is the PNG's picture; OpenCV 5 decoded the animation's first frame,
+    which is another picture when the default image is outside the animation (default_image=True;
+    a frame of its own). Its look-alike, an APNG whose first frame is the IDAT image, is the same."""
+    rng = np.random.default_rng(7)
+    frames = [Image.fromarray(rng.integers(0, 256, (12, 20, 3), dtype=np.uint8)) for _ in range(3)]
+    data = _apng(frames, default_image)
+    path = tmp_path / "anim.png"
+    path.write_bytes(data)
+    item = load_item(str(path))
+    np.testing.assert_array_equal(item.pixels, np.asarray(frames[0]))
+    with Image.open(path) as im:  # the PIL path: a lazily opened image is read as its file
+        np.testing.assert_array_equal(load_item(im).pixels, np.asarray(frames[0]))
+        im.load()  # a loaded image is taken as Pillow's pixels: the same picture
+        np.testing.assert_array_equal(load_item(im).pixels, np.asarray(frames[0]))
+    assert not np.array_equal(np.asarray(frames[0]), np.asarray(frames[1]))
+
+
+def test_a_damaged_animation_chunk_of_an_apng_is_still_refused():
+    """The animation chunks are left out of the decode only after every CRC was checked."""
+    rng = np.random.default_rng(8)
+    frames = [Image.fromarray(rng.integers(0, 256, (12, 20, 3), dtype=np.uint8)) for _ in range(2)]
+    data = bytearray(_apng(frames, True))
+    at = data.index(b"fdAT") + 12  # a byte of the frame data, past the sequence number
+    data[at] ^= 0x01
+    with pytest.raises(ItemError, match=r"CRC mismatch in chunk b'fdAT'"):
+        load_item(bytes(data)).pixels
+
+
+# ---------------------------------------------------------------- multi-page TIFF cut in a later page
+
+def _pages(kind):
+    rng = np.random.default_rng(9)
+    pages = [rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for _ in range(3)]
+    buf = io.BytesIO()
+    if kind == "bigtiff":
+        import tifffile
+
+        with tifffile.TiffWriter(buf, bigtiff=True) as tif:
+            for page in pages:
+                tif.write(page, photometric="rgb")
+    else:
+        ims = [Image.fromarray(p) for p in pages]
+        ims[0].save(buf, "TIFF", save_all=True, append_images=ims[1:], compression=kind)
+    return pages, buf.getvalue()
+
+
+@pytest.mark.parametrize("kind", [None, "tiff_deflate", "bigtiff"])
+def test_a_multi_page_tiff_cut_in_a_later_page_is_refused(kind):
+    """Every reader decodes the intact first page of a multi-page TIFF cut inside page 2 or 3 (an
+    interrupted download): it was an item with status ok, while a cut animated GIF, WebP or PNG is
+    refused whatever frame the cut falls in. Look-alike: the whole file is its first page."""
+    pages, data = _pages(kind)
+    np.testing.assert_array_equal(load_item(data).pixels, pages[0])
+    first_page_end = len(data) // 3 + 64  # past the first page's strips in every layout
+    # up to the last page's pixel data (what follows it, in Pillow's layouts a resolution value, is
+    # no part of any page's pixels)
+    for cut in [*range(first_page_end, len(data) - 400, 97), len(data) - 400]:
+        with pytest.raises(ItemError, match=r"truncated TIFF: (a strip of )?page [23]"):
+            load_item(data[:cut]).pixels
+
+
+def test_a_tiff_page_chain_that_loops_or_points_past_the_end_is_refused():
+    import struct
+
+    pages, data = _pages(None)
+    data = bytearray(data)
+    first = struct.unpack_from("<I", data, 4)[0]
+    offsets = [first]  # walk to the last directory's next-page pointer
+    while True:
+        entries = struct.unpack_from("<H", data, offsets[-1])[0]
+        at = offsets[-1] + 2 + 12 * entries
+        nxt = struct.unpack_from("<I", data, at)[0]
+        if nxt == 0:
+            break
+        offsets.append(nxt)
+    assert len(offsets) == 3
+    for value, match in [(first, "loops back"), (len(data) + 10, "page 4's directory at offset .* past the end"),
+                         (0, None)]:
+        struct.pack_into("<I", data, at, value)
+        if match is None:
+            np.testing.assert_array_equal(load_item(bytes(data)).pixels, pages[0])
+        else:
+            with pytest.raises(ItemError, match=match):
+                load_item(bytes(data)).pixels
+
+
+# ---------------------------------------------------------------- grey + alpha PNG
+
+def _raw_png(samples, colour_type):
+    """A PNG written by hand (no encoder in the loop): rows with filter 0, one IDAT, big-endian samples."""
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    h, w = samples.shape[:2]
+    depth = samples.dtype.itemsize * 8
+    rows = samples.astype(samples.dtype.newbyteorder(">")).reshape(h, -1)
+    raw = b"".join(b"\x00" + row.tobytes() for row in rows)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, colour_type, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_a_grey_png_with_alpha_stays_grey(dtype):
+    """OpenCV expands a grey + alpha PNG (colour type 4) to RGBA: the item was not grey and its luma
+    the BT.601 weights summed in float32 (up to 1.5e-5 off the stored grey, which moved the blur
+    family's edge thresholds on integer-valued data). It is grey + alpha now, as Pillow and a TIFF give
+    it, its luma the stored grey exactly. Look-alike: an RGBA PNG whose R = G = B stays colour."""
+    rng = np.random.default_rng(11)
+    top = np.iinfo(dtype).max
+    grey = rng.integers(0, top + 1, (9, 13)).astype(dtype)
+    alpha = rng.integers(0, top + 1, (9, 13)).astype(dtype)
+    item = load_item(_raw_png(np.dstack([grey, alpha]), 4))
+    assert item.pixels.shape == (9, 13, 2) and item.is_gray and item.has_alpha
+    np.testing.assert_array_equal(item.pixels[..., 0], grey)
+    np.testing.assert_array_equal(item.pixels[..., 1], alpha)
+    plain = load_item(_raw_png(grey, 0))
+    np.testing.assert_array_equal(item.luma, plain.luma)
+    np.testing.assert_array_equal(item.luma, grey.astype(np.float32) * np.float32(255 / top) if dtype == np.uint16
+                                  else grey.astype(np.float32))
+    np.testing.assert_array_equal(item.display_rgb, plain.display_rgb)
+    colour = load_item(_raw_png(np.dstack([grey, grey, grey, alpha]), 6))
+    assert colour.pixels.shape == (9, 13, 4) and not colour.is_gray and colour.has_alpha
+
+
+# ---------------------------------------------------------------- palette indices past the palette
+
+def _palette_png(indices, entries, depth=8):
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    h, w = indices.shape
+    per_byte = 8 // depth
+    rows = []
+    for row in indices:
+        padded = np.concatenate([row, np.zeros(-len(row) % per_byte, np.uint8)]).reshape(-1, per_byte)
+        packed = np.zeros(len(padded), np.uint8)
+        for k in range(per_byte):
+            packed |= padded[:, k] << (8 - depth * (k + 1))
+        rows.append(b"\x00" + packed.tobytes())
+    palette = ((np.arange(entries * 3) * 7 + 5) % 256).astype(np.uint8).tobytes()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, 3, 0, 0, 0))
+            + chunk(b"PLTE", palette) + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b"")), palette
+
+
+@pytest.mark.parametrize("depth", [8, 4])
+def test_a_palette_png_index_past_its_palette_is_refused(depth):
+    """PNG calls an index past the PLTE entries an error; libpng showed it black (a colour the file never
+    stored) with status ok. At the threshold: the largest index one below the entry count reads, equal
+    to it is refused."""
+    indices = np.array([[0, 1, 2, 3, 1], [3, 2, 1, 0, 2]], np.uint8)
+    data, palette = _palette_png(indices, 4, depth)
+    expected = np.frombuffer(palette, np.uint8).reshape(-1, 3)[indices]
+    np.testing.assert_array_equal(load_item(data).pixels, expected)
+    data, _ = _palette_png(indices, 3, depth)
+    with pytest.raises(ItemError, match=r"corrupt PNG data: a pixel uses palette index 3, but the palette holds 3"):
+        load_item(data).pixels
+
+
+def test_a_bmp_index_past_its_palette_is_refused():
+    """biClrUsed 2 with pixels of index 3: BMP leaves the colour undefined and every reader showed black.
+    Look-alike: the same file with its 4 colours."""
+    indices = np.array([[0, 1, 2, 3], [3, 2, 1, 0]], np.uint8)
+    im = Image.fromarray(indices, "P")
+    colours = [255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9]
+    im.putpalette(colours)
+    buf = io.BytesIO()
+    im.save(buf, "BMP")
+    data = bytearray(buf.getvalue())
+    assert struct.unpack_from("<I", data, 46)[0] == 4
+    np.testing.assert_array_equal(load_item(bytes(data)).pixels, np.array(colours, np.uint8).reshape(-1, 3)[indices])
+    struct.pack_into("<I", data, 46, 3)
+    with pytest.raises(ItemError, match=r"corrupt BMP data: a pixel uses palette index 3, but the palette holds 3"):
+        load_item(bytes(data)).pixels

@@ -93,6 +93,29 @@ class _IntermixedParser(argparse.ArgumentParser):
         return (mixed, left) if not left else (plain, extras)
 
 
+class _TopParser(argparse.ArgumentParser):
+    """The ``forensics`` parser: an unrecognized argument that names a file says how to pass it.
+
+    A file whose name starts with ``-`` (``-x.jpg``) reads as an option; argparse said only
+    ``unrecognized arguments: -x.jpg``, which names no remedy.
+    """
+
+    _args = ()
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._args = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message):
+        if message.startswith("unrecognized arguments:"):
+            files = [a for a in self._args if a.startswith("-") and len(a) > 1 and os.path.lexists(a)]
+            if files:
+                verb = next((a for a in self._args if a in VERBS), "VERB")
+                message += (f" ({files[0]!r} is a file here, but a name that starts with '-' reads as an option: "
+                            f"put it after '--', as in 'forensics {verb} ... -- {files[0]}', or write ./{files[0]})")
+        super().error(message)
+
+
 def _module(verb):
     return importlib.import_module(f"{__name__}._{verb}")
 
@@ -101,7 +124,7 @@ def build_parser():
     """The argument parser of the ``forensics`` command, with one sub-parser per verb."""
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _TopParser(
         prog="forensics",
         description="Forensic features for detecting deepfakes and AI-generated images and videos.",
     )

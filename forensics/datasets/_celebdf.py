@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import warnings
 from pathlib import Path
 
@@ -30,7 +31,13 @@ def _find_folder(root, name):
 
 
 def _read_test_list(file):
-    """``{"Folder/name.mp4": label}`` with the list's own convention (1 = real, 0 = fake)."""
+    """``{"Folder/name.mp4": label}`` with the list's own convention (1 = real, 0 = fake).
+
+    A name is read as the path it writes: Windows separators, a leading ``./`` and the folder in
+    another letter case (``youtube-real/00170.mp4``) name the video the official spelling names
+    (such an entry was reported as not on disk and its video, a test video, given the split
+    ``"train"``).
+    """
     listed = {}
     for lineno, line in enumerate(read_text(file).splitlines(), 1):
         if not line.strip():
@@ -38,9 +45,12 @@ def _read_test_list(file):
         parts = line.split()
         if len(parts) != 2 or parts[0] not in ("0", "1"):
             raise ValueError(f"{file}, line {lineno}: {line!r}; expected '<1 real | 0 fake> <folder>/<video>.mp4'")
-        name = parts[1].replace("\\", "/")
+        name = posixpath.normpath(parts[1].replace("\\", "/"))  # 'YouTube-real\\x.mp4', './YouTube-real/x.mp4'
         if name.lower().endswith(".mp4"):  # the list says .mp4; a copy may hold .MP4
             name = name[:-4] + ".mp4"
+        folder, sep, rest = name.partition("/")
+        # the folder in another letter case ('youtube-real/...') names the same folder, as on disk
+        name = next((f for f in _FOLDERS if f.lower() == folder.lower()), folder) + sep + rest
         listed[name] = int(parts[0])
     return listed
 
@@ -68,8 +78,8 @@ def load_celebdf(root, *, strict=False):
     media file under ``root`` (an ``.mp4`` whose name does not follow the naming above, another
     format, a file in a subfolder or in another folder, a broken link...) is counted, by
     reason, in a :class:`SkippedFilesWarning`; files that are not media are ignored. Folder
-    names are matched case-insensitively when the exact one is absent (some copies have
-    ``Youtube-real``).
+    names, and the test list's, are matched case-insensitively when the exact one is absent
+    (some copies have ``Youtube-real``).
 
     Parameters
     ----------
@@ -164,6 +174,9 @@ def load_celebdf(root, *, strict=False):
                              folder=name, key=f"{name}/{path.stem}.mp4"))
 
     test_file = root / _TEST_LIST
+    if not test_file.is_file():  # 'list_of_testing_videos.txt': the one file of that name in another case
+        twins = sorted(p for p in root.iterdir() if p.name.lower() == _TEST_LIST.lower() and p.is_file())
+        test_file = twins[0] if len(twins) == 1 else test_file
     listed = _read_test_list(test_file) if test_file.is_file() else None
     if listed:
         seen = set()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ._inventory import Inventory
-from ._manifest import finish, natural_key, normalization_note, read_text, warn_same_file
+from ._manifest import finish, natural_key, normalization_note, read_json, read_text, warn_same_file
 
 __all__ = ["load_dfdc"]
 
@@ -48,10 +48,7 @@ def _read_entries(part):
     """(file, {name: entry}) of a part: its metadata.json, else its labels.csv (the test set's)."""
     meta_file = part / "metadata.json"
     if meta_file.is_file():
-        try:
-            meta = json.loads(read_text(meta_file))
-        except ValueError as exc:
-            raise ValueError(f"{meta_file} is not valid JSON: {exc}") from None
+        meta = read_json(meta_file)
         if not isinstance(meta, dict):
             raise ValueError(f"{meta_file}: expected an object mapping file names to entries")
         return meta_file, meta

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
 from ._inventory import Inventory
-from ._manifest import finish, list_named, read_text, require_dir
+from ._manifest import finish, list_named, read_json, require_dir
 
 __all__ = ["FFPP_METHODS", "load_faceforensics"]
 
@@ -36,11 +35,7 @@ def _read_splits(folder):
         if not file.is_file():
             raise FileNotFoundError(f"{file} not found: the official split folder needs "
                                     f"{', '.join(s + '.json' for s in _SPLITS)}")
-        text = read_text(file)
-        try:
-            entries = json.loads(text)
-        except ValueError as exc:
-            raise ValueError(f"{file} is not valid JSON: {exc}") from None
+        entries = read_json(file)
         for k, pair in enumerate(entries):
             if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(i, str) for i in pair)):
                 raise ValueError(f"{file}: entry {k} is {pair!r}; expected a [target, source] pair of id strings")

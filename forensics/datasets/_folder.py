@@ -13,17 +13,33 @@ __all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "load_folder"]
 _TOPS = ("real", "fake")
 
 
-def _classify(root, rel):
-    if rel and rel[0] not in _TOPS:
-        return "outside real/ and fake/ (no label)", False
-    return None
+def _classifier(names):
+    def classify(root, rel):
+        if rel and rel[0] not in names:
+            return "outside real/ and fake/ (no label)", False
+        return None
+
+    return classify
+
+
+def _top_folder(root, top):
+    """``root/top``, else the one folder whose name is ``top`` in another letter case (``Real/``,
+    ``FAKE/``: folders made on Windows or macOS, which match names case-insensitively)."""
+    if (root / top).is_dir():
+        return root / top
+    matches = sorted(p for p in root.iterdir() if p.name.lower() == top and p.is_dir()) if root.is_dir() else []
+    if len(matches) == 1:
+        return matches[0]
+    found = f" ({' and '.join(repr(p.name) for p in matches)} differ only in letter case: rename one)" if matches else ""
+    raise FileNotFoundError(f"{root} has no {top}/ folder (expected real/ and fake/[<method>/]){found}")
 
 
 def load_folder(root, *, suffixes=IMAGE_SUFFIXES + VIDEO_SUFFIXES, strict=False):
     """Manifest of a folder dataset laid out as ``real/...`` and ``fake/[<method>/]...``.
 
     Labels come from the top folder name only (``real`` = 0, ``fake`` = 1), never from the
-    order of directories. Files directly in ``fake/`` get the method ``"fake"``; files in
+    order of directories; a name in another letter case (``Real/``, ``FAKE/``) is taken when the
+    exact one is absent and it is the only such folder. Files directly in ``fake/`` get the method ``"fake"``; files in
     ``fake/<method>/`` (at any depth below it) get ``<method>``; real files get ``"real"``.
     Files that are not media (notes, sidecars, ``.DS_Store``) are ignored; every media file
     under ``root`` that is not listed is counted in a :class:`SkippedFilesWarning` that names
@@ -52,7 +68,8 @@ def load_folder(root, *, suffixes=IMAGE_SUFFIXES + VIDEO_SUFFIXES, strict=False)
     Raises
     ------
     FileNotFoundError
-        When ``root`` has no ``real/`` or ``fake/`` folder, or either holds no listed file.
+        When ``root`` has no ``real/`` or ``fake/`` folder (in any letter case; two that differ
+        only in case are named), or either holds no listed file.
     SkippedFilesError
         With ``strict=True``, see above.
 
@@ -81,13 +98,10 @@ def load_folder(root, *, suffixes=IMAGE_SUFFIXES + VIDEO_SUFFIXES, strict=False)
     """
     root = Path(root)
     suffixes = tuple(s.lower() for s in suffixes)
-    for top in _TOPS:
-        if not (root / top).is_dir():
-            raise FileNotFoundError(f"{root} has no {top}/ folder (expected real/ and fake/[<method>/])")
+    folders = [_top_folder(root, top) for top in _TOPS]
     inventory = Inventory(root)
     rows = []
-    for label, top in enumerate(_TOPS):
-        folder = root / top
+    for label, (top, folder) in enumerate(zip(_TOPS, folders)):
         files = []
         for path in inventory.files_below(folder):
             if path.suffix.lower() in suffixes:
@@ -106,7 +120,7 @@ def load_folder(root, *, suffixes=IMAGE_SUFFIXES + VIDEO_SUFFIXES, strict=False)
             kind = "video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"
             rows.append(dict(path=str(path), label=label, method=method, kind=kind))
     skipped = inventory.settle([r["path"] for r in rows], loader="load_folder", strict=strict,
-                               classify=_classify)
+                               classify=_classifier({f.name for f in folders}))
     df = pd.DataFrame(rows, columns=["path", "label", "method", "kind"])
     df.attrs["dataset"] = "folder"
     df.attrs["skipped"] = skipped

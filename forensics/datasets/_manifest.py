@@ -95,6 +95,37 @@ def read_text(path):
         raise ValueError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
+def read_json(path):
+    """The JSON value of a data set's metadata file (:func:`read_text`), refusing a key given twice.
+
+    ``json.loads`` keeps the last of two equal keys of an object without a word, so a DFDC
+    ``metadata.json`` merged by hand that lists ``a.mp4`` as REAL and then as FAKE gave the video
+    the second label silently. A key given twice in any object is a ValueError naming the file
+    and the key, as is text that is not JSON.
+    """
+    import json
+
+    def unique(pairs):
+        seen = {}
+        for key, value in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen[key] = value
+        return seen
+
+    try:
+        return json.loads(read_text(path), object_pairs_hook=unique)
+    except _DuplicateKey as exc:
+        raise ValueError(f"{path}: the key {exc.args[0]!r} is given twice in one object (JSON readers keep "
+                         f"only one of them: which one is the reader's choice)") from None
+    except ValueError as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
 #: Manifest columns that hold names (file paths, methods, groups, splits): read as written.
 NAME_COLUMNS = ("path", "method", "group", "split", "kind", "crop_path")
 
@@ -108,6 +139,13 @@ def read_manifest_csv(path, names=NAME_COLUMNS, **kwargs):
     columns ``names`` only an empty cell is missing; other columns (labels, scores) keep pandas'
     defaults. Parser errors propagate (the callers name the file).
 
+    The table keeps the file's columns as they are: a data row with more fields than the header
+    is a :class:`pandas.errors.ParserError` naming its line (pandas takes the first column of a
+    file whose every row has one field more than the header for the row labels, which shifted
+    every value one column left: the label read as the path, a third field as the label), and
+    so is a column name given twice (pandas would rename the second ``label.1`` and the first
+    would be used, whatever the second says).
+
     Examples
     --------
     >>> import io
@@ -118,13 +156,54 @@ def read_manifest_csv(path, names=NAME_COLUMNS, **kwargs):
     """
     from pandas._libs.parsers import STR_NA_VALUES
 
+    import csv
+    import warnings
+
+    def rewind():
+        if hasattr(path, "seek"):  # a file object: read again from its start
+            path.seek(0)
+
     header = pd.read_csv(path, nrows=0, **kwargs).columns
-    if hasattr(path, "seek"):  # a file object: read again from its start
-        path.seek(0)
+    rewind()
+    written = pd.read_csv(path, nrows=1, header=None, dtype=str, keep_default_na=False, **kwargs)
+    rewind()
+    twice = sorted({c for c in written.iloc[0].tolist() if written.iloc[0].tolist().count(c) > 1}) if len(written) else []
+    if twice:
+        raise pd.errors.ParserError(f"the column(s) {', '.join(map(repr, twice))} appear more than once in the header")
     defaults = sorted(STR_NA_VALUES)
     na_values = {c: ([""] if c in names else defaults) for c in header}
     dtype = {c: str for c in header if c in names and c != "group"}
-    return pd.read_csv(path, keep_default_na=False, na_values=na_values, dtype=dtype, **kwargs)
+    kwargs.setdefault("index_col", False)  # never take a first column for row labels
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        table = pd.read_csv(path, keep_default_na=False, na_values=na_values, dtype=dtype, **kwargs)
+    for w in caught:
+        if issubclass(w.category, pd.errors.ParserWarning) and "does not match length" in str(w.message):
+            line = "a data row"
+            if isinstance(path, (str, os.PathLike)):
+                with open(path, encoding=kwargs.get("encoding") or "utf-8-sig", newline="") as f:
+                    reader = csv.reader(f)
+                    width = len(next(reader, []))
+                    line = next((f"line {reader.line_num}" for row in reader if len(row) > width), line)
+            else:
+                width = len(header)
+            raise pd.errors.ParserError(f"{line} has more fields than the header's {width} (a comma in a name "
+                                        f"that is not quoted?)")
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return table
+
+
+def cwd_note(written, base):
+    """``""``, or a note for rows whose relative path is absent from the CSV's folder ``base`` but
+    names a file from the current folder: paths are read from the CSV's folder (a manifest written
+    by a script run elsewhere, ``data/real/a.jpg`` saved as ``data/manifest.csv``, names
+    ``data/data/real/a.jpg``). The file found is not read in its place: it is only named."""
+    base = Path(base)
+    found = [w for w in written if not os.path.isabs(w) and not os.path.lexists(base / w) and os.path.isfile(w)]
+    if not found or base.resolve() == Path.cwd().resolve():
+        return ""
+    return (f"; {len(found)} of them name a file from the current folder {os.getcwd()} (first: {found[0]}), but "
+            f"relative paths are read from the manifest's folder {base}: write them relative to it, or absolute")
 
 
 def normalization_note(paths):

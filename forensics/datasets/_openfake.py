@@ -145,6 +145,26 @@ def _warn_same_shard(shards):
                       f"pass each shard once", UserWarning, stacklevel=3)
 
 
+def _warn_columns_some_shards_lack(used_by_shard):
+    """Warn when some shards have a model or prompt column and others lack it.
+
+    Each shard's columns are found on their own, so a shard without ``model`` gives its fakes the
+    method ``"fake"`` (one pseudo-generator for leave-one-generator-out splits, beside the named
+    ones of the other shards), and one without ``prompt`` gives its rows groups of their own, apart
+    from rows of other shards with the same prompt (a group split that no longer holds them
+    together). Either is what that shard says, but not what the set says: said, not silent.
+    """
+    consequence = {"model": "their fakes have method 'fake', not the generator's name",
+                   "prompt": "their rows are each a group of their own, not grouped with rows of the same prompt "
+                             "in the other shards"}
+    for role, what in consequence.items():
+        lacking = [(shard, n) for shard, used, n in used_by_shard if used[role] is None]
+        if lacking and len(lacking) < len(used_by_shard):
+            warnings.warn(f"load_openfake: {len(lacking)} of {len(used_by_shard)} shards {'has' if len(lacking) == 1 else 'have'} "
+                          f"no {role} column while the others have one (first: {lacking[0][0]}, {sum(n for _, n in lacking)} rows in all): "
+                          f"{what}", UserWarning, stacklevel=3)
+
+
 def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_column=None, strict=False):
     """Manifest of OpenFake images read from its Parquet shards, the image bytes included.
 
@@ -180,7 +200,8 @@ def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_
         usable directly as ``X`` by the extractors), ``filename`` (the struct's ``path`` field,
         or None), ``model`` (raw value or None), ``prompt`` (or None), ``shard`` (the file) and
         ``row`` (row number in the shard). ``attrs``: ``dataset="openfake"``, ``columns`` (the
-        columns used), ``skipped`` (files left out, by reason), ``missing_shards`` (see Warns).
+        column used for each of image, label, model and prompt, None when absent; a tuple with
+        each shard's, in order, when the shards differ), ``skipped`` (files left out, by reason), ``missing_shards`` (see Warns).
 
     Raises
     ------
@@ -203,6 +224,9 @@ def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_
         from a set: those present say how many the split has (``attrs["missing_shards"]``).
         When two shards given are one file (a folder and a shard in it, a link and its
         target): its rows are read twice and kept, with the warning naming the first pair.
+        When some shards have a model or prompt column and others lack it (each shard's columns
+        are found on their own): that shard's fakes have method ``"fake"``, or its rows groups of
+        their own, apart from the same prompts in the other shards.
 
     Notes
     -----
@@ -249,7 +273,7 @@ def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_
     """
     pa, pq = _pyarrow()
     rows = []
-    used = None
+    used_by_shard = []  # (shard, {role: column or None}, n_rows)
     shards, inventory = _shards(path_or_paths)
     missing = _missing_shards(shards)
     if missing:
@@ -281,6 +305,7 @@ def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_
             table = pq.read_table(shard, columns=[c for c in dict.fromkeys(used.values()) if c is not None])
         except (pa.ArrowException, OSError) as exc:
             raise ValueError(f"{shard} is not a readable Parquet file: {exc}") from None
+        used_by_shard.append((shard, used, table.num_rows))
         col = table.column(image).combine_chunks()
         if pa.types.is_struct(col.type):
             data = col.field("bytes").to_pylist()
@@ -298,6 +323,9 @@ def load_openfake(path_or_paths, *, image_column=None, label_column=None, model_
                              method="real" if labels[i] == 0 else (m or "fake"), item=blob,
                              filename=names[i], model=m, prompt=(prompts[i] or None) if prompts else None,
                              shard=str(shard), row=i))
+    _warn_columns_some_shards_lack(used_by_shard)
+    columns = {role: (lambda names: names[0] if len(set(names)) == 1 else names)(
+        tuple(used[role] for _, used, _ in used_by_shard)) for role in ("image", "label", "model", "prompt")}
     return finish(rows, ["item", "filename", "model", "prompt", "shard", "row"], "openfake",
-                  group_by=["prompt"], columns=used, skipped=skipped,
+                  group_by=["prompt"], columns=columns if used_by_shard else None, skipped=skipped,
                   missing_shards=[str(p) for p in missing])

@@ -374,13 +374,22 @@ class Item:
                                      f"{alpha:#06x}); no installed decoder reads that alpha")
                 arr, white = self._decode_pil(), None
             else:
+                data = None
                 if fmt == "PNG":
-                    _check_png_chunks(self)
+                    data = _png_default_image(self.data, _check_png_chunks(self))
                 elif fmt == "BMP":
                     _check_bmp_rle(self)
+                if fmt in ("PNG", "BMP") and header.mode == "P":
+                    _check_palette_indices(self, fmt)
                 elif fmt == "PPM":
                     _check_plain_pnm_end(self)
-                arr, white = self._decode_cv2(fmt), None
+                arr, white = self._decode_cv2(fmt, data), None
+                if fmt == "PNG" and self.data[25] == 4 and arr.ndim == 3 and arr.shape[2] == 4:
+                    # grey with alpha (IHDR colour type 4): OpenCV expands it to RGBA; the item
+                    # keeps it grey + alpha, as Pillow (and so a TIFF) gives it, so that luma is the
+                    # stored grey, not BT.601 weights summed in float32 (off by up to 1.5e-5, which
+                    # moved edge thresholds) and is_gray holds
+                    arr = np.ascontiguousarray(arr[:, :, ::3])
                 if fmt == "GIF":
                     arr = self._gif_colours_under_transparency(arr)
         except ItemError:
@@ -426,8 +435,8 @@ class Item:
                 raise MemoryError(str(exc)) from None
             raise self.error(f"corrupt JPEG data ({_short(exc)})") from None
 
-    def _decode_cv2(self, fmt):
-        buf = np.frombuffer(self.data, dtype=np.uint8)
+    def _decode_cv2(self, fmt, data=None):
+        buf = np.frombuffer(self.data if data is None else data, dtype=np.uint8)
         try:
             arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
         except cv2.error as exc:
@@ -869,13 +878,14 @@ def _check_png_chunks(item):
 
     libpng only warns on a bad CRC in an ancillary chunk (the EXIF orientation and ICC profile
     live in those) and some decoders ignore CRCs altogether; the CRC is the format's own
-    integrity check, so any mismatch is an error.
+    integrity check, so any mismatch is an error. Returns the chunks as ``(type, start, end)``
+    byte spans (length field to CRC).
     """
     data = item.data
     n = len(data)
     if not data.startswith(_PNG_SIGNATURE):
         raise item.error("corrupt PNG data (bad signature)")
-    pos, first, seen_idat = 8, True, False
+    pos, first, seen_idat, chunks = 8, True, False, []
     while True:
         if pos + 12 > n:
             raise item.error("truncated PNG: the file ends before the IEND chunk")
@@ -891,11 +901,31 @@ def _check_png_chunks(item):
             raise item.error("corrupt PNG data: the first chunk is not IHDR")
         first = False
         seen_idat = seen_idat or ctype == b"IDAT"
+        chunks.append((ctype, pos, end))
         if ctype == b"IEND":
             break
         pos = end
     if not seen_idat:
         raise item.error("corrupt PNG data: no IDAT chunk")
+    return chunks
+
+
+_APNG_CHUNKS = (b"acTL", b"fcTL", b"fdAT")
+
+
+def _png_default_image(data, chunks):
+    """The PNG ``data`` without its APNG animation chunks (``acTL``, ``fcTL``, ``fdAT``), or ``data``.
+
+    An animated PNG's IDAT data are its default image, which every PNG decoder that does not
+    animate shows (libpng, Pillow's first frame); APNG makes them the first frame of the
+    animation, or (when the first ``fcTL`` follows IDAT) a picture outside the animation, often a
+    placeholder. OpenCV 5 decodes the animation's first frame instead, a picture other than the
+    one Pillow, libpng and the ``PIL.Image`` path give for the same file. Without the animation
+    chunks (their CRCs were checked) it decodes the default image.
+    """
+    if not any(ctype == b"acTL" for ctype, _, _ in chunks):
+        return data
+    return data[:8] + b"".join(data[a:b] for ctype, a, b in chunks if ctype not in _APNG_CHUNKS)
 
 
 def _scan_jpeg(item):
@@ -1238,6 +1268,71 @@ def _check_tiff_ifd(item):
             if offset + size * count > n:
                 raise item.error(f"corrupt TIFF: its {name} tag's {count} values run past the end of the file "
                                  f"(offset {offset}, {n} bytes; the tag would be skipped and its default used)")
+    _check_tiff_pages(item, order, ifd, entries, head, entry, count_fmt, inline)
+
+
+_TIFF_INT_FORMATS = {3: "H", 4: "I", 13: "I", 16: "Q"}  # SHORT, LONG, IFD, LONG8: strip offsets and counts
+_TIFF_MAX_PAGES = 100_000
+
+
+def _check_tiff_pages(item, order, ifd, entries, head, entry, count_fmt, inline):
+    """Refuse a multi-page TIFF cut short: every later page's IFD and strips (or tiles) lie in the file.
+
+    The item is the first page, whose strips :func:`_check_tiff_strips` checks. A file cut inside
+    a later page (an interrupted download or copy) still holds an intact first page, which every
+    reader decodes without a word; it is refused as a cut animated GIF, WebP or PNG is (each
+    fails its trailer, RIFF size or IEND check whichever frame the cut falls in), so that a
+    damaged file is reported whatever its format. The chain of IFDs is followed until its zero
+    offset; a chain that loops or points past the end of the file is refused too.
+    """
+    import struct
+
+    data = item.data
+    n = len(data)
+    head_size = struct.calcsize(head)
+    ptr_fmt = order + ("I" if inline == 4 else "Q")
+    seen = {ifd}
+    page = 1
+    while True:
+        at = ifd + head_size + entries * entry
+        if at + inline > n:
+            raise item.error(f"truncated TIFF: page {page}'s directory runs past the end of the file ({n} bytes)")
+        nxt = struct.unpack_from(ptr_fmt, data, at)[0]
+        if nxt == 0:
+            return
+        page += 1
+        if nxt in seen or page > _TIFF_MAX_PAGES:
+            raise item.error(f"corrupt TIFF: the chain of page directories loops back (page {page} at offset {nxt})")
+        seen.add(nxt)
+        if nxt + head_size > n:
+            raise item.error(f"truncated TIFF: page {page}'s directory at offset {nxt} lies past the end of the "
+                             f"file ({n} bytes); the first page is intact but the file was cut short")
+        ifd = nxt
+        entries = struct.unpack_from(order + head, data, ifd)[0]
+        if ifd + head_size + entries * entry > n:
+            raise item.error(f"truncated TIFF: page {page}'s directory runs past the end of the file ({n} bytes)")
+        spans = {}
+        for k in range(entries):
+            pos = ifd + head_size + k * entry
+            tag, kind = struct.unpack_from(order + "HH", data, pos)
+            if tag not in (273, 279, 324, 325) or kind not in _TIFF_INT_FORMATS:
+                continue
+            count = struct.unpack_from(order + count_fmt, data, pos + 4)[0]
+            fmt = _TIFF_INT_FORMATS[kind]
+            size = struct.calcsize(fmt) * count
+            where = pos + 4 + struct.calcsize(count_fmt)
+            if size > inline:
+                where = struct.unpack_from(order + count_fmt, data, where)[0]
+            if where + size > n:
+                raise item.error(f"truncated TIFF: page {page}'s strip table runs past the end of the file "
+                                 f"({n} bytes); the first page is intact but the file was cut short")
+            spans[tag] = struct.unpack_from(f"{order}{count}{fmt}", data, where)
+        for off_tag, cnt_tag in ((273, 279), (324, 325)):
+            for off, cnt in zip(spans.get(off_tag, ()), spans.get(cnt_tag, ())):
+                if off + cnt > n:
+                    raise item.error(f"truncated TIFF: a strip of page {page} ({cnt} bytes at offset {off}) runs "
+                                     f"past the end of the file ({n} bytes); the first page is intact but the file "
+                                     f"was cut short")
 
 
 def _check_tiff_strips(item, header):
@@ -1360,6 +1455,32 @@ def _check_bmp_rle(item):
         raise item.error(f"BMP run-length data leave {w * h - covered} of {w * h} pixels without a value (an "
                          f"end-of-line, end-of-bitmap or delta code skips them; decoders fill them with a colour "
                          f"of their own)")
+
+
+def _check_palette_indices(item, fmt):
+    """Refuse a palette PNG or BMP whose pixels use an index past the end of its palette.
+
+    A palette may hold fewer colours than the bit depth can index (a PNG PLTE of 2 entries for
+    8-bit indices, a BMP with ``biClrUsed`` 2); PNG calls an index past its end an error, and BMP
+    leaves the colour undefined. libpng, OpenCV's BMP reader and Pillow all show such a pixel as
+    black, a colour the file never stored. Pillow reads the indices and the palette as stored (a
+    second decode, used for this check and not for the pixels), for a palette shorter than the
+    bit depth can index only (a full palette leaves no index without a colour).
+    """
+    with PILImage.open(io.BytesIO(item.data), formats=(fmt,)) as im:
+        palette = im.palette
+        raw = palette.palette if palette is not None else b""
+        per_entry = 4 if (getattr(palette, "rawmode", None) or "RGB") in ("BGRX", "RGBX", "BGRA", "RGBA") else 3
+        entries = len(raw) // per_entry
+        bits = item.data[24] if fmt == "PNG" else _bmp_bits(item.data)
+        if not entries or entries >= 1 << bits:
+            return  # a full palette: every index the bit depth can write has a colour
+        with _pillow_warnings_named(item.index, item.source, "checking its palette indices"):
+            im.load()
+        top = int(np.asarray(im).max()) if im.mode == "P" else -1
+    if top >= entries:
+        raise item.error(f"corrupt {fmt} data: a pixel uses palette index {top}, but the palette holds {entries} "
+                         f"colour(s) (decoders show black, a colour the file does not store)")
 
 
 def _short_raster(data, fmt):
