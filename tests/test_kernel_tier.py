@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +120,29 @@ def test_only_declared_kernels_are_tiered():
 
     with pytest.raises(ValueError, match="declares no signature"):
         TieredKernel(kth_smallest)
+
+
+def _triple(x):
+    return 3.0 * x
+
+
+def test_kernels_work_uncached_where_numba_has_no_writable_cache_folder(monkeypatch):
+    """A read-only package folder with NUMBA_CACHE_DIR unset and no writable user cache folder (a
+    container user without a home): numba refuses ``cache=True`` at decoration, which made
+    ``import forensics.features`` fail. The kernels then run uncached, with one warning saying so."""
+    from numba.core import caching
+
+    from forensics.features._kernels import _config
+    from forensics.features._kernels._warm import _has_disk_cache
+
+    monkeypatch.delenv("NUMBA_CACHE_LOCATOR_CLASSES", raising=False)
+    monkeypatch.setattr(_config, "_NO_CACHE_WARNED", [])
+    plain = _config.kernel(_triple)  # the look-alike: a folder numba can write, no warning
+    assert _has_disk_cache(plain) and plain(2.0) == 6.0
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])  # no folder numba can write
+    with pytest.warns(RuntimeWarning, match="NUMBA_CACHE_DIR"):
+        uncached = _config.kernel(_triple)
+    assert not _has_disk_cache(uncached) and uncached(2.0) == 6.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per process, not once per kernel
+        assert _config.kernel(_triple)(1.5) == 4.5
