@@ -229,3 +229,18 @@ def test_video_features_compile_ahead_for_workers_and_long_jobs(monkeypatch, tmp
     with __import__("forensics.features._base", fromlist=["expecting"]).expecting(128):
         VideoFeatures(BlurFeatures(), faces=False, n_frames=4).fit().transform([str(path)])
     assert calls == [(["blur"], True)]  # a chunk of 128 videos of 4 frames: 512 images
+
+
+def test_the_budget_counts_only_the_families_whose_twins_ran(tmp_path):
+    """The budget is what the twins' families would cost to compile: a blur-only job weighs its twins
+    against the blur kernels' compile time (~1 s), not the whole bank's (~8 s), or it would pay
+    several times what compiling at once costs (the rule's bound is about twice)."""
+    from forensics.features._kernels._warm import _COMPILE_SECONDS
+
+    blur = _run(["blur"], cache=tmp_path / "e")
+    assert blur["compiled"] == [] and blur["spent"] > 0
+    assert blur["budget"] == pytest.approx(_COMPILE_SECONDS["sharpness_edges"] + _COMPILE_SECONDS["haar_detail_energies"])
+    both = _run(["blur", "spectral"], cache=tmp_path / "f")  # a second family's first twin adds its own
+    assert both["budget"] == pytest.approx(blur["budget"] + _COMPILE_SECONDS["weighted_sums"])
+    full = _run(cache=tmp_path / "g")
+    assert full["budget"] == pytest.approx(sum(_COMPILE_SECONDS.values()))
