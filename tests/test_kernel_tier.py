@@ -244,3 +244,18 @@ def test_the_budget_counts_only_the_families_whose_twins_ran(tmp_path):
     assert both["budget"] == pytest.approx(blur["budget"] + _COMPILE_SECONDS["weighted_sums"])
     full = _run(cache=tmp_path / "g")
     assert full["budget"] == pytest.approx(sum(_COMPILE_SECONDS.values()))
+
+
+@pytest.mark.parametrize(("value", "refused"), [("ten", True), ("-0.5", True), (" 2.5 ", False), ("0", False)])
+def test_a_bad_budget_stops_the_extraction_before_any_item(monkeypatch, value, refused):
+    """A bad FORENSICS_UNCOMPILED_SECONDS was raised by the first twin call inside each item: with
+    on_error="nan" (forensics extract, predict) every item became an error row with that message,
+    and a resumed extract returned the same table after the variable was fixed."""
+    X = _inputs()[:2]
+    bank = make_feature_bank(["spectral"], on_error="nan").fit(X)
+    monkeypatch.setenv(ENV_BUDGET, value)
+    if refused:
+        with pytest.raises(ValueError, match=ENV_BUDGET):
+            bank.transform(X)
+    else:
+        assert not np.isnan(bank.transform(X)).all(axis=1).any() and (bank.status_["status"] == "ok").all()

@@ -444,8 +444,18 @@ def compile_ahead(extractors, n_items, n_workers, *, images_per_item=1):
     parallel one (``n_workers != 1``, whose workers load the kernels from numba's cache) compiles
     them once, in parallel children where CPUs are idle; a short one runs their NumPy twins until
     compiling pays off (``_kernels._tier``).
+
+    Raises
+    ------
+    ValueError
+        ``FORENSICS_UNCOMPILED_SECONDS`` is set to something other than a number of CPU seconds
+        >= 0 (checked here, before any item, so that it is not recorded as every item's error).
     """
     families = {f for ext in extractors for f in getattr(ext, "_kernel_families", tuple)() if f}
+    if families:  # a bad FORENSICS_UNCOMPILED_SECONDS is the caller's error, not every item's
+        from ._kernels._tier import _env_budget
+
+        _env_budget()
     if not (n_items and families):
         return
     if n_workers != 1 or max(int(n_items), _JOB_ITEMS.get()) * images_per_item >= UPFRONT_COMPILE_ITEMS:
