@@ -694,8 +694,11 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
     counter = len(done)
     from tqdm.auto import tqdm
 
+    from .features._base import expecting
+
+    # one job of len(todo) items, extracted chunk by chunk: the up-front compile rule counts the job
     with tqdm(total=n, initial=n - len(todo), desc="extract", unit=kind, disable=not progress, leave=False,
-              file=sys.stderr) as bar:
+              file=sys.stderr) as bar, expecting(len(todo)):
         for start in range(0, len(todo), chunk_size):
             rows = todo[start:start + chunk_size]
             frame = run_chunk(rows)

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +120,142 @@ def test_only_declared_kernels_are_tiered():
 
     with pytest.raises(ValueError, match="declares no signature"):
         TieredKernel(kth_smallest)
+
+
+def _triple(x):
+    return 3.0 * x
+
+
+def test_kernels_work_uncached_where_numba_has_no_writable_cache_folder(monkeypatch):
+    """A read-only package folder with NUMBA_CACHE_DIR unset and no writable user cache folder (a
+    container user without a home): numba refuses ``cache=True`` at decoration, which made
+    ``import forensics.features`` fail. The kernels then run uncached, with one warning saying so."""
+    from numba.core import caching
+
+    from forensics.features._kernels import _config
+    from forensics.features._kernels._warm import _has_disk_cache
+
+    monkeypatch.delenv("NUMBA_CACHE_LOCATOR_CLASSES", raising=False)
+    monkeypatch.setattr(_config, "_NO_CACHE_WARNED", [])
+    plain = _config.kernel(_triple)  # the look-alike: a folder numba can write, no warning
+    assert _has_disk_cache(plain) and plain(2.0) == 6.0
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])  # no folder numba can write
+    with pytest.warns(RuntimeWarning, match="NUMBA_CACHE_DIR"):
+        uncached = _config.kernel(_triple)
+    assert not _has_disk_cache(uncached) and uncached(2.0) == 6.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per process, not once per kernel
+        assert _config.kernel(_triple)(1.5) == 4.5
+
+
+_CHUNKED = """
+import json, os
+import numpy as np, pandas as pd
+os.environ.pop("FORENSICS_UNCOMPILED_SECONDS")  # the default budget: a short job runs the twins
+from forensics._tables import extract_table
+from forensics.features._kernels._config import DECLARED
+from forensics.features._kernels._tier import twin_seconds
+rng = np.random.default_rng(0)
+out = {}
+for n in (511, 512):
+    images = [rng.integers(0, 256, (32, 32), dtype=np.uint8) for _ in range(n)]
+    table = extract_table(pd.DataFrame({"path": [None] * n, "item": images}), features=["spectral"], chunk_size=64)
+    assert table.X.shape[0] == n and not np.isnan(table.X).all(axis=1).any()
+    out[n] = [sorted(name for (_, name), (disp, sig) in DECLARED.items() if tuple(sig) in disp.overloads),
+              twin_seconds()[0]]
+print(json.dumps(out))
+"""
+
+
+def test_a_long_extraction_in_chunks_compiles_before_its_first_chunk(tmp_path):
+    """``extract_table`` (``forensics extract``) extracts 64 items per call: the up-front rule must
+    count the whole job (512 items), not the chunk, or a long job never compiles ahead."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_CACHE_DIR=str(tmp_path / "cache"), FORENSICS_COMPILE_JOBS="1")
+    res = subprocess.run([sys.executable, "-c", _CHUNKED], capture_output=True, text=True, env=env,
+                         stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["511"][0] == [] and out["511"][1] > 0  # one below the rule: the twins, no compile
+    assert out["512"] == [["weighted_sums"], out["511"][1]]  # at the rule: compiled first, no twin ran
+
+
+@pytest.mark.parametrize(("n_items", "job", "per_item", "n_workers", "compiles"), [
+    (511, 0, 1, 1, False), (512, 0, 1, 1, True), (513, 0, 1, 1, True),
+    (64, 511, 1, 1, False), (64, 512, 1, 1, True),  # a chunk of a job (forensics extract, predict)
+    (127, 0, 4, 1, False), (128, 0, 4, 1, True),  # videos of 4 sampled frames: 512 images
+    (16, 120, 4, 1, False), (16, 128, 4, 1, True),
+    (1, 0, 1, 2, True), (0, 0, 1, 2, False),  # workers load the kernels: compiled first, unless no item
+])
+def test_the_up_front_rule_counts_the_job_and_its_frames(monkeypatch, n_items, job, per_item, n_workers, compiles):
+    from forensics.features import SpectralFeatures
+    from forensics.features._base import compile_ahead, expecting
+    from forensics.features._kernels import _warm
+
+    calls = []
+    monkeypatch.setattr(_warm, "compile_kernels", lambda families, load: calls.append((families, load)))
+    extractor = SpectralFeatures().fit()
+    if job:
+        with expecting(job):
+            compile_ahead([extractor], n_items, n_workers, images_per_item=per_item)
+        compile_ahead([extractor], n_items, 1, images_per_item=per_item)  # outside the block: the call alone
+        assert len(calls) <= 1
+    else:
+        compile_ahead([extractor], n_items, n_workers, images_per_item=per_item)
+    assert calls == ([(["spectral"], n_workers == 1)] if compiles else [])
+
+
+def test_video_features_compile_ahead_for_workers_and_long_jobs(monkeypatch, tmp_path):
+    """VideoFeatures ran no up-front compile at all: its workers each ran the twins, then compiled."""
+    import av
+
+    from forensics.features import BlurFeatures, VideoFeatures
+    from forensics.features._kernels import _warm
+
+    path = tmp_path / "v.mp4"
+    with av.open(str(path), "w") as box:
+        stream = box.add_stream("mpeg4", rate=10)
+        stream.width = stream.height = 32
+        for k in range(4):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 40 * k, np.uint8), format="rgb24")
+            box.mux(stream.encode(frame))
+        box.mux(stream.encode())
+    calls = []
+    monkeypatch.setattr(_warm, "compile_kernels", lambda families, load: calls.append((families, load)))
+    VideoFeatures(BlurFeatures(), faces=False, n_frames=4).fit().transform([str(path)])
+    assert calls == []  # one video of 4 frames, serial: the twins' budget decides
+    VideoFeatures(BlurFeatures(), faces=False, n_frames=4, n_jobs=2).fit().transform([str(path)])
+    assert calls == [(["blur"], False)]  # workers: compiled first, into the cache they load from
+    calls.clear()
+    with __import__("forensics.features._base", fromlist=["expecting"]).expecting(128):
+        VideoFeatures(BlurFeatures(), faces=False, n_frames=4).fit().transform([str(path)])
+    assert calls == [(["blur"], True)]  # a chunk of 128 videos of 4 frames: 512 images
+
+
+def test_the_budget_counts_only_the_families_whose_twins_ran(tmp_path):
+    """The budget is what the twins' families would cost to compile: a blur-only job weighs its twins
+    against the blur kernels' compile time (~1 s), not the whole bank's (~8 s), or it would pay
+    several times what compiling at once costs (the rule's bound is about twice)."""
+    from forensics.features._kernels._warm import _COMPILE_SECONDS
+
+    blur = _run(["blur"], cache=tmp_path / "e")
+    assert blur["compiled"] == [] and blur["spent"] > 0
+    assert blur["budget"] == pytest.approx(_COMPILE_SECONDS["sharpness_edges"] + _COMPILE_SECONDS["haar_detail_energies"])
+    both = _run(["blur", "spectral"], cache=tmp_path / "f")  # a second family's first twin adds its own
+    assert both["budget"] == pytest.approx(blur["budget"] + _COMPILE_SECONDS["weighted_sums"])
+    full = _run(cache=tmp_path / "g")
+    assert full["budget"] == pytest.approx(sum(_COMPILE_SECONDS.values()))
+
+
+@pytest.mark.parametrize(("value", "refused"), [("ten", True), ("-0.5", True), (" 2.5 ", False), ("0", False)])
+def test_a_bad_budget_stops_the_extraction_before_any_item(monkeypatch, value, refused):
+    """A bad FORENSICS_UNCOMPILED_SECONDS was raised by the first twin call inside each item: with
+    on_error="nan" (forensics extract, predict) every item became an error row with that message,
+    and a resumed extract returned the same table after the variable was fixed."""
+    X = _inputs()[:2]
+    bank = make_feature_bank(["spectral"], on_error="nan").fit(X)
+    monkeypatch.setenv(ENV_BUDGET, value)
+    if refused:
+        with pytest.raises(ValueError, match=ENV_BUDGET):
+            bank.transform(X)
+    else:
+        assert not np.isnan(bank.transform(X)).all(axis=1).any() and (bank.status_["status"] == "ok").all()

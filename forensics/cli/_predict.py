@@ -130,7 +130,10 @@ def run(args):
     errors = [e for _, _, e in rows]
     todo = [i for i, (_, path, _) in enumerate(rows) if path is not None]
     bar = tqdm(total=len(todo), desc="predict", unit="item", disable=not args.progress, file=sys.stderr)
-    with C.quiet_warnings(), warnings.catch_warnings():
+    from ..features._base import expecting
+
+    # one job of len(todo) items scored chunk by chunk: the up-front compile rule counts the job
+    with C.quiet_warnings(), warnings.catch_warnings(), expecting(len(todo)):
         # items without any feature value, or without a face, are recorded in the table (status error), not warned about
         warnings.filterwarnings("ignore", category=EmptyRowsWarning)
         warnings.filterwarnings("ignore", message=r".* have no face in any sampled frame", category=RuntimeWarning)

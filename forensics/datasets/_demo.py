@@ -679,7 +679,9 @@ def _run_demo(args, out):
     import pandas as pd
 
     from ..features import make_feature_bank
+    from ..features._base import expecting
     from ..media import FailedItemsWarning
+    from ..model_selection._benchmark import default_detectors
 
     timings = {}
 
@@ -697,7 +699,9 @@ def _run_demo(args, out):
 
     t0 = time.perf_counter()
     bank = make_feature_bank(n_jobs=args.n_jobs, on_error="nan", progress=args.progress)
-    with warnings.catch_warnings(record=True) as caught:  # failed items are reported below
+    # the catalogue extracts the items again for each detector: one long job, whose kernels compile first
+    job = len(demo) * (1 + (len(default_detectors()) if args.catalogue else 0))
+    with warnings.catch_warnings(record=True) as caught, expecting(job):  # failed items are reported below
         warnings.simplefilter("always", RuntimeWarning)
         X = bank.fit_transform(demo["item"])
     for w in caught:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import numbers
 import os
 import sys
@@ -23,7 +25,7 @@ from .._parallel import n_workers as _n_workers, run_in_order
 from ..media import DEFAULT_MAX_PIXELS, EmptyRowsWarning, FailedItemsWarning, Item, ItemError, as_item_sequence, load_item
 from ..media._item import path_text
 
-__all__ = ["BaseExtractor", "FeatureDoc", "Interval", "Options", "run_extraction"]
+__all__ = ["BaseExtractor", "FeatureDoc", "Interval", "Options", "compile_ahead", "expecting", "run_extraction"]
 
 
 @dataclass(frozen=True)
@@ -413,6 +415,54 @@ def _outside_stacklevel():
 #: ``benchmarks/bench_cold_tier.py``).
 UPFRONT_COMPILE_ITEMS = 512
 
+#: Items of the whole job when an extraction runs in chunks (``expecting``); 0 outside one.
+_JOB_ITEMS = contextvars.ContextVar("forensics_job_items", default=0)
+
+
+@contextlib.contextmanager
+def expecting(n_items):
+    """Within this block, extractions are chunks of one job of ``n_items`` items.
+
+    A caller that extracts a long job chunk by chunk (``forensics extract`` and ``predict``
+    save or score 64 items at a time) says so, so that the kernels compile before the first
+    chunk as they would for one call with every item (:data:`UPFRONT_COMPILE_ITEMS`), instead
+    of each chunk counting as a short job. ``n_items`` counts the items given to ``transform``
+    (videos for a video extractor, which multiplies by its frames).
+    """
+    token = _JOB_ITEMS.set(int(n_items))
+    try:
+        yield
+    finally:
+        _JOB_ITEMS.reset(token)
+
+
+def compile_ahead(extractors, n_items, n_workers, *, images_per_item=1):
+    """Compile the kernels of ``extractors`` before a job of ``n_items`` items if it is long or parallel.
+
+    A long serial job (:data:`UPFRONT_COMPILE_ITEMS` images or more, counting the whole job of an
+    enclosing :func:`expecting`; ``images_per_item``: the frames sampled from each video) or any
+    parallel one (``n_workers != 1``, whose workers load the kernels from numba's cache) compiles
+    them once, in parallel children where CPUs are idle; a short one runs their NumPy twins until
+    compiling pays off (``_kernels._tier``).
+
+    Raises
+    ------
+    ValueError
+        ``FORENSICS_UNCOMPILED_SECONDS`` is set to something other than a number of CPU seconds
+        >= 0 (checked here, before any item, so that it is not recorded as every item's error).
+    """
+    families = {f for ext in extractors for f in getattr(ext, "_kernel_families", tuple)() if f}
+    if families:  # a bad FORENSICS_UNCOMPILED_SECONDS is the caller's error, not every item's
+        from ._kernels._tier import _env_budget
+
+        _env_budget()
+    if not (n_items and families):
+        return
+    if n_workers != 1 or max(int(n_items), _JOB_ITEMS.get()) * images_per_item >= UPFRONT_COMPILE_ITEMS:
+        from ._kernels._warm import compile_kernels
+
+        compile_kernels(sorted(families), load=n_workers == 1)
+
 
 def run_extraction(extractors, X, n_features, *, n_jobs=None, on_error="raise", progress=False,
                    desc="features", max_pixels=DEFAULT_MAX_PIXELS):
@@ -437,13 +487,7 @@ def run_extraction(extractors, X, n_features, *, n_jobs=None, on_error="raise", 
     if hints:  # a batched extractor: chunks of its batch size (bounded memory, hot caches)
         chunk = max(hints) if n_workers == 1 else max(chunk, max(hints))
     starts = list(range(0, n, chunk))
-    families = {f for ext in extractors for f in ext._kernel_families() if f}
-    if n and families and (n_workers != 1 or n >= UPFRONT_COMPILE_ITEMS):
-        # a long job (or workers, which load the kernels from numba's cache): compile them once, in
-        # parallel, before any item; a short one runs their NumPy twins until compiling pays off (_tier)
-        from ._kernels._warm import compile_kernels
-
-        compile_kernels(sorted(families), load=n_workers == 1)
+    compile_ahead(extractors, n, n_workers)
     bar = tqdm(total=n, desc=desc, unit="img", disable=not progress, leave=False)
     try:
         if n_workers == 1:

@@ -12,9 +12,9 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from .._parallel import run_in_order
+from .._parallel import n_workers, run_in_order
 from ..media import EmptyRowsWarning, FailedItemsWarning, Item, ItemError, as_item_sequence
-from ._base import BaseExtractor
+from ._base import BaseExtractor, compile_ahead
 
 __all__ = ["VideoFeatures", "AGGREGATES"]
 
@@ -228,6 +228,9 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
     def _run(self, X):
         check_is_fitted(self, "extractor_")
         seq = as_item_sequence(X)
+        # a long job or workers: the kernels compile before the first video, not in each worker
+        compile_ahead([self.extractor_], len(seq), n_workers(self.n_jobs),
+                      images_per_item=self.n_frames if self.every is None else 1)
         cropper = self._cropper() if self.faces else None
         jobs = (delayed(_video_frames)(self, cropper, seq[i], i) for i in range(len(seq)))
         results = run_in_order(jobs, self.n_jobs)  # in order, wherever they run (forensics._parallel)

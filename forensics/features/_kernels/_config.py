@@ -28,6 +28,24 @@ def array(dtype, ndim, readonly=False):
     return types.Array(dtype, ndim, "C", readonly=readonly)
 
 
+_NO_CACHE_WARNED = []
+
+
+def _warn_no_cache(f):
+    """Warn once per process that numba has nowhere to cache the kernels (they compile in every process)."""
+    if _NO_CACHE_WARNED:
+        return
+    _NO_CACHE_WARNED.append(True)
+    import warnings
+
+    warnings.warn(
+        f"numba can write its cache in none of its folders for {f.__code__.co_filename} (the package folder is "
+        "read-only, NUMBA_CACHE_DIR is unset or unwritable, and so is the user cache folder): the kernels are "
+        "not cached, so every process runs their NumPy twins and then compiles them again (~8 CPU s); set "
+        "NUMBA_CACHE_DIR to a writable folder to compile them once",
+        RuntimeWarning, stacklevel=3)
+
+
 def kernel(fn=None, *, signature=None, inline=False):
     """Compile ``fn`` with the project's numba options (``@kernel`` or ``@kernel(signature=(...))``).
 
@@ -37,7 +55,14 @@ def kernel(fn=None, *, signature=None, inline=False):
     before typing (``inline="always"``) instead of compiling it as a function of its own.
     """
     def wrap(f):
-        dispatcher = njit(**JIT, inline="always" if inline else "never")(f)
+        options = dict(JIT, inline="always" if inline else "never")
+        try:
+            dispatcher = njit(**options)(f)
+        except RuntimeError as exc:  # numba found no folder it can write its cache to
+            if "no locator available" not in str(exc):
+                raise
+            _warn_no_cache(f)
+            dispatcher = njit(**dict(options, cache=False))(f)
         if signature is not None:
             DECLARED[(f.__module__, f.__name__)] = (dispatcher, tuple(signature))
         return dispatcher

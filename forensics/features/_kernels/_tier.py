@@ -12,10 +12,12 @@ and used from then on (the kernels of the families whose twins ran; another fami
 compile at their first call). This is the rule of the ski-rental problem: a job that ends before the
 twins have cost one compilation never compiles, and no job pays more than about twice what it
 would have paid had it known its length in advance. A kernel found in the cache is loaded
-(milliseconds) and used at once.
+(2-8 ms each, after numba's start in the process, about 0.34 s at the first) and used at once.
 
 ``FORENSICS_UNCOMPILED_SECONDS`` sets that budget in CPU seconds (default: the estimated compile
-time of the missing kernels); ``0`` compiles every kernel at its first call, as numba does.
+time of the missing kernels of the families whose twins ran, counted as each family's first twin
+runs: a job of one family is weighed against that family's compile time, not the whole bank's);
+``0`` compiles every kernel at its first call, as numba does.
 """
 
 from __future__ import annotations
@@ -45,23 +47,39 @@ class _Rent:
     lock = threading.RLock()
     spent = 0.0
     used = set()  # (module, name) of the kernels whose twins ran
-    budget = None  # set at the first twin call: the estimated compile time of the missing kernels
+    budget = None  # set at the first twin call (FORENSICS_UNCOMPILED_SECONDS, else the sum of ``costs``)
+    costs = {}  # kernel module -> estimated compile time of its missing kernels, when its first twin ran
 
 
-def _budget():
+def _env_budget():
     value = os.environ.get(ENV_BUDGET, "").strip()
-    if value:
-        try:
-            seconds = float(value)
-        except ValueError:
-            raise ValueError(f"{ENV_BUDGET}={value!r} is not a number of CPU seconds") from None
-        if not seconds >= 0:  # NaN or negative
-            raise ValueError(f"{ENV_BUDGET}={value!r} must be a number of CPU seconds >= 0")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{ENV_BUDGET}={value!r} is not a number of CPU seconds") from None
+    if not seconds >= 0:  # NaN or negative
+        raise ValueError(f"{ENV_BUDGET}={value!r} must be a number of CPU seconds >= 0")
+    return seconds
+
+
+def _budget(modules=None):
+    """The twins' budget: ``FORENSICS_UNCOMPILED_SECONDS``, else the estimated compile time of the
+    missing kernels of ``modules`` (None: every module with twins).
+
+    Only the families whose twins ran are compiled when the budget is spent (``_compile_used``), so
+    the default budget counts only theirs: a job of one family (``blur_features`` in a loop) pays at
+    most about its own compile time in twins, not the whole bank's.
+    """
+    seconds = _env_budget()
+    if seconds is not None:
         return seconds
     from ._warm import _cost, _compiled, _in_cache
 
+    modules = TWIN_MODULES if modules is None else modules
     return sum(_cost(key, disp) for key, (disp, sig) in DECLARED.items()
-               if key[0] in TWIN_MODULES and not _compiled(disp, sig) and not _in_cache(disp, sig))
+               if key[0] in modules and not _compiled(disp, sig) and not _in_cache(disp, sig))
 
 
 @functools.lru_cache(maxsize=None)
@@ -133,8 +151,10 @@ class TieredKernel:
             return self.kernel(*args)
         twin = self.twin
         with _Rent.lock:
-            if _Rent.budget is None:
-                _Rent.budget = _budget()
+            if self.key[0] not in _Rent.costs:  # a family's first twin: its compile time joins the budget
+                _Rent.costs[self.key[0]] = _budget([self.key[0]])
+                fixed = _env_budget()
+                _Rent.budget = sum(_Rent.costs.values()) if fixed is None else fixed
             rent = twin is not None and _Rent.spent < _Rent.budget
         if not rent:
             with _Rent.lock:
