@@ -588,14 +588,15 @@ class _Table:
     """
 
     def __init__(self, pkt_pts, pkt_dts, pkt_key, pkt_discard, pkt_dur, trust_pts=True, discont=False,
-                 drops_leading=False):
+                 drops_leading=False, shown_pts=None):
         self.n_packets = len(pkt_pts)
         self.first_packet = (pkt_dts[0], pkt_pts[0]) if pkt_pts else (None, None)
         known = [d for d in pkt_dts if d is not None]
         # first and last decode timestamp when every packet has one (the slots of an AVI stream)
         self.dts_range = (min(known), max(known)) if known and len(known) == self.n_packets else None
         pkt_pts = self._continue_segments(pkt_pts, pkt_dts, pkt_dur) if discont else pkt_pts
-        pkt_discard = self._leading(pkt_pts, pkt_key, pkt_discard, trust_pts) if drops_leading else pkt_discard
+        pkt_discard = (self._leading(pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts) if drops_leading
+                       else pkt_discard)
         shown = [i for i in range(self.n_packets) if not pkt_discard[i]]
         self.n_discarded = self.n_packets - len(shown)
         timed = bool(shown) and trust_pts and all(pkt_pts[i] is not None for i in shown)
@@ -652,29 +653,37 @@ class _Table:
     n_leading = 0
     leading = frozenset()
 
-    def _leading(self, pkt_pts, pkt_key, pkt_discard, trust_pts):
+    def _leading(self, pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts=None):
         """``pkt_discard`` with the pictures a stream that starts between keyframes cannot show marked.
 
         A capture (MPEG-TS from a tuner, a cut made without re-encoding) may start after a keyframe:
         FFmpeg's H.264, HEVC and MPEG-2 decoders output nothing before the first keyframe in decode
-        order, nor its leading pictures (after it in decode order, before it in presentation order,
-        referencing pictures before it), and its players show the keyframe first. Those packets are
-        no frames here either (before, a TS cut 3 packets into a GOP of 10 counted 7 frames that never
-        decode: frame 0, times= and even sampling pointed at them); a cut at an open-GOP keyframe (MPEG-2,
-        HEVC) has leading pictures only. Only at the stream's start, in a capture format
-        (``_CAPTURE_FORMATS``); a stream without any keyframe flag is left as it is.
+        order, and its players show the keyframe first. Those packets are no frames here either
+        (before, a TS cut 3 packets into a GOP of 10 counted 7 frames that never decode: frame 0,
+        times= and even sampling pointed at them). The keyframe's leading pictures (after it in
+        decode order, before the next keyframe, shown before it) are no frames when they reference
+        pictures before it (HEVC RASL, open-GOP MPEG-2 and H.264 B-frames), but are when they
+        reference only it (HEVC RADL, backward-only B-frames of a closed MPEG-2 GOP): which ones the
+        decoder outputs is asked of it, ``shown_pts(first, last)`` giving the pts it outputs from
+        the packets at decode positions ``first .. last`` (None when it cannot tell: then every
+        leading picture is taken as not shown, as those of the usual open GOPs). Only at the
+        stream's start, in a capture format (``_CAPTURE_FORMATS``); a stream without any keyframe
+        flag is left as it is.
         """
         first = next((i for i in range(self.n_packets) if pkt_key[i]), None)
         if first is None:
             return pkt_discard
         out = list(pkt_discard)
         kp = pkt_pts[first]
-        leading = []
-        for i in range(self.n_packets):
-            early = trust_pts and i > first and kp is not None and pkt_pts[i] is not None and pkt_pts[i] < kp
-            if not out[i] and (i < first or early):
-                out[i] = True
-                leading.append(i)
+        after = next((i for i in range(first + 1, self.n_packets) if pkt_key[i]), self.n_packets)
+        early = [i for i in range(first + 1, after)
+                 if trust_pts and kp is not None and pkt_pts[i] is not None and pkt_pts[i] < kp and not out[i]]
+        shown = shown_pts(first, early[-1]) if early and shown_pts is not None else None
+        if shown is not None:
+            early = [i for i in early if pkt_pts[i] not in shown]
+        leading = [i for i in range(first) if not out[i]] + early
+        for i in leading:
+            out[i] = True
         self.n_leading, self.leading = len(leading), frozenset(leading)
         return out
 
@@ -738,6 +747,8 @@ def _scan(container, stream, errors, fh=None):
     import av
 
     pts, dts, key, discard, dur = [], [], [], [], []
+    drops = stream.codec_context.name in _LEADING_DROPPED_CODECS and bool(_formats(container) & set(_CAPTURE_FORMATS))
+    kept = []  # a capture's first packets, to ask the decoder which leading pictures it shows (_Table._leading)
     complete = False
     if fh is not None:
         fh.bound(_MAX_BYTES_WITHOUT_PACKET, at_mark=True)
@@ -747,6 +758,8 @@ def _scan(container, stream, errors, fh=None):
                 continue
             if fh is not None:
                 fh.mark()
+            if drops and len(kept) < _LEADING_PROBE_PACKETS:
+                kept.append(packet)
             pts.append(packet.pts)
             dts.append(packet.dts)
             key.append(packet.is_keyframe)
@@ -764,8 +777,36 @@ def _scan(container, stream, errors, fh=None):
                    f"{_MAX_BYTES_WITHOUT_PACKET >> 20} MiB read without a packet of the video (zeros or junk?); "
                    f"the rest of the file is not read ({len(pts)} packets found before)")
     trust = bool(_formats(container) & set(_PTS_FORMATS)) or not stream.codec_context.has_b_frames
-    drops = stream.codec_context.name in _LEADING_DROPPED_CODECS and bool(_formats(container) & set(_CAPTURE_FORMATS))
-    return _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container), drops_leading=drops), complete
+
+    def shown_pts(first, last):
+        return _decoder_shows(stream, kept, first, last)
+
+    return _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container), drops_leading=drops,
+                  shown_pts=shown_pts), complete
+
+
+#: Packets of a capture's start kept by the scan to ask the decoder which leading pictures it shows.
+_LEADING_PROBE_PACKETS = 256
+
+
+def _decoder_shows(stream, packets, first, last):
+    """The pts of the pictures FFmpeg's decoder for ``stream`` outputs when given ``packets[first:last + 1]``
+    (a keyframe and its leading pictures) and flushed; None when it cannot tell (the packets were not
+    kept, the decoder failed, a picture without a pts)."""
+    import av
+
+    if last >= len(packets):
+        return None
+    try:
+        ctx = av.CodecContext.create(stream.codec_context.name, "r")
+        if stream.codec_context.extradata:
+            ctx.extradata = stream.codec_context.extradata
+        frames = [f for pkt in packets[first:last + 1] for f in ctx.decode(pkt)]
+        frames += ctx.decode(None)
+    except (av.FFmpegError, ValueError):
+        return None
+    shown = {f.pts for f in frames}
+    return None if None in shown else shown
 
 
 #: FFmpeg's AVFMT_TS_DISCONT (libavformat/avformat.h): the format allows timestamp discontinuities.
@@ -808,8 +849,6 @@ def _tag_rotation(stream, errors):
 
 def _probe(video, errors):
     """Scan ``video``'s stream and build its :class:`VideoInfo` (rotation left at the tag's)."""
-    import av
-
     container, stream = video.container, video.stream
     src, index = video.src, video.index
     with _ffmpeg_log() as logs:
