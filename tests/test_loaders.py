@@ -1160,6 +1160,21 @@ def test_manifest_rows_wider_than_the_header_or_columns_twice_are_refused(tmp_pa
     assert m["label"].tolist() == [1, 0] and m["note"].tolist() == [0, 1]
 
 
+@pytest.mark.parametrize("text", ["path,label\na.jpg,1,\nb.jpg,0,\n", "path,label\na.jpg,1, \nb.jpg,0\n",
+                                  "path,label\na.jpg,1,,\nb.jpg,0,\n"])
+def test_manifest_rows_ending_with_empty_fields_are_read(tmp_path, text):
+    """Rows ending with a comma after their last value (some spreadsheets write them), empty fields
+    only: read as written, not refused like rows with a value past the header (above)."""
+    _touch(tmp_path, "a.jpg", "b.jpg")
+    (tmp_path / "m.csv").write_text(text)
+    m = read_manifest(tmp_path / "m.csv")
+    assert m["path"].tolist() == [str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg")]
+    assert m["label"].tolist() == [1, 0]
+    (tmp_path / "m.csv").write_text(text.replace("b.jpg,0", "b.jpg,0,x", 1))  # a value past the header: refused
+    with pytest.raises(ValueError, match=r"line 3 has more fields than the header's 2|Expected 3 fields in line 3"):
+        read_manifest(tmp_path / "m.csv")
+
+
 @pytest.mark.parametrize("lacking", ["model", "prompt"])
 def test_openfake_shard_lacking_a_column_the_others_have_is_warned_about(tmp_path, lacking):
     """Each shard's columns are found on their own: a shard without 'model' gave its fakes the method

@@ -184,7 +184,12 @@ def read_manifest_csv(path, names=NAME_COLUMNS, **kwargs):
                 with open(path, encoding=kwargs.get("encoding") or "utf-8-sig", newline="") as f:
                     reader = csv.reader(f)
                     width = len(next(reader, []))
-                    line = next((f"line {reader.line_num}" for row in reader if len(row) > width), line)
+                    # rows that only end with empty fields (a comma after the last value, as some
+                    # spreadsheets write) are read right (index_col=False drops them); others are not
+                    line = next((f"line {reader.line_num}" for row in reader
+                                 if len(row) > width and any(v.strip() for v in row[width:])), None)
+                if line is None:
+                    continue
             else:
                 width = len(header)
             raise pd.errors.ParserError(f"{line} has more fields than the header's {width} (a comma in a name "

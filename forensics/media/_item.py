@@ -1301,8 +1301,10 @@ def _check_tiff_pages(item, order, ifd, entries, head, entry, count_fmt, inline)
         if nxt == 0:
             return
         page += 1
-        if nxt in seen or page > _TIFF_MAX_PAGES:
+        if nxt in seen:
             raise item.error(f"corrupt TIFF: the chain of page directories loops back (page {page} at offset {nxt})")
+        if page > _TIFF_MAX_PAGES:
+            raise item.error(f"TIFF with more than {_TIFF_MAX_PAGES} pages (page {page} at offset {nxt}): refused")
         seen.add(nxt)
         if nxt + head_size > n:
             raise item.error(f"truncated TIFF: page {page}'s directory at offset {nxt} lies past the end of the "

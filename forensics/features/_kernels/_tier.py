@@ -84,11 +84,8 @@ def _budget(modules=None):
 
 @functools.lru_cache(maxsize=None)
 def _twin(module, name):
-    for twin_module in TWIN_MODULES.get(module, ()):
-        try:
-            twins = importlib.import_module(twin_module, __package__).TWINS
-        except ModuleNotFoundError:
-            continue
+    for twin_module in TWIN_MODULES.get(module, ()):  # every one ships with the package: an import error is a bug
+        twins = importlib.import_module(twin_module, __package__).TWINS
         if name in twins:
             return twins[name]
     return None
