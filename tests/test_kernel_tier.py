@@ -259,3 +259,40 @@ def test_a_bad_budget_stops_the_extraction_before_any_item(monkeypatch, value, r
             bank.transform(X)
     else:
         assert not np.isnan(bank.transform(X)).all(axis=1).any() and (bank.status_["status"] == "ok").all()
+
+
+_FAMILIES = """
+import json, os, sys
+import numpy as np
+from forensics.features import blur_features, spectral_features
+from forensics.features._kernels import _tier
+from forensics.features._kernels._config import DECLARED
+rng = np.random.default_rng(0)
+image = rng.integers(0, 256, (128, 128), dtype=np.uint8)
+spectral_features(image)  # one spectral twin call: far below the spectral kernel's compile time
+calls = 0
+while not DECLARED[("forensics.features._kernels._blur", "sharpness_edges")][0].signatures and calls < 5000:
+    blur_features(image)
+    calls += 1
+compiled = sorted(name for (_, name), (disp, sig) in DECLARED.items() if tuple(sig) in disp.overloads)
+print(json.dumps({"compiled": compiled, "calls": calls, "spent_by": {k.rsplit(".", 1)[1]: v for k, v in
+                  _tier._Rent.spent_by.items()}, "costs": {k.rsplit(".", 1)[1]: v for k, v in _tier._Rent.costs.items()}}))
+"""
+
+
+def test_each_family_compiles_when_its_own_twins_have_cost_its_compile_time(tmp_path):
+    """blur called in a loop, spectral once: blur's kernels compile once blur's twins have cost their
+    compile time (not the two families' together, which a family called often would exceed), and
+    spectral's twin stays, as it cost far less than its kernel's compile."""
+    env = {k: v for k, v in os.environ.items() if k != ENV_BUDGET}
+    env.update(PYTHONPATH=str(ROOT), NUMBA_CACHE_DIR=str(tmp_path / "cache"), FORENSICS_COMPILE_JOBS="1")
+    res = subprocess.run([sys.executable, "-c", _FAMILIES], capture_output=True, text=True, env=env,
+                         stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["compiled"] == ["haar_detail_energies", "sharpness_edges"], out
+    blur, spectral = out["spent_by"]["_blur"], out["spent_by"]["_spectral"]
+    # spent its own budget, then compiled: at most one call (~2 ms at 128 px) past it, where one budget
+    # pooled with spectral's would have let it run on by spectral's unspent ~0.12 s
+    assert out["costs"]["_blur"] <= blur < out["costs"]["_blur"] + 0.06
+    assert out["costs"]["_spectral"] > 0.1 and 0 < spectral < out["costs"]["_spectral"]

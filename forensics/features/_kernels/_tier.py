@@ -6,18 +6,18 @@ predict`` would wait for. Each declared kernel therefore has a *twin*: a vectori
 with the same arguments and the same outputs (``_noise_twins``, ``_wavelet_twins``, ``_dct_twins``,
 ``_blur_twins``, ``_spectral_twins``; every twin is tested against its kernel). A kernel that is
 neither compiled in this process nor in numba's on-disk cache runs as its twin, and the CPU time
-spent in twins is counted; once it reaches the kernels' estimated compile time, the kernels are
-compiled (:func:`~forensics.features.compile_kernels`, in parallel processes where CPUs are idle)
-and used from then on (the kernels of the families whose twins ran; another family's kernels
-compile at their first call). This is the rule of the ski-rental problem: a job that ends before the
+spent in each family's twins is counted; once it reaches the estimated compile time of that
+family's kernels, they are compiled (:func:`~forensics.features.compile_kernels`, in parallel
+processes where CPUs are idle) and used from then on. This is the rule of the ski-rental problem: a job that ends before the
 twins have cost one compilation never compiles, and no job pays more than about twice what it
 would have paid had it known its length in advance. A kernel found in the cache is loaded
 (2-8 ms each, after numba's start in the process, about 0.34 s at the first) and used at once.
 
-``FORENSICS_UNCOMPILED_SECONDS`` sets that budget in CPU seconds (default: the estimated compile
-time of the missing kernels of the families whose twins ran, counted as each family's first twin
-runs: a job of one family is weighed against that family's compile time, not the whole bank's);
-``0`` compiles every kernel at its first call, as numba does.
+By default each family (the kernels of one module) is weighed on its own: its kernels compile
+when its twins have cost their estimated compile time, so a job that calls one family often and
+another rarely compiles the first only. ``FORENSICS_UNCOMPILED_SECONDS`` sets one budget in CPU
+seconds for all twins instead (when spent, the families whose twins ran are compiled); ``0``
+compiles every kernel at its first call, as numba does.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ class _Rent:
 
     lock = threading.RLock()
     spent = 0.0
+    spent_by = {}  # kernel module -> CPU seconds spent in its twins
     used = set()  # (module, name) of the kernels whose twins ran
     budget = None  # set at the first twin call (FORENSICS_UNCOMPILED_SECONDS, else the sum of ``costs``)
     costs = {}  # kernel module -> estimated compile time of its missing kernels, when its first twin ran
@@ -91,12 +92,13 @@ def _twin(module, name):
     return None
 
 
-def _compile_used():
-    """Compile (or load) the kernels of every family whose twins this process ran, in children where CPUs are idle."""
+def _compile_used(modules=None):
+    """Compile (or load) the kernels of the families of ``modules`` (None: of every family whose twins
+    this process ran), in children where CPUs are idle."""
     from ._warm import FAMILY_KERNELS, compile_kernels
 
-    compile_kernels(sorted(family for family, modules in FAMILY_KERNELS.items()
-                           if any(module in modules for module, _ in _Rent.used)))
+    modules = {module for module, _ in _Rent.used} if modules is None else set(modules)
+    compile_kernels(sorted(family for family, mods in FAMILY_KERNELS.items() if modules & set(mods)))
 
 
 class TieredKernel:
@@ -147,16 +149,20 @@ class TieredKernel:
             self._call = self.kernel
             return self.kernel(*args)
         twin = self.twin
+        module = self.key[0]
         with _Rent.lock:
-            if self.key[0] not in _Rent.costs:  # a family's first twin: its compile time joins the budget
-                _Rent.costs[self.key[0]] = _budget([self.key[0]])
-                fixed = _env_budget()
+            fixed = _env_budget()
+            if module not in _Rent.costs:  # a family's first twin: its compile time joins the budget
+                _Rent.costs[module] = _budget([module])
                 _Rent.budget = sum(_Rent.costs.values()) if fixed is None else fixed
-            rent = twin is not None and _Rent.spent < _Rent.budget
+            if fixed is None:  # each family against its own compile time (the rule's bound per family)
+                rent = twin is not None and _Rent.spent_by.get(module, 0.0) < _Rent.costs[module]
+            else:  # one budget for every twin
+                rent = twin is not None and _Rent.spent < fixed
         if not rent:
             with _Rent.lock:
                 _Rent.used.add(self.key)
-                _compile_used()
+                _compile_used([module] if fixed is None else None)
             self._call = self.kernel
             return self.kernel(*args)
         with _Rent.lock:
@@ -166,7 +172,9 @@ class TieredKernel:
             return twin(*args)
         finally:
             with _Rent.lock:
-                _Rent.spent += time.thread_time() - t0
+                spent = time.thread_time() - t0
+                _Rent.spent += spent
+                _Rent.spent_by[module] = _Rent.spent_by.get(module, 0.0) + spent
 
 
 def tiered(dispatcher):
@@ -175,5 +183,7 @@ def tiered(dispatcher):
 
 
 def twin_seconds():
-    """CPU seconds this process has spent in twins so far, and the budget (None before the first twin call)."""
+    """CPU seconds this process has spent in twins so far, and the budget (None before the first twin call):
+    ``FORENSICS_UNCOMPILED_SECONDS``, else the sum of the estimated compile times of the families whose
+    twins ran (each family is compiled when its own twins have cost its own compile time)."""
     return _Rent.spent, _Rent.budget
