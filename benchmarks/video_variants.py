@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +34,7 @@ def truth(path):
 
 
 def build(tmp):
-    import av
-    from test_media_variants import _mp4_shifted, _mp4_with_pasp, _ts_cut, _webm_vp9, _with_edit_list
+    from test_media_variants import _mp4_shifted, _mp4_with_pasp, _raw_h264_cut, _ts_cut, _webm_vp9, _with_edit_list
     from video_fixtures import index_frames
 
     cases = {}
@@ -54,15 +52,7 @@ def build(tmp):
     for codec, at in (("libx264", 3), ("libx265", 3), ("mpeg2video", 3), ("mpeg2video", 1), ("libx264", 10)):
         cut, _ = _ts_cut(tmp, codec, at)
         cases[f"MPEG-TS {codec} cut at packet {at}"] = cut
-    raw = tmp / "cut.h264"
-    with av.open(str(tmp / "libx264.ts")) as i, av.open(str(raw), "w", format="h264") as o:
-        s = i.streams.video[0]
-        t = o.add_stream_from_template(s)
-        for k, p in enumerate(p for p in i.demux(s) if p.size):
-            if k >= 3:
-                p.stream = t
-                o.mux(p)
-    cases["raw H.264 cut at packet 3"] = raw
+    cases["raw H.264 cut at packet 3"] = _raw_h264_cut(tmp)
     return cases
 
 

@@ -1010,6 +1010,21 @@ def _ts_cut(tmp_path, codec, at):
     return cut, where
 
 
+def _raw_h264_cut(tmp_path):
+    """A raw H.264 stream (no container, no timestamps) of the libx264 MPEG-TS of :func:`_ts_cut` from
+    its packet at decode position 3 (between keyframes)."""
+    _ts_cut(tmp_path, "libx264", 10)  # writes libx264.ts
+    raw = tmp_path / "cut.h264"
+    with av.open(str(tmp_path / "libx264.ts")) as i, av.open(str(raw), "w", format="h264") as o:
+        s = i.streams.video[0]
+        t = o.add_stream_from_template(s)
+        for k, p in enumerate(p for p in i.demux(s) if p.size):
+            if k >= 3:
+                p.stream = t
+                o.mux(p)
+    return raw
+
+
 @pytest.mark.parametrize("codec,at,at_key,dropped", [
     ("libx264", 3, False, 7),     # 7 packets before the keyframe of frame 10 (closed GOPs)
     ("libx265", 3, False, 7),     # 4 before it, and its 3 leading pictures (RASL: after it in decode order, shown before)
@@ -1058,15 +1073,7 @@ def test_a_capture_starting_between_keyframes_counts_the_frames_ffmpeg_shows(tmp
 def test_a_raw_h264_capture_starting_between_keyframes_counts_the_frames_ffmpeg_shows(tmp_path):
     """The same cut as a raw H.264 stream (no timestamps: frames in decoder output order): the 7
     packets before the first keyframe are no frames (before: 27 frames, the last 7 'not decoded')."""
-    _, _ = _ts_cut(tmp_path, "libx264", 10)  # writes libx264.ts, whose packets from decode position 3 are copied
-    raw = tmp_path / "cut.h264"
-    with av.open(str(tmp_path / "libx264.ts")) as i, av.open(str(raw), "w", format="h264") as o:
-        s = i.streams.video[0]
-        t = o.add_stream_from_template(s)
-        for k, p in enumerate(p for p in i.demux(s) if p.size):
-            if k >= 3:
-                p.stream = t
-                o.mux(p)
+    raw = _raw_h264_cut(tmp_path)
     with av.open(str(raw)) as c:
         keys = [p.is_keyframe for p in c.demux(video=0) if p.size]
     with av.open(str(raw)) as c:
