@@ -94,23 +94,6 @@ def _zero_tail(path, pad):
     return path
 
 
-def _metadata(path):
-    import av
-
-    c = av.open(str(path), "w")
-    c.metadata["title"] = "t" * (16 << 20)
-    s = c.add_stream("libx264", rate=25)
-    s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-    s.metadata["rotate"] = "x" * (1 << 20)
-    for _ in range(4):
-        for p in s.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 90, np.uint8), format="rgb24")):
-            c.mux(p)
-    for p in s.encode():
-        c.mux(p)
-    c.close()
-    return path
-
-
 def _streams(path, n_tracks):
     """One video and 899 audio tracks (PyAV's writer stops near 1,000), then TrackEntry copies up to ``n_tracks``
     (the SeekHead and Cues are blanked: their offsets no longer hold)."""
@@ -177,7 +160,8 @@ def _streams(path, n_tracks):
 
 
 def build(tmp, only):
-    from video_fixtures import h264_declaring, index_frames, patch_avi_frame_count, to_mpegts, write_video
+    from video_fixtures import (h264_declaring, index_frames, patch_avi_frame_count, to_mpegts, with_metadata,
+                                write_video)
 
     cases = {}
     want = (lambda name: not only or name in only)
@@ -197,7 +181,7 @@ def build(tmp, only):
     if want("streams_5000"):
         cases["streams_5000"] = (_streams(tmp / "streams.mkv", 5000), '{"n": 4}')
     if want("metadata_16mib"):
-        cases["metadata_16mib"] = (_metadata(tmp / "meta.mkv"), '{"n": 4}')
+        cases["metadata_16mib"] = (with_metadata(tmp / "meta.mkv", "t" * (16 << 20), "x" * (1 << 20)), '{"n": 4}')
     for fmt in ("mkv", "ts"):
         if want(f"zeros_4gib_{fmt}"):
             clip = write_video(tmp / f"clip.{fmt}", index_frames(8, size=(48, 64)))

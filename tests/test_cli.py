@@ -712,22 +712,29 @@ def test_evaluate_cv_equals_benchmark_detectors(data, tmp_path, capsys):
     assert (tmp_path / "cv.config.yaml").is_file() and (tmp_path / "cv.run.json").is_file()
 
 
+def _evaluate_tracked(argv, detectors, store, experiment):
+    """Run ``forensics evaluate`` (``argv`` plus each of ``detectors``) tracked in the SQLite MLflow
+    ``store`` under ``experiment``; return its one MLflow run."""
+    from mlflow.tracking import MlflowClient
+
+    argv = [*argv, "--no-progress", "--no-audit", "--track", str(store), "--experiment", experiment]
+    for name in detectors:
+        argv += ["--detector", name]
+    assert main(argv) == 0
+    client = MlflowClient(f"sqlite:///{store}")
+    run, = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+    return run
+
+
 def test_evaluate_tracks_every_detector_under_its_own_name(data, tmp_path, capsys):
     """With several detectors each one's summary is logged as ``NAME.metric``, the first one too
     (it was logged bare, as if the run had one detector, beside ``NAME.fold_metric``); with one
     detector the metrics stay bare."""
-    from mlflow.tracking import MlflowClient
-
     store = tmp_path / "store.db"
     runs = {}
     for exp, detectors in (("two", ["spectrum-lr", "dct-lr"]), ("one", ["spectrum-lr"])):
-        argv = ["evaluate", str(data), "--cv", "2", "--out", str(tmp_path / exp), "--no-progress", "--no-audit",
-                "--track", str(store), "--experiment", exp]
-        for name in detectors:
-            argv += ["--detector", name]
-        assert main(argv) == 0
-        client = MlflowClient(f"sqlite:///{store}")
-        runs[exp], = client.search_runs([client.get_experiment_by_name(exp).experiment_id])
+        runs[exp] = _evaluate_tracked(["evaluate", str(data), "--cv", "2", "--out", str(tmp_path / exp)],
+                                      detectors, store, exp)
     capsys.readouterr()
     table = pd.read_csv(tmp_path / "two" / "metrics.csv").set_index("detector")
     two = runs["two"].data.metrics
@@ -932,8 +939,6 @@ def test_evaluate_tracks_each_test_set_under_its_name(data, tmp_path, capsys):
     """Each --test set's metrics carry its name in MLflow (B was logged as bare ``roc_auc``, C as
     ``DETECTOR.roc_auc``: the two could not be told apart), with one detector and with two; the
     matrix's train->test names (full paths, which MLflow refuses) become ``TRAIN.to.TEST``."""
-    from mlflow.tracking import MlflowClient
-
     from forensics.datasets import save_demo_dataset
 
     for name, seed in (("B", 7), ("C", 9)):
@@ -942,14 +947,9 @@ def test_evaluate_tracks_each_test_set_under_its_name(data, tmp_path, capsys):
     runs = {}
     for exp, detectors, extra in (("one", ["dct-lr"], []), ("two", ["dct-lr", "spectrum-lr"], []),
                                   ("matrix", ["dct-lr"], ["--matrix", "--cv", "2"])):
-        argv = ["evaluate", str(data), "--test", str(tmp_path / "B"), "--test", str(tmp_path / "C"), *extra,
-                "--out", str(tmp_path / f"{exp}.csv"), "--no-progress", "--no-audit", "--track", str(store),
-                "--experiment", exp]
-        for name in detectors:
-            argv += ["--detector", name]
-        assert main(argv) == 0
-        client = MlflowClient(f"sqlite:///{store}")
-        runs[exp], = client.search_runs([client.get_experiment_by_name(exp).experiment_id])
+        runs[exp] = _evaluate_tracked(["evaluate", str(data), "--test", str(tmp_path / "B"), "--test",
+                                       str(tmp_path / "C"), *extra, "--out", str(tmp_path / f"{exp}.csv")],
+                                      detectors, store, exp)
     capsys.readouterr()
     for exp, prefixes in (("one", [""]), ("two", ["dct-lr.", "spectrum-lr."])):
         table = pd.read_csv(tmp_path / f"{exp}.csv")
@@ -1002,7 +1002,6 @@ def test_evaluate_refuses_a_table_made_with_other_settings(videos, tmp_path, cap
         line, = error_lines(capsys.readouterr().err)
         assert message in line and str(table) in line
     # the look-alike that is accepted: the same frame setting, given explicitly
-    from forensics.datasets import load_folder  # noqa: F401 (the table's own features suffice)
 
     blur_detector = tmp_path / "cfg.yaml"
     blur_detector.write_text(yaml.safe_dump({"frames": {"n_frames": 2}}))

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _RUN = """
 import json, os, sys
 import numpy as np
-from conftest import encode, natural_image
+from test_kernel_tier import _inputs  # the same inputs as the test process (imports conftest)
 os.environ.pop("FORENSICS_UNCOMPILED_SECONDS")  # conftest's setting for the suite: this run chooses its own
 if sys.argv[2]:
     os.environ["FORENSICS_UNCOMPILED_SECONDS"] = sys.argv[2]
@@ -32,8 +32,7 @@ from forensics.features import make_feature_bank
 from forensics.features._kernels._config import DECLARED
 from forensics.features._kernels._tier import twin_seconds
 families = json.loads(sys.argv[1])
-X = [encode(natural_image(s, (96, 128)), "JPEG", quality=85) for s in range(3)]
-X += [encode(natural_image(9, (64, 72))[:, :, 0], "PNG")]  # grey: integer-valued luma
+X = _inputs()
 out = make_feature_bank(families).fit(X).transform(X)
 compiled = sorted(name for (_, name), (disp, sig) in DECLARED.items() if tuple(sig) in disp.overloads)
 spent, budget = twin_seconds()
@@ -57,6 +56,7 @@ def _run(families=None, cache=None, budget=""):
 
 
 def _inputs():
+    """Three colour JPEGs and a grey PNG (integer-valued luma: the DCT's exact half-integers)."""
     X = [encode(natural_image(s, (96, 128)), "JPEG", quality=85) for s in range(3)]
     return X + [encode(natural_image(9, (64, 72))[:, :, 0], "PNG")]
 

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 import pytest
-from video_fixtures import h264_declaring, index_frames, patch_avi_frame_count, to_mpegts, write_video
+from video_fixtures import h264_declaring, index_frames, patch_avi_frame_count, to_mpegts, with_metadata, write_video
 
 from forensics.media import DEFAULT_MAX_VIDEO_PIXELS, ItemError, iter_frames, read_frames, video_info
 
@@ -97,30 +97,12 @@ def test_a_header_frame_count_of_a_billion_without_packets_selects_nothing(tmp_p
     assert "the header gives 1000000000 frames but the stream holds 8 packets" in vf.errors
 
 
-def _with_metadata(path, title, rotate):
-    import av
-    import numpy as np
-
-    c = av.open(str(path), "w")
-    c.metadata["title"] = title
-    s = c.add_stream("libx264", rate=25)
-    s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-    s.metadata["rotate"] = rotate
-    for _ in range(4):
-        for p in s.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 90, np.uint8), format="rgb24")):
-            c.mux(p)
-    for p in s.encode():
-        c.mux(p)
-    c.close()
-    return path
-
-
 @pytest.mark.parametrize("length", [40, 41, 1 << 20])
 def test_a_huge_metadata_block_is_read_and_an_unparsable_tag_is_not_echoed_whole(tmp_path, length):
     """A Matroska file with a 1 MiB title and a rotate tag of ``length`` characters: the title costs nothing
     (never read); the tag was echoed whole into errors (a status cell of 1 MB); now up to 40 characters."""
     tag = "x" * length
-    path = _with_metadata(tmp_path / "meta.mkv", "t" * (1 << 20), tag)
+    path = with_metadata(tmp_path / "meta.mkv", "t" * (1 << 20), tag)
     vf = read_frames(path, n=4)
     assert len(vf.frames) == 4 and vf.info.rotation == 0
     shown = repr(tag) if length <= 40 else f"{'x' * 40!r}... ({length} characters)"

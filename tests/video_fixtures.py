@@ -524,3 +524,22 @@ def to_mpegts(src, dst, first_pts=0, fps=25):
     o.close()
     i.close()
     return dst
+
+
+def with_metadata(path, title, rotate, n_frames=4):
+    """A grey 64x48 H.264 clip of ``n_frames`` frames (container by ``path``'s suffix) whose container
+    title is ``title`` and whose video stream's ``rotate`` tag is ``rotate`` (both may be megabytes)."""
+    import av
+
+    c = av.open(str(path), "w")
+    c.metadata["title"] = title
+    s = c.add_stream("libx264", rate=25)
+    s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+    s.metadata["rotate"] = rotate
+    for _ in range(n_frames):
+        for p in s.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 90, np.uint8), format="rgb24")):
+            c.mux(p)
+    for p in s.encode():
+        c.mux(p)
+    c.close()
+    return path
