@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ._lazy import attach
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 if TYPE_CHECKING:
     from . import estimators  # the catalogue: forensics.estimators.get(name)

@@ -269,6 +269,43 @@ def test_av_sync_lag_sign_and_flat_input():
     assert av_sync(m, np.zeros(40), max_lag=5)[0] != av_sync(m, np.zeros(40), max_lag=5)[0]  # NaN: flat sound
 
 
+def _pearson_by_lag(m, e, max_lag):
+    """Independent reference: numpy.corrcoef of the finite pairs (m[t], |e[t+l] - e[t+l-1]|) per lag."""
+    a = np.r_[np.nan, np.abs(np.diff(e))]
+    out = {}
+    for lag in range(-max_lag, max_lag + 1):
+        x, y = (m[:m.size - lag], a[lag:]) if lag >= 0 else (m[-lag:], a[:a.size + lag])
+        ok = np.isfinite(x) & np.isfinite(y)
+        if ok.sum() >= 4 and np.std(x[ok]) > 0 and np.std(y[ok]) > 0:
+            out[lag] = np.corrcoef(x[ok], y[ok])[0, 1]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_av_sync_is_pearsons_correlation_per_lag_with_missing_frames(seed):
+    rng = np.random.default_rng(seed)
+    m, e = rng.random(50), np.cumsum(rng.random(50))
+    m[rng.random(50) < 0.3] = np.nan  # frames without a face
+    e[rng.random(50) < 0.2] = np.nan  # and without sound
+    ref = _pearson_by_lag(m, e, 6)
+    peak, lag, r0 = av_sync(m, e, max_lag=6)
+    best = max(ref, key=ref.get)
+    assert lag == best and peak == pytest.approx(ref[best], abs=1e-12)
+    assert r0 == pytest.approx(ref[0], abs=1e-12)
+
+
+def test_av_sync_peak_stays_a_correlation_where_frames_are_missing():
+    # the mouth still for 30 frames without sound, then moving with the sound: the pairs with both
+    # present vary more than the whole motion series does. Z-scoring each series over all its frames
+    # (the definition before 0.3.0) gave r(0) = 2 here; the correlation of those pairs is exactly 1
+    m = np.r_[np.zeros(30), 1.0, 0, 0, 1, 1, 0, 1, 0, 0, 1]
+    e = np.r_[np.full(30, np.nan), np.cumsum(np.r_[0.0, m[31:]])]  # |e[t] - e[t-1]| = m[t] from frame 31 on
+    peak, lag, r0 = av_sync(m, e, max_lag=2)
+    assert (peak, lag) == (pytest.approx(1.0, abs=1e-12), 0) and r0 == pytest.approx(1.0, abs=1e-12)
+    # a side constant over the valid pairs has no correlation (NaN), not 0 or +-inf
+    assert np.isnan(av_sync(np.r_[np.ones(30), np.full(10, np.nan)], np.cumsum(np.arange(40.0)), max_lag=1)[0])
+
+
 def test_status_names_the_source_rate_whose_trace_the_high_contrast_bands_keep(tmp_path):
     """The same 440 Hz tone from 8, 22.05 and 48 kHz files, analysed at 22.05 kHz: the bands below 4 kHz
     (b0-b2: under every source's Nyquist limit) agree within 1.5 dB, the bands above 4 kHz differ by the

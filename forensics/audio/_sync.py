@@ -111,10 +111,14 @@ def audio_envelope(samples, sr, times, start_s=0.0):
 def av_sync(motion, energy, *, max_lag):
     """Normalised cross-correlation of mouth motion and audio energy over lags ``-max_lag..max_lag``.
 
-    Both series are z-scored over the frames where both are finite; the audio energy is first
-    differenced in absolute value (``|e_t - e_{t-1}|``, onsets and offsets of sound, which is
-    what a moving mouth produces). For lag ``l``,
-    ``r(l) = mean_t z_m[t] z_a[t + l]`` over the valid pairs.
+    The audio energy is first differenced in absolute value (``|e_t - e_{t-1}|``, onsets and
+    offsets of sound, which is what a moving mouth produces). For lag ``l``, ``r(l)`` is Pearson's
+    correlation of the pairs ``(m[t], a[t + l])`` where both are finite:
+    ``r(l) = sum (m - mean_m)(a - mean_a) / sqrt(sum (m - mean_m)^2 sum (a - mean_a)^2)``, the means
+    over those pairs (the normalised cross-correlation of Bracewell, *The Fourier Transform and Its
+    Applications*; as :func:`numpy.corrcoef` of the pairs), so ``-1 <= r(l) <= 1`` whatever frames
+    are missing. Before 0.3.0 both series were z-scored once over all their finite frames, and
+    ``r(l)`` could pass 1 when frames were missing (no face, no sound).
 
     Parameters
     ----------
@@ -126,11 +130,11 @@ def av_sync(motion, energy, *, max_lag):
     Returns
     -------
     peak : float
-        ``max_l r(l)`` (NaN with fewer than 4 valid pairs at every lag).
+        ``max_l r(l)``, in [-1, 1] (NaN when no lag has 4 valid pairs with both sides varying).
     lag : int
         The argmax: positive when the sound comes *after* the mouth movement.
     zero_lag : float
-        ``r(0)``.
+        ``r(0)`` (NaN when it is undefined).
 
     Examples
     --------
@@ -140,33 +144,28 @@ def av_sync(motion, energy, *, max_lag):
     >>> e = np.cumsum(np.concatenate([[0, 0, 0], m[:-3]]))  # energy changes follow the motion by 3 frames
     >>> peak, lag, _ = av_sync(m, e, max_lag=5)
     >>> lag, round(peak, 2)
-    (3, 0.96)
+    (3, 1.0)
     """
     m = np.asarray(motion, dtype=np.float64)
     a = np.full_like(np.asarray(energy, dtype=np.float64), np.nan)
     e = np.asarray(energy, dtype=np.float64)
     a[1:] = np.abs(np.diff(e))
 
-    def z(v):
-        ok = np.isfinite(v)
-        if ok.sum() < 2 or np.std(v[ok]) == 0:
-            return np.full_like(v, np.nan)
-        out = np.full_like(v, np.nan)
-        out[ok] = (v[ok] - v[ok].mean()) / v[ok].std()
-        return out
-
-    zm, za = z(m), z(a)
     T = m.size
     best, best_lag, r0 = -np.inf, 0, np.nan
     for lag in range(-max_lag, max_lag + 1):
         if lag >= 0:
-            x, yv = zm[:T - lag], za[lag:]
+            x, yv = m[:T - lag], a[lag:]
         else:
-            x, yv = zm[-lag:], za[:T + lag]
+            x, yv = m[-lag:], a[:T + lag]
         ok = np.isfinite(x) & np.isfinite(yv)
         if ok.sum() < 4:
             continue
-        r = float(np.mean(x[ok] * yv[ok]))
+        dx, dy = x[ok] - x[ok].mean(), yv[ok] - yv[ok].mean()
+        norm = np.sqrt(np.dot(dx, dx) * np.dot(dy, dy))
+        if not norm > 0:  # one side constant over these pairs: no correlation to speak of
+            continue
+        r = float(np.clip(np.dot(dx, dy) / norm, -1.0, 1.0))  # the clip: rounding only
         if lag == 0:
             r0 = r
         if r > best:
