@@ -100,13 +100,22 @@ MODULES = {
     "forensics/features/_kernels/_face_region.py": ["tests/test_face_region.py"],
     "forensics/features/_tiles.py": ["tests/test_tiles.py"],
     "forensics/features/_local.py": ["tests/test_local.py"],
+    # a fresh install's NumPy twins of the kernels and the rule that switches between them
+    "forensics/features/_kernels/_tier.py": ["tests/test_kernel_tier.py"],
+    "forensics/features/_kernels/_noise_twins.py": ["tests/test_noise_twins.py"],
+    "forensics/features/_kernels/_wavelet_twins.py": ["tests/test_wavelet_twins.py"],
+    "forensics/features/_kernels/_dct_twins.py": ["tests/test_kernel_twins_dbs.py"],
+    "forensics/features/_kernels/_blur_twins.py": ["tests/test_kernel_twins_dbs.py"],
+    "forensics/features/_kernels/_spectral_twins.py": ["tests/test_kernel_twins_dbs.py"],
 }
 GROUPS = {
     "core": ["forensics/metrics/_metrics.py", "forensics/metrics/_aggregate.py",
              "forensics/model_selection/_splits.py", "forensics/inspection/_audit.py",
              "forensics/datasets/_archive.py"],
     "items": ["forensics/media/_item.py", "forensics/features/_base.py", "forensics/media/_video.py"],
-    "families": [m for m in MODULES if m.startswith("forensics/features/") and m != "forensics/features/_base.py"],
+    "families": [m for m in MODULES if m.startswith("forensics/features/") and m != "forensics/features/_base.py"
+                 and "_twins" not in m and not m.endswith("_tier.py")],
+    "twins": [m for m in MODULES if "_twins" in m or m.endswith("_kernels/_tier.py")],
 }
 #: A line that opens a numba decorator: numba's own, or the project's wrapper ``kernel`` (``_kernels/_config.py``),
 #: bare, called with a signature, or reached through its module.

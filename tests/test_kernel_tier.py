@@ -87,6 +87,9 @@ def test_a_fresh_install_runs_the_twins_and_gives_the_kernels_values(tmp_path):
     warm = _run()
     assert len(warm["compiled"]) == 12 and warm["spent"] == 0.0
     _assert_same(warm["values"], want)
+    # also under a set budget, which the twins have not spent: a cached kernel beats its twin
+    warm = _run(budget="100")
+    assert len(warm["compiled"]) == 12 and warm["spent"] == 0.0
 
 
 def test_the_kernels_compile_once_the_twins_have_cost_the_budget(tmp_path):

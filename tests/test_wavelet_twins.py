@@ -176,6 +176,23 @@ def test_filter_row_streams_twin_on_general_tables():
             np.testing.assert_allclose(got_t[:, p::2], want[:, :(width + 1 - p) // 2], rtol=1e-12, atol=1e-11)
 
 
+def test_filter_row_streams_twin_on_rows_wider_than_a_chunk():
+    # a row whose windows alone pass the twin's chunk size: one row per chunk, none skipped
+    rng = np.random.default_rng(16)
+    k = 2
+    n_in = 2 * (twins._BLOCK // (2 * k)) + 10  # 2 k n_s > _BLOCK for the analysis and the synthesis
+    coef = rng.normal(0, 1, (2, 2, k))
+    src = rng.normal(0, 20, (3, n_in))
+    left, right = np.array([1, 0]), np.array([n_in - 1, n_in - 2])
+    for synthesis, width in ((0, n_in + 4 - 2 * k + 2), (1, n_in - 2 * k + 2)):
+        got_k, got_t, _ = _both("filter_row_streams",
+                                (src, left[:2 - 2 * synthesis], right[:2 - 2 * synthesis], coef, synthesis,
+                                 np.empty((3, width))), 5)
+        assert 2 * k * (width // 2) > twins._BLOCK
+        np.testing.assert_allclose(got_t, got_k, rtol=1e-12, atol=_filter_atol(src, coef))
+        assert not (got_t == -7.25).any()
+
+
 # -- haar_abs_hh -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 6), (2, 2), (3, 5), (2, 7), (17, 33), (64, 48), (131, 97)])
