@@ -784,6 +784,30 @@ def test_evaluate_options_reach_the_library(videos, tmp_path):
     np.testing.assert_allclose(scores["threshold"], res.thresholds[res.test_fold])
 
 
+def test_group_pattern_with_several_groups_joins_them(videos, tmp_path):
+    """--group-pattern with two groups (here the index's first digits and the source photo): both make the key,
+    in extract (into the table) and when a table's groups are re-read by evaluate."""
+    from forensics import read_table
+
+    two = r"^(?P<batch>\d\d)\d_(?P<photo>\w+)\.mp4$"
+    table = tmp_path / "t.parquet"
+    assert main(["extract", str(videos), "--detector", "spectrum-lr", "--n-frames", "3", "--group-pattern", two,
+                 "--out", str(table), "--no-progress", "--no-audit"]) == 0
+    t = read_table(table)
+    names = [Path(p).name for p in t.data["path"]]
+    expected = [f"{n[:2]}/{n[4:-4]}" for n in names]
+    assert t.data["group"].tolist() == expected and len(set(expected)) > 1
+    # evaluate from the table with another two-group pattern: its groups replace the table's
+    other = r"^\d\d(\d)_(\w+?)(?:_\w+)?\.mp4$"
+    out = tmp_path / "ev"
+    assert main(["evaluate", str(table), "--detector", "spectrum-lr", "--cv", "2", "--group-pattern", other,
+                 "--out", str(out), "--no-progress", "--no-audit"]) == 0
+    scores = pd.read_parquet(out / "scores.parquet")
+    want = {Path(p).name: re.match(other, Path(p).name) for p in scores["path"]}
+    assert scores["group"].tolist() == [f"{want[Path(p).name].group(1)}/{want[Path(p).name].group(2)}"
+                                        for p in scores["path"]]
+
+
 def test_tune_options_reach_the_study(data, tmp_path, capsys):
     import optuna
 
