@@ -429,6 +429,47 @@ def test_extract_resumes_from_its_chunks_with_identical_output(data, tmp_path, c
     pd.testing.assert_frame_equal(read_table(part).data, reference)
 
 
+def test_extract_retry_failed_extracts_again_only_the_items_that_failed(data, tmp_path, capsys):
+    """A file missing during the first run (a transient error): the same command leaves its row failed;
+    --retry-failed extracts it, and only it, with the table's order, ids and the other rows kept."""
+    from forensics import read_table
+
+    root = tmp_path / "data"
+    shutil.copytree(data, root)
+    manifest = tmp_path / "m.csv"
+    rows = paths_of(root)
+    rows[["path", "label", "method"]].to_csv(manifest, index=False)
+    gone, done = Path(rows["path"].iloc[3]), Path(rows["path"].iloc[7])
+    gone.rename(tmp_path / "away")
+    out = tmp_path / "out"
+    argv = ["extract", str(manifest), "--features", "blur", "--chunk-size", "5", "--out", str(out), "--no-progress",
+            "--no-audit"]
+    assert main(argv) == 0
+    table = out / "features.parquet"
+    first = read_table(table).data
+    assert first["status"].tolist() == ["ok"] * 3 + ["error"] + ["ok"] * (len(rows) - 4)
+    (tmp_path / "away").rename(gone)
+    done.rename(tmp_path / "away")  # an item done before: unreadable now, it must not be extracted again
+    assert main(argv) == 0  # finished table: the failed row stays as it is
+    pd.testing.assert_frame_equal(read_table(table).data, first)
+    capsys.readouterr()
+    assert main([*argv, "--retry-failed"]) == 0
+    assert "retried 1 item that had failed; 0 still failing" in capsys.readouterr().out
+    retried = read_table(table).data
+    assert retried["status"].eq("ok").all() and retried["item_index"].tolist() == list(range(len(rows)))
+    pd.testing.assert_frame_equal(retried.drop(index=3), first.drop(index=3))  # the other rows as they were
+    (tmp_path / "away").rename(done)
+    fresh = tmp_path / "fresh.parquet"
+    assert main([*argv[:-4], "--out", str(fresh), "--no-progress", "--no-audit"]) == 0
+    pd.testing.assert_frame_equal(retried, read_table(fresh).data)  # as a run that never failed
+    assert pd.read_csv(out / "features.csv")["status"].eq("ok").all()  # the CSV beside it follows
+    assert yaml.safe_load((out / "config.yaml").read_text())["run"]["retry_failed"] is True
+    # crops of faces at frame level are not kept in chunks: refused, with what to do
+    assert main(["extract", str(manifest), "--faces", "--retry-failed", "--out", str(tmp_path / "f"),
+                 "--no-progress", "--no-audit"]) == 2
+    assert "--retry-failed does not apply to --faces" in capsys.readouterr().err
+
+
 def test_extract_refuses_to_mix_settings(data, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["extract", str(data), "--out", str(out), "--features", "blur", "--no-progress"]) == 0

@@ -154,6 +154,88 @@ def test_extract_table_resumes_and_refuses_other_settings(images, tmp_path):
         extract_table(images, features=["blur"], out=tmp_path / "u.parquet")
 
 
+def test_retry_failed_extracts_again_only_the_failed_items(images, tmp_path):
+    """A finished table: its failed items (1 and 10) are extracted again and only those; chunks of 5 items."""
+    out = tmp_path / "t.parquet"
+    full = extract_table(images, features=["blur"], chunk_size=5)  # every item readable
+    first = images.copy()
+    first.loc[1, "item"], first.loc[10, "item"] = b"not an image", b"not an image"
+    before = extract_table(first, features=["blur"], chunk_size=5, out=out)
+    assert before.data["status"].tolist() == ["ok"] + ["error"] + ["ok"] * 8 + ["error", "ok"]
+    # later: item 1 reads (the error was transient), item 10 fails another way, and item 2 (done) would fail now
+    later = images.copy()
+    later.loc[10, "item"], later.loc[2, "item"] = b"", b"not an image"
+    kept = extract_table(later, features=["blur"], chunk_size=5, out=out)  # without retry_failed: as it was
+    pd.testing.assert_frame_equal(kept.data, before.data)
+    assert kept.meta["n_retried"] == 0
+    retried = extract_table(later, features=["blur"], chunk_size=5, out=out, retry_failed=True)
+    assert retried.meta["n_retried"] == 2 and retried.meta["n_failed"] == 1
+    assert retried.data["item_index"].tolist() == list(range(12))
+    assert retried.data["status"].tolist() == ["ok"] * 10 + ["error", "ok"]
+    assert retried.data["error"].iloc[10] == "empty bytes"  # the new reason, recorded
+    # item 1 retried gives the values of an extraction that never failed; item 2 was not recomputed (its
+    # bytes are unreadable now): its row is the first run's
+    pd.testing.assert_frame_equal(retried.data.drop(index=10), full.data.drop(index=10))
+    assert np.isnan(retried.X[10]).all()
+    pd.testing.assert_frame_equal(read_table(out).data, retried.data)
+    assert not (tmp_path / "t.parquet.parts").exists()
+    # nothing failed any more but item 10: a second retry runs item 10 alone
+    again = extract_table(images, features=["blur"], chunk_size=5, out=out, retry_failed=True)
+    assert again.meta["n_retried"] == 1
+    pd.testing.assert_frame_equal(again.data, full.data)
+    assert extract_table(images, features=["blur"], out=out, retry_failed=True).meta["n_retried"] == 0
+
+
+def test_retry_failed_in_the_chunks_of_an_interrupted_run(images, tmp_path):
+    out = tmp_path / "t.parquet"
+    full = extract_table(images, features=["blur"], chunk_size=5)
+    bad = images.copy()
+    bad.loc[[1, 7], "item"] = b"not an image"
+    failed = extract_table(bad, features=["blur"])
+    parts = tmp_path / "t.parquet.parts"
+    parts.mkdir()
+    (parts / "settings.json").write_text(full.meta["signature"])
+    # saved chunks: items 0, 2, 3 and failed 1; failed 7 alone; items 4-6. Items 8-11 not done yet
+    failed.data.iloc[[0, 1, 2, 3]].to_parquet(parts / "part-000000.parquet", index=False)
+    failed.data.iloc[[7]].to_parquet(parts / "part-000001.parquet", index=False)
+    failed.data.iloc[4:7].to_parquet(parts / "part-000002.parquet", index=False)
+    table = extract_table(images, features=["blur"], chunk_size=3, out=out, retry_failed=True)
+    assert table.meta["n_retried"] == 2
+    pd.testing.assert_frame_equal(table.data, full.data)
+    # without retry_failed, the same saved chunks resume with their failed rows as they were
+    other = tmp_path / "u.parquet.parts"
+    other.mkdir()
+    (other / "settings.json").write_text(full.meta["signature"])
+    failed.data.iloc[[0, 1, 2, 3]].to_parquet(other / "part-000000.parquet", index=False)
+    resumed = extract_table(images, features=["blur"], chunk_size=3, out=tmp_path / "u.parquet")
+    assert resumed.data["status"].tolist() == ["ok", "error"] + ["ok"] * 10 and resumed.meta["n_retried"] == 0
+
+
+def test_retry_failed_needs_an_output(images):
+    with pytest.raises(ValueError, match="retry_failed applies to a table written to out"):
+        extract_table(images, features=["blur"], retry_failed=True)
+    assert extract_table(images, features=["blur"], retry_failed=False).meta["n_retried"] == 0
+
+
+def test_retry_failed_at_frame_level_gives_a_recovered_video_its_frames(videos, tmp_path):
+    import shutil
+
+    root = tmp_path / "videos"
+    shutil.copytree(videos, root)
+    manifest = load_data(root)
+    out = tmp_path / "t.parquet"
+    missing = manifest["path"].iloc[2]
+    shutil.move(missing, tmp_path / "away.mp4")
+    before = extract_table(manifest, features=["blur"], n_frames=3, chunk_size=3, out=out)
+    rows = before.data[before.data["item_index"] == 2]
+    assert rows["status"].tolist() == ["error"] and rows["frame_index"].tolist() == [-1]
+    shutil.move(tmp_path / "away.mp4", missing)
+    table = extract_table(manifest, features=["blur"], n_frames=3, chunk_size=3, out=out, retry_failed=True)
+    fresh = extract_table(manifest, features=["blur"], n_frames=3, chunk_size=3)
+    assert table.meta["n_retried"] == 1 and (table.data["item_index"] == 2).sum() == 3
+    pd.testing.assert_frame_equal(table.data, fresh.data)
+
+
 def test_fit_detector_scores_files_like_the_pipeline_fitted_on_them(images):
     pipe = make_pipeline(features=["blur"], head="logistic")
     table = extract_table(images, features=pipe.named_steps["features"])
