@@ -325,7 +325,8 @@ class FeatureTable:
         table's equalization first when it was extracted equalized); at video level, a pipeline
         whose first step is :class:`~forensics.features.VideoFeatures` with the table's frame
         settings; at frame level, a :class:`~forensics.VideoDetector` that aggregates frame scores
-        with ``aggregate``.
+        with ``aggregate`` (of still images, ``input="image"``, for the face crops of images that
+        ``forensics extract --faces`` writes: it crops new images the same way).
 
         Parameters
         ----------
@@ -357,7 +358,8 @@ class FeatureTable:
             model = VideoDetector(Pipeline([("features", extractor), *rest.steps]),
                                   n_frames=frames.get("n_frames", 32), every=frames.get("every"),
                                   faces=frames.get("faces", False), face_detector=frames.get("detector", "auto"),
-                                  face_model=frames.get("model_path"), aggregate=aggregate, k=k)
+                                  face_model=frames.get("model_path"), aggregate=aggregate, k=k,
+                                  input="image" if self.meta.get("kind") == "image" else "video")
             model.features_ = model._video_features(extractor)
             model.model_, model.classes_ = rest, np.array([0, 1])
             return model

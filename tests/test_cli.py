@@ -549,6 +549,60 @@ def test_extract_faces_writes_one_row_per_crop(tmp_path, capsys):
     assert table.meta["frames"]["faces"] is True
 
 
+def test_a_model_trained_on_face_crops_of_still_images_predicts_still_images(tmp_path, capsys):
+    """extract --faces of images, train on that table, predict images: the model crops each new image as
+    the extraction did (same detector and crop settings) and scores it; it used to refuse every image
+    ('is a still image, not a video'). A video, and an image without a face, are rows with their reason."""
+    import cv2
+    from skimage import data as skdata
+
+    from forensics import load, read_table
+    from forensics.datasets import save_demo_videos
+
+    face = skdata.astronaut()[:256, 100:356]  # one face, found by the offline cascade detector
+    rng = np.random.default_rng(0)
+    for k in range(4):
+        shifted = np.ascontiguousarray(np.roll(face, 6 * k, axis=1))
+        noisy = np.clip(shifted + rng.normal(0, 2, shifted.shape), 0, 255).astype(np.uint8)
+        for label, img in (("real", noisy), ("fake", cv2.resize(cv2.resize(noisy, (128, 128)), (256, 256)))):
+            (tmp_path / "data" / label).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "data" / label / f"{k}.png").write_bytes(encode(img, "PNG"))
+    crops = tmp_path / "crops"
+    assert main(["extract", str(tmp_path / "data"), "--faces", "--face-detector", "cascade", "--detector", "spectrum-lr",
+                 "--out", str(crops), "--no-progress", "--no-audit"]) == 0
+    table = read_table(crops / "features.parquet")
+    assert table.meta["kind"] == "image" and table.data["status"].eq("ok").all() and len(table) == 8
+    model_path = tmp_path / "model.skops"
+    capsys.readouterr()
+    assert main(["train", str(crops / "features.parquet"), "--detector", "spectrum-lr", "--out", str(model_path),
+                 "--no-progress", "--no-audit"]) == 0
+    assert "8 images (4 real, 4 fake), 8 face crop rows" in capsys.readouterr().out
+    model = load(model_path)
+    assert model.input == "image" and model.faces and model.face_detector == "cascade"
+    # new inputs: an image seen in training, a folder, a video, an image without a face
+    videos = tmp_path / "videos"
+    save_demo_videos(videos, n_per_class=1, n_frames=2, size=32, seed=0)
+    video = sorted(videos.rglob("*.mp4"))[0]
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(encode(np.full((64, 64, 3), 128, np.uint8), "PNG"))
+    out = tmp_path / "scores.csv"
+    first = tmp_path / "data" / "real" / "0.png"
+    assert main(["predict", str(model_path), str(first), str(tmp_path / "data"), str(video), str(blank),
+                 "--out", str(out), "--no-progress"]) == 0
+    scores = pd.read_csv(out, keep_default_na=False)
+    assert len(scores) == 1 + 8 + 2
+    assert scores["status"].tolist() == ["ok"] * 9 + ["error", "error"]
+    assert "is a video; this detector was trained on face crops of still images" in scores["error"].iloc[9]
+    assert "no face found in the image" in scores["error"].iloc[10]
+    # the score of a training image is the head's on its table row: the same crop, the same features
+    F, _ = table.features_for(model.features_.extractor_)
+    expected = model.model_.predict_proba(F)[:, 1]
+    by_path = dict(zip([str(p) for p in table.data["path"]], expected))
+    folder = scores.iloc[1:9]
+    np.testing.assert_allclose(folder["score"].astype(float), [by_path[p] for p in folder["input"]], rtol=1e-9)
+    assert float(scores["score"].iloc[0]) == pytest.approx(by_path[str(first)], rel=1e-9)
+
+
 def test_extract_faces_keeps_names_pandas_reads_as_missing(tmp_path, monkeypatch, capsys):
     """A manifest naming a file 'NA' (relative to the working folder) and a method 'None': the
     crop table written by extract_faces was read back with pandas' NA strings, so the path became

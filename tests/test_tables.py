@@ -284,6 +284,58 @@ def test_video_detector_names_a_video_without_frames(videos, tmp_path):
         VideoDetector(make_pipeline(features=["blur"]), aggregate="mode").fit(list(manifest["path"])[:2], [0, 1])
 
 
+def test_video_detector_of_still_images_crops_faces_as_extract_faces_does(videos, tmp_path):
+    """input="image": still images, each a one-frame video of face crops; the same crops and features as
+    extract_faces; refusals: another input, input="image" without faces, a video given to it."""
+    import pickle
+
+    from skimage import data as skdata
+
+    from forensics import ItemError
+    from forensics._video_detector import takes_videos
+    from forensics.datasets import extract_faces
+
+    face = skdata.astronaut()[:256, 100:356]  # one face, found by the offline cascade detector
+    paths = []
+    for k in range(4):
+        path = tmp_path / f"{k}.png"
+        path.write_bytes(encode(np.ascontiguousarray(np.roll(face, 5 * k, axis=1)), "PNG"))
+        paths.append(str(path))
+    y = np.array([0, 1, 0, 1])
+    det = VideoDetector(make_pipeline(features=["blur"]), faces=True, face_detector="cascade", input="image")
+    det.fit(paths, y)
+    assert not takes_videos(det) and takes_videos(VideoDetector(make_pipeline(features=["blur"])))
+    F, meta, status = det._frames(paths)
+    assert meta["video"].tolist() == [0, 1, 2, 3] and status["status"].eq("ok").all()
+    bank = make_feature_bank(["blur"]).fit()
+    result = extract_faces(pd.DataFrame({"path": paths, "label": y, "method": ["m"] * 4}), tmp_path / "crops",
+                           detector="cascade", features=bank, progress=False)
+    crops = pd.read_csv(tmp_path / "crops" / "features.csv")
+    assert result.status["status"].eq("ok").all()
+    np.testing.assert_allclose(F, crops[det.features_.frame_feature_names_].to_numpy(), rtol=1e-12)
+    proba = det.predict_proba(paths)
+    np.testing.assert_allclose(proba[:, 1], det.model_.predict_proba(F)[:, 1])
+    # a video, and an image without a face, are named
+    video = str(sorted(videos.rglob("*.mp4"))[0])
+    with pytest.raises(ItemError, match="is a video; this detector was trained on face crops of still images"):
+        det.predict_proba([paths[0], video])
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(encode(np.full((64, 64, 3), 128, np.uint8), "PNG"))
+    with pytest.raises(ItemError, match="no face found in the image"):
+        det.predict_proba([str(blank)])
+    # refused parameters, and their look-alikes
+    with pytest.raises(ValueError, match="input must be 'video' or 'image'"):
+        VideoDetector(make_pipeline(features=["blur"]), input="images").fit(paths, y)
+    with pytest.raises(ValueError, match="needs faces=True"):
+        VideoDetector(make_pipeline(features=["blur"]), faces=False, input="image").fit(paths, y)
+    # a model saved before the parameter existed scores videos
+    state = {k: v for k, v in det.__getstate__().items() if k != "input"}
+    old = VideoDetector.__new__(VideoDetector)
+    old.__setstate__(state)
+    assert old.input == "video" and old.get_params()["input"] == "video"
+    assert pickle.loads(pickle.dumps(det)).input == "image"
+
+
 # -- data sources ---------------------------------------------------------------------------------
 
 def test_load_data_reads_folders_manifests_and_loader_roots(videos, tmp_path):

@@ -657,6 +657,9 @@ def describe_data(table):
     if table.level == "frame":
         videos = table.video_table()
         vy = videos["label"].to_numpy()
+        if table.meta.get("kind") == "image":  # face crops of still images
+            return (f"{len(videos)} images ({int((vy == 0).sum())} real, {int((vy == 1).sum())} fake), "
+                    f"{len(table)} face crop rows")
         return (f"{len(videos)} videos ({int((vy == 0).sum())} real, {int((vy == 1).sum())} fake), "
                 f"{len(table)} frame rows")
     noun = "videos" if table.level == "video" else "items"
