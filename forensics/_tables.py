@@ -288,14 +288,12 @@ class FeatureTable:
         for entry in self.meta.get("features", {}).get("extractors", []):
             for col in entry["columns"]:
                 recorded[col] = entry
-        for entry in wanted:
+        lacking = [col for entry in wanted for col in entry["columns"] if col not in recorded]
+        for entry in wanted:  # a family made with other parameters first: that is what to change
             for col in entry["columns"]:
                 have = recorded.get(col)
                 if have is None:
-                    spec = self.meta.get("features", {}).get("spec")
-                    raise TableMismatchError(f"{name} lacks the feature {col!r} the detector needs (the table was "
-                                             f"extracted with features={spec!r}); re-extract with the detector's "
-                                             "features (forensics extract --detector NAME)")
+                    continue
                 if have["class"] != entry["class"] or have["params"] != entry["params"]:
                     diff = sorted(k for k in set(have["params"]) | set(entry["params"])
                                   if have["params"].get(k) != entry["params"].get(k))
@@ -303,6 +301,8 @@ class FeatureTable:
                                      for k in diff[:3]) or f"class {have['class']} vs {entry['class']}"
                     raise TableMismatchError(f"{name} made the feature {col!r} with other parameters: {what}; "
                                              "re-extract with the detector's features")
+        if lacking:
+            raise TableMismatchError(self._lacking_message(name, lacking, fitted))
         names = [str(n) for n in fitted.get_feature_names_out()]
         if self.level == "video":
             from .features import VideoFeatures
@@ -315,6 +315,23 @@ class FeatureTable:
         if missing:
             raise TableMismatchError(f"{name} lacks the column {missing[0]!r}")
         return self.data[names].to_numpy(dtype=np.float64), names
+
+    def _lacking_message(self, name, lacking, extractor):
+        """Why the table cannot serve the detector (the columns it lacks, by family) and what to do."""
+        families = list(dict.fromkeys(str(c).split("__")[0] for c in lacking))
+        spec = self.meta.get("features", {}).get("spec")
+        text = (f"{name} lacks {len(lacking)} feature column{'s' if len(lacking) != 1 else ''} the detector needs "
+                f"(famil{'ies' if len(families) != 1 else 'y'} {', '.join(families)}; first: {lacking[0]!r}): the "
+                f"table was extracted with features={spec!r}. Re-extract with the detector's features "
+                "(forensics extract DATA --detector NAME)")
+        decoded = self.meta.get("kind") == "video" or (self.meta.get("frames") or {}).get("faces")
+        if decoded and families == ["codec"] and getattr(extractor, "preset", "") is None:
+            # the default table of video frames and face crops is the "pixels" preset: every family but codec,
+            # whose columns describe a file (format, quantization tables, bytes per pixel...), not decoded pixels
+            text += (", or fit the detector without its codec family, which describes image files and is NaN or "
+                     "constant on decoded video frames and face crops: --set features__preset=pixels (in Python "
+                     "detector.set_params(features__preset='pixels'))")
+        return text
 
     def fit_detector(self, detector, *, aggregate="mean", k=3):
         """Fit a detector on the table's rows and return a model that scores files, not rows.

@@ -1112,7 +1112,7 @@ def test_evaluate_refuses_a_table_made_with_other_settings(videos, tmp_path, cap
     assert main(["extract", str(videos), "--features", "blur", "--n-frames", "2", "--level", "frame",
                  "--out", str(table), "--no-progress", "--no-audit"]) == 0
     cases = [
-        (["--detector", "dct-lr"], "lacks the feature 'dctspec__"),
+        (["--detector", "dct-lr"], "the detector needs (family dctspec; first: 'dctspec__"),
         (["--detector", "dct-lr", "--n-frames", "4"], "was extracted with n_frames=2; this run asks for n_frames=4"),
         (["--detector", "dct-lr", "--level", "video"], "holds frame-level rows; this run asks for level 'video'"),
     ]
@@ -1126,7 +1126,7 @@ def test_evaluate_refuses_a_table_made_with_other_settings(videos, tmp_path, cap
     blur_detector.write_text(yaml.safe_dump({"frames": {"n_frames": 2}}))
     assert main(["evaluate", str(table), "--detector", "spectrum-lr", "--config", str(blur_detector),
                  "--no-progress", "--no-audit"]) == 1  # spectral columns are not in a blur table either
-    assert "lacks the feature 'spectral__" in capsys.readouterr().err
+    assert "the detector needs (family spectral; first: 'spectral__" in capsys.readouterr().err
 
 
 # -- predict ---------------------------------------------------------------------------------------
@@ -1384,7 +1384,7 @@ def test_predict_on_a_feature_table_scores_each_row_like_the_files(data, model, 
                  "--no-audit"]) == 0
     assert main(["predict", str(model), str(other), "--no-progress"]) == 1
     line, = error_lines(capsys.readouterr().err)
-    assert "lacks the feature" in line
+    assert "the detector needs (famil" in line
 
 
 def test_predict_refuses_to_score_an_item_whose_features_are_all_nan(data, tmp_path, capsys):

@@ -110,7 +110,7 @@ def test_a_table_made_with_other_parameters_is_refused_and_a_matching_subset_is_
     table = extract_table(images, features={"families": ["spectral", "blur"], "spectral__n_bins": 16})
     with pytest.raises(TableMismatchError, match=r"n_bins=16 \(the detector: 32\)"):
         table.features_for(make_feature_bank(["spectral"]))
-    with pytest.raises(TableMismatchError, match="lacks the feature 'dctspec__"):
+    with pytest.raises(TableMismatchError, match="the detector needs \\(family dctspec; first: 'dctspec__"):
         table.features_for(make_feature_bank(["dctspec"]))
     # the look-alikes that are served: the same parameters, a subset of the columns
     F, names = table.features_for(make_feature_bank(["spectral"], spectral__n_bins=16))
@@ -334,6 +334,36 @@ def test_video_detector_of_still_images_crops_faces_as_extract_faces_does(videos
     old.__setstate__(state)
     assert old.input == "video" and old.get_params()["input"] == "video"
     assert pickle.loads(pickle.dumps(det)).input == "image"
+
+
+def test_the_default_video_table_serves_a_catalogue_detector_only_as_the_error_says(videos, images):
+    """The default table of videos is the 'pixels' preset (no codec family): forensic-xgb lacks its codec
+    columns. The error names the family and both ways out; the second (features__preset=pixels) gives the
+    very scores of the detector with its codec columns, which are NaN or constant on decoded frames."""
+    manifest = load_data(videos)
+    y = manifest["label"].to_numpy()
+    pixels = extract_table(manifest, features="pixels", level="video", n_frames=2)
+    full_pipe = make_pipeline("forensic-xgb")
+    with pytest.raises(TableMismatchError, match=r"lacks 19 feature columns the detector needs \(family codec; "
+                                                 r"first: 'codec__format__jpeg'\).*--detector NAME.*"
+                                                 r"--set features__preset=pixels"):
+        pixels.features_for(full_pipe.named_steps["features"])
+    full = extract_table(manifest, features=full_pipe.named_steps["features"], level="video", n_frames=2)
+    codec = full.data[[c for c in full.feature_names if c.startswith("codec__")]]
+    assert all(codec[c].isna().all() or codec[c].nunique() == 1 for c in codec.columns)  # nothing about the video
+    with_codec = full.fit_detector(full_pipe)
+    without = pixels.fit_detector(make_pipeline("forensic-xgb").set_params(features__preset="pixels"))
+    paths = list(manifest["path"])
+    np.testing.assert_allclose(without.predict_proba(paths), with_codec.predict_proba(paths), rtol=1e-12)
+    assert len(without.steps[0][1].get_feature_names_out()) < len(with_codec.steps[0][1].get_feature_names_out())
+    # look-alikes: image files (codec describes them: no such advice), and a table lacking more than codec
+    image_table = extract_table(images, features="pixels")
+    with pytest.raises(TableMismatchError, match="family codec") as err:
+        image_table.features_for(make_pipeline("forensic-xgb").named_steps["features"])
+    assert "features__preset" not in str(err.value)
+    with pytest.raises(TableMismatchError, match="families codec, cooc, upsampling, faceregion") as err:
+        pixels.features_for(make_pipeline("generalist-xgb").named_steps["features"])
+    assert "features__preset" not in str(err.value)
 
 
 # -- data sources ---------------------------------------------------------------------------------
