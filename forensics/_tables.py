@@ -488,6 +488,30 @@ def _meta_frame(manifest, rows):
     return part
 
 
+def _check_kept_metadata(frame, manifest, names, where):
+    """Refuse to retry failed rows beside kept rows whose manifest columns (label, method, group...)
+    differ from the data given now: the table would mix the two."""
+    items = frame.drop_duplicates("item_index").reset_index(drop=True)
+    now = _meta_frame(manifest, items["item_index"].tolist())
+    kept = [c for c in items.columns if c not in names and c not in _META_COLUMNS]
+    given = [c for c in now.columns if c not in _META_COLUMNS]
+    if set(kept) != set(given):
+        c = sorted(set(kept) ^ set(given))[0]
+        raise TableMismatchError(f"{os.fspath(where)} and the data given differ in the column {c!r}; retry with "
+                                 "the same data (rows that succeeded are kept, not re-read), or delete it to start "
+                                 "again")
+    def missing(v):
+        return pd.api.types.is_scalar(v) and pd.isna(v)
+
+    for c in given:
+        for k, (old, new) in enumerate(zip(items[c], now[c])):
+            if (missing(old) or missing(new)) and not (missing(old) and missing(new)) or \
+                    not (missing(old) or missing(new) or bool(old == new)):
+                raise TableMismatchError(f"{os.fspath(where)} holds {c}={old!r} for {items['path'].iloc[k]}, the "
+                                         f"data given {new!r}; retry with the same data (rows that succeeded are "
+                                         "kept, not re-read), or delete it to start again")
+
+
 def _chunk_images(manifest, rows, extractor, equalizer, names):
     X = _items(manifest, rows)
     errors = [""] * len(rows)
@@ -603,7 +627,9 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
         level may now give several frame rows); rows stay in manifest order with their
         ``item_index``. ``meta["n_retried"]`` counts the items retried by this call. The
         table is rewritten through ``<out>.parts/`` like an extraction: an interrupted retry
-        resumes when called again.
+        resumes when called again. Data whose manifest columns (label, method, group...) differ
+        from those of the kept rows is refused (:class:`TableMismatchError`): the table would
+        mix the two.
     config, command : optional
         Recorded in the provenance (the resolved configuration and the command line).
     audit : AuditReport, optional
@@ -732,6 +758,7 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
             if not retry_failed or not existing.data["status"].eq("error").any():
                 existing.meta["n_retried"] = 0
                 return existing
+            _check_kept_metadata(existing.data, manifest, names, out)
             # the finished table becomes the one saved chunk of a run to resume; its failed items are
             # then left out of it below and extracted again, like the items of an interrupted run
             parts_dir = out.with_name(out.name + ".parts")
@@ -760,6 +787,8 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
             done[part] = frame
     n_retried = 0
     if retry_failed and done:
+        for frame in done.values():
+            _check_kept_metadata(frame, manifest, names, parts_dir)
         # leave the failed items out of the saved chunks (rewritten first, so that an interruption
         # cannot leave an item both in its old chunk and in a new one); they are extracted below
         for part, frame in list(done.items()):

@@ -211,6 +211,23 @@ def test_retry_failed_in_the_chunks_of_an_interrupted_run(images, tmp_path):
     assert resumed.data["status"].tolist() == ["ok", "error"] + ["ok"] * 10 and resumed.meta["n_retried"] == 0
 
 
+def test_retry_failed_refuses_data_whose_kept_rows_differ(images, tmp_path):
+    """The rows that succeeded are kept, not re-read: data with another label, or another column, for them
+    would mix two manifests in one table, so it is refused; the same data (a look-alike) is retried."""
+    out = tmp_path / "t.parquet"
+    bad = images.copy()
+    bad.loc[1, "item"] = b"not an image"
+    before = extract_table(bad, features=["blur"], out=out)
+    relabelled = images.copy()
+    relabelled.loc[5, "label"] = 1
+    with pytest.raises(TableMismatchError, match=r"holds label=0 for None, the data given 1"):
+        extract_table(relabelled, features=["blur"], out=out, retry_failed=True)
+    with pytest.raises(TableMismatchError, match="differ in the column 'source'"):
+        extract_table(images.assign(source="x"), features=["blur"], out=out, retry_failed=True)
+    pd.testing.assert_frame_equal(read_table(out).data, before.data)  # refused: the table is untouched
+    assert extract_table(images, features=["blur"], out=out, retry_failed=True).meta["n_retried"] == 1
+
+
 def test_retry_failed_needs_an_output(images):
     with pytest.raises(ValueError, match="retry_failed applies to a table written to out"):
         extract_table(images, features=["blur"], retry_failed=True)
