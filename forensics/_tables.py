@@ -500,13 +500,18 @@ def _check_kept_metadata(frame, manifest, names, where):
         raise TableMismatchError(f"{os.fspath(where)} and the data given differ in the column {c!r}; retry with "
                                  "the same data (rows that succeeded are kept, not re-read), or delete it to start "
                                  "again")
+
     def missing(v):
         return pd.api.types.is_scalar(v) and pd.isna(v)
 
+    def same(old, new):  # 1 and 1.0 are the same label; None and NaN the same missing value
+        if missing(old) or missing(new):
+            return missing(old) and missing(new)
+        return bool(old == new)
+
     for c in given:
         for k, (old, new) in enumerate(zip(items[c], now[c])):
-            if (missing(old) or missing(new)) and not (missing(old) and missing(new)) or \
-                    not (missing(old) or missing(new) or bool(old == new)):
+            if not same(old, new):
                 raise TableMismatchError(f"{os.fspath(where)} holds {c}={old!r} for {items['path'].iloc[k]}, the "
                                          f"data given {new!r}; retry with the same data (rows that succeeded are "
                                          "kept, not re-read), or delete it to start again")
