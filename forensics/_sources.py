@@ -10,7 +10,6 @@ live in memory (OpenFake's encoded bytes). Feature tables (``.parquet`` written 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 __all__ = ["DATASETS", "load_data", "parse_source"]
@@ -112,8 +111,9 @@ def load_data(source, *, dataset=None, labels=True, group_pattern=None, kind=Non
     labels : bool, default=True
         Require a ``label`` column (False for scoring unlabelled items).
     group_pattern : str, optional
-        A regular expression applied to each file name: the first capture group (else the whole
-        match) becomes the item's ``group``, replacing the source's own.
+        A regular expression applied to each file name (:func:`~forensics.model_selection.groups_from_names`): its capture
+        groups, joined by ``/`` when there are several (e.g. actor and source video), else the
+        whole match, become the item's ``group``, replacing the source's own.
     kind : {"image", "video"}, optional
         Keep only items of this kind (a folder of both gives the asked kind); None keeps all.
 
@@ -174,17 +174,9 @@ def load_data(source, *, dataset=None, labels=True, group_pattern=None, kind=Non
             raise FileNotFoundError(f"DATA {text!r} holds no {kind} file")
         manifest = manifest[keep].reset_index(drop=True)
     if group_pattern is not None:
-        try:
-            regex = re.compile(group_pattern)
-        except re.error as exc:
-            raise ValueError(f"--group-pattern {group_pattern!r} is not a regular expression: {exc}") from None
-        groups = []
-        for p in manifest["path"]:
-            match = regex.search(Path(str(p)).name)
-            if match is None:
-                raise ValueError(f"--group-pattern {group_pattern!r} does not match the file name of {p}")
-            groups.append(match.group(1) if regex.groups else match.group(0))
-        manifest["group"] = groups
+        from .model_selection import groups_from_names
+
+        manifest["group"] = groups_from_names(group_pattern, manifest["path"])
     manifest.attrs["source"] = os.fspath(source)
     manifest.attrs.setdefault("dataset", dataset or "folder")
     return manifest

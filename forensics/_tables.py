@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import shutil
 import sys
@@ -287,14 +288,12 @@ class FeatureTable:
         for entry in self.meta.get("features", {}).get("extractors", []):
             for col in entry["columns"]:
                 recorded[col] = entry
-        for entry in wanted:
+        lacking = [col for entry in wanted for col in entry["columns"] if col not in recorded]
+        for entry in wanted:  # a family made with other parameters first: that is what to change
             for col in entry["columns"]:
                 have = recorded.get(col)
                 if have is None:
-                    spec = self.meta.get("features", {}).get("spec")
-                    raise TableMismatchError(f"{name} lacks the feature {col!r} the detector needs (the table was "
-                                             f"extracted with features={spec!r}); re-extract with the detector's "
-                                             "features (forensics extract --detector NAME)")
+                    continue
                 if have["class"] != entry["class"] or have["params"] != entry["params"]:
                     diff = sorted(k for k in set(have["params"]) | set(entry["params"])
                                   if have["params"].get(k) != entry["params"].get(k))
@@ -302,6 +301,8 @@ class FeatureTable:
                                      for k in diff[:3]) or f"class {have['class']} vs {entry['class']}"
                     raise TableMismatchError(f"{name} made the feature {col!r} with other parameters: {what}; "
                                              "re-extract with the detector's features")
+        if lacking:
+            raise TableMismatchError(self._lacking_message(name, lacking, fitted))
         names = [str(n) for n in fitted.get_feature_names_out()]
         if self.level == "video":
             from .features import VideoFeatures
@@ -315,6 +316,23 @@ class FeatureTable:
             raise TableMismatchError(f"{name} lacks the column {missing[0]!r}")
         return self.data[names].to_numpy(dtype=np.float64), names
 
+    def _lacking_message(self, name, lacking, extractor):
+        """Why the table cannot serve the detector (the columns it lacks, by family) and what to do."""
+        families = list(dict.fromkeys(str(c).split("__")[0] for c in lacking))
+        spec = self.meta.get("features", {}).get("spec")
+        text = (f"{name} lacks {len(lacking)} feature column{'s' if len(lacking) != 1 else ''} the detector needs "
+                f"(famil{'ies' if len(families) != 1 else 'y'} {', '.join(families)}; first: {lacking[0]!r}): the "
+                f"table was extracted with features={spec!r}. Re-extract with the detector's features "
+                "(forensics extract DATA --detector NAME)")
+        decoded = self.meta.get("kind") == "video" or (self.meta.get("frames") or {}).get("faces")
+        if decoded and families == ["codec"] and getattr(extractor, "preset", "") is None:
+            # the default table of video frames and face crops is the "pixels" preset: every family but codec,
+            # whose columns describe a file (format, quantization tables, bytes per pixel...), not decoded pixels
+            text += (", or fit the detector without its codec family, which describes image files and is NaN or "
+                     "constant on decoded video frames and face crops: --set features__preset=pixels (in Python "
+                     "detector.set_params(features__preset='pixels'))")
+        return text
+
     def fit_detector(self, detector, *, aggregate="mean", k=3):
         """Fit a detector on the table's rows and return a model that scores files, not rows.
 
@@ -324,7 +342,8 @@ class FeatureTable:
         table's equalization first when it was extracted equalized); at video level, a pipeline
         whose first step is :class:`~forensics.features.VideoFeatures` with the table's frame
         settings; at frame level, a :class:`~forensics.VideoDetector` that aggregates frame scores
-        with ``aggregate``.
+        with ``aggregate`` (of still images, ``input="image"``, for the face crops of images that
+        ``forensics extract --faces`` writes: it crops new images the same way).
 
         Parameters
         ----------
@@ -356,7 +375,8 @@ class FeatureTable:
             model = VideoDetector(Pipeline([("features", extractor), *rest.steps]),
                                   n_frames=frames.get("n_frames", 32), every=frames.get("every"),
                                   faces=frames.get("faces", False), face_detector=frames.get("detector", "auto"),
-                                  face_model=frames.get("model_path"), aggregate=aggregate, k=k)
+                                  face_model=frames.get("model_path"), aggregate=aggregate, k=k,
+                                  input="image" if self.meta.get("kind") == "image" else "video")
             model.features_ = model._video_features(extractor)
             model.model_, model.classes_ = rest, np.array([0, 1])
             return model
@@ -443,6 +463,14 @@ def _one_line(text):
     return " ".join(str(text).split())
 
 
+def _path_key(path):
+    """An item's path as compared between a manifest and a saved table: an in-memory item has none
+    (None in the manifest, read back from Parquet as None or NaN)."""
+    if path is None or (isinstance(path, float) and math.isnan(path)):
+        return None
+    return str(path)
+
+
 def _items(manifest, rows):
     if "item" in manifest.columns:
         return [manifest["item"].iloc[i] if manifest["path"].iloc[i] is None else manifest["path"].iloc[i]
@@ -458,6 +486,35 @@ def _meta_frame(manifest, rows):
             part = part.drop(columns=c)
     part.insert(0, "item_index", np.asarray(rows, dtype=np.int64))
     return part
+
+
+def _check_kept_metadata(frame, manifest, names, where):
+    """Refuse to retry failed rows beside kept rows whose manifest columns (label, method, group...)
+    differ from the data given now: the table would mix the two."""
+    items = frame.drop_duplicates("item_index").reset_index(drop=True)
+    now = _meta_frame(manifest, items["item_index"].tolist())
+    kept = [c for c in items.columns if c not in names and c not in _META_COLUMNS]
+    given = [c for c in now.columns if c not in _META_COLUMNS]
+    if set(kept) != set(given):
+        c = sorted(set(kept) ^ set(given))[0]
+        raise TableMismatchError(f"{os.fspath(where)} and the data given differ in the column {c!r}; retry with "
+                                 "the same data (rows that succeeded are kept, not re-read), or delete it to start "
+                                 "again")
+
+    def missing(v):
+        return pd.api.types.is_scalar(v) and pd.isna(v)
+
+    def same(old, new):  # 1 and 1.0 are the same label; None and NaN the same missing value
+        if missing(old) or missing(new):
+            return missing(old) and missing(new)
+        return bool(old == new)
+
+    for c in given:
+        for k, (old, new) in enumerate(zip(items[c], now[c])):
+            if not same(old, new):
+                raise TableMismatchError(f"{os.fspath(where)} holds {c}={old!r} for {items['path'].iloc[k]}, the "
+                                         f"data given {new!r}; retry with the same data (rows that succeeded are "
+                                         "kept, not re-read), or delete it to start again")
 
 
 def _chunk_images(manifest, rows, extractor, equalizer, names):
@@ -531,7 +588,7 @@ def _resolve_level(kinds, level):
 
 def extract_table(manifest, *, features="full", level=None, n_frames=32, every=None, faces=False,
                   face_detector="auto", face_model=None, aggregate=None, equalize=False, n_jobs=None, progress=False,
-                  chunk_size=64, out=None, config=None, command=None, audit=None):
+                  chunk_size=64, out=None, config=None, command=None, audit=None, retry_failed=False):
     """Extract a feature table from the items of a manifest; resumable when written to ``out``.
 
     Parameters
@@ -565,7 +622,19 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
         Write the table there (``.parquet``). An interrupted run leaves its finished chunks in
         ``<out>.parts/``; the same call again extracts only the items not done and writes the same
         table as an uninterrupted run. Chunks or a table written with other settings or for other
-        items are refused (:class:`TableMismatchError`), never mixed.
+        items are refused (:class:`TableMismatchError`), never mixed. A finished table is
+        returned as it is, failed rows included, unless ``retry_failed``.
+    retry_failed : bool, default=False
+        With ``out``: extract again the items whose rows have status ``"error"`` in the table
+        already there (or in the chunks of an interrupted run), e.g. after a transient read
+        error. The rows that succeeded are kept as they are, not recomputed (``"partial"`` rows
+        included); each retried item's rows carry its new status and error (a video at frame
+        level may now give several frame rows); rows stay in manifest order with their
+        ``item_index``. ``meta["n_retried"]`` counts the items retried by this call. The
+        table is rewritten through ``<out>.parts/`` like an extraction: an interrupted retry
+        resumes when called again. Data whose manifest columns (label, method, group...) differ
+        from those of the kept rows is refused (:class:`TableMismatchError`): the table would
+        mix the two.
     config, command : optional
         Recorded in the provenance (the resolved configuration and the command line).
     audit : AuditReport, optional
@@ -587,6 +656,25 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
     >>> table = extract_table(manifest, features=["blur"])
     >>> table.level, table.X.shape, table.data["status"].tolist()
     ('image', (2, 8), ['ok', 'ok'])
+
+    Written to a file, an item that failed (here a missing file) is extracted again with
+    ``retry_failed`` once it can be read, and only that item:
+
+    >>> import os, tempfile
+    >>> from PIL import Image
+    >>> folder = tempfile.mkdtemp()
+    >>> paths = [os.path.join(folder, f"{i}.png") for i in range(2)]
+    >>> Image.fromarray(images[0]).save(paths[0])
+    >>> files = pd.DataFrame({"path": paths, "label": [0, 1]})
+    >>> out = os.path.join(folder, "t.parquet")
+    >>> extract_table(files, features=["blur"], out=out).data["status"].tolist()
+    ['ok', 'error']
+    >>> Image.fromarray(images[1]).save(paths[1])
+    >>> extract_table(files, features=["blur"], out=out).data["status"].tolist()  # finished: as it was
+    ['ok', 'error']
+    >>> again = extract_table(files, features=["blur"], out=out, retry_failed=True)
+    >>> again.data["status"].tolist(), again.meta["n_retried"]
+    (['ok', 'ok'], 1)
     """
     from sklearn.base import clone
 
@@ -596,6 +684,9 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
 
     if "path" not in manifest.columns:
         raise ValueError("the manifest needs a 'path' column")
+    if retry_failed and out is None:
+        raise ValueError("retry_failed applies to a table written to out (the failed rows of that file are "
+                         "extracted again); without out, every item is extracted anyway")
     kinds = set(manifest["kind"]) if "kind" in manifest.columns else {"image"}
     kind, level = _resolve_level(kinds, level)
     if kind == "video" and equalize:
@@ -659,17 +750,30 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
     done = {}
     if out is not None:
         out = Path(out)
-        keys = [str(p) for p in manifest["path"]]
+        keys = [_path_key(p) for p in manifest["path"]]
         if out.exists():
             old = read_meta(out)
             if old is None or old.get("signature") != signature:
                 raise TableMismatchError(f"{os.fspath(out)} was written with other settings or by another version; "
                                          "use another output, or delete it to start again")
             existing = read_table(out)
-            if existing.data.drop_duplicates("item_index")["path"].astype(str).tolist() != keys:
+            if [_path_key(p) for p in existing.data.drop_duplicates("item_index")["path"]] != keys:
                 raise TableMismatchError(f"{os.fspath(out)} holds other items than the data given; use another "
                                          "output, or delete it to start again")
-            return existing
+            if not retry_failed or not existing.data["status"].eq("error").any():
+                existing.meta["n_retried"] = 0
+                return existing
+            _check_kept_metadata(existing.data, manifest, names, out)
+            # the finished table becomes the one saved chunk of a run to resume; its failed items are
+            # then left out of it below and extracted again, like the items of an interrupted run
+            parts_dir = out.with_name(out.name + ".parts")
+            shutil.rmtree(parts_dir, ignore_errors=True)  # chunks beside a finished table are stale
+            parts_dir.mkdir(parents=True)
+            (parts_dir / "settings.json").write_text(signature, encoding="utf-8")
+            tmp = parts_dir / ".part-000000.tmp"
+            existing.data.to_parquet(tmp, index=False)
+            os.replace(tmp, parts_dir / "part-000000.parquet")
+            out.unlink()
         parts_dir = out.with_name(out.name + ".parts")
         parts_dir.mkdir(parents=True, exist_ok=True)
         sig_file = parts_dir / "settings.json"
@@ -682,16 +786,36 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
         for part in sorted(parts_dir.glob("part-*.parquet")):
             frame = pd.read_parquet(part)
             for idx, path in frame.drop_duplicates("item_index")[["item_index", "path"]].itertuples(index=False):
-                if idx >= n or keys[idx] != str(path):
+                if idx >= n or keys[idx] != _path_key(path):
                     raise TableMismatchError(f"{os.fspath(parts_dir)} holds chunks of other items than the data "
                                              f"given (first: {path}); use another output, or delete that folder")
             done[part] = frame
+    n_retried = 0
+    if retry_failed and done:
+        for frame in done.values():
+            _check_kept_metadata(frame, manifest, names, parts_dir)
+        # leave the failed items out of the saved chunks (rewritten first, so that an interruption
+        # cannot leave an item both in its old chunk and in a new one); they are extracted below
+        for part, frame in list(done.items()):
+            failed = frame["item_index"][frame["status"].eq("error")].unique()
+            if failed.size:
+                n_retried += int(failed.size)
+                kept = frame[~frame["item_index"].isin(failed)].reset_index(drop=True)
+                if len(kept):
+                    tmp = part.with_name("." + part.stem + ".tmp")
+                    kept.to_parquet(tmp, index=False)
+                    os.replace(tmp, part)
+                    done[part] = kept
+                else:
+                    part.unlink()
+                    del done[part]
     done_items = set()
     for frame in done.values():
         done_items.update(frame["item_index"].tolist())
     todo = [i for i in range(n) if i not in done_items]
     chunks = list(done.values())
-    counter = len(done)
+    # new chunks are numbered after every saved one (a chunk left empty by a retry is gone)
+    counter = max((int(p.stem.split("-")[1]) + 1 for p in done), default=0)
     from tqdm.auto import tqdm
 
     from .features._base import expecting
@@ -720,7 +844,7 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
                      "status", "error", *names]]
     meta.update(created=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                 command=command, config=_canonical(config) if config is not None else None,
-                audit=_audit_summary(audit), signature=signature,
+                audit=_audit_summary(audit), signature=signature, n_retried=n_retried,
                 n_failed=int(data.drop_duplicates("item_index")["status"].eq("error").sum()) if len(data) else 0)
     table = FeatureTable(data, names, meta)
     if out is not None:

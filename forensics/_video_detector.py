@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.pipeline import Pipeline
@@ -35,6 +37,13 @@ class VideoDetector(ClassifierMixin, BaseEstimator):
     n_jobs : int, optional
         Videos decoded in parallel.
     progress : bool, default=False
+    input : {"video", "image"}, default="video"
+        What ``X`` holds. ``"image"``: still images (paths or bytes), each searched for faces as
+        a one-frame video in its display orientation (EXIF applied), the way ``forensics extract
+        --faces`` and :func:`forensics.datasets.extract_faces` crop still images, with the same
+        crop settings (needs ``faces=True``); an image's score aggregates its crops' scores. A
+        video is refused in this mode, as a still image is by ``"video"``.
+        :meth:`forensics.FeatureTable.fit_detector` sets it from the table it is fitted on.
 
     Attributes
     ----------
@@ -56,10 +65,17 @@ class VideoDetector(ClassifierMixin, BaseEstimator):
     >>> det = VideoDetector(make_pipeline(features=["blur"]), n_frames=4, aggregate="median")
     >>> det.get_params()["aggregate"]
     'median'
+
+    A face model of still images (trained on the rows of ``forensics extract --faces`` of images)
+    scores still images:
+
+    >>> stills = VideoDetector(make_pipeline(features=["blur"]), faces=True, input="image")
+    >>> stills.get_params()["input"]
+    'image'
     """
 
     def __init__(self, detector=None, *, n_frames=32, every=None, faces=False, face_detector="auto",
-                 face_model=None, aggregate="mean", k=3, n_jobs=None, progress=False):
+                 face_model=None, aggregate="mean", k=3, n_jobs=None, progress=False, input="video"):
         self.detector = detector
         self.n_frames = n_frames
         self.every = every
@@ -70,12 +86,22 @@ class VideoDetector(ClassifierMixin, BaseEstimator):
         self.k = k
         self.n_jobs = n_jobs
         self.progress = progress
+        self.input = input
+
+    def __setstate__(self, state):
+        state.setdefault("input", "video")  # a model saved before the parameter existed scored videos
+        super().__setstate__(state)
 
     def _parts(self):
         from .metrics import AGGREGATIONS
 
         if self.aggregate not in AGGREGATIONS:
             raise ValueError(f"aggregate must be one of {list(AGGREGATIONS)}, got {self.aggregate!r}")
+        if self.input not in ("video", "image"):
+            raise ValueError(f"input must be 'video' or 'image', got {self.input!r}")
+        if self.input == "image" and not self.faces:
+            raise ValueError("input='image' scores the face crops of still images: it needs faces=True (without "
+                             "faces, a still-image model is the image pipeline itself)")
         pipe = self.detector
         if not (isinstance(pipe, Pipeline) and pipe.steps and pipe.steps[0][0] == "features"):
             raise TypeError("detector must be a Pipeline whose first step is 'features' "
@@ -94,13 +120,13 @@ class VideoDetector(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : sequence of video paths
+        X : sequence of video paths (of still images with ``input="image"``)
         y : array-like of shape (n_videos,)
             Labels, fake = 1, real = 0.
         """
         extractor, rest = self._parts()
         self.features_ = self._video_features(extractor)
-        F, meta = self.features_.transform_frames(X)
+        F, meta, _ = self._frames(X)
         y = np.asarray(y)
         return self.fit_frames(F, y[meta["video"].to_numpy()])
 
@@ -121,14 +147,26 @@ class VideoDetector(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         return self
 
+    def _frames(self, X):
+        """(frame features, meta with ``video``, ``frame_index``, ``face_index``, status per item)."""
+        if getattr(self, "input", "video") == "image":
+            return _still_image_frames(self.features_, X)
+        F, meta = self.features_.transform_frames(X)
+        return F, meta, self.features_.status_
+
+    def _frame_scores(self, X):
+        check_is_fitted(self, "model_")
+        self._parts()
+        F, meta, status = self._frames(X)
+        if len(F) == 0:  # no usable frame in any video (e.g. one video without a face): nothing to score
+            return np.empty(0, dtype=np.float64), meta, status
+        proba = np.asarray(self.model_.predict_proba(F), dtype=np.float64)
+        return proba[:, list(self.model_.classes_).index(1)], meta, status
+
     def frame_scores(self, X):
         """Fake score of every sampled frame: ``(scores, meta)`` with meta as ``VideoFeatures.transform_frames``."""
-        check_is_fitted(self, "model_")
-        F, meta = self.features_.transform_frames(X)
-        if len(F) == 0:  # no usable frame in any video (e.g. one video without a face): nothing to score
-            return np.empty(0, dtype=np.float64), meta
-        proba = np.asarray(self.model_.predict_proba(F), dtype=np.float64)
-        return proba[:, list(self.model_.classes_).index(1)], meta
+        scores, meta, _ = self._frame_scores(X)
+        return scores, meta
 
     def predict_proba(self, X):
         """Probabilities ``[real, fake]`` per video, the fake one aggregated over its frames.
@@ -140,13 +178,12 @@ class VideoDetector(ClassifierMixin, BaseEstimator):
         from .media import ItemError
         from .metrics import aggregate_scores
 
-        scores, meta = self.frame_scores(X)
+        scores, meta, status = self._frame_scores(X)
         n = len(X)
         video = meta["video"].to_numpy()
         missing = sorted(set(range(n)) - set(video.tolist()))
         if missing:
             i = missing[0]
-            status = self.features_.status_
             reason = status.loc[status["index"] == i, "error"]
             why = reason.iloc[0] if len(reason) and reason.iloc[0] else "no usable frame (no face found)"
             raise ItemError(i, str(X[i]), f"no frame to score: {why}")
@@ -162,6 +199,48 @@ class VideoDetector(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
         return tags
+
+
+def _still_image_frames(video_features, X):
+    """Face crop rows of still images, cropped as :func:`forensics.datasets.extract_faces` crops them.
+
+    Each image is decoded in display orientation and searched for faces as a one-frame video by the
+    cropper of ``video_features`` (its detector, margin, size, selection); the crops go through its
+    fitted extractor. Returns the features, the meta (``video``, ``frame_index``, ``face_index``)
+    and the status per image (``ok``, ``no_face``, ``error`` with the reason).
+    """
+    import pandas as pd
+
+    from .datasets import VIDEO_SUFFIXES
+    from .datasets._extract import _image_faces
+    from .features._video import _crop_rows
+    from .media import ItemError
+    from .media._item import path_text
+
+    cropper = video_features._cropper()
+    n_out = len(video_features.frame_feature_names_)
+    blocks, meta, status = [], [], []
+    for i, x in enumerate(X):
+        is_path = isinstance(x, (str, os.PathLike))
+        source = path_text(os.fspath(x)) if is_path else f"item {i}"
+        try:
+            if is_path and os.fspath(x).lower().endswith(VIDEO_SUFFIXES):
+                raise ItemError(i, source, "is a video; this detector was trained on face crops of still images "
+                                           "(give images)")
+            crops, records, _ = _image_faces(cropper, x, i)
+        except ItemError as exc:
+            status.append((i, "error", exc.reason))
+            continue
+        found = [r for r in records if r.face_found]
+        if not found:
+            status.append((i, "no_face", "no face found in the image"))
+            continue
+        blocks.append(_crop_rows(video_features.extractor_, crops, i, source, [r.frame_index for r in found]))
+        meta.extend((i, r.frame_index, r.face_index) for r in found)
+        status.append((i, "ok", ""))
+    F = np.vstack(blocks) if blocks else np.empty((0, n_out))
+    meta = pd.DataFrame(meta, columns=["video", "frame_index", "face_index"]).astype(np.int64)
+    return F, meta, pd.DataFrame(status, columns=["index", "status", "error"])
 
 
 #: Steps that read video files: the first step of a pipeline (features) or its last (a clip model).
@@ -189,6 +268,9 @@ def takes_videos(model):
     """
     def named(obj, names):
         return any(c.__name__ in names for c in type(obj).__mro__)
+
+    if named(model, {"VideoDetector"}) and getattr(model, "input", "video") == "image":
+        return False  # face crops of still images
 
     steps = [s for n, s in getattr(model, "steps", [(None, model)]) if n != "equalize"] or [model]
     return named(steps[0], _VIDEO_FIRST | _VIDEO_LAST) or named(steps[-1], _VIDEO_LAST)

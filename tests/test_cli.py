@@ -429,6 +429,47 @@ def test_extract_resumes_from_its_chunks_with_identical_output(data, tmp_path, c
     pd.testing.assert_frame_equal(read_table(part).data, reference)
 
 
+def test_extract_retry_failed_extracts_again_only_the_items_that_failed(data, tmp_path, capsys):
+    """A file missing during the first run (a transient error): the same command leaves its row failed;
+    --retry-failed extracts it, and only it, with the table's order, ids and the other rows kept."""
+    from forensics import read_table
+
+    root = tmp_path / "data"
+    shutil.copytree(data, root)
+    manifest = tmp_path / "m.csv"
+    rows = paths_of(root)
+    rows[["path", "label", "method"]].to_csv(manifest, index=False)
+    gone, done = Path(rows["path"].iloc[3]), Path(rows["path"].iloc[7])
+    gone.rename(tmp_path / "away")
+    out = tmp_path / "out"
+    argv = ["extract", str(manifest), "--features", "blur", "--chunk-size", "5", "--out", str(out), "--no-progress",
+            "--no-audit"]
+    assert main(argv) == 0
+    table = out / "features.parquet"
+    first = read_table(table).data
+    assert first["status"].tolist() == ["ok"] * 3 + ["error"] + ["ok"] * (len(rows) - 4)
+    (tmp_path / "away").rename(gone)
+    done.rename(tmp_path / "away")  # an item done before: unreadable now, it must not be extracted again
+    assert main(argv) == 0  # finished table: the failed row stays as it is
+    pd.testing.assert_frame_equal(read_table(table).data, first)
+    capsys.readouterr()
+    assert main([*argv, "--retry-failed"]) == 0
+    assert "retried 1 item that had failed; 0 still failing" in capsys.readouterr().out
+    retried = read_table(table).data
+    assert retried["status"].eq("ok").all() and retried["item_index"].tolist() == list(range(len(rows)))
+    pd.testing.assert_frame_equal(retried.drop(index=3), first.drop(index=3))  # the other rows as they were
+    (tmp_path / "away").rename(done)
+    fresh = tmp_path / "fresh.parquet"
+    assert main([*argv[:-4], "--out", str(fresh), "--no-progress", "--no-audit"]) == 0
+    pd.testing.assert_frame_equal(retried, read_table(fresh).data)  # as a run that never failed
+    assert pd.read_csv(out / "features.csv")["status"].eq("ok").all()  # the CSV beside it follows
+    assert yaml.safe_load((out / "config.yaml").read_text())["run"]["retry_failed"] is True
+    # crops of faces at frame level are not kept in chunks: refused, with what to do
+    assert main(["extract", str(manifest), "--faces", "--retry-failed", "--out", str(tmp_path / "f"),
+                 "--no-progress", "--no-audit"]) == 2
+    assert "--retry-failed does not apply to --faces" in capsys.readouterr().err
+
+
 def test_extract_refuses_to_mix_settings(data, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["extract", str(data), "--out", str(out), "--features", "blur", "--no-progress"]) == 0
@@ -506,6 +547,60 @@ def test_extract_faces_writes_one_row_per_crop(tmp_path, capsys):
     assert all((out / p).is_file() for p in table.data["crop_path"])
     assert "blur__laplacian_var__log" in table.feature_names and table.level == "frame"
     assert table.meta["frames"]["faces"] is True
+
+
+def test_a_model_trained_on_face_crops_of_still_images_predicts_still_images(tmp_path, capsys):
+    """extract --faces of images, train on that table, predict images: the model crops each new image as
+    the extraction did (same detector and crop settings) and scores it; it used to refuse every image
+    ('is a still image, not a video'). A video, and an image without a face, are rows with their reason."""
+    import cv2
+    from skimage import data as skdata
+
+    from forensics import load, read_table
+    from forensics.datasets import save_demo_videos
+
+    face = skdata.astronaut()[:256, 100:356]  # one face, found by the offline cascade detector
+    rng = np.random.default_rng(0)
+    for k in range(4):
+        shifted = np.ascontiguousarray(np.roll(face, 6 * k, axis=1))
+        noisy = np.clip(shifted + rng.normal(0, 2, shifted.shape), 0, 255).astype(np.uint8)
+        for label, img in (("real", noisy), ("fake", cv2.resize(cv2.resize(noisy, (128, 128)), (256, 256)))):
+            (tmp_path / "data" / label).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "data" / label / f"{k}.png").write_bytes(encode(img, "PNG"))
+    crops = tmp_path / "crops"
+    assert main(["extract", str(tmp_path / "data"), "--faces", "--face-detector", "cascade", "--detector", "spectrum-lr",
+                 "--out", str(crops), "--no-progress", "--no-audit"]) == 0
+    table = read_table(crops / "features.parquet")
+    assert table.meta["kind"] == "image" and table.data["status"].eq("ok").all() and len(table) == 8
+    model_path = tmp_path / "model.skops"
+    capsys.readouterr()
+    assert main(["train", str(crops / "features.parquet"), "--detector", "spectrum-lr", "--out", str(model_path),
+                 "--no-progress", "--no-audit"]) == 0
+    assert "8 images (4 real, 4 fake), 8 face crop rows" in capsys.readouterr().out
+    model = load(model_path)
+    assert model.input == "image" and model.faces and model.face_detector == "cascade"
+    # new inputs: an image seen in training, a folder, a video, an image without a face
+    videos = tmp_path / "videos"
+    save_demo_videos(videos, n_per_class=1, n_frames=2, size=32, seed=0)
+    video = sorted(videos.rglob("*.mp4"))[0]
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(encode(np.full((64, 64, 3), 128, np.uint8), "PNG"))
+    out = tmp_path / "scores.csv"
+    first = tmp_path / "data" / "real" / "0.png"
+    assert main(["predict", str(model_path), str(first), str(tmp_path / "data"), str(video), str(blank),
+                 "--out", str(out), "--no-progress"]) == 0
+    scores = pd.read_csv(out, keep_default_na=False)
+    assert len(scores) == 1 + 8 + 2
+    assert scores["status"].tolist() == ["ok"] * 9 + ["error", "error"]
+    assert "is a video; this detector was trained on face crops of still images" in scores["error"].iloc[9]
+    assert "no face found in the image" in scores["error"].iloc[10]
+    # the score of a training image is the head's on its table row: the same crop, the same features
+    F, _ = table.features_for(model.features_.extractor_)
+    expected = model.model_.predict_proba(F)[:, 1]
+    by_path = dict(zip([str(p) for p in table.data["path"]], expected))
+    folder = scores.iloc[1:9]
+    np.testing.assert_allclose(folder["score"].astype(float), [by_path[p] for p in folder["input"]], rtol=1e-9)
+    assert float(scores["score"].iloc[0]) == pytest.approx(by_path[str(first)], rel=1e-9)
 
 
 def test_extract_faces_keeps_names_pandas_reads_as_missing(tmp_path, monkeypatch, capsys):
@@ -784,6 +879,30 @@ def test_evaluate_options_reach_the_library(videos, tmp_path):
     np.testing.assert_allclose(scores["threshold"], res.thresholds[res.test_fold])
 
 
+def test_group_pattern_with_several_groups_joins_them(videos, tmp_path):
+    """--group-pattern with two groups (here the index's first digits and the source photo): both make the key,
+    in extract (into the table) and when a table's groups are re-read by evaluate."""
+    from forensics import read_table
+
+    two = r"^(?P<batch>\d\d)\d_(?P<photo>\w+)\.mp4$"
+    table = tmp_path / "t.parquet"
+    assert main(["extract", str(videos), "--detector", "spectrum-lr", "--n-frames", "3", "--group-pattern", two,
+                 "--out", str(table), "--no-progress", "--no-audit"]) == 0
+    t = read_table(table)
+    names = [Path(p).name for p in t.data["path"]]
+    expected = [f"{n[:2]}/{n[4:-4]}" for n in names]
+    assert t.data["group"].tolist() == expected and len(set(expected)) > 1
+    # evaluate from the table with another two-group pattern: its groups replace the table's
+    other = r"^\d\d(\d)_(\w+?)(?:_\w+)?\.mp4$"
+    out = tmp_path / "ev"
+    assert main(["evaluate", str(table), "--detector", "spectrum-lr", "--cv", "2", "--group-pattern", other,
+                 "--out", str(out), "--no-progress", "--no-audit"]) == 0
+    scores = pd.read_parquet(out / "scores.parquet")
+    want = {Path(p).name: re.match(other, Path(p).name) for p in scores["path"]}
+    assert scores["group"].tolist() == [f"{want[Path(p).name].group(1)}/{want[Path(p).name].group(2)}"
+                                        for p in scores["path"]]
+
+
 def test_tune_options_reach_the_study(data, tmp_path, capsys):
     import optuna
 
@@ -993,7 +1112,7 @@ def test_evaluate_refuses_a_table_made_with_other_settings(videos, tmp_path, cap
     assert main(["extract", str(videos), "--features", "blur", "--n-frames", "2", "--level", "frame",
                  "--out", str(table), "--no-progress", "--no-audit"]) == 0
     cases = [
-        (["--detector", "dct-lr"], "lacks the feature 'dctspec__"),
+        (["--detector", "dct-lr"], "the detector needs (family dctspec; first: 'dctspec__"),
         (["--detector", "dct-lr", "--n-frames", "4"], "was extracted with n_frames=2; this run asks for n_frames=4"),
         (["--detector", "dct-lr", "--level", "video"], "holds frame-level rows; this run asks for level 'video'"),
     ]
@@ -1007,7 +1126,7 @@ def test_evaluate_refuses_a_table_made_with_other_settings(videos, tmp_path, cap
     blur_detector.write_text(yaml.safe_dump({"frames": {"n_frames": 2}}))
     assert main(["evaluate", str(table), "--detector", "spectrum-lr", "--config", str(blur_detector),
                  "--no-progress", "--no-audit"]) == 1  # spectral columns are not in a blur table either
-    assert "lacks the feature 'spectral__" in capsys.readouterr().err
+    assert "the detector needs (family spectral; first: 'spectral__" in capsys.readouterr().err
 
 
 # -- predict ---------------------------------------------------------------------------------------
@@ -1265,7 +1384,7 @@ def test_predict_on_a_feature_table_scores_each_row_like_the_files(data, model, 
                  "--no-audit"]) == 0
     assert main(["predict", str(model), str(other), "--no-progress"]) == 1
     line, = error_lines(capsys.readouterr().err)
-    assert "lacks the feature" in line
+    assert "the detector needs (famil" in line
 
 
 def test_predict_refuses_to_score_an_item_whose_features_are_all_nan(data, tmp_path, capsys):

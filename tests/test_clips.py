@@ -707,3 +707,59 @@ def test_catalogue_clip_entry_fits_through_the_pipeline():
     pipe = make_pipeline("s3d", head__n_frames=8, head__input_size=32, head__epochs=1,
                          head__validation_fraction=None)
     assert pipe.fit(X, y).predict_proba(X[:2]).shape == (2, 2)
+
+
+def _one_step_delta(**kw):
+    """Each trained parameter after one optimiser step minus its initial value (one batch holds every clip)."""
+    from forensics.deep._torch import seeded
+    from forensics.deep._video import _build
+
+    X, y = make_motion_clips(8, n_frames=4, size=24, seed=6)
+    params = dict(epochs=1, batch_size=8, weight_decay=0.0, scheduler="constant", **kw)
+    clf = _tiny(**params).fit(X, y)
+    # the initial weights: the network built as fit builds it (same seed), before any step
+    rng = np.random.default_rng(clf.random_state)
+    with seeded(torch, rng, torch.device("cpu")):
+        net, _ = _build(torch, clf.get_params(deep=False), clf.n_frames, clf._size())
+    before = dict(net.named_parameters())
+    after = dict(clf.model_.named_parameters())
+    return {k: after[k].detach().double() - before[k].detach().double() for k in before}
+
+
+def test_video_classifier_max_grad_norm_clips_the_update_and_defaults_to_off(monkeypatch):
+    base = _one_step_delta()
+    assert max(float(d.abs().max()) for d in base.values()) > 1e-4  # one Adam step moves the weights
+    # a bound above every gradient norm: the very same weights as no clipping (the default)
+    assert _tiny().max_grad_norm is None
+    loose = _one_step_delta(max_grad_norm=1e9)
+    assert all(torch.equal(loose[k], base[k]) for k in base)
+    # a bound far below the gradient norm: the clipped gradient is below Adam's eps, the step shrinks
+    calls = []
+    real = torch.nn.utils.clip_grad_norm_
+
+    def spy(parameters, max_norm, *args, **kwargs):
+        parameters = list(parameters)
+        norm = real(parameters, max_norm, *args, **kwargs)
+        after = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in parameters
+                                                      if p.grad is not None]))
+        calls.append((max_norm, float(norm), float(after)))
+        return norm
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
+    tight = _one_step_delta(max_grad_norm=1e-12)
+    assert len(calls) == 1 and calls[0][0] == 1e-12
+    assert calls[0][1] > 1e-6 and calls[0][2] <= 1e-12 * 1.0001  # the global norm brought down to the bound
+    ratio = max(float(tight[k].abs().max()) for k in base) / max(float(base[k].abs().max()) for k in base)
+    assert ratio < 0.01
+    # no bound: clip_grad_norm_ is not called at all
+    calls.clear()
+    _one_step_delta()
+    assert calls == []
+
+
+@pytest.mark.parametrize("bad, error", [(0.0, ValueError), (-1.0, ValueError), (float("inf"), ValueError),
+                                        ("1", TypeError), (True, TypeError)])
+def test_video_classifier_max_grad_norm_refusals(bad, error):
+    X, y = make_motion_clips(8, n_frames=4, size=24, seed=5)
+    with pytest.raises(error, match="max_grad_norm"):
+        _tiny(max_grad_norm=bad).fit(X, y)

@@ -414,3 +414,35 @@ def test_check_group_leakage_one_shared_group_is_a_leak():
                                          r"1 of 2 splits leak"):
         check_group_leakage(_Folds(clean, one), y, groups)
     assert check_group_leakage(_Folds(clean, clean), y, groups)["n_shared_groups"].tolist() == [0, 0]
+
+
+# -- groups from file names (--group-pattern) -----------------------------------------------------------
+
+def test_groups_from_names_joins_every_capture_group():
+    from forensics.model_selection import groups_from_names
+
+    paths = ["d/id01_talk_000.mp4", "e/id01_talk_001.mp4", "id01_walk_000.mp4", "id02_talk_000.mp4"]
+    # two named groups: actor AND source video; the pattern's order, joined by "/"
+    two = groups_from_names(r"^(?P<actor>id\d+)_(?P<source>[a-z]+)_\d+\.mp4$", paths)
+    assert two == ["id01/talk", "id01/talk", "id01/walk", "id02/talk"]
+    # positional groups read the same; the order is the pattern's, not the name's
+    assert groups_from_names(r"^(id\d+)_([a-z]+)_", paths) == two
+    assert groups_from_names(r"^(?P<b>id\d+)_(?P<a>[a-z]+)_", paths) == two
+    # one group: that group alone (as before); none: the whole match; (?:...) is not part of the key
+    assert groups_from_names(r"^(id\d+)_", paths) == ["id01", "id01", "id01", "id02"]
+    assert groups_from_names(r"^id\d+", paths) == ["id01", "id01", "id01", "id02"]
+    assert groups_from_names(r"^(?:id\d+)_([a-z]+)", paths) == ["talk", "talk", "walk", "talk"]
+    # a group that took no part in the match is empty
+    assert groups_from_names(r"^(id\d+)_(?:(walk)|[a-z]+)_", paths) == ["id01/", "id01/", "id01/walk", "id02/"]
+    # three groups; the folder is not searched, only the file name
+    assert groups_from_names(r"(\d)(\d)(\d)\.mp4$", ["1/2/3_456.mp4"]) == ["4/5/6"]
+
+
+def test_groups_from_names_refusals():
+    from forensics.model_selection import groups_from_names
+
+    with pytest.raises(ValueError, match=r"does not match the file name of d/x\.mp4"):
+        groups_from_names(r"^(id\d+)_([a-z]+)", ["id01_talk.mp4", "d/x.mp4"])
+    assert groups_from_names(r"^(\w)_([a-z]+)", ["d/x_y.mp4"]) == ["x/y"]  # its look-alike that matches
+    with pytest.raises(ValueError, match="is not a regular expression"):
+        groups_from_names(r"^(id", ["id01.mp4"])

@@ -110,7 +110,7 @@ def test_a_table_made_with_other_parameters_is_refused_and_a_matching_subset_is_
     table = extract_table(images, features={"families": ["spectral", "blur"], "spectral__n_bins": 16})
     with pytest.raises(TableMismatchError, match=r"n_bins=16 \(the detector: 32\)"):
         table.features_for(make_feature_bank(["spectral"]))
-    with pytest.raises(TableMismatchError, match="lacks the feature 'dctspec__"):
+    with pytest.raises(TableMismatchError, match="the detector needs \\(family dctspec; first: 'dctspec__"):
         table.features_for(make_feature_bank(["dctspec"]))
     # the look-alikes that are served: the same parameters, a subset of the columns
     F, names = table.features_for(make_feature_bank(["spectral"], spectral__n_bins=16))
@@ -152,6 +152,105 @@ def test_extract_table_resumes_and_refuses_other_settings(images, tmp_path):
     (other / "settings.json").write_text("something else")
     with pytest.raises(TableMismatchError, match="chunks extracted with other settings"):
         extract_table(images, features=["blur"], out=tmp_path / "u.parquet")
+
+
+def test_retry_failed_extracts_again_only_the_failed_items(images, tmp_path):
+    """A finished table: its failed items (1 and 10) are extracted again and only those; chunks of 5 items."""
+    out = tmp_path / "t.parquet"
+    full = extract_table(images, features=["blur"], chunk_size=5)  # every item readable
+    first = images.copy()
+    first.loc[1, "item"], first.loc[10, "item"] = b"not an image", b"not an image"
+    before = extract_table(first, features=["blur"], chunk_size=5, out=out)
+    assert before.data["status"].tolist() == ["ok"] + ["error"] + ["ok"] * 8 + ["error", "ok"]
+    # later: item 1 reads (the error was transient), item 10 fails another way, and item 2 (done) would fail now
+    later = images.copy()
+    later.loc[10, "item"], later.loc[2, "item"] = b"", b"not an image"
+    kept = extract_table(later, features=["blur"], chunk_size=5, out=out)  # without retry_failed: as it was
+    pd.testing.assert_frame_equal(kept.data, before.data)
+    assert kept.meta["n_retried"] == 0
+    retried = extract_table(later, features=["blur"], chunk_size=5, out=out, retry_failed=True)
+    assert retried.meta["n_retried"] == 2 and retried.meta["n_failed"] == 1
+    assert retried.data["item_index"].tolist() == list(range(12))
+    assert retried.data["status"].tolist() == ["ok"] * 10 + ["error", "ok"]
+    assert retried.data["error"].iloc[10] == "empty bytes"  # the new reason, recorded
+    # item 1 retried gives the values of an extraction that never failed; item 2 was not recomputed (its
+    # bytes are unreadable now): its row is the first run's
+    pd.testing.assert_frame_equal(retried.data.drop(index=10), full.data.drop(index=10))
+    assert np.isnan(retried.X[10]).all()
+    pd.testing.assert_frame_equal(read_table(out).data, retried.data)
+    assert not (tmp_path / "t.parquet.parts").exists()
+    # nothing failed any more but item 10: a second retry runs item 10 alone
+    again = extract_table(images, features=["blur"], chunk_size=5, out=out, retry_failed=True)
+    assert again.meta["n_retried"] == 1
+    pd.testing.assert_frame_equal(again.data, full.data)
+    assert extract_table(images, features=["blur"], out=out, retry_failed=True).meta["n_retried"] == 0
+
+
+def test_retry_failed_in_the_chunks_of_an_interrupted_run(images, tmp_path):
+    out = tmp_path / "t.parquet"
+    full = extract_table(images, features=["blur"], chunk_size=5)
+    bad = images.copy()
+    bad.loc[[1, 7], "item"] = b"not an image"
+    failed = extract_table(bad, features=["blur"])
+    parts = tmp_path / "t.parquet.parts"
+    parts.mkdir()
+    (parts / "settings.json").write_text(full.meta["signature"])
+    # saved chunks: items 0, 2, 3 and failed 1; failed 7 alone; items 4-6. Items 8-11 not done yet
+    failed.data.iloc[[0, 1, 2, 3]].to_parquet(parts / "part-000000.parquet", index=False)
+    failed.data.iloc[[7]].to_parquet(parts / "part-000001.parquet", index=False)
+    failed.data.iloc[4:7].to_parquet(parts / "part-000002.parquet", index=False)
+    table = extract_table(images, features=["blur"], chunk_size=3, out=out, retry_failed=True)
+    assert table.meta["n_retried"] == 2
+    pd.testing.assert_frame_equal(table.data, full.data)
+    # without retry_failed, the same saved chunks resume with their failed rows as they were
+    other = tmp_path / "u.parquet.parts"
+    other.mkdir()
+    (other / "settings.json").write_text(full.meta["signature"])
+    failed.data.iloc[[0, 1, 2, 3]].to_parquet(other / "part-000000.parquet", index=False)
+    resumed = extract_table(images, features=["blur"], chunk_size=3, out=tmp_path / "u.parquet")
+    assert resumed.data["status"].tolist() == ["ok", "error"] + ["ok"] * 10 and resumed.meta["n_retried"] == 0
+
+
+def test_retry_failed_refuses_data_whose_kept_rows_differ(images, tmp_path):
+    """The rows that succeeded are kept, not re-read: data with another label, or another column, for them
+    would mix two manifests in one table, so it is refused; the same data (a look-alike) is retried."""
+    out = tmp_path / "t.parquet"
+    bad = images.copy()
+    bad.loc[1, "item"] = b"not an image"
+    before = extract_table(bad, features=["blur"], out=out)
+    relabelled = images.copy()
+    relabelled.loc[5, "label"] = 1
+    with pytest.raises(TableMismatchError, match=r"holds label=0 for None, the data given 1"):
+        extract_table(relabelled, features=["blur"], out=out, retry_failed=True)
+    with pytest.raises(TableMismatchError, match="differ in the column 'source'"):
+        extract_table(images.assign(source="x"), features=["blur"], out=out, retry_failed=True)
+    pd.testing.assert_frame_equal(read_table(out).data, before.data)  # refused: the table is untouched
+    assert extract_table(images, features=["blur"], out=out, retry_failed=True).meta["n_retried"] == 1
+
+
+def test_retry_failed_needs_an_output(images):
+    with pytest.raises(ValueError, match="retry_failed applies to a table written to out"):
+        extract_table(images, features=["blur"], retry_failed=True)
+    assert extract_table(images, features=["blur"], retry_failed=False).meta["n_retried"] == 0
+
+
+def test_retry_failed_at_frame_level_gives_a_recovered_video_its_frames(videos, tmp_path):
+    import shutil
+
+    root = tmp_path / "videos"
+    shutil.copytree(videos, root)
+    manifest = load_data(root)
+    out = tmp_path / "t.parquet"
+    missing = manifest["path"].iloc[2]
+    shutil.move(missing, tmp_path / "away.mp4")
+    before = extract_table(manifest, features=["blur"], n_frames=3, chunk_size=3, out=out)
+    rows = before.data[before.data["item_index"] == 2]
+    assert rows["status"].tolist() == ["error"] and rows["frame_index"].tolist() == [-1]
+    shutil.move(tmp_path / "away.mp4", missing)
+    table = extract_table(manifest, features=["blur"], n_frames=3, chunk_size=3, out=out, retry_failed=True)
+    fresh = extract_table(manifest, features=["blur"], n_frames=3, chunk_size=3)
+    assert table.meta["n_retried"] == 1 and (table.data["item_index"] == 2).sum() == 3
+    pd.testing.assert_frame_equal(table.data, fresh.data)
 
 
 def test_fit_detector_scores_files_like_the_pipeline_fitted_on_them(images):
@@ -200,6 +299,88 @@ def test_video_detector_names_a_video_without_frames(videos, tmp_path):
         det.predict_proba([list(manifest["path"])[0], str(bad)])
     with pytest.raises(ValueError, match="aggregate must be one of"):
         VideoDetector(make_pipeline(features=["blur"]), aggregate="mode").fit(list(manifest["path"])[:2], [0, 1])
+
+
+def test_video_detector_of_still_images_crops_faces_as_extract_faces_does(videos, tmp_path):
+    """input="image": still images, each a one-frame video of face crops; the same crops and features as
+    extract_faces; refusals: another input, input="image" without faces, a video given to it."""
+    import pickle
+
+    from skimage import data as skdata
+
+    from forensics import ItemError
+    from forensics._video_detector import takes_videos
+    from forensics.datasets import extract_faces
+
+    face = skdata.astronaut()[:256, 100:356]  # one face, found by the offline cascade detector
+    paths = []
+    for k in range(4):
+        path = tmp_path / f"{k}.png"
+        path.write_bytes(encode(np.ascontiguousarray(np.roll(face, 5 * k, axis=1)), "PNG"))
+        paths.append(str(path))
+    y = np.array([0, 1, 0, 1])
+    det = VideoDetector(make_pipeline(features=["blur"]), faces=True, face_detector="cascade", input="image")
+    det.fit(paths, y)
+    assert not takes_videos(det) and takes_videos(VideoDetector(make_pipeline(features=["blur"])))
+    F, meta, status = det._frames(paths)
+    assert meta["video"].tolist() == [0, 1, 2, 3] and status["status"].eq("ok").all()
+    bank = make_feature_bank(["blur"]).fit()
+    result = extract_faces(pd.DataFrame({"path": paths, "label": y, "method": ["m"] * 4}), tmp_path / "crops",
+                           detector="cascade", features=bank, progress=False)
+    crops = pd.read_csv(tmp_path / "crops" / "features.csv")
+    assert result.status["status"].eq("ok").all()
+    np.testing.assert_allclose(F, crops[det.features_.frame_feature_names_].to_numpy(), rtol=1e-12)
+    proba = det.predict_proba(paths)
+    np.testing.assert_allclose(proba[:, 1], det.model_.predict_proba(F)[:, 1])
+    # a video, and an image without a face, are named
+    video = str(sorted(videos.rglob("*.mp4"))[0])
+    with pytest.raises(ItemError, match="is a video; this detector was trained on face crops of still images"):
+        det.predict_proba([paths[0], video])
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(encode(np.full((64, 64, 3), 128, np.uint8), "PNG"))
+    with pytest.raises(ItemError, match="no face found in the image"):
+        det.predict_proba([str(blank)])
+    # refused parameters, and their look-alikes
+    with pytest.raises(ValueError, match="input must be 'video' or 'image'"):
+        VideoDetector(make_pipeline(features=["blur"]), input="images").fit(paths, y)
+    with pytest.raises(ValueError, match="needs faces=True"):
+        VideoDetector(make_pipeline(features=["blur"]), faces=False, input="image").fit(paths, y)
+    # a model saved before the parameter existed scores videos
+    state = {k: v for k, v in det.__getstate__().items() if k != "input"}
+    old = VideoDetector.__new__(VideoDetector)
+    old.__setstate__(state)
+    assert old.input == "video" and old.get_params()["input"] == "video"
+    assert pickle.loads(pickle.dumps(det)).input == "image"
+
+
+def test_the_default_video_table_serves_a_catalogue_detector_only_as_the_error_says(videos, images):
+    """The default table of videos is the 'pixels' preset (no codec family): forensic-xgb lacks its codec
+    columns. The error names the family and both ways out; the second (features__preset=pixels) gives the
+    very scores of the detector with its codec columns, which are NaN or constant on decoded frames."""
+    manifest = load_data(videos)
+    y = manifest["label"].to_numpy()
+    pixels = extract_table(manifest, features="pixels", level="video", n_frames=2)
+    full_pipe = make_pipeline("forensic-xgb")
+    with pytest.raises(TableMismatchError, match=r"lacks 19 feature columns the detector needs \(family codec; "
+                                                 r"first: 'codec__format__jpeg'\).*--detector NAME.*"
+                                                 r"--set features__preset=pixels"):
+        pixels.features_for(full_pipe.named_steps["features"])
+    full = extract_table(manifest, features=full_pipe.named_steps["features"], level="video", n_frames=2)
+    codec = full.data[[c for c in full.feature_names if c.startswith("codec__")]]
+    assert all(codec[c].isna().all() or codec[c].nunique() == 1 for c in codec.columns)  # nothing about the video
+    with_codec = full.fit_detector(full_pipe)
+    without = pixels.fit_detector(make_pipeline("forensic-xgb").set_params(features__preset="pixels"))
+    paths = list(manifest["path"])
+    np.testing.assert_allclose(without.predict_proba(paths), with_codec.predict_proba(paths), rtol=1e-12)
+    assert len(without.steps[0][1].get_feature_names_out()) < len(with_codec.steps[0][1].get_feature_names_out())
+    # look-alikes: image files (codec describes them: no such advice), and a table lacking more than codec
+    image_table = extract_table(images, features="pixels")
+    with pytest.raises(TableMismatchError, match="family codec") as err:
+        image_table.features_for(make_pipeline("forensic-xgb").named_steps["features"])
+    assert "features__preset" not in str(err.value)
+    with pytest.raises(TableMismatchError, match="families codec, cooc, upsampling, faceregion") as err:
+        pixels.features_for(make_pipeline("generalist-xgb").named_steps["features"])
+    assert "features__preset" not in str(err.value)
 
 
 # -- data sources ---------------------------------------------------------------------------------

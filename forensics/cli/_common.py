@@ -168,8 +168,9 @@ def add_data(parser, *, labels=True, tables=True):
            metavar="NAME", help="read DATA as the root of this data set: " + ", ".join(d for d in DATASETS
                                                                                      if d != "folder"))
     option(parser, "--group-pattern", key="data.group_pattern", type=regex, metavar="REGEX", default=None,
-           help="derive each item's group (items that must not straddle a split) from its file name: the first "
-                "capture group of REGEX, else the whole match (default: the data's group column, if any)")
+           help="derive each item's group (items that must not straddle a split) from its file name: the capture "
+                "group of REGEX, several joined by '/' (e.g. '^(?P<actor>id\\d+)_(?P<source>\\w+?)_' groups by actor "
+                "and source video), else the whole match (default: the data's group column, if any)")
 
 
 def add_frames(parser):
@@ -439,14 +440,12 @@ def load_input(args, source=None, *, labels=True):
             raise UsageError(f"--dataset reads a data set root; {source} is a feature table")
         table = read_table(source)
         if getattr(args, "group_pattern", None):
-            pattern = re.compile(args.group_pattern)
-            groups = []
-            for p in table.data["path"]:
-                match = pattern.search(Path(str(p)).name)
-                if match is None:
-                    raise CommandError(f"--group-pattern {args.group_pattern!r} does not match the file name of {p}")
-                groups.append(match.group(1) if pattern.groups else match.group(0))
-            table.data["group"] = groups
+            from ..model_selection import groups_from_names
+
+            try:
+                table.data["group"] = groups_from_names(args.group_pattern, table.data["path"])
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
         if labels and table.y is None:
             raise CommandError(f"the feature table {source} has no label column")
         return "table", table
@@ -658,6 +657,9 @@ def describe_data(table):
     if table.level == "frame":
         videos = table.video_table()
         vy = videos["label"].to_numpy()
+        if table.meta.get("kind") == "image":  # face crops of still images
+            return (f"{len(videos)} images ({int((vy == 0).sum())} real, {int((vy == 1).sum())} fake), "
+                    f"{len(table)} face crop rows")
         return (f"{len(videos)} videos ({int((vy == 0).sum())} real, {int((vy == 1).sum())} fake), "
                 f"{len(table)} frame rows")
     noun = "videos" if table.level == "video" else "items"

@@ -31,7 +31,8 @@ def add_parser(subparsers):
             "instead of extracting again, and refuse one made with other settings. Videos give one row per "
             "sampled frame (--level frame; with --faces one per face crop) or per video (--level video, extract's "
             "default for videos: one row per item). Chunks are saved as they finish: the same command after an interruption extracts only "
-            "the items not done and writes the same table."
+            "the items not done and writes the same table. Run on a finished table, it leaves the table as it is; "
+            "with --retry-failed it extracts again the items that failed (status 'error') and only those."
         ),
     )
     C.add_config(parser)
@@ -49,6 +50,10 @@ def add_parser(subparsers):
     specs = parser._forensics_specs
     C.add_frames(parser)
     deprecated_alias(parser, "--model", specs["face_model"], metavar="PATH")
+    option(parser, "--retry-failed", key="run.retry_failed", action="flag", default=False,
+           help="OUT already holds a table (or the chunks of an interrupted run): extract again only the items "
+                "whose rows have status 'error' (e.g. a file that was missing or unreadable then), keeping the "
+                "other rows as they are, in order with their item_index (not with --faces crops at frame level)")
     option(parser, "--chunk-size", key="run.chunk_size", type=C.int_at_least(1), default=C.EXTRACT_CHUNK, metavar="N",
            help="items per saved chunk (default: %(default)s)")
     C.add_audit(parser)
@@ -129,6 +134,10 @@ def _run_here(args):
               + (f", level {args.level or 'frame'}" if video else ""), flush=True)
         common = C.extraction_kwargs(args)
         if args.faces and not (video and args.level == "video"):
+            if args.retry_failed:
+                raise UsageError("--retry-failed does not apply to --faces crops at frame level (the crops are "
+                                 "written by the face extraction, not in chunks of the table); delete OUT to "
+                                 "extract them again")
             # crops on disk (resumable, with a quality report), then one table row per crop; --level video
             # (one row per video, its face crops' features aggregated over time) is extracted below
             table = _faces_table(manifest, features, table_path, args, report, "video" if video else "image")
@@ -137,12 +146,17 @@ def _run_here(args):
                 with C.quiet_warnings():
                     table = extract_table(manifest, features=features, equalize=bool(args.equalize),
                                           chunk_size=args.chunk_size, out=table_path, config=args._resolved,
-                                          command=C.command_line(args), audit=report, **common)
+                                          command=C.command_line(args), audit=report,
+                                          retry_failed=bool(args.retry_failed), **common)
             except TableMismatchError as exc:
                 raise C.CommandError(str(exc)) from None
         table.data.to_csv(table_path.with_suffix(".csv"), index=False)  # the same rows, for any tool
         items = table.data.drop_duplicates("item_index")
         n_errors = int((items["status"] == "error").sum())
+        if args.retry_failed:
+            n_retried = int(table.meta.get("n_retried", 0))
+            print(f"  retried {n_retried} item{'s' if n_retried != 1 else ''} that had failed"
+                  + (f"; {n_errors} still failing" if n_retried else " (none had)"))
         if n_errors:
             first = items[items["status"] == "error"].iloc[0]
             print(f"  warning: {n_errors} item{'s' if n_errors != 1 else ''} could not be processed (status 'error', NaN features); first: "

@@ -476,6 +476,12 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
     lr_backbone : float > 0, default=1e-3
         Learning rate of the backbone (use ~10x less than ``lr_head`` with pretrained weights).
     weight_decay : float >= 0, default=1e-4
+    max_grad_norm : float > 0 or None, default=None
+        Gradient clipping: before each optimiser step, the gradients of all the network's
+        parameters are rescaled together so that their global L2 norm is at most this value
+        (``torch.nn.utils.clip_grad_norm_``; with ``amp``, after unscaling). None: no clipping.
+        A clipped step is ``g * min(1, max_grad_norm / ||g||_2)``, so a value above every
+        gradient norm changes nothing.
     label_smoothing : float in [0, 0.5), default=0.0
     class_weight : "balanced", dict or None, default="balanced"
     augment : bool or dict, default=False
@@ -547,6 +553,10 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
     ...                       input_size=32, epochs=1, batch_size=8, validation_fraction=None).fit(X, y)
     >>> clf.predict_proba(X[:3]).shape
     (3, 2)
+    >>> clipped = VideoClassifier(model_name="test_efficientnet", temporal_hidden=8, n_frames=4, input_size=32,
+    ...                           epochs=1, validation_fraction=None, max_grad_norm=1.0).fit(X, y)
+    >>> clipped.max_grad_norm
+    1.0
     """
 
     _param_rules = {
@@ -571,7 +581,8 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, *, model_name="r3d_18", weights=None, backbone_kwargs=None, temporal="gru", temporal_hidden=256,
                  temporal_layers=1, n_frames=16, input_size=112, frozen_epochs=0, epochs=10, batch_size=8,
-                 lr_head=1e-3, lr_backbone=1e-3, weight_decay=1e-4, label_smoothing=0.0, class_weight="balanced",
+                 lr_head=1e-3, lr_backbone=1e-3, weight_decay=1e-4, max_grad_norm=None, label_smoothing=0.0,
+                 class_weight="balanced",
                  augment=False, head="linear", head_hidden=256, head_dropout=0.0, aggregate="mean",
                  validation_fraction=0.15, patience=3, device="auto", random_state=0, loss="bce", focal_gamma=2.0,
                  scheduler="cosine", warmup_epochs=0.0, sampler="random", accumulate=1, checkpoint_dir=None,
@@ -590,6 +601,7 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
         self.lr_head = lr_head
         self.lr_backbone = lr_backbone
         self.weight_decay = weight_decay
+        self.max_grad_norm = max_grad_norm
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight
         self.augment = augment
@@ -635,6 +647,10 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
         if self.label_smoothing >= 0.5:
             raise ValueError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing!r}")
+        if self.max_grad_norm is not None:
+            Interval(float, 0.0, None).check("max_grad_norm", self.max_grad_norm)
+            if not 0 < self.max_grad_norm < math.inf:
+                raise ValueError(f"max_grad_norm must be a finite number > 0 or None, got {self.max_grad_norm!r}")
         if self.head_dropout >= 1:
             raise ValueError(f"head_dropout must be in [0, 1), got {self.head_dropout!r}")
         if self.frozen_epochs > self.epochs:
@@ -780,7 +796,8 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
                 history, best, runtime, resumed = fit_loop(
                     self, torch, net, phases=phases, y01=y01, idx_train=idx_train, idx_val=idx_val,
                     per_class=per_class, load_batch=load_batch, forward=None, rng=rng, device=device,
-                    n_items=len(X), smoothing=float(self.label_smoothing), desc=name)
+                    n_items=len(X), smoothing=float(self.label_smoothing),
+                    grad_clip=None if self.max_grad_norm is None else float(self.max_grad_norm), desc=name)
             finally:
                 for p in net.parameters():
                     p.requires_grad_(True)

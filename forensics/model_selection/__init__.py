@@ -10,9 +10,9 @@ if TYPE_CHECKING:
     from ._benchmark import BenchmarkResult, benchmark_detectors
     from ._cross import CrossDatasetResult, cross_dataset_matrix, fit_and_score
     from ._evaluate import CVResult, cross_validate_detector
-    from ._splits import check_group_leakage, groups_from_manifest, make_cv
+    from ._splits import check_group_leakage, groups_from_manifest, groups_from_names, make_cv
 
 __getattr__, __dir__ = attach(__name__, __file__)
 
-__all__ = ["make_cv", "groups_from_manifest", "check_group_leakage", "cross_validate_detector", "CVResult",
+__all__ = ["make_cv", "groups_from_manifest", "groups_from_names", "check_group_leakage", "cross_validate_detector", "CVResult",
            "benchmark_detectors", "BenchmarkResult", "cross_dataset_matrix", "CrossDatasetResult", "fit_and_score"]

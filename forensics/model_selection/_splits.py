@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numbers
+import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +13,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-__all__ = ["make_cv", "groups_from_manifest", "check_group_leakage"]
+__all__ = ["make_cv", "groups_from_manifest", "groups_from_names", "check_group_leakage"]
 
 
 def _check_n_splits(n_splits):
@@ -156,6 +158,66 @@ def groups_from_manifest(manifest, by, *, shared_ids=True):
     _, labels = connected_components(graph, directed=False)
     groups, _ = pd.factorize(labels[:n])
     return groups.astype(np.int64)
+
+
+GROUP_SEPARATOR = "/"  # never part of a file name: joined keys of different parts cannot coincide
+
+
+def groups_from_names(pattern, paths):
+    r"""Group keys read off file names by a regular expression.
+
+    Parameters
+    ----------
+    pattern : str
+        Searched (``re.search``) in each file name (the last part of the path). With one capture
+        group, the group is the key; with several (positional or named ``(?P<actor>...)``), their
+        values in the pattern's order joined by ``"/"``; a group that took no part in the match
+        counts as ``""``; without a capture group, the whole match. Use ``(?:...)`` for a group
+        that should not be part of the key.
+    paths : sequence of str or Path
+        One per item.
+
+    Returns
+    -------
+    list of str
+        One key per path, in order.
+
+    Raises
+    ------
+    ValueError
+        ``pattern`` is not a regular expression, or does not match a file name (naming it).
+
+    See Also
+    --------
+    groups_from_manifest : groups joined over several id columns of a manifest.
+
+    Notes
+    -----
+    A file name holds no ``/``, so keys joined from different values never coincide: items share
+    a key only when every captured part is equal.
+
+    Examples
+    --------
+    >>> groups_from_names(r"^(?P<actor>id\d+)_(?P<source>\w+?)_\d+\.mp4$",
+    ...                   ["a/id01_talk_0.mp4", "b/id01_talk_1.mp4", "id01_walk_0.mp4"])
+    ['id01/talk', 'id01/talk', 'id01/walk']
+    >>> groups_from_names(r"^(\w+?)_", ["id01_talk_0.mp4"])
+    ['id01']
+    """
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"--group-pattern {pattern!r} is not a regular expression: {exc}") from None
+    keys = []
+    for p in paths:
+        match = regex.search(Path(str(p)).name)
+        if match is None:
+            raise ValueError(f"--group-pattern {pattern!r} does not match the file name of {p}")
+        if regex.groups:
+            keys.append(GROUP_SEPARATOR.join("" if g is None else g for g in match.groups()))
+        else:
+            keys.append(match.group(0))
+    return keys
 
 
 def check_group_leakage(cv, y, groups, *, on_leak="raise"):
