@@ -13,9 +13,8 @@ optuna = pytest.importorskip("optuna")
 from forensics.tuning import default_space, tune_detector  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def table():
-    """60 small JPEGs in 20 groups, the fakes slightly blurred; the blur family extracted once."""
+def _table(flip=()):
+    """60 small JPEGs in 20 groups, the fakes slightly blurred (labels ``flip`` swapped); the blur family."""
     import cv2
 
     from conftest import encode, natural_image
@@ -25,9 +24,15 @@ def table():
     for k in range(60):
         img = natural_image(k, (40, 40))
         items.append(encode(cv2.GaussianBlur(img, (0, 0), 0.7) if k % 2 else img, "JPEG", quality=90))
-    manifest = pd.DataFrame({"path": [None] * 60, "item": items, "label": np.arange(60) % 2,
-                             "group": np.arange(60) // 3})
-    return extract_table(manifest, features=["blur"])
+    labels = np.arange(60) % 2
+    labels[list(flip)] ^= 1
+    manifest = pd.DataFrame({"path": [None] * 60, "item": items, "label": labels, "group": np.arange(60) // 3})
+    return extract_table(manifest, features=["blur"], progress=False)
+
+
+@pytest.fixture(scope="module")
+def table():
+    return _table()
 
 
 def _pipe():
@@ -53,6 +58,18 @@ def test_trials_use_the_grouped_folds_and_a_dead_head_is_pruned(table):
     cv = cross_validate_detector(est, F, table.y, groups=table.groups, cv=4, random_state=0, threshold_rule=0.5)
     assert res.best_score == pytest.approx(cv.summary.loc["roc_auc", "mean"])
     assert res.best_model.named_steps["head"].C == res.best_params["head__C"]
+
+
+def test_a_trial_that_ran_every_fold_completes_instead_of_being_pruned():
+    # labels of 10 items flipped (seed 0): the running mean AUCs differ between settings, and with 2
+    # folds the median pruner would prune 4 of 12 trials after their last fold, discarding computed values
+    noisy = _table(flip=np.random.default_rng(0).choice(60, 10, replace=False))
+    res = tune_detector(_pipe(), noisy, space={"head__C": {"low": 1e-2, "high": 10.0, "log": True}}, n_trials=12,
+                        cv=2, random_state=0, refit=False, progress=False)
+    states = {t.number: (t.state.name, len(t.intermediate_values)) for t in res.study.trials}
+    assert all(state == "COMPLETE" for state, n_folds in states.values() if n_folds == 2)
+    assert any(state == "PRUNED" for state, _ in states.values())  # the pruner still stops trials early
+    assert all(n_folds == 1 for state, n_folds in states.values() if state == "PRUNED")
 
 
 def test_a_persisted_study_resumes_to_its_total_budget_and_refuses_another_setup(table, tmp_path):

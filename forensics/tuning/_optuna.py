@@ -329,7 +329,8 @@ def tune_detector(detector, table, *, space=None, n_trials=20, timeout=None, cv=
                 scores[m].append(_score(m, y[test], proba, None if videos is None else videos[test], aggregate, k))
             running = float(np.nanmean(scores[metric]))
             trial.report(running, step)
-            if prune and trial.should_prune():
+            # after the last fold the trial is computed: it completes, whatever the pruner says
+            if prune and step < len(splits) - 1 and trial.should_prune():
                 raise optuna.TrialPruned()
         for m in others:
             trial.set_user_attr(m, float(np.nanmean(scores[m])))
