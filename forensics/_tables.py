@@ -489,17 +489,18 @@ def _meta_frame(manifest, rows):
 
 
 def _check_kept_metadata(frame, manifest, names, where):
-    """Refuse to retry failed rows beside kept rows whose manifest columns (label, method, group...)
-    differ from the data given now: the table would mix the two."""
+    """Refuse to reuse kept rows (a finished table, the chunks of an interrupted run, the rows a retry
+    keeps) whose manifest columns (label, method, group...) differ from the data given now: the
+    table would carry the old values or mix the two."""
     items = frame.drop_duplicates("item_index").reset_index(drop=True)
     now = _meta_frame(manifest, items["item_index"].tolist())
     kept = [c for c in items.columns if c not in names and c not in _META_COLUMNS]
     given = [c for c in now.columns if c not in _META_COLUMNS]
     if set(kept) != set(given):
         c = sorted(set(kept) ^ set(given))[0]
-        raise TableMismatchError(f"{os.fspath(where)} and the data given differ in the column {c!r}; retry with "
-                                 "the same data (rows that succeeded are kept, not re-read), or delete it to start "
-                                 "again")
+        raise TableMismatchError(f"{os.fspath(where)} and the data given differ in the column {c!r}; rerun with "
+                                 "the same data (rows already extracted are kept, not re-read), or delete it to "
+                                 "start again")
 
     def missing(v):
         return pd.api.types.is_scalar(v) and pd.isna(v)
@@ -513,8 +514,8 @@ def _check_kept_metadata(frame, manifest, names, where):
         for k, (old, new) in enumerate(zip(items[c], now[c])):
             if not same(old, new):
                 raise TableMismatchError(f"{os.fspath(where)} holds {c}={old!r} for {items['path'].iloc[k]}, the "
-                                         f"data given {new!r}; retry with the same data (rows that succeeded are "
-                                         "kept, not re-read), or delete it to start again")
+                                         f"data given {new!r}; rerun with the same data (rows already extracted "
+                                         "are kept, not re-read), or delete it to start again")
 
 
 def _chunk_images(manifest, rows, extractor, equalizer, names):
@@ -622,8 +623,11 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
         Write the table there (``.parquet``). An interrupted run leaves its finished chunks in
         ``<out>.parts/``; the same call again extracts only the items not done and writes the same
         table as an uninterrupted run. Chunks or a table written with other settings or for other
-        items are refused (:class:`TableMismatchError`), never mixed. A finished table is
-        returned as it is, failed rows included, unless ``retry_failed``.
+        items are refused (:class:`TableMismatchError`), never mixed, and so are a table or
+        chunks whose manifest columns (label, method, group...) differ from the data given
+        (labels changed between an interrupted run and its resume would otherwise be half old,
+        half new). A finished table is returned as it is, failed rows included, unless
+        ``retry_failed``.
     retry_failed : bool, default=False
         With ``out``: extract again the items whose rows have status ``"error"`` in the table
         already there (or in the chunks of an interrupted run), e.g. after a transient read
@@ -632,9 +636,8 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
         level may now give several frame rows); rows stay in manifest order with their
         ``item_index``. ``meta["n_retried"]`` counts the items retried by this call. The
         table is rewritten through ``<out>.parts/`` like an extraction: an interrupted retry
-        resumes when called again. Data whose manifest columns (label, method, group...) differ
-        from those of the kept rows is refused (:class:`TableMismatchError`): the table would
-        mix the two.
+        resumes when called again. Data whose manifest columns differ from those of the kept
+        rows is refused, as for any resume.
     config, command : optional
         Recorded in the provenance (the resolved configuration and the command line).
     audit : AuditReport, optional
@@ -760,10 +763,10 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
             if [_path_key(p) for p in existing.data.drop_duplicates("item_index")["path"]] != keys:
                 raise TableMismatchError(f"{os.fspath(out)} holds other items than the data given; use another "
                                          "output, or delete it to start again")
+            _check_kept_metadata(existing.data, manifest, names, out)
             if not retry_failed or not existing.data["status"].eq("error").any():
                 existing.meta["n_retried"] = 0
                 return existing
-            _check_kept_metadata(existing.data, manifest, names, out)
             # the finished table becomes the one saved chunk of a run to resume; its failed items are
             # then left out of it below and extracted again, like the items of an interrupted run
             parts_dir = out.with_name(out.name + ".parts")
@@ -790,10 +793,10 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
                     raise TableMismatchError(f"{os.fspath(parts_dir)} holds chunks of other items than the data "
                                              f"given (first: {path}); use another output, or delete that folder")
             done[part] = frame
+    for frame in done.values():  # chunks of an interrupted run: their labels, groups... must be the data's
+        _check_kept_metadata(frame, manifest, names, parts_dir)
     n_retried = 0
     if retry_failed and done:
-        for frame in done.values():
-            _check_kept_metadata(frame, manifest, names, parts_dir)
         # leave the failed items out of the saved chunks (rewritten first, so that an interruption
         # cannot leave an item both in its old chunk and in a new one); they are extracted below
         for part, frame in list(done.items()):

@@ -211,6 +211,30 @@ def test_retry_failed_in_the_chunks_of_an_interrupted_run(images, tmp_path):
     assert resumed.data["status"].tolist() == ["ok", "error"] + ["ok"] * 10 and resumed.meta["n_retried"] == 0
 
 
+def test_a_resume_refuses_data_whose_labels_or_groups_changed(images, tmp_path):
+    """Rows already extracted keep the manifest values they were written with: resuming with another
+    label or group would return a table half old, half new (or wholly old), so it is refused; the
+    same data resumes (look-alike)."""
+    out = tmp_path / "t.parquet"
+    full = extract_table(images, features=["blur"], chunk_size=5)
+    parts = tmp_path / "t.parquet.parts"
+    parts.mkdir()
+    (parts / "settings.json").write_text(full.meta["signature"])
+    full.data.iloc[5:10].to_parquet(parts / "part-000000.parquet", index=False)  # an interrupted run
+    relabelled = images.copy()
+    relabelled.loc[7, "label"] = 1 - relabelled.loc[7, "label"]
+    with pytest.raises(TableMismatchError, match=r"holds label=1 for None, the data given 0"):
+        extract_table(relabelled, features=["blur"], chunk_size=4, out=out)
+    with pytest.raises(TableMismatchError, match="holds group=2 for None, the data given 5"):
+        extract_table(images.assign(group=np.arange(len(images))), features=["blur"], chunk_size=4, out=out)
+    resumed = extract_table(images, features=["blur"], chunk_size=4, out=out)
+    pd.testing.assert_frame_equal(resumed.data, full.data)
+    # a finished table given other labels is refused too, not returned with the old ones
+    with pytest.raises(TableMismatchError, match="holds label="):
+        extract_table(relabelled, features=["blur"], out=out)
+    pd.testing.assert_frame_equal(extract_table(images, features=["blur"], out=out).data, full.data)
+
+
 def test_retry_failed_refuses_data_whose_kept_rows_differ(images, tmp_path):
     """The rows that succeeded are kept, not re-read: data with another label, or another column, for them
     would mix two manifests in one table, so it is refused; the same data (a look-alike) is retried."""
