@@ -1245,3 +1245,71 @@ def test_celebdf_test_list_named_in_another_letter_case_is_read(tmp_path):
     (tmp_path / "list_of_testing_videos.txt").unlink()
     with pytest.warns(UserWarning, match=r"List_of_testing_videos\.txt not found: split is None"):
         assert load_celebdf(tmp_path)["split"].isna().all()
+
+
+@pytest.mark.parametrize("spelling", ["Metadata.json", "METADATA.JSON"])
+def test_dfdc_metadata_named_in_another_letter_case_is_read(tmp_path, spelling):
+    """A part whose 'Metadata.json' was copied from Windows or macOS was 'no metadata.json': the whole
+    data set refused (or the part's videos counted unlabelled beside other parts). Look-alikes: the
+    exact name; two case variants and no exact name refused naming both; 'Labels.csv' and 'Videos/'."""
+    meta = {"a.mp4": {"label": "FAKE", "original": "b.mp4"}, "b.mp4": {"label": "REAL"}}
+    for part in ("dfdc_train_part_0", "dfdc_train_part_1"):
+        _touch(tmp_path / part, "a.mp4", "b.mp4")
+    (tmp_path / "dfdc_train_part_0" / "metadata.json").write_text(json.dumps(meta))
+    (tmp_path / "dfdc_train_part_1" / spelling).write_text(json.dumps(meta))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = load_dfdc(tmp_path)
+        assert load_dfdc(tmp_path / "dfdc_train_part_1")["label"].tolist() == [1, 0]
+    assert m["part"].tolist() == ["dfdc_train_part_0"] * 2 + ["dfdc_train_part_1"] * 2
+    assert m["label"].tolist() == [1, 0, 1, 0] and m["exists"].all()
+    (tmp_path / "dfdc_train_part_1" / "metadata.JSON").write_text(json.dumps({"a.mp4": {"label": "REAL"}}))
+    with pytest.raises(ValueError, match=r"dfdc_train_part_1: '.*' and '.*' differ only in letter case and no "
+                                         r"'metadata\.json' exists"):
+        load_dfdc(tmp_path)
+    (tmp_path / "dfdc_train_part_1" / "metadata.json").write_text(json.dumps({"b.mp4": {"label": "REAL"}}))
+    with pytest.warns(SkippedFilesWarning, match=r"1 not named in its part's metadata\.json"):
+        assert load_dfdc(tmp_path)["video_id"].tolist() == ["a", "b", "b"]  # the exact name wins
+    test = tmp_path / "test"
+    _touch(test / "Videos", "t1.mp4", "t2.mp4")
+    (test / "Labels.csv").write_text("filename,label\nt1.mp4,1\nt2.mp4,0\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = load_dfdc(test)
+    assert t["label"].tolist() == [1, 0] and t["exists"].all() and t["path"].str.contains("/Videos/").all()
+
+
+def test_dfdc_parts_one_folder_deeper_are_named_in_the_error(tmp_path):
+    """dfdc_train_all/dfdc_train_part_0/ given its parent: the error said no part anywhere. Look-alike: the
+    folder of parts loads; a folder with nothing deeper keeps the plain error."""
+    part = tmp_path / "dfdc_train_all" / "dfdc_train_part_0"
+    _touch(part, "a.mp4")
+    (part / "metadata.json").write_text(json.dumps({"a.mp4": {"label": "REAL"}}))
+    with pytest.raises(FileNotFoundError, match=r"parts lie one folder deeper \(1, first "
+                                                r"dfdc_train_all/dfdc_train_part_0\): pass .*dfdc_train_all as root"):
+        load_dfdc(tmp_path)
+    assert load_dfdc(tmp_path / "dfdc_train_all")["video_id"].tolist() == ["a"]
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match=r"holds one$"):
+        load_dfdc(tmp_path / "empty")
+
+
+def test_dfdc_original_named_with_its_folder_shares_its_group(tmp_path):
+    """An original written 'dfdc_train_part_0/b.mp4' (or with '\\') was the stem 'dfdc_train_part_0/b': the
+    fake got a group apart from its real video. Look-alikes: the plain name; an original that is not a
+    name (a number) is refused naming the entry instead of an AttributeError."""
+    part = tmp_path / "dfdc_train_part_0"
+    _touch(part, "a.mp4", "b.mp4", "c.mp4", "d.mp4")
+    meta = {"a.mp4": {"label": "FAKE", "original": "dfdc_train_part_0/b.mp4"}, "b.mp4": {"label": "REAL"},
+            "c.mp4": {"label": "FAKE", "original": "part\\d.mp4"}, "d.mp4": {"label": "REAL"}}
+    (part / "metadata.json").write_text(json.dumps(meta))
+    m = load_dfdc(part)
+    assert m["original"].tolist() == ["b", None, "d", None]
+    assert _group_of(m, "a") == _group_of(m, "b") != _group_of(m, "c") == _group_of(m, "d")
+    meta["a.mp4"]["original"] = "b.mp4"
+    (part / "metadata.json").write_text(json.dumps(meta))
+    assert _group_of(load_dfdc(part), "a") == _group_of(load_dfdc(part), "b")
+    meta["a.mp4"]["original"] = 7
+    (part / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"metadata\.json: entry 'a\.mp4' has the original 7; expected a file name"):
+        load_dfdc(part)
