@@ -339,6 +339,57 @@ def test_a_path_with_windows_separators_names_the_file_meant(tmp_path):
     np.testing.assert_array_equal(load_item(windows).pixels, natural_image(2, (8, 8)))
 
 
+def test_a_file_url_and_an_unexpanded_tilde_name_the_file_meant(tmp_path, monkeypatch):
+    """'file:///data/a.png' was told to be downloaded first (it names a local file), and in a
+    manifest it was looked for as '<folder>/file:/data/a.png', '~/a.png' as '<folder>/~/a.png',
+    with no word of why. Look-alikes: an http URL keeps its note; a '~' path with no file at its
+    expansion, and 'file:a.png' (a valid file name, read as one), have none; nothing is read in
+    the named file's place."""
+    from urllib.request import pathname2url
+
+    from forensics._sources import load_data
+    from forensics.datasets import read_manifest
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    png = encode(natural_image(2, (8, 8)), "PNG")
+    (tmp_path / "home" / "a.png").write_bytes(png)
+    cafe = tmp_path / "caf\u00e9.png"
+    cafe.write_bytes(png)
+    url = "file://" + pathname2url(str(cafe))  # percent-encoded: caf%C3%A9.png
+    reasons = {}
+    for path in (url, "file://localhost" + pathname2url(str(tmp_path / "gone.png")), "file://nas/x.png",
+                 "https://example.org/a.png", "~/a.png", "~/b.png"):
+        with pytest.raises(ItemError) as err:
+            load_item(path)
+        reasons[path] = err.value.reason
+    assert list(reasons.values()) == [
+        f"file not found; it is a file:// URL, not a path: its local file {cafe} exists",
+        f"file not found; it is a file:// URL, not a path: its local file {tmp_path / 'gone.png'} does not exist "
+        f"either",
+        "file not found; it is a file:// URL of another host (nas): give a local path",
+        "file not found; it is a URL: inputs are local files (download it first)",
+        f"file not found; '~' is not expanded in a path (a shell expands it): a file exists at "
+        f"{tmp_path / 'home' / 'a.png'}",
+        "file not found"]
+    (tmp_path / "file:a.png").write_bytes(png)  # a literal name (the shared case 27 has such files)
+    np.testing.assert_array_equal(load_item(str(tmp_path / "file:a.png")).pixels, natural_image(2, (8, 8)))
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "b.png").write_bytes(png)
+    (data / "m.csv").write_text(f"path,label\n{url},0\n~/a.png,1\n~/b.png,0\nb.png,1\n", encoding="utf-8")
+    with pytest.warns(UserWarning, match=rf"3 of 4 rows .*exists=False; 1 of them \(first: '{url}'\): it is a file:// "
+                                         rf"URL, not a path: its local file .*caf\u00e9\.png exists; 1 of them \(first: "
+                                         rf"'~/a\.png'\): '~' is not expanded in a path"):
+        assert read_manifest(data / "m.csv")["exists"].tolist() == [False, False, False, True]
+    with pytest.warns(UserWarning, match=rf"names files absent from its folder; 1 of them \(first: '{url}'\): it is a "
+                                         rf"file:// URL.*; 1 of them \(first: '~/a\.png'\)"):
+        load_data(data / "m.csv")
+    with pytest.raises(FileNotFoundError, match=r"--dataset\); it is a file:// URL, not a path: its local file "
+                                                r".*/data/ exists$"):
+        load_data("file://" + pathname2url(str(data)) + "/")
+
+
 def test_windows_separators_and_another_unicode_normalization_at_once(tmp_path):
     """A manifest written on Windows, with precomposed (NFC) names, for files copied from macOS
     (NFD): both look-alikes at once are named together, and the manifest's warning counts each

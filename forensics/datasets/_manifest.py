@@ -211,6 +211,24 @@ def cwd_note(written, base):
             f"relative paths are read from the manifest's folder {base}: write them relative to it, or absolute")
 
 
+def spelled_note(written, base):
+    """``""``, or a note counting the rows absent from the manifest's folder ``base`` that are written
+    as URLs (``https://...``, ``file:///data/a.jpg``) or with a leading ``~``, naming the first:
+    relative paths are joined to ``base``, so ``file:///data/a.jpg`` was looked for as
+    ``<base>/file:/data/a.jpg`` and ``~/a.jpg`` as ``<base>/~/a.jpg``, with no word of why. The
+    file meant is named, never read in their place."""
+    from ..media._item import _spelling_reason, path_text
+
+    kinds = {}
+    for w in written:
+        text = os.fsdecode(w)
+        reason = None if os.path.lexists(Path(base) / text) else _spelling_reason(text)
+        if reason is not None:
+            reason = reason.removeprefix("file not found; ")
+            kinds.setdefault(reason.split(":")[0], []).append((text, reason))
+    return "".join(f"; {len(rs)} of them (first: {path_text(rs[0][0])!r}): {rs[0][1]}" for rs in kinds.values())
+
+
 def normalization_note(paths):
     """``""``, or a note counting the absent ``paths`` for which a look-alike file exists (a name that
     differs only in Unicode normalization, NFC/NFD; Windows separators; both; letter case or trailing

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ._inventory import Inventory
-from ._manifest import check_labels, cwd_note, normalization_note, read_manifest_csv, warn_same_file
+from ._manifest import check_labels, cwd_note, normalization_note, read_manifest_csv, spelled_note, warn_same_file
 
 __all__ = ["read_manifest"]
 
@@ -114,7 +114,8 @@ def read_manifest(path, *, root=None, strict=False):
         warnings.warn(f"{len(absent)} of {len(table)} rows of {path} name a file that is "
                       f"absent or not readable (first: {absent.iloc[0]}); their rows have exists=False"
                       + normalization_note(absent)
-                      + cwd_note([w for w, ok in zip(written, exists) if not ok], base), UserWarning, stacklevel=2)
+                      + cwd_note([w for w, ok in zip(written, exists) if not ok], base)
+                      + spelled_note([w for w, ok in zip(written, exists) if not ok], base), UserWarning, stacklevel=2)
     warn_same_file(path, table["path"][table["exists"]], stacklevel=2)
     skipped = inventory.settle(table["path"], loader="read_manifest", strict=strict,
                                classify=lambda _, rel: ("not listed in the manifest CSV (unlabelled)", False))

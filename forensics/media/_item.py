@@ -708,7 +708,9 @@ def not_found_reason(src):
     - Letter case, and trailing spaces or dots: ``IMG_1.JPG`` for ``img_1.jpg``, ``a.jpg`` for
       ``a.jpg `` (macOS and Windows match names case-insensitively, and Windows drops trailing
       spaces and dots, so a manifest written there can name a file so; Linux does neither).
-    - A URL (``https://...``): inputs are local files, nothing is downloaded.
+    - A URL (``https://...``): inputs are local files, nothing is downloaded; a ``file://`` URL is
+      said to be one, naming its local file; a leading ``~`` is not expanded (the expanded path is
+      named when it exists).
 
     The file is not read in its place: both names can be distinct files.
 
@@ -740,8 +742,9 @@ def not_found_reason(src):
                              else c for c in os.path.basename(name)) + "'"
 
     text = os.fsdecode(src)
-    if _URL.match(text):
-        return "file not found; it is a URL: inputs are local files (download it first)"
+    spelled = _spelling_reason(text)
+    if spelled:
+        return spelled
     for form in ("NFC", "NFD"):
         twin = unicodedata.normalize(form, text)
         if twin != text and os.path.lexists(twin):
@@ -761,6 +764,34 @@ def not_found_reason(src):
 
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _spelling_reason(text):
+    """The reason for a path written as a URL or with a leading ``~``, which no file is named; else None.
+
+    A ``file://`` URL names a local file (``file:///data/a.jpg`` is ``/data/a.jpg``), which is
+    named with whether it exists (saying "download it first" of it misled); other URLs are not
+    downloaded. ``~`` is expanded by a shell, not in a path given to a program or written in a
+    manifest: when the expanded path exists it is named. Neither is read in the path's place.
+    """
+    if _URL.match(text):
+        from urllib.parse import urlsplit
+        from urllib.request import url2pathname
+
+        parts = urlsplit(text)
+        if parts.scheme.lower() != "file":
+            return "file not found; it is a URL: inputs are local files (download it first)"
+        if parts.netloc not in ("", "localhost"):
+            return f"file not found; it is a file:// URL of another host ({parts.netloc}): give a local path"
+        local = url2pathname(parts.path)
+        there = "exists" if os.path.lexists(local) else "does not exist either"
+        return f"file not found; it is a file:// URL, not a path: its local file {path_text(local)} {there}"
+    if text.startswith("~"):
+        home = os.path.expanduser(text)
+        if home != text and os.path.lexists(home):
+            return (f"file not found; '~' is not expanded in a path (a shell expands it): a file exists at "
+                    f"{path_text(home)}")
+    return None
 _LISTINGS = {}  # folder -> (modification time in ns, names): the last few folders listed for look-alikes
 
 
