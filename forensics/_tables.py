@@ -456,8 +456,22 @@ def _meta_frame(manifest, rows):
     for c in part.columns:  # bytes, lists, dicts do not belong in a flat table
         if part[c].dtype == object and part[c].map(lambda v: isinstance(v, (bytes, bytearray, list, dict))).any():
             part = part.drop(columns=c)
+    if "path" in part.columns:
+        # a name that is not valid text (Latin-1 bytes on a UTF-8 system: lone surrogates) cannot be
+        # stored in Parquet, which failed after the extraction: written with the bytes escaped, as
+        # every message and the face-crop tables name it
+        shown = [_path_key(v) for v in part["path"]]
+        if shown != part["path"].tolist():
+            part["path"] = pd.Series(shown, dtype=object)
     part.insert(0, "item_index", np.asarray(rows, dtype=np.int64))
     return part
+
+
+def _path_key(value):
+    """A manifest path as the table writes it (undecodable bytes escaped); other values unchanged."""
+    from .media._item import path_text
+
+    return path_text(value) if isinstance(value, str) else value
 
 
 def _chunk_images(manifest, rows, extractor, equalizer, names):
@@ -659,7 +673,7 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
     done = {}
     if out is not None:
         out = Path(out)
-        keys = [str(p) for p in manifest["path"]]
+        keys = [str(_path_key(p)) for p in manifest["path"]]
         if out.exists():
             old = read_meta(out)
             if old is None or old.get("signature") != signature:
