@@ -1674,3 +1674,58 @@ def test_a_bmp_index_past_its_palette_is_refused():
     struct.pack_into("<I", data, 46, 3)
     with pytest.raises(ItemError, match=r"corrupt BMP data: a pixel uses palette index 3, but the palette holds 3"):
         load_item(bytes(data)).pixels
+
+
+# -- round 9: files cut short whose header still reads ---------------------------------------------
+
+def _cut_files():
+    """(name, whole file, cut file, expected reason) for files Pillow cannot open once cut."""
+    img = natural_image(9, (40, 48))
+    out = []
+    for comp in ("tiff_lzw", "tiff_adobe_deflate"):  # Pillow writes the directory after the image data
+        whole = encode(img, "TIFF", compression=comp)
+        out.append((f"tiff-{comp}", whole, whole[:len(whole) * 9 // 10],
+                    r"truncated TIFF: its first image directory is at byte \d+, past the end of the file"))
+    whole = encode(img, "TIFF", compression="tiff_lzw")
+    at = int.from_bytes(whole[4:8], "little")
+    out.append(("tiff-in-directory", whole, whole[:at + 20], rf"truncated TIFF: its first image directory \(at byte "
+                                                             rf"{at}, \d+ entries\) runs past the end of the file"))
+    out.append(("tiff-zeroed", whole, whole[:at] + bytes(len(whole) - at),
+                rf"corrupt TIFF: its first image directory \(at byte {at}\) holds no entries"))
+    for lossless in (False, True):
+        whole = encode(img, "WEBP", lossless=lossless, quality=90)
+        cut = bytearray(whole[:len(whole) // 2])
+        cut[4:8] = (len(cut) - 8).to_bytes(4, "little")  # the RIFF size rewritten to the cut length
+        out.append((f"webp-lossless={lossless}", whole, bytes(cut),
+                    rf"truncated WebP: its '{'VP8L' if lossless else 'VP8 '}' chunk at byte 12 declares \d+ bytes, "
+                    rf"past the end of the file \({len(cut)} bytes\)"))
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "AVIF", quality=80)
+    whole = buf.getvalue()
+    out.append(("avif", whole, whole[:len(whole) * 8 // 10], r"truncated AVIF: its 'mdat' box at byte \d+ declares"))
+    return out
+
+
+@pytest.mark.parametrize("name, whole, cut, reason", _cut_files(), ids=[c[0] for c in _cut_files()])
+def test_a_file_cut_short_whose_header_still_reads_is_named_truncated(name, whole, cut, reason):
+    """A compressed TIFF cut short (Pillow and most writers put its directory after the image data),
+    a WebP whose RIFF size was rewritten to the cut length, an AVIF cut inside its 'mdat' box: all
+    were 'not a readable image file (cannot identify image file); accepted formats: ... TIFF, WEBP
+    ... AVIF', which sent users looking for another format (and a zero-padded TIFF, whose directory
+    is zeros, likewise). Look-alike: the whole file reads; a TIFF whose directory ends exactly at
+    the end of the file (no next-directory offset) is not called cut."""
+    assert load_item(whole).pixels.shape[:2] == (40, 48)
+    with pytest.raises(ItemError, match=reason):
+        load_item(cut).pixels
+
+
+def test_the_tiff_directory_check_at_the_end_of_the_file():
+    """The threshold of the TIFF directory check: entries ending exactly at the end of the file are
+    not past it (the 4-byte next-directory offset cut off is another damage), one byte less is."""
+    whole = encode(natural_image(9, (40, 48)), "TIFF", compression="tiff_lzw")
+    at = int.from_bytes(whole[4:8], "little")
+    end = at + 2 + 12 * int.from_bytes(whole[at:at + 2], "little")
+    for size, past in ((end, False), (end - 1, True)):
+        with pytest.raises(ItemError) as err:
+            load_item(whole[:size]).pixels
+        assert ("runs past the end of the file" in err.value.reason) is past, err.value.reason

@@ -287,12 +287,18 @@ class Item:
             elif self.data.startswith(b"\xff\xd8"):
                 _unsupported_jpeg(self, _scan_jpeg(self))
             elif self.data[:4] in _TIFF_SIGNATURES:
+                cut = _cut_container(self.data)  # its directory past the end: cut short, not unsupported
+                if cut:
+                    raise self.error(cut) from None
                 _unsupported_tiff(self)  # a TIFF Pillow cannot open: name what it holds
             elif self.data[:4] == b"RIFF" and self.data[8:12] == b"WEBP":
                 declared = int.from_bytes(self.data[4:8], "little") + 8
                 if declared > len(self.data):  # Pillow only says it "could not create decoder object"
                     raise self.error(f"truncated WebP: the RIFF header declares {declared} bytes, the file "
                                      f"has {len(self.data)}") from None
+            cut = _cut_container(self.data)  # a file cut short whose header still reads ("not a readable
+            if cut:                          # image file" sent users looking for another format)
+                raise self.error(cut) from None
             detail = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(exc))  # stable text
             kind = _known_other_kind(self.data)
             raise self.error(
@@ -445,7 +451,7 @@ class Item:
             raise self.error(f"corrupt {fmt} data ({_short(exc)})") from None
         if arr is None or arr.size == 0:
             short = _short_raster(self.data, fmt)
-            raise self.error(f"truncated {fmt}: {short}" if short else
+            raise self.error(f"truncated {fmt}: {short}" if short else _cut_container(self.data) or
                              f"corrupt or unsupported {fmt} data (the decoder refused it)")
         if arr.ndim == 3 and arr.shape[2] == 3:  # in place: no second copy of a large picture
             arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB, dst=arr)
@@ -1126,6 +1132,58 @@ _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b
 _IMAGE_BRANDS = {b"avif", b"avis"}  # ISO base media files that are images (AVIF is accepted)
 
 
+def _cut_container(data):
+    """Why a file Pillow cannot open was cut short, read from its container's structure; else None.
+
+    - TIFF: the first image directory (which Pillow, like most writers of compressed TIFF, puts
+      after the image data) at or past the end of the file, or its entries running past it;
+    - WebP: a chunk (``VP8 ``, ``VP8L``, ``ANMF``...) running past the end of the file although the
+      RIFF size was rewritten to the cut length (the RIFF check names the plain cut);
+    - AVIF (ISO base media): a top-level box (``meta``, ``mdat``) running past the end of the file.
+    """
+    n = len(data)
+    if data[:4] in _TIFF_SIGNATURES and data[2:4] in (b"*\x00", b"\x00*"):
+        order = "little" if data[:2] == b"II" else "big"
+        at = int.from_bytes(data[4:8], order)
+        if at < 8:  # no directory can start inside the header: not a TIFF structure this check reads
+            return None
+        if at + 2 > n:
+            return f"truncated TIFF: its first image directory is at byte {at}, past the end of the file ({n} bytes)"
+        count = int.from_bytes(data[at:at + 2], order)
+        if count == 0:
+            return (f"corrupt TIFF: its first image directory (at byte {at}) holds no entries (zeros where it "
+                    f"should be: a file cut short and padded?)")
+        if at + 2 + 12 * count > n:
+            return (f"truncated TIFF: its first image directory (at byte {at}, {count} entries) runs past the end "
+                    f"of the file ({n} bytes)")
+        return None
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        pos = 12
+        while pos + 8 <= n:
+            fourcc, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
+            if pos + 8 + size > n:
+                return (f"truncated WebP: its {fourcc.decode('latin-1')!r} chunk at byte {pos} declares {size} bytes, "
+                        f"past the end of the file ({n} bytes)")
+            pos += 8 + size + (size & 1)
+        return None
+    if data[4:8] == b"ftyp" and data[8:12] in _IMAGE_BRANDS:
+        pos = 0
+        while pos + 8 <= n:
+            size, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+            head = 8
+            if size == 1 and pos + 16 <= n:
+                size, head = int.from_bytes(data[pos + 8:pos + 16], "big"), 16
+            if size == 0:  # the box runs to the end of the file
+                return None
+            if size < head:
+                return None  # not a box structure this check reads: the generic message stands
+            if pos + size > n:
+                return (f"truncated AVIF: its {kind.decode('latin-1')!r} box at byte {pos} declares {size} bytes, "
+                        f"past the end of the file ({n} bytes)")
+            pos += size
+    return None
+
+
 def _known_other_kind(data):
     """What a file Pillow cannot open is, when its first bytes say it is a known non-accepted kind:
     HEIF (HEIC), JPEG XL, JPEG 2000, a video container, a macOS AppleDouble file (``._name``); else None."""
@@ -1189,6 +1247,8 @@ def _unsupported_tiff(item):
     except Exception:
         return
     if photometric in (0, 1, 2, 3, 5, 6) and bits in (1, 8, 16) and fmt == 1:
+        return
+    if bits == 0 or spp == 0:  # no sample type at all: a damaged directory, not an unsupported one
         return
     raise item.error(
         f"unsupported TIFF: {bits}-bit {_SAMPLE_FORMAT.get(fmt, f'sample format {fmt}')} samples, "
