@@ -1313,3 +1313,31 @@ def test_dfdc_original_named_with_its_folder_shares_its_group(tmp_path):
     (part / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"metadata\.json: entry 'a\.mp4' has the original 7; expected a file name"):
         load_dfdc(part)
+
+
+@pytest.mark.parametrize("loader", ["folder", "faceforensics", "celebdf"])
+def test_a_layout_one_folder_deeper_is_named_in_the_error(tmp_path, loader):
+    """A data set unpacked into a folder of its own (root/Celeb-DF-v2/Celeb-real/...) given its parent:
+    'no real/ folder', 'Celeb-real not found', or for FF++ '<root>/manipulated_sequences: found no
+    <Method>/c23/videos folder', naming a folder that does not exist. The error names the folder
+    to pass. Look-alikes: that folder loads; a parent with no such subfolder keeps the plain error."""
+    inner = tmp_path / "data" / "copy"
+    inner.mkdir(parents=True)
+    if loader == "folder":
+        _touch(inner, "real/a.jpg", "fake/b.jpg")
+        load, plain = load_folder, r"has no real/ folder \(expected real/ and fake/\[<method>/\]\)"
+    elif loader == "faceforensics":
+        _ffpp(inner)
+        load, plain = load_faceforensics, r"has neither manipulated_sequences/ nor original_sequences/"
+    else:
+        _celebdf(inner)
+        load, plain = load_celebdf, r"Celeb-real not found: Celeb-DF needs the folders"
+    with pytest.raises(FileNotFoundError, match=plain + rf".*; the layout lies one folder deeper, in {inner}: pass "
+                                                        r"that folder as root$"):
+        load(tmp_path / "data")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert len(load(inner)) >= 2
+    with pytest.raises(FileNotFoundError, match=plain) as err:
+        load(tmp_path)  # two folders deeper: not looked for
+    assert "deeper" not in str(err.value)

@@ -288,6 +288,21 @@ def warn_same_file(source, paths, stacklevel=2, names=None):
                       f"group column joins them", UserWarning, stacklevel=stacklevel + 1)
 
 
+def deeper_hint(root, names):
+    """``""``, or a note naming the subfolder of ``root`` that holds every one of ``names`` (the data
+    set's top folders or files) when ``root`` itself does not: a copy unpacked into a folder of its
+    own (``root/Celeb-DF-v2/Celeb-real/``) given its parent. Names are compared case-insensitively."""
+    root = Path(root)
+    want = {n.lower() for n in names}
+    try:
+        found = sorted(d for d in root.iterdir() if d.is_dir() and want <= {c.name.lower() for c in d.iterdir()})
+    except OSError:
+        return ""
+    if not found:
+        return ""
+    return f"; the layout lies one folder deeper, in {found[0]}: pass that folder as root"
+
+
 def require_dir(path, what):
     """Return ``path`` when it is a directory, else raise FileNotFoundError naming it and ``what``."""
     path = Path(path)
