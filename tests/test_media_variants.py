@@ -1729,3 +1729,30 @@ def test_the_tiff_directory_check_at_the_end_of_the_file():
         with pytest.raises(ItemError) as err:
             load_item(whole[:size]).pixels
         assert ("runs past the end of the file" in err.value.reason) is past, err.value.reason
+
+
+def test_a_name_with_leading_spaces_names_the_file_meant(tmp_path):
+    """A hand-written manifest 'label,path' with a space after the comma names ' a.png': it was
+    'file not found' with no word of the file 'a.png' beside it (trailing spaces were named).
+    Look-alikes: a file really named ' b.png' is read as itself and ' b.png' asked as 'b.png' is
+    named the other way; letter case and leading spaces at once are both named; a name with no
+    look-alike stays plain."""
+    from forensics.datasets import SkippedFilesWarning, read_manifest
+
+    png = encode(natural_image(3, (8, 8)), "PNG")
+    for name in ("a.png", " b.png", "C.png"):
+        (tmp_path / name).write_bytes(png)
+    reasons = []
+    for asked in (" a.png", "b.png", "  c.png", " z.png"):
+        with pytest.raises(ItemError) as err:
+            load_item(str(tmp_path / asked))
+        reasons.append(err.value.reason)
+    assert reasons == ["file not found; a file whose name differs only in leading spaces exists: 'a.png'",
+                       "file not found; a file whose name differs only in leading spaces exists: ' b.png'",
+                       "file not found; a file whose name differs only in letter case and leading spaces exists: "
+                       "'C.png'", "file not found"]
+    np.testing.assert_array_equal(load_item(str(tmp_path / " b.png")).pixels, natural_image(3, (8, 8)))
+    (tmp_path / "m.csv").write_text("label,path\n0, a.png\n1, b.png\n", encoding="utf-8")
+    with pytest.warns(SkippedFilesWarning), pytest.warns(UserWarning, match=r"1 of 2 rows .*; 1 of them: a file whose "
+                                                                           r"name differs only in leading spaces"):
+        assert read_manifest(tmp_path / "m.csv")["exists"].tolist() == [False, True]

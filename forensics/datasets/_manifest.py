@@ -241,7 +241,8 @@ def normalization_note(paths):
     reasons = [r for r in (not_found_reason(p) for p in paths if not os.path.lexists(p)) if r != "file not found"]
     kinds = {}  # one count per kind of look-alike (normalization, separators, case...), naming the first
     for r in reasons:
-        kinds.setdefault(tuple(k in r for k in ("normalization", "separators", "letter case", "spaces or dots")),
+        kinds.setdefault(tuple(k in r for k in ("normalization", "separators", "letter case", "leading spaces",
+                                                "spaces or dots")),
                          []).append(r)
     loops = []  # links to themselves, or to each other: there, but with no file at their end
     for p in paths:

@@ -821,19 +821,26 @@ def _listing(folder):
 
 
 def _name_twin(text):
-    """The look-alike note for a file name that differs only in letter case or trailing spaces and
-    dots from an existing name in the same folder; None when there is none or the folder cannot be listed."""
+    """The look-alike note for a file name that differs only in letter case, leading spaces or trailing
+    spaces and dots from an existing name in the same folder; None when there is none or the folder
+    cannot be listed."""
     folder, name = os.path.split(text)
     if not name:
         return None
     names = _listing(folder or ".")
-    want = name.rstrip(" .").casefold()
-    found = [n for n in names if n != name and n.rstrip(" .").casefold() == want]
+
+    def core(n):  # the name without leading spaces (a hand-written 'label, path' row) and trailing ones or dots
+        return n.lstrip(" ").rstrip(" .")
+
+    want = core(name).casefold()
+    found = [n for n in names if n != name and core(n).casefold() == want]
     if not found:
         return None
     twin = min(found)
-    kinds = (["letter case"] if twin.rstrip(" .") != name.rstrip(" .") else []) + (
-        ["trailing spaces or dots"] if twin.rstrip(" .") != twin or name.rstrip(" .") != name else [])
+    kinds = (["letter case"] if core(twin) != core(name) else []) + (
+        ["leading spaces"] if twin.lstrip(" ") != twin or name.lstrip(" ") != name else []) + (
+        ["trailing spaces or dots"] if twin.lstrip(" ").rstrip(" .") != twin.lstrip(" ")
+        or name.lstrip(" ").rstrip(" .") != name.lstrip(" ") else [])
     return (f"file not found; a file whose name differs only in {' and '.join(kinds)} exists: "
             f"{twin!r}")
 
