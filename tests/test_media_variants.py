@@ -1756,3 +1756,29 @@ def test_a_name_with_leading_spaces_names_the_file_meant(tmp_path):
     with pytest.warns(SkippedFilesWarning), pytest.warns(UserWarning, match=r"1 of 2 rows .*; 1 of them: a file whose "
                                                                            r"name differs only in leading spaces"):
         assert read_manifest(tmp_path / "m.csv")["exists"].tolist() == [False, True]
+
+
+def test_an_mpo_cut_inside_a_later_picture_is_refused():
+    """An MPO (a stereo pair) is read as its primary picture; cut inside its second picture (one byte
+    short, or cut and zero-padded to its size) it decoded the intact primary with status ok, while
+    a cut animated GIF, WebP, PNG or multi-page TIFF is refused whatever frame the cut falls in.
+    Look-alikes: the whole file, and the file with bytes after its last picture, read the primary."""
+    pictures = [Image.fromarray(natural_image(k, (32, 40))) for k in range(3)]
+    buf = io.BytesIO()
+    pictures[0].save(buf, "MPO", save_all=True, append_images=pictures[1:], quality=95)
+    whole = buf.getvalue()
+    primary = load_item(whole)
+    assert primary.format == "mpo"
+    np.testing.assert_array_equal(load_item(whole + bytes(16)).pixels, primary.pixels)
+    third = whole.rfind(b"\xff\xd8")
+    with pytest.raises(ItemError, match=rf"truncated or corrupt MPO: its picture 3 of 3 \(at byte {third} by its MP "
+                                        rf"index\): truncated JPEG: the end-of-image marker is missing"):
+        load_item(whole[:-1]).pixels
+    padded = whole[:len(whole) - 300] + bytes(300)
+    with pytest.raises(ItemError, match=r"MPO: its picture 3 of 3 .*: truncated JPEG"):
+        load_item(padded).pixels
+    with pytest.raises(ItemError, match=r"MPO: its picture 2 of 3 \(at byte \d+ by its MP index\): truncated JPEG"):
+        load_item(whole[:third - 10]).pixels  # cut inside the second picture
+    with pytest.raises(ItemError, match=rf"truncated MPO: its picture 3 of 3 \(at byte {third} by its MP index\) "
+                                        rf"starts past the end of the file \({third} bytes\)"):
+        load_item(whole[:third]).pixels  # cut between the second and the third

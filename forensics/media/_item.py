@@ -370,6 +370,8 @@ class Item:
         fmt = header.format
         try:
             if fmt in ("JPEG", "MPO"):
+                if fmt == "MPO":
+                    _check_mpo_index(self, header)
                 arr, white = self._decode_jpeg(header)
             elif fmt == "TIFF":
                 arr, white = self._decode_tiff(header), None
@@ -1075,6 +1077,45 @@ def _scan_jpeg(item):
             "(the file was cut at a scan boundary)"
         )
     return info
+
+
+def _check_mpo_index(item, header):
+    """Refuse an MPO file whose later pictures are not whole where its MP index says (a file cut short).
+
+    An MPO (a camera's stereo pair, or a picture and its preview) is read as its primary picture,
+    the first; the others are not decoded. A file cut inside a later picture decoded its intact
+    primary picture with status ok, while a cut animated GIF, WebP or PNG, or multi-page TIFF, is
+    refused whatever frame the cut falls in. The MP index (the first picture's APP2 ``MPF``
+    segment, CIPA DC-007) gives each picture's offset from the index's own header: each later
+    picture must start there with a start-of-image marker, and its marker segments and scans must
+    reach an end-of-image marker (:func:`_scan_jpeg`, no decoding). The index's sizes are not
+    used: Pillow's writer gives the third picture of a file a wrong one.
+    """
+    entries = (getattr(header, "mpinfo", None) or {}).get(0xB002) or []
+    if len(entries) < 2:
+        return
+    data, n, pos, base = item.data, len(item.data), 2, None
+    while pos + 4 <= n and data[pos] == 0xFF and data[pos + 1] not in (0xDA, 0xD9):
+        if data[pos + 1] == 0xE2 and data[pos + 4:pos + 8] == b"MPF\x00":
+            base = pos + 8  # offsets count from the index's TIFF-style header
+            break
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    if base is None:
+        return
+    for k, entry in enumerate(entries[1:], start=2):
+        try:
+            start = base + int(entry["DataOffset"])
+        except (KeyError, TypeError, ValueError):
+            raise item.error(f"corrupt MPO: its MP index entry for picture {k} has no offset") from None
+        where = f"picture {k} of {len(entries)} (at byte {start} by its MP index)"
+        if start + 2 > n:
+            raise item.error(f"truncated MPO: its {where} starts past the end of the file ({n} bytes)")
+        if data[start:start + 2] != b"\xff\xd8":
+            raise item.error(f"corrupt MPO: its {where} does not start with a start-of-image marker")
+        try:
+            _scan_jpeg(Item(item.index, item.source, data[start:]))
+        except ItemError as exc:
+            raise item.error(f"truncated or corrupt MPO: its {where}: {exc.reason}") from None
 
 
 def _unsupported_jpeg(item, info):
