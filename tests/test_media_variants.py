@@ -1782,3 +1782,24 @@ def test_an_mpo_cut_inside_a_later_picture_is_refused():
     with pytest.raises(ItemError, match=rf"truncated MPO: its picture 3 of 3 \(at byte {third} by its MP index\) "
                                         rf"starts past the end of the file \({third} bytes\)"):
         load_item(whole[:third]).pixels  # cut between the second and the third
+
+
+def test_a_gif_cut_short_names_the_frame_it_ends_in():
+    """A GIF cut short was 'corrupt or unsupported GIF data (the decoder refused it)', whatever was
+    cut; the reason now names where the file ends (in frame 2's image data, also with a trailer
+    byte appended there; after the last frame without its trailer). Look-alikes: the whole file
+    reads; a cut GIF stays refused (the reason is all that changed)."""
+    frames = [Image.fromarray(natural_image(k, (32, 40))) for k in range(3)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100)
+    whole = buf.getvalue()
+    assert load_item(whole).pixels.shape == (32, 40, 3)
+    second = whole.index(b"\x2c", whole.index(b"\x21\xf9", whole.index(b"\x2c") + 1))  # frame 2's descriptor
+    cases = [(whole[:-1], r"after frame 3 without its trailer"),
+             (whole[:second + 200], r"inside frame 2's image data"),
+             (whole[:second + 200] + b"\x3b", r"inside frame 2's image data"),
+             (whole[:second + 5], r"inside frame 2's image descriptor"),
+             (whole[:20], r"inside its global colour table")]
+    for data, where in cases:
+        with pytest.raises(ItemError, match=r"^item 0: truncated GIF: the file ends " + where):
+            load_item(data).pixels

@@ -1187,7 +1187,9 @@ def _cut_container(data):
       after the image data) at or past the end of the file, or its entries running past it;
     - WebP: a chunk (``VP8 ``, ``VP8L``, ``ANMF``...) running past the end of the file although the
       RIFF size was rewritten to the cut length (the RIFF check names the plain cut);
-    - AVIF (ISO base media): a top-level box (``meta``, ``mdat``) running past the end of the file.
+    - AVIF (ISO base media): a top-level box (``meta``, ``mdat``) running past the end of the file;
+    - GIF: the frame whose descriptor or image data the file ends in (:func:`_cut_gif`), for a
+      file its decoder refused (it said only "the decoder refused it").
     """
     n = len(data)
     if data[:4] in _TIFF_SIGNATURES and data[2:4] in (b"*\x00", b"\x00*"):
@@ -1214,6 +1216,8 @@ def _cut_container(data):
                         f"past the end of the file ({n} bytes)")
             pos += 8 + size + (size & 1)
         return None
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return _cut_gif(data)
     if data[4:8] == b"ftyp" and data[8:12] in _IMAGE_BRANDS:
         pos = 0
         while pos + 8 <= n:
@@ -1230,6 +1234,51 @@ def _cut_container(data):
                         f"past the end of the file ({n} bytes)")
             pos += size
     return None
+
+
+def _cut_gif(data):
+    """Where a GIF ends early, walking its blocks (GIF89a: extensions, image descriptors, their
+    colour tables and data sub-blocks, the trailer): ``"truncated GIF: ..."`` naming the frame
+    the file ends in, or before its trailer; None when the walk reaches the trailer or meets a
+    byte it does not read (another damage, for the decoder's own message)."""
+    n = len(data)
+    if n < 13:
+        return "truncated GIF: the file ends inside its header"
+    pos = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    if pos > n:
+        return "truncated GIF: the file ends inside its global colour table"
+    frame = 0
+
+    def sub_blocks(at):  # -> the position after the terminating zero-size block, or None past the end
+        while at < n:
+            size = data[at]
+            at += 1 + size
+            if size == 0:
+                return at
+        return None
+
+    while pos < n:
+        kind = data[pos]
+        if kind == 0x3B:
+            return None
+        if kind == 0x21:
+            end = sub_blocks(pos + 2)
+            if end is None:
+                return f"truncated GIF: the file ends inside an extension block at byte {pos}"
+            pos = end
+        elif kind == 0x2C:
+            frame += 1
+            if pos + 10 > n:
+                return f"truncated GIF: the file ends inside frame {frame}'s image descriptor"
+            packed = data[pos + 9]
+            pos += 10 + (3 << ((packed & 7) + 1) if packed & 0x80 else 0) + 1  # colour table, LZW code size
+            end = sub_blocks(pos)
+            if end is None:
+                return f"truncated GIF: the file ends inside frame {frame}'s image data"
+            pos = end
+        else:
+            return None
+    return f"truncated GIF: the file ends after frame {frame} without its trailer"
 
 
 def _known_other_kind(data):
