@@ -69,6 +69,10 @@ def _read_manifest(path, *, labels):
                          f"{int(np.flatnonzero(table['path'].isna().to_numpy())[0])}")
     base = path.parent
     written = table["path"].tolist()
+    if not all(Path(p).is_absolute() for p in written):
+        from .datasets._inventory import require_text_path
+
+        require_text_path(base, "manifest folder")  # its relative rows' paths would hold its bytes
     table["path"] = [p if Path(p).is_absolute() else os.fspath(base / p) for p in table["path"]]
     note = cwd_note(written, base) + spelled_note(written, base)
     if note:

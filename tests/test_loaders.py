@@ -1341,3 +1341,41 @@ def test_a_layout_one_folder_deeper_is_named_in_the_error(tmp_path, loader):
     with pytest.raises(FileNotFoundError, match=plain) as err:
         load(tmp_path)  # two folders deeper: not looked for
     assert "deeper" not in str(err.value)
+
+
+def test_a_data_folder_whose_own_path_is_not_valid_text_is_refused_by_name(tmp_path):
+    """A data set under a folder named in Latin-1 on a UTF-8 system: every file's path holds its
+    bytes (lone surrogates), which no manifest table can hold. load_folder, read_manifest and the
+    command line's reader raised a bare UnicodeEncodeError naming no path, after the walk, and
+    save_demo_dataset wrote every file before failing. Each refuses the folder at once, named with
+    its bytes escaped. Look-alikes: a valid non-ASCII folder ('caf\u00e9') loads; a manifest there whose
+    rows are absolute valid paths is read."""
+    import os
+    import re
+
+    from forensics._sources import load_data
+    from forensics.datasets import save_demo_dataset
+
+    bad = os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9")
+    try:
+        os.mkdir(bad)
+    except OSError:  # pragma: no cover - a file system that refuses such names
+        pytest.skip("this file system refuses names that are not valid UTF-8")
+    good = tmp_path / "caf\u00e9"
+    for folder in (bad, good):
+        _touch(Path(folder), "real/a.jpg", "fake/b.jpg")
+        (Path(folder) / "m.csv").write_text("path,label\nreal/a.jpg,0\nfake/b.jpg,1\n", encoding="utf-8")
+    shown = str(tmp_path / "caf\\udce9")
+    message = rf"^{re.escape(shown)}: the (manifest )?folder's path holds bytes that are not valid text .*; rename it$"
+    for load in (lambda: load_folder(bad), lambda: read_manifest(Path(bad) / "m.csv"),
+                 lambda: load_data(Path(bad) / "m.csv"), lambda: load_data(bad)):
+        with pytest.raises(ValueError, match=message):
+            load()
+    assert load_folder(good)["label"].tolist() == [0, 1]
+    assert read_manifest(good / "m.csv")["exists"].all()
+    (Path(bad) / "abs.csv").write_text(f"path,label\n{good / 'real/a.jpg'},0\n", encoding="utf-8")
+    assert load_data(Path(bad) / "abs.csv")["path"].tolist() == [str(good / "real/a.jpg")]
+    demo = os.fsdecode(os.fsencode(str(tmp_path)) + b"/d\xe9mo")
+    with pytest.raises(ValueError, match=re.escape("d\\udce9mo: the folder's path holds bytes")):
+        save_demo_dataset(demo, n_per_class=2, size=64)
+    assert not os.path.exists(demo)  # nothing written
