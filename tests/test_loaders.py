@@ -1379,3 +1379,9 @@ def test_a_data_folder_whose_own_path_is_not_valid_text_is_refused_by_name(tmp_p
     with pytest.raises(ValueError, match=re.escape("d\\udce9mo: the folder's path holds bytes")):
         save_demo_dataset(demo, n_per_class=2, size=64)
     assert not os.path.exists(demo)  # nothing written
+    pytest.importorskip("pyarrow")
+    _openfake_shard(tmp_path / "s.parquet")
+    shard = os.fsdecode(os.fsencode(str(tmp_path)) + b"/sh\xe9.parquet")
+    os.replace(tmp_path / "s.parquet", shard)  # pyarrow cannot even open it: it raised UnicodeEncodeError
+    with pytest.raises(ValueError, match=re.escape("sh\\udce9.parquet: the shard's path holds bytes")):
+        load_openfake(shard)
