@@ -617,3 +617,15 @@ def test_utf8_names_without_the_utf8_flag_keep_their_letters(tmp_path):
     assert (tmp_path / "out" / "fake" / ("x" + photo)).read_bytes() == b"entry 4"
     flagged = _zip_raw_names(tmp_path / "b.zip", [(b"real/" + cafe.encode(), True, None, None)])
     assert validate_zip(flagged).warnings == [] and validate_zip(flagged).files == ["real/" + cafe]
+
+
+def test_names_differing_only_in_unicode_normalization_are_reported(tmp_path):
+    """'caf\u00e9.jpg' (NFC) and 'cafe\u0301.jpg' (NFD, as macOS writes names) are two files on Linux that
+    print alike, and one on macOS: reported as the case-only clash is. Look-alikes: the case clash
+    keeps its warning; two unrelated names get none."""
+    names = ("a/caf\u00e9.jpg", "a/cafe\u0301.jpg", "b/X.jpg", "b/x.jpg", "c/one.jpg", "c/two.jpg")
+    report = validate_zip(_zip(tmp_path / "n.zip", [(name, name.encode()) for name in names]))
+    assert report.warnings == [
+        "'a/cafe\u0301.jpg' and 'a/caf\u00e9.jpg' differ only in Unicode normalization (NFC/NFD: they print alike): "
+        "they collide on macOS file systems, and a list naming one form finds only that one",
+        "'b/x.jpg' and 'b/X.jpg' differ only in case: they collide on case-insensitive file systems"]

@@ -17,6 +17,7 @@ import secrets
 import shutil
 import stat
 import struct
+import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -223,11 +224,15 @@ def _check(path, max_files, max_total_bytes, max_ratio, ratio_min_bytes):
         if rel in seen:
             raise UnsafeArchiveError(path, info.filename, f"duplicate name (same path as entry {seen[rel]!r})")
         seen[rel] = info.filename
-        low = rel.casefold()
+        low = unicodedata.normalize("NFC", rel).casefold()
         if low in folded:
-            report.warnings.append(f"{info.filename!r} and {folded[low]!r} differ only in case: they collide "
-                                   f"on case-insensitive file systems")
-        folded.setdefault(low, info.filename)
+            how = ("case" if unicodedata.normalize("NFC", folded[low][1]) != unicodedata.normalize("NFC", rel)
+                   else "Unicode normalization (NFC/NFD: they print alike)")
+            report.warnings.append(f"{info.filename!r} and {folded[low][0]!r} differ only in {how}: they collide "
+                                   f"on case-insensitive file systems" if how == "case" else
+                                   f"{info.filename!r} and {folded[low][0]!r} differ only in {how}: they collide on "
+                                   f"macOS file systems, and a list naming one form finds only that one")
+        folded.setdefault(low, (info.filename, rel))
         if info.is_dir():
             report.n_dirs += 1
             continue
