@@ -1270,6 +1270,14 @@ def test_dfdc_metadata_named_in_another_letter_case_is_read(tmp_path, spelling):
     (tmp_path / "dfdc_train_part_1" / "metadata.json").write_text(json.dumps({"b.mp4": {"label": "REAL"}}))
     with pytest.warns(SkippedFilesWarning, match=r"1 not named in its part's metadata\.json"):
         assert load_dfdc(tmp_path)["video_id"].tolist() == ["a", "b", "b"]  # the exact name wins
+    broken = tmp_path / "dfdc_train_part_2"
+    _touch(broken, "c.mp4")
+    (broken / "metadata.json").symlink_to(tmp_path / "gone.json")  # the labels out of reach: said so
+    with pytest.raises(FileNotFoundError, match=r"dfdc_train_part_2/metadata\.json is a broken symbolic link \(to "
+                                                r".*gone\.json\)"):
+        load_dfdc(tmp_path)
+    (broken / "metadata.json").unlink()
+    (broken / "c.mp4").unlink()
     test = tmp_path / "test"
     _touch(test / "Videos", "t1.mp4", "t2.mp4")
     (test / "Labels.csv").write_text("filename,label\nt1.mp4,1\nt2.mp4,0\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -30,6 +31,9 @@ def _named(folder, name, *, folder_wanted=False):
     exact = folder / name
     if kind(exact):
         return exact
+    if exact.is_symlink() and not exact.exists():  # the labels are there, out of reach: never "no metadata.json"
+        raise FileNotFoundError(f"{exact} is a broken symbolic link (to {os.readlink(exact)}): the part's labels "
+                                f"cannot be read")
     try:
         twins = sorted(p for p in folder.iterdir() if p.name.lower() == name and p.name != name and kind(p))
     except OSError:
