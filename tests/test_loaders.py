@@ -1393,3 +1393,29 @@ def test_a_data_folder_whose_own_path_is_not_valid_text_is_refused_by_name(tmp_p
     os.replace(tmp_path / "s.parquet", shard)  # pyarrow cannot even open it: it raised UnicodeEncodeError
     with pytest.raises(ValueError, match=re.escape("sh\\udce9.parquet: the shard's path holds bytes")):
         load_openfake(shard)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_utf16_manifest_with_its_byte_order_mark_is_read(tmp_path, encoding):
+    """Excel's 'Unicode text' and Windows PowerShell's Out-File write UTF-16 with a byte-order mark:
+    the manifest was refused ("'utf-8' codec can't decode byte 0xff in position 0"). The mark names
+    the encoding; the table is the UTF-8 one's, through the library and the command line's readers.
+    Look-alikes: UTF-16 without the mark, and Windows-1252, stay refused."""
+    from forensics._sources import load_data
+
+    _touch(tmp_path, "caf\u00e9.jpg", "b.jpg")
+    text = "path,label\ncaf\u00e9.jpg,0\nb.jpg,1\n"
+    mark = b"\xff\xfe" if encoding == "utf-16" else b"\xfe\xff"
+    data = text.encode(encoding)
+    (tmp_path / "m.csv").write_bytes(data if data.startswith(mark) else mark + data)
+    expected = [str(tmp_path / "caf\u00e9.jpg"), str(tmp_path / "b.jpg")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_manifest(tmp_path / "m.csv")["path"].tolist() == expected
+        assert load_data(tmp_path / "m.csv")["path"].tolist() == expected
+    (tmp_path / "m.csv").write_bytes(text.encode("utf-16-le"))  # no mark
+    with pytest.raises(ValueError, match=r"cannot read the manifest"):
+        read_manifest(tmp_path / "m.csv")
+    (tmp_path / "m.csv").write_bytes(text.encode("cp1252"))
+    with pytest.raises(ValueError, match=r"cannot read the manifest .*'utf-8' codec can't decode byte 0xe9"):
+        read_manifest(tmp_path / "m.csv")

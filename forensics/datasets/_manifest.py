@@ -139,6 +139,10 @@ def read_manifest_csv(path, names=NAME_COLUMNS, **kwargs):
     columns ``names`` only an empty cell is missing; other columns (labels, scores) keep pandas'
     defaults. Parser errors propagate (the callers name the file).
 
+    The file is UTF-8 (a leading byte-order mark dropped), or UTF-16 when it starts with UTF-16's
+    byte-order mark (Excel's "Unicode text", Windows PowerShell's ``Out-File``), which said
+    "'utf-8' codec can't decode byte 0xff in position 0".
+
     The table keeps the file's columns as they are: a data row with more fields than the header
     is a :class:`pandas.errors.ParserError` naming its line (pandas takes the first column of a
     file whose every row has one field more than the header for the row labels, which shifted
@@ -162,6 +166,12 @@ def read_manifest_csv(path, names=NAME_COLUMNS, **kwargs):
     def rewind():
         if hasattr(path, "seek"):  # a file object: read again from its start
             path.seek(0)
+
+    if isinstance(path, (str, os.PathLike)) and "encoding" not in kwargs:
+        with open(path, "rb") as f:
+            head = f.read(2)
+        if head in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark (Excel's "Unicode text",
+            kwargs["encoding"] = "utf-16"        # Windows PowerShell's Out-File): unambiguous, read as such
 
     header = pd.read_csv(path, nrows=0, **kwargs).columns
     rewind()
