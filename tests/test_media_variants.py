@@ -1803,3 +1803,26 @@ def test_a_gif_cut_short_names_the_frame_it_ends_in():
     for data, where in cases:
         with pytest.raises(ItemError, match=r"^item 0: truncated GIF: the file ends " + where):
             load_item(data).pixels
+
+
+def test_an_unexpanded_pattern_is_said_to_be_one(tmp_path):
+    """'data/*.png' quoted on a command line, or written in a config file or a manifest, reaches the
+    library unexpanded: it was a plain 'file not found'. It is said to be a pattern, with the files
+    it matches counted; none is read in its place. Look-alikes: a file literally named 'b*.png' is
+    read as itself; a pattern matching nothing, and a name with brackets ('[ab].png', common in real
+    names), stay plain."""
+    from forensics._sources import load_data
+
+    png = encode(natural_image(4, (8, 8)), "PNG")
+    for name in ("a1.png", "a2.png", "b*.png"):
+        (tmp_path / name).write_bytes(png)
+    with pytest.raises(ItemError) as err:
+        load_item(str(tmp_path / "a*.png"))
+    assert err.value.reason == (f"file not found; it is a pattern ('*' or '?'), which a shell expands, not a path: 2 "
+                                f"file(s) match it (first: {tmp_path / 'a1.png'}); give the files or their folder")
+    np.testing.assert_array_equal(load_item(str(tmp_path / "b*.png")).pixels, natural_image(4, (8, 8)))
+    for plain in ("c*.png", "[ab]1.png"):
+        with pytest.raises(ItemError, match=r"\): file not found$"):
+            load_item(str(tmp_path / plain))
+    with pytest.raises(FileNotFoundError, match=r"--dataset\); it is a pattern \('\*' or '\?'\)"):
+        load_data(str(tmp_path / "a?.png"))

@@ -718,7 +718,7 @@ def not_found_reason(src):
       spaces and dots, so a manifest written there can name a file so; Linux does neither).
     - A URL (``https://...``): inputs are local files, nothing is downloaded; a ``file://`` URL is
       said to be one, naming its local file; a leading ``~`` is not expanded (the expanded path is
-      named when it exists).
+      named when it exists), nor a pattern (``data/*.jpg``: the files it matches are counted).
 
     The file is not read in its place: both names can be distinct files.
 
@@ -780,7 +780,9 @@ def _spelling_reason(text):
     A ``file://`` URL names a local file (``file:///data/a.jpg`` is ``/data/a.jpg``), which is
     named with whether it exists (saying "download it first" of it misled); other URLs are not
     downloaded. ``~`` is expanded by a shell, not in a path given to a program or written in a
-    manifest: when the expanded path exists it is named. Neither is read in the path's place.
+    manifest: when the expanded path exists it is named. A name holding ``*`` or ``?`` that no file
+    has but that matches files as a pattern (a quoted ``data/*.jpg``: no shell expanded it) is said
+    to be one. None is read in the path's place.
     """
     if _URL.match(text):
         from urllib.parse import urlsplit
@@ -799,6 +801,17 @@ def _spelling_reason(text):
         if home != text and os.path.lexists(home):
             return (f"file not found; '~' is not expanded in a path (a shell expands it): a file exists at "
                     f"{path_text(home)}")
+    import glob
+
+    if "*" in text or "?" in text:  # 'data/*.jpg' quoted, or from a config file: no shell expanded it ('[1]' is
+        # left out: brackets are common in real names, where Windows forbids '*' and '?')
+        try:
+            matches = sorted(glob.iglob(text))[:10_000] if len(text) < 4096 else []
+        except (OSError, ValueError, re.error):
+            matches = []
+        if matches:
+            return (f"file not found; it is a pattern ('*' or '?'), which a shell expands, not a path: "
+                    f"{len(matches)} file(s) match it (first: {path_text(matches[0])}); give the files or their folder")
     return None
 _LISTINGS = {}  # folder -> (modification time in ns, names): the last few folders listed for look-alikes
 
