@@ -232,6 +232,8 @@ def spelled_note(written, base):
     kinds = {}
     for w in written:
         text = os.fsdecode(w)
+        if not (text.startswith("~") or "://" in text):  # (a pattern is named by normalization_note, under base)
+            continue
         reason = None if os.path.lexists(Path(base) / text) else _spelling_reason(text)
         if reason is not None:
             reason = reason.removeprefix("file not found; ")
