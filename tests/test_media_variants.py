@@ -1826,3 +1826,34 @@ def test_an_unexpanded_pattern_is_said_to_be_one(tmp_path):
             load_item(str(tmp_path / plain))
     with pytest.raises(FileNotFoundError, match=r"--dataset\); it is a pattern \('\*' or '\?'\)"):
         load_data(str(tmp_path / "a?.png"))
+
+
+@pytest.mark.parametrize("tags, reason", [
+    (dict(subfiletype=1), r"the TIFF's first image is a reduced-resolution preview of another image in the file "
+                          r"\(NewSubfileType 1\)"),
+    (dict(extratags=[(255, "H", 1, 2, True)]), r"reduced-resolution preview .* \(SubfileType 2\)"),
+    (dict(subfiletype=1, extratags=[(50706, "B", 4, (1, 4, 0, 0), True)]),
+     r"a DNG camera raw file \(DNGVersion 1\.4\.0\.0\): its first image is a preview"),
+])
+def test_a_tiff_whose_first_image_is_a_preview_is_refused(tags, reason):
+    """A TIFF whose first directory is a reduced-resolution preview of the picture stored after it
+    (NewSubfileType bit 0, the old SubfileType 2), and a DNG camera raw file (always a preview
+    first): the item was the 16x20 preview of a 64x80 picture, status ok. Look-alikes: the same
+    two pages without the flag (an ordinary multi-page TIFF: its first page), and a page flagged
+    as one page of several (NewSubfileType 2) are read."""
+    import tifffile
+
+    full = natural_image(1, (64, 80))
+    preview = np.ascontiguousarray(full[::4, ::4])
+
+    def tiff(**first):
+        buf = io.BytesIO()
+        with tifffile.TiffWriter(buf) as w:
+            w.write(preview, photometric="rgb", **first)
+            w.write(full, photometric="rgb")
+        return buf.getvalue()
+
+    with pytest.raises(ItemError, match=reason):
+        load_item(tiff(**tags)).pixels
+    np.testing.assert_array_equal(load_item(tiff()).pixels, preview)
+    np.testing.assert_array_equal(load_item(tiff(subfiletype=2)).pixels, preview)

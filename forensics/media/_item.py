@@ -500,6 +500,7 @@ class Item:
         _check_tiff_ifd(self)
         _check_tiff_strips(self, header)
         tags = getattr(header, "tag_v2", None) or {}
+        _check_tiff_preview(self, tags)
         bits = _tiff_bits(header)
         if int(tags.get(259, 1)) in (6, 7):
             _check_tiff_jpeg(self, tags)
@@ -1364,6 +1365,30 @@ def _unsupported_tiff(item):
         f"unsupported TIFF: {bits}-bit {_SAMPLE_FORMAT.get(fmt, f'sample format {fmt}')} samples, "
         f"{spp} per pixel, photometric interpretation {_photometric_text(photometric)}; supported: 1-, 8- and "
         f"16-bit unsigned integer grey, RGB(A), palette and CMYK, and 8-bit YCbCr")
+
+
+def _check_tiff_preview(item, tags):
+    """Refuse a TIFF whose first image is a reduced-resolution preview of another, and DNG raw files.
+
+    Every reader opens a TIFF's first image directory; a writer may put a preview there and the
+    picture after it (NewSubfileType bit 0, "reduced-resolution version of another image", or the
+    old SubfileType 2), and a DNG (a camera raw file in TIFF form, DNGVersion tag) always does,
+    with the raw data in a sub-directory. The item was the preview (a 16x20 thumbnail of a 64x80
+    picture) with status ok.
+    """
+    if 50706 in tags:
+        raw = tags[50706]
+        version = ".".join(str(v) for v in raw) if isinstance(raw, (tuple, bytes)) else raw
+        raise item.error(f"a DNG camera raw file (DNGVersion {version}): its first image is a preview, and raw "
+                         f"images are not accepted; convert it (a 16-bit TIFF or PNG)")
+    try:
+        new_type, old_type = int(tags.get(254, 0)), int(tags.get(255, 1))
+    except (TypeError, ValueError):
+        return
+    if new_type & 1 or old_type == 2:
+        raise item.error("the TIFF's first image is a reduced-resolution preview of another image in the file "
+                         f"({'NewSubfileType ' + str(new_type) if new_type & 1 else 'SubfileType 2'}); the "
+                         "picture itself is not the first image, which every reader opens")
 
 
 def _check_tiff_jpeg(item, tags):
