@@ -86,6 +86,17 @@ def image_variants():
     rows.append(("MPO", "3 pictures, last byte cut", _pixels(mpo[:-1])))
     rows.append(("MPO", "3 pictures, cut between pictures 2 and 3", _pixels(mpo[:mpo.rfind(b"\xff\xd8")])))
     rows.append(("MPO", "whole (look-alike)", _pixels(mpo)))
+    import tifffile
+
+    full = natural_image(1, (64, 80))
+    for name, first in (("first page a 16x20 preview (NewSubfileType 1) of a 64x80 picture", dict(subfiletype=1)),
+                        ("DNG (DNGVersion tag, preview first)",
+                         dict(subfiletype=1, extratags=[(50706, "B", 4, (1, 4, 0, 0), True)]))):
+        buf = io.BytesIO()
+        with tifffile.TiffWriter(buf) as w:
+            w.write(np.ascontiguousarray(full[::4, ::4]), photometric="rgb", **first)
+            w.write(full, photometric="rgb")
+        rows.append(("TIFF", name, _pixels(buf.getvalue())))
     return rows
 
 
@@ -103,6 +114,11 @@ def name_variants(tmp):
     data = tmp / "data"
     data.mkdir()
     (data / "m.csv").write_text(f"path,label\n{url},0\n~/a.png,1\n", encoding="utf-8")
+    rows.append(("name", "'.../*.png' (a pattern no shell expanded)", lambda: load_item(str(tmp / "*.png")).shape))
+    (tmp / "u16").mkdir()
+    (tmp / "u16" / "a.png").write_bytes(png)
+    (tmp / "u16" / "m.csv").write_bytes("path,label\na.png,0\n".encode("utf-16"))
+    rows.append(("manifest", "UTF-16 with its byte-order mark", lambda: read_manifest(tmp / "u16" / "m.csv")["exists"].tolist()))
     rows.append(("manifest", "rows 'file:///.../a.png' and '~/a.png'",
                  lambda: read_manifest(data / "m.csv")["exists"].tolist()))
     bad = os.fsdecode(os.fsencode(str(tmp)) + b"/caf\xe9")
