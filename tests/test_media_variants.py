@@ -1839,8 +1839,8 @@ def test_a_tiff_whose_first_image_is_a_preview_is_refused(tags, reason):
     """A TIFF whose first directory is a reduced-resolution preview of the picture stored after it
     (NewSubfileType bit 0, the old SubfileType 2), and a DNG camera raw file (always a preview
     first): the item was the 16x20 preview of a 64x80 picture, status ok. Look-alikes: the same
-    two pages without the flag (an ordinary multi-page TIFF: its first page), and a page flagged
-    as one page of several (NewSubfileType 2) are read."""
+    two pages without the flag (an ordinary multi-page TIFF: its first page), a page flagged as
+    one page of several (NewSubfileType 2), and a flagged image alone in its file are read."""
     import tifffile
 
     full = natural_image(1, (64, 80))
@@ -1857,3 +1857,7 @@ def test_a_tiff_whose_first_image_is_a_preview_is_refused(tags, reason):
         load_item(tiff(**tags)).pixels
     np.testing.assert_array_equal(load_item(tiff()).pixels, preview)
     np.testing.assert_array_equal(load_item(tiff(subfiletype=2)).pixels, preview)
+    if "extratags" not in tags or tags["extratags"][0][0] != 50706:  # a flagged image alone in its file is read
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, preview, photometric="rgb", **tags)
+        np.testing.assert_array_equal(load_item(buf.getvalue()).pixels, preview)

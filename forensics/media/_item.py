@@ -500,7 +500,7 @@ class Item:
         _check_tiff_ifd(self)
         _check_tiff_strips(self, header)
         tags = getattr(header, "tag_v2", None) or {}
-        _check_tiff_preview(self, tags)
+        _check_tiff_preview(self, header, tags)
         bits = _tiff_bits(header)
         if int(tags.get(259, 1)) in (6, 7):
             _check_tiff_jpeg(self, tags)
@@ -776,7 +776,7 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def _spelling_reason(text):
-    """The reason for a path written as a URL or with a leading ``~``, which no file is named; else None.
+    """The reason for a path written as a URL, with a leading ``~`` or as a pattern, which no file is named; else None.
 
     A ``file://`` URL names a local file (``file:///data/a.jpg`` is ``/data/a.jpg``), which is
     named with whether it exists (saying "download it first" of it misled); other URLs are not
@@ -802,18 +802,20 @@ def _spelling_reason(text):
         if home != text and os.path.lexists(home):
             return (f"file not found; '~' is not expanded in a path (a shell expands it): a file exists at "
                     f"{path_text(home)}")
-    import glob
-
     if "*" in text or "?" in text:  # 'data/*.jpg' quoted, or from a config file: no shell expanded it ('[1]' is
         # left out: brackets are common in real names, where Windows forbids '*' and '?')
+        import glob
+
         try:
-            matches = sorted(glob.iglob(text))[:10_000] if len(text) < 4096 else []
+            matches = sorted(glob.glob(text)) if len(text) < 4096 else []
         except (OSError, ValueError, re.error):
             matches = []
         if matches:
             return (f"file not found; it is a pattern ('*' or '?'), which a shell expands, not a path: "
                     f"{len(matches)} file(s) match it (first: {path_text(matches[0])}); give the files or their folder")
     return None
+
+
 _LISTINGS = {}  # folder -> (modification time in ns, names): the last few folders listed for look-alikes
 
 
@@ -1367,14 +1369,15 @@ def _unsupported_tiff(item):
         f"16-bit unsigned integer grey, RGB(A), palette and CMYK, and 8-bit YCbCr")
 
 
-def _check_tiff_preview(item, tags):
+def _check_tiff_preview(item, header, tags):
     """Refuse a TIFF whose first image is a reduced-resolution preview of another, and DNG raw files.
 
     Every reader opens a TIFF's first image directory; a writer may put a preview there and the
     picture after it (NewSubfileType bit 0, "reduced-resolution version of another image", or the
     old SubfileType 2), and a DNG (a camera raw file in TIFF form, DNGVersion tag) always does,
     with the raw data in a sub-directory. The item was the preview (a 16x20 thumbnail of a 64x80
-    picture) with status ok.
+    picture) with status ok. A flagged first image that is the file's only one (no later page, no
+    SubIFDs) is read: there is no other picture.
     """
     if 50706 in tags:
         raw = tags[50706]
@@ -1385,7 +1388,7 @@ def _check_tiff_preview(item, tags):
         new_type, old_type = int(tags.get(254, 0)), int(tags.get(255, 1))
     except (TypeError, ValueError):
         return
-    if new_type & 1 or old_type == 2:
+    if (new_type & 1 or old_type == 2) and (330 in tags or getattr(header, "n_frames", 1) > 1):
         raise item.error("the TIFF's first image is a reduced-resolution preview of another image in the file "
                          f"({'NewSubfileType ' + str(new_type) if new_type & 1 else 'SubfileType 2'}); the "
                          "picture itself is not the first image, which every reader opens")
