@@ -1419,3 +1419,26 @@ def test_a_utf16_manifest_with_its_byte_order_mark_is_read(tmp_path, encoding):
     (tmp_path / "m.csv").write_bytes(text.encode("cp1252"))
     with pytest.raises(ValueError, match=r"cannot read the manifest .*'utf-8' codec can't decode byte 0xe9"):
         read_manifest(tmp_path / "m.csv")
+
+
+def test_excel_separator_line_sets_the_separator(tmp_path):
+    """Excel writes (and reads) a first line 'sep=;' before the header: it was taken for the header,
+    and every row 'had more fields than the header's 1 (a comma in a name that is not quoted?)'.
+    Look-alikes: the same rows with commas and no such line read alike; semicolons without the line
+    stay refused; a row wider than the header under 'sep=,' is named by its line in the file."""
+    from forensics._sources import load_data
+
+    _touch(tmp_path, "a.jpg", "b.jpg")
+    (tmp_path / "plain.csv").write_text("path,label\na.jpg,0\nb.jpg,1\n", encoding="utf-8")
+    (tmp_path / "excel.csv").write_bytes(b"sep=;\r\npath;label\r\na.jpg;0\r\nb.jpg;1\r\n")
+    expected = read_manifest(tmp_path / "plain.csv")[["path", "label"]].values.tolist()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_manifest(tmp_path / "excel.csv")[["path", "label"]].values.tolist() == expected
+        assert load_data(tmp_path / "excel.csv")[["path", "label"]].values.tolist() == expected
+    (tmp_path / "semi.csv").write_bytes(b"path;label\r\na.jpg;0\r\n")
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) path, label"):
+        read_manifest(tmp_path / "semi.csv")
+    (tmp_path / "wide.csv").write_text("sep=,\npath,label\na.jpg,0\nb.jpg,1,x\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"line 4"):
+        read_manifest(tmp_path / "wide.csv")

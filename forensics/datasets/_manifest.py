@@ -142,6 +142,8 @@ def read_manifest_csv(path, names=NAME_COLUMNS, **kwargs):
     The file is UTF-8 (a leading byte-order mark dropped), or UTF-16 when it starts with UTF-16's
     byte-order mark (Excel's "Unicode text", Windows PowerShell's ``Out-File``), which said
     "'utf-8' codec can't decode byte 0xff in position 0".
+    A first line ``sep=;`` (Excel's separator line, which it writes and reads before the header)
+    sets the separator: it was read as the header, and the rows "had more fields than the header".
 
     The table keeps the file's columns as they are: a data row with more fields than the header
     is a :class:`pandas.errors.ParserError` naming its line (pandas takes the first column of a
@@ -167,11 +169,17 @@ def read_manifest_csv(path, names=NAME_COLUMNS, **kwargs):
         if hasattr(path, "seek"):  # a file object: read again from its start
             path.seek(0)
 
-    if isinstance(path, (str, os.PathLike)) and "encoding" not in kwargs:
-        with open(path, "rb") as f:
-            head = f.read(2)
-        if head in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark (Excel's "Unicode text",
-            kwargs["encoding"] = "utf-16"        # Windows PowerShell's Out-File): unambiguous, read as such
+    hint = None  # Excel's separator line ('sep=;'), which Excel reads and writes before the header
+    if isinstance(path, (str, os.PathLike)):
+        if "encoding" not in kwargs:
+            with open(path, "rb") as f:
+                head = f.read(2)
+            if head in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark (Excel's "Unicode
+                kwargs["encoding"] = "utf-16"        # text", Windows PowerShell's Out-File): read as such
+        with open(path, encoding=kwargs.get("encoding") or "utf-8-sig", errors="replace", newline="") as f:
+            hint = re.fullmatch(r'"?sep=(.)"?,*', f.readline().rstrip("\r\n"))
+        if hint and "sep" not in kwargs and "skiprows" not in kwargs:
+            kwargs.update(sep=hint.group(1), skiprows=1)
 
     header = pd.read_csv(path, nrows=0, **kwargs).columns
     rewind()
@@ -192,7 +200,9 @@ def read_manifest_csv(path, names=NAME_COLUMNS, **kwargs):
             line = "a data row"
             if isinstance(path, (str, os.PathLike)):
                 with open(path, encoding=kwargs.get("encoding") or "utf-8-sig", newline="") as f:
-                    reader = csv.reader(f)
+                    if kwargs.get("skiprows") == 1:
+                        f.readline()
+                    reader = csv.reader(f, delimiter=kwargs.get("sep", ","))
                     width = len(next(reader, []))
                     # rows that only end with empty fields (a comma after the last value, as some
                     # spreadsheets write) are read right (index_col=False drops them); others are not
