@@ -119,6 +119,9 @@ def name_variants(tmp):
     (tmp / "u16" / "a.png").write_bytes(png)
     (tmp / "u16" / "m.csv").write_bytes("path,label\na.png,0\n".encode("utf-16"))
     rows.append(("manifest", "UTF-16 with its byte-order mark", lambda: read_manifest(tmp / "u16" / "m.csv")["exists"].tolist()))
+    (tmp / "u16" / "excel.csv").write_bytes(b"sep=;\r\npath;label\r\na.png;0\r\n")
+    rows.append(("manifest", "Excel's separator line 'sep=;' before the header",
+                 lambda: read_manifest(tmp / "u16" / "excel.csv")["exists"].tolist()))
     rows.append(("manifest", "rows 'file:///.../a.png' and '~/a.png'",
                  lambda: read_manifest(data / "m.csv")["exists"].tolist()))
     bad = os.fsdecode(os.fsencode(str(tmp)) + b"/caf\xe9")
