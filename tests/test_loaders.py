@@ -1442,3 +1442,21 @@ def test_excel_separator_line_sets_the_separator(tmp_path):
     (tmp_path / "wide.csv").write_text("sep=,\npath,label\na.jpg,0\nb.jpg,1,x\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"line 4"):
         read_manifest(tmp_path / "wide.csv")
+
+
+def test_ffpp_a_video_in_two_splits_is_refused(tmp_path):
+    """Split files (a custom protocol) that pair video 000 with 003 in train and with 002 in test:
+    the original 000 took the last split read, silently, so a test fake (000_002) had its source
+    video in train (or the reverse). Refused naming the video, both splits and pairs. Look-alike:
+    the same pairs in one split load."""
+    _ffpp(tmp_path)
+    _splits(tmp_path / "splits", train=(("000", "003"),), val=(("002", "001"),), test=(("000", "002"),))
+    with pytest.raises(ValueError, match=r"the split files put video 000 in train \(pair \['000', '003'\]\) and in "
+                                         r"test \(pair \['000', '002'\]\): its original video cannot take one split"):
+        load_faceforensics(tmp_path)
+    _splits(tmp_path / "splits", train=(("000", "003"), ("000", "002")), val=(("002", "001"),))
+    with pytest.raises(ValueError, match=r"video 002 in train .* and in val"):
+        load_faceforensics(tmp_path)
+    _splits(tmp_path / "splits", train=(("000", "003"), ("002", "001")), val=())
+    m = _ffpp_load(tmp_path)[0]
+    assert set(m["split"]) == {"train"}

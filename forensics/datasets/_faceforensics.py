@@ -242,7 +242,14 @@ def load_faceforensics(root, *, compression="c23", methods=None, splits_dir=None
         split_of_pair = None
     unsplit = 0
     if split_of_pair is not None:
-        split_of_id = {i: s for pair, s in split_of_pair.items() for i in pair}
+        split_of_id = {}
+        for pair, s in split_of_pair.items():
+            for i in sorted(pair):
+                if split_of_id.setdefault(i, (s, pair))[0] != s:  # the original would take the last one silently
+                    other, where = split_of_id[i]
+                    raise ValueError(f"the split files put video {i} in {other} (pair {sorted(where)}) and in {s} "
+                                     f"(pair {sorted(pair)}): its original video cannot take one split")
+        split_of_id = {i: s for i, (s, _) in split_of_id.items()}
         for row in rows:
             if row["subset"] != "youtube":
                 row["split"] = None
