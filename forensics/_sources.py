@@ -49,7 +49,7 @@ def _read_manifest(path, *, labels):
     import numpy as np
     import pandas as pd
 
-    from .datasets._manifest import cwd_note, read_manifest_csv, warn_same_file
+    from .datasets._manifest import cwd_note, read_manifest_csv, spelled_note, warn_same_file
 
     if path.suffix.lower() == ".parquet":
         table = pd.read_parquet(path)
@@ -68,8 +68,12 @@ def _read_manifest(path, *, labels):
                          f"{int(np.flatnonzero(table['path'].isna().to_numpy())[0])}")
     base = path.parent
     written = table["path"].tolist()
+    if not all(Path(p).is_absolute() for p in written):
+        from .datasets._inventory import require_text_path
+
+        require_text_path(base, "manifest folder")  # its relative rows' paths would hold its bytes
     table["path"] = [p if Path(p).is_absolute() else os.fspath(base / p) for p in table["path"]]
-    note = cwd_note(written, base)
+    note = cwd_note(written, base) + spelled_note(written, base)
     if note:
         import warnings
 
@@ -161,9 +165,12 @@ def load_data(source, *, dataset=None, labels=True, group_pattern=None, kind=Non
                              "real/ and fake/ sub-folders, a manifest, or a data set root with --dataset")
         manifest = _read_manifest(path, labels=labels)
     else:
-        from .media._item import _URL
+        from .media._item import _spelling_reason
 
-        url = "; it is a URL: DATA is read from local files, nothing is downloaded" if _URL.match(text) else ""
+        url = (_spelling_reason(text) or "").removeprefix("file not found; ")  # a file:// URL names its local
+        if url.startswith("it is a URL"):                                    # path; '~' is not expanded
+            url = "it is a URL: DATA is read from local files, nothing is downloaded"
+        url = "; " + url if url else ""
         raise FileNotFoundError(f"DATA not found: {text!r} (expected a folder with real/ and fake/ sub-folders, "
                                 f"a manifest .csv, or a data set root with --dataset){url}")
     if "kind" not in manifest.columns:

@@ -464,11 +464,14 @@ def _one_line(text):
 
 
 def _path_key(path):
-    """An item's path as compared between a manifest and a saved table: an in-memory item has none
-    (None in the manifest, read back from Parquet as None or NaN)."""
+    """An item's path as the table writes it and as a manifest and a saved table are compared: an
+    in-memory item has none (None in the manifest, read back from Parquet as None or NaN); a name
+    that is not valid text (undecodable bytes) is written escaped."""
     if path is None or (isinstance(path, float) and math.isnan(path)):
         return None
-    return str(path)
+    from .media._item import path_text
+
+    return path_text(path) if isinstance(path, str) else str(path)
 
 
 def _items(manifest, rows):
@@ -484,6 +487,13 @@ def _meta_frame(manifest, rows):
     for c in part.columns:  # bytes, lists, dicts do not belong in a flat table
         if part[c].dtype == object and part[c].map(lambda v: isinstance(v, (bytes, bytearray, list, dict))).any():
             part = part.drop(columns=c)
+    if "path" in part.columns:
+        # a name that is not valid text (Latin-1 bytes on a UTF-8 system: lone surrogates) cannot be
+        # stored in Parquet, which failed after the extraction: written with the bytes escaped, as
+        # every message and the face-crop tables name it
+        shown = [_path_key(v) for v in part["path"]]
+        if shown != part["path"].tolist():
+            part["path"] = pd.Series(shown, dtype=object)
     part.insert(0, "item_index", np.asarray(rows, dtype=np.int64))
     return part
 

@@ -564,3 +564,68 @@ def test_a_clean_up_that_fails_does_not_hide_the_error(tmp_path, monkeypatch):
         safe_extract_zip(arc, target)
     assert err.value.errno == errno.ENOSPC
     assert _listing(target) == ["first.txt", "first.txt/x"]  # "sub" removed, no staging folder left
+
+
+def _zip_raw_names(path, entries):
+    """A stored archive whose entries' names are the given bytes: (name bytes, UTF-8 flag, Unicode
+    Path extra field text or None, CRC of the name the field claims or None for the right one)."""
+    import zlib
+
+    local, central = b"", b""
+    for k, (raw, flag, unicode_path, claimed) in enumerate(entries):
+        data = b"entry %d" % k
+        extra = b""
+        if unicode_path is not None:
+            body = b"\x01" + struct.pack("<I", zlib.crc32(raw) if claimed is None else claimed) + unicode_path.encode()
+            extra = struct.pack("<HH", 0x7075, len(body)) + body
+        fields = (0x800 if flag else 0, 0, 0, 0, zlib.crc32(data), len(data), len(data), len(raw), len(extra))
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, *fields, 0, 0, 0, 0, len(local)) + raw + extra
+        local += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, *fields) + raw + extra + data
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(central), len(local), 0)
+    path.write_bytes(local + central + end)
+    return path
+
+
+def test_utf8_names_without_the_utf8_flag_keep_their_letters(tmp_path):
+    """Many tools write UTF-8 names without setting the ZIP's UTF-8 flag; zipfile reads such a name
+    as cp437 (the standard's default), so 'caf\u00e9.jpg' was extracted as 'caf\u251c\u2310.jpg', silently, and
+    a manifest naming 'caf\u00e9.jpg' found no file. Look-alikes: the same name with the flag (no
+    warning); a cp437 name ('\u00e9' is one byte 0x82, not UTF-8) stays cp437, with a warning; a
+    Unicode Path extra field naming the entry is its name, one whose CRC belongs to another name is
+    ignored; ASCII names are untouched."""
+    cafe, photo = "caf\u00e9.jpg", "\u5199\u771f.jpg"
+    arc = _zip_raw_names(tmp_path / "a.zip", [
+        (b"real/" + cafe.encode(), False, None, None),              # UTF-8, no flag
+        (b"real/" + photo.encode(), False, None, None),
+        (b"fake/" + cafe.encode(), True, None, None),               # UTF-8 with the flag
+        (b"cp437/" + cafe.encode("cp437"), False, None, None),      # cp437: b'caf\x82.jpg'
+        (b"fake/x" + photo.encode("shift_jis"), False, "fake/x" + photo, None),  # Unicode Path field
+        (b"fake/y" + photo.encode("shift_jis"), False, "wrong.jpg", 1234),  # a field for another name
+        (b"fake/plain.jpg", False, None, None)])
+    report = validate_zip(arc)
+    assert report.files == ["real/" + cafe, "real/" + photo, "fake/" + cafe, "cp437/" + cafe, "fake/x" + photo,
+                            "fake/y" + photo.encode("shift_jis").decode("cp437"), "fake/plain.jpg"]
+    assert report.warnings == [
+        "2 entry name(s) are UTF-8 without the archive's UTF-8 flag, read as UTF-8 (first: 'real/caf\u00e9.jpg', "
+        "which the ZIP standard's cp437 would read 'real/caf\u251c\u2310.jpg')",
+        "2 entry name(s) are not ASCII, not UTF-8 and carry no UTF-8 flag: read as cp437, the ZIP standard's "
+        "encoding (first: 'cp437/caf\u00e9.jpg'); if the archive was written in another code page (a Windows "
+        "system's), these names are not the ones its writer saw"]
+    out = safe_extract_zip(arc, tmp_path / "out")
+    assert [p.relative_to(tmp_path / "out").as_posix() for p in out] == report.files
+    assert (tmp_path / "out" / "real" / cafe).read_bytes() == b"entry 0"
+    assert (tmp_path / "out" / "fake" / ("x" + photo)).read_bytes() == b"entry 4"
+    flagged = _zip_raw_names(tmp_path / "b.zip", [(b"real/" + cafe.encode(), True, None, None)])
+    assert validate_zip(flagged).warnings == [] and validate_zip(flagged).files == ["real/" + cafe]
+
+
+def test_names_differing_only_in_unicode_normalization_are_reported(tmp_path):
+    """'caf\u00e9.jpg' (NFC) and 'cafe\u0301.jpg' (NFD, as macOS writes names) are two files on Linux that
+    print alike, and one on macOS: reported as the case-only clash is. Look-alikes: the case clash
+    keeps its warning; two unrelated names get none."""
+    names = ("a/caf\u00e9.jpg", "a/cafe\u0301.jpg", "b/X.jpg", "b/x.jpg", "c/one.jpg", "c/two.jpg")
+    report = validate_zip(_zip(tmp_path / "n.zip", [(name, name.encode()) for name in names]))
+    assert report.warnings == [
+        "'a/cafe\u0301.jpg' and 'a/caf\u00e9.jpg' differ only in Unicode normalization (NFC/NFD: they print alike): "
+        "they collide on macOS file systems, and a list naming one form finds only that one",
+        "'b/x.jpg' and 'b/X.jpg' differ only in case: they collide on case-insensitive file systems"]

@@ -1538,6 +1538,30 @@ def test_environment_variable_for_tracking_is_read(monkeypatch):
     assert resolve_tracking_uri("runs") == f"sqlite:///{Path('runs').resolve() / 'mlflow.db'}"
 
 
+def test_tracked_values_with_undecodable_bytes_are_logged_escaped(tmp_path):
+    """An output folder or config path named in Latin-1 on a UTF-8 system reaches the run's
+    parameters and command-line tag: MLflow stores UTF-8 only and raised 'utf-8' codec can't encode
+    at the run's first parameters, failing the command. Such values are logged with the bytes
+    escaped, as item errors name them. Look-alike: a valid 'caf\u00e9' is logged as it is."""
+    import os
+
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    from forensics.tracking._mlflow import Tracker
+
+    bad = os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with Tracker(uri, experiment="x", run_name=bad, tags={"src": bad}) as run:
+        run.log_params({"output.out": bad, "output.other": str(tmp_path / "caf\u00e9")})
+        run.set_tags({"forensics.command_line": "forensics train " + bad})
+    logged = MlflowClient(uri).get_run(run.run_id)
+    escaped = str(tmp_path / "caf\\udce9")
+    assert logged.data.params == {"output.out": escaped, "output.other": str(tmp_path / "caf\u00e9")}
+    assert logged.data.tags["forensics.command_line"] == "forensics train " + escaped
+    assert logged.data.tags["src"] == escaped and logged.info.run_name == escaped
+
+
 def test_help_shows_the_real_defaults(capsys):
     """Each verb's --help prints the option's default, not the sentinel that marks a flag not given."""
     from forensics.cli import VERBS

@@ -1245,3 +1245,218 @@ def test_celebdf_test_list_named_in_another_letter_case_is_read(tmp_path):
     (tmp_path / "list_of_testing_videos.txt").unlink()
     with pytest.warns(UserWarning, match=r"List_of_testing_videos\.txt not found: split is None"):
         assert load_celebdf(tmp_path)["split"].isna().all()
+
+
+@pytest.mark.parametrize("spelling", ["Metadata.json", "METADATA.JSON"])
+def test_dfdc_metadata_named_in_another_letter_case_is_read(tmp_path, spelling):
+    """A part whose 'Metadata.json' was copied from Windows or macOS was 'no metadata.json': the whole
+    data set refused (or the part's videos counted unlabelled beside other parts). Look-alikes: the
+    exact name; two case variants and no exact name refused naming both; 'Labels.csv' and 'Videos/'."""
+    meta = {"a.mp4": {"label": "FAKE", "original": "b.mp4"}, "b.mp4": {"label": "REAL"}}
+    for part in ("dfdc_train_part_0", "dfdc_train_part_1"):
+        _touch(tmp_path / part, "a.mp4", "b.mp4")
+    (tmp_path / "dfdc_train_part_0" / "metadata.json").write_text(json.dumps(meta))
+    (tmp_path / "dfdc_train_part_1" / spelling).write_text(json.dumps(meta))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = load_dfdc(tmp_path)
+        assert load_dfdc(tmp_path / "dfdc_train_part_1")["label"].tolist() == [1, 0]
+    assert m["part"].tolist() == ["dfdc_train_part_0"] * 2 + ["dfdc_train_part_1"] * 2
+    assert m["label"].tolist() == [1, 0, 1, 0] and m["exists"].all()
+    (tmp_path / "dfdc_train_part_1" / "metadata.JSON").write_text(json.dumps({"a.mp4": {"label": "REAL"}}))
+    with pytest.raises(ValueError, match=r"dfdc_train_part_1: '.*' and '.*' differ only in letter case and no "
+                                         r"'metadata\.json' exists"):
+        load_dfdc(tmp_path)
+    (tmp_path / "dfdc_train_part_1" / "metadata.json").write_text(json.dumps({"b.mp4": {"label": "REAL"}}))
+    with pytest.warns(SkippedFilesWarning, match=r"1 not named in its part's metadata\.json"):
+        assert load_dfdc(tmp_path)["video_id"].tolist() == ["a", "b", "b"]  # the exact name wins
+    broken = tmp_path / "dfdc_train_part_2"
+    _touch(broken, "c.mp4")
+    (broken / "metadata.json").symlink_to(tmp_path / "gone.json")  # the labels out of reach: said so
+    with pytest.raises(FileNotFoundError, match=r"dfdc_train_part_2/metadata\.json is a broken symbolic link \(to "
+                                                r".*gone\.json\)"):
+        load_dfdc(tmp_path)
+    (broken / "metadata.json").unlink()
+    (broken / "c.mp4").unlink()
+    test = tmp_path / "test"
+    _touch(test / "Videos", "t1.mp4", "t2.mp4")
+    (test / "Labels.csv").write_text("filename,label\nt1.mp4,1\nt2.mp4,0\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = load_dfdc(test)
+    assert t["label"].tolist() == [1, 0] and t["exists"].all() and t["path"].str.contains("/Videos/").all()
+
+
+def test_dfdc_parts_one_folder_deeper_are_named_in_the_error(tmp_path):
+    """dfdc_train_all/dfdc_train_part_0/ given its parent: the error said no part anywhere. Look-alike: the
+    folder of parts loads; a folder with nothing deeper keeps the plain error."""
+    part = tmp_path / "dfdc_train_all" / "dfdc_train_part_0"
+    _touch(part, "a.mp4")
+    (part / "metadata.json").write_text(json.dumps({"a.mp4": {"label": "REAL"}}))
+    with pytest.raises(FileNotFoundError, match=r"parts lie one folder deeper \(1, first "
+                                                r"dfdc_train_all/dfdc_train_part_0\): pass .*dfdc_train_all as root"):
+        load_dfdc(tmp_path)
+    assert load_dfdc(tmp_path / "dfdc_train_all")["video_id"].tolist() == ["a"]
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match=r"holds one$"):
+        load_dfdc(tmp_path / "empty")
+
+
+def test_dfdc_original_named_with_its_folder_shares_its_group(tmp_path):
+    """An original written 'dfdc_train_part_0/b.mp4' (or with '\\') was the stem 'dfdc_train_part_0/b': the
+    fake got a group apart from its real video. Look-alikes: the plain name; an original that is not a
+    name (a number) is refused naming the entry instead of an AttributeError."""
+    part = tmp_path / "dfdc_train_part_0"
+    _touch(part, "a.mp4", "b.mp4", "c.mp4", "d.mp4")
+    meta = {"a.mp4": {"label": "FAKE", "original": "dfdc_train_part_0/b.mp4"}, "b.mp4": {"label": "REAL"},
+            "c.mp4": {"label": "FAKE", "original": "part\\d.mp4"}, "d.mp4": {"label": "REAL"}}
+    (part / "metadata.json").write_text(json.dumps(meta))
+    m = load_dfdc(part)
+    assert m["original"].tolist() == ["b", None, "d", None]
+    assert _group_of(m, "a") == _group_of(m, "b") != _group_of(m, "c") == _group_of(m, "d")
+    meta["a.mp4"]["original"] = "b.mp4"
+    (part / "metadata.json").write_text(json.dumps(meta))
+    assert _group_of(load_dfdc(part), "a") == _group_of(load_dfdc(part), "b")
+    meta["a.mp4"]["original"] = 7
+    (part / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"metadata\.json: entry 'a\.mp4' has the original 7; expected a file name"):
+        load_dfdc(part)
+
+
+@pytest.mark.parametrize("loader", ["folder", "faceforensics", "celebdf"])
+def test_a_layout_one_folder_deeper_is_named_in_the_error(tmp_path, loader):
+    """A data set unpacked into a folder of its own (root/Celeb-DF-v2/Celeb-real/...) given its parent:
+    'no real/ folder', 'Celeb-real not found', or for FF++ '<root>/manipulated_sequences: found no
+    <Method>/c23/videos folder', naming a folder that does not exist. The error names the folder
+    to pass. Look-alikes: that folder loads; a parent with no such subfolder keeps the plain error."""
+    inner = tmp_path / "data" / "copy"
+    inner.mkdir(parents=True)
+    if loader == "folder":
+        _touch(inner, "real/a.jpg", "fake/b.jpg")
+        load, plain = load_folder, r"has no real/ folder \(expected real/ and fake/\[<method>/\]\)"
+    elif loader == "faceforensics":
+        _ffpp(inner)
+        load, plain = load_faceforensics, r"has neither manipulated_sequences/ nor original_sequences/"
+    else:
+        _celebdf(inner)
+        load, plain = load_celebdf, r"Celeb-real not found: Celeb-DF needs the folders"
+    with pytest.raises(FileNotFoundError, match=plain + rf".*; the layout lies one folder deeper, in {inner}: pass "
+                                                        r"that folder as root$"):
+        load(tmp_path / "data")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert len(load(inner)) >= 2
+    with pytest.raises(FileNotFoundError, match=plain) as err:
+        load(tmp_path)  # two folders deeper: not looked for
+    assert "deeper" not in str(err.value)
+
+
+def test_a_data_folder_whose_own_path_is_not_valid_text_is_refused_by_name(tmp_path):
+    """A data set under a folder named in Latin-1 on a UTF-8 system: every file's path holds its
+    bytes (lone surrogates), which no manifest table can hold. load_folder, read_manifest and the
+    command line's reader raised a bare UnicodeEncodeError naming no path, after the walk, and
+    save_demo_dataset wrote every file before failing. Each refuses the folder at once, named with
+    its bytes escaped. Look-alikes: a valid non-ASCII folder ('caf\u00e9') loads; a manifest there whose
+    rows are absolute valid paths is read."""
+    import os
+    import re
+
+    from forensics._sources import load_data
+    from forensics.datasets import save_demo_dataset
+
+    bad = os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9")
+    try:
+        os.mkdir(bad)
+    except OSError:  # pragma: no cover - a file system that refuses such names
+        pytest.skip("this file system refuses names that are not valid UTF-8")
+    good = tmp_path / "caf\u00e9"
+    for folder in (bad, good):
+        _touch(Path(folder), "real/a.jpg", "fake/b.jpg")
+        (Path(folder) / "m.csv").write_text("path,label\nreal/a.jpg,0\nfake/b.jpg,1\n", encoding="utf-8")
+    shown = str(tmp_path / "caf\\udce9")
+    message = rf"^{re.escape(shown)}: the (manifest )?folder's path holds bytes that are not valid text .*; rename it$"
+    for load in (lambda: load_folder(bad), lambda: read_manifest(Path(bad) / "m.csv"),
+                 lambda: load_data(Path(bad) / "m.csv"), lambda: load_data(bad)):
+        with pytest.raises(ValueError, match=message):
+            load()
+    assert load_folder(good)["label"].tolist() == [0, 1]
+    assert read_manifest(good / "m.csv")["exists"].all()
+    (Path(bad) / "abs.csv").write_text(f"path,label\n{good / 'real/a.jpg'},0\n", encoding="utf-8")
+    assert load_data(Path(bad) / "abs.csv")["path"].tolist() == [str(good / "real/a.jpg")]
+    demo = os.fsdecode(os.fsencode(str(tmp_path)) + b"/d\xe9mo")
+    with pytest.raises(ValueError, match=re.escape("d\\udce9mo: the folder's path holds bytes")):
+        save_demo_dataset(demo, n_per_class=2, size=64)
+    assert not os.path.exists(demo)  # nothing written
+    pytest.importorskip("pyarrow")
+    _openfake_shard(tmp_path / "s.parquet")
+    shard = os.fsdecode(os.fsencode(str(tmp_path)) + b"/sh\xe9.parquet")
+    os.replace(tmp_path / "s.parquet", shard)  # pyarrow cannot even open it: it raised UnicodeEncodeError
+    with pytest.raises(ValueError, match=re.escape("sh\\udce9.parquet: the shard's path holds bytes")):
+        load_openfake(shard)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_utf16_manifest_with_its_byte_order_mark_is_read(tmp_path, encoding):
+    """Excel's 'Unicode text' and Windows PowerShell's Out-File write UTF-16 with a byte-order mark:
+    the manifest was refused ("'utf-8' codec can't decode byte 0xff in position 0"). The mark names
+    the encoding; the table is the UTF-8 one's, through the library and the command line's readers.
+    Look-alikes: UTF-16 without the mark, and Windows-1252, stay refused."""
+    from forensics._sources import load_data
+
+    _touch(tmp_path, "caf\u00e9.jpg", "b.jpg")
+    text = "path,label\ncaf\u00e9.jpg,0\nb.jpg,1\n"
+    mark = b"\xff\xfe" if encoding == "utf-16" else b"\xfe\xff"
+    data = text.encode(encoding)
+    (tmp_path / "m.csv").write_bytes(data if data.startswith(mark) else mark + data)
+    expected = [str(tmp_path / "caf\u00e9.jpg"), str(tmp_path / "b.jpg")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_manifest(tmp_path / "m.csv")["path"].tolist() == expected
+        assert load_data(tmp_path / "m.csv")["path"].tolist() == expected
+    (tmp_path / "m.csv").write_bytes(text.encode("utf-16-le"))  # no mark
+    with pytest.raises(ValueError, match=r"cannot read the manifest"):
+        read_manifest(tmp_path / "m.csv")
+    (tmp_path / "m.csv").write_bytes(text.encode("cp1252"))
+    with pytest.raises(ValueError, match=r"cannot read the manifest .*'utf-8' codec can't decode byte 0xe9"):
+        read_manifest(tmp_path / "m.csv")
+
+
+def test_excel_separator_line_sets_the_separator(tmp_path):
+    """Excel writes (and reads) a first line 'sep=;' before the header: it was taken for the header,
+    and every row 'had more fields than the header's 1 (a comma in a name that is not quoted?)'.
+    Look-alikes: the same rows with commas and no such line read alike; semicolons without the line
+    stay refused; a row wider than the header under 'sep=,' is named by its line in the file."""
+    from forensics._sources import load_data
+
+    _touch(tmp_path, "a.jpg", "b.jpg")
+    (tmp_path / "plain.csv").write_text("path,label\na.jpg,0\nb.jpg,1\n", encoding="utf-8")
+    (tmp_path / "excel.csv").write_bytes(b"sep=;\r\npath;label\r\na.jpg;0\r\nb.jpg;1\r\n")
+    expected = read_manifest(tmp_path / "plain.csv")[["path", "label"]].values.tolist()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_manifest(tmp_path / "excel.csv")[["path", "label"]].values.tolist() == expected
+        assert load_data(tmp_path / "excel.csv")[["path", "label"]].values.tolist() == expected
+    (tmp_path / "semi.csv").write_bytes(b"path;label\r\na.jpg;0\r\n")
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) path, label"):
+        read_manifest(tmp_path / "semi.csv")
+    (tmp_path / "wide.csv").write_text("sep=,\npath,label\na.jpg,0\nb.jpg,1,x\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"line 4"):
+        read_manifest(tmp_path / "wide.csv")
+
+
+def test_ffpp_a_video_in_two_splits_is_refused(tmp_path):
+    """Split files (a custom protocol) that pair video 000 with 003 in train and with 002 in test:
+    the original 000 took the last split read, silently, so a test fake (000_002) had its source
+    video in train (or the reverse). Refused naming the video, both splits and pairs. Look-alike:
+    the same pairs in one split load."""
+    _ffpp(tmp_path)
+    _splits(tmp_path / "splits", train=(("000", "003"),), val=(("002", "001"),), test=(("000", "002"),))
+    with pytest.raises(ValueError, match=r"the split files put video 000 in train \(pair \['000', '003'\]\) and in "
+                                         r"test \(pair \['000', '002'\]\): its original video cannot take one split"):
+        load_faceforensics(tmp_path)
+    _splits(tmp_path / "splits", train=(("000", "003"), ("000", "002")), val=(("002", "001"),))
+    with pytest.raises(ValueError, match=r"video 002 in train .* and in val"):
+        load_faceforensics(tmp_path)
+    _splits(tmp_path / "splits", train=(("000", "003"), ("002", "001")), val=())
+    m = _ffpp_load(tmp_path)[0]
+    assert set(m["split"]) == {"train"}

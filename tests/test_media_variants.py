@@ -339,6 +339,57 @@ def test_a_path_with_windows_separators_names_the_file_meant(tmp_path):
     np.testing.assert_array_equal(load_item(windows).pixels, natural_image(2, (8, 8)))
 
 
+def test_a_file_url_and_an_unexpanded_tilde_name_the_file_meant(tmp_path, monkeypatch):
+    """'file:///data/a.png' was told to be downloaded first (it names a local file), and in a
+    manifest it was looked for as '<folder>/file:/data/a.png', '~/a.png' as '<folder>/~/a.png',
+    with no word of why. Look-alikes: an http URL keeps its note; a '~' path with no file at its
+    expansion, and 'file:a.png' (a valid file name, read as one), have none; nothing is read in
+    the named file's place."""
+    from urllib.request import pathname2url
+
+    from forensics._sources import load_data
+    from forensics.datasets import read_manifest
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    png = encode(natural_image(2, (8, 8)), "PNG")
+    (tmp_path / "home" / "a.png").write_bytes(png)
+    cafe = tmp_path / "caf\u00e9.png"
+    cafe.write_bytes(png)
+    url = "file://" + pathname2url(str(cafe))  # percent-encoded: caf%C3%A9.png
+    reasons = {}
+    for path in (url, "file://localhost" + pathname2url(str(tmp_path / "gone.png")), "file://nas/x.png",
+                 "https://example.org/a.png", "~/a.png", "~/b.png"):
+        with pytest.raises(ItemError) as err:
+            load_item(path)
+        reasons[path] = err.value.reason
+    assert list(reasons.values()) == [
+        f"file not found; it is a file:// URL, not a path: its local file {cafe} exists",
+        f"file not found; it is a file:// URL, not a path: its local file {tmp_path / 'gone.png'} does not exist "
+        f"either",
+        "file not found; it is a file:// URL of another host (nas): give a local path",
+        "file not found; it is a URL: inputs are local files (download it first)",
+        f"file not found; '~' is not expanded in a path (a shell expands it): a file exists at "
+        f"{tmp_path / 'home' / 'a.png'}",
+        "file not found"]
+    (tmp_path / "file:a.png").write_bytes(png)  # a literal name (the shared case 27 has such files)
+    np.testing.assert_array_equal(load_item(str(tmp_path / "file:a.png")).pixels, natural_image(2, (8, 8)))
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "b.png").write_bytes(png)
+    (data / "m.csv").write_text(f"path,label\n{url},0\n~/a.png,1\n~/b.png,0\nb.png,1\n", encoding="utf-8")
+    with pytest.warns(UserWarning, match=rf"3 of 4 rows .*exists=False; 1 of them \(first: '{url}'\): it is a file:// "
+                                         rf"URL, not a path: its local file .*caf\u00e9\.png exists; 1 of them \(first: "
+                                         rf"'~/a\.png'\): '~' is not expanded in a path"):
+        assert read_manifest(data / "m.csv")["exists"].tolist() == [False, False, False, True]
+    with pytest.warns(UserWarning, match=rf"names files absent from its folder; 1 of them \(first: '{url}'\): it is a "
+                                         rf"file:// URL.*; 1 of them \(first: '~/a\.png'\)"):
+        load_data(data / "m.csv")
+    with pytest.raises(FileNotFoundError, match=r"--dataset\); it is a file:// URL, not a path: its local file "
+                                                r".*/data/ exists$"):
+        load_data("file://" + pathname2url(str(data)) + "/")
+
+
 def test_windows_separators_and_another_unicode_normalization_at_once(tmp_path):
     """A manifest written on Windows, with precomposed (NFC) names, for files copied from macOS
     (NFD): both look-alikes at once are named together, and the manifest's warning counts each
@@ -1623,3 +1674,190 @@ def test_a_bmp_index_past_its_palette_is_refused():
     struct.pack_into("<I", data, 46, 3)
     with pytest.raises(ItemError, match=r"corrupt BMP data: a pixel uses palette index 3, but the palette holds 3"):
         load_item(bytes(data)).pixels
+
+
+# -- round 9: files cut short whose header still reads ---------------------------------------------
+
+def _cut_files():
+    """(name, whole file, cut file, expected reason) for files Pillow cannot open once cut."""
+    img = natural_image(9, (40, 48))
+    out = []
+    for comp in ("tiff_lzw", "tiff_adobe_deflate"):  # Pillow writes the directory after the image data
+        whole = encode(img, "TIFF", compression=comp)
+        out.append((f"tiff-{comp}", whole, whole[:len(whole) * 9 // 10],
+                    r"truncated TIFF: its first image directory is at byte \d+, past the end of the file"))
+    whole = encode(img, "TIFF", compression="tiff_lzw")
+    at = int.from_bytes(whole[4:8], "little")
+    out.append(("tiff-in-directory", whole, whole[:at + 20], rf"truncated TIFF: its first image directory \(at byte "
+                                                             rf"{at}, \d+ entries\) runs past the end of the file"))
+    out.append(("tiff-zeroed", whole, whole[:at] + bytes(len(whole) - at),
+                rf"corrupt TIFF: its first image directory \(at byte {at}\) holds no entries"))
+    for lossless in (False, True):
+        whole = encode(img, "WEBP", lossless=lossless, quality=90)
+        cut = bytearray(whole[:len(whole) // 2])
+        cut[4:8] = (len(cut) - 8).to_bytes(4, "little")  # the RIFF size rewritten to the cut length
+        out.append((f"webp-lossless={lossless}", whole, bytes(cut),
+                    rf"truncated WebP: its '{'VP8L' if lossless else 'VP8 '}' chunk at byte 12 declares \d+ bytes, "
+                    rf"past the end of the file \({len(cut)} bytes\)"))
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "AVIF", quality=80)
+    whole = buf.getvalue()
+    out.append(("avif", whole, whole[:len(whole) * 8 // 10], r"truncated AVIF: its 'mdat' box at byte \d+ declares"))
+    return out
+
+
+@pytest.mark.parametrize("name, whole, cut, reason", _cut_files(), ids=[c[0] for c in _cut_files()])
+def test_a_file_cut_short_whose_header_still_reads_is_named_truncated(name, whole, cut, reason):
+    """A compressed TIFF cut short (Pillow and most writers put its directory after the image data),
+    a WebP whose RIFF size was rewritten to the cut length, an AVIF cut inside its 'mdat' box: all
+    were 'not a readable image file (cannot identify image file); accepted formats: ... TIFF, WEBP
+    ... AVIF', which sent users looking for another format (and a zero-padded TIFF, whose directory
+    is zeros, likewise). Look-alike: the whole file reads; a TIFF whose directory ends exactly at
+    the end of the file (no next-directory offset) is not called cut."""
+    assert load_item(whole).pixels.shape[:2] == (40, 48)
+    with pytest.raises(ItemError, match=reason):
+        load_item(cut).pixels
+
+
+def test_the_tiff_directory_check_at_the_end_of_the_file():
+    """The threshold of the TIFF directory check: entries ending exactly at the end of the file are
+    not past it (the 4-byte next-directory offset cut off is another damage), one byte less is."""
+    whole = encode(natural_image(9, (40, 48)), "TIFF", compression="tiff_lzw")
+    at = int.from_bytes(whole[4:8], "little")
+    end = at + 2 + 12 * int.from_bytes(whole[at:at + 2], "little")
+    for size, past in ((end, False), (end - 1, True)):
+        with pytest.raises(ItemError) as err:
+            load_item(whole[:size]).pixels
+        assert ("runs past the end of the file" in err.value.reason) is past, err.value.reason
+
+
+def test_a_name_with_leading_spaces_names_the_file_meant(tmp_path):
+    """A hand-written manifest 'label,path' with a space after the comma names ' a.png': it was
+    'file not found' with no word of the file 'a.png' beside it (trailing spaces were named).
+    Look-alikes: a file really named ' b.png' is read as itself and ' b.png' asked as 'b.png' is
+    named the other way; letter case and leading spaces at once are both named; a name with no
+    look-alike stays plain."""
+    from forensics.datasets import SkippedFilesWarning, read_manifest
+
+    png = encode(natural_image(3, (8, 8)), "PNG")
+    for name in ("a.png", " b.png", "C.png"):
+        (tmp_path / name).write_bytes(png)
+    reasons = []
+    for asked in (" a.png", "b.png", "  c.png", " z.png"):
+        with pytest.raises(ItemError) as err:
+            load_item(str(tmp_path / asked))
+        reasons.append(err.value.reason)
+    assert reasons == ["file not found; a file whose name differs only in leading spaces exists: 'a.png'",
+                       "file not found; a file whose name differs only in leading spaces exists: ' b.png'",
+                       "file not found; a file whose name differs only in letter case and leading spaces exists: "
+                       "'C.png'", "file not found"]
+    np.testing.assert_array_equal(load_item(str(tmp_path / " b.png")).pixels, natural_image(3, (8, 8)))
+    (tmp_path / "m.csv").write_text("label,path\n0, a.png\n1, b.png\n", encoding="utf-8")
+    with pytest.warns(SkippedFilesWarning), pytest.warns(UserWarning, match=r"1 of 2 rows .*; 1 of them: a file whose "
+                                                                           r"name differs only in leading spaces"):
+        assert read_manifest(tmp_path / "m.csv")["exists"].tolist() == [False, True]
+
+
+def test_an_mpo_cut_inside_a_later_picture_is_refused():
+    """An MPO (a stereo pair) is read as its primary picture; cut inside its second picture (one byte
+    short, or cut and zero-padded to its size) it decoded the intact primary with status ok, while
+    a cut animated GIF, WebP, PNG or multi-page TIFF is refused whatever frame the cut falls in.
+    Look-alikes: the whole file, and the file with bytes after its last picture, read the primary."""
+    pictures = [Image.fromarray(natural_image(k, (32, 40))) for k in range(3)]
+    buf = io.BytesIO()
+    pictures[0].save(buf, "MPO", save_all=True, append_images=pictures[1:], quality=95)
+    whole = buf.getvalue()
+    primary = load_item(whole)
+    assert primary.format == "mpo"
+    np.testing.assert_array_equal(load_item(whole + bytes(16)).pixels, primary.pixels)
+    third = whole.rfind(b"\xff\xd8")
+    with pytest.raises(ItemError, match=rf"truncated or corrupt MPO: its picture 3 of 3 \(at byte {third} by its MP "
+                                        rf"index\): truncated JPEG: the end-of-image marker is missing"):
+        load_item(whole[:-1]).pixels
+    padded = whole[:len(whole) - 300] + bytes(300)
+    with pytest.raises(ItemError, match=r"MPO: its picture 3 of 3 .*: truncated JPEG"):
+        load_item(padded).pixels
+    with pytest.raises(ItemError, match=r"MPO: its picture 2 of 3 \(at byte \d+ by its MP index\): truncated JPEG"):
+        load_item(whole[:third - 10]).pixels  # cut inside the second picture
+    with pytest.raises(ItemError, match=rf"truncated MPO: its picture 3 of 3 \(at byte {third} by its MP index\) "
+                                        rf"starts past the end of the file \({third} bytes\)"):
+        load_item(whole[:third]).pixels  # cut between the second and the third
+
+
+def test_a_gif_cut_short_names_the_frame_it_ends_in():
+    """A GIF cut short was 'corrupt or unsupported GIF data (the decoder refused it)', whatever was
+    cut; the reason now names where the file ends (in frame 2's image data, also with a trailer
+    byte appended there; after the last frame without its trailer). Look-alikes: the whole file
+    reads; a cut GIF stays refused (the reason is all that changed)."""
+    frames = [Image.fromarray(natural_image(k, (32, 40))) for k in range(3)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100)
+    whole = buf.getvalue()
+    assert load_item(whole).pixels.shape == (32, 40, 3)
+    second = whole.index(b"\x2c", whole.index(b"\x21\xf9", whole.index(b"\x2c") + 1))  # frame 2's descriptor
+    cases = [(whole[:-1], r"after frame 3 without its trailer"),
+             (whole[:second + 200], r"inside frame 2's image data"),
+             (whole[:second + 200] + b"\x3b", r"inside frame 2's image data"),
+             (whole[:second + 5], r"inside frame 2's image descriptor"),
+             (whole[:20], r"inside its global colour table")]
+    for data, where in cases:
+        with pytest.raises(ItemError, match=r"^item 0: truncated GIF: the file ends " + where):
+            load_item(data).pixels
+
+
+def test_an_unexpanded_pattern_is_said_to_be_one(tmp_path):
+    """'data/*.png' quoted on a command line, or written in a config file or a manifest, reaches the
+    library unexpanded: it was a plain 'file not found'. It is said to be a pattern, with the files
+    it matches counted; none is read in its place. Look-alikes: a file literally named 'b*.png' is
+    read as itself; a pattern matching nothing, and a name with brackets ('[ab].png', common in real
+    names), stay plain."""
+    from forensics._sources import load_data
+
+    png = encode(natural_image(4, (8, 8)), "PNG")
+    for name in ("a1.png", "a2.png", "b*.png"):
+        (tmp_path / name).write_bytes(png)
+    with pytest.raises(ItemError) as err:
+        load_item(str(tmp_path / "a*.png"))
+    assert err.value.reason == (f"file not found; it is a pattern ('*' or '?'), which a shell expands, not a path: 2 "
+                                f"file(s) match it (first: {tmp_path / 'a1.png'}); give the files or their folder")
+    np.testing.assert_array_equal(load_item(str(tmp_path / "b*.png")).pixels, natural_image(4, (8, 8)))
+    for plain in ("c*.png", "[ab]1.png"):
+        with pytest.raises(ItemError, match=r"\): file not found$"):
+            load_item(str(tmp_path / plain))
+    with pytest.raises(FileNotFoundError, match=r"--dataset\); it is a pattern \('\*' or '\?'\)"):
+        load_data(str(tmp_path / "a?.png"))
+
+
+@pytest.mark.parametrize("tags, reason", [
+    (dict(subfiletype=1), r"the TIFF's first image is a reduced-resolution preview of another image in the file "
+                          r"\(NewSubfileType 1\)"),
+    (dict(extratags=[(255, "H", 1, 2, True)]), r"reduced-resolution preview .* \(SubfileType 2\)"),
+    (dict(subfiletype=1, extratags=[(50706, "B", 4, (1, 4, 0, 0), True)]),
+     r"a DNG camera raw file \(DNGVersion 1\.4\.0\.0\): its first image is a preview"),
+])
+def test_a_tiff_whose_first_image_is_a_preview_is_refused(tags, reason):
+    """A TIFF whose first directory is a reduced-resolution preview of the picture stored after it
+    (NewSubfileType bit 0, the old SubfileType 2), and a DNG camera raw file (always a preview
+    first): the item was the 16x20 preview of a 64x80 picture, status ok. Look-alikes: the same
+    two pages without the flag (an ordinary multi-page TIFF: its first page), a page flagged as
+    one page of several (NewSubfileType 2), and a flagged image alone in its file are read."""
+    import tifffile
+
+    full = natural_image(1, (64, 80))
+    preview = np.ascontiguousarray(full[::4, ::4])
+
+    def tiff(**first):
+        buf = io.BytesIO()
+        with tifffile.TiffWriter(buf) as w:
+            w.write(preview, photometric="rgb", **first)
+            w.write(full, photometric="rgb")
+        return buf.getvalue()
+
+    with pytest.raises(ItemError, match=reason):
+        load_item(tiff(**tags)).pixels
+    np.testing.assert_array_equal(load_item(tiff()).pixels, preview)
+    np.testing.assert_array_equal(load_item(tiff(subfiletype=2)).pixels, preview)
+    if "extratags" not in tags or tags["extratags"][0][0] != 50706:  # a flagged image alone in its file is read
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, preview, photometric="rgb", **tags)
+        np.testing.assert_array_equal(load_item(buf.getvalue()).pixels, preview)

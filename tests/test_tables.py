@@ -277,6 +277,39 @@ def test_retry_failed_at_frame_level_gives_a_recovered_video_its_frames(videos, 
     pd.testing.assert_frame_equal(table.data, fresh.data)
 
 
+def test_a_path_with_undecodable_bytes_is_written_escaped_and_resumes(tmp_path):
+    """A hand-built manifest (object column) naming a file in Latin-1 on a UTF-8 system: the
+    extraction ran, then writing the table failed (Parquet holds UTF-8 only: UnicodeEncodeError),
+    losing the work. The file is read; the table names it with the bytes escaped, as the errors
+    and the face-crop tables do, and a second run over the same manifest resumes the table instead
+    of calling it other items. Look-alikes: names with a newline, a tab, a leading space or a
+    valid 'caf\u00e9' are written as they are."""
+    import os
+
+    folder = os.fsencode(str(tmp_path))
+    raw = os.fsdecode(folder + b"/caf\xe9.png")
+    try:
+        open(raw, "wb").close()
+    except OSError:  # pragma: no cover - a file system that refuses such names
+        pytest.skip("this file system refuses names that are not valid UTF-8")
+    names = [raw, str(tmp_path / "a\nb.png"), str(tmp_path / "t\tb.png"), str(tmp_path / " lead.png"),
+             str(tmp_path / "caf\u00e9.png")]
+    for k, name in enumerate(names):
+        with open(name, "wb") as f:
+            f.write(encode(natural_image(k, (32, 40)), "PNG"))
+    manifest = pd.DataFrame({"path": pd.Series(names, dtype=object), "label": [0, 1, 0, 1, 0]})
+    out = tmp_path / "t.parquet"
+    table = extract_table(manifest, features=["blur"], out=out, chunk_size=2)
+    assert table.data["status"].tolist() == ["ok"] * 5
+    assert table.data["path"].tolist() == [str(tmp_path / "caf\\udce9.png")] + names[1:]
+    expected = make_feature_bank(["blur"]).fit().transform(names)
+    np.testing.assert_allclose(table.X, expected, rtol=1e-12)
+    assert read_table(out).data["path"].tolist() == table.data["path"].tolist()
+    again = extract_table(manifest, features=["blur"], out=out)  # resumed: the same items
+    # (an object path column comes back from Parquet as strings, escaped or not: values compared)
+    pd.testing.assert_frame_equal(again.data, table.data, check_dtype=False)
+
+
 def test_fit_detector_scores_files_like_the_pipeline_fitted_on_them(images):
     pipe = make_pipeline(features=["blur"], head="logistic")
     table = extract_table(images, features=pipe.named_steps["features"])

@@ -16,7 +16,10 @@ import re
 import secrets
 import shutil
 import stat
+import struct
+import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,6 +95,53 @@ class ZipReport:
         return self.total_bytes / max(self.compressed_bytes, 1)
 
 
+def _unicode_path_field(extra, raw):
+    """The UTF-8 name of an Info-ZIP Unicode Path extra field (0x7075) that belongs to ``raw``, or None.
+
+    The field (version 1) carries the CRC-32 of the header's name: a name changed by a tool that
+    left the field as it was no longer matches it, and the field is then ignored (APPNOTE 4.6.9).
+    """
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, size = struct.unpack_from("<HH", extra, pos)
+        body = extra[pos + 4:pos + 4 + size]
+        if tag == 0x7075 and len(body) >= 5 and body[0] == 1 and struct.unpack_from("<I", body, 1)[0] == zlib.crc32(raw):
+            try:
+                return body[5:].decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        pos += 4 + size
+    return None
+
+
+def _entry_name(info):
+    """``(name, how)``: the entry's name as its writer wrote it, and how it was read when not by the flag.
+
+    A name whose UTF-8 flag (general purpose bit 11) is unset is cp437 by the ZIP standard, and
+    zipfile decodes it so; but many tools write UTF-8 names without setting the flag, which cp437
+    turns into other characters (``café.jpg`` -> ``caf├⌐.jpg``), extracted under that name, so
+    that a manifest naming ``café.jpg`` found no file. Such a name is read from the Info-ZIP
+    Unicode Path extra field when one matches it, else as UTF-8 when it is valid UTF-8 (a name
+    really in cp437 is almost never so: its accented letters are single bytes above 127, which
+    UTF-8 never has alone); other non-ASCII names stay cp437 (``how`` says so).
+    """
+    if info.flag_bits & 0x800:
+        return info.filename, None
+    try:
+        raw = info.orig_filename.encode("cp437")
+    except UnicodeEncodeError:  # pragma: no cover - zipfile decoded it with cp437, which covers every byte
+        return info.filename, None
+    if raw.isascii():
+        return info.filename, None
+    field = _unicode_path_field(info.extra, raw)
+    if field is not None:
+        return field, "unicode-path"
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return info.filename, "cp437"
+
+
 def _normalise(archive, info):
     """The entry's relative POSIX path, or raise: absolute, drive letter, ``..``, control chars."""
     raw = info.filename
@@ -157,7 +207,12 @@ def _check(path, max_files, max_total_bytes, max_ratio, ratio_min_bytes):
         raise UnsafeArchiveError(path, infos[max_files].filename,
                                  f"more than max_files={max_files} entries ({len(infos)})")
     seen, folded, files = {}, {}, []
+    read_as = {}  # how names without the UTF-8 flag were read: [(name, cp437 reading)]
     for info in infos:
+        name, how = _entry_name(info)
+        if how is not None:
+            read_as.setdefault(how, []).append((name, info.filename))
+            info.filename = name  # (zipfile checks the local header against orig_filename, unchanged)
         rel = _normalise(path, info)
         mode = info.external_attr >> 16
         kind = stat.S_IFMT(mode)
@@ -169,11 +224,15 @@ def _check(path, max_files, max_total_bytes, max_ratio, ratio_min_bytes):
         if rel in seen:
             raise UnsafeArchiveError(path, info.filename, f"duplicate name (same path as entry {seen[rel]!r})")
         seen[rel] = info.filename
-        low = rel.casefold()
+        low = unicodedata.normalize("NFC", rel).casefold()
         if low in folded:
-            report.warnings.append(f"{info.filename!r} and {folded[low]!r} differ only in case: they collide "
-                                   f"on case-insensitive file systems")
-        folded.setdefault(low, info.filename)
+            how = ("case" if unicodedata.normalize("NFC", folded[low][1]) != unicodedata.normalize("NFC", rel)
+                   else "Unicode normalization (NFC/NFD: they print alike)")
+            report.warnings.append(f"{info.filename!r} and {folded[low][0]!r} differ only in {how}: they collide "
+                                   f"on case-insensitive file systems" if how == "case" else
+                                   f"{info.filename!r} and {folded[low][0]!r} differ only in {how}: they collide on "
+                                   f"macOS file systems, and a list naming one form finds only that one")
+        folded.setdefault(low, (info.filename, rel))
         if info.is_dir():
             report.n_dirs += 1
             continue
@@ -200,6 +259,15 @@ def _check(path, max_files, max_total_bytes, max_ratio, ratio_min_bytes):
             parent = parent.rsplit("/", 1)[0] if "/" in parent else None
     # (a folder entry "a/" and a file "a" normalise to the same path: refused above as a duplicate name)
     report.files = [rel for _, rel in files]
+    if "utf-8" in read_as:
+        (name, cp437), n = read_as["utf-8"][0], len(read_as["utf-8"])
+        report.warnings.append(f"{n} entry name(s) are UTF-8 without the archive's UTF-8 flag, read as UTF-8 (first: "
+                               f"{name!r}, which the ZIP standard's cp437 would read {cp437!r})")
+    if "cp437" in read_as:
+        (name, _), n = read_as["cp437"][0], len(read_as["cp437"])
+        report.warnings.append(f"{n} entry name(s) are not ASCII, not UTF-8 and carry no UTF-8 flag: read as cp437, "
+                               f"the ZIP standard's encoding (first: {name!r}); if the archive was written in another "
+                               f"code page (a Windows system's), these names are not the ones its writer saw")
     return zf, files, report
 
 
@@ -232,7 +300,8 @@ def validate_zip(path, *, max_files=100_000, max_total_bytes=50 * 2**30, max_rat
     Returns
     -------
     ZipReport
-        Files, sizes, hashes, and warnings (duplicate contents, case-only name clashes).
+        Files, sizes, hashes, and warnings (duplicate contents, case-only name clashes, names
+        without the UTF-8 flag read as UTF-8 or left as cp437: see :func:`_entry_name`).
 
     Raises
     ------

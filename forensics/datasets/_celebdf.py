@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 from ._inventory import Inventory
-from ._manifest import finish, list_named, read_text
+from ._manifest import deeper_hint, finish, list_named, read_text
 
 __all__ = ["load_celebdf"]
 
@@ -27,7 +27,7 @@ def _find_folder(root, name):
     if len(matches) == 1:
         return matches[0]
     raise FileNotFoundError(f"{root / name} not found: Celeb-DF needs the folders {', '.join(_FOLDERS)} "
-                            f"(and {_TEST_LIST}) directly under {root}")
+                            f"(and {_TEST_LIST}) directly under {root}" + deeper_hint(root, [name]))
 
 
 def _read_test_list(file):

@@ -447,6 +447,9 @@ def save_demo_dataset(path, n_per_class=120, size=128, seed=0, quality=90, *, ov
     ['fake', 'real']
     """
     root = Path(path)
+    from ._inventory import require_text_path
+
+    require_text_path(root, "folder")  # before writing: no loader would read the files back
     if not overwrite:
         for sub in ("real", "fake"):
             folder = root / sub
@@ -547,6 +550,9 @@ def save_demo_videos(path, n_per_class=4, n_frames=12, size=64, seed=0, *, fps=1
     if unknown or not methods:
         raise ValueError(f"methods must be taken from {list(DEMO_VIDEO_METHODS)}, got {list(methods)!r}")
     root = Path(path)
+    from ._inventory import require_text_path
+
+    require_text_path(root, "folder")  # before writing: no loader would read the files back
     if not overwrite:
         for sub in ("real", "fake"):
             folder = root / sub

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -18,10 +19,41 @@ _LABELS = {"REAL": 0, "FAKE": 1}
 
 
 _TEST_LABELS = "labels.csv"
+_METADATA = "metadata.json"
+
+
+def _named(folder, name, *, folder_wanted=False):
+    """``folder/name``, else the one entry named ``name`` in another letter case (``Metadata.json``,
+    ``METADATA.JSON``, ``Labels.csv``, ``Videos/``: copies made on Windows or macOS, which match names
+    case-insensitively); None when there is neither. Two such entries and no exact one are refused:
+    which one holds the labels cannot be told."""
+    kind = Path.is_dir if folder_wanted else Path.is_file
+    exact = folder / name
+    if kind(exact):
+        return exact
+    if exact.is_symlink() and not exact.exists():  # the labels are there, out of reach: never "no metadata.json"
+        raise FileNotFoundError(f"{exact} is a broken symbolic link (to {os.readlink(exact)}): the part's labels "
+                                f"cannot be read")
+    try:
+        twins = sorted(p for p in folder.iterdir() if p.name.lower() == name and p.name != name and kind(p))
+    except OSError:
+        return None
+    if len(twins) > 1:
+        raise ValueError(f"{folder}: {' and '.join(repr(p.name) for p in twins)} differ only in letter case and "
+                         f"no {name!r} exists: which one labels the part cannot be told; keep one")
+    return twins[0] if twins else None
 
 
 def _is_part(folder):
-    return (folder / "metadata.json").is_file() or (folder / _TEST_LABELS).is_file()
+    return _named(folder, _METADATA) is not None or _named(folder, _TEST_LABELS) is not None
+
+
+def _deeper_parts(root):
+    """Part folders two levels below ``root`` (``root/dfdc_train_all/dfdc_train_part_0/``), for the error's hint."""
+    try:
+        return sorted(q for p in root.iterdir() if p.is_dir() for q in p.iterdir() if q.is_dir() and _is_part(q))
+    except OSError:
+        return []
 
 
 def _parts(root):
@@ -32,27 +64,31 @@ def _parts(root):
         raise FileNotFoundError(f"{root} not found: expected a DFDC part folder or a folder of parts")
     parts = sorted((p for p in root.iterdir() if p.is_dir() and _is_part(p)), key=lambda p: natural_key(p.name))
     if not parts:
+        deeper = _deeper_parts(root)
+        hint = (f"; parts lie one folder deeper ({len(deeper)}, first {deeper[0].relative_to(root)}): pass "
+                f"{deeper[0].parent} as root" if deeper else "")
         raise FileNotFoundError(f"{root} has no metadata.json or labels.csv, and no subfolder (dfdc_train_part_N/, "
-                                f"test/) holds one")
+                                f"test/) holds one{hint}")
     return parts
 
 
 def _video_folder(part):
     """Where a part's videos are: the test set's ``videos/`` subfolder when labels.csv sits beside one."""
-    if not (part / "metadata.json").is_file() and (part / "videos").is_dir():
-        return part / "videos"
+    videos = _named(part, "videos", folder_wanted=True)
+    if _named(part, _METADATA) is None and videos is not None:
+        return videos
     return part
 
 
 def _read_entries(part):
     """(file, {name: entry}) of a part: its metadata.json, else its labels.csv (the test set's)."""
-    meta_file = part / "metadata.json"
-    if meta_file.is_file():
+    meta_file = _named(part, _METADATA)
+    if meta_file is not None:
         meta = read_json(meta_file)
         if not isinstance(meta, dict):
             raise ValueError(f"{meta_file}: expected an object mapping file names to entries")
         return meta_file, meta
-    file = part / _TEST_LABELS
+    file = _named(part, _TEST_LABELS)
     rows = list(csv.reader(read_text(file).splitlines()))
     header = [c.strip().lower() for c in rows[0]] if rows else []
     if "filename" not in header or "label" not in header:
@@ -105,7 +141,8 @@ def load_dfdc(root, *, strict=False):
     label 1 = fake, 0 = real; ``FAKE``/``REAL`` also read) and its videos, in a ``videos/``
     subfolder when there is one, else beside it (``test/labels.csv``, ``test/videos/x.mp4``).
     Its rows have ``split="test"`` and no ``original`` (each video is its own group). A folder
-    with both files is read from ``metadata.json``.
+    with both files is read from ``metadata.json``. ``Metadata.json``, ``Labels.csv`` or ``Videos/`` in
+    another letter case (a copy made on Windows or macOS) are read when the exact name is absent.
     Labels come from the metadata only. Media files that no metadata.json (or labels.csv) names (a part
     folder without metadata.json, videos the metadata does not list, files outside the part
     folders) cannot be labelled: they are counted, by reason, in a
@@ -156,7 +193,8 @@ def load_dfdc(root, *, strict=False):
     -----
     **Groups.** ``group`` is the original video: a real video and every fake made from it share
     a group (across parts too), so no fold trains on the source of a test fake; names are
-    compared case-insensitively (``"original": "B.MP4"`` joins ``b.mp4``). The metadata has
+    compared case-insensitively (``"original": "B.MP4"`` joins ``b.mp4``), and an original written
+    with its folder (``dfdc_train_part_0/b.mp4``) is that video's name. The metadata has
     no actor id, and DFDC's actors appear in several original videos, so two groups may still
     show the same person; identity-level separation needs DFDC's full release (or a clustering
     of faces).
@@ -192,9 +230,14 @@ def load_dfdc(root, *, strict=False):
             label = _LABELS.get(str(entry.get("label", "")).upper()) if isinstance(entry, dict) else None
             if label is None:
                 raise ValueError(f"{meta_file}: entry {name!r} is {entry!r}; expected a 'label' of REAL or FAKE"
-                                 + (" (or 0 / 1)" if meta_file.name == _TEST_LABELS else ""))
+                                 + (" (or 0 / 1)" if meta_file.name.lower() == _TEST_LABELS else ""))
             path = folder / name
             original = entry.get("original") if label == 1 else None
+            if original is not None and not isinstance(original, str):
+                raise ValueError(f"{meta_file}: entry {name!r} has the original {original!r}; expected a file name "
+                                 f"or null")
+            if original:  # a video named with its folder ('dfdc_train_part_0/b.mp4', '.\\b.mp4') is that video
+                original = original.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or None
             exists = path.is_file() and inventory.problem(path) is None
             if not exists:
                 missing.append(str(path))

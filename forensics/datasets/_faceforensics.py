@@ -6,7 +6,7 @@ import warnings
 from pathlib import Path
 
 from ._inventory import Inventory
-from ._manifest import finish, list_named, read_json, require_dir
+from ._manifest import deeper_hint, finish, list_named, read_json, require_dir
 
 __all__ = ["FFPP_METHODS", "load_faceforensics"]
 
@@ -193,6 +193,10 @@ def load_faceforensics(root, *, compression="c23", methods=None, splits_dir=None
         raise ValueError(f"compression must be one of {sorted(_COMPRESSIONS)}, got {compression!r}")
     comp = "c0" if compression == "raw" else compression
     known = FFPP_METHODS + (_DFD,)
+    if not (root / "manipulated_sequences").is_dir() and not (root / "original_sequences").is_dir():
+        raise FileNotFoundError(f"{root} has neither manipulated_sequences/ nor original_sequences/ (the official "
+                                f"download script's layout)"
+                                + deeper_hint(root, ["manipulated_sequences", "original_sequences"]))
     if methods is None:
         methods = [m for m in FFPP_METHODS if _videos_dir(root / "manipulated_sequences" / m, comp)]
         if not methods:
@@ -238,7 +242,14 @@ def load_faceforensics(root, *, compression="c23", methods=None, splits_dir=None
         split_of_pair = None
     unsplit = 0
     if split_of_pair is not None:
-        split_of_id = {i: s for pair, s in split_of_pair.items() for i in pair}
+        split_of_id = {}
+        for pair, s in split_of_pair.items():
+            for i in sorted(pair):
+                if split_of_id.setdefault(i, (s, pair))[0] != s:  # the original would take the last one silently
+                    other, where = split_of_id[i]
+                    raise ValueError(f"the split files put video {i} in {other} (pair {sorted(where)}) and in {s} "
+                                     f"(pair {sorted(pair)}): its original video cannot take one split")
+        split_of_id = {i: s for i, (s, _) in split_of_id.items()}
         for row in rows:
             if row["subset"] != "youtube":
                 row["split"] = None

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ._inventory import IMAGE_SUFFIXES, VIDEO_SUFFIXES, Inventory, _shown
+from ._manifest import deeper_hint
 
 __all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "load_folder"]
 
@@ -31,7 +32,8 @@ def _top_folder(root, top):
     if len(matches) == 1:
         return matches[0]
     found = f" ({' and '.join(repr(p.name) for p in matches)} differ only in letter case: rename one)" if matches else ""
-    raise FileNotFoundError(f"{root} has no {top}/ folder (expected real/ and fake/[<method>/]){found}")
+    hint = deeper_hint(root, _TOPS) if root.is_dir() and not matches else ""
+    raise FileNotFoundError(f"{root} has no {top}/ folder (expected real/ and fake/[<method>/]){found}{hint}")
 
 
 def load_folder(root, *, suffixes=IMAGE_SUFFIXES + VIDEO_SUFFIXES, strict=False):

@@ -84,6 +84,21 @@ def _is_text(name):
     return True
 
 
+def require_text_path(path, what):
+    """Raise ValueError when ``path`` (a data set's folder, a manifest) holds bytes that are not valid text.
+
+    A Latin-1 folder name on a UTF-8 system (Python holds its bytes as lone surrogates) is in
+    every file's path under it, which no manifest table can hold: pandas 3 and pyarrow raised a bare
+    ``UnicodeEncodeError`` naming no path, after the walk. A file name so made is counted among
+    the skipped files; the folder that holds them all is refused at once, named with its bytes escaped.
+    """
+    text = os.fspath(path)
+    if not _is_text(text):
+        raise ValueError(f"{_shown(text)}: the {what}'s path holds bytes that are not valid text in the file system's "
+                         f"encoding (shown escaped, e.g. Latin-1 from an old archive): a manifest table cannot hold "
+                         f"the paths under it; rename it")
+
+
 def trailing_suffix(name):
     """The suffix of ``name`` once trailing spaces and dots are dropped (``'a.JPG. '`` -> ``'.jpg'``),
     or ``""`` when it has none of either (Windows drops them; Linux keeps them in the name)."""
@@ -125,6 +140,8 @@ class Inventory:
 
     def __init__(self, *roots, suffixes=MEDIA_SUFFIXES):
         self.roots = [Path(r) for r in roots]
+        for root in self.roots:
+            require_text_path(root, "folder")
         self.suffixes = tuple(s.lower() for s in suffixes)
         self._files = {}     # folder (normalised) -> [Path], natural order
         self._problems = {}  # normalised path -> (Path, reason)

@@ -139,6 +139,12 @@ def read_manifest_csv(path, names=NAME_COLUMNS, **kwargs):
     columns ``names`` only an empty cell is missing; other columns (labels, scores) keep pandas'
     defaults. Parser errors propagate (the callers name the file).
 
+    The file is UTF-8 (a leading byte-order mark dropped), or UTF-16 when it starts with UTF-16's
+    byte-order mark (Excel's "Unicode text", Windows PowerShell's ``Out-File``), which said
+    "'utf-8' codec can't decode byte 0xff in position 0".
+    A first line ``sep=;`` (Excel's separator line, which it writes and reads before the header)
+    sets the separator: it was read as the header, and the rows "had more fields than the header".
+
     The table keeps the file's columns as they are: a data row with more fields than the header
     is a :class:`pandas.errors.ParserError` naming its line (pandas takes the first column of a
     file whose every row has one field more than the header for the row labels, which shifted
@@ -163,6 +169,18 @@ def read_manifest_csv(path, names=NAME_COLUMNS, **kwargs):
         if hasattr(path, "seek"):  # a file object: read again from its start
             path.seek(0)
 
+    hint = None  # Excel's separator line ('sep=;'), which Excel reads and writes before the header
+    if isinstance(path, (str, os.PathLike)):
+        if "encoding" not in kwargs:
+            with open(path, "rb") as f:
+                head = f.read(2)
+            if head in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark (Excel's "Unicode
+                kwargs["encoding"] = "utf-16"        # text", Windows PowerShell's Out-File): read as such
+        with open(path, encoding=kwargs.get("encoding") or "utf-8-sig", errors="replace", newline="") as f:
+            hint = re.fullmatch(r'"?sep=(.)"?,*', f.readline().rstrip("\r\n"))
+        if hint and "sep" not in kwargs and "skiprows" not in kwargs:
+            kwargs.update(sep=hint.group(1), skiprows=1)
+
     header = pd.read_csv(path, nrows=0, **kwargs).columns
     rewind()
     written = pd.read_csv(path, nrows=1, header=None, dtype=str, keep_default_na=False, **kwargs)
@@ -182,7 +200,9 @@ def read_manifest_csv(path, names=NAME_COLUMNS, **kwargs):
             line = "a data row"
             if isinstance(path, (str, os.PathLike)):
                 with open(path, encoding=kwargs.get("encoding") or "utf-8-sig", newline="") as f:
-                    reader = csv.reader(f)
+                    if kwargs.get("skiprows") == 1:
+                        f.readline()
+                    reader = csv.reader(f, delimiter=kwargs.get("sep", ","))
                     width = len(next(reader, []))
                     # rows that only end with empty fields (a comma after the last value, as some
                     # spreadsheets write) are read right (index_col=False drops them); others are not
@@ -211,6 +231,26 @@ def cwd_note(written, base):
             f"relative paths are read from the manifest's folder {base}: write them relative to it, or absolute")
 
 
+def spelled_note(written, base):
+    """``""``, or a note counting the rows absent from the manifest's folder ``base`` that are written
+    as URLs (``https://...``, ``file:///data/a.jpg``) or with a leading ``~``, naming the first:
+    relative paths are joined to ``base``, so ``file:///data/a.jpg`` was looked for as
+    ``<base>/file:/data/a.jpg`` and ``~/a.jpg`` as ``<base>/~/a.jpg``, with no word of why. The
+    file meant is named, never read in their place."""
+    from ..media._item import _spelling_reason, path_text
+
+    kinds = {}
+    for w in written:
+        text = os.fsdecode(w)
+        if not (text.startswith("~") or "://" in text):  # (a pattern is named by normalization_note, under base)
+            continue
+        reason = None if os.path.lexists(Path(base) / text) else _spelling_reason(text)
+        if reason is not None:
+            reason = reason.removeprefix("file not found; ")
+            kinds.setdefault(reason.split(":")[0], []).append((text, reason))
+    return "".join(f"; {len(rs)} of them (first: {path_text(rs[0][0])!r}): {rs[0][1]}" for rs in kinds.values())
+
+
 def normalization_note(paths):
     """``""``, or a note counting the absent ``paths`` for which a look-alike file exists (a name that
     differs only in Unicode normalization, NFC/NFD; Windows separators; both; letter case or trailing
@@ -223,7 +263,8 @@ def normalization_note(paths):
     reasons = [r for r in (not_found_reason(p) for p in paths if not os.path.lexists(p)) if r != "file not found"]
     kinds = {}  # one count per kind of look-alike (normalization, separators, case...), naming the first
     for r in reasons:
-        kinds.setdefault(tuple(k in r for k in ("normalization", "separators", "letter case", "spaces or dots")),
+        kinds.setdefault(tuple(k in r for k in ("normalization", "separators", "letter case", "leading spaces",
+                                                "spaces or dots")),
                          []).append(r)
     loops = []  # links to themselves, or to each other: there, but with no file at their end
     for p in paths:
@@ -268,6 +309,21 @@ def warn_same_file(source, paths, stacklevel=2, names=None):
         warnings.warn(f"{len(pairs)} row(s) of {source} name a file that an earlier row names (first: rows {i} and "
                       f"{j}: {shown[i]} and {shown[j]}); the file counts twice, in both halves of a split unless a "
                       f"group column joins them", UserWarning, stacklevel=stacklevel + 1)
+
+
+def deeper_hint(root, names):
+    """``""``, or a note naming the subfolder of ``root`` that holds every one of ``names`` (the data
+    set's top folders or files) when ``root`` itself does not: a copy unpacked into a folder of its
+    own (``root/Celeb-DF-v2/Celeb-real/``) given its parent. Names are compared case-insensitively."""
+    root = Path(root)
+    want = {n.lower() for n in names}
+    try:
+        found = sorted(d for d in root.iterdir() if d.is_dir() and want <= {c.name.lower() for c in d.iterdir()})
+    except OSError:
+        return ""
+    if not found:
+        return ""
+    return f"; the layout lies one folder deeper, in {found[0]}: pass that folder as root"
 
 
 def require_dir(path, what):

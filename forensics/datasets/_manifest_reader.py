@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._inventory import Inventory
-from ._manifest import check_labels, cwd_note, normalization_note, read_manifest_csv, warn_same_file
+from ._inventory import Inventory, _shown, require_text_path
+from ._manifest import check_labels, cwd_note, normalization_note, read_manifest_csv, spelled_note, warn_same_file
 
 __all__ = ["read_manifest"]
 
@@ -76,7 +76,7 @@ def read_manifest(path, *, root=None, strict=False):
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: expected a manifest .csv")
+        raise FileNotFoundError(f"{_shown(os.fspath(path))} not found: expected a manifest .csv")
     try:
         table = read_manifest_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -90,6 +90,8 @@ def read_manifest(path, *, root=None, strict=False):
         raise ValueError(f"the manifest {path}, row {int(empty[0])}: empty path")
     base = path.parent
     written = table["path"].tolist()
+    if not all(os.path.isabs(p) for p in written):
+        require_text_path(base, "manifest folder")  # its relative rows' paths would hold its bytes
     table["path"] = [p if os.path.isabs(p) else os.fspath(base / p) for p in table["path"]]
     label = pd.to_numeric(table["label"], errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero(~np.isin(label, (0.0, 1.0)))
@@ -114,7 +116,8 @@ def read_manifest(path, *, root=None, strict=False):
         warnings.warn(f"{len(absent)} of {len(table)} rows of {path} name a file that is "
                       f"absent or not readable (first: {absent.iloc[0]}); their rows have exists=False"
                       + normalization_note(absent)
-                      + cwd_note([w for w, ok in zip(written, exists) if not ok], base), UserWarning, stacklevel=2)
+                      + cwd_note([w for w, ok in zip(written, exists) if not ok], base)
+                      + spelled_note([w for w, ok in zip(written, exists) if not ok], base), UserWarning, stacklevel=2)
     warn_same_file(path, table["path"][table["exists"]], stacklevel=2)
     skipped = inventory.settle(table["path"], loader="read_manifest", strict=strict,
                                classify=lambda _, rel: ("not listed in the manifest CSV (unlabelled)", False))

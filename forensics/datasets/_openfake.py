@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._inventory import MEDIA_SUFFIXES, Inventory
+from ._inventory import MEDIA_SUFFIXES, Inventory, require_text_path
 from ._manifest import finish
 
 __all__ = ["load_openfake"]
@@ -42,6 +42,7 @@ def _shards(path_or_paths):
             folders.append(p)
             shards.append(p)  # a placeholder, replaced by the folder's shards below
         elif p.is_file():
+            require_text_path(p, "shard")  # pyarrow cannot open it, nor a table hold its name
             shards.append(p)
         else:
             raise FileNotFoundError(f"{p} not found: expected an OpenFake .parquet shard or a folder of shards")

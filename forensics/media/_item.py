@@ -287,12 +287,18 @@ class Item:
             elif self.data.startswith(b"\xff\xd8"):
                 _unsupported_jpeg(self, _scan_jpeg(self))
             elif self.data[:4] in _TIFF_SIGNATURES:
+                cut = _cut_container(self.data)  # its directory past the end: cut short, not unsupported
+                if cut:
+                    raise self.error(cut) from None
                 _unsupported_tiff(self)  # a TIFF Pillow cannot open: name what it holds
             elif self.data[:4] == b"RIFF" and self.data[8:12] == b"WEBP":
                 declared = int.from_bytes(self.data[4:8], "little") + 8
                 if declared > len(self.data):  # Pillow only says it "could not create decoder object"
                     raise self.error(f"truncated WebP: the RIFF header declares {declared} bytes, the file "
                                      f"has {len(self.data)}") from None
+            cut = _cut_container(self.data)  # a file cut short whose header still reads ("not a readable
+            if cut:                          # image file" sent users looking for another format)
+                raise self.error(cut) from None
             detail = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(exc))  # stable text
             kind = _known_other_kind(self.data)
             raise self.error(
@@ -364,6 +370,8 @@ class Item:
         fmt = header.format
         try:
             if fmt in ("JPEG", "MPO"):
+                if fmt == "MPO":
+                    _check_mpo_index(self, header)
                 arr, white = self._decode_jpeg(header)
             elif fmt == "TIFF":
                 arr, white = self._decode_tiff(header), None
@@ -445,7 +453,7 @@ class Item:
             raise self.error(f"corrupt {fmt} data ({_short(exc)})") from None
         if arr is None or arr.size == 0:
             short = _short_raster(self.data, fmt)
-            raise self.error(f"truncated {fmt}: {short}" if short else
+            raise self.error(f"truncated {fmt}: {short}" if short else _cut_container(self.data) or
                              f"corrupt or unsupported {fmt} data (the decoder refused it)")
         if arr.ndim == 3 and arr.shape[2] == 3:  # in place: no second copy of a large picture
             arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB, dst=arr)
@@ -492,6 +500,7 @@ class Item:
         _check_tiff_ifd(self)
         _check_tiff_strips(self, header)
         tags = getattr(header, "tag_v2", None) or {}
+        _check_tiff_preview(self, header, tags)
         bits = _tiff_bits(header)
         if int(tags.get(259, 1)) in (6, 7):
             _check_tiff_jpeg(self, tags)
@@ -708,7 +717,9 @@ def not_found_reason(src):
     - Letter case, and trailing spaces or dots: ``IMG_1.JPG`` for ``img_1.jpg``, ``a.jpg`` for
       ``a.jpg `` (macOS and Windows match names case-insensitively, and Windows drops trailing
       spaces and dots, so a manifest written there can name a file so; Linux does neither).
-    - A URL (``https://...``): inputs are local files, nothing is downloaded.
+    - A URL (``https://...``): inputs are local files, nothing is downloaded; a ``file://`` URL is
+      said to be one, naming its local file; a leading ``~`` is not expanded (the expanded path is
+      named when it exists), nor a pattern (``data/*.jpg``: the files it matches are counted).
 
     The file is not read in its place: both names can be distinct files.
 
@@ -740,8 +751,9 @@ def not_found_reason(src):
                              else c for c in os.path.basename(name)) + "'"
 
     text = os.fsdecode(src)
-    if _URL.match(text):
-        return "file not found; it is a URL: inputs are local files (download it first)"
+    spelled = _spelling_reason(text)
+    if spelled:
+        return spelled
     for form in ("NFC", "NFD"):
         twin = unicodedata.normalize(form, text)
         if twin != text and os.path.lexists(twin):
@@ -761,6 +773,49 @@ def not_found_reason(src):
 
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _spelling_reason(text):
+    """The reason for a path written as a URL, with a leading ``~`` or as a pattern, which no file is named; else None.
+
+    A ``file://`` URL names a local file (``file:///data/a.jpg`` is ``/data/a.jpg``), which is
+    named with whether it exists (saying "download it first" of it misled); other URLs are not
+    downloaded. ``~`` is expanded by a shell, not in a path given to a program or written in a
+    manifest: when the expanded path exists it is named. A name holding ``*`` or ``?`` that no file
+    has but that matches files as a pattern (a quoted ``data/*.jpg``: no shell expanded it) is said
+    to be one. None is read in the path's place.
+    """
+    if _URL.match(text):
+        from urllib.parse import urlsplit
+        from urllib.request import url2pathname
+
+        parts = urlsplit(text)
+        if parts.scheme.lower() != "file":
+            return "file not found; it is a URL: inputs are local files (download it first)"
+        if parts.netloc not in ("", "localhost"):
+            return f"file not found; it is a file:// URL of another host ({parts.netloc}): give a local path"
+        local = url2pathname(parts.path)
+        there = "exists" if os.path.lexists(local) else "does not exist either"
+        return f"file not found; it is a file:// URL, not a path: its local file {path_text(local)} {there}"
+    if text.startswith("~"):
+        home = os.path.expanduser(text)
+        if home != text and os.path.lexists(home):
+            return (f"file not found; '~' is not expanded in a path (a shell expands it): a file exists at "
+                    f"{path_text(home)}")
+    if "*" in text or "?" in text:  # 'data/*.jpg' quoted, or from a config file: no shell expanded it ('[1]' is
+        # left out: brackets are common in real names, where Windows forbids '*' and '?')
+        import glob
+
+        try:
+            matches = sorted(glob.glob(text)) if len(text) < 4096 else []
+        except (OSError, ValueError, re.error):
+            matches = []
+        if matches:
+            return (f"file not found; it is a pattern ('*' or '?'), which a shell expands, not a path: "
+                    f"{len(matches)} file(s) match it (first: {path_text(matches[0])}); give the files or their folder")
+    return None
+
+
 _LISTINGS = {}  # folder -> (modification time in ns, names): the last few folders listed for look-alikes
 
 
@@ -784,19 +839,26 @@ def _listing(folder):
 
 
 def _name_twin(text):
-    """The look-alike note for a file name that differs only in letter case or trailing spaces and
-    dots from an existing name in the same folder; None when there is none or the folder cannot be listed."""
+    """The look-alike note for a file name that differs only in letter case, leading spaces or trailing
+    spaces and dots from an existing name in the same folder; None when there is none or the folder
+    cannot be listed."""
     folder, name = os.path.split(text)
     if not name:
         return None
     names = _listing(folder or ".")
-    want = name.rstrip(" .").casefold()
-    found = [n for n in names if n != name and n.rstrip(" .").casefold() == want]
+
+    def core(n):  # the name without leading spaces (a hand-written 'label, path' row) and trailing ones or dots
+        return n.lstrip(" ").rstrip(" .")
+
+    want = core(name).casefold()
+    found = [n for n in names if n != name and core(n).casefold() == want]
     if not found:
         return None
     twin = min(found)
-    kinds = (["letter case"] if twin.rstrip(" .") != name.rstrip(" .") else []) + (
-        ["trailing spaces or dots"] if twin.rstrip(" .") != twin or name.rstrip(" .") != name else [])
+    kinds = (["letter case"] if core(twin) != core(name) else []) + (
+        ["leading spaces"] if twin.lstrip(" ") != twin or name.lstrip(" ") != name else []) + (
+        ["trailing spaces or dots"] if twin.lstrip(" ").rstrip(" .") != twin.lstrip(" ")
+        or name.lstrip(" ").rstrip(" .") != name.lstrip(" ") else [])
     return (f"file not found; a file whose name differs only in {' and '.join(kinds)} exists: "
             f"{twin!r}")
 
@@ -1033,6 +1095,45 @@ def _scan_jpeg(item):
     return info
 
 
+def _check_mpo_index(item, header):
+    """Refuse an MPO file whose later pictures are not whole where its MP index says (a file cut short).
+
+    An MPO (a camera's stereo pair, or a picture and its preview) is read as its primary picture,
+    the first; the others are not decoded. A file cut inside a later picture decoded its intact
+    primary picture with status ok, while a cut animated GIF, WebP or PNG, or multi-page TIFF, is
+    refused whatever frame the cut falls in. The MP index (the first picture's APP2 ``MPF``
+    segment, CIPA DC-007) gives each picture's offset from the index's own header: each later
+    picture must start there with a start-of-image marker, and its marker segments and scans must
+    reach an end-of-image marker (:func:`_scan_jpeg`, no decoding). The index's sizes are not
+    used: Pillow's writer gives the third picture of a file a wrong one.
+    """
+    entries = (getattr(header, "mpinfo", None) or {}).get(0xB002) or []
+    if len(entries) < 2:
+        return
+    data, n, pos, base = item.data, len(item.data), 2, None
+    while pos + 4 <= n and data[pos] == 0xFF and data[pos + 1] not in (0xDA, 0xD9):
+        if data[pos + 1] == 0xE2 and data[pos + 4:pos + 8] == b"MPF\x00":
+            base = pos + 8  # offsets count from the index's TIFF-style header
+            break
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    if base is None:
+        return
+    for k, entry in enumerate(entries[1:], start=2):
+        try:
+            start = base + int(entry["DataOffset"])
+        except (KeyError, TypeError, ValueError):
+            raise item.error(f"corrupt MPO: its MP index entry for picture {k} has no offset") from None
+        where = f"picture {k} of {len(entries)} (at byte {start} by its MP index)"
+        if start + 2 > n:
+            raise item.error(f"truncated MPO: its {where} starts past the end of the file ({n} bytes)")
+        if data[start:start + 2] != b"\xff\xd8":
+            raise item.error(f"corrupt MPO: its {where} does not start with a start-of-image marker")
+        try:
+            _scan_jpeg(Item(item.index, item.source, data[start:]))
+        except ItemError as exc:
+            raise item.error(f"truncated or corrupt MPO: its {where}: {exc.reason}") from None
+
+
 def _unsupported_jpeg(item, info):
     if info["precision"] != 8 or info["lossless"]:
         kind = "lossless" if info["lossless"] else f"{info['precision']}-bit"
@@ -1093,6 +1194,107 @@ _SAMPLE_FORMAT = {1: "unsigned integer", 2: "signed integer", 3: "floating-point
 
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 _IMAGE_BRANDS = {b"avif", b"avis"}  # ISO base media files that are images (AVIF is accepted)
+
+
+def _cut_container(data):
+    """Why a file Pillow cannot open was cut short, read from its container's structure; else None.
+
+    - TIFF: the first image directory (which Pillow, like most writers of compressed TIFF, puts
+      after the image data) at or past the end of the file, or its entries running past it;
+    - WebP: a chunk (``VP8 ``, ``VP8L``, ``ANMF``...) running past the end of the file although the
+      RIFF size was rewritten to the cut length (the RIFF check names the plain cut);
+    - AVIF (ISO base media): a top-level box (``meta``, ``mdat``) running past the end of the file;
+    - GIF: the frame whose descriptor or image data the file ends in (:func:`_cut_gif`), for a
+      file its decoder refused (it said only "the decoder refused it").
+    """
+    n = len(data)
+    if data[:4] in _TIFF_SIGNATURES and data[2:4] in (b"*\x00", b"\x00*"):
+        order = "little" if data[:2] == b"II" else "big"
+        at = int.from_bytes(data[4:8], order)
+        if at < 8:  # no directory can start inside the header: not a TIFF structure this check reads
+            return None
+        if at + 2 > n:
+            return f"truncated TIFF: its first image directory is at byte {at}, past the end of the file ({n} bytes)"
+        count = int.from_bytes(data[at:at + 2], order)
+        if count == 0:
+            return (f"corrupt TIFF: its first image directory (at byte {at}) holds no entries (zeros where it "
+                    f"should be: a file cut short and padded?)")
+        if at + 2 + 12 * count > n:
+            return (f"truncated TIFF: its first image directory (at byte {at}, {count} entries) runs past the end "
+                    f"of the file ({n} bytes)")
+        return None
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        pos = 12
+        while pos + 8 <= n:
+            fourcc, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
+            if pos + 8 + size > n:
+                return (f"truncated WebP: its {fourcc.decode('latin-1')!r} chunk at byte {pos} declares {size} bytes, "
+                        f"past the end of the file ({n} bytes)")
+            pos += 8 + size + (size & 1)
+        return None
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return _cut_gif(data)
+    if data[4:8] == b"ftyp" and data[8:12] in _IMAGE_BRANDS:
+        pos = 0
+        while pos + 8 <= n:
+            size, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+            head = 8
+            if size == 1 and pos + 16 <= n:
+                size, head = int.from_bytes(data[pos + 8:pos + 16], "big"), 16
+            if size == 0:  # the box runs to the end of the file
+                return None
+            if size < head:
+                return None  # not a box structure this check reads: the generic message stands
+            if pos + size > n:
+                return (f"truncated AVIF: its {kind.decode('latin-1')!r} box at byte {pos} declares {size} bytes, "
+                        f"past the end of the file ({n} bytes)")
+            pos += size
+    return None
+
+
+def _cut_gif(data):
+    """Where a GIF ends early, walking its blocks (GIF89a: extensions, image descriptors, their
+    colour tables and data sub-blocks, the trailer): ``"truncated GIF: ..."`` naming the frame
+    the file ends in, or before its trailer; None when the walk reaches the trailer or meets a
+    byte it does not read (another damage, for the decoder's own message)."""
+    n = len(data)
+    if n < 13:
+        return "truncated GIF: the file ends inside its header"
+    pos = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    if pos > n:
+        return "truncated GIF: the file ends inside its global colour table"
+    frame = 0
+
+    def sub_blocks(at):  # -> the position after the terminating zero-size block, or None past the end
+        while at < n:
+            size = data[at]
+            at += 1 + size
+            if size == 0:
+                return at
+        return None
+
+    while pos < n:
+        kind = data[pos]
+        if kind == 0x3B:
+            return None
+        if kind == 0x21:
+            end = sub_blocks(pos + 2)
+            if end is None:
+                return f"truncated GIF: the file ends inside an extension block at byte {pos}"
+            pos = end
+        elif kind == 0x2C:
+            frame += 1
+            if pos + 10 > n:
+                return f"truncated GIF: the file ends inside frame {frame}'s image descriptor"
+            packed = data[pos + 9]
+            pos += 10 + (3 << ((packed & 7) + 1) if packed & 0x80 else 0) + 1  # colour table, LZW code size
+            end = sub_blocks(pos)
+            if end is None:
+                return f"truncated GIF: the file ends inside frame {frame}'s image data"
+            pos = end
+        else:
+            return None
+    return f"truncated GIF: the file ends after frame {frame} without its trailer"
 
 
 def _known_other_kind(data):
@@ -1159,10 +1361,37 @@ def _unsupported_tiff(item):
         return
     if photometric in (0, 1, 2, 3, 5, 6) and bits in (1, 8, 16) and fmt == 1:
         return
+    if bits == 0 or spp == 0:  # no sample type at all: a damaged directory, not an unsupported one
+        return
     raise item.error(
         f"unsupported TIFF: {bits}-bit {_SAMPLE_FORMAT.get(fmt, f'sample format {fmt}')} samples, "
         f"{spp} per pixel, photometric interpretation {_photometric_text(photometric)}; supported: 1-, 8- and "
         f"16-bit unsigned integer grey, RGB(A), palette and CMYK, and 8-bit YCbCr")
+
+
+def _check_tiff_preview(item, header, tags):
+    """Refuse a TIFF whose first image is a reduced-resolution preview of another, and DNG raw files.
+
+    Every reader opens a TIFF's first image directory; a writer may put a preview there and the
+    picture after it (NewSubfileType bit 0, "reduced-resolution version of another image", or the
+    old SubfileType 2), and a DNG (a camera raw file in TIFF form, DNGVersion tag) always does,
+    with the raw data in a sub-directory. The item was the preview (a 16x20 thumbnail of a 64x80
+    picture) with status ok. A flagged first image that is the file's only one (no later page, no
+    SubIFDs) is read: there is no other picture.
+    """
+    if 50706 in tags:
+        raw = tags[50706]
+        version = ".".join(str(v) for v in raw) if isinstance(raw, (tuple, bytes)) else raw
+        raise item.error(f"a DNG camera raw file (DNGVersion {version}): its first image is a preview, and raw "
+                         f"images are not accepted; convert it (a 16-bit TIFF or PNG)")
+    try:
+        new_type, old_type = int(tags.get(254, 0)), int(tags.get(255, 1))
+    except (TypeError, ValueError):
+        return
+    if (new_type & 1 or old_type == 2) and (330 in tags or getattr(header, "n_frames", 1) > 1):
+        raise item.error("the TIFF's first image is a reduced-resolution preview of another image in the file "
+                         f"({'NewSubfileType ' + str(new_type) if new_type & 1 else 'SubfileType 2'}); the "
+                         "picture itself is not the first image, which every reader opens")
 
 
 def _check_tiff_jpeg(item, tags):

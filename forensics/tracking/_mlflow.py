@@ -107,6 +107,15 @@ def _quiet_mlflow():
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
+def _text(value):
+    """``str(value)`` storable by MLflow (UTF-8 only): a path's undecodable bytes (a Latin-1 name on a
+    UTF-8 system, held as lone surrogates) escaped as item errors write them; it raised
+    ``MlflowException: 'utf-8' codec can't encode`` at the run's first parameters."""
+    from ..media._item import path_text
+
+    return path_text(str(value))
+
+
 def _finite(value):
     try:
         v = float(value)
@@ -174,7 +183,8 @@ class Tracker:
             exp_id = client.create_experiment(self.experiment, artifact_location=location)
         else:
             exp_id = exp.experiment_id
-        run = client.create_run(exp_id, run_name=self.run_name, tags={k: str(v) for k, v in self.tags.items()})
+        run = client.create_run(exp_id, run_name=None if self.run_name is None else _text(self.run_name),
+                                tags={_text(k): _text(v) for k, v in self.tags.items()})
         self._client, self.run_id, self.experiment_id = client, run.info.run_id, exp_id
         return self
 
@@ -191,7 +201,7 @@ class Tracker:
             return
         from mlflow.entities import Param
 
-        items = [Param(str(k), str(v)[:_MAX_PARAM]) for k, v in params.items() if v is not None]
+        items = [Param(_text(k), _text(v)[:_MAX_PARAM]) for k, v in params.items() if v is not None]
         for start in range(0, len(items), 100):
             self._client.log_batch(self.run_id, params=items[start:start + 100])
 
@@ -231,4 +241,4 @@ class Tracker:
         if not self.active:
             return
         for k, v in tags.items():
-            self._client.set_tag(self.run_id, str(k), str(v))
+            self._client.set_tag(self.run_id, _text(k), _text(v))
