@@ -49,6 +49,7 @@ import stat
 import threading
 import warnings
 from bisect import bisect_right
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -235,6 +236,8 @@ class VideoFrames:
     rotations : ndarray of int
         Rotation applied to each returned frame (differs from ``rotation_applied`` only for a
         stream whose frames carry changing display matrices).
+    mirrors : ndarray of bool
+        Whether a mirror was part of the transform applied to each returned frame (as ``rotations``).
     sars : ndarray of float
         Sample aspect ratio each returned frame was resampled by (differs from ``sar_applied``
         only for a stream whose aspect ratio changes mid-stream, e.g. an MPEG-2 broadcast
@@ -256,6 +259,7 @@ class VideoFrames:
     mirror_applied: bool = False
     sar_applied: float = 1.0
     rotations: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    mirrors: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     sars: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
     decoder: str = "software"
     decoder_note: str = ""
@@ -309,6 +313,7 @@ class _Errors:
 
     def __init__(self, initial=()):
         self.counts = {}
+        self.ignore = set()  # FFmpeg messages explained by the reader (see _probe)
         for msg in initial:
             self.add(msg)
 
@@ -326,7 +331,7 @@ class _Errors:
         import av.logging
 
         for level, name, message in logs:
-            if level <= av.logging.ERROR:
+            if level <= av.logging.ERROR and message.strip() not in self.ignore:
                 self.add(f"ffmpeg {name}: {message.strip()}")
         logs.clear()
 
@@ -588,8 +593,11 @@ class _Table:
     """
 
     def __init__(self, pkt_pts, pkt_dts, pkt_key, pkt_discard, pkt_dur, trust_pts=True, discont=False,
-                 drops_leading=False, shown_pts=None):
+                 drops_leading=False, shown_pts=None, no_picture=()):
         self.n_packets = len(pkt_pts)
+        self.no_picture = frozenset(no_picture)
+        if self.no_picture:
+            pkt_discard = [d or i in self.no_picture for i, d in enumerate(pkt_discard)]
         self.first_packet = (pkt_dts[0], pkt_pts[0]) if pkt_pts else (None, None)
         known = [d for d in pkt_dts if d is not None]
         # first and last decode timestamp when every packet has one (the slots of an AVI stream)
@@ -598,7 +606,7 @@ class _Table:
         pkt_discard = (self._leading(pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts) if drops_leading
                        else pkt_discard)
         shown = [i for i in range(self.n_packets) if not pkt_discard[i]]
-        self.n_discarded = self.n_packets - len(shown)
+        self.n_discarded = self.n_packets - len(shown) - len(self.no_picture)  # those a container discards
         timed = bool(shown) and trust_pts and all(pkt_pts[i] is not None for i in shown)
         self.timing = "pts" if timed else "decode order"
         self.n = len(shown)
@@ -652,6 +660,16 @@ class _Table:
     #: would be reported as damage)
     n_leading = 0
     leading = frozenset()
+    #: decode positions of the packets that end the stream without holding a picture (see _no_picture); no
+    #: frames, and not sent to the decoder either
+    no_picture = frozenset()
+    no_picture_sizes = frozenset()
+
+    @property
+    def unsent(self):
+        """Decode positions of the packets never sent to the decoder: a capture's unshowable leading pictures and
+        the packets that end the stream without a picture."""
+        return self.leading | self.no_picture
 
     def _leading(self, pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts=None):
         """``pkt_discard`` with the pictures a stream that starts between keyframes cannot show marked.
@@ -749,6 +767,8 @@ def _scan(container, stream, errors, fh=None):
     pts, dts, key, discard, dur = [], [], [], [], []
     drops = stream.codec_context.name in _LEADING_DROPPED_CODECS and bool(_formats(container) & set(_CAPTURE_FORMATS))
     kept = []  # a capture's first packets, to ask the decoder which leading pictures it shows (_Table._leading)
+    picture = _picture_test(stream)
+    last = deque(maxlen=_TRAILING_PACKETS)  # the stream's last packets: do they hold a picture? (_no_picture)
     complete = False
     if fh is not None:
         fh.bound(_MAX_BYTES_WITHOUT_PACKET, at_mark=True)
@@ -760,6 +780,8 @@ def _scan(container, stream, errors, fh=None):
                 fh.mark()
             if drops and len(kept) < _LEADING_PROBE_PACKETS:
                 kept.append(packet)
+            if picture is not None:
+                last.append(packet)
             pts.append(packet.pts)
             dts.append(packet.dts)
             key.append(packet.is_keyframe)
@@ -781,8 +803,89 @@ def _scan(container, stream, errors, fh=None):
     def shown_pts(first, last):
         return _decoder_shows(stream, kept, first, last)
 
-    return _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container), drops_leading=drops,
-                  shown_pts=shown_pts), complete
+    last = list(last)
+    no_picture = _no_picture(picture, last, len(pts))
+    table = _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container), drops_leading=drops,
+                   shown_pts=shown_pts, no_picture=no_picture)
+    # FFmpeg's parser says so of such a packet (MPEG-TS, MP4): "missing picture in access unit with size N"
+    table.no_picture_sizes = {last[k - len(pts) + len(last)].size for k in no_picture}
+    return table, complete
+
+
+#: Packets at the end of a stream checked for a picture (_no_picture).
+_TRAILING_PACKETS = 8
+
+
+def _nal_types(data, length_size):
+    """The first header byte of each NAL unit of an H.264/HEVC packet: length-prefixed (MP4, Matroska:
+    ``length_size`` bytes before each unit) or Annex-B (``length_size`` 0: start codes, as MPEG-TS and raw
+    streams hold them). None when a length runs past the packet (not the layout assumed)."""
+    out = []
+    if length_size:
+        at = 0
+        while at + length_size < len(data):
+            n = int.from_bytes(data[at:at + length_size], "big")
+            if n == 0 or at + length_size + n > len(data):
+                return None
+            out.append(data[at + length_size])
+            at += length_size + n
+        return out if at == len(data) else None
+    at = data.find(b"\x00\x00\x01")
+    while at >= 0 and at + 3 < len(data):
+        out.append(data[at + 3])
+        at = data.find(b"\x00\x00\x01", at + 3)
+    return out
+
+
+def _picture_test(stream):
+    """A function telling whether a packet of ``stream`` holds a picture (coded slice data), for the codecs
+    whose parsers can end a stream with a packet that holds none; None for the others.
+
+    H.264: a NAL unit of type 1-5 (coded slices, ITU-T H.264 Table 7-1); HEVC: a type below 32 (VCL NAL
+    units, H.265 Table 7-1); MPEG-2 video: a picture start code (00 00 01 00, H.262 6.2.3). The NAL layout
+    comes from the stream's extradata: an ``avcC``/``hvcC`` record (its first byte 1) gives the length
+    prefix's size (its byte 4, resp. 21, low two bits, plus one); otherwise start codes.
+    """
+    cc = stream.codec_context
+    name = cc.name
+    if name == "mpeg2video":
+        return lambda data: b"\x00\x00\x01\x00" in data
+    if name not in ("h264", "hevc"):
+        return None
+    extra = bytes(cc.extradata or b"")
+    at = 4 if name == "h264" else 21
+    length_size = (extra[at] & 3) + 1 if len(extra) > at and extra[0] == 1 else 0
+
+    def vcl(header):
+        return 1 <= header & 0x1F <= 5 if name == "h264" else (header >> 1) & 0x3F < 32
+
+    def holds(data):
+        types = _nal_types(data, length_size)
+        return types is None or any(vcl(t) for t in types)  # a layout not understood: taken as a picture
+
+    return holds
+
+
+def _no_picture(picture, last, n_packets):
+    """Decode positions of the packets that end a stream of ``n_packets`` without holding a picture (``last``:
+    its last packets, ``picture``: the test of :func:`_picture_test`).
+
+    A capture or recording that stops between an access unit's first bytes and its slices (a raw H.264/HEVC
+    dump cut after an access unit delimiter, parameter sets or SEI; an MPEG-2 stream cut after a sequence
+    header) ends with such a packet: FFmpeg's parsers hand it on as a packet, its decoders output no
+    picture for it ("no frame!", or nothing), and its players show the frames before it. It was counted as
+    the last frame: even sampling asked for it instead of the real last frame, which was never read, and the
+    row was partial ("1 requested frame(s) not decoded"). Only trailing packets: inside a stream the parsers
+    join such units to the picture that follows them. At least one packet is left.
+    """
+    if picture is None:
+        return ()
+    out = []
+    for k in range(len(last) - 1, 0, -1):
+        if picture(bytes(last[k])):
+            break
+        out.append(n_packets - len(last) + k)
+    return out
 
 
 #: Packets of a capture's start kept by the scan to ask the decoder which leading pictures it shows.
@@ -857,6 +960,8 @@ def _probe(video, errors):
         tb = stream.time_base
         table, complete = _scan(container, stream, errors, video.fh)
         video.table = table
+        # the parser's words on the packets found to end the stream without a picture (said again while decoding)
+        errors.ignore.update(f"missing picture in access unit with size {n}" for n in table.no_picture_sizes)
         errors.add_logs(logs)
     n = table.n
     duration_s = start_s = None
@@ -1559,8 +1664,8 @@ class _Decode:
                         seeking = False
                     landing = None
                 cur = pos if pos is not None else cur + 1
-                if cur in table.leading:
-                    continue  # a picture of a capture's start that cannot be shown (see _Table._leading)
+                if cur in table.unsent:
+                    continue  # a picture of a capture's start that cannot be shown, or no picture (_Table.unsent)
                 if self.skip_nonref:
                     mode = "DEFAULT" if pts is None or pts in want_pts else "NONREF"
                     if mode != self.skip:
@@ -1622,7 +1727,7 @@ class _Decode:
         want = set(self.wanted)
         last = self.wanted[-1]
         demux, _ = self._begin()
-        leading = self.video.table.leading
+        unsent = self.video.table.unsent
         k = 0
         d = -1  # decode position of the packet
         while k <= last:
@@ -1636,8 +1741,8 @@ class _Decode:
                 packet = None
             if packet is not None and packet.size:
                 d += 1
-                if d in leading:
-                    continue  # a picture of a capture's start that cannot be shown (see _Table._leading)
+                if d in unsent:
+                    continue  # a picture of a capture's start that cannot be shown, or no picture (_Table.unsent)
             try:
                 frames = packet.decode() if packet is not None else self._drain()
             except av.FFmpegError as exc:
@@ -1867,7 +1972,7 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
     VideoFrames
         ``frames``, ``indices``, ``timestamps``, ``requested``, ``missing``, ``errors``,
         ``info`` and what display transform was applied (``rotation_applied``,
-        ``mirror_applied``, ``sar_applied``, ``rotations``).
+        ``mirror_applied``, ``sar_applied``; per frame ``rotations``, ``mirrors``, ``sars``).
 
     Raises
     ------
@@ -1925,6 +2030,7 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
         mirror_applied=bool(first[4]) if first is not None else False,
         sar_applied=float(first[3]) if first is not None else 1.0,
         rotations=np.array([got[i][2] for i in keep], dtype=np.int64),
+        mirrors=np.array([got[i][4] for i in keep], dtype=bool),
         sars=np.array([got[i][3] for i in keep], dtype=np.float64),
         decoder=dec.video.decoder,
         decoder_note=dec.video.decoder_note,
