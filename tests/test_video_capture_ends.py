@@ -1,14 +1,18 @@
-"""A stream that ends with a packet holding no picture: a capture or recording stopped between an access
-unit's first bytes (delimiter, parameter sets, SEI; an MPEG-2 sequence header) and its slices.
+"""Where a capture or a stream starts and ends, against the frames FFmpeg shows (round 9).
 
-FFmpeg's parsers hand those bytes on as one last packet; its decoders output no picture for it, and its
-players show the frames before it. The truth here is PyAV (FFmpeg) decoding every packet of the file.
+A stream that ends with a packet holding no picture: a capture or recording stopped between an access
+unit's first bytes (delimiter, parameter sets, SEI; an MPEG-2 sequence header) and its slices. FFmpeg's
+parsers hand those bytes on as one last packet; its decoders output no picture for it, and its players
+show the frames before it. An intra-refresh stream (no IDR after the first picture) whose recovery points
+are flagged as keyframes: no place to seek to, nor to start counting a capture's frames from.
+
+The truth here is PyAV (FFmpeg) decoding every packet of the file.
 """
 
 import av
 import numpy as np
 import pytest
-from video_fixtures import frame_level, with_tail
+from video_fixtures import frame_level, index_frames, intra_refresh, with_tail, write_video
 
 from forensics.media import read_frames, video_info
 from forensics.media._video import _nal_types, _no_picture, _picture_test
@@ -113,3 +117,106 @@ def test_a_stream_ending_without_a_picture_keeps_its_times(tmp_path):
     assert info.duration_s == pytest.approx(N / 25)
     r = read_frames(path, times=[info.duration_s - 1e-6])
     assert r.indices.tolist() == [N - 1] and r.timestamps[0] == pytest.approx((N - 1) / 25)
+
+
+# -- intra-refresh streams: keyframe flags on recovery points --------------------------------------
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+def test_an_intra_refresh_stream_is_not_sought_to_its_recovery_points(tmp_path, ext):
+    """Before, seek=True (the default) jumped to the keyframe-flagged recovery points before frames 10 and 20,
+    from which FFmpeg's decoder outputs nothing until the refresh is complete: both frames were 'not decoded'
+    and the row partial (FFmpeg's 'mmco: unref short failure'). Now only random access points (IDR) are
+    sought to: every frame asked for is the one FFmpeg shows. Look-alike: a stream with an IDR every 10
+    frames still seeks to them."""
+    from forensics.media._video import _Errors, _probe, _Video
+
+    path = intra_refresh(tmp_path / f"ir{ext}", 50)
+    with av.open(str(path)) as c:
+        flagged = [k for k, p in enumerate(q for q in c.demux(video=0) if q.size) if p.is_keyframe]
+    assert len(flagged) >= 4  # recovery points flagged as keyframes
+    shown = _ffmpeg_frames(path)
+    r = read_frames(path, n=6)
+    assert r.indices.tolist() == [0, 10, 20, 29, 39, 49] and r.missing.tolist() == [] and r.errors == []
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], [shown[k] for k in r.indices], atol=1e-9)
+    plain = write_video(tmp_path / f"idr{ext}", index_frames(50, step=4), gop=10, options={"bframes": "0"})
+    for p, keys in ((path, [0]), (plain, [0, 10, 20, 30, 40])):
+        with _Video(p, 0) as video:
+            _probe(video, _Errors())
+            assert video.table.clean_keys == keys
+
+
+@pytest.mark.parametrize("at", [0, 3, 12])
+def test_a_capture_of_an_intra_refresh_stream_counts_the_frames_ffmpeg_shows(tmp_path, at):
+    """An MPEG-TS capture of an intra-refresh stream cut at packet 3 (or 12) starts at a recovery point, from
+    which FFmpeg's decoder outputs nothing until the refresh is complete (9 and 2 frames of the 27 and 18
+    packets). Before, the frames were counted from the recovery point (20 and 9): frames 0-10 were 'not
+    decoded' and the rest numbered from the wrong start. Now the decoder is asked, at the scan, which
+    pictures it outputs: the frames are FFmpeg's. Look-alike: the whole capture (cut at 0, an IDR) has all 30."""
+    src = intra_refresh(tmp_path / "ir.ts", 30, step=8)
+    with av.open(str(src)) as c:
+        where = [p.pos for p in c.demux(video=0) if p.size]
+    data = src.read_bytes()
+    cut = tmp_path / f"cut{at}.ts"
+    cut.write_bytes(data[:376] + data[where[at] // 188 * 188:])  # PAT and PMT, then from that packet's TS packet
+    shown = _ffmpeg_frames(cut)
+    assert len(shown) == {0: 30, 3: 9, 12: 2}[at]
+    info = video_info(cut)
+    assert (info.n_frames, info.errors) == (len(shown), ())
+    r = read_frames(cut, every=1)
+    assert r.indices.tolist() == list(range(len(shown))) and r.errors == []
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], shown, atol=1e-9)
+    assert r.timestamps[0] == 0.0
+
+
+def _ue(v):
+    """Exp-Golomb ue(v) bits."""
+    return "0" * ((v + 1).bit_length() - 1) + format(v + 1, "b")
+
+
+def _recovery_sei(codec, count):
+    """An SEI NAL unit (no start code) holding one recovery point message: H.264 recovery_frame_cnt ue(v),
+    exact_match 1, broken_link 0, changing_slice_group_idc 00; HEVC recovery_poc_cnt se(v), exact_match 1,
+    broken_link 0; the payload padded with a one bit and zeros, then the rbsp trailing byte."""
+    se = 2 * count - 1 if count > 0 else -2 * count
+    bits = (_ue(count) + "1000") if codec == "h264" else (_ue(se) + "10")
+    if len(bits) % 8:
+        bits += "1" + "0" * (-(len(bits) + 1) % 8)
+    payload = bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8))
+    header = b"\x06" if codec == "h264" else b"\x4e\x01"
+    return header + bytes([6, len(payload)]) + payload + b"\x80"
+
+
+@pytest.mark.parametrize("codec,units,random_access", [
+    ("h264", [b"\x67\x01", b"\x68\x01", b"\x65\x88"], True),            # SPS, PPS, IDR slice (type 5)
+    ("h264", [("sei", 9), b"\x41\x9a"], False),                           # a recovery in 9 pictures: intra refresh
+    ("h264", [("sei", 1), b"\x41\x9a"], False),                           # 1 (just above 0)
+    ("h264", [("sei", 0), b"\x41\x9a"], True),                            # 0: an open-GOP I-frame, at once
+    ("h264", [("sei", 9), b"\x65\x88"], True),                            # ... with an IDR slice after all
+    ("h264", [b"\x41\x9a"], True),                                        # no recovery point message: flag kept
+    ("hevc", [("sei", 8), b"\x02\x01"], False),                           # TRAIL_R after a gradual recovery
+    ("hevc", [("sei", 8), b"\x1e\x01"], False),                           # type 15, just below IRAP
+    ("hevc", [("sei", 8), b"\x20\x01"], True),                            # IDR_W_RADL (type 16, the lowest IRAP)
+    ("hevc", [("sei", 8), b"\x2e\x01"], True),                            # type 23 (the highest IRAP)
+    ("hevc", [("sei", 8), b"\x30\x01"], False),                           # type 24, just above
+    ("hevc", [("sei", 0), b"\x02\x01"], True),                            # recovery at once
+    ("hevc", [("sei", -1), b"\x02\x01"], True),                           # a negative count: no wait
+])
+def test_which_keyframes_are_random_access_points(codec, units, random_access):
+    """A keyframe-flagged packet is no random access point only when it holds a recovery point SEI message
+    with a count above 0 and no IDR (H.264 type 5) or IRAP (HEVC types 16-23) unit: counts and types at and
+    around their bounds, in Annex-B packets, and the same units length-prefixed (MP4, Matroska)."""
+    from forensics.media._video import _random_access_test, _recovery_count
+
+    nals = [_recovery_sei(codec, u[1]) if isinstance(u, tuple) else u for u in units]
+    for u, nal in zip(units, nals):
+        if isinstance(u, tuple):
+            assert _recovery_count(nal, codec) == u[1]
+    annexb = b"".join(b"\x00\x00\x00\x01" + n for n in nals)
+    prefixed = b"".join(len(n).to_bytes(4, "big") + n for n in nals)
+    for extradata, data in ((b"", annexb), (_avcc_like(codec), prefixed)):
+        stream = type("S", (), {"codec_context": type("C", (), {"name": codec, "extradata": extradata})()})()
+        assert _random_access_test(stream)(data) is random_access
+
+
+def _avcc_like(codec):
+    """The start of an avcC (H.264) or hvcC (HEVC) record saying 4-byte length prefixes."""
+    return b"\x01" + bytes(3) + b"\xff" + bytes(2) if codec == "h264" else b"\x01" + bytes(20) + b"\x03" + bytes(2)

@@ -624,3 +624,10 @@ def with_tail(folder, kind, codec, cut_slice=0, n_frames=12):
                     o.mux(q)
         out[name] = path
     return out
+
+
+def intra_refresh(path, n_frames, step=4):
+    """``index_frames(n_frames, step=step)`` encoded by x264 with ``--intra-refresh`` (no IDR after the first
+    picture: a column of intra blocks sweeps each keyframe interval of 10, and muxers and parsers flag the
+    recovery points as keyframes), no B-frames; the container by ``path``'s suffix."""
+    return write_video(path, index_frames(n_frames, step=step), gop=10, options={"intra-refresh": "1", "bframes": "0"})

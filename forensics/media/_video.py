@@ -593,8 +593,9 @@ class _Table:
     """
 
     def __init__(self, pkt_pts, pkt_dts, pkt_key, pkt_discard, pkt_dur, trust_pts=True, discont=False,
-                 drops_leading=False, shown_pts=None, no_picture=()):
+                 drops_leading=False, shown_pts=None, no_picture=(), not_random_access=()):
         self.n_packets = len(pkt_pts)
+        self.not_random_access = frozenset(not_random_access)
         self.no_picture = frozenset(no_picture)
         if self.no_picture:
             pkt_discard = [d or i in self.no_picture for i, d in enumerate(pkt_discard)]
@@ -629,12 +630,16 @@ class _Table:
             self.last_duration = pkt_dur[order[-1]] if order else 0
             # Keyframes a decoder can start from: every packet before them in decode order is
             # shown before them (closed GOP boundary), so no later frame needs an earlier one
-            # except leading pictures, which are never started from (see seek_target).
+            # except leading pictures, which are never started from (see seek_target). A keyframe
+            # flag on a picture that is no random access point (an H.264 recovery point of an
+            # intra-refresh stream: the decoder withholds the pictures after it until the refresh
+            # is complete) is no place to start either.
             self.clean_keys = []
             running = None
             for i in range(self.n_packets):
                 p = pkt_pts[i]
-                if pkt_key[i] and p is not None and (running is None or running < p):
+                usable = pkt_key[i] and i not in self.not_random_access
+                if usable and p is not None and (running is None or running < p):
                     self.clean_keys.append(i)
                 if p is not None:
                     running = p if running is None else max(running, p)
@@ -687,12 +692,32 @@ class _Table:
         leading picture is taken as not shown, as those of the usual open GOPs). Only at the
         stream's start, in a capture format (``_CAPTURE_FORMATS``); a stream without any keyframe
         flag is left as it is.
+
+        A capture of an intra-refresh stream starts at a recovery point (flagged a keyframe, no random
+        access point: see ``_random_access_test``), from which FFmpeg's H.264 decoder outputs nothing
+        until the refresh has swept the picture: there the decoder is asked which pictures it outputs
+        from that packet on (``shown_pts(first)``: up to the last kept packet), and every picture shown
+        before the first one it outputs is no frame (before, a TS cut 3 packets into such a stream
+        counted 20 frames where FFmpeg shows 9: frames 0-10 were 'not decoded' and the rest numbered
+        from the wrong start).
         """
         first = next((i for i in range(self.n_packets) if pkt_key[i]), None)
         if first is None:
             return pkt_discard
         out = list(pkt_discard)
         kp = pkt_pts[first]
+        if first in self.not_random_access and trust_pts and kp is not None and shown_pts is not None:
+            shown = shown_pts(first)
+            if shown:  # None: it cannot tell; empty: nothing output from the kept packets (taken as it is)
+                start = min(shown)
+                leading = [i for i in range(first) if not out[i]]
+                # the refresh: no frames, but sent to the decoder (the pictures it outputs are built from them)
+                refresh = [i for i in range(first, self.n_packets)
+                           if not out[i] and pkt_pts[i] is not None and pkt_pts[i] < start]
+                for i in leading + refresh:
+                    out[i] = True
+                self.n_leading, self.leading = len(leading) + len(refresh), frozenset(leading)
+                return out
         after = next((i for i in range(first + 1, self.n_packets) if pkt_key[i]), self.n_packets)
         early = [i for i in range(first + 1, after)
                  if trust_pts and kp is not None and pkt_pts[i] is not None and pkt_pts[i] < kp and not out[i]]
@@ -769,6 +794,8 @@ def _scan(container, stream, errors, fh=None):
     kept = []  # a capture's first packets, to ask the decoder which leading pictures it shows (_Table._leading)
     picture = _picture_test(stream)
     last = deque(maxlen=_TRAILING_PACKETS)  # the stream's last packets: do they hold a picture? (_no_picture)
+    random_access = _random_access_test(stream)
+    not_random_access = []  # keyframe-flagged packets a decoder cannot start from (_random_access_test)
     complete = False
     if fh is not None:
         fh.bound(_MAX_BYTES_WITHOUT_PACKET, at_mark=True)
@@ -780,8 +807,12 @@ def _scan(container, stream, errors, fh=None):
                 fh.mark()
             if drops and len(kept) < _LEADING_PROBE_PACKETS:
                 kept.append(packet)
-            if picture is not None:
-                last.append(packet)
+            if picture is not None:  # a large packet's size and first bytes: holding it slows the reads down
+                last.append(packet if packet.size <= _KEY_PREFIX
+                            else (packet.size, bytes(memoryview(packet)[:_KEY_PREFIX])))
+            if (random_access is not None and packet.is_keyframe
+                    and not random_access(bytes(memoryview(packet)[:_KEY_PREFIX]))):
+                not_random_access.append(len(pts))
             pts.append(packet.pts)
             dts.append(packet.dts)
             key.append(packet.is_keyframe)
@@ -800,75 +831,174 @@ def _scan(container, stream, errors, fh=None):
                    f"the rest of the file is not read ({len(pts)} packets found before)")
     trust = bool(_formats(container) & set(_PTS_FORMATS)) or not stream.codec_context.has_b_frames
 
-    def shown_pts(first, last):
-        return _decoder_shows(stream, kept, first, last)
+    def shown_pts(first, last=None):
+        return _decoder_shows(stream, kept, first, len(kept) - 1 if last is None else last)
 
-    last = list(last)
-    no_picture = _no_picture(picture, last, len(pts))
+    last = [p if isinstance(p, tuple) else (p.size, bytes(p)) for p in last]
+    no_picture = _no_picture(picture, [data for _, data in last], len(pts))
     table = _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container), drops_leading=drops,
-                   shown_pts=shown_pts, no_picture=no_picture)
+                   shown_pts=shown_pts, no_picture=no_picture, not_random_access=not_random_access)
     # FFmpeg's parser says so of such a packet (MPEG-TS, MP4): "missing picture in access unit with size N"
-    table.no_picture_sizes = {last[k - len(pts) + len(last)].size for k in no_picture}
+    table.no_picture_sizes = {last[k - len(pts) + len(last)][0] for k in no_picture}
     return table, complete
 
 
 #: Packets at the end of a stream checked for a picture (_no_picture).
 _TRAILING_PACKETS = 8
+#: Bytes of a keyframe read to tell a random access point (_random_access_test): its parameter sets, SEI and
+#: first slice header come first; a packet whose SEI runs past them is taken as one (its flag is kept)
+_KEY_PREFIX = 1 << 16
 
 
-def _nal_types(data, length_size):
-    """The first header byte of each NAL unit of an H.264/HEVC packet: length-prefixed (MP4, Matroska:
-    ``length_size`` bytes before each unit) or Annex-B (``length_size`` 0: start codes, as MPEG-TS and raw
-    streams hold them). None when a length runs past the packet (not the layout assumed)."""
+def _nal_units(data, length_size, prefix=False):
+    """``(start, end)`` of each NAL unit (its header first) of an H.264/HEVC packet: length-prefixed (MP4,
+    Matroska: ``length_size`` bytes before each unit) or Annex-B (``length_size`` 0: start codes, as MPEG-TS
+    and raw streams hold them). None when a length runs past the packet (not the layout assumed); with
+    ``prefix`` (``data`` is the packet's first bytes) the unit it cuts is the last, cut there."""
     out = []
     if length_size:
         at = 0
         while at + length_size < len(data):
             n = int.from_bytes(data[at:at + length_size], "big")
-            if n == 0 or at + length_size + n > len(data):
+            if n == 0 or (at + length_size + n > len(data) and not prefix):
                 return None
-            out.append(data[at + length_size])
+            out.append((at + length_size, min(at + length_size + n, len(data))))
             at += length_size + n
-        return out if at == len(data) else None
+        return out if at == len(data) or prefix else None
     at = data.find(b"\x00\x00\x01")
     while at >= 0 and at + 3 < len(data):
-        out.append(data[at + 3])
-        at = data.find(b"\x00\x00\x01", at + 3)
+        nxt = data.find(b"\x00\x00\x01", at + 3)
+        end = len(data) if nxt < 0 else nxt - (data[nxt - 1] == 0)
+        out.append((at + 3, end))
+        at = nxt
     return out
 
 
+def _nal_types(data, length_size):
+    """The first header byte of each NAL unit of an H.264/HEVC packet (see :func:`_nal_units`); None when the
+    packet is not in that layout."""
+    units = _nal_units(data, length_size)
+    return None if units is None else [data[a] for a, _ in units]
+
+
+def _exp_golomb(data, bit):
+    """``(value, next bit)`` of the unsigned Exp-Golomb code ue(v) at bit ``bit`` of ``data`` (H.264 9.1)."""
+    zeros = 0
+    while not (data[bit >> 3] >> (7 - (bit & 7))) & 1:
+        zeros += 1
+        bit += 1
+    bit += 1
+    value = 0
+    for _ in range(zeros):
+        value = (value << 1) | ((data[bit >> 3] >> (7 - (bit & 7))) & 1)
+        bit += 1
+    return (1 << zeros) - 1 + value, bit
+
+
+def _recovery_count(unit, name):
+    """The recovery point SEI message's count in an SEI NAL unit ``unit`` (its header first): H.264's
+    recovery_frame_cnt ue(v) (D.1.8), HEVC's recovery_poc_cnt se(v) (D.2.8); None without such a message or
+    when the unit cannot be read."""
+    rbsp = bytes(unit[1 if name == "h264" else 2:]).replace(b"\x00\x00\x03", b"\x00\x00")
+    at = 0
+    try:
+        while at < len(rbsp) and rbsp[at] != 0x80:  # 0x80: the rbsp trailing bits after the last message
+            values = []
+            for _ in range(2):  # payloadType, payloadSize: runs of 0xFF, then the last byte
+                v = 0
+                while rbsp[at] == 0xFF:
+                    v, at = v + 255, at + 1
+                values.append(v + rbsp[at])
+                at += 1
+            kind, size = values
+            if kind == 6:
+                k, _ = _exp_golomb(rbsp[at:at + size], 0)
+                return k if name == "h264" else (k + 1) // 2 * (1 if k % 2 else -1)
+            at += size
+    except IndexError:
+        return None
+    return None
+
+
+def _nal_layout(stream):
+    """``(codec name, length prefix size)`` of an H.264/HEVC stream's packets (0: Annex-B start codes, as MPEG-TS and
+    raw streams hold them; else from the ``avcC``/``hvcC`` record of the extradata, its first byte 1: byte 4, resp.
+    21, low two bits, plus one); None for other codecs."""
+    cc = stream.codec_context
+    if cc.name not in ("h264", "hevc"):
+        return None
+    extra = bytes(cc.extradata or b"")
+    at = 4 if cc.name == "h264" else 21
+    return cc.name, ((extra[at] & 3) + 1 if len(extra) > at and extra[0] == 1 else 0)
+
+
+def _random_access_test(stream):
+    """A function telling whether a keyframe-flagged packet of an H.264/HEVC ``stream`` is a random access point
+    (a decoder started there outputs the pictures that follow); None for other codecs (their flags are taken).
+
+    Muxers and parsers also flag the recovery points of an intra-refresh stream (x264 ``--intra-refresh``,
+    low-latency and conferencing encoders): a decoder started there outputs nothing until the refresh has
+    swept the picture (FFmpeg's H.264 decoder: about one keyframe interval), so a seek to one lost the
+    requested frames after it (frames 10 and 20 of a 50-frame MP4 with keyframes every 10: 'not decoded',
+    FFmpeg's 'mmco: unref short failure'). Such a packet holds a recovery point SEI message whose count is
+    above 0 (H.264 recovery_frame_cnt, HEVC recovery_poc_cnt: the pictures to wait) and no IDR (H.264 NAL type
+    5) or IRAP picture (HEVC types 16-23). An open-GOP I-frame's recovery point (count 0) is a random access
+    point, and so is a packet without such a message or whose units cannot be read (its flag is kept).
+    The function is given the packet's first bytes (``_KEY_PREFIX``).
+    """
+    layout = _nal_layout(stream)
+    if layout is None:
+        return None
+    name, length_size = layout
+
+    def kind(header):
+        return header & 0x1F if name == "h264" else (header >> 1) & 0x3F
+
+    irap = (5,) if name == "h264" else tuple(range(16, 24))
+    sei = 6 if name == "h264" else 39
+
+    def holds(data):
+        units = _nal_units(data, length_size, prefix=True)
+        if units is None:
+            return True
+        kinds = [kind(data[a]) for a, _ in units]
+        if any(k in irap for k in kinds):
+            return True
+        counts = [_recovery_count(data[a:b], name) for (a, b), k in zip(units, kinds) if k == sei]
+        return not any(c is not None and c > 0 for c in counts)  # a gradual recovery: an intra refresh
+
+    return holds
+
+
 def _picture_test(stream):
-    """A function telling whether a packet of ``stream`` holds a picture (coded slice data), for the codecs
-    whose parsers can end a stream with a packet that holds none; None for the others.
+    """A function telling whether a packet of ``stream`` (its first ``_KEY_PREFIX`` bytes: the picture's
+    first unit comes first) holds a picture (coded slice data), for the codecs whose parsers can end a stream
+    with a packet that holds none; None for the others.
 
     H.264: a NAL unit of type 1-5 (coded slices, ITU-T H.264 Table 7-1); HEVC: a type below 32 (VCL NAL
     units, H.265 Table 7-1); MPEG-2 video: a picture start code (00 00 01 00, H.262 6.2.3). The NAL layout
-    comes from the stream's extradata: an ``avcC``/``hvcC`` record (its first byte 1) gives the length
-    prefix's size (its byte 4, resp. 21, low two bits, plus one); otherwise start codes.
+    is :func:`_nal_layout`'s.
     """
-    cc = stream.codec_context
-    name = cc.name
-    if name == "mpeg2video":
+    if stream.codec_context.name == "mpeg2video":
         return lambda data: b"\x00\x00\x01\x00" in data
-    if name not in ("h264", "hevc"):
+    layout = _nal_layout(stream)
+    if layout is None:
         return None
-    extra = bytes(cc.extradata or b"")
-    at = 4 if name == "h264" else 21
-    length_size = (extra[at] & 3) + 1 if len(extra) > at and extra[0] == 1 else 0
+    name, length_size = layout
 
     def vcl(header):
         return 1 <= header & 0x1F <= 5 if name == "h264" else (header >> 1) & 0x3F < 32
 
     def holds(data):
-        types = _nal_types(data, length_size)
-        return types is None or any(vcl(t) for t in types)  # a layout not understood: taken as a picture
+        units = _nal_units(data, length_size, prefix=True)
+        return units is None or any(vcl(data[a]) for a, _ in units)  # a layout not understood: taken as a picture
 
     return holds
 
 
 def _no_picture(picture, last, n_packets):
     """Decode positions of the packets that end a stream of ``n_packets`` without holding a picture (``last``:
-    its last packets, ``picture``: the test of :func:`_picture_test`).
+    the first bytes of its last packets, ``picture``: the test of :func:`_picture_test`).
 
     A capture or recording that stops between an access unit's first bytes and its slices (a raw H.264/HEVC
     dump cut after an access unit delimiter, parameter sets or SEI; an MPEG-2 stream cut after a sequence
@@ -882,7 +1012,7 @@ def _no_picture(picture, last, n_packets):
         return ()
     out = []
     for k in range(len(last) - 1, 0, -1):
-        if picture(bytes(last[k])):
+        if picture(last[k]):
             break
         out.append(n_packets - len(last) + k)
     return out
