@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/video_variants.py
-    python benchmarks/video_variants.py --scan-cost   # what the round-9 end-of-stream check costs a scan
+    python benchmarks/video_variants.py --scan-cost   # what the round-9 checks cost a scan
+    python benchmarks/video_variants.py --intra-seek  # keyframe seeks in intra-refresh clips
 
 Each variant is built in a temporary folder (tests/video_fixtures.py and the builders of
 tests/test_media_variants.py) and read with ``video_info`` and ``read_frames(every=1)``. The truth is
@@ -44,6 +45,7 @@ def truth(path):
 
 
 def build(tmp):
+    import av
     from test_media_variants import _mp4_shifted, _mp4_with_pasp, _raw_h264_cut, _ts_cut, _webm_vp9, _with_edit_list
     from video_fixtures import index_frames
 
@@ -73,6 +75,18 @@ def build(tmp):
         folder = tmp / f"tail_{kind}_{codec}"
         folder.mkdir()
         cases[f"{what} ending with a packet without a picture"] = with_tail(folder, kind, codec)["tail"]
+    # round 9: intra-refresh streams, whose recovery points are flagged as keyframes
+    from video_fixtures import intra_refresh
+
+    for ext in (".mp4", ".mkv"):
+        cases[f"{ext[1:].upper()} intra-refresh, 50 frames"] = intra_refresh(tmp / f"ir{ext}", 50)
+    whole = intra_refresh(tmp / "ir.ts", 30, step=8)
+    with av.open(str(whole)) as c:
+        where = [p.pos for p in c.demux(video=0) if p.size]
+    for at in (3, 12):
+        cut = tmp / f"ir_cut{at}.ts"
+        cut.write_bytes(whole.read_bytes()[:376] + whole.read_bytes()[where[at] // 188 * 188:])
+        cases[f"MPEG-TS intra-refresh capture cut at packet {at}"] = cut
     return cases
 
 
@@ -103,12 +117,15 @@ def main():
             print(f"| {name} | {len(want)} | " + " | ".join(str(v).replace("|", "/") for v in row) + " |", flush=True)
 
 
-def scan_cost(n_frames=3000, repeats=7):
-    """CPU ms of ``video_info`` (open + packet scan + first frame) of an H.264 clip in MP4, MPEG-TS and raw
-    H.264, with the round-9 check of the stream's last packets for a picture and without it (the check
-    switched off in the same process), interleaved medians."""
+def scan_cost(n_frames=3000, repeats=9):
+    """CPU ms of ``video_info`` (open + packet scan + first frame) with the round-9 checks (the stream's last
+    packets for a picture, keyframes for a random access point) and without them (switched off in the same
+    process), interleaved medians: an H.264 clip of small packets in MPEG-TS, MP4 and raw H.264, and an
+    intra-only 1280x720 MP4 (every packet a keyframe of about 1 MB)."""
+    from contextlib import ExitStack
     from unittest import mock
 
+    import av
     from _timing import interleaved_ms
     from video_fixtures import index_frames, write_video
 
@@ -117,30 +134,56 @@ def scan_cost(n_frames=3000, repeats=7):
     with tempfile.TemporaryDirectory() as d:
         frames = index_frames(30, size=(240, 320))
         src = write_video(Path(d) / "clip.ts", [frames[k % 30] for k in range(n_frames)], gop=25)
-        paths = {"MPEG-TS": src, "MP4": Path(d) / "clip.mp4", "raw H.264": Path(d) / "clip.h264"}
-        import av
-
-        for name in ("MP4", "raw H.264"):
-            with av.open(str(src)) as i, av.open(str(paths[name]), "w",
-                                                 format="mp4" if name == "MP4" else "h264") as o:
+        small = f"{n_frames} frames 320x240"
+        paths = {f"MPEG-TS, {small}": src, f"MP4, {small}": Path(d) / "clip.mp4",
+                 f"raw H.264, {small}": Path(d) / "clip.h264"}
+        for name, fmt in ((f"MP4, {small}", "mp4"), (f"raw H.264, {small}", "h264")):
+            with av.open(str(src)) as i, av.open(str(paths[name]), "w", format=fmt) as o:
                 t = o.add_stream_from_template(i.streams.video[0])
                 for p in i.demux(video=0):
                     if p.size:
                         p.stream = t
                         o.mux(p)
-        print(f"| container ({n_frames} frames 320x240) | with the check (ms) | without (ms) | ratio |")
+        noise = [np.random.default_rng(k).integers(0, 256, (720, 1280, 3), dtype=np.uint8) for k in range(4)]
+        paths["MP4 intra-only, 120 frames 1280x720"] = write_video(
+            Path(d) / "intra.mp4", [noise[k % 4] for k in range(120)], gop=1, crf=10, preset="ultrafast")
+        print("| clip | with the checks (ms) | without (ms) | ratio |")
         print("|---|---|---|---|")
         for name, path in paths.items():
             def off(path=path):
-                with mock.patch.object(v, "_picture_test", lambda stream: None):
+                with ExitStack() as stack:
+                    for f in ("_picture_test", "_random_access_test"):
+                        stack.enter_context(mock.patch.object(v, f, lambda stream: None))
                     v.video_info(path)
 
             ms = interleaved_ms({"on": lambda path=path: v.video_info(path), "off": off}, repeats)
             print(f"| {name} | {ms['on']:.1f} | {ms['off']:.1f} | {ms['on'] / ms['off']:.3f} |", flush=True)
 
 
+def intra_seek():
+    """``read_frames(n=6)`` (keyframe seeks on, the default) of 50-frame intra-refresh clips (recovery points
+    flagged as keyframes every 10 frames) against FFmpeg decoding them from the first byte."""
+    from video_fixtures import frame_level, intra_refresh
+
+    from forensics.media import read_frames
+
+    with tempfile.TemporaryDirectory() as d:
+        print("| clip | frames asked | returned | pixels = FFmpeg's | missing | errors |")
+        print("|---|---|---|---|---|---|")
+        for ext in (".mp4", ".mkv"):
+            path = intra_refresh(Path(d) / f"ir{ext}", 50)
+            want = truth(path)
+            r = read_frames(path, n=6)
+            same = all(abs(frame_level(f) - want[k]) < 1e-9 for f, k in zip(r.frames, r.indices))
+            err = (r.errors[0][:90] + ("..." if len(r.errors[0]) > 90 else "")) if r.errors else ""
+            print(f"| {ext[1:].upper()} intra-refresh | {r.requested.tolist()} | {r.indices.tolist()} | {same} | "
+                  f"{r.missing.tolist()} | {len(r.errors)}{': ' + err if err else ''} |", flush=True)
+
+
 if __name__ == "__main__":
-    if "--scan-cost" in sys.argv:
+    if "--intra-seek" in sys.argv:
+        intra_seek()
+    elif "--scan-cost" in sys.argv:
         scan_cost()
     else:
         main()
