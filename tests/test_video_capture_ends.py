@@ -144,27 +144,39 @@ def test_an_intra_refresh_stream_is_not_sought_to_its_recovery_points(tmp_path, 
             assert video.table.clean_keys == keys
 
 
+@pytest.mark.parametrize("kind", ["ts", "raw"])
 @pytest.mark.parametrize("at", [0, 3, 12])
-def test_a_capture_of_an_intra_refresh_stream_counts_the_frames_ffmpeg_shows(tmp_path, at):
-    """An MPEG-TS capture of an intra-refresh stream cut at packet 3 (or 12) starts at a recovery point, from
-    which FFmpeg's decoder outputs nothing until the refresh is complete (9 and 2 frames of the 27 and 18
-    packets). Before, the frames were counted from the recovery point (20 and 9): frames 0-10 were 'not
-    decoded' and the rest numbered from the wrong start. Now the decoder is asked, at the scan, which
-    pictures it outputs: the frames are FFmpeg's. Look-alike: the whole capture (cut at 0, an IDR) has all 30."""
+def test_a_capture_of_an_intra_refresh_stream_counts_the_frames_ffmpeg_shows(tmp_path, at, kind):
+    """An MPEG-TS capture (or a raw H.264 dump, without timestamps) of an intra-refresh stream cut at packet 3
+    (or 12) starts at a recovery point, from which FFmpeg's decoder outputs nothing until the refresh is
+    complete (9 and 2 frames of the 27 and 18 packets). Before, the frames were counted from the recovery
+    point (20 and 9, resp. 20 and 11 raw): frames 0-10 were 'not decoded' (raw: the last 11) and the rest
+    numbered from the wrong start. Now the decoder is asked, at the scan, which pictures (raw: how many) it
+    outputs: the frames are FFmpeg's. Look-alike: the whole capture (cut at 0, an IDR) has all 30."""
     src = intra_refresh(tmp_path / "ir.ts", 30, step=8)
     with av.open(str(src)) as c:
         where = [p.pos for p in c.demux(video=0) if p.size]
-    data = src.read_bytes()
-    cut = tmp_path / f"cut{at}.ts"
-    cut.write_bytes(data[:376] + data[where[at] // 188 * 188:])  # PAT and PMT, then from that packet's TS packet
+    cut = tmp_path / f"cut{at}.{'ts' if kind == 'ts' else 'h264'}"
+    if kind == "ts":
+        data = src.read_bytes()
+        cut.write_bytes(data[:376] + data[where[at] // 188 * 188:])  # PAT and PMT, then from that packet's TS packet
+    else:
+        with av.open(str(src)) as i, av.open(str(cut), "w", format="h264") as o:
+            t = o.add_stream_from_template(i.streams.video[0])
+            for k, p in enumerate(q for q in i.demux(video=0) if q.size):
+                if k >= at:
+                    p.stream = t
+                    o.mux(p)
     shown = _ffmpeg_frames(cut)
     assert len(shown) == {0: 30, 3: 9, 12: 2}[at]
     info = video_info(cut)
-    assert (info.n_frames, info.errors) == (len(shown), ())
+    assert (info.n_frames, info.errors, info.timing) == (len(shown), (), "pts" if kind == "ts" else "decode order")
     r = read_frames(cut, every=1)
     assert r.indices.tolist() == list(range(len(shown))) and r.errors == []
     np.testing.assert_allclose([frame_level(f) for f in r.frames], shown, atol=1e-9)
     assert r.timestamps[0] == 0.0
+    last = read_frames(cut, n=3)  # even sampling reaches the last frame FFmpeg shows
+    assert last.indices.tolist()[-1] == len(shown) - 1 and last.errors == []
 
 
 def _ue(v):

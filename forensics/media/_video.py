@@ -593,7 +593,7 @@ class _Table:
     """
 
     def __init__(self, pkt_pts, pkt_dts, pkt_key, pkt_discard, pkt_dur, trust_pts=True, discont=False,
-                 drops_leading=False, shown_pts=None, no_picture=(), not_random_access=()):
+                 drops_leading=False, shown_pts=None, no_picture=(), not_random_access=(), first_output=None):
         self.n_packets = len(pkt_pts)
         self.not_random_access = frozenset(not_random_access)
         self.no_picture = frozenset(no_picture)
@@ -604,8 +604,8 @@ class _Table:
         # first and last decode timestamp when every packet has one (the slots of an AVI stream)
         self.dts_range = (min(known), max(known)) if known and len(known) == self.n_packets else None
         pkt_pts = self._continue_segments(pkt_pts, pkt_dts, pkt_dur) if discont else pkt_pts
-        pkt_discard = (self._leading(pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts) if drops_leading
-                       else pkt_discard)
+        pkt_discard = (self._leading(pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts, first_output)
+                       if drops_leading else pkt_discard)
         shown = [i for i in range(self.n_packets) if not pkt_discard[i]]
         self.n_discarded = self.n_packets - len(shown) - len(self.no_picture)  # those a container discards
         timed = bool(shown) and trust_pts and all(pkt_pts[i] is not None for i in shown)
@@ -676,7 +676,7 @@ class _Table:
         the packets that end the stream without a picture."""
         return self.leading | self.no_picture
 
-    def _leading(self, pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts=None):
+    def _leading(self, pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts=None, first_output=None):
         """``pkt_discard`` with the pictures a stream that starts between keyframes cannot show marked.
 
         A capture (MPEG-TS from a tuner, a cut made without re-encoding) may start after a keyframe:
@@ -699,7 +699,10 @@ class _Table:
         from that packet on (``shown_pts(first)``: up to the last kept packet), and every picture shown
         before the first one it outputs is no frame (before, a TS cut 3 packets into such a stream
         counted 20 frames where FFmpeg shows 9: frames 0-10 were 'not decoded' and the rest numbered
-        from the wrong start).
+        from the wrong start). Without timestamps (a raw H.264 dump, whose frames are the decoder's
+        outputs in order) only their number matters: ``first_output(first)`` is ``first`` plus the number
+        of packets from ``first`` on it outputs no picture for, and as many packets from ``first`` on are
+        no frames (sent to the decoder all the same).
         """
         first = next((i for i in range(self.n_packets) if pkt_key[i]), None)
         if first is None:
@@ -714,6 +717,15 @@ class _Table:
                 # the refresh: no frames, but sent to the decoder (the pictures it outputs are built from them)
                 refresh = [i for i in range(first, self.n_packets)
                            if not out[i] and pkt_pts[i] is not None and pkt_pts[i] < start]
+                for i in leading + refresh:
+                    out[i] = True
+                self.n_leading, self.leading = len(leading) + len(refresh), frozenset(leading)
+                return out
+        if first in self.not_random_access and not (trust_pts and kp is not None) and first_output is not None:
+            begin = first_output(first)
+            if begin is not None:
+                leading = [i for i in range(first) if not out[i]]
+                refresh = [i for i in range(first, begin) if not out[i]]  # decoded, never output
                 for i in leading + refresh:
                     out[i] = True
                 self.n_leading, self.leading = len(leading) + len(refresh), frozenset(leading)
@@ -834,10 +846,15 @@ def _scan(container, stream, errors, fh=None):
     def shown_pts(first, last=None):
         return _decoder_shows(stream, kept, first, len(kept) - 1 if last is None else last)
 
+    def first_output(first):
+        hidden = _decoder_hidden(stream, kept, first)
+        return None if hidden is None else first + hidden
+
     last = [p if isinstance(p, tuple) else (p.size, bytes(p)) for p in last]
     no_picture = _no_picture(picture, [data for _, data in last], len(pts))
     table = _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container), drops_leading=drops,
-                   shown_pts=shown_pts, no_picture=no_picture, not_random_access=not_random_access)
+                   shown_pts=shown_pts, no_picture=no_picture, not_random_access=not_random_access,
+                   first_output=first_output)
     # FFmpeg's parser says so of such a packet (MPEG-TS, MP4): "missing picture in access unit with size N"
     table.no_picture_sizes = {last[k - len(pts) + len(last)][0] for k in no_picture}
     return table, complete
@@ -1040,6 +1057,21 @@ def _decoder_shows(stream, packets, first, last):
         return None
     shown = {f.pts for f in frames}
     return None if None in shown else shown
+
+
+def _decoder_hidden(stream, packets, first):
+    """How many of ``packets[first:]`` FFmpeg's decoder for ``stream`` outputs no picture for (sent them all, then
+    flushed); None when it fails or outputs nothing."""
+    import av
+
+    try:
+        ctx = av.CodecContext.create(stream.codec_context.name, "r")
+        if stream.codec_context.extradata:
+            ctx.extradata = stream.codec_context.extradata
+        n = sum(len(ctx.decode(pkt)) for pkt in packets[first:]) + len(ctx.decode(None))
+    except (av.FFmpegError, ValueError):
+        return None
+    return len(packets) - first - n if n else None
 
 
 #: FFmpeg's AVFMT_TS_DISCONT (libavformat/avformat.h): the format allows timestamp discontinuities.
