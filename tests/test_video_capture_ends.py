@@ -72,6 +72,25 @@ def test_a_last_packet_holding_part_of_a_picture_is_still_a_frame(tmp_path):
     assert r.indices.tolist() == [N] and any(f"frame {N} decoded with errors" in e for e in r.errors)
 
 
+@pytest.mark.parametrize("ext", [".mkv", ".mp4"])
+@pytest.mark.parametrize("keep", [0, 5])
+def test_a_damaged_last_packet_is_still_a_frame(tmp_path, ext, keep):
+    """Look-alike of the above: the last packet's bytes replaced by noise (``keep``: its first 5 bytes, the
+    length prefix and the NAL header, intact) is no packet without a picture, only units that hold none are:
+    it stays frame 5, reported as not decoded (this was read as a picture-less end, frame 5 dropped and the
+    row 'ok', by a first version that took any packet without a slice unit for one)."""
+    from video_fixtures import remux
+
+    src = write_video(tmp_path / f"intra{ext}", index_frames(6), gop=1)
+    path = remux(src, tmp_path / f"damaged{ext}", damage={5}, keep=keep)
+    info = video_info(path)
+    assert info.n_frames == 6
+    r = read_frames(path, n=6)
+    assert r.requested.tolist() == list(range(6))
+    assert 5 in r.missing.tolist() or any("frame 5 decoded with errors" in e for e in r.errors)
+    assert r.errors != []
+
+
 def test_nal_units_are_read_in_both_layouts():
     """The unit walk by hand: Annex-B start codes of 3 and 4 bytes, and length prefixes of 4 and 2 bytes; a
     length that runs past the packet is no such layout (None)."""

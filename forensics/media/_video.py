@@ -819,9 +819,8 @@ def _scan(container, stream, errors, fh=None):
                 fh.mark()
             if drops and len(kept) < _LEADING_PROBE_PACKETS:
                 kept.append(packet)
-            if picture is not None:  # a large packet's size and first bytes: holding it slows the reads down
-                last.append(packet if packet.size <= _KEY_PREFIX
-                            else (packet.size, bytes(memoryview(packet)[:_KEY_PREFIX])))
+            if picture is not None:  # a large packet is taken as a picture (holding it would slow the reads down)
+                last.append(packet if packet.size <= _KEY_PREFIX else (packet.size, None))
             if (random_access is not None and packet.is_keyframe
                     and not random_access(bytes(memoryview(packet)[:_KEY_PREFIX]))):
                 not_random_access.append(len(pts))
@@ -987,35 +986,61 @@ def _random_access_test(stream):
     return holds
 
 
-def _picture_test(stream):
-    """A function telling whether a packet of ``stream`` (its first ``_KEY_PREFIX`` bytes: the picture's
-    first unit comes first) holds a picture (coded slice data), for the codecs whose parsers can end a stream
-    with a packet that holds none; None for the others.
+#: NAL unit types that hold no picture and that an access unit may begin or a stream end with: H.264 SEI, SPS,
+#: PPS, access unit delimiter, end of sequence, end of stream, filler, SPS extension, subset SPS (Table 7-1);
+#: HEVC VPS, SPS, PPS, access unit delimiter, end of sequence, end of bitstream, filler, prefix and suffix SEI
+_NON_PICTURE_UNITS = {"h264": frozenset({6, 7, 8, 9, 10, 11, 12, 13, 15}), "hevc": frozenset(range(32, 41))}
+#: MPEG-2 video start codes that hold no picture: user data, sequence header, extension, sequence end, group
+_NON_PICTURE_CODES = frozenset({0xB2, 0xB3, 0xB5, 0xB7, 0xB8})
 
-    H.264: a NAL unit of type 1-5 (coded slices, ITU-T H.264 Table 7-1); HEVC: a type below 32 (VCL NAL
-    units, H.265 Table 7-1); MPEG-2 video: a picture start code (00 00 01 00, H.262 6.2.3). The NAL layout
-    is :func:`_nal_layout`'s.
+
+def _picture_test(stream):
+    """A function telling whether a packet of ``stream`` may hold a picture, for the codecs whose parsers can end a
+    stream with a packet that holds none; None for the others. It says no only for a packet that reads, whole,
+    as units that hold no picture, so a damaged packet (random bytes, a cut) is still a picture (a frame that
+    does not decode, reported as such).
+
+    H.264, HEVC: the packet is a sequence of well-formed NAL units (:func:`_nal_layout`'s layout, forbidden bit
+    0) of the types in ``_NON_PICTURE_UNITS`` only (ITU-T H.264 and H.265 Table 7-1). MPEG-2 video: it starts
+    with a start code and holds only those of ``_NON_PICTURE_CODES`` (no picture start code 00 00 01 00, H.262
+    6.2.3).
     """
-    if stream.codec_context.name == "mpeg2video":
-        return lambda data: b"\x00\x00\x01\x00" in data
+    name = stream.codec_context.name
+    if name == "mpeg2video":
+        def holds_mpeg2(data):
+            if not data.startswith(b"\x00\x00\x01"):
+                return True
+            at, codes = 0, []
+            while at >= 0 and at + 3 < len(data):
+                codes.append(data[at + 3])
+                at = data.find(b"\x00\x00\x01", at + 3)
+            return not codes or any(c not in _NON_PICTURE_CODES for c in codes)
+
+        return holds_mpeg2
     layout = _nal_layout(stream)
     if layout is None:
         return None
     name, length_size = layout
+    allowed = _NON_PICTURE_UNITS[name]
 
-    def vcl(header):
-        return 1 <= header & 0x1F <= 5 if name == "h264" else (header >> 1) & 0x3F < 32
+    def kind(header):
+        return header & 0x1F if name == "h264" else (header >> 1) & 0x3F
 
     def holds(data):
-        units = _nal_units(data, length_size, prefix=True)
-        return units is None or any(vcl(data[a]) for a, _ in units)  # a layout not understood: taken as a picture
+        if not length_size and not (data.startswith(b"\x00\x00\x01") or data.startswith(b"\x00\x00\x00\x01")):
+            return True
+        units = _nal_units(data, length_size)
+        if not units:
+            return True  # not the layout, or no unit: taken as a picture
+        return any(b <= a or data[a] & 0x80 or kind(data[a]) not in allowed for a, b in units)
 
     return holds
 
 
 def _no_picture(picture, last, n_packets):
     """Decode positions of the packets that end a stream of ``n_packets`` without holding a picture (``last``:
-    the first bytes of its last packets, ``picture``: the test of :func:`_picture_test`).
+    the bytes of its last packets, None for one above ``_KEY_PREFIX`` bytes; ``picture``: the test of
+    :func:`_picture_test`).
 
     A capture or recording that stops between an access unit's first bytes and its slices (a raw H.264/HEVC
     dump cut after an access unit delimiter, parameter sets or SEI; an MPEG-2 stream cut after a sequence
@@ -1029,7 +1054,7 @@ def _no_picture(picture, last, n_packets):
         return ()
     out = []
     for k in range(len(last) - 1, 0, -1):
-        if picture(last[k]):
+        if last[k] is None or picture(last[k]):  # None: a packet above _KEY_PREFIX bytes, taken as a picture
             break
         out.append(n_packets - len(last) + k)
     return out
