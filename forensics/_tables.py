@@ -135,7 +135,8 @@ class FeatureTable:
     ----------
     data : pandas.DataFrame
         One row per item (image, video or frame): the manifest's columns, ``item_index``
-        (``frame_index`` and ``face_index`` at frame level), ``status`` (``"ok"``, ``"partial"``
+        (``frame_index``, ``time_s``, the frame's presentation time in seconds from the video's first
+        shown frame, and ``face_index`` at frame level), ``status`` (``"ok"``, ``"partial"``
         or ``"error"``) and ``error``, then the feature columns.
     feature_names : list of str
         The feature columns, in order.
@@ -569,11 +570,12 @@ def _chunk_frames(manifest, rows, video, names):
             if st != "error":
                 st, err = "error", err or "no usable frame (no face found in the sampled frames)"
             block = base.iloc[[k]].copy()
-            block["frame_index"], block["face_index"] = -1, -1
+            block["frame_index"], block["time_s"], block["face_index"] = -1, np.nan, -1
             values = np.full((1, len(names)), np.nan)
         else:
             block = base.iloc[np.repeat(k, sel.size)].copy()
             block["frame_index"] = meta["frame_index"].to_numpy()[sel]
+            block["time_s"] = meta["time_s"].to_numpy()[sel]
             block["face_index"] = meta["face_index"].to_numpy()[sel]
             values = F[sel]
         block["status"], block["error"] = st, err
@@ -704,7 +706,8 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
     kind, level = _resolve_level(kinds, level)
     if kind == "video" and equalize:
         raise ValueError("equalize applies to images; video frames are decoded pixels")
-    clash = [c for c in manifest.columns if c in _META_COLUMNS]
+    reserved = _META_COLUMNS + (("time_s",) if level == "frame" else ())  # a frame's time in a frame table
+    clash = [c for c in manifest.columns if c in reserved]
     if clash:
         raise ValueError(f"the manifest has a column named {clash[0]!r}, which the feature table uses itself; rename it")
     if isinstance(features, str) or isinstance(features, (list, tuple, dict)):
@@ -847,13 +850,15 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
             chunks.append(frame)
             bar.update(len(rows))
     data = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=names)
-    order = ["item_index"] + (["frame_index", "face_index"] if level == "frame" else [])
+    order = ["item_index"] + (["frame_index", "time_s", "face_index"] if level == "frame" else [])
     # frames stay in time order within their video: a stable sort on item_index alone keeps it
     data = data.sort_values("item_index", kind="stable").reset_index(drop=True) if len(data) else data
     if level == "frame":
-        # the video's columns, then item_index, frame_index, face_index, status, error, features
+        if "time_s" not in data:  # parts written before frame tables carried the frames' times
+            data["time_s"] = np.nan
+        # the video's columns, then item_index, frame_index, time_s, face_index, status, error, features
         front = [c for c in data.columns if c not in (*order, "status", "error", *names)]
-        data = data[["item_index", *[c for c in front if c != "item_index"], "frame_index", "face_index",
+        data = data[["item_index", *[c for c in front if c != "item_index"], "frame_index", "time_s", "face_index",
                      "status", "error", *names]]
     meta.update(created=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                 command=command, config=_canonical(config) if config is not None else None,

@@ -877,6 +877,10 @@ def test_evaluate_options_reach_the_library(videos, tmp_path):
     assert metrics["balanced_accuracy_mean"].iloc[0] == pytest.approx(res.summary.loc["balanced_accuracy", "mean"])
     scores = pd.read_parquet(out / "scores.parquet")
     np.testing.assert_allclose(scores["threshold"], res.thresholds[res.test_fold])
+    # each frame's score says when the frame is shown (its time in the frame table), beside its index
+    assert list(scores.columns[scores.columns.get_loc("frame_index"):][:3]) == ["frame_index", "time_s", "face_index"]
+    np.testing.assert_allclose(scores["time_s"], t.data["time_s"])
+    assert (scores.groupby("item_index")["time_s"].first() == 0).all()
 
 
 def test_group_pattern_with_several_groups_joins_them(videos, tmp_path):

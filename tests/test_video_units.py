@@ -361,7 +361,8 @@ def test_read_frames_reports_what_it_applied(clip):
 
     r = read_frames(clip, indices=[4, 1])
     assert (r.rotation_applied, r.mirror_applied, r.sar_applied) == (0, False, 1.0)
-    assert r.rotations.tolist() == [0, 0] and r.decoder == "software" and r.decoder_note == ""
+    assert r.rotations.tolist() == [0, 0] and r.mirrors.tolist() == [False, False]
+    assert r.decoder == "software" and r.decoder_note == ""
     assert r.info.n_frames == 30 and r.info.timing == "pts" and r.info.fps == pytest.approx(25)
     assert r.info.duration_s == pytest.approx(1.2) and r.info.keyframe_interval == 5
     none = read_frames(clip, indices=[31])
@@ -533,6 +534,7 @@ def test_video_frames_defaults():
     r = VideoFrames(frames=[], indices=empty, timestamps=np.zeros(0), requested=empty, missing=empty)
     assert len(r) == 0 and r.errors == [] and r.info is None
     assert r.rotations.dtype == np.int64 and r.rotations.shape == (0,)
+    assert r.mirrors.dtype == bool and r.mirrors.shape == (0,)
     assert (r.rotation_applied, r.mirror_applied, r.sar_applied, r.decoder, r.decoder_note) == (0, False, 1.0,
                                                                                                 "software", "")
 

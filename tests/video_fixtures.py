@@ -543,3 +543,91 @@ def with_metadata(path, title, rotate, n_frames=4):
         c.mux(p)
     c.close()
     return path
+
+
+# -- streams ending with a packet that holds no picture -------------------------------------------
+#: the picture-less units a capture may end with: H.264 types 6-9 (SEI, SPS, PPS, AUD), HEVC 32-35, 39
+NON_VCL = {"h264": lambda b: not 1 <= b & 0x1F <= 5, "hevc": lambda b: (b >> 1) & 0x3F >= 32}
+
+
+def annexb_units(data):
+    """Annex-B NAL units of ``data`` (without their start codes)."""
+    out, at = [], data.find(b"\x00\x00\x01")
+    while at >= 0:
+        nxt = data.find(b"\x00\x00\x01", at + 3)
+        end = len(data) if nxt < 0 else nxt - (data[nxt - 1] == 0)
+        out.append(data[at + 3:end])
+        at = nxt
+    return out
+
+
+def _picture_headers(first, codec):
+    """The bytes of a stream's first packet ``first`` (Annex-B) that precede its picture: the non-VCL NAL
+    units (H.264/HEVC) or, for MPEG-2, everything before the picture start code."""
+    if codec == "mpeg2video":
+        return first[:first.find(b"\x00\x00\x01\x00")]
+    return b"".join(b"\x00\x00\x00\x01" + u for u in annexb_units(first) if NON_VCL[codec](u[0]))
+
+
+def with_tail(folder, kind, codec, cut_slice=0, n_frames=12):
+    """A clip of ``n_frames`` frames (index_frames, B-frames, keyframes every 6) in ``folder``, whose stream
+    ends with one more packet holding the headers of the first packet only (``kind`` "ts" or "raw": an
+    elementary stream; ``cut_slice``: and that many bytes of its first slice, a picture cut short) or one
+    SEI ("mp4", "mkv"), and the same clip without it: ``{"plain": path, "tail": path}``.
+
+    What a capture or recording stopped between an access unit's first bytes and its slices leaves.
+    """
+    import av
+
+    folder = Path(folder)
+    enc = {"h264": "libx264", "hevc": "libx265", "mpeg2video": "mpeg2video"}[codec]
+    opts = {"x265-params": "log-level=none"} if codec == "hevc" else None
+    ext = {"ts": ".ts", "mp4": ".mp4", "mkv": ".mkv"}.get(kind, ".ts")
+    src = write_video(folder / f"src{ext}", index_frames(n_frames), codec=enc, gop=6, options=opts)
+    with av.open(str(src)) as c:
+        packets = [(bytes(p), p.pts, p.dts, p.duration, p.is_keyframe, p.time_base)
+                   for p in c.demux(video=0) if p.size]
+    first = packets[0][0]
+    if kind in ("mp4", "mkv"):  # one SEI (user data unregistered: a 16-byte UUID and one byte), length-prefixed
+        sei = {"h264": b"\x06", "hevc": b"\x4e\x01"}[codec] + b"\x05\x11" + bytes(range(1, 17)) + b"\x41\x80"
+        tail = len(sei).to_bytes(4, "big") + sei
+    else:
+        tail = _picture_headers(first, codec)
+    if cut_slice:
+        picture = first[len(_picture_headers(first, codec)):] if codec == "mpeg2video" else None
+        if picture is None:
+            unit = next(u for u in annexb_units(first) if not NON_VCL[codec](u[0]))
+            picture = b"\x00\x00\x00\x01" + unit
+        tail += picture[:cut_slice]
+    out = {}
+    for name, extra in (("plain", b""), ("tail", tail)):
+        path = folder / f"{name}.{kind}"
+        if kind == "raw":  # an elementary stream: the parser splits the file's bytes into packets
+            fmt = {"h264": "h264", "hevc": "hevc", "mpeg2video": "mpeg2video"}[codec]
+            with av.open(str(src)) as i, av.open(str(path), "w", format=fmt) as o:
+                s = i.streams.video[0]
+                t = o.add_stream_from_template(s)
+                for p in i.demux(s):
+                    if p.size:
+                        p.stream = t
+                        o.mux(p)
+            path.write_bytes(path.read_bytes() + extra)
+        else:
+            with av.open(str(src)) as i, av.open(str(path), "w") as o:
+                t = o.add_stream_from_template(i.streams.video[0])
+                rows = packets + ([(extra, max(p[1] for p in packets) + packets[-1][3],
+                                    packets[-1][2] + packets[-1][3], packets[-1][3], False, packets[-1][5])]
+                                  if extra else [])
+                for data, pts, dts, dur, key, tb in rows:
+                    q = av.Packet(data)
+                    q.pts, q.dts, q.duration, q.is_keyframe, q.time_base, q.stream = pts, dts, dur, key, tb, t
+                    o.mux(q)
+        out[name] = path
+    return out
+
+
+def intra_refresh(path, n_frames, step=4):
+    """``index_frames(n_frames, step=step)`` encoded by x264 with ``--intra-refresh`` (no IDR after the first
+    picture: a column of intra blocks sweeps each keyframe interval of 10, and muxers and parsers flag the
+    recovery points as keyframes), no B-frames; the container by ``path``'s suffix."""
+    return write_video(path, index_frames(n_frames, step=step), gop=10, options={"intra-refresh": "1", "bframes": "0"})

@@ -178,7 +178,7 @@ def _write_cv_files(out_dir, results):
         f = res.folds.reset_index()
         f.insert(0, "detector", name)
         folds.append(f)
-        keep = [c for c in ("item_index", "path", "label", "method", "group", "frame_index", "face_index")
+        keep = [c for c in ("item_index", "path", "label", "method", "group", "frame_index", "time_s", "face_index")
                 if c in table.data.columns]
         s = table.data[keep].copy()
         s.insert(0, "detector", name)

@@ -18,7 +18,8 @@ from ._manifest import read_manifest_csv
 
 __all__ = ["ExtractionResult", "QualityReport", "extract_faces"]
 
-_RECORD_COLUMNS = ["row", "path", "label", "method", "frame_index", "face_index", "face_found", "n_faces", "score",
+_RECORD_COLUMNS = ["row", "path", "label", "method", "frame_index", "time_s", "face_index", "face_found", "n_faces",
+                   "score",
                    "x", "y", "w", "h", "box_side", "track_id", "detection", "rotation", "mirror", "orientation", "sar",
                    "crop_path"]
 
@@ -171,12 +172,16 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
     status, error = "ok", ""
     rotation, mirror, orientation, sar = 0, False, 1, 1.0
     stream, video_streams = -1, 0  # which video stream was read, of how many (-1, 0: an image or an unread file)
-    crops, recs, n_sampled, sars = [], [], 0, {}
+    crops, recs, n_sampled, sars, rotations, mirrors, times = [], [], 0, {}, {}, {}, {}
     try:
         if str(path).lower().endswith(VIDEO_SUFFIXES):
             video, rotation, sar = read_display_frames(path, n=n_frames, every=every, index=row_id)
             mirror = bool(video.mirror_applied)
-            sars = {int(i): float(s) for i, s in zip(video.indices, video.sars)}  # the ratio may change mid-stream
+            # per frame: the ratio and the display matrix may change mid-stream; each frame's presentation time
+            sars = {int(i): float(s) for i, s in zip(video.indices, video.sars)}
+            rotations = {int(i): int(r) for i, r in zip(video.indices, video.rotations)}
+            mirrors = {int(i): bool(m) for i, m in zip(video.indices, video.mirrors)}
+            times = {int(i): float(t) for i, t in zip(video.indices, video.timestamps)}
             stream, video_streams = int(video.info.stream), int(video.info.video_streams)
             n_sampled = len(video.frames)
             if video.errors:  # missing frames are among them (read_frames reports each)
@@ -199,9 +204,11 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
     records, found = [], []
     crops = iter(crops)
     for r in recs:
-        geometry = (r.track_id, r.detection, rotation, mirror, orientation, sars.get(r.frame_index, sar))
+        geometry = (r.track_id, r.detection, rotations.get(r.frame_index, rotation), mirrors.get(r.frame_index, mirror),
+                    orientation, sars.get(r.frame_index, sar))
+        when = times.get(r.frame_index, np.nan)  # NaN for a still image (no timeline) or an unread video
         if not r.face_found:
-            records.append((row_id, shown, row["label"], row["method"], r.frame_index, -1, False, r.n_faces,
+            records.append((row_id, shown, row["label"], row["method"], r.frame_index, when, -1, False, r.n_faces,
                             np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, *geometry, ""))
             continue
         img = next(crops)
@@ -209,7 +216,7 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
         cv2.imwrite(str(crop_dir / name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))  # PNG: lossless
         x, y, w, h = r.bbox
         side = float(r.box[2]) if r.box is not None else np.nan
-        records.append((row_id, shown, row["label"], row["method"], r.frame_index, r.face_index, True, r.n_faces,
+        records.append((row_id, shown, row["label"], row["method"], r.frame_index, when, r.face_index, True, r.n_faces,
                         float(r.score), x, y, w, h, side, *geometry, str(Path("crops") / key / name)))
         found.append((img, r.frame_index))
     table = pd.DataFrame(records, columns=_RECORD_COLUMNS)
@@ -264,7 +271,9 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
     -------
     ExtractionResult
         ``crops``: the manifest extended to one row per crop (original columns plus
-        ``crop_path`` relative to ``out_dir``, ``frame_index``, ``face_index``, ``score``, bbox,
+        ``crop_path`` relative to ``out_dir``, ``frame_index``, ``time_s`` (the frame's presentation
+        time in seconds from the video's first shown frame, as ``read_frames`` gives it: exact for a
+        variable frame rate; NaN for a still image), ``face_index``, ``score``, bbox,
         ``track_id``, ``detection`` and the geometry columns below; also written as
         ``out_dir/crops.csv``); ``records``: every sampled frame (``out_dir/records.csv``);
         ``status``: one row per item (``path, status, error, rotation, mirror, orientation, sar,
@@ -275,10 +284,11 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
 
     Notes
     -----
-    Geometry: detection and crops use what a viewer sees. ``rotation`` is the video's display
-    rotation applied (degrees counter-clockwise; 0 for images), ``mirror`` whether a display flip
-    was applied (videos; an image's flips are in its orientation), ``orientation`` the EXIF
-    orientation applied to a still image (1-8; 1 for videos), ``sar`` the pixel aspect ratio
+    Geometry: detection and crops use what a viewer sees. ``rotation`` is the display rotation
+    applied to the frame (degrees counter-clockwise; 0 for images; per crop the frame's own, which
+    may change mid-stream; in ``status`` the first sampled frame's), ``mirror`` whether a display flip
+    was applied (videos, per frame as ``rotation``; an image's flips are in its orientation),
+    ``orientation`` the EXIF orientation applied to a still image (1-8; 1 for videos), ``sar`` the pixel aspect ratio
     resampled to square pixels (1.0 = square; per crop the frame's own, which may change
     mid-stream; in ``status`` the first sampled frame's). Box coordinates are in that geometry.
 

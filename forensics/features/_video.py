@@ -101,8 +101,9 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         ``face_index, face_found, bbox, score, n_faces, used, track_id`` (the person; -1
         without a face), ``detection`` ("full", "near", or "none" without face detection),
         ``rotation`` (degrees counter-clockwise applied), ``mirror`` (a display flip applied)
-        and ``sar`` (the frame's pixel aspect ratio resampled to square; 1.0 = square pixels; it
-        may change mid-stream, e.g. a broadcast switching between 4:3 and 16:9).
+        and ``sar`` (the frame's pixel aspect ratio resampled to square; 1.0 = square pixels),
+        each the frame's own: they may change mid-stream (a broadcast switching between 4:3 and
+        16:9, a camera writing a new display orientation).
     status_ : pandas.DataFrame
         After ``transform``: one row per video: ``index, source, status`` ("ok"; "partial"
         when some frames could not be decoded; "no_face" when faces were asked for and none
@@ -278,19 +279,22 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         features : ndarray of shape (n_rows, n_frame_features)
         meta : pandas.DataFrame
             Per row: ``video`` (position in ``X``, use it as the CV group), ``source``,
-            ``frame_index``, ``face_index`` (-1 for a whole-frame row) and ``track_id`` (the
-            face track, i.e. the person; -1 without a face).
+            ``frame_index``, ``time_s`` (the frame's presentation time in seconds from the
+            video's first shown frame, from its timestamp: exact for a variable frame rate),
+            ``face_index`` (-1 for a whole-frame row) and ``track_id`` (the face track, i.e. the
+            person; -1 without a face).
         """
         results = self._run(X)
         self._record(results, stacklevel=3)
         blocks, meta = [], []
         for r in results:
-            for (frame_index, face_index, track_id), values in zip(r["keys"], r["frames"]):
+            for (frame_index, time_s, face_index, track_id), values in zip(r["keys"], r["frames"]):
                 blocks.append(values)
-                meta.append((r["index"], r["source"], frame_index, face_index, track_id))
+                meta.append((r["index"], r["source"], frame_index, time_s, face_index, track_id))
         n = len(self.frame_feature_names_)
         features = np.vstack(blocks) if blocks else np.empty((0, n))
-        return features, pd.DataFrame(meta, columns=["video", "source", "frame_index", "face_index", "track_id"])
+        meta = pd.DataFrame(meta, columns=["video", "source", "frame_index", "time_s", "face_index", "track_id"])
+        return features, meta.astype({"time_s": "float64"})
 
     def _record(self, results, stacklevel):
         """Set ``status_`` and ``records_``; warn about failed and faceless videos at the caller's line."""
@@ -379,6 +383,8 @@ def _fill(vf, cropper, obj, index, res):
     times = {int(i): float(t) for i, t in zip(video.indices, video.timestamps)}
     rot, mirror, sar = res["rotation"], res["mirror"], res["sar"]
     sars = {int(i): float(s) for i, s in zip(video.indices, video.sars)}  # per frame: the ratio may change mid-stream
+    rotations = {int(i): int(r) for i, r in zip(video.indices, video.rotations)}  # ... and the display matrix
+    mirrors = {int(i): bool(m) for i, m in zip(video.indices, video.mirrors)}
     todo = []  # (frame_index, face_index, track_id, image or None for a NaN row)
     if cropper is None:
         res["n_faces"] = None  # no detection: the face rate is undefined, not 0
@@ -400,8 +406,9 @@ def _fill(vf, cropper, obj, index, res):
         for r in records:
             used = r.face_found or vf.no_face != "skip"
             res["records"].append((index, source, r.frame_index, times.get(r.frame_index, np.nan), r.face_index,
-                                   r.face_found, r.bbox, r.score, r.n_faces, used, r.track_id, r.detection, rot,
-                                   mirror, sars.get(r.frame_index, sar)))
+                                   r.face_found, r.bbox, r.score, r.n_faces, used, r.track_id, r.detection,
+                                   rotations.get(r.frame_index, rot), mirrors.get(r.frame_index, mirror),
+                                   sars.get(r.frame_index, sar)))
             if r.face_found:
                 todo.append((r.frame_index, r.face_index, r.track_id, next(crops)))
             elif vf.no_face == "nan":
@@ -418,7 +425,7 @@ def _fill(vf, cropper, obj, index, res):
                               [todo[k][0] for k, _ in images])
         rows[[k for k, _ in images]] = computed
     res["frames"] = list(rows)
-    res["keys"] = [(fi, face, track) for fi, face, track, _ in todo]
+    res["keys"] = [(fi, times.get(fi, np.nan), face, track) for fi, face, track, _ in todo]
 
 
 def _crop_rows(extractor, images, index, source, frame_indices):

@@ -49,6 +49,7 @@ import stat
 import threading
 import warnings
 from bisect import bisect_right
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -235,6 +236,8 @@ class VideoFrames:
     rotations : ndarray of int
         Rotation applied to each returned frame (differs from ``rotation_applied`` only for a
         stream whose frames carry changing display matrices).
+    mirrors : ndarray of bool
+        Whether a mirror was part of the transform applied to each returned frame (as ``rotations``).
     sars : ndarray of float
         Sample aspect ratio each returned frame was resampled by (differs from ``sar_applied``
         only for a stream whose aspect ratio changes mid-stream, e.g. an MPEG-2 broadcast
@@ -256,6 +259,7 @@ class VideoFrames:
     mirror_applied: bool = False
     sar_applied: float = 1.0
     rotations: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    mirrors: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     sars: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
     decoder: str = "software"
     decoder_note: str = ""
@@ -309,6 +313,7 @@ class _Errors:
 
     def __init__(self, initial=()):
         self.counts = {}
+        self.ignore = set()  # FFmpeg messages explained by the reader (see _probe)
         for msg in initial:
             self.add(msg)
 
@@ -326,7 +331,7 @@ class _Errors:
         import av.logging
 
         for level, name, message in logs:
-            if level <= av.logging.ERROR:
+            if level <= av.logging.ERROR and message.strip() not in self.ignore:
                 self.add(f"ffmpeg {name}: {message.strip()}")
         logs.clear()
 
@@ -588,17 +593,21 @@ class _Table:
     """
 
     def __init__(self, pkt_pts, pkt_dts, pkt_key, pkt_discard, pkt_dur, trust_pts=True, discont=False,
-                 drops_leading=False, shown_pts=None):
+                 drops_leading=False, shown_pts=None, no_picture=(), not_random_access=(), first_output=None):
         self.n_packets = len(pkt_pts)
+        self.not_random_access = frozenset(not_random_access)
+        self.no_picture = frozenset(no_picture)
+        if self.no_picture:
+            pkt_discard = [d or i in self.no_picture for i, d in enumerate(pkt_discard)]
         self.first_packet = (pkt_dts[0], pkt_pts[0]) if pkt_pts else (None, None)
         known = [d for d in pkt_dts if d is not None]
         # first and last decode timestamp when every packet has one (the slots of an AVI stream)
         self.dts_range = (min(known), max(known)) if known and len(known) == self.n_packets else None
         pkt_pts = self._continue_segments(pkt_pts, pkt_dts, pkt_dur) if discont else pkt_pts
-        pkt_discard = (self._leading(pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts) if drops_leading
-                       else pkt_discard)
+        pkt_discard = (self._leading(pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts, first_output)
+                       if drops_leading else pkt_discard)
         shown = [i for i in range(self.n_packets) if not pkt_discard[i]]
-        self.n_discarded = self.n_packets - len(shown)
+        self.n_discarded = self.n_packets - len(shown) - len(self.no_picture)  # those a container discards
         timed = bool(shown) and trust_pts and all(pkt_pts[i] is not None for i in shown)
         self.timing = "pts" if timed else "decode order"
         self.n = len(shown)
@@ -621,12 +630,16 @@ class _Table:
             self.last_duration = pkt_dur[order[-1]] if order else 0
             # Keyframes a decoder can start from: every packet before them in decode order is
             # shown before them (closed GOP boundary), so no later frame needs an earlier one
-            # except leading pictures, which are never started from (see seek_target).
+            # except leading pictures, which are never started from (see seek_target). A keyframe
+            # flag on a picture that is no random access point (an H.264 recovery point of an
+            # intra-refresh stream: the decoder withholds the pictures after it until the refresh
+            # is complete) is no place to start either.
             self.clean_keys = []
             running = None
             for i in range(self.n_packets):
                 p = pkt_pts[i]
-                if pkt_key[i] and p is not None and (running is None or running < p):
+                usable = pkt_key[i] and i not in self.not_random_access
+                if usable and p is not None and (running is None or running < p):
                     self.clean_keys.append(i)
                 if p is not None:
                     running = p if running is None else max(running, p)
@@ -652,8 +665,18 @@ class _Table:
     #: would be reported as damage)
     n_leading = 0
     leading = frozenset()
+    #: decode positions of the packets that end the stream without holding a picture (see _no_picture); no
+    #: frames, and not sent to the decoder either
+    no_picture = frozenset()
+    no_picture_sizes = frozenset()
 
-    def _leading(self, pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts=None):
+    @property
+    def unsent(self):
+        """Decode positions of the packets never sent to the decoder: a capture's unshowable leading pictures and
+        the packets that end the stream without a picture."""
+        return self.leading | self.no_picture
+
+    def _leading(self, pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts=None, first_output=None):
         """``pkt_discard`` with the pictures a stream that starts between keyframes cannot show marked.
 
         A capture (MPEG-TS from a tuner, a cut made without re-encoding) may start after a keyframe:
@@ -669,12 +692,44 @@ class _Table:
         leading picture is taken as not shown, as those of the usual open GOPs). Only at the
         stream's start, in a capture format (``_CAPTURE_FORMATS``); a stream without any keyframe
         flag is left as it is.
+
+        A capture of an intra-refresh stream starts at a recovery point (flagged a keyframe, no random
+        access point: see ``_random_access_test``), from which FFmpeg's H.264 decoder outputs nothing
+        until the refresh has swept the picture: there the decoder is asked which pictures it outputs
+        from that packet on (``shown_pts(first)``: up to the last kept packet), and every picture shown
+        before the first one it outputs is no frame (before, a TS cut 3 packets into such a stream
+        counted 20 frames where FFmpeg shows 9: frames 0-10 were 'not decoded' and the rest numbered
+        from the wrong start). Without timestamps (a raw H.264 dump, whose frames are the decoder's
+        outputs in order) only their number matters: ``first_output(first)`` is ``first`` plus the number
+        of packets from ``first`` on it outputs no picture for, and as many packets from ``first`` on are
+        no frames (sent to the decoder all the same).
         """
         first = next((i for i in range(self.n_packets) if pkt_key[i]), None)
         if first is None:
             return pkt_discard
         out = list(pkt_discard)
         kp = pkt_pts[first]
+        if first in self.not_random_access and trust_pts and kp is not None and shown_pts is not None:
+            shown = shown_pts(first)
+            if shown:  # None: it cannot tell; empty: nothing output from the kept packets (taken as it is)
+                start = min(shown)
+                leading = [i for i in range(first) if not out[i]]
+                # the refresh: no frames, but sent to the decoder (the pictures it outputs are built from them)
+                refresh = [i for i in range(first, self.n_packets)
+                           if not out[i] and pkt_pts[i] is not None and pkt_pts[i] < start]
+                for i in leading + refresh:
+                    out[i] = True
+                self.n_leading, self.leading = len(leading) + len(refresh), frozenset(leading)
+                return out
+        if first in self.not_random_access and not (trust_pts and kp is not None) and first_output is not None:
+            begin = first_output(first)
+            if begin is not None:
+                leading = [i for i in range(first) if not out[i]]
+                refresh = [i for i in range(first, begin) if not out[i]]  # decoded, never output
+                for i in leading + refresh:
+                    out[i] = True
+                self.n_leading, self.leading = len(leading) + len(refresh), frozenset(leading)
+                return out
         after = next((i for i in range(first + 1, self.n_packets) if pkt_key[i]), self.n_packets)
         early = [i for i in range(first + 1, after)
                  if trust_pts and kp is not None and pkt_pts[i] is not None and pkt_pts[i] < kp and not out[i]]
@@ -749,6 +804,10 @@ def _scan(container, stream, errors, fh=None):
     pts, dts, key, discard, dur = [], [], [], [], []
     drops = stream.codec_context.name in _LEADING_DROPPED_CODECS and bool(_formats(container) & set(_CAPTURE_FORMATS))
     kept = []  # a capture's first packets, to ask the decoder which leading pictures it shows (_Table._leading)
+    picture = _picture_test(stream)
+    last = deque(maxlen=_TRAILING_PACKETS)  # the stream's last packets: do they hold a picture? (_no_picture)
+    random_access = _random_access_test(stream)
+    not_random_access = []  # keyframe-flagged packets a decoder cannot start from (_random_access_test)
     complete = False
     if fh is not None:
         fh.bound(_MAX_BYTES_WITHOUT_PACKET, at_mark=True)
@@ -760,6 +819,11 @@ def _scan(container, stream, errors, fh=None):
                 fh.mark()
             if drops and len(kept) < _LEADING_PROBE_PACKETS:
                 kept.append(packet)
+            if picture is not None:  # a large packet is taken as a picture (holding it would slow the reads down)
+                last.append(packet if packet.size <= _KEY_PREFIX else (packet.size, None))
+            if (random_access is not None and packet.is_keyframe
+                    and not random_access(bytes(memoryview(packet)[:_KEY_PREFIX]))):
+                not_random_access.append(len(pts))
             pts.append(packet.pts)
             dts.append(packet.dts)
             key.append(packet.is_keyframe)
@@ -778,11 +842,222 @@ def _scan(container, stream, errors, fh=None):
                    f"the rest of the file is not read ({len(pts)} packets found before)")
     trust = bool(_formats(container) & set(_PTS_FORMATS)) or not stream.codec_context.has_b_frames
 
-    def shown_pts(first, last):
-        return _decoder_shows(stream, kept, first, last)
+    def shown_pts(first, last=None):
+        return _decoder_shows(stream, kept, first, len(kept) - 1 if last is None else last)
 
-    return _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container), drops_leading=drops,
-                  shown_pts=shown_pts), complete
+    def first_output(first):
+        hidden = _decoder_hidden(stream, kept, first)
+        return None if hidden is None else first + hidden
+
+    last = [p if isinstance(p, tuple) else (p.size, bytes(p)) for p in last]
+    no_picture = _no_picture(picture, [data for _, data in last], len(pts))
+    table = _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container), drops_leading=drops,
+                   shown_pts=shown_pts, no_picture=no_picture, not_random_access=not_random_access,
+                   first_output=first_output)
+    # FFmpeg's parser says so of such a packet (MPEG-TS, MP4): "missing picture in access unit with size N"
+    table.no_picture_sizes = {last[k - len(pts) + len(last)][0] for k in no_picture}
+    return table, complete
+
+
+#: Packets at the end of a stream checked for a picture (_no_picture).
+_TRAILING_PACKETS = 8
+#: Bytes of a keyframe read to tell a random access point (_random_access_test): its parameter sets, SEI and
+#: first slice header come first; a packet whose SEI runs past them is taken as one (its flag is kept)
+_KEY_PREFIX = 1 << 16
+
+
+def _nal_units(data, length_size, prefix=False):
+    """``(start, end)`` of each NAL unit (its header first) of an H.264/HEVC packet: length-prefixed (MP4,
+    Matroska: ``length_size`` bytes before each unit) or Annex-B (``length_size`` 0: start codes, as MPEG-TS
+    and raw streams hold them). None when a length runs past the packet (not the layout assumed); with
+    ``prefix`` (``data`` is the packet's first bytes) the unit it cuts is the last, cut there."""
+    out = []
+    if length_size:
+        at = 0
+        while at + length_size < len(data):
+            n = int.from_bytes(data[at:at + length_size], "big")
+            if n == 0 or (at + length_size + n > len(data) and not prefix):
+                return None
+            out.append((at + length_size, min(at + length_size + n, len(data))))
+            at += length_size + n
+        return out if at == len(data) or prefix else None
+    at = data.find(b"\x00\x00\x01")
+    while at >= 0 and at + 3 < len(data):
+        nxt = data.find(b"\x00\x00\x01", at + 3)
+        end = len(data) if nxt < 0 else nxt - (data[nxt - 1] == 0)
+        out.append((at + 3, end))
+        at = nxt
+    return out
+
+
+def _nal_types(data, length_size):
+    """The first header byte of each NAL unit of an H.264/HEVC packet (see :func:`_nal_units`); None when the
+    packet is not in that layout."""
+    units = _nal_units(data, length_size)
+    return None if units is None else [data[a] for a, _ in units]
+
+
+def _exp_golomb(data, bit):
+    """``(value, next bit)`` of the unsigned Exp-Golomb code ue(v) at bit ``bit`` of ``data`` (H.264 9.1)."""
+    zeros = 0
+    while not (data[bit >> 3] >> (7 - (bit & 7))) & 1:
+        zeros += 1
+        bit += 1
+    bit += 1
+    value = 0
+    for _ in range(zeros):
+        value = (value << 1) | ((data[bit >> 3] >> (7 - (bit & 7))) & 1)
+        bit += 1
+    return (1 << zeros) - 1 + value, bit
+
+
+def _recovery_count(unit, name):
+    """The recovery point SEI message's count in an SEI NAL unit ``unit`` (its header first): H.264's
+    recovery_frame_cnt ue(v) (D.1.8), HEVC's recovery_poc_cnt se(v) (D.2.8); None without such a message or
+    when the unit cannot be read."""
+    rbsp = bytes(unit[1 if name == "h264" else 2:]).replace(b"\x00\x00\x03", b"\x00\x00")
+    at = 0
+    try:
+        while at < len(rbsp) and rbsp[at] != 0x80:  # 0x80: the rbsp trailing bits after the last message
+            values = []
+            for _ in range(2):  # payloadType, payloadSize: runs of 0xFF, then the last byte
+                v = 0
+                while rbsp[at] == 0xFF:
+                    v, at = v + 255, at + 1
+                values.append(v + rbsp[at])
+                at += 1
+            kind, size = values
+            if kind == 6:
+                k, _ = _exp_golomb(rbsp[at:at + size], 0)
+                return k if name == "h264" else (k + 1) // 2 * (1 if k % 2 else -1)
+            at += size
+    except IndexError:
+        return None
+    return None
+
+
+def _nal_layout(stream):
+    """``(codec name, length prefix size)`` of an H.264/HEVC stream's packets (0: Annex-B start codes, as MPEG-TS and
+    raw streams hold them; else from the ``avcC``/``hvcC`` record of the extradata, its first byte 1: byte 4, resp.
+    21, low two bits, plus one); None for other codecs."""
+    cc = stream.codec_context
+    if cc.name not in ("h264", "hevc"):
+        return None
+    extra = bytes(cc.extradata or b"")
+    at = 4 if cc.name == "h264" else 21
+    return cc.name, ((extra[at] & 3) + 1 if len(extra) > at and extra[0] == 1 else 0)
+
+
+def _random_access_test(stream):
+    """A function telling whether a keyframe-flagged packet of an H.264/HEVC ``stream`` is a random access point
+    (a decoder started there outputs the pictures that follow); None for other codecs (their flags are taken).
+
+    Muxers and parsers also flag the recovery points of an intra-refresh stream (x264 ``--intra-refresh``,
+    low-latency and conferencing encoders): a decoder started there outputs nothing until the refresh has
+    swept the picture (FFmpeg's H.264 decoder: about one keyframe interval), so a seek to one lost the
+    requested frames after it (frames 10 and 20 of a 50-frame MP4 with keyframes every 10: 'not decoded',
+    FFmpeg's 'mmco: unref short failure'). Such a packet holds a recovery point SEI message whose count is
+    above 0 (H.264 recovery_frame_cnt, HEVC recovery_poc_cnt: the pictures to wait) and no IDR (H.264 NAL type
+    5) or IRAP picture (HEVC types 16-23). An open-GOP I-frame's recovery point (count 0) is a random access
+    point, and so is a packet without such a message or whose units cannot be read (its flag is kept).
+    The function is given the packet's first bytes (``_KEY_PREFIX``).
+    """
+    layout = _nal_layout(stream)
+    if layout is None:
+        return None
+    name, length_size = layout
+
+    def kind(header):
+        return header & 0x1F if name == "h264" else (header >> 1) & 0x3F
+
+    irap = (5,) if name == "h264" else tuple(range(16, 24))
+    sei = 6 if name == "h264" else 39
+
+    def holds(data):
+        units = _nal_units(data, length_size, prefix=True)
+        if units is None:
+            return True
+        kinds = [kind(data[a]) for a, _ in units]
+        if any(k in irap for k in kinds):
+            return True
+        counts = [_recovery_count(data[a:b], name) for (a, b), k in zip(units, kinds) if k == sei]
+        return not any(c is not None and c > 0 for c in counts)  # a gradual recovery: an intra refresh
+
+    return holds
+
+
+#: NAL unit types that hold no picture and that an access unit may begin or a stream end with: H.264 SEI, SPS,
+#: PPS, access unit delimiter, end of sequence, end of stream, filler, SPS extension, subset SPS (Table 7-1);
+#: HEVC VPS, SPS, PPS, access unit delimiter, end of sequence, end of bitstream, filler, prefix and suffix SEI
+_NON_PICTURE_UNITS = {"h264": frozenset({6, 7, 8, 9, 10, 11, 12, 13, 15}), "hevc": frozenset(range(32, 41))}
+#: MPEG-2 video start codes that hold no picture: user data, sequence header, extension, sequence end, group
+_NON_PICTURE_CODES = frozenset({0xB2, 0xB3, 0xB5, 0xB7, 0xB8})
+
+
+def _picture_test(stream):
+    """A function telling whether a packet of ``stream`` may hold a picture, for the codecs whose parsers can end a
+    stream with a packet that holds none; None for the others. It says no only for a packet that reads, whole,
+    as units that hold no picture, so a damaged packet (random bytes, a cut) is still a picture (a frame that
+    does not decode, reported as such).
+
+    H.264, HEVC: the packet is a sequence of well-formed NAL units (:func:`_nal_layout`'s layout, forbidden bit
+    0) of the types in ``_NON_PICTURE_UNITS`` only (ITU-T H.264 and H.265 Table 7-1). MPEG-2 video: it starts
+    with a start code and holds only those of ``_NON_PICTURE_CODES`` (no picture start code 00 00 01 00, H.262
+    6.2.3).
+    """
+    name = stream.codec_context.name
+    if name == "mpeg2video":
+        def holds_mpeg2(data):
+            if not data.startswith(b"\x00\x00\x01"):
+                return True
+            at, codes = 0, []
+            while at >= 0 and at + 3 < len(data):
+                codes.append(data[at + 3])
+                at = data.find(b"\x00\x00\x01", at + 3)
+            return not codes or any(c not in _NON_PICTURE_CODES for c in codes)
+
+        return holds_mpeg2
+    layout = _nal_layout(stream)
+    if layout is None:
+        return None
+    name, length_size = layout
+    allowed = _NON_PICTURE_UNITS[name]
+
+    def kind(header):
+        return header & 0x1F if name == "h264" else (header >> 1) & 0x3F
+
+    def holds(data):
+        if not length_size and not (data.startswith(b"\x00\x00\x01") or data.startswith(b"\x00\x00\x00\x01")):
+            return True
+        units = _nal_units(data, length_size)
+        if not units:
+            return True  # not the layout, or no unit: taken as a picture
+        return any(b <= a or data[a] & 0x80 or kind(data[a]) not in allowed for a, b in units)
+
+    return holds
+
+
+def _no_picture(picture, last, n_packets):
+    """Decode positions of the packets that end a stream of ``n_packets`` without holding a picture (``last``:
+    the bytes of its last packets, None for one above ``_KEY_PREFIX`` bytes; ``picture``: the test of
+    :func:`_picture_test`).
+
+    A capture or recording that stops between an access unit's first bytes and its slices (a raw H.264/HEVC
+    dump cut after an access unit delimiter, parameter sets or SEI; an MPEG-2 stream cut after a sequence
+    header) ends with such a packet: FFmpeg's parsers hand it on as a packet, its decoders output no
+    picture for it ("no frame!", or nothing), and its players show the frames before it. It was counted as
+    the last frame: even sampling asked for it instead of the real last frame, which was never read, and the
+    row was partial ("1 requested frame(s) not decoded"). Only trailing packets: inside a stream the parsers
+    join such units to the picture that follows them. At least one packet is left.
+    """
+    if picture is None:
+        return ()
+    out = []
+    for k in range(len(last) - 1, 0, -1):
+        if last[k] is None or picture(last[k]):  # None: a packet above _KEY_PREFIX bytes, taken as a picture
+            break
+        out.append(n_packets - len(last) + k)
+    return out
 
 
 #: Packets of a capture's start kept by the scan to ask the decoder which leading pictures it shows.
@@ -807,6 +1082,21 @@ def _decoder_shows(stream, packets, first, last):
         return None
     shown = {f.pts for f in frames}
     return None if None in shown else shown
+
+
+def _decoder_hidden(stream, packets, first):
+    """How many of ``packets[first:]`` FFmpeg's decoder for ``stream`` outputs no picture for (sent them all, then
+    flushed); None when it fails or outputs nothing."""
+    import av
+
+    try:
+        ctx = av.CodecContext.create(stream.codec_context.name, "r")
+        if stream.codec_context.extradata:
+            ctx.extradata = stream.codec_context.extradata
+        n = sum(len(ctx.decode(pkt)) for pkt in packets[first:]) + len(ctx.decode(None))
+    except (av.FFmpegError, ValueError):
+        return None
+    return len(packets) - first - n if n else None
 
 
 #: FFmpeg's AVFMT_TS_DISCONT (libavformat/avformat.h): the format allows timestamp discontinuities.
@@ -857,6 +1147,8 @@ def _probe(video, errors):
         tb = stream.time_base
         table, complete = _scan(container, stream, errors, video.fh)
         video.table = table
+        # the parser's words on the packets found to end the stream without a picture (said again while decoding)
+        errors.ignore.update(f"missing picture in access unit with size {n}" for n in table.no_picture_sizes)
         errors.add_logs(logs)
     n = table.n
     duration_s = start_s = None
@@ -1559,8 +1851,8 @@ class _Decode:
                         seeking = False
                     landing = None
                 cur = pos if pos is not None else cur + 1
-                if cur in table.leading:
-                    continue  # a picture of a capture's start that cannot be shown (see _Table._leading)
+                if cur in table.unsent:
+                    continue  # a picture of a capture's start that cannot be shown, or no picture (_Table.unsent)
                 if self.skip_nonref:
                     mode = "DEFAULT" if pts is None or pts in want_pts else "NONREF"
                     if mode != self.skip:
@@ -1622,7 +1914,7 @@ class _Decode:
         want = set(self.wanted)
         last = self.wanted[-1]
         demux, _ = self._begin()
-        leading = self.video.table.leading
+        unsent = self.video.table.unsent
         k = 0
         d = -1  # decode position of the packet
         while k <= last:
@@ -1636,8 +1928,8 @@ class _Decode:
                 packet = None
             if packet is not None and packet.size:
                 d += 1
-                if d in leading:
-                    continue  # a picture of a capture's start that cannot be shown (see _Table._leading)
+                if d in unsent:
+                    continue  # a picture of a capture's start that cannot be shown, or no picture (_Table.unsent)
             try:
                 frames = packet.decode() if packet is not None else self._drain()
             except av.FFmpegError as exc:
@@ -1867,7 +2159,7 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
     VideoFrames
         ``frames``, ``indices``, ``timestamps``, ``requested``, ``missing``, ``errors``,
         ``info`` and what display transform was applied (``rotation_applied``,
-        ``mirror_applied``, ``sar_applied``, ``rotations``).
+        ``mirror_applied``, ``sar_applied``; per frame ``rotations``, ``mirrors``, ``sars``).
 
     Raises
     ------
@@ -1925,6 +2217,7 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
         mirror_applied=bool(first[4]) if first is not None else False,
         sar_applied=float(first[3]) if first is not None else 1.0,
         rotations=np.array([got[i][2] for i in keep], dtype=np.int64),
+        mirrors=np.array([got[i][4] for i in keep], dtype=bool),
         sars=np.array([got[i][3] for i in keep], dtype=np.float64),
         decoder=dec.video.decoder,
         decoder_note=dec.video.decoder_note,

@@ -1,0 +1,253 @@
+"""Where a capture or a stream starts and ends, against the frames FFmpeg shows (round 9).
+
+A stream that ends with a packet holding no picture: a capture or recording stopped between an access
+unit's first bytes (delimiter, parameter sets, SEI; an MPEG-2 sequence header) and its slices. FFmpeg's
+parsers hand those bytes on as one last packet; its decoders output no picture for it, and its players
+show the frames before it. An intra-refresh stream (no IDR after the first picture) whose recovery points
+are flagged as keyframes: no place to seek to, nor to start counting a capture's frames from.
+
+The truth here is PyAV (FFmpeg) decoding every packet of the file.
+"""
+
+import av
+import numpy as np
+import pytest
+from video_fixtures import frame_level, index_frames, intra_refresh, with_tail, write_video
+
+from forensics.media import read_frames, video_info
+from forensics.media._video import _nal_types, _no_picture, _picture_test
+
+N = 12
+
+
+def _ffmpeg_frames(path):
+    """What FFmpeg shows: the mean level of every picture its decoder outputs, packet by packet (a packet it
+    refuses is skipped, as its players skip it)."""
+    levels = []
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        for p in c.demux(s):
+            try:
+                levels += [frame_level(f.to_ndarray(format="rgb24")) for f in p.decode()]
+            except av.FFmpegError:
+                pass
+    return levels
+
+
+@pytest.mark.parametrize("kind,codec", [
+    ("raw", "h264"), ("raw", "hevc"), ("raw", "mpeg2video"),   # elementary streams (an RTSP or tuner dump)
+    ("ts", "h264"), ("ts", "mpeg2video"),                       # a tuner's MPEG-TS capture
+    ("mp4", "h264"), ("mp4", "hevc"), ("mkv", "h264"),          # a recorder whose last sample holds only SEI
+])
+def test_a_stream_ending_without_a_picture_counts_the_frames_ffmpeg_shows(tmp_path, kind, codec):
+    """Before, the picture-less last packet was counted as frame 12 of 13: even sampling (n=4) asked for
+    frames 0, 4, 8 and 12, never read the real last frame 11, and the row was partial ('1 requested frame(s)
+    not decoded (12)'). Now it is no frame: 12 frames, n=4 reads 0, 4, 7 and 11, every frame's pixels are
+    FFmpeg's, and nothing is reported. Look-alike: the same clip without the tail reads alike."""
+    paths = with_tail(tmp_path, kind, codec)
+    with av.open(str(paths["tail"])) as c:
+        assert sum(1 for p in c.demux(video=0) if p.size) == N + 1  # the tail is a packet of its own
+    for name, path in paths.items():
+        shown = _ffmpeg_frames(path)
+        assert len(shown) == N, name
+        info = video_info(path)
+        assert (info.n_frames, info.errors) == (N, ()), name
+        r = read_frames(path, n=4)
+        assert r.indices.tolist() == [0, 4, 7, 11] and r.missing.tolist() == [] and r.errors == [], name
+        np.testing.assert_allclose([frame_level(f) for f in r.frames], [shown[k] for k in (0, 4, 7, 11)], atol=1e-9)
+        every = read_frames(path, every=1)
+        np.testing.assert_allclose([frame_level(f) for f in every.frames], shown, atol=1e-9)
+
+
+def test_a_last_packet_holding_part_of_a_picture_is_still_a_frame(tmp_path):
+    """Look-alike of the above: the capture stopped inside the last picture's slice (headers and 40 bytes of
+    an IDR slice): that packet holds a picture, FFmpeg outputs it (damaged), and it stays frame 12, decoded
+    with errors and named."""
+    path = with_tail(tmp_path, "raw", "h264", cut_slice=40)["tail"]
+    shown = _ffmpeg_frames(path)
+    assert len(shown) == N + 1
+    info = video_info(path)
+    assert info.n_frames == N + 1
+    r = read_frames(path, indices=[N])
+    assert r.indices.tolist() == [N] and any(f"frame {N} decoded with errors" in e for e in r.errors)
+
+
+@pytest.mark.parametrize("ext", [".mkv", ".mp4"])
+@pytest.mark.parametrize("keep", [0, 5])
+def test_a_damaged_last_packet_is_still_a_frame(tmp_path, ext, keep):
+    """Look-alike of the above: the last packet's bytes replaced by noise (``keep``: its first 5 bytes, the
+    length prefix and the NAL header, intact) is no packet without a picture, only units that hold none are:
+    it stays frame 5, reported as not decoded (this was read as a picture-less end, frame 5 dropped and the
+    row 'ok', by a first version that took any packet without a slice unit for one)."""
+    from video_fixtures import remux
+
+    src = write_video(tmp_path / f"intra{ext}", index_frames(6), gop=1)
+    path = remux(src, tmp_path / f"damaged{ext}", damage={5}, keep=keep)
+    info = video_info(path)
+    assert info.n_frames == 6
+    r = read_frames(path, n=6)
+    assert r.requested.tolist() == list(range(6))
+    assert 5 in r.missing.tolist() or any("frame 5 decoded with errors" in e for e in r.errors)
+    assert r.errors != []
+
+
+def test_nal_units_are_read_in_both_layouts():
+    """The unit walk by hand: Annex-B start codes of 3 and 4 bytes, and length prefixes of 4 and 2 bytes; a
+    length that runs past the packet is no such layout (None)."""
+    sei, slice_ = b"\x06\x05\x01\xaa", b"\x65\x88\x80"
+    assert _nal_types(b"\x00\x00\x00\x01" + sei + b"\x00\x00\x01" + slice_, 0) == [0x06, 0x65]
+    assert _nal_types(len(sei).to_bytes(4, "big") + sei + len(slice_).to_bytes(4, "big") + slice_, 4) == [0x06, 0x65]
+    assert _nal_types(len(sei).to_bytes(2, "big") + sei, 2) == [0x06]
+    assert _nal_types((len(sei) + 1).to_bytes(4, "big") + sei, 4) is None  # one byte past the end
+    assert _nal_types(b"", 0) == [] and _nal_types(b"\x00\x00\x01", 0) == []
+
+
+@pytest.mark.parametrize("codec,units,holds", [
+    ("h264", [0x09, 0x67, 0x68, 0x06], False),  # AUD, SPS, PPS, SEI
+    ("h264", [0x67, 0x68, 0x65], True),         # ... and an IDR slice (type 5)
+    ("h264", [0x01], True),                     # a non-IDR slice (type 1, the lowest)
+    ("h264", [0x0A], False),                    # end of sequence (type 10)
+    ("hevc", [0x40, 0x42, 0x44, 0x4E], False),  # VPS, SPS, PPS, prefix SEI (types 32-34, 39)
+    ("hevc", [0x40, 0x3E], True),               # ... and a type 31 unit (the last VCL type)
+    ("hevc", [0x02], True),                     # TRAIL_R (type 1)
+])
+def test_which_units_hold_a_picture(codec, units, holds):
+    """VCL NAL unit types at and around their bounds (H.264: 1-5; HEVC: below 32), in Annex-B packets."""
+    stream = type("S", (), {"codec_context": type("C", (), {"name": codec, "extradata": b""})()})()
+    test = _picture_test(stream)
+    assert test(b"".join(b"\x00\x00\x00\x01" + bytes([u, 0x01]) for u in units)) is holds
+
+
+def test_only_trailing_packets_without_a_picture_are_taken_and_one_is_always_left():
+    """Walked back from the end: stops at the first packet with a picture (a picture-less packet before it,
+    inside the stream, is kept), and never takes the first of the packets given."""
+    def picture(data):
+        return data == b"P"
+
+    assert _no_picture(picture, [b"P", b"-", b"P", b"-", b"-"], 20) == [19, 18]
+    assert _no_picture(picture, [b"-", b"-", b"-"], 3) == [2, 1]
+    assert _no_picture(picture, [b"P"], 1) == [] and _no_picture(None, [b"-", b"-"], 2) == ()
+
+
+def test_a_stream_ending_without_a_picture_keeps_its_times(tmp_path):
+    """MPEG-TS (timestamps): the last frame keeps its time, 11 / 25 s, and the duration ends with it."""
+    path = with_tail(tmp_path, "ts", "h264")["tail"]
+    info = video_info(path)
+    assert info.duration_s == pytest.approx(N / 25)
+    r = read_frames(path, times=[info.duration_s - 1e-6])
+    assert r.indices.tolist() == [N - 1] and r.timestamps[0] == pytest.approx((N - 1) / 25)
+
+
+# -- intra-refresh streams: keyframe flags on recovery points --------------------------------------
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+def test_an_intra_refresh_stream_is_not_sought_to_its_recovery_points(tmp_path, ext):
+    """Before, seek=True (the default) jumped to the keyframe-flagged recovery points before frames 10 and 20,
+    from which FFmpeg's decoder outputs nothing until the refresh is complete: both frames were 'not decoded'
+    and the row partial (FFmpeg's 'mmco: unref short failure'). Now only random access points (IDR) are
+    sought to: every frame asked for is the one FFmpeg shows. Look-alike: a stream with an IDR every 10
+    frames still seeks to them."""
+    from forensics.media._video import _Errors, _probe, _Video
+
+    path = intra_refresh(tmp_path / f"ir{ext}", 50)
+    with av.open(str(path)) as c:
+        flagged = [k for k, p in enumerate(q for q in c.demux(video=0) if q.size) if p.is_keyframe]
+    assert len(flagged) >= 4  # recovery points flagged as keyframes
+    shown = _ffmpeg_frames(path)
+    r = read_frames(path, n=6)
+    assert r.indices.tolist() == [0, 10, 20, 29, 39, 49] and r.missing.tolist() == [] and r.errors == []
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], [shown[k] for k in r.indices], atol=1e-9)
+    plain = write_video(tmp_path / f"idr{ext}", index_frames(50, step=4), gop=10, options={"bframes": "0"})
+    for p, keys in ((path, [0]), (plain, [0, 10, 20, 30, 40])):
+        with _Video(p, 0) as video:
+            _probe(video, _Errors())
+            assert video.table.clean_keys == keys
+
+
+@pytest.mark.parametrize("kind", ["ts", "raw"])
+@pytest.mark.parametrize("at", [0, 3, 12])
+def test_a_capture_of_an_intra_refresh_stream_counts_the_frames_ffmpeg_shows(tmp_path, at, kind):
+    """An MPEG-TS capture (or a raw H.264 dump, without timestamps) of an intra-refresh stream cut at packet 3
+    (or 12) starts at a recovery point, from which FFmpeg's decoder outputs nothing until the refresh is
+    complete (9 and 2 frames of the 27 and 18 packets). Before, the frames were counted from the recovery
+    point (20 and 9, resp. 20 and 11 raw): frames 0-10 were 'not decoded' (raw: the last 11) and the rest
+    numbered from the wrong start. Now the decoder is asked, at the scan, which pictures (raw: how many) it
+    outputs: the frames are FFmpeg's. Look-alike: the whole capture (cut at 0, an IDR) has all 30."""
+    src = intra_refresh(tmp_path / "ir.ts", 30, step=8)
+    with av.open(str(src)) as c:
+        where = [p.pos for p in c.demux(video=0) if p.size]
+    cut = tmp_path / f"cut{at}.{'ts' if kind == 'ts' else 'h264'}"
+    if kind == "ts":
+        data = src.read_bytes()
+        cut.write_bytes(data[:376] + data[where[at] // 188 * 188:])  # PAT and PMT, then from that packet's TS packet
+    else:
+        with av.open(str(src)) as i, av.open(str(cut), "w", format="h264") as o:
+            t = o.add_stream_from_template(i.streams.video[0])
+            for k, p in enumerate(q for q in i.demux(video=0) if q.size):
+                if k >= at:
+                    p.stream = t
+                    o.mux(p)
+    shown = _ffmpeg_frames(cut)
+    assert len(shown) == {0: 30, 3: 9, 12: 2}[at]
+    info = video_info(cut)
+    assert (info.n_frames, info.errors, info.timing) == (len(shown), (), "pts" if kind == "ts" else "decode order")
+    r = read_frames(cut, every=1)
+    assert r.indices.tolist() == list(range(len(shown))) and r.errors == []
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], shown, atol=1e-9)
+    assert r.timestamps[0] == 0.0
+    last = read_frames(cut, n=3)  # even sampling reaches the last frame FFmpeg shows
+    assert last.indices.tolist()[-1] == len(shown) - 1 and last.errors == []
+
+
+def _ue(v):
+    """Exp-Golomb ue(v) bits."""
+    return "0" * ((v + 1).bit_length() - 1) + format(v + 1, "b")
+
+
+def _recovery_sei(codec, count):
+    """An SEI NAL unit (no start code) holding one recovery point message: H.264 recovery_frame_cnt ue(v),
+    exact_match 1, broken_link 0, changing_slice_group_idc 00; HEVC recovery_poc_cnt se(v), exact_match 1,
+    broken_link 0; the payload padded with a one bit and zeros, then the rbsp trailing byte."""
+    se = 2 * count - 1 if count > 0 else -2 * count
+    bits = (_ue(count) + "1000") if codec == "h264" else (_ue(se) + "10")
+    if len(bits) % 8:
+        bits += "1" + "0" * (-(len(bits) + 1) % 8)
+    payload = bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8))
+    header = b"\x06" if codec == "h264" else b"\x4e\x01"
+    return header + bytes([6, len(payload)]) + payload + b"\x80"
+
+
+@pytest.mark.parametrize("codec,units,random_access", [
+    ("h264", [b"\x67\x01", b"\x68\x01", b"\x65\x88"], True),            # SPS, PPS, IDR slice (type 5)
+    ("h264", [("sei", 9), b"\x41\x9a"], False),                           # a recovery in 9 pictures: intra refresh
+    ("h264", [("sei", 1), b"\x41\x9a"], False),                           # 1 (just above 0)
+    ("h264", [("sei", 0), b"\x41\x9a"], True),                            # 0: an open-GOP I-frame, at once
+    ("h264", [("sei", 9), b"\x65\x88"], True),                            # ... with an IDR slice after all
+    ("h264", [b"\x41\x9a"], True),                                        # no recovery point message: flag kept
+    ("hevc", [("sei", 8), b"\x02\x01"], False),                           # TRAIL_R after a gradual recovery
+    ("hevc", [("sei", 8), b"\x1e\x01"], False),                           # type 15, just below IRAP
+    ("hevc", [("sei", 8), b"\x20\x01"], True),                            # IDR_W_RADL (type 16, the lowest IRAP)
+    ("hevc", [("sei", 8), b"\x2e\x01"], True),                            # type 23 (the highest IRAP)
+    ("hevc", [("sei", 8), b"\x30\x01"], False),                           # type 24, just above
+    ("hevc", [("sei", 0), b"\x02\x01"], True),                            # recovery at once
+    ("hevc", [("sei", -1), b"\x02\x01"], True),                           # a negative count: no wait
+])
+def test_which_keyframes_are_random_access_points(codec, units, random_access):
+    """A keyframe-flagged packet is no random access point only when it holds a recovery point SEI message
+    with a count above 0 and no IDR (H.264 type 5) or IRAP (HEVC types 16-23) unit: counts and types at and
+    around their bounds, in Annex-B packets, and the same units length-prefixed (MP4, Matroska)."""
+    from forensics.media._video import _random_access_test, _recovery_count
+
+    nals = [_recovery_sei(codec, u[1]) if isinstance(u, tuple) else u for u in units]
+    for u, nal in zip(units, nals):
+        if isinstance(u, tuple):
+            assert _recovery_count(nal, codec) == u[1]
+    annexb = b"".join(b"\x00\x00\x00\x01" + n for n in nals)
+    prefixed = b"".join(len(n).to_bytes(4, "big") + n for n in nals)
+    for extradata, data in ((b"", annexb), (_avcc_like(codec), prefixed)):
+        stream = type("S", (), {"codec_context": type("C", (), {"name": codec, "extradata": extradata})()})()
+        assert _random_access_test(stream)(data) is random_access
+
+
+def _avcc_like(codec):
+    """The start of an avcC (H.264) or hvcC (HEVC) record saying 4-byte length prefixes."""
+    return b"\x01" + bytes(3) + b"\xff" + bytes(2) if codec == "h264" else b"\x01" + bytes(20) + b"\x03" + bytes(2)
