@@ -215,6 +215,77 @@ def _changed(state_a, state_b, prefix):
     return {k for k in keys if not bool((state_a[k] == state_b[k]).all())}
 
 
+def _one_step_delta(monkeypatch, **kw):
+    """Each weight after one optimiser step (one batch holds every image) minus its initial value."""
+    built = _capture_initial_network(monkeypatch)
+    X, y = _checkerboard_toy(16, seed=8, size=32)
+    clf = _small(epochs=1, batch_size=16, weight_decay=0.0, scheduler="constant", validation_fraction=None,
+                 augment=False, input_size=32, **kw).fit(X, y)
+    after = dict(clf.model_.named_parameters())  # weights only: BatchNorm statistics move without gradients
+    return {k: after[k].detach().double() - built["state"][k].double() for k in after}
+
+
+def test_backbone_classifier_max_grad_norm_clips_the_update_and_defaults_to_off(monkeypatch, torch):
+    base = _one_step_delta(monkeypatch)
+    assert max(float(d.abs().max()) for d in base.values()) > 1e-4  # one Adam step moves the weights
+    assert _small().max_grad_norm is None
+    loose = _one_step_delta(monkeypatch, max_grad_norm=1e9)  # above every gradient norm: nothing changes
+    assert all(torch.equal(loose[k], base[k]) for k in base)
+    calls = []
+    real = torch.nn.utils.clip_grad_norm_
+
+    def spy(parameters, max_norm, *args, **kwargs):
+        parameters = list(parameters)
+        norm = real(parameters, max_norm, *args, **kwargs)
+        after = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in parameters
+                                                      if p.grad is not None]))
+        calls.append((max_norm, float(norm), float(after)))
+        return norm
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
+    tight = _one_step_delta(monkeypatch, max_grad_norm=1e-12)
+    assert len(calls) == 1 and calls[0][0] == 1e-12
+    assert calls[0][1] > 1e-6 and calls[0][2] <= 1e-12 * 1.0001  # the global norm brought down to the bound
+    moved = [k for k in base if float(base[k].abs().max()) > 0]
+    assert max(float(tight[k].abs().max()) for k in moved) < 0.01 * max(float(base[k].abs().max()) for k in moved)
+    calls.clear()
+    _one_step_delta(monkeypatch)
+    assert calls == []  # no bound: never called
+
+
+@pytest.mark.parametrize("bad, error", [(0.0, ValueError), (-1.0, ValueError), (float("inf"), ValueError),
+                                        (float("nan"), ValueError), ("1", TypeError), (True, TypeError)])
+@pytest.mark.parametrize("make", [lambda g: _small(max_grad_norm=g), lambda g: TemporalHead(max_grad_norm=g)])
+def test_max_grad_norm_refusals(bad, error, make, torch):
+    X, y = _checkerboard_toy(8, seed=3, size=32)
+    if isinstance(make(None), TemporalHead):
+        X = [np.zeros((4, 2)) + k for k in range(8)]
+    with pytest.raises(error, match="max_grad_norm"):
+        make(bad).fit(X, y)
+
+
+def test_temporal_head_clips_at_one_by_default_and_can_stop(monkeypatch, torch):
+    X = [np.random.default_rng(k).normal(0, 1, (6, 3)) + (k % 2) for k in range(12)]
+    y = np.arange(12) % 2
+    bounds = []
+    real = torch.nn.utils.clip_grad_norm_
+
+    def spy(parameters, max_norm, *args, **kwargs):
+        bounds.append(max_norm)
+        return real(parameters, max_norm, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
+    kw = dict(hidden_size=4, epochs=1, batch_size=12, validation_fraction=None)
+    assert TemporalHead().max_grad_norm == 1.0
+    TemporalHead(**kw).fit(X, y)
+    assert bounds == [1.0]
+    bounds.clear()
+    TemporalHead(max_grad_norm=None, **kw).fit(X, y)
+    assert bounds == []
+    TemporalHead(max_grad_norm=0.5, **kw).fit(X, y)
+    assert bounds == [0.5]
+
+
 def test_phase_one_freezes_the_backbone_and_trains_the_head(monkeypatch, torch):
     pytest.importorskip("timm")
     built = _capture_initial_network(monkeypatch)

@@ -135,6 +135,12 @@ class BackboneClassifier(ClassifierMixin, BaseEstimator):
         AdamW learning rate of the backbone in phase 2.
     weight_decay : float >= 0, default=1e-4
         AdamW decoupled weight decay.
+    max_grad_norm : float > 0 or None, default=None
+        Gradient clipping: before each optimiser step, the gradients of all the network's
+        parameters are rescaled together so that their global L2 norm is at most this value
+        (``torch.nn.utils.clip_grad_norm_``; with ``amp``, after unscaling). None: no clipping.
+        A clipped step is ``g * min(1, max_grad_norm / ||g||_2)``, so a value above every
+        gradient norm changes nothing.
     label_smoothing : float in [0, 0.5), default=0.1
         Binary targets become ``eps / 2`` and ``1 - eps / 2``.
     class_weight : "balanced", dict or None, default="balanced"
@@ -317,8 +323,8 @@ class BackboneClassifier(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, *, model_name="tf_efficientnet_lite0", weights="imagenet", input_size=None, frozen_epochs=2,
-                 epochs=10, batch_size=32, lr_head=1e-3, lr_backbone=1e-4, weight_decay=1e-4, label_smoothing=0.1,
-                 class_weight="balanced", augment=True, head="linear", head_hidden=256, head_dropout=0.0,
+                 epochs=10, batch_size=32, lr_head=1e-3, lr_backbone=1e-4, weight_decay=1e-4, max_grad_norm=None,
+                 label_smoothing=0.1, class_weight="balanced", augment=True, head="linear", head_hidden=256, head_dropout=0.0,
                  validation_fraction=0.15, patience=3, device="auto", random_state=0, loss="bce", focal_gamma=2.0,
                  scheduler="cosine", warmup_epochs=0.0, sampler="random", accumulate=1, checkpoint_dir=None,
                  checkpoint_every=1, resume=None, callbacks=None, amp=False, compile=False, verbose=False):
@@ -331,6 +337,7 @@ class BackboneClassifier(ClassifierMixin, BaseEstimator):
         self.lr_head = lr_head
         self.lr_backbone = lr_backbone
         self.weight_decay = weight_decay
+        self.max_grad_norm = max_grad_norm
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight
         self.augment = augment
@@ -520,6 +527,7 @@ class BackboneClassifier(ClassifierMixin, BaseEstimator):
             out = fit_loop(self, torch, net, phases=phases, y01=y01, idx_train=idx_train, idx_val=idx_val,
                            per_class=per_class, load_batch=load_batch, forward=lambda f, x: f(*x).squeeze(1),
                            rng=rng, device=device, n_items=len(images), smoothing=float(self.label_smoothing),
+                           grad_clip=None if self.max_grad_norm is None else float(self.max_grad_norm),
                            desc=type(self).__name__)
         finally:
             for p in net.parameters():

@@ -184,6 +184,11 @@ class TemporalHead(ClassifierMixin, BaseEstimator):
     batch_size : int >= 1, default=16
     lr : float > 0, default=1e-3
     weight_decay : float >= 0, default=1e-4
+    max_grad_norm : float > 0 or None, default=1.0
+        Gradient clipping (``torch.nn.utils.clip_grad_norm_`` of all the parameters' gradients
+        together, before each optimiser step; with ``amp``, after unscaling): recurrent networks
+        are prone to exploding gradients (Pascanu, Mikolov & Bengio, ICML 2013), hence a bound by
+        default. None: no clipping.
     class_weight : "balanced", dict or None, default="balanced"
         "balanced": fakes weigh ``n_real / n_fake`` (counted on the training videos).
     validation_fraction : float in (0, 1) or None, default=0.15
@@ -304,7 +309,8 @@ class TemporalHead(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, *, cell="lstm", hidden_size=128, num_layers=1, bidirectional=True, dropout=0.2, epochs=30,
-                 batch_size=16, lr=1e-3, weight_decay=1e-4, class_weight="balanced", validation_fraction=0.15,
+                 batch_size=16, lr=1e-3, weight_decay=1e-4, max_grad_norm=1.0, class_weight="balanced",
+                 validation_fraction=0.15,
                  patience=5, device="auto", random_state=0, loss="bce", focal_gamma=2.0, scheduler="constant",
                  warmup_epochs=0.0, sampler="random", accumulate=1, checkpoint_dir=None, checkpoint_every=1,
                  resume=None, callbacks=None, amp=False, compile=False, verbose=False):
@@ -317,6 +323,7 @@ class TemporalHead(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.max_grad_norm = max_grad_norm
         self.class_weight = class_weight
         self.validation_fraction = validation_fraction
         self.patience = patience
@@ -425,7 +432,8 @@ class TemporalHead(ClassifierMixin, BaseEstimator):
             phases = [Phase(1, self.epochs, [("all", list(net.parameters()), self.lr)])]
             history, best, runtime, resumed = fit_loop(
                 self, torch, net, phases=phases, y01=y01, idx_train=idx_train, idx_val=idx_val, per_class=per_class,
-                load_batch=load_batch, forward=None, rng=rng, device=device, n_items=len(seqs), grad_clip=1.0,
+                load_batch=load_batch, forward=None, rng=rng, device=device, n_items=len(seqs),
+                grad_clip=None if self.max_grad_norm is None else float(self.max_grad_norm),
                 desc=name)
         net.eval()
         self.classes_ = classes

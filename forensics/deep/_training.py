@@ -63,9 +63,15 @@ def warmup_factor(step, warmup_steps):
 
 
 def check_training_params(est):
-    """Validate the shared training options of ``est`` (raise ValueError/TypeError naming them)."""
+    """Validate the shared training options of ``est`` (raise ValueError/TypeError naming them),
+    ``max_grad_norm`` included (None, or a finite number > 0)."""
     for name, rule in TRAINING_PARAMS.items():
         rule.check(name, getattr(est, name))
+    g = est.max_grad_norm
+    if g is not None:
+        Interval(float, 0.0, None).check("max_grad_norm", g)
+        if not 0 < g < math.inf:
+            raise ValueError(f"max_grad_norm must be a finite number > 0 or None, got {g!r}")
     d = est.checkpoint_dir
     if d is not None and not isinstance(d, (str, os.PathLike)):
         raise TypeError(f"checkpoint_dir must be None or a directory path, got {d!r}")

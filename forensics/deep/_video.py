@@ -647,10 +647,6 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
         if self.label_smoothing >= 0.5:
             raise ValueError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing!r}")
-        if self.max_grad_norm is not None:
-            Interval(float, 0.0, None).check("max_grad_norm", self.max_grad_norm)
-            if not 0 < self.max_grad_norm < math.inf:
-                raise ValueError(f"max_grad_norm must be a finite number > 0 or None, got {self.max_grad_norm!r}")
         if self.head_dropout >= 1:
             raise ValueError(f"head_dropout must be in [0, 1), got {self.head_dropout!r}")
         if self.frozen_epochs > self.epochs:
