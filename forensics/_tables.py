@@ -499,14 +499,15 @@ def _meta_frame(manifest, rows):
     return part
 
 
-def _check_kept_metadata(frame, manifest, names, where):
+def _check_kept_metadata(frame, manifest, names, where, own):
     """Refuse to reuse kept rows (a finished table, the chunks of an interrupted run, the rows a retry
     keeps) whose manifest columns (label, method, group...) differ from the data given now: the
-    table would carry the old values or mix the two."""
+    table would carry the old values or mix the two. ``own``: the table's own columns (item_index,
+    status... and, at frame level, the frames' times), which no manifest holds."""
     items = frame.drop_duplicates("item_index").reset_index(drop=True)
     now = _meta_frame(manifest, items["item_index"].tolist())
-    kept = [c for c in items.columns if c not in names and c not in _META_COLUMNS]
-    given = [c for c in now.columns if c not in _META_COLUMNS]
+    kept = [c for c in items.columns if c not in names and c not in own]
+    given = [c for c in now.columns if c not in own]
     if set(kept) != set(given):
         c = sorted(set(kept) ^ set(given))[0]
         raise TableMismatchError(f"{os.fspath(where)} and the data given differ in the column {c!r}; rerun with "
@@ -764,6 +765,7 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
     n = len(manifest)
     parts_dir = None
     done = {}
+    checked = None
     if out is not None:
         out = Path(out)
         keys = [_path_key(p) for p in manifest["path"]]
@@ -776,7 +778,7 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
             if [_path_key(p) for p in existing.data.drop_duplicates("item_index")["path"]] != keys:
                 raise TableMismatchError(f"{os.fspath(out)} holds other items than the data given; use another "
                                          "output, or delete it to start again")
-            _check_kept_metadata(existing.data, manifest, names, out)
+            _check_kept_metadata(existing.data, manifest, names, out, reserved)
             if not retry_failed or not existing.data["status"].eq("error").any():
                 existing.meta["n_retried"] = 0
                 return existing
@@ -790,6 +792,7 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
             existing.data.to_parquet(tmp, index=False)
             os.replace(tmp, parts_dir / "part-000000.parquet")
             out.unlink()
+            checked = parts_dir / "part-000000.parquet"  # its rows were checked just above
         parts_dir = out.with_name(out.name + ".parts")
         parts_dir.mkdir(parents=True, exist_ok=True)
         sig_file = parts_dir / "settings.json"
@@ -806,8 +809,9 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
                     raise TableMismatchError(f"{os.fspath(parts_dir)} holds chunks of other items than the data "
                                              f"given (first: {path}); use another output, or delete that folder")
             done[part] = frame
-    for frame in done.values():  # chunks of an interrupted run: their labels, groups... must be the data's
-        _check_kept_metadata(frame, manifest, names, parts_dir)
+    for part, frame in done.items():  # chunks of an interrupted run: their labels, groups... must be the data's
+        if part != checked:
+            _check_kept_metadata(frame, manifest, names, parts_dir, reserved)
     n_retried = 0
     if retry_failed and done:
         # leave the failed items out of the saved chunks (rewritten first, so that an interruption
@@ -854,8 +858,6 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
     # frames stay in time order within their video: a stable sort on item_index alone keeps it
     data = data.sort_values("item_index", kind="stable").reset_index(drop=True) if len(data) else data
     if level == "frame":
-        if "time_s" not in data:  # parts written before frame tables carried the frames' times
-            data["time_s"] = np.nan
         # the video's columns, then item_index, frame_index, time_s, face_index, status, error, features
         front = [c for c in data.columns if c not in (*order, "status", "error", *names)]
         data = data[["item_index", *[c for c in front if c != "item_index"], "frame_index", "time_s", "face_index",

@@ -157,6 +157,9 @@ class VideoDetector(ClassifierMixin, BaseEstimator):
     def _frame_scores(self, X):
         check_is_fitted(self, "model_")
         self._parts()
+        from .media._item import as_item_sequence
+
+        X = as_item_sequence(X)  # a single path is refused, not read as one item per character
         F, meta, status = self._frames(X)
         if len(F) == 0:  # no usable frame in any video (e.g. one video without a face): nothing to score
             return np.empty(0, dtype=np.float64), meta, status
@@ -176,8 +179,10 @@ class VideoDetector(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_videos, 2)
         """
         from .media import ItemError
+        from .media._item import as_item_sequence
         from .metrics import aggregate_scores
 
+        X = as_item_sequence(X)
         scores, meta, status = self._frame_scores(X)
         n = len(X)
         video = meta["video"].to_numpy()

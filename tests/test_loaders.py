@@ -1285,6 +1285,12 @@ def test_dfdc_metadata_named_in_another_letter_case_is_read(tmp_path, spelling):
         warnings.simplefilter("error")
         t = load_dfdc(test)
     assert t["label"].tolist() == [1, 0] and t["exists"].all() and t["path"].str.contains("/Videos/").all()
+    # the test part's videos folder as a broken link: the message names the videos, not the labels
+    (test / "Videos").rename(test / "kept")
+    (test / "videos").symlink_to(tmp_path / "gone")
+    with pytest.raises(FileNotFoundError, match=r"test/videos is a broken symbolic link \(to .*gone\): the part's "
+                                                r"videos cannot be read"):
+        load_dfdc(test)
 
 
 def test_dfdc_parts_one_folder_deeper_are_named_in_the_error(tmp_path):

@@ -397,6 +397,11 @@ def test_video_detector_of_still_images_crops_faces_as_extract_faces_does(videos
     blank.write_bytes(encode(np.full((64, 64, 3), 128, np.uint8), "PNG"))
     with pytest.raises(ItemError, match="no face found in the image"):
         det.predict_proba([str(blank)])
+    # one path alone is refused as every estimator refuses it (it was read as one image per character);
+    # a one-column DataFrame is read as its column (it was iterated by its column name)
+    with pytest.raises(TypeError, match="wrap one image as"):
+        det.predict_proba(paths[0])
+    np.testing.assert_allclose(det.predict_proba(pd.DataFrame({"path": paths})), proba)
     # refused parameters, and their look-alikes
     with pytest.raises(ValueError, match="input must be 'video' or 'image'"):
         VideoDetector(make_pipeline(features=["blur"]), input="images").fit(paths, y)

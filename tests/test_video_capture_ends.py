@@ -12,7 +12,7 @@ The truth here is PyAV (FFmpeg) decoding every packet of the file.
 import av
 import numpy as np
 import pytest
-from video_fixtures import frame_level, index_frames, intra_refresh, with_tail, write_video
+from video_fixtures import annexb_units, frame_level, index_frames, intra_refresh, with_tail, write_video
 
 from forensics.media import read_frames, video_info
 from forensics.media._video import _nal_types, _no_picture, _picture_test
@@ -251,3 +251,35 @@ def test_which_keyframes_are_random_access_points(codec, units, random_access):
 def _avcc_like(codec):
     """The start of an avcC (H.264) or hvcC (HEVC) record saying 4-byte length prefixes."""
     return b"\x01" + bytes(3) + b"\xff" + bytes(2) if codec == "h264" else b"\x01" + bytes(20) + b"\x03" + bytes(2)
+
+
+@pytest.mark.parametrize("kind", ["ts", "raw"])
+def test_a_capture_of_an_intra_refresh_stream_with_a_picture_less_tail(tmp_path, kind):
+    """Both kinds at once: an intra-refresh capture cut at packet 3 that also ends with a packet of the first
+    access unit's delimiter, parameter sets and SEI. The decoder probe that finds the capture's first shown
+    picture was sent that tail packet too, failed on it ('no frame!') and the frames were counted from the
+    recovery point again (20 where FFmpeg shows 9; 11 'not decoded'). The tail is now left out of the probe
+    as it is of the decoding. Look-alike: the same capture without the tail (9 frames)."""
+    src = intra_refresh(tmp_path / "ir.ts", 30, step=8)
+    with av.open(str(src)) as c:
+        packets = [(bytes(p), p.pts, p.dts, p.duration, p.time_base) for p in c.demux(video=0) if p.size]
+    tail = b"".join(b"\x00\x00\x00\x01" + u for u in annexb_units(packets[0][0]) if u[0] & 0x1F in (6, 7, 8, 9))
+    for extra in (None, tail):
+        path = tmp_path / f"{'tail' if extra else 'plain'}.{'ts' if kind == 'ts' else 'h264'}"
+        rows = packets[3:]
+        if extra:
+            d, pts, dts, dur, tb = packets[-1]
+            rows = rows + [(extra, pts + dur, dts + dur, dur, tb)]
+        with av.open(str(src)) as i, av.open(str(path), "w", format="mpegts" if kind == "ts" else "h264") as o:
+            stream = o.add_stream_from_template(i.streams.video[0])
+            for d, pts, dts, dur, tb in rows:
+                q = av.Packet(d)
+                q.pts, q.dts, q.duration, q.time_base, q.stream = pts, dts, dur, tb, stream
+                o.mux(q)
+        shown = _ffmpeg_frames(path)
+        assert len(shown) == 9
+        info = video_info(path)
+        assert (info.n_frames, info.errors) == (9, ())
+        r = read_frames(path, every=1)
+        assert r.indices.tolist() == list(range(9)) and r.errors == [] and r.missing.size == 0
+        np.testing.assert_allclose([frame_level(f) for f in r.frames], shown, atol=1e-9)

@@ -32,8 +32,8 @@ def _named(folder, name, *, folder_wanted=False):
     if kind(exact):
         return exact
     if exact.is_symlink() and not exact.exists():  # the labels are there, out of reach: never "no metadata.json"
-        raise FileNotFoundError(f"{exact} is a broken symbolic link (to {os.readlink(exact)}): the part's labels "
-                                f"cannot be read")
+        what = "the part's videos" if folder_wanted else "the part's labels"
+        raise FileNotFoundError(f"{exact} is a broken symbolic link (to {os.readlink(exact)}): {what} cannot be read")
     try:
         twins = sorted(p for p in folder.iterdir() if p.name.lower() == name and p.name != name and kind(p))
     except OSError:

@@ -172,16 +172,12 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
     status, error = "ok", ""
     rotation, mirror, orientation, sar = 0, False, 1, 1.0
     stream, video_streams = -1, 0  # which video stream was read, of how many (-1, 0: an image or an unread file)
-    crops, recs, n_sampled, sars, rotations, mirrors, times = [], [], 0, {}, {}, {}, {}
+    crops, recs, n_sampled, per_frame = [], [], 0, {}
     try:
         if str(path).lower().endswith(VIDEO_SUFFIXES):
             video, rotation, sar = read_display_frames(path, n=n_frames, every=every, index=row_id)
             mirror = bool(video.mirror_applied)
-            # per frame: the ratio and the display matrix may change mid-stream; each frame's presentation time
-            sars = {int(i): float(s) for i, s in zip(video.indices, video.sars)}
-            rotations = {int(i): int(r) for i, r in zip(video.indices, video.rotations)}
-            mirrors = {int(i): bool(m) for i, m in zip(video.indices, video.mirrors)}
-            times = {int(i): float(t) for i, t in zip(video.indices, video.timestamps)}
+            per_frame = video.per_frame()  # each frame's time and display transform (they may change mid-stream)
             stream, video_streams = int(video.info.stream), int(video.info.video_streams)
             n_sampled = len(video.frames)
             if video.errors:  # missing frames are among them (read_frames reports each)
@@ -204,9 +200,9 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
     records, found = [], []
     crops = iter(crops)
     for r in recs:
-        geometry = (r.track_id, r.detection, rotations.get(r.frame_index, rotation), mirrors.get(r.frame_index, mirror),
-                    orientation, sars.get(r.frame_index, sar))
-        when = times.get(r.frame_index, np.nan)  # NaN for a still image (no timeline) or an unread video
+        # NaN time for a still image (no timeline) or an unread video
+        when, rot, mir, ratio = per_frame.get(r.frame_index, (np.nan, rotation, mirror, sar))
+        geometry = (r.track_id, r.detection, rot, mir, orientation, ratio)
         if not r.face_found:
             records.append((row_id, shown, row["label"], row["method"], r.frame_index, when, -1, False, r.n_faces,
                             np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, *geometry, ""))

@@ -380,17 +380,21 @@ def _fill(vf, cropper, obj, index, res):
     if problems:
         res.update(status="partial", error=problems)
     res["n_sampled"] = len(video.frames)
-    times = {int(i): float(t) for i, t in zip(video.indices, video.timestamps)}
     rot, mirror, sar = res["rotation"], res["mirror"], res["sar"]
-    sars = {int(i): float(s) for i, s in zip(video.indices, video.sars)}  # per frame: the ratio may change mid-stream
-    rotations = {int(i): int(r) for i, r in zip(video.indices, video.rotations)}  # ... and the display matrix
-    mirrors = {int(i): bool(m) for i, m in zip(video.indices, video.mirrors)}
+    per_frame = video.per_frame()  # each frame's time and display transform (they may change mid-stream)
+
+    def time_of(frame_index):
+        return per_frame[frame_index][0] if frame_index in per_frame else np.nan
+
+    def transform_of(frame_index):
+        return per_frame[frame_index][1:] if frame_index in per_frame else (rot, mirror, sar)
+
     todo = []  # (frame_index, face_index, track_id, image or None for a NaN row)
     if cropper is None:
         res["n_faces"] = None  # no detection: the face rate is undefined, not 0
         for frame_index, frame in frames:
             todo.append((frame_index, -1, -1, frame))
-            res["records"].append((index, source, frame_index, times.get(frame_index, np.nan), -1, False, None,
+            res["records"].append((index, source, frame_index, time_of(frame_index), -1, False, None,
                                    np.nan, 0, True, -1, "none", rot, mirror, sar))
     else:
         centres = {}
@@ -405,10 +409,9 @@ def _fill(vf, cropper, obj, index, res):
         res["n_faces"] = len({r.frame_index for r in records if r.face_found})
         for r in records:
             used = r.face_found or vf.no_face != "skip"
-            res["records"].append((index, source, r.frame_index, times.get(r.frame_index, np.nan), r.face_index,
+            res["records"].append((index, source, r.frame_index, time_of(r.frame_index), r.face_index,
                                    r.face_found, r.bbox, r.score, r.n_faces, used, r.track_id, r.detection,
-                                   rotations.get(r.frame_index, rot), mirrors.get(r.frame_index, mirror),
-                                   sars.get(r.frame_index, sar)))
+                                   *transform_of(r.frame_index)))
             if r.face_found:
                 todo.append((r.frame_index, r.face_index, r.track_id, next(crops)))
             elif vf.no_face == "nan":
@@ -425,7 +428,7 @@ def _fill(vf, cropper, obj, index, res):
                               [todo[k][0] for k, _ in images])
         rows[[k for k, _ in images]] = computed
     res["frames"] = list(rows)
-    res["keys"] = [(fi, times.get(fi, np.nan), face, track) for fi, face, track, _ in todo]
+    res["keys"] = [(fi, time_of(fi), face, track) for fi, face, track, _ in todo]
 
 
 def _crop_rows(extractor, images, index, source, frame_indices):

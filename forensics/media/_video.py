@@ -267,6 +267,12 @@ class VideoFrames:
     def __len__(self):
         return len(self.frames)
 
+    def per_frame(self):
+        """``{frame index: (time_s, rotation, mirror, sar)}`` of the returned frames: each one's presentation
+        time and the display transform it was given (the matrix and the aspect ratio may change mid-stream)."""
+        return {int(i): (float(t), int(r), bool(m), float(s))
+                for i, t, r, m, s in zip(self.indices, self.timestamps, self.rotations, self.mirrors, self.sars)}
+
 
 # -- FFmpeg error log capture -------------------------------------------------------------------
 _log_lock = threading.Lock()
@@ -606,6 +612,9 @@ class _Table:
         pkt_pts = self._continue_segments(pkt_pts, pkt_dts, pkt_dur) if discont else pkt_pts
         pkt_discard = (self._leading(pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts, first_output)
                        if drops_leading else pkt_discard)
+        # packets never sent to the decoder: a capture's unshowable leading pictures and the packets that end
+        # the stream without a picture (its complaints about them would be reported as damage)
+        self.unsent = self.leading | self.no_picture
         shown = [i for i in range(self.n_packets) if not pkt_discard[i]]
         self.n_discarded = self.n_packets - len(shown) - len(self.no_picture)  # those a container discards
         timed = bool(shown) and trust_pts and all(pkt_pts[i] is not None for i in shown)
@@ -670,12 +679,6 @@ class _Table:
     no_picture = frozenset()
     no_picture_sizes = frozenset()
 
-    @property
-    def unsent(self):
-        """Decode positions of the packets never sent to the decoder: a capture's unshowable leading pictures and
-        the packets that end the stream without a picture."""
-        return self.leading | self.no_picture
-
     def _leading(self, pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts=None, first_output=None):
         """``pkt_discard`` with the pictures a stream that starts between keyframes cannot show marked.
 
@@ -709,27 +712,24 @@ class _Table:
             return pkt_discard
         out = list(pkt_discard)
         kp = pkt_pts[first]
+        refresh = None  # an intra-refresh capture: the packets from ``first`` on that are decoded, never output
         if first in self.not_random_access and trust_pts and kp is not None and shown_pts is not None:
             shown = shown_pts(first)
             if shown:  # None: it cannot tell; empty: nothing output from the kept packets (taken as it is)
-                start = min(shown)
-                leading = [i for i in range(first) if not out[i]]
-                # the refresh: no frames, but sent to the decoder (the pictures it outputs are built from them)
                 refresh = [i for i in range(first, self.n_packets)
-                           if not out[i] and pkt_pts[i] is not None and pkt_pts[i] < start]
-                for i in leading + refresh:
-                    out[i] = True
-                self.n_leading, self.leading = len(leading) + len(refresh), frozenset(leading)
-                return out
-        if first in self.not_random_access and not (trust_pts and kp is not None) and first_output is not None:
+                           if not out[i] and pkt_pts[i] is not None and pkt_pts[i] < min(shown)]
+        elif first in self.not_random_access and not (trust_pts and kp is not None) and first_output is not None:
+            # no timestamps to tell them by (a raw dump): as many packets as the decoder outputs nothing for
             begin = first_output(first)
             if begin is not None:
-                leading = [i for i in range(first) if not out[i]]
-                refresh = [i for i in range(first, begin) if not out[i]]  # decoded, never output
-                for i in leading + refresh:
-                    out[i] = True
-                self.n_leading, self.leading = len(leading) + len(refresh), frozenset(leading)
-                return out
+                refresh = [i for i in range(first, begin) if not out[i]]
+        if refresh is not None:
+            # the refresh: no frames, but sent to the decoder (the pictures it outputs are built from them)
+            leading = [i for i in range(first) if not out[i]]
+            for i in leading + refresh:
+                out[i] = True
+            self.n_leading, self.leading = len(leading) + len(refresh), frozenset(leading)
+            return out
         after = next((i for i in range(first + 1, self.n_packets) if pkt_key[i]), self.n_packets)
         early = [i for i in range(first + 1, after)
                  if trust_pts and kp is not None and pkt_pts[i] is not None and pkt_pts[i] < kp and not out[i]]
@@ -851,6 +851,7 @@ def _scan(container, stream, errors, fh=None):
 
     last = [p if isinstance(p, tuple) else (p.size, bytes(p)) for p in last]
     no_picture = _no_picture(picture, [data for _, data in last], len(pts))
+    del kept[min(no_picture, default=len(kept)):]  # a picture-less tail is not sent to the probes either
     table = _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container), drops_leading=drops,
                    shown_pts=shown_pts, no_picture=no_picture, not_random_access=not_random_access,
                    first_output=first_output)
@@ -1064,21 +1065,28 @@ def _no_picture(picture, last, n_packets):
 _LEADING_PROBE_PACKETS = 256
 
 
-def _decoder_shows(stream, packets, first, last):
-    """The pts of the pictures FFmpeg's decoder for ``stream`` outputs when given ``packets[first:last + 1]``
-    (a keyframe and its leading pictures) and flushed; None when it cannot tell (the packets were not
-    kept, the decoder failed, a picture without a pts)."""
+def _probe_decode(stream, packets):
+    """The frames FFmpeg's decoder for ``stream`` outputs when given ``packets`` and flushed; None when it
+    fails."""
     import av
 
-    if last >= len(packets):
-        return None
     try:
         ctx = av.CodecContext.create(stream.codec_context.name, "r")
         if stream.codec_context.extradata:
             ctx.extradata = stream.codec_context.extradata
-        frames = [f for pkt in packets[first:last + 1] for f in ctx.decode(pkt)]
-        frames += ctx.decode(None)
+        return [f for pkt in packets for f in ctx.decode(pkt)] + list(ctx.decode(None))
     except (av.FFmpegError, ValueError):
+        return None
+
+
+def _decoder_shows(stream, packets, first, last):
+    """The pts of the pictures FFmpeg's decoder for ``stream`` outputs when given ``packets[first:last + 1]``
+    (a keyframe and its leading pictures) and flushed; None when it cannot tell (the packets were not
+    kept, the decoder failed, a picture without a pts)."""
+    if last >= len(packets):
+        return None
+    frames = _probe_decode(stream, packets[first:last + 1])
+    if frames is None:
         return None
     shown = {f.pts for f in frames}
     return None if None in shown else shown
@@ -1087,16 +1095,8 @@ def _decoder_shows(stream, packets, first, last):
 def _decoder_hidden(stream, packets, first):
     """How many of ``packets[first:]`` FFmpeg's decoder for ``stream`` outputs no picture for (sent them all, then
     flushed); None when it fails or outputs nothing."""
-    import av
-
-    try:
-        ctx = av.CodecContext.create(stream.codec_context.name, "r")
-        if stream.codec_context.extradata:
-            ctx.extradata = stream.codec_context.extradata
-        n = sum(len(ctx.decode(pkt)) for pkt in packets[first:]) + len(ctx.decode(None))
-    except (av.FFmpegError, ValueError):
-        return None
-    return len(packets) - first - n if n else None
+    frames = _probe_decode(stream, packets[first:])
+    return len(packets) - first - len(frames) if frames else None
 
 
 #: FFmpeg's AVFMT_TS_DISCONT (libavformat/avformat.h): the format allows timestamp discontinuities.
