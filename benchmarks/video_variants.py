@@ -5,6 +5,7 @@ Usage::
     python benchmarks/video_variants.py
     python benchmarks/video_variants.py --scan-cost   # what the round-9 checks cost a scan
     python benchmarks/video_variants.py --intra-seek  # keyframe seeks in intra-refresh clips
+    python benchmarks/video_variants.py --intra-cost  # what sampling an intra-refresh clip costs (no seeks)
 
 Each variant is built in a temporary folder (tests/video_fixtures.py and the builders of
 tests/test_media_variants.py) and read with ``video_info`` and ``read_frames(every=1)``. The truth is
@@ -180,10 +181,35 @@ def intra_seek():
                   f"{r.missing.tolist()} | {len(r.errors)}{': ' + err if err else ''} |", flush=True)
 
 
+def intra_cost(n_frames=600, repeats=5):
+    """CPU ms of ``read_frames(n=8)`` on an intra-refresh MP4 (no random access point after the first picture:
+    decoded from the start) against the same frames encoded with IDR keyframes at the same interval (10),
+    which the reader seeks to; interleaved medians."""
+    from _timing import interleaved_ms
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media import read_frames
+
+    with tempfile.TemporaryDirectory() as d:
+        frames = [f for f in index_frames(30, size=(240, 320))]
+        frames = [frames[k % 30] for k in range(n_frames)]
+        refresh = write_video(Path(d) / "ir.mp4", frames, gop=10, options={"intra-refresh": "1", "bframes": "0"})
+        idr = write_video(Path(d) / "idr.mp4", frames, gop=10, options={"bframes": "0"})
+        ms = interleaved_ms({"intra-refresh": lambda: read_frames(refresh, n=8),
+                             "IDR every 10": lambda: read_frames(idr, n=8)}, repeats)
+        print(f"| clip ({n_frames} frames 320x240, n=8) | CPU ms |")
+        print("|---|---|")
+        for name, v in ms.items():
+            print(f"| {name} | {v:.1f} |")
+        print(f"ratio {ms['intra-refresh'] / ms['IDR every 10']:.2f}")
+
+
 if __name__ == "__main__":
     if "--intra-seek" in sys.argv:
         intra_seek()
     elif "--scan-cost" in sys.argv:
         scan_cost()
+    elif "--intra-cost" in sys.argv:
+        intra_cost()
     else:
         main()
