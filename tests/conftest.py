@@ -41,6 +41,26 @@ def encode(arr, fmt="JPEG", **kw):
 
 
 @pytest.fixture
+def clip_calls(monkeypatch):
+    """Every call of ``torch.nn.utils.clip_grad_norm_`` made during the test, as ``(bound, global gradient
+    norm before, global gradient norm after)`` (the real function runs)."""
+    torch = pytest.importorskip("torch")
+    calls = []
+    real = torch.nn.utils.clip_grad_norm_
+
+    def spy(parameters, max_norm, *args, **kwargs):
+        parameters = list(parameters)
+        norm = real(parameters, max_norm, *args, **kwargs)
+        after = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in parameters
+                                                      if p.grad is not None]))
+        calls.append((max_norm, float(norm), float(after)))
+        return norm
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
+    return calls
+
+
+@pytest.fixture
 def shared_dir():
     if not SHARED.is_dir():
         pytest.skip(f"needs the shared data folder at {SHARED} (absent on a fresh clone)")

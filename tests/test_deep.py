@@ -225,24 +225,14 @@ def _one_step_delta(monkeypatch, **kw):
     return {k: after[k].detach().double() - built["state"][k].double() for k in after}
 
 
-def test_backbone_classifier_max_grad_norm_clips_the_update_and_defaults_to_off(monkeypatch, torch):
+def test_backbone_classifier_max_grad_norm_clips_the_update_and_defaults_to_off(monkeypatch, torch, clip_calls):
     base = _one_step_delta(monkeypatch)
     assert max(float(d.abs().max()) for d in base.values()) > 1e-4  # one Adam step moves the weights
     assert _small().max_grad_norm is None
     loose = _one_step_delta(monkeypatch, max_grad_norm=1e9)  # above every gradient norm: nothing changes
     assert all(torch.equal(loose[k], base[k]) for k in base)
-    calls = []
-    real = torch.nn.utils.clip_grad_norm_
-
-    def spy(parameters, max_norm, *args, **kwargs):
-        parameters = list(parameters)
-        norm = real(parameters, max_norm, *args, **kwargs)
-        after = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in parameters
-                                                      if p.grad is not None]))
-        calls.append((max_norm, float(norm), float(after)))
-        return norm
-
-    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
+    calls = clip_calls
+    calls.clear()  # the runs above called it with the loose bound
     tight = _one_step_delta(monkeypatch, max_grad_norm=1e-12)
     assert len(calls) == 1 and calls[0][0] == 1e-12
     assert calls[0][1] > 1e-6 and calls[0][2] <= 1e-12 * 1.0001  # the global norm brought down to the bound
@@ -264,26 +254,15 @@ def test_max_grad_norm_refusals(bad, error, make, torch):
         make(bad).fit(X, y)
 
 
-def test_temporal_head_clips_at_one_by_default_and_can_stop(monkeypatch, torch):
+def test_temporal_head_clips_at_one_by_default_and_can_stop(clip_calls):
     X = [np.random.default_rng(k).normal(0, 1, (6, 3)) + (k % 2) for k in range(12)]
     y = np.arange(12) % 2
-    bounds = []
-    real = torch.nn.utils.clip_grad_norm_
-
-    def spy(parameters, max_norm, *args, **kwargs):
-        bounds.append(max_norm)
-        return real(parameters, max_norm, *args, **kwargs)
-
-    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
     kw = dict(hidden_size=4, epochs=1, batch_size=12, validation_fraction=None)
     assert TemporalHead().max_grad_norm == 1.0
-    TemporalHead(**kw).fit(X, y)
-    assert bounds == [1.0]
-    bounds.clear()
-    TemporalHead(max_grad_norm=None, **kw).fit(X, y)
-    assert bounds == []
-    TemporalHead(max_grad_norm=0.5, **kw).fit(X, y)
-    assert bounds == [0.5]
+    for bound, want in ((1.0, [1.0]), (None, []), (0.5, [0.5])):  # the default, off, another bound
+        clip_calls.clear()
+        TemporalHead(**kw).fit(X, y) if bound == 1.0 else TemporalHead(max_grad_norm=bound, **kw).fit(X, y)
+        assert [c[0] for c in clip_calls] == want
 
 
 def test_phase_one_freezes_the_backbone_and_trains_the_head(monkeypatch, torch):
