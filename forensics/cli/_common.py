@@ -521,8 +521,11 @@ def extraction_kwargs(args):
                 n_jobs=getattr(args, "n_jobs", None), progress=args.progress)
 
 
-def table_for_detector(args, kind, data, pipe, *, what="DATA"):
-    """The detector's feature rows: read (and checked) from a table, or extracted in memory."""
+def table_for_detector(args, kind, data, pipe, *, what="DATA", name=None):
+    """The detector's feature rows: read (and checked) from a table, or extracted in memory.
+
+    ``name`` (default: ``--detector`` when it names one detector) goes into the re-extraction
+    command of a table that lacks the detector's columns."""
     import pandas as pd
 
     from .._tables import FeatureTable, TableMismatchError, extract_table
@@ -538,7 +541,9 @@ def table_for_detector(args, kind, data, pipe, *, what="DATA"):
             if args.equalize and not table.meta.get("equalize"):
                 raise TableMismatchError(f"{table.path} was extracted without equalization; this run asks for "
                                          "--equalize: re-extract with 'forensics extract --equalize'")
-            F, names = table.features_for(extractor)
+            if name is None and isinstance(getattr(args, "detector", None), str):
+                name = args.detector
+            F, names = table.features_for(extractor, detector=name)
         except TableMismatchError as exc:
             raise CommandError(str(exc)) from None
         keep = [c for c in table.data.columns if c not in table.feature_names]

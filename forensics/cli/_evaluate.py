@@ -104,7 +104,7 @@ def _tables_for(pipes, args, kind, data):
                              "forensics.model_selection.cross_validate_detector")
         key = json.dumps(feature_fingerprint(clone(prefix.steps[-1][1]).fit()), sort_keys=True)
         if key not in cache:
-            cache[key] = C.drop_failed(C.table_for_detector(args, kind, data, pipe))
+            cache[key] = C.drop_failed(C.table_for_detector(args, kind, data, pipe, name=name))
         tables[name] = cache[key]
     return tables
 

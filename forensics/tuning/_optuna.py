@@ -297,7 +297,7 @@ def tune_detector(detector, table, *, space=None, n_trials=20, timeout=None, cv=
         raise ValueError(f"{unknown[0]!r} is not a parameter of the {name} pipeline after 'features' "
                          f"(some are: {', '.join(sorted(k for k in valid if '__' in k)[:6])})")
     table = table.subset(table.ok)
-    F, _ = table.features_for(pipe.steps[0][1])
+    F, _ = table.features_for(pipe.steps[0][1], detector=detector if isinstance(detector, str) else None)
     y, videos = table.y, table.videos
     if metric is None:
         metric = "video_roc_auc" if videos is not None else "roc_auc"
