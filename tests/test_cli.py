@@ -1032,6 +1032,27 @@ def test_evaluate_saved_model_on_a_test_set(data, model, tmp_path):
     np.testing.assert_allclose(table[["roc_auc", "accuracy", "n"]], expected[["roc_auc", "accuracy", "n"]])
 
 
+def test_evaluate_saved_model_counts_the_files_of_another_kind_it_does_not_score(data, videos, model, tmp_path,
+                                                                                 capsys):
+    """An image model evaluated on a folder that also holds videos scores the images and says how many videos
+    it left out (before: silently); on videos alone the error names what the folder holds and what the model
+    takes. Look-alike: a folder of images only gives no note and the same metrics."""
+    mixed = tmp_path / "mixed"
+    shutil.copytree(data, mixed)
+    for video in sorted((videos / "real").glob("*.mp4"))[:2]:
+        shutil.copy(video, mixed / "real" / video.name)
+    assert main(["evaluate", str(data), "--model", str(model), "--out", str(tmp_path / "a.csv"), "--no-progress"]) == 0
+    assert "not scored" not in capsys.readouterr().err
+    assert main(["evaluate", str(mixed), "--model", str(model), "--out", str(tmp_path / "b.csv"), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert f"note: 2 videos of DATA are not scored ({model} scores images), first: {mixed / 'real'}" in err
+    assert "the metrics are those of the 24 images" in err
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv"))
+    assert main(["evaluate", str(videos), "--model", str(model), "--no-progress"]) == 1
+    line, = error_lines(capsys.readouterr().err)
+    assert line.endswith(f"DATA {str(videos)!r} holds no image (12 videos): {model} scores images")
+
+
 def test_evaluate_detector_on_other_data_sets_and_the_matrix(data, videos, tmp_path, capsys):
     from forensics.datasets import save_demo_dataset
 
