@@ -382,7 +382,9 @@ def test_extract_matches_the_bank_with_a_failed_item_as_a_row(data, tmp_path, ca
     bad.write_bytes(encode(natural_image(0, (64, 64)), "JPEG")[:200])
     assert main(["extract", str(root), "--out", str(tmp_path / "out"), "--features", "blur,dctspec",
                  "--no-progress"]) == 0
-    assert "1 item could not be processed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 item could not be processed" in out
+    assert "once it is readable, the same command with --retry-failed extracts again only the failed items" in out
     table = read_table(tmp_path / "out" / "features.parquet")
     frame = table.data
     manifest = paths_of(root)

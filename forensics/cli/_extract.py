@@ -161,6 +161,10 @@ def _run_here(args):
             first = items[items["status"] == "error"].iloc[0]
             print(f"  warning: {n_errors} item{'s' if n_errors != 1 else ''} could not be processed (status 'error', NaN features); first: "
                   f"{first['path']}: {first['error']}")
+            if not (args.faces and not (video and args.level == "video")):
+                # a rerun leaves failed rows as they are: say which option extracts them again
+                print(f"  once {'they are' if n_errors != 1 else 'it is'} readable, the same command with "
+                      "--retry-failed extracts again only the failed items")
         rows = f"{len(table)} rows" + (f" ({len(items)} items)" if table.level == "frame" else "")
         print(f"Wrote {table_path} ({rows} x {len(table.feature_names)} features, level {table.level}; "
               f"{n_errors} with status error)")
