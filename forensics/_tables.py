@@ -559,9 +559,12 @@ def _check_kept_metadata(frame, manifest, names, where):
     given = [c for c in now.columns if c not in _META_COLUMNS]
     if set(kept) != set(given):
         c = sorted(set(kept) ^ set(given))[0]
-        raise TableMismatchError(f"{os.fspath(where)} and the data given differ in the column {c!r}; rerun with "
-                                 "the same data (rows already extracted are kept, not re-read), or delete it to "
-                                 "start again")
+        side = f"only {os.fspath(where)} has it" if c in kept else "only the data given has it"
+        hint = (" (a group column comes from the data or from --group-pattern: give the same pattern as the run "
+                "that wrote it)" if c == "group" else "")
+        raise TableMismatchError(f"{os.fspath(where)} and the data given differ in the column {c!r} ({side}){hint}; "
+                                 "rerun with the same data (rows already extracted are kept, not re-read), or delete "
+                                 "it to start again")
 
     def missing(v):
         return pd.api.types.is_scalar(v) and pd.isna(v)

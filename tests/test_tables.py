@@ -1,6 +1,7 @@
 """Feature tables (Parquet + provenance), data sources, video-level cross-validation, VideoDetector."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -246,8 +247,13 @@ def test_retry_failed_refuses_data_whose_kept_rows_differ(images, tmp_path):
     relabelled.loc[5, "label"] = 1
     with pytest.raises(TableMismatchError, match=r"holds label=0 for None, the data given 1"):
         extract_table(relabelled, features=["blur"], out=out, retry_failed=True)
-    with pytest.raises(TableMismatchError, match="differ in the column 'source'"):
+    with pytest.raises(TableMismatchError, match=r"differ in the column 'source' \(only the data given has it\);"):
         extract_table(images.assign(source="x"), features=["blur"], out=out, retry_failed=True)
+    # the data without the group column the table holds (a --group-pattern left out of the rerun)
+    only = rf"only {re.escape(str(out))} has it"
+    with pytest.raises(TableMismatchError, match=rf"differ in the column 'group' \({only}\) \(a group column comes "
+                                                 r"from the data or from --group-pattern"):
+        extract_table(images.drop(columns="group"), features=["blur"], out=out, retry_failed=True)
     pd.testing.assert_frame_equal(read_table(out).data, before.data)  # refused: the table is untouched
     assert extract_table(images, features=["blur"], out=out, retry_failed=True).meta["n_retried"] == 1
 
