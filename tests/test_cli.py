@@ -551,6 +551,43 @@ def test_extract_faces_writes_one_row_per_crop(tmp_path, capsys):
     assert table.meta["frames"]["faces"] is True
 
 
+def test_the_shortcut_remedy_for_face_crops_is_one_that_runs(tmp_path, capsys):
+    """Face crops of images whose format gives the label away: the audit's advice was 're-run with
+    --equalize', which extract refuses with --faces; it now says to save the images alike first, and train
+    --equalize on a table of crops says why it does not apply instead of 're-extract with --equalize'. The
+    look-alike (the same images without --faces) keeps the --equalize advice."""
+    from skimage import data as skdata
+
+    face = skdata.astronaut()[:256, 100:356]  # one face, found by the offline cascade detector
+    for k in range(4):
+        img = np.ascontiguousarray(np.roll(face, 6 * k, axis=1))
+        for label, fmt in (("real", "JPEG"), ("fake", "PNG")):  # the format alone tells the classes apart
+            (tmp_path / "data" / label).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "data" / label / f"{k}.{fmt.lower()}").write_bytes(encode(img, fmt))
+    crops = tmp_path / "crops"
+    argv = ["extract", str(tmp_path / "data"), "--faces", "--face-detector", "cascade", "--detector",
+            "spectrum-lr", "--no-progress"]
+    assert main([*argv, "--out", str(crops)]) == 0
+    out = capsys.readouterr().out
+    remedy = "--equalize does not apply to --faces crops: save every image alike first"
+    assert "SHORTCUT WARNING" in out and remedy in out and "re-run with --equalize" not in out
+    assert main([*argv, "--equalize", "--out", str(tmp_path / "eq")]) == 2  # what the old advice led to
+    capsys.readouterr()
+    table = str(crops / "features.parquet")
+    assert main(["train", table, "--detector", "spectrum-lr", "--out", str(tmp_path / "m.skops"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert remedy in out and "re-run with --equalize" not in out  # from the audit the table stored
+    assert main(["train", table, "--detector", "spectrum-lr", "--equalize", "--out", str(tmp_path / "m.skops"),
+                 "--no-progress", "--no-audit"]) == 1
+    line, = error_lines(capsys.readouterr().err)
+    assert line.endswith("holds face crops, to which --equalize does not apply (it re-encodes whole images): drop "
+                         "--equalize, or save every image alike first and extract the faces of those")
+    assert main(["extract", str(tmp_path / "data"), "--detector", "spectrum-lr", "--out", str(tmp_path / "whole"),
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "re-run with --equalize" in out and remedy not in out
+
+
 def test_a_model_trained_on_face_crops_of_still_images_predicts_still_images(tmp_path, capsys):
     """extract --faces of images, train on that table, predict images: the model crops each new image as
     the extraction did (same detector and crop settings) and scores it; it used to refuse every image
