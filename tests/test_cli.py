@@ -574,6 +574,10 @@ def test_the_shortcut_remedy_for_face_crops_is_one_that_runs(tmp_path, capsys):
     assert main([*argv, "--equalize", "--out", str(tmp_path / "eq")]) == 2  # what the old advice led to
     capsys.readouterr()
     table = str(crops / "features.parquet")
+    from forensics import read_table
+
+    # every image has its crop: item_index stays int64, as in the other tables (it was float64 when none failed)
+    assert read_table(table).data["item_index"].dtype == np.int64
     assert main(["train", table, "--detector", "spectrum-lr", "--out", str(tmp_path / "m.skops"), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert remedy in out and "re-run with --equalize" not in out  # from the audit the table stored

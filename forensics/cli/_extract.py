@@ -215,7 +215,7 @@ def _faces_table(manifest, features, table_path, args, report, kind):
     crops = pd.concat([added, crops], axis=1)  # one concatenation: inserting column by column fragments the frame
     missing = sorted(set(range(len(manifest))) - set(crops["item_index"]))
     extra = manifest.iloc[missing].drop(columns=["kind"]).reset_index(drop=True)
-    extra.insert(0, "item_index", missing)
+    extra.insert(0, "item_index", np.asarray(missing, dtype=np.int64))  # int64 even when none is missing
     extra["frame_index"], extra["face_index"] = -1, -1
     # no crop: unreadable (the reader's reason) or no face found (in how many sampled frames): one row each
     extra["status"] = "error"
