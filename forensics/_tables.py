@@ -257,13 +257,16 @@ class FeatureTable:
                                          f"{key}={value!r}: re-extract, or drop the option to use the table's")
         return self
 
-    def features_for(self, extractor):
+    def features_for(self, extractor, *, detector=None):
         """The columns ``extractor`` would compute, taken from the table after checking they match.
 
         Parameters
         ----------
         extractor : extractor
             The ``features`` step of a detector (fitted here, on no data, if it is not).
+        detector : str, optional
+            The detector's catalogue name, written into the re-extraction command the error
+            suggests when the table lacks columns (``NAME`` when not given).
 
         Returns
         -------
@@ -303,7 +306,7 @@ class FeatureTable:
                     raise TableMismatchError(f"{name} made the feature {col!r} with other parameters: {what}; "
                                              "re-extract with the detector's features")
         if lacking:
-            raise TableMismatchError(self._lacking_message(name, lacking, fitted))
+            raise TableMismatchError(self._lacking_message(name, lacking, fitted, detector))
         names = [str(n) for n in fitted.get_feature_names_out()]
         if self.level == "video":
             from .features import VideoFeatures
@@ -317,14 +320,72 @@ class FeatureTable:
             raise TableMismatchError(f"{name} lacks the column {missing[0]!r}")
         return self.data[names].to_numpy(dtype=np.float64), names
 
-    def _lacking_message(self, name, lacking, extractor):
+    def reextract_command(self, detector=None):
+        """The ``forensics extract`` command that makes this table's rows with a detector's features.
+
+        The table's source, level, frame and face settings, equalization and group pattern are
+        repeated, so the new table has the same rows (the same frames of the same items, the same
+        groups); only the features change, and the output goes to a new folder.
+
+        Parameters
+        ----------
+        detector : str, optional
+            The detector's catalogue name (``NAME`` when not given).
+
+        Returns
+        -------
+        str
+            A shell command line (arguments quoted as the shell needs). ``DATA`` stands for the
+            source when the table does not record it (a manifest built in memory).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> table = FeatureTable(pd.DataFrame({"path": ["a.mp4"], "status": ["ok"]}), [],
+        ...                      {"kind": "video", "level": "frame", "source": {"data": "videos/"},
+        ...                       "frames": {"n_frames": 4, "faces": False}})
+        >>> table.reextract_command("forensic-xgb")
+        'forensics extract videos/ --level frame --n-frames 4 --detector forensic-xgb --out NEW_DIR/'
+        """
+        import shlex
+
+        meta = self.meta
+        source = meta.get("source") or {}
+        data = source.get("data")
+        dataset = source.get("dataset")
+        words = ["forensics", "extract", shlex.quote(str(data)) if data else "DATA"]
+        if dataset and dataset not in ("folder", "manifest") and data and ":" not in str(data):
+            words += ["--dataset", shlex.quote(str(dataset))]
+        frames = meta.get("frames") or {}
+        faces = bool(frames.get("faces"))
+        if faces:
+            words.append("--faces")
+            if frames.get("detector"):
+                words += ["--face-detector", shlex.quote(str(frames["detector"]))]
+            if frames.get("model_path"):
+                words += ["--face-model", shlex.quote(str(frames["model_path"]))]
+        if meta.get("kind") == "video":
+            words += ["--level", str(self.level)]
+            if frames.get("every") is not None:
+                words += ["--every", str(frames["every"])]
+            elif frames.get("n_frames") is not None:
+                words += ["--n-frames", str(frames["n_frames"])]
+        if meta.get("equalize"):
+            words.append("--equalize")
+        pattern = (meta.get("config") or {}).get("data.group_pattern")
+        if pattern:
+            words += ["--group-pattern", shlex.quote(str(pattern))]
+        words += ["--detector", shlex.quote(detector) if detector else "NAME", "--out", "NEW_DIR/"]
+        return " ".join(words)
+
+    def _lacking_message(self, name, lacking, extractor, detector=None):
         """Why the table cannot serve the detector (the columns it lacks, by family) and what to do."""
         families = list(dict.fromkeys(str(c).split("__")[0] for c in lacking))
         spec = self.meta.get("features", {}).get("spec")
         text = (f"{name} lacks {len(lacking)} feature column{'s' if len(lacking) != 1 else ''} the detector needs "
                 f"(famil{'ies' if len(families) != 1 else 'y'} {', '.join(families)}; first: {lacking[0]!r}): the "
-                f"table was extracted with features={spec!r}. Re-extract with the detector's features "
-                "(forensics extract DATA --detector NAME)")
+                f"table was extracted with features={spec!r}. Re-extract the same rows with the detector's features "
+                f"({self.reextract_command(detector)})")
         decoded = self.meta.get("kind") == "video" or (self.meta.get("frames") or {}).get("faces")
         if decoded and families == ["codec"] and getattr(extractor, "preset", "") is None:
             # the default table of video frames and face crops is the "pixels" preset: every family but codec,
@@ -510,9 +571,12 @@ def _check_kept_metadata(frame, manifest, names, where, own):
     given = [c for c in now.columns if c not in own]
     if set(kept) != set(given):
         c = sorted(set(kept) ^ set(given))[0]
-        raise TableMismatchError(f"{os.fspath(where)} and the data given differ in the column {c!r}; rerun with "
-                                 "the same data (rows already extracted are kept, not re-read), or delete it to "
-                                 "start again")
+        side = f"only {os.fspath(where)} has it" if c in kept else "only the data given has it"
+        hint = (" (a group column comes from the data or from --group-pattern: give the same pattern as the run "
+                "that wrote it)" if c == "group" else "")
+        raise TableMismatchError(f"{os.fspath(where)} and the data given differ in the column {c!r} ({side}){hint}; "
+                                 "rerun with the same data (rows already extracted are kept, not re-read), or delete "
+                                 "it to start again")
 
     def missing(v):
         return pd.api.types.is_scalar(v) and pd.isna(v)

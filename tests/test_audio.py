@@ -248,8 +248,25 @@ def test_av_sync_without_sound_or_face(tmp_path, videos):
     assert np.all(np.isnan(X[0])) and sync.status_["status"].tolist() == ["no_audio", "no_face"]
     assert sync.status_["source_rate"].tolist() == [0, SR]  # the sound's own rate, as AudioFeatures says it
     assert np.all(np.isnan(X[1, :4])) and X[1, 4] == 0
+    assert sync.status_["reason"][1] == "mouth found in 0 of 30 frames: too few to correlate"
     with pytest.raises(ValueError, match="max_lag_s"):
         AVSyncFeatures(max_lag_s=0).fit()
+
+
+def test_av_sync_of_a_silent_sound_track_says_the_sound_is_flat_not_that_no_face_was_found(tmp_path):
+    """The mouth followed in every frame, the sound track all zeros: nothing to correlate, and the status
+    says so (it said 'no_face': 'mouth found in 30 of 30 frames: too few to correlate'). Look-alike: the same
+    frames with their sound are 'ok'."""
+    frames, sound = talking(30, 25, 0, 0, SR)
+    silent = _write(tmp_path / "silent.mkv", audio=np.zeros_like(sound), frames=frames, fps=25)
+    voiced = _write(tmp_path / "voiced.mkv", audio=sound, frames=frames, fps=25)
+    sync = AVSyncFeatures(detector=FixedFace()).fit()
+    X = sync.transform([str(silent), str(voiced)])
+    assert sync.status_["status"].tolist() == ["no_audio", "ok"]
+    assert sync.status_["reason"][0] == ("the sound does not change over the 30 frames analysed (silent or constant): "
+                                         "nothing to correlate with the mouth, found in 30 of them")
+    assert np.all(np.isnan(X[0, :4])) and X[0, 4] == 30  # no lag of 0 passed off as 'in sync'
+    assert np.all(np.isfinite(X[1]))
 
 
 def test_mouth_box_from_landmarks_or_face_box():

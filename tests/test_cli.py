@@ -382,7 +382,9 @@ def test_extract_matches_the_bank_with_a_failed_item_as_a_row(data, tmp_path, ca
     bad.write_bytes(encode(natural_image(0, (64, 64)), "JPEG")[:200])
     assert main(["extract", str(root), "--out", str(tmp_path / "out"), "--features", "blur,dctspec",
                  "--no-progress"]) == 0
-    assert "1 item could not be processed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 item could not be processed" in out
+    assert "once it is readable, the same command with --retry-failed extracts again only the failed items" in out
     table = read_table(tmp_path / "out" / "features.parquet")
     frame = table.data
     manifest = paths_of(root)
@@ -547,6 +549,47 @@ def test_extract_faces_writes_one_row_per_crop(tmp_path, capsys):
     assert all((out / p).is_file() for p in table.data["crop_path"])
     assert "blur__laplacian_var__log" in table.feature_names and table.level == "frame"
     assert table.meta["frames"]["faces"] is True
+
+
+def test_the_shortcut_remedy_for_face_crops_is_one_that_runs(tmp_path, capsys):
+    """Face crops of images whose format gives the label away: the audit's advice was 're-run with
+    --equalize', which extract refuses with --faces; it now says to save the images alike first, and train
+    --equalize on a table of crops says why it does not apply instead of 're-extract with --equalize'. The
+    look-alike (the same images without --faces) keeps the --equalize advice."""
+    from skimage import data as skdata
+
+    face = skdata.astronaut()[:256, 100:356]  # one face, found by the offline cascade detector
+    for k in range(4):
+        img = np.ascontiguousarray(np.roll(face, 6 * k, axis=1))
+        for label, fmt in (("real", "JPEG"), ("fake", "PNG")):  # the format alone tells the classes apart
+            (tmp_path / "data" / label).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "data" / label / f"{k}.{fmt.lower()}").write_bytes(encode(img, fmt))
+    crops = tmp_path / "crops"
+    argv = ["extract", str(tmp_path / "data"), "--faces", "--face-detector", "cascade", "--detector",
+            "spectrum-lr", "--no-progress"]
+    assert main([*argv, "--out", str(crops)]) == 0
+    out = capsys.readouterr().out
+    remedy = "--equalize does not apply to --faces crops: save every image alike first"
+    assert "SHORTCUT WARNING" in out and remedy in out and "re-run with --equalize" not in out
+    assert main([*argv, "--equalize", "--out", str(tmp_path / "eq")]) == 2  # what the old advice led to
+    capsys.readouterr()
+    table = str(crops / "features.parquet")
+    from forensics import read_table
+
+    # every image has its crop: item_index stays int64, as in the other tables (it was float64 when none failed)
+    assert read_table(table).data["item_index"].dtype == np.int64
+    assert main(["train", table, "--detector", "spectrum-lr", "--out", str(tmp_path / "m.skops"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert remedy in out and "re-run with --equalize" not in out  # from the audit the table stored
+    assert main(["train", table, "--detector", "spectrum-lr", "--equalize", "--out", str(tmp_path / "m.skops"),
+                 "--no-progress", "--no-audit"]) == 1
+    line, = error_lines(capsys.readouterr().err)
+    assert line.endswith("holds face crops, to which --equalize does not apply (it re-encodes whole images): drop "
+                         "--equalize, or save every image alike first and extract the faces of those")
+    assert main(["extract", str(tmp_path / "data"), "--detector", "spectrum-lr", "--out", str(tmp_path / "whole"),
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "re-run with --equalize" in out and remedy not in out
 
 
 def test_a_model_trained_on_face_crops_of_still_images_predicts_still_images(tmp_path, capsys):
@@ -1034,6 +1077,27 @@ def test_evaluate_saved_model_on_a_test_set(data, model, tmp_path):
     expected = evaluate(y, scores, threshold=0.5, groups=manifest["method"].to_numpy())
     assert table.index.tolist() == ["all", "resample", "self_blend", "splice"]
     np.testing.assert_allclose(table[["roc_auc", "accuracy", "n"]], expected[["roc_auc", "accuracy", "n"]])
+
+
+def test_evaluate_saved_model_counts_the_files_of_another_kind_it_does_not_score(data, videos, model, tmp_path,
+                                                                                 capsys):
+    """An image model evaluated on a folder that also holds videos scores the images and says how many videos
+    it left out (before: silently); on videos alone the error names what the folder holds and what the model
+    takes. Look-alike: a folder of images only gives no note and the same metrics."""
+    mixed = tmp_path / "mixed"
+    shutil.copytree(data, mixed)
+    for video in sorted((videos / "real").glob("*.mp4"))[:2]:
+        shutil.copy(video, mixed / "real" / video.name)
+    assert main(["evaluate", str(data), "--model", str(model), "--out", str(tmp_path / "a.csv"), "--no-progress"]) == 0
+    assert "not scored" not in capsys.readouterr().err
+    assert main(["evaluate", str(mixed), "--model", str(model), "--out", str(tmp_path / "b.csv"), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert f"note: 2 videos of DATA are not scored ({model} scores images), first: {mixed / 'real'}" in err
+    assert "the metrics are those of the 24 images" in err
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv"))
+    assert main(["evaluate", str(videos), "--model", str(model), "--no-progress"]) == 1
+    line, = error_lines(capsys.readouterr().err)
+    assert line.endswith(f"DATA {str(videos)!r} holds no image (12 videos): {model} scores images")
 
 
 def test_evaluate_detector_on_other_data_sets_and_the_matrix(data, videos, tmp_path, capsys):

@@ -92,6 +92,29 @@ def test_interrupted_run_resumes_with_identical_output(manifest, tmp_path):
     assert n_files == len(fresh.crops)  # nothing duplicated
 
 
+def test_a_rerun_with_the_manifest_reordered_or_relabelled_joins_each_crop_to_its_own_row(manifest, tmp_path):
+    """The crops of a finished run are kept; a rerun given the same items in another order joined each
+    crop to the columns of the row that had its place before (every group wrong), and a relabelled item kept
+    its old label and method. Now the outputs are those of a fresh run on the manifest given."""
+    out = tmp_path / "cache"
+    extract_faces(manifest, out, detector=KnownBoxDetector(), n_frames=3, size=48, progress=False)
+    changed = manifest.iloc[::-1].reset_index(drop=True)
+    changed.loc[changed["group"] == 2, ["label", "method"]] = [1, "swap"]  # an item relabelled
+    CountingDetector.calls = 0
+    rerun = extract_faces(changed, out, detector=CountingDetector(), n_frames=3, size=48, progress=False)
+    assert CountingDetector.calls == 0  # nothing extracted again
+    fresh = extract_faces(changed, tmp_path / "fresh", detector=KnownBoxDetector(), n_frames=3, size=48,
+                          progress=False)
+    pd.testing.assert_frame_equal(rerun.crops, fresh.crops)
+    pd.testing.assert_frame_equal(rerun.records, fresh.records)
+    for name in ("crops.csv", "records.csv", "report.txt"):
+        assert filecmp.cmp(out / name, tmp_path / "fresh" / name, shallow=False), name
+    by_path = changed.set_index("path")
+    for column in ("group", "label", "method"):
+        assert rerun.crops[column].tolist() == by_path.loc[rerun.crops["path"], column].tolist()
+    assert rerun.report.class_balance == {0: 2, 1: 3}
+
+
 def test_missing_columns_and_bad_items(tmp_path, manifest):
     with pytest.raises(ValueError, match="'method'"):
         extract_faces(manifest.drop(columns="method"), tmp_path / "o", detector=KnownBoxDetector())

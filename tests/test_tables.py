@@ -1,6 +1,7 @@
 """Feature tables (Parquet + provenance), data sources, video-level cross-validation, VideoDetector."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -246,8 +247,13 @@ def test_retry_failed_refuses_data_whose_kept_rows_differ(images, tmp_path):
     relabelled.loc[5, "label"] = 1
     with pytest.raises(TableMismatchError, match=r"holds label=0 for None, the data given 1"):
         extract_table(relabelled, features=["blur"], out=out, retry_failed=True)
-    with pytest.raises(TableMismatchError, match="differ in the column 'source'"):
+    with pytest.raises(TableMismatchError, match=r"differ in the column 'source' \(only the data given has it\);"):
         extract_table(images.assign(source="x"), features=["blur"], out=out, retry_failed=True)
+    # the data without the group column the table holds (a --group-pattern left out of the rerun)
+    only = rf"only {re.escape(str(out))} has it"
+    with pytest.raises(TableMismatchError, match=rf"differ in the column 'group' \({only}\) \(a group column comes "
+                                                 r"from the data or from --group-pattern"):
+        extract_table(images.drop(columns="group"), features=["blur"], out=out, retry_failed=True)
     pd.testing.assert_frame_equal(read_table(out).data, before.data)  # refused: the table is untouched
     assert extract_table(images, features=["blur"], out=out, retry_failed=True).meta["n_retried"] == 1
 
@@ -443,6 +449,61 @@ def test_the_default_video_table_serves_a_catalogue_detector_only_as_the_error_s
     with pytest.raises(TableMismatchError, match="families codec, cooc, upsampling, faceregion") as err:
         pixels.features_for(make_pipeline("generalist-xgb").named_steps["features"])
     assert "features__preset" not in str(err.value)
+
+
+def test_the_advice_for_a_table_lacking_columns_remakes_its_rows_when_followed_literally(videos, tmp_path, capsys):
+    """The command the error suggests repeats the table's source, level, frame count and group pattern
+    (before, 'forensics extract DATA --detector NAME' made one row per video, without groups); run as
+    written, it gives a table with the same rows that the detector accepts."""
+    import shlex
+
+    from forensics.cli import main
+
+    first = tmp_path / "t"
+    argv = ["extract", str(videos), "--level", "frame", "--n-frames", "2", "--group-pattern", r"_(\w+)\.mp4$",
+            "--features", "blur", "--out", str(first), "--no-progress", "--no-audit"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    table = first / "features.parquet"
+    assert main(["train", str(table), "--detector", "spectrum-lr", "--out", str(tmp_path / "m.skops"),
+                 "--no-progress", "--no-audit"]) == 1
+    err = capsys.readouterr().err
+    command = (f"forensics extract {shlex.quote(str(videos))} --level frame --n-frames 2 "
+               r"--group-pattern '_(\w+)\.mp4$' --detector spectrum-lr --out NEW_DIR/")
+    assert f"({command})" in err
+    words = shlex.split(command)
+    words[-1] = str(tmp_path / "new")
+    assert main(words[1:] + ["--no-progress", "--no-audit"]) == 0
+    old, new = read_table(table), read_table(tmp_path / "new" / "features.parquet")
+    keys = ["item_index", "frame_index", "path", "label", "group"]
+    pd.testing.assert_frame_equal(old.data[keys], new.data[keys])
+    assert new.data["group"].nunique() == 4 and new.level == "frame"
+    assert main(["train", str(tmp_path / "new" / "features.parquet"), "--detector", "spectrum-lr", "--out",
+                 str(tmp_path / "m.skops"), "--no-progress", "--no-audit"]) == 0
+
+
+@pytest.mark.parametrize("meta, expected", [
+    # images from a manifest built in memory: nothing recorded but the kind
+    ({"kind": "image", "level": "image"}, "forensics extract DATA --detector NAME --out NEW_DIR/"),
+    ({"kind": "image", "level": "image", "equalize": True, "source": {"data": "my photos/", "dataset": "folder"}},
+     "forensics extract 'my photos/' --equalize --detector NAME --out NEW_DIR/"),
+    # face crops of still images: the face settings, no frame count (an image is one frame)
+    ({"kind": "image", "level": "frame", "source": {"data": "faces/"},
+      "frames": {"faces": True, "detector": "yunet", "model_path": "y.onnx", "n_frames": 32}},
+     "forensics extract faces/ --faces --face-detector yunet --face-model y.onnx --detector NAME --out NEW_DIR/"),
+    # videos sampled every k-th frame, at video level, from a loader root
+    ({"kind": "video", "level": "video", "source": {"data": "/d/Celeb", "dataset": "celebdf"},
+      "frames": {"faces": False, "every": 5, "n_frames": 32}, "config": {"data.group_pattern": None}},
+     "forensics extract /d/Celeb --dataset celebdf --level video --every 5 --detector NAME --out NEW_DIR/"),
+    ({"kind": "video", "level": "frame", "source": {"data": "celebdf:/d/Celeb", "dataset": "celebdf"},
+      "frames": {"faces": False, "n_frames": 8}, "config": {"data.group_pattern": "^(id\\d+)_"}},
+     "forensics extract celebdf:/d/Celeb --level frame --n-frames 8 --group-pattern '^(id\\d+)_' "
+     "--detector NAME --out NEW_DIR/"),
+])
+def test_reextract_command_repeats_each_recorded_setting(meta, expected):
+    table = FeatureTable(pd.DataFrame({"path": ["x"], "status": ["ok"]}), [], meta)
+    assert table.reextract_command() == expected
+    assert table.reextract_command("forensic-xgb") == expected.replace("NAME", "forensic-xgb")
 
 
 # -- data sources ---------------------------------------------------------------------------------

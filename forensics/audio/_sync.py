@@ -200,17 +200,20 @@ class AVSyncFeatures(TransformerMixin, BaseEstimator):
     max_lag_s : float, default=0.5
         Largest offset searched, in seconds (each side).
     on_error : {"raise", "nan"}, default="raise"
-        As :class:`AudioFeatures`; a video without sound always gives a NaN row (``"no_audio"``).
+        As :class:`AudioFeatures`; a video without sound always gives a NaN row (``"no_audio"``),
+        and a silent sound track NaN correlations (``"no_audio"`` too).
 
     Attributes
     ----------
     status_ : pandas.DataFrame
         Per video ``index``, ``source``, ``status``, ``reason``, ``stream``,
         ``audio_streams`` and ``source_rate`` (as :class:`AudioFeatures`: the audio's own sample
-        rate, 0 when no stream was read; a label that follows it is a shortcut the audit flags). ``status`` is ``"ok"`` (``reason``: gaps
-        in the sound's timestamps filled with silence, if any), ``"no_audio"`` (no sound track),
-        ``"no_face"`` (the mouth found in too few frames to correlate; NaN row) or ``"error"``
-        (with ``on_error="nan"``).
+        rate, 0 when no stream was read; a label that follows it is a shortcut the audit flags).
+        ``status`` is ``"ok"`` (``reason``: gaps in the sound's timestamps filled with silence, if
+        any), ``"no_audio"`` (no sound track: NaN row; or a sound that does not change over the
+        frames analysed, silent or constant: NaN but ``n_frames``), ``"no_face"`` (the mouth found
+        in too few frames to correlate: NaN but ``n_frames``) or ``"error"`` (with
+        ``on_error="nan"``); ``reason`` says which.
 
     Notes
     -----
@@ -282,9 +285,22 @@ class AVSyncFeatures(TransformerMixin, BaseEstimator):
         max_lag = int(round(self.max_lag_s * fps))
         peak, lag, r0 = av_sync(motion, energy, max_lag=max_lag)
         n_boxes = sum(b is not None for b in boxes)
-        status = "ok" if np.isfinite(peak) else "no_face"
-        reason = ("; ".join(track.errors) if status == "ok"
-                  else f"mouth found in {n_boxes} of {len(frames)} frames: too few to correlate")
+        status, reason = "ok", "; ".join(track.errors)
+        if not np.isfinite(peak):  # say which side has nothing to correlate
+            changes = np.abs(np.diff(np.asarray(energy, dtype=np.float64)))
+            changes = changes[np.isfinite(changes)]
+            if np.isfinite(motion).sum() >= 4 and (changes.size < 4 or np.ptp(changes) == 0):
+                # the mouth was followed, but the sound does not change (silence, or a constant level)
+                status = "no_audio"
+                reason = (f"the sound does not change over the {len(frames)} frames analysed (silent or "
+                          f"constant): nothing to correlate with the mouth, found in {n_boxes} of them")
+            elif np.isfinite(motion).sum() >= 4:  # both sides vary, but too few frames have both
+                status = "no_face"
+                reason = (f"mouth found in {n_boxes} of {len(frames)} frames, sound in "
+                          f"{int(np.isfinite(energy).sum())}: too few frames with both to correlate")
+            else:
+                status = "no_face"
+                reason = f"mouth found in {n_boxes} of {len(frames)} frames: too few to correlate"
         row = np.array([peak, lag, lag / fps, r0, n_boxes], dtype=np.float64)
         return row, status, reason, (track.stream, track.n_streams, track.source_rate)
 
@@ -305,7 +321,7 @@ class AVSyncFeatures(TransformerMixin, BaseEstimator):
                 if self.on_error == "raise":
                     raise
                 row, s, r = np.full(len(AV_SYNC_NAMES), np.nan), "error", exc.reason
-            if s == "no_face":
+            if s in ("no_face", "no_audio"):
                 row[:4] = np.nan
             rows.append(row)
             status.append(dict(index=i, source=str(path), status=s, reason=r, stream=streams[0],

@@ -521,8 +521,11 @@ def extraction_kwargs(args):
                 n_jobs=getattr(args, "n_jobs", None), progress=args.progress)
 
 
-def table_for_detector(args, kind, data, pipe, *, what="DATA"):
-    """The detector's feature rows: read (and checked) from a table, or extracted in memory."""
+def table_for_detector(args, kind, data, pipe, *, what="DATA", name=None):
+    """The detector's feature rows: read (and checked) from a table, or extracted in memory.
+
+    ``name`` (default: ``--detector`` when it names one detector) goes into the re-extraction
+    command of a table that lacks the detector's columns."""
     import pandas as pd
 
     from .._tables import FeatureTable, TableMismatchError, extract_table
@@ -536,9 +539,15 @@ def table_for_detector(args, kind, data, pipe, *, what="DATA"):
             table.check_version()
             table.check_frames(**frame_options(args, kind))
             if args.equalize and not table.meta.get("equalize"):
+                if (table.meta.get("frames") or {}).get("faces"):
+                    raise TableMismatchError(f"{table.path} holds face crops, to which --equalize does not apply "
+                                             "(it re-encodes whole images): drop --equalize, or save every image "
+                                             "alike first and extract the faces of those")
                 raise TableMismatchError(f"{table.path} was extracted without equalization; this run asks for "
                                          "--equalize: re-extract with 'forensics extract --equalize'")
-            F, names = table.features_for(extractor)
+            if name is None and isinstance(getattr(args, "detector", None), str):
+                name = args.detector
+            F, names = table.features_for(extractor, detector=name)
         except TableMismatchError as exc:
             raise CommandError(str(exc)) from None
         keep = [c for c in table.data.columns if c not in table.feature_names]
@@ -679,7 +688,8 @@ def audit_first(args, kind, data, *, table=None):
             flagged = [p for p, auc in stored.get("auc", {}).items() if auc >= args.audit_threshold]
             if flagged:
                 _print_shortcut(stored["warning"] or f"SHORTCUT WARNING: {', '.join(flagged)} predict the label",
-                                data.meta.get("kind"), data.meta.get("equalize"))
+                                data.meta.get("kind"), data.meta.get("equalize"),
+                                faces=bool((data.meta.get("frames") or {}).get("faces")))
             return stored
         if paths_labels is None or not all(Path(str(p)).is_file() for p in paths_labels["path"]):
             print("  note: shortcut audit skipped: the table records none and its files are not reachable")
@@ -694,8 +704,10 @@ def audit_first(args, kind, data, *, table=None):
     if report is None:
         return None
     if report.flagged:
+        faces = bool(getattr(args, "faces", False)) or (kind == "table"
+                                                        and bool((data.meta.get("frames") or {}).get("faces")))
         _print_shortcut(report.warning_message, kinds.pop() if len(kinds) == 1 else "image",
-                        bool(getattr(args, "equalize", False)))
+                        bool(getattr(args, "equalize", False)), faces=faces)
     return report
 
 
@@ -714,10 +726,15 @@ def run_audit(paths, y, args, *, quiet=False):
                      n_jobs=getattr(args, "n_jobs", None), progress=False, warn=False, on_error="nan")
 
 
-def _print_shortcut(message, kind, equalized):
+def _print_shortcut(message, kind, equalized, *, faces=False):
     if kind == "video":
         remedy = ("--equalize does not apply to videos: re-encode reals and fakes with the same settings, or "
                   "compare with frames cropped to faces (--faces)")
+    elif faces:
+        # --equalize re-encodes whole images and is refused with --faces; the crops are cut from the decoded
+        # pixels, which keep each file's compression, so the files themselves must be saved alike
+        remedy = ("--equalize does not apply to --faces crops: save every image alike first (one encoder and "
+                  "quality, e.g. forensics.media.equalize_jpeg), extract the faces of those and compare")
     elif equalized:
         remedy = "the items are equalized in this run; check the equalized audit in 'forensics report --equalize'"
     else:

@@ -104,7 +104,7 @@ def _tables_for(pipes, args, kind, data):
                              "forensics.model_selection.cross_validate_detector")
         key = json.dumps(feature_fingerprint(clone(prefix.steps[-1][1]).fit()), sort_keys=True)
         if key not in cache:
-            cache[key] = C.drop_failed(C.table_for_detector(args, kind, data, pipe))
+            cache[key] = C.drop_failed(C.table_for_detector(args, kind, data, pipe, name=name))
         tables[name] = cache[key]
     return tables
 
@@ -306,13 +306,22 @@ def _evaluate_model(args):
             scores = C.fake_scores(scorer, F)
             y, methods, videos = table.y, table.methods, table.videos
         else:
-            manifest = data
-            if takes_videos(model):
-                manifest = manifest[manifest["kind"] == "video"].reset_index(drop=True)
-            else:
-                manifest = manifest[manifest["kind"] == "image"].reset_index(drop=True)
+            # the files of the kind the model scores; the others are counted, never left out silently
+            wanted = "video" if takes_videos(model) else "image"
+            scored = (data["kind"] == wanted).to_numpy()
+            others = data[~scored]
+            manifest = data[scored].reset_index(drop=True)
+            if len(others):
+                counts = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}"
+                                   for kind, n in others["kind"].value_counts(sort=False).items())
+                if not len(manifest):
+                    raise C.CommandError(f"DATA {args.data!r} holds no {wanted} ({counts}): {args.model} scores "
+                                         f"{wanted}s")
+                C.stderr(f"forensics evaluate: note: {counts} of DATA {'are' if len(others) != 1 else 'is'} not "
+                         f"scored ({args.model} scores {wanted}s), first: {others['path'].iloc[0]}; the metrics are "
+                         f"those of the {len(manifest)} {wanted}{'s' if len(manifest) != 1 else ''}")
             if not len(manifest):
-                raise C.CommandError(f"DATA {args.data!r} holds no file of the kind the model scores")
+                raise C.CommandError(f"DATA {args.data!r} holds no {wanted}")
             y, methods, videos = manifest["label"].to_numpy(), manifest["method"].to_numpy(), None
             items = [i if p is None else p for p, i in zip(manifest["path"], manifest.get("item", manifest["path"]))]
             with C.quiet_warnings():

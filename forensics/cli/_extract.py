@@ -161,6 +161,10 @@ def _run_here(args):
             first = items[items["status"] == "error"].iloc[0]
             print(f"  warning: {n_errors} item{'s' if n_errors != 1 else ''} could not be processed (status 'error', NaN features); first: "
                   f"{first['path']}: {first['error']}")
+            if not (args.faces and not (video and args.level == "video")):
+                # a rerun leaves failed rows as they are: say which option extracts them again
+                print(f"  once {'they are' if n_errors != 1 else 'it is'} readable, the same command with "
+                      "--retry-failed extracts again only the failed items")
         rows = f"{len(table)} rows" + (f" ({len(items)} items)" if table.level == "frame" else "")
         print(f"Wrote {table_path} ({rows} x {len(table.feature_names)} features, level {table.level}; "
               f"{n_errors} with status error)")
@@ -211,7 +215,7 @@ def _faces_table(manifest, features, table_path, args, report, kind):
     crops = pd.concat([added, crops], axis=1)  # one concatenation: inserting column by column fragments the frame
     missing = sorted(set(range(len(manifest))) - set(crops["item_index"]))
     extra = manifest.iloc[missing].drop(columns=["kind"]).reset_index(drop=True)
-    extra.insert(0, "item_index", missing)
+    extra.insert(0, "item_index", np.asarray(missing, dtype=np.int64))  # int64 even when none is missing
     extra["frame_index"], extra["face_index"] = -1, -1
     # no crop: unreadable (the reader's reason) or no face found (in how many sampled frames): one row each
     extra["status"] = "error"

@@ -72,7 +72,7 @@ def run(args):
                                    "feature step)")
             if equalize:
                 raise C.UsageError("--equalize applies to images given as files, not to videos or feature tables")
-            X = C.table_for_detector(args, kind, data, pipe)
+            X = C.table_for_detector(args, kind, data, pipe, name=name)
             kept = C.drop_failed(X)  # says how many are left out (or refuses when none is readable)
             # build_report names the rows of status error itself; videos without a face are left out here
             faceless = ~X.data["path"].isin(kept.data["path"]) & (X.data["status"] != "error")

@@ -17,7 +17,8 @@ def add_parser(subparsers):
         description=(
             "Search the parameters of a catalogued detector's steps after 'features' (forensics.tuning."
             "tune_detector): each trial is cross-validated on the grouped, stratified folds 'evaluate' uses, "
-            "trials falling behind the median are pruned, a finite space that --n-trials covers is tried setting by "
+            "a trial whose best running mean so far is below the median of the completed trials' at that fold is "
+            "pruned (once 3 trials have completed; --no-prune runs every fold), a finite space that --n-trials covers is tried setting by "
             "setting (each once, then the study stops), the study is saved in an SQLite file (OUT/study.db by "
             "default) so the same command resumes it, and the best parameters are refitted on all of DATA and "
             "saved (OUT/best_model.skops). --n-trials is the study's total budget. The search space is the "

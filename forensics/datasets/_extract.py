@@ -331,7 +331,15 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
 
 def _collect(rows, out, features, min_face_rate):
     # a file named "NA" or a method named "None" must come back as written, not as missing
-    records = pd.concat([read_manifest_csv(out / "records" / f"{k}.csv") for k in rows["_key"]], ignore_index=True)
+    parts = [read_manifest_csv(out / "records" / f"{k}.csv") for k in rows["_key"]]
+    records = pd.concat(parts, ignore_index=True)
+    # An item's records were written when it was processed, with its row and labels in that run's manifest:
+    # a run resumed with the manifest in another order (or relabelled) joined each crop to another row's
+    # columns (group...) and kept the old labels. The row is the item's place now, the labels those given now.
+    now = np.repeat(np.arange(len(rows)), [len(part) for part in parts])
+    records["row"] = now
+    for column in ("label", "method"):
+        records[column] = rows[column].to_numpy()[now]
     records["crop_path"] = records["crop_path"].astype(object).fillna("")
     status = pd.DataFrame([json.loads((out / "done" / f"{k}.json").read_text()) for k in rows["_key"]])
     records["face_found"] = records["face_found"].astype(bool)  # an all-empty table reads as object

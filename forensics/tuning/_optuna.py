@@ -190,10 +190,12 @@ def tune_detector(detector, table, *, space=None, n_trials=20, timeout=None, cv=
     mean held-out ``metric``. Each fold's model is fitted on the whole training part (no
     validation split is held out: a ranking metric needs no threshold), so a trial's value is
     what :func:`~forensics.model_selection.cross_validate_detector` gives with a numeric
-    ``threshold_rule``. After each fold the running mean is reported, so a trial that
-    falls behind the median of earlier trials at the same fold is pruned
-    (:class:`optuna.pruners.MedianPruner`). The features are read from the table, never
-    extracted again.
+    ``threshold_rule``. After each fold the running mean is reported, so a trial the best of whose
+    running means so far is below the median of the *completed* trials' running means at the
+    same fold is pruned
+    (:class:`optuna.pruners.MedianPruner` with ``n_startup_trials=3``: nothing is pruned before
+    3 trials have completed; a tie with the median is not pruned; pruning is not checked after
+    the last fold). The features are read from the table, never extracted again.
 
     Parameters
     ----------
@@ -297,7 +299,7 @@ def tune_detector(detector, table, *, space=None, n_trials=20, timeout=None, cv=
         raise ValueError(f"{unknown[0]!r} is not a parameter of the {name} pipeline after 'features' "
                          f"(some are: {', '.join(sorted(k for k in valid if '__' in k)[:6])})")
     table = table.subset(table.ok)
-    F, _ = table.features_for(pipe.steps[0][1])
+    F, _ = table.features_for(pipe.steps[0][1], detector=detector if isinstance(detector, str) else None)
     y, videos = table.y, table.videos
     if metric is None:
         metric = "video_roc_auc" if videos is not None else "roc_auc"
