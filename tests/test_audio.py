@@ -319,6 +319,12 @@ def test_av_sync_peak_stays_a_correlation_where_frames_are_missing():
     e = np.r_[np.full(30, np.nan), np.cumsum(np.r_[0.0, m[31:]])]  # |e[t] - e[t-1]| = m[t] from frame 31 on
     peak, lag, r0 = av_sync(m, e, max_lag=2)
     assert (peak, lag) == (pytest.approx(1.0, abs=1e-12), 0) and r0 == pytest.approx(1.0, abs=1e-12)
+    # a periodic motion correlates as well at several lags: the one nearest 0 is given (before: the most
+    # negative), and of two as near, the negative one
+    m = np.tile([1.0, 0.0], 20)
+    e = np.cumsum(np.r_[0.0, m[1:]])
+    assert av_sync(m, e, max_lag=4)[:2] == (pytest.approx(1.0), 0)
+    assert av_sync(np.roll(m, 1), e, max_lag=4)[:2] == (pytest.approx(1.0), -1)
     # a side constant over the valid pairs has no correlation (NaN), not 0 or +-inf
     assert np.isnan(av_sync(np.r_[np.ones(30), np.full(10, np.nan)], np.cumsum(np.arange(40.0)), max_lag=1)[0])
 

@@ -132,7 +132,9 @@ def av_sync(motion, energy, *, max_lag):
     peak : float
         ``max_l r(l)``, in [-1, 1] (NaN when no lag has 4 valid pairs with both sides varying).
     lag : int
-        The argmax: positive when the sound comes *after* the mouth movement.
+        The argmax: positive when the sound comes *after* the mouth movement; of lags with the
+        same peak (a periodic motion), the one nearest 0, the negative one of two as near; 0
+        when the peak is NaN.
     zero_lag : float
         ``r(0)`` (NaN when it is undefined).
 
@@ -153,7 +155,7 @@ def av_sync(motion, energy, *, max_lag):
 
     T = m.size
     best, best_lag, r0 = -np.inf, 0, np.nan
-    for lag in range(-max_lag, max_lag + 1):
+    for lag in sorted(range(-max_lag, max_lag + 1), key=lambda l: (abs(l), l)):  # ties: the lag nearest 0
         if lag >= 0:
             x, yv = m[:T - lag], a[lag:]
         else:
