@@ -1100,6 +1100,35 @@ def test_evaluate_saved_model_counts_the_files_of_another_kind_it_does_not_score
     assert line.endswith(f"DATA {str(videos)!r} holds no image (12 videos): {model} scores images")
 
 
+def test_evaluate_saved_model_leaves_out_items_it_cannot_score_and_says_so(data, model, tmp_path, capsys):
+    """A truncated JPEG among the test items stopped the whole evaluation (predict records it as an error
+    row); now it is left out of the metrics, counted and named, and the metrics are those of the other
+    items. Look-alike: every item unreadable is an error naming the first."""
+    broken = tmp_path / "broken"
+    shutil.copytree(data, broken)
+    bad = sorted((broken / "real").glob("*.jpg"))[0]
+    bad.write_bytes(bad.read_bytes()[:200])
+    assert main(["evaluate", str(broken), "--model", str(model), "--out", str(tmp_path / "b.csv"),
+                 "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert f"note: 1 of 24 images could not be scored and are left out of the metrics; first: {bad}" in err
+    rest = paths_of(data)
+    rest = rest[rest["path"].map(lambda p: Path(p).name) != bad.name].reset_index(drop=True)
+    from forensics import load
+    from forensics.metrics import evaluate
+
+    scores = load(model).predict_proba(list(rest["path"]))[:, 1]
+    expected = evaluate(rest["label"].to_numpy(), scores, threshold=0.5, groups=rest["method"].to_numpy())
+    got = pd.read_csv(tmp_path / "b.csv").set_index("group")
+    np.testing.assert_allclose(got[["roc_auc", "n"]], expected[["roc_auc", "n"]])
+    assert got.loc["all", "n"] == 23
+    for f in broken.rglob("*.jpg"):
+        f.write_bytes(b"not a jpeg")
+    assert main(["evaluate", str(broken), "--model", str(model), "--no-progress"]) == 1
+    line, = error_lines(capsys.readouterr().err)
+    assert "no item of DATA could be scored; first: " in line
+
+
 def test_evaluate_detector_on_other_data_sets_and_the_matrix(data, videos, tmp_path, capsys):
     from forensics.datasets import save_demo_dataset
 

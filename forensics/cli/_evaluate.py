@@ -287,6 +287,7 @@ def _evaluate_model(args):
 
     from ..metrics import evaluate
     from .._video_detector import takes_videos
+    from ._predict import score_items
 
     model = C.load_model(args.model)
     C.set_progress(model, args.progress)
@@ -322,10 +323,22 @@ def _evaluate_model(args):
                          f"those of the {len(manifest)} {wanted}{'s' if len(manifest) != 1 else ''}")
             if not len(manifest):
                 raise C.CommandError(f"DATA {args.data!r} holds no {wanted}")
-            y, methods, videos = manifest["label"].to_numpy(), manifest["method"].to_numpy(), None
             items = [i if p is None else p for p, i in zip(manifest["path"], manifest.get("item", manifest["path"]))]
-            with C.quiet_warnings():
-                scores = C.fake_scores(model, items)
+            # an item that cannot be scored (unreadable, no face) is left out of the metrics and counted, as
+            # 'forensics predict' records it, instead of stopping the evaluation of the others
+            scores, errors = score_items(model, items, progress=args.progress, desc="evaluate")
+            failed = np.flatnonzero([bool(e) or not np.isfinite(v) for e, v in zip(errors, scores)])
+            if len(failed) == len(items):
+                raise C.CommandError(f"no item of DATA could be scored; first: {manifest['path'].iloc[0]}: "
+                                     f"{errors[0] or 'the model gave no finite score'}")
+            if len(failed):
+                first = int(failed[0])
+                C.stderr(f"forensics evaluate: note: {len(failed)} of {len(items)} {wanted}s could not be scored and "
+                         f"are left out of the metrics; first: {manifest['path'].iloc[first]}: "
+                         f"{errors[first] or 'the model gave no finite score'}")
+                keep = np.setdiff1d(np.arange(len(items)), failed)
+                manifest, scores = manifest.iloc[keep].reset_index(drop=True), scores[keep]
+            y, methods, videos = manifest["label"].to_numpy(), manifest["method"].to_numpy(), None
         table_all = evaluate(y, scores, threshold=args.threshold, groups=methods)
         level = "item"
         if videos is not None:

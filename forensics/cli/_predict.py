@@ -106,10 +106,6 @@ def _item_reason(exc):
 
 
 def run(args):
-    from tqdm.auto import tqdm
-
-    from ..media import EmptyRowsWarning
-
     from .._video_detector import takes_videos
     from ..datasets import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
@@ -126,35 +122,49 @@ def run(args):
         return _write(args, rows, scores, errors)
     video = takes_videos(model)
     rows = _expand_inputs(args.inputs, VIDEO_SUFFIXES if video else IMAGE_SUFFIXES, "videos" if video else "images")
-    scores = np.full(len(rows), np.nan)
-    errors = [e for _, _, e in rows]
-    todo = [i for i, (_, path, _) in enumerate(rows) if path is not None]
-    bar = tqdm(total=len(todo), desc="predict", unit="item", disable=not args.progress, file=sys.stderr)
-    from ..features._base import expecting
+    scores, errors = score_items(model, [path for _, path, _ in rows], args.chunk_size, args.progress,
+                                 [e for _, _, e in rows])
+    return _write(args, rows, scores, errors)
 
+
+def score_items(model, items, chunk_size=64, progress=False, errors=None, desc="predict"):
+    """Fake scores of ``items`` (NaN where none) and, per item, why it got none ("" otherwise).
+
+    Scored ``chunk_size`` items at a time; a chunk that fails is scored item by item, so one bad
+    item costs only its own score. ``errors``: reasons already known (an item None is skipped).
+    """
+    from tqdm.auto import tqdm
+
+    from ..features._base import expecting
+    from ..media import EmptyRowsWarning
+
+    scores = np.full(len(items), np.nan)
+    errors = list(errors) if errors is not None else [""] * len(items)
+    todo = [i for i, item in enumerate(items) if item is not None]
+    bar = tqdm(total=len(todo), desc=desc, unit="item", disable=not progress, file=sys.stderr)
     # one job of len(todo) items scored chunk by chunk: the up-front compile rule counts the job
     with C.quiet_warnings(), warnings.catch_warnings(), expecting(len(todo)):
-        # items without any feature value, or without a face, are recorded in the table (status error), not warned about
+        # items without any feature value, or without a face, are recorded (a reason), not warned about
         warnings.filterwarnings("ignore", category=EmptyRowsWarning)
         warnings.filterwarnings("ignore", message=r".* have no face in any sampled frame", category=RuntimeWarning)
         try:
-            for start in range(0, len(todo), args.chunk_size):
-                part = todo[start:start + args.chunk_size]
+            for start in range(0, len(todo), chunk_size):
+                part = todo[start:start + chunk_size]
                 try:
-                    scores[part], reasons = _scores(model, [rows[i][1] for i in part])
+                    scores[part], reasons = _scores(model, [items[i] for i in part])
                     for i, reason in zip(part, reasons):
                         errors[i] = errors[i] or reason
                 except (ValueError, OSError, RuntimeError, TypeError):
                     for i in part:  # one bad item spoils the chunk: score its items one by one
                         try:
-                            (scores[i],), (reason,) = _scores(model, [rows[i][1]])
+                            (scores[i],), (reason,) = _scores(model, [items[i]])
                             errors[i] = errors[i] or reason
                         except (ValueError, OSError, RuntimeError, TypeError) as exc:
                             errors[i] = _item_reason(exc)
                 bar.update(len(part))
         finally:
             bar.close()
-    return _write(args, rows, scores, errors)
+    return scores, errors
 
 
 def _scores(model, items):
