@@ -1122,6 +1122,12 @@ def test_evaluate_saved_model_leaves_out_items_it_cannot_score_and_says_so(data,
     got = pd.read_csv(tmp_path / "b.csv").set_index("group")
     np.testing.assert_allclose(got[["roc_auc", "n"]], expected[["roc_auc", "n"]])
     assert got.loc["all", "n"] == 23
+    # a test set of one class: the ranking metrics cannot be measured, and the note says so
+    reals = paths_of(data)
+    reals[reals["label"] == 0][["path", "label"]].to_csv(tmp_path / "reals.csv", index=False)
+    assert main(["evaluate", str(tmp_path / "reals.csv"), "--model", str(model), "--no-progress"]) == 0
+    assert "note: DATA holds only reals: the ranking metrics (ROC-AUC, EER, average precision) are undefined" in \
+        capsys.readouterr().err
     for f in broken.rglob("*.jpg"):
         f.write_bytes(b"not a jpeg")
     assert main(["evaluate", str(broken), "--model", str(model), "--no-progress"]) == 1

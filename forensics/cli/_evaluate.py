@@ -339,6 +339,11 @@ def _evaluate_model(args):
                 keep = np.setdiff1d(np.arange(len(items)), failed)
                 manifest, scores = manifest.iloc[keep].reset_index(drop=True), scores[keep]
             y, methods, videos = manifest["label"].to_numpy(), manifest["method"].to_numpy(), None
+        classes = np.unique(np.asarray(y)[~pd.isna(y)])
+        if len(classes) == 1:
+            C.stderr(f"forensics evaluate: note: DATA holds only {'fakes' if classes[0] == 1 else 'reals'}: the "
+                     "ranking metrics (ROC-AUC, EER, average precision) are undefined (NaN); accuracy and the "
+                     "rate of that class at the threshold are measured")
         table_all = evaluate(y, scores, threshold=args.threshold, groups=methods)
         level = "item"
         if videos is not None:
