@@ -704,7 +704,8 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
         chunks whose manifest columns (label, method, group...) differ from the data given
         (labels changed between an interrupted run and its resume would otherwise be half old,
         half new). A finished table is returned as it is, failed rows included, unless
-        ``retry_failed``.
+        ``retry_failed``. ``meta["n_kept"]`` counts the items taken from a table or chunks already
+        there (not recomputed).
     retry_failed : bool, default=False
         With ``out``: extract again the items whose rows have status ``"error"`` in the table
         already there (or in the chunks of an interrupted run), e.g. after a transient read
@@ -845,6 +846,7 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
             _check_kept_metadata(existing.data, manifest, names, out, reserved)
             if not retry_failed or not existing.data["status"].eq("error").any():
                 existing.meta["n_retried"] = 0
+                existing.meta["n_kept"] = int(existing.data["item_index"].nunique())  # nothing recomputed
                 return existing
             # the finished table becomes the one saved chunk of a run to resume; its failed items are
             # then left out of it below and extracted again, like the items of an interrupted run
@@ -928,7 +930,7 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
                      "status", "error", *names]]
     meta.update(created=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                 command=command, config=_canonical(config) if config is not None else None,
-                audit=_audit_summary(audit), signature=signature, n_retried=n_retried,
+                audit=_audit_summary(audit), signature=signature, n_retried=n_retried, n_kept=len(done_items),
                 n_failed=int(data.drop_duplicates("item_index")["status"].eq("error").sum()) if len(data) else 0)
     table = FeatureTable(data, names, meta)
     if out is not None:

@@ -414,6 +414,7 @@ def test_extract_resumes_from_its_chunks_with_identical_output(data, tmp_path, c
     full, part = tmp_path / "full.parquet", tmp_path / "part.parquet"
     argv = ["extract", str(data), "--features", "blur", "--no-progress", "--no-audit"]
     assert main([*argv, "--out", str(full), "--chunk-size", "5"]) == 0
+    assert "taken from" not in capsys.readouterr().out  # a first run keeps nothing
     reference = read_table(full).data
     # an interrupted run: the chunks of items 0-4 and 10-14 saved, nothing else
     parts = tmp_path / "part.parquet.parts"
@@ -424,10 +425,13 @@ def test_extract_resumes_from_its_chunks_with_identical_output(data, tmp_path, c
     done[done["item_index"] < 5].to_parquet(parts / "part-000000.parquet", index=False)
     done[done["item_index"] >= 10].to_parquet(parts / "part-000001.parquet", index=False)
     assert main([*argv, "--out", str(part), "--chunk-size", "4"]) == 0
+    assert f"10 of 24 items taken from {part} or its chunks as already extracted (not recomputed)" in \
+        capsys.readouterr().out
     resumed = read_table(part).data
     pd.testing.assert_frame_equal(resumed, reference)
     assert not parts.exists()  # the chunks are merged, then removed
     assert main([*argv, "--out", str(part)]) == 0  # complete: nothing to do, nothing changes
+    assert f"24 of 24 items taken from {part} as already extracted (not recomputed)" in capsys.readouterr().out
     pd.testing.assert_frame_equal(read_table(part).data, reference)
 
 

@@ -153,6 +153,10 @@ def _run_here(args):
         table.data.to_csv(table_path.with_suffix(".csv"), index=False)  # the same rows, for any tool
         items = table.data.drop_duplicates("item_index")
         n_errors = int((items["status"] == "error").sum())
+        n_kept = int(table.meta.get("n_kept", 0))
+        if n_kept:  # a resumed run, or the same command on a finished table: say what was not recomputed
+            print(f"  {n_kept} of {len(items)} item{'s' if len(items) != 1 else ''} taken from {table_path} "
+                  f"{'or its chunks ' if n_kept < len(items) else ''}as already extracted (not recomputed)")
         if args.retry_failed:
             n_retried = int(table.meta.get("n_retried", 0))
             print(f"  retried {n_retried} item{'s' if n_retried != 1 else ''} that had failed"
