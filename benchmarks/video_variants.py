@@ -190,8 +190,9 @@ def intra_cost(n_frames=600, repeats=5):
     frames, no IDR after the first picture) against the same frames encoded with an IDR every 10 frames: without
     B-frames, sought to the starts the recovery points give (``_Table.refresh_starts``: "after") and with those
     switched off ("before": decoded from the start, as round 9 left it); with x264's B-frames (no such starts:
-    decoded from the start). Interleaved medians, one process; the frames returned are checked against FFmpeg
-    decoding each file from its first byte."""
+    decoded from the start); and what the scan's reading of recovery points and reference pictures costs
+    ``video_info`` of the first. Interleaved medians, one process; the frames returned are checked against
+    FFmpeg decoding each file from its first byte."""
     from _timing import interleaved_ms
     from video_fixtures import index_frames, write_video
 
@@ -200,9 +201,9 @@ def intra_cost(n_frames=600, repeats=5):
     from forensics.media import _video as v
     from forensics.media import read_frames
 
-    def before(path):
+    def before(path, read=lambda path: read_frames(path, n=8)):
         with mock.patch.object(v, "_refresh_tests", lambda stream: None):
-            return read_frames(path, n=8)
+            return read(path)
 
     with tempfile.TemporaryDirectory() as d:
         frames = [f for f in index_frames(30, size=(240, 320))]
@@ -222,16 +223,19 @@ def intra_cost(n_frames=600, repeats=5):
                              "intra-refresh, no B-frames, after": lambda: read_frames(a, n=8),
                              "IDR every 10, no B-frames": lambda: read_frames(paths["IDR every 10, no B-frames"], n=8),
                              "intra-refresh, B-frames (decoded from the start)": lambda: read_frames(b, n=8),
-                             "IDR every 10, B-frames": lambda: read_frames(paths["IDR every 10, B-frames"], n=8)},
+                             "IDR every 10, B-frames": lambda: read_frames(paths["IDR every 10, B-frames"], n=8),
+                             "video_info, intra-refresh, no B-frames, before": lambda: before(a, v.video_info),
+                             "video_info, intra-refresh, no B-frames, after": lambda: v.video_info(a)},
                             repeats)
         print(f"| clip ({n_frames} frames 320x240, n=8) | CPU ms |")
         print("|---|---|")
         for name, t in ms.items():
             print(f"| {name} | {t:.1f} |")
-        idr = ms["IDR every 10, no B-frames"]
+        idr, info = ms["IDR every 10, no B-frames"], "video_info, intra-refresh, no B-frames, "
         print(f"no B-frames: before / IDR {ms['intra-refresh, no B-frames, before'] / idr:.2f}, "
               f"after / IDR {ms['intra-refresh, no B-frames, after'] / idr:.2f}; B-frames: intra-refresh / IDR "
-              f"{ms['intra-refresh, B-frames (decoded from the start)'] / ms['IDR every 10, B-frames']:.2f}")
+              f"{ms['intra-refresh, B-frames (decoded from the start)'] / ms['IDR every 10, B-frames']:.2f}; "
+              f"video_info after / before {ms[info + 'after'] / ms[info + 'before']:.2f}")
 
 
 def intra_starts(n_frames=120):

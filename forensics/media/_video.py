@@ -891,7 +891,7 @@ def _scan(container, stream, errors, fh=None):
                 if refresh is not None:
                     recovery[len(pts)] = refresh[0](bytes(memoryview(packet)[:_KEY_PREFIX]))
             if recovery:  # from the first recovery point on: which packets are reference pictures
-                reference[len(pts)] = refresh[1](bytes(memoryview(packet)[:_REF_PREFIX]))
+                reference[len(pts)] = refresh[1](memoryview(packet))
             pts.append(packet.pts)
             dts.append(packet.dts)
             key.append(packet.is_keyframe)
@@ -1102,7 +1102,7 @@ def _refresh_tests(stream):
     SEI message with N above 0 and exact_match_flag 1 (the encoder's promise that the pictures from the recovery
     point on, in output order, are the ones a decoder started at the last IDR shows: H.264 D.2.8), else None (no
     such message, an unreadable or approximate one: the packet is then never started from for its refresh).
-    ``reference(data)`` is whether the packet's first slice (NAL types 1 and 5) has nal_ref_idc above 0: the
+    ``reference(data)`` (the packet's bytes, a memoryview) is whether the packet's first slice (NAL types 1 and 5) has nal_ref_idc above 0: the
     recovery point picture is the first reference picture whose frame_num is N above the recovery point's
     (frame_num counts the reference pictures in decode order; FFmpeg's H.264 decoder outputs pictures from there
     on). A packet whose slice cannot be found in its first bytes is taken as no reference picture, which puts the
@@ -1124,6 +1124,9 @@ def _refresh_tests(stream):
         return points[0][0]
 
     def reference(data):
+        if length_size and len(data) > length_size and data[length_size] & 0x1F in (1, 5):
+            return bool(data[length_size] & 0x60)  # the usual packet of MP4, Matroska: one slice first
+        data = bytes(data[:_REF_PREFIX])
         units = _nal_units(data, length_size, prefix=True) or ()
         first = next((data[a] for a, _ in units if data[a] & 0x1F in (1, 5)), None)
         return first is not None and bool(first & 0x60)
