@@ -304,14 +304,21 @@ def test_a_damaged_recovery_point_message_gives_no_start(tmp_path):
 def test_a_frame_not_output_after_a_refresh_start_is_decoded_again_from_the_start(tmp_path):
     """A start that claims too much (decode from the recovery point at 60 for frames from 60 on; FFmpeg's decoder
     outputs nothing there before P = 64): the frame asked for (62) is passed, so the frames from it on are
-    decoded again without refresh starts (from the IDR): both frames FFmpeg's, none lost. Look-alike: the
-    table's own starts need one seek and no second pass."""
+    decoded again without refresh starts (from the IDR): both frames FFmpeg's, none lost; the same when the
+    stream ends before the decoder outputs anything. Look-alike: the table's own starts need one seek and no
+    second pass."""
     path = intra_refresh(tmp_path / "ir.mp4", 120, step=1, b_frames=False)
     shown = _ffmpeg_pictures(path)
     for starts, wanted, n_seeks in (([(60, 60)], [62, 100], 2), (None, [64, 66], 1)):
         got, seeks, n_output = _decode(path, wanted, starts)
         assert sorted(got) == wanted and seeks == n_seeks
         assert all(np.array_equal(got[k], shown[k]) for k in wanted)
+    # the stream ends before the decoder outputs anything from the start (113 frames: the recovery point at 110
+    # completes at 114): frame 111 decoded again from the IDR, not lost
+    short = intra_refresh(tmp_path / "short.mp4", 113, step=1, b_frames=False)
+    shown = _ffmpeg_pictures(short)
+    got, seeks, n_output = _decode(short, [111], [(110, 110)])
+    assert sorted(got) == [111] and np.array_equal(got[111], shown[111]) and seeks == 2
 
 
 @pytest.mark.parametrize("kind", ["ts", "raw"])

@@ -1102,8 +1102,9 @@ def _refresh_tests(stream):
     SEI message with N above 0 and exact_match_flag 1 (the encoder's promise that the pictures from the recovery
     point on, in output order, are the ones a decoder started at the last IDR shows: H.264 D.2.8), else None (no
     such message, an unreadable or approximate one: the packet is then never started from for its refresh).
-    ``reference(data)`` (the packet's bytes, a memoryview) is whether the packet's first slice (NAL types 1 and 5) has nal_ref_idc above 0: the
-    recovery point picture is the first reference picture whose frame_num is N above the recovery point's
+    ``reference(data)`` (the packet's bytes, a memoryview) is whether the packet's first slice (NAL types 1 and 5)
+    has nal_ref_idc above 0: the recovery point picture is the first reference picture whose frame_num is N above
+    the recovery point's
     (frame_num counts the reference pictures in decode order; FFmpeg's H.264 decoder outputs pictures from there
     on). A packet whose slice cannot be found in its first bytes is taken as no reference picture, which puts the
     recovery point later, never earlier.
@@ -1992,6 +1993,9 @@ class _Decode:
             try:
                 packet = next(demux)
             except StopIteration:
+                if from_refresh and i < len(wanted):
+                    passed = True  # the stream ended before the decoder output a frame asked for
+                    continue
                 self.ended = True
                 break
             except av.FFmpegError as exc:
@@ -2076,7 +2080,7 @@ class _Decode:
                     i += 1
                 if i >= len(wanted):
                     break
-            if packet is None:  # the demuxer failed: nothing more can be read
+            if packet is None and not passed:  # the demuxer failed: nothing more can be read
                 break
 
     def _by_order(self, logs):
