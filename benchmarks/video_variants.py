@@ -3,9 +3,10 @@
 Usage::
 
     python benchmarks/video_variants.py
-    python benchmarks/video_variants.py --scan-cost   # what the round-9 checks cost a scan
-    python benchmarks/video_variants.py --intra-seek  # keyframe seeks in intra-refresh clips
-    python benchmarks/video_variants.py --intra-cost  # what sampling an intra-refresh clip costs (no seeks)
+    python benchmarks/video_variants.py --scan-cost     # what the round-9 checks cost a scan
+    python benchmarks/video_variants.py --intra-seek    # keyframe seeks in intra-refresh clips
+    python benchmarks/video_variants.py --intra-cost    # sampling an intra-refresh clip: refresh starts on and off
+    python benchmarks/video_variants.py --intra-starts  # FFmpeg decoding from each recovery point vs from the start
 
 Each variant is built in a temporary folder (tests/video_fixtures.py and the builders of
 tests/test_media_variants.py) and read with ``video_info`` and ``read_frames(every=1)``. The truth is
@@ -30,7 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 
-def truth(path):
+def truth(path, arrays=False):
+    """What FFmpeg shows decoding ``path`` from its first byte: each picture's mean level (``arrays``: its RGB
+    pixels), in output order."""
     import av
 
     from video_fixtures import frame_level
@@ -39,7 +42,8 @@ def truth(path):
     with av.open(str(path)) as c:
         for packet in c.demux(video=0):
             try:
-                levels += [frame_level(f.to_ndarray(format="rgb24")) for f in packet.decode()]
+                levels += [(lambda a: a if arrays else frame_level(a))(f.to_ndarray(format="rgb24"))
+                           for f in packet.decode()]
             except av.FFmpegError:  # a packet the decoder refuses is skipped, as FFmpeg's players skip it
                 pass
     return levels
@@ -182,26 +186,135 @@ def intra_seek():
 
 
 def intra_cost(n_frames=600, repeats=5):
-    """CPU ms of ``read_frames(n=8)`` on an intra-refresh MP4 (no random access point after the first picture:
-    decoded from the start) against the same frames encoded with IDR keyframes at the same interval (10),
-    which the reader seeks to; interleaved medians."""
+    """CPU ms of ``read_frames(n=8)`` on intra-refresh MP4s (x264 ``--intra-refresh``, recovery points every 10
+    frames, no IDR after the first picture) against the same frames encoded with an IDR every 10 frames: without
+    B-frames, sought to the starts the recovery points give (``_Table.refresh_starts``: "after") and with those
+    switched off ("before": decoded from the start, as round 9 left it); with x264's B-frames (no such starts:
+    decoded from the start); and what the scan's reading of recovery points and reference pictures costs
+    ``video_info`` of the first. Interleaved medians, one process; the frames returned are checked against
+    FFmpeg decoding each file from its first byte."""
     from _timing import interleaved_ms
     from video_fixtures import index_frames, write_video
 
+    from unittest import mock
+
+    from forensics.media import _video as v
     from forensics.media import read_frames
+
+    def before(path, read=lambda path: read_frames(path, n=8)):
+        with mock.patch.object(v, "_refresh_tests", lambda stream: None):
+            return read(path)
 
     with tempfile.TemporaryDirectory() as d:
         frames = [f for f in index_frames(30, size=(240, 320))]
         frames = [frames[k % 30] for k in range(n_frames)]
-        refresh = write_video(Path(d) / "ir.mp4", frames, gop=10, options={"intra-refresh": "1", "bframes": "0"})
-        idr = write_video(Path(d) / "idr.mp4", frames, gop=10, options={"bframes": "0"})
-        ms = interleaved_ms({"intra-refresh": lambda: read_frames(refresh, n=8),
-                             "IDR every 10": lambda: read_frames(idr, n=8)}, repeats)
+        paths = {}
+        for b, opt in (("no B-frames", {"bf": "0"}), ("B-frames", {})):
+            paths[f"intra-refresh, {b}"] = write_video(Path(d) / f"ir{len(paths)}.mp4", frames, gop=10,
+                                                       options={"intra-refresh": "1", **opt})
+            paths[f"IDR every 10, {b}"] = write_video(Path(d) / f"idr{len(paths)}.mp4", frames, gop=10, options=opt)
+        for name, path in paths.items():
+            want = truth(path, arrays=True)
+            r = read_frames(path, n=8)
+            assert r.missing.size == 0 and not r.errors, name
+            assert all(np.array_equal(f, want[k]) for f, k in zip(r.frames, r.indices)), name
+        a, b = paths["intra-refresh, no B-frames"], paths["intra-refresh, B-frames"]
+        ms = interleaved_ms({"intra-refresh, no B-frames, before": lambda: before(a),
+                             "intra-refresh, no B-frames, after": lambda: read_frames(a, n=8),
+                             "IDR every 10, no B-frames": lambda: read_frames(paths["IDR every 10, no B-frames"], n=8),
+                             "intra-refresh, B-frames (decoded from the start)": lambda: read_frames(b, n=8),
+                             "IDR every 10, B-frames": lambda: read_frames(paths["IDR every 10, B-frames"], n=8),
+                             "video_info, intra-refresh, no B-frames, before": lambda: before(a, v.video_info),
+                             "video_info, intra-refresh, no B-frames, after": lambda: v.video_info(a)},
+                            repeats)
         print(f"| clip ({n_frames} frames 320x240, n=8) | CPU ms |")
         print("|---|---|")
-        for name, v in ms.items():
-            print(f"| {name} | {v:.1f} |")
-        print(f"ratio {ms['intra-refresh'] / ms['IDR every 10']:.2f}")
+        for name, t in ms.items():
+            print(f"| {name} | {t:.1f} |")
+        idr, info = ms["IDR every 10, no B-frames"], "video_info, intra-refresh, no B-frames, "
+        print(f"no B-frames: before / IDR {ms['intra-refresh, no B-frames, before'] / idr:.2f}, "
+              f"after / IDR {ms['intra-refresh, no B-frames, after'] / idr:.2f}; B-frames: intra-refresh / IDR "
+              f"{ms['intra-refresh, B-frames (decoded from the start)'] / ms['IDR every 10, B-frames']:.2f}; "
+              f"video_info after / before {ms[info + 'after'] / ms[info + 'before']:.2f}")
+
+
+def intra_starts(n_frames=120):
+    """For each recovery point R after the first of x264 ``--intra-refresh`` MP4s (recovery points every 10
+    frames; index frames and moving blurred noise, 64x96 and 240x320; with and without B-frames): FFmpeg's
+    decoder given the packets from R on (as after a seek to R) against the file decoded from its first byte:
+    the decode position of the first picture it outputs, and how many of the pictures it outputs differ, pixel
+    for pixel. Why the reader starts at the keyframe before R, and not for B-frame streams."""
+    import av
+    import cv2
+    from video_fixtures import index_frames, write_video
+
+    def decode(path, start=0):
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            packets = [q for q in c.demux(s) if q.size]
+            cc = av.CodecContext.create("h264", "r")
+            cc.extradata = s.codec_context.extradata
+            out = {}
+            for q in packets[start:] + [None]:
+                for f in cc.decode(q):
+                    out[f.pts] = f.to_ndarray(format="rgb24")
+        return packets, out
+
+    def moving(size):
+        h, w = size
+        big = np.random.default_rng(1).integers(0, 256, size=(h + 4 * n_frames, w + 4 * n_frames, 3)).astype(np.uint8)
+        big = cv2.GaussianBlur(big, (7, 7), 2)
+        return [big[3 * k:3 * k + h, 2 * k:2 * k + w] for k in range(n_frames)]
+
+    from forensics.media._video import _exp_golomb, _nal_units
+
+    def read_bits(data, bit, n):
+        v = 0
+        for _ in range(n):
+            v, bit = (v << 1) | ((data[bit >> 3] >> (7 - (bit & 7))) & 1), bit + 1
+        return v, bit
+
+    def frame_num(extradata, packet):
+        """The first slice's frame_num (x264's SPS: no scaling matrices), from the avcC SPS's log2_max_frame_num."""
+        n = int.from_bytes(extradata[6:8], "big")
+        sps = extradata[8:8 + n].replace(b"\x00\x00\x03", b"\x00\x00")
+        _, bit = _exp_golomb(sps, 32)
+        if sps[1] in (100, 110, 122, 244, 44, 83, 86, 118, 128):
+            chroma, bit = _exp_golomb(sps, bit)
+            bit += chroma == 3
+            _, bit = _exp_golomb(sps, bit)
+            _, bit = _exp_golomb(sps, bit)
+            bit += 2  # qpprime_y_zero_transform_bypass_flag, seq_scaling_matrix_present_flag (0)
+        log2, _ = _exp_golomb(sps, bit)
+        data = bytes(packet)
+        a = next(a for a, _ in _nal_units(data, 4) if data[a] & 0x1F in (1, 5))
+        bit = 0
+        for _ in range(3):  # first_mb_in_slice, slice_type, pic_parameter_set_id
+            _, bit = _exp_golomb(data[a + 1:a + 40], bit)
+        return read_bits(data[a + 1:a + 40], bit, log2 + 4)[0]
+
+    print("| clip | R (its frame_num): first output, differing pictures (only where some differ) | starts | "
+          "with differences |")
+    print("|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as d:
+        for content in ("index", "moving"):
+            for size in ((64, 96), (240, 320)):
+                for b, opt in (("no B-frames", {"bf": "0"}), ("B-frames", {})):
+                    frames = index_frames(n_frames, size=size, step=1) if content == "index" else moving(size)
+                    path = write_video(Path(d) / "s.mp4", frames, gop=10, options={"intra-refresh": "1", **opt})
+                    packets, truth = decode(path)
+                    pos = {q.pts: i for i, q in enumerate(packets)}
+                    rows, n = [], 0
+                    for r in [i for i, q in enumerate(packets) if q.is_keyframe][1:]:
+                        _, out = decode(path, r)
+                        if not out:
+                            continue  # the stream ends before the refresh does
+                        n += 1
+                        bad = sum(not np.array_equal(v, truth[t]) for t, v in out.items())
+                        if bad:
+                            fn = frame_num(bytes(packets[0].stream.codec_context.extradata), packets[r])
+                            rows.append(f"{r} ({fn}): {pos[min(out)]}, {bad}")
+                    print(f"| {content} {size[1]}x{size[0]}, {b} | {'; '.join(rows)} | {n} | {len(rows)} |", flush=True)
 
 
 if __name__ == "__main__":
@@ -211,5 +324,7 @@ if __name__ == "__main__":
         scan_cost()
     elif "--intra-cost" in sys.argv:
         intra_cost()
+    elif "--intra-starts" in sys.argv:
+        intra_starts()
     else:
         main()

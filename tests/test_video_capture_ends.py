@@ -163,6 +163,164 @@ def test_an_intra_refresh_stream_is_not_sought_to_its_recovery_points(tmp_path, 
             assert video.table.clean_keys == keys
 
 
+def _ffmpeg_pictures(path):
+    """The RGB pixels of every picture FFmpeg's decoder outputs decoding ``path`` from its first byte, in order."""
+    out = []
+    with av.open(str(path)) as c:
+        for p in c.demux(c.streams.video[0]):
+            out += [f.to_ndarray(format="rgb24") for f in p.decode()]
+    return out
+
+
+def _recovery_points(path):
+    """``{decode position: recovery_frame_cnt}`` of the keyframe-flagged packets after the first."""
+    from forensics.media._video import _nal_layout, _nal_units, _recovery_point
+
+    out = {}
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        _, size = _nal_layout(s)
+        for i, p in enumerate(q for q in c.demux(s) if q.size):
+            data = bytes(p)
+            if i and p.is_keyframe:
+                points = [_recovery_point(data[a:b], "h264") for a, b in _nal_units(data, size) if data[a] & 0x1F == 6]
+                out[i] = next(q[0] for q in points if q)
+    return out
+
+
+def _decode(path, wanted, starts=None):
+    """``(frames, seeks, frames output)`` of the reader's decoding of frames ``wanted`` (``starts``: replaces the
+    table's ``refresh_starts``)."""
+    from forensics.media._video import _Decode, _Errors, _probe, _Video
+
+    with _Video(path, 0) as video:
+        _probe(video, _Errors())
+        if starts is not None:
+            video.table.refresh_starts = starts
+        errors = _Errors()
+        dec = _Decode(video, wanted, errors)
+        got = {k: rgb for k, _, rgb, *_ in dec}
+        assert errors.as_list() == []
+        return got, dec.seeks, dec.n_output
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv", ".ts"])
+def test_an_intra_refresh_stream_is_sought_to_where_its_refresh_completes(tmp_path, ext):
+    """An intra-refresh stream without B-frames (recovery points every 10 frames, each complete N = 4 frames
+    later, at its recovery point picture P = R + 4). Before, it was decoded from its start for any frame (n=8
+    of 600 frames cost 6.8 times the same frames with IDR keyframes). Now frame k at or after P is decoded from
+    the keyframe before R (its refresh whole), so a read seeks (MP4, Matroska; this reader does not seek in
+    MPEG-TS) and decodes a part of the stream; every frame is FFmpeg's from the first byte, pixel for pixel:
+    frames in the first refresh, at and right after a recovery point, at P - 1, P, P + 1, the last one; by
+    indices, n=, every= and times=. Frame 86 follows the recovery point at 80, whose frame_num is 0: FFmpeg's
+    decoder started there finds no reference for it and loses the refresh (frames 84-93 were wrong, silently,
+    when 80 itself was the start); from 70 it is exact."""
+    path = intra_refresh(tmp_path / f"ir{ext}", 120, step=1, b_frames=False)
+    shown = _ffmpeg_pictures(path)
+    points = _recovery_points(path)
+    assert sorted(points) == list(range(10, 120, 10)) and set(points.values()) == {4}
+    from forensics.media._video import _Errors, _probe, _Video
+
+    with _Video(path, 0) as video:
+        _probe(video, _Errors())
+        t = video.table
+        assert t.clean_keys == [0] and t.timing == "pts"
+        assert t.refresh_starts == [(r + 4, r - 10) for r in range(10, 120, 10) if r + 4 < 120]
+        # at, below and above P = 64 of R = 60: from 50; before it, from the start P = 54 of R = 50 gives (40)
+        assert [t.seek_target(k) for k in (13, 14, 15, 53, 54, 63, 64, 65, 119)] == [0, 0, 0, 30, 40, 40, 50, 50, 100]
+    wanted = [1, 3, 13, 14, 60, 61, 63, 64, 65, 86, 119]
+    reads = [read_frames(path, indices=wanted), read_frames(path, n=8), read_frames(path, every=7),
+             read_frames(path, times=[0.04, 2.4, 2.56, 4.76])]
+    for r in reads:
+        assert r.missing.tolist() == [] and r.errors == [] and len(r.indices) >= 4
+        for f, k in zip(r.frames, r.indices):
+            assert np.array_equal(f, shown[k]), int(k)
+    assert reads[0].indices.tolist() == wanted and reads[1].indices.tolist()[-1] == 119
+    got, seeks, n_output = _decode(path, [64, 100])
+    assert sorted(got) == [64, 100] and all(np.array_equal(got[k], shown[k]) for k in got)
+    if ext != ".ts":
+        assert seeks == 2 and n_output < 40  # from 50 (P 64) and 90 (P 104 > 100: R 80's P 94, from 70)
+    else:
+        assert seeks == 0 and n_output == 101
+    # look-alike: x264's B-frames (reordered), whose frames after a recovery point picture are not always
+    # FFmpeg's from the start: no refresh starts, decoded from the IDR
+    b = intra_refresh(tmp_path / f"irb{ext}", 60, step=2)
+    with _Video(b, 0) as video:
+        _probe(video, _Errors())
+        assert video.table.refresh_starts == [] and len(_recovery_points(b)) >= 4
+
+
+def _rewrite(src, dst, change):
+    """``src`` (MP4) remuxed to ``dst`` with ``change(i, data)`` giving each packet's bytes."""
+    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
+        t = o.add_stream_from_template(i.streams.video[0])
+        for k, p in enumerate(q for q in i.demux(video=0) if q.size):
+            q = av.Packet(change(k, bytes(p)))
+            q.pts, q.dts, q.duration, q.is_keyframe, q.time_base, q.stream = (p.pts, p.dts, p.duration,
+                                                                              p.is_keyframe, p.time_base, t)
+            o.mux(q)
+    return dst
+
+
+def test_a_damaged_recovery_point_message_gives_no_start(tmp_path):
+    """The SEI message of the recovery point at 40 made approximate (exact_match_flag 0) and that at 70
+    unreadable (payloadSize 0: a P picture flagged a keyframe, no count). Neither gives a start: the frames up
+    to the next recovery point picture are decoded from an earlier one (44-53 from 20, R = 30's; 74-83 from 50),
+    all FFmpeg's. Before, the P picture at 70 was taken as a random access point and sought to, and the frames
+    after it were lost. Look-alike: the same stream undamaged has both starts. (With the SEI unit taken away,
+    FFmpeg's muxers keep no keyframe flag on the picture: nothing to tell.)"""
+    from forensics.media._video import _Errors, _exp_golomb, _nal_units, _probe, _Video
+
+    src = intra_refresh(tmp_path / "ir.mp4", 120, step=1, b_frames=False)
+
+    def damage(i, data):
+        data = bytearray(data)
+        for a, b in _nal_units(bytes(data), 4):
+            if data[a] & 0x1F == 6 and i == 40:
+                assert data[a + 1] == 6  # payloadType 6, payloadSize, then recovery_frame_cnt and exact_match_flag
+                _, bit = _exp_golomb(bytes(data[a + 3:b]), 0)
+                assert data[a + 3 + (bit >> 3)] >> (7 - (bit & 7)) & 1
+                data[a + 3 + (bit >> 3)] ^= 1 << (7 - (bit & 7))
+            elif data[a] & 0x1F == 6 and i == 70:
+                data[a + 2] = 0  # payloadSize 0: no count to read
+        return bytes(data)
+
+    path = _rewrite(src, tmp_path / "damaged.mp4", damage)
+    shown = _ffmpeg_pictures(path)
+    assert len(shown) == 120
+    for p, starts in ((src, [(r + 4, r - 10) for r in range(10, 120, 10) if r + 4 < 120]),
+                      (path, [(r + 4, r - 10) for r in (10, 20, 30, 50, 60, 80, 90, 100, 110) if r + 4 < 120])):
+        with _Video(p, 0) as video:
+            _probe(video, _Errors())
+            assert video.table.clean_keys == [0] and video.table.refresh_starts == starts
+    wanted = [44, 45, 53, 54, 64, 70, 71, 74, 75, 84, 119]
+    r = read_frames(path, indices=wanted)
+    assert r.indices.tolist() == wanted and r.missing.tolist() == []
+    assert len(r.errors) == 1 and "SEI" in r.errors[0]  # FFmpeg's word on the damaged message (the packet at 70)
+    for f, k in zip(r.frames, r.indices):
+        assert np.array_equal(f, shown[k]), k
+
+
+def test_a_frame_not_output_after_a_refresh_start_is_decoded_again_from_the_start(tmp_path):
+    """A start that claims too much (decode from the recovery point at 60 for frames from 60 on; FFmpeg's decoder
+    outputs nothing there before P = 64): the frame asked for (62) is passed, so the frames from it on are
+    decoded again without refresh starts (from the IDR): both frames FFmpeg's, none lost; the same when the
+    stream ends before the decoder outputs anything. Look-alike: the table's own starts need one seek and no
+    second pass."""
+    path = intra_refresh(tmp_path / "ir.mp4", 120, step=1, b_frames=False)
+    shown = _ffmpeg_pictures(path)
+    for starts, wanted, n_seeks in (([(60, 60)], [62, 100], 2), (None, [64, 66], 1)):
+        got, seeks, n_output = _decode(path, wanted, starts)
+        assert sorted(got) == wanted and seeks == n_seeks
+        assert all(np.array_equal(got[k], shown[k]) for k in wanted)
+    # the stream ends before the decoder outputs anything from the start (113 frames: the recovery point at 110
+    # completes at 114): frame 111 decoded again from the IDR, not lost
+    short = intra_refresh(tmp_path / "short.mp4", 113, step=1, b_frames=False)
+    shown = _ffmpeg_pictures(short)
+    got, seeks, n_output = _decode(short, [111], [(110, 110)])
+    assert sorted(got) == [111] and np.array_equal(got[111], shown[111]) and seeks == 2
+
+
 @pytest.mark.parametrize("kind", ["ts", "raw"])
 @pytest.mark.parametrize("at", [0, 3, 12])
 def test_a_capture_of_an_intra_refresh_stream_counts_the_frames_ffmpeg_shows(tmp_path, at, kind):
@@ -203,12 +361,13 @@ def _ue(v):
     return "0" * ((v + 1).bit_length() - 1) + format(v + 1, "b")
 
 
-def _recovery_sei(codec, count):
+def _recovery_sei(codec, count, exact=True):
     """An SEI NAL unit (no start code) holding one recovery point message: H.264 recovery_frame_cnt ue(v),
-    exact_match 1, broken_link 0, changing_slice_group_idc 00; HEVC recovery_poc_cnt se(v), exact_match 1,
+    exact_match ``exact``, broken_link 0, changing_slice_group_idc 00; HEVC recovery_poc_cnt se(v), exact_match,
     broken_link 0; the payload padded with a one bit and zeros, then the rbsp trailing byte."""
     se = 2 * count - 1 if count > 0 else -2 * count
-    bits = (_ue(count) + "1000") if codec == "h264" else (_ue(se) + "10")
+    e = "1" if exact else "0"
+    bits = (_ue(count) + e + "000") if codec == "h264" else (_ue(se) + e + "0")
     if len(bits) % 8:
         bits += "1" + "0" * (-(len(bits) + 1) % 8)
     payload = bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8))
@@ -222,7 +381,14 @@ def _recovery_sei(codec, count):
     ("h264", [("sei", 1), b"\x41\x9a"], False),                           # 1 (just above 0)
     ("h264", [("sei", 0), b"\x41\x9a"], True),                            # 0: an open-GOP I-frame, at once
     ("h264", [("sei", 9), b"\x65\x88"], True),                            # ... with an IDR slice after all
-    ("h264", [b"\x41\x9a"], True),                                        # no recovery point message: flag kept
+    ("h264", [b"\x41\x9a"], False),                                       # no message, a P slice (slice_type 5)
+    ("h264", [b"\x06\x06\x05\x01", b"\x41\x9a"], False),                   # an unreadable message, a P slice
+    ("h264", [b"\x41\x88"], True),                                        # no message, an I slice (7): flag kept
+    ("h264", [b"\x41\xb8"], True),                                        # ... slice_type 2, an I slice too
+    ("h264", [b"\x41\x9c"], False),                                       # ... slice_type 6, a B slice
+    ("h264", [b"\x41\x90"], False),                                       # ... slice_type 3, SP
+    ("h264", [b"\x41\x94"], True),                                        # ... slice_type 4, SI (intra)
+    ("h264", [b"\x06\x06\x05\x01", b"\x41\x88"], True),                   # an unreadable message, an I slice
     ("hevc", [("sei", 8), b"\x02\x01"], False),                           # TRAIL_R after a gradual recovery
     ("hevc", [("sei", 8), b"\x1e\x01"], False),                           # type 15, just below IRAP
     ("hevc", [("sei", 8), b"\x20\x01"], True),                            # IDR_W_RADL (type 16, the lowest IRAP)
@@ -232,9 +398,11 @@ def _recovery_sei(codec, count):
     ("hevc", [("sei", -1), b"\x02\x01"], True),                           # a negative count: no wait
 ])
 def test_which_keyframes_are_random_access_points(codec, units, random_access):
-    """A keyframe-flagged packet is no random access point only when it holds a recovery point SEI message
-    with a count above 0 and no IDR (H.264 type 5) or IRAP (HEVC types 16-23) unit: counts and types at and
-    around their bounds, in Annex-B packets, and the same units length-prefixed (MP4, Matroska)."""
+    """A keyframe-flagged packet is no random access point when it holds a recovery point SEI message with a
+    count above 0 and no IDR (H.264 type 5) or IRAP (HEVC types 16-23) unit, or (H.264) no readable such
+    message and a P, B or SP first slice (a recovery point whose message is lost: before, it was sought to and
+    its frames lost): counts, types and slice types at and around their bounds, in Annex-B packets, and the same
+    units length-prefixed (MP4, Matroska)."""
     from forensics.media._video import _random_access_test, _recovery_count
 
     nals = [_recovery_sei(codec, u[1]) if isinstance(u, tuple) else u for u in units]
@@ -246,6 +414,39 @@ def test_which_keyframes_are_random_access_points(codec, units, random_access):
     for extradata, data in ((b"", annexb), (_avcc_like(codec), prefixed)):
         stream = type("S", (), {"codec_context": type("C", (), {"name": codec, "extradata": extradata})()})()
         assert _random_access_test(stream)(data) is random_access
+
+
+@pytest.mark.parametrize("units,count,reference", [
+    ([("sei", 9), b"\x41\x9a"], 9, True),                # a recovery point in 9 pictures, a reference P slice
+    ([("sei", 1), b"\x41\x9a"], 1, True),                # 1, just above 0
+    ([("sei", 0), b"\x41\x9a"], None, True),             # 0: no refresh to wait for
+    ([("sei", 9, False), b"\x41\x9a"], None, True),      # exact_match_flag 0: an approximate recovery, no start
+    ([("sei", 9), b"\x65\x88"], None, True),             # with an IDR slice: no refresh either
+    ([b"\x41\x9a"], None, True),                         # no message
+    ([b"\x06\x06\x05\x01", b"\x41\x9a"], None, True),   # an unreadable message
+    ([("sei", 9), ("sei", 5), b"\x41\x9a"], None, True),  # two messages: which one holds is unknown
+    ([b"\x01\x9a"], None, False),                        # nal_ref_idc 0: no reference picture
+    ([b"\x21\x9a"], None, True),                         # nal_ref_idc 1, the lowest above 0
+    ([b"\x67\x01", b"\x68\x01"], None, False),          # no slice in the bytes read: taken as no reference
+])
+def test_what_a_recovery_point_and_a_reference_picture_are(units, count, reference):
+    """``_refresh_tests``: the recovery_frame_cnt of a recovery point usable as a refresh start (a readable
+    message, count above 0, exact_match_flag 1, no IDR) and whether a packet's first slice is a reference
+    picture (nal_ref_idc above 0), in Annex-B and length-prefixed packets; none for HEVC."""
+    from forensics.media._video import _recovery_point, _refresh_tests
+
+    nals = [_recovery_sei("h264", *u[1:]) if isinstance(u, tuple) else u for u in units]
+    for u, nal in zip(units, nals):
+        if isinstance(u, tuple):
+            assert _recovery_point(nal, "h264") == (u[1], u[2] if len(u) > 2 else True)
+    annexb = b"".join(b"\x00\x00\x00\x01" + n for n in nals)
+    prefixed = b"".join(len(n).to_bytes(4, "big") + n for n in nals)
+    for extradata, data in ((b"", annexb), (_avcc_like("h264"), prefixed)):
+        stream = type("S", (), {"codec_context": type("C", (), {"name": "h264", "extradata": extradata})()})()
+        recovery, is_reference = _refresh_tests(stream)
+        assert recovery(data) == count and is_reference(data) is reference
+    hevc = type("S", (), {"codec_context": type("C", (), {"name": "hevc", "extradata": b""})()})()
+    assert _refresh_tests(hevc) is None
 
 
 def _avcc_like(codec):

@@ -1306,3 +1306,41 @@ def test_the_timestamp_discontinuity_flag_is_ffmpeg_s():
     assert av.format.Flags.ts_discont.value == _AVFMT_TS_DISCONT
     for name, discont in (("mpegts", True), ("mp4", False), ("matroska", False)):
         assert bool(int(av.format.ContainerFormat(name, "r").flags) & _AVFMT_TS_DISCONT) is discont, name
+
+
+def _refresh_table(recovery, reference, pts=None, key=None):
+    # 12 packets, one a frame: an IDR at 0, recovery points flagged at 3, 6 and 9 (``recovery``: their counts)
+    n = 12
+    pts = list(range(n)) if pts is None else pts
+    key = [i in (0, 3, 6, 9) for i in range(n)] if key is None else key
+    return _Table(pts, list(range(n)), key, [False] * n, [1] * n, True,
+                  not_random_access=sorted(recovery) or [3, 6, 9], recovery=recovery, reference=reference)
+
+
+def test_refresh_starts_of_an_intra_refresh_stream():
+    """Where each refresh completes (the recovery point picture P: the (N + 1)-th reference picture from the
+    recovery point R on; packet 4 is no reference picture, which puts R = 3's P at 6, not 5) and where to
+    start for the frames from P on (the keyframe flag before R); ``seek_target`` at, below and above each P."""
+    ref = {i: i != 4 for i in range(3, 12)}
+    t = _refresh_table({3: 2, 6: 2, 9: 2}, ref)
+    assert t.clean_keys == [0]
+    assert t.refresh_starts == [(6, 0), (8, 3), (11, 6)]
+    assert [t.seek_target(k) for k in range(12)] == [0] * 8 + [3, 3, 3, 6]
+    assert [t.seek_target(k, refresh=False) for k in range(12)] == [0] * 12
+    assert [t.refresh_start(k) for k in (0, 3, 6, 9)] == [False, True, True, False]
+    # a recovery point without a usable message (None) gives no start: frames 8-10 from R = 3's start
+    assert _refresh_table({3: 2, 6: None, 9: 2}, ref).refresh_starts == [(6, 0), (11, 6)]
+    # ... nor one that is no reference picture, nor one whose refresh the stream ends before
+    assert _refresh_table({3: 2, 6: 2, 9: 2}, {**ref, 6: False}).refresh_starts == [(7, 0), (11, 6)]  # 3's P: 7
+    assert _refresh_table({3: 2, 6: 2, 9: 3}, ref).refresh_starts == [(6, 0), (8, 3)]
+    assert _refresh_table({3: 2, 6: 2, 9: 2}, ref).refresh_starts[-1] == (11, 6)  # 9 + 2 = 11, the last packet
+    # a later P with an earlier start: the latest start up to each P (R = 3's refresh is complete at 11)
+    t = _refresh_table({3: 7, 6: 2, 9: 2}, ref)
+    assert t.refresh_starts == [(8, 3), (11, 3), (11, 6)] and t.seek_target(10) == 3 and t.seek_target(11) == 6
+    # the first keyframe flag a recovery point (a capture's start): nothing before it to start from
+    first = _refresh_table({0: 2, 3: 2}, {i: True for i in range(12)}, key=[i in (0, 3) for i in range(12)])
+    assert first.refresh_starts == [(5, 0)] and first.clean_keys == []
+    # frames reordered (B-frames) or without timestamps: no starts
+    assert _refresh_table({3: 2, 6: 2, 9: 2}, ref, pts=[0, 2, 1] + list(range(3, 12))).refresh_starts == []
+    assert list(_refresh_table({3: 2, 6: 2, 9: 2}, ref, pts=[0, None] + list(range(2, 12))).refresh_starts) == []
+    assert _refresh_table({}, ref).refresh_starts == []

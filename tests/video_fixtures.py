@@ -626,8 +626,11 @@ def with_tail(folder, kind, codec, cut_slice=0, n_frames=12):
     return out
 
 
-def intra_refresh(path, n_frames, step=4):
-    """``index_frames(n_frames, step=step)`` encoded by x264 with ``--intra-refresh`` (no IDR after the first
-    picture: a column of intra blocks sweeps each keyframe interval of 10, and muxers and parsers flag the
-    recovery points as keyframes), no B-frames; the container by ``path``'s suffix."""
-    return write_video(path, index_frames(n_frames, step=step), gop=10, options={"intra-refresh": "1", "bframes": "0"})
+def intra_refresh(path, n_frames, step=4, b_frames=True, size=(64, 96)):
+    """``index_frames(n_frames, step=step, size=size)`` encoded by x264 with ``--intra-refresh`` (no IDR after the
+    first picture: a column of intra blocks sweeps each keyframe interval of 10, and muxers and parsers flag the
+    recovery points as keyframes); the container by ``path``'s suffix. With ``b_frames`` (the default) x264's
+    ``veryfast`` B-frames (frames reordered: the ``bframes`` option once given here is no libx264 option and
+    was ignored); without, ``bf=0``: decode order is presentation order, every picture a reference."""
+    options = {"intra-refresh": "1"} if b_frames else {"intra-refresh": "1", "bf": "0"}
+    return write_video(path, index_frames(n_frames, step=step, size=size), gop=10, options=options)

@@ -48,7 +48,7 @@ import os
 import stat
 import threading
 import warnings
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -599,7 +599,8 @@ class _Table:
     """
 
     def __init__(self, pkt_pts, pkt_dts, pkt_key, pkt_discard, pkt_dur, trust_pts=True, discont=False,
-                 drops_leading=False, shown_pts=None, no_picture=(), not_random_access=(), first_output=None):
+                 drops_leading=False, shown_pts=None, no_picture=(), not_random_access=(), first_output=None,
+                 recovery=None, reference=None):
         self.n_packets = len(pkt_pts)
         self.not_random_access = frozenset(not_random_access)
         self.no_picture = frozenset(no_picture)
@@ -642,7 +643,8 @@ class _Table:
             # except leading pictures, which are never started from (see seek_target). A keyframe
             # flag on a picture that is no random access point (an H.264 recovery point of an
             # intra-refresh stream: the decoder withholds the pictures after it until the refresh
-            # is complete) is no place to start either.
+            # is complete) is no place to start either; the frames after its refresh have starts of
+            # their own (_refresh_starts).
             self.clean_keys = []
             running = None
             for i in range(self.n_packets):
@@ -652,6 +654,7 @@ class _Table:
                     self.clean_keys.append(i)
                 if p is not None:
                     running = p if running is None else max(running, p)
+            self._refresh_starts(pkt_pts, pkt_key, recovery or {}, reference or {})
             self.packet_of_pts = {}
             for i, p in enumerate(pkt_pts):
                 if p is not None:
@@ -780,13 +783,72 @@ class _Table:
         self.restarts, self.offsets = restarts, offsets
         return out
 
-    def seek_target(self, k):
-        """Decode position of the last clean keyframe from which frame ``k`` decodes, or None."""
+    def _refresh_starts(self, pkt_pts, pkt_key, recovery, reference):
+        """Set ``refresh_starts``: where to start decoding an intra-refresh stream for the frames after each recovery
+        point whose refresh is complete.
+
+        ``recovery``: ``{decode position: recovery_frame_cnt N}`` of the stream's keyframe-flagged recovery points
+        (None where the SEI message is unreadable or not exact: see :func:`_refresh_tests`); ``reference``:
+        ``{decode position: reference picture?}`` of the packets from the first one on. The refresh begun at R is
+        complete at the recovery point picture P, the first reference picture whose frame_num is N above R's: the
+        (N + 1)-th reference picture from R on. The frames from P on are FFmpeg's pictures decoded from the start
+        (the SEI's exact_match_flag) only when R's refresh is decoded whole, which a decoder started at R does not
+        always do: FFmpeg's H.264 decoder started at a recovery point whose frame_num is 0 has no reference for it
+        ('Missing reference picture') and the refresh it begins is lost (the 10 pictures it outputs until the next
+        refresh completes are wrong, with no error: every 8th recovery point of x264's clips with a recovery point
+        every 10 frames; ``benchmarks/video_variants.py --intra-starts``); so decoding starts at the keyframe flag
+        before R (an IDR or an earlier recovery point), from which R's refresh has every picture it references.
+        Only streams without frame reordering: with x264's B-frames the pictures after a recovery point picture
+        were not always FFmpeg's from the start (4 wrong after a recovery point whose frame_num is 7), so such
+        streams are decoded from their IDR as before. A recovery point without a usable SEI message is no start
+        either: the frames after it come from an earlier start.
+
+        ``refresh_starts`` is a list of ``(P, S)``, sorted by P: from decode position S, every frame at or after
+        decode position P is FFmpeg's.
+        """
+        self.refresh_starts = []
+        if not recovery:
+            return
+        shown = [p for p in pkt_pts if p is not None]
+        if len(shown) < self.n_packets or any(b < a for a, b in zip(shown, shown[1:])):
+            return  # missing timestamps or reordered frames
+        flags = [i for i in range(self.n_packets) if pkt_key[i]]
+        refs = [i for i in range(self.n_packets) if reference.get(i)]
+        out = []
+        for r, count in recovery.items():
+            j = bisect_left(refs, r)
+            if count is None or j >= len(refs) or refs[j] != r or j + count >= len(refs):
+                continue  # no usable SEI, the recovery point is no reference picture, or the stream ends first
+            before = bisect_left(flags, r) - 1
+            if before < 0:
+                continue  # the first keyframe flag (a capture's start): the frames after it decode from the start
+            out.append((refs[j + count], flags[before]))
+        out.sort()
+        best = -1
+        for P, S in out:  # a later P may come with an earlier start: the latest start for every P on
+            best = max(best, S)
+            self.refresh_starts.append((P, best))
+
+    #: see _refresh_starts
+    refresh_starts = ()
+
+    def seek_target(self, k, refresh=True):
+        """Decode position of the last clean keyframe from which frame ``k`` decodes, or None; with ``refresh``, of
+        the later start an intra-refresh stream's recovery points give (see ``_refresh_starts``)."""
         d = int(self.packet_of_frame[k])
         j = bisect_right(self.clean_keys, d) - 1
         while j >= 0 and self.pkt_pts[self.clean_keys[j]] > self.pts[k]:
             j -= 1  # frame k is a leading picture of that keyframe: start from the one before
-        return self.clean_keys[j] if j >= 0 else None
+        key = self.clean_keys[j] if j >= 0 else None
+        if refresh and self.refresh_starts:
+            i = bisect_right(self.refresh_starts, (d, self.n_packets)) - 1
+            if i >= 0 and (key is None or self.refresh_starts[i][1] > key):
+                return self.refresh_starts[i][1]
+        return key
+
+    def refresh_start(self, key):
+        """Whether decode position ``key`` is a start of ``refresh_starts`` and no clean keyframe."""
+        return any(S == key for _, S in self.refresh_starts) and key not in self.clean_keys
 
 
 def _formats(container):
@@ -808,6 +870,8 @@ def _scan(container, stream, errors, fh=None):
     last = deque(maxlen=_TRAILING_PACKETS)  # the stream's last packets: do they hold a picture? (_no_picture)
     random_access = _random_access_test(stream)
     not_random_access = []  # keyframe-flagged packets a decoder cannot start from (_random_access_test)
+    refresh = _refresh_tests(stream)
+    recovery, reference = {}, {}  # their recovery_frame_cnt, and which packets after the first are references
     complete = False
     if fh is not None:
         fh.bound(_MAX_BYTES_WITHOUT_PACKET, at_mark=True)
@@ -824,6 +888,10 @@ def _scan(container, stream, errors, fh=None):
             if (random_access is not None and packet.is_keyframe
                     and not random_access(bytes(memoryview(packet)[:_KEY_PREFIX]))):
                 not_random_access.append(len(pts))
+                if refresh is not None:
+                    recovery[len(pts)] = refresh[0](bytes(memoryview(packet)[:_KEY_PREFIX]))
+            if recovery:  # from the first recovery point on: which packets are reference pictures
+                reference[len(pts)] = refresh[1](memoryview(packet))
             pts.append(packet.pts)
             dts.append(packet.dts)
             key.append(packet.is_keyframe)
@@ -854,7 +922,7 @@ def _scan(container, stream, errors, fh=None):
     del kept[min(no_picture, default=len(kept)):]  # a picture-less tail is not sent to the probes either
     table = _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container), drops_leading=drops,
                    shown_pts=shown_pts, no_picture=no_picture, not_random_access=not_random_access,
-                   first_output=first_output)
+                   first_output=first_output, recovery=recovery, reference=reference)
     # FFmpeg's parser says so of such a packet (MPEG-TS, MP4): "missing picture in access unit with size N"
     table.no_picture_sizes = {last[k - len(pts) + len(last)][0] for k in no_picture}
     return table, complete
@@ -865,6 +933,8 @@ _TRAILING_PACKETS = 8
 #: Bytes of a keyframe read to tell a random access point (_random_access_test): its parameter sets, SEI and
 #: first slice header come first; a packet whose SEI runs past them is taken as one (its flag is kept)
 _KEY_PREFIX = 1 << 16
+#: Bytes of a packet read to find its first slice's nal_ref_idc (_refresh_tests)
+_REF_PREFIX = 256
 
 
 def _nal_units(data, length_size, prefix=False):
@@ -912,10 +982,10 @@ def _exp_golomb(data, bit):
     return (1 << zeros) - 1 + value, bit
 
 
-def _recovery_count(unit, name):
-    """The recovery point SEI message's count in an SEI NAL unit ``unit`` (its header first): H.264's
-    recovery_frame_cnt ue(v) (D.1.8), HEVC's recovery_poc_cnt se(v) (D.2.8); None without such a message or
-    when the unit cannot be read."""
+def _recovery_point(unit, name):
+    """``(count, exact_match_flag)`` of the recovery point SEI message in an SEI NAL unit ``unit`` (its header
+    first): H.264's recovery_frame_cnt ue(v) and exact_match_flag u(1) (D.1.8), HEVC's recovery_poc_cnt se(v)
+    and exact_match_flag (D.2.8); None without such a message or when the unit cannot be read."""
     rbsp = bytes(unit[1 if name == "h264" else 2:]).replace(b"\x00\x00\x03", b"\x00\x00")
     at = 0
     try:
@@ -929,12 +999,20 @@ def _recovery_count(unit, name):
                 at += 1
             kind, size = values
             if kind == 6:
-                k, _ = _exp_golomb(rbsp[at:at + size], 0)
-                return k if name == "h264" else (k + 1) // 2 * (1 if k % 2 else -1)
+                payload = rbsp[at:at + size]
+                k, bit = _exp_golomb(payload, 0)
+                exact = (payload[bit >> 3] >> (7 - (bit & 7))) & 1
+                return (k if name == "h264" else (k + 1) // 2 * (1 if k % 2 else -1)), bool(exact)
             at += size
     except IndexError:
         return None
     return None
+
+
+def _recovery_count(unit, name):
+    """The count of :func:`_recovery_point` (the pictures to wait); None without a readable message."""
+    point = _recovery_point(unit, name)
+    return None if point is None else point[0]
 
 
 def _nal_layout(stream):
@@ -960,7 +1038,9 @@ def _random_access_test(stream):
     FFmpeg's 'mmco: unref short failure'). Such a packet holds a recovery point SEI message whose count is
     above 0 (H.264 recovery_frame_cnt, HEVC recovery_poc_cnt: the pictures to wait) and no IDR (H.264 NAL type
     5) or IRAP picture (HEVC types 16-23). An open-GOP I-frame's recovery point (count 0) is a random access
-    point, and so is a packet without such a message or whose units cannot be read (its flag is kept).
+    point, and so is a packet whose units cannot be read (its flag is kept), or one without a readable such message
+    whose first slice is no H.264 P or B slice (:func:`_inter_slice`: a P picture so flagged is a recovery point
+    whose message is damaged or lost; HEVC's flags are kept).
     The function is given the packet's first bytes (``_KEY_PREFIX``).
     """
     layout = _nal_layout(stream)
@@ -982,9 +1062,77 @@ def _random_access_test(stream):
         if any(k in irap for k in kinds):
             return True
         counts = [_recovery_count(data[a:b], name) for (a, b), k in zip(units, kinds) if k == sei]
-        return not any(c is not None and c > 0 for c in counts)  # a gradual recovery: an intra refresh
+        if any(c is not None and c > 0 for c in counts):
+            return False  # a gradual recovery: an intra refresh
+        if name == "h264" and not any(c is not None for c in counts):
+            return not _inter_slice(data, units, kinds)
+        return True
 
     return holds
+
+
+def _inter_slice(data, units, kinds):
+    """Whether the first slice (NAL type 1) among an H.264 packet's ``units`` is a P or B slice (slice_type 0, 1,
+    3, 5, 6, 8: first_mb_in_slice ue(v), then slice_type ue(v), 7.3.3); False without such a slice or when its
+    header cannot be read.
+
+    A keyframe-flagged packet without an IDR or a readable recovery point SEI message is a random access point
+    only when it is an intra picture (an open-GOP I-frame): a P picture so flagged is a recovery point of an
+    intra-refresh stream whose SEI message is damaged or lost, from which a decoder outputs nothing (or, without
+    the message, pictures built on missing references).
+    """
+    first = next(((a, b) for (a, b), k in zip(units, kinds) if k == 1), None)
+    if first is None:
+        return False
+    header = bytes(data[first[0] + 1:first[1]][:16]).replace(b"\x00\x00\x03", b"\x00\x00")
+    try:
+        _, bit = _exp_golomb(header, 0)
+        kind, _ = _exp_golomb(header, bit)
+    except IndexError:
+        return False
+    return kind % 5 in (0, 1, 3)
+
+
+def _refresh_tests(stream):
+    """``(recovery, reference)``: two functions of the first bytes of an H.264 ``stream``'s packets that tell where
+    the gradual refresh begun at a recovery point (see :func:`_random_access_test`) is complete, for seeks
+    (``_Table.refresh_starts``); None for other codecs.
+
+    ``recovery(data)`` is the recovery point's recovery_frame_cnt N when the packet holds a readable recovery point
+    SEI message with N above 0 and exact_match_flag 1 (the encoder's promise that the pictures from the recovery
+    point on, in output order, are the ones a decoder started at the last IDR shows: H.264 D.2.8), else None (no
+    such message, an unreadable or approximate one: the packet is then never started from for its refresh).
+    ``reference(data)`` (the packet's bytes, a memoryview) is whether the packet's first slice (NAL types 1 and 5)
+    has nal_ref_idc above 0: the recovery point picture is the first reference picture whose frame_num is N above
+    the recovery point's
+    (frame_num counts the reference pictures in decode order; FFmpeg's H.264 decoder outputs pictures from there
+    on). A packet whose slice cannot be found in its first bytes is taken as no reference picture, which puts the
+    recovery point later, never earlier.
+    """
+    layout = _nal_layout(stream)
+    if layout is None or layout[0] != "h264":
+        return None
+    _, length_size = layout
+
+    def recovery(data):
+        units = _nal_units(data, length_size, prefix=True)
+        if units is None or any(data[a] & 0x1F == 5 for a, _ in units):
+            return None
+        points = [_recovery_point(data[a:b], "h264") for a, b in units if data[a] & 0x1F == 6]
+        points = [p for p in points if p is not None]
+        if len(points) != 1 or points[0][0] <= 0 or not points[0][1]:
+            return None
+        return points[0][0]
+
+    def reference(data):
+        if length_size and len(data) > length_size and data[length_size] & 0x1F in (1, 5):
+            return bool(data[length_size] & 0x60)  # the usual packet of MP4, Matroska: one slice first
+        data = bytes(data[:_REF_PREFIX])
+        units = _nal_units(data, length_size, prefix=True) or ()
+        first = next((data[a] for a, _ in units if data[a] & 0x1F in (1, 5)), None)
+        return first is not None and bool(first & 0x60)
+
+    return recovery, reference
 
 
 #: NAL unit types that hold no picture and that an access unit may begin or a stream end with: H.264 SEI, SPS,
@@ -1802,9 +1950,34 @@ class _Decode:
         seg_in = seg_out = 0
         last_dts = None
         seeking = self.seek
+        refresh = True  # seek to the starts an intra-refresh stream's recovery points give (_Table.refresh_starts)
+        from_refresh = False  # decoding from such a start
+        passed = False  # ... and a frame asked for was passed without being output
         while i < len(wanted):
+            if passed:
+                # The decoder did not output a frame asked for after such a start: the frames from there on are
+                # decoded again as without those starts (from a clean keyframe, or from the first byte).
+                refresh = from_refresh = passed = False
+                key = table.seek_target(wanted[i], refresh=False) if seeking else None
+                restart = key is None
+                if key is not None:
+                    try:
+                        self.video.container.seek(int(table.pkt_pts[key]), stream=self.video.stream, backward=True)
+                    except av.FFmpegError:
+                        restart = True
+                    else:
+                        self.seeks += 1
+                        demux, landing = self.video.container.demux(self.video.stream), key
+                if restart:
+                    seeking = False
+                    self.video.reopen()
+                    self._configure()
+                    demux, landing, cur = self.video.container.demux(self.video.stream), None, -1
+                    seg_in, seg_out, last_dts = 0, 0, None
+                used, last_out, self.skip = {}, None, None
+                continue
             if seeking and landing is None:
-                key = table.seek_target(wanted[i])
+                key = table.seek_target(wanted[i], refresh=refresh)
                 if key is not None and key - cur > _SEEK_MIN_SKIP:
                     try:
                         self.video.container.seek(int(table.pkt_pts[key]), stream=self.video.stream, backward=True)
@@ -1815,10 +1988,14 @@ class _Decode:
                         demux, landing, used = self.video.container.demux(self.video.stream), key, {}
                         last_out = None
                         self.skip = None
+                        from_refresh = table.refresh_start(key)
                         continue
             try:
                 packet = next(demux)
             except StopIteration:
+                if from_refresh and i < len(wanted):
+                    passed = True  # the stream ended before the decoder output a frame asked for
+                    continue
                 self.ended = True
                 break
             except av.FFmpegError as exc:
@@ -1869,6 +2046,8 @@ class _Decode:
                 continue
             if packet is not None and packet.size:
                 self.display.decoded(self.video.stream.codec_context, pts)
+            if from_refresh and last_out is None:
+                _drop_missing_references(logs)
             concealed = self._concealed(logs, frames)
             errors.add_logs(logs)
             for frame in frames:
@@ -1892,13 +2071,16 @@ class _Decode:
                 k = ks[min(n_used, len(ks) - 1)]
                 if frame.is_corrupt or concealed:
                     errors.add(f"frame {k} decoded with errors (damaged data concealed)")
+                if from_refresh and k > wanted[i]:
+                    passed = True  # wanted[i] was not output: decode it again without the refresh starts
+                    break
                 if k >= wanted[i] and k in want:
                     yield self._yield(frame, k, float((pts - t0) * tb), logs, pts)
                 while i < len(wanted) and wanted[i] <= k:
                     i += 1
                 if i >= len(wanted):
                     break
-            if packet is None:  # the demuxer failed: nothing more can be read
+            if packet is None and not passed:  # the demuxer failed: nothing more can be read
                 break
 
     def _by_order(self, logs):
@@ -1951,6 +2133,19 @@ class _Decode:
                     break
             if packet is None:  # the demuxer failed: nothing more can be read
                 break
+
+
+#: What FFmpeg's H.264 decoder says of the pictures before a start between IDRs that the pictures it decodes
+#: reference (h264_refs.c, h264_slice.c): expected while it decodes the refresh from a start of
+#: ``_Table.refresh_starts``, before it outputs a picture.
+_MISSING_REFERENCE_MESSAGES = ("Missing reference picture", "mmco: unref short failure",
+                               "reference picture missing during reorder", "Frame num gap")
+
+
+def _drop_missing_references(logs):
+    """Remove from ``logs`` FFmpeg's complaints about references from before the start
+    (``_MISSING_REFERENCE_MESSAGES``); others stay, to be reported."""
+    logs[:] = [entry for entry in logs if not entry[2].strip().startswith(_MISSING_REFERENCE_MESSAGES)]
 
 
 def _missing(src, index, wanted, dec, n_frames, errors):
@@ -2139,7 +2334,10 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
         Jump to a keyframe when the keyframe layout lets the decoder skip packets before the
         next requested frame (MP4/MOV and Matroska/WebM). Frames are identified by pts either
         way, so the result is the same as with ``seek=False``; a seek that lands elsewhere
-        than asked falls back to decoding from the start.
+        than asked falls back to decoding from the start. An H.264 intra-refresh stream without
+        B-frames is sought to the keyframe before the recovery point whose refresh is complete at
+        the requested frame (see the user guide); should the decoder not output that frame, it is
+        decoded again from the IDR.
     hwaccel : str, optional
         Opt-in hardware decoding: a device type of :func:`av.codec.hwaccel.hwdevices_available`
         (``"cuda"`` for NVDEC). Frames are downloaded to memory and converted as usual. When
