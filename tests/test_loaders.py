@@ -1602,13 +1602,18 @@ def test_dfdc_labels_and_celebdf_list_written_by_windows_tools_are_read(tmp_path
         assert load_celebdf(tmp_path / "celeb").equals(expected)
     if encoding == "utf-8-sig":
         return
-    for data, what in ((text.encode("utf-16-le"), "UTF-8"), (text.encode("cp1252"), "UTF-8"),
-                       (mark + text.encode(encoding)[2:-1] if encoding == "utf-16" else None, "UTF-16")):
+    for data, why in ((text.replace("\u00e9", "e").encode("utf-16-le"), r"UTF-8 text \(a NUL character at character 1: UTF-16 without its "
+                                                 r"byte-order mark\?\)"),
+                      (text.encode("cp1252"), r"UTF-8 text \(invalid continuation byte at byte 17\)"),
+                      (mark + text.encode(encoding)[2:-1] if encoding == "utf-16" else None, "UTF-16 text")):
         if data is None:
             continue
         (test / "labels.csv").write_bytes(data)
-        with pytest.raises(ValueError, match=rf"test.labels\.csv( is not {what} text|: expected the columns)"):
+        with pytest.raises(ValueError, match=rf"test.labels\.csv is not {why}"):
             load_dfdc(test)
+    listed.write_bytes("1 YouTube-real/00170.mp4\n".encode("utf-16-le"))
+    with pytest.raises(ValueError, match=r"List_of_testing_videos\.txt is not UTF-8 text \(a NUL character"):
+        load_celebdf(tmp_path / "celeb")
 
 
 def test_dfdc_labels_with_excel_separator_line_are_read(tmp_path):

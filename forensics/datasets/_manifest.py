@@ -100,15 +100,21 @@ def read_text(path):
 
     Windows tools often start UTF-8 files with a BOM, which ``json.loads`` refuses and which would
     glue itself to the first field of a list, or write UTF-16 with its BOM. Raises ValueError
-    naming the file when it is not text in that encoding (an OSError, e.g. no permission, names it
-    already).
+    naming the file when it is not text in that encoding, or holds a NUL character (UTF-16 without
+    its mark, which reads as UTF-8 with a NUL after each ASCII letter: a DFDC labels.csv so written
+    was refused as lacking the columns filename and label, its header shown as ``'f\\x00i\\x00...'``);
+    an OSError, e.g. no permission, names it already.
     """
     encoding = text_encoding(path)
+    shown = "UTF-16" if encoding == "utf-16" else "UTF-8"
     try:
-        return Path(path).read_text(encoding=encoding)
+        text = Path(path).read_text(encoding=encoding)
     except UnicodeDecodeError as exc:
-        shown = "UTF-16" if encoding == "utf-16" else "UTF-8"
         raise ValueError(f"{path} is not {shown} text ({exc.reason} at byte {exc.start})") from None
+    if "\x00" in text:  # UTF-16 without its mark reads as UTF-8 with a NUL after each ASCII letter
+        raise ValueError(f"{path} is not {shown} text (a NUL character at character {text.index(chr(0))}: UTF-16 "
+                         f"without its byte-order mark?); save it as UTF-8, or as UTF-16 with its byte-order mark")
+    return text
 
 
 def separator_line(line):
