@@ -1635,3 +1635,19 @@ def test_dfdc_labels_with_excel_separator_line_are_read(tmp_path):
     (test / "labels.csv").write_bytes(b"filename;label\r\na.mp4;1\r\nb.mp4;0\r\n")
     with pytest.raises(ValueError, match=r"expected the columns filename,label"):
         load_dfdc(test)
+
+
+def test_celebdf_video_listed_as_real_and_as_fake_is_refused(tmp_path):
+    """A list naming a fake twice, '1 Celeb-synthesis/x.mp4' then '0 ./Celeb-synthesis/x.mp4', kept the last
+    digit, which agrees with the folder: the contradiction (a list merged from one read the wrong way
+    round) vanished without a word. Refused naming both lines. Look-alike: a video listed twice with
+    one digit (two spellings of one name) loads, in the test split."""
+    _celebdf(tmp_path, listed=["1 YouTube-real/00170.mp4", "1 Celeb-synthesis/id0_id16_0000.mp4",
+                               "0 ./Celeb-synthesis/id0_id16_0000.mp4"])
+    with pytest.raises(ValueError, match=r"line 3: Celeb-synthesis/id0_id16_0000\.mp4 is listed with 0, and with 1 "
+                                         r"on line 2 \(1 = real, 0 = fake in this file\)"):
+        load_celebdf(tmp_path)
+    _celebdf(tmp_path, listed=["1 YouTube-real/00170.mp4", "0 Celeb-synthesis/id0_id16_0000.mp4",
+                               "0 ./Celeb-synthesis/id0_id16_0000.mp4"])
+    m = load_celebdf(tmp_path)
+    assert m.loc[m["split"] == "test", "video_id"].tolist() == ["00170", "id0_id16_0000"]

@@ -35,9 +35,11 @@ def _read_test_list(file):
     A name is read as the path it writes: Windows separators, a leading ``./`` and the folder in
     another letter case (``youtube-real/00170.mp4``) name the video the official spelling names
     (such an entry was reported as not on disk and its video, a test video, given the split
-    ``"train"``).
+    ``"train"``). A video listed twice with both digits (real on one line, fake on another) is
+    refused naming both lines: only the last digit was checked against the video's folder, so the
+    contradiction of a list read with the wrong convention could vanish.
     """
-    listed = {}
+    listed, line_of = {}, {}
     for lineno, line in enumerate(read_text(file).splitlines(), 1):
         if not line.strip():
             continue
@@ -50,7 +52,10 @@ def _read_test_list(file):
         folder, sep, rest = name.partition("/")
         # the folder in another letter case ('youtube-real/...') names the same folder, as on disk
         name = next((f for f in _FOLDERS if f.lower() == folder.lower()), folder) + sep + rest
-        listed[name] = int(parts[0])
+        if listed.setdefault(name, int(parts[0])) != int(parts[0]):
+            raise ValueError(f"{file}, line {lineno}: {name} is listed with {parts[0]}, and with {listed[name]} on "
+                             f"line {line_of[name]} (1 = real, 0 = fake in this file): which one holds cannot be told")
+        line_of.setdefault(name, lineno)
     return listed
 
 
@@ -111,7 +116,8 @@ def load_celebdf(root, *, strict=False):
         Naming the missing folder.
     ValueError
         For a malformed test-list line, a list that is not UTF-8 text (or UTF-16 after its
-        byte-order mark), a listed label that contradicts the video's folder, or two case
+        byte-order mark), a listed label that contradicts the video's folder, a video listed with
+        both digits (naming both lines), or two case
         variants of a folder or of the list and no exact name (naming both).
     SkippedFilesError
         With ``strict=True``, see above.
