@@ -117,8 +117,8 @@ def load_celebdf(root, *, strict=False):
     ValueError
         For a malformed test-list line, a list that is not UTF-8 text (or UTF-16 after its
         byte-order mark), a listed label that contradicts the video's folder, a video listed with
-        both digits (naming both lines), or two case
-        variants of a folder or of the list and no exact name (naming both).
+        both digits (naming both lines), or two case variants of a folder or of the list and no
+        exact name (naming both).
     SkippedFilesError
         With ``strict=True``, see above.
 
