@@ -1466,3 +1466,188 @@ def test_ffpp_a_video_in_two_splits_is_refused(tmp_path):
     _splits(tmp_path / "splits", train=(("000", "003"), ("002", "001")), val=())
     m = _ffpp_load(tmp_path)[0]
     assert set(m["split"]) == {"train"}
+
+
+def _rename(root, *pairs):
+    for old, new in pairs:
+        (root / old).rename(root / new)
+
+
+def test_ffpp_copied_through_a_case_insensitive_file_system_is_read(tmp_path):
+    """FF++ copied through Windows or macOS ('Original_Sequences/', 'Manipulated_Sequences/Deepfakes/C23/',
+    'Splits/Train.json') was refused: 'has neither manipulated_sequences/ nor original_sequences/'. It reads
+    as DFDC reads its case variants: the manifest of the exact names (paths as on disk, methods and
+    subsets canonical), masks and frames counted alike. Look-alikes: the exact name wins beside a case
+    variant (the variant's videos counted, not read); two case variants and no exact name are refused
+    naming both."""
+    _ffpp(tmp_path / "exact")
+    _splits(tmp_path / "exact" / "splits")
+    exact = _ffpp_load(tmp_path / "exact")[0]
+    root = tmp_path / "case"
+    _ffpp(root)
+    _splits(root / "splits")
+    _rename(root, ("original_sequences", "Original_Sequences"), ("manipulated_sequences", "Manipulated_Sequences"),
+            ("Original_Sequences/youtube", "Original_Sequences/YouTube"),
+            ("Original_Sequences/YouTube/c23", "Original_Sequences/YouTube/C23"),
+            ("Original_Sequences/YouTube/C23/images", "Original_Sequences/YouTube/C23/Images"),
+            ("Manipulated_Sequences/Deepfakes/c23", "Manipulated_Sequences/Deepfakes/C23"),
+            ("Manipulated_Sequences/Deepfakes/masks", "Manipulated_Sequences/Deepfakes/Masks"),
+            ("Manipulated_Sequences/FaceSwap", "Manipulated_Sequences/faceswap"),
+            ("Manipulated_Sequences/faceswap/c23/videos", "Manipulated_Sequences/faceswap/c23/Videos"),
+            ("splits", "Splits"), ("Splits/train.json", "Splits/Train.json"), ("Splits/test.json", "Splits/TEST.JSON"))
+    m = _ffpp_load(root)[0]
+    assert m.drop(columns="path").equals(exact.drop(columns="path")) and m.attrs == exact.attrs
+    assert set(m["split"]) == {"train", "val"}  # read from Splits/Train.json, val.json, TEST.JSON
+    assert m.loc[m["method"] == "FaceSwap", "path"].str.contains("/Manipulated_Sequences/faceswap/c23/Videos/").all()
+    assert m.loc[m["method"] == "real", "path"].str.contains("/Original_Sequences/YouTube/C23/videos/").all()
+    # the exact name wins: a case variant beside it is not read, and its videos are counted
+    _touch(root, "Manipulated_Sequences/Deepfakes/c23/videos/000_003.mp4")
+    with pytest.warns(SkippedFilesWarning, match=r"2 c23 videos also stored in Manipulated_Sequences/Deepfakes/C23/"
+                                                 r"videos/, which was not read"):
+        m = load_faceforensics(root)
+    deepfakes = m[m["method"] == "Deepfakes"]
+    assert deepfakes["video_id"].tolist() == ["000_003"] and deepfakes["path"].str.contains("/c23/videos/").all()
+    with pytest.raises(SkippedFilesError, match="also stored in"):
+        load_faceforensics(root, strict=True)
+    (root / "Manipulated_Sequences" / "Deepfakes" / "c23").rename(root / "Manipulated_Sequences" / "Deepfakes" / "c40")
+    _rename(root, ("Original_Sequences", "original_sequences"))
+    _touch(root, "Original_Sequences/youtube/c23/videos/009.mp4")
+    with pytest.warns(SkippedFilesWarning, match=r"1 outside the data set's layout \(no label\) \(e\.g\. "
+                                                 r"Original_Sequences/youtube/c23/videos/009\.mp4\)"):
+        assert len(load_faceforensics(root)) == len(exact)
+    # two case variants and no exact name: which one is FF++'s cannot be told
+    _rename(root, ("original_sequences", "ORIGINAL_SEQUENCES"))
+    with pytest.raises(ValueError, match=r"case: 'ORIGINAL_SEQUENCES' and 'Original_Sequences' differ only in "
+                                         r"letter case and no 'original_sequences' exists"):
+        load_faceforensics(root)
+    _rename(root, ("ORIGINAL_SEQUENCES", "original_sequences"))
+    (root / "Splits" / "train.json").write_text("[]")  # beside Train.json: the exact name wins
+    with pytest.warns(SkippedFilesWarning), pytest.warns(UserWarning, match="in no pair of the official split files"):
+        assert set(load_faceforensics(root)["split"]) == {"val", None}
+    (root / "Splits" / "train.json").unlink()
+    (root / "Splits" / "TRAIN.json").write_text("[]")
+    with pytest.raises(ValueError, match=r"Splits: 'TRAIN\.json' and 'Train\.json' differ only in letter case"):
+        load_faceforensics(root)
+    with pytest.raises(ValueError, match=r"'TRAIN\.json' and 'Train\.json'"):
+        load_faceforensics(tmp_path / "exact", splits_dir=root / "Splits")
+
+
+def test_celebdf_two_case_variants_and_no_exact_name_are_refused_naming_both(tmp_path):
+    """Two case variants of a Celeb-DF folder ('celeb-real/' and 'CELEB-REAL/') were 'Celeb-real not found',
+    and two of the test list a warning that it was 'not found' with every split None. Both are refused
+    naming the two, as DFDC refuses its own. Look-alikes: one case variant of each is read as the exact
+    names are; the exact name wins beside a variant (the variant's videos counted outside the layout)."""
+    _celebdf(tmp_path / "exact")
+    exact = load_celebdf(tmp_path / "exact")
+    root = tmp_path / "case"
+    _celebdf(root)
+    _rename(root, ("Celeb-real", "celeb-real"), ("Celeb-synthesis", "CELEB-SYNTHESIS"),
+            ("YouTube-real", "Youtube-real"), ("List_of_testing_videos.txt", "LIST_OF_TESTING_VIDEOS.TXT"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = load_celebdf(root)
+    assert m.drop(columns="path").equals(exact.drop(columns="path"))
+    assert m["path"].str.contains("/celeb-real/|/CELEB-SYNTHESIS/|/Youtube-real/").all()
+    (root / "list_of_testing_videos.txt").write_text("1 YouTube-real/00000.mp4\n")
+    with pytest.raises(ValueError, match=r"case: 'LIST_OF_TESTING_VIDEOS\.TXT' and 'list_of_testing_videos\.txt' "
+                                         r"differ only in letter case and no 'List_of_testing_videos\.txt' exists"):
+        load_celebdf(root)
+    (root / "List_of_testing_videos.txt").write_text("1 YouTube-real/00000.mp4\n")  # the exact name wins
+    assert load_celebdf(root)["split"].tolist().count("test") == 1
+    _touch(root, "Celeb-real/id7_0000.mp4")  # an exact name beside 'celeb-real/': read; the variant counted
+    with pytest.warns(SkippedFilesWarning, match=r"3 outside the data set's layout \(no label\) \(e\.g\. "
+                                                 r"celeb-real/id0_0000\.mp4"):
+        m = load_celebdf(root)
+    assert m.loc[m["folder"] == "Celeb-real", "video_id"].tolist() == ["id7_0000"]
+    (root / "Celeb-real" / "id7_0000.mp4").unlink()
+    (root / "Celeb-real").rename(root / "CELEB-REAL")
+    with pytest.raises(ValueError, match=r"case: 'CELEB-REAL' and 'celeb-real' differ only in letter case and no "
+                                         r"'Celeb-real' exists"):
+        load_celebdf(root)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig"])
+def test_dfdc_labels_and_celebdf_list_written_by_windows_tools_are_read(tmp_path, encoding):
+    """Windows tools write UTF-16 with its byte-order mark (Excel's 'Unicode text', PowerShell's Out-File):
+    a DFDC labels.csv or metadata.json and the Celeb-DF list so written were 'not UTF-8 text'. They are
+    decoded as the manifest CSVs are (one helper), and so is UTF-8 with its mark. Look-alikes: UTF-16
+    without the mark, and Windows-1252, stay refused naming the file."""
+    mark = {"utf-16": b"\xff\xfe", "utf-16-be": b"\xfe\xff", "utf-8-sig": b"\xef\xbb\xbf"}[encoding]
+
+    def write(path, text):
+        data = text.encode(encoding)
+        path.write_bytes(data if data.startswith(mark) else mark + data)
+
+    test = tmp_path / "test"
+    _touch(test / "videos", "t\u00e9.mp4", "t2.mp4")
+    text = "filename,label\r\nt\u00e9.mp4,1\r\nt2.mp4,0\r\n"
+    (test / "labels.csv").write_text(text, encoding="utf-8")
+    expected = load_dfdc(test)
+    write(test / "labels.csv", text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_dfdc(test).equals(expected) and expected["label"].tolist() == [1, 0]
+    part = tmp_path / "dfdc_train_part_0"
+    _touch(part, "a.mp4", "b.mp4")
+    write(part / "metadata.json", json.dumps({"a.mp4": {"label": "FAKE", "original": "b.mp4"},
+                                              "b.mp4": {"label": "REAL"}}))
+    assert load_dfdc(part)["label"].tolist() == [1, 0]
+
+    _celebdf(tmp_path / "celeb")
+    listed = tmp_path / "celeb" / "List_of_testing_videos.txt"
+    expected = load_celebdf(tmp_path / "celeb")
+    write(listed, listed.read_text(encoding="utf-8"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_celebdf(tmp_path / "celeb").equals(expected)
+    if encoding == "utf-8-sig":
+        return
+    for data, why in ((text.replace("\u00e9", "e").encode("utf-16-le"), r"UTF-8 text \(a NUL character at character 1: UTF-16 without its "
+                                                 r"byte-order mark\?\)"),
+                      (text.encode("cp1252"), r"UTF-8 text \(invalid continuation byte at byte 17\)"),
+                      (mark + text.encode(encoding)[2:-1] if encoding == "utf-16" else None, "UTF-16 text")):
+        if data is None:
+            continue
+        (test / "labels.csv").write_bytes(data)
+        with pytest.raises(ValueError, match=rf"test.labels\.csv is not {why}"):
+            load_dfdc(test)
+    listed.write_bytes("1 YouTube-real/00170.mp4\n".encode("utf-16-le"))
+    with pytest.raises(ValueError, match=r"List_of_testing_videos\.txt is not UTF-8 text \(a NUL character"):
+        load_celebdf(tmp_path / "celeb")
+
+
+def test_dfdc_labels_with_excel_separator_line_are_read(tmp_path):
+    """A labels.csv saved by Excel with its separator line ('sep=;', then 'filename;label') was refused:
+    'expected the columns filename,label, found ['sep=;']'. The line sets the separator, as it does for
+    manifest CSVs; an error names the line as it stands in the file. Look-alikes: semicolons without the
+    line stay refused; a short row after the line is named by its line in the file."""
+    test = tmp_path / "test"
+    _touch(test, "a.mp4", "b.mp4")
+    (test / "labels.csv").write_text("filename,label\na.mp4,1\nb.mp4,0\n")
+    expected = load_dfdc(test)
+    (test / "labels.csv").write_bytes(b"sep=;\r\nfilename;label\r\na.mp4;1\r\nb.mp4;0\r\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_dfdc(test).equals(expected)
+    (test / "labels.csv").write_bytes(b"sep=;\r\nfilename;label\r\na.mp4;1\r\nb.mp4\r\n")
+    with pytest.raises(ValueError, match=r"labels\.csv, line 4: 1 fields, the header has 2"):
+        load_dfdc(test)
+    (test / "labels.csv").write_bytes(b"filename;label\r\na.mp4;1\r\nb.mp4;0\r\n")
+    with pytest.raises(ValueError, match=r"expected the columns filename,label"):
+        load_dfdc(test)
+
+
+def test_celebdf_video_listed_as_real_and_as_fake_is_refused(tmp_path):
+    """A list naming a fake twice, '1 Celeb-synthesis/x.mp4' then '0 ./Celeb-synthesis/x.mp4', kept the last
+    digit, which agrees with the folder: the contradiction (a list merged from one read the wrong way
+    round) vanished without a word. Refused naming both lines. Look-alike: a video listed twice with
+    one digit (two spellings of one name) loads, in the test split."""
+    _celebdf(tmp_path, listed=["1 YouTube-real/00170.mp4", "1 Celeb-synthesis/id0_id16_0000.mp4",
+                               "0 ./Celeb-synthesis/id0_id16_0000.mp4"])
+    with pytest.raises(ValueError, match=r"line 3: Celeb-synthesis/id0_id16_0000\.mp4 is listed with 0, and with 1 "
+                                         r"on line 2 \(1 = real, 0 = fake in this file\)"):
+        load_celebdf(tmp_path)
+    _celebdf(tmp_path, listed=["1 YouTube-real/00170.mp4", "0 Celeb-synthesis/id0_id16_0000.mp4",
+                               "0 ./Celeb-synthesis/id0_id16_0000.mp4"])
+    m = load_celebdf(tmp_path)
+    assert m.loc[m["split"] == "test", "video_id"].tolist() == ["00170", "id0_id16_0000"]

@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 from ._inventory import Inventory
-from ._manifest import deeper_hint, finish, list_named, read_text
+from ._manifest import deeper_hint, find_named, finish, list_named, read_text
 
 __all__ = ["load_celebdf"]
 
@@ -20,12 +20,11 @@ _TEST_LIST = "List_of_testing_videos.txt"
 
 
 def _find_folder(root, name):
-    """``root/name``, else a unique case-insensitive match (``Youtube-real`` is common)."""
-    if (root / name).is_dir():
-        return root / name
-    matches = [p for p in root.iterdir() if p.is_dir() and p.name.lower() == name.lower()] if root.is_dir() else []
-    if len(matches) == 1:
-        return matches[0]
+    """``root/name``, else its one case variant (``Youtube-real`` is common; :func:`find_named`, which
+    refuses two case variants and no exact name, naming both)."""
+    found = find_named(root, name, folder_wanted=True)
+    if found is not None:
+        return found
     raise FileNotFoundError(f"{root / name} not found: Celeb-DF needs the folders {', '.join(_FOLDERS)} "
                             f"(and {_TEST_LIST}) directly under {root}" + deeper_hint(root, [name]))
 
@@ -36,9 +35,11 @@ def _read_test_list(file):
     A name is read as the path it writes: Windows separators, a leading ``./`` and the folder in
     another letter case (``youtube-real/00170.mp4``) name the video the official spelling names
     (such an entry was reported as not on disk and its video, a test video, given the split
-    ``"train"``).
+    ``"train"``). A video listed twice with both digits (real on one line, fake on another) is
+    refused naming both lines: only the last digit was checked against the video's folder, so the
+    contradiction of a list read with the wrong convention could vanish.
     """
-    listed = {}
+    listed, line_of = {}, {}
     for lineno, line in enumerate(read_text(file).splitlines(), 1):
         if not line.strip():
             continue
@@ -51,7 +52,10 @@ def _read_test_list(file):
         folder, sep, rest = name.partition("/")
         # the folder in another letter case ('youtube-real/...') names the same folder, as on disk
         name = next((f for f in _FOLDERS if f.lower() == folder.lower()), folder) + sep + rest
-        listed[name] = int(parts[0])
+        if listed.setdefault(name, int(parts[0])) != int(parts[0]):
+            raise ValueError(f"{file}, line {lineno}: {name} is listed with {parts[0]}, and with {listed[name]} on "
+                             f"line {line_of[name]} (1 = real, 0 = fake in this file): which one holds cannot be told")
+        line_of.setdefault(name, lineno)
     return listed
 
 
@@ -79,7 +83,11 @@ def load_celebdf(root, *, strict=False):
     format, a file in a subfolder or in another folder, a broken link...) is counted, by
     reason, in a :class:`SkippedFilesWarning`; files that are not media are ignored. Folder
     names, and the test list's, are matched case-insensitively when the exact one is absent
-    (some copies have ``Youtube-real``).
+    (some copies have ``Youtube-real``), as :func:`load_dfdc` reads its files: the exact name wins
+    (a case variant beside it is not read, and its videos are counted outside the layout), and two
+    case variants with no exact name are refused naming both. The test list is UTF-8 (a leading
+    byte-order mark dropped), or UTF-16 when it starts with UTF-16's byte-order mark (as Windows
+    tools write it), decoded as manifest CSVs are.
 
     Parameters
     ----------
@@ -107,8 +115,10 @@ def load_celebdf(root, *, strict=False):
     FileNotFoundError
         Naming the missing folder.
     ValueError
-        For a malformed test-list line, a list that is not UTF-8 text (a leading byte-order
-        mark is accepted), or a listed label that contradicts the video's folder.
+        For a malformed test-list line, a list that is not UTF-8 text (or UTF-16 after its
+        byte-order mark), a listed label that contradicts the video's folder, a video listed with
+        both digits (naming both lines), or two case variants of a folder or of the list and no
+        exact name (naming both).
     SkippedFilesError
         With ``strict=True``, see above.
 
@@ -173,10 +183,7 @@ def load_celebdf(root, *, strict=False):
                              video_id=path.stem, target_id=target, source_id=source, original=original,
                              folder=name, key=f"{name}/{path.stem}.mp4"))
 
-    test_file = root / _TEST_LIST
-    if not test_file.is_file():  # 'list_of_testing_videos.txt': the one file of that name in another case
-        twins = sorted(p for p in root.iterdir() if p.name.lower() == _TEST_LIST.lower() and p.is_file())
-        test_file = twins[0] if len(twins) == 1 else test_file
+    test_file = find_named(root, _TEST_LIST) or root / _TEST_LIST  # or 'list_of_testing_videos.txt'
     listed = _read_test_list(test_file) if test_file.is_file() else None
     if listed:
         seen = set()

@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from ._inventory import Inventory
-from ._manifest import finish, natural_key, normalization_note, read_json, read_text, warn_same_file
+from ._manifest import (find_named, finish, natural_key, normalization_note, read_json, read_text,
+                        separator_line, warn_same_file)
 
 __all__ = ["load_dfdc"]
 
@@ -25,23 +26,14 @@ _METADATA = "metadata.json"
 def _named(folder, name, *, folder_wanted=False):
     """``folder/name``, else the one entry named ``name`` in another letter case (``Metadata.json``,
     ``METADATA.JSON``, ``Labels.csv``, ``Videos/``: copies made on Windows or macOS, which match names
-    case-insensitively); None when there is neither. Two such entries and no exact one are refused:
-    which one holds the labels cannot be told."""
-    kind = Path.is_dir if folder_wanted else Path.is_file
+    case-insensitively); None when there is neither (:func:`find_named`, which refuses two such entries
+    and no exact one: which one holds the labels cannot be told). A broken link of the exact name is
+    said to be one."""
     exact = folder / name
-    if kind(exact):
-        return exact
     if exact.is_symlink() and not exact.exists():  # the labels are there, out of reach: never "no metadata.json"
         what = "the part's videos" if folder_wanted else "the part's labels"
         raise FileNotFoundError(f"{exact} is a broken symbolic link (to {os.readlink(exact)}): {what} cannot be read")
-    try:
-        twins = sorted(p for p in folder.iterdir() if p.name.lower() == name and p.name != name and kind(p))
-    except OSError:
-        return None
-    if len(twins) > 1:
-        raise ValueError(f"{folder}: {' and '.join(repr(p.name) for p in twins)} differ only in letter case and "
-                         f"no {name!r} exists: which one labels the part cannot be told; keep one")
-    return twins[0] if twins else None
+    return find_named(folder, name, folder_wanted=folder_wanted)
 
 
 def _is_part(folder):
@@ -89,14 +81,17 @@ def _read_entries(part):
             raise ValueError(f"{meta_file}: expected an object mapping file names to entries")
         return meta_file, meta
     file = _named(part, _TEST_LABELS)
-    rows = list(csv.reader(read_text(file).splitlines()))
+    lines = read_text(file).splitlines()
+    sep = separator_line(lines[0]) if lines else None  # Excel's 'sep=;' line before the header
+    skipped = int(sep is not None)
+    rows = list(csv.reader(lines[skipped:], delimiter=sep or ","))
     header = [c.strip().lower() for c in rows[0]] if rows else []
     if "filename" not in header or "label" not in header:
         found = rows[0] if rows else "nothing"
         raise ValueError(f"{file}: expected the columns filename,label (1 = fake), found {found}")
     at_name, at_label = header.index("filename"), header.index("label")
     meta = {}
-    for k, row in enumerate(rows[1:], start=2):
+    for k, row in enumerate(rows[1:], start=2 + skipped):
         if not any(c.strip() for c in row):
             continue
         if len(row) != len(header):
@@ -143,6 +138,9 @@ def load_dfdc(root, *, strict=False):
     Its rows have ``split="test"`` and no ``original`` (each video is its own group). A folder
     with both files is read from ``metadata.json``. ``Metadata.json``, ``Labels.csv`` or ``Videos/`` in
     another letter case (a copy made on Windows or macOS) are read when the exact name is absent.
+    ``labels.csv`` and ``metadata.json`` are UTF-8 (a leading byte-order mark dropped) or UTF-16
+    with its byte-order mark (as Windows tools write them), decoded as manifest CSVs are; a first
+    line ``sep=;`` (Excel's separator line) sets the separator of ``labels.csv``.
     Labels come from the metadata only. Media files that no metadata.json (or labels.csv) names (a part
     folder without metadata.json, videos the metadata does not list, files outside the part
     folders) cannot be labelled: they are counted, by reason, in a
@@ -174,7 +172,8 @@ def load_dfdc(root, *, strict=False):
     ValueError
         For unreadable JSON, an entry without a REAL/FAKE label (0/1 in labels.csv), a labels.csv
         without the columns filename and label, with a short line or a name listed twice,
-        naming the file and entry or line.
+        naming the file and entry or line; for two case variants of ``metadata.json``,
+        ``labels.csv`` or ``videos/`` and no exact name, naming both.
     SkippedFilesError
         With ``strict=True``, see above.
 

@@ -6,7 +6,7 @@ import warnings
 from pathlib import Path
 
 from ._inventory import Inventory
-from ._manifest import deeper_hint, finish, list_named, read_json, require_dir
+from ._manifest import deeper_hint, find_named, finish, list_named, read_json, require_dir
 
 __all__ = ["FFPP_METHODS", "load_faceforensics"]
 
@@ -18,11 +18,20 @@ _COMPRESSIONS = {"c0": ("raw", "c0"), "raw": ("raw", "c0"), "c23": ("c23",), "c4
 _SPLITS = ("train", "val", "test")
 
 
+def _folder(parent, *names):
+    """``parent/names[0]/names[1]/...``, each name matched as written, else in its one other letter case
+    (``Original_Sequences/``, ``C23/``: a copy made through Windows or macOS; :func:`find_named`, which
+    refuses two case variants and no exact name); None when one is absent."""
+    for name in names:
+        parent = find_named(parent, name, folder_wanted=True)
+    return parent
+
+
 def _videos_dir(base, compression):
     """``base/<comp>/videos``; c0 is stored as ``raw/`` by the download script (``c0/`` accepted)."""
     for name in _COMPRESSIONS[compression]:
-        folder = base / name / "videos"
-        if folder.is_dir():
+        folder = _folder(base, name, "videos")
+        if folder is not None:
             return folder
     return None
 
@@ -31,9 +40,9 @@ def _read_splits(folder):
     """Map each id pair (frozenset) to its split, from the official train/val/test.json."""
     pairs = {}
     for split in _SPLITS:
-        file = folder / f"{split}.json"
-        if not file.is_file():
-            raise FileNotFoundError(f"{file} not found: the official split folder needs "
+        file = find_named(folder, f"{split}.json")  # or 'Train.json'
+        if file is None:
+            raise FileNotFoundError(f"{folder / f'{split}.json'} not found: the official split folder needs "
                                     f"{', '.join(s + '.json' for s in _SPLITS)}")
         entries = read_json(file)
         for k, pair in enumerate(entries):
@@ -49,23 +58,31 @@ _COMP_OF_FOLDER = {"raw": "c0", "c0": "c0", "c23": "c23", "c40": "c40"}
 _AUXILIARY = {"masks": "mask video", "images": "extracted frame (images/ folder)"}
 
 
-def _classifier(comp, methods, subsets, read):
-    """Why a media file under the FF++ root is not in the manifest (see load_faceforensics)."""
-    known = set(FFPP_METHODS) | {_DFD}
+def _classifier(comp, methods, subsets, read, tops):
+    """Why a media file under the FF++ root is not in the manifest (see load_faceforensics).
+
+    ``tops`` maps the top folders read (as spelled on disk) to their canonical names, ``read`` holds
+    the ``videos/`` folders read (their parts under the root, as spelled on disk). Names below the
+    top folders are compared case-insensitively (``Deepfakes/C23/`` is c23 Deepfakes)."""
+    known = {m.casefold(): m for m in set(FFPP_METHODS) | {_DFD}}
 
     def classify(_, rel):
-        if len(rel) < 4 or rel[0] not in ("original_sequences", "manipulated_sequences"):
+        if len(rel) < 4 or rel[0] not in tops:
             return None
-        top, name, sub = rel[:3]
-        if top == "original_sequences" and name not in ("youtube", "actors"):
-            return f"in an unknown original subset folder {name}/", False
-        if top == "manipulated_sequences" and name not in known:
-            return f"in an unknown method folder {name}/ (known: {', '.join(sorted(known))})", False
+        top, name, sub = tops[rel[0]], rel[1], rel[2].casefold()
+        if top == "original_sequences":
+            if name.casefold() not in ("youtube", "actors"):
+                return f"in an unknown original subset folder {name}/", False
+            name = name.casefold()
+        elif name.casefold() not in known:
+            return f"in an unknown method folder {name}/ (known: {', '.join(sorted(known.values()))})", False
+        else:
+            name = known[name.casefold()]
         if sub in _AUXILIARY:
             return f"{_AUXILIARY[sub]} (not a detection input)", True
-        if rel[3:4] == ("images",):
+        if rel[3].casefold() == "images":
             return _AUXILIARY["images"] + " (not a detection input)", True
-        if sub not in _COMP_OF_FOLDER or rel[3] != "videos" or len(rel) != 5:
+        if sub not in _COMP_OF_FOLDER or rel[3].casefold() != "videos" or len(rel) != 5:
             return None
         if _COMP_OF_FOLDER[sub] != comp:  # first: with methods=None, a method without a folder for comp
             return f"compression {_COMP_OF_FOLDER[sub]} not selected (compression=)", True  # is left out for this
@@ -73,8 +90,9 @@ def _classifier(comp, methods, subsets, read):
             return f"method {name} not selected (methods=)", True
         if top == "original_sequences" and name not in subsets:
             return f"original {name} videos not selected (they come with methods=[{_DFD!r}])", True
-        if (top, name, sub) not in read:
-            return f"{comp} videos also stored in {sub}/, which was not read (another folder for {comp} was)", False
+        if tuple(rel[:4]) not in read:
+            return (f"{comp} videos also stored in {'/'.join(rel[:4])}/, which was not read (another folder for "
+                    f"{comp} was, or one in the exact letter case)"), False
         return None
 
     return classify
@@ -102,6 +120,13 @@ def load_faceforensics(root, *, compression="c23", methods=None, splits_dir=None
     whose name does not follow the naming above, other formats, unknown method folders, files
     outside the layout, broken links and unreadable files. Files that are not media (models,
     JSON, notes) are ignored.
+
+    Folder and file names are matched as written, else in another letter case (a copy made
+    through Windows or macOS: ``Original_Sequences/``, ``Manipulated_Sequences/Deepfakes/C23/videos/``,
+    ``Splits/Train.json``), as :func:`load_dfdc` reads its files: the exact name wins (a case
+    variant beside it is not read, and its videos are counted), and two case variants of one name
+    with no exact one are refused naming both. ``method`` and ``subset`` keep their canonical
+    names; ``path`` is as on disk.
 
     Parameters
     ----------
@@ -140,7 +165,8 @@ def load_faceforensics(root, *, compression="c23", methods=None, splits_dir=None
     FileNotFoundError
         Naming the missing folder (originals, a requested method) or split file.
     ValueError
-        For an unknown compression or method, or a malformed split file.
+        For an unknown compression or method, a malformed split file, or two names of the layout
+        that differ only in letter case where the exact name is absent (naming both).
     SkippedFilesError
         With ``strict=True``, see above.
 
@@ -193,12 +219,13 @@ def load_faceforensics(root, *, compression="c23", methods=None, splits_dir=None
         raise ValueError(f"compression must be one of {sorted(_COMPRESSIONS)}, got {compression!r}")
     comp = "c0" if compression == "raw" else compression
     known = FFPP_METHODS + (_DFD,)
-    if not (root / "manipulated_sequences").is_dir() and not (root / "original_sequences").is_dir():
+    tops = {t: _folder(root, t) for t in ("original_sequences", "manipulated_sequences")}
+    if tops["manipulated_sequences"] is None and tops["original_sequences"] is None:
         raise FileNotFoundError(f"{root} has neither manipulated_sequences/ nor original_sequences/ (the official "
                                 f"download script's layout)"
                                 + deeper_hint(root, ["manipulated_sequences", "original_sequences"]))
     if methods is None:
-        methods = [m for m in FFPP_METHODS if _videos_dir(root / "manipulated_sequences" / m, comp)]
+        methods = [m for m in FFPP_METHODS if _videos_dir(_folder(tops["manipulated_sequences"], m), comp)]
         if not methods:
             raise FileNotFoundError(
                 f"{root / 'manipulated_sequences'}: found no <Method>/{_COMPRESSIONS[comp][0]}/videos folder "
@@ -215,9 +242,11 @@ def load_faceforensics(root, *, compression="c23", methods=None, splits_dir=None
     inventory = Inventory(root)
     subsets = ["youtube"] + (["actors"] if _DFD in methods else [])
     for subset in subsets:
-        base = root / "original_sequences" / subset
-        folder = _videos_dir(base, comp) or require_dir(base / sub / "videos", f"the real {subset} videos")
-        read.add(("original_sequences", subset, folder.parent.name))
+        base = _folder(tops["original_sequences"], subset)
+        folder = _videos_dir(base, comp) or require_dir(
+            (base or (tops["original_sequences"] or root / "original_sequences") / subset) / sub / "videos",
+            f"the real {subset} videos")
+        read.add(folder.relative_to(root).parts)
         pattern = r"\d{3}" if subset == "youtube" else r"(\d{2})__\S+"
         for path, match in list_named(inventory, folder, pattern):
             vid = path.stem
@@ -225,9 +254,11 @@ def load_faceforensics(root, *, compression="c23", methods=None, splits_dir=None
             rows.append(dict(path=str(path), label=0, method="real", video_id=vid, target_id=ident,
                              source_id=None, subset=subset))
     for method in methods:
-        base = root / "manipulated_sequences" / method
-        folder = _videos_dir(base, comp) or require_dir(base / sub / "videos", f"the {method} videos")
-        read.add(("manipulated_sequences", method, folder.parent.name))
+        base = _folder(tops["manipulated_sequences"], method)
+        folder = _videos_dir(base, comp) or require_dir(
+            (base or (tops["manipulated_sequences"] or root / "manipulated_sequences") / method) / sub / "videos",
+            f"the {method} videos")
+        read.add(folder.relative_to(root).parts)
         subset = "actors" if method == _DFD else "youtube"
         pattern = r"(\d{3})_(\d{3})" if subset == "youtube" else r"(\d{2})_(\d{2})__\S+"
         for path, match in list_named(inventory, folder, pattern):
@@ -236,8 +267,8 @@ def load_faceforensics(root, *, compression="c23", methods=None, splits_dir=None
 
     if splits_dir is not None:
         split_of_pair = _read_splits(require_dir(splits_dir, "the official split folder (train/val/test.json)"))
-    elif (root / "splits").is_dir():
-        split_of_pair = _read_splits(root / "splits")
+    elif _folder(root, "splits") is not None:  # or 'Splits/'
+        split_of_pair = _read_splits(_folder(root, "splits"))
     else:
         split_of_pair = None
     unsplit = 0
@@ -266,7 +297,8 @@ def load_faceforensics(root, *, compression="c23", methods=None, splits_dir=None
         row["compression"] = comp
         row.setdefault("split", None)
     skipped = inventory.settle([r["path"] for r in rows], loader="load_faceforensics", strict=strict,
-                               classify=_classifier(comp, set(methods), set(subsets), read))
+                               classify=_classifier(comp, set(methods), set(subsets), read,
+                                                    {f.name: t for t, f in tops.items() if f is not None}))
     columns = ["video_id", "target_id", "source_id", "subset", "compression", "split"]
     return finish(rows, columns, "faceforensics", group_by=["target_id", "source_id"],
                   methods=list(methods), compression=comp, skipped=skipped)

@@ -82,17 +82,78 @@ def natural_key(text):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(text))]
 
 
+def text_encoding(path):
+    """How a data set's text file (manifest CSV, DFDC labels.csv, metadata.json, the Celeb-DF list) is decoded.
+
+    ``"utf-16"`` when the file starts with UTF-16's byte-order mark (Excel's "Unicode text", Windows
+    PowerShell's ``Out-File``; the mark gives the byte order), else ``"utf-8-sig"`` (UTF-8, a leading
+    byte-order mark dropped, as Windows tools write it). No other encoding is guessed: UTF-16 without
+    its mark or Windows-1252 is left to fail as UTF-8, naming the file.
+    """
+    with open(path, "rb") as f:
+        head = f.read(2)
+    return "utf-16" if head in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+
+
 def read_text(path):
-    """The text of a data set's metadata file (JSON, list), as UTF-8; a leading byte-order mark is dropped.
+    """The text of a data set's metadata file (JSON, list, labels.csv), decoded as :func:`text_encoding` says.
 
     Windows tools often start UTF-8 files with a BOM, which ``json.loads`` refuses and which would
-    glue itself to the first field of a list. Raises ValueError naming the file when it is not
-    UTF-8 (an OSError, e.g. no permission, names it already).
+    glue itself to the first field of a list, or write UTF-16 with its BOM. Raises ValueError
+    naming the file when it is not text in that encoding, or holds a NUL character (UTF-16 without
+    its mark, which reads as UTF-8 with a NUL after each ASCII letter: a DFDC labels.csv so written
+    was refused as lacking the columns filename and label, its header shown as ``'f\\x00i\\x00...'``);
+    an OSError, e.g. no permission, names it already.
     """
+    encoding = text_encoding(path)
+    shown = "UTF-16" if encoding == "utf-16" else "UTF-8"
     try:
-        return Path(path).read_text(encoding="utf-8-sig")
+        text = Path(path).read_text(encoding=encoding)
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise ValueError(f"{path} is not {shown} text ({exc.reason} at byte {exc.start})") from None
+    if "\x00" in text:  # UTF-16 without its mark reads as UTF-8 with a NUL after each ASCII letter
+        raise ValueError(f"{path} is not {shown} text (a NUL character at character {text.index(chr(0))}: UTF-16 "
+                         f"without its byte-order mark?); save it as UTF-8, or as UTF-16 with its byte-order mark")
+    return text
+
+
+def separator_line(line):
+    """The separator a first line ``sep=;`` (Excel's separator line, written and read before a CSV's
+    header) names, or None when ``line`` is not one."""
+    hint = re.fullmatch(r'"?sep=(.)"?,*', line.rstrip("\r\n"))
+    return hint.group(1) if hint else None
+
+
+def find_named(folder, name, *, folder_wanted=False):
+    """``folder/name``, else the one entry of ``folder`` named ``name`` in another letter case; None when neither.
+
+    A data set copied through Windows or macOS (file systems that match names case-insensitively)
+    may hold ``Metadata.json``, ``Original_Sequences/`` or ``Youtube-real/``. The exact name wins;
+    one case variant is taken in its place. Only files (``folder_wanted=False``) or only folders
+    count. A ``folder`` that is None, absent or cannot be listed has none.
+
+    Raises
+    ------
+    ValueError
+        When two or more case variants exist and the exact name does not, naming them: which one
+        is the data set's cannot be told.
+    """
+    if folder is None:
+        return None
+    folder = Path(folder)
+    kind = Path.is_dir if folder_wanted else Path.is_file
+    exact = folder / name
+    if kind(exact):
+        return exact
+    try:
+        twins = sorted(p for p in folder.iterdir()
+                       if p.name.casefold() == name.casefold() and p.name != name and kind(p))
+    except OSError:
+        return None
+    if len(twins) > 1:
+        raise ValueError(f"{folder}: {' and '.join(repr(p.name) for p in twins)} differ only in letter case and "
+                         f"no {name!r} exists: which one is meant cannot be told; keep one")
+    return twins[0] if twins else None
 
 
 def read_json(path):
@@ -171,15 +232,12 @@ def read_manifest_csv(path, names=NAME_COLUMNS, **kwargs):
 
     hint = None  # Excel's separator line ('sep=;'), which Excel reads and writes before the header
     if isinstance(path, (str, os.PathLike)):
-        if "encoding" not in kwargs:
-            with open(path, "rb") as f:
-                head = f.read(2)
-            if head in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark (Excel's "Unicode
-                kwargs["encoding"] = "utf-16"        # text", Windows PowerShell's Out-File): read as such
+        if "encoding" not in kwargs and text_encoding(path) == "utf-16":  # with its byte-order mark
+            kwargs["encoding"] = "utf-16"
         with open(path, encoding=kwargs.get("encoding") or "utf-8-sig", errors="replace", newline="") as f:
-            hint = re.fullmatch(r'"?sep=(.)"?,*', f.readline().rstrip("\r\n"))
+            hint = separator_line(f.readline())
         if hint and "sep" not in kwargs and "skiprows" not in kwargs:
-            kwargs.update(sep=hint.group(1), skiprows=1)
+            kwargs.update(sep=hint, skiprows=1)
 
     header = pd.read_csv(path, nrows=0, **kwargs).columns
     rewind()
