@@ -269,6 +269,26 @@ def test_av_sync_of_a_silent_sound_track_says_the_sound_is_flat_not_that_no_face
     assert np.all(np.isfinite(X[1]))
 
 
+def test_av_sync_of_a_still_mouth_or_a_short_sound_names_that_side(tmp_path):
+    """A still picture with a voice (every frame frame 0, the sound of the talking clip): the mouth is found
+    in every frame but never moves. It was 'no_face', 'mouth found in 30 of 30 frames, sound in 30: too few
+    frames with both', which contradicts itself; now 'no_motion'. A sound track lasting 3 frames of the 30
+    was 'the sound does not change (silent or constant)'; now it says how few frames have sound.
+    Look-alike: the talking clip itself is 'ok'."""
+    frames, sound = talking(30, 25, 0, 0, SR)
+    still = _write(tmp_path / "still.mkv", audio=sound, frames=[frames[0]] * len(frames), fps=25)
+    short = _write(tmp_path / "short.mkv", audio=sound[:int(SR * 3 / 25)], frames=frames, fps=25)
+    voiced = _write(tmp_path / "voiced.mkv", audio=sound, frames=frames, fps=25)
+    sync = AVSyncFeatures(detector=FixedFace()).fit()
+    X = sync.transform([str(still), str(short), str(voiced)])
+    assert sync.status_["status"].tolist() == ["no_motion", "no_audio", "ok"]
+    assert sync.status_["reason"][0] == ("the mouth, found in 30 of 30 frames, does not move: nothing to correlate "
+                                         "with the sound")
+    assert sync.status_["reason"][1].startswith("sound in only ") and "of the 30 frames analysed" in \
+        sync.status_["reason"][1]
+    assert np.all(np.isnan(X[:2, :4])) and X[0, 4] == 30 and np.all(np.isfinite(X[2]))
+
+
 def test_mouth_box_from_landmarks_or_face_box():
     lm = np.array([[0, 0], [0, 0], [0, 0], [20, 50], [40, 50]], dtype=float)
     assert mouth_box(Face((0, 0, 60, 60), 1.0, lm), (100, 100)) == (15, 40, 45, 60)  # 1.5 w x w around (30, 50)

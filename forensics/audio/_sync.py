@@ -213,9 +213,11 @@ class AVSyncFeatures(TransformerMixin, BaseEstimator):
         rate, 0 when no stream was read; a label that follows it is a shortcut the audit flags).
         ``status`` is ``"ok"`` (``reason``: gaps in the sound's timestamps filled with silence, if
         any), ``"no_audio"`` (no sound track: NaN row; or a sound that does not change over the
-        frames analysed, silent or constant: NaN but ``n_frames``), ``"no_face"`` (the mouth found
-        in too few frames to correlate: NaN but ``n_frames``) or ``"error"`` (with
-        ``on_error="nan"``); ``reason`` says which.
+        frames analysed, silent or constant, or present in fewer than 5 of them: NaN but
+        ``n_frames``), ``"no_face"`` (the mouth found in too few frames to correlate: NaN but
+        ``n_frames``), ``"no_motion"`` (the mouth found but never moving, e.g. a still picture with
+        a voice: NaN but ``n_frames``) or ``"error"`` (with ``on_error="nan"``); ``reason`` says
+        which.
 
     Notes
     -----
@@ -289,20 +291,32 @@ class AVSyncFeatures(TransformerMixin, BaseEstimator):
         n_boxes = sum(b is not None for b in boxes)
         status, reason = "ok", "; ".join(track.errors)
         if not np.isfinite(peak):  # say which side has nothing to correlate
+            moving = np.asarray(motion, dtype=np.float64)
+            moving = moving[np.isfinite(moving)]
+            heard = np.asarray(energy, dtype=np.float64)
+            heard = heard[np.isfinite(heard)]
             changes = np.abs(np.diff(np.asarray(energy, dtype=np.float64)))
             changes = changes[np.isfinite(changes)]
-            if np.isfinite(motion).sum() >= 4 and (changes.size < 4 or np.ptp(changes) == 0):
+            if moving.size < 4:
+                status = "no_face"
+                reason = f"mouth found in {n_boxes} of {len(frames)} frames: too few to correlate"
+            elif heard.size < 5:  # fewer than 4 changes of the sound: a track shorter than the frames analysed
+                status = "no_audio"
+                reason = (f"sound in only {heard.size} of the {len(frames)} frames analysed: too few to "
+                          f"correlate with the mouth, found in {n_boxes} of them")
+            elif changes.size < 4 or np.ptp(changes) == 0:
                 # the mouth was followed, but the sound does not change (silence, or a constant level)
                 status = "no_audio"
                 reason = (f"the sound does not change over the {len(frames)} frames analysed (silent or "
                           f"constant): nothing to correlate with the mouth, found in {n_boxes} of them")
-            elif np.isfinite(motion).sum() >= 4:  # both sides vary, but too few frames have both
+            elif np.ptp(moving) == 0:  # a face that never moves (a still picture with a voice)
+                status = "no_motion"
+                reason = (f"the mouth, found in {n_boxes} of {len(frames)} frames, does not move: nothing to "
+                          "correlate with the sound")
+            else:  # both sides vary, but too few frames have both
                 status = "no_face"
-                reason = (f"mouth found in {n_boxes} of {len(frames)} frames, sound in "
-                          f"{int(np.isfinite(energy).sum())}: too few frames with both to correlate")
-            else:
-                status = "no_face"
-                reason = f"mouth found in {n_boxes} of {len(frames)} frames: too few to correlate"
+                reason = (f"mouth found in {n_boxes} of {len(frames)} frames, sound in {heard.size}: too few "
+                          "frames with both to correlate")
         row = np.array([peak, lag, lag / fps, r0, n_boxes], dtype=np.float64)
         return row, status, reason, (track.stream, track.n_streams, track.source_rate)
 
@@ -323,7 +337,7 @@ class AVSyncFeatures(TransformerMixin, BaseEstimator):
                 if self.on_error == "raise":
                     raise
                 row, s, r = np.full(len(AV_SYNC_NAMES), np.nan), "error", exc.reason
-            if s in ("no_face", "no_audio"):
+            if s in ("no_face", "no_audio", "no_motion"):
                 row[:4] = np.nan
             rows.append(row)
             status.append(dict(index=i, source=str(path), status=s, reason=r, stream=streams[0],

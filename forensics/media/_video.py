@@ -870,7 +870,8 @@ def _scan(container, stream, errors, fh=None):
     last = deque(maxlen=_TRAILING_PACKETS)  # the stream's last packets: do they hold a picture? (_no_picture)
     random_access = _random_access_test(stream)
     not_random_access = []  # keyframe-flagged packets a decoder cannot start from (_random_access_test)
-    refresh = _refresh_tests(stream)
+    # where a refresh completes serves only seeks: in a container the reader never seeks in, not parsed at all
+    refresh = _refresh_tests(stream) if _formats(container) & set(_SEEKABLE_FORMATS) else None
     recovery, reference = {}, {}  # their recovery_frame_cnt, and which packets after the first are references
     complete = False
     if fh is not None:
@@ -1953,10 +1954,13 @@ class _Decode:
         refresh = True  # seek to the starts an intra-refresh stream's recovery points give (_Table.refresh_starts)
         from_refresh = False  # decoding from such a start
         passed = False  # ... and a frame asked for was passed without being output
+        before_refresh = None  # the errors as they stood when that start was sought to
         while i < len(wanted):
             if passed:
                 # The decoder did not output a frame asked for after such a start: the frames from there on are
-                # decoded again as without those starts (from a clean keyframe, or from the first byte).
+                # decoded again as without those starts (from a clean keyframe, or from the first byte); what
+                # that attempt reported is decoded, and reported, again
+                errors.counts = before_refresh
                 refresh = from_refresh = passed = False
                 key = table.seek_target(wanted[i], refresh=False) if seeking else None
                 restart = key is None
@@ -1989,6 +1993,8 @@ class _Decode:
                         last_out = None
                         self.skip = None
                         from_refresh = table.refresh_start(key)
+                        if from_refresh:
+                            before_refresh = dict(errors.counts)
                         continue
             try:
                 packet = next(demux)
@@ -2015,7 +2021,7 @@ class _Decode:
                 if landing is not None:
                     if pos is None or pos > landing:
                         # The seek went past the packet asked for: decode from the first byte instead.
-                        seeking = False
+                        seeking = from_refresh = False
                         self.video.reopen()
                         self._configure()
                         demux, landing, used, cur = self.video.container.demux(self.video.stream), None, {}, -1
