@@ -287,7 +287,6 @@ def _evaluate_model(args):
 
     from ..metrics import evaluate
     from .._video_detector import takes_videos
-    from ._predict import score_items
 
     model = C.load_model(args.model)
     C.set_progress(model, args.progress)
@@ -326,7 +325,7 @@ def _evaluate_model(args):
             items = [i if p is None else p for p, i in zip(manifest["path"], manifest.get("item", manifest["path"]))]
             # an item that cannot be scored (unreadable, no face) is left out of the metrics and counted, as
             # 'forensics predict' records it, instead of stopping the evaluation of the others
-            scores, errors = score_items(model, items, progress=args.progress, desc="evaluate")
+            scores, errors = C.score_items(model, items, progress=args.progress, desc="evaluate")
             failed = np.flatnonzero([bool(e) or not np.isfinite(v) for e, v in zip(errors, scores)])
             if len(failed) == len(items):
                 raise C.CommandError(f"no item of DATA could be scored; first: {manifest['path'].iloc[0]}: "
@@ -336,8 +335,9 @@ def _evaluate_model(args):
                 C.stderr(f"forensics evaluate: note: {len(failed)} of {len(items)} {wanted}s could not be scored and "
                          f"are left out of the metrics; first: {manifest['path'].iloc[first]}: "
                          f"{errors[first] or 'the model gave no finite score'}")
-                keep = np.setdiff1d(np.arange(len(items)), failed)
-                manifest, scores = manifest.iloc[keep].reset_index(drop=True), scores[keep]
+                keep = np.ones(len(items), dtype=bool)
+                keep[failed] = False
+                manifest, scores = manifest[keep].reset_index(drop=True), scores[keep]
             y, methods, videos = manifest["label"].to_numpy(), manifest["method"].to_numpy(), None
         classes = np.unique(np.asarray(y)[~pd.isna(y)])
         if len(classes) == 1:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -99,12 +98,6 @@ def _expand_inputs(inputs, suffixes, kind="images"):
     return rows
 
 
-def _item_reason(exc):
-    from ..media import ItemError
-
-    return C.one_line(exc.reason if isinstance(exc, ItemError) else f"{type(exc).__name__}: {exc}")
-
-
 def run(args):
     from .._video_detector import takes_videos
     from ..datasets import IMAGE_SUFFIXES, VIDEO_SUFFIXES
@@ -122,95 +115,9 @@ def run(args):
         return _write(args, rows, scores, errors)
     video = takes_videos(model)
     rows = _expand_inputs(args.inputs, VIDEO_SUFFIXES if video else IMAGE_SUFFIXES, "videos" if video else "images")
-    scores, errors = score_items(model, [path for _, path, _ in rows], args.chunk_size, args.progress,
+    scores, errors = C.score_items(model, [path for _, path, _ in rows], args.chunk_size, args.progress,
                                  [e for _, _, e in rows])
     return _write(args, rows, scores, errors)
-
-
-def score_items(model, items, chunk_size=64, progress=False, errors=None, desc="predict"):
-    """Fake scores of ``items`` (NaN where none) and, per item, why it got none ("" otherwise).
-
-    Scored ``chunk_size`` items at a time; a chunk that fails is scored item by item, so one bad
-    item costs only its own score. ``errors``: reasons already known (an item None is skipped).
-    """
-    from tqdm.auto import tqdm
-
-    from ..features._base import expecting
-    from ..media import EmptyRowsWarning
-
-    scores = np.full(len(items), np.nan)
-    errors = list(errors) if errors is not None else [""] * len(items)
-    todo = [i for i, item in enumerate(items) if item is not None]
-    bar = tqdm(total=len(todo), desc=desc, unit="item", disable=not progress, file=sys.stderr)
-    # one job of len(todo) items scored chunk by chunk: the up-front compile rule counts the job
-    with C.quiet_warnings(), warnings.catch_warnings(), expecting(len(todo)):
-        # items without any feature value, or without a face, are recorded (a reason), not warned about
-        warnings.filterwarnings("ignore", category=EmptyRowsWarning)
-        warnings.filterwarnings("ignore", message=r".* have no face in any sampled frame", category=RuntimeWarning)
-        try:
-            for start in range(0, len(todo), chunk_size):
-                part = todo[start:start + chunk_size]
-                try:
-                    scores[part], reasons = _scores(model, [items[i] for i in part])
-                    for i, reason in zip(part, reasons):
-                        errors[i] = errors[i] or reason
-                except (ValueError, OSError, RuntimeError, TypeError):
-                    for i in part:  # one bad item spoils the chunk: score its items one by one
-                        try:
-                            (scores[i],), (reason,) = _scores(model, [items[i]])
-                            errors[i] = errors[i] or reason
-                        except (ValueError, OSError, RuntimeError, TypeError) as exc:
-                            errors[i] = _item_reason(exc)
-                bar.update(len(part))
-        finally:
-            bar.close()
-    return scores, errors
-
-
-def _scores(model, items):
-    """(fake scores, per item the reason to record when it gets no score, else "").
-
-    An item whose features are all NaN, or a video in which no face was found (its face
-    features all NaN), has a score that is not about it (every value the head sees is imputed):
-    it gets NaN.
-    """
-    import pandas as pd
-
-    steps = list(getattr(model, "named_steps", None) or {})
-    if "features" not in steps or steps[-1] == "features":
-        return C.fake_scores(model, items), [""] * len(items)
-    k = steps.index("features") + 1
-    F = np.asarray(model[:k].transform(items), dtype=np.float64)
-    try:
-        names = list(model[:k].get_feature_names_out())
-    except Exception:  # an extractor without names: every column counts
-        names = None
-    empty, reason = _empty_rows(F, names)
-    reasons = [reason if e else "" for e in empty]
-    status = getattr(model[k - 1], "status_", None)
-    if isinstance(status, pd.DataFrame) and {"status", "error"} <= set(status.columns) and len(status) == len(items):
-        for i, why in C.faceless_rows(F, names, status["status"], status["error"]).items():
-            reasons[i] = why
-    scores = np.asarray(C.fake_scores(model[k:], F), dtype=np.float64)
-    scores[[bool(r) for r in reasons]] = np.nan
-    return scores, reasons
-
-
-def _empty_rows(F, names):
-    """(mask of the rows of ``F`` without any feature value, the reason to record for them).
-
-    A video's frame counts are numbers even when no frame gave any value, so they do not count.
-    """
-    from ..features._video import _COUNTS
-
-    content = F
-    if names is not None and len(names) == F.shape[1]:
-        content = F[:, np.array([n not in _COUNTS for n in names], dtype=bool)]
-    empty = np.isnan(content).all(axis=1) if content.shape[1] else np.zeros(len(F), bool)
-    besides = " besides the video's frame counts" if content.shape[1] < F.shape[1] else ""
-    reason = (f"no feature of the model could be computed for it (all {content.shape[1]} columns NaN{besides}, e.g. "
-              f"an image smaller than its feature families need): a score would come from imputed values only")
-    return empty, reason
 
 
 def _score_table(model, source):
@@ -235,7 +142,7 @@ def _score_table(model, source):
               zip(ok, table.data["error"] if "error" in table.data.columns else [""] * len(ok))]
     scores = np.full(len(rows), np.nan)
     F = np.asarray(F, dtype=np.float64)
-    empty, reason = _empty_rows(F, list(names))
+    empty, reason = C.empty_rows(F, list(names))
     for i in np.flatnonzero(ok & empty):
         errors[i] = reason
     if "status" in table.data.columns:
