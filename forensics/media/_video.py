@@ -681,6 +681,9 @@ class _Table:
     #: frames, and not sent to the decoder either
     no_picture = frozenset()
     no_picture_sizes = frozenset()
+    #: decode positions of MPEG-4 Part 2 N-VOPs the decoder outputs no picture for (in no_picture too; see
+    #: _not_coded_test)
+    not_coded = frozenset()
 
     def _leading(self, pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts=None, first_output=None):
         """``pkt_discard`` with the pictures a stream that starts between keyframes cannot show marked.
@@ -874,6 +877,7 @@ def _scan(container, stream, errors, fh=None):
     refresh = _refresh_tests(stream) if _formats(container) & set(_SEEKABLE_FORMATS) else None
     recovery, reference = {}, {}  # their recovery_frame_cnt, and which packets after the first are references
     mpeg4 = stream.codec_context.name == "mpeg4"
+    vp8 = stream.codec_context.name == "vp8"
     not_coded, not_coded_at, previous = None, [], None  # MPEG-4 Part 2 N-VOPs (_not_coded_test)
     complete = False
     if fh is not None:
@@ -905,7 +909,8 @@ def _scan(container, stream, errors, fh=None):
             pts.append(packet.pts)
             dts.append(packet.dts)
             key.append(packet.is_keyframe)
-            discard.append(packet.is_discard)
+            # a VP8 frame with show_frame = 0 (an alt-ref frame in its own packet): decoded as a reference, never shown
+            discard.append(packet.is_discard or (vp8 and not memoryview(packet)[0] & _VP8_SHOW_FRAME))
             dur.append(packet.duration or 0)
         complete = True
     except av.FFmpegError as exc:
@@ -935,6 +940,7 @@ def _scan(container, stream, errors, fh=None):
                    first_output=first_output, recovery=recovery, reference=reference)
     # FFmpeg's parser says so of such a packet (MPEG-TS, MP4): "missing picture in access unit with size N"
     table.no_picture_sizes = {last[k - len(pts) + len(last)][0] for k in tail}
+    table.not_coded = frozenset(not_coded_at)
     return table, complete
 
 
@@ -1196,6 +1202,14 @@ def _picture_test(stream):
     return holds
 
 
+#: The show_frame bit of a VP8 frame tag (RFC 6386 9.1: its first byte's bit 4). Encoders (libvpx with alt-ref
+#: frames: vpxenc's IVF, WebM/Matroska muxed from it) may store a frame that is decoded as a reference but never
+#: shown in a packet of its own; FFmpeg's decoder outputs no picture for it (vp8_decode_frame: "if
+#: (!s->invisible) ... got_frame"), so it is no frame. (VP9's are joined to the next frame as a superframe by
+#: FFmpeg's demuxers, AV1's are inside a temporal unit.)
+_VP8_SHOW_FRAME = 0x10
+
+
 #: Largest packet read to tell an MPEG-4 Part 2 N-VOP (_not_coded_test): its VOP header alone is a few bytes
 #: (start code, type, time, vop_coded = 0), padded to a byte; a capture tool may add a few bytes of stuffing
 _NVOP_MAX_BYTES = 64
@@ -1449,6 +1463,13 @@ def _probe(video, errors):
                            f"{table.n_packets} frames: {slots - table.n_packets} slot(s) are empty (frames a "
                            "capture dropped?); without presentation timestamps frames are timed k / fps, so "
                            "frames after an empty slot are shown later than their times say")
+        last_coded = next((i for i in range(table.n_packets - 1, -1, -1) if i not in table.not_coded), -1)
+        shown_after = sorted(k for k in table.not_coded if k < last_coded)  # a frame follows them
+        if shown_after:
+            at = ", ".join(map(str, shown_after[:5])) + (", ..." if len(shown_after) > 5 else "")
+            errors.add(f"{len(shown_after)} packet(s) are MPEG-4 N-VOPs (not coded: the picture before is shown "
+                       f"again for their slot; at packet {at}); without presentation timestamps frames are timed "
+                       "k / fps, so frames after one are shown later than their times say")
     if table.restarts:
         shown = ", ".join(map(str, table.restarts[:5])) + (", ..." if len(table.restarts) > 5 else "")
         errors.add(f"the timestamps go back {len(table.restarts)} time(s) (at packet {shown}): a discontinuity, "
