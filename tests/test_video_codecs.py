@@ -4,16 +4,12 @@ benchmarks/video_variants.py."""
 
 from __future__ import annotations
 
-import sys
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from forensics.media import read_frames, video_info
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 av = pytest.importorskip("av")
 
@@ -104,9 +100,15 @@ def packed(src, dst, user=b"DivX503b1393p", time_bits=5):
 
 
 def _truth(path):
-    from video_variants import truth
+    """What FFmpeg shows decoding ``path`` from its first byte: each picture's mean level, in output order (as
+    benchmarks/video_variants.py's ``truth``)."""
+    from video_fixtures import frame_level
 
-    return truth(path)
+    levels = []
+    with av.open(str(path)) as c:
+        for packet in c.demux(video=0):
+            levels += [frame_level(f.to_ndarray(format="rgb24")) for f in packet.decode()]
+    return levels
 
 
 def _check_like_ffmpeg(path, n_packets, note=False):

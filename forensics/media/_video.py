@@ -902,8 +902,7 @@ def _scan(container, stream, errors, fh=None):
             if mpeg4:
                 if not pts:
                     not_coded = _not_coded_test(stream, bytes(memoryview(packet)[:_KEY_PREFIX]))
-                elif (not_coded is not None and packet.size <= _NVOP_MAX_BYTES
-                      and not_coded(bytes(packet), lambda p=previous: bytes(p))):
+                elif not_coded is not None and packet.size <= _NVOP_MAX_BYTES and not_coded(bytes(packet), previous):
                     not_coded_at.append(len(pts))
                 previous = packet
             pts.append(packet.pts)
@@ -1279,8 +1278,8 @@ def _not_coded_test(stream, first):
     packets (an AVI's header counts the packets). One exception: in a DivX "packed bitstream" (user data
     ``DivX...p``), a packet holds a P-VOP and the B-VOP shown before it, and the N-VOP that follows stands for
     the B-VOP, which FFmpeg's decoder outputs then; so an N-VOP right after a packet of two or more VOPs in
-    such a stream is a picture. Called with the packet's bytes (``_NVOP_MAX_BYTES`` at most) and a function
-    returning the previous packet's bytes.
+    such a stream is a picture. Called with the packet's bytes (``_NVOP_MAX_BYTES`` at most) and the previous
+    packet (read only for an N-VOP of a packed stream).
     """
     if stream.codec_context.name != "mpeg4":
         return None
@@ -1297,16 +1296,15 @@ def _not_coded_test(stream, first):
         at = headers.find(b"\x00\x00\x01\xb2", at + 4)
 
     def not_coded(data, previous):
-        if data.count(b"\x00\x00\x01") != 1 or not data.startswith(b"\x00\x00\x01\xb6"):
+        if not data.startswith(b"\x00\x00\x01\xb6"):
             return False
         bit = 32 + 2  # vop_coding_type
         while _read_bits(data, bit, 1) == 1:  # modulo_time_base
             bit += 1
         bit += 1 + 1 + bits + 1  # its ending 0, marker, vop_time_increment, marker
-        coded = _read_bits(data, bit, 1)
-        if coded != 0:
+        if _read_bits(data, bit, 1) != 0 or data.count(b"\x00\x00\x01") != 1:  # coded, or more than the VOP
             return False
-        return not (packed and previous().count(b"\x00\x00\x01\xb6") >= 2)
+        return not (packed and bytes(previous).count(b"\x00\x00\x01\xb6") >= 2)
 
     return not_coded
 
