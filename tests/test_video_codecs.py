@@ -40,7 +40,8 @@ def _mpeg4_avi(path, frames, *, fps=25, b_frames=0):
 
 
 def _vop_type(data):
-    return "IPBS"[data[data.find(VOP) + 4] >> 6]
+    at = data.find(VOP)
+    return "IPBS"[data[at + 4] >> 6] if 0 <= at < len(data) - 4 else None
 
 
 def _n_vop(p_vop, time_bits, coded=False):
