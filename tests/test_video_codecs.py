@@ -257,3 +257,35 @@ def test_vp8_frames_never_shown_are_no_frames(tmp_path, fmt, ext):
             assert np.round(np.asarray(r.timestamps)[2:5] * 25).tolist() == [2, 4, 5]
             last = read_frames(path, n=2, display=False)
             assert abs(frame_level(last.frames[-1]) - want[-1]) < 1e-9 and not last.errors
+
+
+def test_face_crops_of_a_clip_with_n_vops(tmp_path):
+    """extract_faces over an MPEG-4 AVI of 6 pictures with 2 N-VOP placeholders: one crop row per picture FFmpeg
+    shows, each timed by its own slot (the placeholders' slots 0.08 and 0.2 s skipped), status ok (it was
+    'partial': 8 frames asked, 2 'not decoded'). Look-alike: the same clip without placeholders, 6 rows k / fps."""
+    import pandas as pd
+    from test_video_features import UprightFaceDetector, _upright_picture
+
+    from forensics.datasets import extract_faces
+
+    _encoder("mpeg4")
+    src = tmp_path / "a.avi"
+    with av.open(str(src), "w", format="avi") as c:
+        s = c.add_stream("mpeg4", rate=25)
+        s.width, s.height, s.pix_fmt = 128, 96, "yuv420p"
+        s.options = {"qscale": "2"}
+        assert _upright_picture().shape == (96, 128, 3)
+        for _ in range(6):
+            for p in s.encode(av.VideoFrame.from_ndarray(_upright_picture(), format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    pk = _packets(src)
+    nv = _remux(src, tmp_path / "nv.avi", [pk[0], pk[1], _n_vop(pk[1][pk[1].find(VOP):], 5), pk[2], pk[3],
+                                           _n_vop(pk[3][pk[3].find(VOP):], 5), pk[4], pk[5]])
+    m = pd.DataFrame(dict(path=[str(src), str(nv)], label=[0, 1], method="m"))
+    res = extract_faces(m, tmp_path / "out", detector=UprightFaceDetector(), every=1, size=32, progress=False)
+    assert res.status["status"].tolist() == ["ok", "ok"] and res.records["face_found"].all()
+    times = {p: g["time_s"].round(6).tolist() for p, g in res.crops.groupby("path")}
+    assert times[str(src)] == [0.0, 0.04, 0.08, 0.12, 0.16, 0.2]
+    assert times[str(nv)] == [0.0, 0.04, 0.12, 0.16, 0.24, 0.28]
