@@ -1,4 +1,4 @@
-"""Video variants of rounds 8 and 9 against FFmpeg's own decoding: what the reader gives vs the truth.
+"""Video variants of rounds 8 to 10 against FFmpeg's own decoding: what the reader gives vs the truth.
 
 Usage::
 
@@ -7,6 +7,8 @@ Usage::
     python benchmarks/video_variants.py --intra-seek    # keyframe seeks in intra-refresh clips
     python benchmarks/video_variants.py --intra-cost    # sampling an intra-refresh clip: refresh starts on and off
     python benchmarks/video_variants.py --intra-starts  # FFmpeg decoding from each recovery point vs from the start
+    python benchmarks/video_variants.py --codecs        # round 10: other codecs and containers only
+    python benchmarks/video_variants.py --codec-cost    # what the N-VOP and VP8 show_frame tests cost a scan
 
 Each variant is built in a temporary folder (tests/video_fixtures.py and the builders of
 tests/test_media_variants.py) and read with ``video_info`` and ``read_frames(every=1)``. The truth is
@@ -95,13 +97,81 @@ def build(tmp):
     return cases
 
 
-def main():
+def _encode(path, fmt, codec, frames, *, fps=25, pix="yuv420p", options=None, b_frames=None, sar=None,
+            rotation=None):
+    """``frames`` encoded by FFmpeg's ``codec`` into ``path`` (container ``fmt``); None when this FFmpeg lacks it."""
+    import av
+    from fractions import Fraction
+
+    try:
+        av.codec.Codec(codec, "w")
+    except Exception:  # noqa: BLE001 - no such encoder here
+        return None
+    with av.open(str(path), "w", format=fmt) as c:
+        s = c.add_stream(codec, rate=fps)
+        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix
+        if b_frames is not None:
+            s.codec_context.max_b_frames = b_frames
+        if sar:
+            s.codec_context.sample_aspect_ratio = Fraction(*sar)
+        s.options = options or {}
+        if rotation is not None:
+            s.set_display_rotation(rotation)
+        for f in frames:
+            for p in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+def build_codecs(tmp):
+    """Round 10: the codecs and containers users' files come in, beyond H.264/HEVC/MPEG-2 in MP4/MKV/TS."""
+    from test_video_codecs import _mpeg4_avi, _vp8, packed, with_copies, with_n_vops
+    from video_fixtures import index_frames
+
+    frames = index_frames(24, step=8)
+    gop = {"g": "12", "sc_threshold": "1000000000"}
+    cases = {
+        "AVI MPEG-4 Part 2, 2 B-frames": _encode(tmp / "m4b.avi", "avi", "mpeg4", frames, b_frames=2, options=gop),
+        "AVI MPEG-4 Part 2 tagged XVID, 2 B-frames": _encode(tmp / "xvid.avi", "avi", "mpeg4", frames, b_frames=2,
+                                                             options={**gop, "vtag": "XVID"}),
+        "AVI MS-MPEG-4 v3 (DIV3)": _encode(tmp / "div3.avi", "avi", "msmpeg4v3", frames),
+        "AVI MJPEG, SAR 3:2": _encode(tmp / "mj.avi", "avi", "mjpeg", frames, pix="yuvj420p", sar=(3, 2)),
+        "VOB MPEG-2, SAR 16:11, B-frames": _encode(tmp / "v.vob", "vob", "mpeg2video", frames, b_frames=2, sar=(16, 11)),
+        "MPEG-PS MPEG-1": _encode(tmp / "m1.mpg", "mpeg", "mpeg1video", frames, b_frames=2),
+        "FLV H.264 (x264 B-frames)": _encode(tmp / "f.flv", "flv", "libx264", frames, options={"preset": "veryfast"}),
+        "FLV Sorenson H.263": _encode(tmp / "f1.flv", "flv", "flv", frames),
+        "ASF WMV2": _encode(tmp / "w.wmv", "asf", "wmv2", frames),
+        "WebM VP9, rotation 90": _encode(tmp / "r.webm", "webm", "libvpx-vp9", frames, rotation=90),
+        "WebM VP9 with alpha": _encode(tmp / "al.webm", "webm", "libvpx-vp9", frames, pix="yuva420p"),
+        "MP4 AV1 (SVT-AV1), rotation 90": _encode(tmp / "a.mp4", "mp4", "libsvtav1", frames, rotation=90,
+                                                  options={"preset": "12"}),
+        "Matroska AV1 (SVT-AV1)": _encode(tmp / "a.mkv", "matroska", "libsvtav1", frames, options={"preset": "12"}),
+        "IVF AV1 (SVT-AV1)": _encode(tmp / "a.ivf", "ivf", "libsvtav1", frames, options={"preset": "12"}),
+        "MOV ProRes 422 HQ 10-bit, rotation 90": _encode(tmp / "p.mov", "mov", "prores_ks", frames,
+                                                         pix="yuv422p10le", rotation=90),
+        "3GP MPEG-4 Part 2, rotation 90": _encode(tmp / "m.3gp", "3gp", "mpeg4", frames, rotation=90, b_frames=1),
+    }
+    plain = _mpeg4_avi(tmp / "p.avi", index_frames(24, step=8))
+    cases["AVI MPEG-4 Part 2, 2 N-VOP placeholders"] = with_n_vops(plain, tmp / "nv.avi", after=(3, 7))
+    b1 = _mpeg4_avi(tmp / "b1.avi", frames, b_frames=1)
+    cases["AVI DivX packed bitstream ('DivX503b1393p')"] = packed(b1, tmp / "pk.avi")
+    cases["AVI packed bitstream without the 'p' user data"] = packed(b1, tmp / "pk_no.avi", user=None)
+    for fmt, ext in (("webm", "webm"), ("ivf", "ivf")):
+        vp8 = _vp8(tmp / f"s.{ext}", fmt, index_frames(12, step=12))
+        cases[f"{ext.upper()} VP8, 2 frames never shown (show_frame 0)"] = with_copies(vp8, tmp / f"h.{ext}", fmt,
+                                                                                     (3, 7), 0)
+    return {k: v for k, v in cases.items() if v is not None}
+
+
+def main(codecs=False):
     from video_fixtures import frame_level
 
     from forensics.media import read_frames, video_info
 
     with tempfile.TemporaryDirectory() as d:
-        cases = build(Path(d))
+        cases = build_codecs(Path(d)) if codecs else {**build(Path(d)), **build_codecs(Path(d))}
         print("| variant | FFmpeg frames | n_frames | returned | pixels = FFmpeg's | display size "
               "| n=4 reads the last | errors |")
         print("|---|---|---|---|---|---|---|---|")
@@ -317,6 +387,37 @@ def intra_starts(n_frames=120):
                     print(f"| {content} {size[1]}x{size[0]}, {b} | {'; '.join(rows)} | {n} | {len(rows)} |", flush=True)
 
 
+def codec_cost(n_frames=3000, repeats=9):
+    """video_info of a 3000-frame MPEG-4 AVI with 2 B-frames (every B-VOP under 64 bytes: each read by the N-VOP
+    test) and a VP8 WebM, with the round-10 tests on and off (the N-VOP test replaced by None; VP8's by a codec
+    name no stream has), in one run, interleaved; medians of ``repeats``."""
+    import time
+    from unittest import mock
+
+    from test_video_codecs import _mpeg4_avi, _vp8
+    from video_fixtures import index_frames
+
+    from forensics.media import _video, video_info
+
+    frames = index_frames(30, step=7)
+    with tempfile.TemporaryDirectory() as d:
+        avi = _mpeg4_avi(Path(d) / "long.avi", [frames[k % 30] for k in range(n_frames)], b_frames=2)
+        webm = _vp8(Path(d) / "long.webm", "webm", [frames[k % 30] for k in range(n_frames)])
+        for path in (avi, webm):
+            on, off = [], []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                video_info(path)
+                on.append(time.perf_counter() - t)
+                with mock.patch.object(_video, "_not_coded_test", lambda *a: None), \
+                        mock.patch.object(_video, "_VP8_SHOW_FRAME", 0xFF):  # every VP8 frame then reads as shown
+                    t = time.perf_counter()
+                    video_info(path)
+                    off.append(time.perf_counter() - t)
+            print(f"{path.name}: video_info {np.median(on) * 1e3:.1f} ms with the tests, {np.median(off) * 1e3:.1f} ms "
+                  f"without ({np.median(on) / np.median(off):.2f}x)")
+
+
 if __name__ == "__main__":
     if "--intra-seek" in sys.argv:
         intra_seek()
@@ -326,5 +427,7 @@ if __name__ == "__main__":
         intra_cost()
     elif "--intra-starts" in sys.argv:
         intra_starts()
+    elif "--codec-cost" in sys.argv:
+        codec_cost()
     else:
-        main()
+        main(codecs="--codecs" in sys.argv)

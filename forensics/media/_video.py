@@ -681,6 +681,9 @@ class _Table:
     #: frames, and not sent to the decoder either
     no_picture = frozenset()
     no_picture_sizes = frozenset()
+    #: decode positions of MPEG-4 Part 2 N-VOPs the decoder outputs no picture for (in no_picture too; see
+    #: _not_coded_test)
+    not_coded = frozenset()
 
     def _leading(self, pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts=None, first_output=None):
         """``pkt_discard`` with the pictures a stream that starts between keyframes cannot show marked.
@@ -873,6 +876,9 @@ def _scan(container, stream, errors, fh=None):
     # where a refresh completes serves only seeks: in a container the reader never seeks in, not parsed at all
     refresh = _refresh_tests(stream) if _formats(container) & set(_SEEKABLE_FORMATS) else None
     recovery, reference = {}, {}  # their recovery_frame_cnt, and which packets after the first are references
+    mpeg4 = stream.codec_context.name == "mpeg4"
+    vp8 = stream.codec_context.name == "vp8"
+    not_coded, not_coded_at, previous = None, [], None  # MPEG-4 Part 2 N-VOPs (_not_coded_test)
     complete = False
     if fh is not None:
         fh.bound(_MAX_BYTES_WITHOUT_PACKET, at_mark=True)
@@ -893,10 +899,17 @@ def _scan(container, stream, errors, fh=None):
                     recovery[len(pts)] = refresh[0](bytes(memoryview(packet)[:_KEY_PREFIX]))
             if recovery:  # from the first recovery point on: which packets are reference pictures
                 reference[len(pts)] = refresh[1](memoryview(packet))
+            if mpeg4:
+                if not pts:
+                    not_coded = _not_coded_test(stream, bytes(memoryview(packet)[:_KEY_PREFIX]))
+                elif not_coded is not None and packet.size <= _NVOP_MAX_BYTES and not_coded(bytes(packet), previous):
+                    not_coded_at.append(len(pts))
+                previous = packet
             pts.append(packet.pts)
             dts.append(packet.dts)
             key.append(packet.is_keyframe)
-            discard.append(packet.is_discard)
+            # a VP8 frame with show_frame = 0 (an alt-ref frame in its own packet): decoded as a reference, never shown
+            discard.append(packet.is_discard or (vp8 and not memoryview(packet)[0] & _VP8_SHOW_FRAME))
             dur.append(packet.duration or 0)
         complete = True
     except av.FFmpegError as exc:
@@ -919,13 +932,14 @@ def _scan(container, stream, errors, fh=None):
         return None if hidden is None else first + hidden
 
     last = [p if isinstance(p, tuple) else (p.size, bytes(p)) for p in last]
-    no_picture = _no_picture(picture, [data for _, data in last], len(pts))
-    del kept[min(no_picture, default=len(kept)):]  # a picture-less tail is not sent to the probes either
+    tail = _no_picture(picture, [data for _, data in last], len(pts))
+    del kept[min(tail, default=len(kept)):]  # a picture-less tail is not sent to the probes either
     table = _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container), drops_leading=drops,
-                   shown_pts=shown_pts, no_picture=no_picture, not_random_access=not_random_access,
+                   shown_pts=shown_pts, no_picture=[*tail, *not_coded_at], not_random_access=not_random_access,
                    first_output=first_output, recovery=recovery, reference=reference)
     # FFmpeg's parser says so of such a packet (MPEG-TS, MP4): "missing picture in access unit with size N"
-    table.no_picture_sizes = {last[k - len(pts) + len(last)][0] for k in no_picture}
+    table.no_picture_sizes = {last[k - len(pts) + len(last)][0] for k in tail}
+    table.not_coded = frozenset(not_coded_at)
     return table, complete
 
 
@@ -1187,6 +1201,114 @@ def _picture_test(stream):
     return holds
 
 
+#: The show_frame bit of a VP8 frame tag (RFC 6386 9.1: its first byte's bit 4). Encoders (libvpx with alt-ref
+#: frames: vpxenc's IVF, WebM/Matroska muxed from it) may store a frame that is decoded as a reference but never
+#: shown in a packet of its own; FFmpeg's decoder outputs no picture for it (vp8_decode_frame: "if
+#: (!s->invisible) ... got_frame"), so it is no frame. (VP9's are joined to the next frame as a superframe by
+#: FFmpeg's demuxers, AV1's are inside a temporal unit.)
+_VP8_SHOW_FRAME = 0x10
+
+
+#: Largest packet read to tell an MPEG-4 Part 2 N-VOP (_not_coded_test): its VOP header alone is a few bytes
+#: (start code, type, time, vop_coded = 0), padded to a byte; a capture tool may add a few bytes of stuffing
+_NVOP_MAX_BYTES = 64
+
+
+def _read_bits(data, bit, n):
+    """``n`` bits of ``data`` from bit ``bit`` (most significant first) as an int; None past its end."""
+    end = bit + n
+    if end > len(data) * 8:
+        return None
+    chunk = int.from_bytes(data[bit // 8:(end + 7) // 8], "big")
+    return (chunk >> ((end + 7) // 8 * 8 - end)) & ((1 << n) - 1)
+
+
+def _vol_time_bits(data):
+    """Bits of an MPEG-4 Part 2 VOP's vop_time_increment, from the first video object layer header in ``data``
+    (ISO/IEC 14496-2 6.2.3 video_object_layer(): ``vop_time_increment_resolution`` R, then FFmpeg's
+    ``time_increment_bits = av_log2(R - 1) + 1``, at least 1); None when ``data`` holds no readable one."""
+    at = 0
+    while True:
+        at = data.find(b"\x00\x00\x01", at)
+        if at < 0 or at + 4 > len(data):
+            return None
+        if 0x20 <= data[at + 3] <= 0x2F:
+            break
+        at += 3
+    bit = (at + 4) * 8 + 1 + 8  # random_accessible_vol, video_object_type_indication
+
+    def take(n):
+        nonlocal bit
+        v = _read_bits(data, bit, n)
+        bit += n
+        if v is None:
+            raise IndexError
+        return v
+
+    try:
+        verid = 1
+        if take(1):  # is_object_layer_identifier
+            verid = take(4)
+            take(3)
+        if take(4) == 0xF:  # aspect_ratio_info: extended PAR
+            take(16)
+        if take(1):  # vol_control_parameters
+            take(3)  # chroma_format, low_delay
+            if take(1):  # vbv_parameters: 79 bits with their markers
+                take(79)
+        shape = take(2)
+        if shape == 3 and verid != 1:
+            take(4)
+        take(1)  # marker
+        resolution = take(16)
+    except IndexError:
+        return None
+    return max((resolution - 1).bit_length(), 1) if resolution else None
+
+
+def _not_coded_test(stream, first):
+    """A function telling whether a packet of an MPEG-4 Part 2 ``stream`` (FFmpeg's ``mpeg4``: DivX, Xvid,
+    FMP4...) is an N-VOP that FFmpeg's decoder outputs no picture for; None for other codecs, or when the
+    stream's video object layer header cannot be read. ``first``: the bytes of the stream's first packet (its
+    headers when the container keeps none apart).
+
+    An N-VOP is a VOP with ``vop_coded`` = 0 (ISO/IEC 14496-2 6.2.5): "nothing changed", a placeholder that
+    capture tools and Xvid/DivX write for a repeated or dropped frame. FFmpeg's decoder skips it ("frame
+    skipped", no picture; ``ff_h263_decode_frame``), so a file with them shows fewer frames than it has
+    packets (an AVI's header counts the packets). One exception: in a DivX "packed bitstream" (user data
+    ``DivX...p``), a packet holds a P-VOP and the B-VOP shown before it, and the N-VOP that follows stands for
+    the B-VOP, which FFmpeg's decoder outputs then; so an N-VOP right after a packet of two or more VOPs in
+    such a stream is a picture. Called with the packet's bytes (``_NVOP_MAX_BYTES`` at most) and the previous
+    packet (read only for an N-VOP of a packed stream).
+    """
+    if stream.codec_context.name != "mpeg4":
+        return None
+    headers = bytes(stream.codec_context.extradata or b"") + first
+    bits = _vol_time_bits(headers)
+    if bits is None:
+        return None
+    at = headers.find(b"\x00\x00\x01\xb2")
+    packed = False
+    while at >= 0:  # user data: FFmpeg's decode_user_data reads "DivX%db%d%c" / "DivX%dBuild%d%c", 'p': packed
+        end = headers.find(b"\x00\x00\x01", at + 4)
+        text = headers[at + 4:end if end >= 0 else len(headers)]
+        packed = packed or (text.startswith(b"DivX") and text.rstrip(b"\x00").endswith(b"p"))
+        at = headers.find(b"\x00\x00\x01\xb2", at + 4)
+
+    def not_coded(data, previous):
+        if not data.startswith(b"\x00\x00\x01\xb6"):
+            return False
+        bit = 32 + 2  # vop_coding_type
+        while _read_bits(data, bit, 1) == 1:  # modulo_time_base
+            bit += 1
+        bit += 1 + 1 + bits + 1  # its ending 0, marker, vop_time_increment, marker
+        if _read_bits(data, bit, 1) != 0 or data.count(b"\x00\x00\x01") != 1:  # coded, or more than the VOP
+            return False
+        return not (packed and bytes(previous).count(b"\x00\x00\x01\xb6") >= 2)
+
+    return not_coded
+
+
 def _no_picture(picture, last, n_packets):
     """Decode positions of the packets that end a stream of ``n_packets`` without holding a picture (``last``:
     the bytes of its last packets, None for one above ``_KEY_PREFIX`` bytes; ``picture``: the test of
@@ -1339,6 +1461,13 @@ def _probe(video, errors):
                            f"{table.n_packets} frames: {slots - table.n_packets} slot(s) are empty (frames a "
                            "capture dropped?); without presentation timestamps frames are timed k / fps, so "
                            "frames after an empty slot are shown later than their times say")
+        last_coded = next((i for i in range(table.n_packets - 1, -1, -1) if i not in table.not_coded), -1)
+        shown_after = sorted(k for k in table.not_coded if k < last_coded)  # a frame follows them
+        if shown_after:
+            at = ", ".join(map(str, shown_after[:5])) + (", ..." if len(shown_after) > 5 else "")
+            errors.add(f"{len(shown_after)} packet(s) are MPEG-4 N-VOPs (not coded: the picture before is shown "
+                       f"again for their slot; at packet {at}); without presentation timestamps frames are timed "
+                       "k / fps, so frames after one are shown later than their times say")
     if table.restarts:
         shown = ", ".join(map(str, table.restarts[:5])) + (", ..." if len(table.restarts) > 5 else "")
         errors.add(f"the timestamps go back {len(table.restarts)} time(s) (at packet {shown}): a discontinuity, "
