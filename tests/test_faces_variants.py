@@ -1,5 +1,6 @@
 """Faces across a change of picture size mid-stream: one person keeps one track (the tracker's boxes are
-carried into the new pixel grid), end to end on a joined MPEG-TS capture of two resolutions."""
+carried into the new pixel grid), end to end on a joined MPEG-TS capture of two resolutions; and face crops
+of still images whose samples are not 8-bit, on the item's 0-255 scale."""
 
 import cv2
 import numpy as np

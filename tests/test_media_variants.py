@@ -1869,8 +1869,8 @@ def _png_chunks(arr, before=(), after=()):
     h, w = arr.shape[:2]
     raw = zlib.compress(b"".join(b"\x00" + r.tobytes() for r in arr))
     parts = [(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)), *before, (b"IDAT", raw), *after, (b"IEND", b"")]
-    return b"\x89PNG\r\n\x1a\n" + b"".join(struct.pack(">I", len(body)) + t + body + struct.pack(">I", zlib.crc32(t + body))
-                                          for t, body in parts)
+    chunks = (struct.pack(">I", len(body)) + t + body + struct.pack(">I", zlib.crc32(t + body)) for t, body in parts)
+    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
 
 
 def _exif6():
