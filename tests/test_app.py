@@ -127,6 +127,56 @@ def test_image_score_is_the_pipelines_own_score(models):
     assert png.properties["format"] == "png" and png.quant_tables == {}
 
 
+def _turned_jpeg(orientation, seed=5, shape=(72, 120)):
+    """A JPEG stored as ``natural_image`` with an EXIF orientation tag (the pixels are not turned)."""
+    import io
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    Image.fromarray(natural_image(seed, shape)).save(buf, "JPEG", quality=92, exif=exif.tobytes())
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("orientation", [6, 5, 1])
+def test_an_image_is_shown_as_a_viewer_shows_it_and_scored_as_stored(models, orientation):
+    """A phone photo stored sideways (EXIF orientation 6, or transposed 5) is shown upright: the report's
+    picture and the explanation's are ``Item.display_rgb``'s; before, both were the stored grid, sideways.
+    The score and the SHAP rows stay those of the stored pixels, as the model reads them. Look-alike:
+    orientation 1, shown as stored."""
+    from forensics import load
+    from forensics.media import load_item
+
+    data = _turned_jpeg(orientation)
+    det = load_detector(models / "dct.skops")
+    report = score_upload(det, data, name="phone.jpg")
+    shown = load_item(data).display_rgb
+    assert shown.shape[:2] == ((120, 72) if orientation != 1 else (72, 120))
+    np.testing.assert_array_equal(report.image, shown)  # small pictures are not resized
+    np.testing.assert_array_equal(report.explanation.picture, shown)
+    assert report.score == pytest.approx(load(models / "dct.skops").predict_proba([data])[0, 1], abs=1e-9)
+
+
+def test_an_occlusion_overlay_is_turned_with_its_picture(onnx_model):
+    """The occlusion map is computed on the stored pixels the network scores, then shown turned as the
+    picture is: heat map, overlay and picture of a JPEG with orientation 8 are those of orientation 1
+    turned 90 degrees counter-clockwise."""
+    from forensics.app import OnnxDetector
+    from forensics.media import to_display
+
+    _, fp32, _ = onnx_model
+    det = load_detector(fp32)
+    upright = score_upload(det, _turned_jpeg(1), name="a.jpg").explanation
+    turned = score_upload(det, _turned_jpeg(8), name="b.jpg").explanation
+    assert isinstance(det.model, OnnxDetector) and upright.kind == turned.kind == "occlusion"
+    np.testing.assert_allclose(turned.heatmap, to_display(upright.heatmap, 8), atol=1e-6)
+    np.testing.assert_array_equal(turned.picture, to_display(upright.picture, 8))
+    np.testing.assert_array_equal(turned.overlay, to_display(upright.overlay, 8))
+    assert turned.heatmap.shape == (120, 72)
+
+
 def test_video_score_is_the_mean_of_its_frames(models, tmp_path):
     from forensics import load
     from forensics.media import read_frames

@@ -1,15 +1,17 @@
 """Faces across a change of picture size mid-stream: one person keeps one track (the tracker's boxes are
-carried into the new pixel grid), end to end on a joined MPEG-TS capture of two resolutions."""
+carried into the new pixel grid), end to end on a joined MPEG-TS capture of two resolutions; and face crops
+of still images whose samples are not 8-bit, on the item's 0-255 scale."""
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 from test_faces import RED, ColourFaceDetector
 from test_video_features import UprightFaceDetector, _upright_picture
 from video_fixtures import write_video
 
 from forensics.features import BlurFeatures, VideoFeatures
-from forensics.media import FaceCropper
+from forensics.media import FaceCropper, crop_face
 
 
 def _frames(shapes, box=(60, 40, 30, 30)):
@@ -66,3 +68,51 @@ def test_a_joined_capture_of_two_resolutions_has_its_face_in_every_frame(tmp_pat
     assert X[0, -1] == 1.0
     assert rec["bbox"].iloc[0] == pytest.approx((52, 20, 24, 52), abs=2)
     assert rec["bbox"].iloc[-1] == pytest.approx((104, 40, 48, 104), abs=3)
+
+
+# -- still images of deeper samples through the face path (round 10) --------------------------------
+def _pnm(arr, maxval):
+    """Binary PPM/PGM of ``arr`` (rows, cols[, 3]) at ``maxval``: one byte per sample up to 255, two above."""
+    magic = b"P6" if arr.ndim == 3 else b"P5"
+    body = arr.astype(">u2" if maxval > 255 else np.uint8).tobytes()
+    return magic + b"\n%d %d\n%d\n" % (arr.shape[1], arr.shape[0], maxval) + body
+
+
+@pytest.mark.parametrize("name, maxval", [("twelve.ppm", 4095), ("thousand.ppm", 1000), ("hundred.ppm", 100),
+                                          ("sixteen.png", 65535), ("eight.png", 255)])
+def test_face_crops_of_images_of_any_full_scale_are_on_the_items_scale(tmp_path, name, maxval):
+    """A face crop of a still image is on the 0-255 scale of ``Item.rgb``, whatever the file's full-scale
+    value (``Item.white``): a 12-bit PPM (maxval 4095), maxval 1000, and an 8-bit container at maxval 100.
+    Before, the face path divided every 16-bit sample by 257 and took 8-bit samples as they were: the
+    12-bit picture came out 16 times too dark, maxval 1000 at 1/65 and maxval 100 at 0.4 of its brightness
+    (measured with YuNet on scikit-image's astronaut: the 12-bit PGM's crop peaked at 16 of 255, the
+    maxval-1000 one was 'no_face'). Look-alikes: a 16-bit PNG (white 65535, x / 257) and an 8-bit PNG, whose
+    crops were right already."""
+    from PIL import Image
+
+    from forensics.datasets import extract_faces
+    from forensics.media import load_item
+    from forensics.media._faces import _display_image
+
+    picture = _frames([(120, 160)])[0]
+    picture[::2, ::3] = picture[::2, ::3] // 2 + 40  # not flat: rounding of every sample matters
+    samples = np.round(picture.astype(np.float64) * maxval / 255)
+    path = tmp_path / name
+    if name.endswith(".png"):  # OpenCV writes 16-bit PNGs (BGR order)
+        cv2.imwrite(str(path), samples.astype(np.uint16 if maxval > 255 else np.uint8)[:, :, ::-1])
+    else:
+        path.write_bytes(_pnm(samples, maxval))
+    item = load_item(str(path))
+    assert item.white == maxval
+    shown, orientation = _display_image(item)
+    expected = np.rint(item.rgb).astype(np.uint8)  # the scale every feature reads
+    np.testing.assert_array_equal(shown, expected)
+    assert orientation == 1 and np.abs(shown.astype(int) - picture).max() <= 1
+    manifest = pd.DataFrame({"path": [str(path)], "label": [0], "method": ["real"]})
+    res = extract_faces(manifest, tmp_path / "out", detector=ColourFaceDetector(colours=(RED,)), size=32,
+                        progress=False)
+    assert res.status["status"].tolist() == ["ok"]
+    crop = np.asarray(Image.open(tmp_path / "out" / res.crops["crop_path"].iloc[0]))
+    bbox = tuple(float(res.crops[k].iloc[0]) for k in ("x", "y", "w", "h"))
+    assert bbox == (60.0, 40.0, 30.0, 30.0)
+    np.testing.assert_array_equal(crop, crop_face(expected, bbox, size=32)[0])

@@ -6,6 +6,7 @@ failing variant with a valid look-alike that must stay accepted.
 
 import io
 import struct
+import zlib
 from pathlib import Path
 from fractions import Fraction
 
@@ -1861,3 +1862,48 @@ def test_a_tiff_whose_first_image_is_a_preview_is_refused(tags, reason):
         buf = io.BytesIO()
         tifffile.imwrite(buf, preview, photometric="rgb", **tags)
         np.testing.assert_array_equal(load_item(buf.getvalue()).pixels, preview)
+
+
+def _png_chunks(arr, before=(), after=()):
+    """An RGB PNG with the extra chunks ``before`` (after IHDR) and ``after`` (after IDAT)."""
+    h, w = arr.shape[:2]
+    raw = zlib.compress(b"".join(b"\x00" + r.tobytes() for r in arr))
+    parts = [(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)), *before, (b"IDAT", raw), *after, (b"IEND", b"")]
+    chunks = (struct.pack(">I", len(body)) + t + body + struct.pack(">I", zlib.crc32(t + body)) for t, body in parts)
+    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
+
+
+def _exif6():
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return exif.tobytes()[6:]  # the TIFF block, without JPEG's 'Exif\0\0' prefix (PNG's eXIf holds it bare)
+
+
+_XMP6 = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+         b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>')
+
+
+@pytest.mark.parametrize("before, after, decoded, shown", [
+    ([], [], False, 1),                                                 # no metadata: nothing to look for
+    ([(b"tEXt", b"Software\0paint")], [(b"tEXt", b"Comment\0x")], False, 1),  # text chunks of other keywords
+    ([(b"eXIf", _exif6())], [], False, 6),                              # eXIf before the image data
+    ([], [(b"eXIf", _exif6())], True, 6),                               # after it: Pillow decodes to find it
+    ([(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0" + _XMP6)], [], True, 6),  # XMP, which Pillow also reads
+    ([(b"tEXt", b"Raw profile type exif\0\nexif\n" + b"%8d\n" % (len(_exif6()) + 6)
+       + (b"Exif\0\0" + _exif6()).hex().encode() + b"\n")], [], True, 6),  # ImageMagick's EXIF text
+])
+def test_the_orientation_of_a_png_is_pillows_without_decoding_a_png_that_has_none(before, after, decoded, shown):
+    """A PNG's orientation is the one Pillow reads (from eXIf wherever it lies, else its EXIF or XMP text
+    chunks), and a PNG without any such chunk is not decoded by Pillow to look for one: before, asking any
+    PNG without an eXIf chunk ahead of its image data for its orientation (the face path does, for every
+    image) made Pillow decode the whole picture a second time and keep it (a 12-megapixel PNG: 0.11 s, and
+    46 MB resident for as long as the item). Look-alikes: text chunks of other keywords (not decoded), and an
+    eXIf chunk after the image data (decoded, as Pillow needs, and read)."""
+    data = _png_chunks(natural_image(4, (12, 20)), before, after)
+    fresh = Image.open(io.BytesIO(data))
+    fresh.load()
+    truth = fresh.getexif().get(0x0112, 1)
+    item = load_item(data)
+    assert item.orientation == truth == shown
+    assert (item.header.tile == []) == decoded  # Pillow empties the tile list once it has decoded
+    np.testing.assert_array_equal(item.pixels, natural_image(4, (12, 20)))

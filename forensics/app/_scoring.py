@@ -237,7 +237,8 @@ class Explanation:
     table : pandas.DataFrame or None
         SHAP: the top contributions (see :func:`forensics.inspection.explain_item`).
     heatmap : ndarray (H, W) in [0, 1] or None
-        Grad-CAM or occlusion map, at the picture's resolution.
+        Grad-CAM or occlusion map, at the picture's resolution (an image's turned by its EXIF
+        orientation, as ``picture`` and ``overlay`` are).
     overlay : ndarray of uint8 (H, W, 3) or None
     picture : ndarray of uint8 or None
         The picture explained (for a video, the frame with the highest score), small.
@@ -267,7 +268,8 @@ class ImageReport:
         The JPEG quantization tables as stored (empty for other formats).
     explanation : Explanation or None
     image : ndarray of uint8
-        The picture for display (at most 360 pixels on its longer side).
+        The picture for display (at most 360 pixels on its longer side), turned by its EXIF
+        orientation as a viewer shows it (the model scores the stored pixels).
     notes : list of str
     """
 
@@ -359,13 +361,21 @@ def _score(detector, items):
     return proba[:, _fake_column(model)], None
 
 
-def _explain(detector, picture, F, item):
-    """The explanation of one picture (uint8 RGB), given its feature row F (handcrafted) and the item itself."""
+def _explain(detector, picture, F, item, orientation=1):
+    """The explanation of one picture (uint8 RGB), given its feature row F (handcrafted) and the item itself.
+
+    The model explains the stored pixels (those it scores); the picture, heat map and overlay shown are
+    then turned by the image's EXIF ``orientation``, as the picture of the report is.
+    """
+    from ..media import to_display
+
     expl = _explanation(detector, picture, F, item)
     if expl is not None:
-        expl.picture = _thumbnail(picture)
+        expl.picture = _thumbnail(np.ascontiguousarray(to_display(picture, orientation)))
         if expl.overlay is not None:
-            expl.overlay = _thumbnail(expl.overlay, 2 * _THUMB)
+            expl.overlay = _thumbnail(np.ascontiguousarray(to_display(expl.overlay, orientation)), 2 * _THUMB)
+        if expl.heatmap is not None:
+            expl.heatmap = np.ascontiguousarray(to_display(expl.heatmap, orientation))
     return expl
 
 
@@ -445,11 +455,14 @@ def score_image(detector, data, *, name="upload", explain=True):
         scores, F = _score(detector, [data])
     except (ValueError, RuntimeError, OSError, TypeError) as exc:
         raise AppError(f"the model could not score {name}: {_reason(exc)}") from None
+    from ..media import to_display
+
+    orientation = item.orientation  # shown as a viewer shows it; scored and explained as stored
     report = ImageReport(name=name, score=float(scores[0]), properties=properties, quant_tables=tables,
-                         image=_thumbnail(picture))
+                         image=_thumbnail(np.ascontiguousarray(to_display(picture, orientation))))
     if explain:
         try:
-            report.explanation = _explain(detector, picture, F, data)
+            report.explanation = _explain(detector, picture, F, data, orientation)
         except Exception as exc:  # an explanation failing must not hide the score
             report.notes.append(f"no explanation: {_reason(exc)}")
     return report

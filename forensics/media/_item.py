@@ -327,7 +327,12 @@ class Item:
         """EXIF orientation, an int in 1..8 (1 when absent, unreadable or out of range)."""
         if self.data is None:
             return _valid_orientation(self._orientation)
-        return _exif_orientation(self.header, self.index, self.source)
+        header = self.header
+        if header.format == "PNG" and "exif" not in header.info and not _png_may_hold_orientation(self.data):
+            # Pillow looks for an eXIf chunk after the image data by decoding the whole picture (a
+            # second decode, 0.11 s and 46 MB kept for a 12-megapixel PNG): not when there is none
+            return 1
+        return _exif_orientation(header, self.index, self.source)
 
     # -- pixels -------------------------------------------------------------------------------
     @property
@@ -898,6 +903,32 @@ def _exif_orientation(im, index, source):
                           f"read as 1, the stored one", UserWarning, stacklevel=3)
             value = 1
     return _valid_orientation(value)
+
+
+_PNG_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
+
+
+def _png_may_hold_orientation(data):
+    """Whether a PNG has a chunk Pillow may read an orientation from: ``eXIf`` anywhere, or a text
+    chunk holding EXIF (``Raw profile type ...``, ImageMagick's) or XMP (``XML:com.adobe.xmp``).
+
+    Reads chunk types and text keywords only (no CRC check, no decoding); a chunk table it cannot
+    walk answers True, leaving the file to Pillow as before.
+    """
+    pos, n = 8, len(data)
+    while pos + 8 <= n:
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        ctype = data[pos + 4:pos + 8]
+        if ctype == b"eXIf":
+            return True
+        if ctype in _PNG_TEXT_CHUNKS:
+            keyword = data[pos + 8:pos + 8 + min(length, 80)].split(b"\0", 1)[0]
+            if keyword.startswith(b"Raw profile type") or keyword == b"XML:com.adobe.xmp":
+                return True
+        if ctype == b"IEND":
+            return False
+        pos += 12 + length
+    return True
 
 
 def _valid_orientation(value):
