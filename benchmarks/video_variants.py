@@ -97,61 +97,33 @@ def build(tmp):
     return cases
 
 
-def _encode(path, fmt, codec, frames, *, fps=25, pix="yuv420p", options=None, b_frames=None, sar=None,
-            rotation=None):
-    """``frames`` encoded by FFmpeg's ``codec`` into ``path`` (container ``fmt``); None when this FFmpeg lacks it."""
-    import av
-    from fractions import Fraction
-
-    try:
-        av.codec.Codec(codec, "w")
-    except Exception:  # noqa: BLE001 - no such encoder here
-        return None
-    with av.open(str(path), "w", format=fmt) as c:
-        s = c.add_stream(codec, rate=fps)
-        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix
-        if b_frames is not None:
-            s.codec_context.max_b_frames = b_frames
-        if sar:
-            s.codec_context.sample_aspect_ratio = Fraction(*sar)
-        s.options = options or {}
-        if rotation is not None:
-            s.set_display_rotation(rotation)
-        for f in frames:
-            for p in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return path
-
-
 def build_codecs(tmp):
     """Round 10: the codecs and containers users' files come in, beyond H.264/HEVC/MPEG-2 in MP4/MKV/TS."""
     from test_video_codecs import _mpeg4_avi, _vp8, packed, with_copies, with_n_vops
-    from video_fixtures import index_frames
+    from video_fixtures import encode_video, index_frames
 
     frames = index_frames(24, step=8)
     gop = {"g": "12", "sc_threshold": "1000000000"}
     cases = {
-        "AVI MPEG-4 Part 2, 2 B-frames": _encode(tmp / "m4b.avi", "avi", "mpeg4", frames, b_frames=2, options=gop),
-        "AVI MPEG-4 Part 2 tagged XVID, 2 B-frames": _encode(tmp / "xvid.avi", "avi", "mpeg4", frames, b_frames=2,
+        "AVI MPEG-4 Part 2, 2 B-frames": encode_video(tmp / "m4b.avi", "avi", "mpeg4", frames, b_frames=2, options=gop),
+        "AVI MPEG-4 Part 2 tagged XVID, 2 B-frames": encode_video(tmp / "xvid.avi", "avi", "mpeg4", frames, b_frames=2,
                                                              options={**gop, "vtag": "XVID"}),
-        "AVI MS-MPEG-4 v3 (DIV3)": _encode(tmp / "div3.avi", "avi", "msmpeg4v3", frames),
-        "AVI MJPEG, SAR 3:2": _encode(tmp / "mj.avi", "avi", "mjpeg", frames, pix="yuvj420p", sar=(3, 2)),
-        "VOB MPEG-2, SAR 16:11, B-frames": _encode(tmp / "v.vob", "vob", "mpeg2video", frames, b_frames=2, sar=(16, 11)),
-        "MPEG-PS MPEG-1": _encode(tmp / "m1.mpg", "mpeg", "mpeg1video", frames, b_frames=2),
-        "FLV H.264 (x264 B-frames)": _encode(tmp / "f.flv", "flv", "libx264", frames, options={"preset": "veryfast"}),
-        "FLV Sorenson H.263": _encode(tmp / "f1.flv", "flv", "flv", frames),
-        "ASF WMV2": _encode(tmp / "w.wmv", "asf", "wmv2", frames),
-        "WebM VP9, rotation 90": _encode(tmp / "r.webm", "webm", "libvpx-vp9", frames, rotation=90),
-        "WebM VP9 with alpha": _encode(tmp / "al.webm", "webm", "libvpx-vp9", frames, pix="yuva420p"),
-        "MP4 AV1 (SVT-AV1), rotation 90": _encode(tmp / "a.mp4", "mp4", "libsvtav1", frames, rotation=90,
+        "AVI MS-MPEG-4 v3 (DIV3)": encode_video(tmp / "div3.avi", "avi", "msmpeg4v3", frames),
+        "AVI MJPEG, SAR 3:2": encode_video(tmp / "mj.avi", "avi", "mjpeg", frames, pix="yuvj420p", sar=(3, 2)),
+        "VOB MPEG-2, SAR 16:11, B-frames": encode_video(tmp / "v.vob", "vob", "mpeg2video", frames, b_frames=2, sar=(16, 11)),
+        "MPEG-PS MPEG-1": encode_video(tmp / "m1.mpg", "mpeg", "mpeg1video", frames, b_frames=2),
+        "FLV H.264 (x264 B-frames)": encode_video(tmp / "f.flv", "flv", "libx264", frames, options={"preset": "veryfast"}),
+        "FLV Sorenson H.263": encode_video(tmp / "f1.flv", "flv", "flv", frames),
+        "ASF WMV2": encode_video(tmp / "w.wmv", "asf", "wmv2", frames),
+        "WebM VP9, rotation 90": encode_video(tmp / "r.webm", "webm", "libvpx-vp9", frames, rotation=90),
+        "WebM VP9 with alpha": encode_video(tmp / "al.webm", "webm", "libvpx-vp9", frames, pix="yuva420p"),
+        "MP4 AV1 (SVT-AV1), rotation 90": encode_video(tmp / "a.mp4", "mp4", "libsvtav1", frames, rotation=90,
                                                   options={"preset": "12"}),
-        "Matroska AV1 (SVT-AV1)": _encode(tmp / "a.mkv", "matroska", "libsvtav1", frames, options={"preset": "12"}),
-        "IVF AV1 (SVT-AV1)": _encode(tmp / "a.ivf", "ivf", "libsvtav1", frames, options={"preset": "12"}),
-        "MOV ProRes 422 HQ 10-bit, rotation 90": _encode(tmp / "p.mov", "mov", "prores_ks", frames,
+        "Matroska AV1 (SVT-AV1)": encode_video(tmp / "a.mkv", "matroska", "libsvtav1", frames, options={"preset": "12"}),
+        "IVF AV1 (SVT-AV1)": encode_video(tmp / "a.ivf", "ivf", "libsvtav1", frames, options={"preset": "12"}),
+        "MOV ProRes 422 HQ 10-bit, rotation 90": encode_video(tmp / "p.mov", "mov", "prores_ks", frames,
                                                          pix="yuv422p10le", rotation=90),
-        "3GP MPEG-4 Part 2, rotation 90": _encode(tmp / "m.3gp", "3gp", "mpeg4", frames, rotation=90, b_frames=1),
+        "3GP MPEG-4 Part 2, rotation 90": encode_video(tmp / "m.3gp", "3gp", "mpeg4", frames, rotation=90, b_frames=1),
     }
     plain = _mpeg4_avi(tmp / "p.avi", index_frames(24, step=8))
     cases["AVI MPEG-4 Part 2, 2 N-VOP placeholders"] = with_n_vops(plain, tmp / "nv.avi", after=(3, 7))

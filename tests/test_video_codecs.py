@@ -8,6 +8,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from video_fixtures import encode_video
 
 from forensics.media import read_frames, video_info
 
@@ -26,17 +27,8 @@ def _encoder(name):
 def _mpeg4_avi(path, frames, *, fps=25, b_frames=0):
     """Encode ``frames`` with FFmpeg's MPEG-4 Part 2 encoder into an AVI (keyframe every 12, no scene cuts)."""
     _encoder("mpeg4")
-    with av.open(str(path), "w", format="avi") as c:
-        s = c.add_stream("mpeg4", rate=fps)
-        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        s.codec_context.max_b_frames = b_frames
-        s.options = {"g": "12", "sc_threshold": "1000000000"}
-        for f in frames:
-            for p in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return path
+    return encode_video(path, "avi", "mpeg4", frames, fps=fps, b_frames=b_frames,
+                        options={"g": "12", "sc_threshold": "1000000000"})
 
 
 def _vop_type(data):
@@ -205,16 +197,7 @@ def test_n_vops_among_b_frames_say_the_times_are_late(tmp_path):
 
 def _vp8(path, fmt, frames):
     _encoder("libvpx")
-    with av.open(str(path), "w", format=fmt) as c:
-        s = c.add_stream("libvpx", rate=25)
-        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        s.options = {"auto-alt-ref": "0", "threads": "1"}
-        for f in frames:
-            for p in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return path
+    return encode_video(path, fmt, "libvpx", frames, options={"auto-alt-ref": "0", "threads": "1"})
 
 
 def with_copies(src, dst, fmt, before, shown):

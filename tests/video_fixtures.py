@@ -634,3 +634,30 @@ def intra_refresh(path, n_frames, step=4, b_frames=True, size=(64, 96)):
     was ignored); without, ``bf=0``: decode order is presentation order, every picture a reference."""
     options = {"intra-refresh": "1"} if b_frames else {"intra-refresh": "1", "bf": "0"}
     return write_video(path, index_frames(n_frames, step=step, size=size), gop=10, options=options)
+
+
+def encode_video(path, fmt, codec, frames, *, fps=25, pix="yuv420p", options=None, b_frames=None, sar=None,
+                 rotation=None):
+    """``frames`` encoded by FFmpeg's ``codec`` into ``path`` (container ``fmt``); None when this FFmpeg lacks it."""
+    import av
+
+    try:
+        av.codec.Codec(codec, "w")
+    except Exception:  # noqa: BLE001 - no such encoder here
+        return None
+    with av.open(str(path), "w", format=fmt) as c:
+        s = c.add_stream(codec, rate=fps)
+        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix
+        if b_frames is not None:
+            s.codec_context.max_b_frames = b_frames
+        if sar:
+            s.codec_context.sample_aspect_ratio = Fraction(*sar)
+        s.options = options or {}
+        if rotation is not None:
+            s.set_display_rotation(rotation)
+        for f in frames:
+            for p in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
