@@ -687,20 +687,25 @@ def test_display_frame_refuses_bad_geometry(kw):
         display_frame(natural_image(0, (8, 8)), **kw)
 
 
-def test_display_image_few_bytes_per_pixel_and_same_scale_as_item():
+def test_display_image_is_the_items_display_rgb_on_the_scale_of_its_rgb():
+    """The face path's picture is Item.display_rgb (one converter): deeper samples on Item.rgb's scale,
+    rounded; alpha dropped; an upright 8-bit RGB image a read-only view, no copy."""
     from forensics.media import Item
-    from forensics.media._faces import _as_uint8_rgb
+    from forensics.media._faces import _display_image
 
     rng = np.random.default_rng(0)
-    u16 = rng.integers(0, 65536, (2100, 7, 3), dtype=np.uint16)  # rows cross the conversion blocks
-    expected = np.clip(np.rint(Item(0, None, pixels=u16).rgb), 0, 255).astype(np.uint8)
-    np.testing.assert_array_equal(_as_uint8_rgb(u16), expected)
-    f = rng.random((5, 6)).astype(np.float32)
-    np.testing.assert_array_equal(_as_uint8_rgb(f), np.clip(np.rint(Item(0, None, pixels=f).rgb), 0, 255))
+    u16 = rng.integers(0, 65536, (2100, 7, 3), dtype=np.uint16)
+    item = Item(0, None, pixels=u16)
+    rgb, orientation = _display_image(item)
+    np.testing.assert_array_equal(rgb, np.clip(np.rint(item.rgb), 0, 255).astype(np.uint8))
+    assert orientation == 1 and rgb.dtype == np.uint8
+    f = Item(0, None, pixels=rng.random((5, 6)).astype(np.float32))  # grey floats in [0, 1]
+    np.testing.assert_array_equal(_display_image(f)[0], np.clip(np.rint(f.rgb), 0, 255).astype(np.uint8))
     rgba = rng.integers(0, 256, (5, 6, 4), dtype=np.uint8)
-    np.testing.assert_array_equal(_as_uint8_rgb(rgba), rgba[:, :, :3])
-    rgb = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
-    assert _as_uint8_rgb(rgb) is rgb  # 8-bit RGB: no copy
+    np.testing.assert_array_equal(_display_image(Item(0, None, pixels=rgba))[0], rgba[:, :, :3])
+    rgb8 = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
+    shown = _display_image(Item(0, None, pixels=rgb8))[0]
+    assert np.shares_memory(shown, rgb8) and not shown.flags.writeable  # no copy, and never written to
 
 
 # -- YuNet through onnxruntime ---------------------------------------------------------------------

@@ -159,6 +159,46 @@ def test_n_vop_look_alikes(tmp_path, pad, frames):
     assert video_info(cut).n_frames == 7
 
 
+def _with_user_data(packets, user):
+    """``packets`` with the user data ``user`` put before the first VOP (what the encoder's header says)."""
+    out = list(packets)
+    at = out[0].find(VOP)
+    out[0] = out[0][:at] + b"\x00\x00\x01\xb2" + user + out[0][at:]
+    return out
+
+
+@pytest.mark.parametrize("user", [b"DivX503b1393", b"XviD0050"])
+@pytest.mark.parametrize("filler", [b"\x7f", b"\x00"])
+def test_one_byte_placeholders_of_divx_and_xvid_are_no_frames(tmp_path, user, filler):
+    """DivX and Xvid write a 1-byte chunk for a dropped frame; FFmpeg's decoder skips it ('frame skip 8') in a
+    stream whose user data names them. It was counted as a frame (13 of the 12 FFmpeg shows) and read as
+    '1 requested frame(s) not decoded (4)'. Look-alike: the same chunk in the stream FFmpeg's own encoder
+    wrote (user data 'Lavc'): FFmpeg refuses to decode it, and it stays a frame that does not decode."""
+    from video_fixtures import index_frames
+
+    src = _mpeg4_avi(tmp_path / "p.avi", index_frames(12, step=12))
+    pk = _packets(src)
+    named = _remux(src, tmp_path / "f.avi", _with_user_data(pk[:4] + [filler] + pk[4:], user))
+    info, r = _check_like_ffmpeg(named, 13)
+    assert info.n_frames == 12 == len(r)
+    lavc = _remux(src, tmp_path / "l.avi", pk[:4] + [filler] + pk[4:])
+    assert video_info(lavc).n_frames == 13
+    assert any("packet failed to decode" in e for e in read_frames(lavc, every=1, display=False).errors)
+
+
+def test_one_byte_placeholder_after_a_packed_chunk_is_the_buffered_frame(tmp_path):
+    """In a DivX packed bitstream the chunk after a P-VOP + B-VOP chunk stands for the B-VOP, which FFmpeg
+    outputs then, whether it is an N-VOP or a 1-byte placeholder: 24 frames of 24 packets either way."""
+    from video_fixtures import index_frames
+
+    src = _mpeg4_avi(tmp_path / "b.avi", index_frames(24, step=8), b_frames=1)
+    pk = _packets(packed(src, tmp_path / "pk.avi", user=b"DivX503b1393p"))
+    ones = [b"\x7f" if k and pk[k - 1].count(VOP) == 2 else d for k, d in enumerate(pk)]
+    dst = _remux(src, tmp_path / "ones.avi", ones)
+    info, r = _check_like_ffmpeg(dst, 24)
+    assert info.n_frames == 24 == len(r)
+
+
 @pytest.mark.parametrize("user,shown", [(b"DivX503b1393p", 24), (b"DivX503b1393", 14), (None, 14)])
 def test_divx_packed_bitstream(tmp_path, user, shown):
     """A DivX packed bitstream (a P-VOP and its B-VOP in one AVI chunk, an N-VOP after): with the user data

@@ -371,9 +371,9 @@ def _explain(detector, picture, F, item, orientation=1):
 
     expl = _explanation(detector, picture, F, item)
     if expl is not None:
-        expl.picture = _thumbnail(np.ascontiguousarray(to_display(picture, orientation)))
+        expl.picture = np.ascontiguousarray(to_display(_thumbnail(picture), orientation))  # shrunk, then turned
         if expl.overlay is not None:
-            expl.overlay = _thumbnail(np.ascontiguousarray(to_display(expl.overlay, orientation)), 2 * _THUMB)
+            expl.overlay = np.ascontiguousarray(to_display(_thumbnail(expl.overlay, 2 * _THUMB), orientation))
         if expl.heatmap is not None:
             expl.heatmap = np.ascontiguousarray(to_display(expl.heatmap, orientation))
     return expl
@@ -459,7 +459,7 @@ def score_image(detector, data, *, name="upload", explain=True):
 
     orientation = item.orientation  # shown as a viewer shows it; scored and explained as stored
     report = ImageReport(name=name, score=float(scores[0]), properties=properties, quant_tables=tables,
-                         image=_thumbnail(np.ascontiguousarray(to_display(picture, orientation))))
+                         image=np.ascontiguousarray(to_display(_thumbnail(picture), orientation)))
     if explain:
         try:
             report.explanation = _explain(detector, picture, F, data, orientation)

@@ -1000,54 +1000,10 @@ def _exif_orientation(item):
     return value if 1 <= value <= 8 else 1
 
 
-def _as_uint8_rgb(arr, white=None):
-    """A contiguous uint8 (H, W, 3) copy or view of an image, at most a few bytes per pixel.
-
-    Same scale as :attr:`Item.rgb` (integer samples divided by ``white / 255``, the file's own
-    full-scale value, :attr:`Item.white`: 65535 for plain 16-bit data, 4095 for a 12-bit TIFF or
-    PGM; floats in [0, 1] * 255; rounded half to even), but converted in blocks of rows so no
-    full-size float array is ever allocated. ``white`` defaults to the dtype's full scale.
-    """
-    if arr.ndim == 3 and arr.shape[2] in (1, 2):
-        arr = arr[:, :, 0]  # grey (+ alpha)
-    if white is None:
-        white = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(arr.dtype, 1)
-    if arr.dtype == np.uint8 and white == 255:
-        if arr.ndim == 2:
-            return cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_GRAY2RGB)
-        return np.ascontiguousarray(arr if arr.shape[2] == 3 else arr[:, :, :3])
-    h, w = arr.shape[:2]
-    out = np.empty((h, w, 3), np.uint8)
-    step = max(1, (1 << 20) // max(w, 1))  # about a million pixels per block
-    for r in range(0, h, step):
-        block = arr[r:r + step]
-        block = block[:, :, :3] if block.ndim == 3 else block[:, :, None]
-        if block.dtype == np.bool_:
-            v = block.astype(np.float32) * np.float32(255.0)
-        elif block.dtype.kind == "f":
-            v = np.clip(block.astype(np.float32), 0.0, 1.0) * np.float32(255.0)
-        else:  # as Item.rgb: a division, so 16-bit data stay exactly x / 257
-            v = block.astype(np.float32) / np.float32(float(white) / 255.0)
-        out[r:r + step] = np.clip(np.rint(v), 0, 255).astype(np.uint8)
-    return out
-
-
 def _display_image(item):
-    """An item's pixels as a viewer sees them, uint8 RGB, and the EXIF orientation applied.
-
-    Uses ``item.display_pixels`` when the item layer provides it, else turns the stored pixels
-    here (:func:`_exif_transpose`). Costs the decoded image plus one uint8 RGB copy when the
-    orientation is not 1 or the image is not 8-bit RGB.
-    """
-    if hasattr(type(item), "display_pixels"):
-        arr, orientation = item.display_pixels, int(item.orientation)
-        white = getattr(item, "white", None)
-    else:
-        arr = item._validated
-        orientation = _exif_orientation(item)
-        arr = _exif_transpose(arr, orientation)
-        white = None
-    return _as_uint8_rgb(arr, white), orientation
+    """An item's pixels as a viewer sees them, uint8 RGB (:attr:`Item.display_rgb`: the EXIF orientation
+    applied, deeper samples scaled by the file's own full scale, :attr:`Item.white`), and that orientation."""
+    return item.display_rgb, int(item.orientation)
 
 
 def display_frame(frame, *, rotation=0, sar=1.0):

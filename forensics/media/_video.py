@@ -1278,8 +1278,9 @@ def _not_coded_test(stream, first):
     packets (an AVI's header counts the packets). One exception: in a DivX "packed bitstream" (user data
     ``DivX...p``), a packet holds a P-VOP and the B-VOP shown before it, and the N-VOP that follows stands for
     the B-VOP, which FFmpeg's decoder outputs then; so an N-VOP right after a packet of two or more VOPs in
-    such a stream is a picture. Called with the packet's bytes (``_NVOP_MAX_BYTES`` at most) and the previous
-    packet (read only for an N-VOP of a packed stream).
+    such a stream is a picture. A 1-byte packet of a DivX or Xvid stream (a dropped frame's placeholder) is no
+    picture either, with the same exception. Called with the packet's bytes (``_NVOP_MAX_BYTES`` at most) and
+    the previous packet (read only for an N-VOP of a packed stream).
     """
     if stream.codec_context.name != "mpeg4":
         return None
@@ -1289,13 +1290,23 @@ def _not_coded_test(stream, first):
         return None
     at = headers.find(b"\x00\x00\x01\xb2")
     packed = False
+    writers = set()  # the encoders the user data names (FFmpeg's divx_version, xvid_build, lavc_build)
     while at >= 0:  # user data: FFmpeg's decode_user_data reads "DivX%db%d%c" / "DivX%dBuild%d%c", 'p': packed
         end = headers.find(b"\x00\x00\x01", at + 4)
         text = headers[at + 4:end if end >= 0 else len(headers)]
         packed = packed or (text.startswith(b"DivX") and text.rstrip(b"\x00").endswith(b"p"))
+        writers.update(w for w in (b"DivX", b"XviD", b"Lavc") if text.startswith(w))
         at = headers.find(b"\x00\x00\x01\xb2", at + 4)
+    tag = str(stream.codec_context.codec_tag or "").upper()
+    # A 1-byte packet: the placeholder DivX and Xvid write for a dropped frame, which FFmpeg's decoder skips
+    # ("frame skip 8": ff_mpeg4_decode_picture_header) in a stream it takes for theirs: named so by its user
+    # data, or, without any, by a codec tag Xvid's family uses (ff_mpeg4_workaround_bugs), or QMP4's.
+    skips_one_byte = bool(writers & {b"DivX", b"XviD"}) or tag == "QMP4" or (
+        not writers and tag in ("XVID", "XVIX", "RMP4", "ZMP4", "SIPP"))
 
     def not_coded(data, previous):
+        if len(data) == 1 and skips_one_byte:
+            return not (packed and bytes(previous).count(b"\x00\x00\x01\xb6") >= 2)
         if not data.startswith(b"\x00\x00\x01\xb6"):
             return False
         bit = 32 + 2  # vop_coding_type
