@@ -197,6 +197,10 @@ def test_one_byte_placeholder_after_a_packed_chunk_is_the_buffered_frame(tmp_pat
     dst = _remux(src, tmp_path / "ones.avi", ones)
     info, r = _check_like_ffmpeg(dst, 24)
     assert info.n_frames == 24 == len(r)
+    # but an N-VOP or a 1-byte chunk after a packet of one VOP (the I-VOP) stands for nothing: skipped
+    for extra in (_n_vop(pk[0][pk[0].find(VOP):], 5), b"\x7f"):
+        lone = _remux(src, tmp_path / "lone.avi", [pk[0], extra, *pk[1:]])
+        assert video_info(lone).n_frames == 24 == len(_truth(lone))
 
 
 @pytest.mark.parametrize("user,shown", [(b"DivX503b1393p", 24), (b"DivX503b1393", 14), (None, 14)])

@@ -617,7 +617,8 @@ class _Table:
         # the stream without a picture (its complaints about them would be reported as damage)
         self.unsent = self.leading | self.no_picture
         shown = [i for i in range(self.n_packets) if not pkt_discard[i]]
-        self.n_discarded = self.n_packets - len(shown) - len(self.no_picture)  # those a container discards
+        # those a container discards, and VP8 frames never shown (n_discarded tells an MP4/MOV edit list only)
+        self.n_discarded = self.n_packets - len(shown) - len(self.no_picture)
         timed = bool(shown) and trust_pts and all(pkt_pts[i] is not None for i in shown)
         self.timing = "pts" if timed else "decode order"
         self.n = len(shown)
