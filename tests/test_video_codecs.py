@@ -316,3 +316,34 @@ def test_face_crops_of_a_clip_with_n_vops(tmp_path):
     times = {p: g["time_s"].round(6).tolist() for p, g in res.crops.groupby("path")}
     assert times[str(src)] == [0.0, 0.04, 0.08, 0.12, 0.16, 0.2]
     assert times[str(nv)] == [0.0, 0.04, 0.12, 0.16, 0.24, 0.28]
+
+
+def _vol(resolution, *, verid=None, par=None, vbv=False, grayscale=False):
+    """A video object layer header written bit by bit from ISO/IEC 14496-2 6.2.3, up to and past
+    vop_time_increment_resolution: the optional fields its reader must step over."""
+    bits = "1" + f"{1:08b}"  # random_accessible_vol, video_object_type_indication (simple)
+    bits += ("1" + f"{verid:04b}" + "001") if verid is not None else "0"
+    bits += ("1111" + f"{par[0]:08b}{par[1]:08b}") if par else "0001"  # aspect_ratio_info: extended PAR or 1:1
+    if vbv:  # vol_control_parameters: chroma_format 1, low_delay 1, vbv_parameters with 79 bits of values
+        bits += "1" + "01" + "1" + "1" + "".join("1" if k % 3 else "0" for k in range(79))
+    else:
+        bits += "0"
+    bits += ("11" + ("0110" if verid not in (None, 1) else "")) if grayscale else "00"  # shape (+ extension)
+    bits += "1" + f"{resolution:016b}" + "1"  # marker, vop_time_increment_resolution, marker
+    bits += "0" * (-len(bits) % 8)
+    return b"\x00\x00\x01\x20" + int(bits, 2).to_bytes(len(bits) // 8, "big")
+
+
+@pytest.mark.parametrize("fields", [{}, {"verid": 2}, {"par": (12, 11)}, {"vbv": True},
+                                    {"grayscale": True, "verid": 2}, {"grayscale": True, "verid": 1},
+                                    {"verid": 5, "par": (40, 33), "vbv": True, "grayscale": True}])
+@pytest.mark.parametrize("resolution,bits", [(25, 5), (30000, 15), (2, 1), (1, 1), (60, 6)])
+def test_the_time_field_width_is_read_past_every_optional_vol_field(fields, resolution, bits):
+    """vop_time_increment's width (FFmpeg's av_log2(R - 1) + 1) read from layer headers with each optional
+    field FFmpeg's own encoder never writes: a layer identifier, an extended pixel aspect ratio, VBV
+    parameters (79 bits) and a grey-scale shape's extension (only for verid != 1); a misstep there reads
+    another 16 bits as the resolution."""
+    from forensics.media._video import _vol_time_bits
+
+    assert _vol_time_bits(b"\x00\x00\x01\xb0\x01" + _vol(resolution, **fields)) == bits
+    assert _vol_time_bits(_vol(resolution, **fields)[:6]) is None  # cut inside the header
