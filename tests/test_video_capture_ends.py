@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from video_fixtures import annexb_units, frame_level, index_frames, intra_refresh, with_tail, write_video
 
-from forensics.media import read_frames, video_info
+from forensics.media import ItemError, read_frames, video_info
 from forensics.media._video import _nal_types, _no_picture, _picture_test
 
 N = 12
@@ -514,3 +514,121 @@ def test_a_refresh_start_that_falls_back_reports_each_damage_once(tmp_path, monk
     assert on.indices.tolist() == off.indices.tolist() == [100] and on.missing.tolist() == [66]
     assert sorted(on.errors) == sorted(off.errors) and any("frame 66: packet failed" in e for e in on.errors)
     assert not any("(x2)" in e for e in on.errors if "frame 66" in e)
+
+
+# -- HEVC captures that start after the stream's last random access point --------------------------------
+
+def _x265(path, n, params):
+    """``index_frames(n, step=4)`` encoded by x265 with ``params`` (its ``x265-params``); skipped without libx265."""
+    try:
+        av.codec.Codec("libx265", "w")
+    except Exception:  # noqa: BLE001 - no such encoder here
+        pytest.skip("this FFmpeg has no libx265")
+    options = {"x265-params": params + ":log-level=none"}
+    return write_video(path, index_frames(n, step=4), codec="libx265", options=options)
+
+
+def _cut(src, at, kind, dst):
+    """``src`` (MPEG-TS) cut at its video packet ``at``: as MPEG-TS (PAT, PMT, then from that packet's TS packet) or
+    as a raw HEVC dump of the packets from ``at`` on."""
+    if kind == "ts":
+        with av.open(str(src)) as c:
+            where = [p.pos for p in c.demux(video=0) if p.size]
+        data = src.read_bytes()
+        dst.write_bytes(data[:376] + data[where[at] // 188 * 188:])
+    else:
+        with av.open(str(src)) as i, av.open(str(dst), "w", format="hevc") as o:
+            t = o.add_stream_from_template(i.streams.video[0])
+            for k, p in enumerate(q for q in i.demux(video=0) if q.size):
+                if k >= at:
+                    p.stream = t
+                    o.mux(p)
+    return dst
+
+
+def _keyframes(path):
+    with av.open(str(path)) as c:
+        return [k for k, p in enumerate(q for q in c.demux(video=0) if q.size) if p.is_keyframe]
+
+
+@pytest.mark.parametrize("kind", ["ts", "raw"])
+@pytest.mark.parametrize("at", [3, 12])
+def test_an_hevc_intra_refresh_capture_shows_what_ffmpeg_shows(tmp_path, at, kind):
+    """An HEVC intra-refresh stream (x265 ``intra-refresh=1``: no IRAP picture after the first, and FFmpeg's HEVC
+    parser flags no later packet a keyframe) cut at packet 3 (or 12): FFmpeg's decoder outputs none of its 47 (38)
+    pictures. Before, no keyframe flag meant 'left as it is': ``video_info`` counted 47 (38) frames and every read
+    failed ('no frame could be decoded'). Now the decoder is asked at the scan, as for an H.264 recovery point:
+    nothing shown, no frames, and the same clear ItemError from ``video_info`` and ``read_frames``. Look-alike:
+    the whole stream (an IDR first): its 50 frames, FFmpeg's pixels."""
+    src = _x265(tmp_path / "ir.ts", 50, "intra-refresh=1:keyint=10")
+    assert _keyframes(src) == [0]
+    whole = _cut(src, 0, kind, tmp_path / f"whole.{'ts' if kind == 'ts' else 'hevc'}")
+    shown = _ffmpeg_frames(whole)
+    assert len(shown) == 50 and video_info(whole).n_frames == 50
+    np.testing.assert_allclose([frame_level(f) for f in read_frames(whole, every=1).frames], shown, atol=1e-9)
+    cut = _cut(src, at, kind, tmp_path / f"cut{at}.{'ts' if kind == 'ts' else 'hevc'}")
+    assert _keyframes(cut) == [] and _ffmpeg_frames(cut) == []
+    for call in (video_info, lambda p: read_frames(p, every=1), lambda p: read_frames(p, n=3)):
+        with pytest.raises(ItemError, match=rf"item 0 \(.*cut{at}.*\): video stream has no frames FFmpeg's decoder "
+                                            rf"shows: its {50 - at} packets follow no random access point"):
+            call(cut)
+
+
+def test_an_hevc_capture_cut_mid_gop_or_after_its_last_keyframe(tmp_path):
+    """A normal HEVC MPEG-TS capture (keyframes at packets 0, 7, 16: x265's B-frames put each IDR before
+    pictures shown earlier) cut inside its first GOP counts the 20 frames FFmpeg shows from the next keyframe on,
+    unchanged; cut at packet 17, after its last keyframe (nor parameter sets: x265 writes them with each IDR),
+    FFmpeg shows nothing: no frames and a clear ItemError (before: 13 frames counted, and every read failed with
+    'no frame could be decoded')."""
+    src = _x265(tmp_path / "gop.ts", 30, "keyint=10:min-keyint=10:scenecut=0")
+    assert _keyframes(src) == [0, 7, 16]
+    mid = _cut(src, 3, "ts", tmp_path / "mid.ts")
+    shown = _ffmpeg_frames(mid)
+    info = video_info(mid)
+    assert len(shown) == 20 and (info.n_frames, info.errors) == (20, ())
+    r = read_frames(mid, every=1)
+    assert r.indices.tolist() == list(range(20)) and r.errors == []
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], shown, atol=1e-9)
+    late = _cut(src, 17, "ts", tmp_path / "late.ts")
+    assert _keyframes(late) == [] and _ffmpeg_frames(late) == []
+    with pytest.raises(ItemError, match="no frames FFmpeg's decoder shows: its 13 packets"):
+        video_info(late)
+
+
+def test_the_decoder_probe_tells_nothing_shown_only_when_it_saw_every_packet(tmp_path, monkeypatch):
+    """The scan keeps a capture's first ``_LEADING_PROBE_PACKETS`` packets for the decoder probe: when the probe,
+    given them all, outputs nothing, nothing is shown only if they are the whole stream (47 packets: at the limit
+    of 47, no frames); with one more in the stream than it kept (a limit of 46) it cannot tell, and the count is
+    left as the packets' (47), as before."""
+    from forensics.media import _video as v
+
+    src = _x265(tmp_path / "ir.ts", 50, "intra-refresh=1:keyint=10")
+    cut = _cut(src, 3, "raw", tmp_path / "cut.hevc")
+    monkeypatch.setattr(v, "_LEADING_PROBE_PACKETS", 47)
+    with pytest.raises(ItemError, match="its 47 packets follow no random access point"):
+        video_info(cut)
+    monkeypatch.setattr(v, "_LEADING_PROBE_PACKETS", 46)
+    assert video_info(cut).n_frames == 47
+
+
+@pytest.mark.parametrize("shown,n", [(None, 6), (set(), 0), ({40, 50}, 2), ({0, 10, 20, 30, 40, 50}, 6)])
+def test_a_stream_without_keyframe_flags_counts_what_the_decoder_shows(shown, n):
+    """``_Table`` of a capture without any keyframe flag (6 packets, pts 0..50, the last two decode-order swapped)
+    asks the decoder from packet 0: it cannot tell (None: left as it is), it shows nothing (no frames, all six
+    sent to it), it shows the last two (the four before them are no frames), it shows all (unchanged)."""
+    from forensics.media._video import _Table
+
+    pts = [0, 10, 20, 30, 50, 40]
+    asked = []
+
+    def shown_pts(first, last=None):
+        asked.append((first, last))
+        return shown
+
+    t = _Table(pts, pts, [False] * 6, [False] * 6, [10] * 6, drops_leading=True, shown_pts=shown_pts)
+    assert (t.n, asked, t.leading) == (n, [(0, None)], frozenset())
+    assert t.n_leading == (0 if shown is None else 6 - n)
+    if n:
+        assert t.pts.tolist() == sorted(pts)[6 - n:]
+    off = _Table(pts, pts, [False] * 6, [False] * 6, [10] * 6, drops_leading=False, shown_pts=shown_pts)
+    assert off.n == 6 and len(asked) == 1  # not a capture: never asked

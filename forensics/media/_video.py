@@ -700,8 +700,15 @@ class _Table:
         decoder outputs is asked of it, ``shown_pts(first, last)`` giving the pts it outputs from
         the packets at decode positions ``first .. last`` (None when it cannot tell: then every
         leading picture is taken as not shown, as those of the usual open GOPs). Only at the
-        stream's start, in a capture format (``_CAPTURE_FORMATS``); a stream without any keyframe
-        flag is left as it is.
+        stream's start, in a capture format (``_CAPTURE_FORMATS``).
+
+        A capture without any keyframe flag starts after its stream's last random access point: an HEVC
+        intra-refresh stream (x265 ``intra-refresh=1``: no IRAP picture after the first, and FFmpeg's HEVC
+        parser flags no later packet), or a GOP's tail. It is asked of the decoder as a refresh from packet 0
+        (below). FFmpeg's HEVC decoder outputs nothing from such a start (before, a TS cut 3 packets into a
+        50-frame x265 intra-refresh stream counted 47 frames where FFmpeg shows none, and every read failed);
+        when it cannot tell (the probe failed, or saw only the first ``_LEADING_PROBE_PACKETS`` of a longer
+        stream and none of them was output) the stream is left as it is.
 
         A capture of an intra-refresh stream starts at a recovery point (flagged a keyframe, no random
         access point: see ``_random_access_test``), from which FFmpeg's H.264 decoder outputs nothing
@@ -712,20 +719,27 @@ class _Table:
         from the wrong start). Without timestamps (a raw H.264 dump, whose frames are the decoder's
         outputs in order) only their number matters: ``first_output(first)`` is ``first`` plus the number
         of packets from ``first`` on it outputs no picture for, and as many packets from ``first`` on are
-        no frames (sent to the decoder all the same).
+        no frames (sent to the decoder all the same). A decoder that outputs nothing from ``first`` on, given the
+        whole stream, shows no frame of it: all those packets are no frames (``video_info`` then refuses the item).
         """
         first = next((i for i in range(self.n_packets) if pkt_key[i]), None)
-        if first is None:
-            return pkt_discard
+        # no keyframe flag at all: a capture cut after its stream's last random access point (an HEVC intra-refresh
+        # stream, whose parser flags no recovery point; a GOP's tail), asked of the decoder as a refresh from packet 0
+        unflagged = first is None
+        if unflagged:
+            if not self.n_packets:
+                return pkt_discard
+            first = 0
         out = list(pkt_discard)
         kp = pkt_pts[first]
         refresh = None  # an intra-refresh capture: the packets from ``first`` on that are decoded, never output
-        if first in self.not_random_access and trust_pts and kp is not None and shown_pts is not None:
+        start = unflagged or first in self.not_random_access
+        if start and trust_pts and kp is not None and shown_pts is not None:
             shown = shown_pts(first)
-            if shown:  # None: it cannot tell; empty: nothing output from the kept packets (taken as it is)
+            if shown is not None:  # None: it cannot tell; empty: nothing output from the stream (no frames)
                 refresh = [i for i in range(first, self.n_packets)
-                           if not out[i] and pkt_pts[i] is not None and pkt_pts[i] < min(shown)]
-        elif first in self.not_random_access and not (trust_pts and kp is not None) and first_output is not None:
+                           if not out[i] and (not shown or pkt_pts[i] is not None and pkt_pts[i] < min(shown))]
+        elif start and not (trust_pts and kp is not None) and first_output is not None:
             # no timestamps to tell them by (a raw dump): as many packets as the decoder outputs nothing for
             begin = first_output(first)
             if begin is not None:
@@ -737,6 +751,8 @@ class _Table:
                 out[i] = True
             self.n_leading, self.leading = len(leading) + len(refresh), frozenset(leading)
             return out
+        if unflagged:
+            return pkt_discard
         after = next((i for i in range(first + 1, self.n_packets) if pkt_key[i]), self.n_packets)
         early = [i for i in range(first + 1, after)
                  if trust_pts and kp is not None and pkt_pts[i] is not None and pkt_pts[i] < kp and not out[i]]
@@ -925,12 +941,16 @@ def _scan(container, stream, errors, fh=None):
                    f"the rest of the file is not read ({len(pts)} packets found before)")
     trust = bool(_formats(container) & set(_PTS_FORMATS)) or not stream.codec_context.has_b_frames
 
+    # the probes saw every packet: a decoder that outputs nothing from a packet on outputs nothing from the stream
+    seen_all = len(pts) <= _LEADING_PROBE_PACKETS
+
     def shown_pts(first, last=None):
-        return _decoder_shows(stream, kept, first, len(kept) - 1 if last is None else last)
+        shown = _decoder_shows(stream, kept, first, len(kept) - 1 if last is None else last)
+        return None if shown == set() and last is None and not seen_all else shown
 
     def first_output(first):
         hidden = _decoder_hidden(stream, kept, first)
-        return None if hidden is None else first + hidden
+        return None if hidden is None or (hidden == len(kept) - first and not seen_all) else first + hidden
 
     last = [p if isinstance(p, tuple) else (p.size, bytes(p)) for p in last]
     tail = _no_picture(picture, [data for _, data in last], len(pts))
@@ -1377,9 +1397,9 @@ def _decoder_shows(stream, packets, first, last):
 
 def _decoder_hidden(stream, packets, first):
     """How many of ``packets[first:]`` FFmpeg's decoder for ``stream`` outputs no picture for (sent them all, then
-    flushed); None when it fails or outputs nothing."""
+    flushed; all of them when it outputs nothing); None when it fails."""
     frames = _probe_decode(stream, packets[first:])
-    return len(packets) - first - len(frames) if frames else None
+    return None if frames is None else len(packets) - first - len(frames)
 
 
 #: FFmpeg's AVFMT_TS_DISCONT (libavformat/avformat.h): the format allows timestamp discontinuities.
@@ -1437,6 +1457,11 @@ def _probe(video, errors):
     duration_s = start_s = None
     fps = rate
     source = "counted"
+    if n == 0 and table.n_leading:
+        # a capture that starts after its stream's last random access point: FFmpeg's decoder shows none of it
+        raise ItemError(index, src, f"video stream has no frames FFmpeg's decoder shows: its {table.n_leading} "
+                        "packets follow no random access point (a capture cut after the last keyframe or inside "
+                        "an intra refresh)" + _suffix(errors))
     if n == 0:
         header_s = _header_duration(container, stream)
         if header_frames:
