@@ -335,19 +335,7 @@ def test_a_capture_of_an_intra_refresh_stream_counts_the_frames_ffmpeg_shows(tmp
     numbered from the wrong start. Now the decoder is asked, at the scan, which pictures (raw: how many) it
     outputs: the frames are FFmpeg's. Look-alike: the whole capture (cut at 0, an IDR) has all 30."""
     src = intra_refresh(tmp_path / "ir.ts", 30, step=8)
-    with av.open(str(src)) as c:
-        where = [p.pos for p in c.demux(video=0) if p.size]
-    cut = tmp_path / f"cut{at}.{'ts' if kind == 'ts' else 'h264'}"
-    if kind == "ts":
-        data = src.read_bytes()
-        cut.write_bytes(data[:376] + data[where[at] // 188 * 188:])  # PAT and PMT, then from that packet's TS packet
-    else:
-        with av.open(str(src)) as i, av.open(str(cut), "w", format="h264") as o:
-            t = o.add_stream_from_template(i.streams.video[0])
-            for k, p in enumerate(q for q in i.demux(video=0) if q.size):
-                if k >= at:
-                    p.stream = t
-                    o.mux(p)
+    cut = _cut(src, at, kind, tmp_path / f"cut{at}.{'ts' if kind == 'ts' else 'h264'}")
     shown = _ffmpeg_frames(cut)
     assert len(shown) == {0: 30, 3: 9, 12: 2}[at]
     info = video_info(cut)
@@ -530,14 +518,16 @@ def _x265(path, n, params):
 
 def _cut(src, at, kind, dst):
     """``src`` (MPEG-TS) cut at its video packet ``at``: as MPEG-TS (PAT, PMT, then from that packet's TS packet) or
-    as a raw HEVC dump of the packets from ``at`` on."""
+    as a raw dump (H.264 or HEVC, as ``src``'s codec) of the packets from ``at`` on."""
     if kind == "ts":
         with av.open(str(src)) as c:
             where = [p.pos for p in c.demux(video=0) if p.size]
         data = src.read_bytes()
         dst.write_bytes(data[:376] + data[where[at] // 188 * 188:])
     else:
-        with av.open(str(src)) as i, av.open(str(dst), "w", format="hevc") as o:
+        with av.open(str(src)) as c:
+            raw = c.streams.video[0].codec_context.name  # "h264" or "hevc": also the raw muxer's name
+        with av.open(str(src)) as i, av.open(str(dst), "w", format=raw) as o:
             t = o.add_stream_from_template(i.streams.video[0])
             for k, p in enumerate(q for q in i.demux(video=0) if q.size):
                 if k >= at:
