@@ -52,5 +52,8 @@ def test_folder_tops_in_another_letter_case_are_the_layout(tmp_path):
         assert load_folder(tmp_path / "two")["path"].str.endswith(("real/a.jpg", "fake/c.jpg")).all()
     for rel in ["Real/a.jpg", "REAL/b.jpg", "fake/c.jpg"]:
         _touch(tmp_path / "three", rel)
-    with pytest.raises(FileNotFoundError, match=r"no real/ folder .*\('REAL' and 'Real' differ only in letter case"):
+    # the loaders' one case rule (find_named): two variants and no exact name are a ValueError naming both
+    with pytest.raises(ValueError, match=r"three: 'REAL' and 'Real' differ only in letter case and no 'real' exists"):
         load_folder(tmp_path / "three")
+    with pytest.raises(FileNotFoundError, match=r"has no real/ folder"):
+        load_folder(tmp_path / "two" / "fake")

@@ -1,10 +1,12 @@
 """Data set loaders on tiny fixture trees built in each data set's exact layout."""
 
+import io
 import json
 import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from forensics.datasets import (SkippedFilesError, SkippedFilesWarning, check_manifest, load_celebdf, load_dfdc,
@@ -937,6 +939,17 @@ def test_manifest_rows_naming_one_file_are_warned_about(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_manifest(tmp_path / "m.csv")["exists"].all()
+
+
+def test_pandas_na_strings_fallback_matches_this_pandas():
+    # the fallback list (for a pandas that moves its private STR_NA_VALUES) must be what pandas
+    # really reads as missing: every string of it parsed as NaN, and nothing else pandas parses so
+    from forensics.datasets._manifest import _DOCUMENTED_NA_STRINGS, _pandas_na_strings
+
+    assert sorted(_DOCUMENTED_NA_STRINGS) == _pandas_na_strings()
+    text = "x\n" + "\n".join(f'"{s}"' for s in _DOCUMENTED_NA_STRINGS) + "\nNa\n"
+    parsed = pd.read_csv(io.StringIO(text), dtype=str)["x"]
+    assert parsed[:-1].isna().all() and parsed.iloc[-1] == "Na"  # a look-alike stays text
 
 
 def test_manifest_names_that_pandas_reads_as_missing_are_kept(tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ._inventory import IMAGE_SUFFIXES, VIDEO_SUFFIXES, Inventory, _shown
-from ._manifest import deeper_hint
+from ._manifest import deeper_hint, find_named
 
 __all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "load_folder"]
 
@@ -25,15 +25,13 @@ def _classifier(names):
 
 def _top_folder(root, top):
     """``root/top``, else the one folder whose name is ``top`` in another letter case (``Real/``,
-    ``FAKE/``: folders made on Windows or macOS, which match names case-insensitively)."""
-    if (root / top).is_dir():
-        return root / top
-    matches = sorted(p for p in root.iterdir() if p.name.lower() == top and p.is_dir()) if root.is_dir() else []
-    if len(matches) == 1:
-        return matches[0]
-    found = f" ({' and '.join(repr(p.name) for p in matches)} differ only in letter case: rename one)" if matches else ""
-    hint = deeper_hint(root, _TOPS) if root.is_dir() and not matches else ""
-    raise FileNotFoundError(f"{root} has no {top}/ folder (expected real/ and fake/[<method>/]){found}{hint}")
+    ``FAKE/``: folders made on Windows or macOS, which match names case-insensitively), by the
+    data set loaders' one rule (:func:`~forensics.datasets._manifest.find_named`)."""
+    found = find_named(root, top, folder_wanted=True)  # ValueError for two case variants
+    if found is None:
+        hint = deeper_hint(root, _TOPS) if root.is_dir() else ""
+        raise FileNotFoundError(f"{root} has no {top}/ folder (expected real/ and fake/[<method>/]){hint}")
+    return found
 
 
 def load_folder(root, *, suffixes=IMAGE_SUFFIXES + VIDEO_SUFFIXES, strict=False):
@@ -70,8 +68,11 @@ def load_folder(root, *, suffixes=IMAGE_SUFFIXES + VIDEO_SUFFIXES, strict=False)
     Raises
     ------
     FileNotFoundError
-        When ``root`` has no ``real/`` or ``fake/`` folder (in any letter case; two that differ
-        only in case are named), or either holds no listed file.
+        When ``root`` has no ``real/`` or ``fake/`` folder in any letter case, or either holds no
+        listed file.
+    ValueError
+        When ``real/`` (or ``fake/``) is absent and two folders spell it in other letter cases
+        (``REAL/`` and ``Real/``), naming both: which one holds the data set cannot be told.
     SkippedFilesError
         With ``strict=True``, see above.
 

@@ -191,11 +191,26 @@ class _DuplicateKey(Exception):
 NAME_COLUMNS = ("path", "method", "group", "split", "kind", "crop_path")
 
 
+#: pandas' default missing-value strings as its documentation lists them (``read_csv``, ``na_values``),
+#: for a pandas whose private ``STR_NA_VALUES`` has moved.
+_DOCUMENTED_NA_STRINGS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+                          "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+
+
+def _pandas_na_strings():
+    """The strings this pandas reads as missing by default (its own set, else the documented list)."""
+    try:
+        from pandas._libs.parsers import STR_NA_VALUES  # what this version really uses
+    except ImportError:  # pragma: no cover - a pandas that moved it
+        return sorted(_DOCUMENTED_NA_STRINGS)
+    return sorted(STR_NA_VALUES)
+
+
 def read_manifest_csv(path, names=NAME_COLUMNS, **kwargs):
     """:func:`pandas.read_csv` where the columns ``names`` keep every value as written.
 
     pandas reads ``NA``, ``None``, ``null``, ``nan``, ``N/A`` and a dozen other strings
-    (``pandas._libs.parsers.STR_NA_VALUES``) as missing in every column, so a file literally
+    (``pandas._libs.parsers.STR_NA_VALUES``, the documented list where that moved) as missing in every column, so a file literally
     named ``NA`` became an empty path, and a group or method named ``None`` a missing one. In the
     columns ``names`` only an empty cell is missing; other columns (labels, scores) keep pandas'
     defaults. Parser errors propagate (the callers name the file).
@@ -221,8 +236,6 @@ def read_manifest_csv(path, names=NAME_COLUMNS, **kwargs):
     >>> t["path"].tolist(), t["group"].isna().tolist(), t["score"].isna().tolist()
     (['NA', 'null'], [False, True], [True, False])
     """
-    from pandas._libs.parsers import STR_NA_VALUES
-
     import csv
     import warnings
 
@@ -246,7 +259,7 @@ def read_manifest_csv(path, names=NAME_COLUMNS, **kwargs):
     twice = sorted({c for c in written.iloc[0].tolist() if written.iloc[0].tolist().count(c) > 1}) if len(written) else []
     if twice:
         raise pd.errors.ParserError(f"the column(s) {', '.join(map(repr, twice))} appear more than once in the header")
-    defaults = sorted(STR_NA_VALUES)
+    defaults = _pandas_na_strings()
     na_values = {c: ([""] if c in names else defaults) for c in header}
     dtype = {c: str for c in header if c in names and c != "group"}
     kwargs.setdefault("index_col", False)  # never take a first column for row labels
