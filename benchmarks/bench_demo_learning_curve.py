@@ -3,11 +3,11 @@
     python benchmarks/bench_demo_learning_curve.py curve [--sizes 120 240 480 960] [--seeds 0]
         [--detectors spectrum-lr forensic-xgb generalist-xgb] [--n-jobs 2] [--out results/demo_curve]
     python benchmarks/bench_demo_learning_curve.py nested [--per-class 960] [--fractions 0.125 0.25 0.5 1]
-        [--detectors ...] [--n-jobs 2] [--out results/demo_curve]
+        [--cut items|groups] [--repeats 1] [--detectors ...] [--n-jobs 2] [--out results/demo_curve]
     python benchmarks/bench_demo_learning_curve.py augment [--per-class 120] [--k 1 4] [--sources raw decoded]
-        [--detectors ...] [--n-jobs 2] [--out results/demo_curve]
+        [--aug-seed 0] [--detectors ...] [--n-jobs 2] [--out results/demo_curve]
 
-Protocol (both parts): the "seen" column of the methods table of bench_cross_dataset.py. The demo
+Protocol (every part): the "seen" column of the methods table of bench_cross_dataset.py. The demo
 set (``make_demo_dataset(n, size=256, seed)``), 5-fold CV grouped by source photo
 (``forensics.model_selection.make_cv``, seed as the set); each detector is fitted once per fold on
 the whole training part (every method) and scored on the test fold's reals against the test
@@ -20,7 +20,8 @@ columns (checked equal to its own feature step on a few items). Mean ± std (ddo
   crops of a photo overlap more as n grows (16 photos, 15 groups).
 - ``nested``: one large draw (960 per class) and its 5 folds; the test folds stay whole and each
   training fold is cut to nested random shares of its reals and of its fakes (the smaller share
-  inside the larger), so only the training size changes, not the draw or the test items.
+  inside the larger), so only the training size changes, not the draw or the test items; with
+  ``--cut groups``, to shares of its photo groups instead (fewer photos, all their crops).
 - ``augment``: the 120-per-class set; each training fold gets ``k`` pseudo-fakes per training
   real made by the demo's own generator (``_self_blend``, ``_resample``, ``_splice``; the methods
   in turn from a balanced random start per real, so each real's first pseudo-fake is the k=1 set;
@@ -32,7 +33,7 @@ columns (checked equal to its own feature step on a few items). Mean ± std (ddo
   JPEG generation than the test fakes have). This is an upper bound with a matched generator,
   NOT a generalization figure. The ``pseudo only`` row trains on the reals and their k
   pseudo-fakes without any real fake. The pseudo-fakes are drawn for the largest k, so the k=1 set
-  of ``--k 1 4`` and of ``--k 1 4 16`` are different draws.
+  of ``--k 1 4`` and of ``--k 1 4 16`` are different draws; ``--aug-seed`` draws them anew.
 
 Writes ``<part>.md`` and ``<part>.csv`` under --out.
 """
@@ -167,38 +168,56 @@ def run_curve(args):
     return table, lines
 
 
+def _nested_subsets(train, y, groups, frac, cut, rng):
+    """The training items kept of one fold: a share of its reals and of its fakes, or of its photo groups."""
+    if cut == "items":
+        return np.sort(np.concatenate([o[:max(1, int(round(frac * len(o))))]
+                                       for o in (rng.permutation(train[y[train] == c]) for c in (0, 1))]))
+    order = rng.permutation(np.unique(groups[train]))
+    kept = order[:max(1, int(round(frac * len(order))))]
+    return np.sort(train[np.isin(groups[train], kept)])
+
+
 def run_nested(args):
-    """One large draw, its 5 folds fixed; each training fold cut to nested random subsets."""
+    """One large draw, its 5 folds fixed; each training fold cut to nested random subsets.
+
+    ``--cut items``: a share of the fold's reals and of its fakes (all its photos, fewer crops of
+    each); ``--cut groups``: a share of its photo groups with all their items (fewer photos). The
+    shares of one repeat are nested (one random order per fold and repeat); with ``--repeats`` the
+    per-fold AUC is averaged over that many random orders before the mean and std over folds.
+    """
     bank = union_bank(args.detectors)
     d = _load(args.per_class, args.seed, bank, args.n_jobs)
-    y = d["y"]
-    orders = []  # per fold: its training items in a random order, reals and fakes interleaved by rank
-    for f, (train, _) in enumerate(d["folds"]):
-        rng = np.random.default_rng([args.seed, 2000 + f])
-        orders.append([rng.permutation(train[y[train] == c]) for c in (0, 1)])
+    y, groups = d["y"], d["groups"]
     rows = []
     for frac in args.fractions:
-        subsets = [np.sort(np.concatenate([o[:max(1, int(round(frac * len(o))))] for o in order]))
-                   for order in orders]
-        n_train = int(np.mean([len(s) for s in subsets]))
+        subsets = []  # [repeat][fold]
+        for r in range(args.repeats):
+            key = (lambda f: [args.seed, 2000 + f]) if r == 0 else (lambda f: [args.seed, 2000 + f, r])
+            subsets.append([_nested_subsets(train, y, groups, frac, args.cut, np.random.default_rng(key(f)))
+                            for f, (train, _) in enumerate(d["folds"])])
+        n_train = int(np.mean([len(s) for rep in subsets for s in rep]))
+        n_groups = float(np.mean([len(np.unique(groups[s])) for rep in subsets for s in rep]))
         for det in args.detectors:
             cols, rest = detector_columns(det, d["names"], d["items"][:3], d["F"][:3])
-            res = seen_per_method(d["F"], y, d["methods"], d["folds"], cols, rest, subsets=subsets)
+            reps = [seen_per_method(d["F"], y, d["methods"], d["folds"], cols, rest, subsets=rep) for rep in subsets]
+            res = {m: list(np.nanmean([rep[m] for rep in reps], axis=0)) for m in reps[0]}
             for m, aucs in res.items():
                 mean, std = _summary(aucs)
-                rows.append(dict(fraction=frac, n_train=n_train, detector=det, method=m, auc=mean, auc_std=std,
-                                 folds=" ".join(f"{a:.3f}" for a in aucs)))
-            print(f"  {frac:5.3f} ({n_train} training items) {det:15s} "
+                rows.append(dict(cut=args.cut, fraction=frac, n_train=n_train, n_groups=n_groups, detector=det,
+                                 method=m, auc=mean, auc_std=std, folds=" ".join(f"{a:.3f}" for a in aucs)))
+            print(f"  {frac:5.3f} ({n_train} training items, {n_groups:.1f} photo groups) {det:15s} "
                   + "  ".join(f"{m} {np.nanmean(a):.3f} ± {np.nanstd(a, ddof=1):.3f}" for m, a in res.items()),
                   flush=True)
     table = pd.DataFrame(rows)
     methods = list(dict.fromkeys(table["method"]))
-    lines = [f"demo n={args.per_class} per class, seed {args.seed}; test folds fixed, training folds cut",
-             "", "| detector | share of training fold (items) | " + " | ".join(methods) + " |",
+    lines = [f"demo n={args.per_class} per class, seed {args.seed}; test folds fixed, training folds cut by "
+             f"{args.cut}, {args.repeats} repeat(s)", "",
+             "| detector | share of training fold (items, photo groups) | " + " | ".join(methods) + " |",
              "|---|---|" + "---|" * len(methods)]
     for (det, frac), g in table.groupby(["detector", "fraction"], sort=False):
         cell = g.set_index("method")
-        lines.append(f"| {det} | {frac:g} ({int(g['n_train'].iloc[0])}) | "
+        lines.append(f"| {det} | {frac:g} ({int(g['n_train'].iloc[0])}, {g['n_groups'].iloc[0]:.1f}) | "
                      + " | ".join(f"{cell.loc[m, 'auc']:.3f} ± {cell.loc[m, 'auc_std']:.3f}" for m in methods) + " |")
     return table, lines
 
@@ -255,10 +274,11 @@ def run_augment(args):
         extra = {}  # k -> per-fold feature rows
         for f, (train, _) in enumerate(d["folds"]):
             train_reals = np.sort(train[y[train] == 0])
-            rng = np.random.default_rng([args.seed, 1000 + f])
+            rng = np.random.default_rng([args.seed, 1000 + f] + ([args.aug_seed] if args.aug_seed else []))
             items, meta = pseudo_fakes(pixels, train_reals, groups, is_gray, k_max, rng)
-            P, _ = extract(bank, items, cache_key=("demo-pseudo", len(d["items"]), args.seed, source, k_max, f,
-                                                   tuple(train_reals)), n_jobs=args.n_jobs, progress=False)
+            key = ("demo-pseudo", len(d["items"]), args.seed, source, k_max, f, tuple(train_reals))
+            key += (args.aug_seed,) if args.aug_seed else ()
+            P, _ = extract(bank, items, cache_key=key, n_jobs=args.n_jobs, progress=False)
             j = np.array([m[1] for m in meta])
             for k in args.k:
                 extra.setdefault(k, []).append(P[j < k])
@@ -291,8 +311,12 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="augment / nested: the draw")
     parser.add_argument("--fractions", nargs="+", type=float, default=[0.125, 0.25, 0.5, 1.0],
                         help="nested: shares of each training fold kept")
+    parser.add_argument("--cut", choices=["items", "groups"], default="items",
+                        help="nested: cut the training folds' items or their photo groups")
+    parser.add_argument("--repeats", type=int, default=1, help="nested: random orders averaged per fold")
     parser.add_argument("--k", nargs="+", type=int, default=[1, 4], help="augment: pseudo-fakes per training real")
     parser.add_argument("--sources", nargs="+", choices=["raw", "decoded"], default=["raw", "decoded"])
+    parser.add_argument("--aug-seed", type=int, default=0, help="augment: another draw of the pseudo-fakes")
     parser.add_argument("--detectors", nargs="+", default=list(DETECTORS))
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--out", default=str(ROOT / "results" / "demo_curve"))
