@@ -130,11 +130,31 @@ def union_bank(detectors):
     return ForensicFeatures([(f, ALL_EXTRACTORS[f]()) for f in families])
 
 
+def _package_digest():
+    """SHA-1 of every source file of the installed ``forensics`` package (names and bytes), so that a
+    cached feature matrix is never reused after the code that computed it changed."""
+    import forensics
+
+    root = Path(forensics.__file__).resolve().parent
+    h = hashlib.sha1()
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def extract(bank, items, *, cache_key, n_jobs, progress=True):
-    """Features of ``items`` by ``bank``, cached in results/cache by ``cache_key`` and the bank's names."""
+    """Features of ``items`` by ``bank``, cached in results/cache.
+
+    The cache key holds ``cache_key``, the bank's column names, the items' bytes and the package's
+    source (:func:`_package_digest`): other data, another bank or changed feature code compute anew.
+    """
     fitted = bank.fit(items[:1])
     names = np.asarray(fitted.get_feature_names_out()).astype(str)
-    digest = hashlib.sha1(("|".join(names) + repr(cache_key)).encode()).hexdigest()[:16]
+    h = hashlib.sha1(("|".join(names) + repr(cache_key) + _package_digest()).encode())
+    for data in items:
+        h.update(hashlib.sha1(data if isinstance(data, bytes) else repr(data).encode()).digest())
+    digest = h.hexdigest()[:16]
     path = ROOT / "results" / "cache" / f"{digest}.npz"
     if path.is_file():
         return np.load(path)["F"], names
