@@ -585,20 +585,44 @@ def test_an_hevc_capture_cut_mid_gop_or_after_its_last_keyframe(tmp_path):
         video_info(late)
 
 
-def test_the_decoder_probe_tells_nothing_shown_only_when_it_saw_every_packet(tmp_path, monkeypatch):
-    """The scan keeps a capture's first ``_LEADING_PROBE_PACKETS`` packets for the decoder probe: when the probe,
-    given them all, outputs nothing, nothing is shown only if they are the whole stream (47 packets: at the limit
-    of 47, no frames); with one more in the stream than it kept (a limit of 46) it cannot tell, and the count is
-    left as the packets' (47), as before."""
+def test_a_capture_longer_than_the_probe_that_shows_nothing_has_no_frames(tmp_path, monkeypatch):
+    """The scan keeps a capture's first ``_LEADING_PROBE_PACKETS`` packets for the decoder probe. Given them all (a
+    limit of 47, the whole cut stream), the probe outputs nothing: no frames. With a limit of 46 (one packet more in
+    the stream than it kept), the probe cannot tell from what it kept, and before the count was left as the
+    packets' (47 frames that no read decodes, as ``video_info`` said of a 400-frame capture cut at packet 3: 397);
+    now the decoder is run over the whole stream, read again from the file: no frames, the same ItemError."""
     from forensics.media import _video as v
 
     src = _x265(tmp_path / "ir.ts", 50, "intra-refresh=1:keyint=10")
-    cut = _cut(src, 3, "raw", tmp_path / "cut.hevc")
-    monkeypatch.setattr(v, "_LEADING_PROBE_PACKETS", 47)
-    with pytest.raises(ItemError, match="its 47 packets follow no random access point"):
-        video_info(cut)
-    monkeypatch.setattr(v, "_LEADING_PROBE_PACKETS", 46)
-    assert video_info(cut).n_frames == 47
+    for kind in ("raw", "ts"):
+        cut = _cut(src, 3, kind, tmp_path / f"cut.{'ts' if kind == 'ts' else 'hevc'}")
+        for limit in (47, 46, 4):
+            monkeypatch.setattr(v, "_LEADING_PROBE_PACKETS", limit)
+            with pytest.raises(ItemError, match="its 47 packets follow no random access point"):
+                video_info(cut)
+            with pytest.raises(ItemError, match="its 47 packets follow no random access point"):
+                read_frames(cut, n=3)
+
+
+@pytest.mark.parametrize("kind", ["ts", "raw"])
+def test_a_refresh_longer_than_the_probe_counts_the_frames_ffmpeg_shows(tmp_path, monkeypatch, kind):
+    """Look-alike of the above: an H.264 intra-refresh capture cut at packet 3, whose first picture FFmpeg outputs
+    about 18 packets later, with a probe limit of 8 (a refresh longer than what the scan keeps, as x264's default
+    keyint of 250 gives against the 256 kept). Before, the probe saw nothing output and the frames were counted
+    from the recovery point (20, frames 0-10 of them never decoded); now the decoder run over the whole stream finds where it starts
+    to output: the 9 frames FFmpeg shows, its pixels, no error, as with the full probe."""
+    from forensics.media import _video as v
+
+    src = intra_refresh(tmp_path / "ir.ts", 30, step=8)
+    cut = _cut(src, 3, kind, tmp_path / f"cut.{'ts' if kind == 'ts' else 'h264'}")
+    shown = _ffmpeg_frames(cut)
+    assert len(shown) == 9
+    monkeypatch.setattr(v, "_LEADING_PROBE_PACKETS", 8)
+    info = video_info(cut)
+    assert (info.n_frames, info.errors) == (9, ())
+    r = read_frames(cut, every=1)
+    assert r.indices.tolist() == list(range(9)) and r.errors == []
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], shown, atol=1e-9)
 
 
 @pytest.mark.parametrize("shown,n", [(None, 6), (set(), 0), ({40, 50}, 2), ({0, 10, 20, 30, 40, 50}, 6)])

@@ -707,8 +707,10 @@ class _Table:
         parser flags no later packet), or a GOP's tail. It is asked of the decoder as a refresh from packet 0
         (below). FFmpeg's HEVC decoder outputs nothing from such a start (before, a TS cut 3 packets into a
         50-frame x265 intra-refresh stream counted 47 frames where FFmpeg shows none, and every read failed);
-        when it cannot tell (the probe failed, or saw only the first ``_LEADING_PROBE_PACKETS`` of a longer
-        stream and none of them was output) the stream is left as it is.
+        when the probe saw only the first ``_LEADING_PROBE_PACKETS`` of a longer stream and none of them was
+        output, the decoder is run over the whole stream (``_decoder_pass``; before, such a stream was left as it
+        was: a 400-frame capture cut at packet 3 counted 397 frames that no read decoded); when the decoder
+        fails, it cannot tell and the stream is left as it is.
 
         A capture of an intra-refresh stream starts at a recovery point (flagged a keyframe, no random
         access point: see ``_random_access_test``), from which FFmpeg's H.264 decoder outputs nothing
@@ -944,13 +946,20 @@ def _scan(container, stream, errors, fh=None):
     # the probes saw every packet: a decoder that outputs nothing from a packet on outputs nothing from the stream
     seen_all = len(pts) <= _LEADING_PROBE_PACKETS
 
+    # the probes saw only the stream's first packets and the decoder output nothing from them: the decoder is run
+    # over the whole stream, read again from the file (rare: a capture without a random access point in its first
+    # _LEADING_PROBE_PACKETS packets), so that the count is what it shows, not the packets' (_decoder_pass)
     def shown_pts(first, last=None):
         shown = _decoder_shows(stream, kept, first, len(kept) - 1 if last is None else last)
-        return None if shown == set() and last is None and not seen_all else shown
+        if shown == set() and last is None and not seen_all:
+            shown = _decoder_pass(fh, stream, first, min(tail, default=len(pts)), until_output=True)
+        return shown
 
     def first_output(first):
         hidden = _decoder_hidden(stream, kept, first)
-        return None if hidden is None or (hidden == len(kept) - first and not seen_all) else first + hidden
+        if hidden is not None and hidden == len(kept) - first and not seen_all:
+            hidden = _decoder_pass(fh, stream, first, min(tail, default=len(pts)), until_output=False)
+        return None if hidden is None else first + hidden
 
     last = [p if isinstance(p, tuple) else (p.size, bytes(p)) for p in last]
     tail = _no_picture(picture, [data for _, data in last], len(pts))
@@ -1400,6 +1409,59 @@ def _decoder_hidden(stream, packets, first):
     flushed; all of them when it outputs nothing); None when it fails."""
     frames = _probe_decode(stream, packets[first:])
     return None if frames is None else len(packets) - first - len(frames)
+
+
+def _decoder_pass(fh, stream, first, stop, until_output):
+    """FFmpeg's decoder for ``stream`` run over the stream's packets at decode positions ``first`` to ``stop - 1``,
+    read again from the file's first byte (a demuxer of its own on a new file object, ending where ``fh`` ended),
+    one packet at a time (nothing held), then flushed. ``until_output``: the pts of the first picture it outputs
+    as a set (empty when it outputs none; it stops there); else how many of those packets it outputs no picture
+    for. None when it cannot tell (no file object, the file or the decoder failed, a picture without a pts).
+
+    For a capture whose first ``_LEADING_PROBE_PACKETS`` packets (what the scan keeps for the probes) give no
+    picture: an HEVC intra-refresh stream cut after its IDR (FFmpeg's decoder refuses every picture: "Error
+    constructing the frame RPS", 4 ms for 397 packets of 96x64 here), or an H.264 intra refresh longer than the
+    probe. Before, such a stream was left as it was: 397 frames counted that no read could decode.
+    """
+    import av
+
+    if fh is None or stop <= first:
+        return None if fh is None else (set() if until_output else 0)
+    try:
+        again = _BoundedFile(open(fh.fh.name, "rb"))  # noqa: SIM115 - closed below
+    except (OSError, TypeError, ValueError):
+        return None
+    again.stop_at = fh.stop_at
+    try:
+        with _ffmpeg_log():  # what opening it says again is not kept (as when the file was opened: _open_container)
+            c = av.open(again, "r", container_options=dict(_CONTAINER_OPTIONS), buffer_size=_IO_BUFFER)
+        with c:
+            s = c.streams[stream.index]
+            ctx = av.CodecContext.create(stream.codec_context.name, "r")
+            if stream.codec_context.extradata:
+                ctx.extradata = stream.codec_context.extradata
+            pos, sent, output = -1, 0, 0
+            for packet in c.demux(s):
+                if not packet.size:
+                    continue
+                pos += 1
+                if pos < first:
+                    continue
+                if pos >= stop:
+                    break
+                sent += 1
+                frames = ctx.decode(packet)
+                if until_output and frames:
+                    return None if frames[0].pts is None else {frames[0].pts}
+                output += len(frames)
+            frames = ctx.decode(None)
+            if until_output:
+                return set() if not frames else None if frames[0].pts is None else {frames[0].pts}
+            return sent - output - len(frames)
+    except (av.FFmpegError, ValueError, OSError, IndexError):
+        return None
+    finally:
+        again.close()
 
 
 #: FFmpeg's AVFMT_TS_DISCONT (libavformat/avformat.h): the format allows timestamp discontinuities.
