@@ -585,6 +585,35 @@ def test_an_hevc_capture_cut_mid_gop_or_after_its_last_keyframe(tmp_path):
         video_info(late)
 
 
+@pytest.mark.parametrize("codec", ["libx265", "mpeg2video", "libx264"])
+@pytest.mark.parametrize("at", [3, 0])
+def test_a_raw_dump_cut_inside_a_gop_counts_the_frames_ffmpeg_shows(tmp_path, codec, at):
+    """A raw elementary stream (no timestamps: frames are the decoder's outputs in order) cut at packet 3 starts
+    with 4 packets before its first keyframe and, for x265's open GOPs (a CRA) and MPEG-2's (an I-frame whose
+    B-frames reference the GOP before), with leading pictures FFmpeg's decoder skips. Before, only the packets
+    before the keyframe were dropped: 23 frames for HEVC where FFmpeg shows 20 (and `every=1` reported 3 'not
+    decoded'), 26 for MPEG-2 where it shows 24; the MPEG-TS form, whose timestamps tell the leading pictures,
+    counted 20. Now the decoder is asked how many pictures after the keyframe it does not output. Look-alikes:
+    x264's closed GOPs (an IDR, not asked: 20 frames as before) and every stream cut at packet 0 (30)."""
+    if codec == "libx265":
+        src = _x265(tmp_path / "src.ts", 30, "keyint=10:min-keyint=10:scenecut=0")
+    elif codec == "libx264":
+        src = write_video(tmp_path / "src.ts", index_frames(30, step=4), gop=10)
+    else:  # GOPs of 3 (I B B), each I-frame's B-frames shown before it
+        src = write_video(tmp_path / "src.ts", index_frames(30, step=4), codec=codec, options={"g": "3", "bf": "2"})
+    raw = _cut(src, at, "raw", tmp_path / f"cut{at}.raw")
+    shown = _ffmpeg_frames(raw)
+    assert len(shown) == {0: 30, 3: {"libx265": 20, "mpeg2video": 24, "libx264": 20}[codec]}[at]
+    info = video_info(raw)
+    assert (info.n_frames, info.timing, info.errors) == (len(shown), "decode order", ())
+    r = read_frames(raw, every=1)
+    assert r.indices.tolist() == list(range(len(shown))) and r.missing.tolist() == [] and r.errors == []
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], shown, atol=1e-9)
+    if at:
+        ts = _cut(src, at, "ts", tmp_path / "cut.ts")
+        assert video_info(ts).n_frames == len(_ffmpeg_frames(ts)) == len(shown)
+
+
 def test_a_capture_longer_than_the_probe_that_shows_nothing_has_no_frames(tmp_path, monkeypatch):
     """The scan keeps a capture's first ``_LEADING_PROBE_PACKETS`` packets for the decoder probe. Given them all (a
     limit of 47, the whole cut stream), the probe outputs nothing: no frames. With a limit of 46 (one packet more in

@@ -600,7 +600,7 @@ class _Table:
 
     def __init__(self, pkt_pts, pkt_dts, pkt_key, pkt_discard, pkt_dur, trust_pts=True, discont=False,
                  drops_leading=False, shown_pts=None, no_picture=(), not_random_access=(), first_output=None,
-                 recovery=None, reference=None):
+                 recovery=None, reference=None, leading_hidden=None):
         self.n_packets = len(pkt_pts)
         self.not_random_access = frozenset(not_random_access)
         self.no_picture = frozenset(no_picture)
@@ -611,8 +611,8 @@ class _Table:
         # first and last decode timestamp when every packet has one (the slots of an AVI stream)
         self.dts_range = (min(known), max(known)) if known and len(known) == self.n_packets else None
         pkt_pts = self._continue_segments(pkt_pts, pkt_dts, pkt_dur) if discont else pkt_pts
-        pkt_discard = (self._leading(pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts, first_output)
-                       if drops_leading else pkt_discard)
+        pkt_discard = (self._leading(pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts, first_output,
+                                     leading_hidden) if drops_leading else pkt_discard)
         # packets never sent to the decoder: a capture's unshowable leading pictures and the packets that end
         # the stream without a picture (its complaints about them would be reported as damage)
         self.unsent = self.leading | self.no_picture
@@ -686,7 +686,8 @@ class _Table:
     #: _not_coded_test)
     not_coded = frozenset()
 
-    def _leading(self, pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts=None, first_output=None):
+    def _leading(self, pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts=None, first_output=None,
+                 leading_hidden=None):
         """``pkt_discard`` with the pictures a stream that starts between keyframes cannot show marked.
 
         A capture (MPEG-TS from a tuner, a cut made without re-encoding) may start after a keyframe:
@@ -699,8 +700,12 @@ class _Table:
         reference only it (HEVC RADL, backward-only B-frames of a closed MPEG-2 GOP): which ones the
         decoder outputs is asked of it, ``shown_pts(first, last)`` giving the pts it outputs from
         the packets at decode positions ``first .. last`` (None when it cannot tell: then every
-        leading picture is taken as not shown, as those of the usual open GOPs). Only at the
-        stream's start, in a capture format (``_CAPTURE_FORMATS``).
+        leading picture is taken as not shown, as those of the usual open GOPs). Without timestamps to
+        tell them by (a raw dump, whose frames are the decoder's outputs in order), their number is asked of
+        the decoder: ``leading_hidden(first, after)`` is how many of the packets from the keyframe to the next
+        it outputs no picture for, and as many packets after the keyframe are no frames (sent to it all the
+        same; before, a raw HEVC dump cut inside an open GOP counted 23 frames where FFmpeg shows 20, an MPEG-2
+        one 26 where it shows 24). Only at the stream's start, in a capture format (``_CAPTURE_FORMATS``).
 
         A capture without any keyframe flag starts after its stream's last random access point: an HEVC
         intra-refresh stream (x265 ``intra-refresh=1``: no IRAP picture after the first, and FFmpeg's HEVC
@@ -762,9 +767,14 @@ class _Table:
         if shown is not None:
             early = [i for i in early if pkt_pts[i] not in shown]
         leading = [i for i in range(first) if not out[i]] + early
-        for i in leading:
+        hidden = []
+        if not (trust_pts and kp is not None) and leading_hidden is not None:
+            # no timestamps to tell the leading pictures by (a raw dump): as many packets after the keyframe as the
+            # decoder outputs no picture for are no frames (sent to it all the same: only their number matters)
+            hidden = [i for i in range(first + 1, after) if not out[i]][:leading_hidden(first, after) or 0]
+        for i in leading + hidden:
             out[i] = True
-        self.n_leading, self.leading = len(leading), frozenset(leading)
+        self.n_leading, self.leading = len(leading) + len(hidden), frozenset(leading)
         return out
 
     def _continue_segments(self, pkt_pts, pkt_dts, pkt_dur):
@@ -961,12 +971,33 @@ def _scan(container, stream, errors, fh=None):
             hidden = _decoder_pass(fh, stream, first, min(tail, default=len(pts)), until_output=False)
         return None if hidden is None else first + hidden
 
+    def leading_hidden(first, after):
+        """How many of the packets ``first`` (the first keyframe) to ``after - 1`` (before the next), at most
+        ``_LEADING_WINDOW``, FFmpeg's decoder outputs no picture for; None when it cannot tell. 0 without frame
+        reordering (no picture can be shown before the keyframe it follows) and after an H.264/HEVC IDR (whose
+        leading pictures, HEVC RADL, reference only it) without asking."""
+        if not stream.codec_context.has_b_frames or first >= len(kept):
+            return 0 if first < len(kept) else None
+        layout = _nal_layout(stream)
+        if layout is not None:
+            name, size = layout
+            data = bytes(memoryview(kept[first])[:_KEY_PREFIX])
+            kinds = [data[a] & 0x1F if name == "h264" else (data[a] >> 1) & 0x3F
+                     for a, _ in _nal_units(data, size, prefix=True) or ()]
+            if any(k in ((5,) if name == "h264" else (19, 20)) for k in kinds):
+                return 0
+        end = min(after, first + _LEADING_WINDOW)
+        if end > len(kept):
+            return None
+        frames = _probe_decode(stream, kept[first:end])
+        return None if frames is None else end - first - len(frames)
+
     last = [p if isinstance(p, tuple) else (p.size, bytes(p)) for p in last]
     tail = _no_picture(picture, [data for _, data in last], len(pts))
     del kept[min(tail, default=len(kept)):]  # a picture-less tail is not sent to the probes either
     table = _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container), drops_leading=drops,
                    shown_pts=shown_pts, no_picture=[*tail, *not_coded_at], not_random_access=not_random_access,
-                   first_output=first_output, recovery=recovery, reference=reference)
+                   first_output=first_output, recovery=recovery, reference=reference, leading_hidden=leading_hidden)
     # FFmpeg's parser says so of such a packet (MPEG-TS, MP4): "missing picture in access unit with size N"
     table.no_picture_sizes = {last[k - len(pts) + len(last)][0] for k in tail}
     table.not_coded = frozenset(not_coded_at)
@@ -1375,6 +1406,10 @@ def _no_picture(picture, last, n_packets):
 
 #: Packets of a capture's start kept by the scan to ask the decoder which leading pictures it shows.
 _LEADING_PROBE_PACKETS = 256
+#: Packets from a raw stream's first keyframe on given to the decoder to count its leading pictures it does not
+#: output (see _scan's leading_hidden): they follow the keyframe in decode order, before its trailing pictures, so a
+#: run of B-frames bounds them (x264 and x265 allow 16)
+_LEADING_WINDOW = 32
 
 
 def _probe_decode(stream, packets):
