@@ -12,7 +12,8 @@ The truth here is PyAV (FFmpeg) decoding every packet of the file.
 import av
 import numpy as np
 import pytest
-from video_fixtures import annexb_units, frame_level, index_frames, intra_refresh, with_tail, write_video
+from video_fixtures import (annexb_units, frame_level, index_frames, intra_refresh, with_sample_inside, with_tail,
+                            write_video)
 
 from forensics.media import ItemError, read_frames, video_info
 from forensics.media._video import _nal_types, _no_picture, _picture_test
@@ -57,6 +58,58 @@ def test_a_stream_ending_without_a_picture_counts_the_frames_ffmpeg_shows(tmp_pa
         np.testing.assert_allclose([frame_level(f) for f in r.frames], [shown[k] for k in (0, 4, 7, 11)], atol=1e-9)
         every = read_frames(path, every=1)
         np.testing.assert_allclose([frame_level(f) for f in every.frames], shown, atol=1e-9)
+
+
+def _ffmpeg_times(path):
+    """The pts (s) of every picture FFmpeg's decoder outputs, decoding every packet (a refused one skipped)."""
+    out = []
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        for p in c.demux(s):
+            try:
+                out += [float(f.pts * s.time_base) for f in p.decode()]
+            except av.FFmpegError:
+                pass
+    return out
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+@pytest.mark.parametrize("codec", ["h264", "hevc"])
+def test_a_sample_without_a_picture_inside_a_stream_is_no_frame(tmp_path, ext, codec):
+    """An MP4/Matroska stream with one SEI-only sample between its pictures (decode position 5, B-frames, keyframes
+    every 6): FFmpeg's decoder refuses it ('no frame!') and shows the 12 pictures at their own times, its slot a gap
+    (0.16 to 0.24 s). Before, it was counted: 13 frames, and ``every=1`` reported frame 5 (HEVC: 4) 'not decoded'.
+    Now it is no frame: 12 frames, FFmpeg's times and pixels, nothing reported, ``n=4`` reads the last. Look-alikes:
+    every sample led by that SEI (samples that begin with a unit holding no picture but hold one: all 12 frames)
+    and an SEI sample whose length prefix runs past its end (damage, not a sample without a
+    picture: a frame that does not decode, reported)."""
+    enc = {"h264": "libx264", "hevc": "libx265"}[codec]
+    src = write_video(tmp_path / f"src{ext}", index_frames(N), codec=enc, gop=6,
+                      options={"x265-params": "log-level=none"} if codec == "hevc" else None)
+    path = with_sample_inside(src, tmp_path / f"sei{ext}", 5)
+    times, shown = _ffmpeg_times(path), _ffmpeg_frames(path)
+    assert len(shown) == N and np.diff(times).max() > 1.5 * np.diff(times).min()  # a gap where the sample is
+    info = video_info(path)
+    assert (info.n_frames, info.errors) == (N, ())
+    r = read_frames(path, every=1)
+    assert r.missing.tolist() == [] and r.errors == []
+    np.testing.assert_allclose(r.timestamps, np.array(times) - times[0], atol=1e-9)
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], shown, atol=1e-9)
+    four = read_frames(path, n=4)
+    assert four.indices.tolist() == [0, 4, 7, 11] and four.errors == []
+    assert abs(frame_level(four.frames[-1]) - shown[-1]) < 1e-9
+
+    sei = {"h264": b"\x06", "hevc": b"\x4e\x01"}[codec] + b"\x05\x11" + bytes(range(1, 17)) + b"\x41\x80"
+    sei = len(sei).to_bytes(4, "big") + sei
+    # every sample led by that SEI (a camera's metadata): pictures whose first unit holds none
+    joined = _rewrite(src, tmp_path / f"joined{ext}", lambda k, data: sei + data)
+    info = video_info(joined)
+    assert len(_ffmpeg_frames(joined)) == N and (info.n_frames, info.errors) == (N, ())
+    assert len(read_frames(joined, every=1)) == N
+    damaged = with_sample_inside(src, tmp_path / f"damaged{ext}", 5, (len(sei) + 5).to_bytes(4, "big") + sei[4:])
+    assert len(_ffmpeg_frames(damaged)) == N and video_info(damaged).n_frames == N + 1
+    r = read_frames(damaged, every=1)
+    assert len(r) == N and r.missing.size == 1 and any("not decoded" in e for e in r.errors)
 
 
 def test_a_last_packet_holding_part_of_a_picture_is_still_a_frame(tmp_path):

@@ -661,3 +661,34 @@ def encode_video(path, fmt, codec, frames, *, fps=25, pix="yuv420p", options=Non
         for p in s.encode():
             c.mux(p)
     return path
+
+
+def with_sample_inside(src, dst, k, data=None):
+    """``src`` (MP4 or Matroska, H.264 or HEVC) remuxed to ``dst`` with one more sample at decode position ``k``:
+    ``data`` (length-prefixed NAL units; default one SEI, user data unregistered, as ``with_tail`` writes). Its pts
+    is the smallest of the samples from ``k`` on; every sample shown from then on is shown one frame later, and
+    every one from ``k`` on decoded one frame later (decode times keep increasing): what a recorder that stores a
+    metadata sample between two pictures writes. Returns ``dst``."""
+    import av
+
+    with av.open(str(src)) as c:
+        codec = c.streams.video[0].codec_context.name
+        packets = [(bytes(p), p.pts, p.dts, p.duration, p.is_keyframe, p.time_base)
+                   for p in c.demux(video=0) if p.size]
+    if data is None:
+        sei = {"h264": b"\x06", "hevc": b"\x4e\x01"}[codec] + b"\x05\x11" + bytes(range(1, 17)) + b"\x41\x80"
+        data = len(sei).to_bytes(4, "big") + sei
+    step = packets[0][3]
+    at = min(p[1] for p in packets[k:])
+    rows = []
+    for i, (payload, pts, dts, dur, key, tb) in enumerate(packets):
+        if i == k:
+            rows.append((data, at, dts, step, False, tb))
+        rows.append((payload, pts + step if pts >= at else pts, dts + step if i >= k else dts, dur, key, tb))
+    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
+        t = o.add_stream_from_template(i.streams.video[0])
+        for payload, pts, dts, dur, key, tb in rows:
+            q = av.Packet(payload)
+            q.pts, q.dts, q.duration, q.is_keyframe, q.time_base, q.stream = pts, dts, dur, key, tb, t
+            o.mux(q)
+    return Path(dst)

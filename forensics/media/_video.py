@@ -900,6 +900,8 @@ def _scan(container, stream, errors, fh=None):
     kept = []  # a capture's first packets, to ask the decoder which leading pictures it shows (_Table._leading)
     picture = _picture_test(stream)
     last = deque(maxlen=_TRAILING_PACKETS)  # the stream's last packets: do they hold a picture? (_no_picture)
+    # length-prefixed H.264/HEVC (MP4, Matroska): a sample anywhere may hold no picture (_inside_test)
+    inside, inside_at, inside_sizes = _inside_test(stream, picture), [], set()
     random_access = _random_access_test(stream)
     not_random_access = []  # keyframe-flagged packets a decoder cannot start from (_random_access_test)
     # where a refresh completes serves only seeks: in a container the reader never seeks in, not parsed at all
@@ -921,6 +923,9 @@ def _scan(container, stream, errors, fh=None):
                 kept.append(packet)
             if picture is not None:  # a large packet is taken as a picture (holding it would slow the reads down)
                 last.append(packet if packet.size <= _KEY_PREFIX else (packet.size, None))
+                if inside is not None and inside(packet):
+                    inside_at.append(len(pts))
+                    inside_sizes.add(packet.size)
             if (random_access is not None and packet.is_keyframe
                     and not random_access(bytes(memoryview(packet)[:_KEY_PREFIX]))):
                 not_random_access.append(len(pts))
@@ -995,11 +1000,14 @@ def _scan(container, stream, errors, fh=None):
     last = [p if isinstance(p, tuple) else (p.size, bytes(p)) for p in last]
     tail = _no_picture(picture, [data for _, data in last], len(pts))
     del kept[min(tail, default=len(kept)):]  # a picture-less tail is not sent to the probes either
+    if len(inside_at) == len(pts):
+        inside_at = []  # no packet holds a picture: left as they are (frames that do not decode), as _no_picture does
     table = _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container), drops_leading=drops,
-                   shown_pts=shown_pts, no_picture=[*tail, *not_coded_at], not_random_access=not_random_access,
+                   shown_pts=shown_pts, no_picture={*tail, *inside_at, *not_coded_at},
+                   not_random_access=not_random_access,
                    first_output=first_output, recovery=recovery, reference=reference, leading_hidden=leading_hidden)
     # FFmpeg's parser says so of such a packet (MPEG-TS, MP4): "missing picture in access unit with size N"
-    table.no_picture_sizes = {last[k - len(pts) + len(last)][0] for k in tail}
+    table.no_picture_sizes = {last[k - len(pts) + len(last)][0] for k in tail} | (inside_sizes if inside_at else set())
     table.not_coded = frozenset(not_coded_at)
     return table, complete
 
@@ -1260,6 +1268,39 @@ def _picture_test(stream):
         return any(b <= a or data[a] & 0x80 or kind(data[a]) not in allowed for a, b in units)
 
     return holds
+
+
+def _inside_test(stream, picture):
+    """A function telling whether a packet of a length-prefixed H.264/HEVC ``stream`` (MP4, Matroska: ``avcC`` /
+    ``hvcC`` extradata) holds no picture, wherever it is in the stream; None for other layouts and codecs.
+
+    A muxer or recorder may store a sample of SEI or parameter sets only between the pictures (a camera writing
+    its metadata SEI as a sample of its own, a remux that split an access unit). FFmpeg's decoder refuses it ("no
+    frame!", the parser's "missing picture in access unit") and outputs nothing for it; its players show the
+    pictures around it, each at its own pts, so its slot is a gap in the times (as a dropped frame's). It was
+    counted as a frame that did not decode: 13 frames where FFmpeg shows 12, ``every=1`` reported frame 5 'not
+    decoded'. In an elementary stream (MPEG-TS, raw) FFmpeg's parsers join such units to the next picture, so
+    only a stream's trailing packets can hold none (:func:`_no_picture`).
+
+    Cost: one byte of each packet is read (its first NAL unit's type; a slice holds a picture); only a packet that
+    begins with a unit that holds none (SEI, parameter sets, delimiter) and is at most ``_KEY_PREFIX`` bytes is
+    read whole, by ``picture`` (:func:`_picture_test`): a larger one is taken as a picture.
+    """
+    layout = _nal_layout(stream)
+    if picture is None or layout is None or not layout[1]:
+        return None
+    name, size = layout
+    allowed = _NON_PICTURE_UNITS[name]
+    leads = bytes(1 if (h & 0x1F if name == "h264" else (h >> 1) & 0x3F) in allowed else 0 for h in range(256))
+
+    def holds_none(packet):
+        n = packet.size
+        if n <= size or n > _KEY_PREFIX:
+            return False
+        data = memoryview(packet)
+        return bool(leads[data[size]]) and not picture(bytes(data))
+
+    return holds_none
 
 
 #: The show_frame bit of a VP8 frame tag (RFC 6386 9.1: its first byte's bit 4). Encoders (libvpx with alt-ref
