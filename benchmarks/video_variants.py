@@ -360,8 +360,8 @@ def intra_starts(n_frames=120):
 
 
 def codec_cost(n_frames=3000, repeats=9):
-    """video_info of a 3000-frame MPEG-4 AVI with 2 B-frames (every B-VOP under 64 bytes: each read by the N-VOP
-    test) and a VP8 WebM, with the round-10 tests on and off (the N-VOP test replaced by None; VP8's by a codec
+    """video_info of a 3000-frame MPEG-4 AVI with 2 B-frames (every packet's VOP header read by the N-VOP test: since
+    round 11 whatever its size, the first 12 bytes of a packet above 256 bytes) and a VP8 WebM, with the round-10 tests on and off (the N-VOP test replaced by None; VP8's by a codec
     name no stream has), in one run, interleaved; medians of ``repeats``."""
     import time
     from unittest import mock

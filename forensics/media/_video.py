@@ -936,7 +936,7 @@ def _scan(container, stream, errors, fh=None):
             if mpeg4:
                 if not pts:
                     not_coded = _not_coded_test(stream, bytes(memoryview(packet)[:_KEY_PREFIX]))
-                elif not_coded is not None and packet.size <= _NVOP_MAX_BYTES and not_coded(bytes(packet), previous):
+                elif not_coded is not None and not_coded(bytes(packet) if packet.size <= 256 else packet, previous):
                     not_coded_at.append(len(pts))
                 previous = packet
             pts.append(packet.pts)
@@ -1311,9 +1311,8 @@ def _inside_test(stream, picture):
 _VP8_SHOW_FRAME = 0x10
 
 
-#: Largest packet read to tell an MPEG-4 Part 2 N-VOP (_not_coded_test): its VOP header alone is a few bytes
-#: (start code, type, time, vop_coded = 0), padded to a byte; a capture tool may add a few bytes of stuffing
-_NVOP_MAX_BYTES = 64
+#: The MPEG-4 Part 2 VOP start code (ISO/IEC 14496-2 6.2.5)
+_VOP_START = b"\x00\x00\x01\xb6"
 
 
 def _read_bits(data, bit, n):
@@ -1381,8 +1380,15 @@ def _not_coded_test(stream, first):
     ``DivX...p``), a packet holds a P-VOP and the B-VOP shown before it, and the N-VOP that follows stands for
     the B-VOP, which FFmpeg's decoder outputs then; so an N-VOP right after a packet of two or more VOPs in
     such a stream is a picture. A 1-byte packet of a DivX or Xvid stream (a dropped frame's placeholder) is no
-    picture either, with the same exception. Called with the packet's bytes (``_NVOP_MAX_BYTES`` at most) and
-    the previous packet (read only for an N-VOP of a packed stream).
+    picture either, with the same exception. Called with the packet (any bytes-like object) and the previous
+    packet (read only for an N-VOP of a packed stream).
+
+    Whatever its size: the VOP header is parsed (its first 8 bytes after the start code hold it unless the time
+    jumps by more than a minute), not the packet's size trusted. Stuffing after the header (zero bytes, a capture
+    tool's padding) leaves it an N-VOP, which FFmpeg's decoder skips alike (before, only a packet of at most 64 bytes
+    was read: a 6-byte N-VOP padded to 65 counted as a frame that did not decode). Only a packet whose header says
+    ``vop_coded`` = 0 is read further (is there a start code after its own?), so the test costs a coded VOP the
+    same at any size.
     """
     if stream.codec_context.name != "mpeg4":
         return None
@@ -1406,18 +1412,37 @@ def _not_coded_test(stream, first):
     skips_one_byte = bool(writers & {b"DivX", b"XviD"}) or tag == "QMP4" or (
         not writers and tag in ("XVID", "XVIX", "RMP4", "ZMP4", "SIPP"))
 
+    low = (1 << 62) - 1  # the 62 bits after vop_coding_type in the 8 bytes after the start code
+    # vop_coded's byte and bit when modulo_time_base is a single 0 (a VOP inside the second its time counts from)
+    at0 = 4 + (5 + bits) // 8
+    shift0 = 7 - (5 + bits) % 8
+
     def not_coded(data, previous):
-        if len(data) == 1 and skips_one_byte:
-            return not (packed and bytes(previous).count(b"\x00\x00\x01\xb6") >= 2)
-        if not data.startswith(b"\x00\x00\x01\xb6"):
+        packet = data
+        if type(data) is not bytes:  # a large packet: its first bytes
+            data = bytes(memoryview(data)[:12])
+        n = len(data)
+        if n < 5:
+            return n == 1 and skips_one_byte and not (packed and bytes(previous).count(_VOP_START) >= 2)
+        if not data.startswith(_VOP_START):
             return False
-        bit = 32 + 2  # vop_coding_type
-        while _read_bits(data, bit, 1) == 1:  # modulo_time_base
-            bit += 1
-        bit += 1 + 1 + bits + 1  # its ending 0, marker, vop_time_increment, marker
-        if _read_bits(data, bit, 1) != 0 or data.count(b"\x00\x00\x01") != 1:  # coded, or more than the VOP
+        if not data[4] & 0x20 and n > at0:
+            coded = data[at0] >> shift0 & 1
+        else:
+            head = data[4:12]
+            x = int.from_bytes(head, "big") << 8 * (8 - len(head))
+            bit = 2 + 62 - (~x & low).bit_length()  # vop_coding_type, then modulo_time_base's run of ones
+            bit += 1 + 1 + bits + 1  # its ending 0, marker, vop_time_increment, marker: bit is vop_coded's
+            if bit < 8 * len(head):
+                coded = (x >> (63 - bit)) & 1
+            else:  # a time step of a minute or more, or a packet cut inside its header: bit by bit
+                whole, bit = bytes(packet), 32 + 2
+                while _read_bits(whole, bit, 1) == 1:
+                    bit += 1
+                coded = _read_bits(whole, bit + 1 + 1 + bits + 1, 1)
+        if coded != 0 or bytes(packet).find(b"\x00\x00\x01", 4) >= 0:  # coded, cut short, or more than the VOP
             return False
-        return not (packed and bytes(previous).count(b"\x00\x00\x01\xb6") >= 2)
+        return not (packed and bytes(previous).count(_VOP_START) >= 2)
 
     return not_coded
 
