@@ -9,6 +9,7 @@ Usage::
     python benchmarks/video_variants.py --intra-starts  # FFmpeg decoding from each recovery point vs from the start
     python benchmarks/video_variants.py --codecs        # round 10: other codecs and containers only
     python benchmarks/video_variants.py --codec-cost    # what the N-VOP and VP8 show_frame tests cost a scan
+    python benchmarks/video_variants.py --normal-cost   # round 11: video_info, read_frames(n=8) of normal MP4/MKV
 
 Each variant is built in a temporary folder (tests/video_fixtures.py and the builders of
 tests/test_media_variants.py) and read with ``video_info`` and ``read_frames(every=1)``. The truth is
@@ -390,6 +391,44 @@ def codec_cost(n_frames=3000, repeats=9):
                   f"without ({np.median(on) / np.median(off):.2f}x)")
 
 
+def normal_cost(n_frames=3000, repeats=9):
+    """CPU ms of ``video_info`` and ``read_frames(n=8)`` of normal files (x264 with B-frames, a keyframe every 25, 3000
+    frames 320x240, in MP4 and Matroska), with the round-11 test for samples without a picture inside a stream
+    (``_inside_test``) on and switched off in the same process, interleaved medians of ``repeats``. Run with
+    ``PYTHONPATH`` at another checkout to compare versions (where ``_inside_test`` does not exist, "off" = "on")."""
+    from unittest import mock
+
+    from _timing import interleaved_ms
+    from video_fixtures import index_frames, write_video
+
+    import forensics.media._video as v
+
+    def off(fn):
+        def run():
+            if not hasattr(v, "_inside_test"):
+                return fn()
+            with mock.patch.object(v, "_inside_test", lambda stream, picture: None):
+                return fn()
+        return run
+
+    with tempfile.TemporaryDirectory() as d:
+        frames = index_frames(30, size=(240, 320))
+        clip = [frames[k % 30] for k in range(n_frames)]
+        paths = {ext: write_video(Path(d) / f"clip{ext}", clip, gop=25) for ext in (".mp4", ".mkv")}
+        fns = {}
+        for ext, path in paths.items():
+            for name, fn in (("video_info", lambda path=path: v.video_info(path)),
+                             ("read_frames(n=8)", lambda path=path: v.read_frames(path, n=8))):
+                fns[f"{ext[1:].upper()} {name}, on"] = fn
+                fns[f"{ext[1:].upper()} {name}, off"] = off(fn)
+        ms = interleaved_ms(fns, repeats)
+        print(f"| normal clip ({n_frames} frames 320x240) | CPU ms, on | off | on / off |")
+        print("|---|---|---|---|")
+        for key in [k for k in ms if k.endswith(", on")]:
+            base = key[:-4]
+            print(f"| {base} | {ms[key]:.1f} | {ms[base + ', off']:.1f} | {ms[key] / ms[base + ', off']:.3f} |")
+
+
 if __name__ == "__main__":
     if "--intra-seek" in sys.argv:
         intra_seek()
@@ -401,5 +440,7 @@ if __name__ == "__main__":
         intra_starts()
     elif "--codec-cost" in sys.argv:
         codec_cost()
+    elif "--normal-cost" in sys.argv:
+        normal_cost()
     else:
         main(codecs="--codecs" in sys.argv)

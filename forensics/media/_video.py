@@ -902,6 +902,8 @@ def _scan(container, stream, errors, fh=None):
     last = deque(maxlen=_TRAILING_PACKETS)  # the stream's last packets: do they hold a picture? (_no_picture)
     # length-prefixed H.264/HEVC (MP4, Matroska): a sample anywhere may hold no picture (_inside_test)
     inside, inside_at, inside_sizes = _inside_test(stream, picture), [], set()
+    # (inlined below: the first unit's header byte, at leads_at, begins a unit that holds no picture: leads[byte])
+    leads_at, leads = inside if inside is not None else (0, None)
     random_access = _random_access_test(stream)
     not_random_access = []  # keyframe-flagged packets a decoder cannot start from (_random_access_test)
     # where a refresh completes serves only seeks: in a container the reader never seeks in, not parsed at all
@@ -922,10 +924,12 @@ def _scan(container, stream, errors, fh=None):
             if drops and len(kept) < _LEADING_PROBE_PACKETS:
                 kept.append(packet)
             if picture is not None:  # a large packet is taken as a picture (holding it would slow the reads down)
-                last.append(packet if packet.size <= _KEY_PREFIX else (packet.size, None))
-                if inside is not None and inside(packet):
+                size = packet.size
+                last.append(packet if size <= _KEY_PREFIX else (size, None))
+                if leads is not None and leads_at < size <= _KEY_PREFIX and leads[memoryview(packet)[leads_at]] \
+                        and not picture(bytes(packet)):
                     inside_at.append(len(pts))
-                    inside_sizes.add(packet.size)
+                    inside_sizes.add(size)
             if (random_access is not None and packet.is_keyframe
                     and not random_access(bytes(memoryview(packet)[:_KEY_PREFIX]))):
                 not_random_access.append(len(pts))
@@ -1271,8 +1275,12 @@ def _picture_test(stream):
 
 
 def _inside_test(stream, picture):
-    """A function telling whether a packet of a length-prefixed H.264/HEVC ``stream`` (MP4, Matroska: ``avcC`` /
-    ``hvcC`` extradata) holds no picture, wherever it is in the stream; None for other layouts and codecs.
+    """``(at, leads)`` telling which packets of a length-prefixed H.264/HEVC ``stream`` (MP4, Matroska: ``avcC`` /
+    ``hvcC`` extradata) may hold no picture, wherever they are in the stream; None for other layouts and codecs. A
+    packet of at most ``_KEY_PREFIX`` bytes whose byte ``at`` (its first NAL unit's header) gives ``leads[byte]`` 1
+    begins with a unit that holds no picture (SEI, parameter sets, delimiter); it holds none when ``picture`` (the
+    test of :func:`_picture_test`, on its bytes) says so. A larger packet is taken as a picture. (The scan inlines
+    the test: a function call per packet cost as much again.)
 
     A muxer or recorder may store a sample of SEI or parameter sets only between the pictures (a camera writing
     its metadata SEI as a sample of its own, a remux that split an access unit). FFmpeg's decoder refuses it ("no
@@ -1282,25 +1290,15 @@ def _inside_test(stream, picture):
     decoded'. In an elementary stream (MPEG-TS, raw) FFmpeg's parsers join such units to the next picture, so
     only a stream's trailing packets can hold none (:func:`_no_picture`).
 
-    Cost: one byte of each packet is read (its first NAL unit's type; a slice holds a picture); only a packet that
-    begins with a unit that holds none (SEI, parameter sets, delimiter) and is at most ``_KEY_PREFIX`` bytes is
-    read whole, by ``picture`` (:func:`_picture_test`): a larger one is taken as a picture.
+    Cost: one byte of each packet is read (a slice holds a picture); only a packet that begins with a unit that
+    holds none is read whole (camera files that lead every sample with an SEI or a delimiter: each such packet).
     """
     layout = _nal_layout(stream)
     if picture is None or layout is None or not layout[1]:
         return None
     name, size = layout
     allowed = _NON_PICTURE_UNITS[name]
-    leads = bytes(1 if (h & 0x1F if name == "h264" else (h >> 1) & 0x3F) in allowed else 0 for h in range(256))
-
-    def holds_none(packet):
-        n = packet.size
-        if n <= size or n > _KEY_PREFIX:
-            return False
-        data = memoryview(packet)
-        return bool(leads[data[size]]) and not picture(bytes(data))
-
-    return holds_none
+    return size, bytes(1 if (h & 0x1F if name == "h264" else (h >> 1) & 0x3F) in allowed else 0 for h in range(256))
 
 
 #: The show_frame bit of a VP8 frame tag (RFC 6386 9.1: its first byte's bit 4). Encoders (libvpx with alt-ref
