@@ -91,7 +91,7 @@ _DURATION_FORMATS = ("mov", "mp4", "matroska", "webm", "avi", "flv")
 _SKIP_NONREF_CODECS = ("h264", "hevc")
 #: Decoders that output nothing before a stream's first keyframe, nor that keyframe's leading pictures
 #: (measured with this FFmpeg on MPEG-TS captures cut inside a GOP; see _Table._leading)
-_LEADING_DROPPED_CODECS = ("h264", "hevc", "mpeg2video")
+_LEADING_DROPPED_CODECS = ("h264", "hevc", "mpeg2video", "mpeg1video")
 #: Formats of captures, which may start anywhere in a stream and whose keyframe flags are the codec parser's
 #: (MPEG-TS, MPEG-PS, raw elementary streams); files of other containers start with a keyframe their muxer
 #: flagged, so a first packet without the flag there is damage (a gap), not a capture's start
