@@ -112,6 +112,39 @@ def test_a_sample_without_a_picture_inside_a_stream_is_no_frame(tmp_path, ext, c
     assert len(r) == N and r.missing.size == 1 and any("not decoded" in e for e in r.errors)
 
 
+@pytest.mark.parametrize("fmt", ["flv", "avi"])
+def test_a_chunk_without_a_picture_in_flv_and_avi_is_no_frame(tmp_path, fmt):
+    """The same in FLV (length-prefixed H.264, with timestamps) and AVI (Annex-B H.264 chunks, one frame slot each,
+    which FFmpeg's parser does not rebuild): an SEI-only packet at decode position 5 of 13 counted as a frame that
+    did not decode ('no frame!'), 13 where FFmpeg shows 12. Now 12, FFmpeg's pixels and times, nothing reported.
+    Look-alike: the clips without it (12, unchanged)."""
+    from video_fixtures import encode_video
+
+    src = encode_video(tmp_path / f"src.{fmt}", fmt, "libx264", index_frames(N), options={"g": "6", "bf": "0"})
+    if fmt == "flv":
+        path = with_sample_inside(src, tmp_path / "sei.flv", 5)
+    else:
+        with av.open(str(src)) as c:
+            packets = [bytes(p) for p in c.demux(video=0) if p.size]
+        chunks = packets[:5] + [b"\x00\x00\x00\x01\x06\x05\x11" + bytes(range(1, 17)) + b"\x41\x80"] + packets[5:]
+        path = tmp_path / "sei.avi"
+        with av.open(str(src)) as c, av.open(str(path), "w", format="avi") as o:
+            t = o.add_stream_from_template(c.streams.video[0])
+            for k, data in enumerate(chunks):
+                q = av.Packet(data)
+                q.stream, q.time_base, q.pts, q.dts, q.is_keyframe = t, c.streams.video[0].time_base, k, k, k in (0, 7)
+                o.mux(q)
+    for name, clip in (("plain", src), ("sei", path)):
+        times, shown = _ffmpeg_times(clip), _ffmpeg_frames(clip)
+        assert len(shown) == N, name
+        info = video_info(clip)
+        assert (info.n_frames, info.errors) == (N, ()), name
+        r = read_frames(clip, every=1)
+        assert r.missing.tolist() == [] and r.errors == [], name
+        np.testing.assert_allclose(r.timestamps, np.array(times) - times[0], atol=1e-9)
+        np.testing.assert_allclose([frame_level(f) for f in r.frames], shown, atol=1e-9)
+
+
 def test_a_last_packet_holding_part_of_a_picture_is_still_a_frame(tmp_path):
     """Look-alike of the above: the capture stopped inside the last picture's slice (headers and 40 bytes of
     an IDR slice): that packet holds a picture, FFmpeg outputs it (damaged), and it stays frame 12, decoded

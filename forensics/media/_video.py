@@ -901,8 +901,9 @@ def _scan(container, stream, errors, fh=None):
     picture = _picture_test(stream)
     last = deque(maxlen=_TRAILING_PACKETS)  # the stream's last packets: do they hold a picture? (_no_picture)
     # length-prefixed H.264/HEVC (MP4, Matroska): a sample anywhere may hold no picture (_inside_test)
-    inside, inside_at, inside_sizes = _inside_test(stream, picture), [], set()
-    # (inlined below: the first unit's header byte, at leads_at, begins a unit that holds no picture: leads[byte])
+    inside, inside_at, inside_sizes = _inside_test(stream, picture, _formats(container)), [], set()
+    # (inlined below: the first unit's header byte, at leads_at, begins a unit that holds no picture: leads[byte];
+    # leads_at 0: Annex-B, the byte after the first start code)
     leads_at, leads = inside if inside is not None else (0, None)
     random_access = _random_access_test(stream)
     not_random_access = []  # keyframe-flagged packets a decoder cannot start from (_random_access_test)
@@ -926,7 +927,8 @@ def _scan(container, stream, errors, fh=None):
             if picture is not None:  # a large packet is taken as a picture (holding it would slow the reads down)
                 size = packet.size
                 last.append(packet if size <= _KEY_PREFIX else (size, None))
-                if leads is not None and leads_at < size <= _KEY_PREFIX and leads[memoryview(packet)[leads_at]] \
+                if leads is not None and leads_at < size <= _KEY_PREFIX and (
+                        leads[memoryview(packet)[leads_at]] if leads_at else _annexb_leads(packet, leads)) \
                         and not picture(bytes(packet)):
                     inside_at.append(len(pts))
                     inside_sizes.add(size)
@@ -1274,31 +1276,42 @@ def _picture_test(stream):
     return holds
 
 
-def _inside_test(stream, picture):
-    """``(at, leads)`` telling which packets of a length-prefixed H.264/HEVC ``stream`` (MP4, Matroska: ``avcC`` /
-    ``hvcC`` extradata) may hold no picture, wherever they are in the stream; None for other layouts and codecs. A
-    packet of at most ``_KEY_PREFIX`` bytes whose byte ``at`` (its first NAL unit's header) gives ``leads[byte]`` 1
-    begins with a unit that holds no picture (SEI, parameter sets, delimiter); it holds none when ``picture`` (the
-    test of :func:`_picture_test`, on its bytes) says so. A larger packet is taken as a picture. (The scan inlines
-    the test: a function call per packet cost as much again.)
+def _inside_test(stream, picture, formats):
+    """``(at, leads)`` telling which packets of an H.264/HEVC ``stream`` may hold no picture, wherever they are in the
+    stream: length-prefixed (MP4, Matroska, FLV: ``avcC`` / ``hvcC`` extradata), or Annex-B in a container whose
+    packets FFmpeg's parser does not rebuild (AVI; not ``_CAPTURE_FORMATS``, ``formats`` being the container's);
+    None for other codecs and containers. A packet of at most ``_KEY_PREFIX`` bytes whose byte ``at`` (its first NAL
+    unit's header; ``at`` 0: Annex-B, the byte after its first start code, see :func:`_annexb_leads`) gives
+    ``leads[byte]`` 1 begins with a unit that holds no picture (SEI, parameter sets, delimiter); it holds none when
+    ``picture`` (the test of :func:`_picture_test`, on its bytes) says so. A larger packet is taken as a picture.
+    (The scan inlines the test: a function call per packet cost as much again.)
 
     A muxer or recorder may store a sample of SEI or parameter sets only between the pictures (a camera writing
     its metadata SEI as a sample of its own, a remux that split an access unit). FFmpeg's decoder refuses it ("no
     frame!", the parser's "missing picture in access unit") and outputs nothing for it; its players show the
     pictures around it, each at its own pts, so its slot is a gap in the times (as a dropped frame's). It was
     counted as a frame that did not decode: 13 frames where FFmpeg shows 12, ``every=1`` reported frame 5 'not
-    decoded'. In an elementary stream (MPEG-TS, raw) FFmpeg's parsers join such units to the next picture, so
-    only a stream's trailing packets can hold none (:func:`_no_picture`).
+    decoded' (MP4, Matroska, FLV, MOV; an AVI chunk alike). In an elementary stream (MPEG-TS, MPEG-PS, raw) FFmpeg's
+    parsers join such units to the next picture, so only a stream's trailing packets can hold none
+    (:func:`_no_picture`).
 
     Cost: one byte of each packet is read (a slice holds a picture); only a packet that begins with a unit that
     holds none is read whole (camera files that lead every sample with an SEI or a delimiter: each such packet).
     """
     layout = _nal_layout(stream)
-    if picture is None or layout is None or not layout[1]:
+    if picture is None or layout is None or not layout[1] and formats & set(_CAPTURE_FORMATS):
         return None
     name, size = layout
     allowed = _NON_PICTURE_UNITS[name]
     return size, bytes(1 if (h & 0x1F if name == "h264" else (h >> 1) & 0x3F) in allowed else 0 for h in range(256))
+
+
+def _annexb_leads(packet, leads):
+    """``leads[byte]`` of the NAL unit header after an Annex-B packet's first start code (00 00 01 at its start, or
+    after one zero byte); 0 when the packet does not begin with one."""
+    head = bytes(memoryview(packet)[:5])
+    at = 3 if head[:3] == b"\x00\x00\x01" else 4 if head[:4] == b"\x00\x00\x00\x01" else 0
+    return leads[head[at]] if at and len(head) > at else 0
 
 
 #: The show_frame bit of a VP8 frame tag (RFC 6386 9.1: its first byte's bit 4). Encoders (libvpx with alt-ref
