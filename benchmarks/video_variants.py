@@ -10,13 +10,14 @@ Usage::
     python benchmarks/video_variants.py --codecs        # round 10: other codecs and containers only
     python benchmarks/video_variants.py --round11       # round 11: its defects and variants only
     python benchmarks/video_variants.py --codec-cost    # what the N-VOP and VP8 show_frame tests cost a scan
-    python benchmarks/video_variants.py --normal-cost   # round 11: video_info, read_frames(n=8) of normal MP4/MKV
+    python benchmarks/video_variants.py --normal-cost [--against OTHER/forensics/media/_video.py]
+                                                        # round 11: video_info, read_frames(n=8) of normal MP4/MKV
 
 Each variant is built in a temporary folder (tests/video_fixtures.py and the builders of
 tests/test_media_variants.py) and read with ``video_info`` and ``read_frames(every=1)``. The truth is
 the file decoded by PyAV (FFmpeg) from its first byte: the frames it outputs, in order (a packet
 its decoder refuses skipped). Columns:
-frames FFmpeg shows; the reader's ``n_frames``; frames the reader returned; whether their coded pixels
+frames FFmpeg shows; ``video_info``'s ``n_frames`` (or the exception it raised); frames the reader returned; whether their coded pixels
 (``display=False``) equal FFmpeg's, frame by frame (mean level within 1e-9); whether their timestamps equal
 the pts of FFmpeg's pictures, from the first (within 1 µs; "no pts" for raw streams; since round 11); the first displayed frame's
 size (``display=True``); whether ``read_frames(n=4)`` reads the frame FFmpeg shows last (its pixels);
@@ -298,7 +299,10 @@ def main(codecs=False, round11=False):
                 print(f"| {name} | FFmpeg cannot open it ({str(exc)[:60]}) |", flush=True)
                 continue
             try:
-                info = video_info(path)
+                counted = video_info(path).n_frames
+            except Exception as exc:  # noqa: BLE001 - the table records what the reader did
+                counted = type(exc).__name__
+            try:
                 r = read_frames(path, every=1)
                 got = [frame_level(f) for f in read_frames(path, every=1, display=False).frames]
                 same = len(got) == len(want) and np.allclose(got, want, atol=1e-9)
@@ -308,9 +312,9 @@ def main(codecs=False, round11=False):
                 err = (r.errors[0][:90] + ("..." if len(r.errors[0]) > 90 else "")) if r.errors else ""
                 four = read_frames(path, n=4, display=False)
                 last = bool(len(four)) and abs(frame_level(four.frames[-1]) - want[-1]) < 1e-9
-                row = (info.n_frames, len(r), same, times, shape, last, f"{len(r.errors)}: {err}" if err else "0")
+                row = (counted, len(r), same, times, shape, last, f"{len(r.errors)}: {err}" if err else "0")
             except Exception as exc:  # noqa: BLE001 - the table records what the reader did
-                row = ("", "", "", "", "", "", f"{type(exc).__name__}: {str(exc)[:90]}")
+                row = (counted, "", "", "", "", "", f"{type(exc).__name__}: {str(exc)[:90]}")
             print(f"| {name} | {len(want)} | " + " | ".join(str(v).replace("|", "/") for v in row) + " |", flush=True)
 
 
@@ -540,11 +544,24 @@ def codec_cost(n_frames=3000, repeats=9):
                   f"without ({np.median(on) / np.median(off):.2f}x)")
 
 
-def normal_cost(n_frames=3000, repeats=9):
+def _other_video_module(path):
+    """Another checkout's ``forensics/media/_video.py`` loaded beside this one (as ``forensics.media._video_other``:
+    its relative imports are this package's), to time two versions in one process."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("forensics.media._video_other", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def normal_cost(n_frames=3000, repeats=9, against=None):
     """CPU ms of ``video_info`` and ``read_frames(n=8)`` of normal files (x264 with B-frames, a keyframe every 25, 3000
     frames 320x240, in MP4 and Matroska), with the round-11 test for samples without a picture inside a stream
-    (``_inside_test``) on and switched off in the same process, interleaved medians of ``repeats``. Run with
-    ``PYTHONPATH`` at another checkout to compare versions (where ``_inside_test`` does not exist, "off" = "on")."""
+    (``_inside_test``) on and switched off in the same process, interleaved medians of ``repeats``; with ``against``
+    (``--against PATH``: another checkout's ``forensics/media/_video.py``), that version's calls too, in the same
+    interleaved run ("other")."""
     from unittest import mock
 
     from _timing import interleaved_ms
@@ -556,7 +573,7 @@ def normal_cost(n_frames=3000, repeats=9):
         def run():
             if not hasattr(v, "_inside_test"):
                 return fn()
-            with mock.patch.object(v, "_inside_test", lambda stream, picture: None):
+            with mock.patch.object(v, "_inside_test", lambda *args: None):
                 return fn()
         return run
 
@@ -570,12 +587,21 @@ def normal_cost(n_frames=3000, repeats=9):
                              ("read_frames(n=8)", lambda path=path: v.read_frames(path, n=8))):
                 fns[f"{ext[1:].upper()} {name}, on"] = fn
                 fns[f"{ext[1:].upper()} {name}, off"] = off(fn)
+        other = _other_video_module(against) if against else None
+        if other is not None:
+            for ext, path in paths.items():
+                fns[f"{ext[1:].upper()} video_info, other"] = lambda path=path: other.video_info(path)
+                fns[f"{ext[1:].upper()} read_frames(n=8), other"] = lambda path=path: other.read_frames(path, n=8)
         ms = interleaved_ms(fns, repeats)
-        print(f"| normal clip ({n_frames} frames 320x240) | CPU ms, on | off | on / off |")
-        print("|---|---|---|---|")
+        print(f"| normal clip ({n_frames} frames 320x240) | CPU ms, on | off | on / off |"
+              + (" other version | on / other |" if other else ""))
+        print("|---|---|---|---|" + ("---|---|" if other else ""))
         for key in [k for k in ms if k.endswith(", on")]:
             base = key[:-4]
-            print(f"| {base} | {ms[key]:.1f} | {ms[base + ', off']:.1f} | {ms[key] / ms[base + ', off']:.3f} |")
+            row = f"| {base} | {ms[key]:.1f} | {ms[base + ', off']:.1f} | {ms[key] / ms[base + ', off']:.3f} |"
+            if other:
+                row += f" {ms[base + ', other']:.1f} | {ms[key] / ms[base + ', other']:.3f} |"
+            print(row)
 
 
 if __name__ == "__main__":
@@ -590,6 +616,6 @@ if __name__ == "__main__":
     elif "--codec-cost" in sys.argv:
         codec_cost()
     elif "--normal-cost" in sys.argv:
-        normal_cost()
+        normal_cost(against=sys.argv[sys.argv.index("--against") + 1] if "--against" in sys.argv else None)
     else:
         main(codecs="--codecs" in sys.argv, round11="--round11" in sys.argv)

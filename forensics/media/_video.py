@@ -927,11 +927,14 @@ def _scan(container, stream, errors, fh=None):
             if picture is not None:  # a large packet is taken as a picture (holding it would slow the reads down)
                 size = packet.size
                 last.append(packet if size <= _KEY_PREFIX else (size, None))
-                if leads is not None and leads_at < size <= _KEY_PREFIX and (
-                        leads[memoryview(packet)[leads_at]] if leads_at else _annexb_leads(packet, leads)) \
-                        and not picture(bytes(packet)):
-                    inside_at.append(len(pts))
-                    inside_sizes.add(size)
+                if leads is not None and leads_at < size <= _KEY_PREFIX:
+                    if leads_at:  # length-prefixed: the first unit's header byte, then (rarely) the units in place
+                        none = leads[memoryview(packet)[leads_at]] and _holds_none(packet, leads_at, leads)
+                    else:  # Annex-B chunks (AVI)
+                        none = _annexb_leads(packet, leads) and not picture(bytes(packet))
+                    if none:
+                        inside_at.append(len(pts))
+                        inside_sizes.add(size)
             if (random_access is not None and packet.is_keyframe
                     and not random_access(bytes(memoryview(packet)[:_KEY_PREFIX]))):
                 not_random_access.append(len(pts))
@@ -1303,7 +1306,31 @@ def _inside_test(stream, picture, formats):
         return None
     name, size = layout
     allowed = _NON_PICTURE_UNITS[name]
-    return size, bytes(1 if (h & 0x1F if name == "h264" else (h >> 1) & 0x3F) in allowed else 0 for h in range(256))
+    return size, bytes(1 if not h & 0x80 and (h & 0x1F if name == "h264" else (h >> 1) & 0x3F) in allowed else 0
+                       for h in range(256))
+
+
+def _holds_none(packet, size, leads):
+    """Whether a length-prefixed H.264/HEVC ``packet`` whose first NAL unit holds no picture (the caller read its
+    header) reads, whole, as units that hold none (``size``-byte lengths; ``leads``: 1 for a unit header of such a
+    type, forbidden bit 0): what :func:`_picture_test` says, but read in place and stopped at the first unit that
+    holds a picture (an access unit delimiter or an SEI before each slice, as a remux from MPEG-TS or a camera
+    writes them, then costs a step, not a copy of the packet)."""
+    data = memoryview(packet)
+    n = data.nbytes
+    at = size + int.from_bytes(data[:size], "big")  # the end of the first unit
+    if at == size or at > n:
+        return False  # an empty or cut unit: damage, taken as a picture
+    if at + size >= n:
+        return at == n
+    if not leads[data[at + size]]:
+        return False  # the usual case: the second unit holds a picture
+    while at + size < n:
+        end = at + size + int.from_bytes(data[at:at + size], "big")
+        if end == at + size or end > n or not leads[data[at + size]]:
+            return False
+        at = end
+    return at == n
 
 
 def _annexb_leads(packet, leads):
