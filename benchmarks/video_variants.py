@@ -558,7 +558,7 @@ def _other_video_module(path):
 
 def normal_cost(n_frames=3000, repeats=9, against=None):
     """CPU ms of ``video_info`` and ``read_frames(n=8)`` of normal files (x264 with B-frames, a keyframe every 25, 3000
-    frames 320x240, in MP4 and Matroska), with the round-11 test for samples without a picture inside a stream
+    frames 320x240, in MP4 and Matroska, and the MPEG-TS encode remuxed to MP4), with the round-11 test for samples without a picture inside a stream
     (``_inside_test``) on and switched off in the same process, interleaved medians of ``repeats``; with ``against``
     (``--against PATH``: another checkout's ``forensics/media/_video.py``), that version's calls too, in the same
     interleaved run ("other")."""
@@ -580,18 +580,30 @@ def normal_cost(n_frames=3000, repeats=9, against=None):
     with tempfile.TemporaryDirectory() as d:
         frames = index_frames(30, size=(240, 320))
         clip = [frames[k % 30] for k in range(n_frames)]
-        paths = {ext: write_video(Path(d) / f"clip{ext}", clip, gop=25) for ext in (".mp4", ".mkv")}
+        paths = {ext[1:].upper(): write_video(Path(d) / f"clip{ext}", clip, gop=25) for ext in (".mp4", ".mkv")}
+        # the MPEG-TS encode remuxed to MP4 as it is (``ffmpeg -c copy``): x264 wrote an access unit delimiter
+        # before each picture, so every sample begins with a unit that holds no picture
+        import av
+
+        ts = write_video(Path(d) / "clip.ts", clip, gop=25)
+        remuxed = paths["MP4 remuxed from MPEG-TS (AUD-led)"] = Path(d) / "remuxed.mp4"
+        with av.open(str(ts)) as i, av.open(str(remuxed), "w", format="mp4") as o:
+            t = o.add_stream_from_template(i.streams.video[0])
+            for packet in i.demux(video=0):
+                if packet.size:
+                    packet.stream = t
+                    o.mux(packet)
         fns = {}
         for ext, path in paths.items():
             for name, fn in (("video_info", lambda path=path: v.video_info(path)),
                              ("read_frames(n=8)", lambda path=path: v.read_frames(path, n=8))):
-                fns[f"{ext[1:].upper()} {name}, on"] = fn
-                fns[f"{ext[1:].upper()} {name}, off"] = off(fn)
+                fns[f"{ext} {name}, on"] = fn
+                fns[f"{ext} {name}, off"] = off(fn)
         other = _other_video_module(against) if against else None
         if other is not None:
             for ext, path in paths.items():
-                fns[f"{ext[1:].upper()} video_info, other"] = lambda path=path: other.video_info(path)
-                fns[f"{ext[1:].upper()} read_frames(n=8), other"] = lambda path=path: other.read_frames(path, n=8)
+                fns[f"{ext} video_info, other"] = lambda path=path: other.video_info(path)
+                fns[f"{ext} read_frames(n=8), other"] = lambda path=path: other.read_frames(path, n=8)
         ms = interleaved_ms(fns, repeats)
         print(f"| normal clip ({n_frames} frames 320x240) | CPU ms, on | off | on / off |"
               + (" other version | on / other |" if other else ""))

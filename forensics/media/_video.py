@@ -929,7 +929,8 @@ def _scan(container, stream, errors, fh=None):
                 last.append(packet if size <= _KEY_PREFIX else (size, None))
                 if leads is not None and leads_at < size <= _KEY_PREFIX:
                     if leads_at:  # length-prefixed: the first unit's header byte, then (rarely) the units in place
-                        none = leads[memoryview(packet)[leads_at]] and _holds_none(packet, leads_at, leads)
+                        view = memoryview(packet)
+                        none = leads[view[leads_at]] and _holds_none(view, leads_at, leads)
                     else:  # Annex-B chunks (AVI)
                         none = _annexb_leads(packet, leads) and not picture(bytes(packet))
                     if none:
@@ -1310,13 +1311,12 @@ def _inside_test(stream, picture, formats):
                        for h in range(256))
 
 
-def _holds_none(packet, size, leads):
-    """Whether a length-prefixed H.264/HEVC ``packet`` whose first NAL unit holds no picture (the caller read its
+def _holds_none(data, size, leads):
+    """Whether a length-prefixed H.264/HEVC packet (``data``, a memoryview of it) whose first NAL unit holds no picture (the caller read its
     header) reads, whole, as units that hold none (``size``-byte lengths; ``leads``: 1 for a unit header of such a
     type, forbidden bit 0): what :func:`_picture_test` says, but read in place and stopped at the first unit that
     holds a picture (an access unit delimiter or an SEI before each slice, as a remux from MPEG-TS or a camera
     writes them, then costs a step, not a copy of the packet)."""
-    data = memoryview(packet)
     n = data.nbytes
     at = size + int.from_bytes(data[:size], "big")  # the end of the first unit
     if at == size or at > n:
