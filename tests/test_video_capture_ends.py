@@ -533,12 +533,19 @@ def _avcc_like(codec):
 
 
 @pytest.mark.parametrize("kind", ["ts", "raw"])
-def test_a_capture_of_an_intra_refresh_stream_with_a_picture_less_tail(tmp_path, kind):
+@pytest.mark.parametrize("limit", [None, 8])
+def test_a_capture_of_an_intra_refresh_stream_with_a_picture_less_tail(tmp_path, kind, limit, monkeypatch):
     """Both kinds at once: an intra-refresh capture cut at packet 3 that also ends with a packet of the first
     access unit's delimiter, parameter sets and SEI. The decoder probe that finds the capture's first shown
     picture was sent that tail packet too, failed on it ('no frame!') and the frames were counted from the
     recovery point again (20 where FFmpeg shows 9; 11 'not decoded'). The tail is now left out of the probe
-    as it is of the decoding. Look-alike: the same capture without the tail (9 frames)."""
+    as it is of the decoding. Look-alike: the same capture without the tail (9 frames). With a probe limit of 8
+    (``limit``), the decoder run over the whole stream (_decoder_pass) stops before the tail too (raw: counted in,
+    it would be one more packet without output, and one frame too few)."""
+    if limit is not None:
+        from forensics.media import _video as v
+
+        monkeypatch.setattr(v, "_LEADING_PROBE_PACKETS", limit)
     src = intra_refresh(tmp_path / "ir.ts", 30, step=8)
     with av.open(str(src)) as c:
         packets = [(bytes(p), p.pts, p.dts, p.duration, p.time_base) for p in c.demux(video=0) if p.size]
@@ -796,3 +803,103 @@ def test_a_stream_without_keyframe_flags_counts_what_the_decoder_shows(shown, n)
         assert t.pts.tolist() == sorted(pts)[6 - n:]
     off = _Table(pts, pts, [False] * 6, [False] * 6, [10] * 6, drops_leading=False, shown_pts=shown_pts)
     assert off.n == 6 and len(asked) == 1  # not a capture: never asked
+
+
+# -- round 11: unit tests of the new steps -------------------------------------------------------------------------
+
+def _units(*units, size=4):
+    """Length-prefixed NAL units (``size``-byte lengths)."""
+    return b"".join(len(u).to_bytes(size, "big") + u for u in units)
+
+
+AUD, SEI, SPS, SLICE = b"\x09\xf0", b"\x06\x05\x01\x00\x80", b"\x67\x64\x00\x0d", b"\x41\x9a\x00\x10"
+
+
+@pytest.mark.parametrize("data,none", [
+    (_units(SEI), True),                                  # one unit, no picture
+    (_units(AUD, SEI, SPS), True),                        # three, none a picture
+    (_units(AUD, SLICE), False),                          # the usual delimiter-led sample: a picture
+    (_units(AUD, SEI, SLICE), False),                     # the picture after two units
+    (_units(SEI, b"\x86\x05"), False),                    # forbidden bit set in the second unit: damage
+    (_units(AUD, SEI, b"\x86\x05"), False),               # ... in the third
+    (_units(SEI)[:-1], False),                            # the first unit cut (its length past the end)
+    (_units(AUD, SEI)[:-2], False),                       # the second unit cut
+    (_units(SEI) + b"\x00\x00\x00", False),               # bytes after the units, fewer than a length
+    (_units(SEI) + b"\x00\x00\x00\x00", False),           # an empty unit after them
+    (b"\x00\x00\x00\x00" + _units(SEI), False),           # an empty first unit
+])
+def test_which_length_prefixed_samples_hold_no_picture(data, none):
+    """``_holds_none`` (given a sample whose first unit holds no picture) says no picture only for a sample that
+    reads, whole, as well-formed units without one, as ``_picture_test`` does; the 256-entry table of
+    ``_inside_test`` takes a first unit of those types only (not a slice, not a header with the forbidden bit)."""
+    from types import SimpleNamespace
+
+    from forensics.media._video import _holds_none, _inside_test
+
+    cc = SimpleNamespace(name="h264", extradata=bytes([1, 0x64, 0, 0x0D, 0xFF]))  # avcC: 4-byte lengths
+    stream = SimpleNamespace(codec_context=cc)
+    size, leads = _inside_test(stream, _picture_test(stream), {"mp4"})
+    assert size == 4 and leads[SEI[0]] and leads[AUD[0]] and not leads[SLICE[0]] and not leads[0x86]
+    assert _holds_none(memoryview(data), 4, leads) is none
+    assert (not _picture_test(stream)(data)) is none  # the same answer as the whole-packet test
+    assert _inside_test(stream, _picture_test(stream), {"mpegts"}) is not None  # length-prefixed: any container
+    annexb = SimpleNamespace(codec_context=SimpleNamespace(name="h264", extradata=b""))
+    assert _inside_test(annexb, _picture_test(annexb), {"avi"}) is not None
+    assert _inside_test(annexb, _picture_test(annexb), {"mpegts"}) is None  # the TS parser joins such units
+
+
+@pytest.mark.parametrize("data,lead", [
+    (b"\x00\x00\x01\x06\x05", 1), (b"\x00\x00\x00\x01\x06\x05", 1),   # SEI after a 3- or 4-byte start code
+    (b"\x00\x00\x01\x41\x9a", 0), (b"\x00\x00\x00\x01\x41\x9a", 0),   # a slice
+    (b"\x06\x05\x00\x00\x01", 0), (b"\x00\x00\x01", 0),               # no start code first; nothing after it
+])
+def test_the_first_unit_of_an_annexb_chunk(data, lead):
+    from forensics.media._video import _annexb_leads
+
+    leads = bytes(1 if h & 0x1F == 6 else 0 for h in range(256))
+    assert _annexb_leads(data, leads) == lead
+
+
+@pytest.mark.parametrize("hidden,n", [(None, 6), (0, 6), (2, 4), (3, 3), (9, 3)])
+def test_a_raw_stream_drops_as_many_leading_packets_as_the_decoder_hides(hidden, n):
+    """``_Table`` of a stream without timestamps (raw) whose first keyframe is packet 1 of 7 (the next at 5): the
+    packet before it is no frame and never sent; ``leading_hidden(1, 5)`` packets after the keyframe are no frames
+    but are sent (only their number matters), at most those before the next keyframe; None or 0: none."""
+    from forensics.media._video import _Table
+
+    asked = []
+
+    def leading_hidden(first, after):
+        asked.append((first, after))
+        return hidden
+
+    key = [False, True, False, False, False, True, False]
+    t = _Table([None] * 7, [None] * 7, key, [False] * 7, [0] * 7, trust_pts=False, drops_leading=True,
+               leading_hidden=leading_hidden)
+    assert asked == [(1, 5)] and t.timing == "decode order"
+    assert (t.n, t.leading, t.unsent) == (n, frozenset({0}), frozenset({0}))
+    assert t.n_leading == 7 - n
+    timed = _Table([0, 1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6], key, [False] * 7, [1] * 7, drops_leading=True,
+                   leading_hidden=leading_hidden)
+    assert timed.n == 6 and len(asked) == 1  # with timestamps the pts tell the leading pictures: not asked
+
+
+@pytest.mark.parametrize("enc,asked", [("libx264", False), ("libx265", True)])
+def test_the_decoder_is_asked_for_a_raw_streams_leading_pictures_only_after_no_idr(tmp_path, monkeypatch, enc, asked):
+    """A raw dump cut at packet 3 whose first keyframe is an IDR (x264's closed GOPs) costs no decoding at the scan;
+    one that starts at an HEVC CRA (x265's open GOPs) is probed once; a stream without frame reordering (x264,
+    ``bf=0``) is not either."""
+    from forensics.media import _video as v
+
+    calls = []
+    probe = v._probe_decode
+    monkeypatch.setattr(v, "_probe_decode", lambda s, p: calls.append(len(p)) or probe(s, p))
+    if enc == "libx265":
+        src = _x265(tmp_path / "s.ts", 30, "keyint=10:min-keyint=10:scenecut=0")
+    else:
+        src = write_video(tmp_path / "s.ts", index_frames(30, step=4), gop=10)
+    video_info(_cut(src, 3, "raw", tmp_path / "cut.raw"))
+    assert bool(calls) is asked and all(k <= 32 for k in calls)
+    flat = write_video(tmp_path / "flat.ts", index_frames(30, step=4), gop=10, options={"bf": "0"})
+    calls.clear()
+    assert video_info(_cut(flat, 3, "raw", tmp_path / "flat.raw")).n_frames == 20 and calls == []
