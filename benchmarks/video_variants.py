@@ -267,6 +267,30 @@ def build_round11(tmp):
         d0, t0 = struct.unpack(">Ii", data[at + 12:at + 20])
         cases[f"MP4 HEVC B-frames{', negative CTS offsets' if flags else ''}, an empty edit of 0.3 s first"] = (
             _with_edit_list(src, tmp / f"late_{flags}.mp4", [(300, -1), (d0, t0)]))
+    vfr = np.cumsum([0] + [40, 40, 200, 20, 20, 100, 40, 40, 40] * 4)[:30].tolist()
+    for enc in ("libx264", "libx265"):
+        cases[f"MPEG-TS {enc}, variable frame rate (20-200 ms)"] = write_video(
+            tmp / f"vfr_{enc}.ts", frames, codec=enc, pts=vfr, options=x265 if enc == "libx265" else None)
+    flv = encode_video(tmp / "d.flv", "flv", "libx264", frames, options={"g": "10"})
+    data = bytearray(flv.read_bytes())
+    at = data.find(b"duration")
+    struct.pack_into(">d", data, at + 9, 100.0)  # onMetaData's duration (an AMF number after its name)
+    (tmp / "stale.flv").write_bytes(bytes(data))
+    cases["FLV H.264, onMetaData duration 100 s (1.2 s of frames)"] = tmp / "stale.flv"
+    rng = np.random.default_rng(3)
+    for codec, options in (("libx265", {"x265-params": "keyint=10:min-keyint=10:scenecut=0:log-level=none"}),
+                           ("mpeg2video", {"g": "10", "bf": "2"}), ("mpeg1video", {"g": "6", "bf": "2"})):
+        src = write_video(tmp / f"t_{codec}.ts", frames, codec=codec, options=options)
+        data = src.read_bytes()
+        n188 = len(data) // 188
+        cut = tmp / f"trunc_{codec}.ts"
+        cut.write_bytes(data[:n188 * 6 // 10 * 188 + 77])
+        cases[f"MPEG-TS {codec}, cut at 60% inside a TS packet"] = cut
+        damaged = bytearray(data)
+        for k in rng.choice(np.arange(4, n188), size=3, replace=False):
+            damaged[k * 188 + 4:k * 188 + 188] = rng.integers(0, 256, 184, dtype=np.uint8).tobytes()
+        (tmp / f"noise_{codec}.ts").write_bytes(bytes(damaged))
+        cases[f"MPEG-TS {codec}, 3 TS packets' payloads replaced by noise"] = tmp / f"noise_{codec}.ts"
     frag = write_video(tmp / "frag.mp4", frames, gop=10, fragmented=True)
     data = frag.read_bytes()
     moofs = [i - 4 for i in range(len(data) - 3) if data[i:i + 4] == b"moof"]
