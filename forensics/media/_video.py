@@ -2190,16 +2190,22 @@ class _Decode:
     """Decode the frames ``wanted`` of an opened, scanned video (see :func:`read_frames`).
 
     Iterating yields ``(index, seconds, rgb, rotation, sar, mirror)`` in increasing index order
-    (what the display transform applied to that frame).
+    (what the display transform applied to that frame); with ``late`` (``read_frames``), a requested frame the
+    decoder outputs after a later one (its pts below the previous output's: damage that disturbs the decoder's
+    reordering) is yielded too, out of that order (before, it was skipped and reported 'not decoded' though
+    FFmpeg's decoder output it).
     Afterwards ``n_output`` is the number of frames the decoder returned, ``got`` the indices
     yielded, ``ended`` whether the end of the stream was reached, ``first_geometry`` the display
     transform of the first frame decoded and ``seeks`` the number of keyframe seeks.
     """
 
     def __init__(self, video, wanted, errors, *, threads=1, display=True, seek=True, skip_nonref=True,
-                 tag_rotation=None):
+                 tag_rotation=None, late=False):
         table = video.table
         self.video = video
+        # yield a requested frame the decoder outputs after a later one (damaged reordering), out of index order
+        self.late = bool(late)
+        self.got_set = set()
         self.by_pts = table.timing == "pts"
         self.wanted = [int(i) for i in wanted if not self.by_pts or i < table.n]
         self.errors = errors
@@ -2300,6 +2306,7 @@ class _Decode:
         if self.first_geometry is None:
             self.first_geometry = geo
         self.got.append(k)
+        self.got_set.add(k)
         return k, t, rgb, rot, sar, bool(self.display.enabled and geo.steps and geo.mirrored)
 
     def _by_pts(self, logs):
@@ -2437,7 +2444,8 @@ class _Decode:
                     errors.add(f"decoder returned a frame with timestamp {frame.pts}, which no packet of the "
                                "stream carries; ignored")
                     continue
-                if last_out is not None and pts < last_out:
+                late = last_out is not None and pts < last_out
+                if late:
                     errors.add("the decoder returned frames out of timestamp order, so the stream's "
                                "timestamps may not identify its frames")
                 last_out = pts
@@ -2449,7 +2457,7 @@ class _Decode:
                 if from_refresh and k > wanted[i]:
                     passed = True  # wanted[i] was not output: decode it again without the refresh starts
                     break
-                if k >= wanted[i] and k in want:
+                if (k >= wanted[i] or late and self.late and k not in self.got_set) and k in want:
                     yield self._yield(frame, k, float((pts - t0) * tb), logs, pts)
                 while i < len(wanted) and wanted[i] <= k:
                     i += 1
@@ -2647,7 +2655,7 @@ def _read(path, index, stream, choose, *, threads, display, seek, skip_nonref=Tr
         requested = choose(info, video.table, video.stream.time_base)
         wanted = np.unique(requested)
         dec = _Decode(video, wanted, errors, threads=threads, display=display, seek=seek,
-                      skip_nonref=skip_nonref, tag_rotation=info.rotation)
+                      skip_nonref=skip_nonref, tag_rotation=info.rotation, late=True)
         got = {}
         try:
             for k, t, rgb, rot, sar, mirror in dec:
