@@ -292,6 +292,13 @@ def build_round11(tmp):
             damaged[k * 188 + 4:k * 188 + 188] = rng.integers(0, 256, 184, dtype=np.uint8).tobytes()
         (tmp / f"noise_{codec}.ts").write_bytes(bytes(damaged))
         cases[f"MPEG-TS {codec}, 3 TS packets' payloads replaced by noise"] = tmp / f"noise_{codec}.ts"
+    from video_fixtures import mkv_laced
+
+    plain = write_video(tmp / "unlaced.mkv", index_frames(12, step=12), gop=6, options={"bf": "0"})
+    for group in (2, 3):
+        for timed in (True, False):
+            cases[f"MKV H.264, Xiph-laced {group} frames a block, {'with' if timed else 'without'} DefaultDuration"] = (
+                mkv_laced(plain, tmp / f"laced{group}{timed}.mkv", group, timed))
     frag = write_video(tmp / "frag.mp4", frames, gop=10, fragmented=True)
     data = frag.read_bytes()
     moofs = [i - 4 for i in range(len(data) - 3) if data[i:i + 4] == b"moof"]

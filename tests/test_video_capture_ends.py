@@ -933,3 +933,29 @@ def test_a_frame_the_decoder_outputs_after_a_later_one_is_returned(tmp_path):
         log = []
         got = [k for k, _, _ in iter_frames(clip, range(n), errors=log, display=False)]
         assert got == sorted(got) and len(got) == n - disorder
+
+
+@pytest.mark.parametrize("default_duration", [True, False])
+@pytest.mark.parametrize("group", [2, 3])
+def test_laced_matroska_blocks_read_as_ffmpeg_shows(tmp_path, group, default_duration):
+    """A Matroska H.264 track whose frames are Xiph-laced 2 or 3 to a SimpleBlock: with the track's DefaultDuration
+    FFmpeg times every lace (the frames keep their times: timing by pts); without it only a block's first frame has
+    a timestamp, and the frames are the decoder's outputs in order (timing 'decode order', times k / fps). Either
+    way the 12 frames are FFmpeg's, pixel for pixel, with nothing reported (round 11: checked, no change)."""
+    from video_fixtures import _ebml_children, mkv_laced
+
+    src = write_video(tmp_path / "s.mkv", index_frames(N, step=12), gop=6, options={"bf": "0"})
+    path = mkv_laced(src, tmp_path / "laced.mkv", group, default_duration)
+    segment = next(p for i, p in _ebml_children(path.read_bytes()) if i == 0x18538067)
+    blocks = [b for i, c in _ebml_children(segment) if i == 0x1F43B675 for j, b in _ebml_children(c) if j == 0xA3]
+    assert len(blocks) == N // group and all(b[3] & 0x06 == 0x02 for b in blocks)  # keyframes at 0 and 6
+    with av.open(str(path)) as c:
+        untimed = sum(p.pts is None for p in c.demux(video=0) if p.size)
+    assert untimed == (0 if default_duration else N - N // group)
+    shown = _ffmpeg_frames(path)
+    info = video_info(path)
+    assert (info.n_frames, info.errors, info.timing) == (N, (), "pts" if default_duration else "decode order")
+    r = read_frames(path, every=1, display=False)
+    assert r.errors == [] and r.missing.size == 0
+    np.testing.assert_allclose([frame_level(f) for f in r.frames], shown, atol=1e-9)
+    np.testing.assert_allclose(r.timestamps, np.arange(N) * 0.04, atol=1e-9)
