@@ -14,16 +14,15 @@ Usage::
                                                         # round 11: video_info, read_frames(n=8) of normal MP4/MKV
 
 Each variant is built in a temporary folder (tests/video_fixtures.py and the builders of
-tests/test_media_variants.py) and read with ``video_info`` and ``read_frames(every=1)``. The truth is
-the file decoded by PyAV (FFmpeg) from its first byte: the frames it outputs, in order (a packet
-its decoder refuses skipped). Columns:
-frames FFmpeg shows; ``video_info``'s ``n_frames`` (or the exception it raised); frames the reader returned; whether their coded pixels
-(``display=False``) equal FFmpeg's, frame by frame (mean level within 1e-9); whether their timestamps equal
-the pts of FFmpeg's pictures, from the first (within 1 µs; "no pts" for raw streams; since round 11; where
-FFmpeg's decoder outputs a picture after a later one, its pictures are put in pts order first); the first displayed frame's
-size (``display=True``); whether ``read_frames(n=4)`` reads the frame FFmpeg shows last (its pixels);
-``errors`` of the display read (how many; the first, cut to 90 characters). Run it with ``PYTHONPATH`` at
-another checkout to compare versions.
+tests/test_media_variants.py) and read with ``video_info`` and ``read_frames(every=1)``. The truth is the file
+decoded by PyAV (FFmpeg) from its first byte: the frames it outputs, in order (a packet its decoder refuses
+skipped). Columns: frames FFmpeg shows; ``video_info``'s ``n_frames`` (or the exception it raised); frames the
+reader returned; whether their coded pixels (``display=False``) equal FFmpeg's, frame by frame (mean level within
+1e-9); whether their timestamps equal the pts of FFmpeg's pictures, from the first (within 1 µs; "no pts" for raw
+streams; since round 11; where FFmpeg's decoder outputs a picture after a later one, its pictures are put in pts
+order first); the first displayed frame's size (``display=True``); whether ``read_frames(n=4)`` reads the frame
+FFmpeg shows last (its pixels); ``errors`` of the display read (how many; the first, cut to 90 characters). Run it
+with ``PYTHONPATH`` at another checkout to compare versions.
 """
 
 from __future__ import annotations
@@ -552,8 +551,9 @@ def intra_starts(n_frames=120):
 
 def codec_cost(n_frames=3000, repeats=9):
     """video_info of a 3000-frame MPEG-4 AVI with 2 B-frames (every packet's VOP header read by the N-VOP test: since
-    round 11 whatever its size, the first 12 bytes of a packet above 256 bytes) and a VP8 WebM, with the round-10 tests on and off (the N-VOP test replaced by None; VP8's by a codec
-    name no stream has), in one run, interleaved; medians of ``repeats``."""
+    round 11 whatever its size, the first 12 bytes of a packet above 256 bytes) and a VP8 WebM, with the
+    round-10 tests on and off (the N-VOP test replaced by None; VP8's by a codec name no stream has), in one
+    run, interleaved; medians of ``repeats``."""
     import time
     from unittest import mock
 
@@ -595,10 +595,10 @@ def _other_video_module(path):
 
 def normal_cost(n_frames=3000, repeats=9, against=None):
     """CPU ms of ``video_info`` and ``read_frames(n=8)`` of normal files (x264 with B-frames, a keyframe every 25, 3000
-    frames 320x240, in MP4 and Matroska, and the MPEG-TS encode remuxed to MP4), with the round-11 test for samples without a picture inside a stream
-    (``_inside_test``) on and switched off in the same process, interleaved medians of ``repeats``; with ``against``
-    (``--against PATH``: another checkout's ``forensics/media/_video.py``), that version's calls too, in the same
-    interleaved run ("other")."""
+    frames 320x240, in MP4 and Matroska, and the MPEG-TS encode remuxed to MP4), with the round-11 test for samples
+    without a picture inside a stream (``_inside_test``) on and switched off in the same process, interleaved
+    medians of ``repeats``; with ``against`` (``--against PATH``: another checkout's ``forensics/media/_video.py``),
+    that version's calls too, in the same interleaved run ("other")."""
     from unittest import mock
 
     from _timing import interleaved_ms

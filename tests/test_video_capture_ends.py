@@ -764,10 +764,11 @@ def test_a_capture_longer_than_the_probe_that_shows_nothing_has_no_frames(tmp_pa
 @pytest.mark.parametrize("kind", ["ts", "raw"])
 def test_a_refresh_longer_than_the_probe_counts_the_frames_ffmpeg_shows(tmp_path, monkeypatch, kind):
     """Look-alike of the above: an H.264 intra-refresh capture cut at packet 3, whose first picture FFmpeg outputs
-    about 18 packets later, with a probe limit of 8 (a refresh longer than what the scan keeps, as x264's default
-    keyint of 250 gives against the 256 kept). Before, the probe saw nothing output and the frames were counted
-    from the recovery point (20, frames 0-10 of them never decoded); now the decoder run over the whole stream finds where it starts
-    to output: the 9 frames FFmpeg shows, its pixels, no error, as with the full probe."""
+    about 18 packets later, with a probe limit of 8 (a refresh longer than what the scan keeps, as x264's
+    default keyint of 250 gives against the 256 kept). Before, the probe saw nothing output and the frames were
+    counted from the recovery point (20, frames 0-10 of them never decoded); now the decoder run over the whole
+    stream finds where it starts to output: the 9 frames FFmpeg shows, its pixels, no error, as with the full
+    probe."""
     from forensics.media import _video as v
 
     src = intra_refresh(tmp_path / "ir.ts", 30, step=8)

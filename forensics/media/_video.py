@@ -900,7 +900,8 @@ def _scan(container, stream, errors, fh=None):
     kept = []  # a capture's first packets, to ask the decoder which leading pictures it shows (_Table._leading)
     picture = _picture_test(stream)
     last = deque(maxlen=_TRAILING_PACKETS)  # the stream's last packets: do they hold a picture? (_no_picture)
-    # length-prefixed H.264/HEVC (MP4, Matroska): a sample anywhere may hold no picture (_inside_test)
+    # H.264/HEVC in MP4, Matroska, FLV (length-prefixed) or AVI (Annex-B chunks): a sample anywhere may hold no
+    # picture (_inside_test)
     inside, inside_at, inside_sizes = _inside_test(stream, picture, _formats(container)), [], set()
     # (inlined below: the first unit's header byte, at leads_at, begins a unit that holds no picture: leads[byte];
     # leads_at 0: Annex-B, the byte after the first start code)
@@ -1312,11 +1313,11 @@ def _inside_test(stream, picture, formats):
 
 
 def _holds_none(data, size, leads):
-    """Whether a length-prefixed H.264/HEVC packet (``data``, a memoryview of it) whose first NAL unit holds no picture (the caller read its
-    header) reads, whole, as units that hold none (``size``-byte lengths; ``leads``: 1 for a unit header of such a
-    type, forbidden bit 0): what :func:`_picture_test` says, but read in place and stopped at the first unit that
-    holds a picture (an access unit delimiter or an SEI before each slice, as a remux from MPEG-TS or a camera
-    writes them, then costs a step, not a copy of the packet)."""
+    """Whether a length-prefixed H.264/HEVC packet (``data``, a memoryview of it) whose first NAL unit holds no picture
+    (the caller read its header) reads, whole, as units that hold none (``size``-byte lengths; ``leads``: 1 for a
+    unit header of such a type, forbidden bit 0): what :func:`_picture_test` says, but read in place and stopped at
+    the first unit that holds a picture (an access unit delimiter or an SEI before each slice, as a remux from
+    MPEG-TS or a camera writes them, then costs a step, not a copy of the packet)."""
     n = data.nbytes
     at = size + int.from_bytes(data[:size], "big")  # the end of the first unit
     if at == size or at > n:
