@@ -1524,7 +1524,6 @@ def _probe_decode(stream, packets):
 
     try:
         ctx = av.CodecContext.create(stream.codec_context.name, "r")
-        ctx.thread_count = 1  # as the readers decode by default; FFmpeg's messages then come from this thread only
         if stream.codec_context.extradata:
             ctx.extradata = stream.codec_context.extradata
         return [f for pkt in packets for f in ctx.decode(pkt)] + list(ctx.decode(None))
@@ -1579,7 +1578,6 @@ def _decoder_pass(fh, stream, first, stop, until_output):
         with c:
             s = c.streams[stream.index]
             ctx = av.CodecContext.create(stream.codec_context.name, "r")
-            ctx.thread_count = 1
             if stream.codec_context.extradata:
                 ctx.extradata = stream.codec_context.extradata
             pos, sent, output = -1, 0, 0
