@@ -1,4 +1,4 @@
-"""Video variants of rounds 8 to 10 against FFmpeg's own decoding: what the reader gives vs the truth.
+"""Video variants of rounds 8 to 11 against FFmpeg's own decoding: what the reader gives vs the truth.
 
 Usage::
 
@@ -8,17 +8,21 @@ Usage::
     python benchmarks/video_variants.py --intra-cost    # sampling an intra-refresh clip: refresh starts on and off
     python benchmarks/video_variants.py --intra-starts  # FFmpeg decoding from each recovery point vs from the start
     python benchmarks/video_variants.py --codecs        # round 10: other codecs and containers only
+    python benchmarks/video_variants.py --round11       # round 11: its defects and variants only
     python benchmarks/video_variants.py --codec-cost    # what the N-VOP and VP8 show_frame tests cost a scan
+    python benchmarks/video_variants.py --normal-cost [--against OTHER/forensics/media/_video.py]
+                                                        # round 11: video_info, read_frames(n=8) of normal MP4/MKV
 
 Each variant is built in a temporary folder (tests/video_fixtures.py and the builders of
-tests/test_media_variants.py) and read with ``video_info`` and ``read_frames(every=1)``. The truth is
-the file decoded by PyAV (FFmpeg) from its first byte: the frames it outputs, in order (a packet
-its decoder refuses skipped). Columns:
-frames FFmpeg shows; the reader's ``n_frames``; frames the reader returned; whether their coded pixels
-(``display=False``) equal FFmpeg's, frame by frame (mean level within 1e-9); the first displayed frame's
-size (``display=True``); whether ``read_frames(n=4)`` reads the frame FFmpeg shows last (its pixels);
-``errors`` of the display read (how many; the first, cut to 90 characters). Run it with ``PYTHONPATH`` at
-another checkout to compare versions.
+tests/test_media_variants.py) and read with ``video_info`` and ``read_frames(every=1)``. The truth is the file
+decoded by PyAV (FFmpeg) from its first byte: the frames it outputs, in order (a packet its decoder refuses
+skipped). Columns: frames FFmpeg shows; ``video_info``'s ``n_frames`` (or the exception it raised); frames the
+reader returned; whether their coded pixels (``display=False``) equal FFmpeg's, frame by frame (mean level within
+1e-9); whether their timestamps equal the pts of FFmpeg's pictures, from the first (within 1 µs; "no pts" for raw
+streams; since round 11; where FFmpeg's decoder outputs a picture after a later one, its pictures are put in pts
+order first); the first displayed frame's size (``display=True``); whether ``read_frames(n=4)`` reads the frame
+FFmpeg shows last (its pixels); ``errors`` of the display read (how many; the first, cut to 90 characters). Run it
+with ``PYTHONPATH`` at another checkout to compare versions.
 """
 
 from __future__ import annotations
@@ -49,6 +53,24 @@ def truth(path, arrays=False):
             except av.FFmpegError:  # a packet the decoder refuses is skipped, as FFmpeg's players skip it
                 pass
     return levels
+
+
+def truth_times(path):
+    """The presentation times (s, from the first) of the pictures FFmpeg outputs decoding ``path`` as ``truth`` does;
+    None when one has no pts (a raw stream)."""
+    import av
+
+    times = []
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        for packet in c.demux(s):
+            try:
+                times += [None if f.pts is None else float(f.pts * s.time_base) for f in packet.decode()]
+            except av.FFmpegError:
+                pass
+    if not times or None in times:
+        return None
+    return np.array(times) - times[0]
 
 
 def build(tmp):
@@ -137,30 +159,198 @@ def build_codecs(tmp):
     return {k: v for k, v in cases.items() if v is not None}
 
 
-def main(codecs=False):
+def _ts_wrapping(path, frames, codec, options):
+    """An MPEG-TS of ``frames`` at 25 fps whose 33-bit 90 kHz timestamps wrap after frame 6."""
+    from fractions import Fraction
+
+    import av
+
+    mpeg = codec.startswith("mpeg")  # FFmpeg's MPEG-1/2 encoders take only their standard frame rates' time bases
+    tb = Fraction(1, 25) if mpeg else Fraction(1, 90000)
+    start = (2**33 - 7 * 3600) // 3600 if mpeg else 2**33 - 7 * 3600
+    with av.open(str(path), "w", format="mpegts") as c:
+        s = c.add_stream(codec, rate=25)
+        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        s.options = options
+        s.codec_context.time_base = tb
+        for k, arr in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(arr, format="rgb24")
+            f.pts, f.time_base = start + k * (1 if mpeg else 3600), tb
+            for pk in s.encode(f):
+                c.mux(pk)
+        for pk in s.encode():
+            c.mux(pk)
+    return path
+
+
+def build_round11(tmp):
+    """Round 11: the defects of round 10 (captures without a random access point in their first packets, raw dumps
+    cut inside an open GOP, samples without a picture inside a stream, N-VOPs with stuffing) and variants of the
+    same kinds in codecs and containers used less before (MPEG-1, MPEG-PS, PTS wrap, FLV, AVI H.264, fMP4 cut inside
+    a fragment, HEVC with negative CTS offsets and an empty edit)."""
+    import struct
+    from fractions import Fraction
+
+    import av
+    from test_media_variants import _with_edit_list
+    from test_video_capture_ends import _cut
+    from test_video_codecs import VOP, _mpeg4_avi, _n_vop, _packets, _remux
+    from video_fixtures import encode_video, index_frames, write_video, with_sample_inside
+
+    x265 = {"x265-params": "log-level=none"}
+    frames = index_frames(30, step=8)
+    cases = {}
+    ir = write_video(tmp / "ir.ts", index_frames(400, step=4), codec="libx265",
+                     options={"x265-params": "intra-refresh=1:keyint=10:log-level=none"})
+    cases["MPEG-TS HEVC intra-refresh, 400 frames, cut at packet 3"] = _cut(ir, 3, "ts", tmp / "ir3.ts")
+    gop = write_video(tmp / "gop.ts", index_frames(30, step=4), codec="libx265",
+                      options={"x265-params": "keyint=10:min-keyint=10:scenecut=0:log-level=none"})
+    cases["raw HEVC (x265 open GOPs) cut at packet 3"] = _cut(gop, 3, "raw", tmp / "gop3.hevc")
+    m2 = write_video(tmp / "m2.ts", frames, codec="mpeg2video", options={"g": "3", "bf": "2"})
+    cases["raw MPEG-2 (open GOPs of 3) cut at packet 3"] = _cut(m2, 3, "raw", tmp / "m2_3.m2v")
+    m1 = write_video(tmp / "m1.ts", frames, codec="mpeg1video", options={"g": "6", "bf": "2"})
+    cases["MPEG-TS MPEG-1 (open GOPs of 6) cut at packet 3"] = _cut(m1, 3, "ts", tmp / "m1_3.ts")
+    cases["raw MPEG-1 (open GOPs of 6) cut at packet 3"] = _cut(m1, 3, "raw", tmp / "m1_3.m1v")
+    for fmt, codec, ext in (("mpeg", "mpeg1video", "mpg"), ("vob", "mpeg2video", "vob")):
+        ps = encode_video(tmp / f"ps.{ext}", fmt, codec, frames, b_frames=2, options={"g": "6"})
+        data = ps.read_bytes()
+        packs = [i for i in range(len(data) - 3) if data[i:i + 4] == b"\x00\x00\x01\xba"]
+        cut = tmp / f"ps_cut.{ext}"
+        cut.write_bytes(data[min(packs, key=lambda i: abs(i - 0.3 * len(data))):])
+        cases[f"MPEG-PS ({fmt}) {codec} cut at the pack nearest 30%"] = cut
+    for ext in (".mp4", ".mkv"):
+        for enc in ("libx264", "libx265"):
+            src = write_video(tmp / f"s_{enc}{ext}", index_frames(12), codec=enc, gop=6,
+                              options=x265 if enc == "libx265" else None)
+            cases[f"{ext[1:].upper()} {enc}, an SEI-only sample at decode position 5"] = with_sample_inside(
+                src, tmp / f"sei_{enc}{ext}", 5)
+    flv = encode_video(tmp / "s.flv", "flv", "libx264", index_frames(12), options={"g": "6", "bf": "0"})
+    cases["FLV H.264, an SEI-only sample at decode position 5"] = with_sample_inside(flv, tmp / "sei.flv", 5)
+    avi = encode_video(tmp / "s.avi", "avi", "libx264", index_frames(12), options={"g": "6", "bf": "0"})
+    with av.open(str(avi)) as c:
+        chunks = [bytes(p) for p in c.demux(video=0) if p.size]
+    sei = b"\x00\x00\x00\x01\x06\x05\x11" + bytes(range(1, 17)) + b"\x41\x80"
+    with av.open(str(avi)) as c, av.open(str(tmp / "sei.avi"), "w", format="avi") as o:
+        t = o.add_stream_from_template(c.streams.video[0])
+        for k, data in enumerate(chunks[:5] + [sei] + chunks[5:]):
+            q = av.Packet(data)
+            q.stream, q.time_base, q.pts, q.dts, q.is_keyframe = t, c.streams.video[0].time_base, k, k, k in (0, 7)
+            o.mux(q)
+    cases["AVI H.264 (Annex-B), an SEI-only chunk at decode position 5"] = tmp / "sei.avi"
+    m4 = _mpeg4_avi(tmp / "m4.avi", index_frames(6, step=12))
+    pk = _packets(m4)
+    nvop = _n_vop(pk[2][pk[2].find(VOP):], 5)
+    for pad in (bytes(59), bytes(4000)):
+        cases[f"AVI MPEG-4 Part 2, an N-VOP with {len(pad)} bytes of stuffing"] = _remux(
+            m4, tmp / f"nv{len(pad)}.avi", [pk[0], pk[1], nvop + pad, *pk[2:]])
+    for codec, options in (("libx265", {"x265-params": "keyint=5:min-keyint=5:scenecut=0:log-level=none"}),
+                           ("mpeg2video", {"g": "5", "bf": "2"})):
+        wrap = _ts_wrapping(tmp / f"w_{codec}.ts", frames, codec, options)
+        cases[f"MPEG-TS {codec}, PTS wrap after frame 6"] = wrap
+        for at in (3, 8):
+            cases[f"MPEG-TS {codec}, PTS wrap, cut at packet {at}"] = _cut(wrap, at, "ts", tmp / f"w{at}_{codec}.ts")
+    for flags in (None, "negative_cts_offsets"):
+        src = tmp / f"h_{flags}.mp4"
+        with av.open(str(src), "w", format="mp4", options={"movflags": flags} if flags else {}) as c:
+            s = c.add_stream("libx265", rate=10)
+            s.height, s.width, s.pix_fmt = 64, 96, "yuv420p"
+            s.options = {"g": "5", **x265}
+            for k, f in enumerate(index_frames(12, step=12)):
+                vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+                vf.pts, vf.time_base = k, Fraction(1, 10)
+                for q in s.encode(vf):
+                    c.mux(q)
+            for q in s.encode():
+                c.mux(q)
+        data = src.read_bytes()
+        at = data.find(b"elst")
+        d0, t0 = struct.unpack(">Ii", data[at + 12:at + 20])
+        cases[f"MP4 HEVC B-frames{', negative CTS offsets' if flags else ''}, an empty edit of 0.3 s first"] = (
+            _with_edit_list(src, tmp / f"late_{flags}.mp4", [(300, -1), (d0, t0)]))
+    vfr = np.cumsum([0] + [40, 40, 200, 20, 20, 100, 40, 40, 40] * 4)[:30].tolist()
+    for enc in ("libx264", "libx265"):
+        cases[f"MPEG-TS {enc}, variable frame rate (20-200 ms)"] = write_video(
+            tmp / f"vfr_{enc}.ts", frames, codec=enc, pts=vfr, options=x265 if enc == "libx265" else None)
+    flv = encode_video(tmp / "d.flv", "flv", "libx264", frames, options={"g": "10"})
+    data = bytearray(flv.read_bytes())
+    at = data.find(b"duration")
+    struct.pack_into(">d", data, at + 9, 100.0)  # onMetaData's duration (an AMF number after its name)
+    (tmp / "stale.flv").write_bytes(bytes(data))
+    cases["FLV H.264, onMetaData duration 100 s (1.2 s of frames)"] = tmp / "stale.flv"
+    rng = np.random.default_rng(3)
+    for codec, options in (("libx265", {"x265-params": "keyint=10:min-keyint=10:scenecut=0:log-level=none"}),
+                           ("mpeg2video", {"g": "10", "bf": "2"}), ("mpeg1video", {"g": "6", "bf": "2"})):
+        src = write_video(tmp / f"t_{codec}.ts", frames, codec=codec, options=options)
+        data = src.read_bytes()
+        n188 = len(data) // 188
+        cut = tmp / f"trunc_{codec}.ts"
+        cut.write_bytes(data[:n188 * 6 // 10 * 188 + 77])
+        cases[f"MPEG-TS {codec}, cut at 60% inside a TS packet"] = cut
+        damaged = bytearray(data)
+        for k in rng.choice(np.arange(4, n188), size=3, replace=False):
+            damaged[k * 188 + 4:k * 188 + 188] = rng.integers(0, 256, 184, dtype=np.uint8).tobytes()
+        (tmp / f"noise_{codec}.ts").write_bytes(bytes(damaged))
+        cases[f"MPEG-TS {codec}, 3 TS packets' payloads replaced by noise"] = tmp / f"noise_{codec}.ts"
+    from video_fixtures import mkv_laced
+
+    plain = write_video(tmp / "unlaced.mkv", index_frames(12, step=12), gop=6, options={"bf": "0"})
+    for group in (2, 3):
+        for timed in (True, False):
+            cases[f"MKV H.264, Xiph-laced {group} frames a block, {'with' if timed else 'without'} DefaultDuration"] = (
+                mkv_laced(plain, tmp / f"laced{group}{timed}.mkv", group, timed))
+    frag = write_video(tmp / "frag.mp4", frames, gop=10, fragmented=True)
+    data = frag.read_bytes()
+    moofs = [i - 4 for i in range(len(data) - 3) if data[i:i + 4] == b"moof"]
+    cut = tmp / "frag_cut.mp4"
+    cut.write_bytes(data[:(moofs[1] + moofs[2]) // 2])
+    cases["fMP4 H.264 cut inside its second fragment's samples"] = cut
+    return cases
+
+
+def main(codecs=False, round11=False):
+    import av
     from video_fixtures import frame_level
 
     from forensics.media import read_frames, video_info
 
     with tempfile.TemporaryDirectory() as d:
-        cases = build_codecs(Path(d)) if codecs else {**build(Path(d)), **build_codecs(Path(d))}
-        print("| variant | FFmpeg frames | n_frames | returned | pixels = FFmpeg's | display size "
+        if round11:
+            cases = build_round11(Path(d))
+        elif codecs:
+            cases = build_codecs(Path(d))
+        else:
+            cases = {**build(Path(d)), **build_codecs(Path(d)), **build_round11(Path(d))}
+        print("| variant | FFmpeg frames | n_frames | returned | pixels = FFmpeg's | times = FFmpeg's | display size "
               "| n=4 reads the last | errors |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|")
         for name, path in cases.items():
-            want = truth(path)
             try:
-                info = video_info(path)
+                want, when = truth(path), truth_times(path)
+                if when is not None and np.any(np.diff(when) < 0) and np.unique(when).size == when.size:
+                    # FFmpeg's decoder output a picture after a later one (damage): the reader returns frames in
+                    # index (pts) order, so FFmpeg's pictures are compared in pts order too
+                    order = np.argsort(when, kind="stable")
+                    want, when = [want[k] for k in order], when[order]
+            except av.FFmpegError as exc:
+                print(f"| {name} | FFmpeg cannot open it ({str(exc)[:60]}) |", flush=True)
+                continue
+            try:
+                counted = video_info(path).n_frames
+            except Exception as exc:  # noqa: BLE001 - the table records what the reader did
+                counted = type(exc).__name__
+            try:
                 r = read_frames(path, every=1)
                 got = [frame_level(f) for f in read_frames(path, every=1, display=False).frames]
                 same = len(got) == len(want) and np.allclose(got, want, atol=1e-9)
                 shape = "x".join(map(str, r.frames[0].shape[1::-1])) if len(r) else ""
+                times = ("no pts" if when is None else
+                         len(when) == len(r) and np.allclose(r.timestamps, when, atol=1e-6))
                 err = (r.errors[0][:90] + ("..." if len(r.errors[0]) > 90 else "")) if r.errors else ""
                 four = read_frames(path, n=4, display=False)
                 last = bool(len(four)) and abs(frame_level(four.frames[-1]) - want[-1]) < 1e-9
-                row = (info.n_frames, len(r), same, shape, last, f"{len(r.errors)}: {err}" if err else "0")
+                row = (counted, len(r), same, times, shape, last, f"{len(r.errors)}: {err}" if err else "0")
             except Exception as exc:  # noqa: BLE001 - the table records what the reader did
-                row = ("", "", "", "", "", f"{type(exc).__name__}: {str(exc)[:90]}")
+                row = (counted, "", "", "", "", "", f"{type(exc).__name__}: {str(exc)[:90]}")
             print(f"| {name} | {len(want)} | " + " | ".join(str(v).replace("|", "/") for v in row) + " |", flush=True)
 
 
@@ -360,9 +550,10 @@ def intra_starts(n_frames=120):
 
 
 def codec_cost(n_frames=3000, repeats=9):
-    """video_info of a 3000-frame MPEG-4 AVI with 2 B-frames (every B-VOP under 64 bytes: each read by the N-VOP
-    test) and a VP8 WebM, with the round-10 tests on and off (the N-VOP test replaced by None; VP8's by a codec
-    name no stream has), in one run, interleaved; medians of ``repeats``."""
+    """video_info of a 3000-frame MPEG-4 AVI with 2 B-frames (every packet's VOP header read by the N-VOP test: since
+    round 11 whatever its size, the first 12 bytes of a packet above 256 bytes) and a VP8 WebM, with the
+    round-10 tests on and off (the N-VOP test replaced by None; VP8's by a codec name no stream has), in one
+    run, interleaved; medians of ``repeats``."""
     import time
     from unittest import mock
 
@@ -390,6 +581,78 @@ def codec_cost(n_frames=3000, repeats=9):
                   f"without ({np.median(on) / np.median(off):.2f}x)")
 
 
+def _other_video_module(path):
+    """Another checkout's ``forensics/media/_video.py`` loaded beside this one (as ``forensics.media._video_other``:
+    its relative imports are this package's), to time two versions in one process."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("forensics.media._video_other", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def normal_cost(n_frames=3000, repeats=9, against=None):
+    """CPU ms of ``video_info`` and ``read_frames(n=8)`` of normal files (x264 with B-frames, a keyframe every 25, 3000
+    frames 320x240, in MP4 and Matroska, and the MPEG-TS encode remuxed to MP4), with the round-11 test for samples
+    without a picture inside a stream (``_inside_test``) on and switched off in the same process, interleaved
+    medians of ``repeats``; with ``against`` (``--against PATH``: another checkout's ``forensics/media/_video.py``),
+    that version's calls too, in the same interleaved run ("other")."""
+    from unittest import mock
+
+    from _timing import interleaved_ms
+    from video_fixtures import index_frames, write_video
+
+    import forensics.media._video as v
+
+    def off(fn):
+        def run():
+            if not hasattr(v, "_inside_test"):
+                return fn()
+            with mock.patch.object(v, "_inside_test", lambda *args: None):
+                return fn()
+        return run
+
+    with tempfile.TemporaryDirectory() as d:
+        frames = index_frames(30, size=(240, 320))
+        clip = [frames[k % 30] for k in range(n_frames)]
+        paths = {ext[1:].upper(): write_video(Path(d) / f"clip{ext}", clip, gop=25) for ext in (".mp4", ".mkv")}
+        # the MPEG-TS encode remuxed to MP4 as it is (``ffmpeg -c copy``): x264 wrote an access unit delimiter
+        # before each picture, so every sample begins with a unit that holds no picture
+        import av
+
+        ts = write_video(Path(d) / "clip.ts", clip, gop=25)
+        remuxed = paths["MP4 remuxed from MPEG-TS (AUD-led)"] = Path(d) / "remuxed.mp4"
+        with av.open(str(ts)) as i, av.open(str(remuxed), "w", format="mp4") as o:
+            t = o.add_stream_from_template(i.streams.video[0])
+            for packet in i.demux(video=0):
+                if packet.size:
+                    packet.stream = t
+                    o.mux(packet)
+        fns = {}
+        for ext, path in paths.items():
+            for name, fn in (("video_info", lambda path=path: v.video_info(path)),
+                             ("read_frames(n=8)", lambda path=path: v.read_frames(path, n=8))):
+                fns[f"{ext} {name}, on"] = fn
+                fns[f"{ext} {name}, off"] = off(fn)
+        other = _other_video_module(against) if against else None
+        if other is not None:
+            for ext, path in paths.items():
+                fns[f"{ext} video_info, other"] = lambda path=path: other.video_info(path)
+                fns[f"{ext} read_frames(n=8), other"] = lambda path=path: other.read_frames(path, n=8)
+        ms = interleaved_ms(fns, repeats)
+        print(f"| normal clip ({n_frames} frames 320x240) | CPU ms, on | off | on / off |"
+              + (" other version | on / other |" if other else ""))
+        print("|---|---|---|---|" + ("---|---|" if other else ""))
+        for key in [k for k in ms if k.endswith(", on")]:
+            base = key[:-4]
+            row = f"| {base} | {ms[key]:.1f} | {ms[base + ', off']:.1f} | {ms[key] / ms[base + ', off']:.3f} |"
+            if other:
+                row += f" {ms[base + ', other']:.1f} | {ms[key] / ms[base + ', other']:.3f} |"
+            print(row)
+
+
 if __name__ == "__main__":
     if "--intra-seek" in sys.argv:
         intra_seek()
@@ -401,5 +664,7 @@ if __name__ == "__main__":
         intra_starts()
     elif "--codec-cost" in sys.argv:
         codec_cost()
+    elif "--normal-cost" in sys.argv:
+        normal_cost(against=sys.argv[sys.argv.index("--against") + 1] if "--against" in sys.argv else None)
     else:
-        main(codecs="--codecs" in sys.argv)
+        main(codecs="--codecs" in sys.argv, round11="--round11" in sys.argv)

@@ -139,24 +139,55 @@ def test_n_vop_placeholders_are_no_frames(tmp_path, fps, time_bits):
     np.testing.assert_allclose(np.asarray(r.timestamps)[[3, 4, 7, 8]], np.array([3, 5, 8, 10]) / fps)
 
 
-@pytest.mark.parametrize("pad,frames", [(0, 6), (64 - 6, 6), (64 - 5, 7)])
-def test_n_vop_look_alikes(tmp_path, pad, frames):
-    """An N-VOP (6 bytes here) zero-padded to ``pad`` more bytes: up to _NVOP_MAX_BYTES (64) it is read and
-    found no picture, as FFmpeg finds it; a larger one is taken as a picture unread (the scan reads no large
-    packet; no capture tool pads a placeholder so). The look-alike: the same header with vop_coded = 1 (a
-    P-VOP cut after its header) is a frame, a damaged one."""
-    from forensics.media._video import _NVOP_MAX_BYTES
+@pytest.mark.parametrize("pad", [b"", bytes(58), bytes(59), bytes(4000), b"\x7f" * 300, b"\xff" * 90])
+def test_n_vop_with_stuffing_is_no_frame_whatever_its_size(tmp_path, pad):
+    """An N-VOP (6 bytes here) followed by stuffing (zero bytes, 0x7F or 0xFF bytes: a capture tool's padding) is an
+    N-VOP whatever its size: FFmpeg's decoder reads its header, finds vop_coded = 0 and outputs nothing (6 pictures).
+    Before, only a packet of at most 64 bytes was read: from 65 bytes on (59 bytes of stuffing) it was a frame that
+    did not decode (7 counted). Look-alikes: the same header with vop_coded = 1 (a P-VOP cut after its header), and
+    with the same stuffing, is a frame (7); and so is the N-VOP followed by another VOP in the same packet."""
     from video_fixtures import index_frames
 
-    assert _NVOP_MAX_BYTES == 64
     src = _mpeg4_avi(tmp_path / "p.avi", index_frames(6, step=12))
     pk = _packets(src)
     nvop = _n_vop(pk[2][pk[2].find(VOP):], 5)
     assert len(nvop) == 6
-    path = _remux(src, tmp_path / "nv.avi", [pk[0], pk[1], nvop + bytes(pad), *pk[2:]])
-    assert video_info(path).n_frames == frames and len(_truth(path)) == 6
-    cut = _remux(src, tmp_path / "cut.avi", [pk[0], pk[1], _n_vop(pk[2][pk[2].find(VOP):], 5, coded=True), *pk[2:]])
-    assert video_info(cut).n_frames == 7
+    path = _remux(src, tmp_path / "nv.avi", [pk[0], pk[1], nvop + pad, *pk[2:]])
+    assert len(_truth(path)) == 6 and video_info(path).n_frames == 6
+    r = read_frames(path, every=1, display=False)
+    assert len(r) == 6 and r.missing.size == 0
+    for name, chunk in (("cut", _n_vop(pk[2][pk[2].find(VOP):], 5, coded=True) + pad), ("more", nvop + pad + pk[2])):
+        other = _remux(src, tmp_path / f"{name}.avi", [pk[0], pk[1], chunk, *pk[2:]])
+        assert video_info(other).n_frames == 7, name
+
+
+def test_the_n_vop_test_reads_long_time_steps_and_short_packets(tmp_path):
+    """The header is read from the 8 bytes after the start code; a modulo_time_base run longer than they hold (a time
+    step of 62 s and more) or a packet that ends inside them is read bit by bit: the N-VOP is still found, and a
+    packet cut before its vop_coded bit is no N-VOP. Headers written bit by bit (ISO/IEC 14496-2 6.2.5) for the
+    stream of FFmpeg's encoder at 25 fps (5 time bits): P-VOP type 01, the run of ones, 0, marker 1, the time,
+    marker 1, vop_coded, stuffing 0 then ones to a byte."""
+    from video_fixtures import index_frames
+
+    from forensics.media._video import _not_coded_test
+
+    src = _mpeg4_avi(tmp_path / "p.avi", index_frames(2, step=12))
+    with av.open(str(src)) as c:
+        stream = c.streams.video[0]
+        test = _not_coded_test(stream, _packets(src)[0])
+    assert test is not None
+
+    def vop(run, coded, extra=b""):
+        head = "01" + "1" * run + "0" + "1" + "00011" + "1" + str(coded)
+        head += "0" + "1" * ((8 - (len(head) + 1) % 8) % 8)
+        return VOP + int(head, 2).to_bytes(len(head) // 8, "big") + extra
+
+    for run in (0, 1, 50, 61, 62, 63, 70, 200):
+        assert test(vop(run, 0), None) and test(vop(run, 0, bytes(100)), None), run
+        assert not test(vop(run, 1), None) and not test(vop(run, 1, bytes(100)), None), run
+        whole = vop(run, 0)
+        bit = 32 + 2 + run + 1 + 1 + 5 + 1  # vop_coded
+        assert not test(whole[:bit // 8], None), run  # cut before the byte holding vop_coded
 
 
 def _with_user_data(packets, user):

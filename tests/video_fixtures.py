@@ -661,3 +661,102 @@ def encode_video(path, fmt, codec, frames, *, fps=25, pix="yuv420p", options=Non
         for p in s.encode():
             c.mux(p)
     return path
+
+
+def with_sample_inside(src, dst, k, data=None):
+    """``src`` (MP4 or Matroska, H.264 or HEVC) remuxed to ``dst`` with one more sample at decode position ``k``:
+    ``data`` (length-prefixed NAL units; default one SEI, user data unregistered, as ``with_tail`` writes). Its pts
+    is the smallest of the samples from ``k`` on; every sample shown from then on is shown one frame later, and
+    every one from ``k`` on decoded one frame later (decode times keep increasing): what a recorder that stores a
+    metadata sample between two pictures writes. Returns ``dst``."""
+    import av
+
+    with av.open(str(src)) as c:
+        codec = c.streams.video[0].codec_context.name
+        packets = [(bytes(p), p.pts, p.dts, p.duration, p.is_keyframe, p.time_base)
+                   for p in c.demux(video=0) if p.size]
+    if data is None:
+        sei = {"h264": b"\x06", "hevc": b"\x4e\x01"}[codec] + b"\x05\x11" + bytes(range(1, 17)) + b"\x41\x80"
+        data = len(sei).to_bytes(4, "big") + sei
+    step = packets[0][3]
+    at = min(p[1] for p in packets[k:])
+    rows = []
+    for i, (payload, pts, dts, dur, key, tb) in enumerate(packets):
+        if i == k:
+            rows.append((data, at, dts, step, False, tb))
+        rows.append((payload, pts + step if pts >= at else pts, dts + step if i >= k else dts, dur, key, tb))
+    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
+        t = o.add_stream_from_template(i.streams.video[0])
+        for payload, pts, dts, dur, key, tb in rows:
+            q = av.Packet(payload)
+            q.pts, q.dts, q.duration, q.is_keyframe, q.time_base, q.stream = pts, dts, dur, key, tb, t
+            o.mux(q)
+    return Path(dst)
+
+
+def _ebml_id(data, at):
+    """``(element id, position after it)`` of the EBML element id at ``at`` (its length marked by the first byte)."""
+    n = 1
+    while not data[at] & (0x80 >> (n - 1)):
+        n += 1
+    return int.from_bytes(data[at:at + n], "big"), at + n
+
+
+def _ebml_children(data):
+    """``[(id, payload)]`` of the EBML elements that fill ``data`` (a size of all ones: the rest of ``data``)."""
+    out, at = [], 0
+    while at < len(data):
+        eid, at = _ebml_id(data, at)
+        n = 1
+        while not data[at] & (0x80 >> (n - 1)):
+            n += 1
+        size = int.from_bytes(data[at:at + n], "big") & ((1 << (7 * n)) - 1)
+        at += n
+        size = len(data) - at if size == (1 << (7 * n)) - 1 else size
+        out.append((eid, data[at:at + size]))
+        at += size
+    return out
+
+
+def _ebml(eid, payload):
+    return eid.to_bytes((eid.bit_length() + 7) // 8, "big") + (1 << 56 | len(payload)).to_bytes(8, "big") + payload
+
+
+def mkv_laced(src, dst, group=2, default_duration=True):
+    """``src`` (a Matroska file of one video track, SimpleBlocks, no B-frames) rewritten with up to ``group``
+    consecutive frames in one Xiph-laced SimpleBlock (a keyframe always starts a block; the block's timecode is its
+    first frame's), its SeekHead and Cues dropped and the Segment's size left unknown; without ``default_duration``
+    the track's DefaultDuration is dropped too, so the frames after a block's first have no timestamp (Matroska
+    times a lace by that duration). Returns ``dst``."""
+    data = Path(src).read_bytes()
+    top = _ebml_children(data)
+    header = next(p for i, p in top if i == 0x1A45DFA3)
+    segment = next(p for i, p in top if i == 0x18538067)
+    out = b""
+    for eid, payload in _ebml_children(segment):
+        if eid in (0x114D9B74, 0x1C53BB6B, 0xEC):  # SeekHead, Cues, Void
+            continue
+        if eid == 0x1654AE6B and not default_duration:  # Tracks: each TrackEntry without DefaultDuration
+            payload = b"".join(_ebml(t, b"".join(_ebml(i, q) for i, q in _ebml_children(p) if i != 0x23E383)
+                                        if t == 0xAE else p) for t, p in _ebml_children(payload))
+        if eid == 0x1F43B675:  # Cluster: its SimpleBlocks laced
+            kids = _ebml_children(payload)
+            blocks = [p for i, p in kids if i == 0xA3]
+            new = b"".join(_ebml(i, p) for i, p in kids if i != 0xA3)
+            k = 0
+            while k < len(blocks):
+                run = [blocks[k]]
+                while len(run) < group and k + len(run) < len(blocks) and not blocks[k + len(run)][3] & 0x80:
+                    run.append(blocks[k + len(run)])
+                k += len(run)
+                if len(run) == 1:
+                    new += _ebml(0xA3, run[0])
+                    continue
+                frames = [b[4:] for b in run]
+                lace = bytes([len(frames) - 1]) + b"".join(b"\xff" * (len(f) // 255) + bytes([len(f) % 255])
+                                                          for f in frames[:-1])
+                new += _ebml(0xA3, run[0][:3] + bytes([run[0][3] | 0x02]) + lace + b"".join(frames))
+            payload = new
+        out += _ebml(eid, payload)
+    Path(dst).write_bytes(_ebml(0x1A45DFA3, header) + b"\x18\x53\x80\x67\x01\xff\xff\xff\xff\xff\xff\xff" + out)
+    return Path(dst)

@@ -91,7 +91,7 @@ _DURATION_FORMATS = ("mov", "mp4", "matroska", "webm", "avi", "flv")
 _SKIP_NONREF_CODECS = ("h264", "hevc")
 #: Decoders that output nothing before a stream's first keyframe, nor that keyframe's leading pictures
 #: (measured with this FFmpeg on MPEG-TS captures cut inside a GOP; see _Table._leading)
-_LEADING_DROPPED_CODECS = ("h264", "hevc", "mpeg2video")
+_LEADING_DROPPED_CODECS = ("h264", "hevc", "mpeg2video", "mpeg1video")
 #: Formats of captures, which may start anywhere in a stream and whose keyframe flags are the codec parser's
 #: (MPEG-TS, MPEG-PS, raw elementary streams); files of other containers start with a keyframe their muxer
 #: flagged, so a first packet without the flag there is damage (a gap), not a capture's start
@@ -600,7 +600,7 @@ class _Table:
 
     def __init__(self, pkt_pts, pkt_dts, pkt_key, pkt_discard, pkt_dur, trust_pts=True, discont=False,
                  drops_leading=False, shown_pts=None, no_picture=(), not_random_access=(), first_output=None,
-                 recovery=None, reference=None):
+                 recovery=None, reference=None, leading_hidden=None):
         self.n_packets = len(pkt_pts)
         self.not_random_access = frozenset(not_random_access)
         self.no_picture = frozenset(no_picture)
@@ -611,8 +611,8 @@ class _Table:
         # first and last decode timestamp when every packet has one (the slots of an AVI stream)
         self.dts_range = (min(known), max(known)) if known and len(known) == self.n_packets else None
         pkt_pts = self._continue_segments(pkt_pts, pkt_dts, pkt_dur) if discont else pkt_pts
-        pkt_discard = (self._leading(pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts, first_output)
-                       if drops_leading else pkt_discard)
+        pkt_discard = (self._leading(pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts, first_output,
+                                     leading_hidden) if drops_leading else pkt_discard)
         # packets never sent to the decoder: a capture's unshowable leading pictures and the packets that end
         # the stream without a picture (its complaints about them would be reported as damage)
         self.unsent = self.leading | self.no_picture
@@ -686,7 +686,8 @@ class _Table:
     #: _not_coded_test)
     not_coded = frozenset()
 
-    def _leading(self, pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts=None, first_output=None):
+    def _leading(self, pkt_pts, pkt_key, pkt_discard, trust_pts, shown_pts=None, first_output=None,
+                 leading_hidden=None):
         """``pkt_discard`` with the pictures a stream that starts between keyframes cannot show marked.
 
         A capture (MPEG-TS from a tuner, a cut made without re-encoding) may start after a keyframe:
@@ -699,16 +700,22 @@ class _Table:
         reference only it (HEVC RADL, backward-only B-frames of a closed MPEG-2 GOP): which ones the
         decoder outputs is asked of it, ``shown_pts(first, last)`` giving the pts it outputs from
         the packets at decode positions ``first .. last`` (None when it cannot tell: then every
-        leading picture is taken as not shown, as those of the usual open GOPs). Only at the
-        stream's start, in a capture format (``_CAPTURE_FORMATS``).
+        leading picture is taken as not shown, as those of the usual open GOPs). Without timestamps to
+        tell them by (a raw dump, whose frames are the decoder's outputs in order), their number is asked of
+        the decoder: ``leading_hidden(first, after)`` is how many of the packets from the keyframe to the next
+        it outputs no picture for, and as many packets after the keyframe are no frames (sent to it all the
+        same; before, a raw HEVC dump cut inside an open GOP counted 23 frames where FFmpeg shows 20, an MPEG-2
+        one 26 where it shows 24). Only at the stream's start, in a capture format (``_CAPTURE_FORMATS``).
 
         A capture without any keyframe flag starts after its stream's last random access point: an HEVC
         intra-refresh stream (x265 ``intra-refresh=1``: no IRAP picture after the first, and FFmpeg's HEVC
         parser flags no later packet), or a GOP's tail. It is asked of the decoder as a refresh from packet 0
         (below). FFmpeg's HEVC decoder outputs nothing from such a start (before, a TS cut 3 packets into a
         50-frame x265 intra-refresh stream counted 47 frames where FFmpeg shows none, and every read failed);
-        when it cannot tell (the probe failed, or saw only the first ``_LEADING_PROBE_PACKETS`` of a longer
-        stream and none of them was output) the stream is left as it is.
+        when the probe saw only the first ``_LEADING_PROBE_PACKETS`` of a longer stream and none of them was
+        output, the decoder is run over the whole stream (``_decoder_pass``; before, such a stream was left as it
+        was: a 400-frame capture cut at packet 3 counted 397 frames that no read decoded); when the decoder
+        fails, it cannot tell and the stream is left as it is.
 
         A capture of an intra-refresh stream starts at a recovery point (flagged a keyframe, no random
         access point: see ``_random_access_test``), from which FFmpeg's H.264 decoder outputs nothing
@@ -760,9 +767,14 @@ class _Table:
         if shown is not None:
             early = [i for i in early if pkt_pts[i] not in shown]
         leading = [i for i in range(first) if not out[i]] + early
-        for i in leading:
+        hidden = []
+        if not (trust_pts and kp is not None) and leading_hidden is not None:
+            # no timestamps to tell the leading pictures by (a raw dump): as many packets after the keyframe as the
+            # decoder outputs no picture for are no frames (sent to it all the same: only their number matters)
+            hidden = [i for i in range(first + 1, after) if not out[i]][:leading_hidden(first, after) or 0]
+        for i in leading + hidden:
             out[i] = True
-        self.n_leading, self.leading = len(leading), frozenset(leading)
+        self.n_leading, self.leading = len(leading) + len(hidden), frozenset(leading)
         return out
 
     def _continue_segments(self, pkt_pts, pkt_dts, pkt_dur):
@@ -888,6 +900,12 @@ def _scan(container, stream, errors, fh=None):
     kept = []  # a capture's first packets, to ask the decoder which leading pictures it shows (_Table._leading)
     picture = _picture_test(stream)
     last = deque(maxlen=_TRAILING_PACKETS)  # the stream's last packets: do they hold a picture? (_no_picture)
+    # H.264/HEVC in MP4, Matroska, FLV (length-prefixed) or AVI (Annex-B chunks): a sample anywhere may hold no
+    # picture (_inside_test)
+    inside, inside_at, inside_sizes = _inside_test(stream, picture, _formats(container)), [], set()
+    # (inlined below: the first unit's header byte, at leads_at, begins a unit that holds no picture: leads[byte];
+    # leads_at 0: Annex-B, the byte after the first start code)
+    leads_at, leads = inside if inside is not None else (0, None)
     random_access = _random_access_test(stream)
     not_random_access = []  # keyframe-flagged packets a decoder cannot start from (_random_access_test)
     # where a refresh completes serves only seeks: in a container the reader never seeks in, not parsed at all
@@ -908,7 +926,17 @@ def _scan(container, stream, errors, fh=None):
             if drops and len(kept) < _LEADING_PROBE_PACKETS:
                 kept.append(packet)
             if picture is not None:  # a large packet is taken as a picture (holding it would slow the reads down)
-                last.append(packet if packet.size <= _KEY_PREFIX else (packet.size, None))
+                size = packet.size
+                last.append(packet if size <= _KEY_PREFIX else (size, None))
+                if leads is not None and leads_at < size <= _KEY_PREFIX:
+                    if leads_at:  # length-prefixed: the first unit's header byte, then (rarely) the units in place
+                        view = memoryview(packet)
+                        none = leads[view[leads_at]] and _holds_none(view, leads_at, leads)
+                    else:  # Annex-B chunks (AVI)
+                        none = _annexb_leads(packet, leads) and not picture(bytes(packet))
+                    if none:
+                        inside_at.append(len(pts))
+                        inside_sizes.add(size)
             if (random_access is not None and packet.is_keyframe
                     and not random_access(bytes(memoryview(packet)[:_KEY_PREFIX]))):
                 not_random_access.append(len(pts))
@@ -919,7 +947,7 @@ def _scan(container, stream, errors, fh=None):
             if mpeg4:
                 if not pts:
                     not_coded = _not_coded_test(stream, bytes(memoryview(packet)[:_KEY_PREFIX]))
-                elif not_coded is not None and packet.size <= _NVOP_MAX_BYTES and not_coded(bytes(packet), previous):
+                elif not_coded is not None and not_coded(bytes(packet) if packet.size <= 256 else packet, previous):
                     not_coded_at.append(len(pts))
                 previous = packet
             pts.append(packet.pts)
@@ -944,22 +972,53 @@ def _scan(container, stream, errors, fh=None):
     # the probes saw every packet: a decoder that outputs nothing from a packet on outputs nothing from the stream
     seen_all = len(pts) <= _LEADING_PROBE_PACKETS
 
+    # the probes saw only the stream's first packets and the decoder output nothing from them: the decoder is run
+    # over the whole stream, read again from the file (rare: a capture without a random access point in its first
+    # _LEADING_PROBE_PACKETS packets), so that the count is what it shows, not the packets' (_decoder_pass)
     def shown_pts(first, last=None):
         shown = _decoder_shows(stream, kept, first, len(kept) - 1 if last is None else last)
-        return None if shown == set() and last is None and not seen_all else shown
+        if shown == set() and last is None and not seen_all:
+            shown = _decoder_pass(fh, stream, first, min(tail, default=len(pts)), until_output=True)
+        return shown
 
     def first_output(first):
         hidden = _decoder_hidden(stream, kept, first)
-        return None if hidden is None or (hidden == len(kept) - first and not seen_all) else first + hidden
+        if hidden is not None and hidden == len(kept) - first and not seen_all:
+            hidden = _decoder_pass(fh, stream, first, min(tail, default=len(pts)), until_output=False)
+        return None if hidden is None else first + hidden
+
+    def leading_hidden(first, after):
+        """How many of the packets ``first`` (the first keyframe) to ``after - 1`` (before the next), at most
+        ``_LEADING_WINDOW``, FFmpeg's decoder outputs no picture for; None when it cannot tell. 0 without frame
+        reordering (no picture can be shown before the keyframe it follows) and after an H.264/HEVC IDR (whose
+        leading pictures, HEVC RADL, reference only it) without asking."""
+        if not stream.codec_context.has_b_frames or first >= len(kept):
+            return 0 if first < len(kept) else None
+        layout = _nal_layout(stream)
+        if layout is not None:
+            name, size = layout
+            data = bytes(memoryview(kept[first])[:_KEY_PREFIX])
+            kinds = [data[a] & 0x1F if name == "h264" else (data[a] >> 1) & 0x3F
+                     for a, _ in _nal_units(data, size, prefix=True) or ()]
+            if any(k in ((5,) if name == "h264" else (19, 20)) for k in kinds):
+                return 0
+        end = min(after, first + _LEADING_WINDOW)
+        if end > len(kept):
+            return None
+        frames = _probe_decode(stream, kept[first:end])
+        return None if frames is None else end - first - len(frames)
 
     last = [p if isinstance(p, tuple) else (p.size, bytes(p)) for p in last]
     tail = _no_picture(picture, [data for _, data in last], len(pts))
     del kept[min(tail, default=len(kept)):]  # a picture-less tail is not sent to the probes either
+    if len(inside_at) == len(pts):
+        inside_at = []  # no packet holds a picture: left as they are (frames that do not decode), as _no_picture does
     table = _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container), drops_leading=drops,
-                   shown_pts=shown_pts, no_picture=[*tail, *not_coded_at], not_random_access=not_random_access,
-                   first_output=first_output, recovery=recovery, reference=reference)
+                   shown_pts=shown_pts, no_picture={*tail, *inside_at, *not_coded_at},
+                   not_random_access=not_random_access,
+                   first_output=first_output, recovery=recovery, reference=reference, leading_hidden=leading_hidden)
     # FFmpeg's parser says so of such a packet (MPEG-TS, MP4): "missing picture in access unit with size N"
-    table.no_picture_sizes = {last[k - len(pts) + len(last)][0] for k in tail}
+    table.no_picture_sizes = {last[k - len(pts) + len(last)][0] for k in tail} | (inside_sizes if inside_at else set())
     table.not_coded = frozenset(not_coded_at)
     return table, complete
 
@@ -1222,6 +1281,67 @@ def _picture_test(stream):
     return holds
 
 
+def _inside_test(stream, picture, formats):
+    """``(at, leads)`` telling which packets of an H.264/HEVC ``stream`` may hold no picture, wherever they are in the
+    stream: length-prefixed (MP4, Matroska, FLV: ``avcC`` / ``hvcC`` extradata), or Annex-B in a container whose
+    packets FFmpeg's parser does not rebuild (AVI; not ``_CAPTURE_FORMATS``, ``formats`` being the container's);
+    None for other codecs and containers. A packet of at most ``_KEY_PREFIX`` bytes whose byte ``at`` (its first NAL
+    unit's header; ``at`` 0: Annex-B, the byte after its first start code, see :func:`_annexb_leads`) gives
+    ``leads[byte]`` 1 begins with a unit that holds no picture (SEI, parameter sets, delimiter); it holds none when
+    ``picture`` (the test of :func:`_picture_test`, on its bytes) says so. A larger packet is taken as a picture.
+    (The scan inlines the test: a function call per packet cost as much again.)
+
+    A muxer or recorder may store a sample of SEI or parameter sets only between the pictures (a camera writing
+    its metadata SEI as a sample of its own, a remux that split an access unit). FFmpeg's decoder refuses it ("no
+    frame!", the parser's "missing picture in access unit") and outputs nothing for it; its players show the
+    pictures around it, each at its own pts, so its slot is a gap in the times (as a dropped frame's). It was
+    counted as a frame that did not decode: 13 frames where FFmpeg shows 12, ``every=1`` reported frame 5 'not
+    decoded' (MP4, Matroska, FLV, MOV; an AVI chunk alike). In an elementary stream (MPEG-TS, MPEG-PS, raw) FFmpeg's
+    parsers join such units to the next picture, so only a stream's trailing packets can hold none
+    (:func:`_no_picture`).
+
+    Cost: one byte of each packet is read (a slice holds a picture); only a packet that begins with a unit that
+    holds none is read whole (camera files that lead every sample with an SEI or a delimiter: each such packet).
+    """
+    layout = _nal_layout(stream)
+    if picture is None or layout is None or not layout[1] and formats & set(_CAPTURE_FORMATS):
+        return None
+    name, size = layout
+    allowed = _NON_PICTURE_UNITS[name]
+    return size, bytes(1 if not h & 0x80 and (h & 0x1F if name == "h264" else (h >> 1) & 0x3F) in allowed else 0
+                       for h in range(256))
+
+
+def _holds_none(data, size, leads):
+    """Whether a length-prefixed H.264/HEVC packet (``data``, a memoryview of it) whose first NAL unit holds no picture
+    (the caller read its header) reads, whole, as units that hold none (``size``-byte lengths; ``leads``: 1 for a
+    unit header of such a type, forbidden bit 0): what :func:`_picture_test` says, but read in place and stopped at
+    the first unit that holds a picture (an access unit delimiter or an SEI before each slice, as a remux from
+    MPEG-TS or a camera writes them, then costs a step, not a copy of the packet)."""
+    n = data.nbytes
+    at = size + int.from_bytes(data[:size], "big")  # the end of the first unit
+    if at == size or at > n:
+        return False  # an empty or cut unit: damage, taken as a picture
+    if at + size >= n:
+        return at == n
+    if not leads[data[at + size]]:
+        return False  # the usual case: the second unit holds a picture
+    while at + size < n:
+        end = at + size + int.from_bytes(data[at:at + size], "big")
+        if end == at + size or end > n or not leads[data[at + size]]:
+            return False
+        at = end
+    return at == n
+
+
+def _annexb_leads(packet, leads):
+    """``leads[byte]`` of the NAL unit header after an Annex-B packet's first start code (00 00 01 at its start, or
+    after one zero byte); 0 when the packet does not begin with one."""
+    head = bytes(memoryview(packet)[:5])
+    at = 3 if head[:3] == b"\x00\x00\x01" else 4 if head[:4] == b"\x00\x00\x00\x01" else 0
+    return leads[head[at]] if at and len(head) > at else 0
+
+
 #: The show_frame bit of a VP8 frame tag (RFC 6386 9.1: its first byte's bit 4). Encoders (libvpx with alt-ref
 #: frames: vpxenc's IVF, WebM/Matroska muxed from it) may store a frame that is decoded as a reference but never
 #: shown in a packet of its own; FFmpeg's decoder outputs no picture for it (vp8_decode_frame: "if
@@ -1230,9 +1350,8 @@ def _picture_test(stream):
 _VP8_SHOW_FRAME = 0x10
 
 
-#: Largest packet read to tell an MPEG-4 Part 2 N-VOP (_not_coded_test): its VOP header alone is a few bytes
-#: (start code, type, time, vop_coded = 0), padded to a byte; a capture tool may add a few bytes of stuffing
-_NVOP_MAX_BYTES = 64
+#: The MPEG-4 Part 2 VOP start code (ISO/IEC 14496-2 6.2.5)
+_VOP_START = b"\x00\x00\x01\xb6"
 
 
 def _read_bits(data, bit, n):
@@ -1300,8 +1419,15 @@ def _not_coded_test(stream, first):
     ``DivX...p``), a packet holds a P-VOP and the B-VOP shown before it, and the N-VOP that follows stands for
     the B-VOP, which FFmpeg's decoder outputs then; so an N-VOP right after a packet of two or more VOPs in
     such a stream is a picture. A 1-byte packet of a DivX or Xvid stream (a dropped frame's placeholder) is no
-    picture either, with the same exception. Called with the packet's bytes (``_NVOP_MAX_BYTES`` at most) and
-    the previous packet (read only for an N-VOP of a packed stream).
+    picture either, with the same exception. Called with the packet (any bytes-like object) and the previous
+    packet (read only for an N-VOP of a packed stream).
+
+    Whatever its size: the VOP header is parsed (its first 8 bytes after the start code hold it unless the time
+    jumps by more than a minute), not the packet's size trusted. Stuffing after the header (zero bytes, a capture
+    tool's padding) leaves it an N-VOP, which FFmpeg's decoder skips alike (before, only a packet of at most 64 bytes
+    was read: a 6-byte N-VOP padded to 65 counted as a frame that did not decode). Only a packet whose header says
+    ``vop_coded`` = 0 is read further (is there a start code after its own?), so the test costs a coded VOP the
+    same at any size.
     """
     if stream.codec_context.name != "mpeg4":
         return None
@@ -1325,18 +1451,37 @@ def _not_coded_test(stream, first):
     skips_one_byte = bool(writers & {b"DivX", b"XviD"}) or tag == "QMP4" or (
         not writers and tag in ("XVID", "XVIX", "RMP4", "ZMP4", "SIPP"))
 
+    low = (1 << 62) - 1  # the 62 bits after vop_coding_type in the 8 bytes after the start code
+    # vop_coded's byte and bit when modulo_time_base is a single 0 (a VOP inside the second its time counts from)
+    at0 = 4 + (5 + bits) // 8
+    shift0 = 7 - (5 + bits) % 8
+
     def not_coded(data, previous):
-        if len(data) == 1 and skips_one_byte:
-            return not (packed and bytes(previous).count(b"\x00\x00\x01\xb6") >= 2)
-        if not data.startswith(b"\x00\x00\x01\xb6"):
+        packet = data
+        if type(data) is not bytes:  # a large packet: its first bytes
+            data = bytes(memoryview(data)[:12])
+        n = len(data)
+        if n < 5:
+            return n == 1 and skips_one_byte and not (packed and bytes(previous).count(_VOP_START) >= 2)
+        if not data.startswith(_VOP_START):
             return False
-        bit = 32 + 2  # vop_coding_type
-        while _read_bits(data, bit, 1) == 1:  # modulo_time_base
-            bit += 1
-        bit += 1 + 1 + bits + 1  # its ending 0, marker, vop_time_increment, marker
-        if _read_bits(data, bit, 1) != 0 or data.count(b"\x00\x00\x01") != 1:  # coded, or more than the VOP
+        if not data[4] & 0x20 and n > at0:
+            coded = data[at0] >> shift0 & 1
+        else:
+            head = data[4:12]
+            x = int.from_bytes(head, "big") << 8 * (8 - len(head))
+            bit = 2 + 62 - (~x & low).bit_length()  # vop_coding_type, then modulo_time_base's run of ones
+            bit += 1 + 1 + bits + 1  # its ending 0, marker, vop_time_increment, marker: bit is vop_coded's
+            if bit < 8 * len(head):
+                coded = (x >> (63 - bit)) & 1
+            else:  # a time step of a minute or more, or a packet cut inside its header: bit by bit
+                whole, bit = bytes(packet), 32 + 2
+                while _read_bits(whole, bit, 1) == 1:
+                    bit += 1
+                coded = _read_bits(whole, bit + 1 + 1 + bits + 1, 1)
+        if coded != 0 or bytes(packet).find(b"\x00\x00\x01", 4) >= 0:  # coded, cut short, or more than the VOP
             return False
-        return not (packed and bytes(previous).count(b"\x00\x00\x01\xb6") >= 2)
+        return not (packed and bytes(previous).count(_VOP_START) >= 2)
 
     return not_coded
 
@@ -1366,6 +1511,10 @@ def _no_picture(picture, last, n_packets):
 
 #: Packets of a capture's start kept by the scan to ask the decoder which leading pictures it shows.
 _LEADING_PROBE_PACKETS = 256
+#: Packets from a raw stream's first keyframe on given to the decoder to count its leading pictures it does not
+#: output (see _scan's leading_hidden): they follow the keyframe in decode order, before its trailing pictures, so a
+#: run of B-frames bounds them (x264 and x265 allow 16)
+_LEADING_WINDOW = 32
 
 
 def _probe_decode(stream, packets):
@@ -1400,6 +1549,59 @@ def _decoder_hidden(stream, packets, first):
     flushed; all of them when it outputs nothing); None when it fails."""
     frames = _probe_decode(stream, packets[first:])
     return None if frames is None else len(packets) - first - len(frames)
+
+
+def _decoder_pass(fh, stream, first, stop, until_output):
+    """FFmpeg's decoder for ``stream`` run over the stream's packets at decode positions ``first`` to ``stop - 1``,
+    read again from the file's first byte (a demuxer of its own on a new file object, ending where ``fh`` ended),
+    one packet at a time (nothing held), then flushed. ``until_output``: the pts of the first picture it outputs
+    as a set (empty when it outputs none; it stops there); else how many of those packets it outputs no picture
+    for. None when it cannot tell (no file object, the file or the decoder failed, a picture without a pts).
+
+    For a capture whose first ``_LEADING_PROBE_PACKETS`` packets (what the scan keeps for the probes) give no
+    picture: an HEVC intra-refresh stream cut after its IDR (FFmpeg's decoder refuses every picture: "Error
+    constructing the frame RPS", 4 ms for 397 packets of 96x64 here), or an H.264 intra refresh longer than the
+    probe. Before, such a stream was left as it was: 397 frames counted that no read could decode.
+    """
+    import av
+
+    if fh is None or stop <= first:
+        return None if fh is None else (set() if until_output else 0)
+    try:
+        again = _BoundedFile(open(fh.fh.name, "rb"))  # noqa: SIM115 - closed below
+    except (OSError, TypeError, ValueError):
+        return None
+    again.stop_at = fh.stop_at
+    try:
+        with _ffmpeg_log():  # what opening it says again is not kept (as when the file was opened: _open_container)
+            c = av.open(again, "r", container_options=dict(_CONTAINER_OPTIONS), buffer_size=_IO_BUFFER)
+        with c:
+            s = c.streams[stream.index]
+            ctx = av.CodecContext.create(stream.codec_context.name, "r")
+            if stream.codec_context.extradata:
+                ctx.extradata = stream.codec_context.extradata
+            pos, sent, output = -1, 0, 0
+            for packet in c.demux(s):
+                if not packet.size:
+                    continue
+                pos += 1
+                if pos < first:
+                    continue
+                if pos >= stop:
+                    break
+                sent += 1
+                frames = ctx.decode(packet)
+                if until_output and frames:
+                    return None if frames[0].pts is None else {frames[0].pts}
+                output += len(frames)
+            frames = ctx.decode(None)
+            if until_output:
+                return set() if not frames else None if frames[0].pts is None else {frames[0].pts}
+            return sent - output - len(frames)
+    except (av.FFmpegError, ValueError, OSError, IndexError):
+        return None
+    finally:
+        again.close()
 
 
 #: FFmpeg's AVFMT_TS_DISCONT (libavformat/avformat.h): the format allows timestamp discontinuities.
@@ -1987,16 +2189,22 @@ class _Decode:
     """Decode the frames ``wanted`` of an opened, scanned video (see :func:`read_frames`).
 
     Iterating yields ``(index, seconds, rgb, rotation, sar, mirror)`` in increasing index order
-    (what the display transform applied to that frame).
+    (what the display transform applied to that frame); with ``late`` (``read_frames``), a requested frame the
+    decoder outputs after a later one (its pts below the previous output's: damage that disturbs the decoder's
+    reordering) is yielded too, out of that order (before, it was skipped and reported 'not decoded' though
+    FFmpeg's decoder output it).
     Afterwards ``n_output`` is the number of frames the decoder returned, ``got`` the indices
     yielded, ``ended`` whether the end of the stream was reached, ``first_geometry`` the display
     transform of the first frame decoded and ``seeks`` the number of keyframe seeks.
     """
 
     def __init__(self, video, wanted, errors, *, threads=1, display=True, seek=True, skip_nonref=True,
-                 tag_rotation=None):
+                 tag_rotation=None, late=False):
         table = video.table
         self.video = video
+        # yield a requested frame the decoder outputs after a later one (damaged reordering), out of index order
+        self.late = bool(late)
+        self.got_set = set()
         self.by_pts = table.timing == "pts"
         self.wanted = [int(i) for i in wanted if not self.by_pts or i < table.n]
         self.errors = errors
@@ -2097,6 +2305,7 @@ class _Decode:
         if self.first_geometry is None:
             self.first_geometry = geo
         self.got.append(k)
+        self.got_set.add(k)
         return k, t, rgb, rot, sar, bool(self.display.enabled and geo.steps and geo.mirrored)
 
     def _by_pts(self, logs):
@@ -2234,7 +2443,8 @@ class _Decode:
                     errors.add(f"decoder returned a frame with timestamp {frame.pts}, which no packet of the "
                                "stream carries; ignored")
                     continue
-                if last_out is not None and pts < last_out:
+                late = last_out is not None and pts < last_out
+                if late:
                     errors.add("the decoder returned frames out of timestamp order, so the stream's "
                                "timestamps may not identify its frames")
                 last_out = pts
@@ -2246,7 +2456,7 @@ class _Decode:
                 if from_refresh and k > wanted[i]:
                     passed = True  # wanted[i] was not output: decode it again without the refresh starts
                     break
-                if k >= wanted[i] and k in want:
+                if (k >= wanted[i] or late and self.late and k not in self.got_set) and k in want:
                     yield self._yield(frame, k, float((pts - t0) * tb), logs, pts)
                 while i < len(wanted) and wanted[i] <= k:
                     i += 1
@@ -2444,7 +2654,7 @@ def _read(path, index, stream, choose, *, threads, display, seek, skip_nonref=Tr
         requested = choose(info, video.table, video.stream.time_base)
         wanted = np.unique(requested)
         dec = _Decode(video, wanted, errors, threads=threads, display=display, seek=seek,
-                      skip_nonref=skip_nonref, tag_rotation=info.rotation)
+                      skip_nonref=skip_nonref, tag_rotation=info.rotation, late=True)
         got = {}
         try:
             for k, t, rgb, rot, sar, mirror in dec:
