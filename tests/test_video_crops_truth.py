@@ -191,3 +191,53 @@ def test_an_invalid_container_ratio_beside_a_rotation_keeps_the_codecs_ratio(tmp
     if status != "no_face":
         assert all(_box_ok(b) for b in res.crops[["x", "y", "w", "h"]].to_numpy())
         assert res.crops["rotation"].tolist() == [90, 90] and res.crops["sar"].tolist() == [pytest.approx(4 / 3)] * 2
+
+
+# -- the crop square in the tables ---------------------------------------------------------------------
+@pytest.mark.parametrize("margin, shifted", [(1.8, True), (1.3, False)])
+def test_crop_tables_give_the_crop_square_so_a_crop_can_be_rebuilt(tmp_path, margin, shifted):
+    """The crop tables give the crop square, not only the face box and the side: with margin 1.8 the
+    square around the face (centre y 46, side 94) crosses the top border and is shifted down inside
+    the 96x128 frame, so it could not be rebuilt from the face box and side (before, crops.csv had
+    no corner). Every crop equals ``frame[box_y:box_y + box_side, box_x:box_x + box_side]`` resized;
+    look-alike: margin 1.3, a square that fits, centred on the face."""
+    from forensics.media import square_box
+
+    picture = _upright_picture()
+    still = tmp_path / "still.png"
+    cv2.imwrite(str(still), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+    clip = write_video(tmp_path / "clip.mp4", [picture] * 3, fps=10, crf=12)
+    m = pd.DataFrame(dict(path=[str(still), str(clip)], label=[0, 1], method="m"))
+    res = extract_faces(m, tmp_path / "out", detector=UprightFaceDetector(), every=1, size=32, margin=margin,
+                        progress=False)
+    crops = pd.read_csv(tmp_path / "out" / "crops.csv")
+    assert len(crops) == 4 and crops[["box_x", "box_y", "box_side"]].notna().all().all()
+    frames = {str(still): [picture], str(clip): [f for f in read_frames(clip, every=1).frames]}
+    for row in crops.itertuples():
+        x0, y0, side = int(row.box_x), int(row.box_y), int(row.box_side)
+        assert (x0, y0, side, side) == square_box((row.x, row.y, row.w, row.h), margin=margin, frame_shape=(96, 128))
+        assert (y0 == 0 and row.y + row.h / 2 - side / 2 < 0) == shifted  # moved inside, not centred
+        frame = frames[row.path][row.frame_index]
+        rebuilt = cv2.resize(frame[y0:y0 + side, x0:x0 + side], (32, 32), interpolation=cv2.INTER_AREA)
+        stored = cv2.cvtColor(cv2.imread(str(tmp_path / "out" / row.crop_path)), cv2.COLOR_BGR2RGB)
+        np.testing.assert_array_equal(stored, rebuilt)
+    faceless = res.records[~res.records["face_found"]]
+    assert faceless.empty or faceless[["box_x", "box_y", "box_side"]].isna().all().all()
+    vf = VideoFeatures(BlurFeatures(), detector=UprightFaceDetector(), every=1, size=32, margin=margin).fit()
+    vf.transform([str(clip)])
+    assert all(tuple(b) == square_box(bb, margin=margin, frame_shape=(96, 128))
+               for b, bb in zip(vf.records_["box"], vf.records_["bbox"]))
+    assert len(vf.records_) == 3 and vf.records_.columns.get_loc("box") == vf.records_.columns.get_loc("bbox") + 1
+
+
+def test_records_without_a_face_have_no_crop_square(tmp_path):
+    """A frame without a face has no crop square: NaN in crops.csv's records, None in records_."""
+    blank = np.full((96, 128, 3), 128, np.uint8)
+    clip = write_video(tmp_path / "blank.mp4", [blank] * 2, fps=10, crf=12)
+    m = pd.DataFrame(dict(path=[str(clip)], label=[0], method="m"))
+    res = extract_faces(m, tmp_path / "out", detector=UprightFaceDetector(), every=1, size=32, progress=False)
+    assert (~res.records["face_found"]).all() and res.records[["box_x", "box_y", "box_side"]].isna().all().all()
+    vf = VideoFeatures(BlurFeatures(), detector=UprightFaceDetector(), every=1, size=32, no_face="nan").fit()
+    with pytest.warns(RuntimeWarning, match="no face in any sampled frame"):
+        vf.transform([str(clip)])
+    assert vf.records_["box"].tolist() == [None, None]

@@ -19,9 +19,8 @@ from ._manifest import read_manifest_csv
 __all__ = ["ExtractionResult", "QualityReport", "extract_faces"]
 
 _RECORD_COLUMNS = ["row", "path", "label", "method", "frame_index", "time_s", "face_index", "face_found", "n_faces",
-                   "score",
-                   "x", "y", "w", "h", "box_side", "track_id", "detection", "rotation", "mirror", "orientation", "sar",
-                   "crop_path"]
+                   "score", "x", "y", "w", "h", "box_x", "box_y", "box_side", "track_id", "detection", "rotation",
+                   "mirror", "orientation", "sar", "crop_path"]
 
 
 @dataclass
@@ -205,15 +204,16 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
         geometry = (r.track_id, r.detection, rot, mir, orientation, ratio)
         if not r.face_found:
             records.append((row_id, shown, row["label"], row["method"], r.frame_index, when, -1, False, r.n_faces,
-                            np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, *geometry, ""))
+                            np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, *geometry, ""))
             continue
         img = next(crops)
         name = f"{r.frame_index:06d}_{r.face_index:02d}.png"
         cv2.imwrite(str(crop_dir / name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))  # PNG: lossless
         x, y, w, h = r.bbox
-        side = float(r.box[2]) if r.box is not None else np.nan
+        # the crop square in the displayed frame (shifted inside it at a border): frame[y0:y0 + side, x0:x0 + side]
+        x0, y0, side = (float(v) for v in r.box[:3]) if r.box is not None else (np.nan,) * 3
         records.append((row_id, shown, row["label"], row["method"], r.frame_index, when, r.face_index, True, r.n_faces,
-                        float(r.score), x, y, w, h, side, *geometry, str(Path("crops") / key / name)))
+                        float(r.score), x, y, w, h, x0, y0, side, *geometry, str(Path("crops") / key / name)))
         found.append((img, r.frame_index))
     table = pd.DataFrame(records, columns=_RECORD_COLUMNS)
     table.to_csv(out / "records" / f"{key}.csv", index=False)
@@ -269,7 +269,10 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
         ``crops``: the manifest extended to one row per crop (original columns plus
         ``crop_path`` relative to ``out_dir``, ``frame_index``, ``time_s`` (the frame's presentation
         time in seconds from the video's first shown frame, as ``read_frames`` gives it: exact for a
-        variable frame rate; NaN for a still image), ``face_index``, ``score``, bbox,
+        variable frame rate; NaN for a still image), ``face_index``, ``score``, the face's box
+        ``x, y, w, h``, the crop square ``box_x, box_y, box_side`` (the crop is
+        ``frame[box_y:box_y + box_side, box_x:box_x + box_side]`` resized to ``size``: a square
+        crossing a border is shifted inside the frame, see :func:`forensics.media.square_box`),
         ``track_id``, ``detection`` and the geometry columns below; also written as
         ``out_dir/crops.csv``); ``records``: every sampled frame (``out_dir/records.csv``);
         ``status``: one row per item (``path, status, error, rotation, mirror, orientation, sar,

@@ -98,7 +98,9 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
     records_ : pandas.DataFrame
         After ``transform``: one row per sampled frame and crop, frames without a face
         included: ``video, source, frame_index, time_s`` (the frame's presentation time),
-        ``face_index, face_found, bbox, score, n_faces, used, track_id`` (the person; -1
+        ``face_index, face_found, bbox`` (the face, ``(x, y, w, h)``), ``box`` (the crop square
+        ``(x0, y0, side, side)`` of :func:`forensics.media.square_box`, shifted inside the frame at
+        a border; None without a face), ``score, n_faces, used, track_id`` (the person; -1
         without a face), ``detection`` ("full", "near", or "none" without face detection),
         ``rotation`` (degrees counter-clockwise applied), ``mirror`` (a display flip applied)
         and ``sar`` (the frame's pixel aspect ratio resampled to square; 1.0 = square pixels),
@@ -337,8 +339,8 @@ def _warn_empty(results, content, stacklevel):
                       f"video {first['index']} ({first['source']})", EmptyRowsWarning, stacklevel=stacklevel + 1)
 
 
-_RECORD_COLUMNS = ("video", "source", "frame_index", "time_s", "face_index", "face_found", "bbox", "score", "n_faces",
-                   "used", "track_id", "detection", "rotation", "mirror", "sar")
+_RECORD_COLUMNS = ("video", "source", "frame_index", "time_s", "face_index", "face_found", "bbox", "box", "score",
+                   "n_faces", "used", "track_id", "detection", "rotation", "mirror", "sar")
 
 
 def _video_frames(vf, cropper, obj, index):
@@ -394,7 +396,7 @@ def _fill(vf, cropper, obj, index, res):
         res["n_faces"] = None  # no detection: the face rate is undefined, not 0
         for frame_index, frame in frames:
             todo.append((frame_index, -1, -1, frame))
-            res["records"].append((index, source, frame_index, time_of(frame_index), -1, False, None,
+            res["records"].append((index, source, frame_index, time_of(frame_index), -1, False, None, None,
                                    np.nan, 0, True, -1, "none", rot, mirror, sar))
     else:
         centres = {}
@@ -410,7 +412,7 @@ def _fill(vf, cropper, obj, index, res):
         for r in records:
             used = r.face_found or vf.no_face != "skip"
             res["records"].append((index, source, r.frame_index, time_of(r.frame_index), r.face_index,
-                                   r.face_found, r.bbox, r.score, r.n_faces, used, r.track_id, r.detection,
+                                   r.face_found, r.bbox, r.box, r.score, r.n_faces, used, r.track_id, r.detection,
                                    *transform_of(r.frame_index)))
             if r.face_found:
                 todo.append((r.frame_index, r.face_index, r.track_id, next(crops)))
