@@ -35,7 +35,8 @@ class VideoDetector(ClassifierMixin, BaseEstimator):
     k : int, default=3
         Frames averaged by ``"topk_mean"``.
     n_jobs : int, optional
-        Videos decoded in parallel.
+        Videos (still images with ``input="image"``) decoded and cropped in parallel (joblib, or
+        the Dask cluster of the active client; see :func:`forensics._parallel.run_in_order`).
     progress : bool, default=False
     input : {"video", "image"}, default="video"
         What ``X`` holds. ``"image"``: still images (paths or bytes), each searched for faces as
@@ -211,41 +212,54 @@ def _still_image_frames(video_features, X):
 
     Each image is decoded in display orientation and searched for faces as a one-frame video by the
     cropper of ``video_features`` (its detector, margin, size, selection); the crops go through its
-    fitted extractor. Returns the features, the meta (``video``, ``frame_index``, ``face_index``)
-    and the status per image (``ok``, ``no_face``, ``error`` with the reason).
+    fitted extractor. Images are processed where ``video_features.n_jobs`` says (joblib, or the
+    Dask cluster; :func:`forensics._parallel.run_in_order`), results in input order. Returns the
+    features, the meta (``video``, ``frame_index``, ``face_index``) and the status per image
+    (``ok``, ``no_face``, ``error`` with the reason).
     """
     import pandas as pd
+    from joblib import delayed
+    from tqdm.auto import tqdm
 
+    from ._parallel import run_in_order
+
+    cropper = video_features._cropper()
+    n_out = len(video_features.frame_feature_names_)
+    jobs = (delayed(_one_still_image)(video_features.extractor_, cropper, x, i) for i, x in enumerate(X))
+    blocks, meta, status = [], [], []
+    for block, rows, state in tqdm(run_in_order(jobs, video_features.n_jobs), total=len(X), desc="images",
+                                   unit="image", disable=not video_features.progress, leave=False):
+        if block is not None:
+            blocks.append(block)
+        meta.extend(rows)
+        status.append(state)
+    F = np.vstack(blocks) if blocks else np.empty((0, n_out))
+    meta = pd.DataFrame(meta, columns=["video", "frame_index", "face_index"]).astype(np.int64)
+    return F, meta, pd.DataFrame(status, columns=["index", "status", "error"])
+
+
+def _one_still_image(extractor, cropper, x, i):
+    """(feature rows or None, meta rows, status row) of the still image ``x``, item ``i``."""
     from .datasets import VIDEO_SUFFIXES
     from .datasets._extract import _image_faces
     from .features._video import _crop_rows
     from .media import ItemError
     from .media._item import path_text
 
-    cropper = video_features._cropper()
-    n_out = len(video_features.frame_feature_names_)
-    blocks, meta, status = [], [], []
-    for i, x in enumerate(X):
-        is_path = isinstance(x, (str, os.PathLike))
-        source = path_text(os.fspath(x)) if is_path else f"item {i}"
-        try:
-            if is_path and os.fspath(x).lower().endswith(VIDEO_SUFFIXES):
-                raise ItemError(i, source, "is a video; this detector was trained on face crops of still images "
-                                           "(give images)")
-            crops, records, _ = _image_faces(cropper, x, i)
-        except ItemError as exc:
-            status.append((i, "error", exc.reason))
-            continue
-        found = [r for r in records if r.face_found]
-        if not found:
-            status.append((i, "no_face", "no face found in the image"))
-            continue
-        blocks.append(_crop_rows(video_features.extractor_, crops, i, source, [r.frame_index for r in found]))
-        meta.extend((i, r.frame_index, r.face_index) for r in found)
-        status.append((i, "ok", ""))
-    F = np.vstack(blocks) if blocks else np.empty((0, n_out))
-    meta = pd.DataFrame(meta, columns=["video", "frame_index", "face_index"]).astype(np.int64)
-    return F, meta, pd.DataFrame(status, columns=["index", "status", "error"])
+    is_path = isinstance(x, (str, os.PathLike))
+    source = path_text(os.fspath(x)) if is_path else f"item {i}"
+    try:
+        if is_path and os.fspath(x).lower().endswith(VIDEO_SUFFIXES):
+            raise ItemError(i, source, "is a video; this detector was trained on face crops of still images "
+                                       "(give images)")
+        crops, records, _ = _image_faces(cropper, x, i)
+    except ItemError as exc:
+        return None, [], (i, "error", exc.reason)
+    found = [r for r in records if r.face_found]
+    if not found:
+        return None, [], (i, "no_face", "no face found in the image")
+    block = _crop_rows(extractor, crops, i, source, [r.frame_index for r in found])
+    return block, [(i, r.frame_index, r.face_index) for r in found], (i, "ok", "")
 
 
 #: Steps that read video files: the first step of a pipeline (features) or its last (a clip model).

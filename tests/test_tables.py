@@ -421,6 +421,34 @@ def test_video_detector_of_still_images_crops_faces_as_extract_faces_does(videos
     assert pickle.loads(pickle.dumps(det)).input == "image"
 
 
+def test_video_detector_of_still_images_in_parallel_keeps_every_row_in_order(tmp_path):
+    """input="image" with n_jobs=2 (it scored images one after another whatever n_jobs said): the same
+    features, meta and status as n_jobs=1, in input order, with an image without a face and an
+    unreadable file among them (each keeps its own status row, nothing shifts)."""
+    from skimage import data as skdata
+
+    face = skdata.astronaut()[:256, 100:356]
+    paths = []
+    for k in range(5):
+        path = tmp_path / f"{k}.png"
+        path.write_bytes(encode(np.ascontiguousarray(np.roll(face, 7 * k, axis=1)), "PNG"))
+        paths.append(str(path))
+    (tmp_path / "blank.png").write_bytes(encode(np.full((64, 64, 3), 128, np.uint8), "PNG"))
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG not really")
+    paths = paths[:2] + [str(tmp_path / "blank.png")] + paths[2:4] + [str(tmp_path / "bad.png")] + paths[4:]
+    outs = []
+    for n_jobs in (1, 2):
+        det = VideoDetector(make_pipeline(features=["blur"]), faces=True, face_detector="cascade", input="image",
+                            n_jobs=n_jobs).fit(paths[:2] + paths[3:5], [0, 1, 0, 1])
+        outs.append(det._frames(paths))
+    (F1, meta1, status1), (F2, meta2, status2) = outs
+    assert status1["status"].tolist() == ["ok", "ok", "no_face", "ok", "ok", "error", "ok"]
+    assert status1["index"].tolist() == list(range(7)) and meta1["video"].tolist() == [0, 1, 3, 4, 6]
+    pd.testing.assert_frame_equal(status1, status2)
+    pd.testing.assert_frame_equal(meta1, meta2)
+    np.testing.assert_array_equal(F1, F2)
+
+
 def test_the_default_video_table_serves_a_catalogue_detector_only_as_the_error_says(videos, images):
     """The default table of videos is the 'pixels' preset (no codec family): forensic-xgb lacks its codec
     columns. The error names the family and both ways out; the second (features__preset=pixels) gives the
