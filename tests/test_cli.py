@@ -482,7 +482,8 @@ def test_extract_refuses_to_mix_settings(data, tmp_path, capsys):
     before = (out / "features.parquet").read_bytes()
     assert main(["extract", str(data), "--out", str(out), "--features", "dctspec", "--no-progress"]) == 1
     line, = error_lines(capsys.readouterr().err)
-    assert "written with other settings" in line and str(out / "features.parquet") in line
+    assert str(out / "features.parquet") in line
+    assert "written with features.spec=['blur']; this run asks for features.spec=['dctspec']" in line
     assert (out / "features.parquet").read_bytes() == before
 
 

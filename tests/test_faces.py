@@ -352,6 +352,33 @@ def test_make_detector_names():
     assert isinstance(make_detector(), expected)
 
 
+def test_resolve_detector_names_the_backend_that_runs(monkeypatch, tmp_path):
+    import forensics.media._faces as mod
+    from forensics.media import resolve_detector
+    from forensics.media._faces import unavailable_reason
+
+    real = importlib.util.find_spec
+    # facenet-pytorch is not installed here: its presence is simulated where find_spec is asked (as above)
+    for installed, expected in ((True, "mtcnn"), (False, "cascade")):
+        monkeypatch.setattr(mod.importlib.util, "find_spec",
+                            lambda name, *a, _i=installed: (object() if _i else None) if name == "facenet_pytorch"
+                            else real(name, *a))
+        assert resolve_detector() == resolve_detector("auto") == expected
+        assert type(make_detector()).__name__ == {"mtcnn": "MTCNNDetector", "cascade": "CascadeDetector"}[expected]
+        assert resolve_detector("auto", "yunet.onnx") == "yunet"  # a model file means YuNet, installed or not
+        assert [resolve_detector(b) for b in ("yunet", "cascade", "mtcnn")] == ["yunet", "cascade", "mtcnn"]
+        # MTCNN cannot run without facenet-pytorch; the check imports nothing
+        assert (unavailable_reason("mtcnn") is None) == installed
+    assert "needs facenet-pytorch, which is not installed" in unavailable_reason("mtcnn")
+    with pytest.raises(ValueError, match="backend must be"):
+        resolve_detector("hog")
+    # YuNet needs its model file; the cascade ships with the libraries
+    assert unavailable_reason("yunet", tmp_path / "y.onnx") == f"face detector 'yunet': model file not found: " \
+                                                              f"{tmp_path / 'y.onnx'!r}"
+    (tmp_path / "y.onnx").write_bytes(b"x")
+    assert unavailable_reason("yunet", tmp_path / "y.onnx") is None and unavailable_reason("cascade") is None
+
+
 def test_make_detector_auto_prefers_mtcnn_when_installed(monkeypatch):
     import forensics.media._faces as mod
 

@@ -744,6 +744,59 @@ class MTCNNDetector(_LazyModel):
         return _sorted_by_area(faces)
 
 
+def resolve_detector(backend="auto", model_path=None):
+    """The face detector backend that ``make_detector(backend, model_path=...)`` builds here.
+
+    ``"auto"`` depends on the machine (MTCNN when facenet-pytorch is installed, else the
+    cascade): a run that records its settings records this name, so that repeating it, or
+    scoring with a model fitted on its crops, crops faces with the same detector elsewhere.
+
+    Parameters
+    ----------
+    backend : {"auto", "yunet", "cascade", "mtcnn"}, default="auto"
+    model_path : str or path or None
+        With ``"auto"``, a model file means YuNet.
+
+    Returns
+    -------
+    str
+        ``"yunet"``, ``"cascade"`` or ``"mtcnn"``.
+
+    Raises
+    ------
+    ValueError
+        An unknown backend name.
+
+    Examples
+    --------
+    >>> from forensics.media import resolve_detector
+    >>> resolve_detector("auto", "face_detection_yunet_2023mar.onnx")
+    'yunet'
+    >>> resolve_detector("cascade")
+    'cascade'
+    """
+    if backend == "auto":
+        if model_path is not None:
+            return "yunet"
+        return "mtcnn" if importlib.util.find_spec("facenet_pytorch") is not None else "cascade"
+    if backend not in ("yunet", "cascade", "mtcnn"):
+        raise ValueError(f"backend must be 'auto', 'yunet', 'cascade' or 'mtcnn', got {backend!r}")
+    return backend
+
+
+def unavailable_reason(backend, model_path=None):
+    """Why the face detector ``backend`` (a resolved name) cannot run here, or None when it can.
+
+    MTCNN needs facenet-pytorch installed; YuNet needs its model file. Checked without loading
+    anything, so a run can refuse a recorded detector before it reads a single item.
+    """
+    if backend == "mtcnn" and importlib.util.find_spec("facenet_pytorch") is None:
+        return "face detector 'mtcnn' needs facenet-pytorch, which is not installed (pip install facenet-pytorch==2.5.3)"
+    if backend == "yunet" and (model_path is None or not os.path.isfile(os.fspath(model_path))):
+        return f"face detector 'yunet': model file not found: {model_path!r}"
+    return None
+
+
 def make_detector(backend="auto", *, model_path=None):
     """Build a face detector by name.
 
@@ -767,13 +820,7 @@ def make_detector(backend="auto", *, model_path=None):
     >>> type(make_detector("cascade")).__name__
     'CascadeDetector'
     """
-    if backend == "auto":
-        if model_path is not None:
-            backend = "yunet"
-        elif importlib.util.find_spec("facenet_pytorch") is not None:
-            backend = "mtcnn"
-        else:
-            backend = "cascade"
+    backend = resolve_detector(backend, model_path)
     if backend == "yunet":
         if model_path is None:
             raise ValueError(f"make_detector('yunet') needs model_path: {_YUNET_HINT}")
@@ -784,7 +831,6 @@ def make_detector(backend="auto", *, model_path=None):
         if model_path is not None:
             raise ValueError("make_detector('mtcnn') takes no model_path: facenet-pytorch ships its weights")
         return MTCNNDetector()
-    raise ValueError(f"backend must be 'auto', 'yunet', 'cascade' or 'mtcnn', got {backend!r}")
 
 
 # ---------------------------------------------------------------------------------------------
