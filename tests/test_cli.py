@@ -1011,7 +1011,13 @@ def test_report_on_images_with_both_protocols(data, tmp_path, capsys):
                  "--gallery", "2", "--min-bin-count", "3", "--title", "T", "--group-pattern", r"^\d+_([a-z]+)",
                  "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert "item level: ROC-AUC" in printed and "(95% CI" in printed
+    # the console gives the fold mean, as report.md's headline and evaluate do, then the pooled figure, named so
+    # (before: the pooled ROC-AUC alone, unnamed, beside a headline that gives the fold mean)
+    record = json.loads((out / "run.json").read_text())["results"][0]["metrics"]
+    mean = f"{record['roc_auc']:.3f} ± {record['roc_auc_std']:.3f}"
+    line, = [x for x in printed.splitlines() if "item level: ROC-AUC" in x]
+    assert line.startswith(f"  item level: ROC-AUC {mean} (mean ± std over 2 folds); pooled out-of-fold ")
+    assert "(95% CI" in line and f"Held-out ROC-AUC **{mean}** over 2 folds" in (out / "report.md").read_text()
     html = (out / "report.html").read_text()
     assert "<title>T</title>" in html and "As given vs codec-equalized" in html and "7. Provenance" in html
     assert (out / "table_as_is_vs_equalized.csv").is_file() and (out / "figure_gallery.png").is_file()
