@@ -735,6 +735,23 @@ def test_display_image_is_the_items_display_rgb_on_the_scale_of_its_rgb():
     assert np.shares_memory(shown, rgb8) and not shown.flags.writeable  # no copy, and never written to
 
 
+def test_yunet_opencv_engine_loads_without_opencvs_graph_engine_warning(yunet_path, astronaut, tmp_path, capfd):
+    """OpenCV 5 logged 'setPreferableTarget Targets are not supported by the new graph engine for now' on stderr
+    at every YuNet load (twice in a predict run); it is silenced there alone: the log level comes back, and a
+    model OpenCV cannot load still raises."""
+    level = cv2.utils.logging.getLogLevel()
+    capfd.readouterr()
+    det = YuNetDetector(yunet_path, engine="opencv")
+    assert len(det.detect(astronaut)) >= 1 and det.engine_ == "opencv"  # it loaded and detects
+    assert "setPreferableTarget" not in capfd.readouterr().err
+    assert cv2.utils.logging.getLogLevel() == level  # OpenCV's other warnings still print
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not an onnx model")
+    with pytest.raises(ValueError, match="OpenCV could not load the YuNet model"):
+        YuNetDetector(bad, engine="opencv").detect(astronaut)
+    assert cv2.utils.logging.getLogLevel() == level
+
+
 # -- YuNet through onnxruntime ---------------------------------------------------------------------
 def test_yunet_onnxruntime_matches_opencv(yunet_path, astronaut, two_astronauts, lfw_real):
     pytest.importorskip("onnxruntime")

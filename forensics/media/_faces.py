@@ -25,6 +25,7 @@ were applied.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 import os
@@ -249,9 +250,13 @@ class YuNetDetector(_LazyModel):
                     "opencv-python-headless>=4.8 or use engine='onnxruntime'"
                 )
             try:
-                model = cv2.FaceDetectorYN.create(
-                    path, "", (320, 320), float(self.score_threshold), float(self.nms_threshold), int(self.top_k)
-                )
+                with _opencv_log_level(cv2.utils.logging.LOG_LEVEL_ERROR):
+                    # OpenCV 5's DNN logs "setPreferableTarget Targets are not supported by the new graph engine
+                    # for now" on every create, a warning about its own defaults (the CPU target), not about the
+                    # model: errors still print, and a model it cannot load still raises
+                    model = cv2.FaceDetectorYN.create(
+                        path, "", (320, 320), float(self.score_threshold), float(self.nms_threshold), int(self.top_k)
+                    )
             except cv2.error as exc:
                 raise ValueError(f"OpenCV could not load the YuNet model {path!r}: {exc}") from None
             self._input_size = (320, 320)
@@ -361,6 +366,21 @@ class YuNetDetector(_LazyModel):
         faces = [Face(bbox=tuple(float(v) for v in xywh[i]), score=float(scores[i]),
                       landmarks=lms[i].astype(np.float64)) for i in keep]
         return _sorted_by_area(faces)
+
+
+@contextlib.contextmanager
+def _opencv_log_level(level):
+    """OpenCV's log level set to ``level`` inside the block, restored after (where cv2.utils.logging exists)."""
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is None:
+        yield
+        return
+    before = logging.getLogLevel()
+    logging.setLogLevel(level)
+    try:
+        yield
+    finally:
+        logging.setLogLevel(before)
 
 
 def _yunet_session(path, threads, providers=("CPUExecutionProvider",)):
