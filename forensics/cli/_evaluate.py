@@ -325,7 +325,12 @@ def _evaluate_model(args):
             items = [i if p is None else p for p, i in zip(manifest["path"], manifest.get("item", manifest["path"]))]
             # an item that cannot be scored (unreadable, no face) is left out of the metrics and counted, as
             # 'forensics predict' records it, instead of stopping the evaluation of the others
-            scores, errors = C.score_items(model, items, progress=args.progress, desc="evaluate")
+            scores, errors, partial = C.score_items(model, items, progress=args.progress, desc="evaluate")
+            cut = [i for i, (e, p) in enumerate(zip(errors, partial)) if p and not e]
+            if cut:  # scored and kept, from the frames that could be read: said, as predict says it
+                C.stderr(f"forensics evaluate: note: {len(cut)} of {len(items)} {wanted}s were read only in part and "
+                         f"are scored from what could be read (status partial); first: "
+                         f"{manifest['path'].iloc[cut[0]]}: {partial[cut[0]]}")
             failed = np.flatnonzero([bool(e) or not np.isfinite(v) for e, v in zip(errors, scores)])
             if len(failed) == len(items):
                 raise C.CommandError(f"no item of DATA could be scored; first: {manifest['path'].iloc[0]}: "
