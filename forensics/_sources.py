@@ -98,7 +98,7 @@ def _kind_of(path):
     return "video" if Path(str(path)).suffix.lower() in VIDEO_SUFFIXES else "image"
 
 
-def load_data(source, *, dataset=None, labels=True, group_pattern=None, kind=None):
+def load_data(source, *, dataset=None, labels=True, group_pattern=None, kind=None, strict=False):
     """The manifest of a data source.
 
     Parameters
@@ -120,12 +120,22 @@ def load_data(source, *, dataset=None, labels=True, group_pattern=None, kind=Non
         whole match, become the item's ``group``, replacing the source's own.
     kind : {"image", "video"}, optional
         Keep only items of this kind (a folder of both gives the asked kind); None keeps all.
+    strict : bool, default=False
+        A folder or a data set root: raise :class:`~forensics.datasets.SkippedFilesError`
+        instead of warning when a media file under it would be left out of the manifest for a
+        reason that loses data (unlabelled, outside the layout, unreadable listing); the
+        loader's ``strict`` (``forensics VERB --strict``). A manifest file lists its items itself:
+        it does not apply.
 
     Returns
     -------
     pandas.DataFrame
         The loader's manifest plus ``kind``; ``attrs["source"]`` is ``source`` as given and
-        ``attrs["dataset"]`` the loader's name.
+        ``attrs["dataset"]`` the loader's name. A file the source lists but that is missing on
+        disk (a DFDC ``metadata.json`` entry, a manifest row) stays a row (``exists=False``
+        where the loader says so): :func:`~forensics.extract_table` gives it a row of status
+        ``"error"`` (file not found) and NaN features, and extracts it again with
+        ``retry_failed`` once it is there; it is never dropped.
 
     Raises
     ------
@@ -154,11 +164,10 @@ def load_data(source, *, dataset=None, labels=True, group_pattern=None, kind=Non
             raise ValueError(f"unknown data set loader {dataset!r}; use one of {', '.join(DATASETS)}")
         if not path.exists():
             raise FileNotFoundError(f"the {dataset} root {text!r} does not exist")
-        manifest = getattr(datasets, DATASETS[dataset])(path)
-        if "exists" in manifest.columns:  # DFDC lists videos of the metadata that may be absent
-            manifest = manifest[manifest["exists"].astype(bool)].reset_index(drop=True)
+        # a listed file missing on disk (DFDC: exists=False) stays a row: reading it gives status error
+        manifest = getattr(datasets, DATASETS[dataset])(path, strict=strict)
     elif path.is_dir():
-        manifest = datasets.load_folder(path)
+        manifest = datasets.load_folder(path, strict=strict)
     elif path.is_file():
         if path.suffix.lower() not in (".csv", ".parquet"):
             raise ValueError(f"DATA {text!r} is a file but not a manifest (.csv or .parquet); give a folder with "

@@ -657,9 +657,33 @@ def _chunk_frames(manifest, rows, video, names):
     return pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame(columns=[*base.columns, *names])
 
 
-def _resolve_level(kinds, level):
+def mixed_kinds(manifest):
+    """How a manifest mixes images and videos, for a refusal: each kind's count and the first file of
+    the fewer kind (a stray image in a folder of videos is then found at once); None when it holds one
+    kind (or no ``kind`` column).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> mixed_kinds(pd.DataFrame({"path": ["a.mp4", "x.jpg", "b.mp4"], "kind": ["video", "image", "video"]}))
+    '1 image and 2 videos (the image: x.jpg)'
+    """
+    if "kind" not in manifest.columns or set(manifest["kind"]) != {"image", "video"}:
+        return None
+    kinds = manifest["kind"].to_numpy()
+    counts = {k: int((kinds == k).sum()) for k in ("image", "video")}
+    fewer = "image" if counts["image"] <= counts["video"] else "video"
+    at = int(np.flatnonzero(kinds == fewer)[0])
+    path = manifest["path"].iloc[at]
+    first = _path_key(path) if _path_key(path) is not None else f"row {at}"
+    text = " and ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in counts.items())
+    return f"{text} ({'the' if counts[fewer] == 1 else 'first'} {fewer}: {first})"
+
+
+def _resolve_level(kinds, level, mixed=None):
     if kinds == {"image", "video"}:
-        raise ValueError("the data mixes images and videos, whose feature columns differ; extract them separately")
+        raise ValueError(f"the data mixes images and videos{': ' + mixed if mixed else ''}, whose feature columns "
+                         "differ; extract them separately")
     kind = "video" if kinds == {"video"} else "image"
     if level is None:
         level = "frame" if kind == "video" else "image"
@@ -778,7 +802,7 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
         raise ValueError("retry_failed applies to a table written to out (the failed rows of that file are "
                          "extracted again); without out, every item is extracted anyway")
     kinds = set(manifest["kind"]) if "kind" in manifest.columns else {"image"}
-    kind, level = _resolve_level(kinds, level)
+    kind, level = _resolve_level(kinds, level, mixed_kinds(manifest))
     if kind == "video" and equalize:
         raise ValueError("equalize applies to images; video frames are decoded pixels")
     reserved = _META_COLUMNS + (("time_s",) if level == "frame" else ())  # a frame's time in a frame table
@@ -1004,6 +1028,16 @@ def _settings_change(written, signature):
         return ", ".join(f"{k}={settings[k]!r}" if k in settings else f"no {k}" for k in shown)
 
     return f"with {show(a)}; this run asks for {show(b)}{more}"
+
+
+def saved_items(out):
+    """How many items a (possibly interrupted) :func:`extract_table` call writing ``out`` has saved:
+    those of the finished table, else of the chunks in ``<out>.parts/``; what the same call resumes from."""
+    out = Path(out)
+    if out.is_file():
+        return int(pd.read_parquet(out, columns=["item_index"])["item_index"].nunique())
+    parts = sorted(out.with_name(out.name + ".parts").glob("part-*.parquet"))
+    return len({int(i) for p in parts for i in pd.read_parquet(p, columns=["item_index"])["item_index"]})
 
 
 def _describe_extractor(extractor):

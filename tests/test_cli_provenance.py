@@ -55,7 +55,8 @@ def test_extract_every_kth_frame_records_every_and_no_frame_count(videos, tmp_pa
     assert (frames["level"], frames["n_frames"], frames["every"]) == ("frame", None, 2)  # n_frames is not used
     table = read_table(out / "features.parquet")
     assert len(table) == 6 * 3  # frames 0, 2, 4 of each 5-frame video
-    assert (record["level"], record["n_items"], record["n_videos"]) == ("frame", 6, 6)
+    # n_items counts the rows, as train and evaluate count them from this table (it counted the videos)
+    assert (record["level"], record["n_items"], record["n_videos"]) == ("frame", 18, 6)
 
 
 def test_train_from_a_table_records_the_tables_frame_settings(videos, tmp_path):

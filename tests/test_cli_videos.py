@@ -81,7 +81,7 @@ def test_extract_faces_gives_every_video_its_rows_and_its_own_reason(videos, tmp
     assert (ok["status"] == "ok").all() and (ok["error"] == "").all()
     n_rows = len(data)
     n_features = len(table.feature_names)
-    assert f"({n_rows} rows ({len(manifest)} items) x {n_features} features, level frame; 3 with status error)" \
+    assert f"({n_rows} rows ({len(manifest)} items) x {n_features} features, level frame; 3 with status error, 1 partial)" \
         in captured.out
     assert "--retry-failed" not in captured.out  # it does not apply to crops at frame level: not suggested
     assert list(data.columns[:4]) == ["item_index", "path", "label", "method"]

@@ -872,7 +872,8 @@ def test_dfdc_and_manifest_rows_name_a_twin_in_letter_case_or_trailing_character
     assert m["exists"].tolist() == [False, True, False]
     text = " | ".join(str(w.message) for w in caught)
     assert ("2 of 3 videos named in metadata.json or labels.csv are not on disk, or not readable (first: "
-            f"{part / 'AAA.mp4'}); their rows have exists=False; 1 of them: a file whose name differs only in letter "
+            f"{part / 'AAA.mp4'}); their rows have exists=False (extracted, each is a row of status 'error', NaN "
+            "features); 1 of them: a file whose name differs only in letter "
             "case exists: 'aaa.mp4'; 1 of them: a file whose name differs only in trailing spaces or dots exists: "
             "'ccc.mp4 '") in text
     # the manifest CSV gives the same note; a row whose file is there (the look-alike) has none

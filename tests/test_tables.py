@@ -619,7 +619,10 @@ def test_load_data_reads_folders_manifests_and_loader_roots(videos, tmp_path):
         with pytest.warns(UserWarning, match=r"1 of 3 videos named in metadata\.json or labels\.csv are not on disk, "
                                              r"or not readable \(first: .*dfdc_train_part_0/gone\.mp4\)"):
             m = load_data(source, dataset=dataset)
-        assert m["label"].tolist() == [0, 1] and m["kind"].tolist() == ["video", "video"]  # absent video dropped
+        # the absent video stays a row (extraction gives it status error); it was dropped, so that a
+        # table had no row for it and --retry-failed refused the data once the file was back
+        assert m["label"].tolist() == [0, 1, 1] and m["kind"].tolist() == ["video"] * 3
+        assert m["exists"].tolist() == [True, True, False] and m["path"].iloc[2].endswith("gone.mp4")
     with pytest.raises(FileNotFoundError, match="the celebdf root"):
         load_data("celebdf:" + str(tmp_path / "none"))
     with pytest.raises(FileNotFoundError, match="holds no image file"):

@@ -378,3 +378,33 @@ def test_the_time_field_width_is_read_past_every_optional_vol_field(fields, reso
 
     assert _vol_time_bits(b"\x00\x00\x01\xb0\x01" + _vol(resolution, **fields)) == bits
     assert _vol_time_bits(_vol(resolution, **fields)[:6]) is None  # cut inside the header
+
+
+def test_the_n_vop_test_at_the_edges_of_its_fast_reads(tmp_path):
+    """Review of round 11: the VOP header is read from the 8 bytes after the start code; a vop_coded bit that is the
+    last of them (a modulo_time_base run of 53 ones at 5 time bits), the first after them (54) or the second (55)
+    is read right, coded or not, and so is the header of an I- or B-VOP type (its run of 0 to 2 ones read from the
+    right bit); a packet of the start code alone (4 bytes) or less is no N-VOP (nothing to read),
+    never an error."""
+    from video_fixtures import index_frames
+
+    from forensics.media._video import _not_coded_test
+
+    src = _mpeg4_avi(tmp_path / "p.avi", index_frames(2, step=12))
+    with av.open(str(src)) as c:
+        test = _not_coded_test(c.streams.video[0], _packets(src)[0])
+
+    def vop(run, coded, kind="01"):
+        head = kind + "1" * run + "0" + "1" + "00011" + "1" + str(coded)
+        head += "0" + "1" * ((8 - (len(head) + 1) % 8) % 8)
+        return VOP + int(head, 2).to_bytes(len(head) // 8, "big")
+
+    for run in (52, 53, 54, 55, 56):
+        assert 2 + run + 1 + 1 + 5 + 1 in range(62, 67)  # vop_coded's bit after the start code
+        assert test(vop(run, 0), None) and test(vop(run, 0) + bytes(40), None), run
+        assert not test(vop(run, 1), None) and not test(vop(run, 1) + bytes(40), None), run
+    for kind in ("00", "10"):  # I and B-VOP types: the first bit after them is modulo_time_base's whatever they are
+        for run in (0, 1, 2):
+            assert test(vop(run, 0, kind), None) and not test(vop(run, 1, kind), None), (kind, run)
+    for data in (VOP, VOP[:3], VOP[:2]):
+        assert not test(data, None)

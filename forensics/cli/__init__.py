@@ -223,8 +223,11 @@ def _run(parser, sub, args, argv):
         sub.print_usage(sys.stderr)
         print(f"forensics {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"forensics {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        # a verb that can say what it saved (extract: how many items, and that the same command resumes)
+        # raises KeyboardInterrupt with that text
+        detail = _one_line(exc.args[0]) if exc.args and isinstance(exc.args[0], str) else ""
+        print(f"forensics {args.command}: interrupted" + (f": {detail}" if detail else ""), file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - every user-facing failure ends as one line
         if os.environ.get("FORENSICS_DEBUG"):

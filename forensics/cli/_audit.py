@@ -67,7 +67,10 @@ def run(args):
         paths = C.manifest_items(data)
         y = data["label"].to_numpy()
         if set(data["kind"]) == {"image", "video"}:
-            raise C.CommandError(f"DATA {args.data!r} mixes images and videos; audit them separately")
+            from .._tables import mixed_kinds
+
+            raise C.CommandError(f"DATA {args.data!r} mixes images and videos: {mixed_kinds(data)}; audit them "
+                                 "separately")
     if args.per_class is not None:
         paths, y = _sample_per_class(paths, y, args.per_class, args.seed)
     with C.quiet_warnings():

@@ -167,6 +167,10 @@ def add_data(parser, *, labels=True, tables=True):
     option(parser, "--dataset", key="data.dataset", choices=[d for d in DATASETS if d != "folder"], default=None,
            metavar="NAME", help="read DATA as the root of this data set: " + ", ".join(d for d in DATASETS
                                                                                      if d != "folder"))
+    option(parser, "--strict", key="data.strict", action="flag", default=False,
+           help="a folder or data set root: stop with an error, instead of a warning, when a media file under it "
+                "would be left out (unlabelled, outside the layout, unreadable listing); files its labels list "
+                "but that are missing are rows with status 'error' either way")
     option(parser, "--group-pattern", key="data.group_pattern", type=regex, metavar="REGEX", default=None,
            help="derive each item's group (items that must not straddle a split) from its file name: the capture "
                 "group of REGEX, several joined by '/' (e.g. '^(?P<actor>id\\d+)_(?P<source>\\w+?)_' groups by actor "
@@ -427,7 +431,8 @@ def load_manifest(args, source=None, *, labels=True, kind=None):
     source = args.data if source is None else source
     try:
         return load_data(source, dataset=getattr(args, "dataset", None), labels=labels,
-                         group_pattern=getattr(args, "group_pattern", None), kind=kind)
+                         group_pattern=getattr(args, "group_pattern", None), kind=kind,
+                         strict=bool(getattr(args, "strict", False)))
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise CommandError(one_line(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)) from None
 
@@ -936,7 +941,9 @@ def item_reason(exc):
 
 
 def score_items(model, items, chunk_size=64, progress=False, errors=None, desc="predict"):
-    """Fake scores of ``items`` (NaN where none) and, per item, why it got none ("" otherwise).
+    """Fake scores of ``items`` (NaN where none), per item why it got none ("" otherwise), and per
+    item why its score comes from part of it only ("" otherwise: a video read in part, status
+    ``partial``, e.g. truncated: scored from the frames that could be read).
 
     Scored ``chunk_size`` items at a time; a chunk that fails is scored item by item, so one bad
     item costs only its own score. ``errors``: reasons already known (an item None is skipped).
@@ -948,6 +955,7 @@ def score_items(model, items, chunk_size=64, progress=False, errors=None, desc="
 
     scores = np.full(len(items), np.nan)
     errors = list(errors) if errors is not None else [""] * len(items)
+    partial = [""] * len(items)
     todo = [i for i, item in enumerate(items) if item is not None]
     bar = tqdm(total=len(todo), desc=desc, unit="item", disable=not progress, file=sys.stderr)
     # one job of len(todo) items scored chunk by chunk: the up-front compile rule counts the job
@@ -959,34 +967,55 @@ def score_items(model, items, chunk_size=64, progress=False, errors=None, desc="
             for start in range(0, len(todo), chunk_size):
                 part = todo[start:start + chunk_size]
                 try:
-                    scores[part], reasons = _model_scores(model, [items[i] for i in part])
-                    for i, reason in zip(part, reasons):
-                        errors[i] = errors[i] or reason
+                    scores[part], reasons, cut = _model_scores(model, [items[i] for i in part])
+                    for i, reason, why in zip(part, reasons, cut):
+                        errors[i], partial[i] = errors[i] or reason, why
                 except (ValueError, OSError, RuntimeError, TypeError):
                     for i in part:  # one bad item spoils the chunk: score its items one by one
                         try:
-                            (scores[i],), (reason,) = _model_scores(model, [items[i]])
+                            (scores[i],), (reason,), (partial[i],) = _model_scores(model, [items[i]])
                             errors[i] = errors[i] or reason
                         except (ValueError, OSError, RuntimeError, TypeError) as exc:
                             errors[i] = item_reason(exc)
                 bar.update(len(part))
         finally:
             bar.close()
-    return scores, errors
+    return scores, errors, partial
+
+
+def _partial_reasons(states, items):
+    """Per item, the reason of a video read in part (status ``partial``), else "": from the
+    ``status_`` of the extractor that just read ``items`` (one row per item, in order; a table
+    about other items, e.g. left from an earlier call, gives nothing)."""
+    import pandas as pd
+
+    if not isinstance(states, pd.DataFrame) or not {"status", "error"} <= set(states.columns) \
+            or len(states) != len(items):
+        return [""] * len(items)
+    if "source" in states.columns and [str(s) for s in states["source"]] != [str(i) for i in items]:
+        return [""] * len(items)
+    return [one_line(str(e) or "read only in part") if s == "partial" else ""
+            for s, e in zip(states["status"], states["error"].fillna(""))]
 
 
 def _model_scores(model, items):
-    """(fake scores, per item the reason to record when it gets no score, else "").
+    """(fake scores, per item the reason to record when it gets no score, else "", per item the
+    reason its score comes from part of it only, else "").
 
     An item whose features are all NaN, or a video in which no face was found (its face
     features all NaN), has a score that is not about it (every value the head sees is imputed):
-    it gets NaN.
+    it gets NaN. A video read in part (status ``partial`` in its extractor's ``status_``: frames
+    missing, a truncated file) is scored from the frames read, and the reason is returned.
     """
     import pandas as pd
 
     steps = list(getattr(model, "named_steps", None) or {})
     if "features" not in steps or steps[-1] == "features":
-        return fake_scores(model, items), [""] * len(items)
+        scores = fake_scores(model, items)
+        # a VideoDetector reads each video with its VideoFeatures (features_), whose status_ says which
+        # were read in part; with input="image" it reads still images, which have no such status
+        reader = getattr(model, "features_", None) if getattr(model, "input", "video") == "video" else None
+        return scores, [""] * len(items), _partial_reasons(getattr(reader, "status_", None), items)
     k = steps.index("features") + 1
     F = np.asarray(model[:k].transform(items), dtype=np.float64)
     try:
@@ -1001,7 +1030,7 @@ def _model_scores(model, items):
             reasons[i] = why
     scores = np.asarray(fake_scores(model[k:], F), dtype=np.float64)
     scores[[bool(r) for r in reasons]] = np.nan
-    return scores, reasons
+    return scores, reasons, _partial_reasons(status, items)
 
 
 def empty_rows(F, names):

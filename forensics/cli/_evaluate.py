@@ -322,8 +322,9 @@ def _evaluate_model(args):
                 raise C.CommandError(str(exc)) from None
             scores = C.fake_scores(scorer, F)
             y, methods, videos = table.y, table.methods, table.videos
-            scored = _scored_rows(table.data, scores)
-            scored["status"], scored["error"] = table.data["status"].to_numpy(), table.data["error"].fillna("").to_numpy()
+            per_item = _scored_rows(table.data, scores)
+            per_item["status"] = table.data["status"].to_numpy()
+            per_item["error"] = table.data["error"].fillna("").to_numpy()
         else:
             # the files of the kind the model scores; the others are counted, never left out silently
             wanted = "video" if takes_videos(model) else "image"
@@ -344,13 +345,20 @@ def _evaluate_model(args):
             items = [i if p is None else p for p, i in zip(manifest["path"], manifest.get("item", manifest["path"]))]
             # an item that cannot be scored (unreadable, no face) is left out of the metrics and counted, as
             # 'forensics predict' records it, instead of stopping the evaluation of the others
-            scores, errors = C.score_items(model, items, progress=args.progress, desc="evaluate")
+            scores, errors, partial = C.score_items(model, items, progress=args.progress, desc="evaluate")
+            cut = [i for i, (e, p) in enumerate(zip(errors, partial)) if p and not e]
+            if cut:  # scored and kept, from the frames that could be read: said, as predict says it
+                C.stderr(f"forensics evaluate: note: {len(cut)} of {len(items)} {wanted}s were read only in part and "
+                         f"are scored from what could be read (status partial); first: "
+                         f"{manifest['path'].iloc[cut[0]]}: {partial[cut[0]]}")
             failed = np.flatnonzero([bool(e) or not np.isfinite(v) for e, v in zip(errors, scores)])
-            scored = _scored_rows(manifest, scores)  # every item, the failed ones with their reason
+            per_item = _scored_rows(manifest, scores)  # every item: the failed ones with their reason, no score
             reasons = [e or ("the model gave no finite score" if not np.isfinite(v) else "")
                        for e, v in zip(errors, scores)]
-            scored["score"] = np.where([bool(r) for r in reasons], np.nan, scored["score"])
-            scored["status"], scored["error"] = np.where([bool(r) for r in reasons], "error", "ok"), reasons
+            bad = np.array([bool(r) for r in reasons], dtype=bool)
+            per_item["score"] = np.where(bad, np.nan, per_item["score"])
+            per_item["status"] = np.where(bad, "error", np.where([bool(p) for p in partial], "partial", "ok"))
+            per_item["error"] = [r or p for r, p in zip(reasons, partial)]
             if len(failed) == len(items):
                 raise C.CommandError(f"no item of DATA could be scored; first: {manifest['path'].iloc[0]}: "
                                      f"{errors[0] or 'the model gave no finite score'}")
@@ -400,7 +408,7 @@ def _evaluate_model(args):
                 out = pd.concat([out, v], ignore_index=True)
             C.write_text(metrics_path, out.to_csv(index=False), "the results")
             if out_dir is not None:  # each test row's score, for the user's own analysis
-                scored.to_parquet(out_dir / "scores.parquet", index=False)
+                per_item.to_parquet(out_dir / "scores.parquet", index=False)
             print(f"\nWrote {out_dir or metrics_path}")
         run.record(data=str(args.data), level=level, n_items=len(y))
     return 0

@@ -82,7 +82,7 @@ def run(args):
 
 
 def _run_here(args):
-    from .._tables import TableMismatchError, extract_table
+    from .._tables import mixed_kinds
 
     if args.detector in C.FACE_DETECTORS:  # the old meaning of --detector in this verb
         C.stderr(f"forensics extract: note: --detector {args.detector} is deprecated here; use --face-detector")
@@ -106,8 +106,8 @@ def _run_here(args):
     C.prepare_out(table_path.parent)
     kinds = set(manifest["kind"])
     if kinds == {"image", "video"}:
-        raise C.CommandError(f"DATA {args.data!r} mixes images and videos, whose feature columns differ; extract "
-                             "them separately")
+        raise C.CommandError(f"DATA {args.data!r} mixes images and videos: {mixed_kinds(manifest)}, whose feature "
+                             "columns differ; extract them separately")
     video = kinds == {"video"}
     if video and not args.faces and args.level is None:  # extract's default: one row per item (video)
         args.level = args._resolved["frames.level"] = "video"
@@ -133,23 +133,11 @@ def _run_here(args):
               + (", faces cropped" if args.faces else "")
               + (f", level {args.level or 'frame'}" if video else ""), flush=True)
         common = C.extraction_kwargs(args)
-        if args.faces and not (video and args.level == "video"):
-            if args.retry_failed:
-                raise UsageError("--retry-failed does not apply to --faces crops at frame level (the crops are "
-                                 "written by the face extraction, not in chunks of the table); delete OUT to "
-                                 "extract them again")
-            # crops on disk (resumable, with a quality report), then one table row per crop; --level video
-            # (one row per video, its face crops' features aggregated over time) is extracted below
-            table = _faces_table(manifest, features, table_path, args, report, "video" if video else "image")
-        else:
-            try:
-                with C.quiet_warnings():
-                    table = extract_table(manifest, features=features, equalize=bool(args.equalize),
-                                          chunk_size=args.chunk_size, out=table_path, config=args._resolved,
-                                          command=C.command_line(args), audit=report,
-                                          retry_failed=bool(args.retry_failed), **common)
-            except TableMismatchError as exc:
-                raise C.CommandError(str(exc)) from None
+        crops = args.faces and not (video and args.level == "video")
+        try:
+            table = _extract(args, manifest, features, table_path, report, video, common)
+        except KeyboardInterrupt:  # say what is saved and how to go on (main prints it, exit 130)
+            raise KeyboardInterrupt(_interrupted(manifest, table_path, crops)) from None
         table.data.to_csv(table_path.with_suffix(".csv"), index=False)  # the same rows, for any tool
         items = table.data.drop_duplicates("item_index")
         n_errors = int((items["status"] == "error").sum())
@@ -165,18 +153,71 @@ def _run_here(args):
             first = items[items["status"] == "error"].iloc[0]
             print(f"  warning: {n_errors} item{'s' if n_errors != 1 else ''} could not be processed (status 'error', NaN features); first: "
                   f"{first['path']}: {first['error']}")
-            if not (args.faces and not (video and args.level == "video")):
+            if not crops:
                 # a rerun leaves failed rows as they are: say which option extracts them again
                 print(f"  once {'they are' if n_errors != 1 else 'it is'} readable, the same command with "
                       "--retry-failed extracts again only the failed items")
+        n_partial = int((items["status"] == "partial").sum())
+        if n_partial:  # kept, with features from the frames that were read: said, never passed over as ok
+            first = items[items["status"] == "partial"].iloc[0]
+            print(f"  warning: {n_partial} item{'s' if n_partial != 1 else ''} could be read only in part (status "
+                  f"'partial': features from the frames read); first: {first['path']}: {first['error']}")
         rows = f"{len(table)} rows" + (f" ({len(items)} items)" if table.level == "frame" else "")
         print(f"Wrote {table_path} ({rows} x {len(table.feature_names)} features, level {table.level}; "
-              f"{n_errors} with status error)")
-        run_.record(data=str(args.data), level=table.level, n_items=int(len(items)), n_videos=C.count_videos(table),
+              f"{n_errors} with status error, {n_partial} partial)")
+        # n_items counts the table's rows, as every verb's run.json does (frame rows at frame level; the
+        # videos are n_videos): it counted the videos here, so that extract and evaluate disagreed
+        run_.record(data=str(args.data), level=table.level, n_items=int(len(table)), n_videos=C.count_videos(table),
                     extra=dict(table=os.fspath(table_path), n_features=len(table.feature_names)))
     if len(items) and n_errors == len(items):
         raise C.CommandError(f"feature extraction failed on every item; see the error column of {table_path}")
     return 0
+
+
+def _extract(args, manifest, features, table_path, report, video, common):
+    """The feature table: face crops first (--faces at frame level), else extract_table's chunks."""
+    from .._tables import TableMismatchError, extract_table
+
+    if args.faces and not (video and args.level == "video"):
+        if args.retry_failed:
+            raise UsageError("--retry-failed does not apply to --faces crops at frame level (the crops are "
+                             "written by the face extraction, not in chunks of the table); delete OUT to "
+                             "extract them again")
+        # crops on disk (resumable, with a quality report), then one table row per crop; --level video
+        # (one row per video, its face crops' features aggregated over time) is extract_table's, as images
+        table = _faces_table(manifest, features, table_path, args, report, "video" if video else "image")
+    else:
+        try:
+            with C.quiet_warnings():
+                table = extract_table(manifest, features=features, equalize=bool(args.equalize),
+                                      chunk_size=args.chunk_size, out=table_path, config=args._resolved,
+                                      command=C.command_line(args), audit=report,
+                                      retry_failed=bool(args.retry_failed), **common)
+        except TableMismatchError as exc:
+            raise C.CommandError(str(exc)) from None
+    return table
+
+
+def _interrupted(manifest, table_path, crops):
+    """What an interrupted extract has saved, and how to go on from there."""
+    n = len(manifest)
+    try:
+        if crops:  # crops are written per item by the face extraction, a marker last
+            from ..datasets._extract import done_items
+
+            k = done_items(manifest["path"], table_path.parent)
+            return (f"{k} of {n} item{'s' if n != 1 else ''}' face crops are saved in {table_path.parent}; the same "
+                    "command resumes, cropping only the others")
+        from .._tables import saved_items
+
+        k = saved_items(table_path)
+    except Exception:  # noqa: BLE001 - a chunk being written as the interruption came: say what holds anyway
+        k = None
+    parts = table_path.with_name(table_path.name + ".parts")
+    where = parts if parts.is_dir() and not table_path.is_file() else table_path
+    saved = f"{k} of {n} item{'s' if n != 1 else ''} are saved" if k is not None else "the finished chunks are saved"
+    return (f"{saved} in {where}; the same command resumes, extracting only the others (then --retry-failed "
+            "extracts again the items that failed)")
 
 
 def _faces_table(manifest, features, table_path, args, report, kind):
@@ -204,6 +245,9 @@ def _faces_table(manifest, features, table_path, args, report, kind):
                                model_path=args.face_model, n_frames=args.n_frames or 32, every=args.every,
                                features=extractor, n_jobs=args.n_jobs, progress=args.progress)
     print(result.report)
+    if result.n_reused:  # a resumed run (or a rerun into the same output): say what was not cropped again
+        print(f"  {result.n_reused} of {len(manifest)} item{'s' if len(manifest) != 1 else ''}' face crops taken from "
+              f"{crops_dir} as already extracted (not recomputed)")
     names = [str(n) for n in extractor.get_feature_names_out()]
     from ..datasets._manifest import read_manifest_csv  # a file 'NA', a method 'None': read as written
 

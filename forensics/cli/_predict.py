@@ -23,8 +23,10 @@ def add_parser(subparsers):
             "sorted, recursively), or one feature table (.parquet) written by 'forensics extract' with the model's "
             "features (not for a video model scoring frames, which scores a video from its frames: give it the "
             "videos). One row per input file (or table row), in order: input, score (probability of fake), "
-            "prediction (1 = fake, score >= --threshold), status ('ok' or 'error') and error. An input that cannot "
-            "be read is a row with status 'error'; the exit status is 0 unless every input fails."
+            "prediction (1 = fake, score >= --threshold), status and error. Status 'ok'; 'partial' for a video "
+            "read only in part (frames missing, a truncated file): scored from the frames that could be read, "
+            "error saying what was missing; 'error' for an input that cannot be read or scored (no score). The "
+            "exit status is 0 unless every input fails."
         ),
     )
     C.add_config(parser)
@@ -113,13 +115,13 @@ def run(args):
         raise C.UsageError(f"a feature table must be the only input (got {tables[0]} with {len(args.inputs) - 1} "
                            "other input(s)); score the files, or the table alone")
     if tables:
-        rows, scores, errors = _score_table(model, tables[0])
-        return _write(args, rows, scores, errors, run_)
+        rows, scores, errors, partial = _score_table(model, tables[0])
+        return _write(args, rows, scores, errors, partial, run_)
     video = takes_videos(model)
     rows = _expand_inputs(args.inputs, VIDEO_SUFFIXES if video else IMAGE_SUFFIXES, "videos" if video else "images")
-    scores, errors = C.score_items(model, [path for _, path, _ in rows], args.chunk_size, args.progress,
-                                 [e for _, _, e in rows])
-    return _write(args, rows, scores, errors, run_)
+    scores, errors, partial = C.score_items(model, [path for _, path, _ in rows], args.chunk_size, args.progress,
+                                            [e for _, _, e in rows])
+    return _write(args, rows, scores, errors, partial, run_)
 
 
 def _score_table(model, source):
@@ -153,10 +155,14 @@ def _score_table(model, source):
     ok = ok & ~empty
     if ok.any():
         scores[ok] = C.fake_scores(scorer, F[ok])
-    return rows, scores, errors
+    # a row extract marked 'partial' (a video read in part) is scored, and keeps that status and reason
+    statuses = table.data["status"] if "status" in table.data.columns else [""] * len(rows)
+    partial = [C.one_line(e) if s == "partial" else "" for s, e in
+               zip(statuses, table.data["error"].fillna("") if "error" in table.data.columns else [""] * len(rows))]
+    return rows, scores, errors, partial
 
 
-def _write(args, rows, scores, errors, run_=None):
+def _write(args, rows, scores, errors, partial, run_=None):
     import pandas as pd
 
     for i in range(len(rows)):
@@ -165,12 +171,13 @@ def _write(args, rows, scores, errors, run_=None):
     from ..media._item import path_text
 
     ok = np.array([not e for e in errors])
-    errors = [path_text(e) for e in errors]  # a file name with undecodable bytes, written escaped
+    cut = np.array([bool(k and p) for k, p in zip(ok, partial)], dtype=bool)  # scored from part of the video
+    errors = [path_text(e or (p if k else "")) for e, p, k in zip(errors, partial, ok)]  # undecodable bytes escaped
     table = pd.DataFrame(dict(
         input=[path_text(r[0]) for r in rows],
         score=np.where(ok, scores, np.nan),
         prediction=pd.array([int(s >= args.threshold) if k else None for s, k in zip(scores, ok)], dtype="Int64"),
-        status=np.where(ok, "ok", "error"),
+        status=np.where(ok, np.where(cut, "partial", "ok"), "error"),
         error=errors,
     ))
     if args.format == "csv":
@@ -183,7 +190,7 @@ def _write(args, rows, scores, errors, run_=None):
         C.write_text(args.out, text, "the predictions")
         with run_:  # <out>.config.yaml and <out>.run.json beside it
             run_.record(data=" ".join(map(str, args.inputs)), n_items=len(rows),
-                        extra=dict(model=os.fspath(args.model), n_failed=int((~ok).sum())))
+                        extra=dict(model=os.fspath(args.model), n_failed=int((~ok).sum()), n_partial=int(cut.sum())))
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -192,6 +199,11 @@ def _write(args, rows, scores, errors, run_=None):
         first = int(np.flatnonzero(~ok)[0])
         print(f"forensics predict: {n_bad} of {len(rows)} inputs failed (status error); first: {table['input'][first]}: "
               f"{errors[first]}", file=sys.stderr)
+    if cut.any():
+        first = int(np.flatnonzero(cut)[0])
+        print(f"forensics predict: {int(cut.sum())} of {len(rows)} inputs were read only in part and scored from "
+              f"what could be read (status partial); first: {table['input'][first]}: {errors[first]}",
+              file=sys.stderr)
     if args.out:
         print(f"Wrote {args.out} ({len(rows)} rows)", file=sys.stderr)
     if n_bad == len(rows):

@@ -181,7 +181,8 @@ def load_dfdc(root, *, strict=False):
     UserWarning
         When videos named in the metadata (or labels.csv) are missing on disk (or are broken links, or
         unreadable): their rows are kept with ``exists=False`` (drop them with ``m[m.exists]``),
-        so that nothing disappears silently. When two entries name one file (``b.mp4`` and
+        so that nothing disappears silently; :func:`forensics.load_data` and the command line keep
+        them too, and an extraction gives each a row of status ``"error"`` (file not found). When two entries name one file (``b.mp4`` and
         ``./b.mp4`` or ``../dfdc_train_part_0/b.mp4``, a link and its target): both rows are kept,
         in two groups, so the file can sit in both halves of a split.
     SkippedFilesWarning
@@ -251,7 +252,8 @@ def load_dfdc(root, *, strict=False):
                 inventory.skip(path, f"not named in its part's {meta_file.name} (unlabelled)")
     if missing:
         warnings.warn(f"{len(missing)} of {len(rows)} videos named in metadata.json or labels.csv are not on disk, "
-                      f"or not readable (first: {missing[0]}); their rows have exists=False" + normalization_note(missing),
+                      f"or not readable (first: {missing[0]}); their rows have exists=False (extracted, each is a row of "
+                      "status 'error', NaN features)" + normalization_note(missing),
                       UserWarning, stacklevel=2)
     # entries naming one file ('b.mp4' and './b.mp4' or '../part/b.mp4'): two rows, and two groups
     paths, on_disk = [r["path"] for r in rows], [r["exists"] for r in rows]

@@ -61,12 +61,14 @@ class QualityReport:
 
 @dataclass
 class ExtractionResult:
-    """What :func:`extract_faces` returns: the crop manifest, every frame's record, the report, per-item status."""
+    """What :func:`extract_faces` returns: the crop manifest, every frame's record, the report, per-item status,
+    and how many items' crops an earlier run had written (``n_reused``: taken as they were, not recomputed)."""
 
     crops: pd.DataFrame
     records: pd.DataFrame
     report: QualityReport
     status: pd.DataFrame | None = None
+    n_reused: int = 0
 
 
 def _key(path, occurrence):
@@ -279,7 +281,8 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
         stream, video_streams``: the video stream read, by position among the file's video streams,
         and how many it holds; -1 and 0 for an image or a file that could not be read; status "ok",
         "partial", "no_face" or "error"); ``report``: a :class:`QualityReport`
-        (``out_dir/report.txt``).
+        (``out_dir/report.txt``); ``n_reused``: the items whose crops an earlier (interrupted) run
+        had written, taken as they are.
 
     Notes
     -----
@@ -329,7 +332,16 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
             bar.update(1)
     finally:
         bar.close()
-    return _collect(rows, out, features, min_face_rate)
+    result = _collect(rows, out, features, min_face_rate)
+    result.n_reused = len(rows) - len(todo)
+    return result
+
+
+def done_items(paths, out_dir):
+    """How many of the items ``paths`` (a manifest's path column, in order) have their crops written
+    under ``out_dir`` (their ``done/`` marker): what a rerun of :func:`extract_faces` reuses."""
+    done = Path(out_dir) / "done"
+    return sum((done / f"{key}.json").exists() for key in _item_keys(paths))
 
 
 def _collect(rows, out, features, min_face_rate):

@@ -307,7 +307,7 @@ class Inventory:
         if strict and lost:
             message = self._message(loader, lost, "would be left out of the manifest (strict=True)")
             raise SkippedFilesError(loader, {r: [str(p) for p in v[1]] for r, v in lost.items()}, message)
-        hint = "; pass strict=True to make this an error" if lost else ""
+        hint = "; pass strict=True (the command line's --strict) to make this an error" if lost else ""
         warnings.warn(self._message(loader, groups, what) + hint, SkippedFilesWarning,
                       stacklevel=stacklevel)
         return {r: len(v[1]) for r, v in groups.items()}
