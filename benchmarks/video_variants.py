@@ -9,6 +9,7 @@ Usage::
     python benchmarks/video_variants.py --intra-starts  # FFmpeg decoding from each recovery point vs from the start
     python benchmarks/video_variants.py --codecs        # round 10: other codecs and containers only
     python benchmarks/video_variants.py --round11       # round 11: its defects and variants only
+    python benchmarks/video_variants.py --round11b      # round 11b: interrupted recordings (fMP4, MP4/MOV, MKV, TS)
     python benchmarks/video_variants.py --codec-cost    # what the N-VOP and VP8 show_frame tests cost a scan
     python benchmarks/video_variants.py --normal-cost [--against OTHER/forensics/media/_video.py]
                                                         # round 11: video_info, read_frames(n=8) of normal MP4/MKV
@@ -27,6 +28,7 @@ with ``PYTHONPATH`` at another checkout to compare versions.
 
 from __future__ import annotations
 
+import struct
 import sys
 import tempfile
 from pathlib import Path
@@ -307,19 +309,135 @@ def build_round11(tmp):
     return cases
 
 
-def main(codecs=False, round11=False):
+def _boxes(data):
+    """``(offset, size, type)`` of an MP4's top-level boxes (a size past the end of ``data`` kept as declared)."""
+    out, at = [], 0
+    while at + 8 <= len(data):
+        n = int.from_bytes(data[at:at + 4], "big")
+        out.append((at, n, data[at + 4:at + 8].decode("latin-1")))
+        if n < 8:
+            break
+        at += n
+    return out
+
+
+def build_round11b(tmp):
+    """Round 11b: recordings interrupted by a crash, a full disk or a pulled cable, as recorders write them: a
+    fragmented MP4 (OBS, MediaRecorder, phones' crash-safe modes) cut inside a fragment's samples, inside its
+    ``moof``, between ``moof`` and ``mdat``, with a stale ``sidx`` / ``mfra`` index; an MP4 or MOV whose ``moov`` (at
+    the end) was never written; Matroska/WebM cut inside a cluster, with and without Cues and Duration, and with a
+    Duration written before the end; MPEG-TS captures that start inside a GOP and end inside a PES packet."""
+    import av
+    from test_video_capture_ends import _cut
+    from video_fixtures import index_frames, write_video
+
+    x265 = {"x265-params": "keyint=10:min-keyint=10:scenecut=0:log-level=none"}
+    frames = index_frames(30, step=8)
+    cases = {}
+    for enc in ("libx264", "libx265"):
+        frag = write_video(tmp / f"frag_{enc}.mp4", frames, codec=enc, gop=10, fragmented=True,
+                           options=x265 if enc == "libx265" else None)
+        data = frag.read_bytes()
+        boxes = _boxes(data)
+        moof = [b for b in boxes if b[2] == "moof"]
+        mdat = [b for b in boxes if b[2] == "mdat"]
+        with av.open(str(frag)) as c:
+            pos = [(q.pos, q.size) for q in c.demux(video=0) if q.size]
+        inside = [p for p in pos if mdat[1][0] < p[0] < mdat[1][0] + mdat[1][1]]
+        cuts = {"inside its second fragment's samples": (moof[1][0] + moof[2][0]) // 2,
+                "1 byte before its second fragment's end": mdat[1][0] + mdat[1][1] - 1,
+                "at a sample boundary inside its second fragment": inside[len(inside) // 2][0],
+                "inside its second moof": moof[1][0] + moof[1][1] // 2,
+                "between its second moof and mdat": mdat[1][0]}
+        for what, at in cuts.items():
+            name = f"fMP4 {enc} cut {what}"
+            (tmp / f"frag{len(cases)}.mp4").write_bytes(data[:at])
+            cases[name] = tmp / f"frag{len(cases)}.mp4"
+    # an index written for more than the file holds: a global sidx (DASH-style, written at the end before the
+    # first fragment) of a file cut inside its second fragment; the mfra of a whole recording after its first two
+    # fragments (the third lost)
+    for flags, what in (("frag_keyframe+empty_moov+default_base_moof+global_sidx", "sidx"), (None, "mfra")):
+        src = tmp / f"idx_{what}.mp4"
+        with av.open(str(src), "w", format="mp4", options={"movflags": flags} if flags else {
+                "movflags": "frag_keyframe+empty_moov+default_base_moof"}) as o:
+            st = o.add_stream("libx264", rate=25)
+            st.width, st.height, st.pix_fmt = 96, 64, "yuv420p"
+            st.options = {"g": "10", "keyint_min": "10", "sc_threshold": "0", "threads": "1"}
+            for f in frames:
+                for q in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                    o.mux(q)
+            for q in st.encode():
+                o.mux(q)
+        data = src.read_bytes()
+        boxes = _boxes(data)
+        moof = [b for b in boxes if b[2] == "moof"]
+        out = tmp / f"stale_{what}.mp4"
+        if what == "sidx":
+            out.write_bytes(data[:(moof[1][0] + moof[2][0]) // 2])
+        else:
+            mfra = [b for b in boxes if b[2] == "mfra"]
+            out.write_bytes(data[:moof[2][0]] + (data[mfra[0][0]:] if mfra else b""))
+        how = "cut inside its second fragment" if what == "sidx" else "third fragment lost"
+        cases[f"fMP4 H.264, a stale {what} ({how})"] = out
+    for ext in ("mp4", "mov"):
+        plain = write_video(tmp / f"plain.{ext}", frames, gop=10)
+        data = plain.read_bytes()
+        moov = [b for b in _boxes(data) if b[2] == "moov"]
+        (tmp / f"nomoov.{ext}").write_bytes(data[:moov[0][0]])
+        cases[f"{ext.upper()} H.264 whose moov (at the end) was never written"] = tmp / f"nomoov.{ext}"
+    for enc, ext, live in (("libx264", "mkv", False), ("libx264", "mkv", True), ("libvpx-vp9", "webm", True),
+                           ("libvpx", "webm", True)):
+        src = tmp / f"rec_{enc}_{live}.{ext}"
+        with av.open(str(src), "w", format="matroska" if ext == "mkv" else "webm",
+                     options={"cluster_time_limit": "400", **({"live": "1"} if live else {})}) as o:
+            st = o.add_stream(enc, rate=25)
+            st.width, st.height, st.pix_fmt = 96, 64, "yuv420p"
+            st.options = {"g": "10", **({"keyint_min": "10", "sc_threshold": "0", "threads": "1"}
+                                        if enc == "libx264" else {"deadline": "realtime", "cpu-used": "8"})}
+            for f in frames:
+                for q in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                    o.mux(q)
+            for q in st.encode():
+                o.mux(q)
+        data = src.read_bytes()
+        clusters = [i for i in range(len(data) - 3) if data[i:i + 4] == b"\x1f\x43\xb6\x75"]
+        cut = tmp / f"cut_{enc}_{live}.{ext}"
+        at = (clusters[1] + (clusters[2] if len(clusters) > 2 else len(data))) // 2
+        cut.write_bytes(data[:at])
+        kind = "live: no Cues, no Duration" if live else "Duration of the whole, Cues lost"
+        cases[f"{ext.upper()} {enc} cut inside its second cluster ({kind})"] = cut
+        if not live:
+            at = data.find(b"\x44\x89")  # Segment Info's Duration (a float of the whole recording)
+            size = data[at + 2] & 0x7F
+            stale = bytearray(data)
+            stale[at + 3:at + 3 + size] = (struct.pack(">d", 200.0) if size == 8 else struct.pack(">f", 200.0))
+            (tmp / "stale_dur.mkv").write_bytes(bytes(stale))
+            cases["MKV libx264, a Duration written before the end (0.2 s of 1.2 s)"] = tmp / "stale_dur.mkv"
+    for enc, options in (("libx264", {"g": "10", "bf": "2"}), ("libx265", x265),
+                         ("mpeg2video", {"g": "10", "bf": "2"})):
+        src = write_video(tmp / f"ts_{enc}.ts", frames, codec=enc, options=options)
+        started = _cut(src, 3, "ts", tmp / f"ts3_{enc}.ts")
+        data = started.read_bytes()
+        (tmp / f"ts3e_{enc}.ts").write_bytes(data[:len(data) // 188 * 188 * 7 // 10 // 188 * 188 + 77])
+        cases[f"MPEG-TS {enc} starting at packet 3 (inside a GOP), ending inside a PES (70%)"] = tmp / f"ts3e_{enc}.ts"
+    return cases
+
+
+def main(codecs=False, round11=False, round11b=False):
     import av
     from video_fixtures import frame_level
 
     from forensics.media import read_frames, video_info
 
     with tempfile.TemporaryDirectory() as d:
-        if round11:
+        if round11b:
+            cases = build_round11b(Path(d))
+        elif round11:
             cases = build_round11(Path(d))
         elif codecs:
             cases = build_codecs(Path(d))
         else:
-            cases = {**build(Path(d)), **build_codecs(Path(d)), **build_round11(Path(d))}
+            cases = {**build(Path(d)), **build_codecs(Path(d)), **build_round11(Path(d)), **build_round11b(Path(d))}
         print("| variant | FFmpeg frames | n_frames | returned | pixels = FFmpeg's | times = FFmpeg's | display size "
               "| n=4 reads the last | errors |")
         print("|---|---|---|---|---|---|---|---|---|")
@@ -667,4 +785,4 @@ if __name__ == "__main__":
     elif "--normal-cost" in sys.argv:
         normal_cost(against=sys.argv[sys.argv.index("--against") + 1] if "--against" in sys.argv else None)
     else:
-        main(codecs="--codecs" in sys.argv, round11="--round11" in sys.argv)
+        main(codecs="--codecs" in sys.argv, round11="--round11" in sys.argv, round11b="--round11b" in sys.argv)

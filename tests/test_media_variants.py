@@ -268,8 +268,8 @@ def test_an_mp4_cut_before_its_index_names_the_demuxers_reason(tmp_path):
     data = end.read_bytes()
     assert data.find(b"moov") > data.find(b"mdat")  # the index comes last
     (tmp_path / "cut.mp4").write_bytes(data[:len(data) * 8 // 10])
-    with pytest.raises(ItemError, match=r"not a readable video file \(InvalidDataError: .*; ffmpeg mov,mp4[^:]*: "
-                                        r"moov atom not found\)$"):
+    with pytest.raises(ItemError, match=r"not a readable video file: the recording was not finalized, it has no moov "
+                                        r"index .*\(InvalidDataError: .*; ffmpeg mov,mp4[^:]*: moov atom not found\)$"):
         video_info(tmp_path / "cut.mp4")
     with av.open(str(tmp_path / "fast.mp4"), "w", options={"movflags": "faststart"}) as c:
         s = c.add_stream("mjpeg", rate=10)

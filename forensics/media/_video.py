@@ -502,9 +502,16 @@ class _Video:
                 if any("whitelist" in m for _, _, m in logs):
                     raise ItemError(self.index, self.src, "refers to other files or URLs (a playlist or concat "
                                     "list); only the file itself is read") from None
+                unfinished = any("moov atom not found" in m for _, _, m in logs)
                 causes = _Errors()
                 causes.add_logs(logs)  # the demuxer's own words, e.g. "moov atom not found" (an MP4 cut short)
                 detail = "; ".join([_describe(exc)] + causes.as_list()[:3])
+                if unfinished:
+                    # the classic crash of an MP4/MOV recorder that writes its index (moov) when it stops
+                    raise ItemError(self.index, self.src, "not a readable video file: the recording was not "
+                                    "finalized, it has no moov index (the box that lists its frames, written when a "
+                                    "recording stops; a recorder that crashed, lost power or ran out of disk never "
+                                    f"wrote it), so FFmpeg cannot read its frames ({detail})") from None
                 raise ItemError(self.index, self.src, f"not a readable video file ({detail})") from None
             logs.clear()
 
@@ -915,12 +922,14 @@ def _scan(container, stream, errors, fh=None):
     vp8 = stream.codec_context.name == "vp8"
     not_coded, not_coded_at, previous = None, [], None  # MPEG-4 Part 2 N-VOPs (_not_coded_test)
     complete = False
+    final = None  # the stream's last packet: is it cut short by the end of the file? (_cut_short)
     if fh is not None:
         fh.bound(_MAX_BYTES_WITHOUT_PACKET, at_mark=True)
     try:
         for packet in container.demux(stream):
             if packet.size == 0:  # the flush packet at the end of the stream
                 continue
+            final = packet
             if fh is not None:
                 fh.mark()
             if drops and len(kept) < _LEADING_PROBE_PACKETS:
@@ -1010,6 +1019,11 @@ def _scan(container, stream, errors, fh=None):
 
     last = [p if isinstance(p, tuple) else (p.size, bytes(p)) for p in last]
     tail = _no_picture(picture, [data for _, data in last], len(pts))
+    if not tail and _cut_short(stream, final, _formats(container), len(pts)):
+        tail = [len(pts) - 1]
+        errors.add(f"the file ends inside the stream's last sample (packet {len(pts) - 1}, {final.size} bytes "
+                   "present): its last NAL unit runs past the end of the file, so FFmpeg's decoder shows no "
+                   "picture for it; not counted as a frame (a recording interrupted while writing it)")
     del kept[min(tail, default=len(kept)):]  # a picture-less tail is not sent to the probes either
     if len(inside_at) == len(pts):
         inside_at = []  # no packet holds a picture: left as they are (frames that do not decode), as _no_picture does
@@ -1025,6 +1039,9 @@ def _scan(container, stream, errors, fh=None):
 
 #: Packets at the end of a stream checked for a picture (_no_picture).
 _TRAILING_PACKETS = 8
+#: Containers whose demuxer reads a sample of a size its index gives and flags one the file ends inside corrupt
+#: (FFmpeg's ``av_get_packet``: fewer bytes than asked; the MP4 demuxer also says "partial file")
+_SAMPLE_FORMATS = ("mov", "mp4", "matroska", "webm", "avi", "flv")
 #: Bytes of a keyframe read to tell a random access point (_random_access_test): its parameter sets, SEI and
 #: first slice header come first; a packet whose SEI runs past them is taken as one (its flag is kept)
 _KEY_PREFIX = 1 << 16
@@ -1486,6 +1503,29 @@ def _not_coded_test(stream, first):
     return not_coded
 
 
+def _cut_short(stream, packet, formats, n_packets):
+    """Whether ``packet``, the last of a stream of ``n_packets`` (more than one), is a length-prefixed H.264/HEVC
+    sample the file ends inside, so that FFmpeg's decoder shows no picture for it.
+
+    A recorder interrupted while writing a sample (a crash, a full disk, a pulled cable: a fragmented MP4 of OBS,
+    a browser's MediaRecorder or a phone's crash-safe mode cut inside a fragment's ``mdat``) leaves it cut: the
+    index (``trun``) gives its full size, the demuxer reads what the file holds and flags the packet corrupt
+    (``AV_PKT_FLAG_CORRUPT``; MP4: "partial file"). Its last NAL unit's length then runs past its end, and
+    FFmpeg's H.264/HEVC decoders refuse such a packet whole (``ff_h2645_packet_split``: "Invalid NAL unit
+    size"), so players show the frames before it. It was counted as the last frame: FFmpeg showed 10 frames and
+    the reader counted 11, reported the 11th 'not decoded', and ``n=4`` asked for it rather than the real last
+    frame. A packet flagged corrupt whose units all fit (damage inside a complete sample, a cut that fell between
+    units) is left a frame, reported when it does not decode; so are other codecs (their decoders may show part
+    of a cut picture) and formats whose corrupt flag means other damage (MPEG-TS: a lost TS packet).
+    """
+    if packet is None or n_packets < 2 or not packet.is_corrupt or not formats & set(_SAMPLE_FORMATS):
+        return False
+    layout = _nal_layout(stream)
+    if layout is None or not layout[1]:
+        return False
+    return _nal_units(bytes(packet), layout[1]) is None
+
+
 def _no_picture(picture, last, n_packets):
     """Decode positions of the packets that end a stream of ``n_packets`` without holding a picture (``last``:
     the bytes of its last packets, None for one above ``_KEY_PREFIX`` bytes; ``picture``: the test of
@@ -1652,6 +1692,8 @@ def _probe(video, errors):
         tb = stream.time_base
         table, complete = _scan(container, stream, errors, video.fh)
         video.table = table
+        if _formats(container) & {"mov", "mp4"} and video.fh is not None:
+            _check_boxes(video.fh.fh, errors)
         # the parser's words on the packets found to end the stream without a picture (said again while decoding)
         errors.ignore.update(f"missing picture in access unit with size {n}" for n in table.no_picture_sizes)
         errors.add_logs(logs)
@@ -1754,6 +1796,122 @@ def _header_duration(container, stream):
     if container.duration is not None:
         return container.duration / av.time_base
     return None
+
+
+#: Top-level MP4 boxes walked at most by _check_boxes (two per fragment of a fragmented file).
+_MAX_BOXES = 1 << 20
+
+
+def _box_at(fd, at, end):
+    """``(size, type)`` of the MP4 box whose header is at byte ``at`` of the file ``fd`` of ``end`` bytes (size 0:
+    to the end of the file; a 64-bit size read); None where no box header can be (fewer than 8 bytes left, a size
+    below the header's, a type of other than printable characters)."""
+    head = os.pread(fd, 16, at)
+    if len(head) < 8:
+        return None
+    size, kind = int.from_bytes(head[:4], "big"), head[4:8]
+    if not all(32 <= b < 127 for b in kind):
+        return None
+    if size == 1:
+        if len(head) < 16:
+            return None
+        size = int.from_bytes(head[8:16], "big")
+    elif size == 0:
+        size = end - at
+    return (size, kind.decode("ascii")) if size >= 8 else None
+
+
+def _fragment_index(fd, at, size):
+    """Byte offsets of the fragments (``moof`` boxes) an ``mfra`` box at ``at`` of ``size`` bytes lists in its ``tfra``
+    boxes (ISO/IEC 14496-12, 8.8.10: per entry a time, a ``moof`` offset, then traf, trun and sample numbers of 1 to
+    4 bytes each as ``length_size_of_*`` say)."""
+    data = os.pread(fd, min(size, 1 << 24), at)
+    out, k = [], 8
+    while k + 8 <= len(data):
+        n, kind = int.from_bytes(data[k:k + 4], "big"), data[k + 4:k + 8]
+        if n < 8:
+            break
+        if kind == b"tfra" and k + 24 <= len(data):
+            wide = data[k + 8] == 1  # version 1: 64-bit time and offset
+            sizes = int.from_bytes(data[k + 16:k + 20], "big")
+            extra = ((sizes >> 4) & 3) + ((sizes >> 2) & 3) + (sizes & 3) + 3
+            count = int.from_bytes(data[k + 20:k + 24], "big")
+            step, e = (16 if wide else 8) + extra, k + 24
+            for _ in range(count):
+                if e + step > min(k + n, len(data)):
+                    break
+                half = 8 if wide else 4
+                out.append(int.from_bytes(data[e + half:e + 2 * half], "big"))
+                e += step
+        k += n
+    return out
+
+
+def _check_boxes(fh, errors):
+    """Report what the top-level boxes of an MP4/MOV file say of an interrupted recording (read with ``pread``:
+    8-16 bytes a box, the fragment index whole; the demuxer's position is not moved).
+
+    - A box the file ends inside: a recording cut while writing it. FFmpeg's MP4 demuxer says nothing of a file
+      that ends inside a fragment's ``moof`` (it reads the fragments before it and stops): the fragment and
+      everything after it were lost without a word (the reader counted the frames FFmpeg shows, 10, and reported
+      nothing). Inside an ``mdat`` it says "partial file" only where a sample is cut.
+    - A fragment index (``mfra``) that lists fragments the file does not hold: a stale index (a recorder that
+      wrote it, then lost or rewrote fragments). FFmpeg reads the fragments there are (and seeks by them), so
+      the count is right; the loss was not reported.
+    - A segment index (``sidx``, DASH-style, written before the fragments) that describes more bytes than follow
+      it: fragments lost after it was written.
+    """
+    try:
+        fd = fh.fileno()
+        end = os.fstat(fd).st_size
+        at, moofs, cut, indexes, last = 0, set(), None, [], (None, 0)
+        for _ in range(_MAX_BOXES):
+            box = _box_at(fd, at, end)
+            if box is None:
+                break
+            size, kind = box
+            if kind == "moof":
+                moofs.add(at)
+            elif kind in ("mfra", "sidx"):
+                indexes.append((kind, at, size))
+            if at + size > end:
+                cut = (kind, at, size)
+                break
+            at += size
+            last = kind, at - size
+    except (OSError, ValueError, AttributeError):  # not a file with a descriptor: nothing to say
+        return
+    if cut is None and at == end and last[0] == "moof":
+        errors.add(f"the file ends after a fragment's header (its 'moof' box at byte {last[1]}) before the frame "
+                   "data it describes: a recording interrupted while writing; that fragment's frames are lost")
+    if cut is not None:
+        kind, at, size = cut
+        what = {"moof": "a fragment's header (its frames, and any after them, are lost)",
+                "mdat": "its frame data"}.get(kind, "it")
+        errors.add(f"the file ends inside its {kind!r} box: {end - at} of its {size} bytes present (from byte {at}), "
+                   f"cut inside {what}: a recording interrupted while writing")
+    for kind, at, size in indexes:
+        if kind == "mfra" and at + size <= end:
+            missing = [o for o in _fragment_index(fd, at, size) if o not in moofs]
+            if missing:
+                errors.add(f"the fragment index ('mfra') lists {len(missing)} fragment(s) the file does not hold "
+                           f"(a 'moof' box at byte {missing[0]}{', ...' if len(missing) > 1 else ''}): a stale "
+                           "index, fragments lost after it was written; the frames are those the file holds")
+        elif kind == "sidx" and at + size <= end:
+            head = os.pread(fd, min(size, 1 << 24), at)
+            wide = len(head) > 8 and head[8] == 1
+            k = 20 + (8 if wide else 4)  # past its header, version/flags, reference_ID, timescale, earliest pts
+            if len(head) < k + 8:
+                continue
+            first = int.from_bytes(head[k:k + (8 if wide else 4)], "big")
+            k += 8 if wide else 4
+            count = int.from_bytes(head[k + 2:k + 4], "big")
+            k += 4
+            total = sum(int.from_bytes(head[k + 12 * r:k + 12 * r + 4], "big") & 0x7FFFFFFF
+                        for r in range(count) if k + 12 * r + 4 <= len(head))
+            if at + size + first + total > end:
+                errors.add(f"the segment index ('sidx') describes {total} bytes of fragments, the file holds "
+                           f"{max(end - at - size - first, 0)} after it: fragments lost after it was written")
 
 
 def _check_header(container, stream, table, header_frames, start_s, duration_s, complete, errors):
