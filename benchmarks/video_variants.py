@@ -11,6 +11,7 @@ Usage::
     python benchmarks/video_variants.py --round11       # round 11: its defects and variants only
     python benchmarks/video_variants.py --round11b      # round 11b: interrupted recordings (fMP4, MP4/MOV, MKV, TS)
     python benchmarks/video_variants.py --codec-cost    # what the N-VOP and VP8 show_frame tests cost a scan
+    python benchmarks/video_variants.py --box-cost      # round 11b: what walking an MP4's top-level boxes costs
     python benchmarks/video_variants.py --normal-cost [--against OTHER/forensics/media/_video.py]
                                                         # round 11: video_info, read_frames(n=8) of normal MP4/MKV
 
@@ -699,6 +700,63 @@ def codec_cost(n_frames=3000, repeats=9):
                   f"without ({np.median(on) / np.median(off):.2f}x)")
 
 
+def box_cost(n_frames=3000, repeats=9):
+    """Round 11b: CPU ms of ``video_info`` of fragmented MP4s (x264, 3000 frames 320x240, a fragment per keyframe
+    every 25 or every 5 frames: 120 or 600 fragments, 240 or 1200 top-level boxes) and of a plain MP4, with the
+    top-level box walk (``_check_boxes``) on and switched off in the same process, interleaved medians; and the walk
+    alone over a synthetic file of 100,000 boxes (a long recording of short fragments)."""
+    from unittest import mock
+
+    from _timing import interleaved_ms
+    from video_fixtures import index_frames
+
+    import forensics.media._video as v
+
+    frames = index_frames(30, size=(240, 320))
+    with tempfile.TemporaryDirectory() as d:
+        paths = {}
+        for gop, flags in ((25, "frag_keyframe+empty_moov+default_base_moof"), (5, "frag_keyframe+empty_moov+"
+                                                                                     "default_base_moof"), (25, None)):
+            import av
+
+            path = Path(d) / f"f{gop}{bool(flags)}.mp4"
+            with av.open(str(path), "w", format="mp4", options={"movflags": flags} if flags else {}) as o:
+                st = o.add_stream("libx264", rate=25)
+                st.width, st.height, st.pix_fmt = 320, 240, "yuv420p"
+                st.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0", "threads": "1",
+                              "preset": "veryfast"}
+                for k in range(n_frames):
+                    for q in st.encode(av.VideoFrame.from_ndarray(frames[k % 30], format="rgb24")):
+                        o.mux(q)
+                for q in st.encode():
+                    o.mux(q)
+            name = f"fMP4, a fragment every {gop} frames" if flags else "plain MP4"
+            paths[name] = path
+        fns = {}
+        for name, path in paths.items():
+            fns[f"{name}, on"] = lambda path=path: v.video_info(path)
+
+            def off(path=path):
+                with mock.patch.object(v, "_check_boxes", lambda *a: None):
+                    return v.video_info(path)
+            fns[f"{name}, off"] = off
+        many = Path(d) / "many.mp4"
+        body = b"".join((8).to_bytes(4, "big") + (b"moof" if k % 2 else b"mdat") for k in range(100_000))
+        many.write_bytes((12).to_bytes(4, "big") + b"ftypisom" + body)
+
+        def walk():
+            with open(many, "rb") as fh:
+                v._check_boxes(fh, v._Errors())
+        fns["the walk alone, 100,000 boxes"] = walk
+        ms = interleaved_ms(fns, repeats)
+        print(f"| {n_frames} frames 320x240 | video_info CPU ms, box walk on | off | on / off |")
+        print("|---|---|---|---|")
+        for key in [k for k in ms if k.endswith(", on")]:
+            base = key[:-4]
+            print(f"| {base} | {ms[key]:.1f} | {ms[base + ', off']:.1f} | {ms[key] / ms[base + ', off']:.3f} |")
+        print(f"| the walk alone, 100,000 boxes | {ms['the walk alone, 100,000 boxes']:.1f} | | |")
+
+
 def _other_video_module(path):
     """Another checkout's ``forensics/media/_video.py`` loaded beside this one (as ``forensics.media._video_other``:
     its relative imports are this package's), to time two versions in one process."""
@@ -782,6 +840,8 @@ if __name__ == "__main__":
         intra_starts()
     elif "--codec-cost" in sys.argv:
         codec_cost()
+    elif "--box-cost" in sys.argv:
+        box_cost()
     elif "--normal-cost" in sys.argv:
         normal_cost(against=sys.argv[sys.argv.index("--against") + 1] if "--against" in sys.argv else None)
     else:

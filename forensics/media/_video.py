@@ -1800,17 +1800,27 @@ def _header_duration(container, stream):
 
 #: Top-level MP4 boxes walked at most by _check_boxes (two per fragment of a fragmented file).
 _MAX_BOXES = 1 << 20
+#: The bytes a box type may hold (printable ASCII)
+_PRINTABLE = bytes(range(32, 127))
+#: Bytes read at a time by the box walk
+_BOX_BLOCK = 4096
 
 
-def _box_at(fd, at, end):
+def _box_at(fd, at, end, block):
     """``(size, type)`` of the MP4 box whose header is at byte ``at`` of the file ``fd`` of ``end`` bytes (size 0:
     to the end of the file; a 64-bit size read); None where no box header can be (fewer than 8 bytes left, a size
-    below the header's, a type of other than printable characters)."""
-    head = os.pread(fd, 16, at)
+    below the header's, a type of other than printable characters). ``block``: ``[offset, bytes]`` of the last
+    block read (4 KiB; a fragment's ``moof`` and the ``mdat`` header after it usually lie in one), read again when
+    the header is not inside it."""
+    start, data = block
+    if not start <= at <= start + len(data) - 16:
+        block[0], block[1] = start, data = at, os.pread(fd, _BOX_BLOCK, at)
+    k = at - start
+    head = data[k:k + 16]
     if len(head) < 8:
         return None
     size, kind = int.from_bytes(head[:4], "big"), head[4:8]
-    if not all(32 <= b < 127 for b in kind):
+    if kind.translate(None, _PRINTABLE):
         return None
     if size == 1:
         if len(head) < 16:
@@ -1864,9 +1874,9 @@ def _check_boxes(fh, errors):
     try:
         fd = fh.fileno()
         end = os.fstat(fd).st_size
-        at, moofs, cut, indexes, last = 0, set(), None, [], (None, 0)
+        at, moofs, cut, indexes, last, block = 0, set(), None, [], (None, 0), [0, b""]
         for _ in range(_MAX_BOXES):
-            box = _box_at(fd, at, end)
+            box = _box_at(fd, at, end, block)
             if box is None:
                 break
             size, kind = box
