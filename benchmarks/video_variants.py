@@ -451,7 +451,12 @@ def main(codecs=False, round11=False, round11b=False):
                     order = np.argsort(when, kind="stable")
                     want, when = [want[k] for k in order], when[order]
             except av.FFmpegError as exc:
-                print(f"| {name} | FFmpeg cannot open it ({str(exc)[:60]}) |", flush=True)
+                try:
+                    video_info(path)
+                    said = "opened it"
+                except Exception as err:  # noqa: BLE001 - the table records what the reader did
+                    said = f"{type(err).__name__}: {str(err).split('): ', 1)[-1][:110]}..."
+                print(f"| {name} | FFmpeg cannot open it ({str(exc)[:60]}) | reader: {said} |", flush=True)
                 continue
             try:
                 counted = video_info(path).n_frames
