@@ -354,6 +354,28 @@ def build_round11b(tmp):
             name = f"fMP4 {enc} cut {what}"
             (tmp / f"frag{len(cases)}.mp4").write_bytes(data[:at])
             cases[name] = tmp / f"frag{len(cases)}.mp4"
+    # other codecs cut inside a sample: VP9 and MPEG-4 Part 2 in fMP4 (their decoders show a cut picture), MJPEG in a
+    # MOV whose index comes first, cut inside its last sample's tables (refused) and 1% before its end (concealed)
+    for codec, opts, pix in (("libvpx-vp9", {"g": "10", "deadline": "realtime", "cpu-used": "8"}, "yuv420p"),
+                             ("mpeg4", {"g": "10", "bf": "2"}, "yuv420p"), ("mjpeg", {}, "yuvj420p")):
+        src = tmp / f"o_{codec}.{'mov' if codec == 'mjpeg' else 'mp4'}"
+        flags = "faststart" if codec == "mjpeg" else "frag_keyframe+empty_moov+default_base_moof"
+        with av.open(str(src), "w", format=src.suffix[1:], options={"movflags": flags}) as o:
+            st = o.add_stream(codec, rate=25)
+            st.width, st.height, st.pix_fmt, st.options = 96, 64, pix, opts
+            for f in frames:
+                for q in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                    o.mux(q)
+            for q in st.encode():
+                o.mux(q)
+        data = src.read_bytes()
+        with av.open(str(src)) as c:
+            pos = [(q.pos, q.size) for q in c.demux(video=0) if q.size]
+        for k, frac in ((-1, 0.3), (-1, 0.99)) if codec == "mjpeg" else ((14, 0.5),):
+            out = tmp / f"o_{codec}_{frac}{src.suffix}"
+            out.write_bytes(data[:pos[k][0] + int(pos[k][1] * frac)])
+            where = "its last sample" if k == -1 else f"sample {k}"
+            cases[f"{'MOV' if codec == 'mjpeg' else 'fMP4'} {codec} cut at {frac:.0%} of {where}"] = out
     # an index written for more than the file holds: a global sidx (DASH-style, written at the end before the
     # first fragment) of a file cut inside its second fragment; the mfra of a whole recording after its first two
     # fragments (the third lost)

@@ -114,6 +114,37 @@ def test_a_whole_fragment_whose_last_sample_is_damaged_is_still_a_frame(tmp_path
     assert len(r) == N - 1 and r.missing.tolist() == [N - 1] and r.errors
 
 
+@pytest.mark.parametrize("fraction,shown", [(0.3, 11), (0.99, 12)])
+def test_an_intra_only_sample_cut_by_the_end_of_the_file(tmp_path, fraction, shown):
+    """MJPEG in a MOV (index first) cut inside its last sample: at 30% of it (inside its tables) FFmpeg's decoder
+    refuses it and shows 11 frames; before, it was counted (12, the 12th 'not decoded'). Look-alike: cut 1% before
+    its end, the decoder shows it, its missing scan data concealed ("overread"): it stays frame 11, reported."""
+    path = tmp_path / "mj.mov"
+    with av.open(str(path), "w", format="mov", options={"movflags": "faststart"}) as o:
+        s = o.add_stream("mjpeg", rate=25)
+        s.width, s.height, s.pix_fmt = 96, 64, "yuvj420p"
+        for f in index_frames(12, step=12):
+            for q in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                o.mux(q)
+        for q in s.encode():
+            o.mux(q)
+    with av.open(str(path)) as c:
+        pos, size = [(p.pos, p.size) for p in c.demux(video=0) if p.size][-1]
+    cut = tmp_path / "cut.mov"
+    cut.write_bytes(path.read_bytes()[:pos + int(size * fraction)])
+    want = _ffmpeg_frames(cut)
+    assert len(want) == shown
+    info = video_info(cut)
+    assert info.n_frames == shown
+    assert any("the file ends inside the stream's last sample" in e for e in info.errors) is (shown == 11)
+    r = read_frames(cut, every=1, display=False)
+    assert len(r) == shown and r.missing.tolist() == []
+    # the frames before the cut one are FFmpeg's (a concealed picture's pixels are not compared: see results.md)
+    np.testing.assert_allclose([frame_level(f) for f in r.frames][:11], want[:11], atol=1e-9)
+    if shown == 12:
+        assert any("frame 11 decoded with errors" in e for e in r.errors)
+
+
 def _packet(data, corrupt):
     p = av.Packet(data)
     p.is_corrupt = corrupt

@@ -1019,16 +1019,17 @@ def _scan(container, stream, errors, fh=None):
 
     last = [p if isinstance(p, tuple) else (p.size, bytes(p)) for p in last]
     tail = _no_picture(picture, [data for _, data in last], len(pts))
+    cut = []  # the last packet, when the file ends inside it and FFmpeg's decoder shows no picture for it
     if not tail and _cut_short(stream, final, _formats(container), len(pts)):
-        tail = [len(pts) - 1]
+        cut = [len(pts) - 1]
         errors.add(f"the file ends inside the stream's last sample (packet {len(pts) - 1}, {final.size} bytes "
-                   "present): its last NAL unit runs past the end of the file, so FFmpeg's decoder shows no "
-                   "picture for it; not counted as a frame (a recording interrupted while writing it)")
+                   "present): FFmpeg's decoder shows no picture for it; not counted as a frame (a recording "
+                   "interrupted while writing it)")
     del kept[min(tail, default=len(kept)):]  # a picture-less tail is not sent to the probes either
     if len(inside_at) == len(pts):
         inside_at = []  # no packet holds a picture: left as they are (frames that do not decode), as _no_picture does
     table = _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container), drops_leading=drops,
-                   shown_pts=shown_pts, no_picture={*tail, *inside_at, *not_coded_at},
+                   shown_pts=shown_pts, no_picture={*tail, *cut, *inside_at, *not_coded_at},
                    not_random_access=not_random_access,
                    first_output=first_output, recovery=recovery, reference=reference, leading_hidden=leading_hidden)
     # FFmpeg's parser says so of such a packet (MPEG-TS, MP4): "missing picture in access unit with size N"
@@ -1515,13 +1516,22 @@ def _cut_short(stream, packet, formats, n_packets):
     size"), so players show the frames before it. It was counted as the last frame: FFmpeg showed 10 frames and
     the reader counted 11, reported the 11th 'not decoded', and ``n=4`` asked for it rather than the real last
     frame. A packet flagged corrupt whose units all fit (damage inside a complete sample, a cut that fell between
-    units) is left a frame, reported when it does not decode; so are other codecs (their decoders may show part
-    of a cut picture) and formats whose corrupt flag means other damage (MPEG-TS: a lost TS packet).
+    units) is left a frame, reported when it does not decode; so are formats whose corrupt flag means other
+    damage (MPEG-TS: a lost TS packet). An intra-only codec's cut packet (MJPEG in MP4/MOV) is decoded alone: no
+    picture from it, no frame. Other codecs' cut pictures (VP9, MPEG-4 Part 2: FFmpeg's decoders show them, part
+    concealed) stay frames.
     """
     if packet is None or n_packets < 2 or not packet.is_corrupt or not formats & set(_SAMPLE_FORMATS):
         return False
     layout = _nal_layout(stream)
-    if layout is None or not layout[1]:
+    if layout is None:
+        # an intra-only codec (MJPEG, ProRes...): the packet is a picture by itself, so the decoder asked with it
+        # alone says whether FFmpeg shows it (its MJPEG decoder refuses a JPEG cut inside its scan data, or shows
+        # it concealed); other codecs' pictures need their references: left a frame
+        if not getattr(getattr(stream.codec_context, "codec", None), "intra_only", False):
+            return False
+        return not _probe_decode(stream, [packet])
+    if not layout[1]:
         return False
     return _nal_units(bytes(packet), layout[1]) is None
 
