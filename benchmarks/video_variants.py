@@ -12,6 +12,7 @@ Usage::
     python benchmarks/video_variants.py --round11b      # round 11b: interrupted recordings (fMP4, MP4/MOV, MKV, TS)
     python benchmarks/video_variants.py --codec-cost    # what the N-VOP and VP8 show_frame tests cost a scan
     python benchmarks/video_variants.py --box-cost      # round 11b: what walking an MP4's top-level boxes costs
+    python benchmarks/video_variants.py --ts-intra-cost # round 11b: n=8 of intra-refresh MPEG-TS vs MP4; TS seeks
     python benchmarks/video_variants.py --normal-cost [--against OTHER/forensics/media/_video.py]
                                                         # round 11: video_info, read_frames(n=8) of normal MP4/MKV
 
@@ -784,6 +785,84 @@ def box_cost(n_frames=3000, repeats=9):
         print(f"| the walk alone, 100,000 boxes | {ms['the walk alone, 100,000 boxes']:.1f} | | |")
 
 
+def ts_intra_cost(n_frames=600, repeats=5):
+    """Round 11b: CPU ms of ``read_frames(n=8)`` of x264 MPEG-TS clips (600 frames 320x240, intra refresh with recovery
+    points every 10 frames, or an IDR every 10; without and with B-frames) and of the intra-refresh TS remuxed to
+    MP4 as it is (same packets), interleaved medians of ``repeats``; every read checked equal to FFmpeg decoding the
+    file from its first byte. Then where FFmpeg's MPEG-TS seek lands (PyAV ``seek(pts, backward=True)`` to the pts of
+    every 10th keyframe or recovery point from the 5th) and whether decoding from that packet (packets before it
+    dropped) gives FFmpeg's pixels: the reader does not seek in MPEG-TS, so this is what a seek would give."""
+    import av
+    from _timing import interleaved_ms
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media import read_frames
+
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        frames = index_frames(30, size=(240, 320))
+        frames = [frames[k % 30] for k in range(n_frames)]
+        paths = {}
+        for b, opt in (("no B-frames", {"bf": "0"}), ("B-frames", {})):
+            ts = write_video(d / f"ir{len(paths)}.ts", frames, gop=10, options={"intra-refresh": "1", **opt})
+            mp4 = d / f"ir{len(paths)}.mp4"
+            with av.open(str(ts)) as i, av.open(str(mp4), "w", format="mp4") as o:
+                t = o.add_stream_from_template(i.streams.video[0])
+                for q in i.demux(video=0):
+                    if q.size:
+                        q.stream = t
+                        o.mux(q)
+            paths[f"MPEG-TS intra refresh, {b}"] = ts
+            paths[f"the same remuxed to MP4, {b}"] = mp4
+            paths[f"MPEG-TS IDR every 10, {b}"] = write_video(d / f"idr{len(paths)}.ts", frames, gop=10, options=opt)
+        for name, path in paths.items():
+            want = truth(path, arrays=True)
+            r = read_frames(path, n=8)
+            assert r.missing.size == 0 and not r.errors, name
+            assert all(np.array_equal(f, want[k]) for f, k in zip(r.frames, r.indices)), name
+        ms = interleaved_ms({k: (lambda p=p: read_frames(p, n=8)) for k, p in paths.items()}, repeats)
+        print(f"| clip ({n_frames} frames 320x240), read_frames(n=8) | CPU ms |")
+        print("|---|---|")
+        for name, t in ms.items():
+            print(f"| {name} | {t:.1f} |")
+        print()
+        print("| MPEG-TS clip | seek by | seeks | landed on the packet asked for | landed past it (never reached) "
+              "| FFmpeg's pixels |")
+        print("|---|---|---|---|---|---|")
+        for name, path in paths.items():
+            if not name.startswith("MPEG-TS"):
+                continue
+            want = truth(path, arrays=True)
+            with av.open(str(path)) as c:
+                pk = [(q.pts, q.dts, q.is_keyframe) for q in c.demux(video=0) if q.size]
+            order = sorted(p for p, _, _ in pk)
+            keys = [i for i, (_, _, key) in enumerate(pk) if key][5::10]
+            for by in ("pts", "dts"):
+                exact = passed = 0
+                same = True
+                for k in keys:
+                    target = pk[k][0]
+                    with av.open(str(path)) as c:
+                        s = c.streams.video[0]
+                        s.codec_context.thread_count = 1
+                        c.seek(pk[k][0 if by == "pts" else 1], stream=s, backward=True)
+                        out, started, first = [], False, None
+                        for q in c.demux(s):
+                            if not q.size:
+                                continue
+                            first = q.pts if first is None else first
+                            if not started and q.pts != target:
+                                continue  # packets before the one asked for are dropped
+                            started = True
+                            out += q.decode()
+                            if len(out) >= 12:
+                                break
+                    exact += first == target
+                    passed += not started
+                    same &= all(np.array_equal(f.to_ndarray(format="rgb24"), want[order.index(f.pts)]) for f in out)
+                print(f"| {name} | {by} | {len(keys)} | {exact} | {passed} | {same} |")
+
+
 def _other_video_module(path):
     """Another checkout's ``forensics/media/_video.py`` loaded beside this one (as ``forensics.media._video_other``:
     its relative imports are this package's), to time two versions in one process."""
@@ -867,6 +946,8 @@ if __name__ == "__main__":
         intra_starts()
     elif "--codec-cost" in sys.argv:
         codec_cost()
+    elif "--ts-intra-cost" in sys.argv:
+        ts_intra_cost()
     elif "--box-cost" in sys.argv:
         box_cost()
     elif "--normal-cost" in sys.argv:
