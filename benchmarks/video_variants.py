@@ -331,7 +331,7 @@ def build_round11b(tmp):
     Duration written before the end; MPEG-TS captures that start inside a GOP and end inside a PES packet."""
     import av
     from test_video_capture_ends import _cut
-    from video_fixtures import index_frames, write_video
+    from video_fixtures import encode_video, index_frames, write_video
 
     x265 = {"x265-params": "keyint=10:min-keyint=10:scenecut=0:log-level=none"}
     frames = index_frames(30, step=8)
@@ -377,6 +377,17 @@ def build_round11b(tmp):
             out.write_bytes(data[:pos[k][0] + int(pos[k][1] * frac)])
             where = "its last sample" if k == -1 else f"sample {k}"
             cases[f"{'MOV' if codec == 'mjpeg' else 'fMP4'} {codec} cut at {frac:.0%} of {where}"] = out
+    # AVI recordings (their index, at the end, never written) cut inside their 20th picture, no B-frames
+    for codec in ("libx264", "mpeg4", "mjpeg"):
+        src = encode_video(tmp / f"rec_{codec}.avi", "avi", codec, frames, pix="yuvj420p" if codec == "mjpeg" else
+                           "yuv420p", options=None if codec == "mjpeg" else {"g": "10", "bf": "0"})
+        data = src.read_bytes()
+        with av.open(str(src)) as c:
+            at, size = [(q.pos, q.size) for q in c.demux(video=0) if q.size][19]
+        for frac in (0.3, 0.9):
+            out = tmp / f"rec_{codec}_{frac}.avi"
+            out.write_bytes(data[:at + int(size * frac)])
+            cases[f"AVI {codec} (no index) cut at {frac:.0%} of its 20th picture"] = out
     # an index written for more than the file holds: a global sidx (DASH-style, written at the end before the
     # first fragment) of a file cut inside its second fragment; the mfra of a whole recording after its first two
     # fragments (the third lost)

@@ -145,6 +145,32 @@ def test_an_intra_only_sample_cut_by_the_end_of_the_file(tmp_path, fraction, sho
         assert any("frame 11 decoded with errors" in e for e in r.errors)
 
 
+@pytest.mark.parametrize("codec", ["libx264", "mpeg4"])
+@pytest.mark.parametrize("fraction,shown", [(0.3, 19), (0.9, 20)])
+def test_an_avi_recording_cut_inside_a_picture(tmp_path, codec, fraction, shown):
+    """An AVI (no index at the end: the recorder never wrote it) cut inside its 20th picture, H.264 (Annex-B chunks)
+    or MPEG-4 Part 2, no B-frames: cut at 30% of it, FFmpeg's decoder refuses it (19 shown; before, counted: 20,
+    the 20th 'not decoded', ``n=4`` asking for it); cut at 90%, it shows it, concealed (20). The decoder is asked,
+    from the keyframe before, with the cut packet and without it."""
+    from video_fixtures import encode_video
+
+    src = encode_video(tmp_path / "rec.avi", "avi", codec, index_frames(N, step=7), options={"g": "10", "bf": "0"})
+    with av.open(str(src)) as c:
+        pos, size = [(p.pos, p.size) for p in c.demux(video=0) if p.size][19]
+    path = tmp_path / "cut.avi"
+    path.write_bytes(src.read_bytes()[:pos + int(size * fraction)])
+    want = _ffmpeg_frames(path)
+    assert len(want) == shown
+    info = video_info(path)
+    assert info.n_frames == shown
+    assert any("the file ends inside the stream's last sample" in e for e in info.errors) is (shown == 19)
+    r = read_frames(path, every=1, display=False)
+    assert len(r) == shown and r.missing.tolist() == []
+    np.testing.assert_allclose([frame_level(f) for f in r.frames][:19], want[:19], atol=1e-9)
+    four = read_frames(path, n=4, display=False)
+    assert four.requested.tolist()[-1] == shown - 1 and four.missing.tolist() == []
+
+
 def _packet(data, corrupt):
     p = av.Packet(data)
     p.is_corrupt = corrupt
@@ -167,12 +193,14 @@ HVCC = bytes([1] + [0] * 20 + [0x0F])   # hvcC: byte 21's low bits 3: 4-byte len
     ("h264", AVCC, b"\x00\x00\x00\x09\x65\x88", True, {"mpegts"}, 2, False),   # MPEG-TS: corrupt means a lost packet
     ("h264", AVCC, b"\x00\x00\x00\x09\x65\x88", True, {"matroska", "webm"}, 2, True),
     ("h264", AVCC, b"\x00\x00\x00\x09\x65\x88", True, {"mp4"}, 1, False),      # the only packet is left
-    ("h264", b"", b"\x00\x00\x00\x01\x65\x88", True, {"mp4"}, 2, False),       # Annex-B (no avcC): no lengths
+    ("h264", b"", b"\x00\x00\x00\x01\x65\x88", True, {"avi"}, 2, None),        # Annex-B (AVI): ask the decoder
     ("hevc", HVCC, b"\x00\x00\x00\x09\x02\x01", True, {"mov"}, 2, True),
-    ("mpeg4", b"", b"\x00\x00\x00\x09\x65\x88", True, {"mp4"}, 2, False),      # another codec: left a frame
+    ("mpeg4", b"", b"\x00\x00\x00\x09\x65\x88", True, {"mp4"}, 2, None),       # another codec: ask the decoder
+    ("mpeg4", b"", b"\x00\x00\x00\x09\x65\x88", False, {"mp4"}, 2, False),     # ... only when cut
 ])
 def test_which_last_packets_are_cut_short(codec, extra, data, corrupt, formats, n, cut):
-    """``_cut_short`` at and around its bounds: the corrupt flag, the container, the layout, the count, the codec."""
+    """``_cut_short`` at and around its bounds: the corrupt flag, the container, the layout, the count, the codec
+    (None: the decoder is to be asked)."""
     assert _cut_short(_stream(codec, extra), _packet(data, corrupt), formats, n) is cut
 
 

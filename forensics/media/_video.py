@@ -1020,7 +1020,19 @@ def _scan(container, stream, errors, fh=None):
     last = [p if isinstance(p, tuple) else (p.size, bytes(p)) for p in last]
     tail = _no_picture(picture, [data for _, data in last], len(pts))
     cut = []  # the last packet, when the file ends inside it and FFmpeg's decoder shows no picture for it
-    if not tail and _cut_short(stream, final, _formats(container), len(pts)):
+    verdict = False if tail else _cut_short(stream, final, _formats(container), len(pts))
+    if verdict is None:
+        # the decoder run from the last keyframe to the end, with the cut packet and without it: no picture more
+        # with it, no frame (two passes over the last GOP, only for a file that ends inside its last sample)
+        # (the keyframe before the cut packet; the decoder must show a picture from it without the cut packet, or
+        # nothing can be told: an unindexed AVI flags every packet a keyframe)
+        start = next((i for i in range(len(pts) - 2, -1, -1) if key[i] and i not in not_random_access), None)
+        verdict = False
+        if start is not None and len(pts) - start <= _CUT_PASS_PACKETS and not stream.codec_context.has_b_frames:
+            hidden = [_decoder_pass(fh, stream, start, stop, until_output=False, refused=True)
+                      for stop in (len(pts) - 1, len(pts))]
+            verdict = None not in hidden and hidden[0] < len(pts) - 1 - start and hidden[1] == hidden[0] + 1
+    if verdict:
         cut = [len(pts) - 1]
         errors.add(f"the file ends inside the stream's last sample (packet {len(pts) - 1}, {final.size} bytes "
                    "present): FFmpeg's decoder shows no picture for it; not counted as a frame (a recording "
@@ -1040,6 +1052,9 @@ def _scan(container, stream, errors, fh=None):
 
 #: Packets at the end of a stream checked for a picture (_no_picture).
 _TRAILING_PACKETS = 8
+#: Packets from the last keyframe to a cut last packet decoded (twice) to ask whether FFmpeg shows it (_scan); a
+#: longer last GOP leaves it a frame, reported when it does not decode
+_CUT_PASS_PACKETS = 600
 #: Containers whose demuxer reads a sample of a size its index gives and flags one the file ends inside corrupt
 #: (FFmpeg's ``av_get_packet``: fewer bytes than asked; the MP4 demuxer also says "partial file")
 _SAMPLE_FORMATS = ("mov", "mp4", "matroska", "webm", "avi", "flv")
@@ -1517,23 +1532,22 @@ def _cut_short(stream, packet, formats, n_packets):
     the reader counted 11, reported the 11th 'not decoded', and ``n=4`` asked for it rather than the real last
     frame. A packet flagged corrupt whose units all fit (damage inside a complete sample, a cut that fell between
     units) is left a frame, reported when it does not decode; so are formats whose corrupt flag means other
-    damage (MPEG-TS: a lost TS packet). An intra-only codec's cut packet (MJPEG in MP4/MOV) is decoded alone: no
-    picture from it, no frame. Other codecs' cut pictures (VP9, MPEG-4 Part 2: FFmpeg's decoders show them, part
-    concealed) stay frames.
+    damage (MPEG-TS: a lost TS packet). An intra-only codec's cut packet (MJPEG in MP4/MOV/AVI) is decoded alone: no
+    picture from it, no frame. For other codecs (whose decoders show a cut picture or not, by where it is cut:
+    MPEG-4 Part 2 in AVI cut at 30% of a picture refused, at 90% shown, concealed) None: the caller asks the
+    decoder, from the last keyframe (see :func:`_scan`).
     """
     if packet is None or n_packets < 2 or not packet.is_corrupt or not formats & set(_SAMPLE_FORMATS):
         return False
     layout = _nal_layout(stream)
-    if layout is None:
+    if layout is not None and layout[1]:
+        return _nal_units(bytes(packet), layout[1]) is None
+    if getattr(getattr(stream.codec_context, "codec", None), "intra_only", False):
         # an intra-only codec (MJPEG, ProRes...): the packet is a picture by itself, so the decoder asked with it
-        # alone says whether FFmpeg shows it (its MJPEG decoder refuses a JPEG cut inside its scan data, or shows
-        # it concealed); other codecs' pictures need their references: left a frame
-        if not getattr(getattr(stream.codec_context, "codec", None), "intra_only", False):
-            return False
+        # alone says whether FFmpeg shows it (its MJPEG decoder refuses a JPEG cut inside its tables, and shows one
+        # cut inside its scan data, concealed)
         return not _probe_decode(stream, [packet])
-    if not layout[1]:
-        return False
-    return _nal_units(bytes(packet), layout[1]) is None
+    return None  # other codecs (Annex-B H.264 in AVI, MPEG-4 Part 2, VP9...): the picture needs its references
 
 
 def _no_picture(picture, last, n_packets):
@@ -1601,12 +1615,13 @@ def _decoder_hidden(stream, packets, first):
     return None if frames is None else len(packets) - first - len(frames)
 
 
-def _decoder_pass(fh, stream, first, stop, until_output):
+def _decoder_pass(fh, stream, first, stop, until_output, refused=False):
     """FFmpeg's decoder for ``stream`` run over the stream's packets at decode positions ``first`` to ``stop - 1``,
     read again from the file's first byte (a demuxer of its own on a new file object, ending where ``fh`` ended),
     one packet at a time (nothing held), then flushed. ``until_output``: the pts of the first picture it outputs
     as a set (empty when it outputs none; it stops there); else how many of those packets it outputs no picture
-    for. None when it cannot tell (no file object, the file or the decoder failed, a picture without a pts).
+    for. None when it cannot tell (no file object, the file or the decoder failed, a picture without a pts);
+    with ``refused``, a packet the decoder refuses is one it outputs nothing for.
 
     For a capture whose first ``_LEADING_PROBE_PACKETS`` packets (what the scan keeps for the probes) give no
     picture: an HEVC intra-refresh stream cut after its IDR (FFmpeg's decoder refuses every picture: "Error
@@ -1640,7 +1655,12 @@ def _decoder_pass(fh, stream, first, stop, until_output):
                 if pos >= stop:
                     break
                 sent += 1
-                frames = ctx.decode(packet)
+                try:
+                    frames = ctx.decode(packet)
+                except av.FFmpegError:
+                    if not refused:
+                        raise
+                    frames = []  # ``refused``: a packet the decoder refuses outputs nothing (players skip it)
                 if until_output and frames:
                     return None if frames[0].pts is None else {frames[0].pts}
                 output += len(frames)
