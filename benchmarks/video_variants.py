@@ -13,6 +13,7 @@ Usage::
     python benchmarks/video_variants.py --codec-cost    # what the N-VOP and VP8 show_frame tests cost a scan
     python benchmarks/video_variants.py --box-cost      # round 11b: what walking an MP4's top-level boxes costs
     python benchmarks/video_variants.py --ts-intra-cost # round 11b: n=8 of intra-refresh MPEG-TS vs MP4; TS seeks
+    python benchmarks/video_variants.py --cut-cost      # round 11b: video_info of an AVI cut inside a picture
     python benchmarks/video_variants.py --normal-cost [--against OTHER/forensics/media/_video.py]
                                                         # round 11: video_info, read_frames(n=8) of normal MP4/MKV
 
@@ -874,6 +875,43 @@ def ts_intra_cost(n_frames=600, repeats=5):
                 print(f"| {name} | {by} | {len(keys)} | {exact} | {passed} | {same} |")
 
 
+def cut_cost(n_frames=3000, repeats=5):
+    """Round 11b: CPU ms of ``video_info`` of an x264 AVI (320x240, a keyframe every 250, no B-frames) cut a third of
+    the way into its picture 2899 (150 packets after the last keyframe: the decoder is run twice over them to ask
+    whether FFmpeg shows the cut picture), with that test on and off (``_cut_short`` answering False) in the same
+    process, and of the same file cut after that picture (nothing to ask); interleaved medians of ``repeats``."""
+    from unittest import mock
+
+    import av
+    from _timing import interleaved_ms
+    from video_fixtures import encode_video, index_frames
+
+    import forensics.media._video as v
+
+    frames = index_frames(30, size=(240, 320))
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        src = encode_video(d / "long.avi", "avi", "libx264", [frames[k % 30] for k in range(n_frames)],
+                           options={"g": "250", "bf": "0"})
+        data = src.read_bytes()
+        with av.open(str(src)) as c:
+            at, size = [(q.pos, q.size) for q in c.demux(video=0) if q.size][2899]
+        (d / "cut.avi").write_bytes(data[:at + size // 3])
+        (d / "whole.avi").write_bytes(data[:at + size])
+
+        def off():
+            with mock.patch.object(v, "_cut_short", lambda *a: False):
+                return v.video_info(d / "cut.avi")
+        assert v.video_info(d / "cut.avi").n_frames == 2899 and off().n_frames == 2900
+        ms = interleaved_ms({"cut inside picture 2899, asked": lambda: v.video_info(d / "cut.avi"),
+                             "the same, not asked": off,
+                             "cut after picture 2899": lambda: v.video_info(d / "whole.avi")}, repeats)
+        print("| AVI x264 320x240, keyframe every 250 | video_info CPU ms |")
+        print("|---|---|")
+        for name, t in ms.items():
+            print(f"| {name} | {t:.1f} |")
+
+
 def _other_video_module(path):
     """Another checkout's ``forensics/media/_video.py`` loaded beside this one (as ``forensics.media._video_other``:
     its relative imports are this package's), to time two versions in one process."""
@@ -957,6 +995,8 @@ if __name__ == "__main__":
         intra_starts()
     elif "--codec-cost" in sys.argv:
         codec_cost()
+    elif "--cut-cost" in sys.argv:
+        cut_cost()
     elif "--ts-intra-cost" in sys.argv:
         ts_intra_cost()
     elif "--box-cost" in sys.argv:
