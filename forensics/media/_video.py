@@ -81,6 +81,10 @@ _MAX_ERRORS = 20
 _SEEK_MIN_SKIP = 4
 # Containers whose index makes keyframe seeks land where asked (others decode sequentially).
 _SEEKABLE_FORMATS = ("mov", "mp4", "matroska", "webm")
+#: Containers sought in by a keyframe's decode timestamp, without an index: FFmpeg's MPEG-TS seek searches the file
+#: for a packet whose dts is at or before the one asked for (a pts lands past a keyframe whose pictures are
+#: reordered), and indexes any packet it meets as a keyframe, so a landing before the keyframe is skipped to it
+_DTS_SEEK_FORMATS = ("mpegts",)
 # Containers that store each packet's presentation timestamp. Elsewhere (AVI, raw streams) FFmpeg
 # guesses pts from dts, which is right only for streams without frame reordering.
 _PTS_FORMATS = ("mov", "mp4", "matroska", "webm", "mpegts", "mpeg", "flv", "nut", "ogg", "mxf")
@@ -570,6 +574,11 @@ class _Video:
         name = self.container.format.name
         return any(part in _SEEKABLE_FORMATS for part in name.split(","))
 
+    @property
+    def by_dts(self):
+        """Sought by a keyframe's decode timestamp (MPEG-TS; see ``_DTS_SEEK_FORMATS``)."""
+        return bool(_formats(self.container) & set(_DTS_SEEK_FORMATS))
+
     def rewind(self):
         """Seek the demuxer back to the stream's first packet; False when that failed.
 
@@ -630,6 +639,7 @@ class _Table:
         self.timing = "pts" if timed else "decode order"
         self.n = len(shown)
         self.pkt_pts = pkt_pts
+        self.pkt_dts = pkt_dts
         self.frame_of_packet = np.full(self.n_packets, -1, dtype=np.int64)
         self.keyframe_interval = None
         keys = [i for i in range(self.n_packets) if pkt_key[i]]
@@ -916,7 +926,9 @@ def _scan(container, stream, errors, fh=None):
     random_access = _random_access_test(stream)
     not_random_access = []  # keyframe-flagged packets a decoder cannot start from (_random_access_test)
     # where a refresh completes serves only seeks: in a container the reader never seeks in, not parsed at all
-    refresh = _refresh_tests(stream) if _formats(container) & set(_SEEKABLE_FORMATS) else None
+    # (MPEG-TS is sought in by dts since round 11b)
+    refresh = (_refresh_tests(stream) if _formats(container) & set(_SEEKABLE_FORMATS + _DTS_SEEK_FORMATS)
+               else None)
     recovery, reference = {}, {}  # their recovery_frame_cnt, and which packets after the first are references
     mpeg4 = stream.codec_context.name == "mpeg4"
     vp8 = stream.codec_context.name == "vp8"
@@ -2408,7 +2420,12 @@ class _Decode:
         self.errors = errors
         self.threads = int(threads)
         self.display = _Display(video.stream, display, errors, tag_rotation, threads, video=video)
-        self.seek = bool(seek) and self.by_pts and video.seekable and not table.restarts and not table.pts_repeat
+        self.seek = (bool(seek) and self.by_pts and (video.seekable or video.by_dts) and not table.restarts
+                     and not table.pts_repeat)
+        # MPEG-TS: by dts, every keyframe's known; not across a timestamp discontinuity or wrap (table.restarts)
+        self.by_dts = self.seek and video.by_dts
+        if self.by_dts and any(d is None for d in table.pkt_dts):
+            self.seek = self.by_dts = False
         self.skip_nonref = (bool(skip_nonref) and self.by_pts
                             and video.stream.codec_context.name in _SKIP_NONREF_CODECS)
         cc = video.stream.codec_context
@@ -2422,6 +2439,11 @@ class _Decode:
         self.ended = False
         self.first_geometry = None
         self.seeks = 0
+
+    def _target(self, key):
+        """The timestamp a seek to decode position ``key`` asks for: its pts, or its dts (MPEG-TS)."""
+        table = self.video.table
+        return int(table.pkt_dts[key] if self.by_dts else table.pkt_pts[key])
 
     def _configure(self):
         cc = self.video.stream.codec_context
@@ -2539,7 +2561,7 @@ class _Decode:
                 restart = key is None
                 if key is not None:
                     try:
-                        self.video.container.seek(int(table.pkt_pts[key]), stream=self.video.stream, backward=True)
+                        self.video.container.seek(self._target(key), stream=self.video.stream, backward=True)
                     except av.FFmpegError:
                         restart = True
                     else:
@@ -2557,7 +2579,7 @@ class _Decode:
                 key = table.seek_target(wanted[i], refresh=refresh)
                 if key is not None and key - cur > _SEEK_MIN_SKIP:
                     try:
-                        self.video.container.seek(int(table.pkt_pts[key]), stream=self.video.stream, backward=True)
+                        self.video.container.seek(self._target(key), stream=self.video.stream, backward=True)
                     except av.FFmpegError:
                         seeking = False  # decode on sequentially from where we are
                     else:
@@ -2600,6 +2622,8 @@ class _Decode:
                         demux, landing, used, cur = self.video.container.demux(self.video.stream), None, {}, -1
                         last_out, seg_in, seg_out, last_dts = None, 0, 0, None
                         continue
+                    if pos < landing and self.by_dts:
+                        continue  # MPEG-TS: landed before the keyframe (any packet is a keyframe to its seek)
                     if pos < landing:
                         # The seek landed on an earlier keyframe (FFmpeg's MP4 seek does in a B-frame stream
                         # whose edit list hides leading packets). Frames are still identified by pts, but
