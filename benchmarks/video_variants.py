@@ -803,7 +803,8 @@ def ts_intra_cost(n_frames=600, repeats=5):
     MP4 as it is (same packets), interleaved medians of ``repeats``; every read checked equal to FFmpeg decoding the
     file from its first byte. Then where FFmpeg's MPEG-TS seek lands (PyAV ``seek(pts, backward=True)`` to the pts of
     every 10th keyframe or recovery point from the 5th) and whether decoding from that packet (packets before it
-    dropped) gives FFmpeg's pixels: the reader does not seek in MPEG-TS, so this is what a seek would give."""
+    dropped) gives FFmpeg's pixels (what the reader's MPEG-TS seeks, by dts since round 11b, rely on). "before": the
+    same calls with those seeks switched off (``_DTS_SEEK_FORMATS`` empty), in the same interleaved run."""
     import av
     from _timing import interleaved_ms
     from video_fixtures import index_frames, write_video
@@ -832,7 +833,25 @@ def ts_intra_cost(n_frames=600, repeats=5):
             r = read_frames(path, n=8)
             assert r.missing.size == 0 and not r.errors, name
             assert all(np.array_equal(f, want[k]) for f, k in zip(r.frames, r.indices)), name
-        ms = interleaved_ms({k: (lambda p=p: read_frames(p, n=8)) for k, p in paths.items()}, repeats)
+        from unittest import mock
+
+        from forensics.media import _video as v
+
+        def off(fn):  # round 11b's MPEG-TS seeks (and recovery points parsed in TS) switched off
+            def run():
+                with mock.patch.object(v, "_DTS_SEEK_FORMATS", ()):
+                    return fn()
+            return run
+
+        fns = {}
+        for k, p in paths.items():
+            fns[k] = lambda p=p: read_frames(p, n=8)
+            if k.startswith("MPEG-TS"):
+                fns[k + ", not sought (before)"] = off(fns[k])
+        ts = paths["MPEG-TS intra refresh, no B-frames"]
+        fns["video_info, MPEG-TS intra refresh, no B-frames"] = lambda: v.video_info(ts)
+        fns["video_info, the same, recovery points not parsed (before)"] = off(lambda: v.video_info(ts))
+        ms = interleaved_ms(fns, repeats)
         print(f"| clip ({n_frames} frames 320x240), read_frames(n=8) | CPU ms |")
         print("|---|---|")
         for name, t in ms.items():

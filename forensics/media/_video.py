@@ -2936,7 +2936,8 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
         flagged *default*, else the first (see :func:`video_info`).
     seek : bool, default=True
         Jump to a keyframe when the keyframe layout lets the decoder skip packets before the
-        next requested frame (MP4/MOV and Matroska/WebM). Frames are identified by pts either
+        next requested frame (MP4/MOV and Matroska/WebM; MPEG-TS by the keyframe's decode timestamp,
+        not in one whose timestamps restart). Frames are identified by pts either
         way, so the result is the same as with ``seek=False``; a seek that lands elsewhere
         than asked falls back to decoding from the start. An H.264 intra-refresh stream without
         B-frames is sought to the keyframe before the recovery point whose refresh is complete at
