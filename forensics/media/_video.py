@@ -699,6 +699,10 @@ class _Table:
     #: frames, and not sent to the decoder either
     no_picture = frozenset()
     no_picture_sizes = frozenset()
+    #: decode positions of samples inside the stream that hold no picture (see _inside_test): no frames, but sent to
+    #: the decoder all the same, since the pictures after them may need what they carry (parameter sets, an end of
+    #: sequence); its refusal of them ("no frame!") is expected, not damage
+    sent_no_picture = frozenset()
     #: decode positions of MPEG-4 Part 2 N-VOPs the decoder outputs no picture for (in no_picture too; see
     #: _not_coded_test)
     not_coded = frozenset()
@@ -1059,6 +1063,9 @@ def _scan(container, stream, errors, fh=None):
     # FFmpeg's parser says so of such a packet (MPEG-TS, MP4): "missing picture in access unit with size N"
     table.no_picture_sizes = {last[k - len(pts) + len(last)][0] for k in tail} | (inside_sizes if inside_at else set())
     table.not_coded = frozenset(not_coded_at)
+    if inside_at:
+        table.sent_no_picture = frozenset(inside_at)
+        table.unsent = table.unsent - table.sent_no_picture
     return table, complete
 
 
@@ -1521,8 +1528,13 @@ def _not_coded_test(stream, first):
                 coded = (x >> (63 - bit)) & 1
             else:  # a time step of a minute or more, or a packet cut inside its header: bit by bit
                 whole, bit = bytes(packet), 32 + 2
-                while _read_bits(whole, bit, 1) == 1:
+                while bit % 8 and _read_bits(whole, bit, 1) == 1:
                     bit += 1
+                if bit % 8 == 0:  # the run's whole 0xFF bytes at once (a hostile packet of them cost 4 s a MB bit by bit)
+                    rest = whole[bit // 8:]
+                    bit += 8 * (len(rest) - len(rest.lstrip(b"\xff")))
+                    while _read_bits(whole, bit, 1) == 1:
+                        bit += 1
                 coded = _read_bits(whole, bit + 1 + 1 + bits + 1, 1)
         if coded != 0 or bytes(packet).find(b"\x00\x00\x01", 4) >= 0:  # coded, cut short, or more than the VOP
             return False
@@ -2420,8 +2432,10 @@ class _Decode:
         self.errors = errors
         self.threads = int(threads)
         self.display = _Display(video.stream, display, errors, tag_rotation, threads, video=video)
+        # a sample without a picture inside the stream may carry parameter sets that the pictures after it need
+        # (_Table.sent_no_picture): a seek to a keyframe after it would skip it, so such streams are decoded in order
         self.seek = (bool(seek) and self.by_pts and (video.seekable or video.by_dts) and not table.restarts
-                     and not table.pts_repeat)
+                     and not table.pts_repeat and not table.sent_no_picture)
         # MPEG-TS: by dts, every keyframe's known; not across a timestamp discontinuity or wrap (table.restarts)
         self.by_dts = self.seek and video.by_dts
         if self.by_dts and any(d is None for d in table.pkt_dts):
@@ -2640,6 +2654,9 @@ class _Decode:
             try:
                 frames = packet.decode() if packet is not None else self._drain()
             except av.FFmpegError as exc:
+                if packet is not None and packet.size and cur in table.sent_no_picture:
+                    logs.clear()  # a sample without a picture, refused as expected (_Table.sent_no_picture)
+                    continue
                 if packet is not None and packet.size:
                     self.display.decoded(self.video.stream.codec_context, pts)
                 k_packet = int(table.frame_of_packet[pos]) if pos is not None else -1
@@ -2700,7 +2717,7 @@ class _Decode:
         want = set(self.wanted)
         last = self.wanted[-1]
         demux, _ = self._begin()
-        unsent = self.video.table.unsent
+        unsent, quiet = self.video.table.unsent, self.video.table.sent_no_picture
         k = 0
         d = -1  # decode position of the packet
         while k <= last:
@@ -2719,6 +2736,9 @@ class _Decode:
             try:
                 frames = packet.decode() if packet is not None else self._drain()
             except av.FFmpegError as exc:
+                if packet is not None and packet.size and d in quiet:
+                    logs.clear()  # a sample without a picture, refused as expected (_Table.sent_no_picture)
+                    continue
                 errors.add(f"decoder error near frame {k} ({_describe(exc)})")
                 errors.add_logs(logs)
                 continue
