@@ -1178,16 +1178,14 @@ def test_a_raw_stream_without_frame_reordering_is_not_probed_for_leading_picture
     assert bool(calls) is asked
 
 
-@pytest.mark.parametrize("limit", [70, pytest.param(40, marks=pytest.mark.xfail(
-    strict=True, reason="review of round 11: the leading pictures of a raw dump are asked of the decoder only "
-                        "when its first keyframe and the 31 packets after it are among the packets kept"))])
+@pytest.mark.parametrize("limit", [70, 40, 34, 33])
 def test_a_raw_dump_whose_gop_is_longer_than_the_window_counts_the_frames_ffmpeg_shows(tmp_path, monkeypatch, limit):
     """A raw HEVC dump of x265's open GOPs of 40 cut at packet 3: its first keyframe (a CRA) is packet 33, the next
     75. The decoder is given the 32 packets from the CRA on (_LEADING_WINDOW), not its whole GOP, so a probe limit
     of 70 (packets 33 to 64 kept, 75 not) still tells the leading pictures it skips: 50 frames as FFmpeg shows
-    (given the whole GOP, the probe could not tell and 54 were counted). With a limit of 40 (the same as x265's
-    default keyint of 250 against the 256 packets kept: a CRA after packet 224) the window is not kept either:
-    54 counted, 4 of them never decoded."""
+    (given the whole GOP, the probe could not tell and 54 were counted). With a limit of 40, 34 or 33 (as x265's
+    default keyint of 250 against the 256 packets kept: a CRA after packet 224) the packets of the window past the
+    limit are kept for that probe (review of round 11: 54 were counted, 4 of them never decoded)."""
     from forensics.media import _video as v
 
     monkeypatch.setattr(v, "_LEADING_PROBE_PACKETS", limit)

@@ -919,6 +919,10 @@ def _scan(container, stream, errors, fh=None):
     pts, dts, key, discard, dur = [], [], [], [], []
     drops = stream.codec_context.name in _LEADING_DROPPED_CODECS and bool(_formats(container) & set(_CAPTURE_FORMATS))
     kept = []  # a capture's first packets, to ask the decoder which leading pictures it shows (_Table._leading)
+    # the packets after those, up to _LEADING_WINDOW after the first keyframe, when it comes late among them (a GOP as
+    # long as x264's or x265's default of 250 puts it after packet 224): asked of the decoder for its leading pictures
+    # only (leading_hidden)
+    first_key, extra, position = None, [], -1
     picture = _picture_test(stream)
     last = deque(maxlen=_TRAILING_PACKETS)  # the stream's last packets: do they hold a picture? (_no_picture)
     # H.264/HEVC in MP4, Matroska, FLV (length-prefixed) or AVI (Annex-B chunks): a sample anywhere may hold no
@@ -948,8 +952,14 @@ def _scan(container, stream, errors, fh=None):
             final = packet
             if fh is not None:
                 fh.mark()
-            if drops and len(kept) < _LEADING_PROBE_PACKETS:
-                kept.append(packet)
+            position += 1
+            if drops:
+                if first_key is None and packet.is_keyframe:
+                    first_key = position
+                if len(kept) < _LEADING_PROBE_PACKETS:
+                    kept.append(packet)
+                elif first_key is not None and first_key <= len(kept) and position < first_key + _LEADING_WINDOW:
+                    extra.append(packet)  # contiguous with kept: the keyframe is at most the packet after them
             if picture is not None:  # a large packet is taken as a picture (holding it would slow the reads down)
                 size = packet.size
                 last.append(packet if size <= _KEY_PREFIX else (size, None))
@@ -1017,20 +1027,21 @@ def _scan(container, stream, errors, fh=None):
         ``_LEADING_WINDOW``, FFmpeg's decoder outputs no picture for; None when it cannot tell. 0 without frame
         reordering (no picture can be shown before the keyframe it follows) and after an H.264/HEVC IDR (whose
         leading pictures, HEVC RADL, reference only it) without asking."""
-        if not stream.codec_context.has_b_frames or first >= len(kept):
-            return 0 if first < len(kept) else None
+        pool = kept + extra if extra else kept  # extra: the window past the packets kept, when it was kept
+        if not stream.codec_context.has_b_frames or first >= len(pool):
+            return 0 if first < len(pool) else None
         layout = _nal_layout(stream)
         if layout is not None:
             name, size = layout
-            data = bytes(memoryview(kept[first])[:_KEY_PREFIX])
+            data = bytes(memoryview(pool[first])[:_KEY_PREFIX])
             kinds = [data[a] & 0x1F if name == "h264" else (data[a] >> 1) & 0x3F
                      for a, _ in _nal_units(data, size, prefix=True) or ()]
             if any(k in ((5,) if name == "h264" else (19, 20)) for k in kinds):
                 return 0
         end = min(after, first + _LEADING_WINDOW)
-        if end > len(kept):
+        if end > len(pool):
             return None
-        frames = _probe_decode(stream, kept[first:end])
+        frames = _probe_decode(stream, pool[first:end])
         return None if frames is None else end - first - len(frames)
 
     last = [p if isinstance(p, tuple) else (p.size, bytes(p)) for p in last]
@@ -1053,6 +1064,8 @@ def _scan(container, stream, errors, fh=None):
         errors.add(f"the file ends inside the stream's last sample (packet {len(pts) - 1}, {final.size} bytes "
                    "present): FFmpeg's decoder shows no picture for it; not counted as a frame (a recording "
                    "interrupted while writing it)")
+    if tail and extra:  # extra holds the packets from _LEADING_PROBE_PACKETS on
+        del extra[max(min(tail) - _LEADING_PROBE_PACKETS, 0):]
     del kept[min(tail, default=len(kept)):]  # a picture-less tail is not sent to the probes either
     if len(inside_at) == len(pts):
         inside_at = []  # no packet holds a picture: left as they are (frames that do not decode), as _no_picture does
