@@ -9,7 +9,11 @@ Usage::
     python benchmarks/video_variants.py --intra-starts  # FFmpeg decoding from each recovery point vs from the start
     python benchmarks/video_variants.py --codecs        # round 10: other codecs and containers only
     python benchmarks/video_variants.py --round11       # round 11: its defects and variants only
+    python benchmarks/video_variants.py --round11b      # round 11b: interrupted recordings (fMP4, MP4/MOV, MKV, TS)
     python benchmarks/video_variants.py --codec-cost    # what the N-VOP and VP8 show_frame tests cost a scan
+    python benchmarks/video_variants.py --box-cost      # round 11b: what walking an MP4's top-level boxes costs
+    python benchmarks/video_variants.py --ts-intra-cost # round 11b: n=8 of intra-refresh MPEG-TS vs MP4; TS seeks
+    python benchmarks/video_variants.py --cut-cost      # round 11b: video_info of an AVI cut inside a picture
     python benchmarks/video_variants.py --normal-cost [--against OTHER/forensics/media/_video.py]
                                                         # round 11: video_info, read_frames(n=8) of normal MP4/MKV
 
@@ -27,6 +31,7 @@ with ``PYTHONPATH`` at another checkout to compare versions.
 
 from __future__ import annotations
 
+import struct
 import sys
 import tempfile
 from pathlib import Path
@@ -307,19 +312,168 @@ def build_round11(tmp):
     return cases
 
 
-def main(codecs=False, round11=False):
+def _boxes(data):
+    """``(offset, size, type)`` of an MP4's top-level boxes (a size past the end of ``data`` kept as declared)."""
+    out, at = [], 0
+    while at + 8 <= len(data):
+        n = int.from_bytes(data[at:at + 4], "big")
+        out.append((at, n, data[at + 4:at + 8].decode("latin-1")))
+        if n < 8:
+            break
+        at += n
+    return out
+
+
+def build_round11b(tmp):
+    """Round 11b: recordings interrupted by a crash, a full disk or a pulled cable, as recorders write them: a
+    fragmented MP4 (OBS, MediaRecorder, phones' crash-safe modes) cut inside a fragment's samples, inside its
+    ``moof``, between ``moof`` and ``mdat``, with a stale ``sidx`` / ``mfra`` index; an MP4 or MOV whose ``moov`` (at
+    the end) was never written; Matroska/WebM cut inside a cluster, with and without Cues and Duration, and with a
+    Duration written before the end; MPEG-TS captures that start inside a GOP and end inside a PES packet."""
+    import av
+    from test_video_capture_ends import _cut
+    from video_fixtures import encode_video, index_frames, write_video
+
+    x265 = {"x265-params": "keyint=10:min-keyint=10:scenecut=0:log-level=none"}
+    frames = index_frames(30, step=8)
+    cases = {}
+    for enc in ("libx264", "libx265"):
+        frag = write_video(tmp / f"frag_{enc}.mp4", frames, codec=enc, gop=10, fragmented=True,
+                           options=x265 if enc == "libx265" else None)
+        data = frag.read_bytes()
+        boxes = _boxes(data)
+        moof = [b for b in boxes if b[2] == "moof"]
+        mdat = [b for b in boxes if b[2] == "mdat"]
+        with av.open(str(frag)) as c:
+            pos = [(q.pos, q.size) for q in c.demux(video=0) if q.size]
+        inside = [p for p in pos if mdat[1][0] < p[0] < mdat[1][0] + mdat[1][1]]
+        cuts = {"inside its second fragment's samples": (moof[1][0] + moof[2][0]) // 2,
+                "1 byte before its second fragment's end": mdat[1][0] + mdat[1][1] - 1,
+                "at a sample boundary inside its second fragment": inside[len(inside) // 2][0],
+                "inside its second moof": moof[1][0] + moof[1][1] // 2,
+                "between its second moof and mdat": mdat[1][0]}
+        for what, at in cuts.items():
+            name = f"fMP4 {enc} cut {what}"
+            (tmp / f"frag{len(cases)}.mp4").write_bytes(data[:at])
+            cases[name] = tmp / f"frag{len(cases)}.mp4"
+    # other codecs cut inside a sample: VP9 and MPEG-4 Part 2 in fMP4 (their decoders show a cut picture), MJPEG in a
+    # MOV whose index comes first, cut inside its last sample's tables (refused) and 1% before its end (concealed)
+    for codec, opts, pix in (("libvpx-vp9", {"g": "10", "deadline": "realtime", "cpu-used": "8"}, "yuv420p"),
+                             ("mpeg4", {"g": "10", "bf": "2"}, "yuv420p"), ("mjpeg", {}, "yuvj420p")):
+        src = tmp / f"o_{codec}.{'mov' if codec == 'mjpeg' else 'mp4'}"
+        flags = "faststart" if codec == "mjpeg" else "frag_keyframe+empty_moov+default_base_moof"
+        with av.open(str(src), "w", format=src.suffix[1:], options={"movflags": flags}) as o:
+            st = o.add_stream(codec, rate=25)
+            st.width, st.height, st.pix_fmt, st.options = 96, 64, pix, opts
+            for f in frames:
+                for q in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                    o.mux(q)
+            for q in st.encode():
+                o.mux(q)
+        data = src.read_bytes()
+        with av.open(str(src)) as c:
+            pos = [(q.pos, q.size) for q in c.demux(video=0) if q.size]
+        for k, frac in ((-1, 0.3), (-1, 0.99)) if codec == "mjpeg" else ((14, 0.5),):
+            out = tmp / f"o_{codec}_{frac}{src.suffix}"
+            out.write_bytes(data[:pos[k][0] + int(pos[k][1] * frac)])
+            where = "its last sample" if k == -1 else f"sample {k}"
+            cases[f"{'MOV' if codec == 'mjpeg' else 'fMP4'} {codec} cut at {frac:.0%} of {where}"] = out
+    # AVI recordings (their index, at the end, never written) cut inside their 20th picture, no B-frames
+    for codec in ("libx264", "mpeg4", "mjpeg"):
+        src = encode_video(tmp / f"rec_{codec}.avi", "avi", codec, frames, pix="yuvj420p" if codec == "mjpeg" else
+                           "yuv420p", options=None if codec == "mjpeg" else {"g": "10", "bf": "0"})
+        data = src.read_bytes()
+        with av.open(str(src)) as c:
+            at, size = [(q.pos, q.size) for q in c.demux(video=0) if q.size][19]
+        for frac in (0.3, 0.9):
+            out = tmp / f"rec_{codec}_{frac}.avi"
+            out.write_bytes(data[:at + int(size * frac)])
+            cases[f"AVI {codec} (no index) cut at {frac:.0%} of its 20th picture"] = out
+    # an index written for more than the file holds: a global sidx (DASH-style, written at the end before the
+    # first fragment) of a file cut inside its second fragment; the mfra of a whole recording after its first two
+    # fragments (the third lost)
+    for flags, what in (("frag_keyframe+empty_moov+default_base_moof+global_sidx", "sidx"), (None, "mfra")):
+        src = tmp / f"idx_{what}.mp4"
+        with av.open(str(src), "w", format="mp4", options={"movflags": flags} if flags else {
+                "movflags": "frag_keyframe+empty_moov+default_base_moof"}) as o:
+            st = o.add_stream("libx264", rate=25)
+            st.width, st.height, st.pix_fmt = 96, 64, "yuv420p"
+            st.options = {"g": "10", "keyint_min": "10", "sc_threshold": "0", "threads": "1"}
+            for f in frames:
+                for q in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                    o.mux(q)
+            for q in st.encode():
+                o.mux(q)
+        data = src.read_bytes()
+        boxes = _boxes(data)
+        moof = [b for b in boxes if b[2] == "moof"]
+        out = tmp / f"stale_{what}.mp4"
+        if what == "sidx":
+            out.write_bytes(data[:(moof[1][0] + moof[2][0]) // 2])
+        else:
+            mfra = [b for b in boxes if b[2] == "mfra"]
+            out.write_bytes(data[:moof[2][0]] + (data[mfra[0][0]:] if mfra else b""))
+        how = "cut inside its second fragment" if what == "sidx" else "third fragment lost"
+        cases[f"fMP4 H.264, a stale {what} ({how})"] = out
+    for ext in ("mp4", "mov"):
+        plain = write_video(tmp / f"plain.{ext}", frames, gop=10)
+        data = plain.read_bytes()
+        moov = [b for b in _boxes(data) if b[2] == "moov"]
+        (tmp / f"nomoov.{ext}").write_bytes(data[:moov[0][0]])
+        cases[f"{ext.upper()} H.264 whose moov (at the end) was never written"] = tmp / f"nomoov.{ext}"
+    for enc, ext, live in (("libx264", "mkv", False), ("libx264", "mkv", True), ("libvpx-vp9", "webm", True),
+                           ("libvpx", "webm", True)):
+        src = tmp / f"rec_{enc}_{live}.{ext}"
+        with av.open(str(src), "w", format="matroska" if ext == "mkv" else "webm",
+                     options={"cluster_time_limit": "400", **({"live": "1"} if live else {})}) as o:
+            st = o.add_stream(enc, rate=25)
+            st.width, st.height, st.pix_fmt = 96, 64, "yuv420p"
+            st.options = {"g": "10", **({"keyint_min": "10", "sc_threshold": "0", "threads": "1"}
+                                        if enc == "libx264" else {"deadline": "realtime", "cpu-used": "8"})}
+            for f in frames:
+                for q in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                    o.mux(q)
+            for q in st.encode():
+                o.mux(q)
+        data = src.read_bytes()
+        clusters = [i for i in range(len(data) - 3) if data[i:i + 4] == b"\x1f\x43\xb6\x75"]
+        cut = tmp / f"cut_{enc}_{live}.{ext}"
+        at = (clusters[1] + (clusters[2] if len(clusters) > 2 else len(data))) // 2
+        cut.write_bytes(data[:at])
+        kind = "live: no Cues, no Duration" if live else "Duration of the whole, Cues lost"
+        cases[f"{ext.upper()} {enc} cut inside its second cluster ({kind})"] = cut
+        if not live:
+            at = data.find(b"\x44\x89")  # Segment Info's Duration (a float of the whole recording)
+            size = data[at + 2] & 0x7F
+            stale = bytearray(data)
+            stale[at + 3:at + 3 + size] = (struct.pack(">d", 200.0) if size == 8 else struct.pack(">f", 200.0))
+            (tmp / "stale_dur.mkv").write_bytes(bytes(stale))
+            cases["MKV libx264, a Duration written before the end (0.2 s of 1.2 s)"] = tmp / "stale_dur.mkv"
+    for enc, options in (("libx264", {"g": "10", "bf": "2"}), ("libx265", x265),
+                         ("mpeg2video", {"g": "10", "bf": "2"})):
+        src = write_video(tmp / f"ts_{enc}.ts", frames, codec=enc, options=options)
+        started = _cut(src, 3, "ts", tmp / f"ts3_{enc}.ts")
+        data = started.read_bytes()
+        (tmp / f"ts3e_{enc}.ts").write_bytes(data[:len(data) // 188 * 188 * 7 // 10 // 188 * 188 + 77])
+        cases[f"MPEG-TS {enc} starting at packet 3 (inside a GOP), ending inside a PES (70%)"] = tmp / f"ts3e_{enc}.ts"
+    return cases
+
+
+def main(codecs=False, round11=False, round11b=False):
     import av
     from video_fixtures import frame_level
 
     from forensics.media import read_frames, video_info
 
     with tempfile.TemporaryDirectory() as d:
-        if round11:
+        if round11b:
+            cases = build_round11b(Path(d))
+        elif round11:
             cases = build_round11(Path(d))
         elif codecs:
             cases = build_codecs(Path(d))
         else:
-            cases = {**build(Path(d)), **build_codecs(Path(d)), **build_round11(Path(d))}
+            cases = {**build(Path(d)), **build_codecs(Path(d)), **build_round11(Path(d)), **build_round11b(Path(d))}
         print("| variant | FFmpeg frames | n_frames | returned | pixels = FFmpeg's | times = FFmpeg's | display size "
               "| n=4 reads the last | errors |")
         print("|---|---|---|---|---|---|---|---|---|")
@@ -332,7 +486,12 @@ def main(codecs=False, round11=False):
                     order = np.argsort(when, kind="stable")
                     want, when = [want[k] for k in order], when[order]
             except av.FFmpegError as exc:
-                print(f"| {name} | FFmpeg cannot open it ({str(exc)[:60]}) |", flush=True)
+                try:
+                    video_info(path)
+                    said = "opened it"
+                except Exception as err:  # noqa: BLE001 - the table records what the reader did
+                    said = f"{type(err).__name__}: {str(err).split('): ', 1)[-1][:110]}..."
+                print(f"| {name} | FFmpeg cannot open it ({str(exc)[:60]}) | reader: {said} |", flush=True)
                 continue
             try:
                 counted = video_info(path).n_frames
@@ -581,6 +740,197 @@ def codec_cost(n_frames=3000, repeats=9):
                   f"without ({np.median(on) / np.median(off):.2f}x)")
 
 
+def box_cost(n_frames=3000, repeats=9):
+    """Round 11b: CPU ms of ``video_info`` of fragmented MP4s (x264, 3000 frames 320x240, a fragment per keyframe
+    every 25 or every 5 frames: 120 or 600 fragments, 240 or 1200 top-level boxes) and of a plain MP4, with the
+    top-level box walk (``_check_boxes``) on and switched off in the same process, interleaved medians; and the walk
+    alone over a synthetic file of 100,000 boxes (a long recording of short fragments)."""
+    from unittest import mock
+
+    from _timing import interleaved_ms
+    from video_fixtures import index_frames
+
+    import forensics.media._video as v
+
+    frames = index_frames(30, size=(240, 320))
+    with tempfile.TemporaryDirectory() as d:
+        paths = {}
+        for gop, flags in ((25, "frag_keyframe+empty_moov+default_base_moof"), (5, "frag_keyframe+empty_moov+"
+                                                                                     "default_base_moof"), (25, None)):
+            import av
+
+            path = Path(d) / f"f{gop}{bool(flags)}.mp4"
+            with av.open(str(path), "w", format="mp4", options={"movflags": flags} if flags else {}) as o:
+                st = o.add_stream("libx264", rate=25)
+                st.width, st.height, st.pix_fmt = 320, 240, "yuv420p"
+                st.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0", "threads": "1",
+                              "preset": "veryfast"}
+                for k in range(n_frames):
+                    for q in st.encode(av.VideoFrame.from_ndarray(frames[k % 30], format="rgb24")):
+                        o.mux(q)
+                for q in st.encode():
+                    o.mux(q)
+            name = f"fMP4, a fragment every {gop} frames" if flags else "plain MP4"
+            paths[name] = path
+        fns = {}
+        for name, path in paths.items():
+            fns[f"{name}, on"] = lambda path=path: v.video_info(path)
+
+            def off(path=path):
+                with mock.patch.object(v, "_check_boxes", lambda *a: None):
+                    return v.video_info(path)
+            fns[f"{name}, off"] = off
+        many = Path(d) / "many.mp4"
+        body = b"".join((8).to_bytes(4, "big") + (b"moof" if k % 2 else b"mdat") for k in range(100_000))
+        many.write_bytes((12).to_bytes(4, "big") + b"ftypisom" + body)
+
+        def walk():
+            with open(many, "rb") as fh:
+                v._check_boxes(fh, v._Errors())
+        fns["the walk alone, 100,000 boxes"] = walk
+        ms = interleaved_ms(fns, repeats)
+        print(f"| {n_frames} frames 320x240 | video_info CPU ms, box walk on | off | on / off |")
+        print("|---|---|---|---|")
+        for key in [k for k in ms if k.endswith(", on")]:
+            base = key[:-4]
+            print(f"| {base} | {ms[key]:.1f} | {ms[base + ', off']:.1f} | {ms[key] / ms[base + ', off']:.3f} |")
+        print(f"| the walk alone, 100,000 boxes | {ms['the walk alone, 100,000 boxes']:.1f} | | |")
+
+
+def ts_intra_cost(n_frames=600, repeats=5):
+    """Round 11b: CPU ms of ``read_frames(n=8)`` of x264 MPEG-TS clips (600 frames 320x240, intra refresh with recovery
+    points every 10 frames, or an IDR every 10; without and with B-frames) and of the intra-refresh TS remuxed to
+    MP4 as it is (same packets), interleaved medians of ``repeats``; every read checked equal to FFmpeg decoding the
+    file from its first byte. Then where FFmpeg's MPEG-TS seek lands (PyAV ``seek(pts, backward=True)`` to the pts of
+    every 10th keyframe or recovery point from the 5th) and whether decoding from that packet (packets before it
+    dropped) gives FFmpeg's pixels (what the reader's MPEG-TS seeks, by dts since round 11b, rely on). "before": the
+    same calls with those seeks switched off (``_DTS_SEEK_FORMATS`` empty), in the same interleaved run."""
+    import av
+    from _timing import interleaved_ms
+    from video_fixtures import index_frames, write_video
+
+    from forensics.media import read_frames
+
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        frames = index_frames(30, size=(240, 320))
+        frames = [frames[k % 30] for k in range(n_frames)]
+        paths = {}
+        for b, opt in (("no B-frames", {"bf": "0"}), ("B-frames", {})):
+            ts = write_video(d / f"ir{len(paths)}.ts", frames, gop=10, options={"intra-refresh": "1", **opt})
+            mp4 = d / f"ir{len(paths)}.mp4"
+            with av.open(str(ts)) as i, av.open(str(mp4), "w", format="mp4") as o:
+                t = o.add_stream_from_template(i.streams.video[0])
+                for q in i.demux(video=0):
+                    if q.size:
+                        q.stream = t
+                        o.mux(q)
+            paths[f"MPEG-TS intra refresh, {b}"] = ts
+            paths[f"the same remuxed to MP4, {b}"] = mp4
+            paths[f"MPEG-TS IDR every 10, {b}"] = write_video(d / f"idr{len(paths)}.ts", frames, gop=10, options=opt)
+        for name, path in paths.items():
+            want = truth(path, arrays=True)
+            r = read_frames(path, n=8)
+            assert r.missing.size == 0 and not r.errors, name
+            assert all(np.array_equal(f, want[k]) for f, k in zip(r.frames, r.indices)), name
+        from unittest import mock
+
+        from forensics.media import _video as v
+
+        def off(fn):  # round 11b's MPEG-TS seeks (and recovery points parsed in TS) switched off
+            def run():
+                with mock.patch.object(v, "_DTS_SEEK_FORMATS", ()):
+                    return fn()
+            return run
+
+        fns = {}
+        for k, p in paths.items():
+            fns[k] = lambda p=p: read_frames(p, n=8)
+            if k.startswith("MPEG-TS"):
+                fns[k + ", not sought (before)"] = off(fns[k])
+        ts = paths["MPEG-TS intra refresh, no B-frames"]
+        fns["video_info, MPEG-TS intra refresh, no B-frames"] = lambda: v.video_info(ts)
+        fns["video_info, the same, recovery points not parsed (before)"] = off(lambda: v.video_info(ts))
+        ms = interleaved_ms(fns, repeats)
+        print(f"| clip ({n_frames} frames 320x240), read_frames(n=8) | CPU ms |")
+        print("|---|---|")
+        for name, t in ms.items():
+            print(f"| {name} | {t:.1f} |")
+        print()
+        print("| MPEG-TS clip | seek by | seeks | landed on the packet asked for | landed past it (never reached) "
+              "| FFmpeg's pixels |")
+        print("|---|---|---|---|---|---|")
+        for name, path in paths.items():
+            if not name.startswith("MPEG-TS"):
+                continue
+            want = truth(path, arrays=True)
+            with av.open(str(path)) as c:
+                pk = [(q.pts, q.dts, q.is_keyframe) for q in c.demux(video=0) if q.size]
+            order = sorted(p for p, _, _ in pk)
+            keys = [i for i, (_, _, key) in enumerate(pk) if key][5::10]
+            for by in ("pts", "dts"):
+                exact = passed = 0
+                same = True
+                for k in keys:
+                    target = pk[k][0]
+                    with av.open(str(path)) as c:
+                        s = c.streams.video[0]
+                        s.codec_context.thread_count = 1
+                        c.seek(pk[k][0 if by == "pts" else 1], stream=s, backward=True)
+                        out, started, first = [], False, None
+                        for q in c.demux(s):
+                            if not q.size:
+                                continue
+                            first = q.pts if first is None else first
+                            if not started and q.pts != target:
+                                continue  # packets before the one asked for are dropped
+                            started = True
+                            out += q.decode()
+                            if len(out) >= 12:
+                                break
+                    exact += first == target
+                    passed += not started
+                    same &= all(np.array_equal(f.to_ndarray(format="rgb24"), want[order.index(f.pts)]) for f in out)
+                print(f"| {name} | {by} | {len(keys)} | {exact} | {passed} | {same} |")
+
+
+def cut_cost(n_frames=3000, repeats=5):
+    """Round 11b: CPU ms of ``video_info`` of an x264 AVI (320x240, a keyframe every 250, no B-frames) cut a third of
+    the way into its picture 2899 (150 packets after the last keyframe: the decoder is run twice over them to ask
+    whether FFmpeg shows the cut picture), with that test on and off (``_cut_short`` answering False) in the same
+    process, and of the same file cut after that picture (nothing to ask); interleaved medians of ``repeats``."""
+    from unittest import mock
+
+    import av
+    from _timing import interleaved_ms
+    from video_fixtures import encode_video, index_frames
+
+    import forensics.media._video as v
+
+    frames = index_frames(30, size=(240, 320))
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        src = encode_video(d / "long.avi", "avi", "libx264", [frames[k % 30] for k in range(n_frames)],
+                           options={"g": "250", "bf": "0"})
+        data = src.read_bytes()
+        with av.open(str(src)) as c:
+            at, size = [(q.pos, q.size) for q in c.demux(video=0) if q.size][2899]
+        (d / "cut.avi").write_bytes(data[:at + size // 3])
+        (d / "whole.avi").write_bytes(data[:at + size])
+
+        def off():
+            with mock.patch.object(v, "_cut_short", lambda *a: False):
+                return v.video_info(d / "cut.avi")
+        assert v.video_info(d / "cut.avi").n_frames == 2899 and off().n_frames == 2900
+        ms = interleaved_ms({"cut inside picture 2899, asked": lambda: v.video_info(d / "cut.avi"),
+                             "the same, not asked": off,
+                             "cut after picture 2899": lambda: v.video_info(d / "whole.avi")}, repeats)
+        print("| AVI x264 320x240, keyframe every 250 | video_info CPU ms |")
+        print("|---|---|")
+        for name, t in ms.items():
+            print(f"| {name} | {t:.1f} |")
+
+
 def _other_video_module(path):
     """Another checkout's ``forensics/media/_video.py`` loaded beside this one (as ``forensics.media._video_other``:
     its relative imports are this package's), to time two versions in one process."""
@@ -664,7 +1014,13 @@ if __name__ == "__main__":
         intra_starts()
     elif "--codec-cost" in sys.argv:
         codec_cost()
+    elif "--cut-cost" in sys.argv:
+        cut_cost()
+    elif "--ts-intra-cost" in sys.argv:
+        ts_intra_cost()
+    elif "--box-cost" in sys.argv:
+        box_cost()
     elif "--normal-cost" in sys.argv:
         normal_cost(against=sys.argv[sys.argv.index("--against") + 1] if "--against" in sys.argv else None)
     else:
-        main(codecs="--codecs" in sys.argv, round11="--round11" in sys.argv)
+        main(codecs="--codecs" in sys.argv, round11="--round11" in sys.argv, round11b="--round11b" in sys.argv)

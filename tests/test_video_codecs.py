@@ -408,3 +408,8 @@ def test_the_n_vop_test_at_the_edges_of_its_fast_reads(tmp_path):
             assert test(vop(run, 0, kind), None) and not test(vop(run, 1, kind), None), (kind, run)
     for data in (VOP, VOP[:3], VOP[:2]):
         assert not test(data, None)
+    # long runs (a time jump of minutes; a hostile packet of 0xFF bytes): the whole 0xFF bytes of the run are
+    # skipped at once, and vop_coded is still read from the right bit wherever the run ends
+    for run in (70, 77, 78, 79, 80, 81, 500, 8001):
+        assert test(vop(run, 0), None) and not test(vop(run, 1), None), run
+        assert test(vop(run, 0) + bytes(40), None) and not test(vop(run, 1) + bytes(40), None), run

@@ -81,6 +81,10 @@ _MAX_ERRORS = 20
 _SEEK_MIN_SKIP = 4
 # Containers whose index makes keyframe seeks land where asked (others decode sequentially).
 _SEEKABLE_FORMATS = ("mov", "mp4", "matroska", "webm")
+#: Containers sought in by a keyframe's decode timestamp, without an index: FFmpeg's MPEG-TS seek searches the file
+#: for a packet whose dts is at or before the one asked for (a pts lands past a keyframe whose pictures are
+#: reordered), and indexes any packet it meets as a keyframe, so a landing before the keyframe is skipped to it
+_DTS_SEEK_FORMATS = ("mpegts",)
 # Containers that store each packet's presentation timestamp. Elsewhere (AVI, raw streams) FFmpeg
 # guesses pts from dts, which is right only for streams without frame reordering.
 _PTS_FORMATS = ("mov", "mp4", "matroska", "webm", "mpegts", "mpeg", "flv", "nut", "ogg", "mxf")
@@ -502,9 +506,16 @@ class _Video:
                 if any("whitelist" in m for _, _, m in logs):
                     raise ItemError(self.index, self.src, "refers to other files or URLs (a playlist or concat "
                                     "list); only the file itself is read") from None
+                unfinished = any("moov atom not found" in m for _, _, m in logs)
                 causes = _Errors()
                 causes.add_logs(logs)  # the demuxer's own words, e.g. "moov atom not found" (an MP4 cut short)
                 detail = "; ".join([_describe(exc)] + causes.as_list()[:3])
+                if unfinished:
+                    # the classic crash of an MP4/MOV recorder that writes its index (moov) when it stops
+                    raise ItemError(self.index, self.src, "not a readable video file: the recording was not "
+                                    "finalized, it has no moov index (the box that lists its frames, written when a "
+                                    "recording stops; a recorder that crashed, lost power or ran out of disk never "
+                                    f"wrote it), so FFmpeg cannot read its frames ({detail})") from None
                 raise ItemError(self.index, self.src, f"not a readable video file ({detail})") from None
             logs.clear()
 
@@ -562,6 +573,11 @@ class _Video:
     def seekable(self):
         name = self.container.format.name
         return any(part in _SEEKABLE_FORMATS for part in name.split(","))
+
+    @property
+    def by_dts(self):
+        """Sought by a keyframe's decode timestamp (MPEG-TS; see ``_DTS_SEEK_FORMATS``)."""
+        return bool(_formats(self.container) & set(_DTS_SEEK_FORMATS))
 
     def rewind(self):
         """Seek the demuxer back to the stream's first packet; False when that failed.
@@ -623,6 +639,7 @@ class _Table:
         self.timing = "pts" if timed else "decode order"
         self.n = len(shown)
         self.pkt_pts = pkt_pts
+        self.pkt_dts = pkt_dts
         self.frame_of_packet = np.full(self.n_packets, -1, dtype=np.int64)
         self.keyframe_interval = None
         keys = [i for i in range(self.n_packets) if pkt_key[i]]
@@ -682,6 +699,10 @@ class _Table:
     #: frames, and not sent to the decoder either
     no_picture = frozenset()
     no_picture_sizes = frozenset()
+    #: decode positions of samples inside the stream that hold no picture (see _inside_test): no frames, but sent to
+    #: the decoder all the same, since the pictures after them may need what they carry (parameter sets, an end of
+    #: sequence); its refusal of them ("no frame!") is expected, not damage
+    sent_no_picture = frozenset()
     #: decode positions of MPEG-4 Part 2 N-VOPs the decoder outputs no picture for (in no_picture too; see
     #: _not_coded_test)
     not_coded = frozenset()
@@ -898,6 +919,10 @@ def _scan(container, stream, errors, fh=None):
     pts, dts, key, discard, dur = [], [], [], [], []
     drops = stream.codec_context.name in _LEADING_DROPPED_CODECS and bool(_formats(container) & set(_CAPTURE_FORMATS))
     kept = []  # a capture's first packets, to ask the decoder which leading pictures it shows (_Table._leading)
+    # the packets after those, up to _LEADING_WINDOW after the first keyframe, when it comes late among them (a GOP as
+    # long as x264's or x265's default of 250 puts it after packet 224): asked of the decoder for its leading pictures
+    # only (leading_hidden)
+    first_key, extra, position = None, [], -1
     picture = _picture_test(stream)
     last = deque(maxlen=_TRAILING_PACKETS)  # the stream's last packets: do they hold a picture? (_no_picture)
     # H.264/HEVC in MP4, Matroska, FLV (length-prefixed) or AVI (Annex-B chunks): a sample anywhere may hold no
@@ -909,22 +934,32 @@ def _scan(container, stream, errors, fh=None):
     random_access = _random_access_test(stream)
     not_random_access = []  # keyframe-flagged packets a decoder cannot start from (_random_access_test)
     # where a refresh completes serves only seeks: in a container the reader never seeks in, not parsed at all
-    refresh = _refresh_tests(stream) if _formats(container) & set(_SEEKABLE_FORMATS) else None
+    # (MPEG-TS is sought in by dts since round 11b)
+    refresh = (_refresh_tests(stream) if _formats(container) & set(_SEEKABLE_FORMATS + _DTS_SEEK_FORMATS)
+               else None)
     recovery, reference = {}, {}  # their recovery_frame_cnt, and which packets after the first are references
     mpeg4 = stream.codec_context.name == "mpeg4"
     vp8 = stream.codec_context.name == "vp8"
     not_coded, not_coded_at, previous = None, [], None  # MPEG-4 Part 2 N-VOPs (_not_coded_test)
     complete = False
+    final = None  # the stream's last packet: is it cut short by the end of the file? (_cut_short)
     if fh is not None:
         fh.bound(_MAX_BYTES_WITHOUT_PACKET, at_mark=True)
     try:
         for packet in container.demux(stream):
             if packet.size == 0:  # the flush packet at the end of the stream
                 continue
+            final = packet
             if fh is not None:
                 fh.mark()
-            if drops and len(kept) < _LEADING_PROBE_PACKETS:
-                kept.append(packet)
+            position += 1
+            if drops:
+                if first_key is None and packet.is_keyframe:
+                    first_key = position
+                if len(kept) < _LEADING_PROBE_PACKETS:
+                    kept.append(packet)
+                elif first_key is not None and first_key <= len(kept) and position < first_key + _LEADING_WINDOW:
+                    extra.append(packet)  # contiguous with kept: the keyframe is at most the packet after them
             if picture is not None:  # a large packet is taken as a picture (holding it would slow the reads down)
                 size = packet.size
                 last.append(packet if size <= _KEY_PREFIX else (size, None))
@@ -992,39 +1027,69 @@ def _scan(container, stream, errors, fh=None):
         ``_LEADING_WINDOW``, FFmpeg's decoder outputs no picture for; None when it cannot tell. 0 without frame
         reordering (no picture can be shown before the keyframe it follows) and after an H.264/HEVC IDR (whose
         leading pictures, HEVC RADL, reference only it) without asking."""
-        if not stream.codec_context.has_b_frames or first >= len(kept):
-            return 0 if first < len(kept) else None
+        pool = kept + extra if extra else kept  # extra: the window past the packets kept, when it was kept
+        if not stream.codec_context.has_b_frames or first >= len(pool):
+            return 0 if first < len(pool) else None
         layout = _nal_layout(stream)
         if layout is not None:
             name, size = layout
-            data = bytes(memoryview(kept[first])[:_KEY_PREFIX])
+            data = bytes(memoryview(pool[first])[:_KEY_PREFIX])
             kinds = [data[a] & 0x1F if name == "h264" else (data[a] >> 1) & 0x3F
                      for a, _ in _nal_units(data, size, prefix=True) or ()]
             if any(k in ((5,) if name == "h264" else (19, 20)) for k in kinds):
                 return 0
         end = min(after, first + _LEADING_WINDOW)
-        if end > len(kept):
+        if end > len(pool):
             return None
-        frames = _probe_decode(stream, kept[first:end])
+        frames = _probe_decode(stream, pool[first:end])
         return None if frames is None else end - first - len(frames)
 
     last = [p if isinstance(p, tuple) else (p.size, bytes(p)) for p in last]
     tail = _no_picture(picture, [data for _, data in last], len(pts))
+    cut = []  # the last packet, when the file ends inside it and FFmpeg's decoder shows no picture for it
+    verdict = False if tail else _cut_short(stream, final, _formats(container), len(pts))
+    if verdict is None:
+        # the decoder run from the last keyframe to the end, with the cut packet and without it: no picture more
+        # with it, no frame (two passes over the last GOP, only for a file that ends inside its last sample)
+        # (the keyframe before the cut packet; the decoder must show a picture from it without the cut packet, or
+        # nothing can be told: an unindexed AVI flags every packet a keyframe)
+        start = next((i for i in range(len(pts) - 2, -1, -1) if key[i] and i not in not_random_access), None)
+        verdict = False
+        if start is not None and len(pts) - start <= _CUT_PASS_PACKETS and not stream.codec_context.has_b_frames:
+            hidden = [_decoder_pass(fh, stream, start, stop, until_output=False, refused=True)
+                      for stop in (len(pts) - 1, len(pts))]
+            verdict = None not in hidden and hidden[0] < len(pts) - 1 - start and hidden[1] == hidden[0] + 1
+    if verdict:
+        cut = [len(pts) - 1]
+        errors.add(f"the file ends inside the stream's last sample (packet {len(pts) - 1}, {final.size} bytes "
+                   "present): FFmpeg's decoder shows no picture for it; not counted as a frame (a recording "
+                   "interrupted while writing it)")
+    if tail and extra:  # extra holds the packets from _LEADING_PROBE_PACKETS on
+        del extra[max(min(tail) - _LEADING_PROBE_PACKETS, 0):]
     del kept[min(tail, default=len(kept)):]  # a picture-less tail is not sent to the probes either
     if len(inside_at) == len(pts):
         inside_at = []  # no packet holds a picture: left as they are (frames that do not decode), as _no_picture does
     table = _Table(pts, dts, key, discard, dur, trust, discont=_ts_discont(container), drops_leading=drops,
-                   shown_pts=shown_pts, no_picture={*tail, *inside_at, *not_coded_at},
+                   shown_pts=shown_pts, no_picture={*tail, *cut, *inside_at, *not_coded_at},
                    not_random_access=not_random_access,
                    first_output=first_output, recovery=recovery, reference=reference, leading_hidden=leading_hidden)
     # FFmpeg's parser says so of such a packet (MPEG-TS, MP4): "missing picture in access unit with size N"
     table.no_picture_sizes = {last[k - len(pts) + len(last)][0] for k in tail} | (inside_sizes if inside_at else set())
     table.not_coded = frozenset(not_coded_at)
+    if inside_at:
+        table.sent_no_picture = frozenset(inside_at)
+        table.unsent = table.unsent - table.sent_no_picture
     return table, complete
 
 
 #: Packets at the end of a stream checked for a picture (_no_picture).
 _TRAILING_PACKETS = 8
+#: Packets from the last keyframe to a cut last packet decoded (twice) to ask whether FFmpeg shows it (_scan); a
+#: longer last GOP leaves it a frame, reported when it does not decode
+_CUT_PASS_PACKETS = 600
+#: Containers whose demuxer reads a sample of a size its index gives and flags one the file ends inside corrupt
+#: (FFmpeg's ``av_get_packet``: fewer bytes than asked; the MP4 demuxer also says "partial file")
+_SAMPLE_FORMATS = ("mov", "mp4", "matroska", "webm", "avi", "flv")
 #: Bytes of a keyframe read to tell a random access point (_random_access_test): its parameter sets, SEI and
 #: first slice header come first; a packet whose SEI runs past them is taken as one (its flag is kept)
 _KEY_PREFIX = 1 << 16
@@ -1476,14 +1541,50 @@ def _not_coded_test(stream, first):
                 coded = (x >> (63 - bit)) & 1
             else:  # a time step of a minute or more, or a packet cut inside its header: bit by bit
                 whole, bit = bytes(packet), 32 + 2
-                while _read_bits(whole, bit, 1) == 1:
+                while bit % 8 and _read_bits(whole, bit, 1) == 1:
                     bit += 1
+                if bit % 8 == 0:  # the run's whole 0xFF bytes at once (a hostile packet of them cost 4 s a MB bit by bit)
+                    rest = whole[bit // 8:]
+                    bit += 8 * (len(rest) - len(rest.lstrip(b"\xff")))
+                    while _read_bits(whole, bit, 1) == 1:
+                        bit += 1
                 coded = _read_bits(whole, bit + 1 + 1 + bits + 1, 1)
         if coded != 0 or bytes(packet).find(b"\x00\x00\x01", 4) >= 0:  # coded, cut short, or more than the VOP
             return False
         return not (packed and bytes(previous).count(_VOP_START) >= 2)
 
     return not_coded
+
+
+def _cut_short(stream, packet, formats, n_packets):
+    """Whether ``packet``, the last of a stream of ``n_packets`` (more than one), is a length-prefixed H.264/HEVC
+    sample the file ends inside, so that FFmpeg's decoder shows no picture for it.
+
+    A recorder interrupted while writing a sample (a crash, a full disk, a pulled cable: a fragmented MP4 of OBS,
+    a browser's MediaRecorder or a phone's crash-safe mode cut inside a fragment's ``mdat``) leaves it cut: the
+    index (``trun``) gives its full size, the demuxer reads what the file holds and flags the packet corrupt
+    (``AV_PKT_FLAG_CORRUPT``; MP4: "partial file"). Its last NAL unit's length then runs past its end, and
+    FFmpeg's H.264/HEVC decoders refuse such a packet whole (``ff_h2645_packet_split``: "Invalid NAL unit
+    size"), so players show the frames before it. It was counted as the last frame: FFmpeg showed 10 frames and
+    the reader counted 11, reported the 11th 'not decoded', and ``n=4`` asked for it rather than the real last
+    frame. A packet flagged corrupt whose units all fit (damage inside a complete sample, a cut that fell between
+    units) is left a frame, reported when it does not decode; so are formats whose corrupt flag means other
+    damage (MPEG-TS: a lost TS packet). An intra-only codec's cut packet (MJPEG in MP4/MOV/AVI) is decoded alone: no
+    picture from it, no frame. For other codecs (whose decoders show a cut picture or not, by where it is cut:
+    MPEG-4 Part 2 in AVI cut at 30% of a picture refused, at 90% shown, concealed) None: the caller asks the
+    decoder, from the last keyframe (see :func:`_scan`).
+    """
+    if packet is None or n_packets < 2 or not packet.is_corrupt or not formats & set(_SAMPLE_FORMATS):
+        return False
+    layout = _nal_layout(stream)
+    if layout is not None and layout[1]:
+        return _nal_units(bytes(packet), layout[1]) is None
+    if getattr(getattr(stream.codec_context, "codec", None), "intra_only", False):
+        # an intra-only codec (MJPEG, ProRes...): the packet is a picture by itself, so the decoder asked with it
+        # alone says whether FFmpeg shows it (its MJPEG decoder refuses a JPEG cut inside its tables, and shows one
+        # cut inside its scan data, concealed)
+        return not _probe_decode(stream, [packet])
+    return None  # other codecs (Annex-B H.264 in AVI, MPEG-4 Part 2, VP9...): the picture needs its references
 
 
 def _no_picture(picture, last, n_packets):
@@ -1551,12 +1652,13 @@ def _decoder_hidden(stream, packets, first):
     return None if frames is None else len(packets) - first - len(frames)
 
 
-def _decoder_pass(fh, stream, first, stop, until_output):
+def _decoder_pass(fh, stream, first, stop, until_output, refused=False):
     """FFmpeg's decoder for ``stream`` run over the stream's packets at decode positions ``first`` to ``stop - 1``,
     read again from the file's first byte (a demuxer of its own on a new file object, ending where ``fh`` ended),
     one packet at a time (nothing held), then flushed. ``until_output``: the pts of the first picture it outputs
     as a set (empty when it outputs none; it stops there); else how many of those packets it outputs no picture
-    for. None when it cannot tell (no file object, the file or the decoder failed, a picture without a pts).
+    for. None when it cannot tell (no file object, the file or the decoder failed, a picture without a pts);
+    with ``refused``, a packet the decoder refuses is one it outputs nothing for.
 
     For a capture whose first ``_LEADING_PROBE_PACKETS`` packets (what the scan keeps for the probes) give no
     picture: an HEVC intra-refresh stream cut after its IDR (FFmpeg's decoder refuses every picture: "Error
@@ -1590,7 +1692,12 @@ def _decoder_pass(fh, stream, first, stop, until_output):
                 if pos >= stop:
                     break
                 sent += 1
-                frames = ctx.decode(packet)
+                try:
+                    frames = ctx.decode(packet)
+                except av.FFmpegError:
+                    if not refused:
+                        raise
+                    frames = []  # ``refused``: a packet the decoder refuses outputs nothing (players skip it)
                 if until_output and frames:
                     return None if frames[0].pts is None else {frames[0].pts}
                 output += len(frames)
@@ -1652,6 +1759,8 @@ def _probe(video, errors):
         tb = stream.time_base
         table, complete = _scan(container, stream, errors, video.fh)
         video.table = table
+        if _formats(container) & {"mov", "mp4"} and video.fh is not None:
+            _check_boxes(video.fh.fh, errors)
         # the parser's words on the packets found to end the stream without a picture (said again while decoding)
         errors.ignore.update(f"missing picture in access unit with size {n}" for n in table.no_picture_sizes)
         errors.add_logs(logs)
@@ -1754,6 +1863,132 @@ def _header_duration(container, stream):
     if container.duration is not None:
         return container.duration / av.time_base
     return None
+
+
+#: Top-level MP4 boxes walked at most by _check_boxes (two per fragment of a fragmented file).
+_MAX_BOXES = 1 << 20
+#: The bytes a box type may hold (printable ASCII)
+_PRINTABLE = bytes(range(32, 127))
+#: Bytes read at a time by the box walk
+_BOX_BLOCK = 4096
+
+
+def _box_at(fd, at, end, block):
+    """``(size, type)`` of the MP4 box whose header is at byte ``at`` of the file ``fd`` of ``end`` bytes (size 0:
+    to the end of the file; a 64-bit size read); None where no box header can be (fewer than 8 bytes left, a size
+    below the header's, a type of other than printable characters). ``block``: ``[offset, bytes]`` of the last
+    block read (4 KiB; a fragment's ``moof`` and the ``mdat`` header after it usually lie in one), read again when
+    the header is not inside it."""
+    start, data = block
+    if not start <= at <= start + len(data) - 16:
+        block[0], block[1] = start, data = at, os.pread(fd, _BOX_BLOCK, at)
+    k = at - start
+    head = data[k:k + 16]
+    if len(head) < 8:
+        return None
+    size, kind = int.from_bytes(head[:4], "big"), head[4:8]
+    if kind.translate(None, _PRINTABLE):
+        return None
+    if size == 1:
+        if len(head) < 16:
+            return None
+        size = int.from_bytes(head[8:16], "big")
+    elif size == 0:
+        size = end - at
+    return (size, kind.decode("ascii")) if size >= 8 else None
+
+
+def _fragment_index(fd, at, size):
+    """Byte offsets of the fragments (``moof`` boxes) an ``mfra`` box at ``at`` of ``size`` bytes lists in its ``tfra``
+    boxes (ISO/IEC 14496-12, 8.8.10: per entry a time, a ``moof`` offset, then traf, trun and sample numbers of 1 to
+    4 bytes each as ``length_size_of_*`` say)."""
+    data = os.pread(fd, min(size, 1 << 24), at)
+    out, k = [], 8
+    while k + 8 <= len(data):
+        n, kind = int.from_bytes(data[k:k + 4], "big"), data[k + 4:k + 8]
+        if n < 8:
+            break
+        if kind == b"tfra" and k + 24 <= len(data):
+            wide = data[k + 8] == 1  # version 1: 64-bit time and offset
+            sizes = int.from_bytes(data[k + 16:k + 20], "big")
+            extra = ((sizes >> 4) & 3) + ((sizes >> 2) & 3) + (sizes & 3) + 3
+            count = int.from_bytes(data[k + 20:k + 24], "big")
+            step, e = (16 if wide else 8) + extra, k + 24
+            for _ in range(count):
+                if e + step > min(k + n, len(data)):
+                    break
+                half = 8 if wide else 4
+                out.append(int.from_bytes(data[e + half:e + 2 * half], "big"))
+                e += step
+        k += n
+    return out
+
+
+def _check_boxes(fh, errors):
+    """Report what the top-level boxes of an MP4/MOV file say of an interrupted recording (read with ``pread``:
+    8-16 bytes a box, the fragment index whole; the demuxer's position is not moved).
+
+    - A box the file ends inside: a recording cut while writing it. FFmpeg's MP4 demuxer says nothing of a file
+      that ends inside a fragment's ``moof`` (it reads the fragments before it and stops): the fragment and
+      everything after it were lost without a word (the reader counted the frames FFmpeg shows, 10, and reported
+      nothing). Inside an ``mdat`` it says "partial file" only where a sample is cut.
+    - A fragment index (``mfra``) that lists fragments the file does not hold: a stale index (a recorder that
+      wrote it, then lost or rewrote fragments). FFmpeg reads the fragments there are (and seeks by them), so
+      the count is right; the loss was not reported.
+    - A segment index (``sidx``, DASH-style, written before the fragments) that describes more bytes than follow
+      it: fragments lost after it was written.
+    """
+    try:
+        fd = fh.fileno()
+        end = os.fstat(fd).st_size
+        at, moofs, cut, indexes, last, block = 0, set(), None, [], (None, 0), [0, b""]
+        for _ in range(_MAX_BOXES):
+            box = _box_at(fd, at, end, block)
+            if box is None:
+                break
+            size, kind = box
+            if kind == "moof":
+                moofs.add(at)
+            elif kind in ("mfra", "sidx"):
+                indexes.append((kind, at, size))
+            if at + size > end:
+                cut = (kind, at, size)
+                break
+            at += size
+            last = kind, at - size
+    except (OSError, ValueError, AttributeError):  # not a file with a descriptor: nothing to say
+        return
+    if cut is None and at == end and last[0] == "moof":
+        errors.add(f"the file ends after a fragment's header (its 'moof' box at byte {last[1]}) before the frame "
+                   "data it describes: a recording interrupted while writing; that fragment's frames are lost")
+    if cut is not None:
+        kind, at, size = cut
+        what = {"moof": "a fragment's header (its frames, and any after them, are lost)",
+                "mdat": "its frame data"}.get(kind, "it")
+        errors.add(f"the file ends inside its {kind!r} box: {end - at} of its {size} bytes present (from byte {at}), "
+                   f"cut inside {what}: a recording interrupted while writing")
+    for kind, at, size in indexes:
+        if kind == "mfra" and at + size <= end:
+            missing = [o for o in _fragment_index(fd, at, size) if o not in moofs]
+            if missing:
+                errors.add(f"the fragment index ('mfra') lists {len(missing)} fragment(s) the file does not hold "
+                           f"(a 'moof' box at byte {missing[0]}{', ...' if len(missing) > 1 else ''}): a stale "
+                           "index, fragments lost after it was written; the frames are those the file holds")
+        elif kind == "sidx" and at + size <= end:
+            head = os.pread(fd, min(size, 1 << 24), at)
+            wide = len(head) > 8 and head[8] == 1
+            k = 20 + (8 if wide else 4)  # past its header, version/flags, reference_ID, timescale, earliest pts
+            if len(head) < k + 8:
+                continue
+            first = int.from_bytes(head[k:k + (8 if wide else 4)], "big")
+            k += 8 if wide else 4
+            count = int.from_bytes(head[k + 2:k + 4], "big")
+            k += 4
+            total = sum(int.from_bytes(head[k + 12 * r:k + 12 * r + 4], "big") & 0x7FFFFFFF
+                        for r in range(count) if k + 12 * r + 4 <= len(head))
+            if at + size + first + total > end:
+                errors.add(f"the segment index ('sidx') describes {total} bytes of fragments, the file holds "
+                           f"{max(end - at - size - first, 0)} after it: fragments lost after it was written")
 
 
 def _check_header(container, stream, table, header_frames, start_s, duration_s, complete, errors):
@@ -2210,7 +2445,14 @@ class _Decode:
         self.errors = errors
         self.threads = int(threads)
         self.display = _Display(video.stream, display, errors, tag_rotation, threads, video=video)
-        self.seek = bool(seek) and self.by_pts and video.seekable and not table.restarts and not table.pts_repeat
+        # a sample without a picture inside the stream may carry parameter sets that the pictures after it need
+        # (_Table.sent_no_picture): a seek to a keyframe after it would skip it, so such streams are decoded in order
+        self.seek = (bool(seek) and self.by_pts and (video.seekable or video.by_dts) and not table.restarts
+                     and not table.pts_repeat and not table.sent_no_picture)
+        # MPEG-TS: by dts, every keyframe's known; not across a timestamp discontinuity or wrap (table.restarts)
+        self.by_dts = self.seek and video.by_dts
+        if self.by_dts and any(d is None for d in table.pkt_dts):
+            self.seek = self.by_dts = False
         self.skip_nonref = (bool(skip_nonref) and self.by_pts
                             and video.stream.codec_context.name in _SKIP_NONREF_CODECS)
         cc = video.stream.codec_context
@@ -2224,6 +2466,11 @@ class _Decode:
         self.ended = False
         self.first_geometry = None
         self.seeks = 0
+
+    def _target(self, key):
+        """The timestamp a seek to decode position ``key`` asks for: its pts, or its dts (MPEG-TS)."""
+        table = self.video.table
+        return int(table.pkt_dts[key] if self.by_dts else table.pkt_pts[key])
 
     def _configure(self):
         cc = self.video.stream.codec_context
@@ -2341,7 +2588,7 @@ class _Decode:
                 restart = key is None
                 if key is not None:
                     try:
-                        self.video.container.seek(int(table.pkt_pts[key]), stream=self.video.stream, backward=True)
+                        self.video.container.seek(self._target(key), stream=self.video.stream, backward=True)
                     except av.FFmpegError:
                         restart = True
                     else:
@@ -2359,7 +2606,7 @@ class _Decode:
                 key = table.seek_target(wanted[i], refresh=refresh)
                 if key is not None and key - cur > _SEEK_MIN_SKIP:
                     try:
-                        self.video.container.seek(int(table.pkt_pts[key]), stream=self.video.stream, backward=True)
+                        self.video.container.seek(self._target(key), stream=self.video.stream, backward=True)
                     except av.FFmpegError:
                         seeking = False  # decode on sequentially from where we are
                     else:
@@ -2402,6 +2649,8 @@ class _Decode:
                         demux, landing, used, cur = self.video.container.demux(self.video.stream), None, {}, -1
                         last_out, seg_in, seg_out, last_dts = None, 0, 0, None
                         continue
+                    if pos < landing and self.by_dts:
+                        continue  # MPEG-TS: landed before the keyframe (any packet is a keyframe to its seek)
                     if pos < landing:
                         # The seek landed on an earlier keyframe (FFmpeg's MP4 seek does in a B-frame stream
                         # whose edit list hides leading packets). Frames are still identified by pts, but
@@ -2418,6 +2667,9 @@ class _Decode:
             try:
                 frames = packet.decode() if packet is not None else self._drain()
             except av.FFmpegError as exc:
+                if packet is not None and packet.size and cur in table.sent_no_picture:
+                    logs.clear()  # a sample without a picture, refused as expected (_Table.sent_no_picture)
+                    continue
                 if packet is not None and packet.size:
                     self.display.decoded(self.video.stream.codec_context, pts)
                 k_packet = int(table.frame_of_packet[pos]) if pos is not None else -1
@@ -2478,7 +2730,7 @@ class _Decode:
         want = set(self.wanted)
         last = self.wanted[-1]
         demux, _ = self._begin()
-        unsent = self.video.table.unsent
+        unsent, quiet = self.video.table.unsent, self.video.table.sent_no_picture
         k = 0
         d = -1  # decode position of the packet
         while k <= last:
@@ -2497,6 +2749,9 @@ class _Decode:
             try:
                 frames = packet.decode() if packet is not None else self._drain()
             except av.FFmpegError as exc:
+                if packet is not None and packet.size and d in quiet:
+                    logs.clear()  # a sample without a picture, refused as expected (_Table.sent_no_picture)
+                    continue
                 errors.add(f"decoder error near frame {k} ({_describe(exc)})")
                 errors.add_logs(logs)
                 continue
@@ -2714,7 +2969,8 @@ def read_frames(path, *, n=DEFAULT_N_FRAMES, every=None, times=None, indices=Non
         flagged *default*, else the first (see :func:`video_info`).
     seek : bool, default=True
         Jump to a keyframe when the keyframe layout lets the decoder skip packets before the
-        next requested frame (MP4/MOV and Matroska/WebM). Frames are identified by pts either
+        next requested frame (MP4/MOV and Matroska/WebM; MPEG-TS by the keyframe's decode timestamp,
+        not in one whose timestamps restart). Frames are identified by pts either
         way, so the result is the same as with ``seek=False``; a seek that lands elsewhere
         than asked falls back to decoding from the start. An H.264 intra-refresh stream without
         B-frames is sought to the keyframe before the recovery point whose refresh is complete at
