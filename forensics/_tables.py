@@ -105,7 +105,10 @@ def feature_fingerprint(extractor):
 
 
 def _frame_settings(video_features):
-    return _canonical({k: getattr(video_features, k) for k in _FRAME_PARAMS})
+    settings = {k: getattr(video_features, k) for k in _FRAME_PARAMS}
+    if getattr(video_features, "face_detector_", None) is not None:  # the backend that ran, not "auto"
+        settings["detector"] = video_features.face_detector_
+    return _canonical(settings)
 
 
 def _versions():
@@ -252,9 +255,15 @@ class FeatureTable:
                 continue
             if self.meta.get("kind") != "video":
                 raise TableMismatchError(f"{name} holds images; the frame setting {key}={value!r} applies to videos")
+            shown = f"{key}={value!r}"
+            if key == "detector" and value == "auto" and settings.get("faces", recorded.get("faces")):
+                from .media import resolve_detector  # the backend "auto" crops with here, which the table records
+
+                value = resolve_detector(value, settings.get("model_path", recorded.get("model_path")))
+                shown = f"detector='auto' (here {value!r})"
             if _canonical(value) != recorded.get(key):
                 raise TableMismatchError(f"{name} was extracted with {key}={recorded.get(key)!r}; this run asks for "
-                                         f"{key}={value!r}: re-extract, or drop the option to use the table's")
+                                         f"{shown}: re-extract, or drop the option to use the table's")
         return self
 
     def features_for(self, extractor, *, detector=None):
@@ -861,8 +870,9 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
         if out.exists():
             old = read_meta(out)
             if old is None or old.get("signature") != signature:
-                raise TableMismatchError(f"{os.fspath(out)} was written with other settings or by another version; "
-                                         "use another output, or delete it to start again")
+                why = _settings_change(old.get("signature") if old is not None else None, signature)
+                raise TableMismatchError(f"{os.fspath(out)} was written {why}; use another output, or delete it to "
+                                         "start again")
             existing = read_table(out)
             if [_path_key(p) for p in existing.data.drop_duplicates("item_index")["path"]] != keys:
                 raise TableMismatchError(f"{os.fspath(out)} holds other items than the data given; use another "
@@ -887,9 +897,11 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
         parts_dir.mkdir(parents=True, exist_ok=True)
         sig_file = parts_dir / "settings.json"
         if sig_file.exists():
-            if sig_file.read_text(encoding="utf-8") != signature:
-                raise TableMismatchError(f"{os.fspath(parts_dir)} holds chunks extracted with other settings; use "
-                                         "another output, or delete that folder to start again")
+            written = sig_file.read_text(encoding="utf-8")
+            if written != signature:
+                raise TableMismatchError(f"{os.fspath(parts_dir)} holds chunks extracted "
+                                         f"{_settings_change(written, signature)}; use another output, or delete "
+                                         "that folder to start again")
         else:
             sig_file.write_text(signature, encoding="utf-8")
         for part in sorted(parts_dir.glob("part-*.parquet")):
@@ -961,6 +973,61 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
         table.to_parquet(out)
         shutil.rmtree(parts_dir, ignore_errors=True)
     return table
+
+
+def _parse_signature(signature):
+    """``(settings, forensics version)`` of an extraction signature, or None when unreadable."""
+    try:
+        settings, end = json.JSONDecoder().raw_decode(signature)
+        version = json.loads(signature[end:])
+    except (TypeError, ValueError):
+        return None
+    return (settings, version) if isinstance(settings, dict) else None
+
+
+def _flat(value, prefix=""):
+    """Nested settings as ``{"frames.n_frames": 4, ...}``; the extractors' parameters one key per family."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if prefix == "features.extractors" and isinstance(value, list):
+        out = {}
+        for entry in value:
+            if isinstance(entry, dict) and "class" in entry:
+                family = str(entry["class"]).rsplit(".", 1)[-1]
+                out[f"features.{family}.columns"] = len(entry.get("columns", ()))
+                out.update(_flat(entry.get("params", {}), f"features.{family}"))
+        return out or {prefix: value}
+    return {prefix: value}
+
+
+def _settings_change(written, signature):
+    """What differs between the settings a table (or its chunks) was written with and this run's, in words:
+    ``"with frames.n_frames=4; this run asks for frames.n_frames=8"``, or the version that wrote it."""
+    old, new = _parse_signature(written) if written else None, _parse_signature(signature)
+    if old is None or new is None:
+        return "with other settings or by another version (its settings are not readable)"
+    (old_settings, old_version), (new_settings, new_version) = old, new
+    if old_version != new_version:
+        return f"by forensics {old_version}; this is forensics {new_version}, whose features may differ"
+    # named as the config keys a user sets (config.yaml), where there is one
+    config_key = {"level": "frames.level", "equalize": "features.equalize", "frames.detector": "frames.face_detector",
+                  "frames.model_path": "frames.face_model"}
+    a, b = ({config_key.get(k, k): v for k, v in _flat(x).items()} for x in (old_settings, new_settings))
+    keys = [k for k in dict.fromkeys([*a, *b]) if (k in a, a.get(k)) != (k in b, b.get(k))]
+    if "features.spec" in keys:  # other features: their families' parameters differ as a consequence
+        keys = [k for k in keys if k == "features.spec" or not k.startswith("features.") or k.count(".") == 1]
+    if not keys:
+        return "with other settings"
+    shown = keys[:4]
+    more = f" (and {len(keys) - len(shown)} more)" if len(keys) > len(shown) else ""
+
+    def show(settings):
+        return ", ".join(f"{k}={settings[k]!r}" if k in settings else f"no {k}" for k in shown)
+
+    return f"with {show(a)}; this run asks for {show(b)}{more}"
 
 
 def saved_items(out):

@@ -482,7 +482,8 @@ def test_extract_refuses_to_mix_settings(data, tmp_path, capsys):
     before = (out / "features.parquet").read_bytes()
     assert main(["extract", str(data), "--out", str(out), "--features", "dctspec", "--no-progress"]) == 1
     line, = error_lines(capsys.readouterr().err)
-    assert "written with other settings" in line and str(out / "features.parquet") in line
+    assert str(out / "features.parquet") in line
+    assert "written with features.spec=['blur']; this run asks for features.spec=['dctspec']" in line
     assert (out / "features.parquet").read_bytes() == before
 
 
@@ -1010,7 +1011,13 @@ def test_report_on_images_with_both_protocols(data, tmp_path, capsys):
                  "--gallery", "2", "--min-bin-count", "3", "--title", "T", "--group-pattern", r"^\d+_([a-z]+)",
                  "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert "item level: ROC-AUC" in printed and "(95% CI" in printed
+    # the console gives the fold mean, as report.md's headline and evaluate do, then the pooled figure, named so
+    # (before: the pooled ROC-AUC alone, unnamed, beside a headline that gives the fold mean)
+    record = json.loads((out / "run.json").read_text())["results"][0]["metrics"]
+    mean = f"{record['roc_auc']:.3f} ± {record['roc_auc_std']:.3f}"
+    line, = [x for x in printed.splitlines() if "item level: ROC-AUC" in x]
+    assert line.startswith(f"  item level: ROC-AUC {mean} (mean ± std over 2 folds); pooled out-of-fold ")
+    assert "(95% CI" in line and f"Held-out ROC-AUC **{mean}** over 2 folds" in (out / "report.md").read_text()
     html = (out / "report.html").read_text()
     assert "<title>T</title>" in html and "As given vs codec-equalized" in html and "7. Provenance" in html
     assert (out / "table_as_is_vs_equalized.csv").is_file() and (out / "figure_gallery.png").is_file()
@@ -1126,6 +1133,21 @@ def test_evaluate_saved_model_leaves_out_items_it_cannot_score_and_says_so(data,
     got = pd.read_csv(tmp_path / "b.csv").set_index("group")
     np.testing.assert_allclose(got[["roc_auc", "n"]], expected[["roc_auc", "n"]])
     assert got.loc["all", "n"] == 23
+    # --out DIR: each test item's score beside the metrics (before: metrics.csv only), the failed one with its reason
+    assert main(["evaluate", str(broken), "--model", str(model), "--out", str(tmp_path / "dir"),
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in (tmp_path / "dir").iterdir()) == ["config.yaml", "metrics.csv", "run.json",
+                                                                  "scores.parquet"]
+    per_item = pd.read_parquet(tmp_path / "dir" / "scores.parquet")
+    assert list(per_item.columns) == ["path", "label", "method", "score", "status", "error"]
+    assert len(per_item) == 24 and per_item["status"].tolist().count("error") == 1
+    failed = per_item[per_item["status"] == "error"].iloc[0]
+    assert Path(failed["path"]).name == bad.name and np.isnan(failed["score"]) and failed["error"]
+    kept = per_item[per_item["status"] == "ok"].reset_index(drop=True)
+    assert kept["path"].map(lambda p: Path(p).name).tolist() == rest["path"].map(lambda p: Path(p).name).tolist()
+    np.testing.assert_allclose(kept["score"], scores, rtol=1e-12)
+    np.testing.assert_array_equal(kept["label"], rest["label"])
     # a test set of one class: the ranking metrics cannot be measured, and the note says so
     reals = paths_of(data)
     reals[reals["label"] == 0][["path", "label"]].to_csv(tmp_path / "reals.csv", index=False)
@@ -1144,13 +1166,22 @@ def test_evaluate_detector_on_other_data_sets_and_the_matrix(data, videos, tmp_p
 
     other = tmp_path / "other"
     save_demo_dataset(other, n_per_class=8, size=64, seed=7)
-    out = tmp_path / "cross.csv"
+    out = tmp_path / "cross"
     assert main(["evaluate", str(data), "--detector", "dct-lr", "--test", str(data), "--test", str(other),
                  "--out", str(out), "--no-progress", "--no-audit"]) == 0
     printed = capsys.readouterr().out
     assert "24 test items of" in printed and "are also training items" in printed
-    table = pd.read_csv(out)
+    table = pd.read_csv(out / "metrics.csv")
     assert table.groupby("test")["group"].first().to_dict() == {str(data): "all", str(other): "all"}
+    # each test row's score (before: no scores.parquet, though the help listed it); its ROC-AUC is the metric's
+    from sklearn.metrics import roc_auc_score
+
+    scores = pd.read_parquet(out / "scores.parquet")
+    assert scores.groupby("test", sort=False).size().to_dict() == {str(data): 24, str(other): 16}
+    assert (scores["detector"] == "dct-lr").all() and scores["score"].between(0, 1).all()
+    for test, rows in scores.groupby("test"):
+        assert roc_auc_score(rows["label"], rows["score"]) == pytest.approx(
+            table[(table["test"] == test) & (table["group"] == "all")]["roc_auc"].iloc[0], abs=1e-12)
     assert main(["evaluate", str(data), "--detector", "dct-lr", "--test", str(other), "--matrix", "--cv", "2",
                  "--out", str(tmp_path / "m.csv"), "--no-progress", "--no-audit"]) == 0
     matrix = pd.read_csv(tmp_path / "m.csv")
@@ -1259,6 +1290,10 @@ def test_predict_one_row_per_input_in_order_with_failures_recorded(data, model, 
     assert table["prediction"].iloc[:-2].tolist() == (expected >= 0.5).astype(int).tolist()
     assert table[["score", "prediction"]].iloc[-2:].isna().all().all()
     assert (tmp_path / "pred.config.yaml").is_file()
+    # the run record --out promises beside the predictions (before: none was written)
+    record = json.loads((tmp_path / "pred.run.json").read_text())
+    assert (record["command"], record["n_items"], record["n_failed"]) == ("predict", len(real) + 3, 2)
+    assert record["model"] == str(model) and record["out"] == str(out) and record["seconds"] > 0
 
 
 def test_predict_names_why_an_input_file_named_on_the_command_line_is_missing(data, model, tmp_path, capsys):
@@ -1614,7 +1649,7 @@ def test_predict_missing_or_corrupt_model(tmp_path, capsys):
 
 # -- runs ------------------------------------------------------------------------------------------
 
-def test_runs_lists_the_run_records_and_answers_sql(data, tmp_path, capsys):
+def test_runs_lists_the_run_records_and_answers_sql(data, tmp_path, capsys, monkeypatch):
     root = tmp_path / "results"
     assert main(["extract", str(data), "--features", "dctspec", "--out", str(root / "t"), "--no-progress"]) == 0
     assert main(["evaluate", str(root / "t" / "features.parquet"), "--detector", "dct-lr", "--cv", "3",
@@ -1632,6 +1667,23 @@ def test_runs_lists_the_run_records_and_answers_sql(data, tmp_path, capsys):
     tables = pd.read_csv(io.StringIO(capsys.readouterr().out))
     assert tables["path"].tolist() == [str(root / "t" / "features.parquet")] and tables["n_rows"].tolist() == [24]
     assert main(["runs", str(tmp_path / "nope")]) == 1
+    # the listings are those of DuckDB's query, and need no DuckDB (the 'workflow' extra); --sql does
+    from forensics.tracking import DEFAULT_QUERY, list_runs, query_runs
+
+    pd.testing.assert_frame_equal(list_runs(root), query_runs(root, DEFAULT_QUERY), check_dtype=False)
+    pd.testing.assert_frame_equal(list_runs(root, tables=True),
+                                  query_runs(root, "SELECT * FROM tables ORDER BY created"), check_dtype=False)
+    capsys.readouterr()
+    with_duckdb = {}
+    for flags in ([], ["--tables"]):
+        assert main(["runs", str(root), *flags]) == 0
+        with_duckdb[tuple(flags)] = capsys.readouterr().out
+    monkeypatch.setitem(sys.modules, "duckdb", None)  # not installed: importing it raises ImportError
+    for flags in ([], ["--tables"]):
+        assert main(["runs", str(root), *flags]) == 0
+        assert capsys.readouterr().out == with_duckdb[tuple(flags)]
+    assert main(["runs", str(root), "--sql", "SELECT 1"]) == 1
+    assert 'SQL over runs needs DuckDB: pip install "scikit-forensics[workflow]"' in capsys.readouterr().err
 
 
 def test_environment_variable_for_tracking_is_read(monkeypatch):

@@ -167,6 +167,16 @@ def test_predict_says_partial_with_the_reason_for_a_truncated_video_as_extract_d
     assert rows["error"].tolist() == ["", reason]  # the same reason as extract's
     assert np.isfinite(pd.to_numeric(rows["score"])).all()  # still scored, from the frames read
     assert "1 of 2 inputs were read only in part and scored from what could be read (status partial)" in err
+    record = json.loads((tmp_path / "p.run.json").read_text())  # the run record beside the predictions counts them
+    assert (record["n_items"], record["n_failed"], record["n_partial"]) == (2, 0, 1)
+    # evaluate --model's per-item scores say the same (status, reason, score)
+    pd.DataFrame({"path": [str(whole), str(short)], "label": [1, 1]}).to_csv(tmp_path / "l.csv", index=False)
+    assert main(["evaluate", str(tmp_path / "l.csv"), "--model", str(model), "--no-progress",
+                 "--out", str(tmp_path / "ev")]) == 0
+    capsys.readouterr()
+    per_item = pd.read_parquet(tmp_path / "ev" / "scores.parquet")
+    assert per_item["status"].tolist() == ["ok", "partial"] and per_item["error"].tolist() == ["", reason]
+    np.testing.assert_allclose(per_item["score"], pd.to_numeric(rows["score"]), rtol=1e-9)
     if level == "video":  # from the table, the row keeps extract's status and reason
         assert main(["predict", str(model), str(table), "--no-progress", "--out", str(tmp_path / "q.csv")]) == 0
         again = pd.read_csv(tmp_path / "q.csv", keep_default_na=False)

@@ -77,6 +77,68 @@ def test_train_from_a_table_records_the_tables_frame_settings(videos, tmp_path):
                  "--no-audit", "--out", str(tmp_path / "other")]) == 1
 
 
+@pytest.fixture(scope="module")
+def face_videos(tmp_path_factory):
+    from video_fixtures import face_video
+
+    root = tmp_path_factory.mktemp("provenance") / "faces"
+    for label in ("real", "fake"):
+        (root / label).mkdir(parents=True)
+        for k in range(2):
+            face_video(root / label / f"{k}.mp4", n_frames=2, size=(128, 128), faces_from="synthetic",
+                       seed=k + 10 * (label == "fake"))
+    return root
+
+
+def test_faces_without_a_face_detector_record_the_one_that_ran_and_predict_refuses_another(face_videos, tmp_path,
+                                                                                           capsys):
+    """``--faces`` alone: "auto" is resolved (here the cascade; MTCNN where facenet-pytorch is installed) and that
+    name is what config.yaml, the table and the saved model record, so a repeat or a prediction elsewhere crops
+    with the same detector, or is refused naming it; it never switches silently."""
+    import importlib.util
+
+    from forensics import load, save
+
+    if importlib.util.find_spec("facenet_pytorch") is not None:
+        pytest.skip("facenet-pytorch is installed: 'auto' picks MTCNN here and this test expects the cascade")
+    out = tmp_path / "tf"
+    assert main(["extract", str(face_videos), "--faces", "--n-frames", "1", "--features", "spectral", "--no-progress",
+                 "--no-audit", "--out", str(out)]) == 0
+    frames, _ = _written(out)
+    assert (frames["face_detector"], frames["face_model"]) == ("cascade", None)  # before: 'auto'
+    table = read_table(out / "features.parquet")
+    assert table.meta["frames"]["detector"] == "cascade" and table.meta["config"]["frames.face_detector"] == "cascade"
+    assert table.data["status"].eq("ok").all()  # the cascade found the faces: the rows are about faces
+    model_path = tmp_path / "m.skops"
+    assert main(["train", str(out / "features.parquet"), "--detector", "spectrum-lr", "--no-progress", "--no-audit",
+                 "--out", str(model_path)]) == 0
+    model = load(model_path)
+    assert model.face_detector == "cascade" and model.features_.face_detector_ == "cascade"
+    assert yaml.safe_load((tmp_path / "m.config.yaml").read_text())["frames"]["face_detector"] == "cascade"
+    # the written config repeats the extraction with the same detector: the same table, kept as it is
+    assert main(["extract", "--config", str(out / "config.yaml"), "--no-progress"]) == 0
+    capsys.readouterr()
+    video = str(face_videos / "real" / "0.mp4")
+    assert main(["predict", str(model_path), video]) == 0  # the look-alike: its detector runs here
+    assert capsys.readouterr().out.splitlines()[1].endswith(",ok,")
+    # a model trained where MTCNN ran: refused here (facenet-pytorch missing), not scored with the cascade
+    model.face_detector = model.features_.face_detector_ = "mtcnn"
+    save(model, tmp_path / "mtcnn.skops")
+    assert main(["predict", str(tmp_path / "mtcnn.skops"), video]) == 1
+    err = capsys.readouterr().err
+    assert f"the model '{tmp_path / 'mtcnn.skops'}' crops faces with 'mtcnn' (the detector it was trained with), " \
+           "which cannot run here: face detector 'mtcnn' needs facenet-pytorch, which is not installed" in err
+    # a model saved before the detector was recorded ('auto'): scored, with a note naming the detector used now
+    model.face_detector = model.features_.detector = "auto"
+    del model.features_.face_detector_
+    save(model, tmp_path / "old.skops")
+    assert main(["predict", str(tmp_path / "old.skops"), video]) == 0
+    captured = capsys.readouterr()
+    assert "saved without recording which face detector cropped its training faces (face_detector 'auto'); this " \
+           "run crops with 'cascade'" in captured.err and captured.err.count("face detector") == 1
+    assert captured.out.splitlines()[1].endswith(",ok,")
+
+
 def _image(rng, fake):
     a = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
     if fake:  # a generator-style down/up-sampling

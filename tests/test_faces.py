@@ -352,6 +352,33 @@ def test_make_detector_names():
     assert isinstance(make_detector(), expected)
 
 
+def test_resolve_detector_names_the_backend_that_runs(monkeypatch, tmp_path):
+    import forensics.media._faces as mod
+    from forensics.media import resolve_detector
+    from forensics.media._faces import unavailable_reason
+
+    real = importlib.util.find_spec
+    # facenet-pytorch is not installed here: its presence is simulated where find_spec is asked (as above)
+    for installed, expected in ((True, "mtcnn"), (False, "cascade")):
+        monkeypatch.setattr(mod.importlib.util, "find_spec",
+                            lambda name, *a, _i=installed: (object() if _i else None) if name == "facenet_pytorch"
+                            else real(name, *a))
+        assert resolve_detector() == resolve_detector("auto") == expected
+        assert type(make_detector()).__name__ == {"mtcnn": "MTCNNDetector", "cascade": "CascadeDetector"}[expected]
+        assert resolve_detector("auto", "yunet.onnx") == "yunet"  # a model file means YuNet, installed or not
+        assert [resolve_detector(b) for b in ("yunet", "cascade", "mtcnn")] == ["yunet", "cascade", "mtcnn"]
+        # MTCNN cannot run without facenet-pytorch; the check imports nothing
+        assert (unavailable_reason("mtcnn") is None) == installed
+    assert "needs facenet-pytorch, which is not installed" in unavailable_reason("mtcnn")
+    with pytest.raises(ValueError, match="backend must be"):
+        resolve_detector("hog")
+    # YuNet needs its model file; the cascade ships with the libraries
+    assert unavailable_reason("yunet", tmp_path / "y.onnx") == f"face detector 'yunet': model file not found: " \
+                                                              f"{tmp_path / 'y.onnx'!r}"
+    (tmp_path / "y.onnx").write_bytes(b"x")
+    assert unavailable_reason("yunet", tmp_path / "y.onnx") is None and unavailable_reason("cascade") is None
+
+
 def test_make_detector_auto_prefers_mtcnn_when_installed(monkeypatch):
     import forensics.media._faces as mod
 
@@ -706,6 +733,23 @@ def test_display_image_is_the_items_display_rgb_on_the_scale_of_its_rgb():
     rgb8 = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
     shown = _display_image(Item(0, None, pixels=rgb8))[0]
     assert np.shares_memory(shown, rgb8) and not shown.flags.writeable  # no copy, and never written to
+
+
+def test_yunet_opencv_engine_loads_without_opencvs_graph_engine_warning(yunet_path, astronaut, tmp_path, capfd):
+    """OpenCV 5 logged 'setPreferableTarget Targets are not supported by the new graph engine for now' on stderr
+    at every YuNet load (twice in a predict run); it is silenced there alone: the log level comes back, and a
+    model OpenCV cannot load still raises."""
+    level = cv2.utils.logging.getLogLevel()
+    capfd.readouterr()
+    det = YuNetDetector(yunet_path, engine="opencv")
+    assert len(det.detect(astronaut)) >= 1 and det.engine_ == "opencv"  # it loaded and detects
+    assert "setPreferableTarget" not in capfd.readouterr().err
+    assert cv2.utils.logging.getLogLevel() == level  # OpenCV's other warnings still print
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not an onnx model")
+    with pytest.raises(ValueError, match="OpenCV could not load the YuNet model"):
+        YuNetDetector(bad, engine="opencv").detect(astronaut)
+    assert cv2.utils.logging.getLogLevel() == level
 
 
 # -- YuNet through onnxruntime ---------------------------------------------------------------------

@@ -135,6 +135,30 @@ def test_frame_settings_are_checked_only_when_asked(videos):
         image_table.check_frames(n_frames=4)
 
 
+def test_a_face_table_records_the_detector_that_ran_and_auto_is_checked_as_that(videos, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("facenet_pytorch") is not None:
+        pytest.skip("facenet-pytorch is installed: 'auto' picks MTCNN here and this test expects the cascade")
+    manifest = load_data(videos).iloc[:2]
+    with pytest.warns(RuntimeWarning, match="no face"):  # landscapes: the cascade ran and found none
+        table = extract_table(manifest, features=["blur"], n_frames=1, faces=True)  # face_detector="auto"
+    assert table.meta["frames"]["detector"] == "cascade"  # the backend that cropped, not "auto"
+    # a run asking for "auto" asks for what it picks here: the same
+    table.check_frames(faces=True, detector="auto")
+    table.check_frames(faces=True, detector="cascade")
+    with pytest.raises(TableMismatchError, match="extracted with detector='cascade'; this run asks for "
+                                                 "detector='mtcnn'"):
+        table.check_frames(faces=True, detector="mtcnn")
+    # a table cropped by MTCNN (elsewhere) is not what "auto" crops with here
+    table.meta["frames"]["detector"] = "mtcnn"
+    with pytest.raises(TableMismatchError, match=r"extracted with detector='mtcnn'; this run asks for "
+                                                 r"detector='auto' \(here 'cascade'\)"):
+        table.check_frames(faces=True, detector="auto")
+    # whole frames: no face detector runs, the setting is kept as given
+    assert extract_table(manifest, features=["blur"], n_frames=1).meta["frames"]["detector"] == "auto"
+
+
 def test_extract_table_resumes_and_refuses_other_settings(images, tmp_path):
     out = tmp_path / "t.parquet"
     full = extract_table(images, features=["blur"], chunk_size=5)
@@ -146,13 +170,48 @@ def test_extract_table_resumes_and_refuses_other_settings(images, tmp_path):
     resumed = extract_table(images, features=["blur"], chunk_size=4, out=out)
     pd.testing.assert_frame_equal(resumed.data, full.data)
     assert not parts.exists()
-    with pytest.raises(TableMismatchError, match="written with other settings"):
+    # the refusal names what differs (as config keys), old value then new: the feature set...
+    with pytest.raises(TableMismatchError, match=re.escape("written with features.spec=['blur']; this run asks for "
+                                                           "features.spec=['dctspec']; use another output")):
         extract_table(images, features=["dctspec"], out=out)
+    # ... one parameter of a family (the same extractor otherwise)...
+    bank = tmp_path / "bank.parquet"
+    extract_table(images, features=make_feature_bank(["blur"]), out=bank)
+    with pytest.raises(TableMismatchError, match=r"written with features\.BlurFeatures\.grid=4; this run asks for "
+                                                 r"features\.BlurFeatures\.grid=2; "):
+        extract_table(images, features=make_feature_bank(["blur"], blur__grid=2), out=bank)
+    # ... equalization
+    with pytest.raises(TableMismatchError, match=r"with features\.equalize=False; this run asks for "
+                                                 r"features\.equalize=True"):
+        extract_table(images, features=["blur"], equalize=True, out=out)
     other = tmp_path / "u.parquet.parts"
     other.mkdir()
     (other / "settings.json").write_text("something else")
-    with pytest.raises(TableMismatchError, match="chunks extracted with other settings"):
+    with pytest.raises(TableMismatchError, match="chunks extracted with other settings or by another version "
+                                                 r"\(its settings are not readable\)"):
         extract_table(images, features=["blur"], out=tmp_path / "u.parquet")
+    # chunks written by another version: the version is named, not a setting
+    settings, end = json.JSONDecoder().raw_decode(sig)
+    (other / "settings.json").write_text(sig[:end] + json.dumps("0.0.1"))
+    with pytest.raises(TableMismatchError, match=r"chunks extracted by forensics 0\.0\.1; this is forensics "):
+        extract_table(images, features=["blur"], out=tmp_path / "u.parquet")
+    # its look-alike, the very signature of this run, resumes
+    (other / "settings.json").write_text(sig)
+    pd.testing.assert_frame_equal(extract_table(images, features=["blur"], out=tmp_path / "u.parquet").data, full.data)
+
+
+def test_resume_refusal_names_the_frame_setting(videos, tmp_path):
+    manifest = load_data(videos)
+    out = tmp_path / "v.parquet"
+    first = extract_table(manifest, features=["blur"], n_frames=2, out=out)
+    with pytest.raises(TableMismatchError, match=r"written with frames\.n_frames=2; this run asks for "
+                                                 r"frames\.n_frames=3; use another output"):
+        extract_table(manifest, features=["blur"], n_frames=3, out=out)
+    with pytest.raises(TableMismatchError, match=r"written with aggregate=None, frames\.level='frame'; this run asks "
+                                                 r"for aggregate=\['mean'\], frames\.level='video'"):
+        extract_table(manifest, features=["blur"], n_frames=2, level="video", aggregate=("mean",), out=out)
+    assert extract_table(manifest, features=["blur"], n_frames=2, out=out).meta["n_kept"] == len(manifest)
+    assert first.meta["n_kept"] == 0
 
 
 def test_retry_failed_extracts_again_only_the_failed_items(images, tmp_path):

@@ -535,6 +535,7 @@ def test_documented_defaults_and_keyword_only_parameters():
      [(), "median", ("mean", "median"), ("mean", "mean")]),
     ("n_jobs", [None, 1, -1, 2], [0, True, 1.5]),
     ("max_pixels", [None, 1, np.int64(3072), 1 << 30], [0, -1, True, 3072.0, "3072"]),
+    ("detector", ["auto", "yunet", "cascade", "mtcnn"], ["hog", "Auto"]),
 ])
 def test_each_parameter_refused_beside_its_valid_look_alike(name, accepted, refused):
     for value in accepted:
@@ -543,6 +544,42 @@ def test_each_parameter_refused_beside_its_valid_look_alike(name, accepted, refu
     for value in refused:
         with pytest.raises(ValueError, match=name):
             VideoFeatures(BlurFeatures(), **{name: value}).fit()
+
+
+def test_fit_records_the_face_detector_that_crops_and_a_fitted_one_never_switches(tmp_path, monkeypatch):
+    """``detector="auto"`` is resolved at fit (``face_detector_``): a fitted (saved) object crops with that backend
+    wherever it runs, or refuses to run, naming it, where that backend cannot (here MTCNN without facenet-pytorch)."""
+    import importlib.util
+
+    import forensics.media._faces as faces
+
+    if importlib.util.find_spec("facenet_pytorch") is not None:
+        pytest.skip("facenet-pytorch is installed: this test needs a machine where MTCNN cannot run")
+    path = tmp_path / "face.mp4"
+    face_video(path, n_frames=2, size=(128, 128), faces_from="synthetic")
+    here = VideoFeatures(BlurFeatures(), n_frames=2).fit()
+    assert here.detector == "auto" and here.face_detector_ == "cascade"  # what "auto" picks here
+    assert VideoFeatures(BlurFeatures(), model_path="y.onnx").fit().face_detector_ == "yunet"
+    assert VideoFeatures(BlurFeatures(), faces=False).fit().face_detector_ is None
+    assert VideoFeatures(BlurFeatures(), detector=KnownBoxDetector()).fit().face_detector_ is None
+    # fitted where facenet-pytorch is installed (simulated: find_spec answers for it), then run here
+    real = importlib.util.find_spec
+    monkeypatch.setattr(faces.importlib.util, "find_spec",
+                        lambda name, *a: object() if name == "facenet_pytorch" else real(name, *a))
+    there = pickle.loads(pickle.dumps(VideoFeatures(BlurFeatures(), n_frames=2, on_error="nan").fit()))
+    monkeypatch.undo()
+    assert there.face_detector_ == "mtcnn"
+    with pytest.raises(ImportError, match=r"cannot crop faces as fitted: face detector 'mtcnn' needs facenet-pytorch, "
+                                          r"which is not installed .*the faces were cropped with 'mtcnn'"):
+        there.transform([path])  # refused as a whole (on_error="nan" notwithstanding), not cropped by the cascade
+    # the look-alike fitted here crops (with the cascade), and so does one saved before face_detector_ existed,
+    # which says which detector "auto" picks now
+    assert np.isfinite(here.transform([path])).all() and here.status_["status"].tolist() == ["ok"]
+    old = pickle.loads(pickle.dumps(here))
+    del old.face_detector_
+    with pytest.warns(UserWarning, match="without recording which face detector cropped its faces "
+                                         r"\(detector='auto'\); it crops with 'cascade' here"):
+        np.testing.assert_array_equal(old.transform([path]), here.transform([path]))
 
 
 def test_extractor_must_be_a_frame_extractor():

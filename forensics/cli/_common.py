@@ -193,7 +193,9 @@ def add_frames(parser):
     option(group, "--faces", key="frames.faces", action="flag", default=None,
            help="detect and crop faces; features are computed on the crops")
     option(group, "--face-detector", key="frames.face_detector", choices=FACE_DETECTORS, default=None,
-           help="face detector for --faces (default: auto)")
+           help="face detector for --faces (default: auto, the best that runs here: yunet with --face-model, "
+                "else mtcnn when facenet-pytorch is installed, else cascade; the config and the table record the one "
+                "that ran)")
     option(group, "--face-model", key="frames.face_model", default=None, metavar="PATH",
            help="model file of the face detector (the YuNet ONNX file for --face-detector yunet)")
     option(group, "--aggregate", key="frames.aggregate", choices=AGGREGATIONS, default="mean",
@@ -476,11 +478,18 @@ def check_face_options(args):
         raise CommandError(f"face detector model not found: {args.face_model!r}")
 
 
+def face_backend(args):
+    """The face detector this run crops with: ``--face-detector`` with ``auto`` resolved here (recorded as such)."""
+    from ..media import resolve_detector
+
+    return resolve_detector(args.face_detector or "auto", args.face_model)
+
+
 def record_frames(args, kind, data):
     """Write into the resolved config the frame settings this run uses, defaults filled in.
 
     A video run records its level, ``n_frames`` (or ``every``), ``faces`` and, with faces, the
-    face detector and its model: the values used, so that ``--config`` on the written config
+    face detector that runs (``auto`` resolved: :func:`face_backend`) and its model: the values used, so that ``--config`` on the written config
     repeats the run even if a default changes. From a feature table they are the table's own
     (what its rows were extracted with; a re-run's check of the table then passes). Images use
     no frame setting (from files with faces, the face detector is recorded); image tables keep
@@ -498,7 +507,8 @@ def record_frames(args, kind, data):
     else:
         video = set(data["kind"]) == {"video"}
         level, n_frames, every = args.level or "frame", args.n_frames or 32, args.every
-        faces, detector, model = bool(getattr(args, "faces", None)), args.face_detector or "auto", args.face_model
+        faces, model = bool(getattr(args, "faces", None)), args.face_model
+        detector = face_backend(args) if faces else None
     used = {"frames.face_detector": detector if faces else None, "frames.face_model": model if faces else None}
     if video:
         used.update({"frames.level": level, "frames.n_frames": None if every is not None else n_frames,
@@ -522,7 +532,7 @@ def count_videos(table):
 def extraction_kwargs(args):
     """``extract_table`` keyword arguments from the shared frame options (defaults filled)."""
     return dict(level=args.level, n_frames=args.n_frames or 32, every=args.every, faces=bool(args.faces),
-                face_detector=args.face_detector or "auto", face_model=args.face_model,
+                face_detector=face_backend(args) if args.faces else "auto", face_model=args.face_model,
                 n_jobs=getattr(args, "n_jobs", None), progress=args.progress)
 
 
@@ -823,11 +833,40 @@ def load_model(path):
     if not Path(path).is_file():
         raise CommandError(f"model not found: {path!r}")
     try:
-        return load(path)
+        model = load(path)
     except (OSError, ValueError, EOFError) as exc:
         raise CommandError(f"cannot load the model {path!r}: {one_line(exc)}") from None
     except Exception as exc:  # a corrupt pickle or zip raises almost anything
         raise CommandError(f"cannot load the model {path!r}: {type(exc).__name__}: {one_line(exc)}") from None
+    check_face_detector(model, path)
+    return model
+
+
+def check_face_detector(model, path):
+    """Refuse a face model whose recorded face detector cannot run here (never crop with another one).
+
+    A model saved before the detector was recorded (``auto``) gets a note naming the one used now."""
+    from ..features import VideoFeatures
+    from ..media import resolve_detector
+    from ..media._faces import unavailable_reason
+
+    video = getattr(model, "features_", None)
+    if video is None and hasattr(model, "steps"):
+        video = model.steps[0][1]
+    if not (isinstance(video, VideoFeatures) and video.faces and isinstance(video.detector, str)):
+        return
+    name = getattr(video, "face_detector_", None)
+    if name is None:
+        name = resolve_detector(video.detector, video.model_path)
+        if video.detector == "auto":
+            stderr(f"forensics: note: the model {os.fspath(path)!r} was saved without recording which face detector "
+                   f"cropped its training faces (face_detector 'auto'); this run crops with {name!r}: train it again "
+                   "to record the detector")
+            video.face_detector_ = name  # said once here, not again by each transform
+    reason = unavailable_reason(name, video.model_path)
+    if reason is not None:
+        raise CommandError(f"the model {os.fspath(path)!r} crops faces with {name!r} (the detector it was trained "
+                           f"with), which cannot run here: {reason}")
 
 
 def set_progress(pipe, flag):

@@ -15,7 +15,8 @@ def add_parser(subparsers):
             "scikit-learn), extract the full handcrafted feature bank, and report the ROC-AUC of a "
             "logistic-regression head under 5-fold cross-validation grouped by source photo; then the detector "
             "catalogue on the same data and the HTML report (forensics.datasets.run_demo). Writes "
-            "OUT/features.csv, OUT/results.json, OUT/catalogue.csv and OUT/report/."
+            "OUT/features.csv, OUT/results.json, OUT/catalogue.csv and OUT/catalogue.md, OUT/report/ (report.html, "
+            "report.md, figures and tables) and OUT/config.yaml (the resolved options)."
         ),
     )
     C.add_config(parser)

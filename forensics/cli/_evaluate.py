@@ -42,8 +42,10 @@ def add_parser(subparsers):
     C.add_frames(parser)
     C.add_audit(parser)
     C.add_output(parser, metavar="DIR|FILE.csv",
-                 help="write the results: a folder (metrics.csv, folds.csv, scores.parquet, config.yaml, run.json), "
-                      "or a .csv file for the metrics table (config and run record beside it)")
+                 help="write the results: a folder (metrics.csv, config.yaml, run.json and scores.parquet: each test "
+                      "row's fake score; with cross-validation the out-of-fold scores, their fold and threshold, and "
+                      "folds.csv, the metrics of each fold; no scores with --matrix), or a .csv file for the metrics "
+                      "table (config and run record beside it)")
     C.add_tracking(parser)
     C.add_run(parser)
     return parser
@@ -170,6 +172,18 @@ def _evaluate_cv(pipes, args):
     return 0
 
 
+_ROW_COLUMNS = ("item_index", "path", "label", "method", "group", "frame_index", "time_s", "face_index")
+
+
+def _scored_rows(frame, scores, **front):
+    """The rows' identity columns (those of :data:`_ROW_COLUMNS` present), ``front`` columns first, and ``score``."""
+    out = frame[[c for c in _ROW_COLUMNS if c in frame.columns]].reset_index(drop=True).copy()
+    for i, (name, value) in enumerate(front.items()):
+        out.insert(i, name, value)
+    out["score"] = np.asarray(scores, dtype=np.float64)
+    return out
+
+
 def _write_cv_files(out_dir, results):
     import pandas as pd
 
@@ -226,7 +240,7 @@ def _evaluate_on_tests(pipes, args):
             if both:
                 print(f"  warning: {len(both)} test items of {source} are also training items (e.g. "
                       f"{sorted(both)[0]}): the metrics are optimistic")
-        out_rows = []
+        out_rows, scored = [], []
         # MLflow names: each data set by the end of its path (a full path is no valid metric name)
         labels = dict(zip(names, data_labels(names)))
         run.tracker.log_params({f"data.{label}": path for path, label in labels.items()})
@@ -253,6 +267,7 @@ def _evaluate_on_tests(pipes, args):
                 with C.quiet_warnings():
                     out = fit_and_score(pipe, train[name], t[name], threshold=args.threshold,
                                         aggregate=args.aggregate, k=args.top_k)
+                scored.append(_scored_rows(t[name].data, out["scores"], detector=name, test=os.fspath(source)))
                 table = out["metrics"] if out["video_metrics"] is None else out["video_metrics"]
                 level = "video" if out["video_metrics"] is not None else "item"
                 print(f"\n{name} tested on {source} ({level} level, threshold {args.threshold}; per method: its fakes "
@@ -276,6 +291,8 @@ def _evaluate_on_tests(pipes, args):
                     f"{name}." if len(pipes) > 1 else "") + f"{labels[os.fspath(source)]}.")
         if metrics_path is not None:
             C.write_text(metrics_path, pd.concat(out_rows, ignore_index=True).to_csv(index=False), "the results")
+            if out_dir is not None and scored:  # each test row's score (not with --matrix)
+                pd.concat(scored, ignore_index=True).to_parquet(out_dir / "scores.parquet", index=False)
             print(f"\nWrote {out_dir or metrics_path}")
         first = next(iter(train.values()))
         run.record(data=str(args.data), level=first.level, n_items=len(first), n_videos=C.count_videos(first))
@@ -305,6 +322,9 @@ def _evaluate_model(args):
                 raise C.CommandError(str(exc)) from None
             scores = C.fake_scores(scorer, F)
             y, methods, videos = table.y, table.methods, table.videos
+            per_item = _scored_rows(table.data, scores)
+            per_item["status"] = table.data["status"].to_numpy()
+            per_item["error"] = table.data["error"].fillna("").to_numpy()
         else:
             # the files of the kind the model scores; the others are counted, never left out silently
             wanted = "video" if takes_videos(model) else "image"
@@ -332,6 +352,13 @@ def _evaluate_model(args):
                          f"are scored from what could be read (status partial); first: "
                          f"{manifest['path'].iloc[cut[0]]}: {partial[cut[0]]}")
             failed = np.flatnonzero([bool(e) or not np.isfinite(v) for e, v in zip(errors, scores)])
+            per_item = _scored_rows(manifest, scores)  # every item: the failed ones with their reason, no score
+            reasons = [e or ("the model gave no finite score" if not np.isfinite(v) else "")
+                       for e, v in zip(errors, scores)]
+            bad = np.array([bool(r) for r in reasons], dtype=bool)
+            per_item["score"] = np.where(bad, np.nan, per_item["score"])
+            per_item["status"] = np.where(bad, "error", np.where([bool(p) for p in partial], "partial", "ok"))
+            per_item["error"] = [r or p for r, p in zip(reasons, partial)]
             if len(failed) == len(items):
                 raise C.CommandError(f"no item of DATA could be scored; first: {manifest['path'].iloc[0]}: "
                                      f"{errors[0] or 'the model gave no finite score'}")
@@ -380,6 +407,8 @@ def _evaluate_model(args):
                 v.insert(0, "level", "video")
                 out = pd.concat([out, v], ignore_index=True)
             C.write_text(metrics_path, out.to_csv(index=False), "the results")
+            if out_dir is not None:  # each test row's score, for the user's own analysis
+                per_item.to_parquet(out_dir / "scores.parquet", index=False)
             print(f"\nWrote {out_dir or metrics_path}")
         run.record(data=str(args.data), level=level, n_items=len(y))
     return 0
@@ -395,6 +424,8 @@ def _split_model(model):
 
     if isinstance(model, VideoDetector):
         frames = {k: getattr(model.features_, k) for k in _FRAME_PARAMS}
+        if getattr(model.features_, "face_detector_", None) is not None:  # the detector that cropped, not "auto"
+            frames["detector"] = model.features_.face_detector_
         return model.model_, model.features_.extractor_, dict(frames, level="frame")
     steps = [(n, s) for n, s in model.steps if n != "equalize"]
     if steps[0][0] != "features":
@@ -404,5 +435,7 @@ def _split_model(model):
 
     if isinstance(first, VideoFeatures):
         frames = {k: getattr(first, k) for k in _FRAME_PARAMS}
+        if getattr(first, "face_detector_", None) is not None:
+            frames["detector"] = first.face_detector_
         return Pipeline(steps[1:]), first.extractor_, dict(frames, level="video")
     return Pipeline(steps[1:]), first, None

@@ -241,7 +241,7 @@ def _faces_table(manifest, features, table_path, args, report, kind):
     extractor = extractor.fit() if not hasattr(extractor, "feature_names_out_") else extractor
     crops_dir = table_path.parent
     with C.quiet_warnings():
-        result = extract_faces(manifest.drop(columns=["kind"]), crops_dir, detector=args.face_detector or "auto",
+        result = extract_faces(manifest.drop(columns=["kind"]), crops_dir, detector=C.face_backend(args),
                                model_path=args.face_model, n_frames=args.n_frames or 32, every=args.every,
                                features=extractor, n_jobs=args.n_jobs, progress=args.progress)
     print(result.report)
@@ -275,7 +275,7 @@ def _faces_table(manifest, features, table_path, args, report, kind):
                 features=dict(spec=_canonical(features if isinstance(features, (str, list)) else "detector"),
                               extractors=feature_fingerprint(extractor)),
                 frames=_canonical(dict(n_frames=args.n_frames or 32, every=args.every, faces=True,
-                                       detector=args.face_detector or "auto", model_path=args.face_model, margin=1.3,
+                                       detector=C.face_backend(args), model_path=args.face_model, margin=1.3,
                                        size=256, select="largest", no_face="skip")),
                 aggregate=None, equalize=False, command=C.command_line(args), config=_canonical(args._resolved),
                 source=dict(data=str(args.data), dataset=manifest.attrs.get("dataset"), n_items=len(manifest)),

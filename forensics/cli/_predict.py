@@ -21,7 +21,8 @@ def add_parser(subparsers):
             "Score each input with a model saved by 'forensics train' or 'forensics tune' (or forensics.save). "
             "INPUTS are files and folders (a folder contributes its image files, or video files for a video model, "
             "sorted, recursively), or one feature table (.parquet) written by 'forensics extract' with the model's "
-            "features. One row per input file (or table row), in order: input, score (probability of fake), "
+            "features (not for a video model scoring frames, which scores a video from its frames: give it the "
+            "videos). One row per input file (or table row), in order: input, score (probability of fake), "
             "prediction (1 = fake, score >= --threshold), status and error. Status 'ok'; 'partial' for a video "
             "read only in part (frames missing, a truncated file): scored from the frames that could be read, "
             "error saying what was missing; 'error' for an input that cannot be read or scored (no score). The "
@@ -106,6 +107,7 @@ def run(args):
 
     if not args.inputs:
         raise C.UsageError("the following arguments are required: INPUTS")
+    run_ = C.Run(args, out=args.out) if args.out else None  # timed from here; written with the predictions
     model = C.load_model(args.model)
     C.set_progress(model, False)
     tables = [p for p in args.inputs if C.is_table(p)]
@@ -114,12 +116,12 @@ def run(args):
                            "other input(s)); score the files, or the table alone")
     if tables:
         rows, scores, errors, partial = _score_table(model, tables[0])
-        return _write(args, rows, scores, errors, partial)
+        return _write(args, rows, scores, errors, partial, run_)
     video = takes_videos(model)
     rows = _expand_inputs(args.inputs, VIDEO_SUFFIXES if video else IMAGE_SUFFIXES, "videos" if video else "images")
     scores, errors, partial = C.score_items(model, [path for _, path, _ in rows], args.chunk_size, args.progress,
                                             [e for _, _, e in rows])
-    return _write(args, rows, scores, errors, partial)
+    return _write(args, rows, scores, errors, partial, run_)
 
 
 def _score_table(model, source):
@@ -160,7 +162,7 @@ def _score_table(model, source):
     return rows, scores, errors, partial
 
 
-def _write(args, rows, scores, errors, partial):
+def _write(args, rows, scores, errors, partial, run_=None):
     import pandas as pd
 
     for i in range(len(rows)):
@@ -186,7 +188,9 @@ def _write(args, rows, scores, errors, partial):
         text = json.dumps(records, indent=2) + "\n"
     if args.out:
         C.write_text(args.out, text, "the predictions")
-        C.write_resolved_config(args, args.out)
+        with run_:  # <out>.config.yaml and <out>.run.json beside it
+            run_.record(data=" ".join(map(str, args.inputs)), n_items=len(rows),
+                        extra=dict(model=os.fspath(args.model), n_failed=int((~ok).sum()), n_partial=int(cut.sum())))
     else:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -89,13 +89,20 @@ def run(args):
                                   audit_report=report if args.audit else None, name=name,
                                   left_out=left_out)
         op = result.operating_points
+        metrics = C.headline(result.cv)
+        n_folds = len(result.cv.folds)
         for level, row in op.iterrows():
             low = [f"at FPR {f:g} {C.fmt(row[col])}" if measurable(f, row["n_real"]) else f"at FPR {f:g} not "
                    f"measurable with {int(row['n_real'])} reals" for f, col in ((0.01, "tpr_at_fpr_1%"),
                                                                              (0.001, "tpr_at_fpr_0.1%"))]
-            print(f"  {level} level: ROC-AUC {row['roc_auc']:.3f} (95% CI {C.fmt(row['ci_low'])}-"
-                  f"{C.fmt(row['ci_high'])}, {row['ci_resamples']} resampled); TPR {'; '.join(low)}")
-        metrics = C.headline(result.cv)
+            # the fold mean first (report.md's headline, evaluate's figure), then the pooled out-of-fold ROC-AUC
+            # that the interval and the operating points are measured on: the two differ
+            key = "video_roc_auc" if level == "video" else "roc_auc"
+            mean = (f"{C.fmt(metrics[key])} ± {C.fmt(metrics.get(key + '_std', float('nan')))} (mean ± std over "
+                    f"{n_folds} folds); " if key in metrics else "")
+            print(f"  {level} level: ROC-AUC {mean}pooled out-of-fold {row['roc_auc']:.3f} (95% CI "
+                  f"{C.fmt(row['ci_low'])}-{C.fmt(row['ci_high'])}, {row['ci_resamples']} resampled); TPR "
+                  f"{'; '.join(low)}")
         for level, row in op.iterrows():
             prefix = "video_" if level == "video" else ""
             metrics[f"{prefix}roc_auc_ci_low"], metrics[f"{prefix}roc_auc_ci_high"] = row["ci_low"], row["ci_high"]

@@ -13,13 +13,14 @@ def add_parser(subparsers):
 
     parser = subparsers.add_parser(
         "runs",
-        help="list the runs and feature tables under a folder; query them in SQL (DuckDB)",
+        help="list the runs and feature tables under a folder; query them in SQL (--sql, DuckDB)",
         description=(
             "Collect the run records (run.json, written beside the results of extract, train, evaluate, tune and "
-            "report) and the feature tables under ROOT, and run SQL over them with DuckDB: the view 'runs' has "
+            "report) and the feature tables under ROOT and list them; with --sql, run SQL over them with DuckDB "
+            "(the 'workflow' extra): the view 'runs' has "
             "one row per run and detector (command, started, detector, level, n_items, roc_auc, video_roc_auc, "
             "the other metrics, out, config...), the view 'tables' one row per feature table; any Parquet file "
-            f"can be read with read_parquet('path'). Without --sql: {DEFAULT_QUERY}"
+            f"can be read with read_parquet('path'). Without --sql (no DuckDB needed), the rows of: {DEFAULT_QUERY}"
         ),
     )
     C.add_config(parser)
@@ -36,15 +37,15 @@ def add_parser(subparsers):
 def run(args):
     from pathlib import Path
 
-    from ..tracking import query_runs
+    from ..tracking import list_runs, query_runs
 
     if not Path(args.root).exists():
         raise C.CommandError(f"ROOT not found: {args.root!r}")
     if args.sql and args.tables:
         raise C.UsageError("give --sql or --tables, not both")
-    sql = "SELECT * FROM tables ORDER BY created" if args.tables else args.sql
     try:
-        frame = query_runs(args.root, sql)
+        # the plain listings need no DuckDB (an optional extra); SQL does
+        frame = query_runs(args.root, args.sql) if args.sql else list_runs(args.root, tables=bool(args.tables))
     except ImportError:
         raise
     except Exception as exc:  # duckdb's errors (parser, binder, catalog) name the problem

@@ -53,7 +53,10 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         ``records_`` say which rotation and pixel aspect ratio were applied.
     detector : str or detector, default="auto"
         A backend name for :func:`forensics.media.make_detector` (``"yunet"``, ``"cascade"``,
-        ``"mtcnn"``, ``"auto"``) or a detector instance.
+        ``"mtcnn"``, ``"auto"``) or a detector instance. ``fit`` resolves ``"auto"`` to the
+        backend it picks on this machine (``face_detector_``); a fitted (saved) object keeps
+        cropping with that backend wherever it runs, and refuses to run where it cannot
+        (``ImportError`` or ``FileNotFoundError`` naming it), never switching to another.
     model_path : str, optional
         Model file for the YuNet backend.
     margin, size, select
@@ -91,6 +94,10 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
     ----------
     extractor_ : extractor
         The fitted frame extractor.
+    face_detector_ : str or None
+        With ``faces`` and a backend name: the backend that crops the faces
+        (:func:`forensics.media.resolve_detector`, ``"auto"`` resolved at ``fit``); None without
+        faces or with a detector instance.
     feature_names_out_ : ndarray of str
         ``<frame feature>__<aggregate>`` for every frame feature and aggregate, then the quality
         columns ``video__n_frames__sampled``, ``video__n_frames__used`` and
@@ -194,6 +201,15 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
         else:
             extractor = clone(self.extractor)
         self.extractor_ = extractor.fit()
+        self.face_detector_ = None
+        if self.faces and isinstance(self.detector, str):
+            from ..media import resolve_detector
+
+            try:
+                self.face_detector_ = resolve_detector(self.detector, self.model_path)
+            except ValueError:
+                raise ValueError("detector must be 'auto', 'yunet', 'cascade', 'mtcnn' or a detector instance, got "
+                                 f"{self.detector!r}") from None
         frame_names = [str(n) for n in self.extractor_.get_feature_names_out()]
         self.frame_feature_names_ = np.asarray(frame_names, dtype=object)
         self.aggregate_ = aggregate
@@ -220,11 +236,25 @@ class VideoFeatures(TransformerMixin, BaseEstimator):
 
     # -- work -------------------------------------------------------------------------------------
     def _cropper(self):
-        from ..media import FaceCropper, make_detector
+        from ..media import FaceCropper, make_detector, resolve_detector
+        from ..media._faces import unavailable_reason
 
         detector = self.detector
         if isinstance(detector, str):
-            detector = make_detector(detector, model_path=self.model_path)
+            name = getattr(self, "face_detector_", None)
+            if name is None:  # fitted (saved) before the backend was recorded: what "auto" picks here, said aloud
+                name = resolve_detector(detector, self.model_path)
+                if detector == "auto":
+                    warnings.warn("this VideoFeatures was fitted (saved) without recording which face detector "
+                                  f"cropped its faces (detector='auto'); it crops with {name!r} here, which may "
+                                  "differ from the one it was fitted with: refit it to record the detector",
+                                  UserWarning, stacklevel=3)
+            reason = unavailable_reason(name, self.model_path)
+            if reason is not None:
+                error = ImportError if name == "mtcnn" else FileNotFoundError
+                raise error(f"cannot crop faces as fitted: {reason} (the faces were cropped with {name!r}; another "
+                            "detector would crop other faces)")
+            detector = make_detector(name, model_path=self.model_path)
         return FaceCropper(detector, margin=self.margin, size=self.size, select=self.select,
                            detect_size=self.detect_size)
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         make_detector,
         read_display_frames,
         records_to_frame,
+        resolve_detector,
         square_box,
     )
     from ._item import (
@@ -48,7 +49,8 @@ __all__ = [
     "CodecEqualizer", "DEFAULT_MAX_PIXELS", "EmptyRowsWarning", "FailedItemsWarning", "IMAGE_FORMATS", "Item", "ItemError", "as_item_sequence", "equalize_jpeg",
     "load_item", "to_display",
     "CascadeDetector", "Face", "FaceCropper", "FaceRecord", "MTCNNDetector", "YuNetDetector", "crop_face",
-    "display_frame", "iter_display", "make_detector", "read_display_frames", "records_to_frame", "square_box",
+    "display_frame", "iter_display", "make_detector", "read_display_frames", "records_to_frame", "resolve_detector",
+    "square_box",
     "DEFAULT_MAX_VIDEO_PIXELS", "VideoFrames", "VideoInfo", "iter_frames", "read_frames", "sample_indices",
     "video_info",
 ]

@@ -25,6 +25,7 @@ were applied.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 import os
@@ -249,9 +250,13 @@ class YuNetDetector(_LazyModel):
                     "opencv-python-headless>=4.8 or use engine='onnxruntime'"
                 )
             try:
-                model = cv2.FaceDetectorYN.create(
-                    path, "", (320, 320), float(self.score_threshold), float(self.nms_threshold), int(self.top_k)
-                )
+                with _opencv_log_level(cv2.utils.logging.LOG_LEVEL_ERROR):
+                    # OpenCV 5's DNN logs "setPreferableTarget Targets are not supported by the new graph engine
+                    # for now" on every create, a warning about its own defaults (the CPU target), not about the
+                    # model: errors still print, and a model it cannot load still raises
+                    model = cv2.FaceDetectorYN.create(
+                        path, "", (320, 320), float(self.score_threshold), float(self.nms_threshold), int(self.top_k)
+                    )
             except cv2.error as exc:
                 raise ValueError(f"OpenCV could not load the YuNet model {path!r}: {exc}") from None
             self._input_size = (320, 320)
@@ -361,6 +366,21 @@ class YuNetDetector(_LazyModel):
         faces = [Face(bbox=tuple(float(v) for v in xywh[i]), score=float(scores[i]),
                       landmarks=lms[i].astype(np.float64)) for i in keep]
         return _sorted_by_area(faces)
+
+
+@contextlib.contextmanager
+def _opencv_log_level(level):
+    """OpenCV's log level set to ``level`` inside the block, restored after (where cv2.utils.logging exists)."""
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is None:
+        yield
+        return
+    before = logging.getLogLevel()
+    logging.setLogLevel(level)
+    try:
+        yield
+    finally:
+        logging.setLogLevel(before)
 
 
 def _yunet_session(path, threads, providers=("CPUExecutionProvider",)):
@@ -744,6 +764,59 @@ class MTCNNDetector(_LazyModel):
         return _sorted_by_area(faces)
 
 
+def resolve_detector(backend="auto", model_path=None):
+    """The face detector backend that ``make_detector(backend, model_path=...)`` builds here.
+
+    ``"auto"`` depends on the machine (MTCNN when facenet-pytorch is installed, else the
+    cascade): a run that records its settings records this name, so that repeating it, or
+    scoring with a model fitted on its crops, crops faces with the same detector elsewhere.
+
+    Parameters
+    ----------
+    backend : {"auto", "yunet", "cascade", "mtcnn"}, default="auto"
+    model_path : str or path or None
+        With ``"auto"``, a model file means YuNet.
+
+    Returns
+    -------
+    str
+        ``"yunet"``, ``"cascade"`` or ``"mtcnn"``.
+
+    Raises
+    ------
+    ValueError
+        An unknown backend name.
+
+    Examples
+    --------
+    >>> from forensics.media import resolve_detector
+    >>> resolve_detector("auto", "face_detection_yunet_2023mar.onnx")
+    'yunet'
+    >>> resolve_detector("cascade")
+    'cascade'
+    """
+    if backend == "auto":
+        if model_path is not None:
+            return "yunet"
+        return "mtcnn" if importlib.util.find_spec("facenet_pytorch") is not None else "cascade"
+    if backend not in ("yunet", "cascade", "mtcnn"):
+        raise ValueError(f"backend must be 'auto', 'yunet', 'cascade' or 'mtcnn', got {backend!r}")
+    return backend
+
+
+def unavailable_reason(backend, model_path=None):
+    """Why the face detector ``backend`` (a resolved name) cannot run here, or None when it can.
+
+    MTCNN needs facenet-pytorch installed; YuNet needs its model file. Checked without loading
+    anything, so a run can refuse a recorded detector before it reads a single item.
+    """
+    if backend == "mtcnn" and importlib.util.find_spec("facenet_pytorch") is None:
+        return "face detector 'mtcnn' needs facenet-pytorch, which is not installed (pip install facenet-pytorch==2.5.3)"
+    if backend == "yunet" and (model_path is None or not os.path.isfile(os.fspath(model_path))):
+        return f"face detector 'yunet': model file not found: {model_path!r}"
+    return None
+
+
 def make_detector(backend="auto", *, model_path=None):
     """Build a face detector by name.
 
@@ -767,13 +840,7 @@ def make_detector(backend="auto", *, model_path=None):
     >>> type(make_detector("cascade")).__name__
     'CascadeDetector'
     """
-    if backend == "auto":
-        if model_path is not None:
-            backend = "yunet"
-        elif importlib.util.find_spec("facenet_pytorch") is not None:
-            backend = "mtcnn"
-        else:
-            backend = "cascade"
+    backend = resolve_detector(backend, model_path)
     if backend == "yunet":
         if model_path is None:
             raise ValueError(f"make_detector('yunet') needs model_path: {_YUNET_HINT}")
@@ -784,7 +851,6 @@ def make_detector(backend="auto", *, model_path=None):
         if model_path is not None:
             raise ValueError("make_detector('mtcnn') takes no model_path: facenet-pytorch ships its weights")
         return MTCNNDetector()
-    raise ValueError(f"backend must be 'auto', 'yunet', 'cascade' or 'mtcnn', got {backend!r}")
 
 
 # ---------------------------------------------------------------------------------------------

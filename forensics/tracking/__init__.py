@@ -6,12 +6,13 @@
   :func:`data_labels` names data sets (test sets) in its metric names.
 - :func:`write_run_record`, :func:`runs_frame`, :func:`tables_frame`, :func:`query_runs`: the
   ``run.json`` files every command writes beside its results, and SQL over them and the
-  feature tables (``forensics runs``).
+  feature tables (``forensics runs --sql``, DuckDB); :func:`list_runs`: the plain listing
+  (``forensics runs``), which needs no DuckDB.
 """
 
 from ._mlflow import DEFAULT_TRACKING_URI, TRACKING_ENV, Tracker, data_labels, resolve_tracking_uri
-from ._runs import DEFAULT_QUERY, RUN_SUFFIX, new_run_id, query_runs, runs_frame, tables_frame, write_run_record
+from ._runs import DEFAULT_QUERY, RUN_SUFFIX, list_runs, new_run_id, query_runs, runs_frame, tables_frame, write_run_record
 
 __all__ = ["DEFAULT_QUERY", "DEFAULT_TRACKING_URI", "RUN_SUFFIX", "TRACKING_ENV", "Tracker", "data_labels",
-           "new_run_id",
+           "list_runs", "new_run_id",
            "query_runs", "resolve_tracking_uri", "runs_frame", "tables_frame", "write_run_record"]

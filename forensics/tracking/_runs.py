@@ -15,7 +15,7 @@ import os
 import uuid
 from pathlib import Path
 
-__all__ = ["RUN_SUFFIX", "new_run_id", "query_runs", "runs_frame", "tables_frame", "write_run_record"]
+__all__ = ["RUN_SUFFIX", "list_runs", "new_run_id", "query_runs", "runs_frame", "tables_frame", "write_run_record"]
 
 #: Run records are the files named ``run.json`` or ending in ``.run.json``.
 RUN_SUFFIX = "run.json"
@@ -184,14 +184,8 @@ def query_runs(root, sql=None):
         import duckdb
     except ImportError as exc:
         raise ImportError("SQL over runs needs DuckDB: pip install \"scikit-forensics[workflow]\" (or duckdb)") from exc
-    import numpy as np
-    import pandas as pd
 
-    runs = runs_frame(root)
-    for column in ("roc_auc", "video_roc_auc", "level", "n_items", "detector", "out"):
-        if column not in runs.columns:
-            runs[column] = pd.Series([None] * len(runs), dtype=object if column in ("level", "detector", "out")
-                                     else np.float64)
+    runs = _runs_view(root)
     tables = tables_frame(root)
     con = duckdb.connect()
     try:
@@ -200,3 +194,48 @@ def query_runs(root, sql=None):
         return con.execute(sql or DEFAULT_QUERY).df()
     finally:
         con.close()
+
+
+def _runs_view(root):
+    """:func:`runs_frame` with the columns of :data:`DEFAULT_QUERY` always present (NULL where a run lacks them)."""
+    import numpy as np
+    import pandas as pd
+
+    runs = runs_frame(root)
+    for column in ("roc_auc", "video_roc_auc", "level", "n_items", "detector", "out"):
+        if column not in runs.columns:
+            runs[column] = pd.Series([None] * len(runs), dtype=object if column in ("level", "detector", "out")
+                                     else np.float64)
+    return runs
+
+
+def list_runs(root, *, tables=False):
+    """The listing ``forensics runs`` prints without ``--sql``, with pandas alone (no DuckDB needed).
+
+    Parameters
+    ----------
+    root : str or Path
+    tables : bool, default=False
+        List the feature tables (:func:`tables_frame`, by creation time) instead of the runs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The runs: the columns of :data:`DEFAULT_QUERY`, in the order they started (the rows
+        ``query_runs(root)`` gives); or every column of the tables, by ``created``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> list(list_runs(tempfile.mkdtemp()).columns)[:3]
+    ['started', 'command', 'detector']
+    """
+    if tables:
+        frame = tables_frame(root)
+        return frame.sort_values("created", kind="stable", na_position="last").reset_index(drop=True)
+    columns = ["started", "command", "detector", "level", "n_items", "roc_auc", "video_roc_auc", "out"]
+    runs = _runs_view(root)
+    for column in ("started", "command"):
+        if column not in runs.columns:
+            runs[column] = None
+    return runs[columns].sort_values("started", kind="stable", na_position="last").reset_index(drop=True)
