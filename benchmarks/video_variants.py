@@ -1004,22 +1004,13 @@ def normal_cost(n_frames=3000, repeats=9, against=None):
 
 
 if __name__ == "__main__":
-    if "--intra-seek" in sys.argv:
-        intra_seek()
-    elif "--scan-cost" in sys.argv:
-        scan_cost()
-    elif "--intra-cost" in sys.argv:
-        intra_cost()
-    elif "--intra-starts" in sys.argv:
-        intra_starts()
-    elif "--codec-cost" in sys.argv:
-        codec_cost()
-    elif "--cut-cost" in sys.argv:
-        cut_cost()
-    elif "--ts-intra-cost" in sys.argv:
-        ts_intra_cost()
-    elif "--box-cost" in sys.argv:
-        box_cost()
+    # one measurement per option; without one, the variant tables
+    options = {"--intra-seek": intra_seek, "--scan-cost": scan_cost, "--intra-cost": intra_cost,
+               "--intra-starts": intra_starts, "--codec-cost": codec_cost, "--cut-cost": cut_cost,
+               "--ts-intra-cost": ts_intra_cost, "--box-cost": box_cost}
+    chosen = next((option for option in options if option in sys.argv), None)
+    if chosen is not None:
+        options[chosen]()
     elif "--normal-cost" in sys.argv:
         normal_cost(against=sys.argv[sys.argv.index("--against") + 1] if "--against" in sys.argv else None)
     else:
