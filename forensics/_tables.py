@@ -255,13 +255,18 @@ class FeatureTable:
                 continue
             if self.meta.get("kind") != "video":
                 raise TableMismatchError(f"{name} holds images; the frame setting {key}={value!r} applies to videos")
-            shown = f"{key}={value!r}"
-            if key == "detector" and value == "auto" and settings.get("faces", recorded.get("faces")):
+            shown, expected = f"{key}={value!r}", recorded.get(key)
+            if key == "detector" and settings.get("faces", recorded.get("faces")):
                 from .media import resolve_detector  # the backend "auto" crops with here, which the table records
 
-                value = resolve_detector(value, settings.get("model_path", recorded.get("model_path")))
-                shown = f"detector='auto' (here {value!r})"
-            if _canonical(value) != recorded.get(key):
+                if value == "auto":
+                    value = resolve_detector(value, settings.get("model_path", recorded.get("model_path")))
+                    shown = f"detector='auto' (here {value!r})"
+                if expected == "auto" and recorded.get("faces"):
+                    # a table written before the backend was recorded: its "auto" taken as what "auto" picks
+                    # here, as a model saved then is (load_model's note); it was refused by every model since
+                    expected = resolve_detector("auto", recorded.get("model_path"))
+            if _canonical(value) != expected:
                 raise TableMismatchError(f"{name} was extracted with {key}={recorded.get(key)!r}; this run asks for "
                                          f"{shown}: re-extract, or drop the option to use the table's")
         return self

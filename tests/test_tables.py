@@ -159,6 +159,33 @@ def test_a_face_table_records_the_detector_that_ran_and_auto_is_checked_as_that(
     assert extract_table(manifest, features=["blur"], n_frames=1).meta["frames"]["detector"] == "auto"
 
 
+def test_a_face_table_written_before_the_detector_was_recorded_is_taken_as_auto_here():
+    """A face table whose meta says detector "auto" (written before the backend was recorded; the
+    version did not change) stays usable: its "auto" is what "auto" picks here, as for a model saved
+    then. It was refused by every model since, the model's own old table included
+    ("extracted with detector='auto'; this run asks for detector='cascade'")."""
+    from forensics.media import resolve_detector
+
+    here = resolve_detector("auto")
+    other = "mtcnn" if here == "cascade" else "cascade"
+    frames = dict(faces=True, detector="auto", model_path=None, n_frames=2)
+    old = FeatureTable(pd.DataFrame({"x": [1.0]}), ["x"], {"level": "video", "kind": "video", "frames": frames})
+    old.check_frames(faces=True, detector=here)  # a model that recorded the backend "auto" picks here
+    old.check_frames(faces=True, detector="auto")  # an old model (or config) asking for "auto"
+    with pytest.raises(TableMismatchError, match=f"extracted with detector='auto'; this run asks for "
+                                                 f"detector='{other}'"):
+        old.check_frames(faces=True, detector=other)
+    # with a model file, "auto" meant YuNet: the look-alike without one is not taken for it
+    yunet = FeatureTable(old.data, ["x"], dict(old.meta, frames=dict(frames, model_path="yunet.onnx")))
+    yunet.check_frames(faces=True, detector="yunet", model_path="yunet.onnx")
+    with pytest.raises(TableMismatchError, match="extracted with detector='auto'"):
+        yunet.check_frames(faces=True, detector=here)
+    # a whole-frame table keeps "auto" as given (no detector ran): asking for a backend is still refused
+    frames_only = FeatureTable(old.data, ["x"], dict(old.meta, frames=dict(frames, faces=False)))
+    with pytest.raises(TableMismatchError, match="extracted with detector='auto'"):
+        frames_only.check_frames(faces=False, detector=here)
+
+
 def test_extract_table_resumes_and_refuses_other_settings(images, tmp_path):
     out = tmp_path / "t.parquet"
     full = extract_table(images, features=["blur"], chunk_size=5)
