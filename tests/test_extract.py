@@ -92,6 +92,34 @@ def test_interrupted_run_resumes_with_identical_output(manifest, tmp_path):
     assert n_files == len(fresh.crops)  # nothing duplicated
 
 
+def test_an_item_whose_file_was_missing_is_cropped_by_the_run_that_finds_it(manifest, tmp_path):
+    """A listed file that is not there yet (DFDC's metadata.json keeps such rows) got a done marker
+    with status error, so every later run kept "file not found" for it, the file there or not, and
+    said its crops were taken as already extracted. The look-alike, an unreadable file that is
+    there, stays done (the rerun does not read it again)."""
+    late = tmp_path / "videos" / "late.mp4"
+    broken = tmp_path / "videos" / "broken.mp4"
+    broken.write_bytes(b"\x00" * 64)
+    m = pd.concat([manifest, pd.DataFrame([dict(path=str(late), label=1, method="swap", group=8),
+                                           dict(path=str(broken), label=1, method="swap", group=7)])],
+                  ignore_index=True)
+    first = extract_faces(m, tmp_path / "out", detector=KnownBoxDetector(), n_frames=3, size=48, progress=False)
+    assert first.status["status"].tolist()[-2:] == ["error", "error"]
+    assert first.status["error"].iloc[-2] == "file not found"
+    again = extract_faces(m, tmp_path / "out", detector=KnownBoxDetector(), n_frames=3, size=48, progress=False)
+    assert again.n_reused == len(m) and again.status["error"].iloc[-2] == "file not found"  # still missing
+    _video(late, n=6, seed=1)  # the file arrives
+    CountingDetector.calls = 0
+    found = extract_faces(m, tmp_path / "out", detector=CountingDetector(), n_frames=3, size=48, progress=False)
+    assert CountingDetector.calls == 3 and found.n_reused == len(m) - 1  # only it is cropped, not broken.mp4
+    assert found.status["status"].tolist()[-2:] == ["ok", "error"]
+    assert (found.crops["path"] == str(late)).sum() == 3
+    fresh = extract_faces(m, tmp_path / "fresh", detector=KnownBoxDetector(), n_frames=3, size=48, progress=False)
+    pd.testing.assert_frame_equal(found.crops, fresh.crops)
+    assert extract_faces(m, tmp_path / "out", detector=CountingDetector(), n_frames=3,
+                         size=48, progress=False).n_reused == len(m)  # then it is done
+
+
 def test_a_rerun_with_the_manifest_reordered_or_relabelled_joins_each_crop_to_its_own_row(manifest, tmp_path):
     """The crops of a finished run are kept; a rerun given the same items in another order joined each
     crop to the columns of the row that had its place before (every group wrong), and a relabelled item kept

@@ -227,6 +227,12 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
                                                                  rotation=rotation, mirror=mirror,
                                                                  orientation=orientation, sar=sar, stream=stream,
                                                                  video_streams=video_streams)))
+    # a listed file that is not there (a DFDC part not yet downloaded): cropped again by the run that finds it
+    missing = out / "done" / f"{key}.missing"
+    if status == "error" and isinstance(path, (str, os.PathLike)) and not os.path.lexists(path):
+        missing.touch()
+    else:
+        missing.unlink(missing_ok=True)  # after the new marker: an interruption in between only redoes the item
     return key
 
 
@@ -243,7 +249,9 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
     ``features`` is given, the crops' feature rows under ``out_dir/features/``; a ``done/``
     marker is written last, atomically. Running again after an interruption skips the items
     whose marker exists and redoes the rest, so the final outputs are identical to an
-    uninterrupted run and no crop is duplicated.
+    uninterrupted run and no crop is duplicated. An item whose file was missing (status "error",
+    file not found: a video a DFDC ``metadata.json`` lists before it is downloaded) is done only
+    until the file is there: a run that finds it crops it.
 
     Parameters
     ----------
@@ -324,7 +332,11 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
         features = clone(features).fit()
     det = make_detector(detector, model_path=model_path) if isinstance(detector, str) else detector
     cropper = FaceCropper(det, margin=margin, size=size, select=select, detect_size=detect_size)
-    todo = [i for i, k in enumerate(keys) if not (out / "done" / f"{k}.json").exists()]
+    # an item is done once its marker is written; one that failed because its file was missing is done until
+    # the file is there (a rerun then crops it: the rows of a DFDC metadata.json whose videos came later)
+    missing = {p.stem for p in (out / "done").glob("*.missing")}
+    todo = [i for i, k in enumerate(keys) if not (out / "done" / f"{k}.json").exists()
+            or (k in missing and os.path.lexists(rows["path"].iloc[i]))]
     bar = tqdm(total=len(rows), initial=len(rows) - len(todo), desc="extract", unit="item", disable=not progress)
     try:
         jobs = (delayed(_process)(i, rows.iloc[i], out, cropper, n_frames, every, features) for i in todo)
