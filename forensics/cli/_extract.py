@@ -198,6 +198,11 @@ def _extract(args, manifest, features, table_path, report, video, common):
     return table
 
 
+def _possessive(n):
+    """``items'`` (the crops of 3 items), or ``item's`` for one: "0 of 1 item' face crops" misspelt it."""
+    return "items'" if n != 1 else "item's"
+
+
 def _interrupted(manifest, table_path, crops):
     """What an interrupted extract has saved, and how to go on from there."""
     n = len(manifest)
@@ -206,7 +211,7 @@ def _interrupted(manifest, table_path, crops):
             from ..datasets._extract import done_items
 
             k = done_items(manifest["path"], table_path.parent)
-            return (f"{k} of {n} item{'s' if n != 1 else ''}' face crops are saved in {table_path.parent}; the same "
+            return (f"{k} of {n} {_possessive(n)} face crops are saved in {table_path.parent}; the same "
                     "command resumes, cropping only the others")
         from .._tables import saved_items
 
@@ -246,7 +251,7 @@ def _faces_table(manifest, features, table_path, args, report, kind):
                                features=extractor, n_jobs=args.n_jobs, progress=args.progress)
     print(result.report)
     if result.n_reused:  # a resumed run (or a rerun into the same output): say what was not cropped again
-        print(f"  {result.n_reused} of {len(manifest)} item{'s' if len(manifest) != 1 else ''}' face crops taken from "
+        print(f"  {result.n_reused} of {len(manifest)} {_possessive(len(manifest))} face crops taken from "
               f"{crops_dir} as already extracted (not recomputed)")
     names = [str(n) for n in extractor.get_feature_names_out()]
     from ..datasets._manifest import read_manifest_csv  # a file 'NA', a method 'None': read as written
