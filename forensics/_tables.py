@@ -104,11 +104,16 @@ def feature_fingerprint(extractor):
     return entries
 
 
-def _frame_settings(video_features):
+def frame_values(video_features):
+    """The frame settings of a (fitted) VideoFeatures, the face detector as the backend that ran (not "auto")."""
     settings = {k: getattr(video_features, k) for k in _FRAME_PARAMS}
-    if getattr(video_features, "face_detector_", None) is not None:  # the backend that ran, not "auto"
+    if getattr(video_features, "face_detector_", None) is not None:
         settings["detector"] = video_features.face_detector_
-    return _canonical(settings)
+    return settings
+
+
+def _frame_settings(video_features):
+    return _canonical(frame_values(video_features))
 
 
 def _versions():
