@@ -879,7 +879,7 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
         keys = [_path_key(p) for p in manifest["path"]]
         if out.exists():
             old = read_meta(out)
-            if old is None or old.get("signature") != signature:
+            if old is None or not _same_signature(old.get("signature"), signature):
                 why = _settings_change(old.get("signature") if old is not None else None, signature)
                 raise TableMismatchError(f"{os.fspath(out)} was written {why}; use another output, or delete it to "
                                          "start again")
@@ -908,7 +908,7 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
         sig_file = parts_dir / "settings.json"
         if sig_file.exists():
             written = sig_file.read_text(encoding="utf-8")
-            if written != signature:
+            if not _same_signature(written, signature):
                 raise TableMismatchError(f"{os.fspath(parts_dir)} holds chunks extracted "
                                          f"{_settings_change(written, signature)}; use another output, or delete "
                                          "that folder to start again")
@@ -993,6 +993,23 @@ def _parse_signature(signature):
     except (TypeError, ValueError):
         return None
     return (settings, version) if isinstance(settings, dict) else None
+
+
+def _same_signature(written, signature):
+    """Whether a table (or its chunks) written with ``written`` is this run's: the same signature, or one
+    written before the face detector was recorded (``"auto"``) that is this run's with "auto" as it
+    resolves here (as such a table is checked by :meth:`FeatureTable.check_frames`)."""
+    if written == signature:
+        return True
+    parsed = _parse_signature(written) if isinstance(written, str) else None
+    frames = parsed[0].get("frames") if parsed is not None else None
+    if not (isinstance(frames, dict) and frames.get("faces") and frames.get("detector") == "auto"):
+        return False
+    from .media import resolve_detector
+
+    settings, version = parsed
+    settings = dict(settings, frames=dict(frames, detector=resolve_detector("auto", frames.get("model_path"))))
+    return json.dumps(settings, sort_keys=True, default=repr) + json.dumps(version) == signature
 
 
 def _flat(value, prefix=""):

@@ -186,6 +186,54 @@ def test_a_face_table_written_before_the_detector_was_recorded_is_taken_as_auto_
         frames_only.check_frames(faces=False, detector=here)
 
 
+def test_extract_to_a_face_table_written_before_the_detector_was_recorded_is_the_same_run(videos, tmp_path):
+    """The command that wrote a face table before the backend was recorded (its signature says
+    detector "auto"), run again into it, was refused ("written with frames.face_detector='auto'; this
+    run asks for frames.face_detector='cascade'"): its "auto" is what "auto" picks here. Another
+    backend asked for is still refused, and so are its chunks of an interrupted run."""
+    import json
+    import warnings
+
+    import pyarrow.parquet as pq
+
+    from forensics._tables import _META_KEY, read_meta
+    from forensics.media import resolve_detector
+
+    here = resolve_detector("auto")
+    other = "mtcnn" if here == "cascade" else "cascade"
+    manifest = load_data(videos).iloc[:2]
+    out = tmp_path / "t.parquet"
+    kwargs = dict(features=["blur"], level="video", n_frames=1, faces=True, out=out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = extract_table(manifest, **kwargs)
+    meta = read_meta(out)
+    assert meta["frames"]["detector"] == here and f'"detector": "{here}"' in meta["signature"]
+    legacy = json.loads(json.dumps(meta).replace(f'\\"detector\\": \\"{here}\\"', '\\"detector\\": \\"auto\\"'))
+    legacy["frames"]["detector"] = "auto"
+    assert '"detector": "auto"' in legacy["signature"]
+    table = pq.read_table(out)
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata, _META_KEY: json.dumps(legacy)}), out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = extract_table(manifest, **kwargs)  # the same call: the table as it is
+    pd.testing.assert_frame_equal(again.data, first.data)
+    with pytest.raises(TableMismatchError, match=f"with frames.face_detector='auto'; this run asks for "
+                                                 f"frames.face_detector='{other}'"):
+        extract_table(manifest, **dict(kwargs, face_detector=other))
+    parts = tmp_path / "p.parquet.parts"  # the chunks of an interrupted run: the same rule
+    parts.mkdir()
+    (parts / "settings.json").write_text(legacy["signature"], encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        resumed = extract_table(manifest, **dict(kwargs, out=tmp_path / "p.parquet"))
+    pd.testing.assert_frame_equal(resumed.data.drop(columns="path"), first.data.drop(columns="path"))
+    with pytest.raises(TableMismatchError, match="chunks extracted with frames.face_detector='auto'"):
+        (tmp_path / "p.parquet").unlink()
+        (parts.mkdir(), (parts / "settings.json").write_text(legacy["signature"], encoding="utf-8"))
+        extract_table(manifest, **dict(kwargs, out=tmp_path / "p.parquet", face_detector=other))
+
+
 def test_extract_table_resumes_and_refuses_other_settings(images, tmp_path):
     out = tmp_path / "t.parquet"
     full = extract_table(images, features=["blur"], chunk_size=5)
