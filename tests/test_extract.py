@@ -344,3 +344,44 @@ def test_a_manifest_path_with_undecodable_bytes_is_read_and_named_printably(tmp_
     digest = hashlib.sha1((valid + "\x000").encode()).hexdigest()[:16]
     assert _key(valid, 0) == f"café-{digest}"  # the key it had before
     assert _key(raw, 0) != _key(os.fsdecode(folder + b"/caf\xe8.mp4"), 0)  # distinct bytes, distinct keys
+
+
+def test_a_rerun_asking_for_other_crops_or_features_is_refused_naming_them(manifest, tmp_path):
+    """A rerun into the same folder reused every item's crops and feature rows whatever it asked:
+    another detector's run recorded the first one's crops as its own, other features failed with
+    "Shape of passed values is (24, 41), indices imply (24, 8)". The settings are kept in
+    settings.json and a rerun asking for others is refused, naming them; the same settings resume."""
+    from forensics.features import SpectralFeatures
+
+    out = tmp_path / "out"
+    run = dict(detector=KnownBoxDetector(), n_frames=3, size=48, progress=False)
+    first = extract_faces(manifest, out, features=BlurFeatures(), **run)
+    assert json.loads((out / "settings.json").read_text())["size"] == 48
+    with pytest.raises(ValueError, match=r"holds face crops made with features=\['BlurFeatures'\]; this run asks "
+                                         r"for features=\['SpectralFeatures'\]: use another output folder"):
+        extract_faces(manifest, out, features=SpectralFeatures(), **run)
+    with pytest.raises(ValueError, match=r"features=\['BlurFeatures'\] \(other parameters\)"):
+        extract_faces(manifest, out, features=BlurFeatures(grid=2), **run)
+    with pytest.raises(ValueError, match="made with size=48; this run asks for size=64"):
+        extract_faces(manifest, out, features=BlurFeatures(), **dict(run, size=64))
+    with pytest.raises(ValueError, match="made with n_frames=3; this run asks for n_frames=4"):
+        extract_faces(manifest, out, features=BlurFeatures(), **dict(run, n_frames=4))
+    with pytest.raises(ValueError, match="made with model_path=None; this run asks for model_path='"):
+        extract_faces(manifest, out, features=BlurFeatures(), **dict(run, detector="cascade",
+                                                                     model_path=str(tmp_path / "m.onnx")))
+    # the look-alikes that resume: the same settings, a detector instance of another class (not compared),
+    # no features asked (the rows written are not read)
+    again = extract_faces(manifest, out, features=BlurFeatures(), **dict(run, detector=CountingDetector()))
+    assert again.n_reused == len(manifest)
+    pd.testing.assert_frame_equal(again.crops, first.crops)
+    assert extract_faces(manifest, out, **run).n_reused == len(manifest)
+    # a string detector is compared as the backend it resolves to; images alone: n_frames does not count
+    images = manifest.iloc[[4]].reset_index(drop=True)
+    extract_faces(images, tmp_path / "img", detector="cascade", n_frames=3, size=48, progress=False)
+    assert extract_faces(images, tmp_path / "img", detector="cascade", n_frames=8, size=48,
+                         progress=False).n_reused == 1
+    from forensics.datasets._extract import _check_settings
+
+    asked = dict(json.loads((tmp_path / "img" / "settings.json").read_text()), detector="yunet")
+    with pytest.raises(ValueError, match="made with detector='cascade'; this run asks for detector='yunet'"):
+        _check_settings(tmp_path / "img", asked)

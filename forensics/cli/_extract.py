@@ -245,10 +245,13 @@ def _faces_table(manifest, features, table_path, args, report, kind):
     extractor = make_features(features, on_error="nan") if isinstance(features, (str, list)) else features
     extractor = extractor.fit() if not hasattr(extractor, "feature_names_out_") else extractor
     crops_dir = table_path.parent
-    with C.quiet_warnings():
-        result = extract_faces(manifest.drop(columns=["kind"]), crops_dir, detector=C.face_backend(args),
-                               model_path=args.face_model, n_frames=args.n_frames or 32, every=args.every,
-                               features=extractor, n_jobs=args.n_jobs, progress=args.progress)
+    try:
+        with C.quiet_warnings():
+            result = extract_faces(manifest.drop(columns=["kind"]), crops_dir, detector=C.face_backend(args),
+                                   model_path=args.face_model, n_frames=args.n_frames or 32, every=args.every,
+                                   features=extractor, n_jobs=args.n_jobs, progress=args.progress)
+    except ValueError as exc:  # crops of other settings in OUT (named), or a manifest it cannot use
+        raise C.CommandError(C.one_line(exc)) from None
     print(result.report)
     if result.n_reused:  # a resumed run (or a rerun into the same output): say what was not cropped again
         print(f"  {result.n_reused} of {len(manifest)} {_possessive(len(manifest))} face crops taken from "
