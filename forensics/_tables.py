@@ -240,11 +240,15 @@ class FeatureTable:
                                      "whose features may differ: re-extract it with this version")
         return self
 
-    def check_frames(self, **settings):
+    def check_frames(self, *, model=None, **settings):
         """Refuse a table whose frame settings differ from those asked (None values are not checked).
 
         Parameters
         ----------
+        model : str, optional
+            Who asks, when it is a saved model rather than the run's options (e.g. ``"the model
+            'm.joblib'"``): the refusal then says the model was fitted with the setting, and to give
+            it the files or a table extracted so, not to drop an option the user never gave.
         **settings
             ``level``, and any of the frame settings (``n_frames``, ``every``, ``faces``,
             ``detector``, ``model_path``...), as a run asks for them.
@@ -252,8 +256,9 @@ class FeatureTable:
         name = os.fspath(self.path) if self.path is not None else "the feature table"
         level = settings.pop("level", None)
         if level is not None and level != self.level:
-            raise TableMismatchError(f"{name} holds {self.level}-level rows; this run asks for level {level!r}: "
-                                     f"re-extract with --level {level} or drop --level")
+            raise TableMismatchError(f"{name} holds {self.level}-level rows; " + (
+                f"{model} scores {level}-level rows: give it the files, or a table extracted with --level {level}"
+                if model else f"this run asks for level {level!r}: re-extract with --level {level} or drop --level"))
         recorded = self.meta.get("frames") or {}
         for key, value in settings.items():
             if value is None or key not in _FRAME_PARAMS:
@@ -272,8 +277,9 @@ class FeatureTable:
                     # here, as a model saved then is (load_model's note); it was refused by every model since
                     expected = resolve_detector("auto", recorded.get("model_path"))
             if _canonical(value) != expected:
-                raise TableMismatchError(f"{name} was extracted with {key}={recorded.get(key)!r}; this run asks for "
-                                         f"{shown}: re-extract, or drop the option to use the table's")
+                raise TableMismatchError(f"{name} was extracted with {key}={recorded.get(key)!r}; " + (
+                    f"{model} was fitted with {shown}: give it the files, or a table extracted as it was"
+                    if model else f"this run asks for {shown}: re-extract, or drop the option to use the table's"))
         return self
 
     def features_for(self, extractor, *, detector=None):

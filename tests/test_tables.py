@@ -130,6 +130,14 @@ def test_frame_settings_are_checked_only_when_asked(videos):
         table.check_frames(n_frames=4)
     with pytest.raises(TableMismatchError, match="asks for level 'video'"):
         table.check_frames(level="video")
+    # asked by a saved model (predict, evaluate --model), not by an option: said so, no option to drop
+    with pytest.raises(TableMismatchError, match="n_frames=3; the model 'm.joblib' was fitted with n_frames=4: give "
+                                                 "it the files, or a table extracted as it was$"):
+        table.check_frames(model="the model 'm.joblib'", n_frames=4)
+    with pytest.raises(TableMismatchError, match="frame-level rows; the model 'm.joblib' scores video-level rows: "
+                                                 "give it the files, or a table extracted with --level video$"):
+        table.check_frames(model="the model 'm.joblib'", level="video")
+    table.check_frames(model="the model 'm.joblib'", n_frames=3, level="frame")
     image_table = FeatureTable(pd.DataFrame({"x": [1.0]}), ["x"], {"level": "image", "kind": "image"})
     with pytest.raises(TableMismatchError, match="holds images"):
         image_table.check_frames(n_frames=4)

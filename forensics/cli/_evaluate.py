@@ -313,7 +313,7 @@ def _evaluate_model(args):
             scorer, features, frames = _split_model(model)
             try:
                 if frames:
-                    table.check_frames(**frames)
+                    table.check_frames(model=f"the model {os.fspath(args.model)!r}", **frames)
                 F, _ = table.features_for(features)
             except ValueError as exc:
                 raise C.CommandError(str(exc)) from None
