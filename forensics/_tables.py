@@ -104,11 +104,16 @@ def feature_fingerprint(extractor):
     return entries
 
 
-def _frame_settings(video_features):
+def frame_values(video_features):
+    """The frame settings of a (fitted) VideoFeatures, the face detector as the backend that ran (not "auto")."""
     settings = {k: getattr(video_features, k) for k in _FRAME_PARAMS}
-    if getattr(video_features, "face_detector_", None) is not None:  # the backend that ran, not "auto"
+    if getattr(video_features, "face_detector_", None) is not None:
         settings["detector"] = video_features.face_detector_
-    return _canonical(settings)
+    return settings
+
+
+def _frame_settings(video_features):
+    return _canonical(frame_values(video_features))
 
 
 def _versions():
@@ -235,11 +240,15 @@ class FeatureTable:
                                      "whose features may differ: re-extract it with this version")
         return self
 
-    def check_frames(self, **settings):
+    def check_frames(self, *, model=None, **settings):
         """Refuse a table whose frame settings differ from those asked (None values are not checked).
 
         Parameters
         ----------
+        model : str, optional
+            Who asks, when it is a saved model rather than the run's options (e.g. ``"the model
+            'm.joblib'"``): the refusal then says the model was fitted with the setting, and to give
+            it the files or a table extracted so, not to drop an option the user never gave.
         **settings
             ``level``, and any of the frame settings (``n_frames``, ``every``, ``faces``,
             ``detector``, ``model_path``...), as a run asks for them.
@@ -247,23 +256,30 @@ class FeatureTable:
         name = os.fspath(self.path) if self.path is not None else "the feature table"
         level = settings.pop("level", None)
         if level is not None and level != self.level:
-            raise TableMismatchError(f"{name} holds {self.level}-level rows; this run asks for level {level!r}: "
-                                     f"re-extract with --level {level} or drop --level")
+            raise TableMismatchError(f"{name} holds {self.level}-level rows; " + (
+                f"{model} scores {level}-level rows: give it the files, or a table extracted with --level {level}"
+                if model else f"this run asks for level {level!r}: re-extract with --level {level} or drop --level"))
         recorded = self.meta.get("frames") or {}
         for key, value in settings.items():
             if value is None or key not in _FRAME_PARAMS:
                 continue
             if self.meta.get("kind") != "video":
                 raise TableMismatchError(f"{name} holds images; the frame setting {key}={value!r} applies to videos")
-            shown = f"{key}={value!r}"
-            if key == "detector" and value == "auto" and settings.get("faces", recorded.get("faces")):
+            shown, expected = f"{key}={value!r}", recorded.get(key)
+            if key == "detector" and settings.get("faces", recorded.get("faces")):
                 from .media import resolve_detector  # the backend "auto" crops with here, which the table records
 
-                value = resolve_detector(value, settings.get("model_path", recorded.get("model_path")))
-                shown = f"detector='auto' (here {value!r})"
-            if _canonical(value) != recorded.get(key):
-                raise TableMismatchError(f"{name} was extracted with {key}={recorded.get(key)!r}; this run asks for "
-                                         f"{shown}: re-extract, or drop the option to use the table's")
+                if value == "auto":
+                    value = resolve_detector(value, settings.get("model_path", recorded.get("model_path")))
+                    shown = f"detector='auto' (here {value!r})"
+                if expected == "auto" and recorded.get("faces"):
+                    # a table written before the backend was recorded: its "auto" taken as what "auto" picks
+                    # here, as a model saved then is (load_model's note); it was refused by every model since
+                    expected = resolve_detector("auto", recorded.get("model_path"))
+            if _canonical(value) != expected:
+                raise TableMismatchError(f"{name} was extracted with {key}={recorded.get(key)!r}; " + (
+                    f"{model} was fitted with {shown}: give it the files, or a table extracted as it was"
+                    if model else f"this run asks for {shown}: re-extract, or drop the option to use the table's"))
         return self
 
     def features_for(self, extractor, *, detector=None):
@@ -869,7 +885,7 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
         keys = [_path_key(p) for p in manifest["path"]]
         if out.exists():
             old = read_meta(out)
-            if old is None or old.get("signature") != signature:
+            if old is None or not _same_signature(old.get("signature"), signature):
                 why = _settings_change(old.get("signature") if old is not None else None, signature)
                 raise TableMismatchError(f"{os.fspath(out)} was written {why}; use another output, or delete it to "
                                          "start again")
@@ -898,7 +914,7 @@ def extract_table(manifest, *, features="full", level=None, n_frames=32, every=N
         sig_file = parts_dir / "settings.json"
         if sig_file.exists():
             written = sig_file.read_text(encoding="utf-8")
-            if written != signature:
+            if not _same_signature(written, signature):
                 raise TableMismatchError(f"{os.fspath(parts_dir)} holds chunks extracted "
                                          f"{_settings_change(written, signature)}; use another output, or delete "
                                          "that folder to start again")
@@ -983,6 +999,23 @@ def _parse_signature(signature):
     except (TypeError, ValueError):
         return None
     return (settings, version) if isinstance(settings, dict) else None
+
+
+def _same_signature(written, signature):
+    """Whether a table (or its chunks) written with ``written`` is this run's: the same signature, or one
+    written before the face detector was recorded (``"auto"``) that is this run's with "auto" as it
+    resolves here (as such a table is checked by :meth:`FeatureTable.check_frames`)."""
+    if written == signature:
+        return True
+    parsed = _parse_signature(written) if isinstance(written, str) else None
+    frames = parsed[0].get("frames") if parsed is not None else None
+    if not (isinstance(frames, dict) and frames.get("faces") and frames.get("detector") == "auto"):
+        return False
+    from .media import resolve_detector
+
+    settings, version = parsed
+    settings = dict(settings, frames=dict(frames, detector=resolve_detector("auto", frames.get("model_path"))))
+    return json.dumps(settings, sort_keys=True, default=repr) + json.dumps(version) == signature
 
 
 def _flat(value, prefix=""):

@@ -279,3 +279,14 @@ def test_an_interrupted_faces_extract_says_how_many_crops_are_saved_and_the_reru
     assert "face crops taken from" not in capsys.readouterr().out  # a first run reuses nothing
     pd.testing.assert_frame_equal(read_table(out / "features.parquet").data.drop(columns="crop_path"),
                                   read_table(fresh / "features.parquet").data.drop(columns="crop_path"))
+
+
+def test_an_interrupted_face_extract_of_one_item_says_items_crops_in_plain_english(tmp_path):
+    """One item: "0 of 1 item's face crops", not "0 of 1 item' face crops" (the plural's apostrophe)."""
+    from forensics.cli._extract import _interrupted
+
+    manifest = pd.DataFrame({"path": [str(tmp_path / "a.mp4")]})
+    assert _interrupted(manifest, tmp_path / "features.parquet", True).startswith(
+        f"0 of 1 item's face crops are saved in {tmp_path}; the same command resumes")
+    two = pd.DataFrame({"path": [str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4")]})
+    assert _interrupted(two, tmp_path / "features.parquet", True).startswith("0 of 2 items' face crops")

@@ -92,6 +92,34 @@ def test_interrupted_run_resumes_with_identical_output(manifest, tmp_path):
     assert n_files == len(fresh.crops)  # nothing duplicated
 
 
+def test_an_item_whose_file_was_missing_is_cropped_by_the_run_that_finds_it(manifest, tmp_path):
+    """A listed file that is not there yet (DFDC's metadata.json keeps such rows) got a done marker
+    with status error, so every later run kept "file not found" for it, the file there or not, and
+    said its crops were taken as already extracted. The look-alike, an unreadable file that is
+    there, stays done (the rerun does not read it again)."""
+    late = tmp_path / "videos" / "late.mp4"
+    broken = tmp_path / "videos" / "broken.mp4"
+    broken.write_bytes(b"\x00" * 64)
+    m = pd.concat([manifest, pd.DataFrame([dict(path=str(late), label=1, method="swap", group=8),
+                                           dict(path=str(broken), label=1, method="swap", group=7)])],
+                  ignore_index=True)
+    first = extract_faces(m, tmp_path / "out", detector=KnownBoxDetector(), n_frames=3, size=48, progress=False)
+    assert first.status["status"].tolist()[-2:] == ["error", "error"]
+    assert first.status["error"].iloc[-2] == "file not found"
+    again = extract_faces(m, tmp_path / "out", detector=KnownBoxDetector(), n_frames=3, size=48, progress=False)
+    assert again.n_reused == len(m) and again.status["error"].iloc[-2] == "file not found"  # still missing
+    _video(late, n=6, seed=1)  # the file arrives
+    CountingDetector.calls = 0
+    found = extract_faces(m, tmp_path / "out", detector=CountingDetector(), n_frames=3, size=48, progress=False)
+    assert CountingDetector.calls == 3 and found.n_reused == len(m) - 1  # only it is cropped, not broken.mp4
+    assert found.status["status"].tolist()[-2:] == ["ok", "error"]
+    assert (found.crops["path"] == str(late)).sum() == 3
+    fresh = extract_faces(m, tmp_path / "fresh", detector=KnownBoxDetector(), n_frames=3, size=48, progress=False)
+    pd.testing.assert_frame_equal(found.crops, fresh.crops)
+    assert extract_faces(m, tmp_path / "out", detector=CountingDetector(), n_frames=3,
+                         size=48, progress=False).n_reused == len(m)  # then it is done
+
+
 def test_a_rerun_with_the_manifest_reordered_or_relabelled_joins_each_crop_to_its_own_row(manifest, tmp_path):
     """The crops of a finished run are kept; a rerun given the same items in another order joined each
     crop to the columns of the row that had its place before (every group wrong), and a relabelled item kept
@@ -316,3 +344,44 @@ def test_a_manifest_path_with_undecodable_bytes_is_read_and_named_printably(tmp_
     digest = hashlib.sha1((valid + "\x000").encode()).hexdigest()[:16]
     assert _key(valid, 0) == f"café-{digest}"  # the key it had before
     assert _key(raw, 0) != _key(os.fsdecode(folder + b"/caf\xe8.mp4"), 0)  # distinct bytes, distinct keys
+
+
+def test_a_rerun_asking_for_other_crops_or_features_is_refused_naming_them(manifest, tmp_path):
+    """A rerun into the same folder reused every item's crops and feature rows whatever it asked:
+    another detector's run recorded the first one's crops as its own, other features failed with
+    "Shape of passed values is (24, 41), indices imply (24, 8)". The settings are kept in
+    settings.json and a rerun asking for others is refused, naming them; the same settings resume."""
+    from forensics.features import SpectralFeatures
+
+    out = tmp_path / "out"
+    run = dict(detector=KnownBoxDetector(), n_frames=3, size=48, progress=False)
+    first = extract_faces(manifest, out, features=BlurFeatures(), **run)
+    assert json.loads((out / "settings.json").read_text())["size"] == 48
+    with pytest.raises(ValueError, match=r"holds face crops made with features=\['BlurFeatures'\]; this run asks "
+                                         r"for features=\['SpectralFeatures'\]: use another output folder"):
+        extract_faces(manifest, out, features=SpectralFeatures(), **run)
+    with pytest.raises(ValueError, match=r"features=\['BlurFeatures'\] \(other parameters\)"):
+        extract_faces(manifest, out, features=BlurFeatures(grid=2), **run)
+    with pytest.raises(ValueError, match="made with size=48; this run asks for size=64"):
+        extract_faces(manifest, out, features=BlurFeatures(), **dict(run, size=64))
+    with pytest.raises(ValueError, match="made with n_frames=3; this run asks for n_frames=4"):
+        extract_faces(manifest, out, features=BlurFeatures(), **dict(run, n_frames=4))
+    with pytest.raises(ValueError, match="made with model_path=None; this run asks for model_path='"):
+        extract_faces(manifest, out, features=BlurFeatures(), **dict(run, detector="cascade",
+                                                                     model_path=str(tmp_path / "m.onnx")))
+    # the look-alikes that resume: the same settings, a detector instance of another class (not compared),
+    # no features asked (the rows written are not read)
+    again = extract_faces(manifest, out, features=BlurFeatures(), **dict(run, detector=CountingDetector()))
+    assert again.n_reused == len(manifest)
+    pd.testing.assert_frame_equal(again.crops, first.crops)
+    assert extract_faces(manifest, out, **run).n_reused == len(manifest)
+    # a string detector is compared as the backend it resolves to; images alone: n_frames does not count
+    images = manifest.iloc[[4]].reset_index(drop=True)
+    extract_faces(images, tmp_path / "img", detector="cascade", n_frames=3, size=48, progress=False)
+    assert extract_faces(images, tmp_path / "img", detector="cascade", n_frames=8, size=48,
+                         progress=False).n_reused == 1
+    from forensics.datasets._extract import _check_settings
+
+    asked = dict(json.loads((tmp_path / "img" / "settings.json").read_text()), detector="yunet")
+    with pytest.raises(ValueError, match="made with detector='cascade'; this run asks for detector='yunet'"):
+        _check_settings(tmp_path / "img", asked)

@@ -130,6 +130,14 @@ def test_frame_settings_are_checked_only_when_asked(videos):
         table.check_frames(n_frames=4)
     with pytest.raises(TableMismatchError, match="asks for level 'video'"):
         table.check_frames(level="video")
+    # asked by a saved model (predict, evaluate --model), not by an option: said so, no option to drop
+    with pytest.raises(TableMismatchError, match="n_frames=3; the model 'm.joblib' was fitted with n_frames=4: give "
+                                                 "it the files, or a table extracted as it was$"):
+        table.check_frames(model="the model 'm.joblib'", n_frames=4)
+    with pytest.raises(TableMismatchError, match="frame-level rows; the model 'm.joblib' scores video-level rows: "
+                                                 "give it the files, or a table extracted with --level video$"):
+        table.check_frames(model="the model 'm.joblib'", level="video")
+    table.check_frames(model="the model 'm.joblib'", n_frames=3, level="frame")
     image_table = FeatureTable(pd.DataFrame({"x": [1.0]}), ["x"], {"level": "image", "kind": "image"})
     with pytest.raises(TableMismatchError, match="holds images"):
         image_table.check_frames(n_frames=4)
@@ -157,6 +165,81 @@ def test_a_face_table_records_the_detector_that_ran_and_auto_is_checked_as_that(
         table.check_frames(faces=True, detector="auto")
     # whole frames: no face detector runs, the setting is kept as given
     assert extract_table(manifest, features=["blur"], n_frames=1).meta["frames"]["detector"] == "auto"
+
+
+def test_a_face_table_written_before_the_detector_was_recorded_is_taken_as_auto_here():
+    """A face table whose meta says detector "auto" (written before the backend was recorded; the
+    version did not change) stays usable: its "auto" is what "auto" picks here, as for a model saved
+    then. It was refused by every model since, the model's own old table included
+    ("extracted with detector='auto'; this run asks for detector='cascade'")."""
+    from forensics.media import resolve_detector
+
+    here = resolve_detector("auto")
+    other = "mtcnn" if here == "cascade" else "cascade"
+    frames = dict(faces=True, detector="auto", model_path=None, n_frames=2)
+    old = FeatureTable(pd.DataFrame({"x": [1.0]}), ["x"], {"level": "video", "kind": "video", "frames": frames})
+    old.check_frames(faces=True, detector=here)  # a model that recorded the backend "auto" picks here
+    old.check_frames(faces=True, detector="auto")  # an old model (or config) asking for "auto"
+    with pytest.raises(TableMismatchError, match=f"extracted with detector='auto'; this run asks for "
+                                                 f"detector='{other}'"):
+        old.check_frames(faces=True, detector=other)
+    # with a model file, "auto" meant YuNet: the look-alike without one is not taken for it
+    yunet = FeatureTable(old.data, ["x"], dict(old.meta, frames=dict(frames, model_path="yunet.onnx")))
+    yunet.check_frames(faces=True, detector="yunet", model_path="yunet.onnx")
+    with pytest.raises(TableMismatchError, match="extracted with detector='auto'"):
+        yunet.check_frames(faces=True, detector=here)
+    # a whole-frame table keeps "auto" as given (no detector ran): asking for a backend is still refused
+    frames_only = FeatureTable(old.data, ["x"], dict(old.meta, frames=dict(frames, faces=False)))
+    with pytest.raises(TableMismatchError, match="extracted with detector='auto'"):
+        frames_only.check_frames(faces=False, detector=here)
+
+
+def test_extract_to_a_face_table_written_before_the_detector_was_recorded_is_the_same_run(videos, tmp_path):
+    """The command that wrote a face table before the backend was recorded (its signature says
+    detector "auto"), run again into it, was refused ("written with frames.face_detector='auto'; this
+    run asks for frames.face_detector='cascade'"): its "auto" is what "auto" picks here. Another
+    backend asked for is still refused, and so are its chunks of an interrupted run."""
+    import json
+    import warnings
+
+    import pyarrow.parquet as pq
+
+    from forensics._tables import _META_KEY, read_meta
+    from forensics.media import resolve_detector
+
+    here = resolve_detector("auto")
+    other = "mtcnn" if here == "cascade" else "cascade"
+    manifest = load_data(videos).iloc[:2]
+    out = tmp_path / "t.parquet"
+    kwargs = dict(features=["blur"], level="video", n_frames=1, faces=True, out=out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = extract_table(manifest, **kwargs)
+    meta = read_meta(out)
+    assert meta["frames"]["detector"] == here and f'"detector": "{here}"' in meta["signature"]
+    legacy = json.loads(json.dumps(meta).replace(f'\\"detector\\": \\"{here}\\"', '\\"detector\\": \\"auto\\"'))
+    legacy["frames"]["detector"] = "auto"
+    assert '"detector": "auto"' in legacy["signature"]
+    table = pq.read_table(out)
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata, _META_KEY: json.dumps(legacy)}), out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = extract_table(manifest, **kwargs)  # the same call: the table as it is
+    pd.testing.assert_frame_equal(again.data, first.data)
+    with pytest.raises(TableMismatchError, match=f"with frames.face_detector='auto'; this run asks for "
+                                                 f"frames.face_detector='{other}'"):
+        extract_table(manifest, **dict(kwargs, face_detector=other))
+    parts = tmp_path / "p.parquet.parts"  # the chunks of an interrupted run: the same rule
+    parts.mkdir()
+    (parts / "settings.json").write_text(legacy["signature"], encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        resumed = extract_table(manifest, **dict(kwargs, out=tmp_path / "p.parquet"))
+    pd.testing.assert_frame_equal(resumed.data.drop(columns="path"), first.data.drop(columns="path"))
+    with pytest.raises(TableMismatchError, match="chunks extracted with frames.face_detector='auto'"):
+        (tmp_path / "p.parquet").unlink()
+        (parts.mkdir(), (parts / "settings.json").write_text(legacy["signature"], encoding="utf-8"))
+        extract_table(manifest, **dict(kwargs, out=tmp_path / "p.parquet", face_detector=other))
 
 
 def test_extract_table_resumes_and_refuses_other_settings(images, tmp_path):

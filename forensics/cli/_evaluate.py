@@ -192,11 +192,8 @@ def _write_cv_files(out_dir, results):
         f = res.folds.reset_index()
         f.insert(0, "detector", name)
         folds.append(f)
-        keep = [c for c in ("item_index", "path", "label", "method", "group", "frame_index", "time_s", "face_index")
-                if c in table.data.columns]
-        s = table.data[keep].copy()
-        s.insert(0, "detector", name)
-        s["score"], s["fold"], s["threshold"] = res.oof_scores, res.test_fold, res.thresholds[res.test_fold]
+        s = _scored_rows(table.data, res.oof_scores, detector=name)
+        s["fold"], s["threshold"] = res.test_fold, res.thresholds[res.test_fold]
         scores.append(s)
         if res.video_folds is not None:
             vf = res.video_folds.reset_index()
@@ -316,7 +313,7 @@ def _evaluate_model(args):
             scorer, features, frames = _split_model(model)
             try:
                 if frames:
-                    table.check_frames(**frames)
+                    table.check_frames(model=f"the model {os.fspath(args.model)!r}", **frames)
                 F, _ = table.features_for(features)
             except ValueError as exc:
                 raise C.CommandError(str(exc)) from None
@@ -420,13 +417,10 @@ def _split_model(model):
 
     from .._video_detector import VideoDetector
 
-    from .._tables import _FRAME_PARAMS
+    from .._tables import frame_values  # the face detector that cropped, not "auto"
 
     if isinstance(model, VideoDetector):
-        frames = {k: getattr(model.features_, k) for k in _FRAME_PARAMS}
-        if getattr(model.features_, "face_detector_", None) is not None:  # the detector that cropped, not "auto"
-            frames["detector"] = model.features_.face_detector_
-        return model.model_, model.features_.extractor_, dict(frames, level="frame")
+        return model.model_, model.features_.extractor_, dict(frame_values(model.features_), level="frame")
     steps = [(n, s) for n, s in model.steps if n != "equalize"]
     if steps[0][0] != "features":
         raise C.CommandError("the model has no 'features' step: it cannot score a feature table; give the files")
@@ -434,8 +428,5 @@ def _split_model(model):
     from ..features import VideoFeatures
 
     if isinstance(first, VideoFeatures):
-        frames = {k: getattr(first, k) for k in _FRAME_PARAMS}
-        if getattr(first, "face_detector_", None) is not None:
-            frames["detector"] = first.face_detector_
-        return Pipeline(steps[1:]), first.extractor_, dict(frames, level="video")
+        return Pipeline(steps[1:]), first.extractor_, dict(frame_values(first), level="video")
     return Pipeline(steps[1:]), first, None

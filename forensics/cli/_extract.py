@@ -198,6 +198,11 @@ def _extract(args, manifest, features, table_path, report, video, common):
     return table
 
 
+def _possessive(n):
+    """``items'`` (the crops of 3 items), or ``item's`` for one: "0 of 1 item' face crops" misspelt it."""
+    return "items'" if n != 1 else "item's"
+
+
 def _interrupted(manifest, table_path, crops):
     """What an interrupted extract has saved, and how to go on from there."""
     n = len(manifest)
@@ -206,7 +211,7 @@ def _interrupted(manifest, table_path, crops):
             from ..datasets._extract import done_items
 
             k = done_items(manifest["path"], table_path.parent)
-            return (f"{k} of {n} item{'s' if n != 1 else ''}' face crops are saved in {table_path.parent}; the same "
+            return (f"{k} of {n} {_possessive(n)} face crops are saved in {table_path.parent}; the same "
                     "command resumes, cropping only the others")
         from .._tables import saved_items
 
@@ -240,13 +245,16 @@ def _faces_table(manifest, features, table_path, args, report, kind):
     extractor = make_features(features, on_error="nan") if isinstance(features, (str, list)) else features
     extractor = extractor.fit() if not hasattr(extractor, "feature_names_out_") else extractor
     crops_dir = table_path.parent
-    with C.quiet_warnings():
-        result = extract_faces(manifest.drop(columns=["kind"]), crops_dir, detector=C.face_backend(args),
-                               model_path=args.face_model, n_frames=args.n_frames or 32, every=args.every,
-                               features=extractor, n_jobs=args.n_jobs, progress=args.progress)
+    try:
+        with C.quiet_warnings():
+            result = extract_faces(manifest.drop(columns=["kind"]), crops_dir, detector=C.face_backend(args),
+                                   model_path=args.face_model, n_frames=args.n_frames or 32, every=args.every,
+                                   features=extractor, n_jobs=args.n_jobs, progress=args.progress)
+    except ValueError as exc:  # crops of other settings in OUT (named), or a manifest it cannot use
+        raise C.CommandError(C.one_line(exc)) from None
     print(result.report)
     if result.n_reused:  # a resumed run (or a rerun into the same output): say what was not cropped again
-        print(f"  {result.n_reused} of {len(manifest)} item{'s' if len(manifest) != 1 else ''}' face crops taken from "
+        print(f"  {result.n_reused} of {len(manifest)} {_possessive(len(manifest))} face crops taken from "
               f"{crops_dir} as already extracted (not recomputed)")
     names = [str(n) for n in extractor.get_feature_names_out()]
     from ..datasets._manifest import read_manifest_csv  # a file 'NA', a method 'None': read as written

@@ -115,7 +115,7 @@ def run(args):
         raise C.UsageError(f"a feature table must be the only input (got {tables[0]} with {len(args.inputs) - 1} "
                            "other input(s)); score the files, or the table alone")
     if tables:
-        rows, scores, errors, partial = _score_table(model, tables[0])
+        rows, scores, errors, partial = _score_table(model, tables[0], args.model)
         return _write(args, rows, scores, errors, partial, run_)
     video = takes_videos(model)
     rows = _expand_inputs(args.inputs, VIDEO_SUFFIXES if video else IMAGE_SUFFIXES, "videos" if video else "images")
@@ -124,7 +124,7 @@ def run(args):
     return _write(args, rows, scores, errors, partial, run_)
 
 
-def _score_table(model, source):
+def _score_table(model, source, model_path="the model"):
     """Rows, scores and errors of a feature table written by 'forensics extract': one per table row."""
     from .._tables import read_table
     from ._evaluate import _split_model
@@ -136,7 +136,7 @@ def _score_table(model, source):
                              "feature table")
     try:
         if frames is not None:
-            table.check_frames(**frames)
+            table.check_frames(model=f"the model {os.fspath(model_path)!r}", **frames)
         F, names = table.features_for(features)
     except ValueError as exc:
         raise C.CommandError(str(exc)) from None

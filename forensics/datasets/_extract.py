@@ -227,6 +227,12 @@ def _process(row_id, row, out, cropper, n_frames, every, features):
                                                                  rotation=rotation, mirror=mirror,
                                                                  orientation=orientation, sar=sar, stream=stream,
                                                                  video_streams=video_streams)))
+    # a listed file that is not there (a DFDC part not yet downloaded): cropped again by the run that finds it
+    missing = out / "done" / f"{key}.missing"
+    if status == "error" and isinstance(path, (str, os.PathLike)) and not os.path.lexists(path):
+        missing.touch()
+    else:
+        missing.unlink(missing_ok=True)  # after the new marker: an interruption in between only redoes the item
     return key
 
 
@@ -243,7 +249,12 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
     ``features`` is given, the crops' feature rows under ``out_dir/features/``; a ``done/``
     marker is written last, atomically. Running again after an interruption skips the items
     whose marker exists and redoes the rest, so the final outputs are identical to an
-    uninterrupted run and no crop is duplicated.
+    uninterrupted run and no crop is duplicated. An item whose file was missing (status "error",
+    file not found: a video a DFDC ``metadata.json`` lists before it is downloaded) is done only
+    until the file is there: a run that finds it crops it. The settings the crops were made with
+    are kept in ``out_dir/settings.json``; a run asking for others (detector, its model file,
+    sampling, margin, size, selection, features) raises a ``ValueError`` naming them, rather
+    than reuse crops or rows that are not what it asked for.
 
     Parameters
     ----------
@@ -309,7 +320,8 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
     from sklearn.base import clone
 
     from .._parallel import run_in_order
-    from ..media import FaceCropper, make_detector
+    from .._tables import feature_fingerprint
+    from ..media import FaceCropper, make_detector, resolve_detector
 
     for column in ("path", "label", "method"):
         if column not in manifest.columns:
@@ -322,9 +334,21 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
     rows["_key"] = keys
     if features is not None:
         features = clone(features).fit()
+    # what the crops (and rows) in out were made with: a rerun asking for others is refused, not served them;
+    # frame sampling counts only where a video is listed (an image is one frame whatever n_frames says)
+    videos = any(str(p).lower().endswith(VIDEO_SUFFIXES) for p in rows["path"])
+    _check_settings(out, dict(
+        detector=resolve_detector(detector, model_path) if isinstance(detector, str) else None,
+        model_path=None if model_path is None else os.fspath(model_path), n_frames=n_frames if videos else None,
+        every=every if videos else None, margin=margin, size=size, select=select, detect_size=detect_size,
+        features=None if features is None else feature_fingerprint(features)))
     det = make_detector(detector, model_path=model_path) if isinstance(detector, str) else detector
     cropper = FaceCropper(det, margin=margin, size=size, select=select, detect_size=detect_size)
-    todo = [i for i, k in enumerate(keys) if not (out / "done" / f"{k}.json").exists()]
+    # an item is done once its marker is written; one that failed because its file was missing is done until
+    # the file is there (a rerun then crops it: the rows of a DFDC metadata.json whose videos came later)
+    missing = {p.stem for p in (out / "done").glob("*.missing")}
+    todo = [i for i, k in enumerate(keys) if not (out / "done" / f"{k}.json").exists()
+            or (k in missing and os.path.lexists(rows["path"].iloc[i]))]
     bar = tqdm(total=len(rows), initial=len(rows) - len(todo), desc="extract", unit="item", disable=not progress)
     try:
         jobs = (delayed(_process)(i, rows.iloc[i], out, cropper, n_frames, every, features) for i in todo)
@@ -335,6 +359,37 @@ def extract_faces(manifest, out_dir, *, detector="auto", model_path=None, n_fram
     result = _collect(rows, out, features, min_face_rate)
     result.n_reused = len(rows) - len(todo)
     return result
+
+
+def _check_settings(out, settings):
+    """Refuse an ``out`` whose crops were made with other settings (``out/settings.json``), naming what
+    differs; write the settings of a first run. A rerun reused every item's crops (and feature rows)
+    whatever it asked: crops of another detector recorded as this one's, or rows of other features
+    failing as "Shape of passed values is (24, 41), indices imply (24, 8)". A detector instance is
+    not compared (None); a folder from before this file was written is taken as it is."""
+    settings = json.loads(json.dumps(settings, sort_keys=True, default=repr))
+    path = out / "settings.json"
+    if not path.exists():
+        if not any((out / "done").glob("*.json")):
+            _atomic_write(path, json.dumps(settings, sort_keys=True))
+        return
+    old = json.loads(path.read_text(encoding="utf-8"))
+    keys = [k for k in settings if old.get(k) != settings[k]
+            and not (k in ("detector", "n_frames") and None in (old.get(k), settings[k]))  # an instance; images
+            and not (k == "features" and settings[k] is None)]  # rows not asked for: those written are not read
+    if keys:
+        def shown(x, k):
+            if k != "features" or not x.get(k):
+                return repr(x.get(k))
+            names = [str(e.get("class", "?")).rsplit(".", 1)[-1] for e in x[k]]
+            same = [str(e.get("class", "?")).rsplit(".", 1)[-1] for e in (old if x is settings else settings)[k] or []]
+            return repr(names) + (" (other parameters)" if names == same else "")
+
+        def show(x):
+            return ", ".join(f"{k}={shown(x, k)}" for k in keys)
+
+        raise ValueError(f"{out} holds face crops made with {show(old)}; this run asks for {show(settings)}: use "
+                         "another output folder, or delete it to start again")
 
 
 def done_items(paths, out_dir):
