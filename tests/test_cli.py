@@ -1192,6 +1192,34 @@ def test_evaluate_detector_on_other_data_sets_and_the_matrix(data, videos, tmp_p
     assert str(tmp_path / "nope") in capsys.readouterr().err
 
 
+def test_evaluate_on_a_test_set_writes_every_row_with_its_status(data, tmp_path, capsys):
+    """--test with --out: scores.parquet holds every row of the test set, an unreadable file included (status
+    error, its reason, NaN score), in the test table's order; before, the rows left out of the metrics were left
+    out of the file too, without a status column (evaluate --model's file keeps them)."""
+    from sklearn.metrics import roc_auc_score
+
+    from forensics.datasets import save_demo_dataset
+
+    other = tmp_path / "other"
+    save_demo_dataset(other, n_per_class=8, size=64, seed=7)
+    bad = sorted((other / "real").glob("*.jpg"))[3]
+    bad.write_bytes(b"not a jpeg")
+    out = tmp_path / "t"
+    assert main(["evaluate", str(data), "--detector", "dct-lr", "--test", str(other), "--out", str(out),
+                 "--no-progress", "--no-audit"]) == 0
+    capsys.readouterr()
+    scores = pd.read_parquet(out / "scores.parquet")
+    assert len(scores) == 16 and scores["item_index"].tolist() == list(range(16))
+    failed = scores[scores["status"] == "error"]
+    assert failed["path"].tolist() == [str(bad)] and failed["score"].isna().all()
+    assert failed["error"].iloc[0] != ""
+    ok = scores[scores["status"] != "error"]
+    assert ok["score"].between(0, 1).all() and (ok["error"] == "").all()
+    table = pd.read_csv(out / "metrics.csv")
+    assert roc_auc_score(ok["label"], ok["score"]) == pytest.approx(table[table["group"] == "all"]["roc_auc"].iloc[0],
+                                                                      abs=1e-12)
+
+
 def test_evaluate_tracks_each_test_set_under_its_name(data, tmp_path, capsys):
     """Each --test set's metrics carry its name in MLflow (B was logged as bare ``roc_auc``, C as
     ``DETECTOR.roc_auc``: the two could not be told apart), with one detector and with two; the

@@ -631,11 +631,12 @@ def faceless_rows(F, names, statuses, errors):
             if s == "no_face" and (not content.shape[1] or np.isnan(content[i]).all())}
 
 
-def drop_failed(table, what="items"):
+def drop_failed(table, what="items", left_out=None):
     """Leave out rows whose item could not be read, saying how many and the first reason; and the
     videos without a face in any sampled frame whose only values are the frame counts and a face
     rate of 0 (``forensics predict`` records them as errors: a detector would learn and score
-    them from imputed values alone)."""
+    them from imputed values alone). ``left_out``: a list that receives the data frames of the rows
+    left out (to write them with their status beside the scored ones)."""
     ok = table.ok
     if not ok.all():
         bad = table.data[~ok]
@@ -645,6 +646,8 @@ def drop_failed(table, what="items"):
               f"(status error); first: {first['path']}: {first['error']}")
         if not ok.any():
             raise CommandError(f"no item could be read; first: {first['path']}: {first['error']}")
+        if left_out is not None:
+            left_out.append(bad)
         table = table.subset(ok)
     names = list(table.feature_names)
     faceless = {} if not (table.data["status"] == "no_face").any() else faceless_rows(
@@ -659,6 +662,8 @@ def drop_failed(table, what="items"):
         keep[list(faceless)] = False
         if not keep.any():
             raise CommandError(f"no item has a face in its sampled frames; first: {table.data['path'].iloc[i]}")
+        if left_out is not None:
+            left_out.append(table.data[~keep])
         table = table.subset(keep)
     return table
 

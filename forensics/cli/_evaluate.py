@@ -43,9 +43,10 @@ def add_parser(subparsers):
     C.add_audit(parser)
     C.add_output(parser, metavar="DIR|FILE.csv",
                  help="write the results: a folder (metrics.csv, config.yaml, run.json and scores.parquet: each test "
-                      "row's fake score; with cross-validation the out-of-fold scores, their fold and threshold, and "
-                      "folds.csv, the metrics of each fold; no scores with --matrix), or a .csv file for the metrics "
-                      "table (config and run record beside it)")
+                      "row's fake score, with --model and --test every item with its status and error; with "
+                      "cross-validation the out-of-fold scores, their fold and threshold, and folds.csv, the metrics "
+                      "of each fold; no scores with --matrix), or a .csv file for the metrics table (config and run "
+                      "record beside it)")
     C.add_tracking(parser)
     C.add_run(parser)
     return parser
@@ -89,10 +90,13 @@ def _out_paths(args):
     return out / "metrics.csv", out
 
 
-def _tables_for(pipes, args, kind, data):
-    """One feature table per detector; detectors sharing a feature step share one extraction."""
+def _tables_for(pipes, args, kind, data, left_out=None):
+    """One feature table per detector; detectors sharing a feature step share one extraction.
+
+    ``left_out``: a dict that receives, per detector, the rows left out as unreadable or faceless (a data frame)."""
     import json
 
+    import pandas as pd
     from sklearn.base import clone
 
     from .._tables import feature_fingerprint
@@ -106,8 +110,12 @@ def _tables_for(pipes, args, kind, data):
                              "forensics.model_selection.cross_validate_detector")
         key = json.dumps(feature_fingerprint(clone(prefix.steps[-1][1]).fit()), sort_keys=True)
         if key not in cache:
-            cache[key] = C.drop_failed(C.table_for_detector(args, kind, data, pipe, name=name))
-        tables[name] = cache[key]
+            dropped = []
+            table = C.drop_failed(C.table_for_detector(args, kind, data, pipe, name=name), left_out=dropped)
+            cache[key] = table, (pd.concat(dropped) if dropped else table.data.iloc[:0])
+        tables[name] = cache[key][0]
+        if left_out is not None:
+            left_out[name] = cache[key][1]
     return tables
 
 
@@ -184,6 +192,23 @@ def _scored_rows(frame, scores, **front):
     return out
 
 
+def _test_rows(frame, scores, lost, **front):
+    """:func:`_scored_rows` of a test set's scored rows with their ``status`` and ``error``, and its rows left out
+    (unreadable, no face) with a NaN score and theirs, in the test table's row order: every test row is written."""
+    import pandas as pd
+
+    rows = _scored_rows(frame, scores, **front)
+    rows["status"], rows["error"] = frame["status"].to_numpy(), frame["error"].fillna("").to_numpy()
+    if len(lost):
+        out = _scored_rows(lost, np.full(len(lost), np.nan), **front)
+        out["status"], out["error"] = lost["status"].to_numpy(), lost["error"].fillna("").to_numpy()
+        order = [c for c in ("item_index", "frame_index", "face_index") if c in rows.columns]
+        rows = pd.concat([rows, out], ignore_index=True)
+        if order:
+            rows = rows.sort_values(order, kind="stable").reset_index(drop=True)
+    return rows
+
+
 def _write_cv_files(out_dir, results):
     import pandas as pd
 
@@ -227,10 +252,11 @@ def _evaluate_on_tests(pipes, args):
               flush=True)
         C.audit_first(args, kind, data)
         train = _tables_for(pipes, args, kind, data)
-        tests = []
+        tests, left = [], []  # left: per test set, the rows left out as unreadable or faceless, per detector
         for source in args.test:
             tkind, tdata = _load_test(args, source)
-            tests.append(_tables_for(pipes, args, tkind, tdata))
+            left.append({})
+            tests.append(_tables_for(pipes, args, tkind, tdata, left_out=left[-1]))
         shared = set(map(os.path.realpath, map(str, next(iter(train.values())).paths)))
         for source, t in zip(args.test, tests):
             both = shared & set(map(os.path.realpath, map(str, next(iter(t.values())).paths)))
@@ -260,11 +286,12 @@ def _evaluate_on_tests(pipes, args):
                 run.tracker.log_metrics({f"{first}{labels[r.train]}.to.{labels[r.test]}.roc_auc": r.roc_auc
                                          for r in res.table.itertuples()})
                 continue
-            for source, t in zip(args.test, tests):
+            for source, t, lost in zip(args.test, tests, left):
                 with C.quiet_warnings():
                     out = fit_and_score(pipe, train[name], t[name], threshold=args.threshold,
                                         aggregate=args.aggregate, k=args.top_k)
-                scored.append(_scored_rows(t[name].data, out["scores"], detector=name, test=os.fspath(source)))
+                scored.append(_test_rows(t[name].data, out["scores"], lost[name], detector=name,
+                                         test=os.fspath(source)))
                 table = out["metrics"] if out["video_metrics"] is None else out["video_metrics"]
                 level = "video" if out["video_metrics"] is not None else "item"
                 print(f"\n{name} tested on {source} ({level} level, threshold {args.threshold}; per method: its fakes "
