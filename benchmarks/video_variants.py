@@ -312,18 +312,6 @@ def build_round11(tmp):
     return cases
 
 
-def _boxes(data):
-    """``(offset, size, type)`` of an MP4's top-level boxes (a size past the end of ``data`` kept as declared)."""
-    out, at = [], 0
-    while at + 8 <= len(data):
-        n = int.from_bytes(data[at:at + 4], "big")
-        out.append((at, n, data[at + 4:at + 8].decode("latin-1")))
-        if n < 8:
-            break
-        at += n
-    return out
-
-
 def build_round11b(tmp):
     """Round 11b: recordings interrupted by a crash, a full disk or a pulled cable, as recorders write them: a
     fragmented MP4 (OBS, MediaRecorder, phones' crash-safe modes) cut inside a fragment's samples, inside its
@@ -332,7 +320,7 @@ def build_round11b(tmp):
     Duration written before the end; MPEG-TS captures that start inside a GOP and end inside a PES packet."""
     import av
     from test_video_capture_ends import _cut
-    from video_fixtures import encode_video, index_frames, write_video
+    from video_fixtures import encode_video, index_frames, mp4_boxes, write_video
 
     x265 = {"x265-params": "keyint=10:min-keyint=10:scenecut=0:log-level=none"}
     frames = index_frames(30, step=8)
@@ -341,7 +329,7 @@ def build_round11b(tmp):
         frag = write_video(tmp / f"frag_{enc}.mp4", frames, codec=enc, gop=10, fragmented=True,
                            options=x265 if enc == "libx265" else None)
         data = frag.read_bytes()
-        boxes = _boxes(data)
+        boxes = mp4_boxes(data)
         moof = [b for b in boxes if b[2] == "moof"]
         mdat = [b for b in boxes if b[2] == "mdat"]
         with av.open(str(frag)) as c:
@@ -362,14 +350,7 @@ def build_round11b(tmp):
                              ("mpeg4", {"g": "10", "bf": "2"}, "yuv420p"), ("mjpeg", {}, "yuvj420p")):
         src = tmp / f"o_{codec}.{'mov' if codec == 'mjpeg' else 'mp4'}"
         flags = "faststart" if codec == "mjpeg" else "frag_keyframe+empty_moov+default_base_moof"
-        with av.open(str(src), "w", format=src.suffix[1:], options={"movflags": flags}) as o:
-            st = o.add_stream(codec, rate=25)
-            st.width, st.height, st.pix_fmt, st.options = 96, 64, pix, opts
-            for f in frames:
-                for q in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                    o.mux(q)
-            for q in st.encode():
-                o.mux(q)
+        encode_video(src, src.suffix[1:], codec, frames, pix=pix, options=opts, container_options={"movflags": flags})
         data = src.read_bytes()
         with av.open(str(src)) as c:
             pos = [(q.pos, q.size) for q in c.demux(video=0) if q.size]
@@ -393,19 +374,11 @@ def build_round11b(tmp):
     # first fragment) of a file cut inside its second fragment; the mfra of a whole recording after its first two
     # fragments (the third lost)
     for flags, what in (("frag_keyframe+empty_moov+default_base_moof+global_sidx", "sidx"), (None, "mfra")):
-        src = tmp / f"idx_{what}.mp4"
-        with av.open(str(src), "w", format="mp4", options={"movflags": flags} if flags else {
-                "movflags": "frag_keyframe+empty_moov+default_base_moof"}) as o:
-            st = o.add_stream("libx264", rate=25)
-            st.width, st.height, st.pix_fmt = 96, 64, "yuv420p"
-            st.options = {"g": "10", "keyint_min": "10", "sc_threshold": "0", "threads": "1"}
-            for f in frames:
-                for q in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                    o.mux(q)
-            for q in st.encode():
-                o.mux(q)
+        src = encode_video(tmp / f"idx_{what}.mp4", "mp4", "libx264", frames,
+                           options={"g": "10", "keyint_min": "10", "sc_threshold": "0", "threads": "1"},
+                           container_options={"movflags": flags or "frag_keyframe+empty_moov+default_base_moof"})
         data = src.read_bytes()
-        boxes = _boxes(data)
+        boxes = mp4_boxes(data)
         moof = [b for b in boxes if b[2] == "moof"]
         out = tmp / f"stale_{what}.mp4"
         if what == "sidx":
@@ -418,7 +391,7 @@ def build_round11b(tmp):
     for ext in ("mp4", "mov"):
         plain = write_video(tmp / f"plain.{ext}", frames, gop=10)
         data = plain.read_bytes()
-        moov = [b for b in _boxes(data) if b[2] == "moov"]
+        moov = [b for b in mp4_boxes(data) if b[2] == "moov"]
         (tmp / f"nomoov.{ext}").write_bytes(data[:moov[0][0]])
         cases[f"{ext.upper()} H.264 whose moov (at the end) was never written"] = tmp / f"nomoov.{ext}"
     for enc, ext, live in (("libx264", "mkv", False), ("libx264", "mkv", True), ("libvpx-vp9", "webm", True),

@@ -12,8 +12,8 @@ The truth here is PyAV (FFmpeg) decoding every packet of the file.
 import av
 import numpy as np
 import pytest
-from video_fixtures import (annexb_units, frame_level, index_frames, intra_refresh, with_sample_inside, with_tail,
-                            write_video)
+from video_fixtures import (annexb_units, frame_level, index_frames, intra_refresh, mux_rows, packet_rows,
+                            with_sample_inside, with_tail, write_video)
 
 from forensics.media import ItemError, read_frames, video_info
 from forensics.media._video import _nal_types, _no_picture, _picture_test
@@ -296,7 +296,8 @@ def test_an_intra_refresh_stream_is_sought_to_where_its_refresh_completes(tmp_pa
     later, at its recovery point picture P = R + 4). Before, it was decoded from its start for any frame (n=8
     of 600 frames cost 6.8 times the same frames with IDR keyframes). Now frame k at or after P is decoded from
     the keyframe before R (its refresh whole), so a read seeks (MP4, Matroska; MPEG-TS by the keyframe's decode
-    timestamp since round 11b, before decoded from its start) and decodes a part of the stream; every frame is FFmpeg's from the first byte, pixel for pixel:
+    timestamp since round 11b, before decoded from its start) and decodes a part of the stream; every frame is
+    FFmpeg's from the first byte, pixel for pixel:
     frames in the first refresh, at and right after a recovery point, at P - 1, P, P + 1, the last one; by
     indices, n=, every= and times=. Frame 86 follows the recovery point at 80, whose frame_num is 0: FFmpeg's
     decoder started there finds no reference for it and loses the refresh (frames 84-93 were wrong, silently,
@@ -1129,24 +1130,12 @@ def test_a_sample_of_parameter_sets_between_pictures_still_reaches_the_decoder(t
         b = write_video(tmp_path / "b.mkv", index_frames(N, seed=3)[::-1], gop=6,
                         options={"bf": "0", "x264-params": "cabac=0:ref=1"})
         ps = b"".join(len(u).to_bytes(4, "big") + u for u in _avcc_units(b))
-
-        def packets(path):
-            with av.open(str(path)) as c:
-                return [(bytes(p), p.pts, p.dts, p.duration, p.is_keyframe, p.time_base)
-                        for p in c.demux(video=0) if p.size]
-
-        pa, pb = packets(a), packets(b)
+        pa, pb = packet_rows(a), packet_rows(b)
         step, tb = pa[0][3], pa[0][5]
         off = pa[-1][1] + step
         rows = pa + [(ps, off, off, step, False, tb)] + [(d, p + off + step, q + off + step, du, k, tb)
                                                           for d, p, q, du, k, tb in pb]
-        path = tmp_path / "ps.mkv"
-        with av.open(str(a)) as i, av.open(str(path), "w") as o:
-            t = o.add_stream_from_template(i.streams.video[0])
-            for payload, pts, dts, dur, key, tb in rows:
-                q = av.Packet(payload)
-                q.pts, q.dts, q.duration, q.is_keyframe, q.time_base, q.stream = pts, dts, dur, key, tb, t
-                o.mux(q)
+        path = mux_rows(a, tmp_path / "ps.mkv", rows)
         n = 2 * N
     shown = _ffmpeg_frames(path)
     assert len(shown) == n

@@ -9,7 +9,7 @@ Duration, and with a Duration written before the end. The truth is PyAV (FFmpeg)
 import av
 import numpy as np
 import pytest
-from video_fixtures import frame_level, index_frames, write_video
+from video_fixtures import encode_video, frame_level, index_frames, mp4_boxes, write_video
 
 from forensics.features import BlurFeatures, VideoFeatures
 from forensics.media import ItemError, read_frames, video_info
@@ -31,30 +31,12 @@ def _ffmpeg_frames(path):
     return levels
 
 
-def _boxes(data):
-    """``(offset, size, type)`` of an MP4's top-level boxes."""
-    out, at = [], 0
-    while at + 8 <= len(data):
-        n = int.from_bytes(data[at:at + 4], "big")
-        out.append((at, n, data[at + 4:at + 8].decode("latin-1")))
-        at += max(n, 8)
-    return out
-
-
 def _fragmented(path, codec="libx264", flags=FRAG_FLAGS):
     """30 frames 96x64 at 25 fps, a keyframe (and a fragment) every 10, with their ``mfra`` at the end."""
     x265 = {"x265-params": "keyint=10:min-keyint=10:scenecut=0:log-level=none"}
-    with av.open(str(path), "w", format="mp4", options={"movflags": flags}) as o:
-        s = o.add_stream(codec, rate=25)
-        s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
-        s.options = x265 if codec == "libx265" else {"g": "10", "keyint_min": "10", "sc_threshold": "0",
-                                                     "threads": "1"}
-        for f in index_frames(N, step=7):
-            for q in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                o.mux(q)
-        for q in s.encode():
-            o.mux(q)
-    return path
+    x264 = {"g": "10", "keyint_min": "10", "sc_threshold": "0", "threads": "1"}
+    return encode_video(path, "mp4", codec, index_frames(N, step=7), options=x265 if codec == "libx265" else x264,
+                        container_options={"movflags": flags})
 
 
 def _agrees(path, want):
@@ -84,8 +66,8 @@ def test_a_fragment_cut_inside_a_sample_counts_the_frames_ffmpeg_shows(tmp_path,
     11 frames where FFmpeg shows 10 (x265: 17 for 16), the last reported 'not decoded', and ``n=4`` asked for it
     instead of the frame FFmpeg shows last. The cut is reported."""
     data = _fragmented(tmp_path / "whole.mp4", codec).read_bytes()
-    moof = [b for b in _boxes(data) if b[2] == "moof"]
-    mdat = [b for b in _boxes(data) if b[2] == "mdat"]
+    moof = [b for b in mp4_boxes(data) if b[2] == "moof"]
+    mdat = [b for b in mp4_boxes(data) if b[2] == "mdat"]
     at = (moof[1][0] + moof[2][0]) // 2 if where == "mid" else mdat[1][0] + mdat[1][1] - 1
     path = tmp_path / "cut.mp4"
     path.write_bytes(data[:at])
@@ -119,15 +101,8 @@ def test_an_intra_only_sample_cut_by_the_end_of_the_file(tmp_path, fraction, sho
     """MJPEG in a MOV (index first) cut inside its last sample: at 30% of it (inside its tables) FFmpeg's decoder
     refuses it and shows 11 frames; before, it was counted (12, the 12th 'not decoded'). Look-alike: cut 1% before
     its end, the decoder shows it, its missing scan data concealed ("overread"): it stays frame 11, reported."""
-    path = tmp_path / "mj.mov"
-    with av.open(str(path), "w", format="mov", options={"movflags": "faststart"}) as o:
-        s = o.add_stream("mjpeg", rate=25)
-        s.width, s.height, s.pix_fmt = 96, 64, "yuvj420p"
-        for f in index_frames(12, step=12):
-            for q in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                o.mux(q)
-        for q in s.encode():
-            o.mux(q)
+    path = encode_video(tmp_path / "mj.mov", "mov", "mjpeg", index_frames(12, step=12), pix="yuvj420p",
+                        container_options={"movflags": "faststart"})
     with av.open(str(path)) as c:
         pos, size = [(p.pos, p.size) for p in c.demux(video=0) if p.size][-1]
     cut = tmp_path / "cut.mov"
@@ -239,8 +214,8 @@ def test_a_fragment_cut_in_its_header_or_between_samples_is_reported(tmp_path, w
     all (FFmpeg's demuxer says nothing of it): the fragment and the rest of the recording were lost without a
     word."""
     data = _fragmented(tmp_path / "whole.mp4").read_bytes()
-    moof = [b for b in _boxes(data) if b[2] == "moof"]
-    mdat = [b for b in _boxes(data) if b[2] == "mdat"]
+    moof = [b for b in mp4_boxes(data) if b[2] == "moof"]
+    mdat = [b for b in mp4_boxes(data) if b[2] == "mdat"]
     with av.open(str(tmp_path / "whole.mp4")) as c:
         pos = [p.pos for p in c.demux(video=0) if p.size]
     inside = [p for p in pos if mdat[1][0] < p < mdat[1][0] + mdat[1][1]]
@@ -260,7 +235,7 @@ def test_a_stale_fragment_index_is_reported(tmp_path):
     whole file, whose index lists only fragments it holds, reports nothing."""
     whole = _fragmented(tmp_path / "whole.mp4")
     data = whole.read_bytes()
-    boxes = _boxes(data)
+    boxes = mp4_boxes(data)
     moof = [b for b in boxes if b[2] == "moof"]
     mfra = [b for b in boxes if b[2] == "mfra"]
     assert len(moof) == 3 and len(mfra) == 1
@@ -278,9 +253,9 @@ def test_a_stale_segment_index_is_reported(tmp_path):
     second fragment: the index describes more bytes than follow it. Look-alike: the whole file says nothing."""
     whole = _fragmented(tmp_path / "whole.mp4", flags=FRAG_FLAGS + "+global_sidx")
     data = whole.read_bytes()
-    assert any(b[2] == "sidx" for b in _boxes(data))
+    assert any(b[2] == "sidx" for b in mp4_boxes(data))
     assert not any("sidx" in e for e in video_info(whole).errors)
-    moof = [b for b in _boxes(data) if b[2] == "moof"]
+    moof = [b for b in mp4_boxes(data) if b[2] == "moof"]
     path = tmp_path / "cut.mp4"
     path.write_bytes(data[:(moof[1][0] + moof[2][0]) // 2])
     info, _ = _agrees(path, _ffmpeg_frames(path))
@@ -295,7 +270,7 @@ def test_a_recording_without_its_moov_is_an_item_error_saying_why(tmp_path, ext)
     whole = write_video(tmp_path / f"whole.{ext}", index_frames(N), gop=10)
     assert video_info(whole).n_frames == N
     data = whole.read_bytes()
-    moov = [b for b in _boxes(data) if b[2] == "moov"]
+    moov = [b for b in mp4_boxes(data) if b[2] == "moov"]
     assert moov and moov[0][0] > 0
     path = tmp_path / f"crashed {ext}.{ext}"
     path.write_bytes(data[:moov[0][0]])
@@ -307,17 +282,9 @@ def test_a_recording_without_its_moov_is_an_item_error_saying_why(tmp_path, ext)
 
 
 def _matroska(path, live, cluster_ms=400):
-    with av.open(str(path), "w", format="matroska",
-                 options={"cluster_time_limit": str(cluster_ms), **({"live": "1"} if live else {})}) as o:
-        s = o.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
-        s.options = {"g": "10", "keyint_min": "10", "sc_threshold": "0", "threads": "1"}
-        for f in index_frames(N, step=7):
-            for q in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                o.mux(q)
-        for q in s.encode():
-            o.mux(q)
-    return path
+    return encode_video(path, "matroska", "libx264", index_frames(N, step=7),
+                        options={"g": "10", "keyint_min": "10", "sc_threshold": "0", "threads": "1"},
+                        container_options={"cluster_time_limit": str(cluster_ms), **({"live": "1"} if live else {})})
 
 
 @pytest.mark.parametrize("live", [False, True])

@@ -637,15 +637,16 @@ def intra_refresh(path, n_frames, step=4, b_frames=True, size=(64, 96)):
 
 
 def encode_video(path, fmt, codec, frames, *, fps=25, pix="yuv420p", options=None, b_frames=None, sar=None,
-                 rotation=None):
-    """``frames`` encoded by FFmpeg's ``codec`` into ``path`` (container ``fmt``); None when this FFmpeg lacks it."""
+                 rotation=None, container_options=None):
+    """``frames`` encoded by FFmpeg's ``codec`` into ``path`` (container ``fmt``, muxer options
+    ``container_options``, e.g. ``{"movflags": "faststart"}``); None when this FFmpeg lacks it."""
     import av
 
     try:
         av.codec.Codec(codec, "w")
     except Exception:  # noqa: BLE001 - no such encoder here
         return None
-    with av.open(str(path), "w", format=fmt) as c:
+    with av.open(str(path), "w", format=fmt, options=container_options or {}) as c:
         s = c.add_stream(codec, rate=fps)
         s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix
         if b_frames is not None:
@@ -663,6 +664,42 @@ def encode_video(path, fmt, codec, frames, *, fps=25, pix="yuv420p", options=Non
     return path
 
 
+def mp4_boxes(data):
+    """``(offset, size, type)`` of an MP4's top-level boxes (a size past the end of ``data`` kept as declared; the walk
+    stops at a size below 8, a box to the end of the file or a 64-bit size)."""
+    out, at = [], 0
+    while at + 8 <= len(data):
+        n = int.from_bytes(data[at:at + 4], "big")
+        out.append((at, n, data[at + 4:at + 8].decode("latin-1")))
+        if n < 8:
+            break
+        at += n
+    return out
+
+
+def packet_rows(path):
+    """``(payload, pts, dts, duration, is_keyframe, time_base)`` of every non-empty packet of ``path``'s first video
+    stream, in decode order (what :func:`mux_rows` writes back)."""
+    import av
+
+    with av.open(str(path)) as c:
+        return [(bytes(p), p.pts, p.dts, p.duration, p.is_keyframe, p.time_base) for p in c.demux(video=0) if p.size]
+
+
+def mux_rows(template, dst, rows):
+    """``rows`` (as :func:`packet_rows` gives them) muxed to ``dst`` in a stream copied from ``template``'s first video
+    stream (its codec parameters); the container follows ``dst``'s extension. Returns ``dst``."""
+    import av
+
+    with av.open(str(template)) as i, av.open(str(dst), "w") as o:
+        t = o.add_stream_from_template(i.streams.video[0])
+        for payload, pts, dts, dur, key, tb in rows:
+            q = av.Packet(payload)
+            q.pts, q.dts, q.duration, q.is_keyframe, q.time_base, q.stream = pts, dts, dur, key, tb, t
+            o.mux(q)
+    return Path(dst)
+
+
 def with_sample_inside(src, dst, k, data=None):
     """``src`` (MP4 or Matroska, H.264 or HEVC) remuxed to ``dst`` with one more sample at decode position ``k``:
     ``data`` (length-prefixed NAL units; default one SEI, user data unregistered, as ``with_tail`` writes). Its pts
@@ -673,8 +710,7 @@ def with_sample_inside(src, dst, k, data=None):
 
     with av.open(str(src)) as c:
         codec = c.streams.video[0].codec_context.name
-        packets = [(bytes(p), p.pts, p.dts, p.duration, p.is_keyframe, p.time_base)
-                   for p in c.demux(video=0) if p.size]
+    packets = packet_rows(src)
     if data is None:
         sei = {"h264": b"\x06", "hevc": b"\x4e\x01"}[codec] + b"\x05\x11" + bytes(range(1, 17)) + b"\x41\x80"
         data = len(sei).to_bytes(4, "big") + sei
@@ -685,13 +721,7 @@ def with_sample_inside(src, dst, k, data=None):
         if i == k:
             rows.append((data, at, dts, step, False, tb))
         rows.append((payload, pts + step if pts >= at else pts, dts + step if i >= k else dts, dur, key, tb))
-    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
-        t = o.add_stream_from_template(i.streams.video[0])
-        for payload, pts, dts, dur, key, tb in rows:
-            q = av.Packet(payload)
-            q.pts, q.dts, q.duration, q.is_keyframe, q.time_base, q.stream = pts, dts, dur, key, tb, t
-            o.mux(q)
-    return Path(dst)
+    return mux_rows(src, dst, rows)
 
 
 def _ebml_id(data, at):
