@@ -1034,8 +1034,7 @@ def _scan(container, stream, errors, fh=None):
         if layout is not None:
             name, size = layout
             data = bytes(memoryview(pool[first])[:_KEY_PREFIX])
-            kinds = [data[a] & 0x1F if name == "h264" else (data[a] >> 1) & 0x3F
-                     for a, _ in _nal_units(data, size, prefix=True) or ()]
+            kinds = [_nal_type(data[a], name) for a, _ in _nal_units(data, size, prefix=True) or ()]
             if any(k in ((5,) if name == "h264" else (19, 20)) for k in kinds):
                 return 0
         end = min(after, first + _LEADING_WINDOW)
@@ -1175,6 +1174,12 @@ def _recovery_count(unit, name):
     return None if point is None else point[0]
 
 
+def _nal_type(header, name):
+    """The NAL unit type in a unit's first header byte: H.264's low 5 bits, HEVC's 6 bits after the forbidden bit
+    (``name``: "h264" or "hevc", as :func:`_nal_layout` gives it)."""
+    return header & 0x1F if name == "h264" else (header >> 1) & 0x3F
+
+
 def _nal_layout(stream):
     """``(codec name, length prefix size)`` of an H.264/HEVC stream's packets (0: Annex-B start codes, as MPEG-TS and
     raw streams hold them; else from the ``avcC``/``hvcC`` record of the extradata, its first byte 1: byte 4, resp.
@@ -1208,9 +1213,6 @@ def _random_access_test(stream):
         return None
     name, length_size = layout
 
-    def kind(header):
-        return header & 0x1F if name == "h264" else (header >> 1) & 0x3F
-
     irap = (5,) if name == "h264" else tuple(range(16, 24))
     sei = 6 if name == "h264" else 39
 
@@ -1218,7 +1220,7 @@ def _random_access_test(stream):
         units = _nal_units(data, length_size, prefix=True)
         if units is None:
             return True
-        kinds = [kind(data[a]) for a, _ in units]
+        kinds = [_nal_type(data[a], name) for a, _ in units]
         if any(k in irap for k in kinds):
             return True
         counts = [_recovery_count(data[a:b], name) for (a, b), k in zip(units, kinds) if k == sei]
@@ -1332,16 +1334,13 @@ def _picture_test(stream):
     name, length_size = layout
     allowed = _NON_PICTURE_UNITS[name]
 
-    def kind(header):
-        return header & 0x1F if name == "h264" else (header >> 1) & 0x3F
-
     def holds(data):
         if not length_size and not (data.startswith(b"\x00\x00\x01") or data.startswith(b"\x00\x00\x00\x01")):
             return True
         units = _nal_units(data, length_size)
         if not units:
             return True  # not the layout, or no unit: taken as a picture
-        return any(b <= a or data[a] & 0x80 or kind(data[a]) not in allowed for a, b in units)
+        return any(b <= a or data[a] & 0x80 or _nal_type(data[a], name) not in allowed for a, b in units)
 
     return holds
 
@@ -1373,8 +1372,7 @@ def _inside_test(stream, picture, formats):
         return None
     name, size = layout
     allowed = _NON_PICTURE_UNITS[name]
-    return size, bytes(1 if not h & 0x80 and (h & 0x1F if name == "h264" else (h >> 1) & 0x3F) in allowed else 0
-                       for h in range(256))
+    return size, bytes(1 if not h & 0x80 and _nal_type(h, name) in allowed else 0 for h in range(256))
 
 
 def _holds_none(data, size, leads):
@@ -1543,7 +1541,7 @@ def _not_coded_test(stream, first):
                 whole, bit = bytes(packet), 32 + 2
                 while bit % 8 and _read_bits(whole, bit, 1) == 1:
                     bit += 1
-                if bit % 8 == 0:  # the run's whole 0xFF bytes at once (a hostile packet of them cost 4 s a MB bit by bit)
+                if bit % 8 == 0:  # the run's whole 0xFF bytes at once (a hostile packet of them: 3 s a MB bit by bit)
                     rest = whole[bit // 8:]
                     bit += 8 * (len(rest) - len(rest.lstrip(b"\xff")))
                     while _read_bits(whole, bit, 1) == 1:
@@ -1618,15 +1616,23 @@ _LEADING_PROBE_PACKETS = 256
 _LEADING_WINDOW = 32
 
 
+def _new_decoder(stream):
+    """A decoder of its own for ``stream``'s codec, with the stream's headers (extradata): the probes' decoder."""
+    import av
+
+    ctx = av.CodecContext.create(stream.codec_context.name, "r")
+    if stream.codec_context.extradata:
+        ctx.extradata = stream.codec_context.extradata
+    return ctx
+
+
 def _probe_decode(stream, packets):
     """The frames FFmpeg's decoder for ``stream`` outputs when given ``packets`` and flushed; None when it
     fails."""
     import av
 
     try:
-        ctx = av.CodecContext.create(stream.codec_context.name, "r")
-        if stream.codec_context.extradata:
-            ctx.extradata = stream.codec_context.extradata
+        ctx = _new_decoder(stream)
         return [f for pkt in packets for f in ctx.decode(pkt)] + list(ctx.decode(None))
     except (av.FFmpegError, ValueError):
         return None
@@ -1679,9 +1685,7 @@ def _decoder_pass(fh, stream, first, stop, until_output, refused=False):
             c = av.open(again, "r", container_options=dict(_CONTAINER_OPTIONS), buffer_size=_IO_BUFFER)
         with c:
             s = c.streams[stream.index]
-            ctx = av.CodecContext.create(stream.codec_context.name, "r")
-            if stream.codec_context.extradata:
-                ctx.extradata = stream.codec_context.extradata
+            ctx = _new_decoder(stream)
             pos, sent, output = -1, 0, 0
             for packet in c.demux(s):
                 if not packet.size:
