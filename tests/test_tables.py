@@ -563,11 +563,23 @@ def test_video_detector_of_still_images_crops_faces_as_extract_faces_does(videos
     assert pickle.loads(pickle.dumps(det)).input == "image"
 
 
-def test_video_detector_of_still_images_in_parallel_keeps_every_row_in_order(tmp_path):
-    """input="image" with n_jobs=2 (it scored images one after another whatever n_jobs said): the same
-    features, meta and status as n_jobs=1, in input order, with an image without a face and an
-    unreadable file among them (each keeps its own status row, nothing shifts)."""
+def test_video_detector_of_still_images_in_parallel_keeps_every_row_in_order(tmp_path, monkeypatch):
+    """input="image" with n_jobs=2 (it scored images one after another whatever n_jobs said): each image is a
+    task of the project's parallel runner with the detector's n_jobs, and the features, meta and status are
+    those of n_jobs=1, in input order, with an image without a face and an unreadable file among them (each
+    keeps its own status row, nothing shifts)."""
     from skimage import data as skdata
+
+    from forensics import _parallel
+
+    runs, run_in_order = [], _parallel.run_in_order
+
+    def counted(jobs, n_jobs=None):  # the real runner, its calls counted
+        jobs = list(jobs)
+        runs.append((len(jobs), n_jobs))
+        return run_in_order(jobs, n_jobs)
+
+    monkeypatch.setattr(_parallel, "run_in_order", counted)
 
     face = skdata.astronaut()[:256, 100:356]
     paths = []
@@ -582,7 +594,9 @@ def test_video_detector_of_still_images_in_parallel_keeps_every_row_in_order(tmp
     for n_jobs in (1, 2):
         det = VideoDetector(make_pipeline(features=["blur"]), faces=True, face_detector="cascade", input="image",
                             n_jobs=n_jobs).fit(paths[:2] + paths[3:5], [0, 1, 0, 1])
+        runs.clear()
         outs.append(det._frames(paths))
+        assert runs == [(7, n_jobs)]
     (F1, meta1, status1), (F2, meta2, status2) = outs
     assert status1["status"].tolist() == ["ok", "ok", "no_face", "ok", "ok", "error", "ok"]
     assert status1["index"].tolist() == list(range(7)) and meta1["video"].tolist() == [0, 1, 3, 4, 6]
